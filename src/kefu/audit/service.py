@@ -1,0 +1,64 @@
+"""Writing and reading the audit trail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kefu.audit.models import AuditLog
+from kefu.auth.permissions import Principal
+from kefu.core.pagination import keyset_page
+
+
+def record(
+    session: Session,
+    actor: Principal | None,
+    action: str,
+    *,
+    target_type: str | None = None,
+    target_id: int | str | None = None,
+    brand_id: int | None = None,
+    details: dict[str, Any] | None = None,
+    actor_type: str | None = None,
+    actor_label: str | None = None,
+) -> AuditLog:
+    """Append an audit entry in the caller's transaction (so it commits or rolls back with the change)."""
+    entry = AuditLog(
+        actor_type=actor_type or ("agent" if actor else "system"),
+        actor_id=actor.agent_id if actor else None,
+        actor_label=actor_label or (actor.label if actor else "system"),
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id) if target_id is not None else None,
+        brand_id=brand_id,
+        ip=actor.ip if actor else None,
+        details=details or {},
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def list_entries(
+    session: Session,
+    *,
+    action: str | None,
+    actor_id: int | None,
+    target_type: str | None,
+    target_id: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[AuditLog], str | None]:
+    """Newest-first audit entries with filters."""
+    stmt = select(AuditLog)
+    if action:
+        stmt = stmt.where(AuditLog.action == action)
+    if actor_id is not None:
+        stmt = stmt.where(AuditLog.actor_id == actor_id)
+    if target_type:
+        stmt = stmt.where(AuditLog.target_type == target_type)
+    if target_id:
+        stmt = stmt.where(AuditLog.target_id == target_id)
+    return keyset_page(session, stmt, AuditLog.id, AuditLog.id, limit=limit, cursor=cursor)

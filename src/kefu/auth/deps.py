@@ -1,0 +1,99 @@
+"""FastAPI dependencies: the per-request unit of work and authentication (bearer token or cookie+CSRF)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from kefu.auth import service
+from kefu.auth.permissions import Principal
+from kefu.core.config import Settings, get_settings
+from kefu.core.db import get_database
+from kefu.core.errors import Forbidden, Unauthorized
+from kefu.core.security import constant_eq
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = "X-CSRF-Token"
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    """One transaction per request: commit when the handler returns, roll back when it raises."""
+    factory = getattr(request.app.state, "session_factory", None)
+    session: Session = factory() if factory is not None else get_database().sessionmaker()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+# scope="function": commit before the response is sent, so a 2xx always means durable.
+DB = Annotated[Session, Depends(db_session, scope="function")]
+
+
+def settings_dep(request: Request) -> Settings:
+    """Settings bound to the app (tests may override)."""
+    s = getattr(request.app.state, "settings", None)
+    return s if isinstance(s, Settings) else get_settings()
+
+
+SettingsDep = Annotated[Settings, Depends(settings_dep)]
+
+
+def client_ip(request: Request) -> str:
+    """Peer address (a reverse proxy should be configured to pass the real one)."""
+    return request.client.host if request.client else "unknown"
+
+
+def optional_principal(request: Request, db: DB, settings: SettingsDep) -> Principal | None:
+    """Principal from bearer token or session cookie, if any."""
+    ip = client_ip(request)
+    auth = request.headers.get("authorization", "")
+    if auth:
+        scheme, _, value = auth.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise Unauthorized("Unsupported Authorization header; use 'Bearer <token>'.")
+        principal = service.resolve_token(db, value.strip(), ip)
+        if principal is None:
+            raise Unauthorized("Invalid, expired or revoked token.")
+        return principal
+    cookie = request.cookies.get(settings.session_cookie)
+    if not cookie:
+        return None
+    resolved = service.resolve_session(db, cookie, ip)
+    if resolved is None:
+        return None
+    principal, row = resolved
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not sent or not constant_eq(sent, row.csrf_token):
+            raise Forbidden("Missing or invalid CSRF token.", csrf=True)
+    request.state.csrf_token = row.csrf_token
+    return principal
+
+
+def current_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
+    """The authenticated principal or a 401."""
+    if principal is None:
+        raise Unauthorized("Authentication required.")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require(permission: str) -> Callable[[Principal], Principal]:
+    """Dependency factory: the principal must hold `permission`."""
+
+    def _dep(principal: CurrentPrincipal) -> Principal:
+        if not principal.can(permission):
+            raise Forbidden(f"Missing permission {permission}.")
+        return principal
+
+    return _dep

@@ -1,0 +1,409 @@
+"""Agents, teams, login sessions, API tokens and the login rate limit."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from kefu.audit.service import record
+from kefu.auth.models import ROLES, Agent, AgentBrand, ApiToken, AuthSession, LoginAttempt, Team, TeamMember
+from kefu.auth.permissions import Principal, permissions_for
+from kefu.brands.models import Brand
+from kefu.core.config import Settings
+from kefu.core.db import utcnow
+from kefu.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthorized
+from kefu.core.security import hash_password, needs_rehash, new_token, token_digest, verify_password
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD = 10
+
+
+def _check_password_policy(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(f"Password must be at least {MIN_PASSWORD} characters.")
+
+
+def brand_ids_of(session: Session, agent: Agent) -> frozenset[int] | None:
+    """Brands an agent may access (None = all, for admins)."""
+    if agent.role == "admin":
+        return None
+    rows = session.scalars(select(AgentBrand.brand_id).where(AgentBrand.agent_id == agent.id))
+    return frozenset(rows)
+
+
+def principal_for(
+    session: Session,
+    agent: Agent,
+    via: str,
+    credential_id: int,
+    ip: str | None,
+    scopes: list[str] | None = None,
+) -> Principal:
+    """Build the Principal for an authenticated agent."""
+    return Principal(
+        agent_id=agent.id,
+        email=agent.email,
+        name=agent.name,
+        role=agent.role,
+        permissions=permissions_for(agent.role, scopes),
+        brand_ids=brand_ids_of(session, agent),
+        via=via,
+        credential_id=credential_id,
+        ip=ip,
+    )
+
+
+# ---------------------------------------------------------------- agents and teams
+
+
+def create_agent(
+    session: Session,
+    *,
+    email: str,
+    name: str,
+    password: str | None,
+    role: str = "agent",
+    locale: str = "zh-TW",
+    brand_ids: list[int] | None = None,
+    actor: Principal | None = None,
+) -> Agent:
+    """Create an agent (password optional for SSO-only/bot users)."""
+    email = email.strip().lower()
+    if not EMAIL_RE.match(email):
+        raise InvalidInput("Invalid email address.")
+    if role not in ROLES:
+        raise InvalidInput(f"Unknown role {role!r}; expected one of {', '.join(ROLES)}.")
+    if password is not None:
+        _check_password_policy(password)
+    if session.scalar(select(Agent.id).where(Agent.email == email)) is not None:
+        raise Conflict(f"An agent with email {email} already exists.")
+    agent = Agent(
+        email=email,
+        name=name,
+        role=role,
+        locale=locale,
+        password_hash=hash_password(password) if password else None,
+    )
+    session.add(agent)
+    session.flush()
+    set_agent_brands(session, agent, brand_ids or [])
+    record(session, actor, "agent.create", target_type="agent", target_id=agent.id, details={"role": role})
+    return agent
+
+
+def set_agent_brands(session: Session, agent: Agent, brand_ids: list[int]) -> None:
+    """Replace the brands an agent may work in."""
+    existing = set(session.scalars(select(Brand.id).where(Brand.id.in_(brand_ids)))) if brand_ids else set()
+    missing = set(brand_ids) - existing
+    if missing:
+        raise InvalidInput(f"Unknown brand ids: {sorted(missing)}")
+    session.execute(delete(AgentBrand).where(AgentBrand.agent_id == agent.id))
+    for bid in sorted(existing):
+        session.add(AgentBrand(agent_id=agent.id, brand_id=bid))
+    session.flush()
+
+
+def get_agent(session: Session, agent_id: int) -> Agent:
+    """Agent by id or 404."""
+    agent = session.get(Agent, agent_id)
+    if agent is None:
+        raise NotFound(f"Agent {agent_id} not found.")
+    return agent
+
+
+def update_agent(
+    session: Session,
+    agent: Agent,
+    *,
+    actor: Principal,
+    name: str | None = None,
+    role: str | None = None,
+    is_active: bool | None = None,
+    locale: str | None = None,
+    password: str | None = None,
+    brand_ids: list[int] | None = None,
+    availability: str | None = None,
+    capacity: int | None = None,
+    skills: list[str] | None = None,
+) -> Agent:
+    """Change an agent; deactivation and password changes revoke their sessions and tokens."""
+    changes: dict[str, object] = {}
+    if name is not None:
+        agent.name = name
+        changes["name"] = name
+    if role is not None:
+        if role not in ROLES:
+            raise InvalidInput(f"Unknown role {role!r}.")
+        changes["role"] = [agent.role, role]
+        agent.role = role
+    if locale is not None:
+        agent.locale = locale
+    if availability is not None:
+        if availability not in ("online", "away", "offline"):
+            raise InvalidInput("availability must be online, away or offline.")
+        agent.availability = availability
+    if capacity is not None:
+        agent.capacity = capacity
+    if skills is not None:
+        agent.skills = list(skills)
+    if brand_ids is not None:
+        set_agent_brands(session, agent, brand_ids)
+        changes["brand_ids"] = brand_ids
+    revoke = False
+    if password is not None:
+        _check_password_policy(password)
+        agent.password_hash = hash_password(password)
+        changes["password"] = "changed"  # noqa: S105 - audit marker, not a secret
+        revoke = True
+    if is_active is not None:
+        agent.is_active = is_active
+        changes["is_active"] = is_active
+        revoke = revoke or not is_active
+    if role is not None:
+        revoke = True
+    session.flush()
+    if revoke:
+        revoke_all_sessions(session, agent.id)
+    record(session, actor, "agent.update", target_type="agent", target_id=agent.id, details=changes)
+    return agent
+
+
+def create_team(
+    session: Session, *, brand_id: int, slug: str, name: str, description: str, actor: Principal | None
+) -> Team:
+    """Create a team in a brand."""
+    if session.get(Brand, brand_id) is None:
+        raise InvalidInput(f"Unknown brand {brand_id}.")
+    if session.scalar(select(Team.id).where(Team.brand_id == brand_id, Team.slug == slug)) is not None:
+        raise Conflict(f"Team {slug!r} already exists in brand {brand_id}.")
+    team = Team(brand_id=brand_id, slug=slug, name=name, description=description)
+    session.add(team)
+    session.flush()
+    record(session, actor, "team.create", target_type="team", target_id=team.id, brand_id=brand_id)
+    return team
+
+
+def set_team_members(session: Session, team: Team, members: list[tuple[int, bool]], actor: Principal) -> None:
+    """Replace a team's members: list of (agent_id, is_lead)."""
+    ids = [m[0] for m in members]
+    known = set(session.scalars(select(Agent.id).where(Agent.id.in_(ids)))) if ids else set()
+    if set(ids) - known:
+        raise InvalidInput(f"Unknown agent ids: {sorted(set(ids) - known)}")
+    session.execute(delete(TeamMember).where(TeamMember.team_id == team.id))
+    for agent_id, is_lead in members:
+        session.add(TeamMember(team_id=team.id, agent_id=agent_id, is_lead=is_lead))
+    session.flush()
+    record(
+        session,
+        actor,
+        "team.members",
+        target_type="team",
+        target_id=team.id,
+        brand_id=team.brand_id,
+        details={"members": ids},
+    )
+
+
+def team_members(session: Session, team_id: int) -> list[TeamMember]:
+    """Members of a team."""
+    return list(session.scalars(select(TeamMember).where(TeamMember.team_id == team_id)))
+
+
+# ---------------------------------------------------------------- login, sessions, rate limit
+
+
+@dataclass
+class LoginResult:
+    """A new browser session: the raw cookie token is only ever returned here."""
+
+    agent: Agent
+    auth_session: AuthSession
+    token: str
+
+
+def _check_rate_limit(session: Session, settings: Settings, username: str, ip: str) -> None:
+    since = utcnow() - timedelta(seconds=settings.login_window_seconds)
+    by_user = session.scalar(
+        select(func.count(LoginAttempt.id)).where(
+            LoginAttempt.username == username, LoginAttempt.success.is_(False), LoginAttempt.at >= since
+        )
+    )
+    # An IP gets more room than one account: offices share NAT addresses.
+    by_ip = session.scalar(
+        select(func.count(LoginAttempt.id)).where(
+            LoginAttempt.ip == ip, LoginAttempt.success.is_(False), LoginAttempt.at >= since
+        )
+    )
+    if (by_user or 0) >= settings.login_max_failures or (by_ip or 0) >= settings.login_max_failures * 4:
+        raise TooManyRequests(
+            "Too many failed login attempts; try again later.", retry_after=settings.login_window_seconds
+        )
+
+
+def login(
+    session: Session, settings: Settings, *, email: str, password: str, ip: str, user_agent: str | None
+) -> LoginResult:
+    """Check credentials (rate limited per account and per IP) and open a session."""
+    username = email.strip().lower()
+    _check_rate_limit(session, settings, username, ip)
+    agent = session.scalar(select(Agent).where(Agent.email == username))
+    ok = verify_password(agent.password_hash if agent else None, password) and agent is not None and agent.is_active
+    session.add(LoginAttempt(username=username, ip=ip, success=bool(ok)))
+    session.flush()
+    if not ok or agent is None:
+        record(
+            session,
+            None,
+            "auth.login_failed",
+            details={"email": username},
+            actor_type="anonymous",
+            actor_label=ip,
+        )
+        raise Unauthorized("Invalid email or password.")
+    if agent.password_hash and needs_rehash(agent.password_hash):
+        agent.password_hash = hash_password(password)
+    token = new_token("kefu_s")
+    now = utcnow()
+    auth_session = AuthSession(
+        agent_id=agent.id,
+        token_hash=token_digest(token),
+        csrf_token=secrets.token_urlsafe(24),
+        ip=ip,
+        user_agent=(user_agent or "")[:400],
+        created_at=now,
+        expires_at=now + timedelta(hours=settings.session_ttl_hours),
+        last_seen_at=now,
+    )
+    agent.last_login_at = now
+    session.add(auth_session)
+    session.flush()
+    record(
+        session,
+        principal_for(session, agent, "session", auth_session.id, ip),
+        "auth.login",
+        target_type="agent",
+        target_id=agent.id,
+    )
+    return LoginResult(agent=agent, auth_session=auth_session, token=token)
+
+
+def resolve_session(session: Session, token: str, ip: str | None) -> tuple[Principal, AuthSession] | None:
+    """Principal for a session cookie, or None if unknown, expired or revoked."""
+    row = session.scalar(select(AuthSession).where(AuthSession.token_hash == token_digest(token)))
+    now = utcnow()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    agent = session.get(Agent, row.agent_id)
+    if agent is None or not agent.is_active:
+        return None
+    # Touch at most once a minute to keep read requests write-free.
+    if (now - row.last_seen_at).total_seconds() > 60:
+        row.last_seen_at = now
+    return principal_for(session, agent, "session", row.id, ip), row
+
+
+def logout(session: Session, principal: Principal) -> None:
+    """Revoke the current session."""
+    row = session.get(AuthSession, principal.credential_id)
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
+    record(session, principal, "auth.logout", target_type="agent", target_id=principal.agent_id)
+
+
+def revoke_all_sessions(session: Session, agent_id: int) -> int:
+    """Revoke every open session of an agent; returns how many."""
+    rows = list(
+        session.scalars(select(AuthSession).where(AuthSession.agent_id == agent_id, AuthSession.revoked_at.is_(None)))
+    )
+    now = utcnow()
+    for row in rows:
+        row.revoked_at = now
+    session.flush()
+    return len(rows)
+
+
+def list_sessions(session: Session, agent_id: int) -> list[AuthSession]:
+    """Open sessions of an agent."""
+    now = utcnow()
+    return list(
+        session.scalars(
+            select(AuthSession)
+            .where(
+                AuthSession.agent_id == agent_id,
+                AuthSession.revoked_at.is_(None),
+                AuthSession.expires_at > now,
+            )
+            .order_by(AuthSession.id.desc())
+        )
+    )
+
+
+# ---------------------------------------------------------------- API tokens
+
+
+def create_token(
+    session: Session,
+    agent: Agent,
+    *,
+    name: str,
+    scopes: list[str] | None,
+    expires_at: datetime | None,
+    actor: Principal | None,
+) -> tuple[ApiToken, str]:
+    """Issue a personal access token; the raw value is returned once and never stored."""
+    if scopes:
+        unknown = set(scopes) - set(permissions_for("admin"))
+        if unknown:
+            raise InvalidInput(f"Unknown scopes: {sorted(unknown)}")
+    raw = new_token("kefu_pat")
+    tok = ApiToken(
+        agent_id=agent.id,
+        name=name,
+        prefix=raw[:16],
+        token_hash=token_digest(raw),
+        scopes=list(scopes or []),
+        expires_at=expires_at,
+    )
+    session.add(tok)
+    try:
+        session.flush()
+    except IntegrityError as exc:  # pragma: no cover - 256-bit collision
+        raise Conflict("Token collision, retry.") from exc
+    record(session, actor, "token.create", target_type="api_token", target_id=tok.id, details={"name": name})
+    return tok, raw
+
+
+def resolve_token(session: Session, raw: str, ip: str | None) -> Principal | None:
+    """Principal for a bearer token, or None."""
+    tok = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(raw)))
+    now = utcnow()
+    if tok is None or tok.revoked_at is not None or (tok.expires_at is not None and tok.expires_at <= now):
+        return None
+    agent = session.get(Agent, tok.agent_id)
+    if agent is None or not agent.is_active:
+        return None
+    if tok.last_used_at is None or (now - tok.last_used_at).total_seconds() > 60:
+        tok.last_used_at = now
+    return principal_for(session, agent, "token", tok.id, ip, scopes=list(tok.scopes) or None)
+
+
+def list_tokens(session: Session, agent_id: int) -> list[ApiToken]:
+    """An agent's tokens, newest first."""
+    return list(session.scalars(select(ApiToken).where(ApiToken.agent_id == agent_id).order_by(ApiToken.id.desc())))
+
+
+def revoke_token(session: Session, principal: Principal, token_id: int) -> ApiToken:
+    """Revoke a token of the caller (admins may revoke anyone's)."""
+    tok = session.get(ApiToken, token_id)
+    if tok is None or (tok.agent_id != principal.agent_id and not principal.can("agents:manage")):
+        raise NotFound(f"Token {token_id} not found.")
+    if tok.revoked_at is None:
+        tok.revoked_at = utcnow()
+    record(session, principal, "token.revoke", target_type="api_token", target_id=tok.id)
+    return tok

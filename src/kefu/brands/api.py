@@ -1,0 +1,71 @@
+"""Brand and inbox endpoints."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from sqlalchemy import select
+
+from kefu.auth.deps import DB, CurrentPrincipal, require
+from kefu.auth.permissions import Principal
+from kefu.brands import service
+from kefu.brands.models import Brand, Inbox
+from kefu.brands.schemas import BrandCreate, BrandOut, BrandUpdate, InboxCreate, InboxOut
+from kefu.core.access import scope_to_brands
+
+router = APIRouter(prefix="/api/v1", tags=["brands"])
+Manage = Annotated[Principal, Depends(require("brands:manage"))]
+
+
+@router.get("/brands", response_model=list[BrandOut])
+def list_brands(principal: CurrentPrincipal, db: DB) -> list[BrandOut]:
+    """Brands visible to the caller."""
+    stmt = scope_to_brands(select(Brand).order_by(Brand.id), Brand.id, principal)
+    return [BrandOut.model_validate(b) for b in db.scalars(stmt)]
+
+
+@router.post("/brands", response_model=BrandOut, status_code=201)
+def create_brand(body: BrandCreate, db: DB, principal: Manage) -> BrandOut:
+    """Create a brand."""
+    brand = service.create_brand(
+        db,
+        slug=body.slug,
+        name=body.name,
+        default_locale=body.default_locale,
+        timezone=body.timezone,
+        ticket_prefix=body.ticket_prefix,
+        tiers=[t.model_dump() for t in body.tiers] if body.tiers else None,
+        actor=principal,
+    )
+    return BrandOut.model_validate(brand)
+
+
+@router.get("/brands/{brand_id}", response_model=BrandOut)
+def get_brand(brand_id: int, principal: CurrentPrincipal, db: DB) -> BrandOut:
+    """One brand."""
+    return BrandOut.model_validate(service.get_brand(db, brand_id, principal))
+
+
+@router.patch("/brands/{brand_id}", response_model=BrandOut)
+def update_brand(brand_id: int, body: BrandUpdate, db: DB, principal: Manage) -> BrandOut:
+    """Change a brand."""
+    brand = service.get_brand(db, brand_id, principal)
+    changes = body.model_dump(exclude_unset=True)
+    return BrandOut.model_validate(service.update_brand(db, brand, principal, **changes))
+
+
+@router.get("/brands/{brand_id}/inboxes", response_model=list[InboxOut])
+def list_inboxes(brand_id: int, principal: CurrentPrincipal, db: DB) -> list[InboxOut]:
+    """A brand's inboxes."""
+    service.get_brand(db, brand_id, principal)
+    rows = db.scalars(select(Inbox).where(Inbox.brand_id == brand_id).order_by(Inbox.id))
+    return [InboxOut.model_validate(i) for i in rows]
+
+
+@router.post("/brands/{brand_id}/inboxes", response_model=InboxOut, status_code=201)
+def create_inbox(brand_id: int, body: InboxCreate, db: DB, principal: Manage) -> InboxOut:
+    """Add an inbox to a brand."""
+    brand = service.get_brand(db, brand_id, principal)
+    inbox = service.create_inbox(db, brand, kind=body.kind, name=body.name, config=body.config, actor=principal)
+    return InboxOut.model_validate(inbox)

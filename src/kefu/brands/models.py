@@ -1,0 +1,50 @@
+"""Brands (multi-brand tenancy inside one install) and their inboxes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kefu.core.db import Base, utcnow
+
+CHANNEL_KINDS = ("web_chat", "email", "line", "messenger", "board", "phone", "api")
+DEFAULT_TIERS: list[dict[str, Any]] = [
+    {"level": 1, "name": "一般會員", "min_spend": 0},
+    {"level": 2, "name": "銀卡會員", "min_spend": 10000},
+    {"level": 3, "name": "金卡會員", "min_spend": 50000},
+]
+
+
+class Brand(Base):
+    """A brand served by the install; every customer, ticket and conversation belongs to one."""
+
+    __tablename__ = "brands"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    default_locale: Mapped[str] = mapped_column(String(16), default="zh-TW")
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Taipei")
+    ticket_prefix: Mapped[str] = mapped_column(String(16), default="KF")
+    # Membership tiers by cumulative spend: list of {level, name, min_spend}.
+    tiers: Mapped[list[Any]] = mapped_column(default=lambda: list(DEFAULT_TIERS))
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Inbox(Base):
+    """One configured channel endpoint of a brand (a LINE OA, a mailbox, a chat widget…)."""
+
+    __tablename__ = "inboxes"
+    __table_args__ = (UniqueConstraint("brand_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,75 @@
+"""Brand and inbox bodies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kefu.brands.models import CHANNEL_KINDS
+
+
+class TierIn(BaseModel):
+    """A membership tier: reached when cumulative spend ≥ min_spend."""
+
+    level: int = Field(ge=1, le=9)
+    name: str = Field(min_length=1, max_length=64)
+    min_spend: float = Field(ge=0)
+
+
+class BrandCreate(BaseModel):
+    """New brand."""
+
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    name: str = Field(min_length=1, max_length=200)
+    default_locale: str = Field(default="zh-TW", pattern=r"^(zh-TW|zh-CN|en)$")
+    timezone: str = "Asia/Taipei"
+    ticket_prefix: str = Field(default="KF", pattern=r"^[A-Z][A-Z0-9]{0,7}$")
+    tiers: list[TierIn] | None = None
+
+
+class BrandUpdate(BaseModel):
+    """Partial brand change."""
+
+    name: str | None = Field(default=None, max_length=200)
+    default_locale: str | None = Field(default=None, pattern=r"^(zh-TW|zh-CN|en)$")
+    timezone: str | None = None
+    tiers: list[TierIn] | None = None
+    settings: dict[str, Any] | None = None
+
+
+class BrandOut(BaseModel):
+    """A brand."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    slug: str
+    name: str
+    default_locale: str
+    timezone: str
+    ticket_prefix: str
+    tiers: list[dict[str, Any]]
+    created_at: datetime
+
+
+class InboxCreate(BaseModel):
+    """New inbox (channel endpoint)."""
+
+    kind: str = Field(pattern="^(" + "|".join(CHANNEL_KINDS) + ")$")
+    name: str = Field(min_length=1, max_length=200)
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class InboxOut(BaseModel):
+    """An inbox (secrets in config are never returned)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    brand_id: int
+    kind: str
+    name: str
+    is_active: bool
+    created_at: datetime

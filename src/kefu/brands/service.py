@@ -1,0 +1,128 @@
+"""Brands and inboxes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kefu.audit.service import record
+from kefu.auth.permissions import Principal
+from kefu.brands.models import CHANNEL_KINDS, DEFAULT_TIERS, Brand, Inbox
+from kefu.core.access import ensure_brand
+from kefu.core.errors import Conflict, InvalidInput, NotFound
+from kefu.tickets.models import TicketCounter
+
+
+def _check_tz(tz: str) -> None:
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInput(f"Unknown timezone {tz!r}.") from exc
+
+
+def _normalize_tiers(tiers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = sorted(tiers, key=lambda t: float(t["min_spend"]))
+    levels = [int(t["level"]) for t in out]
+    if len(set(levels)) != len(levels) or levels != sorted(levels):
+        raise InvalidInput("Tier levels must be unique and increase with min_spend.")
+    if not out or float(out[0]["min_spend"]) != 0:
+        raise InvalidInput("The lowest tier must start at min_spend 0.")
+    return [{"level": int(t["level"]), "name": str(t["name"]), "min_spend": float(t["min_spend"])} for t in out]
+
+
+def tier_for(brand: Brand, spend: Decimal) -> int:
+    """Membership tier level for a cumulative spend under the brand's tier table."""
+    level = 1
+    for t in sorted(brand.tiers or DEFAULT_TIERS, key=lambda t: float(t["min_spend"])):
+        if spend >= Decimal(str(t["min_spend"])):
+            level = int(t["level"])
+    return level
+
+
+def create_brand(
+    session: Session,
+    *,
+    slug: str,
+    name: str,
+    default_locale: str = "zh-TW",
+    timezone: str = "Asia/Taipei",
+    ticket_prefix: str = "KF",
+    tiers: list[dict[str, Any]] | None = None,
+    actor: Principal | None = None,
+) -> Brand:
+    """Create a brand and its ticket counter."""
+    _check_tz(timezone)
+    if session.scalar(select(Brand.id).where(Brand.slug == slug)) is not None:
+        raise Conflict(f"Brand {slug!r} already exists.")
+    brand = Brand(
+        slug=slug,
+        name=name,
+        default_locale=default_locale,
+        timezone=timezone,
+        ticket_prefix=ticket_prefix,
+        tiers=_normalize_tiers(tiers) if tiers else list(DEFAULT_TIERS),
+    )
+    session.add(brand)
+    session.flush()
+    session.add(TicketCounter(brand_id=brand.id, value=0))
+    session.flush()
+    record(session, actor, "brand.create", target_type="brand", target_id=brand.id, brand_id=brand.id)
+    return brand
+
+
+def get_brand(session: Session, brand_id: int, principal: Principal | None = None) -> Brand:
+    """Brand by id (404 if missing or not visible)."""
+    brand = session.get(Brand, brand_id)
+    if brand is None:
+        raise NotFound(f"Brand {brand_id} not found.")
+    ensure_brand(principal, brand.id, "Brand")
+    return brand
+
+
+def update_brand(session: Session, brand: Brand, actor: Principal, **changes: Any) -> Brand:
+    """Apply a partial change to a brand."""
+    if changes.get("timezone"):
+        _check_tz(changes["timezone"])
+    if changes.get("tiers") is not None:
+        changes["tiers"] = _normalize_tiers(changes["tiers"])
+    for key, value in changes.items():
+        if value is not None:
+            setattr(brand, key, value)
+    session.flush()
+    record(
+        session,
+        actor,
+        "brand.update",
+        target_type="brand",
+        target_id=brand.id,
+        brand_id=brand.id,
+        details={"fields": sorted(k for k, v in changes.items() if v is not None)},
+    )
+    return brand
+
+
+def create_inbox(
+    session: Session, brand: Brand, *, kind: str, name: str, config: dict[str, Any], actor: Principal | None
+) -> Inbox:
+    """Add a channel endpoint to a brand."""
+    if kind not in CHANNEL_KINDS:
+        raise InvalidInput(f"Unknown channel kind {kind!r}.")
+    if session.scalar(select(Inbox.id).where(Inbox.brand_id == brand.id, Inbox.name == name)) is not None:
+        raise Conflict(f"Inbox {name!r} already exists in this brand.")
+    inbox = Inbox(brand_id=brand.id, kind=kind, name=name, config=config)
+    session.add(inbox)
+    session.flush()
+    record(
+        session,
+        actor,
+        "inbox.create",
+        target_type="inbox",
+        target_id=inbox.id,
+        brand_id=brand.id,
+        details={"kind": kind},
+    )
+    return inbox

@@ -1,0 +1,151 @@
+"""`kefu` command line: serve, worker, db, demo, user."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import logging
+import os
+import sys
+
+import typer
+
+from kefu.core.config import get_settings
+
+app = typer.Typer(help="kefu 客服 — omnichannel customer service.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+user_app = typer.Typer(help="Agent accounts.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+
+try:  # the NLU tools live with the bot package
+    from kefu.bot.cli import nlu_app  # type: ignore[import-not-found,unused-ignore]
+
+    app.add_typer(nlu_app, name="nlu", help="NLU training and evaluation.")
+except ImportError:  # pragma: no cover - bot package not installed
+    pass
+
+
+def _logging() -> None:
+    logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Bind address (default KEFU_HOST)."),
+    port: int = typer.Option(None, help="Port (default KEFU_PORT)."),
+    workers: int = typer.Option(1, min=1, help="API processes; >1 needs KEFU_REDIS_URL for realtime fan-out."),
+    reload: bool = typer.Option(False, help="Auto-reload on code changes (development)."),
+) -> None:
+    """Serve the web app and API."""
+    import uvicorn
+
+    _logging()
+    settings = get_settings()
+    if workers > 1 and not settings.redis_url:
+        typer.echo("warning: several workers without KEFU_REDIS_URL: realtime events stay in one process", err=True)
+    uvicorn.run(
+        "kefu.web.main:app",
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers if not reload else 1,
+        reload=reload,
+        log_level=settings.log_level.lower(),
+        ws="websockets-sansio",
+    )
+
+
+@app.command()
+def worker(concurrency: int = typer.Option(4, min=1, help="Jobs run at once.")) -> None:
+    """Run background jobs from Redis (scale-out mode)."""
+    from kefu.core.jobs import run_worker
+    from kefu.jobs import load_all
+
+    _logging()
+    settings = get_settings()
+    if not settings.redis_url:
+        typer.echo("kefu worker needs KEFU_REDIS_URL (in embedded mode jobs run inside `kefu serve`)", err=True)
+        raise typer.Exit(2)
+    load_all()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_worker(settings, concurrency))
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Apply migrations."""
+    from kefu.core.migrate import upgrade
+
+    upgrade(get_settings().database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str = typer.Argument(..., help="Target revision, e.g. base.")) -> None:
+    """Revert migrations."""
+    from kefu.core.migrate import downgrade
+
+    downgrade(get_settings().database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@app.command()
+def demo(
+    password: str = typer.Option(
+        "kefu-demo-pass", help="Password for the demo agents (printed; change it outside a laptop)."
+    ),
+) -> None:
+    """Load a bilingual demo brand, teams, agents, customers, conversations and tickets (idempotent)."""
+    from kefu.core.db import get_database
+    from kefu.demo import load_demo
+
+    with get_database().session() as session:
+        created = load_demo(session, password=password)
+    if created:
+        typer.echo("demo data loaded; sign in as admin@kefu.local / " + password)
+    else:
+        typer.echo("demo data already present")
+
+
+@user_app.command("create")
+def user_create(
+    email: str = typer.Option(..., prompt=True),
+    name: str = typer.Option(..., prompt=True),
+    role: str = typer.Option("agent", help="admin, supervisor, agent or auditor."),
+    password: str = typer.Option(None, help="Omit to be prompted (or set KEFU_NEW_PASSWORD)."),
+    brand: list[str] = typer.Option([], help="Brand slug the agent may work in (repeatable)."),
+) -> None:
+    """Create an agent account."""
+    from sqlalchemy import select
+
+    from kefu.auth.service import create_agent
+    from kefu.brands.models import Brand
+    from kefu.core.db import get_database
+    from kefu.core.errors import ProblemError
+
+    pw = password or os.environ.get("KEFU_NEW_PASSWORD")
+    if not pw:
+        if not sys.stdin.isatty():
+            typer.echo("no password given (use --password or KEFU_NEW_PASSWORD)", err=True)
+            raise typer.Exit(2)
+        pw = getpass.getpass("Password: ")
+    try:
+        with get_database().session() as session:
+            brand_ids = []
+            for slug in brand:
+                bid = session.scalar(select(Brand.id).where(Brand.slug == slug))
+                if bid is None:
+                    raise typer.BadParameter(f"unknown brand {slug!r}")
+                brand_ids.append(bid)
+            agent = create_agent(session, email=email, name=name, password=pw, role=role, brand_ids=brand_ids)
+            agent_id = agent.id
+    except ProblemError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"created agent {agent_id} <{email.lower()}> ({role})")
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

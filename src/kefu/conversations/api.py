@@ -1,0 +1,117 @@
+"""Conversation, message and customer-timeline endpoints."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from kefu.auth.deps import DB, require
+from kefu.auth.permissions import Principal
+from kefu.conversations import service
+from kefu.conversations.schemas import (
+    ConversationCreate,
+    ConversationOut,
+    ConversationUpdate,
+    MessageCreate,
+    MessageOut,
+    MessagePage,
+    TimelineItem,
+)
+from kefu.core.pagination import Page
+from kefu.customers.service import get_customer
+
+router = APIRouter(prefix="/api/v1", tags=["conversations"])
+Read = Annotated[Principal, Depends(require("conversations:read"))]
+Write = Annotated[Principal, Depends(require("conversations:write"))]
+
+
+@router.get("/conversations", response_model=Page[ConversationOut])
+def list_conversations(
+    db: DB,
+    principal: Read,
+    brand_id: int | None = None,
+    status: Annotated[list[str] | None, Query()] = None,
+    assignee_id: int | None = None,
+    team_id: int | None = None,
+    customer_id: int | None = None,
+    channel: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> Page[ConversationOut]:
+    """Conversations, most recent activity first."""
+    rows, nxt = service.list_conversations(
+        db,
+        principal,
+        brand_id=brand_id,
+        status=status,
+        assignee_id=assignee_id,
+        team_id=team_id,
+        customer_id=customer_id,
+        channel=channel,
+        limit=limit,
+        cursor=cursor,
+    )
+    return Page(items=[ConversationOut.model_validate(c) for c in rows], next_cursor=nxt)
+
+
+@router.post("/conversations", response_model=ConversationOut, status_code=201)
+def create_conversation(body: ConversationCreate, db: DB, principal: Write) -> ConversationOut:
+    """Start a conversation."""
+    conv = service.create_conversation(db, actor=principal, **body.model_dump())
+    return ConversationOut.model_validate(conv)
+
+
+@router.get("/conversations/{conversation_id}", response_model=ConversationOut)
+def get_conversation(conversation_id: int, db: DB, principal: Read) -> ConversationOut:
+    """One conversation."""
+    return ConversationOut.model_validate(service.get_conversation(db, conversation_id, principal))
+
+
+@router.patch("/conversations/{conversation_id}", response_model=ConversationOut)
+def update_conversation(conversation_id: int, body: ConversationUpdate, db: DB, principal: Write) -> ConversationOut:
+    """Assign, transfer, close or reopen."""
+    conv = service.get_conversation(db, conversation_id, principal)
+    return ConversationOut.model_validate(
+        service.update_conversation(db, conv, principal, body.model_dump(exclude_unset=True))
+    )
+
+
+@router.get("/conversations/{conversation_id}/messages", response_model=MessagePage)
+def list_messages(
+    conversation_id: int,
+    db: DB,
+    principal: Read,
+    after_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> MessagePage:
+    """Messages oldest-first after `after_id`."""
+    conv = service.get_conversation(db, conversation_id, principal)
+    rows, nxt = service.list_messages(db, conv, after_id=after_id, limit=limit)
+    return MessagePage(items=[MessageOut.model_validate(m) for m in rows], next_after_id=nxt)
+
+
+@router.post("/conversations/{conversation_id}/messages", response_model=MessageOut, status_code=201)
+def post_message(conversation_id: int, body: MessageCreate, db: DB, principal: Write) -> MessageOut:
+    """Agent reply or internal note."""
+    conv = service.get_conversation(db, conversation_id, principal)
+    msg, _ = service.add_message(
+        db, conv, sender_type="agent", body=body.body, agent_id=principal.agent_id, is_note=body.is_note
+    )
+    return MessageOut.model_validate(msg)
+
+
+@router.get("/customers/{customer_id}/timeline", response_model=Page[TimelineItem], tags=["customers"])
+def timeline(
+    customer_id: int,
+    db: DB,
+    principal: Read,
+    before_id: int | None = None,
+    include_notes: bool = True,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> Page[TimelineItem]:
+    """The customer's messages across every channel, newest first."""
+    customer = get_customer(db, customer_id, principal)
+    rows, nxt = service.customer_timeline(db, customer, before_id=before_id, limit=limit, include_notes=include_notes)
+    items = [TimelineItem(**MessageOut.model_validate(m).model_dump(), conversation_channel=ch) for m, ch in rows]
+    return Page(items=items, next_cursor=str(nxt) if nxt is not None else None)

@@ -1,0 +1,250 @@
+"""Conversations and messages: one timeline per customer across channels."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kefu.audit.service import record
+from kefu.auth.models import Agent, Team
+from kefu.auth.permissions import Principal
+from kefu.brands.models import Inbox
+from kefu.conversations.models import SENDER_TYPES, Conversation, Message
+from kefu.core.access import ensure_brand
+from kefu.core.db import utcnow
+from kefu.core.errors import InvalidInput, NotFound
+from kefu.core.events import publish
+from kefu.core.pagination import keyset_page
+from kefu.customers.models import Customer
+from kefu.tickets.models import Ticket
+
+
+def message_event(m: Message) -> dict[str, Any]:
+    """Realtime payload for a message."""
+    return {
+        "id": m.id,
+        "conversation_id": m.conversation_id,
+        "sender_type": m.sender_type,
+        "agent_id": m.agent_id,
+        "is_note": m.is_note,
+        "body": m.body,
+        "channel": m.channel,
+        "attachments": m.attachments,
+        "created_at": m.created_at.isoformat(),
+    }
+
+
+def create_conversation(
+    session: Session,
+    *,
+    brand_id: int,
+    customer_id: int,
+    channel: str,
+    actor: Principal | None,
+    inbox_id: int | None = None,
+    subject: str | None = None,
+    status: str = "open",
+    external_thread_id: str | None = None,
+) -> Conversation:
+    """Start a conversation with a customer."""
+    ensure_brand(actor, brand_id, "Brand")
+    customer = session.get(Customer, customer_id)
+    if customer is None or customer.brand_id != brand_id:
+        raise InvalidInput(f"Customer {customer_id} does not exist in this brand.")
+    if inbox_id is not None:
+        inbox = session.get(Inbox, inbox_id)
+        if inbox is None or inbox.brand_id != brand_id:
+            raise InvalidInput(f"Inbox {inbox_id} does not exist in this brand.")
+    conv = Conversation(
+        brand_id=brand_id,
+        customer_id=customer_id,
+        channel=channel,
+        inbox_id=inbox_id,
+        subject=subject,
+        status=status,
+        external_thread_id=external_thread_id,
+    )
+    session.add(conv)
+    session.flush()
+    publish(
+        session,
+        "conversation.created",
+        {"id": conv.id, "customer_id": customer_id, "channel": channel},
+        (f"brand:{brand_id}", f"conversation:{conv.id}", f"customer:{customer_id}"),
+    )
+    return conv
+
+
+def get_conversation(session: Session, conversation_id: int, principal: Principal | None) -> Conversation:
+    """Conversation by id (404 if missing or not visible)."""
+    conv = session.get(Conversation, conversation_id)
+    if conv is None:
+        raise NotFound(f"Conversation {conversation_id} not found.")
+    ensure_brand(principal, conv.brand_id, "Conversation")
+    return conv
+
+
+def add_message(
+    session: Session,
+    conv: Conversation,
+    *,
+    sender_type: str,
+    body: str,
+    agent_id: int | None = None,
+    is_note: bool = False,
+    content_type: str = "text",
+    attachments: list[dict[str, Any]] | None = None,
+    meta: dict[str, Any] | None = None,
+    provider_message_id: str | None = None,
+    created_at: datetime | None = None,
+) -> tuple[Message, bool]:
+    """Append a message; a repeated provider id returns the stored one (created=False) instead of a duplicate."""
+    if sender_type not in SENDER_TYPES:
+        raise InvalidInput(f"Unknown sender type {sender_type!r}.")
+    if is_note and sender_type != "agent":
+        raise InvalidInput("Only agents write internal notes.")
+    if provider_message_id:
+        existing = session.scalar(
+            select(Message).where(
+                Message.brand_id == conv.brand_id,
+                Message.channel == conv.channel,
+                Message.provider_message_id == provider_message_id,
+            )
+        )
+        if existing is not None:
+            return existing, False
+    now = created_at or utcnow()
+    msg = Message(
+        brand_id=conv.brand_id,
+        conversation_id=conv.id,
+        channel=conv.channel,
+        sender_type=sender_type,
+        agent_id=agent_id,
+        is_note=is_note,
+        body=body,
+        content_type=content_type,
+        attachments=attachments or [],
+        meta=meta or {},
+        provider_message_id=provider_message_id,
+        created_at=now,
+    )
+    session.add(msg)
+    if not is_note:
+        conv.last_message_at = now
+        if sender_type == "customer" and conv.status in ("pending", "closed"):
+            conv.status = "open"
+    if sender_type == "agent" and not is_note and conv.ticket_id is not None:
+        ticket = session.get(Ticket, conv.ticket_id)
+        if ticket is not None and ticket.first_response_at is None:
+            ticket.first_response_at = now
+    session.flush()
+    topics = [f"brand:{conv.brand_id}", f"conversation:{conv.id}"]
+    if not is_note:
+        # Customer-facing clients listen here; internal notes never reach this topic.
+        topics.append(f"conversation:{conv.id}:public")
+    publish(session, "message.created", message_event(msg), tuple(topics))
+    return msg, True
+
+
+def update_conversation(
+    session: Session, conv: Conversation, actor: Principal | None, changes: dict[str, Any]
+) -> Conversation:
+    """Change status, assignee, team or subject."""
+    if changes.get("assignee_id") is not None:
+        agent = session.get(Agent, changes["assignee_id"])
+        if agent is None or not agent.is_active:
+            raise InvalidInput(f"Agent {changes['assignee_id']} does not exist or is inactive.")
+    if changes.get("team_id") is not None:
+        team = session.get(Team, changes["team_id"])
+        if team is None or team.brand_id != conv.brand_id:
+            raise InvalidInput(f"Team {changes['team_id']} does not exist in this brand.")
+    for key, value in changes.items():
+        if key in ("status", "subject") and value is None:
+            continue
+        setattr(conv, key, value)
+    session.flush()
+    record(
+        session,
+        actor,
+        "conversation.update",
+        target_type="conversation",
+        target_id=conv.id,
+        brand_id=conv.brand_id,
+        details={k: str(v) for k, v in changes.items()},
+    )
+    publish(
+        session,
+        "conversation.updated",
+        {"id": conv.id, "status": conv.status, "assignee_id": conv.assignee_id, "team_id": conv.team_id},
+        (f"brand:{conv.brand_id}", f"conversation:{conv.id}"),
+    )
+    return conv
+
+
+def list_messages(
+    session: Session, conv: Conversation, *, after_id: int | None, limit: int, include_notes: bool = True
+) -> tuple[list[Message], int | None]:
+    """Messages oldest-first after `after_id` (resume point for reconnecting clients)."""
+    stmt = select(Message).where(Message.conversation_id == conv.id)
+    if after_id is not None:
+        stmt = stmt.where(Message.id > after_id)
+    if not include_notes:
+        stmt = stmt.where(Message.is_note.is_(False))
+    rows = list(session.scalars(stmt.order_by(Message.id).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].id if more and rows else None)
+
+
+def list_conversations(
+    session: Session,
+    principal: Principal,
+    *,
+    brand_id: int | None,
+    status: list[str] | None,
+    assignee_id: int | None,
+    team_id: int | None,
+    customer_id: int | None,
+    channel: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Conversation], str | None]:
+    """Conversations with the latest activity first."""
+    stmt = select(Conversation)
+    if principal.brand_ids is not None:
+        stmt = stmt.where(Conversation.brand_id.in_(principal.brand_ids))
+    if brand_id is not None:
+        stmt = stmt.where(Conversation.brand_id == brand_id)
+    if status:
+        stmt = stmt.where(Conversation.status.in_(status))
+    if assignee_id is not None:
+        stmt = stmt.where(Conversation.assignee_id == assignee_id)
+    if team_id is not None:
+        stmt = stmt.where(Conversation.team_id == team_id)
+    if customer_id is not None:
+        stmt = stmt.where(Conversation.customer_id == customer_id)
+    if channel:
+        stmt = stmt.where(Conversation.channel == channel)
+    return keyset_page(session, stmt, Conversation.last_message_at, Conversation.id, limit=limit, cursor=cursor)
+
+
+def customer_timeline(
+    session: Session, customer: Customer, *, before_id: int | None, limit: int, include_notes: bool
+) -> tuple[list[tuple[Message, str]], int | None]:
+    """Every message with the customer across all channels, newest first."""
+    stmt = (
+        select(Message, Conversation.channel)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Conversation.customer_id == customer.id)
+    )
+    if before_id is not None:
+        stmt = stmt.where(Message.id < before_id)
+    if not include_notes:
+        stmt = stmt.where(Message.is_note.is_(False))
+    rows = [(m, ch) for m, ch in session.execute(stmt.order_by(Message.id.desc()).limit(limit + 1))]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1][0].id if more and rows else None)

@@ -1,0 +1,110 @@
+"""RFC 7807 problem details for every API error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class ProblemError(Exception):
+    """A domain error that becomes an RFC 7807 response."""
+
+    status: int = 400
+    type_: str = "about:blank"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str, *, status: int | None = None, title: str | None = None, **extra: Any):
+        super().__init__(detail)
+        self.detail = detail
+        if status is not None:
+            self.status = status
+        if title is not None:
+            self.title = title
+        self.extra = extra
+
+
+class NotFound(ProblemError):
+    """Resource does not exist (or is not visible to the caller)."""
+
+    status = 404
+    title = "Not found"
+
+
+class Conflict(ProblemError):
+    """State conflict, e.g. a duplicate unique value."""
+
+    status = 409
+    title = "Conflict"
+
+
+class Forbidden(ProblemError):
+    """Authenticated but not allowed."""
+
+    status = 403
+    title = "Forbidden"
+
+
+class Unauthorized(ProblemError):
+    """No or invalid credentials."""
+
+    status = 401
+    title = "Unauthorized"
+
+
+class TooManyRequests(ProblemError):
+    """Rate limit hit."""
+
+    status = 429
+    title = "Too many requests"
+
+
+class InvalidInput(ProblemError):
+    """Semantically invalid input."""
+
+    status = 422
+    title = "Invalid input"
+
+
+def problem(status: int, title: str, detail: str | None, instance: str | None, **extra: Any) -> JSONResponse:
+    """Build an application/problem+json response."""
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Route all errors through RFC 7807 responses."""
+
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
+        return problem(exc.status, exc.title, exc.detail, request.url.path, **exc.extra)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        from http import HTTPStatus
+
+        try:
+            title = HTTPStatus(exc.status_code).phrase
+        except ValueError:
+            title = "Error"
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        return problem(exc.status_code, title, detail, request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+            for e in exc.errors()
+        ]
+        return problem(422, "Validation failed", "The request did not validate.", request.url.path, errors=errors)

@@ -1,0 +1,77 @@
+"""Per-process WebSocket fan-out hub fed by the event bus (and so by Redis across processes)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from kefu.core.events import Event
+
+log = logging.getLogger("kefu.realtime")
+
+QUEUE_LIMIT = 1000
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """One connected client: the topics it may see and its outgoing queue."""
+
+    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(maxsize=QUEUE_LIMIT))
+    topics: set[str] = field(default_factory=set)
+    overflowed: bool = False
+
+
+class Hub:
+    """Delivers bus events to local subscribers whose topics intersect the event's topics."""
+
+    def __init__(self) -> None:
+        self._subs: set[Subscriber] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Attach to the server's event loop (called at startup)."""
+        self._loop = loop
+
+    def add(self, sub: Subscriber) -> None:
+        """Register a subscriber."""
+        with self._lock:
+            self._subs.add(sub)
+
+    def remove(self, sub: Subscriber) -> None:
+        """Unregister a subscriber."""
+        with self._lock:
+            self._subs.discard(sub)
+
+    @property
+    def size(self) -> int:
+        """Number of connected subscribers."""
+        return len(self._subs)
+
+    def on_event(self, event: Event) -> None:
+        """Bus listener; may be called from any thread."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # loop shutting down
+            loop.call_soon_threadsafe(self._fanout, event)
+
+    def _fanout(self, event: Event) -> None:
+        if not event.topics:
+            return
+        payload = None
+        topics = set(event.topics)
+        with self._lock:
+            subs = list(self._subs)
+        for sub in subs:
+            if sub.topics & topics:
+                if payload is None:
+                    payload = '{"op":"event","event":' + event.to_json() + "}"
+                try:
+                    sub.queue.put_nowait(payload)
+                except asyncio.QueueFull:
+                    # A client that cannot keep up is disconnected; it resumes from its last message id.
+                    sub.overflowed = True

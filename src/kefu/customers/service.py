@@ -1,0 +1,359 @@
+"""Customers, identities (with linking and merge), tiers and organizations."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from kefu.audit.service import record
+from kefu.auth.models import Team
+from kefu.auth.permissions import Principal
+from kefu.brands.models import Brand
+from kefu.brands.service import get_brand, tier_for
+from kefu.conversations.models import Conversation
+from kefu.core.access import ensure_brand
+from kefu.core.errors import Conflict, InvalidInput, NotFound
+from kefu.core.events import publish
+from kefu.core.pagination import keyset_page
+from kefu.customers.models import Customer, CustomerIdentity, Organization
+from kefu.tickets.models import Ticket
+
+
+def _brand_of(session: Session, brand_id: int, principal: Principal | None) -> Brand:
+    return get_brand(session, brand_id, principal)
+
+
+def _check_org(session: Session, brand_id: int, organization_id: int | None) -> None:
+    if organization_id is None:
+        return
+    org = session.get(Organization, organization_id)
+    if org is None or org.brand_id != brand_id:
+        raise InvalidInput(f"Organization {organization_id} does not exist in this brand.")
+
+
+def get_customer(session: Session, customer_id: int, principal: Principal | None) -> Customer:
+    """Customer by id (404 when missing or in another brand)."""
+    c = session.get(Customer, customer_id)
+    if c is None:
+        raise NotFound(f"Customer {customer_id} not found.")
+    ensure_brand(principal, c.brand_id, "Customer")
+    return c
+
+
+def identities_of(session: Session, customer_id: int) -> list[CustomerIdentity]:
+    """A customer's channel identities."""
+    return list(
+        session.scalars(
+            select(CustomerIdentity).where(CustomerIdentity.customer_id == customer_id).order_by(CustomerIdentity.id)
+        )
+    )
+
+
+def create_customer(
+    session: Session,
+    *,
+    brand_id: int,
+    actor: Principal | None,
+    name: str = "",
+    email: str | None = None,
+    phone: str | None = None,
+    locale: str | None = None,
+    organization_id: int | None = None,
+    vip: bool = False,
+    cumulative_spend: Decimal = Decimal("0"),
+    attributes: dict[str, Any] | None = None,
+    identities: list[dict[str, Any]] | None = None,
+) -> Customer:
+    """Create a customer; email/phone also become identities so later contacts link to them."""
+    brand = _brand_of(session, brand_id, actor)
+    _check_org(session, brand_id, organization_id)
+    email = email.strip().lower() if email else None
+    customer = Customer(
+        brand_id=brand_id,
+        name=name,
+        email=email,
+        phone=phone,
+        locale=locale,
+        organization_id=organization_id,
+        vip=vip,
+        cumulative_spend=cumulative_spend,
+        tier=tier_for(brand, cumulative_spend),
+        attributes=attributes or {},
+    )
+    session.add(customer)
+    session.flush()
+    wanted = list(identities or [])
+    if email:
+        wanted.append({"kind": "email", "external_id": email})
+    if phone:
+        wanted.append({"kind": "phone", "external_id": phone})
+    seen: set[tuple[str, str]] = set()
+    for ident in wanted:
+        key = (ident["kind"], ident["external_id"])
+        if key in seen:
+            continue
+        seen.add(key)
+        add_identity(session, customer, ident["kind"], ident["external_id"], ident.get("display_name"))
+    record(session, actor, "customer.create", target_type="customer", target_id=customer.id, brand_id=brand_id)
+    return customer
+
+
+def add_identity(
+    session: Session, customer: Customer, kind: str, external_id: str, display_name: str | None = None
+) -> CustomerIdentity:
+    """Attach a channel identity; refuses one that already belongs to another customer."""
+    existing = session.scalar(
+        select(CustomerIdentity).where(
+            CustomerIdentity.brand_id == customer.brand_id,
+            CustomerIdentity.kind == kind,
+            CustomerIdentity.external_id == external_id,
+        )
+    )
+    if existing is not None:
+        if existing.customer_id != customer.id:
+            raise Conflict(
+                f"{kind} identity {external_id!r} belongs to customer {existing.customer_id}; merge instead."
+            )
+        return existing
+    ident = CustomerIdentity(
+        brand_id=customer.brand_id,
+        customer_id=customer.id,
+        kind=kind,
+        external_id=external_id,
+        display_name=display_name,
+    )
+    session.add(ident)
+    session.flush()
+    return ident
+
+
+def find_or_create_by_identity(
+    session: Session, brand_id: int, kind: str, external_id: str, display_name: str | None = None
+) -> tuple[Customer, bool]:
+    """The customer known by this channel identity, creating one on first contact."""
+    ident = session.scalar(
+        select(CustomerIdentity).where(
+            CustomerIdentity.brand_id == brand_id,
+            CustomerIdentity.kind == kind,
+            CustomerIdentity.external_id == external_id,
+        )
+    )
+    if ident is not None:
+        customer = session.get(Customer, ident.customer_id)
+        assert customer is not None
+        while customer.merged_into_id is not None:  # follow merges to the surviving record
+            nxt = session.get(Customer, customer.merged_into_id)
+            if nxt is None:
+                break
+            customer = nxt
+        return customer, False
+    customer = create_customer(
+        session,
+        brand_id=brand_id,
+        actor=None,
+        name=display_name or "",
+        email=external_id.lower() if kind == "email" else None,
+        phone=external_id if kind == "phone" else None,
+        identities=[{"kind": kind, "external_id": external_id, "display_name": display_name}]
+        if kind not in ("email", "phone")
+        else None,
+    )
+    return customer, True
+
+
+def update_customer(session: Session, customer: Customer, actor: Principal, changes: dict[str, Any]) -> Customer:
+    """Apply a partial change."""
+    if "organization_id" in changes:
+        _check_org(session, customer.brand_id, changes["organization_id"])
+    if changes.get("email"):
+        changes["email"] = changes["email"].strip().lower()
+    for key, value in changes.items():
+        setattr(customer, key, value)
+    session.flush()
+    record(
+        session,
+        actor,
+        "customer.update",
+        target_type="customer",
+        target_id=customer.id,
+        brand_id=customer.brand_id,
+        details={"fields": sorted(changes)},
+    )
+    return customer
+
+
+def record_purchase(session: Session, customer: Customer, amount: Decimal, actor: Principal | None) -> Customer:
+    """Add to cumulative spend and recompute the membership tier."""
+    brand = session.get(Brand, customer.brand_id)
+    assert brand is not None
+    old_tier = customer.tier
+    customer.cumulative_spend = (customer.cumulative_spend or Decimal("0")) + amount
+    customer.tier = tier_for(brand, customer.cumulative_spend)
+    session.flush()
+    if customer.tier != old_tier:
+        record(
+            session,
+            actor,
+            "customer.tier_change",
+            target_type="customer",
+            target_id=customer.id,
+            brand_id=customer.brand_id,
+            details={"from": old_tier, "to": customer.tier},
+        )
+        publish(
+            session,
+            "customer.tier_changed",
+            {"customer_id": customer.id, "tier": customer.tier},
+            (f"brand:{customer.brand_id}", f"customer:{customer.id}"),
+        )
+    return customer
+
+
+def merge_customers(session: Session, target: Customer, source: Customer, actor: Principal | None) -> Customer:
+    """Fold `source` into `target`: identities, conversations and tickets move; source is marked merged."""
+    if target.id == source.id:
+        raise InvalidInput("Cannot merge a customer into itself.")
+    if target.brand_id != source.brand_id:
+        raise InvalidInput("Customers of different brands cannot be merged.")
+    if source.merged_into_id is not None:
+        raise Conflict(f"Customer {source.id} was already merged into {source.merged_into_id}.")
+    session.execute(
+        update(CustomerIdentity).where(CustomerIdentity.customer_id == source.id).values(customer_id=target.id)
+    )
+    session.execute(update(Conversation).where(Conversation.customer_id == source.id).values(customer_id=target.id))
+    session.execute(update(Ticket).where(Ticket.customer_id == source.id).values(customer_id=target.id))
+    for attr in ("email", "phone", "locale", "organization_id"):
+        if getattr(target, attr) is None and getattr(source, attr) is not None:
+            setattr(target, attr, getattr(source, attr))
+    if not target.name and source.name:
+        target.name = source.name
+    target.vip = target.vip or source.vip
+    target.cumulative_spend = (target.cumulative_spend or Decimal("0")) + (source.cumulative_spend or Decimal("0"))
+    brand = session.get(Brand, target.brand_id)
+    assert brand is not None
+    target.tier = tier_for(brand, target.cumulative_spend)
+    target.attributes = {**(source.attributes or {}), **(target.attributes or {})}
+    source.merged_into_id = target.id
+    source.cumulative_spend = Decimal("0")
+    session.flush()
+    record(
+        session,
+        actor,
+        "customer.merge",
+        target_type="customer",
+        target_id=target.id,
+        brand_id=target.brand_id,
+        details={"source_id": source.id},
+    )
+    publish(
+        session,
+        "customer.merged",
+        {"customer_id": target.id, "source_id": source.id},
+        (f"brand:{target.brand_id}", f"customer:{target.id}", f"customer:{source.id}"),
+    )
+    return target
+
+
+def list_customers(
+    session: Session,
+    principal: Principal,
+    *,
+    brand_id: int | None,
+    q: str | None,
+    tier: int | None,
+    vip: bool | None,
+    organization_id: int | None,
+    include_merged: bool,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Customer], str | None]:
+    """Customers, newest first, filtered."""
+    stmt = select(Customer)
+    if principal.brand_ids is not None:
+        stmt = stmt.where(Customer.brand_id.in_(principal.brand_ids))
+    if brand_id is not None:
+        stmt = stmt.where(Customer.brand_id == brand_id)
+    if q:
+        like = f"%{q}%"
+        ident_match = select(CustomerIdentity.customer_id).where(CustomerIdentity.external_id == q)
+        stmt = stmt.where(
+            or_(
+                Customer.name.like(like),
+                func.lower(Customer.email).like(like.lower()),
+                Customer.phone.like(like),
+                Customer.id.in_(ident_match),
+            )
+        )
+    if tier is not None:
+        stmt = stmt.where(Customer.tier == tier)
+    if vip is not None:
+        stmt = stmt.where(Customer.vip.is_(vip))
+    if organization_id is not None:
+        stmt = stmt.where(Customer.organization_id == organization_id)
+    if not include_merged:
+        stmt = stmt.where(Customer.merged_into_id.is_(None))
+    return keyset_page(session, stmt, Customer.id, Customer.id, limit=limit, cursor=cursor)
+
+
+# ---------------------------------------------------------------- organizations
+
+
+def create_organization(
+    session: Session,
+    *,
+    brand_id: int,
+    name: str,
+    domain: str | None,
+    dedicated_team_id: int | None,
+    notes: str,
+    actor: Principal | None,
+) -> Organization:
+    """Create a B2B organization."""
+    _brand_of(session, brand_id, actor)
+    _check_team(session, brand_id, dedicated_team_id)
+    if session.scalar(select(Organization.id).where(Organization.brand_id == brand_id, Organization.name == name)):
+        raise Conflict(f"Organization {name!r} already exists.")
+    org = Organization(brand_id=brand_id, name=name, domain=domain, dedicated_team_id=dedicated_team_id, notes=notes)
+    session.add(org)
+    session.flush()
+    record(session, actor, "organization.create", target_type="organization", target_id=org.id, brand_id=brand_id)
+    return org
+
+
+def _check_team(session: Session, brand_id: int, team_id: int | None) -> None:
+    if team_id is None:
+        return
+    team = session.get(Team, team_id)
+    if team is None or team.brand_id != brand_id:
+        raise InvalidInput(f"Team {team_id} does not exist in this brand.")
+
+
+def get_organization(session: Session, org_id: int, principal: Principal | None) -> Organization:
+    """Organization by id (404 when missing or not visible)."""
+    org = session.get(Organization, org_id)
+    if org is None:
+        raise NotFound(f"Organization {org_id} not found.")
+    ensure_brand(principal, org.brand_id, "Organization")
+    return org
+
+
+def update_organization(session: Session, org: Organization, actor: Principal, changes: dict[str, Any]) -> Organization:
+    """Apply a partial change."""
+    if "dedicated_team_id" in changes:
+        _check_team(session, org.brand_id, changes["dedicated_team_id"])
+    for key, value in changes.items():
+        setattr(org, key, value)
+    session.flush()
+    record(
+        session,
+        actor,
+        "organization.update",
+        target_type="organization",
+        target_id=org.id,
+        brand_id=org.brand_id,
+        details={"fields": sorted(changes)},
+    )
+    return org

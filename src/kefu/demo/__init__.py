@@ -1,0 +1,296 @@
+"""Bilingual demo data: a brand, teams, agents, customers, conversations, tickets and a knowledge base."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from importlib import resources
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kefu.auth.models import Agent
+from kefu.auth.service import create_agent, create_team, set_agent_brands
+from kefu.brands.models import Brand
+from kefu.brands.service import create_brand, create_inbox
+from kefu.conversations.service import add_message, create_conversation
+from kefu.customers.service import add_identity, create_customer, create_organization
+from kefu.knowledge.service import create_article, create_faq
+from kefu.tickets.service import create_ticket
+
+TEAMS = [
+    ("general", "一般客服 General support", "first line"),
+    ("security", "安全中心 Security center", "account anomalies (≤15 min)"),
+    ("finance", "財務組 Finance", "payment failures, refunds (≤30 min)"),
+    ("content-review", "內容審核 Content review", "complaints (≤2 h)"),
+    ("ops", "運維中心 Operations", "system failures (≤5 min)"),
+    ("b2b", "法人專責 B2B accounts", "dedicated team for organizations"),
+]
+AGENTS = [
+    ("admin@kefu.local", "系統管理員 Admin", "admin", "zh-TW"),
+    ("lead@kefu.local", "陳組長 Team lead", "supervisor", "zh-TW"),
+    ("mei@kefu.local", "林小美 Mei Lin", "agent", "zh-TW"),
+    ("wei@kefu.local", "王伟 Wei Wang", "agent", "zh-CN"),
+    ("sam@kefu.local", "Sam Carter", "agent", "en"),
+    ("audit@kefu.local", "稽核 Auditor", "auditor", "zh-TW"),
+]
+
+
+def _kb() -> list[dict[str, Any]]:
+    raw = resources.files("kefu.demo").joinpath("kb.json").read_text(encoding="utf-8")
+    data: list[dict[str, Any]] = json.loads(raw)
+    return data
+
+
+def load_demo(session: Session, password: str) -> bool:
+    """Create the demo dataset; returns False when it already exists."""
+    if session.scalar(select(Brand.id).where(Brand.slug == "demo")) is not None:
+        return False
+    import opencc
+
+    to_cn = opencc.OpenCC("tw2sp")
+    brand = create_brand(session, slug="demo", name="橘子商城 Orange Mall", default_locale="zh-TW", ticket_prefix="KF")
+    teams = {
+        slug: create_team(session, brand_id=brand.id, slug=slug, name=name, description=desc, actor=None)
+        for slug, name, desc in TEAMS
+    }
+    agents: dict[str, Agent] = {}
+    for email, name, role, locale in AGENTS:
+        existing = session.scalar(select(Agent).where(Agent.email == email))
+        if existing is None:
+            existing = create_agent(session, email=email, name=name, password=password, role=role, locale=locale)
+        set_agent_brands(session, existing, [brand.id])
+        agents[email] = existing
+    from kefu.auth.service import set_team_members
+
+    set_team_members(
+        session,
+        teams["general"],
+        [
+            (agents["lead@kefu.local"].id, True),
+            (agents["mei@kefu.local"].id, False),
+            (agents["wei@kefu.local"].id, False),
+            (agents["sam@kefu.local"].id, False),
+        ],
+        _system(agents),
+    )
+    set_team_members(session, teams["finance"], [(agents["wei@kefu.local"].id, False)], _system(agents))
+    set_team_members(session, teams["security"], [(agents["mei@kefu.local"].id, False)], _system(agents))
+
+    inboxes = {
+        kind: create_inbox(session, brand, kind=kind, name=name, config={}, actor=None)
+        for kind, name in [
+            ("web_chat", "官網線上客服"),
+            ("email", "service@orange.example"),
+            ("line", "LINE 官方帳號"),
+            ("messenger", "Facebook 粉絲專頁"),
+            ("board", "官網留言板"),
+            ("phone", "客服專線 0800"),
+        ]
+    }
+
+    for item in _kb():
+        zh = item["zh"]
+        create_faq(
+            session,
+            None,
+            brand_id=brand.id,
+            locale="zh-TW",
+            category=item["category"],
+            intent=item["intent"],
+            questions=zh["q"],
+            answer=zh["a"],
+            is_published=True,
+        )
+        create_faq(
+            session,
+            None,
+            brand_id=brand.id,
+            locale="zh-CN",
+            category=item["category"],
+            intent=item["intent"],
+            questions=[to_cn.convert(q) for q in zh["q"]],
+            answer=to_cn.convert(zh["a"]),
+            is_published=True,
+        )
+        create_faq(
+            session,
+            None,
+            brand_id=brand.id,
+            locale="en",
+            category=item["category"],
+            intent=item["intent"],
+            questions=item["en"]["q"],
+            answer=item["en"]["a"],
+            is_published=True,
+        )
+    create_article(
+        session,
+        None,
+        brand_id=brand.id,
+        locale="zh-TW",
+        category="membership",
+        title="會員制度說明",
+        body="會員依累計消費分為一般、銀卡、金卡三級。\n\n銀卡：累計消費滿 10,000 元。\n金卡：累計消費滿 50,000 元。",
+    )
+    create_article(
+        session,
+        None,
+        brand_id=brand.id,
+        locale="en",
+        category="membership",
+        title="Membership tiers",
+        body="Three tiers by cumulative spend: Standard, Silver (10,000+) and Gold (50,000+).",
+    )
+
+    org = create_organization(
+        session,
+        brand_id=brand.id,
+        name="晨光科技股份有限公司",
+        domain="chenguang.example",
+        dedicated_team_id=teams["b2b"].id,
+        notes="法人客戶，專責窗口",
+        actor=None,
+    )
+    amy = create_customer(
+        session,
+        brand_id=brand.id,
+        actor=None,
+        name="張雅婷",
+        email="amy.chang@example.com",
+        phone="0912-345-678",
+        locale="zh-TW",
+        cumulative_spend=Decimal("62000"),
+        vip=True,
+    )
+    add_identity(session, amy, "line", "U4af4980629a1b2c3d4e5f60718293a4b", "雅婷")
+    li = create_customer(
+        session,
+        brand_id=brand.id,
+        actor=None,
+        name="李强",
+        email="li.qiang@example.cn",
+        locale="zh-CN",
+        cumulative_spend=Decimal("12500"),
+    )
+    john = create_customer(
+        session,
+        brand_id=brand.id,
+        actor=None,
+        name="John Smith",
+        email="john@example.com",
+        locale="en",
+        cumulative_spend=Decimal("800"),
+    )
+    create_customer(
+        session,
+        brand_id=brand.id,
+        actor=None,
+        name="周經理",
+        email="chou@chenguang.example",
+        organization_id=org.id,
+        locale="zh-TW",
+    )
+
+    conv = create_conversation(
+        session,
+        brand_id=brand.id,
+        customer_id=amy.id,
+        channel="web_chat",
+        inbox_id=inboxes["web_chat"].id,
+        actor=None,
+        status="open",
+    )
+    add_message(session, conv, sender_type="customer", body="你好，我的訂單付款失敗但是有扣款")
+    add_message(
+        session,
+        conv,
+        sender_type="bot",
+        body="付款失敗多半是卡片額度或 3D 驗證逾時造成……需要幫您轉真人客服嗎？",
+    )
+    add_message(session, conv, sender_type="customer", body="要，麻煩真人")
+    ticket = create_ticket(
+        session,
+        brand_id=brand.id,
+        subject="付款失敗但已扣款",
+        actor=None,
+        customer_id=amy.id,
+        priority="high",
+        category="payment_failure",
+        channel="web_chat",
+        team_id=teams["finance"].id,
+        conversation_id=conv.id,
+        tags=["vip", "payment"],
+    )
+    line_conv = create_conversation(
+        session,
+        brand_id=brand.id,
+        customer_id=amy.id,
+        channel="line",
+        inbox_id=inboxes["line"].id,
+        actor=None,
+    )
+    add_message(
+        session,
+        line_conv,
+        sender_type="customer",
+        body="請問退款大概多久會到？",
+        provider_message_id="demo-line-1",
+    )
+    mail = create_conversation(
+        session,
+        brand_id=brand.id,
+        customer_id=john.id,
+        channel="email",
+        inbox_id=inboxes["email"].id,
+        subject="Where is my package?",
+        actor=None,
+    )
+    add_message(
+        session,
+        mail,
+        sender_type="customer",
+        body="Hi, I ordered last week and haven't received anything yet.",
+        provider_message_id="<demo-1@example.com>",
+    )
+    create_ticket(
+        session,
+        brand_id=brand.id,
+        subject="Where is my package?",
+        actor=None,
+        customer_id=john.id,
+        category="logistics",
+        channel="email",
+        team_id=teams["general"].id,
+        conversation_id=mail.id,
+    )
+    create_ticket(
+        session,
+        brand_id=brand.id,
+        subject="帐号异常登录",
+        actor=None,
+        customer_id=li.id,
+        priority="urgent",
+        category="account_anomaly",
+        channel="phone",
+        team_id=teams["security"].id,
+    )
+    del ticket
+    return True
+
+
+def _system(agents: dict[str, Agent]) -> Any:
+    from kefu.auth.permissions import Principal, permissions_for
+
+    admin = agents["admin@kefu.local"]
+    return Principal(
+        agent_id=admin.id,
+        email=admin.email,
+        name=admin.name,
+        role="admin",
+        permissions=permissions_for("admin"),
+        brand_ids=None,
+        via="system",
+        credential_id=0,
+    )

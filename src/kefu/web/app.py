@@ -1,0 +1,108 @@
+"""The ASGI application: API routers, problem errors, health, realtime."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+
+from kefu import __version__
+from kefu.audit.api import router as audit_router
+from kefu.auth.api import router as auth_router
+from kefu.brands.api import router as brands_router
+from kefu.conversations.api import router as conversations_router
+from kefu.core.config import Settings, get_settings
+from kefu.core.db import Database, get_database, session_scope, set_database
+from kefu.core.errors import install_problem_handlers
+from kefu.core.events import Bus, get_bus, set_bus
+from kefu.core.jobs import get_queue
+from kefu.core.realtime import Hub
+from kefu.customers.api import router as customers_router
+from kefu.knowledge.api import router as knowledge_router
+from kefu.tickets.api import router as tickets_router
+from kefu.web.ws import router as ws_router
+
+log = logging.getLogger("kefu.web")
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None, bus: Bus | None = None) -> FastAPI:
+    """Build the app; tests pass their own settings/database/bus."""
+    settings = settings or get_settings()
+    if database is not None:
+        set_database(database)
+    database = database or get_database(settings)
+    if bus is not None:
+        set_bus(bus)
+    hub = Hub()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        hub.bind(asyncio.get_running_loop())
+        the_bus = get_bus()
+        the_bus.add_listener(hub.on_event)
+        await run_in_threadpool(the_bus.start)
+        get_queue().start()
+        try:
+            yield
+        finally:
+            the_bus.remove_listener(hub.on_event)
+            await run_in_threadpool(the_bus.stop)
+
+    app = FastAPI(
+        title="kefu 客服",
+        version=__version__,
+        description="Omnichannel, AI-first customer service API. Errors are RFC 7807 problem documents.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.session_factory = database.sessionmaker
+    app.state.hub = hub
+    install_problem_handlers(app)
+
+    for router in (
+        auth_router,
+        brands_router,
+        customers_router,
+        conversations_router,
+        tickets_router,
+        audit_router,
+        knowledge_router,
+    ):
+        app.include_router(router)
+    app.include_router(ws_router)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> JSONResponse:
+        """Liveness and database reachability."""
+        try:
+            with session_scope(app.state.session_factory) as session:
+                session.execute(text("SELECT 1"))
+            db_ok = True
+        except Exception:  # report, don't crash the probe
+            log.exception("healthz database check failed")
+            db_ok = False
+        body = {
+            "status": "ok" if db_ok else "degraded",
+            "database": db_ok,
+            "version": __version__,
+            "realtime_clients": hub.size,
+        }
+        return JSONResponse(body, status_code=200 if db_ok else 503)
+
+    return app

@@ -1,0 +1,142 @@
+"""WebSocket endpoint: authenticated topic subscriptions over the realtime hub."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
+
+from kefu.auth import service as auth_service
+from kefu.auth.permissions import Principal
+from kefu.brands.models import Brand
+from kefu.conversations.models import Conversation
+from kefu.core.config import Settings
+from kefu.core.db import SessionFactory, session_scope
+from kefu.core.realtime import Hub, Subscriber
+from kefu.customers.models import Customer
+from kefu.tickets.models import Ticket
+
+router = APIRouter()
+MAX_TOPICS = 200
+
+
+def _origin_allowed(ws: WebSocket, settings: Settings) -> bool:
+    origin = ws.headers.get("origin")
+    if origin is None:
+        return True  # non-browser client; browsers always send Origin
+    allowed = {o.rstrip("/") for o in settings.allowed_origins}
+    allowed.add(settings.base_url.rstrip("/"))
+    host = ws.headers.get("host")
+    if host:
+        scheme = "https" if ws.url.scheme == "wss" else "http"
+        allowed.add(f"{scheme}://{host}")
+    parts = urlsplit(origin)
+    return f"{parts.scheme}://{parts.netloc}" in allowed
+
+
+def _authenticate(factory: SessionFactory, ws: WebSocket, settings: Settings) -> Principal | None:
+    ip = ws.client.host if ws.client else None
+    with session_scope(factory) as session:
+        token = ws.query_params.get("token")
+        auth = ws.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            token = auth[7:].strip()
+        if token:
+            return auth_service.resolve_token(session, token, ip)
+        cookie = ws.cookies.get(settings.session_cookie)
+        if cookie:
+            resolved = auth_service.resolve_session(session, cookie, ip)
+            return resolved[0] if resolved else None
+    return None
+
+
+def _authorize_topics(factory: SessionFactory, principal: Principal, topics: list[str]) -> tuple[list[str], list[str]]:
+    """Split requested topics into allowed and denied for this principal."""
+    ok: list[str] = []
+    denied: list[str] = []
+    models: dict[str, type[Any]] = {"brand": Brand, "conversation": Conversation, "ticket": Ticket, "customer": Customer}
+    perms = {
+        "brand": "conversations:read",
+        "conversation": "conversations:read",
+        "ticket": "tickets:read",
+        "customer": "customers:read",
+    }
+    with session_scope(factory) as session:
+        for topic in topics[:MAX_TOPICS]:
+            kind, _, rest = topic.partition(":")
+            ident = rest.split(":", 1)[0]
+            model = models.get(kind)
+            if model is None or not ident.isdigit() or not principal.can(perms[kind]):
+                denied.append(topic)
+                continue
+            row: Any = session.get(model, int(ident))
+            brand_id = None if row is None else (row.id if kind == "brand" else row.brand_id)
+            if brand_id is None or not principal.can_access_brand(brand_id):
+                denied.append(topic)
+            else:
+                ok.append(topic)
+    return ok, denied
+
+
+@router.websocket("/api/v1/ws")
+async def websocket(ws: WebSocket) -> None:
+    """Subscribe with {"op":"subscribe","topics":[...]}; events arrive as {"op":"event","event":{...}}."""
+    app = ws.app
+    settings: Settings = app.state.settings
+    db: SessionFactory = app.state.session_factory
+    hub: Hub = app.state.hub
+    if not _origin_allowed(ws, settings):
+        await ws.close(code=4403, reason="origin not allowed")
+        return
+    principal = await run_in_threadpool(_authenticate, db, ws, settings)
+    if principal is None:
+        await ws.close(code=4401, reason="authentication required")
+        return
+    await ws.accept()
+    sub = Subscriber()
+    hub.add(sub)
+
+    async def pump() -> None:
+        while True:
+            payload = await sub.queue.get()
+            if sub.overflowed:
+                await ws.close(code=4008, reason="client too slow; resume from last id")
+                return
+            await ws.send_text(payload)
+
+    sender = asyncio.create_task(pump())
+    try:
+        await ws.send_text(json.dumps({"op": "hello", "agent_id": principal.agent_id}))
+        while True:
+            raw = await ws.receive_text()
+            try:
+                msg = json.loads(raw)
+                op = msg.get("op")
+            except (ValueError, AttributeError):
+                await ws.send_text(json.dumps({"op": "error", "detail": "invalid JSON"}))
+                continue
+            if op == "ping":
+                await ws.send_text('{"op":"pong"}')
+            elif op == "subscribe":
+                topics = [str(t) for t in msg.get("topics", []) if isinstance(t, str)]
+                ok, denied = await run_in_threadpool(_authorize_topics, db, principal, topics)
+                sub.topics.update(ok)
+                await ws.send_text(json.dumps({"op": "subscribed", "topics": ok, "denied": denied}))
+            elif op == "unsubscribe":
+                for t in msg.get("topics", []):
+                    sub.topics.discard(str(t))
+                await ws.send_text(json.dumps({"op": "unsubscribed", "topics": msg.get("topics", [])}))
+            else:
+                await ws.send_text(json.dumps({"op": "error", "detail": f"unknown op {op!r}"}))
+    except WebSocketDisconnect:
+        pass
+    finally:
+        hub.remove(sub)
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await sender

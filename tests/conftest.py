@@ -1,0 +1,314 @@
+"""Test fixtures: real SQLite and PostgreSQL (schema built by migrations, one savepoint per test), Redis."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_URL = os.environ.get("KEFU_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("KEFU_TEST_REDIS_URL")
+# In CI the PostgreSQL/Redis paths must run; a missing service is a failure, not a skip.
+REQUIRE = os.environ.get("KEFU_TEST_REQUIRE_SERVICES") == "1" or os.environ.get("CI") == "true"
+
+os.environ.setdefault("KEFU_ENV", "test")
+
+
+def _unavailable(what: str) -> None:
+    if REQUIRE:
+        pytest.fail(f"{what} is required in CI but unavailable", pytrace=False)
+    pytest.skip(f"{what} not configured")
+
+
+def _pg_admin_url() -> str:
+    assert PG_URL
+    return PG_URL
+
+
+def create_pg_database(admin_url: str) -> str:
+    """Create a uniquely named database next to the one in admin_url; returns its URL."""
+    import psycopg
+
+    name = f"kefu_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = admin_url.rpartition("/")
+    return f"{base}/{name}"
+
+
+def drop_pg_database(admin_url: str, url: str) -> None:
+    """Drop a database made by create_pg_database."""
+    import psycopg
+
+    name = url.rpartition("/")[2]
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database per backend for the whole run."""
+    from kefu.core.migrate import upgrade
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'kefu.db'}"
+        upgrade(url)
+        yield url
+        return
+    if not PG_URL:
+        _unavailable("PostgreSQL (KEFU_TEST_DATABASE_URL)")
+    admin = _pg_admin_url()
+    try:
+        url = create_pg_database(admin)
+    except Exception as exc:  # connection refused etc.
+        _unavailable(f"PostgreSQL ({exc})")
+        raise
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        from kefu.core.db import get_database, set_database
+
+        set_database(None)
+        drop_pg_database(admin, url)
+    del get_database
+
+
+@pytest.fixture(scope="session")
+def engine(db_url: str) -> Iterator[Any]:
+    """Engine on the migrated test database."""
+    from kefu.core.db import make_engine
+
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def connection(engine: Any) -> Iterator[Any]:
+    """A connection whose outer transaction is rolled back after the test."""
+    conn = engine.connect()
+    trans = conn.begin()
+    yield conn
+    if trans.is_active:
+        trans.rollback()
+    conn.close()
+
+
+@pytest.fixture
+def session_factory(connection: Any) -> Callable[[], Any]:
+    """Sessions that commit into a savepoint of the test's connection."""
+    from sqlalchemy.orm import Session
+
+    def factory() -> Session:
+        return Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+
+    return factory
+
+
+@pytest.fixture
+def db(session_factory: Callable[[], Any]) -> Iterator[Any]:
+    """A session for service-level tests."""
+    session = session_factory()
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def bus() -> Iterator[Any]:
+    """A fresh in-process bus installed as the process bus."""
+    from kefu.core.events import MemoryBus, set_bus
+
+    b = MemoryBus()
+    set_bus(b)
+    yield b
+    set_bus(None)
+
+
+@pytest.fixture
+def events(bus: Any) -> list[Any]:
+    """Events published (after commit) during the test."""
+    seen: list[Any] = []
+    bus.add_listener(seen.append)
+    return seen
+
+
+@pytest.fixture
+def jobs() -> Iterator[Any]:
+    """A fresh in-process job queue installed as the process queue."""
+    from kefu.core.jobs import MemoryJobQueue, set_queue
+
+    q = MemoryJobQueue(base_delay=0.01)
+    set_queue(q)
+    yield q
+    q.stop()
+    set_queue(None)
+
+
+@pytest.fixture
+def settings(db_url: str) -> Any:
+    """Settings for an app under test."""
+    from kefu.core.config import Settings
+
+    return Settings(env="test", database_url=db_url, redis_url=None, login_max_failures=5)
+
+
+@pytest.fixture
+def app(settings: Any, session_factory: Callable[[], Any], bus: Any, jobs: Any, engine: Any) -> Any:
+    """The ASGI app wired to the test transaction."""
+    from kefu.core.db import Database
+    from kefu.web.app import create_app
+
+    database = Database.__new__(Database)
+    database.url = settings.database_url
+    database.engine = engine
+    database.sessionmaker = session_factory  # type: ignore[assignment]
+    application = create_app(settings, database=database, bus=bus)
+    application.state.session_factory = session_factory
+    return application
+
+
+@pytest.fixture
+def client(app: Any) -> Iterator[Any]:
+    """HTTP test client (runs the lifespan)."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(app, base_url="http://testserver") as c:
+        yield c
+
+
+# ---------------------------------------------------------------- factories
+
+
+class Factory:
+    """Creates domain objects through the real services."""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+        self._n = 0
+
+    def _next(self) -> int:
+        self._n += 1
+        return self._n
+
+    def brand(self, **kw: Any) -> Any:
+        """A brand."""
+        from kefu.brands.service import create_brand
+
+        n = self._next()
+        kw.setdefault("slug", f"brand{n}-{uuid.uuid4().hex[:6]}")
+        kw.setdefault("name", f"Brand {n}")
+        b = create_brand(self.db, **kw)
+        self.db.commit()
+        return b
+
+    def agent(self, role: str = "agent", brands: list[Any] | None = None, password: str = "correct horse 1") -> Any:
+        """An agent with access to the given brands."""
+        from kefu.auth.service import create_agent
+
+        n = self._next()
+        a = create_agent(
+            self.db,
+            email=f"{role}{n}-{uuid.uuid4().hex[:6]}@example.com",
+            name=f"{role} {n}",
+            password=password,
+            role=role,
+            brand_ids=[b.id for b in brands or []],
+        )
+        self.db.commit()
+        return a
+
+    def token(self, agent: Any, scopes: list[str] | None = None) -> dict[str, str]:
+        """Authorization header for a fresh token of `agent`."""
+        from kefu.auth.service import create_token
+
+        _, raw = create_token(self.db, agent, name="test", scopes=scopes, expires_at=None, actor=None)
+        self.db.commit()
+        return {"Authorization": f"Bearer {raw}"}
+
+    def customer(self, brand: Any, **kw: Any) -> Any:
+        """A customer."""
+        from kefu.customers.service import create_customer
+
+        c = create_customer(self.db, brand_id=brand.id, actor=None, **kw)
+        self.db.commit()
+        return c
+
+
+@pytest.fixture
+def make(db: Any) -> Factory:
+    """Object factory bound to the test session."""
+    return Factory(db)
+
+
+# ---------------------------------------------------------------- Redis and subprocess helpers
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """Redis URL for tests (skips locally, fails in CI, when absent)."""
+    if not REDIS_URL:
+        _unavailable("Redis (KEFU_TEST_REDIS_URL)")
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except Exception as exc:
+        _unavailable(f"Redis ({exc})")
+    assert REDIS_URL
+    return REDIS_URL
+
+
+def free_port() -> int:
+    """An unused loopback TCP port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_http(url: str, timeout: float = 30.0) -> float:
+    """Poll until url answers 200; returns seconds waited."""
+    import httpx
+
+    start = time.monotonic()
+    last: Exception | None = None
+    while time.monotonic() - start < timeout:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return time.monotonic() - start
+        except Exception as exc:
+            last = exc
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {timeout}s ({last})")
+
+
+def kefu_cmd(*args: str) -> list[str]:
+    """Command line running the kefu CLI with this interpreter."""
+    return [sys.executable, "-m", "kefu", *args]
+
+
+def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Start a background process with output to a log file."""
+    fh = log.open("wb")
+    return subprocess.Popen(args, env=env, stdout=fh, stderr=subprocess.STDOUT, cwd=str(ROOT))
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate and reap a background process."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)

@@ -1,0 +1,170 @@
+"""Core: settings, migrations vs models, after-commit events, job queue, append-only audit log."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+
+def test_settings_refuse_default_secret_in_prod(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from kefu.core.config import Settings
+
+    with pytest.raises(ValidationError, match="KEFU_SECRET_KEY"):
+        Settings(env="prod")
+    with pytest.raises(ValidationError):
+        Settings(env="prod", secret_key="short")
+    ok = Settings(env="prod", secret_key="x" * 40)
+    assert ok.env == "prod"
+    monkeypatch.setenv("KEFU_REDIS_URL", "redis://127.0.0.1:6379/3")
+    s = Settings()
+    assert s.effective_bus_backend == "redis" and s.effective_jobs_backend == "redis"
+    assert Settings(redis_url=None).effective_bus_backend == "memory"
+
+
+def test_models_match_migrations(engine: Any) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    import kefu.models  # noqa: F401
+    from kefu.core.db import Base
+
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), Base.metadata)
+    assert diff == []
+
+
+def test_sqlite_runs_in_wal_mode(db_url: str, engine: Any) -> None:
+    if not db_url.startswith("sqlite"):
+        pytest.skip("SQLite only")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_migrations_downgrade_and_upgrade(tmp_path: Any) -> None:
+    from sqlalchemy import create_engine, inspect
+
+    from kefu.core.migrate import downgrade, upgrade
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    upgrade(url)
+    downgrade(url, "base")
+    eng = create_engine(url)
+    assert set(inspect(eng).get_table_names()) <= {"alembic_version"}
+    eng.dispose()
+    upgrade(url)
+
+
+def test_events_publish_only_after_commit(db: Any, make: Any, events: list[Any]) -> None:
+    from kefu.tickets.service import create_ticket
+
+    brand = make.brand()
+    events.clear()
+    create_ticket(db, brand_id=brand.id, subject="rolled back", actor=None)
+    assert events == []
+    db.rollback()
+    assert events == []
+    t = create_ticket(db, brand_id=brand.id, subject="kept", actor=None)
+    assert events == []
+    db.commit()
+    assert [(e.type, e.data["id"]) for e in events] == [("ticket.created", t.id)]
+    assert f"brand:{brand.id}" in events[0].topics
+
+
+def test_jobs_enqueued_after_commit_and_retried(db: Any, jobs: Any) -> None:
+    from kefu.core.jobs import enqueue, job
+
+    calls: list[int] = []
+    lock = threading.Lock()
+
+    @job("test.flaky")
+    def flaky(payload: dict[str, Any]) -> None:
+        with lock:
+            calls.append(payload["n"])
+            if len(calls) < 3:
+                raise RuntimeError("transient")
+
+    enqueue(db, "test.flaky", {"n": 7})
+    db.rollback()
+    assert jobs.drain(1)
+    assert calls == []
+    enqueue(db, "test.flaky", {"n": 7})
+    db.commit()
+    assert jobs.drain(10)
+    assert calls == [7, 7, 7] and jobs.failed == []
+
+
+def test_job_that_always_fails_is_recorded(jobs: Any) -> None:
+    from kefu.core.jobs import job
+
+    @job("test.broken")
+    def broken(payload: dict[str, Any]) -> None:
+        raise ValueError("permanent")
+
+    jobs.enqueue("test.broken", {})
+    assert jobs.drain(10)
+    assert jobs.failed and jobs.failed[0][0] == "test.broken"
+
+
+def test_audit_log_is_append_only(db: Any, make: Any) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    from kefu.audit.service import record
+
+    entry = record(db, None, "test.action", details={"k": "v"})
+    db.commit()
+    with pytest.raises(DBAPIError, match="append-only"):
+        db.execute(text("UPDATE audit_log SET action = 'tampered' WHERE id = :i"), {"i": entry.id})
+    db.rollback()
+    with pytest.raises(DBAPIError, match="append-only"):
+        db.execute(text("DELETE FROM audit_log WHERE id = :i"), {"i": entry.id})
+    db.rollback()
+
+
+def test_concurrent_ticket_numbers_are_unique(db_url: str, tmp_path: Any) -> None:
+    """Many threads, each with its own connection and transaction, never reuse a number."""
+    from kefu.brands.service import create_brand
+    from kefu.core.db import Database
+    from kefu.tickets.models import Ticket
+    from kefu.tickets.service import create_ticket
+
+    if db_url.startswith("sqlite"):
+        from kefu.core.migrate import upgrade
+
+        db_url = f"sqlite:///{tmp_path / 'concurrent.db'}"
+        upgrade(db_url)
+    database = Database(db_url)
+    import uuid
+
+    slug = f"conc-{uuid.uuid4().hex[:8]}"
+    with database.session() as s:
+        brand_id = create_brand(s, slug=slug, name="c", ticket_prefix="CC").id
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            for _ in range(10):
+                with database.session() as s:
+                    create_ticket(s, brand_id=brand_id, subject="x", actor=None)
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    from sqlalchemy import select
+
+    with database.session() as s:
+        numbers = list(s.scalars(select(Ticket.number).where(Ticket.brand_id == brand_id)))
+    assert len(numbers) == 60 and len(set(numbers)) == 60
+    assert max(numbers) == "CC-000060"
+    database.dispose()

@@ -1,0 +1,269 @@
+"""Brands, customers (tiers, identities, merge), conversations, tickets, pagination, isolation, errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def test_brand_and_inbox_admin(client: Any, make: Any) -> None:
+    h = make.token(make.agent("admin"))
+    r = client.post("/api/v1/brands", json={"slug": "orange", "name": "橘子", "ticket_prefix": "OR"}, headers=h)
+    assert r.status_code == 201, r.text
+    bid = r.json()["id"]
+    assert [t["level"] for t in r.json()["tiers"]] == [1, 2, 3]
+    assert client.post("/api/v1/brands", json={"slug": "orange", "name": "dup"}, headers=h).status_code == 409
+    r = client.post(
+        f"/api/v1/brands/{bid}/inboxes",
+        json={"kind": "line", "name": "LINE OA", "config": {"channel_secret": "s3cr3t"}},
+        headers=h,
+    )
+    assert r.status_code == 201 and "config" not in r.json()
+    assert client.post(f"/api/v1/brands/{bid}/inboxes", json={"kind": "fax", "name": "x"}, headers=h).status_code == 422
+    bad_tz = client.post("/api/v1/brands", json={"slug": "tz", "name": "x", "timezone": "Mars/Base"}, headers=h)
+    assert bad_tz.status_code == 422
+
+
+def test_customer_tiers_follow_spend(client: Any, make: Any) -> None:
+    brand = make.brand()
+    h = make.token(make.agent("agent", [brand]))
+    c = client.post(
+        "/api/v1/customers",
+        json={"brand_id": brand.id, "name": "王小明", "cumulative_spend": "9999"},
+        headers=h,
+    ).json()
+    assert c["tier"] == 1
+    c = client.post(f"/api/v1/customers/{c['id']}/purchases", json={"amount": "1"}, headers=h).json()
+    assert c["tier"] == 2
+    c = client.post(f"/api/v1/customers/{c['id']}/purchases", json={"amount": "40000"}, headers=h).json()
+    assert c["tier"] == 3 and c["cumulative_spend"] == "50000.00"
+
+
+def test_identities_link_and_merge_into_one_timeline(client: Any, make: Any, db: Any) -> None:
+    from kefu.conversations.service import add_message, create_conversation
+    from kefu.customers.service import find_or_create_by_identity
+
+    brand = make.brand()
+    h = make.token(make.agent("agent", [brand]))
+    web = client.post(
+        "/api/v1/customers", json={"brand_id": brand.id, "name": "Amy", "email": "Amy@Example.com"}, headers=h
+    ).json()
+    assert {(i["kind"], i["external_id"]) for i in web["identities"]} == {("email", "amy@example.com")}
+    # Email from the same address links to the same customer.
+    same, created = find_or_create_by_identity(db, brand.id, "email", "amy@example.com")
+    assert same.id == web["id"] and not created
+    # A LINE user shows up as a separate customer until an agent merges them.
+    line_cust, created = find_or_create_by_identity(db, brand.id, "line", "Uabc", "雅婷")
+    assert created
+    chat = create_conversation(db, brand_id=brand.id, customer_id=web["id"], channel="web_chat", actor=None)
+    add_message(db, chat, sender_type="customer", body="chat first")
+    mail = create_conversation(db, brand_id=brand.id, customer_id=web["id"], channel="email", actor=None)
+    add_message(db, mail, sender_type="customer", body="then email")
+    line = create_conversation(db, brand_id=brand.id, customer_id=line_cust.id, channel="line", actor=None)
+    add_message(db, line, sender_type="customer", body="then LINE")
+    db.commit()
+    r = client.post(f"/api/v1/customers/{web['id']}/merge", json={"source_id": line_cust.id}, headers=h)
+    assert r.status_code == 200, r.text
+    assert ("line", "Uabc") in {(i["kind"], i["external_id"]) for i in r.json()["identities"]}
+    tl = client.get(f"/api/v1/customers/{web['id']}/timeline", headers=h).json()["items"]
+    assert [(m["body"], m["conversation_channel"]) for m in reversed(tl)] == [
+        ("chat first", "web_chat"),
+        ("then email", "email"),
+        ("then LINE", "line"),
+    ]
+    # The merged record now resolves to the survivor.
+    again, _ = find_or_create_by_identity(db, brand.id, "line", "Uabc")
+    assert again.id == web["id"]
+    assert (
+        client.post(f"/api/v1/customers/{web['id']}/merge", json={"source_id": line_cust.id}, headers=h).status_code
+        == 409
+    )
+
+
+def test_identity_conflict(client: Any, make: Any) -> None:
+    brand = make.brand()
+    h = make.token(make.agent("agent", [brand]))
+    a = client.post("/api/v1/customers", json={"brand_id": brand.id, "email": "a@example.com"}, headers=h).json()
+    b = client.post("/api/v1/customers", json={"brand_id": brand.id, "name": "b"}, headers=h).json()
+    r = client.post(
+        f"/api/v1/customers/{b['id']}/identities",
+        json={"kind": "email", "external_id": "a@example.com"},
+        headers=h,
+    )
+    assert r.status_code == 409 and str(a["id"]) in r.json()["detail"]
+
+
+def test_ticket_numbers_lifecycle_and_first_response(client: Any, make: Any) -> None:
+    brand = make.brand(ticket_prefix="TW")
+    agent = make.agent("agent", [brand])
+    h = make.token(agent)
+    cust = client.post("/api/v1/customers", json={"brand_id": brand.id, "name": "李"}, headers=h).json()
+    conv = client.post(
+        "/api/v1/conversations",
+        json={"brand_id": brand.id, "customer_id": cust["id"], "channel": "web_chat"},
+        headers=h,
+    ).json()
+    t1 = client.post(
+        "/api/v1/tickets",
+        json={
+            "brand_id": brand.id,
+            "subject": "一",
+            "customer_id": cust["id"],
+            "conversation_id": conv["id"],
+        },
+        headers=h,
+    ).json()
+    t2 = client.post("/api/v1/tickets", json={"brand_id": brand.id, "subject": "二"}, headers=h).json()
+    assert (t1["number"], t2["number"]) == ("TW-000001", "TW-000002")
+    assert t1["status"] == "new"
+    assert client.get("/api/v1/tickets/by-number/tw-000002", headers=h).json()["id"] == t2["id"]
+    # Internal note does not count as a first response; a reply does.
+    client.post(f"/api/v1/conversations/{conv['id']}/messages", json={"body": "note", "is_note": True}, headers=h)
+    assert client.get(f"/api/v1/tickets/{t1['id']}", headers=h).json()["first_response_at"] is None
+    client.post(f"/api/v1/conversations/{conv['id']}/messages", json={"body": "您好"}, headers=h)
+    assert client.get(f"/api/v1/tickets/{t1['id']}", headers=h).json()["first_response_at"] is not None
+    r = client.patch(f"/api/v1/tickets/{t1['id']}", json={"assignee_id": agent.id}, headers=h).json()
+    assert r["status"] == "open" and r["assignee_id"] == agent.id
+    r = client.patch(f"/api/v1/tickets/{t1['id']}", json={"status": "resolved"}, headers=h).json()
+    assert r["resolved_at"] is not None
+    r = client.patch(f"/api/v1/tickets/{t1['id']}", json={"status": "closed"}, headers=h).json()
+    assert r["closed_at"] is not None
+    bad = client.patch(f"/api/v1/tickets/{t1['id']}", json={"status": "pending"}, headers=h)
+    assert bad.status_code == 409 and bad.headers["content-type"].startswith("application/problem+json")
+    r = client.patch(f"/api/v1/tickets/{t1['id']}", json={"status": "open"}, headers=h).json()  # reopen
+    assert r["status"] == "open" and r["closed_at"] is None
+
+
+def test_ticket_filters_and_keyset_pagination(client: Any, make: Any) -> None:
+    brand = make.brand()
+    h = make.token(make.agent("agent", [brand]))
+    ids = []
+    for i in range(23):
+        body = {
+            "brand_id": brand.id,
+            "subject": f"t{i}",
+            "priority": "high" if i % 2 else "normal",
+            "category": "refund" if i % 3 == 0 else "logistics",
+            "tags": ["vip"] if i % 5 == 0 else [],
+        }
+        ids.append(client.post("/api/v1/tickets", json=body, headers=h).json()["id"])
+    seen: list[int] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"brand_id": brand.id, "limit": 5}
+        if cursor:
+            params["cursor"] = cursor
+        page = client.get("/api/v1/tickets", params=params, headers=h).json()
+        seen += [t["id"] for t in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == sorted(ids, reverse=True)
+    high = client.get(
+        "/api/v1/tickets", params={"brand_id": brand.id, "priority": "high", "limit": 200}, headers=h
+    ).json()["items"]
+    assert len(high) == 11
+    refunds = client.get(
+        "/api/v1/tickets", params={"brand_id": brand.id, "category": "refund", "limit": 200}, headers=h
+    ).json()["items"]
+    assert len(refunds) == 8
+    vip = client.get("/api/v1/tickets", params={"brand_id": brand.id, "tag": "vip", "limit": 200}, headers=h).json()[
+        "items"
+    ]
+    assert len(vip) == 5
+    by_created = client.get(
+        "/api/v1/tickets", params={"brand_id": brand.id, "sort": "created_at", "limit": 3}, headers=h
+    ).json()
+    assert by_created["next_cursor"]
+    bad = client.get("/api/v1/tickets", params={"cursor": "%%%not-a-cursor"}, headers=h)
+    assert bad.status_code == 422
+
+
+def test_cross_brand_isolation(client: Any, make: Any) -> None:
+    a, b = make.brand(), make.brand()
+    ha = make.token(make.agent("agent", [a]))
+    hb = make.token(make.agent("agent", [b]))
+    cust = client.post("/api/v1/customers", json={"brand_id": a.id, "name": "A's"}, headers=ha).json()
+    t = client.post("/api/v1/tickets", json={"brand_id": a.id, "subject": "A only"}, headers=ha).json()
+    assert client.get(f"/api/v1/customers/{cust['id']}", headers=hb).status_code == 404
+    assert client.get(f"/api/v1/tickets/{t['id']}", headers=hb).status_code == 404
+    assert client.get(f"/api/v1/customers/{cust['id']}/timeline", headers=hb).status_code == 404
+    assert client.post("/api/v1/tickets", json={"brand_id": a.id, "subject": "x"}, headers=hb).status_code == 404
+    assert all(x["id"] != t["id"] for x in client.get("/api/v1/tickets", headers=hb).json()["items"])
+    assert [x["id"] for x in client.get("/api/v1/brands", headers=hb).json()] == [b.id]
+
+
+def test_validation_errors_are_problem_json(client: Any, make: Any) -> None:
+    h = make.token(make.agent("admin"))
+    r = client.post("/api/v1/tickets", json={"subject": ""}, headers=h)
+    assert r.status_code == 422
+    body = r.json()
+    assert body["title"] == "Validation failed" and body["errors"]
+    assert client.get("/api/v1/tickets/999999", headers=h).json()["status"] == 404
+    assert client.get("/api/v1/nope", headers=h).headers["content-type"].startswith("application/problem+json")
+
+
+def test_message_dedupe_by_provider_id(db: Any, make: Any) -> None:
+    from kefu.conversations.service import add_message, create_conversation
+
+    brand = make.brand()
+    cust = make.customer(brand, name="x")
+    conv = create_conversation(db, brand_id=brand.id, customer_id=cust.id, channel="line", actor=None)
+    m1, created1 = add_message(db, conv, sender_type="customer", body="hi", provider_message_id="evt-1")
+    m2, created2 = add_message(db, conv, sender_type="customer", body="hi", provider_message_id="evt-1")
+    assert created1 and not created2 and m1.id == m2.id
+
+
+def test_conversation_assign_and_messages_resume(client: Any, make: Any) -> None:
+    brand = make.brand()
+    agent = make.agent("agent", [brand])
+    h = make.token(agent)
+    cust = client.post("/api/v1/customers", json={"brand_id": brand.id}, headers=h).json()
+    conv = client.post(
+        "/api/v1/conversations", json={"brand_id": brand.id, "customer_id": cust["id"]}, headers=h
+    ).json()
+    for i in range(5):
+        client.post(f"/api/v1/conversations/{conv['id']}/messages", json={"body": f"m{i}"}, headers=h)
+    first = client.get(f"/api/v1/conversations/{conv['id']}/messages", params={"limit": 2}, headers=h).json()
+    assert [m["body"] for m in first["items"]] == ["m0", "m1"]
+    rest = client.get(
+        f"/api/v1/conversations/{conv['id']}/messages", params={"after_id": first["next_after_id"]}, headers=h
+    ).json()
+    assert [m["body"] for m in rest["items"]] == ["m2", "m3", "m4"] and rest["next_after_id"] is None
+    r = client.patch(
+        f"/api/v1/conversations/{conv['id']}", json={"assignee_id": agent.id, "status": "pending"}, headers=h
+    )
+    assert r.json()["assignee_id"] == agent.id and r.json()["status"] == "pending"
+    mine = client.get("/api/v1/conversations", params={"assignee_id": agent.id}, headers=h).json()["items"]
+    assert [c["id"] for c in mine] == [conv["id"]]
+
+
+def test_organizations_and_kb(client: Any, make: Any) -> None:
+    brand = make.brand()
+    sup = make.token(make.agent("supervisor", [brand]))
+    agent = make.token(make.agent("agent", [brand]))
+    team = client.post("/api/v1/teams", json={"brand_id": brand.id, "slug": "b2b", "name": "法人"}, headers=sup).json()
+    org = client.post(
+        "/api/v1/organizations",
+        json={"brand_id": brand.id, "name": "晨光科技", "dedicated_team_id": team["id"]},
+        headers=sup,
+    )
+    assert org.status_code == 201 and org.json()["dedicated_team_id"] == team["id"]
+    cust = client.post(
+        "/api/v1/customers", json={"brand_id": brand.id, "organization_id": org.json()["id"]}, headers=agent
+    ).json()
+    t = client.post(
+        "/api/v1/tickets",
+        json={"brand_id": brand.id, "subject": "B2B", "customer_id": cust["id"]},
+        headers=agent,
+    ).json()
+    assert t["organization_id"] == org.json()["id"]
+    faq = {
+        "brand_id": brand.id,
+        "locale": "zh-TW",
+        "questions": ["忘記密碼", " 忘記密碼 ", "重設密碼"],
+        "answer": "請點忘記密碼",
+    }
+    assert client.post("/api/v1/kb/faqs", json=faq, headers=agent).status_code == 403
+    r = client.post("/api/v1/kb/faqs", json=faq, headers=sup)
+    assert r.status_code == 201 and r.json()["questions"] == ["忘記密碼", "重設密碼"]
+    assert len(client.get("/api/v1/kb/faqs", params={"brand_id": brand.id}, headers=agent).json()) == 1
