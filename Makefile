@@ -25,8 +25,8 @@ run: $(BIN)/.installed
 test: $(BIN)/.installed lint typecheck unit
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests $(wildcard benchmarks)
+	$(BIN)/ruff format --check src tests $(wildcard benchmarks)
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy

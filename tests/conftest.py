@@ -21,6 +21,7 @@ REDIS_URL = os.environ.get("KEFU_TEST_REDIS_URL")
 REQUIRE = os.environ.get("KEFU_TEST_REQUIRE_SERVICES") == "1" or os.environ.get("CI") == "true"
 
 os.environ.setdefault("KEFU_ENV", "test")
+os.environ.setdefault("KEFU_SECRET_KEY", uuid.uuid4().hex + uuid.uuid4().hex)
 
 
 def _unavailable(what: str) -> None:

@@ -12,10 +12,13 @@ from sqlalchemy import text
 def test_settings_refuse_default_secret_in_prod(monkeypatch: pytest.MonkeyPatch) -> None:
     from pydantic import ValidationError
 
-    from kefu.core.config import Settings
+    from kefu.core.config import DEV_SECRET, Settings
 
     with pytest.raises(ValidationError, match="KEFU_SECRET_KEY"):
-        Settings(env="prod")
+        Settings(env="prod", secret_key=DEV_SECRET)
+    with pytest.raises(ValidationError, match="KEFU_SECRET_KEY"):
+        Settings(env="test", secret_key=DEV_SECRET)
+    assert Settings(env="dev", secret_key=DEV_SECRET).env == "dev"
     with pytest.raises(ValidationError):
         Settings(env="prod", secret_key="short")
     ok = Settings(env="prod", secret_key="x" * 40)

@@ -73,6 +73,7 @@ def _env(db_url: str, redis_url: str | None, prefix: str) -> dict[str, str]:
     env.update(
         {
             "KEFU_ENV": "test",
+            "KEFU_SECRET_KEY": os.environ["KEFU_SECRET_KEY"],
             "KEFU_DATABASE_URL": db_url,
             "KEFU_REDIS_PREFIX": prefix,
             "KEFU_LOG_LEVEL": "WARNING",

@@ -73,7 +73,7 @@ def worker(concurrency: int = typer.Option(4, min=1, help="Jobs run at once.")) 
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = typer.Argument("head")) -> None:
+def db_upgrade(revision: str = typer.Argument("heads")) -> None:
     """Apply migrations."""
     from kefu.core.migrate import upgrade
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-
-JOB_MODULES: tuple[str, ...] = ("kefu.housekeeping",)
+from kefu.registry import load_jobs
 
 
 def load_all() -> None:
-    """Import job-defining modules."""
-    for name in JOB_MODULES:
-        importlib.import_module(name)
+    """Import job-defining modules (`<package>.jobs`)."""
+    load_jobs()

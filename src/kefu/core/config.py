@@ -40,8 +40,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
-        if self.env == "prod" and (self.secret_key == DEV_SECRET or len(self.secret_key) < 32):
-            raise ValueError("KEFU_SECRET_KEY must be set to a random value of at least 32 characters in prod")
+        if self.env != "dev" and (self.secret_key == DEV_SECRET or len(self.secret_key) < 32):
+            raise ValueError(
+                f"KEFU_SECRET_KEY must be set to a random value of at least 32 characters (KEFU_ENV={self.env})"
+            )
         return self
 
     @property

@@ -13,20 +13,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
-from kefu import __version__
-from kefu.audit.api import router as audit_router
-from kefu.auth.api import router as auth_router
-from kefu.brands.api import router as brands_router
-from kefu.conversations.api import router as conversations_router
+from kefu import __version__, registry
 from kefu.core.config import Settings, get_settings
 from kefu.core.db import Database, get_database, session_scope, set_database
 from kefu.core.errors import install_problem_handlers
 from kefu.core.events import Bus, get_bus, set_bus
 from kefu.core.jobs import get_queue
 from kefu.core.realtime import Hub
-from kefu.customers.api import router as customers_router
-from kefu.knowledge.api import router as knowledge_router
-from kefu.tickets.api import router as tickets_router
 from kefu.web.ws import router as ws_router
 
 log = logging.getLogger("kefu.web")
@@ -67,15 +60,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.hub = hub
     install_problem_handlers(app)
 
-    for router in (
-        auth_router,
-        brands_router,
-        customers_router,
-        conversations_router,
-        tickets_router,
-        audit_router,
-        knowledge_router,
-    ):
+    for router in registry.routers("api"):
         app.include_router(router)
     app.include_router(ws_router)
 

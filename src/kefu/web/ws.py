@@ -59,7 +59,12 @@ def _authorize_topics(factory: SessionFactory, principal: Principal, topics: lis
     """Split requested topics into allowed and denied for this principal."""
     ok: list[str] = []
     denied: list[str] = []
-    models: dict[str, type[Any]] = {"brand": Brand, "conversation": Conversation, "ticket": Ticket, "customer": Customer}
+    models: dict[str, type[Any]] = {
+        "brand": Brand,
+        "conversation": Conversation,
+        "ticket": Ticket,
+        "customer": Customer,
+    }
     perms = {
         "brand": "conversations:read",
         "conversation": "conversations:read",

@@ -1,4 +1,4 @@
-"""Housekeeping jobs (pruning expired sessions and old login attempts)."""
+"""Auth housekeeping jobs (pruning expired sessions and old login attempts)."""
 
 from __future__ import annotations
 

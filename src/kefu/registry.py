@@ -1,0 +1,52 @@
+"""Discovers capability modules by name, so adding a capability touches only its own folder.
+
+Every package under `kefu` may provide `models` (tables), `api` (a `router`), `pages` (a `router` for HTML
+pages) and `jobs` (job handlers registered with `kefu.core.jobs.job`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import pkgutil
+from functools import lru_cache
+from types import ModuleType
+from typing import Any
+
+import kefu
+
+SKIP = frozenset({"kefu.migrations", "kefu.demo"})
+
+
+@lru_cache(maxsize=1)
+def _packages() -> tuple[str, ...]:
+    names = ["kefu"]
+    for info in pkgutil.walk_packages(kefu.__path__, "kefu."):
+        if info.ispkg and not any(info.name == s or info.name.startswith(s + ".") for s in SKIP):
+            names.append(info.name)
+    return tuple(sorted(names))
+
+
+def modules(leaf: str) -> list[ModuleType]:
+    """Import `<package>.<leaf>` for every capability package that has one."""
+    found: list[ModuleType] = []
+    for pkg in _packages():
+        name = f"{pkg}.{leaf}"
+        if importlib.util.find_spec(name) is not None:
+            found.append(importlib.import_module(name))
+    return found
+
+
+def load_models() -> None:
+    """Register every table on Base.metadata."""
+    modules("models")
+
+
+def load_jobs() -> None:
+    """Register every job handler."""
+    modules("jobs")
+
+
+def routers(leaf: str = "api") -> list[Any]:
+    """FastAPI routers exported as `router` by `<package>.<leaf>` modules."""
+    return [m.router for m in modules(leaf) if hasattr(m, "router")]
