@@ -1,0 +1,136 @@
+"""Channel-neutral message types and errors shared by every channel protocol layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "Attachment",
+    "ChannelError",
+    "ChannelSendError",
+    "EventType",
+    "InboundMessage",
+    "InvalidPayloadError",
+    "OutboundMessage",
+    "PermanentSendError",
+    "RetryableSendError",
+]
+
+
+class EventType(StrEnum):
+    """Well-known values of ``InboundMessage.event_type``; channels may emit others verbatim."""
+
+    MESSAGE = "message"
+    STICKER = "sticker"
+    FOLLOW = "follow"
+    UNFOLLOW = "unfollow"
+    POSTBACK = "postback"
+    READ = "read"
+    DELIVERY = "delivery"
+    REACTION = "reaction"
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file carried by a message: inline bytes, a URL, or a provider handle to fetch it later."""
+
+    filename: str
+    content_type: str
+    # None when the provider does not tell us the size before download.
+    size: int | None
+    data: bytes | None = None
+    url: str | None = None
+    # Email Content-ID (without angle brackets) so HTML ``cid:`` references can be resolved.
+    content_id: str | None = None
+    inline: bool = False
+    # Provider-side id used to download the content (e.g. a LINE message id).
+    provider_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InboundMessage:
+    """One normalized event received from a channel (a message, follow, postback, read receipt...)."""
+
+    channel: str
+    # Stable per-provider id; the persistence layer uses it as the dedupe key.
+    provider_message_id: str
+    sender_external_id: str
+    sender_name: str | None = None
+    text: str = ""
+    html: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    sent_at: datetime | None = None
+    # Ids that can link this event to an existing conversation (email Message-IDs, chat ids...).
+    thread_keys: tuple[str, ...] = ()
+    subject: str | None = None
+    reply_token: str | None = None
+    event_type: str = EventType.MESSAGE
+    # JSON-serializable provider payload; excluded from hashing because dicts are unhashable.
+    raw: dict[str, Any] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboundMessage:
+    """A channel-neutral message to send to an external recipient."""
+
+    channel: str
+    recipient_external_id: str
+    text: str = ""
+    html: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    subject: str | None = None
+    # Provider message id this message answers (email In-Reply-To, chat quote target...).
+    in_reply_to: str | None = None
+    reply_token: str | None = None
+    # Caller-chosen key reused across retries so providers that support it deduplicate sends.
+    idempotency_key: str | None = None
+    # True for machine-generated messages (auto-acknowledgements); drives loop-protection headers.
+    automatic: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict, hash=False)
+
+
+class ChannelError(Exception):
+    """Base class for all channel protocol errors."""
+
+
+class InvalidPayloadError(ChannelError, ValueError):
+    """A webhook body could not be parsed into events."""
+
+
+class ChannelSendError(ChannelError):
+    """A provider API call failed; ``retryable`` tells the caller whether to try again later."""
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+        provider_code: str | None = None,
+        details: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.request_id = request_id
+        self.retry_after = retry_after
+        self.provider_code = provider_code
+        self.details = details
+
+
+class RetryableSendError(ChannelSendError):
+    """Transient failure (network, timeout, 5xx, rate limit): the same request may succeed later."""
+
+    retryable = True
+
+
+class PermanentSendError(ChannelSendError):
+    """The provider rejected the request; retrying it unchanged will not help."""
+
+    retryable = False
