@@ -1,0 +1,1 @@
+"""Conversational bot: NLU, emotion detection and hand-off signals."""

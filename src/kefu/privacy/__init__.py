@@ -1,0 +1,1 @@
+"""Privacy helpers: PII detection and masking."""
