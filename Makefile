@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export KEFU_DATABASE_URL ?= sqlite:///./var/kefu.db
 
-.PHONY: run test lint typecheck unit serve bench clean
+.PHONY: run test lint typecheck unit serve bench clean system-deps
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "kefu needs Python 3.11+"'
@@ -22,7 +22,17 @@ run: $(BIN)/.installed
 	$(BIN)/kefu serve --host $(HOST) --port $(PORT)
 
 ## test: bootstrap, lint, type-check, run the whole suite
-test: $(BIN)/.installed lint typecheck unit
+test: $(BIN)/.installed system-deps lint typecheck unit
+
+# Debian packages the browser/protocol tests drive (Chromium, CJK fonts, Dovecot IMAP); installed when missing.
+SYSTEM_PKGS := chromium fonts-wqy-microhei
+system-deps:
+	@missing=""; for p in $(SYSTEM_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "warning: missing Debian packages:$$missing (browser/IMAP tests will skip)"; fi; \
+	fi
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests $(wildcard benchmarks)

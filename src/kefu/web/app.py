@@ -6,10 +6,12 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
@@ -20,6 +22,7 @@ from kefu.core.errors import install_problem_handlers
 from kefu.core.events import Bus, get_bus, set_bus
 from kefu.core.jobs import get_queue
 from kefu.core.realtime import Hub
+from kefu.web.pages import LoginRequired
 from kefu.web.ws import router as ws_router
 
 log = logging.getLogger("kefu.web")
@@ -63,6 +66,15 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     for router in registry.routers("api"):
         app.include_router(router)
     app.include_router(ws_router)
+    for router in registry.routers("pages"):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, exc: LoginRequired) -> Response:
+        if request.headers.get("HX-Request"):
+            return Response(status_code=401, headers={"HX-Redirect": "/login"})
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Any:

@@ -1,0 +1,96 @@
+"""UI strings in Traditional Chinese, Simplified Chinese and English (Simplified derived with OpenCC tw2sp)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+LOCALES = ("zh-TW", "zh-CN", "en")
+
+# key: (zh-TW, en)
+STRINGS: dict[str, tuple[str, str]] = {
+    "app": ("客服工作台", "Agent console"),
+    "login": ("登入", "Sign in"),
+    "logout": ("登出", "Sign out"),
+    "email": ("電子郵件", "Email"),
+    "password": ("密碼", "Password"),
+    "login_failed": ("電子郵件或密碼錯誤", "Invalid email or password"),
+    "login_locked": ("嘗試次數過多，請稍後再試", "Too many attempts; try again later"),
+    "view_mine": ("我的對話", "Mine"),
+    "view_team": ("我的團隊", "My teams"),
+    "view_unassigned": ("未指派", "Unassigned"),
+    "view_vip": ("VIP", "VIP"),
+    "view_all": ("全部", "All"),
+    "view_closed": ("已結束", "Closed"),
+    "no_conversations": ("目前沒有對話", "No conversations"),
+    "customer": ("客戶", "Customer"),
+    "channel": ("管道", "Channel"),
+    "status": ("狀態", "Status"),
+    "assignee": ("負責人", "Assignee"),
+    "team": ("團隊", "Team"),
+    "priority": ("優先級", "Priority"),
+    "unassigned": ("未指派", "Unassigned"),
+    "none": ("無", "None"),
+    "reply": ("回覆", "Reply"),
+    "note": ("內部備註", "Internal note"),
+    "send": ("送出", "Send"),
+    "save": ("儲存", "Save"),
+    "type_reply": ("輸入回覆…（Ctrl+Enter 送出）", "Type a reply… (Ctrl+Enter to send)"),
+    "timeline": ("跨管道時間軸", "Cross-channel timeline"),
+    "tier": ("會員等級", "Membership tier"),
+    "organization": ("公司", "Organization"),
+    "identities": ("管道身分", "Channel identities"),
+    "tickets": ("工單", "Tickets"),
+    "ticket": ("工單", "Ticket"),
+    "history": ("歷史紀錄", "History"),
+    "sender_customer": ("客戶", "Customer"),
+    "sender_bot": ("機器人", "Bot"),
+    "sender_agent": ("客服", "Agent"),
+    "sender_system": ("系統", "System"),
+    "assign": ("指派", "Assign"),
+    "shortcuts": ("快速鍵：r 回覆・n 備註・j/k 上下・g i 收件匣", "Shortcuts: r reply · n note · j/k move · g i inbox"),
+    "language": ("語言", "Language"),
+    "skip": ("跳到主要內容", "Skip to main content"),
+    "last_message": ("最後訊息", "Last message"),
+    "spend": ("累計消費", "Cumulative spend"),
+    "st_bot": ("機器人處理中", "With bot"),
+    "st_open": ("處理中", "Open"),
+    "st_pending": ("等待客戶", "Pending customer"),
+    "st_closed": ("已結束", "Closed"),
+    "t_new": ("新建", "New"),
+    "t_open": ("處理中", "Open"),
+    "t_pending": ("等待客戶", "Pending"),
+    "t_on_hold": ("暫緩", "On hold"),
+    "t_resolved": ("已解決", "Resolved"),
+    "t_closed": ("已結案", "Closed"),
+    "p_low": ("低", "Low"),
+    "p_normal": ("一般", "Normal"),
+    "p_high": ("高", "High"),
+    "p_urgent": ("緊急", "Urgent"),
+    "realtime_on": ("即時連線中", "Live"),
+    "realtime_off": ("離線，重新連線中…", "Offline, reconnecting…"),
+}
+
+
+@lru_cache(maxsize=1)
+def _tables() -> dict[str, dict[str, str]]:
+    import opencc
+
+    to_cn = opencc.OpenCC("tw2sp")
+    return {
+        "zh-TW": {k: v[0] for k, v in STRINGS.items()},
+        "zh-CN": {k: to_cn.convert(v[0]) for k, v in STRINGS.items()},
+        "en": {k: v[1] for k, v in STRINGS.items()},
+    }
+
+
+def pick_locale(requested: str | None, fallback: str | None) -> str:
+    """First supported locale among the request and the agent's preference (default zh-TW)."""
+    for cand in (requested, fallback):
+        if cand in LOCALES:
+            return str(cand)
+    return "zh-TW"
+
+
+def translator(locale: str) -> dict[str, str]:
+    """String table for a locale."""
+    return _tables()[locale if locale in LOCALES else "zh-TW"]

@@ -1,0 +1,66 @@
+"""Browser fixtures: a live `kefu serve` with demo data and Debian's headless Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REQUIRE, free_port, kefu_cmd, spawn, stop, wait_http
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`kefu serve` on a fresh SQLite database with the demo loaded; yields its base URL."""
+    tmp = tmp_path_factory.mktemp("live")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
+    env.update({"KEFU_DATABASE_URL": f"sqlite:///{tmp / 'live.db'}", "KEFU_LOG_LEVEL": "WARNING"})
+    subprocess.run(kefu_cmd("db", "upgrade"), env=env, check=True, capture_output=True)
+    subprocess.run(kefu_cmd("demo"), env=env, check=True, capture_output=True)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env["KEFU_BASE_URL"] = base
+    proc = spawn(kefu_cmd("serve", "--port", str(port)), env, tmp / "serve.log")
+    try:
+        wait_http(f"{base}/healthz", timeout=60)
+        yield base
+    finally:
+        stop(proc)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium (never a downloaded browser)."""
+    if not os.path.exists(CHROMIUM):
+        if REQUIRE:
+            pytest.fail("chromium is required in CI (apt-get install chromium fonts-wqy-microhei)")
+        pytest.skip("chromium not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where a test saves screenshots (kept under the pytest tmp dir)."""
+    return tmp_path

@@ -1,0 +1,107 @@
+"""Agent console in a real browser: login, inbox, conversation, reply and note, realtime, a11y, widths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+PASSWORD = "kefu-demo-pass"
+
+
+def _login(page: Any, base: str, email: str) -> None:
+    page.goto(f"{base}/login?lang=zh-TW")
+    page.get_by_label("電子郵件").fill(email)
+    page.get_by_label("密碼").fill(PASSWORD)
+    page.get_by_role("button", name="登入").click()
+    page.wait_for_url(f"{base}/console")
+
+
+def test_login_rejects_bad_password(browser: Any, live_server: str) -> None:
+    page = browser.new_page()
+    page.goto(f"{live_server}/login?lang=en")
+    page.get_by_label("Email").fill("mei@kefu.local")
+    page.get_by_label("Password").fill("wrong password")
+    page.get_by_role("button", name="Sign in").click()
+    assert page.get_by_role("alert").inner_text() == "Invalid email or password"
+    page.close()
+
+
+def test_console_requires_login(browser: Any, live_server: str) -> None:
+    page = browser.new_page()
+    page.goto(f"{live_server}/console")
+    assert "/login" in page.url
+    page.close()
+
+
+def test_agent_replies_and_other_agent_sees_it_live(browser: Any, live_server: str, shots: Path) -> None:
+    ctx_a = browser.new_context(viewport={"width": 1280, "height": 900})
+    ctx_b = browser.new_context(viewport={"width": 1280, "height": 900})
+    a, b = ctx_a.new_page(), ctx_b.new_page()
+    _login(a, live_server, "mei@kefu.local")
+    _login(b, live_server, "lead@kefu.local")
+    a.goto(f"{live_server}/console?view=all")
+    a.get_by_role("link", name="張雅婷").first.click()
+    a.wait_for_selector(".timeline")
+    conv_url = a.url
+    # The timeline shows the same customer's web chat and LINE messages together.
+    channels = a.locator(".timeline .badge.ch").all_inner_texts()
+    assert "web_chat" in channels and "line" in channels
+    b.goto(conv_url)
+    b.wait_for_selector("#live.on")
+    a.wait_for_selector("#live.on")
+    a.get_by_label("輸入回覆…（Ctrl+Enter 送出）").fill("您好，已為您查詢，款項將於 7 個工作天內退回。")
+    a.get_by_role("button", name="送出").click()
+    a.wait_for_selector("text=款項將於 7 個工作天內退回")
+    # The other agent's page updates through the WebSocket without a reload.
+    b.wait_for_selector("text=款項將於 7 個工作天內退回", timeout=10_000)
+    # Internal note via keyboard: n focuses the composer in note mode, Ctrl+Enter sends.
+    a.locator("body").click(position={"x": 5, "y": 5})
+    a.keyboard.press("n")
+    assert a.evaluate("document.activeElement.id") == "body"
+    a.keyboard.type("內部備註：VIP 客戶，優先處理")
+    a.keyboard.press("Control+Enter")
+    a.wait_for_selector(".msg.note >> text=內部備註：VIP 客戶，優先處理")
+    a.screenshot(path=str(shots / "conversation-1280.png"), full_page=True)
+    ctx_a.close()
+    ctx_b.close()
+
+
+def test_assign_and_ticket_status(browser: Any, live_server: str) -> None:
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    _login(page, live_server, "lead@kefu.local")
+    page.goto(f"{live_server}/console?view=all")
+    page.get_by_role("link", name="John Smith").first.click()
+    page.wait_for_selector("#assignee")
+    page.get_by_label("負責人").select_option(label="Sam Carter")
+    with page.expect_response(lambda r: r.url.endswith("/assign")) as resp:
+        page.locator("#assign-h + form button").click()
+    assert resp.value.status == 200
+    page.wait_for_function("document.querySelector('#assignee').selectedOptions[0].text === 'Sam Carter'")
+    page.get_by_label("狀態", exact=True).last.select_option("pending")
+    with page.expect_response(lambda r: "/console/tickets/" in r.url) as resp:
+        page.locator("#ticket-h + form button").click()
+    assert resp.value.status == 200
+    page.wait_for_function("document.querySelector('#tstatus').value === 'pending'")
+    ctx.close()
+
+
+def test_pages_are_labelled_and_fit_phone_width(browser: Any, live_server: str, shots: Path) -> None:
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    page = ctx.new_page()
+    _login(page, live_server, "mei@kefu.local")
+    page.goto(f"{live_server}/console?view=all&lang=zh-CN")
+    assert page.locator("html").get_attribute("lang") == "zh-CN"
+    assert page.get_by_role("link", name="全部").count() == 1
+    page.get_by_role("link", name="張雅婷").first.click()  # data stays as entered; only the UI is converted
+    page.wait_for_selector(".timeline")
+    unlabeled = page.evaluate(
+        """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+              .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
+              .map(el => el.outerHTML)"""
+    )
+    assert unlabeled == []
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0
+    page.screenshot(path=str(shots / "conversation-390.png"), full_page=True)
+    ctx.close()
