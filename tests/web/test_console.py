@@ -105,3 +105,40 @@ def test_pages_are_labelled_and_fit_phone_width(browser: Any, live_server: str, 
     assert overflow <= 0
     page.screenshot(path=str(shots / "conversation-390.png"), full_page=True)
     ctx.close()
+
+
+def test_canned_response_fills_composer(browser: Any, live_server: str) -> None:
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    _login(page, live_server, "mei@kefu.local")
+    page.goto(f"{live_server}/console?view=all")
+    page.get_by_role("link", name="John Smith").first.click()
+    page.get_by_label("罐頭回覆").select_option(label="/hello · 開場問候")
+    assert (
+        page.get_by_label("輸入回覆…（Ctrl+Enter 送出）").input_value()
+        == "John Smith 您好，我是林小美 Mei Lin，很高興為您服務。"
+    )
+    ctx.close()
+
+
+def test_admin_adds_faq_and_agent(browser: Any, live_server: str) -> None:
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    _login(page, live_server, "admin@kefu.local")
+    page.goto(f"{live_server}/admin?tab=kb")
+    page.get_by_label("問題（每行一種問法）").last.fill("運費怎麼算？\n要付運費嗎")
+    page.get_by_label("答案").last.fill("單筆訂單滿 990 元免運費。")
+    page.get_by_role("button", name="新增").click()
+    page.wait_for_selector("textarea:has-text('單筆訂單滿 990 元免運費。')")
+    page.goto(f"{live_server}/admin?tab=agents")
+    page.get_by_label("電子郵件").fill("new.agent@kefu.local")
+    page.get_by_label("名稱").fill("新同事")
+    page.get_by_label("密碼").fill("a long enough password")
+    page.get_by_role("button", name="新增").click()
+    page.wait_for_selector("td:has-text('new.agent@kefu.local')")
+    # An agent has no admin tabs at all.
+    other = browser.new_context().new_page()
+    _login(other, live_server, "mei@kefu.local")
+    resp = other.goto(f"{live_server}/admin")
+    assert resp is not None and resp.status == 403
+    ctx.close()

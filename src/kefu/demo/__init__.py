@@ -17,6 +17,7 @@ from kefu.brands.service import create_brand, create_inbox
 from kefu.conversations.service import add_message, create_conversation
 from kefu.customers.service import add_identity, create_customer, create_organization
 from kefu.knowledge.service import create_article, create_faq
+from kefu.macros.service import create as create_canned
 from kefu.tickets.service import create_ticket
 
 TEAMS = [
@@ -143,6 +144,17 @@ def load_demo(session: Session, password: str) -> bool:
         title="Membership tiers",
         body="Three tiers by cumulative spend: Standard, Silver (10,000+) and Gold (50,000+).",
     )
+
+    admin = _system(agents)
+    for locale, shortcut, title, body in [
+        ("zh-TW", "hello", "開場問候", "{customer_name} 您好，我是{agent_name}，很高興為您服務。"),
+        ("zh-TW", "refund", "退款時程", "您好，退款審核通過後，信用卡約 7–14 個工作天入帳，感謝您的耐心等候。"),
+        ("zh-TW", "thanks", "結束語", "感謝您的來信，工單 {ticket_number} 如有任何問題，歡迎隨時回覆。"),
+        ("zh-CN", "hello", "开场问候", "{customer_name} 您好，我是{agent_name}，很高兴为您服务。"),
+        ("en", "hello", "Greeting", "Hi {customer_name}, this is {agent_name} — happy to help."),
+        ("en", "thanks", "Closing", "Thanks for reaching out! Reply any time about ticket {ticket_number}."),
+    ]:
+        create_canned(session, admin, brand_id=brand.id, locale=locale, shortcut=shortcut, title=title, body=body)
 
     org = create_organization(
         session,

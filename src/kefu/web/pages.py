@@ -21,6 +21,7 @@ from kefu.conversations.models import Conversation, Message
 from kefu.core.errors import Forbidden, ProblemError, TooManyRequests, Unauthorized
 from kefu.core.security import constant_eq
 from kefu.customers.models import Customer, CustomerIdentity, Organization
+from kefu.macros import service as macros
 from kefu.tickets import service as ticket_service
 from kefu.tickets.models import PRIORITIES, TICKET_STATUSES, Ticket
 from kefu.web.i18n import LOCALES, pick_locale, translator
@@ -219,7 +220,18 @@ def _conversation_data(db: Session, ctx: PageContext, conversation_id: int) -> d
     identities = list(db.scalars(select(CustomerIdentity).where(CustomerIdentity.customer_id == customer.id)))
     org = db.get(Organization, customer.organization_id) if customer.organization_id else None
     tier_name = next((t["name"] for t in brand.tiers if int(t["level"]) == customer.tier), str(customer.tier))
+    values = {
+        "customer_name": customer.name or "",
+        "agent_name": ctx.agent.name,
+        "ticket_number": ticket.number if ticket else "",
+        "brand_name": brand.name,
+    }
+    canned = [
+        (c, macros.render(c.body, values))
+        for c in macros.search(db, ctx.principal, brand_id=brand.id, locale=ctx.agent.locale, q=None, limit=100)
+    ]
     return {
+        "canned": canned,
         "conv": conv,
         "customer": customer,
         "brand": brand,

@@ -40,6 +40,13 @@
     if (tl) tl.scrollTop = tl.scrollHeight;
   }
   scrollTimeline();
+  document.addEventListener("change", function (e) {
+    // Inserting a canned response fills the composer so the agent can still edit it.
+    if (e.target.id !== "canned" || !e.target.value) return;
+    var ta = document.getElementById(e.target.dataset.target);
+    if (ta) { ta.value = ta.value ? ta.value + "\n" + e.target.value : e.target.value; ta.focus(); }
+    e.target.value = "";
+  });
   body.addEventListener("htmx:afterSwap", scrollTimeline);
   var selected = -1;
   var gPressed = false;

@@ -1,0 +1,1 @@
+"""Admin pages: agents, teams, brands and inboxes, knowledge base, canned responses."""

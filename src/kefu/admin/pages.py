@@ -1,0 +1,299 @@
+"""Admin console pages (server-rendered forms + HTMX) over the same services as the API."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kefu.auth import service as auth_service
+from kefu.auth.deps import DB
+from kefu.auth.models import ROLES, Agent, AgentBrand, Team, TeamMember
+from kefu.brands import service as brand_service
+from kefu.brands.models import CHANNEL_KINDS, Brand, Inbox
+from kefu.core.errors import Forbidden, ProblemError
+from kefu.knowledge import service as kb_service
+from kefu.knowledge.models import LOCALES
+from kefu.macros import service as macros
+from kefu.web.pages import Ctx, PageContext, render
+
+router = APIRouter(include_in_schema=False, prefix="/admin")
+TABS: dict[str, str] = {
+    "agents": "agents:manage",
+    "teams": "teams:manage",
+    "inboxes": "brands:manage",
+    "kb": "kb:write",
+    "canned": "kb:write",
+}
+
+
+def _allowed_tabs(ctx: PageContext) -> list[str]:
+    return [tab for tab, perm in TABS.items() if ctx.principal.can(perm)]
+
+
+def _need(ctx: PageContext, tab: str) -> None:
+    if not ctx.principal.can(TABS[tab]):
+        raise Forbidden(f"Missing permission {TABS[tab]}.")
+
+
+def _brands(db: Session, ctx: PageContext) -> list[Brand]:
+    stmt = select(Brand).order_by(Brand.id)
+    if ctx.principal.brand_ids is not None:
+        stmt = stmt.where(Brand.id.in_(ctx.principal.brand_ids))
+    return list(db.scalars(stmt))
+
+
+def _tab_data(db: Session, ctx: PageContext, tab: str, brand_id: int | None, locale: str | None) -> dict[str, Any]:
+    brands = _brands(db, ctx)
+    brand = next((b for b in brands if b.id == brand_id), brands[0] if brands else None)
+    data: dict[str, Any] = {
+        "tab": tab,
+        "tabs": _allowed_tabs(ctx),
+        "brands": brands,
+        "brand": brand,
+        "kb_locales": LOCALES,
+        "kb_locale": locale if locale in LOCALES else ctx.agent.locale,
+    }
+    if tab == "agents":
+        data["agents"] = list(db.scalars(select(Agent).order_by(Agent.id)))
+        data["roles"] = ROLES
+        data["agent_brands"] = {(ab.agent_id, ab.brand_id) for ab in db.scalars(select(AgentBrand))}
+    elif tab == "teams" and brand:
+        teams = list(db.scalars(select(Team).where(Team.brand_id == brand.id).order_by(Team.id)))
+        members: dict[int, set[int]] = {t.id: set() for t in teams}
+        for tm in db.scalars(select(TeamMember).where(TeamMember.team_id.in_(members))):
+            members[tm.team_id].add(tm.agent_id)
+        data.update(
+            teams=teams, members=members, agents=list(db.scalars(select(Agent).where(Agent.is_active.is_(True))))
+        )
+    elif tab == "inboxes" and brand:
+        data.update(
+            inboxes=list(db.scalars(select(Inbox).where(Inbox.brand_id == brand.id).order_by(Inbox.id))),
+            kinds=CHANNEL_KINDS,
+        )
+    elif tab == "kb" and brand:
+        data["faqs"] = kb_service.list_faqs(
+            db, ctx.principal, brand_id=brand.id, locale=data["kb_locale"], published_only=False
+        )
+    elif tab == "canned" and brand:
+        data["canned"] = macros.search(db, ctx.principal, brand_id=brand.id, locale=None, q=None, limit=500)
+    return data
+
+
+@router.get("", response_class=HTMLResponse, response_model=None)
+def admin(
+    request: Request, ctx: Ctx, db: DB, tab: str = "", brand_id: int | None = None, locale: str | None = None
+) -> HTMLResponse | RedirectResponse:
+    """Admin home: the first tab the caller may use."""
+    tabs = _allowed_tabs(ctx)
+    if not tabs:
+        raise Forbidden("No admin permissions.")
+    tab = tab if tab in tabs else tabs[0]
+    return render(request, ctx, "admin/admin.html", error=None, **_tab_data(db, ctx, tab, brand_id, locale))
+
+
+def _redisplay(
+    request: Request,
+    ctx: PageContext,
+    db: Session,
+    tab: str,
+    brand_id: int | None,
+    error: str | None = None,
+    locale: str | None = None,
+) -> HTMLResponse:
+    return render(
+        request,
+        ctx,
+        "admin/admin.html",
+        status=422 if error else 200,
+        error=error,
+        **_tab_data(db, ctx, tab, brand_id, locale),
+    )
+
+
+@router.post("/agents", response_class=HTMLResponse)
+def create_agent(
+    request: Request,
+    ctx: Ctx,
+    db: DB,
+    email: Annotated[str, Form(max_length=320)],
+    name: Annotated[str, Form(min_length=1, max_length=200)],
+    role: Annotated[str, Form()],
+    password: Annotated[str, Form(max_length=512)],
+    brand_ids: Annotated[list[int] | None, Form()] = None,
+) -> HTMLResponse:
+    """Create an agent."""
+    _need(ctx, "agents")
+    try:
+        auth_service.create_agent(
+            db, email=email, name=name, password=password, role=role, brand_ids=brand_ids or [], actor=ctx.principal
+        )
+    except ProblemError as exc:
+        db.rollback()
+        return _redisplay(request, ctx, db, "agents", None, exc.detail)
+    return _redisplay(request, ctx, db, "agents", None)
+
+
+@router.post("/agents/{agent_id}", response_class=HTMLResponse)
+def update_agent(
+    request: Request,
+    agent_id: int,
+    ctx: Ctx,
+    db: DB,
+    role: Annotated[str, Form()],
+    active: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    """Change an agent's role or deactivate them (revokes their sessions)."""
+    _need(ctx, "agents")
+    agent = auth_service.get_agent(db, agent_id)
+    if agent.id == ctx.agent.id and (role != agent.role or not active):
+        return _redisplay(request, ctx, db, "agents", None, "You cannot demote or deactivate yourself.")
+    auth_service.update_agent(db, agent, actor=ctx.principal, role=role, is_active=bool(active))
+    return _redisplay(request, ctx, db, "agents", None)
+
+
+@router.post("/teams", response_class=HTMLResponse)
+def create_team(
+    request: Request,
+    ctx: Ctx,
+    db: DB,
+    brand_id: Annotated[int, Form()],
+    slug: Annotated[str, Form(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")],
+    name: Annotated[str, Form(min_length=1, max_length=200)],
+) -> HTMLResponse:
+    """Create a team."""
+    _need(ctx, "teams")
+    try:
+        brand_service.get_brand(db, brand_id, ctx.principal)
+        auth_service.create_team(db, brand_id=brand_id, slug=slug, name=name, description="", actor=ctx.principal)
+    except ProblemError as exc:
+        db.rollback()
+        return _redisplay(request, ctx, db, "teams", brand_id, exc.detail)
+    return _redisplay(request, ctx, db, "teams", brand_id)
+
+
+@router.post("/teams/{team_id}/members", response_class=HTMLResponse)
+def team_members(
+    request: Request,
+    team_id: int,
+    ctx: Ctx,
+    db: DB,
+    agent_ids: Annotated[list[int] | None, Form()] = None,
+) -> HTMLResponse:
+    """Replace a team's members."""
+    _need(ctx, "teams")
+    team = db.get(Team, team_id)
+    if team is None or not ctx.principal.can_access_brand(team.brand_id):
+        raise Forbidden("No access to that team.")
+    auth_service.set_team_members(db, team, [(a, False) for a in agent_ids or []], ctx.principal)
+    return _redisplay(request, ctx, db, "teams", team.brand_id)
+
+
+@router.post("/inboxes", response_class=HTMLResponse)
+def create_inbox(
+    request: Request,
+    ctx: Ctx,
+    db: DB,
+    brand_id: Annotated[int, Form()],
+    kind: Annotated[str, Form()],
+    name: Annotated[str, Form(min_length=1, max_length=200)],
+) -> HTMLResponse:
+    """Add a channel inbox to a brand."""
+    _need(ctx, "inboxes")
+    try:
+        brand = brand_service.get_brand(db, brand_id, ctx.principal)
+        brand_service.create_inbox(db, brand, kind=kind, name=name, config={}, actor=ctx.principal)
+    except ProblemError as exc:
+        db.rollback()
+        return _redisplay(request, ctx, db, "inboxes", brand_id, exc.detail)
+    return _redisplay(request, ctx, db, "inboxes", brand_id)
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+@router.post("/kb", response_class=HTMLResponse)
+def create_faq(
+    request: Request,
+    ctx: Ctx,
+    db: DB,
+    brand_id: Annotated[int, Form()],
+    locale: Annotated[str, Form(pattern=r"^(zh-TW|zh-CN|en)$")],
+    questions: Annotated[str, Form(max_length=10_000)],
+    answer: Annotated[str, Form(min_length=1, max_length=20_000)],
+    category: Annotated[str, Form(max_length=64)] = "",
+) -> HTMLResponse:
+    """Add an FAQ (one question variant per line)."""
+    _need(ctx, "kb")
+    try:
+        kb_service.create_faq(
+            db,
+            ctx.principal,
+            brand_id=brand_id,
+            locale=locale,
+            questions=_lines(questions),
+            answer=answer,
+            category=category or None,
+            intent=None,
+            is_published=True,
+        )
+    except ProblemError as exc:
+        db.rollback()
+        return _redisplay(request, ctx, db, "kb", brand_id, exc.detail, locale)
+    return _redisplay(request, ctx, db, "kb", brand_id, locale=locale)
+
+
+@router.post("/kb/{faq_id}", response_class=HTMLResponse)
+def update_faq(
+    request: Request,
+    faq_id: int,
+    ctx: Ctx,
+    db: DB,
+    questions: Annotated[str, Form(max_length=10_000)],
+    answer: Annotated[str, Form(min_length=1, max_length=20_000)],
+    published: Annotated[str, Form()] = "",
+    delete: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    """Edit or delete an FAQ; the bot retrains in the background on kb.changed."""
+    _need(ctx, "kb")
+    faq = kb_service.get_faq(db, faq_id, ctx.principal)
+    brand_id, locale = faq.brand_id, faq.locale
+    try:
+        if delete:
+            kb_service.delete_faq(db, faq, ctx.principal)
+        else:
+            kb_service.update_faq(
+                db,
+                faq,
+                ctx.principal,
+                {"questions": _lines(questions), "answer": answer, "is_published": bool(published)},
+            )
+    except ProblemError as exc:
+        db.rollback()
+        return _redisplay(request, ctx, db, "kb", brand_id, exc.detail, locale)
+    return _redisplay(request, ctx, db, "kb", brand_id, locale=locale)
+
+
+@router.post("/canned", response_class=HTMLResponse)
+def create_canned(
+    request: Request,
+    ctx: Ctx,
+    db: DB,
+    brand_id: Annotated[int, Form()],
+    locale: Annotated[str, Form(pattern=r"^(zh-TW|zh-CN|en)$")],
+    shortcut: Annotated[str, Form(pattern=r"^[\w-]{1,64}$")],
+    title: Annotated[str, Form(min_length=1, max_length=200)],
+    body: Annotated[str, Form(min_length=1, max_length=20_000)],
+) -> HTMLResponse:
+    """Add a canned response."""
+    _need(ctx, "canned")
+    try:
+        macros.create(db, ctx.principal, brand_id=brand_id, locale=locale, shortcut=shortcut, title=title, body=body)
+    except ProblemError as exc:
+        db.rollback()
+        return _redisplay(request, ctx, db, "canned", brand_id, exc.detail)
+    return _redisplay(request, ctx, db, "canned", brand_id)

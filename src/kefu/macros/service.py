@@ -1,0 +1,88 @@
+"""Canned responses with placeholder rendering ({customer_name}, {agent_name}, {ticket_number})."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from kefu.audit.service import record
+from kefu.auth.permissions import Principal
+from kefu.brands.service import get_brand
+from kefu.core.access import ensure_brand
+from kefu.core.errors import Conflict, NotFound
+from kefu.macros.models import CannedResponse
+
+PLACEHOLDER = re.compile(r"\{(customer_name|agent_name|ticket_number|brand_name)\}")
+
+
+def create(session: Session, actor: Principal, **fields: Any) -> CannedResponse:
+    """Add a canned response."""
+    get_brand(session, fields["brand_id"], actor)
+    exists = session.scalar(
+        select(CannedResponse.id).where(
+            CannedResponse.brand_id == fields["brand_id"],
+            CannedResponse.locale == fields["locale"],
+            CannedResponse.shortcut == fields["shortcut"],
+        )
+    )
+    if exists is not None:
+        raise Conflict(f"Shortcut /{fields['shortcut']} already exists for {fields['locale']}.")
+    row = CannedResponse(created_by=actor.agent_id, **fields)
+    session.add(row)
+    session.flush()
+    record(session, actor, "macro.create", target_type="canned_response", target_id=row.id, brand_id=row.brand_id)
+    return row
+
+
+def get(session: Session, canned_id: int, principal: Principal) -> CannedResponse:
+    """Canned response by id."""
+    row = session.get(CannedResponse, canned_id)
+    if row is None:
+        raise NotFound(f"Canned response {canned_id} not found.")
+    ensure_brand(principal, row.brand_id, "Canned response")
+    return row
+
+
+def update(session: Session, row: CannedResponse, actor: Principal, changes: dict[str, Any]) -> CannedResponse:
+    """Apply a partial change."""
+    for key, value in changes.items():
+        if value is not None:
+            setattr(row, key, value)
+    session.flush()
+    record(session, actor, "macro.update", target_type="canned_response", target_id=row.id, brand_id=row.brand_id)
+    return row
+
+
+def delete(session: Session, row: CannedResponse, actor: Principal) -> None:
+    """Remove a canned response."""
+    rid, bid = row.id, row.brand_id
+    session.delete(row)
+    session.flush()
+    record(session, actor, "macro.delete", target_type="canned_response", target_id=rid, brand_id=bid)
+
+
+def search(
+    session: Session, principal: Principal, *, brand_id: int, locale: str | None, q: str | None, limit: int = 20
+) -> list[CannedResponse]:
+    """Canned responses of a brand matching a shortcut prefix or words in title/body."""
+    ensure_brand(principal, brand_id, "Brand")
+    stmt = select(CannedResponse).where(CannedResponse.brand_id == brand_id)
+    if locale:
+        stmt = stmt.where(CannedResponse.locale == locale)
+    if q:
+        stmt = stmt.where(
+            or_(
+                CannedResponse.shortcut.like(f"{q}%"),
+                CannedResponse.title.like(f"%{q}%"),
+                CannedResponse.body.like(f"%{q}%"),
+            )
+        )
+    return list(session.scalars(stmt.order_by(CannedResponse.shortcut).limit(limit)))
+
+
+def render(body: str, values: dict[str, str]) -> str:
+    """Fill known placeholders; unknown ones are left as typed."""
+    return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), body)
