@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -86,6 +87,7 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
             url,
             connect_args={"check_same_thread": False, "timeout": 15},
             poolclass=None if pool else NullPool,
+            json_serializer=_json_dumps,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
 
@@ -102,7 +104,12 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, json_serializer=_json_dumps)
+
+
+def _json_dumps(obj: Any) -> str:
+    # Keep CJK readable in stored JSON so LIKE searches over JSON text match what people type.
+    return json.dumps(obj, ensure_ascii=False, separators=(", ", ": "))
 
 
 class Database:

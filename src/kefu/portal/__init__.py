@@ -1,0 +1,1 @@
+"""Customer self-service portal: knowledge-base search, ticket submission, progress query."""
