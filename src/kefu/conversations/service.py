@@ -104,8 +104,8 @@ def add_message(
     """Append a message; a repeated provider id returns the stored one (created=False) instead of a duplicate."""
     if sender_type not in SENDER_TYPES:
         raise InvalidInput(f"Unknown sender type {sender_type!r}.")
-    if is_note and sender_type != "agent":
-        raise InvalidInput("Only agents write internal notes.")
+    if is_note and sender_type == "customer":
+        raise InvalidInput("Customers cannot write internal notes.")
     if provider_message_id:
         existing = session.scalar(
             select(Message).where(

@@ -31,6 +31,7 @@ log = logging.getLogger("kefu.web")
 def create_app(settings: Settings | None = None, database: Database | None = None, bus: Bus | None = None) -> FastAPI:
     """Build the app; tests pass their own settings/database/bus."""
     settings = settings or get_settings()
+    registry.load_jobs()  # the in-process queue runs jobs inside this process
     if database is not None:
         set_database(database)
     database = database or get_database(settings)

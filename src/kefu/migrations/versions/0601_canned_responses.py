@@ -31,10 +31,16 @@ def upgrade() -> None:
         sa.Column("created_by", sa.Integer(), nullable=True),
         sa.Column("created_at", kefu.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", kefu.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["brand_id"], ["brands.id"], name=op.f("fk_canned_responses_brand_id_brands"), ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["created_by"], ["agents.id"], name=op.f("fk_canned_responses_created_by_agents"), ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(
+            ["brand_id"], ["brands.id"], name=op.f("fk_canned_responses_brand_id_brands"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by"], ["agents.id"], name=op.f("fk_canned_responses_created_by_agents"), ondelete="SET NULL"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_canned_responses")),
-        sa.UniqueConstraint("brand_id", "locale", "shortcut", name=op.f("uq_canned_responses_brand_id_locale_shortcut")),
+        sa.UniqueConstraint(
+            "brand_id", "locale", "shortcut", name=op.f("uq_canned_responses_brand_id_locale_shortcut")
+        ),
     )
     op.create_index(op.f("ix_canned_responses_brand_id"), "canned_responses", ["brand_id"], unique=False)
 

@@ -1,0 +1,116 @@
+"""Bot endpoints: preview, agent assist, review queue, feedback."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy import select
+
+from kefu.auth.deps import DB, require
+from kefu.auth.permissions import Principal
+from kefu.auth.service import get_agent
+from kefu.bot import service
+from kefu.bot.emotion import analyze, wants_human
+from kefu.bot.engine import get_registry
+from kefu.bot.policy import BotSettings, Memory, Turn, decide
+from kefu.bot.schemas import AttachIn, FeedbackIn, PreviewIn, PreviewOut, ReviewOut, SuggestionOut
+from kefu.brands.service import get_brand
+from kefu.conversations.models import Message
+from kefu.conversations.service import get_conversation
+from kefu.core.pagination import Page
+from kefu.customers.models import Customer
+
+router = APIRouter(prefix="/api/v1", tags=["bot"])
+KbRead = Annotated[Principal, Depends(require("kb:read"))]
+KbWrite = Annotated[Principal, Depends(require("kb:write"))]
+ConvRead = Annotated[Principal, Depends(require("conversations:read"))]
+
+
+@router.post("/bot/preview", response_model=PreviewOut)
+def preview(body: PreviewIn, db: DB, principal: KbRead) -> PreviewOut:
+    """What would the bot answer? (for editors testing the knowledge base)"""
+    brand = get_brand(db, body.brand_id, principal)
+    locale = body.locale or service.detect_locale(body.text, brand.default_locale)
+    index = get_registry().get(db, brand.id)
+    cands = tuple(index.search(body.text, 5))
+    emotion = analyze(body.text)
+    decision = decide(
+        Turn(body.text, cands, emotion, wants_human(body.text), False, Memory()), BotSettings.from_brand(brand.settings)
+    )
+    return PreviewOut(
+        decision=service.decision_dict(decision),
+        locale=locale,
+        emotion=service.emotion_meta(emotion),
+        candidates=[
+            {
+                "faq_id": c.faq.id,
+                "score": round(c.score, 4),
+                "question": c.matched_question,
+                "intent": c.faq.intent,
+                "locale": c.faq.locale,
+            }
+            for c in cands
+        ],
+    )
+
+
+@router.get("/conversations/{conversation_id}/assist", response_model=SuggestionOut)
+def assist(conversation_id: int, db: DB, principal: ConvRead) -> SuggestionOut:
+    """Suggested replies and a summary for the agent handling a conversation."""
+    conv = get_conversation(db, conversation_id, principal)
+    customer = db.get(Customer, conv.customer_id)
+    brand = get_brand(db, conv.brand_id, principal)
+    last = db.scalar(
+        select(Message.body)
+        .where(Message.conversation_id == conv.id, Message.sender_type == "customer")
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    locale = (
+        service.detect_locale(last, (customer.locale if customer else None) or brand.default_locale)
+        if last
+        else brand.default_locale
+    )
+    suggestions = service.suggest(db, brand.id, last, locale) if last else []
+    agent = get_agent(db, principal.agent_id)  # agents read the summary in their own language
+    return SuggestionOut(summary=service.summarize(db, conv, agent.locale), suggestions=suggestions)
+
+
+@router.get("/bot/review", response_model=Page[ReviewOut])
+def review_queue(
+    db: DB,
+    principal: KbRead,
+    brand_id: int,
+    status: Annotated[str, Query(pattern="^(open|attached|dismissed)$")] = "open",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> Page[ReviewOut]:
+    """Questions the bot could not answer well."""
+    rows, nxt = service.list_review(db, principal, brand_id=brand_id, status=status, limit=limit, cursor=cursor)
+    return Page(items=[ReviewOut.model_validate(r) for r in rows], next_cursor=nxt)
+
+
+@router.post("/bot/review/{item_id}/attach", response_model=ReviewOut)
+def attach(item_id: int, body: AttachIn, db: DB, principal: KbWrite) -> ReviewOut:
+    """Add the question as a new phrasing of an FAQ."""
+    service.attach_review(db, item_id, body.faq_id, principal)
+    from kefu.bot.models import BotReviewItem
+
+    item = db.get(BotReviewItem, item_id)
+    return ReviewOut.model_validate(item)
+
+
+@router.post("/bot/review/{item_id}/dismiss", response_model=ReviewOut)
+def dismiss(item_id: int, db: DB, principal: KbWrite) -> ReviewOut:
+    """Close a review item without teaching the bot."""
+    return ReviewOut.model_validate(service.dismiss_review(db, item_id, principal))
+
+
+@router.post("/bot/feedback", status_code=204)
+def feedback(body: FeedbackIn, db: DB, principal: ConvRead) -> None:
+    """Record a helpfulness vote on a bot answer (the chat widget has its own visitor endpoint)."""
+    msg = db.get(Message, body.message_id)
+    if msg is not None:
+        get_conversation(db, msg.conversation_id, principal)
+    service.record_feedback(db, body.message_id, body.helpful)

@@ -1,0 +1,24 @@
+"""Bot background jobs: answer inbound customer messages, refit a brand's index."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kefu.bot.engine import get_registry
+from kefu.bot.service import handle_customer_message
+from kefu.core.db import get_database
+from kefu.core.jobs import job
+
+
+@job("bot.handle_message")
+def handle_message(payload: dict[str, Any]) -> None:
+    """Run the dialogue policy for one inbound customer message."""
+    with get_database().session() as session:
+        handle_customer_message(session, int(payload["conversation_id"]), int(payload["message_id"]))
+
+
+@job("bot.rebuild_index")
+def rebuild_index(payload: dict[str, Any]) -> None:
+    """Refit a brand's knowledge index in this process."""
+    with get_database().session() as session:
+        get_registry().build(session, int(payload["brand_id"]))
