@@ -160,7 +160,7 @@ def settings(db_url: str) -> Any:
     """Settings for an app under test."""
     from kefu.core.config import Settings
 
-    return Settings(env="test", database_url=db_url, redis_url=None, login_max_failures=5)
+    return Settings(env="test", database_url=db_url, redis_url=None, login_max_failures=5, scheduler=False)
 
 
 @pytest.fixture

@@ -72,6 +72,31 @@ def worker(concurrency: int = typer.Option(4, min=1, help="Jobs run at once.")) 
         asyncio.run(run_worker(settings, concurrency))
 
 
+@app.command()
+def scheduler(tick: float = typer.Option(1.0, help="Seconds between ticks.")) -> None:
+    """Run the periodic-job scheduler (one leader at a time across all processes; standbys wait)."""
+    import signal
+    import threading
+
+    from kefu.core.db import get_database
+    from kefu.core.jobs import get_queue
+    from kefu.core.scheduler import Scheduler
+    from kefu.jobs import load_all
+
+    _logging()
+    load_all()
+    sched = Scheduler(get_database().sessionmaker, get_queue, tick=tick)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    sched.start()
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sched.stop()
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("heads")) -> None:
     """Apply migrations."""

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     max_page_size: int = 200
     data_dir: Path = Path("./var")
     log_level: str = "INFO"
+    scheduler: bool = True  # run the (leader-elected) periodic-job scheduler inside `kefu serve`
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

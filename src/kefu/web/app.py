@@ -22,6 +22,7 @@ from kefu.core.errors import install_problem_handlers
 from kefu.core.events import Bus, get_bus, set_bus
 from kefu.core.jobs import get_queue
 from kefu.core.realtime import Hub
+from kefu.core.scheduler import Scheduler
 from kefu.web.pages import LoginRequired
 from kefu.web.ws import router as ws_router
 
@@ -46,9 +47,14 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         the_bus.add_listener(hub.on_event)
         await run_in_threadpool(the_bus.start)
         get_queue().start()
+        scheduler = Scheduler(app.state.session_factory, get_queue) if settings.scheduler else None
+        if scheduler is not None:
+            scheduler.start()
         try:
             yield
         finally:
+            if scheduler is not None:
+                await run_in_threadpool(scheduler.stop)
             the_bus.remove_listener(hub.on_event)
             await run_in_threadpool(the_bus.stop)
 
