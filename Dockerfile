@@ -1,0 +1,11 @@
+# kefu container image (used by deploy/compose.yaml).
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 KEFU_DATA_DIR=/var/lib/kefu
+RUN useradd --system --home /var/lib/kefu kefu && mkdir -p /var/lib/kefu && chown kefu /var/lib/kefu
+WORKDIR /opt/kefu
+COPY pyproject.toml README.md ./
+COPY src ./src
+RUN pip install --no-cache-dir .
+USER kefu
+EXPOSE 8000
+CMD ["kefu", "serve", "--host", "0.0.0.0", "--port", "8000"]
