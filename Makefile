@@ -25,7 +25,7 @@ run: $(BIN)/.installed
 test: $(BIN)/.installed system-deps lint typecheck unit
 
 # Debian packages the browser/protocol tests drive (Chromium, CJK fonts, Dovecot IMAP); installed when missing.
-SYSTEM_PKGS := chromium fonts-wqy-microhei
+SYSTEM_PKGS := chromium fonts-wqy-microhei dovecot-imapd
 system-deps:
 	@missing=""; for p in $(SYSTEM_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

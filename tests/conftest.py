@@ -148,7 +148,7 @@ def jobs() -> Iterator[Any]:
     """A fresh in-process job queue installed as the process queue."""
     from kefu.core.jobs import MemoryJobQueue, set_queue
 
-    q = MemoryJobQueue(base_delay=0.01)
+    q = MemoryJobQueue(base_delay=0.01, inline=True)
     set_queue(q)
     yield q
     q.stop()

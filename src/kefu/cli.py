@@ -73,6 +73,39 @@ def worker(concurrency: int = typer.Option(4, min=1, help="Jobs run at once.")) 
 
 
 @app.command()
+def smtp(
+    host: str = typer.Option(None, help="Bind address (default KEFU_SMTP_HOST or 127.0.0.1)."),
+    port: int = typer.Option(None, help="Port (default KEFU_SMTP_PORT or 2525)."),
+) -> None:
+    """Receive mail for email inboxes (built-in SMTP server); also sweeps inbound/outbox work."""
+    import time
+
+    from kefu.channels.background import Background
+    from kefu.channels.config import env_int, env_str
+    from kefu.channels.email.receiver import start_receiver
+    from kefu.core.db import get_database
+    from kefu.core.jobs import get_queue
+    from kefu.jobs import load_all
+
+    _logging()
+    load_all()
+    factory = get_database().sessionmaker
+    controller = start_receiver(host or env_str("SMTP_HOST", "127.0.0.1"), port or env_int("SMTP_PORT", 2525), factory)
+    get_queue().start()
+    sweeper = Background(factory, smtp=False)
+    sweeper.start()
+    typer.echo(f"kefu smtp listening on {controller.hostname}:{controller.port}")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sweeper.stop()
+        controller.stop()
+
+
+@app.command()
 def scheduler(tick: float = typer.Option(1.0, help="Seconds between ticks.")) -> None:
     """Run the periodic-job scheduler (one leader at a time across all processes; standbys wait)."""
     import signal

@@ -6,6 +6,7 @@ from typing import Any
 
 from kefu.bot.engine import get_registry
 from kefu.bot.service import handle_customer_message
+from kefu.channels.service import on_inbound
 from kefu.core.db import get_database
 from kefu.core.jobs import job
 
@@ -22,3 +23,10 @@ def rebuild_index(payload: dict[str, Any]) -> None:
     """Refit a brand's knowledge index in this process."""
     with get_database().session() as session:
         get_registry().build(session, int(payload["brand_id"]))
+
+
+@on_inbound
+def on_customer_message(payload: dict[str, Any]) -> None:
+    """Every committed inbound customer message: emotion/anger check always, bot reply when the bot owns it."""
+    if payload.get("sender_type") == "customer":
+        handle_message(payload)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,12 @@ from kefu.core.events import publish
 from kefu.core.pagination import keyset_page
 from kefu.customers.models import Customer
 from kefu.tickets.models import Ticket
+
+# Outbound delivery hooks, registered by kefu.channels.outbox: called inside the transaction for every
+# customer-visible agent/bot message, so the channel send is queued atomically with the message itself
+# (a committed reply is never lost). A hook list keeps this module free of channel imports.
+OutboundHook = Callable[[Session, Conversation, Message], None]
+outbound_hooks: list[OutboundHook] = []
 
 
 def message_event(m: Message) -> dict[str, Any]:
@@ -141,6 +148,9 @@ def add_message(
         if ticket is not None and ticket.first_response_at is None:
             ticket.first_response_at = now
     session.flush()
+    if sender_type in ("agent", "bot") and not is_note:
+        for hook in outbound_hooks:  # channels: queue delivery to the customer's channel (outbox)
+            hook(session, conv, msg)
     topics = [f"brand:{conv.brand_id}", f"conversation:{conv.id}"]
     if not is_note:
         # Customer-facing clients listen here; internal notes never reach this topic.

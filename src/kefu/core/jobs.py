@@ -62,7 +62,7 @@ class JobQueue(Protocol):
 class MemoryJobQueue:
     """In-process worker thread with retry and backoff; the embedded default."""
 
-    def __init__(self, max_attempts: int = MAX_ATTEMPTS, base_delay: float = 0.5) -> None:
+    def __init__(self, max_attempts: int = MAX_ATTEMPTS, base_delay: float = 0.5, inline: bool = False) -> None:
         self._q: queue.Queue[tuple[str, dict[str, Any], int] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._pending = 0
@@ -70,9 +70,21 @@ class MemoryJobQueue:
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.failed: list[tuple[str, dict[str, Any], str]] = []
+        # inline: run in the enqueuing thread right away (tests share one connection, so no second thread may use it)
+        self.inline = inline
 
     def enqueue(self, name: str, payload: dict[str, Any]) -> None:
-        """Queue a job for the worker thread."""
+        """Queue a job for the worker thread (or run it now, retrying without delay, when inline)."""
+        if self.inline:
+            for attempt in range(1, self.max_attempts + 1):
+                try:
+                    run_job(name, payload)
+                    return
+                except Exception as exc:
+                    log.warning("job %s failed (attempt %d): %s", name, attempt, exc)
+                    last = exc
+            self.failed.append((name, payload, repr(last)))
+            return
         with self._cv:
             self._pending += 1
         self._q.put((name, payload, 1))
@@ -81,7 +93,7 @@ class MemoryJobQueue:
 
     def start(self) -> None:
         """Start the worker thread."""
-        if self._thread is None:
+        if self._thread is None and not self.inline:
             self._thread = threading.Thread(target=self._work, name="kefu-jobs", daemon=True)
             self._thread.start()
 

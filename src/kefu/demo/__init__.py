@@ -79,8 +79,17 @@ def load_demo(session: Session, password: str) -> bool:
     set_team_members(session, teams["finance"], [(agents["wei@kefu.local"].id, False)], _system(agents))
     set_team_members(session, teams["security"], [(agents["mei@kefu.local"].id, False)], _system(agents))
 
+    # Chat-like channels start with the bot; email, board and phone go straight to people.
+    bot_first = {"initial_status": "bot"}
     inboxes = {
-        kind: create_inbox(session, brand, kind=kind, name=name, config={}, actor=None)
+        kind: create_inbox(
+            session,
+            brand,
+            kind=kind,
+            name=name,
+            config=dict(bot_first) if kind in ("web_chat", "line", "messenger") else {},
+            actor=None,
+        )
         for kind, name in [
             ("web_chat", "官網線上客服"),
             ("email", "service@orange.example"),

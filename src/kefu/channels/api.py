@@ -1,0 +1,155 @@
+"""Channel-wide endpoints: attachment downloads, outbox (dead letters, retry), agent typing; starts the sweeper."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
+
+from kefu.auth.deps import DB, optional_principal, require
+from kefu.auth.permissions import Principal
+from kefu.channels import config, outbox
+from kefu.channels import jobs as _jobs  # noqa: F401 - registers channel jobs (create_app does not load jobs)
+from kefu.channels.email import jobs as _email_jobs  # noqa: F401
+from kefu.channels.models import ChannelAttachment, OutboxMessage
+from kefu.channels.storage import path_of
+from kefu.channels.web_chat.token import verify
+from kefu.conversations.models import Conversation
+from kefu.conversations.service import get_conversation
+from kefu.core.access import ensure_brand
+from kefu.core.errors import NotFound, Unauthorized
+from kefu.core.events import publish
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start the channel sweeper when the app owns a real connection pool (not in-transaction test apps)."""
+    from kefu.channels.background import Background
+
+    factory = getattr(app.state, "session_factory", None)
+    runner = None
+    if isinstance(factory, sessionmaker) and config.env_str("CHANNELS_BACKGROUND", "1") != "0":
+        runner = Background(factory)
+        runner.start()
+    try:
+        yield
+    finally:
+        if runner is not None:
+            runner.stop()
+
+
+router = APIRouter(prefix="/api/v1/channels", tags=["channels"], lifespan=lifespan)
+Read = Annotated[Principal, Depends(require("conversations:read"))]
+Write = Annotated[Principal, Depends(require("conversations:write"))]
+MaybePrincipal = Annotated[Principal | None, Depends(optional_principal)]
+
+
+@router.get("/attachments/{attachment_id}")
+def download_attachment(
+    attachment_id: int, request: Request, db: DB, principal: MaybePrincipal, vt: str | None = None
+) -> FileResponse:
+    """A stored file, as a download (agents of the brand, or the visitor of that conversation)."""
+    row = db.get(ChannelAttachment, attachment_id)
+    if row is None:
+        raise NotFound("Attachment not found.")
+    if principal is not None:
+        if not principal.can("conversations:read"):
+            raise NotFound("Attachment not found.")
+        ensure_brand(principal, row.brand_id, "Attachment")
+    else:
+        visitor = verify(request.headers.get("x-kefu-visitor") or vt)
+        if visitor is None:
+            raise Unauthorized("Visitor token or agent credentials required.")
+        conv = db.get(Conversation, row.conversation_id) if row.conversation_id else None
+        if (
+            conv is None
+            or conv.inbox_id != visitor.inbox_id
+            or conv.external_thread_id != f"visitor:{visitor.visitor_id}"
+        ):
+            raise NotFound("Attachment not found.")
+    path = path_of(row)
+    if not path.exists():
+        raise NotFound("Attachment file is missing.")
+    # Always a download, never rendered inline under our origin (uploaded HTML/SVG cannot run as a page).
+    return FileResponse(
+        path,
+        media_type=row.content_type,
+        filename=row.filename,
+        content_disposition_type="attachment",
+        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=3600"},
+    )
+
+
+class OutboxOut(BaseModel):
+    """An outbox row."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    brand_id: int
+    inbox_id: int
+    conversation_id: int | None
+    message_id: int | None
+    channel: str
+    recipient: str
+    automatic: bool
+    status: str
+    attempts: int
+    max_attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    provider_message_id: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+@router.get("/outbox", response_model=list[OutboxOut])
+def list_outbox(
+    db: DB,
+    principal: Read,
+    status: str | None = None,
+    brand_id: int | None = None,
+    conversation_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[OutboxOut]:
+    """Outbound deliveries, newest first (status=dead lists the dead letters)."""
+    stmt = select(OutboxMessage)
+    if principal.brand_ids is not None:
+        stmt = stmt.where(OutboxMessage.brand_id.in_(principal.brand_ids))
+    if status:
+        stmt = stmt.where(OutboxMessage.status == status)
+    if brand_id is not None:
+        stmt = stmt.where(OutboxMessage.brand_id == brand_id)
+    if conversation_id is not None:
+        stmt = stmt.where(OutboxMessage.conversation_id == conversation_id)
+    rows = db.scalars(stmt.order_by(OutboxMessage.id.desc()).limit(limit))
+    return [OutboxOut.model_validate(r) for r in rows]
+
+
+@router.post("/outbox/{outbox_id}/retry", response_model=OutboxOut)
+def retry_outbox(outbox_id: int, db: DB, principal: Write) -> OutboxOut:
+    """Re-send a dead-lettered delivery."""
+    row = outbox.get_row(db, outbox_id)
+    ensure_brand(principal, row.brand_id, "Outbox row")
+    return OutboxOut.model_validate(outbox.requeue(db, row))
+
+
+class Typing(BaseModel):
+    """Typing indicator state."""
+
+    typing: bool = True
+
+
+@router.post("/conversations/{conversation_id}/typing", status_code=204)
+def agent_typing(conversation_id: int, body: Typing, db: DB, principal: Write) -> None:
+    """Tell the customer (web chat) that an agent is typing."""
+    conv = get_conversation(db, conversation_id, principal)
+    data: dict[str, Any] = {"conversation_id": conv.id, "sender_type": "agent", "typing": body.typing}
+    publish(db, "typing", data, (f"conversation:{conv.id}:public", f"conversation:{conv.id}"))

@@ -1,0 +1,121 @@
+"""Leave-a-message: one public submission becomes a customer message, a conversation and a ticket."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kefu.brands.models import Inbox
+from kefu.channels.models import InboundEvent
+from kefu.channels.service import announce_inbound
+from kefu.conversations.models import Conversation, Message
+from kefu.conversations.service import add_message, create_conversation
+from kefu.core.errors import Conflict
+from kefu.customers.models import Customer
+from kefu.customers.service import add_identity, find_or_create_by_identity
+from kefu.tickets.models import Ticket
+from kefu.tickets.service import create_ticket
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()-]{5,30}$")
+
+
+@dataclass
+class Submission:
+    """What the form created."""
+
+    conversation: Conversation
+    ticket: Ticket
+    message: Message
+
+
+def _customer(session: Session, brand_id: int, name: str, contact: str) -> Customer:
+    contact = contact.strip()
+    if EMAIL_RE.match(contact):
+        customer, _ = find_or_create_by_identity(session, brand_id, "email", contact.lower(), name or None)
+    elif PHONE_RE.match(contact):
+        digits = re.sub(r"[ ()-]", "", contact)
+        customer, _ = find_or_create_by_identity(session, brand_id, "phone", digits, name or None)
+    else:
+        customer, _ = find_or_create_by_identity(session, brand_id, "board", contact[:320], name or None)
+    if name and not customer.name:
+        customer.name = name
+    return customer
+
+
+def submit(
+    session: Session,
+    inbox: Inbox,
+    *,
+    name: str,
+    contact: str,
+    category: str | None,
+    message: str,
+    submission_id: str,
+    visitor_id: str | None = None,
+) -> Submission:
+    """Create (once per submission_id) the customer message, its conversation and a ticket."""
+    provider_id = f"{inbox.kind}:{submission_id}"[:500]
+    existing = session.scalar(
+        select(InboundEvent).where(InboundEvent.inbox_id == inbox.id, InboundEvent.provider_id == provider_id)
+    )
+    if existing is not None and existing.message_id is not None:
+        msg = session.get(Message, existing.message_id)
+        conv = session.get(Conversation, msg.conversation_id) if msg else None
+        ticket = session.get(Ticket, conv.ticket_id) if conv and conv.ticket_id else None
+        if msg is not None and conv is not None and ticket is not None:
+            return Submission(conv, ticket, msg)  # a double-submitted form creates nothing new
+    customer = _customer(session, inbox.brand_id, name, contact)
+    if visitor_id:
+        with contextlib.suppress(Conflict):  # the visitor is already someone else; agents can merge
+            add_identity(session, customer, "web", visitor_id)
+    subject = (message.strip().splitlines() or [""])[0][:80] or "留言 / message"
+    conv = create_conversation(
+        session,
+        brand_id=inbox.brand_id,
+        customer_id=customer.id,
+        channel=inbox.kind,
+        actor=None,
+        inbox_id=inbox.id,
+        subject=subject,
+        external_thread_id=provider_id,
+    )
+    msg, _ = add_message(
+        session,
+        conv,
+        sender_type="customer",
+        body=message,
+        meta={"inbox_id": inbox.id, "contact": contact, "name": name, "category": category},
+        provider_message_id=provider_id,
+    )
+    ticket = create_ticket(
+        session,
+        brand_id=inbox.brand_id,
+        subject=subject,
+        actor=None,
+        description=message,
+        customer_id=customer.id,
+        category=category or None,
+        channel=inbox.kind,
+        conversation_id=conv.id,
+    )
+    session.add(
+        InboundEvent(
+            brand_id=inbox.brand_id,
+            inbox_id=inbox.id,
+            channel=inbox.kind,
+            provider_id=provider_id,
+            status="processed",
+            payload={"name": name, "contact": contact, "category": category, "message": message},
+            attempts=1,
+            conversation_id=conv.id,
+            message_id=msg.id,
+        )
+    )
+    session.flush()
+    announce_inbound(session, inbox, conv, msg, True)
+    return Submission(conv, ticket, msg)

@@ -1,0 +1,258 @@
+"""Email adapter: threading (Message-ID/In-Reply-To/References, ticket number), auto-acks with loop
+protection, SMTP sending with threading headers."""
+
+from __future__ import annotations
+
+import email.utils
+import re
+import smtplib
+import ssl
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kefu.channels import config as channel_config
+from kefu.channels.base import ChannelAdapter, SendContext, SendResult, register
+from kefu.channels.email.mime import build_reply, extract_ticket_number, parse_email, to_inbound
+from kefu.channels.types import InboundMessage, PermanentSendError, RetryableSendError
+from kefu.core.db import SessionFactory, utcnow
+
+if TYPE_CHECKING:
+    from kefu.brands.models import Inbox
+    from kefu.conversations.models import Conversation, Message
+
+DEFAULT_ACK = (
+    "您好，我們已收到您的來信，客服人員將盡快回覆。\nThank you, we have received your message and will reply soon."
+)
+
+
+def parse_raw(raw: bytes) -> InboundMessage:
+    """Normalize one RFC 5322 message."""
+    return to_inbound(parse_email(raw))
+
+
+def inbox_address(config: Mapping[str, Any]) -> str:
+    """The inbox's own address."""
+    return str(config.get("address") or "").strip().lower()
+
+
+def _domain(config: Mapping[str, Any]) -> str:
+    addr = inbox_address(config)
+    return str(config.get("message_id_domain") or (addr.rsplit("@", 1)[1] if "@" in addr else "kefu.local"))
+
+
+def _ticket_prefix_pattern(session: Session, brand_id: int) -> str:
+    from kefu.brands.models import Brand
+
+    brand = session.get(Brand, brand_id)
+    return re.escape(brand.ticket_prefix) if brand is not None else "KF"
+
+
+@register
+class EmailAdapter(ChannelAdapter):
+    """A support mailbox (SMTP receiver and/or IMAP poller in, SMTP out)."""
+
+    kind = "email"
+    identity_kind = "email"
+
+    def thread_key(self, msg: InboundMessage) -> str:
+        """The thread root: first References entry, else In-Reply-To, else this Message-ID."""
+        refs = msg.raw.get("references") or []
+        return str(refs[0] if refs else (msg.raw.get("in_reply_to") or msg.provider_message_id))
+
+    def find_conversation(self, session: Session, inbox: Inbox, msg: InboundMessage) -> Conversation | None:
+        """Threading headers first, then a ticket number in the subject; else a new conversation."""
+        from kefu.conversations.models import Conversation
+        from kefu.conversations.models import Message as MessageModel
+        from kefu.tickets.models import Ticket
+
+        if msg.thread_keys:
+            conv_id = session.scalar(
+                select(MessageModel.conversation_id)
+                .where(
+                    MessageModel.brand_id == inbox.brand_id,
+                    MessageModel.channel == "email",
+                    MessageModel.provider_message_id.in_(list(msg.thread_keys)),
+                )
+                .order_by(MessageModel.id.desc())
+                .limit(1)
+            )
+            if conv_id is not None:
+                return session.get(Conversation, conv_id)
+        number = extract_ticket_number(msg.subject, _ticket_prefix_pattern(session, inbox.brand_id))
+        if number:
+            ticket_id = session.scalar(
+                select(Ticket.id).where(Ticket.brand_id == inbox.brand_id, Ticket.number == number)
+            )
+            if ticket_id is not None:
+                return session.scalar(
+                    select(Conversation)
+                    .where(Conversation.ticket_id == ticket_id, Conversation.channel == "email")
+                    .order_by(Conversation.id.desc())
+                    .limit(1)
+                )
+        return None
+
+    def recipient(self, session: Session, inbox: Inbox, conv: Conversation) -> str | None:
+        """Reply-To of the customer's latest mail, else their email identity."""
+        from kefu.conversations.models import Message as MessageModel
+
+        last = session.scalar(
+            select(MessageModel)
+            .where(MessageModel.conversation_id == conv.id, MessageModel.sender_type == "customer")
+            .order_by(MessageModel.id.desc())
+            .limit(1)
+        )
+        if last is not None and (last.meta or {}).get("reply_to"):
+            return str(last.meta["reply_to"])
+        return super().recipient(session, inbox, conv)
+
+    def prepare(self, session: Session, inbox: Inbox, conv: Conversation, message: Message) -> dict[str, Any]:
+        """Threading headers and a stable Message-ID (also the idempotency key and our own thread key)."""
+        return self._payload(session, inbox, conv, message.body, message)
+
+    def _payload(
+        self, session: Session, inbox: Inbox, conv: Conversation, text: str, message: Message | None
+    ) -> dict[str, Any]:
+        from kefu.conversations.models import Message as MessageModel
+        from kefu.tickets.models import Ticket
+
+        parent = session.scalar(
+            select(MessageModel)
+            .where(
+                MessageModel.conversation_id == conv.id,
+                MessageModel.provider_message_id.is_not(None),
+                MessageModel.channel == "email",
+            )
+            .order_by(MessageModel.id.desc())
+            .limit(1)
+        )
+        meta = dict(parent.meta or {}) if parent is not None else {}
+        in_reply_to = (
+            parent.provider_message_id if parent is not None and not meta.get("message_id_generated") else None
+        )
+        references = [*meta.get("references", []), *([in_reply_to] if in_reply_to else [])]
+        ticket = session.get(Ticket, conv.ticket_id) if conv.ticket_id else None
+        message_id = email.utils.make_msgid(idstring="kefu", domain=_domain(inbox.config or {}))
+        if message is not None:
+            # Customers' replies carry this id in In-Reply-To, which threads them back here.
+            message.provider_message_id = message_id
+            session.flush()
+        return {
+            "text": text,
+            "subject": conv.subject or meta.get("subject") or "",
+            "in_reply_to": in_reply_to,
+            "references": references,
+            "message_id": message_id,
+            "ticket_tag": ticket.number if ticket is not None else None,
+            "idempotency_key": message_id,
+        }
+
+    def message_meta(self, msg: InboundMessage) -> dict[str, Any]:
+        """Reply address, references and loop-protection facts kept on the stored message."""
+        reply_to = msg.raw.get("reply_to") or []
+        return {
+            "reply_to": (reply_to[0]["address"] if reply_to else msg.sender_external_id) or None,
+            "references": list(msg.raw.get("references") or []),
+            "message_id_generated": bool(msg.raw.get("message_id_generated")),
+            "auto_reply": bool(msg.raw.get("is_auto_reply")),
+        }
+
+    def after_inbound(
+        self, session: Session, inbox: Inbox, conv: Conversation, message: Message, msg: InboundMessage, new: bool
+    ) -> None:
+        """Link a new thread to the ticket named in its subject; send the auto-acknowledgement if allowed."""
+        from kefu.channels import outbox
+        from kefu.channels.models import OutboxMessage
+        from kefu.tickets.models import Ticket
+
+        if not new:
+            return
+        cfg = inbox.config or {}
+        number = extract_ticket_number(msg.subject, _ticket_prefix_pattern(session, inbox.brand_id))
+        if number and conv.ticket_id is None:
+            conv.ticket_id = session.scalar(
+                select(Ticket.id).where(Ticket.brand_id == inbox.brand_id, Ticket.number == number)
+            )
+        sender = msg.sender_external_id
+        if not cfg.get("auto_ack") or not sender or msg.raw.get("is_auto_reply") or sender == inbox_address(cfg):
+            return  # never answer machines (RFC 3834), bulk mail or ourselves
+        since = utcnow() - timedelta(hours=1)
+        recent = session.scalar(
+            select(func.count(OutboxMessage.id)).where(
+                OutboxMessage.inbox_id == inbox.id,
+                OutboxMessage.recipient == sender,
+                OutboxMessage.automatic.is_(True),
+                OutboxMessage.created_at >= since,
+            )
+        )
+        if (recent or 0) >= channel_config.auto_ack_per_hour():
+            return  # a sender (or a loop) hammering us gets at most N acks per hour
+        text = cfg["auto_ack"] if isinstance(cfg["auto_ack"], str) else DEFAULT_ACK
+        payload = self._payload(session, inbox, conv, text, None)
+        payload["automatic"] = True
+        key = payload.pop("idempotency_key")
+        outbox.queue(
+            session,
+            inbox=inbox,
+            recipient=sender,
+            payload=payload,
+            conversation=conv,
+            automatic=True,
+            idempotency_key=key,
+        )
+
+    def send(self, ctx: SendContext) -> SendResult:
+        """Build the threaded reply and hand it to the configured SMTP relay."""
+        cfg, p = ctx.config, ctx.payload
+        host = str(cfg.get("smtp_host") or "")
+        if not host:
+            raise PermanentSendError("email inbox has no smtp_host")
+        from_addr = email.utils.formataddr((str(cfg.get("from_name") or ""), inbox_address(cfg)))
+        msg = build_reply(
+            from_addr=from_addr,
+            to=ctx.recipient,
+            text=str(p.get("text") or ""),
+            subject=str(p.get("subject") or ""),
+            in_reply_to=p.get("in_reply_to"),
+            references=list(p.get("references") or []),
+            message_id=str(p["message_id"]),
+            ticket_tag=p.get("ticket_tag"),
+            automatic=bool(p.get("automatic")),
+            message_id_domain=_domain(cfg),
+        )
+        port = int(cfg.get("smtp_port") or 25)
+        timeout = float(cfg.get("timeout", 30))
+        try:
+            smtp: smtplib.SMTP
+            if cfg.get("smtp_ssl"):
+                smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
+            else:
+                smtp = smtplib.SMTP(host, port, timeout=timeout)
+            with smtp:
+                if cfg.get("smtp_starttls"):
+                    smtp.starttls(context=ssl.create_default_context())
+                if cfg.get("smtp_user"):
+                    smtp.login(str(cfg["smtp_user"]), str(cfg.get("smtp_password") or ""))
+                refused = smtp.send_message(msg, from_addr=inbox_address(cfg), to_addrs=[ctx.recipient])
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise PermanentSendError(f"recipient refused: {exc.recipients}") from exc
+        except smtplib.SMTPResponseException as exc:
+            err = f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"
+            if 500 <= exc.smtp_code < 600:
+                raise PermanentSendError(err, status_code=exc.smtp_code) from exc
+            raise RetryableSendError(err, status_code=exc.smtp_code) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise RetryableSendError(f"SMTP connection failed: {exc!r}") from exc
+        if refused:
+            raise PermanentSendError(f"recipient refused: {refused}")
+        return SendResult(str(p["message_id"]), {"smtp": host})
+
+    def periodic(self, factory: SessionFactory) -> None:
+        """Poll every IMAP-configured email inbox that is due."""
+        from kefu.channels.email.imap import poll_due
+
+        poll_due(factory)

@@ -1,0 +1,207 @@
+"""Outbound delivery: agent/bot replies are queued in `outbox` with the message, sent after commit, retried
+with exponential backoff and dead-lettered when they keep failing."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from kefu.brands.models import Inbox
+from kefu.channels import config
+from kefu.channels.base import SendContext, SendResult, get_adapter
+from kefu.channels.models import OutboxMessage
+from kefu.channels.service import mark_message_delivery
+from kefu.channels.types import ChannelSendError
+from kefu.conversations import service as conversations
+from kefu.conversations.models import Conversation, Message
+from kefu.core.db import SessionFactory, get_database, session_scope, utcnow
+from kefu.core.errors import Conflict, NotFound
+from kefu.core.jobs import enqueue
+
+log = logging.getLogger("kefu.channels.outbox")
+
+# A row claimed by a sender that then died is retried once this lease expires.
+SEND_LEASE = timedelta(seconds=120)
+
+
+def backoff_seconds(attempt: int) -> float:
+    """Delay before attempt `attempt + 1`: base * 2^(attempt-1), capped."""
+    return float(min(config.outbox_base_delay() * 2 ** max(attempt - 1, 0), config.outbox_max_delay()))
+
+
+def queue(
+    session: Session,
+    *,
+    inbox: Inbox,
+    recipient: str,
+    payload: dict[str, Any],
+    conversation: Conversation | None = None,
+    message: Message | None = None,
+    automatic: bool = False,
+    idempotency_key: str | None = None,
+) -> OutboxMessage:
+    """Add an outbox row in the caller's transaction; the send job is enqueued after commit."""
+    row = OutboxMessage(
+        brand_id=inbox.brand_id,
+        inbox_id=inbox.id,
+        conversation_id=conversation.id if conversation else None,
+        message_id=message.id if message else None,
+        channel=inbox.kind,
+        recipient=recipient,
+        payload=payload,
+        idempotency_key=idempotency_key or str(uuid.uuid4()),
+        automatic=automatic,
+        max_attempts=config.outbox_max_attempts(),
+        next_attempt_at=utcnow(),
+    )
+    session.add(row)
+    session.flush()
+    enqueue(session, "channels.deliver", {"id": row.id})
+    return row
+
+
+def queue_reply(session: Session, conv: Conversation, message: Message) -> OutboxMessage | None:
+    """conversations.service outbound hook: queue a customer-visible agent/bot message for its channel."""
+    if conv.inbox_id is None or message.provider_message_id:
+        return None  # no channel endpoint, or a message that itself came from the provider
+    inbox = session.get(Inbox, conv.inbox_id)
+    adapter = get_adapter(inbox.kind) if inbox is not None else None
+    if inbox is None or adapter is None or not adapter.can_send or not inbox.is_active:
+        return None
+    recipient = adapter.recipient(session, inbox, conv)
+    if not recipient:
+        log.warning("conversation %s has no %s recipient; reply not sent", conv.id, inbox.kind)
+        return None
+    payload = adapter.prepare(session, inbox, conv, message)
+    key = payload.pop("idempotency_key", None)
+    return queue(
+        session,
+        inbox=inbox,
+        recipient=recipient,
+        payload=payload,
+        conversation=conv,
+        message=message,
+        idempotency_key=key,
+    )
+
+
+def _outbound_hook(session: Session, conv: Conversation, message: Message) -> None:
+    queue_reply(session, conv, message)
+
+
+# Registered once, at import: every process that loads kefu.channels (API, worker) queues replies.
+if not any(getattr(h, "__module__", "") == __name__ for h in conversations.outbound_hooks):
+    conversations.outbound_hooks.append(_outbound_hook)
+
+
+def _claim(factory: SessionFactory, outbox_id: int) -> tuple[SendContext, str] | None:
+    with session_scope(factory) as session:
+        row = session.get(OutboxMessage, outbox_id, with_for_update=True, populate_existing=True)
+        now = utcnow()
+        if row is None or row.status not in ("pending", "sending") or row.next_attempt_at > now:
+            return None
+        inbox = session.get(Inbox, row.inbox_id)
+        if inbox is None:
+            row.status, row.last_error = "dead", "inbox deleted"
+            return None
+        row.status = "sending"
+        row.attempts += 1
+        row.next_attempt_at = now + SEND_LEASE
+        ctx = SendContext(
+            inbox_id=inbox.id,
+            config=dict(inbox.config or {}),
+            recipient=row.recipient,
+            payload=dict(row.payload or {}),
+            idempotency_key=row.idempotency_key,
+            attempt=row.attempts,
+        )
+        return ctx, inbox.kind
+
+
+def deliver(outbox_id: int, factory: SessionFactory | None = None) -> str | None:
+    """Try to send one due outbox row; returns its new status (None when it was not due/claimable)."""
+    factory = factory or get_database().sessionmaker
+    claimed = _claim(factory, outbox_id)
+    if claimed is None:
+        return None
+    ctx, kind = claimed
+    adapter = get_adapter(kind)
+    result: SendResult | None = None
+    error: str | None = None
+    retryable = True
+    retry_after: float | None = None
+    try:
+        if adapter is None:
+            raise LookupError(f"no adapter for {kind}")
+        result = adapter.send(ctx)
+    except ChannelSendError as exc:
+        error, retryable, retry_after = f"{type(exc).__name__}: {exc}", exc.retryable, exc.retry_after
+    except Exception as exc:  # unknown failures (network stacks, libraries) are treated as transient
+        error = f"{type(exc).__name__}: {exc}"
+    with session_scope(factory) as session:
+        row = session.get(OutboxMessage, outbox_id, with_for_update=True, populate_existing=True)
+        assert row is not None
+        now = utcnow()
+        if result is not None:
+            row.status, row.sent_at, row.last_error = "sent", now, None
+            row.provider_message_id = result.provider_message_id
+            status = "sent"
+        elif retryable and row.attempts < row.max_attempts:
+            delay = max(backoff_seconds(row.attempts), retry_after or 0.0)
+            row.status, row.last_error = "pending", error
+            row.next_attempt_at = now + timedelta(seconds=delay)
+            status = "retrying"
+            log.warning("outbox %s attempt %d failed (%s); retry in %.0fs", row.id, row.attempts, error, delay)
+        else:
+            row.status, row.last_error = "dead", error
+            status = "dead"
+            log.error("outbox %s dead-lettered after %d attempts: %s", row.id, row.attempts, error)
+        if row.message_id is not None:
+            mark_message_delivery(session, row.message_id, status, None if result else error)
+        return row.status
+
+
+def due_ids(session: Session, limit: int = 200) -> list[int]:
+    """Outbox rows due now: pending ones whose time has come, and sends whose lease expired."""
+    return list(
+        session.scalars(
+            select(OutboxMessage.id)
+            .where(
+                or_(OutboxMessage.status == "pending", OutboxMessage.status == "sending"),
+                OutboxMessage.next_attempt_at <= utcnow(),
+            )
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(limit)
+        )
+    )
+
+
+def deliver_due(factory: SessionFactory | None = None, limit: int = 200) -> int:
+    """Send every due row once; returns how many were attempted."""
+    factory = factory or get_database().sessionmaker
+    with session_scope(factory) as session:
+        ids = due_ids(session, limit)
+    return sum(1 for i in ids if deliver(i, factory) is not None)
+
+
+def requeue(session: Session, row: OutboxMessage) -> OutboxMessage:
+    """Give a dead-lettered row a fresh set of attempts (an operator fixed the cause)."""
+    if row.status != "dead":
+        raise Conflict(f"Outbox row {row.id} is {row.status}, not dead.")
+    row.status, row.attempts, row.next_attempt_at, row.last_error = "pending", 0, utcnow(), None
+    session.flush()
+    enqueue(session, "channels.deliver", {"id": row.id})
+    return row
+
+
+def get_row(session: Session, outbox_id: int) -> OutboxMessage:
+    """Outbox row by id."""
+    row = session.get(OutboxMessage, outbox_id)
+    if row is None:
+        raise NotFound(f"Outbox row {outbox_id} not found.")
+    return row

@@ -1,0 +1,1 @@
+"""Phone: calls logged by agents, shown in the customer's timeline."""

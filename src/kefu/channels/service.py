@@ -1,0 +1,456 @@
+"""Inbound pipeline: persist raw events (deduped) before acknowledging, then turn them into timeline messages."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from kefu.brands.models import Inbox
+from kefu.channels.base import ChannelAdapter, get_adapter
+from kefu.channels.models import InboundEvent, OutboxMessage
+from kefu.channels.storage import describe, store
+from kefu.channels.types import Attachment, EventType, InboundMessage, InvalidPayloadError
+from kefu.conversations.models import Conversation, Message
+from kefu.conversations.service import add_message, create_conversation
+from kefu.core.db import utcnow
+from kefu.core.errors import InvalidInput, NotFound, Unauthorized
+from kefu.core.events import publish
+from kefu.core.jobs import enqueue
+from kefu.customers.models import Customer
+from kefu.customers.service import find_or_create_by_identity
+
+log = logging.getLogger("kefu.channels")
+
+MAX_PROCESS_ATTEMPTS = 5
+# Inbound kinds that become customer messages; receipts and the rest are recorded but not shown.
+MESSAGE_EVENTS = frozenset({EventType.MESSAGE, EventType.STICKER, EventType.POSTBACK})
+MEMBERSHIP_EVENTS = {EventType.FOLLOW: "加入好友 / followed", EventType.UNFOLLOW: "封鎖 / unfollowed"}
+
+
+# ---------------------------------------------------------------- (de)serialization of normalized messages
+
+
+def to_payload(msg: InboundMessage) -> dict[str, Any]:
+    """JSON form of an InboundMessage (attachment bytes base64) stored in inbound_events.payload."""
+    return {
+        "channel": msg.channel,
+        "provider_message_id": msg.provider_message_id,
+        "sender_external_id": msg.sender_external_id,
+        "sender_name": msg.sender_name,
+        "text": msg.text,
+        "html": msg.html,
+        "attachments": [
+            {
+                "filename": a.filename,
+                "content_type": a.content_type,
+                "size": a.size,
+                "data": base64.b64encode(a.data).decode("ascii") if a.data is not None else None,
+                "url": a.url,
+                "content_id": a.content_id,
+                "inline": a.inline,
+                "provider_id": a.provider_id,
+            }
+            for a in msg.attachments
+        ],
+        "sent_at": msg.sent_at.isoformat() if msg.sent_at else None,
+        "thread_keys": list(msg.thread_keys),
+        "subject": msg.subject,
+        "reply_token": msg.reply_token,
+        "event_type": str(msg.event_type),
+        "raw": msg.raw,
+    }
+
+
+def from_payload(d: Mapping[str, Any]) -> InboundMessage:
+    """Inverse of to_payload."""
+    return InboundMessage(
+        channel=d["channel"],
+        provider_message_id=d["provider_message_id"],
+        sender_external_id=d["sender_external_id"],
+        sender_name=d.get("sender_name"),
+        text=d.get("text") or "",
+        html=d.get("html"),
+        attachments=tuple(
+            Attachment(
+                filename=a["filename"],
+                content_type=a["content_type"],
+                size=a.get("size"),
+                data=base64.b64decode(a["data"]) if a.get("data") is not None else None,
+                url=a.get("url"),
+                content_id=a.get("content_id"),
+                inline=bool(a.get("inline")),
+                provider_id=a.get("provider_id"),
+            )
+            for a in d.get("attachments", [])
+        ),
+        sent_at=datetime.fromisoformat(d["sent_at"]) if d.get("sent_at") else None,
+        thread_keys=tuple(d.get("thread_keys", ())),
+        subject=d.get("subject"),
+        reply_token=d.get("reply_token"),
+        event_type=d.get("event_type") or EventType.MESSAGE,
+        raw=dict(d.get("raw") or {}),
+    )
+
+
+# ---------------------------------------------------------------- accept: persist before acknowledging
+
+
+def get_inbox(session: Session, inbox_id: int, kind: str) -> Inbox:
+    """An active inbox of the given kind (404 otherwise, so probing reveals nothing)."""
+    inbox = session.get(Inbox, inbox_id)
+    if inbox is None or inbox.kind != kind or not inbox.is_active:
+        raise NotFound(f"Inbox {inbox_id} not found.")
+    return inbox
+
+
+def adapter_for(kind: str) -> ChannelAdapter:
+    """The registered adapter (a missing one is a deployment bug)."""
+    adapter = get_adapter(kind)
+    if adapter is None:
+        raise LookupError(f"no channel adapter for {kind!r}")
+    return adapter
+
+
+def receive_webhook(
+    session: Session, inbox_id: int, kind: str, body: bytes, headers: Mapping[str, str]
+) -> list[InboundEvent]:
+    """Verify, parse and persist a webhook body; processing is queued for after the commit."""
+    inbox = get_inbox(session, inbox_id, kind)
+    adapter = adapter_for(kind)
+    if not adapter.verify(inbox, body, headers):
+        raise Unauthorized("Invalid webhook signature.")
+    try:
+        messages = adapter.parse(inbox, body)
+    except InvalidPayloadError as exc:
+        raise InvalidInput(str(exc)) from exc
+    return record_inbound(session, inbox, messages)
+
+
+def record_inbound(
+    session: Session, inbox: Inbox, messages: Iterable[InboundMessage], *, process: bool = True
+) -> list[InboundEvent]:
+    """Insert one inbound_events row per message, skipping provider ids already stored (returns the new rows)."""
+    created: list[InboundEvent] = []
+    for msg in messages:
+        pid = msg.provider_message_id[:500]
+        if _existing_event(session, inbox.id, pid) is not None:
+            continue
+        event = InboundEvent(
+            brand_id=inbox.brand_id, inbox_id=inbox.id, channel=inbox.kind, provider_id=pid, payload=to_payload(msg)
+        )
+        try:
+            with session.begin_nested():
+                session.add(event)
+                session.flush()
+        except IntegrityError:
+            # A concurrent delivery of the same event won the insert; theirs is the one that counts.
+            continue
+        created.append(event)
+    if created and process:
+        enqueue(session, "channels.process_inbound", {"ids": [e.id for e in created]})
+    return created
+
+
+def _existing_event(session: Session, inbox_id: int, provider_id: str) -> InboundEvent | None:
+    return session.scalar(
+        select(InboundEvent).where(InboundEvent.inbox_id == inbox_id, InboundEvent.provider_id == provider_id)
+    )
+
+
+# ---------------------------------------------------------------- process: event → customer → conversation → message
+
+
+@dataclass
+class Outcome:
+    """What processing an inbound event produced."""
+
+    status: str
+    conversation: Conversation | None = None
+    message: Message | None = None
+    new_conversation: bool = False
+
+
+Prefetched = dict[str, tuple[str, str, bytes]]
+
+
+def prefetch_attachments(inbox: Inbox, payload: Mapping[str, Any]) -> Prefetched:
+    """Download provider-hosted attachments before the write transaction (keeps SQLite's lock short)."""
+    msg = from_payload(payload)
+    adapter = get_adapter(inbox.kind)
+    out: Prefetched = {}
+    if adapter is None:
+        return out
+    for att in msg.attachments:
+        key = att.provider_id or att.url
+        if att.data is None and key:
+            try:
+                data = adapter.fetch_attachment(inbox.config or {}, att)
+            except Exception as exc:  # the message is kept with a reference; the file is best effort
+                log.warning("attachment download failed for %s: %s", key, exc)
+                data = None
+            if data is not None:
+                out[key] = (att.filename, att.content_type, data)
+    return out
+
+
+def process_event(session: Session, event_id: int, prefetched: Prefetched | None = None) -> Outcome | None:
+    """Process one pending inbound event exactly once (row lock + status check + message dedupe)."""
+    event = session.get(InboundEvent, event_id, with_for_update=True, populate_existing=True)
+    if event is None or event.status != "pending":
+        return None
+    inbox = session.get(Inbox, event.inbox_id)
+    if inbox is None:
+        event.status = "failed"
+        event.last_error = "inbox deleted"
+        return None
+    try:
+        with session.begin_nested():
+            outcome = _apply(session, inbox, from_payload(event.payload), prefetched or {})
+    except Exception as exc:
+        log.exception("processing inbound event %s failed", event_id)
+        event.attempts += 1
+        event.last_error = repr(exc)[:2000]
+        if event.attempts >= MAX_PROCESS_ATTEMPTS:
+            event.status = "failed"
+        session.flush()
+        return None
+    event.status = outcome.status
+    event.processed_at = utcnow()
+    event.attempts += 1
+    if outcome.conversation is not None:
+        event.conversation_id = outcome.conversation.id
+    if outcome.message is not None:
+        event.message_id = outcome.message.id
+    session.flush()
+    return outcome
+
+
+def resolve_conversation(session: Session, inbox: Inbox, msg: InboundMessage) -> tuple[Conversation, bool]:
+    """The customer's conversation this message belongs to, opening one if needed (returns it and is-new)."""
+    adapter = adapter_for(inbox.kind)
+    return _conversation(session, inbox, adapter, msg, _customer(session, inbox, adapter, msg))
+
+
+def _customer(session: Session, inbox: Inbox, adapter: ChannelAdapter, msg: InboundMessage) -> Customer:
+    customer, _ = find_or_create_by_identity(
+        session, inbox.brand_id, adapter.identity_kind, msg.sender_external_id, msg.sender_name
+    )
+    return customer
+
+
+def _conversation(
+    session: Session, inbox: Inbox, adapter: ChannelAdapter, msg: InboundMessage, customer: Customer
+) -> tuple[Conversation, bool]:
+    conv = adapter.find_conversation(session, inbox, msg)
+    if conv is not None:
+        return conv, False
+    conv = create_conversation(
+        session,
+        brand_id=inbox.brand_id,
+        customer_id=customer.id,
+        channel=inbox.kind,
+        actor=None,
+        inbox_id=inbox.id,
+        subject=(msg.subject or None) and (msg.subject or "")[:500],
+        status=str((inbox.config or {}).get("initial_status", "open")),
+        external_thread_id=adapter.thread_key(msg)[:500],
+    )
+    return conv, True
+
+
+def _attachments(session: Session, conv: Conversation, msg: InboundMessage, prefetched: Prefetched) -> list[Any]:
+    from kefu.channels.models import ChannelAttachment
+
+    out: list[Any] = []
+    for att in msg.attachments:
+        key = att.provider_id or att.url or ""
+        if key.startswith("stored:"):
+            stored = session.get(ChannelAttachment, int(key.split(":", 1)[1]))
+            if stored is not None and stored.conversation_id == conv.id:
+                out.append(describe(stored))
+            continue
+        data = att.data
+        filename, content_type = att.filename, att.content_type
+        if data is None and key in prefetched:
+            filename, content_type, data = prefetched[key]
+        if data is None:
+            # Keep the reference so an agent sees that something was sent even if the file is unavailable.
+            out.append({"filename": att.filename, "content_type": att.content_type, "provider_id": key or None})
+            continue
+        row = store(
+            session,
+            brand_id=conv.brand_id,
+            conversation_id=conv.id,
+            filename=filename,
+            content_type=content_type,
+            data=data,
+        )
+        entry = describe(row)
+        if att.content_id:
+            entry["content_id"] = att.content_id
+            entry["inline"] = att.inline
+        out.append(entry)
+    return out
+
+
+def _content_type(msg: InboundMessage, attachments: list[Any]) -> str:
+    if msg.event_type == EventType.STICKER:
+        return "sticker"
+    if not msg.text and attachments:
+        kind = str(attachments[0].get("content_type") or "").split("/", 1)[0]
+        return kind if kind in ("image", "video", "audio") else "file"
+    return "text"
+
+
+def _apply(session: Session, inbox: Inbox, msg: InboundMessage, prefetched: Prefetched) -> Outcome:
+    adapter = adapter_for(inbox.kind)
+    receipt = adapter.delivery_update(msg)
+    if receipt is not None:
+        apply_delivery_update(session, inbox, receipt)
+        return Outcome("ignored")
+    membership = MEMBERSHIP_EVENTS.get(EventType(msg.event_type)) if msg.event_type in MEMBERSHIP_EVENTS else None
+    if msg.event_type not in MESSAGE_EVENTS and membership is None:
+        return Outcome("ignored")
+    if not msg.sender_external_id:
+        return Outcome("ignored")
+    customer = _customer(session, inbox, adapter, msg)
+    conv, new = _conversation(session, inbox, adapter, msg, customer)
+    meta: dict[str, Any] = {"inbox_id": inbox.id, "event_type": str(msg.event_type), **adapter.message_meta(msg)}
+    if msg.sent_at:
+        meta["sent_at"] = msg.sent_at.isoformat()
+    if msg.reply_token:
+        meta["reply_token"] = msg.reply_token
+        meta["reply_token_at"] = utcnow().isoformat()
+    if msg.subject:
+        meta["subject"] = msg.subject
+    if msg.html:
+        meta["html"] = msg.html  # already sanitized by the protocol layer
+    raw_message = msg.raw.get("message")
+    if msg.event_type == EventType.STICKER and isinstance(raw_message, dict):
+        meta["sticker"] = {k: raw_message[k] for k in ("packageId", "stickerId", "sticker_id") if k in raw_message}
+    if membership is not None:
+        attrs = dict(customer.attributes or {})
+        attrs[f"{inbox.kind}_following"] = msg.event_type == EventType.FOLLOW
+        customer.attributes = attrs
+        message, _ = add_message(
+            session,
+            conv,
+            sender_type="system",
+            body=membership,
+            content_type="event",
+            meta=meta,
+            provider_message_id=msg.provider_message_id,
+        )
+    else:
+        body = msg.text or ("[貼圖] sticker" if msg.event_type == EventType.STICKER else "")
+        attachments = _attachments(session, conv, msg, prefetched)
+        message, _ = add_message(
+            session,
+            conv,
+            sender_type="customer",
+            body=body,
+            content_type=_content_type(msg, attachments),
+            attachments=attachments,
+            meta=meta,
+            provider_message_id=msg.provider_message_id,
+        )
+    adapter.after_inbound(session, inbox, conv, message, msg, new)
+    announce_inbound(session, inbox, conv, message, new)
+    return Outcome("processed", conv, message, new)
+
+
+def announce_inbound(session: Session, inbox: Inbox, conv: Conversation, message: Message, new: bool) -> None:
+    """After commit: event `message.inbound` and job `channels.inbound_received` (bot/routing react to these)."""
+    data = {
+        "message_id": message.id,
+        "conversation_id": conv.id,
+        "customer_id": conv.customer_id,
+        "brand_id": conv.brand_id,
+        "inbox_id": inbox.id,
+        "channel": conv.channel,
+        "sender_type": message.sender_type,
+        "new_conversation": new,
+    }
+    publish(session, "message.inbound", data, (f"brand:{conv.brand_id}", f"conversation:{conv.id}"))
+    enqueue(session, "channels.inbound_received", data)
+
+
+def apply_delivery_update(session: Session, inbox: Inbox, receipt: Any) -> int:
+    """Mark matching outbox rows (and their messages) delivered/read; returns how many changed."""
+    rank = {"pending": 0, "sending": 0, "sent": 1, "delivered": 2, "read": 3}
+    stmt = select(OutboxMessage).where(
+        OutboxMessage.inbox_id == inbox.id,
+        OutboxMessage.recipient == receipt.recipient,
+        OutboxMessage.status.in_(("sent", "delivered")),
+    )
+    if receipt.provider_message_ids:
+        stmt = stmt.where(OutboxMessage.provider_message_id.in_(receipt.provider_message_ids))
+    elif receipt.watermark is not None:
+        stmt = stmt.where(OutboxMessage.sent_at <= receipt.watermark)
+    else:
+        return 0
+    changed = 0
+    for row in session.scalars(stmt):
+        if rank.get(receipt.status, 0) > rank.get(row.status, 0):
+            row.status = receipt.status
+            changed += 1
+            if row.message_id is not None:
+                mark_message_delivery(session, row.message_id, receipt.status, None)
+    session.flush()
+    return changed
+
+
+def mark_message_delivery(session: Session, message_id: int, status: str, error: str | None) -> None:
+    """Record a delivery status on the message and tell agents (conversation topic, not the public one)."""
+    message = session.get(Message, message_id)
+    if message is None:
+        return
+    meta = dict(message.meta or {})
+    meta["delivery"] = {"status": status, "at": utcnow().isoformat(), **({"error": error} if error else {})}
+    message.meta = meta
+    session.flush()
+    publish(
+        session,
+        "message.delivery",
+        {"message_id": message.id, "conversation_id": message.conversation_id, "status": status, "error": error},
+        (f"brand:{message.brand_id}", f"conversation:{message.conversation_id}"),
+    )
+
+
+# ---------------------------------------------------------------- recovery
+
+
+def pending_event_ids(session: Session, *, older_than: timedelta, limit: int = 500) -> list[int]:
+    """Pending inbound events old enough that their own job has evidently not run (crash, lost job)."""
+    cutoff = utcnow() - older_than
+    return list(
+        session.scalars(
+            select(InboundEvent.id)
+            .where(InboundEvent.status == "pending", InboundEvent.received_at <= cutoff)
+            .order_by(InboundEvent.id)
+            .limit(limit)
+        )
+    )
+
+
+InboundHook = Callable[[dict[str, Any]], None]
+_inbound_hooks: list[InboundHook] = []
+
+
+def on_inbound(fn: InboundHook) -> InboundHook:
+    """Subscribe to committed inbound messages (run by job `channels.inbound_received`; payload has ids)."""
+    _inbound_hooks.append(fn)
+    return fn
+
+
+def inbound_hooks() -> list[InboundHook]:
+    """Subscribers registered with on_inbound."""
+    return list(_inbound_hooks)

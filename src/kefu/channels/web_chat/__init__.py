@@ -1,0 +1,1 @@
+"""Web chat: embeddable widget, visitor tokens, WebSocket with resume."""

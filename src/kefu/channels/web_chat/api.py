@@ -1,0 +1,305 @@
+"""Widget endpoints: script, visitor session, messages, uploads, leave-a-message, and the visitor WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request, UploadFile, WebSocket, WebSocketDisconnect
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from kefu.auth.deps import DB
+from kefu.brands.models import Brand, Inbox
+from kefu.channels.board.service import submit
+from kefu.channels.service import get_inbox
+from kefu.channels.web_chat import service
+from kefu.channels.web_chat.token import Visitor, issue, new_visitor_id, verify
+from kefu.core.db import SessionFactory, session_scope
+from kefu.core.errors import InvalidInput, NotFound, Unauthorized
+from kefu.core.events import Event, get_bus
+from kefu.core.realtime import Hub, Subscriber
+
+router = APIRouter(prefix="/api/v1/widget", tags=["web chat"])
+STATIC = Path(__file__).parent / "static"
+LOCALES = ("zh-TW", "zh-CN", "en")
+
+
+@router.get("/widget.js", include_in_schema=False)
+def widget_js() -> Response:
+    """The embeddable script: <script src=".../api/v1/widget/widget.js" data-brand="slug" data-inbox="id">."""
+    return Response(
+        (STATIC / "widget.js").read_bytes(),
+        media_type="application/javascript; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=300", "Cross-Origin-Resource-Policy": "cross-origin"},
+    )
+
+
+class SessionIn(BaseModel):
+    """Open or resume a visitor session."""
+
+    inbox_id: int
+    brand: str | None = None
+    visitor_token: str | None = None
+    name: Annotated[str | None, Field(max_length=200)] = None
+    email: Annotated[str | None, Field(max_length=320)] = None
+    locale: str | None = None
+
+
+class SessionOut(BaseModel):
+    """The visitor's token and where they are."""
+
+    visitor_token: str
+    conversation_id: int | None
+    online: bool
+    locale: str
+    greeting: str | None
+
+
+def _visitor(db: Session, token: str | None) -> tuple[Visitor, Inbox]:
+    visitor = verify(token)
+    if visitor is None:
+        raise Unauthorized("Visitor token required.")
+    return visitor, get_inbox(db, visitor.inbox_id, "web_chat")
+
+
+@router.post("/session", response_model=SessionOut)
+def open_session(body: SessionIn, db: DB) -> SessionOut:
+    """Issue a visitor token (or keep a valid one) for a web-chat inbox."""
+    inbox = get_inbox(db, body.inbox_id, "web_chat")
+    brand = db.get(Brand, inbox.brand_id)
+    assert brand is not None
+    if body.brand and body.brand != brand.slug:
+        raise NotFound(f"Inbox {body.inbox_id} not found.")
+    visitor = verify(body.visitor_token)
+    if visitor is None or visitor.inbox_id != inbox.id:
+        visitor = verify(issue(inbox.id, new_visitor_id()))
+    assert visitor is not None
+    service.link_contact(db, inbox, visitor, body.name, body.email)
+    conv = service.find_conversation(db, visitor)
+    cfg = inbox.config or {}
+    locale = (
+        body.locale
+        if body.locale in LOCALES
+        else (brand.default_locale if brand.default_locale in LOCALES else "zh-TW")
+    )
+    greetings = cfg.get("greeting") or {}
+    return SessionOut(
+        visitor_token=issue(inbox.id, visitor.visitor_id),
+        conversation_id=conv.id if conv else None,
+        online=not bool(cfg.get("offline")),
+        locale=locale,
+        greeting=greetings.get(locale) if isinstance(greetings, dict) else None,
+    )
+
+
+class VisitorMessage(BaseModel):
+    """A visitor's message; client_id makes retries idempotent."""
+
+    body: Annotated[str, Field(max_length=10_000)] = ""
+    client_id: Annotated[str, Field(min_length=1, max_length=64)] = Field(default_factory=lambda: uuid.uuid4().hex)
+    attachment_ids: list[int] = Field(default_factory=list, max_length=10)
+    name: Annotated[str | None, Field(max_length=200)] = None
+
+
+VisitorHeader = Annotated[str | None, Header(alias="X-Kefu-Visitor")]
+
+
+@router.post("/messages", status_code=201)
+def visitor_message(body: VisitorMessage, db: DB, x_kefu_visitor: VisitorHeader = None) -> dict[str, Any]:
+    """Send a message as the visitor (answered only once stored)."""
+    visitor, inbox = _visitor(db, x_kefu_visitor)
+    if not body.body.strip() and not body.attachment_ids:
+        raise InvalidInput("Empty message.")
+    msg = service.post_message(
+        db, inbox, visitor, text=body.body, client_id=body.client_id, attachment_ids=body.attachment_ids, name=body.name
+    )
+    return service.public_message(msg)
+
+
+@router.get("/messages")
+def visitor_history(db: DB, after_id: int = 0, x_kefu_visitor: VisitorHeader = None) -> dict[str, Any]:
+    """Messages after `after_id` (HTTP fallback of the WebSocket resume)."""
+    visitor, _ = _visitor(db, x_kefu_visitor)
+    return {"items": service.replay(db, visitor, after_id)}
+
+
+@router.post("/attachments", status_code=201)
+async def visitor_upload(
+    file: UploadFile, request: Request, db: DB, x_kefu_visitor: VisitorHeader = None
+) -> dict[str, Any]:
+    """Upload an image or video (type- and size-checked); send its id with the next message."""
+    visitor, inbox = await run_in_threadpool(_visitor, db, x_kefu_visitor)
+    from kefu.channels.config import max_video_bytes
+
+    data = await file.read(max_video_bytes() + 1)
+    return await run_in_threadpool(
+        service.upload, db, inbox, visitor, file.filename or "upload", file.content_type or "", data
+    )
+
+
+class LeaveMessage(BaseModel):
+    """Offline form."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    contact: Annotated[str, Field(min_length=3, max_length=320)]
+    message: Annotated[str, Field(min_length=1, max_length=10_000)]
+    category: Annotated[str | None, Field(max_length=64)] = None
+    submission_id: Annotated[str, Field(min_length=8, max_length=64)] = Field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@router.post("/leave-message", status_code=201)
+def leave_message(body: LeaveMessage, db: DB, x_kefu_visitor: VisitorHeader = None) -> dict[str, Any]:
+    """Nobody online: the message becomes a ticket (and a conversation) for follow-up."""
+    visitor, inbox = _visitor(db, x_kefu_visitor)
+    result = submit(
+        db,
+        inbox,
+        name=body.name,
+        contact=body.contact,
+        category=body.category,
+        message=body.message,
+        submission_id=f"{visitor.visitor_id}:{body.submission_id}",
+        visitor_id=visitor.visitor_id,
+    )
+    return {"ticket_number": result.ticket.number, "conversation_id": result.conversation.id}
+
+
+# ---------------------------------------------------------------- WebSocket
+
+
+def _ws_open(factory: SessionFactory, visitor: Visitor) -> int | None:
+    with session_scope(factory) as db:
+        get_inbox(db, visitor.inbox_id, "web_chat")
+        conv = service.find_conversation(db, visitor)
+        return conv.id if conv else None
+
+
+def _ws_replay(factory: SessionFactory, visitor: Visitor, after_id: int) -> list[dict[str, Any]]:
+    with session_scope(factory) as db:
+        return service.replay(db, visitor, after_id)
+
+
+def _ws_post(factory: SessionFactory, visitor: Visitor, data: dict[str, Any]) -> dict[str, Any]:
+    body = VisitorMessage.model_validate(data)
+    with session_scope(factory) as db:
+        inbox = get_inbox(db, visitor.inbox_id, "web_chat")
+        msg = service.post_message(
+            db,
+            inbox,
+            visitor,
+            text=body.body,
+            client_id=body.client_id,
+            attachment_ids=body.attachment_ids,
+            name=body.name,
+        )
+        return service.public_message(msg)
+
+
+@router.websocket("/ws")
+async def visitor_ws(ws: WebSocket) -> None:
+    """Visitor realtime: {"op":"resume","last_id":N} replays what was missed, then live messages and typing."""
+    factory: SessionFactory = ws.app.state.session_factory
+    hub: Hub = ws.app.state.hub
+    visitor = verify(ws.query_params.get("token"))
+    if visitor is None:
+        await ws.close(code=4401, reason="visitor token required")
+        return
+    try:
+        conv_id = await run_in_threadpool(_ws_open, factory, visitor)
+    except NotFound:
+        await ws.close(code=4404, reason="inbox not found")
+        return
+    await ws.accept()
+    sub = Subscriber()
+    hub.add(sub)
+    lock = asyncio.Lock()
+    seen: set[int] = set()
+
+    def watch(cid: int | None) -> None:
+        if cid is not None:
+            sub.topics.add(f"conversation:{cid}:public")
+
+    async def send_message(m: dict[str, Any]) -> None:
+        if m["id"] in seen:
+            return  # replay and live delivery overlap at the seam; each id goes out once
+        seen.add(m["id"])
+        await ws.send_text(json.dumps({"op": "message", "message": m}, ensure_ascii=False))
+
+    async def pump() -> None:
+        while True:
+            raw = await sub.queue.get()
+            if sub.overflowed:
+                await ws.close(code=4008, reason="client too slow; resume from last id")
+                return
+            event = json.loads(raw)["event"]
+            async with lock:
+                if event["type"] == "message.created" and not event["data"].get("is_note"):
+                    d = event["data"]
+                    await send_message(
+                        {
+                            "id": d["id"],
+                            "conversation_id": d["conversation_id"],
+                            "sender_type": d["sender_type"],
+                            "body": d["body"],
+                            "content_type": d.get("content_type", "text"),
+                            "attachments": d.get("attachments", []),
+                            "created_at": d["created_at"],
+                        }
+                    )
+                elif event["type"] == "typing" and event["data"].get("sender_type") != "customer":
+                    await ws.send_text(json.dumps({"op": "typing", **event["data"]}))
+
+    watch(conv_id)
+    sender = asyncio.create_task(pump())
+    try:
+        await ws.send_text(json.dumps({"op": "hello", "conversation_id": conv_id}))
+        while True:
+            try:
+                msg = json.loads(await ws.receive_text())
+                op = msg.get("op")
+            except (ValueError, AttributeError):
+                await ws.send_text('{"op":"error","detail":"invalid JSON"}')
+                continue
+            if op == "resume":
+                async with lock:
+                    # Subscribed first, then read: anything committed meanwhile is either replayed or queued.
+                    conv_id = conv_id or await run_in_threadpool(_ws_open, factory, visitor)
+                    watch(conv_id)
+                    for m in await run_in_threadpool(_ws_replay, factory, visitor, int(msg.get("last_id") or 0)):
+                        await send_message(m)
+                    await ws.send_text(json.dumps({"op": "resumed", "conversation_id": conv_id}))
+            elif op == "message":
+                try:
+                    stored = await run_in_threadpool(_ws_post, factory, visitor, msg)
+                except Exception as exc:  # validation or storage: the client keeps it and retries
+                    await ws.send_text(
+                        json.dumps({"op": "error", "client_id": msg.get("client_id"), "detail": str(exc)})
+                    )
+                    continue
+                watch(stored["conversation_id"])
+                conv_id = stored["conversation_id"]
+                await ws.send_text(
+                    json.dumps({"op": "ack", "client_id": msg.get("client_id"), "message": stored}, ensure_ascii=False)
+                )
+            elif op == "typing" and conv_id is not None:
+                data = {"conversation_id": conv_id, "sender_type": "customer", "typing": bool(msg.get("typing", True))}
+                # Ephemeral: typing is not worth a transaction; agents listen on the conversation topic.
+                get_bus().publish(Event(type="typing", data=data, topics=(f"conversation:{conv_id}",)))
+            elif op == "ping":
+                await ws.send_text('{"op":"pong"}')
+            else:
+                await ws.send_text(json.dumps({"op": "error", "detail": f"unknown op {op!r}"}))
+    except WebSocketDisconnect:
+        pass
+    finally:
+        hub.remove(sub)
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await sender

@@ -1,0 +1,181 @@
+"""Web chat visitors: sessions, messages through the inbound pipeline, uploads, replay for resume."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kefu.brands.models import Inbox
+from kefu.channels import config
+from kefu.channels.models import ChannelAttachment, InboundEvent
+from kefu.channels.service import process_event, record_inbound, resolve_conversation
+from kefu.channels.storage import describe, store
+from kefu.channels.types import Attachment, InboundMessage
+from kefu.channels.web_chat.token import Visitor
+from kefu.conversations.models import Conversation, Message
+from kefu.core.errors import Conflict, InvalidInput, ProblemError
+from kefu.customers.models import CustomerIdentity
+from kefu.customers.service import add_identity, find_or_create_by_identity
+
+# Sniffed signatures: the declared type must match the bytes (no HTML/SVG smuggled in as "image").
+SIGNATURES: dict[str, tuple[bytes, ...]] = {
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "image/webp": (b"RIFF",),
+    "video/mp4": (),
+    "video/webm": (b"\x1a\x45\xdf\xa3",),
+    "video/quicktime": (),
+}
+
+
+def thread_key(visitor: Visitor) -> str:
+    """The conversation key of a visitor."""
+    return f"visitor:{visitor.visitor_id}"
+
+
+def find_conversation(session: Session, visitor: Visitor) -> Conversation | None:
+    """The visitor's latest conversation in this inbox."""
+    return session.scalar(
+        select(Conversation)
+        .where(Conversation.inbox_id == visitor.inbox_id, Conversation.external_thread_id == thread_key(visitor))
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
+
+
+def link_contact(session: Session, inbox: Inbox, visitor: Visitor, name: str | None, email: str | None) -> None:
+    """Pre-chat form: a visitor who gives an email joins that customer's timeline."""
+    if not email:
+        return
+    known = session.scalar(
+        select(CustomerIdentity.id).where(
+            CustomerIdentity.brand_id == inbox.brand_id,
+            CustomerIdentity.kind == "web",
+            CustomerIdentity.external_id == visitor.visitor_id,
+        )
+    )
+    if known is not None:
+        return  # already someone; agents merge if needed
+    customer, _ = find_or_create_by_identity(session, inbox.brand_id, "email", email.strip().lower(), name)
+    with contextlib.suppress(Conflict):
+        add_identity(session, customer, "web", visitor.visitor_id, name)
+
+
+def _inbound(
+    visitor: Visitor, client_id: str, text: str, name: str | None, attachment_ids: list[int]
+) -> InboundMessage:
+    return InboundMessage(
+        channel="web_chat",
+        provider_message_id=f"{visitor.visitor_id}:{client_id}",
+        sender_external_id=visitor.visitor_id,
+        sender_name=name,
+        text=text,
+        attachments=tuple(
+            Attachment(filename="", content_type="", size=None, provider_id=f"stored:{i}") for i in attachment_ids
+        ),
+        thread_keys=(thread_key(visitor),),
+    )
+
+
+def post_message(
+    session: Session,
+    inbox: Inbox,
+    visitor: Visitor,
+    *,
+    text: str,
+    client_id: str,
+    attachment_ids: list[int] | None = None,
+    name: str | None = None,
+) -> Message:
+    """Store a visitor message synchronously (the HTTP/WS answer is the acknowledgement); retries dedupe."""
+    msg = _inbound(visitor, client_id, text, name, attachment_ids or [])
+    created = record_inbound(session, inbox, [msg], process=False)
+    if created:
+        process_event(session, created[0].id)
+    event = session.scalar(
+        select(InboundEvent).where(
+            InboundEvent.inbox_id == inbox.id, InboundEvent.provider_id == msg.provider_message_id
+        )
+    )
+    if event is None or event.message_id is None:
+        raise ProblemError("Message could not be stored; please retry.", status=503, title="Unavailable")
+    message = session.get(Message, event.message_id)
+    assert message is not None
+    return message
+
+
+def ensure_conversation(session: Session, inbox: Inbox, visitor: Visitor) -> Conversation:
+    """The visitor's conversation, opened on demand (uploads before the first text message)."""
+    conv, _ = resolve_conversation(session, inbox, _inbound(visitor, "upload", "", None, []))
+    return conv
+
+
+def upload(
+    session: Session, inbox: Inbox, visitor: Visitor, filename: str, content_type: str, data: bytes
+) -> dict[str, Any]:
+    """Store an image/video after checking type (declared and sniffed) and size."""
+    content_type = content_type.split(";", 1)[0].strip().lower()
+    if content_type not in SIGNATURES:
+        raise InvalidInput("Only images (jpeg, png, gif, webp) and videos (mp4, webm, mov) are allowed.")
+    limit = config.max_video_bytes() if content_type.startswith("video/") else config.max_image_bytes()
+    if len(data) > limit:
+        raise ProblemError(f"File larger than {limit // (1024 * 1024)} MB.", status=413, title="Payload too large")
+    if not data:
+        raise InvalidInput("Empty file.")
+    sigs = SIGNATURES[content_type]
+    if content_type in ("video/mp4", "video/quicktime"):
+        ok = data[4:8] == b"ftyp"
+    elif content_type == "image/webp":
+        ok = data.startswith(b"RIFF") and data[8:12] == b"WEBP"
+    else:
+        ok = any(data.startswith(s) for s in sigs)
+    if not ok:
+        raise InvalidInput("File content does not match its type.")
+    conv = ensure_conversation(session, inbox, visitor)
+    row = store(
+        session,
+        brand_id=inbox.brand_id,
+        conversation_id=conv.id,
+        filename=filename,
+        content_type=content_type,
+        data=data,
+    )
+    return describe(row)
+
+
+def public_message(m: Message) -> dict[str, Any]:
+    """What a visitor may see of a message."""
+    return {
+        "id": m.id,
+        "conversation_id": m.conversation_id,
+        "sender_type": m.sender_type,
+        "body": m.body,
+        "content_type": m.content_type,
+        "attachments": m.attachments,
+        "created_at": m.created_at.isoformat(),
+    }
+
+
+def replay(session: Session, visitor: Visitor, after_id: int, limit: int = 500) -> list[dict[str, Any]]:
+    """Customer-visible messages after `after_id` (internal notes never included)."""
+    conv = find_conversation(session, visitor)
+    if conv is None:
+        return []
+    rows = session.scalars(
+        select(Message)
+        .where(Message.conversation_id == conv.id, Message.id > after_id, Message.is_note.is_(False))
+        .order_by(Message.id)
+        .limit(limit)
+    )
+    return [public_message(m) for m in rows]
+
+
+def attachment_visible(session: Session, visitor: Visitor, attachment_id: int) -> bool:
+    """True when the file belongs to the visitor's conversation."""
+    row = session.get(ChannelAttachment, attachment_id)
+    conv = session.get(Conversation, row.conversation_id) if row and row.conversation_id else None
+    return conv is not None and conv.inbox_id == visitor.inbox_id and conv.external_thread_id == thread_key(visitor)

