@@ -267,3 +267,11 @@ def test_organizations_and_kb(client: Any, make: Any) -> None:
     r = client.post("/api/v1/kb/faqs", json=faq, headers=sup)
     assert r.status_code == 201 and r.json()["questions"] == ["忘記密碼", "重設密碼"]
     assert len(client.get("/api/v1/kb/faqs", params={"brand_id": brand.id}, headers=agent).json()) == 1
+
+
+def test_out_of_range_ids_are_422_not_500(client: Any, make: Any) -> None:
+    h = make.token(make.agent("admin"))
+    r = client.get(f"/api/v1/tickets/{2**70}", headers=h)
+    assert r.status_code in (404, 422), r.text
+    r = client.get(f"/api/v1/customers/{2**63}", headers=h)
+    assert r.status_code in (404, 422), r.text

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -100,6 +101,15 @@ def install_problem_handlers(app: FastAPI) -> None:
             title = "Error"
         detail = exc.detail if isinstance(exc.detail, str) else None
         return problem(exc.status_code, title, detail, request.url.path)
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
+        # e.g. an id beyond 64 bits reaching the database driver
+        return problem(422, "Invalid input", "A number in the request is out of range.", request.url.path)
+
+    @app.exception_handler(DataError)
+    async def _data_error(request: Request, exc: DataError) -> JSONResponse:
+        return problem(422, "Invalid input", "A value in the request is out of range or malformed.", request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
