@@ -47,3 +47,70 @@ def test_search_matches_across_scripts_and_hides_drafts(client: Any, make: Any, 
     r = client.get(f"/portal/{brand.slug}", params={"q": "<script>alert(1)</script>"})
     assert "<script>alert(1)</script>" not in r.text and "&lt;script&gt;" in r.text
     assert client.get("/portal/no-such-brand").status_code == 404
+
+
+def _portal_brand(db: Any, make: Any) -> Any:
+    from kefu.brands.service import create_inbox
+
+    brand = make.brand()
+    create_inbox(db, brand, kind="board", name="留言板", config={}, actor=None)
+    db.commit()
+    return brand
+
+
+def _csrf(client: Any, slug: str) -> str:
+    page = client.get(f"/portal/{slug}/new")
+    assert page.status_code == 200
+    return str(client.cookies.get("kefu_portal_csrf"))
+
+
+def test_submit_ticket_with_attachments(client: Any, make: Any, db: Any, jobs: Any) -> None:
+    from sqlalchemy import select
+
+    from kefu.conversations.models import Message
+    from kefu.tickets.models import Ticket
+
+    brand = _portal_brand(db, make)
+    token = _csrf(client, brand.slug)
+    png = b"\x89PNG\r\n\x1a\n" + b"0" * 100
+    r = client.post(
+        f"/portal/{brand.slug}/new",
+        data={
+            "csrf_token": token,
+            "name": "陳小姐",
+            "contact": "chen@example.com",
+            "subject": "商品瑕疵",
+            "message": "收到的杯子有裂痕",
+        },
+        files=[("files", ("裂痕.png", png, "image/png")), ("files", ("receipt.pdf", b"%PDF-1.4 x", "application/pdf"))],
+    )
+    assert r.status_code == 200, r.text
+    number = r.text.split('class="ticket-number">')[1].split("<")[0]
+    ticket = db.scalar(select(Ticket).where(Ticket.number == number))
+    assert ticket is not None and ticket.brand_id == brand.id
+    msg = db.scalar(select(Message).where(Message.sender_type == "customer", Message.brand_id == brand.id))
+    assert "收到的杯子有裂痕" in msg.body
+    assert sorted(a["filename"] for a in msg.attachments) == ["receipt.pdf", "裂痕.png"]
+
+
+def test_submit_rejects_bad_files_and_missing_csrf(client: Any, make: Any, db: Any) -> None:
+    brand = _portal_brand(db, make)
+    base = {"name": "A", "contact": "a@example.com", "message": "hi"}
+    assert client.post(f"/portal/{brand.slug}/new", data=base).status_code == 403
+    token = _csrf(client, brand.slug)
+    fake = client.post(
+        f"/portal/{brand.slug}/new",
+        data={**base, "csrf_token": token},
+        files=[("files", ("x.png", b"<script>alert(1)</script>", "image/png"))],
+    )
+    assert fake.status_code == 422 and "不支援的附件類型" in fake.text
+    exe = client.post(
+        f"/portal/{brand.slug}/new",
+        data={**base, "csrf_token": token},
+        files=[("files", ("x.exe", b"MZ\x90\x00", "application/x-msdownload"))],
+    )
+    assert exe.status_code == 422
+    empty = client.post(
+        f"/portal/{brand.slug}/new", data={"csrf_token": token, "name": "", "contact": "", "message": ""}
+    )
+    assert empty.status_code == 422

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from kefu.auth import service as auth_service
 from kefu.auth.deps import DB
 from kefu.auth.models import ROLES, Agent, AgentBrand, Team, TeamMember
+from kefu.bot import service as bot_service
 from kefu.brands import service as brand_service
 from kefu.brands.models import CHANNEL_KINDS, Brand, Inbox
 from kefu.core.errors import Forbidden, ProblemError
@@ -26,6 +27,7 @@ TABS: dict[str, str] = {
     "teams": "teams:manage",
     "inboxes": "brands:manage",
     "kb": "kb:write",
+    "review": "kb:write",
     "canned": "kb:write",
 }
 
@@ -73,7 +75,12 @@ def _tab_data(db: Session, ctx: PageContext, tab: str, brand_id: int | None, loc
         data.update(
             inboxes=list(db.scalars(select(Inbox).where(Inbox.brand_id == brand.id).order_by(Inbox.id))),
             kinds=CHANNEL_KINDS,
+            fields=brand_service.INBOX_FIELDS,
         )
+    elif tab == "review" and brand:
+        items, _ = bot_service.list_review(db, ctx.principal, brand_id=brand.id, status="open", limit=100, cursor=None)
+        faqs = kb_service.list_faqs(db, ctx.principal, brand_id=brand.id, locale=None, published_only=False)
+        data.update(review=items, faqs=faqs)
     elif tab == "kb" and brand:
         data["faqs"] = kb_service.list_faqs(
             db, ctx.principal, brand_id=brand.id, locale=data["kb_locale"], published_only=False
@@ -210,6 +217,58 @@ def create_inbox(
         db.rollback()
         return _redisplay(request, ctx, db, "inboxes", brand_id, exc.detail)
     return _redisplay(request, ctx, db, "inboxes", brand_id)
+
+
+@router.post("/inboxes/{inbox_id}", response_class=HTMLResponse)
+async def update_inbox(request: Request, inbox_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
+    """Save an inbox's channel settings; blank secret fields keep the stored secret."""
+    _need(ctx, "inboxes")
+    inbox = db.get(Inbox, inbox_id)
+    if inbox is None or not ctx.principal.can_access_brand(inbox.brand_id):
+        raise Forbidden("No access to that inbox.")
+    form = await request.form()
+    changes: dict[str, Any] = {}
+    for key, kind in brand_service.INBOX_FIELDS.get(inbox.kind, ()):
+        raw = str(form.get(f"cfg_{key}", "")).strip()
+        if kind == "secret":
+            if raw:
+                changes[key] = raw
+        elif kind == "bool":
+            changes[key] = form.get(f"cfg_{key}") == "1"
+        elif kind == "int":
+            if raw and not raw.isdigit():
+                return _redisplay(request, ctx, db, "inboxes", inbox.brand_id, f"{key}: a whole number is required.")
+            changes[key] = int(raw) if raw else None
+        else:
+            changes[key] = raw or None
+    name = str(form.get("name", "")).strip() or None
+    brand_service.update_inbox(
+        db, inbox, ctx.principal, name=name, is_active=form.get("is_active") == "1", config=changes
+    )
+    return _redisplay(request, ctx, db, "inboxes", inbox.brand_id)
+
+
+@router.post("/review/{item_id}", response_class=HTMLResponse)
+def review_item(
+    request: Request,
+    item_id: int,
+    ctx: Ctx,
+    db: DB,
+    brand_id: Annotated[int, Form()],
+    faq_id: Annotated[str, Form()] = "",
+    dismiss: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    """Attach an unanswered question to an FAQ (the bot learns it within seconds) or dismiss it."""
+    _need(ctx, "review")
+    try:
+        if dismiss:
+            bot_service.dismiss_review(db, item_id, ctx.principal)
+        elif faq_id:
+            bot_service.attach_review(db, item_id, int(faq_id), ctx.principal)
+    except ProblemError as exc:
+        db.rollback()
+        return _redisplay(request, ctx, db, "review", brand_id, exc.detail)
+    return _redisplay(request, ctx, db, "review", brand_id)
 
 
 def _lines(text: str) -> list[str]:

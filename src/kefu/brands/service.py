@@ -105,6 +105,86 @@ def update_brand(session: Session, brand: Brand, actor: Principal, **changes: An
     return brand
 
 
+INBOX_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
+    # kind -> (config key, field type: text | secret | int | bool | status)
+    "line": (
+        ("channel_secret", "secret"),
+        ("channel_access_token", "secret"),
+        ("api_base", "text"),
+        ("data_api_base", "text"),
+        ("initial_status", "status"),
+    ),
+    "messenger": (
+        ("verify_token", "secret"),
+        ("app_secret", "secret"),
+        ("page_access_token", "secret"),
+        ("api_base", "text"),
+        ("api_version", "text"),
+        ("initial_status", "status"),
+    ),
+    "email": (
+        ("address", "text"),
+        ("from_name", "text"),
+        ("message_id_domain", "text"),
+        ("smtp_host", "text"),
+        ("smtp_port", "int"),
+        ("smtp_user", "text"),
+        ("smtp_password", "secret"),
+        ("smtp_starttls", "bool"),
+        ("smtp_ssl", "bool"),
+        ("imap_host", "text"),
+        ("imap_port", "int"),
+        ("imap_user", "text"),
+        ("imap_password", "secret"),
+        ("imap_folder", "text"),
+        ("imap_ssl", "bool"),
+        ("imap_poll_seconds", "int"),
+        ("auto_ack", "bool"),
+    ),
+    "web_chat": (("greeting", "text"), ("offline", "bool"), ("initial_status", "status")),
+    "api": (("secret", "secret"), ("callback_url", "text")),
+    "board": (("initial_status", "status"),),
+    "phone": (),
+}
+
+
+def update_inbox(
+    session: Session,
+    inbox: Inbox,
+    actor: Principal,
+    *,
+    name: str | None = None,
+    is_active: bool | None = None,
+    config: dict[str, Any] | None = None,
+) -> Inbox:
+    """Change an inbox; config keys set to None are removed, secrets are never written to the audit log."""
+    if name is not None:
+        inbox.name = name
+    if is_active is not None:
+        inbox.is_active = is_active
+    changed: list[str] = []
+    if config:
+        merged = dict(inbox.config or {})
+        for key, value in config.items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+            changed.append(key)
+        inbox.config = merged
+    session.flush()
+    record(
+        session,
+        actor,
+        "inbox.update",
+        target_type="inbox",
+        target_id=inbox.id,
+        brand_id=inbox.brand_id,
+        details={"config_keys": sorted(changed), "name": name, "is_active": is_active},
+    )
+    return inbox
+
+
 def create_inbox(
     session: Session, brand: Brand, *, kind: str, name: str, config: dict[str, Any], actor: Principal | None
 ) -> Inbox:

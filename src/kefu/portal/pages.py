@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile
 
 from kefu.auth.deps import DB
+from kefu.brands.models import Inbox
+from kefu.channels.board.service import submit
+from kefu.channels.storage import describe, store
+from kefu.core.errors import NotFound
 from kefu.portal import service
 from kefu.web.i18n import pick_locale
 from kefu.web.pages import LOCALE_COOKIE, render
@@ -22,3 +30,136 @@ def portal_home(request: Request, slug: str, db: DB, q: Annotated[str, Query(max
     locale = pick_locale(request.query_params.get("lang") or request.cookies.get(LOCALE_COOKIE), brand.default_locale)
     hits = service.search(db, brand, q, locale) if q else []
     return render(request, None, "portal/home.html", brand=brand, q=q, hits=hits, searched=bool(q))
+
+
+PORTAL_CSRF = "kefu_portal_csrf"
+MAX_FILES = 3
+MAX_FILE_BYTES = 10 * 1024 * 1024
+ALLOWED_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain")
+
+
+def _csrf_token(request: Request) -> str:
+    return request.cookies.get(PORTAL_CSRF) or secrets.token_urlsafe(24)
+
+
+def _board_inbox(db: Session, brand_id: int) -> Inbox:
+    inbox = db.scalar(
+        select(Inbox)
+        .where(Inbox.brand_id == brand_id, Inbox.kind == "board", Inbox.is_active.is_(True))
+        .order_by(Inbox.id)
+        .limit(1)
+    )
+    if inbox is None:
+        raise NotFound("This help center does not accept tickets online.")
+    return inbox
+
+
+def _with_csrf(request: Request, response: HTMLResponse, token: str) -> HTMLResponse:
+    if request.cookies.get(PORTAL_CSRF) != token:
+        response.set_cookie(PORTAL_CSRF, token, httponly=True, samesite="strict", path="/portal")
+    return response
+
+
+@router.get("/{slug}/new", response_class=HTMLResponse)
+def new_ticket_form(request: Request, slug: str, db: DB) -> HTMLResponse:
+    """Submit a ticket (with attachments) without an account."""
+    brand = service.brand_by_slug(db, slug)
+    _board_inbox(db, brand.id)
+    token = _csrf_token(request)
+    resp = render(
+        request,
+        None,
+        "portal/new.html",
+        brand=brand,
+        csrf=token,
+        error=None,
+        form={},
+        max_files=MAX_FILES,
+        max_mb=MAX_FILE_BYTES // (1024 * 1024),
+    )
+    return _with_csrf(request, resp, token)
+
+
+@router.post("/{slug}/new", response_class=HTMLResponse)
+async def submit_ticket(request: Request, slug: str, db: DB) -> HTMLResponse:
+    """Create the customer's conversation and ticket; files are checked for type and size before anything is stored."""
+    brand = service.brand_by_slug(db, slug)
+    inbox = _board_inbox(db, brand.id)
+    form = await request.form()
+    token = str(form.get("csrf_token", ""))
+    fields = {k: str(form.get(k, "")).strip() for k in ("name", "contact", "subject", "message")}
+
+    def again(error: str, status: int = 422) -> HTMLResponse:
+        resp = render(
+            request,
+            None,
+            "portal/new.html",
+            status=status,
+            brand=brand,
+            csrf=_csrf_token(request),
+            error=error,
+            form=fields,
+            max_files=MAX_FILES,
+            max_mb=MAX_FILE_BYTES // (1024 * 1024),
+        )
+        return resp
+
+    cookie = request.cookies.get(PORTAL_CSRF, "")
+    if not token or not cookie or not secrets.compare_digest(token, cookie):
+        return again("csrf", 403)
+    if str(form.get("website", "")):
+        return again("invalid")  # honeypot filled: a bot
+    if not fields["name"] or len(fields["contact"]) < 3 or not fields["message"]:
+        return again("required")
+    uploads = [f for f in form.getlist("files") if isinstance(f, UploadFile) and f.filename]
+    if len(uploads) > MAX_FILES:
+        return again("too_many_files")
+    files: list[tuple[str, str, bytes]] = []
+    for up in uploads:
+        data = await up.read(MAX_FILE_BYTES + 1)
+        ctype = (up.content_type or "").split(";")[0].strip().lower()
+        if len(data) > MAX_FILE_BYTES:
+            return again("file_too_large")
+        if ctype not in ALLOWED_TYPES or not _sniff_ok(ctype, data):
+            return again("file_type")
+        files.append((up.filename or "file", ctype, data))
+    text = f"{fields['subject']}\n\n{fields['message']}" if fields["subject"] else fields["message"]
+    result = submit(
+        db,
+        inbox,
+        name=fields["name"][:200],
+        contact=fields["contact"][:320],
+        category=None,
+        message=text[:20_000],
+        submission_id=str(form.get("submission_id") or secrets.token_hex(16)),
+    )
+    if files:
+        stored = [
+            describe(
+                store(db, brand_id=brand.id, conversation_id=result.conversation.id, filename=n, content_type=c, data=d)
+            )
+            for n, c, d in files
+        ]
+        result.message.attachments = [*(result.message.attachments or []), *stored]
+        db.flush()
+    return render(request, None, "portal/thanks.html", brand=brand, number=result.ticket.number)
+
+
+_MAGIC = {
+    "image/png": (b"\x89PNG",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "image/webp": (b"RIFF",),
+    "application/pdf": (b"%PDF",),
+}
+
+
+def _sniff_ok(ctype: str, data: bytes) -> bool:
+    """The declared type must match the file's leading bytes (text must be valid UTF-8)."""
+    if ctype == "text/plain":
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return True
+    return data.startswith(_MAGIC.get(ctype, (b"\x00\x00\x00\x00\x00",)))

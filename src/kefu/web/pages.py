@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +16,7 @@ from kefu.auth import service as auth_service
 from kefu.auth.deps import DB, SettingsDep, client_ip
 from kefu.auth.models import Agent, Team, TeamMember
 from kefu.auth.permissions import Principal
+from kefu.bot import service as bot_service
 from kefu.brands.models import Brand
 from kefu.conversations import service as conv_service
 from kefu.conversations.models import Conversation, Message
@@ -26,6 +28,7 @@ from kefu.tickets import service as ticket_service
 from kefu.tickets.models import PRIORITIES, TICKET_STATUSES, Ticket
 from kefu.web.i18n import LOCALES, pick_locale, translator
 
+log = logging.getLogger("kefu.web")
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 VIEWS = ("mine", "team", "unassigned", "vip", "all", "closed")
@@ -258,6 +261,30 @@ def conversation(request: Request, conversation_id: int, ctx: Ctx, db: DB) -> HT
 def timeline(request: Request, conversation_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
     """Timeline partial (refreshed by realtime events)."""
     return render(request, ctx, "partials/timeline.html", **_conversation_data(db, ctx, conversation_id))
+
+
+@router.get("/console/conversations/{conversation_id}/assist", response_class=HTMLResponse)
+def assist(request: Request, conversation_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
+    """Agent-assist panel: handoff summary and suggested KB answers for the latest customer message."""
+    conv = conv_service.get_conversation(db, conversation_id, ctx.principal)
+    customer = db.get(Customer, conv.customer_id)
+    brand = db.get(Brand, conv.brand_id)
+    assert customer is not None and brand is not None
+    last = db.scalar(
+        select(Message.body)
+        .where(Message.conversation_id == conv.id, Message.sender_type == "customer")
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    suggestions: list[dict[str, Any]] = []
+    if last:
+        locale = bot_service.detect_locale(last, customer.locale or brand.default_locale)
+        try:
+            suggestions = bot_service.suggest(db, brand.id, last, locale)
+        except Exception:  # the panel is advisory; a KB index problem must not break the conversation page
+            log.exception("agent assist failed for conversation %s", conv.id)
+    summary = bot_service.summarize(db, conv, ctx.locale if ctx.locale in ("zh-TW", "zh-CN", "en") else "zh-TW")
+    return render(request, ctx, "partials/assist.html", summary=summary, suggestions=suggestions)
 
 
 @router.post("/console/conversations/{conversation_id}/messages", response_class=HTMLResponse)

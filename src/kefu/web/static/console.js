@@ -40,6 +40,12 @@
     if (tl) tl.scrollTop = tl.scrollHeight;
   }
   scrollTimeline();
+  document.addEventListener("click", function (e) {
+    var btn = e.target.closest ? e.target.closest("[data-insert]") : null;
+    if (!btn) return;
+    var ta = document.getElementById("body");
+    if (ta) { ta.value = btn.getAttribute("data-insert"); ta.focus(); }
+  });
   document.addEventListener("change", function (e) {
     // Inserting a canned response fills the composer so the agent can still edit it.
     if (e.target.id !== "canned" || !e.target.value) return;
