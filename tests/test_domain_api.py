@@ -43,7 +43,7 @@ def test_identities_link_and_merge_into_one_timeline(client: Any, make: Any, db:
     from kefu.customers.service import find_or_create_by_identity
 
     brand = make.brand()
-    h = make.token(make.agent("agent", [brand]))
+    h = make.token(make.agent("supervisor", [brand]))  # pii:reveal: identities in cleartext (agents see them masked)
     web = client.post(
         "/api/v1/customers", json={"brand_id": brand.id, "name": "Amy", "email": "Amy@Example.com"}, headers=h
     ).json()

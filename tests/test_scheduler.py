@@ -67,3 +67,19 @@ def test_scheduler_thread_runs_due_jobs(session_factory: Any) -> None:
         time.sleep(0.05)
     s.stop()
     assert q.names.count("test.fast") >= 2
+
+
+def test_every_module_schedule_is_wired() -> None:
+    from kefu.registry import load_jobs
+
+    load_jobs()
+    names = set(periodic_jobs())
+    assert {
+        "sla.sweep",
+        "routing.dispatch_all",
+        "tickets.auto_close",
+        "surveys.send_csat",
+        "qa.daily_sample",
+        "analytics.check_alerts",
+        "channels.sweep",
+    } <= names

@@ -18,6 +18,10 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 user_app = typer.Typer(help="Agent accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
+audit_app = typer.Typer(help="Audit trail.", no_args_is_help=True)
+privacy_app = typer.Typer(help="Privacy: retention, key rotation.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+app.add_typer(privacy_app, name="privacy")
 
 try:  # the NLU tools live with the bot package
     from kefu.bot.cli import nlu_app  # type: ignore[import-not-found,unused-ignore]
@@ -28,7 +32,10 @@ except ImportError:  # pragma: no cover - bot package not installed
 
 
 def _logging() -> None:
+    from kefu.privacy.logmask import install_log_masking
+
     logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_masking()
 
 
 @app.command()
@@ -202,6 +209,45 @@ def user_create(
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"created agent {agent_id} <{email.lower()}> ({role})")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit hash chain; exit 1 if entries were modified, deleted or reordered."""
+    from kefu.audit.chain import verify_chain
+    from kefu.core.db import get_database
+
+    with get_database().session() as session:
+        result = verify_chain(session)
+    for problem in result.problems:
+        typer.echo(f"FAIL {problem}", err=True)
+    typer.echo(f"{'ok' if result.ok else 'TAMPERED'}: {result.checked} entries checked, head seq {result.head_seq}")
+    raise typer.Exit(0 if result.ok else 1)
+
+
+@privacy_app.command("retention")
+def privacy_retention(
+    brand_id: int = typer.Option(None, help="Only this brand (default all)."),
+    batch: int = typer.Option(500, min=1, help="Records per transaction."),
+) -> None:
+    """De-identify closed conversations/tickets older than each brand's retention period (cron-friendly)."""
+    from kefu.core.db import get_database
+    from kefu.privacy.jobs import retention_sweep
+
+    totals = retention_sweep(get_database().sessionmaker, batch=batch, brand_id=brand_id)
+    for bid, counts in sorted(totals.items()):
+        typer.echo(f"brand {bid}: " + (", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "nothing to do"))
+
+
+@privacy_app.command("rotate-keys")
+def privacy_rotate_keys() -> None:
+    """Re-encrypt every encrypted column with the current KEFU_SECRET_KEY (old keys in KEFU_OLD_SECRET_KEYS)."""
+    from kefu.core.db import get_database
+    from kefu.privacy.crypto import rotate_keys
+
+    with get_database().session() as session:
+        counts = rotate_keys(session)
+    typer.echo(", ".join(f"{k}={v}" for k, v in counts.items()) or "no encrypted columns")
 
 
 def main() -> None:

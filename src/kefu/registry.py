@@ -43,8 +43,15 @@ def load_models() -> None:
 
 
 def load_jobs() -> None:
-    """Register every job handler."""
-    modules("jobs")
+    """Register every job handler, and schedule those a module lists in `SCHEDULE = {name: seconds}`."""
+    from kefu.core.jobs import registered_jobs
+    from kefu.core.scheduler import schedule
+
+    for module in modules("jobs"):
+        for name, every in getattr(module, "SCHEDULE", {}).items():
+            if name not in registered_jobs():
+                raise LookupError(f"{module.__name__}.SCHEDULE names unknown job {name!r}")
+            schedule(name, float(every))
 
 
 def routers(leaf: str = "api") -> list[Any]:

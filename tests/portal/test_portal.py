@@ -114,3 +114,35 @@ def test_submit_rejects_bad_files_and_missing_csrf(client: Any, make: Any, db: A
         f"/portal/{brand.slug}/new", data={"csrf_token": token, "name": "", "contact": "", "message": ""}
     )
     assert empty.status_code == 422
+
+
+def test_track_progress_with_contact_verification(client: Any, make: Any, db: Any) -> None:
+    from kefu.tickets.service import create_ticket
+
+    brand = make.brand()
+    other_brand = make.brand()
+    cust = make.customer(brand, name="林", email="lin@example.com", phone="0911-222-333")
+    ticket = create_ticket(db, brand_id=brand.id, subject="退貨申請", actor=None, customer_id=cust.id)
+    db.commit()
+    client.get(f"/portal/{brand.slug}/track")
+    token = str(client.cookies.get("kefu_portal_csrf"))
+    ok = client.post(
+        f"/portal/{brand.slug}/track",
+        data={"csrf_token": token, "number": ticket.number.lower(), "contact": "LIN@example.com"},
+    )
+    assert ok.status_code == 200 and "退貨申請" in ok.text and "已受理" in ok.text
+    by_phone = client.post(
+        f"/portal/{brand.slug}/track", data={"csrf_token": token, "number": ticket.number, "contact": "0911222333"}
+    )
+    assert by_phone.status_code == 200
+    wrong = client.post(
+        f"/portal/{brand.slug}/track",
+        data={"csrf_token": token, "number": ticket.number, "contact": "someone@example.com"},
+    )
+    assert wrong.status_code == 404 and "退貨申請" not in wrong.text
+    cross = client.post(
+        f"/portal/{other_brand.slug}/track",
+        data={"csrf_token": token, "number": ticket.number, "contact": "lin@example.com"},
+    )
+    assert cross.status_code == 404 and "退貨申請" not in cross.text
+    assert client.post(f"/portal/{brand.slug}/track", data={"number": ticket.number, "contact": "x"}).status_code == 403

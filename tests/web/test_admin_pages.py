@@ -72,3 +72,124 @@ def test_review_queue_page_attaches_question(client: Any, make: Any, db: Any) ->
     assert r.status_code == 200 and "密碼想不起來" not in r.text
     db.expire_all()
     assert "密碼想不起來" in db.get(type(faq), faq.id).questions
+
+
+def test_sla_and_complaint_views(client: Any, make: Any, db: Any) -> None:
+    from kefu.conversations.service import add_message, create_conversation
+    from kefu.sla.models import TicketSla
+    from kefu.tickets.service import create_ticket
+
+    brand = make.brand()
+    agent = make.agent("agent", [brand])
+    convs = {}
+    for name, category in (("逾時客戶", None), ("客訴客戶", "complaint"), ("一般客戶", None)):
+        cust = make.customer(brand, name=name)
+        conv = create_conversation(db, brand_id=brand.id, customer_id=cust.id, channel="web_chat", actor=None)
+        add_message(db, conv, sender_type="customer", body=f"{name}的訊息")
+        create_ticket(
+            db,
+            brand_id=brand.id,
+            subject=name,
+            actor=None,
+            customer_id=cust.id,
+            category=category,
+            conversation_id=conv.id,
+        )
+        convs[name] = conv
+    db.flush()
+    row = db.get(TicketSla, convs["逾時客戶"].ticket_id)
+    if row is None:
+        row = TicketSla(ticket_id=convs["逾時客戶"].ticket_id, brand_id=brand.id, policy_name="x", policy={})
+        db.add(row)
+    row.status = "breached"
+    db.commit()
+    _login(client, agent)
+    sla = client.get("/console", params={"view": "sla"}).text
+    assert "逾時客戶" in sla and "一般客戶" not in sla
+    complaints = client.get("/console", params={"view": "complaints"}).text
+    assert "客訴客戶" in complaints and "一般客戶" not in complaints
+
+
+def test_assist_panel_renders_summary(client: Any, make: Any, db: Any) -> None:
+    from kefu.conversations.service import add_message, create_conversation
+
+    brand = make.brand()
+    agent = make.agent("agent", [brand])
+    cust = make.customer(brand, name="李")
+    conv = create_conversation(db, brand_id=brand.id, customer_id=cust.id, channel="web_chat", actor=None)
+    add_message(db, conv, sender_type="customer", body="<b>我的訂單</b>還沒到")
+    db.commit()
+    _login(client, agent)
+    r = client.get(f"/console/conversations/{conv.id}/assist")
+    assert r.status_code == 200
+    assert "&lt;b&gt;我的訂單&lt;/b&gt;還沒到" in r.text and "<b>我的訂單" not in r.text
+
+
+def test_console_masks_pii_for_agents_not_supervisors(client: Any, make: Any, db: Any) -> None:
+    from kefu.conversations.service import add_message, create_conversation
+
+    brand = make.brand()
+    agent = make.agent("agent", [brand])
+    sup = make.agent("supervisor", [brand])
+    cust = make.customer(brand, name="王小明", email="wang.xiaoming@example.com", phone="0912-345-678")
+    conv = create_conversation(db, brand_id=brand.id, customer_id=cust.id, channel="line", actor=None)
+    add_message(db, conv, sender_type="customer", body="我的手機是 0912-345-678，信用卡 4111 1111 1111 1111")
+    db.commit()
+    _login(client, agent)
+    page = client.get(f"/console/conversations/{conv.id}").text
+    assert "0912-345-678" not in page and "4111 1111 1111 1111" not in page and "wang.xiaoming" not in page
+    assert "王○明" in page and "1111" in page
+    client.cookies.clear()
+    _login(client, sup)
+    page = client.get(f"/console/conversations/{conv.id}").text
+    assert "0912-345-678" in page and "王小明" in page
+
+
+def test_sla_and_routing_admin(client: Any, make: Any, db: Any) -> None:
+    import json
+
+    from kefu.routing.models import RoutingRule, TeamRouting
+    from kefu.routing.service import install_default_routing
+    from kefu.sla.models import SlaCalendar, SlaPolicyRecord
+    from kefu.sla.service import install_defaults
+
+    brand = make.brand()
+    admin = make.agent("admin")
+    from kefu.auth.service import create_team
+
+    team = create_team(db, brand_id=brand.id, slug="finance", name="財務組", description="", actor=None)
+    install_defaults(db, brand.id, None)
+    install_default_routing(db, brand.id, None)
+    db.commit()
+    h = _login(client, admin)
+    page = client.get(f"/admin?tab=sla&brand_id={brand.id}")
+    assert (page.status_code == 200 and "business_minutes" in page.text) or "minutes" in page.text
+    policy = db.scalars(select(SlaPolicyRecord).where(SlaPolicyRecord.brand_id == brand.id)).first()
+    bad = client.post(f"/admin/sla/policies/{policy.id}", data={"definition": "{not json", "active": "1"}, headers=h)
+    assert bad.status_code == 422 and "Invalid JSON" in bad.text
+    definition = dict(policy.definition)
+    ok = client.post(f"/admin/sla/policies/{policy.id}", data={"definition": json.dumps(definition)}, headers=h)
+    assert ok.status_code == 200
+    db.expire_all()
+    assert db.get(SlaPolicyRecord, policy.id).is_active is False
+    cal = db.scalars(select(SlaCalendar).where(SlaCalendar.brand_id == brand.id)).first()
+    config = dict(cal.config)
+    config["holidays"] = {"2026-12-25": "公司紀念日"}
+    r = client.post(
+        f"/admin/sla/calendars/{cal.id}", data={"config": json.dumps(config, ensure_ascii=False)}, headers=h
+    )
+    assert r.status_code == 200, r.text
+    db.expire_all()
+    assert "2026-12-25" in json.dumps(db.get(SlaCalendar, cal.id).config)
+    r = client.post(
+        "/admin/routing/rules",
+        data={"brand_id": brand.id, "name": "退款→財務", "conditions": '{"category": "refund"}', "team_id": team.id},
+        headers=h,
+    )
+    assert r.status_code == 200, r.text
+    rule = db.scalar(select(RoutingRule).where(RoutingRule.name == "退款→財務"))
+    assert rule is not None and rule.team_id == team.id
+    r = client.post(f"/admin/routing/teams/{team.id}", data={"strategy": "round_robin", "auto_assign": "1"}, headers=h)
+    assert r.status_code == 200
+    db.expire_all()
+    assert db.get(TeamRouting, team.id).strategy == "round_robin"

@@ -40,7 +40,7 @@ def test_agent_replies_and_other_agent_sees_it_live(browser: Any, live_server: s
     _login(a, live_server, "mei@kefu.local")
     _login(b, live_server, "lead@kefu.local")
     a.goto(f"{live_server}/console?view=all")
-    a.get_by_role("link", name="張雅婷").first.click()
+    a.get_by_role("link", name="張○婷").first.click()  # agents see customer names masked
     a.wait_for_selector(".timeline")
     conv_url = a.url
     # The timeline shows the same customer's web chat and LINE messages together.
@@ -93,7 +93,7 @@ def test_pages_are_labelled_and_fit_phone_width(browser: Any, live_server: str, 
     page.goto(f"{live_server}/console?view=all&lang=zh-CN")
     assert page.locator("html").get_attribute("lang") == "zh-CN"
     assert page.get_by_role("link", name="全部").count() == 1
-    page.get_by_role("link", name="張雅婷").first.click()  # data stays as entered; only the UI is converted
+    page.get_by_role("link", name="張○婷").first.click()  # data stays as entered (masked for agents)
     page.wait_for_selector(".timeline")
     unlabeled = page.evaluate(
         """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
@@ -112,12 +112,14 @@ def test_canned_response_fills_composer(browser: Any, live_server: str) -> None:
     page = ctx.new_page()
     _login(page, live_server, "mei@kefu.local")
     page.goto(f"{live_server}/console?view=all")
-    page.get_by_role("link", name="John Smith").first.click()
+    page.get_by_role("link", name="J*** S****").first.click()
     page.get_by_label("罐頭回覆").select_option(label="/hello · 開場問候")
-    assert (
-        page.get_by_label("輸入回覆…（Ctrl+Enter 送出）").input_value()
-        == "John Smith 您好，我是林小美 Mei Lin，很高興為您服務。"
-    )
+    # Agents lack pii:reveal: the name stays a placeholder that the server fills in when the reply is sent.
+    box = page.get_by_label("輸入回覆…（Ctrl+Enter 送出）")
+    assert box.input_value() == "{customer_name} 您好，我是林小美 Mei Lin，很高興為您服務。"
+    page.get_by_role("button", name="送出").click()
+    page.wait_for_selector(".msg.from-agent >> text=您好，我是林小美 Mei Lin，很高興為您服務。")
+    assert "{customer_name}" not in page.locator(".timeline").inner_text()
     ctx.close()
 
 

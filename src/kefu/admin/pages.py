@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,10 +17,16 @@ from kefu.auth.models import ROLES, Agent, AgentBrand, Team, TeamMember
 from kefu.bot import service as bot_service
 from kefu.brands import service as brand_service
 from kefu.brands.models import CHANNEL_KINDS, Brand, Inbox
-from kefu.core.errors import Forbidden, ProblemError
+from kefu.core.errors import Forbidden, InvalidInput, ProblemError
 from kefu.knowledge import service as kb_service
 from kefu.knowledge.models import LOCALES
 from kefu.macros import service as macros
+from kefu.routing import service as routing_service
+from kefu.routing.models import STRATEGIES, RoutingRule, TeamRouting
+from kefu.sla import service as sla_service
+from kefu.sla.calendar import CalendarConfig
+from kefu.sla.models import SlaCalendar, SlaPolicyRecord
+from kefu.sla.policy import SlaPolicy
 from kefu.web.pages import Ctx, PageContext, render
 
 router = APIRouter(include_in_schema=False, prefix="/admin")
@@ -26,6 +34,8 @@ TABS: dict[str, str] = {
     "agents": "agents:manage",
     "teams": "teams:manage",
     "inboxes": "brands:manage",
+    "sla": "teams:manage",
+    "routing": "teams:manage",
     "kb": "kb:write",
     "review": "kb:write",
     "canned": "kb:write",
@@ -76,6 +86,35 @@ def _tab_data(db: Session, ctx: PageContext, tab: str, brand_id: int | None, loc
             inboxes=list(db.scalars(select(Inbox).where(Inbox.brand_id == brand.id).order_by(Inbox.id))),
             kinds=CHANNEL_KINDS,
             fields=brand_service.INBOX_FIELDS,
+        )
+    elif tab == "sla" and brand:
+        data["policies"] = list(
+            db.scalars(
+                select(SlaPolicyRecord)
+                .where(SlaPolicyRecord.brand_id == brand.id)
+                .order_by(SlaPolicyRecord.position, SlaPolicyRecord.id)
+            )
+        )
+        data["calendars"] = list(
+            db.scalars(select(SlaCalendar).where(SlaCalendar.brand_id == brand.id).order_by(SlaCalendar.id))
+        )
+        data["as_json"] = _pretty
+    elif tab == "routing" and brand:
+        teams = list(db.scalars(select(Team).where(Team.brand_id == brand.id).order_by(Team.id)))
+        data.update(
+            rules=list(
+                db.scalars(
+                    select(RoutingRule)
+                    .where(RoutingRule.brand_id == brand.id)
+                    .order_by(RoutingRule.position, RoutingRule.id)
+                )
+            ),
+            teams=teams,
+            team_configs={
+                t.team_id: t for t in db.scalars(select(TeamRouting).where(TeamRouting.brand_id == brand.id))
+            },
+            strategies=STRATEGIES,
+            as_json=_pretty,
         )
     elif tab == "review" and brand:
         items, _ = bot_service.list_review(db, ctx.principal, brand_id=brand.id, status="open", limit=100, cursor=None)
@@ -269,6 +308,157 @@ def review_item(
         db.rollback()
         return _redisplay(request, ctx, db, "review", brand_id, exc.detail)
     return _redisplay(request, ctx, db, "review", brand_id)
+
+
+def _pretty(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
+
+
+def _json_object(raw: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw or "{}")
+    except ValueError as exc:
+        raise InvalidInput(f"Invalid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise InvalidInput("A JSON object is required.")
+    return value
+
+
+@router.post("/sla/policies/{policy_id}", response_class=HTMLResponse)
+def save_policy(
+    request: Request,
+    policy_id: int,
+    ctx: Ctx,
+    db: DB,
+    definition: Annotated[str, Form(max_length=50_000)],
+    active: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    """Edit an SLA policy's definition (validated like the API; running tickets keep their snapshot)."""
+    _need(ctx, "sla")
+    row = sla_service.get_policy(db, policy_id, ctx.principal)
+    try:
+        policy = SlaPolicy.model_validate({**_json_object(definition), "name": row.name})
+        sla_service.update_policy(db, row, ctx.principal, policy=policy, is_active=bool(active))
+    except (ProblemError, ValidationError) as exc:
+        db.rollback()
+        return _redisplay(request, ctx, db, "sla", row.brand_id, _problem_text(exc))
+    return _redisplay(request, ctx, db, "sla", row.brand_id)
+
+
+@router.post("/sla/calendars/{calendar_id}", response_class=HTMLResponse)
+def save_calendar_page(
+    request: Request,
+    calendar_id: int,
+    ctx: Ctx,
+    db: DB,
+    config: Annotated[str, Form(max_length=100_000)],
+) -> HTMLResponse:
+    """Edit a business calendar (hours, holidays, 補班 make-up workdays)."""
+    _need(ctx, "sla")
+    row = sla_service.get_calendar(db, calendar_id, ctx.principal)
+    try:
+        parsed = CalendarConfig.model_validate(_json_object(config))
+        sla_service.save_calendar(
+            db, brand_id=row.brand_id, config=parsed, actor=ctx.principal, team_id=row.team_id, row=row
+        )
+    except (ProblemError, ValidationError) as exc:
+        db.rollback()
+        return _redisplay(request, ctx, db, "sla", row.brand_id, _problem_text(exc))
+    return _redisplay(request, ctx, db, "sla", row.brand_id)
+
+
+@router.post("/routing/rules", response_class=HTMLResponse)
+def create_rule(
+    request: Request,
+    ctx: Ctx,
+    db: DB,
+    brand_id: Annotated[int, Form()],
+    name: Annotated[str, Form(min_length=1, max_length=200)],
+    conditions: Annotated[str, Form(max_length=10_000)] = "{}",
+    team_id: Annotated[str, Form()] = "",
+    set_priority: Annotated[str, Form()] = "",
+    priority_bump: Annotated[int, Form(ge=0, le=3)] = 0,
+) -> HTMLResponse:
+    """Add a routing rule (conditions as JSON, e.g. {"category": "payment_failure"})."""
+    _need(ctx, "routing")
+    try:
+        routing_service.create_rule(
+            db,
+            brand_id=brand_id,
+            actor=ctx.principal,
+            name=name,
+            conditions=_json_object(conditions),
+            team_id=int(team_id) if team_id else None,
+            set_priority=set_priority or None,
+            priority_bump=priority_bump,
+        )
+    except ProblemError as exc:
+        db.rollback()
+        return _redisplay(request, ctx, db, "routing", brand_id, exc.detail)
+    return _redisplay(request, ctx, db, "routing", brand_id)
+
+
+@router.post("/routing/rules/{rule_id}", response_class=HTMLResponse)
+def update_rule(
+    request: Request,
+    rule_id: int,
+    ctx: Ctx,
+    db: DB,
+    conditions: Annotated[str, Form(max_length=10_000)],
+    team_id: Annotated[str, Form()] = "",
+    active: Annotated[str, Form()] = "",
+    delete: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    """Change or delete a routing rule."""
+    _need(ctx, "routing")
+    rule = routing_service.get_rule(db, rule_id, ctx.principal)
+    brand_id = rule.brand_id
+    try:
+        if delete:
+            routing_service.delete_rule(db, rule, ctx.principal)
+        else:
+            routing_service.update_rule(
+                db,
+                rule,
+                ctx.principal,
+                {
+                    "conditions": _json_object(conditions),
+                    "team_id": int(team_id) if team_id else None,
+                    "is_active": bool(active),
+                },
+            )
+    except ProblemError as exc:
+        db.rollback()
+        return _redisplay(request, ctx, db, "routing", brand_id, exc.detail)
+    return _redisplay(request, ctx, db, "routing", brand_id)
+
+
+@router.post("/routing/teams/{team_id}", response_class=HTMLResponse)
+def team_strategy(
+    request: Request,
+    team_id: int,
+    ctx: Ctx,
+    db: DB,
+    strategy: Annotated[str, Form()],
+    auto_assign: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    """Choose how a team's queue is assigned (round-robin, least-loaded, skills, manual)."""
+    _need(ctx, "routing")
+    team = db.get(Team, team_id)
+    if team is None or not ctx.principal.can_access_brand(team.brand_id):
+        raise Forbidden("No access to that team.")
+    try:
+        routing_service.set_team_routing(db, team_id, ctx.principal, strategy=strategy, auto_assign=bool(auto_assign))
+    except ProblemError as exc:
+        db.rollback()
+        return _redisplay(request, ctx, db, "routing", team.brand_id, exc.detail)
+    return _redisplay(request, ctx, db, "routing", team.brand_id)
+
+
+def _problem_text(exc: Exception) -> str:
+    if isinstance(exc, ProblemError):
+        return exc.detail
+    return str(exc).splitlines()[0] if str(exc) else "Invalid input."
 
 
 def _lines(text: str) -> list[str]:

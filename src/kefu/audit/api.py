@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict
 
 from kefu.audit import service
+from kefu.audit.chain import verify_chain
 from kefu.auth.deps import DB, require
 from kefu.auth.permissions import Principal
 from kefu.core.pagination import Page
@@ -32,6 +33,18 @@ class AuditOut(BaseModel):
     brand_id: int | None
     ip: str | None
     details: dict[str, Any]
+    seq: int | None = None
+    prev_hash: str | None = None
+    hash: str | None = None
+
+
+class VerifyOut(BaseModel):
+    """Result of checking the audit hash chain."""
+
+    ok: bool
+    checked: int
+    head_seq: int
+    problems: list[str]
 
 
 @router.get("/audit", response_model=Page[AuditOut])
@@ -56,3 +69,10 @@ def list_audit(
         cursor=cursor,
     )
     return Page(items=[AuditOut.model_validate(r) for r in rows], next_cursor=nxt)
+
+
+@router.get("/audit/verify", response_model=VerifyOut)
+def verify(db: DB, principal: Annotated[Principal, Depends(require("audit:read"))]) -> VerifyOut:
+    """Recompute the audit hash chain and report modified, deleted or reordered entries."""
+    result = verify_chain(db)
+    return VerifyOut(ok=result.ok, checked=result.checked, head_seq=result.head_seq, problems=result.problems)

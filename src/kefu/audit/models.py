@@ -1,4 +1,4 @@
-"""Append-only audit log of who did what (UPDATE/DELETE are refused by database triggers)."""
+"""Append-only, hash-chained audit log of who did what (UPDATE/DELETE are refused by database triggers)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from kefu.core.db import Base, utcnow
 
 
 class AuditLog(Base):
-    """One audited action."""
+    """One audited action; `seq`/`prev_hash`/`hash` link it into a tamper-evident chain."""
 
     __tablename__ = "audit_log"
     __table_args__ = (
         Index("ix_audit_log_target", "target_type", "target_id"),
         Index("ix_audit_log_actor", "actor_type", "actor_id"),
+        Index("ix_audit_log_seq", "seq", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -31,3 +32,18 @@ class AuditLog(Base):
     brand_id: Mapped[int | None]
     ip: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Filled by kefu.audit.chain before every insert; nullable only so pre-0701 rows could be backfilled.
+    seq: Mapped[int | None]
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditChainHead(Base):
+    """The single lock row (id=1) holding the chain's last sequence number and hash."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(default=0)
+    hash: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

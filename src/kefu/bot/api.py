@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import select
 
 from kefu.auth.deps import DB, require
 from kefu.auth.permissions import Principal
@@ -61,12 +60,7 @@ def assist(conversation_id: int, db: DB, principal: ConvRead) -> SuggestionOut:
     conv = get_conversation(db, conversation_id, principal)
     customer = db.get(Customer, conv.customer_id)
     brand = get_brand(db, conv.brand_id, principal)
-    last = db.scalar(
-        select(Message.body)
-        .where(Message.conversation_id == conv.id, Message.sender_type == "customer")
-        .order_by(Message.id.desc())
-        .limit(1)
-    )
+    last = service.assist_question(db, conv)
     locale = (
         service.detect_locale(last, (customer.locale if customer else None) or brand.default_locale)
         if last

@@ -50,7 +50,7 @@ RetrieverFactory = Callable[[Sequence[FaqDoc]], Retriever]
 
 def default_factory(docs: Sequence[FaqDoc]) -> Retriever:
     """The offline NLU retriever (kefu.bot.nlu), fitted on every question variant."""
-    from kefu.bot.nlu.retriever import FaqRetriever  # type: ignore[import-not-found,unused-ignore]
+    from kefu.bot.nlu.retriever import FaqRetriever
 
     retriever = FaqRetriever()
     retriever.fit(

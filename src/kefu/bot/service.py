@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from kefu.audit.service import record
 from kefu.auth.permissions import Principal
 from kefu.bot import texts
+from kefu.bot.classifier import category_keys
 from kefu.bot.emotion import Emotion, analyze, is_anger_alert, wants_human
 from kefu.bot.engine import Candidate, FaqDoc, IndexRegistry, get_registry
 from kefu.bot.models import BotFeedback, BotReviewItem, BotState
@@ -40,9 +41,11 @@ def _opencc(config: str) -> Any:
 
 def detect_locale(text: str, fallback: str) -> str:
     """zh-TW / zh-CN / en for a customer message (fallback when undecidable)."""
-    from kefu.bot.nlu.text import detect_language  # type: ignore[import-not-found,unused-ignore]
+    from kefu.bot.nlu.text import detect_language
 
-    return LANG_TO_LOCALE.get(detect_language(text), fallback)
+    # Short Chinese without script-specific characters (你好) follows the customer's known script.
+    ambiguous = "zh-Hans" if fallback == "zh-CN" else "zh-Hant"
+    return LANG_TO_LOCALE.get(detect_language(text, ambiguous_zh=ambiguous), fallback)
 
 
 def localize_answer(session: Session, doc: FaqDoc, locale: str) -> tuple[int, str]:
@@ -164,6 +167,8 @@ def handoff(
         category = None
         if state.last_intent:
             category = session.scalar(select(FaqEntry.category).where(FaqEntry.intent == state.last_intent).limit(1))
+        if category not in category_keys(session, conv.brand_id):
+            category = None  # KB topics are not always ticket categories; the ticket classifier decides then
         ticket = create_ticket(
             session,
             brand_id=conv.brand_id,
@@ -279,7 +284,8 @@ def handle_customer_message(
     }
     if cands:
         state.last_confidence = cands[0].score
-        state.last_intent = cands[0].faq.intent or state.last_intent
+        if cands[0].score >= settings.clarify_threshold:  # a weak guess must not overwrite a known intent
+            state.last_intent = cands[0].faq.intent or state.last_intent
     _apply(session, conv, msg, decision, locale, cands, index.docs, emotion)
     session.flush()
     return decision
@@ -458,13 +464,21 @@ def dismiss_review(session: Session, item_id: int, principal: Principal) -> BotR
 
 
 def suggest(
-    session: Session, brand_id: int, text: str, locale: str, k: int = 3, registry: IndexRegistry | None = None
+    session: Session,
+    brand_id: int,
+    text: str,
+    locale: str,
+    k: int = 3,
+    registry: IndexRegistry | None = None,
+    min_score: float = 0.2,
 ) -> list[dict[str, Any]]:
-    """Agent assist: the best FAQ answers for a customer message, in the customer's locale."""
+    """Agent assist: the best FAQ answers for a customer message, in the customer's locale (weak guesses left out)."""
     index = (registry or get_registry()).get(session, brand_id)
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     for c in index.search(text, k * 3):
+        if c.score < min_score:
+            break
         key = c.faq.intent or f"faq:{c.faq.id}"
         if key in seen:
             continue
@@ -481,6 +495,20 @@ def suggest(
         if len(out) >= k:
             break
     return out
+
+
+def assist_question(session: Session, conv: Conversation) -> str | None:
+    """The latest customer message worth suggesting answers for (skips "give me a human" style messages)."""
+    bodies = session.scalars(
+        select(Message.body)
+        .where(Message.conversation_id == conv.id, Message.sender_type == "customer")
+        .order_by(Message.id.desc())
+        .limit(5)
+    )
+    for body in bodies:
+        if body and not wants_human(body):
+            return str(body)
+    return None
 
 
 def decision_dict(d: Decision) -> dict[str, Any]:

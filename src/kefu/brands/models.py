@@ -9,6 +9,7 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kefu.core.db import Base, utcnow
+from kefu.privacy.crypto import EncryptedJSON
 
 CHANNEL_KINDS = ("web_chat", "email", "line", "messenger", "board", "phone", "api")
 DEFAULT_TIERS: list[dict[str, Any]] = [
@@ -45,6 +46,7 @@ class Inbox(Base):
     brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(200))
-    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Channel secrets (tokens, passwords) live here: encrypted at rest with a key derived from KEFU_SECRET_KEY.
+    config: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON(), default=dict)
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

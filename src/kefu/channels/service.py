@@ -21,7 +21,7 @@ from kefu.channels.types import Attachment, EventType, InboundMessage, InvalidPa
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.service import add_message, create_conversation
 from kefu.core.db import utcnow
-from kefu.core.errors import InvalidInput, NotFound, Unauthorized
+from kefu.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from kefu.core.events import publish
 from kefu.core.jobs import enqueue
 from kefu.customers.models import Customer
@@ -212,8 +212,7 @@ def process_event(session: Session, event_id: int, prefetched: Prefetched | None
         event.last_error = "inbox deleted"
         return None
     try:
-        with session.begin_nested():
-            outcome = _apply(session, inbox, from_payload(event.payload), prefetched or {})
+        outcome = _apply_retrying_races(session, inbox, from_payload(event.payload), prefetched or {})
     except Exception as exc:
         log.exception("processing inbound event %s failed", event_id)
         event.attempts += 1
@@ -231,6 +230,21 @@ def process_event(session: Session, event_id: int, prefetched: Prefetched | None
         event.message_id = outcome.message.id
     session.flush()
     return outcome
+
+
+def _apply_retrying_races(session: Session, inbox: Inbox, msg: InboundMessage, prefetched: Prefetched) -> Outcome:
+    # Two workers handling a new sender's first events at once both try to create the customer; the loser's
+    # savepoint fails (unique identity / Conflict). The winner has committed by then, so one more try finds it
+    # instead of leaving the event to the sweeper's grace period.
+    for attempt in (1, 2, 3):
+        try:
+            with session.begin_nested():
+                return _apply(session, inbox, msg, prefetched)
+        except (IntegrityError, Conflict):
+            if attempt == 3:
+                raise
+            log.info("inbound event raced a concurrent first contact; retrying (attempt %d)", attempt + 1)
+    raise AssertionError("unreachable")
 
 
 def resolve_conversation(session: Session, inbox: Inbox, msg: InboundMessage) -> tuple[Conversation, bool]:

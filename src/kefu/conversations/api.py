@@ -20,6 +20,7 @@ from kefu.conversations.schemas import (
 )
 from kefu.core.pagination import Page
 from kefu.customers.service import get_customer
+from kefu.privacy import masking as pii  # response masking for callers without pii:reveal (#7)
 
 router = APIRouter(prefix="/api/v1", tags=["conversations"])
 Read = Annotated[Principal, Depends(require("conversations:read"))]
@@ -52,28 +53,33 @@ def list_conversations(
         limit=limit,
         cursor=cursor,
     )
-    return Page(items=[ConversationOut.model_validate(c) for c in rows], next_cursor=nxt)
+    return Page(items=[pii.conversation(principal, ConversationOut.model_validate(c)) for c in rows], next_cursor=nxt)
 
 
 @router.post("/conversations", response_model=ConversationOut, status_code=201)
 def create_conversation(body: ConversationCreate, db: DB, principal: Write) -> ConversationOut:
     """Start a conversation."""
     conv = service.create_conversation(db, actor=principal, **body.model_dump())
-    return ConversationOut.model_validate(conv)
+    return pii.conversation(principal, ConversationOut.model_validate(conv))
 
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationOut)
 def get_conversation(conversation_id: int, db: DB, principal: Read) -> ConversationOut:
     """One conversation."""
-    return ConversationOut.model_validate(service.get_conversation(db, conversation_id, principal))
+    return pii.conversation(
+        principal, ConversationOut.model_validate(service.get_conversation(db, conversation_id, principal))
+    )
 
 
 @router.patch("/conversations/{conversation_id}", response_model=ConversationOut)
 def update_conversation(conversation_id: int, body: ConversationUpdate, db: DB, principal: Write) -> ConversationOut:
     """Assign, transfer, close or reopen."""
     conv = service.get_conversation(db, conversation_id, principal)
-    return ConversationOut.model_validate(
-        service.update_conversation(db, conv, principal, body.model_dump(exclude_unset=True))
+    return pii.conversation(
+        principal,
+        ConversationOut.model_validate(
+            service.update_conversation(db, conv, principal, body.model_dump(exclude_unset=True))
+        ),
     )
 
 
@@ -88,7 +94,7 @@ def list_messages(
     """Messages oldest-first after `after_id`."""
     conv = service.get_conversation(db, conversation_id, principal)
     rows, nxt = service.list_messages(db, conv, after_id=after_id, limit=limit)
-    return MessagePage(items=[MessageOut.model_validate(m) for m in rows], next_after_id=nxt)
+    return MessagePage(items=[pii.message(principal, MessageOut.model_validate(m)) for m in rows], next_after_id=nxt)
 
 
 @router.post("/conversations/{conversation_id}/messages", response_model=MessageOut, status_code=201)
@@ -98,7 +104,7 @@ def post_message(conversation_id: int, body: MessageCreate, db: DB, principal: W
     msg, _ = service.add_message(
         db, conv, sender_type="agent", body=body.body, agent_id=principal.agent_id, is_note=body.is_note
     )
-    return MessageOut.model_validate(msg)
+    return pii.message(principal, MessageOut.model_validate(msg))
 
 
 @router.get("/customers/{customer_id}/timeline", response_model=Page[TimelineItem], tags=["customers"])
@@ -113,5 +119,8 @@ def timeline(
     """The customer's messages across every channel, newest first."""
     customer = get_customer(db, customer_id, principal)
     rows, nxt = service.customer_timeline(db, customer, before_id=before_id, limit=limit, include_notes=include_notes)
-    items = [TimelineItem(**MessageOut.model_validate(m).model_dump(), conversation_channel=ch) for m, ch in rows]
+    items = [
+        pii.message(principal, TimelineItem(**MessageOut.model_validate(m).model_dump(), conversation_channel=ch))
+        for m, ch in rows
+    ]
     return Page(items=items, next_cursor=str(nxt) if nxt is not None else None)

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     max_page_size: int = 200
     data_dir: Path = Path("./var")
     log_level: str = "INFO"
+    # A job whose worker died is re-claimed after this idle time; it must stay above the longest job.
+    jobs_idle_timeout_ms: int = 60_000
+    # Jobs a worker reads at once: 1 means it only claims what it is about to run (no stranded prefetch).
+    jobs_xread_count: int = 1
     scheduler: bool = True  # run the (leader-elected) periodic-job scheduler inside `kefu serve`
 
     @model_validator(mode="after")

@@ -147,39 +147,51 @@ class RedisJobQueue:
         self.url = url
         self.stream = f"{prefix}:jobs"
         self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self._local: MemoryJobQueue | None = None
 
     def enqueue(self, name: str, payload: dict[str, Any]) -> None:
-        """XADD a taskiq message; a worker acknowledges only after the job ran."""
+        """XADD a taskiq message (acked after it ran); with Redis down, run it in this process instead of losing it."""
+        import redis
         from taskiq.message import TaskiqMessage
 
         msg = TaskiqMessage(
             task_id=uuid.uuid4().hex, task_name=TASKIQ_TASK_NAME, labels={}, args=[name, payload], kwargs={}
         )
-        self._redis.xadd(self.stream, {b"data": msg.model_dump_json().encode()})
+        try:
+            self._redis.xadd(self.stream, {b"data": msg.model_dump_json().encode()})
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            log.warning("redis unavailable (%s); running job %s in-process", exc, name)
+            self._fallback().enqueue(name, payload)
+
+    def _fallback(self) -> MemoryJobQueue:
+        if self._local is None:
+            self._local = MemoryJobQueue()
+        return self._local
 
     def start(self) -> None:
         """Producers run nothing locally."""
 
     def stop(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool (and finish fallback jobs)."""
+        if self._local is not None:
+            self._local.drain(30)
+            self._local.stop()
         self._redis.close()
 
 
 def make_broker(settings: Settings) -> Any:
     """taskiq RedisStreamBroker consuming kefu's job stream (used by `kefu worker`)."""
-    from taskiq_redis import RedisStreamBroker
-
     if not settings.redis_url:
         raise ValueError("kefu worker needs KEFU_REDIS_URL")
-    # A job whose worker died is re-claimed after idle_timeout; it must stay above the longest job.
-    broker = RedisStreamBroker(
+    broker = _resilient_broker_class()(
         settings.redis_url,
         queue_name=f"{settings.redis_prefix}:jobs",
         consumer_group_name=f"{settings.redis_prefix}:workers",
         consumer_id="0",
-        idle_timeout=60_000,
+        idle_timeout=settings.jobs_idle_timeout_ms,
         unacknowledged_lock_timeout=30,
         xread_block=1000,
+        xread_count=settings.jobs_xread_count,
     )
 
     def _run(name: str, payload: dict[str, Any]) -> None:
@@ -187,6 +199,39 @@ def make_broker(settings: Settings) -> Any:
 
     broker.register_task(_run, task_name=TASKIQ_TASK_NAME)
     return broker
+
+
+def _resilient_broker_class() -> Any:
+    """RedisStreamBroker that survives Redis restarts: re-creates its consumer group and backs off while down."""
+    import asyncio
+
+    import redis
+    from taskiq_redis import RedisStreamBroker
+
+    class ResilientStreamBroker(RedisStreamBroker):
+        async def listen(self) -> Any:
+            backoff = 0.2
+            while True:
+                try:
+                    async for message in super().listen():
+                        backoff = 0.2
+                        yield message
+                except redis.ResponseError as exc:
+                    if "NOGROUP" not in str(exc):
+                        raise
+                    # Redis came back empty: the stream and group are gone, so declare them again.
+                    log.warning("job stream consumer group missing; re-creating it")
+                    await self._declare_consumer_group()
+                except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+                    log.warning("redis unavailable for jobs (%s); retrying in %.1fs", exc, backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    try:
+                        await self._declare_consumer_group()
+                    except Exception:  # still down: the next listen() attempt will report it
+                        log.debug("consumer group not declared yet", exc_info=True)
+
+    return ResilientStreamBroker
 
 
 async def run_worker(settings: Settings, concurrency: int = 4) -> None:

@@ -26,6 +26,7 @@ from kefu.customers.schemas import (
     OrganizationUpdate,
     PurchaseIn,
 )
+from kefu.privacy import masking as pii  # response masking for callers without pii:reveal (#7)
 
 router = APIRouter(prefix="/api/v1", tags=["customers"])
 Read = Annotated[Principal, Depends(require("customers:read"))]
@@ -35,7 +36,7 @@ Write = Annotated[Principal, Depends(require("customers:write"))]
 def _detail(db: DB, customer_id: int, principal: Principal) -> CustomerDetail:
     c = service.get_customer(db, customer_id, principal)
     idents = [IdentityOut.model_validate(i) for i in service.identities_of(db, c.id)]
-    return CustomerDetail(**CustomerOut.model_validate(c).model_dump(), identities=idents)
+    return pii.customer(principal, CustomerDetail(**CustomerOut.model_validate(c).model_dump(), identities=idents))
 
 
 @router.get("/customers", response_model=Page[CustomerOut])
@@ -64,7 +65,7 @@ def list_customers(
         limit=limit,
         cursor=cursor,
     )
-    return Page(items=[CustomerOut.model_validate(c) for c in rows], next_cursor=nxt)
+    return Page(items=[pii.customer(principal, CustomerOut.model_validate(c)) for c in rows], next_cursor=nxt)
 
 
 @router.post("/customers", response_model=CustomerDetail, status_code=201)
@@ -106,14 +107,14 @@ def add_identity(customer_id: int, body: IdentityIn, db: DB, principal: Write) -
     """Link a channel identity to a customer."""
     c = service.get_customer(db, customer_id, principal)
     ident = service.add_identity(db, c, body.kind, body.external_id, body.display_name)
-    return IdentityOut.model_validate(ident)
+    return pii.identity(principal, IdentityOut.model_validate(ident))
 
 
 @router.post("/customers/{customer_id}/purchases", response_model=CustomerOut)
 def add_purchase(customer_id: int, body: PurchaseIn, db: DB, principal: Write) -> CustomerOut:
     """Record spend; the membership tier follows."""
     c = service.get_customer(db, customer_id, principal)
-    return CustomerOut.model_validate(service.record_purchase(db, c, body.amount, principal))
+    return pii.customer(principal, CustomerOut.model_validate(service.record_purchase(db, c, body.amount, principal)))
 
 
 @router.post("/customers/{customer_id}/merge", response_model=CustomerDetail)

@@ -78,6 +78,14 @@ def load_demo(session: Session, password: str) -> bool:
     )
     set_team_members(session, teams["finance"], [(agents["wei@kefu.local"].id, False)], _system(agents))
     set_team_members(session, teams["security"], [(agents["mei@kefu.local"].id, False)], _system(agents))
+    # SLA calendars/policies, the bilingual category taxonomy and category → team routing (issue #5).
+    from kefu.routing.service import install_default_routing
+    from kefu.sla.service import install_defaults
+    from kefu.tickets.service import install_default_categories
+
+    install_defaults(session, brand.id, None)
+    install_default_categories(session, brand.id, None)
+    install_default_routing(session, brand.id, None)
 
     # Chat-like channels start with the bot; email, board and phone go straight to people.
     bot_first = {"initial_status": "bot"}

@@ -15,8 +15,10 @@ from kefu.auth.deps import DB
 from kefu.brands.models import Inbox
 from kefu.channels.board.service import submit
 from kefu.channels.storage import describe, store
-from kefu.core.errors import NotFound
+from kefu.core.errors import NotFound, TooManyRequests
 from kefu.portal import service
+from kefu.tickets.models import Ticket
+from kefu.tickets.progress import customer_progress
 from kefu.web.i18n import pick_locale
 from kefu.web.pages import LOCALE_COOKIE, render
 
@@ -163,3 +165,50 @@ def _sniff_ok(ctype: str, data: bytes) -> bool:
             return False
         return True
     return data.startswith(_MAGIC.get(ctype, (b"\x00\x00\x00\x00\x00",)))
+
+
+@router.get("/{slug}/track", response_class=HTMLResponse)
+def track_form(request: Request, slug: str, db: DB) -> HTMLResponse:
+    """Check a request's progress with its case number and the email or phone it was filed with."""
+    brand = service.brand_by_slug(db, slug)
+    token = _csrf_token(request)
+    resp = render(request, None, "portal/track.html", brand=brand, csrf=token, error=None, view=None, number="")
+    return _with_csrf(request, resp, token)
+
+
+@router.post("/{slug}/track", response_class=HTMLResponse)
+async def track(request: Request, slug: str, db: DB) -> HTMLResponse:
+    """Show the customer-safe progress view; every mismatch looks the same (no data leak), attempts are limited."""
+    brand = service.brand_by_slug(db, slug)
+    form = await request.form()
+    number = str(form.get("number", "")).strip()[:32]
+    contact = str(form.get("contact", "")).strip()[:320]
+    token = _csrf_token(request)
+
+    def page(error: str | None, view: dict[str, object] | None, status: int = 200) -> HTMLResponse:
+        return render(
+            request,
+            None,
+            "portal/track.html",
+            status=status,
+            brand=brand,
+            csrf=token,
+            error=error,
+            view=view,
+            number=number,
+        )
+
+    sent = str(form.get("csrf_token", ""))
+    if not sent or not secrets.compare_digest(sent, request.cookies.get(PORTAL_CSRF, "")):
+        return page("csrf", None, 403)
+    ip = request.client.host if request.client else "unknown"
+    try:
+        view = customer_progress(db, number, contact, ip=ip)
+    except TooManyRequests:
+        return page("track_limited", None, 429)
+    except NotFound:
+        return page("track_nomatch", None, 404)
+    ticket_brand = db.scalar(select(Ticket.brand_id).where(Ticket.number == view["number"]))
+    if ticket_brand != brand.id:
+        return page("track_nomatch", None, 404)
+    return page(None, view)

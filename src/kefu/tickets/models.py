@@ -1,17 +1,20 @@
-"""Tickets with human-readable numbers."""
+"""Tickets with human-readable numbers, links, timeline, categories, custom fields and classification feedback."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kefu.core.db import Base, utcnow
 
 TICKET_STATUSES = ("new", "open", "pending", "on_hold", "resolved", "closed")
+OPEN_STATUSES = ("new", "open", "pending", "on_hold")
 PRIORITIES = ("low", "normal", "high", "urgent")
+LINK_KINDS = ("related", "duplicate", "parent_child")
+FIELD_TYPES = ("text", "textarea", "integer", "number", "boolean", "date", "select", "multiselect", "email", "url")
 
 
 class TicketCounter(Base):
@@ -32,6 +35,11 @@ class Ticket(Base):
         Index("ix_tickets_brand_status_updated", "brand_id", "status", "updated_at", "id"),
         Index("ix_tickets_assignee_status", "assignee_id", "status"),
         Index("ix_tickets_team_status", "team_id", "status"),
+        # Keyset lists filtered by assignee/team sorted by recency, and the auto-close sweep.
+        Index("ix_tickets_assignee_updated", "assignee_id", "updated_at", "id"),
+        Index("ix_tickets_team_updated", "team_id", "updated_at", "id"),
+        Index("ix_tickets_brand_created", "brand_id", "created_at", "id"),
+        Index("ix_tickets_status_resolved", "status", "resolved_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -54,3 +62,113 @@ class Ticket(Base):
     first_response_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # 0501 additions
+    language: Mapped[str | None] = mapped_column(String(16))
+    category_source: Mapped[str | None] = mapped_column(String(16))  # manual | auto | rule
+    category_confidence: Mapped[float | None] = mapped_column(Float)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"), index=True)
+    last_public_update_at: Mapped[datetime | None]
+    reopen_count: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class TicketLink(Base):
+    """A relation between two tickets of one brand; for parent_child the source is the parent."""
+
+    __tablename__ = "ticket_links"
+    __table_args__ = (UniqueConstraint("source_id", "target_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
+    source_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TicketActivity(Base):
+    """One timeline entry: a public update the customer may see, or an internal note/system record."""
+
+    __tablename__ = "ticket_activities"
+    __table_args__ = (Index("ix_ticket_activities_ticket_id_id", "ticket_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))  # comment | status | merge | split | route | ...
+    public: Mapped[bool] = mapped_column(default=False)
+    body: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TicketCategory(Base):
+    """A brand's ticket category with bilingual labels and classifier keywords."""
+
+    __tablename__ = "ticket_categories"
+    __table_args__ = (UniqueConstraint("brand_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(64))
+    label_zh: Mapped[str] = mapped_column(String(200))
+    label_en: Mapped[str] = mapped_column(String(200))
+    parent_key: Mapped[str | None] = mapped_column(String(64))
+    keywords: Mapped[list[Any]] = mapped_column(default=list)
+    position: Mapped[int] = mapped_column(default=0)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TicketFieldDefinition(Base):
+    """An admin-defined custom field: type, options and validation for `Ticket.custom_fields[key]`."""
+
+    __tablename__ = "ticket_field_definitions"
+    __table_args__ = (UniqueConstraint("brand_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(64))
+    label_zh: Mapped[str] = mapped_column(String(200))
+    label_en: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(16))
+    required: Mapped[bool] = mapped_column(default=False)
+    options: Mapped[list[Any]] = mapped_column(default=list)
+    validation: Mapped[dict[str, Any]] = mapped_column(default=dict)  # min, max, min_length, max_length, pattern
+    position: Mapped[int] = mapped_column(default=0)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ClassificationFeedback(Base):
+    """An agent's correction of an automatic category, kept as training data."""
+
+    __tablename__ = "classification_feedback"
+    __table_args__ = (Index("ix_classification_feedback_brand_id_id", "brand_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(Text)
+    predicted: Mapped[str | None] = mapped_column(String(64))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    corrected: Mapped[str] = mapped_column(String(64))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProgressQueryAttempt(Base):
+    """A public progress lookup; failures per IP / ticket number drive the rate limit across processes."""
+
+    __tablename__ = "progress_query_attempts"
+    __table_args__ = (
+        Index("ix_progress_query_attempts_ip_at", "ip", "at"),
+        Index("ix_progress_query_attempts_number_at", "number", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ip: Mapped[str] = mapped_column(String(64))
+    number: Mapped[str] = mapped_column(String(32))
+    success: Mapped[bool]
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,20 +7,23 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kefu.tickets.models import PRIORITIES, TICKET_STATUSES
+from kefu.tickets.models import FIELD_TYPES, LINK_KINDS, PRIORITIES, TICKET_STATUSES
 
 STATUS_PATTERN = "^(" + "|".join(TICKET_STATUSES) + ")$"
 PRIORITY_PATTERN = "^(" + "|".join(PRIORITIES) + ")$"
+LINK_PATTERN = "^(" + "|".join(LINK_KINDS) + ")$"
+FIELD_TYPE_PATTERN = "^(" + "|".join(FIELD_TYPES) + ")$"
+KEY_PATTERN = "^[a-z][a-z0-9_]{0,63}$"
 
 
 class TicketCreate(BaseModel):
-    """New ticket."""
+    """New ticket; without a priority the routing rules and SLA policy decide it (default normal)."""
 
     brand_id: int
     subject: str = Field(min_length=1, max_length=500)
     description: str = Field(default="", max_length=100_000)
     customer_id: int | None = None
-    priority: str = Field(default="normal", pattern=PRIORITY_PATTERN)
+    priority: str | None = Field(default=None, pattern=PRIORITY_PATTERN)
     category: str | None = Field(default=None, max_length=64)
     channel: str = Field(default="api", max_length=32)
     team_id: int | None = None
@@ -28,10 +31,11 @@ class TicketCreate(BaseModel):
     tags: list[str] = Field(default_factory=list, max_length=50)
     custom_fields: dict[str, Any] = Field(default_factory=dict)
     conversation_id: int | None = None
+    language: str | None = Field(default=None, max_length=16)
 
 
 class TicketUpdate(BaseModel):
-    """Partial ticket change."""
+    """Partial ticket change; `custom_fields` merges (a null value removes a field)."""
 
     subject: str | None = Field(default=None, min_length=1, max_length=500)
     status: str | None = Field(default=None, pattern=STATUS_PATTERN)
@@ -41,6 +45,7 @@ class TicketUpdate(BaseModel):
     assignee_id: int | None = None
     tags: list[str] | None = Field(default=None, max_length=50)
     custom_fields: dict[str, Any] | None = None
+    language: str | None = Field(default=None, max_length=16)
 
 
 class TicketOut(BaseModel):
@@ -68,3 +73,213 @@ class TicketOut(BaseModel):
     first_response_at: datetime | None
     resolved_at: datetime | None
     closed_at: datetime | None
+    language: str | None = None
+    category_source: str | None = None
+    category_confidence: float | None = None
+    merged_into_id: int | None = None
+    last_public_update_at: datetime | None = None
+    reopen_count: int = 0
+
+
+class MergeIn(BaseModel):
+    """Tickets to merge into the addressed one."""
+
+    source_ids: list[int] = Field(min_length=1, max_length=50)
+
+
+class SplitIn(BaseModel):
+    """A new child ticket split off the addressed one."""
+
+    subject: str = Field(min_length=1, max_length=500)
+    description: str = Field(default="", max_length=100_000)
+    conversation_ids: list[int] = Field(default_factory=list, max_length=50)
+    category: str | None = Field(default=None, max_length=64)
+
+
+class LinkIn(BaseModel):
+    """A link from the addressed ticket (the parent, for parent_child) to another."""
+
+    target_id: int
+    kind: str = Field(pattern=LINK_PATTERN)
+
+
+class LinkOut(BaseModel):
+    """A ticket link."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    source_id: int
+    target_id: int
+    kind: str
+    created_by: int | None
+    created_at: datetime
+
+
+class CommentIn(BaseModel):
+    """A public update for the customer, or an internal note."""
+
+    body: str = Field(min_length=1, max_length=20_000)
+    public: bool = False
+
+
+class ActivityOut(BaseModel):
+    """A timeline entry."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    ticket_id: int
+    kind: str
+    public: bool
+    body: str
+    data: dict[str, Any]
+    agent_id: int | None
+    created_at: datetime
+
+
+class CategoryIn(BaseModel):
+    """A new category."""
+
+    brand_id: int
+    key: str = Field(pattern=KEY_PATTERN)
+    label_zh: str = Field(min_length=1, max_length=200)
+    label_en: str = Field(min_length=1, max_length=200)
+    parent_key: str | None = Field(default=None, max_length=64)
+    keywords: list[str] = Field(default_factory=list, max_length=500)
+    position: int = 0
+    is_active: bool = True
+
+
+class CategoryUpdate(BaseModel):
+    """Category changes (the key is permanent)."""
+
+    label_zh: str | None = Field(default=None, min_length=1, max_length=200)
+    label_en: str | None = Field(default=None, min_length=1, max_length=200)
+    parent_key: str | None = Field(default=None, max_length=64)
+    keywords: list[str] | None = Field(default=None, max_length=500)
+    position: int | None = None
+    is_active: bool | None = None
+
+
+class CategoryOut(BaseModel):
+    """A category with bilingual labels."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    brand_id: int
+    key: str
+    label_zh: str
+    label_en: str
+    parent_key: str | None
+    keywords: list[str]
+    position: int
+    is_active: bool
+
+
+class FieldDefinitionIn(BaseModel):
+    """A new custom field: validation keys min, max, min_length, max_length, pattern."""
+
+    brand_id: int
+    key: str = Field(pattern=KEY_PATTERN)
+    label_zh: str = Field(min_length=1, max_length=200)
+    label_en: str = Field(min_length=1, max_length=200)
+    type: str = Field(pattern=FIELD_TYPE_PATTERN)
+    required: bool = False
+    options: list[str] = Field(default_factory=list, max_length=500)
+    validation: dict[str, Any] = Field(default_factory=dict)
+    position: int = 0
+    is_active: bool = True
+
+
+class FieldDefinitionUpdate(BaseModel):
+    """Field definition changes (key and type are permanent)."""
+
+    label_zh: str | None = Field(default=None, min_length=1, max_length=200)
+    label_en: str | None = Field(default=None, min_length=1, max_length=200)
+    required: bool | None = None
+    options: list[str] | None = Field(default=None, max_length=500)
+    validation: dict[str, Any] | None = None
+    position: int | None = None
+    is_active: bool | None = None
+
+
+class FieldDefinitionOut(BaseModel):
+    """A custom field definition."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    brand_id: int
+    key: str
+    label_zh: str
+    label_en: str
+    type: str
+    required: bool
+    options: list[str]
+    validation: dict[str, Any]
+    position: int
+    is_active: bool
+
+
+class ClassifyIn(BaseModel):
+    """Text to classify with the brand's classifier."""
+
+    brand_id: int
+    text: str = Field(min_length=1, max_length=20_000)
+
+
+class ClassifyOut(BaseModel):
+    """A classification."""
+
+    category: str | None
+    confidence: float
+
+
+class FeedbackOut(BaseModel):
+    """An agent's correction of an automatic category."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    brand_id: int
+    ticket_id: int | None
+    text: str
+    predicted: str | None
+    confidence: float | None
+    corrected: str
+    agent_id: int | None
+    created_at: datetime
+
+
+class ProgressQueryIn(BaseModel):
+    """A ticket number and the email or phone given when the ticket was opened."""
+
+    number: str = Field(min_length=3, max_length=32)
+    contact: str = Field(min_length=3, max_length=320)
+
+
+class PublicUpdate(BaseModel):
+    """The latest update the customer may see."""
+
+    at: datetime
+    body: str
+
+
+class ProgressOut(BaseModel):
+    """Customer-safe view of a ticket (no internal notes, assignees or teams)."""
+
+    number: str
+    merged_into: str | None
+    subject: str
+    status: str
+    status_label: dict[str, str]
+    category: str | None
+    category_label: dict[str, str] | None
+    created_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    last_update: PublicUpdate | None
+    can_confirm: bool

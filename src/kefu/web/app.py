@@ -23,16 +23,34 @@ from kefu.core.events import Bus, get_bus, set_bus
 from kefu.core.jobs import get_queue
 from kefu.core.realtime import Hub
 from kefu.core.scheduler import Scheduler
+from kefu.privacy.logmask import install_log_masking
 from kefu.web.pages import LoginRequired
 from kefu.web.ws import router as ws_router
 
 log = logging.getLogger("kefu.web")
 
 
+CORS_PUBLIC_PREFIXES = ("/api/v1/widget/", "/api/v1/public/")
+
+
+def _cors_headers(*, preflight: bool) -> dict[str, str]:
+    headers = {"Access-Control-Allow-Origin": "*", "Vary": "Origin"}
+    if preflight:
+        headers.update(
+            {
+                "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+                "Access-Control-Allow-Headers": "Content-Type, X-Kefu-Visitor",
+                "Access-Control-Max-Age": "600",
+            }
+        )
+    return headers
+
+
 def create_app(settings: Settings | None = None, database: Database | None = None, bus: Bus | None = None) -> FastAPI:
     """Build the app; tests pass their own settings/database/bus."""
     settings = settings or get_settings()
     registry.load_jobs()  # the in-process queue runs jobs inside this process
+    install_log_masking()  # personal data never reaches log files
     if database is not None:
         set_database(database)
     database = database or get_database(settings)
@@ -85,7 +103,14 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Any:
+        public = request.url.path.startswith(CORS_PUBLIC_PREFIXES)
+        if public and request.method == "OPTIONS" and "access-control-request-method" in request.headers:
+            # Preflight for the embeddable widget and public APIs: they authenticate with explicit tokens, never
+            # cookies, so any site may call them.
+            return Response(status_code=204, headers=_cors_headers(preflight=True))
         response = await call_next(request)
+        if public:
+            response.headers.update(_cors_headers(preflight=False))
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")

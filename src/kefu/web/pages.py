@@ -17,13 +17,16 @@ from kefu.auth.deps import DB, SettingsDep, client_ip
 from kefu.auth.models import Agent, Team, TeamMember
 from kefu.auth.permissions import Principal
 from kefu.bot import service as bot_service
-from kefu.brands.models import Brand
+from kefu.brands.models import Brand, Inbox
+from kefu.complaints.models import Complaint, RegulatorCase
 from kefu.conversations import service as conv_service
 from kefu.conversations.models import Conversation, Message
-from kefu.core.errors import Forbidden, ProblemError, TooManyRequests, Unauthorized
+from kefu.core.errors import Forbidden, NotFound, ProblemError, TooManyRequests, Unauthorized
 from kefu.core.security import constant_eq
 from kefu.customers.models import Customer, CustomerIdentity, Organization
 from kefu.macros import service as macros
+from kefu.privacy.masking import PiiView
+from kefu.sla.models import TicketSla
 from kefu.tickets import service as ticket_service
 from kefu.tickets.models import PRIORITIES, TICKET_STATUSES, Ticket
 from kefu.web.i18n import LOCALES, pick_locale, translator
@@ -31,7 +34,7 @@ from kefu.web.i18n import LOCALES, pick_locale, translator
 log = logging.getLogger("kefu.web")
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-VIEWS = ("mine", "team", "unassigned", "vip", "all", "closed")
+VIEWS = ("mine", "team", "unassigned", "sla", "vip", "complaints", "all", "closed")
 LOCALE_COOKIE = "kefu_lang"
 
 
@@ -72,7 +75,14 @@ Ctx = Annotated[PageContext, Depends(page_context)]
 def render(request: Request, ctx: PageContext | None, name: str, status: int = 200, **data: Any) -> HTMLResponse:
     """Render a template with the common context."""
     locale = ctx.locale if ctx else pick_locale(request.query_params.get("lang"), request.cookies.get(LOCALE_COOKIE))
-    data.update(request=request, ctx=ctx, t=translator(locale), locale=locale, locales=LOCALES)
+    data.update(
+        request=request,
+        ctx=ctx,
+        t=translator(locale),
+        locale=locale,
+        locales=LOCALES,
+        pii=PiiView(ctx.principal if ctx else None),
+    )
     response = templates.TemplateResponse(request, name, data, status_code=status)
     if request.query_params.get("lang") in LOCALES:
         response.set_cookie(LOCALE_COOKIE, str(request.query_params["lang"]), samesite="lax", httponly=True)
@@ -86,6 +96,21 @@ def render(request: Request, ctx: PageContext | None, name: str, status: int = 2
 def root() -> RedirectResponse:
     """Send people to the console."""
     return RedirectResponse("/console", status_code=303)
+
+
+@router.get("/demo/shop", response_class=HTMLResponse)
+def demo_shop(request: Request, db: DB, brand: str = "demo", widget_origin: str | None = None) -> HTMLResponse:
+    """A sample storefront with the chat widget embedded, as a customer's website would (demo and tests)."""
+    row = db.scalar(select(Brand).where(Brand.slug == brand))
+    inbox = None
+    if row is not None:
+        inbox = db.scalar(
+            select(Inbox).where(Inbox.brand_id == row.id, Inbox.kind == "web_chat", Inbox.is_active.is_(True))
+        )
+    if row is None or inbox is None:
+        raise NotFound("No web-chat inbox for that brand.")
+    origin = widget_origin if widget_origin and widget_origin.startswith(("http://", "https://")) else ""
+    return render(request, None, "demo_shop.html", brand=row, inbox=inbox, widget_origin=origin.rstrip("/"))
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -171,6 +196,18 @@ def inbox_query(db: Session, ctx: PageContext, view: str, q: str | None) -> list
         stmt = stmt.where(Conversation.assignee_id.is_(None))
     elif view == "vip":
         stmt = stmt.where(Customer.vip.is_(True))
+    elif view == "sla":
+        risky = select(TicketSla.ticket_id).where(TicketSla.status.in_(("warning", "breached")))
+        stmt = stmt.where(Conversation.ticket_id.in_(risky))
+    elif view == "complaints":
+        complaint_tickets = select(Ticket.id).where(
+            or_(
+                Ticket.category == "complaint",
+                Ticket.id.in_(select(Complaint.ticket_id)),
+                Ticket.id.in_(select(RegulatorCase.ticket_id)),
+            )
+        )
+        stmt = stmt.where(Conversation.ticket_id.in_(complaint_tickets))
     if q:
         like = f"%{q}%"
         stmt = stmt.where(or_(Customer.name.like(like), Customer.email.like(like), Conversation.subject.like(like)))
@@ -224,7 +261,8 @@ def _conversation_data(db: Session, ctx: PageContext, conversation_id: int) -> d
     org = db.get(Organization, customer.organization_id) if customer.organization_id else None
     tier_name = next((t["name"] for t in brand.tiers if int(t["level"]) == customer.tier), str(customer.tier))
     values = {
-        "customer_name": customer.name or "",
+        # Agents without pii:reveal keep the placeholder; it is filled in server-side when the reply is sent.
+        "customer_name": (customer.name or "") if PiiView(ctx.principal).reveal else "{customer_name}",
         "agent_name": ctx.agent.name,
         "ticket_number": ticket.number if ticket else "",
         "brand_name": brand.name,
@@ -270,12 +308,7 @@ def assist(request: Request, conversation_id: int, ctx: Ctx, db: DB) -> HTMLResp
     customer = db.get(Customer, conv.customer_id)
     brand = db.get(Brand, conv.brand_id)
     assert customer is not None and brand is not None
-    last = db.scalar(
-        select(Message.body)
-        .where(Message.conversation_id == conv.id, Message.sender_type == "customer")
-        .order_by(Message.id.desc())
-        .limit(1)
-    )
+    last = bot_service.assist_question(db, conv)
     suggestions: list[dict[str, Any]] = []
     if last:
         locale = bot_service.detect_locale(last, customer.locale or brand.default_locale)
@@ -300,9 +333,9 @@ def post_message(
     if not ctx.principal.can("conversations:write"):
         raise Forbidden("Missing permission conversations:write.")
     conv = conv_service.get_conversation(db, conversation_id, ctx.principal)
-    conv_service.add_message(
-        db, conv, sender_type="agent", body=body.strip(), agent_id=ctx.agent.id, is_note=mode == "note"
-    )
+    customer = db.get(Customer, conv.customer_id)
+    text = macros.render(body.strip(), {"customer_name": customer.name if customer else ""})
+    conv_service.add_message(db, conv, sender_type="agent", body=text, agent_id=ctx.agent.id, is_note=mode == "note")
     db.flush()
     return render(request, ctx, "partials/timeline.html", **_conversation_data(db, ctx, conversation_id))
 

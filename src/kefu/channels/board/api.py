@@ -73,7 +73,13 @@ def board_page(inbox_id: int, db: DB) -> HTMLResponse:
 async def board_submit(inbox_id: int, request: Request, db: DB) -> JSONResponse | HTMLResponse:
     """Create a conversation and a ticket from a board post (HTML form → thank-you page; JSON → JSON)."""
     is_form = request.headers.get("content-type", "").startswith(("application/x-www-form-urlencoded", "multipart/"))
-    raw: dict[str, Any] = dict(await request.form()) if is_form else await request.json()
+    try:
+        parsed = dict(await request.form()) if is_form else await request.json()
+    except ValueError as exc:  # malformed JSON or form body
+        raise InvalidInput("The request body is not valid JSON or form data.") from exc
+    if not isinstance(parsed, dict):
+        raise InvalidInput("A JSON object is required.")
+    raw: dict[str, Any] = parsed
     try:
         post = BoardPost.model_validate({k: v for k, v in raw.items() if isinstance(v, str)})
     except ValidationError as exc:

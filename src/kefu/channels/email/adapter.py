@@ -239,6 +239,10 @@ class EmailAdapter(ChannelAdapter):
                     smtp.login(str(cfg["smtp_user"]), str(cfg.get("smtp_password") or ""))
                 refused = smtp.send_message(msg, from_addr=inbox_address(cfg), to_addrs=[ctx.recipient])
         except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            if codes and all(400 <= code < 500 for code in codes):
+                # 4xx at RCPT is temporary (greylisting, full mailbox, rate limits): try again later.
+                raise RetryableSendError(f"recipient deferred: {exc.recipients}", status_code=codes[0]) from exc
             raise PermanentSendError(f"recipient refused: {exc.recipients}") from exc
         except smtplib.SMTPResponseException as exc:
             err = f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"

@@ -30,9 +30,9 @@
   var log = el("div", { style: "flex:1;overflow:auto;padding:8px;font-size:14px", role: "log", "aria-live": "polite" });
   var typing = el("div", { style: "font-size:12px;color:#888;padding:0 8px;height:16px" });
   var form = el("form", { style: "display:flex;border-top:1px solid #eee" });
-  var input = el("input", { placeholder: t.placeholder, style: "flex:1;border:0;padding:8px", maxlength: "10000" });
-  var file = el("input", { type: "file", accept: "image/*,video/mp4,video/webm", style: "display:none" });
-  var clip = el("button", { type: "button", title: t.attach, style: "border:0;background:none;cursor:pointer" }, "📎");
+  var input = el("input", { placeholder: t.placeholder, "aria-label": t.placeholder, style: "flex:1;border:0;padding:8px", maxlength: "10000" });
+  var file = el("input", { type: "file", "aria-label": t.attach, accept: "image/*,video/mp4,video/webm", style: "display:none" });
+  var clip = el("button", { type: "button", title: t.attach, "aria-label": t.attach, style: "border:0;background:none;cursor:pointer" }, "📎");
   var send = el("button", { type: "submit", style: "border:0;background:#f60;color:#fff;padding:0 12px" }, t.send);
   form.append(input, clip, file, send);
   panel.append(log, typing, form);
@@ -107,9 +107,9 @@
     form.style.display = "none";
     var f = el("form", { style: "padding:8px" });
     f.appendChild(el("p", {}, t.offline));
-    var n = el("input", { placeholder: t.name, required: "", style: "width:100%;margin:4px 0" });
-    var c = el("input", { placeholder: t.contact, required: "", style: "width:100%;margin:4px 0" });
-    var m = el("textarea", { placeholder: t.message, required: "", rows: "4", style: "width:100%;margin:4px 0" });
+    var n = el("input", { placeholder: t.name, "aria-label": t.name, required: "", style: "width:100%;margin:4px 0" });
+    var c = el("input", { placeholder: t.contact, "aria-label": t.contact, required: "", style: "width:100%;margin:4px 0" });
+    var m = el("textarea", { placeholder: t.message, "aria-label": t.message, required: "", rows: "4", style: "width:100%;margin:4px 0" });
     var s = el("button", { type: "submit" }, t.leave);
     f.append(n, c, m, s); log.appendChild(f);
     f.onsubmit = function (e) {

@@ -1,0 +1,243 @@
+"""Dashboard query set over 1,000,000 tickets on PostgreSQL (target: under 1 s for the default 30-day view).
+
+Usage: python benchmarks/dashboard.py [--pg postgresql://postgres@127.0.0.1:5432/test] [--n 1000000] [--days 730]
+Bulk-generates (insert-from-select with generate_series, inside the database) N tickets spread over `--days`
+days, with customers, conversations (N/5, each with a customer and a bot message), first-response SLA targets
+for every ticket, CSAT surveys, complaints, regulator cases and QA reviews; ANALYZEs; then times
+`kefu.analytics.service.dashboard` (every metric) for the last 30 days, the last 7 days for one organization, and
+the whole range. Prints row counts and the best / median of several runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+os.environ.setdefault("KEFU_ENV", "test")
+os.environ.setdefault("KEFU_SECRET_KEY", uuid.uuid4().hex * 2)
+
+BASE = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def generate(conn: Any, n: int, days: int, brand_id: int, agents: list[int], orgs: list[int]) -> dict[str, int]:
+    """Fill every table the dashboard reads, in SQL."""
+    from sqlalchemy import text
+
+    span = days * 86400
+    p = {"n": n, "span": span, "base": BASE, "brand": brand_id, "agents": agents, "orgs": orgs}
+
+    def run(sql: str) -> int:
+        return int(conn.execute(text(sql), p).rowcount or 0)
+
+    counts: dict[str, int] = {}
+    counts["customers"] = run(
+        """INSERT INTO customers (brand_id, name, cumulative_spend, tier, vip, attributes, created_at, updated_at,
+                                  organization_id)
+           SELECT :brand, 'c' || g, 0, 1, false, '{}', :base, :base,
+                  CASE WHEN g % 10 = 0 THEN (:orgs)[1 + g % cardinality(:orgs)] END
+           FROM generate_series(1, GREATEST(:n / 20, 1)) g"""
+    )
+    counts["tickets"] = run(
+        """INSERT INTO tickets (brand_id, number, subject, description, status, priority, category, channel,
+                                customer_id, organization_id, assignee_id, tags, custom_fields, created_at, updated_at,
+                                first_response_at, resolved_at, reopen_count)
+           SELECT :brand, 'BD-' || g, 'ticket ' || g, '',
+                  CASE WHEN g % 20 = 0 THEN 'open' WHEN g % 3 = 0 THEN 'closed' ELSE 'resolved' END,
+                  'normal',
+                  (ARRAY['refund','payment_failure','logistics','account_anomaly','complaint','system_failure',
+                         'invoice','membership','product','other','shipping','warranty'])[1 + g % 12],
+                  (ARRAY['web_chat','email','line','messenger','board','phone'])[1 + (g * 7) % 6],
+                  1 + g % GREATEST(:n / 20, 1),
+                  CASE WHEN g % 10 = 0 THEN (:orgs)[1 + g % cardinality(:orgs)] END,
+                  (:agents)[1 + g % cardinality(:agents)],
+                  '[]', '{}', ts, ts,
+                  ts + make_interval(secs => 30 + (g * 37) % 7200),
+                  CASE WHEN g % 20 <> 0 THEN ts + make_interval(secs => 600 + (g::bigint * 7919) % 400000) END,
+                  CASE WHEN g % 50 = 0 THEN 1 ELSE 0 END
+           FROM (SELECT g, :base - make_interval(secs => (g::float8 * :span / :n)) AS ts
+                 FROM generate_series(1, :n) g) s"""
+    )
+    counts["conversations"] = run(
+        """INSERT INTO conversations (brand_id, customer_id, channel, status, ticket_id, created_at, updated_at,
+                                      last_message_at)
+           SELECT :brand, 1 + g % GREATEST(:n / 20, 1),
+                  (ARRAY['web_chat','line','messenger'])[1 + g % 3],
+                  CASE WHEN g % 4 = 0 THEN 'open' ELSE 'closed' END,
+                  CASE WHEN g % 4 = 0 THEN g END,
+                  ts, ts + interval '20 minutes', ts + interval '20 minutes'
+           FROM (SELECT g, :base - make_interval(secs => (g::float8 * :span / (:n / 5))) AS ts
+                 FROM generate_series(1, :n / 5) g) s"""
+    )
+    counts["messages"] = run(
+        """INSERT INTO messages (brand_id, conversation_id, channel, sender_type, is_note, body, content_type,
+                                 attachments, meta, created_at)
+           SELECT c.brand_id, c.id, c.channel, k.sender, false, 'm', 'text', '[]',
+                  CASE WHEN k.sender = 'customer' THEN
+                       jsonb_build_object('emotion', jsonb_build_object('anger', c.id % 5)) ELSE '{}' END,
+                  c.created_at + k.off
+           FROM conversations c
+           CROSS JOIN (VALUES ('customer', interval '0'), ('bot', interval '1 minute')) k(sender, off)"""
+    )
+    counts["bot_states"] = run(
+        """INSERT INTO bot_states (conversation_id, failures, clarify_options, max_anger, handed_off_at, updated_at)
+           SELECT id, 0, '[]', 0, created_at + interval '5 minutes', created_at FROM conversations WHERE id % 4 = 0"""
+    )
+    counts["ticket_sla_targets"] = run(
+        """INSERT INTO ticket_sla_targets (ticket_id, brand_id, key, kind, business, started_at, due_at, met_at,
+                                           status, escalation_level)
+           SELECT id, brand_id, 'first_response', 'first_response', false, created_at,
+                  created_at + interval '1 hour', first_response_at,
+                  CASE WHEN first_response_at <= created_at + interval '1 hour' THEN 'met' ELSE 'missed' END, 0
+           FROM tickets"""
+    )
+    counts["csat_surveys"] = run(
+        """INSERT INTO csat_surveys (brand_id, ticket_id, customer_id, organization_id, agent_id, channel, locale,
+                                     resolved_at, sent_at, expires_at, rating, comment, answered_at)
+           SELECT brand_id, id, customer_id, organization_id, assignee_id, channel, 'zh-TW', resolved_at,
+                  resolved_at + interval '1 hour', resolved_at + interval '30 days',
+                  CASE WHEN id % 3 = 0 THEN 1 + (id % 97) % 5 END, '',
+                  CASE WHEN id % 3 = 0 THEN resolved_at + interval '5 hours' END
+           FROM tickets WHERE resolved_at IS NOT NULL AND id % 5 = 0"""
+    )
+    counts["complaints"] = run(
+        """INSERT INTO complaints (brand_id, ticket_id, level, status, complainant_name, complainant_contact, channel,
+                                   product, order_number, description, requested_remedy, evidence, outcome,
+                                   received_at, acknowledge_due_at, reply_due_at, closed_at, created_at, updated_at)
+           SELECT brand_id, id, 'normal', 'closed', 'n', '', channel, '', '', 'd', '', '[]', '', created_at,
+                  created_at + interval '1 day', created_at + interval '3 days',
+                  created_at + make_interval(hours => (id % 48)::int), created_at, created_at
+           FROM tickets WHERE id % 100 = 7"""
+    )
+    counts["regulator_cases"] = run(
+        """INSERT INTO regulator_cases (brand_id, ticket_id, agency, reference_no, subject, summary, status,
+                                        coordination_meeting, received_at, due_at, replied_at, created_at, updated_at)
+           SELECT brand_id, id, '消保官', '', 's', '', 'replied', false, created_at, created_at + interval '15 days',
+                  created_at + interval '10 days', created_at, created_at
+           FROM tickets WHERE id % 1000 = 11"""
+    )
+    counts["qa_reviews"] = run(
+        """INSERT INTO qa_reviews (brand_id, conversation_id, status, scores, total, passed, accuracy_passed, comment,
+                                   created_at, reviewed_at)
+           SELECT brand_id, id, 'done', '{}', 80 + id % 20, id % 7 <> 0, id % 50 <> 0, '', created_at,
+                  created_at + interval '1 day'
+           FROM conversations WHERE id % 20 = 0"""
+    )
+    return counts
+
+
+def main() -> None:
+    """Generate once, then time the dashboard query set."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument(
+        "--pg", default=os.environ.get("KEFU_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    )
+    ap.add_argument("--n", type=int, default=1_000_000)
+    ap.add_argument("--days", type=int, default=730)
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+
+    import psycopg
+    from sqlalchemy import text
+
+    from kefu.analytics import service
+    from kefu.analytics.alerts import evaluate
+    from kefu.auth.service import create_agent
+    from kefu.brands.service import create_brand
+    from kefu.core.db import Database
+    from kefu.core.events import MemoryBus, set_bus
+    from kefu.core.migrate import upgrade
+    from kefu.customers.models import Organization
+
+    set_bus(MemoryBus())
+    name = f"kefu_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(args.pg, autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    url = args.pg.rsplit("/", 1)[0] + "/" + name
+    db = None
+    try:
+        upgrade(url)
+        db = Database(url)
+        with db.session() as s:
+            brand = create_brand(s, slug="bench", name="Bench 品牌", ticket_prefix="BD")
+            agents = [
+                create_agent(s, email=f"a{i}@bench.local", name=f"客服 {i}", password=None, brand_ids=[brand.id]).id
+                for i in range(20)
+            ]
+            orgs = []
+            for i in range(3):
+                o = Organization(brand_id=brand.id, name=f"法人客戶 {i}")
+                s.add(o)
+                s.flush()
+                orgs.append(o.id)
+            brand_id = brand.id
+        t0 = time.perf_counter()
+        with db.engine.begin() as conn:
+            counts = generate(conn, args.n, args.days, brand_id, agents, orgs)
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("ANALYZE"))
+        print(f"generated in {time.perf_counter() - t0:.1f} s: " + ", ".join(f"{k}={v:,}" for k, v in counts.items()))
+
+        def timed(label: str, **kw: Any) -> None:
+            times: list[float] = []
+            result: dict[str, Any] = {}
+            with db.session() as s:  # type: ignore[union-attr]
+                f = service.resolve_filters(s, None, now=BASE, **kw)
+                for _ in range(args.runs):
+                    t = time.perf_counter()
+                    result = service.dashboard(s, f)
+                    times.append(time.perf_counter() - t)
+            print(
+                f"{label:<34} best {min(times) * 1000:7.0f} ms  median {statistics.median(times) * 1000:7.0f} ms  "
+                f"(tickets created {result['volume_by_channel']['total']:,}, resolved {result['fcr']['resolved']:,}, "
+                f"FCR {result['fcr']['rate']}, CSAT {result['csat']['average']})"
+            )
+
+        timed("dashboard, last 30 days", start=BASE - timedelta(days=30), end=BASE)
+        with db.session() as s:
+            f = service.resolve_filters(s, None, now=BASE, start=BASE - timedelta(days=30), end=BASE)
+            parts = []
+            for fn in (
+                service.volume_by_channel,
+                service.first_response,
+                service.resolution,
+                service.fcr,
+                service.sla_compliance,
+                service.csat,
+                service.bot_containment,
+                service.complaints,
+                service.regulator_on_time,
+                service.top_issues,
+                service.agent_performance,
+                service.backlog,
+                service.qa_correctness,
+            ):
+                t = time.perf_counter()
+                fn(s, f)
+                parts.append(f"{fn.__name__} {(time.perf_counter() - t) * 1000:.0f}")
+            print("  per metric (ms, 30 days): " + ", ".join(parts))
+        timed("dashboard, last 7 days, one org", start=BASE - timedelta(days=7), end=BASE, organization_id=orgs[0])
+        timed("dashboard, last 90 days", start=BASE - timedelta(days=90), end=BASE)
+        timed(f"dashboard, all {args.days} days", start=BASE - timedelta(days=args.days + 1), end=BASE)
+        with db.session() as s:
+            from kefu.brands.models import Brand
+
+            b = s.get(Brand, brand_id)
+            assert b is not None
+            t = time.perf_counter()
+            evaluate(s, b, BASE)
+            print(f"{'alert checks (one brand)':<34} {(time.perf_counter() - t) * 1000:7.0f} ms")
+    finally:
+        if db is not None:
+            db.dispose()
+        with psycopg.connect(args.pg, autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,271 @@
+"""1,000 concurrent web-chat visitors over WebSocket across 2 API processes sharing Redis: delivery latency.
+
+Usage: .venv/bin/python benchmarks/ws_chats.py [--pg postgresql://postgres@127.0.0.1:5432/postgres]
+           [--redis redis://127.0.0.1:6379/0] [--visitors 1000] [--rounds 2] [--concurrency 32]
+
+Visitors connect to /api/v1/widget/ws alternately on process A and B. Agent→visitor: an agent posts through the REST
+API of the *other* process and the visitor's socket receives it (Redis pub/sub hop). Visitor→agent: a visitor sends
+over its socket and agent consoles subscribed to the brand topic on both processes receive `message.created`.
+Prints p50/p95/p99 per direction.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("KEFU_ENV", "test")
+os.environ.setdefault("KEFU_SECRET_KEY", uuid.uuid4().hex * 2)
+
+
+def free_port() -> int:
+    """An unused loopback port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pct(values: list[float], p: float) -> float:
+    """The p-th percentile in milliseconds."""
+    v = sorted(values)
+    return v[min(len(v) - 1, int(len(v) * p))] * 1000 if v else float("nan")
+
+
+def seed(url: str) -> dict[str, Any]:
+    """Brand, web-chat inbox, agent token."""
+    from kefu.auth.service import create_agent, create_token
+    from kefu.brands.service import create_brand, create_inbox
+    from kefu.core.db import Database
+    from kefu.core.migrate import upgrade
+
+    upgrade(url)
+    db = Database(url)
+    with db.session() as s:
+        brand = create_brand(s, slug="ws-bench", name="WS bench")
+        inbox = create_inbox(s, brand, kind="web_chat", name="chat", config={}, actor=None)
+        agent = create_agent(
+            s, email="ws@example.com", name="a", password="bench password 1", role="agent", brand_ids=[brand.id]
+        )
+        _, token = create_token(s, agent, name="bench", scopes=None, expires_at=None, actor=None)
+        out = {"brand_id": brand.id, "inbox_id": inbox.id, "token": token}
+    db.dispose()
+    return out
+
+
+class Visitor:
+    """One widget session: its socket, conversation and arrival times of agent messages."""
+
+    def __init__(self, n: int, base: str) -> None:
+        self.n, self.base = n, base
+        self.ws: Any = None
+        self.conversation_id = 0
+        self.latencies: list[float] = []
+        self.pending: dict[str, float] = {}
+        self.acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
+
+    async def open(self, http: httpx.AsyncClient, inbox_id: int) -> None:
+        """Session, socket, first message (creates the conversation)."""
+        import websockets
+
+        r = await http.post(f"http://{self.base}/api/v1/widget/session", json={"inbox_id": inbox_id})
+        r.raise_for_status()
+        token = r.json()["visitor_token"]
+        self.ws = await websockets.connect(f"ws://{self.base}/api/v1/widget/ws?token={token}", max_queue=None)
+        assert json.loads(await self.ws.recv())["op"] == "hello"
+        asyncio.get_running_loop().create_task(self.reader())
+        ack = await self.send(f"hello {self.n}")
+        self.conversation_id = ack["message"]["conversation_id"]
+
+    async def send(self, body: str) -> dict[str, Any]:
+        """Send over the socket and wait for the ack."""
+        cid = uuid.uuid4().hex
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.acks[cid] = fut
+        await self.ws.send(json.dumps({"op": "message", "client_id": cid, "body": body}))
+        return await asyncio.wait_for(fut, 60)
+
+    async def reader(self) -> None:
+        """Record agent messages' arrival; resolve acks."""
+        async for raw in self.ws:
+            msg = json.loads(raw)
+            if msg["op"] == "ack" and msg.get("client_id") in self.acks:
+                self.acks.pop(msg["client_id"]).set_result(msg)
+            elif msg["op"] == "message" and msg["message"]["sender_type"] == "agent":
+                sent = self.pending.pop(msg["message"]["body"], None)
+                if sent is not None:
+                    self.latencies.append(time.perf_counter() - sent)
+
+
+async def agent_console(base: str, token: str, brand_id: int, seen: dict[str, float], ready: asyncio.Event) -> None:
+    """An agent socket on the brand topic recording when each visitor message arrives."""
+    import websockets
+
+    async with websockets.connect(f"ws://{base}/api/v1/ws?token={token}", max_queue=None) as ws:
+        await ws.recv()
+        await ws.send(json.dumps({"op": "subscribe", "topics": [f"brand:{brand_id}"]}))
+        await ws.recv()
+        ready.set()
+        async for raw in ws:
+            msg = json.loads(raw)
+            if msg.get("op") == "event" and msg["event"]["type"] == "message.created":
+                body = msg["event"]["data"].get("body", "")
+                if body.startswith("v2a ") and body not in seen:
+                    seen[body] = time.perf_counter()
+
+
+async def run(bases: list[str], s: dict[str, Any], visitors: int, rounds: int, concurrency: int) -> None:
+    """Connect everyone, then measure both directions."""
+    sem = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=concurrency * 2)
+    auth = {"Authorization": f"Bearer {s['token']}"}
+    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
+        people = [Visitor(i, bases[i % 2]) for i in range(visitors)]
+
+        async def open_one(v: Visitor) -> None:
+            async with sem:
+                await v.open(http, s["inbox_id"])
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(open_one(v) for v in people))
+        print(f"{visitors} visitors connected with a conversation each in {time.perf_counter() - t0:.1f}s")
+
+        # Agent → visitor, through the other process's REST API.
+        async def agent_reply(v: Visitor, r: int) -> None:
+            body = f"a2v {v.n}-{r}"
+            async with sem:
+                v.pending[body] = time.perf_counter()
+                other = bases[(v.n + 1) % 2]
+                resp = await http.post(
+                    f"http://{other}/api/v1/conversations/{v.conversation_id}/messages",
+                    json={"body": body},
+                    headers=auth,
+                )
+                resp.raise_for_status()
+
+        t0 = time.perf_counter()
+        for r in range(rounds):
+            await asyncio.gather(*(agent_reply(v, r) for v in people))
+        deadline = time.monotonic() + 30
+        while any(v.pending for v in people) and time.monotonic() < deadline:  # noqa: ASYNC110 - polling many
+            await asyncio.sleep(0.1)
+        a2v = [x for v in people for x in v.latencies]
+        lost = sum(len(v.pending) for v in people)
+        rate = visitors * rounds / (time.perf_counter() - t0)
+        print(
+            f"agent→visitor ({rate:.0f} msg/s, cross-process): p50 {pct(a2v, 0.5):.1f} ms  p95 {pct(a2v, 0.95):.1f} ms"
+            f"  p99 {pct(a2v, 0.99):.1f} ms  undelivered {lost}"
+        )
+
+        # Visitor → agents on both processes.
+        seen: list[dict[str, float]] = [{}, {}]
+        readies = [asyncio.Event(), asyncio.Event()]
+        consoles = [
+            asyncio.create_task(agent_console(bases[i], s["token"], s["brand_id"], seen[i], readies[i])) for i in (0, 1)
+        ]
+        await asyncio.gather(*(e.wait() for e in readies))
+        sent: dict[str, float] = {}
+
+        async def visitor_send(v: Visitor, r: int) -> None:
+            body = f"v2a {v.n}-{r}"
+            async with sem:
+                sent[body] = time.perf_counter()
+                await v.send(body)
+
+        for r in range(rounds):
+            await asyncio.gather(*(visitor_send(v, r) for v in people))
+        deadline = time.monotonic() + 30
+        while any(len(x) < len(sent) for x in seen) and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+        for i, name in ((0, "A"), (1, "B")):
+            lat = [seen[i][b] - t for b, t in sent.items() if b in seen[i]]
+            print(
+                f"visitor→agent console on {name}: p50 {pct(lat, 0.5):.1f} ms  p95 {pct(lat, 0.95):.1f} ms"
+                f"  p99 {pct(lat, 0.99):.1f} ms  missing {len(sent) - len(lat)}"
+            )
+        for c in consoles:
+            c.cancel()
+        for v in people:
+            await v.ws.close()
+
+
+def main() -> None:
+    """Entry point."""
+    import psycopg
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pg", default=os.environ.get("KEFU_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    ap.add_argument("--redis", default=os.environ.get("KEFU_BENCH_REDIS", "redis://127.0.0.1:6379/0"))
+    ap.add_argument("--visitors", type=int, default=1000)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--concurrency", type=int, default=32)
+    args = ap.parse_args()
+    name = f"kefu_ws_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(args.pg, autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    url = args.pg.rsplit("/", 1)[0] + "/" + name
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        s = seed(url)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
+        env.update(
+            {
+                "KEFU_ENV": "test",
+                "KEFU_SECRET_KEY": os.environ["KEFU_SECRET_KEY"],
+                "KEFU_DATABASE_URL": url,
+                "KEFU_REDIS_URL": args.redis,
+                "KEFU_REDIS_PREFIX": f"wsbench-{uuid.uuid4().hex[:6]}",
+                "KEFU_LOG_LEVEL": "WARNING",
+            }
+        )
+        bases = []
+        with tempfile.TemporaryDirectory() as d:
+            env["KEFU_DATA_DIR"] = d
+            for i in range(2):
+                port = free_port()
+                log = Path(d) / f"serve{i}.log"
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "kefu", "serve", "--port", str(port)],
+                        env=env,
+                        cwd=str(ROOT),
+                        stdout=log.open("wb"),
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+                bases.append(f"127.0.0.1:{port}")
+            for b in bases:
+                deadline = time.monotonic() + 60
+                while True:
+                    try:
+                        if httpx.get(f"http://{b}/healthz", timeout=2).status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    if time.monotonic() > deadline:
+                        raise SystemExit(f"{b} did not start")
+                    time.sleep(0.3)
+            asyncio.run(run(bases, s, args.visitors, args.rounds, args.concurrency))
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=15)
+        with psycopg.connect(args.pg, autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Service metrics with written definitions, dashboard, threshold alerts and periodic reports."""

@@ -1,0 +1,41 @@
+"""Raised threshold alerts, plus the indexes the dashboard's aggregates need on other capabilities' tables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Float, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kefu.conversations.models import Conversation, Message
+from kefu.core.db import Base, utcnow
+from kefu.tickets.models import Ticket
+
+ALERT_KINDS = ("first_response", "backlog", "anger_spike")
+
+
+class AnalyticsAlert(Base):
+    """A threshold alert; active while `cleared_at` is null (one active row per brand and kind)."""
+
+    __tablename__ = "analytics_alerts"
+    __table_args__ = (Index("ix_analytics_alerts_brand_kind_cleared", "brand_id", "kind", "cleared_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    value: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    message: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    raised_at: Mapped[datetime] = mapped_column(default=utcnow)
+    cleared_at: Mapped[datetime | None]
+
+
+# Range scans of the dashboard: resolutions per brand, conversations per brand and per customer (72 h
+# re-contact check), and recent customer messages per brand (anger spike). Declared here so the analytics
+# migration owns them and the models-vs-migrations check sees them.
+Index("ix_tickets_brand_resolved", Ticket.__table__.c.brand_id, Ticket.__table__.c.resolved_at)
+Index("ix_conversations_brand_created", Conversation.__table__.c.brand_id, Conversation.__table__.c.created_at)
+Index("ix_conversations_customer_created", Conversation.__table__.c.customer_id, Conversation.__table__.c.created_at)
+Index("ix_messages_brand_created", Message.__table__.c.brand_id, Message.__table__.c.created_at)

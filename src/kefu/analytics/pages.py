@@ -1,0 +1,173 @@
+"""Analytics console pages: the dashboard (inline SVG charts, alerts) and printable reports."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kefu.analytics import alerts as alerts_service
+from kefu.analytics import charts, reports, service
+from kefu.analytics.metrics import METRICS, RESOLUTION_BUCKETS
+from kefu.analytics.models import AnalyticsAlert
+from kefu.auth.deps import DB
+from kefu.brands.models import Brand
+from kefu.core.errors import Forbidden, InvalidInput
+from kefu.customers.models import Organization
+from kefu.web.pages import Ctx, PageContext, render
+
+router = APIRouter(include_in_schema=False, prefix="/console/analytics")
+
+
+def _need(ctx: PageContext) -> None:
+    if not ctx.principal.can("reports:read"):
+        raise Forbidden("Missing permission reports:read.")
+
+
+def _brands(db: Session, ctx: PageContext) -> list[Brand]:
+    stmt = select(Brand).order_by(Brand.id)
+    if ctx.principal.brand_ids is not None:
+        stmt = stmt.where(Brand.id.in_(ctx.principal.brand_ids))
+    return list(db.scalars(stmt))
+
+
+def _date(v: str | None) -> date | None:
+    if not v:
+        return None
+    try:
+        return date.fromisoformat(v)
+    except ValueError as exc:
+        raise InvalidInput(f"Not a date: {v!r} (use YYYY-MM-DD).") from exc
+
+
+def _period(start: str | None, end: str | None, tz: str, today: date) -> tuple[date, date, datetime, datetime]:
+    """Inclusive local dates (default: the last 30 days including today) and the UTC [start, end) they cover."""
+    last = _date(end) or today
+    first = _date(start) or last - timedelta(days=29)
+    if first > last:
+        first, last = last, first
+    zone = ZoneInfo(tz)
+    s = datetime(first.year, first.month, first.day, tzinfo=zone).astimezone(UTC)
+    e = datetime(last.year, last.month, last.day, tzinfo=zone).astimezone(UTC) + timedelta(days=1)
+    return first, last, s, e
+
+
+def _int(v: str | None) -> int | None:
+    return int(v) if v and v.isdigit() else None
+
+
+@router.get("", response_class=HTMLResponse)
+def dashboard(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
+    """Supervisor dashboard: KPIs with definitions, SVG charts, alerts; filters by period, brand, organization."""
+    _need(ctx)
+    q = request.query_params
+    brands = _brands(db, ctx)
+    brand_id = _int(q.get("brand_id"))
+    brand = next((b for b in brands if b.id == brand_id), None)
+    tz = brand.timezone if brand else (brands[0].timezone if brands else "Asia/Taipei")
+    today = datetime.now(ZoneInfo(tz)).date()
+    first, last, start, end = _period(q.get("start"), q.get("end"), tz, today)
+    f = service.resolve_filters(
+        db,
+        ctx.principal,
+        start=start,
+        end=end,
+        brand_id=brand.id if brand else None,
+        organization_id=_int(q.get("organization_id")),
+    )
+    d = service.dashboard(db, f)
+    loc = ctx.locale
+    offset = (datetime.now(ZoneInfo(tz)).utcoffset() or timedelta()).total_seconds() / 3600
+    daily = service.daily_volume(db, f, offset)
+    every = max(1, len(daily) // 10)
+    zh = loc != "en"
+    bucket_labels = [reports.BUCKET_LABELS[k][0 if zh else 1] for k, _ in RESOLUTION_BUCKETS]
+    chart = {
+        "daily": charts.columns(
+            [(d0.strftime("%m/%d"), n) for d0, n in daily], ctx.t["an_daily_volume"], label_every=every
+        ),
+        "channels": charts.hbar(list(d["volume_by_channel"]["by_channel"].items()), ctx.t["an_channel_mix"]),
+        "resolution": charts.columns(
+            list(zip(bucket_labels, [d["resolution_time"]["buckets"][k] for k, _ in RESOLUTION_BUCKETS], strict=True)),
+            METRICS["resolution_time"].label(loc),
+        ),
+        "issues": charts.hbar(
+            [(r["label_zh"] if zh else r["label_en"], r["count"]) for r in d["top_issues"]],
+            METRICS["top_issues"].label(loc),
+        ),
+        "csat": charts.columns(
+            [(f"{k}★", d["csat"]["distribution"][k]) for k in ("1", "2", "3", "4", "5")], ctx.t["an_csat_dist"]
+        ),
+        "fcr": charts.gauge(d["fcr"]["rate"], METRICS["fcr"].label(loc), target=0.937),
+        "sla": charts.gauge(d["sla_compliance"]["rate"], METRICS["sla_compliance"].label(loc)),
+        "bot": charts.gauge(d["bot_containment"]["rate"], METRICS["bot_containment"].label(loc)),
+        "qa": charts.gauge(d["qa_correctness"]["rate"], METRICS["qa_correctness"].label(loc), target=0.994),
+    }
+    checks: list[dict[str, Any]] = []
+    for b in brands:
+        if b.id in f.brand_ids:
+            for c in alerts_service.evaluate(db, b):
+                if c.firing:
+                    checks.append({"brand": b.name, "kind": c.kind, "message": c.message(loc)})
+    raised = list(
+        db.scalars(
+            select(AnalyticsAlert)
+            .where(AnalyticsAlert.brand_id.in_(f.brand_ids), AnalyticsAlert.cleared_at.is_(None))
+            .order_by(AnalyticsAlert.id.desc())
+            .limit(20)
+        )
+    )
+    orgs = list(
+        db.scalars(select(Organization).where(Organization.brand_id.in_(f.brand_ids)).order_by(Organization.name))
+    )
+    query = {k: v for k, v in q.items() if k in ("start", "end", "brand_id", "organization_id") and v}
+    return render(
+        request,
+        ctx,
+        "analytics/dashboard.html",
+        d=d,
+        chart=chart,
+        metrics=METRICS,
+        brands=brands,
+        brand=brand,
+        orgs=orgs,
+        org_id=f.organization_id,
+        first=first.isoformat(),
+        last=last.isoformat(),
+        checks=checks,
+        raised=raised,
+        fmt=reports.fmt,
+        query=query,
+    )
+
+
+@router.get("/reports/{kind}", response_class=HTMLResponse)
+def report_page(request: Request, kind: str, ctx: Ctx, db: DB) -> HTMLResponse:
+    """The weekly report / monthly white paper in the console (links to CSV and PDF)."""
+    _need(ctx)
+    if kind not in reports.KINDS:
+        raise InvalidInput("Unknown report.")
+    q = request.query_params
+    brand_id = _int(q.get("brand_id"))
+    brand = db.get(Brand, brand_id) if brand_id else None
+    tz = brand.timezone if brand else "Asia/Taipei"
+    if q.get("start") or q.get("end"):
+        _, _, start, end = _period(q.get("start"), q.get("end"), tz, datetime.now(ZoneInfo(tz)).date())
+    else:
+        start, end = reports.period_for(kind, datetime.now(UTC), tz)
+    f = service.resolve_filters(
+        db, ctx.principal, start=start, end=end, brand_id=brand_id, organization_id=_int(q.get("organization_id"))
+    )
+    rep = reports.build(db, f, kind, ctx.locale)
+    params = {"start": start.isoformat(), "end": end.isoformat(), "lang": ctx.locale}
+    if brand_id:
+        params["brand_id"] = str(brand_id)
+    if f.organization_id:
+        params["organization_id"] = str(f.organization_id)
+    return render(request, ctx, "analytics/report_page.html", rep=rep, kind=kind, qs=urlencode(params))

@@ -1,0 +1,311 @@
+"""Weekly service report and monthly white paper: one data model rendered as HTML, CSV and PDF."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kefu.analytics import service
+from kefu.analytics.metrics import METRICS, RESOLUTION_BUCKETS, localize
+from kefu.analytics.service import Filters
+from kefu.brands.models import Brand
+from kefu.core.db import utcnow
+from kefu.privacy.pdf import render_pdf
+
+KINDS = ("weekly", "monthly")
+BUCKET_LABELS = {
+    "lt_1h": ("< 1 小時", "< 1 h"),
+    "1h_4h": ("1–4 小時", "1–4 h"),
+    "4h_24h": ("4–24 小時", "4–24 h"),
+    "1d_3d": ("1–3 天", "1–3 d"),
+    "3d_7d": ("3–7 天", "3–7 d"),
+    "gt_7d": ("> 7 天", "> 7 d"),
+}
+
+
+def _zh(locale: str) -> bool:
+    return locale != "en"
+
+
+def fmt(value: Any, unit: str, locale: str = "zh-TW") -> str:
+    """Human formatting of a metric value."""
+    if value is None:
+        return "—"
+    if unit == "percent":
+        return f"{float(value) * 100:.1f}%"
+    if unit == "seconds":
+        v = float(value)
+        if v >= 86400:
+            return f"{v / 86400:.1f} {'天' if _zh(locale) else 'd'}"
+        if v >= 3600:
+            return f"{v / 3600:.1f} {'小時' if _zh(locale) else 'h'}"
+        return f"{v / 60:.1f} {'分鐘' if _zh(locale) else 'min'}"
+    if unit == "score":
+        return f"{float(value):.2f}"
+    return f"{int(value):,}"
+
+
+@dataclass
+class Kpi:
+    """One headline number."""
+
+    key: str
+    label: str
+    value: str
+    raw: float | None
+    previous: str | None = None
+    note: str = ""
+
+
+@dataclass
+class Table:
+    """A titled table."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+
+
+@dataclass
+class Report:
+    """A rendered-agnostic report."""
+
+    kind: str
+    title: str
+    locale: str
+    start: datetime
+    end: datetime
+    brands: list[str]
+    generated_at: datetime
+    kpis: list[Kpi] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    definitions: list[tuple[str, str]] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+    tz: str = "Asia/Taipei"
+
+    @property
+    def period_label(self) -> str:
+        """Inclusive dates of the period in the brand's timezone."""
+        zone = ZoneInfo(self.tz)
+        first = self.start.astimezone(zone).date()
+        last = (self.end - timedelta(microseconds=1)).astimezone(zone).date()
+        return f"{first.isoformat()} – {last.isoformat()}"
+
+
+def period_for(kind: str, now: datetime, tz: str = "Asia/Taipei") -> tuple[datetime, datetime]:
+    """Last full local week (Mon–Sun) or last full calendar month, as UTC datetimes."""
+    zone = ZoneInfo(tz)
+    today = now.astimezone(zone).date()
+    if kind == "weekly":
+        monday = today - timedelta(days=today.weekday())
+        start_d, end_d = monday - timedelta(days=7), monday
+    else:
+        first = today.replace(day=1)
+        start_d, end_d = (first - timedelta(days=1)).replace(day=1), first
+    return _local(start_d, zone), _local(end_d, zone)
+
+
+def _local(d: date, zone: ZoneInfo) -> datetime:
+    return datetime(d.year, d.month, d.day, tzinfo=zone).astimezone(UTC)
+
+
+def _kpis(d: dict[str, Any], locale: str) -> list[tuple[str, str, Any, str]]:
+    zh = _zh(locale)
+    return [
+        ("volume_by_channel", "工單量" if zh else "Tickets", d["volume_by_channel"]["total"], "count"),
+        (
+            "first_response_time",
+            METRICS["first_response_time"].label(locale) + " (avg)",
+            d["first_response_time"]["avg"],
+            "seconds",
+        ),
+        (
+            "first_response_time",
+            METRICS["first_response_time"].label(locale) + " (P90)",
+            d["first_response_time"]["p90"],
+            "seconds",
+        ),
+        (
+            "resolution_time",
+            ("平均解決時間" if zh else "Average resolution time"),
+            d["resolution_time"]["avg"],
+            "seconds",
+        ),
+        ("fcr", METRICS["fcr"].label(locale), d["fcr"]["rate"], "percent"),
+        ("sla_compliance", METRICS["sla_compliance"].label(locale), d["sla_compliance"]["rate"], "percent"),
+        ("csat", METRICS["csat"].label(locale), d["csat"]["average"], "score"),
+        ("csat", "CSAT 回覆率" if zh else "CSAT response rate", d["csat"]["response_rate"], "percent"),
+        ("bot_containment", METRICS["bot_containment"].label(locale), d["bot_containment"]["rate"], "percent"),
+        ("complaint_rate", METRICS["complaint_rate"].label(locale), d["complaints"]["rate"], "percent"),
+        (
+            "complaint_closure_24h",
+            METRICS["complaint_closure_24h"].label(locale),
+            d["complaints"]["closure_24h_rate"],
+            "percent",
+        ),
+        ("regulator_on_time", METRICS["regulator_on_time"].label(locale), d["regulator_on_time"]["rate"], "percent"),
+        ("qa_correctness", METRICS["qa_correctness"].label(locale), d["qa_correctness"]["rate"], "percent"),
+        ("backlog", METRICS["backlog"].label(locale), d["backlog"]["total"], "count"),
+    ]
+
+
+def build(session: Session, f: Filters, kind: str, locale: str = "zh-TW", *, compare: bool | None = None) -> Report:
+    """Compute a report for the filters; the monthly white paper also compares with the previous period."""
+    if kind not in KINDS:
+        raise ValueError(kind)
+    zh = _zh(locale)
+    d = service.dashboard(session, f)
+    brands = list(session.scalars(select(Brand).where(Brand.id.in_(f.brand_ids)).order_by(Brand.id)))
+    names = [b.name for b in brands]
+    title = (
+        ("每週客服服務報告" if kind == "weekly" else "客服月度白皮書")
+        if zh
+        else ("Weekly service report" if kind == "weekly" else "Monthly customer-service white paper")
+    )
+    rep = Report(
+        kind, title, locale, f.start, f.end, names, utcnow(), data=d, tz=brands[0].timezone if brands else "Asia/Taipei"
+    )
+    prev_kpis: list[tuple[str, str, Any, str]] | None = None
+    if compare if compare is not None else kind == "monthly":
+        span = f.end - f.start
+        prev = Filters(f.start - span, f.start, f.brand_ids, f.organization_id, f.now)
+        prev_kpis = _kpis(service.dashboard(session, prev), locale)
+    for i, (key, label, value, unit) in enumerate(_kpis(d, locale)):
+        previous = fmt(prev_kpis[i][2], unit, locale) if prev_kpis else None
+        rep.kpis.append(Kpi(key, label, fmt(value, unit, locale), value, previous))
+    channel_h = ["管道" if zh else "Channel", "工單數" if zh else "Tickets", "占比" if zh else "Share"]
+    total = d["volume_by_channel"]["total"] or 1
+    rep.tables.append(
+        Table(
+            METRICS["volume_by_channel"].label(locale),
+            channel_h,
+            [[ch, str(n), fmt(n / total, "percent")] for ch, n in d["volume_by_channel"]["by_channel"].items()],
+        )
+    )
+    rep.tables.append(
+        Table(
+            METRICS["resolution_time"].label(locale),
+            ["區間" if zh else "Bucket", "工單數" if zh else "Tickets"],
+            [
+                [BUCKET_LABELS[k][0 if zh else 1], str(d["resolution_time"]["buckets"][k])]
+                for k, _ in RESOLUTION_BUCKETS
+            ],
+        )
+    )
+    rep.tables.append(
+        Table(
+            METRICS["top_issues"].label(locale),
+            ["#", "類別" if zh else "Category", "工單數" if zh else "Tickets"],
+            [
+                [str(i), r["label_zh"] if zh else r["label_en"], str(r["count"])]
+                for i, r in enumerate(d["top_issues"], 1)
+            ],
+        )
+    )
+    rep.tables.append(
+        Table(
+            METRICS["agent_performance"].label(locale),
+            [
+                "客服" if zh else "Agent",
+                "處理量" if zh else "Handled",
+                "首次回應" if zh else "First response",
+                "解決時間" if zh else "Resolution",
+                "CSAT",
+            ],
+            [
+                [
+                    r["name"],
+                    str(r["handled"]),
+                    fmt(r["avg_frt"], "seconds", locale),
+                    fmt(r["avg_resolution"], "seconds", locale),
+                    f"{r['csat']:.2f} ({r['csat_count']})" if r["csat"] is not None else "—",
+                ]
+                for r in d["agent_performance"]
+            ],
+        )
+    )
+    if kind == "monthly":
+        sla = d["sla_compliance"]["by_kind"]
+        rep.tables.append(
+            Table(
+                METRICS["sla_compliance"].label(locale),
+                [
+                    "目標" if zh else "Target",
+                    "已判定" if zh else "Decided",
+                    "達成" if zh else "Met",
+                    "達成率" if zh else "Rate",
+                ],
+                [[k, str(v["decided"]), str(v["met"]), fmt(v["rate"], "percent")] for k, v in sla.items()],
+            )
+        )
+        dist = d["csat"]["distribution"]
+        rep.tables.append(
+            Table(
+                "CSAT 分布" if zh else "CSAT distribution",
+                ["星等" if zh else "Stars", "份數" if zh else "Responses"],
+                [[f"{k} ★", str(dist[k])] for k in ("5", "4", "3", "2", "1")],
+            )
+        )
+        rep.definitions = [(m.label(locale), m.definition(locale)) for m in METRICS.values()]
+    if locale == "zh-CN":
+        rep.title = localize(rep.title, locale)
+        for k in rep.kpis:
+            k.label = localize(k.label, locale)
+        for t in rep.tables:
+            t.title, t.headers = localize(t.title, locale), [localize(h, locale) for h in t.headers]
+            t.rows = [[localize(c, locale) for c in r] for r in t.rows]
+    return rep
+
+
+def to_csv(rep: Report) -> str:
+    """Sections as rows: section, label, value[, previous]; tables follow their headers."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow([rep.title, rep.period_label, " / ".join(rep.brands)])
+    w.writerow(["kpi", "label", "value", "previous"])
+    for k in rep.kpis:
+        w.writerow([k.key, k.label, k.value, k.previous or ""])
+    for t in rep.tables:
+        w.writerow([])
+        w.writerow([t.title])
+        w.writerow(t.headers)
+        w.writerows(t.rows)
+    if rep.definitions:
+        w.writerow([])
+        for label, text in rep.definitions:
+            w.writerow([label, text])
+    # BOM so spreadsheet apps detect UTF-8 and show Chinese correctly.
+    return "\ufeff" + buf.getvalue()
+
+
+def to_pdf(rep: Report) -> bytes:
+    """PDF with the standard CJK CID fonts (nothing embedded), via kefu.privacy.pdf."""
+    zh = _zh(rep.locale)
+    cn = rep.locale == "zh-CN"
+    lines = [
+        f"{'期間' if zh else 'Period'}: {rep.period_label}",
+        f"{'品牌' if zh else 'Brands'}: {', '.join(rep.brands)}",
+        f"{'產生時間' if zh else 'Generated'}: {rep.generated_at:%Y-%m-%d %H:%M} UTC",
+        "",
+        "【" + ("關鍵指標" if zh else "Key figures") + "】",
+    ]
+    for k in rep.kpis:
+        prev = f"  ({'上期' if zh else 'previous'} {k.previous})" if k.previous else ""
+        lines.append(f"  {k.label}: {k.value}{prev}")
+    for t in rep.tables:
+        lines += ["", "【" + t.title + "】", "  " + " | ".join(t.headers)]
+        lines += ["  " + " | ".join(r) for r in t.rows] or ["  —"]
+    if rep.definitions:
+        lines += ["", "【" + ("指標定義" if zh else "Definitions") + "】"]
+        for label, text in rep.definitions:
+            lines += [f"  {label}: {text}"]
+    if cn:
+        lines = [localize(line, "zh-CN") for line in lines]
+    return render_pdf(rep.title, lines, locale=rep.locale)

@@ -1,0 +1,166 @@
+"""Hash chain over the audit log: every entry commits to its predecessor, so edits, deletions and reordering show."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.event import listens_for
+from sqlalchemy.orm import Mapper, Session
+
+from kefu.audit.models import AuditChainHead, AuditLog
+from kefu.core.db import utcnow
+
+GENESIS = "0" * 64
+HEAD_ID = 1
+HASHED_FIELDS = (
+    "at",
+    "actor_type",
+    "actor_id",
+    "actor_label",
+    "action",
+    "target_type",
+    "target_id",
+    "brand_id",
+    "ip",
+    "details",
+)
+
+
+def _normalise(value: Any) -> Any:
+    """JSON-stable form: JSONB prints integral floats as integers, so hash them as integers too."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    if isinstance(value, dict):
+        return {str(k): _normalise(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_normalise(v) for v in value]
+    return value
+
+
+def normalise_details(details: dict[str, Any] | None) -> dict[str, Any]:
+    """Details as they will read back from the database (JSON round trip, non-JSON values as strings)."""
+    loaded: dict[str, Any] = json.loads(json.dumps(details or {}, ensure_ascii=False, default=str))
+    result: dict[str, Any] = _normalise(loaded)
+    return result
+
+
+def _at(value: datetime) -> str:
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def canonical(seq: int, prev_hash: str, values: dict[str, Any]) -> bytes:
+    """Canonical JSON of one entry (sorted keys, no whitespace, UTF-8)."""
+    doc = {name: values.get(name) for name in HASHED_FIELDS}
+    doc["at"] = _at(values["at"])
+    doc["details"] = normalise_details(values.get("details"))
+    doc["seq"] = seq
+    doc["prev_hash"] = prev_hash
+    return json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def entry_hash(seq: int, prev_hash: str, values: dict[str, Any]) -> str:
+    """SHA-256 over the canonical entry."""
+    return hashlib.sha256(canonical(seq, prev_hash, values)).hexdigest()
+
+
+def _values(entry: AuditLog) -> dict[str, Any]:
+    return {name: getattr(entry, name) for name in HASHED_FIELDS}
+
+
+def _lock_head(connection: Connection) -> tuple[int, str]:
+    """Lock the head row for the rest of the transaction (PostgreSQL FOR UPDATE; SQLite already holds the lock)."""
+    row = connection.execute(
+        select(AuditChainHead.seq, AuditChainHead.hash).where(AuditChainHead.id == HEAD_ID).with_for_update()
+    ).first()
+    if row is None:  # a database created without 0701's seed row
+        connection.execute(insert(AuditChainHead).values(id=HEAD_ID, seq=0, hash=GENESIS, updated_at=utcnow()))
+        return 0, GENESIS
+    return int(row.seq), str(row.hash)
+
+
+@listens_for(AuditLog, "before_insert")
+def _link(mapper: Mapper[AuditLog], connection: Connection, target: AuditLog) -> None:
+    """Give a new entry the next sequence number and its chained hash, inside the inserting transaction."""
+    if target.at is None:
+        target.at = utcnow()
+    if target.actor_label is None:
+        target.actor_label = ""
+    target.details = normalise_details(target.details)
+    seq, prev = _lock_head(connection)
+    seq += 1
+    digest = entry_hash(seq, prev, _values(target))
+    target.seq, target.prev_hash, target.hash = seq, prev, digest
+    connection.execute(
+        update(AuditChainHead).where(AuditChainHead.id == HEAD_ID).values(seq=seq, hash=digest, updated_at=utcnow())
+    )
+
+
+@dataclass
+class VerifyResult:
+    """Outcome of a chain verification."""
+
+    checked: int = 0
+    head_seq: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem was found."""
+        return not self.problems
+
+
+def _rows(session: Session, batch: int) -> Iterator[AuditLog]:
+    last = -1
+    while True:
+        rows = list(
+            session.scalars(
+                select(AuditLog)
+                .where(AuditLog.seq.is_not(None), AuditLog.seq > last)
+                .order_by(AuditLog.seq)
+                .limit(batch)
+            )
+        )
+        if not rows:
+            return
+        yield from rows
+        last = int(rows[-1].seq or 0)
+        session.expunge_all()
+
+
+def verify_chain(session: Session, *, batch: int = 2000, max_problems: int = 50) -> VerifyResult:
+    """Walk the chain in sequence order and report modified, deleted, inserted or reordered entries."""
+    result = VerifyResult()
+
+    def problem(msg: str) -> None:
+        if len(result.problems) < max_problems:
+            result.problems.append(msg)
+
+    unchained = session.scalar(select(AuditLog.id).where(AuditLog.seq.is_(None)).limit(1))
+    if unchained is not None:
+        problem(f"entry id={unchained} has no chain position (inserted around the chain)")
+    expected_seq, prev, last_id = 1, GENESIS, 0
+    for row in _rows(session, batch):
+        seq = int(row.seq or 0)
+        if seq != expected_seq:
+            problem(f"seq {expected_seq}..{seq - 1} missing (deleted entries) before id={row.id}")
+        if row.prev_hash != prev:
+            problem(f"seq {seq} (id={row.id}) does not link to its predecessor (deleted or reordered)")
+        if row.id <= last_id:
+            problem(f"seq {seq} (id={row.id}) is out of id order (reordered)")
+        if row.hash != entry_hash(seq, row.prev_hash or "", _values(row)):
+            problem(f"seq {seq} (id={row.id}) content does not match its hash (modified)")
+        prev, expected_seq, last_id = row.hash or "", seq + 1, row.id
+        result.checked += 1
+    head = session.execute(select(AuditChainHead.seq, AuditChainHead.hash).where(AuditChainHead.id == HEAD_ID)).first()
+    head_seq, head_hash = (int(head.seq), str(head.hash)) if head else (0, GENESIS)
+    result.head_seq = head_seq
+    if head_seq != expected_seq - 1 or head_hash != prev:
+        problem(f"chain ends at seq {expected_seq - 1} but the head records seq {head_seq} (truncated)")
+    return result

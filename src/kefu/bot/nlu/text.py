@@ -1,0 +1,122 @@
+"""Text normalization and language detection for short customer messages.
+
+One knowledge base serves Traditional and Simplified Chinese: every text is folded to Simplified
+(OpenCC ``t2s``), full-width forms become half-width (NFKC) and case is folded, so features never
+depend on the script the customer happens to type in.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from typing import Any, Final
+
+__all__ = [
+    "LANGUAGES",
+    "detect_language",
+    "has_han",
+    "normalize",
+    "to_simplified",
+    "to_traditional",
+]
+
+LANGUAGES: Final = ("zh-Hant", "zh-Hans", "en", "other")
+
+# CJK Unified Ideographs + Extension A + compatibility ideographs + Extensions B..F.
+_HAN_CLASS: Final = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef"
+HAN_RE: Final = re.compile(f"[{_HAN_CLASS}]")
+_KANA_HANGUL_RE: Final = re.compile("[\u3040-\u30ff\u31f0-\u31ff\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
+_ASCII_WORD_RE: Final = re.compile(r"[a-z]+", re.IGNORECASE)
+_SPACE_RE: Final = re.compile(r"\s+")
+# Zero-width and BOM characters survive NFKC and would split tokens invisibly.
+_INVISIBLE_RE: Final = re.compile("[\u200b-\u200f\u2060\ufeff]")
+
+# Simplified variants that both occur for the same word (帳戶 converts to 帐户, mainland writes 账户).
+_VARIANT_FOLD: Final = str.maketrans({"帐": "账"})
+
+_converters: dict[str, Any] = {}
+_converters_lock = threading.Lock()
+
+
+def _converter(config: str) -> Any:
+    conv = _converters.get(config)
+    if conv is None:
+        import opencc
+
+        with _converters_lock:
+            conv = _converters.get(config)
+            if conv is None:
+                conv = opencc.OpenCC(config)
+                _converters[config] = conv
+    return conv
+
+
+def has_han(text: str) -> bool:
+    """True when the text contains at least one Chinese character."""
+    return HAN_RE.search(text) is not None
+
+
+def to_simplified(text: str, *, phrases: bool = False) -> str:
+    """Convert Traditional Chinese to Simplified (OpenCC t2s; with ``phrases``, tw2sp: 軟體→软件)."""
+    if not has_han(text):
+        return text
+    return str(_converter("tw2sp" if phrases else "t2s").convert(text))
+
+
+def to_traditional(text: str) -> str:
+    """Convert Simplified Chinese characters to Traditional (OpenCC s2t); other text is unchanged."""
+    if not has_han(text):
+        return text
+    return str(_converter("s2t").convert(text))
+
+
+def normalize(text: str) -> str:
+    """Canonical form for features: NFKC (full-width→half-width), Simplified script, casefolded, single spaces.
+
+    Only characters are converted, not regional vocabulary (tw2sp would turn 軟體 into 软件 but also
+    查詢 into 查找, which breaks the Traditional/Simplified symmetry this relies on).
+    """
+    text = unicodedata.normalize("NFKC", text)
+    text = _INVISIBLE_RE.sub("", text)
+    if has_han(text):
+        text = to_simplified(text).translate(_VARIANT_FOLD)
+    return _SPACE_RE.sub(" ", text.casefold()).strip()
+
+
+# Characters that s2t rewrites but that are standard in Taiwan's Traditional orthography (台北).
+_SHARED_CHARS: Final = frozenset("台")
+
+
+def _script_counts(text: str) -> tuple[int, int]:
+    """(Traditional-only, Simplified-only) character counts, judged phrase-wise by OpenCC."""
+    simplified = _converter("t2s").convert(text)
+    traditional = _converter("t2tw").convert(_converter("s2t").convert(text))
+    trad = sum(a != b for a, b in zip(text, simplified, strict=False))
+    simp = sum(a != b and a not in _SHARED_CHARS for a, b in zip(text, traditional, strict=False))
+    return trad, simp
+
+
+def detect_language(text: str, *, ambiguous_zh: str = "zh-Hans") -> str:
+    """Language of a short text: ``zh-Hant``, ``zh-Hans``, ``en`` or ``other``.
+
+    Chinese that uses no script-specific character (e.g. "你好") is returned as ``ambiguous_zh``;
+    callers that know the conversation's locale should pass it.
+    """
+    text = unicodedata.normalize("NFKC", text)
+    han = HAN_RE.findall(text)
+    if _KANA_HANGUL_RE.search(text):
+        return "other"  # Japanese / Korean also use Han characters; kana or hangul decides
+    ascii_words = _ASCII_WORD_RE.findall(text)
+    if han and len(han) >= len(ascii_words):
+        trad, simp = _script_counts(text)
+        if trad > simp:
+            return "zh-Hant"
+        if simp > trad:
+            return "zh-Hans"
+        return ambiguous_zh
+    letters = [c for c in text if c.isalpha()]
+    ascii_letters = sum(len(w) for w in ascii_words)
+    if letters and ascii_letters * 2 >= len(letters) + len(han):
+        return "en"
+    return "other"

@@ -1,0 +1,1 @@
+"""Complaints and regulator cases, each backed by a ticket."""

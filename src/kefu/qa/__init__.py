@@ -1,0 +1,1 @@
+"""Quality assurance: daily random sampling of closed conversations, scorecards and reviews."""

@@ -1,0 +1,1 @@
+"""Routing: rules category → team, VIP bumps, and assignment strategies."""

@@ -1,0 +1,1 @@
+"""Security operations: incident register and self-service password reset."""

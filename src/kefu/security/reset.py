@@ -1,0 +1,116 @@
+"""Self-service password reset: request → emailed single-use token (hashed, 30 minutes) → new password."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from kefu.audit.service import record
+from kefu.auth import service as auth_service
+from kefu.auth.models import Agent
+from kefu.core.config import Settings
+from kefu.core.db import after_commit, utcnow
+from kefu.core.errors import InvalidInput, TooManyRequests
+from kefu.core.security import new_token, token_digest
+from kefu.security.models import PasswordResetRequest
+
+TOKEN_TTL = timedelta(minutes=30)
+WINDOW = timedelta(hours=1)
+MAX_PER_EMAIL = 3
+MAX_PER_IP = 20
+log = logging.getLogger("kefu.security.reset")
+
+# (email, display name, reset link, locale) -> None. Channels will plug their mailer in with set_sender().
+ResetSender = Callable[[str, str, str, str], None]
+
+
+def log_sender(email: str, name: str, link: str, locale: str) -> None:
+    """Interim sender: writes the link to the log until the email channel provides a mailer."""
+    log.warning("password reset for %s: %s", email, link)
+
+
+_sender: ResetSender = log_sender
+
+
+def set_sender(sender: ResetSender | None) -> None:
+    """Install the function that delivers reset links (None restores the log sender)."""
+    global _sender
+    _sender = sender or log_sender
+
+
+def _rate_limit(session: Session, email: str, ip: str) -> None:
+    since = utcnow() - WINDOW
+    by_email = session.scalar(
+        select(func.count(PasswordResetRequest.id)).where(
+            PasswordResetRequest.email == email, PasswordResetRequest.created_at >= since
+        )
+    )
+    by_ip = session.scalar(
+        select(func.count(PasswordResetRequest.id)).where(
+            PasswordResetRequest.ip == ip, PasswordResetRequest.created_at >= since
+        )
+    )
+    if (by_email or 0) >= MAX_PER_EMAIL or (by_ip or 0) >= MAX_PER_IP:
+        raise TooManyRequests("Too many password reset requests; try again later.", retry_after=int(WINDOW.seconds))
+
+
+def request_reset(session: Session, settings: Settings, *, email: str, ip: str) -> None:
+    """Record the request and, for an active account, send a link after commit; silent for unknown emails."""
+    email = email.strip().lower()
+    _rate_limit(session, email, ip)
+    now = utcnow()
+    agent = session.scalar(select(Agent).where(Agent.email == email))
+    usable = agent is not None and agent.is_active and agent.password_hash is not None
+    raw = new_token("kefu_reset") if usable else None
+    session.add(
+        PasswordResetRequest(
+            agent_id=agent.id if usable and agent else None,
+            email=email,
+            ip=ip,
+            token_hash=token_digest(raw) if raw else None,
+            created_at=now,
+            expires_at=now + TOKEN_TTL,
+        )
+    )
+    session.flush()
+    if agent is None or raw is None:
+        return
+    record(
+        session,
+        None,
+        "auth.password_reset.request",
+        target_type="agent",
+        target_id=agent.id,
+        details={"ip": ip},
+        actor_type="anonymous",
+        actor_label=ip,
+    )
+    link = f"{settings.base_url.rstrip('/')}/reset-password?{urlencode({'token': raw})}"
+    to, name, locale = agent.email, agent.name, agent.locale
+    after_commit(session, lambda: _sender(to, name, link, locale))
+
+
+def confirm_reset(session: Session, *, token: str, password: str, ip: str) -> Agent:
+    """Set a new password with a valid token; revokes the agent's sessions and every other pending token."""
+    row = session.scalar(select(PasswordResetRequest).where(PasswordResetRequest.token_hash == token_digest(token)))
+    now = utcnow()
+    if row is None or row.used_at is not None or row.expires_at <= now or row.agent_id is None:
+        raise InvalidInput("This password reset link is invalid or has expired.")
+    agent = session.get(Agent, row.agent_id)
+    if agent is None or not agent.is_active:
+        raise InvalidInput("This password reset link is invalid or has expired.")
+    principal = auth_service.principal_for(session, agent, "reset", row.id, ip)
+    auth_service.update_agent(session, agent, actor=principal, password=password)  # policy check + revocation
+    session.execute(
+        update(PasswordResetRequest)
+        .where(PasswordResetRequest.agent_id == agent.id, PasswordResetRequest.used_at.is_(None))
+        .values(used_at=now)
+    )
+    session.flush()
+    record(session, principal, "auth.password_reset.confirm", target_type="agent", target_id=agent.id)
+    return agent

@@ -1,0 +1,33 @@
+"""SLA sweep job: evaluates due tickets in committed batches until none is due.
+
+Scheduled via SCHEDULE (wired by kefu.registry.load_jobs): `sla.sweep` every 60 s — see SCHEDULE.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kefu.core.db import get_database
+from kefu.core.jobs import job
+from kefu.sla.service import SweepResult, sweep
+
+SCHEDULE: dict[str, int] = {"sla.sweep": 60}
+
+
+def sweep_all(batch_size: int = 1000, max_batches: int = 10_000) -> SweepResult:
+    """Sweep in batches, one transaction each, so notifications go out as each batch commits."""
+    total = SweepResult()
+    db = get_database()
+    for _ in range(max_batches):
+        with db.session() as session:
+            result = sweep(session, limit=batch_size)
+        total.add(result)
+        if result.checked < batch_size:
+            break
+    return total
+
+
+@job("sla.sweep")
+def sla_sweep(payload: dict[str, Any]) -> None:
+    """Evaluate every ticket whose next SLA check time has passed."""
+    sweep_all(int(payload.get("batch_size", 1000)))

@@ -1,0 +1,105 @@
+"""Persisted agent notifications, pushed live on topic `agent:<id>` after commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from kefu.core.db import utcnow
+from kefu.core.errors import NotFound
+from kefu.core.events import publish
+from kefu.core.pagination import keyset_page
+from kefu.sla.models import Notification
+
+
+def notify(
+    session: Session,
+    agent_ids: Iterable[int],
+    kind: str,
+    title: str,
+    *,
+    brand_id: int | None,
+    body: str = "",
+    ticket_id: int | None = None,
+    data: dict[str, Any] | None = None,
+) -> list[Notification]:
+    """Store one notification per distinct agent and publish `notification.created` to each agent's topic."""
+    out = build(session, agent_ids, kind, title, brand_id=brand_id, body=body, ticket_id=ticket_id, data=data)
+    if out:
+        session.flush()
+    announce(session, out)
+    return out
+
+
+def build(
+    session: Session,
+    agent_ids: Iterable[int],
+    kind: str,
+    title: str,
+    *,
+    brand_id: int | None,
+    body: str = "",
+    ticket_id: int | None = None,
+    data: dict[str, Any] | None = None,
+) -> list[Notification]:
+    """Add notifications to the session without flushing (batch writers flush once, then `announce`)."""
+    out: list[Notification] = []
+    for agent_id in dict.fromkeys(agent_ids):
+        n = Notification(
+            brand_id=brand_id,
+            agent_id=agent_id,
+            kind=kind,
+            title=title,
+            body=body,
+            ticket_id=ticket_id,
+            data=data or {},
+            created_at=utcnow(),
+        )
+        session.add(n)
+        out.append(n)
+    return out
+
+
+def announce(session: Session, rows: Iterable[Notification]) -> None:
+    """Publish flushed notifications to their agents' topics (after commit)."""
+    for n in rows:
+        publish(session, "notification.created", notification_event(n), (f"agent:{n.agent_id}",))
+
+
+def notification_event(n: Notification) -> dict[str, Any]:
+    """Realtime payload of a notification."""
+    return {
+        "id": n.id,
+        "kind": n.kind,
+        "title": n.title,
+        "body": n.body,
+        "ticket_id": n.ticket_id,
+        "brand_id": n.brand_id,
+        "data": n.data,
+        "created_at": n.created_at.isoformat(),
+    }
+
+
+def list_notifications(
+    session: Session, agent_id: int, *, unread: bool, limit: int, cursor: str | None
+) -> tuple[list[Notification], str | None]:
+    """An agent's notifications, newest first."""
+    stmt = select(Notification).where(Notification.agent_id == agent_id)
+    if unread:
+        stmt = stmt.where(Notification.read_at.is_(None))
+    return keyset_page(session, stmt, Notification.id, Notification.id, limit=limit, cursor=cursor)
+
+
+def mark_read(session: Session, agent_id: int, notification_id: int | None = None) -> int:
+    """Mark one (or every) unread notification of the agent as read; returns how many changed."""
+    stmt = update(Notification).where(Notification.agent_id == agent_id, Notification.read_at.is_(None))
+    if notification_id is not None:
+        n = session.get(Notification, notification_id)
+        if n is None or n.agent_id != agent_id:
+            raise NotFound("Notification not found.")
+        stmt = stmt.where(Notification.id == notification_id)
+    count: int = session.execute(stmt.values(read_at=utcnow())).rowcount  # type: ignore[attr-defined]
+    return count

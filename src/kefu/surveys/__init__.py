@@ -1,0 +1,1 @@
+"""Customer satisfaction: post-resolution CSAT surveys and periodic multi-dimension satisfaction campaigns."""

@@ -1,0 +1,105 @@
+"""Public survey pages (signed link, no login): CSAT stars and campaign questionnaires."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from kefu.auth.deps import DB
+from kefu.brands.models import Brand
+from kefu.core.db import utcnow
+from kefu.core.errors import Forbidden, ProblemError
+from kefu.surveys import service
+from kefu.tickets.models import Ticket
+from kefu.web.pages import render
+
+router = APIRouter(include_in_schema=False, prefix="/survey")
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    return origin is None or origin.rstrip("/") == f"{request.url.scheme}://{request.url.netloc}"
+
+
+def _csat_page(request: Request, db: DB, token: str, state: str | None = None, error: str = "") -> HTMLResponse:
+    s = service.csat_by_token(db, token)
+    brand, ticket = db.get(Brand, s.brand_id), db.get(Ticket, s.ticket_id)
+    assert brand is not None and ticket is not None
+    if state is None:
+        state = "answered" if s.answered_at else ("expired" if utcnow() > s.expires_at else "form")
+    return render(
+        request,
+        None,
+        "surveys/csat.html",
+        brand=brand,
+        number=ticket.number,
+        state=state,
+        error=error,
+        status=422 if error else 200,
+    )
+
+
+@router.get("/{token}", response_class=HTMLResponse)
+def csat_form(request: Request, token: str, db: DB) -> HTMLResponse:
+    """Five stars and a comment box."""
+    return _csat_page(request, db, token)
+
+
+@router.post("/{token}", response_class=HTMLResponse)
+async def csat_submit(request: Request, token: str, db: DB) -> HTMLResponse:
+    """Store the answer (once) and thank the customer."""
+    if not _same_origin(request):
+        raise Forbidden("Cross-site submission refused.")
+    form = await request.form()
+    raw = str(form.get("rating", ""))
+    try:
+        service.answer_csat(
+            db, service.csat_by_token(db, token), int(raw) if raw.isdigit() else 0, str(form.get("comment", ""))
+        )
+    except ProblemError as exc:
+        if exc.status == 409:
+            return _csat_page(request, db, token)
+        return _csat_page(request, db, token, error=exc.detail)
+    return _csat_page(request, db, token, state="thanks")
+
+
+def _campaign_page(request: Request, db: DB, token: str, state: str | None = None, error: str = "") -> HTMLResponse:
+    r, c = service.recipient_by_token(db, token)
+    brand = db.get(Brand, c.brand_id)
+    assert brand is not None
+    if state is None:
+        closed = c.status != "running" or (c.closes_at is not None and utcnow() > c.closes_at)
+        state = "answered" if r.answered_at else ("expired" if closed else "form")
+    return render(
+        request,
+        None,
+        "surveys/campaign.html",
+        brand=brand,
+        campaign=c,
+        state=state,
+        error=error,
+        status=422 if error else 200,
+    )
+
+
+@router.get("/c/{token}", response_class=HTMLResponse)
+def campaign_form(request: Request, token: str, db: DB) -> HTMLResponse:
+    """One 1–5 scale per dimension."""
+    return _campaign_page(request, db, token)
+
+
+@router.post("/c/{token}", response_class=HTMLResponse)
+async def campaign_submit(request: Request, token: str, db: DB) -> HTMLResponse:
+    """Store the scores (once)."""
+    if not _same_origin(request):
+        raise Forbidden("Cross-site submission refused.")
+    form = await request.form()
+    scores = {k[4:]: int(str(v)) for k, v in form.items() if k.startswith("dim_") and str(v).isdigit()}
+    r, c = service.recipient_by_token(db, token)
+    try:
+        service.answer_campaign(db, r, c, scores, str(form.get("comment", "")))
+    except ProblemError as exc:
+        if exc.status == 409:
+            return _campaign_page(request, db, token)
+        return _campaign_page(request, db, token, error=exc.detail)
+    return _campaign_page(request, db, token, state="thanks")

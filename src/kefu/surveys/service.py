@@ -1,0 +1,536 @@
+"""CSAT after resolution (same channel, within 48 h, one answer per ticket) and multi-dimension campaigns."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, exists, func, insert, literal, select, union
+from sqlalchemy.orm import Session
+
+from kefu.audit.service import record
+from kefu.auth.permissions import Principal
+from kefu.brands.models import Brand
+from kefu.conversations import service as conversations
+from kefu.conversations.models import Conversation
+from kefu.core.access import ensure_brand, scope_to_brands
+from kefu.core.config import get_settings
+from kefu.core.db import utcnow
+from kefu.core.errors import Conflict, InvalidInput, NotFound
+from kefu.core.events import publish
+from kefu.core.jobs import enqueue
+from kefu.customers.models import Customer
+from kefu.sla import service as sla
+from kefu.surveys.models import CampaignAnswer, CampaignRecipient, CsatSurvey, SurveyCampaign
+from kefu.tickets.models import Ticket
+
+SEND_WINDOW = timedelta(hours=48)
+ANSWER_WINDOW = timedelta(days=30)
+COMMENT_MAX = 2000
+DEFAULT_DIMENSIONS: list[dict[str, str]] = [
+    {"key": "quality", "label_zh": "服務品質", "label_en": "Service quality"},
+    {"key": "speed", "label_zh": "回應速度", "label_en": "Response speed"},
+    {"key": "attitude", "label_zh": "服務態度", "label_en": "Staff attitude"},
+    {"key": "product", "label_zh": "產品品質", "label_en": "Product quality"},
+    {"key": "price", "label_zh": "價格", "label_en": "Price"},
+    {"key": "logistics", "label_zh": "物流配送", "label_en": "Logistics"},
+    {"key": "security", "label_zh": "資訊安全與個資保護", "label_en": "Security and privacy"},
+    {"key": "convenience", "label_zh": "購物便利性", "label_en": "Convenience"},
+]
+
+_CSAT_TEXT = {
+    "zh-TW": "感謝您的耐心！工單 {number} 已處理完成，請花 10 秒為這次服務評分（1–5 顆星）：{url}",
+    "zh-CN": "感谢您的耐心！工单 {number} 已处理完成，请花 10 秒为这次服务评分（1–5 颗星）：{url}",
+    "en": "Thank you for your patience! Ticket {number} is resolved. Please rate our service (1–5 stars): {url}",
+}
+_CAMPAIGN_TEXT = {
+    "zh-TW": "{brand} 滿意度調查：邀請您為我們的服務評分（約 1 分鐘）：{url}",
+    "zh-CN": "{brand} 满意度调查：邀请您为我们的服务评分（约 1 分钟）：{url}",
+    "en": "{brand} satisfaction survey: please tell us how we are doing (about 1 minute): {url}",
+}
+
+
+# --------------------------------------------------------------------------- signed tokens
+
+
+def _sig(kind: str, ident: int, secret: str) -> str:
+    mac = hmac.new(secret.encode(), f"kefu-survey:{kind}:{ident}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:18]).decode()
+
+
+def make_token(kind: str, ident: int, secret: str | None = None) -> str:
+    """A URL token `<id>.<hmac>`: unguessable without the secret, no login needed."""
+    return f"{ident}.{_sig(kind, ident, secret or get_settings().secret_key)}"
+
+
+def read_token(kind: str, token: str, secret: str | None = None) -> int | None:
+    """The id inside a valid token, else None."""
+    ident, _, sig = token.partition(".")
+    if not ident.isdigit() or len(ident) > 18 or not sig:
+        return None
+    expected = _sig(kind, int(ident), secret or get_settings().secret_key)
+    return int(ident) if hmac.compare_digest(sig.encode(), expected.encode()) else None
+
+
+def survey_url(path: str) -> str:
+    """Absolute public link."""
+    return get_settings().base_url.rstrip("/") + path
+
+
+def _locale(customer: Customer | None, brand: Brand) -> str:
+    loc = (customer.locale if customer else None) or brand.default_locale or "zh-TW"
+    if loc.lower().startswith("en"):
+        return "en"
+    return "zh-CN" if loc.lower() in ("zh-cn", "zh-hans", "zh-sg") else "zh-TW"
+
+
+# --------------------------------------------------------------------------- CSAT
+
+
+def due_tickets(session: Session, now: datetime | None = None, limit: int = 200) -> list[Ticket]:
+    """Resolved tickets still inside the 48 h window, with a conversation to answer on and no survey yet."""
+    now = now or utcnow()
+    stmt = (
+        select(Ticket)
+        .where(
+            Ticket.status.in_(("resolved", "closed")),
+            Ticket.resolved_at.is_not(None),
+            Ticket.resolved_at >= now - SEND_WINDOW,
+            Ticket.resolved_at <= now,
+            Ticket.merged_into_id.is_(None),
+            ~exists(select(CsatSurvey.id).where(CsatSurvey.ticket_id == Ticket.id)),
+            exists(select(Conversation.id).where(Conversation.ticket_id == Ticket.id)),
+        )
+        .order_by(Ticket.resolved_at, Ticket.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def send_csat(session: Session, ticket: Ticket, now: datetime | None = None) -> CsatSurvey | None:
+    """Queue the survey message into the ticket's latest conversation (same channel); None if not possible."""
+    now = now or utcnow()
+    if ticket.resolved_at is None or session.scalar(select(CsatSurvey.id).where(CsatSurvey.ticket_id == ticket.id)):
+        return None
+    conv = session.scalar(
+        select(Conversation)
+        .where(Conversation.ticket_id == ticket.id)
+        .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
+        .limit(1)
+    )
+    if conv is None:
+        return None
+    brand = session.get(Brand, ticket.brand_id)
+    assert brand is not None
+    customer = session.get(Customer, conv.customer_id)
+    locale = _locale(customer, brand)
+    survey = CsatSurvey(
+        brand_id=ticket.brand_id,
+        ticket_id=ticket.id,
+        conversation_id=conv.id,
+        customer_id=conv.customer_id,
+        organization_id=ticket.organization_id,
+        agent_id=ticket.assignee_id,
+        channel=conv.channel,
+        locale=locale,
+        resolved_at=ticket.resolved_at,
+        sent_at=now,
+        expires_at=now + ANSWER_WINDOW,
+    )
+    session.add(survey)
+    session.flush()
+    url = survey_url(f"/survey/{make_token('csat', survey.id)}?lang={locale}")
+    msg, _ = conversations.add_message(
+        session,
+        conv,
+        sender_type="bot",
+        body=_CSAT_TEXT[locale].format(number=ticket.number, url=url),
+        meta={"survey": {"kind": "csat", "id": survey.id, "url": url}},
+        created_at=now,
+    )
+    survey.message_id = msg.id
+    sla.mark_survey_sent(session, ticket, now)
+    record(
+        session,
+        None,
+        "survey.csat_sent",
+        target_type="ticket",
+        target_id=ticket.id,
+        brand_id=ticket.brand_id,
+        details={"survey_id": survey.id, "channel": conv.channel},
+    )
+    publish(
+        session,
+        "survey.sent",
+        {"survey_id": survey.id, "ticket_id": ticket.id, "conversation_id": conv.id},
+        (f"brand:{ticket.brand_id}",),
+    )
+    return survey
+
+
+def send_due_csat(session: Session, now: datetime | None = None, limit: int = 200) -> int:
+    """Send every due CSAT survey (one batch); returns how many went out."""
+    sent = 0
+    for ticket in due_tickets(session, now, limit):
+        if send_csat(session, ticket, now) is not None:
+            sent += 1
+    return sent
+
+
+def csat_by_token(session: Session, token: str) -> CsatSurvey:
+    """The survey behind a public link (404 for forged or unknown tokens)."""
+    ident = read_token("csat", token)
+    survey = session.get(CsatSurvey, ident) if ident is not None else None
+    if survey is None:
+        raise NotFound("Survey not found.")
+    return survey
+
+
+def answer_csat(
+    session: Session, survey: CsatSurvey, rating: int, comment: str = "", now: datetime | None = None
+) -> CsatSurvey:
+    """Record the one answer a ticket may get."""
+    now = now or utcnow()
+    if not 1 <= rating <= 5:
+        raise InvalidInput("Rating must be 1 to 5 stars.")
+    if len(comment) > COMMENT_MAX:
+        raise InvalidInput(f"Comment is limited to {COMMENT_MAX} characters.")
+    if survey.answered_at is not None:
+        raise Conflict("This survey has already been answered.")
+    if now > survey.expires_at:
+        raise Conflict("This survey has expired.", expired=True)
+    survey.rating = rating
+    survey.comment = comment.strip()
+    survey.answered_at = now
+    session.flush()
+    record(
+        session,
+        None,
+        "survey.csat_answered",
+        target_type="ticket",
+        target_id=survey.ticket_id,
+        brand_id=survey.brand_id,
+        details={"survey_id": survey.id, "rating": rating},
+        actor_type="customer",
+        actor_label=f"customer:{survey.customer_id}",
+    )
+    publish(
+        session,
+        "survey.answered",
+        {"survey_id": survey.id, "ticket_id": survey.ticket_id, "rating": rating, "agent_id": survey.agent_id},
+        (f"brand:{survey.brand_id}",),
+    )
+    return survey
+
+
+# --------------------------------------------------------------------------- campaigns
+
+
+def _check_dimensions(dims: list[dict[str, Any]]) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for d in dims:
+        key = str(d.get("key", "")).strip()
+        if not key or len(key) > 64 or key in seen:
+            raise InvalidInput(f"Dimension keys must be unique and 1–64 characters (got {key!r}).")
+        seen.add(key)
+        out.append({"key": key, "label_zh": str(d.get("label_zh") or key), "label_en": str(d.get("label_en") or key)})
+    if not out:
+        raise InvalidInput("A campaign needs at least one dimension.")
+    return out
+
+
+def create_campaign(
+    session: Session,
+    actor: Principal | None,
+    *,
+    brand_id: int,
+    name: str,
+    dimensions: list[dict[str, Any]] | None = None,
+    active_days: int = 90,
+    message_zh: str = "",
+    message_en: str = "",
+) -> SurveyCampaign:
+    """A draft campaign (default: the eight standard dimensions, customers active in the last 90 days)."""
+    ensure_brand(actor, brand_id, "Brand")
+    if session.get(Brand, brand_id) is None:
+        raise NotFound("Brand not found.")
+    if not 1 <= active_days <= 3650:
+        raise InvalidInput("active_days must be 1–3650.")
+    campaign = SurveyCampaign(
+        brand_id=brand_id,
+        name=name,
+        dimensions=_check_dimensions(dimensions if dimensions is not None else DEFAULT_DIMENSIONS),
+        active_days=active_days,
+        message_zh=message_zh,
+        message_en=message_en,
+        created_by=actor.agent_id if actor else None,
+    )
+    session.add(campaign)
+    session.flush()
+    record(
+        session,
+        actor,
+        "survey.campaign_create",
+        target_type="survey_campaign",
+        target_id=campaign.id,
+        brand_id=brand_id,
+        details={"name": name},
+    )
+    return campaign
+
+
+def get_campaign(session: Session, campaign_id: int, actor: Principal | None) -> SurveyCampaign:
+    """Campaign by id (404 for other brands)."""
+    c = session.get(SurveyCampaign, campaign_id)
+    if c is None:
+        raise NotFound("Campaign not found.")
+    ensure_brand(actor, c.brand_id, "Campaign")
+    return c
+
+
+def list_campaigns(session: Session, actor: Principal | None, brand_id: int | None = None) -> list[SurveyCampaign]:
+    """Campaigns newest first."""
+    stmt = scope_to_brands(select(SurveyCampaign), SurveyCampaign.brand_id, actor)
+    if brand_id is not None:
+        stmt = stmt.where(SurveyCampaign.brand_id == brand_id)
+    return list(session.scalars(stmt.order_by(SurveyCampaign.id.desc()).limit(200)))
+
+
+def launch_campaign(
+    session: Session,
+    campaign: SurveyCampaign,
+    actor: Principal | None,
+    *,
+    now: datetime | None = None,
+    closes_in_days: int = 14,
+) -> int:
+    """Invite every customer active (a conversation or ticket) in the last `active_days`; returns recipients."""
+    if campaign.status != "draft":
+        raise Conflict("Only a draft campaign can be launched.")
+    now = now or utcnow()
+    since = now - timedelta(days=campaign.active_days)
+    active = union(
+        select(Conversation.customer_id.label("cid")).where(
+            Conversation.brand_id == campaign.brand_id, Conversation.last_message_at >= since
+        ),
+        select(Ticket.customer_id.label("cid")).where(
+            Ticket.brand_id == campaign.brand_id, Ticket.customer_id.is_not(None), Ticket.updated_at >= since
+        ),
+    ).subquery()
+    eligible = (
+        select(
+            literal(campaign.id),
+            literal(campaign.brand_id),
+            Customer.id,
+            func.coalesce(Customer.locale, literal("zh-TW")),
+            literal(""),
+        )
+        .where(Customer.id.in_(select(active.c.cid)), Customer.merged_into_id.is_(None))
+        .order_by(Customer.id)
+    )
+    # insert-from-select: the recipient list is built inside the database, whatever its size.
+    session.execute(
+        insert(CampaignRecipient).from_select(["campaign_id", "brand_id", "customer_id", "locale", "comment"], eligible)
+    )
+    n = int(
+        session.scalar(select(func.count(CampaignRecipient.id)).where(CampaignRecipient.campaign_id == campaign.id))
+        or 0
+    )
+    campaign.status = "running"
+    campaign.launched_at = now
+    campaign.closes_at = now + timedelta(days=closes_in_days)
+    session.flush()
+    record(
+        session,
+        actor,
+        "survey.campaign_launch",
+        target_type="survey_campaign",
+        target_id=campaign.id,
+        brand_id=campaign.brand_id,
+        details={"recipients": n},
+    )
+    enqueue(session, "surveys.campaign_send", {"campaign_id": campaign.id})
+    return n
+
+
+def send_campaign_batch(session: Session, campaign: SurveyCampaign, limit: int = 200) -> int:
+    """Message the next unsent recipients on their latest conversation; returns how many were handled."""
+    brand = session.get(Brand, campaign.brand_id)
+    assert brand is not None
+    recipients = list(
+        session.scalars(
+            select(CampaignRecipient)
+            .where(
+                CampaignRecipient.campaign_id == campaign.id,
+                CampaignRecipient.sent_at.is_(None),
+                CampaignRecipient.channel.is_(None),
+            )
+            .order_by(CampaignRecipient.id)
+            .limit(limit)
+        )
+    )
+    if not recipients:
+        return 0
+    latest = dict(
+        session.execute(
+            select(Conversation.customer_id, func.max(Conversation.id))
+            .where(Conversation.customer_id.in_([r.customer_id for r in recipients]))
+            .group_by(Conversation.customer_id)
+        ).all()
+    )
+    now = utcnow()
+    for r in recipients:
+        conv = session.get(Conversation, latest[r.customer_id]) if r.customer_id in latest else None
+        if conv is None:
+            r.channel = "none"  # nothing to answer on; kept so results show the reach
+            continue
+        loc = _locale(session.get(Customer, r.customer_id), brand)
+        url = survey_url(f"/survey/c/{make_token('campaign', r.id)}?lang={loc}")
+        custom = campaign.message_en if loc == "en" else campaign.message_zh
+        body = (custom + " " + url) if custom else _CAMPAIGN_TEXT[loc].format(brand=brand.name, url=url)
+        conversations.add_message(
+            session,
+            conv,
+            sender_type="bot",
+            body=body,
+            meta={"survey": {"kind": "campaign", "campaign_id": campaign.id, "recipient_id": r.id, "url": url}},
+        )
+        r.conversation_id, r.channel, r.locale, r.sent_at = conv.id, conv.channel, loc, now
+    session.flush()
+    return len(recipients)
+
+
+def close_campaign(session: Session, campaign: SurveyCampaign, actor: Principal | None) -> SurveyCampaign:
+    """Stop accepting answers."""
+    campaign.status = "closed"
+    campaign.closes_at = utcnow()
+    session.flush()
+    record(
+        session,
+        actor,
+        "survey.campaign_close",
+        target_type="survey_campaign",
+        target_id=campaign.id,
+        brand_id=campaign.brand_id,
+    )
+    return campaign
+
+
+def recipient_by_token(session: Session, token: str) -> tuple[CampaignRecipient, SurveyCampaign]:
+    """The invitation behind a public link."""
+    ident = read_token("campaign", token)
+    r = session.get(CampaignRecipient, ident) if ident is not None else None
+    if r is None:
+        raise NotFound("Survey not found.")
+    c = session.get(SurveyCampaign, r.campaign_id)
+    assert c is not None
+    return r, c
+
+
+def answer_campaign(
+    session: Session,
+    recipient: CampaignRecipient,
+    campaign: SurveyCampaign,
+    scores: dict[str, int],
+    comment: str = "",
+    now: datetime | None = None,
+) -> CampaignRecipient:
+    """Store one recipient's 1–5 scores per dimension (once)."""
+    now = now or utcnow()
+    if campaign.status != "running" or (campaign.closes_at is not None and now > campaign.closes_at):
+        raise Conflict("This survey is closed.", expired=True)
+    if recipient.answered_at is not None:
+        raise Conflict("This survey has already been answered.")
+    keys = {d["key"] for d in campaign.dimensions}
+    unknown = set(scores) - keys
+    if unknown:
+        raise InvalidInput(f"Unknown dimensions: {', '.join(sorted(unknown))}.")
+    if not scores:
+        raise InvalidInput("Score at least one dimension.")
+    if any(not 1 <= int(v) <= 5 for v in scores.values()):
+        raise InvalidInput("Scores must be 1 to 5.")
+    if len(comment) > COMMENT_MAX:
+        raise InvalidInput(f"Comment is limited to {COMMENT_MAX} characters.")
+    session.add_all(
+        CampaignAnswer(campaign_id=campaign.id, recipient_id=recipient.id, dimension=k, score=int(v))
+        for k, v in scores.items()
+    )
+    recipient.answered_at = now
+    recipient.comment = comment.strip()
+    session.flush()
+    publish(
+        session,
+        "survey.campaign_answered",
+        {"campaign_id": campaign.id, "recipient_id": recipient.id},
+        (f"brand:{campaign.brand_id}",),
+    )
+    return recipient
+
+
+@dataclass(frozen=True)
+class DimensionResult:
+    """Aggregates of one dimension."""
+
+    key: str
+    label_zh: str
+    label_en: str
+    responses: int
+    average: float | None
+    satisfied: float | None  # share of 4–5
+    neutral: float | None  # share of 3
+    unsatisfied: float | None  # share of 1–2
+
+
+def campaign_results(session: Session, campaign: SurveyCampaign) -> dict[str, Any]:
+    """Reach, response rate and per-dimension averages and satisfied/neutral/unsatisfied shares (SQL aggregates)."""
+    r = CampaignRecipient
+    invited, sent, answered = session.execute(
+        select(
+            func.count(r.id),
+            func.count(r.sent_at),
+            func.count(r.answered_at),
+        ).where(r.campaign_id == campaign.id)
+    ).one()
+    a = CampaignAnswer
+    rows = {
+        str(dim): (int(n), s, int(hi), int(mid), int(lo))
+        for dim, n, s, hi, mid, lo in session.execute(
+            select(
+                a.dimension,
+                func.count(a.id),
+                func.sum(a.score),
+                func.sum(case((a.score >= 4, 1), else_=0)),
+                func.sum(case((a.score == 3, 1), else_=0)),
+                func.sum(case((a.score <= 2, 1), else_=0)),
+            )
+            .where(a.campaign_id == campaign.id)
+            .group_by(a.dimension)
+        ).all()
+    }
+    dims: list[DimensionResult] = []
+    for d in campaign.dimensions:
+        n, s, hi, mid, lo = rows.get(d["key"], (0, None, 0, 0, 0))
+        dims.append(
+            DimensionResult(
+                key=d["key"],
+                label_zh=d["label_zh"],
+                label_en=d["label_en"],
+                responses=n,
+                average=round(float(s) / n, 2) if n else None,
+                satisfied=round(hi / n, 4) if n else None,
+                neutral=round(mid / n, 4) if n else None,
+                unsatisfied=round(lo / n, 4) if n else None,
+            )
+        )
+    return {
+        "invited": int(invited),
+        "sent": int(sent),
+        "answered": int(answered),
+        "response_rate": round(int(answered) / int(sent), 4) if sent else None,
+        "dimensions": dims,
+    }

@@ -1,0 +1,33 @@
+"""Ticket housekeeping jobs: auto-close resolved tickets, prune progress-query attempts.
+
+Scheduled via SCHEDULE (wired by kefu.registry.load_jobs): see SCHEDULE (seconds).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kefu.core.db import get_database
+from kefu.core.jobs import job
+from kefu.tickets.progress import prune_attempts
+from kefu.tickets.service import auto_close_resolved
+
+SCHEDULE: dict[str, int] = {"tickets.auto_close": 3600, "tickets.prune_progress_attempts": 86400}
+
+
+@job("tickets.auto_close")
+def auto_close(payload: dict[str, Any]) -> None:
+    """Close tickets resolved longer ago than their brand's auto_close_days, in batches."""
+    batch = int(payload.get("batch_size", 500))
+    while True:
+        with get_database().session() as session:
+            n = auto_close_resolved(session, limit=batch)
+        if n < batch:
+            return
+
+
+@job("tickets.prune_progress_attempts")
+def prune(payload: dict[str, Any]) -> None:
+    """Forget progress-query attempts older than a week."""
+    with get_database().session() as session:
+        prune_attempts(session)

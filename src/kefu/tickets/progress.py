@@ -1,0 +1,134 @@
+"""Customer self-service progress query: ticket number + a contact that must match the ticket's customer.
+
+Every failure (unknown number, wrong contact, no customer on the ticket) answers the same 404, and failures are
+rate limited per IP and per ticket number across processes (rows in `progress_query_attempts`), so the endpoint
+neither confirms that a number exists nor allows guessing contacts.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from kefu.core.db import utcnow
+from kefu.core.errors import NotFound, TooManyRequests
+from kefu.customers.models import Customer
+from kefu.tickets.models import ProgressQueryAttempt, Ticket, TicketActivity
+
+MAX_FAILURES_PER_IP = 10
+MAX_FAILURES_PER_NUMBER = 5
+WINDOW = timedelta(minutes=15)
+NO_MATCH = "No ticket matches this number and contact. / 查無符合此案件編號與聯絡方式的案件。"
+
+STATUS_LABELS: dict[str, dict[str, str]] = {
+    "new": {"zh-TW": "已受理", "zh-CN": "已受理", "en": "Received"},
+    "open": {"zh-TW": "處理中", "zh-CN": "处理中", "en": "In progress"},
+    "on_hold": {"zh-TW": "處理中", "zh-CN": "处理中", "en": "In progress"},
+    "pending": {"zh-TW": "待您回覆", "zh-CN": "待您回复", "en": "Waiting for your reply"},
+    "resolved": {"zh-TW": "已解決，待您確認", "zh-CN": "已解决，待您确认", "en": "Resolved — please confirm"},
+    "closed": {"zh-TW": "已結案", "zh-CN": "已结案", "en": "Closed"},
+}
+_DIGITS = re.compile(r"\D+")
+
+
+def _phone_key(value: str) -> str | None:
+    digits = _DIGITS.sub("", value)
+    if digits.startswith("886"):
+        digits = "0" + digits[3:]
+    elif digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    # Why: compare national significant digits so "+886 912-345-678" equals "0912345678".
+    return digits.lstrip("0")[-9:] if len(digits) >= 8 else None
+
+
+def contact_matches(customer: Customer, contact: str) -> bool:
+    """True when `contact` is the customer's email (case-insensitive) or phone (format-insensitive)."""
+    contact = contact.strip()
+    if "@" in contact:
+        return bool(customer.email) and hmac.compare_digest(
+            contact.casefold().encode(), (customer.email or "").strip().casefold().encode()
+        )
+    given, stored = _phone_key(contact), _phone_key(customer.phone or "")
+    return given is not None and stored is not None and hmac.compare_digest(given.encode(), stored.encode())
+
+
+def _failures(session: Session, since: datetime, **where: str) -> int:
+    stmt = (
+        select(func.count())
+        .select_from(ProgressQueryAttempt)
+        .where(ProgressQueryAttempt.success.is_(False), ProgressQueryAttempt.at >= since)
+    )
+    for col, value in where.items():
+        stmt = stmt.where(getattr(ProgressQueryAttempt, col) == value)
+    return int(session.scalar(stmt) or 0)
+
+
+def check_rate_limit(session: Session, ip: str, number: str, now: datetime) -> None:
+    """429 once too many recent failures came from this IP or targeted this ticket number."""
+    since = now - WINDOW
+    if _failures(session, since, ip=ip) >= MAX_FAILURES_PER_IP or (
+        _failures(session, since, number=number) >= MAX_FAILURES_PER_NUMBER
+    ):
+        raise TooManyRequests("Too many attempts; try again later. / 嘗試次數過多，請稍後再試。")
+
+
+def customer_progress(
+    session: Session, number: str, contact: str, *, ip: str = "bot", now: datetime | None = None
+) -> dict[str, Any]:
+    """The customer-safe view of a ticket, if `contact` matches its customer (for the API and the bot)."""
+    now = now or utcnow()
+    number = number.strip().upper()[:32]
+    check_rate_limit(session, ip, number, now)
+    ticket = session.scalar(select(Ticket).where(Ticket.number == number))
+    customer = session.get(Customer, ticket.customer_id) if ticket and ticket.customer_id else None
+    ok = customer is not None and contact_matches(customer, contact)
+    session.add(ProgressQueryAttempt(ip=ip[:64], number=number, success=ok, at=now))
+    session.flush()
+    if not ok or ticket is None:
+        raise NotFound(NO_MATCH)
+    return progress_view(session, ticket)
+
+
+def progress_view(session: Session, ticket: Ticket) -> dict[str, Any]:
+    """Status, dates and the latest public update — never internal notes, assignees or teams."""
+    from kefu.tickets.service import category_labels
+
+    shown = ticket
+    merged_into = None
+    if ticket.merged_into_id is not None:
+        target = session.get(Ticket, ticket.merged_into_id)
+        if target is not None:
+            merged_into, shown = target.number, target
+    last = session.scalar(
+        select(TicketActivity)
+        .where(TicketActivity.ticket_id == shown.id, TicketActivity.public.is_(True))
+        .order_by(TicketActivity.id.desc())
+        .limit(1)
+    )
+    return {
+        "number": ticket.number,
+        "merged_into": merged_into,
+        "subject": shown.subject,
+        "status": shown.status,
+        "status_label": STATUS_LABELS[shown.status],
+        "category": shown.category,
+        "category_label": category_labels(session, shown.brand_id, shown.category),
+        "created_at": shown.created_at,
+        "updated_at": shown.updated_at,
+        "resolved_at": shown.resolved_at,
+        "closed_at": shown.closed_at,
+        "last_update": {"at": last.created_at, "body": last.body} if last is not None else None,
+        "can_confirm": shown.status == "resolved",
+    }
+
+
+def prune_attempts(session: Session, older_than: timedelta = timedelta(days=7)) -> int:
+    """Delete old lookup attempts."""
+    result = session.execute(delete(ProgressQueryAttempt).where(ProgressQueryAttempt.at < utcnow() - older_than))
+    count: int = result.rowcount  # type: ignore[attr-defined]
+    return count

@@ -1,0 +1,130 @@
+"""QA: daily 5% random sample of yesterday's closed conversations, weighted scorecards, correctness rate."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+DAY = date(2026, 3, 2)
+# 2 March in Taipei is [1 March 16:00, 2 March 16:00) UTC.
+START = datetime(2026, 3, 1, 16, tzinfo=UTC)
+
+
+def _convs(
+    db: Any, make: Any, brand: Any, n: int, at: datetime, status: str = "closed", agent: Any = None
+) -> list[Any]:
+    from kefu.conversations.models import Conversation
+
+    cust = make.customer(brand)
+    rows = [
+        Conversation(
+            brand_id=brand.id,
+            customer_id=cust.id,
+            channel="web_chat",
+            status=status,
+            created_at=at,
+            last_message_at=at,
+            updated_at=at + timedelta(minutes=i % 60),
+            assignee_id=agent.id if agent else None,
+        )
+        for i in range(n)
+    ]
+    db.add_all(rows)
+    db.commit()
+    return rows
+
+
+def test_sample_is_ceil_rate_of_the_day_and_idempotent(db: Any, make: Any, events: list[Any]) -> None:
+    from kefu.qa.models import QaReview
+    from kefu.qa.service import sample_day
+
+    brand = make.brand()
+    agent = make.agent("agent", [brand])
+    day_convs = _convs(db, make, brand, 40, START + timedelta(hours=1), agent=agent)
+    _convs(db, make, brand, 10, START - timedelta(hours=1))  # previous local day
+    _convs(db, make, brand, 10, START + timedelta(hours=25))  # next local day
+    _convs(db, make, brand, 10, START + timedelta(hours=2), status="open")  # not closed
+    run = sample_day(db, brand, DAY, rng=random.Random(7))
+    db.commit()
+    assert (run.population, run.sampled, run.rate) == (40, 2, 0.05)
+    reviews = list(db.scalars(select(QaReview).where(QaReview.run_id == run.id)))
+    assert len(reviews) == 2 and {r.conversation_id for r in reviews} <= {c.id for c in day_convs}
+    assert all(r.status == "pending" and r.agent_id == agent.id for r in reviews)
+    assert sample_day(db, brand, DAY).id == run.id  # once per brand-day
+    assert any(e.type == "qa.sampled" for e in events)
+
+
+def test_rate_is_configurable_per_brand(db: Any, make: Any) -> None:
+    from kefu.qa.service import sample_day, sample_yesterday
+
+    brand = make.brand()
+    brand.settings = {"qa_sample_rate": 0.1}
+    db.commit()
+    _convs(db, make, brand, 41, START + timedelta(hours=3))
+    assert sample_day(db, brand, DAY).sampled == 5  # ceil(4.1)
+    other = make.brand()
+    _convs(db, make, other, 3, START + timedelta(hours=3))
+    runs = {r.brand_id: r for r in sample_yesterday(db, now=START + timedelta(days=1, hours=2))}
+    assert runs[other.id].sampled == 1 and runs[other.id].day == "2026-03-02"
+
+
+def test_scorecard_weighted_total_and_accuracy(db: Any, make: Any) -> None:
+    from kefu.analytics.service import qa_correctness, resolve_filters
+    from kefu.core.errors import InvalidInput
+    from kefu.qa.service import sample_day, score
+
+    brand = make.brand()
+    _convs(db, make, brand, 20, START + timedelta(hours=1))
+    run = sample_day(db, brand, DAY, rate=0.1, rng=random.Random(1))
+    db.commit()
+    from kefu.qa.models import QaReview
+
+    r1, r2 = db.scalars(select(QaReview).where(QaReview.run_id == run.id).order_by(QaReview.id))
+    with pytest.raises(InvalidInput):
+        score(db, r1, None, {"accuracy": 5})
+    with pytest.raises(InvalidInput):
+        score(db, r1, None, {"accuracy": 6, "compliance": 4, "tone": 3, "efficiency": 5})
+    score(db, r1, None, {"accuracy": 5, "compliance": 4, "tone": 3, "efficiency": 5}, "很好")
+    # 40×5/5 + 25×4/5 + 20×3/5 + 15×5/5 = 87 → passes the 80 bar; accuracy 5 ≥ 4.
+    assert (r1.total, r1.passed, r1.accuracy_passed, r1.status) == (87.0, True, True, "done")
+    score(db, r2, None, {"accuracy": 3, "compliance": 5, "tone": 5, "efficiency": 5})
+    # 40×3/5 + 60 = 84 → passes overall but fails accuracy (3 < 4).
+    assert (r2.total, r2.passed, r2.accuracy_passed) == (84.0, True, False)
+    db.commit()
+    f = resolve_filters(db, None, brand_id=brand.id)
+    assert qa_correctness(db, f) == {
+        "reviewed": 2,
+        "accuracy_passed": 1,
+        "rate": 0.5,
+        "passed": 2,
+        "pass_rate": 1.0,
+        "avg_total": 85.5,
+    }
+
+
+def test_qa_api_and_page(client: Any, db: Any, make: Any) -> None:
+    brand = make.brand()
+    sup_agent = make.agent("supervisor", [brand])
+    sup, auditor = make.token(sup_agent), make.token(make.agent("auditor", [brand]))
+    _convs(db, make, brand, 10, START + timedelta(hours=1))
+    r = client.post("/api/v1/qa/samples", json={"brand_id": brand.id, "day": "2026-03-02"}, headers=sup)
+    assert r.status_code == 201 and r.json()["sampled"] == 1
+    assert client.post("/api/v1/qa/samples", json={"brand_id": brand.id}, headers=auditor).status_code == 403
+    queue = client.get(f"/api/v1/qa/reviews?brand_id={brand.id}", headers=auditor).json()
+    assert len(queue) == 1
+    rid = queue[0]["id"]
+    scores = {"accuracy": 4, "compliance": 4, "tone": 4, "efficiency": 4}
+    assert client.post(f"/api/v1/qa/reviews/{rid}/score", json={"scores": scores}, headers=auditor).status_code == 403
+    r = client.post(f"/api/v1/qa/reviews/{rid}/score", json={"scores": scores}, headers=sup)
+    assert r.status_code == 200 and r.json()["total"] == 80.0 and r.json()["passed"] is True
+    cards = client.get(f"/api/v1/qa/scorecards?brand_id={brand.id}", headers=sup).json()
+    assert cards[0]["is_default"] and next(c["key"] for c in cards[0]["criteria"]) == "accuracy"
+    # Console page (session cookie).
+    login = client.post("/api/v1/auth/login", json={"email": sup_agent.email, "password": "correct horse 1"})
+    assert login.status_code == 200
+    page = client.get("/console/qa?status=done")
+    assert page.status_code == 200 and "品質抽檢佇列" in page.text and "80.0" in page.text
