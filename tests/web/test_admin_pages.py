@@ -193,3 +193,50 @@ def test_sla_and_routing_admin(client: Any, make: Any, db: Any) -> None:
     assert r.status_code == 200
     db.expire_all()
     assert db.get(TeamRouting, team.id).strategy == "round_robin"
+
+
+def test_brand_admin_creates_and_edits_tiers(client: Any, make: Any, db: Any) -> None:
+    import json
+
+    from kefu.brands.models import Brand
+
+    admin = make.agent("admin")
+    h = _login(client, admin)
+    r = client.post(
+        "/admin/brands",
+        data={
+            "slug": "jade",
+            "name": "翡翠商城",
+            "ticket_prefix": "JD",
+            "default_locale": "zh-CN",
+            "timezone": "Asia/Shanghai",
+        },
+        headers=h,
+    )
+    assert r.status_code == 200, r.text
+    brand = db.scalar(select(Brand).where(Brand.slug == "jade"))
+    assert brand is not None and brand.ticket_prefix == "JD" and len(brand.tiers) == 3
+    tiers = [{"level": 1, "name": "普通", "min_spend": 0}, {"level": 2, "name": "黄金", "min_spend": 5000}]
+    r = client.post(
+        f"/admin/brands/{brand.id}",
+        data={"name": "翡翠", "default_locale": "zh-CN", "timezone": "Asia/Shanghai", "tiers": json.dumps(tiers)},
+        headers=h,
+    )
+    assert r.status_code == 200, r.text
+    db.expire_all()
+    assert [t["name"] for t in db.get(Brand, brand.id).tiers] == ["普通", "黄金"]
+    bad = client.post(
+        f"/admin/brands/{brand.id}",
+        data={
+            "name": "x",
+            "default_locale": "zh-CN",
+            "timezone": "Asia/Shanghai",
+            "tiers": '[{"level": 1, "name": "x", "min_spend": 10}]',
+        },
+        headers=h,
+    )
+    assert bad.status_code == 422  # the lowest tier must start at 0
+    sup = make.agent("supervisor")
+    client.cookies.clear()
+    h2 = _login(client, sup)
+    assert client.post("/admin/brands", data={"slug": "nope", "name": "x"}, headers=h2).status_code == 403

@@ -31,6 +31,7 @@ from kefu.web.pages import Ctx, PageContext, render
 
 router = APIRouter(include_in_schema=False, prefix="/admin")
 TABS: dict[str, str] = {
+    "brands": "brands:manage",
     "agents": "agents:manage",
     "teams": "teams:manage",
     "inboxes": "brands:manage",
@@ -69,6 +70,8 @@ def _tab_data(db: Session, ctx: PageContext, tab: str, brand_id: int | None, loc
         "kb_locales": LOCALES,
         "kb_locale": locale if locale in LOCALES else ctx.agent.locale,
     }
+    if tab == "brands":
+        data["as_json"] = _pretty
     if tab == "agents":
         data["agents"] = list(db.scalars(select(Agent).order_by(Agent.id)))
         data["roles"] = ROLES
@@ -453,6 +456,65 @@ def team_strategy(
         db.rollback()
         return _redisplay(request, ctx, db, "routing", team.brand_id, exc.detail)
     return _redisplay(request, ctx, db, "routing", team.brand_id)
+
+
+@router.post("/brands", response_class=HTMLResponse)
+def create_brand(
+    request: Request,
+    ctx: Ctx,
+    db: DB,
+    slug: Annotated[str, Form(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")],
+    name: Annotated[str, Form(min_length=1, max_length=200)],
+    default_locale: Annotated[str, Form(pattern=r"^(zh-TW|zh-CN|en)$")] = "zh-TW",
+    timezone: Annotated[str, Form(max_length=64)] = "Asia/Taipei",
+    ticket_prefix: Annotated[str, Form(pattern=r"^[A-Z][A-Z0-9]{0,7}$")] = "KF",
+) -> HTMLResponse:
+    """Add a brand (with the default three membership tiers)."""
+    _need(ctx, "brands")
+    try:
+        brand_service.create_brand(
+            db,
+            slug=slug,
+            name=name,
+            default_locale=default_locale,
+            timezone=timezone,
+            ticket_prefix=ticket_prefix,
+            actor=ctx.principal,
+        )
+    except ProblemError as exc:
+        db.rollback()
+        return _redisplay(request, ctx, db, "brands", None, exc.detail)
+    return _redisplay(request, ctx, db, "brands", None)
+
+
+@router.post("/brands/{brand_id}", response_class=HTMLResponse)
+def update_brand(
+    request: Request,
+    brand_id: int,
+    ctx: Ctx,
+    db: DB,
+    name: Annotated[str, Form(min_length=1, max_length=200)],
+    default_locale: Annotated[str, Form(pattern=r"^(zh-TW|zh-CN|en)$")],
+    timezone: Annotated[str, Form(max_length=64)],
+    tiers: Annotated[str, Form(max_length=5000)],
+) -> HTMLResponse:
+    """Rename a brand, change its locale/timezone or its membership tiers (JSON list of {level, name, min_spend})."""
+    _need(ctx, "brands")
+    brand = brand_service.get_brand(db, brand_id, ctx.principal)
+    try:
+        try:
+            tier_list = json.loads(tiers)
+        except ValueError as exc:
+            raise InvalidInput(f"Invalid JSON: {exc}") from exc
+        if not isinstance(tier_list, list) or not all(isinstance(t, dict) for t in tier_list):
+            raise InvalidInput("Tiers must be a JSON list of objects.")
+        brand_service.update_brand(
+            db, brand, ctx.principal, name=name, default_locale=default_locale, timezone=timezone, tiers=tier_list
+        )
+    except (ProblemError, KeyError, TypeError) as exc:
+        db.rollback()
+        return _redisplay(request, ctx, db, "brands", brand_id, _problem_text(exc))
+    return _redisplay(request, ctx, db, "brands", brand_id)
 
 
 def _problem_text(exc: Exception) -> str:
