@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
 
+from kefu.core.chinese import convert
+
 FCR_REPLY_LIMIT = 1
 FCR_REOPEN_DAYS = 7
 BOT_RECONTACT_HOURS = 72
@@ -25,9 +27,7 @@ def localize(text: str, locale: str) -> str:
     """Traditional Chinese source text for a zh locale (Simplified via OpenCC tw2sp, as the UI strings are)."""
     if locale != "zh-CN":
         return text
-    import opencc
-
-    return str(opencc.OpenCC("tw2sp").convert(text))
+    return convert(text, "tw2sp")
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+
+from kefu.core.chinese import convert
 
 __all__ = [
     "LABELS",
@@ -457,19 +457,9 @@ _SHOUTED = frozenset((
 ))
 # fmt: on
 
-_converter: Any = None
-_converter_lock = threading.Lock()
-
 
 def _t2s(text: str) -> str:
-    global _converter
-    if _converter is None:
-        with _converter_lock:
-            if _converter is None:
-                import opencc
-
-                _converter = opencc.OpenCC("t2s")
-    return str(_converter.convert(text))
+    return convert(text, "t2s")
 
 
 def normalize(text: str) -> str:

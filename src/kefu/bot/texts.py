@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from functools import lru_cache
 
+from kefu.core.chinese import converter
+
 _TW_EN: dict[str, tuple[str, str]] = {
     "fallback": (
         "抱歉，我不太確定您的意思，可以換個說法嗎？若需要真人客服，請輸入「真人」。",
@@ -50,9 +52,7 @@ _TW_EN: dict[str, tuple[str, str]] = {
 
 @lru_cache(maxsize=1)
 def _tables() -> dict[str, dict[str, str]]:
-    import opencc
-
-    cn = opencc.OpenCC("tw2sp")
+    cn = converter("tw2sp")
     return {
         "zh-TW": {k: v[0] for k, v in _TW_EN.items()},
         "zh-CN": {k: cn.convert(v[0]) for k, v in _TW_EN.items()},

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from kefu.brands.models import Brand
+from kefu.core.chinese import convert
 from kefu.core.errors import NotFound
 from kefu.knowledge.models import Article, FaqEntry
 
@@ -24,19 +24,11 @@ class Hit:
     locale: str
 
 
-@lru_cache(maxsize=1)
-def _converters() -> tuple[object, object]:
-    import opencc
-
-    return opencc.OpenCC("s2t"), opencc.OpenCC("t2s")
-
-
 def variants(q: str) -> list[str]:
     """The query as typed plus its Traditional and Simplified forms."""
-    s2t, t2s = _converters()
     out = [q]
-    for conv in (s2t, t2s):
-        v = conv.convert(q)  # type: ignore[attr-defined]
+    for config in ("s2t", "t2s"):
+        v = convert(q, config)
         if v not in out:
             out.append(v)
     return out

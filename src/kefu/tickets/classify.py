@@ -6,10 +6,12 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+
+from kefu.core.chinese import convert
 
 
 class Classifier(Protocol):
@@ -176,15 +178,9 @@ CATCH_ALL = "general"
 
 
 @lru_cache(maxsize=1)
-def _converter() -> Any:
-    import opencc
-
-    return opencc.OpenCC("t2s")
-
-
 def normalize(text: str) -> str:
     """Simplified Chinese, case-folded, whitespace-collapsed: zh-Hant, zh-Hans and English compare alike."""
-    return " ".join(str(_converter().convert(text)).casefold().split())
+    return " ".join(convert(text, "t2s").casefold().split())
 
 
 class KeywordClassifier:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from kefu.core.chinese import converter
+
 LOCALES = ("zh-TW", "zh-CN", "en")
 
 # key: (zh-TW, en)
@@ -243,9 +245,7 @@ STRINGS: dict[str, tuple[str, str]] = {
 
 @lru_cache(maxsize=1)
 def _tables() -> dict[str, dict[str, str]]:
-    import opencc
-
-    to_cn = opencc.OpenCC("tw2sp")
+    to_cn = converter("tw2sp")
     return {
         "zh-TW": {k: v[0] for k, v in STRINGS.items()},
         "zh-CN": {k: to_cn.convert(v[0]) for k, v in STRINGS.items()},

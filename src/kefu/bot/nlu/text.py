@@ -8,9 +8,10 @@ depend on the script the customer happens to type in.
 from __future__ import annotations
 
 import re
-import threading
 import unicodedata
-from typing import Any, Final
+from typing import Final
+
+from kefu.core.chinese import converter
 
 __all__ = [
     "LANGUAGES",
@@ -35,22 +36,6 @@ _INVISIBLE_RE: Final = re.compile("[\u200b-\u200f\u2060\ufeff]")
 # Simplified variants that both occur for the same word (帳戶 converts to 帐户, mainland writes 账户).
 _VARIANT_FOLD: Final = str.maketrans({"帐": "账"})
 
-_converters: dict[str, Any] = {}
-_converters_lock = threading.Lock()
-
-
-def _converter(config: str) -> Any:
-    conv = _converters.get(config)
-    if conv is None:
-        import opencc
-
-        with _converters_lock:
-            conv = _converters.get(config)
-            if conv is None:
-                conv = opencc.OpenCC(config)
-                _converters[config] = conv
-    return conv
-
 
 def has_han(text: str) -> bool:
     """True when the text contains at least one Chinese character."""
@@ -61,14 +46,14 @@ def to_simplified(text: str, *, phrases: bool = False) -> str:
     """Convert Traditional Chinese to Simplified (OpenCC t2s; with ``phrases``, tw2sp: 軟體→软件)."""
     if not has_han(text):
         return text
-    return str(_converter("tw2sp" if phrases else "t2s").convert(text))
+    return str(converter("tw2sp" if phrases else "t2s").convert(text))
 
 
 def to_traditional(text: str) -> str:
     """Convert Simplified Chinese characters to Traditional (OpenCC s2t); other text is unchanged."""
     if not has_han(text):
         return text
-    return str(_converter("s2t").convert(text))
+    return str(converter("s2t").convert(text))
 
 
 def normalize(text: str) -> str:
@@ -90,8 +75,8 @@ _SHARED_CHARS: Final = frozenset("台")
 
 def _script_counts(text: str) -> tuple[int, int]:
     """(Traditional-only, Simplified-only) character counts, judged phrase-wise by OpenCC."""
-    simplified = _converter("t2s").convert(text)
-    traditional = _converter("t2tw").convert(_converter("s2t").convert(text))
+    simplified = converter("t2s").convert(text)
+    traditional = converter("t2tw").convert(converter("s2t").convert(text))
     trad = sum(a != b for a, b in zip(text, simplified, strict=False))
     simp = sum(a != b and a not in _SHARED_CHARS for a, b in zip(text, traditional, strict=False))
     return trad, simp
