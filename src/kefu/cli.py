@@ -67,14 +67,14 @@ def serve(
 def worker(concurrency: int = typer.Option(4, min=1, help="Jobs run at once.")) -> None:
     """Run background jobs from Redis (scale-out mode)."""
     from kefu.core.jobs import run_worker
-    from kefu.jobs import load_all
+    from kefu.registry import load_jobs
 
     _logging()
     settings = get_settings()
     if not settings.redis_url:
         typer.echo("kefu worker needs KEFU_REDIS_URL (in embedded mode jobs run inside `kefu serve`)", err=True)
         raise typer.Exit(2)
-    load_all()
+    load_jobs()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_worker(settings, concurrency))
 
@@ -92,10 +92,10 @@ def smtp(
     from kefu.channels.email.receiver import start_receiver
     from kefu.core.db import get_database
     from kefu.core.jobs import get_queue
-    from kefu.jobs import load_all
+    from kefu.registry import load_jobs
 
     _logging()
-    load_all()
+    load_jobs()
     factory = get_database().sessionmaker
     controller = start_receiver(host or env_str("SMTP_HOST", "127.0.0.1"), port or env_int("SMTP_PORT", 2525), factory)
     get_queue().start()
@@ -121,10 +121,10 @@ def scheduler(tick: float = typer.Option(1.0, help="Seconds between ticks.")) ->
     from kefu.core.db import get_database
     from kefu.core.jobs import get_queue
     from kefu.core.scheduler import Scheduler
-    from kefu.jobs import load_all
+    from kefu.registry import load_jobs
 
     _logging()
-    load_all()
+    load_jobs()
     sched = Scheduler(get_database().sessionmaker, get_queue, tick=tick)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import select
 
 from kefu.auth import service
-from kefu.auth.deps import DB, CurrentPrincipal, SettingsDep, client_ip, require
+from kefu.auth.deps import DB, CurrentPrincipal, SettingsDep, client_ip, require, set_session_cookie
 from kefu.auth.models import Agent, Team
 from kefu.auth.permissions import Principal
 from kefu.auth.schemas import (
@@ -47,15 +47,7 @@ def login(body: LoginIn, request: Request, response: Response, db: DB, settings:
     except (Unauthorized, TooManyRequests):
         db.commit()  # the failed attempt must count even though the request fails
         raise
-    response.set_cookie(
-        settings.session_cookie,
-        result.token,
-        max_age=settings.session_ttl_hours * 3600,
-        httponly=True,
-        secure=settings.cookie_secure,
-        samesite="lax",
-        path="/",
-    )
+    set_session_cookie(response, settings, result.token)
     return LoginOut(
         agent=AgentOut.model_validate(result.agent),
         csrf_token=result.auth_session.csrf_token,

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from sqlalchemy.orm import Session
 
 from kefu.auth import service
+from kefu.auth.models import AuthSession
 from kefu.auth.permissions import Principal
 from kefu.core.config import Settings, get_settings
-from kefu.core.db import get_database
+from kefu.core.db import get_database, session_scope
 from kefu.core.errors import Forbidden, Unauthorized
 from kefu.core.security import constant_eq
 
@@ -21,16 +22,9 @@ CSRF_HEADER = "X-CSRF-Token"
 
 def db_session(request: Request) -> Iterator[Session]:
     """One transaction per request: commit when the handler returns, roll back when it raises."""
-    factory = getattr(request.app.state, "session_factory", None)
-    session: Session = factory() if factory is not None else get_database().sessionmaker()
-    try:
+    factory = getattr(request.app.state, "session_factory", None) or get_database().sessionmaker
+    with session_scope(factory) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 # scope="function": commit before the response is sent, so a 2xx always means durable.
@@ -70,12 +64,31 @@ def optional_principal(request: Request, db: DB, settings: SettingsDep) -> Princ
     if resolved is None:
         return None
     principal, row = resolved
-    if request.method not in SAFE_METHODS:
-        sent = request.headers.get(CSRF_HEADER, "")
-        if not sent or not constant_eq(sent, row.csrf_token):
-            raise Forbidden("Missing or invalid CSRF token.", csrf=True)
+    require_csrf(request, row)
     request.state.csrf_token = row.csrf_token
     return principal
+
+
+def require_csrf(request: Request, row: AuthSession) -> None:
+    """Unsafe requests on a cookie session must echo that session's CSRF token."""
+    if request.method in SAFE_METHODS:
+        return
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not sent or not constant_eq(sent, row.csrf_token):
+        raise Forbidden("Missing or invalid CSRF token.", csrf=True)
+
+
+def set_session_cookie(response: Response, settings: Settings, token: str) -> None:
+    """The console session cookie: HttpOnly, SameSite=Lax, Secure when configured."""
+    response.set_cookie(
+        settings.session_cookie,
+        token,
+        max_age=settings.session_ttl_hours * 3600,
+        httponly=True,
+        secure=settings.cookie_secure,
+        samesite="lax",
+        path="/",
+    )
 
 
 def current_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:

@@ -18,7 +18,6 @@ from kefu.brands.service import get_brand
 from kefu.conversations.models import Message
 from kefu.conversations.service import get_conversation
 from kefu.core.pagination import Page
-from kefu.customers.models import Customer
 
 router = APIRouter(prefix="/api/v1", tags=["bot"])
 KbRead = Annotated[Principal, Depends(require("kb:read"))]
@@ -58,15 +57,7 @@ def preview(body: PreviewIn, db: DB, principal: KbRead) -> PreviewOut:
 def assist(conversation_id: int, db: DB, principal: ConvRead) -> SuggestionOut:
     """Suggested replies and a summary for the agent handling a conversation."""
     conv = get_conversation(db, conversation_id, principal)
-    customer = db.get(Customer, conv.customer_id)
-    brand = get_brand(db, conv.brand_id, principal)
-    last = service.assist_question(db, conv)
-    locale = (
-        service.detect_locale(last, (customer.locale if customer else None) or brand.default_locale)
-        if last
-        else brand.default_locale
-    )
-    suggestions = service.suggest(db, brand.id, last, locale) if last else []
+    suggestions = service.assist_suggestions(db, conv)
     agent = get_agent(db, principal.agent_id)  # agents read the summary in their own language
     return SuggestionOut(summary=service.summarize(db, conv, agent.locale), suggestions=suggestions)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
@@ -20,6 +19,7 @@ from kefu.bot.policy import BotSettings, Decision, Memory, Turn, decide
 from kefu.brands.models import Brand
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.service import add_message
+from kefu.core.chinese import convert
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.events import publish
@@ -30,13 +30,6 @@ from kefu.tickets.models import Ticket
 from kefu.tickets.service import create_ticket, update_ticket
 
 LANG_TO_LOCALE = {"zh-Hant": "zh-TW", "zh-Hans": "zh-CN", "en": "en"}
-
-
-@lru_cache(maxsize=2)
-def _opencc(config: str) -> Any:
-    import opencc
-
-    return opencc.OpenCC(config)
 
 
 def detect_locale(text: str, fallback: str) -> str:
@@ -61,9 +54,9 @@ def localize_answer(session: Session, doc: FaqDoc, locale: str) -> tuple[int, st
         if sibling is not None:
             return sibling.id, sibling.answer
     if doc.locale == "zh-TW" and locale == "zh-CN":
-        return doc.id, str(_opencc("tw2sp").convert(doc.answer))
+        return doc.id, convert(doc.answer, "tw2sp")
     if doc.locale == "zh-CN" and locale == "zh-TW":
-        return doc.id, str(_opencc("s2twp").convert(doc.answer))
+        return doc.id, convert(doc.answer, "s2twp")
     return doc.id, doc.answer
 
 
@@ -509,6 +502,18 @@ def assist_question(session: Session, conv: Conversation) -> str | None:
         if body and not wants_human(body):
             return str(body)
     return None
+
+
+def assist_suggestions(session: Session, conv: Conversation) -> list[dict[str, Any]]:
+    """Agent assist for a conversation: KB answers for its latest real question, in the customer's locale."""
+    last = assist_question(session, conv)
+    if not last:
+        return []
+    customer = session.get(Customer, conv.customer_id)
+    brand = session.get(Brand, conv.brand_id)
+    assert brand is not None
+    locale = detect_locale(last, (customer.locale if customer else None) or brand.default_locale)
+    return suggest(session, brand.id, last, locale)
 
 
 def decision_dict(d: Decision) -> dict[str, Any]:

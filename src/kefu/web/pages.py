@@ -13,7 +13,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from kefu.auth import service as auth_service
-from kefu.auth.deps import DB, SettingsDep, client_ip
+from kefu.auth.deps import DB, SettingsDep, client_ip, require_csrf, set_session_cookie
 from kefu.auth.models import Agent, Team, TeamMember
 from kefu.auth.permissions import Principal
 from kefu.bot import service as bot_service
@@ -22,10 +22,9 @@ from kefu.complaints.models import Complaint, RegulatorCase
 from kefu.conversations import service as conv_service
 from kefu.conversations.models import Conversation, Message
 from kefu.core.errors import Forbidden, NotFound, ProblemError, TooManyRequests, Unauthorized
-from kefu.core.security import constant_eq
 from kefu.customers.models import Customer, CustomerIdentity, Organization
 from kefu.macros import service as macros
-from kefu.privacy.masking import PiiView
+from kefu.privacy.masking import PiiView, can_reveal
 from kefu.sla.models import TicketSla
 from kefu.tickets import service as ticket_service
 from kefu.tickets.models import PRIORITIES, TICKET_STATUSES, Ticket
@@ -60,10 +59,7 @@ def page_context(request: Request, db: DB, settings: SettingsDep) -> PageContext
     if resolved is None:
         raise LoginRequired
     principal, row = resolved
-    if request.method not in ("GET", "HEAD"):
-        sent = request.headers.get("X-CSRF-Token", "")
-        if not sent or not constant_eq(sent, row.csrf_token):
-            raise Forbidden("Missing or invalid CSRF token.")
+    require_csrf(request, row)
     agent = auth_service.get_agent(db, principal.agent_id)
     locale = pick_locale(request.query_params.get("lang") or request.cookies.get(LOCALE_COOKIE), agent.locale)
     return PageContext(principal, agent, row.csrf_token, locale)
@@ -151,15 +147,7 @@ def login_submit(
         key = "login_locked" if isinstance(exc, TooManyRequests) else "login_failed"
         return render(request, None, "login.html", status=exc.status, error=key, email=email)
     response = RedirectResponse("/console", status_code=303)
-    response.set_cookie(
-        settings.session_cookie,
-        result.token,
-        max_age=settings.session_ttl_hours * 3600,
-        httponly=True,
-        secure=settings.cookie_secure,
-        samesite="lax",
-        path="/",
-    )
+    set_session_cookie(response, settings, result.token)
     return response
 
 
@@ -262,7 +250,7 @@ def _conversation_data(db: Session, ctx: PageContext, conversation_id: int) -> d
     tier_name = next((t["name"] for t in brand.tiers if int(t["level"]) == customer.tier), str(customer.tier))
     values = {
         # Agents without pii:reveal keep the placeholder; it is filled in server-side when the reply is sent.
-        "customer_name": (customer.name or "") if PiiView(ctx.principal).reveal else "{customer_name}",
+        "customer_name": (customer.name or "") if can_reveal(ctx.principal) else "{customer_name}",
         "agent_name": ctx.agent.name,
         "ticket_number": ticket.number if ticket else "",
         "brand_name": brand.name,
@@ -305,18 +293,12 @@ def timeline(request: Request, conversation_id: int, ctx: Ctx, db: DB) -> HTMLRe
 def assist(request: Request, conversation_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
     """Agent-assist panel: handoff summary and suggested KB answers for the latest customer message."""
     conv = conv_service.get_conversation(db, conversation_id, ctx.principal)
-    customer = db.get(Customer, conv.customer_id)
-    brand = db.get(Brand, conv.brand_id)
-    assert customer is not None and brand is not None
-    last = bot_service.assist_question(db, conv)
     suggestions: list[dict[str, Any]] = []
-    if last:
-        locale = bot_service.detect_locale(last, customer.locale or brand.default_locale)
-        try:
-            suggestions = bot_service.suggest(db, brand.id, last, locale)
-        except Exception:  # the panel is advisory; a KB index problem must not break the conversation page
-            log.exception("agent assist failed for conversation %s", conv.id)
-    summary = bot_service.summarize(db, conv, ctx.locale if ctx.locale in ("zh-TW", "zh-CN", "en") else "zh-TW")
+    try:
+        suggestions = bot_service.assist_suggestions(db, conv)
+    except Exception:  # the panel is advisory; a KB index problem must not break the conversation page
+        log.exception("agent assist failed for conversation %s", conv.id)
+    summary = bot_service.summarize(db, conv, ctx.locale)
     return render(request, ctx, "partials/assist.html", summary=summary, suggestions=suggestions)
 
 

@@ -13,12 +13,12 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from kefu.channels.client import BearerClient
 from kefu.channels.types import (
     Attachment,
     ChannelSendError,
@@ -314,7 +314,7 @@ def _error_from_response(response: httpx.Response, retry_key: str | None) -> Lin
     return LinePermanentError(text, **kwargs)
 
 
-class LineClient:
+class LineClient(BearerClient):
     """Minimal synchronous LINE Messaging API client (reply, push, profile, content)."""
 
     def __init__(
@@ -330,28 +330,7 @@ class LineClient:
             raise ValueError("channel_access_token is required")
         self._api_base = api_base.rstrip("/")
         self._data_api_base = data_api_base.rstrip("/")
-        self._http = httpx.Client(
-            timeout=timeout,
-            transport=transport,
-            headers={"Authorization": f"Bearer {channel_access_token}", "User-Agent": "kefu-line/1"},
-        )
-
-    def __enter__(self) -> LineClient:
-        """Use as a context manager that closes the HTTP connection pool."""
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Close the client."""
-        self.close()
-
-    def close(self) -> None:
-        """Close the underlying HTTP connection pool."""
-        self._http.close()
+        super().__init__(channel_access_token, user_agent="kefu-line/1", timeout=timeout, transport=transport)
 
     def _request(
         self,

@@ -12,12 +12,12 @@ import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
 
+from kefu.channels.client import BearerClient
 from kefu.channels.types import (
     Attachment,
     ChannelSendError,
@@ -376,7 +376,7 @@ def _error_from_response(response: httpx.Response) -> MessengerApiError:
     )
 
 
-class MessengerClient:
+class MessengerClient(BearerClient):
     """Minimal synchronous Messenger Send API client."""
 
     def __init__(
@@ -398,30 +398,9 @@ class MessengerClient:
             params["appsecret_proof"] = hmac.new(
                 app_secret.encode("utf-8"), page_access_token.encode("utf-8"), hashlib.sha256
             ).hexdigest()
-        # The token goes in a header rather than ?access_token= so it does not end up in URL logs.
-        self._http = httpx.Client(
-            timeout=timeout,
-            transport=transport,
-            params=params,
-            headers={"Authorization": f"Bearer {page_access_token}", "User-Agent": "kefu-messenger/1"},
+        super().__init__(
+            page_access_token, user_agent="kefu-messenger/1", timeout=timeout, transport=transport, params=params
         )
-
-    def __enter__(self) -> MessengerClient:
-        """Use as a context manager that closes the HTTP connection pool."""
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Close the client."""
-        self.close()
-
-    def close(self) -> None:
-        """Close the underlying HTTP connection pool."""
-        self._http.close()
 
     def _request(
         self,

@@ -1,0 +1,46 @@
+"""Base for provider API clients: an httpx pool authenticated with a bearer token, closed as a context manager."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+import httpx
+
+
+class BearerClient:
+    """Holds one httpx.Client with `Authorization: Bearer …`; use `with` (or close()) to release the pool."""
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        user_agent: str,
+        timeout: float,
+        transport: httpx.BaseTransport | None,
+        params: dict[str, str] | None = None,
+    ) -> None:
+        # The token goes in a header rather than the query string so it does not end up in URL logs.
+        self._http = httpx.Client(
+            timeout=timeout,
+            transport=transport,
+            params=params or {},
+            headers={"Authorization": f"Bearer {token}", "User-Agent": user_agent},
+        )
+
+    def __enter__(self) -> Self:
+        """Use as a context manager that closes the HTTP connection pool."""
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the client."""
+        self.close()
+
+    def close(self) -> None:
+        """Close the underlying HTTP connection pool."""
+        self._http.close()
