@@ -6,7 +6,10 @@ Usage:
         [--n 3000] [--concurrency 16]
 
 Each side gets a fresh database on the server, 2 worker processes (gunicorn -w 2 / `kefu serve --workers 2`) and
-token authentication (DRF TokenAuthentication / kefu bearer token). Prints tickets/s, p50/p95 and the ratio.
+token authentication (DRF TokenAuthentication / kefu bearer token). The sides run alternately for `--rounds` rounds
+(the load of a shared machine drifts; alternating spreads it over both) and each round prints tickets/s, p50/p95
+latency and CPU milliseconds per ticket spent by the server's processes and by the PostgreSQL backends serving its
+database (read from /proc: the part of the comparison that does not depend on what else the machine is doing).
 """
 
 from __future__ import annotations
@@ -136,6 +139,39 @@ def serving(args: list[str], env: dict[str, str], cwd: Path, log: Path) -> Itera
             proc.wait()
 
 
+def _proc_stats() -> dict[int, tuple[int, float, str]]:
+    """pid -> (parent pid, CPU seconds, command line) for every process (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[int, tuple[int, float, str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        out[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick, cmdline)
+    return out
+
+
+def cpu_seconds(server_pid: int, database: str) -> tuple[float, float]:
+    """CPU seconds so far of the server's process tree and of the PostgreSQL backends connected to `database`."""
+    stats = _proc_stats()
+    tree, frontier = {server_pid}, [server_pid]
+    while frontier:
+        parent = frontier.pop()
+        for pid, (ppid, _, _) in stats.items():
+            if ppid == parent and pid not in tree:
+                tree.add(pid)
+                frontier.append(pid)
+    server = sum(stats[pid][1] for pid in tree if pid in stats)
+    # PostgreSQL titles each backend "postgres: USER DATABASE HOST(PORT) STATE".
+    pg = sum(cpu for _, cpu, cmd in stats.values() if cmd.startswith("postgres: ") and f" {database} " in cmd)
+    return server, pg
+
+
 async def drive(
     url: str, headers: dict[str, str], body: Callable[[int], dict[str, Any]], n: int, c: int
 ) -> dict[str, Any]:
@@ -169,8 +205,26 @@ async def drive(
     }
 
 
-def bench_helpdesk(venv: Path, admin_url: str, n: int, c: int, work: Path) -> dict[str, Any]:
-    """Generate a Django project, migrate it, serve it with gunicorn -w 2 and create tickets through /api/tickets/."""
+Round = Callable[[int], dict[str, Any]]
+
+
+def _measured(server: subprocess.Popen[bytes], database: str, run: Callable[[int], dict[str, Any]]) -> Round:
+    """Wrap a load run with the CPU accounting of the server tree and its database backends."""
+
+    def one_round(n: int) -> dict[str, Any]:
+        server0, pg0 = cpu_seconds(server.pid, database)
+        result = run(n)
+        server1, pg1 = cpu_seconds(server.pid, database)
+        result["server_cpu_ms"] = 1000 * (server1 - server0) / n
+        result["pg_cpu_ms"] = 1000 * (pg1 - pg0) / n
+        return result
+
+    return one_round
+
+
+@contextmanager
+def helpdesk(venv: Path, admin_url: str, c: int, work: Path) -> Iterator[Round]:
+    """A Django project with django-helpdesk, migrated, served by gunicorn -w 2; yields a round runner."""
     from urllib.parse import urlsplit
 
     py = venv / "bin" / "python"
@@ -197,7 +251,7 @@ def bench_helpdesk(venv: Path, admin_url: str, n: int, c: int, work: Path) -> di
         token, queue_id = out.stdout.decode().split()[-2:]
         port = free_port()
         gunicorn = [str(venv / "bin" / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "benchproj.wsgi"]
-        with serving(gunicorn, env, proj, work / "gunicorn.log"):
+        with serving(gunicorn, env, proj, work / "gunicorn.log") as server:
             base = f"http://127.0.0.1:{port}/helpdesk/api/tickets/"
             wait_http(base, lambda s: s in (401, 403))
 
@@ -210,11 +264,13 @@ def bench_helpdesk(venv: Path, admin_url: str, n: int, c: int, work: Path) -> di
                     "priority": 3,
                 }
 
-            return asyncio.run(drive(base, {"Authorization": f"Token {token}"}, body, n, c))
+            headers = {"Authorization": f"Token {token}"}
+            yield _measured(server, u.path.lstrip("/"), lambda n: asyncio.run(drive(base, headers, body, n, c)))
 
 
-def bench_kefu(admin_url: str, n: int, c: int, work: Path) -> dict[str, Any]:
-    """Serve kefu with `kefu serve --workers 2` and create tickets through POST /api/v1/tickets."""
+@contextmanager
+def kefu(admin_url: str, c: int, work: Path) -> Iterator[Round]:
+    """kefu served by `kefu serve --workers 2` on a fresh database; yields a round runner (POST /api/v1/tickets)."""
     from kefu.auth.service import create_agent, create_token
     from kefu.brands.service import create_brand
     from kefu.core.db import Database
@@ -241,14 +297,22 @@ def bench_kefu(admin_url: str, n: int, c: int, work: Path) -> dict[str, Any]:
         )
         port = free_port()
         cmd = [sys.executable, "-m", "kefu", "serve", "--port", str(port), "--workers", "2"]
-        with serving(cmd, env, ROOT, work / "kefu.log"):
+        with serving(cmd, env, ROOT, work / "kefu.log") as server:
             wait_http(f"http://127.0.0.1:{port}/healthz", lambda s: s == 200)
 
             def body(i: int) -> dict[str, Any]:
                 return {"brand_id": brand_id, "subject": f"工單 {i}", "description": "商品還沒到，請協助查詢。"}
 
             headers = {"Authorization": f"Bearer {token}"}
-            return asyncio.run(drive(f"http://127.0.0.1:{port}/api/v1/tickets", headers, body, n, c))
+            target = f"http://127.0.0.1:{port}/api/v1/tickets"
+            yield _measured(server, url.rsplit("/", 1)[1], lambda n: asyncio.run(drive(target, headers, body, n, c)))
+
+
+def _line(name: str, r: dict[str, Any]) -> str:
+    return (
+        f"  {name:16s} {r['rate']:7.1f} tickets/s  p50 {r['p50']:6.1f} ms  p95 {r['p95']:6.1f} ms  "
+        f"CPU/ticket: server {r['server_cpu_ms']:5.2f} ms + PostgreSQL {r['pg_cpu_ms']:5.2f} ms"
+    )
 
 
 def main() -> None:
@@ -256,7 +320,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("venv", type=Path, help="virtualenv with django-helpdesk, gunicorn and psycopg installed")
     ap.add_argument("--pg", default=os.environ.get("KEFU_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres"))
-    ap.add_argument("--n", type=int, default=3000)
+    ap.add_argument("--n", type=int, default=2000, help="tickets per side per round")
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--concurrency", type=int, default=16)
     args = ap.parse_args()
     probe = subprocess.run(
@@ -273,14 +338,32 @@ def main() -> None:
                 then run this script again with that path."""
             )
         )
+    print(
+        f"ticket creation over HTTP: {args.rounds} alternating rounds of {args.n} tickets per side, "
+        f"{args.concurrency} concurrent clients, PostgreSQL, 2 server processes each, {os.cpu_count()} CPUs"
+    )
+    results: dict[str, list[dict[str, Any]]] = {"django-helpdesk": [], "kefu": []}
     with tempfile.TemporaryDirectory() as d:
         work = Path(d)
-        dh = bench_helpdesk(args.venv, args.pg, args.n, args.concurrency, work)
-        kf = bench_kefu(args.pg, args.n, args.concurrency, work)
-    print(f"ticket creation over HTTP, n={args.n}, {args.concurrency} concurrent clients, PostgreSQL, 2 processes each")
-    for name, r in (("django-helpdesk", dh), ("kefu", kf)):
-        print(f"  {name:16s} {r['rate']:8.1f} tickets/s   p50 {r['p50']:7.1f} ms   p95 {r['p95']:7.1f} ms")
-    print(f"  ratio kefu / django-helpdesk: {kf['rate'] / dh['rate']:.1f}x (target >= 10x)")
+        with helpdesk(args.venv, args.pg, args.concurrency, work) as dh, kefu(args.pg, args.concurrency, work) as kf:
+            for i in range(args.rounds):
+                for name, run in (("django-helpdesk", dh), ("kefu", kf)):
+                    r = run(args.n)
+                    results[name].append(r)
+                    print(f"round {i + 1}:" + _line(name, r))
+    print("median over rounds:")
+    med = {name: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for name, rs in results.items()}
+    for name, r in med.items():
+        print(_line(name, r))
+    ratios = [k["rate"] / h["rate"] for h, k in zip(results["django-helpdesk"], results["kefu"], strict=True)]
+    dh_cpu = med["django-helpdesk"]["server_cpu_ms"] + med["django-helpdesk"]["pg_cpu_ms"]
+    kf_cpu = med["kefu"]["server_cpu_ms"] + med["kefu"]["pg_cpu_ms"]
+    print(f"  throughput ratio kefu / django-helpdesk per round: {', '.join(f'{x:.2f}x' for x in ratios)}")
+    print(f"  median throughput ratio {statistics.median(ratios):.2f}x (target >= 10x)")
+    print(
+        f"  CPU per ticket (server + PostgreSQL): django-helpdesk {dh_cpu:.2f} ms, kefu {kf_cpu:.2f} ms "
+        f"-> {dh_cpu / kf_cpu:.2f}x less CPU per ticket"
+    )
 
 
 if __name__ == "__main__":

@@ -171,3 +171,18 @@ def test_concurrent_ticket_numbers_are_unique(db_url: str, tmp_path: Any) -> Non
     assert len(numbers) == 60 and len(set(numbers)) == 60
     assert max(numbers) == "CC-000060"
     database.dispose()
+
+
+def test_postgresql_ticket_numbers_continue_from_the_counter(db: Any) -> None:
+    """A brand's sequence starts after its counter row (databases upgraded with tickets keep their numbering)."""
+    from sqlalchemy import update
+
+    from kefu.brands.service import create_brand
+    from kefu.tickets.models import TicketCounter
+    from kefu.tickets.service import create_ticket
+
+    brand = create_brand(db, slug="seq-brand", name="s", ticket_prefix="SQ")
+    db.execute(update(TicketCounter).where(TicketCounter.brand_id == brand.id).values(value=41))
+    first = create_ticket(db, brand_id=brand.id, subject="a", actor=None)
+    second = create_ticket(db, brand_id=brand.id, subject="b", actor=None)
+    assert (first.number, second.number) == ("SQ-000042", "SQ-000043")

@@ -152,3 +152,43 @@ def test_migration_backfills_existing_entries(tmp_path: Any) -> None:
         result = verify_chain(s)
     database.dispose()
     assert result.ok and result.checked == 3 and result.head_seq == 3, result.problems
+
+
+def test_entries_are_appended_at_commit_and_visible_to_reads(db: Any) -> None:
+    """record() queues the entry; the chain head is touched only at commit, or when the session reads the log."""
+    from kefu.audit.chain import flush_pending
+    from kefu.audit.models import AuditChainHead, AuditLog
+    from kefu.audit.service import record
+
+    db.commit()
+    head_before = db.scalar(select(AuditChainHead.seq))
+    entry = record(db, None, "test.deferred", target_type="t", target_id=1)
+    assert entry.id is None and entry.seq is None  # not inserted yet: no chain-head lock taken
+    assert db.scalar(select(AuditChainHead.seq)) == head_before
+    seen = db.scalar(select(AuditLog).where(AuditLog.action == "test.deferred"))  # a read flushes the queue
+    assert seen is entry and entry.seq == (head_before or 0) + 1
+    later = record(db, None, "test.deferred.commit", target_type="t", target_id=2)
+    db.commit()
+    assert later.seq == entry.seq + 1 and later.prev_hash == entry.hash
+    flush_pending(db)  # nothing left queued
+
+
+def test_rolled_back_entries_are_dropped(db: Any) -> None:
+    """Entries recorded in a rolled-back transaction or savepoint never reach the chain."""
+    from kefu.audit.chain import verify_chain
+    from kefu.audit.models import AuditLog
+    from kefu.audit.service import record
+
+    db.commit()
+    record(db, None, "test.kept", target_type="t", target_id=1)
+    nested = db.begin_nested()
+    record(db, None, "test.savepoint.dropped", target_type="t", target_id=2)
+    nested.rollback()
+    db.commit()
+    actions = set(db.scalars(select(AuditLog.action).where(AuditLog.action.like("test.%"))))
+    assert "test.kept" in actions and "test.savepoint.dropped" not in actions
+    record(db, None, "test.tx.dropped", target_type="t", target_id=3)
+    db.rollback()
+    db.commit()
+    assert db.scalar(select(AuditLog.id).where(AuditLog.action == "test.tx.dropped")) is None
+    assert verify_chain(db).ok

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.event import listens_for
-from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.orm import Mapper, ORMExecuteState, Session, SessionTransaction
 
 from kefu.audit.models import AuditChainHead, AuditLog
 from kefu.core.db import utcnow
@@ -100,6 +100,72 @@ def _link(mapper: Mapper[AuditLog], connection: Connection, target: AuditLog) ->
     connection.execute(
         update(AuditChainHead).where(AuditChainHead.id == HEAD_ID).values(seq=seq, hash=digest, updated_at=utcnow())
     )
+
+
+# --------------------------------------------------------------------------- deferred append
+# Entries recorded in a transaction wait in session.info and are inserted by the flush that commit runs, so the
+# chain-head row lock is held only for the commit itself instead of for the rest of the writer's transaction.
+
+_PENDING = "kefu.audit.pending"
+
+
+def defer_append(session: Session, entry: AuditLog) -> None:
+    """Queue an entry for insertion at commit (or at the next read of the audit log in this session)."""
+    pending: list[tuple[SessionTransaction | None, AuditLog]] = session.info.setdefault(_PENDING, [])
+    pending.append((session.get_nested_transaction() or session.get_transaction(), entry))
+
+
+def flush_pending(session: Session) -> None:
+    """Insert the queued entries now (chain order = recording order)."""
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        session.add_all([entry for _, entry in pending])
+        session.flush()
+
+
+@listens_for(Session, "before_commit")
+def _append_at_commit(session: Session) -> None:
+    if session.info.get(_PENDING) and not session.in_nested_transaction():
+        flush_pending(session)
+
+
+@listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    """Forget entries recorded inside the transaction (or savepoint) that was rolled back."""
+    pending = session.info.get(_PENDING)
+    if not pending:
+        return
+
+    def inside(tx: SessionTransaction | None) -> bool:
+        while tx is not None:
+            if tx is previous_transaction:
+                return True
+            tx = tx.parent
+        return False
+
+    kept = [(tx, entry) for tx, entry in pending if not inside(tx)]
+    if kept:
+        session.info[_PENDING] = kept
+    else:
+        session.info.pop(_PENDING, None)
+
+
+@listens_for(Session, "after_transaction_end")
+def _drop_at_end(session: Session, transaction: SessionTransaction) -> None:
+    """A finished outermost transaction leaves nothing queued (commit inserted it; rollback or close dropped it)."""
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
+@listens_for(Session, "do_orm_execute")
+def _flush_before_audit_reads(state: ORMExecuteState) -> None:
+    """A read of the audit log in the recording session sees its own queued entries, like autoflush."""
+    if state.session.info.get(_PENDING) and state.is_select and _reads_audit(state):
+        flush_pending(state.session)
+
+
+def _reads_audit(state: ORMExecuteState) -> bool:
+    return any(m.class_ is AuditLog for m in state.all_mappers)
 
 
 @dataclass

@@ -7,8 +7,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kefu.audit.chain import defer_append
 from kefu.audit.models import AuditLog
 from kefu.auth.permissions import Principal
+from kefu.core.db import utcnow
 from kefu.core.pagination import keyset_page
 
 
@@ -24,8 +26,14 @@ def record(
     actor_type: str | None = None,
     actor_label: str | None = None,
 ) -> AuditLog:
-    """Append an audit entry in the caller's transaction (so it commits or rolls back with the change)."""
+    """Append an audit entry in the caller's transaction (so it commits or rolls back with the change).
+
+    The row is inserted when the transaction commits (or earlier, when the session reads the audit log):
+    chaining it locks the single chain head, and taking that lock last keeps concurrent writers from queuing
+    behind each other for the rest of their transactions.
+    """
     entry = AuditLog(
+        at=utcnow(),
         actor_type=actor_type or ("agent" if actor else "system"),
         actor_id=actor.agent_id if actor else None,
         actor_label=actor_label or (actor.label if actor else "system"),
@@ -36,8 +44,7 @@ def record(
         ip=actor.ip if actor else None,
         details=details or {},
     )
-    session.add(entry)
-    session.flush()
+    defer_append(session, entry)
     return entry
 
 

@@ -145,7 +145,7 @@ class RedisBus(_Listeners):
         while not self._stopping.is_set():
             try:
                 client = redis.Redis.from_url(self.url, socket_connect_timeout=5, health_check_interval=10)
-                pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+                pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call,unused-ignore]
                 pubsub.subscribe(self.channel)
                 self._ready.set()
                 backoff = 0.2

@@ -58,7 +58,14 @@ def list_tickets(
     organization_id: int | None = None,
     category: str | None = None,
     tag: str | None = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="Ticket number, or words that must all occur in the subject, description or messages "
+            "(Traditional and Simplified Chinese match each other; case-insensitive).",
+        ),
+    ] = None,
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     sort: Annotated[str, Query(pattern="^(updated_at|created_at)$")] = "updated_at",

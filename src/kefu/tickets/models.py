@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint, event, text
+from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.orm import Mapped, Session, UOWTransaction, mapped_column
 
 from kefu.core.db import Base, utcnow
 
@@ -40,6 +41,9 @@ class Ticket(Base):
         Index("ix_tickets_team_updated", "team_id", "updated_at", "id"),
         Index("ix_tickets_brand_created", "brand_id", "created_at", "id"),
         Index("ix_tickets_status_resolved", "status", "resolved_at"),
+        # Search documents (kefu.tickets.search): GIN on PostgreSQL; SQLite answers with LIKE, so its twin index is
+        # an empty partial index (WHERE 0) that only keeps the schema identical across backends.
+        Index("ix_tickets_search", "search_vector", postgresql_using="gin", sqlite_where=text("0")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -69,6 +73,8 @@ class Ticket(Base):
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"), index=True)
     last_public_update_at: Mapped[datetime | None]
     reopen_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    # 0901: search document (tsvector on PostgreSQL, token text on SQLite), maintained by kefu.tickets.search.
+    search_vector: Mapped[str | None] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"), deferred=True)
 
 
 class TicketLink(Base):
@@ -172,3 +178,17 @@ class ProgressQueryAttempt(Base):
     number: Mapped[str] = mapped_column(String(32))
     success: Mapped[bool]
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+@event.listens_for(Session, "before_flush")
+def _search_before_flush(session: Session, flush_context: UOWTransaction, instances: object) -> None:
+    from kefu.tickets import search
+
+    search.before_flush(session, flush_context)
+
+
+@event.listens_for(Session, "after_flush")
+def _search_after_flush(session: Session, flush_context: UOWTransaction) -> None:
+    from kefu.tickets import search
+
+    search.after_flush(session, flush_context)

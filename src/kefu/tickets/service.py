@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, cast, or_, select, update
+from sqlalchemy import ColumnElement, String, cast, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from kefu.audit.service import record
@@ -28,6 +28,7 @@ from kefu.core.pagination import keyset_page
 from kefu.customers.models import Customer
 from kefu.routing import service as routing
 from kefu.sla import service as sla
+from kefu.tickets import search
 from kefu.tickets.classify import DEFAULT_CATEGORIES, classifier_for
 from kefu.tickets.models import (
     FIELD_TYPES,
@@ -63,7 +64,15 @@ _KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 def next_number(session: Session, brand: Brand) -> tuple[int, str]:
-    """Allocate the next per-brand ticket number atomically (row lock on the counter)."""
+    """Allocate the next per-brand ticket number.
+
+    PostgreSQL draws it from the brand's sequence (migration 0902), so concurrent creators never wait for each
+    other; a rolled-back creation leaves a gap in the numbers, as ticket systems' numbers generally do. SQLite
+    has a single writer, so the counter row (locked until commit) costs nothing there and stays gap-free.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        drawn = int(session.execute(select(func.kefu_next_ticket_number(brand.id))).scalar_one())
+        return drawn, f"{brand.ticket_prefix}-{drawn:06d}"
     seq = session.execute(
         update(TicketCounter)
         .where(TicketCounter.brand_id == brand.id)
@@ -919,6 +928,15 @@ def list_feedback(
     return keyset_page(session, stmt, ClassificationFeedback.id, ClassificationFeedback.id, limit=limit, cursor=cursor)
 
 
+def search_condition(session: Session, q: str) -> ColumnElement[bool]:
+    """WHERE condition for a ticket search: exact ticket number, or every query token in the ticket's document."""
+    number = Ticket.number == q.strip().upper()
+    q_tokens = search.query_tokens(q)
+    if not q_tokens:
+        return number
+    return or_(number, search.match(Ticket.search_vector, q_tokens, session.get_bind().dialect.name))
+
+
 def list_tickets(
     session: Session,
     principal: Principal,
@@ -940,7 +958,11 @@ def list_tickets(
     limit: int = 50,
     cursor: str | None = None,
 ) -> tuple[list[Ticket], str | None]:
-    """Tickets matching filters, newest first by `sort`, keyset-paginated."""
+    """Tickets matching filters, newest first by `sort`, keyset-paginated.
+
+    `q` matches the ticket number exactly, or (kefu.tickets.search) words in the subject, description or any message
+    of the ticket's conversations: Traditional and Simplified Chinese alike, English case-insensitively.
+    """
     if sort not in SORTS:
         raise InvalidInput(f"sort must be one of {', '.join(SORTS)}.")
     stmt = select(Ticket)
@@ -967,8 +989,8 @@ def list_tickets(
     if tag:
         # JSON containment differs per backend; a quoted LIKE on the serialized list works on both.
         stmt = stmt.where(cast(Ticket.tags, String).like(f'%"{tag}"%'))
-    if q:
-        stmt = stmt.where(or_(Ticket.subject.like(f"%{q}%"), Ticket.number == q.strip().upper()))
+    if q and q.strip():
+        stmt = stmt.where(search_condition(session, q))
     if created_after is not None:
         stmt = stmt.where(Ticket.created_at >= created_after)
     if created_before is not None:

@@ -7,13 +7,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kefu import __version__, registry
 from kefu.core.config import Settings, get_settings
@@ -44,6 +45,40 @@ def _cors_headers(*, preflight: bool) -> dict[str, str]:
             }
         )
     return headers
+
+
+_HARDENING = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin"}
+
+
+class SecurityHeaders:
+    """CORS for the public prefixes and hardening headers, as plain ASGI (no per-request task and body relay)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer widget/public preflights; add the headers to every HTTP response."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        public = str(scope["path"]).startswith(CORS_PUBLIC_PREFIXES)
+        if public and scope["method"] == "OPTIONS" and Headers(scope=scope).get("access-control-request-method"):
+            # Preflight for the embeddable widget and public APIs: they authenticate with explicit tokens, never
+            # cookies, so any site may call them.
+            await Response(status_code=204, headers=_cors_headers(preflight=True))(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if public:
+                    headers.update(_cors_headers(preflight=False))
+                for name, value in _HARDENING.items():
+                    if name not in headers:
+                        headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None, bus: Bus | None = None) -> FastAPI:
@@ -101,20 +136,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             return Response(status_code=401, headers={"HX-Redirect": "/login"})
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Any:
-        public = request.url.path.startswith(CORS_PUBLIC_PREFIXES)
-        if public and request.method == "OPTIONS" and "access-control-request-method" in request.headers:
-            # Preflight for the embeddable widget and public APIs: they authenticate with explicit tokens, never
-            # cookies, so any site may call them.
-            return Response(status_code=204, headers=_cors_headers(preflight=True))
-        response = await call_next(request)
-        if public:
-            response.headers.update(_cors_headers(preflight=False))
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+    app.add_middleware(SecurityHeaders)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> JSONResponse:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,15 @@ from kefu.bot.nlu.calibration import expected_calibration_error
 from kefu.bot.nlu.model import IntentModel
 from kefu.bot.nlu.retriever import FaqRetriever
 
-__all__ = ["METRIC_KEYS", "evaluate", "evaluate_retrieval_texts", "evaluate_texts", "read_labeled_csv"]
+__all__ = [
+    "METRIC_KEYS",
+    "Relabeled",
+    "evaluate",
+    "evaluate_retrieval_texts",
+    "evaluate_texts",
+    "read_labeled_csv",
+    "relabel_from_reference",
+]
 
 METRIC_KEYS = (
     "accuracy",
@@ -48,6 +57,71 @@ def read_labeled_csv(path: PathLike | Sequence[PathLike]) -> tuple[list[str], li
                 texts.append(row["text"] or "")
                 labels.append((row[label_col] or "").strip())
     return texts, labels
+
+
+def _text_key(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+@dataclass(frozen=True, slots=True)
+class Relabeled:
+    """Result of :func:`relabel_from_reference`: the kept rows and counts of what happened to the input."""
+
+    texts: list[str]
+    labels: list[str]
+    disagreeing: int  # input rows whose label differs from the reference (relabeled + dropped)
+    relabeled: int  # kept rows whose label was changed
+    dropped: int  # rows removed because their reference label is not in ``keep``
+    unmatched: int  # rows with no (unambiguous) reference label, kept as they were
+
+
+def relabel_from_reference(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    reference_texts: Sequence[str],
+    reference_labels: Sequence[str],
+    *,
+    keep: Collection[str] | None = None,
+    outside: str | None = None,
+) -> Relabeled:
+    """Relabel rows from a reference labelled set that contains the same texts.
+
+    Meant for derived datasets whose labels were corrupted in the build (e.g. shifted by a row offset)
+    while the texts were copied intact from the original set. A row whose label disagrees with the
+    label the reference gives its text (matched case-insensitively, whitespace collapsed) takes the
+    reference label; if that label is not in ``keep`` (default: the labels of ``labels``), the row
+    is dropped instead, or labeled ``outside`` when given (e.g. ``"oos"`` for held-out intents; a
+    row already labeled ``outside`` then agrees). Rows that agree with the reference are kept as
+    they are, and so are rows whose text is absent
+    from the reference or carries conflicting labels there (counted as ``unmatched``).
+    """
+    if len(texts) != len(labels) or len(reference_texts) != len(reference_labels):
+        raise ValueError("texts and labels must have the same length")
+    found: dict[str, str | None] = {}
+    for text, label in zip(reference_texts, reference_labels, strict=True):
+        key = _text_key(text)
+        found[key] = label if found.get(key, label) == label else None  # None marks a conflict
+    allowed = set(labels) if keep is None else set(keep)
+    out_texts: list[str] = []
+    out_labels: list[str] = []
+    disagreeing = relabeled = dropped = unmatched = 0
+    for text, label in zip(texts, labels, strict=True):
+        ref = found.get(_text_key(text))
+        target: str | None = label
+        if ref is None:
+            unmatched += 1
+        elif ref != label:
+            target = ref if ref in allowed else outside  # None: drop the row
+        if target is None:
+            disagreeing += 1
+            dropped += 1
+            continue
+        if target != label:
+            disagreeing += 1
+            relabeled += 1
+        out_texts.append(text)
+        out_labels.append(target)
+    return Relabeled(out_texts, out_labels, disagreeing, relabeled, dropped, unmatched)
 
 
 def evaluate_texts(
