@@ -2,6 +2,7 @@
 
 Usage: python benchmarks/scale_queries.py [--tickets 1000000] [--messages 10000000]
                                           [--pg postgresql://postgres@127.0.0.1:5432/test] [--keep] [--runs 5]
+       python benchmarks/scale_queries.py --reuse postgresql://…/kefu_scale_xxxxxxxx   (measure a kept database again)
 Smoke run: --tickets 20000 --messages 200000 (about a minute).
 
 Creates a throwaway database (migrations via kefu.core.migrate.upgrade), then generates everything inside
@@ -532,6 +533,32 @@ def measure(db: Any, n: int, brand_id: int, teams: list[int], agents: list[int],
     return table
 
 
+def reuse(args: Any) -> None:
+    """Measure a database generated (and kept) by an earlier run."""
+    from sqlalchemy import func, select
+
+    from kefu.auth.models import Agent, Team
+    from kefu.brands.models import Brand
+    from kefu.core.db import Database
+    from kefu.core.events import MemoryBus, set_bus
+    from kefu.customers.models import Organization
+    from kefu.tickets.models import Ticket
+
+    set_bus(MemoryBus())
+    db = Database(args.reuse)
+    try:
+        with db.session() as s:
+            brand_id = s.scalars(select(Brand.id).where(Brand.slug == "bench")).one()
+            teams = list(s.scalars(select(Team.id).where(Team.brand_id == brand_id).order_by(Team.id)))
+            agents = list(s.scalars(select(Agent.id).where(Agent.email.like("%@bench.local")).order_by(Agent.id)))
+            orgs = list(s.scalars(select(Organization.id).where(Organization.brand_id == brand_id)))
+            n = s.scalar(select(func.count()).select_from(Ticket)) or 0
+        table = measure(db, n, brand_id, teams, agents, orgs, args)
+        table.print(f"PostgreSQL, {n:,} tickets (reused {args.reuse.rsplit('/', 1)[-1]}; p50/p95 per call, warm cache)")
+    finally:
+        db.dispose()
+
+
 def main() -> None:
     """Create the database, generate, measure, print, drop."""
     ap = argparse.ArgumentParser()
@@ -542,7 +569,10 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--pages", type=int, default=10, help="pages of 50 walked per console list query")
     ap.add_argument("--search-pages", type=int, default=3, help="pages of 50 walked per search")
+    ap.add_argument("--reuse", metavar="URL", help="measure a database kept by an earlier --keep run (no generation)")
     args = ap.parse_args()
+    if args.reuse:
+        return reuse(args)
     n = args.tickets
     per = max(1, args.messages // n)
 

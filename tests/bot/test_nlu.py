@@ -31,7 +31,9 @@ from kefu.bot.nlu import (
     to_traditional,
 )
 from kefu.bot.nlu.calibration import expected_calibration_error, fit_temperature, softmax
-from kefu.bot.nlu.features import Featurizer, stem, tokenize
+from kefu.bot.nlu.features import FeatureConfig, Featurizer, analyze, stem, tokenize
+from kefu.bot.nlu.model import DENSE_FEATURES
+from kefu.bot.nlu.text import HAN_RE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -305,6 +307,43 @@ def test_featurizer_rows_are_normalized_and_script_invariant() -> None:
     assert feat.transform([normalize("zzzz qqqq")]).shape == (1, feat.n_features)
 
 
+def test_featurizer_han_and_other_char_blocks() -> None:
+    """Han and other-script char n-grams are separate blocks with their own weight and idf switch."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = [normalize(t) for t in ["打开qq浏览器", "我想打开微信", "open the qq app", "退款到账了吗 refund"]]
+    words, han, other, _ = analyze(texts[0])
+    assert "打开" in words and {"打", "打开", "浏览"} <= set(han) and " qq " in other
+    assert not any(HAN_RE.search(g) for g in other) and all(HAN_RE.search(g) or g == " " for g in han)
+    assert analyze(texts[2])[1] == []  # no Han text, no Han grams
+
+    def block_cols(feat: Featurizer, i: int) -> slice:
+        block = feat._blocks[i]
+        assert block is not None
+        return slice(block.offset, block.offset + len(block.vocabulary))
+
+    cfg = FeatureConfig(han_char_weight=2.0, han_char_idf=False, char_weight=0.5, char_idf=True)
+    feat = Featurizer(cfg)
+    x = feat.fit_transform(texts).toarray()
+    assert np.allclose(feat.transform(texts).toarray(), x)  # the hand-rolled transform matches fitting
+    han_block = feat._blocks[1]
+    assert han_block is not None and np.all(han_block.idf == 1.0)  # idf off: all ones
+    for i, weight, use_idf in [(1, 2.0, False), (2, 0.5, True)]:
+        analyzed = [analyze(t, cfg)[i] for t in texts]
+        ref = TfidfVectorizer(analyzer=lambda d: d, sublinear_tf=True, use_idf=use_idf).fit_transform(analyzed)
+        got = x[:, block_cols(feat, i)]
+        assert np.allclose(got, weight * ref.toarray(), atol=1e-5)  # per-block L2 norm times the block weight
+    # Latin-only texts: the Han settings change nothing.
+    latin = [normalize(t) for t in ["where is my card", "card not arrived", "exchange rate for euro"]]
+    a = Featurizer(FeatureConfig()).fit_transform(latin).toarray()
+    b = Featurizer(FeatureConfig(han_char_weight=3.0, han_char_idf=False)).fit_transform(latin).toarray()
+    assert np.array_equal(a, b)
+    # split_han_chars=False puts Han grams back into the single (version 1) char block.
+    merged = Featurizer(FeatureConfig(split_han_chars=False))
+    merged.fit_transform(texts)
+    assert merged._blocks[1] is None and merged._blocks[2] is not None and "打开" in merged._blocks[2].vocabulary
+
+
 def test_calibration_helpers() -> None:
     scores = np.array([[2.0, 0.0, -1.0], [0.0, 1.0, 0.5]])
     p = softmax(scores, 0.5)
@@ -434,6 +473,8 @@ class HashEncoder:
 def test_dense_encoder_plumbing(tmp_path: Path) -> None:
     texts, labels = _training_data()
     m = IntentModel(encoder=HashEncoder()).fit(texts, labels)
+    assert m.feature_config == DENSE_FEATURES  # the dense blend keeps the features it was tuned on
+    assert IntentModel().feature_config.split_han_chars
     assert m.predict("I want a refund").alternatives[0][0] == "refund"
     m.save(tmp_path / "dense.joblib")
     with pytest.raises(ValueError):
@@ -442,6 +483,7 @@ def test_dense_encoder_plumbing(tmp_path: Path) -> None:
     assert again.predict("I want a refund").label == m.predict("I want a refund").label
 
     r = FaqRetriever(encoder=HashEncoder()).fit(_faq_entries())
+    assert not r.feature_config.split_han_chars and FaqRetriever().feature_config.split_han_chars
     assert r.search("怎麼修改密碼", 1)[0].entry_id == 1
 
 
@@ -582,13 +624,13 @@ def test_real_benchmarks() -> None:
     if root is None:
         pytest.skip("shared datasets not available")
     smp = evaluate(root / "smp2017_ecdt_task1/train.csv", root / "smp2017_ecdt_task1/test.csv", max_latency_queries=200)
-    assert smp["accuracy"] >= 0.905  # measured 0.916
+    assert smp["accuracy"] >= 0.92  # measured 0.930 (0.916 before the separate Han char block)
     train = read_labeled_csv(root / "smp2017_ecdt_task1/train.csv")
     test_texts, test_labels = read_labeled_csv(root / "smp2017_ecdt_task1/test.csv")
     hant = evaluate_texts(*train, [to_traditional(t) for t in test_texts], test_labels, max_latency_queries=50)
     assert abs(smp["accuracy"] - hant["accuracy"]) <= 0.01
     faq = evaluate_retrieval_texts(*train, [to_traditional(t) for t in test_texts], test_labels)
-    assert faq["top1_accuracy"] >= 0.75  # measured 0.769: Traditional queries, Simplified variants
+    assert faq["top1_accuracy"] >= 0.79  # measured 0.808: Traditional queries, Simplified variants
 
     b77 = evaluate(root / "banking77/train.csv", root / "banking77/test.csv", max_latency_queries=300)
     assert b77["accuracy"] >= 0.915  # measured 0.921-0.922

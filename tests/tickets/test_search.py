@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import text
+
 from tests.tickets.helpers import admin_principal
 
 
@@ -199,3 +201,63 @@ def test_backfill_builds_missing_documents(db: Any, make: Any) -> None:
     assert _numbers(db, admin, "维修") == set()
     assert backfill(db.connection()) >= 1
     assert _numbers(db, admin, "维修") == {t.number}
+
+
+def test_postgresql_rare_token_prefetch_and_ordered_fallback_agree(db: Any, make: Any, monkeypatch: Any) -> None:
+    """Rare tokens page from prefetched ids; over the cap, or with all tokens common, the ordered plan is used."""
+    import pytest
+
+    from kefu.tickets import search
+
+    if db.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL planning only")
+    brand = make.brand()
+    cust = make.customer(brand)
+    admin = admin_principal(make.agent("admin"))
+    made = [_ticket_with_messages(db, brand, cust, f"Order {i}", "refund for PO-7654321 please") for i in range(4)]
+    other = _ticket_with_messages(db, brand, cust, "Other", "refund for PO-1111111 please")
+    everything = {t.number for t in made}
+    conn = db.connection()
+
+    # Unanalyzed table: no statistics, so every token is rare and the ids come from the GIN index.
+    monkeypatch.setattr(search, "common_lexemes", lambda c: frozenset())
+    assert sorted(search.prefetch_rare(conn, ["po", "7654321"]) or []) == sorted(t.id for t in made)
+    assert search.prefetch_rare(conn, ["po", "0000000"]) == []
+    assert _numbers(db, admin, "PO-7654321") == everything
+    assert _numbers(db, admin, "PO-0000000") == set()
+    assert _numbers(db, admin, other.number) == {other.number}  # the number still matches outside the prefetch
+    assert db.execute(text("SELECT current_setting('enable_seqscan')")).scalar() == "on"  # restored
+
+    # More matches than the cap: the ordered plan (same answer, paged by the keyset).
+    monkeypatch.setattr(search, "PREFETCH_CAP", 2)
+    assert search.prefetch_rare(conn, ["refund"]) is None
+    assert _numbers(db, admin, "refund") == everything | {other.number}
+    assert _numbers(db, admin, "PO-7654321") == everything
+
+    # Every token tracked by pg_stats: the planner's estimates are real, no prefetch.
+    monkeypatch.setattr(search, "common_lexemes", lambda c: frozenset({"po", "7654321"}))
+    assert search.prefetch_rare(conn, ["po", "7654321"]) is None
+    assert _numbers(db, admin, "po 7654321") == everything
+
+
+def test_common_lexemes_reads_pg_stats_after_analyze(db: Any, make: Any) -> None:
+    """After ANALYZE, lexemes in most tickets are known to the planner and an unseen one is not."""
+    import pytest
+
+    from kefu.tickets import search
+
+    if db.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL statistics only")
+    brand = make.brand()
+    cust = make.customer(brand)
+    for i in range(30):
+        _ticket_with_messages(db, brand, cust, f"包裹 {i}", f"package delayed PO-{i:07d}")
+    conn = db.connection()
+    conn.execute(text("ANALYZE tickets"))
+    search._common_cache.clear()
+    try:
+        common = search.common_lexemes(conn)
+    finally:
+        search._common_cache.clear()
+    assert {"package", "delayed", "包裹"} <= common
+    assert "never-seen" not in common

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, String, Text
+from sqlalchemy import Float, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kefu.conversations.models import Conversation, Message
@@ -39,3 +39,11 @@ Index("ix_tickets_brand_resolved", Ticket.__table__.c.brand_id, Ticket.__table__
 Index("ix_conversations_brand_created", Conversation.__table__.c.brand_id, Conversation.__table__.c.created_at)
 Index("ix_conversations_customer_created", Conversation.__table__.c.customer_id, Conversation.__table__.c.created_at)
 Index("ix_messages_brand_created", Message.__table__.c.brand_id, Message.__table__.c.created_at)
+# Bot containment asks "did the bot reply in this conversation?" per conversation; a partial index keeps that a
+# lookup in a small index instead of a scan of every message when few messages are the bot's.
+Index(
+    "ix_messages_bot_replies",
+    Message.__table__.c.conversation_id,
+    postgresql_where=text("sender_type = 'bot' AND is_note IS false"),
+    sqlite_where=text("sender_type = 'bot' AND is_note IS 0"),
+)

@@ -934,7 +934,12 @@ def search_condition(session: Session, q: str) -> ColumnElement[bool]:
     q_tokens = search.query_tokens(q)
     if not q_tokens:
         return number
-    return or_(number, search.match(Ticket.search_vector, q_tokens, session.get_bind().dialect.name))
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        ids = search.prefetch_rare(session.connection(), q_tokens)
+        if ids is not None:
+            return or_(number, Ticket.id.in_(ids)) if ids else number
+    return or_(number, search.match(Ticket.search_vector, q_tokens, dialect))
 
 
 def list_tickets(

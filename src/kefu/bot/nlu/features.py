@@ -1,11 +1,16 @@
 """Sparse lexical features shared by the intent model and the FAQ retriever.
 
-Three TF-IDF blocks, each L2-normalized and then weighted:
+Four TF-IDF blocks, each L2-normalized and then weighted (the char blocks with their own idf switch):
 
 * words: jieba words (Chinese) or regex words with a light English stemmer, as 1..n-grams;
-* chars: word-bounded character n-grams, 1-2 for Chinese runs, 2-5 for everything else;
+* Han chars: character 1-2-grams of Chinese runs. Chinese characters are morphemes, so these act
+  like words (and make the model robust to segmentation errors);
+* other chars: word-bounded character 2-5-grams of everything else, sub-word features;
 * pairs: unordered pairs of (stemmed) Latin words in the same text, a cheap stand-in for a
   degree-2 polynomial kernel that helps on English intents ("card" + "arrive").
+
+A text without Han characters has an empty Han block, so English features do not depend on the
+Han settings.
 """
 
 from __future__ import annotations
@@ -75,18 +80,22 @@ def tokenize(text: str) -> list[str]:
     return [stem(t) for t in _LATIN_TOKEN_RE.findall(text)]
 
 
-def _char_ngrams(text: str, han_range: tuple[int, int], other_range: tuple[int, int]) -> list[str]:
-    out: list[str] = []
+def _char_ngrams(text: str, han_range: tuple[int, int], other_range: tuple[int, int]) -> tuple[list[str], list[str]]:
+    """(Han, other-script) character n-grams of each whitespace token, each part padded with spaces."""
+    han: list[str] = []
+    other: list[str] = []
     for token in text.split():
-        # Split mixed tokens (打开qq浏览器) so each script gets its own n-gram range.
+        # Split mixed tokens (打开qq浏览器) so each script gets its own n-gram range and block.
         for part in _HAN_RUN_RE.split(token):
             if not part:
                 continue
-            lo, hi = han_range if HAN_RE.match(part) else other_range
+            is_han = HAN_RE.match(part) is not None
+            lo, hi = han_range if is_han else other_range
+            out = han if is_han else other
             padded = f" {part} "
             for n in range(lo, hi + 1):
                 out.extend(padded[i : i + n] for i in range(len(padded) - n + 1))
-    return out
+    return han, other
 
 
 def _word_ngrams(tokens: Sequence[str], n_max: int) -> list[str]:
@@ -103,7 +112,16 @@ def _latin_pairs(tokens: Sequence[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """Feature extraction settings; the defaults were tuned on Banking77 and SMP2017 dev splits."""
+    """Feature extraction settings; the defaults were tuned on Banking77 and SMP2017 dev splits.
+
+    The Han char block (no idf, weight 2.25) was chosen on SMP2017 dev plus 10-fold train CV; see
+    the NLU section of docs/DEVELOPING.md.
+
+    Every block has a weight (``<= 0`` drops it); ``*_idf`` switches inverse document frequency
+    off (all-ones idf, i.e. sublinear tf only, still L2-normalized per block). ``char_weight`` and
+    ``char_idf`` are the other-script (non-Han) character block. With ``split_han_chars=False``
+    Han n-grams share that block, as in feature version 1 (the Han settings are then unused).
+    """
 
     word_ngrams: int = 2
     han_char_range: tuple[int, int] = (1, 2)
@@ -111,17 +129,27 @@ class FeatureConfig:
     use_pairs: bool = True
     pair_min_df: int = 2
     word_weight: float = 1.0
+    split_han_chars: bool = True
+    han_char_weight: float = 2.25
+    han_char_idf: bool = False
     char_weight: float = 1.0
+    char_idf: bool = True
     pair_weight: float = 1.0
 
 
-def analyze(text: str, config: FeatureConfig = FeatureConfig()) -> tuple[list[str], list[str], list[str]]:
-    """(word n-grams, char n-grams, word pairs) of an already normalized text."""
+Analyzed = tuple[list[str], list[str], list[str], list[str]]
+"""Grams of one text per block: word n-grams, Han char n-grams, other char n-grams, word pairs."""
+
+
+def analyze(text: str, config: FeatureConfig = FeatureConfig()) -> Analyzed:
+    """(word n-grams, Han char n-grams, other char n-grams, word pairs) of an already normalized text."""
     tokens = tokenize(text)
     words = _word_ngrams(tokens, config.word_ngrams)
-    chars = _char_ngrams(text, config.han_char_range, config.other_char_range)
+    han, other = _char_ngrams(text, config.han_char_range, config.other_char_range)
+    if not config.split_han_chars:
+        han, other = [], han + other
     pairs = _latin_pairs(tokens) if config.use_pairs else []
-    return words, chars, pairs
+    return words, han, other, pairs
 
 
 def _identity(doc: list[str]) -> list[str]:
@@ -130,7 +158,7 @@ def _identity(doc: list[str]) -> list[str]:
 
 @dataclass
 class _Block:
-    """A fitted TF-IDF block: vocabulary, IDF weights, block weight and column offset."""
+    """A fitted TF-IDF block: vocabulary, IDF weights (all ones with idf off), block weight and column offset."""
 
     vocabulary: dict[str, int]
     idf: NDArray[np.float32]
@@ -139,11 +167,11 @@ class _Block:
 
 
 class Featurizer:
-    """Fits the three TF-IDF blocks on normalized texts and maps texts to one sparse row each.
+    """Fits the four TF-IDF blocks on normalized texts and maps texts to one sparse row each.
 
-    Fitting uses scikit-learn's ``TfidfVectorizer`` (sublinear tf, smoothed idf, L2 norm); transforming
-    re-implements the same arithmetic directly on the vocabularies, which is several times faster
-    than three vectorizer calls for the single short messages the bot classifies.
+    Fitting uses scikit-learn's ``TfidfVectorizer`` (sublinear tf, smoothed idf or none, L2 norm);
+    transforming re-implements the same arithmetic directly on the vocabularies, which is several
+    times faster than a vectorizer call per block for the single short messages the bot classifies.
     """
 
     def __init__(self, config: FeatureConfig | None = None) -> None:
@@ -151,29 +179,36 @@ class Featurizer:
         self._blocks: list[_Block | None] = []
         self.n_features = 0
 
+    def _specs(self) -> list[tuple[float, bool, int]]:
+        """(weight, use idf, min_df) per block, in the order of :func:`analyze`'s lists."""
+        cfg = self.config
+        return [
+            (cfg.word_weight, True, 1),
+            (cfg.han_char_weight if cfg.split_han_chars else 0.0, cfg.han_char_idf, 1),
+            (cfg.char_weight, cfg.char_idf, 1),
+            (cfg.pair_weight if cfg.use_pairs else 0.0, True, cfg.pair_min_df),
+        ]
+
     def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """Learn vocabularies and IDF from normalized texts; return their feature rows."""
-        cfg = self.config
-        analyzed = [analyze(t, cfg) for t in texts]
-        specs = [
-            (cfg.word_weight, 1),
-            (cfg.char_weight, 1),
-            (cfg.pair_weight if cfg.use_pairs else 0.0, cfg.pair_min_df),
-        ]
+        analyzed = [analyze(t, self.config) for t in texts]
         self._blocks = []
         offset = 0
-        for i, (weight, min_df) in enumerate(specs):
+        for i, (weight, use_idf, min_df) in enumerate(self._specs()):
             if weight <= 0:
                 self._blocks.append(None)
                 continue
-            vec = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, min_df=min(min_df, max(1, len(texts))))
+            vec = TfidfVectorizer(
+                analyzer=_identity, sublinear_tf=True, use_idf=use_idf, min_df=min(min_df, max(1, len(texts)))
+            )
             try:
                 vec.fit([a[i] for a in analyzed])
-            except ValueError:  # empty vocabulary, e.g. no English word pair occurs twice
+            except ValueError:  # empty vocabulary, e.g. no Han text, or no English word pair occurs twice
                 self._blocks.append(None)
                 continue
             vocab = {str(k): int(v) for k, v in vec.vocabulary_.items()}
-            self._blocks.append(_Block(vocab, vec.idf_.astype(np.float32), float(weight), offset))
+            idf = vec.idf_.astype(np.float32) if use_idf else np.ones(len(vocab), dtype=np.float32)
+            self._blocks.append(_Block(vocab, idf, float(weight), offset))
             offset += len(vocab)
         if offset == 0:
             raise ValueError("no features could be extracted from the training texts")
@@ -184,7 +219,7 @@ class Featurizer:
         """Feature rows for normalized texts (unknown n-grams are ignored)."""
         return self._rows([analyze(t, self.config) for t in texts])
 
-    def _rows(self, analyzed: Sequence[tuple[list[str], list[str], list[str]]]) -> sp.csr_matrix:
+    def _rows(self, analyzed: Sequence[Analyzed]) -> sp.csr_matrix:
         indptr = [0]
         indices: list[int] = []
         data: list[float] = []

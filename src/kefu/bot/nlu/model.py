@@ -34,10 +34,13 @@ from kefu.bot.nlu.encoders import Encoder, l2_normalize
 from kefu.bot.nlu.features import FeatureConfig, Featurizer
 from kefu.bot.nlu.text import normalize
 
-__all__ = ["OOS_LABEL", "IntentModel", "Prediction"]
+__all__ = ["DENSE_FEATURES", "OOS_LABEL", "IntentModel", "Prediction"]
 
 OOS_LABEL: Final = "oos"
-_FORMAT: Final = "kefu.nlu.IntentModel/1"
+_FORMAT: Final = "kefu.nlu.IntentModel/2"  # 2: Han and other-script char n-grams in separate blocks
+# The dense backend's weight and C were tuned on the version-1 features (one shared char block);
+# with an encoder and no explicit ``features`` the model keeps them.
+DENSE_FEATURES: Final = FeatureConfig(split_han_chars=False)
 _MISSING_SCORE: Final = -1e3  # score for a class absent from a CV fold's training part
 
 
@@ -106,7 +109,7 @@ class IntentModel:
         self.oos_label = oos_label
         self.top_k = top_k
         self.class_weight = class_weight
-        self.feature_config = features or FeatureConfig()
+        self.feature_config = features or (FeatureConfig() if encoder is None else DENSE_FEATURES)
         self.encoder = encoder
         self.dense_weight = dense_weight
         self.random_state = random_state

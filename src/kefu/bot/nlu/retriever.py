@@ -31,7 +31,7 @@ from kefu.bot.nlu.text import normalize
 
 __all__ = ["FaqEntry", "FaqRetriever", "Hit"]
 
-_FORMAT: Final = "kefu.nlu.FaqRetriever/1"
+_FORMAT: Final = "kefu.nlu.FaqRetriever/2"  # 2: Han and other-script char n-grams in separate blocks
 # Prior logistic model (slope on similarity, slope on margin, intercept): similarity 0.5 → 50%,
 # used until the knowledge base has enough multi-variant entries to fit its own.
 _DEFAULT_CURVE: Final = (10.0, 0.0, -5.0)
@@ -94,8 +94,9 @@ class FaqRetriever:
         encoder: Encoder | None = None,
         dense_weight: float = 0.5,
     ) -> None:
-        # Word pairs only pay off for classifiers with many examples per class.
-        self.feature_config = features or FeatureConfig(use_pairs=False)
+        # Word pairs only pay off for classifiers with many examples per class. The dense blend was
+        # tuned on the version-1 features (one shared char block), so with an encoder it keeps them.
+        self.feature_config = features or FeatureConfig(use_pairs=False, split_han_chars=encoder is None)
         self.encoder = encoder
         self.dense_weight = dense_weight
         self.requires_encoder = encoder is not None
