@@ -70,19 +70,20 @@ def next_number(session: Session, brand: Brand) -> tuple[int, str]:
     other; a rolled-back creation leaves a gap in the numbers, as ticket systems' numbers generally do. SQLite
     has a single writer, so the counter row (locked until commit) costs nothing there and stays gap-free.
     """
+    seq: int | None
     if session.get_bind().dialect.name == "postgresql":
-        drawn = int(session.execute(select(func.kefu_next_ticket_number(brand.id))).scalar_one())
-        return drawn, f"{brand.ticket_prefix}-{drawn:06d}"
-    seq = session.execute(
-        update(TicketCounter)
-        .where(TicketCounter.brand_id == brand.id)
-        .values(value=TicketCounter.value + 1)
-        .returning(TicketCounter.value)
-    ).scalar_one_or_none()
-    if seq is None:
-        session.add(TicketCounter(brand_id=brand.id, value=1))
-        session.flush()
-        seq = 1
+        seq = int(session.execute(select(func.kefu_next_ticket_number(brand.id))).scalar_one())
+    else:
+        seq = session.execute(
+            update(TicketCounter)
+            .where(TicketCounter.brand_id == brand.id)
+            .values(value=TicketCounter.value + 1)
+            .returning(TicketCounter.value)
+        ).scalar_one_or_none()
+        if seq is None:
+            session.add(TicketCounter(brand_id=brand.id, value=1))
+            session.flush()
+            seq = 1
     return seq, f"{brand.ticket_prefix}-{seq:06d}"
 
 
