@@ -17,15 +17,23 @@ class FaqEntry(Base):
     """A question (with paraphrases) and its answer."""
 
     __tablename__ = "kb_faqs"
-    __table_args__ = (Index("ix_kb_faqs_brand_locale", "brand_id", "locale"),)
+    __table_args__ = (
+        Index("ix_kb_faqs_brand_locale", "brand_id", "locale"),
+        # Locale copies of one FAQ share an external id; an import is idempotent by (brand, external id, locale).
+        Index("uq_kb_faqs_brand_external_locale", "brand_id", "external_id", "locale", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
+    external_id: Mapped[str | None] = mapped_column(String(200))
     locale: Mapped[str] = mapped_column(String(16))
     category: Mapped[str | None] = mapped_column(String(64))
+    category_path: Mapped[list[Any]] = mapped_column(default=list)
     intent: Mapped[str | None] = mapped_column(String(64))
     questions: Mapped[list[Any]] = mapped_column(default=list)
     answer: Mapped[str] = mapped_column(Text)
+    # "text", "html" (sanitised on write) or "markdown"; channels without rich text get a plain-text rendering.
+    answer_format: Mapped[str] = mapped_column(String(16), default="text")
     is_published: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -16,7 +16,7 @@ class FaqCreate(BaseModel):
     locale: str = Field(pattern=LOCALE_PATTERN)
     category: str | None = Field(default=None, max_length=64)
     intent: str | None = Field(default=None, max_length=64)
-    questions: list[str] = Field(min_length=1, max_length=50)
+    questions: list[str] = Field(min_length=1, max_length=5000)
     answer: str = Field(min_length=1, max_length=20_000)
     is_published: bool = True
 
@@ -26,7 +26,7 @@ class FaqUpdate(BaseModel):
 
     category: str | None = Field(default=None, max_length=64)
     intent: str | None = Field(default=None, max_length=64)
-    questions: list[str] | None = Field(default=None, min_length=1, max_length=50)
+    questions: list[str] | None = Field(default=None, min_length=1, max_length=5000)
     answer: str | None = Field(default=None, min_length=1, max_length=20_000)
     is_published: bool | None = None
 
