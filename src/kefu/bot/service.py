@@ -26,6 +26,7 @@ from kefu.core.events import publish
 from kefu.customers.models import Customer
 from kefu.knowledge.models import FaqEntry
 from kefu.knowledge.service import get_faq, update_faq
+from kefu.llm import service as llm
 from kefu.tickets.models import Ticket
 from kefu.tickets.service import create_ticket, update_ticket
 
@@ -133,7 +134,7 @@ def handoff(
     urgent = reason == "anger" or (emotion is not None and is_anger_alert(emotion))
     vip = bool(customer and customer.vip)
     priority = "urgent" if urgent else ("high" if vip else "normal")
-    summary = summarize(session, conv, locale)
+    summary = llm.handoff_summary(session, conv, locale) or summarize(session, conv, locale)
     bot_info = {
         "reason": reason,
         "intent": state.last_intent,
@@ -303,6 +304,7 @@ def _apply(
                 return
             doc = FaqDoc(faq.id, faq.locale, tuple(faq.questions), faq.answer, faq.intent, faq.category)
         faq_id, answer = localize_answer(session, doc, locale)
+        phrased = llm.phrase_answer(session, conv, msg.body, faq_id, answer, locale)  # None: the FAQ verbatim
         state.failures = 0
         state.clarify_options = []
         state.last_intent = doc.intent or state.last_intent
@@ -310,8 +312,9 @@ def _apply(
             session,
             conv,
             sender_type="bot",
-            body=answer,
-            meta={"faq_id": faq_id, "confidence": d.confidence, "intent": doc.intent, "ask_feedback": True},
+            body=phrased or answer,
+            meta={"faq_id": faq_id, "confidence": d.confidence, "intent": doc.intent, "ask_feedback": True}
+            | ({"llm": True} if phrased else {}),
         )
     elif d.action == "clarify":
         questions = [_question_in(session, docs[i], locale) for i in d.options if i in docs]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - marker value refused outside dev mode
 
@@ -42,6 +43,24 @@ class Settings(BaseSettings):
     # Jobs a worker reads at once: 1 means it only claims what it is about to run (no stranded prefetch).
     jobs_xread_count: int = 1
     scheduler: bool = True  # run the (leader-elected) periodic-job scheduler inside `kefu serve`
+    # Optional LLM assist (kefu.llm): an OpenAI-compatible chat-completions endpoint; off unless URL and model are set.
+    llm_base_url: str | None = None  # e.g. http://127.0.0.1:11434/v1 (Ollama), https://api.openai.com/v1
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout: float = Field(default=8.0, gt=0, le=120)  # seconds; a bot reply never waits longer for the LLM
+    # Internal networks the LLM endpoint may be on (comma-separated CIDRs, e.g. 127.0.0.1/32,::1/128): the
+    # SSRF guard refuses private and loopback addresses unless listed here or in KEFU_OUTBOUND_ALLOW.
+    llm_allow_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("llm_allow_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, list):
+            for v in value:
+                ipaddress.ip_network(str(v), strict=False)  # a typo must fail at startup, not on the first call
+        return value
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

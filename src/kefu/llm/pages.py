@@ -1,0 +1,30 @@
+"""The console's AI-assist panel (loaded into the conversation page; empty while LLM assist is off)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from kefu.auth.deps import DB, SettingsDep
+from kefu.conversations import service as conv_service
+from kefu.llm import texts
+from kefu.llm.client import is_enabled
+from kefu.web.pages import Ctx, render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/console/conversations/{conversation_id}/llm", response_class=HTMLResponse)
+def panel(request: Request, conversation_id: int, ctx: Ctx, db: DB, settings: SettingsDep) -> HTMLResponse:
+    """Buttons to draft and translate with the LLM (static/llm.js calls the JSON API)."""
+    conv = conv_service.get_conversation(db, conversation_id, ctx.principal)
+    if not is_enabled(settings):
+        return HTMLResponse("")
+    return render(
+        request,
+        ctx,
+        "partials/llm_panel.html",
+        conv=conv,
+        lt=texts.ui(ctx.locale),
+        can_write=ctx.principal.can("conversations:write"),
+    )
