@@ -105,7 +105,7 @@ def numbers(text: str) -> set[Decimal]:
     found: set[Decimal] = set()
     for m in _ARABIC.finditer(text):
         try:
-            found.add(Decimal(m.group().replace(",", "")).normalize())
+            found.add(Decimal(m.group().replace(",", "")))
         except InvalidOperation:
             continue
     for m in _CN_NUMBER.finditer(text):
@@ -138,7 +138,7 @@ def unsupported(output: str, sources: Iterable[str]) -> list[str]:
     src = "\n".join(sources)
     known_numbers = numbers(src)
     known_links = links(src)
-    bad = [f"number:{n}" for n in sorted(numbers(output) - known_numbers)]
+    bad = [f"number:{n:f}" for n in sorted(numbers(output) - known_numbers)]
     for link in sorted(links(output)):
         if link not in known_links and not any(k.startswith(link) for k in known_links):  # a shortened link is fine
             bad.append(f"link:{link}")
