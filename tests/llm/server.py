@@ -18,6 +18,7 @@ class Reply:
     text: str = ""
     status: int = 200
     delay: float = 0.0
+    drip: float = 0.0  # seconds between body bytes: headers at once, then a trickle (each read stays "fast")
 
 
 @dataclass
@@ -79,16 +80,23 @@ class ChatServer:
                         ],
                         "usage": {"prompt_tokens": 42, "completion_tokens": 7, "total_tokens": 49},
                     },
+                    drip=reply.drip,
                 )
 
-            def _send(self, status: int, payload: dict[str, Any]) -> None:
+            def _send(self, status: int, payload: dict[str, Any], drip: float = 0.0) -> None:
                 data = json.dumps(payload).encode()
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
-                    self.wfile.write(data)
+                    if not drip:
+                        self.wfile.write(data)
+                        return
+                    for i in range(len(data)):
+                        self.wfile.write(data[i : i + 1])
+                        self.wfile.flush()
+                        time.sleep(drip)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout tests)
 
