@@ -57,3 +57,7 @@ def test_llm_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KEFU_LLM_ALLOW_NETWORKS", "localhost")
     with pytest.raises(ValidationError):
         Settings()
+    monkeypatch.delenv("KEFU_LLM_ALLOW_NETWORKS")
+    with pytest.raises(ValidationError):
+        Settings(llm_base_url="file:///etc/passwd")
+    assert Settings(llm_base_url="").llm_base_url is None

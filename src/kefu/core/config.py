@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     # SSRF guard refuses private and loopback addresses unless listed here or in KEFU_OUTBOUND_ALLOW.
     llm_allow_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    @field_validator("llm_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("KEFU_LLM_BASE_URL must be an http:// or https:// URL")
+        return value or None
+
     @field_validator("llm_allow_networks", mode="before")
     @classmethod
     def _split_networks(cls, value: object) -> object:

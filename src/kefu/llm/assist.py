@@ -68,7 +68,8 @@ def draft_reply(
     if question:
         suggestions = bot_service.suggest(session, conv.brand_id, question, locale)
     faq_ids = [int(s["faq_id"]) for s in suggestions]
-    knowledge = "\n".join(f"- Q: {s['question']}\n  A: {s['answer']}" for s in suggestions)
+    # Questions may be customer wording taught from the review queue; answers are brand-authored content.
+    knowledge = "\n".join(f"- Q: {masked(str(s['question']))}\n  A: {s['answer']}" for s in suggestions)
     history = transcript(session, conv, limit=20)
     extra = masked(instructions.strip()[:1000])
     result = ask(settings, prompts.draft_reply(locale, knowledge, history, extra))
