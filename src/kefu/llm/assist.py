@@ -23,6 +23,7 @@ from kefu.core.errors import Conflict, NotFound
 from kefu.customers.models import Customer
 from kefu.llm import guard, prompts
 from kefu.llm.client import LlmError, is_enabled
+from kefu.llm.prompts import Masked
 from kefu.llm.service import ask, audit, masked, transcript
 
 
@@ -69,7 +70,7 @@ def draft_reply(
         suggestions = bot_service.suggest(session, conv.brand_id, question, locale)
     faq_ids = [int(s["faq_id"]) for s in suggestions]
     # Questions may be customer wording taught from the review queue; answers are brand-authored content.
-    knowledge = "\n".join(f"- Q: {masked(str(s['question']))}\n  A: {s['answer']}" for s in suggestions)
+    knowledge = Masked("\n".join(f"- Q: {masked(str(s['question']))}\n  A: {s['answer']}" for s in suggestions))
     history = transcript(session, conv, limit=20)
     extra = masked(instructions.strip()[:1000])
     result = ask(settings, prompts.draft_reply(locale, knowledge, history, extra))

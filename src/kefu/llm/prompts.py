@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from typing import NewType
+
+# Customer-derived text after kefu.privacy's mask_for_external (see service.masked): mypy refuses a plain str here,
+# so a new prompt cannot carry raw customer text by accident.
+Masked = NewType("Masked", str)
+
 NO_ANSWER = "NO_ANSWER"
 
 LANGUAGES = {
@@ -18,7 +24,7 @@ def language(locale: str) -> str:
     return LANGUAGES.get(locale, LANGUAGES["en"])
 
 
-def phrase_answer(locale: str, faq_question: str, faq_answer: str, customer_text: str) -> list[dict[str, str]]:
+def phrase_answer(locale: str, faq_question: Masked, faq_answer: str, customer_text: Masked) -> list[dict[str, str]]:
     """Rephrase one FAQ answer for the customer's message, grounded in that answer only."""
     system = (
         "You are a customer-service assistant. Reply to the customer using ONLY the facts in the FAQ answer "
@@ -31,7 +37,7 @@ def phrase_answer(locale: str, faq_question: str, faq_answer: str, customer_text
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
-def handoff_summary(locale: str, transcript: str) -> list[dict[str, str]]:
+def handoff_summary(locale: str, transcript: Masked) -> list[dict[str, str]]:
     """Summarize a bot conversation for the human agent taking over."""
     system = (
         f"Summarize this customer-service chat for the human agent taking it over, in {language(locale)}, in at "
@@ -41,7 +47,7 @@ def handoff_summary(locale: str, transcript: str) -> list[dict[str, str]]:
     return [{"role": "system", "content": system}, {"role": "user", "content": transcript}]
 
 
-def draft_reply(locale: str, knowledge: str, transcript: str, instructions: str) -> list[dict[str, str]]:
+def draft_reply(locale: str, knowledge: Masked, transcript: Masked, instructions: Masked) -> list[dict[str, str]]:
     """Draft the agent's next reply, grounded in the knowledge-base answers given."""
     system = (
         f"You draft the next reply that a customer-service agent will send to the customer, in {language(locale)}. "
@@ -55,7 +61,7 @@ def draft_reply(locale: str, knowledge: str, transcript: str, instructions: str)
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
-def translate(locale: str, text: str) -> list[dict[str, str]]:
+def translate(locale: str, text: Masked) -> list[dict[str, str]]:
     """Translate a message into the locale's language."""
     system = (
         f"Translate the user's text into {language(locale)}. Output only the translation. Keep numbers, links, "

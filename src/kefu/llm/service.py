@@ -20,6 +20,7 @@ from kefu.core.config import Settings, get_settings
 from kefu.knowledge.models import FaqEntry
 from kefu.llm import guard, prompts
 from kefu.llm.client import Completion, LlmError, chat, is_enabled
+from kefu.llm.prompts import Masked
 from kefu.privacy.masking import mask_for_external
 
 log = logging.getLogger("kefu.llm")
@@ -33,9 +34,9 @@ def enabled(settings: Settings | None = None) -> bool:
     return is_enabled(settings or get_settings())
 
 
-def masked(text: str) -> str:
+def masked(text: str) -> Masked:
     """Text as it may leave the install: every detected personal-data span masked."""
-    return mask_for_external(text)
+    return Masked(mask_for_external(text))
 
 
 def ask(settings: Settings, messages: list[dict[str, str]], max_tokens: int = 600) -> Completion | LlmError:
@@ -145,7 +146,7 @@ def _phrase_verdict(text: str, faq_answer: str) -> tuple[str, dict[str, Any]]:
     return "ok", {}
 
 
-def transcript(session: Session, conv: Conversation, limit: int = 30) -> str:
+def transcript(session: Session, conv: Conversation, limit: int = 30) -> Masked:
     """The latest messages (no internal notes), oldest first, personal data masked."""
     rows = list(
         session.execute(
@@ -156,8 +157,7 @@ def transcript(session: Session, conv: Conversation, limit: int = 30) -> str:
         )
     )[::-1]
     lines = [f"{sender}: {masked((body or '')[:MAX_MESSAGE_CHARS])}" for sender, body in rows]
-    text = "\n".join(lines)
-    return text[-MAX_TRANSCRIPT_CHARS:]
+    return Masked("\n".join(lines)[-MAX_TRANSCRIPT_CHARS:])  # lines were masked one by one
 
 
 def handoff_summary(
