@@ -29,6 +29,9 @@ try:  # the NLU tools live with the bot package
     app.add_typer(nlu_app, name="nlu", help="NLU training and evaluation.")
 except ImportError:  # pragma: no cover - bot package not installed
     pass
+from kefu.llm.cli import llm_app  # noqa: E402 - `kefu llm check`
+
+app.add_typer(llm_app, name="llm")
 
 
 def _logging() -> None:
