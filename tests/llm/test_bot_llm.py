@@ -284,3 +284,16 @@ def test_handoff_summary_from_the_llm_with_extractive_fallback(
     assert "45" not in ticket2.custom_fields["bot"]["summary"]
     assert ticket2.custom_fields["bot"]["summary"]
     assert [a["outcome"] for a in _audits(db, "llm.handoff_summary")][-1] == "rejected"
+
+
+def test_a_brand_can_opt_out(llm_on: ChatServer, client: Any, db: Any, make: Any, registry: IndexRegistry) -> None:
+    s = _setup(db, make)
+    s["brand"].settings = {**s["brand"].settings, "llm": {"enabled": False}}
+    db.commit()
+    _say(db, s["conv"], "退款多久到帳", registry)
+    _say(db, s["conv"], "我要找真人客服", registry)
+    assert _last_bot(db, s["conv"]).meta.get("handoff") and llm_on.received == []
+    agent = make.agent("agent", [s["brand"]])
+    r = client.post(f"/api/v1/conversations/{s['conv'].id}/llm/draft", json={}, headers=make.token(agent))
+    assert r.status_code == 409 and "brand" in r.json()["detail"]
+    assert llm_on.received == [] and _audits(db, "llm.phrase_answer") == []

@@ -24,7 +24,7 @@ from kefu.customers.models import Customer
 from kefu.llm import guard, prompts
 from kefu.llm.client import LlmError, is_enabled
 from kefu.llm.prompts import Masked
-from kefu.llm.service import ask, audit, masked, transcript
+from kefu.llm.service import ask, audit, brand_allows, masked, transcript
 
 
 @dataclass
@@ -39,9 +39,11 @@ class AssistResult:
     faq_ids: list[int] = field(default_factory=list)
 
 
-def _require(settings: Settings) -> None:
+def _require(session: Session, conv: Conversation, settings: Settings) -> None:
     if not is_enabled(settings):
         raise Conflict("LLM assist is not configured (set KEFU_LLM_BASE_URL and KEFU_LLM_MODEL).")
+    if not brand_allows(session, conv.brand_id):
+        raise Conflict("LLM assist is turned off for this brand (brand settings llm.enabled).")
 
 
 def customer_locale(session: Session, conv: Conversation) -> str:
@@ -62,7 +64,7 @@ def draft_reply(
     session: Session, principal: Principal, conv: Conversation, settings: Settings, instructions: str = ""
 ) -> AssistResult:
     """A reply draft in the customer's language, grounded in the top knowledge-base answers."""
-    _require(settings)
+    _require(session, conv, settings)
     locale = customer_locale(session, conv)
     question = bot_service.assist_question(session, conv)
     suggestions: list[dict[str, Any]] = []
@@ -114,7 +116,7 @@ def translate(
     target: str | None = None,
 ) -> AssistResult:
     """A customer message into the agent's language, or an agent's draft into the customer's."""
-    _require(settings)
+    _require(session, conv, settings)
     if message_id is not None:
         msg = session.get(Message, message_id)
         home = session.get(Conversation, msg.conversation_id) if msg is not None else None

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse
 from kefu.auth.deps import DB, SettingsDep
 from kefu.conversations import service as conv_service
 from kefu.llm import texts
-from kefu.llm.client import is_enabled
+from kefu.llm.service import available
 from kefu.web.pages import Ctx, render
 
 router = APIRouter(include_in_schema=False)
@@ -18,7 +18,7 @@ router = APIRouter(include_in_schema=False)
 def panel(request: Request, conversation_id: int, ctx: Ctx, db: DB, settings: SettingsDep) -> HTMLResponse:
     """Buttons to draft and translate with the LLM (static/llm.js calls the JSON API)."""
     conv = conv_service.get_conversation(db, conversation_id, ctx.principal)
-    if not is_enabled(settings):
+    if not available(db, conv.brand_id, settings):
         return HTMLResponse("")
     return render(
         request,

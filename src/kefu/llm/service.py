@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from kefu.audit.service import record
 from kefu.auth.permissions import Principal
+from kefu.brands.models import Brand
 from kefu.conversations.models import Conversation, Message
 from kefu.core.config import Settings, get_settings
 from kefu.knowledge.models import FaqEntry
@@ -32,6 +33,18 @@ MAX_TRANSCRIPT_CHARS = 6000
 def enabled(settings: Settings | None = None) -> bool:
     """True when an LLM endpoint is configured (off by default)."""
     return is_enabled(settings or get_settings())
+
+
+def brand_allows(session: Session, brand_id: int) -> bool:
+    """A brand may opt out with settings {"llm": {"enabled": false}} (e.g. regulated products)."""
+    brand = session.get(Brand, brand_id)  # already in the session on the bot path
+    conf = (brand.settings or {}).get("llm") if brand is not None else None
+    return not (isinstance(conf, dict) and conf.get("enabled") is False)
+
+
+def available(session: Session, brand_id: int, settings: Settings | None = None) -> bool:
+    """LLM assist is configured and the brand has not opted out."""
+    return is_enabled(settings or get_settings()) and brand_allows(session, brand_id)
 
 
 def masked(text: str) -> Masked:
@@ -101,6 +114,8 @@ def phrase_answer(
     settings = settings or get_settings()
     if not is_enabled(settings) or faq_id is None or not faq_answer.strip():
         return None
+    if not brand_allows(session, conv.brand_id):
+        return None
     if not faq_question:
         faq = session.get(FaqEntry, faq_id)
         faq_question = str(faq.questions[0]) if faq is not None and faq.questions else ""
@@ -165,7 +180,7 @@ def handoff_summary(
 ) -> str | None:
     """A short summary for the agent taking over, or None (use the extractive summary)."""
     settings = settings or get_settings()
-    if not is_enabled(settings):
+    if not available(session, conv.brand_id, settings):
         return None
     source = transcript(session, conv)
     if not source:
