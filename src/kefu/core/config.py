@@ -5,10 +5,10 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - marker value refused outside dev mode
 
@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(default=8.0, gt=0, le=120)  # seconds; a bot reply never waits longer for the LLM
     # Internal networks the LLM endpoint may be on (comma-separated CIDRs, e.g. 127.0.0.1/32,::1/128): the
     # SSRF guard refuses private and loopback addresses unless listed here or in KEFU_OUTBOUND_ALLOW.
-    llm_allow_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    llm_allow_networks: str = ""
 
     @field_validator("llm_base_url")
     @classmethod
@@ -59,14 +59,12 @@ class Settings(BaseSettings):
             raise ValueError("KEFU_LLM_BASE_URL must be an http:// or https:// URL")
         return value or None
 
-    @field_validator("llm_allow_networks", mode="before")
+    @field_validator("llm_allow_networks")
     @classmethod
-    def _split_networks(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if isinstance(value, list):
-            for v in value:
-                ipaddress.ip_network(str(v), strict=False)  # a typo must fail at startup, not on the first call
+    def _check_networks(cls, value: str) -> str:
+        for net in value.split(","):
+            if net.strip():
+                ipaddress.ip_network(net.strip(), strict=False)  # a typo must fail at startup, not on the first call
         return value
 
     @model_validator(mode="after")
