@@ -23,7 +23,8 @@ def test_numbers_compare_by_value_across_forms() -> None:
         Decimal(1500),
         Decimal("2.5"),
     }
-    assert guard.numbers("一起統一處理，請稍候一下") == set()  # 一 outside a quantity is not a number
+    assert guard.numbers("一起統一處理，請稍候一下，一位專員快一點回覆") == set()  # 一 is rarely a quantity
+    assert guard.numbers("步驟：\n1. 登入\n2) 點選訂單\n3、申請退款，約 7 天") == {Decimal(7)}
 
 
 def test_unsupported_finds_new_numbers_and_links_only() -> None:

@@ -117,7 +117,7 @@ def chat(
         raise LlmError("blocked", str(exc)) from exc
     except httpx.TimeoutException as exc:
         raise LlmError("timeout", type(exc).__name__) from exc
-    except httpx.HTTPError as exc:
+    except Exception as exc:  # bad URL, TLS, protocol…: whatever it is, the caller falls back
         raise LlmError("error", type(exc).__name__) from exc
     latency = int((time.monotonic() - started) * 1000)
     if status >= 300:

@@ -2,8 +2,9 @@
 
 A rephrased FAQ answer that changes "7 天" into "30 天" or adds a URL is worse than the FAQ itself, so the bot
 uses model output only when it introduces no such fact. Numbers compare by value, so "3 天", "３天", "三天" and
-"three days" are the same fact. Chinese numerals count only before a counter word (天, 個, 元…), because 一 and
-其他 characters are common outside numbers; English "one" is not checked for the same reason.
+"three days" are the same fact. Chinese numerals count only before a counter word (天, 個, 元…), and a lone 一 or
+English "one" is not checked (一點, 一位, "one of our agents" are rarely quantities); "1. 2. 3." step markers at
+the start of a line are formatting.
 Hand-written: no maintained library extracts numbers across zh-Hant / zh-Hans / English text this way.
 """
 
@@ -58,6 +59,7 @@ _EN_WORDS = {
     "hundred": 100,
     "thousand": 1000,
 }
+_LIST_MARKER = re.compile(r"^[ \t]*\d{1,2}[.)、．][ \t]*", re.M)  # "1. …" steps are formatting, not facts
 _EN_NUMBER = re.compile(r"\b(" + "|".join(_EN_WORDS) + r")\b", re.I)
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"'()（）【】「」，。、；！？]+", re.I)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -101,7 +103,7 @@ def _cn_value(token: str) -> int | None:
 
 def numbers(text: str) -> set[Decimal]:
     """Every number mentioned in `text`, by value."""
-    text = unicodedata.normalize("NFKC", text)
+    text = _LIST_MARKER.sub("", unicodedata.normalize("NFKC", text))
     found: set[Decimal] = set()
     for m in _ARABIC.finditer(text):
         try:
@@ -109,6 +111,8 @@ def numbers(text: str) -> set[Decimal]:
         except InvalidOperation:
             continue
     for m in _CN_NUMBER.finditer(text):
+        if m.group() == "一":  # 一點、一位、一次 are mostly "a bit / an / once", like English "one"
+            continue
         v = _cn_value(m.group())
         if v is not None:
             found.add(Decimal(v))
