@@ -281,12 +281,20 @@ async def update_inbox(request: Request, inbox_id: int, ctx: Ctx, db: DB) -> HTM
             if raw and not raw.isdigit():
                 return _redisplay(request, ctx, db, "inboxes", inbox.brand_id, f"{key}: a whole number is required.")
             changes[key] = int(raw) if raw else None
+        elif kind == "status":  # the bot switch: checked = new conversations start with the bot
+            changes[key] = "bot" if form.get(f"cfg_{key}") == "bot" else "open"
+        elif kind == "greeting":
+            changes[key] = {loc: str(form.get(f"cfg_{key}_{loc}", "")).strip() for loc in LOCALES}
         else:
             changes[key] = raw or None
     name = str(form.get("name", "")).strip() or None
-    brand_service.update_inbox(
-        db, inbox, ctx.principal, name=name, is_active=form.get("is_active") == "1", config=changes
-    )
+    try:
+        brand_service.update_inbox(
+            db, inbox, ctx.principal, name=name, is_active=form.get("is_active") == "1", config=changes
+        )
+    except ProblemError as exc:
+        db.rollback()
+        return _redisplay(request, ctx, db, "inboxes", inbox.brand_id, exc.detail)
     return _redisplay(request, ctx, db, "inboxes", inbox.brand_id)
 
 

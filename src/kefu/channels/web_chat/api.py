@@ -95,7 +95,7 @@ def open_session(body: SessionIn, db: DB) -> SessionOut:
         conversation_id=conv.id if conv else None,
         online=not bool(cfg.get("offline")),
         locale=locale,
-        greeting=greetings.get(locale) if isinstance(greetings, dict) else None,
+        greeting=greetings.get(locale) if isinstance(greetings, dict) else (greetings or None),
     )
 
 
