@@ -233,9 +233,7 @@ def message_formats(session: Session, messages: Sequence[Message]) -> dict[int, 
         else:
             out[m.id] = "text"
     if lookup:
-        for faq_id, fmt in session.execute(
-            select(FaqEntry.id, FaqEntry.answer_format).where(FaqEntry.id.in_(lookup))
-        ).tuples():
+        for faq_id, fmt in session.execute(select(FaqEntry.id, FaqEntry.answer_format).where(FaqEntry.id.in_(lookup))):
             for mid in lookup.pop(faq_id):
                 out[mid] = fmt or "text"
         for mids in lookup.values():  # FAQ deleted since: show the stored body as text
