@@ -205,14 +205,20 @@ class Rendered:
 
     text: str
     html: Markup | None
+    fmt: str = "text"
+
+    @property
+    def rich(self) -> bool:
+        """True when the source had markup worth an HTML part (HTML or Markdown answers on a rich channel)."""
+        return self.html is not None and self.fmt != "text"
 
 
 def for_channel(body: str, fmt: str, channel: str) -> Rendered:
     """The rendering of a body of format `fmt` on `channel` (the one rule every channel follows)."""
     fmt = fmt if fmt in FORMATS else "text"
     if channel in RICH_CHANNELS:
-        return Rendered(to_text(body, fmt), Markup(to_html(body, fmt)))  # noqa: S704 - sanitised by nh3 above
-    return Rendered(to_text(body, fmt), None)
+        return Rendered(to_text(body, fmt), Markup(to_html(body, fmt)), fmt)  # noqa: S704 - sanitised by nh3 above
+    return Rendered(to_text(body, fmt), None, fmt)
 
 
 def message_formats(session: Session, messages: Sequence[Message]) -> dict[int, str]:
