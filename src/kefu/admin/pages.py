@@ -566,7 +566,7 @@ def create_faq(
     return _redisplay(request, ctx, db, "kb", brand_id, locale=locale)
 
 
-@router.post("/kb/{faq_id}", response_class=HTMLResponse)
+@router.post("/kb/{faq_id:int}", response_class=HTMLResponse)
 def update_faq(
     request: Request,
     faq_id: int,

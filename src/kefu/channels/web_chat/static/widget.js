@@ -13,13 +13,13 @@
   var STR = {
     "zh-TW": { title: "線上客服", placeholder: "輸入訊息…", send: "送出", typing: "客服輸入中…", offline: "目前非服務時間，請留言，我們會盡快回覆。",
       name: "姓名", contact: "Email 或電話", message: "留言內容", leave: "送出留言", thanks: "已收到留言，案件編號：", attach: "附件", tooBig: "檔案太大或格式不支援",
-      helpful: "👍 有幫助", notHelpful: "👎 沒幫助", rated: "謝謝您的回饋！", ask: "這個回答有幫助嗎？", options: "建議選項" },
+      helpful: "有幫助", notHelpful: "沒幫助", rated: "謝謝您的回饋！", ask: "這個回答有幫助嗎？", options: "建議選項" },
     "zh-CN": { title: "在线客服", placeholder: "输入消息…", send: "发送", typing: "客服输入中…", offline: "目前非服务时间，请留言，我们会尽快回复。",
       name: "姓名", contact: "Email 或电话", message: "留言内容", leave: "提交留言", thanks: "已收到留言，工单编号：", attach: "附件", tooBig: "文件太大或格式不支持",
-      helpful: "👍 有帮助", notHelpful: "👎 没帮助", rated: "感谢您的反馈！", ask: "这个回答有帮助吗？", options: "建议选项" },
+      helpful: "有帮助", notHelpful: "没帮助", rated: "感谢您的反馈！", ask: "这个回答有帮助吗？", options: "建议选项" },
     "en": { title: "Chat with us", placeholder: "Type a message…", send: "Send", typing: "Agent is typing…", offline: "We are offline. Leave a message and we will reply soon.",
       name: "Name", contact: "Email or phone", message: "Message", leave: "Send message", thanks: "Received. Case number: ", attach: "Attach", tooBig: "File too large or not supported",
-      helpful: "👍 Helpful", notHelpful: "👎 Not helpful", rated: "Thanks for your feedback!", ask: "Was this answer helpful?", options: "Suggested options" }
+      helpful: "Helpful", notHelpful: "Not helpful", rated: "Thanks for your feedback!", ask: "Was this answer helpful?", options: "Suggested options" }
   };
   var nav = (navigator.language || "zh-TW");
   var locale = script.getAttribute("data-locale") || (/^zh-(CN|SG|Hans)/i.test(nav) ? "zh-CN" : /^zh/i.test(nav) ? "zh-TW" : "en");
@@ -119,7 +119,8 @@
   }
   function connect() {
     ws = new WebSocket(base.replace(/^http/, "ws") + "/api/v1/widget/ws?token=" + encodeURIComponent(state.token));
-    ws.onopen = function () { retry = 500; ws.send(JSON.stringify({ op: "resume", last_id: state.last || 0 })); outbox.forEach(function (m) { ws.send(JSON.stringify(m)); }); };
+    // A fresh page replays the whole conversation; a reconnect only what it missed.
+    ws.onopen = function () { retry = 500; ws.send(JSON.stringify({ op: "resume", last_id: Object.keys(shown).length ? (state.last || 0) : 0 })); outbox.forEach(function (m) { ws.send(JSON.stringify(m)); }); };
     ws.onmessage = function (e) {
       var d = JSON.parse(e.data);
       if (d.op === "message") render(d.message);
