@@ -247,3 +247,32 @@ def test_cli_import_dry_run_summary_and_export(cli_db: str, tmp_path: Path) -> N
     out = tmp_path / "out.json"
     r = runner.invoke(app, ["kb", "export", "--brand", "bank", "--format", "json", "-o", str(out)])
     assert r.exit_code == 0 and len(json.loads(out.read_text())["faqs"]) == 25
+
+
+def test_single_faq_api_sanitises_html_and_keeps_external_ids_unique(client: Any, db: Any, editor: Any) -> None:
+    brand, h = editor
+    body = {
+        "brand_id": brand.id,
+        "locale": "zh-TW",
+        "external_id": "atm-1",
+        "category_path": ["ATM", "提款"],
+        "questions": ["ATM 吞卡怎麼辦", "卡片被ATM吃掉"],
+        "answer": '<p>請撥 <a href="https://bank.example/atm" onclick="x()">客服</a></p><script>x()</script>',
+        "answer_format": "html",
+    }
+    r = client.post("/api/v1/kb/faqs", json=body, headers=h)
+    assert r.status_code == 201, r.text
+    out = r.json()
+    assert out["external_id"] == "atm-1" and out["category_path"] == ["ATM", "提款"] and out["category"] == "ATM"
+    assert "script" not in out["answer"] and "onclick" not in out["answer"] and out["answer_format"] == "html"
+    assert client.post("/api/v1/kb/faqs", json=body, headers=h).status_code == 409  # same id + locale
+    assert client.post("/api/v1/kb/faqs", json={**body, "locale": "en"}, headers=h).status_code == 201  # a copy
+    assert client.post("/api/v1/kb/faqs", json={**body, "answer_format": "rtf"}, headers=h).status_code == 422
+    only_script = client.post(
+        "/api/v1/kb/faqs", json={**body, "external_id": "x", "answer": "<script>x()</script>"}, headers=h
+    )
+    assert only_script.status_code == 422
+    patched = client.patch(
+        f"/api/v1/kb/faqs/{out['id']}", json={"answer": "**粗體**", "answer_format": "markdown"}, headers=h
+    ).json()
+    assert patched["answer"] == "**粗體**" and patched["answer_format"] == "markdown"
