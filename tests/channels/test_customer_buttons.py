@@ -246,3 +246,38 @@ def test_messenger_quick_replies_carry_option_text_and_votes(
     assert fb.helpful is False
     assert db.scalar(select(Message.id).where(Message.provider_message_id == "mid.3")) is None
     assert clarify.id
+
+
+def test_widget_history_query_count_does_not_grow_with_answers(
+    client: Any, make: Any, db: Any, jobs: Any, inbox: Any, engine: Any
+) -> None:
+    from sqlalchemy import event
+
+    from kefu.conversations.models import Conversation
+
+    brand = make.brand()
+    ib = inbox(brand, "web_chat")
+    faq = _faq(db, brand)
+    token = client.post("/api/v1/widget/session", json={"inbox_id": ib.id}).json()["visitor_token"]
+    hv = {"X-Kefu-Visitor": token}
+    client.post("/api/v1/widget/messages", json={"body": "你好"}, headers=hv)
+    assert jobs.drain()
+    conv = db.scalars(select(Conversation).where(Conversation.inbox_id == ib.id)).one()
+    counts = []
+    for n in (2, 20):
+        for _ in range(n - len(counts) * 2):
+            _bot_says(db, conv, faq)
+            _bot_says(db, conv, None, quick=True)
+        seen: list[str] = []
+
+        def count(*args: Any) -> None:
+            seen.append(args[2])
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            items = client.get("/api/v1/widget/messages", headers=hv).json()["items"]
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert sum(1 for i in items if i.get("feedback")) >= n - 1
+        counts.append(len(seen))
+    assert counts[0] == counts[1], counts  # formats and votes are fetched in one query each, whatever the length

@@ -55,3 +55,20 @@ def test_admin_import_preview_then_apply_and_export(client: Any, make: Any, db: 
         client.post("/admin/kb/import", data={"brand_id": str(brand.id)}, files=good, headers=agent_h).status_code
         == 403
     )
+
+
+def test_admin_kb_tab_pages_and_searches_a_bank_sized_kb(client: Any, make: Any, db: Any) -> None:
+    from kefu.knowledge import bulk
+
+    brand = make.brand()
+    rows = [{"id": f"q{i}", "locale": "zh-TW", "question": f"第 {i} 個問題", "answer": f"答案 {i}"} for i in range(120)]
+    bulk.import_faqs(db, None, brand, rows)
+    db.commit()
+    _login(client, make.agent("supervisor", [brand]))
+    page = client.get("/admin", params={"tab": "kb", "brand_id": brand.id, "locale": "zh-TW"})
+    assert page.status_code == 200 and "共 120 題 · 1 / 3" in page.text
+    assert page.text.count('class="card stack faq"') == 50 and "下一頁" in page.text
+    last = client.get("/admin", params={"tab": "kb", "brand_id": brand.id, "locale": "zh-TW", "page": 3})
+    assert last.text.count('class="card stack faq"') == 20 and "上一頁" in last.text
+    found = client.get("/admin", params={"tab": "kb", "brand_id": brand.id, "locale": "zh-TW", "q": "第 77 個"})
+    assert "共 1 題" in found.text and "第 77 個問題" in found.text

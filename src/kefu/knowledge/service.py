@@ -130,6 +130,37 @@ def list_faqs(
     return list(session.scalars(stmt))
 
 
+def search_faqs(
+    session: Session,
+    principal: Principal | None,
+    *,
+    brand_id: int,
+    locale: str | None,
+    q: str | None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[FaqEntry], int]:
+    """A page of a brand's FAQs (question, answer or external id containing `q`) and how many match in all."""
+    from sqlalchemy import String, cast, func, or_
+
+    ensure_brand(principal, brand_id, "Brand")
+    cond = [FaqEntry.brand_id == brand_id]
+    if locale:
+        cond.append(FaqEntry.locale == locale)
+    if q and q.strip():
+        term = f"%{q.strip()[:100]}%"
+        cond.append(
+            or_(
+                FaqEntry.answer.like(term),
+                FaqEntry.external_id.like(term),
+                cast(FaqEntry.questions, String).like(term),
+            )
+        )
+    total = int(session.scalar(select(func.count(FaqEntry.id)).where(*cond)) or 0)
+    rows = session.scalars(select(FaqEntry).where(*cond).order_by(FaqEntry.id).limit(limit).offset(offset))
+    return list(rows), total
+
+
 def create_article(session: Session, actor: Principal | None, **fields: Any) -> Article:
     """Add an article."""
     get_brand(session, fields["brand_id"], actor)
