@@ -65,3 +65,36 @@ def test_portal_shows_rich_answers_sanitised(client: Any, make: Any, db: Any) ->
     assert page.status_code == 200
     assert '<a href="https://bank.example/lost" target="_blank" rel="noopener noreferrer nofollow">' in page.text
     assert "<ol><li>登入網銀</li>" in page.text and "steal()" not in page.text
+
+
+def test_text_only_channels_get_answers_as_plain_text(client: Any, make: Any, db: Any, jobs: Any, inbox: Any) -> None:
+    import json
+
+    from sqlalchemy import select
+
+    from kefu.conversations.models import Conversation
+    from kefu.conversations.service import add_message
+    from tests.channels.fakes import FakeApi
+
+    hook = FakeApi(lambda rec: (200, {"Content-Type": "application/json"}, b"{}"))
+    try:
+        brand = make.brand()
+        ib = inbox(brand, "api", {"secret": "s3cret-inbox", "callback_url": f"{hook.url}/kefu"})
+        msg = {"id": "app-1", "user": {"id": "u-1"}, "text": "卡片掛失"}
+        r = client.post(
+            f"/api/v1/channels/api/{ib.id}/messages", json=msg, headers={"Authorization": "Bearer s3cret-inbox"}
+        )
+        assert r.status_code == 202
+        assert jobs.drain()
+        conv = db.scalars(select(Conversation).where(Conversation.inbox_id == ib.id)).one()
+        faq = _faq(db, brand)
+        add_message(db, conv, sender_type="bot", body=faq.answer, meta={"faq_id": faq.id, "ask_feedback": True})
+        db.commit()
+        assert jobs.drain()
+        text = json.loads(hook.requests[-1].body)["text"]
+        assert (
+            text
+            == "掛失請撥 0800-000-123 或 線上掛失 (https://bank.example/lost)。\n1. 登入網銀\n2. 點選「卡片掛失」\n卡片 (https://cdn.bank.example/card.png)"
+        )
+    finally:
+        hook.close()

@@ -166,7 +166,8 @@ class _Text(HTMLParser):
             href, start = self.links.pop()
             label = "".join(self.out[start:]).strip()
             target = href[7:] if href.lower().startswith("mailto:") else href[4:] if href.startswith("tel:") else href
-            if href and target != label:
+            same_number = href.startswith("tel:") and re.sub(r"[^\d+]", "", label) == re.sub(r"[^\d+]", "", target)
+            if href and target != label and not same_number:
                 self.out.append(f" ({target})" if label else target)
         elif tag in ("ul", "ol") and self.lists:
             self.lists.pop()
