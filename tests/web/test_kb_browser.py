@@ -21,6 +21,7 @@ BAD_CSV = (
     "card-3,zh-TW,信用卡,,,,text,maybe\r\n"
 )
 GOOD_CSV = BAD_CSV.split("card-2")[0]
+SERVER_SECRET = "k" * 64
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     tmp = tmp_path_factory.mktemp("kb-live")
     url = f"sqlite:///{tmp / 'live.db'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
-    env.update({"KEFU_DATABASE_URL": url, "KEFU_LOG_LEVEL": "WARNING", "KEFU_SECRET_KEY": "k" * 64})
+    env.update({"KEFU_DATABASE_URL": url, "KEFU_LOG_LEVEL": "WARNING", "KEFU_SECRET_KEY": SERVER_SECRET})
     subprocess.run(kefu_cmd("db", "upgrade"), env=env, check=True, capture_output=True)
     subprocess.run(kefu_cmd("demo"), env=env, check=True, capture_output=True)
     port = free_port()
@@ -43,8 +44,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
         stop(proc)
 
 
-def _bot_clarify(db_url: str) -> None:
+def _bot_clarify(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The bot's clarify message with quick replies (the contract the bot writes), in the newest web conversation."""
+    from kefu.core.config import get_settings
+
+    # Written with the server's secret: message columns are encrypted at rest with a key derived from it.
+    monkeypatch.setenv("KEFU_SECRET_KEY", SERVER_SECRET)
+    get_settings.cache_clear()
+    try:
+        _insert_clarify(db_url)
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
+
+def _insert_clarify(db_url: str) -> None:
     from sqlalchemy import select
 
     from kefu.conversations.models import Conversation
@@ -72,7 +86,7 @@ def _bot_clarify(db_url: str) -> None:
 
 @pytest.mark.parametrize("width,height", [(390, 844), (1280, 900)])
 def test_widget_vote_and_quick_reply_buttons(
-    browser: Any, server: tuple[str, str], shots: Path, width: int, height: int
+    browser: Any, server: tuple[str, str], shots: Path, width: int, height: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     base, db_url = server
     ctx = browser.new_context(viewport={"width": width, "height": height}, locale="zh-TW")
@@ -90,7 +104,7 @@ def test_widget_vote_and_quick_reply_buttons(
     shop.get_by_role("status").filter(has_text="謝謝您的回饋！").wait_for(timeout=10_000)
     assert votes.count() == 0
 
-    _bot_clarify(db_url)
+    _bot_clarify(db_url, monkeypatch)
     shop.reload()  # the widget resumes from its last message id and replays what it missed
     shop.get_by_role("button", name="線上客服").click()
     options = shop.get_by_role("group", name="建議選項")

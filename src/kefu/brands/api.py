@@ -61,7 +61,7 @@ def list_inboxes(brand_id: int, principal: CurrentPrincipal, db: DB) -> list[Inb
     """A brand's inboxes."""
     service.get_brand(db, brand_id, principal)
     rows = db.scalars(select(Inbox).where(Inbox.brand_id == brand_id).order_by(Inbox.id))
-    return [InboxOut.of(i) for i in rows]
+    return [_inbox_out(i) for i in rows]
 
 
 @router.post("/brands/{brand_id}/inboxes", response_model=InboxOut, status_code=201)
@@ -78,7 +78,22 @@ def create_inbox(brand_id: int, body: InboxCreate, db: DB, principal: Manage) ->
         bot=body.bot_enabled,
         strict=True,
     )
-    return InboxOut.of(inbox)
+    return _inbox_out(inbox)
+
+
+def _inbox_out(inbox: Inbox) -> InboxOut:
+    shown, secrets = service.public_settings(inbox)
+    return InboxOut(
+        id=inbox.id,
+        brand_id=inbox.brand_id,
+        kind=inbox.kind,
+        name=inbox.name,
+        is_active=inbox.is_active,
+        bot_enabled=service.bot_enabled(inbox),
+        settings=shown,
+        secrets_set=secrets,
+        created_at=inbox.created_at,
+    )
 
 
 def _inbox(db: DB, inbox_id: int, principal: Principal) -> Inbox:
@@ -91,7 +106,7 @@ def _inbox(db: DB, inbox_id: int, principal: Principal) -> Inbox:
 @router.get("/inboxes/{inbox_id}", response_model=InboxOut)
 def get_inbox(inbox_id: int, principal: CurrentPrincipal, db: DB) -> InboxOut:
     """One inbox (settings without secrets)."""
-    return InboxOut.of(_inbox(db, inbox_id, principal))
+    return _inbox_out(_inbox(db, inbox_id, principal))
 
 
 @router.patch("/inboxes/{inbox_id}", response_model=InboxOut)
@@ -107,4 +122,4 @@ def update_inbox(inbox_id: int, body: InboxUpdate, db: DB, principal: Manage) ->
         config=body.settings,
         bot=body.bot_enabled,
     )
-    return InboxOut.of(inbox)
+    return _inbox_out(inbox)

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kefu.brands.models import CHANNEL_KINDS, Inbox
+from kefu.brands.models import CHANNEL_KINDS
 
 
 class TierIn(BaseModel):
@@ -86,21 +86,3 @@ class InboxOut(BaseModel):
     settings: dict[str, Any]
     secrets_set: list[str]
     created_at: datetime
-
-    @classmethod
-    def of(cls, inbox: Inbox) -> InboxOut:
-        """From the model (secrets left out)."""
-        from kefu.brands.service import bot_enabled, public_settings
-
-        shown, secrets = public_settings(inbox)
-        return cls(
-            id=inbox.id,
-            brand_id=inbox.brand_id,
-            kind=inbox.kind,
-            name=inbox.name,
-            is_active=inbox.is_active,
-            bot_enabled=bot_enabled(inbox),
-            settings=shown,
-            secrets_set=secrets,
-            created_at=inbox.created_at,
-        )
