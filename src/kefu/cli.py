@@ -12,6 +12,7 @@ import sys
 import typer
 
 from kefu.core.config import get_settings
+from kefu.knowledge.cli import kb_app
 
 app = typer.Typer(help="kefu 客服 — omnichannel customer service.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -22,6 +23,7 @@ audit_app = typer.Typer(help="Audit trail.", no_args_is_help=True)
 privacy_app = typer.Typer(help="Privacy: retention, key rotation.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(privacy_app, name="privacy")
+app.add_typer(kb_app, name="kb")
 
 try:  # the NLU tools live with the bot package
     from kefu.bot.cli import nlu_app  # type: ignore[import-not-found,unused-ignore]

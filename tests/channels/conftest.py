@@ -30,6 +30,8 @@ def inbox(db: Any) -> Any:
     from kefu.brands.service import create_inbox
 
     def make(brand: Any, kind: str, config: dict[str, Any] | None = None, name: str | None = None) -> Any:
+        # Transport tests talk to agents: the bot (on by default for chat inboxes) stays out unless asked for.
+        config = {"initial_status": "open", **(config or {})} if kind != "email" else config
         row = create_inbox(db, brand, kind=kind, name=name or f"{kind}-inbox", config=config or {}, actor=None)
         db.commit()
         return row

@@ -43,7 +43,8 @@ def _seed(url: str) -> int:
     database = Database(url)
     with database.session() as s:
         brand = create_brand(s, slug=f"crash-{uuid.uuid4().hex[:6]}", name="Crash")
-        inbox = create_inbox(s, brand, kind="line", name="LINE", config={"channel_secret": SECRET}, actor=None)
+        config = {"channel_secret": SECRET, "initial_status": "open"}  # transport only: the bot stays out
+        inbox = create_inbox(s, brand, kind="line", name="LINE", config=config, actor=None)
         inbox_id = inbox.id
     database.dispose()
     return inbox_id

@@ -248,7 +248,7 @@ def seed(db_url: str, inbox_kind: str | None = "line", inbox_config: dict[str, A
             _, token = create_token(s, agent, name="drill", scopes=None, expires_at=None, actor=None)
             out: dict[str, Any] = {"brand_id": brand.id, "token": token, "inbox_id": None}
             if inbox_kind:
-                cfg = inbox_config if inbox_config is not None else {"channel_secret": SECRET}
+                cfg = inbox_config if inbox_config is not None else {"channel_secret": SECRET, "initial_status": "open"}
                 inbox = create_inbox(s, brand, kind=inbox_kind, name=inbox_kind, config=cfg, actor=None)
                 out["inbox_id"] = inbox.id
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -59,7 +59,18 @@ def _brands(db: Session, ctx: PageContext) -> list[Brand]:
     return list(db.scalars(stmt))
 
 
-def _tab_data(db: Session, ctx: PageContext, tab: str, brand_id: int | None, locale: str | None) -> dict[str, Any]:
+KB_PAGE = 50
+
+
+def _tab_data(
+    db: Session,
+    ctx: PageContext,
+    tab: str,
+    brand_id: int | None,
+    locale: str | None,
+    q: str | None = None,
+    page: int = 1,
+) -> dict[str, Any]:
     brands = _brands(db, ctx)
     brand = next((b for b in brands if b.id == brand_id), brands[0] if brands else None)
     data: dict[str, Any] = {
@@ -124,9 +135,18 @@ def _tab_data(db: Session, ctx: PageContext, tab: str, brand_id: int | None, loc
         faqs = kb_service.list_faqs(db, ctx.principal, brand_id=brand.id, locale=None, published_only=False)
         data.update(review=items, faqs=faqs)
     elif tab == "kb" and brand:
-        data["faqs"] = kb_service.list_faqs(
-            db, ctx.principal, brand_id=brand.id, locale=data["kb_locale"], published_only=False
+        # A bank has 1,000+ FAQs per locale: a page of 50 at a time, with a search box.
+        page = max(page, 1)
+        data["faqs"], data["kb_total"] = kb_service.search_faqs(
+            db,
+            ctx.principal,
+            brand_id=brand.id,
+            locale=data["kb_locale"],
+            q=q,
+            limit=KB_PAGE,
+            offset=(page - 1) * KB_PAGE,
         )
+        data.update(kb_q=q or "", kb_page=page, kb_pages=max((data["kb_total"] + KB_PAGE - 1) // KB_PAGE, 1))
     elif tab == "canned" and brand:
         data["canned"] = macros.search(db, ctx.principal, brand_id=brand.id, locale=None, q=None, limit=500)
     return data
@@ -134,14 +154,22 @@ def _tab_data(db: Session, ctx: PageContext, tab: str, brand_id: int | None, loc
 
 @router.get("", response_class=HTMLResponse, response_model=None)
 def admin(
-    request: Request, ctx: Ctx, db: DB, tab: str = "", brand_id: int | None = None, locale: str | None = None
+    request: Request,
+    ctx: Ctx,
+    db: DB,
+    tab: str = "",
+    brand_id: int | None = None,
+    locale: str | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse | RedirectResponse:
     """Admin home: the first tab the caller may use."""
     tabs = _allowed_tabs(ctx)
     if not tabs:
         raise Forbidden("No admin permissions.")
     tab = tab if tab in tabs else tabs[0]
-    return render(request, ctx, "admin/admin.html", error=None, **_tab_data(db, ctx, tab, brand_id, locale))
+    data = _tab_data(db, ctx, tab, brand_id, locale, q, page)
+    return render(request, ctx, "admin/admin.html", error=None, **data)
 
 
 def _redisplay(
@@ -281,12 +309,20 @@ async def update_inbox(request: Request, inbox_id: int, ctx: Ctx, db: DB) -> HTM
             if raw and not raw.isdigit():
                 return _redisplay(request, ctx, db, "inboxes", inbox.brand_id, f"{key}: a whole number is required.")
             changes[key] = int(raw) if raw else None
+        elif kind == "status":  # the bot switch: checked = new conversations start with the bot
+            changes[key] = "bot" if form.get(f"cfg_{key}") == "bot" else "open"
+        elif kind == "greeting":
+            changes[key] = {loc: str(form.get(f"cfg_{key}_{loc}", "")).strip() for loc in LOCALES}
         else:
             changes[key] = raw or None
     name = str(form.get("name", "")).strip() or None
-    brand_service.update_inbox(
-        db, inbox, ctx.principal, name=name, is_active=form.get("is_active") == "1", config=changes
-    )
+    try:
+        brand_service.update_inbox(
+            db, inbox, ctx.principal, name=name, is_active=form.get("is_active") == "1", config=changes
+        )
+    except ProblemError as exc:
+        db.rollback()
+        return _redisplay(request, ctx, db, "inboxes", inbox.brand_id, exc.detail)
     return _redisplay(request, ctx, db, "inboxes", inbox.brand_id)
 
 
@@ -558,7 +594,7 @@ def create_faq(
     return _redisplay(request, ctx, db, "kb", brand_id, locale=locale)
 
 
-@router.post("/kb/{faq_id}", response_class=HTMLResponse)
+@router.post("/kb/{faq_id:int}", response_class=HTMLResponse)
 def update_faq(
     request: Request,
     faq_id: int,

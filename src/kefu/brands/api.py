@@ -11,8 +11,9 @@ from kefu.auth.deps import DB, CurrentPrincipal, require
 from kefu.auth.permissions import Principal
 from kefu.brands import service
 from kefu.brands.models import Brand, Inbox
-from kefu.brands.schemas import BrandCreate, BrandOut, BrandUpdate, InboxCreate, InboxOut
+from kefu.brands.schemas import BrandCreate, BrandOut, BrandUpdate, InboxCreate, InboxOut, InboxUpdate
 from kefu.core.access import scope_to_brands
+from kefu.core.errors import NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["brands"])
 Manage = Annotated[Principal, Depends(require("brands:manage"))]
@@ -60,12 +61,65 @@ def list_inboxes(brand_id: int, principal: CurrentPrincipal, db: DB) -> list[Inb
     """A brand's inboxes."""
     service.get_brand(db, brand_id, principal)
     rows = db.scalars(select(Inbox).where(Inbox.brand_id == brand_id).order_by(Inbox.id))
-    return [InboxOut.model_validate(i) for i in rows]
+    return [_inbox_out(i) for i in rows]
 
 
 @router.post("/brands/{brand_id}/inboxes", response_model=InboxOut, status_code=201)
 def create_inbox(brand_id: int, body: InboxCreate, db: DB, principal: Manage) -> InboxOut:
     """Add an inbox to a brand."""
     brand = service.get_brand(db, brand_id, principal)
-    inbox = service.create_inbox(db, brand, kind=body.kind, name=body.name, config=body.config, actor=principal)
-    return InboxOut.model_validate(inbox)
+    inbox = service.create_inbox(
+        db,
+        brand,
+        kind=body.kind,
+        name=body.name,
+        config=body.config,
+        actor=principal,
+        bot=body.bot_enabled,
+        strict=True,
+    )
+    return _inbox_out(inbox)
+
+
+def _inbox_out(inbox: Inbox) -> InboxOut:
+    shown, secrets = service.public_settings(inbox)
+    return InboxOut(
+        id=inbox.id,
+        brand_id=inbox.brand_id,
+        kind=inbox.kind,
+        name=inbox.name,
+        is_active=inbox.is_active,
+        bot_enabled=service.bot_enabled(inbox),
+        settings=shown,
+        secrets_set=secrets,
+        created_at=inbox.created_at,
+    )
+
+
+def _inbox(db: DB, inbox_id: int, principal: Principal) -> Inbox:
+    inbox = db.get(Inbox, inbox_id)
+    if inbox is None or not principal.can_access_brand(inbox.brand_id):
+        raise NotFound(f"Inbox {inbox_id} not found.")
+    return inbox
+
+
+@router.get("/inboxes/{inbox_id}", response_model=InboxOut)
+def get_inbox(inbox_id: int, principal: CurrentPrincipal, db: DB) -> InboxOut:
+    """One inbox (settings without secrets)."""
+    return _inbox_out(_inbox(db, inbox_id, principal))
+
+
+@router.patch("/inboxes/{inbox_id}", response_model=InboxOut)
+def update_inbox(inbox_id: int, body: InboxUpdate, db: DB, principal: Manage) -> InboxOut:
+    """Rename, (de)activate, switch the bot on/off (new conversations) or change settings; secrets are write-only."""
+    inbox = _inbox(db, inbox_id, principal)
+    service.update_inbox(
+        db,
+        inbox,
+        principal,
+        name=body.name,
+        is_active=body.is_active,
+        config=body.settings,
+        bot=body.bot_enabled,
+    )
+    return _inbox_out(inbox)

@@ -55,21 +55,34 @@ class BrandOut(BaseModel):
 
 
 class InboxCreate(BaseModel):
-    """New inbox (channel endpoint)."""
+    """New inbox (channel endpoint); web_chat, LINE, Messenger and API inboxes start with the bot on."""
 
     kind: str = Field(pattern="^(" + "|".join(CHANNEL_KINDS) + ")$")
     name: str = Field(min_length=1, max_length=200)
-    config: dict[str, Any] = Field(default_factory=dict)
+    bot_enabled: bool | None = Field(default=None, description="Default: on for web_chat, line, messenger, api.")
+    config: dict[str, Any] = Field(default_factory=dict, description="Channel settings (see the inbox docs).")
+
+
+class InboxUpdate(BaseModel):
+    """Partial inbox change: settings are merged (null removes one); secrets can be set but never read."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    is_active: bool | None = None
+    bot_enabled: bool | None = None
+    settings: dict[str, Any] | None = None
 
 
 class InboxOut(BaseModel):
-    """An inbox (secrets in config are never returned)."""
-
-    model_config = ConfigDict(from_attributes=True)
+    """An inbox: settings without secrets, and which secrets are set."""
 
     id: int
     brand_id: int
     kind: str
     name: str
     is_active: bool
+    bot_enabled: bool
+    settings: dict[str, Any]
+    secrets_set: list[str]
     created_at: datetime

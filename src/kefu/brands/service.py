@@ -141,11 +141,77 @@ INBOX_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
         ("imap_poll_seconds", "int"),
         ("auto_ack", "bool"),
     ),
-    "web_chat": (("greeting", "text"), ("offline", "bool"), ("initial_status", "status")),
-    "api": (("secret", "secret"), ("callback_url", "text")),
+    "web_chat": (("greeting", "greeting"), ("offline", "bool"), ("initial_status", "status")),
+    "api": (("secret", "secret"), ("callback_url", "text"), ("initial_status", "status")),
     "board": (("initial_status", "status"),),
     "phone": (),
 }
+
+
+# Chat-like channels start every new conversation with the bot unless the inbox says otherwise.
+BOT_KINDS = frozenset({"web_chat", "line", "messenger", "api"})
+_URL_KEYS = frozenset({"api_base", "data_api_base", "callback_url"})
+
+
+def _setting_error(kind: str, key: str, expected: str) -> InvalidInput:
+    return InvalidInput(f"Setting {key!r} of a {kind} inbox must be {expected}.")
+
+
+def validate_settings(kind: str, settings: dict[str, Any], *, strict: bool = True) -> dict[str, Any]:
+    """Type-check inbox settings against INBOX_FIELDS (None removes a key); strict refuses unknown keys."""
+    known = dict(INBOX_FIELDS.get(kind, ()))
+    out: dict[str, Any] = {}
+    for key, value in settings.items():
+        ftype = known.get(key)
+        if ftype is None:
+            if strict:
+                names = ", ".join(sorted(known)) or "none"
+                raise InvalidInput(f"Unknown setting {key!r} for a {kind} inbox (known: {names}).")
+            out[key] = value
+            continue
+        if value is None:
+            out[key] = None
+        elif ftype in ("text", "secret"):
+            if not isinstance(value, str) or not value.strip() or len(value) > 4000:
+                raise _setting_error(kind, key, "a non-empty string of at most 4000 characters")
+            if key in _URL_KEYS and not value.startswith(("https://", "http://")):
+                raise _setting_error(kind, key, "an http(s) URL")
+            out[key] = value.strip() if ftype == "text" else value
+        elif ftype == "int":
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1_000_000:
+                raise _setting_error(kind, key, "a whole number between 0 and 1000000")
+            out[key] = value
+        elif ftype == "bool":
+            if not isinstance(value, bool):
+                raise _setting_error(kind, key, "true or false")
+            out[key] = value
+        elif ftype == "status":
+            if value not in ("bot", "open"):
+                raise _setting_error(kind, key, '"bot" or "open"')
+            out[key] = value
+        elif ftype == "greeting":
+            if isinstance(value, str):
+                value = {"zh-TW": value, "zh-CN": value, "en": value}
+            ok = isinstance(value, dict) and all(
+                k in ("zh-TW", "zh-CN", "en") and isinstance(v, str) and len(v) <= 1000 for k, v in value.items()
+            )
+            if not ok:
+                raise _setting_error(kind, key, "a string or an object of zh-TW / zh-CN / en strings")
+            out[key] = {k: v for k, v in value.items() if v.strip()} or None
+    return out
+
+
+def bot_enabled(inbox: Inbox) -> bool:
+    """True when new conversations of this inbox start with the bot."""
+    return bool((inbox.config or {}).get("initial_status", "open") == "bot")
+
+
+def public_settings(inbox: Inbox) -> tuple[dict[str, Any], list[str]]:
+    """Settings safe to show (secrets left out) and the names of the secrets that are set."""
+    kinds = dict(INBOX_FIELDS.get(inbox.kind, ()))
+    cfg = inbox.config or {}
+    shown = {k: v for k, v in cfg.items() if k in kinds and kinds[k] != "secret"}
+    return shown, sorted(k for k, v in cfg.items() if kinds.get(k) == "secret" and v)
 
 
 def update_inbox(
@@ -156,9 +222,17 @@ def update_inbox(
     name: str | None = None,
     is_active: bool | None = None,
     config: dict[str, Any] | None = None,
+    bot: bool | None = None,
 ) -> Inbox:
     """Change an inbox; config keys set to None are removed, secrets are never written to the audit log."""
-    if name is not None:
+    config = validate_settings(inbox.kind, dict(config or {}))
+    if bot is not None:
+        if inbox.kind not in dict(INBOX_FIELDS) or "initial_status" not in dict(INBOX_FIELDS[inbox.kind]):
+            raise InvalidInput(f"A {inbox.kind} inbox has no bot.")
+        config["initial_status"] = "bot" if bot else "open"
+    if name is not None and name != inbox.name:
+        if session.scalar(select(Inbox.id).where(Inbox.brand_id == inbox.brand_id, Inbox.name == name)) is not None:
+            raise Conflict(f"Inbox {name!r} already exists in this brand.")
         inbox.name = name
     if is_active is not None:
         inbox.is_active = is_active
@@ -180,17 +254,30 @@ def update_inbox(
         target_type="inbox",
         target_id=inbox.id,
         brand_id=inbox.brand_id,
-        details={"config_keys": sorted(changed), "name": name, "is_active": is_active},
+        details={"config_keys": sorted(changed), "name": name, "is_active": is_active, "bot": bot},
     )
     return inbox
 
 
 def create_inbox(
-    session: Session, brand: Brand, *, kind: str, name: str, config: dict[str, Any], actor: Principal | None
+    session: Session,
+    brand: Brand,
+    *,
+    kind: str,
+    name: str,
+    config: dict[str, Any],
+    actor: Principal | None,
+    bot: bool | None = None,
+    strict: bool = False,
 ) -> Inbox:
-    """Add a channel endpoint to a brand."""
+    """Add a channel endpoint to a brand (chat-like channels start with the bot on unless `bot=False`)."""
     if kind not in CHANNEL_KINDS:
         raise InvalidInput(f"Unknown channel kind {kind!r}.")
+    config = {k: v for k, v in validate_settings(kind, dict(config), strict=strict).items() if v is not None}
+    if bot is not None:
+        config["initial_status"] = "bot" if bot else "open"
+    elif kind in BOT_KINDS:
+        config.setdefault("initial_status", "bot")
     if session.scalar(select(Inbox.id).where(Inbox.brand_id == brand.id, Inbox.name == name)) is not None:
         raise Conflict(f"Inbox {name!r} already exists in this brand.")
     inbox = Inbox(brand_id=brand.id, kind=kind, name=name, config=config)

@@ -330,6 +330,8 @@ def _apply(session: Session, inbox: Inbox, msg: InboundMessage, prefetched: Pref
     if receipt is not None:
         apply_delivery_update(session, inbox, receipt)
         return Outcome("ignored")
+    if msg.event_type == EventType.FEEDBACK:
+        return _feedback(session, inbox, adapter, msg)
     membership = MEMBERSHIP_EVENTS.get(EventType(msg.event_type)) if msg.event_type in MEMBERSHIP_EVENTS else None
     if msg.event_type not in MESSAGE_EVENTS and membership is None:
         return Outcome("ignored")
@@ -379,6 +381,22 @@ def _apply(session: Session, inbox: Inbox, msg: InboundMessage, prefetched: Pref
     adapter.after_inbound(session, inbox, conv, message, msg, new)
     announce_inbound(session, inbox, conv, message, new)
     return Outcome("processed", conv, message, new)
+
+
+def _feedback(session: Session, inbox: Inbox, adapter: ChannelAdapter, msg: InboundMessage) -> Outcome:
+    """A vote button: recorded for the sender's own conversation (a repeat or a stranger's vote is ignored)."""
+    from kefu.channels.feedback import customer_vote, parse_vote
+    from kefu.core.errors import ProblemError
+
+    vote = parse_vote(msg.text)
+    conv = adapter.find_conversation(session, inbox, msg) if msg.sender_external_id else None
+    if vote is None or conv is None:
+        return Outcome("ignored")
+    try:
+        customer_vote(session, conv, vote[0], vote[1])
+    except ProblemError:
+        return Outcome("ignored", conv)
+    return Outcome("processed", conv)
 
 
 def announce_inbound(session: Session, inbox: Inbox, conv: Conversation, message: Message, new: bool) -> None:

@@ -31,6 +31,8 @@ class EventType(StrEnum):
     READ = "read"
     DELIVERY = "delivery"
     REACTION = "reaction"
+    # A customer's "was this helpful?" button (LINE postback / Messenger quick reply); text is the vote payload.
+    FEEDBACK = "feedback"
 
 
 @dataclass(frozen=True, slots=True)

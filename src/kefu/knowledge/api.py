@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from kefu.auth.deps import DB, require
 from kefu.auth.permissions import Principal
-from kefu.knowledge import service
+from kefu.brands.service import get_brand
+from kefu.core.errors import InvalidInput, ProblemError
+from kefu.knowledge import bulk, service
 from kefu.knowledge.schemas import (
     LOCALE_PATTERN,
     ArticleCreate,
@@ -81,3 +85,73 @@ def update_article(article_id: int, body: ArticleUpdate, db: DB, principal: Writ
     """Change an article."""
     art = service.get_article(db, article_id, principal)
     return ArticleOut.model_validate(service.update_article(db, art, principal, body.model_dump(exclude_unset=True)))
+
+
+MAX_IMPORT_BYTES = 50 * 1024 * 1024
+
+
+async def _upload(request: Request) -> tuple[bytes, str | None]:
+    """The file of a multipart upload (field `file`) or the raw request body."""
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith("multipart/form-data"):
+        form = await request.form(max_files=1)
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise InvalidInput("Send the file in the multipart field `file`.")
+        return await upload.read(MAX_IMPORT_BYTES + 1), upload.filename
+    data = bytearray()
+    async for chunk in request.stream():
+        data.extend(chunk)
+        if len(data) > MAX_IMPORT_BYTES:
+            break
+    fmt = "json" if "json" in ctype else ("csv" if "csv" in ctype else None)
+    return bytes(data), (f"upload.{fmt}" if fmt else None)
+
+
+@router.post("/import", responses={422: {"description": "Invalid rows (nothing was imported)"}})
+async def import_faqs(
+    request: Request,
+    db: DB,
+    principal: Write,
+    brand_id: int,
+    dry_run: bool = False,
+    format: Annotated[str | None, Query(pattern="^(csv|json)$")] = None,
+) -> dict[str, Any]:
+    """Create or update FAQs from a CSV or JSON file (idempotent by external id and locale).
+
+    `dry_run=true` previews: counts, the first rows and every row-level error, without writing. A real import
+    with any invalid row writes nothing and answers 422 with the same report.
+    """
+    data, filename = await _upload(request)
+    if len(data) > MAX_IMPORT_BYTES:
+        raise ProblemError("The file is larger than 50 MB.", status=413, title="Payload too large")
+    if not data.strip():
+        raise InvalidInput("The file is empty.")
+
+    def run() -> dict[str, Any]:
+        brand = get_brand(db, brand_id, principal)
+        records = bulk.read_records(data, format or bulk.detect_format(filename, data))
+        report = bulk.import_faqs(db, principal, brand, records, dry_run=dry_run)
+        if report.errors and not dry_run:
+            raise InvalidInput(
+                f"{len(report.errors)} problem(s) in the file; nothing was imported.", **report.as_dict()
+            )
+        return report.as_dict()
+
+    return await run_in_threadpool(run)
+
+
+@router.get("/export", response_class=Response)
+def export_faqs(
+    db: DB,
+    principal: Read,
+    brand_id: int,
+    format: Annotated[str, Query(pattern="^(csv|json)$")] = "csv",
+    locale: Locale = None,
+) -> Response:
+    """All FAQs of a brand in the import format (CSV or JSON)."""
+    brand = get_brand(db, brand_id, principal)
+    body = bulk.export_faqs(db, brand.id, format, locale)
+    media = "text/csv; charset=utf-8" if format == "csv" else "application/json"
+    filename = f"kb-{brand.slug}.{format}"
+    return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 LOCALE_PATTERN = r"^(zh-TW|zh-CN|en)$"
+FORMAT_PATTERN = r"^(text|html|markdown)$"
+CategoryPath = list[Annotated[str, Field(min_length=1, max_length=200)]]
 
 
 class FaqCreate(BaseModel):
@@ -14,10 +17,13 @@ class FaqCreate(BaseModel):
 
     brand_id: int
     locale: str = Field(pattern=LOCALE_PATTERN)
+    external_id: str | None = Field(default=None, min_length=1, max_length=200)
     category: str | None = Field(default=None, max_length=64)
+    category_path: CategoryPath = Field(default_factory=list, max_length=10)
     intent: str | None = Field(default=None, max_length=64)
-    questions: list[str] = Field(min_length=1, max_length=5000)
+    questions: list[Annotated[str, Field(max_length=1000)]] = Field(min_length=1)
     answer: str = Field(min_length=1, max_length=20_000)
+    answer_format: str = Field(default="text", pattern=FORMAT_PATTERN)
     is_published: bool = True
 
 
@@ -25,9 +31,11 @@ class FaqUpdate(BaseModel):
     """Partial FAQ change."""
 
     category: str | None = Field(default=None, max_length=64)
+    category_path: CategoryPath | None = Field(default=None, max_length=10)
     intent: str | None = Field(default=None, max_length=64)
-    questions: list[str] | None = Field(default=None, min_length=1, max_length=5000)
+    questions: list[Annotated[str, Field(max_length=1000)]] | None = Field(default=None, min_length=1)
     answer: str | None = Field(default=None, min_length=1, max_length=20_000)
+    answer_format: str | None = Field(default=None, pattern=FORMAT_PATTERN)
     is_published: bool | None = None
 
 
@@ -38,11 +46,14 @@ class FaqOut(BaseModel):
 
     id: int
     brand_id: int
+    external_id: str | None
     locale: str
     category: str | None
+    category_path: list[str]
     intent: str | None
     questions: list[str]
     answer: str
+    answer_format: str
     is_published: bool
     updated_at: datetime
 

@@ -11,24 +11,65 @@ from kefu.audit.service import record
 from kefu.auth.permissions import Principal
 from kefu.brands.service import get_brand
 from kefu.core.access import ensure_brand
-from kefu.core.errors import InvalidInput, NotFound
+from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.events import publish
 from kefu.knowledge.models import LOCALES, Article, FaqEntry
+from kefu.knowledge.render import clean_answer
 
 
-def _changed(session: Session, brand_id: int, kind: str, item_id: int) -> None:
-    publish(session, "kb.changed", {"brand_id": brand_id, "kind": kind, "id": item_id}, (f"brand:{brand_id}",))
+def _changed(session: Session, brand_id: int, kind: str, item_id: int | None, **extra: Any) -> None:
+    data = {"brand_id": brand_id, "kind": kind, "id": item_id, **extra}
+    publish(session, "kb.changed", data, (f"brand:{brand_id}",))
 
 
-def _clean_questions(questions: list[str]) -> list[str]:
+def clean_questions(questions: list[str]) -> list[str]:
+    """Phrasings stripped and deduplicated in order (no cap on how many)."""
     out: list[str] = []
+    seen: set[str] = set()
     for q in questions:
         q = q.strip()
-        if q and q not in out:
+        if q and q not in seen:
+            seen.add(q)
             out.append(q)
     if not out:
         raise InvalidInput("At least one non-empty question is required.")
     return out
+
+
+def clean_category(path: list[str] | None, category: str | None) -> tuple[list[str], str | None]:
+    """Category path and the flat category (its first level, as tickets and the bot use it)."""
+    segments = [p.strip() for p in (path or []) if p and p.strip()]
+    if not segments and category and category.strip():
+        segments = [category.strip()]
+    return segments, (segments[0][:64] if segments else None)
+
+
+def _fill(fields: dict[str, Any], current: FaqEntry | None = None) -> dict[str, Any]:
+    if fields.get("questions") is not None:
+        fields["questions"] = clean_questions(fields["questions"])
+    if "category_path" in fields or "category" in fields:
+        path, flat = clean_category(fields.pop("category_path", None), fields.pop("category", None))
+        fields["category_path"], fields["category"] = path, flat
+    fmt = fields.get("answer_format") or (current.answer_format if current else "text")
+    if fields.get("answer") is not None or "answer_format" in fields:
+        answer = fields.get("answer") if fields.get("answer") is not None else (current.answer if current else "")
+        fields["answer"] = clean_answer(str(answer), fmt)
+        fields["answer_format"] = fmt
+        if not fields["answer"]:
+            raise InvalidInput("The answer is empty once unsafe HTML is removed.")
+    return fields
+
+
+def _check_external_id(session: Session, brand_id: int, external_id: str | None, locale: str, own: int | None) -> None:
+    if external_id is None:
+        return
+    other = session.scalar(
+        select(FaqEntry.id).where(
+            FaqEntry.brand_id == brand_id, FaqEntry.external_id == external_id, FaqEntry.locale == locale
+        )
+    )
+    if other is not None and other != own:
+        raise Conflict(f"FAQ {external_id!r} already exists in {locale} (id {other}).")
 
 
 def create_faq(session: Session, actor: Principal | None, **fields: Any) -> FaqEntry:
@@ -36,7 +77,8 @@ def create_faq(session: Session, actor: Principal | None, **fields: Any) -> FaqE
     get_brand(session, fields["brand_id"], actor)
     if fields["locale"] not in LOCALES:
         raise InvalidInput(f"Unknown locale {fields['locale']!r}.")
-    fields["questions"] = _clean_questions(fields["questions"])
+    fields = _fill(fields)
+    _check_external_id(session, fields["brand_id"], fields.get("external_id"), fields["locale"], None)
     faq = FaqEntry(**fields)
     session.add(faq)
     session.flush()
@@ -56,8 +98,7 @@ def get_faq(session: Session, faq_id: int, principal: Principal | None) -> FaqEn
 
 def update_faq(session: Session, faq: FaqEntry, actor: Principal, changes: dict[str, Any]) -> FaqEntry:
     """Apply a partial change."""
-    if changes.get("questions") is not None:
-        changes["questions"] = _clean_questions(changes["questions"])
+    changes = _fill(dict(changes), faq)
     for key, value in changes.items():
         if value is not None or key in ("category", "intent"):
             setattr(faq, key, value)
@@ -87,6 +128,37 @@ def list_faqs(
     if published_only:
         stmt = stmt.where(FaqEntry.is_published.is_(True))
     return list(session.scalars(stmt))
+
+
+def search_faqs(
+    session: Session,
+    principal: Principal | None,
+    *,
+    brand_id: int,
+    locale: str | None,
+    q: str | None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[FaqEntry], int]:
+    """A page of a brand's FAQs (question, answer or external id containing `q`) and how many match in all."""
+    from sqlalchemy import String, cast, func, or_
+
+    ensure_brand(principal, brand_id, "Brand")
+    cond = [FaqEntry.brand_id == brand_id]
+    if locale:
+        cond.append(FaqEntry.locale == locale)
+    if q and q.strip():
+        term = f"%{q.strip()[:100]}%"
+        cond.append(
+            or_(
+                FaqEntry.answer.like(term),
+                FaqEntry.external_id.like(term),
+                cast(FaqEntry.questions, String).like(term),
+            )
+        )
+    total = int(session.scalar(select(func.count(FaqEntry.id)).where(*cond)) or 0)
+    rows = session.scalars(select(FaqEntry).where(*cond).order_by(FaqEntry.id).limit(limit).offset(offset))
+    return list(rows), total
 
 
 def create_article(session: Session, actor: Principal | None, **fields: Any) -> Article:

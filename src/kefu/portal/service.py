@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from markupsafe import Markup
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
@@ -11,6 +12,7 @@ from kefu.brands.models import Brand
 from kefu.core.chinese import convert
 from kefu.core.errors import NotFound
 from kefu.knowledge.models import Article, FaqEntry
+from kefu.knowledge.render import for_channel
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,7 @@ class Hit:
     title: str
     body: str
     locale: str
+    html: Markup | None = None  # rich FAQ answers, sanitised by the knowledge renderer
 
 
 def variants(q: str) -> list[str]:
@@ -55,7 +58,10 @@ def search(session: Session, brand: Brand, q: str, locale: str | None, limit: in
         Article.is_published.is_(True),
         or_(*[Article.title.like(f"%{f}%") for f in forms], *[Article.body.like(f"%{f}%") for f in forms]),
     )
-    hits = [Hit("faq", f.id, f.questions[0], f.answer, f.locale) for f in session.scalars(faq_stmt.limit(50))]
+    hits = [
+        Hit("faq", f.id, f.questions[0], f.answer, f.locale, for_channel(f.answer, f.answer_format, "portal").html)
+        for f in session.scalars(faq_stmt.limit(50))
+    ]
     hits += [Hit("article", a.id, a.title, a.body, a.locale) for a in session.scalars(art_stmt.limit(50))]
     hits.sort(key=lambda h: (h.locale != locale, h.kind != "faq", h.id))
     return hits[:limit]

@@ -112,7 +112,13 @@ class EmailAdapter(ChannelAdapter):
 
     def prepare(self, session: Session, inbox: Inbox, conv: Conversation, message: Message) -> dict[str, Any]:
         """Threading headers and a stable Message-ID (also the idempotency key and our own thread key)."""
-        return self._payload(session, inbox, conv, message.body, message)
+        from kefu.knowledge.render import render_message
+
+        rendered = render_message(session, message, "email")  # rich KB answers: text part + sanitised HTML part
+        payload = self._payload(session, inbox, conv, rendered.text if rendered.rich else message.body, message)
+        if rendered.rich:
+            payload["html"] = str(rendered.html)
+        return payload
 
     def _payload(
         self, session: Session, inbox: Inbox, conv: Conversation, text: str, message: Message | None
@@ -216,6 +222,7 @@ class EmailAdapter(ChannelAdapter):
             from_addr=from_addr,
             to=ctx.recipient,
             text=str(p.get("text") or ""),
+            html=str(p["html"]) if p.get("html") else None,
             subject=str(p.get("subject") or ""),
             in_reply_to=p.get("in_reply_to"),
             references=list(p.get("references") or []),

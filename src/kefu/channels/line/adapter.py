@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kefu.channels.base import ChannelAdapter, SendContext, SendResult, register
+from kefu.channels.feedback import MAX_QUICK_REPLIES, actions, customer_locale, parse_vote, vote_data, vote_labels
 from kefu.channels.http import download
 from kefu.channels.line.protocol import (
     DEFAULT_API_BASE,
@@ -19,12 +21,29 @@ from kefu.channels.line.protocol import (
     parse_webhook,
     verify_signature,
 )
-from kefu.channels.types import Attachment, InboundMessage, PermanentSendError
+from kefu.channels.types import Attachment, EventType, InboundMessage, PermanentSendError
 from kefu.core.db import utcnow
+from kefu.knowledge.render import render_message
 
 if TYPE_CHECKING:
     from kefu.brands.models import Inbox
     from kefu.conversations.models import Conversation, Message
+
+
+def quick_reply_items(message: Message, locale: str) -> list[dict[str, Any]]:
+    """LINE quick-reply buttons: message actions for the bot's options, postback actions for the vote."""
+    acts = actions(message)
+    items: list[dict[str, Any]] = [
+        {"type": "action", "action": {"type": "message", "label": q.label[:20], "text": q.text[:300]}}
+        for q in acts.quick_replies
+    ]
+    if acts.ask_feedback:
+        yes, no, _ = vote_labels(locale)
+        for helpful, label in ((True, yes), (False, no)):
+            action = {"type": "postback", "label": label[:20], "data": vote_data(message.id, helpful)}
+            items.append({"type": "action", "action": {**action, "displayText": label}})
+    return items[:MAX_QUICK_REPLIES]
+
 
 # LINE reply tokens expire about a minute after the event; past this we push instead.
 REPLY_TOKEN_TTL_SECONDS = 50
@@ -55,8 +74,13 @@ class LineAdapter(ChannelAdapter):
         )
 
     def parse(self, inbox: Inbox, body: bytes) -> list[InboundMessage]:
-        """One message per webhook event (deduped later by webhookEventId)."""
-        return parse_webhook(body)
+        """One message per webhook event (deduped later by webhookEventId); vote postbacks become feedback."""
+        out = []
+        for msg in parse_webhook(body):
+            if msg.event_type == EventType.POSTBACK and parse_vote(msg.text) is not None:
+                msg = replace(msg, event_type=EventType.FEEDBACK)
+            out.append(msg)
+        return out
 
     def thread_key(self, msg: InboundMessage) -> str:
         """`user:<id>` (or group/room): one conversation per chat."""
@@ -80,7 +104,10 @@ class LineAdapter(ChannelAdapter):
         """Text plus the latest unused reply token (claimed here so two replies never race for it)."""
         from kefu.conversations.models import Message as MessageModel
 
-        payload: dict[str, Any] = {"text": message.body}
+        payload: dict[str, Any] = {"text": render_message(session, message, "line").text}
+        items = quick_reply_items(message, customer_locale(session, conv))
+        if items:
+            payload["quick_reply"] = items
         recent = session.scalars(
             select(MessageModel)
             .where(MessageModel.conversation_id == conv.id, MessageModel.sender_type.in_(("customer", "system")))
@@ -102,7 +129,10 @@ class LineAdapter(ChannelAdapter):
     def send(self, ctx: SendContext) -> SendResult:
         """Reply while the token is fresh (first attempt only), otherwise push with X-Line-Retry-Key."""
         text = str(ctx.payload.get("text") or "")
-        chunks = [text[i : i + MAX_TEXT] for i in range(0, len(text), MAX_TEXT)][:5] or [" "]
+        pieces = [text[i : i + MAX_TEXT] for i in range(0, len(text), MAX_TEXT)][:5] or [" "]
+        chunks: list[dict[str, Any]] = [{"type": "text", "text": p} for p in pieces]
+        if ctx.payload.get("quick_reply"):
+            chunks[-1]["quickReply"] = {"items": list(ctx.payload["quick_reply"])}
         with client_for(ctx.config) as client:
             token, at = ctx.payload.get("reply_token"), ctx.payload.get("reply_token_at")
             fresh = at is not None and (utcnow() - datetime.fromisoformat(str(at))).total_seconds() < float(

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from kefu.channels.base import ChannelAdapter, DeliveryUpdate, SendContext, SendResult, register
+from kefu.channels.feedback import (
+    MAX_QUICK_REPLIES,
+    QUICK_REPLY_PREFIX,
+    actions,
+    customer_locale,
+    parse_vote,
+    vote_data,
+    vote_labels,
+)
 from kefu.channels.http import download
 from kefu.channels.messenger.protocol import (
     DEFAULT_API_BASE,
@@ -16,9 +26,13 @@ from kefu.channels.messenger.protocol import (
     verify_signature,
 )
 from kefu.channels.types import Attachment, EventType, InboundMessage, PermanentSendError
+from kefu.knowledge.render import render_message
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from kefu.brands.models import Inbox
+    from kefu.conversations.models import Conversation, Message
 
 
 def client_for(config: Mapping[str, Any]) -> MessengerClient:
@@ -35,6 +49,26 @@ def client_for(config: Mapping[str, Any]) -> MessengerClient:
     )
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def quick_replies(message: Message, locale: str) -> list[dict[str, Any]]:
+    """Messenger quick replies: options carry their text in the payload, votes a vote payload."""
+    acts = actions(message)
+    out: list[dict[str, Any]] = [
+        {"content_type": "text", "title": q.label[:20], "payload": (QUICK_REPLY_PREFIX + q.text)[:1000]}
+        for q in acts.quick_replies
+    ]
+    if acts.ask_feedback:
+        yes, no, _ = vote_labels(locale)
+        out += [
+            {"content_type": "text", "title": yes[:20], "payload": vote_data(message.id, True)},
+            {"content_type": "text", "title": no[:20], "payload": vote_data(message.id, False)},
+        ]
+    return out[:MAX_QUICK_REPLIES]
+
+
 @register
 class MessengerAdapter(ChannelAdapter):
     """Facebook Page inbox."""
@@ -48,8 +82,19 @@ class MessengerAdapter(ChannelAdapter):
         return verify_signature(secret, body, headers.get("x-hub-signature-256"))
 
     def parse(self, inbox: Inbox, body: bytes) -> list[InboundMessage]:
-        """Messaging events (echoes dropped; deduped later by mid)."""
-        return parse_webhook(body)
+        """Messaging events (echoes dropped; deduped later by mid); our quick replies and vote buttons decoded."""
+        out = []
+        for msg in parse_webhook(body):
+            message = _dict(msg.raw.get("message"))
+            payload = str(_dict(message.get("quick_reply")).get("payload") or "")
+            payload = payload or str(_dict(msg.raw.get("postback")).get("payload") or "")
+            if parse_vote(payload) is not None:
+                msg = replace(msg, event_type=EventType.FEEDBACK, text=payload)
+            elif payload.startswith(QUICK_REPLY_PREFIX) and payload[len(QUICK_REPLY_PREFIX) :].strip():
+                # The button title may be cut to 20 characters; the option's full text is in the payload.
+                msg = replace(msg, text=payload[len(QUICK_REPLY_PREFIX) :])
+            out.append(msg)
+        return out
 
     def thread_key(self, msg: InboundMessage) -> str:
         """One conversation per PSID."""
@@ -68,14 +113,26 @@ class MessengerAdapter(ChannelAdapter):
         """Attachments are signed CDN URLs."""
         return download(attachment.url) if attachment.url else None
 
+    def prepare(self, session: Session, inbox: Inbox, conv: Conversation, message: Message) -> dict[str, Any]:
+        """Plain text (rich answers written out) plus quick replies: the bot's options and the vote."""
+        payload: dict[str, Any] = {"text": render_message(session, message, "messenger").text}
+        replies = quick_replies(message, customer_locale(session, conv))
+        if replies:
+            payload["quick_replies"] = replies
+        return payload
+
     def send(self, ctx: SendContext) -> SendResult:
-        """Send API text message(s)."""
+        """Send API text message(s); quick replies ride on the last one."""
         text = str(ctx.payload.get("text") or "") or " "
         chunks = [text[i : i + MAX_TEXT_LENGTH] for i in range(0, len(text), MAX_TEXT_LENGTH)]
         mids: list[str] = []
+        messaging_type = str(ctx.payload.get("messaging_type") or "RESPONSE")
         with client_for(ctx.config) as client:
-            for chunk in chunks:
-                result = client.send_text(ctx.recipient, chunk, str(ctx.payload.get("messaging_type") or "RESPONSE"))
+            for n, chunk in enumerate(chunks, start=1):
+                message: dict[str, Any] = {"text": chunk}
+                if n == len(chunks) and ctx.payload.get("quick_replies"):
+                    message["quick_replies"] = list(ctx.payload["quick_replies"])
+                result = client.send_message(ctx.recipient, message, messaging_type)
                 if result.message_id:
                     mids.append(result.message_id)
         return SendResult(mids[0] if mids else None, {"mids": mids})

@@ -41,6 +41,16 @@ def widget_js() -> Response:
     )
 
 
+@router.get("/widget.css", include_in_schema=False)
+def widget_css() -> Response:
+    """The widget's stylesheet (loaded by widget.js; no inline styles, so pages with a strict CSP can embed it)."""
+    return Response(
+        (STATIC / "widget.css").read_bytes(),
+        media_type="text/css; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=300", "Cross-Origin-Resource-Policy": "cross-origin"},
+    )
+
+
 class SessionIn(BaseModel):
     """Open or resume a visitor session."""
 
@@ -95,7 +105,7 @@ def open_session(body: SessionIn, db: DB) -> SessionOut:
         conversation_id=conv.id if conv else None,
         online=not bool(cfg.get("offline")),
         locale=locale,
-        greeting=greetings.get(locale) if isinstance(greetings, dict) else None,
+        greeting=greetings.get(locale) if isinstance(greetings, dict) else (greetings or None),
     )
 
 
@@ -120,7 +130,20 @@ def visitor_message(body: VisitorMessage, db: DB, x_kefu_visitor: VisitorHeader 
     msg = service.post_message(
         db, inbox, visitor, text=body.body, client_id=body.client_id, attachment_ids=body.attachment_ids, name=body.name
     )
-    return service.public_message(msg)
+    return service.public_messages(db, [msg])[0]
+
+
+class VoteIn(BaseModel):
+    """A "was this helpful?" vote."""
+
+    helpful: bool
+
+
+@router.post("/messages/{message_id}/feedback", status_code=204)
+def visitor_feedback(message_id: int, body: VoteIn, db: DB, x_kefu_visitor: VisitorHeader = None) -> None:
+    """Rate a bot answer in the visitor's own conversation (once; "not helpful" goes to the bot review queue)."""
+    visitor, _ = _visitor(db, x_kefu_visitor)
+    service.vote(db, visitor, message_id, body.helpful)
 
 
 @router.get("/messages")
@@ -199,7 +222,12 @@ def _ws_post(factory: SessionFactory, visitor: Visitor, data: dict[str, Any]) ->
             attachment_ids=body.attachment_ids,
             name=body.name,
         )
-        return service.public_message(msg)
+        return service.public_messages(db, [msg])[0]
+
+
+def _ws_message(factory: SessionFactory, visitor: Visitor, message_id: int) -> dict[str, Any] | None:
+    with session_scope(factory) as db:
+        return service.visitor_message(db, visitor, message_id)
 
 
 @router.websocket("/ws")
@@ -242,17 +270,12 @@ async def visitor_ws(ws: WebSocket) -> None:
             async with lock:
                 if event["type"] == "message.created" and not event["data"].get("is_note"):
                     d = event["data"]
-                    await send_message(
-                        {
-                            "id": d["id"],
-                            "conversation_id": d["conversation_id"],
-                            "sender_type": d["sender_type"],
-                            "body": d["body"],
-                            "content_type": d.get("content_type", "text"),
-                            "attachments": d.get("attachments", []),
-                            "created_at": d["created_at"],
-                        }
-                    )
+                    if d["id"] in seen:
+                        continue
+                    # Read back from the database: rendering (rich answers) and buttons are decided in one place.
+                    m = await run_in_threadpool(_ws_message, factory, visitor, int(d["id"]))
+                    if m is not None:
+                        await send_message(m)
                 elif event["type"] == "typing" and event["data"].get("sender_type") != "customer":
                     await ws.send_text(json.dumps({"op": "typing", **event["data"]}))
 

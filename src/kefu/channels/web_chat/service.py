@@ -16,7 +16,7 @@ from kefu.channels.storage import describe, store
 from kefu.channels.types import Attachment, InboundMessage
 from kefu.channels.web_chat.token import Visitor
 from kefu.conversations.models import Conversation, Message
-from kefu.core.errors import Conflict, InvalidInput, ProblemError
+from kefu.core.errors import Conflict, InvalidInput, NotFound, ProblemError
 from kefu.customers.models import CustomerIdentity
 from kefu.customers.service import add_identity, find_or_create_by_identity
 
@@ -148,7 +148,7 @@ def upload(
 
 
 def public_message(m: Message) -> dict[str, Any]:
-    """What a visitor may see of a message."""
+    """What a visitor may see of a message (plain; `public_messages` adds rendering and buttons)."""
     return {
         "id": m.id,
         "conversation_id": m.conversation_id,
@@ -158,6 +158,54 @@ def public_message(m: Message) -> dict[str, Any]:
         "attachments": m.attachments,
         "created_at": m.created_at.isoformat(),
     }
+
+
+def public_messages(session: Session, rows: list[Message]) -> list[dict[str, Any]]:
+    """Messages as the widget shows them: safe HTML for rich answers, quick replies and vote buttons."""
+    from kefu.channels.feedback import actions, already_voted
+    from kefu.knowledge.render import render_messages
+
+    rendered = render_messages(session, rows, "web_chat")
+    acts = {m.id: actions(m) for m in rows}
+    votes = already_voted(session, [mid for mid, a in acts.items() if a.ask_feedback])
+    out = []
+    for m in rows:
+        item = public_message(m)
+        html = rendered[m.id].html
+        if m.sender_type == "bot" and html is not None and (m.meta or {}).get("faq_id") is not None:
+            item["html"] = str(html)
+        a = acts[m.id]
+        if a.quick_replies:
+            item["quick_replies"] = [{"label": q.label, "text": q.text} for q in a.quick_replies]
+        if a.ask_feedback:
+            item["feedback"] = {"ask": True, "voted": votes.get(m.id)}
+        out.append(item)
+    return out
+
+
+def visitor_message(session: Session, visitor: Visitor, message_id: int) -> dict[str, Any] | None:
+    """One customer-visible message of the visitor's conversation, rendered (None when not theirs)."""
+    m = session.get(Message, message_id)
+    if m is None or m.is_note or not _owns(session, visitor, m.conversation_id):
+        return None
+    return public_messages(session, [m])[0]
+
+
+def _owns(session: Session, visitor: Visitor, conversation_id: int | None) -> bool:
+    conv = session.get(Conversation, conversation_id) if conversation_id else None
+    return conv is not None and conv.inbox_id == visitor.inbox_id and conv.external_thread_id == thread_key(visitor)
+
+
+def vote(session: Session, visitor: Visitor, message_id: int, helpful: bool) -> None:
+    """The visitor rates a bot answer of their own conversation (once per message)."""
+    from kefu.channels.feedback import customer_vote
+
+    m = session.get(Message, message_id)
+    if m is None or not _owns(session, visitor, m.conversation_id):
+        raise NotFound("No bot answer with that id in this conversation.")
+    conv = session.get(Conversation, m.conversation_id)
+    assert conv is not None
+    customer_vote(session, conv, message_id, helpful)
 
 
 def replay(session: Session, visitor: Visitor, after_id: int, limit: int = 500) -> list[dict[str, Any]]:
@@ -171,11 +219,10 @@ def replay(session: Session, visitor: Visitor, after_id: int, limit: int = 500) 
         .order_by(Message.id)
         .limit(limit)
     )
-    return [public_message(m) for m in rows]
+    return public_messages(session, list(rows))
 
 
 def attachment_visible(session: Session, visitor: Visitor, attachment_id: int) -> bool:
     """True when the file belongs to the visitor's conversation."""
     row = session.get(ChannelAttachment, attachment_id)
-    conv = session.get(Conversation, row.conversation_id) if row and row.conversation_id else None
-    return conv is not None and conv.inbox_id == visitor.inbox_id and conv.external_thread_id == thread_key(visitor)
+    return row is not None and _owns(session, visitor, row.conversation_id)

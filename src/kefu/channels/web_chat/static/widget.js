@@ -1,6 +1,8 @@
-/* kefu 客服 web chat widget — vanilla JS, no dependencies.
+/* kefu 客服 web chat widget — vanilla JS, no dependencies, no inline styles (its stylesheet is widget.css).
  * <script src="https://kefu.example/api/v1/widget/widget.js" data-brand="shop" data-inbox="3" data-locale="zh-TW" async></script>
- * Resumes after reconnects: the last seen message id is kept in localStorage and sent with {"op":"resume"}. */
+ * Resumes after reconnects: the last seen message id is kept in localStorage and sent with {"op":"resume"}.
+ * Bot answers arrive as server-sanitised HTML (message.html); quick replies send their text as the customer's
+ * message; answers offer "helpful / not helpful" once. */
 (function () {
   "use strict";
   var script = document.currentScript;
@@ -10,11 +12,14 @@
   var brand = script.getAttribute("data-brand") || "";
   var STR = {
     "zh-TW": { title: "線上客服", placeholder: "輸入訊息…", send: "送出", typing: "客服輸入中…", offline: "目前非服務時間，請留言，我們會盡快回覆。",
-      name: "姓名", contact: "Email 或電話", message: "留言內容", leave: "送出留言", thanks: "已收到留言，案件編號：", attach: "附件", tooBig: "檔案太大或格式不支援" },
+      name: "姓名", contact: "Email 或電話", message: "留言內容", leave: "送出留言", thanks: "已收到留言，案件編號：", attach: "附件", tooBig: "檔案太大或格式不支援",
+      helpful: "有幫助", notHelpful: "沒幫助", rated: "謝謝您的回饋！", ask: "這個回答有幫助嗎？", options: "建議選項" },
     "zh-CN": { title: "在线客服", placeholder: "输入消息…", send: "发送", typing: "客服输入中…", offline: "目前非服务时间，请留言，我们会尽快回复。",
-      name: "姓名", contact: "Email 或电话", message: "留言内容", leave: "提交留言", thanks: "已收到留言，工单编号：", attach: "附件", tooBig: "文件太大或格式不支持" },
+      name: "姓名", contact: "Email 或电话", message: "留言内容", leave: "提交留言", thanks: "已收到留言，工单编号：", attach: "附件", tooBig: "文件太大或格式不支持",
+      helpful: "有帮助", notHelpful: "没帮助", rated: "感谢您的反馈！", ask: "这个回答有帮助吗？", options: "建议选项" },
     "en": { title: "Chat with us", placeholder: "Type a message…", send: "Send", typing: "Agent is typing…", offline: "We are offline. Leave a message and we will reply soon.",
-      name: "Name", contact: "Email or phone", message: "Message", leave: "Send message", thanks: "Received. Case number: ", attach: "Attach", tooBig: "File too large or not supported" }
+      name: "Name", contact: "Email or phone", message: "Message", leave: "Send message", thanks: "Received. Case number: ", attach: "Attach", tooBig: "File too large or not supported",
+      helpful: "Helpful", notHelpful: "Not helpful", rated: "Thanks for your feedback!", ask: "Was this answer helpful?", options: "Suggested options" }
   };
   var nav = (navigator.language || "zh-TW");
   var locale = script.getAttribute("data-locale") || (/^zh-(CN|SG|Hans)/i.test(nav) ? "zh-CN" : /^zh/i.test(nav) ? "zh-TW" : "en");
@@ -24,35 +29,77 @@
   function save() { localStorage.setItem(key, JSON.stringify(state)); }
   function el(tag, attrs, text) { var e = document.createElement(tag); for (var k in attrs || {}) e.setAttribute(k, attrs[k]); if (text) e.textContent = text; return e; }
 
-  var root = el("div", { style: "position:fixed;right:16px;bottom:16px;z-index:2147483000;font-family:system-ui,'PingFang TC','Microsoft JhengHei',sans-serif" });
-  var button = el("button", { type: "button", "aria-label": t.title, style: "border-radius:24px;padding:10px 16px;border:0;background:#f60;color:#fff;cursor:pointer" }, t.title);
-  var panel = el("div", { style: "display:none;width:320px;height:440px;background:#fff;border:1px solid #ddd;border-radius:8px;flex-direction:column;box-shadow:0 4px 16px rgba(0,0,0,.15)" });
-  var log = el("div", { style: "flex:1;overflow:auto;padding:8px;font-size:14px", role: "log", "aria-live": "polite" });
-  var typing = el("div", { style: "font-size:12px;color:#888;padding:0 8px;height:16px" });
-  var form = el("form", { style: "display:flex;border-top:1px solid #eee" });
-  var input = el("input", { placeholder: t.placeholder, "aria-label": t.placeholder, style: "flex:1;border:0;padding:8px", maxlength: "10000" });
-  var file = el("input", { type: "file", "aria-label": t.attach, accept: "image/*,video/mp4,video/webm", style: "display:none" });
-  var clip = el("button", { type: "button", title: t.attach, "aria-label": t.attach, style: "border:0;background:none;cursor:pointer" }, "📎");
-  var send = el("button", { type: "submit", style: "border:0;background:#f60;color:#fff;padding:0 12px" }, t.send);
+  if (!document.querySelector('link[data-kefu-widget]')) {
+    document.head.appendChild(el("link", { rel: "stylesheet", href: base + "/api/v1/widget/widget.css", "data-kefu-widget": "" }));
+  }
+  var root = el("div", { "class": "kefu-root", lang: locale });
+  var button = el("button", { type: "button", "class": "kefu-launcher", "aria-expanded": "false" }, t.title);
+  var panel = el("div", { "class": "kefu-panel", role: "dialog", "aria-label": t.title, hidden: "" });
+  var head = el("div", { "class": "kefu-head" }, t.title);
+  var log = el("div", { "class": "kefu-log", role: "log", "aria-live": "polite" });
+  var typing = el("div", { "class": "kefu-typing" });
+  var form = el("form", { "class": "kefu-form" });
+  var input = el("input", { "class": "kefu-input", placeholder: t.placeholder, "aria-label": t.placeholder, maxlength: "10000" });
+  var file = el("input", { "class": "kefu-file", type: "file", "aria-label": t.attach, accept: "image/*,video/mp4,video/webm" });
+  var clip = el("button", { "class": "kefu-clip", type: "button", title: t.attach, "aria-label": t.attach }, "📎");
+  var send = el("button", { "class": "kefu-send", type: "submit" }, t.send);
   form.append(input, clip, file, send);
-  panel.append(log, typing, form);
+  panel.append(head, log, typing, form);
   root.append(panel, button);
   document.body.appendChild(root);
-  button.onclick = function () { panel.style.display = panel.style.display === "none" ? "flex" : "none"; if (panel.style.display === "flex") start(); };
+  button.onclick = function () {
+    panel.hidden = !panel.hidden;
+    button.setAttribute("aria-expanded", String(!panel.hidden));
+    if (!panel.hidden) { start(); input.focus(); }
+  };
 
   var shown = {};
+  function clearQuickReplies() { Array.prototype.forEach.call(log.querySelectorAll(".kefu-qr"), function (n) { n.remove(); }); }
+  function quickReplies(row, items) {
+    var box = el("div", { "class": "kefu-actions kefu-qr", role: "group", "aria-label": t.options });
+    items.forEach(function (q) {
+      var b = el("button", { type: "button" }, q.label);
+      b.onclick = function () { clearQuickReplies(); queue(q.text); };
+      box.appendChild(b);
+    });
+    row.appendChild(box);
+  }
+  function feedback(row, m) {
+    if (m.feedback.voted !== null && m.feedback.voted !== undefined) { row.appendChild(el("div", { "class": "kefu-thanks" }, t.rated)); return; }
+    var box = el("div", { "class": "kefu-actions kefu-fb", role: "group", "aria-label": t.ask });
+    [[true, t.helpful], [false, t.notHelpful]].forEach(function (v) {
+      var b = el("button", { type: "button", "data-helpful": String(v[0]) }, v[1]);
+      b.onclick = function () {
+        Array.prototype.forEach.call(box.querySelectorAll("button"), function (x) { x.disabled = true; });
+        fetch(base + "/api/v1/widget/messages/" + m.id + "/feedback", {
+          method: "POST", headers: { "Content-Type": "application/json", "X-Kefu-Visitor": state.token }, body: JSON.stringify({ helpful: v[0] })
+        }).then(function (r) {
+          if (r.ok || r.status === 409) box.replaceWith(el("div", { "class": "kefu-thanks", role: "status" }, t.rated));
+          else Array.prototype.forEach.call(box.querySelectorAll("button"), function (x) { x.disabled = false; });
+        });
+      };
+      box.appendChild(b);
+    });
+    row.appendChild(box);
+  }
   function render(m) {
     if (shown[m.id]) return;
     shown[m.id] = true;
+    clearQuickReplies(); // quick replies belong to the latest message only
     var mine = m.sender_type === "customer";
-    var b = el("div", { style: "margin:4px 0;text-align:" + (mine ? "right" : "left") });
-    var bubble = el("span", { style: "display:inline-block;padding:6px 10px;border-radius:12px;max-width:80%;white-space:pre-wrap;background:" + (mine ? "#ffe3cc" : "#f1f1f1") }, m.body || "");
+    var row = el("div", { "class": "kefu-row" + (mine ? " kefu-mine" : ""), "data-id": String(m.id) });
+    var bubble = el("div", { "class": "kefu-bubble" });
+    if (m.html) { bubble.className += " kefu-rich"; bubble.innerHTML = m.html; } // sanitised by the server (nh3)
+    else bubble.textContent = m.body || "";
     (m.attachments || []).forEach(function (a) {
       if (!a.url) return;
       var link = el("a", { href: base + a.url + "?vt=" + encodeURIComponent(state.token), target: "_blank", rel: "noopener" }, "📎 " + (a.filename || "file"));
       bubble.appendChild(el("br")); bubble.appendChild(link);
     });
-    b.appendChild(bubble); log.appendChild(b); log.scrollTop = log.scrollHeight;
+    row.appendChild(bubble);
+    if (m.quick_replies && m.quick_replies.length) quickReplies(row, m.quick_replies);
+    if (m.feedback && m.feedback.ask) feedback(row, m);
+    log.appendChild(row); log.scrollTop = log.scrollHeight;
     if (m.id > (state.last || 0)) { state.last = m.id; save(); }
   }
   function api(path, body, headers) {
@@ -66,13 +113,14 @@
     if (started) return; started = true;
     api("/api/v1/widget/session", { inbox_id: inbox, brand: brand, visitor_token: state.token, locale: locale }).then(function (s) {
       state.token = s.visitor_token; save();
-      if (s.greeting) log.appendChild(el("div", { style: "color:#666;font-size:13px" }, s.greeting));
+      if (s.greeting) log.appendChild(el("div", { "class": "kefu-greeting" }, s.greeting));
       if (!s.online) offlineForm(); else connect();
     });
   }
   function connect() {
     ws = new WebSocket(base.replace(/^http/, "ws") + "/api/v1/widget/ws?token=" + encodeURIComponent(state.token));
-    ws.onopen = function () { retry = 500; ws.send(JSON.stringify({ op: "resume", last_id: state.last || 0 })); outbox.forEach(function (m) { ws.send(JSON.stringify(m)); }); };
+    // A fresh page replays the whole conversation; a reconnect only what it missed.
+    ws.onopen = function () { retry = 500; ws.send(JSON.stringify({ op: "resume", last_id: Object.keys(shown).length ? (state.last || 0) : 0 })); outbox.forEach(function (m) { ws.send(JSON.stringify(m)); }); };
     ws.onmessage = function (e) {
       var d = JSON.parse(e.data);
       if (d.op === "message") render(d.message);
@@ -100,16 +148,16 @@
     fetch(base + "/api/v1/widget/attachments", { method: "POST", headers: { "X-Kefu-Visitor": state.token }, body: fd })
       .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
       .then(function (a) { queue("", [a.id]); })
-      .catch(function () { log.appendChild(el("div", { style: "color:#c00" }, t.tooBig)); });
+      .catch(function () { log.appendChild(el("div", { "class": "kefu-error" }, t.tooBig)); });
     file.value = "";
   };
   function offlineForm() {
-    form.style.display = "none";
-    var f = el("form", { style: "padding:8px" });
+    form.hidden = true;
+    var f = el("form", { "class": "kefu-offline" });
     f.appendChild(el("p", {}, t.offline));
-    var n = el("input", { placeholder: t.name, "aria-label": t.name, required: "", style: "width:100%;margin:4px 0" });
-    var c = el("input", { placeholder: t.contact, "aria-label": t.contact, required: "", style: "width:100%;margin:4px 0" });
-    var m = el("textarea", { placeholder: t.message, "aria-label": t.message, required: "", rows: "4", style: "width:100%;margin:4px 0" });
+    var n = el("input", { placeholder: t.name, "aria-label": t.name, required: "" });
+    var c = el("input", { placeholder: t.contact, "aria-label": t.contact, required: "" });
+    var m = el("textarea", { placeholder: t.message, "aria-label": t.message, required: "", rows: "4" });
     var s = el("button", { type: "submit" }, t.leave);
     f.append(n, c, m, s); log.appendChild(f);
     f.onsubmit = function (e) {

@@ -1,0 +1,408 @@
+"""Bulk FAQ import/export (CSV and JSON), idempotent by external id; the API, the CLI and the admin page call this.
+
+A file row is one FAQ in one locale: ``id`` (external id, shared by the locale copies of one FAQ), ``locale``,
+``category`` (a path: "Cards > Lost card" in CSV, a list or that string in JSON), ``question``, ``alternatives``
+(any number of phrasings: one per line in a CSV cell, a list in JSON), ``answer``, ``format``
+(text | html | markdown), ``published`` and an optional ``intent``. Re-importing updates rows in place; unchanged
+rows are not touched, so the bot's index fingerprint only moves when something really changed. One import writes
+one audit entry and publishes one ``kb.changed`` event, so the bot rebuilds once.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from kefu.audit.service import record
+from kefu.auth.permissions import Principal
+from kefu.brands.models import Brand
+from kefu.core.db import utcnow
+from kefu.core.errors import Conflict, InvalidInput
+from kefu.core.events import publish
+from kefu.knowledge.models import LOCALES, FaqEntry
+from kefu.knowledge.render import FORMATS, clean_answer
+from kefu.knowledge.service import clean_category, clean_questions
+
+COLUMNS = ("id", "locale", "category", "question", "alternatives", "answer", "format", "published", "intent")
+PATH_SEPARATOR = " > "
+MAX_ANSWER = 20_000
+MAX_PHRASING = 1000
+MAX_ERRORS = 500
+CHUNK = 500
+TRUE = frozenset({"1", "true", "yes", "y", "t", "是", "✓", "published"})
+FALSE = frozenset({"0", "false", "no", "n", "f", "否", "", "draft"})
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """A problem with one row of the file (row numbers count data rows from 1; CSV line = row + 1)."""
+
+    row: int
+    field: str | None
+    message: str
+    external_id: str | None = None
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """What an import did (or, in a dry run, would do)."""
+
+    dry_run: bool
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    phrasings: int = 0
+    applied: bool = False
+    errors: list[RowError] = field(default_factory=list)
+    preview: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "dry_run": self.dry_run,
+            "applied": self.applied,
+            "rows": self.rows,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "phrasings": self.phrasings,
+            "errors": [
+                {"row": e.row, "field": e.field, "message": e.message, "external_id": e.external_id}
+                for e in self.errors
+            ],
+            "preview": self.preview,
+        }
+
+
+# ---------------------------------------------------------------- reading files
+
+
+def detect_format(filename: str | None, data: bytes) -> str:
+    """ "csv" or "json" from the file name, else from the content."""
+    name = (filename or "").lower()
+    if name.endswith(".json"):
+        return "json"
+    if name.endswith((".csv", ".txt")):
+        return "csv"
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    return "json" if head in (b"[", b"{") else "csv"
+
+
+def _decode(data: bytes) -> str:
+    for encoding in ("utf-8-sig", "utf-16"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise InvalidInput("The file is not UTF-8 text (save it as CSV UTF-8 or JSON).")
+
+
+def read_records(data: bytes, fmt: str) -> list[dict[str, Any]]:
+    """File bytes → row dicts (raises InvalidInput for an unreadable file, never for a bad row)."""
+    text = _decode(data)
+    if fmt == "json":
+        try:
+            parsed = json.loads(text)
+        except ValueError as exc:
+            raise InvalidInput(f"Invalid JSON: {exc}") from exc
+        items = parsed.get("faqs") if isinstance(parsed, dict) else parsed
+        if not isinstance(items, list):
+            raise InvalidInput('JSON must be a list of FAQ objects or {"faqs": [...]}.')
+        return [i if isinstance(i, dict) else {"__invalid__": True} for i in items]
+    if fmt != "csv":
+        raise InvalidInput(f"Unknown import format {fmt!r} (csv or json).")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if not reader.fieldnames:
+        raise InvalidInput("The CSV file is empty.")
+    headers = [h.strip().lower() for h in reader.fieldnames if h]
+    missing = [c for c in ("id", "question", "answer") if c not in headers]
+    if missing:
+        raise InvalidInput(f"CSV header lacks column(s): {', '.join(missing)} (expected {', '.join(COLUMNS)}).")
+    reader.fieldnames = [h.strip().lower() for h in reader.fieldnames]
+    return [dict(r) for r in reader]
+
+
+# ---------------------------------------------------------------- validating rows
+
+
+@dataclass(frozen=True, slots=True)
+class FaqRow:
+    """A validated row, ready to write."""
+
+    external_id: str
+    locale: str
+    category_path: list[str]
+    category: str | None
+    questions: list[str]
+    answer: str
+    answer_format: str
+    is_published: bool
+    intent: str | None
+
+
+def _as_list(value: Any, *, path: bool) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(v) for v in value if v is not None and str(v).strip()]
+    text = str(value)
+    if path:
+        return [p.strip() for p in text.split(">") if p.strip()]
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _published(value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return True if value is None else value
+    text = str(value).strip().lower()
+    if text in TRUE:
+        return True
+    if text in FALSE:
+        return not text  # an empty cell means published
+    return None
+
+
+def validate_row(raw: dict[str, Any], default_locale: str) -> tuple[FaqRow | None, list[tuple[str | None, str]]]:
+    """One row checked field by field: the cleaned row, or the problems found."""
+    if raw.get("__invalid__"):
+        return None, [(None, "Not an object.")]
+    errs: list[tuple[str | None, str]] = []
+    ext = str(raw.get("id") if raw.get("id") is not None else raw.get("external_id") or "").strip()
+    if not ext:
+        errs.append(("id", "An id (external id) is required."))
+    elif len(ext) > 200:
+        errs.append(("id", "The id is longer than 200 characters."))
+    locale = str(raw.get("locale") or default_locale).strip()
+    if locale not in LOCALES:
+        errs.append(("locale", f"Unknown locale {locale!r} (zh-TW, zh-CN or en)."))
+    fmt = str(raw.get("format") or raw.get("answer_format") or "text").strip().lower()
+    if fmt not in FORMATS:
+        errs.append(("format", f"Unknown format {fmt!r} (text, html or markdown)."))
+        fmt = "text"
+    question = str(raw.get("question") or "").strip()
+    alternatives = _as_list(raw.get("alternatives", raw.get("questions")), path=False)
+    phrasings = ([question] if question else []) + alternatives
+    if not question and not alternatives:
+        errs.append(("question", "A question is required."))
+    too_long = next((p for p in phrasings if len(p) > MAX_PHRASING), None)
+    if too_long is not None:
+        errs.append(("alternatives", f"A phrasing is longer than {MAX_PHRASING} characters: {too_long[:40]}…"))
+    answer_raw = str(raw.get("answer") or "")
+    answer = ""
+    if not answer_raw.strip():
+        errs.append(("answer", "An answer is required."))
+    elif len(answer_raw) > MAX_ANSWER:
+        errs.append(("answer", f"The answer is longer than {MAX_ANSWER} characters."))
+    else:
+        answer = clean_answer(answer_raw, fmt)
+        if not answer:
+            errs.append(("answer", "The answer is empty once unsafe HTML is removed."))
+    published = _published(raw.get("published", raw.get("is_published")))
+    if published is None:
+        errs.append(("published", f"Not a yes/no value: {raw.get('published')!r}."))
+    path, flat = clean_category(_as_list(raw.get("category", raw.get("category_path")), path=True), None)
+    if any(len(p) > 200 for p in path) or len(path) > 10:
+        errs.append(("category", "A category path has at most 10 levels of 200 characters."))
+    intent = str(raw.get("intent") or "").strip() or None
+    if intent and len(intent) > 64:
+        errs.append(("intent", "The intent is longer than 64 characters."))
+    if errs:
+        return None, errs
+    return (
+        FaqRow(ext, locale, path, flat, clean_questions(phrasings), answer, fmt, bool(published), intent),
+        [],
+    )
+
+
+# ---------------------------------------------------------------- applying
+
+
+def _key_of(faq: FaqEntry) -> tuple[str, str]:
+    # FAQs made by hand have no external id; the export calls them "faq-<id>", so re-importing it adopts them.
+    return (faq.external_id or f"faq-{faq.id}", faq.locale)
+
+
+def _differs(faq: FaqEntry, row: FaqRow) -> bool:
+    return (
+        faq.external_id != row.external_id
+        or list(faq.questions or []) != row.questions
+        or faq.answer != row.answer
+        or faq.answer_format != row.answer_format
+        or list(faq.category_path or []) != row.category_path
+        or faq.category != row.category
+        or faq.is_published != row.is_published
+        or (row.intent is not None and faq.intent != row.intent)
+    )
+
+
+def import_faqs(
+    session: Session,
+    actor: Principal | None,
+    brand: Brand,
+    records: list[dict[str, Any]],
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    preview_rows: int = 20,
+) -> ImportReport:
+    """Validate every row, then (unless a dry run or any row is invalid) create/update in one flush."""
+    report = ImportReport(dry_run=dry_run, rows=len(records))
+    valid: list[tuple[int, FaqRow]] = []
+    seen: dict[tuple[str, str], int] = {}
+    for n, raw in enumerate(records, start=1):
+        row, problems = validate_row(raw, brand.default_locale)
+        ext = str(raw.get("id") or "").strip() or None if isinstance(raw, dict) else None
+        for fld, message in problems:
+            if len(report.errors) < MAX_ERRORS:
+                report.errors.append(RowError(n, fld, message, ext))
+        if row is None:
+            continue
+        key = (row.external_id, row.locale)
+        if key in seen:
+            report.errors.append(RowError(n, "id", f"Same id and locale as row {seen[key]}.", row.external_id))
+            continue
+        seen[key] = n
+        valid.append((n, row))
+    existing = {_key_of(f): f for f in session.scalars(select(FaqEntry).where(FaqEntry.brand_id == brand.id))}
+    plan: list[tuple[FaqRow, FaqEntry | None]] = []
+    for _, row in valid:
+        current = existing.get((row.external_id, row.locale))
+        if current is None:
+            report.created += 1
+            plan.append((row, None))
+        elif _differs(current, row):
+            report.updated += 1
+            plan.append((row, current))
+        else:
+            report.unchanged += 1
+        report.phrasings += len(row.questions)
+    for n, row in valid[:preview_rows]:
+        current = existing.get((row.external_id, row.locale))
+        action = "create" if current is None else ("update" if _differs(current, row) else "unchanged")
+        report.preview.append(
+            {
+                "row": n,
+                "action": action,
+                "id": row.external_id,
+                "locale": row.locale,
+                "category": PATH_SEPARATOR.join(row.category_path),
+                "question": row.questions[0],
+                "phrasings": len(row.questions),
+                "format": row.answer_format,
+                "published": row.is_published,
+            }
+        )
+    if dry_run or report.errors:
+        return report
+    _apply(session, brand.id, plan, progress)
+    report.applied = True
+    record(
+        session,
+        actor,
+        "kb.import",
+        target_type="brand",
+        target_id=brand.id,
+        brand_id=brand.id,
+        details={"rows": report.rows, "created": report.created, "updated": report.updated},
+    )
+    if report.created or report.updated:
+        data = {"brand_id": brand.id, "kind": "import", "id": None, "created": report.created}
+        publish(session, "kb.changed", {**data, "updated": report.updated}, (f"brand:{brand.id}",))
+    return report
+
+
+def _apply(
+    session: Session, brand_id: int, plan: list[tuple[FaqRow, FaqEntry | None]], progress: Progress | None
+) -> None:
+    now = utcnow()
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for row, current in plan:
+        values: dict[str, Any] = {
+            "external_id": row.external_id,
+            "questions": row.questions,
+            "answer": row.answer,
+            "answer_format": row.answer_format,
+            "category_path": row.category_path,
+            "category": row.category,
+            "is_published": row.is_published,
+            "updated_at": now,
+        }
+        if current is None:
+            inserts.append(
+                {**values, "brand_id": brand_id, "locale": row.locale, "intent": row.intent, "created_at": now}
+            )
+        else:
+            if row.intent is not None:
+                values["intent"] = row.intent
+            updates.append({"id": current.id, **values})
+            session.expire(current)
+    total, done = len(plan), 0
+    # Executemany in chunks: one round trip per chunk (batched INSERT/UPDATE), progress reported between them.
+    try:
+        for stmt, batch in ((insert(FaqEntry), inserts), (update(FaqEntry), updates)):
+            for start in range(0, len(batch), CHUNK):
+                chunk = batch[start : start + CHUNK]
+                session.execute(stmt, chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, total)
+    except IntegrityError as exc:  # another import created the same (brand, id, locale) meanwhile
+        raise Conflict("Another change to these FAQs happened during the import; run it again.") from exc
+
+
+# ---------------------------------------------------------------- export
+
+
+def export_rows(faqs: Iterable[FaqEntry]) -> list[dict[str, Any]]:
+    """FAQs as import rows (JSON form)."""
+    return [
+        {
+            "id": f.external_id or f"faq-{f.id}",
+            "locale": f.locale,
+            "category": list(f.category_path or ([f.category] if f.category else [])),
+            "question": (f.questions or [""])[0],
+            "alternatives": list((f.questions or [])[1:]),
+            "answer": f.answer,
+            "format": f.answer_format,
+            "published": f.is_published,
+            "intent": f.intent,
+        }
+        for f in faqs
+    ]
+
+
+def export_faqs(session: Session, brand_id: int, fmt: str, locale: str | None = None) -> str:
+    """A brand's FAQs as CSV or JSON text, in the import format (export → import changes nothing)."""
+    stmt = select(FaqEntry).where(FaqEntry.brand_id == brand_id).order_by(FaqEntry.external_id, FaqEntry.id)
+    if locale:
+        stmt = stmt.where(FaqEntry.locale == locale)
+    rows = export_rows(session.scalars(stmt))
+    if fmt == "json":
+        return json.dumps({"faqs": rows}, ensure_ascii=False, indent=1)
+    if fmt != "csv":
+        raise InvalidInput(f"Unknown export format {fmt!r} (csv or json).")
+    out = io.StringIO(newline="")
+    writer = csv.DictWriter(out, fieldnames=list(COLUMNS), lineterminator="\r\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow(
+            {
+                **r,
+                "category": PATH_SEPARATOR.join(r["category"]),
+                "alternatives": "\n".join(r["alternatives"]),
+                "published": "true" if r["published"] else "false",
+                "intent": r["intent"] or "",
+            }
+        )
+    return out.getvalue()

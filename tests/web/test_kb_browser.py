@@ -1,0 +1,152 @@
+"""In Chromium: the widget's helpful/not-helpful and quick-reply buttons, and the admin import preview (1280/390 px)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import free_port, kefu_cmd, spawn, stop, wait_http
+from tests.web.test_console import _login
+
+BAD_CSV = (
+    "id,locale,category,question,alternatives,answer,format,published\r\n"
+    'card-1,zh-TW,信用卡 > 掛失,信用卡遺失怎麼辦？,"卡片不見了\n信用卡被偷",'
+    "請撥 **0800-000-123** 掛失。,markdown,true\r\n"
+    "card-2,fr,信用卡,年費怎麼算？,,首年免年費。,text,true\r\n"
+    "card-3,zh-TW,信用卡,,,,text,maybe\r\n"
+)
+GOOD_CSV = BAD_CSV.split("card-2")[0]
+SERVER_SECRET = "k" * 64
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """`kefu serve` with the demo on a SQLite file this test can also write to; yields (base URL, database URL)."""
+    tmp = tmp_path_factory.mktemp("kb-live")
+    url = f"sqlite:///{tmp / 'live.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
+    env.update({"KEFU_DATABASE_URL": url, "KEFU_LOG_LEVEL": "WARNING", "KEFU_SECRET_KEY": SERVER_SECRET})
+    subprocess.run(kefu_cmd("db", "upgrade"), env=env, check=True, capture_output=True)
+    subprocess.run(kefu_cmd("demo"), env=env, check=True, capture_output=True)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env["KEFU_BASE_URL"] = base
+    proc = spawn(kefu_cmd("serve", "--port", str(port)), env, tmp / "serve.log")
+    try:
+        wait_http(f"{base}/healthz", timeout=60)
+        yield base, url
+    finally:
+        stop(proc)
+
+
+def _bot_clarify(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bot's clarify message with quick replies (the contract the bot writes), in the newest web conversation."""
+    from kefu.core.config import get_settings
+
+    # Written with the server's secret: message columns are encrypted at rest with a key derived from it.
+    monkeypatch.setenv("KEFU_SECRET_KEY", SERVER_SECRET)
+    get_settings.cache_clear()
+    try:
+        _insert_clarify(db_url)
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
+
+def _insert_clarify(db_url: str) -> None:
+    from sqlalchemy import select
+
+    from kefu.conversations.models import Conversation
+    from kefu.conversations.service import add_message
+    from kefu.core.db import Database
+
+    database = Database(db_url)
+    try:
+        with database.session() as s:
+            conv = s.scalars(
+                select(Conversation).where(Conversation.channel == "web_chat").order_by(Conversation.id.desc())
+            ).first()
+            assert conv is not None
+            quick = [{"label": "重設密碼", "text": "忘記密碼怎麼辦"}, {"label": "轉真人客服", "text": "我要找真人客服"}]
+            add_message(
+                s,
+                conv,
+                sender_type="bot",
+                body="請問您是指：\n1. 重設密碼\n2. 轉真人客服",
+                meta={"quick_replies": quick},
+            )
+    finally:
+        database.dispose()
+
+
+@pytest.mark.parametrize("width,height", [(390, 844), (1280, 900)])
+def test_widget_vote_and_quick_reply_buttons(
+    browser: Any, server: tuple[str, str], shots: Path, width: int, height: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base, db_url = server
+    ctx = browser.new_context(viewport={"width": width, "height": height}, locale="zh-TW")
+    shop = ctx.new_page()
+    shop.goto(f"{base}/demo/shop")
+    shop.get_by_role("button", name="線上客服").click()
+    box = shop.get_by_label("輸入訊息…")
+    box.fill("請問忘記密碼怎麼辦？")
+    box.press("Enter")
+    shop.wait_for_selector("text=請在登入頁點選「忘記密碼」", timeout=20_000)
+    votes = shop.get_by_role("group", name="這個回答有幫助嗎？")
+    votes.get_by_role("button", name="沒幫助").wait_for()
+    shop.screenshot(path=str(shots / f"widget-vote-{width}.png"))
+    votes.get_by_role("button", name="沒幫助").click()
+    shop.get_by_role("status").filter(has_text="謝謝您的回饋！").wait_for(timeout=10_000)
+    assert votes.count() == 0
+
+    _bot_clarify(db_url, monkeypatch)
+    shop.reload()  # the widget resumes from its last message id and replays what it missed
+    shop.get_by_role("button", name="線上客服").click()
+    options = shop.get_by_role("group", name="建議選項")
+    options.get_by_role("button", name="轉真人客服").wait_for(timeout=20_000)
+    # After a reload the history is back; the answer already voted on shows the thanks line, not the buttons.
+    shop.wait_for_selector("text=請在登入頁點選「忘記密碼」")
+    assert shop.get_by_text("謝謝您的回饋！").count() == 1
+    assert shop.get_by_role("button", name="沒幫助").count() == 0
+    shop.screenshot(path=str(shots / f"widget-quick-{width}.png"))
+    options.get_by_role("button", name="轉真人客服").click()
+    shop.wait_for_selector(".kefu-mine >> text=我要找真人客服", timeout=20_000)  # sent as the customer's message
+    shop.wait_for_selector("text=正在為您轉接真人客服", timeout=20_000)
+    assert options.count() == 0  # quick replies vanish once used
+    ctx.close()
+
+
+@pytest.mark.parametrize("width,height", [(1280, 900), (390, 844)])
+def test_admin_import_preview_shows_row_errors_then_imports(
+    browser: Any, server: tuple[str, str], shots: Path, tmp_path: Path, width: int, height: int
+) -> None:
+    base, _ = server
+    ctx = browser.new_context(viewport={"width": width, "height": height}, locale="zh-TW")
+    page = ctx.new_page()
+    _login(page, base, "admin@kefu.local")
+    page.goto(f"{base}/admin?tab=kb")
+    page.get_by_role("link", name="批次匯入／匯出").click()
+    page.wait_for_url(f"{base}/admin/kb/import**")
+    bad = tmp_path / "bad.csv"
+    bad.write_text(BAD_CSV, encoding="utf-8")
+    page.get_by_label("CSV 或 JSON 檔案").set_input_files(str(bad))
+    page.get_by_role("button", name="預覽").click()
+    errors = page.get_by_role("table", name="4 個問題")
+    errors.wait_for(timeout=20_000)
+    assert "Unknown locale 'fr'" in errors.inner_text()
+    assert page.get_by_role("table", name="前 1 筆").count() == 1
+    page.screenshot(path=str(shots / f"kb-import-preview-{width}.png"), full_page=True)
+    page.get_by_role("button", name="匯入").click()  # refused as a whole: the file still has problems
+    page.get_by_text("檔案有問題，修正後再匯入").wait_for()
+    good = tmp_path / "good.csv"
+    good.write_text(GOOD_CSV, encoding="utf-8")
+    page.get_by_label("CSV 或 JSON 檔案").set_input_files(str(good))
+    page.get_by_role("button", name="匯入").click()
+    page.get_by_text("匯入完成。").wait_for(timeout=20_000)
+    page.screenshot(path=str(shots / f"kb-import-done-{width}.png"), full_page=True)
+    ctx.close()
