@@ -26,7 +26,7 @@ from kefu.routing.models import STRATEGIES, RoutingRule, TeamRouting
 from kefu.sla import service as sla_service
 from kefu.sla.calendar import CalendarConfig
 from kefu.sla.models import SlaCalendar, SlaPolicyRecord
-from kefu.sla.policy import SlaPolicy
+from kefu.sla.policy import DEFAULT_SERVICE_TIER, SERVICE_TIERS, SlaPolicy
 from kefu.web.pages import Ctx, PageContext, render
 
 router = APIRouter(include_in_schema=False, prefix="/admin")
@@ -72,6 +72,7 @@ def _tab_data(db: Session, ctx: PageContext, tab: str, brand_id: int | None, loc
     }
     if tab == "brands":
         data["as_json"] = _pretty
+        data["service_tiers"], data["default_tier"] = SERVICE_TIERS, DEFAULT_SERVICE_TIER
     if tab == "agents":
         data["agents"] = list(db.scalars(select(Agent).order_by(Agent.id)))
         data["roles"] = ROLES
@@ -497,6 +498,7 @@ def update_brand(
     default_locale: Annotated[str, Form(pattern=r"^(zh-TW|zh-CN|en)$")],
     timezone: Annotated[str, Form(max_length=64)],
     tiers: Annotated[str, Form(max_length=5000)],
+    sla_tier: Annotated[str, Form(max_length=64)] = "",
 ) -> HTMLResponse:
     """Rename a brand, change its locale/timezone or its membership tiers (JSON list of {level, name, min_spend})."""
     _need(ctx, "brands")
@@ -509,7 +511,14 @@ def update_brand(
         if not isinstance(tier_list, list) or not all(isinstance(t, dict) for t in tier_list):
             raise InvalidInput("Tiers must be a JSON list of objects.")
         brand_service.update_brand(
-            db, brand, ctx.principal, name=name, default_locale=default_locale, timezone=timezone, tiers=tier_list
+            db,
+            brand,
+            ctx.principal,
+            name=name,
+            default_locale=default_locale,
+            timezone=timezone,
+            tiers=tier_list,
+            settings={"sla_tier": sla_tier} if sla_tier else None,
         )
     except (ProblemError, KeyError, TypeError) as exc:
         db.rollback()
