@@ -200,3 +200,19 @@ def test_staff_created_tickets_are_classified_unless_a_category_is_given(client:
         "/api/v1/tickets", json={"brand_id": brand.id, "subject": "客戶反映重複扣款", "category": "refund"}, headers=h
     )
     assert r.json()["category"] == "refund" and r.json()["category_source"] == "manual"
+
+
+def test_a_complaint_arriving_on_any_channel_gets_its_complaint_record_and_deadlines(
+    client: Any, make: Any, jobs: Any, inbox: Any
+) -> None:
+    brand = make.brand()
+    h = make.token(make.agent("supervisor", [brand]))
+    ib = inbox(brand, "line", {"channel_secret": "s3cret", "channel_access_token": "t"})
+    _line(client, ib.id, line_text("E1", "U7", "我要投訴，客服態度差，要求賠償"))
+    jobs.drain()
+    conv = client.get("/api/v1/conversations", params={"brand_id": brand.id}, headers=h).json()["items"][0]
+    t = client.get(f"/api/v1/tickets/{conv['ticket_id']}", headers=h).json()
+    assert t["category"] == "complaint" and t["custom_fields"]["complaint_level"] == "normal"
+    items = client.get("/api/v1/complaints", params={"brand_id": brand.id}, headers=h).json()["items"]
+    assert [(c["ticket_id"], c["channel"], c["status"]) for c in items] == [(t["id"], "line", "received")]
+    assert items[0]["acknowledge_due_at"] < items[0]["reply_due_at"]

@@ -10,6 +10,7 @@ the entry point (email, phone, message board, API, LINE/Messenger/web chat in hu
 * The case opens at the inbound message's time, so SLA clocks run from the customer's first message.
 * A customer writing again on a thread whose case was resolved reopens it; on a case already closed (confirmed and
   archived) a follow-up case is opened and linked to it as related.
+* A case classified as a complaint gets its complaint record (1 business day acknowledgement, 3–5 days reply).
 * Forms (board, portal, leave-a-message) are explicit requests and always open a case.
 * Closing a conversation resolves its open case (the customer then confirms → closed, or it auto-closes).
 """
@@ -196,6 +197,10 @@ def _open(
         conv.team_id = ticket.team_id
     if conv.assignee_id is None:
         conv.assignee_id = ticket.assignee_id
+    if ticket.category == "complaint":
+        from kefu.complaints.service import register_for_ticket  # complaints build on tickets
+
+        register_for_ticket(session, ticket, actor)  # its acknowledgement/reply deadlines are watched
     call = (message.meta or {}).get("call") if message.content_type == "call" else None
     if isinstance(call, dict):
         # A call is answered live: the agent's answer is the first response; a call solved on the spot resolves it.
