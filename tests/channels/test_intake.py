@@ -216,3 +216,57 @@ def test_a_complaint_arriving_on_any_channel_gets_its_complaint_record_and_deadl
     items = client.get("/api/v1/complaints", params={"brand_id": brand.id}, headers=h).json()["items"]
     assert [(c["ticket_id"], c["channel"], c["status"]) for c in items] == [(t["id"], "line", "received")]
     assert items[0]["acknowledge_due_at"] < items[0]["reply_due_at"]
+
+
+def test_a_message_on_an_open_case_costs_one_query_in_intake(db: Any, make: Any, inbox: Any) -> None:
+    from sqlalchemy import event
+
+    from kefu.conversations.service import add_message, create_conversation
+    from kefu.tickets.intake import ensure_case
+
+    brand = make.brand()
+    ib = inbox(brand, "email")
+    customer = make.customer(brand, email="q@example.com")
+    conv = create_conversation(
+        db, brand_id=brand.id, customer_id=customer.id, channel="email", actor=None, inbox_id=ib.id
+    )
+    first, _ = add_message(db, conv, sender_type="customer", body="請問發票")
+    assert ensure_case(db, conv, first) is not None
+    db.commit()
+    second, _ = add_message(db, conv, sender_type="customer", body="補充統編")
+    db.expire_all()  # nothing cached: count what a fresh worker would run
+    statements: list[str] = []
+    engine = db.get_bind()
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        conv = db.get(type(conv), conv.id)
+        second = db.get(type(second), second.id)
+        statements.clear()
+        ensure_case(db, conv, second)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(statements) == 1, statements  # the linked ticket; an open case needs nothing else
+
+
+def test_admin_sets_an_inbox_case_policy(client: Any, make: Any, db: Any, inbox: Any) -> None:
+    from kefu.brands.models import Inbox
+    from tests.web.test_admin_pages import _login
+
+    brand = make.brand()
+    admin = make.agent("admin")
+    ib = inbox(brand, "email", {"address": "help@shop.example"})
+    h = _login(client, admin)
+    page = client.get(f"/admin?tab=inboxes&brand_id={brand.id}")
+    assert page.status_code == 200 and 'name="cfg_case_policy"' in page.text and "轉真人客服時建案" in page.text
+    form = {"name": ib.name, "is_active": "1", "cfg_address": "help@shop.example", "cfg_case_policy": "handoff"}
+    assert client.post(f"/admin/inboxes/{ib.id}", data=form, headers=h).status_code == 200
+    db.expire_all()
+    assert db.get(Inbox, ib.id).config["case_policy"] == "handoff"
+    bad = client.post(f"/admin/inboxes/{ib.id}", data={**form, "cfg_case_policy": "always"}, headers=h)
+    assert bad.status_code == 422 and "case_policy must be one of" in bad.text  # shown on the form
+    db.expire_all()
+    assert db.get(Inbox, ib.id).config["case_policy"] == "handoff"

@@ -285,9 +285,13 @@ async def update_inbox(request: Request, inbox_id: int, ctx: Ctx, db: DB) -> HTM
         else:
             changes[key] = raw or None
     name = str(form.get("name", "")).strip() or None
-    brand_service.update_inbox(
-        db, inbox, ctx.principal, name=name, is_active=form.get("is_active") == "1", config=changes
-    )
+    try:
+        brand_service.update_inbox(
+            db, inbox, ctx.principal, name=name, is_active=form.get("is_active") == "1", config=changes
+        )
+    except ProblemError as exc:  # e.g. an unknown case policy: show it on the form, not as a bare error
+        db.rollback()
+        return _redisplay(request, ctx, db, "inboxes", inbox.brand_id, exc.detail)
     return _redisplay(request, ctx, db, "inboxes", inbox.brand_id)
 
 
