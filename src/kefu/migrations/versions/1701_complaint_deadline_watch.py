@@ -1,7 +1,7 @@
 """complaints: when the deadline watch found the acknowledgement / reply deadline missed
 
 Revision ID: 1701
-Revises: 1700
+Revises: 0501
 Create Date: 2026-12-06
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import kefu.core.db
 
 revision: str = "1701"
-down_revision: str | None = "1700"
+down_revision: str | None = "0501"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
