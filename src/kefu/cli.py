@@ -234,14 +234,65 @@ def audit_verify() -> None:
 def privacy_retention(
     brand_id: int = typer.Option(None, help="Only this brand (default all)."),
     batch: int = typer.Option(500, min=1, help="Records per transaction."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List what would be de-identified and why; change nothing."),
+    as_of: str = typer.Option(None, "--as-of", help="With --dry-run: evaluate as of this date (YYYY-MM-DD)."),
 ) -> None:
     """De-identify closed conversations/tickets older than each brand's retention period (cron-friendly)."""
     from kefu.core.db import get_database
     from kefu.privacy.jobs import retention_sweep
 
+    if as_of is not None and not dry_run:
+        raise typer.BadParameter("--as-of only previews; combine it with --dry-run.", param_hint="--as-of")
+    if dry_run:
+        _retention_dry_run(brand_id, as_of)
+        return
+
     totals = retention_sweep(get_database().sessionmaker, batch=batch, brand_id=brand_id)
     for bid, counts in sorted(totals.items()):
         typer.echo(f"brand {bid}: " + (", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "nothing to do"))
+
+
+def _retention_dry_run(brand_id: int | None, as_of: str | None) -> None:
+    """Print every record a retention run would de-identify (stdout), progress (stderr) and a summary."""
+    from datetime import UTC, date, datetime, time
+
+    from sqlalchemy import select
+
+    from kefu.brands.models import Brand
+    from kefu.core.db import get_database, utcnow
+    from kefu.privacy.retention_preview import preview_brand
+
+    try:
+        when = datetime.combine(date.fromisoformat(as_of), time(), tzinfo=UTC) if as_of else utcnow()
+    except ValueError as exc:
+        raise typer.BadParameter("use YYYY-MM-DD", param_hint="--as-of") from exc
+    totals = {"conversation": 0, "ticket": 0, "customer": 0}
+    with get_database().session() as session:
+        stmt = select(Brand).order_by(Brand.id)
+        if brand_id is not None:
+            stmt = stmt.where(Brand.id == brand_id)
+        brands = list(session.scalars(stmt))
+        if not brands:
+            raise typer.BadParameter(f"no brand {brand_id}", param_hint="--brand-id")
+        typer.echo(f"DRY RUN as of {when:%Y-%m-%d}: nothing is changed", err=True)
+        for n, brand in enumerate(brands, 1):
+            summary, items = preview_brand(session, brand, when)
+            setting = f"{summary.years} years, cut-off {summary.cutoff:%Y-%m-%d}" if summary.cutoff else "disabled"
+            typer.echo(f"[{n}/{len(brands)}] brand {brand.id} {brand.slug}: retention {setting}", err=True)
+            for warning in summary.warnings:
+                typer.echo(f"  warning: {warning}", err=True)
+            for seen, c in enumerate(items, 1):
+                typer.echo(f"{c.brand_id}\t{c.kind}\t{c.record_id}\t{c.label}\t{c.reason}")
+                if seen % 1000 == 0:
+                    typer.echo(f"  … {seen} records so far", err=True)
+            for kind, count in summary.counts.items():
+                totals[kind] += count
+            typer.echo(f"  brand {brand.id}: " + ", ".join(f"{k}s={v}" for k, v in summary.counts.items()), err=True)
+    typer.echo(
+        "summary: would de-identify "
+        + ", ".join(f"{v} {k}s" for k, v in totals.items())
+        + f" in {len(brands)} brand(s)"
+    )
 
 
 @privacy_app.command("rotate-keys")

@@ -70,7 +70,7 @@ def test_smtp_in_threading_auto_ack_and_threaded_reply_out(
     client: Any, make: Any, db: Any, jobs: Any, inbox: Any, receiver: Any, upstream: Any, monkeypatch: Any
 ) -> None:
     from kefu.conversations.models import Conversation, Message
-    from kefu.tickets.service import create_ticket
+    from kefu.tickets.models import Ticket
 
     captured, up_port = upstream
     monkeypatch.setenv("KEFU_EMAIL_AUTO_ACK_PER_HOUR", "2")
@@ -116,8 +116,9 @@ def test_smtp_in_threading_auto_ack_and_threaded_reply_out(
     assert db.scalar(select(Message.conversation_id).order_by(Message.id.desc()).limit(1)) == conv.id
 
     # A ticket number in the subject threads a mail with no headers at all.
-    ticket = create_ticket(db, brand_id=brand.id, subject="訂單", actor=None, conversation_id=conv.id)
-    db.commit()
+    db.expire_all()
+    ticket = db.get(Ticket, db.get(Conversation, conv.id).ticket_id)  # the first mail opened the case (#17)
+    assert ticket is not None and ticket.channel == "email" and ticket.subject == "訂單 #123 沒有收到"
     _send(receiver, _mail("amy@example.com", f"[{ticket.number}] 補充資料", "補充：地址改了"), jobs)
     assert db.scalar(select(Message.conversation_id).order_by(Message.id.desc()).limit(1)) == conv.id
     assert len(captured.messages) == 2  # no acks for continuing threads

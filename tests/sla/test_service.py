@@ -24,7 +24,7 @@ def _setup(db: Any, make: Any) -> dict[str, Any]:
     agents = {k: make.agent("agent", [brand]) for k in ("a", "lead", "qa", "director", "gm")}
     team = create_team(db, brand_id=brand.id, slug="security_center", name="安全中心", description="", actor=p)
     set_team_members(db, team, [(agents["a"].id, False), (agents["lead"].id, True)], p)
-    assert install_defaults(db, brand.id, p) == {"calendars": 2, "policies": 11}
+    assert install_defaults(db, brand.id, p) == {"calendars": 2, "policies": 12}  # + "standard" tier (#17)
     assert install_defaults(db, brand.id, p) == {"calendars": 0, "policies": 0}  # idempotent
     set_escalation_contacts(
         db,
@@ -227,7 +227,7 @@ def test_sla_api_defaults_state_notifications_and_permissions(client: Any, db: A
     hs, ha = make.token(sup), make.token(agent)
     assert client.post("/api/v1/sla/defaults", json={"brand_id": brand.id}, headers=ha).status_code == 403
     r = client.post("/api/v1/sla/defaults", json={"brand_id": brand.id, "routing": False}, headers=hs)
-    assert r.status_code == 200 and r.json()["policies"] == 11 and r.json()["categories"] == 8
+    assert r.status_code == 200 and r.json()["policies"] == 12 and r.json()["categories"] == 8
     policies = client.get("/api/v1/sla/policies", params={"brand_id": brand.id}, headers=ha).json()
     assert [p["name"] for p in policies][:2] == ["ops.system_failure", "security.account_anomaly"]
     bad = client.post(

@@ -26,7 +26,7 @@ from kefu.routing.models import STRATEGIES, RoutingRule, TeamRouting
 from kefu.sla import service as sla_service
 from kefu.sla.calendar import CalendarConfig
 from kefu.sla.models import SlaCalendar, SlaPolicyRecord
-from kefu.sla.policy import SlaPolicy
+from kefu.sla.policy import DEFAULT_SERVICE_TIER, SERVICE_TIERS, SlaPolicy
 from kefu.web.pages import Ctx, PageContext, render
 
 router = APIRouter(include_in_schema=False, prefix="/admin")
@@ -83,6 +83,7 @@ def _tab_data(
     }
     if tab == "brands":
         data["as_json"] = _pretty
+        data["service_tiers"], data["default_tier"] = SERVICE_TIERS, DEFAULT_SERVICE_TIER
     if tab == "agents":
         data["agents"] = list(db.scalars(select(Agent).order_by(Agent.id)))
         data["roles"] = ROLES
@@ -320,7 +321,7 @@ async def update_inbox(request: Request, inbox_id: int, ctx: Ctx, db: DB) -> HTM
         brand_service.update_inbox(
             db, inbox, ctx.principal, name=name, is_active=form.get("is_active") == "1", config=changes
         )
-    except ProblemError as exc:
+    except ProblemError as exc:  # e.g. an unknown case policy: show it on the form, not as a bare error
         db.rollback()
         return _redisplay(request, ctx, db, "inboxes", inbox.brand_id, exc.detail)
     return _redisplay(request, ctx, db, "inboxes", inbox.brand_id)
@@ -533,6 +534,7 @@ def update_brand(
     default_locale: Annotated[str, Form(pattern=r"^(zh-TW|zh-CN|en)$")],
     timezone: Annotated[str, Form(max_length=64)],
     tiers: Annotated[str, Form(max_length=5000)],
+    sla_tier: Annotated[str, Form(max_length=64)] = "",
 ) -> HTMLResponse:
     """Rename a brand, change its locale/timezone or its membership tiers (JSON list of {level, name, min_spend})."""
     _need(ctx, "brands")
@@ -545,7 +547,14 @@ def update_brand(
         if not isinstance(tier_list, list) or not all(isinstance(t, dict) for t in tier_list):
             raise InvalidInput("Tiers must be a JSON list of objects.")
         brand_service.update_brand(
-            db, brand, ctx.principal, name=name, default_locale=default_locale, timezone=timezone, tiers=tier_list
+            db,
+            brand,
+            ctx.principal,
+            name=name,
+            default_locale=default_locale,
+            timezone=timezone,
+            tiers=tier_list,
+            settings={"sla_tier": sla_tier} if sla_tier else None,
         )
     except (ProblemError, KeyError, TypeError) as exc:
         db.rollback()

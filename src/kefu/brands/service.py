@@ -14,6 +14,7 @@ from kefu.auth.permissions import Principal
 from kefu.brands.models import CHANNEL_KINDS, DEFAULT_TIERS, Brand, Inbox
 from kefu.core.access import ensure_brand
 from kefu.core.errors import Conflict, InvalidInput, NotFound
+from kefu.tickets.intake import check_policy
 from kefu.tickets.models import TicketCounter
 
 
@@ -89,6 +90,14 @@ def update_brand(session: Session, brand: Brand, actor: Principal, **changes: An
         _check_tz(changes["timezone"])
     if changes.get("tiers") is not None:
         changes["tiers"] = _normalize_tiers(changes["tiers"])
+    if changes.get("settings") is not None and changes["settings"].get("sla_tier") is not None:
+        from kefu.sla.service import check_tier  # sla builds on brands
+
+        check_tier(session, brand.id, changes["settings"]["sla_tier"])
+    if changes.get("settings") is not None:
+        # PATCH semantics for settings too: given keys change (None removes one), the others stay.
+        merged = {**(brand.settings or {}), **changes["settings"]}
+        changes["settings"] = {k: v for k, v in merged.items() if v is not None}
     for key, value in changes.items():
         if value is not None:
             setattr(brand, key, value)
@@ -108,6 +117,7 @@ def update_brand(session: Session, brand: Brand, actor: Principal, **changes: An
 INBOX_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
     # kind -> (config key, field type: text | secret | int | bool | status)
     "line": (
+        ("case_policy", "case_policy"),
         ("channel_secret", "secret"),
         ("channel_access_token", "secret"),
         ("api_base", "text"),
@@ -115,6 +125,7 @@ INBOX_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
         ("initial_status", "status"),
     ),
     "messenger": (
+        ("case_policy", "case_policy"),
         ("verify_token", "secret"),
         ("app_secret", "secret"),
         ("page_access_token", "secret"),
@@ -123,6 +134,7 @@ INBOX_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
         ("initial_status", "status"),
     ),
     "email": (
+        ("case_policy", "case_policy"),
         ("address", "text"),
         ("from_name", "text"),
         ("message_id_domain", "text"),
@@ -141,10 +153,20 @@ INBOX_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
         ("imap_poll_seconds", "int"),
         ("auto_ack", "bool"),
     ),
-    "web_chat": (("greeting", "greeting"), ("offline", "bool"), ("initial_status", "status")),
-    "api": (("secret", "secret"), ("callback_url", "text"), ("initial_status", "status")),
-    "board": (("initial_status", "status"),),
-    "phone": (),
+    "web_chat": (
+        ("greeting", "greeting"),
+        ("offline", "bool"),
+        ("initial_status", "status"),
+        ("case_policy", "case_policy"),
+    ),
+    "api": (
+        ("secret", "secret"),
+        ("callback_url", "text"),
+        ("initial_status", "status"),
+        ("case_policy", "case_policy"),
+    ),
+    "board": (("initial_status", "status"), ("case_policy", "case_policy")),
+    "phone": (("case_policy", "case_policy"),),
 }
 
 
@@ -188,6 +210,11 @@ def validate_settings(kind: str, settings: dict[str, Any], *, strict: bool = Tru
         elif ftype == "status":
             if value not in ("bot", "open"):
                 raise _setting_error(kind, key, '"bot" or "open"')
+            out[key] = value
+        elif ftype == "case_policy":
+            if not isinstance(value, str):
+                raise _setting_error(kind, key, '"first_message", "handoff" or "never"')
+            check_policy(value)
             out[key] = value
         elif ftype == "greeting":
             if isinstance(value, str):

@@ -26,6 +26,7 @@ from kefu.core.events import publish
 from kefu.core.jobs import enqueue
 from kefu.customers.models import Customer
 from kefu.customers.service import find_or_create_by_identity
+from kefu.tickets.intake import ensure_case
 
 log = logging.getLogger("kefu.channels")
 
@@ -379,6 +380,8 @@ def _apply(session: Session, inbox: Inbox, msg: InboundMessage, prefetched: Pref
             provider_message_id=msg.provider_message_id,
         )
     adapter.after_inbound(session, inbox, conv, message, msg, new)
+    if membership is None:
+        ensure_case(session, conv, message)  # every contact becomes a case per the inbox's policy (#17)
     announce_inbound(session, inbox, conv, message, new)
     return Outcome("processed", conv, message, new)
 

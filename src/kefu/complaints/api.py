@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
 
 from kefu.auth.deps import DB, require
 from kefu.auth.permissions import Principal
 from kefu.brands.service import get_brand
-from kefu.complaints import service
+from kefu.complaints import service, watch
 from kefu.complaints.schemas import (
     CloseIn,
     ComplaintIn,
@@ -166,3 +167,34 @@ def close_case(case_id: int, db: DB, principal: Write) -> RegulatorCaseOut:
     """Close an answered case."""
     c = service.get_regulator_case(db, case_id, principal)
     return RegulatorCaseOut.model_validate(service.close_regulator_case(db, c, principal))
+
+
+# ---------------------------------------------------------------- complaint deadline watch (#17)
+
+
+class OverduePage(BaseModel):
+    """Open complaints past their acknowledgement or reply deadline."""
+
+    items: list[watch.OverdueItem]
+
+
+class ComplaintStatsOut(BaseModel):
+    """Per-month and yearly on-time rates of complaint acknowledgements and replies."""
+
+    brand_id: int
+    year: int
+    months: list[watch.PeriodStats]
+    total: watch.PeriodStats
+
+
+@router.get("/complaint-deadlines/overdue", response_model=OverduePage)
+def overdue_complaints(db: DB, principal: Read, brand_id: int | None = None) -> OverduePage:
+    """Complaints not acknowledged in 1 business day or not answered in the reply days, longest overdue first."""
+    return OverduePage(items=watch.overdue(db, principal, brand_id=brand_id))
+
+
+@router.get("/complaint-deadlines/stats", response_model=ComplaintStatsOut)
+def complaint_stats(brand_id: int, year: int, db: DB, principal: Reports) -> ComplaintStatsOut:
+    """On-time acknowledgement and reply rates per month of receipt."""
+    months, total = watch.stats(db, brand_id, principal, year=year)
+    return ComplaintStatsOut(brand_id=brand_id, year=year, months=months, total=total)

@@ -42,6 +42,9 @@ class Complaint(Base):
     replied_at: Mapped[datetime | None]
     task_force_formed_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # When the deadline watch (kefu.complaints.watch) found the deadline missed and notified; once per deadline.
+    acknowledge_overdue_at: Mapped[datetime | None]
+    reply_overdue_at: Mapped[datetime | None]
     created_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

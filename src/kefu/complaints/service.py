@@ -30,6 +30,7 @@ from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.events import publish
 from kefu.core.pagination import keyset_page
+from kefu.customers.models import Customer
 from kefu.sla import service as sla
 from kefu.tickets import service as tickets
 from kefu.tickets.models import Ticket
@@ -128,6 +129,49 @@ def create_complaint(
         details={"ticket": ticket.number, "level": level},
     )
     publish(session, "complaint.created", complaint_event(complaint, ticket), _topics(brand_id, ticket.id))
+    return complaint
+
+
+def register_for_ticket(session: Session, ticket: Ticket, actor: Principal | None) -> Complaint:
+    """A case classified as a complaint on any channel gets its complaint record, so its deadlines are watched."""
+    existing = session.scalar(select(Complaint).where(Complaint.ticket_id == ticket.id))
+    if existing is not None:
+        return existing
+    brand = session.get(Brand, ticket.brand_id)
+    assert brand is not None
+    customer = session.get(Customer, ticket.customer_id) if ticket.customer_id is not None else None
+    level = str((ticket.custom_fields or {}).get("complaint_level") or "normal")
+    if (ticket.custom_fields or {}).get("complaint_level") is None:
+        tickets.update_ticket(session, ticket, actor, {"custom_fields": {"complaint_level": level}})
+    cal = _business(session, ticket.brand_id, ticket.team_id)
+    received = ticket.created_at
+    complaint = Complaint(
+        brand_id=ticket.brand_id,
+        ticket_id=ticket.id,
+        level=level if level in COMPLAINT_LEVELS else "normal",
+        complainant_name=(customer.name if customer else "") or "",
+        complainant_contact=((customer.email or customer.phone) if customer else "") or "",
+        channel=ticket.channel,
+        description=ticket.description or ticket.subject,
+        received_at=received,
+        acknowledge_due_at=cal.add_business_days(received, 1),
+        reply_due_at=cal.add_business_days(
+            received, int(brand.settings.get("complaint_reply_days", DEFAULT_REPLY_DAYS))
+        ),
+        created_by=actor.agent_id if actor else None,
+    )
+    session.add(complaint)
+    session.flush()
+    record(
+        session,
+        actor,
+        "complaint.create",
+        target_type="complaint",
+        target_id=complaint.id,
+        brand_id=ticket.brand_id,
+        details={"ticket": ticket.number, "level": complaint.level, "from": "intake"},
+    )
+    publish(session, "complaint.created", complaint_event(complaint, ticket), _topics(ticket.brand_id, ticket.id))
     return complaint
 
 

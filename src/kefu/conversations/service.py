@@ -171,11 +171,16 @@ def update_conversation(
         team = session.get(Team, changes["team_id"])
         if team is None or team.brand_id != conv.brand_id:
             raise InvalidInput(f"Team {changes['team_id']} does not exist in this brand.")
+    was_closed = conv.status == "closed"
     for key, value in changes.items():
         if key in ("status", "subject") and value is None:
             continue
         setattr(conv, key, value)
     session.flush()
+    if conv.status == "closed" and not was_closed:
+        from kefu.tickets.intake import conversation_closed  # tickets import conversation models
+
+        conversation_closed(session, conv, actor)
     record(
         session,
         actor,

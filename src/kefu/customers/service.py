@@ -98,6 +98,7 @@ def create_customer(
         seen.add(key)
         add_identity(session, customer, ident["kind"], ident["external_id"], ident.get("display_name"))
     record(session, actor, "customer.create", target_type="customer", target_id=customer.id, brand_id=brand_id)
+    join_organization_by_domain(session, customer)
     return customer
 
 
@@ -173,6 +174,8 @@ def update_customer(session: Session, customer: Customer, actor: Principal, chan
     for key, value in changes.items():
         setattr(customer, key, value)
     session.flush()
+    if changes.get("email") and "organization_id" not in changes:
+        join_organization_by_domain(session, customer)
     record(
         session,
         actor,
@@ -316,11 +319,94 @@ def create_organization(
     _check_team(session, brand_id, dedicated_team_id)
     if session.scalar(select(Organization.id).where(Organization.brand_id == brand_id, Organization.name == name)):
         raise Conflict(f"Organization {name!r} already exists.")
-    org = Organization(brand_id=brand_id, name=name, domain=domain, dedicated_team_id=dedicated_team_id, notes=notes)
+    org = Organization(
+        brand_id=brand_id, name=name, domain=normalize_domain(domain), dedicated_team_id=dedicated_team_id, notes=notes
+    )
     session.add(org)
     session.flush()
     record(session, actor, "organization.create", target_type="organization", target_id=org.id, brand_id=brand_id)
+    join_domain_customers(session, org)
     return org
+
+
+# ---------------------------------------------------------------- B2B: contacts at an organization's domain join it
+
+
+def normalize_domain(domain: str | None) -> str | None:
+    """`@Example.COM.` → `example.com` (None for blank)."""
+    value = (domain or "").strip().lstrip("@").rstrip(".").lower()
+    return value or None
+
+
+def email_domain(email: str | None) -> str | None:
+    """The domain part of an address."""
+    if not email or "@" not in email:
+        return None
+    return normalize_domain(email.rsplit("@", 1)[1])
+
+
+def organization_for_email(session: Session, brand_id: int, email: str | None) -> Organization | None:
+    """The brand's organization whose domain is the address's domain or a parent of it (most specific first)."""
+    domain = email_domain(email)
+    if domain is None:
+        return None
+    parts = domain.split(".")
+    candidates = [".".join(parts[i:]) for i in range(len(parts) - 1)]  # sales.acme.com → sales.acme.com, acme.com
+    rows = list(
+        session.scalars(
+            select(Organization).where(Organization.brand_id == brand_id, Organization.domain.in_(candidates))
+        )
+    )
+    return min(rows, key=lambda o: (candidates.index(o.domain or ""), o.id)) if rows else None
+
+
+def _join(session: Session, customer: Customer, org: Organization) -> None:
+    customer.organization_id = org.id
+    session.flush()
+    record(
+        session,
+        None,
+        "customer.organization_join",
+        target_type="customer",
+        target_id=customer.id,
+        brand_id=customer.brand_id,
+        details={"organization_id": org.id, "domain": org.domain, "by": "email_domain"},
+        actor_type="system",
+        actor_label="customers.domain_join",
+    )
+
+
+def join_organization_by_domain(session: Session, customer: Customer) -> Organization | None:
+    """A customer without an organization joins the one owning their email domain (audited); returns it."""
+    if customer.organization_id is not None:
+        return None
+    org = organization_for_email(session, customer.brand_id, customer.email)
+    if org is not None:
+        _join(session, customer, org)
+    return org
+
+
+def join_domain_customers(session: Session, org: Organization, limit: int = 10_000) -> int:
+    """Existing customers at the organization's domain (or its subdomains) without one join it; returns how many."""
+    if not org.domain:
+        return 0
+    rows = session.scalars(
+        select(Customer)
+        .where(
+            Customer.brand_id == org.brand_id,
+            Customer.organization_id.is_(None),
+            Customer.merged_into_id.is_(None),
+            or_(Customer.email.like(f"%@{org.domain}"), Customer.email.like(f"%.{org.domain}")),
+        )
+        .order_by(Customer.id)
+        .limit(limit)
+    )
+    joined = 0
+    for customer in rows:
+        if organization_for_email(session, org.brand_id, customer.email) is org:
+            _join(session, customer, org)
+            joined += 1
+    return joined
 
 
 def _check_team(session: Session, brand_id: int, team_id: int | None) -> None:
@@ -344,9 +430,13 @@ def update_organization(session: Session, org: Organization, actor: Principal, c
     """Apply a partial change."""
     if "dedicated_team_id" in changes:
         _check_team(session, org.brand_id, changes["dedicated_team_id"])
+    if "domain" in changes:
+        changes["domain"] = normalize_domain(changes["domain"])
     for key, value in changes.items():
         setattr(org, key, value)
     session.flush()
+    if changes.get("domain"):
+        join_domain_customers(session, org)
     record(
         session,
         actor,

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
 from sqlalchemy import select
 
 from kefu.auth.deps import DB, CurrentPrincipal, require
@@ -16,7 +17,7 @@ from kefu.core.pagination import Page
 from kefu.routing.service import install_default_routing
 from kefu.sla import notifications, service
 from kefu.sla.models import EscalationContact, SlaCalendar, SlaPolicyRecord
-from kefu.sla.policy import EscalationLadder
+from kefu.sla.policy import DEFAULT_SERVICE_TIER, EscalationLadder
 from kefu.sla.schemas import (
     CalendarIn,
     CalendarOut,
@@ -132,6 +133,27 @@ def install_defaults(body: DefaultsIn, db: DB, principal: Configure) -> Defaults
         routed = install_default_routing(db, body.brand_id, principal)
         out.routing_rules, out.team_routing = routed["rules"], routed["teams"]
     return out
+
+
+class TiersOut(BaseModel):
+    """A brand's service tier and the tiers it may choose (set with PATCH /brands/{id} {"settings":{"sla_tier"}})."""
+
+    brand_id: int
+    current: str
+    default: str
+    tiers: dict[str, str]
+
+
+@router.get("/sla/tiers", response_model=TiersOut)
+def service_tiers(brand_id: int, db: DB, principal: Read) -> TiersOut:
+    """The brand's service tier (gives every ticket its reply deadline) and the available tiers."""
+    brand = get_brand(db, brand_id, principal)
+    return TiersOut(
+        brand_id=brand.id,
+        current=service.service_tier(brand),
+        default=DEFAULT_SERVICE_TIER,
+        tiers=service.known_tiers(db, brand.id),
+    )
 
 
 @router.get("/sla/escalation-contacts", response_model=list[ContactOut])

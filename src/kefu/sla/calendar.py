@@ -44,7 +44,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from importlib import resources
+from importlib import metadata, resources
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -202,19 +202,58 @@ class HolidaySet(BaseModel):
     makeup_workdays: dict[date, str] = Field(default_factory=dict)
 
 
-def available_holiday_sets() -> list[str]:
-    """Names of the holiday sets bundled in ``kefu/sla/data``."""
+# Region sets cover every year from the `holidays` package (public holidays, observed days and the make-up
+# workdays it knows as ``weekend_workdays``); a bundled ``<region>_<year>.json`` (official calendar) replaces the
+# package's data for its year. Checked against holidays 0.109: TW and CN 2026 equal the bundled official data;
+# TW has no make-up workdays from 2026 on (abolished in 2025); CN 调休上班 days are in the package only for years
+# whose State Council notice it already carries (2026, not 2027 as of 0.109): add later ones as a calendar's
+# ``makeup_workdays`` overrides until the package has them.
+REGION_SETS: dict[str, tuple[str, str]] = {"tw": ("TW", "Asia/Taipei"), "cn": ("CN", "Asia/Shanghai")}
+HOLIDAY_YEARS = range(2015, 2041)
+
+
+def _bundled_sets() -> list[str]:
     data = resources.files("kefu.sla").joinpath("data")
     return sorted(p.name[:-5] for p in data.iterdir() if p.name.endswith(".json"))
 
 
-@lru_cache(maxsize=32)
-def load_holiday_set(name: str) -> HolidaySet:
-    """Load a bundled holiday set such as ``tw_2026`` or ``cn_2026``."""
-    if not _SET_NAME_RE.match(name) or name not in available_holiday_sets():
-        raise ValueError(f"unknown holiday set {name!r}; available: {available_holiday_sets()}")
+def available_holiday_sets() -> list[str]:
+    """Names of the holiday sets: region sets (``tw``, ``cn``; every year) and bundled single years (``tw_2026``)."""
+    return sorted([*REGION_SETS, *_bundled_sets()])
+
+
+def _load_bundled(name: str) -> HolidaySet:
     raw = resources.files("kefu.sla").joinpath("data", f"{name}.json").read_text(encoding="utf-8")
     return HolidaySet.model_validate(json.loads(raw))
+
+
+def _region_set(name: str) -> HolidaySet:
+    import holidays  # the maintained source of holiday rules (lunar dates, observed days) for every year
+
+    code, tz = REGION_SETS[name]
+    lib = holidays.country_holidays(code, years=HOLIDAY_YEARS)
+    days: dict[date, str] = {d: str(n) for d, n in lib.items()}
+    workdays: dict[date, str] = {
+        d: "make-up workday" for d in getattr(lib, "weekend_workdays", ()) if d.year in HOLIDAY_YEARS
+    }
+    sources = [f"python holidays {metadata.version('holidays')} ({code})"]
+    for bundled in (b for b in _bundled_sets() if b.startswith(f"{name}_") and b[len(name) + 1 :].isdigit()):
+        year = int(bundled[len(name) + 1 :])
+        data = _load_bundled(bundled)
+        days = {d: n for d, n in days.items() if d.year != year} | dict(data.holidays)
+        workdays = {d: n for d, n in workdays.items() if d.year != year} | dict(data.makeup_workdays)
+        sources.append(f"{bundled}: {data.source}")
+    return HolidaySet(name=name, timezone=tz, source="; ".join(sources), holidays=days, makeup_workdays=workdays)
+
+
+@lru_cache(maxsize=32)
+def load_holiday_set(name: str) -> HolidaySet:
+    """Load a holiday set: ``tw`` / ``cn`` (all years) or a bundled year such as ``tw_2026``."""
+    if not _SET_NAME_RE.match(name) or name not in available_holiday_sets():
+        raise ValueError(f"unknown holiday set {name!r}; available: {available_holiday_sets()}")
+    if name in REGION_SETS:
+        return _region_set(name)
+    return _load_bundled(name)
 
 
 # --------------------------------------------------------------------------- config
@@ -760,12 +799,12 @@ DEFAULT_CALENDAR_CONFIGS: dict[str, CalendarConfig] = {
         name="business",
         timezone="Asia/Taipei",
         weekly_hours={day: ["09:00-12:00", "13:00-18:00"] for day in WEEKDAYS[:5]},
-        holiday_sets=["tw_2026"],
+        holiday_sets=["tw"],
     ),
     "24x7": CalendarConfig(name="24x7", timezone="Asia/Taipei", mode="24x7"),
 }
 
 
 def default_calendars() -> dict[str, BusinessCalendar]:
-    """Fresh calendars for the seed policies: ``business`` (Taipei, TW 2026) and ``24x7``."""
+    """Fresh calendars for the seed policies: ``business`` (Taipei, TW public holidays of every year) and ``24x7``."""
     return {name: BusinessCalendar(cfg) for name, cfg in DEFAULT_CALENDAR_CONFIGS.items()}

@@ -33,7 +33,9 @@ from kefu.sla.calendar import BusinessCalendar, Pause, SlaDuration
 __all__ = [
     "DEFAULT_ESCALATION_LEVELS",
     "DEFAULT_POLICIES",
+    "DEFAULT_SERVICE_TIER",
     "ESCALATION_LEVEL_LABELS",
+    "SERVICE_TIERS",
     "Deadline",
     "DeadlineStatus",
     "Escalation",
@@ -390,6 +392,15 @@ def escalation_level(deadline: Deadline, now: datetime, ladder: EscalationLadder
 # written complaints use the upper bound (5 business days) of the 3-5 day range; the
 # 30-minute status-update rule applies to the incident queues.
 
+# Service tiers a brand chooses from (brand setting ``sla_tier``; admin → Brands). Every ticket of the brand carries
+# the tier as its ``tier`` attribute (a ticket's own ``tier`` custom field overrides it), so the tier's policy gives
+# ordinary tickets a reply deadline. Brands that never chose one are on DEFAULT_SERVICE_TIER.
+SERVICE_TIERS: dict[str, str] = {
+    "standard": "一般：1 個工作天內回覆 / Standard: reply within 1 business day",
+    "ecommerce_b2c": "電商 B2C：4 個工作小時內回覆 / E-commerce B2C: reply within 4 business hours",
+}
+DEFAULT_SERVICE_TIER = "standard"
+
 _STATUS_UPDATES = Target(kind="next_update", amount=30, unit="minutes", label="status update every 30 min")
 _CSAT = Target(kind="csat_survey", amount=48, unit="hours", label="CSAT survey within 48 h of resolution")
 
@@ -494,6 +505,16 @@ DEFAULT_POLICIES: tuple[SlaPolicy, ...] = (
         description="電商 B2C → reply within 4 business hours",
         conditions={"tier": "ecommerce_b2c"},
         targets=[Target(kind="first_response", amount=4, unit="business_hours"), _CSAT],
+        warn_before_percent=20,
+    ),
+    SlaPolicy(
+        name="standard",
+        description="一般案件 → 1 個工作天內回覆 (default service tier)",
+        conditions={"tier": "standard"},
+        targets=[
+            Target(kind="first_response", amount=8, unit="business_hours", label="reply within 1 business day"),
+            _CSAT,
+        ],
         warn_before_percent=20,
     ),
     SlaPolicy(

@@ -41,7 +41,16 @@ from kefu.sla.models import (
     TicketSlaTarget,
 )
 from kefu.sla.notifications import announce, build
-from kefu.sla.policy import DEFAULT_POLICIES, Deadline, SlaPolicy, compute_deadlines, escalation_level, match_policy
+from kefu.sla.policy import (
+    DEFAULT_POLICIES,
+    DEFAULT_SERVICE_TIER,
+    SERVICE_TIERS,
+    Deadline,
+    SlaPolicy,
+    compute_deadlines,
+    escalation_level,
+    match_policy,
+)
 from kefu.tickets.models import PRIORITIES, Ticket
 
 PRIORITY_RANK = {p: i for i, p in enumerate(PRIORITIES)}
@@ -309,11 +318,10 @@ def ticket_attributes(session: Session, ticket: Ticket) -> dict[str, object]:
     }
     customer = session.get(Customer, ticket.customer_id) if ticket.customer_id else None
     brand = session.get(Brand, ticket.brand_id)
-    tier = attrs.get("tier") or (brand.settings.get("sla_tier") if brand else None)
-    if tier is None and customer is not None:
-        tier = str(customer.tier)
+    tier = attrs.get("tier") or service_tier(brand)
     attrs.update(
         {
+            "member_tier": str(customer.tier) if customer is not None else None,
             "category": ticket.category,
             "priority": ticket.priority,
             "channel": ticket.channel,
@@ -325,6 +333,30 @@ def ticket_attributes(session: Session, ticket: Ticket) -> dict[str, object]:
         }
     )
     return {k: v for k, v in attrs.items() if v is not None}
+
+
+def service_tier(brand: Brand | None) -> str:
+    """The brand's service tier (setting ``sla_tier``), else the documented default."""
+    tier = (brand.settings or {}).get("sla_tier") if brand is not None else None
+    return str(tier) if tier else DEFAULT_SERVICE_TIER
+
+
+def known_tiers(session: Session, brand_id: int) -> dict[str, str]:
+    """Tiers a brand may choose: the built-in ones and any tier its own policies are written for."""
+    out = dict(SERVICE_TIERS)
+    for _, policy in active_policies(session, brand_id):
+        cond = policy.conditions.get("tier")
+        for name in cond if isinstance(cond, list) else [cond] if cond else []:
+            out.setdefault(str(name), policy.description or policy.name)
+    return out
+
+
+def check_tier(session: Session, brand_id: int, tier: object) -> str:
+    """Validate a brand's service tier choice."""
+    tiers = known_tiers(session, brand_id)
+    if not isinstance(tier, str) or tier not in tiers:
+        raise InvalidInput(f"sla_tier must be one of {', '.join(sorted(tiers))}.")
+    return tier
 
 
 def _find_team(session: Session, brand_id: int, slug: str) -> Team | None:

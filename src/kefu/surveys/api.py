@@ -125,6 +125,7 @@ def _results(db: DB, c: object) -> CampaignResultsOut:
     return CampaignResultsOut(
         campaign=CampaignOut.model_validate(c),
         invited=r["invited"],
+        not_sent=r["not_sent"],
         sent=r["sent"],
         answered=r["answered"],
         response_rate=r["response_rate"],

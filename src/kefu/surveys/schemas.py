@@ -86,9 +86,10 @@ class CampaignResultsOut(BaseModel):
 
     campaign: CampaignOut
     invited: int
+    not_sent: dict[str, int]  # unreachable (no channel that delivers) / no_consent (withdrew outreach consent)
     sent: int
     answered: int
-    response_rate: float | None
+    response_rate: float | None  # answered / sent: only recipients a message actually reached
     dimensions: list[DimensionResultOut]
 
 

@@ -25,6 +25,7 @@ from kefu.core.events import publish
 from kefu.core.jobs import enqueue
 from kefu.customers.models import Customer
 from kefu.sla import service as sla
+from kefu.surveys.consent import DELIVERABLE_CHANNELS, outreach_block
 from kefu.surveys.models import CampaignAnswer, CampaignRecipient, CsatSurvey, SurveyCampaign
 from kefu.tickets.models import Ticket
 
@@ -379,15 +380,20 @@ def send_campaign_batch(session: Session, campaign: SurveyCampaign, limit: int =
     latest = dict(
         session.execute(
             select(Conversation.customer_id, func.max(Conversation.id))
-            .where(Conversation.customer_id.in_([r.customer_id for r in recipients]))
+            .where(
+                Conversation.customer_id.in_([r.customer_id for r in recipients]),
+                Conversation.channel.in_(DELIVERABLE_CHANNELS),  # a board post or phone log cannot carry it
+            )
             .group_by(Conversation.customer_id)
         ).all()
     )
     now = utcnow()
     for r in recipients:
         conv = session.get(Conversation, latest[r.customer_id]) if r.customer_id in latest else None
-        if conv is None:
-            r.channel = "none"  # nothing to answer on; kept so results show the reach
+        blocked = outreach_block(session, r.customer_id, brand, conv)
+        if blocked is not None or conv is None:
+            # Not sent (no consent, or no channel that reaches them); kept so results show the reach.
+            r.channel = "none" if blocked == "unreachable" else str(blocked)
             continue
         loc = _locale(session.get(Customer, r.customer_id), brand)
         url = survey_url(f"/survey/c/{make_token('campaign', r.id)}?lang={loc}")
@@ -527,8 +533,17 @@ def campaign_results(session: Session, campaign: SurveyCampaign) -> dict[str, An
                 unsatisfied=round(lo / n, 4) if n else None,
             )
         )
+    not_sent = {
+        str(channel): int(n)
+        for channel, n in session.execute(
+            select(r.channel, func.count(r.id))
+            .where(r.campaign_id == campaign.id, r.sent_at.is_(None), r.channel.in_(("none", "no_consent")))
+            .group_by(r.channel)
+        ).all()
+    }
     return {
         "invited": int(invited),
+        "not_sent": {"unreachable": not_sent.get("none", 0), "no_consent": not_sent.get("no_consent", 0)},
         "sent": int(sent),
         "answered": int(answered),
         "response_rate": round(int(answered) / int(sent), 4) if sent else None,

@@ -471,8 +471,8 @@ def create_ticket(
     if conv is not None:
         conv.ticket_id = ticket.id
         session.flush()
-        if category is None:
-            _auto_classify(session, ticket, brand)
+    if category is None:  # every case is classified unless someone chose its category (#17)
+        _auto_classify(session, ticket, brand)
     routing.route_new_ticket(session, ticket, actor, explicit_team=team_id is not None, apply_priority=priority is None)
     sla.start_ticket_sla(session, ticket, now, set_priority=priority is None)
     record(

@@ -17,8 +17,8 @@ from kefu.conversations.service import add_message, create_conversation
 from kefu.core.errors import Conflict
 from kefu.customers.models import Customer
 from kefu.customers.service import add_identity, find_or_create_by_identity
+from kefu.tickets.intake import ensure_case
 from kefu.tickets.models import Ticket
-from kefu.tickets.service import create_ticket
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()-]{5,30}$")
@@ -92,17 +92,8 @@ def submit(
         meta={"inbox_id": inbox.id, "contact": contact, "name": name, "category": category},
         provider_message_id=provider_id,
     )
-    ticket = create_ticket(
-        session,
-        brand_id=inbox.brand_id,
-        subject=subject,
-        actor=None,
-        description=message,
-        customer_id=customer.id,
-        category=category or None,
-        channel=inbox.kind,
-        conversation_id=conv.id,
-    )
+    ticket = ensure_case(session, conv, msg, category=category or None, requested=True)
+    assert ticket is not None  # a requested case always opens
     session.add(
         InboundEvent(
             brand_id=inbox.brand_id,

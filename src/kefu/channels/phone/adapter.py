@@ -1,8 +1,16 @@
-"""Phone adapter: calls are logged by agents, nothing is sent."""
+"""Phone adapter: calls are logged by agents, nothing is sent — a typed reply is refused, never silently dropped."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
 from kefu.channels.base import ChannelAdapter, register
+from kefu.conversations import service as conversations
+
+if TYPE_CHECKING:
+    from kefu.conversations.models import Conversation, Message
 
 
 @register
@@ -12,3 +20,17 @@ class PhoneAdapter(ChannelAdapter):
     kind = "phone"
     identity_kind = "phone"
     can_send = False
+
+
+def _hook(session: Session, conv: Conversation, message: Message) -> None:
+    from kefu.core.errors import Conflict
+
+    if conv.channel == "phone" and not message.is_note and message.content_type != "call":
+        raise Conflict(
+            "A phone conversation cannot deliver written replies: call the customer and log the call, "
+            "or add an internal note. / 電話對話無法傳送文字回覆，請回電並記錄通話，或新增內部備註。"
+        )
+
+
+if not any(getattr(h, "__module__", "") == __name__ for h in conversations.outbound_hooks):
+    conversations.outbound_hooks.append(_hook)

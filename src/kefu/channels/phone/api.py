@@ -15,6 +15,7 @@ from kefu.conversations.service import add_message, create_conversation, get_con
 from kefu.core.access import ensure_brand
 from kefu.core.errors import InvalidInput
 from kefu.customers.service import find_or_create_by_identity, get_customer
+from kefu.tickets.intake import ensure_case
 
 router = APIRouter(prefix="/api/v1/channels/phone", tags=["channels"])
 Write = Annotated[Principal, Depends(require("conversations:write"))]
@@ -41,6 +42,8 @@ class CallOut(BaseModel):
     conversation_id: int
     customer_id: int
     message: MessageOut
+    ticket_id: int | None = None
+    ticket_number: str | None = None
 
 
 OUTCOME_LABELS = {
@@ -99,4 +102,11 @@ def log_call(body: CallLog, db: DB, principal: Write) -> CallOut:
             "call": {"direction": body.direction, "duration_seconds": body.duration_seconds, "outcome": body.outcome}
         },
     )
-    return CallOut(conversation_id=conv.id, customer_id=customer_id, message=MessageOut.model_validate(msg))
+    ticket = ensure_case(db, conv, msg, actor=principal)
+    return CallOut(
+        conversation_id=conv.id,
+        customer_id=customer_id,
+        message=MessageOut.model_validate(msg),
+        ticket_id=ticket.id if ticket else None,
+        ticket_number=ticket.number if ticket else None,
+    )
