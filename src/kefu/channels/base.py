@@ -60,6 +60,14 @@ class ChannelAdapter:
     # False for channels an agent cannot write to (phone logs, message board).
     can_send: ClassVar[bool] = True
 
+    def plan_send(self, payload: dict[str, Any], attempt: int) -> dict[str, Any]:
+        """Decide, before a send and durably (saved with the claim), how attempt `attempt` will send."""
+        return payload
+
+    def resend_safe(self, payload: Mapping[str, Any]) -> bool:
+        """True when re-sending after an unknown outcome cannot reach the customer twice (provider dedupes our key)."""
+        return True
+
     def verify(self, inbox: Inbox, body: bytes, headers: Mapping[str, str]) -> bool:
         """True when a webhook body is authentic (signature over the raw bytes)."""
         return False

@@ -14,12 +14,13 @@ from kefu.channels.http import download
 from kefu.channels.line.protocol import (
     DEFAULT_API_BASE,
     DEFAULT_DATA_API_BASE,
+    LineApiError,
     LineClient,
     LinePermanentError,
     parse_webhook,
     verify_signature,
 )
-from kefu.channels.types import Attachment, InboundMessage, PermanentSendError
+from kefu.channels.types import Attachment, InboundMessage, OutcomeUnknownError, PermanentSendError
 from kefu.core.db import utcnow
 
 if TYPE_CHECKING:
@@ -29,6 +30,10 @@ if TYPE_CHECKING:
 # LINE reply tokens expire about a minute after the event; past this we push instead.
 REPLY_TOKEN_TTL_SECONDS = 50
 MAX_TEXT = 5000
+
+
+def _fresh(at: Any, ttl: float) -> bool:
+    return at is not None and (utcnow() - datetime.fromisoformat(str(at))).total_seconds() < ttl
 
 
 def client_for(config: Mapping[str, Any]) -> LineClient:
@@ -99,23 +104,45 @@ class LineAdapter(ChannelAdapter):
                 break
         return payload
 
+    def plan_send(self, payload: dict[str, Any], attempt: int) -> dict[str, Any]:
+        """Fix the mode on the first claim: reply while the token is fresh, else push (saved before sending)."""
+        if "mode" not in payload:
+            fresh = _fresh(payload.get("reply_token_at"), REPLY_TOKEN_TTL_SECONDS)
+            payload["mode"] = "reply" if payload.get("reply_token") and fresh else "push"
+        return payload
+
+    def resend_safe(self, payload: Mapping[str, Any]) -> bool:
+        """A push carries X-Line-Retry-Key (LINE answers 409 to a duplicate); a reply cannot be deduplicated."""
+        return payload.get("mode") != "reply"
+
     def send(self, ctx: SendContext) -> SendResult:
-        """Reply while the token is fresh (first attempt only), otherwise push with X-Line-Retry-Key."""
+        """Reply by token or push with X-Line-Retry-Key; a reply that may have happened is never pushed again."""
         text = str(ctx.payload.get("text") or "")
         chunks = [text[i : i + MAX_TEXT] for i in range(0, len(text), MAX_TEXT)][:5] or [" "]
+        token = ctx.payload.get("reply_token")
+        fresh = _fresh(
+            ctx.payload.get("reply_token_at"), float(ctx.config.get("reply_token_ttl", REPLY_TOKEN_TTL_SECONDS))
+        )
+        mode = ctx.payload.get("mode") or ("reply" if token and fresh and ctx.attempt == 1 else "push")
         with client_for(ctx.config) as client:
-            token, at = ctx.payload.get("reply_token"), ctx.payload.get("reply_token_at")
-            fresh = at is not None and (utcnow() - datetime.fromisoformat(str(at))).total_seconds() < float(
-                ctx.config.get("reply_token_ttl", REPLY_TOKEN_TTL_SECONDS)
-            )
-            if token and fresh and ctx.attempt == 1:
-                try:
-                    result = client.reply(str(token), chunks)
-                    ids = result.sent_message_ids
-                    return SendResult(ids[0] if ids else result.request_id, {"mode": "reply"})
-                except LinePermanentError:
-                    pass  # token expired or already used: push is the reliable path
-            result = client.push(ctx.recipient, chunks, retry_key=ctx.idempotency_key)
+            if mode == "reply":
+                if token and fresh:
+                    try:
+                        result = client.reply(str(token), chunks)
+                        ids = result.sent_message_ids
+                        return SendResult(ids[0] if ids else result.request_id, {"mode": "reply"})
+                    except LinePermanentError as exc:
+                        if ctx.attempt > 1:
+                            # Single-use token refused on a retry: our earlier attempt most likely used it.
+                            raise OutcomeUnknownError(f"reply token refused on attempt {ctx.attempt}: {exc}") from exc
+                        # First attempt: the token was unusable before we ever used it, so nothing was sent.
+                elif ctx.attempt > 1:
+                    raise OutcomeUnknownError("an earlier reply may have been delivered and its token has expired")
+            try:
+                result = client.push(ctx.recipient, chunks, retry_key=ctx.idempotency_key)
+            except LineApiError as exc:
+                exc.payload_update = {"mode": "push"}  # later attempts push with the same key (deduplicated)
+                raise
             ids = result.sent_message_ids
             detail = {"mode": "push", "duplicate": result.duplicate}
             return SendResult(ids[0] if ids else result.request_id, detail)

@@ -68,6 +68,10 @@ class MessengerAdapter(ChannelAdapter):
         """Attachments are signed CDN URLs."""
         return download(attachment.url) if attachment.url else None
 
+    def resend_safe(self, payload: Mapping[str, Any]) -> bool:
+        """The Send API has no idempotency key: a send whose outcome was lost becomes `unknown`, never a duplicate."""
+        return False
+
     def send(self, ctx: SendContext) -> SendResult:
         """Send API text message(s)."""
         text = str(ctx.payload.get("text") or "") or " "
