@@ -518,13 +518,6 @@ def run_worker_blocking(settings: Settings, concurrency: int = 4, stop: threadin
         runner.stop()
 
 
-async def run_worker(settings: Settings, concurrency: int = 4) -> None:
-    """Async entry kept for callers of the old API: runs the blocking worker in a thread."""
-    import asyncio
-
-    await asyncio.to_thread(run_worker_blocking, settings, concurrency)
-
-
 _queue: JobQueue | None = None
 _queue_lock = threading.Lock()
 
