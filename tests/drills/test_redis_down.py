@@ -191,6 +191,9 @@ def test_worker_keeps_running_jobs_through_a_redis_restart(
             return int(s.scalar(select(func.count(Job.id)).where(Job.name == "housekeeping.prune")) or 0)
 
     try:
+        with database.session() as s:
+            enqueue(s, "housekeeping.prune", {"days": 30})
+        wait_for(lambda: left() == 0, 60, "the worker to start and run a first job")
         own_redis.kill()
         with database.session() as s:
             enqueue(s, "housekeeping.prune", {"days": 30})  # the wake-up is lost; the row is not
