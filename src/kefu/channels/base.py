@@ -68,6 +68,10 @@ class ChannelAdapter:
         """True when re-sending after an unknown outcome cannot reach the customer twice (provider dedupes our key)."""
         return True
 
+    def send_lease(self, payload: Mapping[str, Any]) -> float | None:
+        """Seconds a claimed send is left to its sender (None: the outbox default)."""
+        return None
+
     def verify(self, inbox: Inbox, body: bytes, headers: Mapping[str, str]) -> bool:
         """True when a webhook body is authentic (signature over the raw bytes)."""
         return False

@@ -33,8 +33,10 @@ from kefu.core.jobs import enqueue
 
 log = logging.getLogger("kefu.channels.outbox")
 
-# A row claimed by a sender that then died is retried once this lease expires.
-SEND_LEASE = timedelta(seconds=120)
+
+def send_lease() -> timedelta:
+    """A row claimed by a sender that then died (or lost the database) is looked at again after this."""
+    return timedelta(seconds=config.env_float("OUTBOX_SEND_LEASE_SECONDS", 120.0))
 
 
 def backoff_seconds(attempt: int) -> float:
@@ -133,11 +135,14 @@ def _claim(factory: SessionFactory, outbox_id: int) -> tuple[SendContext, str] |
             return None
         row.status = "sending"
         row.attempts += 1
-        row.next_attempt_at = now + SEND_LEASE
+        lease = send_lease()
         if adapter is not None:
             planned = adapter.plan_send(dict(row.payload or {}), row.attempts)
             if planned != row.payload:
                 row.payload = planned
+            own = adapter.send_lease(planned)
+            lease = min(lease, timedelta(seconds=own)) if own is not None else lease
+        row.next_attempt_at = now + lease
         ctx = SendContext(
             inbox_id=inbox.id,
             config=dict(inbox.config or {}),

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 # LINE reply tokens expire about a minute after the event; past this we push instead.
 REPLY_TOKEN_TTL_SECONDS = 50
+# How long a reply send is left to its sender before another looks at it (the HTTP timeout is 10 s).
+REPLY_SEND_LEASE_SECONDS = 15.0
 MAX_TEXT = 5000
 
 
@@ -112,17 +114,23 @@ class LineAdapter(ChannelAdapter):
         return payload
 
     def resend_safe(self, payload: Mapping[str, Any]) -> bool:
-        """A push carries X-Line-Retry-Key (LINE answers 409 to a duplicate); a reply cannot be deduplicated."""
-        return payload.get("mode") != "reply"
+        """A push carries X-Line-Retry-Key (LINE answers 409 to a duplicate); a reply token is single-use, so a
+        reply may be retried with it while it is fresh (LINE refuses a used token) and never pushed instead."""
+        if payload.get("mode") != "reply":
+            return True
+        return _fresh(payload.get("reply_token_at"), REPLY_TOKEN_TTL_SECONDS)
+
+    def send_lease(self, payload: Mapping[str, Any]) -> float | None:
+        """A reply is re-examined soon after its sender died, while its token can still settle the outcome."""
+        return REPLY_SEND_LEASE_SECONDS if payload.get("mode") == "reply" else None
 
     def send(self, ctx: SendContext) -> SendResult:
         """Reply by token or push with X-Line-Retry-Key; a reply that may have happened is never pushed again."""
         text = str(ctx.payload.get("text") or "")
         chunks = [text[i : i + MAX_TEXT] for i in range(0, len(text), MAX_TEXT)][:5] or [" "]
         token = ctx.payload.get("reply_token")
-        fresh = _fresh(
-            ctx.payload.get("reply_token_at"), float(ctx.config.get("reply_token_ttl", REPLY_TOKEN_TTL_SECONDS))
-        )
+        ttl = float(ctx.config.get("reply_token_ttl", REPLY_TOKEN_TTL_SECONDS))
+        fresh = _fresh(ctx.payload.get("reply_token_at"), ttl)
         mode = ctx.payload.get("mode") or ("reply" if token and fresh and ctx.attempt == 1 else "push")
         with client_for(ctx.config) as client:
             if mode == "reply":
@@ -133,8 +141,9 @@ class LineAdapter(ChannelAdapter):
                         return SendResult(ids[0] if ids else result.request_id, {"mode": "reply"})
                     except LinePermanentError as exc:
                         if ctx.attempt > 1:
-                            # Single-use token refused on a retry: our earlier attempt most likely used it.
-                            raise OutcomeUnknownError(f"reply token refused on attempt {ctx.attempt}: {exc}") from exc
+                            # A fresh single-use token refused on a retry: the earlier attempt delivered the reply
+                            # (a token refused on the first attempt switched this row to push already).
+                            return SendResult(None, {"mode": "reply", "deduplicated": str(exc)[:200]})
                         # First attempt: the token was unusable before we ever used it, so nothing was sent.
                 elif ctx.attempt > 1:
                     raise OutcomeUnknownError("an earlier reply may have been delivered and its token has expired")
