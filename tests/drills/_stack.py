@@ -31,8 +31,11 @@ class FakeLine:
     def __init__(self) -> None:
         self.delivered: list[tuple[str, str, str]] = []  # (mode, user, text)
         self.requests = 0
+        self.refused = 0  # duplicates LINE refused: a used reply token (400) or a seen retry key (409)
         self.fail_next = 0
         self.fail_after_delivery = False
+        # Called (outside the lock) after a delivery, before the answer: e.g. cut the database right then.
+        self.on_delivery: Any = None
         self._tokens: set[str] = set()
         self._keys: set[str] = set()
         self._lock = threading.Lock()
@@ -85,17 +88,22 @@ class FakeLine:
             if path.endswith("/reply"):
                 token = str(body.get("replyToken"))
                 if token in self._tokens:
+                    self.refused += 1
                     return 400, {"message": "Invalid reply token"}, {}
                 self._tokens.add(token)
                 self.delivered.append(("reply", token.removeprefix("rt-"), texts))
             elif path.endswith("/push"):
                 key = {k.lower(): v for k, v in headers.items()}.get("x-line-retry-key", "")
                 if key and key in self._keys:
+                    self.refused += 1
                     return 409, {"message": "duplicate"}, {"x-line-accepted-request-id": key}
                 self._keys.add(key)
                 self.delivered.append(("push", str(body.get("to")), texts))
             else:
                 return 404, {"message": "not found"}, {}
+            delivered = len(self.delivered)
+        if self.on_delivery is not None:
+            self.on_delivery(delivered)
         if fail:
             return 500, {"message": "internal error"}, {}
         return 200, {"sentMessages": [{"id": uuid.uuid4().hex[:12], "quoteToken": "q"}]}, {}
@@ -313,7 +321,7 @@ class CutProxy:
                     if not data:
                         return
                     (b if s is a else a).sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: select() on a socket cut() closed
             return
         finally:
             for s in (a, b):
