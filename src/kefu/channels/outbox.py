@@ -33,6 +33,9 @@ from kefu.core.jobs import enqueue
 
 log = logging.getLogger("kefu.channels.outbox")
 
+# Sends go before other due jobs (bot turns, sweeps): a reply token lasts about a minute.
+SEND_PRIORITY = 10
+
 
 def send_lease() -> timedelta:
     """A row claimed by a sender that then died (or lost the database) is looked at again after this."""
@@ -71,7 +74,7 @@ def queue(
     )
     session.add(row)
     session.flush()
-    enqueue(session, "channels.deliver", {"id": row.id}, key=send_key(row))
+    enqueue(session, "channels.deliver", {"id": row.id}, key=send_key(row), priority=SEND_PRIORITY)
     return row
 
 
@@ -201,7 +204,8 @@ def deliver(outbox_id: int, factory: SessionFactory | None = None) -> str | None
             status = "retrying"
             log.warning("outbox %s attempt %d failed (%s); retry in %.0fs", row.id, row.attempts, error, delay)
             # The retry's own durable job (at least 1 s out: a failing provider is never retried in a hot loop).
-            enqueue(session, "channels.deliver", {"id": row.id}, key=send_key(row), delay=max(delay, 1.0))
+            again = max(delay, 1.0)
+            enqueue(session, "channels.deliver", {"id": row.id}, key=send_key(row), delay=again, priority=SEND_PRIORITY)
         else:
             row.status, row.last_error = "dead", error
             status = "dead"
@@ -244,7 +248,7 @@ def requeue(session: Session, row: OutboxMessage) -> OutboxMessage:
         payload.pop("reply_token", None)  # a reply token is single-use: an operator's resend is a push
         row.payload = payload
     session.flush()
-    enqueue(session, "channels.deliver", {"id": row.id}, key=send_key(row))
+    enqueue(session, "channels.deliver", {"id": row.id}, key=send_key(row), priority=SEND_PRIORITY)
     return row
 
 

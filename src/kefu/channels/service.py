@@ -180,7 +180,7 @@ def record_inbound(
     if process:
         # One durable job per sender, in this transaction: acknowledged means stored *and* scheduled.
         for key, ids in senders.items():
-            enqueue(session, "channels.process_inbound", {"ids": ids}, key=key)
+            enqueue(session, "channels.process_inbound", {"ids": ids}, key=key, priority=50)
     return created
 
 
@@ -439,7 +439,7 @@ def announce_inbound(
         "new_conversation": new,
     }
     publish(session, "message.inbound", data, (f"brand:{conv.brand_id}", f"conversation:{conv.id}"))
-    enqueue(session, "channels.inbound_received", data, key=key or f"conversation:{conv.id}")
+    enqueue(session, "channels.inbound_received", data, key=key or f"conversation:{conv.id}", priority=60)
 
 
 def apply_delivery_update(session: Session, inbox: Inbox, receipt: Any) -> int:

@@ -105,13 +105,25 @@ current_job: contextvars.ContextVar[Running | None] = contextvars.ContextVar("ke
 # ---------------------------------------------------------------- enqueue: a row in the caller's transaction
 
 
-def enqueue(session: Session, name: str, payload: dict[str, Any], *, key: str | None = None, delay: float = 0.0) -> Job:
-    """Insert job `name` in the session's transaction; runners are woken once it commits (nothing on rollback)."""
+def enqueue(
+    session: Session,
+    name: str,
+    payload: dict[str, Any],
+    *,
+    key: str | None = None,
+    delay: float = 0.0,
+    priority: int = 100,
+) -> Job:
+    """Insert job `name` in the session's transaction; runners are woken once it commits (nothing on rollback).
+
+    `key`: jobs sharing it run one at a time, oldest first. `priority`: lower runs first among due jobs.
+    """
     row = Job(
         name=name,
         payload=payload,
         key=key[:200] if key else None,
         status="pending",
+        priority=priority,
         attempts=0,
         max_attempts=max_attempts(),
         run_at=utcnow() + timedelta(seconds=delay),
@@ -151,7 +163,7 @@ def claim(session: Session, runner: str, limit: int = 1) -> list[Claimed]:
             ),
             Job.key.is_(None) | ~blocked,
         )
-        .order_by(Job.run_at, Job.id)
+        .order_by(Job.priority, Job.run_at, Job.id)
         .limit(limit)
         .with_for_update(skip_locked=True, of=Job)
     )

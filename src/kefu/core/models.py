@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, String, Text
+from sqlalchemy import Index, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kefu.core.db import Base, utcnow
@@ -35,7 +35,7 @@ class Job(Base):
 
     __tablename__ = "jobs"
     __table_args__ = (
-        Index("ix_jobs_status_run_at", "status", "run_at"),
+        Index("ix_jobs_status_priority_run_at", "status", "priority", "run_at"),
         Index("ix_jobs_key_status", "key", "status"),
     )
 
@@ -45,6 +45,8 @@ class Job(Base):
     # Jobs sharing a key run one at a time, oldest first (e.g. one customer's inbound messages and bot turns).
     key: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, running, dead
+    # Lower runs first among due jobs: a customer-visible send is not queued behind a backlog of bot turns.
+    priority: Mapped[int] = mapped_column(SmallInteger, default=100)
     attempts: Mapped[int] = mapped_column(default=0)
     max_attempts: Mapped[int] = mapped_column(default=12)
     run_at: Mapped[datetime] = mapped_column(default=utcnow)

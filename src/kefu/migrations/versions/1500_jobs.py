@@ -30,6 +30,7 @@ def upgrade() -> None:
         ),
         sa.Column("key", sa.String(length=200), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("priority", sa.SmallInteger(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("max_attempts", sa.Integer(), nullable=False),
         sa.Column("run_at", kefu.core.db.UTCDateTime(timezone=True), nullable=False),
@@ -40,12 +41,12 @@ def upgrade() -> None:
         sa.Column("updated_at", kefu.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_jobs")),
     )
-    op.create_index("ix_jobs_status_run_at", "jobs", ["status", "run_at"])
+    op.create_index("ix_jobs_status_priority_run_at", "jobs", ["status", "priority", "run_at"])
     op.create_index("ix_jobs_key_status", "jobs", ["key", "status"])
 
 
 def downgrade() -> None:
     """Revert."""
     op.drop_index("ix_jobs_key_status", table_name="jobs")
-    op.drop_index("ix_jobs_status_run_at", table_name="jobs")
+    op.drop_index("ix_jobs_status_priority_run_at", table_name="jobs")
     op.drop_table("jobs")
