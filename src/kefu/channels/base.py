@@ -45,10 +45,12 @@ class SendResult:
 class DeliveryUpdate:
     """A delivery/read receipt: applies to the listed provider ids, or to everything sent before `watermark`."""
 
-    status: str  # "delivered" | "read"
+    status: str  # "sent" | "delivered" | "read"
     recipient: str
     provider_message_ids: tuple[str, ...] = ()
     watermark: datetime | None = None
+    # Set by a provider's echo of our own send: settles that outbox row even if its outcome was lost.
+    idempotency_key: str | None = None
 
 
 class ChannelAdapter:

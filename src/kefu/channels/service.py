@@ -445,6 +445,8 @@ def announce_inbound(
 def apply_delivery_update(session: Session, inbox: Inbox, receipt: Any) -> int:
     """Mark matching outbox rows (and their messages) delivered/read; returns how many changed."""
     rank = {"pending": 0, "sending": 0, "sent": 1, "delivered": 2, "read": 3}
+    if receipt.idempotency_key:
+        return _reconcile_echo(session, inbox, receipt)
     stmt = select(OutboxMessage).where(
         OutboxMessage.inbox_id == inbox.id,
         OutboxMessage.recipient == receipt.recipient,
@@ -465,6 +467,23 @@ def apply_delivery_update(session: Session, inbox: Inbox, receipt: Any) -> int:
                 mark_message_delivery(session, row.message_id, receipt.status, None)
     session.flush()
     return changed
+
+
+def _reconcile_echo(session: Session, inbox: Inbox, receipt: Any) -> int:
+    """The provider echoed our own send: a row still sending, or `unknown`, did reach the customer."""
+    row = session.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.inbox_id == inbox.id, OutboxMessage.idempotency_key == receipt.idempotency_key
+        )
+    )
+    if row is None or row.status not in ("pending", "sending", "unknown"):
+        return 0
+    row.status, row.sent_at, row.last_error = "sent", utcnow(), None
+    row.provider_message_id = row.provider_message_id or next(iter(receipt.provider_message_ids), None)
+    if row.message_id is not None:
+        mark_message_delivery(session, row.message_id, "sent", None)
+    session.flush()
+    return 1
 
 
 def mark_message_delivery(session: Session, message_id: int, status: str, error: str | None) -> None:

@@ -10,6 +10,7 @@ from kefu.channels.http import download
 from kefu.channels.messenger.protocol import (
     DEFAULT_API_BASE,
     DEFAULT_API_VERSION,
+    ECHO_METADATA_PREFIX,
     MAX_TEXT_LENGTH,
     MessengerClient,
     parse_webhook,
@@ -56,7 +57,11 @@ class MessengerAdapter(ChannelAdapter):
         return f"psid:{msg.sender_external_id}"
 
     def delivery_update(self, msg: InboundMessage) -> DeliveryUpdate | None:
-        """`delivery` and `read` events update the status of what we sent."""
+        """`delivery` and `read` events update the status of what we sent; our echoes confirm a send."""
+        if msg.event_type == "echo":
+            message = msg.raw.get("message") or {}
+            key = str(message.get("metadata") or "").removeprefix(ECHO_METADATA_PREFIX)
+            return DeliveryUpdate("sent", msg.sender_external_id, (str(message.get("mid") or ""),), None, key)
         if msg.event_type not in (EventType.DELIVERY, EventType.READ):
             return None
         detail = msg.raw.get(str(msg.event_type)) or {}
@@ -69,7 +74,8 @@ class MessengerAdapter(ChannelAdapter):
         return download(attachment.url) if attachment.url else None
 
     def resend_safe(self, payload: Mapping[str, Any]) -> bool:
-        """The Send API has no idempotency key: a send whose outcome was lost becomes `unknown`, never a duplicate."""
+        """The Send API has no idempotency key: a send whose outcome was lost becomes `unknown`, never a duplicate
+        (its echo, carrying our key as metadata, then marks it sent)."""
         return False
 
     def send(self, ctx: SendContext) -> SendResult:
@@ -79,7 +85,10 @@ class MessengerAdapter(ChannelAdapter):
         mids: list[str] = []
         with client_for(ctx.config) as client:
             for chunk in chunks:
-                result = client.send_text(ctx.recipient, chunk, str(ctx.payload.get("messaging_type") or "RESPONSE"))
+                # The metadata comes back on the echo webhook: it settles this row if our record of the send is lost.
+                message = {"text": chunk, "metadata": f"{ECHO_METADATA_PREFIX}{ctx.idempotency_key}"}
+                kind = str(ctx.payload.get("messaging_type") or "RESPONSE")
+                result = client.send_message(ctx.recipient, message, kind)
                 if result.message_id:
                     mids.append(result.message_id)
         return SendResult(mids[0] if mids else None, {"mids": mids})
