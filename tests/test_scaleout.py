@@ -156,15 +156,16 @@ def test_redis_job_runs_in_worker_process(shared_db: str, redis_url: str, tmp_pa
 
     from kefu.auth.models import LoginAttempt
     from kefu.core.db import Database, utcnow
-    from kefu.core.jobs import RedisJobQueue
+    from kefu.core.jobs import enqueue
 
     prefix = f"kefu-test-{uuid.uuid4().hex[:8]}"
     database = Database(shared_db)
     with database.session() as s:
         s.add(LoginAttempt(username="old@example.com", ip="1.2.3.4", success=False, at=utcnow() - timedelta(days=90)))
         s.add(LoginAttempt(username="new@example.com", ip="1.2.3.4", success=False, at=utcnow()))
-    # Enqueue before any worker exists: the stream keeps the job until one consumes it.
-    RedisJobQueue(redis_url, prefix).enqueue("housekeeping.prune", {"days": 30})
+    # Enqueue before any worker exists: the job row waits in the database until one claims it.
+    with database.session() as s:
+        enqueue(s, "housekeeping.prune", {"days": 30})
     worker = spawn(kefu_cmd("worker", "--concurrency", "2"), _env(shared_db, redis_url, prefix), tmp_path / "w.log")
     try:
         deadline = time.monotonic() + 30

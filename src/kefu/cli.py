@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import getpass
 import logging
 import os
@@ -23,7 +21,12 @@ audit_app = typer.Typer(help="Audit trail.", no_args_is_help=True)
 privacy_app = typer.Typer(help="Privacy: retention, key rotation.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(privacy_app, name="privacy")
+from kefu.channels.cli import inbound_app  # noqa: E402 - command groups live with their capability
+from kefu.core.jobs_cli import jobs_app  # noqa: E402
+
 app.add_typer(kb_app, name="kb")
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(inbound_app, name="inbound")
 
 try:  # the NLU tools live with the bot package
     from kefu.bot.cli import nlu_app  # type: ignore[import-not-found,unused-ignore]
@@ -70,18 +73,13 @@ def serve(
 
 @app.command()
 def worker(concurrency: int = typer.Option(4, min=1, help="Jobs run at once.")) -> None:
-    """Run background jobs from Redis (scale-out mode)."""
-    from kefu.core.jobs import run_worker
+    """Run background jobs from the database's job table (scale-out mode; Redis, when set, only wakes workers)."""
+    from kefu.core.jobs import run_worker_blocking
     from kefu.registry import load_jobs
 
     _logging()
-    settings = get_settings()
-    if not settings.redis_url:
-        typer.echo("kefu worker needs KEFU_REDIS_URL (in embedded mode jobs run inside `kefu serve`)", err=True)
-        raise typer.Exit(2)
     load_jobs()
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_worker(settings, concurrency))
+    run_worker_blocking(get_settings(), concurrency)
 
 
 @app.command()

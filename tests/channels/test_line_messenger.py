@@ -264,8 +264,9 @@ def test_messenger_handshake_webhook_send_and_receipts(
     assert jobs.drain()
     req = messenger_api.requests[0]
     assert req.path.startswith("/v21.0/me/messages") and req.headers["authorization"] == "Bearer pat"
-    assert req.json()["recipient"] == {"id": "PSID1"} and req.json()["message"] == {"text": "請提供訂單編號"}
     row = db.scalars(select(OutboxMessage).where(OutboxMessage.message_id == reply.json()["id"])).one()
+    sent = {"text": "請提供訂單編號", "metadata": f"kefu:{row.idempotency_key}"}  # echoed back: reconciliation
+    assert req.json()["recipient"] == {"id": "PSID1"} and req.json()["message"] == sent
     db.refresh(row)
     assert row.status == "sent" and row.provider_message_id
 

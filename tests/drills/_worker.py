@@ -1,4 +1,4 @@
-"""`kefu worker` for drills, plus a slow recording job (the idle timeout comes from KEFU_JOBS_IDLE_TIMEOUT_MS)."""
+"""`kefu worker` for drills, plus a slow recording job (the takeover delay comes from KEFU_JOBS_LEASE_SECONDS)."""
 
 from __future__ import annotations
 

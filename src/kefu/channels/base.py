@@ -45,10 +45,12 @@ class SendResult:
 class DeliveryUpdate:
     """A delivery/read receipt: applies to the listed provider ids, or to everything sent before `watermark`."""
 
-    status: str  # "delivered" | "read"
+    status: str  # "sent" | "delivered" | "read"
     recipient: str
     provider_message_ids: tuple[str, ...] = ()
     watermark: datetime | None = None
+    # Set by a provider's echo of our own send: settles that outbox row even if its outcome was lost.
+    idempotency_key: str | None = None
 
 
 class ChannelAdapter:
@@ -59,6 +61,18 @@ class ChannelAdapter:
     identity_kind: ClassVar[str] = ""
     # False for channels an agent cannot write to (phone logs, message board).
     can_send: ClassVar[bool] = True
+
+    def plan_send(self, payload: dict[str, Any], attempt: int) -> dict[str, Any]:
+        """Decide, before a send and durably (saved with the claim), how attempt `attempt` will send."""
+        return payload
+
+    def resend_safe(self, payload: Mapping[str, Any]) -> bool:
+        """True when re-sending after an unknown outcome cannot reach the customer twice (provider dedupes our key)."""
+        return True
+
+    def send_lease(self, payload: Mapping[str, Any]) -> float | None:
+        """Seconds a claimed send is left to its sender (None: the outbox default)."""
+        return None
 
     def verify(self, inbox: Inbox, body: bytes, headers: Mapping[str, str]) -> bool:
         """True when a webhook body is authentic (signature over the raw bytes)."""

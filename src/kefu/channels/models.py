@@ -11,7 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from kefu.core.db import Base, utcnow
 
 INBOUND_STATUSES = ("pending", "processed", "ignored", "failed")
-OUTBOX_STATUSES = ("pending", "sending", "sent", "delivered", "read", "dead")
+# unknown: the send may have happened and the provider cannot deduplicate a resend (operators decide).
+OUTBOX_STATUSES = ("pending", "sending", "sent", "delivered", "read", "dead", "unknown")
 
 
 class InboundEvent(Base):
@@ -36,6 +37,8 @@ class InboundEvent(Base):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None]
+    # After a failed attempt (disk full, a bug, the database): not retried before this time.
+    next_attempt_at: Mapped[datetime | None]
 
 
 class OutboxMessage(Base):

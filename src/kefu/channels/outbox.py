@@ -1,8 +1,16 @@
 """Outbound delivery: agent/bot replies are queued in `outbox` with the message, sent after commit, retried
-with exponential backoff and dead-lettered when they keep failing."""
+with exponential backoff and dead-lettered when they keep failing.
+
+Exactly once as far as each provider allows: every attempt reuses the row's idempotency key (LINE
+X-Line-Retry-Key, email Message-ID, API callback Idempotency-Key). A row still `sending` when its lease
+expires (the sender died, or the database went away between the provider's "ok" and our "sent") is re-sent
+only when the adapter says the provider deduplicates it (`resend_safe`); otherwise it becomes `unknown`,
+visible to agents and the API, and an operator decides (`requeue`).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from datetime import timedelta
@@ -16,7 +24,7 @@ from kefu.channels import config
 from kefu.channels.base import SendContext, SendResult, get_adapter
 from kefu.channels.models import OutboxMessage
 from kefu.channels.service import mark_message_delivery
-from kefu.channels.types import ChannelSendError
+from kefu.channels.types import ChannelSendError, OutcomeUnknownError
 from kefu.conversations import service as conversations
 from kefu.conversations.models import Conversation, Message
 from kefu.core.db import SessionFactory, get_database, session_scope, utcnow
@@ -25,8 +33,13 @@ from kefu.core.jobs import enqueue
 
 log = logging.getLogger("kefu.channels.outbox")
 
-# A row claimed by a sender that then died is retried once this lease expires.
-SEND_LEASE = timedelta(seconds=120)
+# Sends go before other due jobs (bot turns, sweeps): a reply token lasts about a minute.
+SEND_PRIORITY = 10
+
+
+def send_lease() -> timedelta:
+    """A row claimed by a sender that then died (or lost the database) is looked at again after this."""
+    return timedelta(seconds=config.env_float("OUTBOX_SEND_LEASE_SECONDS", 120.0))
 
 
 def backoff_seconds(attempt: int) -> float:
@@ -61,8 +74,13 @@ def queue(
     )
     session.add(row)
     session.flush()
-    enqueue(session, "channels.deliver", {"id": row.id})
+    enqueue(session, "channels.deliver", {"id": row.id}, key=send_key(row), priority=SEND_PRIORITY)
     return row
+
+
+def send_key(row: OutboxMessage) -> str:
+    """Job key: one recipient's sends go out one at a time, in order."""
+    return f"out:{row.inbox_id}:{hashlib.sha256(row.recipient.encode()).hexdigest()[:24]}"
 
 
 def queue_reply(session: Session, conv: Conversation, message: Message) -> OutboxMessage | None:
@@ -109,9 +127,25 @@ def _claim(factory: SessionFactory, outbox_id: int) -> tuple[SendContext, str] |
         if inbox is None:
             row.status, row.last_error = "dead", "inbox deleted"
             return None
+        adapter = get_adapter(inbox.kind)
+        if row.status == "sending" and adapter is not None and not adapter.resend_safe(row.payload or {}):
+            # The previous attempt's outcome is unknown and the provider cannot drop a duplicate.
+            row.status = "unknown"
+            row.last_error = "outcome unknown: the sender stopped mid-send; not re-sent to avoid a duplicate"
+            log.error("outbox %s: %s", row.id, row.last_error)
+            if row.message_id is not None:
+                mark_message_delivery(session, row.message_id, "unknown", row.last_error)
+            return None
         row.status = "sending"
         row.attempts += 1
-        row.next_attempt_at = now + SEND_LEASE
+        lease = send_lease()
+        if adapter is not None:
+            planned = adapter.plan_send(dict(row.payload or {}), row.attempts)
+            if planned != row.payload:
+                row.payload = planned
+            own = adapter.send_lease(planned)
+            lease = min(lease, timedelta(seconds=own)) if own is not None else lease
+        row.next_attempt_at = now + lease
         ctx = SendContext(
             inbox_id=inbox.id,
             config=dict(inbox.config or {}),
@@ -132,31 +166,46 @@ def deliver(outbox_id: int, factory: SessionFactory | None = None) -> str | None
     ctx, kind = claimed
     adapter = get_adapter(kind)
     result: SendResult | None = None
+    unknown = False
     error: str | None = None
     retryable = True
     retry_after: float | None = None
+    payload_update: dict[str, Any] = {}
     try:
         if adapter is None:
             raise LookupError(f"no adapter for {kind}")
         result = adapter.send(ctx)
+    except OutcomeUnknownError as exc:
+        error, retryable = f"{type(exc).__name__}: {exc}", False
+        unknown = True
     except ChannelSendError as exc:
         error, retryable, retry_after = f"{type(exc).__name__}: {exc}", exc.retryable, exc.retry_after
+        payload_update = dict(getattr(exc, "payload_update", None) or {})
     except Exception as exc:  # unknown failures (network stacks, libraries) are treated as transient
         error = f"{type(exc).__name__}: {exc}"
     with session_scope(factory) as session:
         row = session.get(OutboxMessage, outbox_id, with_for_update=True, populate_existing=True)
         assert row is not None
         now = utcnow()
+        if payload_update:
+            row.payload = {**(row.payload or {}), **payload_update}
         if result is not None:
             row.status, row.sent_at, row.last_error = "sent", now, None
             row.provider_message_id = result.provider_message_id
             status = "sent"
+        elif unknown:
+            row.status, row.last_error = "unknown", error
+            status = "unknown"
+            log.error("outbox %s: %s", row.id, error)
         elif retryable and row.attempts < row.max_attempts:
             delay = max(backoff_seconds(row.attempts), retry_after or 0.0)
             row.status, row.last_error = "pending", error
             row.next_attempt_at = now + timedelta(seconds=delay)
             status = "retrying"
             log.warning("outbox %s attempt %d failed (%s); retry in %.0fs", row.id, row.attempts, error, delay)
+            # The retry's own durable job (at least 1 s out: a failing provider is never retried in a hot loop).
+            again = max(delay, 1.0)
+            enqueue(session, "channels.deliver", {"id": row.id}, key=send_key(row), delay=again, priority=SEND_PRIORITY)
         else:
             row.status, row.last_error = "dead", error
             status = "dead"
@@ -190,12 +239,16 @@ def deliver_due(factory: SessionFactory | None = None, limit: int = 200) -> int:
 
 
 def requeue(session: Session, row: OutboxMessage) -> OutboxMessage:
-    """Give a dead-lettered row a fresh set of attempts (an operator fixed the cause)."""
-    if row.status != "dead":
-        raise Conflict(f"Outbox row {row.id} is {row.status}, not dead.")
+    """Give a dead-lettered or `unknown` row a fresh set of attempts (an operator checked and decided to resend)."""
+    if row.status not in ("dead", "unknown"):
+        raise Conflict(f"Outbox row {row.id} is {row.status}, not dead or unknown.")
     row.status, row.attempts, row.next_attempt_at, row.last_error = "pending", 0, utcnow(), None
+    payload = dict(row.payload or {})
+    if payload.pop("mode", None) is not None:
+        payload.pop("reply_token", None)  # a reply token is single-use: an operator's resend is a push
+        row.payload = payload
     session.flush()
-    enqueue(session, "channels.deliver", {"id": row.id})
+    enqueue(session, "channels.deliver", {"id": row.id}, key=send_key(row), priority=SEND_PRIORITY)
     return row
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,7 +31,27 @@ from kefu.tickets.intake import ensure_case
 
 log = logging.getLogger("kefu.channels")
 
-MAX_PROCESS_ATTEMPTS = 5
+
+def max_process_attempts() -> int:
+    """Processing attempts before an inbound event is marked failed (then only a requeue re-drives it)."""
+    from kefu.channels.config import env_int
+
+    return env_int("INBOUND_MAX_ATTEMPTS", 20)
+
+
+def process_retry_delay(attempt: int) -> float:
+    """Backoff after failed attempt `attempt`: 2 s doubling, capped at 5 min (20 attempts span about 1.3 hours)."""
+    from kefu.channels.config import env_float
+
+    base, cap = env_float("INBOUND_RETRY_BASE_SECONDS", 2.0), env_float("INBOUND_RETRY_MAX_SECONDS", 300.0)
+    return float(min(cap, base * 2 ** max(attempt - 1, 0)))
+
+
+def inbound_key(inbox_id: int, sender: str) -> str:
+    """Job key serialising one sender's inbound events and the reactions to them (bot turns, routing)."""
+    return f"in:{inbox_id}:{hashlib.sha256(sender.encode()).hexdigest()[:24]}"
+
+
 # Inbound kinds that become customer messages; receipts and the rest are recorded but not shown.
 MESSAGE_EVENTS = frozenset({EventType.MESSAGE, EventType.STICKER, EventType.POSTBACK})
 MEMBERSHIP_EVENTS = {EventType.FOLLOW: "加入好友 / followed", EventType.UNFOLLOW: "封鎖 / unfollowed"}
@@ -140,6 +161,7 @@ def record_inbound(
 ) -> list[InboundEvent]:
     """Insert one inbound_events row per message, skipping provider ids already stored (returns the new rows)."""
     created: list[InboundEvent] = []
+    senders: dict[str, list[int]] = {}
     for msg in messages:
         pid = msg.provider_message_id[:500]
         if _existing_event(session, inbox.id, pid) is not None:
@@ -155,8 +177,11 @@ def record_inbound(
             # A concurrent delivery of the same event won the insert; theirs is the one that counts.
             continue
         created.append(event)
-    if created and process:
-        enqueue(session, "channels.process_inbound", {"ids": [e.id for e in created]})
+        senders.setdefault(inbound_key(inbox.id, msg.sender_external_id or ""), []).append(event.id)
+    if process:
+        # One durable job per sender, in this transaction: acknowledged means stored *and* scheduled.
+        for key, ids in senders.items():
+            enqueue(session, "channels.process_inbound", {"ids": ids}, key=key, priority=50)
     return created
 
 
@@ -203,27 +228,42 @@ def prefetch_attachments(inbox: Inbox, payload: Mapping[str, Any]) -> Prefetched
 
 
 def process_event(session: Session, event_id: int, prefetched: Prefetched | None = None) -> Outcome | None:
-    """Process one pending inbound event exactly once (row lock + status check + message dedupe)."""
+    """Process one pending inbound event exactly once (row lock + status check + message dedupe).
+
+    A failure keeps the event pending and schedules a retry job with backoff in this same transaction (a full disk
+    clears, a bug gets fixed); after max_process_attempts() it is marked failed, listed and requeued by operators.
+    """
     event = session.get(InboundEvent, event_id, with_for_update=True, populate_existing=True)
     if event is None or event.status != "pending":
         return None
+    if event.next_attempt_at is not None and event.next_attempt_at > utcnow():
+        return None  # a retry is scheduled; an early sweep or a stale job must not start a second chain
     inbox = session.get(Inbox, event.inbox_id)
     if inbox is None:
         event.status = "failed"
         event.last_error = "inbox deleted"
         return None
     try:
-        outcome = _apply_retrying_races(session, inbox, from_payload(event.payload), prefetched or {})
+        msg = from_payload(event.payload)
+        outcome = _apply_retrying_races(session, inbox, msg, prefetched or {})
     except Exception as exc:
         log.exception("processing inbound event %s failed", event_id)
         event.attempts += 1
         event.last_error = repr(exc)[:2000]
-        if event.attempts >= MAX_PROCESS_ATTEMPTS:
+        if event.attempts >= max_process_attempts():
             event.status = "failed"
+            event.next_attempt_at = None
+        else:
+            delay = process_retry_delay(event.attempts)
+            event.next_attempt_at = utcnow() + timedelta(seconds=delay)
+            sender = str((event.payload or {}).get("sender_external_id") or "")
+            key = inbound_key(event.inbox_id, sender)
+            enqueue(session, "channels.process_inbound", {"ids": [event.id]}, key=key, delay=delay)
         session.flush()
         return None
     event.status = outcome.status
     event.processed_at = utcnow()
+    event.next_attempt_at = None
     event.attempts += 1
     if outcome.conversation is not None:
         event.conversation_id = outcome.conversation.id
@@ -382,7 +422,7 @@ def _apply(session: Session, inbox: Inbox, msg: InboundMessage, prefetched: Pref
     adapter.after_inbound(session, inbox, conv, message, msg, new)
     if membership is None:
         ensure_case(session, conv, message)  # every contact becomes a case per the inbox's policy (#17)
-    announce_inbound(session, inbox, conv, message, new)
+    announce_inbound(session, inbox, conv, message, new, key=inbound_key(inbox.id, msg.sender_external_id))
     return Outcome("processed", conv, message, new)
 
 
@@ -402,8 +442,13 @@ def _feedback(session: Session, inbox: Inbox, adapter: ChannelAdapter, msg: Inbo
     return Outcome("processed", conv)
 
 
-def announce_inbound(session: Session, inbox: Inbox, conv: Conversation, message: Message, new: bool) -> None:
-    """After commit: event `message.inbound` and job `channels.inbound_received` (bot/routing react to these)."""
+def announce_inbound(
+    session: Session, inbox: Inbox, conv: Conversation, message: Message, new: bool, *, key: str | None = None
+) -> None:
+    """Event `message.inbound` (after commit) and the durable job `channels.inbound_received` (in this transaction).
+
+    The job shares the sender's key, so bot turns run one at a time and after the message that caused them.
+    """
     data = {
         "message_id": message.id,
         "conversation_id": conv.id,
@@ -415,12 +460,14 @@ def announce_inbound(session: Session, inbox: Inbox, conv: Conversation, message
         "new_conversation": new,
     }
     publish(session, "message.inbound", data, (f"brand:{conv.brand_id}", f"conversation:{conv.id}"))
-    enqueue(session, "channels.inbound_received", data)
+    enqueue(session, "channels.inbound_received", data, key=key or f"conversation:{conv.id}", priority=60)
 
 
 def apply_delivery_update(session: Session, inbox: Inbox, receipt: Any) -> int:
     """Mark matching outbox rows (and their messages) delivered/read; returns how many changed."""
     rank = {"pending": 0, "sending": 0, "sent": 1, "delivered": 2, "read": 3}
+    if receipt.idempotency_key:
+        return _reconcile_echo(session, inbox, receipt)
     stmt = select(OutboxMessage).where(
         OutboxMessage.inbox_id == inbox.id,
         OutboxMessage.recipient == receipt.recipient,
@@ -441,6 +488,23 @@ def apply_delivery_update(session: Session, inbox: Inbox, receipt: Any) -> int:
                 mark_message_delivery(session, row.message_id, receipt.status, None)
     session.flush()
     return changed
+
+
+def _reconcile_echo(session: Session, inbox: Inbox, receipt: Any) -> int:
+    """The provider echoed our own send: a row still sending, or `unknown`, did reach the customer."""
+    row = session.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.inbox_id == inbox.id, OutboxMessage.idempotency_key == receipt.idempotency_key
+        )
+    )
+    if row is None or row.status not in ("pending", "sending", "unknown"):
+        return 0
+    row.status, row.sent_at, row.last_error = "sent", utcnow(), None
+    row.provider_message_id = row.provider_message_id or next(iter(receipt.provider_message_ids), None)
+    if row.message_id is not None:
+        mark_message_delivery(session, row.message_id, "sent", None)
+    session.flush()
+    return 1
 
 
 def mark_message_delivery(session: Session, message_id: int, status: str, error: str | None) -> None:
@@ -464,16 +528,54 @@ def mark_message_delivery(session: Session, message_id: int, status: str, error:
 
 
 def pending_event_ids(session: Session, *, older_than: timedelta, limit: int = 500) -> list[int]:
-    """Pending inbound events old enough that their own job has evidently not run (crash, lost job)."""
+    """Pending inbound events whose job is overdue by `older_than` (a safety net: each event has a durable job)."""
     cutoff = utcnow() - older_than
     return list(
         session.scalars(
             select(InboundEvent.id)
-            .where(InboundEvent.status == "pending", InboundEvent.received_at <= cutoff)
+            .where(
+                InboundEvent.status == "pending",
+                or_(
+                    InboundEvent.next_attempt_at.is_(None) & (InboundEvent.received_at <= cutoff),
+                    InboundEvent.next_attempt_at <= cutoff,
+                ),
+            )
             .order_by(InboundEvent.id)
             .limit(limit)
         )
     )
+
+
+def requeue_event(session: Session, event_id: int) -> InboundEvent:
+    """Give a failed (or stuck pending) inbound event a fresh set of attempts, now (operators, after a fix)."""
+    event = session.get(InboundEvent, event_id, with_for_update=True)
+    if event is None:
+        raise NotFound(f"Inbound event {event_id} not found.")
+    if event.status not in ("failed", "pending"):
+        raise Conflict(f"Inbound event {event_id} is {event.status}; only failed or pending events are requeued.")
+    event.status, event.attempts, event.next_attempt_at, event.last_error = "pending", 0, None, None
+    sender = str((event.payload or {}).get("sender_external_id") or "")
+    enqueue(session, "channels.process_inbound", {"ids": [event.id]}, key=inbound_key(event.inbox_id, sender))
+    session.flush()
+    return event
+
+
+def failed_events(session: Session, brand_ids: list[int] | None = None, limit: int = 100) -> list[InboundEvent]:
+    """Inbound events that gave up (status failed) or are being retried (pending with an error), newest first."""
+    stmt = (
+        select(InboundEvent)
+        .where(
+            or_(
+                InboundEvent.status == "failed",
+                InboundEvent.last_error.is_not(None) & (InboundEvent.status == "pending"),
+            )
+        )
+        .order_by(InboundEvent.id.desc())
+        .limit(limit)
+    )
+    if brand_ids is not None:
+        stmt = stmt.where(InboundEvent.brand_id.in_(brand_ids))
+    return list(session.scalars(stmt))
 
 
 InboundHook = Callable[[dict[str, Any]], None]

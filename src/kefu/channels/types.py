@@ -106,6 +106,8 @@ class ChannelSendError(ChannelError):
     """A provider API call failed; ``retryable`` tells the caller whether to try again later."""
 
     retryable: bool = False
+    # Saved into the outbox row's payload with the failure (e.g. LINE: later attempts push instead of reply).
+    payload_update: dict[str, Any] | None = None
 
     def __init__(
         self,
@@ -134,5 +136,14 @@ class RetryableSendError(ChannelSendError):
 
 class PermanentSendError(ChannelSendError):
     """The provider rejected the request; retrying it unchanged will not help."""
+
+    retryable = False
+
+
+class OutcomeUnknownError(ChannelSendError):
+    """The request may or may not have reached the customer and the provider cannot deduplicate a resend.
+
+    The outbox row becomes `unknown` (shown to agents and by the API) instead of risking a second copy.
+    """
 
     retryable = False

@@ -166,22 +166,35 @@ def set_database(db: Database | None) -> None:
         _db = db
 
 
-# ---- after-commit hooks: events, job enqueues and channel sends happen only after commit ----
+# ---- after-commit hooks: events, job wake-ups and channel sends happen only after the real commit ----
+#
+# SQLAlchemy fires `after_commit` for a released SAVEPOINT too, so hooks are tagged with the (innermost)
+# transaction they were registered in: they run only when the outermost transaction commits, and a rollback of
+# any transaction (a savepoint included) discards the hooks registered inside it and inside its children.
 
 AfterCommit = Callable[[], None]
+_HOOKS = "kefu_after_commit"
 
 
 def after_commit(session: Session, fn: AfterCommit) -> None:
-    """Run fn once the session's current transaction has committed (dropped on rollback)."""
+    """Run fn once the session's outermost transaction has committed (dropped on any enclosing rollback)."""
     if not session.in_transaction():
         session.begin()  # so a rollback before any SQL still discards the hook
-    session.info.setdefault("kefu_after_commit", []).append(fn)
+    tx = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_HOOKS, []).append((tx, fn))
+
+
+def pending_after_commit(session: Session) -> int:
+    """How many hooks wait for the outermost commit (tests)."""
+    return len(session.info.get(_HOOKS, []))
 
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
-    hooks: list[AfterCommit] = session.info.pop("kefu_after_commit", [])
-    for fn in hooks:
+    if session.in_nested_transaction():
+        return  # a SAVEPOINT was released: the work is not durable until the outermost COMMIT
+    hooks: list[tuple[Any, AfterCommit]] = session.info.pop(_HOOKS, [])
+    for _tx, fn in hooks:
         try:
             fn()
         except Exception:  # a failing hook must not break the committed request
@@ -190,7 +203,21 @@ def _run_after_commit(session: Session) -> None:
             logging.getLogger("kefu.db").exception("after-commit hook failed")
 
 
+def _descends_from(tx: Any, ancestor: Any) -> bool:
+    while tx is not None:
+        if tx is ancestor:
+            return True
+        tx = tx.parent
+    return False
+
+
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_after_commit(session: Session, previous_transaction: Any) -> None:
+    hooks: list[tuple[Any, AfterCommit]] | None = session.info.get(_HOOKS)
+    if not hooks:
+        return
     if previous_transaction.parent is None:
-        session.info.pop("kefu_after_commit", None)
+        session.info.pop(_HOOKS, None)
+        return
+    kept = [(tx, fn) for tx, fn in hooks if not _descends_from(tx, previous_transaction)]
+    session.info[_HOOKS] = kept

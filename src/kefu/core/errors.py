@@ -7,10 +7,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
+# Seconds a client (LINE, Meta, an integration) should wait before retrying while the database is unreachable.
+DB_RETRY_AFTER = 5
 
 
 class ProblemError(Exception):
@@ -84,8 +87,40 @@ def problem(status: int, title: str, detail: str | None, instance: str | None, *
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def database_unavailable(exc: BaseException) -> bool:
+    """True for errors meaning "the database cannot be reached now" (retry later), not a bad request."""
+    if isinstance(exc, (OperationalError, PoolTimeout)):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def unavailable(instance: str | None) -> JSONResponse:
+    """503 problem+json with Retry-After: webhook providers and clients retry it, nothing is half-stored."""
+    response = problem(503, "Service unavailable", "The database is unavailable; retry later.", instance)
+    response.headers["Retry-After"] = str(DB_RETRY_AFTER)
+    return response
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Route all errors through RFC 7807 responses."""
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def _db_down(request: Request, exc: Exception) -> JSONResponse:
+        return unavailable(request.url.path)
+
+    @app.exception_handler(DBAPIError)
+    async def _dbapi(request: Request, exc: DBAPIError) -> JSONResponse:
+        if exc.connection_invalidated:
+            return unavailable(request.url.path)
+        raise exc  # anything else is a real server error (500), not an outage
+
+    @app.exception_handler(Exception)
+    async def _server_error(request: Request, exc: Exception) -> JSONResponse:
+        # Reached from ServerErrorMiddleware, e.g. a commit failing in a dependency's teardown.
+        if database_unavailable(exc) or database_unavailable(exc.__cause__ or exc.__context__ or exc):
+            return unavailable(request.url.path)
+        return problem(500, "Internal server error", None, request.url.path)
 
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:

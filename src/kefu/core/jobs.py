@@ -1,30 +1,74 @@
-"""Background jobs: named handlers, enqueued after commit, run in-process or by Redis workers (taskiq)."""
+"""Durable background jobs: a row in `jobs` inserted in the caller's transaction, run by a DB-claiming runner.
+
+The database row is the truth (a transactional outbox for work): `enqueue()` inserts it with the work that causes it,
+so a rolled-back request leaves no job and a committed one cannot lose it, whatever process dies afterwards.
+Runners (`kefu serve` in embedded mode, `kefu worker` in scale-out mode) claim due rows — `FOR UPDATE SKIP LOCKED`
+on PostgreSQL, SQLite's single writer elsewhere — under a lease that a heartbeat renews, delete them when the
+handler returns and otherwise retry with exponential backoff and full jitter, then dead-letter them (`status =
+'dead'`, listed by `kefu jobs list` and the jobs API, re-driven by `kefu jobs retry`). Jobs that share a `key` run one
+at a time, oldest first, so one conversation's bot turns never race each other. Redis pub/sub (scale-out) or a
+threading.Event (embedded) only wakes runners early; without it they poll.
+
+Hand-written rather than a library: taskiq/arq/rq/celery keep the job in the broker, so the job would not commit
+with the data, and none claims per key. The queue is one table and three statements.
+"""
 
 from __future__ import annotations
 
+import contextvars
 import logging
-import queue
+import os
+import random
+import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, exists, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from kefu.core.config import Settings, get_settings
-from kefu.core.db import after_commit
+from kefu.core.db import SessionFactory, after_commit, session_scope, utcnow
+from kefu.core.models import Job
 
 log = logging.getLogger("kefu.jobs")
 
 Handler = Callable[[dict[str, Any]], None]
 _registry: dict[str, Handler] = {}
-TASKIQ_TASK_NAME = "kefu.run_job"
-MAX_ATTEMPTS = 5
+LIVE = ("pending", "running")
+
+
+def _env_float(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(f"KEFU_{name}", default))
+    except ValueError:
+        return default
+
+
+def max_attempts() -> int:
+    """Attempts before a job is dead-lettered (KEFU_JOBS_MAX_ATTEMPTS, default 12: about an hour of backoff)."""
+    return int(_env_float("JOBS_MAX_ATTEMPTS", 12))
+
+
+def lease_seconds() -> float:
+    """How long a claim holds without a heartbeat before another runner may take the job over."""
+    return _env_float("JOBS_LEASE_SECONDS", 60.0)
+
+
+def backoff_seconds(attempt: int) -> float:
+    """Delay after failed attempt `attempt`: jittered base * 2^(attempt-1), capped (KEFU_JOBS_*_DELAY_SECONDS)."""
+    base, cap = _env_float("JOBS_BASE_DELAY_SECONDS", 1.0), _env_float("JOBS_MAX_DELAY_SECONDS", 300.0)
+    ceiling = min(cap, base * 2 ** max(attempt - 1, 0))
+    return float(ceiling * (0.5 + random.random() / 2))
 
 
 def job(name: str) -> Callable[[Handler], Handler]:
-    """Register a function as the handler of job `name`."""
+    """Register a function as the handler of job `name` (it must be idempotent: jobs run at least once)."""
 
     def deco(fn: Handler) -> Handler:
         _registry[name] = fn
@@ -46,210 +90,444 @@ def run_job(name: str, payload: dict[str, Any]) -> None:
     handler(payload)
 
 
-class JobQueue(Protocol):
-    """Where enqueued jobs go."""
+@dataclass(frozen=True)
+class Running:
+    """The job this thread is running (handlers may read it, e.g. to log the attempt)."""
 
-    def enqueue(self, name: str, payload: dict[str, Any]) -> None:
-        """Hand a job to the backend."""
-
-    def start(self) -> None:
-        """Begin executing jobs, if this backend executes in-process."""
-
-    def stop(self) -> None:
-        """Stop executing jobs."""
+    id: int
+    name: str
+    attempt: int
 
 
-class MemoryJobQueue:
-    """In-process worker thread with retry and backoff; the embedded default."""
+current_job: contextvars.ContextVar[Running | None] = contextvars.ContextVar("kefu_current_job", default=None)
 
-    def __init__(self, max_attempts: int = MAX_ATTEMPTS, base_delay: float = 0.5, inline: bool = False) -> None:
-        self._q: queue.Queue[tuple[str, dict[str, Any], int] | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
-        self._pending = 0
-        self._cv = threading.Condition()
-        self.max_attempts = max_attempts
-        self.base_delay = base_delay
-        self.failed: list[tuple[str, dict[str, Any], str]] = []
-        # inline: run in the enqueuing thread right away (tests share one connection, so no second thread may use it)
-        self.inline = inline
 
-    def enqueue(self, name: str, payload: dict[str, Any]) -> None:
-        """Queue a job for the worker thread (or run it now, retrying without delay, when inline)."""
-        if self.inline:
-            for attempt in range(1, self.max_attempts + 1):
-                try:
-                    run_job(name, payload)
-                    return
-                except Exception as exc:
-                    log.warning("job %s failed (attempt %d): %s", name, attempt, exc)
-                    last = exc
-            self.failed.append((name, payload, repr(last)))
+# ---------------------------------------------------------------- enqueue: a row in the caller's transaction
+
+
+def enqueue(
+    session: Session,
+    name: str,
+    payload: dict[str, Any],
+    *,
+    key: str | None = None,
+    delay: float = 0.0,
+    priority: int = 100,
+) -> Job:
+    """Insert job `name` in the session's transaction; runners are woken once it commits (nothing on rollback).
+
+    `key`: jobs sharing it run one at a time, oldest first. `priority`: lower runs first among due jobs.
+    """
+    row = Job(
+        name=name,
+        payload=payload,
+        key=key[:200] if key else None,
+        status="pending",
+        priority=priority,
+        attempts=0,
+        max_attempts=max_attempts(),
+        run_at=utcnow() + timedelta(seconds=delay),
+    )
+    session.add(row)
+    if delay <= 0:  # a delayed job is found by the runners' polls when it falls due
+        after_commit(session, lambda: get_queue().wake(name, payload))
+    return row
+
+
+# ---------------------------------------------------------------- claim, complete, fail
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A job claimed by a runner under `token` until its lease expires."""
+
+    id: int
+    name: str
+    payload: dict[str, Any]
+    attempt: int
+    max_attempts: int
+    token: str
+
+
+def claim(session: Session, runner: str, limit: int = 1) -> list[Claimed]:
+    """Claim up to `limit` due jobs (pending and due, or running with an expired lease); the oldest of a key only."""
+    now = utcnow()
+    older = aliased(Job)
+    blocked = exists().where(older.key == Job.key, older.id < Job.id, older.status.in_(LIVE))
+    stmt = (
+        select(Job)
+        .where(
+            or_(
+                (Job.status == "pending") & (Job.run_at <= now),
+                (Job.status == "running") & (Job.lease_until <= now),
+            ),
+            Job.key.is_(None) | ~blocked,
+        )
+        .order_by(Job.priority, Job.run_at, Job.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=Job)
+    )
+    out: list[Claimed] = []
+    lease = timedelta(seconds=lease_seconds())
+    for row in session.scalars(stmt):
+        token = f"{runner}:{uuid.uuid4().hex[:12]}"
+        row.status, row.claimed_by, row.lease_until = "running", token, now + lease
+        row.attempts += 1
+        out.append(Claimed(row.id, row.name, dict(row.payload or {}), row.attempts, row.max_attempts, token))
+    session.flush()
+    return out
+
+
+def complete(session: Session, claimed: Claimed) -> None:
+    """The handler returned: the job is done (deleted; a lost claim means another runner owns it now)."""
+    session.execute(delete(Job).where(Job.id == claimed.id, Job.claimed_by == claimed.token))
+
+
+def fail(session: Session, claimed: Claimed, error: str) -> str:
+    """The handler raised: schedule a retry with backoff, or dead-letter it; returns the new status."""
+    dead = claimed.attempt >= claimed.max_attempts
+    values: dict[str, Any] = {"status": "dead" if dead else "pending", "last_error": error[:4000]}
+    values.update(claimed_by=None, lease_until=None)
+    if not dead:
+        values["run_at"] = utcnow() + timedelta(seconds=backoff_seconds(claimed.attempt))
+    session.execute(update(Job).where(Job.id == claimed.id, Job.claimed_by == claimed.token).values(**values))
+    return str(values["status"])
+
+
+def renew(session: Session, tokens: list[str]) -> None:
+    """Extend the leases of jobs still running under these claims (heartbeat)."""
+    if tokens:
+        until = utcnow() + timedelta(seconds=lease_seconds())
+        session.execute(
+            update(Job).where(Job.claimed_by.in_(tokens), Job.status == "running").values(lease_until=until)
+        )
+
+
+def run_claimed(factory: SessionFactory, claimed: Claimed) -> str:
+    """Run a claimed job and record the outcome ("done", "pending" for a retry, or "dead")."""
+    marker = current_job.set(Running(claimed.id, claimed.name, claimed.attempt))
+    try:
+        run_job(claimed.name, claimed.payload)
+    except Exception as exc:
+        status = "dead" if claimed.attempt >= claimed.max_attempts else "pending"
+        log.log(
+            logging.ERROR if status == "dead" else logging.WARNING,
+            "job %s #%s attempt %d/%d failed: %r%s",
+            claimed.name,
+            claimed.id,
+            claimed.attempt,
+            claimed.max_attempts,
+            exc,
+            " (dead-lettered)" if status == "dead" else "",
+        )
+        error = f"{type(exc).__name__}: {exc}"
+        _record(factory, lambda s: fail(s, claimed, error))
+        return status
+    finally:
+        current_job.reset(marker)
+    _record(factory, lambda s: complete(s, claimed))
+    return "done"
+
+
+def _record(factory: SessionFactory, write: Callable[[Session], Any], tries: int = 5) -> None:
+    # The database may be briefly down right after the handler ran; if it stays down, the lease expires and the
+    # (idempotent) job runs again rather than being lost.
+    for attempt in range(tries):
+        try:
+            with session_scope(factory) as session:
+                write(session)
             return
-        with self._cv:
-            self._pending += 1
-        self._q.put((name, payload, 1))
-        if self._thread is None:
-            self.start()
+        except Exception as exc:
+            log.warning("could not record a job outcome (%r); attempt %d", exc, attempt + 1)
+            time.sleep(min(0.2 * 2**attempt, 2.0))
+
+
+def run_due(factory: SessionFactory, runner: str = "inline", limit: int = 100) -> int:
+    """Claim and run due jobs one at a time until none is due (tests, `kefu jobs run`); returns how many ran."""
+    ran = 0
+    while ran < limit:
+        with session_scope(factory) as session:
+            claimed = claim(session, runner, 1)
+        if not claimed:
+            return ran
+        run_claimed(factory, claimed[0])
+        ran += 1
+    return ran
+
+
+# ---------------------------------------------------------------- operator views: list, retry
+
+
+def list_jobs(session: Session, status: str | None = "dead", limit: int = 100) -> list[Job]:
+    """Jobs by status, newest first (dead letters by default)."""
+    stmt = select(Job).order_by(Job.id.desc()).limit(limit)
+    if status:
+        stmt = stmt.where(Job.status == status)
+    return list(session.scalars(stmt))
+
+
+def counts(session: Session) -> dict[str, int]:
+    """How many jobs are pending, running and dead (health, dashboards)."""
+    from sqlalchemy import func
+
+    rows = session.execute(select(Job.status, func.count(Job.id)).group_by(Job.status)).all()
+    return {"pending": 0, "running": 0, "dead": 0, **{str(s): int(n) for s, n in rows}}
+
+
+def retry(session: Session, job_id: int | None = None) -> int:
+    """Give dead-lettered jobs (one, or all when job_id is None) a fresh set of attempts; returns how many."""
+    stmt = update(Job).where(Job.status == "dead")
+    if job_id is not None:
+        stmt = stmt.where(Job.id == job_id)
+    res = session.execute(stmt.values(status="pending", attempts=0, run_at=utcnow(), last_error=None))
+    n = int(res.rowcount)  # type: ignore[attr-defined]
+    if n:
+        after_commit(session, lambda: get_queue().wake("", {}))
+    return n
+
+
+# ---------------------------------------------------------------- runners and wake-ups
+
+
+class JobQueue(Protocol):
+    """The process's link to the job table: wakes runners and, where configured, runs them."""
+
+    def wake(self, name: str, payload: dict[str, Any]) -> None:
+        """A job was committed: let a runner look now instead of at its next poll."""
 
     def start(self) -> None:
-        """Start the worker thread."""
-        if self._thread is None and not self.inline:
-            self._thread = threading.Thread(target=self._work, name="kefu-jobs", daemon=True)
-            self._thread.start()
+        """Begin running jobs, if this process runs them."""
 
     def stop(self) -> None:
-        """Stop the worker after the current job."""
-        if self._thread is not None:
-            self._q.put(None)
-            self._thread.join(timeout=10)
-            self._thread = None
+        """Stop running jobs."""
 
-    def drain(self, timeout: float = 10.0) -> bool:
-        """Wait until every queued job has finished (tests and shutdown)."""
+
+class JobRunner:
+    """Threads that claim and run due jobs; a heartbeat renews their leases; a wake-up cuts the poll short."""
+
+    def __init__(
+        self,
+        factory: SessionFactory | None = None,
+        *,
+        concurrency: int = 2,
+        poll: float | None = None,
+        redis_url: str | None = None,
+        prefix: str = "kefu",
+    ) -> None:
+        self._factory = factory
+        self.concurrency = concurrency
+        self.poll = poll if poll is not None else _env_float("JOBS_POLL_SECONDS", 1.0)
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self.redis_url = redis_url
+        self.channel = f"{prefix}:jobs:wake"
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._tokens: set[str] = set()
+        self._lock = threading.Lock()
+        self.ran = 0
+
+    @property
+    def factory(self) -> SessionFactory:
+        """Sessions for claims and outcomes (the process database unless given)."""
+        if self._factory is None:
+            from kefu.core.db import get_database
+
+            self._factory = get_database().sessionmaker
+        return self._factory
+
+    def wake(self, name: str = "", payload: dict[str, Any] | None = None) -> None:
+        """Cut the idle wait short."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start the worker, heartbeat and (with Redis) wake-up listener threads."""
+        if self._threads:
+            return
+        self._stop.clear()
+        targets: list[tuple[str, Callable[[], None]]] = [(f"kefu-job-{i}", self._work) for i in range(self.concurrency)]
+        targets.append(("kefu-job-heartbeat", self._heartbeat))
+        if self.redis_url:
+            targets.append(("kefu-job-wake", self._listen))
+        for name, target in targets:
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish the jobs in hand (bounded), then stop; unfinished ones are re-run after their lease."""
+        self._stop.set()
+        self._wake.set()
         deadline = time.monotonic() + timeout
-        with self._cv:
-            while self._pending > 0:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cv.wait(left)
-        return True
+        for t in self._threads:
+            t.join(timeout=max(deadline - time.monotonic(), 0.1))
+        self._threads = []
 
     def _work(self) -> None:
-        while True:
-            item = self._q.get()
-            if item is None:
-                return
-            name, payload, attempt = item
+        backoff = 0.2
+        while not self._stop.is_set():
             try:
-                run_job(name, payload)
+                with session_scope(self.factory) as session:
+                    claimed = claim(session, self.name, 1)
+                backoff = 0.2
+            except Exception as exc:  # database down: keep trying, never exit
+                log.warning("job claim failed (%r); retrying in %.1fs", exc, backoff)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if not claimed:
+                self._wake.wait(self.poll)
+                self._wake.clear()
+                continue
+            job_ = claimed[0]
+            with self._lock:
+                self._tokens.add(job_.token)
+            try:
+                run_claimed(self.factory, job_)
+                self.ran += 1
+            finally:
+                with self._lock:
+                    self._tokens.discard(job_.token)
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(max(lease_seconds() / 3, 0.2)):
+            with self._lock:
+                tokens = list(self._tokens)
+            if not tokens:
+                continue
+            try:
+                with session_scope(self.factory) as session:
+                    renew(session, tokens)
             except Exception as exc:
-                if attempt < self.max_attempts:
-                    delay = self.base_delay * 2 ** (attempt - 1)
-                    log.warning("job %s failed (attempt %d): %s; retrying in %.1fs", name, attempt, exc, delay)
-                    timer = threading.Timer(delay, self._q.put, args=((name, payload, attempt + 1),))
-                    timer.daemon = True
-                    timer.start()
-                    continue
-                log.exception("job %s failed permanently", name)
-                self.failed.append((name, payload, repr(exc)))
-            with self._cv:
-                self._pending -= 1
-                self._cv.notify_all()
+                log.warning("job lease renewal failed: %r", exc)
+
+    def _listen(self) -> None:
+        import redis
+
+        backoff = 0.2
+        while not self._stop.is_set():
+            try:
+                client = redis.Redis.from_url(self.redis_url or "", socket_connect_timeout=2, health_check_interval=10)
+                pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call,unused-ignore]
+                pubsub.subscribe(self.channel)
+                backoff = 0.2
+                while not self._stop.is_set():
+                    if pubsub.get_message(timeout=0.5):
+                        self._wake.set()
+                pubsub.close()
+                client.close()
+            except Exception as exc:  # Redis down: polling still finds every job
+                log.debug("job wake-up listener: %r", exc)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
 
 
-class RedisJobQueue:
-    """Enqueue into a Redis stream in taskiq's wire format; `kefu worker` processes run them."""
+class RedisWaker:
+    """Scale-out producers: PUBLISH a wake-up to `kefu worker` processes (best effort; workers also poll)."""
 
     def __init__(self, url: str, prefix: str) -> None:
         import redis
 
-        self.url = url
-        self.stream = f"{prefix}:jobs"
-        self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-        self._local: MemoryJobQueue | None = None
+        self.channel = f"{prefix}:jobs:wake"
+        self._redis = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self._down_until = 0.0
 
-    def enqueue(self, name: str, payload: dict[str, Any]) -> None:
-        """XADD a taskiq message (acked after it ran); with Redis down, run it in this process instead of losing it."""
-        import redis
-        from taskiq.message import TaskiqMessage
-
-        msg = TaskiqMessage(
-            task_id=uuid.uuid4().hex, task_name=TASKIQ_TASK_NAME, labels={}, args=[name, payload], kwargs={}
-        )
+    def wake(self, name: str = "", payload: dict[str, Any] | None = None) -> None:
+        """Publish, unless Redis failed in the last few seconds (requests must not wait on a dead Redis)."""
+        if time.monotonic() < self._down_until:
+            return
         try:
-            self._redis.xadd(self.stream, {b"data": msg.model_dump_json().encode()})
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            log.warning("redis unavailable (%s); running job %s in-process", exc, name)
-            self._fallback().enqueue(name, payload)
-
-    def _fallback(self) -> MemoryJobQueue:
-        if self._local is None:
-            self._local = MemoryJobQueue()
-        return self._local
+            self._redis.publish(self.channel, name)
+        except Exception as exc:
+            log.warning("job wake-up not published (%r); workers will find the job by polling", exc)
+            self._down_until = time.monotonic() + 5.0
 
     def start(self) -> None:
         """Producers run nothing locally."""
 
     def stop(self) -> None:
-        """Close the connection pool (and finish fallback jobs)."""
-        if self._local is not None:
-            self._local.drain(30)
-            self._local.stop()
+        """Close the connection pool."""
         self._redis.close()
 
 
-def make_broker(settings: Settings) -> Any:
-    """taskiq RedisStreamBroker consuming kefu's job stream (used by `kefu worker`)."""
-    if not settings.redis_url:
-        raise ValueError("kefu worker needs KEFU_REDIS_URL")
-    broker = _resilient_broker_class()(
-        settings.redis_url,
-        queue_name=f"{settings.redis_prefix}:jobs",
-        consumer_group_name=f"{settings.redis_prefix}:workers",
-        consumer_id="0",
-        idle_timeout=settings.jobs_idle_timeout_ms,
-        unacknowledged_lock_timeout=30,
-        xread_block=1000,
-        xread_count=settings.jobs_xread_count,
-    )
+class MemoryJobQueue:
+    """Test double: runs each committed job's handler inline in the committing thread (tests share one connection).
 
-    def _run(name: str, payload: dict[str, Any]) -> None:
-        run_job(name, payload)
+    The job row stays in the test transaction; the real runner is exercised by tests/jobs and tests/drills.
+    """
 
-    broker.register_task(_run, task_name=TASKIQ_TASK_NAME)
-    return broker
+    def __init__(self, max_attempts: int = 5, base_delay: float = 0.0, inline: bool = True) -> None:
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.inline = inline
+        self.failed: list[tuple[str, dict[str, Any], str]] = []
+        self.ran: list[str] = []
 
+    def wake(self, name: str, payload: dict[str, Any]) -> None:
+        """Run the job now, retrying like the runner would (without the waits)."""
+        if not name:
+            return
+        last: Exception | None = None
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                run_job(name, payload)
+                self.ran.append(name)
+                return
+            except Exception as exc:
+                log.warning("job %s failed (attempt %d): %s", name, attempt, exc)
+                last = exc
+                if self.base_delay:
+                    time.sleep(self.base_delay)
+        self.failed.append((name, payload, repr(last)))
 
-def _resilient_broker_class() -> Any:
-    """RedisStreamBroker that survives Redis restarts: re-creates its consumer group and backs off while down."""
-    import asyncio
+    def enqueue(self, name: str, payload: dict[str, Any]) -> None:
+        """Run a job directly, without a row (tests of handlers)."""
+        self.wake(name, payload)
 
-    import redis
-    from taskiq_redis import RedisStreamBroker
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Inline jobs are finished when enqueue returns."""
+        return True
 
-    class ResilientStreamBroker(RedisStreamBroker):
-        async def listen(self) -> Any:
-            backoff = 0.2
-            while True:
-                try:
-                    async for message in super().listen():
-                        backoff = 0.2
-                        yield message
-                except redis.ResponseError as exc:
-                    if "NOGROUP" not in str(exc):
-                        raise
-                    # Redis came back empty: the stream and group are gone, so declare them again.
-                    log.warning("job stream consumer group missing; re-creating it")
-                    await self._declare_consumer_group()
-                except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-                    log.warning("redis unavailable for jobs (%s); retrying in %.1fs", exc, backoff)
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 5.0)
-                    try:
-                        await self._declare_consumer_group()
-                    except Exception:  # still down: the next listen() attempt will report it
-                        log.debug("consumer group not declared yet", exc_info=True)
+    def start(self) -> None:
+        """Nothing to start."""
 
-    return ResilientStreamBroker
+    def stop(self) -> None:
+        """Nothing to stop."""
 
 
-async def run_worker(settings: Settings, concurrency: int = 4) -> None:
-    """Consume jobs from Redis until cancelled."""
-    from taskiq.acks import AcknowledgeType
-    from taskiq.api import run_receiver_task
+class LocalJobs:
+    """Embedded mode: this process runs the job table itself (started by `kefu serve`)."""
 
-    broker = make_broker(settings)
-    await broker.startup()
+    def __init__(self, concurrency: int = 2) -> None:
+        self.runner = JobRunner(concurrency=concurrency)
+
+    def wake(self, name: str, payload: dict[str, Any]) -> None:
+        """Wake the local runner."""
+        self.runner.wake(name, payload)
+
+    def start(self) -> None:
+        """Start the local runner."""
+        self.runner.start()
+
+    def stop(self) -> None:
+        """Stop the local runner."""
+        self.runner.stop()
+
+
+def run_worker_blocking(settings: Settings, concurrency: int = 4, stop: threading.Event | None = None) -> None:
+    """`kefu worker`: run the job table until `stop` is set (SIGTERM/SIGINT)."""
+    import signal
+
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+    runner = JobRunner(concurrency=concurrency, redis_url=settings.redis_url, prefix=settings.redis_prefix)
+    runner.start()
     try:
-        await run_receiver_task(
-            broker,
-            sync_workers=concurrency,
-            max_async_tasks=concurrency,
-            ack_time=AcknowledgeType.WHEN_EXECUTED,
-        )
+        stop.wait()
     finally:
-        await broker.shutdown()
+        runner.stop()
 
 
 _queue: JobQueue | None = None
@@ -257,12 +535,12 @@ _queue_lock = threading.Lock()
 
 
 def make_queue(settings: Settings) -> JobQueue:
-    """Build the configured job backend."""
+    """Embedded: this process runs jobs; scale-out (Redis): `kefu worker` runs them and Redis only wakes it."""
     if settings.effective_jobs_backend == "redis":
         if not settings.redis_url:
             raise ValueError("KEFU_JOBS_BACKEND=redis needs KEFU_REDIS_URL")
-        return RedisJobQueue(settings.redis_url, settings.redis_prefix)
-    return MemoryJobQueue()
+        return RedisWaker(settings.redis_url, settings.redis_prefix)
+    return LocalJobs(concurrency=int(_env_float("JOBS_CONCURRENCY", 2)))
 
 
 def get_queue() -> JobQueue:
@@ -281,6 +559,12 @@ def set_queue(q: JobQueue | None) -> None:
         _queue = q
 
 
-def enqueue(session: Session, name: str, payload: dict[str, Any]) -> None:
-    """Enqueue a job once the session commits (never for rolled-back work)."""
-    after_commit(session, lambda: get_queue().enqueue(name, payload))
+@contextmanager
+def queue_installed(q: JobQueue) -> Iterator[JobQueue]:
+    """Temporarily install a queue (tests, benchmarks)."""
+    previous = _queue
+    set_queue(q)
+    try:
+        yield q
+    finally:
+        set_queue(previous)

@@ -1,13 +1,14 @@
-"""Core tables: scheduler leases (leader election that works on SQLite and PostgreSQL alike)."""
+"""Core tables: scheduler leases (leader election that works on SQLite and PostgreSQL alike) and durable jobs."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import String
+from sqlalchemy import Index, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kefu.core.db import Base
+from kefu.core.db import Base, utcnow
 
 
 class SchedulerLease(Base):
@@ -27,3 +28,30 @@ class PeriodicRun(Base):
 
     name: Mapped[str] = mapped_column(String(128), primary_key=True)
     last_enqueued_at: Mapped[datetime]
+
+
+class Job(Base):
+    """A durable background job (transactional outbox): inserted with the work that causes it, deleted when done."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_status_priority_run_at", "status", "priority", "run_at"),
+        Index("ix_jobs_key_status", "key", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Jobs sharing a key run one at a time, oldest first (e.g. one customer's inbound messages and bot turns).
+    key: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, running, dead
+    # Lower runs first among due jobs: a customer-visible send is not queued behind a backlog of bot turns.
+    priority: Mapped[int] = mapped_column(SmallInteger, default=100)
+    attempts: Mapped[int] = mapped_column(default=0)
+    max_attempts: Mapped[int] = mapped_column(default=12)
+    run_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(160))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,7 +1,9 @@
 """Periodic jobs with one leader across all processes (a lease row in the database).
 
-Jobs are declared with `@periodic("name", every=seconds)` next to their `@job` handler; the leader enqueues
-them on cadence into the configured job queue, so in scale-out mode any worker runs them.
+Jobs are declared with `@periodic("name", every=seconds)` next to their `@job` handler; the leader inserts a job
+row on cadence in the same transaction that records the cadence (so a crash never skips nor doubles a run), keyed
+`periodic:<name>` so one periodic job never runs twice at once, and not again while the previous one is unfinished.
+Any runner (`kefu serve` embedded, `kefu worker` in scale-out) runs it.
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kefu.core.db import SessionFactory, session_scope, utcnow
-from kefu.core.jobs import Handler, JobQueue, job
-from kefu.core.models import PeriodicRun, SchedulerLease
+from kefu.core.jobs import LIVE, Handler, JobQueue, enqueue, job
+from kefu.core.models import Job, PeriodicRun, SchedulerLease
 
 log = logging.getLogger("kefu.scheduler")
 LEASE = "scheduler"
@@ -91,15 +93,23 @@ def release(session: Session, holder: str, name: str = LEASE) -> None:
     )
 
 
+def key_of(name: str) -> str:
+    """The job key of a periodic job (one run at a time)."""
+    return f"periodic:{name}"
+
+
 def due(session: Session, jobs: dict[str, Periodic]) -> list[Periodic]:
-    """Periodic jobs whose interval has elapsed; marks them enqueued."""
+    """Periodic jobs whose interval has elapsed: marks them and inserts their job rows (skipping unfinished ones)."""
     now = utcnow()
     last = {r.name: r.last_enqueued_at for r in session.scalars(select(PeriodicRun))}
     out: list[Periodic] = []
     for p in jobs.values():
         prev = last.get(p.name)
         if prev is None or (now - prev).total_seconds() >= p.every:
-            out.append(p)
+            busy = session.scalar(select(exists().where(Job.key == key_of(p.name), Job.status.in_(LIVE))))
+            if not busy:
+                out.append(p)
+                enqueue(session, p.name, p.payload, key=key_of(p.name))
             if prev is None:
                 session.add(PeriodicRun(name=p.name, last_enqueued_at=now))
             else:
@@ -114,7 +124,7 @@ class Scheduler:
     def __init__(
         self,
         factory: SessionFactory,
-        queue: Callable[[], JobQueue],
+        queue: Callable[[], JobQueue] | None = None,
         *,
         tick: float = 1.0,
         ttl: float = 15.0,
@@ -130,15 +140,12 @@ class Scheduler:
         self._thread: threading.Thread | None = None
 
     def run_once(self) -> list[str]:
-        """One tick: renew/take the lease and enqueue what is due; returns enqueued names."""
+        """One tick: renew/take the lease and insert the due job rows; returns their names (runners wake on commit)."""
         with session_scope(self.factory) as session:
             self.leading = try_lead(session, self.holder, self.ttl)
             if not self.leading:
                 return []
             items = due(session, periodic_jobs())
-        q = self.queue()
-        for p in items:
-            q.enqueue(p.name, p.payload)
         return [p.name for p in items]
 
     def start(self) -> None:

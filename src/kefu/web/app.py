@@ -108,6 +108,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         finally:
             if scheduler is not None:
                 await run_in_threadpool(scheduler.stop)
+            await run_in_threadpool(get_queue().stop)  # finish in-hand jobs; the rest wait in the job table
             the_bus.remove_listener(hub.on_event)
             await run_in_threadpool(the_bus.stop)
 

@@ -16,12 +16,13 @@ from kefu.channels.http import download
 from kefu.channels.line.protocol import (
     DEFAULT_API_BASE,
     DEFAULT_DATA_API_BASE,
+    LineApiError,
     LineClient,
     LinePermanentError,
     parse_webhook,
     verify_signature,
 )
-from kefu.channels.types import Attachment, EventType, InboundMessage, PermanentSendError
+from kefu.channels.types import Attachment, EventType, InboundMessage, OutcomeUnknownError, PermanentSendError
 from kefu.core.db import utcnow
 from kefu.knowledge.render import render_message
 
@@ -47,7 +48,13 @@ def quick_reply_items(message: Message, locale: str) -> list[dict[str, Any]]:
 
 # LINE reply tokens expire about a minute after the event; past this we push instead.
 REPLY_TOKEN_TTL_SECONDS = 50
+# How long a reply send is left to its sender before another looks at it (the HTTP timeout is 10 s).
+REPLY_SEND_LEASE_SECONDS = 15.0
 MAX_TEXT = 5000
+
+
+def _fresh(at: Any, ttl: float) -> bool:
+    return at is not None and (utcnow() - datetime.fromisoformat(str(at))).total_seconds() < ttl
 
 
 def client_for(config: Mapping[str, Any]) -> LineClient:
@@ -126,26 +133,55 @@ class LineAdapter(ChannelAdapter):
                 break
         return payload
 
+    def plan_send(self, payload: dict[str, Any], attempt: int) -> dict[str, Any]:
+        """Fix the mode on the first claim: reply while the token is fresh, else push (saved before sending)."""
+        if "mode" not in payload:
+            fresh = _fresh(payload.get("reply_token_at"), REPLY_TOKEN_TTL_SECONDS)
+            payload["mode"] = "reply" if payload.get("reply_token") and fresh else "push"
+        return payload
+
+    def resend_safe(self, payload: Mapping[str, Any]) -> bool:
+        """A push carries X-Line-Retry-Key (LINE answers 409 to a duplicate); a reply token is single-use, so a
+        reply may be retried with it while it is fresh (LINE refuses a used token) and never pushed instead."""
+        if payload.get("mode") != "reply":
+            return True
+        return _fresh(payload.get("reply_token_at"), REPLY_TOKEN_TTL_SECONDS)
+
+    def send_lease(self, payload: Mapping[str, Any]) -> float | None:
+        """A reply is re-examined soon after its sender died, while its token can still settle the outcome."""
+        return REPLY_SEND_LEASE_SECONDS if payload.get("mode") == "reply" else None
+
     def send(self, ctx: SendContext) -> SendResult:
-        """Reply while the token is fresh (first attempt only), otherwise push with X-Line-Retry-Key."""
+        """Reply by token or push with X-Line-Retry-Key; a reply that may have happened is never pushed again."""
         text = str(ctx.payload.get("text") or "")
         pieces = [text[i : i + MAX_TEXT] for i in range(0, len(text), MAX_TEXT)][:5] or [" "]
         chunks: list[dict[str, Any]] = [{"type": "text", "text": p} for p in pieces]
         if ctx.payload.get("quick_reply"):
             chunks[-1]["quickReply"] = {"items": list(ctx.payload["quick_reply"])}
+        token = ctx.payload.get("reply_token")
+        ttl = float(ctx.config.get("reply_token_ttl", REPLY_TOKEN_TTL_SECONDS))
+        fresh = _fresh(ctx.payload.get("reply_token_at"), ttl)
+        mode = ctx.payload.get("mode") or ("reply" if token and fresh and ctx.attempt == 1 else "push")
         with client_for(ctx.config) as client:
-            token, at = ctx.payload.get("reply_token"), ctx.payload.get("reply_token_at")
-            fresh = at is not None and (utcnow() - datetime.fromisoformat(str(at))).total_seconds() < float(
-                ctx.config.get("reply_token_ttl", REPLY_TOKEN_TTL_SECONDS)
-            )
-            if token and fresh and ctx.attempt == 1:
-                try:
-                    result = client.reply(str(token), chunks)
-                    ids = result.sent_message_ids
-                    return SendResult(ids[0] if ids else result.request_id, {"mode": "reply"})
-                except LinePermanentError:
-                    pass  # token expired or already used: push is the reliable path
-            result = client.push(ctx.recipient, chunks, retry_key=ctx.idempotency_key)
+            if mode == "reply":
+                if token and fresh:
+                    try:
+                        result = client.reply(str(token), chunks)
+                        ids = result.sent_message_ids
+                        return SendResult(ids[0] if ids else result.request_id, {"mode": "reply"})
+                    except LinePermanentError as exc:
+                        if ctx.attempt > 1:
+                            # A fresh single-use token refused on a retry: the earlier attempt delivered the reply
+                            # (a token refused on the first attempt switched this row to push already).
+                            return SendResult(None, {"mode": "reply", "deduplicated": str(exc)[:200]})
+                        # First attempt: the token was unusable before we ever used it, so nothing was sent.
+                elif ctx.attempt > 1:
+                    raise OutcomeUnknownError("an earlier reply may have been delivered and its token has expired")
+            try:
+                result = client.push(ctx.recipient, chunks, retry_key=ctx.idempotency_key)
+            except LineApiError as exc:
+                exc.payload_update = {"mode": "push"}  # later attempts push with the same key (deduplicated)
+                raise
             ids = result.sent_message_ids
             detail = {"mode": "push", "duplicate": result.duplicate}
             return SendResult(ids[0] if ids else result.request_id, detail)

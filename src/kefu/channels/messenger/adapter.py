@@ -20,6 +20,7 @@ from kefu.channels.http import download
 from kefu.channels.messenger.protocol import (
     DEFAULT_API_BASE,
     DEFAULT_API_VERSION,
+    ECHO_METADATA_PREFIX,
     MAX_TEXT_LENGTH,
     MessengerClient,
     parse_webhook,
@@ -101,7 +102,11 @@ class MessengerAdapter(ChannelAdapter):
         return f"psid:{msg.sender_external_id}"
 
     def delivery_update(self, msg: InboundMessage) -> DeliveryUpdate | None:
-        """`delivery` and `read` events update the status of what we sent."""
+        """`delivery` and `read` events update the status of what we sent; our echoes confirm a send."""
+        if msg.event_type == "echo":
+            message = msg.raw.get("message") or {}
+            key = str(message.get("metadata") or "").removeprefix(ECHO_METADATA_PREFIX)
+            return DeliveryUpdate("sent", msg.sender_external_id, (str(message.get("mid") or ""),), None, key)
         if msg.event_type not in (EventType.DELIVERY, EventType.READ):
             return None
         detail = msg.raw.get(str(msg.event_type)) or {}
@@ -121,6 +126,11 @@ class MessengerAdapter(ChannelAdapter):
             payload["quick_replies"] = replies
         return payload
 
+    def resend_safe(self, payload: Mapping[str, Any]) -> bool:
+        """The Send API has no idempotency key: a send whose outcome was lost becomes `unknown`, never a duplicate
+        (its echo, carrying our key as metadata, then marks it sent)."""
+        return False
+
     def send(self, ctx: SendContext) -> SendResult:
         """Send API text message(s); quick replies ride on the last one."""
         text = str(ctx.payload.get("text") or "") or " "
@@ -129,7 +139,8 @@ class MessengerAdapter(ChannelAdapter):
         messaging_type = str(ctx.payload.get("messaging_type") or "RESPONSE")
         with client_for(ctx.config) as client:
             for n, chunk in enumerate(chunks, start=1):
-                message: dict[str, Any] = {"text": chunk}
+                # The metadata comes back on the echo webhook: it settles this row if our record of the send is lost.
+                message: dict[str, Any] = {"text": chunk, "metadata": f"{ECHO_METADATA_PREFIX}{ctx.idempotency_key}"}
                 if n == len(chunks) and ctx.payload.get("quick_replies"):
                     message["quick_replies"] = list(ctx.payload["quick_replies"])
                 result = client.send_message(ctx.recipient, message, messaging_type)

@@ -176,6 +176,10 @@ _EVENT_KINDS = (
 )
 
 
+# Outgoing messages carry "kefu:<idempotency key>" as metadata, so their echoes identify the outbox row.
+ECHO_METADATA_PREFIX = "kefu:"
+
+
 def _synthetic_id(kind: str, event: dict[str, Any]) -> str:
     canonical = json.dumps(event, sort_keys=True, ensure_ascii=False).encode("utf-8")
     return f"{kind}:sha256:{hashlib.sha256(canonical).hexdigest()}"
@@ -192,8 +196,20 @@ def _messaging_to_inbound(event: dict[str, Any]) -> InboundMessage | None:
     if kind == "message":
         message = _as_dict(event["message"])
         if message.get("is_echo"):
-            # Echoes are our own page's outgoing messages reflected back; never customer input.
-            return None
+            # Echoes are our own page's outgoing messages reflected back; never customer input. One that carries
+            # kefu's idempotency key (metadata) settles a send whose outcome we lost (outbox reconciliation).
+            metadata = str(message.get("metadata") or "")
+            if not metadata.startswith(ECHO_METADATA_PREFIX) or not message.get("mid"):
+                return None
+            recipient = str(_as_dict(event.get("recipient")).get("id") or "")
+            return InboundMessage(
+                channel=CHANNEL,
+                provider_message_id=f"echo:{message['mid']}",
+                sender_external_id=recipient,
+                sent_at=_timestamp(event.get("timestamp")),
+                event_type="echo",
+                raw=dict(event),
+            )
         mid = str(message.get("mid") or "")
         provider_id = mid or _synthetic_id("message", event)
         text = str(message.get("text") or "")

@@ -1,0 +1,1 @@
+"""Operations: durable jobs and failed inbound events, for administrators (API, console page)."""

@@ -1,0 +1,134 @@
+"""The durable job runner on a real, committed database: exactly once, one at a time per key and in order,
+retried with backoff, dead-lettered after its attempts, taken over after a lease expires."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import PG_URL, create_pg_database, drop_pg_database
+
+RUNS: list[tuple[str, int, float, float]] = []
+FLAKY: dict[int, int] = {}
+LOCK = threading.Lock()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    from kefu.core.db import Database
+    from kefu.core.jobs import job
+    from kefu.core.migrate import upgrade
+
+    if request.param == "postgresql":
+        if not PG_URL:
+            pytest.skip("PostgreSQL (KEFU_TEST_DATABASE_URL) not configured")
+        url = create_pg_database(PG_URL)
+    else:
+        url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    upgrade(url)
+    monkeypatch.setenv("KEFU_JOBS_BASE_DELAY_SECONDS", "0.05")
+    monkeypatch.setenv("KEFU_JOBS_MAX_DELAY_SECONDS", "0.1")
+    monkeypatch.setenv("KEFU_JOBS_MAX_ATTEMPTS", "3")
+
+    @job("test.keyed")
+    def keyed(payload: dict[str, Any]) -> None:
+        start = time.monotonic()
+        time.sleep(0.01)
+        with LOCK:
+            RUNS.append((str(payload["key"]), int(payload["seq"]), start, time.monotonic()))
+
+    @job("test.flaky")
+    def flaky(payload: dict[str, Any]) -> None:
+        with LOCK:
+            FLAKY[payload["n"]] = FLAKY.get(payload["n"], 0) + 1
+            if FLAKY[payload["n"]] < 3:
+                raise RuntimeError("transient")
+
+    @job("test.always_fails")
+    def always_fails(payload: dict[str, Any]) -> None:
+        raise ValueError("permanent")
+
+    RUNS.clear()
+    FLAKY.clear()
+    db = Database(url)
+    try:
+        yield db
+    finally:
+        db.dispose()
+        if request.param == "postgresql":
+            drop_pg_database(PG_URL or "", url)
+
+
+class NoWake:
+    """Runners poll (the wake-up path is covered by the drills)."""
+
+    def wake(self, name: str, payload: dict[str, Any]) -> None:
+        """Nothing."""
+
+    def start(self) -> None:
+        """Nothing."""
+
+    def stop(self) -> None:
+        """Nothing."""
+
+
+def test_two_runners_run_each_job_once_one_at_a_time_per_key_in_order(database: Any) -> None:
+    from kefu.core.jobs import JobRunner, counts, enqueue, list_jobs, queue_installed
+    from kefu.core.models import Job
+
+    with queue_installed(NoWake()):
+        with database.session() as s:
+            for seq in range(8):
+                for key in ("a", "b", "c"):
+                    enqueue(s, "test.keyed", {"key": key, "seq": seq}, key=f"conv:{key}")
+            enqueue(s, "test.flaky", {"n": 1})
+            enqueue(s, "test.always_fails", {})
+        runners = [JobRunner(database.sessionmaker, concurrency=3, poll=0.05) for _ in range(2)]
+        for r in runners:
+            r.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with database.session() as s:
+                c = counts(s)
+            if c["pending"] == 0 and c["running"] == 0:
+                break
+            time.sleep(0.1)
+        for r in runners:
+            r.stop()
+    assert len(RUNS) == 24
+    for key in ("a", "b", "c"):
+        mine = [r for r in RUNS if r[0] == key]
+        assert [r[1] for r in mine] == list(range(8)), "in enqueue order"
+        assert all(prev[3] <= nxt[2] for prev, nxt in itertools.pairwise(mine)), "never two at once"
+    assert FLAKY == {1: 3}
+    with database.session() as s:
+        dead = list_jobs(s, "dead")
+        assert [(j.name, j.attempts) for j in dead] == [("test.always_fails", 3)]
+        assert "permanent" in (dead[0].last_error or "")
+        assert s.scalars(select(Job.name).where(Job.status != "dead")).all() == []
+
+
+def test_an_expired_lease_is_taken_over_and_the_old_claim_cannot_finish_it(database: Any) -> None:
+    from kefu.core.jobs import claim, complete, enqueue, queue_installed, run_due
+    from kefu.core.models import Job
+
+    with queue_installed(NoWake()):
+        with database.session() as s:
+            enqueue(s, "test.keyed", {"key": "z", "seq": 0}, key="conv:z")
+        with database.session() as s:
+            (first,) = claim(s, "dead-runner")
+        with database.session() as s:
+            assert claim(s, "other") == []  # leased
+            row = s.get(Job, first.id)
+            row.lease_until = row.lease_until.replace(year=2000)  # the runner died long ago
+        assert run_due(database.sessionmaker, "other") == 1
+        with database.session() as s:
+            complete(s, first)  # the dead runner's late outcome changes nothing
+            assert s.scalar(select(Job.id)) is None
+    assert [r[:2] for r in RUNS] == [("z", 0)]
