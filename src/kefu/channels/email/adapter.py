@@ -47,7 +47,7 @@ def inbox_address(config: Mapping[str, Any]) -> str:
     return str(config.get("address") or "").strip().lower()
 
 
-def _domain(config: Mapping[str, Any]) -> str:
+def message_id_domain(config: Mapping[str, Any]) -> str:
     addr = inbox_address(config)
     return str(config.get("message_id_domain") or (addr.rsplit("@", 1)[1] if "@" in addr else "kefu.local"))
 
@@ -218,7 +218,7 @@ class EmailAdapter(ChannelAdapter):
         ticket = session.get(Ticket, conv.ticket_id) if conv.ticket_id else None
         cfg = inbox.config or {}
         # Our Message-ID and Reply-To carry the conversation's token: replies thread back only through them.
-        message_id = make_message_id(conv.id, _domain(cfg))
+        message_id = make_message_id(conv.id, message_id_domain(cfg))
         if message is not None:
             # Customers' replies carry this id in In-Reply-To, which threads them back here.
             message.provider_message_id = message_id
@@ -311,7 +311,7 @@ class EmailAdapter(ChannelAdapter):
             ticket_tag=p.get("ticket_tag"),
             reply_to=p.get("reply_to") or None,
             automatic=bool(p.get("automatic")),
-            message_id_domain=_domain(cfg),
+            message_id_domain=message_id_domain(cfg),
         )
         port = int(cfg.get("smtp_port") or 25)
         timeout = float(cfg.get("timeout", 30))

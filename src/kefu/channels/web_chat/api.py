@@ -25,6 +25,7 @@ from kefu.core.db import SessionFactory, session_scope
 from kefu.core.errors import InvalidInput, NotFound, Unauthorized
 from kefu.core.events import Event, get_bus
 from kefu.core.realtime import Hub, Subscriber
+from kefu.customers.claims import confirm_claim
 
 router = APIRouter(prefix="/api/v1/widget", tags=["web chat"])
 STATIC = Path(__file__).parent / "static"
@@ -97,6 +98,14 @@ def open_session(body: SessionIn, db: DB) -> SessionOut:
         locale=locale,
         greeting=greetings.get(locale) if isinstance(greetings, dict) else None,
     )
+
+
+@router.get("/verify", include_in_schema=False)
+def verify_claim(db: DB, token: str = "") -> Response:
+    """The link mailed to a claimed address: proves it, then the visitor joins that customer."""
+    confirm_claim(db, token)  # an invalid or expired link is a 400 problem
+    text = "驗證完成，您可以關閉此頁面。/ 验证完成，您可以关闭此页面。/ Verified: you can close this page."
+    return Response(text, media_type="text/plain; charset=utf-8")
 
 
 class VisitorMessage(BaseModel):
