@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from kefu.audit.service import record
@@ -19,6 +19,7 @@ from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.events import publish
 from kefu.core.pagination import keyset_page
 from kefu.customers.models import Customer, CustomerIdentity, Organization
+from kefu.privacy.search import person_filter
 from kefu.tickets.models import Ticket
 
 
@@ -277,13 +278,10 @@ def list_customers(
     if brand_id is not None:
         stmt = stmt.where(Customer.brand_id == brand_id)
     if q:
-        like = f"%{q}%"
-        ident_match = select(CustomerIdentity.customer_id).where(CustomerIdentity.external_id == q)
+        ident_match = select(CustomerIdentity.customer_id).where(CustomerIdentity.external_id == q.strip())
         stmt = stmt.where(
             or_(
-                Customer.name.like(like),
-                func.lower(Customer.email).like(like.lower()),
-                Customer.phone.like(like),
+                person_filter(principal, q, names=[Customer.name], emails=[Customer.email], phones=[Customer.phone]),
                 Customer.id.in_(ident_match),
             )
         )
