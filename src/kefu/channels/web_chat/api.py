@@ -226,7 +226,7 @@ async def visitor_ws(ws: WebSocket) -> None:
         await ws.close(code=4404, reason="inbox not found")
         return
     await ws.accept()
-    sub = Subscriber()
+    sub = Subscriber(reveal=True)  # topics are the visitor's own conversation: their own words, unmasked
     hub.add(sub)
     lock = asyncio.Lock()
     seen: set[int] = set()
