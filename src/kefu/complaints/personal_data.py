@@ -35,5 +35,5 @@ DECLARATIONS = [
         },
         owned_by=_complaints,
     ),
-    PersonalData(RegulatorCase, {"summary": "text"}, owned_by=_cases),
+    PersonalData(RegulatorCase, {"subject": "text", "summary": "text"}, owned_by=_cases),
 ]
