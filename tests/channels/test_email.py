@@ -118,7 +118,9 @@ def test_smtp_in_threading_auto_ack_and_threaded_reply_out(
     # A ticket number in the subject threads a mail with no headers at all.
     ticket = create_ticket(db, brand_id=brand.id, subject="訂單", actor=None, conversation_id=conv.id)
     db.commit()
-    _send(receiver, _mail("amy@example.com", f"[{ticket.number}] 補充資料", "補充：地址改了"), jobs)
+    # (only from an authenticated sender: ticket numbers are guessable, #16)
+    passed = {"Authentication-Results": "mx.shop.example; spf=pass smtp.mailfrom=example.com; dmarc=pass"}
+    _send(receiver, _mail("amy@example.com", f"[{ticket.number}] 補充資料", "補充：地址改了", headers=passed), jobs)
     assert db.scalar(select(Message.conversation_id).order_by(Message.id.desc()).limit(1)) == conv.id
     assert len(captured.messages) == 2  # no acks for continuing threads
 

@@ -143,3 +143,16 @@ def test_sender_verdicts() -> None:
     # A sender-written header below ours does not override; with authserv_id only ours counts.
     assert sender_verdict(raw(DMARC_FAIL, DMARC_PASS)) == "unverified"
     assert sender_verdict(raw("evil.example; dmarc=pass", DMARC_FAIL), authserv_id="mx.shop.example") == "unverified"
+
+
+def test_unauthenticated_mail_quoting_a_ticket_number_starts_its_own_conversation(
+    world: dict[str, Any], db: Any, jobs: Any, receiver: Any
+) -> None:
+    conv, ticket = world["conv"], world["ticket"]
+    # From spoofed as the victim, no Authentication-Results at all: the guessable number is not enough.
+    _send(receiver, _mail("victim@example.com", f"Re: [{ticket.number}] 退款問題", "寄給我"), jobs)
+    assert _conv_of_last(db) != conv.id
+    # With DMARC passing, the customer's own ticket number does thread.
+    passed = {"Authentication-Results": DMARC_PASS}
+    _send(receiver, _mail("victim@example.com", f"Re: [{ticket.number}] 退款問題", "補充", headers=passed), jobs)
+    assert _conv_of_last(db) == conv.id

@@ -116,7 +116,8 @@ class EmailAdapter(ChannelAdapter):
         from kefu.conversations.models import Conversation
         from kefu.conversations.models import Message as MessageModel
 
-        if self.verdict(inbox, msg) == "unverified":
+        verdict = self.verdict(inbox, msg)
+        if verdict == "unverified":
             return None
         customer_id = _sender_customer_id(session, inbox, msg.sender_external_id)
         if customer_id is None:
@@ -144,7 +145,8 @@ class EmailAdapter(ChannelAdapter):
             )
             if conv_id is not None:
                 return session.get(Conversation, conv_id)
-        ticket_id = _own_ticket_id(session, inbox, msg.subject, customer_id)
+        # Ticket numbers are sequential, so quoting one proves nothing: only an authenticated sender may use it.
+        ticket_id = _own_ticket_id(session, inbox, msg.subject, customer_id) if verdict == "verified" else None
         if ticket_id is not None:
             return session.scalar(
                 select(Conversation)
@@ -260,7 +262,7 @@ class EmailAdapter(ChannelAdapter):
         if not new:
             return
         cfg = inbox.config or {}
-        if conv.ticket_id is None and not unverified:
+        if conv.ticket_id is None and verdict == "verified":
             # Only the ticket's own customer links a new thread to it by quoting its number.
             conv.ticket_id = _own_ticket_id(session, inbox, msg.subject, conv.customer_id)
         sender = msg.sender_external_id
