@@ -101,18 +101,45 @@ def _mask_kind(kind: Kind, value: str) -> str:
     return mask_text(value)
 
 
+# Keys whose values are never personal (ids, times, enums): skipped, since masking is on every API response.
+_SAFE_KEYS = frozenset({
+    "id", "status", "type", "kind", "channel", "locale", "priority", "role", "sender_type",
+    "content_type", "next_cursor", "cursor", "op", "sha256", "level", "number", "tier",
+})  # fmt: skip
+_SAFE_SUFFIXES = ("_at", "_id", "_ids", "_type", "_count", "_status")
+
+
+def _safe_key(key: str) -> bool:
+    return key in _SAFE_KEYS or key.endswith(_SAFE_SUFFIXES)
+
+
+def _text(value: str) -> str:
+    # ASCII without digits, "@" or ":" cannot hold a detectable value (no number, email or "name: …" field).
+    if value.isascii() and not any(c.isdigit() or c in "@:" for c in value):
+        return value
+    return _mask_cached(value) if len(value) <= 4096 else mask_text(value)
+
+
+@lru_cache(maxsize=16384)
+def _mask_cached(value: str) -> str:
+    # Consoles poll the same lists: repeated strings (already masked by their endpoint) are masked once.
+    return mask_text(value)
+
+
 def mask_json(value: Any, kinds: Mapping[str, Kind] | None = None) -> Any:
     """`value` with every personal datum masked (for principals without pii:reveal)."""
     kinds = output_kinds() if kinds is None else kinds
     if isinstance(value, str):
-        return mask_text(value)
+        return _text(value)
     if isinstance(value, list):
         return [mask_json(v, kinds) for v in value]
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for k, v in value.items():
             kind = kinds.get(k) if isinstance(k, str) else None
-            if kind is not None and isinstance(v, str):
+            if kind is None and isinstance(k, str) and _safe_key(k) and not isinstance(v, dict | list):
+                out[k] = v
+            elif kind is not None and isinstance(v, str):
                 out[k] = _mask_kind(kind, v)
             elif kind is not None and isinstance(v, list) and all(isinstance(x, str) for x in v):
                 out[k] = [_mask_kind(kind, x) for x in v]

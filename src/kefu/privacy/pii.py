@@ -493,7 +493,7 @@ _SECOND_PASS_HINT_RE = re.compile(
     r"[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]"  # invisible (Cf)
     r"|(?<![A-Za-z])[A-Za-z][^\w\n]{1,3}\d"  # a lone letter, then digits: a spaced-out ID
     r"|\d[ \t.\-/_\u00a0\u2212\u3000]{2,3}\d|\d[/_\u00a0\u2212]\d"  # odd separators
-    r"|(?<!\d)\d{1,3}[^\w\n]\d{1,3}[^\w\n]\d{1,3}[^\w\n]\d"  # small groups: 09 12 34 56 78
+    r"|(?<!\d)\d{1,3}[ .\-/\u3000]\d{1,3}[ .\-/\u3000]\d{1,3}[ .\-/\u3000]\d"  # small groups: 09 12 34 56 78
     r"|(?<!\d)\d{6}[^\w\n]{1,3}\d{8}"  # a mainland ID written region / birth date / serial
     r"|(?![0-9])\d|[\u2460-\u24ff\u2776-\u2793\U0001d400-\U0001d7ff]"  # digits NFKC maps to ASCII
 )
