@@ -105,8 +105,10 @@ def _mask_kind(kind: Kind, value: str) -> str:
 _SAFE_KEYS = frozenset({
     "id", "status", "type", "kind", "channel", "locale", "priority", "role", "sender_type",
     "content_type", "next_cursor", "cursor", "op", "sha256", "level", "number", "tier",
+    "token", "secret", "hash", "etag", "idempotency_key",
 })  # fmt: skip
-_SAFE_SUFFIXES = ("_at", "_id", "_ids", "_type", "_count", "_status")
+# Credentials and hashes must reach their owner byte for byte (masking a digit run in a token would break it).
+_SAFE_SUFFIXES = ("_at", "_id", "_ids", "_type", "_count", "_status", "_token", "_hash", "_secret")
 
 
 def _safe_key(key: str) -> bool:
