@@ -15,8 +15,6 @@ belong to a customer, how to erase them). From the union of declarations:
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -46,13 +44,12 @@ class PersonalData:
 
 @lru_cache(maxsize=1)
 def declarations() -> tuple[PersonalData, ...]:
-    """Every package's DECLARATIONS (modules named `personal_data` anywhere under kefu)."""
-    import kefu
+    """Every package's DECLARATIONS (`<package>.personal_data`, found like models/api/jobs by kefu.registry)."""
+    from kefu import registry
 
     found: list[PersonalData] = []
-    for info in pkgutil.walk_packages(kefu.__path__, "kefu."):
-        if info.name.endswith(".personal_data"):
-            found.extend(importlib.import_module(info.name).DECLARATIONS)
+    for module in registry.modules("personal_data"):
+        found.extend(module.DECLARATIONS)
     return tuple(found)
 
 

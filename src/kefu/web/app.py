@@ -24,7 +24,7 @@ from kefu.core.events import Bus, get_bus, set_bus
 from kefu.core.jobs import get_queue
 from kefu.core.realtime import Hub
 from kefu.core.scheduler import Scheduler
-from kefu.privacy.contract import mask_json
+from kefu.privacy.contract import mask_json, output_kinds
 from kefu.privacy.logmask import install_log_masking
 from kefu.privacy.middleware import PrivacyMiddleware
 from kefu.web.pages import LoginRequired
@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     database = database or get_database(settings)
     if bus is not None:
         set_bus(bus)
+    output_kinds()  # load every package's personal-data declarations now, not on the first masked request
     hub = Hub(masker=mask_json)  # agents without pii:reveal get masked event data
 
     @asynccontextmanager
