@@ -8,6 +8,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.channels.outbound import allow_port, revoke
+
 Responder = Callable[["Recorded"], tuple[int, dict[str, str], bytes] | None]
 
 
@@ -56,11 +58,13 @@ class FakeApi:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._allowed = allow_port(self.server.server_address[1])
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     def close(self) -> None:
         """Stop serving."""
+        revoke(self._allowed)
         self.server.shutdown()
         self.server.server_close()
 

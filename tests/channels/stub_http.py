@@ -10,6 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.channels.outbound import allow_port, revoke
+
 
 @dataclass
 class Recorded:
@@ -82,6 +84,7 @@ class StubServer:
         self.httpd = Server(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
+        self._allowed = allow_port(self.httpd.server_address[1])
 
     @property
     def base_url(self) -> str:
@@ -114,5 +117,6 @@ class StubServer:
         return self.not_found
 
     def close(self) -> None:
+        revoke(self._allowed)
         self.httpd.shutdown()
         self.httpd.server_close()

@@ -119,7 +119,9 @@ def test_smtp_in_threading_auto_ack_and_threaded_reply_out(
     db.expire_all()
     ticket = db.get(Ticket, db.get(Conversation, conv.id).ticket_id)  # the first mail opened the case (#17)
     assert ticket is not None and ticket.channel == "email" and ticket.subject == "訂單 #123 沒有收到"
-    _send(receiver, _mail("amy@example.com", f"[{ticket.number}] 補充資料", "補充：地址改了"), jobs)
+    # (only from an authenticated sender: ticket numbers are guessable, #16)
+    passed = {"Authentication-Results": "mx.shop.example; spf=pass smtp.mailfrom=example.com; dmarc=pass"}
+    _send(receiver, _mail("amy@example.com", f"[{ticket.number}] 補充資料", "補充：地址改了", headers=passed), jobs)
     assert db.scalar(select(Message.conversation_id).order_by(Message.id.desc()).limit(1)) == conv.id
     assert len(captured.messages) == 2  # no acks for continuing threads
 

@@ -502,10 +502,11 @@ class TestClient:
             client.get_content("nope")
         assert info.value.status_code == 404
 
-    def test_network_error_is_retryable(self) -> None:
+    def test_network_error_is_retryable(self, monkeypatch: pytest.MonkeyPatch) -> None:
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+        monkeypatch.setenv("KEFU_OUTBOUND_ALLOW", f"127.0.0.1:{port}")  # allowed, but nothing listens
         sock.close()  # nothing listens here any more
         with (
             LineClient(TOKEN, api_base=f"http://127.0.0.1:{port}", timeout=2.0) as c,

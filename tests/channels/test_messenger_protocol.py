@@ -371,10 +371,11 @@ class TestClient:
         assert info.value.retry_after == 7.0
         assert info.value.error_subcode is None
 
-    def test_network_error_is_retryable(self) -> None:
+    def test_network_error_is_retryable(self, monkeypatch: pytest.MonkeyPatch) -> None:
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+        monkeypatch.setenv("KEFU_OUTBOUND_ALLOW", f"127.0.0.1:{port}")  # allowed, but nothing listens
         sock.close()
         with (
             MessengerClient(PAGE_TOKEN, api_base=f"http://127.0.0.1:{port}") as c,

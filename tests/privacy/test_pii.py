@@ -480,7 +480,8 @@ def test_mask_text_1kb_is_fast() -> None:
         samples.append(time.thread_time_ns() - t0)
     median_ms = statistics.median(samples) / 1e6
     print(f"mask_text 1KB PII-dense median CPU {median_ms * 1000:.0f} us")
-    assert median_ms < 1.0
+    # 1 ms before the normalised second pass (spaced and zero-width-split numbers, #16); that pass costs ~0.3 ms.
+    assert median_ms < 1.5
 
 
 def test_long_digit_runs_do_not_blow_up() -> None:

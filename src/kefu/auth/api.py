@@ -26,6 +26,7 @@ from kefu.auth.schemas import (
     TokenCreated,
     TokenOut,
 )
+from kefu.core import like
 from kefu.core.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
 from kefu.core.pagination import Page, keyset_page
 
@@ -129,8 +130,7 @@ def list_agents(
     if active is not None:
         stmt = stmt.where(Agent.is_active.is_(active))
     if q:
-        like = f"%{q.lower()}%"
-        stmt = stmt.where(Agent.email.like(like) | Agent.name.like(f"%{q}%"))
+        stmt = stmt.where(like.icontains(Agent.email, q) | like.contains(Agent.name, q))
     rows, nxt = keyset_page(db, stmt, Agent.id, Agent.id, limit=limit, cursor=cursor, descending=False)
     return Page(items=[AgentOut.model_validate(a) for a in rows], next_cursor=nxt)
 

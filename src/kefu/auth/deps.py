@@ -56,6 +56,7 @@ def optional_principal(request: Request, db: DB, settings: SettingsDep) -> Princ
         principal = service.resolve_token(db, value.strip(), ip)
         if principal is None:
             raise Unauthorized("Invalid, expired or revoked token.")
+        request.state.principal = principal  # the privacy middleware masks the response for this principal
         return principal
     cookie = request.cookies.get(settings.session_cookie)
     if not cookie:
@@ -66,6 +67,7 @@ def optional_principal(request: Request, db: DB, settings: SettingsDep) -> Princ
     principal, row = resolved
     require_csrf(request, row)
     request.state.csrf_token = row.csrf_token
+    request.state.principal = principal  # the privacy middleware masks the response for this principal
     return principal
 
 

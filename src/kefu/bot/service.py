@@ -23,6 +23,7 @@ from kefu.core.chinese import convert
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.events import publish
+from kefu.customers.claims import verified_owner
 from kefu.customers.models import Customer
 from kefu.knowledge.models import FaqEntry
 from kefu.knowledge.service import get_faq, update_faq
@@ -352,7 +353,7 @@ def _apply(
 def ticket_status_text(session: Session, conv: Conversation, number: str, locale: str) -> str:
     """Progress of a ticket, told only to the customer who owns it (others are sent to the verified portal)."""
     ticket = session.scalar(select(Ticket).where(Ticket.number == number, Ticket.brand_id == conv.brand_id))
-    if ticket is None or ticket.customer_id != conv.customer_id:
+    if ticket is None or not verified_owner(session, conv, ticket.customer_id):  # unverified claims learn nothing
         return texts.t(locale, "ticket_unknown").format(number=number)
     return texts.ticket_status(locale, ticket.number, ticket.status, ticket.updated_at)
 

@@ -1,11 +1,11 @@
-"""Base for provider API clients: an httpx pool authenticated with a bearer token, closed as a context manager."""
+"""Base for provider API clients: an SSRF-guarded httpx pool with a bearer token, closed as a context manager."""
 
 from __future__ import annotations
 
 from types import TracebackType
 from typing import Self
 
-import httpx
+from kefu.privacy.net import safe_client
 
 
 class BearerClient:
@@ -17,13 +17,13 @@ class BearerClient:
         *,
         user_agent: str,
         timeout: float,
-        transport: httpx.BaseTransport | None,
         params: dict[str, str] | None = None,
     ) -> None:
-        # The token goes in a header rather than the query string so it does not end up in URL logs.
-        self._http = httpx.Client(
+        # The token goes in a header rather than the query string so it does not end up in URL logs. The base URL
+        # is admin-configurable, so the pool is the SSRF-guarded one: the token never reaches an internal host.
+        self._http = safe_client(
             timeout=timeout,
-            transport=transport,
+            follow_redirects=False,
             params=params or {},
             headers={"Authorization": f"Bearer {token}", "User-Agent": user_agent},
         )

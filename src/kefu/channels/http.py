@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import httpx
 from fastapi import Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from kefu.channels.service import receive_webhook
 from kefu.core.errors import ProblemError
+from kefu.privacy.net import fetch
 
 MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
 MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024
@@ -24,14 +24,5 @@ async def accept_webhook(request: Request, db: Session, inbox_id: int, kind: str
 
 
 def download(url: str, *, headers: dict[str, str] | None = None, timeout: float = 20.0) -> bytes:
-    """GET a provider-hosted file with a size cap."""
-    chunks: list[bytes] = []
-    total = 0
-    with httpx.stream("GET", url, headers=headers, timeout=timeout, follow_redirects=True) as response:
-        response.raise_for_status()
-        for chunk in response.iter_bytes():
-            total += len(chunk)
-            if total > MAX_DOWNLOAD_BYTES:
-                raise ValueError(f"attachment larger than {MAX_DOWNLOAD_BYTES} bytes")
-            chunks.append(chunk)
-    return b"".join(chunks)
+    """GET a provider-hosted file through the SSRF guard with a size cap (the URL comes from a webhook payload)."""
+    return fetch(url, headers=headers, max_bytes=MAX_DOWNLOAD_BYTES, timeout=timeout)

@@ -81,3 +81,14 @@ def path_of(row: ChannelAttachment) -> Path:
     if root not in full.parents:
         raise ValueError("attachment path escapes the data dir")
     return full
+
+
+def delete_file(row: Any) -> bool:
+    """Remove a stored attachment's bytes (erasure); True when a file was deleted."""
+    if not isinstance(row, ChannelAttachment) or not row.path:
+        return False
+    try:
+        path_of(row).unlink()
+    except (FileNotFoundError, ValueError):
+        return False
+    return True

@@ -6,13 +6,19 @@ import asyncio
 import contextlib
 import logging
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from kefu.core.events import Event
 
 log = logging.getLogger("kefu.realtime")
 
 QUEUE_LIMIT = 1000
+
+
+def _ids_only(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if isinstance(v, int | bool | None)}
 
 
 @dataclass(eq=False)
@@ -22,12 +28,17 @@ class Subscriber:
     queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(maxsize=QUEUE_LIMIT))
     topics: set[str] = field(default_factory=set)
     overflowed: bool = False
+    # False: event data goes through the hub's masker (personal data masked). Fail closed: only callers that
+    # checked pii:reveal (or a visitor's own conversation) set True.
+    reveal: bool = False
 
 
 class Hub:
     """Delivers bus events to local subscribers whose topics intersect the event's topics."""
 
-    def __init__(self) -> None:
+    def __init__(self, masker: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
+        # Without a masker, unrevealed subscribers get ids only (no strings at all).
+        self.masker = masker or _ids_only
         self._subs: set[Subscriber] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
@@ -62,14 +73,16 @@ class Hub:
     def _fanout(self, event: Event) -> None:
         if not event.topics:
             return
-        payload = None
+        payloads: dict[bool, str] = {}
         topics = set(event.topics)
         with self._lock:
             subs = list(self._subs)
         for sub in subs:
             if sub.topics & topics:
+                payload = payloads.get(sub.reveal)
                 if payload is None:
-                    payload = '{"op":"event","event":' + event.to_json() + "}"
+                    shown = event if sub.reveal else replace(event, data=self.masker(event.data))
+                    payload = payloads[sub.reveal] = '{"op":"event","event":' + shown.to_json() + "}"
                 try:
                     sub.queue.put_nowait(payload)
                 except asyncio.QueueFull:

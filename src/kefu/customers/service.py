@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from kefu.audit.service import record
@@ -17,8 +17,10 @@ from kefu.conversations.models import Conversation
 from kefu.core.access import ensure_brand
 from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.events import publish
+from kefu.core.like import pattern
 from kefu.core.pagination import keyset_page
 from kefu.customers.models import Customer, CustomerIdentity, Organization
+from kefu.privacy.search import person_filter
 from kefu.tickets.models import Ticket
 
 
@@ -280,13 +282,10 @@ def list_customers(
     if brand_id is not None:
         stmt = stmt.where(Customer.brand_id == brand_id)
     if q:
-        like = f"%{q}%"
-        ident_match = select(CustomerIdentity.customer_id).where(CustomerIdentity.external_id == q)
+        ident_match = select(CustomerIdentity.customer_id).where(CustomerIdentity.external_id == q.strip())
         stmt = stmt.where(
             or_(
-                Customer.name.like(like),
-                func.lower(Customer.email).like(like.lower()),
-                Customer.phone.like(like),
+                person_filter(principal, q, names=[Customer.name], emails=[Customer.email], phones=[Customer.phone]),
                 Customer.id.in_(ident_match),
             )
         )
@@ -396,7 +395,7 @@ def join_domain_customers(session: Session, org: Organization, limit: int = 10_0
             Customer.brand_id == org.brand_id,
             Customer.organization_id.is_(None),
             Customer.merged_into_id.is_(None),
-            or_(Customer.email.like(f"%@{org.domain}"), Customer.email.like(f"%.{org.domain}")),
+            or_(pattern(Customer.email, "%@", org.domain, ""), pattern(Customer.email, "%.", org.domain, "")),
         )
         .order_by(Customer.id)
         .limit(limit)

@@ -13,6 +13,7 @@ from kefu.brands.service import get_brand
 from kefu.core.access import ensure_brand
 from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.events import publish
+from kefu.core.like import contains
 from kefu.knowledge.models import LOCALES, Article, FaqEntry
 from kefu.knowledge.render import clean_answer
 
@@ -148,12 +149,12 @@ def search_faqs(
     if locale:
         cond.append(FaqEntry.locale == locale)
     if q and q.strip():
-        term = f"%{q.strip()[:100]}%"
+        term = q.strip()[:100]
         cond.append(
             or_(
-                FaqEntry.answer.like(term),
-                FaqEntry.external_id.like(term),
-                cast(FaqEntry.questions, String).like(term),
+                contains(FaqEntry.answer, term),
+                contains(FaqEntry.external_id, term),
+                contains(cast(FaqEntry.questions, String), term),
             )
         )
     total = int(session.scalar(select(func.count(FaqEntry.id)).where(*cond)) or 0)

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from kefu.core.config import Settings
-from kefu.privacy.net import BlockedDestination, allow_from_env, safe_client
+from kefu.privacy.net import BlockedDestination, GuardedClient, allow_from_env, safe_client
 
 MAX_RESPONSE_BYTES = 256_000
 
@@ -50,11 +50,11 @@ def is_enabled(settings: Settings) -> bool:
 
 
 _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="kefu-llm")
-_clients: dict[tuple[str, ...], httpx.Client] = {}
+_clients: dict[tuple[str, ...], GuardedClient] = {}
 _clients_lock = threading.Lock()
 
 
-def _client(settings: Settings) -> httpx.Client:
+def _client(settings: Settings) -> GuardedClient:
     own = (n.strip() for n in settings.llm_allow_networks.split(","))
     allow = tuple(sorted({*allow_from_env(), *(n for n in own if n)}))
     key = (str(settings.llm_timeout), *allow)

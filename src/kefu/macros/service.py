@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from kefu.audit.service import record
 from kefu.auth.permissions import Principal
 from kefu.brands.service import get_brand
+from kefu.core import like
 from kefu.core.access import ensure_brand
 from kefu.core.errors import Conflict, NotFound
 from kefu.macros.models import CannedResponse
@@ -75,9 +76,9 @@ def search(
     if q:
         stmt = stmt.where(
             or_(
-                CannedResponse.shortcut.like(f"{q}%"),
-                CannedResponse.title.like(f"%{q}%"),
-                CannedResponse.body.like(f"%{q}%"),
+                like.startswith(CannedResponse.shortcut, q),
+                like.contains(CannedResponse.title, q),
+                like.contains(CannedResponse.body, q),
             )
         )
     return list(session.scalars(stmt.order_by(CannedResponse.shortcut).limit(limit)))

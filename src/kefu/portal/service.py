@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from kefu.brands.models import Brand
+from kefu.core import like
 from kefu.core.chinese import convert
 from kefu.core.errors import NotFound
 from kefu.knowledge.models import Article, FaqEntry
@@ -52,11 +53,11 @@ def search(session: Session, brand: Brand, q: str, locale: str | None, limit: in
         return []
     forms = variants(q)
     faq_stmt = select(FaqEntry).where(FaqEntry.brand_id == brand.id, FaqEntry.is_published.is_(True))
-    faq_stmt = faq_stmt.where(or_(*[FaqEntry.answer.like(f"%{f}%") for f in forms], *[_json_like(f) for f in forms]))
+    faq_stmt = faq_stmt.where(or_(*[like.contains(FaqEntry.answer, f) for f in forms], *[_json_like(f) for f in forms]))
     art_stmt = select(Article).where(
         Article.brand_id == brand.id,
         Article.is_published.is_(True),
-        or_(*[Article.title.like(f"%{f}%") for f in forms], *[Article.body.like(f"%{f}%") for f in forms]),
+        or_(*[like.contains(Article.title, f) for f in forms], *[like.contains(Article.body, f) for f in forms]),
     )
     hits = [
         Hit("faq", f.id, f.questions[0], f.answer, f.locale, for_channel(f.answer, f.answer_format, "portal").html)
@@ -71,7 +72,7 @@ def _json_like(term: str) -> ColumnElement[bool]:
     from sqlalchemy import String, cast
 
     # Questions are a JSON list; matching its text form works on SQLite and PostgreSQL alike.
-    return cast(FaqEntry.questions, String).like(f"%{_json_escape(term)}%")
+    return like.contains(cast(FaqEntry.questions, String), _json_escape(term))
 
 
 def _json_escape(term: str) -> str:

@@ -1,10 +1,18 @@
-"""SSRF-safe outbound HTTP: resolve first, refuse internal addresses, then connect to exactly the checked address.
+"""SSRF-safe outbound HTTP: the only way kefu code may open an HTTP connection to somewhere else.
 
-Webhooks, link previews and avatar fetches take URLs from customers or admins; without this an attacker can
-reach the cloud metadata service, localhost admin ports or the office network. Every redirect hop goes through
-the same check, and the connection is pinned to the vetted IP so DNS rebinding cannot swap it afterwards.
-Allow internal targets only explicitly: ``allow=["10.1.2.0/24", "127.0.0.1/32"]`` or KEFU_OUTBOUND_ALLOW
-(comma-separated CIDRs).
+Webhooks (API channel callback_url), provider APIs (LINE/Messenger `api_base`, set by admins) and media
+downloads (URLs inside customer-supplied webhook payloads) all take their destination from someone who is
+not the operator. Every request therefore goes through a transport that resolves the name, refuses any
+non-public answer (loopback, private, link-local, metadata, IPv4-mapped/NAT64/6to4 embeddings…), and then
+connects to exactly the vetted address, so DNS rebinding cannot swap it afterwards. Redirects are followed by
+httpx one hop at a time and every hop re-enters the transport, so each is checked again. Responses are capped
+in size and time. `tests/security/test_outbound_guard.py` fails when a module creates a plain HTTP client.
+
+Internal destinations are reachable only when the operator lists them (never a global off switch):
+KEFU_OUTBOUND_ALLOW is a comma-separated list of CIDRs (`10.1.2.0/24`: any port) and address:port pairs
+(`127.0.0.1:8080`, `[::1]:8080`: that port only). The test suite lists the ports of its loopback stub servers.
+httpx is used (not hand-written sockets); only the address vetting and pinning are ours, as httpx has no hook
+between resolution and connect.
 """
 
 from __future__ import annotations
@@ -13,7 +21,8 @@ import asyncio
 import ipaddress
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -39,10 +48,49 @@ EXTRA_BLOCKED = tuple(
     )
 )
 ALLOWED_SCHEMES = frozenset({"http", "https"})
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+DEFAULT_TIMEOUT = 20.0
+MAX_REDIRECTS = 5
+
+
+# The type safe_client() returns, for annotations: modules outside this one never name httpx's client classes.
+GuardedClient = httpx.Client
 
 
 class BlockedDestination(httpx.TransportError):
     """The URL resolves to an address outbound requests may not reach."""
+
+
+class ResponseTooLarge(httpx.HTTPError):
+    """The response body exceeded the size cap."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundSettings:
+    """Operator settings of the outbound guard."""
+
+    allow: tuple[str, ...]
+    max_bytes: int
+    timeout: float
+
+
+def outbound_settings() -> OutboundSettings:
+    """The guard's settings, read at call time (KEFU_OUTBOUND_ALLOW / _MAX_MB / _TIMEOUT_SECONDS)."""
+    raw = os.environ.get("KEFU_OUTBOUND_ALLOW", "")
+    try:
+        max_bytes = int(float(os.environ.get("KEFU_OUTBOUND_MAX_MB", "50")) * 1024 * 1024)
+    except ValueError:
+        max_bytes = DEFAULT_MAX_BYTES
+    try:
+        timeout = float(os.environ.get("KEFU_OUTBOUND_TIMEOUT_SECONDS", str(DEFAULT_TIMEOUT)))
+    except ValueError:
+        timeout = DEFAULT_TIMEOUT
+    return OutboundSettings(tuple(s.strip() for s in raw.split(",") if s.strip()), max_bytes, timeout)
+
+
+def allow_from_env() -> list[str]:
+    """Operator-allowed internal destinations from KEFU_OUTBOUND_ALLOW."""
+    return list(outbound_settings().allow)
 
 
 def _unmap(ip: IPAddress) -> IPAddress:
@@ -67,26 +115,34 @@ def is_public(ip: IPAddress) -> bool:
     return not any(ip.version == n.version and ip in n for n in EXTRA_BLOCKED)
 
 
-def allow_from_env() -> list[str]:
-    """Operator-allowed internal networks from KEFU_OUTBOUND_ALLOW."""
-    raw = os.environ.get("KEFU_OUTBOUND_ALLOW", "")
-    return [s.strip() for s in raw.split(",") if s.strip()]
+def _parse_allow(entry: str) -> tuple[IPNetwork, int | None]:
+    """`10.0.0.0/8` → (net, None); `127.0.0.1:8080` / `[::1]:8080` → (host net, 8080)."""
+    entry = entry.strip()
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        port = int(rest[1:]) if rest.startswith(":") else None
+        return ipaddress.ip_network(host, strict=False), port
+    if entry.count(":") == 1:
+        host, port_text = entry.split(":")
+        return ipaddress.ip_network(host, strict=False), int(port_text)
+    return ipaddress.ip_network(entry, strict=False), None
 
 
 class Policy:
-    """Which destinations are reachable: public addresses plus explicitly allowed networks."""
+    """Which destinations are reachable: public addresses plus explicitly allowed networks/ports."""
 
     def __init__(self, allow: Iterable[str] = ()) -> None:
-        self.allow: tuple[IPNetwork, ...] = tuple(ipaddress.ip_network(a, strict=False) for a in allow)
+        self.allow: tuple[tuple[IPNetwork, int | None], ...] = tuple(_parse_allow(a) for a in allow)
 
-    def permits(self, ip: IPAddress) -> bool:
-        """True when `ip` may be contacted."""
+    def permits(self, ip: IPAddress, port: int | None = None) -> bool:
+        """True when `ip` (on `port`, when given) may be contacted."""
         ip = _unmap(ip)
-        if any(ip.version == n.version and ip in n for n in self.allow):
-            return True
+        for net, allowed_port in self.allow:
+            if ip.version == net.version and ip in net and (allowed_port is None or allowed_port == port):
+                return True
         return is_public(ip)
 
-    def choose(self, host: str, infos: Iterable[tuple[Any, ...]]) -> str:
+    def choose(self, host: str, infos: Iterable[tuple[Any, ...]], port: int | None = None) -> str:
         """First permitted address among the resolved ones; refuses if any answer is internal."""
         addrs: list[IPAddress] = []
         for info in infos:
@@ -94,10 +150,10 @@ class Policy:
         if not addrs:
             raise BlockedDestination(f"{host} did not resolve")
         # Refuse when *any* answer is internal: a mixed answer is how rebinding attacks hedge.
-        bad = [a for a in addrs if not self.permits(a)]
+        bad = [a for a in addrs if not self.permits(a, port)]
         if bad:
             raise BlockedDestination(f"{host} resolves to a non-public address ({bad[0]})")
-        return str(addrs[0])
+        return str(_unmap(addrs[0]))
 
 
 def _check_url(url: httpx.URL) -> tuple[str, int]:
@@ -120,7 +176,7 @@ def _pin(request: httpx.Request, host: str, ip: str) -> None:
 
 
 class SafeTransport(httpx.HTTPTransport):
-    """A synchronous transport that enforces a Policy on every request."""
+    """A synchronous transport that enforces a Policy on every request (and so on every redirect hop)."""
 
     def __init__(self, policy: Policy | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -131,9 +187,9 @@ class SafeTransport(httpx.HTTPTransport):
         host, port = _check_url(request.url)
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except socket.gaierror as exc:
+        except (socket.gaierror, UnicodeError) as exc:
             raise BlockedDestination(f"{host} did not resolve: {exc}") from exc
-        _pin(request, host, self.policy.choose(host, infos))
+        _pin(request, host, self.policy.choose(host, infos, port))
         return super().handle_request(request)
 
 
@@ -149,23 +205,74 @@ class SafeAsyncTransport(httpx.AsyncHTTPTransport):
         host, port = _check_url(request.url)
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except socket.gaierror as exc:
+        except (socket.gaierror, UnicodeError) as exc:
             raise BlockedDestination(f"{host} did not resolve: {exc}") from exc
-        _pin(request, host, self.policy.choose(host, infos))
+        _pin(request, host, self.policy.choose(host, infos, port))
         return await super().handle_async_request(request)
 
 
-def safe_client(allow: Iterable[str] | None = None, *, timeout: float = 10.0, **kwargs: Any) -> httpx.Client:
-    """An httpx.Client that cannot reach internal addresses (redirects re-checked, max 5)."""
-    policy = Policy(allow_from_env() if allow is None else allow)
+def safe_client(allow: Iterable[str] | None = None, *, timeout: float | None = None, **kwargs: Any) -> httpx.Client:
+    """An httpx.Client that cannot reach internal addresses (redirects re-checked, at most 5)."""
+    settings = outbound_settings()
+    policy = Policy(settings.allow if allow is None else allow)
     kwargs.setdefault("follow_redirects", True)
-    kwargs.setdefault("max_redirects", 5)
-    return httpx.Client(transport=SafeTransport(policy), timeout=timeout, trust_env=False, **kwargs)
+    kwargs.setdefault("max_redirects", MAX_REDIRECTS)
+    # trust_env=False: an HTTP(S)_PROXY variable would otherwise route around the pinning.
+    return httpx.Client(
+        transport=SafeTransport(policy),
+        timeout=settings.timeout if timeout is None else timeout,
+        trust_env=False,
+        **kwargs,
+    )
 
 
-def safe_async_client(allow: Iterable[str] | None = None, *, timeout: float = 10.0, **kwargs: Any) -> httpx.AsyncClient:
+def safe_async_client(
+    allow: Iterable[str] | None = None, *, timeout: float | None = None, **kwargs: Any
+) -> httpx.AsyncClient:
     """An httpx.AsyncClient that cannot reach internal addresses."""
-    policy = Policy(allow_from_env() if allow is None else allow)
+    settings = outbound_settings()
+    policy = Policy(settings.allow if allow is None else allow)
     kwargs.setdefault("follow_redirects", True)
-    kwargs.setdefault("max_redirects", 5)
-    return httpx.AsyncClient(transport=SafeAsyncTransport(policy), timeout=timeout, trust_env=False, **kwargs)
+    kwargs.setdefault("max_redirects", MAX_REDIRECTS)
+    return httpx.AsyncClient(
+        transport=SafeAsyncTransport(policy),
+        timeout=settings.timeout if timeout is None else timeout,
+        trust_env=False,
+        **kwargs,
+    )
+
+
+def fetch(
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    max_bytes: int | None = None,
+    timeout: float | None = None,
+) -> bytes:
+    """GET a URL through the guard with a size cap (raises BlockedDestination / ResponseTooLarge / HTTPError)."""
+    limit = outbound_settings().max_bytes if max_bytes is None else max_bytes
+    chunks: list[bytes] = []
+    total = 0
+    with safe_client(timeout=timeout) as client, client.stream("GET", url, headers=dict(headers or {})) as response:
+        response.raise_for_status()
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise ResponseTooLarge(f"response larger than {limit} bytes")
+        for chunk in response.iter_bytes():
+            total += len(chunk)
+            if total > limit:
+                raise ResponseTooLarge(f"response larger than {limit} bytes")
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def post(
+    url: str,
+    *,
+    content: bytes,
+    headers: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> httpx.Response:
+    """POST through the guard; redirects are not followed (a webhook answering 3xx is an error, not a hop)."""
+    with safe_client(timeout=timeout, follow_redirects=False) as client:
+        return client.post(url, content=content, headers=dict(headers or {}))

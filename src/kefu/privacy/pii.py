@@ -8,6 +8,7 @@ addresses, names) are only taken when anchored by a field keyword or an unambigu
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ class PiiKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class PiiMatch:
-    """One detected span: ``text[start:end] == value``."""
+    """One detected span: ``text[start:end] == value`` (the canonical form when found only after normalization)."""
 
     kind: PiiKind
     start: int
@@ -485,6 +486,67 @@ _DIGIT_DETECTORS: tuple[_Detector, ...] = (
 _HAS_DIGIT_RE = re.compile(r"\d")
 
 
+# Evasions a customer (or a copy-paste) produces: zero-width and other invisible format characters inside a
+# number, compatibility forms (NFKC: fullwidth, mathematical, circled digits), and numbers spelled out in small
+# groups ("A 123 456 789", "09 12 34 56 78", "0912.345.678"). The second pass scans a normalized copy for these.
+_SECOND_PASS_HINT_RE = re.compile(
+    r"[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]"  # invisible (Cf)
+    r"|(?<![A-Za-z])[A-Za-z][^\w\n]{1,3}\d"  # a lone letter, then digits: a spaced-out ID
+    r"|\d[ \t.\-/_\u00a0\u2212\u3000]{2,3}\d|\d[/_\u00a0\u2212]\d"  # odd separators
+    r"|(?<!\d)\d{1,3}[ .\-/\u3000]\d{1,3}[ .\-/\u3000]\d{1,3}[ .\-/\u3000]\d"  # small groups: 09 12 34 56 78
+    r"|(?<!\d)\d{6}[^\w\n]{1,3}\d{8}"  # a mainland ID written region / birth date / serial
+    r"|(?![0-9])\d|[\u2460-\u24ff\u2776-\u2793\U0001d400-\U0001d7ff]"  # digits NFKC maps to ASCII
+)
+_GROUP_SEPARATORS = frozenset(" \t\u3000\u00a0.-_/\u2010\u2011\u2012\u2013\u2014\u2015\uff0d\u2212")
+
+
+def normalize_for_detection(text: str) -> tuple[str, list[int]]:
+    """NFKC, invisible characters dropped, separators inside digit groups collapsed; with each char's source offset."""
+    chars: list[str] = []
+    src: list[int] = []
+    for i, ch in enumerate(text):
+        if unicodedata.category(ch) == "Cf":
+            continue  # zero-width space/joiners, soft hyphen, bidi marks: invisible, so never meaningful here
+        for c in unicodedata.normalize("NFKC", ch) if ord(ch) > 0x7F else ch:
+            chars.append(c)
+            src.append(i)
+    out: list[str] = []
+    out_src: list[int] = []
+    n = len(chars)
+    k = 0
+    while k < n:
+        c = chars[k]
+        if c in _GROUP_SEPARATORS and out:
+            j = k
+            while j < n and j - k < 3 and chars[j] in _GROUP_SEPARATORS:
+                j += 1
+            left = out[-1]
+            lone_letter = left.isascii() and left.isalpha() and not (len(out) > 1 and out[-2].isalpha())
+            if j < n and chars[j].isdigit() and (left.isdigit() or lone_letter):
+                k = j  # "09 12 34" -> "091234", "A 123" -> "A123"
+                continue
+        out.append(c)
+        out_src.append(src[k])
+        k += 1
+    return "".join(out), out_src
+
+
+def _normalized_matches(text: str) -> list[PiiMatch]:
+    # Fullwidth forms are already folded by the first pass, so only these hints justify the slower scan.
+    if not _SECOND_PASS_HINT_RE.search(text):
+        return []
+    norm, src = normalize_for_detection(text)
+    if norm == text:
+        return []
+    lower = norm.lower()
+    found: list[PiiMatch] = list(_emails(norm, lower))
+    if _HAS_DIGIT_RE.search(norm):
+        for detect in _DIGIT_DETECTORS:
+            found.extend(detect(norm, lower))
+    # Spans map back to the original text; the value is the canonical form, so masks carry no invisible characters.
+    return [PiiMatch(m.kind, src[m.start], src[m.end - 1] + 1, m.value) for m in found if m.end > m.start]
+
+
 def find_pii(text: str) -> list[PiiMatch]:
     """Return non-overlapping PII spans in ``text``, sorted by start offset."""
     scan = text.translate(_FOLD)
@@ -495,6 +557,17 @@ def find_pii(text: str) -> list[PiiMatch]:
             candidates.extend(detect(scan, lower))
     candidates.extend(_names(scan, lower))
     candidates.extend(_addresses(scan, lower))
+    extras: list[PiiMatch] = []
+    for extra in _normalized_matches(text):
+        overlapping = [t for t in candidates if not (extra.end <= t.start or extra.start >= t.end)]
+        # A wider normalized match (an email or number split by invisible characters) replaces the fragments.
+        if all(
+            extra.start <= t.start and t.end <= extra.end and extra.end - extra.start > t.end - t.start
+            for t in overlapping
+        ):
+            candidates = [t for t in candidates if t not in overlapping]
+            extras.append(extra)
+    candidates.extend(extras)
     if len(candidates) > 1:
         candidates.sort(key=lambda m: (_PRIORITY[m.kind], m.start, m.start - m.end))
         taken: list[PiiMatch] = []
@@ -503,7 +576,8 @@ def find_pii(text: str) -> list[PiiMatch]:
                 taken.append(cand)
         candidates = sorted(taken, key=lambda m: m.start)
     if scan != text:
-        candidates = [PiiMatch(m.kind, m.start, m.end, text[m.start : m.end]) for m in candidates]
+        # First-pass values come from the folded copy; use the customer's own characters (offsets are equal).
+        candidates = [m if m in extras else PiiMatch(m.kind, m.start, m.end, text[m.start : m.end]) for m in candidates]
     return candidates
 
 

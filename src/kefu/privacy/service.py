@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,7 @@ from kefu.core.config import get_settings
 from kefu.core.db import utcnow
 from kefu.core.errors import InvalidInput, NotFound
 from kefu.customers.models import Customer, CustomerIdentity
+from kefu.privacy.contract import erase_owned
 from kefu.privacy.masking import mask_any
 from kefu.privacy.models import (
     CONSENT_PURPOSES,
@@ -387,25 +389,52 @@ def _mark(session: Session, brand_id: int, kind: str, record_id: int, reason: st
 
 
 def _scrub_conversation(
-    session: Session, conv: Conversation, *, erase_customer_text: bool, counts: Counter[str]
+    session: Session,
+    conv: Conversation,
+    *,
+    erase_customer_text: bool,
+    counts: Counter[str],
+    known: Sequence[str] = (),
 ) -> None:
     if conv.subject:
-        new = mask_text(conv.subject) if not erase_customer_text else None
+        new = mask_text(_redact_known(conv.subject, known)) if not erase_customer_text else None
         if new != conv.subject:
             conv.subject = new
             counts["conversation_subjects"] += 1
     conv.external_thread_id = None
     for m in session.scalars(select(Message).where(Message.conversation_id == conv.id)):
         # Agent and bot replies echo what the customer told them, so they are masked rather than kept.
-        body = ERASED_BODY if erase_customer_text and m.sender_type == "customer" else mask_text(m.body)
+        replied = mask_text(_redact_known(m.body, known))
+        body = ERASED_BODY if erase_customer_text and m.sender_type == "customer" else replied
         changed = body != m.body or bool(m.attachments) or bool(m.meta)
         m.body, m.attachments, m.meta = body, [], {}
         if changed:
             counts["messages"] += 1
 
 
-def _scrub_ticket(ticket: Ticket, counts: Counter[str]) -> None:
-    subject, description = mask_text(ticket.subject), mask_text(ticket.description)
+def _known_values(session: Session, ids: list[int]) -> list[str]:
+    """The customers' own names, addresses and channel ids, longest first (a name inside an email goes whole)."""
+    known: list[str] = []
+    for cid in ids:
+        c = session.get(Customer, cid)
+        if c is not None:
+            known += [v for v in (c.name, c.email, c.phone) if v]
+        for i in session.scalars(select(CustomerIdentity).where(CustomerIdentity.customer_id == cid)):
+            known += [v for v in (i.external_id, i.display_name) if v]
+    return sorted({v for v in known if len(v) >= 2}, key=len, reverse=True)
+
+
+def _redact_known(text: str, known: Sequence[str]) -> str:
+    """Replace the erased customer's own values (names too, which detection cannot find in free text)."""
+    for value in known:
+        if value and value in text:
+            text = text.replace(value, mask_name(value) if not any(c.isdigit() or c == "@" for c in value) else "***")
+    return text
+
+
+def _scrub_ticket(ticket: Ticket, counts: Counter[str], known: Sequence[str] = ()) -> None:
+    subject = mask_text(_redact_known(ticket.subject, known))
+    description = mask_text(_redact_known(ticket.description, known))
     fields = mask_any(ticket.custom_fields)
     if (subject, description, fields) != (ticket.subject, ticket.description, ticket.custom_fields):
         ticket.subject, ticket.description, ticket.custom_fields = subject, description, fields
@@ -420,6 +449,10 @@ def erase_customer(
     ids = _customer_ids(session, customer)
     counts: Counter[str] = Counter()
     identifiers: set[str] = set()
+    # Everything else a package declared as this customer's personal data (complaints, inbound and outbox payloads,
+    # stored files, ticket comments and hand-off summaries…); runs before tickets are unlinked from the customer.
+    counts.update(erase_owned(session, ids, skip=(CustomerIdentity,)))
+    known = _known_values(session, ids)
     for cid in ids:
         c = session.get(Customer, cid)
         assert c is not None
@@ -433,9 +466,9 @@ def erase_customer(
             delete(CustomerIdentity).where(CustomerIdentity.customer_id == cid)
         ).rowcount  # type: ignore[attr-defined]
         for conv in session.scalars(select(Conversation).where(Conversation.customer_id == cid)):
-            _scrub_conversation(session, conv, erase_customer_text=True, counts=counts)
+            _scrub_conversation(session, conv, erase_customer_text=True, counts=counts, known=known)
         for t in session.scalars(select(Ticket).where(Ticket.customer_id == cid)):
-            _scrub_ticket(t, counts)
+            _scrub_ticket(t, counts, known)
             t.customer_id = None  # tickets stay for statistics, without the link to a person
             counts["tickets_unlinked"] += 1
         if c.name or c.email or c.phone or c.attributes or c.organization_id:

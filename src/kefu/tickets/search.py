@@ -50,6 +50,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from sqlalchemy.orm import Session, UOWTransaction, attributes
 
+from kefu.core import like
+
 __all__ = [
     "MAX_TOKENS",
     "PREFETCH_CAP",
@@ -135,7 +137,7 @@ def match(col: Any, q_tokens: Sequence[str], dialect: str) -> ColumnElement[bool
     if dialect == "postgresql":
         query = " & ".join(f"'{t}'" for t in q_tokens)
         return type_coerce(col, TSVECTOR).bool_op("@@")(cast(literal(query), TSQUERY))
-    return and_(*(col.like(f"% {t} %") for t in q_tokens))
+    return and_(*(like.pattern(col, "% ", t, " %") for t in q_tokens))  # "_" is a word character
 
 
 # --------------------------------------------------------------------------- reading (PostgreSQL planning)

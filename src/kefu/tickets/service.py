@@ -20,6 +20,7 @@ from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
 from kefu.brands.service import get_brand
 from kefu.conversations.models import Conversation, Message
+from kefu.core import like
 from kefu.core.access import ensure_brand
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, InvalidInput, NotFound
@@ -994,7 +995,7 @@ def list_tickets(
         stmt = stmt.where(Ticket.category == category)
     if tag:
         # JSON containment differs per backend; a quoted LIKE on the serialized list works on both.
-        stmt = stmt.where(cast(Ticket.tags, String).like(f'%"{tag}"%'))
+        stmt = stmt.where(like.pattern(cast(Ticket.tags, String), '%"', tag, '"%'))
     if q and q.strip():
         stmt = stmt.where(search_condition(session, q))
     if created_after is not None:

@@ -24,7 +24,9 @@ from kefu.core.events import Bus, get_bus, set_bus
 from kefu.core.jobs import get_queue
 from kefu.core.realtime import Hub
 from kefu.core.scheduler import Scheduler
+from kefu.privacy.contract import mask_json, output_kinds
 from kefu.privacy.logmask import install_log_masking
+from kefu.privacy.middleware import PrivacyMiddleware
 from kefu.web.pages import LoginRequired
 from kefu.web.ws import router as ws_router
 
@@ -91,7 +93,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     database = database or get_database(settings)
     if bus is not None:
         set_bus(bus)
-    hub = Hub()
+    output_kinds()  # load every package's personal-data declarations now, not on the first masked request
+    hub = Hub(masker=mask_json)  # agents without pii:reveal get masked event data
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -138,6 +141,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
 
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(PrivacyMiddleware)  # every authenticated API response goes through the privacy contract
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> JSONResponse:

@@ -25,6 +25,7 @@ from kefu.core.errors import Forbidden, NotFound, ProblemError, TooManyRequests,
 from kefu.customers.models import Customer, CustomerIdentity, Organization
 from kefu.macros import service as macros
 from kefu.privacy.masking import PiiView, can_reveal
+from kefu.privacy.search import person_filter
 from kefu.sla.models import TicketSla
 from kefu.tickets import service as ticket_service
 from kefu.tickets.models import PRIORITIES, TICKET_STATUSES, Ticket
@@ -197,8 +198,11 @@ def inbox_query(db: Session, ctx: PageContext, view: str, q: str | None) -> list
         )
         stmt = stmt.where(Conversation.ticket_id.in_(complaint_tickets))
     if q:
-        like = f"%{q}%"
-        stmt = stmt.where(or_(Customer.name.like(like), Customer.email.like(like), Conversation.subject.like(like)))
+        stmt = stmt.where(
+            person_filter(
+                ctx.principal, q, names=[Customer.name], emails=[Customer.email], texts=[Conversation.subject]
+            )
+        )
     rows = list(db.execute(stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(100)))
     ids = [c.id for c, _ in rows]
     last: dict[int, Message] = {}

@@ -19,6 +19,7 @@ from kefu.core.config import Settings
 from kefu.core.db import SessionFactory, session_scope
 from kefu.core.realtime import Hub, Subscriber
 from kefu.customers.models import Customer
+from kefu.privacy.masking import can_reveal
 from kefu.tickets.models import Ticket
 
 router = APIRouter()
@@ -103,7 +104,7 @@ async def websocket(ws: WebSocket) -> None:
         await ws.close(code=4401, reason="authentication required")
         return
     await ws.accept()
-    sub = Subscriber()
+    sub = Subscriber(reveal=can_reveal(principal))  # others get events through the privacy masker
     hub.add(sub)
 
     async def pump() -> None:

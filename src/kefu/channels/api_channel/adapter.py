@@ -12,6 +12,7 @@ import httpx
 
 from kefu.channels.base import ChannelAdapter, SendContext, SendResult, register
 from kefu.channels.types import InboundMessage, InvalidPayloadError, PermanentSendError, RetryableSendError
+from kefu.privacy import net
 
 if TYPE_CHECKING:
     from kefu.brands.models import Inbox
@@ -84,7 +85,9 @@ class ApiChannelAdapter(ChannelAdapter):
             "X-Kefu-Signature": sign(str(ctx.config.get("secret") or ""), body),
         }
         try:
-            response = httpx.post(url, content=body, headers=headers, timeout=float(ctx.config.get("timeout", 10)))
+            response = net.post(url, content=body, headers=headers, timeout=float(ctx.config.get("timeout", 10)))
+        except net.BlockedDestination as exc:
+            raise PermanentSendError(f"callback_url refused: {exc}") from exc
         except httpx.HTTPError as exc:
             raise RetryableSendError(f"callback failed: {exc!r}") from exc
         if response.status_code >= 500 or response.status_code == 429:

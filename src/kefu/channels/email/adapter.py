@@ -1,5 +1,5 @@
-"""Email adapter: threading (Message-ID/In-Reply-To/References, ticket number), auto-acks with loop
-protection, SMTP sending with threading headers."""
+"""Email adapter: token-verified threading (our own Message-IDs / plus-tagged reply address, sender must be the
+conversation's customer), auto-acks with loop protection, SMTP sending with threading headers."""
 
 from __future__ import annotations
 
@@ -17,6 +17,14 @@ from sqlalchemy.orm import Session
 from kefu.channels import config as channel_config
 from kefu.channels.base import ChannelAdapter, SendContext, SendResult, register
 from kefu.channels.email.mime import build_reply, extract_ticket_number, parse_email, to_inbound
+from kefu.channels.email.tokens import (
+    conversation_from_addresses,
+    conversation_from_message_ids,
+    make_message_id,
+    recipient_addresses,
+    reply_address,
+    sender_verdict,
+)
 from kefu.channels.types import InboundMessage, PermanentSendError, RetryableSendError
 from kefu.core.db import SessionFactory, utcnow
 
@@ -39,7 +47,7 @@ def inbox_address(config: Mapping[str, Any]) -> str:
     return str(config.get("address") or "").strip().lower()
 
 
-def _domain(config: Mapping[str, Any]) -> str:
+def message_id_domain(config: Mapping[str, Any]) -> str:
     addr = inbox_address(config)
     return str(config.get("message_id_domain") or (addr.rsplit("@", 1)[1] if "@" in addr else "kefu.local"))
 
@@ -49,6 +57,42 @@ def _ticket_prefix_pattern(session: Session, brand_id: int) -> str:
 
     brand = session.get(Brand, brand_id)
     return re.escape(brand.ticket_prefix) if brand is not None else "KF"
+
+
+def _sender_customer_id(session: Session, inbox: Inbox, sender: str) -> int | None:
+    from kefu.customers.models import CustomerIdentity
+
+    if not sender:
+        return None
+    return session.scalar(
+        select(CustomerIdentity.customer_id).where(
+            CustomerIdentity.brand_id == inbox.brand_id,
+            CustomerIdentity.kind == "email",
+            CustomerIdentity.external_id == sender.lower(),
+        )
+    )
+
+
+def _own_ticket_id(session: Session, inbox: Inbox, subject: str | None, customer_id: int) -> int | None:
+    """The ticket whose number the subject quotes, when it belongs to `customer_id`."""
+    from kefu.tickets.models import Ticket
+
+    number = extract_ticket_number(subject, _ticket_prefix_pattern(session, inbox.brand_id))
+    if not number:
+        return None
+    from kefu.conversations.models import Conversation
+
+    ticket = session.scalar(select(Ticket).where(Ticket.brand_id == inbox.brand_id, Ticket.number == number))
+    if ticket is None:
+        return None
+    if ticket.customer_id == customer_id:
+        return ticket.id
+    linked = session.scalar(
+        select(Conversation.id)
+        .where(Conversation.ticket_id == ticket.id, Conversation.customer_id == customer_id)
+        .limit(1)
+    )
+    return ticket.id if ticket.customer_id is None and linked is not None else None
 
 
 @register
@@ -64,51 +108,89 @@ class EmailAdapter(ChannelAdapter):
         return str(refs[0] if refs else (msg.raw.get("in_reply_to") or msg.provider_message_id))
 
     def find_conversation(self, session: Session, inbox: Inbox, msg: InboundMessage) -> Conversation | None:
-        """Threading headers first, then a ticket number in the subject; else a new conversation."""
+        """Continue a conversation only for its own customer, found by our token (else Message-ID / ticket number).
+
+        A forged sender (Authentication-Results fail) never continues anything; a stranger quoting someone
+        else's ticket number or Message-ID starts a conversation of their own.
+        """
         from kefu.conversations.models import Conversation
         from kefu.conversations.models import Message as MessageModel
-        from kefu.tickets.models import Ticket
 
+        verdict = self.verdict(inbox, msg)
+        if verdict == "unverified":
+            return None
+        customer_id = _sender_customer_id(session, inbox, msg.sender_external_id)
+        if customer_id is None:
+            return None
+        cid = conversation_from_message_ids(msg.thread_keys) or conversation_from_addresses(
+            recipient_addresses(msg.raw)
+        )
+        if cid is not None:
+            conv = session.get(Conversation, cid)
+            ok = conv is not None and conv.brand_id == inbox.brand_id and conv.customer_id == customer_id
+            return conv if ok else None
         if msg.thread_keys:
+            # Mail threaded on the customer's own earlier messages (or on ids sent before reply tokens existed).
             conv_id = session.scalar(
                 select(MessageModel.conversation_id)
+                .join(Conversation, Conversation.id == MessageModel.conversation_id)
                 .where(
                     MessageModel.brand_id == inbox.brand_id,
                     MessageModel.channel == "email",
                     MessageModel.provider_message_id.in_(list(msg.thread_keys)),
+                    Conversation.customer_id == customer_id,
                 )
                 .order_by(MessageModel.id.desc())
                 .limit(1)
             )
             if conv_id is not None:
                 return session.get(Conversation, conv_id)
-        number = extract_ticket_number(msg.subject, _ticket_prefix_pattern(session, inbox.brand_id))
-        if number:
-            ticket_id = session.scalar(
-                select(Ticket.id).where(Ticket.brand_id == inbox.brand_id, Ticket.number == number)
-            )
-            if ticket_id is not None:
-                return session.scalar(
-                    select(Conversation)
-                    .where(Conversation.ticket_id == ticket_id, Conversation.channel == "email")
-                    .order_by(Conversation.id.desc())
-                    .limit(1)
+        # Ticket numbers are sequential, so quoting one proves nothing: only an authenticated sender may use it.
+        ticket_id = _own_ticket_id(session, inbox, msg.subject, customer_id) if verdict == "verified" else None
+        if ticket_id is not None:
+            return session.scalar(
+                select(Conversation)
+                .where(
+                    Conversation.ticket_id == ticket_id,
+                    Conversation.channel == "email",
+                    Conversation.customer_id == customer_id,
                 )
+                .order_by(Conversation.id.desc())
+                .limit(1)
+            )
         return None
 
-    def recipient(self, session: Session, inbox: Inbox, conv: Conversation) -> str | None:
-        """Reply-To of the customer's latest mail, else their email identity."""
-        from kefu.conversations.models import Message as MessageModel
+    def verdict(self, inbox: Inbox, msg: InboundMessage) -> str:
+        """Sender authentication of a mail: verified / unverified / unknown (inbox settings decide whom to trust)."""
+        cfg = inbox.config or {}
+        return sender_verdict(
+            msg.raw,
+            authserv_id=str(cfg.get("authserv_id") or "") or None,
+            require=bool(cfg.get("require_sender_auth")),
+        )
 
+    def recipient(self, session: Session, inbox: Inbox, conv: Conversation) -> str | None:
+        """The customer's own address; a Reply-To counts only when it is already one of the customer's addresses."""
+        from kefu.conversations.models import Message as MessageModel
+        from kefu.customers.models import CustomerIdentity
+
+        known = list(
+            session.scalars(
+                select(CustomerIdentity.external_id)
+                .where(CustomerIdentity.customer_id == conv.customer_id, CustomerIdentity.kind == "email")
+                .order_by(CustomerIdentity.id.desc())
+            )
+        )
         last = session.scalar(
             select(MessageModel)
             .where(MessageModel.conversation_id == conv.id, MessageModel.sender_type == "customer")
             .order_by(MessageModel.id.desc())
             .limit(1)
         )
-        if last is not None and (last.meta or {}).get("reply_to"):
-            return str(last.meta["reply_to"])
-        return super().recipient(session, inbox, conv)
+        reply_to = str((last.meta or {}).get("reply_to") or "").lower() if last is not None else ""
+        if reply_to and reply_to in known:
+            return reply_to
+        return known[0] if known else None
 
     def prepare(self, session: Session, inbox: Inbox, conv: Conversation, message: Message) -> dict[str, Any]:
         """Threading headers and a stable Message-ID (also the idempotency key and our own thread key)."""
@@ -142,7 +224,9 @@ class EmailAdapter(ChannelAdapter):
         )
         references = [*meta.get("references", []), *([in_reply_to] if in_reply_to else [])]
         ticket = session.get(Ticket, conv.ticket_id) if conv.ticket_id else None
-        message_id = email.utils.make_msgid(idstring="kefu", domain=_domain(inbox.config or {}))
+        cfg = inbox.config or {}
+        # Our Message-ID and Reply-To carry the conversation's token: replies thread back only through them.
+        message_id = make_message_id(conv.id, message_id_domain(cfg))
         if message is not None:
             # Customers' replies carry this id in In-Reply-To, which threads them back here.
             message.provider_message_id = message_id
@@ -154,14 +238,18 @@ class EmailAdapter(ChannelAdapter):
             "references": references,
             "message_id": message_id,
             "ticket_tag": ticket.number if ticket is not None else None,
+            "reply_to": reply_address(inbox_address(cfg), conv.id) if inbox_address(cfg) else None,
             "idempotency_key": message_id,
         }
 
     def message_meta(self, msg: InboundMessage) -> dict[str, Any]:
-        """Reply address, references and loop-protection facts kept on the stored message."""
+        """Reply address (shown, not trusted), references, sender authentication and loop-protection facts."""
         reply_to = msg.raw.get("reply_to") or []
+        verdict = sender_verdict(msg.raw)
         return {
             "reply_to": (reply_to[0]["address"] if reply_to else msg.sender_external_id) or None,
+            "sender_auth": verdict,
+            "unverified_sender": verdict == "unverified",
             "references": list(msg.raw.get("references") or []),
             "message_id_generated": bool(msg.raw.get("message_id_generated")),
             "auto_reply": bool(msg.raw.get("is_auto_reply")),
@@ -173,19 +261,21 @@ class EmailAdapter(ChannelAdapter):
         """Link a new thread to the ticket named in its subject; send the auto-acknowledgement if allowed."""
         from kefu.channels import outbox
         from kefu.channels.models import OutboxMessage
-        from kefu.tickets.models import Ticket
 
+        verdict = self.verdict(inbox, msg)  # with the inbox's trusted authserv-id, unlike message_meta
+        unverified = verdict == "unverified"
+        message.meta = {**(message.meta or {}), "sender_auth": verdict, "unverified_sender": unverified}
         if not new:
             return
         cfg = inbox.config or {}
-        number = extract_ticket_number(msg.subject, _ticket_prefix_pattern(session, inbox.brand_id))
-        if number and conv.ticket_id is None:
-            conv.ticket_id = session.scalar(
-                select(Ticket.id).where(Ticket.brand_id == inbox.brand_id, Ticket.number == number)
-            )
+        if conv.ticket_id is None and verdict == "verified":
+            # Only the ticket's own customer links a new thread to it by quoting its number.
+            conv.ticket_id = _own_ticket_id(session, inbox, msg.subject, conv.customer_id)
         sender = msg.sender_external_id
         if not cfg.get("auto_ack") or not sender or msg.raw.get("is_auto_reply") or sender == inbox_address(cfg):
             return  # never answer machines (RFC 3834), bulk mail or ourselves
+        if unverified:
+            return  # no backscatter to the address a forger put in From
         since = utcnow() - timedelta(hours=1)
         recent = session.scalar(
             select(func.count(OutboxMessage.id)).where(
@@ -228,8 +318,9 @@ class EmailAdapter(ChannelAdapter):
             references=list(p.get("references") or []),
             message_id=str(p["message_id"]),
             ticket_tag=p.get("ticket_tag"),
+            reply_to=p.get("reply_to") or None,
             automatic=bool(p.get("automatic")),
-            message_id_domain=_domain(cfg),
+            message_id_domain=message_id_domain(cfg),
         )
         port = int(cfg.get("smtp_port") or 25)
         timeout = float(cfg.get("timeout", 30))

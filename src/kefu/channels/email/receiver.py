@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from kefu.brands.models import Inbox
 from kefu.channels.email.adapter import inbox_address, parse_raw
+from kefu.channels.email.tokens import base_address
 from kefu.channels.service import record_inbound
 from kefu.core.db import SessionFactory, session_scope
 
@@ -32,7 +33,7 @@ def inboxes_by_address(factory: SessionFactory) -> dict[str, int]:
 def persist(factory: SessionFactory, raw: bytes, rcpt_tos: list[str]) -> int:
     """Store one mail for every kefu inbox among its recipients; returns how many new events."""
     targets = inboxes_by_address(factory)
-    inbox_ids = sorted({targets[r.lower()] for r in rcpt_tos if r.lower() in targets})
+    inbox_ids = sorted({targets[base_address(r)] for r in rcpt_tos if base_address(r) in targets})
     msg = parse_raw(raw)
     created = 0
     with session_scope(factory) as session:
@@ -52,7 +53,7 @@ class Handler:
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
         """Accept only addresses of active email inboxes."""
         known = await asyncio.get_running_loop().run_in_executor(None, inboxes_by_address, self.factory)
-        if address.lower() not in known:
+        if base_address(address) not in known:  # plus-tagged reply addresses belong to their inbox
             return "550 5.1.1 No such mailbox here"
         envelope.rcpt_tos.append(address)
         return "250 OK"

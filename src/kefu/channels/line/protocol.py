@@ -28,6 +28,7 @@ from kefu.channels.types import (
     PermanentSendError,
     RetryableSendError,
 )
+from kefu.privacy.net import BlockedDestination
 
 __all__ = [
     "DEFAULT_API_BASE",
@@ -324,13 +325,12 @@ class LineClient(BearerClient):
         data_api_base: str = DEFAULT_DATA_API_BASE,
         *,
         timeout: float = 10.0,
-        transport: httpx.BaseTransport | None = None,
     ) -> None:
         if not channel_access_token:
             raise ValueError("channel_access_token is required")
         self._api_base = api_base.rstrip("/")
         self._data_api_base = data_api_base.rstrip("/")
-        super().__init__(channel_access_token, user_agent="kefu-line/1", timeout=timeout, transport=transport)
+        super().__init__(channel_access_token, user_agent="kefu-line/1", timeout=timeout)
 
     def _request(
         self,
@@ -343,6 +343,8 @@ class LineClient(BearerClient):
     ) -> httpx.Response:
         try:
             response = self._http.request(method, url, json=json_body, headers=headers)
+        except BlockedDestination as exc:  # an api_base on an internal host: retrying will not help
+            raise LinePermanentError(f"LINE API destination refused: {exc}") from exc
         except httpx.TimeoutException as exc:
             raise LineRetryableError(f"LINE API timeout: {exc!r}", retry_key=retry_key) from exc
         except httpx.TransportError as exc:

@@ -27,6 +27,7 @@ from kefu.channels.types import (
     PermanentSendError,
     RetryableSendError,
 )
+from kefu.privacy.net import BlockedDestination
 
 __all__ = [
     "DEFAULT_API_BASE",
@@ -403,7 +404,6 @@ class MessengerClient(BearerClient):
         *,
         app_secret: str | None = None,
         timeout: float = 10.0,
-        transport: httpx.BaseTransport | None = None,
     ) -> None:
         if not page_access_token:
             raise ValueError("page_access_token is required")
@@ -414,9 +414,7 @@ class MessengerClient(BearerClient):
             params["appsecret_proof"] = hmac.new(
                 app_secret.encode("utf-8"), page_access_token.encode("utf-8"), hashlib.sha256
             ).hexdigest()
-        super().__init__(
-            page_access_token, user_agent="kefu-messenger/1", timeout=timeout, transport=transport, params=params
-        )
+        super().__init__(page_access_token, user_agent="kefu-messenger/1", timeout=timeout, params=params)
 
     def _request(
         self,
@@ -428,6 +426,8 @@ class MessengerClient(BearerClient):
     ) -> Any:
         try:
             response = self._http.request(method, f"{self._base}/{path}", json=json_body, params=params)
+        except BlockedDestination as exc:  # an api_base on an internal host: retrying will not help
+            raise MessengerPermanentError(f"Messenger API destination refused: {exc}") from exc
         except httpx.TimeoutException as exc:
             raise MessengerRetryableError(f"Messenger API timeout: {exc!r}") from exc
         except httpx.TransportError as exc:

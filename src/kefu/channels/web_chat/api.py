@@ -25,6 +25,7 @@ from kefu.core.db import SessionFactory, session_scope
 from kefu.core.errors import InvalidInput, NotFound, Unauthorized
 from kefu.core.events import Event, get_bus
 from kefu.core.realtime import Hub, Subscriber
+from kefu.customers.claims import confirm_claim
 
 router = APIRouter(prefix="/api/v1/widget", tags=["web chat"])
 STATIC = Path(__file__).parent / "static"
@@ -107,6 +108,14 @@ def open_session(body: SessionIn, db: DB) -> SessionOut:
         locale=locale,
         greeting=greetings.get(locale) if isinstance(greetings, dict) else (greetings or None),
     )
+
+
+@router.get("/verify", include_in_schema=False)
+def verify_claim(db: DB, token: str = "") -> Response:
+    """The link mailed to a claimed address: proves it, then the visitor joins that customer."""
+    confirm_claim(db, token)  # an invalid or expired link is a 400 problem
+    text = "驗證完成，您可以關閉此頁面。/ 验证完成，您可以关闭此页面。/ Verified: you can close this page."
+    return Response(text, media_type="text/plain; charset=utf-8")
 
 
 class VisitorMessage(BaseModel):
@@ -245,7 +254,7 @@ async def visitor_ws(ws: WebSocket) -> None:
         await ws.close(code=4404, reason="inbox not found")
         return
     await ws.accept()
-    sub = Subscriber()
+    sub = Subscriber(reveal=True)  # topics are the visitor's own conversation: their own words, unmasked
     hub.add(sub)
     lock = asyncio.Lock()
     seen: set[int] = set()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kefu.brands.models import Inbox
@@ -16,9 +16,10 @@ from kefu.channels.storage import describe, store
 from kefu.channels.types import Attachment, InboundMessage
 from kefu.channels.web_chat.token import Visitor
 from kefu.conversations.models import Conversation, Message
-from kefu.core.errors import Conflict, InvalidInput, NotFound, ProblemError
+from kefu.core.errors import InvalidInput, NotFound, ProblemError
+from kefu.customers.claims import record_claim
 from kefu.customers.models import CustomerIdentity
-from kefu.customers.service import add_identity, find_or_create_by_identity
+from kefu.customers.service import find_or_create_by_identity
 
 # Sniffed signatures: the declared type must match the bytes (no HTML/SVG smuggled in as "image").
 SIGNATURES: dict[str, tuple[bytes, ...]] = {
@@ -47,22 +48,87 @@ def find_conversation(session: Session, visitor: Visitor) -> Conversation | None
     )
 
 
-def link_contact(session: Session, inbox: Inbox, visitor: Visitor, name: str | None, email: str | None) -> None:
-    """Pre-chat form: a visitor who gives an email joins that customer's timeline."""
-    if not email:
-        return
-    known = session.scalar(
+CLAIM_MAILS_PER_HOUR = 3
+
+
+def link_contact(session: Session, inbox: Inbox, visitor: Visitor, name: str | None, email: str | None) -> bool:
+    """Pre-chat form: the visitor's own record notes the claimed email; a link mailed there proves it (True if sent).
+
+    The visitor never joins the address's customer on say-so: that would show them the owner's tickets.
+    """
+    customer, _ = find_or_create_by_identity(session, inbox.brand_id, "web", visitor.visitor_id, name)
+    if name and not customer.name:
+        customer.name = name[:200]
+    if not email or "@" not in email:
+        return False
+    email = email.strip().lower()
+    owned = session.scalar(
         select(CustomerIdentity.id).where(
-            CustomerIdentity.brand_id == inbox.brand_id,
-            CustomerIdentity.kind == "web",
-            CustomerIdentity.external_id == visitor.visitor_id,
+            CustomerIdentity.customer_id == customer.id,
+            CustomerIdentity.kind == "email",
+            CustomerIdentity.external_id == email,
         )
     )
-    if known is not None:
-        return  # already someone; agents merge if needed
-    customer, _ = find_or_create_by_identity(session, inbox.brand_id, "email", email.strip().lower(), name)
-    with contextlib.suppress(Conflict):
-        add_identity(session, customer, "web", visitor.visitor_id, name)
+    if owned is not None or (customer.attributes or {}).get("claimed_email") == email:
+        return False  # already proven, or a link is on its way
+    token = record_claim(session, customer, "email", email)
+    return send_claim_link(session, inbox.brand_id, email, token)
+
+
+def send_claim_link(session: Session, brand_id: int, address: str, token: str) -> bool:
+    """Mail the verification link through the brand's email inbox (rate-limited per address); False if none."""
+    import email.utils
+
+    from kefu.channels import outbox
+    from kefu.channels.email.adapter import inbox_address, message_id_domain
+    from kefu.channels.models import OutboxMessage
+    from kefu.core.config import get_settings
+    from kefu.core.db import utcnow
+
+    mailbox = session.scalar(
+        select(Inbox)
+        .where(Inbox.brand_id == brand_id, Inbox.kind == "email", Inbox.is_active.is_(True))
+        .order_by(Inbox.id)
+        .limit(1)
+    )
+    if mailbox is None or not inbox_address(mailbox.config or {}):
+        return False
+    recent = session.scalar(
+        select(func.count(OutboxMessage.id)).where(
+            OutboxMessage.inbox_id == mailbox.id,
+            OutboxMessage.recipient == address,
+            OutboxMessage.automatic.is_(True),
+            OutboxMessage.created_at >= utcnow() - timedelta(hours=1),
+        )
+    )
+    if (recent or 0) >= CLAIM_MAILS_PER_HOUR:
+        return False  # nobody can use us to flood an address
+    link = f"{get_settings().base_url.rstrip('/')}/api/v1/widget/verify?token={token}"
+    message_id = email.utils.make_msgid(idstring="kefu-claim", domain=message_id_domain(mailbox.config or {}))
+    outbox.queue(
+        session,
+        inbox=mailbox,
+        recipient=address,
+        payload={
+            "text": CLAIM_MAIL.format(link=link),
+            "subject": "請確認您的電子郵件 / Please confirm your email",
+            "message_id": message_id,
+            "in_reply_to": None,
+            "references": [],
+            "automatic": True,
+        },
+        automatic=True,
+        idempotency_key=message_id,
+    )
+    return True
+
+
+CLAIM_MAIL = (
+    "您好，有人在線上客服中輸入了這個電子郵件地址。若是您本人，請開啟以下連結完成驗證（24 小時內有效）：\n"
+    "{link}\n\n若不是您，請忽略這封信。\n\n"
+    "Someone entered this email address in our chat. If it was you, open this link to confirm "
+    "(valid for 24 hours):\n{link}\n\nIf it was not you, you can ignore this message."
+)
 
 
 def _inbound(
