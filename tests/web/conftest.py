@@ -31,7 +31,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`kefu serve` on a fresh SQLite database with the demo loaded; yields its base URL."""
     tmp = tmp_path_factory.mktemp("live")
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
-    env.update({"KEFU_DATABASE_URL": f"sqlite:///{tmp / 'live.db'}", "KEFU_LOG_LEVEL": "WARNING"})
+    env.update(
+        {"KEFU_DATABASE_URL": f"sqlite:///{tmp / 'live.db'}", "KEFU_LOG_LEVEL": "WARNING", "KEFU_DEMO_MODE": "true"}
+    )
     subprocess.run(kefu_cmd("db", "upgrade"), env=env, check=True, capture_output=True)
     subprocess.run(kefu_cmd("demo"), env=env, check=True, capture_output=True)
     port = free_port()

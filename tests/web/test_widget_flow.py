@@ -13,7 +13,7 @@ def test_widget_bot_handoff_agent_reply(browser: Any, live_server: str, shots: P
     shop_origin = live_server.replace("127.0.0.1", "localhost")  # a different origin: the widget works cross-site
     customer = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-TW")
     shop = customer.new_page()
-    shop.goto(f"{shop_origin}/demo/shop?widget_origin={live_server}")
+    shop.goto(f"{shop_origin}/demo/shop")  # the widget loads from KEFU_BASE_URL
     shop.get_by_role("button", name="線上客服").click()
     box = shop.get_by_label("輸入訊息…")
     box.fill("請問忘記密碼怎麼辦？")

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from kefu.audit.chain import defer_append
 from kefu.audit.models import AuditLog
 from kefu.auth.permissions import Principal
+from kefu.core.access import scope_to_brands
 from kefu.core.db import utcnow
 from kefu.core.pagination import keyset_page
 
@@ -50,6 +51,7 @@ def record(
 
 def list_entries(
     session: Session,
+    principal: Principal,
     *,
     action: str | None,
     actor_id: int | None,
@@ -58,8 +60,11 @@ def list_entries(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[AuditLog], str | None]:
-    """Newest-first audit entries with filters."""
-    stmt = select(AuditLog)
+    """Newest-first audit entries with filters; non-admins see only entries of their brands.
+
+    Entries without a brand (logins, agent and platform changes) are platform-wide and only admins read them.
+    """
+    stmt = scope_to_brands(select(AuditLog), AuditLog.brand_id, principal)
     if action:
         stmt = stmt.where(AuditLog.action == action)
     if actor_id is not None:

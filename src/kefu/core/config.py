@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     jobs_idle_timeout_ms: int = 60_000
     # Jobs a worker reads at once: 1 means it only claims what it is about to run (no stranded prefetch).
     jobs_xread_count: int = 1
+    demo_mode: bool = False  # serve /demo/shop (a sample storefront embedding the widget); never in production
     scheduler: bool = True  # run the (leader-elected) periodic-job scheduler inside `kefu serve`
 
     @model_validator(mode="after")

@@ -22,7 +22,9 @@
   var key = "kefu:" + base + ":" + inbox;
   var state = JSON.parse(localStorage.getItem(key) || "{}");
   function save() { localStorage.setItem(key, JSON.stringify(state)); }
-  function el(tag, attrs, text) { var e = document.createElement(tag); for (var k in attrs || {}) e.setAttribute(k, attrs[k]); if (text) e.textContent = text; return e; }
+  // Styles go through CSSOM (style.cssText), which a host page's Content-Security-Policy allows; a style attribute
+  // would need 'unsafe-inline'.
+  function el(tag, attrs, text) { var e = document.createElement(tag); for (var k in attrs || {}) { if (k === "style") e.style.cssText = attrs[k]; else e.setAttribute(k, attrs[k]); } if (text) e.textContent = text; return e; }
 
   var root = el("div", { style: "position:fixed;right:16px;bottom:16px;z-index:2147483000;font-family:system-ui,'PingFang TC','Microsoft JhengHei',sans-serif" });
   var button = el("button", { type: "button", "aria-label": t.title, style: "border-radius:24px;padding:10px 16px;border:0;background:#f60;color:#fff;cursor:pointer" }, t.title);
