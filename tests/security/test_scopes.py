@@ -1,4 +1,4 @@
-"""Every authenticated route declares its permission, and a scoped token gets 403 on every route it is not scoped for."""
+"""Every authenticated route declares its permission; a scoped token gets 403 wherever it is not scoped for."""
 
 from __future__ import annotations
 
