@@ -30,6 +30,7 @@ from kefu.security.asgi import STRICT_CSP, use_policy
 from kefu.sla.models import TicketSla
 from kefu.tickets import service as ticket_service
 from kefu.tickets.models import PRIORITIES, TICKET_STATUSES, Ticket
+from kefu.web.forms import optional_int
 from kefu.web.i18n import LOCALES, pick_locale, translator
 
 log = logging.getLogger("kefu.web")
@@ -405,8 +406,8 @@ def assign(
         raise Forbidden("Missing permission conversations:write.")
     conv = conv_service.get_conversation(db, conversation_id, ctx.principal)
     changes: dict[str, Any] = {
-        "assignee_id": int(assignee_id) if assignee_id else None,
-        "team_id": int(team_id) if team_id else None,
+        "assignee_id": optional_int(assignee_id, "assignee_id"),
+        "team_id": optional_int(team_id, "team_id"),
     }
     if status in ("open", "pending", "closed", "bot"):
         changes["status"] = status
