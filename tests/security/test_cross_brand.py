@@ -83,3 +83,17 @@ def test_console_assignee_list_and_form(client: Any, make: Any, db: Any) -> None
     assert r.status_code == 422 and r.headers["content-type"].startswith("text/html")
     r = client.post(f"/console/conversations/{conv.id}/assign", data={"assignee_id": "abc"}, headers=h)
     assert r.status_code == 422
+
+
+def test_portal_progress_lookup_stays_in_its_brand(client: Any, make: Any, db: Any) -> None:
+    from kefu.tickets.service import create_ticket
+
+    a, b = _brands(make)
+    cust = make.customer(a, name="王小明", email="ming@example.com")
+    t = create_ticket(db, actor=None, brand_id=a.id, subject="s", description="d", customer_id=cust.id)
+    db.commit()
+    for brand, code in ((b, 404), (a, 200)):
+        client.get(f"/portal/{brand.slug}/track")
+        form = {"number": t.number, "contact": "ming@example.com", "csrf_token": client.cookies.get("kefu_portal_csrf")}
+        r = client.post(f"/portal/{brand.slug}/track", data=form)
+        assert r.status_code == code, (brand.slug, r.status_code)
