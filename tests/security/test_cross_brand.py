@@ -97,3 +97,23 @@ def test_portal_progress_lookup_stays_in_its_brand(client: Any, make: Any, db: A
         form = {"number": t.number, "contact": "ming@example.com", "csrf_token": client.cookies.get("kefu_portal_csrf")}
         r = client.post(f"/portal/{brand.slug}/track", data=form)
         assert r.status_code == code, (brand.slug, r.status_code)
+
+
+def test_teams_and_routing_stay_in_the_brand(client: Any, make: Any, db: Any) -> None:
+    from kefu.auth.service import create_team
+    from kefu.routing.service import candidates
+
+    a, b = _brands(make)
+    agent_a, agent_b, auditor_b = make.agent("agent", [a]), make.agent("agent", [b]), make.agent("auditor", [b])
+    team = create_team(db, brand_id=b.id, slug="desk", name="Desk", description="", actor=None)
+    db.commit()
+    h = make.token(make.agent("supervisor", [b]))
+    url = f"/api/v1/teams/{team.id}/members"
+    bad = client.put(url, json={"members": [{"agent_id": agent_a.id}]}, headers=h)
+    assert bad.status_code == 422
+    ok = client.put(url, json={"members": [{"agent_id": agent_b.id}, {"agent_id": auditor_b.id}]}, headers=h)
+    assert ok.status_code == 204
+    for ag in (agent_b, auditor_b):
+        ag.availability = "online"
+    db.commit()
+    assert [x.id for x, _ in candidates(db, team.id)] == [agent_b.id]  # auditors are never routed work

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -203,9 +203,15 @@ def can_reply(role: str) -> bool:
     return "conversations:write" in permissions_for(role)
 
 
-def _in_brand(brand_id: int) -> ColumnElement[bool]:
+def _in_brand(brand_id: int | ColumnElement[int]) -> ColumnElement[bool]:
     members = select(AgentBrand.agent_id).where(AgentBrand.brand_id == brand_id)
     return or_(Agent.role == "admin", Agent.id.in_(members))
+
+
+def assignable_clause(brand_id: int | ColumnElement[int]) -> ColumnElement[bool]:
+    """SQL filter for agents who may be assigned work of `brand_id` (the rule of ensure_assignable, for queries)."""
+    roles = [r for r in ROLES if can_reply(r)]
+    return and_(Agent.is_active.is_(True), Agent.role.in_(roles), _in_brand(brand_id))
 
 
 def ensure_assignable(session: Session, agent_id: int, brand_id: int) -> Agent:
@@ -220,8 +226,7 @@ def ensure_assignable(session: Session, agent_id: int, brand_id: int) -> Agent:
 
 def assignable_agents(session: Session, brand_id: int) -> list[Agent]:
     """Who may be assigned a brand's work (the console's assignee list)."""
-    roles = [r for r in ROLES if can_reply(r)]
-    stmt = select(Agent).where(Agent.is_active.is_(True), Agent.role.in_(roles), _in_brand(brand_id))
+    stmt = select(Agent).where(assignable_clause(brand_id))
     return list(session.scalars(stmt.order_by(Agent.name, Agent.id)))
 
 
@@ -243,9 +248,10 @@ def create_team(
 def set_team_members(session: Session, team: Team, members: list[tuple[int, bool]], actor: Principal) -> None:
     """Replace a team's members: list of (agent_id, is_lead)."""
     ids = [m[0] for m in members]
-    known = set(session.scalars(select(Agent.id).where(Agent.id.in_(ids)))) if ids else set()
+    # Only agents working in the team's brand may join it (routing assigns the team's tickets to its members).
+    known = set(session.scalars(select(Agent.id).where(Agent.id.in_(ids), _in_brand(team.brand_id)))) if ids else set()
     if set(ids) - known:
-        raise InvalidInput(f"Unknown agent ids: {sorted(set(ids) - known)}")
+        raise InvalidInput(f"Unknown agent ids or agents outside the team's brand: {sorted(set(ids) - known)}")
     session.execute(delete(TeamMember).where(TeamMember.team_id == team.id))
     for agent_id, is_lead in members:
         session.add(TeamMember(team_id=team.id, agent_id=agent_id, is_lead=is_lead))

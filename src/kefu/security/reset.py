@@ -31,7 +31,7 @@ ResetSender = Callable[[str, str, str, str], None]
 
 def log_sender(email: str, name: str, link: str, locale: str) -> None:
     """Fallback when no mailer is installed: says so, never logs the link (it is a credential)."""
-    log.warning("password reset requested but no mailer is configured; nothing was sent (kefu user set-password)")
+    log.warning("password reset requested but no mailer is configured; nothing was sent")
 
 
 _sender: ResetSender = log_sender
