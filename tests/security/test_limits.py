@@ -88,3 +88,10 @@ def test_deep_json_is_a_4xx(client: Any, make: Any) -> None:
     ok = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
     r = client.post("/api/v1/tickets", content=ok, headers={**h, "Content-Type": "application/json"})
     assert r.status_code == 422 and "nested" not in r.text  # parsed, then refused by validation
+
+
+def test_credentialed_answers_are_not_cached(client: Any, make: Any) -> None:
+    h = make.token(make.agent())
+    assert client.get("/api/v1/me", headers=h).headers["cache-control"] == "no-store"
+    r = client.get("/login")
+    assert "no-store" not in r.headers.get("cache-control", "") and r.headers["x-frame-options"] == "DENY"

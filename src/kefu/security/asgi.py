@@ -160,6 +160,11 @@ def use_policy(scope: Mapping[str, object], policy: CspPolicy) -> None:
         state[POLICY_KEY] = policy
 
 
+def _session_cookie(scope: Scope) -> str:
+    settings = getattr(getattr(scope.get("app"), "state", None), "settings", None)
+    return str(getattr(settings, "session_cookie", "kefu_session"))
+
+
 def _cors_headers(*, preflight: bool) -> dict[str, str]:
     headers = {"Access-Control-Allow-Origin": "*", "Vary": "Origin"}
     if preflight:
@@ -213,6 +218,9 @@ class WebSecurity:
         nonce = secrets.token_urlsafe(18)
         state[NONCE_KEY] = nonce
         is_json = "json" in headers.get("content-type", "")
+        # Answers to credentialed requests hold personal data: no shared or back-button caching of them.
+        credentialed = "authorization" in headers or f"{_session_cookie(scope)}=" in headers.get("cookie", "")
+        https = scope.get("scheme") == "https"
         scanner = JsonDepthScanner() if is_json else None
         received = 0
 
@@ -236,6 +244,10 @@ class WebSecurity:
                 for name, value in HARDENING.items():
                     if name not in out:
                         out[name] = value
+                if credentialed and "cache-control" not in out:
+                    out["Cache-Control"] = "no-store"
+                if https:
+                    out["Strict-Transport-Security"] = "max-age=31536000"
                 if out.get("content-type", "").startswith("text/html"):
                     policy = state.get(POLICY_KEY, self.policy)
                     out[CSP_HEADER] = policy.render(nonce)
