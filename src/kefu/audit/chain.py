@@ -240,7 +240,7 @@ def verify_chain(
     unchained = session.scalar(select(AuditLog.id).where(AuditLog.seq.is_(None)).limit(1))
     if unchained is not None:
         problem(f"entry id={unchained} has no chain position (inserted around the chain)")
-    expected_seq, prev, last_id = 1, GENESIS, 0
+    expected_seq, prev, last_id, mismatched = 1, GENESIS, 0, 0
     for row in _rows(session, batch):
         seq = int(row.seq or 0)
         if seq != expected_seq:
@@ -258,8 +258,13 @@ def verify_chain(
             row.hash or "", keyed_hash(key, row.key_id, seq, row.prev_hash or "", _values(row))
         ):
             problem(f"seq {seq} (id={row.id}) content does not match its keyed hash (modified)")
+            mismatched += 1
         prev, expected_seq, last_id = row.hash or "", seq + 1, row.id
         result.checked += 1
+    if result.checked and mismatched == result.checked:
+        result.problems.insert(
+            0, "no entry matches its keyed hash: is KEFU_SECRET_KEY the one the chain was written with?"
+        )
     head = session.execute(select(AuditChainHead.seq, AuditChainHead.hash).where(AuditChainHead.id == HEAD_ID)).first()
     head_seq, head_hash = (int(head.seq), str(head.hash)) if head else (0, GENESIS)
     result.head_seq = head_seq
