@@ -53,8 +53,6 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], tuple[tuple[str, ...], ...]] = {
     ("POST", "/api/v1/security/incidents/{incident_id}/status"): (("audit:read",),),
 }
 
-_cache: dict[tuple[int, str], tuple[tuple[tuple[str, ...], ...] | None, bool]] = {}
-
 
 def _dependency_calls(route: Any) -> Iterator[Any]:
     dependant = getattr(route, "dependant", None)
@@ -67,13 +65,14 @@ def _dependency_calls(route: Any) -> Iterator[Any]:
 
 def declared(route: Any, method: str) -> tuple[tuple[tuple[str, ...], ...] | None, bool]:
     """(alternatives from the central table or None, whether a dependency enforces a permission itself)."""
-    key = (id(route), method)
-    hit = _cache.get(key)
+    # Cached on the route object itself (a dict keyed by id() could outlive the route and match a new one).
+    cache: dict[str, tuple[tuple[tuple[str, ...], ...] | None, bool]] = route.__dict__.setdefault("_kefu_declared", {})
+    hit = cache.get(method)
     if hit is not None:
         return hit
     marked = any(getattr(call, MARK, None) for call in _dependency_calls(route))
     table = ROUTE_PERMISSIONS.get((method, str(getattr(route, "path", ""))))
-    _cache[key] = (table, marked)
+    cache[method] = (table, marked)
     return table, marked
 
 
