@@ -19,7 +19,7 @@ $(BIN)/.installed: pyproject.toml
 run: $(BIN)/.installed
 	$(BIN)/kefu db upgrade
 	$(BIN)/kefu demo
-	$(BIN)/kefu serve --host $(HOST) --port $(PORT)
+	KEFU_DEMO_MODE=$${KEFU_DEMO_MODE:-true} $(BIN)/kefu serve --host $(HOST) --port $(PORT)
 
 ## test: bootstrap, lint, type-check, run the whole suite
 test: $(BIN)/.installed system-deps lint typecheck unit

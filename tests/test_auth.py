@@ -31,7 +31,7 @@ def test_login_sets_httponly_cookie_and_me(client: Any, make: Any) -> None:
     me = client.get("/api/v1/me")
     assert me.status_code == 200
     body = me.json()
-    assert body["email"] == agent.email and body["csrf_token"] == csrf
+    assert body["email"] == agent.email and "csrf_token" not in body and csrf not in me.text  # CSRF stays out of /me
     assert "pii:reveal" in body["permissions"] and body["brand_ids"] == [brand.id]
 
 
@@ -91,7 +91,8 @@ def test_tokens_create_list_revoke_and_scopes(client: Any, make: Any) -> None:
     brand = make.brand()
     agent = make.agent("agent", [brand])
     csrf = _login(client, agent.email).json()["csrf_token"]
-    r = client.post("/api/v1/tokens", json={"name": "ci", "scopes": ["tickets:read"]}, headers={"X-CSRF-Token": csrf})
+    body = {"name": "ci", "scopes": ["tickets:read"], "current_password": "correct horse 1"}
+    r = client.post("/api/v1/tokens", json=body, headers={"X-CSRF-Token": csrf})
     assert r.status_code == 201, r.text
     raw, tid = r.json()["token"], r.json()["id"]
     assert raw.startswith("kefu_pat_")
@@ -135,12 +136,15 @@ def test_role_permission_matrix(client: Any, make: Any) -> None:
 
 
 def test_agent_can_edit_only_own_safe_fields(client: Any, make: Any) -> None:
-    a = make.agent()
-    b = make.agent()
+    brand = make.brand()
+    a = make.agent("agent", [brand])
+    b = make.agent("agent", [brand])
+    stranger = make.agent("agent", [make.brand()])
     h = make.token(a)
     assert client.patch(f"/api/v1/agents/{a.id}", json={"availability": "online"}, headers=h).status_code == 200
     assert client.patch(f"/api/v1/agents/{a.id}", json={"role": "admin"}, headers=h).status_code == 403
     assert client.patch(f"/api/v1/agents/{b.id}", json={"name": "x"}, headers=h).status_code == 403
+    assert client.patch(f"/api/v1/agents/{stranger.id}", json={"name": "x"}, headers=h).status_code == 404
 
 
 def test_short_password_rejected(client: Any, make: Any) -> None:

@@ -41,9 +41,11 @@ app.add_typer(llm_app, name="llm")
 
 def _logging() -> None:
     from kefu.privacy.logmask import install_log_masking
+    from kefu.security.logredact import install_log_redaction
 
     logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install_log_masking()
+    install_log_redaction()  # credentials (tokens, reset links) never reach the logs of any kefu process
 
 
 @app.command()

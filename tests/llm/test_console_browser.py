@@ -6,12 +6,13 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import REQUIRE, free_port, kefu_cmd, spawn, stop, wait_http
 from tests.llm.server import ChatServer, Received, Reply
-from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.web.conftest import CHROMIUM
 
 DRAFT = "您好，款項將於 7 個工作天內退回，造成不便非常抱歉。"
 
@@ -56,13 +57,13 @@ def llm_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Ch
         chat.stop()
 
 
-def test_agent_drafts_and_translates_with_the_panel(llm_live: tuple[str, ChatServer], tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_agent_drafts_and_translates_with_the_panel(
+    llm_live: tuple[str, ChatServer], tmp_path: Path, browser: Any
+) -> None:
     base, chat = llm_live
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(f"{base}/login?lang=zh-TW")
@@ -83,6 +84,7 @@ def test_agent_drafts_and_translates_with_the_panel(llm_live: tuple[str, ChatSer
         assert page.inner_text("#llm .llm-note") == ""  # nothing to double-check
         page.screenshot(path=str(tmp_path / "llm_panel.png"), full_page=True)
         assert errors == []
-        browser.close()
+    finally:
+        context.close()
     sent = [r.body["messages"][1]["content"] for r in chat.received]
     assert len(sent) == 2 and "道歉" in sent[0]

@@ -7,11 +7,10 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.conftest import REQUIRE, free_port, kefu_cmd, spawn, stop, wait_http
+from tests.conftest import free_port, kefu_cmd, spawn, stop, wait_http
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -31,7 +30,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`kefu serve` on a fresh SQLite database with the demo loaded; yields its base URL."""
     tmp = tmp_path_factory.mktemp("live")
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
-    env.update({"KEFU_DATABASE_URL": f"sqlite:///{tmp / 'live.db'}", "KEFU_LOG_LEVEL": "WARNING"})
+    env.update(
+        {"KEFU_DATABASE_URL": f"sqlite:///{tmp / 'live.db'}", "KEFU_LOG_LEVEL": "WARNING", "KEFU_DEMO_MODE": "true"}
+    )
     subprocess.run(kefu_cmd("db", "upgrade"), env=env, check=True, capture_output=True)
     subprocess.run(kefu_cmd("demo"), env=env, check=True, capture_output=True)
     port = free_port()
@@ -43,21 +44,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base
     finally:
         stop(proc)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Headless Debian Chromium (never a downloaded browser)."""
-    if not os.path.exists(CHROMIUM):
-        if REQUIRE:
-            pytest.fail("chromium is required in CI (apt-get install chromium fonts-wqy-microhei)")
-        pytest.skip("chromium not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

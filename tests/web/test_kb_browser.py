@@ -36,6 +36,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env["KEFU_BASE_URL"] = base
+    env["KEFU_DEMO_MODE"] = "true"  # /demo/shop exists only in demo mode (#16)
     proc = spawn(kefu_cmd("serve", "--port", str(port)), env, tmp / "serve.log")
     try:
         wait_http(f"{base}/healthz", timeout=60)

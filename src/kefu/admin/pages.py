@@ -27,6 +27,7 @@ from kefu.sla import service as sla_service
 from kefu.sla.calendar import CalendarConfig
 from kefu.sla.models import SlaCalendar, SlaPolicyRecord
 from kefu.sla.policy import DEFAULT_SERVICE_TIER, SERVICE_TIERS, SlaPolicy
+from kefu.web.forms import lenient_int, optional_int
 from kefu.web.pages import Ctx, PageContext, render
 
 router = APIRouter(include_in_schema=False, prefix="/admin")
@@ -307,9 +308,9 @@ async def update_inbox(request: Request, inbox_id: int, ctx: Ctx, db: DB) -> HTM
         elif kind == "bool":
             changes[key] = form.get(f"cfg_{key}") == "1"
         elif kind == "int":
-            if raw and not raw.isdigit():
+            if raw and lenient_int(raw) is None:
                 return _redisplay(request, ctx, db, "inboxes", inbox.brand_id, f"{key}: a whole number is required.")
-            changes[key] = int(raw) if raw else None
+            changes[key] = optional_int(raw, key)
         elif kind == "status":  # the bot switch: checked = new conversations start with the bot
             changes[key] = "bot" if form.get(f"cfg_{key}") == "bot" else "open"
         elif kind == "greeting":
@@ -343,7 +344,7 @@ def review_item(
         if dismiss:
             bot_service.dismiss_review(db, item_id, ctx.principal)
         elif faq_id:
-            bot_service.attach_review(db, item_id, int(faq_id), ctx.principal)
+            bot_service.attach_review(db, item_id, optional_int(faq_id, "faq_id") or 0, ctx.principal)
     except ProblemError as exc:
         db.rollback()
         return _redisplay(request, ctx, db, "review", brand_id, exc.detail)
@@ -428,7 +429,7 @@ def create_rule(
             actor=ctx.principal,
             name=name,
             conditions=_json_object(conditions),
-            team_id=int(team_id) if team_id else None,
+            team_id=optional_int(team_id, "team_id"),
             set_priority=set_priority or None,
             priority_bump=priority_bump,
         )
@@ -463,7 +464,7 @@ def update_rule(
                 ctx.principal,
                 {
                     "conditions": _json_object(conditions),
-                    "team_id": int(team_id) if team_id else None,
+                    "team_id": optional_int(team_id, "team_id"),
                     "is_active": bool(active),
                 },
             )

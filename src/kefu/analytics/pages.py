@@ -20,6 +20,7 @@ from kefu.auth.deps import DB
 from kefu.brands.models import Brand
 from kefu.core.errors import Forbidden, InvalidInput
 from kefu.customers.models import Organization
+from kefu.web.forms import lenient_int
 from kefu.web.pages import Ctx, PageContext, render
 
 router = APIRouter(include_in_schema=False, prefix="/console/analytics")
@@ -59,7 +60,7 @@ def _period(start: str | None, end: str | None, tz: str, today: date) -> tuple[d
 
 
 def _int(v: str | None) -> int | None:
-    return int(v) if v and v.isdigit() else None
+    return lenient_int(v)
 
 
 @router.get("", response_class=HTMLResponse)

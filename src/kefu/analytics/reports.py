@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -18,6 +17,7 @@ from kefu.analytics.service import Filters
 from kefu.brands.models import Brand
 from kefu.core.db import utcnow
 from kefu.privacy.pdf import render_pdf
+from kefu.security import csvsafe
 
 KINDS = ("weekly", "monthly")
 BUCKET_LABELS = {
@@ -267,7 +267,7 @@ def build(session: Session, f: Filters, kind: str, locale: str = "zh-TW", *, com
 def to_csv(rep: Report) -> str:
     """Sections as rows: section, label, value[, previous]; tables follow their headers."""
     buf = io.StringIO()
-    w = csv.writer(buf)
+    w = csvsafe.writer(buf)  # neutralizes formula cells (agent names, categories are user-controlled)
     w.writerow([rep.title, rep.period_label, " / ".join(rep.brands)])
     w.writerow(["kpi", "label", "value", "previous"])
     for k in rep.kpis:

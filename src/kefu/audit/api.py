@@ -61,6 +61,7 @@ def list_audit(
     """Audit entries, newest first."""
     rows, nxt = service.list_entries(
         db,
+        principal,
         action=action,
         actor_id=actor_id,
         target_type=target_type,

@@ -1,8 +1,15 @@
-"""Hash chain over the audit log: every entry commits to its predecessor, so edits, deletions and reordering show."""
+"""Keyed hash chain over the audit log: every entry commits to its predecessor, so edits, deletions and reordering show.
+
+Each link is an HMAC-SHA256 under a key derived from KEFU_SECRET_KEY (outside the database) and named by `key_id`,
+so someone who can write the database but not read the server's secret cannot rewrite an entry and recompute the
+chain: the recomputed links fail verification. Entries without a key id (the unkeyed SHA-256 of 0701, which
+anyone could recompute) are reported as problems; migration 1600 re-chained the old ones under the key.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,6 +21,7 @@ from sqlalchemy.event import listens_for
 from sqlalchemy.orm import Mapper, ORMExecuteState, Session, SessionTransaction
 
 from kefu.audit.models import AuditChainHead, AuditLog
+from kefu.core.config import Settings, get_settings
 from kefu.core.db import utcnow
 
 GENESIS = "0" * 64
@@ -66,8 +74,25 @@ def canonical(seq: int, prev_hash: str, values: dict[str, Any]) -> bytes:
 
 
 def entry_hash(seq: int, prev_hash: str, values: dict[str, Any]) -> str:
-    """SHA-256 over the canonical entry."""
+    """Unkeyed SHA-256 over the canonical entry (the pre-1600 format; migration 0701 still uses it)."""
     return hashlib.sha256(canonical(seq, prev_hash, values)).hexdigest()
+
+
+def _derive(secret: str, key_id: str) -> bytes:
+    return hmac.new(secret.encode(), f"kefu-audit-chain/{key_id}".encode(), hashlib.sha256).digest()
+
+
+def audit_keys(settings: Settings | None = None) -> tuple[str, dict[str, bytes]]:
+    """(current key id, every known key by id): the current one from secret_key, older ones from audit_old_secrets."""
+    s = settings or get_settings()
+    keys = {kid: _derive(secret, kid) for kid, secret in s.audit_old_secrets.items()}
+    keys[s.audit_key_id] = _derive(s.secret_key, s.audit_key_id)
+    return s.audit_key_id, keys
+
+
+def keyed_hash(key: bytes, key_id: str, seq: int, prev_hash: str, values: dict[str, Any]) -> str:
+    """HMAC-SHA256 of the key id and the canonical entry."""
+    return hmac.new(key, key_id.encode() + b"\n" + canonical(seq, prev_hash, values), hashlib.sha256).hexdigest()
 
 
 def _values(entry: AuditLog) -> dict[str, Any]:
@@ -95,8 +120,9 @@ def _link(mapper: Mapper[AuditLog], connection: Connection, target: AuditLog) ->
     target.details = normalise_details(target.details)
     seq, prev = _lock_head(connection)
     seq += 1
-    digest = entry_hash(seq, prev, _values(target))
-    target.seq, target.prev_hash, target.hash = seq, prev, digest
+    key_id, keys = audit_keys()
+    digest = keyed_hash(keys[key_id], key_id, seq, prev, _values(target))
+    target.seq, target.prev_hash, target.hash, target.key_id = seq, prev, digest, key_id
     connection.execute(
         update(AuditChainHead).where(AuditChainHead.id == HEAD_ID).values(seq=seq, hash=digest, updated_at=utcnow())
     )
@@ -200,9 +226,12 @@ def _rows(session: Session, batch: int) -> Iterator[AuditLog]:
         session.expunge_all()
 
 
-def verify_chain(session: Session, *, batch: int = 2000, max_problems: int = 50) -> VerifyResult:
-    """Walk the chain in sequence order and report modified, deleted, inserted or reordered entries."""
+def verify_chain(
+    session: Session, *, batch: int = 2000, max_problems: int = 50, settings: Settings | None = None
+) -> VerifyResult:
+    """Walk the chain in sequence order and report modified, deleted, inserted, reordered or unkeyed entries."""
     result = VerifyResult()
+    _, keys = audit_keys(settings)
 
     def problem(msg: str) -> None:
         if len(result.problems) < max_problems:
@@ -211,7 +240,7 @@ def verify_chain(session: Session, *, batch: int = 2000, max_problems: int = 50)
     unchained = session.scalar(select(AuditLog.id).where(AuditLog.seq.is_(None)).limit(1))
     if unchained is not None:
         problem(f"entry id={unchained} has no chain position (inserted around the chain)")
-    expected_seq, prev, last_id = 1, GENESIS, 0
+    expected_seq, prev, last_id, mismatched = 1, GENESIS, 0, 0
     for row in _rows(session, batch):
         seq = int(row.seq or 0)
         if seq != expected_seq:
@@ -220,10 +249,22 @@ def verify_chain(session: Session, *, batch: int = 2000, max_problems: int = 50)
             problem(f"seq {seq} (id={row.id}) does not link to its predecessor (deleted or reordered)")
         if row.id <= last_id:
             problem(f"seq {seq} (id={row.id}) is out of id order (reordered)")
-        if row.hash != entry_hash(seq, row.prev_hash or "", _values(row)):
-            problem(f"seq {seq} (id={row.id}) content does not match its hash (modified)")
+        key = keys.get(row.key_id) if row.key_id else None
+        if row.key_id is None:
+            problem(f"seq {seq} (id={row.id}) has no key id (unkeyed hash: rewritten without the audit key)")
+        elif key is None:
+            problem(f"seq {seq} (id={row.id}) uses unknown key id {row.key_id!r} (configure KEFU_AUDIT_OLD_SECRETS)")
+        elif not hmac.compare_digest(
+            row.hash or "", keyed_hash(key, row.key_id, seq, row.prev_hash or "", _values(row))
+        ):
+            problem(f"seq {seq} (id={row.id}) content does not match its keyed hash (modified)")
+            mismatched += 1
         prev, expected_seq, last_id = row.hash or "", seq + 1, row.id
         result.checked += 1
+    if result.checked and mismatched == result.checked:
+        result.problems.insert(
+            0, "no entry matches its keyed hash: is KEFU_SECRET_KEY the one the chain was written with?"
+        )
     head = session.execute(select(AuditChainHead.seq, AuditChainHead.hash).where(AuditChainHead.id == HEAD_ID)).first()
     head_seq, head_hash = (int(head.seq), str(head.hash)) if head else (0, GENESIS)
     result.head_seq = head_seq

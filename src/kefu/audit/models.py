@@ -36,6 +36,8 @@ class AuditLog(Base):
     seq: Mapped[int | None]
     prev_hash: Mapped[str | None] = mapped_column(String(64))
     hash: Mapped[str | None] = mapped_column(String(64))
+    # Which HMAC key `hash` was computed with (kefu.audit.chain.audit_keys); never null since 1600.
+    key_id: Mapped[str | None] = mapped_column(String(16))
 
 
 class AuditChainHead(Base):

@@ -50,6 +50,7 @@ def record(
 
 def list_entries(
     session: Session,
+    principal: Principal,
     *,
     action: str | None,
     actor_id: int | None,
@@ -58,8 +59,13 @@ def list_entries(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[AuditLog], str | None]:
-    """Newest-first audit entries with filters."""
+    """Newest-first audit entries with filters; non-admins see only entries of their brands.
+
+    Entries without a brand (logins, agent and platform changes) are platform-wide and only admins read them.
+    """
     stmt = select(AuditLog)
+    if principal.brand_ids is not None:  # the same rule as kefu.core.access.scope_to_brands, on a nullable column
+        stmt = stmt.where(AuditLog.brand_id.in_(principal.brand_ids))
     if action:
         stmt = stmt.where(AuditLog.action == action)
     if actor_id is not None:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from kefu.auth import service
 from kefu.auth.deps import DB, CurrentPrincipal, SettingsDep, client_ip, require, set_session_cookie
@@ -26,11 +27,14 @@ from kefu.auth.schemas import (
     TokenCreated,
     TokenOut,
 )
+from kefu.auth.service import get_visible_agent
 from kefu.core import like
+from kefu.core.config import Settings
 from kefu.core.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
 from kefu.core.pagination import Page, keyset_page
 
 router = APIRouter(prefix="/api/v1")
+SENSITIVE_FIELDS = frozenset({"password", "email"})  # changes that need re-authentication
 
 
 @router.post("/auth/login", response_model=LoginOut, tags=["auth"])
@@ -65,16 +69,23 @@ def logout(principal: CurrentPrincipal, response: Response, db: DB, settings: Se
 
 
 @router.get("/me", response_model=MeOut, tags=["auth"])
-def me(principal: CurrentPrincipal, request: Request, db: DB) -> MeOut:
-    """The caller."""
+def me(principal: CurrentPrincipal, db: DB) -> MeOut:
+    """The caller (no CSRF token: a script that can read this must not be able to forge console writes)."""
     agent = service.get_agent(db, principal.agent_id)
     base = AgentOut.model_validate(agent).model_dump()
     return MeOut(
         **base,
         permissions=sorted(principal.permissions),
         brand_ids=sorted(principal.brand_ids) if principal.brand_ids is not None else None,
-        csrf_token=getattr(request.state, "csrf_token", None),
     )
+
+
+def _reauthenticate(db: Session, settings: Settings, principal: Principal, current_password: str | None) -> None:
+    try:
+        service.reauthenticate(db, settings, principal, current_password)
+    except (Forbidden, TooManyRequests):
+        db.commit()  # the failed attempt counts towards the login rate limit
+        raise
 
 
 @router.get("/me/sessions", response_model=list[SessionOut], tags=["auth"])
@@ -96,10 +107,11 @@ def list_tokens(principal: CurrentPrincipal, db: DB) -> list[TokenOut]:
 
 
 @router.post("/tokens", response_model=TokenCreated, status_code=201, tags=["auth"])
-def create_token(body: TokenCreate, principal: CurrentPrincipal, db: DB) -> TokenCreated:
-    """Issue a personal access token for the caller (shown once)."""
+def create_token(body: TokenCreate, principal: CurrentPrincipal, db: DB, settings: SettingsDep) -> TokenCreated:
+    """Issue a personal access token for the caller (shown once); needs a console session and current_password."""
     if principal.via == "token":
         raise Forbidden("Tokens cannot mint tokens; sign in to the console.")
+    _reauthenticate(db, settings, principal, body.current_password)
     agent = service.get_agent(db, principal.agent_id)
     tok, raw = service.create_token(
         db, agent, name=body.name, scopes=body.scopes or None, expires_at=body.expires_at, actor=principal
@@ -123,8 +135,8 @@ def list_agents(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
 ) -> Page[AgentOut]:
-    """Agents (any signed-in agent may list colleagues, e.g. to assign work)."""
-    stmt = select(Agent)
+    """Agents of the caller's brands (and platform admins), e.g. to assign work."""
+    stmt = select(Agent).where(service.agent_visibility(principal))
     if role:
         stmt = stmt.where(Agent.role == role)
     if active is not None:
@@ -155,19 +167,28 @@ def create_agent(
 
 @router.get("/agents/{agent_id}", response_model=AgentOut, tags=["agents"])
 def get_agent(agent_id: int, principal: CurrentPrincipal, db: DB) -> AgentOut:
-    """One agent."""
-    return AgentOut.model_validate(service.get_agent(db, agent_id))
+    """One agent (404 outside the caller's brands)."""
+    return AgentOut.model_validate(service.get_visible_agent(db, principal, agent_id))
 
 
 @router.patch("/agents/{agent_id}", response_model=AgentOut, tags=["agents"])
-def update_agent(agent_id: int, body: AgentUpdate, principal: CurrentPrincipal, db: DB) -> AgentOut:
-    """Change an agent; agents may change their own name, locale, availability and password."""
-    agent = service.get_agent(db, agent_id)
-    self_fields = {"name", "locale", "availability", "password"}
+def update_agent(
+    agent_id: int, body: AgentUpdate, principal: CurrentPrincipal, db: DB, settings: SettingsDep
+) -> AgentOut:
+    """Change an agent; agents may change their own name, locale, availability and password.
+
+    A password change needs the caller's current_password and a console session; it signs the account out
+    everywhere else and revokes all its API tokens.
+    """
+    agent = get_visible_agent(db, principal, agent_id)
+    self_fields = {"name", "locale", "availability", "password", "current_password"}
     sent = body.model_fields_set
     if not principal.can("agents:manage") and (agent_id != principal.agent_id or not sent <= self_fields):
         raise Forbidden("Missing permission agents:manage.")
-    service.update_agent(db, agent, actor=principal, **body.model_dump(exclude_unset=True))
+    if sent & SENSITIVE_FIELDS:
+        _reauthenticate(db, settings, principal, body.current_password)
+    changes = body.model_dump(exclude_unset=True, exclude={"current_password"})
+    service.update_agent(db, agent, actor=principal, **changes)
     return AgentOut.model_validate(agent)
 
 

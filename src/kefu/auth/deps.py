@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 from sqlalchemy.orm import Session
 
-from kefu.auth import service
+from kefu.auth import scopes, service
 from kefu.auth.models import AuthSession
 from kefu.auth.permissions import Principal
 from kefu.core.config import Settings, get_settings
@@ -93,10 +93,15 @@ def set_session_cookie(response: Response, settings: Settings, token: str) -> No
     )
 
 
-def current_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
-    """The authenticated principal or a 401."""
+def current_principal(
+    request: Request, principal: Annotated[Principal | None, Depends(optional_principal)]
+) -> Principal:
+    """The authenticated principal or a 401; also enforces the route's declared permission (kefu.auth.scopes)."""
     if principal is None:
         raise Unauthorized("Authentication required.")
+    refused = scopes.check_route(principal, request.scope.get("route"), request.method)
+    if refused:
+        raise Forbidden(refused)
     return principal
 
 
@@ -111,4 +116,5 @@ def require(permission: str) -> Callable[[Principal], Principal]:
             raise Forbidden(f"Missing permission {permission}.")
         return principal
 
+    setattr(_dep, scopes.MARK, (permission,))  # the route's declared permission (tests/security/test_scopes.py)
     return _dep

@@ -57,6 +57,7 @@ class Principal:
     credential_id: int
     ip: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    scoped: bool = False  # an API token limited to explicit scopes
 
     def can(self, permission: str) -> bool:
         """True when the principal holds `permission`."""

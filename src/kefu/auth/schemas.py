@@ -33,11 +33,10 @@ class AgentOut(BaseModel):
 
 
 class MeOut(AgentOut):
-    """The caller, with effective permissions and CSRF token for cookie sessions."""
+    """The caller, with effective permissions (the CSRF token is in the console pages' meta tag, not here)."""
 
     permissions: list[str]
     brand_ids: list[int] | None
-    csrf_token: str | None = None
 
 
 class LoginOut(BaseModel):
@@ -71,6 +70,8 @@ class AgentUpdate(BaseModel):
     availability: str | None = None
     capacity: int | None = Field(default=None, ge=0, le=1000)
     skills: list[str] | None = None
+    # The caller's own password, required with a password change (re-authentication; console sessions only).
+    current_password: str | None = Field(default=None, max_length=512)
 
 
 class TeamCreate(BaseModel):
@@ -113,6 +114,7 @@ class TokenCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     scopes: list[str] = Field(default_factory=list)
     expires_at: datetime | None = None
+    current_password: str | None = Field(default=None, max_length=512)  # re-authentication
 
 
 class TokenOut(BaseModel):

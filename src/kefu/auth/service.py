@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,7 +17,8 @@ from kefu.auth.permissions import Principal, permissions_for
 from kefu.brands.models import Brand
 from kefu.core.config import Settings
 from kefu.core.db import utcnow
-from kefu.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthorized
+from kefu.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthorized
+from kefu.core.events import publish
 from kefu.core.security import hash_password, needs_rehash, new_token, token_digest, verify_password
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -56,6 +57,7 @@ def principal_for(
         via=via,
         credential_id=credential_id,
         ip=ip,
+        scoped=bool(scopes),
     )
 
 
@@ -155,23 +157,77 @@ def update_agent(
     if brand_ids is not None:
         set_agent_brands(session, agent, brand_ids)
         changes["brand_ids"] = brand_ids
-    revoke = False
+    credentials = False
     if password is not None:
         _check_password_policy(password)
         agent.password_hash = hash_password(password)
         changes["password"] = "changed"  # noqa: S105 - audit marker, not a secret
-        revoke = True
+        credentials = True
     if is_active is not None:
         agent.is_active = is_active
         changes["is_active"] = is_active
-        revoke = revoke or not is_active
-    if role is not None:
-        revoke = True
+        credentials = credentials or not is_active
     session.flush()
-    if revoke:
+    if credentials:
+        # A new password (or a deactivation) ends every other session and every API token, open WebSockets too;
+        # the session that changed its own password stays signed in.
+        own = actor.via == "session" and actor.agent_id == agent.id
+        revoke_credentials(session, agent.id, keep_session_id=actor.credential_id if own else None)
+    elif role is not None:
         revoke_all_sessions(session, agent.id)
     record(session, actor, "agent.update", target_type="agent", target_id=agent.id, details=changes)
     return agent
+
+
+# ---------------------------------------------------------------- brand scoping of agents (one place)
+
+
+def agent_visibility(principal: Principal) -> ColumnElement[bool]:
+    """Agents a principal may see: colleagues sharing one of its brands, platform admins, itself."""
+    if principal.brand_ids is None:
+        return true()
+    colleagues = select(AgentBrand.agent_id).where(AgentBrand.brand_id.in_(principal.brand_ids))
+    return or_(Agent.id == principal.agent_id, Agent.role == "admin", Agent.id.in_(colleagues))
+
+
+def get_visible_agent(session: Session, principal: Principal, agent_id: int) -> Agent:
+    """An agent the principal may see, else 404."""
+    agent = session.scalar(select(Agent).where(Agent.id == agent_id, agent_visibility(principal)))
+    if agent is None:
+        raise NotFound(f"Agent {agent_id} not found.")
+    return agent
+
+
+def can_reply(role: str) -> bool:
+    """Whether agents of this role may answer customers (only they can own conversations and tickets)."""
+    return "conversations:write" in permissions_for(role)
+
+
+def _in_brand(brand_id: int | ColumnElement[int]) -> ColumnElement[bool]:
+    members = select(AgentBrand.agent_id).where(AgentBrand.brand_id == brand_id)
+    return or_(Agent.role == "admin", Agent.id.in_(members))
+
+
+def assignable_clause(brand_id: int | ColumnElement[int]) -> ColumnElement[bool]:
+    """SQL filter for agents who may be assigned work of `brand_id` (the rule of ensure_assignable, for queries)."""
+    roles = [r for r in ROLES if can_reply(r)]
+    return and_(Agent.is_active.is_(True), Agent.role.in_(roles), _in_brand(brand_id))
+
+
+def ensure_assignable(session: Session, agent_id: int, brand_id: int) -> Agent:
+    """The assignee of a brand's ticket or conversation: active, working in that brand, allowed to reply."""
+    agent = session.scalar(select(Agent).where(Agent.id == agent_id, _in_brand(brand_id)))
+    if agent is None or not agent.is_active:
+        raise InvalidInput(f"Agent {agent_id} does not exist, is inactive or does not work in this brand.")
+    if not can_reply(agent.role):
+        raise InvalidInput(f"Agent {agent_id} cannot reply to customers ({agent.role}), so cannot be assigned.")
+    return agent
+
+
+def assignable_agents(session: Session, brand_id: int) -> list[Agent]:
+    """Who may be assigned a brand's work (the console's assignee list)."""
+    stmt = select(Agent).where(assignable_clause(brand_id))
+    return list(session.scalars(stmt.order_by(Agent.name, Agent.id)))
 
 
 def create_team(
@@ -192,9 +248,10 @@ def create_team(
 def set_team_members(session: Session, team: Team, members: list[tuple[int, bool]], actor: Principal) -> None:
     """Replace a team's members: list of (agent_id, is_lead)."""
     ids = [m[0] for m in members]
-    known = set(session.scalars(select(Agent.id).where(Agent.id.in_(ids)))) if ids else set()
+    # Only agents working in the team's brand may join it (routing assigns the team's tickets to its members).
+    known = set(session.scalars(select(Agent.id).where(Agent.id.in_(ids), _in_brand(team.brand_id)))) if ids else set()
     if set(ids) - known:
-        raise InvalidInput(f"Unknown agent ids: {sorted(set(ids) - known)}")
+        raise InvalidInput(f"Unknown agent ids or agents outside the team's brand: {sorted(set(ids) - known)}")
     session.execute(delete(TeamMember).where(TeamMember.team_id == team.id))
     for agent_id, is_lead in members:
         session.add(TeamMember(team_id=team.id, agent_id=agent_id, is_lead=is_lead))
@@ -308,11 +365,25 @@ def resolve_session(session: Session, token: str, ip: str | None) -> tuple[Princ
     return principal_for(session, agent, "session", row.id, ip), row
 
 
+REVOKED_EVENT = "auth.revoked"
+
+
+def revocation_topics(principal: Principal) -> tuple[str, ...]:
+    """Internal realtime topics on which a connection of `principal` hears that its credential was revoked."""
+    return (f"auth:agent:{principal.agent_id}", f"auth:{principal.via}:{principal.credential_id}")
+
+
+def _announce(session: Session, topic: str, **data: object) -> None:
+    # After commit, over the bus (so every process): open WebSockets of revoked credentials close (kefu.web.ws).
+    publish(session, REVOKED_EVENT, dict(data), (topic,))
+
+
 def logout(session: Session, principal: Principal) -> None:
     """Revoke the current session."""
     row = session.get(AuthSession, principal.credential_id)
     if row is not None and row.revoked_at is None:
         row.revoked_at = utcnow()
+    _announce(session, f"auth:session:{principal.credential_id}")
     record(session, principal, "auth.logout", target_type="agent", target_id=principal.agent_id)
 
 
@@ -325,7 +396,34 @@ def revoke_all_sessions(session: Session, agent_id: int) -> int:
     for row in rows:
         row.revoked_at = now
     session.flush()
+    _announce(session, f"auth:agent:{agent_id}", sessions=True, tokens=False, keep_session_id=None)
     return len(rows)
+
+
+def revoke_credentials(session: Session, agent_id: int, *, keep_session_id: int | None = None) -> None:
+    """Revoke every session (except `keep_session_id`) and every API token of an agent, and close their sockets."""
+    now = utcnow()
+    for row in session.scalars(
+        select(AuthSession).where(AuthSession.agent_id == agent_id, AuthSession.revoked_at.is_(None))
+    ):
+        if row.id != keep_session_id:
+            row.revoked_at = now
+    for tok in session.scalars(select(ApiToken).where(ApiToken.agent_id == agent_id, ApiToken.revoked_at.is_(None))):
+        tok.revoked_at = now
+    session.flush()
+    _announce(session, f"auth:agent:{agent_id}", sessions=True, tokens=True, keep_session_id=keep_session_id)
+
+
+def reauthenticate(session: Session, settings: Settings, principal: Principal, current_password: str | None) -> None:
+    """Sensitive account changes need a console session and the caller's current password (never a bearer token)."""
+    if principal.via != "session":
+        raise Forbidden("This change needs a signed-in console session; API tokens cannot make it.", reauth=True)
+    agent = get_agent(session, principal.agent_id)
+    _check_rate_limit(session, settings, agent.email, principal.ip or "unknown")
+    if not current_password or not verify_password(agent.password_hash, current_password):
+        session.add(LoginAttempt(username=agent.email, ip=principal.ip or "unknown", success=False))
+        session.flush()
+        raise Forbidden("Confirm this change with your current password (current_password).", reauth=True)
 
 
 def list_sessions(session: Session, agent_id: int) -> list[AuthSession]:
@@ -405,5 +503,6 @@ def revoke_token(session: Session, principal: Principal, token_id: int) -> ApiTo
         raise NotFound(f"Token {token_id} not found.")
     if tok.revoked_at is None:
         tok.revoked_at = utcnow()
+    _announce(session, f"auth:token:{tok.id}")
     record(session, principal, "token.revoke", target_type="api_token", target_id=tok.id)
     return tok

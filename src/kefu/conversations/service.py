@@ -10,8 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kefu.audit.service import record
-from kefu.auth.models import Agent, Team
+from kefu.auth.models import Team
 from kefu.auth.permissions import Principal
+from kefu.auth.service import ensure_assignable
 from kefu.brands.models import Inbox
 from kefu.conversations.models import SENDER_TYPES, Conversation, Message
 from kefu.core.access import ensure_brand
@@ -164,9 +165,7 @@ def update_conversation(
 ) -> Conversation:
     """Change status, assignee, team or subject."""
     if changes.get("assignee_id") is not None:
-        agent = session.get(Agent, changes["assignee_id"])
-        if agent is None or not agent.is_active:
-            raise InvalidInput(f"Agent {changes['assignee_id']} does not exist or is inactive.")
+        ensure_assignable(session, changes["assignee_id"], conv.brand_id)  # same brand, may reply (kefu.auth.service)
     if changes.get("team_id") is not None:
         team = session.get(Team, changes["team_id"])
         if team is None or team.brand_id != conv.brand_id:

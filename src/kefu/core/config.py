@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     jobs_idle_timeout_ms: int = 60_000
     # Jobs a worker reads at once: 1 means it only claims what it is about to run (no stranded prefetch).
     jobs_xread_count: int = 1
+    # Audit chain HMAC key id (derived from secret_key); rotating: bump the id, and list a replaced secret_key under
+    # its old id in audit_old_secrets (JSON {"k1": "..."}) so older entries still verify (docs/SECURITY.md).
+    audit_key_id: str = Field(default="k1", pattern=r"^[A-Za-z0-9_-]{1,16}$")
+    audit_old_secrets: dict[str, str] = Field(default_factory=dict)
+    demo_mode: bool = False  # serve /demo/shop (a sample storefront embedding the widget); never in production
     scheduler: bool = True  # run the (leader-elected) periodic-job scheduler inside `kefu serve`
     # Optional LLM assist (kefu.llm): an OpenAI-compatible chat-completions endpoint; off unless URL and model are set.
     llm_base_url: str | None = None  # e.g. http://127.0.0.1:11434/v1 (Ollama), https://api.openai.com/v1

@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Select, TypeDecorator, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from kefu.core.errors import InvalidInput
@@ -54,6 +54,31 @@ def decode_cursor(cursor: str, n: int) -> list[Any]:
     return out
 
 
+def _typed(value: Any, col: InstrumentedAttribute[Any]) -> Any:
+    """A cursor value checked against its column's type: a forged cursor is a 422, not a driver error (500)."""
+    sql_type = col.type
+    if isinstance(sql_type, TypeDecorator):  # e.g. UTCDateTime reports `object`; its impl knows the real type
+        sql_type = sql_type.impl_instance
+    try:
+        expected = sql_type.python_type
+    except NotImplementedError:
+        return value
+    ok = value is not None and not isinstance(value, bool)
+    if expected is datetime:
+        ok = ok and isinstance(value, datetime)
+        if ok and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+    elif expected is int:
+        ok = ok and isinstance(value, int) and -(2**63) <= value < 2**63
+    elif expected is float:
+        ok = ok and isinstance(value, int | float)
+    elif expected is str:
+        ok = ok and isinstance(value, str)
+    if not ok:
+        raise InvalidInput("Malformed cursor.")
+    return value
+
+
 def keyset_page(
     session: Session,
     stmt: Select[S],
@@ -66,7 +91,7 @@ def keyset_page(
 ) -> tuple[list[S], str | None]:
     """Fetch one page ordered by (sort_col, id) using a seek predicate instead of OFFSET."""
     if cursor:
-        sort_val, id_val = decode_cursor(cursor, 2)
+        sort_val, id_val = (_typed(v, c) for v, c in zip(decode_cursor(cursor, 2), (sort_col, id_col), strict=True))
         if descending:
             stmt = stmt.where(or_(sort_col < sort_val, and_(sort_col == sort_val, id_col < id_val)))
         else:

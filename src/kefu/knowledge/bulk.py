@@ -30,6 +30,7 @@ from kefu.core.events import publish
 from kefu.knowledge.models import LOCALES, FaqEntry
 from kefu.knowledge.render import FORMATS, clean_answer
 from kefu.knowledge.service import clean_category, clean_questions
+from kefu.security import csvsafe
 
 COLUMNS = ("id", "locale", "category", "question", "alternatives", "answer", "format", "published", "intent")
 PATH_SEPARATOR = " > "
@@ -129,7 +130,7 @@ def read_records(data: bytes, fmt: str) -> list[dict[str, Any]]:
     if missing:
         raise InvalidInput(f"CSV header lacks column(s): {', '.join(missing)} (expected {', '.join(COLUMNS)}).")
     reader.fieldnames = [h.strip().lower() for h in reader.fieldnames]
-    return [dict(r) for r in reader]
+    return [{k: csvsafe.restore_cell(v) if isinstance(v, str) else v for k, v in r.items()} for r in reader]
 
 
 # ---------------------------------------------------------------- validating rows
@@ -393,16 +394,16 @@ def export_faqs(session: Session, brand_id: int, fmt: str, locale: str | None = 
     if fmt != "csv":
         raise InvalidInput(f"Unknown export format {fmt!r} (csv or json).")
     out = io.StringIO(newline="")
-    writer = csv.DictWriter(out, fieldnames=list(COLUMNS), lineterminator="\r\n")
-    writer.writeheader()
-    for r in rows:
-        writer.writerow(
-            {
-                **r,
-                "category": PATH_SEPARATOR.join(r["category"]),
-                "alternatives": "\n".join(r["alternatives"]),
-                "published": "true" if r["published"] else "false",
-                "intent": r["intent"] or "",
-            }
-        )
+    flat = (
+        {
+            **r,
+            "category": PATH_SEPARATOR.join(r["category"]),
+            "alternatives": "\n".join(r["alternatives"]),
+            "published": "true" if r["published"] else "false",
+            "intent": r["intent"] or "",
+        }
+        for r in rows
+    )
+    # Formula-safe like every export (a Markdown answer "- item" gets a leading '); the importer strips it again.
+    csvsafe.writer(out, lineterminator="\r\n").writerows(csvsafe.dict_rows(COLUMNS, flat))
     return out.getvalue()

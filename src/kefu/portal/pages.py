@@ -17,7 +17,6 @@ from kefu.channels.board.service import submit
 from kefu.channels.storage import describe, store
 from kefu.core.errors import NotFound, TooManyRequests
 from kefu.portal import service
-from kefu.tickets.models import Ticket
 from kefu.tickets.progress import customer_progress
 from kefu.web.i18n import pick_locale
 from kefu.web.pages import LOCALE_COOKIE, render
@@ -203,12 +202,9 @@ async def track(request: Request, slug: str, db: DB) -> HTMLResponse:
         return page("csrf", None, 403)
     ip = request.client.host if request.client else "unknown"
     try:
-        view = customer_progress(db, number, contact, ip=ip)
+        view = customer_progress(db, number, contact, ip=ip, brand_id=brand.id)
     except TooManyRequests:
         return page("track_limited", None, 429)
     except NotFound:
-        return page("track_nomatch", None, 404)
-    ticket_brand = db.scalar(select(Ticket.brand_id).where(Ticket.number == view["number"]))
-    if ticket_brand != brand.id:
         return page("track_nomatch", None, 404)
     return page(None, view)

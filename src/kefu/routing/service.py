@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from kefu.audit.service import record
 from kefu.auth.models import Agent, Team, TeamMember
 from kefu.auth.permissions import Principal
+from kefu.auth.service import assignable_clause, ensure_assignable
 from kefu.brands.service import get_brand
 from kefu.core.access import ensure_brand
 from kefu.core.db import utcnow
@@ -202,6 +203,7 @@ def candidates(session: Session, team_id: int, skills: Sequence[str] = ()) -> li
             select(Agent)
             .join(TeamMember, TeamMember.agent_id == Agent.id)
             .where(TeamMember.team_id == team_id, Agent.is_active.is_(True), Agent.availability == "online")
+            .where(assignable_clause(select(Team.brand_id).where(Team.id == team_id).scalar_subquery()))
             .order_by(Agent.id)
         )
     )
@@ -233,6 +235,7 @@ def assign(
     session: Session, ticket: Ticket, agent: Agent, actor: Principal | None, *, reason: str = "manual"
 ) -> Ticket:
     """Assign a ticket to an agent: status new → open, timeline, audit, realtime event and a notification."""
+    ensure_assignable(session, agent.id, ticket.brand_id)  # same brand, may reply (kefu.auth.service)
     before = ticket.assignee_id
     ticket.assignee_id = agent.id
     if ticket.status == "new":

@@ -30,8 +30,8 @@ ResetSender = Callable[[str, str, str, str], None]
 
 
 def log_sender(email: str, name: str, link: str, locale: str) -> None:
-    """Interim sender: writes the link to the log until the email channel provides a mailer."""
-    log.warning("password reset for %s: %s", email, link)
+    """Fallback when no mailer is installed: says so, never logs the link (it is a credential)."""
+    log.warning("password reset requested but no mailer is configured; nothing was sent")
 
 
 _sender: ResetSender = log_sender
@@ -90,8 +90,8 @@ def request_reset(session: Session, settings: Settings, *, email: str, ip: str) 
         actor_type="anonymous",
         actor_label=ip,
     )
-    link = f"{settings.base_url.rstrip('/')}/reset-password?{urlencode({'token': raw})}"
     to, name, locale = agent.email, agent.name, agent.locale
+    link = f"{settings.base_url.rstrip('/')}/reset-password?{urlencode({'token': raw, 'lang': locale})}"
     after_commit(session, lambda: _sender(to, name, link, locale))
 
 

@@ -11,6 +11,7 @@ from kefu.core.db import utcnow
 from kefu.core.errors import Forbidden, ProblemError
 from kefu.surveys import service
 from kefu.tickets.models import Ticket
+from kefu.web.forms import lenient_int
 from kefu.web.pages import render
 
 router = APIRouter(include_in_schema=False, prefix="/survey")
@@ -53,9 +54,7 @@ async def csat_submit(request: Request, token: str, db: DB) -> HTMLResponse:
     form = await request.form()
     raw = str(form.get("rating", ""))
     try:
-        service.answer_csat(
-            db, service.csat_by_token(db, token), int(raw) if raw.isdigit() else 0, str(form.get("comment", ""))
-        )
+        service.answer_csat(db, service.csat_by_token(db, token), lenient_int(raw) or 0, str(form.get("comment", "")))
     except ProblemError as exc:
         if exc.status == 409:
             return _csat_page(request, db, token)
@@ -94,7 +93,9 @@ async def campaign_submit(request: Request, token: str, db: DB) -> HTMLResponse:
     if not _same_origin(request):
         raise Forbidden("Cross-site submission refused.")
     form = await request.form()
-    scores = {k[4:]: int(str(v)) for k, v in form.items() if k.startswith("dim_") and str(v).isdigit()}
+    scores = {
+        k[4:]: lenient_int(v) or 0 for k, v in form.items() if k.startswith("dim_") and lenient_int(v) is not None
+    }
     r, c = service.recipient_by_token(db, token)
     try:
         service.answer_campaign(db, r, c, scores, str(form.get("comment", "")))

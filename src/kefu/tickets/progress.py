@@ -78,13 +78,25 @@ def check_rate_limit(session: Session, ip: str, number: str, now: datetime) -> N
 
 
 def customer_progress(
-    session: Session, number: str, contact: str, *, ip: str = "bot", now: datetime | None = None
+    session: Session,
+    number: str,
+    contact: str,
+    *,
+    ip: str = "bot",
+    now: datetime | None = None,
+    brand_id: int | None = None,
 ) -> dict[str, Any]:
-    """The customer-safe view of a ticket, if `contact` matches its customer (for the API and the bot)."""
+    """The customer-safe view of a ticket, if `contact` matches its customer (for the API and the bot).
+
+    `brand_id` restricts the lookup to one brand (the portal of that brand): brands may share a ticket prefix.
+    """
     now = now or utcnow()
     number = number.strip().upper()[:32]
     check_rate_limit(session, ip, number, now)
-    ticket = session.scalar(select(Ticket).where(Ticket.number == number))
+    stmt = select(Ticket).where(Ticket.number == number)
+    if brand_id is not None:
+        stmt = stmt.where(Ticket.brand_id == brand_id)
+    ticket = session.scalar(stmt)
     customer = session.get(Customer, ticket.customer_id) if ticket and ticket.customer_id else None
     ok = customer is not None and contact_matches(customer, contact)
     session.add(ProgressQueryAttempt(ip=ip[:64], number=number, success=ok, at=now))

@@ -15,8 +15,9 @@ from sqlalchemy import ColumnElement, String, cast, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from kefu.audit.service import record
-from kefu.auth.models import Agent, Team, TeamMember
+from kefu.auth.models import Team, TeamMember
 from kefu.auth.permissions import Principal
+from kefu.auth.service import ensure_assignable
 from kefu.brands.models import Brand
 from kefu.brands.service import get_brand
 from kefu.conversations.models import Conversation, Message
@@ -98,9 +99,7 @@ def _check_refs(session: Session, brand_id: int, team_id: int | None, assignee_i
         if team is None or team.brand_id != brand_id:
             raise InvalidInput(f"Team {team_id} does not exist in this brand.")
     if assignee_id is not None:
-        agent = session.get(Agent, assignee_id)
-        if agent is None or not agent.is_active:
-            raise InvalidInput(f"Agent {assignee_id} does not exist or is inactive.")
+        ensure_assignable(session, assignee_id, brand_id)  # same brand, may reply (kefu.auth.service)
 
 
 # --------------------------------------------------------------------------- categories

@@ -13,8 +13,6 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import Headers, MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kefu import __version__, registry
 from kefu.core.config import Settings, get_settings
@@ -27,60 +25,13 @@ from kefu.core.scheduler import Scheduler
 from kefu.privacy.contract import mask_json, output_kinds
 from kefu.privacy.logmask import install_log_masking
 from kefu.privacy.middleware import PrivacyMiddleware
+from kefu.security.asgi import WebSecurity
+from kefu.security.logredact import install_log_redaction
+from kefu.web.errors import install_docs, install_error_pages
 from kefu.web.pages import LoginRequired
 from kefu.web.ws import router as ws_router
 
 log = logging.getLogger("kefu.web")
-
-
-CORS_PUBLIC_PREFIXES = ("/api/v1/widget/", "/api/v1/public/")
-
-
-def _cors_headers(*, preflight: bool) -> dict[str, str]:
-    headers = {"Access-Control-Allow-Origin": "*", "Vary": "Origin"}
-    if preflight:
-        headers.update(
-            {
-                "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-                "Access-Control-Allow-Headers": "Content-Type, X-Kefu-Visitor",
-                "Access-Control-Max-Age": "600",
-            }
-        )
-    return headers
-
-
-_HARDENING = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin"}
-
-
-class SecurityHeaders:
-    """CORS for the public prefixes and hardening headers, as plain ASGI (no per-request task and body relay)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer widget/public preflights; add the headers to every HTTP response."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        public = str(scope["path"]).startswith(CORS_PUBLIC_PREFIXES)
-        if public and scope["method"] == "OPTIONS" and Headers(scope=scope).get("access-control-request-method"):
-            # Preflight for the embeddable widget and public APIs: they authenticate with explicit tokens, never
-            # cookies, so any site may call them.
-            await Response(status_code=204, headers=_cors_headers(preflight=True))(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                if public:
-                    headers.update(_cors_headers(preflight=False))
-                for name, value in _HARDENING.items():
-                    if name not in headers:
-                        headers[name] = value
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None, bus: Bus | None = None) -> FastAPI:
@@ -88,6 +39,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     settings = settings or get_settings()
     registry.load_jobs()  # the in-process queue runs jobs inside this process
     install_log_masking()  # personal data never reaches log files
+    install_log_redaction()  # nor do credentials (tokens, reset links, session ids)
     if database is not None:
         set_database(database)
     database = database or get_database(settings)
@@ -120,6 +72,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         version=__version__,
         description="Omnichannel, AI-first customer service API. Errors are RFC 7807 problem documents.",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs with a nonce-bearing CSP
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.database = database
@@ -140,8 +94,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             return Response(status_code=401, headers={"HX-Redirect": "/login"})
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
 
-    app.add_middleware(SecurityHeaders)
+    install_docs(app)
+    install_error_pages(app)  # after every handler is registered: page routes get an HTML error page
     app.add_middleware(PrivacyMiddleware)  # every authenticated API response goes through the privacy contract
+    app.add_middleware(WebSecurity)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> JSONResponse:

@@ -248,15 +248,84 @@ STRINGS: dict[str, tuple[str, str]] = {
     "qa_transcript": ("對話內容", "Transcript"),
 }
 
+# key: (zh-TW, zh-CN, en), each written for its readers (error and password-reset pages).
+STRINGS3: dict[str, tuple[str, str, str]] = {
+    "error_title": ("發生錯誤", "出错了", "Something went wrong"),
+    "error_400": (
+        "請求內容有誤，請檢查後再試一次。",
+        "请求内容有误，请检查后重试。",
+        "The request was not valid. Please check it and try again.",
+    ),
+    "error_401": ("請先登入。", "请先登录。", "Please sign in first."),
+    "error_403": ("您沒有權限執行這個動作。", "您没有权限执行此操作。", "You don't have permission to do that."),
+    "error_404": ("找不到這個頁面。", "找不到该页面。", "We couldn't find that page."),
+    "error_413": ("上傳的內容太大。", "上传的内容太大。", "What you sent is too large."),
+    "error_422": (
+        "有欄位格式不正確，請檢查後再送出。",
+        "有字段格式不正确，请检查后再提交。",
+        "Some fields are not valid. Please check them and try again.",
+    ),
+    "error_429": (
+        "操作太頻繁，請稍後再試。",
+        "操作过于频繁，请稍后再试。",
+        "Too many requests. Please try again later.",
+    ),
+    "error_500": (
+        "系統暫時發生問題，請稍後再試。",
+        "系统暂时出现问题，请稍后再试。",
+        "Something went wrong on our side. Please try again later.",
+    ),
+    "error_503": (
+        "服務暫時無法使用，請稍後再試。",
+        "服务暂时不可用，请稍后再试。",
+        "The service is temporarily unavailable. Please try again later.",
+    ),
+    "error_back": ("回到首頁", "返回首页", "Back to the start"),
+    "reset_title": ("重設密碼", "重置密码", "Reset your password"),
+    "reset_new": ("新密碼（至少 10 個字元）", "新密码（至少 10 个字符）", "New password (at least 10 characters)"),
+    "reset_confirm": ("再輸入一次新密碼", "再次输入新密码", "Repeat the new password"),
+    "reset_submit": ("設定新密碼", "设置新密码", "Set new password"),
+    "reset_mismatch": ("兩次輸入的密碼不一樣。", "两次输入的密码不一致。", "The two passwords don't match."),
+    "reset_invalid": (
+        "這個重設連結無效或已過期，請重新申請。",
+        "该重置链接无效或已过期，请重新申请。",
+        "This reset link is invalid or has expired. Please request a new one.",
+    ),
+    "reset_weak": (
+        "密碼至少需要 10 個字元。",
+        "密码至少需要 10 个字符。",
+        "The password must be at least 10 characters.",
+    ),
+    "reset_done": (
+        "密碼已更新，所有裝置都已登出，請用新密碼登入。",
+        "密码已更新，所有设备都已退出登录，请用新密码登录。",
+        "Your password has been changed and every device signed out. Sign in with the new password.",
+    ),
+    "reset_request": (
+        "忘記密碼？輸入您的電子郵件，我們會寄送重設連結。",
+        "忘记密码？输入您的邮箱，我们会发送重置链接。",
+        "Forgot your password? Enter your email and we'll send a reset link.",
+    ),
+    "reset_sent": (
+        "如果這個電子郵件有帳號，重設連結已經寄出。",
+        "如果该邮箱有账号，重置链接已发送。",
+        "If an account uses that email, a reset link is on its way.",
+    ),
+    "reset_send": ("寄送重設連結", "发送重置链接", "Send reset link"),
+}
+
 
 @lru_cache(maxsize=1)
 def _tables() -> dict[str, dict[str, str]]:
     to_cn = converter("tw2sp")
-    return {
+    tables = {
         "zh-TW": {k: v[0] for k, v in STRINGS.items()},
         "zh-CN": {k: to_cn.convert(v[0]) for k, v in STRINGS.items()},
         "en": {k: v[1] for k, v in STRINGS.items()},
     }
+    for key, (tw, cn, en) in STRINGS3.items():
+        tables["zh-TW"][key], tables["zh-CN"][key], tables["en"][key] = tw, cn, en
+    return tables
 
 
 def pick_locale(requested: str | None, fallback: str | None) -> str:

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, or_, select
@@ -26,9 +26,12 @@ from kefu.customers.models import Customer, CustomerIdentity, Organization
 from kefu.macros import service as macros
 from kefu.privacy.masking import PiiView, can_reveal
 from kefu.privacy.search import person_filter
+from kefu.security import reset as reset_service
+from kefu.security.asgi import STRICT_CSP, use_policy
 from kefu.sla.models import TicketSla
 from kefu.tickets import service as ticket_service
 from kefu.tickets.models import PRIORITIES, TICKET_STATUSES, Ticket
+from kefu.web.forms import optional_int
 from kefu.web.i18n import LOCALES, pick_locale, translator
 
 log = logging.getLogger("kefu.web")
@@ -96,8 +99,13 @@ def root() -> RedirectResponse:
 
 
 @router.get("/demo/shop", response_class=HTMLResponse)
-def demo_shop(request: Request, db: DB, brand: str = "demo", widget_origin: str | None = None) -> HTMLResponse:
-    """A sample storefront with the chat widget embedded, as a customer's website would (demo and tests)."""
+def demo_shop(request: Request, db: DB, settings: SettingsDep, brand: str = "demo") -> HTMLResponse:
+    """A sample storefront with the chat widget embedded, as a customer's website would (demo mode only).
+
+    Nothing from the request reaches the page's scripts: the widget always loads from the configured base URL.
+    """
+    if not settings.demo_mode:
+        raise NotFound("Not found.")
     row = db.scalar(select(Brand).where(Brand.slug == brand))
     inbox = None
     if row is not None:
@@ -106,8 +114,20 @@ def demo_shop(request: Request, db: DB, brand: str = "demo", widget_origin: str 
         )
     if row is None or inbox is None:
         raise NotFound("No web-chat inbox for that brand.")
-    origin = widget_origin if widget_origin and widget_origin.startswith(("http://", "https://")) else ""
-    return render(request, None, "demo_shop.html", brand=row, inbox=inbox, widget_origin=origin.rstrip("/"))
+    origin = settings.base_url.rstrip("/")
+    ws_origin = "ws" + origin[4:] if origin.startswith("http") else origin
+    # The shop may be opened on another host name than base_url (a customer's site embeds the widget cross-site).
+    use_policy(
+        request.scope,
+        STRICT_CSP.extend(
+            script_src=[origin],
+            style_src=[origin],  # the widget brings its own stylesheet (widget.css) from kefu
+            connect_src=[origin, ws_origin],
+            img_src=[origin],
+            media_src=[origin],
+        ),
+    )
+    return render(request, None, "demo_shop.html", brand=row, inbox=inbox, widget_origin=origin)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -150,6 +170,57 @@ def login_submit(
     response = RedirectResponse("/console", status_code=303)
     set_session_cookie(response, settings, result.token)
     return response
+
+
+def _reset_page(request: Request, status: int = 200, **data: Any) -> HTMLResponse:
+    data = {"token": None, "error": None, "done": None, **data}
+    response = render(request, None, "reset_password.html", status=status, **data)
+    response.headers["Referrer-Policy"] = "no-referrer"  # the URL carries the reset token
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/reset-password", response_class=HTMLResponse)
+def reset_password_form(request: Request, token: Annotated[str | None, Query(max_length=200)] = None) -> HTMLResponse:
+    """The page the emailed reset link opens: new password form (or the request form without a token)."""
+    return _reset_page(request, token=token)
+
+
+@router.post("/reset-password/request", response_class=HTMLResponse)
+def reset_password_request(
+    request: Request, db: DB, settings: SettingsDep, email: Annotated[str, Form(max_length=320)]
+) -> HTMLResponse:
+    """Ask for a reset link (same answer whether or not the account exists)."""
+    if not _same_origin(request):
+        raise Forbidden("Cross-site request refused.")
+    try:
+        reset_service.request_reset(db, settings, email=email, ip=client_ip(request))
+    except TooManyRequests:
+        return _reset_page(request, status=429, error="error_429")
+    return _reset_page(request, status=202, done="reset_sent")
+
+
+@router.post("/reset-password", response_class=HTMLResponse)
+def reset_password_submit(
+    request: Request,
+    db: DB,
+    token: Annotated[str, Form(max_length=200)],
+    password: Annotated[str, Form(max_length=512)],
+    password2: Annotated[str, Form(max_length=512)],
+) -> HTMLResponse:
+    """Set the new password; every session and API token of the account is revoked."""
+    if not _same_origin(request):
+        raise Forbidden("Cross-site request refused.")
+    if password != password2:
+        return _reset_page(request, status=422, token=token, error="reset_mismatch")
+    if len(password) < auth_service.MIN_PASSWORD:
+        return _reset_page(request, status=422, token=token, error="reset_weak")
+    try:
+        reset_service.confirm_reset(db, token=token, password=password, ip=client_ip(request))
+    except ProblemError:
+        db.rollback()
+        return _reset_page(request, status=422, error="reset_invalid")
+    return _reset_page(request, done="reset_done")
 
 
 @router.post("/logout", response_model=None)
@@ -243,7 +314,10 @@ def _conversation_data(db: Session, ctx: PageContext, conversation_id: int) -> d
     assert brand is not None
     rows, _ = conv_service.customer_timeline(db, customer, before_id=None, limit=200, include_notes=True)
     timeline = list(reversed(rows))
-    agents = {a.id: a for a in db.scalars(select(Agent).where(Agent.is_active.is_(True)).order_by(Agent.name))}
+    # Names shown in the timeline: agents visible to the caller; the assignee list: who may take this brand's work.
+    visible = select(Agent).where(auth_service.agent_visibility(ctx.principal)).order_by(Agent.name)
+    agents = {a.id: a for a in db.scalars(visible)}
+    assignees = auth_service.assignable_agents(db, conv.brand_id)
     teams = list(db.scalars(select(Team).where(Team.brand_id == conv.brand_id).order_by(Team.name)))
     ticket = db.get(Ticket, conv.ticket_id) if conv.ticket_id else None
     tickets = list(
@@ -270,6 +344,7 @@ def _conversation_data(db: Session, ctx: PageContext, conversation_id: int) -> d
         "brand": brand,
         "timeline": timeline,
         "agents": agents,
+        "assignees": assignees,
         "teams": teams,
         "ticket": ticket,
         "tickets": tickets,
@@ -341,8 +416,8 @@ def assign(
         raise Forbidden("Missing permission conversations:write.")
     conv = conv_service.get_conversation(db, conversation_id, ctx.principal)
     changes: dict[str, Any] = {
-        "assignee_id": int(assignee_id) if assignee_id else None,
-        "team_id": int(team_id) if team_id else None,
+        "assignee_id": optional_int(assignee_id, "assignee_id"),
+        "team_id": optional_int(team_id, "team_id"),
     }
     if status in ("open", "pending", "closed", "bot"):
         changes["status"] = status

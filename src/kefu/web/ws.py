@@ -89,6 +89,34 @@ def _authorize_topics(factory: SessionFactory, principal: Principal, topics: lis
     return ok, denied
 
 
+RECHECK_SECONDS = 60.0
+REVOKED_MARK = f'"type": "{auth_service.REVOKED_EVENT}"'
+
+
+def _revokes(payload: str, principal: Principal) -> bool | None:
+    """None for an ordinary event; else whether this auth.revoked event ends the connection of `principal`."""
+    try:
+        event = json.loads(payload)["event"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if event.get("type") != auth_service.REVOKED_EVENT:
+        return None
+    data = event.get("data") or {}
+    topics = set(event.get("topics") or ())
+    if f"auth:{principal.via}:{principal.credential_id}" in topics:
+        return True
+    if f"auth:agent:{principal.agent_id}" not in topics:
+        return False
+    if principal.via == "session":
+        return bool(data.get("sessions")) and data.get("keep_session_id") != principal.credential_id
+    return bool(data.get("tokens"))
+
+
+def _still_valid(factory: SessionFactory, ws: WebSocket, settings: Settings, principal: Principal) -> bool:
+    again = _authenticate(factory, ws, settings)
+    return again is not None and again.credential_id == principal.credential_id and again.via == principal.via
+
+
 @router.websocket("/api/v1/ws")
 async def websocket(ws: WebSocket) -> None:
     """Subscribe with {"op":"subscribe","topics":[...]}; events arrive as {"op":"event","event":{...}}."""
@@ -105,15 +133,30 @@ async def websocket(ws: WebSocket) -> None:
         return
     await ws.accept()
     sub = Subscriber(reveal=can_reveal(principal))  # others get events through the privacy masker
+    # Internal topics (clients cannot subscribe to them): revocation of this credential or of the whole account.
+    sub.topics.update(auth_service.revocation_topics(principal))
     hub.add(sub)
 
     async def pump() -> None:
         while True:
-            payload = await sub.queue.get()
+            try:
+                payload = await asyncio.wait_for(sub.queue.get(), timeout=RECHECK_SECONDS)
+            except TimeoutError:
+                # Belt and braces for revocations the bus could not announce (expiry, a database-side change).
+                if not await run_in_threadpool(_still_valid, db, ws, settings, principal):
+                    await ws.close(code=4401, reason="credential revoked")
+                    return
+                continue
             if sub.overflowed:
                 await ws.close(code=4008, reason="client too slow; resume from last id")
                 return
-            await ws.send_text(payload)
+            verdict = _revokes(payload, principal) if REVOKED_MARK in payload else None
+            if verdict:
+                await ws.close(code=4401, reason="credential revoked")
+                return
+            if verdict is None:
+                await ws.send_text(payload)
+            # verdict False: another credential's revocation, internal and never forwarded
 
     sender = asyncio.create_task(pump())
     try:

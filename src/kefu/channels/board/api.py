@@ -15,6 +15,7 @@ from kefu.auth.deps import DB
 from kefu.channels.board.service import submit
 from kefu.channels.service import get_inbox
 from kefu.core.errors import InvalidInput
+from kefu.security.asgi import csp_nonce
 
 router = APIRouter(prefix="/api/v1/channels/board", tags=["channels"])
 
@@ -33,7 +34,7 @@ class BoardPost(BaseModel):
 PAGE = """<!doctype html>
 <html lang="zh-Hant"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>{title} 留言板 / Message board</title>
-<style>body{{font-family:system-ui,"PingFang TC","Microsoft JhengHei",sans-serif;
+<style nonce="{nonce}">body{{font-family:system-ui,"PingFang TC","Microsoft JhengHei",sans-serif;
 max-width:40rem;margin:2rem auto;padding:0 1rem}}
 label{{display:block;margin-top:1rem}}input,select,textarea{{width:100%;padding:.5rem;font:inherit}}
 .hp{{position:absolute;left:-5000px}}button{{margin-top:1rem;padding:.6rem 1.5rem}}</style></head>
@@ -47,8 +48,9 @@ label{{display:block;margin-top:1rem}}input,select,textarea{{width:100%;padding:
 <label class="hp">Website<input name="website" tabindex="-1" autocomplete="off"></label>
 <button type="submit">送出 Submit</button></form></body></html>"""
 
-THANKS = """<!doctype html><html lang="zh-Hant"><head><meta charset="utf-8"><title>已收到 / Received</title></head>
-<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto">
+THANKS = """<!doctype html><html lang="zh-Hant"><head><meta charset="utf-8"><title>已收到 / Received</title>
+<style nonce="{nonce}">body{{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto}}</style></head>
+<body>
 <h1>感謝您的留言 / Thank you</h1><p>案件編號 Case number: <strong>{number}</strong></p>
 <p>客服人員將盡快與您聯繫。We will get back to you soon.</p></body></html>"""
 
@@ -56,17 +58,16 @@ DEFAULT_CATEGORIES = [("general", "一般諮詢 General"), ("order", "訂單 Ord
 
 
 @router.get("/{inbox_id}", response_class=HTMLResponse)
-def board_page(inbox_id: int, db: DB) -> HTMLResponse:
+def board_page(inbox_id: int, request: Request, db: DB) -> HTMLResponse:
     """The public form."""
     inbox = get_inbox(db, inbox_id, "board")
     cats: list[Any] = (inbox.config or {}).get("categories") or DEFAULT_CATEGORIES
     options = "".join(
         f'<option value="{html.escape(str(c[0]))}">{html.escape(str(c[1]))}</option>' for c in cats if len(c) == 2
     )
-    body = PAGE.format(title=html.escape(inbox.name), sid=uuid.uuid4().hex, options=options)
-    return HTMLResponse(
-        body, headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"}
-    )
+    nonce = csp_nonce(request.scope)  # the CSP itself is set for every HTML response by kefu.security.asgi
+    body = PAGE.format(title=html.escape(inbox.name), sid=uuid.uuid4().hex, options=options, nonce=nonce)
+    return HTMLResponse(body)
 
 
 @router.post("/{inbox_id}", status_code=201, response_model=None)
@@ -100,5 +101,7 @@ async def board_submit(inbox_id: int, request: Request, db: DB) -> JSONResponse 
     )
     out = {"ticket_number": result.ticket.number, "conversation_id": result.conversation.id}
     if is_form:
-        return HTMLResponse(THANKS.format(number=html.escape(result.ticket.number)), status_code=201)
+        return HTMLResponse(
+            THANKS.format(number=html.escape(result.ticket.number), nonce=csp_nonce(request.scope)), status_code=201
+        )
     return JSONResponse(out, status_code=201)

@@ -1,7 +1,17 @@
-// Agent console: realtime refresh over the kefu WebSocket and keyboard shortcuts.
+// Agent console: realtime refresh over the kefu WebSocket and keyboard shortcuts. No inline handlers anywhere:
+// the pages' Content-Security-Policy only runs scripts carrying the response's nonce, so behaviour lives here.
 (function () {
   "use strict";
   var body = document.body;
+  // <select data-autosubmit> submits its form on change (admin brand picker).
+  document.addEventListener("change", function (e) {
+    if (e.target.hasAttribute && e.target.hasAttribute("data-autosubmit") && e.target.form) e.target.form.requestSubmit();
+  });
+  // <form data-reset-on-success> clears itself after a successful htmx request (the composer).
+  body.addEventListener("htmx:afterRequest", function (e) {
+    var form = e.target.closest ? e.target.closest("form[data-reset-on-success]") : null;
+    if (form && e.target === form && e.detail.successful) form.reset();
+  });
   if (!body.dataset.agentId) return;
   var live = document.getElementById("live");
   var conv = document.querySelector(".conversation");

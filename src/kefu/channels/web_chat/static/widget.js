@@ -27,7 +27,9 @@
   var key = "kefu:" + base + ":" + inbox;
   var state = JSON.parse(localStorage.getItem(key) || "{}");
   function save() { localStorage.setItem(key, JSON.stringify(state)); }
-  function el(tag, attrs, text) { var e = document.createElement(tag); for (var k in attrs || {}) e.setAttribute(k, attrs[k]); if (text) e.textContent = text; return e; }
+  // Styles go through CSSOM (style.cssText), which a host page's Content-Security-Policy allows; a style attribute
+  // would need 'unsafe-inline'.
+  function el(tag, attrs, text) { var e = document.createElement(tag); for (var k in attrs || {}) { if (k === "style") e.style.cssText = attrs[k]; else e.setAttribute(k, attrs[k]); } if (text) e.textContent = text; return e; }
 
   if (!document.querySelector('link[data-kefu-widget]')) {
     document.head.appendChild(el("link", { rel: "stylesheet", href: base + "/api/v1/widget/widget.css", "data-kefu-widget": "" }));

@@ -1,0 +1,98 @@
+"""HTML error pages for page routes (the API keeps RFC 7807) and the API docs under a nonce-bearing CSP."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from typing import cast
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, Response
+
+from kefu.core.errors import PROBLEM_JSON, problem
+from kefu.security.asgi import CSP_HEADER, STRICT_CSP, csp_nonce, use_policy
+
+log = logging.getLogger("kefu.web")
+Handler = Callable[[Request, Exception], Awaitable[Response] | Response]
+API_PREFIXES = ("/api/", "/healthz", "/openapi.json", "/static/")
+SWAGGER_CDN = "https://cdn.jsdelivr.net"
+# Swagger UI's bundle comes from its CDN: its script tags get the nonce, its stylesheet and favicon are allowed.
+DOCS_CSP = STRICT_CSP.extend(style_src=[SWAGGER_CDN], img_src=["https://fastapi.tiangolo.com"])
+
+
+def is_page(request: Request) -> bool:
+    """True for browser page routes (console, admin, portal, surveys, demo), which answer errors with HTML."""
+    return not request.url.path.startswith(API_PREFIXES)
+
+
+def error_page(request: Request, status: int, detail: str | None = None) -> HTMLResponse:
+    """A friendly localized error page (never the raw exception)."""
+    from kefu.web.pages import render
+
+    try:
+        title = HTTPStatus(status).phrase
+    except ValueError:
+        title = "Error"
+    response = render(request, None, "error.html", status=status, status_code=status, title=title, detail=detail)
+    # The 500 page is sent by Starlette's outermost middleware, outside WebSecurity, so it sets its own CSP.
+    response.headers[CSP_HEADER] = STRICT_CSP.render(csp_nonce(request.scope))
+    return response
+
+
+def _detail(response: Response) -> str | None:
+    import json
+
+    if response.media_type != PROBLEM_JSON and not response.headers.get("content-type", "").startswith(PROBLEM_JSON):
+        return None
+    try:
+        body = json.loads(bytes(response.body))
+    except ValueError:
+        return None
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return str(detail) if detail else None
+
+
+def _wrap(handler: Handler) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def wrapped(request: Request, exc: Exception) -> Response:
+        result = handler(request, exc)
+        response = await result if isinstance(result, Awaitable) else result
+        if not is_page(request) or response.status_code < 400:
+            return response
+        if not response.headers.get("content-type", "").startswith(PROBLEM_JSON):
+            return response
+        page = error_page(request, response.status_code, _detail(response))
+        for name in ("retry-after", "www-authenticate"):
+            if name in response.headers:
+                page.headers[name] = response.headers[name]
+        return page
+
+    return wrapped
+
+
+def install_error_pages(app: FastAPI) -> None:
+    """Wrap every registered problem handler: page routes get the HTML page, the API keeps problem+json."""
+    for key, handler in list(app.exception_handlers.items()):
+        app.exception_handlers[key] = _wrap(cast(Handler, handler))
+
+    async def unhandled(request: Request, exc: Exception) -> Response:
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        if is_page(request):
+            return error_page(request, 500)
+        return problem(500, "Internal server error", None, request.url.path)
+
+    app.add_exception_handler(Exception, unhandled)
+
+
+def install_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs; its inline bootstrap script carries the response's nonce."""
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(request: Request) -> HTMLResponse:
+        use_policy(request.scope, DOCS_CSP)
+        nonce = csp_nonce(request.scope)
+        page = get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} - API")
+        html = re.sub(r"<script(?=[\s>])", f'<script nonce="{nonce}"', bytes(page.body).decode())
+        return HTMLResponse(html)

@@ -1,0 +1,135 @@
+"""Re-authentication for sensitive account changes; revocation reaches tokens, sessions and open WebSockets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from starlette.websockets import WebSocketDisconnect
+
+PASSWORD = "correct horse 1"
+
+
+def _login(client: Any, email: str) -> tuple[str, str]:
+    r = client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert r.status_code == 200
+    return str(r.json()["csrf_token"]), str(r.cookies.get("kefu_session"))
+
+
+def _closed_with(ws: Any) -> int:
+    with pytest.raises(WebSocketDisconnect) as exc:
+        while True:
+            ws.receive_json()
+    return int(exc.value.code)
+
+
+def test_password_change_needs_current_password_and_a_session(client: Any, make: Any) -> None:
+    agent = make.agent("agent", [make.brand()])
+    token = make.token(agent)
+    url = f"/api/v1/agents/{agent.id}"
+    assert (
+        client.patch(url, json={"password": "new password 12", "current_password": PASSWORD}, headers=token).status_code
+        == 403
+    )
+    csrf, _ = _login(client, agent.email)
+    h = {"X-CSRF-Token": csrf}
+    assert client.patch(url, json={"password": "new password 12"}, headers=h).status_code == 403
+    assert (
+        client.patch(url, json={"password": "new password 12", "current_password": "wrong!"}, headers=h).status_code
+        == 403
+    )
+    r = client.patch(url, json={"password": "new password 12", "current_password": PASSWORD}, headers=h)
+    assert r.status_code == 200, r.text
+    assert client.get("/api/v1/me").status_code == 200  # the session that changed it stays signed in
+    assert client.get("/api/v1/me", headers=token).status_code == 401  # every API token is revoked
+    # Token minting likewise.
+    assert client.post("/api/v1/tokens", json={"name": "ci"}, headers=h).status_code == 403
+    ok = client.post("/api/v1/tokens", json={"name": "ci", "current_password": "new password 12"}, headers=h)
+    assert ok.status_code == 201
+
+
+def test_wrong_current_password_counts_towards_the_lockout(client: Any, make: Any) -> None:
+    agent = make.agent("agent", [make.brand()])
+    csrf, _ = _login(client, agent.email)
+    codes = [
+        client.post(
+            "/api/v1/tokens", json={"name": "x", "current_password": "guess"}, headers={"X-CSRF-Token": csrf}
+        ).status_code
+        for _ in range(6)
+    ]
+    assert codes[:5] == [403] * 5 and codes[5] == 429
+
+
+def test_password_change_revokes_other_sessions_and_closes_their_sockets(client: Any, make: Any) -> None:
+    brand = make.brand()
+    agent = make.agent("agent", [brand])
+    token = make.token(agent)["Authorization"].split(" ", 1)[1]
+    _, other_cookie = _login(client, agent.email)  # another browser
+    client.cookies.clear()
+    csrf, _ = _login(client, agent.email)
+    with (
+        client.websocket_connect(f"/api/v1/ws?token={token}") as tws,
+        client.websocket_connect("/api/v1/ws", headers={"Cookie": f"kefu_session={other_cookie}"}) as sws,
+    ):
+        assert tws.receive_json()["op"] == "hello" and sws.receive_json()["op"] == "hello"
+        body = {"password": "brand new pass 1", "current_password": PASSWORD}
+        assert client.patch(f"/api/v1/agents/{agent.id}", json=body, headers={"X-CSRF-Token": csrf}).status_code == 200
+        assert _closed_with(tws) == 4401
+        assert _closed_with(sws) == 4401
+    jar = dict(client.cookies)
+    client.cookies.clear()
+    client.cookies.set("kefu_session", other_cookie)
+    assert client.get("/api/v1/me").status_code == 401
+    client.cookies.clear()
+    client.cookies.update(jar)
+    assert client.get("/api/v1/me").status_code == 200
+
+
+def test_logout_closes_that_sessions_websocket_only(client: Any, make: Any) -> None:
+    agent = make.agent("agent", [make.brand()])
+    token = make.token(agent)["Authorization"].split(" ", 1)[1]
+    csrf, cookie = _login(client, agent.email)
+    with (
+        client.websocket_connect("/api/v1/ws", headers={"Cookie": f"kefu_session={cookie}"}) as sws,
+        client.websocket_connect(f"/api/v1/ws?token={token}") as tws,
+    ):
+        sws.receive_json()
+        tws.receive_json()
+        assert client.post("/api/v1/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
+        assert _closed_with(sws) == 4401
+        tws.send_json({"op": "ping"})
+        assert tws.receive_json() == {"op": "pong"}  # the token's socket is unaffected
+
+
+def test_password_reset_revokes_api_tokens(client: Any, make: Any) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    from kefu.security import reset
+
+    sent: list[str] = []
+    reset.set_sender(lambda email, name, link, locale: sent.append(link))
+    try:
+        agent = make.agent("agent", [make.brand()])
+        h = make.token(agent)
+        assert client.post("/api/v1/auth/password-reset", json={"email": agent.email}).status_code == 202
+        query = parse_qs(urlsplit(sent[0]).query)
+        assert urlsplit(sent[0]).path == "/reset-password" and query["lang"] == [agent.locale]
+        page = client.get(f"/reset-password?token={query['token'][0]}&lang=en")
+        assert page.status_code == 200 and "Reset your password" in page.text
+        assert page.headers["referrer-policy"] == "no-referrer"
+        form = {"token": query["token"][0], "password": "a new password", "password2": "a new password"}
+        done = client.post("/reset-password?lang=zh-CN", data=form)
+        assert done.status_code == 200 and "密码已更新" in done.text
+        assert client.get("/api/v1/me", headers=h).status_code == 401
+        again = client.post("/reset-password?lang=zh-TW", data=form)
+        assert again.status_code == 422 and "重設連結無效" in again.text
+    finally:
+        reset.set_sender(None)
+
+
+def test_reset_page_localized_and_mismatch(client: Any) -> None:
+    for lang, text in (("zh-TW", "重設密碼"), ("zh-CN", "重置密码"), ("en", "Reset your password")):
+        r = client.get(f"/reset-password?lang={lang}")
+        assert r.status_code == 200 and text in r.text
+    r = client.post("/reset-password?lang=en", data={"token": "x" * 20, "password": "a" * 12, "password2": "b" * 12})
+    assert r.status_code == 422 and "The two passwords" in r.text
