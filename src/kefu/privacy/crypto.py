@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
@@ -78,12 +77,7 @@ def derive_key(secret: str, version: Derivation = V2) -> FieldKey:
 
 
 def _old_secrets() -> list[str]:
-    raw = os.environ.get("KEFU_OLD_SECRET_KEYS", "").strip()
-    if not raw:
-        return []
-    if raw.startswith("["):
-        return [str(s) for s in json.loads(raw)]
-    return [s.strip() for s in raw.split(",") if s.strip()]
+    return [s.get_secret_value() for s in get_settings().old_secret_keys]
 
 
 @lru_cache(maxsize=8)

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import os
 import socket
 from collections.abc import Iterable
 from typing import Any
 
 import httpx
+
+from kefu.core.config import get_settings
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -68,9 +69,8 @@ def is_public(ip: IPAddress) -> bool:
 
 
 def allow_from_env() -> list[str]:
-    """Operator-allowed internal networks from KEFU_OUTBOUND_ALLOW."""
-    raw = os.environ.get("KEFU_OUTBOUND_ALLOW", "")
-    return [s.strip() for s in raw.split(",") if s.strip()]
+    """Operator-allowed internal networks from KEFU_OUTBOUND_ALLOW (validated by Settings)."""
+    return [str(n) for n in get_settings().outbound_allow]
 
 
 class Policy:
