@@ -111,6 +111,68 @@ def test_migrations_downgrade_and_upgrade(tmp_path: Any) -> None:
     upgrade(url)
 
 
+def test_domain_value_checks_migration_maps_stray_values_and_keeps_child_rows(tmp_path: Any) -> None:
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import IntegrityError
+
+    from kefu.core.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    upgrade(url, "0901")
+    upgrade(url, "0903")  # 2001's parents: the state right before the CHECK constraints
+    engine = create_engine(url)
+    now = "2026-01-01 00:00:00"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO brands (id, slug, name, default_locale, timezone, ticket_prefix, tiers, settings, "
+                "created_at) VALUES (1, 'b', 'B', 'zh-TW', 'Asia/Taipei', 'KF', '[]', '{}', :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO customers (id, brand_id, name, cumulative_spend, tier, vip, attributes, created_at, "
+                "updated_at) VALUES (1, 1, 'c', 0, 'regular', 0, '{}', :now, :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO conversations (id, brand_id, customer_id, channel, status, last_message_at, created_at, "
+                "updated_at) VALUES (1, 1, 1, 'carrier-pigeon', 'weird', :now, :now, :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO messages (id, brand_id, conversation_id, channel, sender_type, is_note, body, "
+                "content_type, attachments, meta, created_at) "
+                "VALUES (1, 1, 1, 'line', 'robot', 0, 'hi', 'text', '[]', '{}', :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO tickets (id, brand_id, number, subject, description, status, priority, channel, tags, "
+                "custom_fields, created_at, updated_at) "
+                "VALUES (1, 1, 'KF-1', 's', '', 'open', 'whatever-i-like', 'api', '[]', '{}', :now, :now)"
+            ),
+            {"now": now},
+        )
+    upgrade(url)
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT status, channel FROM conversations")).one() == ("open", "api")
+        # The tables were recreated with foreign keys off: the message of the conversation survived.
+        assert conn.execute(text("SELECT sender_type FROM messages")).one() == ("system",)
+        assert conn.execute(text("SELECT priority FROM tickets")).one() == ("normal",)
+        indexes = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'ix_messages_bot_replies'")).one()
+        assert "WHERE" in indexes[0]  # the partial index kept its condition
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text("UPDATE tickets SET priority = 'whatever-i-like'"))
+    engine.dispose()
+
+
 def test_events_publish_only_after_commit(db: Any, make: Any, events: list[Any]) -> None:
     from kefu.tickets.service import create_ticket
 

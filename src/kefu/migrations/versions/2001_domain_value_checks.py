@@ -3,7 +3,7 @@ message sender type/channel, inbox kind.
 
 Rows holding a value outside its set (possible before: e.g. `update_ticket(..., {"priority": "whatever"})`) are first
 mapped to the column's neutral value so the constraint can be added. SQLite recreates the tables (batch mode) with
-foreign keys switched off, so dropping the old table cannot cascade into the rows that reference it; the partial
+foreign keys switched off (env.py), so dropping the old table cannot cascade into the rows that reference it; the partial
 indexes on these tables are dropped and recreated around the copy so they keep their WHERE clauses.
 
 Revision ID: 2001
@@ -63,10 +63,11 @@ def _partial_indexes(create: bool) -> None:
         op.drop_index("ix_messages_bot_replies", table_name="messages")
 
 
-def _foreign_keys(on: bool) -> None:
-    # PRAGMA foreign_keys is ignored inside a transaction, hence the autocommit block.
-    with op.get_context().autocommit_block():
-        op.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+def _refuse_cascading_copy() -> None:
+    # Recreating a table with foreign keys enforced would cascade-delete the rows referencing it; kefu's migration
+    # environment (env.py) switches enforcement off for SQLite, so this only stops an unusual runner.
+    if op.get_bind().exec_driver_sql("PRAGMA foreign_keys").scalar() == 1:
+        raise RuntimeError("run this migration with `kefu db upgrade` (SQLite foreign keys must be off)")
 
 
 def upgrade() -> None:
@@ -79,7 +80,7 @@ def upgrade() -> None:
             )
     sqlite = op.get_bind().dialect.name == "sqlite"
     if sqlite:
-        _foreign_keys(False)
+        _refuse_cascading_copy()
         _partial_indexes(create=False)
     for table, checks in CHECKS.items():
         with op.batch_alter_table(table) as batch_op:
@@ -90,13 +91,12 @@ def upgrade() -> None:
         bad = op.get_bind().exec_driver_sql("PRAGMA foreign_key_check").fetchall()
         if bad:
             raise RuntimeError(f"foreign key violations after recreating tables: {bad[:5]}")
-        _foreign_keys(True)
 
 
 def downgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
     if sqlite:
-        _foreign_keys(False)
+        _refuse_cascading_copy()
         _partial_indexes(create=False)
     for table, checks in CHECKS.items():
         with op.batch_alter_table(table) as batch_op:
@@ -104,4 +104,3 @@ def downgrade() -> None:
                 batch_op.drop_constraint(op.f(f"ck_{table}_{column}"), type_="check")
     if sqlite:
         _partial_indexes(create=True)
-        _foreign_keys(True)
