@@ -35,8 +35,9 @@ run: $(BIN)/.installed
 ## test: bootstrap, lint, type-check, run the whole suite
 test: $(BIN)/.installed system-deps lint typecheck unit
 
-# Debian packages the browser/protocol tests drive (Chromium, CJK fonts, Dovecot IMAP); installed when missing.
-SYSTEM_PKGS := chromium fonts-wqy-microhei dovecot-imapd
+# Debian packages the browser/protocol tests drive (Chromium, Dovecot IMAP) and the fonts PDF exports embed
+# (kefu.privacy.pdf: WenQuanYi for Latin/BMP Chinese, HanaMin for rare and plane-2 ideographs, Symbola for emoji).
+SYSTEM_PKGS := chromium fonts-wqy-microhei fonts-hanazono fonts-symbola dovecot-imapd
 system-deps:
 	@missing=""; for p in $(SYSTEM_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
