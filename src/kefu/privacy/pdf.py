@@ -15,10 +15,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from fontTools.ttLib import TTFont
-from fpdf import FPDF
-from fpdf.enums import WrapMode, XPos, YPos
-
 from kefu.core.errors import ProblemError
 
 FONT_SIZE = 10
@@ -63,6 +59,8 @@ def _require(font: FontFile) -> Path:
 @lru_cache(maxsize=8)
 def coverage(font: FontFile) -> frozenset[int]:
     """Code points the font has glyphs for (read once per process)."""
+    from fontTools.ttLib import TTFont  # imported on first use: keeps fpdf2/fontTools out of app start-up
+
     with TTFont(str(_require(font)), fontNumber=0, lazy=True) as tt:
         return frozenset(tt.getBestCmap())
 
@@ -81,17 +79,20 @@ def fallbacks_for(text: str) -> list[FontFile]:
     return chosen
 
 
-class _Document(FPDF):
-    def footer(self) -> None:
-        self.set_y(-MARGIN / 2 - 8)
-        self.set_font(BODY.family, size=8)
-        self.cell(0, 8, f"{self.page_no()}/{{nb}}", align="R")
-
-
 def render_pdf(title: str, lines: Iterable[str], *, locale: str | None = None) -> bytes:
     """Lay `lines` (wrapped to the page width, character-wise for CJK) out on A4 pages under `title`."""
+    from fpdf import FPDF
+    from fpdf.enums import WrapMode, XPos, YPos
+
     body = [line.replace("\r\n", "\n").replace("\r", "\n").replace("\t", "    ") for line in lines]
-    pdf = _Document(unit="pt", format="A4")
+    pdf = FPDF(unit="pt", format="A4")
+
+    def footer() -> None:
+        pdf.set_y(-MARGIN / 2 - 8)
+        pdf.set_font(BODY.family, size=8)
+        pdf.cell(0, 8, f"{pdf.page_no()}/{{nb}}", align="R")
+
+    pdf.footer = footer  # type: ignore[method-assign]  # FPDF calls self.footer() at each page end
     pdf.set_title(title)
     pdf.set_producer("kefu")
     if locale:
