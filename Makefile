@@ -6,14 +6,25 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export KEFU_DATABASE_URL ?= sqlite:///./var/kefu.db
 
-.PHONY: run test lint typecheck unit serve bench clean system-deps
+.PHONY: run test lint typecheck unit serve bench clean system-deps lock
 
-$(BIN)/.installed: pyproject.toml
+# Exact, hash-checked versions of every dependency (runtime + dev); `make lock` refreshes both lock files.
+$(BIN)/.installed: pyproject.toml requirements-dev.lock
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "kefu needs Python 3.11+"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
 	touch $@
+
+## lock: re-resolve requirements.lock (runtime, used by the Dockerfile) and requirements-dev.lock (runtime + dev,
+##       used by the venv) from pyproject.toml, with hashes; `make lock LOCK_ARGS=--upgrade` moves to the newest versions
+LOCK_FLAGS := -q --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check "pip-tools>=7.4,<8"
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile $(LOCK_FLAGS) $(LOCK_ARGS) --extra dev -o requirements-dev.lock pyproject.toml
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile $(LOCK_FLAGS) -c requirements-dev.lock -o requirements.lock pyproject.toml
 
 ## run: bootstrap, migrate, load demo data, serve on http://$(HOST):$(PORT)
 run: $(BIN)/.installed
@@ -24,8 +35,9 @@ run: $(BIN)/.installed
 ## test: bootstrap, lint, type-check, run the whole suite
 test: $(BIN)/.installed system-deps lint typecheck unit
 
-# Debian packages the browser/protocol tests drive (Chromium, CJK fonts, Dovecot IMAP); installed when missing.
-SYSTEM_PKGS := chromium fonts-wqy-microhei dovecot-imapd
+# Debian packages the browser/protocol tests drive (Chromium, Dovecot IMAP) and the fonts PDF exports embed
+# (kefu.privacy.pdf: WenQuanYi for Latin/BMP Chinese, HanaMin for rare and plane-2 ideographs, Symbola for emoji).
+SYSTEM_PKGS := chromium fonts-wqy-microhei fonts-hanazono fonts-symbola dovecot-imapd
 system-deps:
 	@missing=""; for p in $(SYSTEM_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -187,6 +187,47 @@ def client(app: Any) -> Iterator[Any]:
         yield c
 
 
+class QueryLog:
+    """SQL statements the application sent (test-harness SAVEPOINT/RELEASE/ROLLBACK TO excluded)."""
+
+    HARNESS = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    @property
+    def count(self) -> int:
+        """Number of statements."""
+        return len(self.statements)
+
+    def __str__(self) -> str:
+        return "\n".join(f"{i + 1:3}. {' '.join(s.split())[:200]}" for i, s in enumerate(self.statements))
+
+
+@pytest.fixture
+def count_queries(engine: Any) -> Callable[[], Any]:
+    """`with count_queries() as q: ...` records the statements run on the test database (q.count, str(q))."""
+    from contextlib import contextmanager
+
+    from sqlalchemy import event
+
+    @contextmanager
+    def counting() -> Iterator[QueryLog]:
+        log = QueryLog()
+
+        def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if not statement.lstrip().upper().startswith(QueryLog.HARNESS):
+                log.statements.append(statement)
+
+        event.listen(engine, "before_cursor_execute", before)
+        try:
+            yield log
+        finally:
+            event.remove(engine, "before_cursor_execute", before)
+
+    return counting
+
+
 # ---------------------------------------------------------------- factories
 
 

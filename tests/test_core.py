@@ -29,6 +29,53 @@ def test_settings_refuse_default_secret_in_prod(monkeypatch: pytest.MonkeyPatch)
     assert Settings(redis_url=None).effective_bus_backend == "memory"
 
 
+def test_one_settings_tree_reads_every_variable_and_refuses_malformed_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ipaddress
+
+    from pydantic import ValidationError
+
+    from kefu.channels import config as channel_config
+    from kefu.core.config import Settings, get_settings
+    from kefu.privacy.net import allow_from_env
+
+    env = {
+        "KEFU_OUTBOX_MAX_ATTEMPTS": "3",
+        "KEFU_OUTBOX_BASE_DELAY_SECONDS": "0.5",
+        "KEFU_CHANNELS_BACKGROUND": "0",
+        "KEFU_SMTP_PORT": "2526",
+        "KEFU_WIDGET_MAX_IMAGE_MB": "2",
+        "KEFU_WIDGET_TOKEN_DAYS": "7",
+        "KEFU_OLD_SECRET_KEYS": "first-old-secret, second-old-secret",
+        "KEFU_OUTBOUND_ALLOW": "10.0.0.1/8,fd00::/8",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    s = get_settings()
+    assert s.channels.outbox_max_attempts == 3 and s.channels.outbox_base_delay_seconds == 0.5
+    assert s.channels.channels_background is False and s.channels.smtp_port == 2526
+    assert channel_config.max_image_bytes() == 2 * 1024 * 1024 and channel_config.token_days() == 7
+    assert [k.get_secret_value() for k in s.old_secret_keys] == ["first-old-secret", "second-old-secret"]
+    assert "first-old-secret" not in repr(s)  # SecretStr keeps old keys out of logs and tracebacks
+    assert s.outbound_allow == [ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("fd00::/8")]
+    assert allow_from_env() == ["10.0.0.0/8", "fd00::/8"]
+    monkeypatch.setenv("KEFU_OLD_SECRET_KEYS", '["json-listed"]')
+    assert [k.get_secret_value() for k in get_settings().old_secret_keys] == ["json-listed"]  # env change re-read
+    # Malformed values fail loudly, naming the variable, instead of silently becoming the default.
+    for key, bad in (
+        ("KEFU_OUTBOX_MAX_ATTEMPTS", "eight"),
+        ("KEFU_OUTBOX_MAX_ATTEMPTS", "0"),
+        ("KEFU_CHANNELS_SWEEP_SECONDS", "fast"),
+        ("KEFU_SMTP_PORT", "70000"),
+        ("KEFU_OUTBOUND_ALLOW", "10.0.0.0/33"),
+        ("KEFU_CHANNELS_BACKGROUND", "maybe"),
+    ):
+        monkeypatch.setenv(key, bad)
+        with pytest.raises(ValidationError) as err:
+            Settings()
+        assert key.removeprefix("KEFU_").lower() in str(err.value) or key in str(err.value), (key, str(err.value))
+        monkeypatch.setenv(key, env.get(key, "5"))
+
+
 def test_models_match_migrations(engine: Any) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
@@ -62,6 +109,68 @@ def test_migrations_downgrade_and_upgrade(tmp_path: Any) -> None:
     assert set(inspect(eng).get_table_names()) <= {"alembic_version"}
     eng.dispose()
     upgrade(url)
+
+
+def test_domain_value_checks_migration_maps_stray_values_and_keeps_child_rows(tmp_path: Any) -> None:
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import IntegrityError
+
+    from kefu.core.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    upgrade(url, "0901")
+    upgrade(url, "0903")  # 2001's parents: the state right before the CHECK constraints
+    engine = create_engine(url)
+    now = "2026-01-01 00:00:00"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO brands (id, slug, name, default_locale, timezone, ticket_prefix, tiers, settings, "
+                "created_at) VALUES (1, 'b', 'B', 'zh-TW', 'Asia/Taipei', 'KF', '[]', '{}', :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO customers (id, brand_id, name, cumulative_spend, tier, vip, attributes, created_at, "
+                "updated_at) VALUES (1, 1, 'c', 0, 'regular', 0, '{}', :now, :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO conversations (id, brand_id, customer_id, channel, status, last_message_at, created_at, "
+                "updated_at) VALUES (1, 1, 1, 'carrier-pigeon', 'weird', :now, :now, :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO messages (id, brand_id, conversation_id, channel, sender_type, is_note, body, "
+                "content_type, attachments, meta, created_at) "
+                "VALUES (1, 1, 1, 'line', 'robot', 0, 'hi', 'text', '[]', '{}', :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO tickets (id, brand_id, number, subject, description, status, priority, channel, tags, "
+                "custom_fields, created_at, updated_at) "
+                "VALUES (1, 1, 'KF-1', 's', '', 'open', 'whatever-i-like', 'api', '[]', '{}', :now, :now)"
+            ),
+            {"now": now},
+        )
+    upgrade(url)
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT status, channel FROM conversations")).one() == ("open", "api")
+        # The tables were recreated with foreign keys off: the message of the conversation survived.
+        assert conn.execute(text("SELECT sender_type FROM messages")).one() == ("system",)
+        assert conn.execute(text("SELECT priority FROM tickets")).one() == ("normal",)
+        indexes = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'ix_messages_bot_replies'")).one()
+        assert "WHERE" in indexes[0]  # the partial index kept its condition
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text("UPDATE tickets SET priority = 'whatever-i-like'"))
+    engine.dispose()
 
 
 def test_events_publish_only_after_commit(db: Any, make: Any, events: list[Any]) -> None:

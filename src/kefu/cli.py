@@ -93,7 +93,7 @@ def smtp(
     import time
 
     from kefu.channels.background import Background
-    from kefu.channels.config import env_int, env_str
+    from kefu.channels.config import settings as channel_settings
     from kefu.channels.email.receiver import start_receiver
     from kefu.core.db import get_database
     from kefu.core.jobs import get_queue
@@ -102,7 +102,8 @@ def smtp(
     _logging()
     load_jobs()
     factory = get_database().sessionmaker
-    controller = start_receiver(host or env_str("SMTP_HOST", "127.0.0.1"), port or env_int("SMTP_PORT", 2525), factory)
+    smtp = channel_settings()
+    controller = start_receiver(host or smtp.smtp_host, port or smtp.smtp_port or 2525, factory)
     get_queue().start()
     sweeper = Background(factory, smtp=False)
     sweeper.start()

@@ -9,9 +9,10 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kefu.core.db import Base, utcnow
+from kefu.core.enums import INBOX_KINDS, check_in
 from kefu.privacy.crypto import EncryptedJSON
 
-CHANNEL_KINDS = ("web_chat", "email", "line", "messenger", "board", "phone", "api")
+CHANNEL_KINDS = INBOX_KINDS  # every ChannelKind but letter (kefu.core.enums)
 DEFAULT_TIERS: list[dict[str, Any]] = [
     {"level": 1, "name": "一般會員", "min_spend": 0},
     {"level": 2, "name": "銀卡會員", "min_spend": 10000},
@@ -40,7 +41,7 @@ class Inbox(Base):
     """One configured channel endpoint of a brand (a LINE OA, a mailbox, a chat widget…)."""
 
     __tablename__ = "inboxes"
-    __table_args__ = (UniqueConstraint("brand_id", "name"),)
+    __table_args__ = (UniqueConstraint("brand_id", "name"), check_in("kind", INBOX_KINDS))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"), index=True)

@@ -35,7 +35,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
     factory = getattr(app.state, "session_factory", None)
     runner = None
-    if isinstance(factory, sessionmaker) and config.env_str("CHANNELS_BACKGROUND", "1") != "0":
+    if isinstance(factory, sessionmaker) and config.settings().channels_background:
         runner = Background(factory)
         runner.start()
     try:

@@ -24,12 +24,12 @@ class Background:
 
     def start(self) -> None:
         """Start the sweeper thread and the SMTP receiver (KEFU_SMTP_PORT)."""
-        port = config.env_int("SMTP_PORT", 0)
+        port = config.settings().smtp_port
         if port and self.with_smtp:
             from kefu.channels.email.receiver import start_receiver
 
             try:
-                self._smtp = start_receiver(config.env_str("SMTP_HOST", "127.0.0.1"), port, self.factory)
+                self._smtp = start_receiver(config.settings().smtp_host, port, self.factory)
             except OSError as exc:  # another worker process already bound the port
                 log.warning("SMTP receiver not started on port %s: %s", port, exc)
         self._thread = threading.Thread(target=self._run, name="kefu-channels", daemon=True)

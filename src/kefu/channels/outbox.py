@@ -39,7 +39,7 @@ SEND_PRIORITY = 10
 
 def send_lease() -> timedelta:
     """A row claimed by a sender that then died (or lost the database) is looked at again after this."""
-    return timedelta(seconds=config.env_float("OUTBOX_SEND_LEASE_SECONDS", 120.0))
+    return timedelta(seconds=config.settings().outbox_send_lease_seconds)
 
 
 def backoff_seconds(attempt: int) -> float:

@@ -34,16 +34,17 @@ log = logging.getLogger("kefu.channels")
 
 def max_process_attempts() -> int:
     """Processing attempts before an inbound event is marked failed (then only a requeue re-drives it)."""
-    from kefu.channels.config import env_int
+    from kefu.channels.config import settings
 
-    return env_int("INBOUND_MAX_ATTEMPTS", 20)
+    return settings().inbound_max_attempts
 
 
 def process_retry_delay(attempt: int) -> float:
     """Backoff after failed attempt `attempt`: 2 s doubling, capped at 5 min (20 attempts span about 1.3 hours)."""
-    from kefu.channels.config import env_float
+    from kefu.channels.config import settings
 
-    base, cap = env_float("INBOUND_RETRY_BASE_SECONDS", 2.0), env_float("INBOUND_RETRY_MAX_SECONDS", 300.0)
+    cfg = settings()
+    base, cap = cfg.inbound_retry_base_seconds, cfg.inbound_retry_max_seconds
     return float(min(cap, base * 2 ** max(attempt - 1, 0)))
 
 

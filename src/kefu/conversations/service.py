@@ -17,6 +17,7 @@ from kefu.brands.models import Inbox
 from kefu.conversations.models import SENDER_TYPES, Conversation, Message
 from kefu.core.access import ensure_brand
 from kefu.core.db import utcnow
+from kefu.core.enums import ChannelKind
 from kefu.core.errors import InvalidInput, NotFound
 from kefu.core.events import publish
 from kefu.core.pagination import keyset_page
@@ -247,7 +248,7 @@ def list_conversations(
 
 def customer_timeline(
     session: Session, customer: Customer, *, before_id: int | None, limit: int, include_notes: bool
-) -> tuple[list[tuple[Message, str]], int | None]:
+) -> tuple[list[tuple[Message, ChannelKind]], int | None]:
     """Every message with the customer across all channels, newest first."""
     stmt = (
         select(Message, Conversation.channel)

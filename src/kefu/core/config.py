@@ -1,16 +1,74 @@
-"""Runtime settings, read from KEFU_* environment variables (and an optional .env file)."""
+"""Runtime settings, read from KEFU_* environment variables (and an optional .env file).
+
+One validated tree: `Settings` plus nested groups (`Settings.channels`); a malformed value fails at start-up with
+the variable's name instead of silently becoming the default. Nested groups keep flat variable names
+(KEFU_OUTBOX_MAX_ATTEMPTS, not KEFU_CHANNELS__…).
+"""
 
 from __future__ import annotations
 
 import ipaddress
-from functools import lru_cache
+import json
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - marker value refused outside dev mode
+
+
+def _split_list(value: Any) -> Any:
+    """A JSON list or a comma-separated string (how operators write lists in one variable)."""
+    if isinstance(value, str):
+        raw = value.strip()
+        if raw.startswith("["):
+            return json.loads(raw)
+        return [part.strip() for part in raw.split(",") if part.strip()]
+    return value
+
+
+class ChannelSettings(BaseSettings):
+    """Channel runtime knobs (sweeper, outbox retries, uploads, SMTP receiver); each maps to KEFU_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="KEFU_", env_file=".env", extra="ignore")
+
+    channels_background: bool = True  # run the inbound/outbox sweeper inside `kefu serve`
+    channels_sweep_seconds: float = Field(default=5.0, gt=0)
+    # Pending inbound events younger than this are left to their own job before the sweeper steps in.
+    channels_sweep_grace_seconds: float = Field(default=10.0, ge=0)
+    outbox_max_attempts: int = Field(default=8, ge=1)
+    outbox_base_delay_seconds: float = Field(default=5.0, ge=0)  # first retry delay; doubles per attempt
+    outbox_max_delay_seconds: float = Field(default=3600.0, ge=0)
+    # A claimed send whose sender died (or lost the database) is looked at again after this.
+    outbox_send_lease_seconds: float = Field(default=120.0, gt=0)
+    inbound_max_attempts: int = Field(default=20, ge=1)  # processing attempts before an event is marked failed
+    inbound_retry_base_seconds: float = Field(default=2.0, ge=0)  # backoff after a failed attempt, doubling
+    inbound_retry_max_seconds: float = Field(default=300.0, ge=0)
+    email_auto_ack_per_hour: int = Field(default=3, ge=0)  # mail-loop brake per sender address
+    widget_max_image_mb: int = Field(default=10, ge=0)
+    widget_max_video_mb: int = Field(default=50, ge=0)
+    widget_token_days: int = Field(default=30, ge=1)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)  # unset: `kefu serve` starts no SMTP receiver
+
+
+def parse_allow_entry(entry: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, int | None]:
+    """`10.0.0.0/8` → (net, None); `127.0.0.1:8080` / `[::1]:8080` → (host net, 8080); ValueError when malformed."""
+    entry = entry.strip()
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        port = int(rest[1:]) if rest.startswith(":") else None
+        net = ipaddress.ip_network(host, strict=False)
+    elif entry.count(":") == 1:
+        host, port_text = entry.split(":")
+        net, port = ipaddress.ip_network(host, strict=False), int(port_text)
+    else:
+        net, port = ipaddress.ip_network(entry, strict=False), None
+    if port is not None and not 0 < port < 65536:
+        raise ValueError(f"port {port} out of range")
+    return net, port
 
 
 class Settings(BaseSettings):
@@ -39,9 +97,13 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./var")
     log_level: str = "INFO"
     # A job whose worker died is re-claimed after this idle time; it must stay above the longest job.
-    jobs_idle_timeout_ms: int = 60_000
-    # Jobs a worker reads at once: 1 means it only claims what it is about to run (no stranded prefetch).
-    jobs_xread_count: int = 1
+    # Durable job queue (kefu.core.jobs): retries, leases and the in-process runner of `kefu serve`.
+    jobs_max_attempts: int = Field(default=12, ge=1)  # attempts before a failing job is dead-lettered
+    jobs_lease_seconds: float = Field(default=60.0, gt=0)  # a job whose runner died is taken over after this
+    jobs_base_delay_seconds: float = Field(default=1.0, ge=0)  # retry backoff, doubling and jittered
+    jobs_max_delay_seconds: float = Field(default=300.0, ge=0)
+    jobs_poll_seconds: float = Field(default=1.0, gt=0)  # how often an idle runner looks for due jobs
+    jobs_concurrency: int = Field(default=2, ge=1)  # job threads inside `kefu serve` (embedded mode)
     # Audit chain HMAC key id (derived from secret_key); rotating: bump the id, and list a replaced secret_key under
     # its old id in audit_old_secrets (JSON {"k1": "..."}) so older entries still verify (docs/SECURITY.md).
     audit_key_id: str = Field(default="k1", pattern=r"^[A-Za-z0-9_-]{1,16}$")
@@ -72,6 +134,37 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(net.strip(), strict=False)  # a typo must fail at startup, not on the first call
         return value
 
+    # Previous secret keys (JSON list or comma-separated) that still decrypt data written before a rotation.
+    old_secret_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    # Internal networks outbound HTTP may reach despite the SSRF guard (JSON list or comma-separated CIDRs).
+    # Entries are CIDRs (every port) or `address:port` / `[v6]:port` (one port), e.g. a local LLM or a test stub.
+    outbound_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    outbound_max_mb: float = Field(default=50.0, gt=0)  # response size cap of the SSRF-guarded client
+    outbound_timeout_seconds: float = Field(default=20.0, gt=0)
+    channels: ChannelSettings = Field(default_factory=ChannelSettings)
+
+    @field_validator("old_secret_keys", mode="before")
+    @classmethod
+    def _split_secrets(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("outbound_allow", mode="before")
+    @classmethod
+    def _split_networks(cls, value: Any) -> Any:
+        # Host bits are allowed (10.0.0.1/8 means 10.0.0.0/8), as the SSRF policy always read them.
+        items = _split_list(value)
+        if not isinstance(items, list):
+            return items
+        out = []
+        for item in items:
+            entry = str(item).strip()
+            try:
+                parse_allow_entry(entry)
+            except ValueError as exc:
+                raise ValueError(f"KEFU_OUTBOUND_ALLOW: {entry!r}: {exc}") from exc
+            out.append(entry)
+        return out
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         if self.env != "dev" and (self.secret_key == DEV_SECRET or len(self.secret_key) < 32):
@@ -100,7 +193,23 @@ class Settings(BaseSettings):
         return self.jobs_backend
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """Process-wide settings singleton (cleared by tests via get_settings.cache_clear())."""
-    return Settings()
+class _SettingsCache:
+    """`get_settings()`: one `Settings` per distinct KEFU_* environment (in a process that is exactly one)."""
+
+    def __init__(self) -> None:
+        self._key: tuple[tuple[str, str], ...] | None = None
+        self._value: Settings | None = None
+
+    def __call__(self) -> Settings:
+        """The settings for the current KEFU_* environment (re-read when a variable changed, e.g. in tests)."""
+        key = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("KEFU_")))
+        if self._value is None or key != self._key:
+            self._value, self._key = Settings(), key
+        return self._value
+
+    def cache_clear(self) -> None:
+        """Forget the cached settings (the next call re-reads the environment and .env)."""
+        self._value = self._key = None
+
+
+get_settings = _SettingsCache()

@@ -43,26 +43,20 @@ _registry: dict[str, Handler] = {}
 LIVE = ("pending", "running")
 
 
-def _env_float(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(f"KEFU_{name}", default))
-    except ValueError:
-        return default
-
-
 def max_attempts() -> int:
     """Attempts before a job is dead-lettered (KEFU_JOBS_MAX_ATTEMPTS, default 12: about an hour of backoff)."""
-    return int(_env_float("JOBS_MAX_ATTEMPTS", 12))
+    return get_settings().jobs_max_attempts
 
 
 def lease_seconds() -> float:
     """How long a claim holds without a heartbeat before another runner may take the job over."""
-    return _env_float("JOBS_LEASE_SECONDS", 60.0)
+    return get_settings().jobs_lease_seconds
 
 
 def backoff_seconds(attempt: int) -> float:
     """Delay after failed attempt `attempt`: jittered base * 2^(attempt-1), capped (KEFU_JOBS_*_DELAY_SECONDS)."""
-    base, cap = _env_float("JOBS_BASE_DELAY_SECONDS", 1.0), _env_float("JOBS_MAX_DELAY_SECONDS", 300.0)
+    settings = get_settings()
+    base, cap = settings.jobs_base_delay_seconds, settings.jobs_max_delay_seconds
     ceiling = min(cap, base * 2 ** max(attempt - 1, 0))
     return float(ceiling * (0.5 + random.random() / 2))
 
@@ -316,7 +310,7 @@ class JobRunner:
     ) -> None:
         self._factory = factory
         self.concurrency = concurrency
-        self.poll = poll if poll is not None else _env_float("JOBS_POLL_SECONDS", 1.0)
+        self.poll = poll if poll is not None else get_settings().jobs_poll_seconds
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.redis_url = redis_url
         self.channel = f"{prefix}:jobs:wake"
@@ -540,7 +534,7 @@ def make_queue(settings: Settings) -> JobQueue:
         if not settings.redis_url:
             raise ValueError("KEFU_JOBS_BACKEND=redis needs KEFU_REDIS_URL")
         return RedisWaker(settings.redis_url, settings.redis_prefix)
-    return LocalJobs(concurrency=int(_env_float("JOBS_CONCURRENCY", 2)))
+    return LocalJobs(concurrency=get_settings().jobs_concurrency)
 
 
 def get_queue() -> JobQueue:

@@ -13,6 +13,16 @@ config = context.config
 target_metadata = Base.metadata
 
 
+def _sqlite_foreign_keys(connection: Connection, on: bool) -> None:
+    # Batch migrations recreate SQLite tables; with enforcement on, dropping the old table would cascade into the
+    # rows that reference it. The pragma only works outside a transaction, hence the DBAPI call before alembic
+    # begins one (kefu's engine opens every SQLAlchemy transaction with BEGIN IMMEDIATE).
+    if connection.dialect.name == "sqlite" and not connection.in_transaction():
+        dbapi = connection.connection.dbapi_connection
+        assert dbapi is not None
+        dbapi.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
@@ -20,8 +30,12 @@ def _run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )
-    with context.begin_transaction():
-        context.run_migrations()
+    _sqlite_foreign_keys(connection, False)
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+    finally:
+        _sqlite_foreign_keys(connection, True)
 
 
 def run_migrations_online() -> None:

@@ -1,23 +1,26 @@
 """Encryption at rest for secret fields: AES-256-GCM with keys derived from KEFU_SECRET_KEY, rotatable.
 
-Ciphertexts look like ``enc:v1:<kid>:<base64url(nonce ‖ ciphertext ‖ tag)>``; the key id selects the key, so
+Ciphertexts look like ``enc:v2:<kid>:<base64url(nonce ‖ ciphertext ‖ tag)>``; the key id selects the key, so
 after rotating KEFU_SECRET_KEY the previous secrets listed in KEFU_OLD_SECRET_KEYS (JSON list or
 comma-separated) still decrypt, and `kefu privacy rotate-keys` re-encrypts every column with the current key.
+
+Keys come from `cryptography`'s HKDF-SHA256 (RFC 5869). The derivation is versioned by the token prefix:
+``enc:v2:`` uses domain-separated info strings; ``enc:v1:`` tokens (written before v2) are still read with the v1
+parameters and are rewritten as v2 on their next write or by `rotate-keys`.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
-import os
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
@@ -26,9 +29,9 @@ from sqlalchemy.types import TypeDecorator
 from kefu.core.config import get_settings
 from kefu.core.db import Base, JsonType
 
-PREFIX = "enc:v1:"
-ENVELOPE_KEY = "$enc"  # EncryptedJSON stores {"$enc": "enc:v1:…"} so the column stays valid JSON/JSONB
-_AAD = b"kefu-field-v1"
+PREFIX = "enc:v2:"  # what encryption writes
+LEGACY_PREFIXES = ("enc:v1:",)  # still decrypted
+ENVELOPE_KEY = "$enc"  # EncryptedJSON stores {"$enc": "enc:v2:…"} so the column stays valid JSON/JSONB
 
 
 class DecryptionError(ValueError):
@@ -43,46 +46,67 @@ class FieldKey:
     key: bytes
 
 
-def derive_key(secret: str) -> FieldKey:
-    """HKDF-style derivation (HMAC-SHA256 extract+expand) of a 256-bit data key from an install secret."""
-    prk = hmac.new(b"kefu-field-encryption", secret.encode(), hashlib.sha256).digest()
-    key = hmac.new(prk, b"aes-256-gcm\x01", hashlib.sha256).digest()
-    kid = hmac.new(prk, b"key-id\x01", hashlib.sha256).hexdigest()[:8]
+@dataclass(frozen=True)
+class Derivation:
+    """HKDF parameters of one token version (salt, info for the key and for the key id, AES-GCM associated data)."""
+
+    prefix: str
+    salt: bytes
+    key_info: bytes
+    kid_info: bytes
+    aad: bytes
+
+
+V2 = Derivation(
+    "enc:v2:", b"kefu-field-encryption", b"kefu/field/aes-256-gcm/v2", b"kefu/field/key-id/v2", b"kefu-field-v2"
+)
+# v1 was hand-written HMAC extract+expand, which is exactly HKDF with these parameters (pinned by a test).
+V1 = Derivation("enc:v1:", b"kefu-field-encryption", b"aes-256-gcm", b"key-id", b"kefu-field-v1")
+DERIVATIONS = {d.prefix: d for d in (V2, V1)}
+
+
+def _hkdf(secret: str, salt: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(secret.encode())
+
+
+def derive_key(secret: str, version: Derivation = V2) -> FieldKey:
+    """HKDF-SHA256 derivation of a 256-bit data key (and its public 8-hex id) from an install secret."""
+    key = _hkdf(secret, version.salt, version.key_info)
+    kid = _hkdf(secret, version.salt, version.kid_info).hex()[:8]
     return FieldKey(kid=kid, key=key)
 
 
 def _old_secrets() -> list[str]:
-    raw = os.environ.get("KEFU_OLD_SECRET_KEYS", "").strip()
-    if not raw:
-        return []
-    if raw.startswith("["):
-        return [str(s) for s in json.loads(raw)]
-    return [s.strip() for s in raw.split(",") if s.strip()]
+    return [s.get_secret_value() for s in get_settings().old_secret_keys]
 
 
 @lru_cache(maxsize=8)
-def _keyring(current: str, old: tuple[str, ...]) -> tuple[FieldKey, dict[str, FieldKey]]:
-    primary = derive_key(current)
-    ring = {k.kid: k for k in (derive_key(s) for s in old)}
+def _keyring(current: str, old: tuple[str, ...], version: Derivation) -> tuple[FieldKey, dict[str, FieldKey]]:
+    primary = derive_key(current, version)
+    ring = {k.kid: k for k in (derive_key(s, version) for s in old)}
     ring[primary.kid] = primary
     return primary, ring
 
 
-def keyring() -> tuple[FieldKey, dict[str, FieldKey]]:
-    """(current key, every key that may decrypt) from the current settings and environment."""
-    return _keyring(get_settings().secret_key, tuple(_old_secrets()))
+def keyring(version: Derivation = V2) -> tuple[FieldKey, dict[str, FieldKey]]:
+    """(current key, every key that may decrypt) of one token version, from the current settings."""
+    return _keyring(get_settings().secret_key, tuple(_old_secrets()), version)
 
 
 def is_encrypted(value: object) -> bool:
-    """True for an `enc:v1:` token."""
-    return isinstance(value, str) and value.startswith(PREFIX)
+    """True for an `enc:v2:` (or legacy `enc:v1:`) token."""
+    return isinstance(value, str) and value.startswith((PREFIX, *LEGACY_PREFIXES))
+
+
+def _version(token: str) -> Derivation:
+    return DERIVATIONS[token[: len(PREFIX)]]
 
 
 def encrypt_bytes(data: bytes) -> str:
     """Encrypt with the current key."""
     primary, _ = keyring()
     nonce = secrets.token_bytes(12)
-    ct = AESGCM(primary.key).encrypt(nonce, data, _AAD)
+    ct = AESGCM(primary.key).encrypt(nonce, data, V2.aad)
     return f"{PREFIX}{primary.kid}:{base64.urlsafe_b64encode(nonce + ct).decode().rstrip('=')}"
 
 
@@ -90,14 +114,15 @@ def decrypt_bytes(token: str) -> bytes:
     """Decrypt a token made by any key in the ring."""
     if not is_encrypted(token):
         raise DecryptionError("not an encrypted value")
-    kid, _, body = token[len(PREFIX) :].partition(":")
-    _, ring = keyring()
+    version = _version(token)
+    kid, _, body = token[len(version.prefix) :].partition(":")
+    _, ring = keyring(version)
     key = ring.get(kid)
     if key is None:
         raise DecryptionError(f"no key with id {kid} (add the old secret to KEFU_OLD_SECRET_KEYS)")
     raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
     try:
-        return AESGCM(key.key).decrypt(raw[:12], raw[12:], _AAD)
+        return AESGCM(key.key).decrypt(raw[:12], raw[12:], version.aad)
     except Exception as exc:  # InvalidTag: wrong key or modified ciphertext
         raise DecryptionError("ciphertext failed authentication") from exc
 
@@ -115,6 +140,11 @@ def decrypt_str(token: str) -> str:
 def key_id(token: str) -> str | None:
     """The key id of a token (None for plaintext)."""
     return token[len(PREFIX) :].split(":", 1)[0] if is_encrypted(token) else None
+
+
+def token_version(token: str) -> str | None:
+    """'v2', 'v1' (rewrite pending) or None for plaintext."""
+    return token[4:6] if is_encrypted(token) else None
 
 
 class EncryptedStr(TypeDecorator[str]):

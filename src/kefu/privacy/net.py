@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import os
 import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from kefu.core.config import get_settings, parse_allow_entry
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -75,17 +76,10 @@ class OutboundSettings:
 
 
 def outbound_settings() -> OutboundSettings:
-    """The guard's settings, read at call time (KEFU_OUTBOUND_ALLOW / _MAX_MB / _TIMEOUT_SECONDS)."""
-    raw = os.environ.get("KEFU_OUTBOUND_ALLOW", "")
-    try:
-        max_bytes = int(float(os.environ.get("KEFU_OUTBOUND_MAX_MB", "50")) * 1024 * 1024)
-    except ValueError:
-        max_bytes = DEFAULT_MAX_BYTES
-    try:
-        timeout = float(os.environ.get("KEFU_OUTBOUND_TIMEOUT_SECONDS", str(DEFAULT_TIMEOUT)))
-    except ValueError:
-        timeout = DEFAULT_TIMEOUT
-    return OutboundSettings(tuple(s.strip() for s in raw.split(",") if s.strip()), max_bytes, timeout)
+    """The guard's settings, read at call time (KEFU_OUTBOUND_ALLOW, _MAX_MB, _TIMEOUT_SECONDS; validated)."""
+    settings = get_settings()
+    max_bytes = int(settings.outbound_max_mb * 1024 * 1024)
+    return OutboundSettings(tuple(settings.outbound_allow), max_bytes, settings.outbound_timeout_seconds)
 
 
 def allow_from_env() -> list[str]:
@@ -117,15 +111,7 @@ def is_public(ip: IPAddress) -> bool:
 
 def _parse_allow(entry: str) -> tuple[IPNetwork, int | None]:
     """`10.0.0.0/8` → (net, None); `127.0.0.1:8080` / `[::1]:8080` → (host net, 8080)."""
-    entry = entry.strip()
-    if entry.startswith("["):
-        host, _, rest = entry[1:].partition("]")
-        port = int(rest[1:]) if rest.startswith(":") else None
-        return ipaddress.ip_network(host, strict=False), port
-    if entry.count(":") == 1:
-        host, port_text = entry.split(":")
-        return ipaddress.ip_network(host, strict=False), int(port_text)
-    return ipaddress.ip_network(entry, strict=False), None
+    return parse_allow_entry(entry)
 
 
 class Policy:

@@ -29,7 +29,7 @@ from kefu.core.jobs import enqueue
 from kefu.customers.models import Customer, Organization
 from kefu.routing.models import STRATEGIES, RoutingRule, TeamRouting
 from kefu.sla.notifications import notify
-from kefu.tickets.models import PRIORITIES, Ticket
+from kefu.tickets.models import PRIORITIES, Ticket, TicketPriority, TicketStatus
 from kefu.tickets.timeline import add_activity, ticket_event, ticket_topics
 
 ACTIVE_LOAD_STATUSES = ("new", "open", "on_hold")
@@ -53,7 +53,7 @@ class RoutingDecision:
 
     team_id: int | None = None
     team_reason: str | None = None
-    priority: str | None = None
+    priority: TicketPriority | None = None
     skills: list[str] = field(default_factory=list)
     rules: list[str] = field(default_factory=list)
 
@@ -112,7 +112,7 @@ def _rules(session: Session, brand_id: int) -> list[RoutingRule]:
     )
 
 
-def bump(priority: str, steps: int) -> str:
+def bump(priority: str, steps: int) -> TicketPriority:
     """Priority raised by `steps` levels, capped at urgent."""
     i = PRIORITIES.index(priority) if priority in PRIORITIES else 1
     return PRIORITIES[max(0, min(len(PRIORITIES) - 1, i + steps))]
@@ -136,7 +136,7 @@ def decide(session: Session, ticket: Ticket, *, keep_team: bool) -> RoutingDecis
         if rule.team_id is not None and decision.team_id is None:
             decision.team_id, decision.team_reason = rule.team_id, f"rule:{rule.name}"
         if rule.set_priority and PRIORITIES.index(rule.set_priority) > PRIORITIES.index(priority):
-            priority = rule.set_priority
+            priority = TicketPriority(rule.set_priority)
         if rule.priority_bump:
             priority = bump(priority, rule.priority_bump)
         decision.skills.extend(str(s) for s in rule.required_skills or [])
@@ -238,8 +238,8 @@ def assign(
     ensure_assignable(session, agent.id, ticket.brand_id)  # same brand, may reply (kefu.auth.service)
     before = ticket.assignee_id
     ticket.assignee_id = agent.id
-    if ticket.status == "new":
-        ticket.status = "open"
+    if ticket.status == TicketStatus.NEW:
+        ticket.status = TicketStatus.OPEN
     ticket.updated_at = utcnow()
     add_activity(
         session, ticket, "assign", agent_id=actor.agent_id if actor else None, data={"to": agent.id, "reason": reason}

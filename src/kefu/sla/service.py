@@ -51,21 +51,21 @@ from kefu.sla.policy import (
     escalation_level,
     match_policy,
 )
-from kefu.tickets.models import PRIORITIES, Ticket
+from kefu.tickets.models import PRIORITIES, Ticket, TicketPriority
 
-PRIORITY_RANK = {p: i for i, p in enumerate(PRIORITIES)}
+PRIORITY_RANK: dict[str, int] = {p: i for i, p in enumerate(PRIORITIES)}
 # Seed policies speak of "medium"; kefu's scale is low/normal/high/urgent.
 PRIORITY_ALIASES = {"medium": "normal", "critical": "urgent"}
 _TICK = timedelta(microseconds=1)  # breach and climbs happen strictly after their instant
 _SEVERITY = {"met": 0, "missed": 1, "paused": 2, "running": 3, "warning": 4, "breached": 5}
 
 
-def normalize_priority(value: str | None) -> str | None:
+def normalize_priority(value: str | None) -> TicketPriority | None:
     """Map policy/rule priority words onto kefu's priorities (None if unknown)."""
     if value is None:
         return None
     v = PRIORITY_ALIASES.get(value.strip().lower(), value.strip().lower())
-    return v if v in PRIORITY_RANK else None
+    return TicketPriority(v) if v in PRIORITY_RANK else None
 
 
 # --------------------------------------------------------------------------- calendars and policies

@@ -121,7 +121,7 @@ def update_ticket(ticket_id: int, body: TicketUpdate, db: DB, principal: Write) 
     t = service.get_ticket(db, ticket_id, principal)
     return pii.ticket(
         principal,
-        TicketOut.model_validate(service.update_ticket(db, t, principal, body.model_dump(exclude_unset=True))),
+        TicketOut.model_validate(service.update_ticket(db, t, principal, body)),
     )
 
 

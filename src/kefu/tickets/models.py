@@ -3,17 +3,45 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint, event, text
 from sqlalchemy.dialects.postgresql import TSVECTOR
-from sqlalchemy.orm import Mapped, Session, UOWTransaction, mapped_column
+from sqlalchemy.orm import Mapped, Session, UOWTransaction, mapped_column, validates
 
 from kefu.core.db import Base, utcnow
+from kefu.core.enums import ChannelKind, StrEnumType, check_in, validate_member
 
-TICKET_STATUSES = ("new", "open", "pending", "on_hold", "resolved", "closed")
-OPEN_STATUSES = ("new", "open", "pending", "on_hold")
-PRIORITIES = ("low", "normal", "high", "urgent")
+
+class TicketStatus(StrEnum):
+    """Lifecycle of a ticket (transitions in kefu.tickets.service.TRANSITIONS)."""
+
+    NEW = "new"
+    OPEN = "open"
+    PENDING = "pending"
+    ON_HOLD = "on_hold"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class TicketPriority(StrEnum):
+    """Ticket priority, lowest first (the order routing and SLA escalation step through)."""
+
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+TICKET_STATUSES: tuple[TicketStatus, ...] = tuple(TicketStatus)
+OPEN_STATUSES: tuple[TicketStatus, ...] = (
+    TicketStatus.NEW,
+    TicketStatus.OPEN,
+    TicketStatus.PENDING,
+    TicketStatus.ON_HOLD,
+)
+PRIORITIES: tuple[TicketPriority, ...] = tuple(TicketPriority)
 LINK_KINDS = ("related", "duplicate", "parent_child")
 FIELD_TYPES = ("text", "textarea", "integer", "number", "boolean", "date", "select", "multiselect", "email", "url")
 
@@ -44,6 +72,9 @@ class Ticket(Base):
         # Search documents (kefu.tickets.search): GIN on PostgreSQL; SQLite answers with LIKE, so its twin index is
         # an empty partial index (WHERE 0) that only keeps the schema identical across backends.
         Index("ix_tickets_search", "search_vector", postgresql_using="gin", sqlite_where=text("0")),
+        check_in("status", TicketStatus),
+        check_in("priority", TicketPriority),
+        check_in("channel", ChannelKind),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -51,10 +82,10 @@ class Ticket(Base):
     number: Mapped[str] = mapped_column(String(32), unique=True)
     subject: Mapped[str] = mapped_column(String(500))
     description: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(16), default="new")
-    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    status: Mapped[TicketStatus] = mapped_column(StrEnumType(TicketStatus, 16), default=TicketStatus.NEW)
+    priority: Mapped[TicketPriority] = mapped_column(StrEnumType(TicketPriority, 16), default=TicketPriority.NORMAL)
     category: Mapped[str | None] = mapped_column(String(64), index=True)
-    channel: Mapped[str] = mapped_column(String(32), default="api")
+    channel: Mapped[ChannelKind] = mapped_column(StrEnumType(ChannelKind, 32), default=ChannelKind.API)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="SET NULL"), index=True)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
@@ -75,6 +106,12 @@ class Ticket(Base):
     reopen_count: Mapped[int] = mapped_column(default=0, server_default="0")
     # 0901: search document (tsvector on PostgreSQL, token text on SQLite), maintained by kefu.tickets.search.
     search_vector: Mapped[str | None] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"), deferred=True)
+
+    @validates("status", "priority", "channel")
+    def _closed_set(self, key: str, value: Any) -> Any:
+        # Every path that sets these (services, bot, imports) gets a 422 for a value outside the set, not a 500.
+        enum = {"status": TicketStatus, "priority": TicketPriority, "channel": ChannelKind}[key]
+        return validate_member(enum, value, f"ticket {key}")
 
 
 class TicketLink(Base):

@@ -7,7 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kefu.tickets.models import FIELD_TYPES, LINK_KINDS, PRIORITIES, TICKET_STATUSES
+from kefu.core.enums import ChannelKind
+from kefu.tickets.commands import CreateTicket, UpdateTicket
+from kefu.tickets.models import FIELD_TYPES, LINK_KINDS, PRIORITIES, TICKET_STATUSES, TicketPriority, TicketStatus
 
 STATUS_PATTERN = "^(" + "|".join(TICKET_STATUSES) + ")$"
 PRIORITY_PATTERN = "^(" + "|".join(PRIORITIES) + ")$"
@@ -16,36 +18,16 @@ FIELD_TYPE_PATTERN = "^(" + "|".join(FIELD_TYPES) + ")$"
 KEY_PATTERN = "^[a-z][a-z0-9_]{0,63}$"
 
 
-class TicketCreate(BaseModel):
+class TicketCreate(CreateTicket):
     """New ticket; without a priority the routing rules and SLA policy decide it (default normal)."""
 
-    brand_id: int
-    subject: str = Field(min_length=1, max_length=500)
-    description: str = Field(default="", max_length=100_000)
-    customer_id: int | None = None
-    priority: str | None = Field(default=None, pattern=PRIORITY_PATTERN)
-    category: str | None = Field(default=None, max_length=64)
-    channel: str = Field(default="api", max_length=32)
-    team_id: int | None = None
-    assignee_id: int | None = None
-    tags: list[str] = Field(default_factory=list, max_length=50)
-    custom_fields: dict[str, Any] = Field(default_factory=dict)
-    conversation_id: int | None = None
-    language: str | None = Field(default=None, max_length=16)
+    model_config = ConfigDict(extra="ignore")  # the public API keeps ignoring unknown fields
 
 
-class TicketUpdate(BaseModel):
+class TicketUpdate(UpdateTicket):
     """Partial ticket change; `custom_fields` merges (a null value removes a field)."""
 
-    subject: str | None = Field(default=None, min_length=1, max_length=500)
-    status: str | None = Field(default=None, pattern=STATUS_PATTERN)
-    priority: str | None = Field(default=None, pattern=PRIORITY_PATTERN)
-    category: str | None = Field(default=None, max_length=64)
-    team_id: int | None = None
-    assignee_id: int | None = None
-    tags: list[str] | None = Field(default=None, max_length=50)
-    custom_fields: dict[str, Any] | None = None
-    language: str | None = Field(default=None, max_length=16)
+    model_config = ConfigDict(extra="ignore")
 
 
 class TicketOut(BaseModel):
@@ -58,10 +40,10 @@ class TicketOut(BaseModel):
     number: str
     subject: str
     description: str
-    status: str
-    priority: str
+    status: TicketStatus
+    priority: TicketPriority
     category: str | None
-    channel: str
+    channel: ChannelKind
     customer_id: int | None
     organization_id: int | None
     team_id: int | None

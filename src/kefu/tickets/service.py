@@ -7,7 +7,7 @@ category) → routing (team, priority) → SLA policy (priority floor, fallback 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -32,6 +32,7 @@ from kefu.routing import service as routing
 from kefu.sla import service as sla
 from kefu.tickets import search
 from kefu.tickets.classify import DEFAULT_CATEGORIES, classifier_for
+from kefu.tickets.commands import AssignTicket, ChangeTicketStatus, CreateTicket, UpdateTicket, build, changes_of
 from kefu.tickets.models import (
     FIELD_TYPES,
     LINK_KINDS,
@@ -43,10 +44,21 @@ from kefu.tickets.models import (
     TicketCounter,
     TicketFieldDefinition,
     TicketLink,
+    TicketPriority,
+    TicketStatus,
 )
 from kefu.tickets.timeline import add_activity, ticket_event, ticket_topics
 
-__all__ = ["TRANSITIONS", "change_status", "create_ticket", "get_ticket", "ticket_event", "update_ticket"]
+__all__ = [
+    "TRANSITIONS",
+    "assign_ticket",
+    "change_status",
+    "change_ticket_status",
+    "create_ticket",
+    "get_ticket",
+    "ticket_event",
+    "update_ticket",
+]
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "new": frozenset({"open", "pending", "on_hold", "resolved", "closed"}),
@@ -424,6 +436,30 @@ def create_ticket(
     opened_at: datetime | None = None,
 ) -> Ticket:
     """Open a ticket with the next human-readable number, then classify, route, start the SLA and assign."""
+    cmd = build(
+        CreateTicket,
+        {
+            "brand_id": brand_id,
+            "subject": subject,
+            "description": description,
+            "customer_id": customer_id,
+            "priority": priority,
+            "category": category,
+            "channel": channel,
+            "team_id": team_id,
+            "assignee_id": assignee_id,
+            "tags": tags or [],
+            "custom_fields": custom_fields or {},
+            "conversation_id": conversation_id,
+            "language": language,
+        },
+    )
+    return _create(session, cmd, actor, opened_at=opened_at)
+
+
+def _create(session: Session, cmd: CreateTicket, actor: Principal | None, *, opened_at: datetime | None) -> Ticket:
+    brand_id, customer_id, team_id, assignee_id = cmd.brand_id, cmd.customer_id, cmd.team_id, cmd.assignee_id
+    priority, category, conversation_id = cmd.priority, cmd.category, cmd.conversation_id
     brand = get_brand(session, brand_id, actor)
     organization_id = None
     customer = None
@@ -434,7 +470,7 @@ def create_ticket(
         organization_id = customer.organization_id
     _check_refs(session, brand_id, team_id, assignee_id)
     _check_category(session, brand_id, category)
-    fields = validate_custom_fields(session, brand_id, custom_fields or {})
+    fields = validate_custom_fields(session, brand_id, cmd.custom_fields)
     conv = None
     if conversation_id is not None:
         conv = session.get(Conversation, conversation_id)
@@ -449,20 +485,20 @@ def create_ticket(
     ticket = Ticket(
         brand_id=brand_id,
         number=number,
-        subject=subject,
-        description=description,
-        status="open" if assignee_id else "new",
-        priority=priority or "normal",
+        subject=cmd.subject,
+        description=cmd.description,
+        status=TicketStatus.OPEN if assignee_id else TicketStatus.NEW,
+        priority=priority or TicketPriority.NORMAL,
         category=category,
         category_source="manual" if category else None,
-        channel=channel,
+        channel=cmd.channel,
         customer_id=customer_id,
         organization_id=organization_id,
         team_id=team_id,
         assignee_id=assignee_id,
-        tags=sorted(set(tags or [])),
+        tags=sorted(set(cmd.tags)),
         custom_fields=fields,
-        language=language or (customer.locale if customer else None),
+        language=cmd.language or (customer.locale if customer else None),
         created_at=opened_at or now,
         updated_at=now,
     )
@@ -515,6 +551,7 @@ def change_status(ticket: Ticket, new: str, now: datetime) -> None:
     """Apply a lifecycle transition, stamping resolved/closed times and counting reopens."""
     if new not in TICKET_STATUSES:
         raise InvalidInput(f"Unknown status {new!r}.")
+    new = TicketStatus(new)
     if new == ticket.status:
         return
     if new not in TRANSITIONS[ticket.status]:
@@ -556,8 +593,22 @@ def _record_feedback(session: Session, ticket: Ticket, new_category: str, actor:
     )
 
 
-def update_ticket(session: Session, ticket: Ticket, actor: Principal | None, changes: dict[str, Any]) -> Ticket:
+def assign_ticket(session: Session, ticket: Ticket, actor: Principal | None, cmd: AssignTicket) -> Ticket:
+    """Hand the ticket to an agent and/or team (membership, routing and SLA follow as for any update)."""
+    return update_ticket(session, ticket, actor, changes_of(cmd))
+
+
+def change_ticket_status(session: Session, ticket: Ticket, actor: Principal | None, cmd: ChangeTicketStatus) -> Ticket:
+    """Move the ticket through its lifecycle (and optionally set its priority in the same change)."""
+    return update_ticket(session, ticket, actor, changes_of(cmd))
+
+
+def update_ticket(
+    session: Session, ticket: Ticket, actor: Principal | None, command: UpdateTicket | Mapping[str, Any]
+) -> Ticket:
     """Apply a partial change (validated transitions; SLA, routing and feedback follow the change)."""
+    cmd = command if isinstance(command, UpdateTicket) else build(UpdateTicket, command)
+    changes = changes_of(cmd)
     _check_refs(session, ticket.brand_id, changes.get("team_id"), changes.get("assignee_id"))
     now = utcnow()
     before = {k: getattr(ticket, k) for k in changes}
@@ -591,8 +642,8 @@ def update_ticket(session: Session, ticket: Ticket, actor: Principal | None, cha
             member = session.get(TeamMember, (ticket.team_id, ticket.assignee_id))
         if member is None:
             ticket.assignee_id = None
-    if changes.get("assignee_id") and ticket.status == "new":
-        ticket.status = "open"
+    if changes.get("assignee_id") and ticket.status == TicketStatus.NEW:
+        ticket.status = TicketStatus.OPEN
     ticket.updated_at = now
     session.flush()
     if {"category", "priority", "channel", "custom_fields", "team_id"} & set(changes):

@@ -30,6 +30,7 @@ from kefu.security import reset as reset_service
 from kefu.security.asgi import STRICT_CSP, use_policy
 from kefu.sla.models import TicketSla
 from kefu.tickets import service as ticket_service
+from kefu.tickets.commands import AssignTicket, ChangeTicketStatus, build
 from kefu.tickets.models import PRIORITIES, TICKET_STATUSES, Ticket
 from kefu.web.forms import optional_int
 from kefu.web.i18n import LOCALES, pick_locale, translator
@@ -424,9 +425,8 @@ def assign(
     conv_service.update_conversation(db, conv, ctx.principal, changes)
     if conv.ticket_id:
         ticket = ticket_service.get_ticket(db, conv.ticket_id, ctx.principal)
-        ticket_service.update_ticket(
-            db, ticket, ctx.principal, {"assignee_id": changes["assignee_id"], "team_id": changes["team_id"]}
-        )
+        assign = build(AssignTicket, {"assignee_id": changes["assignee_id"], "team_id": changes["team_id"]})
+        ticket_service.assign_ticket(db, ticket, ctx.principal, assign)
     return render(request, ctx, "partials/side.html", **_conversation_data(db, ctx, conversation_id))
 
 
@@ -445,7 +445,8 @@ def update_ticket(
         raise Forbidden("Missing permission tickets:write.")
     ticket = ticket_service.get_ticket(db, ticket_id, ctx.principal)
     try:
-        ticket_service.update_ticket(db, ticket, ctx.principal, {"status": status, "priority": priority})
+        cmd = build(ChangeTicketStatus, {"status": status, "priority": priority})
+        ticket_service.change_ticket_status(db, ticket, ctx.principal, cmd)
         error = None
     except ProblemError as exc:
         db.rollback()

@@ -10,7 +10,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from kefu.channels.config import env_int, secret_key
+from kefu.channels.config import secret_key, token_days
 
 _DOMAIN = b"kefu-visitor-v1:"
 
@@ -59,7 +59,7 @@ def verify(token: str | None, now: float | None = None) -> Visitor | None:
         visitor = Visitor(inbox_id=int(data["i"]), visitor_id=str(data["v"]), issued_at=int(data["t"]))
     except (ValueError, KeyError, TypeError, UnicodeError):
         return None
-    max_age = env_int("WIDGET_TOKEN_DAYS", 30) * 86400
+    max_age = token_days() * 86400
     if (now or time.time()) - visitor.issued_at > max_age:
         return None
     return visitor

@@ -1,0 +1,91 @@
+"""One validated command per ticket use case (create, update, assign, status change).
+
+The API bodies are these models (kefu.tickets.schemas subclasses them), the console forms build them with `build`,
+and the service validates any plain dict it receives into them, so no path can store a value outside the closed
+sets (status, priority, channel) or skip the length limits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from kefu.core.enums import ChannelKind
+from kefu.core.errors import InvalidInput
+from kefu.tickets.models import TicketPriority, TicketStatus
+
+C = TypeVar("C", bound=BaseModel)
+
+
+class CreateTicket(BaseModel):
+    """New ticket; without a priority the routing rules and SLA policy decide it (default normal)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    brand_id: int
+    subject: str = Field(min_length=1, max_length=500)
+    description: str = Field(default="", max_length=100_000)
+    customer_id: int | None = None
+    priority: TicketPriority | None = None
+    category: str | None = Field(default=None, max_length=64)
+    channel: ChannelKind = ChannelKind.API
+    team_id: int | None = None
+    assignee_id: int | None = None
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    custom_fields: dict[str, Any] = Field(default_factory=dict)
+    conversation_id: int | None = None
+    language: str | None = Field(default=None, max_length=16)
+
+
+class UpdateTicket(BaseModel):
+    """Partial ticket change; only the fields that were set apply; `custom_fields` merges (null removes a field)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str | None = Field(default=None, min_length=1, max_length=500)
+    status: TicketStatus | None = None
+    priority: TicketPriority | None = None
+    category: str | None = Field(default=None, max_length=64)
+    team_id: int | None = None
+    assignee_id: int | None = None
+    tags: list[str] | None = Field(default=None, max_length=50)
+    custom_fields: dict[str, Any] | None = None
+    language: str | None = Field(default=None, max_length=16)
+
+
+class AssignTicket(BaseModel):
+    """Hand a ticket to an agent and/or team (None unassigns)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    assignee_id: int | None = None
+    team_id: int | None = None
+
+
+class ChangeTicketStatus(BaseModel):
+    """Move a ticket through its lifecycle (transition rules in kefu.tickets.service.TRANSITIONS)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: TicketStatus
+    priority: TicketPriority | None = None  # the console side panel changes both at once
+
+
+def build(model: type[C], data: Mapping[str, Any]) -> C:
+    """Validate `data` into a command; a bad value is InvalidInput (422 problem), never a 500."""
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as exc:
+        parts = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or model.__name__
+            got = f" (got {err['input']!r})" if err["type"] != "missing" and isinstance(err["input"], str | int) else ""
+            parts.append(f"{where}: {err['msg']}{got}")
+        raise InvalidInput("; ".join(parts)) from None
+
+
+def changes_of(command: BaseModel) -> dict[str, Any]:
+    """The fields a command actually sets (what `update_ticket` applies)."""
+    return command.model_dump(exclude_unset=True)

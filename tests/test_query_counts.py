@@ -1,0 +1,189 @@
+"""Query counts on hot paths: a count that grows with the number of rows is an N+1; each path also has a ceiling.
+
+Each test measures a path with few rows and again with several times as many; the counts must be equal (lists,
+timelines, dashboard) or grow by a fixed amount per item processed (inbound messages). Ceilings are the measured
+counts plus headroom: raise one only with a reason in the commit message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.conftest import QueryLog
+
+
+def _measure(count_queries: Callable[[], Any], call: Callable[[], Any]) -> QueryLog:
+    with count_queries() as q:
+        response = call()
+    if hasattr(response, "status_code"):
+        assert response.status_code < 400, response.text
+    return q
+
+
+class World:
+    """A brand with an admin agent and tickets whose conversations hold a few messages each."""
+
+    def __init__(self, db: Any, make: Any) -> None:
+        self.db, self.make = db, make
+        self.brand = make.brand()
+        self.agent = make.agent("admin", [self.brand])
+        self.headers = make.token(self.agent)
+        self.tickets: list[Any] = []
+        self.conversations: list[Any] = []
+
+    def add(self, n: int) -> None:
+        from kefu.conversations.service import add_message, create_conversation
+        from kefu.tickets.service import add_comment, create_ticket
+
+        for _ in range(n):
+            customer = self.make.customer(self.brand, name=f"客戶{len(self.tickets)}")
+            conv = create_conversation(
+                self.db, brand_id=self.brand.id, customer_id=customer.id, channel="line", actor=None
+            )
+            add_message(self.db, conv, sender_type="customer", body="我的訂單還沒到")
+            add_message(self.db, conv, sender_type="agent", body="幫您查詢", agent_id=self.agent.id)
+            ticket = create_ticket(
+                self.db, brand_id=self.brand.id, subject="訂單未到", actor=None, conversation_id=conv.id
+            )
+            add_comment(self.db, ticket, None, "已聯絡物流", public=True)
+            self.tickets.append(ticket)
+            self.conversations.append(conv)
+        self.db.commit()
+
+
+@pytest.fixture
+def world(db: Any, make: Any) -> World:
+    return World(db, make)
+
+
+def _same_for_more_rows(
+    world: World, count_queries: Callable[[], Any], call: Callable[[], Any], *, ceiling: int, more: int = 6
+) -> int:
+    world.add(2)
+    call()  # warm caches (settings, classifier) so both measurements see the same state
+    few = _measure(count_queries, call)
+    world.add(more)
+    many = _measure(count_queries, call)
+    assert many.count == few.count, f"N+1: {few.count} queries for 2 rows, {many.count} for {2 + more}:\n{many}"
+    assert few.count <= ceiling, f"{few.count} queries (ceiling {ceiling}):\n{few}"
+    print(f"{few.count} queries for 2 and for {2 + more} rows (ceiling {ceiling})")
+    return few.count
+
+
+def test_ticket_list(client: Any, world: World, count_queries: Any) -> None:
+    def call() -> Any:
+        return client.get(f"/api/v1/tickets?brand_id={world.brand.id}", headers=world.headers)
+
+    _same_for_more_rows(world, count_queries, call, ceiling=5)
+
+
+def test_conversation_list(client: Any, world: World, count_queries: Any) -> None:
+    def call() -> Any:
+        return client.get(f"/api/v1/conversations?brand_id={world.brand.id}", headers=world.headers)
+
+    _same_for_more_rows(world, count_queries, call, ceiling=5)
+
+
+def test_console_inbox_page(client: Any, world: World, count_queries: Any) -> None:
+    login = client.post("/api/v1/auth/login", json={"email": world.agent.email, "password": "correct horse 1"})
+    assert login.status_code == 200
+
+    def call() -> Any:
+        return client.get("/console?view=all")
+
+    _same_for_more_rows(world, count_queries, call, ceiling=9)
+
+
+def test_customer_timeline_and_ticket_activities(client: Any, world: World, count_queries: Any) -> None:
+    from kefu.conversations.service import add_message
+    from kefu.tickets.service import add_comment
+
+    world.add(1)
+    ticket, conv = world.tickets[0], world.conversations[0]
+
+    def timeline() -> Any:
+        return client.get(f"/api/v1/customers/{conv.customer_id}/timeline", headers=world.headers)
+
+    def activities() -> Any:
+        return client.get(f"/api/v1/tickets/{ticket.id}/activities", headers=world.headers)
+
+    counts = []
+    for call in (timeline, activities):
+        call()
+        few = _measure(count_queries, call)
+        for i in range(6):
+            add_message(world.db, conv, sender_type="customer", body=f"追問 {i}")
+            add_comment(world.db, ticket, None, f"進度 {i}", public=i % 2 == 0)
+        world.db.commit()
+        many = _measure(count_queries, call)
+        assert many.count == few.count, f"N+1 in {call.__name__}: {few.count} → {many.count}:\n{many}"
+        counts.append(few.count)
+    assert counts[0] <= 6 and counts[1] <= 6, counts
+    print(f"timeline {counts[0]}, activities {counts[1]} queries")
+
+
+def test_dashboard(client: Any, world: World, count_queries: Any) -> None:
+    def call() -> Any:
+        return client.get(f"/api/v1/analytics/dashboard?brand_id={world.brand.id}", headers=world.headers)
+
+    _same_for_more_rows(world, count_queries, call, ceiling=26)
+
+
+def test_ticket_create(client: Any, world: World, count_queries: Any) -> None:
+    body = {"brand_id": world.brand.id, "subject": "發票開錯", "description": "統編打錯了", "priority": "high"}
+
+    def call() -> Any:
+        return client.post("/api/v1/tickets", json=body, headers=world.headers)
+
+    call()
+    first = _measure(count_queries, call)
+    world.add(6)
+    later = _measure(count_queries, call)
+    assert later.count == first.count, f"creation cost grew with the brand's tickets: {first.count} → {later.count}"
+    assert first.count <= 18, f"{first.count} queries:\n{first}"
+    print(f"ticket create: {first.count} queries")
+
+
+def test_inbound_webhook(client: Any, make: Any, db: Any, jobs: Any, count_queries: Any) -> None:
+    from kefu.brands.service import create_inbox
+
+    brand = make.brand()
+    inbox = create_inbox(db, brand, kind="api", name="app", config={"secret": "s3cret-inbox"}, actor=None)
+    db.commit()
+    url = f"/api/v1/channels/api/{inbox.id}/messages"
+    auth = {"Authorization": "Bearer s3cret-inbox"}
+    n = 0
+
+    def batch(size: int) -> list[dict[str, Any]]:
+        nonlocal n
+        out = []
+        for _ in range(size):
+            n += 1
+            out.append(
+                {
+                    "id": f"m-{n}",
+                    "user": {"id": "player-42", "name": "玩家42"},
+                    "text": f"第 {n} 則",
+                    "thread_id": "t-1",
+                }
+            )
+        return out
+
+    def deliver(size: int) -> Callable[[], None]:
+        def call() -> None:
+            # The test queue runs the processing job right after the request commits, so this is accept + process.
+            assert client.post(url, json={"messages": batch(size)}, headers=auth).status_code == 202
+            jobs.drain()
+
+        return call
+
+    deliver(1)()  # the customer, identity and conversation exist from here on
+    one = _measure(count_queries, deliver(1))
+    five = _measure(count_queries, deliver(5))
+    per_message = (five.count - one.count) / 4
+    assert one.count <= 28, f"{one.count} queries for one inbound message:\n{one}"
+    print(f"inbound: {one.count} queries for one message, {five.count} for five")
+    assert per_message <= 24, f"{per_message} queries per extra message in one delivery:\n{five}"
