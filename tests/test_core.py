@@ -35,7 +35,7 @@ def test_one_settings_tree_reads_every_variable_and_refuses_malformed_values(mon
     from pydantic import ValidationError
 
     from kefu.channels import config as channel_config
-    from kefu.core.config import Settings, get_settings
+    from kefu.core.config import Settings, get_settings, parse_allow_entry
     from kefu.privacy.net import allow_from_env
 
     env = {
@@ -56,8 +56,12 @@ def test_one_settings_tree_reads_every_variable_and_refuses_malformed_values(mon
     assert channel_config.max_image_bytes() == 2 * 1024 * 1024 and channel_config.token_days() == 7
     assert [k.get_secret_value() for k in s.old_secret_keys] == ["first-old-secret", "second-old-secret"]
     assert "first-old-secret" not in repr(s)  # SecretStr keeps old keys out of logs and tracebacks
-    assert s.outbound_allow == [ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("fd00::/8")]
-    assert allow_from_env() == ["10.0.0.0/8", "fd00::/8"]
+    assert s.outbound_allow == ["10.0.0.1/8", "fd00::/8"]  # validated entries, parsed by the SSRF guard
+    assert [parse_allow_entry(e)[0] for e in s.outbound_allow] == [
+        ipaddress.ip_network("10.0.0.0/8"),
+        ipaddress.ip_network("fd00::/8"),
+    ]
+    assert allow_from_env() == ["10.0.0.1/8", "fd00::/8"]  # as written; the guard parses them (host bits allowed)
     monkeypatch.setenv("KEFU_OLD_SECRET_KEYS", '["json-listed"]')
     assert [k.get_secret_value() for k in get_settings().old_secret_keys] == ["json-listed"]  # env change re-read
     # Malformed values fail loudly, naming the variable, instead of silently becoming the default.

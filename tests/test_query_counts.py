@@ -151,7 +151,9 @@ def test_inbound_webhook(client: Any, make: Any, db: Any, jobs: Any, count_queri
     from kefu.brands.service import create_inbox
 
     brand = make.brand()
-    inbox = create_inbox(db, brand, kind="api", name="app", config={"secret": "s3cret-inbox"}, actor=None)
+    inbox = create_inbox(
+        db, brand, kind="api", name="app", config={"secret": "s3cret-inbox", "initial_status": "open"}, actor=None
+    )
     db.commit()
     url = f"/api/v1/channels/api/{inbox.id}/messages"
     auth = {"Authorization": "Bearer s3cret-inbox"}
