@@ -24,9 +24,10 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(privacy_app, name="privacy")
 
 try:  # the NLU tools live with the bot package
-    from kefu.bot.cli import nlu_app  # type: ignore[import-not-found,unused-ignore]
+    from kefu.bot.cli import bot_app, nlu_app  # type: ignore[import-not-found,unused-ignore]
 
     app.add_typer(nlu_app, name="nlu", help="NLU training and evaluation.")
+    app.add_typer(bot_app, name="bot", help="Bot evaluation through the live dialogue engine.")
 except ImportError:  # pragma: no cover - bot package not installed
     pass
 
