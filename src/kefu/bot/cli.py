@@ -52,8 +52,12 @@ def eval_command(
     for path in [*train, *test]:
         if not path.is_file():
             raise typer.BadParameter(f"no such file: {path}")
+    from kefu.bot.engine import encoder_from_settings
+    from kefu.bot.nlu.model import IntentModel
+
+    encoder = encoder_from_settings()  # KEFU_NLU_ENCODER, as for the live bot
     try:
-        result = evaluate(train, test)
+        result = evaluate(train, test, model=IntentModel(encoder=encoder) if encoder is not None else None)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from exc
