@@ -139,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--chitchat", type=int, default=500, help="chit-chat rows added to the AFQMC cases")
     parser.add_argument("--limit", type=int, default=1000, help="test rows of the Banking77 case")
+    parser.add_argument("--esun-chitchat", type=int, default=None, help="chit-chat rows of the esun case (all)")
     args = parser.parse_args(argv)
     root: Path = args.datasets
     if not (root / "afqmc").is_dir():
@@ -149,7 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     cases: dict[str, Callable[[], dict[str, Any]]] = {
         "afqmc_hans": lambda: afqmc(root, chat_sample, None, "zh-CN"),
         "afqmc_hant": lambda: afqmc(root, chat_sample, lambda s: convert(s, "s2twp"), "zh-TW"),
-        "esun": lambda: esun(root, chat_test),
+        "esun": lambda: esun(
+            root, random.Random(0).sample(chat_test, min(args.esun_chitchat or len(chat_test), len(chat_test)))
+        ),
         "smp2017": lambda: intents_as_faqs(
             root, "smp2017_ecdt_task1/train.csv", "smp2017_ecdt_task1/test.csv", "zh-CN", None
         ),

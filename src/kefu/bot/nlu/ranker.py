@@ -92,6 +92,8 @@ class _Parts:
     bias: NDArray[np.float64]
     dense: NDArray[np.float32] | None
     dense_centroids: NDArray[np.float32] | None
+    word_cols: NDArray[np.int64]  # decisive word columns
+    group_words_t: sp.csr_matrix | None  # decisive words x groups, binary
     order: NDArray[np.int64]  # local rows sorted by group
     starts: NDArray[np.int64]  # segment starts of each present group in ``order``
 
@@ -136,8 +138,7 @@ class FaqRanker:
         self._row_group: NDArray[np.int64] = np.empty(0, dtype=np.int64)
         self._parts: _Parts | None = None
         self._exact: dict[str, list[int]] = {}
-        self._word_cols: NDArray[np.int64] = np.empty(0, dtype=np.int64)  # decisive word columns (global ids)
-        self._group_words_t: sp.csr_matrix | None = None  # decisive words x groups, binary
+        self._unigram_cols: NDArray[np.int64] | None = None
 
     # ------------------------------------------------------------------ fitting
 
@@ -168,7 +169,7 @@ class FaqRanker:
             self._featurizer = None
             return self
         dense = l2_normalize(self.encoder.encode(normalized)) if self.encoder is not None else None
-        self._fit_vocabulary(x)
+        self._unigram_cols = None
         svm = self._calibrate(x, dense)
         # The per-FAQ SVMs fitted for calibration (on all but the held-out phrasings) are kept: a second fit on
         # every phrasing would double the build time for a fraction of a point.
@@ -176,31 +177,35 @@ class FaqRanker:
         self.fit_seconds_ = time.perf_counter() - started
         return self
 
-    def _fit_vocabulary(self, x: sp.csr_matrix) -> None:
-        """Decisive words: word-block unigrams that occur in at most ``decisive_share`` of the FAQs."""
+    def _fit_vocabulary(
+        self, x: sp.csr_matrix, row_group: NDArray[np.int64]
+    ) -> tuple[NDArray[np.int64], sp.csr_matrix | None]:
+        """Decisive words of these phrasings: word-block unigrams in at most ``decisive_share`` of the FAQs.
+
+        Returns the word columns and a (decisive words x groups) membership matrix. Computed per fitted part, so
+        held-out phrasings never lend their words to their own FAQ during calibration.
+        """
         assert self._featurizer is not None
         block = self._featurizer._blocks[0]
         n_groups = len(self.keys)
         if block is None or n_groups < 2:
-            self._word_cols = np.empty(0, dtype=np.int64)
-            self._group_words_t = None
-            return
-        unigram = np.array(
-            [j for w, j in block.vocabulary.items() if " " not in w and (len(w) >= 2 or not w.isascii())],
-            dtype=np.int64,
-        )
-        unigram = unigram[np.argsort(unigram)]
-        cols = unigram + block.offset
+            return np.empty(0, dtype=np.int64), None
+        if self._unigram_cols is None:
+            unigram = np.array(
+                [j for w, j in block.vocabulary.items() if " " not in w and (len(w) >= 2 or not w.isascii())],
+                dtype=np.int64,
+            )
+            self._unigram_cols = np.sort(unigram) + block.offset
+        cols = self._unigram_cols
         sub = (x[:, cols] > 0).astype(np.float32)
         member = sp.csr_matrix(
-            (np.ones(len(self._row_group), dtype=np.float32), (self._row_group, np.arange(len(self._row_group)))),
-            shape=(n_groups, len(self._row_group)),
+            (np.ones(len(row_group), dtype=np.float32), (row_group, np.arange(len(row_group)))),
+            shape=(n_groups, len(row_group)),
         )
         group_words = ((member @ sub) > 0).astype(np.float32).tocsc()
         df = np.asarray(group_words.sum(axis=0)).ravel()
         keep = (df > 0) & (df <= max(2.0, self.decisive_share * n_groups))
-        self._word_cols = cols[keep]
-        self._group_words_t = group_words[:, np.flatnonzero(keep)].T.tocsr()
+        return cols[keep], group_words[:, np.flatnonzero(keep)].T.tocsr()
 
     def _fit_parts(
         self,
@@ -225,7 +230,10 @@ class FaqRanker:
         order = np.argsort(row_group, kind="stable")
         grp = row_group[order]
         starts = np.flatnonzero(np.r_[True, grp[1:] != grp[:-1]]) if len(grp) else np.empty(0, dtype=np.int64)
+        word_cols, group_words_t = self._fit_vocabulary(sub, row_group)
         return _Parts(
+            word_cols=word_cols,
+            group_words_t=group_words_t,
             order=order,
             starts=starts,
             rows=rows,
@@ -335,11 +343,11 @@ class FaqRanker:
         svm_all = np.asarray((q @ parts.weights_t).toarray(), dtype=np.float64) + parts.bias
         svm = np.take_along_axis(svm_all, top, axis=1)
         cov = np.ones_like(b)
-        if self._group_words_t is not None and len(self._word_cols):
-            words = (q[:, self._word_cols] > 0).astype(np.float32)
+        if parts.group_words_t is not None and len(parts.word_cols):
+            words = (q[:, parts.word_cols] > 0).astype(np.float32)
             n_words = np.asarray(words.sum(axis=1)).ravel()
             if n_words.any():
-                hits = np.asarray((words @ self._group_words_t).toarray(), dtype=np.float64)
+                hits = np.asarray((words @ parts.group_words_t).toarray(), dtype=np.float64)
                 share = np.take_along_axis(hits, top, axis=1) / np.maximum(n_words, 1.0)[:, None]
                 cov = np.where(n_words[:, None] > 0, share, 1.0)
         return top, b, svm, cov
