@@ -216,3 +216,37 @@ def test_bot_eval_cli_runs_the_live_engine_on_a_tiny_kb() -> None:
     assert out["answered_wrong"] == 0 and out["chitchat_answered"] == 0
     assert out["reachable_rate"] == 1.0 and out["smalltalk"] == 4
     assert out["build_seconds"] > 0 and out["p95_ms"] > 0 and out["peak_rss_mb"] > 0
+
+
+def test_fallback_says_what_the_bot_can_do_and_offers_a_person(db: Any, make: Any, registry: IndexRegistry) -> None:
+    from kefu.knowledge.service import create_faq
+
+    brand = make.brand()
+    brand.settings = {"bot": {"answer_threshold": 0.9999, "clarify_threshold": 0.9999}}
+    create_faq(
+        db,
+        None,
+        brand_id=brand.id,
+        locale="zh-TW",
+        external_id="a",
+        questions=["信用卡年費多少"],
+        answer="免年費",
+        category_path=["信用卡", "年費"],
+    )
+    create_faq(
+        db,
+        None,
+        brand_id=brand.id,
+        locale="zh-TW",
+        external_id="b",
+        questions=["房貸利率多少"],
+        answer="1.9%",
+        category_path=["貸款"],
+    )
+    conv = _conv(db, make, brand)
+    d, reply = _say(db, conv, "股票開戶的手續費怎麼算", registry)
+    assert d.action == "fallback"
+    assert "信用卡" in reply.body and "貸款" in reply.body and "真人" in reply.body
+    assert reply.meta["quick_replies"] == [{"label": "真人客服", "text": "真人"}]
+    d, _ = _say(db, conv, "留言", registry)
+    assert d.action == "handoff" and conv.ticket_id is not None

@@ -41,6 +41,7 @@ class FaqDoc:
     category: str | None
     external_id: str | None = None
     answer_format: str = "text"
+    topic: str | None = None  # first level of the category path, as editors named it
 
     @property
     def group(self) -> str:
@@ -165,6 +166,14 @@ class Index:
                 break
         return out
 
+    def topics(self, n: int = 3) -> list[str]:
+        """The brand's most common FAQ categories (what the bot can talk about), most frequent first."""
+        counts: dict[str, int] = {}
+        for d in self.docs.values():
+            if d.topic:
+                counts[d.topic] = counts.get(d.topic, 0) + 1
+        return sorted(counts, key=lambda c: (-counts[c], c))[:n]
+
     def _lead(self, key: str) -> FaqDoc | None:
         copies = self.groups.get(key)
         return copies[0] if copies else None
@@ -199,11 +208,25 @@ def load_docs(session: Session, brand_id: int) -> list[FaqDoc]:
             FaqEntry.category,
             FaqEntry.external_id,
             FaqEntry.answer_format,
+            FaqEntry.category_path,
         )
         .where(FaqEntry.brand_id == brand_id, FaqEntry.is_published.is_(True))
         .order_by(FaqEntry.id)
     )
-    return [FaqDoc(r[0], r[1], tuple(str(q) for q in r[2] or ()), r[3], r[4], r[5], r[6], r[7] or "text") for r in rows]
+    return [
+        FaqDoc(
+            id=r[0],
+            locale=r[1],
+            questions=tuple(str(q) for q in r[2] or ()),
+            answer=r[3],
+            intent=r[4],
+            category=r[5],
+            external_id=r[6],
+            answer_format=r[7] or "text",
+            topic=str(r[8][0]) if r[8] else None,
+        )
+        for r in rows
+    ]
 
 
 Reader = Callable[[], Session]

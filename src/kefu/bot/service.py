@@ -401,7 +401,7 @@ def _apply(
             session,
             conv,
             sender_type="bot",
-            body=texts.t(locale, "fallback"),
+            body=texts.fallback(locale, index.topics()),
             meta={"fallback": True, "quick_replies": texts.quick_replies(locale, [], human=True)},
         )
     elif d.action == "ticket_status" and d.ticket_number:

@@ -49,12 +49,12 @@ _TW_EN: dict[str, tuple[str, str]] = {
 # Written per locale (zh-TW, zh-CN, en) as each locale's customers write them.
 _WRITTEN: dict[str, tuple[str, str, str]] = {
     "fallback": (
-        "抱歉，這個問題我還無法回答。我可以回答帳戶、卡片、貸款、轉帳等常見問題；"
+        "抱歉，這個問題我還無法回答。我可以回答{topics}常見問題；"
         "您可以換個方式描述，或輸入「真人」由客服人員協助、輸入「留言」建立案件由專人回覆。",
-        "抱歉，这个问题我暂时回答不了。我可以解答账户、银行卡、贷款、转账等常见问题；"
+        "抱歉，这个问题我暂时回答不了。我可以解答{topics}常见问题；"
         "您可以换个说法，或者输入“人工”转人工客服、输入“留言”提交工单由专人回复。",
-        "Sorry, I can't answer that yet. I can help with common questions about accounts, cards, loans and "
-        'transfers. Try describing it another way, type "agent" to reach a person, or "ticket" to leave a request.',
+        "Sorry, I can't answer that yet. I can help with common questions{topics_en}. Try describing it another way, "
+        'type "agent" to reach a person, or "ticket" to leave a request.',
     ),
     "smalltalk_greeting": (
         "您好！我是線上客服小幫手，請問有什麼可以為您服務的嗎？",
@@ -108,6 +108,15 @@ def t(locale: str, key: str) -> str:
     """A bot string in the given locale (zh-TW when unknown)."""
     table = _tables().get(locale) or _tables()["zh-TW"]
     return table[key]
+
+
+def fallback(locale: str, topics: list[str]) -> str:
+    """What the bot can do (the brand's main FAQ topics) and how to reach a person or leave a ticket."""
+    sep = ", " if locale == "en" else "、"
+    listed = sep.join(topics[:3])
+    return t(locale, "fallback").format(
+        topics=f"{listed}等" if listed else "", topics_en=f" about {listed}" if listed else ""
+    )
 
 
 def smalltalk(locale: str, kind: str) -> str:
