@@ -25,10 +25,11 @@ def handle_message(payload: dict[str, Any]) -> None:
     conversation_id = int(payload["conversation_id"])
     with database.session() as session:
         conv = session.get(Conversation, conversation_id)
-        brand_id = conv.brand_id if conv is not None else None
+        brand_id, bot_owned = (conv.brand_id, conv.status == "bot") if conv is not None else (None, False)
     if brand_id is None:
         return
-    get_registry().ensure(brand_id, database.sessionmaker)
+    if bot_owned:  # conversations humans own only get the emotion check: no index needed
+        get_registry().ensure(brand_id, database.sessionmaker)
     with database.session() as session:
         handle_customer_message(session, conversation_id, int(payload["message_id"]))
 
