@@ -110,7 +110,7 @@ class FaqRanker:
         depth: int = 10,
         svm_grid: Sequence[float] = (0.5, 1.0),
         coverage_grid: Sequence[float] = (0.0, 0.25, 0.5),
-        max_wrong_rate: float = 0.02,
+        max_wrong_rate: float = 0.03,
         decisive_share: float = 0.05,
         random_state: int = 0,
     ) -> None:
