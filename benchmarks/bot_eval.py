@@ -19,6 +19,8 @@ $KEFU_DATASETS, else ../shared/datasets next to the repository. Splits (all seed
 * ``smp2017``: SMP2017 train texts grouped by intent as FAQs (31 FAQs, ~74 phrasings each), test texts as queries
   (the closest public stand-in for a KB with many phrasings per FAQ); zh-CN brand.
 * ``banking77``: the same for Banking77 (77 FAQs, ~130 phrasings each), ``--limit`` test rows (seed 0); en brand.
+
+Results are recorded in the bot section of docs/DEVELOPING.md.
 """
 
 from __future__ import annotations

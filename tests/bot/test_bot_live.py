@@ -122,6 +122,11 @@ def test_every_kb_query_of_the_bot_is_brand_scoped(
     texts = ["網銀密碼忘記了怎麼辦", "forgot my online banking password 網銀密碼", "利率", "1", "我要找真人客服"]
     replies = [_say(db, conv, t, registry)[1].body for t in texts]
     assert not any("B" in r and "private" in r for r in replies), replies
+    from kefu.bot.service import assist_suggestions, suggest
+
+    suggestions = suggest(db, a.id, "forgot password 網銀密碼", "en", registry=registry)
+    assert suggestions and not any("private" in s["answer"] for s in suggestions)
+    assist_suggestions(db, conv)
     assert kb_queries, "the bot path ran no KB query at all?"
     unscoped = [w for w in kb_queries if "kb_faqs.brand_id" not in w]
     assert not unscoped, f"KB queries without a brand filter: {unscoped}"
