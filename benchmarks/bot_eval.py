@@ -7,7 +7,7 @@ temporary brand, every question is an API-channel webhook and the bot's reply is
 $KEFU_DATASETS, else ../shared/datasets next to the repository. Splits (all seeded, nothing tuned on them):
 
 * ``smalltalk_zh_cn`` split: stratified by label, 80/20, ``random.Random(0)`` shuffle of each label's rows (sorted
-  by text first); the 20 % part (2,974 rows) is the chit-chat test set, labelled ``chitchat``. The small-talk
+  by text first); the 20 % part (2,968 rows) is the chit-chat test set, labelled ``chitchat``. The small-talk
   phrasings shipped in ``kefu.bot.smalltalk`` were written by hand, not taken from this set.
 * ``afqmc_hans``: AFQMC dev positive pairs, grouped by connected components; each group's sentence2 texts are one
   FAQ, its sentence1 texts (not themselves KB phrasings) are the queries. Distractors: 1,000 train positive
