@@ -5,7 +5,7 @@ Each FAQ (all its phrasings, in every locale copy) is one class. For a message t
 * ``nn``: cosine similarity of the best-matching phrasing (nearest neighbour),
 * ``centroid``: cosine similarity to the FAQ's mean phrasing vector,
 * ``svm``: a per-FAQ linear SVM trained one-vs-rest against the FAQ's *hard* negatives only (the
-  phrasings of the ten most similar FAQs plus a random sample), so fitting scales linearly with the
+  phrasings of the five most similar FAQs plus 50 random phrasings), so fitting scales linearly with the
   number of FAQs (a full one-vs-rest SVM over 1,000 classes takes minutes; this takes seconds) while
   keeping the intent model's discriminative power (+4 to +11 points over nearest neighbour on
   SMP2017, Banking77 and HWU64-10-shot, see docs/DEVELOPING.md),
@@ -49,7 +49,7 @@ from sklearn.preprocessing import normalize as l2_rows
 from sklearn.svm import LinearSVC
 
 from kefu.bot.nlu.encoders import Encoder, l2_normalize
-from kefu.bot.nlu.features import FeatureConfig, Featurizer, analyze
+from kefu.bot.nlu.features import FeatureConfig, Featurizer
 from kefu.bot.nlu.text import normalize
 
 __all__ = ["FaqRanker", "Ranked"]
@@ -530,8 +530,3 @@ class FaqRanker:
         if ranker.requires_encoder and encoder is None:
             raise ValueError("this ranker was built with a dense encoder; pass encoder=")
         return ranker
-
-
-def decisive_words(text: str, config: FeatureConfig = RANKER_FEATURES) -> list[str]:
-    """Word unigrams of a message (for debugging which words the coverage signal looks at)."""
-    return [w for w in analyze(normalize(text), config)[0] if " " not in w]
