@@ -29,9 +29,10 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(inbound_app, name="inbound")
 
 try:  # the NLU tools live with the bot package
-    from kefu.bot.cli import nlu_app  # type: ignore[import-not-found,unused-ignore]
+    from kefu.bot.cli import bot_app, nlu_app  # type: ignore[import-not-found,unused-ignore]
 
     app.add_typer(nlu_app, name="nlu", help="NLU training and evaluation.")
+    app.add_typer(bot_app, name="bot", help="Bot evaluation through the live dialogue engine.")
 except ImportError:  # pragma: no cover - bot package not installed
     pass
 from kefu.llm.cli import llm_app  # noqa: E402 - `kefu llm check`

@@ -208,7 +208,7 @@ def test_ticket_status_only_for_owner(db: Any, make: Any, registry: IndexRegistr
 
 
 def test_review_attach_teaches_the_bot(client: Any, db: Any, make: Any, registry: IndexRegistry) -> None:
-    s = _setup(db, make, settings={"answer_threshold": 0.99})
+    s = _setup(db, make, settings={"answer_threshold": 0.99, "clarify_threshold": 0.99})
     sup = make.token(make.agent("supervisor", [s["brand"]]))
     _say(db, s["conv"], "密碼不見了要怎麼辦", registry)
     items = client.get("/api/v1/bot/review", params={"brand_id": s["brand"].id}, headers=sup).json()["items"]

