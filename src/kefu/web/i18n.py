@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from kefu.core.chinese import converter
+from kefu.web.strings_tickets import STRINGS3
 
 LOCALES = ("zh-TW", "zh-CN", "en")
 
@@ -247,9 +248,9 @@ STRINGS: dict[str, tuple[str, str]] = {
 def _tables() -> dict[str, dict[str, str]]:
     to_cn = converter("tw2sp")
     return {
-        "zh-TW": {k: v[0] for k, v in STRINGS.items()},
-        "zh-CN": {k: to_cn.convert(v[0]) for k, v in STRINGS.items()},
-        "en": {k: v[1] for k, v in STRINGS.items()},
+        "zh-TW": {k: v[0] for k, v in STRINGS.items()} | {k: v[0] for k, v in STRINGS3.items()},
+        "zh-CN": {k: to_cn.convert(v[0]) for k, v in STRINGS.items()} | {k: v[1] for k, v in STRINGS3.items()},
+        "en": {k: v[1] for k, v in STRINGS.items()} | {k: v[2] for k, v in STRINGS3.items()},
     }
 
 
