@@ -125,12 +125,21 @@ def _open_target(now: datetime) -> ColumnElement[bool]:
 
 def breached_condition(now: datetime) -> ColumnElement[bool]:
     """An unmet target is past due, judged on the clock now (not only when the sweep last looked)."""
-    return exists().where(_open_target(now), TicketSlaTarget.due_at <= now)
+    return or_(
+        exists().where(_open_target(now), TicketSlaTarget.due_at <= now),
+        exists().where(TicketSla.ticket_id == Ticket.id, TicketSla.status == "breached"),
+    )
 
 
 def at_risk_condition(now: datetime) -> ColumnElement[bool]:
     """An unmet target is past its warning time but not yet due."""
-    return exists().where(_open_target(now), TicketSlaTarget.warn_at <= now, TicketSlaTarget.due_at > now)
+    return and_(
+        ~breached_condition(now),
+        or_(
+            exists().where(_open_target(now), TicketSlaTarget.warn_at <= now, TicketSlaTarget.due_at > now),
+            exists().where(TicketSla.ticket_id == Ticket.id, TicketSla.status == "warning"),
+        ),
+    )
 
 
 def sla_risk_condition(now: datetime) -> ColumnElement[bool]:
@@ -138,8 +147,9 @@ def sla_risk_condition(now: datetime) -> ColumnElement[bool]:
     return and_(
         Ticket.status.in_(OPEN_STATUSES),
         or_(
-            exists().where(_open_target(now), TicketSlaTarget.warn_at <= now),
-            exists().where(_open_target(now), TicketSlaTarget.due_at <= now),
+            exists().where(_open_target(now), or_(TicketSlaTarget.warn_at <= now, TicketSlaTarget.due_at <= now)),
+            # The sweep's verdict counts too (it may know of pauses and calendars the raw deadlines do not show).
+            exists().where(TicketSla.ticket_id == Ticket.id, TicketSla.status.in_(("warning", "breached"))),
         ),
     )
 
@@ -265,16 +275,22 @@ def hydrate(session: Session, tickets: list[Ticket], now: datetime) -> list[Tick
         .group_by(TicketSlaTarget.ticket_id)
     ):
         due[int(tid)] = (due_at, warn_at)
-    has_sla = set(session.scalars(select(TicketSla.ticket_id).where(TicketSla.ticket_id.in_(ids))))
+    sla_status: dict[int, str] = {
+        tid: st
+        for tid, st in session.execute(
+            select(TicketSla.ticket_id, TicketSla.status).where(TicketSla.ticket_id.in_(ids))
+        )
+    }
     rows = []
     for t in tickets:
         due_at, warn_at = due.get(t.id, (None, None))
         state: str | None = None
-        if due_at is not None and due_at <= now:
+        swept = sla_status.get(t.id)
+        if (due_at is not None and due_at <= now) or swept == "breached":
             state = "breached"
-        elif warn_at is not None and warn_at <= now:
+        elif (warn_at is not None and warn_at <= now) or swept == "warning":
             state = "at_risk"
-        elif t.id in has_sla:
+        elif swept is not None:
             state = "ok"
         waiting = None
         if t.status in OPEN_STATUSES:
