@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import event, select
@@ -139,7 +140,7 @@ def test_filters_sort_and_keyset_pages(db: Any, make: Any) -> None:
     assert {r.ticket.subject for r in rows} == {"t0", "t1", "t2"}
     rows, _ = list_page(db, principal, TicketQuery(segment="vip"))
     assert [r.ticket.subject for r in rows] == ["vip one"]
-    today = utcnow().date()
+    today = utcnow().astimezone(ZoneInfo(brand.timezone)).date()  # date filters are in the brand's zone
     rows, _ = list_page(db, principal, TicketQuery(created_from=today - timedelta(days=1), created_to=today))
     assert len(rows) == 8
     rows, _ = list_page(db, principal, TicketQuery(created_to=today - timedelta(days=2)))
@@ -164,7 +165,7 @@ def test_list_query_count_does_not_grow_with_rows(client: Any, make: Any, db: An
         page = client.get("/console/tickets")
     assert page.text.count("data-ticket-id=") == 23
     assert len(large) == len(small), (len(small), len(large))
-    assert len(large) <= 14, large
+    assert len(large) <= 15, large
 
 
 def test_bulk_actions_need_csrf_and_use_the_ticket_service(client: Any, make: Any, db: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import ColumnElement, Select, String, and_, cast, exists, func, or_, select
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from kefu.auth.models import Agent, Team, TeamMember
 from kefu.auth.permissions import Principal
+from kefu.brands.models import Brand
 from kefu.complaints.models import Complaint, RegulatorCase
 from kefu.core.db import utcnow
 from kefu.core.pagination import keyset_page
@@ -154,6 +156,33 @@ def sla_risk_condition(now: datetime) -> ColumnElement[bool]:
     )
 
 
+class LocalTime:
+    """Template helper: a UTC time shown in its brand's timezone."""
+
+    def __init__(self, zones: dict[int, ZoneInfo]) -> None:
+        self.zones = zones
+
+    def __call__(self, value: datetime | None, brand_id: int, fmt: str = "%m-%d %H:%M") -> str:
+        """Format `value` in the brand's zone (empty for None)."""
+        if value is None:
+            return ""
+        return value.astimezone(self.zones.get(brand_id, ZoneInfo("Asia/Taipei"))).strftime(fmt)
+
+
+def brand_zones(session: Session, brand_ids: set[int] | frozenset[int] | None) -> dict[int, ZoneInfo]:
+    """Timezones of the given brands (all brands for None)."""
+    stmt = select(Brand.id, Brand.timezone)
+    if brand_ids is not None:
+        stmt = stmt.where(Brand.id.in_(brand_ids))
+    return {bid: ZoneInfo(tz or "Asia/Taipei") for bid, tz in session.execute(stmt)}
+
+
+def filter_zone(session: Session, principal: Principal) -> ZoneInfo:
+    """The zone date filters are read in: the principal's brands' zone when they share one, else Asia/Taipei."""
+    zones = {z.key for z in brand_zones(session, principal.brand_ids).values()}
+    return ZoneInfo(zones.pop() if len(zones) == 1 else "Asia/Taipei")
+
+
 def team_ids_of(session: Session, agent_id: int) -> list[int]:
     """Teams the agent belongs to."""
     return list(session.scalars(select(TeamMember.team_id).where(TeamMember.agent_id == agent_id)))
@@ -210,10 +239,11 @@ def build_query(session: Session, principal: Principal, query: TicketQuery, now:
         stmt = stmt.where(exists().where(Customer.id == Ticket.customer_id, Customer.vip.is_(True)))
     elif query.segment == "b2b":
         stmt = stmt.where(Ticket.organization_id.is_not(None))
+    zone = filter_zone(session, principal) if query.created_from or query.created_to else None
     if query.created_from is not None:
-        stmt = stmt.where(Ticket.created_at >= datetime.combine(query.created_from, time.min, tzinfo=now.tzinfo))
+        stmt = stmt.where(Ticket.created_at >= datetime.combine(query.created_from, time.min, tzinfo=zone))
     if query.created_to is not None:
-        end = datetime.combine(query.created_to + timedelta(days=1), time.min, tzinfo=now.tzinfo)
+        end = datetime.combine(query.created_to + timedelta(days=1), time.min, tzinfo=zone)
         stmt = stmt.where(Ticket.created_at < end)
     if query.q:
         from kefu.tickets.service import search_condition

@@ -405,6 +405,7 @@ def ticket_list(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
         qs=urlencode,
         options=listing.filter_options(db, ctx.principal),
         brand_ids=_brand_ids(db, ctx),
+        local=listing.LocalTime(listing.brand_zones(db, {r.ticket.brand_id for r in rows})),
     )
 
 
@@ -451,7 +452,20 @@ def case_page(request: Request, ticket_id: int, ctx: Ctx, db: DB, saved: bool = 
     if not ctx.principal.can("tickets:read"):
         raise Forbidden("Missing permission tickets:read.")
     data = listing.case_data(db, ctx.principal, ticket_id)
-    return render(request, ctx, "case.html", humanize=listing.humanize, saved=saved, error=None, **data)
+    return render(
+        request,
+        ctx,
+        "case.html",
+        humanize=listing.humanize,
+        saved=saved,
+        error=None,
+        local=_case_local(db, data),
+        **data,
+    )
+
+
+def _case_local(db: Session, data: dict[str, Any]) -> listing.LocalTime:
+    return listing.LocalTime(listing.brand_zones(db, {data["ticket"].brand_id}))
 
 
 @router.post("/console/tickets/{ticket_id}/fields", response_class=HTMLResponse)
@@ -487,7 +501,16 @@ def case_update(
     except ProblemError as exc:
         error = exc.detail
     data = listing.case_data(db, ctx.principal, ticket_id)
-    return render(request, ctx, "case.html", humanize=listing.humanize, saved=error is None, error=error, **data)
+    return render(
+        request,
+        ctx,
+        "case.html",
+        humanize=listing.humanize,
+        saved=error is None,
+        error=error,
+        local=_case_local(db, data),
+        **data,
+    )
 
 
 _INLINE_IMAGES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
