@@ -32,6 +32,7 @@ from kefu.tickets import listing
 from kefu.tickets import service as ticket_service
 from kefu.tickets.models import PRIORITIES, TICKET_STATUSES, Ticket
 from kefu.web.i18n import LOCALES, pick_locale, translator
+from kefu.workspace import service as views_service
 
 log = logging.getLogger("kefu.web")
 router = APIRouter(include_in_schema=False)
@@ -406,7 +407,40 @@ def ticket_list(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
         options=listing.filter_options(db, ctx.principal),
         brand_ids=_brand_ids(db, ctx),
         local=listing.LocalTime(listing.brand_zones(db, {r.ticket.brand_id for r in rows})),
+        saved_views=views_service.list_views(db, ctx.principal),
+        save_qs=urlencode(query.params(cursor=None)),
     )
+
+
+@router.post("/console/tickets/views", response_model=None)
+def save_view(
+    ctx: Ctx,
+    db: DB,
+    name: Annotated[str, Form(min_length=1, max_length=100)],
+    query: Annotated[str, Form(max_length=4000)] = "",
+    shared: Annotated[str, Form(max_length=8)] = "",
+    brand_id: Annotated[str, Form(max_length=18)] = "",
+) -> Response:
+    """Save the current filters as a personal view, or shared with a brand."""
+    if not ctx.principal.can("tickets:read"):
+        raise Forbidden("Missing permission tickets:read.")
+    view = views_service.create_view(
+        db,
+        ctx.principal,
+        name=name,
+        query_string=query,
+        shared=bool(shared),
+        brand_id=int(brand_id) if brand_id.isdigit() else None,
+    )
+    target = "/console/tickets" + (f"?{view.query_string()}" if view.params else "")
+    return Response(status_code=204, headers={"HX-Redirect": target})
+
+
+@router.post("/console/tickets/views/{view_id}/delete", response_model=None)
+def delete_view(view_id: int, ctx: Ctx, db: DB) -> Response:
+    """Delete a saved view (owner, or a supervisor for shared views)."""
+    views_service.delete_view(db, ctx.principal, view_id)
+    return Response(status_code=204, headers={"HX-Refresh": "true"})
 
 
 @router.post("/console/tickets/bulk", response_class=HTMLResponse)
