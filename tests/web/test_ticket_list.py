@@ -138,6 +138,8 @@ def test_filters_sort_and_keyset_pages(db: Any, make: Any) -> None:
     assert {r.ticket.subject for r in rows} == {"t1", "t3", "t5"}
     rows, _ = list_page(db, principal, TicketQuery(tag="x"))
     assert {r.ticket.subject for r in rows} == {"t0", "t1", "t2"}
+    rows, _ = list_page(db, principal, TicketQuery(tag="%"))
+    assert rows == []  # LIKE wildcards in a tag are literal
     rows, _ = list_page(db, principal, TicketQuery(segment="vip"))
     assert [r.ticket.subject for r in rows] == ["vip one"]
     today = utcnow().astimezone(ZoneInfo(brand.timezone)).date()  # date filters are in the brand's zone

@@ -228,7 +228,8 @@ def build_query(session: Session, principal: Principal, query: TicketQuery, now:
         stmt = stmt.where(Ticket.category == query.category)
     if query.tag:
         # Same serialized-list LIKE as tickets.service.list_tickets (JSON containment differs per backend).
-        stmt = stmt.where(cast(Ticket.tags, String).like(f'%"{query.tag}"%'))
+        tag = query.tag.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(cast(Ticket.tags, String).like(f'%"{tag}"%', escape="\\"))
     if query.sla == "breached":
         stmt = stmt.where(breached_condition(now))
     elif query.sla == "at_risk":
