@@ -316,3 +316,32 @@ def test_saved_views_personal_and_shared(client: Any, make: Any, db: Any) -> Non
     client.cookies.clear()
     _login(client, outsider)
     assert "團隊 SLA" not in client.get("/console/tickets").text
+
+
+def test_case_page_edits_custom_fields_through_the_service(client: Any, make: Any, db: Any) -> None:
+    from kefu.tickets.models import Ticket
+    from kefu.tickets.service import create_field_definition
+
+    brand = make.brand()
+    agent = make.agent("agent", [brand])
+    for key, type_, options in (("order_no", "text", []), ("amount", "integer", []), ("gift", "boolean", [])):
+        create_field_definition(
+            db, brand_id=brand.id, actor=None, key=key, label_zh=key, label_en=key, type=type_, options=options
+        )
+    db.commit()
+    ticket = _ticket(db, brand, "電話退款")
+    h = _login(client, agent)
+    form = {
+        "status": "open",
+        "priority": "normal",
+        "cf_key": ["order_no", "amount", "gift"],
+        "cf_value": ["A-100", "1200", "true"],
+    }
+    r = client.post(f"/console/tickets/{ticket.id}/fields", data=form, headers=h)
+    assert r.status_code == 200 and "已儲存" in r.text, r.text
+    db.expire_all()
+    assert db.get(Ticket, ticket.id).custom_fields == {"order_no": "A-100", "amount": 1200, "gift": True}
+    r = client.post(f"/console/tickets/{ticket.id}/fields", data={**form, "cf_value": ["A-100", "12.5", ""]}, headers=h)
+    assert 'role="alert"' in r.text and "whole number" in r.text
+    db.expire_all()
+    assert db.get(Ticket, ticket.id).custom_fields["amount"] == 1200  # the failed save changed nothing

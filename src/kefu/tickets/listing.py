@@ -377,6 +377,42 @@ def humanize(seconds: float, locale: str) -> str:
     return f"{mins}{units[2]}"
 
 
+def _number(text: str) -> int | float | str:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text  # not a number: the service rejects it, naming the field
+
+
+def custom_fields_from_form(session: Session, brand_id: int, keys: list[str], values: list[str]) -> dict[str, Any]:
+    """Typed custom-field values from the case form's strings (blank deletes); the service then validates them."""
+    from kefu.tickets.models import TicketFieldDefinition
+
+    defs = {
+        d.key: d
+        for d in session.scalars(select(TicketFieldDefinition).where(TicketFieldDefinition.brand_id == brand_id))
+    }
+    out: dict[str, Any] = {}
+    for key, raw in zip(keys, values, strict=False):
+        d = defs.get(key)
+        text = raw.strip()
+        if d is None:
+            continue
+        if not text:
+            out[key] = None
+        elif d.type in ("integer", "number"):
+            out[key] = _number(text)
+        elif d.type == "boolean":
+            out[key] = text == "true"
+        elif d.type == "multiselect":
+            out[key] = [x.strip() for x in text.replace("，", ",").split(",") if x.strip()]
+        else:
+            out[key] = text
+    return out
+
+
 def case_data(session: Session, principal: Principal, ticket_id: int) -> dict[str, Any]:
     """Everything the case page shows for one ticket (brand access checked by tickets.service.get_ticket)."""
     from kefu.audit.models import AuditLog

@@ -514,6 +514,8 @@ def case_update(
     team_id: Annotated[str, Form(max_length=18)] = "",
     category: Annotated[str, Form(max_length=64)] = "",
     tags: Annotated[str, Form(max_length=2000)] = "",
+    cf_key: Annotated[list[str] | None, Form(max_length=100)] = None,
+    cf_value: Annotated[list[str] | None, Form(max_length=100)] = None,
 ) -> HTMLResponse:
     """Save the case fields through tickets.service.update_ticket (transitions, SLA, routing and audit apply)."""
     if not ctx.principal.can("tickets:write"):
@@ -528,6 +530,8 @@ def case_update(
     }
     if category:
         changes["category"] = category
+    if cf_key:
+        changes["custom_fields"] = listing.custom_fields_from_form(db, ticket.brand_id, cf_key, cf_value or [])
     error = None
     try:
         with db.begin_nested():
