@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kefu.core.db import Base, utcnow
@@ -59,7 +59,10 @@ class TicketSla(Base):
     """SLA summary of one ticket; the sweep touches only rows whose `next_check_at` has passed."""
 
     __tablename__ = "ticket_sla"
-    __table_args__ = (Index("ix_ticket_sla_next_check_at", "next_check_at"),)
+    __table_args__ = (
+        Index("ix_ticket_sla_next_check_at", "next_check_at"),
+        Index("ix_ticket_sla_status", "status"),  # the console's SLA view: the sweep's warning/breached verdicts
+    )
 
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
     brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"), index=True)
@@ -83,6 +86,20 @@ class TicketSlaTarget(Base):
     __table_args__ = (
         UniqueConstraint("ticket_id", "key"),
         Index("ix_ticket_sla_targets_brand_due", "brand_id", "due_at"),
+        # The console's SLA view finds unmet targets past their warning/due time; partial, so met targets (most of
+        # them, all with past deadlines) stay out of the index.
+        Index(
+            "ix_ticket_sla_targets_open_warn",
+            "warn_at",
+            postgresql_where=text("met_at IS NULL"),
+            sqlite_where=text("met_at IS NULL"),
+        ),
+        Index(
+            "ix_ticket_sla_targets_open_due",
+            "due_at",
+            postgresql_where=text("met_at IS NULL"),
+            sqlite_where=text("met_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from kefu.core.chinese import converter
+from kefu.web.strings_tickets import STRINGS3 as TICKET_STRINGS
 
 LOCALES = ("zh-TW", "zh-CN", "en")
 
@@ -323,7 +324,7 @@ def _tables() -> dict[str, dict[str, str]]:
         "zh-CN": {k: to_cn.convert(v[0]) for k, v in STRINGS.items()},
         "en": {k: v[1] for k, v in STRINGS.items()},
     }
-    for key, (tw, cn, en) in STRINGS3.items():
+    for key, (tw, cn, en) in (STRINGS3 | TICKET_STRINGS).items():
         tables["zh-TW"][key], tables["zh-CN"][key], tables["en"][key] = tw, cn, en
     return tables
 

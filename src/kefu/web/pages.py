@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import func, or_, select
+from pydantic import ValidationError
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kefu.auth import service as auth_service
@@ -18,27 +20,30 @@ from kefu.auth.models import Agent, Team, TeamMember
 from kefu.auth.permissions import Principal
 from kefu.bot import service as bot_service
 from kefu.brands.models import Brand, Inbox
-from kefu.complaints.models import Complaint, RegulatorCase
+from kefu.channels import downloads
 from kefu.conversations import service as conv_service
 from kefu.conversations.models import Conversation, Message
-from kefu.core.errors import Forbidden, NotFound, ProblemError, TooManyRequests, Unauthorized
+from kefu.core.db import utcnow
+from kefu.core.errors import Forbidden, InvalidInput, NotFound, ProblemError, TooManyRequests, Unauthorized
 from kefu.customers.models import Customer, CustomerIdentity, Organization
 from kefu.macros import service as macros
 from kefu.privacy.masking import PiiView, can_reveal
 from kefu.privacy.search import person_filter
 from kefu.security import reset as reset_service
 from kefu.security.asgi import STRICT_CSP, use_policy
-from kefu.sla.models import TicketSla
+from kefu.tickets import listing
 from kefu.tickets import service as ticket_service
 from kefu.tickets.commands import AssignTicket, ChangeTicketStatus, build
 from kefu.tickets.models import PRIORITIES, TICKET_STATUSES, Ticket
 from kefu.web.forms import optional_int
 from kefu.web.i18n import LOCALES, pick_locale, translator
+from kefu.workspace import service as views_service
 
 log = logging.getLogger("kefu.web")
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 VIEWS = ("mine", "team", "unassigned", "sla", "vip", "complaints", "all", "closed")
+TICKET_VIEWS = ("sla", "complaints")
 LOCALE_COOKIE = "kefu_lang"
 
 
@@ -257,18 +262,6 @@ def inbox_query(db: Session, ctx: PageContext, view: str, q: str | None) -> list
         stmt = stmt.where(Conversation.assignee_id.is_(None))
     elif view == "vip":
         stmt = stmt.where(Customer.vip.is_(True))
-    elif view == "sla":
-        risky = select(TicketSla.ticket_id).where(TicketSla.status.in_(("warning", "breached")))
-        stmt = stmt.where(Conversation.ticket_id.in_(risky))
-    elif view == "complaints":
-        complaint_tickets = select(Ticket.id).where(
-            or_(
-                Ticket.category == "complaint",
-                Ticket.id.in_(select(Complaint.ticket_id)),
-                Ticket.id.in_(select(RegulatorCase.ticket_id)),
-            )
-        )
-        stmt = stmt.where(Conversation.ticket_id.in_(complaint_tickets))
     if q:
         stmt = stmt.where(
             person_filter(
@@ -289,10 +282,13 @@ def inbox_query(db: Session, ctx: PageContext, view: str, q: str | None) -> list
     return [{"conv": c, "customer": cust, "last": last.get(c.id)} for c, cust in rows]
 
 
-@router.get("/console", response_class=HTMLResponse)
-def inbox(request: Request, ctx: Ctx, db: DB, view: str = "mine", q: str | None = None) -> HTMLResponse:
+@router.get("/console", response_model=None)
+def inbox(request: Request, ctx: Ctx, db: DB, view: str = "mine", q: str | None = None) -> Response:
     """Inbox views: mine, team, unassigned, VIP, all, closed."""
     view = view if view in VIEWS else "mine"
+    if view in TICKET_VIEWS:
+        # These views are about cases, many of which have no conversation (phone, complaints register).
+        return RedirectResponse(f"/console/tickets?view={view}", status_code=303)
     items = inbox_query(db, ctx, view, q)
     name = "partials/conv_list.html" if request.headers.get("HX-Request") else "inbox.html"
     return render(request, ctx, name, view=view, views=VIEWS, items=items, q=q or "", brand_ids=_brand_ids(db, ctx))
@@ -360,7 +356,28 @@ def _conversation_data(db: Session, ctx: PageContext, conversation_id: int) -> d
 @router.get("/console/conversations/{conversation_id}", response_class=HTMLResponse)
 def conversation(request: Request, conversation_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
     """Conversation view: timeline, composer, assignment, ticket fields, customer panel."""
-    return render(request, ctx, "conversation.html", **_conversation_data(db, ctx, conversation_id))
+    back_url, back_label = _back_link(request, ctx)
+    data = _conversation_data(db, ctx, conversation_id)
+    return render(request, ctx, "conversation.html", back_url=back_url, back_label=back_label, **data)
+
+
+def _back_link(request: Request, ctx: PageContext) -> tuple[str, str]:
+    """Where "back" goes: the console view or ticket list the agent came from (local paths only)."""
+    back = request.query_params.get("back", "")
+    if not back.startswith("/console") or back.startswith("//") or "\\" in back:
+        return "/console", ctx.t["view_mine"]
+    url = urlsplit(back)
+    params = dict(parse_qsl(url.query))
+    view = params.get("view", "")
+    if url.path == "/console/tickets":
+        label = ctx.t["nav_tickets"] + (f" · {ctx.t['view_' + view]}" if view in VIEWS else "")
+    elif url.path == "/console":
+        label = ctx.t["view_" + view] if view in VIEWS else ctx.t["view_mine"]
+    elif url.path.startswith("/console/tickets/"):
+        label = ctx.t["cs_title"]
+    else:
+        label = ctx.t["nav_inbox"]
+    return back, label
 
 
 @router.get("/console/conversations/{conversation_id}/timeline", response_class=HTMLResponse)
@@ -428,6 +445,211 @@ def assign(
         assign = build(AssignTicket, {"assignee_id": changes["assignee_id"], "team_id": changes["team_id"]})
         ticket_service.assign_ticket(db, ticket, ctx.principal, assign)
     return render(request, ctx, "partials/side.html", **_conversation_data(db, ctx, conversation_id))
+
+
+# ---------------------------------------------------------------- ticket list and case page
+
+
+def _ticket_query(request: Request) -> listing.TicketQuery:
+    params: dict[str, Any] = {}
+    for key, value in request.query_params.multi_items():
+        if key in ("status", "priority"):
+            params.setdefault(key, []).append(value)
+        else:
+            params[key] = value
+    try:
+        return listing.TicketQuery.model_validate(params)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InvalidInput(f"{'.'.join(str(x) for x in first['loc'])}: {first['msg']}") from exc
+
+
+@router.get("/console/tickets", response_class=HTMLResponse)
+def ticket_list(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
+    """All tickets (with or without a conversation): views, filters, sort, keyset pages, bulk actions."""
+    if not ctx.principal.can("tickets:read"):
+        raise Forbidden("Missing permission tickets:read.")
+    query = _ticket_query(request)
+    rows, next_cursor = listing.list_page(db, ctx.principal, query)
+    here = str(request.url.path) + (f"?{request.url.query}" if request.url.query else "")
+    return render(
+        request,
+        ctx,
+        "tickets.html",
+        query=query,
+        rows=rows,
+        next_cursor=next_cursor,
+        here=here,
+        now=utcnow(),
+        humanize=listing.humanize,
+        qs=urlencode,
+        options=listing.filter_options(db, ctx.principal),
+        brand_ids=_brand_ids(db, ctx),
+        local=listing.LocalTime(listing.brand_zones(db, {r.ticket.brand_id for r in rows})),
+        saved_views=views_service.list_views(db, ctx.principal),
+        save_qs=urlencode(query.params(cursor=None)),
+    )
+
+
+@router.post("/console/tickets/views", response_model=None)
+def save_view(
+    ctx: Ctx,
+    db: DB,
+    name: Annotated[str, Form(min_length=1, max_length=100)],
+    query: Annotated[str, Form(max_length=4000)] = "",
+    shared: Annotated[str, Form(max_length=8)] = "",
+    brand_id: Annotated[str, Form(max_length=18)] = "",
+) -> Response:
+    """Save the current filters as a personal view, or shared with a brand."""
+    if not ctx.principal.can("tickets:read"):
+        raise Forbidden("Missing permission tickets:read.")
+    view = views_service.create_view(
+        db,
+        ctx.principal,
+        name=name,
+        query_string=query,
+        shared=bool(shared),
+        brand_id=int(brand_id) if brand_id.isdigit() else None,
+    )
+    target = "/console/tickets" + (f"?{view.query_string()}" if view.params else "")
+    return Response(status_code=204, headers={"HX-Redirect": target})
+
+
+@router.post("/console/tickets/views/{view_id}/delete", response_model=None)
+def delete_view(view_id: int, ctx: Ctx, db: DB) -> Response:
+    """Delete a saved view (owner, or a supervisor for shared views)."""
+    views_service.delete_view(db, ctx.principal, view_id)
+    return Response(status_code=204, headers={"HX-Refresh": "true"})
+
+
+@router.post("/console/tickets/bulk", response_class=HTMLResponse)
+def ticket_bulk(
+    request: Request,
+    ctx: Ctx,
+    db: DB,
+    ticket_ids: Annotated[list[int], Form(max_length=200)],
+    action: Annotated[str, Form(pattern="^(assign|status|tag)$")],
+    value: Annotated[str, Form(max_length=64)] = "",
+) -> HTMLResponse:
+    """Assign, change status or tag the selected tickets through tickets.service (each change audited)."""
+    if not ctx.principal.can("tickets:write"):
+        raise Forbidden("Missing permission tickets:write.")
+    done, failed = 0, 0
+    for ticket_id in ticket_ids:
+        try:
+            with db.begin_nested():
+                ticket = ticket_service.get_ticket(db, ticket_id, ctx.principal)
+                if action == "assign":
+                    changes: dict[str, Any] = {"assignee_id": int(value) if value.isdigit() else None}
+                elif action == "status":
+                    changes = {"status": value}
+                else:
+                    tag = value.strip()
+                    if not tag:
+                        raise InvalidInput("Tag is empty.")
+                    changes = {"tags": [*ticket.tags, tag]}
+                ticket_service.update_ticket(db, ticket, ctx.principal, changes)
+            done += 1
+        except ProblemError:
+            failed += 1
+    t = translator(ctx.locale)
+    text = t["tl_bulk_done"].format(n=done) + (" · " + t["tl_bulk_failed"].format(n=failed) if failed else "")
+    response = render(request, ctx, "partials/bulk_result.html", text=text, failed=failed)
+    response.headers["HX-Trigger"] = "kefu:refresh"
+    return response
+
+
+@router.get("/console/tickets/{ticket_id}", response_class=HTMLResponse)
+def case_page(request: Request, ticket_id: int, ctx: Ctx, db: DB, saved: bool = False) -> HTMLResponse:
+    """The case page of any ticket, with or without a conversation."""
+    if not ctx.principal.can("tickets:read"):
+        raise Forbidden("Missing permission tickets:read.")
+    data = listing.case_data(db, ctx.principal, ticket_id)
+    return render(
+        request,
+        ctx,
+        "case.html",
+        humanize=listing.humanize,
+        saved=saved,
+        error=None,
+        local=_case_local(db, data),
+        **data,
+    )
+
+
+def _case_local(db: Session, data: dict[str, Any]) -> listing.LocalTime:
+    return listing.LocalTime(listing.brand_zones(db, {data["ticket"].brand_id}))
+
+
+@router.post("/console/tickets/{ticket_id}/fields", response_class=HTMLResponse)
+def case_update(
+    request: Request,
+    ticket_id: int,
+    ctx: Ctx,
+    db: DB,
+    status: Annotated[str, Form(max_length=16)],
+    priority: Annotated[str, Form(max_length=16)],
+    assignee_id: Annotated[str, Form(max_length=18)] = "",
+    team_id: Annotated[str, Form(max_length=18)] = "",
+    category: Annotated[str, Form(max_length=64)] = "",
+    tags: Annotated[str, Form(max_length=2000)] = "",
+    cf_key: Annotated[list[str] | None, Form(max_length=100)] = None,
+    cf_value: Annotated[list[str] | None, Form(max_length=100)] = None,
+) -> HTMLResponse:
+    """Save the case fields through tickets.service.update_ticket (transitions, SLA, routing and audit apply)."""
+    if not ctx.principal.can("tickets:write"):
+        raise Forbidden("Missing permission tickets:write.")
+    ticket = ticket_service.get_ticket(db, ticket_id, ctx.principal)
+    changes: dict[str, Any] = {
+        "status": status,
+        "priority": priority,
+        "assignee_id": int(assignee_id) if assignee_id.isdigit() else None,
+        "team_id": int(team_id) if team_id.isdigit() else None,
+        "tags": [x.strip() for x in tags.replace("，", ",").split(",") if x.strip()],
+    }
+    if category:
+        changes["category"] = category
+    if cf_key:
+        changes["custom_fields"] = listing.custom_fields_from_form(db, ticket.brand_id, cf_key, cf_value or [])
+    error = None
+    try:
+        with db.begin_nested():
+            ticket_service.update_ticket(db, ticket, ctx.principal, changes)
+    except ProblemError as exc:
+        error = exc.detail
+    data = listing.case_data(db, ctx.principal, ticket_id)
+    return render(
+        request,
+        ctx,
+        "case.html",
+        humanize=listing.humanize,
+        saved=error is None,
+        error=error,
+        local=_case_local(db, data),
+        **data,
+    )
+
+
+_INLINE_IMAGES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+
+
+@router.get("/console/attachments/{attachment_id}", response_model=None)
+def console_attachment(attachment_id: int, ctx: Ctx, db: DB, inline: bool = False) -> FileResponse:
+    """A conversation attachment for agents who may open that conversation (thumbnails inline, raster images only)."""
+    row, path = downloads.attachment_for(db, attachment_id, ctx.principal)
+    # Only raster images render inline (thumbnails); anything else, SVG included, is always a download.
+    as_inline = inline and row.content_type in _INLINE_IMAGES
+    return FileResponse(
+        path,
+        media_type=row.content_type if as_inline else "application/octet-stream",
+        filename=row.filename,
+        content_disposition_type="inline" if as_inline else "attachment",
+        headers={
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, max-age=3600",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
+    )
 
 
 @router.post("/console/tickets/{ticket_id}", response_class=HTMLResponse)

@@ -1,0 +1,1 @@
+"""Agent workspace: saved ticket-list views."""

@@ -1,0 +1,83 @@
+"""Saved views: create, list (own + shared in the agent's brands) and delete (owner or supervisor)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.orm import Session
+
+from kefu.audit.service import record
+from kefu.auth.permissions import Principal
+from kefu.core.access import ensure_brand
+from kefu.core.errors import InvalidInput, NotFound
+from kefu.tickets.listing import TicketQuery
+from kefu.workspace.models import SavedView
+
+MAX_VIEWS = 50
+
+
+def list_views(session: Session, principal: Principal) -> list[SavedView]:
+    """The agent's own views and views shared in brands the agent can see."""
+    shared: ColumnElement[bool] = SavedView.shared.is_(True)
+    if principal.brand_ids is not None:
+        shared = and_(shared, SavedView.brand_id.in_(principal.brand_ids))
+    stmt = select(SavedView).where(or_(SavedView.agent_id == principal.agent_id, shared))
+    return list(session.scalars(stmt.order_by(SavedView.shared, SavedView.name).limit(200)))
+
+
+def create_view(
+    session: Session, principal: Principal, *, name: str, query_string: str, shared: bool, brand_id: int | None
+) -> SavedView:
+    """Save a filter set; the query string must be a valid ticket-list query (the cursor is dropped)."""
+    name = name.strip()
+    if not name:
+        raise InvalidInput("A view needs a name.")
+    pairs = [(k, v) for k, v in parse_qsl(query_string.lstrip("?")) if k not in ("cursor", "lang")]
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in ("status", "priority"):
+            data.setdefault(key, []).append(value)
+        else:
+            data[key] = value
+    try:
+        TicketQuery.model_validate(data)
+    except ValueError as exc:
+        raise InvalidInput("The view's filters are not valid.") from exc
+    if shared:
+        if brand_id is None:
+            raise InvalidInput("A shared view belongs to a brand.")
+        ensure_brand(principal, brand_id, "Brand")
+    own = session.scalars(select(SavedView.id).where(SavedView.agent_id == principal.agent_id)).all()
+    if len(own) >= MAX_VIEWS:
+        raise InvalidInput(f"At most {MAX_VIEWS} saved views per agent.")
+    view = SavedView(
+        agent_id=principal.agent_id,
+        brand_id=brand_id if shared else None,
+        name=name[:100],
+        shared=shared,
+        params=[list(p) for p in pairs],
+    )
+    session.add(view)
+    session.flush()
+    record(
+        session, principal, "ticket_view.create", target_type="saved_view", target_id=view.id, brand_id=view.brand_id
+    )
+    return view
+
+
+def delete_view(session: Session, principal: Principal, view_id: int) -> None:
+    """Delete a view: its owner, or a supervisor for shared views of their brands."""
+    view = session.get(SavedView, view_id)
+    if view is None:
+        raise NotFound("View not found.")
+    if view.agent_id != principal.agent_id:
+        if not (view.shared and principal.can("teams:manage")):
+            raise NotFound("View not found.")
+        ensure_brand(principal, view.brand_id or 0, "View")
+    record(
+        session, principal, "ticket_view.delete", target_type="saved_view", target_id=view.id, brand_id=view.brand_id
+    )
+    session.delete(view)
+    session.flush()
