@@ -26,6 +26,8 @@ NOT_PERSONAL = {
     "scheduler_leases", "organizations",
     # Durable job rows carry ids only (see every enqueue call) and are deleted when the job succeeds.
     "jobs",
+    # Agents' saved console views: a view name and a filter set, staff data.
+    "saved_ticket_views",
 }  # fmt: skip
 
 

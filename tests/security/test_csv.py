@@ -44,7 +44,7 @@ def test_report_export_neutralizes_agent_names(client: Any, make: Any, db: Any) 
     brand.name = "+HYPERLINK(1)"  # the report header carries brand names
     t = create_ticket(db, actor=None, brand_id=brand.id, subject="s", description="d", customer_id=None)
     t.assignee_id = evil.id
-    t.status = "solved"
+    t.status = "resolved"
     db.commit()
     h = make.token(make.agent("admin"))
     from datetime import timedelta

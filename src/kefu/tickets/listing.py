@@ -15,6 +15,7 @@ from kefu.auth.models import Agent, Team, TeamMember
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
 from kefu.complaints.models import Complaint, RegulatorCase
+from kefu.core import like
 from kefu.core.db import utcnow
 from kefu.core.pagination import keyset_page
 from kefu.customers.models import Customer
@@ -228,8 +229,7 @@ def build_query(session: Session, principal: Principal, query: TicketQuery, now:
         stmt = stmt.where(Ticket.category == query.category)
     if query.tag:
         # Same serialized-list LIKE as tickets.service.list_tickets (JSON containment differs per backend).
-        tag = query.tag.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        stmt = stmt.where(cast(Ticket.tags, String).like(f'%"{tag}"%', escape="\\"))
+        stmt = stmt.where(like.pattern(cast(Ticket.tags, String), '%"', query.tag, '"%'))
     if query.sla == "breached":
         stmt = stmt.where(breached_condition(now))
     elif query.sla == "at_risk":
