@@ -66,7 +66,7 @@ def test_reports_html_csv_pdf(client: Any, make: Any, world: World, tmp_path: Pa
     cn = client.get(f"/api/v1/analytics/reports/weekly.pdf?{QS}&brand_id={world.brand.id}&lang=zh-CN", headers=sup)
     assert b"STSong-Light" in cn.content and b"UniGB-UCS2-H" in cn.content
     cn_csv = client.get(f"/api/v1/analytics/reports/weekly.csv?{QS}&brand_id={world.brand.id}&lang=zh-CN", headers=sup)
-    assert "每周客服服务报告" in cn_csv.content.decode("utf-8-sig") and "首次回应解决率" in cn_csv.content.decode(
+    assert "每周客服服务报告" in cn_csv.content.decode("utf-8-sig") and "首次解决率" in cn_csv.content.decode(
         "utf-8-sig"
     )
 
