@@ -69,6 +69,8 @@ def test_reports_html_csv_pdf(client: Any, make: Any, world: World, tmp_path: Pa
     assert "每周客服服务报告" in cn_csv.content.decode("utf-8-sig") and "首次解决率" in cn_csv.content.decode(
         "utf-8-sig"
     )
+    cn_text = cn_csv.content.decode("utf-8-sig")
+    assert "指针" not in cn_text and "置立" not in cn_text and "工單" not in cn_text and "小時" not in cn_text
 
 
 def test_report_default_periods() -> None:

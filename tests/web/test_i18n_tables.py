@@ -94,3 +94,14 @@ def test_metric_labels_and_definitions_per_locale() -> None:
         for text in (m.label("zh-TW"), m.definition("zh-TW")):
             assert not _simplified_only(text), (m.key, text)
         assert "指针" not in m.label("zh-CN") + m.definition("zh-CN")
+
+
+def test_report_phrases_written_for_zh_cn() -> None:
+    """Report prose: each zh-CN phrase is Simplified, each source phrase Traditional; data is left as stored."""
+    from kefu.analytics.metrics import REPORT_ZH_CN, localize
+
+    for tw, cn in REPORT_ZH_CN.items():
+        assert not _simplified_only(tw) and not _traditional_only(cn), (tw, cn)
+    assert localize("期間: 2026-11 · 平均解決時間 1.5 小時", "zh-CN") == "期间: 2026-11 · 平均解决时间 1.5 小时"
+    assert localize("每週客服服務報告", "zh-CN") == "每周客服服务报告"
+    assert localize("1–4 小時 · 陳美玲", "zh-CN") == "1–4 小时 · 陳美玲"  # a person's name is not rewritten

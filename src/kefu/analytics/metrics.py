@@ -6,8 +6,6 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
 
-from kefu.core.chinese import convert
-
 FCR_REPLY_LIMIT = 1
 FCR_REOPEN_DAYS = 7
 BOT_RECONTACT_HOURS = 72
@@ -22,12 +20,47 @@ RESOLUTION_BUCKETS: tuple[tuple[str, float | None], ...] = (
 )
 
 
+# Report wording (kefu.analytics.reports) in mainland Simplified Chinese, phrase by phrase: written, not converted.
+# Data in report cells (brand, agent and category names) is shown as stored.
+REPORT_ZH_CN: dict[str, str] = {
+    "客服月度白皮書": "客服月度白皮书",
+    "每週客服服務報告": "每周客服服务报告",
+    "CSAT 回覆率": "CSAT 回复率",
+    "平均解決時間": "平均解决时间",
+    "產生時間": "生成时间",
+    "解決時間": "解决时间",
+    "指標定義": "指标定义",
+    "關鍵指標": "关键指标",
+    "首次回應": "首次响应",
+    "工單數": "工单数",
+    "工單量": "工单量",
+    "處理量": "处理量",
+    "達成率": "达成率",
+    "已判定": "已判定",
+    "達成": "达成",
+    "份數": "份数",
+    "區間": "区间",
+    "星等": "星级",
+    "目標": "目标",
+    "類別": "类别",
+    "管道": "渠道",
+    "分鐘": "分钟",
+    "小時": "小时",
+    "期間": "期间",
+    "平均": "平均",
+}
+_REPORT_PHRASES = sorted(REPORT_ZH_CN, key=len, reverse=True)
+
+
 @lru_cache(maxsize=4096)
 def localize(text: str, locale: str) -> str:
-    """Report prose for a zh locale (zh-CN still via OpenCC tw2sp: a known gap; metric labels use `_ZH_CN`)."""
+    """Report prose for a locale: zh-CN swaps in `REPORT_ZH_CN` phrases (longest first); other text is unchanged."""
     if locale != "zh-CN":
         return text
-    return convert(text, "tw2sp")
+    for phrase in _REPORT_PHRASES:
+        if phrase in text:
+            text = text.replace(phrase, REPORT_ZH_CN[phrase])
+    return text
 
 
 # Simplified Chinese as mainland readers write it, per metric key: (label, definition). Written, not converted
