@@ -8,6 +8,7 @@ import pytest
 
 from kefu.analytics.metrics import all_metrics
 from kefu.bot.emotion import LABELS
+from kefu.brands.models import CHANNEL_KINDS
 from kefu.core.chinese import converter
 from kefu.web.i18n import LOCALES, STRINGS, ZH_CN, channel_label, emotion_label, translator
 
@@ -105,3 +106,16 @@ def test_report_phrases_written_for_zh_cn() -> None:
     assert localize("期間: 2026-11 · 平均解決時間 1.5 小時", "zh-CN") == "期间: 2026-11 · 平均解决时间 1.5 小时"
     assert localize("每週客服服務報告", "zh-CN") == "每周客服服务报告"
     assert localize("1–4 小時 · 陳美玲", "zh-CN") == "1–4 小时 · 陳美玲"  # a person's name is not rewritten
+
+
+def test_templates_show_no_raw_channel_kinds() -> None:
+    """Templates render channel kinds through the ch_* labels (raw kinds stay in attributes only)."""
+    from pathlib import Path
+
+    import kefu.web
+
+    raw = re.compile(r">\{\{\s*(?!t\.)[\w.]+\.(channel|kind)\s*\}\}<")
+    root = Path(kefu.web.__file__).parent / "templates"
+    offenders = [str(p.relative_to(root)) for p in root.rglob("*.html") if raw.search(p.read_text(encoding="utf-8"))]
+    assert offenders == []
+    assert all(f"ch_{kind}" in STRINGS for kind in CHANNEL_KINDS)
