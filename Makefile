@@ -4,6 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Links the server writes (survey links in chat, widget snippet) follow HOST/PORT unless KEFU_BASE_URL is set,
+# e.g. to the public https:// address behind a reverse proxy.
+KEFU_BASE_URL ?= http://$(HOST):$(PORT)
 export KEFU_DATABASE_URL ?= sqlite:///./var/kefu.db
 
 .PHONY: run test lint typecheck unit serve bench clean system-deps lock
@@ -29,8 +32,8 @@ lock:
 ## run: bootstrap, migrate, load demo data, serve on http://$(HOST):$(PORT)
 run: $(BIN)/.installed
 	$(BIN)/kefu db upgrade
-	$(BIN)/kefu demo
-	KEFU_DEMO_MODE=$${KEFU_DEMO_MODE:-true} $(BIN)/kefu serve --host $(HOST) --port $(PORT)
+	KEFU_BASE_URL=$(KEFU_BASE_URL) $(BIN)/kefu demo
+	KEFU_BASE_URL=$(KEFU_BASE_URL) KEFU_DEMO_MODE=$${KEFU_DEMO_MODE:-true} $(BIN)/kefu serve --host $(HOST) --port $(PORT)
 
 ## test: bootstrap, lint, type-check, run the whole suite
 test: $(BIN)/.installed system-deps lint typecheck unit

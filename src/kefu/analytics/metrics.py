@@ -6,8 +6,6 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
 
-from kefu.core.chinese import convert
-
 FCR_REPLY_LIMIT = 1
 FCR_REOPEN_DAYS = 7
 BOT_RECONTACT_HOURS = 72
@@ -22,12 +20,99 @@ RESOLUTION_BUCKETS: tuple[tuple[str, float | None], ...] = (
 )
 
 
+# Report wording (kefu.analytics.reports) in mainland Simplified Chinese, phrase by phrase: written, not converted.
+# Data in report cells (brand, agent and category names) is shown as stored.
+REPORT_ZH_CN: dict[str, str] = {
+    "客服月度白皮書": "客服月度白皮书",
+    "每週客服服務報告": "每周客服服务报告",
+    "CSAT 回覆率": "CSAT 回复率",
+    "平均解決時間": "平均解决时间",
+    "產生時間": "生成时间",
+    "解決時間": "解决时间",
+    "指標定義": "指标定义",
+    "關鍵指標": "关键指标",
+    "首次回應": "首次响应",
+    "工單數": "工单数",
+    "工單量": "工单量",
+    "處理量": "处理量",
+    "達成率": "达成率",
+    "已判定": "已判定",
+    "達成": "达成",
+    "份數": "份数",
+    "區間": "区间",
+    "星等": "星级",
+    "目標": "目标",
+    "類別": "类别",
+    "管道": "渠道",
+    "分鐘": "分钟",
+    "小時": "小时",
+    "期間": "期间",
+    "平均": "平均",
+}
+_REPORT_PHRASES = sorted(REPORT_ZH_CN, key=len, reverse=True)
+
+
 @lru_cache(maxsize=4096)
 def localize(text: str, locale: str) -> str:
-    """Traditional Chinese source text for a zh locale (Simplified via OpenCC tw2sp, as the UI strings are)."""
+    """Report prose for a locale: zh-CN swaps in `REPORT_ZH_CN` phrases (longest first); other text is unchanged."""
     if locale != "zh-CN":
         return text
-    return convert(text, "tw2sp")
+    for phrase in _REPORT_PHRASES:
+        if phrase in text:
+            text = text.replace(phrase, REPORT_ZH_CN[phrase])
+    return text
+
+
+# Simplified Chinese as mainland readers write it, per metric key: (label, definition). Written, not converted
+# (OpenCC turned 指標 into 指针 and 期間內建立 into 期间内置立); tests/web/test_i18n_tables.py checks it is complete.
+_ZH_CN: dict[str, tuple[str, str]] = {
+    "volume_by_channel": ("各渠道咨询量", "期间内创建的工单数，按来源渠道分组（可按品牌和企业客户筛选）。"),
+    "first_response_time": (
+        "首次响应时间",
+        "期间内创建且已有首次响应的工单，从创建到客服第一条公开回复（对话回复或公开工单更新）实际经过的秒数；"
+        "给出平均值、P50 和 P90（最近秩法：至少 p% 的工单小于或等于该值的最小值）。",
+    ),
+    "resolution_time": (
+        "解决时间分布",
+        "期间内解决的工单（resolved_at 在期间内），从创建到解决实际经过的时间，分为 <1 小时、1–4 小时、4–24 小时、"
+        "1–3 天、3–7 天、>7 天（区间含下限不含上限），并给出平均值、P50、P90。",
+    ),
+    "fcr": (
+        "首次解决率 (FCR)",
+        "分母：期间内解决的工单。分子：其中客服公开回复（对话中的客服消息和公开工单更新，不含内部备注和机器人）"
+        "不超过 1 条，且解决后 7 天内从未被重新打开的工单。",
+    ),
+    "sla_compliance": (
+        "SLA 达成率",
+        "截止时间在期间内且已有结果（已达成，或已超时）的 SLA 目标中，在截止时间前（含）达成的比例；"
+        "按目标类型（首次响应、状态更新、解决、满意度调查…）分别统计。暂停中的目标不计入。",
+    ),
+    "csat": (
+        "客户满意度 (CSAT)",
+        "期间内发出的结单满意度调查（1–5 星）：平均分＝已回复调查的平均星级；回复率＝已回复／已发送；"
+        "满意率＝4–5 星占已回复的比例。",
+    ),
+    "bot_containment": (
+        "机器人独立解决率",
+        "分母：期间内创建且机器人有回复的对话。分子：其中从未转人工、未创建工单、当前不在人工队列（状态为机器人或已结束），"
+        "且同一客户在该对话最后一条消息后 72 小时内没有再发起新对话的对话。",
+    ),
+    "complaint_rate": ("投诉率", "期间内受理的投诉数 ÷ 期间内创建的工单数。"),
+    "complaint_closure_24h": ("投诉 24 小时办结率", "期间内受理的投诉中，在受理后 24 小时内（含）办结的比例。"),
+    "regulator_on_time": (
+        "监管转办件按期办结率",
+        "期间内收到的监管部门／消费者保护机构来函中已有结果的（已答复，或已超期未答复），在期限（收文后 15 日）前（含）"
+        "完整答复的比例。未到期且未答复的不计入。",
+    ),
+    "top_issues": ("十大问题类别", "期间内创建的工单按类别计数，取前 10 名（未分类单独列出）。"),
+    "agent_performance": (
+        "客服人员绩效",
+        "按期间内已解决工单的负责人分组：处理量（解决件数）、平均首次响应时间、平均解决时间；"
+        "CSAT 为该客服被评价、且在期间内回复的调查的平均星级。",
+    ),
+    "backlog": ("待处理量", "当前（查询时）状态为新建、处理中、等待客户或挂起的工单数；不受期间筛选影响。"),
+    "qa_correctness": ("质检正确率", "期间内完成的质检评分中，“正确性”项达到及格分的比例。"),
+}
 
 
 @dataclass(frozen=True)
@@ -43,11 +128,15 @@ class Metric:
 
     def label(self, locale: str) -> str:
         """Label for a UI locale."""
-        return self.label_en if locale == "en" else localize(self.label_zh, locale)
+        if locale == "zh-CN":
+            return _ZH_CN[self.key][0]
+        return self.label_en if locale == "en" else self.label_zh
 
     def definition(self, locale: str) -> str:
         """Definition for a UI locale."""
-        return self.definition_en if locale == "en" else localize(self.definition_zh, locale)
+        if locale == "zh-CN":
+            return _ZH_CN[self.key][1]
+        return self.definition_en if locale == "en" else self.definition_zh
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -112,7 +201,7 @@ _ALL = [
         "客戶滿意度 (CSAT)",
         "Customer satisfaction (CSAT)",
         "期間內寄出的結案滿意度調查（1–5 星）：平均分數＝已回覆者星等平均；回覆率＝已回覆／已寄出；"
-        "滿意比例＝4–5 星占已回覆之比例。",
+        "滿意比例＝4–5 星佔已回覆之比例。",
         "Post-resolution surveys (1–5 stars) sent in the period: average = mean stars of answered surveys; "
         "response rate = answered / sent; satisfied share = 4–5 stars among answered.",
         "score",
@@ -194,3 +283,8 @@ _ALL = [
 ]
 
 METRICS: dict[str, Metric] = {m.key: m for m in _ALL}
+
+
+def all_metrics() -> list[Metric]:
+    """Every registered metric, in dashboard order."""
+    return list(_ALL)

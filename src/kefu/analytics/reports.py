@@ -122,7 +122,7 @@ def _kpis(d: dict[str, Any], locale: str) -> list[tuple[str, str, Any, str]]:
         ("volume_by_channel", "工單量" if zh else "Tickets", d["volume_by_channel"]["total"], "count"),
         (
             "first_response_time",
-            METRICS["first_response_time"].label(locale) + " (avg)",
+            METRICS["first_response_time"].label(locale) + ("（平均）" if zh else " (avg)"),
             d["first_response_time"]["avg"],
             "seconds",
         ),

@@ -87,6 +87,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     for router in registry.routers("pages"):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
+    favicon = (Path(__file__).parent / "static" / "favicon.ico").read_bytes()
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def _favicon() -> Response:
+        # Browsers ask for /favicon.ico on every page, whatever the <link rel="icon"> says.
+        return Response(favicon, media_type="image/x-icon", headers={"Cache-Control": "public, max-age=86400"})
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:

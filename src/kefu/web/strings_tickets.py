@@ -75,4 +75,13 @@ STRINGS3: dict[str, tuple[str, str, str]] = {
     "cs_tags_hint": ("以逗號分隔", "用逗号分隔", "comma separated"),
     "att_download": ("下載", "下载", "Download"),
     "back_to_view": ("回到", "返回", "Back to"),
+    # Ticket link kinds and activity kinds shown on the case page.
+    "link_related": ("相關", "相关", "Related"),
+    "link_duplicate": ("重複", "重复", "Duplicate"),
+    "link_parent_child": ("父子案件", "父子工单", "Parent / child"),
+    "act_comment": ("留言", "留言", "Comment"),
+    "act_status": ("狀態", "状态", "Status"),
+    "act_merge": ("合併", "合并", "Merge"),
+    "act_split": ("分拆", "拆分", "Split"),
+    "act_route": ("分派", "分派", "Routing"),
 }
