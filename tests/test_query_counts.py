@@ -188,4 +188,5 @@ def test_inbound_webhook(client: Any, make: Any, db: Any, jobs: Any, count_queri
     per_message = (five.count - one.count) / 4
     assert one.count <= 28, f"{one.count} queries for one inbound message:\n{one}"
     print(f"inbound: {one.count} queries for one message, {five.count} for five")
-    assert per_message <= 24, f"{per_message} queries per extra message in one delivery:\n{five}"
+    # 24 before the intake check (one query per message: does the conversation already have its case, #17).
+    assert per_message <= 26, f"{per_message} queries per extra message in one delivery:\n{five}"

@@ -341,7 +341,7 @@ class IndexRegistry:
                 with self._lock:
                     index = self._indexes.setdefault(brand_id, index)
                 last = 0.0
-            elif wait:
+            elif wait or not self.background:
                 return self.build(brand_id, reader_for(session))
             else:
                 self.rebuild_in_background(brand_id, reader_for(session))
