@@ -219,6 +219,8 @@ def drill_env(db_url: str, tmp_path: Path, redis_url: str | None = None, **extra
             "KEFU_CHANNELS_SWEEP_GRACE_SECONDS": "2",
             "KEFU_OUTBOX_BASE_DELAY_SECONDS": "0.3",
             "KEFU_OUTBOX_MAX_DELAY_SECONDS": "1",
+            # The fake providers listen on loopback, which the SSRF guard refuses unless the operator allows it.
+            "KEFU_OUTBOUND_ALLOW": "127.0.0.1/32",
         }
     )
     if redis_url:
