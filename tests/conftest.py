@@ -356,9 +356,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Debian Chromium (never a downloaded browser), one per run (Playwright's sync API allows one)."""
+    """Headless Debian Chromium (never a downloaded browser); per module, so Playwright's loop never outlives it."""
     from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
 
     if not os.path.exists(CHROMIUM):

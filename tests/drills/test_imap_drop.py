@@ -100,7 +100,7 @@ def test_imap_connection_cut_mid_fetch_resumes_by_uid_without_duplicates(
         "imap_ssl": False,
         "imap_user": dovecot["user"],
         "imap_password": dovecot["password"],
-        "imap_poll_seconds": 0.5,
+        "imap_poll_seconds": 1,  # whole seconds (validated inbox setting)
         "timeout": 5,
     }
     inbox_id = seed(fresh_db, "email", cfg)["inbox_id"]

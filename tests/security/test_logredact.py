@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kefu.security.logredact import install_log_redaction, redact
+from kefu.security.logredact import install_log_redaction, redact, uninstall_log_redaction
 
 SECRETS = (
     "kefu_pat_S3cr3tT0kenValue123",
@@ -19,7 +19,10 @@ SECRETS = (
 
 @pytest.fixture(autouse=True)
 def _installed() -> None:
-    install_log_redaction()  # what create_app and the CLI do
+    # What create_app and the CLI do. Re-installed on top: another test's uninstall of the PII log masking restores
+    # the record factory from before it, which can drop a redaction factory installed later in the same process.
+    uninstall_log_redaction()
+    install_log_redaction()
 
 
 def _output(caplog: pytest.LogCaptureFixture) -> str:
