@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-from typing import Any
+
+from kefu.privacy.logmask import RecordFactoryHook, rewrite_record
 
 REDACTED = "[redacted]"
 # Parameters whose values are never secret nor personal (view names, paging, locale, ids).
@@ -56,9 +56,6 @@ _QUERY = re.compile(r"([?&;])([^=&#\s?;\"']+)=" + _NOT_PLACEHOLDER + r"([^&#\s\"
 # Long random path segments are capability tokens (CSAT survey links, portal tracking links).
 _PATH_SECRET = re.compile(r"(?<=/)(?=[A-Za-z0-9_\-]*\d)(?=[A-Za-z0-9_\-]*[A-Za-z])[A-Za-z0-9_\-]{24,}")
 
-_previous: Any = None
-_lock = threading.Lock()
-
 
 def redact(text: str) -> str:
     """Remove credentials from one string."""
@@ -73,29 +70,9 @@ def redact(text: str) -> str:
     return _PATH_SECRET.sub(REDACTED, text)
 
 
-def _arg(value: Any) -> Any:
-    if isinstance(value, str):
-        return redact(value)
-    if value is None or isinstance(value, int | float | bool):
-        return value
-    return redact(str(value))
-
-
 def redact_record(record: logging.LogRecord) -> logging.LogRecord:
     """Redact the record's template, arguments and formatted exception in place."""
-    if getattr(record, "kefu_redacted", False):
-        return record
-    record.msg = redact(record.msg if isinstance(record.msg, str) else str(record.msg))
-    if isinstance(record.args, tuple):
-        record.args = tuple(_arg(a) for a in record.args)
-    elif isinstance(record.args, dict):
-        record.args = {k: _arg(v) for k, v in record.args.items()}
-    if record.exc_info and not record.exc_text:
-        record.exc_text = logging.Formatter().formatException(record.exc_info)
-    if record.exc_text:
-        record.exc_text = redact(record.exc_text)
-    record.kefu_redacted = True
-    return record
+    return rewrite_record(record, redact, "kefu_redacted")
 
 
 class RedactingFilter(logging.Filter):
@@ -107,25 +84,14 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+_hook = RecordFactoryHook(redact_record)
+
+
 def install_log_redaction() -> None:
     """Redact every record created from now on, whichever logger or handler it goes to (idempotent)."""
-    global _previous
-    with _lock:
-        if _previous is not None:
-            return
-        previous = logging.getLogRecordFactory()
-
-        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-            return redact_record(previous(*args, **kwargs))
-
-        logging.setLogRecordFactory(factory)
-        _previous = previous
+    _hook.install()
 
 
 def uninstall_log_redaction() -> None:
     """Restore the record factory that was active before install_log_redaction()."""
-    global _previous
-    with _lock:
-        if _previous is not None:
-            logging.setLogRecordFactory(_previous)
-            _previous = None
+    _hook.uninstall()
