@@ -124,6 +124,17 @@ def db(session_factory: Callable[[], Any]) -> Iterator[Any]:
     session.close()
 
 
+@pytest.fixture(autouse=True)
+def bot_registry() -> Iterator[Any]:
+    """A fresh bot index registry per test, built synchronously (no thread on the test connection, no stale index)."""
+    from kefu.bot.engine import IndexRegistry, set_registry
+
+    registry = IndexRegistry(background=False, check_interval=0.0)
+    set_registry(registry)
+    yield registry
+    set_registry(None)
+
+
 @pytest.fixture
 def bus() -> Iterator[Any]:
     """A fresh in-process bus installed as the process bus."""

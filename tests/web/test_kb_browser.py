@@ -85,10 +85,6 @@ def _insert_clarify(db_url: str) -> None:
         database.dispose()
 
 
-@pytest.mark.xfail(
-    reason="#14 open: after the ranker merge the live bot does not answer the demo's password question in the widget",
-    strict=False,
-)
 @pytest.mark.parametrize("width,height", [(390, 844), (1280, 900)])
 def test_widget_vote_and_quick_reply_buttons(
     browser: Any, server: tuple[str, str], shots: Path, width: int, height: int, monkeypatch: pytest.MonkeyPatch

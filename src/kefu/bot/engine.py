@@ -26,7 +26,7 @@ from kefu.bot import smalltalk
 from kefu.knowledge.models import FaqEntry
 
 log = logging.getLogger("kefu.bot.engine")
-_SAVE_FORMAT: Final = "kefu.bot.Index/1"
+_SAVE_FORMAT: Final = "kefu.bot.Index/2"  # /2: locale copies grouped by intent too
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,10 @@ class FaqDoc:
 
     @property
     def group(self) -> str:
-        """The FAQ this copy belongs to: its external id (shared by locale copies), else its own id."""
-        return f"ext:{self.external_id}" if self.external_id else f"faq:{self.id}"
+        """The FAQ this copy belongs to: its external id, else its intent (shared by locale copies), else its id."""
+        if self.external_id:
+            return f"ext:{self.external_id}"
+        return f"intent:{self.intent}" if self.intent else f"faq:{self.id}"
 
 
 @dataclass(frozen=True)

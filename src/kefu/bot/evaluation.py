@@ -175,6 +175,18 @@ def run_eval(
     kb: Sequence[KbFaq], tests: Sequence[tuple[str, str]], *, brand_locale: str = "zh-TW", keep_rows: bool = False
 ) -> EvalResult:
     """Load ``kb`` into a temporary brand and send every test question through the API channel."""
+    kefu_log = logging.getLogger("kefu")
+    saved_level = kefu_log.level
+    kefu_log.setLevel(logging.CRITICAL)  # dead-lettered replies (no callback URL) are expected
+    try:
+        return _run_eval(kb, tests, brand_locale=brand_locale, keep_rows=keep_rows)
+    finally:
+        kefu_log.setLevel(saved_level)  # the caller's logging (and a test run's) is left as it was
+
+
+def _run_eval(
+    kb: Sequence[KbFaq], tests: Sequence[tuple[str, str]], *, brand_locale: str, keep_rows: bool
+) -> EvalResult:
     from kefu.bot.engine import get_registry
     from kefu.brands.service import create_brand, create_inbox
     from kefu.channels.service import receive_webhook
@@ -184,7 +196,6 @@ def run_eval(
     from kefu.knowledge.service import create_faq
     from kefu.registry import load_jobs
 
-    logging.getLogger("kefu").setLevel(logging.CRITICAL)  # dead-lettered replies (no callback URL) are expected
     load_jobs()
     result = EvalResult()
     with (

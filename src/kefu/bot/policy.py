@@ -130,7 +130,9 @@ def decide(turn: Turn, settings: BotSettings) -> Decision:
             if cand.faq is not None and cand.faq.id in mem.clarify_options and cand.score >= turn.clarify_threshold:
                 return Decision("answer", faq_id=cand.faq.id, confidence=cand.score, reason="clarified")
     top = turn.candidates[0] if turn.candidates else None
-    if top is not None and top.smalltalk is not None and top.score >= turn.clarify_threshold:
+    # Small talk needs the same confidence as an answer: a real question that merely looks like nothing in the KB
+    # ("運費多少", "收不到驗證碼") must reach the fallback (what the bot can do, a human) rather than a canned "hi".
+    if top is not None and top.smalltalk is not None and top.score >= turn.answer_threshold:
         return Decision("smalltalk", confidence=top.score, reason=top.smalltalk, failures=mem.failures)
     faqs = [c for c in turn.candidates if c.faq is not None]
     best = faqs[0] if faqs else None
