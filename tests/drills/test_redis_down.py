@@ -99,7 +99,7 @@ def test_redis_outage_degrades_safely_and_recovers(
     start(procs, kefu_cmd("serve", "--port", str(port_b)), env, tmp_path / "b.log")
     start(procs, kefu_cmd("worker", "--concurrency", "4"), env, tmp_path / "worker.log")
     for port in (port_a, port_b):
-        wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60)
+        wait_http(f"http://127.0.0.1:{port}/healthz", timeout=120)
     auth = {"Authorization": f"Bearer {s['token']}"}
     http = httpx.Client(timeout=15, headers=auth)
     webhook = f"http://127.0.0.1:{port_a}/api/v1/channels/line/{s['inbox_id']}/webhook"
@@ -140,7 +140,7 @@ def test_redis_outage_degrades_safely_and_recovers(
             assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
         during = webhooks("down", 20)
         # Their jobs are rows in the database: the worker finds them by polling (no wake-up without Redis).
-        wait_for(lambda: len(message_counts(fresh_db, during)) == 20, 30, "the worker to process inbound events")
+        wait_for(lambda: len(message_counts(fresh_db, during)) == 20, 90, "the worker to process inbound events")
         report["processed_while_redis_down_s"] = round(time.monotonic() - down_at, 1)
 
         own_redis.start()
@@ -151,7 +151,7 @@ def test_redis_outage_degrades_safely_and_recovers(
             post(port_a, body := f"after-{uuid.uuid4().hex[:6]}")
             return body in ws_b.pump(1)
 
-        wait_for(fanned_out, 30, "cross-process fan-out after Redis is back", interval=0)
+        wait_for(fanned_out, 90, "cross-process fan-out after Redis is back", interval=0)
         report["fanout_back_after_s"] = round(time.monotonic() - up_at, 1)
 
         # The same worker keeps going: Redis only carried wake-ups, its listener re-subscribes after the restart.

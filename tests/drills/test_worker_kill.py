@@ -52,7 +52,7 @@ def test_killed_worker_job_is_rerun_once_by_another_worker(
         done = {j for j, p, _ in runs if p == "done"}
         return next((j for j, p, pid in runs if p == "start" and pid == victim.pid and j not in done), None)
 
-    killed_job = wait_for(victim_busy, 30, "the victim worker to start a job", interval=0.05)
+    killed_job = wait_for(victim_busy, 90, "the victim worker to start a job", interval=0.05)
     time.sleep(0.2)
     victim.kill()  # SIGKILL mid-job: no outcome recorded, no shutdown hook
     victim.wait(timeout=10)
