@@ -17,7 +17,8 @@ def test_lexicon_loads_every_script_and_category() -> None:
     assert emotion._Cat.THREAT in emotion._ZH and emotion._Cat.THREAT in emotion._EN
     assert emotion._ZH[emotion._Cat.THREAT][2.2] == ("投诉", "客诉")
     assert "VIP" in emotion._CAPS_ALLOW and "REFUND" in emotion._SHOUTED
-    expected = sum(len(t) for table in (emotion._ZH, emotion._EN, emotion._SYMBOLS) for w in table.values() for t in w.values())
+    tables = (emotion._ZH, emotion._EN, emotion._SYMBOLS)
+    expected = sum(len(terms) for table in tables for by_weight in table.values() for terms in by_weight.values())
     assert len(emotion._LEX.entries) == expected > 700  # every entry compiled, none silently dropped
 
 
