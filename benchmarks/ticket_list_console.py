@@ -16,19 +16,15 @@ of migration 1801; without them the same view read every SLA target (42 -> 8 ms 
 
 from __future__ import annotations
 
-import argparse
-import os
 import random
-import statistics
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _bulk import bulk_tickets, each_database
+from _bulk import PageFn, size_main, ticket_world, time_views
 
 QUERIES: dict[str, dict[str, Any]] = {
     "all, recently updated": {},
@@ -85,86 +81,24 @@ def _sla_rows(conn: Any, brand_id: int, first: int, last: int, now: Any, seed: i
 
 def run(label: str, url: str, sizes: list[int], pages: int) -> None:
     """Grow the table to each size and time the console views."""
-    from kefu.auth.permissions import Principal, permissions_for
-    from kefu.auth.service import create_agent, create_team
-    from kefu.brands.service import create_brand
-    from kefu.core.db import Database
-    from kefu.core.migrate import upgrade
     from kefu.tickets.listing import TicketQuery, list_page
 
-    upgrade(url)
-    db = Database(url)
-    with db.session() as s:
-        brand = create_brand(s, slug="bench", name="bench", ticket_prefix="BM")
-        teams = [
-            create_team(s, brand_id=brand.id, slug=f"t{i}", name=f"t{i}", description="", actor=None) for i in range(8)
-        ]
-        agents = [
-            create_agent(s, email=f"a{i}@bench.example", name=f"a{i}", password="bench password 1", role="agent")
-            for i in range(60)
-        ]
-        brand_id, team_ids, agent_ids = brand.id, [t.id for t in teams], [a.id for a in agents]
-    principal = Principal(
-        agent_id=agent_ids[3],
-        email="a3@bench.example",
-        name="a3",
-        role="agent",
-        permissions=permissions_for("agent"),
-        brand_ids=frozenset({brand_id}),
-        via="session",
-        credential_id=0,
-    )
-    have = 0
-    now = None
-    for size in sizes:
-        t0 = time.perf_counter()
-        with db.engine.begin() as conn:
-            base = bulk_tickets(
-                conn, brand_id, size - have, start_id=have + 1, team_ids=team_ids, agent_ids=agent_ids, seed=size
-            )
-            now = now or base
-            _sla_rows(conn, brand_id, have + 1, size, now, seed=size)
-        gen = time.perf_counter() - t0
-        have = size
-        with db.engine.connect() as conn:
-            conn.exec_driver_sql("ANALYZE")
-            conn.commit()
-        print(f"{label} @ {size:,} tickets (generated in {gen:.0f} s):")
-        for name, q in QUERIES.items():
-            params: dict[str, Any] = {k: v for k, v in q.items() if k != "team"}
-            if q.get("team"):
-                params["team_id"] = team_ids[2]
-            lat: list[float] = []
-            rows_seen = 0
-            cursor = None
-            with db.session() as s:
-                for _ in range(pages):
-                    query = TicketQuery.model_validate({**params, "cursor": cursor})
-                    s0 = time.perf_counter()
-                    rows, cursor = list_page(s, principal, query, now=now)
-                    lat.append((time.perf_counter() - s0) * 1000)
-                    rows_seen += len(rows)
-                    if cursor is None:
-                        break
-            lat.sort()
-            p95 = lat[max(0, int(len(lat) * 0.95) - 1)]
-            print(
-                f"  {name:<24} p50 {statistics.median(lat):7.1f} ms   p95 {p95:7.1f} ms"
-                f"   ({len(lat)} pages, {rows_seen} rows)"
-            )
-    db.dispose()
+    world = ticket_world(url)
+    principal = world.principal(3, via="session")
 
+    def view(q: dict[str, Any]) -> PageFn:
+        params: dict[str, Any] = {k: v for k, v in q.items() if k != "team"}
+        if q.get("team"):
+            params["team_id"] = world.team_ids[2]
+        return lambda s, cursor, now: list_page(
+            s, principal, TicketQuery.model_validate({**params, "cursor": cursor}), now=now
+        )
 
-def main() -> None:
-    """Entry point."""
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", default="100000,1000000")
-    ap.add_argument("--pages", type=int, default=20)
-    ap.add_argument("--pg", default=os.environ.get("KEFU_BENCH_PG"))
-    args = ap.parse_args()
-    sizes = [int(x) for x in args.sizes.split(",")]
-    each_database(args.pg, lambda label, url: run(label, url, sizes, args.pages))
+    def sla_rows(conn: Any, first: int, last: int, now: Any) -> None:
+        _sla_rows(conn, world.brand_id, first, last, now, seed=last)
+
+    time_views(label, world, sizes, pages, {name: view(q) for name, q in QUERIES.items()}, sla_rows)
 
 
 if __name__ == "__main__":
-    main()
+    size_main(run, pages=20)

@@ -64,6 +64,7 @@ def test_login_rate_limit_per_account(client: Any, make: Any) -> None:
     r = _login(client, agent.email)  # even the right password is refused while locked
     assert r.status_code == 429
     assert r.json()["retry_after"] > 0
+    assert r.headers["Retry-After"] == str(r.json()["retry_after"])
 
 
 def test_logout_revokes_session(client: Any, make: Any) -> None:

@@ -22,7 +22,7 @@ privacy_app = typer.Typer(help="Privacy: retention, key rotation.", no_args_is_h
 app.add_typer(audit_app, name="audit")
 app.add_typer(privacy_app, name="privacy")
 from kefu.channels.cli import inbound_app  # noqa: E402 - command groups live with their capability
-from kefu.core.jobs_cli import jobs_app  # noqa: E402
+from kefu.jobs_cli import jobs_app  # noqa: E402
 
 app.add_typer(kb_app, name="kb")
 app.add_typer(jobs_app, name="jobs")

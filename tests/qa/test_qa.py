@@ -128,3 +128,29 @@ def test_qa_api_and_page(client: Any, db: Any, make: Any) -> None:
     assert login.status_code == 200
     page = client.get("/console/qa?status=done")
     assert page.status_code == 200 and "品質抽檢佇列" in page.text and "80.0" in page.text
+
+
+def test_review_queue_items_batch_their_lookups(db: Any, make: Any, count_queries: Any) -> None:
+    from kefu.conversations.service import add_message
+    from kefu.qa.models import QaReview
+    from kefu.qa.service import list_reviews, review_items
+
+    brand = make.brand()
+    agent = make.agent("agent", [brand])
+    convs = _convs(db, make, brand, 6, START, agent=agent)
+    for conv in convs:
+        add_message(db, conv, sender_type="customer", body="請問退款進度")
+        add_message(db, conv, sender_type="agent", body="內部備註", agent_id=agent.id, is_note=True)
+    reviews = [QaReview(brand_id=brand.id, conversation_id=c.id, agent_id=agent.id) for c in convs]
+    db.add_all(reviews)
+    db.commit()
+    db.expire_all()
+    reviews = list_reviews(db, None, brand_id=brand.id)  # as the queue page loads them
+    with count_queries() as q:
+        items = review_items(db, reviews)
+    # conversations + customers + agents + the brand's scorecard (created on first use: 4), one transcript per review
+    assert q.count <= 7 + len(reviews), str(q)
+    assert [it["conv"].id for it in items] == [c.id for c in convs]
+    assert all([m.body for m in it["messages"]] == ["請問退款進度"] for it in items)  # notes stay out
+    assert all(it["agent"].id == agent.id and it["customer"] is not None for it in items)
+    assert review_items(db, []) == []

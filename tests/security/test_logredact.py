@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kefu.security.logredact import install_log_redaction, redact, uninstall_log_redaction
+from kefu.security.logredact import install_log_redaction, redact
 
 SECRETS = (
     "kefu_pat_S3cr3tT0kenValue123",
@@ -19,9 +19,7 @@ SECRETS = (
 
 @pytest.fixture(autouse=True)
 def _installed() -> None:
-    # What create_app and the CLI do. Re-installed on top: another test's uninstall of the PII log masking restores
-    # the record factory from before it, which can drop a redaction factory installed later in the same process.
-    uninstall_log_redaction()
+    # What create_app and the CLI do (idempotent; another test uninstalling PII masking no longer drops it).
     install_log_redaction()
 
 

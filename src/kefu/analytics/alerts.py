@@ -167,6 +167,18 @@ def sync(session: Session, brand: Brand, now: datetime | None = None) -> list[An
     return sorted(active.values(), key=lambda a: a.id)
 
 
+def open_alerts(session: Session, brand_ids: tuple[int, ...], limit: int = 20) -> list[AnalyticsAlert]:
+    """Raised, not yet cleared alerts of these brands, newest first (the dashboard's alert list)."""
+    return list(
+        session.scalars(
+            select(AnalyticsAlert)
+            .where(AnalyticsAlert.brand_id.in_(brand_ids), AnalyticsAlert.cleared_at.is_(None))
+            .order_by(AnalyticsAlert.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 def sync_all(session: Session, now: datetime | None = None) -> int:
     """Sync every brand; returns how many alerts are active."""
     return sum(len(sync(session, b, now)) for b in session.scalars(select(Brand).order_by(Brand.id)))

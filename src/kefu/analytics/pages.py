@@ -9,17 +9,13 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from kefu.analytics import alerts as alerts_service
 from kefu.analytics import charts, reports, service
 from kefu.analytics.metrics import METRICS, RESOLUTION_BUCKETS
-from kefu.analytics.models import AnalyticsAlert
 from kefu.auth.deps import DB
-from kefu.brands.models import Brand
+from kefu.brands.service import get_brand, visible_brands
 from kefu.core.errors import Forbidden, InvalidInput
-from kefu.customers.models import Organization
 from kefu.web.forms import lenient_int
 from kefu.web.pages import Ctx, PageContext, render
 
@@ -29,13 +25,6 @@ router = APIRouter(include_in_schema=False, prefix="/console/analytics")
 def _need(ctx: PageContext) -> None:
     if not ctx.principal.can("reports:read"):
         raise Forbidden("Missing permission reports:read.")
-
-
-def _brands(db: Session, ctx: PageContext) -> list[Brand]:
-    stmt = select(Brand).order_by(Brand.id)
-    if ctx.principal.brand_ids is not None:
-        stmt = stmt.where(Brand.id.in_(ctx.principal.brand_ids))
-    return list(db.scalars(stmt))
 
 
 def _date(v: str | None) -> date | None:
@@ -68,7 +57,7 @@ def dashboard(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
     """Supervisor dashboard: KPIs with definitions, SVG charts, alerts; filters by period, brand, organization."""
     _need(ctx)
     q = request.query_params
-    brands = _brands(db, ctx)
+    brands = visible_brands(db, ctx.principal)
     brand_id = _int(q.get("brand_id"))
     brand = next((b for b in brands if b.id == brand_id), None)
     tz = brand.timezone if brand else (brands[0].timezone if brands else "Asia/Taipei")
@@ -116,17 +105,8 @@ def dashboard(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
             for c in alerts_service.evaluate(db, b):
                 if c.firing:
                     checks.append({"brand": b.name, "kind": c.kind, "message": c.message(loc)})
-    raised = list(
-        db.scalars(
-            select(AnalyticsAlert)
-            .where(AnalyticsAlert.brand_id.in_(f.brand_ids), AnalyticsAlert.cleared_at.is_(None))
-            .order_by(AnalyticsAlert.id.desc())
-            .limit(20)
-        )
-    )
-    orgs = list(
-        db.scalars(select(Organization).where(Organization.brand_id.in_(f.brand_ids)).order_by(Organization.name))
-    )
+    raised = alerts_service.open_alerts(db, f.brand_ids)
+    orgs = service.organizations(db, f)
     query = {k: v for k, v in q.items() if k in ("start", "end", "brand_id", "organization_id") and v}
     return render(
         request,
@@ -156,7 +136,7 @@ def report_page(request: Request, kind: str, ctx: Ctx, db: DB) -> HTMLResponse:
         raise InvalidInput("Unknown report.")
     q = request.query_params
     brand_id = _int(q.get("brand_id"))
-    brand = db.get(Brand, brand_id) if brand_id else None
+    brand = get_brand(db, brand_id, ctx.principal) if brand_id else None
     tz = brand.timezone if brand else "Asia/Taipei"
     if q.get("start") or q.get("end"):
         _, _, start, end = _period(q.get("start"), q.get("end"), tz, datetime.now(ZoneInfo(tz)).date())

@@ -89,6 +89,13 @@ def resolve_filters(
     return Filters(start=start, end=end, brand_ids=brands, organization_id=organization_id, now=now)
 
 
+def organizations(session: Session, f: Filters) -> list[Organization]:
+    """The organizations of the filtered brands, by name (the dashboard's organization filter)."""
+    return list(
+        session.scalars(select(Organization).where(Organization.brand_id.in_(f.brand_ids)).order_by(Organization.name))
+    )
+
+
 def _in(col: Any, f: Filters) -> ColumnElement[bool]:
     return and_(col >= f.start, col < f.end)
 

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, delete, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,8 +17,9 @@ from kefu.auth.permissions import Principal, permissions_for
 from kefu.brands.models import Brand
 from kefu.core.config import Settings
 from kefu.core.db import utcnow
-from kefu.core.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthorized
+from kefu.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from kefu.core.events import publish
+from kefu.core.ratelimit import Budget, WindowLimit
 from kefu.core.security import hash_password, needs_rehash, new_token, token_digest, verify_password
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -285,22 +286,15 @@ class LoginResult:
 
 
 def _check_rate_limit(session: Session, settings: Settings, username: str, ip: str) -> None:
-    since = utcnow() - timedelta(seconds=settings.login_window_seconds)
-    by_user = session.scalar(
-        select(func.count(LoginAttempt.id)).where(
-            LoginAttempt.username == username, LoginAttempt.success.is_(False), LoginAttempt.at >= since
-        )
+    failures = WindowLimit(
+        LoginAttempt.at, timedelta(seconds=settings.login_window_seconds), (LoginAttempt.success.is_(False),)
     )
     # An IP gets more room than one account: offices share NAT addresses.
-    by_ip = session.scalar(
-        select(func.count(LoginAttempt.id)).where(
-            LoginAttempt.ip == ip, LoginAttempt.success.is_(False), LoginAttempt.at >= since
-        )
-    )
-    if (by_user or 0) >= settings.login_max_failures or (by_ip or 0) >= settings.login_max_failures * 4:
-        raise TooManyRequests(
-            "Too many failed login attempts; try again later.", retry_after=settings.login_window_seconds
-        )
+    budgets = [
+        Budget(LoginAttempt.username == username, settings.login_max_failures),
+        Budget(LoginAttempt.ip == ip, settings.login_max_failures * 4),
+    ]
+    failures.enforce(session, budgets, "Too many failed login attempts; try again later.")
 
 
 def login(

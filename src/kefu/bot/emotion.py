@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import math
 import re
+import tomllib
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
+from importlib import resources
+from typing import Any
 
 from kefu.core.chinese import convert
 
@@ -57,294 +60,37 @@ _NEGATABLE = {_Cat.ANGER, _Cat.ANXIETY, _Cat.SADNESS, _Cat.THANKS, _Cat.PRAISE, 
 _JOYFUL = {_Cat.THANKS, _Cat.PRAISE}
 _HOSTILE = {_Cat.ANGER, _Cat.HOSTILE, _Cat.INSULT, _Cat.THREAT, _Cat.SARCASM}
 
-# ---------------------------------------------------------------------------------------------
-# Lexicon. Chinese entries are written in Simplified (the normalized form); English entries are
-# lowercase and get ASCII word boundaries. Entries are regex fragments and must not capture.
-# ---------------------------------------------------------------------------------------------
+# The lexicon (weighted entries per category, per script) lives in emotion_lexicon.toml, package data read
+# once at import: linguists edit it without touching code, and a malformed file stops the import loudly.
+LEXICON_FILE = "emotion_lexicon.toml"
+_Table = dict[_Cat, dict[float, tuple[str, ...]]]
 
-# fmt: off
-_ZH: dict[_Cat, dict[float, tuple[str, ...]]] = {
-    _Cat.NEUTRAL: {
-        0.0: (
-            "不好意思", "没问题", "没关系", "不客气", "不用了", "没事", "不用谢", "不会不会", "不麻烦",
-            "麻烦您", "麻烦你", "麻烦帮", "恐怕", "人工智能", "人工智慧", "垃圾邮件", "垃圾信",
-            "垃圾桶", "垃圾分类", "垃圾短信", "垃圾讯息", "垃圾袋", "垃圾车", "垃圾匣", "滚动", "操作",
-            "干嘛", "干净", "干燥", "干扰", "若干", "家里没人", "没人在家", "不太清楚", "不确定", "哎呀",
-            "灿烂", "很火红", "告诉你",
-        ),
-    },
-    _Cat.INSULT: {
-        2.5: (
-            "干你娘", "干恁娘", "干林娘", "机掰", "鸡掰", "机八", "他妈的", "他妈", "你妈的", "尼玛",
-            "卧槽", "我操", "操你", "去死", "滚蛋", "狗屎", "王八蛋", "混蛋", "贱人",
-            # Standalone 幹 (→干) only: 干 also means "do/dry". The lookbehind sits after the literal so
-            # sre can still skip ahead by first character.
-            r"干(?<![^\s,.!?。，、~]干)(?=[\s,.!?。，、~]|$)",
-        ),
-        2.0: (
-            "垃圾", "骗子", "骗钱", "诈骗集团", "黑店", "奸商", "流氓", "无耻", "不要脸", "废物", "白痴",
-            "智障", "脑残", "弱智", "神经病", "靠北", "靠杯", "靠腰", "靠夭", "放屁", "闭嘴",
-            r"(?<![我你她们爸老俺咱])妈的",
-            "坑钱", "吸血", "土匪", "强盗",
-            "我靠", r"靠(?<![^\s,.!?。，、~]靠)(?=[\s,.!?。，、~]|$)",
-            r"(?<![灿绚])滚(?![动筒轮珠])",
-        ),
-        1.5: (
-            r"(?<![灿绚])烂", "摆烂", "破公司", "破系统", "什么破", "破东西", "破服务", "破app", "笨蛋",
-            "蠢", "骗人", "坑人", "坑爹", "黑心", "无良", "恶心", "欺诈", "无能", "冲三小", "三小",
-            "很鸟", "超鸟", "有够鸟", "很机车", "超机车", "有够机车", "什么玩意", "屁啦", "丢脸",
-        ),
-    },
-    _Cat.THREAT: {
-        3.0: (
-            "消保官", "消基会", "消保会", "消保处", "消协", "消费者协会", "消费者保护",
-            "工商局", "市场监管", "公平会", "金管会", "通传会", "律师", "告你", "告到", "提告",
-            "起诉", "法律途径", "法律行动", "黑猫投诉", "上新闻", "爆料", "记者", r"(?<!\d)12315(?!\d)",
-            r"(?:po|发|贴|公开)\s*(?:文|到|在|上)?\s*(?:网|网路|网上|ptt|dcard|脸书|fb|微博|小红书|抖音)",
-            "曝光",
-            r"逼我(?:去)?(?:投诉|客诉|检举|告)",
-        ),
-        2.5: ("检举", "举报", "媒体", "法院", "法律责任", "报警"),
-        2.2: ("投诉", "客诉"),
-        2.0: (
-            "差评", "负评", r"(?:叫|找|让|请)你们?的?(?:主管|经理|老板|负责人|店长)", "警察",
-            "让大家(?:看看|看|评评理|知道)",
-        ),
-        1.8: ("一星", "再也不会?(?:买|用|来|光顾)", "不会再(?:买|用|来|光顾)"),
-        1.2: ("主管", "负责人", "申诉"),
-        # Asking how to complain is a weaker signal than announcing a complaint.
-        1.0: (
-            r"(?:投诉|客诉)的?(?:流程|管道|渠道|方式|电话|窗口|专线|信箱)", "如何投诉", "怎么投诉",
-            "怎样投诉",
-        ),
-    },
-    _Cat.ANGER: {
-        2.5: ("忍无可忍", "气炸", "气死"),
-        1.8: ("火大", "愤怒", "受够", "恼火"),
-        1.5: ("生气", "不爽", "可恶", "烦死", "讨厌"),
-    },
-    _Cat.HOSTILE: {
-        2.0: ("态度恶劣", "开什么玩笑", "有没有搞错", "欺负人", "霸王条款", "给个说法", "给我一个交代"),
-        1.5: (
-            "过分", "离谱", "荒谬", "荒唐", "敷衍", "踢皮球", "不负责任", "凭什么", "搞什么", "欺骗",
-            "态度(?:很|超|真|太|有够|非常)?(?:差|烂|不好)", "欺负", "忽悠", "有病", "夸张",
-            r"(?:很|太|超|真|有够|扯)扯", "扯爆", "什么鬼", "一拖再拖", "还钱",
-        ),
-        1.2: ("推卸", "甩锅", "受不了", "烦不烦", "故意的", "是不是故意"),
-        1.0: ("退钱",),
-        0.8: (r"(?<![麻])烦(?![请劳您])",),
-    },
-    _Cat.FRUST: {
-        1.5: (
-            r"第(?:[四五六七八九十几n]|\d+)次", "无数次", "三番两次", "浪费(?:我的?)?时间", "白等",
-            r"[几好上数]+[十百千]次", r"[几好上数]+[十百千]遍", "无数遍",
-            "已读不回", "等那么久", "等这么久", "都没人",
-        ),
-        1.2: (
-            "第三次", "好几次", "很多次", "多少次", r"\d+次了", "怎么又", "又来", "崩溃", "傻眼",
-            # Exasperation ("I give up on you"), not contempt.
-            "服了", "醉了",
-            "没人(?:回|理|处理|接|管|联系|帮)", "打不通", "一拖", "拖了", "拖延",
-        ),
-        1.0: (
-            "还是没", "还是不行", "还是一样", "每次都", "一再", "再三", "又是", "等很久", "等好久",
-            "等半天", "还要等", "要等多久", "还要多久", "到底要多久", "多久了", "怎么还", "迟迟",
-            "什么时候才", "何时才", "说好的", "没回应", "没回复", "没有回复", "没有回应", "不回复",
-            "不回应", "没解决", "没有解决", "没处理", "没有处理", "能不能快", "可不可以快",
-            r"(?:很|好|太|超|真|有够)麻烦", "麻烦死", "等到现在", "到现在都", "到现在还",
-            r"还没(?:解决|处理|收到|回复|回应|到|退|寄|出货|发货|好|修好)",
-        ),
-        0.8: (
-            "第二次", "等了", "到底", "一直(?:没|不|无法|在等|打不|联系不|收不到|失败|显示|卡|说|叫)",
-            "寄错", "送错", "发错", "漏寄", "少寄", "出包", "复杂",
-            r"又(?:坏|没|不|出|被|要|失败|卡|断|错|延|掉|再|当机|跳)", "怎么回事", "还是不", "无言",
-            "无语", "没反应", "不能用", "用不了", "搞错", r"[几\d一二两三四五六七八九十半]+个?"
-            r"(?:天|周|星期|礼拜|个月|月|小时|钟头)(?=了|都|还|过去)", "不是说",
-        ),
-        0.6: (
-            "都没", "依然", "仍然", "究竟", "重复", "没收到", "没有收到", "收不到", "打不开", "快点",
-            "什么情况", "坏了", "坏掉", "破损", "瑕疵", "到现在", "头痛", "头疼", "退款呢",
-            "烂掉", "破掉", "破了",  # rotten / torn goods, not an insult
-        ),
-        0.5: ("还没",),
-        0.3: ("多久", "失败", "错误", "故障", "为什么", "为何", "无法"),
-    },
-    _Cat.ANXIETY: {
-        1.5: (
-            "盗刷", "被盗", "盗用", "急死", "不明扣款", "不明交易", "不是我(?:本人)?(?:刷|买|消费|下单)",
-            "吓死",
-        ),
-        1.2: ("被骗", "焦虑", "害怕", "救命", "求救", "紧急", "是不是被", "心慌", "慌", "重复扣款"),
-        1.0: (
-            "担心", "着急", "著急", "怎么办", "很急", "好急", "超急", "急急", "求求", "紧张", "诈骗",
-            "吓到",
-        ),
-        0.8: ("不安", "急用", "扣了两次", "扣两次"),
-        0.6: ("赶快", "异常", "拜托", "请尽快", "尽快", r"急(?!件)"),
-        0.3: ("会不会", "马上"),
-    },
-    _Cat.SADNESS: {
-        1.5: ("心寒", "心累", "伤透"),
-        1.2: ("失望", "伤心", "委屈"),
-        1.0: ("难过", "无奈", "想哭", "唉", "不开心", "郁闷"),
-        0.8: ("遗憾", "哭", "沮丧"),
-        0.6: ("可惜", "算了", "放弃"),
-    },
-    _Cat.THANKS: {
-        1.0: ("感谢", "感恩", "辛苦了", "谢谢", "多谢", "谢啦", "谢了", "3q", "感激", "真是谢谢", "真是感谢"),
-    },
-    _Cat.PRAISE: {
-        1.2: ("太好了", "太棒了", "好评", "五星", "给力", "贴心", "超赞", "完美"),
-        1.0: (
-            "满意", "开心", "高兴", "喜欢", "赞", "棒", "效率真高", "效率高", "专业", "感动", "优秀",
-            "谢谢你们的(?:高效|效率|服务|帮忙)",
-        ),
-        0.8: ("不错", "很好", "解决了", "厉害", "好用", "顺利", "高效率", "高效", "神速", "很快"),
-        0.5: ("哈哈",),
-    },
-    _Cat.SARCASM: {
-        1.5: ("好棒棒", "真有你的"),
-        1.2: ("呵呵", "真行", "厉害了", "佩服佩服"),
-    },
-}
 
-_EN: dict[_Cat, dict[float, tuple[str, ...]]] = {
-    _Cat.NEUTRAL: {
-        0.0: (
-            "no problem", "no worries", "not sure", "i'm afraid", "im afraid", "good morning",
-            "good afternoon", "good evening", "no rush", "would love", "i'd love", "hate to bother",
-            "hate to ask", "good day", "press the", "food court",
-        ),
-    },
-    _Cat.INSULT: {
-        2.5: (
-            r"f+u+c+k+\w*", r"f\*+k\w*", "bullshit", "screw you", "go to hell", "motherf\\w*", "asshole",
-            r"piece of (?:shit|crap|garbage)",
-        ),
-        2.0: (
-            "wtf", r"shit\w*", "scam", r"scamm\w*", "rip-?off", "thie(?:f|ves)", r"liars?", "idiots?",
-            "idiotic", "incompetent", "morons?", "pathetic", "shut up", "shame on you", "disgrace",
-            "clowns?", "what the hell", "the hell", "crooks?", "crooked", "con artists?",
-        ),
-        1.8: ("useless", "stupid", "garbage", "trash", "worst", "disgusting"),
-        1.5: (
-            r"crap\w*", "sucks?", "horrible", "dumb", "ridiculous", "absurd", r"(?:a|what a|this is a) joke",
-            "bs", r"(?:a|total|complete|such a) fraud", "frauds", "unprofessional", "rude",
-            "lying", "you stole",
-            "stealing (?:my|our)", "hell no",
-        ),
-        1.2: ("terrible", "awful", "nonsense", "lazy"),
-    },
-    _Cat.THREAT: {
-        3.0: (
-            r"report(?:ing)? you", "lawyers?", "attorneys?", r"(?:will|gonna|going to|i'll|i will) sue",
-            r"sue (?:you|your|the|them)", "lawsuit", "legal action", "better business bureau", "bbb",
-            "ftc", "small claims", "go public", r"(?:post|share) (?:this|it) (?:on|online)",
-        ),
-        2.5: (
-            "consumer protection", "regulators?", "authorities", "social media", "the media",
-            r"(?:file|filing|lodge|lodging|make|raise) a (?:formal )?complaint", "formal complaint",
-            "journalists?", r"(?:take|see) (?:you|them|this|it) to court", "in court",
-        ),
-        2.0: (
-            r"(?:bad|negative|1-star|one-star|one star|1 star) reviews?", "chargeback",
-            r"never (?:buy|order|use|shop)\w* (?:\w+ )?(?:again|from you)", "police",
-            r"(?:speak|talk) to (?:your|a|the) (?:manager|supervisor|boss)",
-        ),
-        1.8: (r"complain\w*", "dispute the charge"),
-        1.2: ("escalate", "manager", "supervisor", r"cancel(?:l?ing)? my (?:account|subscription|membership)"),
-        1.0: (r"complaints? (?:process|procedure|form|department|line|policy)", "how do i complain",
-              "how to complain"),
-    },
-    _Cat.ANGER: {
-        2.2: ("furious", "livid", r"outrag\w*", "infuriat\\w*", "enraged"),
-        2.0: (r"pissed(?: off)?", "unacceptable", "sick and tired", "enough is enough", "fed up"),
-        1.8: ("sick of", "had enough", "hate"),
-        1.5: ("angry", "so mad", "mad at", "i'm done", "im done"),
-        1.0: ("annoyed", "annoying", "irritated", "irritating"),
-    },
-    _Cat.FRUST: {
-        1.5: (
-            "over and over", r"how many (?:more )?times", "wasting my time", "waste of time", "runaround",
-            "again and again",
-            r"(?:\d+|three|four|five|six|several|multiple|many|countless|numerous|so many) times",
-            "frustrat\\w*", r"hours? on hold",
-        ),
-        1.2: (
-            "yet again", "third time", "been waiting", "still waiting", "how much longer",
-            r"(?:nobody|no one|no-one) (?:has )?(?:replied|responded|answered|called|helped|cares|got back)",
-            r"never (?:got|received|heard|replied|arrived|came|responded|showed)", "ugh+",
-            # Undirected expletives vent frustration; insults aimed at the company are scored as INSULT.
-            "damn", "dammit", "argh+",
-        ),
-        1.0: (
-            "still not", "still no", r"still (?:haven't|hasn't|didn't|don't|doesn't|isn't|can't|cannot)",
-            "every time", "repeatedly", r"keep (?:getting|saying|telling|asking|sending|happening|failing)",
-            "no response", "no reply", "not resolved", "unresolved", "what is going on", "what's going on",
-        ),
-        0.8: (
-            "once again", "second time", "waited", "on hold", "hold for", "seriously", "come on",
-            "doesn't work", "does not work", "not working", "isn't working", "won't work", "broken",
-            r"(?:for|over|after) (?:\d+|two|three|four|five|six|several|many) (?:days|weeks|months|hours)",
-            r"(?:days|weeks|months) (?:now|already)", "kept", r"broke (?:everything|again|down)",
-        ),
-        0.6: ("waiting for", "why hasn't", "why haven't", "why isn't", "why can't", "damaged", "unhelpful",
-              "not helpful"),
-        0.4: ("again",),
-        0.3: ("how long", "when will", "can't", "cannot", "failed", "error", "still"),
-    },
-    _Cat.ANXIETY: {
-        1.5: (
-            "emergency", r"panic\w*", "hacked", "unauthori[sz]ed", "fraudulent", "didn't authori[sz]e",
-            "did not authori[sz]e", "didn't make (?:this|these|that)",
-        ),
-        1.2: ("worried", "anxious", "scared", "stolen", "terrified"),
-        1.0: (
-            "urgent", "urgently", "nervous", r"what (?:should|do|can) i do", "charged twice", "fraud",
-            "double charged", "help me please", "please help",
-        ),
-        0.8: ("worry", "concerned", "asap", "afraid", "help!"),
-        0.5: ("as soon as possible", "immediately"),
-        0.3: ("right now",),
-    },
-    _Cat.SADNESS: {
-        1.5: ("heartbroken", "devastated"),
-        1.2: ("disappointed", "disappointing", "let down", "upset"),
-        1.0: ("sad", "unhappy", "depressed", "sigh", "bummed", "gutted"),
-        0.6: ("unfortunately", "give up", "giving up", "oh well", "sadly"),
-    },
-    _Cat.THANKS: {
-        1.0: ("thank you", r"thanks?", "thx", "ty", "appreciate\\w*", "grateful", "cheers"),
-    },
-    _Cat.PRAISE: {
-        1.2: ("you're the best", "you are the best", "awesome", "amazing", "excellent", "fantastic",
-              "wonderful", "perfect", "brilliant"),
-        1.0: ("great", "love", "happy", "satisfied", "pleased", "helpful", "works now", "working now",
-              "good job", "great job", "well done"),
-        0.8: ("glad", "nice", "resolved", "solved", "fixed", "lol", "xd"),
-        0.4: ("good", "cool", "ok great"),
-    },
-    _Cat.SARCASM: {
-        2.0: ("thanks for nothing", "thank you for nothing", "slow clap"),
-        1.2: ("yeah right", "just great", "wow just wow", "sure, whatever", "real helpful"),
-        0.8: ("whatever",),
-    },
-}
+def _load_lexicon() -> dict[str, Any]:
+    return tomllib.loads(resources.files("kefu.bot").joinpath(LEXICON_FILE).read_text(encoding="utf-8"))
 
+
+def _table(data: dict[str, Any], script: str) -> _Table:
+    """One script's {category: {weight: entries}}; an unknown category or a non-list is an error, not a skip."""
+    table: _Table = {}
+    for cat, by_weight in data[script].items():
+        try:
+            category = _Cat(cat)
+        except ValueError:
+            raise ValueError(f"{LEXICON_FILE}: unknown category [{script}.{cat}]") from None
+        table[category] = {}
+        for weight, terms in by_weight.items():
+            if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
+                raise ValueError(f"{LEXICON_FILE}: [{script}.{cat}] {weight} must be a list of strings")
+            table[category][float(weight)] = tuple(terms)
+    return table
+
+
+_DATA = _load_lexicon()
+_ZH = _table(_DATA, "zh")
+_EN = _table(_DATA, "en")
 # Emoji and emoticons: matched without word boundaries.
-_SYMBOLS: dict[_Cat, dict[float, tuple[str, ...]]] = {
-    _Cat.ANGER: {2.0: ("😡", "🤬", "💢", "👿", "😠", ">:\\("), 1.2: ("🖕",)},
-    _Cat.SARCASM: {1.0: ("🙄", "😒")},
-    _Cat.FRUST: {1.0: ("😤",), 0.8: ("😩", "😫", "🤦", "= ?=", "orz")},
-    _Cat.ANXIETY: {1.0: ("😰", "😱", "😨", "😟", "😥")},
-    _Cat.SADNESS: {1.0: ("😭", "😢", "😞", "😔", "☹", "🙁", "💔", ":\\(", "t_t", ";_;")},
-    _Cat.PRAISE: {
-        1.0: ("😊", "😀", "😃", "😄", "😁", "🥰", "😍", "👍", "❤\ufe0f?", "♥", "🎉", "👌", "💯", "🥳"),
-        0.6: ("🙂", "😆", ":\\)", ":d", "\\^_\\^", "\\^\\^"),
-    },
-    _Cat.THANKS: {1.0: ("🙏",)},
-}
-# fmt: on
+_SYMBOLS = _table(_DATA, "symbols")
 
 
 @dataclass(frozen=True, slots=True)
@@ -442,20 +188,9 @@ _CAPS_RE = re.compile(r"(?<![A-Za-z])[A-Z]{3,}(?![A-Za-z])")
 _BANG_RUN_RE = re.compile(r"!+")
 _QUESTION_RUN_RE = re.compile(r"\?{2,}")
 _INTERROBANG_RE = re.compile(r"[!?]*(?:\?!|!\?)[!?]*")
-# fmt: off
-_CAPS_ALLOW = frozenset((
-    "API", "APP", "ATM", "BBB", "CEO", "CNY", "COD", "CVV", "DHL", "ETA", "FAQ", "FTC", "GPS", "HTML", "IBAN",
-    "IOS", "LINE", "LOL", "NCC", "NTD", "OMG", "OTP", "PDF", "PIN", "QR", "RMB", "SIM", "SMS", "SOP", "SWIFT",
-    "TWD", "UPS", "URL", "USA", "USD", "USPS", "VIP", "WIFI", "WTF", "ASAP", "APPLE", "IPHONE", "KF", "CS",
-    "ID", "TV",
-))
-
-_SHOUTED = frozenset((
-    "WHY", "NOW", "NOT", "NEVER", "STILL", "AGAIN", "WHERE", "WHAT", "HOW", "STOP", "FIX", "HELP", "NO",
-    "REFUND", "MONEY", "TODAY", "ANY", "ALL", "THIS", "WORST", "JOKE", "SCAM", "DONE", "ENOUGH", "SERIOUSLY",
-    "EVER", "HOURS", "DAYS", "WEEKS", "MONTHS", "RIDICULOUS", "USELESS", "UNACCEPTABLE",
-))
-# fmt: on
+# Upper-case words that are not shouting (acronyms, brands), and words that are when written in capitals.
+_CAPS_ALLOW = frozenset(_DATA["caps"]["allow"])
+_SHOUTED = frozenset(_DATA["caps"]["shouted"])
 
 
 def _t2s(text: str) -> str:

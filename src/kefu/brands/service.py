@@ -84,6 +84,14 @@ def get_brand(session: Session, brand_id: int, principal: Principal | None = Non
     return brand
 
 
+def visible_brands(session: Session, principal: Principal | None) -> list[Brand]:
+    """The brands `principal` may see, by id (every brand for admins and internal callers)."""
+    stmt = select(Brand).order_by(Brand.id)
+    if principal is not None and principal.brand_ids is not None:
+        stmt = stmt.where(Brand.id.in_(principal.brand_ids))
+    return list(session.scalars(stmt))
+
+
 def update_brand(session: Session, brand: Brand, actor: Principal, **changes: Any) -> Brand:
     """Apply a partial change to a brand."""
     if changes.get("timezone"):

@@ -5,7 +5,10 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
-from kefu.privacy.net import safe_client
+from kefu.privacy.net import fetch, safe_client
+
+# Provider-hosted attachments (LINE content, Messenger CDN URLs) larger than this are refused.
+MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024
 
 
 class BearerClient:
@@ -44,3 +47,8 @@ class BearerClient:
     def close(self) -> None:
         """Close the underlying HTTP connection pool."""
         self._http.close()
+
+
+def download(url: str, *, headers: dict[str, str] | None = None, timeout: float = 20.0) -> bytes:
+    """GET a provider-hosted file through the SSRF guard with a size cap (the URL comes from a webhook payload)."""
+    return fetch(url, headers=headers, max_bytes=MAX_DOWNLOAD_BYTES, timeout=timeout)

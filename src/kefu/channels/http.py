@@ -8,10 +8,8 @@ from starlette.concurrency import run_in_threadpool
 
 from kefu.channels.service import receive_webhook
 from kefu.core.errors import ProblemError
-from kefu.privacy.net import fetch
 
 MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
-MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024
 
 
 async def accept_webhook(request: Request, db: Session, inbox_id: int, kind: str) -> dict[str, int]:
@@ -21,8 +19,3 @@ async def accept_webhook(request: Request, db: Session, inbox_id: int, kind: str
         raise ProblemError("Webhook body too large.", status=413, title="Payload too large")
     events = await run_in_threadpool(receive_webhook, db, inbox_id, kind, body, request.headers)
     return {"accepted": len(events)}
-
-
-def download(url: str, *, headers: dict[str, str] | None = None, timeout: float = 20.0) -> bytes:
-    """GET a provider-hosted file through the SSRF guard with a size cap (the URL comes from a webhook payload)."""
-    return fetch(url, headers=headers, max_bytes=MAX_DOWNLOAD_BYTES, timeout=timeout)

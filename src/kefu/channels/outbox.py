@@ -30,6 +30,7 @@ from kefu.conversations.models import Conversation, Message
 from kefu.core.db import SessionFactory, get_database, session_scope, utcnow
 from kefu.core.errors import Conflict, NotFound
 from kefu.core.jobs import enqueue
+from kefu.core.ratelimit import Budget, WindowLimit
 
 log = logging.getLogger("kefu.channels.outbox")
 
@@ -76,6 +77,16 @@ def queue(
     session.flush()
     enqueue(session, "channels.deliver", {"id": row.id}, key=send_key(row), priority=SEND_PRIORITY)
     return row
+
+
+def automatic_limit_reached(session: Session, inbox_id: int, recipient: str, per_hour: int) -> bool:
+    """True once `recipient` got `per_hour` automatic messages from this inbox within the hour (loop/flood brake)."""
+    sent = WindowLimit(
+        OutboxMessage.created_at,
+        timedelta(hours=1),
+        (OutboxMessage.inbox_id == inbox_id, OutboxMessage.automatic.is_(True)),
+    )
+    return sent.exhausted(session, [Budget(OutboxMessage.recipient == recipient, per_hour)])
 
 
 def send_key(row: OutboxMessage) -> str:

@@ -129,7 +129,7 @@ def stats(brand_id: int, year: int, db: DB, principal: Reports) -> RegulatorStat
     months, total = service.regulator_stats(db, brand_id, principal, year=year)
 
     def out(m: service.MonthStats) -> MonthStatsOut:
-        return MonthStatsOut(**m.__dict__, on_time_rate=m.on_time_rate)
+        return MonthStatsOut(**m.model_dump(), on_time_rate=m.on_time_rate)
 
     return RegulatorStatsOut(
         brand_id=brand_id,

@@ -12,7 +12,6 @@ calendar days (default 15) of receipt; statistics report, per month of receipt, 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,6 +24,7 @@ from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
 from kefu.brands.service import get_brand
 from kefu.complaints.models import COMPLAINT_LEVELS, Complaint, RegulatorCase
+from kefu.complaints.punctuality import DeadlineStats, by_month, year_range
 from kefu.core.access import ensure_brand
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, InvalidInput, NotFound
@@ -486,28 +486,18 @@ def list_regulator_cases(
     return keyset_page(session, stmt, RegulatorCase.received_at, RegulatorCase.id, limit=limit, cursor=cursor)
 
 
-@dataclass
-class MonthStats:
-    """On-time statistics of the cases received in one month."""
+class MonthStats(DeadlineStats):
+    """On-time statistics of the regulator cases received in one month (or the year)."""
 
     month: str
     received: int = 0
     with_meeting: int = 0
     replied: int = 0
-    on_time: int = 0
-    late: int = 0
-    overdue_open: int = 0
-    pending: int = 0
-
-    @property
-    def decided(self) -> int:
-        """Cases whose punctuality is known: answered, or unanswered past the deadline."""
-        return self.on_time + self.late + self.overdue_open
 
     @property
     def on_time_rate(self) -> float | None:
         """Share answered within the deadline among decided cases (None when nothing is decided yet)."""
-        return round(self.on_time / self.decided, 4) if self.decided else None
+        return self.rate()
 
 
 def regulator_stats(
@@ -517,30 +507,21 @@ def regulator_stats(
     brand: Brand = get_brand(session, brand_id, actor)
     now = now or utcnow()
     tz = ZoneInfo(brand.timezone)
-    start = datetime(year, 1, 1, tzinfo=tz)
-    end = datetime(year + 1, 1, 1, tzinfo=tz)
-    months = {f"{year}-{m:02d}": MonthStats(month=f"{year}-{m:02d}") for m in range(1, 13)}
-    total = MonthStats(month=str(year))
+    start, end = year_range(year, tz)
     rows = session.execute(
         select(
             RegulatorCase.received_at,
-            RegulatorCase.due_at,
             RegulatorCase.replied_at,
+            RegulatorCase.due_at,
             RegulatorCase.coordination_meeting,
         ).where(RegulatorCase.brand_id == brand_id, RegulatorCase.received_at >= start, RegulatorCase.received_at < end)
     )
-    for received, due, replied, meeting in rows:
-        for bucket in (months[received.astimezone(tz).strftime("%Y-%m")], total):
-            bucket.received += 1
-            bucket.with_meeting += int(bool(meeting))
-            if replied is not None:
-                bucket.replied += 1
-                if replied <= due:
-                    bucket.on_time += 1
-                else:
-                    bucket.late += 1
-            elif now > due:
-                bucket.overdue_open += 1
-            else:
-                bucket.pending += 1
-    return list(months.values()), total
+
+    def add(bucket: MonthStats, row: Sequence[Any]) -> None:
+        _, replied, due, meeting = row
+        bucket.received += 1
+        bucket.with_meeting += int(bool(meeting))
+        bucket.replied += int(replied is not None)
+        bucket.count(replied, due, now)
+
+    return by_month(rows, year=year, tz=tz, new=lambda month: MonthStats(month=month), add=add)

@@ -8,8 +8,10 @@ on the ticket timeline. The overdue list and the per-month on-time rates read th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
@@ -20,6 +22,7 @@ from kefu.audit.service import record
 from kefu.auth.permissions import Principal
 from kefu.brands.service import get_brand
 from kefu.complaints.models import Complaint
+from kefu.complaints.punctuality import DeadlineStats, by_month, year_range
 from kefu.core.db import utcnow
 from kefu.core.events import publish
 from kefu.sla import service as sla
@@ -178,24 +181,6 @@ def overdue(
     return sorted(out, key=lambda i: -i.overdue_minutes)
 
 
-class DeadlineStats(BaseModel):
-    """On-time figures of one deadline over the complaints received in a period."""
-
-    on_time: int = 0
-    late: int = 0
-    overdue_open: int = 0
-    pending: int = 0
-
-    @property
-    def decided(self) -> int:
-        """Complaints whose punctuality is known (met, met late, or unmet past due)."""
-        return self.on_time + self.late + self.overdue_open
-
-    def rate(self) -> float | None:
-        """Share met on time among decided complaints."""
-        return round(self.on_time / self.decided, 4) if self.decided else None
-
-
 class PeriodStats(BaseModel):
     """Complaints received in a month (or the year) and how punctually they were acknowledged and answered."""
 
@@ -207,18 +192,6 @@ class PeriodStats(BaseModel):
     reply_on_time_rate: float | None = None
 
 
-def _count(bucket: DeadlineStats, done: datetime | None, due: datetime, now: datetime) -> None:
-    if done is not None:
-        if done <= due:
-            bucket.on_time += 1
-        else:
-            bucket.late += 1
-    elif now > due:
-        bucket.overdue_open += 1
-    else:
-        bucket.pending += 1
-
-
 def stats(
     session: Session, brand_id: int, actor: Principal | None, *, year: int, now: datetime | None = None
 ) -> tuple[list[PeriodStats], PeriodStats]:
@@ -226,8 +199,7 @@ def stats(
     brand = get_brand(session, brand_id, actor)
     now = now or utcnow()
     tz = ZoneInfo(brand.timezone)
-    months = {f"{year}-{m:02d}": PeriodStats(period=f"{year}-{m:02d}") for m in range(1, 13)}
-    total = PeriodStats(period=str(year))
+    start, end = year_range(year, tz)
     rows = session.execute(
         select(
             Complaint.received_at,
@@ -235,18 +207,17 @@ def stats(
             Complaint.acknowledge_due_at,
             Complaint.replied_at,
             Complaint.reply_due_at,
-        ).where(
-            Complaint.brand_id == brand_id,
-            Complaint.received_at >= datetime(year, 1, 1, tzinfo=tz),
-            Complaint.received_at < datetime(year + 1, 1, 1, tzinfo=tz),
-        )
+        ).where(Complaint.brand_id == brand_id, Complaint.received_at >= start, Complaint.received_at < end)
     )
-    for received, acked, ack_due, replied, reply_due in rows:
-        for bucket in (months[received.astimezone(tz).strftime("%Y-%m")], total):
-            bucket.received += 1
-            _count(bucket.acknowledgement, acked, ack_due, now)
-            _count(bucket.reply, replied, reply_due, now)
-    for bucket in (*months.values(), total):
+
+    def add(bucket: PeriodStats, row: Sequence[Any]) -> None:
+        _, acked, ack_due, replied, reply_due = row
+        bucket.received += 1
+        bucket.acknowledgement.count(acked, ack_due, now)
+        bucket.reply.count(replied, reply_due, now)
+
+    months, total = by_month(rows, year=year, tz=tz, new=lambda period: PeriodStats(period=period), add=add)
+    for bucket in (*months, total):
         bucket.acknowledgement_on_time_rate = bucket.acknowledgement.rate()
         bucket.reply_on_time_rate = bucket.reply.rate()
-    return list(months.values()), total
+    return months, total

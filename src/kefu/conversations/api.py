@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from kefu.auth.deps import DB, require
 from kefu.auth.permissions import Principal
 from kefu.conversations import service
+from kefu.conversations.commands import changes_of
 from kefu.conversations.schemas import (
     ConversationCreate,
     ConversationOut,
@@ -59,7 +60,7 @@ def list_conversations(
 @router.post("/conversations", response_model=ConversationOut, status_code=201)
 def create_conversation(body: ConversationCreate, db: DB, principal: Write) -> ConversationOut:
     """Start a conversation."""
-    conv = service.create_conversation(db, actor=principal, **body.model_dump())
+    conv = service.create_conversation(db, body.model_dump(), actor=principal)
     return pii.conversation(principal, ConversationOut.model_validate(conv))
 
 
@@ -77,9 +78,7 @@ def update_conversation(conversation_id: int, body: ConversationUpdate, db: DB, 
     conv = service.get_conversation(db, conversation_id, principal)
     return pii.conversation(
         principal,
-        ConversationOut.model_validate(
-            service.update_conversation(db, conv, principal, body.model_dump(exclude_unset=True))
-        ),
+        ConversationOut.model_validate(service.update_conversation(db, conv, principal, changes_of(body))),
     )
 
 
@@ -101,9 +100,7 @@ def list_messages(
 def post_message(conversation_id: int, body: MessageCreate, db: DB, principal: Write) -> MessageOut:
     """Agent reply or internal note."""
     conv = service.get_conversation(db, conversation_id, principal)
-    msg, _ = service.add_message(
-        db, conv, sender_type="agent", body=body.body, agent_id=principal.agent_id, is_note=body.is_note
-    )
+    msg = service.post_message(db, conv, principal, body)
     return pii.message(principal, MessageOut.model_validate(msg))
 
 

@@ -5,31 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from kefu.conversations.models import CONVERSATION_STATUSES
-
-STATUS_PATTERN = "^(" + "|".join(CONVERSATION_STATUSES) + ")$"
+from kefu.conversations.commands import ConversationFields, PostMessage, UpdateConversation
 
 
-class ConversationCreate(BaseModel):
+class ConversationCreate(ConversationFields):
     """New conversation (e.g. an agent starting an outbound thread or a phone log)."""
 
-    brand_id: int
-    customer_id: int
-    channel: str = Field(default="api", max_length=32)
-    inbox_id: int | None = None
-    subject: str | None = Field(default=None, max_length=500)
-    status: str = Field(default="open", pattern=STATUS_PATTERN)
+    model_config = ConfigDict(extra="ignore")  # the public API keeps ignoring unknown fields
 
 
-class ConversationUpdate(BaseModel):
+class ConversationUpdate(UpdateConversation):
     """Partial conversation change."""
 
-    status: str | None = Field(default=None, pattern=STATUS_PATTERN)
-    assignee_id: int | None = None
-    team_id: int | None = None
-    subject: str | None = Field(default=None, max_length=500)
+    model_config = ConfigDict(extra="ignore")
 
 
 class ConversationOut(BaseModel):
@@ -51,11 +41,10 @@ class ConversationOut(BaseModel):
     created_at: datetime
 
 
-class MessageCreate(BaseModel):
+class MessageCreate(PostMessage):
     """An agent reply or internal note."""
 
-    body: str = Field(min_length=1, max_length=100_000)
-    is_note: bool = False
+    model_config = ConfigDict(extra="ignore")
 
 
 class MessageOut(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +14,7 @@ from kefu.auth.models import Team
 from kefu.auth.permissions import Principal
 from kefu.auth.service import ensure_assignable
 from kefu.brands.models import Inbox
+from kefu.conversations.commands import CreateConversation, PostMessage, UpdateConversation, changes_of, ensure
 from kefu.conversations.models import SENDER_TYPES, Conversation, Message
 from kefu.core.access import ensure_brand
 from kefu.core.db import utcnow
@@ -48,17 +49,14 @@ def message_event(m: Message) -> dict[str, Any]:
 
 def create_conversation(
     session: Session,
+    command: CreateConversation | Mapping[str, Any] | None = None,
     *,
-    brand_id: int,
-    customer_id: int,
-    channel: str,
     actor: Principal | None,
-    inbox_id: int | None = None,
-    subject: str | None = None,
-    status: str = "open",
-    external_thread_id: str | None = None,
+    **fields: Any,
 ) -> Conversation:
-    """Start a conversation with a customer."""
+    """Start a conversation with a customer (a command, or its fields as keywords)."""
+    cmd = ensure(CreateConversation, command if command is not None else fields)
+    brand_id, customer_id, inbox_id = cmd.brand_id, cmd.customer_id, cmd.inbox_id
     ensure_brand(actor, brand_id, "Brand")
     customer = session.get(Customer, customer_id)
     if customer is None or customer.brand_id != brand_id:
@@ -70,18 +68,18 @@ def create_conversation(
     conv = Conversation(
         brand_id=brand_id,
         customer_id=customer_id,
-        channel=channel,
+        channel=cmd.channel,
         inbox_id=inbox_id,
-        subject=subject,
-        status=status,
-        external_thread_id=external_thread_id,
+        subject=cmd.subject,
+        status=cmd.status,
+        external_thread_id=cmd.external_thread_id,
     )
     session.add(conv)
     session.flush()
     publish(
         session,
         "conversation.created",
-        {"id": conv.id, "customer_id": customer_id, "channel": channel},
+        {"id": conv.id, "customer_id": customer_id, "channel": cmd.channel.value},
         (f"brand:{brand_id}", f"conversation:{conv.id}", f"customer:{customer_id}"),
     )
     return conv
@@ -161,10 +159,25 @@ def add_message(
     return msg, True
 
 
+def post_message(
+    session: Session, conv: Conversation, actor: Principal, command: PostMessage | Mapping[str, Any]
+) -> Message:
+    """An agent's reply (queued to the customer's channel by the outbound hooks) or internal note."""
+    cmd = ensure(PostMessage, command)
+    msg, _ = add_message(
+        session, conv, sender_type="agent", body=cmd.body, agent_id=actor.agent_id, is_note=cmd.is_note
+    )
+    return msg
+
+
 def update_conversation(
-    session: Session, conv: Conversation, actor: Principal | None, changes: dict[str, Any]
+    session: Session,
+    conv: Conversation,
+    actor: Principal | None,
+    command: UpdateConversation | Mapping[str, Any],
 ) -> Conversation:
-    """Change status, assignee, team or subject."""
+    """Change status, assignee, team or subject (only the fields the command sets)."""
+    changes = changes_of(ensure(UpdateConversation, command))
     if changes.get("assignee_id") is not None:
         ensure_assignable(session, changes["assignee_id"], conv.brand_id)  # same brand, may reply (kefu.auth.service)
     if changes.get("team_id") is not None:

@@ -1,23 +1,39 @@
-"""Brand-scoped visibility checks shared by every service."""
+"""Brand-scoped visibility checks shared by every service.
+
+The core defines what it needs from a caller (`BrandScope`) instead of importing kefu.auth: auth's `Principal`
+satisfies the protocol, so the dependency points from auth to core, never back.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from kefu.auth.permissions import Principal
 from kefu.core.errors import NotFound
 
 
-def ensure_brand(principal: Principal | None, brand_id: int, what: str = "Resource") -> None:
+class BrandScope(Protocol):
+    """Whoever is acting, as far as brand isolation cares: the brands they may see (None = every brand)."""
+
+    @property
+    def brand_ids(self) -> frozenset[int] | None:
+        """The brands visible to the caller; None means all of them."""
+        ...
+
+    def can_access_brand(self, brand_id: int) -> bool:
+        """True when data of `brand_id` is visible to the caller."""
+        ...
+
+
+def ensure_brand(principal: BrandScope | None, brand_id: int, what: str = "Resource") -> None:
     """404 (not 403) for other brands' data, so ids do not leak across brands."""
     if principal is not None and not principal.can_access_brand(brand_id):
         raise NotFound(f"{what} not found.")
 
 
-def scope_to_brands(stmt: Select[Any], col: InstrumentedAttribute[int], principal: Principal | None) -> Select[Any]:
+def scope_to_brands(stmt: Select[Any], col: InstrumentedAttribute[int], principal: BrandScope | None) -> Select[Any]:
     """Restrict a query to the principal's brands."""
     if principal is not None and principal.brand_ids is not None:
         return stmt.where(col.in_(principal.brand_ids))

@@ -1,19 +1,12 @@
-"""RFC 7807 problem details for every API error."""
+"""Domain errors: each carries the HTTP status and title of the RFC 7807 problem it becomes.
+
+No web framework here: services, jobs and the CLI raise these; the web layer (kefu.web.problems) turns them into
+application/problem+json responses.
+"""
 
 from __future__ import annotations
 
 from typing import Any
-
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, DBAPIError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-from starlette.exceptions import HTTPException as StarletteHTTPException
-
-PROBLEM_JSON = "application/problem+json"
-# Seconds a client (LINE, Meta, an integration) should wait before retrying while the database is unreachable.
-DB_RETRY_AFTER = 5
 
 
 class ProblemError(Exception):
@@ -73,83 +66,3 @@ class InvalidInput(ProblemError):
 
     status = 422
     title = "Invalid input"
-
-
-def problem(status: int, title: str, detail: str | None, instance: str | None, **extra: Any) -> JSONResponse:
-    """Build an application/problem+json response."""
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
-    if detail:
-        body["detail"] = detail
-    if instance:
-        body["instance"] = instance
-    body.update(extra)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
-
-
-def database_unavailable(exc: BaseException) -> bool:
-    """True for errors meaning "the database cannot be reached now" (retry later), not a bad request."""
-    if isinstance(exc, (OperationalError, PoolTimeout)):
-        return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
-
-
-def unavailable(instance: str | None) -> JSONResponse:
-    """503 problem+json with Retry-After: webhook providers and clients retry it, nothing is half-stored."""
-    response = problem(503, "Service unavailable", "The database is unavailable; retry later.", instance)
-    response.headers["Retry-After"] = str(DB_RETRY_AFTER)
-    return response
-
-
-def install_problem_handlers(app: FastAPI) -> None:
-    """Route all errors through RFC 7807 responses."""
-
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(PoolTimeout)
-    async def _db_down(request: Request, exc: Exception) -> JSONResponse:
-        return unavailable(request.url.path)
-
-    @app.exception_handler(DBAPIError)
-    async def _dbapi(request: Request, exc: DBAPIError) -> JSONResponse:
-        if exc.connection_invalidated:
-            return unavailable(request.url.path)
-        raise exc  # anything else is a real server error (500), not an outage
-
-    @app.exception_handler(Exception)
-    async def _server_error(request: Request, exc: Exception) -> JSONResponse:
-        # Reached from ServerErrorMiddleware, e.g. a commit failing in a dependency's teardown.
-        if database_unavailable(exc) or database_unavailable(exc.__cause__ or exc.__context__ or exc):
-            return unavailable(request.url.path)
-        return problem(500, "Internal server error", None, request.url.path)
-
-    @app.exception_handler(ProblemError)
-    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
-        return problem(exc.status, exc.title, exc.detail, request.url.path, **exc.extra)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        from http import HTTPStatus
-
-        try:
-            title = HTTPStatus(exc.status_code).phrase
-        except ValueError:
-            title = "Error"
-        detail = exc.detail if isinstance(exc.detail, str) else None
-        return problem(exc.status_code, title, detail, request.url.path)
-
-    @app.exception_handler(OverflowError)
-    async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
-        # e.g. an id beyond 64 bits reaching the database driver
-        return problem(422, "Invalid input", "A number in the request is out of range.", request.url.path)
-
-    @app.exception_handler(DataError)
-    async def _data_error(request: Request, exc: DataError) -> JSONResponse:
-        return problem(422, "Invalid input", "A value in the request is out of range or malformed.", request.url.path)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
-            for e in exc.errors()
-        ]
-        return problem(422, "Validation failed", "The request did not validate.", request.url.path, errors=errors)

@@ -4,16 +4,11 @@ The widget's pre-chat form used to attach the visitor to whichever customer owne
 could read that person's ticket status from the bot. Now the claim is only recorded on the visitor's own customer
 record; a signed, expiring link mailed to the address (confirm_claim) merges the visitor into that customer.
 `verified_owner` is the one check every customer-facing disclosure (bot ticket status, history, portal) uses.
-Tokens are HMACs under the install secret (same construction as visitor tokens; no table needed).
+Tokens are kefu.core.signing tokens (the visitor tokens' construction, their own domain; no table needed).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,13 +17,13 @@ from sqlalchemy.orm import Session
 
 from kefu.audit.service import record
 from kefu.conversations.models import Conversation, Message
-from kefu.core.config import get_settings
 from kefu.core.errors import InvalidInput
+from kefu.core.signing import Signer
 from kefu.customers.models import Customer, CustomerIdentity
 from kefu.customers.service import add_identity, merge_customers
 
 CLAIM_TTL_SECONDS = 24 * 3600
-_DOMAIN = b"kefu-claim-v1:"
+_SIGNER = Signer(b"kefu-claim-v1:")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +37,6 @@ class Claim:
     issued_at: int
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _sign(body: str) -> str:
-    key = get_settings().secret_key.encode()
-    return _b64(hmac.new(key, _DOMAIN + body.encode("ascii"), hashlib.sha256).digest())
-
-
 def record_claim(session: Session, customer: Customer, kind: str, value: str) -> str:
     """Note an unverified claim on the claimant's own record; returns the token that proves it when echoed back."""
     value = value.strip().lower() if kind == "email" else value.strip()
@@ -60,26 +46,16 @@ def record_claim(session: Session, customer: Customer, kind: str, value: str) ->
     attrs["claimed_" + kind] = value  # shown to agents as a claim, never used to link records
     customer.attributes = attrs
     session.flush()
-    payload = {"b": customer.brand_id, "c": customer.id, "k": kind, "v": value, "t": int(time.time())}
-    body = _b64(json.dumps(payload, separators=(",", ":")).encode())
-    return f"{body}.{_sign(body)}"
+    return _SIGNER.sign({"b": customer.brand_id, "c": customer.id, "k": kind, "v": value})
 
 
 def read_claim(token: str | None, now: float | None = None) -> Claim | None:
     """The claim inside an authentic, unexpired token (None otherwise)."""
-    if not token or token.count(".") != 1:
-        return None
-    body, sig = token.split(".")
-    try:
-        if not hmac.compare_digest(_sign(body), sig):
-            return None
-        d: dict[str, Any] = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-        claim = Claim(int(d["b"]), int(d["c"]), str(d["k"]), str(d["v"]), int(d["t"]))
-    except (ValueError, KeyError, TypeError, UnicodeError):
-        return None
-    if (now or time.time()) - claim.issued_at > CLAIM_TTL_SECONDS:
-        return None
-    return claim
+
+    def read(d: dict[str, Any]) -> Claim:
+        return Claim(int(d["b"]), int(d["c"]), str(d["k"]), str(d["v"]), int(d["t"]))
+
+    return _SIGNER.unsign(token, CLAIM_TTL_SECONDS, read, now)
 
 
 def confirm_claim(session: Session, token: str | None) -> Customer:

@@ -36,33 +36,75 @@ def rewrite_record(record: logging.LogRecord, rewrite: Callable[[str], str], fla
     return record
 
 
+class _FactoryChain:
+    """The one LogRecord factory kefu installs: it runs every active rewriter, in the order they were installed.
+
+    Hooks used to wrap each other's factories, so uninstalling one restored the factory from before it and silently
+    dropped any hook installed later (credential redaction lost when PII masking was uninstalled). Now hooks only
+    join and leave this list; the factory is removed once the list is empty, and only if nobody wrapped it since
+    (otherwise it stays as a pass-through, so their factory survives too).
+    """
+
+    def __init__(self) -> None:
+        self._rewriters: list[Callable[[logging.LogRecord], logging.LogRecord]] = []
+        self._base: Callable[..., logging.LogRecord] | None = None
+        self._factory: Callable[..., logging.LogRecord] | None = None
+        self._lock = threading.Lock()
+
+    def add(self, rewrite: Callable[[logging.LogRecord], logging.LogRecord]) -> None:
+        """Run `rewrite` on every record created from now on (idempotent)."""
+        with self._lock:
+            if rewrite in self._rewriters:
+                return
+            self._rewriters.append(rewrite)
+            if self._factory is None:
+                base = logging.getLogRecordFactory()
+
+                def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+                    record = base(*args, **kwargs)
+                    for each in tuple(self._rewriters):
+                        record = each(record)
+                    return record
+
+                logging.setLogRecordFactory(factory)
+                self._base, self._factory = base, factory
+
+    def remove(self, rewrite: Callable[[logging.LogRecord], logging.LogRecord]) -> None:
+        """Stop running `rewrite`; the other rewriters stay active whatever order they were installed in."""
+        with self._lock:
+            if rewrite in self._rewriters:
+                self._rewriters.remove(rewrite)
+            ours = self._factory is not None and logging.getLogRecordFactory() is self._factory
+            if not self._rewriters and ours and self._base is not None:
+                logging.setLogRecordFactory(self._base)
+                self._base = self._factory = None
+
+    def active(self) -> tuple[Callable[[logging.LogRecord], logging.LogRecord], ...]:
+        """The rewriters now applied, in order."""
+        return tuple(self._rewriters)
+
+
+_chain = _FactoryChain()
+
+
 class RecordFactoryHook:
     """Runs a record rewriter on every LogRecord created, whichever logger or handler it goes to."""
 
     def __init__(self, rewrite_record: Callable[[logging.LogRecord], logging.LogRecord]) -> None:
         self._rewrite = rewrite_record
-        self._previous: Any = None
-        self._lock = threading.Lock()
 
     def install(self) -> None:
-        """Wrap the current record factory (idempotent)."""
-        with self._lock:
-            if self._previous is not None:
-                return
-            previous = logging.getLogRecordFactory()
-
-            def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-                return self._rewrite(previous(*args, **kwargs))
-
-            logging.setLogRecordFactory(factory)
-            self._previous = previous
+        """Add the rewriter to kefu's record factory (idempotent)."""
+        _chain.add(self._rewrite)
 
     def uninstall(self) -> None:
-        """Restore the record factory that was active before install()."""
-        with self._lock:
-            if self._previous is not None:
-                logging.setLogRecordFactory(self._previous)
-                self._previous = None
+        """Remove this rewriter only; hooks installed before or after it keep running."""
+        _chain.remove(self._rewrite)
+
+    @property
+    def installed(self) -> bool:
+        """True while the rewriter runs on new records."""
+        return self._rewrite in _chain.active()
 
 
 def mask_record(record: logging.LogRecord) -> logging.LogRecord:
@@ -88,5 +130,5 @@ def install_log_masking() -> None:
 
 
 def uninstall_log_masking() -> None:
-    """Restore the record factory that was active before install_log_masking()."""
+    """Stop masking new records (credential redaction, if installed, keeps running)."""
     _hook.uninstall()

@@ -12,13 +12,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kefu.audit.service import record
+from kefu.auth.models import Agent
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
-from kefu.conversations.models import Conversation
+from kefu.conversations.models import Conversation, Message
 from kefu.core.access import ensure_brand, scope_to_brands
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.events import publish
+from kefu.customers.models import Customer
 from kefu.qa.models import QaReview, QaSampleRun, QaScorecard
 
 DEFAULT_RATE = 0.05
@@ -208,6 +210,47 @@ def list_reviews(
     if status:
         stmt = stmt.where(QaReview.status == status)
     return list(session.scalars(stmt.order_by(QaReview.id).limit(limit)))
+
+
+def review_items(session: Session, reviews: list[QaReview], transcript: int = 60) -> list[dict[str, Any]]:
+    """Each review with its conversation, customer, agent, first `transcript` public messages and the scorecard.
+
+    Conversations, customers, agents and scorecards are loaded once for the whole queue; only the transcripts are
+    one query per review (each is its own LIMIT).
+    """
+    if not reviews:
+        return []
+    convs = {
+        c.id: c
+        for c in session.scalars(select(Conversation).where(Conversation.id.in_({r.conversation_id for r in reviews})))
+    }
+    customer_ids = {c.customer_id for c in convs.values()}
+    customers = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(customer_ids)))}
+    agent_ids = {r.agent_id for r in reviews if r.agent_id}
+    agents = {a.id: a for a in session.scalars(select(Agent).where(Agent.id.in_(agent_ids)))} if agent_ids else {}
+    cards: dict[int, QaScorecard] = {}
+    items = []
+    for r in reviews:
+        conv = convs[r.conversation_id]
+        if r.brand_id not in cards:
+            cards[r.brand_id] = default_scorecard(session, r.brand_id)
+        messages = session.scalars(
+            select(Message)
+            .where(Message.conversation_id == conv.id, Message.is_note.is_(False))
+            .order_by(Message.id)
+            .limit(transcript)
+        )
+        items.append(
+            {
+                "review": r,
+                "conv": conv,
+                "customer": customers.get(conv.customer_id),
+                "agent": agents.get(r.agent_id) if r.agent_id else None,
+                "messages": list(messages),
+                "card": cards[r.brand_id],
+            }
+        )
+    return items
 
 
 def score(

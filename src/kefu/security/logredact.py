@@ -93,5 +93,5 @@ def install_log_redaction() -> None:
 
 
 def uninstall_log_redaction() -> None:
-    """Restore the record factory that was active before install_log_redaction()."""
+    """Stop redacting new records (PII masking, if installed, keeps running)."""
     _hook.uninstall()

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from kefu.audit.service import record
@@ -15,7 +15,8 @@ from kefu.auth import service as auth_service
 from kefu.auth.models import Agent
 from kefu.core.config import Settings
 from kefu.core.db import after_commit, utcnow
-from kefu.core.errors import InvalidInput, TooManyRequests
+from kefu.core.errors import InvalidInput
+from kefu.core.ratelimit import Budget, WindowLimit
 from kefu.core.security import new_token, token_digest
 from kefu.security.models import PasswordResetRequest
 
@@ -44,19 +45,12 @@ def set_sender(sender: ResetSender | None) -> None:
 
 
 def _rate_limit(session: Session, email: str, ip: str) -> None:
-    since = utcnow() - WINDOW
-    by_email = session.scalar(
-        select(func.count(PasswordResetRequest.id)).where(
-            PasswordResetRequest.email == email, PasswordResetRequest.created_at >= since
-        )
-    )
-    by_ip = session.scalar(
-        select(func.count(PasswordResetRequest.id)).where(
-            PasswordResetRequest.ip == ip, PasswordResetRequest.created_at >= since
-        )
-    )
-    if (by_email or 0) >= MAX_PER_EMAIL or (by_ip or 0) >= MAX_PER_IP:
-        raise TooManyRequests("Too many password reset requests; try again later.", retry_after=int(WINDOW.seconds))
+    requests = WindowLimit(PasswordResetRequest.created_at, WINDOW)
+    budgets = [
+        Budget(PasswordResetRequest.email == email, MAX_PER_EMAIL),
+        Budget(PasswordResetRequest.ip == ip, MAX_PER_IP),
+    ]
+    requests.enforce(session, budgets, "Too many password reset requests; try again later.")
 
 
 def request_reset(session: Session, settings: Settings, *, email: str, ip: str) -> None:

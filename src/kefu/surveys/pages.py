@@ -6,11 +6,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from kefu.auth.deps import DB
-from kefu.brands.models import Brand
 from kefu.core.db import utcnow
 from kefu.core.errors import Forbidden, ProblemError
 from kefu.surveys import service
-from kefu.tickets.models import Ticket
 from kefu.web.forms import lenient_int
 from kefu.web.pages import render
 
@@ -23,9 +21,7 @@ def _same_origin(request: Request) -> bool:
 
 
 def _csat_page(request: Request, db: DB, token: str, state: str | None = None, error: str = "") -> HTMLResponse:
-    s = service.csat_by_token(db, token)
-    brand, ticket = db.get(Brand, s.brand_id), db.get(Ticket, s.ticket_id)
-    assert brand is not None and ticket is not None
+    s, brand, number = service.csat_page(db, token)
     if state is None:
         state = "answered" if s.answered_at else ("expired" if utcnow() > s.expires_at else "form")
     return render(
@@ -33,7 +29,7 @@ def _csat_page(request: Request, db: DB, token: str, state: str | None = None, e
         None,
         "surveys/csat.html",
         brand=brand,
-        number=ticket.number,
+        number=number,
         state=state,
         error=error,
         status=422 if error else 200,
@@ -63,9 +59,7 @@ async def csat_submit(request: Request, token: str, db: DB) -> HTMLResponse:
 
 
 def _campaign_page(request: Request, db: DB, token: str, state: str | None = None, error: str = "") -> HTMLResponse:
-    r, c = service.recipient_by_token(db, token)
-    brand = db.get(Brand, c.brand_id)
-    assert brand is not None
+    r, c, brand = service.campaign_page(db, token)
     if state is None:
         closed = c.status != "running" or (c.closes_at is not None and utcnow() > c.closes_at)
         state = "answered" if r.answered_at else ("expired" if closed else "form")

@@ -191,6 +191,14 @@ def csat_by_token(session: Session, token: str) -> CsatSurvey:
     return survey
 
 
+def csat_page(session: Session, token: str) -> tuple[CsatSurvey, Brand, str]:
+    """What the public CSAT page shows: the survey, its brand and the ticket number (404 for a bad token)."""
+    survey = csat_by_token(session, token)
+    brand, ticket = session.get(Brand, survey.brand_id), session.get(Ticket, survey.ticket_id)
+    assert brand is not None and ticket is not None  # foreign keys, deleted together
+    return survey, brand, ticket.number
+
+
 def answer_csat(
     session: Session, survey: CsatSurvey, rating: int, comment: str = "", now: datetime | None = None
 ) -> CsatSurvey:
@@ -436,6 +444,14 @@ def recipient_by_token(session: Session, token: str) -> tuple[CampaignRecipient,
     c = session.get(SurveyCampaign, r.campaign_id)
     assert c is not None
     return r, c
+
+
+def campaign_page(session: Session, token: str) -> tuple[CampaignRecipient, SurveyCampaign, Brand]:
+    """What the public campaign page shows: the invitation, its campaign and brand (404 for a bad token)."""
+    recipient, campaign = recipient_by_token(session, token)
+    brand = session.get(Brand, campaign.brand_id)
+    assert brand is not None
+    return recipient, campaign, brand
 
 
 def answer_campaign(

@@ -7,16 +7,15 @@ sets (status, priority, channel) or skip the length limits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from kefu.core.commands import build, changes_of
 from kefu.core.enums import ChannelKind
-from kefu.core.errors import InvalidInput
 from kefu.tickets.models import TicketPriority, TicketStatus
 
-C = TypeVar("C", bound=BaseModel)
+__all__ = ["AssignTicket", "ChangeTicketStatus", "CreateTicket", "UpdateTicket", "build", "changes_of"]
 
 
 class CreateTicket(BaseModel):
@@ -71,21 +70,3 @@ class ChangeTicketStatus(BaseModel):
 
     status: TicketStatus
     priority: TicketPriority | None = None  # the console side panel changes both at once
-
-
-def build(model: type[C], data: Mapping[str, Any]) -> C:
-    """Validate `data` into a command; a bad value is InvalidInput (422 problem), never a 500."""
-    try:
-        return model.model_validate(dict(data))
-    except ValidationError as exc:
-        parts = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]) or model.__name__
-            got = f" (got {err['input']!r})" if err["type"] != "missing" and isinstance(err["input"], str | int) else ""
-            parts.append(f"{where}: {err['msg']}{got}")
-        raise InvalidInput("; ".join(parts)) from None
-
-
-def changes_of(command: BaseModel) -> dict[str, Any]:
-    """The fields a command actually sets (what `update_ticket` applies)."""
-    return command.model_dump(exclude_unset=True)

@@ -12,11 +12,12 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from kefu.core.db import utcnow
-from kefu.core.errors import NotFound, TooManyRequests
+from kefu.core.errors import NotFound
+from kefu.core.ratelimit import Budget, WindowLimit
 from kefu.customers.models import Customer
 from kefu.tickets.models import ProgressQueryAttempt, Ticket, TicketActivity
 
@@ -57,24 +58,14 @@ def contact_matches(customer: Customer, contact: str) -> bool:
     return given is not None and stored is not None and hmac.compare_digest(given.encode(), stored.encode())
 
 
-def _failures(session: Session, since: datetime, **where: str) -> int:
-    stmt = (
-        select(func.count())
-        .select_from(ProgressQueryAttempt)
-        .where(ProgressQueryAttempt.success.is_(False), ProgressQueryAttempt.at >= since)
-    )
-    for col, value in where.items():
-        stmt = stmt.where(getattr(ProgressQueryAttempt, col) == value)
-    return int(session.scalar(stmt) or 0)
-
-
 def check_rate_limit(session: Session, ip: str, number: str, now: datetime) -> None:
     """429 once too many recent failures came from this IP or targeted this ticket number."""
-    since = now - WINDOW
-    if _failures(session, since, ip=ip) >= MAX_FAILURES_PER_IP or (
-        _failures(session, since, number=number) >= MAX_FAILURES_PER_NUMBER
-    ):
-        raise TooManyRequests("Too many attempts; try again later. / 嘗試次數過多，請稍後再試。")
+    failures = WindowLimit(ProgressQueryAttempt.at, WINDOW, (ProgressQueryAttempt.success.is_(False),))
+    budgets = [
+        Budget(ProgressQueryAttempt.ip == ip, MAX_FAILURES_PER_IP),
+        Budget(ProgressQueryAttempt.number == number, MAX_FAILURES_PER_NUMBER),
+    ]
+    failures.enforce(session, budgets, "Too many attempts; try again later. / 嘗試次數過多，請稍後再試。", now=now)
 
 
 def customer_progress(

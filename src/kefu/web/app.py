@@ -17,7 +17,6 @@ from starlette.concurrency import run_in_threadpool
 from kefu import __version__, registry
 from kefu.core.config import Settings, get_settings
 from kefu.core.db import Database, get_database, session_scope, set_database
-from kefu.core.errors import install_problem_handlers
 from kefu.core.events import Bus, get_bus, set_bus
 from kefu.core.jobs import get_queue
 from kefu.core.realtime import Hub
@@ -29,6 +28,7 @@ from kefu.security.asgi import WebSecurity
 from kefu.security.logredact import install_log_redaction
 from kefu.web.errors import install_docs, install_error_pages
 from kefu.web.pages import LoginRequired
+from kefu.web.problems import install_problem_handlers
 from kefu.web.ws import router as ws_router
 
 log = logging.getLogger("kefu.web")

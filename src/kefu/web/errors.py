@@ -12,8 +12,8 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
 
-from kefu.core.errors import PROBLEM_JSON, problem
 from kefu.security.asgi import CSP_HEADER, STRICT_CSP, csp_nonce, use_policy
+from kefu.web.problems import PROBLEM_JSON, problem
 
 log = logging.getLogger("kefu.web")
 Handler = Callable[[Request, Exception], Awaitable[Response] | Response]

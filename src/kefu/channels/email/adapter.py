@@ -8,10 +8,9 @@ import re
 import smtplib
 import ssl
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kefu.channels import config as channel_config
@@ -26,7 +25,7 @@ from kefu.channels.email.tokens import (
     sender_verdict,
 )
 from kefu.channels.types import InboundMessage, PermanentSendError, RetryableSendError
-from kefu.core.db import SessionFactory, utcnow
+from kefu.core.db import SessionFactory
 
 if TYPE_CHECKING:
     from kefu.brands.models import Inbox
@@ -260,7 +259,6 @@ class EmailAdapter(ChannelAdapter):
     ) -> None:
         """Link a new thread to the ticket named in its subject; send the auto-acknowledgement if allowed."""
         from kefu.channels import outbox
-        from kefu.channels.models import OutboxMessage
 
         verdict = self.verdict(inbox, msg)  # with the inbox's trusted authserv-id, unlike message_meta
         unverified = verdict == "unverified"
@@ -276,16 +274,7 @@ class EmailAdapter(ChannelAdapter):
             return  # never answer machines (RFC 3834), bulk mail or ourselves
         if unverified:
             return  # no backscatter to the address a forger put in From
-        since = utcnow() - timedelta(hours=1)
-        recent = session.scalar(
-            select(func.count(OutboxMessage.id)).where(
-                OutboxMessage.inbox_id == inbox.id,
-                OutboxMessage.recipient == sender,
-                OutboxMessage.automatic.is_(True),
-                OutboxMessage.created_at >= since,
-            )
-        )
-        if (recent or 0) >= channel_config.auto_ack_per_hour():
+        if outbox.automatic_limit_reached(session, inbox.id, sender, channel_config.auto_ack_per_hour()):
             return  # a sender (or a loop) hammering us gets at most N acks per hour
         text = cfg["auto_ack"] if isinstance(cfg["auto_ack"], str) else DEFAULT_ACK
         payload = self._payload(session, inbox, conv, text, None)

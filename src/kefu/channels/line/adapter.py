@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kefu.channels.base import ChannelAdapter, SendContext, SendResult, register
+from kefu.channels.client import download
 from kefu.channels.feedback import MAX_QUICK_REPLIES, actions, customer_locale, parse_vote, vote_data, vote_labels
-from kefu.channels.http import download
 from kefu.channels.line.protocol import (
     DEFAULT_API_BASE,
     DEFAULT_DATA_API_BASE,

@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from kefu.channels.base import ChannelAdapter, DeliveryUpdate, SendContext, SendResult, register
+from kefu.channels.client import download
 from kefu.channels.feedback import (
     MAX_QUICK_REPLIES,
     QUICK_REPLY_PREFIX,
@@ -16,7 +17,6 @@ from kefu.channels.feedback import (
     vote_data,
     vote_labels,
 )
-from kefu.channels.http import download
 from kefu.channels.messenger.protocol import (
     DEFAULT_API_BASE,
     DEFAULT_API_VERSION,

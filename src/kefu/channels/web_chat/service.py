@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kefu.brands.models import Inbox
@@ -81,9 +80,7 @@ def send_claim_link(session: Session, brand_id: int, address: str, token: str) -
 
     from kefu.channels import outbox
     from kefu.channels.email.adapter import inbox_address, message_id_domain
-    from kefu.channels.models import OutboxMessage
     from kefu.core.config import get_settings
-    from kefu.core.db import utcnow
 
     mailbox = session.scalar(
         select(Inbox)
@@ -93,15 +90,7 @@ def send_claim_link(session: Session, brand_id: int, address: str, token: str) -
     )
     if mailbox is None or not inbox_address(mailbox.config or {}):
         return False
-    recent = session.scalar(
-        select(func.count(OutboxMessage.id)).where(
-            OutboxMessage.inbox_id == mailbox.id,
-            OutboxMessage.recipient == address,
-            OutboxMessage.automatic.is_(True),
-            OutboxMessage.created_at >= utcnow() - timedelta(hours=1),
-        )
-    )
-    if (recent or 0) >= CLAIM_MAILS_PER_HOUR:
+    if outbox.automatic_limit_reached(session, mailbox.id, address, CLAIM_MAILS_PER_HOUR):
         return False  # nobody can use us to flood an address
     link = f"{get_settings().base_url.rstrip('/')}/api/v1/widget/verify?token={token}"
     message_id = email.utils.make_msgid(idstring="kefu-claim", domain=message_id_domain(mailbox.config or {}))
