@@ -320,3 +320,11 @@ def create_inbox(
         details={"kind": kind},
     )
     return inbox
+
+
+def visible_brands(session: Session, principal: Principal) -> list[Brand]:
+    """Brands the principal works in (every brand for platform-wide principals), by name."""
+    stmt = select(Brand).order_by(Brand.name, Brand.id)
+    if principal.brand_ids is not None:
+        stmt = stmt.where(Brand.id.in_(principal.brand_ids))
+    return list(session.scalars(stmt))

@@ -17,6 +17,7 @@ from kefu.brands.models import Brand
 from kefu.conversations.models import Conversation
 from kefu.core.config import Settings
 from kefu.core.db import SessionFactory, session_scope
+from kefu.core.events import Event, get_bus
 from kefu.core.realtime import Hub, Subscriber
 from kefu.customers.models import Customer
 from kefu.privacy.masking import can_reveal
@@ -87,6 +88,31 @@ def _authorize_topics(factory: SessionFactory, principal: Principal, topics: lis
             else:
                 ok.append(topic)
     return ok, denied
+
+
+PRESENCE_STATES = frozenset({"viewing", "typing", "idle", "left"})
+
+
+def _presence(principal: Principal, topics: set[str], msg: dict[str, Any]) -> dict[str, Any]:
+    """Relay "agent X is viewing / typing in conversation N" to the other agents on that conversation.
+
+    Ephemeral (never stored): it goes straight onto the bus, and only for a conversation this connection was allowed
+    to subscribe to, so the brand and permission checks of `subscribe` apply. Ids only: names come from the page.
+    """
+    conv_id, state = msg.get("conversation_id"), msg.get("state")
+    topic = f"conversation:{conv_id}"
+    if not isinstance(conv_id, int) or state not in PRESENCE_STATES or topic not in topics:
+        return {"op": "error", "detail": "presence needs a subscribed conversation_id and a known state"}
+    if not principal.can("conversations:write"):
+        return {"op": "error", "detail": "presence is for agents who may reply"}
+    get_bus().publish(
+        Event(
+            type="agent.presence",
+            data={"conversation_id": conv_id, "agent_id": principal.agent_id, "state": state},
+            topics=(topic,),
+        )
+    )
+    return {"op": "presence", "state": state}
 
 
 RECHECK_SECONDS = 60.0
@@ -176,6 +202,8 @@ async def websocket(ws: WebSocket) -> None:
                 ok, denied = await run_in_threadpool(_authorize_topics, db, principal, topics)
                 sub.topics.update(ok)
                 await ws.send_text(json.dumps({"op": "subscribed", "topics": ok, "denied": denied}))
+            elif op == "presence":
+                await ws.send_text(json.dumps(_presence(principal, sub.topics, msg)))
             elif op == "unsubscribe":
                 for t in msg.get("topics", []):
                     sub.topics.discard(str(t))
