@@ -384,3 +384,15 @@ def test_workspace_pages_render_in_each_locale(client: Any, world: dict[str, Any
         r = client.get(url, params={"lang": locale}, headers=h)
         assert r.status_code == 200, (url, r.text[:300])
         assert expected in r.text, url
+
+
+def test_inbox_search_box_finds_message_words_and_ticket_numbers(client: Any, db: Any, world: dict[str, Any]) -> None:
+    from kefu.tickets.models import Ticket
+
+    h = _login(client, world["agent"])
+    ticket = db.scalar(select(Ticket).where(Ticket.brand_id == world["brand"].id))
+    for q in ("退款", ticket.number, "A123"):
+        r = client.get("/console", params={"view": "all", "q": q}, headers=h)
+        assert f"/console/conversations/{world['conv'].id}" in r.text, q
+    r = client.get("/console", params={"view": "all", "q": "0912"}, headers=h)
+    assert f"/console/conversations/{world['conv'].id}" not in r.text

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from kefu.auth import service as auth_service
@@ -277,9 +277,14 @@ def inbox_query(db: Session, ctx: PageContext, view: str, q: str | None) -> list
     elif view == "vip":
         stmt = stmt.where(Customer.vip.is_(True))
     if q:
+        # People by the privacy rule; words, ticket numbers and order numbers through the ticket search document.
+        matching_tickets = select(Ticket.id).where(ticket_service.search_condition(db, q))
         stmt = stmt.where(
-            person_filter(
-                ctx.principal, q, names=[Customer.name], emails=[Customer.email], texts=[Conversation.subject]
+            or_(
+                person_filter(
+                    ctx.principal, q, names=[Customer.name], emails=[Customer.email], texts=[Conversation.subject]
+                ),
+                Conversation.ticket_id.in_(matching_tickets),
             )
         )
     rows = list(db.execute(stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(100)))
