@@ -396,3 +396,20 @@ def test_inbox_search_box_finds_message_words_and_ticket_numbers(client: Any, db
         assert f"/console/conversations/{world['conv'].id}" in r.text, q
     r = client.get("/console", params={"view": "all", "q": "0912"}, headers=h)
     assert f"/console/conversations/{world['conv'].id}" not in r.text
+
+
+def test_profile_and_board_query_counts_do_not_grow_with_rows(
+    client: Any, db: Any, world: dict[str, Any], count_queries: Any
+) -> None:
+    h = _login(client, world["agent"])
+    with count_queries() as q:
+        assert client.get(f"/console/customers/{world['ming'].id}", headers=h).status_code == 200
+    base = q.count
+    for i in range(5):
+        _conv(db, world["brand"], world["ming"], f"第 {i} 次來訊", ticket_subject=f"問題 {i}")
+    with count_queries() as q:
+        assert client.get(f"/console/customers/{world['ming'].id}", headers=h).status_code == 200
+    assert q.count == base <= 16, str(q)
+    with count_queries() as q:
+        assert client.get("/console/complaints", headers=h).status_code == 200
+    assert q.count <= 10, str(q)
