@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -91,6 +92,7 @@ def _authorize_topics(factory: SessionFactory, principal: Principal, topics: lis
 
 
 PRESENCE_STATES = frozenset({"viewing", "typing", "idle", "left"})
+PRESENCE_MIN_INTERVAL = 0.25  # seconds between relayed presence updates of one connection
 
 
 def _presence(principal: Principal, topics: set[str], msg: dict[str, Any]) -> dict[str, Any]:
@@ -185,6 +187,7 @@ async def websocket(ws: WebSocket) -> None:
             # verdict False: another credential's revocation, internal and never forwarded
 
     sender = asyncio.create_task(pump())
+    last_presence = 0.0
     try:
         await ws.send_text(json.dumps({"op": "hello", "agent_id": principal.agent_id}))
         while True:
@@ -203,7 +206,13 @@ async def websocket(ws: WebSocket) -> None:
                 sub.topics.update(ok)
                 await ws.send_text(json.dumps({"op": "subscribed", "topics": ok, "denied": denied}))
             elif op == "presence":
-                await ws.send_text(json.dumps(_presence(principal, sub.topics, msg)))
+                now = time.monotonic()
+                if now - last_presence < PRESENCE_MIN_INTERVAL:
+                    continue  # a chatty client is throttled silently; the next state change gets through
+                last_presence = now
+                # The bus may be Redis: publish off the event loop.
+                answer = await run_in_threadpool(_presence, principal, set(sub.topics), msg)
+                await ws.send_text(json.dumps(answer))
             elif op == "unsubscribe":
                 for t in msg.get("topics", []):
                     sub.topics.discard(str(t))
