@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -330,7 +329,6 @@ def test_presence_is_relayed_to_other_agents_on_the_conversation_only(
         ev = _recv(ws2, "event")["event"]
         assert ev["type"] == "agent.presence"
         assert ev["data"] == {"conversation_id": conv_id, "agent_id": world["agent"].id, "state": "typing"}
-        time.sleep(0.3)  # presence updates are throttled per connection
         ws1.send_text(json.dumps({"op": "presence", "conversation_id": conv_id, "state": "shouting"}))
         assert _recv(ws1, "error")
 

@@ -92,7 +92,9 @@ def _authorize_topics(factory: SessionFactory, principal: Principal, topics: lis
 
 
 PRESENCE_STATES = frozenset({"viewing", "typing", "idle", "left"})
-PRESENCE_MIN_INTERVAL = 0.25  # seconds between relayed presence updates of one connection
+# At most PRESENCE_BURST relayed updates per PRESENCE_WINDOW seconds and connection (replies to a newcomer included).
+PRESENCE_BURST = 10
+PRESENCE_WINDOW = 2.0
 
 
 def _presence(principal: Principal, topics: set[str], msg: dict[str, Any]) -> dict[str, Any]:
@@ -187,7 +189,7 @@ async def websocket(ws: WebSocket) -> None:
             # verdict False: another credential's revocation, internal and never forwarded
 
     sender = asyncio.create_task(pump())
-    last_presence = 0.0
+    presence_window, presence_count = 0.0, 0
     try:
         await ws.send_text(json.dumps({"op": "hello", "agent_id": principal.agent_id}))
         while True:
@@ -207,9 +209,11 @@ async def websocket(ws: WebSocket) -> None:
                 await ws.send_text(json.dumps({"op": "subscribed", "topics": ok, "denied": denied}))
             elif op == "presence":
                 now = time.monotonic()
-                if now - last_presence < PRESENCE_MIN_INTERVAL:
-                    continue  # a chatty client is throttled silently; the next state change gets through
-                last_presence = now
+                if now - presence_window >= PRESENCE_WINDOW:
+                    presence_window, presence_count = now, 0
+                presence_count += 1
+                if presence_count > PRESENCE_BURST:
+                    continue  # a chatty client is throttled silently; a later state change gets through
                 # The bus may be Redis: publish off the event loop.
                 answer = await run_in_threadpool(_presence, principal, set(sub.topics), msg)
                 await ws.send_text(json.dumps(answer))
