@@ -45,7 +45,7 @@ def test_agent_replies_and_other_agent_sees_it_live(browser: Any, live_server: s
     conv_url = a.url
     # The timeline shows the same customer's web chat and LINE messages together.
     channels = a.locator(".timeline .badge.ch").all_inner_texts()
-    assert "web_chat" in channels and "line" in channels
+    assert "網頁客服" in channels and "LINE" in channels  # channel labels, not raw kinds
     b.goto(conv_url)
     b.wait_for_selector("#live.on")
     a.wait_for_selector("#live.on")

@@ -125,6 +125,7 @@ def dashboard(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
         raised=raised,
         fmt=reports.fmt,
         query=query,
+        tz=tz,
     )
 
 

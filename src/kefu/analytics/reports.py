@@ -292,7 +292,8 @@ def to_pdf(rep: Report) -> bytes:
     lines = [
         f"{'期間' if zh else 'Period'}: {rep.period_label}",
         f"{'品牌' if zh else 'Brands'}: {', '.join(rep.brands)}",
-        f"{'產生時間' if zh else 'Generated'}: {rep.generated_at:%Y-%m-%d %H:%M} UTC",
+        f"{'產生時間' if zh else 'Generated'}: "
+        f"{rep.generated_at.astimezone(ZoneInfo(rep.tz)):%Y-%m-%d %H:%M} ({rep.tz})",
         "",
         "【" + ("關鍵指標" if zh else "Key figures") + "】",
     ]

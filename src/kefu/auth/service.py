@@ -500,3 +500,9 @@ def revoke_token(session: Session, principal: Principal, token_id: int) -> ApiTo
     _announce(session, f"auth:token:{tok.id}")
     record(session, principal, "token.revoke", target_type="api_token", target_id=tok.id)
     return tok
+
+
+def agent_names(session: Session, principal: Principal) -> dict[int, str]:
+    """Names of the agents the principal may see, by id (for "by whom" columns)."""
+    rows = session.execute(select(Agent.id, Agent.name).where(agent_visibility(principal)))
+    return {row.id: row.name for row in rows}

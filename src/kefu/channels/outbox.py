@@ -13,12 +13,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from kefu.audit.service import record
+from kefu.auth.permissions import Principal
 from kefu.brands.models import Inbox
 from kefu.channels import config
 from kefu.channels.base import SendContext, SendResult, get_adapter
@@ -27,6 +31,7 @@ from kefu.channels.service import mark_message_delivery
 from kefu.channels.types import ChannelSendError, OutcomeUnknownError
 from kefu.conversations import service as conversations
 from kefu.conversations.models import Conversation, Message
+from kefu.core.access import ensure_brand
 from kefu.core.db import SessionFactory, get_database, session_scope, utcnow
 from kefu.core.errors import Conflict, NotFound
 from kefu.core.jobs import enqueue
@@ -268,4 +273,74 @@ def get_row(session: Session, outbox_id: int) -> OutboxMessage:
     row = session.get(OutboxMessage, outbox_id)
     if row is None:
         raise NotFound(f"Outbox row {outbox_id} not found.")
+    return row
+
+
+# ---------------------------------------------------------------- delivery state shown to agents
+
+# What an agent sees for an outbox status: failed (dead-lettered) and unknown can be retried.
+DELIVERY_STATE = {
+    "pending": "queued",
+    "sending": "queued",
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "read",
+    "dead": "failed",
+    "unknown": "unknown",
+}
+RETRYABLE = frozenset({"failed", "unknown"})
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The delivery state of one outbound message, from its latest outbox row."""
+
+    outbox_id: int
+    state: str
+    error: str | None
+    attempts: int
+
+    @property
+    def retryable(self) -> bool:
+        """Failed or unknown sends can be retried by an agent."""
+        return self.state in RETRYABLE
+
+
+def deliveries(session: Session, message_ids: Iterable[int]) -> dict[int, Delivery]:
+    """Message id -> delivery state for the messages that went through the outbox (one query)."""
+    ids = list(message_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(OutboxMessage.message_id, OutboxMessage.id, OutboxMessage.status, OutboxMessage.last_error,
+               OutboxMessage.attempts)
+        .where(OutboxMessage.message_id.in_(ids))
+        .order_by(OutboxMessage.id)
+    )  # fmt: skip
+    out: dict[int, Delivery] = {}
+    for message_id, oid, status, error, attempts in rows:
+        if message_id is not None:  # the latest row of a message wins (ordered by id)
+            out[message_id] = Delivery(oid, DELIVERY_STATE.get(status, "unknown"), error, attempts)
+    return out
+
+
+def retry_message(session: Session, message_id: int, principal: Principal) -> OutboxMessage:
+    """An agent's retry of a failed or unknown outbound message: the same outbox row is sent again (audited)."""
+    row = session.scalar(
+        select(OutboxMessage).where(OutboxMessage.message_id == message_id).order_by(OutboxMessage.id.desc()).limit(1)
+    )
+    if row is None:
+        raise NotFound(f"Message {message_id} has no outbound delivery.")
+    ensure_brand(principal, row.brand_id, "Message")
+    requeue(session, row)
+    mark_message_delivery(session, message_id, "pending", None)
+    record(
+        session,
+        principal,
+        "message.retry",
+        target_type="message",
+        target_id=message_id,
+        brand_id=row.brand_id,
+        details={"outbox_id": row.id},
+    )
     return row

@@ -12,6 +12,7 @@ calendar days (default 15) of receipt; statistics report, per month of receipt, 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -525,3 +526,94 @@ def regulator_stats(
         bucket.count(replied, due, now)
 
     return by_month(rows, year=year, tz=tz, new=lambda month: MonthStats(month=month), add=add)
+
+
+# --------------------------------------------------------------------------- deadline board (console)
+
+SOON = timedelta(hours=24)
+
+
+@dataclass
+class BoardItem:
+    """One open obligation on the deadline board: a complaint's acknowledgement/reply or a regulator letter's answer."""
+
+    kind: str  # "ack" | "reply" | "regulator"
+    brand_id: int
+    ticket_id: int
+    ticket_number: str
+    title: str
+    due_at: datetime
+    state: str  # "overdue" | "soon" | "ok"
+    complaint: Complaint | None = None
+    regulator: RegulatorCase | None = None
+
+
+def deadline_board(
+    session: Session, principal: Principal, *, now: datetime | None = None, soon: timedelta = SOON, limit: int = 500
+) -> list[BoardItem]:
+    """Every unanswered complaint and regulator letter in the caller's brands, the nearest deadline first."""
+    now = now or utcnow()
+    items: list[BoardItem] = []
+
+    def state(due: datetime) -> str:
+        return "overdue" if due < now else "soon" if due < now + soon else "ok"
+
+    cstmt = (
+        select(Complaint, Ticket.number)
+        .join(Ticket, Ticket.id == Complaint.ticket_id)
+        .where(Complaint.replied_at.is_(None), Complaint.closed_at.is_(None))
+    )
+    rstmt = (
+        select(RegulatorCase, Ticket.number)
+        .join(Ticket, Ticket.id == RegulatorCase.ticket_id)
+        .where(RegulatorCase.replied_at.is_(None), RegulatorCase.closed_at.is_(None))
+    )
+    if principal.brand_ids is not None:
+        cstmt = cstmt.where(Complaint.brand_id.in_(principal.brand_ids))
+        rstmt = rstmt.where(RegulatorCase.brand_id.in_(principal.brand_ids))
+    for c, number in session.execute(cstmt.order_by(Complaint.reply_due_at).limit(limit)):
+        kind, due = ("ack", c.acknowledge_due_at) if c.acknowledged_at is None else ("reply", c.reply_due_at)
+        title = c.product or c.description[:60]
+        items.append(BoardItem(kind, c.brand_id, c.ticket_id, number, title, due, state(due), complaint=c))
+    for r, number in session.execute(rstmt.order_by(RegulatorCase.due_at).limit(limit)):
+        items.append(
+            BoardItem("regulator", r.brand_id, r.ticket_id, number, r.subject, r.due_at, state(r.due_at), regulator=r)
+        )
+    items.sort(key=lambda i: i.due_at)
+    return items
+
+
+@dataclass
+class OnTime:
+    """Answered on time / late among complaints and regulator letters received since a date."""
+
+    complaints_replied: int = 0
+    complaints_on_time: int = 0
+    regulator_replied: int = 0
+    regulator_on_time: int = 0
+
+    @staticmethod
+    def rate(on_time: int, replied: int) -> float | None:
+        """Share on time in percent (None without answered cases)."""
+        return round(100.0 * on_time / replied, 1) if replied else None
+
+
+def on_time_figures(session: Session, principal: Principal, *, since: datetime) -> OnTime:
+    """On-time answer figures of cases received since `since` in the caller's brands."""
+    out = OnTime()
+    cstmt = select(Complaint.replied_at, Complaint.reply_due_at).where(
+        Complaint.received_at >= since, Complaint.replied_at.is_not(None)
+    )
+    rstmt = select(RegulatorCase.replied_at, RegulatorCase.due_at).where(
+        RegulatorCase.received_at >= since, RegulatorCase.replied_at.is_not(None)
+    )
+    if principal.brand_ids is not None:
+        cstmt = cstmt.where(Complaint.brand_id.in_(principal.brand_ids))
+        rstmt = rstmt.where(RegulatorCase.brand_id.in_(principal.brand_ids))
+    for replied, due in session.execute(cstmt):
+        out.complaints_replied += 1
+        out.complaints_on_time += int(replied is not None and replied <= due)
+    for replied, due in session.execute(rstmt):
+        out.regulator_replied += 1
+        out.regulator_on_time += int(replied is not None and replied <= due)
+    return out

@@ -65,3 +65,17 @@ class CustomerIdentity(Base):
     external_id: Mapped[str] = mapped_column(String(320))
     display_name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CustomerNote(Base):
+    """An agent's note on a customer profile ("prefers phone calls", "VIP since 2019"), shown to every agent."""
+
+    __tablename__ = "customer_notes"
+    __table_args__ = (Index("ix_customer_notes_customer_id_id", "customer_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(String(4000))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

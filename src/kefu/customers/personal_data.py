@@ -6,12 +6,16 @@ from typing import Any
 
 from sqlalchemy import Select, select
 
-from kefu.customers.models import Customer, CustomerIdentity
+from kefu.customers.models import Customer, CustomerIdentity, CustomerNote
 from kefu.privacy.contract import PersonalData
 
 
 def _identities(ids: list[int]) -> Select[Any]:
     return select(CustomerIdentity).where(CustomerIdentity.customer_id.in_(ids))
+
+
+def _notes(ids: list[int]) -> Select[Any]:
+    return select(CustomerNote).where(CustomerNote.customer_id.in_(ids))
 
 
 # Customers and identities are erased by privacy.service.erase_customer itself (ledger hashes need the values).
@@ -28,4 +32,6 @@ DECLARATIONS = [
         erase="delete",
         output_names={"sender_external_id": "contact", "sender_name": "name", "claimed_email": "contact"},
     ),
+    # Agents' notes about a customer describe that person: erased with them.
+    PersonalData(CustomerNote, {"body": "text"}, owned_by=_notes, erase="delete"),
 ]

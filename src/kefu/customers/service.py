@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from kefu.audit.service import record
@@ -19,7 +20,7 @@ from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.events import publish
 from kefu.core.like import pattern
 from kefu.core.pagination import keyset_page
-from kefu.customers.models import Customer, CustomerIdentity, Organization
+from kefu.customers.models import Customer, CustomerIdentity, CustomerNote, Organization
 from kefu.privacy.search import person_filter
 from kefu.tickets.models import Ticket
 
@@ -230,6 +231,7 @@ def merge_customers(session: Session, target: Customer, source: Customer, actor:
     )
     session.execute(update(Conversation).where(Conversation.customer_id == source.id).values(customer_id=target.id))
     session.execute(update(Ticket).where(Ticket.customer_id == source.id).values(customer_id=target.id))
+    session.execute(update(CustomerNote).where(CustomerNote.customer_id == source.id).values(customer_id=target.id))
     for attr in ("email", "phone", "locale", "organization_id"):
         if getattr(target, attr) is None and getattr(source, attr) is not None:
             setattr(target, attr, getattr(source, attr))
@@ -298,6 +300,122 @@ def list_customers(
     if not include_merged:
         stmt = stmt.where(Customer.merged_into_id.is_(None))
     return keyset_page(session, stmt, Customer.id, Customer.id, limit=limit, cursor=cursor)
+
+
+@dataclass
+class Profile:
+    """Everything the console's customer page shows about one customer."""
+
+    customer: Customer
+    identities: list[CustomerIdentity]
+    tickets: list[Ticket]
+    conversations: list[Conversation]
+    notes: list[CustomerNote]
+    organization: Organization | None
+    tier_name: str
+    merged_into: Customer | None
+    merged_from: list[Customer] = field(default_factory=list)
+
+
+def tier_name(brand: Brand, level: int) -> str:
+    """The brand's name for a membership tier level."""
+    return next((str(t["name"]) for t in brand.tiers if int(t["level"]) == level), str(level))
+
+
+def profile(session: Session, customer_id: int, principal: Principal, *, limit: int = 50) -> Profile:
+    """A customer's profile: identities on each channel, recent tickets and conversations, notes (brand-checked)."""
+    c = get_customer(session, customer_id, principal)
+    brand = session.get(Brand, c.brand_id)
+    assert brand is not None
+    tickets = list(
+        session.scalars(select(Ticket).where(Ticket.customer_id == c.id).order_by(Ticket.id.desc()).limit(limit))
+    )
+    convs = list(
+        session.scalars(
+            select(Conversation)
+            .where(Conversation.customer_id == c.id)
+            .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
+            .limit(limit)
+        )
+    )
+    notes = list(
+        session.scalars(
+            select(CustomerNote).where(CustomerNote.customer_id == c.id).order_by(CustomerNote.id.desc()).limit(100)
+        )
+    )
+    merged_from = list(session.scalars(select(Customer).where(Customer.merged_into_id == c.id).limit(20)))
+    return Profile(
+        customer=c,
+        identities=identities_of(session, c.id),
+        tickets=tickets,
+        conversations=convs,
+        notes=notes,
+        organization=session.get(Organization, c.organization_id) if c.organization_id else None,
+        tier_name=tier_name(brand, c.tier),
+        merged_into=session.get(Customer, c.merged_into_id) if c.merged_into_id else None,
+        merged_from=merged_from,
+    )
+
+
+def add_note(session: Session, customer: Customer, actor: Principal, body: str) -> CustomerNote:
+    """Add an agent's note to a customer (audited)."""
+    text = body.strip()
+    if not text:
+        raise InvalidInput("The note is empty.")
+    if len(text) > 4000:
+        raise InvalidInput("A note is at most 4000 characters.")
+    note = CustomerNote(brand_id=customer.brand_id, customer_id=customer.id, author_id=actor.agent_id, body=text)
+    session.add(note)
+    session.flush()
+    record(
+        session,
+        actor,
+        "customer.note",
+        target_type="customer",
+        target_id=customer.id,
+        brand_id=customer.brand_id,
+        details={"note_id": note.id},
+    )
+    return note
+
+
+@dataclass
+class MergePreview:
+    """What merging `source` into `target` would move and the values the kept customer ends up with."""
+
+    target: Customer
+    source: Customer
+    identities: int
+    conversations: int
+    tickets: int
+    fills: dict[str, str]  # attribute -> value taken from the source because the target has none
+
+
+def merge_preview(session: Session, target: Customer, source: Customer) -> MergePreview:
+    """Counts and filled-in fields of a merge, without changing anything (same checks as merge_customers)."""
+    if target.id == source.id:
+        raise InvalidInput("Cannot merge a customer into itself.")
+    if target.brand_id != source.brand_id:
+        raise InvalidInput("Customers of different brands cannot be merged.")
+    if source.merged_into_id is not None:
+        raise Conflict(f"Customer {source.id} was already merged into {source.merged_into_id}.")
+
+    def count(model: Any, col: Any) -> int:
+        return int(session.scalar(select(func.count()).select_from(model).where(col == source.id)) or 0)
+
+    fills = {
+        attr: str(getattr(source, attr))
+        for attr in ("name", "email", "phone", "locale")
+        if not getattr(target, attr) and getattr(source, attr)
+    }
+    return MergePreview(
+        target=target,
+        source=source,
+        identities=count(CustomerIdentity, CustomerIdentity.customer_id),
+        conversations=count(Conversation, Conversation.customer_id),
+        tickets=count(Ticket, Ticket.customer_id),
+        fills=fills,
+    )
 
 
 # ---------------------------------------------------------------- organizations

@@ -681,3 +681,15 @@ def run_retention(
                 details={"years": years, "counts": counts},
             )
     return out
+
+
+def list_requests(
+    session: Session, principal: Principal, *, kind: str | None = None, limit: int = 100
+) -> list[PrivacyRequest]:
+    """Data-subject requests (export, erasure) in the caller's brands, newest first."""
+    stmt = select(PrivacyRequest).order_by(PrivacyRequest.id.desc())
+    if principal.brand_ids is not None:
+        stmt = stmt.where(PrivacyRequest.brand_id.in_(principal.brand_ids))
+    if kind:
+        stmt = stmt.where(PrivacyRequest.kind == kind)
+    return list(session.scalars(stmt.limit(limit)))

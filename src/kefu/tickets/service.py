@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, cast, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, String, cast, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from kefu.audit.service import record
@@ -992,6 +992,11 @@ def search_condition(session: Session, q: str) -> ColumnElement[bool]:
         if ids is not None:
             return or_(number, Ticket.id.in_(ids)) if ids else number
     return or_(number, search.match(Ticket.search_vector, q_tokens, dialect))
+
+
+def matching_ticket_ids(session: Session, q: str) -> Select[tuple[int]]:
+    """Subquery of the ids of tickets a search matches (callers scope it by brand through what they join)."""
+    return select(Ticket.id).where(search_condition(session, q))
 
 
 def list_tickets(

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from kefu.auth import service as auth_service
@@ -20,7 +23,7 @@ from kefu.auth.models import Agent, Team, TeamMember
 from kefu.auth.permissions import Principal
 from kefu.bot import service as bot_service
 from kefu.brands.models import Brand, Inbox
-from kefu.channels import downloads
+from kefu.channels import downloads, outbox
 from kefu.conversations import service as conv_service
 from kefu.conversations.models import Conversation, Message
 from kefu.core.db import utcnow
@@ -37,11 +40,22 @@ from kefu.tickets.commands import AssignTicket, ChangeTicketStatus, build
 from kefu.tickets.models import PRIORITIES, TICKET_STATUSES, Ticket
 from kefu.web.forms import optional_int
 from kefu.web.i18n import LOCALES, pick_locale, translator
+from kefu.workspace import collab
 from kefu.workspace import service as views_service
 
 log = logging.getLogger("kefu.web")
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def _in_tz(value: datetime | None, tz: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Jinja filter: a stored UTC time written in a brand's timezone (for pages that know the brand, not its id map)."""
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(tz or "Asia/Taipei")).strftime(fmt)
+
+
+templates.env.filters["in_tz"] = _in_tz
 VIEWS = ("mine", "team", "unassigned", "sla", "vip", "complaints", "all", "closed")
 TICKET_VIEWS = ("sla", "complaints")
 LOCALE_COOKIE = "kefu_lang"
@@ -263,9 +277,14 @@ def inbox_query(db: Session, ctx: PageContext, view: str, q: str | None) -> list
     elif view == "vip":
         stmt = stmt.where(Customer.vip.is_(True))
     if q:
+        # People by the privacy rule; words, ticket numbers and order numbers through the ticket search document.
+        matching_tickets = ticket_service.matching_ticket_ids(db, q)
         stmt = stmt.where(
-            person_filter(
-                ctx.principal, q, names=[Customer.name], emails=[Customer.email], texts=[Conversation.subject]
+            or_(
+                person_filter(
+                    ctx.principal, q, names=[Customer.name], emails=[Customer.email], texts=[Conversation.subject]
+                ),
+                Conversation.ticket_id.in_(matching_tickets),
             )
         )
     rows = list(db.execute(stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(100)))
@@ -291,7 +310,10 @@ def inbox(request: Request, ctx: Ctx, db: DB, view: str = "mine", q: str | None 
         return RedirectResponse(f"/console/tickets?view={view}", status_code=303)
     items = inbox_query(db, ctx, view, q)
     name = "partials/conv_list.html" if request.headers.get("HX-Request") else "inbox.html"
-    return render(request, ctx, name, view=view, views=VIEWS, items=items, q=q or "", brand_ids=_brand_ids(db, ctx))
+    local = listing.LocalTime(listing.brand_zones(db, {it["conv"].brand_id for it in items}))
+    return render(
+        request, ctx, name, view=view, views=VIEWS, items=items, q=q or "", brand_ids=_brand_ids(db, ctx), local=local
+    )
 
 
 def _brand_ids(db: Session, ctx: PageContext) -> list[int]:
@@ -334,7 +356,11 @@ def _conversation_data(db: Session, ctx: PageContext, conversation_id: int) -> d
         (c, macros.render(c.body, values))
         for c in macros.search(db, ctx.principal, brand_id=brand.id, locale=ctx.agent.locale, q=None, limit=100)
     ]
+    outbound = [m.id for m, _ in timeline if m.sender_type in ("agent", "bot") and not m.is_note]
     return {
+        "agents_json": {str(a.id): a.name for a in agents.values()},
+        "deliveries": outbox.deliveries(db, outbound),
+        "local": listing.LocalTime(listing.brand_zones(db, {conv.brand_id})),
         "canned": canned,
         "conv": conv,
         "customer": customer,
@@ -414,9 +440,16 @@ def post_message(
     conv = conv_service.get_conversation(db, conversation_id, ctx.principal)
     customer = db.get(Customer, conv.customer_id)
     text = macros.render(body.strip(), {"customer_name": customer.name if customer else ""})
-    conv_service.add_message(db, conv, sender_type="agent", body=text, agent_id=ctx.agent.id, is_note=mode == "note")
+    message, _ = conv_service.add_message(
+        db, conv, sender_type="agent", body=text, agent_id=ctx.agent.id, is_note=mode == "note"
+    )
     db.flush()
-    return render(request, ctx, "partials/timeline.html", **_conversation_data(db, ctx, conversation_id))
+    mentioned = collab.notify_mentions(db, conv, message, ctx.agent) if message.is_note else []
+    response = render(request, ctx, "partials/timeline.html", **_conversation_data(db, ctx, conversation_id))
+    if mentioned:
+        # The composer shows who was notified (names only, ASCII-safe JSON in the header).
+        response.headers["HX-Trigger"] = json.dumps({"kefu:mentioned": {"names": [a.name for a in mentioned]}})
+    return response
 
 
 @router.post("/console/conversations/{conversation_id}/assign", response_class=HTMLResponse)

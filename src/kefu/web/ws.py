@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,6 +18,7 @@ from kefu.brands.models import Brand
 from kefu.conversations.models import Conversation
 from kefu.core.config import Settings
 from kefu.core.db import SessionFactory, session_scope
+from kefu.core.events import Event, get_bus
 from kefu.core.realtime import Hub, Subscriber
 from kefu.customers.models import Customer
 from kefu.privacy.masking import can_reveal
@@ -89,6 +91,34 @@ def _authorize_topics(factory: SessionFactory, principal: Principal, topics: lis
     return ok, denied
 
 
+PRESENCE_STATES = frozenset({"viewing", "typing", "idle", "left"})
+# At most PRESENCE_BURST relayed updates per PRESENCE_WINDOW seconds and connection (replies to a newcomer included).
+PRESENCE_BURST = 10
+PRESENCE_WINDOW = 2.0
+
+
+def _presence(principal: Principal, topics: set[str], msg: dict[str, Any]) -> dict[str, Any]:
+    """Relay "agent X is viewing / typing in conversation N" to the other agents on that conversation.
+
+    Ephemeral (never stored): it goes straight onto the bus, and only for a conversation this connection was allowed
+    to subscribe to, so the brand and permission checks of `subscribe` apply. Ids only: names come from the page.
+    """
+    conv_id, state = msg.get("conversation_id"), msg.get("state")
+    topic = f"conversation:{conv_id}"
+    if not isinstance(conv_id, int) or state not in PRESENCE_STATES or topic not in topics:
+        return {"op": "error", "detail": "presence needs a subscribed conversation_id and a known state"}
+    if not principal.can("conversations:write"):
+        return {"op": "error", "detail": "presence is for agents who may reply"}
+    get_bus().publish(
+        Event(
+            type="agent.presence",
+            data={"conversation_id": conv_id, "agent_id": principal.agent_id, "state": state},
+            topics=(topic,),
+        )
+    )
+    return {"op": "presence", "state": state}
+
+
 RECHECK_SECONDS = 60.0
 REVOKED_MARK = f'"type": "{auth_service.REVOKED_EVENT}"'
 
@@ -159,6 +189,7 @@ async def websocket(ws: WebSocket) -> None:
             # verdict False: another credential's revocation, internal and never forwarded
 
     sender = asyncio.create_task(pump())
+    presence_window, presence_count = 0.0, 0
     try:
         await ws.send_text(json.dumps({"op": "hello", "agent_id": principal.agent_id}))
         while True:
@@ -176,6 +207,16 @@ async def websocket(ws: WebSocket) -> None:
                 ok, denied = await run_in_threadpool(_authorize_topics, db, principal, topics)
                 sub.topics.update(ok)
                 await ws.send_text(json.dumps({"op": "subscribed", "topics": ok, "denied": denied}))
+            elif op == "presence":
+                now = time.monotonic()
+                if now - presence_window >= PRESENCE_WINDOW:
+                    presence_window, presence_count = now, 0
+                presence_count += 1
+                if presence_count > PRESENCE_BURST:
+                    continue  # a chatty client is throttled silently; a later state change gets through
+                # The bus may be Redis: publish off the event loop.
+                answer = await run_in_threadpool(_presence, principal, set(sub.topics), msg)
+                await ws.send_text(json.dumps(answer))
             elif op == "unsubscribe":
                 for t in msg.get("topics", []):
                     sub.topics.discard(str(t))

@@ -1,0 +1,235 @@
+"""Console workspace pages: global search, customers (profile, notes, merge), operator screens (complaint and
+regulator deadlines, security incidents, data-subject requests) and the delivery retry action.
+
+Pages only call services; brand scoping and masking happen there and in the templates' PiiView.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from kefu.auth import service as auth_service
+from kefu.auth.deps import DB
+from kefu.brands import service as brands
+from kefu.channels import outbox
+from kefu.complaints import service as complaints
+from kefu.core.db import utcnow
+from kefu.core.errors import Forbidden
+from kefu.customers import service as customers
+from kefu.privacy import service as privacy
+from kefu.security import incidents
+from kefu.tickets import listing
+from kefu.web.pages import Ctx, PageContext, render
+from kefu.workspace import search as global_search
+
+router = APIRouter(include_in_schema=False, prefix="/console")
+ON_TIME_WINDOW = timedelta(days=90)
+
+
+def _need(ctx: PageContext, *perms: str) -> None:
+    for perm in perms:
+        if not ctx.principal.can(perm):
+            raise Forbidden(f"Missing permission {perm}.")
+
+
+def _local(db: DB, brand_ids: set[int]) -> listing.LocalTime:
+    return listing.LocalTime(listing.brand_zones(db, brand_ids))
+
+
+# ---------------------------------------------------------------- search
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(
+    request: Request,
+    ctx: Ctx,
+    db: DB,
+    q: Annotated[str, Query(max_length=global_search.MAX_QUERY)] = "",
+    brand_id: int | None = None,
+) -> HTMLResponse:
+    """Tickets, conversations and customers matching a number, words, or a customer's full name/phone/email."""
+    if brand_id is not None:
+        brands.get_brand(db, brand_id, ctx.principal)  # 404 outside the caller's brands
+    results = global_search.search(db, ctx.principal, q, brand_id=brand_id)
+    brand_ids = {t.brand_id for t in results.tickets} | {c.brand_id for c in results.conversations}
+    return render(
+        request,
+        ctx,
+        "desk/search.html",
+        q=results.q,
+        results=results,
+        brand_id=brand_id,
+        brand_list=brands.visible_brands(db, ctx.principal),
+        local=_local(db, brand_ids | {c.brand_id for c in results.customers}),
+    )
+
+
+# ---------------------------------------------------------------- customers
+
+
+@router.get("/customers", response_class=HTMLResponse)
+def customer_list(
+    request: Request,
+    ctx: Ctx,
+    db: DB,
+    q: Annotated[str, Query(max_length=200)] = "",
+    vip: bool = False,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> HTMLResponse:
+    """Customers of the caller's brands, newest first; search by full name/phone/email (fragments need pii:reveal)."""
+    _need(ctx, "customers:read")
+    rows, next_cursor = customers.list_customers(
+        db,
+        ctx.principal,
+        brand_id=None,
+        q=q.strip() or None,
+        tier=None,
+        vip=True if vip else None,
+        organization_id=None,
+        include_merged=False,
+        limit=50,
+        cursor=cursor,
+    )
+    return render(
+        request,
+        ctx,
+        "desk/customers.html",
+        rows=rows,
+        q=q,
+        vip=vip,
+        next_cursor=next_cursor,
+        local=_local(db, {c.brand_id for c in rows}),
+    )
+
+
+def _profile_page(request: Request, ctx: PageContext, db: DB, customer_id: int, **extra: Any) -> HTMLResponse:
+    prof = customers.profile(db, customer_id, ctx.principal)
+    data: dict[str, Any] = {"preview": None, "merge_error": None, "note_error": None, "merged": False, **extra}
+    return render(
+        request,
+        ctx,
+        "desk/customer.html",
+        p=prof,
+        agents=auth_service.agent_names(db, ctx.principal),
+        local=_local(db, {prof.customer.brand_id}),
+        zone=listing.brand_zones(db, {prof.customer.brand_id}).get(prof.customer.brand_id),
+        **data,
+    )
+
+
+@router.get("/customers/{customer_id}", response_class=HTMLResponse)
+def customer_page(request: Request, customer_id: int, ctx: Ctx, db: DB, merged: bool = False) -> HTMLResponse:
+    """A customer's profile: identities per channel, tier, organisation, tickets, conversations, notes."""
+    _need(ctx, "customers:read")
+    return _profile_page(request, ctx, db, customer_id, merged=merged)
+
+
+@router.post("/customers/{customer_id}/notes", response_model=None)
+def add_note(
+    request: Request, customer_id: int, ctx: Ctx, db: DB, body: Annotated[str, Form(max_length=4000)] = ""
+) -> Response:
+    """Add a note to the customer (audited); back to the profile."""
+    _need(ctx, "customers:write")
+    customer = customers.get_customer(db, customer_id, ctx.principal)
+    if not body.strip():
+        return _profile_page(request, ctx, db, customer_id, note_error=ctx.t["cu_note_empty"])
+    customers.add_note(db, customer, ctx.principal, body)
+    return _profile_page(request, ctx, db, customer_id)
+
+
+@router.get("/customers/{customer_id}/merge", response_class=HTMLResponse)
+def merge_preview(
+    request: Request, customer_id: int, ctx: Ctx, db: DB, source_id: Annotated[str, Query(max_length=18)] = ""
+) -> HTMLResponse:
+    """Preview folding a duplicate into this customer: what moves and which fields get filled."""
+    _need(ctx, "customers:write")
+    target = customers.get_customer(db, customer_id, ctx.principal)
+    if not source_id.strip().lstrip("#").isdigit():
+        return _profile_page(request, ctx, db, customer_id, merge_error=ctx.t["cu_merge_source"])
+    source = customers.get_customer(db, int(source_id.strip().lstrip("#")), ctx.principal)
+    preview = customers.merge_preview(db, target, source)
+    return _profile_page(request, ctx, db, customer_id, preview=preview)
+
+
+@router.post("/customers/{customer_id}/merge", response_model=None)
+def merge(customer_id: int, ctx: Ctx, db: DB, source_id: Annotated[int, Form()]) -> Response:
+    """Merge the duplicate into this customer (audited, announced) and show the merged profile."""
+    _need(ctx, "customers:write")
+    target = customers.get_customer(db, customer_id, ctx.principal)
+    source = customers.get_customer(db, source_id, ctx.principal)
+    customers.merge_customers(db, target, source, ctx.principal)
+    return Response(status_code=204, headers={"HX-Redirect": f"/console/customers/{customer_id}?merged=1"})
+
+
+# ---------------------------------------------------------------- operator screens
+
+
+@router.get("/complaints", response_class=HTMLResponse)
+def complaint_board(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
+    """Every open complaint and regulator-letter deadline, overdue first, with on-time figures."""
+    _need(ctx, "tickets:read")
+    now = utcnow()
+    items = complaints.deadline_board(db, ctx.principal, now=now)
+    figures = complaints.on_time_figures(db, ctx.principal, since=now - ON_TIME_WINDOW)
+    groups = {s: [i for i in items if i.state == s] for s in ("overdue", "soon", "ok")}
+    return render(
+        request,
+        ctx,
+        "desk/complaints.html",
+        groups=groups,
+        figures=figures,
+        rate=complaints.OnTime.rate,
+        now=now,
+        humanize=listing.humanize,
+        local=_local(db, {i.brand_id for i in items}),
+    )
+
+
+@router.get("/incidents", response_class=HTMLResponse)
+def incident_board(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
+    """Security incidents with their 1-hour report and 48-hour form deadlines and on-time rates."""
+    _need(ctx, "audit:read")
+    rows = incidents.list_incidents(db, ctx.principal)
+    stats = incidents.statistics(db, ctx.principal, since=utcnow() - ON_TIME_WINDOW)
+    return render(
+        request,
+        ctx,
+        "desk/incidents.html",
+        rows=rows,
+        stats=stats,
+        now=utcnow(),
+        local=_local(db, {i.brand_id for i in rows if i.brand_id is not None}),
+    )
+
+
+@router.get("/privacy-requests", response_class=HTMLResponse)
+def privacy_requests(
+    request: Request, ctx: Ctx, db: DB, kind: Annotated[str, Query(pattern="^(|export|erasure)$")] = ""
+) -> HTMLResponse:
+    """The data-subject request log (exports and erasures), newest first."""
+    _need(ctx, "audit:read")
+    rows = privacy.list_requests(db, ctx.principal, kind=kind or None)
+    return render(
+        request,
+        ctx,
+        "desk/privacy_requests.html",
+        rows=rows,
+        kind=kind,
+        agents=auth_service.agent_names(db, ctx.principal),
+        local=_local(db, {r.brand_id for r in rows}),
+    )
+
+
+# ---------------------------------------------------------------- delivery
+
+
+@router.post("/messages/{message_id}/retry", response_model=None)
+def retry(message_id: int, ctx: Ctx, db: DB) -> Response:
+    """Send a failed (or unknown) outbound message again through the outbox; the timeline refreshes."""
+    _need(ctx, "conversations:write")
+    outbox.retry_message(db, message_id, ctx.principal)
+    return Response(status_code=204, headers={"HX-Trigger": "kefu:refresh"})

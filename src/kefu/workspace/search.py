@@ -1,0 +1,122 @@
+"""Console-wide search: tickets, conversations and customers in one answer, brand-scoped and PII-safe.
+
+Nothing new is indexed here. Tickets are found by :func:`kefu.tickets.service.search_condition` (exact number, or
+every query token in the ticket's script-folded, PII-masked document of subject, description and messages — see
+:mod:`kefu.tickets.search`, migration 0901). People are found by :func:`kefu.privacy.search.person_filter` through
+:func:`kefu.customers.service.list_customers`: without ``pii:reveal`` only a full name/email/phone the agent already
+knows matches, never a fragment. Conversations are those of the matched tickets and customers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session
+
+from kefu.auth.permissions import Principal
+from kefu.conversations.models import Conversation
+from kefu.customers import service as customers
+from kefu.customers.models import Customer
+from kefu.tickets.models import Ticket
+from kefu.tickets.service import search_condition
+
+MAX_QUERY = 200
+S = TypeVar("S", bound=Select[Any])
+_PHONE = re.compile(r"^\+?[\d\s\-().]{6,}$")
+
+
+@dataclass
+class Results:
+    """One search answer: each section is empty when the caller may not read it."""
+
+    q: str
+    tickets: list[Ticket] = field(default_factory=list)
+    conversations: list[Conversation] = field(default_factory=list)
+    customers: list[Customer] = field(default_factory=list)
+    people: dict[int, Customer] = field(default_factory=dict)  # customer id -> row, for the ticket/conversation rows
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing matched."""
+        return not (self.tickets or self.conversations or self.customers)
+
+
+def normalize_query(q: str) -> str:
+    """Trim and cap a query (inner whitespace collapsed)."""
+    return " ".join(q.split())[:MAX_QUERY]
+
+
+def person_variants(q: str) -> list[str]:
+    """The query as typed, plus a phone number's digits-only form (0912-345-678 and 0912345678 are one number)."""
+    variants = [q]
+    if _PHONE.match(q) and sum(ch.isdigit() for ch in q) >= 6:
+        digits = ("+" if q.startswith("+") else "") + "".join(ch for ch in q if ch.isdigit())
+        if digits != q:
+            variants.append(digits)
+    return variants
+
+
+def search(session: Session, principal: Principal, q: str, *, brand_id: int | None = None, limit: int = 20) -> Results:
+    """Tickets, conversations and customers matching `q` in the caller's brands (each section needs its permission)."""
+    q = normalize_query(q)
+    out = Results(q=q)
+    if not q:
+        return out
+    customer_ids: list[int] = []
+    if principal.can("customers:read") or principal.can("conversations:read") or principal.can("tickets:read"):
+        found: list[Customer] = []
+        for variant in person_variants(q):
+            page, _ = customers.list_customers(
+                session,
+                principal,
+                brand_id=brand_id,
+                q=variant,
+                tier=None,
+                vip=None,
+                organization_id=None,
+                include_merged=False,
+                limit=limit,
+                cursor=None,
+            )
+            found += [c for c in page if c.id not in {f.id for f in found}]
+        customer_ids = [c.id for c in found]
+        if principal.can("customers:read"):
+            out.customers = found
+    if principal.can("tickets:read"):
+        stmt = select(Ticket).where(Ticket.merged_into_id.is_(None))
+        stmt = _scoped(stmt, Ticket.brand_id, principal, brand_id)
+        cond = search_condition(session, q)
+        if customer_ids:
+            cond = or_(cond, Ticket.customer_id.in_(customer_ids))
+        out.tickets = list(session.scalars(stmt.where(cond).order_by(Ticket.updated_at.desc()).limit(limit)))
+    if principal.can("conversations:read"):
+        conds = []
+        if customer_ids:
+            conds.append(Conversation.customer_id.in_(customer_ids))
+        ticket_ids = [t.id for t in out.tickets]
+        if ticket_ids:
+            conds.append(Conversation.ticket_id.in_(ticket_ids))
+        if conds:
+            stmt2 = _scoped(select(Conversation), Conversation.brand_id, principal, brand_id).where(or_(*conds))
+            out.conversations = list(
+                session.scalars(
+                    stmt2.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit)
+                )
+            )
+    wanted = {t.customer_id for t in out.tickets if t.customer_id} | {c.customer_id for c in out.conversations}
+    wanted -= {c.id for c in out.customers}
+    out.people = {c.id: c for c in out.customers}
+    if wanted:
+        out.people.update({c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(wanted)))})
+    return out
+
+
+def _scoped(stmt: S, col: Any, principal: Principal, brand_id: int | None) -> S:
+    if principal.brand_ids is not None:
+        stmt = stmt.where(col.in_(principal.brand_ids))
+    if brand_id is not None:
+        stmt = stmt.where(col == brand_id)
+    return stmt
