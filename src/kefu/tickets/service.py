@@ -994,7 +994,7 @@ def search_condition(session: Session, q: str) -> ColumnElement[bool]:
     return or_(number, search.match(Ticket.search_vector, q_tokens, dialect))
 
 
-def matching_ticket_ids(session: Session, q: str) -> Select[tuple[int]]:
+def matching_ticket_ids(session: Session, q: str) -> Select[Any]:
     """Subquery of the ids of tickets a search matches (callers scope it by brand through what they join)."""
     return select(Ticket.id).where(search_condition(session, q))
 
