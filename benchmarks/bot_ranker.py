@@ -10,6 +10,7 @@ Development cases (never the test splits the live benchmark ``bot_eval.py`` repo
 settings): the KB is an intent training set grouped by intent, plus small talk; queries are its dev split.
 
 * ``smp2017_dev``: SMP2017 train → dev (770 rows), zh-CN.
+* ``smp2017_dev_hant``: the same queries in Traditional Chinese (OpenCC ``s2twp``), KB unchanged: the script gap.
 * ``hwu64_dev``: HWU64 train → valid (1,076 rows), en.
 * ``hwu64_10_dev``: HWU64 10-shot train → valid (few phrasings per FAQ).
 * ``afqmc_dev``: AFQMC *train* positive pairs grouped by connected component (seed 0, 1,500 components with ≥ 2
@@ -41,6 +42,7 @@ from bot_eval import _components, _rows, default_datasets_dir, smalltalk_split
 
 from kefu.bot import smalltalk
 from kefu.bot.nlu.ranker import FaqRanker
+from kefu.core.chinese import convert
 
 
 def _intents(root: Path, train: str, test: str) -> tuple[list[tuple[str, list[str]]], list[tuple[str, str]]]:
@@ -187,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     cases = {
         "smp2017_dev": lambda: _intents(root, "smp2017_ecdt_task1/train.csv", "smp2017_ecdt_task1/dev.csv"),
+        "smp2017_dev_hant": lambda: (lambda kb, t: (kb, [(convert(q, "s2twp"), y) for q, y in t]))(
+            *_intents(root, "smp2017_ecdt_task1/train.csv", "smp2017_ecdt_task1/dev.csv")
+        ),
         "hwu64_dev": lambda: _intents(root, "hwu64/train.csv", "hwu64/valid.csv"),
         "hwu64_10_dev": lambda: _intents(root, "hwu64/train_10.csv", "hwu64/valid.csv"),
         "afqmc_dev": lambda: _afqmc_dev(root),

@@ -568,14 +568,17 @@ class FaqRanker:
         order = np.argsort(-score)
         groups, scores = top[0][order], score[order]
         conf = self._confidence(self._conf_features(scores[None], b[:, order], svm[:, order], cov[:, order]))[0]
-        if self._strict_units:
-            conf = conf * self._strict_factor(normalize(text), groups)
+        factor = self._strict_factor(normalize(text), groups) if self._strict_units else np.ones(len(groups))
         out: list[Ranked] = []
-        for g, s, p in zip(groups.tolist(), scores.tolist(), conf.tolist(), strict=True):
+        demoted: list[Ranked] = []
+        for g, s, p, f in zip(groups.tolist(), scores.tolist(), conf.tolist(), factor.tolist(), strict=True):
             if base[0, g] <= 0:
                 continue
-            out.append(Ranked(self.keys[g], float(p), float(s), self._best_phrasing(parts, sims[0], g)))
-        out.sort(key=lambda r: -r.confidence)
+            hit = Ranked(self.keys[g], float(p * f), float(s), self._best_phrasing(parts, sims[0], g))
+            (demoted if f < 1.0 else out).append(hit)
+        for hit in demoted:  # a demoted small-talk class goes below every candidate now more confident than it
+            at = next((i for i, r in enumerate(out) if r.confidence < hit.confidence), len(out))
+            out.insert(at, hit)
         if exact:
             lead: list[Ranked] = []
             exact_groups = list(dict.fromkeys(int(self._row_group[i]) for i in exact))
