@@ -4,11 +4,12 @@ Each FAQ (all its phrasings, in every locale copy) is one class. For a message t
 
 * ``nn``: cosine similarity of the best-matching phrasing (nearest neighbour),
 * ``centroid``: cosine similarity to the FAQ's mean phrasing vector,
-* ``svm``: a per-FAQ linear SVM trained one-vs-rest against the FAQ's *hard* negatives only (the
-  phrasings of the five most similar FAQs plus 50 random phrasings), so fitting scales linearly with the
-  number of FAQs (a full one-vs-rest SVM over 1,000 classes takes minutes; this takes seconds) while
-  keeping the intent model's discriminative power (+4 to +11 points over nearest neighbour on
-  SMP2017, Banking77 and HWU64-10-shot, see docs/DEVELOPING.md),
+* ``svm``: a per-FAQ linear scorer trained one-vs-rest against the FAQ's *hard* negatives only (the
+  phrasings of the five most similar FAQs plus 50 random phrasings): a class-balanced regularised
+  least-squares classifier per FAQ, every one solved in its small dual system in one batched pass
+  (the weight vectors come out of one sparse product), so fitting scales linearly with the number of
+  FAQs while keeping the intent model's discriminative power (+4 to +11 points over nearest neighbour
+  on SMP2017, Banking77 and HWU64-10-shot, see docs/DEVELOPING.md),
 * ``coverage``: the share of the message's *decisive* words (content words that occur in few FAQs,
   e.g. 信貸 vs 房貸, 外幣 vs 臺幣) that the FAQ's phrasings contain,
 
@@ -19,10 +20,14 @@ encoder. Candidates come from ``nn + centroid``; ``svm`` and ``coverage`` rerank
 Calibration is cross-validation on the KB only: one phrasing of every multi-phrasing FAQ is held
 out, the parts are refitted on the rest, and the held-out phrasings are ranked (plus the same
 queries with their own FAQ removed, standing for questions the KB does not cover). That picks the
-svm and coverage weights (by held-out top-1 accuracy), fits a logistic curve from (top score,
-margin) to "the top FAQ is right", and chooses the answer threshold (highest coverage with at most
-``max_wrong_rate`` weighted wrong answers) and the clarify threshold. Nothing is computed over all
-pairs of phrasings: similarity rows are built per chunk of queries and reduced right away.
+svm and coverage weights (by held-out top-1 accuracy), fits a logistic curve from the leader's (score,
+margin, svm, nn + centroid, coverage) to "the top FAQ is right", and chooses the answer threshold (the
+lowest with at most ``max_wrong_rate`` wrong answers to covered questions and at most
+``max_uncovered_rate`` of uncovered ones answered) and the clarify threshold. Classes whose key starts
+with ``strict_prefix`` (small talk) also need the message's characters/words to be explained by their
+phrasings (``strict_coverage``), so a real question sharing a character with "收到" is not "testing".
+Nothing is computed over all pairs of phrasings: similarity rows are built per chunk of queries and
+reduced right away, and every per-FAQ system is bounded by sampling caps.
 
 Hand-written because no maintained library ranks short texts against per-class phrasing sets with
 KB-level calibration; the pieces are scikit-learn and scipy.
