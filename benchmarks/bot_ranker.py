@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/bot_ranker.py [DATASETS_DIR] [--scale] [--only NAME ...]
 
-``--scale``: (targets: fit ≤ 10 s on 2 cores, peak RSS ≤ 1 GB, reply p95 ≤ 50 ms) a synthetic KB of 1,000 FAQs x 20 phrasings (E.SUN questions, seed 0, each phrasing the question with
+``--scale``: a synthetic KB of 1,000 FAQs x 20 phrasings (E.SUN questions, seed 0, each phrasing the question with
 random character deletions/insertions from its own text) plus small talk; prints fit seconds, the fit's phases,
 search p50/p95 and peak RSS (the issue's target: ≤ 10 s on 2 cores, ≤ 1 GB, p95 ≤ 50 ms).
 
