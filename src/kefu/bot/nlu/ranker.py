@@ -38,6 +38,7 @@ from __future__ import annotations
 import os
 import pickle
 import re
+import threading
 import time
 import warnings
 from collections.abc import Sequence
@@ -69,6 +70,7 @@ _PRUNE: Final = 1e-4
 _MAX_POSITIVES: Final = 200
 _MAX_PER_HARD_GROUP: Final = 40
 _SOLVER_THREADS: Final = 2
+_SOLVER_LOCK: Final = threading.Lock()
 _MAX_HOLDOUT: Final = 2000
 _CHUNK: Final = 256
 _UNCOVERED_WEIGHT: Final = 0.5
@@ -288,8 +290,8 @@ class FaqRanker:
     ) -> tuple[sp.csr_matrix, NDArray[np.float64]]:
         """Per-FAQ linear scorers against the FAQ's hard negatives, all solved in one batched dual pass.
 
-        Each FAQ's problem is a class-balanced regularised least-squares classifier (targets ±1, an unpenalised-
-        scale bias via a constant feature) over its own phrasings and the phrasings of its most similar FAQs plus
+        Each FAQ's problem is a class-balanced regularised least-squares classifier (targets ±1, the bias as a
+        constant feature) over its own phrasings and the phrasings of its most similar FAQs plus
         a random sample. Solved in the dual, a problem is a small (m x m) Gram system with m = its sample count
         (~100-300), so every FAQ costs one small sparse product and one dense solve, and all weight vectors come
         out of one sparse product (coefficients x phrasings). Replaces a liblinear LinearSVC per FAQ, which was
@@ -325,25 +327,27 @@ class FaqRanker:
 
         def solve(batch: list[tuple[int, NDArray[np.int64], int]]) -> list[NDArray[np.float64]]:
             out = []
-            with threadpool_limits(1):  # tiny systems: BLAS threads only add contention
-                for _, idx, n_pos in batch:
-                    y = np.full(len(idx), -1.0)
-                    y[:n_pos] = 1.0
-                    # Balanced sample weights (as class_weight="balanced"): each class carries half the loss.
-                    c = np.where(y > 0, len(idx) / (2.0 * n_pos), len(idx) / (2.0 * (len(idx) - n_pos)))
-                    sub = x[idx]
-                    gram = np.asarray((sub @ sub.T).toarray(), dtype=np.float64) + 1.0  # + constant (bias) feature
-                    gram[np.diag_indices_from(gram)] += lam / c
-                    out.append(np.linalg.solve(gram, y))
+            for _, idx, n_pos in batch:
+                y = np.full(len(idx), -1.0)
+                y[:n_pos] = 1.0
+                # Balanced sample weights (as class_weight="balanced"): each class carries half the loss.
+                c = np.where(y > 0, len(idx) / (2.0 * n_pos), len(idx) / (2.0 * (len(idx) - n_pos)))
+                sub = x[idx]
+                gram = np.asarray((sub @ sub.T).toarray(), dtype=np.float64) + 1.0  # + constant (bias) feature
+                gram[np.diag_indices_from(gram)] += lam / c
+                out.append(np.linalg.solve(gram, y))
             return out
 
         batches = [problems[i : i + 64] for i in range(0, len(problems), 64)]
         workers = max(1, min(_SOLVER_THREADS, os.cpu_count() or 1, len(batches)))
-        if workers > 1:
-            with ThreadPoolExecutor(workers, thread_name_prefix="kefu-ranker") as pool:
-                alphas = [a for chunk in pool.map(solve, batches) for a in chunk]
-        else:
-            alphas = [a for batch in batches for a in solve(batch)]
+        # Tiny systems: BLAS threads only add contention. The limit is process-wide, so it is set once here, around
+        # the whole pool (never inside the workers), and concurrent builds take turns so none restores another's.
+        with _SOLVER_LOCK, threadpool_limits(1):
+            if workers > 1:
+                with ThreadPoolExecutor(workers, thread_name_prefix="kefu-ranker") as pool:
+                    alphas = [a for chunk in pool.map(solve, batches) for a in chunk]
+            else:
+                alphas = [a for batch in batches for a in solve(batch)]
         coef_rows = [np.full(len(idx), g, dtype=np.int64) for g, idx, _ in problems]
         coef_cols = [idx for _, idx, _ in problems]
         coef_vals = alphas
