@@ -184,3 +184,112 @@ def test_dense_encoder_setting_reaches_the_ranker(monkeypatch: pytest.MonkeyPatc
         monkeypatch.delenv("KEFU_NLU_ENCODER")
         get_settings.cache_clear()
     assert encoder_from_settings() is None
+
+
+# ---------------------------------------------------------------- demo KB through the engine (small KB, three locales)
+
+
+@pytest.fixture(scope="module")
+def demo_index() -> Any:
+    """The demo KB (14 FAQs x zh-TW / zh-CN / en copies) as the live bot indexes it, small talk included."""
+    import json
+    from importlib import resources
+
+    from kefu.bot.engine import FaqDoc, Index, default_factory
+    from kefu.core.chinese import converter
+
+    to_cn = converter("tw2sp")
+    docs: list[FaqDoc] = []
+    for item in json.loads(resources.files("kefu.demo").joinpath("kb.json").read_text(encoding="utf-8")):
+        zh, en = item["zh"], item["en"]
+        for locale, questions in (
+            ("zh-TW", zh["q"]),
+            ("zh-CN", [to_cn.convert(q) for q in zh["q"]]),
+            ("en", en["q"]),
+        ):
+            docs.append(FaqDoc(len(docs) + 1, locale, tuple(questions), "a", item["intent"], item["category"], None))
+    return Index(1, "fp", {d.id: d for d in docs}, default_factory(docs), 0.0)
+
+
+def _demo_questions() -> list[tuple[str, str]]:
+    import json
+    from importlib import resources
+
+    out = []
+    for item in json.loads(resources.files("kefu.demo").joinpath("kb.json").read_text(encoding="utf-8")):
+        out += [(q, item["intent"]) for q in item["zh"]["q"] + item["en"]["q"]]
+    return out
+
+
+def test_demo_kb_answers_its_own_questions(demo_index: Any) -> None:
+    threshold = demo_index.answer_threshold
+    misses = []
+    for q, intent in _demo_questions():
+        top = demo_index.search(q, 3)[0]
+        if top.faq is None or top.faq.intent != intent or top.score < threshold:
+            misses.append((q, top.key, round(top.score, 3)))
+    assert not misses
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("密碼忘了怎麼辦", "password_reset"),
+        ("我要退貨", "return_item"),
+        ("發票怎麼開", "invoice"),
+        ("请问密码忘了怎么办？", "password_reset"),
+    ],
+)
+def test_demo_kb_ranks_near_paraphrases_first(demo_index: Any, text: str, intent: str) -> None:
+    top = demo_index.search(text, 3)[0]
+    assert top.faq is not None and top.faq.intent == intent, (top.key, top.score)
+
+
+@pytest.mark.parametrize("text", ["收不到驗證碼", "運費多少", "收不到验证码", "运费多少", "我的發票號碼是多少"])
+def test_real_questions_outside_the_kb_are_not_small_talk(demo_index: Any, text: str) -> None:
+    """A question the KB does not cover must not get a confident small-talk reply for sharing a character or two."""
+    hits = demo_index.search(text, 3)
+    confident_smalltalk = [h for h in hits if h.smalltalk is not None and h.score >= demo_index.answer_threshold]
+    assert not confident_smalltalk, [(h.key, round(h.score, 3)) for h in hits]
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [("你好", "greeting"), ("謝謝", "thanks"), ("好的", "testing"), ("hi", "greeting"), ("早安", "greeting")],
+)
+def test_small_talk_still_wins_for_small_talk(demo_index: Any, text: str, kind: str) -> None:
+    top = demo_index.search(text, 3)[0]
+    assert top.smalltalk == kind and top.score >= demo_index.answer_threshold
+
+
+def test_batched_scorers_use_only_small_systems(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every per-FAQ system is bounded by the sampling caps, whatever the KB size (no phrasings x phrasings)."""
+    import numpy as np
+
+    from kefu.bot.nlu import ranker as ranker_module
+
+    sizes: list[int] = []
+    solve = np.linalg.solve
+
+    def recording(a: Any, b: Any) -> Any:
+        sizes.append(int(a.shape[0]))
+        return solve(a, b)
+
+    monkeypatch.setattr(ranker_module.np.linalg, "solve", recording)
+    rng = np.random.default_rng(1)
+    vocab = [chr(0x4E00 + i) for i in range(2000)]
+    # A few FAQs with many phrasings (the caps), many with few.
+    groups = [(f"big{g}", ["".join(rng.choice(vocab, 8)) for _ in range(400)]) for g in range(3)]
+    groups += [(f"g{g}", ["".join(rng.choice(vocab, 8)) for _ in range(5)]) for g in range(200)]
+    r = FaqRanker().fit(groups)
+    bound = (
+        ranker_module._MAX_POSITIVES
+        + ranker_module._HARD_GROUPS * ranker_module._MAX_PER_HARD_GROUP
+        + ranker_module._RANDOM_NEGATIVES
+    )
+    assert sizes and max(sizes) <= bound
+    assert len(sizes) <= 2 * len(groups)  # one system per FAQ, for calibration only (reused for serving)
+    n_rows = sum(len(q) for _, q in groups)
+    assert r._parts is not None and r._parts.matrix_t.shape[1] == n_rows
+    # Weights stay sparse: at most the features of each FAQ's sampled rows.
+    assert r._parts.weights_t.nnz <= len(groups) * bound * 40

@@ -26,7 +26,7 @@ from kefu.bot import smalltalk
 from kefu.knowledge.models import FaqEntry
 
 log = logging.getLogger("kefu.bot.engine")
-_SAVE_FORMAT: Final = "kefu.bot.Index/2"  # /2: locale copies grouped by intent too
+_SAVE_FORMAT: Final = "kefu.bot.Index/3"  # /3: FaqRanker/2 (batched scorers, richer confidence)
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ def default_factory(docs: Sequence[FaqDoc]) -> Retriever:
     """The FAQ ranker (kefu.bot.nlu.ranker), one class per FAQ, with the configured encoder."""
     from kefu.bot.nlu.ranker import FaqRanker
 
-    ranker = FaqRanker(encoder=encoder_from_settings())
+    ranker = FaqRanker(encoder=encoder_from_settings(), strict_prefix=smalltalk.PREFIX)
     ranker.fit(group_phrasings(docs))
     return _RankerAdapter(ranker)
 

@@ -4,11 +4,12 @@ Each FAQ (all its phrasings, in every locale copy) is one class. For a message t
 
 * ``nn``: cosine similarity of the best-matching phrasing (nearest neighbour),
 * ``centroid``: cosine similarity to the FAQ's mean phrasing vector,
-* ``svm``: a per-FAQ linear SVM trained one-vs-rest against the FAQ's *hard* negatives only (the
-  phrasings of the five most similar FAQs plus 50 random phrasings), so fitting scales linearly with the
-  number of FAQs (a full one-vs-rest SVM over 1,000 classes takes minutes; this takes seconds) while
-  keeping the intent model's discriminative power (+4 to +11 points over nearest neighbour on
-  SMP2017, Banking77 and HWU64-10-shot, see docs/DEVELOPING.md),
+* ``svm``: a per-FAQ linear scorer trained one-vs-rest against the FAQ's *hard* negatives only (the
+  phrasings of the five most similar FAQs plus 50 random phrasings): a class-balanced regularised
+  least-squares classifier per FAQ, every one solved in its small dual system in one batched pass
+  (the weight vectors come out of one sparse product), so fitting scales linearly with the number of
+  FAQs while keeping the intent model's discriminative power (+4 to +11 points over nearest neighbour
+  on SMP2017, Banking77 and HWU64-10-shot, see docs/DEVELOPING.md),
 * ``coverage``: the share of the message's *decisive* words (content words that occur in few FAQs,
   e.g. 信貸 vs 房貸, 外幣 vs 臺幣) that the FAQ's phrasings contain,
 
@@ -19,10 +20,14 @@ encoder. Candidates come from ``nn + centroid``; ``svm`` and ``coverage`` rerank
 Calibration is cross-validation on the KB only: one phrasing of every multi-phrasing FAQ is held
 out, the parts are refitted on the rest, and the held-out phrasings are ranked (plus the same
 queries with their own FAQ removed, standing for questions the KB does not cover). That picks the
-svm and coverage weights (by held-out top-1 accuracy), fits a logistic curve from (top score,
-margin) to "the top FAQ is right", and chooses the answer threshold (highest coverage with at most
-``max_wrong_rate`` weighted wrong answers) and the clarify threshold. Nothing is computed over all
-pairs of phrasings: similarity rows are built per chunk of queries and reduced right away.
+svm and coverage weights (by held-out top-1 accuracy), fits a logistic curve from the leader's (score,
+margin, svm, nn + centroid, coverage) to "the top FAQ is right", and chooses the answer threshold (the
+lowest with at most ``max_wrong_rate`` wrong answers to covered questions and at most
+``max_uncovered_rate`` of uncovered ones answered) and the clarify threshold. Classes whose key starts
+with ``strict_prefix`` (small talk) also need the message's characters/words to be explained by their
+phrasings (``strict_coverage``), so a real question sharing a character with "收到" is not "testing".
+Nothing is computed over all pairs of phrasings: similarity rows are built per chunk of queries and
+reduced right away, and every per-FAQ system is bounded by sampling caps.
 
 Hand-written because no maintained library ranks short texts against per-class phrasing sets with
 KB-level calibration; the pieces are scikit-learn and scipy.
@@ -30,11 +35,14 @@ KB-level calibration; the pieces are scikit-learn and scipy.
 
 from __future__ import annotations
 
+import os
 import pickle
 import re
+import threading
 import time
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Self
@@ -43,26 +51,31 @@ import joblib  # type: ignore[import-untyped,unused-ignore]
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize as l2_rows
-from sklearn.svm import LinearSVC
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from kefu.bot.nlu.encoders import Encoder, l2_normalize
 from kefu.bot.nlu.features import FeatureConfig, Featurizer
-from kefu.bot.nlu.text import normalize
+from kefu.bot.nlu.text import HAN_RE, normalize
 
 __all__ = ["FaqRanker", "Ranked"]
 
-_FORMAT: Final = "kefu.nlu.FaqRanker/1"
+_FORMAT: Final = "kefu.nlu.FaqRanker/2"  # /2: ridge scorers, 5-feature confidence curve
 # Pinyin block weight 0.75 and the rest of the defaults: see the bot section of docs/DEVELOPING.md.
 RANKER_FEATURES: Final = FeatureConfig(use_pairs=False, pinyin_weight=0.75)
 _HARD_GROUPS: Final = 5
 _RANDOM_NEGATIVES: Final = 50
+_PRUNE: Final = 1e-4
+_MAX_POSITIVES: Final = 200
+_MAX_PER_HARD_GROUP: Final = 40
+_SOLVER_THREADS: Final = 2
+_SOLVER_LOCK: Final = threading.Lock()
 _MAX_HOLDOUT: Final = 2000
 _CHUNK: Final = 256
 _UNCOVERED_WEIGHT: Final = 0.5
 _PUNCT_RE: Final = re.compile(r"[\s\W_]+", re.UNICODE)
+_UNIT_RE: Final = re.compile(rf"{HAN_RE.pattern}|[a-z0-9]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +91,11 @@ class Ranked:
 def exact_key(text: str) -> str:
     """Normalised text without punctuation or spaces (an exact KB question matches regardless of 。？ etc.)."""
     return _PUNCT_RE.sub("", normalize(text))
+
+
+def _units(text: str) -> list[str]:
+    """Han characters and Latin/digit words of a normalised text (what a strict class must explain)."""
+    return _UNIT_RE.findall(text)
 
 
 @dataclass
@@ -110,8 +128,12 @@ class FaqRanker:
         depth: int = 10,
         svm_grid: Sequence[float] = (0.5, 1.0),
         coverage_grid: Sequence[float] = (0.0, 0.25, 0.5),
-        max_wrong_rate: float = 0.03,
+        max_wrong_rate: float = 0.025,
+        max_uncovered_rate: float | None = 0.1,
         decisive_share: float = 0.05,
+        ridge_alpha: float = 1.0,
+        strict_prefix: str | None = None,
+        strict_coverage: float = 0.7,
         random_state: int = 0,
     ) -> None:
         self.feature_config = features or RANKER_FEATURES
@@ -122,23 +144,29 @@ class FaqRanker:
         self.svm_grid = tuple(svm_grid)
         self.coverage_grid = tuple(coverage_grid)
         self.max_wrong_rate = max_wrong_rate
+        self.max_uncovered_rate = max_uncovered_rate
         self.decisive_share = decisive_share
         self.random_state = random_state
+        self.ridge_alpha = ridge_alpha
         # Fitted state.
         self.keys: list[str] = []
         self.svm_weight_ = self.svm_grid[-1]
         self.coverage_weight_ = self.coverage_grid[-1]
-        self.curve_: tuple[float, float, float] = (8.0, 8.0, -8.0)
+        self.curve_: tuple[tuple[float, ...], float] = ((8.0, 8.0, 0.0, 0.0, 0.0), -8.0)
         self.answer_threshold_ = 0.5
         self.clarify_threshold_ = 0.2
         self.cv_: dict[str, Any] = {}
         self.fit_seconds_ = 0.0
+        self.timings_: dict[str, float] = {}
         self._featurizer: Featurizer | None = None
         self._texts: list[str] = []
         self._row_group: NDArray[np.int64] = np.empty(0, dtype=np.int64)
         self._parts: _Parts | None = None
         self._exact: dict[str, list[int]] = {}
         self._unigram_cols: NDArray[np.int64] | None = None
+        self.strict_prefix = strict_prefix
+        self.strict_coverage = strict_coverage
+        self._strict_units: dict[int, frozenset[str]] = {}
 
     # ------------------------------------------------------------------ fitting
 
@@ -162,6 +190,12 @@ class FaqRanker:
         self._exact = {}
         for i, t in enumerate(texts):
             self._exact.setdefault(exact_key(t), []).append(i)
+        self._strict_units = {}
+        if self.strict_prefix:
+            for g, key in enumerate(self.keys):
+                if key.startswith(self.strict_prefix):
+                    own = [normalized[i] for i in np.flatnonzero(self._row_group == g)]
+                    self._strict_units[g] = frozenset(u for t in own for u in _units(t))
         self._featurizer = Featurizer(self.feature_config)
         try:
             x = l2_rows(self._featurizer.fit_transform(normalized)).tocsr()
@@ -170,10 +204,15 @@ class FaqRanker:
             return self
         dense = l2_normalize(self.encoder.encode(normalized)) if self.encoder is not None else None
         self._unigram_cols = None
+        mark = time.perf_counter()
+        self.timings_ = {"features": round(mark - started, 3)}
         svm = self._calibrate(x, dense)
+        self.timings_["calibration"] = round(time.perf_counter() - mark, 3)
+        mark = time.perf_counter()
         # The per-FAQ SVMs fitted for calibration (on all but the held-out phrasings) are kept: a second fit on
         # every phrasing would double the build time for a fraction of a point.
         self._parts = self._fit_parts(x, dense, np.arange(len(texts)), svm)
+        self.timings_["final"] = round(time.perf_counter() - mark, 3)
         self.fit_seconds_ = time.perf_counter() - started
         return self
 
@@ -249,52 +288,81 @@ class FaqRanker:
     def _fit_svms(
         self, x: sp.csr_matrix, row_group: NDArray[np.int64], centroids: sp.csr_matrix
     ) -> tuple[sp.csr_matrix, NDArray[np.float64]]:
-        """One linear SVM per FAQ against the phrasings of its most similar FAQs and a random sample."""
+        """Per-FAQ linear scorers against the FAQ's hard negatives, all solved in one batched dual pass.
+
+        Each FAQ's problem is a class-balanced regularised least-squares classifier (targets ±1, the bias as a
+        constant feature) over its own phrasings and the phrasings of its most similar FAQs plus
+        a random sample. Solved in the dual, a problem is a small (m x m) Gram system with m = its sample count
+        (~100-300), so every FAQ costs one small sparse product and one dense solve, and all weight vectors come
+        out of one sparse product (coefficients x phrasings). Replaces a liblinear LinearSVC per FAQ, which was
+        bound by per-fit overhead (see docs/DEVELOPING.md for the accuracy and time comparison).
+        """
         n_groups, n_rows = len(self.keys), x.shape[0]
+        bias = np.full(n_groups, -1.0)
+        if n_groups < 2 or n_rows == 0:
+            return sp.csr_matrix((n_groups, x.shape[1]), dtype=np.float32), bias
         rng = np.random.default_rng(self.random_state)
         order = np.argsort(row_group, kind="stable")
         starts = np.searchsorted(row_group[order], np.arange(n_groups + 1))
-        members = [order[starts[g] : starts[g + 1]] for g in range(n_groups)]
-        data: list[NDArray[np.float64]] = []
-        cols: list[NDArray[np.int64]] = []
-        indptr = [0]
-        bias = np.zeros(n_groups)
         hard = self._confusable(centroids, _HARD_GROUPS)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            for g in range(n_groups):
-                pos = members[g]
-                if len(pos) == 0 or n_groups < 2:
-                    indptr.append(indptr[-1])
-                    bias[g] = -1.0
-                    continue
-                neg_parts = [members[h] for h in hard[g] if h != g]
-                neg_parts.append(rng.choice(n_rows, size=min(_RANDOM_NEGATIVES, n_rows), replace=False))
-                neg = np.unique(np.concatenate(neg_parts))
-                neg = neg[row_group[neg] != g]
-                if len(neg) == 0:
-                    indptr.append(indptr[-1])
-                    continue
-                idx = np.concatenate([pos, neg])
-                y = np.zeros(len(idx), dtype=np.int64)
-                y[: len(pos)] = 1
-                clf = LinearSVC(C=1.0, class_weight="balanced", tol=1e-2, random_state=self.random_state)
-                clf.fit(x[idx], y)
-                w = clf.coef_[0]
-                nz = np.flatnonzero(np.abs(w) > 1e-4)
-                data.append(w[nz])
-                cols.append(nz)
-                indptr.append(indptr[-1] + len(nz))
-                bias[g] = float(clf.intercept_[0])
-        weights = sp.csr_matrix(
-            (
-                np.concatenate(data).astype(np.float32) if data else np.empty(0, np.float32),
-                np.concatenate(cols) if cols else np.empty(0, np.int64),
-                np.asarray(indptr, dtype=np.int64),
-            ),
-            shape=(n_groups, x.shape[1]),
+        lam = self.ridge_alpha
+
+        def capped(rows: NDArray[np.int64], cap: int) -> NDArray[np.int64]:
+            return rows if len(rows) <= cap else rng.choice(rows, size=cap, replace=False)
+
+        # Sample every FAQ's problem first (deterministic), then solve them on a small thread pool: the sparse
+        # products and LAPACK release the GIL.
+        problems: list[tuple[int, NDArray[np.int64], int]] = []
+        for g in range(n_groups):
+            # Caps keep every system small (≤ ~450 rows) when FAQs have hundreds of phrasings.
+            pos = capped(order[starts[g] : starts[g + 1]], _MAX_POSITIVES)
+            if len(pos) == 0:
+                continue
+            neg_parts = [capped(order[starts[h] : starts[h + 1]], _MAX_PER_HARD_GROUP) for h in hard[g] if h != g]
+            neg_parts.append(rng.choice(n_rows, size=min(_RANDOM_NEGATIVES, n_rows), replace=False))
+            neg = np.unique(np.concatenate(neg_parts))
+            neg = neg[row_group[neg] != g]
+            if len(neg):
+                problems.append((g, np.concatenate([pos, neg]), len(pos)))
+
+        def solve(batch: list[tuple[int, NDArray[np.int64], int]]) -> list[NDArray[np.float64]]:
+            out = []
+            for _, idx, n_pos in batch:
+                y = np.full(len(idx), -1.0)
+                y[:n_pos] = 1.0
+                # Balanced sample weights (as class_weight="balanced"): each class carries half the loss.
+                c = np.where(y > 0, len(idx) / (2.0 * n_pos), len(idx) / (2.0 * (len(idx) - n_pos)))
+                sub = x[idx]
+                gram = np.asarray((sub @ sub.T).toarray(), dtype=np.float64) + 1.0  # + constant (bias) feature
+                gram[np.diag_indices_from(gram)] += lam / c
+                out.append(np.linalg.solve(gram, y))
+            return out
+
+        batches = [problems[i : i + 64] for i in range(0, len(problems), 64)]
+        workers = max(1, min(_SOLVER_THREADS, os.cpu_count() or 1, len(batches)))
+        # Tiny systems: BLAS threads only add contention. The limit is process-wide, so it is set once here, around
+        # the whole pool (never inside the workers), and concurrent builds take turns so none restores another's.
+        with _SOLVER_LOCK, threadpool_limits(1):
+            if workers > 1:
+                with ThreadPoolExecutor(workers, thread_name_prefix="kefu-ranker") as pool:
+                    alphas = [a for chunk in pool.map(solve, batches) for a in chunk]
+            else:
+                alphas = [a for batch in batches for a in solve(batch)]
+        coef_rows = [np.full(len(idx), g, dtype=np.int64) for g, idx, _ in problems]
+        coef_cols = [idx for _, idx, _ in problems]
+        coef_vals = alphas
+        for (g, _, _), alpha in zip(problems, alphas, strict=True):
+            bias[g] = float(alpha.sum())
+        if not coef_vals:
+            return sp.csr_matrix((n_groups, x.shape[1]), dtype=np.float32), bias
+        coef = sp.csr_matrix(
+            (np.concatenate(coef_vals), (np.concatenate(coef_rows), np.concatenate(coef_cols))),
+            shape=(n_groups, n_rows),
         )
-        return weights, bias
+        weights = (coef @ x.astype(np.float64)).tocsr()
+        weights.data[np.abs(weights.data) < _PRUNE] = 0.0
+        weights.eliminate_zeros()
+        return weights.astype(np.float32), bias
 
     @staticmethod
     def _confusable(centroids: sp.csr_matrix, m: int) -> list[NDArray[np.int64]]:
@@ -357,9 +425,25 @@ class FaqRanker:
     ) -> NDArray[np.float64]:
         return b + a * svm + c * (cov - 1.0)
 
-    def _confidence(self, top: NDArray[np.float64], margin: NDArray[np.float64]) -> NDArray[np.float64]:
-        a, m, b = self.curve_
-        z = a * np.asarray(top) + m * np.asarray(margin) + b
+    @staticmethod
+    def _conf_features(
+        score: NDArray[np.float64],
+        b: NDArray[np.float64],
+        svm: NDArray[np.float64],
+        cov: NDArray[np.float64],
+    ) -> NDArray[np.float64]:
+        """Per candidate (rows x depth, best first along axis 1): score, margin, own svm, nn+centroid, coverage.
+
+        The margin is the leader's lead over the runner-up, and for the others their (negative) gap to the leader.
+        """
+        margin = score - score[:, :1]
+        if score.shape[1] > 1:
+            margin[:, 0] = score[:, 0] - score[:, 1]
+        return np.stack([score, margin, svm, b, cov], axis=-1)
+
+    def _confidence(self, feats: NDArray[np.float64]) -> NDArray[np.float64]:
+        coef, intercept = self.curve_
+        z = np.asarray(feats) @ np.asarray(coef) + intercept
         return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
     # ------------------------------------------------------------------ calibration
@@ -419,25 +503,24 @@ class FaqRanker:
         uscore = self._combine(ub, us, uc, self.svm_weight_, self.coverage_weight_)
         order = np.argsort(-score, axis=1)
         rows = np.arange(len(top))
-        first = score[rows, order[:, 0]]
-        second = score[rows, order[:, 1]] if score.shape[1] > 1 else np.zeros(len(top))
         right = top[rows, order[:, 0]] == truth
         in3 = (top[rows[:, None], order[:, :3]] == truth[:, None]).any(axis=1)
-        uorder = np.sort(uscore, axis=1)
-        ufirst = uorder[:, -1]
-        usecond = uorder[:, -2] if uscore.shape[1] > 1 else np.zeros(len(top))
-        feats = np.vstack([np.column_stack([first, first - second]), np.column_stack([ufirst, ufirst - usecond])])
-        ys = np.concatenate([right.astype(int), np.zeros(len(ufirst), dtype=int)])
-        ws = np.concatenate([np.ones(len(first)), np.full(len(ufirst), _UNCOVERED_WEIGHT)])
+        f = self._conf_features(*(np.take_along_axis(v, order, axis=1) for v in (score, b, s, c)))[:, 0]
+        uorder = np.argsort(-uscore, axis=1)
+        fu = self._conf_features(*(np.take_along_axis(v, uorder, axis=1) for v in (uscore, ub, us, uc)))[:, 0]
+        feats = np.vstack([f, fu])
+        ys = np.concatenate([right.astype(int), np.zeros(len(fu), dtype=int)])
+        ws = np.concatenate([np.ones(len(f)), np.full(len(fu), _UNCOVERED_WEIGHT)])
         if len(set(ys.tolist())) == 2:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                lr = LogisticRegression(C=100.0).fit(feats, ys, sample_weight=ws)
-            a_top, a_margin = (float(v) for v in lr.coef_[0])
-            if a_top > 0 and a_margin >= 0:
-                self.curve_ = (a_top, a_margin, float(lr.intercept_[0]))
-        p = self._confidence(first, first - second)
-        pu = self._confidence(ufirst, ufirst - usecond)
+                lr = LogisticRegression(C=100.0, max_iter=1000).fit(feats, ys, sample_weight=ws)
+            coef = tuple(float(v) for v in lr.coef_[0])
+            # Confidence must grow with the score and the lead (else the fit is noise: keep the default curve).
+            if coef[0] > 0 and coef[1] >= 0:
+                self.curve_ = (coef, float(lr.intercept_[0]))
+        p = self._confidence(f)
+        pu = self._confidence(fu)
         self.answer_threshold_ = self._answer_threshold(p, right, pu)
         # Clarify when the right FAQ is likely among the top 3: keep 95% of such held-out cases.
         reach = p[in3 & ~(right & (p >= self.answer_threshold_))]
@@ -456,11 +539,23 @@ class FaqRanker:
         return parts.weights_t.T.tocsr(), parts.bias
 
     def _answer_threshold(self, p: NDArray[np.float64], right: NDArray[np.bool_], pu: NDArray[np.float64]) -> float:
-        """Lowest confidence threshold whose weighted wrong answers stay within ``max_wrong_rate`` of all queries."""
-        total = len(p) + _UNCOVERED_WEIGHT * len(pu)
+        """Lowest confidence threshold meeting both limits on the held-out queries.
+
+        Wrong answers to questions the KB covers stay within ``max_wrong_rate`` of them, and questions it does not
+        cover (the same queries with their FAQ removed) are answered at most ``max_uncovered_rate`` of the time.
+        With ``max_uncovered_rate=None`` both kinds share the wrong-answer budget (uncovered ones at half weight).
+        """
         for t in np.unique(np.concatenate([p, [0.99]])):
-            wrong = float(np.sum((p >= t) & ~right)) + _UNCOVERED_WEIGHT * float(np.sum(pu >= t))
-            if wrong / total <= self.max_wrong_rate:
+            wrong = float(np.sum((p >= t) & ~right))
+            uncovered = float(np.sum(pu >= t))
+            if self.max_uncovered_rate is None:
+                ok = (wrong + _UNCOVERED_WEIGHT * uncovered) / (len(p) + _UNCOVERED_WEIGHT * len(pu))
+                ok_rate = ok <= self.max_wrong_rate
+            else:
+                ok_rate = wrong <= self.max_wrong_rate * len(p) and uncovered <= self.max_uncovered_rate * max(
+                    len(pu), 1
+                )
+            if ok_rate:
                 return float(max(t, 0.05))
         return 0.99
 
@@ -481,16 +576,18 @@ class FaqRanker:
         score = self._combine(b, svm, cov, self.svm_weight_, self.coverage_weight_)[0]
         order = np.argsort(-score)
         groups, scores = top[0][order], score[order]
-        # Margin of the leader over the runner-up; the others get their (negative) gap to the leader.
-        margins = scores - scores[0]
-        if len(scores) > 1:
-            margins[0] = scores[0] - scores[1]
-        conf = self._confidence(scores, margins)
+        conf = self._confidence(self._conf_features(scores[None], b[:, order], svm[:, order], cov[:, order]))[0]
+        factor = self._strict_factor(normalize(text), groups) if self._strict_units else np.ones(len(groups))
         out: list[Ranked] = []
-        for g, s, p in zip(groups.tolist(), scores.tolist(), conf.tolist(), strict=True):
+        demoted: list[Ranked] = []
+        for g, s, p, f in zip(groups.tolist(), scores.tolist(), conf.tolist(), factor.tolist(), strict=True):
             if base[0, g] <= 0:
                 continue
-            out.append(Ranked(self.keys[g], float(p), float(s), self._best_phrasing(parts, sims[0], g)))
+            hit = Ranked(self.keys[g], float(p * f), float(s), self._best_phrasing(parts, sims[0], g))
+            (demoted if f < 1.0 else out).append(hit)
+        for hit in demoted:  # a demoted small-talk class goes below every candidate now more confident than it
+            at = next((i for i, r in enumerate(out) if r.confidence < hit.confidence), len(out))
+            out.insert(at, hit)
         if exact:
             lead: list[Ranked] = []
             exact_groups = list(dict.fromkeys(int(self._row_group[i]) for i in exact))
@@ -501,6 +598,19 @@ class FaqRanker:
             seen = {r.key for r in lead}
             out = lead + [r for r in out if r.key not in seen]
         return out[:k]
+
+    def _strict_factor(self, text: str, groups: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Confidence factor per candidate: 1 for FAQs; for strict classes (small talk), how much of the message
+        their phrasings' words explain, so "收不到驗證碼" is not "testing" for sharing 收/到 with "收到"."""
+        units = _units(text)
+        factor = np.ones(len(groups))
+        for i, g in enumerate(groups.tolist()):
+            vocab = self._strict_units.get(g)
+            if vocab is None:
+                continue
+            share = sum(1 for u in units if u in vocab) / len(units) if units else 0.0
+            factor[i] = min(1.0, share / self.strict_coverage) ** 2
+        return factor
 
     def _best_phrasing(self, parts: _Parts, sims: NDArray[np.float64], group: int) -> str:
         local = np.flatnonzero(parts.row_group == group)

@@ -1,0 +1,217 @@
+"""Benchmark the FAQ ranker in-process: build time/RSS at bank scale and accuracy on development splits.
+
+Usage: python benchmarks/bot_ranker.py [DATASETS_DIR] [--scale] [--only NAME ...]
+
+``--scale``: a synthetic KB of 1,000 FAQs x 20 phrasings (E.SUN questions, seed 0, each phrasing the question with
+random character deletions/insertions from its own text) plus small talk; prints fit seconds, the fit's phases,
+search p50/p95 and peak RSS (the issue's target: ≤ 10 s on 2 cores, ≤ 1 GB, p95 ≤ 50 ms).
+
+Development cases (never the test splits the live benchmark ``bot_eval.py`` reports; used to choose ranker
+settings): the KB is an intent training set grouped by intent, plus small talk; queries are its dev split.
+
+* ``smp2017_dev``: SMP2017 train → dev (770 rows), zh-CN.
+* ``smp2017_dev_hant``: the same queries in Traditional Chinese (OpenCC ``s2twp``), KB unchanged: the script gap.
+* ``hwu64_dev``: HWU64 train → valid (1,076 rows), en.
+* ``hwu64_10_dev``: HWU64 10-shot train → valid (few phrasings per FAQ).
+* ``afqmc_dev``: AFQMC *train* positive pairs grouped by connected component (seed 0, 1,500 components with ≥ 2
+  distinct sentence1 texts): the sentence2 texts are the FAQ's phrasings, one sentence1 text per component is the
+  query; 1,000 more train components as distractors (the test case in ``bot_eval.py`` uses AFQMC dev).
+* ``chitchat_dev``: the first 2,000 rows (seed 0 shuffle) of the 80 % dev part of the smalltalk_zh_cn split,
+  against the E.SUN KB: share answered with an FAQ.
+
+Printed per case: top-1, top-3, and the policy's outcome at the KB-calibrated thresholds (answered right / wrong,
+reachable = answered right or right FAQ among the offered top 3), fit seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bot_eval import _components, _rows, default_datasets_dir, smalltalk_split
+
+from kefu.bot import smalltalk
+from kefu.bot.nlu.ranker import FaqRanker
+from kefu.core.chinese import convert
+
+
+def _intents(root: Path, train: str, test: str) -> tuple[list[tuple[str, list[str]]], list[tuple[str, str]]]:
+    by_label: dict[str, list[str]] = defaultdict(list)
+    for r in _rows(root / train):
+        by_label[r.get("label") or r["category"]].append(r["text"])
+    tests = [(r["text"], r.get("label") or r["category"]) for r in _rows(root / test)]
+    return sorted(by_label.items()), tests
+
+
+def _afqmc_dev(root: Path) -> tuple[list[tuple[str, list[str]]], list[tuple[str, str]]]:
+    train = [r for r in _rows(root / "afqmc" / "train.csv") if r["label"] == "1"]
+    comp = _components([(r["sentence1"], r["sentence2"]) for r in train])
+    s1: dict[str, set[str]] = defaultdict(set)
+    s2: dict[str, set[str]] = defaultdict(set)
+    for r in train:
+        s1[comp[r["sentence1"]]].add(r["sentence1"])
+        s2[comp[r["sentence2"]]].add(r["sentence2"])
+    rng = random.Random(0)
+    usable = sorted(c for c in s2 if s1[c] - s2[c])
+    chosen = rng.sample(usable, min(1500, len(usable)))
+    groups: list[tuple[str, list[str]]] = []
+    tests: list[tuple[str, str]] = []
+    for i, c in enumerate(chosen):
+        groups.append((f"d{i}", sorted(s2[c])))
+        tests.append((sorted(s1[c] - s2[c])[0], f"d{i}"))
+    rest = sorted(set(comp.values()) - set(chosen))
+    members: dict[str, list[str]] = defaultdict(list)
+    for s, c in comp.items():
+        members[c].append(s)
+    for j, c in enumerate(rng.sample(rest, min(1000, len(rest)))):
+        groups.append((f"t{j}", sorted(members[c])))
+    return groups, tests
+
+
+def _esun_groups(root: Path) -> list[tuple[str, list[str]]]:
+    data = json.loads((root / "esun_faq_zh_tw" / "pid_map_content.json").read_text(encoding="utf-8"))
+    out: list[tuple[str, list[str]]] = []
+    for pid, items in sorted(data.items()):
+        for j, item in enumerate(items):
+            out.append((f"{pid}-{j}", [item["question"]]))
+    return out
+
+
+def evaluate(
+    groups: list[tuple[str, list[str]]], tests: list[tuple[str, str]], options: dict[str, Any]
+) -> dict[str, Any]:
+    """Fit on groups + small talk, rank every test query, apply the answer/clarify rule."""
+    started = time.perf_counter()
+    r = FaqRanker(**{"strict_prefix": smalltalk.PREFIX, **options}).fit(groups + smalltalk.groups())
+    fit = time.perf_counter() - started
+    at, ct = r.answer_threshold_, r.clarify_threshold_
+    n = len(tests)
+    top1 = top3 = right = wrong = reach = chat_answered = 0
+    lat: list[float] = []
+    for text, truth in tests:
+        t0 = time.perf_counter()
+        hits = r.search(text, 5)
+        lat.append((time.perf_counter() - t0) * 1000)
+        keys = [h.key for h in hits]
+        faqs = [h for h in hits if not h.key.startswith(smalltalk.PREFIX)]
+        top = hits[0] if hits else None
+        answered = top is not None and not top.key.startswith(smalltalk.PREFIX) and top.confidence >= at
+        if truth == "chitchat":
+            chat_answered += int(answered)
+            continue
+        top1 += int(bool(keys) and keys[0] == truth)
+        top3 += int(truth in keys[:3])
+        if answered:
+            assert top is not None
+            right += int(top.key == truth)
+            wrong += int(top.key != truth)
+            reach += int(top.key == truth)
+        elif faqs and faqs[0].confidence >= ct and truth in [h.key for h in faqs[:3]]:
+            reach += 1
+    n_chat = sum(1 for _, t in tests if t == "chitchat")
+    n_ans = n - n_chat
+    pct = lambda v, d: round(100 * v / d, 2) if d else None  # noqa: E731
+    return {
+        "top1": pct(top1, n_ans),
+        "top3": pct(top3, n_ans),
+        "right": pct(right, n_ans),
+        "wrong": pct(wrong, n_ans),
+        "reachable": pct(reach, n_ans),
+        "chitchat_answered": pct(chat_answered, n_chat),
+        "fit_s": round(fit, 2),
+        "p95_ms": round(statistics.quantiles(lat, n=20)[18], 2) if len(lat) > 20 else None,
+        "thresholds": (round(at, 3), round(ct, 3)),
+        "cv": r.cv_,
+    }
+
+
+def scale(root: Path, options: dict[str, Any]) -> dict[str, Any]:
+    """1,000 FAQs x 20 synthetic phrasings from E.SUN questions."""
+    rng = random.Random(0)
+    base = rng.sample(_esun_groups(root), 1000)
+    groups = []
+    for key, (q,) in base:
+        chars = list(q)
+        phr = [q]
+        while len(phr) < 20:
+            c = chars[:]
+            for _ in range(rng.randint(1, 3)):
+                if len(c) > 3 and rng.random() < 0.5:
+                    del c[rng.randrange(len(c))]
+                else:
+                    c.insert(rng.randrange(len(c) + 1), rng.choice(chars))
+            phr.append("".join(c))
+        groups.append((key, phr))
+    queries = [rng.choice(p) for _, p in rng.sample(groups, 500)]
+    started, cpu = time.perf_counter(), time.process_time()
+    r = FaqRanker(**{"strict_prefix": smalltalk.PREFIX, **options}).fit(groups + smalltalk.groups())
+    fit, cpu = time.perf_counter() - started, time.process_time() - cpu
+    lat = []
+    cpu_started = time.process_time()
+    for q in queries:
+        t0 = time.perf_counter()
+        r.search(q, 5)
+        lat.append((time.perf_counter() - t0) * 1000)
+    search_cpu = (time.process_time() - cpu_started) * 1000 / len(queries)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "faqs": len(groups),
+        "phrasings": sum(len(p) for _, p in groups),
+        "fit_s": round(fit, 2),
+        "fit_cpu_s": round(cpu, 2),
+        "phases": getattr(r, "timings_", {}),
+        "search_p50_ms": round(statistics.median(lat), 2),
+        "search_p95_ms": round(statistics.quantiles(lat, n=20)[18], 2),
+        "search_cpu_ms_mean": round(search_cpu, 2),
+        "peak_rss_mb": round(rss),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the scale case and/or the development cases."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("datasets", nargs="?", type=Path, default=default_datasets_dir())
+    parser.add_argument("--scale", action="store_true")
+    parser.add_argument("--only", nargs="*", default=None)
+    parser.add_argument("--set", nargs="*", default=[], help="FaqRanker options as name=json-value")
+    args = parser.parse_args(argv)
+    options = {k: json.loads(v) if v[:1] in "[{0123456789-tfn" else v for k, v in (o.split("=", 1) for o in args.set)}
+    root: Path = args.datasets
+    if args.scale:
+        print(json.dumps({"case": "scale", **scale(root, options)}, ensure_ascii=False), flush=True)
+        return 0
+    cases = {
+        "smp2017_dev": lambda: _intents(root, "smp2017_ecdt_task1/train.csv", "smp2017_ecdt_task1/dev.csv"),
+        "smp2017_dev_hant": lambda: (lambda kb, t: (kb, [(convert(q, "s2twp"), y) for q, y in t]))(
+            *_intents(root, "smp2017_ecdt_task1/train.csv", "smp2017_ecdt_task1/dev.csv")
+        ),
+        "hwu64_dev": lambda: _intents(root, "hwu64/train.csv", "hwu64/valid.csv"),
+        "hwu64_10_dev": lambda: _intents(root, "hwu64/train_10.csv", "hwu64/valid.csv"),
+        "afqmc_dev": lambda: _afqmc_dev(root),
+        "chitchat_dev": lambda: (
+            _esun_groups(root),
+            [(t, "chitchat") for t in random.Random(0).sample(smalltalk_split(root)[0], 2000)],
+        ),
+    }
+    for name, build in cases.items():
+        if args.only and name not in args.only:
+            continue
+        groups, tests = build()
+        res = evaluate(groups, tests, options)
+        cv = res.pop("cv")
+        print(json.dumps({"case": name, **res, "cv_top1": cv.get("top1")}, ensure_ascii=False), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
