@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from kefu.audit.service import record
@@ -36,6 +36,7 @@ from kefu.tickets.models import Ticket, TicketCategory
 from kefu.tickets.service import create_ticket, update_ticket
 
 ZH_LOCALES = ("zh-TW", "zh-CN")
+GENERAL_CATEGORY = "general"
 _WANTS_TICKET = re.compile(
     r"^\W*(?:我要|我想)?(?:留言|留個言|建立案件|開單|开单|提交工单|工单|ticket|leave a (?:message|ticket))\W*$", re.I
 )
@@ -69,16 +70,26 @@ def answer_copy(index: Index, doc: FaqDoc, locale: str) -> FaqDoc:
     return index.copy_in(doc, locale) or doc
 
 
+_CN_QUOTES = str.maketrans({"「": "“", "」": "”", "『": "‘", "』": "’"})
+_TW_QUOTES = str.maketrans({"“": "「", "”": "」", "‘": "『", "’": "』"})
+
+
+def in_script(text: str, source: str, locale: str) -> str:
+    """KB text written for ``source`` as a ``locale`` reader expects it: OpenCC phrase conversion between the Chinese
+    scripts, with the locale's quotation marks (「」 in Taiwan, “” on the mainland); other pairs are unchanged."""
+    if source == "zh-TW" and locale == "zh-CN":
+        return convert(text, "tw2sp").translate(_CN_QUOTES)
+    if source == "zh-CN" and locale == "zh-TW":
+        return convert(text, "s2twp").translate(_TW_QUOTES)
+    return text
+
+
 def faq_answer_text(doc: FaqDoc, locale: str) -> str:
     """The text the bot sends for a matched FAQ (the single place an answer is phrased; an LLM step hooks in here).
 
-    ``doc`` is already the best locale copy; a Chinese answer in the other script is converted with OpenCC.
+    ``doc`` is already the best locale copy; a Chinese answer in the other script is converted.
     """
-    if doc.locale == "zh-TW" and locale == "zh-CN":
-        return convert(doc.answer, "tw2sp")
-    if doc.locale == "zh-CN" and locale == "zh-TW":
-        return convert(doc.answer, "s2twp")
-    return doc.answer
+    return in_script(doc.answer, doc.locale, locale)
 
 
 def localize_answer(index: Index, doc: FaqDoc, locale: str) -> tuple[int, str]:
@@ -91,11 +102,7 @@ def question_in(index: Index, doc: FaqDoc, locale: str) -> str:
     """The FAQ's first question in the customer's locale (script-converted when only the other script exists)."""
     copy = answer_copy(index, doc, locale)
     q = copy.questions[0] if copy.questions else ""
-    if copy.locale == "zh-TW" and locale == "zh-CN":
-        return convert(q, "tw2sp")
-    if copy.locale == "zh-CN" and locale == "zh-TW":
-        return convert(q, "s2twp")
-    return q
+    return in_script(q, copy.locale, locale)
 
 
 def _state(session: Session, conversation_id: int) -> BotState:
@@ -194,10 +201,13 @@ def handoff(
     else:
         first = first_real_question(session, conv)
         category = None
-        if state.last_intent:
+        if state.last_intent and first:  # a chat of greetings only has no topic, whatever the bot guessed
             category = session.scalar(
                 select(FaqEntry.category)
-                .where(FaqEntry.brand_id == conv.brand_id, FaqEntry.intent == state.last_intent)
+                .where(
+                    FaqEntry.brand_id == conv.brand_id,
+                    or_(FaqEntry.intent == state.last_intent, FaqEntry.external_id == state.last_intent),
+                )
                 .limit(1)
             )
         keys = category_keys(session, conv.brand_id)
@@ -206,6 +216,10 @@ def handoff(
             if first:
                 guess, confidence = classifier_factory(session, conv.brand_id).classify(first)
                 category = guess if guess in keys and confidence >= MIN_CONFIDENCE else None
+            elif GENERAL_CATEGORY in keys:
+                # Greetings and thanks only: a general inquiry, never left to a classifier reading "你好" (nor a
+                # complaint).
+                category = GENERAL_CATEGORY
         ticket = create_ticket(
             session,
             brand_id=conv.brand_id,
@@ -247,19 +261,21 @@ def handoff(
 
 
 def first_real_question(session: Session, conv: Conversation) -> str | None:
-    """The first customer message that is more than small talk (a ticket is not titled "你好")."""
+    """The first customer message that asks something: not small talk ("你好", "謝謝"), not a request for a person
+    or a ticket ("真人", "agent", "留言") — a ticket is not titled "你好"; None when the chat has no such message."""
     bodies = session.scalars(
         select(Message.body)
         .where(Message.conversation_id == conv.id, Message.sender_type == "customer")
         .order_by(Message.id)
         .limit(20)
     )
-    first = None
     for body in bodies:
-        first = first or body
-        if body and smalltalk.strip_smalltalk(body).strip():
-            return str(body)
-    return first
+        if not body or not smalltalk.strip_smalltalk(body).strip():
+            continue
+        if wants_human(body) or _WANTS_TICKET.match(body.strip()):
+            continue
+        return str(body)
+    return None
 
 
 def _review(
@@ -316,7 +332,7 @@ class Plan:
     locale: str = ""
     cands: tuple[Candidate, ...] = ()
     index: Index | None = None
-    clarify_t: float = 0.0
+    answer_t: float = 0.0
     llm: dict[str, llm.Answered] = field(default_factory=dict)
 
 
@@ -354,7 +370,7 @@ def _plan(session: Session, conv: Conversation, msg: Message, registry: IndexReg
         locale=locale,
         cands=cands,
         index=index,
-        clarify_t=clarify_t,
+        answer_t=answer_t,
     )
 
 
@@ -465,7 +481,9 @@ def handle_customer_message(
         top = plan.cands[0] if plan.cands else None
         if top is not None and top.faq is not None:
             state.last_confidence = top.score
-            if top.score >= plan.clarify_t:  # a weak guess must not overwrite a known intent
+            # Only a confident match names the intent (a ticket's category follows it); a guess offered as one of
+            # several options must not overwrite a known intent.
+            if top.score >= plan.answer_t:
                 state.last_intent = _intent_of(top.faq) or state.last_intent
         _apply(session, conv, msg, decision, plan.locale, plan.cands, index, emotion, replies)
     for answered in [*unused.values(), *replies.values()]:  # made but not used: audited all the same
@@ -644,11 +662,7 @@ def _english_topic(label: str) -> str:
 
 
 def _in_script(text: str, locale: str) -> str:
-    if locale == "zh-CN":
-        return convert(text, "tw2sp")
-    if locale == "zh-TW":
-        return convert(text, "s2twp")
-    return text
+    return in_script(text, "zh-CN" if locale == "zh-TW" else "zh-TW", locale) if locale in ZH_LOCALES else text
 
 
 def _published_doc(session: Session, brand_id: int, faq_id: int) -> FaqDoc | None:

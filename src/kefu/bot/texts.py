@@ -163,7 +163,7 @@ def is_slug(text: str) -> bool:
 def fallback(locale: str, topics: list[str], questions: list[str] | None = None) -> str:
     """What the bot can do — the brand's main topics by name, else a few of its FAQ questions — and how to reach a
     person or leave a ticket. Callers pass display names (never category keys) in the customer's locale."""
-    topics = [x for x in topics if x and not is_slug(x)][:3]
+    topics = [x for x in topics if x][:3]
     middle = ""
     if topics:
         middle = t(locale, "fallback_topics").format(topics=listing(locale, topics))
