@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -396,7 +397,8 @@ def respond(
 ) -> Decision | None:
     """The bot's turn for one committed customer message, with no write transaction open while it thinks.
 
-    1. read-only session: load the brand's index (``ensure``), decide the turn and prepare any LLM call;
+    1. short read-only sessions: load the brand's index (``ensure``); when an LLM is configured, decide the turn
+       and prepare its LLM call;
     2. no session: call the LLM (bounded by its timeout);
     3. one short write transaction: ``handle_customer_message`` re-checks that the message is not handled yet and
        that the conversation is as planned, then writes the reply (a replay changes nothing: exactly once).
@@ -411,14 +413,17 @@ def respond(
         registry.ensure(brand_id, factory)
     plan: Plan | None = None
     calls: dict[str, llm.Call] = {}
-    with session_scope(factory) as session:
-        conv = session.get(Conversation, conversation_id)
-        msg = session.get(Message, message_id)
-        if _answerable(conv, msg):
-            assert conv is not None and msg is not None
-            plan = _plan(session, conv, msg, registry)
-            calls = _llm_calls(session, conv, msg, plan)
-        session.rollback()  # nothing was written; end the read transaction before any HTTP call
+    # Without an LLM the write step alone is enough: it reads and decides before its first write, so no lock is held
+    # while the bot thinks; the separate read-only step exists to keep the HTTP wait out of any transaction.
+    with session_scope(factory) if llm.enabled() else nullcontext() as session:
+        if session is not None:
+            conv = session.get(Conversation, conversation_id)
+            msg = session.get(Message, message_id)
+            if _answerable(conv, msg):
+                assert conv is not None and msg is not None
+                plan = _plan(session, conv, msg, registry)
+                calls = _llm_calls(session, conv, msg, plan)
+            session.rollback()  # nothing was written; end the read transaction before any HTTP call
     if plan is not None and calls:
         plan = replace(plan, llm={key: llm.run(call) for key, call in calls.items()})
     with session_scope(factory) as session:
