@@ -187,8 +187,12 @@ def option_label(question: str, limit: int = 20) -> str:
 
 
 def quick_replies(locale: str, questions: list[str], *, human: bool = False) -> list[dict[str, str]]:
-    """Buttons for channels that have them: one per option (sends its number), plus "talk to an agent"."""
-    out = [{"label": option_label(q), "text": str(i)} for i, q in enumerate(questions, 1)]
+    """Buttons for channels that have them: one per option, plus "talk to an agent".
+
+    A button shows the question cut to 20 characters and sends the whole question, so the transcript reads as the
+    customer's own words (the policy accepts an option's text as well as its number).
+    """
+    out = [{"label": option_label(q), "text": " ".join(q.split())[:300]} for q in questions]
     if human:
         out.append({"label": t(locale, "qr_human"), "text": t(locale, "qr_human_text")})
     return out
