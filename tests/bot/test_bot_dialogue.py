@@ -259,3 +259,65 @@ def test_ticket_is_titled_by_the_real_question_not_the_greeting(
     assert d.action == "handoff"
     ticket = db.get(Ticket, conv.ticket_id)
     assert ticket.subject == "我的發票開錯了要重開" and ticket.category != "complaint"
+
+
+# ---------------------------------------------------------------- policy and isolation
+
+
+def _cand(faq_id: int, score: float) -> Any:
+    from kefu.bot.engine import Candidate, FaqDoc
+
+    doc = FaqDoc(faq_id, "zh-TW", (f"問題{faq_id}",), "答", f"i{faq_id}", None)
+    return Candidate(doc.group, doc, score, doc.questions[0])
+
+
+@pytest.mark.parametrize("top", [0.79, 0.5, 0.21])
+def test_a_plausible_candidate_is_always_offered_never_a_bare_rephrase(top: float) -> None:
+    from kefu.bot.emotion import analyze
+    from kefu.bot.policy import BotSettings, Memory, Turn, decide
+
+    turn = Turn(
+        text="問題",
+        candidates=(_cand(1, top), _cand(2, top - 0.01), _cand(3, 0.05), _cand(4, 0.01)),
+        emotion=analyze("問題"),
+        wants_human=False,
+        vip=False,
+        memory=Memory(),
+        answer_threshold=0.8,
+        clarify_threshold=0.2,
+    )
+    d = decide(turn, BotSettings())
+    assert d.action == "clarify" and d.options[:2] == (1, 2) and 2 <= len(d.options) <= 3
+
+
+def test_below_every_threshold_the_fallback_says_what_the_bot_can_do_and_offers_a_person() -> None:
+    for locale in ("zh-TW", "zh-CN", "en"):
+        text = texts.fallback(locale, ["A", "B"])
+        assert texts.t(locale, "qr_human_text") in text and ("A" in text and "B" in text)
+
+
+def test_handoff_category_comes_from_the_customers_own_brand(db: Any, make: Any, registry: IndexRegistry) -> None:
+    """Two brands share an intent name; brand A's ticket takes A's category, never B's."""
+    from kefu.knowledge.service import create_faq
+    from kefu.tickets.models import Ticket
+
+    a, b = make.brand(), make.brand()
+    for brand, category in ((b, "complaint"), (a, "refund")):  # B's row first: an unscoped lookup would find it
+        brand.settings = {"bot": {"answer_threshold": 0.6, "clarify_threshold": 0.5}}
+        create_faq(
+            db,
+            None,
+            brand_id=brand.id,
+            locale="zh-TW",
+            questions=["退款多久到帳"],
+            answer=f"{category} answer",
+            category=category,
+            intent="refund_time",
+        )
+    db.commit()
+    conv = _conv(db, make, a, "zh-TW")
+    d, reply = _say(db, conv, "退款多久到帳", registry)
+    assert d.action == "answer" and reply.body == "refund answer"
+    d, _ = _say(db, conv, "我要找真人客服", registry)
+    assert d.action == "handoff"
+    assert db.get(Ticket, conv.ticket_id).category == "refund"
