@@ -181,3 +181,27 @@ def test_api_channel_gets_the_options_as_numbered_text(
     db.expire_all()
     answer = db.scalars(select(Message).where(Message.sender_type == "bot").order_by(Message.id.desc())).first()
     assert answer.body == ("首年免年費。" if lines[2][3:] == FEE else "請撥 0800-000-123 掛失。")
+
+
+@pytest.mark.parametrize(
+    ("locale", "reply"), [("zh-CN", "抱歉，这个问题我暂时回答不了。"), ("zh-TW", "抱歉，這個問題我還無法回答。")]
+)
+def test_widget_language_decides_when_the_text_cannot(
+    client: Any, make: Any, db: Any, jobs: Any, inbox: Any, registry: Any, locale: str, reply: str
+) -> None:
+    """ "你好" is written the same in both scripts: the bot answers in the widget's language."""
+    brand = make.brand()
+    ib = inbox(brand, "web_chat", {"initial_status": "bot"})
+    _kb(db, brand)
+    brand.settings = {"bot": {"answer_threshold": 0.9999, "clarify_threshold": 0.9999}}
+    db.commit()
+    s = client.post("/api/v1/widget/session", json={"inbox_id": ib.id, "locale": locale}).json()
+    assert s["locale"] == locale
+    hv = {"X-Kefu-Visitor": s["visitor_token"]}
+    r = client.post("/api/v1/widget/messages", json={"body": "你好", "locale": locale}, headers=hv)
+    assert r.status_code == 201
+    assert jobs.drain()
+    last = client.get("/api/v1/widget/messages", headers=hv).json()["items"][-1]
+    assert last["body"].startswith(reply), last
+    bad = client.post("/api/v1/widget/messages", json={"body": "x", "locale": "fr"}, headers=hv)
+    assert bad.status_code == 422
