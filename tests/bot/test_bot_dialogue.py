@@ -259,6 +259,7 @@ def test_ticket_is_titled_by_the_real_question_not_the_greeting(
     assert d.action == "handoff"
     ticket = db.get(Ticket, conv.ticket_id)
     assert ticket.subject == "我的發票開錯了要重開" and ticket.category != "complaint"
+    assert "客戶問題：我的發票開錯了要重開；最後訊息：真人" in ticket.description
 
 
 # ---------------------------------------------------------------- policy and isolation

@@ -132,7 +132,9 @@ def summarize(session: Session, conv: Conversation, locale: str, limit: int = 30
     )[::-1]
     customer_msgs = [m for m in msgs if m.sender_type == "customer"]
     state = session.get(BotState, conv.id)
-    first = customer_msgs[0].body if customer_msgs else ""
+    # The question, not the greeting: "客戶問題：早安" tells the agent nothing.
+    real = [m.body for m in customer_msgs if m.body and smalltalk.strip_smalltalk(m.body).strip()]
+    first = real[0] if real else (customer_msgs[0].body if customer_msgs else "")
     last = customer_msgs[-1].body if customer_msgs else ""
     anger = max((int((m.meta or {}).get("emotion", {}).get("anger", 0)) for m in customer_msgs), default=0)
     labels = [str((m.meta or {}).get("emotion", {}).get("label", "")) for m in customer_msgs]
