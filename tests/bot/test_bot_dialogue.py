@@ -67,7 +67,7 @@ def test_handoff_messages_read_naturally_in_each_locale() -> None:
     assert texts.handoff("zh-CN", "requested", "KF-000005") == (
         "好的，正在为您转接人工客服，请稍候。您的工单编号是 KF-000005。"
     )
-    assert texts.handoff("zh-TW", "unresolved", "KF-000005").endswith("您的工單編號為 KF-000005。")
+    assert texts.handoff("zh-TW", "unresolved", "KF-000005").endswith("您的案件編號為 KF-000005。")
     assert texts.quick_replies("zh-CN", [], human=True) == [{"label": "人工客服", "text": "人工"}]
     assert "“人工”" in texts.fallback("zh-CN", []) and "「真人」" in texts.fallback("zh-TW", [])
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-# key: (zh-TW, zh-CN, en). Taiwanese users say 真人客服 / 工單編號 / 身分 / 登入 and quote with 「」; mainland users
-# say 人工客服 / 工单编号 / 身份 / 登录 and quote with “”.
+# key: (zh-TW, zh-CN, en). Taiwanese customers read 真人客服 / 案件編號 (as on the widget and the board) / 身分 /
+# 登入 and quote with 「」; mainland customers read 人工客服 / 工单编号 / 身份 / 登录 and quote with “”.
 _TEXTS: dict[str, tuple[str, str, str]] = {
     "clarify_head": ("請問您想詢問的是：", "请问您想咨询的是：", "Did you mean:"),
     "clarify_tail": ("請回覆數字或點選問題。", "请回复数字或点击问题。", "Reply with a number or tap a question."),
@@ -30,15 +30,15 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "这个问题需要人工客服帮您处理，已为您转接，请稍候。",
         "I'll get a human agent to help with this. Please hold on.",
     ),
-    "handoff_ticket": ("您的工單編號為 {number}。", "您的工单编号是 {number}。", "Your ticket number is {number}."),
+    "handoff_ticket": ("您的案件編號為 {number}。", "您的工单编号是 {number}。", "Your ticket number is {number}."),
     "handoff_subject": ("機器人轉接", "机器人转人工", "Handed off by the bot"),
     "ticket_unknown": (
-        "查無工單 {number}，或無法在這裡確認您的身分。請到客服中心以工單編號和聯絡資料查詢。",
+        "查無案件 {number}，或無法在這裡確認您的身分。請到客服中心以案件編號和聯絡資料查詢。",
         "没有查到工单 {number}，或者无法在这里确认您的身份。请到帮助中心用工单编号和联系方式查询。",
         "I couldn't find ticket {number} for you here. Please look it up in our help center with your contact details.",
     ),
     "ticket_status": (
-        "工單 {number} 目前狀態：{status}（最後更新 {updated}）。",
+        "案件 {number} 目前狀態：{status}（最後更新 {updated}）。",
         "工单 {number} 当前状态：{status}（最近更新 {updated}）。",
         "Ticket {number} is {status} (last updated {updated}).",
     ),
@@ -79,7 +79,7 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "I can answer questions like {questions}.",
     ),
     "fallback_tail": (
-        "您可以換個方式描述，或輸入「真人」由客服人員協助、輸入「留言」建立工單由專人回覆。",
+        "您可以換個方式描述，或輸入「真人」由客服人員協助、輸入「留言」建立案件由專人回覆。",
         "您可以换个说法，或者输入“人工”转人工客服，输入“留言”提交工单由专人回复。",
         'You can try describing it another way, type "agent" to reach a person, or "ticket" to leave a request.',
     ),
