@@ -167,3 +167,33 @@ def test_handoff_summary_is_also_fetched_before_the_write(
         conv = s.get(Conversation, ids["conv"])
         ticket = s.get(Ticket, conv.ticket_id)
         assert ticket.custom_fields["bot"]["summary"] == "客戶詢問退款進度，要求轉真人客服。"
+
+
+def test_an_agent_taking_over_during_the_llm_call_wins(
+    own_db: tuple[Any, Callable[[], bool]], llm_on: ChatServer, registry: IndexRegistry
+) -> None:
+    """The write step re-checks the conversation: an agent who took it over while the model was thinking is not
+    talked over by the bot; the call is still audited (as discarded) and the message is marked handled once."""
+    from kefu.audit.models import AuditLog
+    from kefu.bot.service import respond
+    from kefu.conversations.models import Conversation, Message
+
+    database, _ = own_db
+    ids = _seed(database)
+
+    def script(r: Received) -> Reply:
+        with database.session() as s:  # possible only because the bot holds no write lock meanwhile
+            conv = s.get(Conversation, ids["conv"])
+            conv.status = "open"
+        return Reply("您好，退款約 7 個工作天。")
+
+    llm_on.script = script
+    assert respond(database.sessionmaker, ids["conv"], ids["msg"], registry) is None
+    assert respond(database.sessionmaker, ids["conv"], ids["msg"], registry) is None  # a replay: nothing more
+    assert len(llm_on.received) == 1
+    with database.session() as s:
+        bot = s.scalars(select(Message).where(Message.conversation_id == ids["conv"], Message.sender_type == "bot"))
+        assert list(bot) == []
+        assert s.get(Message, ids["msg"]).meta["bot_handled"] is True
+        audits = s.scalars(select(AuditLog).where(AuditLog.action == "llm.phrase_answer"))
+        assert [a.details["outcome"] for a in audits] == ["discarded"]
