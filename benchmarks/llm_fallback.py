@@ -1,7 +1,8 @@
 """Bot-turn latency with LLM assist off, on, and failing (5xx, ungrounded output, silent server past the timeout).
 
 Usage: python benchmarks/llm_fallback.py [--n 30] [--timeout 0.5]
-A customer message goes through `handle_customer_message` + commit (the real bot path, real NLU index) on a fresh
+A customer message goes through `respond` (the bot job's path: read-only plan, LLM call with no transaction open,
+short write; real NLU index) on a fresh
 SQLite database; the LLM endpoint is a chat-completions server on 127.0.0.1 that answers instantly unless the
 scenario says otherwise. Prints p50 / p95 / max per scenario and what the customer received.
 """
@@ -58,7 +59,7 @@ def main() -> None:
         from sqlalchemy import select
 
         from kefu.bot.engine import get_registry
-        from kefu.bot.service import handle_customer_message
+        from kefu.bot.service import respond
         from kefu.brands.service import create_brand
         from kefu.conversations.models import Message
         from kefu.conversations.service import add_message, create_conversation
@@ -112,8 +113,7 @@ def main() -> None:
                     msg, _ = add_message(s, conv, sender_type="customer", body="請問退款多久到帳？")
                     conv_id, msg_id = conv.id, msg.id
                 started = time.perf_counter()
-                with database.session() as s:
-                    handle_customer_message(s, conv_id, msg_id, get_registry())
+                respond(database.sessionmaker, conv_id, msg_id, get_registry())
                 elapsed = (time.perf_counter() - started) * 1000
                 if i:  # the first turn of each scenario warms caches
                     times.append(elapsed)

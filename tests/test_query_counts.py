@@ -190,3 +190,74 @@ def test_inbound_webhook(client: Any, make: Any, db: Any, jobs: Any, count_queri
     print(f"inbound: {one.count} queries for one message, {five.count} for five")
     # 24 before the intake check (one query per message: does the conversation already have its case, #17).
     assert per_message <= 26, f"{per_message} queries per extra message in one delivery:\n{five}"
+
+
+def test_inbound_webhook_answered_by_the_bot(client: Any, make: Any, db: Any, jobs: Any, count_queries: Any) -> None:
+    """API channel message → stored → bot job (plan, answer, write): a fixed number of queries, whatever the size of
+    the knowledge base or of the conversation so far."""
+    from sqlalchemy import select
+
+    from kefu.brands.service import create_inbox
+    from kefu.conversations.models import Message
+    from kefu.knowledge.service import create_faq
+
+    brand = make.brand()
+    inbox = create_inbox(
+        db, brand, kind="api", name="app", config={"secret": "s3cret-inbox", "initial_status": "bot"}, actor=None
+    )
+
+    def faq(n: int) -> None:
+        create_faq(
+            db,
+            None,
+            brand_id=brand.id,
+            locale="zh-TW",
+            external_id=f"faq-{n}",
+            questions=[f"第{n}號商品的保固多久", f"商品{n}保固期限"],
+            answer=f"商品 {n} 保固 {n} 年。",
+            category="general",
+        )
+
+    for n in range(3):
+        faq(n)
+    create_faq(
+        db,
+        None,
+        brand_id=brand.id,
+        locale="zh-TW",
+        external_id="refund",
+        questions=["退款多久到帳", "申請退款要多久", "退款什麼時候會到"],
+        answer="退款約 7 個工作天到帳。",
+        category="refund",
+    )
+    db.commit()
+    url = f"/api/v1/channels/api/{inbox.id}/messages"
+    auth = {"Authorization": "Bearer s3cret-inbox"}
+    n = 0
+
+    def ask() -> None:
+        nonlocal n
+        n += 1
+        msg = {"id": f"q-{n}", "user": {"id": "u-1", "name": "小明"}, "text": "請問退款多久到帳", "thread_id": "t"}
+        assert client.post(url, json={"messages": [msg]}, headers=auth).status_code == 202
+        jobs.drain()
+
+    def answers() -> list[str]:
+        db.expire_all()
+        return list(db.scalars(select(Message.body).where(Message.sender_type == "bot").order_by(Message.id)))
+
+    ask()  # customer, conversation and the brand's index exist from here on
+    ask()
+    assert answers()[-1] == "退款約 7 個工作天到帳。"
+    few = _measure(count_queries, ask)
+    assert answers()[-1] == "退款約 7 個工作天到帳。" and len(answers()) == 3
+    for n_faq in range(3, 15):
+        faq(n_faq)
+    db.commit()
+    ask()  # the KB changed: the index is refitted once (reads the KB), then serves from memory
+    many = _measure(count_queries, ask)
+    assert answers()[-1] == "退款約 7 個工作天到帳。" and len(answers()) == 5
+    assert many.count == few.count, f"grew with the KB / conversation: {few.count} → {many.count}:\n{many}"
+    # 44 measured: accept + store (19), the bot's turn (12: index check, reads, reply), the API channel send (13).
+    assert few.count <= 46, f"{few.count} queries for one bot-answered inbound message:\n{few}"
+    print(f"inbound answered by the bot: {few.count} queries")

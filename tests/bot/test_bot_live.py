@@ -178,7 +178,8 @@ def test_options_have_quick_replies_and_accept_number_label_or_text(
     d, reply = _say(db, conv, "利率多少", registry)
     assert d.action == "clarify" and 2 <= len(d.options) <= 3
     qr = reply.meta["quick_replies"]
-    assert [q["text"] for q in qr[: len(d.options)]] == [str(i) for i in range(1, len(d.options) + 1)]
+    lines = reply.body.splitlines()[1 : len(d.options) + 1]
+    assert [f"{i}. {q['text']}" for i, q in enumerate(qr[: len(d.options)], 1)] == lines  # sends the whole question
     assert all(len(q["label"]) <= 20 for q in qr) and reply.meta["clarify"] == list(d.options)
     assert "1." in reply.body and "2." in reply.body  # numbered text for channels without buttons
     label = qr[1]["label"]

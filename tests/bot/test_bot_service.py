@@ -202,9 +202,9 @@ def test_ticket_status_only_for_owner(db: Any, make: Any, registry: IndexRegistr
     theirs = create_ticket(db, brand_id=s["brand"].id, subject="y", actor=None, customer_id=other_cust.id)
     db.commit()
     assert _say(db, s["conv"], f"請問 {mine.number.lower()} 進度", registry).action == "ticket_status"
-    assert f"工單 {mine.number} 目前狀態：已受理" in _bot_lines(db, s["conv"])[-1]
+    assert f"案件 {mine.number} 目前狀態：已受理" in _bot_lines(db, s["conv"])[-1]
     _say(db, s["conv"], f"{theirs.number} 呢", registry)
-    assert "查無工單" in _bot_lines(db, s["conv"])[-1]
+    assert "查無案件" in _bot_lines(db, s["conv"])[-1]
 
 
 def test_review_attach_teaches_the_bot(client: Any, db: Any, make: Any, registry: IndexRegistry) -> None:

@@ -46,12 +46,20 @@ def _setup(db: Any, make: Any) -> dict[str, Any]:
 
 
 def _say(db: Any, conv: Any, text: str, registry: IndexRegistry) -> Any:
-    from kefu.bot.service import handle_customer_message
+    """The customer's message is committed, then the bot's turn runs as the job runs it (``respond``)."""
+    from sqlalchemy.orm import Session
+
+    from kefu.bot.service import respond
     from kefu.conversations.service import add_message
 
     msg, _ = add_message(db, conv, sender_type="customer", body=text)
-    decision = handle_customer_message(db, conv.id, msg.id, registry)
     db.commit()
+    connection = db.get_bind()
+
+    def factory() -> Session:
+        return Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+
+    decision = respond(factory, conv.id, msg.id, registry)
     return decision
 
 

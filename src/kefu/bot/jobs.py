@@ -6,9 +6,8 @@ from typing import Any
 
 from kefu.bot.classifier import classifier_factory
 from kefu.bot.engine import get_registry
-from kefu.bot.service import handle_customer_message
+from kefu.bot.service import respond
 from kefu.channels.service import on_inbound
-from kefu.conversations.models import Conversation
 from kefu.core.db import get_database
 from kefu.core.jobs import job
 from kefu.tickets.classify import set_classifier_factory
@@ -18,20 +17,10 @@ from kefu.tickets.classify import set_classifier_factory
 def handle_message(payload: dict[str, Any]) -> None:
     """Run the dialogue policy for one inbound customer message.
 
-    The brand's index is made ready first, with short read-only sessions of its own; only then does the write
-    transaction start, so a (re)fit never holds a database lock.
+    ``respond`` makes the brand's index ready and decides the turn with short read-only sessions, calls the LLM (if
+    configured) with no session open, and only then writes the reply in one short transaction.
     """
-    database = get_database()
-    conversation_id = int(payload["conversation_id"])
-    with database.session() as session:
-        conv = session.get(Conversation, conversation_id)
-        brand_id, bot_owned = (conv.brand_id, conv.status == "bot") if conv is not None else (None, False)
-    if brand_id is None:
-        return
-    if bot_owned:  # conversations humans own only get the emotion check: no index needed
-        get_registry().ensure(brand_id, database.sessionmaker)
-    with database.session() as session:
-        handle_customer_message(session, conversation_id, int(payload["message_id"]))
+    respond(get_database().sessionmaker, int(payload["conversation_id"]), int(payload["message_id"]))
 
 
 @job("bot.rebuild_index")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from kefu.audit.service import record
@@ -16,12 +18,13 @@ from kefu.bot.classifier import MIN_CONFIDENCE, category_keys, classifier_factor
 from kefu.bot.emotion import Emotion, analyze, is_anger_alert, wants_human
 from kefu.bot.engine import Candidate, FaqDoc, Index, IndexRegistry, get_registry
 from kefu.bot.models import BotFeedback, BotReviewItem, BotState
+from kefu.bot.nlu.text import HAN_RE as HAN
 from kefu.bot.policy import BotSettings, Decision, Memory, Turn, decide, thresholds
 from kefu.brands.models import Brand
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.service import add_message
 from kefu.core.chinese import convert
-from kefu.core.db import utcnow
+from kefu.core.db import session_scope, utcnow
 from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.events import publish
 from kefu.customers.claims import verified_owner
@@ -29,10 +32,12 @@ from kefu.customers.models import Customer
 from kefu.knowledge.models import FaqEntry
 from kefu.knowledge.service import get_faq, update_faq
 from kefu.llm import service as llm
-from kefu.tickets.models import Ticket
+from kefu.tickets.classify import DEFAULT_CATEGORIES
+from kefu.tickets.models import Ticket, TicketCategory
 from kefu.tickets.service import create_ticket, update_ticket
 
 ZH_LOCALES = ("zh-TW", "zh-CN")
+GENERAL_CATEGORY = "general"
 _WANTS_TICKET = re.compile(
     r"^\W*(?:我要|我想)?(?:留言|留個言|建立案件|開單|开单|提交工单|工单|ticket|leave a (?:message|ticket))\W*$", re.I
 )
@@ -66,16 +71,26 @@ def answer_copy(index: Index, doc: FaqDoc, locale: str) -> FaqDoc:
     return index.copy_in(doc, locale) or doc
 
 
+_CN_QUOTES = str.maketrans({"「": "“", "」": "”", "『": "‘", "』": "’"})
+_TW_QUOTES = str.maketrans({"“": "「", "”": "」", "‘": "『", "’": "』"})
+
+
+def in_script(text: str, source: str, locale: str) -> str:
+    """KB text written for ``source`` as a ``locale`` reader expects it: OpenCC phrase conversion between the Chinese
+    scripts, with the locale's quotation marks (「」 in Taiwan, “” on the mainland); other pairs are unchanged."""
+    if source == "zh-TW" and locale == "zh-CN":
+        return convert(text, "tw2sp").translate(_CN_QUOTES)
+    if source == "zh-CN" and locale == "zh-TW":
+        return convert(text, "s2twp").translate(_TW_QUOTES)
+    return text
+
+
 def faq_answer_text(doc: FaqDoc, locale: str) -> str:
     """The text the bot sends for a matched FAQ (the single place an answer is phrased; an LLM step hooks in here).
 
-    ``doc`` is already the best locale copy; a Chinese answer in the other script is converted with OpenCC.
+    ``doc`` is already the best locale copy; a Chinese answer in the other script is converted.
     """
-    if doc.locale == "zh-TW" and locale == "zh-CN":
-        return convert(doc.answer, "tw2sp")
-    if doc.locale == "zh-CN" and locale == "zh-TW":
-        return convert(doc.answer, "s2twp")
-    return doc.answer
+    return in_script(doc.answer, doc.locale, locale)
 
 
 def localize_answer(index: Index, doc: FaqDoc, locale: str) -> tuple[int, str]:
@@ -88,11 +103,7 @@ def question_in(index: Index, doc: FaqDoc, locale: str) -> str:
     """The FAQ's first question in the customer's locale (script-converted when only the other script exists)."""
     copy = answer_copy(index, doc, locale)
     q = copy.questions[0] if copy.questions else ""
-    if copy.locale == "zh-TW" and locale == "zh-CN":
-        return convert(q, "tw2sp")
-    if copy.locale == "zh-CN" and locale == "zh-TW":
-        return convert(q, "s2twp")
-    return q
+    return in_script(q, copy.locale, locale)
 
 
 def _state(session: Session, conversation_id: int) -> BotState:
@@ -121,7 +132,9 @@ def summarize(session: Session, conv: Conversation, locale: str, limit: int = 30
     )[::-1]
     customer_msgs = [m for m in msgs if m.sender_type == "customer"]
     state = session.get(BotState, conv.id)
-    first = customer_msgs[0].body if customer_msgs else ""
+    # The question, not the greeting: "客戶問題：早安" tells the agent nothing.
+    real = [m.body for m in customer_msgs if m.body and smalltalk.strip_smalltalk(m.body).strip()]
+    first = real[0] if real else (customer_msgs[0].body if customer_msgs else "")
     last = customer_msgs[-1].body if customer_msgs else ""
     anger = max((int((m.meta or {}).get("emotion", {}).get("anger", 0)) for m in customer_msgs), default=0)
     labels = [str((m.meta or {}).get("emotion", {}).get("label", "")) for m in customer_msgs]
@@ -152,15 +165,26 @@ def transcript(session: Session, conv: Conversation, limit: int = 50) -> str:
 
 
 def handoff(
-    session: Session, conv: Conversation, *, reason: str, locale: str, emotion: Emotion | None = None
+    session: Session,
+    conv: Conversation,
+    *,
+    reason: str,
+    locale: str,
+    emotion: Emotion | None = None,
+    llm_summary: llm.Answered | None = None,
 ) -> Ticket:
-    """Give the conversation to humans: create or update its ticket with transcript, intent, emotion and summary."""
+    """Give the conversation to humans: create or update its ticket with transcript, intent, emotion and summary.
+
+    ``llm_summary`` is an LLM call already made outside the transaction (``respond``); none is made here.
+    """
     state = _state(session, conv.id)
     customer = session.get(Customer, conv.customer_id)
     urgent = reason == "anger" or (emotion is not None and is_anger_alert(emotion))
     vip = bool(customer and customer.vip)
     priority = "urgent" if urgent else ("high" if vip else "normal")
-    summary = llm.handoff_summary(session, conv, locale) or summarize(session, conv, locale)
+    summary = (llm.settle(session, conv, llm_summary) if llm_summary is not None else None) or summarize(
+        session, conv, locale
+    )
     bot_info = {
         "reason": reason,
         "intent": state.last_intent,
@@ -180,10 +204,13 @@ def handoff(
     else:
         first = first_real_question(session, conv)
         category = None
-        if state.last_intent:
+        if state.last_intent and first:  # a chat of greetings only has no topic, whatever the bot guessed
             category = session.scalar(
                 select(FaqEntry.category)
-                .where(FaqEntry.brand_id == conv.brand_id, FaqEntry.intent == state.last_intent)
+                .where(
+                    FaqEntry.brand_id == conv.brand_id,
+                    or_(FaqEntry.intent == state.last_intent, FaqEntry.external_id == state.last_intent),
+                )
                 .limit(1)
             )
         keys = category_keys(session, conv.brand_id)
@@ -192,6 +219,10 @@ def handoff(
             if first:
                 guess, confidence = classifier_factory(session, conv.brand_id).classify(first)
                 category = guess if guess in keys and confidence >= MIN_CONFIDENCE else None
+            elif GENERAL_CATEGORY in keys:
+                # Greetings and thanks only: a general inquiry, never left to a classifier reading "你好" (nor a
+                # complaint).
+                category = GENERAL_CATEGORY
         ticket = create_ticket(
             session,
             brand_id=conv.brand_id,
@@ -233,19 +264,21 @@ def handoff(
 
 
 def first_real_question(session: Session, conv: Conversation) -> str | None:
-    """The first customer message that is more than small talk (a ticket is not titled "你好")."""
+    """The first customer message that asks something: not small talk ("你好", "謝謝"), not a request for a person
+    or a ticket ("真人", "agent", "留言") — a ticket is not titled "你好"; None when the chat has no such message."""
     bodies = session.scalars(
         select(Message.body)
         .where(Message.conversation_id == conv.id, Message.sender_type == "customer")
         .order_by(Message.id)
         .limit(20)
     )
-    first = None
     for body in bodies:
-        first = first or body
-        if body and smalltalk.strip_smalltalk(body).strip():
-            return str(body)
-    return first
+        if not body or not smalltalk.strip_smalltalk(body).strip():
+            continue
+        if wants_human(body) or _WANTS_TICKET.match(body.strip()):
+            continue
+        return str(body)
+    return None
 
 
 def _review(
@@ -285,33 +318,44 @@ def _anger_alert(session: Session, conv: Conversation, msg: Message, e: Emotion,
             update_ticket(session, ticket, None, {"priority": "urgent"})
 
 
-def handle_customer_message(
-    session: Session, conversation_id: int, message_id: int, registry: IndexRegistry | None = None
-) -> Decision | None:
-    """React to one inbound customer message (idempotent per message: a replay changes nothing)."""
-    conv = session.get(Conversation, conversation_id)
-    msg = session.get(Message, message_id)
-    if conv is None or msg is None or msg.conversation_id != conv.id or msg.sender_type != "customer":
-        return None
-    if (msg.meta or {}).get("bot_handled"):
-        return None
+@dataclass(frozen=True)
+class Plan:
+    """One turn decided from a read-only look at the conversation, plus the LLM replies fetched for it afterwards.
+
+    ``decision`` is None when the bot does not answer (humans own the conversation, or the bot is off); the
+    snapshot fields say what the plan assumed, so the write step can tell whether it still holds.
+    """
+
+    message_id: int
+    status: str
+    failures: int
+    options: tuple[int, ...]
+    emotion: Emotion
+    decision: Decision | None = None
+    locale: str = ""
+    cands: tuple[Candidate, ...] = ()
+    index: Index | None = None
+    answer_t: float = 0.0
+    llm: dict[str, llm.Answered] = field(default_factory=dict)
+
+
+def _plan(session: Session, conv: Conversation, msg: Message, registry: IndexRegistry | None) -> Plan:
+    """Decide the turn with reads only (no row is written, so it can run before, and outside, the write step)."""
     brand = session.get(Brand, conv.brand_id)
     customer = session.get(Customer, conv.customer_id)
     assert brand is not None and customer is not None
     settings = BotSettings.from_brand(brand.settings)
     emotion = analyze(msg.body)
-    state = _state(session, conv.id)
-    state.max_anger = max(state.max_anger, emotion.anger)
-    msg.meta = {**(msg.meta or {}), "emotion": emotion_meta(emotion), "bot_handled": True}
-    _anger_alert(session, conv, msg, emotion, settings.anger_threshold)
+    state = session.get(BotState, conv.id)
+    failures = state.failures if state is not None else 0
+    options = tuple(int(x) for x in state.clarify_options) if state is not None else ()
+    base = Plan(msg.id, conv.status, failures, options, emotion)
     if conv.status != "bot" or not settings.enabled:
-        session.flush()
-        return None
+        return base
     locale = detect_locale(msg.body, customer.locale or brand.default_locale)
     index = (registry or get_registry()).get(session, brand.id)
     cands = tuple(index.search(msg.body, 5))
     answer_t, clarify_t = thresholds(settings, index.answer_threshold, index.clarify_threshold)
-    options = tuple(int(x) for x in state.clarify_options)
     labels = tuple(question_in(index, index.docs[i], locale) if i in index.docs else "" for i in options)
     turn = Turn(
         text=msg.body,
@@ -319,21 +363,138 @@ def handle_customer_message(
         emotion=emotion,
         wants_human=wants_human(msg.body) or bool(_WANTS_TICKET.match(msg.body.strip())),
         vip=customer.vip,
-        memory=Memory(failures=state.failures, clarify_options=options, option_labels=labels),
+        memory=Memory(failures=failures, clarify_options=options, option_labels=labels),
         answer_threshold=answer_t,
         clarify_threshold=clarify_t,
     )
-    decision = decide(turn, settings)
-    msg.meta = {
-        **msg.meta,
-        "bot": {"action": decision.action, "confidence": decision.confidence, "reason": decision.reason},
-    }
-    top = cands[0] if cands else None
-    if top is not None and top.faq is not None:
-        state.last_confidence = top.score
-        if top.score >= clarify_t:  # a weak guess must not overwrite a known intent
-            state.last_intent = _intent_of(top.faq) or state.last_intent
-    _apply(session, conv, msg, decision, locale, cands, index, emotion)
+    return replace(
+        base,
+        decision=decide(turn, settings),
+        locale=locale,
+        cands=cands,
+        index=index,
+        answer_t=answer_t,
+    )
+
+
+def _llm_calls(session: Session, conv: Conversation, msg: Message, plan: Plan) -> dict[str, llm.Call]:
+    """The LLM calls a planned turn will want (none when the LLM is off), prepared from reads only."""
+    d, index = plan.decision, plan.index
+    if d is None or index is None or not llm.enabled():
+        return {}
+    calls: dict[str, llm.Call | None] = {}
+    if d.action == "answer" and d.faq_id is not None:
+        doc = index.docs.get(d.faq_id) or _published_doc(session, conv.brand_id, d.faq_id)
+        if doc is not None:
+            copy = answer_copy(index, doc, plan.locale)
+            answer = faq_answer_text(copy, plan.locale)
+            calls[f"phrase:{copy.id}"] = llm.plan_phrase(session, conv, msg.body, copy.id, answer, plan.locale)
+    elif d.action == "handoff":
+        calls["summary"] = llm.plan_summary(session, conv, plan.locale)
+    return {k: c for k, c in calls.items() if c is not None}
+
+
+def respond(
+    factory: Callable[[], Session], conversation_id: int, message_id: int, registry: IndexRegistry | None = None
+) -> Decision | None:
+    """The bot's turn for one committed customer message, with no write transaction open while it thinks.
+
+    1. short read-only sessions: load the brand's index (``ensure``); when an LLM is configured, decide the turn
+       and prepare its LLM call;
+    2. no session: call the LLM (bounded by its timeout);
+    3. one short write transaction: ``handle_customer_message`` re-checks that the message is not handled yet and
+       that the conversation is as planned, then writes the reply (a replay changes nothing: exactly once).
+    """
+    registry = registry or get_registry()
+    with session_scope(factory) as session:
+        conv = session.get(Conversation, conversation_id)
+        brand_id, bot_owned = (conv.brand_id, conv.status == "bot") if conv is not None else (None, False)
+    if brand_id is None:
+        return None
+    if bot_owned:  # conversations humans own only get the emotion check: no index needed
+        registry.ensure(brand_id, factory)
+    plan: Plan | None = None
+    calls: dict[str, llm.Call] = {}
+    # Without an LLM the write step alone is enough: it reads and decides before its first write, so no lock is held
+    # while the bot thinks; the separate read-only step exists to keep the HTTP wait out of any transaction.
+    with session_scope(factory) if llm.enabled() else nullcontext() as session:
+        if session is not None:
+            conv = session.get(Conversation, conversation_id)
+            msg = session.get(Message, message_id)
+            if _answerable(conv, msg):
+                assert conv is not None and msg is not None
+                plan = _plan(session, conv, msg, registry)
+                calls = _llm_calls(session, conv, msg, plan)
+            session.rollback()  # nothing was written; end the read transaction before any HTTP call
+    if plan is not None and calls:
+        plan = replace(plan, llm={key: llm.run(call) for key, call in calls.items()})
+    with session_scope(factory) as session:
+        return handle_customer_message(session, conversation_id, message_id, registry, plan=plan)
+
+
+def _answerable(conv: Conversation | None, msg: Message | None) -> bool:
+    return (
+        conv is not None
+        and msg is not None
+        and msg.conversation_id == conv.id
+        and msg.sender_type == "customer"
+        and not (msg.meta or {}).get("bot_handled")
+    )
+
+
+def handle_customer_message(
+    session: Session,
+    conversation_id: int,
+    message_id: int,
+    registry: IndexRegistry | None = None,
+    *,
+    plan: Plan | None = None,
+) -> Decision | None:
+    """React to one inbound customer message (idempotent per message: a replay changes nothing).
+
+    ``plan`` comes from ``respond``'s read-only step (with any LLM replies); it is used only if the conversation
+    is still as it assumed, else the turn is decided again here, without the LLM. Reads come before the first write.
+    """
+    conv = session.get(Conversation, conversation_id)
+    msg = session.get(Message, message_id)
+    if not _answerable(conv, msg):
+        return None
+    assert conv is not None and msg is not None
+    existing = session.get(BotState, conv.id)
+    current = (
+        conv.status,
+        existing.failures if existing is not None else 0,
+        tuple(int(x) for x in existing.clarify_options) if existing is not None else (),
+    )
+    unused: dict[str, llm.Answered] = {}
+    if plan is None or plan.message_id != msg.id or (plan.status, plan.failures, plan.options) != current:
+        unused = dict(plan.llm) if plan is not None else {}
+        plan = _plan(session, conv, msg, registry)
+    replies = dict(plan.llm)
+    brand = session.get(Brand, conv.brand_id)
+    assert brand is not None
+    settings = BotSettings.from_brand(brand.settings)
+    emotion = plan.emotion
+    state = _state(session, conv.id)
+    state.max_anger = max(state.max_anger, emotion.anger)
+    msg.meta = {**(msg.meta or {}), "emotion": emotion_meta(emotion), "bot_handled": True}
+    _anger_alert(session, conv, msg, emotion, settings.anger_threshold)
+    decision, index = plan.decision, plan.index
+    if decision is not None and index is not None:
+        msg.meta = {
+            **msg.meta,
+            "bot": {"action": decision.action, "confidence": decision.confidence, "reason": decision.reason},
+        }
+        top = plan.cands[0] if plan.cands else None
+        if top is not None and top.faq is not None:
+            state.last_confidence = top.score
+            # Only a confident match names the intent (a ticket's category follows it); a guess offered as one of
+            # several options must not overwrite a known intent.
+            if top.score >= plan.answer_t:
+                state.last_intent = _intent_of(top.faq) or state.last_intent
+        _apply(session, conv, msg, decision, plan.locale, plan.cands, index, emotion, replies)
+    for answered in [*unused.values(), *replies.values()]:  # made but not used: audited all the same
+        llm.settle(session, conv, answered, used=False)
     session.flush()
     return decision
 
@@ -351,7 +512,9 @@ def _apply(
     cands: tuple[Candidate, ...],
     index: Index,
     emotion: Emotion,
+    replies: dict[str, llm.Answered],
 ) -> None:
+    """Write the decided reply; LLM replies it uses are taken out of ``replies`` (and audited)."""
     state = _state(session, conv.id)
     if d.action == "answer" and d.faq_id is not None:
         doc = index.docs.get(d.faq_id) or _published_doc(session, conv.brand_id, d.faq_id)
@@ -359,7 +522,8 @@ def _apply(
             return
         copy = answer_copy(index, doc, locale)
         answer = faq_answer_text(copy, locale)
-        phrased = llm.phrase_answer(session, conv, msg.body, copy.id, answer, locale)  # None: the FAQ verbatim
+        made = replies.pop(f"phrase:{copy.id}", None)
+        phrased = llm.settle(session, conv, made) if made is not None else None  # None: the FAQ verbatim
         state.failures = 0
         state.clarify_options = []
         state.last_intent = _intent_of(doc) or state.last_intent
@@ -402,11 +566,12 @@ def _apply(
         state.failures = d.failures
         state.clarify_options = []
         _review(session, conv, msg, d.reason or "low_confidence", locale, cands)
+        topics, questions = fallback_topics(session, conv.brand_id, index, locale)
         add_message(
             session,
             conv,
             sender_type="bot",
-            body=texts.fallback(locale, index.topics()),
+            body=texts.fallback(locale, topics, questions),
             meta={"fallback": True, "quick_replies": texts.quick_replies(locale, [], human=True)},
         )
     elif d.action == "ticket_status" and d.ticket_number:
@@ -421,7 +586,14 @@ def _apply(
         state.failures = d.failures
         if d.reason == "unresolved":
             _review(session, conv, msg, str(d.extras.get("review_reason", "low_confidence")), locale, cands)
-        ticket = handoff(session, conv, reason=d.reason or "requested", locale=locale, emotion=emotion)
+        ticket = handoff(
+            session,
+            conv,
+            reason=d.reason or "requested",
+            locale=locale,
+            emotion=emotion,
+            llm_summary=replies.pop("summary", None),
+        )
         add_message(
             session,
             conv,
@@ -429,6 +601,75 @@ def _apply(
             body=texts.handoff(locale, d.reason or "", ticket.number),
             meta={"handoff": d.reason, "ticket_id": ticket.id},
         )
+
+
+# Ticket categories that say nothing about what the bot can answer.
+_VAGUE_TOPICS = frozenset({"general", "other", "others", "misc", "complaint", "faq"})
+
+
+def fallback_topics(session: Session, brand_id: int, index: Index, locale: str) -> tuple[list[str], list[str]]:
+    """(topic names, example questions) for the fallback, in the customer's locale — never internal keys.
+
+    A KB topic that is a ticket-category key is shown by that category's label; a topic the editors named in words
+    is shown as written (script-converted; Chinese names are not shown to English readers). With fewer than two
+    such names the bot quotes its FAQ questions instead.
+    """
+    keys = index.topics(12)
+    labels: dict[str, tuple[str, str]] = {}
+    slugs = [k for k in keys if texts.is_slug(k)]
+    if slugs:
+        rows = session.execute(
+            select(TicketCategory.key, TicketCategory.label_zh, TicketCategory.label_en).where(
+                TicketCategory.brand_id == brand_id, TicketCategory.key.in_(slugs)
+            )
+        )
+        labels = {k: (zh, en) for k, zh, en in rows}
+        labels.update(
+            {c.key: (c.label_zh, c.label_en) for c in DEFAULT_CATEGORIES if c.key in slugs and c.key not in labels}
+        )
+    names: list[str] = []
+    for key in keys:
+        if key.lower() in _VAGUE_TOPICS:
+            continue
+        if key in labels:
+            zh, en = labels[key]
+            name = _english_topic(en) if locale == "en" else _in_script(zh, locale)
+        elif texts.is_slug(key):
+            continue
+        elif locale == "en":
+            name = "" if HAN.search(key) else key
+        else:
+            name = _in_script(key, locale)
+        if name and name not in names:
+            names.append(name)
+        if len(names) == 3:
+            break
+    if len(names) >= 2:
+        return names, []
+    questions: list[str] = []
+    for doc in sorted(index.docs.values(), key=lambda d: d.id):
+        if len(questions) == 2:
+            break
+        if doc.locale != locale and index.copy_in(doc, locale) is not None:
+            continue  # its own copy in this locale comes up by itself
+        if locale == "en" and doc.locale != "en":
+            continue
+        q = question_in(index, doc, locale)
+        if q and q not in questions:
+            questions.append(q)
+    return [], questions
+
+
+def _english_topic(label: str) -> str:
+    """A category label as it reads mid-sentence ("Account anomaly" → "account anomaly", "VIP card" stays)."""
+    label = label.strip()
+    if len(label) > 1 and label[0].isupper() and not label[1].isupper():
+        return label[0].lower() + label[1:]
+    return label
+
+
+def _in_script(text: str, locale: str) -> str:
+    return in_script(text, "zh-CN" if locale == "zh-TW" else "zh-TW", locale) if locale in ZH_LOCALES else text
 
 
 def _published_doc(session: Session, brand_id: int, faq_id: int) -> FaqDoc | None:

@@ -1,60 +1,87 @@
-"""What the bot says, in Traditional Chinese, Simplified Chinese (derived with OpenCC) and English."""
+"""What the bot says, written per locale as its customers write them (zh-TW, zh-CN, en) — never machine-converted."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from functools import lru_cache
 
-from kefu.core.chinese import converter
-
-_TW_EN: dict[str, tuple[str, str]] = {
-    "clarify_head": ("請問您想詢問的是：", "Did you mean:"),
-    "clarify_tail": ("請回覆數字或點選問題。", "Reply with a number or tap a question."),
-    "handoff_requested": ("好的，正在為您轉接真人客服，請稍候。", "Sure — connecting you to a human agent now."),
+# key: (zh-TW, zh-CN, en). Taiwanese customers read 真人客服 / 案件編號 (as on the widget and the board) / 身分 /
+# 登入 and quote with 「」; mainland customers read 人工客服 / 工单编号 / 身份 / 登录 and quote with “”.
+_TEXTS: dict[str, tuple[str, str, str]] = {
+    "clarify_head": ("請問您想詢問的是：", "请问您想咨询的是：", "Did you mean:"),
+    "clarify_tail": ("請回覆數字或點選問題。", "请回复数字或点击问题。", "Reply with a number or tap a question."),
+    "handoff_requested": (
+        "好的，正在為您轉接真人客服，請稍候。",
+        "好的，正在为您转接人工客服，请稍候。",
+        "Sure, I'm connecting you to a human agent now.",
+    ),
     "handoff_anger": (
         "非常抱歉造成您的不便，已請專人優先為您處理，請稍候。",
+        "非常抱歉给您带来不便，已安排专人优先为您处理，请稍候。",
         "I'm very sorry for the trouble. A specialist will take over right away.",
     ),
-    "handoff_vip": ("已為您安排專屬客服，請稍候。", "Your dedicated agent will be with you shortly."),
-    "handoff_unresolved": (
-        "這個問題我需要請真人客服協助，已為您轉接，請稍候。",
-        "I'll get a human agent to help with this — please hold on.",
+    "handoff_vip": (
+        "已為您安排專屬客服，請稍候。",
+        "已为您安排专属客服，请稍候。",
+        "Your dedicated agent will be with you shortly.",
     ),
-    "handoff_ticket": ("您的案件編號為 {number}。", "Your case number is {number}."),
-    "handoff_subject": ("機器人轉接", "Handed off by the bot"),
+    "handoff_unresolved": (
+        "這個問題需要真人客服協助，已為您轉接，請稍候。",
+        "这个问题需要人工客服帮您处理，已为您转接，请稍候。",
+        "I'll get a human agent to help with this. Please hold on.",
+    ),
+    "handoff_ticket": ("您的案件編號為 {number}。", "您的工单编号是 {number}。", "Your ticket number is {number}."),
+    "handoff_subject": ("機器人轉接", "机器人转人工", "Handed off by the bot"),
     "ticket_unknown": (
-        "查無工單 {number} 或無法在此確認您的身分，請至客服中心以工單號碼與聯絡資料查詢。",
-        "I couldn't find ticket {number} for you here. Please check it on our help center with your contact details.",
+        "查無案件 {number}，或無法在這裡確認您的身分。請到客服中心以案件編號和聯絡資料查詢。",
+        "没有查到工单 {number}，或者无法在这里确认您的身份。请到帮助中心用工单编号和联系方式查询。",
+        "I couldn't find ticket {number} for you here. Please look it up in our help center with your contact details.",
     ),
     "ticket_status": (
-        "工單 {number} 目前狀態：{status}（最後更新 {updated}）。",
-        "Ticket {number} is {status} (updated {updated}).",
+        "案件 {number} 目前狀態：{status}（最後更新 {updated}）。",
+        "工单 {number} 当前状态：{status}（最近更新 {updated}）。",
+        "Ticket {number} is {status} (last updated {updated}).",
     ),
     "summary": (
         "【轉接摘要】客戶問題：{first}{last}｜意圖：{intent}｜情緒：{mood}（憤怒 {anger}/5）｜"
         "機器人回覆 {bot_turns} 次，未解決 {failures} 次",
+        "【转人工摘要】客户问题：{first}{last}｜意图：{intent}｜情绪：{mood}（愤怒值 {anger}/5）｜"
+        "机器人回复 {bot_turns} 次，未解决 {failures} 次",
         "[Handoff summary] Customer asked: {first}{last} | intent: {intent} | mood: {mood} (anger {anger}/5) | "
         "bot replies: {bot_turns}, misses: {failures}",
     ),
-    "summary_last": ("；最後訊息：{last}", "; last message: {last}"),
-    "st_new": ("已受理", "received"),
-    "st_open": ("處理中", "in progress"),
-    "st_pending": ("等待您的回覆", "waiting for your reply"),
-    "st_on_hold": ("暫緩處理中", "on hold"),
-    "st_resolved": ("已解決", "resolved"),
-    "st_closed": ("已結案", "closed"),
-}
-
-
-# Written per locale (zh-TW, zh-CN, en) as each locale's customers write them.
-_WRITTEN: dict[str, tuple[str, str, str]] = {
-    "fallback": (
-        "抱歉，這個問題我還無法回答。我可以回答{topics}常見問題；"
+    "summary_last": ("；最後訊息：{last}", "；最后一条消息：{last}", "; last message: {last}"),
+    "mood_anger": ("憤怒", "愤怒", "angry"),
+    "mood_frustration": ("挫折", "沮丧", "frustrated"),
+    "mood_anxiety": ("焦慮", "焦虑", "anxious"),
+    "mood_sadness": ("難過", "难过", "sad"),
+    "mood_neutral": ("平靜", "平静", "calm"),
+    "mood_joy": ("開心", "开心", "happy"),
+    "st_new": ("已受理", "已受理", "received"),
+    "st_open": ("處理中", "处理中", "in progress"),
+    "st_pending": ("等待您的回覆", "等待您回复", "waiting for your reply"),
+    "st_on_hold": ("暫緩處理中", "暂缓处理", "on hold"),
+    "st_resolved": ("已解決", "已解决", "resolved"),
+    "st_closed": ("已結案", "已关闭", "closed"),
+    "fallback_head": (
+        "抱歉，這個問題我還無法回答。",
+        "抱歉，这个问题我暂时回答不了。",
+        "Sorry, I can't answer that yet.",
+    ),
+    "fallback_topics": (
+        "我可以回答{topics}等常見問題。",
+        "我可以解答{topics}等常见问题。",
+        "I can help with common questions about {topics}.",
+    ),
+    "fallback_questions": (
+        "我可以回答像是{questions}這類問題。",
+        "我可以解答像{questions}这类问题。",
+        "I can answer questions like {questions}.",
+    ),
+    "fallback_tail": (
         "您可以換個方式描述，或輸入「真人」由客服人員協助、輸入「留言」建立案件由專人回覆。",
-        "抱歉，这个问题我暂时回答不了。我可以解答{topics}常见问题；"
-        "您可以换个说法，或者输入“人工”转人工客服、输入“留言”提交工单由专人回复。",
-        "Sorry, I can't answer that yet. I can help with common questions{topics_en}. Try describing it another way, "
-        'type "agent" to reach a person, or "ticket" to leave a request.',
+        "您可以换个说法，或者输入“人工”转人工客服，输入“留言”提交工单由专人回复。",
+        'You can try describing it another way, type "agent" to reach a person, or "ticket" to leave a request.',
     ),
     "smalltalk_greeting": (
         "您好！我是線上客服小幫手，請問有什麼可以為您服務的嗎？",
@@ -89,39 +116,68 @@ _WRITTEN: dict[str, tuple[str, str, str]] = {
     "qr_human": ("真人客服", "人工客服", "Talk to an agent"),
     "qr_human_text": ("真人", "人工", "agent"),
 }
+LOCALES = ("zh-TW", "zh-CN", "en")
+# Between two sentences: Chinese needs nothing after a full-width stop, English needs a space.
+_JOIN = {"zh-TW": "", "zh-CN": "", "en": " "}
+# Quotation marks and list separators as each locale writes them.
+_QUOTE = {"zh-TW": ("「", "」"), "zh-CN": ("“", "”"), "en": ('"', '"')}
+_LIST_SEP = {"zh-TW": "、", "zh-CN": "、", "en": ", "}
 
 
-@lru_cache(maxsize=1)
-def _tables() -> dict[str, dict[str, str]]:
-    cn = converter("tw2sp")
-    tables = {
-        "zh-TW": {k: v[0] for k, v in _TW_EN.items()},
-        "zh-CN": {k: cn.convert(v[0]) for k, v in _TW_EN.items()},
-        "en": {k: v[1] for k, v in _TW_EN.items()},
-    }
-    for k, (tw, cn_text, en) in _WRITTEN.items():
-        tables["zh-TW"][k], tables["zh-CN"][k], tables["en"][k] = tw, cn_text, en
-    return tables
+def _locale(locale: str) -> str:
+    return locale if locale in LOCALES else "zh-TW"
 
 
 def t(locale: str, key: str) -> str:
     """A bot string in the given locale (zh-TW when unknown)."""
-    table = _tables().get(locale) or _tables()["zh-TW"]
-    return table[key]
+    return _TEXTS[key][LOCALES.index(_locale(locale))]
 
 
-def fallback(locale: str, topics: list[str]) -> str:
-    """What the bot can do (the brand's main FAQ topics) and how to reach a person or leave a ticket."""
-    sep = ", " if locale == "en" else "、"
-    listed = sep.join(topics[:3])
-    return t(locale, "fallback").format(
-        topics=f"{listed}等" if listed else "", topics_en=f" about {listed}" if listed else ""
-    )
+def sentences(locale: str, *parts: str) -> str:
+    """Sentences joined as the locale writes them (a space after an English full stop, none in Chinese)."""
+    return _JOIN[_locale(locale)].join(p for p in parts if p)
+
+
+def listing(locale: str, items: list[str]) -> str:
+    """A short list as a sentence writes it: 甲、乙、丙 / a, b and c."""
+    items = [i for i in items if i]
+    if _locale(locale) != "en" or len(items) < 2:
+        return _LIST_SEP[_locale(locale)].join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def quoted(locale: str, text: str) -> str:
+    """Text in the locale's quotation marks."""
+    left, right = _QUOTE[_locale(locale)]
+    return f"{left}{text}{right}"
+
+
+_SLUG = re.compile(r"^[a-z0-9]+(?:[_\-.][a-z0-9]+)*$")
+
+
+def is_slug(text: str) -> bool:
+    """True for an internal key ("account_anomaly", "refund") that must never be shown to a customer."""
+    return bool(_SLUG.match(text.strip()))
+
+
+def fallback(locale: str, topics: list[str], questions: list[str] | None = None) -> str:
+    """What the bot can do — the brand's main topics by name, else a few of its FAQ questions — and how to reach a
+    person or leave a ticket. Callers pass display names (never category keys) in the customer's locale."""
+    topics = [x for x in topics if x][:3]
+    middle = ""
+    if topics:
+        middle = t(locale, "fallback_topics").format(topics=listing(locale, topics))
+    elif questions:
+        shown = [quoted(locale, option_label(q, 30)) for q in questions[:2] if q]
+        sep = " or " if _locale(locale) == "en" else "、"
+        middle = t(locale, "fallback_questions").format(questions=sep.join(shown)) if shown else ""
+    return sentences(locale, t(locale, "fallback_head"), middle, t(locale, "fallback_tail"))
 
 
 def smalltalk(locale: str, kind: str) -> str:
     """The short polite reply to a greeting, thanks, goodbye, "are you a robot", a test or chit-chat."""
-    return t(locale, f"smalltalk_{kind}") if f"smalltalk_{kind}" in _WRITTEN else t(locale, "smalltalk_chitchat")
+    key = f"smalltalk_{kind}"
+    return t(locale, key) if key in _TEXTS else t(locale, "smalltalk_chitchat")
 
 
 def option_label(question: str, limit: int = 20) -> str:
@@ -131,8 +187,12 @@ def option_label(question: str, limit: int = 20) -> str:
 
 
 def quick_replies(locale: str, questions: list[str], *, human: bool = False) -> list[dict[str, str]]:
-    """Buttons for channels that have them: one per option (sends its number), plus "talk to an agent"."""
-    out = [{"label": option_label(q), "text": str(i)} for i, q in enumerate(questions, 1)]
+    """Buttons for channels that have them: one per option, plus "talk to an agent".
+
+    A button shows the question cut to 20 characters and sends the whole question, so the transcript reads as the
+    customer's own words (the policy accepts an option's text as well as its number).
+    """
+    out = [{"label": option_label(q), "text": " ".join(q.split())[:300]} for q in questions]
     if human:
         out.append({"label": t(locale, "qr_human"), "text": t(locale, "qr_human_text")})
     return out
@@ -147,23 +207,38 @@ def clarify(locale: str, questions: list[str]) -> str:
 
 
 def handoff(locale: str, reason: str, number: str) -> str:
-    """Handoff message with the case number."""
-    key = f"handoff_{reason}" if f"handoff_{reason}" in _TW_EN else "handoff_requested"
-    return t(locale, key) + t(locale, "handoff_ticket").format(number=number)
+    """Handoff message with the ticket number."""
+    key = f"handoff_{reason}" if f"handoff_{reason}" in _TEXTS else "handoff_requested"
+    return sentences(locale, t(locale, key), t(locale, "handoff_ticket").format(number=number))
 
 
 def ticket_status(locale: str, number: str, status: str, updated: datetime) -> str:
     """Customer-facing ticket progress."""
+    key = f"st_{status}"
     return t(locale, "ticket_status").format(
-        number=number, status=t(locale, f"st_{status}"), updated=updated.strftime("%Y-%m-%d %H:%M")
+        number=number,
+        status=t(locale, key) if key in _TEXTS else status,
+        updated=updated.strftime("%Y-%m-%d %H:%M"),
     )
+
+
+def mood_label(locale: str, label: str) -> str:
+    """An emotion label (kefu.bot.emotion.LABELS) in the reader's language."""
+    key = f"mood_{label}"
+    return t(locale, key) if key in _TEXTS else label
 
 
 def summary(
     locale: str, *, first: str, last: str, intent: str, mood: str, anger: int, bot_turns: int, failures: int
 ) -> str:
-    """Handoff summary line for agents."""
+    """Handoff summary line for agents (``mood`` is an emotion label; it is shown in the reader's language)."""
     last_part = t(locale, "summary_last").format(last=last) if last else ""
     return t(locale, "summary").format(
-        first=first, last=last_part, intent=intent, mood=mood, anger=anger, bot_turns=bot_turns, failures=failures
+        first=first,
+        last=last_part,
+        intent=intent,
+        mood=mood_label(locale, mood),
+        anger=anger,
+        bot_turns=bot_turns,
+        failures=failures,
     )

@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 
 from kefu.auth.models import Agent
 from kefu.auth.service import create_agent, create_team, set_agent_brands
+from kefu.bot.service import in_script
 from kefu.brands.models import Brand
 from kefu.brands.service import create_brand, create_inbox
 from kefu.conversations.service import add_message, create_conversation
-from kefu.core.chinese import converter
 from kefu.customers.service import add_identity, create_customer, create_organization
 from kefu.knowledge.service import create_article, create_faq
 from kefu.macros.service import create as create_canned
@@ -49,7 +49,6 @@ def load_demo(session: Session, password: str) -> bool:
     """Create the demo dataset; returns False when it already exists."""
     if session.scalar(select(Brand.id).where(Brand.slug == "demo")) is not None:
         return False
-    to_cn = converter("tw2sp")
     brand = create_brand(session, slug="demo", name="橘子商城 Orange Mall", default_locale="zh-TW", ticket_prefix="KF")
     teams = {
         slug: create_team(session, brand_id=brand.id, slug=slug, name=name, description=desc, actor=None)
@@ -127,8 +126,8 @@ def load_demo(session: Session, password: str) -> bool:
             locale="zh-CN",
             category=item["category"],
             intent=item["intent"],
-            questions=[to_cn.convert(q) for q in zh["q"]],
-            answer=to_cn.convert(zh["a"]),
+            questions=[in_script(q, "zh-TW", "zh-CN") for q in zh["q"]],
+            answer=in_script(zh["a"], "zh-TW", "zh-CN"),  # OpenCC plus mainland quotes (“” rather than 「」)
             is_published=True,
         )
         create_faq(

@@ -8,6 +8,7 @@ failure (off, timeout, HTTP error, blocked address, ungrounded output) means "us
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -96,59 +97,6 @@ def audit(
     log.info("llm %s conversation=%s outcome=%s details=%s", purpose, conv.id, outcome, info)
 
 
-def phrase_answer(
-    session: Session,
-    conv: Conversation,
-    customer_text: str,
-    faq_id: int | None,
-    faq_answer: str,
-    locale: str,
-    *,
-    faq_question: str = "",
-    settings: Settings | None = None,
-) -> str | None:
-    """The FAQ answer rephrased for this customer message, or None (use the FAQ answer verbatim).
-
-    Refuses (no call) without a matched FAQ; rejects output that adds numbers or links the FAQ lacks.
-    """
-    settings = settings or get_settings()
-    if not is_enabled(settings) or faq_id is None or not faq_answer.strip():
-        return None
-    if not brand_allows(session, conv.brand_id):
-        return None
-    if not faq_question:
-        faq = session.get(FaqEntry, faq_id)
-        faq_question = str(faq.questions[0]) if faq is not None and faq.questions else ""
-    details: dict[str, Any] = {"faq_id": faq_id, "locale": locale}
-    messages = prompts.phrase_answer(locale, masked(faq_question), faq_answer, masked(customer_text[:2000]))
-    result = ask(settings, messages)
-    if isinstance(result, LlmError):
-        audit(
-            session,
-            settings,
-            "phrase_answer",
-            result.outcome,
-            conv=conv,
-            principal=None,
-            result=result,
-            details=details,
-        )
-        return None
-    text = guard.in_script(guard.clean_output(result.text), locale)
-    outcome, extra = _phrase_verdict(text, faq_answer)
-    audit(
-        session,
-        settings,
-        "phrase_answer",
-        outcome,
-        conv=conv,
-        principal=None,
-        result=result,
-        details={**details, **extra},
-    )
-    return text if outcome == "ok" else None
-
-
 def _phrase_verdict(text: str, faq_answer: str) -> tuple[str, dict[str, Any]]:
     if not text or prompts.NO_ANSWER in text:
         return "refused", {}
@@ -175,41 +123,161 @@ def transcript(session: Session, conv: Conversation, limit: int = 30) -> Masked:
     return Masked("\n".join(lines)[-MAX_TRANSCRIPT_CHARS:])  # lines were masked one by one
 
 
-def handoff_summary(
-    session: Session, conv: Conversation, locale: str, *, settings: Settings | None = None
-) -> str | None:
-    """A short summary for the agent taking over, or None (use the extractive summary)."""
+@dataclass(frozen=True)
+class Call:
+    """One LLM call prepared in a read-only step: the masked prompt and what the reply is checked against."""
+
+    purpose: str  # "phrase_answer" | "handoff_summary"
+    conversation_id: int
+    brand_id: int
+    locale: str
+    messages: list[dict[str, str]]
+    grounding: str  # the FAQ answer, or the (masked) transcript a summary may draw on
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Answered:
+    """A call and what the endpoint returned (or why it did not): made with no database session open."""
+
+    call: Call
+    result: Completion | LlmError
+
+
+def plan_phrase(
+    session: Session,
+    conv: Conversation,
+    customer_text: str,
+    faq_id: int | None,
+    faq_answer: str,
+    locale: str,
+    *,
+    faq_question: str = "",
+    settings: Settings | None = None,
+) -> Call | None:
+    """The call that rephrases a matched FAQ answer for this customer, or None (no call: off, opted out, no FAQ)."""
+    settings = settings or get_settings()
+    if not is_enabled(settings) or faq_id is None or not faq_answer.strip():
+        return None
+    if not brand_allows(session, conv.brand_id):
+        return None
+    if not faq_question:
+        faq = session.get(FaqEntry, faq_id)
+        faq_question = str(faq.questions[0]) if faq is not None and faq.questions else ""
+    messages = prompts.phrase_answer(locale, masked(faq_question), faq_answer, masked(customer_text[:2000]))
+    return Call(
+        "phrase_answer", conv.id, conv.brand_id, locale, messages, faq_answer, {"faq_id": faq_id, "locale": locale}
+    )
+
+
+def plan_summary(session: Session, conv: Conversation, locale: str, *, settings: Settings | None = None) -> Call | None:
+    """The call that summarizes the conversation for the agent taking over, or None (no call)."""
     settings = settings or get_settings()
     if not available(session, conv.brand_id, settings):
         return None
     source = transcript(session, conv)
     if not source:
         return None
-    details: dict[str, Any] = {"locale": locale}
-    messages = prompts.handoff_summary(locale, source)
-    result = ask(settings, messages)
-    if isinstance(result, LlmError):
-        audit(
-            session,
-            settings,
-            "handoff_summary",
-            result.outcome,
-            conv=conv,
-            principal=None,
-            result=result,
-            details=details,
-        )
-        return None
-    text = guard.in_script(guard.clean_output(result.text), locale)
+    return Call(
+        "handoff_summary",
+        conv.id,
+        conv.brand_id,
+        locale,
+        prompts.handoff_summary(locale, source),
+        source,
+        {"locale": locale},
+    )
+
+
+def run(call: Call, settings: Settings | None = None) -> Answered:
+    """Make the call (bounded by KEFU_LLM_TIMEOUT). Needs no session: callers hold no transaction meanwhile."""
+    return Answered(call, ask(settings or get_settings(), call.messages))
+
+
+def _verdict(call: Call, text: str) -> tuple[str, dict[str, Any]]:
+    if call.purpose == "phrase_answer":
+        return _phrase_verdict(text, call.grounding)
     reason = None
     if not text:
         reason = "empty"
     elif len(text) > 800:
         reason = "too_long"
-    elif guard.unsupported(text, [source]):
+    elif guard.unsupported(text, [call.grounding]):
         reason = "ungrounded"
-    if reason:
-        details["reason"] = reason
-    outcome = "rejected" if reason else "ok"
-    audit(session, settings, "handoff_summary", outcome, conv=conv, principal=None, result=result, details=details)
-    return None if reason else text
+    return ("rejected", {"reason": reason}) if reason else ("ok", {})
+
+
+def settle(
+    session: Session,
+    conv: Conversation,
+    answered: Answered,
+    *,
+    used: bool = True,
+    settings: Settings | None = None,
+) -> str | None:
+    """Audit a finished call once and return its checked text, or None (use the non-LLM path).
+
+    ``used=False``: the turn went another way after the call was made (e.g. the conversation changed meanwhile);
+    the call is audited as "discarded" and its text dropped.
+    """
+    settings = settings or get_settings()
+    call, result = answered.call, answered.result
+    if isinstance(result, LlmError):
+        audit(
+            session,
+            settings,
+            call.purpose,
+            result.outcome,
+            conv=conv,
+            principal=None,
+            result=result,
+            details=call.details,
+        )
+        return None
+    text = guard.in_script(guard.clean_output(result.text), call.locale)
+    outcome, extra = _verdict(call, text)
+    if not used:
+        outcome, extra = "discarded", {}
+    audit(
+        session,
+        settings,
+        call.purpose,
+        outcome,
+        conv=conv,
+        principal=None,
+        result=result,
+        details={**call.details, **extra},
+    )
+    return text if outcome == "ok" else None
+
+
+def phrase_answer(
+    session: Session,
+    conv: Conversation,
+    customer_text: str,
+    faq_id: int | None,
+    faq_answer: str,
+    locale: str,
+    *,
+    faq_question: str = "",
+    settings: Settings | None = None,
+) -> str | None:
+    """The FAQ answer rephrased for this customer message, or None (use the FAQ answer verbatim).
+
+    Plan, call and settle in one go — for callers with no write transaction open (the bot plans before its write
+    transaction instead). Refuses (no call) without a matched FAQ; rejects output that adds numbers or links.
+    """
+    settings = settings or get_settings()
+    call = plan_phrase(
+        session, conv, customer_text, faq_id, faq_answer, locale, faq_question=faq_question, settings=settings
+    )
+    return settle(session, conv, run(call, settings), settings=settings) if call is not None else None
+
+
+def handoff_summary(
+    session: Session, conv: Conversation, locale: str, *, settings: Settings | None = None
+) -> str | None:
+    """A short summary for the agent taking over, or None (use the extractive summary); see ``phrase_answer``."""
+    settings = settings or get_settings()
+    call = plan_summary(session, conv, locale, settings=settings)
+    return settle(session, conv, run(call, settings), settings=settings) if call is not None else None

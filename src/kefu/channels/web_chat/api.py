@@ -7,7 +7,7 @@ import contextlib
 import json
 import uuid
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Request, UploadFile, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
@@ -125,6 +125,9 @@ class VisitorMessage(BaseModel):
     client_id: Annotated[str, Field(min_length=1, max_length=64)] = Field(default_factory=lambda: uuid.uuid4().hex)
     attachment_ids: list[int] = Field(default_factory=list, max_length=10)
     name: Annotated[str | None, Field(max_length=200)] = None
+    # The widget's language (from the page or the browser): the bot's replies follow it when the text alone cannot
+    # tell ("你好" is both Traditional and Simplified Chinese).
+    locale: Literal["zh-TW", "zh-CN", "en"] | None = None
 
 
 VisitorHeader = Annotated[str | None, Header(alias="X-Kefu-Visitor")]
@@ -137,7 +140,14 @@ def visitor_message(body: VisitorMessage, db: DB, x_kefu_visitor: VisitorHeader 
     if not body.body.strip() and not body.attachment_ids:
         raise InvalidInput("Empty message.")
     msg = service.post_message(
-        db, inbox, visitor, text=body.body, client_id=body.client_id, attachment_ids=body.attachment_ids, name=body.name
+        db,
+        inbox,
+        visitor,
+        text=body.body,
+        client_id=body.client_id,
+        attachment_ids=body.attachment_ids,
+        name=body.name,
+        locale=body.locale,
     )
     return service.public_messages(db, [msg])[0]
 
@@ -230,6 +240,7 @@ def _ws_post(factory: SessionFactory, visitor: Visitor, data: dict[str, Any]) ->
             client_id=body.client_id,
             attachment_ids=body.attachment_ids,
             name=body.name,
+            locale=body.locale,
         )
         return service.public_messages(db, [msg])[0]
 

@@ -17,7 +17,7 @@ from kefu.channels.web_chat.token import Visitor
 from kefu.conversations.models import Conversation, Message
 from kefu.core.errors import InvalidInput, NotFound, ProblemError
 from kefu.customers.claims import record_claim
-from kefu.customers.models import CustomerIdentity
+from kefu.customers.models import Customer, CustomerIdentity
 from kefu.customers.service import find_or_create_by_identity
 
 # Sniffed signatures: the declared type must match the bytes (no HTML/SVG smuggled in as "image").
@@ -145,8 +145,12 @@ def post_message(
     client_id: str,
     attachment_ids: list[int] | None = None,
     name: str | None = None,
+    locale: str | None = None,
 ) -> Message:
-    """Store a visitor message synchronously (the HTTP/WS answer is the acknowledgement); retries dedupe."""
+    """Store a visitor message synchronously (the HTTP/WS answer is the acknowledgement); retries dedupe.
+
+    ``locale`` (the widget's language) becomes the customer's language if they have none yet.
+    """
     msg = _inbound(visitor, client_id, text, name, attachment_ids or [])
     created = record_inbound(session, inbox, [msg], process=False)
     if created:
@@ -160,6 +164,12 @@ def post_message(
         raise ProblemError("Message could not be stored; please retry.", status=503, title="Unavailable")
     message = session.get(Message, event.message_id)
     assert message is not None
+    if locale:
+        conv = session.get(Conversation, message.conversation_id)
+        customer = session.get(Customer, conv.customer_id) if conv is not None else None
+        if customer is not None and not customer.locale:
+            customer.locale = locale
+            session.flush()
     return message
 
 

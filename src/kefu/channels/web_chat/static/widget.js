@@ -139,7 +139,7 @@
     typingTimer = setTimeout(function () { typingTimer = null; if (ws.readyState === 1) ws.send(JSON.stringify({ op: "typing", typing: false })); }, 2000);
   };
   function queue(body, ids) {
-    var m = { op: "message", body: body, attachment_ids: ids || [], client_id: Date.now().toString(36) + Math.random().toString(36).slice(2) };
+    var m = { op: "message", body: body, locale: locale, attachment_ids: ids || [], client_id: Date.now().toString(36) + Math.random().toString(36).slice(2) };
     outbox.push(m); // kept until acknowledged, re-sent after a reconnect (the server dedupes by client_id)
     if (ws && ws.readyState === 1) ws.send(JSON.stringify(m));
   }
