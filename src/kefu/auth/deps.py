@@ -23,6 +23,11 @@ CSRF_HEADER = "X-CSRF-Token"
 def db_session(request: Request) -> Iterator[Session]:
     """One transaction per request: commit when the handler returns, roll back when it raises."""
     factory = getattr(request.app.state, "session_factory", None) or get_database().sessionmaker
+    if request.method in SAFE_METHODS:
+        database = getattr(request.app.state, "database", None)
+        # Only the Database's own factory has a read twin (a test's factory bound to its transaction has none).
+        if database is not None and factory is getattr(database, "default_sessionmaker", None):
+            factory = database.read_sessionmaker  # reads never wait for the SQLite write lock
     with session_scope(factory) as session:
         yield session
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select
@@ -13,6 +15,7 @@ from kefu.audit.service import record
 from kefu.auth.models import Team
 from kefu.auth.permissions import Principal
 from kefu.brands.service import get_brand
+from kefu.core import configcache
 from kefu.core.access import ensure_brand
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, InvalidInput, NotFound
@@ -60,28 +63,58 @@ def _calendar(config: CalendarConfig) -> BusinessCalendar:
 
 
 def calendars_for(session: Session, brand_id: int, team_id: int | None) -> dict[str, BusinessCalendar]:
-    """Named calendars for a ticket: built-in defaults, overridden by the brand's, then by its team's."""
-    configs: dict[str, CalendarConfig] = dict(DEFAULT_CALENDAR_CONFIGS)
-    stmt = select(SlaCalendar).where(SlaCalendar.brand_id == brand_id)
-    stmt = stmt.where(or_(SlaCalendar.team_id.is_(None), SlaCalendar.team_id == team_id))
-    rows = sorted(session.scalars(stmt), key=lambda r: r.team_id is not None)
-    for row in rows:
-        configs[row.name] = CalendarConfig.model_validate({**row.config, "name": row.name})
-    return {name: _calendar(cfg) for name, cfg in configs.items()}
+    """Named calendars for a ticket: built-in defaults, overridden by the brand's, then by its team's; cached."""
+
+    def load() -> dict[str, BusinessCalendar]:
+        configs: dict[str, CalendarConfig] = dict(DEFAULT_CALENDAR_CONFIGS)
+        stmt = select(SlaCalendar).where(SlaCalendar.brand_id == brand_id)
+        stmt = stmt.where(or_(SlaCalendar.team_id.is_(None), SlaCalendar.team_id == team_id))
+        rows = sorted(session.scalars(stmt), key=lambda r: r.team_id is not None)
+        for row in rows:
+            configs[row.name] = CalendarConfig.model_validate({**row.config, "name": row.name})
+        return {name: _calendar(cfg) for name, cfg in configs.items()}
+
+    return dict(configcache.cached(session, brand_id, f"sla.calendars:{team_id}", load))
 
 
 def _parse_policy(name: str, definition: Mapping[str, Any]) -> SlaPolicy:
     return SlaPolicy.model_validate({**definition, "name": name})
 
 
-def active_policies(session: Session, brand_id: int) -> list[tuple[SlaPolicyRecord, SlaPolicy]]:
-    """The brand's active policies in evaluation order."""
-    rows = session.scalars(
-        select(SlaPolicyRecord)
-        .where(SlaPolicyRecord.brand_id == brand_id, SlaPolicyRecord.is_active.is_(True))
-        .order_by(SlaPolicyRecord.position, SlaPolicyRecord.id)
-    )
-    return [(r, _parse_policy(r.name, r.definition)) for r in rows]
+@dataclass(frozen=True)
+class PolicyRef:
+    """Which stored policy row a parsed policy came from (a plain copy the process cache may share)."""
+
+    id: int
+    name: str
+    definition: Mapping[str, Any]
+
+
+def active_policies(session: Session, brand_id: int) -> list[tuple[PolicyRef, SlaPolicy]]:
+    """The brand's active policies in evaluation order; cached per process until any SLA setting changes."""
+
+    def load() -> tuple[tuple[PolicyRef, SlaPolicy], ...]:
+        rows = session.scalars(
+            select(SlaPolicyRecord)
+            .where(SlaPolicyRecord.brand_id == brand_id, SlaPolicyRecord.is_active.is_(True))
+            .order_by(SlaPolicyRecord.position, SlaPolicyRecord.id)
+        )
+        return tuple(
+            (PolicyRef(r.id, r.name, MappingProxyType(dict(r.definition))), _parse_policy(r.name, r.definition))
+            for r in rows
+        )
+
+    return list(configcache.cached(session, brand_id, "sla.policies", load))
+
+
+def team_slugs(session: Session, brand_id: int) -> tuple[tuple[int, str], ...]:
+    """The brand's teams as (id, slug), oldest first; cached (policies name teams by slug)."""
+
+    def load() -> tuple[tuple[int, str], ...]:
+        rows = session.execute(select(Team.id, Team.slug).where(Team.brand_id == brand_id).order_by(Team.id))
+        return tuple((int(i), str(s)) for i, s in rows)
+
+    return configcache.cached(session, brand_id, "sla.team_slugs", load)
 
 
 def policy_definition(policy: SlaPolicy) -> dict[str, Any]:

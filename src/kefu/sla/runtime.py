@@ -9,6 +9,7 @@ reply setting ``first_response_at``) are honoured at the next check.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,12 +19,12 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from kefu.auth.models import Team, TeamMember
+from kefu.auth.models import TeamMember
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
 from kefu.conversations.models import Conversation, Message
 from kefu.core.db import utcnow
-from kefu.core.errors import InvalidInput
+from kefu.core.errors import InvalidInput, NotFound
 from kefu.core.events import publish
 from kefu.customers.models import Customer
 from kefu.sla.calendar import BusinessCalendar, Pause
@@ -33,6 +34,7 @@ from kefu.sla.configuration import (
     active_policies,
     calendars_for,
     normalize_priority,
+    team_slugs,
 )
 from kefu.sla.models import (
     EscalationContact,
@@ -51,6 +53,7 @@ from kefu.sla.policy import (
     escalation_level,
     match_policy,
 )
+from kefu.tickets.config import BrandSnapshot, brand_snapshot
 from kefu.tickets.models import Ticket
 
 _TICK = timedelta(microseconds=1)  # breach and climbs happen strictly after their instant
@@ -60,11 +63,10 @@ _SEVERITY = {"met": 0, "missed": 1, "paused": 2, "running": 3, "warning": 4, "br
 # --------------------------------------------------------------------------- matching
 
 
-def _team_slug(session: Session, team_id: int | None) -> str | None:
+def _team_slug(session: Session, brand_id: int, team_id: int | None) -> str | None:
     if team_id is None:
         return None
-    team = session.get(Team, team_id)
-    return team.slug if team else None
+    return next((slug for id_, slug in team_slugs(session, brand_id) if id_ == team_id), None)
 
 
 def ticket_attributes(session: Session, ticket: Ticket) -> dict[str, object]:
@@ -73,7 +75,10 @@ def ticket_attributes(session: Session, ticket: Ticket) -> dict[str, object]:
         k: v for k, v in (ticket.custom_fields or {}).items() if isinstance(v, str | int | float | bool)
     }
     customer = session.get(Customer, ticket.customer_id) if ticket.customer_id else None
-    brand = session.get(Brand, ticket.brand_id)
+    try:
+        brand: BrandSnapshot | None = brand_snapshot(session, ticket.brand_id)
+    except NotFound:
+        brand = None
     tier = attrs.get("tier") or service_tier(brand)
     attrs.update(
         {
@@ -85,13 +90,13 @@ def ticket_attributes(session: Session, ticket: Ticket) -> dict[str, object]:
             "vip": "true" if customer is not None and customer.vip else "false",
             "organization": "true" if ticket.organization_id else "false",
             "language": ticket.language,
-            "team": _team_slug(session, ticket.team_id),
+            "team": _team_slug(session, ticket.brand_id, ticket.team_id),
         }
     )
     return {k: v for k, v in attrs.items() if v is not None}
 
 
-def service_tier(brand: Brand | None) -> str:
+def service_tier(brand: Brand | BrandSnapshot | None) -> str:
     """The brand's service tier (setting ``sla_tier``), else the documented default."""
     tier = (brand.settings or {}).get("sla_tier") if brand is not None else None
     return str(tier) if tier else DEFAULT_SERVICE_TIER
@@ -115,9 +120,9 @@ def check_tier(session: Session, brand_id: int, tier: object) -> str:
     return tier
 
 
-def _find_team(session: Session, brand_id: int, slug: str) -> Team | None:
+def _find_team(session: Session, brand_id: int, slug: str) -> int | None:
     variants = {slug, slug.replace("_", "-"), slug.replace("-", "_")}
-    return session.scalar(select(Team).where(Team.brand_id == brand_id, Team.slug.in_(variants)).order_by(Team.id))
+    return next((id_ for id_, s in team_slugs(session, brand_id) if s in variants), None)
 
 
 def start_ticket_sla(
@@ -127,12 +132,16 @@ def start_ticket_sla(
     *,
     set_priority: bool = True,
     set_team: bool = True,
+    fresh: bool = False,
 ) -> TicketSla | None:
-    """Match the brand's policies and (re)start the ticket's SLA, applying the policy's priority floor and team."""
+    """Match the brand's policies and (re)start the ticket's SLA, applying the policy's priority floor and team.
+
+    `fresh`: the ticket was created in this transaction, so it has no SLA state to look up yet.
+    """
     now = now or utcnow()
     policies = active_policies(session, ticket.brand_id)
     chosen = match_policy([p for _, p in policies], ticket_attributes(session, ticket)) if policies else None
-    state = session.get(TicketSla, ticket.id)
+    state = None if fresh else session.get(TicketSla, ticket.id)
     if chosen is None:
         if state is not None:
             session.execute(delete(TicketSlaTarget).where(TicketSlaTarget.ticket_id == ticket.id))
@@ -144,16 +153,16 @@ def start_ticket_sla(
     if set_priority and floor is not None and PRIORITY_RANK[floor] > PRIORITY_RANK.get(ticket.priority, 1):
         ticket.priority = floor
     if set_team and ticket.team_id is None and chosen.team:
-        team = _find_team(session, ticket.brand_id, chosen.team)
-        if team is not None:
-            ticket.team_id = team.id
+        team_id = _find_team(session, ticket.brand_id, chosen.team)
+        if team_id is not None:
+            ticket.team_id = team_id
     if state is None:
         state = TicketSla(ticket_id=ticket.id, brand_id=ticket.brand_id, milestones={})
         session.add(state)
     if state.policy_id != rec.id or state.policy_name != rec.name or state.policy != rec.definition:
-        state.policy_id, state.policy_name, state.policy = rec.id, rec.name, dict(rec.definition)
+        state.policy_id, state.policy_name, state.policy = rec.id, rec.name, copy.deepcopy(dict(rec.definition))
     session.flush()
-    return refresh_ticket_sla(session, ticket, now)
+    return refresh_ticket_sla(session, ticket, now, fresh=fresh)
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -411,20 +420,29 @@ def _evaluate(
     state.updated_at = now
 
 
-def refresh_ticket_sla(session: Session, ticket: Ticket, now: datetime | None = None) -> TicketSla | None:
-    """Re-evaluate one ticket's SLA now (deadlines, met/breached, warnings, escalation, next check)."""
+def refresh_ticket_sla(
+    session: Session, ticket: Ticket, now: datetime | None = None, *, fresh: bool = False
+) -> TicketSla | None:
+    """Re-evaluate one ticket's SLA now (deadlines, met/breached, warnings, escalation, next check).
+
+    `fresh`: the SLA state was started in this transaction, so there are no stored targets or pauses to read.
+    """
     now = now or utcnow()
     state = session.get(TicketSla, ticket.id)
     if state is None:
         return None
-    targets = {t.key: t for t in session.scalars(select(TicketSlaTarget).where(TicketSlaTarget.ticket_id == ticket.id))}
+    targets = (
+        {}
+        if fresh
+        else {t.key: t for t in session.scalars(select(TicketSlaTarget).where(TicketSlaTarget.ticket_id == ticket.id))}
+    )
     ctx = _Context(session)
     _evaluate(
         ctx,
         ticket,
         state,
         targets,
-        _pauses(session, [ticket.id]).get(ticket.id, []),
+        [] if fresh else _pauses(session, [ticket.id]).get(ticket.id, []),
         _last_updates(session, [ticket]).get(ticket.id),
         now,
     )

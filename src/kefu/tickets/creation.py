@@ -13,7 +13,6 @@ from kefu.auth.models import Team
 from kefu.auth.permissions import Principal
 from kefu.auth.service import ensure_assignable
 from kefu.brands.models import Brand
-from kefu.brands.service import get_brand
 from kefu.conversations.models import Conversation, Message
 from kefu.core.access import ensure_brand
 from kefu.core.db import utcnow
@@ -24,6 +23,7 @@ from kefu.routing import service as routing
 from kefu.sla import service as sla
 from kefu.tickets.classify import classifier_for
 from kefu.tickets.commands import CreateTicket, build
+from kefu.tickets.config import BrandSnapshot, brand_snapshot
 from kefu.tickets.models import (
     Ticket,
     TicketCounter,
@@ -37,7 +37,7 @@ from kefu.tickets.timeline import ticket_topics as _topics
 DEFAULT_MIN_CONFIDENCE = 0.5
 
 
-def next_number(session: Session, brand: Brand) -> tuple[int, str]:
+def next_number(session: Session, brand: Brand | BrandSnapshot) -> tuple[int, str]:
     """Allocate the next per-brand ticket number.
 
     PostgreSQL draws it from the brand's sequence (migration 0902), so concurrent creators never wait for each
@@ -85,8 +85,10 @@ def classification_text(session: Session, ticket: Ticket) -> str:
     return body or f"{ticket.subject}\n{ticket.description}".strip()
 
 
-def _auto_classify(session: Session, ticket: Ticket, brand: Brand) -> None:
-    category, confidence = classifier_for(session, ticket.brand_id).classify(classification_text(session, ticket))
+def _auto_classify(session: Session, ticket: Ticket, brand: BrandSnapshot, *, linked: bool) -> None:
+    # A ticket opened without a conversation has no messages yet: its own text is all there is to read.
+    text = classification_text(session, ticket) if linked else f"{ticket.subject}\n{ticket.description}".strip()
+    category, confidence = classifier_for(session, ticket.brand_id).classify(text)
     threshold = float(brand.settings.get("classifier_min_confidence", DEFAULT_MIN_CONFIDENCE))
     if category is None or confidence < threshold:
         return
@@ -141,7 +143,7 @@ def create_ticket(
 def _create(session: Session, cmd: CreateTicket, actor: Principal | None, *, opened_at: datetime | None) -> Ticket:
     brand_id, customer_id, team_id, assignee_id = cmd.brand_id, cmd.customer_id, cmd.team_id, cmd.assignee_id
     priority, category, conversation_id = cmd.priority, cmd.category, cmd.conversation_id
-    brand = get_brand(session, brand_id, actor)
+    brand = brand_snapshot(session, brand_id, actor)
     organization_id = None
     customer = None
     if customer_id is not None:
@@ -189,9 +191,9 @@ def _create(session: Session, cmd: CreateTicket, actor: Principal | None, *, ope
         conv.ticket_id = ticket.id
         session.flush()
     if category is None:  # every case is classified unless someone chose its category (#17)
-        _auto_classify(session, ticket, brand)
+        _auto_classify(session, ticket, brand, linked=conv is not None)
     routing.route_new_ticket(session, ticket, actor, explicit_team=team_id is not None, apply_priority=priority is None)
-    sla.start_ticket_sla(session, ticket, now, set_priority=priority is None)
+    sla.start_ticket_sla(session, ticket, now, set_priority=priority is None, fresh=True)
     record(
         session,
         actor,

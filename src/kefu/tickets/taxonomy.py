@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 from kefu.audit.service import record
 from kefu.auth.permissions import Principal
 from kefu.brands.service import get_brand
+from kefu.core import configcache
 from kefu.core.access import ensure_brand
 from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.tickets.classify import DEFAULT_CATEGORIES
@@ -31,13 +33,19 @@ _KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 # --------------------------------------------------------------------------- categories
 
 
-def active_category_keys(session: Session, brand_id: int) -> set[str]:
-    """Keys of the brand's active categories (empty = the brand has not configured a taxonomy)."""
-    return set(
-        session.scalars(
-            select(TicketCategory.key).where(TicketCategory.brand_id == brand_id, TicketCategory.is_active.is_(True))
+def active_category_keys(session: Session, brand_id: int) -> frozenset[str]:
+    """Keys of the brand's active categories (empty = the brand has not configured a taxonomy); cached."""
+
+    def load() -> frozenset[str]:
+        return frozenset(
+            session.scalars(
+                select(TicketCategory.key).where(
+                    TicketCategory.brand_id == brand_id, TicketCategory.is_active.is_(True)
+                )
+            )
         )
-    )
+
+    return configcache.cached(session, brand_id, "tickets.category_keys", load)
 
 
 def _check_category(session: Session, brand_id: int, category: str | None) -> None:
@@ -144,16 +152,33 @@ def category_labels(session: Session, brand_id: int, key: str | None) -> dict[st
 # --------------------------------------------------------------------------- custom fields
 
 
-def _definitions(session: Session, brand_id: int) -> dict[str, TicketFieldDefinition]:
-    rows = session.scalars(
-        select(TicketFieldDefinition).where(
-            TicketFieldDefinition.brand_id == brand_id, TicketFieldDefinition.is_active.is_(True)
+@dataclass(frozen=True)
+class FieldRule:
+    """What validation needs of a custom-field definition (a plain copy the process cache may share)."""
+
+    key: str
+    type: str
+    required: bool
+    options: list[Any]
+    validation: dict[str, Any]
+
+
+def _definitions(session: Session, brand_id: int) -> dict[str, FieldRule]:
+    def load() -> dict[str, FieldRule]:
+        rows = session.scalars(
+            select(TicketFieldDefinition).where(
+                TicketFieldDefinition.brand_id == brand_id, TicketFieldDefinition.is_active.is_(True)
+            )
         )
-    )
-    return {r.key: r for r in rows}
+        return {
+            r.key: FieldRule(r.key, r.type, bool(r.required), list(r.options or []), dict(r.validation or {}))
+            for r in rows
+        }
+
+    return configcache.cached(session, brand_id, "tickets.field_rules", load)
 
 
-def _coerce(d: TicketFieldDefinition, value: Any) -> Any:
+def _coerce(d: FieldRule, value: Any) -> Any:
     rules = d.validation or {}
     label = d.key
     if d.type in ("text", "textarea", "email", "url"):
