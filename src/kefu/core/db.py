@@ -96,6 +96,20 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
         def _no_autobegin(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None  # kefu emits BEGIN itself (below)
 
+        # Writers of this process queue on a lock instead of polling in SQLite's busy handler, which sleeps up to
+        # 100 ms between tries: with dozens of waiting threads the unlucky ones waited seconds. Only the writer
+        # holding it asks SQLite for the write lock; writers of other processes still meet in the busy handler.
+        writers = threading.Lock()
+
+        def _take_write_lock(conn: Any) -> None:
+            # Bounded: a stuck holder degrades to the busy handler instead of hanging this thread.
+            if not conn.info.get(_WRITER) and writers.acquire(timeout=30):
+                conn.info[_WRITER] = True
+
+        def _release(info: dict[str, Any]) -> None:
+            if info.pop(_WRITER, False):
+                writers.release()
+
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
             # Writers take the write lock up front (BEGIN IMMEDIATE waits in the busy handler; a deferred writer
@@ -103,6 +117,8 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
             # mode they read a snapshot and never wait for, or block, a writer.
             deferred = conn.get_execution_options().get(_BEGIN_OPTION) == "DEFERRED"
             conn.info[_DEFERRED] = deferred
+            if not deferred:
+                _take_write_lock(conn)
             conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
         @event.listens_for(engine, "before_cursor_execute")
@@ -111,8 +127,20 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
                 # A read-intent transaction is about to write (e.g. a token's last-used time on a GET): end the
                 # read snapshot (nothing to commit) and take the write lock, as a writer would have from the start.
                 conn.info[_DEFERRED] = False
+                _take_write_lock(conn)
                 cursor.execute("COMMIT")
                 cursor.execute("BEGIN IMMEDIATE")
+
+        @event.listens_for(engine, "commit")
+        @event.listens_for(engine, "rollback")
+        def _end(conn: Any) -> None:
+            # Released just before COMMIT/ROLLBACK runs, so a thread that writes again from an after-commit hook
+            # never waits for itself; the next writer may meet the busy handler for the instant the COMMIT takes.
+            _release(conn.info)
+
+        @event.listens_for(engine, "checkin")
+        def _checkin(_dbapi_conn: Any, record: Any) -> None:
+            _release(record.info)  # a connection returned without commit or rollback (error paths)
 
         return engine
     if url.startswith("postgresql://"):
@@ -124,6 +152,7 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
 
 _BEGIN_OPTION = "kefu_sqlite_begin"
 _DEFERRED = "kefu_sqlite_deferred"
+_WRITER = "kefu_sqlite_writer"
 _WRITE_RE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|SAVEPOINT|CREATE|DROP|ALTER)\b", re.IGNORECASE)
 READS = {_BEGIN_OPTION: "DEFERRED"}  # execution options of a read-intent engine (Database.read_sessionmaker)
 
