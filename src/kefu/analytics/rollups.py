@@ -168,10 +168,7 @@ def _direct(
 def created_by_hour(
     session: Session, brand_ids: Iterable[int], start: datetime, end: datetime
 ) -> dict[tuple[int, str], int] | None:
-    """Tickets created in [start, end) per (epoch hour, channel): rollups plus direct counts where needed.
-
-    Returns None when the rollups cover no whole hour of the period (the caller then queries directly).
-    """
+    """Tickets created in [start, end) per (epoch hour, channel), or None when no whole hour is rolled up."""
     brands = tuple(brand_ids)
     until = complete_until(session)
     if until is None or not brands:

@@ -101,10 +101,8 @@ def set_session_cookie(response: Response, settings: Settings, token: str) -> No
 async def current_principal(
     request: Request, principal: Annotated[Principal | None, Depends(optional_principal)]
 ) -> Principal:
-    """The authenticated principal or a 401; also enforces the route's declared permission (kefu.auth.scopes).
-
-    Async although it does no awaiting: FastAPI runs sync dependencies in the thread pool, a hop per request.
-    """
+    """The authenticated principal or a 401; also enforces the route's declared permission (kefu.auth.scopes)."""
+    # Async although nothing is awaited: FastAPI runs sync dependencies in the thread pool, a hop per request.
     if principal is None:
         raise Unauthorized("Authentication required.")
     refused = scopes.check_route(principal, request.scope.get("route"), request.method)

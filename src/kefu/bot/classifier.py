@@ -100,11 +100,9 @@ class CategoryModels:
         self._lock = threading.Lock()
 
     def model_for(self, session: Session, brand_id: int) -> Any | None:
-        """The current model (None when there is too little data to learn from).
-
-        FAQs, corrections and categories are watched by kefu.core.configcache, so while none of them changed the
-        model is reused without the fingerprint's three aggregate queries (one per ticket created otherwise).
-        """
+        """The current model (None when there is too little data to learn from)."""
+        # FAQs, corrections and categories are watched by kefu.core.configcache: while none of them changed, the
+        # model is reused without the fingerprint's three aggregate queries (otherwise run for every new ticket).
         return configcache.cached(session, brand_id, "bot.category_model", lambda: self._current(session, brand_id))
 
     def _current(self, session: Session, brand_id: int) -> Any | None:

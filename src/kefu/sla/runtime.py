@@ -134,10 +134,8 @@ def start_ticket_sla(
     set_team: bool = True,
     fresh: bool = False,
 ) -> TicketSla | None:
-    """Match the brand's policies and (re)start the ticket's SLA, applying the policy's priority floor and team.
-
-    `fresh`: the ticket was created in this transaction, so it has no SLA state to look up yet.
-    """
+    """Match the brand's policies and (re)start the ticket's SLA, applying the policy's priority floor and team."""
+    # fresh: the ticket was created in this transaction, so there is no SLA state to look up yet.
     now = now or utcnow()
     policies = active_policies(session, ticket.brand_id)
     chosen = match_policy([p for _, p in policies], ticket_attributes(session, ticket)) if policies else None
@@ -423,10 +421,8 @@ def _evaluate(
 def refresh_ticket_sla(
     session: Session, ticket: Ticket, now: datetime | None = None, *, fresh: bool = False
 ) -> TicketSla | None:
-    """Re-evaluate one ticket's SLA now (deadlines, met/breached, warnings, escalation, next check).
-
-    `fresh`: the SLA state was started in this transaction, so there are no stored targets or pauses to read.
-    """
+    """Re-evaluate one ticket's SLA now (deadlines, met/breached, warnings, escalation, next check)."""
+    # fresh: the SLA state was started in this transaction, so there are no stored targets or pauses to read.
     now = now or utcnow()
     state = session.get(TicketSla, ticket.id)
     if state is None:
