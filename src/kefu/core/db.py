@@ -140,7 +140,8 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
 
         @event.listens_for(engine, "checkin")
         def _checkin(_dbapi_conn: Any, record: Any) -> None:
-            _release(record.info)  # a connection returned without commit or rollback (error paths)
+            if record is not None:
+                _release(record.info)  # a connection returned without commit or rollback (error paths)
 
         return engine
     if url.startswith("postgresql://"):
