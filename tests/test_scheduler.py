@@ -88,5 +88,6 @@ def test_every_module_schedule_is_wired() -> None:
         "surveys.send_csat",
         "qa.daily_sample",
         "analytics.check_alerts",
+        "analytics.rollup",
         "channels.sweep",
     } <= names

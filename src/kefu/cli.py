@@ -38,6 +38,9 @@ except ImportError:  # pragma: no cover - bot package not installed
 from kefu.llm.cli import llm_app  # noqa: E402 - `kefu llm check`
 
 app.add_typer(llm_app, name="llm")
+from kefu.analytics.cli import analytics_app  # noqa: E402 - `kefu analytics rollup`
+
+app.add_typer(analytics_app, name="analytics")
 
 
 def _logging() -> None:

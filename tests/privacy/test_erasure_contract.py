@@ -24,6 +24,8 @@ NOT_PERSONAL = {
     "audit_log", "privacy_requests", "deletion_ledger", "consent_events", "retention_policies", "qa_reviews",
     "ticket_sla", "classification_feedback", "api_tokens", "imap_cursors", "login_attempts", "periodic_runs",
     "scheduler_leases", "organizations",
+    # Rollup bookkeeping: the rollup's name and how far it is complete.
+    "analytics_rollup_state",
     # Durable job rows carry ids only (see every enqueue call) and are deleted when the job succeeds.
     "jobs",
     # Agents' saved console views: a view name and a filter set, staff data.

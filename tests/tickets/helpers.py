@@ -10,10 +10,13 @@ import pytest
 
 TW = ZoneInfo("Asia/Taipei")
 CLOCK_MODULES = (
-    "kefu.tickets.service",
+    "kefu.tickets.creation",
+    "kefu.tickets.lifecycle",
+    "kefu.tickets.links",
     "kefu.tickets.timeline",
     "kefu.tickets.progress",
-    "kefu.sla.service",
+    "kefu.sla.configuration",
+    "kefu.sla.runtime",
     "kefu.sla.notifications",
     "kefu.routing.service",
     "kefu.complaints.service",

@@ -47,3 +47,28 @@ Index(
     postgresql_where=text("sender_type = 'bot' AND is_note IS false"),
     sqlite_where=text("sender_type = 'bot' AND is_note IS 0"),
 )
+
+
+class TicketHourRollup(Base):
+    """Tickets created per brand, UTC hour and channel (kefu.analytics.rollups); dashboards read these, not tickets.
+
+    Hours rather than days: any brand's local day (whole-hour UTC offsets) and any period's whole hours are sums
+    of rows, so a rollup answer equals the direct query exactly.
+    """
+
+    __tablename__ = "analytics_ticket_hours"
+
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"), primary_key=True)
+    hour: Mapped[int] = mapped_column(primary_key=True)  # hours since 1970-01-01 UTC
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created: Mapped[int] = mapped_column(default=0)
+
+
+class RollupState(Base):
+    """How far a rollup is complete: every hour before `complete_until` (hours since epoch) is rolled up."""
+
+    __tablename__ = "analytics_rollup_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    complete_until: Mapped[int]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from kefu.analytics import rollups
 from kefu.analytics.metrics import (
     BOT_RECONTACT_HOURS,
     COMPLAINT_CLOSURE_HOURS,
@@ -118,12 +120,26 @@ def _num(v: Any, digits: int = 1) -> float | None:
 # --------------------------------------------------------------------------- tickets
 
 
+def _rolled_up(session: Session, f: Filters) -> dict[tuple[int, str], int] | None:
+    """Tickets created per (hour, channel) from the hourly rollups (None: filter or period they cannot serve)."""
+    if f.organization_id is not None:
+        return None
+    return rollups.created_by_hour(session, f.brand_ids, f.start, f.end)
+
+
 def volume_by_channel(session: Session, f: Filters) -> dict[str, Any]:
-    """Tickets created in the period per channel."""
-    n = func.count(Ticket.id)
-    rows = session.execute(
-        select(Ticket.channel, n).where(*_tickets(f), _in(Ticket.created_at, f)).group_by(Ticket.channel)
-    ).all()
+    """Tickets created in the period per channel (from the hourly rollups when they cover the period)."""
+    hourly = _rolled_up(session, f)
+    if hourly is not None:
+        counts: dict[str, int] = {}
+        for (_, ch), c in hourly.items():
+            counts[ch] = counts.get(ch, 0) + c
+        rows: Sequence[Any] = [(ch, c) for ch, c in counts.items() if c]
+    else:
+        n = func.count(Ticket.id)
+        rows = session.execute(
+            select(Ticket.channel, n).where(*_tickets(f), _in(Ticket.created_at, f)).group_by(Ticket.channel)
+        ).all()
     by = {str(ch): int(c) for ch, c in sorted(rows, key=lambda r: (-int(r[1]), str(r[0])))}
     return {"total": sum(by.values()), "by_channel": by}
 
@@ -131,12 +147,21 @@ def volume_by_channel(session: Session, f: Filters) -> dict[str, Any]:
 def daily_volume(session: Session, f: Filters, tz_offset_hours: float = 8.0) -> list[tuple[date, int]]:
     """Tickets created per local day (brand timezone offset), every day of the period present."""
     offset = tz_offset_hours * 3600
-    day = local_day(Ticket.created_at, literal(offset))
-    rows: dict[int, int] = dict(
-        session.execute(
-            select(day.label("d"), func.count(Ticket.id)).where(*_tickets(f), _in(Ticket.created_at, f)).group_by("d")
-        ).all()
-    )
+    hourly = _rolled_up(session, f) if float(tz_offset_hours).is_integer() else None
+    rows: dict[int, int] = {}
+    if hourly is not None:  # whole-hour offsets: a local day is 24 rolled-up UTC hours
+        for (hour, _), c in hourly.items():
+            d = int((hour * 3600 + offset) // 86400)
+            rows[d] = rows.get(d, 0) + c
+    else:
+        day = local_day(Ticket.created_at, literal(offset))
+        rows = dict(
+            session.execute(
+                select(day.label("d"), func.count(Ticket.id))
+                .where(*_tickets(f), _in(Ticket.created_at, f))
+                .group_by("d")
+            ).all()
+        )
     first = int(((f.start - EPOCH).total_seconds() + offset) // 86400)
     last = int(((f.end - timedelta(microseconds=1) - EPOCH).total_seconds() + offset) // 86400)
     return [(date(1970, 1, 1) + timedelta(days=d), int(rows.get(d, 0))) for d in range(first, last + 1)]

@@ -83,3 +83,23 @@ def _sqlite_day(element: local_day, compiler: SQLCompiler, **kw: Any) -> str:
         f"CAST((ROUND((julianday({compiler.process(ts, **kw)}) - 2440587.5) * 86400.0, 3) "
         f"+ {compiler.process(offset, **kw)}) / 86400 AS INTEGER)"
     )
+
+
+class epoch_hour(FunctionElement[int]):
+    """`epoch_hour(ts)`: whole hours since 1970-01-01 UTC (the key of the hourly rollups)."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "epoch_hour"
+
+
+@compiles(epoch_hour, "postgresql")
+def _pg_hour(element: epoch_hour, compiler: SQLCompiler, **kw: Any) -> str:
+    (ts,) = list(element.clauses)
+    return f"CAST(FLOOR(EXTRACT(EPOCH FROM {compiler.process(ts, **kw)}) / 3600) AS INTEGER)"
+
+
+@compiles(epoch_hour)
+def _sqlite_hour(element: epoch_hour, compiler: SQLCompiler, **kw: Any) -> str:
+    (ts,) = list(element.clauses)
+    return f"CAST(ROUND((julianday({compiler.process(ts, **kw)}) - 2440587.5) * 86400.0, 3) / 3600 AS INTEGER)"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
@@ -23,6 +23,11 @@ CSRF_HEADER = "X-CSRF-Token"
 def db_session(request: Request) -> Iterator[Session]:
     """One transaction per request: commit when the handler returns, roll back when it raises."""
     factory = getattr(request.app.state, "session_factory", None) or get_database().sessionmaker
+    if request.method in SAFE_METHODS:
+        database = getattr(request.app.state, "database", None)
+        # Only the Database's own factory has a read twin (a test's factory bound to its transaction has none).
+        if database is not None and factory is getattr(database, "default_sessionmaker", None):
+            factory = database.read_sessionmaker  # reads never wait for the SQLite write lock
     with session_scope(factory) as session:
         yield session
 
@@ -31,8 +36,8 @@ def db_session(request: Request) -> Iterator[Session]:
 DB = Annotated[Session, Depends(db_session, scope="function")]
 
 
-def settings_dep(request: Request) -> Settings:
-    """Settings bound to the app (tests may override)."""
+async def settings_dep(request: Request) -> Settings:
+    """Settings bound to the app (tests may override); async: no I/O, so no thread-pool hop."""
     s = getattr(request.app.state, "settings", None)
     return s if isinstance(s, Settings) else get_settings()
 
@@ -93,10 +98,11 @@ def set_session_cookie(response: Response, settings: Settings, token: str) -> No
     )
 
 
-def current_principal(
+async def current_principal(
     request: Request, principal: Annotated[Principal | None, Depends(optional_principal)]
 ) -> Principal:
     """The authenticated principal or a 401; also enforces the route's declared permission (kefu.auth.scopes)."""
+    # Async although nothing is awaited: FastAPI runs sync dependencies in the thread pool, a hop per request.
     if principal is None:
         raise Unauthorized("Authentication required.")
     refused = scopes.check_route(principal, request.scope.get("route"), request.method)
@@ -108,10 +114,10 @@ def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require(permission: str) -> Callable[[Principal], Principal]:
+def require(permission: str) -> Callable[[Principal], Awaitable[Principal]]:
     """Dependency factory: the principal must hold `permission`."""
 
-    def _dep(principal: CurrentPrincipal) -> Principal:
+    async def _dep(principal: CurrentPrincipal) -> Principal:  # async: no thread-pool hop for a pure check
         if not principal.can(permission):
             raise Forbidden(f"Missing permission {permission}.")
         return principal

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from kefu.core import configcache
 from kefu.core.db import Base, utcnow
 
 ROLES = ("admin", "supervisor", "agent", "auditor")
@@ -113,3 +114,6 @@ class LoginAttempt(Base):
     ip: Mapped[str] = mapped_column(String(64))
     success: Mapped[bool]
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+configcache.watch(Team)  # SLA policies name teams by slug (kefu.sla.configuration)

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kefu.bot.smalltalk import strip_smalltalk
+from kefu.core import configcache
 from kefu.knowledge.models import FaqEntry
 from kefu.tickets.classify import Classifier, keyword_classifier_for
 from kefu.tickets.models import ClassificationFeedback, TicketCategory
@@ -100,6 +101,11 @@ class CategoryModels:
 
     def model_for(self, session: Session, brand_id: int) -> Any | None:
         """The current model (None when there is too little data to learn from)."""
+        # FAQs, corrections and categories are watched by kefu.core.configcache: while none of them changed, the
+        # model is reused without the fingerprint's three aggregate queries (otherwise run for every new ticket).
+        return configcache.cached(session, brand_id, "bot.category_model", lambda: self._current(session, brand_id))
+
+    def _current(self, session: Session, brand_id: int) -> Any | None:
         fp = _fingerprint(session, brand_id)
         with self._lock:
             cached = self._models.get(brand_id)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from kefu.core import configcache
 from kefu.core.db import Base, utcnow
 from kefu.core.enums import INBOX_KINDS, check_in
 from kefu.privacy.crypto import EncryptedJSON
@@ -51,3 +52,6 @@ class Inbox(Base):
     config: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON(), default=dict)
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+configcache.watch(Brand, "id")  # cached brand snapshots (kefu.tickets.config)

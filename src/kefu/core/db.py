@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -91,20 +92,70 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
 
-        # pysqlite's implicit BEGIN is deferred; take the write lock up front to avoid
-        # SQLITE_BUSY upgrade deadlocks between concurrent writers.
         @event.listens_for(engine, "connect")
         def _no_autobegin(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.isolation_level = None
+            dbapi_conn.isolation_level = None  # kefu emits BEGIN itself (below)
+
+        # Writers of this process queue on a lock instead of polling in SQLite's busy handler, which sleeps up to
+        # 100 ms between tries: with dozens of waiting threads the unlucky ones waited seconds. Only the writer
+        # holding it asks SQLite for the write lock; writers of other processes still meet in the busy handler.
+        writers = threading.Lock()
+
+        def _take_write_lock(conn: Any) -> None:
+            # Bounded: a stuck holder degrades to the busy handler instead of hanging this thread.
+            if not conn.info.get(_WRITER) and writers.acquire(timeout=30):
+                conn.info[_WRITER] = True
+
+        def _release(info: dict[str, Any]) -> None:
+            if info.pop(_WRITER, False):
+                writers.release()
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers take the write lock up front (BEGIN IMMEDIATE waits in the busy handler; a deferred writer
+            # would fail with SQLITE_BUSY when upgrading). Read-intent transactions (READS) begin deferred: in WAL
+            # mode they read a snapshot and never wait for, or block, a writer.
+            deferred = conn.get_execution_options().get(_BEGIN_OPTION) == "DEFERRED"
+            conn.info[_DEFERRED] = deferred
+            if not deferred:
+                _take_write_lock(conn)
+            conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _promote(conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
+            if conn.info.get(_DEFERRED) and _WRITE_RE.match(statement):
+                # A read-intent transaction is about to write (e.g. a token's last-used time on a GET): end the
+                # read snapshot (nothing to commit) and take the write lock, as a writer would have from the start.
+                conn.info[_DEFERRED] = False
+                _take_write_lock(conn)
+                cursor.execute("COMMIT")
+                cursor.execute("BEGIN IMMEDIATE")
+
+        @event.listens_for(engine, "commit")
+        @event.listens_for(engine, "rollback")
+        def _end(conn: Any) -> None:
+            # Released just before COMMIT/ROLLBACK runs, so a thread that writes again from an after-commit hook
+            # never waits for itself; the next writer may meet the busy handler for the instant the COMMIT takes.
+            _release(conn.info)
+
+        @event.listens_for(engine, "checkin")
+        def _checkin(_dbapi_conn: Any, record: Any) -> None:
+            if record is not None:
+                _release(record.info)  # a connection returned without commit or rollback (error paths)
 
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, json_serializer=_json_dumps)
+    # No pre-ping (a SELECT 1 before every checkout): a connection the server dropped fails its statement and is
+    # discarded from the pool; pool_recycle retires connections before typical idle timeouts instead.
+    return create_engine(url, pool_recycle=1800, pool_size=10, max_overflow=20, json_serializer=_json_dumps)
+
+
+_BEGIN_OPTION = "kefu_sqlite_begin"
+_DEFERRED = "kefu_sqlite_deferred"
+_WRITER = "kefu_sqlite_writer"
+_WRITE_RE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|SAVEPOINT|CREATE|DROP|ALTER)\b", re.IGNORECASE)
+READS = {_BEGIN_OPTION: "DEFERRED"}  # execution options of a read-intent engine (Database.read_sessionmaker)
 
 
 def _json_dumps(obj: Any) -> str:
@@ -119,6 +170,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
+        # Sessions for requests that only read (GET/HEAD): on SQLite they begin DEFERRED (see make_engine).
+        self.read_sessionmaker = sessionmaker(bind=self.engine.execution_options(**READS), expire_on_commit=False)
+        self.default_sessionmaker = self.sessionmaker
 
     def session(self) -> AbstractContextManager[Session]:
         """A unit of work: commits on success, rolls back on error."""

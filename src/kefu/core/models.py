@@ -1,11 +1,11 @@
-"""Core tables: scheduler leases (leader election that works on SQLite and PostgreSQL alike) and durable jobs."""
+"""Core tables: scheduler leases (leader election on SQLite and PostgreSQL alike), durable jobs, config versions."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, SmallInteger, String, Text
+from sqlalchemy import BigInteger, Index, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kefu.core.db import Base, utcnow
@@ -55,3 +55,12 @@ class Job(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ConfigVersion(Base):
+    """A token that changes whenever any configuration row of the brand changes (kefu.core.configcache)."""
+
+    __tablename__ = "config_versions"
+
+    brand_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger)

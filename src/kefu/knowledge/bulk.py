@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from kefu.audit.service import record
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
+from kefu.core import configcache
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, InvalidInput
 from kefu.core.events import publish
@@ -358,6 +359,8 @@ def _apply(
                 done += len(chunk)
                 if progress is not None:
                     progress(done, total)
+        if inserts or updates:  # bulk statements skip the flush hook that invalidates cached models (configcache)
+            configcache.touch(session, [brand_id])
     except IntegrityError as exc:  # another import created the same (brand, id, locale) meanwhile
         raise Conflict("Another change to these FAQs happened during the import; run it again.") from exc
 

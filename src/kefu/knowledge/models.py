@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from kefu.core import configcache
 from kefu.core.db import Base, utcnow
 
 LOCALES = ("zh-TW", "zh-CN", "en")
@@ -54,3 +55,6 @@ class Article(Base):
     is_published: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+configcache.watch(FaqEntry)  # the ticket category model learns from FAQs (kefu.bot.classifier)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from kefu.core import configcache
 from kefu.core.db import Base, utcnow
 
 STRATEGIES = ("round_robin", "least_loaded", "skills", "manual")
@@ -44,3 +45,6 @@ class TeamRouting(Base):
     auto_assign: Mapped[bool] = mapped_column(default=True)
     last_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+configcache.watch(RoutingRule)  # rules are cached per process (kefu.routing.service)

@@ -9,6 +9,7 @@ tickets in ``new``, ``open`` and ``on_hold`` — a ticket pending on the custome
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from kefu.auth.models import Agent, Team, TeamMember
 from kefu.auth.permissions import Principal
 from kefu.auth.service import assignable_clause, ensure_assignable
 from kefu.brands.service import get_brand
+from kefu.core import configcache
 from kefu.core.access import ensure_brand
 from kefu.core.db import utcnow
 from kefu.core.errors import InvalidInput, NotFound
@@ -102,14 +104,40 @@ def rule_matches(conditions: Mapping[str, Any], facts: Mapping[str, Any]) -> boo
     return True
 
 
-def _rules(session: Session, brand_id: int) -> list[RoutingRule]:
-    return list(
-        session.scalars(
+@dataclass(frozen=True)
+class _Rule:
+    """What evaluation reads of a rule (a plain copy the process cache may share)."""
+
+    name: str
+    conditions: dict[str, Any]
+    team_id: int | None
+    set_priority: str | None
+    priority_bump: int
+    required_skills: tuple[Any, ...]
+    stop: bool
+
+
+def _rules(session: Session, brand_id: int) -> tuple[_Rule, ...]:
+    def load() -> tuple[_Rule, ...]:
+        rows = session.scalars(
             select(RoutingRule)
             .where(RoutingRule.brand_id == brand_id, RoutingRule.is_active.is_(True))
             .order_by(RoutingRule.position, RoutingRule.id)
         )
-    )
+        return tuple(
+            _Rule(
+                r.name,
+                copy.deepcopy(dict(r.conditions or {})),
+                r.team_id,
+                r.set_priority,
+                int(r.priority_bump or 0),
+                tuple(r.required_skills or ()),
+                bool(r.stop),
+            )
+            for r in rows
+        )
+
+    return configcache.cached(session, brand_id, "routing.rules", load)  # active rules change rarely
 
 
 def bump(priority: str, steps: int) -> TicketPriority:

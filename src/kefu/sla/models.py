@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from kefu.core import configcache
 from kefu.core.db import Base, utcnow
 
 
@@ -147,3 +148,7 @@ class Notification(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None]
+
+
+for _model in (SlaPolicyRecord, SlaCalendar, EscalationContact):
+    configcache.watch(_model)  # SLA configuration is cached per process (kefu.sla.configuration)

@@ -229,17 +229,24 @@ def set_classifier_factory(factory: ClassifierFactory | None) -> None:
 
 
 def keyword_classifier_for(session: Session, brand_id: int) -> Classifier:
-    """Keyword classifier from the brand's active categories (defaults when the brand has none configured)."""
+    """Keyword classifier from the brand's active categories (defaults when the brand has none); cached per process."""
+    from kefu.core import configcache
     from kefu.tickets.models import TicketCategory
 
-    rows = session.execute(
-        select(TicketCategory.key, TicketCategory.keywords)
-        .where(TicketCategory.brand_id == brand_id, TicketCategory.is_active.is_(True))
-        .order_by(TicketCategory.position, TicketCategory.id)
-    ).all()
-    if rows:
-        return KeywordClassifier({key: [str(k) for k in kws or []] for key, kws in rows})
-    return KeywordClassifier({c.key: c.keywords for c in DEFAULT_CATEGORIES})
+    def load() -> Classifier:
+        rows = session.execute(
+            select(TicketCategory.key, TicketCategory.keywords)
+            .where(TicketCategory.brand_id == brand_id, TicketCategory.is_active.is_(True))
+            .order_by(TicketCategory.position, TicketCategory.id)
+        ).all()
+        if rows:
+            return KeywordClassifier({key: [str(k) for k in kws or []] for key, kws in rows})
+        return _DEFAULT_CLASSIFIER
+
+    return configcache.cached(session, brand_id, "tickets.keyword_classifier", load)
+
+
+_DEFAULT_CLASSIFIER = KeywordClassifier({c.key: c.keywords for c in DEFAULT_CATEGORIES})
 
 
 def classifier_for(session: Session, brand_id: int) -> Classifier:

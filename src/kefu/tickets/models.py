@@ -10,6 +10,7 @@ from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint,
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, Session, UOWTransaction, mapped_column, validates
 
+from kefu.core import configcache
 from kefu.core.db import Base, utcnow
 from kefu.core.enums import ChannelKind, StrEnumType, check_in, validate_member
 
@@ -229,3 +230,7 @@ def _search_after_flush(session: Session, flush_context: UOWTransaction) -> None
     from kefu.tickets import search
 
     search.after_flush(session, flush_context)
+
+
+for _model in (TicketCategory, TicketFieldDefinition, ClassificationFeedback):
+    configcache.watch(_model)  # taxonomy, field rules and the category model are cached per process

@@ -1,0 +1,132 @@
+"""CPU per ticket create through the whole HTTP stack, in-process (SQLite, and PostgreSQL when configured).
+
+Usage: python benchmarks/create_cpu.py [--n 500] [--rounds 3] [--pg postgresql://...] [--profile out.txt]
+
+Drives POST /api/v1/tickets through the ASGI app with Starlette's TestClient and reads time.process_time() around
+the loop, so the figure is server + client CPU of this one process (PostgreSQL backends are not included: see
+vs_django_helpdesk.py for the sampled-backend figure). The client's share is measured separately on GET /healthz's
+cheapest sibling (an unauthenticated 404 on /api/v1/…) and printed as the "floor"; "server CPU/op" is the
+difference. Also prints the SQL statements per create. Medians over rounds (the machine is shared and noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+import uuid
+
+os.environ.setdefault("KEFU_ENV", "test")
+os.environ.setdefault("KEFU_SECRET_KEY", uuid.uuid4().hex * 2)
+
+
+def run(url: str, n: int, rounds: int, profile: str | None) -> dict[str, float]:
+    """Create n tickets per round; returns medians."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy import event
+
+    from kefu.auth.service import create_agent, create_token
+    from kefu.brands.service import create_brand
+    from kefu.core.config import Settings
+    from kefu.core.db import Database
+    from kefu.core.events import MemoryBus
+    from kefu.core.migrate import upgrade
+    from kefu.web.app import create_app
+
+    upgrade(url)
+    database = Database(url)
+    with database.session() as s:
+        brand = create_brand(s, slug=f"bench-{uuid.uuid4().hex[:6]}", name="bench")
+        agent = create_agent(
+            s, email=f"b-{uuid.uuid4().hex[:6]}@example.com", name="b", password="bench password", role="admin"
+        )
+        _, raw = create_token(s, agent, name="bench", scopes=None, expires_at=None, actor=None)
+        brand_id = brand.id
+    app = create_app(Settings(database_url=url), database=database, bus=MemoryBus())
+    h = {"Authorization": f"Bearer {raw}"}
+    statements = [0]
+
+    def _count(*_a: object) -> None:
+        statements[0] += 1
+
+    event.listen(database.engine, "before_cursor_execute", _count)
+    cpu_ops, floor_ops, rates, queries = [], [], [], []
+    with TestClient(app) as client:
+        for i in range(50):  # warm caches and the pool
+            client.post("/api/v1/tickets", json={"brand_id": brand_id, "subject": f"暖機 {i}"}, headers=h)
+        for r in range(rounds):
+            c0 = time.process_time()
+            for _ in range(n):
+                client.get("/api/v1/__floor__")
+            floor_ops.append((time.process_time() - c0) / n * 1000)
+            statements[0] = 0
+            prof = None
+            if profile and r == rounds - 1:
+                import cProfile
+
+                prof = cProfile.Profile()
+                prof.enable()
+            c0, w0 = time.process_time(), time.perf_counter()
+            for i in range(n):
+                resp = client.post(
+                    "/api/v1/tickets",
+                    json={"brand_id": brand_id, "subject": f"工單 {r}-{i}", "description": "訂單還沒到，請幫忙查詢"},
+                    headers=h,
+                )
+                assert resp.status_code == 201, resp.text
+            cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+            if prof is not None:
+                prof.disable()
+                import pstats
+
+                with open(profile, "w") as f:
+                    pstats.Stats(prof, stream=f).sort_stats("cumulative").print_stats(80)
+            cpu_ops.append(cpu / n * 1000)
+            rates.append(n / wall)
+            queries.append(statements[0] / n)
+    database.dispose()
+    floor = statistics.median(floor_ops)
+    cpu = statistics.median(cpu_ops)
+    out = {
+        "cpu_ms": cpu,
+        "floor_ms": floor,
+        "server_ms": cpu - floor,
+        "per_s": statistics.median(rates),
+        "queries": statistics.median(queries),
+    }
+    backend = url.split(":", 1)[0]
+    print(
+        f"{backend}: create {out['per_s']:,.0f}/s (1 client, in-process); CPU/op {cpu:.2f} ms, client floor "
+        f"{floor:.2f} ms → server CPU/op {out['server_ms']:.2f} ms; {out['queries']:.1f} SQL statements/create "
+        f"(medians of {rounds} rounds × {n})"
+    )
+    return out
+
+
+def main() -> None:
+    """Entry point."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=500)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--pg", default=os.environ.get("KEFU_BENCH_PG"))
+    ap.add_argument("--profile", help="write a cProfile report (cumulative) of the last SQLite round here")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        run(f"sqlite:///{d}/bench.db", args.n, args.rounds, args.profile)
+    if args.pg:
+        import psycopg
+
+        name = f"kefu_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(args.pg, autocommit=True) as c:
+            c.execute(f'CREATE DATABASE "{name}"')
+        try:
+            run(args.pg.rsplit("/", 1)[0] + "/" + name, args.n, args.rounds, None)
+        finally:
+            with psycopg.connect(args.pg, autocommit=True) as c:
+                c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()

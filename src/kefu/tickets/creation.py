@@ -1,0 +1,227 @@
+"""Ticket creation: numbering, validation, auto-classification, routing, SLA start and assignment in one transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from kefu.audit.service import record
+from kefu.auth.models import Team
+from kefu.auth.permissions import Principal
+from kefu.auth.service import ensure_assignable
+from kefu.brands.models import Brand
+from kefu.conversations.models import Conversation, Message
+from kefu.core.access import ensure_brand
+from kefu.core.db import utcnow
+from kefu.core.errors import Conflict, InvalidInput, NotFound
+from kefu.core.events import publish
+from kefu.customers.models import Customer
+from kefu.routing import service as routing
+from kefu.sla import service as sla
+from kefu.tickets.classify import classifier_for
+from kefu.tickets.commands import CreateTicket, build
+from kefu.tickets.config import BrandSnapshot, brand_snapshot
+from kefu.tickets.models import (
+    Ticket,
+    TicketCounter,
+    TicketPriority,
+    TicketStatus,
+)
+from kefu.tickets.taxonomy import _check_category, active_category_keys, validate_custom_fields
+from kefu.tickets.timeline import add_activity, ticket_event
+from kefu.tickets.timeline import ticket_topics as _topics
+
+DEFAULT_MIN_CONFIDENCE = 0.5
+
+
+def next_number(session: Session, brand: Brand | BrandSnapshot) -> tuple[int, str]:
+    """Allocate the next per-brand ticket number.
+
+    PostgreSQL draws it from the brand's sequence (migration 0902), so concurrent creators never wait for each
+    other; a rolled-back creation leaves a gap in the numbers, as ticket systems' numbers generally do. SQLite
+    has a single writer, so the counter row (locked until commit) costs nothing there and stays gap-free.
+    """
+    seq: int | None
+    if session.get_bind().dialect.name == "postgresql":
+        seq = int(session.execute(select(func.kefu_next_ticket_number(brand.id))).scalar_one())
+    else:
+        seq = session.execute(
+            update(TicketCounter)
+            .where(TicketCounter.brand_id == brand.id)
+            .values(value=TicketCounter.value + 1)
+            .returning(TicketCounter.value)
+        ).scalar_one_or_none()
+        if seq is None:
+            session.add(TicketCounter(brand_id=brand.id, value=1))
+            session.flush()
+            seq = 1
+    return seq, f"{brand.ticket_prefix}-{seq:06d}"
+
+
+def _check_refs(session: Session, brand_id: int, team_id: int | None, assignee_id: int | None) -> None:
+    if team_id is not None:
+        team = session.get(Team, team_id)
+        if team is None or team.brand_id != brand_id:
+            raise InvalidInput(f"Team {team_id} does not exist in this brand.")
+    if assignee_id is not None:
+        ensure_assignable(session, assignee_id, brand_id)  # same brand, may reply (kefu.auth.service)
+
+
+# --------------------------------------------------------------------------- creation
+
+
+def classification_text(session: Session, ticket: Ticket) -> str:
+    """Text the classifier reads: the first customer message of a linked conversation, else subject + body."""
+    body = session.scalar(
+        select(Message.body)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Conversation.ticket_id == ticket.id, Message.sender_type == "customer")
+        .order_by(Message.id)
+        .limit(1)
+    )
+    return body or f"{ticket.subject}\n{ticket.description}".strip()
+
+
+def _auto_classify(session: Session, ticket: Ticket, brand: BrandSnapshot, *, linked: bool) -> None:
+    # A ticket opened without a conversation has no messages yet: its own text is all there is to read.
+    text = classification_text(session, ticket) if linked else f"{ticket.subject}\n{ticket.description}".strip()
+    category, confidence = classifier_for(session, ticket.brand_id).classify(text)
+    threshold = float(brand.settings.get("classifier_min_confidence", DEFAULT_MIN_CONFIDENCE))
+    if category is None or confidence < threshold:
+        return
+    keys = active_category_keys(session, ticket.brand_id)
+    if keys and category not in keys:
+        return
+    ticket.category, ticket.category_source, ticket.category_confidence = category, "auto", confidence
+    add_activity(session, ticket, "classify", data={"category": category, "confidence": confidence})
+
+
+def create_ticket(
+    session: Session,
+    *,
+    brand_id: int,
+    subject: str,
+    actor: Principal | None,
+    description: str = "",
+    customer_id: int | None = None,
+    priority: str | None = None,
+    category: str | None = None,
+    channel: str = "api",
+    team_id: int | None = None,
+    assignee_id: int | None = None,
+    tags: list[str] | None = None,
+    custom_fields: dict[str, Any] | None = None,
+    conversation_id: int | None = None,
+    language: str | None = None,
+    opened_at: datetime | None = None,
+) -> Ticket:
+    """Open a ticket with the next human-readable number, then classify, route, start the SLA and assign."""
+    cmd = build(
+        CreateTicket,
+        {
+            "brand_id": brand_id,
+            "subject": subject,
+            "description": description,
+            "customer_id": customer_id,
+            "priority": priority,
+            "category": category,
+            "channel": channel,
+            "team_id": team_id,
+            "assignee_id": assignee_id,
+            "tags": tags or [],
+            "custom_fields": custom_fields or {},
+            "conversation_id": conversation_id,
+            "language": language,
+        },
+    )
+    return _create(session, cmd, actor, opened_at=opened_at)
+
+
+def _create(session: Session, cmd: CreateTicket, actor: Principal | None, *, opened_at: datetime | None) -> Ticket:
+    brand_id, customer_id, team_id, assignee_id = cmd.brand_id, cmd.customer_id, cmd.team_id, cmd.assignee_id
+    priority, category, conversation_id = cmd.priority, cmd.category, cmd.conversation_id
+    brand = brand_snapshot(session, brand_id, actor)
+    organization_id = None
+    customer = None
+    if customer_id is not None:
+        customer = session.get(Customer, customer_id)
+        if customer is None or customer.brand_id != brand_id:
+            raise InvalidInput(f"Customer {customer_id} does not exist in this brand.")
+        organization_id = customer.organization_id
+    _check_refs(session, brand_id, team_id, assignee_id)
+    _check_category(session, brand_id, category)
+    fields = validate_custom_fields(session, brand_id, cmd.custom_fields)
+    conv = None
+    if conversation_id is not None:
+        conv = session.get(Conversation, conversation_id)
+        if conv is None or conv.brand_id != brand_id:
+            raise InvalidInput(f"Conversation {conversation_id} does not exist in this brand.")
+        if conv.ticket_id is not None:
+            raise Conflict(f"Conversation {conversation_id} is already linked to a ticket.")
+    now = utcnow()
+    if opened_at is not None and opened_at > now:
+        raise InvalidInput("opened_at cannot be in the future.")
+    _, number = next_number(session, brand)
+    ticket = Ticket(
+        brand_id=brand_id,
+        number=number,
+        subject=cmd.subject,
+        description=cmd.description,
+        status=TicketStatus.OPEN if assignee_id else TicketStatus.NEW,
+        priority=priority or TicketPriority.NORMAL,
+        category=category,
+        category_source="manual" if category else None,
+        channel=cmd.channel,
+        customer_id=customer_id,
+        organization_id=organization_id,
+        team_id=team_id,
+        assignee_id=assignee_id,
+        tags=sorted(set(cmd.tags)),
+        custom_fields=fields,
+        language=cmd.language or (customer.locale if customer else None),
+        created_at=opened_at or now,
+        updated_at=now,
+    )
+    session.add(ticket)
+    session.flush()
+    if conv is not None:
+        conv.ticket_id = ticket.id
+        session.flush()
+    if category is None:  # every case is classified unless someone chose its category (#17)
+        _auto_classify(session, ticket, brand, linked=conv is not None)
+    routing.route_new_ticket(session, ticket, actor, explicit_team=team_id is not None, apply_priority=priority is None)
+    sla.start_ticket_sla(session, ticket, now, set_priority=priority is None, fresh=True)
+    record(
+        session,
+        actor,
+        "ticket.create",
+        target_type="ticket",
+        target_id=ticket.id,
+        brand_id=brand_id,
+        details={"number": number},
+    )
+    publish(session, "ticket.created", ticket_event(ticket), _topics(ticket))
+    if ticket.assignee_id is None:
+        routing.auto_assign(session, ticket, actor)
+    return ticket
+
+
+def get_ticket(session: Session, ticket_id: int, principal: Principal | None) -> Ticket:
+    """Ticket by id (404 if missing or in another brand)."""
+    t = session.get(Ticket, ticket_id)
+    if t is None:
+        raise NotFound(f"Ticket {ticket_id} not found.")
+    ensure_brand(principal, t.brand_id, "Ticket")
+    return t
+
+
+def get_ticket_by_number(session: Session, number: str, principal: Principal | None) -> Ticket:
+    """Ticket by its human-readable number."""
+    t = session.scalar(select(Ticket).where(Ticket.number == number.strip().upper()))
+    if t is None:
+        raise NotFound(f"Ticket {number} not found.")
+    ensure_brand(principal, t.brand_id, "Ticket")
+    return t

@@ -1,0 +1,328 @@
+"""Ticket taxonomy administration: categories (with classifier feedback) and custom-field definitions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kefu.audit.service import record
+from kefu.auth.permissions import Principal
+from kefu.brands.service import get_brand
+from kefu.core import configcache
+from kefu.core.access import ensure_brand
+from kefu.core.errors import Conflict, InvalidInput, NotFound
+from kefu.tickets.classify import DEFAULT_CATEGORIES
+from kefu.tickets.models import (
+    FIELD_TYPES,
+    TicketCategory,
+    TicketFieldDefinition,
+)
+
+# Custom-field keys other packages set for SLA matching; always accepted.
+RESERVED_FIELDS = frozenset({"complaint_level", "tier", "regulator_case"})
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+# --------------------------------------------------------------------------- categories
+
+
+def active_category_keys(session: Session, brand_id: int) -> frozenset[str]:
+    """Keys of the brand's active categories (empty = the brand has not configured a taxonomy); cached."""
+
+    def load() -> frozenset[str]:
+        return frozenset(
+            session.scalars(
+                select(TicketCategory.key).where(
+                    TicketCategory.brand_id == brand_id, TicketCategory.is_active.is_(True)
+                )
+            )
+        )
+
+    return configcache.cached(session, brand_id, "tickets.category_keys", load)
+
+
+def _check_category(session: Session, brand_id: int, category: str | None) -> None:
+    if category is None:
+        return
+    keys = active_category_keys(session, brand_id)
+    if keys and category not in keys:
+        raise InvalidInput(f"Unknown category {category!r}; configured: {', '.join(sorted(keys))}.")
+
+
+def list_categories(session: Session, brand_id: int, actor: Principal | None) -> list[TicketCategory]:
+    """A brand's categories in display order."""
+    get_brand(session, brand_id, actor)
+    return list(
+        session.scalars(
+            select(TicketCategory)
+            .where(TicketCategory.brand_id == brand_id)
+            .order_by(TicketCategory.position, TicketCategory.id)
+        )
+    )
+
+
+def create_category(session: Session, *, brand_id: int, actor: Principal | None, **fields: Any) -> TicketCategory:
+    """Add a category to a brand's taxonomy."""
+    get_brand(session, brand_id, actor)
+    if not _KEY_RE.match(fields["key"]):
+        raise InvalidInput("Category keys are lowercase letters, digits and underscores.")
+    if fields.get("parent_key") is not None and fields["parent_key"] not in active_category_keys(session, brand_id):
+        raise InvalidInput(f"Parent category {fields['parent_key']!r} does not exist.")
+    clash = session.scalar(
+        select(TicketCategory.id).where(TicketCategory.brand_id == brand_id, TicketCategory.key == fields["key"])
+    )
+    if clash is not None:
+        raise Conflict(f"Category {fields['key']!r} already exists in this brand.")
+    row = TicketCategory(brand_id=brand_id, **fields)
+    session.add(row)
+    session.flush()
+    record(session, actor, "ticket_category.create", target_type="ticket_category", target_id=row.id, brand_id=brand_id)
+    return row
+
+
+def get_category(session: Session, category_id: int, actor: Principal | None) -> TicketCategory:
+    """A category (404 when missing or in another brand)."""
+    row = session.get(TicketCategory, category_id)
+    if row is None:
+        raise NotFound(f"Category {category_id} not found.")
+    ensure_brand(actor, row.brand_id, "Category")
+    return row
+
+
+def update_category(
+    session: Session, row: TicketCategory, actor: Principal | None, changes: dict[str, Any]
+) -> TicketCategory:
+    """Change labels, keywords, order, parent or active flag (the key is permanent)."""
+    for key, value in changes.items():
+        if value is not None or key == "parent_key":
+            setattr(row, key, value)
+    session.flush()
+    record(
+        session,
+        actor,
+        "ticket_category.update",
+        target_type="ticket_category",
+        target_id=row.id,
+        brand_id=row.brand_id,
+        details={"fields": sorted(changes)},
+    )
+    return row
+
+
+def install_default_categories(session: Session, brand_id: int, actor: Principal | None) -> int:
+    """Install the bilingual default taxonomy (keys already present are kept); returns how many were added."""
+    get_brand(session, brand_id, actor)
+    have = set(session.scalars(select(TicketCategory.key).where(TicketCategory.brand_id == brand_id)))
+    added = 0
+    for i, seed in enumerate(DEFAULT_CATEGORIES):
+        if seed.key in have:
+            continue
+        create_category(
+            session,
+            brand_id=brand_id,
+            actor=actor,
+            key=seed.key,
+            label_zh=seed.label_zh,
+            label_en=seed.label_en,
+            keywords=list(seed.keywords),
+            position=(i + 1) * 10,
+        )
+        added += 1
+    return added
+
+
+def category_labels(session: Session, brand_id: int, key: str | None) -> dict[str, str] | None:
+    """Bilingual labels of a category key (brand's own, else the defaults)."""
+    if key is None:
+        return None
+    row = session.scalar(select(TicketCategory).where(TicketCategory.brand_id == brand_id, TicketCategory.key == key))
+    if row is not None:
+        return {"zh": row.label_zh, "en": row.label_en}
+    seed = next((c for c in DEFAULT_CATEGORIES if c.key == key), None)
+    return {"zh": seed.label_zh, "en": seed.label_en} if seed else {"zh": key, "en": key}
+
+
+# --------------------------------------------------------------------------- custom fields
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """What validation needs of a custom-field definition (a plain copy the process cache may share)."""
+
+    key: str
+    type: str
+    required: bool
+    options: list[Any]
+    validation: dict[str, Any]
+
+
+def _definitions(session: Session, brand_id: int) -> dict[str, FieldRule]:
+    def load() -> dict[str, FieldRule]:
+        rows = session.scalars(
+            select(TicketFieldDefinition).where(
+                TicketFieldDefinition.brand_id == brand_id, TicketFieldDefinition.is_active.is_(True)
+            )
+        )
+        return {
+            r.key: FieldRule(r.key, r.type, bool(r.required), list(r.options or []), dict(r.validation or {}))
+            for r in rows
+        }
+
+    return configcache.cached(session, brand_id, "tickets.field_rules", load)
+
+
+def _coerce(d: FieldRule, value: Any) -> Any:
+    rules = d.validation or {}
+    label = d.key
+    if d.type in ("text", "textarea", "email", "url"):
+        if not isinstance(value, str):
+            raise InvalidInput(f"Field {label!r} must be a string.")
+        value = value.strip()
+        if "min_length" in rules and len(value) < int(rules["min_length"]):
+            raise InvalidInput(f"Field {label!r} is shorter than {rules['min_length']} characters.")
+        if len(value) > int(rules.get("max_length", 10_000)):
+            raise InvalidInput(f"Field {label!r} is longer than {rules.get('max_length', 10_000)} characters.")
+        if "pattern" in rules and not re.fullmatch(str(rules["pattern"]), value):
+            raise InvalidInput(f"Field {label!r} does not match the required format.")
+        if d.type == "email" and not _EMAIL_RE.match(value):
+            raise InvalidInput(f"Field {label!r} must be an email address.")
+        if d.type == "url" and not value.startswith(("https://", "http://")):
+            raise InvalidInput(f"Field {label!r} must be an http(s) URL.")
+        return value
+    if d.type in ("integer", "number"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidInput(f"Field {label!r} must be a number.")
+        if d.type == "integer":
+            if isinstance(value, float) and not value.is_integer():
+                raise InvalidInput(f"Field {label!r} must be a whole number.")
+            value = int(value)
+        if "min" in rules and value < rules["min"]:
+            raise InvalidInput(f"Field {label!r} must be at least {rules['min']}.")
+        if "max" in rules and value > rules["max"]:
+            raise InvalidInput(f"Field {label!r} must be at most {rules['max']}.")
+        return value
+    if d.type == "boolean":
+        if not isinstance(value, bool):
+            raise InvalidInput(f"Field {label!r} must be true or false.")
+        return value
+    if d.type == "date":
+        try:
+            return date.fromisoformat(str(value)).isoformat()
+        except ValueError as exc:
+            raise InvalidInput(f"Field {label!r} must be a date (YYYY-MM-DD).") from exc
+    if d.type == "select":
+        if value not in (d.options or []):
+            raise InvalidInput(f"Field {label!r} must be one of {d.options}.")
+        return value
+    if not isinstance(value, list) or any(v not in (d.options or []) for v in value):
+        raise InvalidInput(f"Field {label!r} must be a list of values from {d.options}.")
+    return list(dict.fromkeys(value))
+
+
+def validate_custom_fields(
+    session: Session, brand_id: int, values: dict[str, Any], existing: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Merge `values` into `existing` (None deletes a key), validating against the brand's field definitions.
+
+    Brands without definitions keep free-form fields; once any field is defined, unknown keys are refused.
+    """
+    defs = _definitions(session, brand_id)
+    out = dict(existing or {})
+    for key, value in values.items():
+        if value is None:
+            out.pop(key, None)
+            continue
+        if key in RESERVED_FIELDS or not defs:
+            out[key] = value
+            continue
+        d = defs.get(key)
+        if d is None:
+            raise InvalidInput(f"Unknown custom field {key!r}.")
+        out[key] = _coerce(d, value)
+    missing = [k for k, d in defs.items() if d.required and out.get(k) in (None, "", [])]
+    if missing:
+        raise InvalidInput(f"Required custom field(s) missing: {', '.join(sorted(missing))}.")
+    return out
+
+
+def list_field_definitions(session: Session, brand_id: int, actor: Principal | None) -> list[TicketFieldDefinition]:
+    """A brand's custom-field definitions in display order."""
+    get_brand(session, brand_id, actor)
+    return list(
+        session.scalars(
+            select(TicketFieldDefinition)
+            .where(TicketFieldDefinition.brand_id == brand_id)
+            .order_by(TicketFieldDefinition.position, TicketFieldDefinition.id)
+        )
+    )
+
+
+def _check_definition(type_: str, options: Sequence[Any], validation: dict[str, Any]) -> None:
+    if type_ not in FIELD_TYPES:
+        raise InvalidInput(f"type must be one of {', '.join(FIELD_TYPES)}.")
+    if type_ in ("select", "multiselect") and not options:
+        raise InvalidInput("select and multiselect fields need options.")
+    if "pattern" in validation:
+        try:
+            re.compile(str(validation["pattern"]))
+        except re.error as exc:
+            raise InvalidInput(f"Invalid pattern: {exc}.") from exc
+
+
+def create_field_definition(
+    session: Session, *, brand_id: int, actor: Principal | None, **fields: Any
+) -> TicketFieldDefinition:
+    """Define a custom ticket field."""
+    get_brand(session, brand_id, actor)
+    if not _KEY_RE.match(fields["key"]) or fields["key"] in RESERVED_FIELDS:
+        raise InvalidInput("Field keys are lowercase letters, digits and underscores, and not reserved.")
+    _check_definition(fields["type"], fields.get("options") or [], fields.get("validation") or {})
+    clash = session.scalar(
+        select(TicketFieldDefinition.id).where(
+            TicketFieldDefinition.brand_id == brand_id, TicketFieldDefinition.key == fields["key"]
+        )
+    )
+    if clash is not None:
+        raise Conflict(f"Field {fields['key']!r} already exists in this brand.")
+    row = TicketFieldDefinition(brand_id=brand_id, **fields)
+    session.add(row)
+    session.flush()
+    record(session, actor, "ticket_field.create", target_type="ticket_field", target_id=row.id, brand_id=brand_id)
+    return row
+
+
+def get_field_definition(session: Session, field_id: int, actor: Principal | None) -> TicketFieldDefinition:
+    """A field definition (404 when missing or in another brand)."""
+    row = session.get(TicketFieldDefinition, field_id)
+    if row is None:
+        raise NotFound(f"Field {field_id} not found.")
+    ensure_brand(actor, row.brand_id, "Field")
+    return row
+
+
+def update_field_definition(
+    session: Session, row: TicketFieldDefinition, actor: Principal | None, changes: dict[str, Any]
+) -> TicketFieldDefinition:
+    """Change a field definition (its key and type are permanent)."""
+    for key, value in changes.items():
+        if value is not None:
+            setattr(row, key, value)
+    _check_definition(row.type, row.options or [], row.validation or {})
+    session.flush()
+    record(
+        session,
+        actor,
+        "ticket_field.update",
+        target_type="ticket_field",
+        target_id=row.id,
+        brand_id=row.brand_id,
+        details={"fields": sorted(changes)},
+    )
+    return row
