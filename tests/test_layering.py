@@ -139,7 +139,7 @@ def page_queries(name: str) -> list[str]:
 
 
 def test_page_query_scan_finds_queries() -> None:
-    assert len(page_queries("kefu.tickets.service")) > 20  # the scanner sees a service's queries
+    assert len(page_queries("kefu.tickets.taxonomy")) > 20  # the scanner sees a service's queries
     assert page_queries("kefu.qa.pages") == []
 
 
