@@ -244,6 +244,22 @@ def save_calendar(
     return row
 
 
+def list_calendars(session: Session, brand_id: int) -> list[SlaCalendar]:
+    """A brand's stored calendars, oldest first."""
+    return list(session.scalars(select(SlaCalendar).where(SlaCalendar.brand_id == brand_id).order_by(SlaCalendar.id)))
+
+
+def list_policies(session: Session, brand_id: int) -> list[SlaPolicyRecord]:
+    """A brand's stored policies in matching order."""
+    return list(
+        session.scalars(
+            select(SlaPolicyRecord)
+            .where(SlaPolicyRecord.brand_id == brand_id)
+            .order_by(SlaPolicyRecord.position, SlaPolicyRecord.id)
+        )
+    )
+
+
 def get_calendar(session: Session, calendar_id: int, actor: Principal | None) -> SlaCalendar:
     """A stored calendar (404 when missing or in another brand)."""
     row = session.get(SlaCalendar, calendar_id)
