@@ -161,6 +161,10 @@ def _tab_data(
             offset=(page - 1) * KB_PAGE,
         )
         data.update(kb_q=q or "", kb_page=page, kb_pages=max((data["kb_total"] + KB_PAGE - 1) // KB_PAGE, 1))
+        data["kb_coverage"] = kb_service.locale_coverage(db, brand.id, data["faqs"])
+        data["articles"] = kb_service.list_articles(
+            db, ctx.principal, brand_id=brand.id, locale=data["kb_locale"], published_only=False
+        )
     elif tab == "canned" and brand:
         data["canned"] = macros.search(db, ctx.principal, brand_id=brand.id, locale=None, q=None, limit=500)
     return data
