@@ -71,6 +71,7 @@ class SessionOut(BaseModel):
     online: bool
     locale: str
     greeting: str | None
+    brand_name: str = ""
 
 
 def _visitor(db: Session, token: str | None) -> tuple[Visitor, Inbox]:
@@ -107,6 +108,7 @@ def open_session(body: SessionIn, db: DB) -> SessionOut:
         online=not bool(cfg.get("offline")),
         locale=locale,
         greeting=greetings.get(locale) if isinstance(greetings, dict) else (greetings or None),
+        brand_name=brand.name,
     )
 
 
