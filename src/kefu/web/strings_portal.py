@@ -36,4 +36,18 @@ STRINGS3: dict[str, tuple[str, str, str]] = {
         "点击右下角的对话按钮即可与我们沟通。",
         "Use the chat button in the corner to talk to us.",
     ),
+    # topic names for the category keys the default taxonomy and the demo use
+    "hc_topic_account": ("帳號與登入", "账号与登录", "Account & sign-in"),
+    "hc_topic_account_anomaly": ("帳號安全", "账号安全", "Account security"),
+    "hc_topic_billing": ("帳單與發票", "账单与发票", "Billing & invoices"),
+    "hc_topic_complaint": ("意見與申訴", "意见与投诉", "Feedback & complaints"),
+    "hc_topic_general": ("一般問題", "常规问题", "General"),
+    "hc_topic_logistics": ("配送與物流", "配送与物流", "Shipping & delivery"),
+    "hc_topic_membership": ("會員制度", "会员制度", "Membership"),
+    "hc_topic_order": ("訂單", "订单", "Orders"),
+    "hc_topic_payment_failure": ("付款問題", "支付问题", "Payment problems"),
+    "hc_topic_privacy": ("隱私與個資", "隐私与个人信息", "Privacy & your data"),
+    "hc_topic_promotion": ("優惠活動", "优惠活动", "Promotions"),
+    "hc_topic_refund": ("退貨與退款", "退货与退款", "Returns & refunds"),
+    "hc_topic_system_failure": ("系統狀態", "系统状态", "Service status"),
 }
