@@ -38,6 +38,7 @@ def test_help_centre_pages(browser: Any, live_server: str, shots: Path, width: i
 
     page.get_by_role("button", name="線上客服").first.click()  # the footer button opens the embedded widget
     page.get_by_label("輸入訊息…").wait_for()
+    page.wait_for_timeout(400)  # let the open animation finish before the screenshot
     page.screenshot(path=str(shots / f"hc-chat-{width}.png"))
 
     r = page.goto(f"{live_server}/portal/demo/a/999999?lang=zh-CN")
