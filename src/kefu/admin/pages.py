@@ -218,7 +218,7 @@ def _redisplay(
         form_id=form_id if failed or extra else None,
         values=values or {},
         errors=errors or {},
-        saved=not failed and request.method == "POST",
+        saved=not failed and not extra and request.method == "POST",
         **_tab_data(db, ctx, tab, brand_id, locale),
         **(extra or {}),
     )
