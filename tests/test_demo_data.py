@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 
 def test_demo_has_history_across_statuses_channels_and_locales(db: Any) -> None:
+    import kefu.channels.phone.adapter  # noqa: F401 - its rule (no written replies on phone) must hold for the demo
     from kefu.core.db import utcnow
     from kefu.demo import load_demo
     from kefu.knowledge.models import Article, FaqEntry

@@ -167,7 +167,17 @@ def load_history(
         )
         replied = opened + timedelta(minutes=case.reply_minutes)
         if case.reply and agent is not None:
-            add_message(session, conv, sender_type="agent", agent_id=agent.id, body=case.reply, created_at=replied)
+            # A hotline reply is a logged call (phone conversations take no written replies).
+            kind = "call" if case.channel == "phone" else "text"
+            add_message(
+                session,
+                conv,
+                sender_type="agent",
+                agent_id=agent.id,
+                body=case.reply,
+                content_type=kind,
+                created_at=replied,
+            )
             ticket.first_response_at = replied
         _backdate(ticket, conv, opened, replied if case.reply else opened)
         ticket.status = case.status  # type: ignore[assignment]
@@ -178,7 +188,7 @@ def load_history(
             if case.status == "closed":
                 ticket.closed_at = ticket.resolved_at + timedelta(days=3)
             session.flush()
-            if case.rating is not None:
+            if case.rating is not None and case.channel != "phone":  # surveys go out in writing
                 survey = send_csat(session, ticket, now=ticket.resolved_at)
                 if survey is not None:
                     answer_csat(session, survey, case.rating, case.comment, now=ticket.resolved_at + timedelta(hours=2))
