@@ -244,6 +244,11 @@ STRINGS3: dict[str, tuple[str, str, str]] = {
     "if_imap_poll_seconds": ("每隔幾秒收信", "每隔多少秒收信", "Check for mail every (seconds)"),
     "if_auto_ack": ("自動回覆收件通知", "自动回复收件通知", "Send an automatic acknowledgement"),
     "if_greeting": ("歡迎詞", "欢迎语", "Greeting"),
+    "if_prechat": (
+        "開始對話前先請訪客留下稱呼和 Email",
+        "开始对话前先请访客留下称呼和邮箱",
+        "Ask visitors for their name and email before the chat starts",
+    ),
     "if_offline": ("顯示為離線（只收留言）", "显示为离线（只收留言）", "Show as offline (messages only)"),
     "if_secret": ("簽章密鑰", "签名密钥", "Signing secret"),
     "if_callback_url": ("回呼網址", "回调地址", "Callback URL"),

@@ -72,6 +72,7 @@ class SessionOut(BaseModel):
     locale: str
     greeting: str | None
     brand_name: str = ""
+    prechat: bool = False
 
 
 def _visitor(db: Session, token: str | None) -> tuple[Visitor, Inbox]:
@@ -109,6 +110,7 @@ def open_session(body: SessionIn, db: DB) -> SessionOut:
         locale=locale,
         greeting=greetings.get(locale) if isinstance(greetings, dict) else (greetings or None),
         brand_name=brand.name,
+        prechat=bool(cfg.get("prechat")) and conv is None and not (body.name or body.email),
     )
 
 
