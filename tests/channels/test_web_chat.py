@@ -145,3 +145,17 @@ def test_offline_leave_message_creates_ticket(client: Any, make: Any, inbox: Any
     ticket = db.scalars(select(Ticket).where(Ticket.number == r.json()["ticket_number"])).one()
     conv = db.get(Conversation, r.json()["conversation_id"])
     assert conv.ticket_id == ticket.id and conv.channel == "web_chat" and ticket.description == "想詢問退貨"
+
+
+def test_prechat_form_is_asked_once_then_the_name_is_kept(client: Any, make: Any, inbox: Any, db: Any) -> None:
+    from kefu.customers.models import Customer
+
+    brand = make.brand()
+    ib = inbox(brand, "web_chat", {"prechat": True})
+    s = _session(client, ib, brand, locale="zh-TW")
+    assert s["prechat"] is True and s["brand_name"] == brand.name
+    named = _session(client, ib, brand, visitor_token=s["visitor_token"], name="林小姐", email="lin@example.com")
+    assert named["prechat"] is False
+    assert db.scalar(select(Customer).where(Customer.brand_id == brand.id, Customer.name == "林小姐")) is not None
+    other = make.brand()
+    assert _session(client, inbox(other, "web_chat", {}), other)["prechat"] is False

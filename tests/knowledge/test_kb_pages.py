@@ -67,8 +67,8 @@ def test_admin_kb_tab_pages_and_searches_a_bank_sized_kb(client: Any, make: Any,
     _login(client, make.agent("supervisor", [brand]))
     page = client.get("/admin", params={"tab": "kb", "brand_id": brand.id, "locale": "zh-TW"})
     assert page.status_code == 200 and "共 120 題 · 1 / 3" in page.text
-    assert page.text.count('class="card stack faq"') == 50 and "下一頁" in page.text
+    assert page.text.count('class="faq-row"') == 50 and "下一頁" in page.text
     last = client.get("/admin", params={"tab": "kb", "brand_id": brand.id, "locale": "zh-TW", "page": 3})
-    assert last.text.count('class="card stack faq"') == 20 and "上一頁" in last.text
+    assert last.text.count('class="faq-row"') == 20 and "上一頁" in last.text
     found = client.get("/admin", params={"tab": "kb", "brand_id": brand.id, "locale": "zh-TW", "q": "第 77 個"})
     assert "共 1 題" in found.text and "第 77 個問題" in found.text

@@ -53,7 +53,9 @@ def test_default_tier_gives_ordinary_tickets_a_reply_deadline_and_admin_can_chan
         "name": brand.name,
         "default_locale": "zh-TW",
         "timezone": "Asia/Taipei",
-        "tiers": '[{"level": 1, "name": "一般", "min_spend": 0}]',
+        "tier_level_0": "1",
+        "tier_name_0": "一般",
+        "tier_min_0": "0",
         "sla_tier": "standard",
     }
     assert client.post(f"/admin/brands/{brand.id}", data=form, headers=hdr).status_code == 200

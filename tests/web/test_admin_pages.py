@@ -165,25 +165,28 @@ def test_sla_and_routing_admin(client: Any, make: Any, db: Any) -> None:
     page = client.get(f"/admin?tab=sla&brand_id={brand.id}")
     assert (page.status_code == 200 and "business_minutes" in page.text) or "minutes" in page.text
     policy = db.scalars(select(SlaPolicyRecord).where(SlaPolicyRecord.brand_id == brand.id)).first()
-    bad = client.post(f"/admin/sla/policies/{policy.id}", data={"definition": "{not json", "active": "1"}, headers=h)
-    assert bad.status_code == 422 and "Invalid JSON" in bad.text
-    definition = dict(policy.definition)
-    ok = client.post(f"/admin/sla/policies/{policy.id}", data={"definition": json.dumps(definition)}, headers=h)
+    from kefu.admin.forms import calendar_fields, policy_fields
+
+    bad = client.post(
+        f"/admin/sla/policies/{policy.id}",
+        data={**policy_fields(policy.definition), "warn_mode": "minutes", "warn_value": "x", "active": "1"},
+        headers=h,
+    )
+    assert bad.status_code == 422 and "field-error" in bad.text
+    ok = client.post(f"/admin/sla/policies/{policy.id}", data=policy_fields(policy.definition), headers=h)
     assert ok.status_code == 200
     db.expire_all()
     assert db.get(SlaPolicyRecord, policy.id).is_active is False
     cal = db.scalars(select(SlaCalendar).where(SlaCalendar.brand_id == brand.id)).first()
-    config = dict(cal.config)
-    config["holidays"] = {"2026-12-25": "公司紀念日"}
-    r = client.post(
-        f"/admin/sla/calendars/{cal.id}", data={"config": json.dumps(config, ensure_ascii=False)}, headers=h
-    )
+    fields = calendar_fields(cal.config)
+    fields["holidays"] = "2026-12-25 公司紀念日"
+    r = client.post(f"/admin/sla/calendars/{cal.id}", data=fields, headers=h)
     assert r.status_code == 200, r.text
     db.expire_all()
     assert "2026-12-25" in json.dumps(db.get(SlaCalendar, cal.id).config)
     r = client.post(
         "/admin/routing/rules",
-        data={"brand_id": brand.id, "name": "退款→財務", "conditions": '{"category": "refund"}', "team_id": team.id},
+        data={"brand_id": brand.id, "name": "退款→財務", "cond_category": "refund", "team_id": team.id},
         headers=h,
     )
     assert r.status_code == 200, r.text
@@ -196,7 +199,6 @@ def test_sla_and_routing_admin(client: Any, make: Any, db: Any) -> None:
 
 
 def test_brand_admin_creates_and_edits_tiers(client: Any, make: Any, db: Any) -> None:
-    import json
 
     from kefu.brands.models import Brand
 
@@ -216,10 +218,11 @@ def test_brand_admin_creates_and_edits_tiers(client: Any, make: Any, db: Any) ->
     assert r.status_code == 200, r.text
     brand = db.scalar(select(Brand).where(Brand.slug == "jade"))
     assert brand is not None and brand.ticket_prefix == "JD" and len(brand.tiers) == 3
-    tiers = [{"level": 1, "name": "普通", "min_spend": 0}, {"level": 2, "name": "黄金", "min_spend": 5000}]
+    tiers = {"tier_level_0": "1", "tier_name_0": "普通", "tier_min_0": "0"}
+    tiers |= {"tier_level_1": "2", "tier_name_1": "黄金", "tier_min_1": "5000"}
     r = client.post(
         f"/admin/brands/{brand.id}",
-        data={"name": "翡翠", "default_locale": "zh-CN", "timezone": "Asia/Shanghai", "tiers": json.dumps(tiers)},
+        data={"name": "翡翠", "default_locale": "zh-CN", "timezone": "Asia/Shanghai", **tiers},
         headers=h,
     )
     assert r.status_code == 200, r.text
@@ -231,7 +234,9 @@ def test_brand_admin_creates_and_edits_tiers(client: Any, make: Any, db: Any) ->
             "name": "x",
             "default_locale": "zh-CN",
             "timezone": "Asia/Shanghai",
-            "tiers": '[{"level": 1, "name": "x", "min_spend": 10}]',
+            "tier_level_0": "1",
+            "tier_name_0": "x",
+            "tier_min_0": "10",
         },
         headers=h,
     )

@@ -11,7 +11,9 @@ from kefu.bot.emotion import LABELS
 from kefu.brands.models import CHANNEL_KINDS
 from kefu.core.chinese import converter
 from kefu.web.i18n import LOCALES, STRINGS, STRINGS3, ZH_CN, channel_label, emotion_label, translator
+from kefu.web.strings_admin import STRINGS3 as ADMIN_STRINGS
 from kefu.web.strings_desk import STRINGS3 as DESK_STRINGS
+from kefu.web.strings_portal import STRINGS3 as PORTAL_STRINGS
 from kefu.web.strings_tickets import STRINGS3 as TICKET_STRINGS
 
 _PLACEHOLDER = re.compile(r"\{\w*\}")
@@ -35,8 +37,14 @@ def _simplified_only(text: str) -> list[str]:
 def test_every_key_in_every_locale() -> None:
     """No locale falls back silently: the zh-CN table has exactly the zh-TW/en keys, all non-empty."""
     assert set(ZH_CN) == set(STRINGS)
-    # The 3-locale tables carry all three already.
-    every_key = set(STRINGS) | set(STRINGS3) | set(TICKET_STRINGS) | set(DESK_STRINGS)
+    every_key = (
+        set(STRINGS)
+        | set(STRINGS3)
+        | set(TICKET_STRINGS)
+        | set(DESK_STRINGS)
+        | set(ADMIN_STRINGS)
+        | set(PORTAL_STRINGS)
+    )  # the 3-locale tables carry all three already
     for locale in LOCALES:
         table = translator(locale)
         assert set(table) == every_key, locale

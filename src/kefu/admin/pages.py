@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
+from datetime import UTC, datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -11,23 +12,25 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kefu.admin import forms as f
 from kefu.auth import service as auth_service
 from kefu.auth.deps import DB
 from kefu.auth.models import ROLES, Agent, AgentBrand, Team, TeamMember
 from kefu.bot import service as bot_service
 from kefu.brands import service as brand_service
 from kefu.brands.models import CHANNEL_KINDS, Brand, Inbox
-from kefu.core.errors import Forbidden, InvalidInput, ProblemError
+from kefu.core.errors import Conflict, Forbidden, InvalidInput, ProblemError
 from kefu.knowledge import service as kb_service
 from kefu.knowledge.models import LOCALES
 from kefu.macros import service as macros
 from kefu.routing import service as routing_service
 from kefu.routing.models import STRATEGIES, RoutingRule, TeamRouting
 from kefu.sla import service as sla_service
-from kefu.sla.calendar import CalendarConfig
-from kefu.sla.models import SlaCalendar, SlaPolicyRecord
+from kefu.sla.calendar import DEFAULT_CALENDAR_CONFIGS, WEEKDAYS, CalendarConfig, available_holiday_sets
 from kefu.sla.policy import DEFAULT_SERVICE_TIER, SERVICE_TIERS, SlaPolicy
+from kefu.tickets.models import PRIORITIES
 from kefu.web.forms import lenient_int, optional_int
+from kefu.web.i18n import translator
 from kefu.web.pages import Ctx, PageContext, render
 
 router = APIRouter(include_in_schema=False, prefix="/admin")
@@ -83,8 +86,8 @@ def _tab_data(
         "kb_locale": locale if locale in LOCALES else ctx.agent.locale,
     }
     if tab == "brands":
-        data["as_json"] = _pretty
         data["service_tiers"], data["default_tier"] = SERVICE_TIERS, DEFAULT_SERVICE_TIER
+        data["tier_rows"], data["posted_tier_rows"] = f.tier_rows, f.posted_tier_rows
     if tab == "agents":
         data["agents"] = list(db.scalars(select(Agent).order_by(Agent.id)))
         data["roles"] = ROLES
@@ -104,17 +107,24 @@ def _tab_data(
             fields=brand_service.INBOX_FIELDS,
         )
     elif tab == "sla" and brand:
-        data["policies"] = list(
-            db.scalars(
-                select(SlaPolicyRecord)
-                .where(SlaPolicyRecord.brand_id == brand.id)
-                .order_by(SlaPolicyRecord.position, SlaPolicyRecord.id)
-            )
+        year = datetime.now(UTC).astimezone(ZoneInfo(brand.timezone)).year
+        calendars = sla_service.list_calendars(db, brand.id)
+        data.update(
+            policies=sla_service.list_policies(db, brand.id),
+            calendars=calendars,
+            calendar_names=sorted({c.name for c in calendars} | set(DEFAULT_CALENDAR_CONFIGS)),
+            holiday_sets=available_holiday_sets(),
+            target_kinds=f.SLA_TARGET_KINDS,
+            units=f.SLA_UNITS,
+            sla_conditions=f.SLA_CONDITIONS,
+            priorities=PRIORITIES,
+            weekdays=WEEKDAYS,
+            policy_fields=f.policy_fields,
+            calendar_fields=f.calendar_fields,
+            year=year,
+            year_views={c.id: f.year_view(c.config, year) for c in calendars},
+            brand_teams=list(db.scalars(select(Team).where(Team.brand_id == brand.id).order_by(Team.id))),
         )
-        data["calendars"] = list(
-            db.scalars(select(SlaCalendar).where(SlaCalendar.brand_id == brand.id).order_by(SlaCalendar.id))
-        )
-        data["as_json"] = _pretty
     elif tab == "routing" and brand:
         teams = list(db.scalars(select(Team).where(Team.brand_id == brand.id).order_by(Team.id)))
         data.update(
@@ -130,7 +140,9 @@ def _tab_data(
                 t.team_id: t for t in db.scalars(select(TeamRouting).where(TeamRouting.brand_id == brand.id))
             },
             strategies=STRATEGIES,
-            as_json=_pretty,
+            rule_fields=f.rule_fields,
+            priorities=PRIORITIES,
+            kinds=CHANNEL_KINDS,
         )
     elif tab == "review" and brand:
         items, _ = bot_service.list_review(db, ctx.principal, brand_id=brand.id, status="open", limit=100, cursor=None)
@@ -149,6 +161,10 @@ def _tab_data(
             offset=(page - 1) * KB_PAGE,
         )
         data.update(kb_q=q or "", kb_page=page, kb_pages=max((data["kb_total"] + KB_PAGE - 1) // KB_PAGE, 1))
+        data["kb_coverage"] = kb_service.locale_coverage(db, brand.id, data["faqs"])
+        data["articles"] = kb_service.list_articles(
+            db, ctx.principal, brand_id=brand.id, locale=data["kb_locale"], published_only=False
+        )
     elif tab == "canned" and brand:
         data["canned"] = macros.search(db, ctx.principal, brand_id=brand.id, locale=None, q=None, limit=500)
     return data
@@ -182,37 +198,82 @@ def _redisplay(
     brand_id: int | None,
     error: str | None = None,
     locale: str | None = None,
+    *,
+    form_id: str | None = None,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> HTMLResponse:
+    """The tab again; after a failed save the submitted form keeps what was typed and shows its field errors."""
+    failed = bool(error or errors)
+    if failed and form_id and not errors:
+        errors = {"_form": error or ""}
+        error = None
     return render(
         request,
         ctx,
         "admin/admin.html",
-        status=422 if error else 200,
+        status=422 if failed else 200,
         error=error,
+        form_id=form_id if failed or extra else None,
+        values=values or {},
+        errors=errors or {},
+        saved=not failed and not extra and request.method == "POST",
         **_tab_data(db, ctx, tab, brand_id, locale),
+        **(extra or {}),
     )
 
 
+async def _posted(request: Request) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The posted form as text values (first value per name) and as lists (for checkbox groups)."""
+    form = await request.form()
+    values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    lists = {k: [str(v) for v in form.getlist(k) if isinstance(v, str)] for k in form}
+    return values, lists
+
+
+def _service_error(ctx: PageContext, exc: Exception) -> str:
+    """A service refusal in the reader's language, with the service's own detail."""
+    if isinstance(exc, ValidationError):
+        detail = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()[:3])
+    elif isinstance(exc, ProblemError):
+        detail = exc.detail
+    else:
+        detail = (str(exc).splitlines() or [""])[0]
+    return translator(ctx.locale)["af_cannot_save"].format(detail=detail or "?")
+
+
 @router.post("/agents", response_class=HTMLResponse)
-def create_agent(
-    request: Request,
-    ctx: Ctx,
-    db: DB,
-    email: Annotated[str, Form(max_length=320)],
-    name: Annotated[str, Form(min_length=1, max_length=200)],
-    role: Annotated[str, Form()],
-    password: Annotated[str, Form(max_length=512)],
-    brand_ids: Annotated[list[int] | None, Form()] = None,
-) -> HTMLResponse:
-    """Create an agent."""
+async def create_agent(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
+    """Create an agent; a taken email or short password is shown next to its field."""
     _need(ctx, "agents")
-    try:
-        auth_service.create_agent(
-            db, email=email, name=name, password=password, role=role, brand_ids=brand_ids or [], actor=ctx.principal
-        )
-    except ProblemError as exc:
-        db.rollback()
-        return _redisplay(request, ctx, db, "agents", None, exc.detail)
+    t = translator(ctx.locale)
+    values, lists = await _posted(request)
+    errors: dict[str, str] = {}
+    email, name, role, password = (f.text(values, k) for k in ("email", "name", "role", "password"))
+    if not f.EMAIL.fullmatch(email) or len(email) > 320:
+        errors["email"] = t["ae_email"]
+    if not name:
+        errors["name"] = t["ae_required"]
+    if role not in ROLES:
+        errors["role"] = t["ae_choice"]
+    if len(password) < 10:
+        errors["password"] = t["ae_password"]
+    values.pop("password", None)  # never echoed back into the page
+    if not errors:
+        brand_ids = [int(b) for b in lists.get("brand_ids", []) if b.isascii() and b.isdigit()]
+        try:
+            auth_service.create_agent(
+                db, email=email, name=name[:200], password=password, role=role, brand_ids=brand_ids, actor=ctx.principal
+            )
+        except Conflict:
+            db.rollback()
+            errors["email"] = t["ae_email_taken"]
+        except ProblemError as exc:
+            db.rollback()
+            errors["_form"] = _service_error(ctx, exc)
+    if errors:
+        return _redisplay(request, ctx, db, "agents", None, form_id="new-agent", values=values, errors=errors)
     return _redisplay(request, ctx, db, "agents", None)
 
 
@@ -222,14 +283,19 @@ def update_agent(
     agent_id: int,
     ctx: Ctx,
     db: DB,
-    role: Annotated[str, Form()],
+    role: Annotated[str, Form(max_length=32)],
     active: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
     """Change an agent's role or deactivate them (revokes their sessions)."""
     _need(ctx, "agents")
+    t = translator(ctx.locale)
     agent = auth_service.get_agent(db, agent_id)
+    fid = f"agent-{agent_id}"
+    values = {"role": role, "active": active}
+    if role not in ROLES:
+        return _redisplay(request, ctx, db, "agents", None, form_id=fid, values=values, errors={"role": t["ae_choice"]})
     if agent.id == ctx.agent.id and (role != agent.role or not active):
-        return _redisplay(request, ctx, db, "agents", None, "You cannot demote or deactivate yourself.")
+        return _redisplay(request, ctx, db, "agents", None, form_id=fid, values=values, errors={"role": t["ae_self"]})
     auth_service.update_agent(db, agent, actor=ctx.principal, role=role, is_active=bool(active))
     return _redisplay(request, ctx, db, "agents", None)
 
@@ -240,17 +306,32 @@ def create_team(
     ctx: Ctx,
     db: DB,
     brand_id: Annotated[int, Form()],
-    slug: Annotated[str, Form(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")],
-    name: Annotated[str, Form(min_length=1, max_length=200)],
+    slug: Annotated[str, Form(max_length=200)] = "",
+    name: Annotated[str, Form(max_length=200)] = "",
 ) -> HTMLResponse:
-    """Create a team."""
+    """Create a team; a code like "VIP 團隊" is refused next to the field, not with a bare 422."""
     _need(ctx, "teams")
-    try:
-        brand_service.get_brand(db, brand_id, ctx.principal)
-        auth_service.create_team(db, brand_id=brand_id, slug=slug, name=name, description="", actor=ctx.principal)
-    except ProblemError as exc:
-        db.rollback()
-        return _redisplay(request, ctx, db, "teams", brand_id, exc.detail)
+    t = translator(ctx.locale)
+    values = {"slug": slug, "name": name}
+    errors: dict[str, str] = {}
+    if not f.SLUG.fullmatch(slug.strip()):
+        errors["slug"] = t["ae_slug"]
+    if not name.strip():
+        errors["name"] = t["ae_required"]
+    if not errors:
+        try:
+            brand_service.get_brand(db, brand_id, ctx.principal)
+            auth_service.create_team(
+                db, brand_id=brand_id, slug=slug.strip(), name=name.strip(), description="", actor=ctx.principal
+            )
+        except Conflict:
+            db.rollback()
+            errors["slug"] = t["ae_taken"]
+        except ProblemError as exc:
+            db.rollback()
+            errors["_form"] = _service_error(ctx, exc)
+    if errors:
+        return _redisplay(request, ctx, db, "teams", brand_id, form_id="new-team", values=values, errors=errors)
     return _redisplay(request, ctx, db, "teams", brand_id)
 
 
@@ -277,17 +358,27 @@ def create_inbox(
     ctx: Ctx,
     db: DB,
     brand_id: Annotated[int, Form()],
-    kind: Annotated[str, Form()],
-    name: Annotated[str, Form(min_length=1, max_length=200)],
+    kind: Annotated[str, Form(max_length=32)],
+    name: Annotated[str, Form(max_length=200)] = "",
 ) -> HTMLResponse:
     """Add a channel inbox to a brand."""
     _need(ctx, "inboxes")
-    try:
-        brand = brand_service.get_brand(db, brand_id, ctx.principal)
-        brand_service.create_inbox(db, brand, kind=kind, name=name, config={}, actor=ctx.principal)
-    except ProblemError as exc:
-        db.rollback()
-        return _redisplay(request, ctx, db, "inboxes", brand_id, exc.detail)
+    t = translator(ctx.locale)
+    values = {"kind": kind, "name": name}
+    errors: dict[str, str] = {}
+    if kind not in CHANNEL_KINDS:
+        errors["kind"] = t["ae_choice"]
+    if not name.strip():
+        errors["name"] = t["ae_required"]
+    if not errors:
+        try:
+            brand = brand_service.get_brand(db, brand_id, ctx.principal)
+            brand_service.create_inbox(db, brand, kind=kind, name=name.strip(), config={}, actor=ctx.principal)
+        except ProblemError as exc:
+            db.rollback()
+            errors["_form"] = _service_error(ctx, exc)
+    if errors:
+        return _redisplay(request, ctx, db, "inboxes", brand_id, form_id="new-inbox", values=values, errors=errors)
     return _redisplay(request, ctx, db, "inboxes", brand_id)
 
 
@@ -298,7 +389,9 @@ async def update_inbox(request: Request, inbox_id: int, ctx: Ctx, db: DB) -> HTM
     inbox = db.get(Inbox, inbox_id)
     if inbox is None or not ctx.principal.can_access_brand(inbox.brand_id):
         raise Forbidden("No access to that inbox.")
-    form = await request.form()
+    t = translator(ctx.locale)
+    form, _ = await _posted(request)
+    errors: dict[str, str] = {}
     changes: dict[str, Any] = {}
     for key, kind in brand_service.INBOX_FIELDS.get(inbox.kind, ()):
         raw = str(form.get(f"cfg_{key}", "")).strip()
@@ -309,23 +402,36 @@ async def update_inbox(request: Request, inbox_id: int, ctx: Ctx, db: DB) -> HTM
             changes[key] = form.get(f"cfg_{key}") == "1"
         elif kind == "int":
             if raw and lenient_int(raw) is None:
-                return _redisplay(request, ctx, db, "inboxes", inbox.brand_id, f"{key}: a whole number is required.")
-            changes[key] = optional_int(raw, key)
+                errors[f"cfg_{key}"] = t["ae_whole"]
+            changes[key] = lenient_int(raw)
         elif kind == "status":  # the bot switch: checked = new conversations start with the bot
             changes[key] = "bot" if form.get(f"cfg_{key}") == "bot" else "open"
         elif kind == "greeting":
             changes[key] = {loc: str(form.get(f"cfg_{key}_{loc}", "")).strip() for loc in LOCALES}
+        elif kind == "case_policy":
+            if raw and raw not in ("first_message", "handoff", "never"):
+                errors[f"cfg_{key}"] = t["ae_choice"]
+            changes[key] = raw or None
         else:
             changes[key] = raw or None
-    name = str(form.get("name", "")).strip() or None
-    try:
-        brand_service.update_inbox(
-            db, inbox, ctx.principal, name=name, is_active=form.get("is_active") == "1", config=changes
-        )
-    except ProblemError as exc:  # e.g. an unknown case policy: show it on the form, not as a bare error
-        db.rollback()
-        return _redisplay(request, ctx, db, "inboxes", inbox.brand_id, exc.detail)
+    values = {k: v for k, v in form.items() if not any(k == f"cfg_{key}" for key, kind in _secrets(inbox.kind))}
+    fid = f"inbox-{inbox.id}"
+    if not errors:
+        name = str(form.get("name", "")).strip() or None
+        try:
+            brand_service.update_inbox(
+                db, inbox, ctx.principal, name=name, is_active=form.get("is_active") == "1", config=changes
+            )
+        except ProblemError as exc:  # e.g. a URL the SSRF guard refuses: shown on the form, not as a bare error
+            db.rollback()
+            errors["_form"] = _service_error(ctx, exc)
+    if errors:
+        return _redisplay(request, ctx, db, "inboxes", inbox.brand_id, form_id=fid, values=values, errors=errors)
     return _redisplay(request, ctx, db, "inboxes", inbox.brand_id)
+
+
+def _secrets(kind: str) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in brand_service.INBOX_FIELDS.get(kind, ()) if v == "secret"]
 
 
 @router.post("/review/{item_id}", response_class=HTMLResponse)
@@ -347,131 +453,175 @@ def review_item(
             bot_service.attach_review(db, item_id, optional_int(faq_id, "faq_id") or 0, ctx.principal)
     except ProblemError as exc:
         db.rollback()
-        return _redisplay(request, ctx, db, "review", brand_id, exc.detail)
+        return _redisplay(request, ctx, db, "review", brand_id, _service_error(ctx, exc))
     return _redisplay(request, ctx, db, "review", brand_id)
 
 
-def _pretty(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
-
-
-def _json_object(raw: str) -> dict[str, Any]:
-    try:
-        value = json.loads(raw or "{}")
-    except ValueError as exc:
-        raise InvalidInput(f"Invalid JSON: {exc}") from exc
-    if not isinstance(value, dict):
-        raise InvalidInput("A JSON object is required.")
-    return value
+def _calendar_names(db: Session, brand_id: int) -> list[str]:
+    names = {str(c.name) for c in sla_service.list_calendars(db, brand_id)}
+    return sorted(names | set(DEFAULT_CALENDAR_CONFIGS))
 
 
 @router.post("/sla/policies/{policy_id}", response_class=HTMLResponse)
-def save_policy(
-    request: Request,
-    policy_id: int,
-    ctx: Ctx,
-    db: DB,
-    definition: Annotated[str, Form(max_length=50_000)],
-    active: Annotated[str, Form()] = "",
-) -> HTMLResponse:
-    """Edit an SLA policy's definition (validated like the API; running tickets keep their snapshot)."""
+async def save_policy(request: Request, policy_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
+    """Edit an SLA policy from labelled fields (running tickets keep their snapshot)."""
     _need(ctx, "sla")
     row = sla_service.get_policy(db, policy_id, ctx.principal)
-    try:
-        policy = SlaPolicy.model_validate({**_json_object(definition), "name": row.name})
-        sla_service.update_policy(db, row, ctx.principal, policy=policy, is_active=bool(active))
-    except (ProblemError, ValidationError) as exc:
-        db.rollback()
-        return _redisplay(request, ctx, db, "sla", row.brand_id, _problem_text(exc))
+    values, _ = await _posted(request)
+    parsed = f.parse_policy(
+        values,
+        translator(ctx.locale),
+        row.definition,
+        calendars=_calendar_names(db, row.brand_id),
+        priorities=[str(p) for p in PRIORITIES],
+    )
+    if not parsed.errors:
+        try:
+            policy = SlaPolicy.model_validate({**parsed.value, "name": row.name})
+            sla_service.update_policy(db, row, ctx.principal, policy=policy, is_active=bool(values.get("active")))
+        except (ProblemError, ValidationError) as exc:
+            db.rollback()
+            parsed.errors["_form"] = _service_error(ctx, exc)
+    if parsed.errors:
+        return _redisplay(
+            request, ctx, db, "sla", row.brand_id, form_id=f"policy-{row.id}", values=values, errors=parsed.errors
+        )
     return _redisplay(request, ctx, db, "sla", row.brand_id)
 
 
 @router.post("/sla/calendars/{calendar_id}", response_class=HTMLResponse)
-def save_calendar_page(
-    request: Request,
-    calendar_id: int,
-    ctx: Ctx,
-    db: DB,
-    config: Annotated[str, Form(max_length=100_000)],
-) -> HTMLResponse:
-    """Edit a business calendar (hours, holidays, 補班 make-up workdays)."""
+async def save_calendar_page(request: Request, calendar_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
+    """Edit a business calendar: weekly hours, holidays, 補班 make-up workdays, special hours, public holidays."""
     _need(ctx, "sla")
     row = sla_service.get_calendar(db, calendar_id, ctx.principal)
-    try:
-        parsed = CalendarConfig.model_validate(_json_object(config))
-        sla_service.save_calendar(
-            db, brand_id=row.brand_id, config=parsed, actor=ctx.principal, team_id=row.team_id, row=row
+    values, lists = await _posted(request)
+    parsed = f.parse_calendar(
+        values,
+        translator(ctx.locale),
+        row.config,
+        holiday_sets=available_holiday_sets(),
+        chosen_sets=lists.get("holiday_sets", []),
+    )
+    if not parsed.errors:
+        try:
+            config = CalendarConfig.model_validate(parsed.value)
+            sla_service.save_calendar(
+                db, brand_id=row.brand_id, config=config, actor=ctx.principal, team_id=row.team_id, row=row
+            )
+        except (ProblemError, ValidationError) as exc:
+            db.rollback()
+            parsed.errors["_form"] = _service_error(ctx, exc)
+    if parsed.errors:
+        values["holiday_sets"] = ",".join(lists.get("holiday_sets", []))
+        return _redisplay(
+            request, ctx, db, "sla", row.brand_id, form_id=f"calendar-{row.id}", values=values, errors=parsed.errors
         )
-    except (ProblemError, ValidationError) as exc:
-        db.rollback()
-        return _redisplay(request, ctx, db, "sla", row.brand_id, _problem_text(exc))
     return _redisplay(request, ctx, db, "sla", row.brand_id)
 
 
+def _rule_actions(values: dict[str, str], t: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
+    team_id = lenient_int(values.get("team_id"))
+    if f.text(values, "team_id") and team_id is None:
+        errors["team_id"] = t["ae_choice"]
+    set_priority = f.text(values, "set_priority")
+    if set_priority and set_priority not in PRIORITIES:
+        errors["set_priority"] = t["ae_choice"]
+    bump = f.text(values, "priority_bump") or "0"
+    if bump not in ("0", "1", "2", "3"):
+        errors["priority_bump"] = t["ae_choice"]
+    return {"team_id": team_id, "set_priority": set_priority or None, "priority_bump": int(bump) if not errors else 0}
+
+
 @router.post("/routing/rules", response_class=HTMLResponse)
-def create_rule(
-    request: Request,
-    ctx: Ctx,
-    db: DB,
-    brand_id: Annotated[int, Form()],
-    name: Annotated[str, Form(min_length=1, max_length=200)],
-    conditions: Annotated[str, Form(max_length=10_000)] = "{}",
-    team_id: Annotated[str, Form()] = "",
-    set_priority: Annotated[str, Form()] = "",
-    priority_bump: Annotated[int, Form(ge=0, le=3)] = 0,
-) -> HTMLResponse:
-    """Add a routing rule (conditions as JSON, e.g. {"category": "payment_failure"})."""
+async def create_rule(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
+    """Add a routing rule from condition fields (category, channel, priority, language, VIP, tier, tag)."""
     _need(ctx, "routing")
-    try:
-        routing_service.create_rule(
-            db,
-            brand_id=brand_id,
-            actor=ctx.principal,
-            name=name,
-            conditions=_json_object(conditions),
-            team_id=optional_int(team_id, "team_id"),
-            set_priority=set_priority or None,
-            priority_bump=priority_bump,
+    t = translator(ctx.locale)
+    values, _ = await _posted(request)
+    brand_id = lenient_int(values.get("brand_id"))
+    if brand_id is None:
+        raise InvalidInput("brand_id is required.")
+    parsed = f.parse_conditions(values, t, {})
+    name = f.text(values, "name")
+    if not name:
+        parsed.errors["name"] = t["ae_required"]
+    actions = _rule_actions(values, t, parsed.errors)
+    if not parsed.value and "cond_vip" not in parsed.errors:
+        parsed.errors["conditions"] = t["ae_condition"]
+    if not parsed.errors:
+        try:
+            routing_service.create_rule(
+                db, brand_id=brand_id, actor=ctx.principal, name=name[:200], conditions=parsed.value, **actions
+            )
+        except ProblemError as exc:
+            db.rollback()
+            parsed.errors["_form"] = _service_error(ctx, exc)
+    if parsed.errors:
+        return _redisplay(
+            request, ctx, db, "routing", brand_id, form_id="new-rule", values=values, errors=parsed.errors
         )
-    except ProblemError as exc:
-        db.rollback()
-        return _redisplay(request, ctx, db, "routing", brand_id, exc.detail)
     return _redisplay(request, ctx, db, "routing", brand_id)
 
 
 @router.post("/routing/rules/{rule_id}", response_class=HTMLResponse)
-def update_rule(
-    request: Request,
-    rule_id: int,
-    ctx: Ctx,
-    db: DB,
-    conditions: Annotated[str, Form(max_length=10_000)],
-    team_id: Annotated[str, Form()] = "",
-    active: Annotated[str, Form()] = "",
-    delete: Annotated[str, Form()] = "",
-) -> HTMLResponse:
-    """Change or delete a routing rule."""
+async def update_rule(request: Request, rule_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
+    """Change, reorder or delete a routing rule."""
     _need(ctx, "routing")
+    t = translator(ctx.locale)
     rule = routing_service.get_rule(db, rule_id, ctx.principal)
     brand_id = rule.brand_id
-    try:
-        if delete:
-            routing_service.delete_rule(db, rule, ctx.principal)
-        else:
+    values, _ = await _posted(request)
+    if values.get("delete"):
+        routing_service.delete_rule(db, rule, ctx.principal)
+        return _redisplay(request, ctx, db, "routing", brand_id)
+    if values.get("move") in ("up", "down"):
+        routing_service.move_rule(db, rule, ctx.principal, -1 if values["move"] == "up" else 1)
+        return _redisplay(request, ctx, db, "routing", brand_id)
+    parsed = f.parse_conditions(values, t, rule.conditions)
+    actions = _rule_actions(values, t, parsed.errors)
+    if not parsed.value and "cond_vip" not in parsed.errors:
+        parsed.errors["conditions"] = t["ae_condition"]
+    if not parsed.errors:
+        try:
             routing_service.update_rule(
                 db,
                 rule,
                 ctx.principal,
-                {
-                    "conditions": _json_object(conditions),
-                    "team_id": optional_int(team_id, "team_id"),
-                    "is_active": bool(active),
-                },
+                {"conditions": parsed.value, "is_active": bool(values.get("active")), **actions},
             )
-    except ProblemError as exc:
-        db.rollback()
-        return _redisplay(request, ctx, db, "routing", brand_id, exc.detail)
+        except ProblemError as exc:
+            db.rollback()
+            parsed.errors["_form"] = _service_error(ctx, exc)
+    if parsed.errors:
+        return _redisplay(
+            request, ctx, db, "routing", brand_id, form_id=f"rule-{rule_id}", values=values, errors=parsed.errors
+        )
     return _redisplay(request, ctx, db, "routing", brand_id)
+
+
+@router.post("/routing/dry-run", response_class=HTMLResponse)
+async def routing_dry_run(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
+    """Show which rules a sample ticket would match, the team it would go to and its priority; nothing is saved."""
+    _need(ctx, "routing")
+    values, _ = await _posted(request)
+    brand_id = lenient_int(values.get("brand_id"))
+    if brand_id is None:
+        raise InvalidInput("brand_id is required.")
+    facts = {
+        "category": f.text(values, "category"),
+        "channel": f.text(values, "channel"),
+        "priority": f.text(values, "priority"),
+        "language": f.text(values, "language"),
+        "vip": values.get("vip") == "1",
+        "tier": f.text(values, "tier"),
+        "tags": f.split_values(f.text(values, "tags")),
+    }
+    decision = routing_service.dry_run(db, brand_id, ctx.principal, facts)
+    team = db.get(Team, decision.team_id) if decision.team_id else None
+    result = {"rules": decision.rules, "team": team.name if team else None, "priority": decision.priority}
+    return _redisplay(
+        request, ctx, db, "routing", brand_id, form_id="dry-run", values=values, extra={"dry_result": result}
+    )
 
 
 @router.post("/routing/teams/{team_id}", response_class=HTMLResponse)
@@ -480,7 +630,7 @@ def team_strategy(
     team_id: int,
     ctx: Ctx,
     db: DB,
-    strategy: Annotated[str, Form()],
+    strategy: Annotated[str, Form(max_length=32)],
     auto_assign: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
     """Choose how a team's queue is assigned (round-robin, least-loaded, skills, manual)."""
@@ -492,85 +642,141 @@ def team_strategy(
         routing_service.set_team_routing(db, team_id, ctx.principal, strategy=strategy, auto_assign=bool(auto_assign))
     except ProblemError as exc:
         db.rollback()
-        return _redisplay(request, ctx, db, "routing", team.brand_id, exc.detail)
+        return _redisplay(
+            request,
+            ctx,
+            db,
+            "routing",
+            team.brand_id,
+            form_id=f"strategy-{team_id}",
+            values={"strategy": strategy, "auto_assign": auto_assign},
+            errors={"strategy": _service_error(ctx, exc)},
+        )
     return _redisplay(request, ctx, db, "routing", team.brand_id)
 
 
 @router.post("/brands", response_class=HTMLResponse)
-def create_brand(
-    request: Request,
-    ctx: Ctx,
-    db: DB,
-    slug: Annotated[str, Form(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")],
-    name: Annotated[str, Form(min_length=1, max_length=200)],
-    default_locale: Annotated[str, Form(pattern=r"^(zh-TW|zh-CN|en)$")] = "zh-TW",
-    timezone: Annotated[str, Form(max_length=64)] = "Asia/Taipei",
-    ticket_prefix: Annotated[str, Form(pattern=r"^[A-Z][A-Z0-9]{0,7}$")] = "KF",
-) -> HTMLResponse:
+async def create_brand(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
     """Add a brand (with the default three membership tiers)."""
     _need(ctx, "brands")
-    try:
-        brand_service.create_brand(
-            db,
-            slug=slug,
-            name=name,
-            default_locale=default_locale,
-            timezone=timezone,
-            ticket_prefix=ticket_prefix,
-            actor=ctx.principal,
-        )
-    except ProblemError as exc:
-        db.rollback()
-        return _redisplay(request, ctx, db, "brands", None, exc.detail)
+    t = translator(ctx.locale)
+    values, _ = await _posted(request)
+    errors: dict[str, str] = {}
+    slug, name, prefix = f.text(values, "slug"), f.text(values, "name"), f.text(values, "ticket_prefix") or "KF"
+    locale = f.text(values, "default_locale") or "zh-TW"
+    if not f.SLUG.fullmatch(slug):
+        errors["slug"] = t["ae_slug"]
+    if not name:
+        errors["name"] = t["ae_required"]
+    if not f.PREFIX.fullmatch(prefix):
+        errors["ticket_prefix"] = t["ae_prefix"]
+    if locale not in LOCALES:
+        errors["default_locale"] = t["ae_choice"]
+    timezone = f.check_timezone(values, "timezone", t, errors) if values.get("timezone") else "Asia/Taipei"
+    if not errors:
+        try:
+            brand_service.create_brand(
+                db,
+                slug=slug,
+                name=name[:200],
+                default_locale=locale,
+                timezone=timezone,
+                ticket_prefix=prefix,
+                actor=ctx.principal,
+            )
+        except Conflict:
+            db.rollback()
+            errors["slug"] = t["ae_taken"]
+        except ProblemError as exc:
+            db.rollback()
+            errors["_form"] = _service_error(ctx, exc)
+    if errors:
+        return _redisplay(request, ctx, db, "brands", None, form_id="new-brand", values=values, errors=errors)
     return _redisplay(request, ctx, db, "brands", None)
 
 
 @router.post("/brands/{brand_id}", response_class=HTMLResponse)
-def update_brand(
-    request: Request,
-    brand_id: int,
-    ctx: Ctx,
-    db: DB,
-    name: Annotated[str, Form(min_length=1, max_length=200)],
-    default_locale: Annotated[str, Form(pattern=r"^(zh-TW|zh-CN|en)$")],
-    timezone: Annotated[str, Form(max_length=64)],
-    tiers: Annotated[str, Form(max_length=5000)],
-    sla_tier: Annotated[str, Form(max_length=64)] = "",
-) -> HTMLResponse:
-    """Rename a brand, change its locale/timezone or its membership tiers (JSON list of {level, name, min_spend})."""
+async def update_brand(request: Request, brand_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
+    """Rename a brand, change its locale, timezone, service tier or membership tiers (one row per tier)."""
     _need(ctx, "brands")
+    t = translator(ctx.locale)
     brand = brand_service.get_brand(db, brand_id, ctx.principal)
-    try:
+    values, _ = await _posted(request)
+    parsed = f.parse_tiers(values, t)
+    name, locale, sla_tier = f.text(values, "name"), f.text(values, "default_locale"), f.text(values, "sla_tier")
+    if not name:
+        parsed.errors["name"] = t["ae_required"]
+    if locale not in LOCALES:
+        parsed.errors["default_locale"] = t["ae_choice"]
+    if sla_tier and sla_tier not in SERVICE_TIERS:
+        parsed.errors["sla_tier"] = t["ae_choice"]
+    timezone = f.check_timezone(values, "timezone", t, parsed.errors)
+    if not parsed.errors:
         try:
-            tier_list = json.loads(tiers)
-        except ValueError as exc:
-            raise InvalidInput(f"Invalid JSON: {exc}") from exc
-        if not isinstance(tier_list, list) or not all(isinstance(t, dict) for t in tier_list):
-            raise InvalidInput("Tiers must be a JSON list of objects.")
-        brand_service.update_brand(
-            db,
-            brand,
-            ctx.principal,
-            name=name,
-            default_locale=default_locale,
-            timezone=timezone,
-            tiers=tier_list,
-            settings={"sla_tier": sla_tier} if sla_tier else None,
+            brand_service.update_brand(
+                db,
+                brand,
+                ctx.principal,
+                name=name[:200],
+                default_locale=locale,
+                timezone=timezone,
+                tiers=parsed.value["tiers"],
+                settings={"sla_tier": sla_tier} if sla_tier else None,
+            )
+        except ProblemError as exc:
+            db.rollback()
+            parsed.errors["_form"] = _service_error(ctx, exc)
+    if parsed.errors:
+        return _redisplay(
+            request, ctx, db, "brands", brand_id, form_id=f"brand-{brand_id}", values=values, errors=parsed.errors
         )
-    except (ProblemError, KeyError, TypeError) as exc:
-        db.rollback()
-        return _redisplay(request, ctx, db, "brands", brand_id, _problem_text(exc))
     return _redisplay(request, ctx, db, "brands", brand_id)
-
-
-def _problem_text(exc: Exception) -> str:
-    if isinstance(exc, ProblemError):
-        return exc.detail
-    return str(exc).splitlines()[0] if str(exc) else "Invalid input."
 
 
 def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+@router.post("/canned", response_class=HTMLResponse)
+async def create_canned(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
+    """Add a canned response."""
+    _need(ctx, "canned")
+    t = translator(ctx.locale)
+    values, _ = await _posted(request)
+    brand_id = lenient_int(values.get("brand_id"))
+    if brand_id is None:
+        raise InvalidInput("brand_id is required.")
+    errors: dict[str, str] = {}
+    locale, shortcut = f.text(values, "locale"), f.text(values, "shortcut").lstrip("/")
+    title, body = f.text(values, "title"), f.text(values, "body")
+    if locale not in LOCALES:
+        errors["locale"] = t["ae_choice"]
+    if not f.SHORTCUT.fullmatch(shortcut):
+        errors["shortcut"] = t["ae_shortcut"]
+    if not title:
+        errors["title"] = t["ae_required"]
+    if not body:
+        errors["body"] = t["ae_required"]
+    if not errors:
+        try:
+            macros.create(
+                db,
+                ctx.principal,
+                brand_id=brand_id,
+                locale=locale,
+                shortcut=shortcut,
+                title=title[:200],
+                body=body[:20_000],
+            )
+        except Conflict:
+            db.rollback()
+            errors["shortcut"] = t["ae_taken"]
+        except ProblemError as exc:
+            db.rollback()
+            errors["_form"] = _service_error(ctx, exc)
+    if errors:
+        return _redisplay(request, ctx, db, "canned", brand_id, form_id="new-canned", values=values, errors=errors)
+    return _redisplay(request, ctx, db, "canned", brand_id)
 
 
 @router.post("/kb", response_class=HTMLResponse)
@@ -633,24 +839,3 @@ def update_faq(
         db.rollback()
         return _redisplay(request, ctx, db, "kb", brand_id, exc.detail, locale)
     return _redisplay(request, ctx, db, "kb", brand_id, locale=locale)
-
-
-@router.post("/canned", response_class=HTMLResponse)
-def create_canned(
-    request: Request,
-    ctx: Ctx,
-    db: DB,
-    brand_id: Annotated[int, Form()],
-    locale: Annotated[str, Form(pattern=r"^(zh-TW|zh-CN|en)$")],
-    shortcut: Annotated[str, Form(pattern=r"^[\w-]{1,64}$")],
-    title: Annotated[str, Form(min_length=1, max_length=200)],
-    body: Annotated[str, Form(min_length=1, max_length=20_000)],
-) -> HTMLResponse:
-    """Add a canned response."""
-    _need(ctx, "canned")
-    try:
-        macros.create(db, ctx.principal, brand_id=brand_id, locale=locale, shortcut=shortcut, title=title, body=body)
-    except ProblemError as exc:
-        db.rollback()
-        return _redisplay(request, ctx, db, "canned", brand_id, exc.detail)
-    return _redisplay(request, ctx, db, "canned", brand_id)

@@ -163,6 +163,7 @@ INBOX_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "web_chat": (
         ("greeting", "greeting"),
+        ("prechat", "bool"),
         ("offline", "bool"),
         ("initial_status", "status"),
         ("case_policy", "case_policy"),

@@ -17,7 +17,8 @@ from kefu.brands.models import Brand
 from kefu.brands.service import create_brand, create_inbox
 from kefu.conversations.service import add_message, create_conversation
 from kefu.customers.service import add_identity, create_customer, create_organization
-from kefu.knowledge.service import create_article, create_faq
+from kefu.demo.history import load_articles, load_history
+from kefu.knowledge.service import create_faq
 from kefu.macros.service import create as create_canned
 from kefu.tickets.service import create_ticket
 
@@ -113,6 +114,7 @@ def load_demo(session: Session, password: str) -> bool:
             None,
             brand_id=brand.id,
             locale="zh-TW",
+            external_id=item["intent"],
             category=item["category"],
             intent=item["intent"],
             questions=zh["q"],
@@ -124,6 +126,7 @@ def load_demo(session: Session, password: str) -> bool:
             None,
             brand_id=brand.id,
             locale="zh-CN",
+            external_id=item["intent"],
             category=item["category"],
             intent=item["intent"],
             questions=[in_script(q, "zh-TW", "zh-CN") for q in zh["q"]],
@@ -135,30 +138,14 @@ def load_demo(session: Session, password: str) -> bool:
             None,
             brand_id=brand.id,
             locale="en",
+            external_id=item["intent"],
             category=item["category"],
             intent=item["intent"],
             questions=item["en"]["q"],
             answer=item["en"]["a"],
             is_published=True,
         )
-    create_article(
-        session,
-        None,
-        brand_id=brand.id,
-        locale="zh-TW",
-        category="membership",
-        title="會員制度說明",
-        body="會員依累計消費分為一般、銀卡、金卡三級。\n\n銀卡：累計消費滿 10,000 元。\n金卡：累計消費滿 50,000 元。",
-    )
-    create_article(
-        session,
-        None,
-        brand_id=brand.id,
-        locale="en",
-        category="membership",
-        title="Membership tiers",
-        body="Three tiers by cumulative spend: Standard, Silver (10,000+) and Gold (50,000+).",
-    )
+    load_articles(session, brand)
 
     admin = _system(agents)
     for locale, shortcut, title, body in [
@@ -210,7 +197,7 @@ def load_demo(session: Session, password: str) -> bool:
         locale="en",
         cumulative_spend=Decimal("800"),
     )
-    create_customer(
+    chou = create_customer(
         session,
         brand_id=brand.id,
         actor=None,
@@ -304,6 +291,8 @@ def load_demo(session: Session, password: str) -> bool:
         team_id=teams["security"].id,
     )
     del ticket
+    customers = {"張雅婷": amy, "李強": li, "John Smith": john, "周經理": chou}
+    load_history(session, brand, agents, teams, inboxes, customers)
     return True
 
 

@@ -36,6 +36,10 @@ class FaqEntry(Base):
     # "text", "html" (sanitised on write) or "markdown"; channels without rich text get a plain-text rendering.
     answer_format: Mapped[str] = mapped_column(String(16), default="text")
     is_published: Mapped[bool] = mapped_column(default=True)
+    # Help-centre counters ("was this helpful?" and page views); anonymous, no personal data.
+    helpful_votes: Mapped[int] = mapped_column(default=0)
+    unhelpful_votes: Mapped[int] = mapped_column(default=0)
+    views: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -53,6 +57,10 @@ class Article(Base):
     title: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
     is_published: Mapped[bool] = mapped_column(default=True)
+    # Help-centre counters ("was this helpful?" and page views); anonymous, no personal data.
+    helpful_votes: Mapped[int] = mapped_column(default=0)
+    unhelpful_votes: Mapped[int] = mapped_column(default=0)
+    views: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

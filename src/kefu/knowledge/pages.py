@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -13,8 +15,13 @@ from starlette.concurrency import run_in_threadpool
 from kefu.auth.deps import DB
 from kefu.brands.models import Brand
 from kefu.brands.service import get_brand
-from kefu.core.errors import Forbidden, ProblemError
+from kefu.core.errors import Forbidden, InvalidInput, ProblemError
 from kefu.knowledge import bulk
+from kefu.knowledge import service as kb_service
+from kefu.knowledge.models import LOCALES, Article, FaqEntry
+from kefu.knowledge.render import for_channel
+from kefu.web.forms import lenient_int
+from kefu.web.i18n import translator
 from kefu.web.pages import Ctx, PageContext, render
 
 router = APIRouter(include_in_schema=False, prefix="/admin/kb")
@@ -197,3 +204,234 @@ def export(ctx: Ctx, db: DB, brand_id: int, format: str = "csv") -> Response:
     media = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
     headers = {"Content-Disposition": f'attachment; filename="kb-{brand.slug}.{fmt}"'}
     return Response(body, media_type=media, headers=headers)
+
+
+# ----------------------------------------------------------------- FAQ and article editors
+
+FORMATS = ("text", "markdown", "html")
+
+
+def _faq_values(copies: dict[str, FaqEntry]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for loc, faq in copies.items():
+        values[f"id_{loc}"] = str(faq.id)
+        values[f"q_{loc}"] = faq.questions[0] if faq.questions else ""
+        values[f"alt_{loc}"] = "\n".join(faq.questions[1:])
+        values[f"answer_{loc}"] = faq.answer
+        values[f"fmt_{loc}"] = faq.answer_format
+        values[f"pub_{loc}"] = "1" if faq.is_published else ""
+    first = next(iter(copies.values()), None)
+    values["category"] = " > ".join(first.category_path) if first and first.category_path else ""
+    if first and not values["category"]:
+        values["category"] = first.category or ""
+    return values
+
+
+def _editor(
+    request: Request,
+    ctx: PageContext,
+    db: Session,
+    brand: Brand,
+    values: dict[str, str],
+    *,
+    errors: dict[str, str] | None = None,
+    saved: bool = False,
+) -> HTMLResponse:
+    return render(
+        request,
+        ctx,
+        "admin/kb_faq.html",
+        status=422 if errors else 200,
+        brand=brand,
+        values=values,
+        errors=errors or {},
+        form_id="faq" if errors else None,
+        saved=saved,
+        kb_locales=LOCALES,
+        formats=FORMATS,
+    )
+
+
+@router.get("/faq/new", response_class=HTMLResponse)
+def new_faq(request: Request, ctx: Ctx, db: DB, brand_id: int) -> HTMLResponse:
+    """An empty FAQ with its three locale columns."""
+    _need(ctx)
+    brand = get_brand(db, brand_id, ctx.principal)
+    values = {f"pub_{loc}": "1" for loc in LOCALES} | {f"fmt_{loc}": "text" for loc in LOCALES}
+    return _editor(request, ctx, db, brand, values)
+
+
+@router.get("/faq/{faq_id}", response_class=HTMLResponse)
+def edit_faq(request: Request, faq_id: int, ctx: Ctx, db: DB, saved: int = 0) -> HTMLResponse:
+    """One FAQ with its locale copies side by side; a missing locale shows as needing translation."""
+    _need(ctx)
+    faq = kb_service.get_faq(db, faq_id, ctx.principal)
+    brand = get_brand(db, faq.brand_id, ctx.principal)
+    return _editor(
+        request, ctx, db, brand, _faq_values(kb_service.faq_copies(db, ctx.principal, faq)), saved=bool(saved)
+    )
+
+
+@router.post("/faq", response_class=HTMLResponse, response_model=None)
+async def save_faq(request: Request, ctx: Ctx, db: DB) -> HTMLResponse | RedirectResponse:
+    """Save every locale column: update existing copies, create filled-in new ones under the shared id."""
+    _need(ctx)
+    t = translator(ctx.locale)
+    form = await request.form()
+    values = {k: str(v) for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    brand = get_brand(db, lenient_int(values.get("brand_id")) or 0, ctx.principal)
+    errors: dict[str, str] = {}
+    existing: dict[str, FaqEntry] = {}
+    for loc in LOCALES:
+        faq_id = lenient_int(values.get(f"id_{loc}"))
+        if faq_id is not None:
+            faq = kb_service.get_faq(db, faq_id, ctx.principal)
+            if faq.brand_id != brand.id or faq.locale != loc:
+                raise InvalidInput("That FAQ belongs to another brand or locale.")
+            existing[loc] = faq
+    filled: dict[str, tuple[list[str], str, str, bool]] = {}
+    for loc in LOCALES:
+        question = values.get(f"q_{loc}", "").strip()
+        answer = values.get(f"answer_{loc}", "").strip()
+        fmt = values.get(f"fmt_{loc}", "text")
+        if fmt not in FORMATS:
+            errors[f"fmt_{loc}"] = t["ae_choice"]
+        if not question and not answer and loc not in existing:
+            continue  # needs translation: nothing to create yet
+        if not question:
+            errors[f"q_{loc}"] = t["ae_required"] if loc in existing else t["kb_need_both"]
+        if not answer:
+            errors[f"answer_{loc}"] = t["ae_required"] if loc in existing else t["kb_need_both"]
+        if len(answer) > 20_000:
+            errors[f"answer_{loc}"] = t["af_cannot_save"].format(detail="20,000")
+        alts = [a.strip() for a in values.get(f"alt_{loc}", "").splitlines() if a.strip()]
+        filled[loc] = ([question[:1000], *[a[:1000] for a in alts]], answer, fmt, values.get(f"pub_{loc}") == "1")
+    if not filled and not errors:
+        errors[f"q_{ctx.locale if ctx.locale in LOCALES else 'zh-TW'}"] = t["ae_required"]
+    path = [p.strip() for p in values.get("category", "").split(">") if p.strip()][:10]
+    if not errors:
+        group = next((f.external_id for f in existing.values() if f.external_id), None)
+        group = group or f"faq-{secrets.token_hex(4)}"
+        try:
+            first_id: int | None = None
+            for loc, (questions, answer, fmt, published) in filled.items():
+                fields = {
+                    "questions": questions,
+                    "answer": answer,
+                    "answer_format": fmt,
+                    "is_published": published,
+                    "category_path": path,
+                }
+                if loc in existing:
+                    faq = existing[loc]
+                    if not faq.external_id:
+                        faq.external_id = group
+                    kb_service.update_faq(db, faq, ctx.principal, fields)
+                else:
+                    faq = kb_service.create_faq(
+                        db, ctx.principal, brand_id=brand.id, locale=loc, external_id=group, intent=None, **fields
+                    )
+                first_id = first_id or faq.id
+        except ProblemError as exc:
+            db.rollback()
+            errors["_form"] = t["af_cannot_save"].format(detail=exc.detail)
+        else:
+            db.commit()
+            return RedirectResponse(f"/admin/kb/faq/{first_id}?saved=1", status_code=303)
+    return _editor(request, ctx, db, brand, values, errors=errors)
+
+
+@router.post("/preview", response_class=HTMLResponse)
+async def preview(request: Request, ctx: Ctx) -> HTMLResponse:
+    """The answer as the web chat would show it (sanitised), for the editor's preview pane."""
+    _need(ctx)
+    form = await request.form()
+    loc = str(form.get("preview_locale", ""))
+    answer = str(form.get(f"answer_{loc}", form.get("body", "")))[:20_000]
+    fmt = str(form.get(f"fmt_{loc}", "markdown" if "body" in form else "text"))
+    rendered = for_channel(answer, fmt if fmt in FORMATS else "text", "web_chat")
+    html = rendered.html if rendered.html is not None else Markup("<p>{}</p>").format(rendered.text)
+    return HTMLResponse(Markup('<div class="kb-preview-body">{}</div>').format(html))
+
+
+def _article_values(art: Article | None) -> dict[str, str]:
+    if art is None:
+        return {"pub": "1"}
+    return {
+        "id": str(art.id),
+        "locale": art.locale,
+        "title": art.title,
+        "category": art.category or "",
+        "body": art.body,
+        "pub": "1" if art.is_published else "",
+    }
+
+
+def _article_page(
+    request: Request, ctx: PageContext, brand: Brand, values: dict[str, str], errors: dict[str, str] | None = None
+) -> HTMLResponse:
+    return render(
+        request,
+        ctx,
+        "admin/kb_article.html",
+        status=422 if errors else 200,
+        brand=brand,
+        values=values,
+        errors=errors or {},
+        form_id="article" if errors else None,
+        saved=request.query_params.get("saved") == "1",
+        kb_locales=LOCALES,
+    )
+
+
+@router.get("/article/new", response_class=HTMLResponse)
+def new_article(request: Request, ctx: Ctx, db: DB, brand_id: int, locale: str = "zh-TW") -> HTMLResponse:
+    """An empty help-centre article."""
+    _need(ctx)
+    brand = get_brand(db, brand_id, ctx.principal)
+    return _article_page(request, ctx, brand, {"pub": "1", "locale": locale if locale in LOCALES else "zh-TW"})
+
+
+@router.get("/article/{article_id}", response_class=HTMLResponse)
+def edit_article(request: Request, article_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
+    """Edit a help-centre article (Markdown body with preview)."""
+    _need(ctx)
+    art = kb_service.get_article(db, article_id, ctx.principal)
+    return _article_page(request, ctx, get_brand(db, art.brand_id, ctx.principal), _article_values(art))
+
+
+@router.post("/article", response_class=HTMLResponse, response_model=None)
+async def save_article(request: Request, ctx: Ctx, db: DB) -> HTMLResponse | RedirectResponse:
+    """Create or update an article; errors are shown next to the field with the text kept."""
+    _need(ctx)
+    t = translator(ctx.locale)
+    form = await request.form()
+    values = {k: str(v) for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    brand = get_brand(db, lenient_int(values.get("brand_id")) or 0, ctx.principal)
+    errors: dict[str, str] = {}
+    title, body, locale = values.get("title", "").strip(), values.get("body", "").strip(), values.get("locale", "")
+    if not title:
+        errors["title"] = t["ae_required"]
+    if not body:
+        errors["body"] = t["ae_required"]
+    if locale not in LOCALES:
+        errors["locale"] = t["ae_choice"]
+    if errors:
+        return _article_page(request, ctx, brand, values, errors)
+    fields = {
+        "title": title[:300],
+        "body": body[:100_000],
+        "category": values.get("category", "").strip()[:64] or None,
+        "is_published": values.get("pub") == "1",
+        "locale": locale,
+    }
+    art_id = lenient_int(values.get("id"))
+    if art_id is not None:
+        art = kb_service.get_article(db, art_id, ctx.principal)
+        if art.brand_id != brand.id:
+            raise InvalidInput("That article belongs to another brand.")
+        kb_service.update_article(db, art, ctx.principal, fields)
+    else:
+        art = kb_service.create_article(db, ctx.principal, brand_id=brand.id, **fields)
+    db.commit()
+    return RedirectResponse(f"/admin/kb/article/{art.id}?saved=1", status_code=303)

@@ -204,3 +204,42 @@ def list_articles(
     if published_only:
         stmt = stmt.where(Article.is_published.is_(True))
     return list(session.scalars(stmt))
+
+
+def faq_copies(session: Session, principal: Principal | None, faq: FaqEntry) -> dict[str, FaqEntry]:
+    """The locale copies of one FAQ (same brand and external id), keyed by locale; an FAQ without an id stands alone."""
+    ensure_brand(principal, faq.brand_id, "FAQ")
+    if not faq.external_id:
+        return {faq.locale: faq}
+    rows = session.scalars(
+        select(FaqEntry).where(FaqEntry.brand_id == faq.brand_id, FaqEntry.external_id == faq.external_id)
+    )
+    return {row.locale: row for row in rows} | {faq.locale: faq}
+
+
+def locale_coverage(session: Session, brand_id: int, faqs: list[FaqEntry]) -> dict[int, set[str]]:
+    """For each listed FAQ, the locales its copies exist in (one query for the whole page)."""
+    ids = {f.external_id for f in faqs if f.external_id}
+    have: dict[str, set[str]] = {}
+    if ids:
+        rows = session.execute(
+            select(FaqEntry.external_id, FaqEntry.locale).where(
+                FaqEntry.brand_id == brand_id, FaqEntry.external_id.in_(ids)
+            )
+        )
+        for ext, loc in rows:
+            have.setdefault(str(ext), set()).add(loc)
+    return {f.id: have.get(f.external_id or "", set()) | {f.locale} for f in faqs}
+
+
+def article_categories(session: Session, brand_id: int, locale: str | None) -> list[str]:
+    """Distinct categories of a brand's published articles and FAQs (for the help centre and editors)."""
+    cats: set[str] = set()
+    for model in (Article, FaqEntry):
+        stmt = select(model.category).where(
+            model.brand_id == brand_id, model.category.is_not(None), model.is_published.is_(True)
+        )
+        if locale:
+            stmt = stmt.where(model.locale == locale)
+        cats.update(str(c) for c in session.scalars(stmt.distinct()))
+    return sorted(cats)

@@ -3,36 +3,190 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
 from kefu.auth.deps import DB
-from kefu.brands.models import Inbox
+from kefu.brands.models import Brand, Inbox
 from kefu.channels.board.service import submit
 from kefu.channels.storage import describe, store
 from kefu.core.errors import NotFound, TooManyRequests
+from kefu.knowledge.render import for_channel
 from kefu.portal import service
 from kefu.tickets.progress import customer_progress
+from kefu.web.forms import lenient_int
 from kefu.web.i18n import pick_locale
 from kefu.web.pages import LOCALE_COOKIE, render
 
 router = APIRouter(include_in_schema=False, prefix="/portal")
 
 
+def _locale(request: Request, brand: Brand) -> str:
+    return pick_locale(request.query_params.get("lang") or request.cookies.get(LOCALE_COOKIE), brand.default_locale)
+
+
+def _hc(request: Request, db: Session, brand: Brand, name: str, status: int = 200, **data: Any) -> HTMLResponse:
+    """A help-centre page: the brand's language by default, its chat widget embedded when it has one."""
+    data.setdefault("chat_inbox", service.chat_inbox_id(db, brand.id))
+    return render(request, None, name, status=status, brand=brand, page_locale=brand.default_locale, **data)
+
+
+def _not_found(request: Request, db: Session, brand: Brand | None) -> HTMLResponse:
+    if brand is None:
+        return render(request, None, "portal/not_found.html", status=404, brand=None, q="")
+    return _hc(request, db, brand, "portal/not_found.html", status=404, q="")
+
+
+def _brand(db: Session, slug: str) -> Brand | None:
+    try:
+        return service.brand_by_slug(db, slug)
+    except NotFound:
+        return None
+
+
 @router.get("/{slug}", response_class=HTMLResponse)
 def portal_home(request: Request, slug: str, db: DB, q: Annotated[str, Query(max_length=100)] = "") -> HTMLResponse:
-    """Help center: search FAQs and articles."""
-    brand = service.brand_by_slug(db, slug)
-    locale = pick_locale(request.query_params.get("lang") or request.cookies.get(LOCALE_COOKIE), brand.default_locale)
-    hits = service.search(db, brand, q, locale) if q else []
-    return render(request, None, "portal/home.html", brand=brand, q=q, hits=hits, searched=bool(q))
+    """Help centre home: search (as the bot understands questions), topics, popular articles and questions."""
+    brand = _brand(db, slug)
+    if brand is None:
+        return _not_found(request, db, None)
+    locale = _locale(request, brand)
+    q = q.strip()
+    if q:
+        hits = service.retrieve(db, brand, q, locale)
+        return _hc(request, db, brand, "portal/home.html", q=q, hits=hits, searched=True)
+    return _hc(
+        request,
+        db,
+        brand,
+        "portal/home.html",
+        q="",
+        searched=False,
+        cats=service.categories(db, brand, locale),
+        articles=service.popular_articles(db, brand, locale),
+        faqs=service.popular_faqs(db, brand, locale),
+    )
 
 
+@router.get("/{slug}/c/{category}", response_class=HTMLResponse)
+def portal_category(request: Request, slug: str, category: str, db: DB) -> HTMLResponse:
+    """One topic: its articles and questions in the visitor's language."""
+    brand = _brand(db, slug)
+    if brand is None:
+        return _not_found(request, db, None)
+    articles, faqs = service.in_category(db, brand, _locale(request, brand), category[:64])
+    if not articles and not faqs:
+        return _not_found(request, db, brand)
+    return _hc(request, db, brand, "portal/category.html", category=category, articles=articles, faqs=faqs, q="")
+
+
+def _voted(request: Request, kind: str, item_id: int) -> bool:
+    return f"{kind[0]}{item_id}" in request.cookies.get(VOTED_COOKIE, "").split(".")
+
+
+@router.get("/{slug}/a/{article_id}", response_class=HTMLResponse)
+def portal_article(request: Request, slug: str, article_id: int, db: DB) -> HTMLResponse:
+    """An article (Markdown, sanitised) with "was this helpful?" and related articles."""
+    brand = _brand(db, slug)
+    if brand is None:
+        return _not_found(request, db, None)
+    try:
+        art = service.published_article(db, brand, article_id)
+    except NotFound:
+        return _not_found(request, db, brand)
+    token = _csrf_token(request)
+    resp = _hc(
+        request,
+        db,
+        brand,
+        "portal/article.html",
+        item=art,
+        kind="article",
+        title=art.title,
+        body=_rich(art.body, "markdown"),
+        updated=_local_date(art.updated_at, brand),
+        related=service.related_articles(db, brand, art),
+        voted=_voted(request, "article", art.id),
+        csrf=token,
+    )
+    return _with_csrf(request, resp, token)
+
+
+@router.get("/{slug}/faq/{faq_id}", response_class=HTMLResponse)
+def portal_faq(request: Request, slug: str, faq_id: int, db: DB) -> HTMLResponse:
+    """One question and its answer with "was this helpful?"."""
+    brand = _brand(db, slug)
+    if brand is None:
+        return _not_found(request, db, None)
+    try:
+        faq = service.published_faq(db, brand, faq_id)
+    except NotFound:
+        return _not_found(request, db, brand)
+    token = _csrf_token(request)
+    resp = _hc(
+        request,
+        db,
+        brand,
+        "portal/article.html",
+        item=faq,
+        kind="faq",
+        title=faq.questions[0],
+        body=_rich(faq.answer, faq.answer_format),
+        updated=_local_date(faq.updated_at, brand),
+        related=[],
+        voted=_voted(request, "faq", faq.id),
+        csrf=token,
+    )
+    return _with_csrf(request, resp, token)
+
+
+@router.post("/{slug}/vote", response_model=None)
+async def portal_vote(request: Request, slug: str, db: DB) -> HTMLResponse | RedirectResponse:
+    """Count a helpful / not-helpful vote once per browser and go back to the page."""
+    brand = _brand(db, slug)
+    if brand is None:
+        return _not_found(request, db, None)
+    form = await request.form()
+    kind = "article" if form.get("kind") == "article" else "faq"
+    item_id = lenient_int(form.get("id"))
+    token, cookie = str(form.get("csrf_token", "")), request.cookies.get(PORTAL_CSRF, "")
+    if item_id is None or not token or not cookie or not secrets.compare_digest(token, cookie):
+        return _not_found(request, db, brand)
+    back = f"/portal/{brand.slug}/{'a' if kind == 'article' else 'faq'}/{item_id}"
+    resp = RedirectResponse(back, status_code=303)
+    if _voted(request, kind, item_id):
+        return resp
+    try:
+        service.vote(db, brand, kind, item_id, form.get("helpful") == "1")
+    except NotFound:
+        return _not_found(request, db, brand)
+    db.commit()
+    seen = [v for v in request.cookies.get(VOTED_COOKIE, "").split(".") if v][-50:]
+    resp.set_cookie(
+        VOTED_COOKIE, ".".join([*seen, f"{kind[0]}{item_id}"]), httponly=True, samesite="lax", path="/portal"
+    )
+    return resp
+
+
+def _rich(body: str, fmt: str) -> object:
+    """Sanitised HTML of an article or answer (the knowledge renderer marks it safe)."""
+    rendered = for_channel(body, fmt, "portal")
+    return rendered.html if rendered.html is not None else rendered.text
+
+
+def _local_date(when: datetime, brand: Brand) -> str:
+    aware = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return aware.astimezone(ZoneInfo(brand.timezone)).strftime("%Y-%m-%d")
+
+
+VOTED_COOKIE = "kefu_hc_voted"
 PORTAL_CSRF = "kefu_portal_csrf"
 MAX_FILES = 3
 MAX_FILE_BYTES = 10 * 1024 * 1024

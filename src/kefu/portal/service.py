@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from markupsafe import Markup
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from kefu.brands.models import Brand
@@ -79,3 +79,208 @@ def _json_escape(term: str) -> str:
     import json
 
     return json.dumps(term, ensure_ascii=False)[1:-1]
+
+
+# ----------------------------------------------------------------- help centre browsing
+
+
+@dataclass(frozen=True)
+class Category:
+    """A help-centre category with how many published items it holds in the visitor's locale."""
+
+    name: str
+    count: int
+
+
+def _published_articles(session: Session, brand: Brand, locale: str) -> list[Article]:
+    return list(
+        session.scalars(
+            select(Article)
+            .where(Article.brand_id == brand.id, Article.locale == locale, Article.is_published.is_(True))
+            .order_by(Article.views.desc(), Article.id)
+            .limit(200)
+        )
+    )
+
+
+def categories(session: Session, brand: Brand, locale: str) -> list[Category]:
+    """Categories of published articles and FAQs in the visitor's locale, busiest first."""
+    counts: dict[str, int] = {}
+    for model in (Article, FaqEntry):
+        rows = session.execute(
+            select(model.category, func.count(model.id))
+            .where(
+                model.brand_id == brand.id,
+                model.locale == locale,
+                model.is_published.is_(True),
+                model.category.is_not(None),
+            )
+            .group_by(model.category)
+        )
+        for name, n in rows:
+            counts[str(name)] = counts.get(str(name), 0) + int(n)
+    return [Category(n, c) for n, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def popular_articles(session: Session, brand: Brand, locale: str, limit: int = 6) -> list[Article]:
+    """Most viewed published articles in the visitor's locale."""
+    return _published_articles(session, brand, locale)[:limit]
+
+
+def popular_faqs(session: Session, brand: Brand, locale: str, limit: int = 8) -> list[FaqEntry]:
+    """Most viewed (then most helpful) published FAQs in the visitor's locale."""
+    return list(
+        session.scalars(
+            select(FaqEntry)
+            .where(FaqEntry.brand_id == brand.id, FaqEntry.locale == locale, FaqEntry.is_published.is_(True))
+            .order_by(FaqEntry.views.desc(), FaqEntry.helpful_votes.desc(), FaqEntry.id)
+            .limit(limit)
+        )
+    )
+
+
+def in_category(session: Session, brand: Brand, locale: str, category: str) -> tuple[list[Article], list[FaqEntry]]:
+    """Published articles and FAQs of one category in the visitor's locale."""
+    arts = session.scalars(
+        select(Article)
+        .where(
+            Article.brand_id == brand.id,
+            Article.locale == locale,
+            Article.is_published.is_(True),
+            Article.category == category,
+        )
+        .order_by(Article.views.desc(), Article.id)
+    )
+    faqs = session.scalars(
+        select(FaqEntry)
+        .where(
+            FaqEntry.brand_id == brand.id,
+            FaqEntry.locale == locale,
+            FaqEntry.is_published.is_(True),
+            FaqEntry.category == category,
+        )
+        .order_by(FaqEntry.views.desc(), FaqEntry.id)
+        .limit(100)
+    )
+    return list(arts), list(faqs)
+
+
+def published_article(session: Session, brand: Brand, article_id: int) -> Article:
+    """A published article of this brand (404 otherwise), counting the view."""
+    art = session.get(Article, article_id)
+    if art is None or art.brand_id != brand.id or not art.is_published:
+        raise NotFound("No such article.")
+    session.execute(update(Article).where(Article.id == art.id).values(views=Article.views + 1))
+    return art
+
+
+def published_faq(session: Session, brand: Brand, faq_id: int) -> FaqEntry:
+    """A published FAQ of this brand (404 otherwise), counting the view."""
+    faq = session.get(FaqEntry, faq_id)
+    if faq is None or faq.brand_id != brand.id or not faq.is_published:
+        raise NotFound("No such question.")
+    session.execute(update(FaqEntry).where(FaqEntry.id == faq.id).values(views=FaqEntry.views + 1))
+    return faq
+
+
+def related_articles(session: Session, brand: Brand, art: Article, limit: int = 4) -> list[Article]:
+    """Other published articles of the same category and locale."""
+    if not art.category:
+        return []
+    return list(
+        session.scalars(
+            select(Article)
+            .where(
+                Article.brand_id == brand.id,
+                Article.locale == art.locale,
+                Article.is_published.is_(True),
+                Article.category == art.category,
+                Article.id != art.id,
+            )
+            .order_by(Article.views.desc(), Article.id)
+            .limit(limit)
+        )
+    )
+
+
+def vote(session: Session, brand: Brand, kind: str, item_id: int, helpful: bool) -> None:
+    """Count one anonymous helpful / not-helpful vote on a published article or FAQ."""
+    if kind == "article":
+        art = session.get(Article, item_id)
+        if art is None or art.brand_id != brand.id or not art.is_published:
+            raise NotFound("No such item.")
+        col = Article.helpful_votes if helpful else Article.unhelpful_votes
+        session.execute(update(Article).where(Article.id == item_id).values({col: col + 1}))
+        return
+    faq = session.get(FaqEntry, item_id)
+    if faq is None or faq.brand_id != brand.id or not faq.is_published:
+        raise NotFound("No such item.")
+    fcol = FaqEntry.helpful_votes if helpful else FaqEntry.unhelpful_votes
+    session.execute(update(FaqEntry).where(FaqEntry.id == item_id).values({fcol: fcol + 1}))
+
+
+def retrieve(session: Session, brand: Brand, q: str, locale: str, limit: int = 10) -> list[Hit]:
+    """Search as the bot understands questions (typo- and script-insensitive), then plain text matches.
+
+    One result per FAQ, in the visitor's locale when a copy exists (locale copies share an external id).
+    """
+    from kefu.bot.service import suggest
+
+    hits: list[Hit] = []
+    seen: set[str] = set()
+    by_id: dict[int, FaqEntry] = {}
+    try:
+        suggestions = suggest(session, brand.id, q[:100], locale, k=limit, min_score=0.15)
+    except Exception:
+        suggestions = []
+    ids = [int(s["faq_id"]) for s in suggestions]
+    if ids:
+        by_id = {f.id: f for f in session.scalars(select(FaqEntry).where(FaqEntry.id.in_(ids)))}
+    for sid in ids:
+        faq = by_id.get(sid)
+        if faq is None or not faq.is_published or faq.brand_id != brand.id:
+            continue
+        key = faq.external_id or f"id:{faq.id}"
+        if key in seen:
+            continue
+        seen.add(key)
+        html = for_channel(faq.answer, faq.answer_format, "portal").html
+        hits.append(Hit("faq", faq.id, faq.questions[0], faq.answer, faq.locale, html))
+    for h in search(session, brand, q, locale, limit=limit * 3):
+        if h.kind == "faq":
+            faq = session.get(FaqEntry, h.id)
+            key = (faq.external_id if faq else None) or f"id:{h.id}"
+            if key in seen:
+                continue
+            copies = _copy_in(session, brand, faq, locale) if faq and faq.locale != locale else None
+            if copies is not None:
+                h = Hit("faq", copies.id, copies.questions[0], copies.answer, copies.locale,
+                        for_channel(copies.answer, copies.answer_format, "portal").html)  # fmt: skip
+            seen.add(key)
+        hits.append(h)
+    return hits[:limit]
+
+
+def _copy_in(session: Session, brand: Brand, faq: FaqEntry, locale: str) -> FaqEntry | None:
+    if not faq.external_id:
+        return None
+    return session.scalar(
+        select(FaqEntry).where(
+            FaqEntry.brand_id == brand.id,
+            FaqEntry.external_id == faq.external_id,
+            FaqEntry.locale == locale,
+            FaqEntry.is_published.is_(True),
+        )
+    )
+
+
+def chat_inbox_id(session: Session, brand_id: int) -> int | None:
+    """The brand's first active web-chat inbox (the help centre embeds its widget), if any."""
+    from kefu.brands.models import Inbox
+
+    return session.scalar(
+        select(Inbox.id)
+        .where(Inbox.brand_id == brand_id, Inbox.kind == "web_chat", Inbox.is_active.is_(True))
+        .order_by(Inbox.id)
+        .limit(1)
+    )

@@ -156,8 +156,14 @@ def decide(session: Session, ticket: Ticket, *, keep_team: bool) -> RoutingDecis
         org = session.get(Organization, ticket.organization_id)
         if org is not None and org.dedicated_team_id is not None:
             decision.team_id, decision.team_reason = org.dedicated_team_id, "organization"
-    priority = ticket.priority
-    for rule in _rules(session, ticket.brand_id):
+    return _run_rules(session, ticket.brand_id, facts, decision, TicketPriority(ticket.priority))
+
+
+def _run_rules(
+    session: Session, brand_id: int, facts: Mapping[str, Any], decision: RoutingDecision, start: TicketPriority
+) -> RoutingDecision:
+    priority = start
+    for rule in _rules(session, brand_id):
         if not rule_matches(rule.conditions, {**facts, "priority": priority}):
             continue
         decision.rules.append(rule.name)
@@ -170,11 +176,48 @@ def decide(session: Session, ticket: Ticket, *, keep_team: bool) -> RoutingDecis
         decision.skills.extend(str(s) for s in rule.required_skills or [])
         if rule.stop:
             break
-    if facts["language"]:
+    if facts.get("language"):
         decision.skills.append(f"lang:{str(facts['language']).split('-')[0].lower()}")
     decision.skills = list(dict.fromkeys(decision.skills))
-    decision.priority = priority if priority != ticket.priority else None
+    decision.priority = priority if priority != start else None
     return decision
+
+
+def dry_run(session: Session, brand_id: int, actor: Principal | None, facts: Mapping[str, Any]) -> RoutingDecision:
+    """Which active rules a sample ticket (category, channel, priority, language, vip, tier, tags) would match."""
+    get_brand(session, brand_id, actor)
+    sample = {
+        "category": facts.get("category") or None,
+        "channel": facts.get("channel") or None,
+        "priority": facts.get("priority") or "normal",
+        "language": facts.get("language") or None,
+        "vip": bool(facts.get("vip")),
+        "organization": False,
+        "organization_id": None,
+        "tags": list(facts.get("tags") or []),
+        "tier": facts.get("tier") or None,
+    }
+    start = TicketPriority(sample["priority"]) if sample["priority"] in PRIORITIES else TicketPriority.NORMAL
+    return _run_rules(session, brand_id, sample, RoutingDecision(), start)
+
+
+def move_rule(session: Session, rule: RoutingRule, actor: Principal | None, step: int) -> None:
+    """Swap a rule with its neighbour (step -1 = earlier, +1 = later); positions are renumbered 10, 20, …"""
+    rules = list(
+        session.scalars(
+            select(RoutingRule)
+            .where(RoutingRule.brand_id == rule.brand_id)
+            .order_by(RoutingRule.position, RoutingRule.id)
+        )
+    )
+    i = next(n for n, r in enumerate(rules) if r.id == rule.id)
+    j = i + step
+    if 0 <= j < len(rules):
+        rules[i], rules[j] = rules[j], rules[i]
+    for n, r in enumerate(rules, 1):
+        r.position = n * 10
+    session.flush()
+    record(session, actor, "routing_rule.move", target_type="routing_rule", target_id=rule.id, brand_id=rule.brand_id)
 
 
 def apply_routing(

@@ -419,6 +419,17 @@ class BusinessCalendar:
         # Why: tests flip this to compare the week-skipping fast path with plain day steps.
         self._week_skip = True
 
+    def day_kind(self, day: date) -> Literal["open", "closed", "holiday", "makeup"]:
+        """How a local date is treated: open/closed by the week, a holiday, or a make-up workday (補班/调休)."""
+        ordinal = day.toordinal()
+        weekly = self._weekly[(ordinal - 1) % 7]
+        override = self._overrides.get(ordinal)
+        if override is None:
+            return "open" if weekly else "closed"
+        if not override:
+            return "holiday" if weekly else "closed"
+        return "open" if weekly else "makeup"
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BusinessCalendar:
         """Build a calendar from a plain dict (e.g. admin JSON)."""

@@ -305,3 +305,19 @@ def set_escalation_contacts(
     session.flush()
     _audit(session, actor, "sla_escalation.set", brand_id, brand_id, contacts=[list(c) for c in contacts])
     return rows
+
+
+def list_calendars(session: Session, brand_id: int) -> list[SlaCalendar]:
+    """A brand's stored calendars, oldest first."""
+    return list(session.scalars(select(SlaCalendar).where(SlaCalendar.brand_id == brand_id).order_by(SlaCalendar.id)))
+
+
+def list_policies(session: Session, brand_id: int) -> list[SlaPolicyRecord]:
+    """A brand's stored policies in matching order."""
+    return list(
+        session.scalars(
+            select(SlaPolicyRecord)
+            .where(SlaPolicyRecord.brand_id == brand_id)
+            .order_by(SlaPolicyRecord.position, SlaPolicyRecord.id)
+        )
+    )

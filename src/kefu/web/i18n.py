@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from kefu.web.strings_admin import STRINGS3 as ADMIN_STRINGS
 from kefu.web.strings_desk import STRINGS3 as DESK_STRINGS
+from kefu.web.strings_portal import STRINGS3 as PORTAL_STRINGS
 from kefu.web.strings_tickets import STRINGS3 as TICKET_STRINGS
 
 LOCALES = ("zh-TW", "zh-CN", "en")
@@ -588,7 +590,7 @@ def _tables() -> dict[str, dict[str, str]]:
         "zh-CN": dict(ZH_CN),
         "en": {k: v[1] for k, v in STRINGS.items()},
     }
-    for key, (tw, cn, en) in (STRINGS3 | TICKET_STRINGS | DESK_STRINGS).items():
+    for key, (tw, cn, en) in (STRINGS3 | TICKET_STRINGS | DESK_STRINGS | ADMIN_STRINGS | PORTAL_STRINGS).items():
         tables["zh-TW"][key], tables["zh-CN"][key], tables["en"][key] = tw, cn, en
     return tables
 

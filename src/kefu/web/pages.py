@@ -94,7 +94,13 @@ Ctx = Annotated[PageContext, Depends(page_context)]
 
 def render(request: Request, ctx: PageContext | None, name: str, status: int = 200, **data: Any) -> HTMLResponse:
     """Render a template with the common context."""
-    locale = ctx.locale if ctx else pick_locale(request.query_params.get("lang"), request.cookies.get(LOCALE_COOKIE))
+    # Customer pages fall back to the brand's language (page_locale) before the site default.
+    fallback = data.pop("page_locale", None)
+    locale = (
+        ctx.locale
+        if ctx
+        else pick_locale(request.query_params.get("lang"), request.cookies.get(LOCALE_COOKIE) or fallback)
+    )
     data.update(
         request=request,
         ctx=ctx,

@@ -71,6 +71,8 @@ class SessionOut(BaseModel):
     online: bool
     locale: str
     greeting: str | None
+    brand_name: str = ""
+    prechat: bool = False
 
 
 def _visitor(db: Session, token: str | None) -> tuple[Visitor, Inbox]:
@@ -107,6 +109,8 @@ def open_session(body: SessionIn, db: DB) -> SessionOut:
         online=not bool(cfg.get("offline")),
         locale=locale,
         greeting=greetings.get(locale) if isinstance(greetings, dict) else (greetings or None),
+        brand_name=brand.name,
+        prechat=bool(cfg.get("prechat")) and conv is None and not (body.name or body.email),
     )
 
 

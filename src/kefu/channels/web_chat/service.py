@@ -233,9 +233,17 @@ def public_messages(session: Session, rows: list[Message]) -> list[dict[str, Any
     rendered = render_messages(session, rows, "web_chat")
     acts = {m.id: actions(m) for m in rows}
     votes = already_voted(session, [mid for mid, a in acts.items() if a.ask_feedback])
+    agent_ids = {m.agent_id for m in rows if m.sender_type == "agent" and m.agent_id is not None}
+    names: dict[int, str] = {}
+    if agent_ids:
+        from kefu.auth.models import Agent
+
+        names = {a.id: a.name for a in session.scalars(select(Agent).where(Agent.id.in_(agent_ids)))}
     out = []
     for m in rows:
         item = public_message(m)
+        if m.agent_id is not None and m.agent_id in names:
+            item["sender_name"] = names[m.agent_id]  # the widget labels agent replies with who answered
         html = rendered[m.id].html
         if m.sender_type == "bot" and html is not None and (m.meta or {}).get("faq_id") is not None:
             item["html"] = str(html)

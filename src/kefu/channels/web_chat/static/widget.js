@@ -2,7 +2,8 @@
  * <script src="https://kefu.example/api/v1/widget/widget.js" data-brand="shop" data-inbox="3" data-locale="zh-TW" async></script>
  * Resumes after reconnects: the last seen message id is kept in localStorage and sent with {"op":"resume"}.
  * Bot answers arrive as server-sanitised HTML (message.html); quick replies send their text as the customer's
- * message; answers offer "helpful / not helpful" once. */
+ * message; answers offer "helpful / not helpful" once. Optional data-color="#0a7" themes it; any element with
+ * data-kefu-open on the host page opens the chat. Full screen below 480 px; Esc or the header button minimises. */
 (function () {
   "use strict";
   var script = document.currentScript;
@@ -13,13 +14,16 @@
   var STR = {
     "zh-TW": { title: "線上客服", placeholder: "輸入訊息…", send: "送出", typing: "客服輸入中…", offline: "目前非服務時間，請留言，我們會盡快回覆。",
       name: "姓名", contact: "Email 或電話", message: "留言內容", leave: "送出留言", thanks: "已收到留言，案件編號：", attach: "附件", tooBig: "檔案太大或格式不支援",
-      helpful: "有幫助", notHelpful: "沒幫助", rated: "謝謝您的回饋！", ask: "這個回答有幫助嗎？", options: "建議選項" },
+      helpful: "有幫助", notHelpful: "沒幫助", rated: "謝謝您的回饋！", ask: "這個回答有幫助嗎？", options: "建議選項",
+      bot: "智慧客服", agent: "客服人員", you: "您", online: "線上服務中", away: "目前離線", minimize: "縮小對話視窗", unread: "則新訊息", file: "檔案", intro: "開始對話前，請留下您的稱呼與 Email，方便我們後續聯繫。", email: "Email", start: "開始對話" },
     "zh-CN": { title: "在线客服", placeholder: "输入消息…", send: "发送", typing: "客服输入中…", offline: "目前非服务时间，请留言，我们会尽快回复。",
       name: "姓名", contact: "Email 或电话", message: "留言内容", leave: "提交留言", thanks: "已收到留言，工单编号：", attach: "附件", tooBig: "文件太大或格式不支持",
-      helpful: "有帮助", notHelpful: "没帮助", rated: "感谢您的反馈！", ask: "这个回答有帮助吗？", options: "建议选项" },
+      helpful: "有帮助", notHelpful: "没帮助", rated: "感谢您的反馈！", ask: "这个回答有帮助吗？", options: "建议选项",
+      bot: "智能客服", agent: "客服", you: "您", online: "在线服务中", away: "当前离线", minimize: "收起对话窗口", unread: "条新消息", file: "文件", intro: "开始对话前，请留下您的称呼和邮箱，方便我们后续联系。", email: "邮箱", start: "开始对话" },
     "en": { title: "Chat with us", placeholder: "Type a message…", send: "Send", typing: "Agent is typing…", offline: "We are offline. Leave a message and we will reply soon.",
       name: "Name", contact: "Email or phone", message: "Message", leave: "Send message", thanks: "Received. Case number: ", attach: "Attach", tooBig: "File too large or not supported",
-      helpful: "Helpful", notHelpful: "Not helpful", rated: "Thanks for your feedback!", ask: "Was this answer helpful?", options: "Suggested options" }
+      helpful: "Helpful", notHelpful: "Not helpful", rated: "Thanks for your feedback!", ask: "Was this answer helpful?", options: "Suggested options",
+      bot: "Assistant", agent: "Support", you: "You", online: "We're online", away: "Offline", minimize: "Minimise chat", unread: "new messages", file: "File", intro: "Before we start, tell us your name and email so we can follow up.", email: "Email", start: "Start chat" }
   };
   var nav = (navigator.language || "zh-TW");
   var locale = script.getAttribute("data-locale") || (/^zh-(CN|SG|Hans)/i.test(nav) ? "zh-CN" : /^zh/i.test(nav) ? "zh-TW" : "en");
@@ -35,26 +39,54 @@
     document.head.appendChild(el("link", { rel: "stylesheet", href: base + "/api/v1/widget/widget.css", "data-kefu-widget": "" }));
   }
   var root = el("div", { "class": "kefu-root", lang: locale });
-  var button = el("button", { type: "button", "class": "kefu-launcher", "aria-expanded": "false" }, t.title);
-  var panel = el("div", { "class": "kefu-panel", role: "dialog", "aria-label": t.title, hidden: "" });
-  var head = el("div", { "class": "kefu-head" }, t.title);
-  var log = el("div", { "class": "kefu-log", role: "log", "aria-live": "polite" });
-  var typing = el("div", { "class": "kefu-typing" });
+  var color = script.getAttribute("data-color"); // theme: any CSS colour, set through CSSOM (CSP-safe)
+  if (color) root.style.setProperty("--kefu-accent", color);
+  var button = el("button", { type: "button", "class": "kefu-launcher", "aria-expanded": "false", "aria-controls": "kefu-panel" });
+  button.append(el("span", { "class": "kefu-icon", "aria-hidden": "true" }), el("span", { "class": "kefu-label" }, t.title));
+  var badge = el("span", { "class": "kefu-badge", hidden: "" });
+  button.appendChild(badge);
+  var panel = el("div", { "class": "kefu-panel", id: "kefu-panel", role: "dialog", "aria-label": t.title, hidden: "" });
+  var head = el("div", { "class": "kefu-head" });
+  var avatar = el("span", { "class": "kefu-avatar", "aria-hidden": "true" }, (brand || "k").charAt(0).toUpperCase());
+  var titles = el("div", { "class": "kefu-titles" });
+  var name = el("strong", { "class": "kefu-title" }, t.title);
+  var status = el("span", { "class": "kefu-status" }, t.online);
+  titles.append(name, status);
+  var min = el("button", { type: "button", "class": "kefu-min", "aria-label": t.minimize, title: t.minimize }, "\u2013");
+  head.append(avatar, titles, min);
+  var log = el("div", { "class": "kefu-log", role: "log", "aria-live": "polite", tabindex: "0", "aria-label": t.title });
+  var typing = el("div", { "class": "kefu-typing", "aria-live": "polite" });
   var form = el("form", { "class": "kefu-form" });
-  var input = el("input", { "class": "kefu-input", placeholder: t.placeholder, "aria-label": t.placeholder, maxlength: "10000" });
-  var file = el("input", { "class": "kefu-file", type: "file", "aria-label": t.attach, accept: "image/*,video/mp4,video/webm" });
+  var input = el("textarea", { "class": "kefu-input", placeholder: t.placeholder, "aria-label": t.placeholder, maxlength: "10000", rows: "1" });
+  var file = el("input", { "class": "kefu-file", type: "file", "aria-label": t.attach, accept: "image/*,video/mp4,video/webm,application/pdf" });
   var clip = el("button", { "class": "kefu-clip", type: "button", title: t.attach, "aria-label": t.attach }, "📎");
   var send = el("button", { "class": "kefu-send", type: "submit" }, t.send);
-  form.append(input, clip, file, send);
+  form.append(clip, file, input, send);
   panel.append(head, log, typing, form);
   root.append(panel, button);
   document.body.appendChild(root);
-  button.onclick = function () {
-    panel.hidden = !panel.hidden;
-    button.setAttribute("aria-expanded", String(!panel.hidden));
-    if (!panel.hidden) { start(); input.focus(); }
-  };
-
+  var unread = 0;
+  function setOpen(open) {
+    panel.hidden = !open;
+    button.setAttribute("aria-expanded", String(open));
+    root.classList.toggle("kefu-open", open);
+    if (open) { unread = 0; badge.hidden = true; start(); input.focus(); log.scrollTop = log.scrollHeight; }
+  }
+  button.onclick = function () { setOpen(panel.hidden); };
+  min.onclick = function () { setOpen(false); button.focus(); };
+  panel.addEventListener("keydown", function (e) { if (e.key === "Escape") { setOpen(false); button.focus(); } });
+  // Pages (e.g. the help centre) open the chat from their own buttons: <button data-kefu-open>.
+  document.addEventListener("click", function (e) {
+    var o = e.target && e.target.closest && e.target.closest("[data-kefu-open]");
+    if (o) { e.preventDefault(); setOpen(true); }
+  });
+  input.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit ? form.requestSubmit() : form.onsubmit(e); }
+  });
+  function clock(iso) {
+    var d = new Date(iso);
+    return isNaN(d) ? "" : d.toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit" });
+  }
   var shown = {};
   function clearQuickReplies() { Array.prototype.forEach.call(log.querySelectorAll(".kefu-qr"), function (n) { n.remove(); }); }
   function quickReplies(row, items) {
@@ -89,20 +121,31 @@
     shown[m.id] = true;
     clearQuickReplies(); // quick replies belong to the latest message only
     var mine = m.sender_type === "customer";
-    var row = el("div", { "class": "kefu-row" + (mine ? " kefu-mine" : ""), "data-id": String(m.id) });
+    var row = el("div", { "class": "kefu-row kefu-" + (m.sender_type || "system") + (mine ? " kefu-mine" : ""), "data-id": String(m.id) });
+    var who = mine ? t.you : m.sender_type === "bot" ? t.bot : m.sender_type === "agent" ? (m.sender_name || t.agent) : "";
+    var meta = el("div", { "class": "kefu-meta" });
+    if (who) meta.appendChild(el("span", { "class": "kefu-who" }, who));
+    if (m.created_at) meta.appendChild(el("time", { datetime: m.created_at }, clock(m.created_at)));
+    row.appendChild(meta);
     var bubble = el("div", { "class": "kefu-bubble" });
     if (m.html) { bubble.className += " kefu-rich"; bubble.innerHTML = m.html; } // sanitised by the server (nh3)
     else bubble.textContent = m.body || "";
     (m.attachments || []).forEach(function (a) {
       if (!a.url) return;
-      var link = el("a", { href: base + a.url + "?vt=" + encodeURIComponent(state.token), target: "_blank", rel: "noopener" }, "📎 " + (a.filename || "file"));
-      bubble.appendChild(el("br")); bubble.appendChild(link);
+      var href = base + a.url + "?vt=" + encodeURIComponent(state.token);
+      var link = el("a", { href: href, target: "_blank", rel: "noopener", "class": "kefu-att" });
+      if (/^image\//.test(a.content_type || "")) link.appendChild(el("img", { src: href, alt: a.filename || t.file, loading: "lazy" }));
+      else link.textContent = "📎 " + (a.filename || t.file);
+      bubble.appendChild(link);
     });
     row.appendChild(bubble);
     if (m.quick_replies && m.quick_replies.length) quickReplies(row, m.quick_replies);
     if (m.feedback && m.feedback.ask) feedback(row, m);
     log.appendChild(row); log.scrollTop = log.scrollHeight;
-    if (m.id > (state.last || 0)) { state.last = m.id; save(); }
+    if (m.id > (state.last || 0)) {
+      if (panel.hidden && !mine && state.last) { unread++; badge.textContent = String(unread); badge.hidden = false; badge.setAttribute("aria-label", unread + " " + t.unread); }
+      state.last = m.id; save();
+    }
   }
   function api(path, body, headers) {
     var h = { "Content-Type": "application/json" }; if (state.token) h["X-Kefu-Visitor"] = state.token;
@@ -115,8 +158,11 @@
     if (started) return; started = true;
     api("/api/v1/widget/session", { inbox_id: inbox, brand: brand, visitor_token: state.token, locale: locale }).then(function (s) {
       state.token = s.visitor_token; save();
+      if (s.brand_name) { name.textContent = s.brand_name; avatar.textContent = s.brand_name.charAt(0); }
+      status.textContent = s.online ? t.online : t.away;
+      root.classList.toggle("kefu-away", !s.online);
       if (s.greeting) log.appendChild(el("div", { "class": "kefu-greeting" }, s.greeting));
-      if (!s.online) offlineForm(); else connect();
+      if (!s.online) offlineForm(); else if (s.prechat && !state.named) prechat(); else connect();
     });
   }
   function connect() {
@@ -153,6 +199,20 @@
       .catch(function () { log.appendChild(el("div", { "class": "kefu-error" }, t.tooBig)); });
     file.value = "";
   };
+  function prechat() {
+    form.hidden = true;
+    var f = el("form", { "class": "kefu-offline kefu-prechat" });
+    f.appendChild(el("p", {}, t.intro));
+    var n = el("input", { placeholder: t.name, "aria-label": t.name, required: "", autocomplete: "name", maxlength: "200" });
+    var c = el("input", { placeholder: t.email, "aria-label": t.email, type: "email", required: "", autocomplete: "email" });
+    f.append(n, c, el("button", { type: "submit" }, t.start)); log.appendChild(f);
+    f.onsubmit = function (e) {
+      e.preventDefault();
+      api("/api/v1/widget/session", { inbox_id: inbox, brand: brand, visitor_token: state.token, locale: locale, name: n.value, email: c.value })
+        .then(function (s) { state.token = s.visitor_token; state.named = true; save(); f.remove(); form.hidden = false; input.focus(); connect(); });
+    };
+    n.focus();
+  }
   function offlineForm() {
     form.hidden = true;
     var f = el("form", { "class": "kefu-offline" });
