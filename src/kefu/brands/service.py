@@ -94,6 +94,14 @@ def update_brand(session: Session, brand: Brand, actor: Principal, **changes: An
         from kefu.sla.service import check_tier  # sla builds on brands
 
         check_tier(session, brand.id, changes["settings"]["sla_tier"])
+    if (changes.get("settings") or {}).get("deadline_warnings") is not None:
+        from kefu.complaints.due_soon import check_lead_times  # complaints build on brands
+
+        changes["settings"]["deadline_warnings"] = check_lead_times(changes["settings"]["deadline_warnings"])
+    if (changes.get("settings") or {}).get("progress_updates") is not None:
+        from kefu.sla.updates import check_settings
+
+        changes["settings"]["progress_updates"] = check_settings(changes["settings"]["progress_updates"])
     if changes.get("settings") is not None:
         # PATCH semantics for settings too: given keys change (None removes one), the others stay.
         merged = {**(brand.settings or {}), **changes["settings"]}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from kefu.web.strings_casework import STRINGS3 as CASEWORK_STRINGS
 from kefu.web.strings_tickets import STRINGS3 as TICKET_STRINGS
 
 LOCALES = ("zh-TW", "zh-CN", "en")
@@ -587,7 +588,7 @@ def _tables() -> dict[str, dict[str, str]]:
         "zh-CN": dict(ZH_CN),
         "en": {k: v[1] for k, v in STRINGS.items()},
     }
-    for key, (tw, cn, en) in (STRINGS3 | TICKET_STRINGS).items():
+    for key, (tw, cn, en) in (STRINGS3 | TICKET_STRINGS | CASEWORK_STRINGS).items():
         tables["zh-TW"][key], tables["zh-CN"][key], tables["en"][key] = tw, cn, en
     return tables
 

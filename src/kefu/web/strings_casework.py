@@ -1,0 +1,42 @@
+"""Deadline, progress-update and follow-up page strings, written by hand per locale: (zh-TW, zh-CN, en)."""
+
+from __future__ import annotations
+
+STRINGS3: dict[str, tuple[str, str, str]] = {
+    "nav_deadlines": ("期限提醒", "期限提醒", "Deadlines"),
+    "nav_follow_ups": ("回訪", "回访", "Follow-ups"),
+    "dl_title": ("即將到期與逾時", "即将到期与超时", "Due soon and overdue"),
+    "dl_due_soon": ("客訴與主管機關來函期限", "投诉与监管来函期限", "Complaint and regulator deadlines"),
+    "dl_progress": ("進度更新逾時的案件", "进度更新超时的工单", "Cases overdue for a progress update"),
+    "dl_none": ("目前沒有即將到期的期限", "目前没有即将到期的期限", "Nothing is due soon"),
+    "dl_no_lapses": ("所有案件都已按時更新進度", "所有工单都已按时更新进度", "Every case is up to date"),
+    "dl_case": ("案件", "工单", "Case"),
+    "dl_deadline": ("期限", "期限", "Deadline"),
+    "dl_due": ("到期時間", "到期时间", "Due"),
+    "dl_left": ("剩餘", "剩余", "Left"),
+    "dl_overdue_by": ("已逾時", "已超时", "Overdue by"),
+    "dl_minutes": ("分鐘", "分钟", "min"),
+    "dl_warned": ("已提醒", "已提醒", "Notified"),
+    "dl_acknowledgement": (
+        "客訴受理（1 個工作天）",
+        "投诉受理（1 个工作日）",
+        "Complaint acknowledgement (1 business day)",
+    ),
+    "dl_reply": ("客訴回覆（3–5 個工作天）", "投诉答复（3–5 个工作日）", "Complaint reply (3–5 business days)"),
+    "dl_regulator": ("主管機關來函回覆（15 日）", "监管来函答复（15 日）", "Regulator reply (15 days)"),
+    "dl_times_in": ("時間以品牌時區顯示", "时间按品牌时区显示", "Times in the brand's timezone"),
+    "fu_title": ("回訪佇列", "回访队列", "Follow-up queue"),
+    "fu_pending": ("待回訪", "待回访", "To do"),
+    "fu_done": ("已完成", "已完成", "Done"),
+    "fu_mine": ("只看我的", "只看我的", "Mine only"),
+    "fu_empty": ("目前沒有回訪", "目前没有回访", "No follow-ups"),
+    "fu_attempt": ("第幾次", "第几次", "Attempt"),
+    "fu_outcome": ("結果", "结果", "Outcome"),
+    "fu_reached": ("已聯絡上", "已联系上", "Reached"),
+    "fu_not_reached": ("未聯絡上", "未联系上", "Not reached"),
+    "fu_reopened": ("重新開啟案件", "重新打开工单", "Re-opened"),
+    "fu_note": ("備註", "备注", "Note"),
+    "fu_save": ("記錄結果", "记录结果", "Record"),
+    "fu_saved": ("已記錄", "已记录", "Recorded"),
+    "fu_due_now": ("已到期", "已到期", "Due now"),
+}
