@@ -17,6 +17,9 @@ CLOCK_MODULES = (
     "kefu.sla.notifications",
     "kefu.routing.service",
     "kefu.complaints.service",
+    "kefu.complaints.due_soon",
+    "kefu.sla.updates",
+    "kefu.followups.service",
 )
 
 

@@ -11,6 +11,7 @@ from kefu.bot.emotion import LABELS
 from kefu.brands.models import CHANNEL_KINDS
 from kefu.core.chinese import converter
 from kefu.web.i18n import LOCALES, STRINGS, STRINGS3, ZH_CN, channel_label, emotion_label, translator
+from kefu.web.strings_casework import STRINGS3 as CASEWORK_STRINGS
 from kefu.web.strings_tickets import STRINGS3 as TICKET_STRINGS
 
 _PLACEHOLDER = re.compile(r"\{\w*\}")
@@ -34,7 +35,9 @@ def _simplified_only(text: str) -> list[str]:
 def test_every_key_in_every_locale() -> None:
     """No locale falls back silently: the zh-CN table has exactly the zh-TW/en keys, all non-empty."""
     assert set(ZH_CN) == set(STRINGS)
-    every_key = set(STRINGS) | set(STRINGS3) | set(TICKET_STRINGS)  # the 3-locale tables carry all three already
+    every_key = (
+        set(STRINGS) | set(STRINGS3) | set(TICKET_STRINGS) | set(CASEWORK_STRINGS)
+    )  # the 3-locale tables carry all three already
     for locale in LOCALES:
         table = translator(locale)
         assert set(table) == every_key, locale

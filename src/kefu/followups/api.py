@@ -35,7 +35,7 @@ def out(f: FollowUp, t: Ticket) -> FollowUpOut:
         assignee_id=f.assignee_id,
         due_at=f.due_at,
         status=f.status,
-        outcome=f.outcome,
+        outcome=f.result,
         note=f.note,
         done_at=f.done_at,
     )

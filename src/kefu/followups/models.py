@@ -56,7 +56,8 @@ class FollowUp(Base):
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"), index=True)
     due_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    outcome: Mapped[str | None] = mapped_column(String(16))
+    # reached | not_reached | reopened (a fixed code, not the customer's words: those go to `note`)
+    result: Mapped[str | None] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(Text, default="")  # free text about the call: may name the customer
     done_at: Mapped[datetime | None]
     done_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))

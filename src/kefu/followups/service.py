@@ -202,6 +202,8 @@ def queue(
     due_only: bool = False,
     now: datetime | None = None,
     limit: int = 100,
+    ticket_id: int | None = None,
+    follow_up_id: int | None = None,
 ) -> list[tuple[FollowUp, Ticket]]:
     """Follow-ups with their cases, the earliest due first (pending) or the latest done first."""
     now = now or utcnow()
@@ -216,6 +218,10 @@ def queue(
         stmt = stmt.where(FollowUp.assignee_id == assignee_id)
     if due_only:
         stmt = stmt.where(FollowUp.due_at <= now)
+    if ticket_id is not None:
+        stmt = stmt.where(FollowUp.ticket_id == ticket_id)
+    if follow_up_id is not None:
+        stmt = stmt.where(FollowUp.id == follow_up_id)
     order = (FollowUp.due_at, FollowUp.id) if status == "pending" else (FollowUp.done_at.desc(), FollowUp.id.desc())
     return [(f, t) for f, t in session.execute(stmt.order_by(*order).limit(limit))]
 
@@ -238,7 +244,7 @@ def record_outcome(
     if f.status != "pending":
         raise Conflict("This follow-up already has an outcome.")
     now = at or utcnow()
-    f.status, f.outcome, f.note, f.done_at, f.done_by = "done", outcome, note, now, actor.agent_id
+    f.status, f.result, f.note, f.done_at, f.done_by = "done", outcome, note, now, actor.agent_id
     ticket = session.get(Ticket, f.ticket_id)
     assert ticket is not None
     rule = session.get(FollowUpRule, f.rule_id) if f.rule_id else None
@@ -306,7 +312,7 @@ def stats(
     out = FollowUpStats(brand_id=brand_id, start=start, end=end)
     cases: dict[int, bool] = {}
     rows = session.execute(
-        select(FollowUp.ticket_id, FollowUp.status, FollowUp.outcome, FollowUp.due_at, FollowUp.done_at).where(
+        select(FollowUp.ticket_id, FollowUp.status, FollowUp.result, FollowUp.due_at, FollowUp.done_at).where(
             FollowUp.brand_id == brand_id, FollowUp.due_at >= start, FollowUp.due_at < end
         )
     )

@@ -50,7 +50,7 @@ def upgrade() -> None:
         sa.Column("assignee_id", sa.Integer(), sa.ForeignKey("agents.id", ondelete="SET NULL"), nullable=True),
         sa.Column("due_at", T, nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("outcome", sa.String(16), nullable=True),
+        sa.Column("result", sa.String(16), nullable=True),
         sa.Column("note", sa.Text(), nullable=False),
         sa.Column("done_at", T, nullable=True),
         sa.Column("done_by", sa.Integer(), sa.ForeignKey("agents.id", ondelete="SET NULL"), nullable=True),
