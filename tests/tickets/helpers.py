@@ -20,6 +20,7 @@ CLOCK_MODULES = (
     "kefu.complaints.due_soon",
     "kefu.sla.updates",
     "kefu.followups.service",
+    "kefu.callbacks.service",
 )
 
 

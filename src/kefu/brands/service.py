@@ -102,6 +102,10 @@ def update_brand(session: Session, brand: Brand, actor: Principal, **changes: An
         from kefu.sla.updates import check_settings
 
         changes["settings"]["progress_updates"] = check_settings(changes["settings"]["progress_updates"])
+    if (changes.get("settings") or {}).get("callbacks") is not None:
+        from kefu.callbacks.service import check_settings as check_callbacks
+
+        changes["settings"]["callbacks"] = check_callbacks(changes["settings"]["callbacks"])
     if changes.get("settings") is not None:
         # PATCH semantics for settings too: given keys change (None removes one), the others stay.
         merged = {**(brand.settings or {}), **changes["settings"]}
