@@ -111,3 +111,43 @@ def test_customer_books_a_slot_agent_gets_it_at_the_time_missed_ones_are_flagged
     other = make.token(make.agent("agent", [make.brand()]))
     assert client.get("/api/v1/callbacks", headers=other).json()["items"] == []
     assert client.post(f"/api/v1/callbacks/{second}/cancel", headers=other).status_code == 404
+
+
+def test_portal_booking_page_and_console_queue_show_brand_local_times(
+    client: Any, make: Any, db: Any, clock: Clock
+) -> None:
+    import re
+
+    from kefu.callbacks import service
+    from tests.web.test_admin_pages import _login
+
+    brand = make.brand(timezone="Asia/Taipei")
+    agent = make.agent("agent", [brand])
+    clock.set(tw(2026, 3, 9, 9, 0))  # Monday 09:00 Taipei
+    page = client.get(f"/portal/{brand.slug}/callback?lang=zh-TW")
+    assert page.status_code == 200 and "預約回電" in page.text and "Asia/Taipei" in page.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf is not None
+    first = re.search(r'<option value="([^"]+)"[^>]*>([^<]+)</option>', page.text)
+    assert first is not None and first.group(2) == "2026-03-09 10:00"  # an hour's notice, local time
+    form = {"csrf_token": csrf.group(1), "slot": first.group(1), "phone": "0912345678", "name": "王先生"}
+    booked = client.post(f"/portal/{brand.slug}/callback", data=form)
+    assert booked.status_code == 200 and "2026-03-09 10:00" in booked.text and "(Asia/Taipei)" in booked.text
+    twice = client.post(f"/portal/{brand.slug}/callback", data={**form, "phone": "0922333444"})
+    assert twice.status_code in (200, 409)  # capacity 2 by default: the second fits, a third would not
+    third = client.post(f"/portal/{brand.slug}/callback", data={**form, "phone": "0955666777"})
+    assert third.status_code == 409 and "請改選其他時段" in third.text
+    nocsrf = client.post(f"/portal/{brand.slug}/callback", data={**form, "csrf_token": "x"})
+    assert nocsrf.status_code == 403
+
+    clock.set(tw(2026, 3, 9, 10, 1))
+    service.sweep(db, clock())
+    db.commit()
+    hdr = _login(client, agent)
+    q = client.get("/console/callbacks")
+    assert q.status_code == 200 and "2026-03-09 10:00" in q.text and 'name="outcome"' in q.text
+    cb_id = int(re.search(r'id="cb-(\d+)"', q.text).group(1))  # type: ignore[union-attr]
+    row = client.post(f"/console/callbacks/{cb_id}/done", data={"outcome": "no_answer"}, headers=hdr)
+    assert row.status_code == 200 and "無人接聽" in row.text
+    bad = client.post(f"/console/callbacks/{cb_id}/done", data={"outcome": "no_answer"}, headers=hdr)
+    assert bad.status_code == 422

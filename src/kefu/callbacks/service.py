@@ -265,6 +265,7 @@ def queue(
     assignee_id: int | None = None,
     statuses: tuple[str, ...] = ("due", "missed"),
     limit: int = 100,
+    callback_id: int | None = None,
 ) -> list[tuple[Callback, Ticket]]:
     """Call-backs with their cases, the earliest first (default: what to call now and what was missed)."""
     stmt = select(Callback, Ticket).join(Ticket, Ticket.id == Callback.ticket_id).where(Callback.status.in_(statuses))
@@ -274,6 +275,8 @@ def queue(
         stmt = stmt.where(Callback.brand_id == brand_id)
     if assignee_id is not None:
         stmt = stmt.where(Callback.assignee_id == assignee_id)
+    if callback_id is not None:
+        stmt = stmt.where(Callback.id == callback_id)
     return [(c, t) for c, t in session.execute(stmt.order_by(Callback.scheduled_at, Callback.id).limit(limit))]
 
 
