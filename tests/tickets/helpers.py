@@ -21,6 +21,7 @@ CLOCK_MODULES = (
     "kefu.sla.updates",
     "kefu.followups.service",
     "kefu.callbacks.service",
+    "kefu.notices.service",
 )
 
 

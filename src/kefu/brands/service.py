@@ -178,7 +178,14 @@ INBOX_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
         ("case_policy", "case_policy"),
     ),
     "board": (("initial_status", "status"), ("case_policy", "case_policy")),
-    "phone": (("case_policy", "case_policy"),),
+    # An SMS gateway (HTTP API) for proactive notices to callers (kefu.channels.sms).
+    "phone": (
+        ("case_policy", "case_policy"),
+        ("sms_url", "text"),
+        ("sms_token", "secret"),
+        ("sms_sender", "text"),
+        ("sms_idempotent", "bool"),
+    ),
 }
 
 
