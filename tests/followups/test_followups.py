@@ -108,6 +108,11 @@ def test_resolved_cases_get_follow_ups_per_rule_agents_record_outcomes_and_repor
         1,
     )
     assert (s["cases"], s["cases_reached"], s["reach_rate"], s["on_time"]) == (2, 2, 1.0, 3)
+    # The weekly report carries the same figures (follow-through table).
+    qs = f"start={start.date().isoformat()}&end={(start + timedelta(days=9)).date().isoformat()}&brand_id={brand.id}"
+    weekly = client.get(f"/api/v1/analytics/reports/weekly.csv?{qs}&lang=en", headers=h)
+    assert weekly.status_code == 200, weekly.text
+    assert "Follow-ups (done / planned)" in weekly.text and "3 / 4" in weekly.text
     other = make.token(make.agent("agent", [make.brand()]))
     assert client.get("/api/v1/follow-ups", headers=other).json()["items"] == []
     assert client.post(
