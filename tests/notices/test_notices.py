@@ -141,3 +141,13 @@ def test_callback_reminder_goes_by_sms_gateway_and_cases_without_a_channel_get_a
     assert client.patch(f"/api/v1/tickets/{t['id']}", json={"status": "resolved"}, headers=h).is_success
     got = client.get(f"/api/v1/tickets/{t['id']}/notices", headers=h).json()
     assert [(n["route"], n["status"]) for n in got] == [("portal", "posted")]
+
+    # Which status changes notify is a validated brand setting.
+    bad = {"settings": {"notices": {"status": ["closed"]}}}
+    assert client.patch(f"/api/v1/brands/{brand.id}", json=bad, headers=h).status_code == 422
+    only = {"settings": {"notices": {"status": ["resolved"]}}}
+    assert client.patch(f"/api/v1/brands/{brand.id}", json=only, headers=h).is_success
+    t2 = client.post("/api/v1/tickets", json={"brand_id": brand.id, "subject": "發票抬頭"}, headers=h).json()
+    clock.advance(minutes=5)
+    assert client.patch(f"/api/v1/tickets/{t2['id']}", json={"status": "pending"}, headers=h).is_success
+    assert client.get(f"/api/v1/tickets/{t2['id']}/notices", headers=h).json() == []

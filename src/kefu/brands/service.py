@@ -102,6 +102,12 @@ def update_brand(session: Session, brand: Brand, actor: Principal, **changes: An
         from kefu.sla.updates import check_settings
 
         changes["settings"]["progress_updates"] = check_settings(changes["settings"]["progress_updates"])
+    if (changes.get("settings") or {}).get("notices") is not None:
+        notices = changes["settings"]["notices"]
+        allowed = {"resolved", "pending", "open"}
+        statuses = notices.get("status") if isinstance(notices, dict) else None
+        if not isinstance(statuses, list) or not set(statuses) <= allowed or set(notices) - {"status"}:
+            raise InvalidInput(f"notices takes {{'status': [...]}} with statuses from {sorted(allowed)}.")
     if (changes.get("settings") or {}).get("callbacks") is not None:
         from kefu.callbacks.service import check_settings as check_callbacks
 
