@@ -56,10 +56,6 @@ def check_settings(value: object) -> dict[str, Any]:
     return dict(value)
 
 
-def _in_scope(conf: Mapping[str, Any]) -> Any:
-    return or_(Ticket.priority.in_(conf["priorities"]), Ticket.category.in_(conf["categories"]))
-
-
 def last_updates(session: Session, tickets: list[Ticket]) -> dict[int, datetime]:
     """When each case was last updated publicly (falls back to its first response, then its opening)."""
     from kefu.sla.service import _last_updates  # one definition of "a public update" for both clocks
@@ -92,33 +88,43 @@ def sweep(session: Session, now: datetime | None = None, *, limit: int = 2000) -
     open_lapses = {
         lp.ticket_id: lp for lp in session.scalars(select(ProgressLapse).where(ProgressLapse.ended_at.is_(None)))
     }
-    tickets: list[Ticket] = []
-    for bid, conf in confs.items():
-        if conf.get("enabled", True) is False:
-            continue
-        tickets.extend(
-            session.scalars(
-                select(Ticket)
-                .where(
-                    Ticket.brand_id == bid,
-                    Ticket.status.in_(CLOCK_STATUSES),
-                    Ticket.merged_into_id.is_(None),
-                    _in_scope(conf),
-                )
-                .order_by(Ticket.id)
-                .limit(limit)
-            )
+    live = {bid: c for bid, c in confs.items() if c.get("enabled", True) is not False}
+    priorities = sorted({p for c in live.values() for p in c["priorities"]})
+    categories = sorted({k for c in live.values() for k in c["categories"]})
+    # One query for every brand (the union of their scopes), narrowed per brand below.
+    candidates = session.scalars(
+        select(Ticket)
+        .where(
+            Ticket.brand_id.in_(live),
+            Ticket.status.in_(CLOCK_STATUSES),
+            Ticket.merged_into_id.is_(None),
+            or_(Ticket.priority.in_(priorities), Ticket.category.in_(categories)),
         )
+        .order_by(Ticket.id)
+        .limit(limit)
+    )
+    tickets = [
+        t
+        for t in candidates
+        if t.priority in live[t.brand_id]["priorities"] or t.category in live[t.brand_id]["categories"]
+    ]
     by_id = {t.id: t for t in tickets}
     # Lapses of cases that left the clock end here (resolved, waiting on the customer, moved out of scope).
     gone = [tid for tid in open_lapses if tid not in by_id]
     if gone:
-        statuses = dict(session.execute(select(Ticket.id, Ticket.status).where(Ticket.id.in_(gone))).all())
-        for tid in gone:
-            gone_lp = open_lapses.pop(tid)
-            st = statuses.get(tid)
-            gone_lp.ended_at = now
-            gone_lp.end_reason = (
+        rows = session.execute(
+            select(Ticket.id, Ticket.brand_id, Ticket.status, Ticket.priority, Ticket.category).where(
+                Ticket.id.in_(gone)
+            )
+        ).all()
+        for tid, bid, st, prio, cat in rows:
+            conf = confs.get(bid, DEFAULTS)
+            in_scope = prio in conf["priorities"] or cat in conf["categories"]
+            if st in CLOCK_STATUSES and in_scope and conf.get("enabled", True) is not False:
+                continue  # still on the clock, only beyond this pass's batch
+            lapse = open_lapses.pop(tid)
+            lapse.ended_at = now
+            lapse.end_reason = (
                 "resolved" if st in ("resolved", "closed") else "pending" if st == "pending" else "out_of_scope"
             )
             result.ended += 1
