@@ -151,3 +151,9 @@ def test_portal_booking_page_and_console_queue_show_brand_local_times(
     assert row.status_code == 200 and "無人接聽" in row.text
     bad = client.post(f"/console/callbacks/{cb_id}/done", data={"outcome": "no_answer"}, headers=hdr)
     assert bad.status_code == 422
+    # The case page labels the call-back entries of its timeline.
+    from kefu.callbacks.models import Callback
+
+    cb = db.get(Callback, cb_id)
+    case_page = client.get(f"/console/tickets/{cb.ticket_id}")
+    assert case_page.status_code == 200 and "預約回電" in case_page.text and "已回電" in case_page.text

@@ -77,4 +77,13 @@ STRINGS3: dict[str, tuple[str, str, str]] = {
     "cbq_phone": ("電話", "电话", "Phone"),
     "cbq_reached": ("已通話", "已接通", "Reached"),
     "cbq_no_answer": ("無人接聽", "无人接听", "No answer"),
+    # Case-page activity kinds added by deadline warnings, follow-ups, call-backs and notices.
+    "act_deadline_warning": ("期限提醒", "期限提醒", "Deadline warning"),
+    "act_follow_up_planned": ("已排定回訪", "已安排回访", "Follow-ups planned"),
+    "act_follow_up": ("回訪", "回访", "Follow-up"),
+    "act_callback_booked": ("預約回電", "预约回电", "Call-back booked"),
+    "act_callback_done": ("已回電", "已回电", "Called back"),
+    "act_callback_missed": ("回電逾時", "回电超时", "Call-back missed"),
+    "act_callback_cancelled": ("取消回電", "取消回电", "Call-back cancelled"),
+    "act_notice": ("主動通知", "主动通知", "Notice to customer"),
 }
