@@ -136,3 +136,30 @@ def test_resolved_cases_get_follow_ups_per_rule_agents_record_outcomes_and_repor
     fid = client.get("/api/v1/follow-ups", params={"brand_id": brand.id}, headers=h).json()["items"][0]["id"]
     row = client.post(f"/console/follow-ups/{fid}/outcome", data={"outcome": "reached", "note": "已確認"}, headers=hdr)
     assert row.status_code == 200 and "已聯絡上" in row.text and "已確認" in row.text
+
+
+def test_team_lead_manages_follow_up_rules_in_admin(client: Any, make: Any, db: Any) -> None:
+    from sqlalchemy import select
+
+    from kefu.followups.models import FollowUpRule
+    from tests.web.test_admin_pages import _login
+
+    brand = make.brand()
+    lead = make.agent("supervisor", [brand])
+    hdr = _login(client, lead)
+    page = client.get(f"/admin?tab=followups&brand_id={brand.id}")
+    assert page.status_code == 200 and "回訪規則" in page.text and "尚未設定回訪規則" in page.text
+    form = {"brand_id": str(brand.id), "name": "帳號安全 7天3次", "category": "account_anomaly", "attempts": "3"}
+    r = client.post("/admin/follow-up-rules", data={**form, "within_days": "7", "first_after_hours": "24"}, headers=hdr)
+    assert r.status_code == 200 and "7 天內 3 次" in r.text, r.text[-500:]
+    dup = client.post("/admin/follow-up-rules", data=form, headers=hdr)
+    assert dup.status_code == 422
+    rule = db.scalars(select(FollowUpRule).where(FollowUpRule.brand_id == brand.id)).one()
+    assert (rule.attempts, rule.within_days, rule.category) == (3, 7, "account_anomaly")
+    gone = client.post(f"/admin/follow-up-rules/{rule.id}/delete", headers=hdr)
+    assert gone.status_code == 200 and "尚未設定回訪規則" in gone.text
+    agent = make.agent("agent", [brand])
+    client.cookies.clear()
+    _login(client, agent)
+    denied = client.get(f"/admin?tab=followups&brand_id={brand.id}")
+    assert denied.status_code == 403 or 'id="fr-name"' not in denied.text  # agents do not configure rules

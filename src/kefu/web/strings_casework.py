@@ -86,4 +86,23 @@ STRINGS3: dict[str, tuple[str, str, str]] = {
     "act_callback_missed": ("回電逾時", "回电超时", "Call-back missed"),
     "act_callback_cancelled": ("取消回電", "取消回电", "Call-back cancelled"),
     "act_notice": ("主動通知", "主动通知", "Notice to customer"),
+    "adm_followups": ("回訪規則", "回访规则", "Follow-up rules"),
+    "fu_rules": ("回訪規則", "回访规则", "Follow-up rules"),
+    "fu_rules_hint": (
+        "案件解決後，依類別與優先級自動排定回訪（例如帳號安全事件 7 天內 3 次）。",
+        "工单解决后，按类别和优先级自动安排回访（例如账号安全事件 7 天内 3 次）。",
+        "After a case is resolved, follow-up contacts are planned by category and priority (e.g. 3 within 7 days).",
+    ),
+    "fu_no_rules": ("尚未設定回訪規則", "还没有设置回访规则", "No follow-up rules yet"),
+    "fu_category": ("類別", "类别", "Category"),
+    "fu_plan": ("回訪安排", "回访安排", "Plan"),
+    "fu_plan_text": (
+        "{d} 天內 {n} 次，第一次在解決後 {h} 小時",
+        "{d} 天内 {n} 次，第一次在解决后 {h} 小时",
+        "{n} contacts within {d} days, the first {h} h after resolution",
+    ),
+    "fu_attempts": ("回訪次數", "回访次数", "Contacts"),
+    "fu_within_days": ("幾天內完成", "几天内完成", "Within days"),
+    "fu_first_after": ("解決後幾小時開始", "解决后几小时开始", "First after (hours)"),
+    "fu_stop": ("聯絡上後就不再回訪", "联系上后就不再回访", "Stop once reached"),
 }
