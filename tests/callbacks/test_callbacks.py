@@ -124,6 +124,8 @@ def test_portal_booking_page_and_console_queue_show_brand_local_times(
     brand = make.brand(timezone="Asia/Taipei")
     agent = make.agent("agent", [brand])
     clock.set(tw(2026, 3, 9, 9, 0))  # Monday 09:00 Taipei
+    home = client.get(f"/portal/{brand.slug}?lang=zh-TW")
+    assert home.status_code == 200 and f"/portal/{brand.slug}/callback" in home.text
     page = client.get(f"/portal/{brand.slug}/callback?lang=zh-TW")
     assert page.status_code == 200 and "預約回電" in page.text and "Asia/Taipei" in page.text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
