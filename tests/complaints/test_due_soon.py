@@ -79,6 +79,12 @@ def test_regulator_and_complaint_deadlines_warn_at_lead_times_once_and_show_in_t
 
     client.headers.pop("Authorization", None)
     _login(client, admin)
+    inbox = client.get("/console")
+    assert (
+        inbox.status_code == 200
+        and 'href="/console/deadlines"' in inbox.text
+        and 'href="/console/callbacks"' in inbox.text
+    )
     page = client.get("/console/deadlines")
     assert page.status_code == 200, page.text
     assert "主管機關來函" in page.text and f"/console/tickets/{r13.json()['ticket_id']}" in page.text
