@@ -6,6 +6,7 @@ import getpass
 import logging
 import os
 import sys
+from pathlib import Path
 
 import typer
 
@@ -21,6 +22,8 @@ audit_app = typer.Typer(help="Audit trail.", no_args_is_help=True)
 privacy_app = typer.Typer(help="Privacy: retention, key rotation.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(privacy_app, name="privacy")
+promises_app = typer.Typer(help="The seed documents' promises (docs/PROMISES.md).", no_args_is_help=True)
+app.add_typer(promises_app, name="promises")
 from kefu.channels.cli import inbound_app  # noqa: E402 - command groups live with their capability
 from kefu.jobs_cli import jobs_app  # noqa: E402
 
@@ -314,3 +317,26 @@ def privacy_rotate_keys() -> None:
 def main() -> None:
     """Console entry point."""
     app()
+
+
+@promises_app.command("check")
+def promises_check(
+    docs: Path = typer.Option(Path("docs/PROMISES.md"), help="The promises table."),
+    tests_dir: Path = typer.Option(Path("tests"), "--tests", help="The test suite (a source checkout)."),
+    only: list[int] = typer.Option([], "--only", help="Only these promise numbers (repeatable)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check that every named test exists; run nothing."),
+) -> None:
+    """Walk every promise: run its tests and report pass / fail per promise (exit 1 when one fails)."""
+    from kefu.ops.promises import walk
+
+    if not docs.is_file() or not tests_dir.is_dir():
+        raise typer.BadParameter("run from a source checkout (docs/PROMISES.md and tests/)", param_hint="--docs")
+    outcomes = walk(docs, tests_dir, only=set(only) or None, run=not dry_run)
+    for o in outcomes:
+        typer.echo(f"{o.promise.number:>3}  {o.result:<8}  {o.promise.status:<8}  {o.promise.text[:60]}  {o.detail}")
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.result] = counts.get(o.result, 0) + 1
+    typer.echo("summary: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    if counts.get("fail") or counts.get("missing"):
+        raise typer.Exit(1)

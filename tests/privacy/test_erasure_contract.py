@@ -30,6 +30,8 @@ NOT_PERSONAL = {
     "jobs",
     # Agents' saved console views: a view name and a filter set, staff data.
     "saved_ticket_views",
+    # Follow-up rules are configuration; deadline warnings and progress lapses carry ids and times only.
+    "follow_up_rules", "deadline_warnings", "progress_lapses",
 }  # fmt: skip
 
 

@@ -20,6 +20,11 @@ CLOCK_MODULES = (
     "kefu.sla.notifications",
     "kefu.routing.service",
     "kefu.complaints.service",
+    "kefu.complaints.due_soon",
+    "kefu.sla.updates",
+    "kefu.followups.service",
+    "kefu.callbacks.service",
+    "kefu.notices.service",
 )
 
 

@@ -12,6 +12,7 @@ from kefu.brands.models import CHANNEL_KINDS
 from kefu.core.chinese import converter
 from kefu.web.i18n import LOCALES, STRINGS, STRINGS3, ZH_CN, channel_label, emotion_label, translator
 from kefu.web.strings_admin import STRINGS3 as ADMIN_STRINGS
+from kefu.web.strings_casework import STRINGS3 as CASEWORK_STRINGS
 from kefu.web.strings_desk import STRINGS3 as DESK_STRINGS
 from kefu.web.strings_portal import STRINGS3 as PORTAL_STRINGS
 from kefu.web.strings_tickets import STRINGS3 as TICKET_STRINGS
@@ -44,6 +45,7 @@ def test_every_key_in_every_locale() -> None:
         | set(DESK_STRINGS)
         | set(ADMIN_STRINGS)
         | set(PORTAL_STRINGS)
+        | set(CASEWORK_STRINGS)
     )  # the 3-locale tables carry all three already
     for locale in LOCALES:
         table = translator(locale)

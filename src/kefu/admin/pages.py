@@ -20,6 +20,7 @@ from kefu.bot import service as bot_service
 from kefu.brands import service as brand_service
 from kefu.brands.models import CHANNEL_KINDS, Brand, Inbox
 from kefu.core.errors import Conflict, Forbidden, InvalidInput, ProblemError
+from kefu.followups import service as followups
 from kefu.knowledge import service as kb_service
 from kefu.knowledge.models import LOCALES
 from kefu.macros import service as macros
@@ -44,6 +45,7 @@ TABS: dict[str, str] = {
     "kb": "kb:write",
     "review": "kb:write",
     "canned": "kb:write",
+    "followups": "teams:manage",
 }
 
 
@@ -167,6 +169,8 @@ def _tab_data(
         )
     elif tab == "canned" and brand:
         data["canned"] = macros.search(db, ctx.principal, brand_id=brand.id, locale=None, q=None, limit=500)
+    elif tab == "followups" and brand:
+        data["fu_rules"] = followups.list_rules(db, ctx.principal, brand.id)
     return data
 
 
@@ -839,3 +843,50 @@ def update_faq(
         db.rollback()
         return _redisplay(request, ctx, db, "kb", brand_id, exc.detail, locale)
     return _redisplay(request, ctx, db, "kb", brand_id, locale=locale)
+
+
+@router.post("/follow-up-rules", response_class=HTMLResponse)
+def create_follow_up_rule(
+    request: Request,
+    ctx: Ctx,
+    db: DB,
+    brand_id: Annotated[int, Form()],
+    name: Annotated[str, Form(min_length=1, max_length=200)],
+    category: Annotated[str, Form(max_length=64)] = "",
+    priority: Annotated[str, Form(max_length=16)] = "",
+    attempts: Annotated[int, Form(ge=1, le=10)] = 1,
+    within_days: Annotated[int, Form(ge=1, le=90)] = 7,
+    first_after_hours: Annotated[int, Form(ge=0, le=2160)] = 24,
+    stop_when_reached: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    """Add a follow-up rule (回訪): which resolved cases get how many contacts within how many days."""
+    _need(ctx, "followups")
+    if priority and priority not in ("low", "normal", "high", "urgent"):
+        return _redisplay(request, ctx, db, "followups", brand_id, f"Unknown priority {priority!r}.")
+    try:
+        followups.create_rule(
+            db,
+            ctx.principal,
+            brand_id,
+            name=name,
+            category=category.strip() or None,
+            priority=priority or None,
+            attempts=attempts,
+            within_days=within_days,
+            first_after_hours=first_after_hours,
+            stop_when_reached=bool(stop_when_reached),
+        )
+    except ProblemError as exc:
+        db.rollback()
+        return _redisplay(request, ctx, db, "followups", brand_id, exc.detail)
+    return _redisplay(request, ctx, db, "followups", brand_id)
+
+
+@router.post("/follow-up-rules/{rule_id}/delete", response_class=HTMLResponse)
+def delete_follow_up_rule(request: Request, rule_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
+    """Remove a follow-up rule (planned follow-ups stay)."""
+    _need(ctx, "followups")
+    rule = followups.get_rule(db, rule_id, ctx.principal)
+    brand_id = rule.brand_id
+    followups.delete_rule(db, rule, ctx.principal)
+    return _redisplay(request, ctx, db, "followups", brand_id)

@@ -231,6 +231,7 @@ def build(session: Session, f: Filters, kind: str, locale: str = "zh-TW", *, com
             ],
         )
     )
+    rep.tables.append(_follow_through(session, f, zh, locale))
     if kind == "monthly":
         sla = d["sla_compliance"]["by_kind"]
         rep.tables.append(
@@ -262,6 +263,63 @@ def build(session: Session, f: Filters, kind: str, locale: str = "zh-TW", *, com
             t.title, t.headers = localize(t.title, locale), [localize(h, locale) for h in t.headers]
             t.rows = [[localize(c, locale) for c in r] for r in t.rows]
     return rep
+
+
+def _follow_through(session: Session, f: Filters, zh: bool, locale: str) -> Table:
+    """Progress updates, follow-up visits and call-backs of the period (seed 003: 進度同步, 回訪, 預約回電)."""
+    from kefu.callbacks.service import stats as callback_stats
+    from kefu.followups.service import stats as follow_up_stats
+    from kefu.sla.updates import stats as lapse_stats
+
+    lapses = cases = late_sum = 0
+    planned = done = reached_cases = fu_cases = fu_on_time = 0
+    booked = cb_on_time = cb_late = cb_missed = 0
+    for bid in f.brand_ids:
+        lp = lapse_stats(session, bid, None, start=f.start, end=f.end, now=f.at)
+        lapses, cases = lapses + lp.lapses, cases + lp.cases
+        late_sum += int((lp.avg_minutes_late or 0) * lp.lapses)
+        fu = follow_up_stats(session, bid, None, start=f.start, end=f.end, now=f.at)
+        planned, done, fu_on_time = planned + fu.planned, done + fu.done, fu_on_time + fu.on_time
+        fu_cases, reached_cases = fu_cases + fu.cases, reached_cases + fu.cases_reached
+        cb = callback_stats(session, bid, None, start=f.start, end=f.end)
+        booked, cb_on_time, cb_late, cb_missed = (
+            booked + cb.booked,
+            cb_on_time + cb.on_time,
+            cb_late + cb.late,
+            cb_missed + cb.missed_open,
+        )
+
+    def rate(n: int, d: int) -> str:
+        return fmt(n / d, "percent", locale) if d else "—"
+
+    rows = [
+        [
+            "進度更新逾時（次／案件）" if zh else "Progress updates missed (times / cases)",
+            f"{lapses} / {cases}",
+            (f"平均晚 {late_sum / lapses:.0f} 分鐘" if zh else f"avg {late_sum / lapses:.0f} min late")
+            if lapses
+            else "—",
+        ],
+        [
+            "回訪（完成／應完成）" if zh else "Follow-ups (done / planned)",
+            f"{done} / {planned}",
+            (
+                f"聯絡上 {rate(reached_cases, fu_cases)}，準時 {rate(fu_on_time, done)}"
+                if zh
+                else f"reached {rate(reached_cases, fu_cases)}, on time {rate(fu_on_time, done)}"
+            ),
+        ],
+        [
+            "預約回電（準時／預約）" if zh else "Call-backs (on time / booked)",
+            f"{cb_on_time} / {booked}",
+            (f"逾時未撥 {cb_missed}，延遲 {cb_late}" if zh else f"missed {cb_missed}, late {cb_late}"),
+        ],
+    ]
+    return Table(
+        "服務閉環追蹤" if zh else "Follow-through",
+        ["項目" if zh else "Item", "數量" if zh else "Count", "說明" if zh else "Detail"],
+        rows,
+    )
 
 
 def to_csv(rep: Report) -> str:

@@ -102,6 +102,24 @@ def update_brand(session: Session, brand: Brand, actor: Principal, **changes: An
         from kefu.sla.service import check_tier  # sla builds on brands
 
         check_tier(session, brand.id, changes["settings"]["sla_tier"])
+    if (changes.get("settings") or {}).get("deadline_warnings") is not None:
+        from kefu.complaints.due_soon import check_lead_times  # complaints build on brands
+
+        changes["settings"]["deadline_warnings"] = check_lead_times(changes["settings"]["deadline_warnings"])
+    if (changes.get("settings") or {}).get("progress_updates") is not None:
+        from kefu.sla.updates import check_settings
+
+        changes["settings"]["progress_updates"] = check_settings(changes["settings"]["progress_updates"])
+    if (changes.get("settings") or {}).get("notices") is not None:
+        notices = changes["settings"]["notices"]
+        allowed = {"resolved", "pending", "open"}
+        statuses = notices.get("status") if isinstance(notices, dict) else None
+        if not isinstance(statuses, list) or not set(statuses) <= allowed or set(notices) - {"status"}:
+            raise InvalidInput(f"notices takes {{'status': [...]}} with statuses from {sorted(allowed)}.")
+    if (changes.get("settings") or {}).get("callbacks") is not None:
+        from kefu.callbacks.service import check_settings as check_callbacks
+
+        changes["settings"]["callbacks"] = check_callbacks(changes["settings"]["callbacks"])
     if changes.get("settings") is not None:
         # PATCH semantics for settings too: given keys change (None removes one), the others stay.
         merged = {**(brand.settings or {}), **changes["settings"]}
@@ -175,7 +193,14 @@ INBOX_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
         ("case_policy", "case_policy"),
     ),
     "board": (("initial_status", "status"), ("case_policy", "case_policy")),
-    "phone": (("case_policy", "case_policy"),),
+    # An SMS gateway (HTTP API) for proactive notices to callers (kefu.channels.sms).
+    "phone": (
+        ("case_policy", "case_policy"),
+        ("sms_url", "text"),
+        ("sms_token", "secret"),
+        ("sms_sender", "text"),
+        ("sms_idempotent", "bool"),
+    ),
 }
 
 

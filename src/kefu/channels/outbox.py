@@ -63,14 +63,18 @@ def queue(
     message: Message | None = None,
     automatic: bool = False,
     idempotency_key: str | None = None,
+    channel: str | None = None,
 ) -> OutboxMessage:
-    """Add an outbox row in the caller's transaction; the send job is enqueued after commit."""
+    """Add an outbox row in the caller's transaction; the send job is enqueued after commit.
+
+    `channel` names another adapter sending with this inbox's configuration (SMS through a phone inbox's gateway).
+    """
     row = OutboxMessage(
         brand_id=inbox.brand_id,
         inbox_id=inbox.id,
         conversation_id=conversation.id if conversation else None,
         message_id=message.id if message else None,
-        channel=inbox.kind,
+        channel=channel or inbox.kind,
         recipient=recipient,
         payload=payload,
         idempotency_key=idempotency_key or str(uuid.uuid4()),
@@ -143,7 +147,7 @@ def _claim(factory: SessionFactory, outbox_id: int) -> tuple[SendContext, str] |
         if inbox is None:
             row.status, row.last_error = "dead", "inbox deleted"
             return None
-        adapter = get_adapter(inbox.kind)
+        adapter = get_adapter(row.channel)
         if row.status == "sending" and adapter is not None and not adapter.resend_safe(row.payload or {}):
             # The previous attempt's outcome is unknown and the provider cannot drop a duplicate.
             row.status = "unknown"
@@ -170,7 +174,7 @@ def _claim(factory: SessionFactory, outbox_id: int) -> tuple[SendContext, str] |
             idempotency_key=row.idempotency_key,
             attempt=row.attempts,
         )
-        return ctx, inbox.kind
+        return ctx, row.channel
 
 
 def deliver(outbox_id: int, factory: SessionFactory | None = None) -> str | None:

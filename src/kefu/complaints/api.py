@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from kefu.auth.deps import DB, require
 from kefu.auth.permissions import Principal
 from kefu.brands.service import get_brand
-from kefu.complaints import service, watch
+from kefu.complaints import due_soon, service, watch
 from kefu.complaints.schemas import (
     CloseIn,
     ComplaintIn,
@@ -198,3 +198,17 @@ def complaint_stats(brand_id: int, year: int, db: DB, principal: Reports) -> Com
     """On-time acknowledgement and reply rates per month of receipt."""
     months, total = watch.stats(db, brand_id, principal, year=year)
     return ComplaintStatsOut(brand_id=brand_id, year=year, months=months, total=total)
+
+
+class DuePage(BaseModel):
+    """Unmet complaint and regulator deadlines inside the warning window."""
+
+    items: list[due_soon.DueItem]
+
+
+@router.get("/complaint-deadlines/due-soon", response_model=DuePage)
+def deadlines_due_soon(
+    db: DB, principal: Read, brand_id: int | None = None, within_hours: Annotated[int, Query(ge=1, le=720)] = 72
+) -> DuePage:
+    """Complaint acknowledgements/replies and regulator replies due within `within_hours`, soonest first."""
+    return DuePage(items=due_soon.due_soon(db, principal, brand_id=brand_id, within_hours=within_hours))

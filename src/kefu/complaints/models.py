@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kefu.core.db import Base, utcnow
@@ -74,3 +74,21 @@ class RegulatorCase(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DeadlineWarning(Base):
+    """One due-soon (or, for regulator letters, overdue) notice: once per deadline and lead time."""
+
+    __tablename__ = "deadline_warnings"
+    __table_args__ = (UniqueConstraint("subject", "subject_id", "deadline", "lead_minutes"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"), index=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    subject: Mapped[str] = mapped_column(String(16))  # complaint | regulator
+    subject_id: Mapped[int]
+    deadline: Mapped[str] = mapped_column(String(32))  # acknowledgement | reply | regulator
+    lead_minutes: Mapped[int]  # 0 = the deadline passed
+    due_at: Mapped[datetime]
+    warned_at: Mapped[datetime] = mapped_column(default=utcnow)
+    recipients: Mapped[int] = mapped_column(default=0)

@@ -15,11 +15,14 @@ from starlette.datastructures import UploadFile
 
 from kefu.auth.deps import DB
 from kefu.brands.models import Brand, Inbox
+from kefu.callbacks.service import book as cb_book
+from kefu.callbacks.service import slots as cb_slots
 from kefu.channels.board.service import submit
 from kefu.channels.storage import describe, store
-from kefu.core.errors import NotFound, TooManyRequests
+from kefu.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from kefu.knowledge.render import for_channel
 from kefu.portal import service
+from kefu.tickets.models import Ticket
 from kefu.tickets.progress import customer_progress
 from kefu.web.forms import lenient_int
 from kefu.web.i18n import pick_locale
@@ -362,3 +365,77 @@ async def track(request: Request, slug: str, db: DB) -> HTMLResponse:
     except NotFound:
         return page("track_nomatch", None, 404)
     return page(None, view)
+
+
+# ---------------------------------------------------------------- call-back booking (預約回電)
+
+
+@router.get("/{slug}/callback", response_class=HTMLResponse)
+def callback_form(request: Request, slug: str, db: DB) -> HTMLResponse:
+    """Pick a call-back slot (brand's local times) and leave a number."""
+    brand = service.brand_by_slug(db, slug)
+    token = _csrf_token(request)
+    resp = render(
+        request, None, "portal/callback.html", brand=brand, csrf=token, error=None, form={}, slots=cb_slots(db, brand)
+    )
+    return _with_csrf(request, resp, token)
+
+
+@router.post("/{slug}/callback", response_class=HTMLResponse)
+async def callback_book(request: Request, slug: str, db: DB) -> HTMLResponse:
+    """Book the chosen slot; a taken slot or a bad number shows the form again with the reason."""
+    brand = service.brand_by_slug(db, slug)
+    form = await request.form()
+    fields = {k: str(form.get(k, "")).strip() for k in ("name", "phone", "topic", "slot")}
+
+    def again(error: str, status: int = 422) -> HTMLResponse:
+        return render(
+            request,
+            None,
+            "portal/callback.html",
+            status=status,
+            brand=brand,
+            csrf=_csrf_token(request),
+            error=error,
+            form=fields,
+            slots=cb_slots(db, brand),
+        )
+
+    sent = str(form.get("csrf_token", ""))
+    if not sent or not secrets.compare_digest(sent, request.cookies.get(PORTAL_CSRF, "")):
+        return again("csrf", 403)
+    if str(form.get("website", "")):
+        return again("invalid")
+    try:
+        at = datetime.fromisoformat(fields["slot"])
+    except ValueError:
+        return again("cb_slot")
+    try:
+        cb = cb_book(
+            db,
+            brand.id,
+            scheduled_at=at,
+            phone=fields["phone"][:64],
+            name=fields["name"][:200],
+            topic=fields["topic"][:4000],
+            source="portal",
+            actor=None,
+        )
+    except TooManyRequests:
+        return again("cb_limit", 429)
+    except Conflict:
+        return again("cb_slot", 409)
+    except InvalidInput:
+        return again("cb_phone")
+    ticket = db.get(Ticket, cb.ticket_id)
+    assert ticket is not None
+    local = at.astimezone(ZoneInfo(brand.timezone)).strftime("%Y-%m-%d %H:%M")
+    return render(
+        request,
+        None,
+        "portal/callback_booked.html",
+        brand=brand,
+        number=ticket.number,
+        local=local,
+        zone=brand.timezone,
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -15,7 +15,7 @@ from kefu.brands.service import get_brand
 from kefu.core.db import utcnow
 from kefu.core.pagination import Page
 from kefu.routing.service import install_default_routing
-from kefu.sla import notifications, service
+from kefu.sla import notifications, service, updates
 from kefu.sla.models import EscalationContact, SlaCalendar, SlaPolicyRecord
 from kefu.sla.policy import DEFAULT_SERVICE_TIER, EscalationLadder
 from kefu.sla.schemas import (
@@ -256,3 +256,31 @@ def read_one(notification_id: int, db: DB, principal: CurrentPrincipal) -> None:
 def read_all(db: DB, principal: CurrentPrincipal) -> dict[str, int]:
     """Mark all of the caller's notifications as read."""
     return {"updated": notifications.mark_read(db, principal.agent_id)}
+
+
+# ---------------------------------------------------------------- progress-update clock (#17)
+
+Reports = Annotated[Principal, Depends(require("reports:read"))]
+
+
+class LapsePage(BaseModel):
+    """Cases whose progress update is overdue now."""
+
+    items: list[updates.LapseItem]
+
+
+@router.get("/progress-updates/overdue", response_model=LapsePage)
+def progress_overdue(db: DB, principal: Read, brand_id: int | None = None) -> LapsePage:
+    """Open urgent/complaint cases past their update interval (default 30 minutes), longest overdue first."""
+    return LapsePage(items=updates.overdue(db, principal, brand_id=brand_id))
+
+
+@router.get("/progress-updates/stats", response_model=updates.LapseStats)
+def progress_stats(brand_id: int, start: datetime, end: datetime, db: DB, principal: Reports) -> updates.LapseStats:
+    """Missed progress-update intervals in a period: count, cases, minutes late, per assignee."""
+    return updates.stats(db, brand_id, principal, start=_aware(start), end=_aware(end))
+
+
+def _aware(value: datetime) -> datetime:
+    # A date-time without an offset is read as UTC, the API's convention.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -150,5 +150,33 @@ class Notification(Base):
     read_at: Mapped[datetime | None]
 
 
+class ProgressLapse(Base):
+    """A case that went past its progress-update interval (seed: 進度同步 每30分鐘) without a public update."""
+
+    __tablename__ = "progress_lapses"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "due_at"),
+        Index("ix_progress_lapses_brand_due", "brand_id", "due_at"),
+        Index(
+            "ix_progress_lapses_open",
+            "ticket_id",
+            postgresql_where=text("ended_at IS NULL"),
+            sqlite_where=text("ended_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    interval_minutes: Mapped[int]
+    last_update_at: Mapped[datetime]  # the update (or case opening) the interval counts from
+    due_at: Mapped[datetime]
+    noticed_at: Mapped[datetime]
+    # When the next public update came (updated) or the case left the clock (resolved / pending): the lapse ends.
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(16))  # updated | resolved | pending | out_of_scope
+
+
 for _model in (SlaPolicyRecord, SlaCalendar, EscalationContact):
     configcache.watch(_model)  # SLA configuration is cached per process (kefu.sla.configuration)

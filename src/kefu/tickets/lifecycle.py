@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -66,6 +66,10 @@ def change_status(ticket: Ticket, new: str, now: datetime) -> None:
     ticket.status = new
 
 
+# Called after every status change with (session, ticket, old, new, now): proactive customer notices register here.
+status_hooks: list[Callable[[Session, Ticket, str, str, datetime], None]] = []
+
+
 def _set_status(session: Session, ticket: Ticket, new: str, now: datetime) -> str:
     old = ticket.status
     if ticket.merged_into_id is not None and new not in ("closed",):
@@ -74,6 +78,8 @@ def _set_status(session: Session, ticket: Ticket, new: str, now: datetime) -> st
     if old != ticket.status:
         sla.on_status_change(session, ticket, old, ticket.status, now)
         add_activity(session, ticket, "status", data={"from": old, "to": ticket.status}, at=now)
+        for hook in status_hooks:
+            hook(session, ticket, old, ticket.status, now)
     return old
 
 

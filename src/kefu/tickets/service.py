@@ -24,6 +24,7 @@ from kefu.tickets.lifecycle import (
     change_ticket_status,
     confirm_resolution,
     list_activities,
+    status_hooks,
     update_ticket,
 )
 from kefu.tickets.links import (
@@ -91,6 +92,7 @@ __all__ = [
     "next_number",
     "search_condition",
     "split_ticket",
+    "status_hooks",
     "unlink",
     "update_category",
     "update_field_definition",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from kefu.web.strings_admin import STRINGS3 as ADMIN_STRINGS
+from kefu.web.strings_casework import STRINGS3 as CASEWORK_STRINGS
 from kefu.web.strings_desk import STRINGS3 as DESK_STRINGS
 from kefu.web.strings_portal import STRINGS3 as PORTAL_STRINGS
 from kefu.web.strings_tickets import STRINGS3 as TICKET_STRINGS
@@ -590,7 +591,9 @@ def _tables() -> dict[str, dict[str, str]]:
         "zh-CN": dict(ZH_CN),
         "en": {k: v[1] for k, v in STRINGS.items()},
     }
-    for key, (tw, cn, en) in (STRINGS3 | TICKET_STRINGS | DESK_STRINGS | ADMIN_STRINGS | PORTAL_STRINGS).items():
+    for key, (tw, cn, en) in (
+        STRINGS3 | TICKET_STRINGS | DESK_STRINGS | ADMIN_STRINGS | PORTAL_STRINGS | CASEWORK_STRINGS
+    ).items():
         tables["zh-TW"][key], tables["zh-CN"][key], tables["en"][key] = tw, cn, en
     return tables
 

@@ -1,0 +1,53 @@
+"""A booked call-back: when to call whom, about which case, and what happened."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kefu.core.db import Base, utcnow
+
+SOURCES = ("portal", "widget", "bot", "phone", "agent")
+STATUSES = ("booked", "due", "done", "missed", "cancelled")
+OUTCOMES = ("reached", "no_answer")
+
+
+class Callback(Base):
+    """A call-back appointment; `booked` → `due` (in the assignee's queue at its time) → `done` or `missed`."""
+
+    __tablename__ = "callbacks"
+    __table_args__ = (
+        Index("ix_callbacks_brand_scheduled", "brand_id", "scheduled_at"),
+        Index(
+            "ix_callbacks_open_scheduled",
+            "scheduled_at",
+            postgresql_where=text("status IN ('booked', 'due')"),
+            sqlite_where=text("status IN ('booked', 'due')"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    phone: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    topic: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(16))
+    scheduled_at: Mapped[datetime]
+    window_minutes: Mapped[int] = mapped_column(default=30)
+    status: Mapped[str] = mapped_column(String(16), default="booked")
+    result: Mapped[str | None] = mapped_column(String(16))  # reached | no_answer (codes, not the customer's words)
+    note: Mapped[str] = mapped_column(Text, default="")
+    reminded_agent_at: Mapped[datetime | None]
+    reminded_customer_at: Mapped[datetime | None]
+    queued_at: Mapped[datetime | None]
+    missed_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+    done_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,19 @@
+"""Personal data in call-backs: the number to call, the name given, what the call is about, the agent's note."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, select
+
+from kefu.callbacks.models import Callback
+from kefu.privacy.contract import PersonalData
+
+
+def _callbacks(ids: list[int]) -> Select[Any]:
+    return select(Callback).where(Callback.customer_id.in_(ids))
+
+
+DECLARATIONS = [
+    PersonalData(Callback, {"phone": "contact", "name": "name", "topic": "text", "note": "text"}, owned_by=_callbacks)
+]

@@ -1,0 +1,88 @@
+"""Call-back API shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class BookIn(BaseModel):
+    """An agent books a call-back (on a case, or opening one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    brand_id: int
+    scheduled_at: datetime
+    phone: str = Field(min_length=3, max_length=64)
+    name: str = Field(default="", max_length=200)
+    topic: str = Field(default="", max_length=4000)
+    ticket_id: int | None = None
+    source: Literal["agent", "phone"] = "agent"
+
+
+class PublicBookIn(BaseModel):
+    """A customer books one of the offered slots (widget, portal, bot)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scheduled_at: datetime
+    phone: str = Field(min_length=3, max_length=64)
+    name: str = Field(default="", max_length=200)
+    topic: str = Field(default="", max_length=4000)
+    source: Literal["widget", "portal", "bot"] = "widget"
+
+
+class CallbackOut(BaseModel):
+    """A call-back, its case and its times (UTC; `local` in the brand's timezone)."""
+
+    id: int
+    brand_id: int
+    ticket_id: int
+    ticket_number: str
+    assignee_id: int | None
+    phone: str
+    name: str
+    topic: str
+    source: str
+    scheduled_at: datetime
+    local: str
+    timezone: str
+    window_minutes: int
+    status: str
+    outcome: str | None
+    note: str
+    done_at: datetime | None
+
+
+class PublicBookingOut(BaseModel):
+    """What the customer is told after booking."""
+
+    ticket_number: str
+    scheduled_at: datetime
+    local: str
+    timezone: str
+
+
+class SlotsOut(BaseModel):
+    """Bookable slots, in UTC and the brand's local time."""
+
+    timezone: str
+    slot_minutes: int
+    slots: list[dict[str, object]]
+
+
+class CallbackPage(BaseModel):
+    """A queue page."""
+
+    items: list[CallbackOut]
+
+
+class DoneIn(BaseModel):
+    """The call's outcome."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["reached", "no_answer"]
+    note: str = Field(default="", max_length=4000)

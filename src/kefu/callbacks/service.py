@@ -1,0 +1,409 @@
+"""Call-back appointments (seed 003 「預約服務專線」「預約服務日曆（提前3天鎖定時段）」).
+
+Slots come from the brand's business calendar (``business`` unless set) in the brand's timezone, `slot_minutes`
+long, bookable from `min_lead_minutes` ahead up to `days_ahead` days, at most `capacity` call-backs a slot (brand
+``settings["callbacks"]``). A booking without a case opens one (channel phone, routed like any case) so the call-back
+is the case's next step; the call-back goes to the case's assignee (else its team). The sweep (`callbacks.sweep`,
+every minute) reminds the assignee `remind_agent_minutes` before, puts the call-back in their queue at its time, and
+flags it missed when `window_minutes` pass without an outcome (assignee and team leads are told). Reports measure
+how many were called within their window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kefu.audit.service import record
+from kefu.auth.permissions import Principal
+from kefu.brands.models import Brand
+from kefu.brands.service import get_brand
+from kefu.callbacks.models import OUTCOMES, SOURCES, Callback
+from kefu.core.access import ensure_brand
+from kefu.core.db import utcnow
+from kefu.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests
+from kefu.core.events import publish
+from kefu.customers.service import find_or_create_by_identity
+from kefu.sla import service as sla
+from kefu.sla.notifications import notify
+from kefu.tickets.models import Ticket
+from kefu.tickets.service import create_ticket
+from kefu.tickets.timeline import add_activity
+
+DEFAULTS: dict[str, Any] = {
+    "slot_minutes": 30,
+    "capacity": 2,
+    "min_lead_minutes": 60,
+    "days_ahead": 3,
+    "window_minutes": 30,
+    "remind_agent_minutes": 15,
+    "remind_customer_minutes": 60,
+    "calendar": "business",
+}
+OPEN = ("booked", "due")
+
+
+def settings_of(brand: Brand) -> dict[str, Any]:
+    """A brand's call-back settings with defaults."""
+    return {**DEFAULTS, **((brand.settings or {}).get("callbacks") or {})}
+
+
+def check_settings(value: object) -> dict[str, Any]:
+    """Validate a ``callbacks`` brand setting (admin input)."""
+    if not isinstance(value, dict) or set(value) - set(DEFAULTS):
+        raise InvalidInput(f"callbacks takes {sorted(DEFAULTS)}.")
+    limits = {
+        "slot_minutes": (10, 240),
+        "capacity": (1, 100),
+        "min_lead_minutes": (0, 7 * 24 * 60),
+        "days_ahead": (1, 60),
+        "window_minutes": (5, 240),
+        "remind_agent_minutes": (0, 240),
+        "remind_customer_minutes": (0, 24 * 60),
+    }
+    for key, (lo, hi) in limits.items():
+        if key in value and not (isinstance(value[key], int) and lo <= value[key] <= hi):
+            raise InvalidInput(f"callbacks.{key} must be a whole number from {lo} to {hi}.")
+    if "calendar" in value and not isinstance(value["calendar"], str):
+        raise InvalidInput("callbacks.calendar names a business calendar.")
+    return dict(value)
+
+
+class Slot(BaseModel):
+    """A bookable start time: UTC instant, the brand's local label, and how many places are left."""
+
+    start: datetime
+    local: str
+    left: int
+
+
+def slots(session: Session, brand: Brand, now: datetime | None = None) -> list[Slot]:
+    """Open slots from the minimum lead time to `days_ahead` days, in business hours, with places left."""
+    now = now or utcnow()
+    conf = settings_of(brand)
+    tz = ZoneInfo(brand.timezone or "Asia/Taipei")
+    calendars = sla.calendars_for(session, brand.id, None)
+    cal = calendars.get(conf["calendar"]) or calendars["business"]
+    step = timedelta(minutes=conf["slot_minutes"])
+    earliest = now + timedelta(minutes=conf["min_lead_minutes"])
+    local_now = now.astimezone(tz)
+    t = local_now.replace(minute=0, second=0, microsecond=0)
+    end = (local_now + timedelta(days=conf["days_ahead"])).replace(hour=23, minute=59)
+    booked = _booked(session, brand.id, now, end)
+    out: list[Slot] = []
+    while t <= end:
+        if t >= earliest and cal.is_open(t) and cal.is_open(t + step - timedelta(minutes=1)):
+            left = conf["capacity"] - booked.get(t, 0)
+            if left > 0:
+                out.append(Slot(start=t.astimezone(ZoneInfo("UTC")), local=t.strftime("%Y-%m-%d %H:%M"), left=left))
+        t += step
+    return out
+
+
+def _booked(session: Session, brand_id: int, start: datetime, end: datetime) -> dict[datetime, int]:
+    rows = session.execute(
+        select(Callback.scheduled_at, func.count())
+        .where(
+            Callback.brand_id == brand_id,
+            Callback.status.in_(OPEN),
+            Callback.scheduled_at >= start,
+            Callback.scheduled_at <= end,
+        )
+        .group_by(Callback.scheduled_at)
+    )
+    return {at: int(n) for at, n in rows}
+
+
+def book(
+    session: Session,
+    brand_id: int,
+    *,
+    scheduled_at: datetime,
+    phone: str,
+    source: str,
+    actor: Principal | None,
+    name: str = "",
+    topic: str = "",
+    ticket_id: int | None = None,
+    now: datetime | None = None,
+) -> Callback:
+    """Book a call-back in an open slot (agents may book any future time); opens a case when none is given."""
+    now = now or utcnow()
+    brand = get_brand(session, brand_id, actor)
+    conf = settings_of(brand)
+    if source not in SOURCES:
+        raise InvalidInput(f"source is one of {', '.join(SOURCES)}.")
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    if len(digits) < 6 or len(phone) > 64:
+        raise InvalidInput("A phone number to call back is required.")
+    if scheduled_at.tzinfo is None:
+        raise InvalidInput("scheduled_at needs a timezone offset.")
+    if actor is None:  # customers pick one of the offered slots; agents may agree any later time on the phone
+        open_for_phone = session.scalar(
+            select(func.count())
+            .select_from(Callback)
+            .where(Callback.brand_id == brand_id, Callback.phone == phone.strip(), Callback.status.in_(OPEN))
+        )
+        if (open_for_phone or 0) >= 2:
+            raise TooManyRequests("This number already has call-backs booked. / 此號碼已有預約回電。")
+        offered = {s.start for s in slots(session, brand, now)}
+        if scheduled_at not in offered:
+            raise Conflict("That time is not available any more; please pick another slot.")
+    elif scheduled_at <= now:
+        raise InvalidInput("A call-back must be in the future.")
+    customer = None
+    if ticket_id is not None:
+        ticket = session.get(Ticket, ticket_id)
+        if ticket is None or ticket.brand_id != brand_id:
+            raise NotFound("Ticket not found.")
+        customer_id = ticket.customer_id
+    else:
+        customer, _ = find_or_create_by_identity(session, brand_id, "phone", phone.strip(), name or None)
+        customer_id = customer.id
+        ticket = create_ticket(
+            session,
+            brand_id=brand_id,
+            subject=f"預約回電 / Call-back: {topic[:80]}" if topic else "預約回電 / Call-back request",
+            description=topic,
+            actor=actor,
+            customer_id=customer_id,
+            channel="phone",
+        )
+    cb = Callback(
+        brand_id=brand_id,
+        ticket_id=ticket.id,
+        customer_id=customer_id,
+        assignee_id=ticket.assignee_id,
+        team_id=ticket.team_id,
+        phone=phone.strip(),
+        name=name.strip()[:200],
+        topic=topic,
+        source=source,
+        scheduled_at=scheduled_at,
+        window_minutes=conf["window_minutes"],
+        created_by=actor.agent_id if actor else None,
+        created_at=now,
+    )
+    session.add(cb)
+    session.flush()
+    local = scheduled_at.astimezone(ZoneInfo(brand.timezone or "Asia/Taipei")).strftime("%Y-%m-%d %H:%M")
+    add_activity(
+        session,
+        ticket,
+        "callback_booked",
+        body=f"預約回電 {local} ({brand.timezone})",
+        public=True,
+        data={"callback_id": cb.id, "scheduled_at": scheduled_at.isoformat(), "source": source},
+        at=now,
+    )
+    record(
+        session,
+        actor,
+        "callback.book",
+        target_type="callback",
+        target_id=cb.id,
+        brand_id=brand_id,
+        details={"source": source},
+        actor_type=None if actor else "customer",
+        actor_label=None if actor else source,
+    )
+    publish(session, "callback.booked", {"id": cb.id, "ticket_id": ticket.id}, (f"brand:{brand_id}",))
+    return cb
+
+
+def get_callback(session: Session, callback_id: int, principal: Principal) -> Callback:
+    """One call-back the principal may see."""
+    cb = session.get(Callback, callback_id)
+    if cb is None:
+        raise NotFound("Call-back not found.")
+    ensure_brand(principal, cb.brand_id, "Call-back")
+    return cb
+
+
+def complete(
+    session: Session, cb: Callback, actor: Principal, outcome: str, note: str = "", now: datetime | None = None
+) -> Callback:
+    """Record the call (reached / no answer); a missed call-back can still be made late."""
+    if outcome not in OUTCOMES:
+        raise InvalidInput(f"outcome is one of {', '.join(OUTCOMES)}.")
+    if cb.status not in ("booked", "due", "missed"):
+        raise Conflict(f"This call-back is {cb.status}.")
+    now = now or utcnow()
+    cb.status, cb.result, cb.note, cb.done_at, cb.done_by = "done", outcome, note, now, actor.agent_id
+    ticket = session.get(Ticket, cb.ticket_id)
+    assert ticket is not None
+    add_activity(
+        session, ticket, "callback_done", body=note, agent_id=actor.agent_id, data={"outcome": outcome}, at=now
+    )
+    session.flush()
+    return cb
+
+
+def cancel(session: Session, cb: Callback, actor: Principal | None, now: datetime | None = None) -> Callback:
+    """Cancel an open call-back (the slot frees up)."""
+    if cb.status not in OPEN:
+        raise Conflict(f"This call-back is {cb.status}.")
+    cb.status = "cancelled"
+    ticket = session.get(Ticket, cb.ticket_id)
+    assert ticket is not None
+    add_activity(session, ticket, "callback_cancelled", public=True, data={"callback_id": cb.id}, at=now or utcnow())
+    session.flush()
+    return cb
+
+
+def queue(
+    session: Session,
+    principal: Principal,
+    *,
+    brand_id: int | None = None,
+    assignee_id: int | None = None,
+    statuses: tuple[str, ...] = ("due", "missed"),
+    limit: int = 100,
+    callback_id: int | None = None,
+) -> list[tuple[Callback, Ticket]]:
+    """Call-backs with their cases, the earliest first (default: what to call now and what was missed)."""
+    stmt = select(Callback, Ticket).join(Ticket, Ticket.id == Callback.ticket_id).where(Callback.status.in_(statuses))
+    if principal.brand_ids is not None:
+        stmt = stmt.where(Callback.brand_id.in_(principal.brand_ids))
+    if brand_id is not None:
+        stmt = stmt.where(Callback.brand_id == brand_id)
+    if assignee_id is not None:
+        stmt = stmt.where(Callback.assignee_id == assignee_id)
+    if callback_id is not None:
+        stmt = stmt.where(Callback.id == callback_id)
+    return [(c, t) for c, t in session.execute(stmt.order_by(Callback.scheduled_at, Callback.id).limit(limit))]
+
+
+@dataclass
+class SweepResult:
+    """What one sweep did."""
+
+    reminded: int = 0
+    queued: int = 0
+    missed: int = 0
+
+
+def _recipients(session: Session, cb: Callback, ticket: Ticket, level: str) -> list[int]:
+    if level == "agent" and cb.assignee_id:
+        return [cb.assignee_id]
+    return sla.recipients(session, ticket, level)
+
+
+def sweep(session: Session, now: datetime | None = None) -> SweepResult:
+    """Remind, queue at the appointment time, and flag missed call-backs; each step once (the caller commits)."""
+    now = now or utcnow()
+    result = SweepResult()
+    confs = {b.id: settings_of(b) for b in session.scalars(select(Brand))}
+    horizon = now + timedelta(minutes=max((c["remind_agent_minutes"] for c in confs.values()), default=0))
+    rows = session.execute(
+        select(Callback, Ticket)
+        .join(Ticket, Ticket.id == Callback.ticket_id)
+        .where(Callback.status.in_(OPEN), Callback.scheduled_at <= horizon)
+        .order_by(Callback.scheduled_at, Callback.id)
+    ).all()
+    for cb, ticket in rows:
+        conf = confs[cb.brand_id]
+        if ticket.assignee_id is not None:  # the call-back follows its case when the case changes hands
+            cb.assignee_id, cb.team_id = ticket.assignee_id, ticket.team_id
+        data = {"callback_id": cb.id, "scheduled_at": cb.scheduled_at.isoformat()}
+        remind_at = cb.scheduled_at - timedelta(minutes=conf["remind_agent_minutes"])
+        if cb.status == "booked" and cb.reminded_agent_at is None and remind_at <= now < cb.scheduled_at:
+            cb.reminded_agent_at = now
+            notify(
+                session,
+                _recipients(session, cb, ticket, "agent"),
+                "callback.reminder",
+                f"即將預約回電 / Call-back soon: {ticket.number}",
+                brand_id=cb.brand_id,
+                body=ticket.subject,
+                ticket_id=ticket.id,
+                data=data,
+            )
+            result.reminded += 1
+        if cb.status == "booked" and now >= cb.scheduled_at:
+            cb.status, cb.queued_at = "due", now
+            notify(
+                session,
+                _recipients(session, cb, ticket, "agent"),
+                "callback.due",
+                f"請立即回電 / Call back now: {ticket.number}",
+                brand_id=cb.brand_id,
+                body=ticket.subject,
+                ticket_id=ticket.id,
+                data=data,
+            )
+            publish(session, "callback.due", {**data, "ticket_id": ticket.id}, (f"brand:{cb.brand_id}",))
+            result.queued += 1
+        if cb.status == "due" and now >= cb.scheduled_at + timedelta(minutes=cb.window_minutes):
+            cb.status, cb.missed_at = "missed", now
+            who = _recipients(session, cb, ticket, "agent") + sla.recipients(session, ticket, "team_lead")
+            notify(
+                session,
+                who,
+                "callback.missed",
+                f"預約回電逾時未撥 / Call-back missed: {ticket.number}",
+                brand_id=cb.brand_id,
+                body=ticket.subject,
+                ticket_id=ticket.id,
+                data=data,
+            )
+            add_activity(session, ticket, "callback_missed", data=data, at=now)
+            result.missed += 1
+    session.flush()
+    return result
+
+
+class CallbackStats(BaseModel):
+    """Call-backs scheduled in a period and how punctually they were made."""
+
+    brand_id: int
+    booked: int = 0
+    done: int = 0
+    on_time: int = 0
+    late: int = 0
+    missed_open: int = 0
+    cancelled: int = 0
+    reached: int = 0
+    on_time_rate: float | None = None
+    by_source: dict[str, int] = {}
+
+
+def stats(session: Session, brand_id: int, actor: Principal | None, *, start: datetime, end: datetime) -> CallbackStats:
+    """Punctuality of call-backs scheduled in [start, end): called within the window, late, missed, cancelled."""
+    get_brand(session, brand_id, actor)
+    if end <= start:
+        raise InvalidInput("end must be after start.")
+    out = CallbackStats(brand_id=brand_id, by_source={})
+    rows = session.execute(
+        select(
+            Callback.status,
+            Callback.result,
+            Callback.source,
+            Callback.scheduled_at,
+            Callback.window_minutes,
+            Callback.done_at,
+        ).where(Callback.brand_id == brand_id, Callback.scheduled_at >= start, Callback.scheduled_at < end)
+    )
+    for status, result, source, at, window, done in rows:
+        out.booked += 1
+        out.by_source[source] = out.by_source.get(source, 0) + 1
+        if status == "cancelled":
+            out.cancelled += 1
+        elif status == "done" and done is not None:
+            out.done += 1
+            out.reached += result == "reached"
+            if done <= at + timedelta(minutes=window):
+                out.on_time += 1
+            else:
+                out.late += 1
+        elif status == "missed":
+            out.missed_open += 1
+    decided = out.on_time + out.late + out.missed_open
+    out.on_time_rate = round(out.on_time / decided, 4) if decided else None
+    return out

@@ -1,0 +1,1 @@
+"""SMS through a provider's HTTP API, configured on the brand's phone inbox (proactive notices only)."""

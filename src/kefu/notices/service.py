@@ -1,0 +1,279 @@
+"""Proactive notices to customers about their own case, on the channel they used (seed 003 「個性化服務提醒（短信/APP
+雙重通知）」, 「進度同步」).
+
+Route: the case's latest conversation on a channel that can send (LINE push, Messenger, email threaded on the
+case, API callback, web chat) gets an automatic message, which the channels outbox delivers after commit, exactly
+once as far as each provider allows. A phone case (or a case without a sending conversation) goes by SMS when the
+customer has a number and the brand's phone inbox has an SMS gateway (`sms_url`), through the same outbox. Otherwise
+the notice is a public update on the case, shown in the portal progress view. Each notice has a dedupe key
+(`status:<ticket>:<activity>`, `callback_reminder:<id>`…): sending twice is a no-op. These are service messages
+about the customer's own case, so the outreach consent gate does not apply.
+
+Triggers: status changes to resolved / pending (brand ``settings["notices"]["status"]``), unless the customer was
+given a public update in the same minute (closing a chat already tells them); call-back reminders
+`remind_customer_minutes` before the appointment (the `notices.sweep` job); follow-up contacts planned after
+resolution announce themselves once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kefu.brands.models import Brand, Inbox
+from kefu.channels import outbox
+from kefu.channels.base import get_adapter
+from kefu.conversations.models import Conversation
+from kefu.conversations.service import add_message
+from kefu.core.db import utcnow
+from kefu.customers.models import Customer
+from kefu.notices.models import CustomerNotice
+from kefu.tickets import service as ticket_service
+from kefu.tickets.models import Ticket
+from kefu.tickets.timeline import add_activity
+
+DEFAULT_STATUSES = ("resolved", "pending")
+SENDING = ("line", "messenger", "email", "api", "web_chat", "board")
+
+_TEXTS: dict[str, dict[str, str]] = {
+    "resolved": {
+        "zh-TW": "您的案件 {number} 已處理完成。如果問題已解決，請在服務中心確認；若仍有問題，直接回覆即可。",
+        "zh-CN": "您的工单 {number} 已处理完毕。问题解决了请在服务中心确认；如还有问题，直接回复即可。",
+        "en": "Your case {number} has been resolved. Please confirm in the help center, or just reply if it isn't.",
+    },
+    "pending": {
+        "zh-TW": "您的案件 {number} 需要您補充資料，請回覆這則訊息，我們收到後會繼續處理。",
+        "zh-CN": "您的工单 {number} 需要您补充资料，请回复这条消息，我们收到后会继续处理。",
+        "en": "We need a little more information to continue with case {number}; please reply to this message.",
+    },
+    "open": {
+        "zh-TW": "您的案件 {number} 已重新開啟，我們會儘快處理。",
+        "zh-CN": "您的工单 {number} 已重新打开，我们会尽快处理。",
+        "en": "Your case {number} has been reopened; we are on it.",
+    },
+    "callback_reminder": {
+        "zh-TW": "提醒您：我們將於 {local}（{zone}）致電 {phone}，處理案件 {number}。",
+        "zh-CN": "提醒您：我们将在 {local}（{zone}）致电 {phone}，处理工单 {number}。",
+        "en": "Reminder: we will call {phone} at {local} ({zone}) about case {number}.",
+    },
+    "follow_up": {
+        "zh-TW": "您的案件 {number} 已結案，我們會在接下來幾天與您聯繫，確認一切正常。",
+        "zh-CN": "您的工单 {number} 已结案，接下来几天我们会联系您，确认一切正常。",
+        "en": "Case {number} is closed; we will get in touch over the next days to make sure all is well.",
+    },
+}
+
+
+def _locale(customer: Customer | None, brand: Brand) -> str:
+    for cand in ((customer.locale if customer else None), brand.default_locale):
+        if cand in ("zh-TW", "zh-CN", "en"):
+            return str(cand)
+        if cand and cand.startswith("zh"):
+            return "zh-CN" if cand.lower() in ("zh-cn", "zh-hans", "zh-sg") else "zh-TW"
+        if cand and cand.startswith("en"):
+            return "en"
+    return "zh-TW"
+
+
+def text_for(kind: str, locale: str, **values: str) -> str:
+    """The notice text in the customer's language."""
+    return _TEXTS[kind][locale].format(**values)
+
+
+@dataclass
+class Route:
+    """Where a notice goes."""
+
+    name: str
+    conversation: Conversation | None = None
+    inbox: Inbox | None = None
+    recipient: str | None = None
+
+
+def route_for(session: Session, ticket: Ticket, customer: Customer | None, prefer_sms: bool = False) -> Route:
+    """The customer's own channel for this case (see the module docstring)."""
+    if not prefer_sms:
+        conv = session.scalar(
+            select(Conversation)
+            .where(Conversation.ticket_id == ticket.id, Conversation.channel.in_(SENDING))
+            .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
+            .limit(1)
+        )
+        if conv is not None and conv.inbox_id is not None:
+            inbox = session.get(Inbox, conv.inbox_id)
+            if inbox is not None and inbox.is_active:
+                return Route(str(conv.channel), conversation=conv, inbox=inbox)
+    phone = customer.phone if customer is not None else None
+    if phone:
+        gateway = session.scalar(
+            select(Inbox)
+            .where(Inbox.brand_id == ticket.brand_id, Inbox.kind == "phone", Inbox.is_active.is_(True))
+            .order_by(Inbox.id)
+        )
+        if gateway is not None and (gateway.config or {}).get("sms_url"):
+            return Route("sms", inbox=gateway, recipient=phone)
+    return Route("portal")
+
+
+def send(
+    session: Session,
+    ticket: Ticket,
+    kind: str,
+    dedupe_key: str,
+    text: str,
+    *,
+    prefer_sms: bool = False,
+    now: datetime | None = None,
+) -> CustomerNotice | None:
+    """Send one notice about a case (None when this key was already sent); the caller commits."""
+    if session.scalar(select(CustomerNotice.id).where(CustomerNotice.dedupe_key == dedupe_key)) is not None:
+        return None
+    now = now or utcnow()
+    customer = session.get(Customer, ticket.customer_id) if ticket.customer_id else None
+    route = route_for(session, ticket, customer, prefer_sms)
+    notice = CustomerNotice(
+        brand_id=ticket.brand_id,
+        ticket_id=ticket.id,
+        customer_id=ticket.customer_id,
+        kind=kind,
+        dedupe_key=dedupe_key,
+        route=route.name,
+        status="queued",
+        body=text,
+        created_at=now,
+    )
+    if route.conversation is not None:
+        # An automatic message on the case's conversation: the outbound hooks queue it in the outbox after commit.
+        msg, _ = add_message(
+            session, route.conversation, sender_type="bot", body=text, meta={"notice": kind}, created_at=now
+        )
+        notice.message_id = msg.id
+    elif route.name == "sms" and route.inbox is not None and route.recipient:
+        adapter = get_adapter("sms")
+        assert adapter is not None
+        row = outbox.queue(
+            session,
+            inbox=route.inbox,
+            recipient=route.recipient,
+            payload={"text": text, "gateway_idempotent": bool((route.inbox.config or {}).get("sms_idempotent"))},
+            automatic=True,
+            channel="sms",
+        )
+        notice.outbox_id = row.id
+    else:
+        notice.status = "posted"
+        notice.reason = "no channel to reach the customer: shown in the portal progress view"
+    # The case timeline shows every notice, and a portal notice is the customer's public update.
+    add_activity(
+        session,
+        ticket,
+        "notice",
+        body=text,
+        public=route.name == "portal",
+        data={"kind": kind, "route": route.name},
+        at=now,
+    )
+    session.add(notice)
+    session.flush()
+    return notice
+
+
+def on_status_change(session: Session, ticket: Ticket, old: str, new: str, now: datetime) -> None:
+    """tickets.service status hook: tell the customer when their case resolves or waits on them."""
+    brand = session.get(Brand, ticket.brand_id)
+    if brand is None:
+        return
+    conf = (brand.settings or {}).get("notices") or {}
+    statuses = conf.get("status", list(DEFAULT_STATUSES))
+    reopened = new == "open" and old in ("resolved", "closed")
+    if new not in statuses and not (reopened and "open" in statuses):
+        return
+    if new == "open" and not reopened:
+        return
+    if ticket.last_public_update_at is not None and now - ticket.last_public_update_at < timedelta(minutes=1):
+        return  # the customer was just told (e.g. the agent's closing message)
+    customer = session.get(Customer, ticket.customer_id) if ticket.customer_id else None
+    text = text_for(new, _locale(customer, brand), number=ticket.number)
+    changes = int(ticket.reopen_count or 0)
+    send(session, ticket, "status", f"status:{ticket.id}:{new}:{changes}", text, now=now)
+
+
+def remind_callbacks(session: Session, now: datetime | None = None) -> int:
+    """Remind customers of call-backs `remind_customer_minutes` ahead, once each (by SMS when possible)."""
+    from kefu.callbacks.models import Callback
+    from kefu.callbacks.service import settings_of
+
+    now = now or utcnow()
+    brands = {b.id: b for b in session.scalars(select(Brand))}
+    widest = max((settings_of(b)["remind_customer_minutes"] for b in brands.values()), default=0)
+    rows = session.execute(
+        select(Callback, Ticket)
+        .join(Ticket, Ticket.id == Callback.ticket_id)
+        .where(
+            Callback.status == "booked",
+            Callback.reminded_customer_at.is_(None),
+            Callback.scheduled_at > now,
+            Callback.scheduled_at <= now + timedelta(minutes=widest),
+        )
+        .order_by(Callback.scheduled_at, Callback.id)
+    ).all()
+    sent = 0
+    for cb, ticket in rows:
+        brand = brands[cb.brand_id]
+        lead = settings_of(brand)["remind_customer_minutes"]
+        if lead <= 0 or now < cb.scheduled_at - timedelta(minutes=lead):
+            continue
+        cb.reminded_customer_at = now
+        customer = session.get(Customer, cb.customer_id) if cb.customer_id else None
+        zone = brand.timezone or "Asia/Taipei"
+        local = cb.scheduled_at.astimezone(ZoneInfo(zone)).strftime("%m-%d %H:%M")
+        masked = f"***{cb.phone[-3:]}" if len(cb.phone) > 3 else cb.phone
+        values: dict[str, Any] = {"local": local, "zone": zone, "phone": masked, "number": ticket.number}
+        text = text_for("callback_reminder", _locale(customer, brand), **values)
+        if customer is not None and not customer.phone:
+            customer.phone = cb.phone  # the number they asked us to call is where the reminder goes
+        if send(session, ticket, "callback_reminder", f"callback_reminder:{cb.id}", text, prefer_sms=True, now=now):
+            sent += 1
+    session.flush()
+    return sent
+
+
+def announce_follow_ups(session: Session, now: datetime | None = None, limit: int = 500) -> int:
+    """Tell customers once that follow-up contacts are planned for their resolved case."""
+    from kefu.followups.models import FollowUp
+
+    now = now or utcnow()
+    told = select(CustomerNotice.id).where(
+        CustomerNotice.ticket_id == FollowUp.ticket_id, CustomerNotice.kind == "follow_up"
+    )
+    rows = session.execute(
+        select(FollowUp.ticket_id)
+        .where(FollowUp.attempt == 1, FollowUp.created_at >= now - timedelta(days=1), ~told.exists())
+        .order_by(FollowUp.ticket_id)
+        .limit(limit)
+    ).all()
+    sent = 0
+    for (ticket_id,) in rows:
+        ticket = session.get(Ticket, ticket_id)
+        brand = session.get(Brand, ticket.brand_id) if ticket else None
+        if ticket is None or brand is None:
+            continue
+        customer = session.get(Customer, ticket.customer_id) if ticket.customer_id else None
+        text = text_for("follow_up", _locale(customer, brand), number=ticket.number)
+        if send(session, ticket, "follow_up", f"follow_up:{ticket.id}", text, now=now):
+            sent += 1
+    return sent
+
+
+def _status_hook(session: Session, ticket: Ticket, old: str, new: str, now: datetime) -> None:
+    on_status_change(session, ticket, old, new, now)
+
+
+# Registered once, at import (the API and the worker both import this module through notices.api / notices.jobs).
+if not any(getattr(h, "__module__", "") == __name__ for h in ticket_service.status_hooks):
+    ticket_service.status_hooks.append(_status_hook)
