@@ -217,6 +217,14 @@ def book(
     return cb
 
 
+def ticket_number(session: Session, cb: Callback) -> str:
+    """The number of the case a call-back belongs to (shown to the customer who booked it)."""
+    number = session.scalar(select(Ticket.number).where(Ticket.id == cb.ticket_id))
+    if number is None:
+        raise NotFound(f"Ticket {cb.ticket_id} not found.")
+    return number
+
+
 def get_callback(session: Session, callback_id: int, principal: Principal) -> Callback:
     """One call-back the principal may see."""
     cb = session.get(Callback, callback_id)

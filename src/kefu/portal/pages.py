@@ -17,12 +17,12 @@ from kefu.auth.deps import DB
 from kefu.brands.models import Brand, Inbox
 from kefu.callbacks.service import book as cb_book
 from kefu.callbacks.service import slots as cb_slots
+from kefu.callbacks.service import ticket_number as cb_ticket_number
 from kefu.channels.board.service import submit
 from kefu.channels.storage import describe, store
 from kefu.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from kefu.knowledge.render import for_channel
 from kefu.portal import service
-from kefu.tickets.models import Ticket
 from kefu.tickets.progress import customer_progress
 from kefu.web.forms import lenient_int
 from kefu.web.i18n import pick_locale
@@ -427,15 +427,14 @@ async def callback_book(request: Request, slug: str, db: DB) -> HTMLResponse:
         return again("cb_slot", 409)
     except InvalidInput:
         return again("cb_phone")
-    ticket = db.get(Ticket, cb.ticket_id)
-    assert ticket is not None
+    number = cb_ticket_number(db, cb)
     local = at.astimezone(ZoneInfo(brand.timezone)).strftime("%Y-%m-%d %H:%M")
     return render(
         request,
         None,
         "portal/callback_booked.html",
         brand=brand,
-        number=ticket.number,
+        number=number,
         local=local,
         zone=brand.timezone,
     )
