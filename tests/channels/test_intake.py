@@ -267,6 +267,6 @@ def test_admin_sets_an_inbox_case_policy(client: Any, make: Any, db: Any, inbox:
     db.expire_all()
     assert db.get(Inbox, ib.id).config["case_policy"] == "handoff"
     bad = client.post(f"/admin/inboxes/{ib.id}", data={**form, "cfg_case_policy": "always"}, headers=h)
-    assert bad.status_code == 422 and "case_policy must be one of" in bad.text  # shown on the form
+    assert bad.status_code == 422 and "請從清單中選擇。" in bad.text  # shown next to the field on the form
     db.expire_all()
     assert db.get(Inbox, ib.id).config["case_policy"] == "handoff"
