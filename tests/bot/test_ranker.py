@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from kefu.bot import smalltalk
-from kefu.bot.nlu.ranker import FaqRanker
+from kefu.bot.nlu.ranker import FaqRanker, pseudo_query
+from kefu.bot.nlu.text import normalize
 
 DATA = Path(__file__).parent / "data"
 
@@ -59,6 +60,33 @@ def test_exact_question_is_certain(ranker: FaqRanker) -> None:
 def test_calibration_is_chosen_on_the_kb(ranker: FaqRanker) -> None:
     assert ranker.cv_["holdout"] > 0
     assert 0.0 < ranker.clarify_threshold_ <= ranker.answer_threshold_ < 1.0
+
+
+def test_single_phrasing_kb_is_calibrated_on_pseudo_queries() -> None:
+    """An imported FAQ list (one question per FAQ) gets KB-calibrated thresholds, not the 0.5/0.2 defaults."""
+    singles = [(k, p[:1]) for k, p in _tiny_groups() if not k.startswith(smalltalk.PREFIX)]
+    r = FaqRanker(strict_prefix=smalltalk.PREFIX).fit(singles + smalltalk.groups())
+    assert r.cv_["pseudo"] == len(singles) and r.cv_["top1"] > 0
+    # Pseudo-queries are easy, so the uncovered limit is the tight one (a missed FAQ looks uncovered).
+    assert r.cv_["uncovered_answered"] <= r.pseudo_uncovered_rate
+    assert 0.0 < r.clarify_threshold_ <= r.answer_threshold_ < 1.0
+    assert (r.answer_threshold_, r.clarify_threshold_) != (0.5, 0.2)
+    # The FAQ's own question still answers with certainty.
+    assert r.search(singles[0][1][0], 1)[0].confidence == 1.0
+    # Fewer than 8 FAQs and no phrasing to hold out: the defaults stay.
+    tiny = FaqRanker().fit(singles[:5])
+    assert tiny.cv_ == {"holdout": 0} and tiny.answer_threshold_ == 0.5
+
+
+def test_pseudo_query_drops_words_and_keeps_some() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for text in ("請問信用卡帳單分期怎麼申請", "how do I reset my online banking password"):
+        for _ in range(20):
+            q = pseudo_query(text, rng)
+            assert q and q != normalize(text) and len(q) < len(normalize(text))
+    assert pseudo_query("你好", rng) == normalize("你好")  # one word: nothing to drop
 
 
 def test_save_and_load_roundtrip(ranker: FaqRanker, tmp_path: Path) -> None:
