@@ -89,6 +89,28 @@ def test_pseudo_query_drops_words_and_keeps_some() -> None:
     assert pseudo_query("你好", rng) == normalize("你好")  # one word: nothing to drop
 
 
+def test_margin_rule_answers_a_leader_far_ahead(ranker: FaqRanker) -> None:
+    """Below the answer threshold, a leader far ahead of the runner-up may still be answered (picked by CV)."""
+    import copy
+
+    assert "margin_rule" in ranker.cv_
+    if ranker.margin_rule_ is not None:
+        assert ranker.margin_rule_[0] < ranker.answer_threshold_
+    plain = copy.copy(ranker)
+    plain.margin_rule_ = None
+    text = "信貸額度怎麼查"
+    before = plain.search(text, 2)
+    loose = copy.copy(ranker)
+    loose.margin_rule_ = (0.0, 0.0)  # any lead counts
+    after = loose.search(text, 2)
+    assert after[0].key == before[0].key
+    assert after[0].confidence == max(before[0].confidence, ranker.answer_threshold_)
+    assert after[1].confidence == before[1].confidence  # only the leader is lifted
+    strict = copy.copy(ranker)
+    strict.margin_rule_ = (0.0, 1e9)  # no lead is enough
+    assert strict.search(text, 1)[0].confidence == before[0].confidence
+
+
 def test_save_and_load_roundtrip(ranker: FaqRanker, tmp_path: Path) -> None:
     path = tmp_path / "r.joblib"
     ranker.save(path)

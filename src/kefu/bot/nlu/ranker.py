@@ -159,9 +159,10 @@ class FaqRanker:
         depth: int = 10,
         svm_grid: Sequence[float] = (0.5, 1.0),
         coverage_grid: Sequence[float] = (0.0, 0.25, 0.5),
-        max_wrong_rate: float = 0.025,
+        max_wrong_rate: float = 0.0275,
         max_uncovered_rate: float | None = 0.1,
         pseudo_uncovered_rate: float = 0.02,
+        margin_rule: bool = True,
         decisive_share: float = 0.05,
         ridge_alpha: float = 1.0,
         strict_prefix: str | None = None,
@@ -178,6 +179,8 @@ class FaqRanker:
         self.max_wrong_rate = max_wrong_rate
         self.max_uncovered_rate = max_uncovered_rate
         self.pseudo_uncovered_rate = pseudo_uncovered_rate
+        self.margin_rule = margin_rule
+        self.margin_rule_: tuple[float, float] | None = None
         self.decisive_share = decisive_share
         self.random_state = random_state
         self.ridge_alpha = ridge_alpha
@@ -577,6 +580,9 @@ class FaqRanker:
         if pseudo_groups:
             uncovered_cap = min(uncovered_cap if uncovered_cap is not None else 1.0, self.pseudo_uncovered_rate)
         self.answer_threshold_ = self._answer_threshold(p, right, pu, uncovered_cap)
+        self.margin_rule_ = (
+            self._margin_rule(p, f[:, 1], right, pu, fu[:, 1], uncovered_cap) if self.margin_rule else None
+        )
         # Clarify when the right FAQ is likely among the top 3: keep 95% of such held-out cases.
         reach = p[in3 & ~(right & (p >= self.answer_threshold_))]
         floor = float(np.quantile(reach, 0.05)) if len(reach) else 0.1
@@ -591,6 +597,7 @@ class FaqRanker:
             "answered_right": round(float(np.mean(answered & right)), 4),
             "answered_wrong": round(float(np.mean(answered & ~right)), 4),
             "uncovered_answered": round(float(np.mean(pu >= self.answer_threshold_)), 4),
+            "margin_rule": self.margin_rule_,
         }
         return parts.weights_t.T.tocsr(), parts.bias
 
@@ -615,6 +622,44 @@ class FaqRanker:
                 return float(max(t, 0.05))
         return 0.99
 
+    def _margin_rule(
+        self,
+        p: NDArray[np.float64],
+        margin: NDArray[np.float64],
+        right: NDArray[np.bool_],
+        pu: NDArray[np.float64],
+        mu: NDArray[np.float64],
+        uncovered_cap: float | None,
+    ) -> tuple[float, float] | None:
+        """(lower confidence, margin) also answered, when that adds right answers within the same limits.
+
+        A leader far ahead of the runner-up is usually right even below the threshold; the pair is picked on the
+        held-out queries under the wrong/uncovered limits of :meth:`_answer_threshold`, counted on the union.
+        """
+        t = self.answer_threshold_
+        base = p >= t
+        best: tuple[int, float, float] | None = None
+        below = p[(p < t) & right]
+        if len(below) < 5:
+            return None
+        for m in np.quantile(margin, [0.5, 0.6, 0.7, 0.8, 0.9]).tolist():
+            for t2 in np.unique(np.quantile(below, np.linspace(0.0, 0.95, 20))).tolist():
+                ans = base | ((p >= t2) & (margin >= m))
+                ans_u = (pu >= t) | ((pu >= t2) & (mu >= m))
+                wrong = float(np.sum(ans & ~right))
+                if uncovered_cap is None:
+                    ok = (wrong + _UNCOVERED_WEIGHT * float(np.sum(ans_u))) / (
+                        len(p) + _UNCOVERED_WEIGHT * len(pu)
+                    ) <= self.max_wrong_rate
+                else:
+                    ok = wrong <= self.max_wrong_rate * len(p) and float(np.sum(ans_u)) <= uncovered_cap * max(
+                        len(pu), 1
+                    )
+                gain = int(np.sum(ans & right)) - int(np.sum(base & right))
+                if ok and gain > 0 and (best is None or gain > best[0]):
+                    best = (gain, float(t2), float(m))
+        return None if best is None else (best[1], best[2])
+
     # ------------------------------------------------------------------ search
 
     def search(self, text: str, k: int = 5) -> list[Ranked]:
@@ -633,6 +678,11 @@ class FaqRanker:
         order = np.argsort(-score)
         groups, scores = top[0][order], score[order]
         conf = self._confidence(self._conf_features(scores[None], b[:, order], svm[:, order], cov[:, order]))[0]
+        rule = getattr(self, "margin_rule_", None)  # absent in indexes saved before the rule existed
+        if rule is not None and len(scores) and conf[0] >= rule[0]:
+            gap = float(scores[0] - scores[1]) if len(scores) > 1 else float("inf")
+            if gap >= rule[1]:  # far ahead of the runner-up: counts as reaching the answer threshold
+                conf[0] = max(conf[0], self.answer_threshold_)
         factor = self._strict_factor(normalize(text), groups) if self._strict_units else np.ones(len(groups))
         out: list[Ranked] = []
         demoted: list[Ranked] = []
