@@ -119,6 +119,12 @@ def test_save_and_load_roundtrip(ranker: FaqRanker, tmp_path: Path) -> None:
     (tmp_path / "bad").write_bytes(b"nope")
     with pytest.raises(ValueError):
         FaqRanker.load(tmp_path / "bad")
+    # An index fitted before region folding has other features: refitted, never served.
+    import joblib
+
+    joblib.dump({"format": "kefu.nlu.FaqRanker/2", "state": dict(ranker.__dict__)}, tmp_path / "old")
+    with pytest.raises(ValueError):
+        FaqRanker.load(tmp_path / "old")
 
 
 def test_fit_scales_linearly_without_pairwise_matrices() -> None:

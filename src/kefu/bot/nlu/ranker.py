@@ -64,7 +64,7 @@ from kefu.bot.nlu.text import HAN_RE, normalize
 
 __all__ = ["FaqRanker", "Ranked"]
 
-_FORMAT: Final = "kefu.nlu.FaqRanker/2"  # /2: ridge scorers, 5-feature confidence curve
+_FORMAT: Final = "kefu.nlu.FaqRanker/3"  # /3: region-folded normalisation (features differ), margin rule
 # Pinyin block weight 0.75 and the rest of the defaults: see the bot section of docs/DEVELOPING.md.
 RANKER_FEATURES: Final = FeatureConfig(use_pairs=False, pinyin_weight=0.75)
 _HARD_GROUPS: Final = 5
@@ -678,7 +678,7 @@ class FaqRanker:
         order = np.argsort(-score)
         groups, scores = top[0][order], score[order]
         conf = self._confidence(self._conf_features(scores[None], b[:, order], svm[:, order], cov[:, order]))[0]
-        rule = getattr(self, "margin_rule_", None)  # absent in indexes saved before the rule existed
+        rule = self.margin_rule_
         if rule is not None and len(scores) and conf[0] >= rule[0]:
             gap = float(scores[0] - scores[1]) if len(scores) > 1 else float("inf")
             if gap >= rule[1]:  # far ahead of the runner-up: counts as reaching the answer threshold
