@@ -16,6 +16,10 @@ settings): the KB is an intent training set grouped by intent, plus small talk; 
 * ``afqmc_dev``: AFQMC *train* positive pairs grouped by connected component (seed 0, 1,500 components with ≥ 2
   distinct sentence1 texts): the sentence2 texts are the FAQ's phrasings, one sentence1 text per component is the
   query; 1,000 more train components as distractors (the test case in ``bot_eval.py`` uses AFQMC dev).
+* ``afqmc_single_dev``: the ``afqmc_dev`` components with ONE phrasing per FAQ (the first sorted sentence2 text;
+  distractors: their first sorted member), the same queries: a single-phrasing KB such as an imported FAQ list,
+  where calibration cannot hold real phrasings out.
+* ``smp2017_single_dev``: SMP2017 train → dev with only each intent's first train text as its phrasing.
 * ``chitchat_dev``: the first 2,000 rows (seed 0 shuffle) of the 80 % dev part of the smalltalk_zh_cn split,
   against the E.SUN KB: share answered with an FAQ.
 
@@ -76,6 +80,11 @@ def _afqmc_dev(root: Path) -> tuple[list[tuple[str, list[str]]], list[tuple[str,
     for j, c in enumerate(rng.sample(rest, min(1000, len(rest)))):
         groups.append((f"t{j}", sorted(members[c])))
     return groups, tests
+
+
+def _single(case: tuple[list[tuple[str, list[str]]], list[tuple[str, str]]]) -> Any:
+    groups, tests = case
+    return [(k, p[:1]) for k, p in groups], tests
 
 
 def _esun_groups(root: Path) -> list[tuple[str, list[str]]]:
@@ -198,6 +207,10 @@ def main(argv: list[str] | None = None) -> int:
         "hwu64_dev": lambda: _intents(root, "hwu64/train.csv", "hwu64/valid.csv"),
         "hwu64_10_dev": lambda: _intents(root, "hwu64/train_10.csv", "hwu64/valid.csv"),
         "afqmc_dev": lambda: _afqmc_dev(root),
+        "afqmc_single_dev": lambda: _single(_afqmc_dev(root)),
+        "smp2017_single_dev": lambda: _single(
+            _intents(root, "smp2017_ecdt_task1/train.csv", "smp2017_ecdt_task1/dev.csv")
+        ),
         "chitchat_dev": lambda: (
             _esun_groups(root),
             [(t, "chitchat") for t in random.Random(0).sample(smalltalk_split(root)[0], 2000)],

@@ -34,6 +34,7 @@ from kefu.bot.nlu.calibration import expected_calibration_error, fit_temperature
 from kefu.bot.nlu.features import FeatureConfig, Featurizer, analyze, stem, tokenize
 from kefu.bot.nlu.model import DENSE_FEATURES
 from kefu.bot.nlu.text import HAN_RE
+from kefu.core.chinese import convert
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -242,6 +243,26 @@ def test_normalize_folds_width_case_and_script() -> None:
     assert normalize("") == ""
 
 
+def test_normalize_folds_regional_vocabulary_and_variants_symmetrically() -> None:
+    # A mainland question and its Taiwan rewrite (OpenCC s2twp) must give the ranker the same text.
+    pairs = [
+        ("帮我发短信", "幫我發簡訊"),
+        ("搜索附近的银行", "搜尋附近的銀行"),
+        ("手机软件打不开", "手機軟體打不開"),
+        ("臺北分行", "台北分行"),
+        ("这裡", "這裏"),
+        ("看着", "看著"),
+    ]
+    for hans, hant in pairs:
+        assert normalize(hans) == normalize(hant), (hans, hant)
+    # Every Traditional rewrite of a Simplified text normalises like the text itself (idempotent on its output).
+    for text in ("我想查询信用卡账单", "网银密码忘了怎么办", "打开个性闹钟", "发信息给老妈", "搜索一下天气"):
+        assert normalize(to_traditional(text)) == normalize(text) == normalize(convert(text, "s2twp"))
+        assert normalize(normalize(text)) == normalize(text)
+    # Ticket search keeps character-only folding (its stored tokens must not depend on phrase segmentation).
+    assert normalize("打開短信", regional=False) == "打开短信"
+
+
 def test_script_conversion_round_trip() -> None:
     assert to_simplified("臺灣的軟體") == "台湾的软体"
     assert to_traditional("这里可以退货吗") == "這裏可以退貨嗎"
@@ -318,7 +339,7 @@ def test_featurizer_han_and_other_char_blocks() -> None:
     texts = [normalize(t) for t in ["打开qq浏览器", "我想打开微信", "open the qq app", "退款到账了吗 refund"]]
     words, han, other, _, pinyin = analyze(texts[0])
     assert pinyin == []  # the pinyin block is off unless pinyin_weight > 0 (the FAQ ranker turns it on)
-    assert "打开" in words and {"打", "打开", "浏览"} <= set(han) and " qq " in other
+    assert "开启" in words and {"开", "开启", "浏览"} <= set(han) and " qq " in other
     assert not any(HAN_RE.search(g) for g in other) and all(HAN_RE.search(g) or g == " " for g in han)
     assert analyze(texts[2])[1] == []  # no Han text, no Han grams
 
@@ -346,7 +367,7 @@ def test_featurizer_han_and_other_char_blocks() -> None:
     # split_han_chars=False puts Han grams back into the single (version 1) char block.
     merged = Featurizer(FeatureConfig(split_han_chars=False))
     merged.fit_transform(texts)
-    assert merged._blocks[1] is None and merged._blocks[2] is not None and "打开" in merged._blocks[2].vocabulary
+    assert merged._blocks[1] is None and merged._blocks[2] is not None and "开启" in merged._blocks[2].vocabulary
 
 
 def test_calibration_helpers() -> None:

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from kefu.bot import smalltalk
-from kefu.bot.nlu.ranker import FaqRanker
+from kefu.bot.nlu.ranker import FaqRanker, pseudo_query
+from kefu.bot.nlu.text import normalize
 
 DATA = Path(__file__).parent / "data"
 
@@ -61,6 +62,55 @@ def test_calibration_is_chosen_on_the_kb(ranker: FaqRanker) -> None:
     assert 0.0 < ranker.clarify_threshold_ <= ranker.answer_threshold_ < 1.0
 
 
+def test_single_phrasing_kb_is_calibrated_on_pseudo_queries() -> None:
+    """An imported FAQ list (one question per FAQ) gets KB-calibrated thresholds, not the 0.5/0.2 defaults."""
+    singles = [(k, p[:1]) for k, p in _tiny_groups() if not k.startswith(smalltalk.PREFIX)]
+    r = FaqRanker(strict_prefix=smalltalk.PREFIX).fit(singles + smalltalk.groups())
+    assert r.cv_["pseudo"] == len(singles) and r.cv_["top1"] > 0
+    # Pseudo-queries are easy, so the uncovered limit is the tight one (a missed FAQ looks uncovered).
+    assert r.cv_["uncovered_answered"] <= r.pseudo_uncovered_rate
+    assert 0.0 < r.clarify_threshold_ <= r.answer_threshold_ < 1.0
+    assert (r.answer_threshold_, r.clarify_threshold_) != (0.5, 0.2)
+    # The FAQ's own question still answers with certainty.
+    assert r.search(singles[0][1][0], 1)[0].confidence == 1.0
+    # Fewer than 8 FAQs and no phrasing to hold out: the defaults stay.
+    tiny = FaqRanker().fit(singles[:5])
+    assert tiny.cv_ == {"holdout": 0} and tiny.answer_threshold_ == 0.5
+
+
+def test_pseudo_query_drops_words_and_keeps_some() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for text in ("請問信用卡帳單分期怎麼申請", "how do I reset my online banking password"):
+        for _ in range(20):
+            q = pseudo_query(text, rng)
+            assert q and q != normalize(text) and len(q) < len(normalize(text))
+    assert pseudo_query("你好", rng) == normalize("你好")  # one word: nothing to drop
+
+
+def test_margin_rule_answers_a_leader_far_ahead(ranker: FaqRanker) -> None:
+    """Below the answer threshold, a leader far ahead of the runner-up may still be answered (picked by CV)."""
+    import copy
+
+    assert "margin_rule" in ranker.cv_
+    if ranker.margin_rule_ is not None:
+        assert ranker.margin_rule_[0] < ranker.answer_threshold_
+    plain = copy.copy(ranker)
+    plain.margin_rule_ = None
+    text = "信貸額度怎麼查"
+    before = plain.search(text, 2)
+    loose = copy.copy(ranker)
+    loose.margin_rule_ = (0.0, 0.0)  # any lead counts
+    after = loose.search(text, 2)
+    assert after[0].key == before[0].key
+    assert after[0].confidence == max(before[0].confidence, ranker.answer_threshold_)
+    assert after[1].confidence == before[1].confidence  # only the leader is lifted
+    strict = copy.copy(ranker)
+    strict.margin_rule_ = (0.0, 1e9)  # no lead is enough
+    assert strict.search(text, 1)[0].confidence == before[0].confidence
+
+
 def test_save_and_load_roundtrip(ranker: FaqRanker, tmp_path: Path) -> None:
     path = tmp_path / "r.joblib"
     ranker.save(path)
@@ -69,6 +119,12 @@ def test_save_and_load_roundtrip(ranker: FaqRanker, tmp_path: Path) -> None:
     (tmp_path / "bad").write_bytes(b"nope")
     with pytest.raises(ValueError):
         FaqRanker.load(tmp_path / "bad")
+    # An index fitted before region folding has other features: refitted, never served.
+    import joblib
+
+    joblib.dump({"format": "kefu.nlu.FaqRanker/2", "state": dict(ranker.__dict__)}, tmp_path / "old")
+    with pytest.raises(ValueError):
+        FaqRanker.load(tmp_path / "old")
 
 
 def test_fit_scales_linearly_without_pairwise_matrices() -> None:

@@ -26,7 +26,7 @@ from kefu.bot import smalltalk
 from kefu.knowledge.models import FaqEntry
 
 log = logging.getLogger("kefu.bot.engine")
-_SAVE_FORMAT: Final = "kefu.bot.Index/3"  # /3: FaqRanker/2 (batched scorers, richer confidence)
+_SAVE_FORMAT: Final = "kefu.bot.Index/4"  # /4: FaqRanker/3 (region-folded normalisation, margin rule)
 
 
 @dataclass(frozen=True)

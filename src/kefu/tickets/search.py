@@ -89,7 +89,7 @@ def _normalize(text: str) -> str:
     from kefu.bot.nlu.text import normalize
     from kefu.privacy.pii import mask_text
 
-    return normalize(mask_text(text[:MAX_TEXT]))
+    return normalize(mask_text(text[:MAX_TEXT]), regional=False)
 
 
 def _split(text: str) -> Iterable[tuple[str, bool]]:
@@ -119,7 +119,7 @@ def query_tokens(q: str) -> list[str]:
     """Tokens that must all occur in a ticket's document. The query itself is not PII-masked."""
     from kefu.bot.nlu.text import normalize
 
-    return list(dict.fromkeys(_tokens(normalize(q[:MAX_TEXT]))))[:MAX_QUERY_TOKENS]
+    return list(dict.fromkeys(_tokens(normalize(q[:MAX_TEXT], regional=False))))[:MAX_QUERY_TOKENS]
 
 
 def document(toks: Iterable[str], dialect: str) -> str:

@@ -23,7 +23,10 @@ queries with their own FAQ removed, standing for questions the KB does not cover
 svm and coverage weights (by held-out top-1 accuracy), fits a logistic curve from the leader's (score,
 margin, svm, nn + centroid, coverage) to "the top FAQ is right", and chooses the answer threshold (the
 lowest with at most ``max_wrong_rate`` wrong answers to covered questions and at most
-``max_uncovered_rate`` of uncovered ones answered) and the clarify threshold. Classes whose key starts
+``max_uncovered_rate`` of uncovered ones answered) and the clarify threshold. A KB with fewer than 8
+multi-phrasing FAQs (an imported list, one question each) is queried instead with pseudo-queries made from
+each FAQ's own question (words dropped, neighbours swapped), and the uncovered limit tightens to
+``pseudo_uncovered_rate``: such queries are too easy to bound wrong answers themselves. Classes whose key starts
 with ``strict_prefix`` (small talk) also need the message's characters/words to be explained by their
 phrasings (``strict_coverage``), so a real question sharing a character with "收到" is not "testing".
 Nothing is computed over all pairs of phrasings: similarity rows are built per chunk of queries and
@@ -56,12 +59,12 @@ from sklearn.preprocessing import normalize as l2_rows
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from kefu.bot.nlu.encoders import Encoder, l2_normalize
-from kefu.bot.nlu.features import FeatureConfig, Featurizer
+from kefu.bot.nlu.features import FeatureConfig, Featurizer, _get_jieba
 from kefu.bot.nlu.text import HAN_RE, normalize
 
 __all__ = ["FaqRanker", "Ranked"]
 
-_FORMAT: Final = "kefu.nlu.FaqRanker/2"  # /2: ridge scorers, 5-feature confidence curve
+_FORMAT: Final = "kefu.nlu.FaqRanker/3"  # /3: region-folded normalisation (features differ), margin rule
 # Pinyin block weight 0.75 and the rest of the defaults: see the bot section of docs/DEVELOPING.md.
 RANKER_FEATURES: Final = FeatureConfig(use_pairs=False, pinyin_weight=0.75)
 _HARD_GROUPS: Final = 5
@@ -86,6 +89,34 @@ class Ranked:
     confidence: float
     score: float
     matched_question: str
+
+
+# Single-phrasing KBs: below this many FAQs with a phrasing to hold out, calibrate on pseudo-queries instead.
+_MIN_HOLDOUT_FAQS: Final = 8
+_PSEUDO_DROP: Final = 0.3
+
+
+def pseudo_query(text: str, rng: np.random.Generator) -> str:
+    """A stand-in for an unseen customer question from an FAQ's only phrasing: about 30 % of its words dropped
+    (at least one, jieba words for Chinese, whitespace words otherwise) and two neighbours swapped half the time."""
+    norm = normalize(text)
+    if HAN_RE.search(norm):
+        words = [w for w in _get_jieba().lcut(norm) if w.strip()]
+        sep = ""
+    else:
+        words, sep = norm.split(), " "
+    if len(words) < 2:
+        return norm
+    keep = rng.random(len(words)) >= _PSEUDO_DROP
+    if keep.all():
+        keep[rng.integers(len(words))] = False
+    if not keep.any():
+        keep[rng.integers(len(words))] = True
+    out = [w for w, k in zip(words, keep, strict=True) if k]
+    if len(out) >= 2 and rng.random() < 0.5:
+        i = int(rng.integers(len(out) - 1))
+        out[i], out[i + 1] = out[i + 1], out[i]
+    return sep.join(out)
 
 
 def exact_key(text: str) -> str:
@@ -128,8 +159,10 @@ class FaqRanker:
         depth: int = 10,
         svm_grid: Sequence[float] = (0.5, 1.0),
         coverage_grid: Sequence[float] = (0.0, 0.25, 0.5),
-        max_wrong_rate: float = 0.025,
+        max_wrong_rate: float = 0.0275,
         max_uncovered_rate: float | None = 0.1,
+        pseudo_uncovered_rate: float = 0.02,
+        margin_rule: bool = True,
         decisive_share: float = 0.05,
         ridge_alpha: float = 1.0,
         strict_prefix: str | None = None,
@@ -145,6 +178,9 @@ class FaqRanker:
         self.coverage_grid = tuple(coverage_grid)
         self.max_wrong_rate = max_wrong_rate
         self.max_uncovered_rate = max_uncovered_rate
+        self.pseudo_uncovered_rate = pseudo_uncovered_rate
+        self.margin_rule = margin_rule
+        self.margin_rule_: tuple[float, float] | None = None
         self.decisive_share = decisive_share
         self.random_state = random_state
         self.ridge_alpha = ridge_alpha
@@ -455,28 +491,45 @@ class FaqRanker:
         rng = np.random.default_rng(self.random_state)
         counts = np.bincount(self._row_group, minlength=len(self.keys))
         candidates = [g for g in range(len(self.keys)) if counts[g] >= 2]
-        if len(candidates) < 8 or len(self.keys) < 3:
+        strict = {g for g, k in enumerate(self.keys) if self.strict_prefix and k.startswith(self.strict_prefix)}
+        # An imported FAQ list has one phrasing per FAQ: nothing to hold out, so its FAQs are queried with
+        # pseudo-queries made from their own question (which stays indexed: it is the FAQ's only phrasing).
+        pseudo_groups: list[int] = []
+        if len([g for g in candidates if g not in strict]) < _MIN_HOLDOUT_FAQS:
+            singles = [g for g in range(len(self.keys)) if counts[g] == 1 and g not in strict]
+            if len(singles) >= _MIN_HOLDOUT_FAQS:
+                if len(singles) > _MAX_HOLDOUT:
+                    singles = sorted(rng.choice(singles, size=_MAX_HOLDOUT, replace=False).tolist())
+                pseudo_groups = singles
+        if (len(candidates) < _MIN_HOLDOUT_FAQS and not pseudo_groups) or len(self.keys) < 3:
             self.cv_ = {"holdout": 0}
             return None
         if len(candidates) > _MAX_HOLDOUT:
             candidates = sorted(rng.choice(candidates, size=_MAX_HOLDOUT, replace=False).tolist())
         # At least one phrasing per FAQ; more per FAQ when there are few FAQs (up to 20% of the phrasings).
         target = min(_MAX_HOLDOUT, max(len(candidates), len(self._row_group) // 5))
-        per_group = max(1, -(-target // len(candidates)))
+        per_group = max(1, -(-target // max(len(candidates), 1)))
         held_rows: list[int] = []
-        for g in candidates:
+        for g in candidates if len(candidates) >= _MIN_HOLDOUT_FAQS else []:
             own = np.flatnonzero(self._row_group == g)
             held_rows.extend(rng.choice(own, size=min(per_group, len(own) - 1), replace=False).tolist())
         held = np.array(sorted(held_rows), dtype=np.int64)
         train = np.setdiff1d(np.arange(len(self._row_group)), held)
         parts = self._fit_parts(x, dense, train)
-        truth = self._row_group[held]
+        truth = np.concatenate([self._row_group[held], np.asarray(pseudo_groups, dtype=np.int64)])
+        queries, qdense = x[held], dense[held] if dense is not None else None
+        if pseudo_groups:
+            assert self._featurizer is not None
+            source = [self._texts[int(np.flatnonzero(self._row_group == g)[0])] for g in pseudo_groups]
+            texts = [pseudo_query(t, rng) for t in source]
+            queries = sp.vstack([queries, l2_rows(self._featurizer.transform(texts))]).tocsr()
+            if dense is not None and self.encoder is not None:
+                qdense = np.vstack([dense[held], l2_normalize(self.encoder.encode(texts))])
         results: list[tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]] = []
         uncovered: list[tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]] = []
-        for start in range(0, len(held), _CHUNK):
-            rows = held[start : start + _CHUNK]
-            q = x[rows]
-            qd = dense[rows] if dense is not None else None
+        for start in range(0, len(truth), _CHUNK):
+            q = queries[start : start + _CHUNK]
+            qd = qdense[start : start + _CHUNK] if qdense is not None else None
             base, _ = self._signals(parts, q, qd)
             results.append(self._rerank_parts(parts, q, base))
             _, ub, us, uc = self._rerank_parts(parts, q, base, exclude=truth[start : start + _CHUNK])
@@ -521,7 +574,15 @@ class FaqRanker:
                 self.curve_ = (coef, float(lr.intercept_[0]))
         p = self._confidence(f)
         pu = self._confidence(fu)
-        self.answer_threshold_ = self._answer_threshold(p, right, pu)
+        # Pseudo-queries are easier than real ones (made from the indexed text), so their covered wrong rate says
+        # little; a real question whose FAQ the ranker misses looks like an uncovered one, hence the tighter limit.
+        uncovered_cap = self.max_uncovered_rate
+        if pseudo_groups:
+            uncovered_cap = min(uncovered_cap if uncovered_cap is not None else 1.0, self.pseudo_uncovered_rate)
+        self.answer_threshold_ = self._answer_threshold(p, right, pu, uncovered_cap)
+        self.margin_rule_ = (
+            self._margin_rule(p, f[:, 1], right, pu, fu[:, 1], uncovered_cap) if self.margin_rule else None
+        )
         # Clarify when the right FAQ is likely among the top 3: keep 95% of such held-out cases.
         reach = p[in3 & ~(right & (p >= self.answer_threshold_))]
         floor = float(np.quantile(reach, 0.05)) if len(reach) else 0.1
@@ -529,16 +590,20 @@ class FaqRanker:
         answered = p >= self.answer_threshold_
         self.cv_ = {
             "holdout": len(held),
+            "pseudo": len(pseudo_groups),
             "top1": round(float(np.mean(right)), 4),
             "top3": round(float(np.mean(in3)), 4),
             "grid": grid,
             "answered_right": round(float(np.mean(answered & right)), 4),
             "answered_wrong": round(float(np.mean(answered & ~right)), 4),
             "uncovered_answered": round(float(np.mean(pu >= self.answer_threshold_)), 4),
+            "margin_rule": self.margin_rule_,
         }
         return parts.weights_t.T.tocsr(), parts.bias
 
-    def _answer_threshold(self, p: NDArray[np.float64], right: NDArray[np.bool_], pu: NDArray[np.float64]) -> float:
+    def _answer_threshold(
+        self, p: NDArray[np.float64], right: NDArray[np.bool_], pu: NDArray[np.float64], uncovered_cap: float | None
+    ) -> float:
         """Lowest confidence threshold meeting both limits on the held-out queries.
 
         Wrong answers to questions the KB covers stay within ``max_wrong_rate`` of them, and questions it does not
@@ -548,16 +613,52 @@ class FaqRanker:
         for t in np.unique(np.concatenate([p, [0.99]])):
             wrong = float(np.sum((p >= t) & ~right))
             uncovered = float(np.sum(pu >= t))
-            if self.max_uncovered_rate is None:
+            if uncovered_cap is None:
                 ok = (wrong + _UNCOVERED_WEIGHT * uncovered) / (len(p) + _UNCOVERED_WEIGHT * len(pu))
                 ok_rate = ok <= self.max_wrong_rate
             else:
-                ok_rate = wrong <= self.max_wrong_rate * len(p) and uncovered <= self.max_uncovered_rate * max(
-                    len(pu), 1
-                )
+                ok_rate = wrong <= self.max_wrong_rate * len(p) and uncovered <= uncovered_cap * max(len(pu), 1)
             if ok_rate:
                 return float(max(t, 0.05))
         return 0.99
+
+    def _margin_rule(
+        self,
+        p: NDArray[np.float64],
+        margin: NDArray[np.float64],
+        right: NDArray[np.bool_],
+        pu: NDArray[np.float64],
+        mu: NDArray[np.float64],
+        uncovered_cap: float | None,
+    ) -> tuple[float, float] | None:
+        """(lower confidence, margin) also answered, when that adds right answers within the same limits.
+
+        A leader far ahead of the runner-up is usually right even below the threshold; the pair is picked on the
+        held-out queries under the wrong/uncovered limits of :meth:`_answer_threshold`, counted on the union.
+        """
+        t = self.answer_threshold_
+        base = p >= t
+        best: tuple[int, float, float] | None = None
+        below = p[(p < t) & right]
+        if len(below) < 5:
+            return None
+        for m in np.quantile(margin, [0.5, 0.6, 0.7, 0.8, 0.9]).tolist():
+            for t2 in np.unique(np.quantile(below, np.linspace(0.0, 0.95, 20))).tolist():
+                ans = base | ((p >= t2) & (margin >= m))
+                ans_u = (pu >= t) | ((pu >= t2) & (mu >= m))
+                wrong = float(np.sum(ans & ~right))
+                if uncovered_cap is None:
+                    ok = (wrong + _UNCOVERED_WEIGHT * float(np.sum(ans_u))) / (
+                        len(p) + _UNCOVERED_WEIGHT * len(pu)
+                    ) <= self.max_wrong_rate
+                else:
+                    ok = wrong <= self.max_wrong_rate * len(p) and float(np.sum(ans_u)) <= uncovered_cap * max(
+                        len(pu), 1
+                    )
+                gain = int(np.sum(ans & right)) - int(np.sum(base & right))
+                if ok and gain > 0 and (best is None or gain > best[0]):
+                    best = (gain, float(t2), float(m))
+        return None if best is None else (best[1], best[2])
 
     # ------------------------------------------------------------------ search
 
@@ -577,6 +678,11 @@ class FaqRanker:
         order = np.argsort(-score)
         groups, scores = top[0][order], score[order]
         conf = self._confidence(self._conf_features(scores[None], b[:, order], svm[:, order], cov[:, order]))[0]
+        rule = self.margin_rule_
+        if rule is not None and len(scores) and conf[0] >= rule[0]:
+            gap = float(scores[0] - scores[1]) if len(scores) > 1 else float("inf")
+            if gap >= rule[1]:  # far ahead of the runner-up: counts as reaching the answer threshold
+                conf[0] = max(conf[0], self.answer_threshold_)
         factor = self._strict_factor(normalize(text), groups) if self._strict_units else np.ones(len(groups))
         out: list[Ranked] = []
         demoted: list[Ranked] = []
