@@ -383,3 +383,14 @@ def inbox_in_brands(session: Session, inbox_id: int, principal: Principal) -> In
     """The inbox when it exists in one of the principal's brands, else None."""
     inbox = session.get(Inbox, inbox_id)
     return inbox if inbox is not None and principal.can_access_brand(inbox.brand_id) else None
+
+
+def board_inbox(session: Session, brand_id: int) -> Inbox | None:
+    """The brand's first active board (help-centre form) inbox, if it accepts tickets online."""
+    stmt = (
+        select(Inbox)
+        .where(Inbox.brand_id == brand_id, Inbox.kind == "board", Inbox.is_active.is_(True))
+        .order_by(Inbox.id)
+        .limit(1)
+    )
+    return session.scalar(stmt)
