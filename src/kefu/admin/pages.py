@@ -9,23 +9,22 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kefu.admin import forms as f
 from kefu.auth import service as auth_service
 from kefu.auth.deps import DB
-from kefu.auth.models import ROLES, Agent, AgentBrand, Team, TeamMember
+from kefu.auth.models import ROLES
 from kefu.bot import service as bot_service
 from kefu.brands import service as brand_service
-from kefu.brands.models import CHANNEL_KINDS, Brand, Inbox
+from kefu.brands.models import CHANNEL_KINDS, Brand
 from kefu.core.errors import Conflict, Forbidden, InvalidInput, ProblemError
 from kefu.followups import service as followups
 from kefu.knowledge import service as kb_service
 from kefu.knowledge.models import LOCALES
 from kefu.macros import service as macros
 from kefu.routing import service as routing_service
-from kefu.routing.models import STRATEGIES, RoutingRule, TeamRouting
+from kefu.routing.models import STRATEGIES
 from kefu.sla import service as sla_service
 from kefu.sla.calendar import DEFAULT_CALENDAR_CONFIGS, WEEKDAYS, CalendarConfig, available_holiday_sets
 from kefu.sla.policy import DEFAULT_SERVICE_TIER, SERVICE_TIERS, SlaPolicy
@@ -59,10 +58,7 @@ def _need(ctx: PageContext, tab: str) -> None:
 
 
 def _brands(db: Session, ctx: PageContext) -> list[Brand]:
-    stmt = select(Brand).order_by(Brand.id)
-    if ctx.principal.brand_ids is not None:
-        stmt = stmt.where(Brand.id.in_(ctx.principal.brand_ids))
-    return list(db.scalars(stmt))
+    return brand_service.visible_brands(db, ctx.principal)
 
 
 KB_PAGE = 50
@@ -91,20 +87,16 @@ def _tab_data(
         data["service_tiers"], data["default_tier"] = SERVICE_TIERS, DEFAULT_SERVICE_TIER
         data["tier_rows"], data["posted_tier_rows"] = f.tier_rows, f.posted_tier_rows
     if tab == "agents":
-        data["agents"] = list(db.scalars(select(Agent).order_by(Agent.id)))
+        data["agents"] = auth_service.all_agents(db)
         data["roles"] = ROLES
-        data["agent_brands"] = {(ab.agent_id, ab.brand_id) for ab in db.scalars(select(AgentBrand))}
+        data["agent_brands"] = auth_service.agent_brand_pairs(db)
     elif tab == "teams" and brand:
-        teams = list(db.scalars(select(Team).where(Team.brand_id == brand.id).order_by(Team.id)))
-        members: dict[int, set[int]] = {t.id: set() for t in teams}
-        for tm in db.scalars(select(TeamMember).where(TeamMember.team_id.in_(members))):
-            members[tm.team_id].add(tm.agent_id)
-        data.update(
-            teams=teams, members=members, agents=list(db.scalars(select(Agent).where(Agent.is_active.is_(True))))
-        )
+        teams = auth_service.brand_teams(db, brand.id)
+        members = auth_service.team_member_ids(db, [t.id for t in teams])
+        data.update(teams=teams, members=members, agents=auth_service.active_agents(db))
     elif tab == "inboxes" and brand:
         data.update(
-            inboxes=list(db.scalars(select(Inbox).where(Inbox.brand_id == brand.id).order_by(Inbox.id))),
+            inboxes=brand_service.brand_inboxes(db, brand.id),
             kinds=CHANNEL_KINDS,
             fields=brand_service.INBOX_FIELDS,
         )
@@ -125,22 +117,14 @@ def _tab_data(
             calendar_fields=f.calendar_fields,
             year=year,
             year_views={c.id: f.year_view(c.config, year) for c in calendars},
-            brand_teams=list(db.scalars(select(Team).where(Team.brand_id == brand.id).order_by(Team.id))),
+            brand_teams=auth_service.brand_teams(db, brand.id),
         )
     elif tab == "routing" and brand:
-        teams = list(db.scalars(select(Team).where(Team.brand_id == brand.id).order_by(Team.id)))
+        teams = auth_service.brand_teams(db, brand.id)
         data.update(
-            rules=list(
-                db.scalars(
-                    select(RoutingRule)
-                    .where(RoutingRule.brand_id == brand.id)
-                    .order_by(RoutingRule.position, RoutingRule.id)
-                )
-            ),
+            rules=routing_service.brand_rules(db, brand.id),
             teams=teams,
-            team_configs={
-                t.team_id: t for t in db.scalars(select(TeamRouting).where(TeamRouting.brand_id == brand.id))
-            },
+            team_configs=routing_service.team_configs(db, brand.id),
             strategies=STRATEGIES,
             rule_fields=f.rule_fields,
             priorities=PRIORITIES,
@@ -349,8 +333,8 @@ def team_members(
 ) -> HTMLResponse:
     """Replace a team's members."""
     _need(ctx, "teams")
-    team = db.get(Team, team_id)
-    if team is None or not ctx.principal.can_access_brand(team.brand_id):
+    team = auth_service.team_in_brands(db, team_id, ctx.principal)
+    if team is None:
         raise Forbidden("No access to that team.")
     auth_service.set_team_members(db, team, [(a, False) for a in agent_ids or []], ctx.principal)
     return _redisplay(request, ctx, db, "teams", team.brand_id)
@@ -390,8 +374,8 @@ def create_inbox(
 async def update_inbox(request: Request, inbox_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
     """Save an inbox's channel settings; blank secret fields keep the stored secret."""
     _need(ctx, "inboxes")
-    inbox = db.get(Inbox, inbox_id)
-    if inbox is None or not ctx.principal.can_access_brand(inbox.brand_id):
+    inbox = brand_service.inbox_in_brands(db, inbox_id, ctx.principal)
+    if inbox is None:
         raise Forbidden("No access to that inbox.")
     t = translator(ctx.locale)
     form, _ = await _posted(request)
@@ -621,7 +605,7 @@ async def routing_dry_run(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
         "tags": f.split_values(f.text(values, "tags")),
     }
     decision = routing_service.dry_run(db, brand_id, ctx.principal, facts)
-    team = db.get(Team, decision.team_id) if decision.team_id else None
+    team = auth_service.team_in_brands(db, decision.team_id, ctx.principal) if decision.team_id else None
     result = {"rules": decision.rules, "team": team.name if team else None, "priority": decision.priority}
     return _redisplay(
         request, ctx, db, "routing", brand_id, form_id="dry-run", values=values, extra={"dry_result": result}
@@ -639,8 +623,8 @@ def team_strategy(
 ) -> HTMLResponse:
     """Choose how a team's queue is assigned (round-robin, least-loaded, skills, manual)."""
     _need(ctx, "routing")
-    team = db.get(Team, team_id)
-    if team is None or not ctx.principal.can_access_brand(team.brand_id):
+    team = auth_service.team_in_brands(db, team_id, ctx.principal)
+    if team is None:
         raise Forbidden("No access to that team.")
     try:
         routing_service.set_team_routing(db, team_id, ctx.principal, strategy=strategy, auto_assign=bool(auto_assign))

@@ -506,3 +506,37 @@ def agent_names(session: Session, principal: Principal) -> dict[int, str]:
     """Names of the agents the principal may see, by id (for "by whom" columns)."""
     rows = session.execute(select(Agent.id, Agent.name).where(agent_visibility(principal)))
     return {row.id: row.name for row in rows}
+
+
+def all_agents(session: Session) -> list[Agent]:
+    """Every agent account, by id (the agents admin tab)."""
+    return list(session.scalars(select(Agent).order_by(Agent.id)))
+
+
+def active_agents(session: Session) -> list[Agent]:
+    """Agents whose account is active."""
+    return list(session.scalars(select(Agent).where(Agent.is_active.is_(True))))
+
+
+def agent_brand_pairs(session: Session) -> set[tuple[int, int]]:
+    """Every (agent id, brand id) membership."""
+    return {(ab.agent_id, ab.brand_id) for ab in session.scalars(select(AgentBrand))}
+
+
+def brand_teams(session: Session, brand_id: int) -> list[Team]:
+    """A brand's teams, by id."""
+    return list(session.scalars(select(Team).where(Team.brand_id == brand_id).order_by(Team.id)))
+
+
+def team_member_ids(session: Session, team_ids: list[int]) -> dict[int, set[int]]:
+    """Agent ids of each team's members (every asked team present, empty when it has none)."""
+    members: dict[int, set[int]] = {team_id: set() for team_id in team_ids}
+    for tm in session.scalars(select(TeamMember).where(TeamMember.team_id.in_(members))):
+        members[tm.team_id].add(tm.agent_id)
+    return members
+
+
+def team_in_brands(session: Session, team_id: int, principal: Principal) -> Team | None:
+    """The team when it exists in one of the principal's brands, else None."""
+    team = session.get(Team, team_id)
+    return team if team is not None and principal.can_access_brand(team.brand_id) else None

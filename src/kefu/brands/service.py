@@ -92,6 +92,24 @@ def visible_brands(session: Session, principal: Principal | None) -> list[Brand]
     return list(session.scalars(stmt))
 
 
+def visible_brand_ids(session: Session, principal: Principal) -> list[int]:
+    """Ids of the brands `principal` may see, ascending (no query for a brand-scoped principal)."""
+    if principal.brand_ids is not None:
+        return sorted(principal.brand_ids)
+    return list(session.scalars(select(Brand.id).order_by(Brand.id)))
+
+
+def public_web_chat(session: Session, slug: str) -> tuple[Brand, Inbox] | None:
+    """A brand by slug with its active web-chat inbox (None when either is missing), for public demo pages."""
+    brand = session.scalar(select(Brand).where(Brand.slug == slug))
+    if brand is None:
+        return None
+    inbox = session.scalar(
+        select(Inbox).where(Inbox.brand_id == brand.id, Inbox.kind == "web_chat", Inbox.is_active.is_(True))
+    )
+    return None if inbox is None else (brand, inbox)
+
+
 def update_brand(session: Session, brand: Brand, actor: Principal, **changes: Any) -> Brand:
     """Apply a partial change to a brand."""
     if changes.get("timezone"):
@@ -354,3 +372,25 @@ def create_inbox(
         details={"kind": kind},
     )
     return inbox
+
+
+def brand_inboxes(session: Session, brand_id: int) -> list[Inbox]:
+    """A brand's inboxes, by id."""
+    return list(session.scalars(select(Inbox).where(Inbox.brand_id == brand_id).order_by(Inbox.id)))
+
+
+def inbox_in_brands(session: Session, inbox_id: int, principal: Principal) -> Inbox | None:
+    """The inbox when it exists in one of the principal's brands, else None."""
+    inbox = session.get(Inbox, inbox_id)
+    return inbox if inbox is not None and principal.can_access_brand(inbox.brand_id) else None
+
+
+def board_inbox(session: Session, brand_id: int) -> Inbox | None:
+    """The brand's first active board (help-centre form) inbox, if it accepts tickets online."""
+    stmt = (
+        select(Inbox)
+        .where(Inbox.brand_id == brand_id, Inbox.kind == "board", Inbox.is_active.is_(True))
+        .order_by(Inbox.id)
+        .limit(1)
+    )
+    return session.scalar(stmt)

@@ -276,3 +276,9 @@ def customer_timeline(
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1][0].id if more and rows else None)
+
+
+def attach(session: Session, message: Message, attachments: list[dict[str, Any]]) -> None:
+    """Add stored attachments (their descriptions) to a message after it was written."""
+    message.attachments = [*(message.attachments or []), *attachments]
+    session.flush()

@@ -8,13 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from kefu.auth.deps import DB
 from kefu.brands.models import Brand
-from kefu.brands.service import get_brand
+from kefu.brands.service import get_brand, visible_brands
 from kefu.core.errors import Forbidden, InvalidInput, ProblemError
 from kefu.knowledge import bulk
 from kefu.knowledge import service as kb_service
@@ -128,10 +127,7 @@ def _need(ctx: PageContext) -> None:
 
 
 def _brands(db: Session, ctx: PageContext) -> list[Brand]:
-    stmt = select(Brand).order_by(Brand.id)
-    if ctx.principal.brand_ids is not None:
-        stmt = stmt.where(Brand.id.in_(ctx.principal.brand_ids))
-    return list(db.scalars(stmt))
+    return visible_brands(db, ctx.principal)
 
 
 def _page(

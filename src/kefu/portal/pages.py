@@ -9,17 +9,18 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
 from kefu.auth.deps import DB
+from kefu.brands import service as brand_service
 from kefu.brands.models import Brand, Inbox
 from kefu.callbacks.service import book as cb_book
 from kefu.callbacks.service import slots as cb_slots
 from kefu.callbacks.service import ticket_number as cb_ticket_number
 from kefu.channels.board.service import submit
 from kefu.channels.storage import describe, store
+from kefu.conversations import service as conv_service
 from kefu.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from kefu.knowledge.render import for_channel
 from kefu.portal import service
@@ -201,12 +202,7 @@ def _csrf_token(request: Request) -> str:
 
 
 def _board_inbox(db: Session, brand_id: int) -> Inbox:
-    inbox = db.scalar(
-        select(Inbox)
-        .where(Inbox.brand_id == brand_id, Inbox.kind == "board", Inbox.is_active.is_(True))
-        .order_by(Inbox.id)
-        .limit(1)
-    )
+    inbox = brand_service.board_inbox(db, brand_id)
     if inbox is None:
         raise NotFound("This help center does not accept tickets online.")
     return inbox
@@ -298,8 +294,7 @@ async def submit_ticket(request: Request, slug: str, db: DB) -> HTMLResponse:
             )
             for n, c, d in files
         ]
-        result.message.attachments = [*(result.message.attachments or []), *stored]
-        db.flush()
+        conv_service.attach(db, result.message, stored)
     return render(request, None, "portal/thanks.html", brand=brand, number=result.ticket.number)
 
 

@@ -528,3 +528,14 @@ def install_default_routing(session: Session, brand_id: int, actor: Principal | 
             set_team_routing(session, team.id, actor, strategy="least_loaded", auto_assign=True)
             added["teams"] += 1
     return added
+
+
+def brand_rules(session: Session, brand_id: int) -> list[RoutingRule]:
+    """A brand's routing rules in evaluation order."""
+    stmt = select(RoutingRule).where(RoutingRule.brand_id == brand_id).order_by(RoutingRule.position, RoutingRule.id)
+    return list(session.scalars(stmt))
+
+
+def team_configs(session: Session, brand_id: int) -> dict[int, TeamRouting]:
+    """Each configured team's queue settings in a brand, by team id."""
+    return {t.team_id: t for t in session.scalars(select(TeamRouting).where(TeamRouting.brand_id == brand_id))}

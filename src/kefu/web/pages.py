@@ -14,30 +14,28 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
-from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from kefu.auth import service as auth_service
 from kefu.auth.deps import DB, SettingsDep, client_ip, require_csrf, set_session_cookie
-from kefu.auth.models import Agent, Team, TeamMember
+from kefu.auth.models import Agent
 from kefu.auth.permissions import Principal
 from kefu.bot import service as bot_service
-from kefu.brands.models import Brand, Inbox
+from kefu.brands import service as brand_service
 from kefu.channels import downloads, outbox
+from kefu.conversations import inbox as inbox_views
 from kefu.conversations import service as conv_service
-from kefu.conversations.models import Conversation, Message
 from kefu.core.db import utcnow
 from kefu.core.errors import Forbidden, InvalidInput, NotFound, ProblemError, TooManyRequests, Unauthorized
-from kefu.customers.models import Customer, CustomerIdentity, Organization
+from kefu.customers import service as customer_service
 from kefu.macros import service as macros
 from kefu.privacy.masking import PiiView, can_reveal
-from kefu.privacy.search import person_filter
 from kefu.security import reset as reset_service
 from kefu.security.asgi import STRICT_CSP, use_policy
 from kefu.tickets import listing
 from kefu.tickets import service as ticket_service
 from kefu.tickets.commands import AssignTicket, ChangeTicketStatus, build
-from kefu.tickets.models import PRIORITIES, TICKET_STATUSES, Ticket
+from kefu.tickets.models import PRIORITIES, TICKET_STATUSES
 from kefu.web.forms import optional_int
 from kefu.web.i18n import LOCALES, pick_locale, translator
 from kefu.workspace import collab
@@ -132,14 +130,10 @@ def demo_shop(request: Request, db: DB, settings: SettingsDep, brand: str = "dem
     """
     if not settings.demo_mode:
         raise NotFound("Not found.")
-    row = db.scalar(select(Brand).where(Brand.slug == brand))
-    inbox = None
-    if row is not None:
-        inbox = db.scalar(
-            select(Inbox).where(Inbox.brand_id == row.id, Inbox.kind == "web_chat", Inbox.is_active.is_(True))
-        )
-    if row is None or inbox is None:
+    found = brand_service.public_web_chat(db, brand)
+    if found is None:
         raise NotFound("No web-chat inbox for that brand.")
+    row, inbox = found
     origin = settings.base_url.rstrip("/")
     ws_origin = "ws" + origin[4:] if origin.startswith("http") else origin
     # The shop may be opened on another host name than base_url (a customer's site embeds the widget cross-site).
@@ -261,52 +255,6 @@ def logout(ctx: Ctx, db: DB, settings: SettingsDep) -> RedirectResponse:
 # ---------------------------------------------------------------- inbox
 
 
-def _team_ids(db: Session, agent_id: int) -> list[int]:
-    return list(db.scalars(select(TeamMember.team_id).where(TeamMember.agent_id == agent_id)))
-
-
-def inbox_query(db: Session, ctx: PageContext, view: str, q: str | None) -> list[dict[str, Any]]:
-    """Conversations for an inbox view with customer and last-message preview."""
-    stmt = select(Conversation, Customer).join(Customer, Customer.id == Conversation.customer_id)
-    if ctx.principal.brand_ids is not None:
-        stmt = stmt.where(Conversation.brand_id.in_(ctx.principal.brand_ids))
-    if view == "closed":
-        stmt = stmt.where(Conversation.status == "closed")
-    else:
-        stmt = stmt.where(Conversation.status != "closed")
-    if view == "mine":
-        stmt = stmt.where(Conversation.assignee_id == ctx.agent.id)
-    elif view == "team":
-        stmt = stmt.where(Conversation.team_id.in_(_team_ids(db, ctx.agent.id)))
-    elif view == "unassigned":
-        stmt = stmt.where(Conversation.assignee_id.is_(None))
-    elif view == "vip":
-        stmt = stmt.where(Customer.vip.is_(True))
-    if q:
-        # People by the privacy rule; words, ticket numbers and order numbers through the ticket search document.
-        matching_tickets = ticket_service.matching_ticket_ids(db, q)
-        stmt = stmt.where(
-            or_(
-                person_filter(
-                    ctx.principal, q, names=[Customer.name], emails=[Customer.email], texts=[Conversation.subject]
-                ),
-                Conversation.ticket_id.in_(matching_tickets),
-            )
-        )
-    rows = list(db.execute(stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(100)))
-    ids = [c.id for c, _ in rows]
-    last: dict[int, Message] = {}
-    if ids:
-        latest = (
-            select(func.max(Message.id))
-            .where(Message.conversation_id.in_(ids), Message.is_note.is_(False))
-            .group_by(Message.conversation_id)
-        )
-        for m in db.scalars(select(Message).where(Message.id.in_(latest))):
-            last[m.conversation_id] = m
-    return [{"conv": c, "customer": cust, "last": last.get(c.id)} for c, cust in rows]
-
-
 @router.get("/console", response_model=None)
 def inbox(request: Request, ctx: Ctx, db: DB, view: str = "mine", q: str | None = None) -> Response:
     """Inbox views: mine, team, unassigned, VIP, all, closed."""
@@ -314,43 +262,25 @@ def inbox(request: Request, ctx: Ctx, db: DB, view: str = "mine", q: str | None 
     if view in TICKET_VIEWS:
         # These views are about cases, many of which have no conversation (phone, complaints register).
         return RedirectResponse(f"/console/tickets?view={view}", status_code=303)
-    items = inbox_query(db, ctx, view, q)
+    items = inbox_views.inbox(db, ctx.principal, view, q)
     name = "partials/conv_list.html" if request.headers.get("HX-Request") else "inbox.html"
-    local = listing.LocalTime(listing.brand_zones(db, {it["conv"].brand_id for it in items}))
+    local = listing.LocalTime(listing.brand_zones(db, {it.conv.brand_id for it in items}))
     return render(
         request, ctx, name, view=view, views=VIEWS, items=items, q=q or "", brand_ids=_brand_ids(db, ctx), local=local
     )
 
 
 def _brand_ids(db: Session, ctx: PageContext) -> list[int]:
-    if ctx.principal.brand_ids is not None:
-        return sorted(ctx.principal.brand_ids)
-    return list(db.scalars(select(Brand.id).order_by(Brand.id)))
+    return brand_service.visible_brand_ids(db, ctx.principal)
 
 
 # ---------------------------------------------------------------- conversation
 
 
 def _conversation_data(db: Session, ctx: PageContext, conversation_id: int) -> dict[str, Any]:
-    conv = conv_service.get_conversation(db, conversation_id, ctx.principal)
-    customer = db.get(Customer, conv.customer_id)
-    assert customer is not None
-    brand = db.get(Brand, conv.brand_id)
-    assert brand is not None
-    rows, _ = conv_service.customer_timeline(db, customer, before_id=None, limit=200, include_notes=True)
-    timeline = list(reversed(rows))
-    # Names shown in the timeline: agents visible to the caller; the assignee list: who may take this brand's work.
-    visible = select(Agent).where(auth_service.agent_visibility(ctx.principal)).order_by(Agent.name)
-    agents = {a.id: a for a in db.scalars(visible)}
-    assignees = auth_service.assignable_agents(db, conv.brand_id)
-    teams = list(db.scalars(select(Team).where(Team.brand_id == conv.brand_id).order_by(Team.name)))
-    ticket = db.get(Ticket, conv.ticket_id) if conv.ticket_id else None
-    tickets = list(
-        db.scalars(select(Ticket).where(Ticket.customer_id == customer.id).order_by(Ticket.id.desc()).limit(20))
-    )
-    identities = list(db.scalars(select(CustomerIdentity).where(CustomerIdentity.customer_id == customer.id)))
-    org = db.get(Organization, customer.organization_id) if customer.organization_id else None
-    tier_name = next((t["name"] for t in brand.tiers if int(t["level"]) == customer.tier), str(customer.tier))
+    ws = inbox_views.workspace(db, ctx.principal, conversation_id)
+    conv, customer, brand, ticket, timeline = ws.conv, ws.customer, ws.brand, ws.ticket, ws.timeline
+    tier_name = customer_service.tier_name(brand, customer.tier)
     values = {
         # Agents without pii:reveal keep the placeholder; it is filled in server-side when the reply is sent.
         "customer_name": (customer.name or "") if can_reveal(ctx.principal) else "{customer_name}",
@@ -364,7 +294,7 @@ def _conversation_data(db: Session, ctx: PageContext, conversation_id: int) -> d
     ]
     outbound = [m.id for m, _ in timeline if m.sender_type in ("agent", "bot") and not m.is_note]
     return {
-        "agents_json": {str(a.id): a.name for a in agents.values()},
+        "agents_json": {str(a.id): a.name for a in ws.agents.values()},
         "deliveries": outbox.deliveries(db, outbound),
         "local": listing.LocalTime(listing.brand_zones(db, {conv.brand_id})),
         "canned": canned,
@@ -372,13 +302,13 @@ def _conversation_data(db: Session, ctx: PageContext, conversation_id: int) -> d
         "customer": customer,
         "brand": brand,
         "timeline": timeline,
-        "agents": agents,
-        "assignees": assignees,
-        "teams": teams,
+        "agents": ws.agents,
+        "assignees": ws.assignees,
+        "teams": ws.teams,
         "ticket": ticket,
-        "tickets": tickets,
-        "identities": identities,
-        "org": org,
+        "tickets": ws.tickets,
+        "identities": ws.identities,
+        "org": ws.org,
         "tier_name": tier_name,
         "statuses": TICKET_STATUSES,
         "priorities": PRIORITIES,
@@ -444,12 +374,12 @@ def post_message(
     if not ctx.principal.can("conversations:write"):
         raise Forbidden("Missing permission conversations:write.")
     conv = conv_service.get_conversation(db, conversation_id, ctx.principal)
-    customer = db.get(Customer, conv.customer_id)
-    text = macros.render(body.strip(), {"customer_name": customer.name if customer else ""})
+    customer = customer_service.get_customer(db, conv.customer_id, ctx.principal)
+    text = macros.render(body.strip(), {"customer_name": customer.name})
+    # add_message flushes, so the note has its id before the mentions point at it.
     message, _ = conv_service.add_message(
         db, conv, sender_type="agent", body=text, agent_id=ctx.agent.id, is_note=mode == "note"
     )
-    db.flush()
     mentioned = collab.notify_mentions(db, conv, message, ctx.agent) if message.is_note else []
     response = render(request, ctx, "partials/timeline.html", **_conversation_data(db, ctx, conversation_id))
     if mentioned:
