@@ -288,7 +288,13 @@ def inbox_query(db: Session, ctx: PageContext, view: str, q: str | None) -> list
         stmt = stmt.where(
             or_(
                 person_filter(
-                    ctx.principal, q, names=[Customer.name], emails=[Customer.email], texts=[Conversation.subject]
+                    ctx.principal,
+                    q,
+                    names=[Customer.name],
+                    emails=[Customer.email],
+                    phones=[Customer.phone],
+                    phone_keys=[Customer.phone_key],
+                    texts=[Conversation.subject],
                 ),
                 Conversation.ticket_id.in_(matching_tickets),
             )
