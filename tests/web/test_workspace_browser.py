@@ -158,7 +158,7 @@ def test_privacy_request_queue_verify_and_execute(browser: Any, live_server: str
     page.goto(f"{live_server}/console/privacy-requests")
     page.get_by_text("登記新請求").click()
     page.get_by_label("客戶編號").fill("1")
-    page.get_by_label("類型").select_option("correction")
+    page.locator("#dsr-kind").select_option("correction")  # the kind tabs carry the same aria-label
     page.get_by_label("收件管道").select_option("phone")
     page.get_by_label("原因").fill("客戶來電更正姓名")
     page.get_by_label("姓名").fill("張雅婷")
