@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from kefu.auth.permissions import Principal
 from kefu.bot.nlu.text import to_simplified, to_traditional
@@ -63,7 +63,9 @@ def _text_variants(q: str) -> list[str]:
     return out
 
 
-def _ticketless_conversation_condition(principal: Principal, q: str) -> ColumnElement[bool] | None:
+def _ticketless_conversation_condition(
+    principal: Principal, q: str, brand_id: int | None
+) -> ColumnElement[bool] | None:
     """Conversations without a ticket whose messages contain the query (either script); None when not allowed.
 
     Without ``pii:reveal`` a query that looks like personal data never matches message text: a fragment search would
@@ -77,7 +79,15 @@ def _ticketless_conversation_condition(principal: Principal, q: str) -> ColumnEl
     per_word = []
     for word in words:
         per_word.append(or_(*[contains(Message.body, v) for v in _text_variants(word)]))
-    hits = select(Message.conversation_id).where(and_(*per_word))
+    # Only messages of ticketless conversations in the caller's brands are scanned (ticketed ones are already
+    # found through the indexed ticket document): the join walks ix_messages_conversation_id_id per conversation.
+    owner = aliased(Conversation)
+    hits = _scoped(
+        select(Message.conversation_id).join(owner, owner.id == Message.conversation_id),
+        owner.brand_id,
+        principal,
+        brand_id,
+    ).where(owner.ticket_id.is_(None), and_(*per_word))
     return and_(Conversation.ticket_id.is_(None), Conversation.id.in_(hits))
 
 
@@ -119,7 +129,7 @@ def search(session: Session, principal: Principal, q: str, *, brand_id: int | No
         ticket_ids = [t.id for t in out.tickets]
         if ticket_ids:
             conds.append(Conversation.ticket_id.in_(ticket_ids))
-        ticketless = _ticketless_conversation_condition(principal, q)
+        ticketless = _ticketless_conversation_condition(principal, q, brand_id)
         if ticketless is not None:
             conds.append(ticketless)
         if conds:
