@@ -413,3 +413,77 @@ def test_profile_and_board_query_counts_do_not_grow_with_rows(
     with count_queries() as q:
         assert client.get("/console/complaints", headers=h).status_code == 200
     assert q.count <= 10, str(q)
+
+
+# ---------------------------------------------------------------- search: phone digits, ticketless conversations
+
+
+@pytest.mark.parametrize(
+    "typed", ["0912-345-678", "0912345678", "+886 912 345 678", "+886-912-345678", "(0912) 345 678"]
+)
+def test_phone_search_matches_every_spelling_of_the_number(
+    client: Any, make: Any, world: dict[str, Any], typed: str
+) -> None:
+    # Stored in the international form too: both sides are compared as national digits.
+    intl = make.customer(world["brand"], name="陳大文", phone="+886 933 222 111")
+    h = _login(client, world["agent"])
+    r = client.get("/console/search", params={"q": typed}, headers=h)
+    assert r.status_code == 200
+    assert f"/console/customers/{world['ming'].id}" in r.text
+    assert f"/console/customers/{world['stranger'].id}" not in r.text  # same number, other brand
+    assert f"/console/customers/{intl.id}" not in r.text
+    r = client.get("/console/search", params={"q": "0933222111"}, headers=h)
+    assert f"/console/customers/{intl.id}" in r.text
+    r = client.get("/console/customers", params={"q": typed}, headers=h)
+    assert f"/console/customers/{world['ming'].id}" in r.text
+
+
+def test_phone_search_without_reveal_needs_the_whole_number(client: Any, world: dict[str, Any]) -> None:
+    h = _login(client, world["agent"])
+    for partial in ("0912345", "0912-345", "+886 912 345 67", "912345678"):
+        r = client.get("/console/search", params={"q": partial}, headers=h)
+        assert f"/console/customers/{world['ming'].id}" not in r.text, partial
+
+
+def test_phone_key_follows_phone_changes_and_erasure(db: Any, make: Any, world: dict[str, Any]) -> None:
+    from kefu.customers.phones import phone_key
+
+    assert phone_key("0912-345-678") == phone_key("+886 912 345 678") == phone_key("00886912345678") == "0912345678"
+    assert phone_key("+1 (415) 555-0100") == "+14155550100"
+    assert phone_key("123") is None and phone_key(None) is None
+    c = make.customer(world["brand"], name="林", phone="02-2345-6789")
+    assert c.phone_key == "0223456789"
+    c.phone = "+886 2 8765 4321"
+    db.commit()
+    assert c.phone_key == "0287654321"
+    c.phone = None
+    db.commit()
+    assert c.phone_key is None
+
+
+def test_ticketless_conversation_found_by_message_text_in_either_script(
+    client: Any, db: Any, make: Any, world: dict[str, Any], count_queries: Any
+) -> None:
+    brand, other = world["brand"], world["other"]
+    chat = _conv(db, brand, world["ming"], "請問發票可以改抬頭嗎")  # no ticket
+    hidden = _conv(db, other, world["stranger"], "請問發票可以改抬頭嗎")
+    h = _login(client, world["agent"])
+    for q in ("發票 抬頭", "发票"):
+        with count_queries() as qc:
+            r = client.get("/console/search", params={"q": q}, headers=h)
+        assert r.status_code == 200
+        assert f"/console/conversations/{chat.id}" in r.text, q
+        assert f"/console/conversations/{hidden.id}" not in r.text  # other brand
+        assert qc.count <= 14, str(qc)
+    r = client.get("/console/search", params={"q": "發票 退貨"}, headers=h)  # every word must appear
+    assert f"/console/conversations/{chat.id}" not in r.text
+
+
+def test_ticketless_message_search_cannot_probe_personal_data(client: Any, db: Any, world: dict[str, Any]) -> None:
+    chat = _conv(db, world["brand"], world["ming"], "我的電話是 0977-111-222")
+    h = _login(client, world["agent"])
+    r = client.get("/console/search", params={"q": "0977"}, headers=h)
+    assert f"/console/conversations/{chat.id}" not in r.text
+    h = _login(client, world["lead"])  # may reveal personal data: fragment search allowed
+    r = client.get("/console/search", params={"q": "0977"}, headers=h)
+    assert f"/console/conversations/{chat.id}" in r.text

@@ -149,3 +149,38 @@ def test_slash_canned_response_and_collision_warning(browser: Any, live_server: 
     a.wait_for_selector("text=已通知：陳組長 Team lead")
     a_ctx.close()
     b_ctx.close()
+
+
+def test_privacy_request_queue_verify_and_execute(browser: Any, live_server: str, shots: Path) -> None:
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    _login(page, live_server, "lead@kefu.local")  # a team lead: may check identity and carry out requests
+    page.goto(f"{live_server}/console/privacy-requests")
+    page.get_by_text("登記新請求").click()
+    page.get_by_label("客戶編號").fill("1")
+    page.locator("#dsr-kind").select_option("correction")  # the kind tabs carry the same aria-label
+    page.get_by_label("收件管道").select_option("phone")
+    page.get_by_label("原因").fill("客戶來電更正姓名")
+    page.get_by_label("姓名").fill("張雅婷")
+    page.get_by_role("button", name="登記", exact=True).click()
+    page.wait_for_url("**state=pending**")
+    row = page.locator("tbody tr").first
+    assert "資料更正" in row.inner_text() and "待核對身分" in row.inner_text()
+    assert _unlabeled(page) == []
+    page.screenshot(path=str(shots / "privacy-requests-1280.png"), full_page=True)
+    row.get_by_label("核對方式").fill("回撥留存電話並核對生日")
+    row.get_by_role("button", name="確認身分").click()
+    page.wait_for_selector("text=已核對身分")
+    page.once("dialog", lambda d: d.accept())
+    page.locator("tbody tr").first.get_by_role("button", name="執行").click()
+    page.wait_for_url("**state=done**")
+    assert "已完成" in page.locator("tbody tr").first.inner_text()
+    page.screenshot(path=str(shots / "privacy-requests-done-1280.png"), full_page=True)
+    mobile = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    phone = mobile.new_page()
+    _login(phone, live_server, "lead@kefu.local")
+    phone.goto(f"{live_server}/console/privacy-requests")
+    assert _overflow(phone) <= 0
+    phone.screenshot(path=str(shots / "privacy-requests-390.png"), full_page=True)
+    mobile.close()
+    ctx.close()

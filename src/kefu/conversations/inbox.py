@@ -75,7 +75,13 @@ def inbox(session: Session, principal: Principal, view: str, q: str | None) -> l
         stmt = stmt.where(
             or_(
                 person_filter(
-                    principal, q, names=[Customer.name], emails=[Customer.email], texts=[Conversation.subject]
+                    principal,
+                    q,
+                    names=[Customer.name],
+                    emails=[Customer.email],
+                    phones=[Customer.phone],
+                    phone_keys=[Customer.phone_key],
+                    texts=[Conversation.subject],
                 ),
                 Conversation.ticket_id.in_(matching_ticket_ids(session, q)),
             )

@@ -7,9 +7,10 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, Numeric, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from kefu.core.db import Base, utcnow
+from kefu.customers.phones import phone_key
 
 
 class Organization(Base):
@@ -34,6 +35,7 @@ class Customer(Base):
     __table_args__ = (
         Index("ix_customers_brand_id_id", "brand_id", "id"),
         Index("ix_customers_brand_id_email", "brand_id", "email"),
+        Index("ix_customers_brand_id_phone_key", "brand_id", "phone_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -42,6 +44,8 @@ class Customer(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     email: Mapped[str | None] = mapped_column(String(320))
     phone: Mapped[str | None] = mapped_column(String(64))
+    # `phone` as digits (kefu.customers.phones.phone_key), kept in step by the validator below: search compares it.
+    phone_key: Mapped[str | None] = mapped_column(String(32))
     locale: Mapped[str | None] = mapped_column(String(16))
     cumulative_spend: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
     tier: Mapped[int] = mapped_column(default=1)
@@ -50,6 +54,11 @@ class Customer(Base):
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @validates("phone")
+    def _set_phone_key(self, _key: str, value: str | None) -> str | None:
+        self.phone_key = phone_key(value)
+        return value
 
 
 class CustomerIdentity(Base):

@@ -22,7 +22,7 @@ def _notes(ids: list[int]) -> Select[Any]:
 DECLARATIONS = [
     PersonalData(
         Customer,
-        {"name": "name", "email": "contact", "phone": "contact", "attributes": "json"},
+        {"name": "name", "email": "contact", "phone": "contact", "phone_key": "contact", "attributes": "json"},
         output_names={"customer_name": "name", "customer_email": "contact", "customer_phone": "contact"},
     ),
     PersonalData(

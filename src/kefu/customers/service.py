@@ -287,7 +287,14 @@ def list_customers(
         ident_match = select(CustomerIdentity.customer_id).where(CustomerIdentity.external_id == q.strip())
         stmt = stmt.where(
             or_(
-                person_filter(principal, q, names=[Customer.name], emails=[Customer.email], phones=[Customer.phone]),
+                person_filter(
+                    principal,
+                    q,
+                    names=[Customer.name],
+                    emails=[Customer.email],
+                    phones=[Customer.phone],
+                    phone_keys=[Customer.phone_key],
+                ),
                 Customer.id.in_(ident_match),
             )
         )

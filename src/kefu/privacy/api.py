@@ -13,12 +13,13 @@ from kefu.auth.permissions import Principal
 from kefu.conversations import service as conversations
 from kefu.conversations.schemas import MessageOut, MessagePage
 from kefu.core.access import ensure_brand, scope_to_brands
+from kefu.core.db import utcnow
 from kefu.core.errors import Forbidden, InvalidInput, NotFound
 from kefu.core.jobs import enqueue
 from kefu.core.pagination import Page, keyset_page
 from kefu.customers import service as customers
 from kefu.customers.schemas import CustomerDetail, CustomerOut, IdentityOut
-from kefu.privacy import service
+from kefu.privacy import requests, service
 from kefu.privacy.models import CONSENT_PURPOSES, DeletionLedger, PrivacyRequest, RetentionPolicy
 from kefu.privacy.schemas import (
     ConsentEventOut,
@@ -29,6 +30,9 @@ from kefu.privacy.schemas import (
     ErasureOut,
     ExportIn,
     LedgerOut,
+    RequestExecuteIn,
+    RequestIn,
+    RequestNoteIn,
     RequestOut,
     RetentionIn,
     RetentionOut,
@@ -140,20 +144,88 @@ def put_consents(customer_id: int, body: ConsentsIn, db: DB, principal: Write) -
     return _consents(db, c.id)
 
 
+def _request_out(req: PrivacyRequest) -> RequestOut:
+    out = RequestOut.model_validate(req)
+    out.overdue = requests.is_overdue(req, utcnow())
+    if "changes" in out.details:  # corrected values are personal data: only which fields change is listed
+        out.details = {**out.details, "changes": sorted(out.details["changes"])}
+    return out
+
+
 @router.get("/privacy/requests", response_model=Page[RequestOut])
 def list_requests(
     db: DB,
     principal: Audit,
     customer_id: int | None = None,
+    state: Annotated[str | None, Query(pattern="^(pending|overdue|done)$")] = None,
+    kind: Annotated[str | None, Query(pattern="^(export|erase|correction)$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
 ) -> Page[RequestOut]:
-    """Handled data-subject requests, newest first."""
+    """Data-subject requests, newest first; `state` picks the queue tab (pending, overdue, done)."""
     stmt = scope_to_brands(select(PrivacyRequest), PrivacyRequest.brand_id, principal)
     if customer_id is not None:
         stmt = stmt.where(PrivacyRequest.customer_id == customer_id)
+    if state is not None:
+        stmt = stmt.where(requests.state_condition(state, utcnow()))
+    if kind is not None:
+        stmt = stmt.where(PrivacyRequest.kind == kind)
     rows, nxt = keyset_page(db, stmt, PrivacyRequest.id, PrivacyRequest.id, limit=limit, cursor=cursor)
-    return Page(items=[RequestOut.model_validate(r) for r in rows], next_cursor=nxt)
+    return Page(items=[_request_out(r) for r in rows], next_cursor=nxt)
+
+
+@router.post("/privacy/requests", response_model=RequestOut, status_code=201)
+def open_request(body: RequestIn, db: DB, principal: Write) -> RequestOut:
+    """Record a request received from a customer; it waits for the identity check, due by the statutory date."""
+    req = requests.open_request(
+        db,
+        principal,
+        body.customer_id,
+        kind=body.kind,
+        reason=body.reason,
+        channel=body.channel,
+        changes={str(k): v for k, v in body.changes.items()} if body.changes else None,
+    )
+    return _request_out(req)
+
+
+@router.get("/privacy/requests/{request_id}", response_model=RequestOut)
+def get_request(request_id: int, db: DB, principal: Audit) -> RequestOut:
+    """One data-subject request."""
+    return _request_out(requests.get_request(db, principal, request_id))
+
+
+@router.post("/privacy/requests/{request_id}/verify", response_model=RequestOut)
+def verify_request(request_id: int, body: RequestNoteIn, db: DB, principal: Erase) -> RequestOut:
+    """Record that the requester's identity was checked, and how."""
+    return _request_out(requests.verify_request(db, principal, request_id, note=body.note))
+
+
+@router.post("/privacy/requests/{request_id}/reject", response_model=RequestOut)
+def reject_request(request_id: int, body: RequestNoteIn, db: DB, principal: Erase) -> RequestOut:
+    """Close an open request without carrying it out, with the reason."""
+    return _request_out(requests.reject_request(db, principal, request_id, note=body.note))
+
+
+@router.post(
+    "/privacy/requests/{request_id}/execute",
+    response_model=None,
+    responses={200: {"content": {"application/json": {}, "application/pdf": {}}}},
+)
+def execute_request(request_id: int, body: RequestExecuteIn, db: DB, principal: Erase) -> Response | RequestOut:
+    """Carry out a verified request: an export answers with the file, an erasure or correction with the request."""
+    done = requests.execute_request(db, principal, request_id, fmt=body.format)
+    if done.content is not None:
+        return Response(
+            done.content,
+            media_type=done.media_type,
+            headers={
+                "Content-Disposition": f'attachment; filename="{done.filename}"',
+                "Cache-Control": "no-store",
+                "X-Kefu-Request-Id": str(done.request.id),
+            },
+        )
+    return _request_out(done.request)
 
 
 @router.get("/privacy/deletions", response_model=Page[LedgerOut])

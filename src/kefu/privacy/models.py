@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from kefu.core.db import Base, utcnow
 
 CONSENT_PURPOSES = ("tracking", "personalization", "secondary_use")
-REQUEST_KINDS = ("export", "erase")
+REQUEST_KINDS = ("export", "erase", "correction")
 
 
 class ConsentEvent(Base):
@@ -32,7 +32,11 @@ class ConsentEvent(Base):
 
 
 class PrivacyRequest(Base):
-    """A data-subject request handled by the install (export or erasure) and its outcome."""
+    """A data-subject request (export, erasure, correction): pending → verified (identity checked) → completed.
+
+    Rows written by the one-step export/erase endpoints are born completed; queued ones go through
+    kefu.privacy.requests (statuses pending, verified, completed, rejected).
+    """
 
     __tablename__ = "privacy_requests"
     __table_args__ = (Index("ix_privacy_requests_brand_id_id", "brand_id", "id"),)
@@ -47,6 +51,13 @@ class PrivacyRequest(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[datetime | None]
+    # How the request reached us (email, phone, letter, counter, portal, other) and its statutory due date.
+    channel: Mapped[str] = mapped_column(String(16), default="other")
+    due_at: Mapped[datetime | None] = mapped_column(index=True)
+    # The identity-check step: who checked, when, and how (PII in the note is masked before it is stored).
+    verified_at: Mapped[datetime | None]
+    verified_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    verification_note: Mapped[str] = mapped_column(String(500), default="")
 
 
 class DeletionLedger(Base):

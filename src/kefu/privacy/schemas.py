@@ -93,8 +93,31 @@ class ConsentsIn(BaseModel):
     note: str = Field(default="", max_length=500)
 
 
+class RequestIn(BaseModel):
+    """A data-subject request received from a customer, queued until their identity is checked."""
+
+    customer_id: int
+    kind: Literal["export", "erase", "correction"]
+    reason: str = Field(min_length=3, max_length=500)
+    channel: Literal["email", "phone", "letter", "counter", "portal", "other"] = "other"
+    # For a correction: the corrected values (name, email, phone).
+    changes: dict[Literal["name", "email", "phone"], str] | None = None
+
+
+class RequestNoteIn(BaseModel):
+    """How the requester's identity was checked (verify), or why the request is closed (reject)."""
+
+    note: str = Field(min_length=3, max_length=500)
+
+
+class RequestExecuteIn(BaseModel):
+    """Carry out a verified request; an export is returned as a file in `format`."""
+
+    format: Literal["json", "pdf"] = "json"
+
+
 class RequestOut(BaseModel):
-    """A handled data-subject request."""
+    """A data-subject request and where it stands."""
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -108,6 +131,12 @@ class RequestOut(BaseModel):
     details: dict[str, Any]
     created_at: datetime
     completed_at: datetime | None
+    channel: str
+    due_at: datetime | None
+    overdue: bool = False
+    verified_at: datetime | None
+    verified_by: int | None
+    verification_note: str
 
 
 class RetentionOut(BaseModel):

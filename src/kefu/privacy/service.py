@@ -330,29 +330,38 @@ def export_lines(doc: dict[str, Any]) -> list[str]:
 
 
 def export_customer(
-    session: Session, customer_id: int, principal: Principal, *, fmt: str, reason: str, months: int = EXPORT_MONTHS
+    session: Session,
+    customer_id: int,
+    principal: Principal,
+    *,
+    fmt: str,
+    reason: str,
+    months: int = EXPORT_MONTHS,
+    request: PrivacyRequest | None = None,
 ) -> tuple[bytes, str, str]:
-    """Run a subject-access export; returns (content, media type, filename) and records the request."""
+    """Run a subject-access export; returns (content, media type, filename) and records (or completes) the request."""
     customer = _get_customer(session, customer_id, principal)
     if fmt not in ("json", "pdf"):
         raise InvalidInput("format must be json or pdf.")
     doc = export_data(session, customer, months=months)
-    req = PrivacyRequest(
-        brand_id=customer.brand_id,
-        customer_id=customer.id,
-        kind="export",
-        status="completed",
-        reason=reason,
-        requested_by=principal.agent_id,
-        details={
-            "format": fmt,
-            "months": months,
-            "conversations": len(doc["conversations"]),
-            "tickets": len(doc["tickets"]),
-        },
-        completed_at=utcnow(),
-    )
-    session.add(req)
+    details = {
+        "format": fmt,
+        "months": months,
+        "conversations": len(doc["conversations"]),
+        "tickets": len(doc["tickets"]),
+    }
+    if request is None:
+        req = PrivacyRequest(
+            brand_id=customer.brand_id,
+            customer_id=customer.id,
+            kind="export",
+            reason=reason,
+            requested_by=principal.agent_id,
+        )
+        session.add(req)
+    else:
+        req = request
+    req.status, req.details, req.completed_at = "completed", details, utcnow()
     session.flush()
     record(
         session,
@@ -482,6 +491,11 @@ def erase_customer(
         select(DeletionLedger).where(DeletionLedger.customer_id == customer.id).order_by(DeletionLedger.id).limit(1)
     )
     if prior is not None and not changed:
+        queued_again = session.get(PrivacyRequest, request_id) if request_id is not None else None
+        if queued_again is not None:  # a queued request for someone already erased: done, nothing left to erase
+            queued_again.status, queued_again.completed_at = "completed", utcnow()
+            queued_again.details = {"already_erased": True}
+            session.flush()
         return prior, False
     subject = f"{customer.brand_id}|customer:{customer.id}|" + "|".join(sorted(identifiers))
     entry = DeletionLedger(
@@ -498,18 +512,18 @@ def erase_customer(
         at=utcnow(),
     )
     session.add(entry)
-    session.add(
-        PrivacyRequest(
+    queued = session.get(PrivacyRequest, request_id) if request_id is not None else None
+    if queued is None:
+        queued = PrivacyRequest(
             brand_id=customer.brand_id,
             customer_id=customer.id,
             kind="erase",
-            status="completed",
             reason=reason[:500],
             requested_by=actor.agent_id if actor else None,
-            details=dict(entry.counts),
-            completed_at=utcnow(),
         )
-    )
+        session.add(queued)
+    queued.status, queued.details, queued.completed_at = "completed", dict(entry.counts), utcnow()
+    _drop_pending_corrections(session, ids)
     session.flush()
     record(
         session,
@@ -521,6 +535,19 @@ def erase_customer(
         details={"ledger_id": entry.id, "counts": entry.counts},
     )
     return entry, True
+
+
+def _drop_pending_corrections(session: Session, customer_ids: list[int]) -> None:
+    """Open corrections hold new names/phones/emails: an erasure leaves none of them behind."""
+    stmt = select(PrivacyRequest).where(
+        PrivacyRequest.customer_id.in_(customer_ids), PrivacyRequest.kind == "correction"
+    )
+    for req in session.scalars(stmt):
+        if "changes" in req.details:
+            req.details = {"fields": sorted(req.details["changes"])}
+            if req.status in ("pending", "verified"):
+                req.status, req.completed_at = "rejected", utcnow()
+                req.verification_note = "Customer erased before the correction was made."
 
 
 def was_erased(session: Session, brand_id: int, kind: str, value: str) -> bool:

@@ -20,7 +20,7 @@ from kefu.complaints import service as complaints
 from kefu.core.db import utcnow
 from kefu.core.errors import Forbidden
 from kefu.customers import service as customers
-from kefu.privacy import service as privacy
+from kefu.privacy import requests as dsr
 from kefu.security import incidents
 from kefu.tickets import listing
 from kefu.web.pages import Ctx, PageContext, render
@@ -208,20 +208,109 @@ def incident_board(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
 
 @router.get("/privacy-requests", response_class=HTMLResponse)
 def privacy_requests(
-    request: Request, ctx: Ctx, db: DB, kind: Annotated[str, Query(pattern="^(|export|erasure)$")] = ""
+    request: Request,
+    ctx: Ctx,
+    db: DB,
+    kind: Annotated[str, Query(pattern="^(|export|erase|correction)$")] = "",
+    state: Annotated[str, Query(pattern="^(|pending|overdue|done)$")] = "",
 ) -> HTMLResponse:
-    """The data-subject request log (exports and erasures), newest first."""
+    """The data-subject request queue: pending (identity check, execution), overdue, done; due dates per request."""
     _need(ctx, "audit:read")
-    rows = privacy.list_requests(db, ctx.principal, kind=kind or None)
+    return _dsr_page(request, ctx, db, kind=kind, state=state)
+
+
+def _dsr_page(
+    request: Request, ctx: PageContext, db: DB, *, kind: str = "", state: str = "", error: str | None = None
+) -> HTMLResponse:
+    now = utcnow()
+    rows = dsr.queue(db, ctx.principal, kind=kind or None, state=state or None, now=now)
     return render(
         request,
         ctx,
         "desk/privacy_requests.html",
         rows=rows,
         kind=kind,
+        state=state,
+        counts=dsr.counts(db, ctx.principal, now=now),
+        overdue=lambda r: dsr.is_overdue(r, now),
+        error=error,
         agents=auth_service.agent_names(db, ctx.principal),
         local=_local(db, {r.brand_id for r in rows}),
     )
+
+
+def _dsr_done(state: str = "") -> Response:
+    return Response(
+        status_code=204, headers={"HX-Redirect": "/console/privacy-requests" + (f"?state={state}" if state else "")}
+    )
+
+
+@router.post("/privacy-requests", response_model=None)
+def dsr_open(
+    request: Request,
+    ctx: Ctx,
+    db: DB,
+    customer_id: Annotated[str, Form(max_length=18)] = "",
+    kind: Annotated[str, Form(pattern="^(export|erase|correction)$")] = "export",
+    channel: Annotated[str, Form(pattern="^(email|phone|letter|counter|portal|other)$")] = "other",
+    reason: Annotated[str, Form(max_length=500)] = "",
+    name: Annotated[str, Form(max_length=200)] = "",
+    email: Annotated[str, Form(max_length=320)] = "",
+    phone: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """Record a request received from a customer (pending its identity check)."""
+    _need(ctx, "audit:read", "customers:write")
+    cid = customer_id.strip().lstrip("#")
+    if not cid.isdigit() or len(reason.strip()) < 3:
+        return _dsr_page(request, ctx, db, error=ctx.t["dsr_err_open"])
+    changes = {k: v for k, v in (("name", name), ("email", email), ("phone", phone)) if v.strip()}
+    dsr.open_request(
+        db, ctx.principal, int(cid), kind=kind, reason=reason.strip(), channel=channel, changes=changes or None
+    )
+    return _dsr_done("pending")
+
+
+@router.post("/privacy-requests/{request_id}/verify", response_model=None)
+def dsr_verify(
+    request: Request, request_id: int, ctx: Ctx, db: DB, note: Annotated[str, Form(max_length=500)] = ""
+) -> Response:
+    """Record the identity check (how it was done, in the note)."""
+    _need(ctx, "audit:read", "customers:write", "pii:reveal")
+    if len(note.strip()) < 3:
+        return _dsr_page(request, ctx, db, error=ctx.t["dsr_err_note"])
+    dsr.verify_request(db, ctx.principal, request_id, note=note)
+    return _dsr_done()
+
+
+@router.post("/privacy-requests/{request_id}/reject", response_model=None)
+def dsr_reject(
+    request: Request, request_id: int, ctx: Ctx, db: DB, note: Annotated[str, Form(max_length=500)] = ""
+) -> Response:
+    """Close a request without carrying it out (the note says why)."""
+    _need(ctx, "audit:read", "customers:write", "pii:reveal")
+    if len(note.strip()) < 3:
+        return _dsr_page(request, ctx, db, error=ctx.t["dsr_err_note"])
+    dsr.reject_request(db, ctx.principal, request_id, note=note)
+    return _dsr_done("done")
+
+
+@router.post("/privacy-requests/{request_id}/execute", response_model=None)
+def dsr_execute(
+    request_id: int, ctx: Ctx, db: DB, fmt: Annotated[str, Form(pattern="^(json|pdf)$")] = "pdf"
+) -> Response:
+    """Carry out a verified request; an export comes back as the file to send to the customer."""
+    _need(ctx, "audit:read", "customers:write", "pii:reveal")
+    done = dsr.execute_request(db, ctx.principal, request_id, fmt=fmt)
+    if done.content is not None:
+        return Response(
+            done.content,
+            media_type=done.media_type,
+            headers={
+                "Content-Disposition": f'attachment; filename="{done.filename}"',
+                "Cache-Control": "no-store",
+            },
+        )
+    return _dsr_done("done")
 
 
 # ---------------------------------------------------------------- delivery

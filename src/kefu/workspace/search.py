@@ -4,28 +4,33 @@ Nothing new is indexed here. Tickets are found by :func:`kefu.tickets.service.se
 every query token in the ticket's script-folded, PII-masked document of subject, description and messages — see
 :mod:`kefu.tickets.search`, migration 0901). People are found by :func:`kefu.privacy.search.person_filter` through
 :func:`kefu.customers.service.list_customers`: without ``pii:reveal`` only a full name/email/phone the agent already
-knows matches, never a fragment. Conversations are those of the matched tickets and customers.
+knows matches, never a fragment; phone numbers are compared as digits. Conversations are those of the matched
+tickets and customers, plus conversations without a ticket whose messages contain every query word (in either
+Chinese script; not for personal-looking queries without ``pii:reveal``).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from kefu.auth.permissions import Principal
-from kefu.conversations.models import Conversation
+from kefu.bot.nlu.text import to_simplified, to_traditional
+from kefu.conversations.models import Conversation, Message
+from kefu.core.like import contains
 from kefu.customers import service as customers
 from kefu.customers.models import Customer
+from kefu.privacy.masking import can_reveal
+from kefu.privacy.search import looks_personal
 from kefu.tickets.models import Ticket
 from kefu.tickets.service import search_condition
 
 MAX_QUERY = 200
 S = TypeVar("S", bound=Select[Any])
-_PHONE = re.compile(r"^\+?[\d\s\-().]{6,}$")
+MAX_WORDS = 5
 
 
 @dataclass
@@ -49,14 +54,41 @@ def normalize_query(q: str) -> str:
     return " ".join(q.split())[:MAX_QUERY]
 
 
-def person_variants(q: str) -> list[str]:
-    """The query as typed, plus a phone number's digits-only form (0912-345-678 and 0912345678 are one number)."""
-    variants = [q]
-    if _PHONE.match(q) and sum(ch.isdigit() for ch in q) >= 6:
-        digits = ("+" if q.startswith("+") else "") + "".join(ch for ch in q if ch.isdigit())
-        if digits != q:
-            variants.append(digits)
-    return variants
+def _text_variants(q: str) -> list[str]:
+    """The query as typed and in the other Chinese script (messages are stored as the customer wrote them)."""
+    out = [q]
+    for v in (to_simplified(q), to_traditional(q)):
+        if v not in out:
+            out.append(v)
+    return out
+
+
+def _ticketless_conversation_condition(
+    principal: Principal, q: str, brand_id: int | None
+) -> ColumnElement[bool] | None:
+    """Conversations without a ticket whose messages contain the query (either script); None when not allowed.
+
+    Without ``pii:reveal`` a query that looks like personal data never matches message text: a fragment search would
+    otherwise confirm a masked phone number or email digit by digit (the rule of kefu.privacy.search).
+    """
+    if looks_personal(q) and not can_reveal(principal):
+        return None
+    words = q.split()[:MAX_WORDS]
+    if not words:
+        return None
+    per_word = []
+    for word in words:
+        per_word.append(or_(*[contains(Message.body, v) for v in _text_variants(word)]))
+    # Only messages of ticketless conversations in the caller's brands are scanned (ticketed ones are already
+    # found through the indexed ticket document): the join walks ix_messages_conversation_id_id per conversation.
+    owner = aliased(Conversation)
+    hits = _scoped(
+        select(Message.conversation_id).join(owner, owner.id == Message.conversation_id),
+        owner.brand_id,
+        principal,
+        brand_id,
+    ).where(owner.ticket_id.is_(None), and_(*per_word))
+    return and_(Conversation.ticket_id.is_(None), Conversation.id.in_(hits))
 
 
 def search(session: Session, principal: Principal, q: str, *, brand_id: int | None = None, limit: int = 20) -> Results:
@@ -67,21 +99,19 @@ def search(session: Session, principal: Principal, q: str, *, brand_id: int | No
         return out
     customer_ids: list[int] = []
     if principal.can("customers:read") or principal.can("conversations:read") or principal.can("tickets:read"):
-        found: list[Customer] = []
-        for variant in person_variants(q):
-            page, _ = customers.list_customers(
-                session,
-                principal,
-                brand_id=brand_id,
-                q=variant,
-                tier=None,
-                vip=None,
-                organization_id=None,
-                include_merged=False,
-                limit=limit,
-                cursor=None,
-            )
-            found += [c for c in page if c.id not in {f.id for f in found}]
+        # Phone numbers are compared as digits there (Customer.phone_key), so one lookup covers every spelling.
+        found, _ = customers.list_customers(
+            session,
+            principal,
+            brand_id=brand_id,
+            q=q,
+            tier=None,
+            vip=None,
+            organization_id=None,
+            include_merged=False,
+            limit=limit,
+            cursor=None,
+        )
         customer_ids = [c.id for c in found]
         if principal.can("customers:read"):
             out.customers = found
@@ -93,12 +123,15 @@ def search(session: Session, principal: Principal, q: str, *, brand_id: int | No
             cond = or_(cond, Ticket.customer_id.in_(customer_ids))
         out.tickets = list(session.scalars(stmt.where(cond).order_by(Ticket.updated_at.desc()).limit(limit)))
     if principal.can("conversations:read"):
-        conds = []
+        conds: list[ColumnElement[bool]] = []
         if customer_ids:
             conds.append(Conversation.customer_id.in_(customer_ids))
         ticket_ids = [t.id for t in out.tickets]
         if ticket_ids:
             conds.append(Conversation.ticket_id.in_(ticket_ids))
+        ticketless = _ticketless_conversation_condition(principal, q, brand_id)
+        if ticketless is not None:
+            conds.append(ticketless)
         if conds:
             stmt2 = _scoped(select(Conversation), Conversation.brand_id, principal, brand_id).where(or_(*conds))
             out.conversations = list(
