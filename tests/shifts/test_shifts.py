@@ -58,6 +58,14 @@ def test_schedule_api_scopes_validation_and_who_is_on_shift(client: Any, make: A
     extra = {"agent_id": night.id, "day": "2026-03-04", "available": True, "start": "09:00", "end": "13:00"}
     assert client.post(f"/api/v1/teams/{team_id}/shift-exceptions", json=extra, headers=h).status_code == 201
     assert on(tw(2026, 3, 4, 10, 0)) == [night.id] and on(tw(2026, 3, 4, 14, 0)) == []
+    # The 24-hour view: who covers each half hour, the uncovered stretches, overtime from extra shifts.
+    cov = client.get(f"/api/v1/teams/{team_id}/coverage", params={"start": "2026-03-02", "days": 1}, headers=reader)
+    assert cov.status_code == 200, cov.text
+    assert cov.json()["gaps"] == [["2026-03-02 00:00", "2026-03-02 09:00"], ["2026-03-02 18:00", "2026-03-02 22:00"]]
+    assert cov.json()["counts"]["2026-03-02"][20] == 1  # 10:00
+    cov = client.get(f"/api/v1/teams/{team_id}/coverage", params={"start": "2026-03-04", "days": 1}, headers=reader)
+    assert cov.json()["overtime_minutes"] == {str(night.id): 240}
+    assert cov.json()["gaps"][1] == ["2026-03-04 13:00", "2026-03-05 00:00"]  # day shift on leave
     no_times = {"agent_id": night.id, "day": "2026-03-05", "available": True}
     assert client.post(f"/api/v1/teams/{team_id}/shift-exceptions", json=no_times, headers=h).status_code == 422
     client.delete(f"/api/v1/shift-exceptions/{r.json()['id']}", headers=h).raise_for_status()

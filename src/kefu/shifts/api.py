@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from kefu.auth.deps import DB, require
 from kefu.auth.permissions import Principal
@@ -14,7 +15,7 @@ from kefu.core.db import utcnow
 from kefu.core.errors import InvalidInput
 from kefu.shifts import service
 from kefu.shifts.models import ShiftException
-from kefu.shifts.schemas import ExceptionIn, ExceptionOut, OnShiftOut, PatternBody, PatternsIn, ScheduleOut
+from kefu.shifts.schemas import CoverageOut, ExceptionIn, ExceptionOut, OnShiftOut, PatternBody, PatternsIn, ScheduleOut
 
 router = APIRouter(prefix="/api/v1", tags=["shifts"])
 Read = Annotated[Principal, Depends(require("tickets:read"))]
@@ -105,3 +106,20 @@ def on_shift(team_id: int, db: DB, principal: Read, at: datetime | None = None) 
     when = at or utcnow()
     agents = service.team_on_shift(db, team_id, when)
     return OnShiftOut(team_id=team_id, at=when, scheduled=agents is not None, agent_ids=sorted(agents or ()))
+
+
+@router.get("/teams/{team_id}/coverage", response_model=CoverageOut)
+def team_coverage(
+    team_id: int,
+    db: DB,
+    principal: Read,
+    start: date | None = None,
+    days: Annotated[int, Query(ge=1, le=31)] = 7,
+    step_minutes: Annotated[int, Query()] = 30,
+) -> CoverageOut:
+    """24-hour coverage of the team's local days from `start` (default today): counts, gaps, overtime."""
+    team = service.get_team(db, team_id, principal)
+    brand = db.get(Brand, team.brand_id)
+    first = start or utcnow().astimezone(ZoneInfo((brand.timezone if brand else None) or "Asia/Taipei")).date()
+    cov = service.coverage(db, team, first, days, step_minutes)
+    return CoverageOut(team_id=team.id, **cov.__dict__)

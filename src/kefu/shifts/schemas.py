@@ -67,3 +67,14 @@ class OnShiftOut(BaseModel):
     at: datetime
     scheduled: bool
     agent_ids: list[int]
+
+
+class CoverageOut(BaseModel):
+    """Staffing per step of each local day, uncovered stretches, and overtime (extra-shift minutes) per agent."""
+
+    team_id: int
+    timezone: str
+    step_minutes: int
+    counts: dict[str, list[int]]
+    gaps: list[tuple[str, str]]
+    overtime_minutes: dict[int, int]

@@ -272,3 +272,50 @@ def brand_roster(session: Session, brand: Brand, start: datetime, end: datetime)
     teams = list(session.scalars(select(Team.id).where(Team.brand_id == brand.id)))
     zone = ZoneInfo(tz)
     return Roster(session, teams, tz, start.astimezone(zone).date(), end.astimezone(zone).date())
+
+
+@dataclass
+class Coverage:
+    """A team's staffing over local days: agents on shift per step, the uncovered stretches, overtime per agent."""
+
+    timezone: str
+    step_minutes: int
+    counts: dict[str, list[int]]  # local date → on-shift count per step of the day
+    gaps: list[tuple[str, str]]  # local "YYYY-MM-DD HH:MM" start and end of stretches nobody covers
+    overtime_minutes: dict[int, int]
+
+
+def coverage(session: Session, team: Team, start: date, days: int, step_minutes: int = 30) -> Coverage:
+    """Who covers each step of `days` local days from `start` (24-hour view), where the gaps are, and overtime."""
+    if not 1 <= days <= 31 or step_minutes not in (15, 30, 60):
+        raise InvalidInput("days is 1 to 31 and step_minutes 15, 30 or 60.")
+    tz = session.scalar(select(Brand.timezone).where(Brand.id == team.brand_id)) or "Asia/Taipei"
+    end = start + timedelta(days=days - 1)
+    roster = Roster(session, [team.id], tz, start, end)
+    zone = ZoneInfo(tz)
+    counts: dict[str, list[int]] = {}
+    gaps: list[tuple[str, str]] = []
+    open_gap: str | None = None
+    for d in range(days):
+        day = start + timedelta(days=d)
+        row = []
+        for minute in range(0, DAY, step_minutes):
+            local = datetime(day.year, day.month, day.day, minute // 60, minute % 60, tzinfo=zone)
+            n = len(roster.on_shift(local, team.id))
+            row.append(n)
+            label = local.strftime("%Y-%m-%d %H:%M")
+            if n == 0 and open_gap is None:
+                open_gap = label
+            elif n > 0 and open_gap is not None:
+                gaps.append((open_gap, label))
+                open_gap = None
+        counts[day.isoformat()] = row
+    if open_gap is not None:
+        last = datetime(end.year, end.month, end.day, tzinfo=zone) + timedelta(days=1)
+        gaps.append((open_gap, last.strftime("%Y-%m-%d %H:%M")))
+    overtime: dict[int, int] = {}
+    for (_, agent), rows in roster.exceptions.items():
+        for e in rows:
+            if e.available and e.start_minute is not None and e.end_minute is not None:
+                overtime[agent] = overtime.get(agent, 0) + e.end_minute - e.start_minute
+    return Coverage(tz, step_minutes, counts, gaps, overtime)
