@@ -76,7 +76,7 @@ def test_schedule_api_scopes_validation_and_who_is_on_shift(client: Any, make: A
 
 
 def test_routing_assigns_only_on_shift_agents_and_call_back_slots_follow_the_roster(
-    db: Any, make: Any, clock: Clock
+    db: Any, make: Any, clock: Clock, count_queries: Any
 ) -> None:
     from kefu.auth.service import create_team, set_team_members
     from kefu.brands.models import Brand
@@ -113,6 +113,12 @@ def test_routing_assigns_only_on_shift_agents_and_call_back_slots_follow_the_ros
         create_ticket(db, brand_id=brand.id, subject=f"m{i}", actor=p, team_id=team.id).assignee_id for i in range(3)
     ]
     assert got == [a.id, a.id, a.id]
+    # The roster costs routing three statements (brand timezone, patterns, exceptions), whatever the team size.
+    from kefu.shifts.service import team_on_shift
+
+    with count_queries() as q:
+        assert team_on_shift(db, team.id) == {a.id}
+    assert q.count == 3, str(q)
     clock.set(tw(2026, 3, 2, 12, 30))  # lunch: nobody on shift, the case waits in the queue
     assert create_ticket(db, brand_id=brand.id, subject="lunch", actor=p, team_id=team.id).assignee_id is None
     clock.set(tw(2026, 3, 2, 14, 0))
