@@ -37,7 +37,16 @@ def test_signed_pbx_events_log_calls_open_cases_and_missed_calls_become_call_bac
     # Two weeks of slots, so a call-back slot exists whatever day the suite runs.
     conf = {"settings": {"callbacks": {"days_ahead": 14}}}
     assert client.patch(f"/api/v1/brands/{brand.id}", json=conf, headers=admin).is_success
-    hotline = inbox(brand, "phone", {"secret": SECRET, "extensions": {"201": agent.id}})
+    # The hotline is configured through the admin API like any inbox (secret, extension → agent).
+    r = client.post(
+        f"/api/v1/brands/{brand.id}/inboxes",
+        json={"kind": "phone", "name": "客服專線", "config": {"secret": SECRET, "extensions": f"201={agent.id}, 9=x"}},
+        headers=admin,
+    )
+    assert r.status_code == 201, r.text
+    from kefu.brands.models import Inbox
+
+    hotline = db.get(Inbox, r.json()["id"])
     seen: list[Any] = []
     get_bus().add_listener(seen.append)
 

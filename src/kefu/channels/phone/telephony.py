@@ -155,11 +155,38 @@ def _agent_for(session: Session, inbox: Inbox, extension: str | None) -> int | N
     """The agent at a PBX extension (inbox config ``extensions``), if they work for this brand."""
     if not extension:
         return None
-    mapped = ((inbox.config or {}).get("extensions") or {}).get(extension)
-    if not isinstance(mapped, int):
+    mapped = extension_map((inbox.config or {}).get("extensions")).get(extension)
+    if mapped is None:
         return None
     agent = session.get(Agent, mapped)
-    return agent.id if agent is not None and agent.is_active else None
+    if agent is None or not agent.is_active:
+        return None
+    return agent.id if agent.role == "admin" or inbox.brand_id in _brands(session, agent.id) else None
+
+
+def _brands(session: Session, agent_id: int) -> set[int]:
+    from kefu.auth.models import AgentBrand
+
+    return set(session.scalars(select(AgentBrand.brand_id).where(AgentBrand.agent_id == agent_id)))
+
+
+def extension_map(value: object) -> dict[str, int]:
+    """Inbox setting ``extensions``: "201=12, 202=15" (as typed in admin) or a JSON object → {extension: agent id}."""
+    pairs: list[tuple[object, object]] = []
+    if isinstance(value, dict):
+        pairs = list(value.items())
+    elif isinstance(value, str):
+        for part in value.replace("\n", ",").split(","):
+            ext, sep, agent = part.partition("=")
+            if sep:
+                pairs.append((ext, agent))
+    out: dict[str, int] = {}
+    for key, who in pairs:
+        try:
+            out[str(key).strip()] = int(str(who).strip())
+        except ValueError:
+            continue
+    return out
 
 
 def _conversation(session: Session, inbox: Inbox, customer_id: int, caller: str) -> Conversation:
