@@ -63,6 +63,7 @@ def test_signed_pbx_events_log_calls_open_cases_and_missed_calls_become_call_bac
     assert r.json()["duplicate"] is False
     pops = [e for e in seen if e.type == "call.ringing"]
     assert pops and f"agent:{agent.id}" in pops[0].topics and pops[0].data["customer_id"] == r.json()["customer_id"]
+    assert pops[0].data["conversation_id"] == r.json()["conversation_id"]  # the timeline the agent opens
     assert _send(client, hotline.id, {**ringing, "event": "answered"}).status_code == 200
     ended = {
         **ringing,
@@ -76,7 +77,7 @@ def test_signed_pbx_events_log_calls_open_cases_and_missed_calls_become_call_bac
     assert q.count <= 50, str(q)
     assert done.status_code == 200, done.text
     out = done.json()
-    assert out["ticket_id"] and out["conversation_id"] and out["callback_id"] is None
+    assert out["ticket_id"] and out["conversation_id"] == r.json()["conversation_id"] and out["callback_id"] is None
     # The same event again (a PBX retry): acknowledged as a duplicate, nothing logged twice.
     again = _send(client, hotline.id, ended)
     assert again.status_code == 200 and again.json()["duplicate"] is True

@@ -222,11 +222,15 @@ def _apply(session: Session, inbox: Inbox, event: CallEvent, row: InboundEvent) 
     customer, _ = find_or_create_by_identity(session, inbox.brand_id, "phone", caller, event.caller_name)
     agent_id = _agent_for(session, inbox, event.extension)
     result = CallResult(False, row.id, customer_id=customer.id)
+    # Every event row is tied to the caller's conversation, so erasing the customer erases the raw events too.
+    conv = _conversation(session, inbox, customer.id, caller)
+    result.conversation_id = conv.id
     if event.event in ("ringing", "answered"):
         data = {
             "call_id": event.call_id,
             "event": event.event,
             "customer_id": customer.id,
+            "conversation_id": conv.id,
             "caller": caller,
             "inbox_id": inbox.id,
             "agent_id": agent_id,
@@ -238,8 +242,6 @@ def _apply(session: Session, inbox: Inbox, event: CallEvent, row: InboundEvent) 
     missed = event.event == "missed" or (answered is None and not event.duration_seconds)
     if agent_id is None and answered is not None:
         agent_id = _agent_for(session, inbox, (answered.payload or {}).get("extension"))
-    conv = _conversation(session, inbox, customer.id, caller)
-    result.conversation_id = conv.id
     message = _log(session, conv, event, agent_id, missed)
     ticket = ensure_case(session, conv, message)
     result.ticket_id = ticket.id if ticket is not None else None
