@@ -110,3 +110,17 @@ def test_signed_pbx_events_log_calls_open_cases_and_missed_calls_become_call_bac
         client, hotline.id, {"call_id": "c-3", "event": "ended", "caller": "+886912555001", "duration_seconds": 30}
     )
     assert second.json()["ticket_id"] == out["ticket_id"] and second.json()["conversation_id"] == out["conversation_id"]
+
+
+def test_erasing_a_caller_erases_the_raw_call_events(client: Any, make: Any, db: Any, inbox: Any) -> None:
+    from kefu.channels.models import InboundEvent
+    from kefu.privacy.service import erase_customer
+
+    brand = make.brand()
+    hotline = inbox(brand, "phone", {"secret": SECRET})
+    ring = _send(client, hotline.id, {"call_id": "e-1", "event": "ringing", "caller": "+886933444555"})
+    assert ring.status_code == 200, ring.text
+    erase_customer(db, ring.json()["customer_id"], None, reason="GDPR art. 17")
+    db.commit()
+    payloads = db.scalars(select(InboundEvent.payload).where(InboundEvent.inbox_id == hotline.id)).all()
+    assert payloads and all("+886933444555" not in json.dumps(p) for p in payloads)
