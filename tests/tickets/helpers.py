@@ -25,6 +25,7 @@ CLOCK_MODULES = (
     "kefu.followups.service",
     "kefu.callbacks.service",
     "kefu.notices.service",
+    "kefu.shifts.service",
 )
 
 

@@ -218,6 +218,10 @@ INBOX_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
         ("sms_token", "secret"),
         ("sms_sender", "text"),
         ("sms_idempotent", "bool"),
+        # PBX / CTI call events (kefu.channels.phone.telephony): signing secret, "201=12, 202=15" extension → agent id.
+        ("secret", "secret"),
+        ("extensions", "text"),
+        ("replay_window_seconds", "int"),
     ),
 }
 

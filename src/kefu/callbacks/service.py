@@ -96,10 +96,15 @@ def slots(session: Session, brand: Brand, now: datetime | None = None) -> list[S
     t = local_now.replace(minute=0, second=0, microsecond=0)
     end = (local_now + timedelta(days=conf["days_ahead"])).replace(hour=23, minute=59)
     booked = _booked(session, brand.id, now, end)
+    from kefu.shifts.service import brand_roster
+
+    # With schedules (排班), a slot takes at most one booking per agent on shift at its start.
+    roster = brand_roster(session, brand, now, end)
     out: list[Slot] = []
     while t <= end:
         if t >= earliest and cal.is_open(t) and cal.is_open(t + step - timedelta(minutes=1)):
-            left = conf["capacity"] - booked.get(t, 0)
+            capacity = conf["capacity"] if roster is None else min(conf["capacity"], len(roster.on_shift(t)))
+            left = capacity - booked.get(t, 0)
             if left > 0:
                 out.append(Slot(start=t.astimezone(ZoneInfo("UTC")), local=t.strftime("%Y-%m-%d %H:%M"), left=left))
         t += step

@@ -281,6 +281,13 @@ def candidates(session: Session, team_id: int, skills: Sequence[str] = ()) -> li
     need = {_norm(s) for s in skills}
     if need:
         agents = [a for a in agents if need <= {_norm(s) for s in a.skills or []}]
+    if agents:
+        from kefu.shifts.service import team_on_shift
+
+        # A team that keeps a schedule gives new cases only to agents on shift (排班), even if they left "online" on.
+        on_shift = team_on_shift(session, team_id)
+        if on_shift is not None:
+            agents = [a for a in agents if a.id in on_shift]
     loads = agent_loads(session, [a.id for a in agents])
     return [(a, loads[a.id]) for a in agents if loads[a.id] < a.capacity]
 

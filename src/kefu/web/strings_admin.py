@@ -251,6 +251,12 @@ STRINGS3: dict[str, tuple[str, str, str]] = {
     ),
     "if_offline": ("顯示為離線（只收留言）", "显示为离线（只收留言）", "Show as offline (messages only)"),
     "if_secret": ("簽章密鑰", "签名密钥", "Signing secret"),
+    "if_extensions": (
+        "總機分機對應客服（分機=客服編號，以逗號分隔）",
+        "总机分机对应客服（分机=客服编号，用逗号分隔）",
+        "PBX extensions to agents (extension=agent id, comma-separated)",
+    ),
+    "if_replay_window_seconds": ("簽章有效秒數", "签名有效秒数", "Signature valid for (seconds)"),
     "if_callback_url": ("回呼網址", "回调地址", "Callback URL"),
     "if_initial_status": ("新對話先由機器人接待", "新会话先由机器人接待", "New conversations start with the bot"),
     # knowledge base editor

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from kefu.auth.deps import DB, require
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Inbox
+from kefu.channels.http import MAX_WEBHOOK_BYTES
+from kefu.channels.phone import telephony
 from kefu.conversations.schemas import MessageOut
 from kefu.conversations.service import add_message, create_conversation, get_conversation
 from kefu.core.access import ensure_brand
-from kefu.core.errors import InvalidInput
+from kefu.core.errors import InvalidInput, ProblemError
 from kefu.customers.service import find_or_create_by_identity, get_customer
 from kefu.tickets.intake import ensure_case
 
@@ -110,3 +113,24 @@ def log_call(body: CallLog, db: DB, principal: Write) -> CallOut:
         ticket_id=ticket.id if ticket else None,
         ticket_number=ticket.number if ticket else None,
     )
+
+
+class CallEventOut(BaseModel):
+    """What a telephony event did (a duplicate changes nothing and says so)."""
+
+    duplicate: bool
+    event_id: int
+    customer_id: int | None = None
+    conversation_id: int | None = None
+    ticket_id: int | None = None
+    callback_id: int | None = None
+
+
+@router.post("/{inbox_id}/events", response_model=CallEventOut)
+async def telephony_event(inbox_id: int, request: Request, db: DB) -> CallEventOut:
+    """A PBX call event, signed with the inbox secret (X-Kefu-Timestamp, X-Kefu-Signature); see docs/TELEPHONY.md."""
+    body = await request.body()
+    if len(body) > MAX_WEBHOOK_BYTES:
+        raise ProblemError("Webhook body too large.", status=413, title="Payload too large")
+    result = await run_in_threadpool(telephony.receive, db, inbox_id, body, request.headers)
+    return CallEventOut(**result.__dict__)

@@ -1,0 +1,321 @@
+"""Who is on shift when: weekly patterns per team and agent, dated exceptions on top, in the brand's timezone.
+
+A team without any schedule is always staffed (availability alone decides, as before schedules existed). Once a
+team has a schedule, only its agents on shift get new auto-assigned cases (`kefu.routing.service.candidates`), and
+a brand whose teams have schedules offers call-back slots only while someone is on shift, at most one booking per
+agent on shift (`kefu.callbacks.service.slots`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, exists, or_, select
+from sqlalchemy.orm import Session
+
+from kefu.audit.service import record
+from kefu.auth.models import Team, TeamMember
+from kefu.auth.permissions import Principal
+from kefu.brands.models import Brand
+from kefu.core.access import ensure_brand
+from kefu.core.db import utcnow
+from kefu.core.errors import InvalidInput, NotFound
+from kefu.shifts.models import ShiftException, ShiftPattern
+
+DAY = 24 * 60
+
+
+@dataclass(frozen=True)
+class PatternIn:
+    """One weekly shift of one agent."""
+
+    agent_id: int
+    weekday: int
+    start_minute: int
+    end_minute: int
+
+
+def parse_hhmm(value: str) -> int:
+    """ "09:30" → 570 (minutes after local midnight; "24:00" allowed as an end)."""
+    try:
+        hh, mm = value.split(":")
+        minutes = int(hh) * 60 + int(mm)
+    except ValueError as exc:
+        raise InvalidInput(f"Time {value!r} must be HH:MM.") from exc
+    if not (0 <= int(mm) < 60 and 0 <= minutes <= DAY):
+        raise InvalidInput(f"Time {value!r} must be between 00:00 and 24:00.")
+    return minutes
+
+
+def hhmm(minutes: int) -> str:
+    """570 → "09:30"."""
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def get_team(session: Session, team_id: int, actor: Principal | None) -> Team:
+    """A team the actor may manage (404 across brands)."""
+    team = session.get(Team, team_id)
+    if team is None:
+        raise NotFound("Team not found.")
+    ensure_brand(actor, team.brand_id, "Team")
+    return team
+
+
+def _members(session: Session, team_id: int) -> set[int]:
+    return set(session.scalars(select(TeamMember.agent_id).where(TeamMember.team_id == team_id)))
+
+
+def set_patterns(
+    session: Session, team: Team, patterns: Sequence[PatternIn], actor: Principal | None
+) -> list[ShiftPattern]:
+    """Replace the team's weekly schedule (an empty list removes it: the team is staffed by availability alone)."""
+    members = _members(session, team.id)
+    for p in patterns:
+        if p.agent_id not in members:
+            raise InvalidInput(f"Agent {p.agent_id} is not a member of this team.")
+        if not 0 <= p.weekday <= 6:
+            raise InvalidInput("weekday is 0 (Monday) to 6 (Sunday).")
+        if p.start_minute >= DAY or p.end_minute == p.start_minute:
+            raise InvalidInput("A shift needs a start before 24:00 and an end different from its start.")
+    session.execute(delete(ShiftPattern).where(ShiftPattern.team_id == team.id))
+    rows = [
+        ShiftPattern(
+            brand_id=team.brand_id,
+            team_id=team.id,
+            agent_id=p.agent_id,
+            weekday=p.weekday,
+            start_minute=p.start_minute,
+            end_minute=p.end_minute % DAY if p.end_minute == DAY else p.end_minute,
+        )
+        for p in patterns
+    ]
+    session.add_all(rows)
+    session.flush()
+    record(
+        session,
+        actor,
+        "shifts.set",
+        target_type="team",
+        target_id=team.id,
+        brand_id=team.brand_id,
+        details={"shifts": len(rows)},
+    )
+    return rows
+
+
+def add_exception(
+    session: Session,
+    team: Team,
+    actor: Principal | None,
+    *,
+    agent_id: int,
+    day: date,
+    available: bool,
+    start_minute: int | None = None,
+    end_minute: int | None = None,
+    note: str = "",
+) -> ShiftException:
+    """Leave (available false) or an extra shift (true) on one local day, whole day without times."""
+    if agent_id not in _members(session, team.id):
+        raise InvalidInput(f"Agent {agent_id} is not a member of this team.")
+    if (start_minute is None) != (end_minute is None):
+        raise InvalidInput("Give both start and end, or neither (the whole day).")
+    if start_minute is not None and end_minute is not None and not start_minute < end_minute:
+        raise InvalidInput("An exception's end must be after its start on the same day.")
+    if available and start_minute is None:
+        raise InvalidInput("An extra shift needs its start and end.")
+    row = ShiftException(
+        brand_id=team.brand_id,
+        team_id=team.id,
+        agent_id=agent_id,
+        day=day,
+        available=available,
+        start_minute=start_minute,
+        end_minute=end_minute,
+        note=note[:500],
+        created_by=actor.agent_id if actor else None,
+    )
+    session.add(row)
+    session.flush()
+    record(
+        session,
+        actor,
+        "shifts.exception",
+        target_type="team",
+        target_id=team.id,
+        brand_id=team.brand_id,
+        details={"agent_id": agent_id, "day": day.isoformat(), "available": available},
+    )
+    return row
+
+
+def delete_exception(session: Session, exception_id: int, actor: Principal | None) -> None:
+    """Remove an exception."""
+    row = session.get(ShiftException, exception_id)
+    if row is None:
+        raise NotFound("Shift exception not found.")
+    ensure_brand(actor, row.brand_id, "Shift exception")
+    session.delete(row)
+    session.flush()
+
+
+def schedule(session: Session, team: Team) -> tuple[list[ShiftPattern], list[ShiftException]]:
+    """The team's weekly patterns and its exceptions from yesterday on."""
+    patterns = list(
+        session.scalars(
+            select(ShiftPattern)
+            .where(ShiftPattern.team_id == team.id)
+            .order_by(ShiftPattern.weekday, ShiftPattern.start_minute, ShiftPattern.agent_id)
+        )
+    )
+    since = utcnow().date() - timedelta(days=1)
+    exceptions = list(
+        session.scalars(
+            select(ShiftException)
+            .where(ShiftException.team_id == team.id, ShiftException.day >= since)
+            .order_by(ShiftException.day, ShiftException.id)
+        )
+    )
+    return patterns, exceptions
+
+
+# ---------------------------------------------------------------- who is on shift
+
+
+def _covered(patterns: Iterable[ShiftPattern], weekday: int, minute: int) -> bool:
+    for p in patterns:
+        overnight = p.end_minute <= p.start_minute
+        if p.weekday == weekday and p.start_minute <= minute and (overnight or minute < p.end_minute):
+            return True
+        if overnight and p.weekday == (weekday - 1) % 7 and minute < p.end_minute:
+            return True
+    return False
+
+
+def _on(patterns: list[ShiftPattern], exceptions: list[ShiftException], local: datetime) -> bool:
+    minute = local.hour * 60 + local.minute
+    todays = [e for e in exceptions if e.day == local.date()]
+
+    def hits(e: ShiftException) -> bool:
+        return e.start_minute is None or (e.start_minute <= minute < (e.end_minute or DAY))
+
+    if any(not e.available and hits(e) for e in todays):
+        return False
+    if any(e.available and hits(e) for e in todays):
+        return True
+    return _covered(patterns, local.weekday(), minute)
+
+
+class Roster:
+    """Schedules of a set of teams loaded once (two queries), answering who is on shift at any instant."""
+
+    def __init__(self, session: Session, team_ids: Sequence[int], tz: str, start: date, end: date) -> None:
+        """Load patterns and the exceptions dated in [start, end]."""
+        self.tz = ZoneInfo(tz)
+        self.patterns: dict[tuple[int, int], list[ShiftPattern]] = {}
+        self.exceptions: dict[tuple[int, int], list[ShiftException]] = {}
+        if not team_ids:
+            return
+        for p in session.scalars(select(ShiftPattern).where(ShiftPattern.team_id.in_(team_ids))):
+            self.patterns.setdefault((p.team_id, p.agent_id), []).append(p)
+        for e in session.scalars(
+            select(ShiftException).where(
+                ShiftException.team_id.in_(team_ids), ShiftException.day >= start, ShiftException.day <= end
+            )
+        ):
+            self.exceptions.setdefault((e.team_id, e.agent_id), []).append(e)
+
+    @property
+    def scheduled_teams(self) -> set[int]:
+        """Teams that have any schedule (patterns or exceptions)."""
+        return {t for t, _ in self.patterns} | {t for t, _ in self.exceptions}
+
+    def on_shift(self, at: datetime, team_id: int | None = None) -> set[int]:
+        """Agents on shift at `at` (in the given team, or any scheduled team)."""
+        local = at.astimezone(self.tz)
+        keys = set(self.patterns) | set(self.exceptions)
+        return {
+            agent
+            for team, agent in keys
+            if (team_id is None or team == team_id)
+            and _on(self.patterns.get((team, agent), []), self.exceptions.get((team, agent), []), local)
+        }
+
+
+def team_on_shift(session: Session, team_id: int, at: datetime | None = None) -> set[int] | None:
+    """Agents of a team on shift now (None: the team has no schedule, so everyone available counts)."""
+    at = at or utcnow()
+    tz = session.scalar(select(Brand.timezone).join(Team, Team.brand_id == Brand.id).where(Team.id == team_id))
+    local_day = at.astimezone(ZoneInfo(tz or "Asia/Taipei")).date()
+    roster = Roster(session, [team_id], tz or "Asia/Taipei", local_day - timedelta(days=1), local_day)
+    if team_id not in roster.scheduled_teams:
+        return None
+    return roster.on_shift(at, team_id)
+
+
+def brand_roster(session: Session, brand: Brand, start: datetime, end: datetime) -> Roster | None:
+    """The roster of every scheduled team of a brand for [start, end] (None when no team keeps a schedule)."""
+    has = session.scalar(
+        select(
+            or_(
+                exists().where(ShiftPattern.brand_id == brand.id),
+                exists().where(ShiftException.brand_id == brand.id),
+            )
+        )
+    )
+    if not has:
+        return None
+    tz = brand.timezone or "Asia/Taipei"
+    teams = list(session.scalars(select(Team.id).where(Team.brand_id == brand.id)))
+    zone = ZoneInfo(tz)
+    return Roster(session, teams, tz, start.astimezone(zone).date(), end.astimezone(zone).date())
+
+
+@dataclass
+class Coverage:
+    """A team's staffing over local days: agents on shift per step, the uncovered stretches, overtime per agent."""
+
+    timezone: str
+    step_minutes: int
+    counts: dict[str, list[int]]  # local date → on-shift count per step of the day
+    gaps: list[tuple[str, str]]  # local "YYYY-MM-DD HH:MM" start and end of stretches nobody covers
+    overtime_minutes: dict[int, int]
+
+
+def coverage(session: Session, team: Team, start: date, days: int, step_minutes: int = 30) -> Coverage:
+    """Who covers each step of `days` local days from `start` (24-hour view), where the gaps are, and overtime."""
+    if not 1 <= days <= 31 or step_minutes not in (15, 30, 60):
+        raise InvalidInput("days is 1 to 31 and step_minutes 15, 30 or 60.")
+    tz = session.scalar(select(Brand.timezone).where(Brand.id == team.brand_id)) or "Asia/Taipei"
+    end = start + timedelta(days=days - 1)
+    roster = Roster(session, [team.id], tz, start, end)
+    zone = ZoneInfo(tz)
+    counts: dict[str, list[int]] = {}
+    gaps: list[tuple[str, str]] = []
+    open_gap: str | None = None
+    for d in range(days):
+        day = start + timedelta(days=d)
+        row = []
+        for minute in range(0, DAY, step_minutes):
+            local = datetime(day.year, day.month, day.day, minute // 60, minute % 60, tzinfo=zone)
+            n = len(roster.on_shift(local, team.id))
+            row.append(n)
+            label = local.strftime("%Y-%m-%d %H:%M")
+            if n == 0 and open_gap is None:
+                open_gap = label
+            elif n > 0 and open_gap is not None:
+                gaps.append((open_gap, label))
+                open_gap = None
+        counts[day.isoformat()] = row
+    if open_gap is not None:
+        last = datetime(end.year, end.month, end.day, tzinfo=zone) + timedelta(days=1)
+        gaps.append((open_gap, last.strftime("%Y-%m-%d %H:%M")))
+    overtime: dict[int, int] = {}
+    for (_, agent), rows in roster.exceptions.items():
+        for e in rows:
+            if e.available and e.start_minute is not None and e.end_minute is not None:
+                overtime[agent] = overtime.get(agent, 0) + e.end_minute - e.start_minute
+    return Coverage(tz, step_minutes, counts, gaps, overtime)
