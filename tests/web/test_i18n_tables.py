@@ -133,3 +133,23 @@ def test_templates_show_no_raw_channel_kinds() -> None:
     offenders = [str(p.relative_to(root)) for p in root.rglob("*.html") if raw.search(p.read_text(encoding="utf-8"))]
     assert offenders == []
     assert all(f"ch_{kind}" in STRINGS for kind in CHANNEL_KINDS)
+
+
+def test_no_key_is_defined_twice_across_string_tables() -> None:
+    """Tables are merged into one namespace: a key in two tables would silently take the later table's text."""
+    tables = {
+        "STRINGS3": STRINGS3,
+        "tickets": TICKET_STRINGS,
+        "desk": DESK_STRINGS,
+        "admin": ADMIN_STRINGS,
+        "portal": PORTAL_STRINGS,
+        "casework": CASEWORK_STRINGS,
+    }
+    seen: dict[str, str] = {}
+    clashes = []
+    for name, table in tables.items():
+        for key in table:
+            if key in seen:
+                clashes.append(f"{key}: {seen[key]} and {name}")
+            seen[key] = name
+    assert clashes == []

@@ -179,7 +179,7 @@ STRINGS3: dict[str, tuple[str, str, str]] = {
     # composer and shortcuts
     "macro_hint": ("輸入 / 插入罐頭回覆", "输入 / 插入快捷回复", "Type / to insert a canned response"),
     "macro_list": ("快速插入", "快速插入", "Quick insert"),
-    "kb_title": ("鍵盤快速鍵", "键盘快捷键", "Keyboard shortcuts"),
+    "keys_title": ("鍵盤快速鍵", "键盘快捷键", "Keyboard shortcuts"),
     "kb_open": ("? 快速鍵說明", "? 快捷键说明", "? Shortcuts"),
     "kb_close": ("關閉", "关闭", "Close"),
     "kb_r": ("回覆客戶", "回复客户", "Reply to the customer"),
