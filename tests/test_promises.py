@@ -47,6 +47,8 @@ def test_cli_runs_a_promise_and_reports_pass(monkeypatch: Any) -> None:
     monkeypatch.chdir(ROOT)
     # SQLite only in the child run: this checks the walk, the test itself runs on PostgreSQL in the suite.
     monkeypatch.delenv("KEFU_TEST_DATABASE_URL", raising=False)
+    for flag in ("KEFU_TEST_REQUIRE_SERVICES", "CI"):  # CI requires PostgreSQL; the child run is SQLite only
+        monkeypatch.delenv(flag, raising=False)
     r = CliRunner().invoke(app, ["promises", "check", "--only", "36"])
     assert r.exit_code == 0, r.output
     assert " 36  pass" in r.output and "summary: 1 pass" in r.output

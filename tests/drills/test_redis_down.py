@@ -101,7 +101,8 @@ def test_redis_outage_degrades_safely_and_recovers(
     for port in (port_a, port_b):
         wait_http(f"http://127.0.0.1:{port}/healthz", timeout=120)
     auth = {"Authorization": f"Bearer {s['token']}"}
-    http = httpx.Client(timeout=15, headers=auth)
+    # A fresh connection per request: a pooled one the server closed on keep-alive timeout is not the drill.
+    http = httpx.Client(timeout=15, headers={**auth, "Connection": "close"})
     webhook = f"http://127.0.0.1:{port_a}/api/v1/channels/line/{s['inbox_id']}/webhook"
 
     def post(port: int, body: str) -> float:
