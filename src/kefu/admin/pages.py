@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -520,15 +521,21 @@ def _rule_actions(values: dict[str, str], t: dict[str, str], errors: dict[str, s
     return {"team_id": team_id, "set_priority": set_priority or None, "priority_bump": int(bump) if not errors else 0}
 
 
+def _posted_brand_id(values: Mapping[str, Any]) -> int:
+    """The form's brand_id (a 400 problem when it is missing or not a whole number)."""
+    brand_id = lenient_int(values.get("brand_id"))
+    if brand_id is None:
+        raise InvalidInput("brand_id is required.")
+    return brand_id
+
+
 @router.post("/routing/rules", response_class=HTMLResponse)
 async def create_rule(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
     """Add a routing rule from condition fields (category, channel, priority, language, VIP, tier, tag)."""
     _need(ctx, "routing")
     t = translator(ctx.locale)
     values, _ = await _posted(request)
-    brand_id = lenient_int(values.get("brand_id"))
-    if brand_id is None:
-        raise InvalidInput("brand_id is required.")
+    brand_id = _posted_brand_id(values)
     parsed = f.parse_conditions(values, t, {})
     name = f.text(values, "name")
     if not name:
@@ -592,9 +599,7 @@ async def routing_dry_run(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
     """Show which rules a sample ticket would match, the team it would go to and its priority; nothing is saved."""
     _need(ctx, "routing")
     values, _ = await _posted(request)
-    brand_id = lenient_int(values.get("brand_id"))
-    if brand_id is None:
-        raise InvalidInput("brand_id is required.")
+    brand_id = _posted_brand_id(values)
     facts = {
         "category": f.text(values, "category"),
         "channel": f.text(values, "channel"),
@@ -731,9 +736,7 @@ async def create_canned(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
     _need(ctx, "canned")
     t = translator(ctx.locale)
     values, _ = await _posted(request)
-    brand_id = lenient_int(values.get("brand_id"))
-    if brand_id is None:
-        raise InvalidInput("brand_id is required.")
+    brand_id = _posted_brand_id(values)
     errors: dict[str, str] = {}
     locale, shortcut = f.text(values, "locale"), f.text(values, "shortcut").lstrip("/")
     title, body = f.text(values, "title"), f.text(values, "body")
