@@ -1,7 +1,7 @@
 """Discovers capability modules by name, so adding a capability touches only its own folder.
 
-Every package under `kefu` may provide `models` (tables), `api` (a `router`), `pages` (a `router` for HTML
-pages) and `jobs` (job handlers registered with `kefu.core.jobs.job`).
+Every package under `kefu` may provide `models` (tables), `api` (a `router`, or a tuple `routers`), `pages` (a
+`router` for HTML pages) and `jobs` (job handlers registered with `kefu.core.jobs.job`).
 """
 
 from __future__ import annotations
@@ -55,5 +55,8 @@ def load_jobs() -> None:
 
 
 def routers(leaf: str = "api") -> list[Any]:
-    """FastAPI routers exported as `router` by `<package>.<leaf>` modules."""
-    return [m.router for m in modules(leaf) if hasattr(m, "router")]
+    """FastAPI routers exported by `<package>.<leaf>` modules: `routers` (a tuple) if present, else `router`."""
+    found: list[Any] = []
+    for m in modules(leaf):
+        found.extend(getattr(m, "routers", None) or ([m.router] if hasattr(m, "router") else []))
+    return found

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -33,8 +33,9 @@ from kefu.tickets.models import PRIORITIES
 from kefu.web.forms import lenient_int, optional_int
 from kefu.web.i18n import translator
 from kefu.web.pages import Ctx, PageContext, render
+from kefu.web.routing import Router
 
-router = APIRouter(include_in_schema=False, prefix="/admin")
+router = Router(include_in_schema=False, prefix="/admin")
 TABS: dict[str, str] = {
     "brands": "brands:manage",
     "agents": "agents:manage",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
@@ -19,8 +19,9 @@ from kefu.brands.models import Brand
 from kefu.core.db import utcnow
 from kefu.web.i18n import pick_locale, translator
 from kefu.web.pages import templates
+from kefu.web.routing import Router
 
-router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
+router = Router(prefix="/api/v1/analytics", tags=["analytics"])
 Reader = Annotated[Principal, Depends(require("reports:read"))]
 
 

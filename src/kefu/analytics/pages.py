@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from kefu.analytics import alerts as alerts_service
@@ -18,8 +18,9 @@ from kefu.brands.service import get_brand, visible_brands
 from kefu.core.errors import Forbidden, InvalidInput
 from kefu.web.forms import lenient_int
 from kefu.web.pages import Ctx, PageContext, render
+from kefu.web.routing import Router
 
-router = APIRouter(include_in_schema=False, prefix="/console/analytics")
+router = Router(include_in_schema=False, prefix="/console/analytics")
 
 
 def _need(ctx: PageContext) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from pydantic import BaseModel, ConfigDict
 
 from kefu.audit import service
@@ -13,8 +13,9 @@ from kefu.audit.chain import verify_chain
 from kefu.auth.deps import DB, require
 from kefu.auth.permissions import Principal
 from kefu.core.pagination import Page
+from kefu.web.routing import Router
 
-router = APIRouter(prefix="/api/v1", tags=["audit"])
+router = Router(prefix="/api/v1", tags=["audit"])
 
 
 class AuditOut(BaseModel):

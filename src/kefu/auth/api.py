@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -32,8 +32,9 @@ from kefu.core import like
 from kefu.core.config import Settings
 from kefu.core.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
 from kefu.core.pagination import Page, keyset_page
+from kefu.web.routing import Router
 
-router = APIRouter(prefix="/api/v1")
+router = Router(prefix="/api/v1")
 SENSITIVE_FIELDS = frozenset({"password", "email"})  # changes that need re-authentication
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from kefu.auth.deps import DB, require
 from kefu.auth.permissions import Principal
@@ -18,8 +18,9 @@ from kefu.brands.service import get_brand
 from kefu.conversations.models import Message
 from kefu.conversations.service import get_conversation
 from kefu.core.pagination import Page
+from kefu.web.routing import Router
 
-router = APIRouter(prefix="/api/v1", tags=["bot"])
+router = Router(prefix="/api/v1", tags=["bot"])
 KbRead = Annotated[Principal, Depends(require("kb:read"))]
 KbWrite = Annotated[Principal, Depends(require("kb:write"))]
 ConvRead = Annotated[Principal, Depends(require("conversations:read"))]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from sqlalchemy import select
 
 from kefu.auth.deps import DB, CurrentPrincipal, require
@@ -14,8 +14,9 @@ from kefu.brands.models import Brand, Inbox
 from kefu.brands.schemas import BrandCreate, BrandOut, BrandUpdate, InboxCreate, InboxOut, InboxUpdate
 from kefu.core.access import scope_to_brands
 from kefu.core.errors import NotFound
+from kefu.web.routing import Router
 
-router = APIRouter(prefix="/api/v1", tags=["brands"])
+router = Router(prefix="/api/v1", tags=["brands"])
 Manage = Annotated[Principal, Depends(require("brands:manage"))]
 
 

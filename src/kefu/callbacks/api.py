@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from kefu.auth.deps import DB, require
 from kefu.auth.permissions import Principal
@@ -24,8 +24,9 @@ from kefu.callbacks.schemas import (
 )
 from kefu.portal.service import brand_by_slug
 from kefu.tickets.models import Ticket
+from kefu.web.routing import Router
 
-router = APIRouter(prefix="/api/v1", tags=["call-backs"])
+router = Router(prefix="/api/v1", tags=["call-backs"])
 Read = Annotated[Principal, Depends(require("tickets:read"))]
 Write = Annotated[Principal, Depends(require("tickets:write"))]
 Reports = Annotated[Principal, Depends(require("reports:read"))]

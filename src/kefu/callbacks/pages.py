@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from kefu.auth.deps import DB
@@ -10,8 +10,9 @@ from kefu.callbacks import service
 from kefu.core.errors import Forbidden, ProblemError
 from kefu.tickets.listing import LocalTime, brand_zones
 from kefu.web.pages import Ctx, PageContext, render
+from kefu.web.routing import Router
 
-router = APIRouter(include_in_schema=False, prefix="/console/callbacks")
+router = Router(include_in_schema=False, prefix="/console/callbacks")
 VIEWS = {"due": ("due",), "booked": ("booked",), "missed": ("missed",)}
 
 

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
@@ -26,6 +26,7 @@ from kefu.conversations.service import get_conversation
 from kefu.core.access import ensure_brand
 from kefu.core.errors import NotFound, Unauthorized
 from kefu.core.events import publish
+from kefu.web.routing import Router
 
 
 @asynccontextmanager
@@ -45,7 +46,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             runner.stop()
 
 
-router = APIRouter(prefix="/api/v1/channels", tags=["channels"], lifespan=lifespan)
+router = Router(prefix="/api/v1/channels", tags=["channels"], lifespan=lifespan)
 Read = Annotated[Principal, Depends(require("conversations:read"))]
 Write = Annotated[Principal, Depends(require("conversations:write"))]
 MaybePrincipal = Annotated[Principal | None, Depends(optional_principal)]

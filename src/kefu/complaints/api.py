@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from pydantic import BaseModel
 
 from kefu.auth.deps import DB, require
@@ -25,8 +25,9 @@ from kefu.complaints.schemas import (
     TaskForceIn,
 )
 from kefu.core.pagination import Page
+from kefu.web.routing import Router
 
-router = APIRouter(prefix="/api/v1", tags=["complaints"])
+router = Router(prefix="/api/v1", tags=["complaints"])
 Read = Annotated[Principal, Depends(require("tickets:read"))]
 Write = Annotated[Principal, Depends(require("tickets:write"))]
 Reports = Annotated[Principal, Depends(require("reports:read"))]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from kefu.auth.deps import DB
@@ -11,8 +11,9 @@ from kefu.core.errors import Forbidden
 from kefu.sla import updates
 from kefu.tickets.listing import LocalTime, brand_zones
 from kefu.web.pages import Ctx, render
+from kefu.web.routing import Router
 
-router = APIRouter(include_in_schema=False, prefix="/console")
+router = Router(include_in_schema=False, prefix="/console")
 
 
 @router.get("/deadlines", response_class=HTMLResponse)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from kefu.auth.deps import DB, require
 from kefu.auth.permissions import Principal
@@ -22,8 +22,9 @@ from kefu.conversations.schemas import (
 from kefu.core.pagination import Page
 from kefu.customers.service import get_customer
 from kefu.privacy import masking as pii  # response masking for callers without pii:reveal (#7)
+from kefu.web.routing import Router
 
-router = APIRouter(prefix="/api/v1", tags=["conversations"])
+router = Router(prefix="/api/v1", tags=["conversations"])
 Read = Annotated[Principal, Depends(require("conversations:read"))]
 Write = Annotated[Principal, Depends(require("conversations:write"))]
 

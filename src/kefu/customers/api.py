@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from sqlalchemy import select
 
 from kefu.auth.deps import DB, require
@@ -27,8 +27,9 @@ from kefu.customers.schemas import (
     PurchaseIn,
 )
 from kefu.privacy import masking as pii  # response masking for callers without pii:reveal (#7)
+from kefu.web.routing import Router
 
-router = APIRouter(prefix="/api/v1", tags=["customers"])
+router = Router(prefix="/api/v1", tags=["customers"])
 Read = Annotated[Principal, Depends(require("customers:read"))]
 Write = Annotated[Principal, Depends(require("customers:write"))]
 

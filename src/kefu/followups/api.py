@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 
 from kefu.auth.deps import DB, require
 from kefu.auth.permissions import Principal
@@ -13,8 +13,9 @@ from kefu.followups import service
 from kefu.followups.models import FollowUp
 from kefu.followups.schemas import FollowUpOut, FollowUpPage, OutcomeIn, RuleIn, RuleOut
 from kefu.tickets.models import Ticket
+from kefu.web.routing import Router
 
-router = APIRouter(prefix="/api/v1", tags=["follow-ups"])
+router = Router(prefix="/api/v1", tags=["follow-ups"])
 Read = Annotated[Principal, Depends(require("tickets:read"))]
 Write = Annotated[Principal, Depends(require("tickets:write"))]
 Configure = Annotated[Principal, Depends(require("teams:manage"))]

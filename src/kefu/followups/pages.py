@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from kefu.auth.deps import DB
@@ -11,8 +11,9 @@ from kefu.core.errors import Forbidden, ProblemError
 from kefu.followups import service
 from kefu.tickets.listing import LocalTime, brand_zones
 from kefu.web.pages import Ctx, PageContext, render
+from kefu.web.routing import Router
 
-router = APIRouter(include_in_schema=False, prefix="/console/follow-ups")
+router = Router(include_in_schema=False, prefix="/console/follow-ups")
 
 
 def _need(ctx: PageContext, perm: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -22,8 +22,9 @@ from kefu.knowledge.schemas import (
     FaqOut,
     FaqUpdate,
 )
+from kefu.web.routing import Router
 
-router = APIRouter(prefix="/api/v1/kb", tags=["knowledge"])
+router = Router(prefix="/api/v1/kb", tags=["knowledge"])
 Read = Annotated[Principal, Depends(require("kb:read"))]
 Write = Annotated[Principal, Depends(require("kb:write"))]
 Locale = Annotated[str | None, Query(pattern=LOCALE_PATTERN)]

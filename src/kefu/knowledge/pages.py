@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request, UploadFile
+from fastapi import Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 from sqlalchemy.orm import Session
@@ -22,8 +22,9 @@ from kefu.knowledge.render import for_channel
 from kefu.web.forms import lenient_int
 from kefu.web.i18n import translator
 from kefu.web.pages import Ctx, PageContext, render
+from kefu.web.routing import Router
 
-router = APIRouter(include_in_schema=False, prefix="/admin/kb")
+router = Router(include_in_schema=False, prefix="/admin/kb")
 MAX_BYTES = 50 * 1024 * 1024
 
 # Written per locale (not converted): zh-TW, zh-CN, en.

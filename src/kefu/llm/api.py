@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 
 from kefu.auth.deps import DB, CurrentPrincipal, SettingsDep, require
 from kefu.auth.permissions import Principal
@@ -13,8 +13,9 @@ from kefu.conversations.service import get_conversation
 from kefu.llm import assist
 from kefu.llm.client import is_enabled
 from kefu.llm.schemas import AssistOut, DraftIn, StatusOut, TranslateIn
+from kefu.web.routing import Router
 
-router = APIRouter(prefix="/api/v1", tags=["llm"])
+router = Router(prefix="/api/v1", tags=["llm"])
 ConvRead = Annotated[Principal, Depends(require("conversations:read"))]
 ConvWrite = Annotated[Principal, Depends(require("conversations:write"))]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from kefu.auth.deps import DB, SettingsDep
@@ -10,8 +10,9 @@ from kefu.conversations import service as conv_service
 from kefu.llm import texts
 from kefu.llm.service import available
 from kefu.web.pages import Ctx, render
+from kefu.web.routing import Router
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 
 
 @router.get("/console/conversations/{conversation_id}/llm", response_class=HTMLResponse)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from kefu.auth.deps import DB, CurrentPrincipal, require
 from kefu.auth.permissions import Principal
 from kefu.macros import service
 from kefu.macros.schemas import CannedCreate, CannedOut, CannedUpdate
+from kefu.web.routing import Router
 
-router = APIRouter(prefix="/api/v1/canned-responses", tags=["macros"])
+router = Router(prefix="/api/v1/canned-responses", tags=["macros"])
 Write = Annotated[Principal, Depends(require("kb:write"))]
 
 

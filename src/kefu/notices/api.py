@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
@@ -14,8 +14,9 @@ from kefu.auth.permissions import Principal
 from kefu.notices import service as _service  # noqa: F401  (registers the ticket status hook)
 from kefu.notices.models import CustomerNotice
 from kefu.tickets.service import get_ticket
+from kefu.web.routing import Router
 
-router = APIRouter(prefix="/api/v1", tags=["notices"])
+router = Router(prefix="/api/v1", tags=["notices"])
 Read = Annotated[Principal, Depends(require("tickets:read"))]
 
 

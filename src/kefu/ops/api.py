@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from pydantic import BaseModel, ConfigDict
 
 from kefu.auth.deps import DB, require
@@ -15,8 +15,9 @@ from kefu.core import jobs
 from kefu.core.errors import Conflict, NotFound
 from kefu.core.models import Job
 from kefu.ops.service import ensure_operator
+from kefu.web.routing import Router
 
-router = APIRouter(prefix="/api/v1/ops", tags=["operations"])
+router = Router(prefix="/api/v1/ops", tags=["operations"])
 Admin = Annotated[Principal, Depends(require("brands:manage"))]
 
 

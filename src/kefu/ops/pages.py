@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from kefu.auth.deps import DB
@@ -10,8 +10,9 @@ from kefu.channels.service import requeue_event
 from kefu.core import jobs
 from kefu.ops.service import ensure_operator, overview
 from kefu.web.pages import Ctx, render
+from kefu.web.routing import Router
 
-router = APIRouter(include_in_schema=False, prefix="/ops")
+router = Router(include_in_schema=False, prefix="/ops")
 
 # Written per locale (not converted): this page's words are the operators' own.
 TEXT: dict[str, dict[str, str]] = {

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
@@ -28,8 +28,9 @@ from kefu.tickets.progress import customer_progress
 from kefu.web.forms import lenient_int
 from kefu.web.i18n import pick_locale
 from kefu.web.pages import LOCALE_COOKIE, render
+from kefu.web.routing import Router
 
-router = APIRouter(include_in_schema=False, prefix="/portal")
+router = Router(include_in_schema=False, prefix="/portal")
 
 
 def _locale(request: Request, brand: Brand) -> str:

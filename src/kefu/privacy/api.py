@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 from sqlalchemy import select
 
 from kefu.auth.deps import DB, CurrentPrincipal, require
@@ -39,8 +39,9 @@ from kefu.privacy.schemas import (
     RetentionRunIn,
     RevealIn,
 )
+from kefu.web.routing import Router
 
-router = APIRouter(prefix="/api/v1", tags=["privacy"])
+router = Router(prefix="/api/v1", tags=["privacy"])
 
 
 def require_all(*permissions: str) -> Callable[[Principal], Principal]:

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from kefu.auth.deps import DB, require
 from kefu.auth.permissions import Principal
@@ -14,8 +14,9 @@ from kefu.brands.service import get_brand
 from kefu.core.db import utcnow
 from kefu.qa import service
 from kefu.qa.schemas import ReviewOut, SampleIn, SampleRunOut, ScorecardIn, ScorecardOut, ScoreIn
+from kefu.web.routing import Router
 
-router = APIRouter(prefix="/api/v1/qa", tags=["qa"])
+router = Router(prefix="/api/v1/qa", tags=["qa"])
 Reader = Annotated[Principal, Depends(require("reports:read"))]
 Reviewer = Annotated[Principal, Depends(require("teams:manage"))]
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from kefu.auth.deps import DB
 from kefu.core.errors import Forbidden, ProblemError
 from kefu.qa import service
 from kefu.web.pages import Ctx, PageContext, render
+from kefu.web.routing import Router
 
-router = APIRouter(include_in_schema=False, prefix="/console/qa")
+router = Router(include_in_schema=False, prefix="/console/qa")
 
 
 def _need(ctx: PageContext, perm: str = "reports:read") -> None:

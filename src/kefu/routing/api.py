@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from sqlalchemy import select
 
 from kefu.auth.deps import DB, require
@@ -28,8 +28,9 @@ from kefu.routing.schemas import (
 from kefu.sla import service as sla
 from kefu.tickets.schemas import TicketOut
 from kefu.tickets.service import get_ticket
+from kefu.web.routing import Router
 
-router = APIRouter(prefix="/api/v1/routing", tags=["routing"])
+router = Router(prefix="/api/v1/routing", tags=["routing"])
 Read = Annotated[Principal, Depends(require("tickets:read"))]
 Write = Annotated[Principal, Depends(require("tickets:write"))]
 Configure = Annotated[Principal, Depends(require("teams:manage"))]

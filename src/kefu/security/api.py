@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from kefu.auth.deps import DB, CurrentPrincipal, SettingsDep, client_ip, require
@@ -13,8 +13,9 @@ from kefu.auth.permissions import Principal
 from kefu.core.errors import Forbidden
 from kefu.security import incidents, reset
 from kefu.security.models import SecurityIncident
+from kefu.web.routing import Router
 
-router = APIRouter(prefix="/api/v1")
+router = Router(prefix="/api/v1")
 Audit = Annotated[Principal, Depends(require("audit:read"))]
 
 

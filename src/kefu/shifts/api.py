@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 
 from kefu.auth.deps import DB, require
 from kefu.auth.permissions import Principal
@@ -16,8 +16,9 @@ from kefu.core.errors import InvalidInput
 from kefu.shifts import service
 from kefu.shifts.models import ShiftException
 from kefu.shifts.schemas import CoverageOut, ExceptionIn, ExceptionOut, OnShiftOut, PatternBody, PatternsIn, ScheduleOut
+from kefu.web.routing import Router
 
-router = APIRouter(prefix="/api/v1", tags=["shifts"])
+router = Router(prefix="/api/v1", tags=["shifts"])
 Read = Annotated[Principal, Depends(require("tickets:read"))]
 Manage = Annotated[Principal, Depends(require("teams:manage"))]
 

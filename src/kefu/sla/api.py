@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 
@@ -34,8 +34,9 @@ from kefu.sla.schemas import (
     TicketSlaOut,
 )
 from kefu.tickets.service import get_ticket, install_default_categories
+from kefu.web.routing import Router
 
-router = APIRouter(prefix="/api/v1", tags=["sla"])
+router = Router(prefix="/api/v1", tags=["sla"])
 Read = Annotated[Principal, Depends(require("tickets:read"))]
 Configure = Annotated[Principal, Depends(require("teams:manage"))]
 

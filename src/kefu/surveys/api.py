@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 
 from kefu.auth.deps import DB, require
 from kefu.auth.permissions import Principal
@@ -23,8 +23,9 @@ from kefu.surveys.schemas import (
     LaunchIn,
 )
 from kefu.tickets.models import Ticket
+from kefu.web.routing import Router
 
-router = APIRouter(prefix="/api/v1", tags=["surveys"])
+router = Router(prefix="/api/v1", tags=["surveys"])
 Reader = Annotated[Principal, Depends(require("reports:read"))]
 # Running campaigns messages customers: supervisors and admins (teams:manage), not auditors.
 Manager = Annotated[Principal, Depends(require("teams:manage"))]

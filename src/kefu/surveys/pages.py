@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from kefu.auth.deps import DB
@@ -11,8 +11,9 @@ from kefu.core.errors import Forbidden, ProblemError
 from kefu.surveys import service
 from kefu.web.forms import lenient_int
 from kefu.web.pages import render
+from kefu.web.routing import Router
 
-router = APIRouter(include_in_schema=False, prefix="/survey")
+router = Router(include_in_schema=False, prefix="/survey")
 
 
 def _same_origin(request: Request) -> bool:

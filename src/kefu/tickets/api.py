@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 
 from kefu.auth.deps import DB, client_ip, require
 from kefu.auth.permissions import Principal
@@ -36,8 +36,9 @@ from kefu.tickets.schemas import (
     TicketOut,
     TicketUpdate,
 )
+from kefu.web.routing import Router
 
-router = APIRouter(prefix="/api/v1", tags=["tickets"])
+router = Router(prefix="/api/v1", tags=["tickets"])
 Read = Annotated[Principal, Depends(require("tickets:read"))]
 Write = Annotated[Principal, Depends(require("tickets:write"))]
 Configure = Annotated[Principal, Depends(require("teams:manage"))]
@@ -263,7 +264,7 @@ def update_field(field_id: int, body: FieldDefinitionUpdate, db: DB, principal: 
 
 # ---------------------------------------------------------------- public (no agent authentication)
 
-public = APIRouter(prefix="/public", tags=["public"])
+public = Router(prefix="/public", tags=["public"])
 
 
 @public.post(
@@ -294,4 +295,4 @@ def confirm_resolution(body: ProgressQueryIn, request: Request, db: DB) -> Progr
     return ProgressOut.model_validate(progress.progress_view(db, ticket))
 
 
-router.include_router(public)
+routers = (router, public)  # kefu.registry includes both; unnested so each keeps its prefix pre-check

@@ -29,6 +29,7 @@ from kefu.security.logredact import install_log_redaction
 from kefu.web.errors import install_docs, install_error_pages
 from kefu.web.pages import LoginRequired
 from kefu.web.problems import install_problem_handlers
+from kefu.web.routing import Router
 from kefu.web.ws import router as ws_router
 
 log = logging.getLogger("kefu.web")
@@ -81,10 +82,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.hub = hub
     install_problem_handlers(app)
 
-    for router in registry.routers("api"):
-        app.include_router(router)
-    app.include_router(ws_router)
-    for router in registry.routers("pages"):
+    for router in [*registry.routers("api"), ws_router, *registry.routers("pages")]:
+        if not isinstance(router, Router):  # the prefix pre-check is what keeps routing cheap (kefu.web.routing)
+            raise TypeError(f"{router!r} must be a kefu.web.routing.Router, not a bare APIRouter")
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     favicon = (Path(__file__).parent / "static" / "favicon.ico").read_bytes()

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import Depends, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
@@ -38,11 +38,12 @@ from kefu.tickets.commands import AssignTicket, ChangeTicketStatus, build
 from kefu.tickets.models import PRIORITIES, TICKET_STATUSES
 from kefu.web.forms import optional_int
 from kefu.web.i18n import LOCALES, pick_locale, translator
+from kefu.web.routing import Router
 from kefu.workspace import collab
 from kefu.workspace import service as views_service
 
 log = logging.getLogger("kefu.web")
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 

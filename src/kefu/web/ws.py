@@ -9,7 +9,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from kefu.auth import service as auth_service
@@ -23,8 +23,9 @@ from kefu.core.realtime import Hub, Subscriber
 from kefu.customers.models import Customer
 from kefu.privacy.masking import can_reveal
 from kefu.tickets.models import Ticket
+from kefu.web.routing import Router
 
-router = APIRouter()
+router = Router()
 MAX_TOPICS = 200
 
 

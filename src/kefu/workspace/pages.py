@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from kefu.auth import service as auth_service
@@ -24,9 +24,10 @@ from kefu.privacy import requests as dsr
 from kefu.security import incidents
 from kefu.tickets import listing
 from kefu.web.pages import Ctx, PageContext, render
+from kefu.web.routing import Router
 from kefu.workspace import search as global_search
 
-router = APIRouter(include_in_schema=False, prefix="/console")
+router = Router(include_in_schema=False, prefix="/console")
 ON_TIME_WINDOW = timedelta(days=90)
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from kefu.auth.deps import DB
 from kefu.channels.http import accept_webhook
+from kefu.web.routing import Router
 
-router = APIRouter(prefix="/api/v1/channels/api", tags=["channels"])
+router = Router(prefix="/api/v1/channels/api", tags=["channels"])
 
 
 @router.post("/{inbox_id}/messages", status_code=202)

@@ -6,7 +6,7 @@ import html
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -16,8 +16,9 @@ from kefu.channels.board.service import submit
 from kefu.channels.service import get_inbox
 from kefu.core.errors import InvalidInput
 from kefu.security.asgi import csp_nonce
+from kefu.web.routing import Router
 
-router = APIRouter(prefix="/api/v1/channels/board", tags=["channels"])
+router = Router(prefix="/api/v1/channels/board", tags=["channels"])
 
 
 class BoardPost(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import PlainTextResponse
 
 from kefu.auth.deps import DB
@@ -10,8 +10,9 @@ from kefu.channels.http import accept_webhook
 from kefu.channels.messenger.protocol import verify_challenge
 from kefu.channels.service import get_inbox
 from kefu.core.errors import Forbidden
+from kefu.web.routing import Router
 
-router = APIRouter(prefix="/api/v1/channels/messenger", tags=["channels"])
+router = Router(prefix="/api/v1/channels/messenger", tags=["channels"])
 
 
 @router.get("/{inbox_id}/webhook", response_class=PlainTextResponse)

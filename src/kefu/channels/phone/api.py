@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -19,8 +19,9 @@ from kefu.core.access import ensure_brand
 from kefu.core.errors import InvalidInput, ProblemError
 from kefu.customers.service import find_or_create_by_identity, get_customer
 from kefu.tickets.intake import ensure_case
+from kefu.web.routing import Router
 
-router = APIRouter(prefix="/api/v1/channels/phone", tags=["channels"])
+router = Router(prefix="/api/v1/channels/phone", tags=["channels"])
 Write = Annotated[Principal, Depends(require("conversations:write"))]
 
 

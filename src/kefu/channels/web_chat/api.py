@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Request, UploadFile, WebSocket, WebSocketDisconnect
+from fastapi import Header, Request, UploadFile, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -26,8 +26,9 @@ from kefu.core.errors import InvalidInput, NotFound, Unauthorized
 from kefu.core.events import Event, get_bus
 from kefu.core.realtime import Hub, Subscriber
 from kefu.customers.claims import confirm_claim
+from kefu.web.routing import Router
 
-router = APIRouter(prefix="/api/v1/widget", tags=["web chat"])
+router = Router(prefix="/api/v1/widget", tags=["web chat"])
 STATIC = Path(__file__).parent / "static"
 LOCALES = ("zh-TW", "zh-CN", "en")
 

@@ -1,0 +1,72 @@
+"""Every route is still reached, and by the same route, with kefu.web.routing's prefix pre-check."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute, APIWebSocketRoute
+from starlette.routing import Match
+
+from kefu import registry
+from kefu.web.app import create_app
+from kefu.web.routing import Router
+
+
+def _first_match(app: FastAPI, scope: dict[str, Any], fast: bool) -> Any:
+    original = Router.matches
+    if not fast:
+        Router.matches = APIRouter.matches  # type: ignore[method-assign]
+    try:
+        for index, top in enumerate(app.router.routes):
+            match, child = top.matches(dict(scope))
+            if match != Match.FULL:
+                continue
+            inner = getattr(top, "original_router", None)  # an included router: which of its routes answers
+            if inner is None:
+                return index, child.get("endpoint")
+            for route in inner.routes:
+                if route.matches(dict(scope))[0] == Match.FULL:
+                    return index, route.endpoint
+            return index, None
+        return None
+    finally:
+        Router.matches = original  # type: ignore[method-assign]
+
+
+def test_every_route_matches_the_same_route_as_fastapi_alone(app: FastAPI) -> None:
+    """For each declared route, a sample path resolves to the same endpoint with and without the pre-check."""
+    routes = [r for router in registry.routers("api") + registry.routers("pages") for r in router.routes]
+    checked = 0
+    for route in routes:
+        if not isinstance(route, APIRoute | APIWebSocketRoute):
+            continue
+        path = re.sub(r"\{[^}]+\}", "1", route.path)
+        kind = "websocket" if isinstance(route, APIWebSocketRoute) else "http"
+        method = sorted(route.methods)[0] if isinstance(route, APIRoute) else "GET"
+        scope = {"type": kind, "path": path, "method": method, "root_path": "", "headers": [], "query_string": b""}
+        fast = _first_match(app, scope, fast=True)
+        assert fast is not None and fast[1] is not None, path
+        assert fast == _first_match(app, scope, fast=False), path
+        checked += 1
+    assert checked > 200
+
+
+def test_unknown_paths_still_404(client: Any) -> None:
+    """A path under no router's prefix falls through to the 404 problem document."""
+    assert client.get("/api/v1/no-such-thing").status_code == 404
+    assert client.get("/nowhere").status_code == 404
+
+
+def test_a_bare_apirouter_is_refused(monkeypatch: Any, settings: Any) -> None:
+    """A capability that declares a plain APIRouter would lose the pre-check: create_app refuses it."""
+    bare = APIRouter(prefix="/api/v1/bare")
+    real = registry.routers
+    monkeypatch.setattr(registry, "routers", lambda leaf="api": [*real(leaf), bare] if leaf == "api" else real(leaf))
+    try:
+        create_app(settings)
+    except TypeError as exc:
+        assert "kefu.web.routing.Router" in str(exc)
+    else:
+        raise AssertionError("create_app accepted a bare APIRouter")
