@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from kefu.auth import scopes, service
 from kefu.auth.models import AuthSession
 from kefu.auth.permissions import Principal
 from kefu.core.config import Settings, get_settings
-from kefu.core.db import get_database, session_scope
+from kefu.core.db import finish_session, get_database
 from kefu.core.errors import Forbidden, Unauthorized
 from kefu.core.security import constant_eq
 
@@ -20,7 +21,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
 
 
-def db_session(request: Request) -> Iterator[Session]:
+async def db_session(request: Request) -> AsyncIterator[Session]:
     """One transaction per request: commit when the handler returns, roll back when it raises."""
     factory = getattr(request.app.state, "session_factory", None) or get_database().sessionmaker
     if request.method in SAFE_METHODS:
@@ -28,8 +29,15 @@ def db_session(request: Request) -> Iterator[Session]:
         # Only the Database's own factory has a read twin (a test's factory bound to its transaction has none).
         if database is not None and factory is getattr(database, "default_sessionmaker", None):
             factory = database.read_sessionmaker  # reads never wait for the SQLite write lock
-    with session_scope(factory) as session:
+    # Async so that opening the session (no I/O: it connects at its first statement) costs no thread-pool hop;
+    # the commit or rollback and the close run together in one hop at the end (kefu.core.db.finish_session).
+    session = factory()
+    try:
         yield session
+    except BaseException:
+        await run_in_threadpool(finish_session, session, False)
+        raise
+    await run_in_threadpool(finish_session, session, True)
 
 
 # scope="function": commit before the response is sent, so a 2xx always means durable.

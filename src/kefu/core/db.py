@@ -192,9 +192,22 @@ def session_scope(factory: SessionFactory) -> Iterator[Session]:
     session = factory()
     try:
         yield session
-        session.commit()
     except BaseException:
-        session.rollback()
+        finish_session(session, False)
+        raise
+    finish_session(session, True)
+
+
+def finish_session(session: Session, commit: bool) -> None:
+    """End a unit of work: commit (or roll back) and close; a failed commit rolls back before it raises."""
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    except BaseException:
+        if commit:
+            session.rollback()
         raise
     finally:
         session.close()
