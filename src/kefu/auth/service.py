@@ -473,12 +473,19 @@ def create_token(
 
 def resolve_token(session: Session, raw: str, ip: str | None) -> Principal | None:
     """Principal for a bearer token, or None."""
-    tok = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(raw)))
+    # Token and agent in one round trip: every API request pays for this lookup.
+    row = session.execute(
+        select(ApiToken, Agent)
+        .join(Agent, Agent.id == ApiToken.agent_id)
+        .where(ApiToken.token_hash == token_digest(raw))
+    ).first()
     now = utcnow()
-    if tok is None or tok.revoked_at is not None or (tok.expires_at is not None and tok.expires_at <= now):
+    if row is None:
         return None
-    agent = session.get(Agent, tok.agent_id)
-    if agent is None or not agent.is_active:
+    tok, agent = row.tuple()
+    if tok.revoked_at is not None or (tok.expires_at is not None and tok.expires_at <= now):
+        return None
+    if not agent.is_active:
         return None
     if tok.last_used_at is None or (now - tok.last_used_at).total_seconds() > 60:
         tok.last_used_at = now
