@@ -346,12 +346,17 @@ def login(
 
 def resolve_session(session: Session, token: str, ip: str | None) -> tuple[Principal, AuthSession] | None:
     """Principal for a session cookie, or None if unknown, expired or revoked."""
-    row = session.scalar(select(AuthSession).where(AuthSession.token_hash == token_digest(token)))
+    # Session and agent in one round trip: every console request pays for this lookup.
+    found = session.execute(
+        select(AuthSession, Agent)
+        .join(Agent, Agent.id == AuthSession.agent_id)
+        .where(AuthSession.token_hash == token_digest(token))
+    ).first()
     now = utcnow()
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
+    if found is None:
         return None
-    agent = session.get(Agent, row.agent_id)
-    if agent is None or not agent.is_active:
+    row, agent = found.tuple()
+    if row.revoked_at is not None or row.expires_at <= now or not agent.is_active:
         return None
     # Touch at most once a minute to keep read requests write-free.
     if (now - row.last_seen_at).total_seconds() > 60:
@@ -483,9 +488,7 @@ def resolve_token(session: Session, raw: str, ip: str | None) -> Principal | Non
     if row is None:
         return None
     tok, agent = row.tuple()
-    if tok.revoked_at is not None or (tok.expires_at is not None and tok.expires_at <= now):
-        return None
-    if not agent.is_active:
+    if tok.revoked_at is not None or (tok.expires_at is not None and tok.expires_at <= now) or not agent.is_active:
         return None
     if tok.last_used_at is None or (now - tok.last_used_at).total_seconds() > 60:
         tok.last_used_at = now
