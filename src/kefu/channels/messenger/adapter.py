@@ -17,6 +17,8 @@ from kefu.channels.feedback import (
     vote_data,
     vote_labels,
 )
+from kefu.channels.media import outbound
+from kefu.channels.media import read as read_file
 from kefu.channels.messenger.protocol import (
     DEFAULT_API_BASE,
     DEFAULT_API_VERSION,
@@ -121,6 +123,9 @@ class MessengerAdapter(ChannelAdapter):
     def prepare(self, session: Session, inbox: Inbox, conv: Conversation, message: Message) -> dict[str, Any]:
         """Plain text (rich answers written out) plus quick replies: the bot's options and the vote."""
         payload: dict[str, Any] = {"text": render_message(session, message, "messenger").text}
+        files = outbound(session, message)
+        if files:
+            payload["attachments"] = files
         replies = quick_replies(message, customer_locale(session, conv))
         if replies:
             payload["quick_replies"] = replies
@@ -133,17 +138,42 @@ class MessengerAdapter(ChannelAdapter):
 
     def send(self, ctx: SendContext) -> SendResult:
         """Send API text message(s); quick replies ride on the last one."""
-        text = str(ctx.payload.get("text") or "") or " "
+        text = str(ctx.payload.get("text") or "")
+        files = list(ctx.payload.get("attachments") or [])
+        if not text and not files:
+            text = " "
         chunks = [text[i : i + MAX_TEXT_LENGTH] for i in range(0, len(text), MAX_TEXT_LENGTH)]
+        blobs = []
+        for item in files:  # read before the first send: a lost file fails the row before anything went out
+            try:
+                blobs.append((item, read_file(item)))
+            except OSError as exc:
+                raise PermanentSendError(f"attachment {item.get('filename')!r} is no longer stored") from exc
         mids: list[str] = []
         messaging_type = str(ctx.payload.get("messaging_type") or "RESPONSE")
+        last = len(chunks) + len(blobs)
+        # The metadata comes back on the echo webhook: it settles this row if our record of the send is lost.
+        metadata = f"{ECHO_METADATA_PREFIX}{ctx.idempotency_key}"
         with client_for(ctx.config) as client:
             for n, chunk in enumerate(chunks, start=1):
-                # The metadata comes back on the echo webhook: it settles this row if our record of the send is lost.
-                message: dict[str, Any] = {"text": chunk, "metadata": f"{ECHO_METADATA_PREFIX}{ctx.idempotency_key}"}
-                if n == len(chunks) and ctx.payload.get("quick_replies"):
+                message: dict[str, Any] = {"text": chunk, "metadata": metadata}
+                if n == last and ctx.payload.get("quick_replies"):
                     message["quick_replies"] = list(ctx.payload["quick_replies"])
                 result = client.send_message(ctx.recipient, message, messaging_type)
+                if result.message_id:
+                    mids.append(result.message_id)
+            for n, (item, data) in enumerate(blobs, start=len(chunks) + 1):
+                extra: dict[str, Any] = {"metadata": metadata}
+                if n == last and ctx.payload.get("quick_replies"):
+                    extra["quick_replies"] = list(ctx.payload["quick_replies"])
+                result = client.send_attachment(
+                    ctx.recipient,
+                    filename=str(item.get("filename") or "attachment"),
+                    content_type=str(item.get("content_type") or "application/octet-stream"),
+                    data=data,
+                    messaging_type=messaging_type,
+                    extra=extra,
+                )
                 if result.message_id:
                     mids.append(result.message_id)
         return SendResult(mids[0] if mids else None, {"mids": mids})
