@@ -9,14 +9,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from kefu.auth.deps import DB, optional_principal, require
 from kefu.auth.permissions import Principal
-from kefu.channels import config, media, outbox
+from kefu.channels import config, media, outbox, testsend
 from kefu.channels import jobs as _jobs  # noqa: F401 - registers channel jobs (create_app does not load jobs)
 from kefu.channels.email import jobs as _email_jobs  # noqa: F401
 from kefu.channels.models import ChannelAttachment, OutboxMessage
@@ -133,6 +133,36 @@ async def post_message_with_files(
         return pii.message(principal, MessageOut.model_validate(msg))
 
     return await run_in_threadpool(run)
+
+
+class TestMessage(BaseModel):
+    """Who receives an inbox's test message (email address, LINE user id, PSID, phone number, API user id)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: Annotated[str, Field(min_length=1, max_length=320)]
+    text: Annotated[str | None, Field(max_length=1000)] = None
+
+
+@router.post("/inboxes/{inbox_id}/test")
+def send_test_message(
+    inbox_id: int, body: TestMessage, db: DB, principal: Annotated[Principal, Depends(require("brands:manage"))]
+) -> dict[str, Any]:
+    """Send a real test message through the inbox's adapter; the provider's answer (or error) is returned."""
+    from kefu.brands.service import inbox_in_brands
+
+    inbox = inbox_in_brands(db, inbox_id, principal)
+    if inbox is None:
+        raise NotFound("Inbox not found.")
+    text = body.text or f"kefu test message ({inbox.name})"
+    outcome = testsend.send_test(db, inbox, principal, body.to, text=text, subject="kefu test message")
+    return {
+        "ok": outcome.ok,
+        "provider_message_id": outcome.provider_message_id,
+        "error": outcome.error,
+        "retryable": outcome.retryable,
+        "status_code": outcome.status_code,
+    }
 
 
 class OutboxOut(BaseModel):

@@ -134,6 +134,8 @@ class ApiChannelAdapter(ChannelAdapter):
         if not url:
             raise PermanentSendError("API inbox has no callback_url")
         data: dict[str, Any] = {"user_id": ctx.recipient, "text": ctx.payload.get("text"), "id": ctx.idempotency_key}
+        if ctx.payload.get("message_id") is not None:
+            data["message_id"] = ctx.payload["message_id"]  # kefu's id of the message (votes name it too)
         if ctx.payload.get("quick_replies"):
             data["quick_replies"] = list(ctx.payload["quick_replies"])
         if ctx.payload.get("attachments"):
