@@ -40,7 +40,9 @@
   // The server refuses a file with 413/415/422 and retargets its message here: show it, keep what was typed.
   document.body.addEventListener("htmx:beforeSwap", function (e) {
     var s = e.detail.xhr ? e.detail.xhr.status : 0;
-    if (e.detail.elt === form && (s === 413 || s === 415 || s === 422)) {
+    // htmx fires this on the (re)target, so the request's own element tells whether it was the composer.
+    var from = e.detail.requestConfig ? e.detail.requestConfig.elt : e.detail.elt;
+    if (from === form && (s === 413 || s === 415 || s === 422)) {
       e.detail.shouldSwap = true; // still an error: the composer is not reset, so the typed reply stays
       e.detail.target = error;
     }
