@@ -304,3 +304,48 @@ def test_scoped_and_foreign_agents_cannot_attach(client: Any, make: Any, db: Any
     db.commit()
     assert _post(client, conv.id, _agent(make, other), "x", ("a.png", PNG, "image/png")).status_code == 404
     assert _post(client, conv.id, {}, "x", ("a.png", PNG, "image/png")).status_code == 401
+
+
+def test_messenger_retry_resends_only_the_parts_that_failed(
+    client: Any, make: Any, db: Any, jobs: Any, inbox: Any, messenger_api: FakeApi, session_factory: Any
+) -> None:
+    from kefu.channels import outbox
+    from kefu.channels.models import OutboxMessage
+    from kefu.conversations.models import Conversation
+
+    failures = {"n": 1}
+
+    def flaky(rec: Recorded) -> tuple[int, dict[str, str], bytes] | None:
+        if rec.headers.get("content-type", "").startswith("multipart/form-data"):
+            if failures["n"] > 0:
+                failures["n"] -= 1
+                error = {"error": {"message": "An unexpected error has occurred.", "code": 2, "is_transient": True}}
+                return 500, {"Content-Type": "application/json"}, json.dumps(error).encode()
+            return 200, {"Content-Type": "application/json"}, b'{"recipient_id": "PSID1", "message_id": "m_file"}'
+        return None
+
+    messenger_api.responder = flaky
+    brand = make.brand()
+    cfg = {"app_secret": APP_SECRET, "verify_token": "vt", "page_access_token": "pat", "api_base": messenger_api.url}
+    ib = inbox(brand, "messenger", cfg)
+    event = {"sender": {"id": "PSID1"}, "recipient": {"id": "PAGE"}, "timestamp": 1_700_000_000_000,
+             "message": {"mid": "m_in_1", "text": "收據呢"}}  # fmt: skip
+    body = json.dumps({"object": "page", "entry": [{"id": "PAGE", "time": 1, "messaging": [event]}]}).encode()
+    headers = {"X-Hub-Signature-256": hub_sign(APP_SECRET, body)}
+    assert client.post(f"/api/v1/channels/messenger/{ib.id}/webhook", content=body, headers=headers).status_code == 200
+    assert jobs.drain()
+    conv = db.scalars(select(Conversation).where(Conversation.inbox_id == ib.id)).one()
+    messenger_api.requests.clear()
+    r = _post(client, conv.id, _agent(make, brand), "收據如附件", ("receipt.pdf", PDF, "application/pdf"))
+    assert r.status_code == 201
+    assert jobs.drain()
+    row = db.scalars(select(OutboxMessage).where(OutboxMessage.message_id == r.json()["id"])).one()
+    db.refresh(row)
+    while row.status == "pending":
+        outbox.deliver_due(session_factory)
+        db.refresh(row)
+    assert row.status == "sent"
+    texts = [q for q in messenger_api.requests if q.headers.get("content-type", "").startswith("application/json")]
+    uploads = [q for q in messenger_api.requests if q.headers.get("content-type", "").startswith("multipart/")]
+    assert len(texts) == 1 and len(uploads) == 2  # the text went once; only the failed upload was repeated
+    assert row.payload["parts_sent"] == 1

@@ -28,7 +28,7 @@ from kefu.channels.messenger.protocol import (
     parse_webhook,
     verify_signature,
 )
-from kefu.channels.types import Attachment, EventType, InboundMessage, PermanentSendError
+from kefu.channels.types import Attachment, ChannelSendError, EventType, InboundMessage, PermanentSendError
 from kefu.knowledge.render import render_message
 
 if TYPE_CHECKING:
@@ -149,31 +149,38 @@ class MessengerAdapter(ChannelAdapter):
                 blobs.append((item, read_file(item)))
             except OSError as exc:
                 raise PermanentSendError(f"attachment {item.get('filename')!r} is no longer stored") from exc
-        mids: list[str] = []
         messaging_type = str(ctx.payload.get("messaging_type") or "RESPONSE")
         last = len(chunks) + len(blobs)
+        # Parts a failed earlier attempt delivered are not sent again (text, then each file: one request each).
+        done = int(ctx.payload.get("parts_sent") or 0)
+        mids: list[str] = [str(m) for m in ctx.payload.get("part_mids") or []]
         # The metadata comes back on the echo webhook: it settles this row if our record of the send is lost.
         metadata = f"{ECHO_METADATA_PREFIX}{ctx.idempotency_key}"
+        parts: list[tuple[dict[str, Any], bytes | None]] = [({"text": c}, None) for c in chunks]
+        parts += [(item, data) for item, data in blobs]
         with client_for(ctx.config) as client:
-            for n, chunk in enumerate(chunks, start=1):
-                message: dict[str, Any] = {"text": chunk, "metadata": metadata}
-                if n == last and ctx.payload.get("quick_replies"):
-                    message["quick_replies"] = list(ctx.payload["quick_replies"])
-                result = client.send_message(ctx.recipient, message, messaging_type)
-                if result.message_id:
-                    mids.append(result.message_id)
-            for n, (item, data) in enumerate(blobs, start=len(chunks) + 1):
+            for n, (part, data) in enumerate(parts, start=1):
+                if n <= done:
+                    continue
                 extra: dict[str, Any] = {"metadata": metadata}
                 if n == last and ctx.payload.get("quick_replies"):
                     extra["quick_replies"] = list(ctx.payload["quick_replies"])
-                result = client.send_attachment(
-                    ctx.recipient,
-                    filename=str(item.get("filename") or "attachment"),
-                    content_type=str(item.get("content_type") or "application/octet-stream"),
-                    data=data,
-                    messaging_type=messaging_type,
-                    extra=extra,
-                )
+                try:
+                    if data is None:
+                        result = client.send_message(ctx.recipient, {**part, **extra}, messaging_type)
+                    else:
+                        result = client.send_attachment(
+                            ctx.recipient,
+                            filename=str(part.get("filename") or "attachment"),
+                            content_type=str(part.get("content_type") or "application/octet-stream"),
+                            data=data,
+                            messaging_type=messaging_type,
+                            extra=extra,
+                        )
+                except ChannelSendError as exc:
+                    if n > 1:
+                        exc.payload_update = {"parts_sent": n - 1, "part_mids": mids}
+                    raise
                 if result.message_id:
                     mids.append(result.message_id)
         return SendResult(mids[0] if mids else None, {"mids": mids})
