@@ -7,25 +7,28 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from kefu.auth.deps import DB, optional_principal, require
 from kefu.auth.permissions import Principal
-from kefu.channels import config, outbox
+from kefu.channels import config, media, outbox, testsend
 from kefu.channels import jobs as _jobs  # noqa: F401 - registers channel jobs (create_app does not load jobs)
 from kefu.channels.email import jobs as _email_jobs  # noqa: F401
 from kefu.channels.models import ChannelAttachment, OutboxMessage
 from kefu.channels.storage import path_of
 from kefu.channels.web_chat.token import verify
 from kefu.conversations.models import Conversation
+from kefu.conversations.schemas import MessageOut
 from kefu.conversations.service import get_conversation
 from kefu.core.access import ensure_brand
 from kefu.core.errors import NotFound, Unauthorized
 from kefu.core.events import publish
+from kefu.privacy import masking as pii
 from kefu.web.routing import Router
 
 
@@ -86,6 +89,81 @@ def download_attachment(
         content_disposition_type="attachment",
         headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=3600"},
     )
+
+
+@router.get("/media/{token}/{filename}")
+def public_media(token: str, filename: str, db: DB) -> FileResponse:
+    """A file an agent sent, behind a signed, expiring link (providers such as LINE fetch media by https URL)."""
+    row, path = media.public_file(db, token)
+    # Images display inline (the provider renders them); anything else is a download, never a page of our origin.
+    inline = row.content_type in media.IMAGE_TYPES
+    return FileResponse(
+        path,
+        media_type=row.content_type,
+        filename=row.filename,
+        content_disposition_type="inline" if inline else "attachment",
+        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "public, max-age=86400"},
+    )
+
+
+async def read_uploads(files: list[UploadFile]) -> list[media.Upload]:
+    """Multipart files as uploads (read up to the largest per-file limit plus one byte, so oversize is caught)."""
+    out = []
+    for f in files:
+        if not f.filename:
+            continue  # an empty file input posts a nameless part
+        out.append(media.Upload(f.filename, f.content_type or "", await f.read(media.MAX_READ)))
+    return out
+
+
+@router.post("/conversations/{conversation_id}/messages", response_model=MessageOut, status_code=201)
+async def post_message_with_files(
+    conversation_id: int,
+    db: DB,
+    principal: Write,
+    body: Annotated[str, Form(max_length=100_000)] = "",
+    is_note: Annotated[bool, Form()] = False,
+    files: Annotated[list[UploadFile] | None, File()] = None,
+) -> MessageOut:
+    """An agent reply or note with attachments (multipart); 413/415/422 when the channel cannot carry a file."""
+    uploads = await read_uploads(files or [])
+
+    def run() -> MessageOut:
+        conv = get_conversation(db, conversation_id, principal)
+        msg = media.reply(db, conv, agent_id=principal.agent_id, body=body, uploads=uploads, note=is_note)
+        return pii.message(principal, MessageOut.model_validate(msg))
+
+    return await run_in_threadpool(run)
+
+
+class TestMessage(BaseModel):
+    """Who receives an inbox's test message (email address, LINE user id, PSID, phone number, API user id)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: Annotated[str, Field(min_length=1, max_length=320)]
+    text: Annotated[str | None, Field(max_length=1000)] = None
+
+
+@router.post("/inboxes/{inbox_id}/test")
+def send_test_message(
+    inbox_id: int, body: TestMessage, db: DB, principal: Annotated[Principal, Depends(require("brands:manage"))]
+) -> dict[str, Any]:
+    """Send a real test message through the inbox's adapter; the provider's answer (or error) is returned."""
+    from kefu.brands.service import inbox_in_brands
+
+    inbox = inbox_in_brands(db, inbox_id, principal)
+    if inbox is None:
+        raise NotFound("Inbox not found.")
+    text = body.text or f"kefu test message ({inbox.name})"
+    outcome = testsend.send_test(db, inbox, principal, body.to, text=text, subject="kefu test message")
+    return {
+        "ok": outcome.ok,
+        "provider_message_id": outcome.provider_message_id,
+        "error": outcome.error,
+        "retryable": outcome.retryable,
+        "status_code": outcome.status_code,
+    }
 
 
 class OutboxOut(BaseModel):

@@ -126,10 +126,15 @@ class ChannelAdapter:
 
     def prepare(self, session: Session, inbox: Inbox, conv: Conversation, message: Message) -> dict[str, Any]:
         """Outbox payload for an agent/bot message, computed inside the transaction (threading, reply tokens)."""
+        from kefu.channels.media import outbound
         from kefu.knowledge.render import render_message
 
         # Text-only channels get rich KB answers as plain text with links written out (kefu.knowledge.render).
-        return {"text": render_message(session, message, self.kind).text}
+        payload: dict[str, Any] = {"text": render_message(session, message, self.kind).text}
+        files = outbound(session, message)
+        if files:
+            payload["attachments"] = files
+        return payload
 
     def send(self, ctx: SendContext) -> SendResult:
         """Deliver one outbox row; raise RetryableSendError / PermanentSendError on failure."""

@@ -9,6 +9,7 @@ available middlewares (Starlette's, secure.py) don't do; both are small enough t
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ WEBHOOK_BODY_LIMIT = 1 * MIB  # unauthenticated until the signature is checked, 
 MAX_JSON_DEPTH = 64
 
 
+_REPLY_WITH_FILES = re.compile(r"/(?:api/v1/channels|console)/conversations/\d+/messages")
+
+
 def _attachment_limit() -> int:
     from kefu.channels.config import max_video_bytes  # the widget's own per-file cap, plus multipart framing
 
@@ -45,6 +49,8 @@ BODY_LIMITS: list[BodyRule] = [
     (lambda p: p.startswith("/api/v1/channels/") and p.endswith("/webhook"), lambda: WEBHOOK_BODY_LIMIT),
     (lambda p: p == "/api/v1/widget/attachments", _attachment_limit),
     (lambda p: p.startswith(("/api/v1/kb/import", "/api/v1/knowledge/import")), lambda: 20 * MIB),
+    # Agent replies with attachments (kefu.channels.media: at most 50 MB per message, plus multipart framing).
+    (lambda p: _REPLY_WITH_FILES.fullmatch(p) is not None, lambda: 52 * MIB),
 ]
 
 

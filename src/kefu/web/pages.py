@@ -10,9 +10,10 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, Form, Query, Request
+from fastapi import Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import escape
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
@@ -22,7 +23,7 @@ from kefu.auth.models import Agent
 from kefu.auth.permissions import Principal
 from kefu.bot import service as bot_service
 from kefu.brands import service as brand_service
-from kefu.channels import downloads, outbox
+from kefu.channels import downloads, media, outbox
 from kefu.conversations import inbox as inbox_views
 from kefu.conversations import service as conv_service
 from kefu.core.db import utcnow
@@ -55,6 +56,7 @@ def _in_tz(value: datetime | None, tz: str | None, fmt: str = "%Y-%m-%d %H:%M") 
 
 
 templates.env.filters["in_tz"] = _in_tz
+templates.env.globals["attach_limits"] = media.limits_for  # the composer states what the channel carries
 VIEWS = ("mine", "team", "unassigned", "sla", "vip", "complaints", "all", "closed")
 TICKET_VIEWS = ("sla", "complaints")
 LOCALE_COOKIE = "kefu_lang"
@@ -368,19 +370,28 @@ def post_message(
     conversation_id: int,
     ctx: Ctx,
     db: DB,
-    body: Annotated[str, Form(min_length=1, max_length=100_000)],
+    body: Annotated[str, Form(max_length=100_000)] = "",
     mode: Annotated[str, Form(pattern="^(reply|note)$")] = "reply",
+    files: Annotated[list[UploadFile] | None, File()] = None,
 ) -> HTMLResponse:
-    """Send a reply or add an internal note; returns the refreshed timeline."""
+    """Send a reply or add an internal note (with attachments the channel can carry); returns the timeline."""
     if not ctx.principal.can("conversations:write"):
         raise Forbidden("Missing permission conversations:write.")
     conv = conv_service.get_conversation(db, conversation_id, ctx.principal)
     customer = customer_service.get_customer(db, conv.customer_id, ctx.principal)
     text = macros.render(body.strip(), {"customer_name": customer.name})
-    # add_message flushes, so the note has its id before the mentions point at it.
-    message, _ = conv_service.add_message(
-        db, conv, sender_type="agent", body=text, agent_id=ctx.agent.id, is_note=mode == "note"
-    )
+    uploads = [
+        media.Upload(f.filename, f.content_type or "", f.file.read(media.MAX_READ)) for f in files or [] if f.filename
+    ]
+    try:
+        # add_message flushes, so the note has its id before the mentions point at it.
+        message = media.reply(db, conv, agent_id=ctx.agent.id, body=text, uploads=uploads, note=mode == "note")
+    except InvalidInput as exc:  # a file the channel cannot carry: said in the composer, the typed reply kept
+        from kefu.channels.pages import problem_text
+
+        error = HTMLResponse(escape(problem_text(ctx.t, ctx.locale, exc)), status_code=exc.status)
+        error.headers.update({"HX-Retarget": "#attach-error", "HX-Reswap": "innerHTML"})
+        return error
     mentioned = collab.notify_mentions(db, conv, message, ctx.agent) if message.is_note else []
     response = render(request, ctx, "partials/timeline.html", **_conversation_data(db, ctx, conversation_id))
     if mentioned:

@@ -24,7 +24,9 @@ from kefu.channels.email.tokens import (
     reply_address,
     sender_verdict,
 )
-from kefu.channels.types import InboundMessage, PermanentSendError, RetryableSendError
+from kefu.channels.media import outbound
+from kefu.channels.media import read as read_file
+from kefu.channels.types import Attachment, InboundMessage, PermanentSendError, RetryableSendError
 from kefu.core.db import SessionFactory
 
 if TYPE_CHECKING:
@@ -199,6 +201,9 @@ class EmailAdapter(ChannelAdapter):
         payload = self._payload(session, inbox, conv, rendered.text if rendered.rich else message.body, message)
         if rendered.rich:
             payload["html"] = str(rendered.html)
+        files = outbound(session, message)
+        if files:
+            payload["attachments"] = files
         return payload
 
     def _payload(
@@ -297,6 +302,13 @@ class EmailAdapter(ChannelAdapter):
         if not host:
             raise PermanentSendError("email inbox has no smtp_host")
         from_addr = email.utils.formataddr((str(cfg.get("from_name") or ""), inbox_address(cfg)))
+        files: list[Attachment] = []
+        for item in p.get("attachments") or []:
+            try:
+                data = read_file(item)
+            except OSError as exc:  # erased or lost since the agent attached it: fail visibly, never send without it
+                raise PermanentSendError(f"attachment {item.get('filename')!r} is no longer stored") from exc
+            files.append(Attachment(str(item["filename"]), str(item["content_type"]), len(data), data=data))
         msg = build_reply(
             from_addr=from_addr,
             to=ctx.recipient,
@@ -310,6 +322,7 @@ class EmailAdapter(ChannelAdapter):
             reply_to=p.get("reply_to") or None,
             automatic=bool(p.get("automatic")),
             message_id_domain=message_id_domain(cfg),
+            attachments=files,
         )
         port = int(cfg.get("smtp_port") or 25)
         timeout = float(cfg.get("timeout", 30))

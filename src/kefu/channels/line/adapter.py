@@ -22,6 +22,7 @@ from kefu.channels.line.protocol import (
     parse_webhook,
     verify_signature,
 )
+from kefu.channels.media import LINE_IMAGE_TYPES, outbound
 from kefu.channels.types import Attachment, EventType, InboundMessage, OutcomeUnknownError, PermanentSendError
 from kefu.core.db import utcnow
 from kefu.knowledge.render import render_message
@@ -46,6 +47,19 @@ def quick_reply_items(message: Message, locale: str) -> list[dict[str, Any]]:
     return items[:MAX_QUICK_REPLIES]
 
 
+def file_message(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A LINE message for one attached file: an image message LINE fetches from our signed https link; other
+    documents as a text message with that link (the Messaging API has no file message type)."""
+    url = str(item.get("url") or "")
+    if str(item.get("content_type") or "") in LINE_IMAGE_TYPES:
+        return {"type": "image", "originalContentUrl": url, "previewImageUrl": url}
+    size = int(item.get("size") or 0)
+    shown = f"{size / 1024 / 1024:.1f} MB" if size >= 1024 * 1024 else f"{max(1, size // 1024)} KB"
+    return {"type": "text", "text": f"📎 {item.get('filename')} ({shown})\n{url}"}
+
+
+# At most five message objects per reply or push request.
+MAX_MESSAGES = 5
 # LINE reply tokens expire about a minute after the event; past this we push instead.
 REPLY_TOKEN_TTL_SECONDS = 50
 # How long a reply send is left to its sender before another looks at it (the HTTP timeout is 10 s).
@@ -112,6 +126,9 @@ class LineAdapter(ChannelAdapter):
         from kefu.conversations.models import Message as MessageModel
 
         payload: dict[str, Any] = {"text": render_message(session, message, "line").text}
+        files = outbound(session, message)
+        if files:
+            payload["attachments"] = files
         items = quick_reply_items(message, customer_locale(session, conv))
         if items:
             payload["quick_reply"] = items
@@ -154,8 +171,10 @@ class LineAdapter(ChannelAdapter):
     def send(self, ctx: SendContext) -> SendResult:
         """Reply by token or push with X-Line-Retry-Key; a reply that may have happened is never pushed again."""
         text = str(ctx.payload.get("text") or "")
-        pieces = [text[i : i + MAX_TEXT] for i in range(0, len(text), MAX_TEXT)][:5] or [" "]
-        chunks: list[dict[str, Any]] = [{"type": "text", "text": p} for p in pieces]
+        files = [file_message(f) for f in ctx.payload.get("attachments") or []][:MAX_MESSAGES]
+        pieces = [text[i : i + MAX_TEXT] for i in range(0, len(text), MAX_TEXT)]
+        pieces = pieces[: MAX_MESSAGES - len(files)] if pieces or files else [" "]
+        chunks: list[dict[str, Any]] = [{"type": "text", "text": p} for p in pieces] + files
         if ctx.payload.get("quick_reply"):
             chunks[-1]["quickReply"] = {"items": list(ctx.payload["quick_reply"])}
         token = ctx.payload.get("reply_token")

@@ -17,6 +17,8 @@ from kefu.channels.feedback import (
     vote_data,
     vote_labels,
 )
+from kefu.channels.media import outbound
+from kefu.channels.media import read as read_file
 from kefu.channels.messenger.protocol import (
     DEFAULT_API_BASE,
     DEFAULT_API_VERSION,
@@ -26,7 +28,7 @@ from kefu.channels.messenger.protocol import (
     parse_webhook,
     verify_signature,
 )
-from kefu.channels.types import Attachment, EventType, InboundMessage, PermanentSendError
+from kefu.channels.types import Attachment, ChannelSendError, EventType, InboundMessage, PermanentSendError
 from kefu.knowledge.render import render_message
 
 if TYPE_CHECKING:
@@ -121,6 +123,9 @@ class MessengerAdapter(ChannelAdapter):
     def prepare(self, session: Session, inbox: Inbox, conv: Conversation, message: Message) -> dict[str, Any]:
         """Plain text (rich answers written out) plus quick replies: the bot's options and the vote."""
         payload: dict[str, Any] = {"text": render_message(session, message, "messenger").text}
+        files = outbound(session, message)
+        if files:
+            payload["attachments"] = files
         replies = quick_replies(message, customer_locale(session, conv))
         if replies:
             payload["quick_replies"] = replies
@@ -133,17 +138,49 @@ class MessengerAdapter(ChannelAdapter):
 
     def send(self, ctx: SendContext) -> SendResult:
         """Send API text message(s); quick replies ride on the last one."""
-        text = str(ctx.payload.get("text") or "") or " "
+        text = str(ctx.payload.get("text") or "")
+        files = list(ctx.payload.get("attachments") or [])
+        if not text and not files:
+            text = " "
         chunks = [text[i : i + MAX_TEXT_LENGTH] for i in range(0, len(text), MAX_TEXT_LENGTH)]
-        mids: list[str] = []
+        blobs = []
+        for item in files:  # read before the first send: a lost file fails the row before anything went out
+            try:
+                blobs.append((item, read_file(item)))
+            except OSError as exc:
+                raise PermanentSendError(f"attachment {item.get('filename')!r} is no longer stored") from exc
         messaging_type = str(ctx.payload.get("messaging_type") or "RESPONSE")
+        last = len(chunks) + len(blobs)
+        # Parts a failed earlier attempt delivered are not sent again (text, then each file: one request each).
+        done = int(ctx.payload.get("parts_sent") or 0)
+        mids: list[str] = [str(m) for m in ctx.payload.get("part_mids") or []]
+        # The metadata comes back on the echo webhook: it settles this row if our record of the send is lost.
+        metadata = f"{ECHO_METADATA_PREFIX}{ctx.idempotency_key}"
+        parts: list[tuple[dict[str, Any], bytes | None]] = [({"text": c}, None) for c in chunks]
+        parts += [(item, data) for item, data in blobs]
         with client_for(ctx.config) as client:
-            for n, chunk in enumerate(chunks, start=1):
-                # The metadata comes back on the echo webhook: it settles this row if our record of the send is lost.
-                message: dict[str, Any] = {"text": chunk, "metadata": f"{ECHO_METADATA_PREFIX}{ctx.idempotency_key}"}
-                if n == len(chunks) and ctx.payload.get("quick_replies"):
-                    message["quick_replies"] = list(ctx.payload["quick_replies"])
-                result = client.send_message(ctx.recipient, message, messaging_type)
+            for n, (part, data) in enumerate(parts, start=1):
+                if n <= done:
+                    continue
+                extra: dict[str, Any] = {"metadata": metadata}
+                if n == last and ctx.payload.get("quick_replies"):
+                    extra["quick_replies"] = list(ctx.payload["quick_replies"])
+                try:
+                    if data is None:
+                        result = client.send_message(ctx.recipient, {**part, **extra}, messaging_type)
+                    else:
+                        result = client.send_attachment(
+                            ctx.recipient,
+                            filename=str(part.get("filename") or "attachment"),
+                            content_type=str(part.get("content_type") or "application/octet-stream"),
+                            data=data,
+                            messaging_type=messaging_type,
+                            extra=extra,
+                        )
+                except ChannelSendError as exc:
+                    if n > 1:
+                        exc.payload_update = {"parts_sent": n - 1, "part_mids": mids}
+                    raise
                 if result.message_id:
                     mids.append(result.message_id)
         return SendResult(mids[0] if mids else None, {"mids": mids})

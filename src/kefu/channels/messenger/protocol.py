@@ -423,9 +423,13 @@ class MessengerClient(BearerClient):
         *,
         json_body: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
+        form: dict[str, str] | None = None,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
     ) -> Any:
         try:
-            response = self._http.request(method, f"{self._base}/{path}", json=json_body, params=params)
+            response = self._http.request(
+                method, f"{self._base}/{path}", json=json_body, params=params, data=form, files=files
+            )
         except BlockedDestination as exc:  # an api_base on an internal host: retrying will not help
             raise MessengerPermanentError(f"Messenger API destination refused: {exc}") from exc
         except httpx.TimeoutException as exc:
@@ -464,6 +468,35 @@ class MessengerClient(BearerClient):
         result = self._request("POST", "me/messages", json_body=body)
         data = _as_dict(result)
         recipient, mid = data.get("recipient_id"), data.get("message_id")
+        return MessengerSendResult(
+            recipient_id=str(recipient) if recipient is not None else None,
+            message_id=str(mid) if mid is not None else None,
+        )
+
+    def send_attachment(
+        self,
+        psid: str,
+        *,
+        filename: str,
+        content_type: str,
+        data: bytes,
+        messaging_type: str = "RESPONSE",
+        extra: Mapping[str, Any] | None = None,
+    ) -> MessengerSendResult:
+        """Upload a file with the message (multipart `filedata`, Send API attachment upload) and send it to a PSID."""
+        if messaging_type not in MESSAGING_TYPES:
+            raise ValueError(f"messaging_type must be one of {sorted(MESSAGING_TYPES)}")
+        major = content_type.split("/", 1)[0]
+        kind = major if major in ("image", "video", "audio") else "file"
+        message = {"attachment": {"type": kind, "payload": {"is_reusable": False}}, **dict(extra or {})}
+        form = {
+            "recipient": json.dumps({"id": psid}),
+            "messaging_type": messaging_type,
+            "message": json.dumps(message, ensure_ascii=False),
+        }
+        result = self._request("POST", "me/messages", form=form, files={"filedata": (filename, data, content_type)})
+        out = _as_dict(result)
+        recipient, mid = out.get("recipient_id"), out.get("message_id")
         return MessengerSendResult(
             recipient_id=str(recipient) if recipient is not None else None,
             message_id=str(mid) if mid is not None else None,
