@@ -409,3 +409,24 @@ def test_jieba_without_hmm_keeps_dictionary_words() -> None:
 
     text = normalize("信用卡帳單分期怎麼申請")
     assert "信用卡" in tokenize(text, hmm=False) and "信用卡" in tokenize(text)
+
+
+@pytest.mark.parametrize(("limit", "fits"), [(0, 1), (100_000, 2)])
+def test_small_kbs_refit_their_scorers_on_every_phrasing(
+    monkeypatch: pytest.MonkeyPatch, limit: int, fits: int
+) -> None:
+    """Up to ``refit_limit`` phrasings the served scorers see the held-out phrasings too; above it they are reused."""
+    from kefu.bot.nlu import ranker as ranker_module
+
+    rows: list[int] = []
+    original = ranker_module.FaqRanker._fit_svms
+
+    def counting(self: FaqRanker, x: Any, row_group: Any, centroids: Any) -> Any:
+        rows.append(x.shape[0])
+        return original(self, x, row_group, centroids)
+
+    monkeypatch.setattr(ranker_module.FaqRanker, "_fit_svms", counting)
+    r = FaqRanker(refit_limit=limit).fit(_tiny_groups())
+    assert len(rows) == fits
+    assert rows[-1] == (len(r._texts) if fits == 2 else len(r._texts) - r.cv_["holdout"])
+    assert r.search("信貸的利率多少", 1)[0].key == "personal_loan_rate"

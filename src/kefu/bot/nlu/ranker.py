@@ -168,6 +168,7 @@ class FaqRanker:
         strict_prefix: str | None = None,
         strict_coverage: float = 0.7,
         random_state: int = 0,
+        refit_limit: int = 0,
     ) -> None:
         self.feature_config = features or RANKER_FEATURES
         self.encoder = encoder
@@ -184,6 +185,7 @@ class FaqRanker:
         self.decisive_share = decisive_share
         self.random_state = random_state
         self.ridge_alpha = ridge_alpha
+        self.refit_limit = refit_limit
         # Fitted state.
         self.keys: list[str] = []
         self.svm_weight_ = self.svm_grid[-1]
@@ -245,8 +247,11 @@ class FaqRanker:
         svm = self._calibrate(x, dense)
         self.timings_["calibration"] = round(time.perf_counter() - mark, 3)
         mark = time.perf_counter()
-        # The per-FAQ SVMs fitted for calibration (on all but the held-out phrasings) are kept: a second fit on
-        # every phrasing would double the build time for a fraction of a point.
+        # The per-FAQ SVMs fitted for calibration (on all but the held-out phrasings) are kept for large KBs: a
+        # second fit on every phrasing would double their build time. Small KBs (up to ``refit_limit`` phrasings)
+        # refit on every phrasing, for little time.
+        if len(texts) <= self.refit_limit:
+            svm = None
         self._parts = self._fit_parts(x, dense, np.arange(len(texts)), svm)
         self.timings_["final"] = round(time.perf_counter() - mark, 3)
         self.fit_seconds_ = time.perf_counter() - started
