@@ -430,3 +430,15 @@ def test_small_kbs_refit_their_scorers_on_every_phrasing(
     assert len(rows) == fits
     assert rows[-1] == (len(r._texts) if fits == 2 else len(r._texts) - r.cv_["holdout"])
     assert r.search("信貸的利率多少", 1)[0].key == "personal_loan_rate"
+
+
+def test_chinese_segmentation_is_cached_and_callers_get_their_own_list() -> None:
+    """A refit re-segments only new texts; mutating a returned token list cannot poison the cache."""
+    from kefu.bot.nlu.features import _han_tokens, tokenize
+
+    text = normalize("我的信用卡被鎖住了")
+    first = tokenize(text)
+    hits = _han_tokens.cache_info().hits
+    first.append("x")
+    assert tokenize(text) == first[:-1]
+    assert _han_tokens.cache_info().hits == hits + 1
