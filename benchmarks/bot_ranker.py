@@ -23,6 +23,8 @@ settings): the KB is an intent training set grouped by intent, plus small talk; 
 * ``chitchat_dev``: the first 2,000 rows (seed 0 shuffle) of the 80 % dev part of the smalltalk_zh_cn split,
   against the E.SUN KB: share answered with an FAQ.
 
+``--set NAME=VALUE`` passes FaqRanker options; ``--set features.NAME=VALUE`` changes one FeatureConfig field.
+
 Printed per case: top-1, top-3, and the policy's outcome at the KB-calibrated thresholds (answered right / wrong,
 reachable = answered right or right FAQ among the offered top 3), fit seconds.
 """
@@ -30,6 +32,7 @@ reachable = answered right or right FAQ among the offered top 3), fit seconds.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import random
 import resource
@@ -45,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bot_eval import _components, _rows, default_datasets_dir, smalltalk_split
 
 from kefu.bot import smalltalk
-from kefu.bot.nlu.ranker import FaqRanker
+from kefu.bot.nlu.ranker import RANKER_FEATURES, FaqRanker
 from kefu.core.chinese import convert
 
 
@@ -195,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", nargs="*", default=[], help="FaqRanker options as name=json-value")
     args = parser.parse_args(argv)
     options = {k: json.loads(v) if v[:1] in "[{0123456789-tfn" else v for k, v in (o.split("=", 1) for o in args.set)}
+    # "features.NAME=value" changes one field of the ranker's FeatureConfig (e.g. features.jieba_hmm=false).
+    feature_fields = {k.split(".", 1)[1]: options.pop(k) for k in list(options) if k.startswith("features.")}
+    if feature_fields:
+        options["features"] = dataclasses.replace(RANKER_FEATURES, **feature_fields)
     root: Path = args.datasets
     if args.scale:
         print(json.dumps({"case": "scale", **scale(root, options)}, ensure_ascii=False), flush=True)

@@ -349,3 +349,96 @@ def test_batched_scorers_use_only_small_systems(monkeypatch: pytest.MonkeyPatch)
     assert r._parts is not None and r._parts.matrix_t.shape[1] == n_rows
     # Weights stay sparse: at most the features of each FAQ's sampled rows.
     assert r._parts.weights_t.nnz <= len(groups) * bound * 40
+
+
+def test_calibration_multiplies_each_query_chunk_by_the_scorers_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Held-out queries are ranked covered and with their FAQ removed from one scorer product, same result."""
+    import numpy as np
+
+    from kefu.bot.nlu import ranker as ranker_module
+
+    calls: list[int] = []
+    original = ranker_module.FaqRanker._group_signals
+
+    def counting(self: FaqRanker, parts: Any, q: Any) -> Any:
+        calls.append(q.shape[0])
+        return original(self, parts, q)
+
+    monkeypatch.setattr(ranker_module.FaqRanker, "_group_signals", counting)
+    r = FaqRanker().fit(_tiny_groups())
+    assert r.cv_["holdout"] > 0 and sum(calls) == r.cv_["holdout"]  # once per held-out query, not twice
+    parts = r._parts
+    assert parts is not None and r._featurizer is not None
+    q = r._featurizer.transform([normalize("信用卡帳單分期"), normalize("房貸利率")])
+    from sklearn.preprocessing import normalize as l2_rows
+
+    q = l2_rows(q).tocsr()
+    base, _ = r._signals(parts, q, None)
+    signals = original(r, parts, q)
+    exclude = np.array([0, 1])
+    for a, b in zip(
+        r._rerank_parts(parts, q, base, exclude=exclude),
+        r._rerank_parts(parts, q, base, exclude=exclude, signals=signals),
+        strict=True,
+    ):
+        assert np.array_equal(a, b)
+
+
+def test_featurizer_analyses_each_distinct_text_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Locale copies normalise to one text: analysed once, and their rows are identical."""
+    from kefu.bot.nlu import features as features_module
+
+    seen: list[str] = []
+    original = features_module.analyze
+
+    def counting(text: str, config: Any = features_module.FeatureConfig()) -> Any:
+        seen.append(text)
+        return original(text, config)
+
+    monkeypatch.setattr(features_module, "analyze", counting)
+    texts = [normalize(t) for t in ("信用卡帳單分期", "信用卡账单分期", "房貸利率", "hi there")]
+    assert texts[0] == texts[1]
+    x = features_module.Featurizer().fit_transform(texts)
+    assert sorted(seen) == sorted(set(texts))
+    assert (x[0] != x[1]).nnz == 0 and (x[0] != x[2]).nnz > 0
+
+
+def test_jieba_without_hmm_keeps_dictionary_words() -> None:
+    """The (not adopted) ``jieba_hmm=False`` switch only stops guessing unknown words; known words stay whole."""
+    from kefu.bot.nlu.features import tokenize
+
+    text = normalize("信用卡帳單分期怎麼申請")
+    assert "信用卡" in tokenize(text, hmm=False) and "信用卡" in tokenize(text)
+
+
+@pytest.mark.parametrize(("limit", "fits"), [(0, 1), (100_000, 2)])
+def test_small_kbs_refit_their_scorers_on_every_phrasing(
+    monkeypatch: pytest.MonkeyPatch, limit: int, fits: int
+) -> None:
+    """Up to ``refit_limit`` phrasings the served scorers see the held-out phrasings too; above it they are reused."""
+    from kefu.bot.nlu import ranker as ranker_module
+
+    rows: list[int] = []
+    original = ranker_module.FaqRanker._fit_svms
+
+    def counting(self: FaqRanker, x: Any, row_group: Any, centroids: Any) -> Any:
+        rows.append(x.shape[0])
+        return original(self, x, row_group, centroids)
+
+    monkeypatch.setattr(ranker_module.FaqRanker, "_fit_svms", counting)
+    r = FaqRanker(refit_limit=limit).fit(_tiny_groups())
+    assert len(rows) == fits
+    assert rows[-1] == (len(r._texts) if fits == 2 else len(r._texts) - r.cv_["holdout"])
+    assert r.search("信貸的利率多少", 1)[0].key == "personal_loan_rate"
+
+
+def test_chinese_segmentation_is_cached_and_callers_get_their_own_list() -> None:
+    """A refit re-segments only new texts; mutating a returned token list cannot poison the cache."""
+    from kefu.bot.nlu.features import _han_tokens, tokenize
+
+    text = normalize("我的信用卡被鎖住了")
+    first = tokenize(text)
+    hits = _han_tokens.cache_info().hits
+    first.append("x")
+    assert tokenize(text) == first[:-1]
+    assert _han_tokens.cache_info().hits == hits + 1

@@ -168,6 +168,7 @@ class FaqRanker:
         strict_prefix: str | None = None,
         strict_coverage: float = 0.7,
         random_state: int = 0,
+        refit_limit: int = 0,
     ) -> None:
         self.feature_config = features or RANKER_FEATURES
         self.encoder = encoder
@@ -184,6 +185,7 @@ class FaqRanker:
         self.decisive_share = decisive_share
         self.random_state = random_state
         self.ridge_alpha = ridge_alpha
+        self.refit_limit = refit_limit
         # Fitted state.
         self.keys: list[str] = []
         self.svm_weight_ = self.svm_grid[-1]
@@ -224,8 +226,8 @@ class FaqRanker:
             return self
         normalized = [normalize(t) for t in texts]
         self._exact = {}
-        for i, t in enumerate(texts):
-            self._exact.setdefault(exact_key(t), []).append(i)
+        for i, t in enumerate(normalized):  # exact_key of the text, without normalising it a second time
+            self._exact.setdefault(_PUNCT_RE.sub("", t), []).append(i)
         self._strict_units = {}
         if self.strict_prefix:
             for g, key in enumerate(self.keys):
@@ -245,8 +247,11 @@ class FaqRanker:
         svm = self._calibrate(x, dense)
         self.timings_["calibration"] = round(time.perf_counter() - mark, 3)
         mark = time.perf_counter()
-        # The per-FAQ SVMs fitted for calibration (on all but the held-out phrasings) are kept: a second fit on
-        # every phrasing would double the build time for a fraction of a point.
+        # The per-FAQ SVMs fitted for calibration (on all but the held-out phrasings) are kept for large KBs: a
+        # second fit on every phrasing would double their build time. Small KBs (up to ``refit_limit`` phrasings)
+        # refit on every phrasing, for little time.
+        if len(texts) <= self.refit_limit:
+            svm = None
         self._parts = self._fit_parts(x, dense, np.arange(len(texts)), svm)
         self.timings_["final"] = round(time.perf_counter() - mark, 3)
         self.fit_seconds_ = time.perf_counter() - started
@@ -434,26 +439,45 @@ class FaqRanker:
             nn[:, grp[parts.starts]] = np.maximum.reduceat(sims[:, order], parts.starts, axis=1)
         return nn + cen, sims
 
+    def _group_signals(
+        self, parts: _Parts, q: sp.csr_matrix
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None, NDArray[np.float64]]:
+        """(svm score, decisive-word hits, decisive-word count) of every group for each query row."""
+        svm_all = np.asarray((q @ parts.weights_t).toarray(), dtype=np.float64) + parts.bias
+        n_words = np.zeros(q.shape[0])
+        hits = None
+        if parts.group_words_t is not None and len(parts.word_cols):
+            words = (q[:, parts.word_cols] > 0).astype(np.float32)
+            n_words = np.asarray(words.sum(axis=1), dtype=np.float64).ravel()
+            if n_words.any():
+                hits = np.asarray((words @ parts.group_words_t).toarray(), dtype=np.float64)
+        return svm_all, hits, n_words
+
     def _rerank_parts(
-        self, parts: _Parts, q: sp.csr_matrix, base: NDArray[np.float64], exclude: NDArray[np.int64] | None = None
+        self,
+        parts: _Parts,
+        q: sp.csr_matrix,
+        base: NDArray[np.float64],
+        exclude: NDArray[np.int64] | None = None,
+        signals: tuple[NDArray[np.float64], NDArray[np.float64] | None, NDArray[np.float64]] | None = None,
     ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-        """Top ``depth`` groups per query by base score, with their base, svm and coverage signals."""
+        """Top ``depth`` groups per query by base score, with their base, svm and coverage signals.
+
+        ``signals`` (from :meth:`_group_signals`) lets calibration rank the same queries twice (covered and with
+        their FAQ removed) for the price of one product with the scorer matrix.
+        """
         base = base.copy()
         if exclude is not None:
             base[np.arange(len(base)), exclude] = -np.inf
         k = min(self.depth, base.shape[1])
         top = np.argpartition(-base, k - 1, axis=1)[:, :k]
         b = np.take_along_axis(base, top, axis=1)
-        svm_all = np.asarray((q @ parts.weights_t).toarray(), dtype=np.float64) + parts.bias
+        svm_all, hits, n_words = signals if signals is not None else self._group_signals(parts, q)
         svm = np.take_along_axis(svm_all, top, axis=1)
         cov = np.ones_like(b)
-        if parts.group_words_t is not None and len(parts.word_cols):
-            words = (q[:, parts.word_cols] > 0).astype(np.float32)
-            n_words = np.asarray(words.sum(axis=1)).ravel()
-            if n_words.any():
-                hits = np.asarray((words @ parts.group_words_t).toarray(), dtype=np.float64)
-                share = np.take_along_axis(hits, top, axis=1) / np.maximum(n_words, 1.0)[:, None]
-                cov = np.where(n_words[:, None] > 0, share, 1.0)
+        if hits is not None:
+            share = np.take_along_axis(hits, top, axis=1) / np.maximum(n_words, 1.0)[:, None]
+            cov = np.where(n_words[:, None] > 0, share, 1.0)
         return top, b, svm, cov
 
     def _combine(
@@ -531,8 +555,9 @@ class FaqRanker:
             q = queries[start : start + _CHUNK]
             qd = qdense[start : start + _CHUNK] if qdense is not None else None
             base, _ = self._signals(parts, q, qd)
-            results.append(self._rerank_parts(parts, q, base))
-            _, ub, us, uc = self._rerank_parts(parts, q, base, exclude=truth[start : start + _CHUNK])
+            signals = self._group_signals(parts, q)
+            results.append(self._rerank_parts(parts, q, base, signals=signals))
+            _, ub, us, uc = self._rerank_parts(parts, q, base, exclude=truth[start : start + _CHUNK], signals=signals)
             uncovered.append((ub, us, uc))
         top = np.vstack([r[0] for r in results])
         b = np.vstack([r[1] for r in results])
