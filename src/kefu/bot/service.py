@@ -695,7 +695,10 @@ def ticket_status_text(session: Session, conv: Conversation, number: str, locale
     ticket = session.scalar(select(Ticket).where(Ticket.number == number, Ticket.brand_id == conv.brand_id))
     if ticket is None or not verified_owner(session, conv, ticket.customer_id):  # unverified claims learn nothing
         return texts.t(locale, "ticket_unknown").format(number=number)
-    return texts.ticket_status(locale, ticket.number, ticket.status, ticket.updated_at)
+    brand = session.get(Brand, ticket.brand_id)
+    return texts.ticket_status(
+        locale, ticket.number, ticket.status, ticket.updated_at, brand.timezone if brand else None
+    )
 
 
 # ---------------------------------------------------------------- learning loop and agent assist

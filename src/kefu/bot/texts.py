@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from kefu.core.l10n import format_datetime
+
 # key: (zh-TW, zh-CN, en). Taiwanese customers read 真人客服 / 案件編號 (as on the widget and the board) / 身分 /
 # 登入 and quote with 「」; mainland customers read 人工客服 / 工单编号 / 身份 / 登录 and quote with “”.
 _TEXTS: dict[str, tuple[str, str, str]] = {
@@ -212,13 +214,13 @@ def handoff(locale: str, reason: str, number: str) -> str:
     return sentences(locale, t(locale, key), t(locale, "handoff_ticket").format(number=number))
 
 
-def ticket_status(locale: str, number: str, status: str, updated: datetime) -> str:
-    """Customer-facing ticket progress."""
+def ticket_status(locale: str, number: str, status: str, updated: datetime, tz: str | None = None) -> str:
+    """Customer-facing ticket progress (the update time in the brand's zone, written per locale)."""
     key = f"st_{status}"
     return t(locale, "ticket_status").format(
         number=number,
         status=t(locale, key) if key in _TEXTS else status,
-        updated=updated.strftime("%Y-%m-%d %H:%M"),
+        updated=format_datetime(updated, locale, tz),
     )
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,6 +30,7 @@ from kefu.channels.base import get_adapter
 from kefu.conversations.models import Conversation
 from kefu.conversations.service import add_message
 from kefu.core.db import utcnow
+from kefu.core.l10n import format_datetime
 from kefu.customers.models import Customer
 from kefu.notices.models import CustomerNotice
 from kefu.tickets import service as ticket_service
@@ -231,10 +231,11 @@ def remind_callbacks(session: Session, now: datetime | None = None) -> int:
         cb.reminded_customer_at = now
         customer = session.get(Customer, cb.customer_id) if cb.customer_id else None
         zone = brand.timezone or "Asia/Taipei"
-        local = cb.scheduled_at.astimezone(ZoneInfo(zone)).strftime("%m-%d %H:%M")
+        locale = _locale(customer, brand)
+        local = format_datetime(cb.scheduled_at, locale, zone, "short")
         masked = f"***{cb.phone[-3:]}" if len(cb.phone) > 3 else cb.phone
         values: dict[str, Any] = {"local": local, "zone": zone, "phone": masked, "number": ticket.number}
-        text = text_for("callback_reminder", _locale(customer, brand), **values)
+        text = text_for("callback_reminder", locale, **values)
         if customer is not None and not customer.phone:
             customer.phone = cb.phone  # the number they asked us to call is where the reminder goes
         if send(session, ticket, "callback_reminder", f"callback_reminder:{cb.id}", text, prefer_sms=True, now=now):

@@ -36,6 +36,7 @@ from kefu.tickets import listing
 from kefu.tickets import service as ticket_service
 from kefu.tickets.commands import AssignTicket, ChangeTicketStatus, build
 from kefu.tickets.models import PRIORITIES, TICKET_STATUSES
+from kefu.web import formatting
 from kefu.web.forms import optional_int
 from kefu.web.i18n import LOCALES, pick_locale, translator
 from kefu.workspace import collab
@@ -54,6 +55,7 @@ def _in_tz(value: datetime | None, tz: str | None, fmt: str = "%Y-%m-%d %H:%M") 
 
 
 templates.env.filters["in_tz"] = _in_tz
+formatting.install(templates.env)
 VIEWS = ("mine", "team", "unassigned", "sla", "vip", "complaints", "all", "closed")
 TICKET_VIEWS = ("sla", "complaints")
 LOCALE_COOKIE = "kefu_lang"
