@@ -3,7 +3,8 @@
     .venv/bin/python scripts/strings_to_po.py            # convert every src/kefu/web/strings_*.py, then delete it
     .venv/bin/python scripts/strings_to_po.py --keep     # convert but leave the modules in place
     .venv/bin/python scripts/strings_to_po.py --check    # exit 1 if a dict table is still waiting to be converted
-    .venv/bin/python scripts/strings_to_po.py kefu.x.texts:TABLE   # also convert one named table elsewhere
+    .venv/bin/python scripts/strings_to_po.py kefu.x.texts:TABLE=x_   # also convert one table elsewhere, keys
+                                                                       # prefixed x_ (that module is left as is)
 
 A table is a module-level dict whose values are (zh-TW, zh-CN, en) tuples, or {"zh-TW": …, "zh-CN": …, "en": …}
 dicts. Idempotent: a key already in the catalogs with the same three texts is left alone; a key already there with
@@ -65,14 +66,14 @@ def _is_table(value: object) -> bool:
     )
 
 
-def tables_in(module_name: str, attr: str | None = None) -> dict[str, Entries]:
-    """The string tables a module defines, as {"module:ATTR": {key: {locale: text}}}."""
+def tables_in(module_name: str, attr: str | None = None, prefix: str = "") -> dict[str, Entries]:
+    """The string tables a module defines, as {"module:ATTR": {prefix + key: {locale: text}}}."""
     module = importlib.import_module(module_name)
     names = [attr] if attr else [n for n in vars(module) if n.isupper() and _is_table(getattr(module, n))]
     found: dict[str, Entries] = {}
     for name in names:
         where = f"{module_name}:{name}"
-        found[where] = {k: _entry(k, v, where) for k, v in getattr(module, name).items()}
+        found[where] = {prefix + k: _entry(k, v, where) for k, v in getattr(module, name).items()}
     return found
 
 
@@ -166,7 +167,7 @@ def references(module_names: Iterable[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("extra", nargs="*", help="module:ATTR tables outside src/kefu/web to convert as well")
+    parser.add_argument("extra", nargs="*", help="module:ATTR[=prefix] tables outside src/kefu/web to convert as well")
     parser.add_argument("--keep", action="store_true", help="do not delete converted strings_*.py modules")
     parser.add_argument("--check", action="store_true", help="only report whether dict tables are left")
     args = parser.parse_args(argv)
@@ -181,8 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in modules:
         tables |= tables_in(name)
     for spec in args.extra:
-        module_name, _, attr = spec.partition(":")
-        tables |= tables_in(module_name, attr or None)
+        module_name, _, rest = spec.partition(":")
+        attr, _, prefix = rest.partition("=")
+        tables |= tables_in(module_name, attr or None, prefix)
 
     catalogs = load_catalogs()
     try:
