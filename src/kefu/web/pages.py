@@ -56,6 +56,7 @@ def _in_tz(value: datetime | None, tz: str | None, fmt: str = "%Y-%m-%d %H:%M") 
 
 templates.env.filters["in_tz"] = _in_tz
 formatting.install(templates.env)
+templates.env.globals["category_label"] = ticket_service.category_label
 VIEWS = ("mine", "team", "unassigned", "sla", "vip", "complaints", "all", "closed")
 TICKET_VIEWS = ("sla", "complaints")
 LOCALE_COOKIE = "kefu_lang"
