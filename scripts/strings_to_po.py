@@ -130,8 +130,9 @@ def render(entries: Entries, locale: str) -> bytes:
     )
     for key in sorted(entries):
         text = entries[key].get(locale, "")
-        flags = ["python-brace-format"] if re.search(r"\{\w*\}", text) else []
-        catalog.add(key, text, flags=flags)
+        message = catalog.add(key, text)
+        if re.search(r"\{\w*\}", text):  # lets gettext tools check placeholders (Babel drops flags= here)
+            message.flags.add("python-brace-format")
     buf = BytesIO()
     write_po(buf, catalog, width=0, no_location=True)
     # The Babel version line would make the output differ between machines with different Babel releases.

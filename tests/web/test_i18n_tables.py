@@ -89,6 +89,11 @@ def test_zh_tw_has_no_simplified_characters() -> None:
         ("an_apply", "应用"),
         ("search", "搜索"),
         ("an_metric", "指标"),
+        ("cs_fields", "工单信息"),
+        ("widget_contact", "邮箱或电话"),
+        ("bot_qr_human", "人工客服"),
+        ("cat_general", "一般咨询"),
+        ("cat_regulator_letter", "监管部门来函"),
     ],
 )
 def test_mainland_wording(key: str, wording: str) -> None:
@@ -140,3 +145,18 @@ def test_templates_show_no_raw_channel_kinds() -> None:
     offenders = [str(p.relative_to(root)) for p in root.rglob("*.html") if raw.search(p.read_text(encoding="utf-8"))]
     assert offenders == []
     assert all(f"ch_{kind}" in translator("en") for kind in CHANNEL_KINDS)
+
+
+def test_category_labels_are_written_for_zh_cn() -> None:
+    """Default ticket categories read as mainland users write them; a brand's own label keeps its wording."""
+    from kefu.tickets.classify import DEFAULT_CATEGORIES
+    from kefu.tickets.service import category_label
+
+    for seed in DEFAULT_CATEGORIES:
+        cn = category_label(seed.key, seed.label_zh, seed.label_en, "zh-CN")
+        assert cn == translator("zh-CN")[f"cat_{seed.key}"] and not _traditional_only(cn), seed.key
+        assert translator("zh-TW")[f"cat_{seed.key}"] == seed.label_zh
+        assert category_label(seed.key, seed.label_zh, seed.label_en, "zh-TW") == seed.label_zh
+        assert category_label(seed.key, seed.label_zh, seed.label_en, "en") == seed.label_en
+    assert category_label("general", "一般諮詢", "General inquiry", "zh-CN") == "一般咨询"
+    assert category_label("vip_care", "貴賓服務", "VIP care", "zh-CN") == "贵宾服务"
