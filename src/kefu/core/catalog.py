@@ -41,3 +41,9 @@ def table(locale: str) -> dict[str, str]:
 def gettext(key: str, locale: str) -> str:
     """One string in a locale; a missing key shows the key (the catalog test keeps that from shipping)."""
     return table(locale).get(key, key)
+
+
+@lru_cache(maxsize=64)
+def section(locale: str, prefix: str) -> dict[str, str]:
+    """The entries whose key starts with `prefix`, keyed without it (a page's or a component's own strings)."""
+    return {k.removeprefix(prefix): v for k, v in table(locale).items() if k.startswith(prefix)}

@@ -40,10 +40,7 @@ WIDGET_PREFIX = "widget_"
 @lru_cache(maxsize=1)
 def widget_script() -> bytes:
     """widget.js with its texts filled in from the catalogs (every widget_* key, per locale)."""
-    strings = {
-        loc: {k.removeprefix(WIDGET_PREFIX): v for k, v in catalog.table(loc).items() if k.startswith(WIDGET_PREFIX)}
-        for loc in catalog.LOCALES
-    }
+    strings = {loc: catalog.section(loc, WIDGET_PREFIX) for loc in catalog.LOCALES}
     source = (STATIC / "widget.js").read_text(encoding="utf-8")
     filled = source.replace("/*KEFU_STRINGS*/{}", json.dumps(strings, ensure_ascii=False, separators=(",", ":")), 1)
     return filled.encode("utf-8")
