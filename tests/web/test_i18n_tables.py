@@ -160,3 +160,22 @@ def test_category_labels_are_written_for_zh_cn() -> None:
         assert category_label(seed.key, seed.label_zh, seed.label_en, "en") == seed.label_en
     assert category_label("general", "一般諮詢", "General inquiry", "zh-CN") == "一般咨询"
     assert category_label("vip_care", "貴賓服務", "VIP care", "zh-CN") == "贵宾服务"
+
+
+# Taiwan words that OpenCC's character conversion carries over unchanged into Simplified script, where mainland
+# readers use another word (登出→退出登录, 收件匣→收件箱, 套用→应用, 管道→渠道, 身分→身份, 訊息→消息, 帳號→账号 …).
+_TAIWAN_TERMS = (
+    "登出 收件匣 套用 管道 身分 點選 預設 檔案 訊息 帳號 網路 軟體 儲存 回饋 搜尋 資訊 列印 螢幕 伺服器 連結 即時 透過 專案 "
+    "簡訊 登入 影片 介面 滑鼠 行事曆"
+).split()
+
+
+def test_zh_cn_is_not_a_character_conversion_of_taiwan_wording() -> None:
+    """A zh-TW string's Taiwan-only word must not reappear in zh-CN merely converted to Simplified characters."""
+    cn = translator("zh-CN")
+    found = []
+    for key, tw in translator("zh-TW").items():
+        for term in _TAIWAN_TERMS:
+            if term in tw and converter("t2s").convert(term) in cn[key]:
+                found.append(f"{key}: {term} -> {cn[key]}")
+    assert found == []
