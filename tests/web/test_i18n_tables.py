@@ -165,9 +165,36 @@ def test_category_labels_are_written_for_zh_cn() -> None:
 # Taiwan words that OpenCC's character conversion carries over unchanged into Simplified script, where mainland
 # readers use another word (登出→退出登录, 收件匣→收件箱, 套用→应用, 管道→渠道, 身分→身份, 訊息→消息, 帳號→账号 …).
 _TAIWAN_TERMS = (
-    "登出 收件匣 套用 管道 身分 點選 預設 檔案 訊息 帳號 網路 軟體 儲存 回饋 搜尋 資訊 列印 螢幕 伺服器 連結 即時 透過 專案 "
-    "簡訊 登入 影片 介面 滑鼠 行事曆"
-).split()
+    "登出",
+    "收件匣",
+    "套用",
+    "管道",
+    "身分",
+    "點選",
+    "預設",
+    "檔案",
+    "訊息",
+    "帳號",
+    "網路",
+    "軟體",
+    "儲存",
+    "回饋",
+    "搜尋",
+    "資訊",
+    "列印",
+    "螢幕",
+    "伺服器",
+    "連結",
+    "即時",
+    "透過",
+    "專案",
+    "簡訊",
+    "登入",
+    "影片",
+    "介面",
+    "滑鼠",
+    "行事曆",
+)
 
 
 def test_zh_cn_is_not_a_character_conversion_of_taiwan_wording() -> None:
