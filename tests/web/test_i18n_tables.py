@@ -9,14 +9,9 @@ import pytest
 from kefu.analytics.metrics import all_metrics
 from kefu.bot.emotion import LABELS
 from kefu.brands.models import CHANNEL_KINDS
+from kefu.core.catalog import po_path, read_catalog, table
 from kefu.core.chinese import converter
-from kefu.web.i18n import LOCALES, STRINGS, STRINGS3, ZH_CN, channel_label, emotion_label, translator
-from kefu.web.strings_admin import STRINGS3 as ADMIN_STRINGS
-from kefu.web.strings_casework import STRINGS3 as CASEWORK_STRINGS
-from kefu.web.strings_chan3 import STRINGS3 as CHAN3_STRINGS
-from kefu.web.strings_desk import STRINGS3 as DESK_STRINGS
-from kefu.web.strings_portal import STRINGS3 as PORTAL_STRINGS
-from kefu.web.strings_tickets import STRINGS3 as TICKET_STRINGS
+from kefu.web.i18n import LOCALES, channel_label, emotion_label, leftover_tables, translator
 
 _PLACEHOLDER = re.compile(r"\{\w*\}")
 # Standard Taiwan characters that OpenCC's s2t, being one-to-many, rewrites to a rarer form in context
@@ -37,22 +32,32 @@ def _simplified_only(text: str) -> list[str]:
 
 
 def test_every_key_in_every_locale() -> None:
-    """No locale falls back silently: the zh-CN table has exactly the zh-TW/en keys, all non-empty."""
-    assert set(ZH_CN) == set(STRINGS)
-    every_key = (
-        set(STRINGS)
-        | set(STRINGS3)
-        | set(TICKET_STRINGS)
-        | set(DESK_STRINGS)
-        | set(ADMIN_STRINGS)
-        | set(PORTAL_STRINGS)
-        | set(CASEWORK_STRINGS)
-        | set(CHAN3_STRINGS)
-    )  # the 3-locale tables carry all three already
+    """No locale falls back silently: the three catalogs have the same keys, every msgstr non-empty."""
+    keys = {loc: set(table(loc)) for loc in LOCALES}
+    assert keys["zh-TW"], "catalogs are empty"
+    assert keys["zh-CN"] == keys["zh-TW"] == keys["en"], {loc: sorted(keys["zh-TW"] ^ keys[loc]) for loc in LOCALES}
     for locale in LOCALES:
-        table = translator(locale)
-        assert set(table) == every_key, locale
-        assert all(v.strip() for v in table.values()), locale
+        empty = [k for k, v in table(locale).items() if not v.strip()]
+        assert empty == [], (locale, empty)
+
+
+def test_no_key_is_defined_twice_in_a_catalog() -> None:
+    """Babel keeps the last of two equal msgids silently, so the raw files are checked."""
+    for locale in LOCALES:
+        ids = re.findall(r'^msgid "(.+)"$', po_path(locale).read_text(encoding="utf-8"), flags=re.MULTILINE)
+        assert len(ids) == len(set(ids)), (locale, sorted({i for i in ids if ids.count(i) > 1}))
+
+
+def test_no_dict_string_table_is_left() -> None:
+    """src/kefu/web/strings_*.py tables are merged at run time only as a stop-gap: convert them into the catalogs."""
+    assert leftover_tables() == {}, "run .venv/bin/python scripts/strings_to_po.py"
+
+
+def test_translator_reads_the_catalogs() -> None:
+    """Templates see exactly the catalog text."""
+    for locale in LOCALES:
+        assert translator(locale) == read_catalog(po_path(locale))
+    assert translator("fr") == translator("zh-TW")
 
 
 def test_placeholders_match_across_locales() -> None:
@@ -84,6 +89,11 @@ def test_zh_tw_has_no_simplified_characters() -> None:
         ("an_apply", "应用"),
         ("search", "搜索"),
         ("an_metric", "指标"),
+        ("cs_fields", "工单信息"),
+        ("widget_contact", "邮箱或电话"),
+        ("bot_qr_human", "人工客服"),
+        ("cat_general", "一般咨询"),
+        ("cat_regulator_letter", "监管部门来函"),
     ],
 )
 def test_mainland_wording(key: str, wording: str) -> None:
@@ -134,25 +144,65 @@ def test_templates_show_no_raw_channel_kinds() -> None:
     root = Path(kefu.web.__file__).parent / "templates"
     offenders = [str(p.relative_to(root)) for p in root.rglob("*.html") if raw.search(p.read_text(encoding="utf-8"))]
     assert offenders == []
-    assert all(f"ch_{kind}" in STRINGS for kind in CHANNEL_KINDS)
+    assert all(f"ch_{kind}" in translator("en") for kind in CHANNEL_KINDS)
 
 
-def test_no_key_is_defined_twice_across_string_tables() -> None:
-    """Tables are merged into one namespace: a key in two tables would silently take the later table's text."""
-    tables = {
-        "STRINGS3": STRINGS3,
-        "tickets": TICKET_STRINGS,
-        "desk": DESK_STRINGS,
-        "admin": ADMIN_STRINGS,
-        "portal": PORTAL_STRINGS,
-        "casework": CASEWORK_STRINGS,
-        "chan3": CHAN3_STRINGS,
-    }
-    seen: dict[str, str] = {}
-    clashes = []
-    for name, table in tables.items():
-        for key in table:
-            if key in seen:
-                clashes.append(f"{key}: {seen[key]} and {name}")
-            seen[key] = name
-    assert clashes == []
+def test_category_labels_are_written_for_zh_cn() -> None:
+    """Default ticket categories read as mainland users write them; a brand's own label keeps its wording."""
+    from kefu.tickets.classify import DEFAULT_CATEGORIES
+    from kefu.tickets.service import category_label
+
+    for seed in DEFAULT_CATEGORIES:
+        cn = category_label(seed.key, seed.label_zh, seed.label_en, "zh-CN")
+        assert cn == translator("zh-CN")[f"cat_{seed.key}"] and not _traditional_only(cn), seed.key
+        assert translator("zh-TW")[f"cat_{seed.key}"] == seed.label_zh
+        assert category_label(seed.key, seed.label_zh, seed.label_en, "zh-TW") == seed.label_zh
+        assert category_label(seed.key, seed.label_zh, seed.label_en, "en") == seed.label_en
+    assert category_label("general", "一般諮詢", "General inquiry", "zh-CN") == "一般咨询"
+    assert category_label("vip_care", "貴賓服務", "VIP care", "zh-CN") == "贵宾服务"
+
+
+# Taiwan words that OpenCC's character conversion carries over unchanged into Simplified script, where mainland
+# readers use another word (登出→退出登录, 收件匣→收件箱, 套用→应用, 管道→渠道, 身分→身份, 訊息→消息, 帳號→账号 …).
+_TAIWAN_TERMS = (
+    "登出",
+    "收件匣",
+    "套用",
+    "管道",
+    "身分",
+    "點選",
+    "預設",
+    "檔案",
+    "訊息",
+    "帳號",
+    "網路",
+    "軟體",
+    "儲存",
+    "回饋",
+    "搜尋",
+    "資訊",
+    "列印",
+    "螢幕",
+    "伺服器",
+    "連結",
+    "即時",
+    "透過",
+    "專案",
+    "簡訊",
+    "登入",
+    "影片",
+    "介面",
+    "滑鼠",
+    "行事曆",
+)
+
+
+def test_zh_cn_is_not_a_character_conversion_of_taiwan_wording() -> None:
+    """A zh-TW string's Taiwan-only word must not reappear in zh-CN merely converted to Simplified characters."""
+    cn = translator("zh-CN")
+    found = []
+    for key, tw in translator("zh-TW").items():
+        for term in _TAIWAN_TERMS:
+            if term in tw and converter("t2s").convert(term) in cn[key]:
+                found.append(f"{key}: {term} -> {cn[key]}")
+    assert found == []

@@ -24,3 +24,20 @@ def test_widget_strings_in_three_locales(client: Any) -> None:
     for words in ("智慧客服", "智能客服", "Assistant", "縮小對話視窗", "收起对话窗口", "Minimise chat"):
         assert words in js
     assert "innerHTML = m.html" in js  # only server-sanitised HTML is ever injected
+
+
+def test_widget_texts_come_from_the_catalogs(client: Any) -> None:
+    """The served script carries the widget_* catalog entries; every t.name the script reads is one of them."""
+    import json
+    import re
+
+    from kefu.core.catalog import LOCALES, table
+
+    js = client.get("/api/v1/widget/widget.js").text
+    assert "/*KEFU_STRINGS*/" not in js
+    strings = json.loads(re.search(r"var STR = (\{.*?\});\n", js).group(1))  # type: ignore[union-attr]
+    assert set(strings) == set(LOCALES)
+    for loc in LOCALES:
+        assert strings[loc] == {k[7:]: v for k, v in table(loc).items() if k.startswith("widget_")}
+    used = set(re.findall(r"\bt\.(\w+)", js))
+    assert used and used <= set(strings["en"]), used - set(strings["en"])

@@ -353,12 +353,12 @@ def test_conversation_inbox_and_profile_show_brand_local_time(client: Any, db: A
     ]
     for page in pages:
         text = re.sub(r'datetime="[^"]*"', "", page)  # machine-readable UTC stays in the attribute
-        assert "09:05" in text and "01:05" not in text
+        assert "上午9:05" in text and "1:05" not in text  # zh-TW as CLDR writes it, in the brand's zone
     assert "Asia/Taipei" in pages[0]
 
 
 def test_no_template_formats_a_time_without_the_brand_zone() -> None:
-    """Every time in a template goes through local(...) or |in_tz; a bare .strftime would print UTC."""
+    """Every time in a template goes through |datetime / |date (or local(...)); a bare .strftime would print UTC."""
     allowed = {
         # Platform-wide job queue (all brands at once): shown in UTC and labelled so.
         "ops/jobs.html",

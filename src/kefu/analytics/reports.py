@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.units import format_unit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,6 +17,7 @@ from kefu.analytics.metrics import METRICS, RESOLUTION_BUCKETS, localize
 from kefu.analytics.service import Filters
 from kefu.brands.models import Brand
 from kefu.core.db import utcnow
+from kefu.core.l10n import cldr_locale, format_number, format_ratio
 from kefu.privacy.pdf import render_pdf
 from kefu.security import csvsafe
 
@@ -35,21 +37,24 @@ def _zh(locale: str) -> bool:
 
 
 def fmt(value: Any, unit: str, locale: str = "zh-TW") -> str:
-    """Human formatting of a metric value."""
+    """Human formatting of a metric value, per locale (CLDR via Babel: 1.5 小時 · 1.5小时 · 1.5 hr, 1,234)."""
     if value is None:
         return "—"
     if unit == "percent":
-        return f"{float(value) * 100:.1f}%"
+        return format_ratio(float(value), locale, 1)
     if unit == "seconds":
         v = float(value)
-        if v >= 86400:
-            return f"{v / 86400:.1f} {'天' if _zh(locale) else 'd'}"
-        if v >= 3600:
-            return f"{v / 3600:.1f} {'小時' if _zh(locale) else 'h'}"
-        return f"{v / 60:.1f} {'分鐘' if _zh(locale) else 'min'}"
+        amount, cldr_unit = (
+            (v / 86400, "duration-day")
+            if v >= 86400
+            else (v / 3600, "duration-hour")
+            if v >= 3600
+            else (v / 60, "duration-minute")
+        )
+        return format_unit(amount, cldr_unit, length="short", format="#,##0.0", locale=cldr_locale(locale))
     if unit == "score":
-        return f"{float(value):.2f}"
-    return f"{int(value):,}"
+        return format_number(float(value), locale, 2)
+    return format_number(int(value), locale)
 
 
 @dataclass

@@ -34,7 +34,7 @@ from kefu.knowledge.service import get_faq, update_faq
 from kefu.llm import service as llm
 from kefu.tickets.classify import DEFAULT_CATEGORIES
 from kefu.tickets.models import Ticket, TicketCategory
-from kefu.tickets.service import create_ticket, update_ticket
+from kefu.tickets.service import category_label, create_ticket, update_ticket
 
 ZH_LOCALES = ("zh-TW", "zh-CN")
 GENERAL_CATEGORY = "general"
@@ -633,7 +633,10 @@ def fallback_topics(session: Session, brand_id: int, index: Index, locale: str) 
             continue
         if key in labels:
             zh, en = labels[key]
-            name = _english_topic(en) if locale == "en" else _in_script(zh, locale)
+            if locale == "zh-CN":  # the catalog's mainland label for a default category, not a conversion
+                name = category_label(key, zh, en, locale)
+            else:
+                name = _english_topic(en) if locale == "en" else _in_script(zh, locale)
         elif texts.is_slug(key):
             continue
         elif locale == "en":
@@ -695,7 +698,10 @@ def ticket_status_text(session: Session, conv: Conversation, number: str, locale
     ticket = session.scalar(select(Ticket).where(Ticket.number == number, Ticket.brand_id == conv.brand_id))
     if ticket is None or not verified_owner(session, conv, ticket.customer_id):  # unverified claims learn nothing
         return texts.t(locale, "ticket_unknown").format(number=number)
-    return texts.ticket_status(locale, ticket.number, ticket.status, ticket.updated_at)
+    brand = session.get(Brand, ticket.brand_id)
+    return texts.ticket_status(
+        locale, ticket.number, ticket.status, ticket.updated_at, brand.timezone if brand else None
+    )
 
 
 # ---------------------------------------------------------------- learning loop and agent assist

@@ -17,19 +17,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kefu.conversations.models import Conversation, Message
+from kefu.core import catalog
 from kefu.core.errors import Conflict, NotFound
 
 MAX_QUICK_REPLIES = 13  # LINE and Messenger both cap quick replies at 13
 FEEDBACK_PREFIX = "kefu:fb:"
 QUICK_REPLY_PREFIX = "kefu:qr:"
 _FEEDBACK_DATA = re.compile(r"^kefu:fb:(\d{1,18}):([01])$")
-
-VOTE_LABELS: dict[str, tuple[str, str, str]] = {
-    # locale: (helpful, not helpful, thanks)
-    "zh-TW": ("👍 有幫助", "👎 沒幫助", "謝謝您的回饋！"),
-    "zh-CN": ("👍 有帮助", "👎 没帮助", "感谢您的反馈！"),
-    "en": ("👍 Helpful", "👎 Not helpful", "Thanks for your feedback!"),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +73,8 @@ def customer_locale(session: Session, conv: Conversation) -> str:
 
 def vote_labels(locale: str | None) -> tuple[str, str, str]:
     """(helpful, not helpful, thanks) in the customer's language."""
-    return VOTE_LABELS.get(locale or "", VOTE_LABELS["zh-TW"])
+    texts = catalog.table(locale or catalog.DEFAULT_LOCALE)  # the catalogs' fb_* entries; unknown → zh-TW
+    return texts["fb_helpful"], texts["fb_not_helpful"], texts["fb_thanks"]
 
 
 def vote_data(message_id: int, helpful: bool) -> str:

@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,7 +29,9 @@ from kefu.channels import outbox
 from kefu.channels.base import get_adapter
 from kefu.conversations.models import Conversation
 from kefu.conversations.service import add_message
+from kefu.core import catalog
 from kefu.core.db import utcnow
+from kefu.core.l10n import format_datetime
 from kefu.customers.models import Customer
 from kefu.notices.models import CustomerNotice
 from kefu.tickets import service as ticket_service
@@ -40,33 +41,8 @@ from kefu.tickets.timeline import add_activity
 DEFAULT_STATUSES = ("resolved", "pending")
 SENDING = ("line", "messenger", "email", "api", "web_chat", "board")
 
-_TEXTS: dict[str, dict[str, str]] = {
-    "resolved": {
-        "zh-TW": "您的案件 {number} 已處理完成。如果問題已解決，請在服務中心確認；若仍有問題，直接回覆即可。",
-        "zh-CN": "您的工单 {number} 已处理完毕。问题解决了请在服务中心确认；如还有问题，直接回复即可。",
-        "en": "Your case {number} has been resolved. Please confirm in the help center, or just reply if it isn't.",
-    },
-    "pending": {
-        "zh-TW": "您的案件 {number} 需要您補充資料，請回覆這則訊息，我們收到後會繼續處理。",
-        "zh-CN": "您的工单 {number} 需要您补充资料，请回复这条消息，我们收到后会继续处理。",
-        "en": "We need a little more information to continue with case {number}; please reply to this message.",
-    },
-    "open": {
-        "zh-TW": "您的案件 {number} 已重新開啟，我們會儘快處理。",
-        "zh-CN": "您的工单 {number} 已重新打开，我们会尽快处理。",
-        "en": "Your case {number} has been reopened; we are on it.",
-    },
-    "callback_reminder": {
-        "zh-TW": "提醒您：我們將於 {local}（{zone}）致電 {phone}，處理案件 {number}。",
-        "zh-CN": "提醒您：我们将在 {local}（{zone}）致电 {phone}，处理工单 {number}。",
-        "en": "Reminder: we will call {phone} at {local} ({zone}) about case {number}.",
-    },
-    "follow_up": {
-        "zh-TW": "您的案件 {number} 已結案，我們會在接下來幾天與您聯繫，確認一切正常。",
-        "zh-CN": "您的工单 {number} 已结案，接下来几天我们会联系您，确认一切正常。",
-        "en": "Case {number} is closed; we will get in touch over the next days to make sure all is well.",
-    },
-}
+# Texts are the notice_* entries of the gettext catalogs (src/kefu/locale), written per locale.
+PREFIX = "notice_"
 
 
 def _locale(customer: Customer | None, brand: Brand) -> str:
@@ -82,7 +58,7 @@ def _locale(customer: Customer | None, brand: Brand) -> str:
 
 def text_for(kind: str, locale: str, **values: str) -> str:
     """The notice text in the customer's language."""
-    return _TEXTS[kind][locale].format(**values)
+    return catalog.table(locale)[PREFIX + kind].format(**values)
 
 
 @dataclass
@@ -231,10 +207,11 @@ def remind_callbacks(session: Session, now: datetime | None = None) -> int:
         cb.reminded_customer_at = now
         customer = session.get(Customer, cb.customer_id) if cb.customer_id else None
         zone = brand.timezone or "Asia/Taipei"
-        local = cb.scheduled_at.astimezone(ZoneInfo(zone)).strftime("%m-%d %H:%M")
+        locale = _locale(customer, brand)
+        local = format_datetime(cb.scheduled_at, locale, zone, "short")
         masked = f"***{cb.phone[-3:]}" if len(cb.phone) > 3 else cb.phone
         values: dict[str, Any] = {"local": local, "zone": zone, "phone": masked, "number": ticket.number}
-        text = text_for("callback_reminder", _locale(customer, brand), **values)
+        text = text_for("callback_reminder", locale, **values)
         if customer is not None and not customer.phone:
             customer.phone = cb.phone  # the number they asked us to call is where the reminder goes
         if send(session, ticket, "callback_reminder", f"callback_reminder:{cb.id}", text, prefer_sms=True, now=now):

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -22,6 +21,7 @@ from kefu.channels.board.service import submit
 from kefu.channels.storage import describe, store
 from kefu.conversations import service as conv_service
 from kefu.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests
+from kefu.core.l10n import format_datetime
 from kefu.knowledge.render import for_channel
 from kefu.portal import service
 from kefu.tickets.progress import customer_progress
@@ -116,7 +116,7 @@ def portal_article(request: Request, slug: str, article_id: int, db: DB) -> HTML
         kind="article",
         title=art.title,
         body=_rich(art.body, "markdown"),
-        updated=_local_date(art.updated_at, brand),
+        updated=_local_date(art.updated_at, brand, _locale(request, brand)),
         related=service.related_articles(db, brand, art),
         voted=_voted(request, "article", art.id),
         csrf=token,
@@ -144,7 +144,7 @@ def portal_faq(request: Request, slug: str, faq_id: int, db: DB) -> HTMLResponse
         kind="faq",
         title=faq.questions[0],
         body=_rich(faq.answer, faq.answer_format),
-        updated=_local_date(faq.updated_at, brand),
+        updated=_local_date(faq.updated_at, brand, _locale(request, brand)),
         related=[],
         voted=_voted(request, "faq", faq.id),
         csrf=token,
@@ -186,9 +186,8 @@ def _rich(body: str, fmt: str) -> object:
     return rendered.html if rendered.html is not None else rendered.text
 
 
-def _local_date(when: datetime, brand: Brand) -> str:
-    aware = when if when.tzinfo else when.replace(tzinfo=UTC)
-    return aware.astimezone(ZoneInfo(brand.timezone)).strftime("%Y-%m-%d")
+def _local_date(when: datetime, brand: Brand, locale: str) -> str:
+    return format_datetime(when, locale, brand.timezone, "date")
 
 
 VOTED_COOKIE = "kefu_hc_voted"
@@ -424,7 +423,7 @@ async def callback_book(request: Request, slug: str, db: DB) -> HTMLResponse:
     except InvalidInput:
         return again("cb_phone")
     number = cb_ticket_number(db, cb)
-    local = at.astimezone(ZoneInfo(brand.timezone)).strftime("%Y-%m-%d %H:%M")
+    local = format_datetime(at, _locale(request, brand), brand.timezone, "long")
     return render(
         request,
         None,

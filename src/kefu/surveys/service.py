@@ -17,6 +17,7 @@ from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
 from kefu.conversations import service as conversations
 from kefu.conversations.models import Conversation
+from kefu.core import catalog
 from kefu.core.access import ensure_brand, scope_to_brands
 from kefu.core.config import get_settings
 from kefu.core.db import utcnow
@@ -42,18 +43,6 @@ DEFAULT_DIMENSIONS: list[dict[str, str]] = [
     {"key": "security", "label_zh": "資訊安全與個資保護", "label_en": "Security and privacy"},
     {"key": "convenience", "label_zh": "購物便利性", "label_en": "Convenience"},
 ]
-
-_CSAT_TEXT = {
-    "zh-TW": "感謝您的耐心！工單 {number} 已處理完成，請花 10 秒為這次服務評分（1–5 顆星）：{url}",
-    "zh-CN": "感谢您的耐心！工单 {number} 已处理完成，请花 10 秒为这次服务评分（1–5 颗星）：{url}",
-    "en": "Thank you for your patience! Ticket {number} is resolved. Please rate our service (1–5 stars): {url}",
-}
-_CAMPAIGN_TEXT = {
-    "zh-TW": "{brand} 滿意度調查：邀請您為我們的服務評分（約 1 分鐘）：{url}",
-    "zh-CN": "{brand} 满意度调查：邀请您为我们的服务评分（约 1 分钟）：{url}",
-    "en": "{brand} satisfaction survey: please tell us how we are doing (about 1 minute): {url}",
-}
-
 
 # --------------------------------------------------------------------------- signed tokens
 
@@ -149,7 +138,7 @@ def send_csat(session: Session, ticket: Ticket, now: datetime | None = None) -> 
         session,
         conv,
         sender_type="bot",
-        body=_CSAT_TEXT[locale].format(number=ticket.number, url=url),
+        body=catalog.gettext("survey_invite_csat", locale).format(number=ticket.number, url=url),
         meta={"survey": {"kind": "csat", "id": survey.id, "url": url}},
         created_at=now,
     )
@@ -406,7 +395,11 @@ def send_campaign_batch(session: Session, campaign: SurveyCampaign, limit: int =
         loc = _locale(session.get(Customer, r.customer_id), brand)
         url = survey_url(f"/survey/c/{make_token('campaign', r.id)}?lang={loc}")
         custom = campaign.message_en if loc == "en" else campaign.message_zh
-        body = (custom + " " + url) if custom else _CAMPAIGN_TEXT[loc].format(brand=brand.name, url=url)
+        body = (
+            (custom + " " + url)
+            if custom
+            else catalog.gettext("survey_invite_campaign", loc).format(brand=brand.name, url=url)
+        )
         conversations.add_message(
             session,
             conv,

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from kefu.core import catalog
 from kefu.core.db import utcnow
 from kefu.core.errors import NotFound
 from kefu.core.ratelimit import Budget, WindowLimit
@@ -26,14 +27,12 @@ MAX_FAILURES_PER_NUMBER = 5
 WINDOW = timedelta(minutes=15)
 NO_MATCH = "No ticket matches this number and contact. / 查無符合此案件編號與聯絡方式的案件。"
 
-STATUS_LABELS: dict[str, dict[str, str]] = {
-    "new": {"zh-TW": "已受理", "zh-CN": "已受理", "en": "Received"},
-    "open": {"zh-TW": "處理中", "zh-CN": "处理中", "en": "In progress"},
-    "on_hold": {"zh-TW": "處理中", "zh-CN": "处理中", "en": "In progress"},
-    "pending": {"zh-TW": "待您回覆", "zh-CN": "待您回复", "en": "Waiting for your reply"},
-    "resolved": {"zh-TW": "已解決，待您確認", "zh-CN": "已解决，待您确认", "en": "Resolved — please confirm"},
-    "closed": {"zh-TW": "已結案", "zh-CN": "已结案", "en": "Closed"},
-}
+
+def status_labels(status: str) -> dict[str, str]:
+    """A ticket status as the customer reads it, per locale (the catalogs' progress_* entries)."""
+    return {loc: catalog.table(loc).get(f"progress_{status}", status) for loc in catalog.LOCALES}
+
+
 _DIGITS = re.compile(r"\D+")
 
 
@@ -118,7 +117,7 @@ def progress_view(session: Session, ticket: Ticket) -> dict[str, Any]:
         "merged_into": merged_into,
         "subject": shown.subject,
         "status": shown.status,
-        "status_label": STATUS_LABELS[shown.status],
+        "status_label": status_labels(shown.status),
         "category": shown.category,
         "category_label": category_labels(session, shown.brand_id, shown.category),
         "created_at": shown.created_at,

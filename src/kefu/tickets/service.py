@@ -44,6 +44,7 @@ from kefu.tickets.lookup import (
 from kefu.tickets.taxonomy import (
     RESERVED_FIELDS,
     active_category_keys,
+    category_label,
     category_labels,
     create_category,
     create_field_definition,
@@ -67,6 +68,7 @@ __all__ = [
     "add_comment",
     "assign_ticket",
     "auto_close_resolved",
+    "category_label",
     "category_labels",
     "change_status",
     "change_ticket_status",

@@ -37,6 +37,7 @@ from kefu.tickets import listing
 from kefu.tickets import service as ticket_service
 from kefu.tickets.commands import AssignTicket, ChangeTicketStatus, build
 from kefu.tickets.models import PRIORITIES, TICKET_STATUSES
+from kefu.web import formatting
 from kefu.web.forms import optional_int
 from kefu.web.i18n import LOCALES, pick_locale, translator
 from kefu.web.routing import Router
@@ -57,6 +58,8 @@ def _in_tz(value: datetime | None, tz: str | None, fmt: str = "%Y-%m-%d %H:%M") 
 
 templates.env.filters["in_tz"] = _in_tz
 templates.env.globals["attach_limits"] = media.limits_for  # the composer states what the channel carries
+formatting.install(templates.env)
+templates.env.globals["category_label"] = ticket_service.category_label
 VIEWS = ("mine", "team", "unassigned", "sla", "vip", "complaints", "all", "closed")
 TICKET_VIEWS = ("sla", "complaints")
 LOCALE_COOKIE = "kefu_lang"

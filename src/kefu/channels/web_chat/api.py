@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import uuid
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,6 +22,7 @@ from kefu.channels.board.service import submit
 from kefu.channels.service import get_inbox
 from kefu.channels.web_chat import service
 from kefu.channels.web_chat.token import Visitor, issue, new_visitor_id, verify
+from kefu.core import catalog
 from kefu.core.db import SessionFactory, session_scope
 from kefu.core.errors import InvalidInput, NotFound, Unauthorized
 from kefu.core.events import Event, get_bus
@@ -33,11 +35,23 @@ STATIC = Path(__file__).parent / "static"
 LOCALES = ("zh-TW", "zh-CN", "en")
 
 
+WIDGET_PREFIX = "widget_"
+
+
+@lru_cache(maxsize=1)
+def widget_script() -> bytes:
+    """widget.js with its texts filled in from the catalogs (every widget_* key, per locale)."""
+    strings = {loc: catalog.section(loc, WIDGET_PREFIX) for loc in catalog.LOCALES}
+    source = (STATIC / "widget.js").read_text(encoding="utf-8")
+    filled = source.replace("/*KEFU_STRINGS*/{}", json.dumps(strings, ensure_ascii=False, separators=(",", ":")), 1)
+    return filled.encode("utf-8")
+
+
 @router.get("/widget.js", include_in_schema=False)
 def widget_js() -> Response:
     """The embeddable script: <script src=".../api/v1/widget/widget.js" data-brand="slug" data-inbox="id">."""
     return Response(
-        (STATIC / "widget.js").read_bytes(),
+        widget_script(),
         media_type="application/javascript; charset=utf-8",
         headers={"Cache-Control": "public, max-age=300", "Cross-Origin-Resource-Policy": "cross-origin"},
     )

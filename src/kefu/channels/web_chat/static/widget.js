@@ -11,20 +11,8 @@
   var base = new URL(script.src).origin;
   var inbox = parseInt(script.getAttribute("data-inbox"), 10);
   var brand = script.getAttribute("data-brand") || "";
-  var STR = {
-    "zh-TW": { title: "線上客服", placeholder: "輸入訊息…", send: "送出", typing: "客服輸入中…", offline: "目前非服務時間，請留言，我們會盡快回覆。",
-      name: "姓名", contact: "Email 或電話", message: "留言內容", leave: "送出留言", thanks: "已收到留言，案件編號：", attach: "附件", tooBig: "檔案太大或格式不支援",
-      helpful: "有幫助", notHelpful: "沒幫助", rated: "謝謝您的回饋！", ask: "這個回答有幫助嗎？", options: "建議選項",
-      bot: "智慧客服", agent: "客服人員", you: "您", online: "線上服務中", away: "目前離線", minimize: "縮小對話視窗", unread: "則新訊息", file: "檔案", intro: "開始對話前，請留下您的稱呼與 Email，方便我們後續聯繫。", email: "Email", start: "開始對話" },
-    "zh-CN": { title: "在线客服", placeholder: "输入消息…", send: "发送", typing: "客服输入中…", offline: "目前非服务时间，请留言，我们会尽快回复。",
-      name: "姓名", contact: "Email 或电话", message: "留言内容", leave: "提交留言", thanks: "已收到留言，工单编号：", attach: "附件", tooBig: "文件太大或格式不支持",
-      helpful: "有帮助", notHelpful: "没帮助", rated: "感谢您的反馈！", ask: "这个回答有帮助吗？", options: "建议选项",
-      bot: "智能客服", agent: "客服", you: "您", online: "在线服务中", away: "当前离线", minimize: "收起对话窗口", unread: "条新消息", file: "文件", intro: "开始对话前，请留下您的称呼和邮箱，方便我们后续联系。", email: "邮箱", start: "开始对话" },
-    "en": { title: "Chat with us", placeholder: "Type a message…", send: "Send", typing: "Agent is typing…", offline: "We are offline. Leave a message and we will reply soon.",
-      name: "Name", contact: "Email or phone", message: "Message", leave: "Send message", thanks: "Received. Case number: ", attach: "Attach", tooBig: "File too large or not supported",
-      helpful: "Helpful", notHelpful: "Not helpful", rated: "Thanks for your feedback!", ask: "Was this answer helpful?", options: "Suggested options",
-      bot: "Assistant", agent: "Support", you: "You", online: "We're online", away: "Offline", minimize: "Minimise chat", unread: "new messages", file: "File", intro: "Before we start, tell us your name and email so we can follow up.", email: "Email", start: "Start chat" }
-  };
+  // Texts come from the gettext catalogs (widget_* keys); the server fills them in when it serves this file.
+  var STR = /*KEFU_STRINGS*/{};
   var nav = (navigator.language || "zh-TW");
   var locale = script.getAttribute("data-locale") || (/^zh-(CN|SG|Hans)/i.test(nav) ? "zh-CN" : /^zh/i.test(nav) ? "zh-TW" : "en");
   var t = STR[locale] || STR["zh-TW"];

@@ -1,0 +1,90 @@
+"""Dates, times and numbers written the way each locale writes them (CLDR data via Babel), in a brand's timezone.
+
+Styles for times (zh-TW / zh-CN / en, 2026-12-06 06:51 UTC shown in Asia/Taipei):
+  datetime  2026/12/6 下午2:51 · 2026/12/6 14:51 · 12/6/2026, 2:51 PM
+  short     12月6日 下午2:51 · 12月6日 14:51 · Dec 6, 2:51 PM        (lists and timelines)
+  long      2026年12月6日 下午2:51 · 2026年12月6日 14:51 · Dec 6, 2026, 2:51 PM
+  date      2026/12/6 · 2026/12/6 · 12/6/2026
+  time      下午2:51 · 14:51 · 2:51 PM
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_skeleton, format_time
+from babel.numbers import format_decimal, format_percent
+
+from kefu.core.catalog import CLDR_LOCALES, DEFAULT_LOCALE
+
+DEFAULT_ZONE = "Asia/Taipei"
+Style = Literal["datetime", "short", "long", "date", "time"]
+STYLES: tuple[Style, ...] = ("datetime", "short", "long", "date", "time")
+# CLDR skeletons for the date part of each style ("time" has none).
+_DATE_SKELETON = {"datetime": "yMd", "short": "MMMd", "long": "yMMMd", "date": "yMd"}
+
+
+@lru_cache(maxsize=8)
+def cldr_locale(locale: str) -> Locale:
+    """The Babel locale for one of ours (unknown tags get zh-TW)."""
+    return Locale.parse(CLDR_LOCALES.get(locale, CLDR_LOCALES[DEFAULT_LOCALE]))
+
+
+def zone(tz: ZoneInfo | str | None) -> ZoneInfo:
+    """A timezone from a ZoneInfo or an IANA name (default Asia/Taipei)."""
+    if isinstance(tz, ZoneInfo):
+        return tz
+    return ZoneInfo(tz or DEFAULT_ZONE)
+
+
+def format_datetime(
+    value: datetime | None, locale: str, tz: ZoneInfo | str | None = None, style: Style = "datetime"
+) -> str:
+    """A stored (UTC or aware) time in the zone, written per locale; naive values are taken as UTC; None is ''."""
+    if value is None:
+        return ""
+    if style not in STYLES:
+        raise ValueError(f"unknown datetime style {style!r}")
+    loc = cldr_locale(locale)
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    local = aware.astimezone(zone(tz))
+    clock = format_time(local, "short", locale=loc)
+    if style == "time":
+        return clock
+    day = format_skeleton(_DATE_SKELETON[style], local, locale=loc)
+    if style == "date":
+        return day
+    pattern = str(loc.datetime_formats["medium" if style == "long" else "short"])
+    return pattern.replace("{1}", day).replace("{0}", clock)
+
+
+def format_day(value: date | None, locale: str) -> str:
+    """A calendar date (no timezone involved), written per locale."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.date()
+    return format_skeleton("yMd", datetime(value.year, value.month, value.day), locale=cldr_locale(locale))
+
+
+def format_number(value: float | int | Decimal | None, locale: str, decimals: int | None = None) -> str:
+    """A number with the locale's grouping and decimal signs; `decimals` fixes the fraction digits."""
+    if value is None:
+        return ""
+    if decimals is None:
+        return format_decimal(value, locale=cldr_locale(locale))
+    pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
+    return format_decimal(value, format=pattern, locale=cldr_locale(locale))
+
+
+def format_ratio(value: float | Decimal | None, locale: str, decimals: int = 0) -> str:
+    """A ratio (0.853) as a percentage in the locale's style (85%)."""
+    if value is None:
+        return ""
+    pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "") + "%"
+    return format_percent(value, format=pattern, locale=cldr_locale(locale))
