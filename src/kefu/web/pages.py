@@ -28,6 +28,7 @@ from kefu.conversations import service as conv_service
 from kefu.core.db import utcnow
 from kefu.core.errors import Forbidden, InvalidInput, NotFound, ProblemError, TooManyRequests, Unauthorized
 from kefu.customers import service as customer_service
+from kefu.macros import actions as macro_actions
 from kefu.macros import service as macros
 from kefu.privacy.masking import PiiView, can_reveal
 from kefu.security import reset as reset_service
@@ -457,6 +458,7 @@ def ticket_list(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
         local=listing.LocalTime(listing.brand_zones(db, {r.ticket.brand_id for r in rows})),
         saved_views=views_service.list_views(db, ctx.principal),
         save_qs=urlencode(query.params(cursor=None)),
+        macros=macro_actions.list_macros(db, ctx.principal) if ctx.principal.can("tickets:write") else [],
     )
 
 
@@ -497,17 +499,24 @@ def ticket_bulk(
     ctx: Ctx,
     db: DB,
     ticket_ids: Annotated[list[int], Form(max_length=200)],
-    action: Annotated[str, Form(pattern="^(assign|status|tag)$")],
+    action: Annotated[str, Form(pattern="^(assign|status|tag|macro)$")],
     value: Annotated[str, Form(max_length=64)] = "",
 ) -> HTMLResponse:
-    """Assign, change status or tag the selected tickets through tickets.service (each change audited)."""
+    """Assign, change status, tag or apply a macro to the selected tickets (each change audited)."""
     if not ctx.principal.can("tickets:write"):
         raise Forbidden("Missing permission tickets:write.")
     done, failed = 0, 0
+    macro = macro_actions.get(db, int(value), ctx.principal) if action == "macro" and value.isdigit() else None
+    if action == "macro" and macro is None:
+        raise InvalidInput("Choose a macro.")
     for ticket_id in ticket_ids:
         try:
             with db.begin_nested():
                 ticket = ticket_service.get_ticket(db, ticket_id, ctx.principal)
+                if macro is not None:
+                    macro_actions.apply(db, macro, ticket, ctx.principal)
+                    done += 1
+                    continue
                 if action == "assign":
                     changes: dict[str, Any] = {"assignee_id": int(value) if value.isdigit() else None}
                 elif action == "status":
