@@ -23,6 +23,7 @@ from kefu.auth.permissions import Principal
 from kefu.bot import service as bot_service
 from kefu.brands import service as brand_service
 from kefu.channels import downloads, outbox
+from kefu.channels.email import compose
 from kefu.conversations import inbox as inbox_views
 from kefu.conversations import service as conv_service
 from kefu.core.db import utcnow
@@ -370,6 +371,8 @@ def post_message(
     db: DB,
     body: Annotated[str, Form(min_length=1, max_length=100_000)],
     mode: Annotated[str, Form(pattern="^(reply|note)$")] = "reply",
+    subject: Annotated[str, Form(max_length=500)] = "",
+    cc: Annotated[str, Form(max_length=3000)] = "",
 ) -> HTMLResponse:
     """Send a reply or add an internal note; returns the refreshed timeline."""
     if not ctx.principal.can("conversations:write"):
@@ -377,9 +380,23 @@ def post_message(
     conv = conv_service.get_conversation(db, conversation_id, ctx.principal)
     customer = customer_service.get_customer(db, conv.customer_id, ctx.principal)
     text = macros.render(body.strip(), {"customer_name": customer.name})
+    # Email replies may carry the agent's subject and Cc (validated; a bad address is a 422 before anything is sent).
+    try:
+        email_fields = (
+            compose.email_meta(subject, cc, conv.subject) if conv.channel == "email" and mode == "reply" else {}
+        )
+    except compose.BadAddress as exc:
+        # Shown next to the composer (alerts.js); nothing is stored or sent.
+        return HTMLResponse(ctx.t["em3_bad_cc"].format(v=exc.value), status_code=422, media_type="text/plain")
     # add_message flushes, so the note has its id before the mentions point at it.
     message, _ = conv_service.add_message(
-        db, conv, sender_type="agent", body=text, agent_id=ctx.agent.id, is_note=mode == "note"
+        db,
+        conv,
+        sender_type="agent",
+        body=text,
+        agent_id=ctx.agent.id,
+        is_note=mode == "note",
+        meta={"email": email_fields} if email_fields else None,
     )
     mentioned = collab.notify_mentions(db, conv, message, ctx.agent) if message.is_note else []
     response = render(request, ctx, "partials/timeline.html", **_conversation_data(db, ctx, conversation_id))
