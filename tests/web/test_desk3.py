@@ -80,20 +80,23 @@ def test_macros_are_managed_with_forms_and_apply_several_actions_with_audit(
     assert page.status_code == 200 and 'name="assignee_id"' in page.text and "{" not in page.text.split("<form")[0][-5:]
     # Validation: no action, a team of another brand, an auditor (who may not reply) as assignee.
     bad = client.post("/console/macros", data={"brand_id": str(desk["brand"].id), "name": "空的"}, headers=h)
-    assert bad.status_code == 422 and "at least one action" in bad.text
+    assert bad.status_code == 200 and "at least one action" in bad.text and 'role="alert"' in bad.text
     wrong_team = client.post("/console/macros", data=_macro_form(desk, team_id=str(desk["other_team"].id)), headers=h)
-    assert wrong_team.status_code == 422 and "does not belong" in wrong_team.text
+    assert "does not belong" in wrong_team.text
     auditor = client.post("/console/macros", data=_macro_form(desk, assignee_id=str(desk["auditor"].id)), headers=h)
-    assert auditor.status_code == 422
+    assert "may not" in auditor.text or 'role="alert"' in auditor.text
     # A valid macro; the list describes its actions in words.
     r = client.post("/console/macros", data=_macro_form(desk), headers=h, follow_redirects=False)
-    assert r.status_code == 303, r.text
+    assert r.status_code == 204 and r.headers["HX-Redirect"] == "/console/macros?done=saved", r.text
     macro = db.scalars(select(TicketMacro).where(TicketMacro.brand_id == desk["brand"].id)).one()
     assert macro.add_tags == ["重複扣款", "退款"] and macro.status == "pending"
     listed = client.get("/console/macros?lang=zh-TW").text
     assert "優先順序 → 高" in listed or "優先順序 →" in listed
     dup = client.post("/console/macros", data=_macro_form(desk), headers=h)
-    assert dup.status_code == 422 and "already exists" in dup.text
+    assert "already exists" in dup.text
+    # Without htmx (a plain client) the same form errors are a 422.
+    plain = {"X-CSRF-Token": h["X-CSRF-Token"]}
+    assert client.post("/console/macros", data=_macro_form(desk), headers=plain).status_code == 422
 
     # Applied from the conversation: every field at once, the reply text handed to the composer, the side refreshed.
     conv = desk["conv"]
@@ -123,7 +126,7 @@ def test_macros_are_managed_with_forms_and_apply_several_actions_with_audit(
         headers=h,
         follow_redirects=False,
     )
-    assert r.status_code == 303
+    assert r.status_code == 204
     case = client.post(f"/console/tickets/{ticket.id}/macro", data={"macro_id": macro.id}, headers=h)
     assert case.status_code == 204 and case.headers["HX-Redirect"] == f"/console/tickets/{ticket.id}?saved=true"
     db.expire_all()
@@ -152,7 +155,7 @@ def test_macros_are_managed_with_forms_and_apply_several_actions_with_audit(
     assert client.post(f"/console/macros/{macro.id}/delete", headers=ha).status_code == 403
     h = _login(client, desk["agent"])
     macro_id = macro.id
-    assert client.post(f"/console/macros/{macro_id}/delete", headers=h, follow_redirects=False).status_code == 303
+    assert client.post(f"/console/macros/{macro_id}/delete", headers=h, follow_redirects=False).status_code == 204
     db.expire_all()
     assert db.get(TicketMacro, macro_id) is None
     actions = set(db.scalars(select(AuditLog.action).where(AuditLog.target_type == "ticket_macro")))
@@ -187,8 +190,8 @@ def test_call_logging_screen_finds_the_caller_by_normalised_number_and_opens_a_c
         "notes": "客戶詢問退款進度",
     }
     r = client.post("/console/calls", data=form, headers=h, follow_redirects=False)
-    assert r.status_code == 303, r.text
-    conv = db.get(Conversation, int(r.headers["location"].split("/")[3].split("?")[0]))
+    assert r.status_code == 204, r.text
+    conv = db.get(Conversation, int(r.headers["HX-Redirect"].split("/")[3].split("?")[0]))
     assert conv.customer_id == desk["ming"].id and conv.channel == "phone"  # no duplicate customer
     msg = db.scalars(select(Message).where(Message.conversation_id == conv.id)).one()
     assert msg.content_type == "call" and msg.meta["call"] == {
@@ -204,7 +207,7 @@ def test_call_logging_screen_finds_the_caller_by_normalised_number_and_opens_a_c
     assert f"/console/conversations/{conv.id}" in client.get("/console/calls").text
     # Bad input is the form again with the reason, nothing stored.
     bad = client.post("/console/calls", data={**form, "minutes": "x"}, headers=h)
-    assert bad.status_code == 422 and 'role="alert"' in bad.text
+    assert bad.status_code == 200 and 'role="alert"' in bad.text and "minutes" in bad.text
     # The call pop-up card: masked caller, open case, link to the timeline.
     pop = client.get(
         "/console/calls/pop", params={"customer_id": desk["ming"].id, "conversation_id": conv.id, "state": "ringing"}

@@ -28,6 +28,18 @@ router = APIRouter(include_in_schema=False, prefix="/console")
 Text = Annotated[str, Form(max_length=100)]
 
 
+def redirect(request: Request, url: str) -> Response:
+    """After a console form: htmx follows HX-Redirect (forms post through htmx, which adds the CSRF header)."""
+    if request.headers.get("HX-Request"):
+        return Response(status_code=204, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
+
+
+def error_status(request: Request) -> int:
+    """A form shown again with its error: htmx swaps only 2xx answers, plain clients get a 422."""
+    return 200 if request.headers.get("HX-Request") else 422
+
+
 def _need(ctx: PageContext, perm: str) -> None:
     if not ctx.principal.can(perm):
         raise Forbidden(f"Missing permission {perm}.")
@@ -137,8 +149,8 @@ def _save(
             else:
                 actions.update(db, editing, ctx.principal, fields)
     except ProblemError as exc:
-        return _page(request, ctx, db, editing=editing, error=exc.detail, form=form, status=422)
-    return RedirectResponse("/console/macros?done=saved", status_code=303)
+        return _page(request, ctx, db, editing=editing, error=exc.detail, form=form, status=error_status(request))
+    return redirect(request, "/console/macros?done=saved")
 
 
 @router.post("/macros", response_model=None)
@@ -199,10 +211,10 @@ def macro_update(
 
 
 @router.post("/macros/{macro_id}/delete", response_model=None)
-def macro_delete(macro_id: int, ctx: Ctx, db: DB) -> Response:
+def macro_delete(request: Request, macro_id: int, ctx: Ctx, db: DB) -> Response:
     """Remove a macro."""
     actions.delete(db, actions.get(db, macro_id, ctx.principal), ctx.principal)
-    return RedirectResponse("/console/macros?done=deleted", status_code=303)
+    return redirect(request, "/console/macros?done=deleted")
 
 
 def reply_text(db: DB, ctx: PageContext, macro: TicketMacro, customer_id: int, ticket_number: str) -> str:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from kefu.auth.deps import DB
 from kefu.channels.phone import calls
 from kefu.core.errors import Forbidden, ProblemError
 from kefu.macros import actions as macro_actions
+from kefu.macros.pages import error_status, redirect
 from kefu.tickets import listing
 from kefu.web.forms import optional_int
 from kefu.web.pages import Ctx, PageContext, render
@@ -117,10 +118,11 @@ def log_call(
             logged = calls.log_call(db, ctx.principal, body)
     except ValidationError as exc:
         first = exc.errors()[0]
-        return _page(request, ctx, db, form=form, error=f"{first['loc'][0]}: {first['msg']}", status=422)
+        error = f"{first['loc'][0]}: {first['msg']}"
+        return _page(request, ctx, db, form=form, error=error, status=error_status(request))
     except ProblemError as exc:
-        return _page(request, ctx, db, form=form, error=exc.detail, status=422)
-    return RedirectResponse(f"/console/conversations/{logged.conversation.id}?back=/console/calls", status_code=303)
+        return _page(request, ctx, db, form=form, error=exc.detail, status=error_status(request))
+    return redirect(request, f"/console/conversations/{logged.conversation.id}?back=/console/calls")
 
 
 @router.get("/calls/pop", response_class=HTMLResponse)
