@@ -10,7 +10,7 @@ STRINGS3: dict[str, tuple[str, str, str]] = {
     "nav_macros": ("巨集", "宏", "Macros"),
     "m3_title": ("巨集：一鍵完成多個動作", "宏：一键完成多个操作", "Macros: several actions in one click"),
     "m3_intro": (
-        "巨集可一次設定案件狀態、優先順序、標籤、組別與負責人，並在回覆框插入文字。留空的欄位不會變更。",
+        "巨集可一次設定案件狀態、優先級、標籤、組別與負責人，並在回覆框插入文字。留空的欄位不會變更。",
         "宏可一次设置工单状态、优先级、标签、组别与负责人，并在回复框插入文字。留空的字段不会更改。",
         "A macro sets a case's status, priority, tags, team and assignee at once and puts text in the reply box. "
         "Fields left empty are not changed.",
@@ -44,7 +44,7 @@ STRINGS3: dict[str, tuple[str, str, str]] = {
     ),
     "m3_bulk": ("套用巨集", "应用宏", "Apply macro"),
     "m3_act_status": ("狀態 → {v}", "状态 → {v}", "status → {v}"),
-    "m3_act_priority": ("優先順序 → {v}", "优先级 → {v}", "priority → {v}"),
+    "m3_act_priority": ("優先級 → {v}", "优先级 → {v}", "priority → {v}"),
     "m3_act_tags": ("標籤 + {v}", "标签 + {v}", "tags + {v}"),
     "m3_act_team": ("組別 → {v}", "组别 → {v}", "team → {v}"),
     "m3_act_assignee": ("負責人 → {v}", "负责人 → {v}", "assignee → {v}"),
