@@ -91,7 +91,7 @@ def test_macros_are_managed_with_forms_and_apply_several_actions_with_audit(
     macro = db.scalars(select(TicketMacro).where(TicketMacro.brand_id == desk["brand"].id)).one()
     assert macro.add_tags == ["重複扣款", "退款"] and macro.status == "pending"
     listed = client.get("/console/macros?lang=zh-TW").text
-    assert "優先順序 → 高" in listed or "優先順序 →" in listed
+    assert "優先級 → 高" in listed and "標籤 + 重複扣款、退款" in listed
     dup = client.post("/console/macros", data=_macro_form(desk), headers=h)
     assert "already exists" in dup.text
     # Without htmx (a plain client) the same form errors are a 422.
