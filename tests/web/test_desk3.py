@@ -111,6 +111,7 @@ def test_macros_are_managed_with_forms_and_apply_several_actions_with_audit(
         desk["colleague"].id,
     )
     assert {"重複扣款", "退款"} <= set(ticket.tags)
+    assert db.get(Conversation, conv.id).assignee_id == desk["colleague"].id  # the conversation follows its case
     assert 'id="macro-draft"' in out.text and ticket.number in out.text and 'hx-swap-oob="true"' in out.text
     # The agent cannot see the customer's full name: the placeholder stays and is filled when sent.
     assert "{customer_name}" in out.text and "王小明" not in out.text

@@ -301,6 +301,10 @@ def apply_to_conversation(
     if macro.brand_id != conv.brand_id:
         raise InvalidInput("The macro belongs to another brand.")
     note = ctx.t["m3_applied"].format(name=macro.name)
+    # The conversation follows the case's owner, as with the assignment form.
+    owner = {k: v for k, v in (("assignee_id", macro.assignee_id), ("team_id", macro.team_id)) if v}
+    if owner:
+        conv_service.update_conversation(db, conv, ctx.principal, owner)
     if conv.ticket_id:
         ticket = ticket_service.get_ticket(db, conv.ticket_id, ctx.principal)
         actions.apply(db, macro, ticket, ctx.principal)
