@@ -167,7 +167,7 @@ def test_list_query_count_does_not_grow_with_rows(client: Any, make: Any, db: An
         page = client.get("/console/tickets")
     assert page.text.count("data-ticket-id=") == 23
     assert len(large) == len(small), (len(small), len(large))
-    assert len(large) <= 16, large
+    assert len(large) <= 17, large  # 16 + the macro list of the bulk bar (one query, any page size)
 
 
 def test_bulk_actions_need_csrf_and_use_the_ticket_service(client: Any, make: Any, db: Any) -> None:

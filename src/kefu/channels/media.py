@@ -284,6 +284,7 @@ def reply(
     body: str,
     uploads: Sequence[Upload] = (),
     note: bool = False,
+    meta: dict[str, Any] | None = None,
 ) -> Message:
     """An agent's reply or note with files: checked against the channel's limits, stored, then queued with it."""
     from kefu.brands.models import Inbox
@@ -307,5 +308,6 @@ def reply(
         is_note=note,
         content_type=kind,
         attachments=entries or None,
+        meta=meta,
     )
     return message

@@ -459,8 +459,11 @@ def announce_inbound(
         "channel": conv.channel,
         "sender_type": message.sender_type,
         "new_conversation": new,
+        "assignee_id": conv.assignee_id,
     }
-    publish(session, "message.inbound", data, (f"brand:{conv.brand_id}", f"conversation:{conv.id}"))
+    # The assignee hears about replies on their conversations wherever they are in the console.
+    mine = (f"agent:{conv.assignee_id}",) if conv.assignee_id else ()
+    publish(session, "message.inbound", data, (f"brand:{conv.brand_id}", f"conversation:{conv.id}", *mine))
     enqueue(session, "channels.inbound_received", data, key=key or f"conversation:{conv.id}", priority=60)
 
 

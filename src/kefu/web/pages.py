@@ -24,11 +24,13 @@ from kefu.auth.permissions import Principal
 from kefu.bot import service as bot_service
 from kefu.brands import service as brand_service
 from kefu.channels import downloads, media, outbox
+from kefu.channels.email import compose
 from kefu.conversations import inbox as inbox_views
 from kefu.conversations import service as conv_service
 from kefu.core.db import utcnow
 from kefu.core.errors import Forbidden, InvalidInput, NotFound, ProblemError, TooManyRequests, Unauthorized
 from kefu.customers import service as customer_service
+from kefu.macros import actions as macro_actions
 from kefu.macros import service as macros
 from kefu.privacy.masking import PiiView, can_reveal
 from kefu.security import reset as reset_service
@@ -376,6 +378,8 @@ def post_message(
     body: Annotated[str, Form(max_length=100_000)] = "",
     mode: Annotated[str, Form(pattern="^(reply|note)$")] = "reply",
     files: Annotated[list[UploadFile] | None, File()] = None,
+    subject: Annotated[str, Form(max_length=500)] = "",
+    cc: Annotated[str, Form(max_length=3000)] = "",
 ) -> HTMLResponse:
     """Send a reply or add an internal note (with attachments the channel can carry); returns the timeline."""
     if not ctx.principal.can("conversations:write"):
@@ -386,9 +390,25 @@ def post_message(
     uploads = [
         media.Upload(f.filename, f.content_type or "", f.file.read(media.MAX_READ)) for f in files or [] if f.filename
     ]
+    # Email replies may carry the agent's subject and Cc (validated; a bad address is a 422 before anything is sent).
+    try:
+        email_fields = (
+            compose.email_meta(subject, cc, conv.subject) if conv.channel == "email" and mode == "reply" else {}
+        )
+    except compose.BadAddress as exc:
+        # Shown next to the composer (alerts.js); nothing is stored or sent.
+        return HTMLResponse(ctx.t["em3_bad_cc"].format(v=exc.value), status_code=422, media_type="text/plain")
     try:
         # add_message flushes, so the note has its id before the mentions point at it.
-        message = media.reply(db, conv, agent_id=ctx.agent.id, body=text, uploads=uploads, note=mode == "note")
+        message = media.reply(
+            db,
+            conv,
+            agent_id=ctx.agent.id,
+            body=text,
+            uploads=uploads,
+            note=mode == "note",
+            meta={"email": email_fields} if email_fields else None,
+        )
     except InvalidInput as exc:  # a file the channel cannot carry: said in the composer, the typed reply kept
         from kefu.channels.pages import problem_text
 
@@ -472,6 +492,7 @@ def ticket_list(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
         local=listing.LocalTime(listing.brand_zones(db, {r.ticket.brand_id for r in rows})),
         saved_views=views_service.list_views(db, ctx.principal),
         save_qs=urlencode(query.params(cursor=None)),
+        macros=macro_actions.list_macros(db, ctx.principal) if ctx.principal.can("tickets:write") else [],
     )
 
 
@@ -512,17 +533,24 @@ def ticket_bulk(
     ctx: Ctx,
     db: DB,
     ticket_ids: Annotated[list[int], Form(max_length=200)],
-    action: Annotated[str, Form(pattern="^(assign|status|tag)$")],
+    action: Annotated[str, Form(pattern="^(assign|status|tag|macro)$")],
     value: Annotated[str, Form(max_length=64)] = "",
 ) -> HTMLResponse:
-    """Assign, change status or tag the selected tickets through tickets.service (each change audited)."""
+    """Assign, change status, tag or apply a macro to the selected tickets (each change audited)."""
     if not ctx.principal.can("tickets:write"):
         raise Forbidden("Missing permission tickets:write.")
     done, failed = 0, 0
+    macro = macro_actions.get(db, int(value), ctx.principal) if action == "macro" and value.isdigit() else None
+    if action == "macro" and macro is None:
+        raise InvalidInput("Choose a macro.")
     for ticket_id in ticket_ids:
         try:
             with db.begin_nested():
                 ticket = ticket_service.get_ticket(db, ticket_id, ctx.principal)
+                if macro is not None:
+                    macro_actions.apply(db, macro, ticket, ctx.principal)
+                    done += 1
+                    continue
                 if action == "assign":
                     changes: dict[str, Any] = {"assignee_id": int(value) if value.isdigit() else None}
                 elif action == "status":

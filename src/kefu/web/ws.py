@@ -79,6 +79,10 @@ def _authorize_topics(factory: SessionFactory, principal: Principal, topics: lis
         for topic in topics[:MAX_TOPICS]:
             kind, _, rest = topic.partition(":")
             ident = rest.split(":", 1)[0]
+            if kind == "agent":
+                # An agent's own topic: notifications, call pop-ups, replies on their conversations.
+                (ok if rest == str(principal.agent_id) else denied).append(topic)
+                continue
             model = models.get(kind)
             if model is None or not ident.isdigit() or not principal.can(perms[kind]):
                 denied.append(topic)

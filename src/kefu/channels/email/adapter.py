@@ -204,6 +204,12 @@ class EmailAdapter(ChannelAdapter):
         files = outbound(session, message)
         if files:
             payload["attachments"] = files
+        # Subject and Cc the agent set in the composer (kefu.channels.email.compose); threading headers stay.
+        chosen = (message.meta or {}).get("email") or {}
+        if chosen.get("subject"):
+            payload["subject"] = str(chosen["subject"])
+        if chosen.get("cc"):
+            payload["cc"] = [str(a) for a in chosen["cc"]]
         return payload
 
     def _payload(
@@ -320,6 +326,7 @@ class EmailAdapter(ChannelAdapter):
             message_id=str(p["message_id"]),
             ticket_tag=p.get("ticket_tag"),
             reply_to=p.get("reply_to") or None,
+            cc=[str(a) for a in p.get("cc") or []],
             automatic=bool(p.get("automatic")),
             message_id_domain=message_id_domain(cfg),
             attachments=files,
@@ -337,7 +344,8 @@ class EmailAdapter(ChannelAdapter):
                     smtp.starttls(context=ssl.create_default_context())
                 if cfg.get("smtp_user"):
                     smtp.login(str(cfg["smtp_user"]), str(cfg.get("smtp_password") or ""))
-                refused = smtp.send_message(msg, from_addr=inbox_address(cfg), to_addrs=[ctx.recipient])
+                envelope = [ctx.recipient, *(str(a) for a in p.get("cc") or [] if str(a) != ctx.recipient)]
+                refused = smtp.send_message(msg, from_addr=inbox_address(cfg), to_addrs=envelope)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             if codes and all(400 <= code < 500 for code in codes):

@@ -250,8 +250,15 @@ def _apply(session: Session, inbox: Inbox, event: CallEvent, row: InboundEvent) 
     publish(
         session,
         "call.logged",
-        {"call_id": event.call_id, "conversation_id": conv.id, "message_id": message.id, "missed": missed},
-        (f"brand:{inbox.brand_id}", f"conversation:{conv.id}"),
+        {
+            "call_id": event.call_id,
+            "conversation_id": conv.id,
+            "customer_id": customer.id,
+            "message_id": message.id,
+            "missed": missed,
+        },
+        # The agent whose pop-up shows this call sees it end and be logged.
+        (f"brand:{inbox.brand_id}", f"conversation:{conv.id}") + ((f"agent:{agent_id}",) if agent_id else ()),
     )
     return result
 

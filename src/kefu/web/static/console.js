@@ -19,6 +19,8 @@
   var topics = [];
   if (conv) topics.push("conversation:" + conv.dataset.convId, "customer:" + conv.dataset.customerId);
   if (inbox && inbox.dataset.brands) inbox.dataset.brands.split(",").forEach(function (b) { if (b) topics.push("brand:" + b); });
+  // The agent's own topic on every page: notifications, call pop-ups, customer replies (alerts.js listens).
+  topics.push("agent:" + body.dataset.agentId);
   var pending = null;
   function refresh() {
     // Coalesce bursts of events into one partial reload.
@@ -82,7 +84,10 @@
       var msg = JSON.parse(ev.data);
       if (msg.op === "subscribed") sendPresence("viewing", true);
       else if (msg.op === "event" && msg.event && msg.event.type === "agent.presence") onPresence(msg.event.data || {});
-      else if (msg.op === "event") refresh();
+      else if (msg.op === "event") {
+        body.dispatchEvent(new CustomEvent("kefu:event", { detail: msg.event || {} }));
+        refresh();
+      }
     };
     ws.onclose = function () {
       if (live) { live.textContent = body.dataset.liveOff; live.classList.remove("on"); }
