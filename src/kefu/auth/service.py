@@ -355,7 +355,7 @@ def resolve_session(session: Session, token: str, ip: str | None) -> tuple[Princ
     now = utcnow()
     if found is None:
         return None
-    row, agent = found.tuple()
+    row, agent = found
     if row.revoked_at is not None or row.expires_at <= now or not agent.is_active:
         return None
     # Touch at most once a minute to keep read requests write-free.
@@ -487,7 +487,7 @@ def resolve_token(session: Session, raw: str, ip: str | None) -> Principal | Non
     now = utcnow()
     if row is None:
         return None
-    tok, agent = row.tuple()
+    tok, agent = row
     if tok.revoked_at is not None or (tok.expires_at is not None and tok.expires_at <= now) or not agent.is_active:
         return None
     if tok.last_used_at is None or (now - tok.last_used_at).total_seconds() > 60:
