@@ -70,3 +70,10 @@ def test_a_bare_apirouter_is_refused(monkeypatch: Any, settings: Any) -> None:
         assert "kefu.web.routing.Router" in str(exc)
     else:
         raise AssertionError("create_app accepted a bare APIRouter")
+
+
+def test_the_public_api_lives_under_api_v1(app: FastAPI) -> None:
+    """Routers are no longer nested, so a prefix slip would move an endpoint: every documented path is versioned."""
+    outside = sorted(p for p in app.openapi()["paths"] if not p.startswith("/api/v1/"))
+    assert set(outside) <= {"/healthz", "/readyz", "/metrics"}, outside
+    assert "/api/v1/public/tickets/progress" in app.openapi()["paths"]

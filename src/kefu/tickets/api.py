@@ -264,7 +264,7 @@ def update_field(field_id: int, body: FieldDefinitionUpdate, db: DB, principal: 
 
 # ---------------------------------------------------------------- public (no agent authentication)
 
-public = Router(prefix="/public", tags=["public"])
+public = Router(prefix="/api/v1/public", tags=["public"])
 
 
 @public.post(
