@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from kefu.web.strings_a11y3 import STRINGS3 as A11Y3_STRINGS
 from kefu.web.strings_admin import STRINGS3 as ADMIN_STRINGS
 from kefu.web.strings_casework import STRINGS3 as CASEWORK_STRINGS
 from kefu.web.strings_desk import STRINGS3 as DESK_STRINGS
@@ -592,7 +593,7 @@ def _tables() -> dict[str, dict[str, str]]:
         "en": {k: v[1] for k, v in STRINGS.items()},
     }
     for key, (tw, cn, en) in (
-        STRINGS3 | TICKET_STRINGS | DESK_STRINGS | ADMIN_STRINGS | PORTAL_STRINGS | CASEWORK_STRINGS
+        STRINGS3 | TICKET_STRINGS | DESK_STRINGS | ADMIN_STRINGS | PORTAL_STRINGS | CASEWORK_STRINGS | A11Y3_STRINGS
     ).items():
         tables["zh-TW"][key], tables["zh-CN"][key], tables["en"][key] = tw, cn, en
     return tables
