@@ -22,6 +22,8 @@ from kefu.auth.models import Agent
 from kefu.auth.permissions import Principal
 from kefu.bot import service as bot_service
 from kefu.brands import service as brand_service
+from kefu.brands import theme as brand_theme
+from kefu.brands.models import Brand
 from kefu.channels import downloads, outbox
 from kefu.conversations import inbox as inbox_views
 from kefu.conversations import service as conv_service
@@ -31,7 +33,7 @@ from kefu.customers import service as customer_service
 from kefu.macros import service as macros
 from kefu.privacy.masking import PiiView, can_reveal
 from kefu.security import reset as reset_service
-from kefu.security.asgi import STRICT_CSP, use_policy
+from kefu.security.asgi import POLICY_KEY, STRICT_CSP, use_policy
 from kefu.tickets import listing
 from kefu.tickets import service as ticket_service
 from kefu.tickets.commands import AssignTicket, ChangeTicketStatus, build
@@ -54,6 +56,7 @@ def _in_tz(value: datetime | None, tz: str | None, fmt: str = "%Y-%m-%d %H:%M") 
 
 
 templates.env.filters["in_tz"] = _in_tz
+templates.env.globals["brand_theme"] = brand_theme.theme_of  # help-centre layout: logo, favicon, brand.css version
 VIEWS = ("mine", "team", "unassigned", "sla", "vip", "complaints", "all", "closed")
 TICKET_VIEWS = ("sla", "complaints")
 LOCALE_COOKIE = "kefu_lang"
@@ -107,6 +110,13 @@ def render(request: Request, ctx: PageContext | None, name: str, status: int = 2
         locales=LOCALES,
         pii=PiiView(ctx.principal if ctx else None),
     )
+    brand = data.get("brand")
+    if isinstance(brand, Brand):
+        logo = brand_theme.theme_of(brand).logo
+        if logo and logo.startswith("https://"):  # a brand logo given as an address on another host
+            host = urlsplit(logo)
+            current = request.scope.get("state", {}).get(POLICY_KEY, STRICT_CSP)  # keep a route's own widening
+            use_policy(request.scope, current.extend(img_src=[f"{host.scheme}://{host.netloc}"]))
     response = templates.TemplateResponse(request, name, data, status_code=status)
     if request.query_params.get("lang") in LOCALES:
         response.set_cookie(LOCALE_COOKIE, str(request.query_params["lang"]), samesite="lax", httponly=True)

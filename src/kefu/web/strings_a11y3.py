@@ -32,11 +32,6 @@ STRINGS3: dict[str, tuple[str, str, str]] = {
         "Upload a logo (PNG, JPEG or WebP, up to {kb} KB)",
     ),
     "bs_logo_url": ("或標誌網址（https://）", "或标志网址（https://）", "…or a logo URL (https://)"),
-    "bs_favicon_url": (
-        "網站圖示網址（https://，可留空）",
-        "网站图标网址（https://，可留空）",
-        "Favicon URL (https://, optional)",
-    ),
     "bs_remove_logo": ("移除已上傳的標誌", "移除已上传的标志", "Remove the uploaded logo"),
     "bs_current_logo": ("目前的標誌", "当前标志", "Current logo"),
     "bs_save": ("儲存外觀", "保存外观", "Save appearance"),
@@ -61,6 +56,17 @@ STRINGS3: dict[str, tuple[str, str, str]] = {
         "标志只能是 PNG、JPEG 或 WebP 图片。",
         "The logo must be a PNG, JPEG or WebP image.",
     ),
+    "bs_bad_favicon": (
+        "網站圖示只能是 PNG 或 ICO 檔。",
+        "网站图标只能是 PNG 或 ICO 文件。",
+        "The favicon must be a PNG or ICO file.",
+    ),
+    "bs_favicon_file": (
+        "網站圖示（PNG 或 ICO，最大 {kb} KB）",
+        "网站图标（PNG 或 ICO，最大 {kb} KB）",
+        "Favicon (PNG or ICO, up to {kb} KB)",
+    ),
+    "bs_remove_favicon": ("移除已上傳的網站圖示", "移除已上传的网站图标", "Remove the uploaded favicon"),
     "bs_logo_too_big": (
         "標誌檔案太大（最大 {kb} KB）。",
         "标志文件太大（最大 {kb} KB）。",

@@ -38,6 +38,10 @@
   if (!document.querySelector('link[data-kefu-widget]')) {
     document.head.appendChild(el("link", { rel: "stylesheet", href: base + "/api/v1/widget/widget.css", "data-kefu-widget": "" }));
   }
+  // The brand's colours (admin → brand appearance) as custom properties from kefu's per-brand stylesheet.
+  if (brand && !document.querySelector('link[data-kefu-brand]')) {
+    document.head.appendChild(el("link", { rel: "stylesheet", href: base + "/portal/" + encodeURIComponent(brand) + "/brand.css", "data-kefu-brand": "" }));
+  }
   var root = el("div", { "class": "kefu-root", lang: locale });
   var color = script.getAttribute("data-color"); // theme: any CSS colour, set through CSSOM (CSP-safe)
   if (color) root.style.setProperty("--kefu-accent", color);
