@@ -139,7 +139,7 @@ def test_brand_appearance_reaches_help_centre_and_widget(browser: Any, live_serv
             accent = hc.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--hc-accent').trim()")
             assert accent == "#0f766e"
             assert hc.locator("img.hc-logo-img").evaluate("i => i.complete && i.naturalWidth") == 64
-            button = hc.locator(".hc-search button").first
+            button = hc.locator(".hc-foot .hc-btn:not(.secondary)").first
             assert button.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(15, 118, 110)"
             serious = [
                 v["id"] for v in axe.run(hc, options=AXE_OPTIONS).response["violations"] if v["impact"] in FAILING
