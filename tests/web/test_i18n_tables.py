@@ -11,6 +11,7 @@ from kefu.bot.emotion import LABELS
 from kefu.brands.models import CHANNEL_KINDS
 from kefu.core.chinese import converter
 from kefu.web.i18n import LOCALES, STRINGS, STRINGS3, ZH_CN, channel_label, emotion_label, translator
+from kefu.web.strings_a11y3 import STRINGS3 as A11Y3_STRINGS
 from kefu.web.strings_admin import STRINGS3 as ADMIN_STRINGS
 from kefu.web.strings_casework import STRINGS3 as CASEWORK_STRINGS
 from kefu.web.strings_desk import STRINGS3 as DESK_STRINGS
@@ -46,6 +47,7 @@ def test_every_key_in_every_locale() -> None:
         | set(ADMIN_STRINGS)
         | set(PORTAL_STRINGS)
         | set(CASEWORK_STRINGS)
+        | set(A11Y3_STRINGS)
     )  # the 3-locale tables carry all three already
     for locale in LOCALES:
         table = translator(locale)
@@ -144,6 +146,7 @@ def test_no_key_is_defined_twice_across_string_tables() -> None:
         "admin": ADMIN_STRINGS,
         "portal": PORTAL_STRINGS,
         "casework": CASEWORK_STRINGS,
+        "a11y3": A11Y3_STRINGS,
     }
     seen: dict[str, str] = {}
     clashes = []

@@ -8,7 +8,7 @@ STRINGS3: dict[str, tuple[str, str, str]] = {
     "fe_too_short": ("至少要 {n} 個字。", "至少需要 {n} 个字。", "Enter at least {n} characters."),
     "fe_too_long": ("最多 {n} 個字。", "最多 {n} 个字。", "Use at most {n} characters."),
     "fe_number": ("請輸入整數。", "请输入整数。", "Enter a whole number."),
-    "fe_too_many": ("最多只能選 {n} 項。", "最多只能选 {n} 项。", "Choose at most {n}."),
+    "fe_too_many": ("最多可選 {n} 項。", "最多可选 {n} 项。", "Choose at most {n}."),
     "fe_choice": ("請從清單中選擇一項。", "请从列表中选择一项。", "Choose one of the options."),
     "fe_invalid": ("格式不正確。", "格式不正确。", "This value is not valid."),
     "fe_detail": ("原因：{detail}", "原因：{detail}", "Reason: {detail}"),
