@@ -46,7 +46,14 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stop(proc)
 
 
+# Screenshots are artefacts: kept after the run (CI and reviewers open them), one folder per test.
+SHOTS_DIR = Path(os.environ.get("KEFU_SCREENSHOT_DIR") or Path(__file__).resolve().parents[2] / "var" / "screenshots")
+
+
 @pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    """Where a test saves screenshots (kept under the pytest tmp dir)."""
-    return tmp_path
+def shots(request: pytest.FixtureRequest) -> Path:
+    """Where a test saves screenshots: var/screenshots/<module>/<test> (KEFU_SCREENSHOT_DIR overrides the root)."""
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in request.node.name)
+    folder = SHOTS_DIR / request.node.module.__name__.rsplit(".", 1)[-1] / name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -1,8 +1,8 @@
 """The console workspace in Chromium (demo data): global search, customer profile with note and merge, deadline board,
 shortcut overlay, "/" canned responses, and the collision warning between two agents. Screenshots at 1280 and 390 px.
 
-axe-core is not available offline here (no node_modules, no pip package), so accessibility is checked by hand:
-every control has a label, the pages work from the keyboard alone, and nothing overflows at phone width.
+Besides axe-core on every screen (test_a11y_browser.py), these journeys check by hand that every control has a
+label, the pages work from the keyboard alone, and nothing overflows at phone width.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from kefu.auth.deps import DB
 from kefu.auth.models import ROLES
 from kefu.bot import service as bot_service
 from kefu.brands import service as brand_service
+from kefu.brands import theme as brand_theme
 from kefu.brands.models import CHANNEL_KINDS, Brand
 from kefu.core.errors import Conflict, Forbidden, InvalidInput, ProblemError
 from kefu.followups import service as followups
@@ -647,6 +648,64 @@ def team_strategy(
             errors={"strategy": _service_error(ctx, exc)},
         )
     return _redisplay(request, ctx, db, "routing", team.brand_id)
+
+
+@router.post("/brands/{brand_id}/theme", response_class=HTMLResponse)
+async def update_theme(request: Request, brand_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
+    """Brand appearance: primary/accent colours (#RRGGBB, readable under white text), logo upload or URL, favicon."""
+    _need(ctx, "brands")
+    t = translator(ctx.locale)
+    brand = brand_service.get_brand(db, brand_id, ctx.principal)
+    form = await request.form()
+    values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    errors: dict[str, str] = {}
+    colours: dict[str, str | None] = {}
+    for name in ("primary", "accent"):
+        raw = f.text(values, name)
+        try:
+            colours[name] = brand_theme.check_colour(raw) if raw else None
+        except InvalidInput as exc:
+            ratio = f"{brand_theme.contrast_with_white(raw):.1f}" if exc.extra.get("reason") == "contrast" else ""
+            errors[name] = t["bs_low_contrast"].format(ratio=ratio) if ratio else t["bs_bad_hex"]
+    logo_url = f.text(values, "logo_url")
+    if logo_url:
+        try:
+            brand_theme.check_url(logo_url)
+        except InvalidInput:
+            errors["logo_url"] = t["bs_bad_url"]
+    uploads: dict[str, bytes] = {}
+    for kind, limit in (("logo", brand_theme.LOGO_MAX), ("favicon", brand_theme.FAVICON_MAX)):
+        upload = form.get(f"{kind}_file")
+        if upload is None or isinstance(upload, str) or not upload.filename:
+            continue
+        data = await upload.read(limit + 1)
+        try:
+            brand_theme.check_asset(kind, data)
+            uploads[kind] = data
+        except InvalidInput as exc:
+            size = exc.extra.get("reason") == "size"
+            bad = t["bs_bad_logo"] if kind == "logo" else t["bs_bad_favicon"]
+            errors[f"{kind}_file"] = t["bs_logo_too_big"].format(kb=limit // 1024) if size else bad
+    if not errors:
+        remove = tuple(k for k in brand_theme.ASSET_KINDS if values.get(f"remove_{k}"))
+        try:
+            brand_theme.save_theme(
+                db,
+                brand,
+                ctx.principal,
+                primary=colours["primary"],
+                accent=colours["accent"],
+                logo_url=logo_url or None,
+                uploads=uploads,
+                remove=remove,
+            )
+        except ProblemError as exc:
+            db.rollback()
+            errors["_form"] = _service_error(ctx, exc)
+    fid = f"theme-{brand_id}"
+    if errors:
+        return _redisplay(request, ctx, db, "brands", brand_id, form_id=fid, values=values, errors=errors)
+    return _redisplay(request, ctx, db, "brands", brand_id)
 
 
 @router.post("/brands", response_class=HTMLResponse)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kefu.core import configcache
@@ -52,6 +52,21 @@ class Inbox(Base):
     config: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON(), default=dict)
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BrandAsset(Base):
+    """An uploaded brand image (help-centre logo, favicon): bytes checked by type and size when saved."""
+
+    __tablename__ = "brand_assets"
+    __table_args__ = (UniqueConstraint("brand_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # logo | favicon
+    content_type: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary())
+    sha256: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 configcache.watch(Brand, "id")  # cached brand snapshots (kefu.tickets.config)

@@ -7,12 +7,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
 from kefu.auth.deps import DB
 from kefu.brands import service as brand_service
+from kefu.brands import theme as brand_theme
 from kefu.brands.models import Brand, Inbox
 from kefu.callbacks.service import book as cb_book
 from kefu.callbacks.service import slots as cb_slots
@@ -54,6 +55,49 @@ def _brand(db: Session, slug: str) -> Brand | None:
         return service.brand_by_slug(db, slug)
     except NotFound:
         return None
+
+
+@router.get("/{slug}/brand.css", response_model=None)
+def brand_stylesheet(slug: str, db: DB) -> Response:
+    """The brand's colours as CSS custom properties for the help centre and the chat widget (no inline styles)."""
+    brand = _brand(db, slug)
+    css = brand_theme.stylesheet(brand_theme.theme_of(brand)) if brand else ""
+    # Cross-site pages embed the widget, which links this sheet; max-age is short so a new colour shows soon.
+    return Response(
+        css,
+        media_type="text/css",
+        headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@router.get("/{slug}/logo", response_model=None)
+def brand_logo(slug: str, db: DB) -> Response:
+    """The brand's uploaded help-centre logo."""
+    return _brand_image(db, slug, "logo")
+
+
+@router.get("/{slug}/favicon", response_model=None)
+def brand_favicon(slug: str, db: DB) -> Response:
+    """The brand's uploaded favicon."""
+    return _brand_image(db, slug, "favicon")
+
+
+def _brand_image(db: Session, slug: str, kind: str) -> Response:
+    """An uploaded brand image (raster types checked on upload; never rendered as a document)."""
+    brand = _brand(db, slug)
+    row = brand_theme.asset(db, brand, kind) if brand else None
+    if row is None:
+        raise NotFound("No such image.")
+    return Response(
+        row.data,
+        media_type=row.content_type,
+        headers={
+            "Cache-Control": "public, max-age=86400",
+            "ETag": f'"{row.sha256[:32]}"',
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
+    )
 
 
 @router.get("/{slug}", response_class=HTMLResponse)

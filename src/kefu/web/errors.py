@@ -18,6 +18,8 @@ from kefu.web.problems import PROBLEM_JSON, problem
 log = logging.getLogger("kefu.web")
 Handler = Callable[[Request, Exception], Awaitable[Response] | Response]
 API_PREFIXES = ("/api/", "/healthz", "/openapi.json", "/static/")
+# Marks the inline-error fragment an htmx form gets for a 4xx; static/forms.js shows it next to the form's fields.
+FORM_ERROR_HEADER = "X-Kefu-Form-Error"
 SWAGGER_CDN = "https://cdn.jsdelivr.net"
 # Swagger UI's bundle comes from its CDN: its script tags get the nonce, its stylesheet and favicon are allowed.
 DOCS_CSP = STRICT_CSP.extend(style_src=[SWAGGER_CDN], img_src=["https://fastapi.tiangolo.com"])
@@ -42,6 +44,35 @@ def error_page(request: Request, status: int, detail: str | None = None) -> HTML
     return response
 
 
+def wants_inline_error(request: Request, status: int) -> bool:
+    """An htmx request from a page (a form, a button) answered 4xx: its errors go next to the form, not a page."""
+    return is_page(request) and bool(request.headers.get("HX-Request")) and 400 <= status < 500 and status != 401
+
+
+def form_error(request: Request, status: int, detail: str | None, exc: Exception | None = None) -> HTMLResponse:
+    """The inline-error fragment: a headline per status, the reason, and a message per bad field, localized."""
+    from fastapi.exceptions import RequestValidationError
+
+    from kefu.web.forms import field_errors
+    from kefu.web.i18n import pick_locale, translator
+    from kefu.web.pages import LOCALE_COOKIE, templates
+
+    # forms.js sends the page's language (an agent's own preference is what the page was rendered in).
+    locale = pick_locale(request.headers.get("X-Kefu-Locale"), request.cookies.get(LOCALE_COOKIE))
+    t = translator(locale)
+    fields = field_errors(exc.errors(), t) if isinstance(exc, RequestValidationError) else {}
+    reason = None if isinstance(exc, RequestValidationError) or not detail else t["fe_detail"].format(detail=detail)
+    response = templates.TemplateResponse(
+        request,
+        "partials/form_error.html",
+        {"headline": t.get(f"error_{status}", t["error_400"]), "reason": reason, "fields": fields},
+        status_code=status,
+    )
+    response.headers[FORM_ERROR_HEADER] = "1"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _detail(response: Response) -> str | None:
     import json
 
@@ -63,6 +94,11 @@ def _wrap(handler: Handler) -> Callable[[Request, Exception], Awaitable[Response
             return response
         if not response.headers.get("content-type", "").startswith(PROBLEM_JSON):
             return response
+        if wants_inline_error(request, response.status_code):
+            inline = form_error(request, response.status_code, _detail(response), exc)
+            if "retry-after" in response.headers:
+                inline.headers["retry-after"] = response.headers["retry-after"]
+            return inline
         page = error_page(request, response.status_code, _detail(response))
         for name in ("retry-after", "www-authenticate"):
             if name in response.headers:

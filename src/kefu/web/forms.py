@@ -1,8 +1,10 @@
-"""Parsing of hand-read form and query values for pages: bad input is a 422, never a ValueError (500)."""
+"""Form values for pages: bad input is a 422 (never a 500), and its field errors are told in the reader's language."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from kefu.core.errors import InvalidInput
 
@@ -23,3 +25,34 @@ def lenient_int(raw: object) -> int | None:
     """A number from a query string or form where junk simply means 'not given'."""
     value = str(raw).strip() if raw is not None else ""
     return int(value) if _INT.fullmatch(value) else None
+
+
+# pydantic error types → the string-table key of the message shown next to the field (kefu.web.errors).
+_FIELD_MESSAGES = {
+    "missing": "fe_missing",
+    "string_too_short": "fe_too_short",
+    "too_short": "fe_missing",
+    "string_too_long": "fe_too_long",
+    "too_long": "fe_too_many",
+    "int_parsing": "fe_number",
+    "int_type": "fe_number",
+    "int_from_float": "fe_number",
+    "literal_error": "fe_choice",
+    "enum": "fe_choice",
+    "string_pattern_mismatch": "fe_choice",
+}
+
+
+def field_errors(errors: Sequence[Mapping[str, Any]], t: Mapping[str, str]) -> dict[str, str]:
+    """Request-validation errors as form field name → message in the reader's language (first error per field)."""
+    out: dict[str, str] = {}
+    for error in errors:
+        loc = [str(part) for part in error.get("loc", ()) if not isinstance(part, int)]
+        if len(loc) < 2 or loc[0] not in ("body", "query"):
+            continue
+        name = loc[1]
+        ctx = error.get("ctx") or {}
+        key = _FIELD_MESSAGES.get(str(error.get("type", "")), "fe_invalid")
+        limit = ctx.get("min_length") or ctx.get("max_length") or ctx.get("le") or ""
+        out.setdefault(name, t[key].format(n=limit))
+    return out

@@ -23,6 +23,8 @@ from kefu.auth.models import Agent
 from kefu.auth.permissions import Principal
 from kefu.bot import service as bot_service
 from kefu.brands import service as brand_service
+from kefu.brands import theme as brand_theme
+from kefu.brands.models import Brand
 from kefu.channels import downloads, media, outbox
 from kefu.channels.email import compose
 from kefu.conversations import inbox as inbox_views
@@ -34,7 +36,7 @@ from kefu.macros import actions as macro_actions
 from kefu.macros import service as macros
 from kefu.privacy.masking import PiiView, can_reveal
 from kefu.security import reset as reset_service
-from kefu.security.asgi import STRICT_CSP, use_policy
+from kefu.security.asgi import POLICY_KEY, STRICT_CSP, use_policy
 from kefu.tickets import listing
 from kefu.tickets import service as ticket_service
 from kefu.tickets.commands import AssignTicket, ChangeTicketStatus, build
@@ -62,6 +64,7 @@ templates.env.filters["in_tz"] = _in_tz
 templates.env.globals["attach_limits"] = media.limits_for  # the composer states what the channel carries
 formatting.install(templates.env)
 templates.env.globals["category_label"] = ticket_service.category_label
+templates.env.globals["brand_theme"] = brand_theme.theme_of  # help-centre layout: logo, favicon, brand.css version
 VIEWS = ("mine", "team", "unassigned", "sla", "vip", "complaints", "all", "closed")
 TICKET_VIEWS = ("sla", "complaints")
 LOCALE_COOKIE = "kefu_lang"
@@ -115,6 +118,13 @@ def render(request: Request, ctx: PageContext | None, name: str, status: int = 2
         locales=LOCALES,
         pii=PiiView(ctx.principal if ctx else None),
     )
+    brand = data.get("brand")
+    if isinstance(brand, Brand):
+        logo = brand_theme.theme_of(brand).logo
+        if logo and logo.startswith("https://"):  # a brand logo given as an address on another host
+            host = urlsplit(logo)
+            current = request.scope.get("state", {}).get(POLICY_KEY, STRICT_CSP)  # keep a route's own widening
+            use_policy(request.scope, current.extend(img_src=[f"{host.scheme}://{host.netloc}"]))
     response = templates.TemplateResponse(request, name, data, status_code=status)
     if request.query_params.get("lang") in LOCALES:
         response.set_cookie(LOCALE_COOKIE, str(request.query_params["lang"]), samesite="lax", httponly=True)

@@ -3,7 +3,8 @@
 (function () {
   "use strict";
   document.addEventListener("htmx:beforeSwap", function (e) {
-    if (e.detail.xhr && e.detail.xhr.status === 422) {
+    // A 422 from a handler that raised (not a redisplayed form) is an inline-error fragment: forms.js places it.
+    if (e.detail.xhr && e.detail.xhr.status === 422 && !e.detail.xhr.getResponseHeader("X-Kefu-Form-Error")) {
       e.detail.shouldSwap = true;
       e.detail.isError = false;
     }

@@ -26,10 +26,14 @@
   if (!document.querySelector('link[data-kefu-widget]')) {
     document.head.appendChild(el("link", { rel: "stylesheet", href: base + "/api/v1/widget/widget.css", "data-kefu-widget": "" }));
   }
+  // The brand's colours (admin → brand appearance) as custom properties from kefu's per-brand stylesheet.
+  if (brand && !document.querySelector('link[data-kefu-brand]')) {
+    document.head.appendChild(el("link", { rel: "stylesheet", href: base + "/portal/" + encodeURIComponent(brand) + "/brand.css", "data-kefu-brand": "" }));
+  }
   var root = el("div", { "class": "kefu-root", lang: locale });
   var color = script.getAttribute("data-color"); // theme: any CSS colour, set through CSSOM (CSP-safe)
   if (color) root.style.setProperty("--kefu-accent", color);
-  var button = el("button", { type: "button", "class": "kefu-launcher", "aria-expanded": "false", "aria-controls": "kefu-panel" });
+  var button = el("button", { type: "button", "class": "kefu-launcher", "aria-label": t.title, "aria-expanded": "false", "aria-controls": "kefu-panel" });
   button.append(el("span", { "class": "kefu-icon", "aria-hidden": "true" }), el("span", { "class": "kefu-label" }, t.title));
   var badge = el("span", { "class": "kefu-badge", hidden: "" });
   button.appendChild(badge);
