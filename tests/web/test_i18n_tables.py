@@ -14,6 +14,7 @@ from kefu.web.i18n import LOCALES, STRINGS, STRINGS3, ZH_CN, channel_label, emot
 from kefu.web.strings_admin import STRINGS3 as ADMIN_STRINGS
 from kefu.web.strings_casework import STRINGS3 as CASEWORK_STRINGS
 from kefu.web.strings_desk import STRINGS3 as DESK_STRINGS
+from kefu.web.strings_loop3 import STRINGS3 as LOOP3_STRINGS
 from kefu.web.strings_portal import STRINGS3 as PORTAL_STRINGS
 from kefu.web.strings_tickets import STRINGS3 as TICKET_STRINGS
 
@@ -46,6 +47,7 @@ def test_every_key_in_every_locale() -> None:
         | set(ADMIN_STRINGS)
         | set(PORTAL_STRINGS)
         | set(CASEWORK_STRINGS)
+        | set(LOOP3_STRINGS)
     )  # the 3-locale tables carry all three already
     for locale in LOCALES:
         table = translator(locale)
@@ -144,6 +146,7 @@ def test_no_key_is_defined_twice_across_string_tables() -> None:
         "admin": ADMIN_STRINGS,
         "portal": PORTAL_STRINGS,
         "casework": CASEWORK_STRINGS,
+        "loop3": LOOP3_STRINGS,
     }
     seen: dict[str, str] = {}
     clashes = []

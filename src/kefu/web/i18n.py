@@ -12,6 +12,7 @@ from functools import lru_cache
 from kefu.web.strings_admin import STRINGS3 as ADMIN_STRINGS
 from kefu.web.strings_casework import STRINGS3 as CASEWORK_STRINGS
 from kefu.web.strings_desk import STRINGS3 as DESK_STRINGS
+from kefu.web.strings_loop3 import STRINGS3 as LOOP3_STRINGS
 from kefu.web.strings_portal import STRINGS3 as PORTAL_STRINGS
 from kefu.web.strings_tickets import STRINGS3 as TICKET_STRINGS
 
@@ -592,7 +593,7 @@ def _tables() -> dict[str, dict[str, str]]:
         "en": {k: v[1] for k, v in STRINGS.items()},
     }
     for key, (tw, cn, en) in (
-        STRINGS3 | TICKET_STRINGS | DESK_STRINGS | ADMIN_STRINGS | PORTAL_STRINGS | CASEWORK_STRINGS
+        STRINGS3 | TICKET_STRINGS | DESK_STRINGS | ADMIN_STRINGS | PORTAL_STRINGS | CASEWORK_STRINGS | LOOP3_STRINGS
     ).items():
         tables["zh-TW"][key], tables["zh-CN"][key], tables["en"][key] = tw, cn, en
     return tables
