@@ -76,7 +76,7 @@ def test_a_status_notice_goes_on_line_sms_and_email_once_each_and_consent_limits
     captured, smtp_port = upstream
     brand, line = _brand_with_channels(db, make, gateway, smtp_port)
     h = make.token(make.agent("admin"))
-    c1, t1 = _line_case(
+    _c1, t1 = _line_case(
         db, make, brand, line, "U1111111111", name="陳小姐", phone="0912345678", email="chen@example.com"
     )
     c2, t2 = _line_case(
