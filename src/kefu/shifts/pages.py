@@ -34,15 +34,16 @@ class HourCell:
     hour: int
     least: int
     most: int
+    minimum: int = 1
 
     @property
     def css(self) -> str:
-        """Class for the cell: a gap, a partial gap, thin (one agent) or staffed."""
+        """Class for the cell: a gap, a partial gap, short of the minimum (or a lone agent) or staffed."""
         if self.most == 0:
             return "cov-gap"
         if self.least == 0:
             return "cov-part"
-        return "cov-one" if self.least == 1 else "cov-ok"
+        return "cov-one" if self.least < max(self.minimum, 2) else "cov-ok"
 
 
 def grid(cov: service.Coverage) -> list[tuple[date, list[HourCell]]]:
@@ -53,7 +54,7 @@ def grid(cov: service.Coverage) -> list[tuple[date, list[HourCell]]]:
         cells = []
         for hour in range(24):
             chunk = counts[hour * per_hour : (hour + 1) * per_hour]
-            cells.append(HourCell(hour, min(chunk), max(chunk)))
+            cells.append(HourCell(hour, min(chunk), max(chunk), cov.minimum_on_shift))
         rows.append((date.fromisoformat(day), cells))
     return rows
 

@@ -90,3 +90,5 @@ class CoverageOut(BaseModel):
     gaps: list[tuple[str, str]]
     overtime_minutes: dict[int, int]
     worked_minutes: dict[int, int]
+    minimum_on_shift: int
+    short: list[tuple[str, str]] | None

@@ -12,7 +12,7 @@ outside the weekly schedule (extra shifts) plus scheduled work beyond the brand'
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -415,6 +415,8 @@ class Coverage:
     gaps: list[tuple[str, str]]  # local "YYYY-MM-DD HH:MM" start and end of stretches nobody covers
     overtime_minutes: dict[int, int]  # agents with overtime in the period only
     worked_minutes: dict[int, int]  # every scheduled agent
+    minimum_on_shift: int = 1
+    short: list[tuple[str, str]] | None = None  # stretches staffed, but by fewer than minimum_on_shift agents
 
 
 def daily_minutes_of(brand: Brand | None) -> int:
@@ -422,6 +424,36 @@ def daily_minutes_of(brand: Brand | None) -> int:
     conf = ((brand.settings or {}) if brand else {}).get("shifts") or {}
     value = conf.get("daily_minutes", DAILY_MINUTES)
     return int(value) if isinstance(value, int) and 60 <= value <= DAY else DAILY_MINUTES
+
+
+def minimum_on_shift_of(brand: Brand | None) -> int:
+    """Agents the brand wants on shift at every moment (seed 003: a 3-person duty group around the clock)."""
+    conf = ((brand.settings or {}) if brand else {}).get("shifts") or {}
+    value = conf.get("min_on_shift", 1)
+    return int(value) if isinstance(value, int) and 1 <= value <= 50 else 1
+
+
+def _stretches(
+    counts: dict[str, list[int]], step: int, zone: ZoneInfo, hit: Callable[[int], bool]
+) -> list[tuple[str, str]]:
+    """Local start and end of the runs of steps whose count satisfies `hit`."""
+    out: list[tuple[str, str]] = []
+    open_at: str | None = None
+    last = ""
+    for day, row in counts.items():
+        d = date.fromisoformat(day)
+        for i, n in enumerate(row):
+            minute = i * step
+            label = datetime(d.year, d.month, d.day, minute // 60, minute % 60, tzinfo=zone).strftime("%Y-%m-%d %H:%M")
+            if hit(n) and open_at is None:
+                open_at = label
+            elif not hit(n) and open_at is not None:
+                out.append((open_at, label))
+                open_at = None
+        last = (datetime(d.year, d.month, d.day, tzinfo=zone) + timedelta(days=1)).strftime("%Y-%m-%d %H:%M")
+    if open_at is not None:
+        out.append((open_at, last))
+    return out
 
 
 def coverage(session: Session, team: Team, start: date, days: int, step_minutes: int = 30) -> Coverage:
@@ -465,7 +497,9 @@ def coverage(session: Session, team: Team, start: date, days: int, step_minutes:
             worked[agent] = worked.get(agent, 0) + w
             if o:
                 overtime[agent] = overtime.get(agent, 0) + o
-    return Coverage(tz, step_minutes, counts, gaps, overtime, worked)
+    minimum = minimum_on_shift_of(brand)
+    short = _stretches(counts, step_minutes, zone, lambda n: 0 < n < minimum) if minimum > 1 else []
+    return Coverage(tz, step_minutes, counts, gaps, overtime, worked, minimum, short)
 
 
 # ---------------------------------------------------------------- console view

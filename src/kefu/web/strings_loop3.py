@@ -28,6 +28,12 @@ STRINGS3: dict[str, tuple[str, str, str]] = {
     "sh_legend_ok": ("兩人以上", "两人以上", "two or more"),
     "sh_gaps": ("無人值班的時段", "无人值班的时段", "Uncovered stretches"),
     "sh_no_gaps": ("這段期間全天都有人值班。", "这段期间全天都有人值班。", "Someone is on shift around the clock."),
+    "sh_short": ("值班少於 {n} 人的時段", "值班少于 {n} 人的时段", "Fewer than {n} agents on shift"),
+    "sh_no_short": (
+        "有人值班時都達到最低人數。",
+        "有人值班时都达到最低人数。",
+        "Whenever staffed, the minimum is met.",
+    ),
     "sh_overtime": ("工時與加班", "工时与加班", "Hours and overtime"),
     "sh_overtime_rule": (
         "加班＝排定班表以外的加班班次，加上單日排班超過 {hours} 小時的部分。",
