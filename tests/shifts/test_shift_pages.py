@@ -64,8 +64,11 @@ def test_lead_edits_shifts_breaks_and_leave_with_forms_and_sees_coverage_gaps_an
     assert re.search(rf'id="ot-{ben.id}" class="overdue"><td>[^<]+</td><td>9.0 小時</td><td>1.0 小時</td>', r.text)
 
     # Seed 003 keeps a 3-person duty group: with a minimum of 2 the lone-agent stretches are listed too.
-    brand.settings = {**(brand.settings or {}), "shifts": {"min_on_shift": 2}}
-    db.commit()
+    admin = make.token(make.agent("admin"))
+    bad = {"settings": {"shifts": {"min_on_shift": 0}}}
+    assert client.patch(f"/api/v1/brands/{brand.id}", json=bad, headers=admin).status_code == 422
+    good = {"settings": {"shifts": {"min_on_shift": 2}}}
+    assert client.patch(f"/api/v1/brands/{brand.id}", json=good, headers=admin).status_code == 200
     r = client.get(f"/console/shifts/{team.id}?start=2026-03-02&days=1&lang=zh-TW")
     short = r.text[r.text.index("值班少於 2 人的時段") :]
     assert re.findall(r"<li><time>([^<]+)</time> – <time>([^<]+)</time></li>", short) == [
@@ -74,8 +77,7 @@ def test_lead_edits_shifts_breaks_and_leave_with_forms_and_sees_coverage_gaps_an
     ]
     cov = client.get(f"/api/v1/teams/{team.id}/coverage", params={"start": "2026-03-02", "days": 1}).json()
     assert cov["minimum_on_shift"] == 2 and len(cov["short"]) == 2
-    brand.settings = {k: v for k, v in brand.settings.items() if k != "shifts"}
-    db.commit()
+    assert client.patch(f"/api/v1/brands/{brand.id}", json={"settings": {"shifts": None}}, headers=admin).is_success
 
     # A break inside the shift is off the floor: at 12:30 nobody is on shift, so the case waits in the queue.
     clock.set(tw(2026, 3, 2, 12, 30))

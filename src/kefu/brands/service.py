@@ -140,6 +140,10 @@ def update_brand(session: Session, brand: Brand, actor: Principal, **changes: An
             )
         if "also" in notices:
             notices["also"] = check_policy(notices["also"])
+    if (changes.get("settings") or {}).get("shifts") is not None:
+        from kefu.shifts.service import check_settings as check_shifts  # shifts build on brands
+
+        changes["settings"]["shifts"] = check_shifts(changes["settings"]["shifts"])
     if (changes.get("settings") or {}).get("callbacks") is not None:
         from kefu.callbacks.service import check_settings as check_callbacks
 

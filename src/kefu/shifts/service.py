@@ -426,6 +426,18 @@ def daily_minutes_of(brand: Brand | None) -> int:
     return int(value) if isinstance(value, int) and 60 <= value <= DAY else DAILY_MINUTES
 
 
+def check_settings(value: object) -> dict[str, int]:
+    """Validate ``settings["shifts"]``: ``daily_minutes`` (60–1440) and ``min_on_shift`` (1–50)."""
+    limits = {"daily_minutes": (60, DAY), "min_on_shift": (1, 50)}
+    if not isinstance(value, dict) or set(value) - set(limits):
+        raise InvalidInput(f"shifts takes {sorted(limits)}.")
+    for key, number in value.items():
+        low, high = limits[key]
+        if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high:
+            raise InvalidInput(f"shifts.{key} is a whole number from {low} to {high}.")
+    return dict(value)
+
+
 def minimum_on_shift_of(brand: Brand | None) -> int:
     """Agents the brand wants on shift at every moment (seed 003: a 3-person duty group around the clock)."""
     conf = ((brand.settings or {}) if brand else {}).get("shifts") or {}

@@ -20,7 +20,7 @@ STRINGS3: dict[str, tuple[str, str, str]] = {
     ),
     "sh_earlier": ("前一段", "前一段", "Earlier"),
     "sh_later": ("後一段", "后一段", "Later"),
-    "sh_days": ("{n} 天", "{n} 天", "{n} days"),
+    "sh_days": ("{n} 天", "{n} 天", "{n}-day view"),
     "sh_day": ("日期", "日期", "Day"),
     "sh_legend_gap": ("無人值班", "无人值班", "nobody on shift"),
     "sh_legend_part": ("部分時段無人", "部分时段无人", "uncovered for part of the hour"),
