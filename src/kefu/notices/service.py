@@ -293,7 +293,9 @@ def send(
     routes = [route.name]
     wanted = list(extra) if extra is not None else (also_channels(brand, kind) if brand else [])
     extras = [c for c in wanted if c != route.name]
-    allowed = customer is not None and brand is not None and consents_to_outreach(session, customer.id, brand)
+    allowed = False
+    if extras and customer is not None and brand is not None:
+        allowed = consents_to_outreach(session, customer.id, brand)
     for channel in extras:
         key = f"{dedupe_key}:{channel}"
         if _already(session, key):
