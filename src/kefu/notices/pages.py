@@ -68,6 +68,7 @@ def outages(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
         brands=brands,
         categories=categories,
         defaults={b.id: also_channels(b, "outage") for b in brands},
+        zones={b.id: b.timezone or "Asia/Taipei" for b in brands},
         extra_channels=EXTRA_CHANNELS,
         rows=broadcasts.list_broadcasts(db, ctx.principal),
         can_send=ctx.principal.can("teams:manage"),
