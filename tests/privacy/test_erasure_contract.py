@@ -32,6 +32,9 @@ NOT_PERSONAL = {
     "saved_ticket_views",
     # Follow-up rules are configuration; deadline warnings and progress lapses carry ids and times only.
     "follow_up_rules", "deadline_warnings", "progress_lapses",
+    # An outage notice is the operator's text to many customers and a count; each delivery (customer_notices) is
+    # declared in kefu.notices.personal_data.
+    "notice_broadcasts",
 }  # fmt: skip
 
 

@@ -26,6 +26,8 @@ CLOCK_MODULES = (
     "kefu.callbacks.service",
     "kefu.notices.service",
     "kefu.shifts.service",
+    "kefu.notices.broadcasts",
+    "kefu.sla.api",
 )
 
 

@@ -66,6 +66,11 @@ def _console_screens(page: Any, base: str) -> list[tuple[str, str]]:
         ("follow-ups", "/console/follow-ups"),
         ("qa", "/console/qa"),
         ("ops-jobs", "/ops/jobs"),
+        ("macros", "/console/macros"),
+        ("calls", "/console/calls"),
+        ("notifications", "/console/notifications"),
+        ("shifts", "/console/shifts"),
+        ("notices", "/console/notices"),
     ]
     for tab in ("brands", "agents", "teams", "inboxes", "sla", "routing", "kb", "review", "canned", "followups"):
         screens.append((f"admin-{tab}", f"/admin?tab={tab}"))

@@ -129,11 +129,21 @@ def update_brand(session: Session, brand: Brand, actor: Principal, **changes: An
 
         changes["settings"]["progress_updates"] = check_settings(changes["settings"]["progress_updates"])
     if (changes.get("settings") or {}).get("notices") is not None:
+        from kefu.notices.service import check_policy  # notices build on brands
+
         notices = changes["settings"]["notices"]
         allowed = {"resolved", "pending", "open"}
-        statuses = notices.get("status") if isinstance(notices, dict) else None
-        if not isinstance(statuses, list) or not set(statuses) <= allowed or set(notices) - {"status"}:
-            raise InvalidInput(f"notices takes {{'status': [...]}} with statuses from {sorted(allowed)}.")
+        statuses = notices.get("status", ["resolved", "pending"]) if isinstance(notices, dict) else None
+        if not isinstance(statuses, list) or not set(statuses) <= allowed or set(notices) - {"status", "also"}:
+            raise InvalidInput(
+                f"notices takes {{'status': [...], 'also': {{kind: [channels]}}}} with statuses from {sorted(allowed)}."
+            )
+        if "also" in notices:
+            notices["also"] = check_policy(notices["also"])
+    if (changes.get("settings") or {}).get("shifts") is not None:
+        from kefu.shifts.service import check_settings as check_shifts  # shifts build on brands
+
+        changes["settings"]["shifts"] = check_shifts(changes["settings"]["shifts"])
     if (changes.get("settings") or {}).get("callbacks") is not None:
         from kefu.callbacks.service import check_settings as check_callbacks
 

@@ -14,4 +14,4 @@ def _notices(ids: list[int]) -> Select[Any]:
     return select(CustomerNotice).where(CustomerNotice.customer_id.in_(ids))
 
 
-DECLARATIONS = [PersonalData(CustomerNotice, {"body": "text"}, owned_by=_notices)]
+DECLARATIONS = [PersonalData(CustomerNotice, {"body": "text", "recipient": "contact"}, owned_by=_notices)]

@@ -17,8 +17,10 @@ resolution announce themselves once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.utils import make_msgid
 from typing import Any
 
 from sqlalchemy import select
@@ -26,20 +28,25 @@ from sqlalchemy.orm import Session
 
 from kefu.brands.models import Brand, Inbox
 from kefu.channels import outbox
-from kefu.channels.base import get_adapter
 from kefu.conversations.models import Conversation
 from kefu.conversations.service import add_message
 from kefu.core import catalog
 from kefu.core.db import utcnow
+from kefu.core.errors import InvalidInput
 from kefu.core.l10n import format_datetime
 from kefu.customers.models import Customer
-from kefu.notices.models import CustomerNotice
+from kefu.notices.models import CustomerNotice, NoticeBroadcast
+from kefu.surveys.consent import consents_to_outreach
 from kefu.tickets import service as ticket_service
 from kefu.tickets.models import Ticket
 from kefu.tickets.timeline import add_activity
 
 DEFAULT_STATUSES = ("resolved", "pending")
 SENDING = ("line", "messenger", "email", "api", "web_chat", "board")
+KINDS = ("status", "callback_reminder", "follow_up", "outage")
+EXTRA_CHANNELS = ("sms", "email")
+# Besides the customer's own channel: outage notices also go by SMS and email unless the brand says otherwise.
+DEFAULT_ALSO: dict[str, list[str]] = {"outage": ["sms", "email"]}
 
 # Texts are the notice_* entries of the gettext catalogs (src/kefu/locale), written per locale.
 PREFIX = "notice_"
@@ -86,14 +93,133 @@ def route_for(session: Session, ticket: Ticket, customer: Customer | None, prefe
                 return Route(str(conv.channel), conversation=conv, inbox=inbox)
     phone = customer.phone if customer is not None else None
     if phone:
-        gateway = session.scalar(
-            select(Inbox)
-            .where(Inbox.brand_id == ticket.brand_id, Inbox.kind == "phone", Inbox.is_active.is_(True))
-            .order_by(Inbox.id)
-        )
-        if gateway is not None and (gateway.config or {}).get("sms_url"):
+        gateway = sms_gateway(session, ticket.brand_id)
+        if gateway is not None:
             return Route("sms", inbox=gateway, recipient=phone)
     return Route("portal")
+
+
+def also_channels(brand: Brand, kind: str) -> list[str]:
+    """Channels a notice of this kind also goes out on, besides the customer's own (brand policy)."""
+    conf = (brand.settings or {}).get("notices") or {}
+    also = conf.get("also") or {}
+    return [c for c in also.get(kind, DEFAULT_ALSO.get(kind, [])) if c in EXTRA_CHANNELS]
+
+
+def check_policy(value: Any) -> dict[str, list[str]]:
+    """Validate ``settings["notices"]["also"]``: notice kind → extra channels (sms, email)."""
+    if not isinstance(value, dict) or set(value) - set(KINDS):
+        raise InvalidInput(f"notices.also maps notice kinds {list(KINDS)} to channels {list(EXTRA_CHANNELS)}.")
+    out: dict[str, list[str]] = {}
+    for kind, channels in value.items():
+        if not isinstance(channels, list) or not set(channels) <= set(EXTRA_CHANNELS):
+            raise InvalidInput(f"notices.also.{kind} is a list of channels from {list(EXTRA_CHANNELS)}.")
+        out[kind] = list(dict.fromkeys(channels))
+    return out
+
+
+def sms_gateway(session: Session, brand_id: int) -> Inbox | None:
+    """The brand's active phone inbox that has an SMS gateway."""
+    for inbox in session.scalars(
+        select(Inbox)
+        .where(Inbox.brand_id == brand_id, Inbox.kind == "phone", Inbox.is_active.is_(True))
+        .order_by(Inbox.id)
+    ):
+        if (inbox.config or {}).get("sms_url"):
+            return inbox
+    return None
+
+
+def mailbox(session: Session, brand_id: int) -> Inbox | None:
+    """The brand's first active email inbox."""
+    return session.scalar(
+        select(Inbox)
+        .where(Inbox.brand_id == brand_id, Inbox.kind == "email", Inbox.is_active.is_(True))
+        .order_by(Inbox.id)
+        .limit(1)
+    )
+
+
+def extra_route(session: Session, brand_id: int, customer: Customer | None, channel: str) -> Route | str:
+    """An SMS or email route to the customer, or why there is none."""
+    if customer is None:
+        return "no customer"
+    if channel == "sms":
+        if not customer.phone:
+            return "no phone number"
+        gateway = sms_gateway(session, brand_id)
+        return Route("sms", inbox=gateway, recipient=customer.phone) if gateway else "no SMS gateway"
+    if not customer.email:
+        return "no email address"
+    box = mailbox(session, brand_id)
+    return Route("email", inbox=box, recipient=customer.email.strip().lower()) if box else "no email inbox"
+
+
+def _email_payload(inbox: Inbox, text: str, subject: str, number: str | None) -> dict[str, Any]:
+    """A standalone notice email (no thread to reply in: a reply quoting the case number finds the case)."""
+    from kefu.channels.email.adapter import inbox_address, message_id_domain
+
+    cfg = inbox.config or {}
+    message_id = make_msgid(domain=message_id_domain(cfg))
+    return {
+        "text": text,
+        "subject": subject,
+        "in_reply_to": None,
+        "references": [],
+        "message_id": message_id,
+        "ticket_tag": number,
+        "reply_to": inbox_address(cfg) or None,
+        "automatic": True,
+    }
+
+
+def _deliver(
+    session: Session,
+    notice: CustomerNotice,
+    route: Route,
+    text: str,
+    subject: str,
+    number: str | None,
+    now: datetime,
+) -> None:
+    """Queue the notice on its route (the outbox sends after commit) or mark it posted to the portal."""
+    if route.conversation is not None:
+        # An automatic message on the case's conversation: the outbound hooks queue it in the outbox after commit.
+        msg, _ = add_message(
+            session, route.conversation, sender_type="bot", body=text, meta={"notice": notice.kind}, created_at=now
+        )
+        notice.message_id = msg.id
+    elif route.name == "sms" and route.inbox is not None and route.recipient:
+        row = outbox.queue(
+            session,
+            inbox=route.inbox,
+            recipient=route.recipient,
+            payload={"text": text, "gateway_idempotent": bool((route.inbox.config or {}).get("sms_idempotent"))},
+            automatic=True,
+            channel="sms",
+            idempotency_key=f"notice:{notice.dedupe_key}",
+        )
+        notice.outbox_id = row.id
+        notice.recipient = route.recipient
+    elif route.name == "email" and route.inbox is not None and route.recipient:
+        payload = _email_payload(route.inbox, text, subject, number)
+        row = outbox.queue(
+            session,
+            inbox=route.inbox,
+            recipient=route.recipient,
+            payload=payload,
+            automatic=True,
+            idempotency_key=str(payload["message_id"]),
+        )
+        notice.outbox_id = row.id
+        notice.recipient = route.recipient
+    else:
+        notice.status = "posted"
+        notice.reason = "no channel to reach the customer: shown in the portal progress view"
+
+
+def _already(session: Session, key: str) -> bool:
+    return session.scalar(select(CustomerNotice.id).where(CustomerNotice.dedupe_key == key)) is not None
 
 
 def send(
@@ -105,45 +231,63 @@ def send(
     *,
     prefer_sms: bool = False,
     now: datetime | None = None,
+    extra: Sequence[str] | None = None,
+    broadcast: NoticeBroadcast | None = None,
+    subject: str | None = None,
 ) -> CustomerNotice | None:
-    """Send one notice about a case (None when this key was already sent); the caller commits."""
-    if session.scalar(select(CustomerNotice.id).where(CustomerNotice.dedupe_key == dedupe_key)) is not None:
+    """Send one notice about a case on the customer's own route and on the policy's extra channels.
+
+    Returns the notice on the customer's own route (None when this key was already sent); the caller commits.
+    Extra channels (SMS, email) are skipped when they repeat the own route or the recipient withdrew consent.
+    """
+    if _already(session, dedupe_key):
         return None
     now = now or utcnow()
+    brand = session.get(Brand, ticket.brand_id)
     customer = session.get(Customer, ticket.customer_id) if ticket.customer_id else None
     route = route_for(session, ticket, customer, prefer_sms)
-    notice = CustomerNotice(
-        brand_id=ticket.brand_id,
-        ticket_id=ticket.id,
-        customer_id=ticket.customer_id,
-        kind=kind,
-        dedupe_key=dedupe_key,
-        route=route.name,
-        status="queued",
-        body=text,
-        created_at=now,
-    )
-    if route.conversation is not None:
-        # An automatic message on the case's conversation: the outbound hooks queue it in the outbox after commit.
-        msg, _ = add_message(
-            session, route.conversation, sender_type="bot", body=text, meta={"notice": kind}, created_at=now
+    subject = subject or f"[{ticket.number}] {ticket.subject}"[:200]
+
+    def row(key: str, route_name: str) -> CustomerNotice:
+        notice = CustomerNotice(
+            brand_id=ticket.brand_id,
+            ticket_id=ticket.id,
+            customer_id=ticket.customer_id,
+            broadcast_id=broadcast.id if broadcast else None,
+            kind=kind,
+            dedupe_key=key,
+            route=route_name,
+            status="queued",
+            body=text,
+            created_at=now,
         )
-        notice.message_id = msg.id
-    elif route.name == "sms" and route.inbox is not None and route.recipient:
-        adapter = get_adapter("sms")
-        assert adapter is not None
-        row = outbox.queue(
-            session,
-            inbox=route.inbox,
-            recipient=route.recipient,
-            payload={"text": text, "gateway_idempotent": bool((route.inbox.config or {}).get("sms_idempotent"))},
-            automatic=True,
-            channel="sms",
-        )
-        notice.outbox_id = row.id
-    else:
-        notice.status = "posted"
-        notice.reason = "no channel to reach the customer: shown in the portal progress view"
+        session.add(notice)
+        return notice
+
+    primary = row(dedupe_key, route.name)
+    _deliver(session, primary, route, text, subject, ticket.number, now)
+    routes = [route.name]
+    wanted = list(extra) if extra is not None else (also_channels(brand, kind) if brand else [])
+    extras = [c for c in wanted if c != route.name]
+    allowed = False
+    if extras and customer is not None and brand is not None:
+        allowed = consents_to_outreach(session, customer.id, brand)
+    for channel in extras:
+        key = f"{dedupe_key}:{channel}"
+        if _already(session, key):
+            continue
+        notice = row(key, channel)
+        found = extra_route(session, ticket.brand_id, customer, channel)
+        if not allowed:
+            # Another channel than the one the customer used is outreach: it needs their consent.
+            notice.status, notice.reason = "skipped", "no consent to be contacted on other channels"
+        elif isinstance(found, str):
+            notice.status, notice.reason = "skipped", found
+        elif found.recipient and found.recipient == primary.recipient:
+            notice.status, notice.reason = "skipped", "same recipient as the customer's own channel"
+        else:
+            _deliver(session, notice, found, text, subject, ticket.number, now)
+            routes.append(channel)
     # The case timeline shows every notice, and a portal notice is the customer's public update.
     add_activity(
         session,
@@ -151,12 +295,11 @@ def send(
         "notice",
         body=text,
         public=route.name == "portal",
-        data={"kind": kind, "route": route.name},
+        data={"kind": kind, "route": route.name, "routes": routes},
         at=now,
     )
-    session.add(notice)
     session.flush()
-    return notice
+    return primary
 
 
 def on_status_change(session: Session, ticket: Ticket, old: str, new: str, now: datetime) -> None:

@@ -15,7 +15,15 @@ from kefu.core.db import utcnow
 from kefu.core.errors import InvalidInput
 from kefu.shifts import service
 from kefu.shifts.models import ShiftException
-from kefu.shifts.schemas import CoverageOut, ExceptionIn, ExceptionOut, OnShiftOut, PatternBody, PatternsIn, ScheduleOut
+from kefu.shifts.schemas import (
+    CoverageOut,
+    ExceptionIn,
+    ExceptionOut,
+    OnShiftOut,
+    PatternOut,
+    PatternsIn,
+    ScheduleOut,
+)
 from kefu.web.routing import Router
 
 router = Router(prefix="/api/v1", tags=["shifts"])
@@ -35,6 +43,10 @@ def _exception_out(e: ShiftException) -> ExceptionOut:
     )
 
 
+def _clock(minutes: int | None) -> str | None:
+    return service.hhmm(minutes % service.DAY) if minutes is not None else None
+
+
 def _schedule(db: DB, team_id: int, principal: Principal) -> ScheduleOut:
     team = service.get_team(db, team_id, principal)
     patterns, exceptions = service.schedule(db, team)
@@ -43,11 +55,14 @@ def _schedule(db: DB, team_id: int, principal: Principal) -> ScheduleOut:
         team_id=team.id,
         timezone=(brand.timezone if brand else None) or "Asia/Taipei",
         shifts=[
-            PatternBody(
+            PatternOut(
+                id=p.id,
                 agent_id=p.agent_id,
                 weekday=p.weekday,
                 start=service.hhmm(p.start_minute),
                 end=service.hhmm(p.end_minute),
+                break_start=_clock(p.break_start_minute),
+                break_end=_clock(p.break_end_minute),
             )
             for p in patterns
         ],
@@ -66,7 +81,14 @@ def put_schedule(team_id: int, body: PatternsIn, db: DB, principal: Manage) -> S
     """Replace the team's weekly shifts (an empty list: no schedule, availability alone decides)."""
     team = service.get_team(db, team_id, principal)
     patterns = [
-        service.PatternIn(s.agent_id, s.weekday, service.parse_hhmm(s.start), service.parse_hhmm(s.end))
+        service.PatternIn(
+            s.agent_id,
+            s.weekday,
+            service.parse_hhmm(s.start),
+            service.parse_hhmm(s.end),
+            service.parse_hhmm(s.break_start) if s.break_start else None,
+            service.parse_hhmm(s.break_end) if s.break_end else None,
+        )
         for s in body.shifts
     ]
     service.set_patterns(db, team, patterns, principal)

@@ -13,7 +13,9 @@ from kefu.core.db import Base, utcnow
 class ShiftPattern(Base):
     """Agent works for the team on `weekday` (0 = Monday) from `start_minute` to `end_minute` (local minutes).
 
-    An end at or before the start runs past midnight into the next day (a night shift 22:00–06:00).
+    An end at or before the start runs past midnight into the next day (a night shift 22:00–06:00). An optional
+    break (local minutes of the shift's start day; past 24:00 for a break after midnight in a night shift) is time
+    off the floor: the agent is not on shift then.
     """
 
     __tablename__ = "shift_patterns"
@@ -26,6 +28,8 @@ class ShiftPattern(Base):
     weekday: Mapped[int]
     start_minute: Mapped[int]
     end_minute: Mapped[int]
+    break_start_minute: Mapped[int | None] = mapped_column(default=None)
+    break_end_minute: Mapped[int | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

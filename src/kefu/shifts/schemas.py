@@ -16,6 +16,14 @@ class PatternBody(BaseModel):
     weekday: int = Field(ge=0, le=6)
     start: str = Field(pattern=r"^\d{1,2}:\d{2}$")
     end: str = Field(pattern=r"^\d{1,2}:\d{2}$")
+    break_start: str | None = Field(default=None, pattern=r"^\d{1,2}:\d{2}$")
+    break_end: str | None = Field(default=None, pattern=r"^\d{1,2}:\d{2}$")
+
+
+class PatternOut(PatternBody):
+    """A stored weekly shift."""
+
+    id: int
 
 
 class PatternsIn(BaseModel):
@@ -56,7 +64,7 @@ class ScheduleOut(BaseModel):
 
     team_id: int
     timezone: str
-    shifts: list[PatternBody]
+    shifts: list[PatternOut]
     exceptions: list[ExceptionOut]
 
 
@@ -70,7 +78,10 @@ class OnShiftOut(BaseModel):
 
 
 class CoverageOut(BaseModel):
-    """Staffing per step of each local day, uncovered stretches, and overtime (extra-shift minutes) per agent."""
+    """Staffing per step of each local day, uncovered stretches, minutes worked and overtime per agent.
+
+    Overtime: extra shifts outside the weekly schedule plus scheduled work beyond the brand's normal day.
+    """
 
     team_id: int
     timezone: str
@@ -78,3 +89,6 @@ class CoverageOut(BaseModel):
     counts: dict[str, list[int]]
     gaps: list[tuple[str, str]]
     overtime_minutes: dict[int, int]
+    worked_minutes: dict[int, int]
+    minimum_on_shift: int
+    short: list[tuple[str, str]] | None

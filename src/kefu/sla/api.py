@@ -16,6 +16,7 @@ from kefu.core.db import utcnow
 from kefu.core.pagination import Page
 from kefu.routing.service import install_default_routing
 from kefu.sla import notifications, service, updates
+from kefu.sla.calendar import available_holiday_sets, load_holiday_set, missing_makeup_years
 from kefu.sla.models import EscalationContact, SlaCalendar, SlaPolicyRecord
 from kefu.sla.policy import DEFAULT_SERVICE_TIER, EscalationLadder
 from kefu.sla.schemas import (
@@ -25,6 +26,7 @@ from kefu.sla.schemas import (
     ContactsIn,
     DefaultsIn,
     DefaultsOut,
+    HolidaySetOut,
     NotificationOut,
     PolicyIn,
     PolicyOut,
@@ -143,6 +145,28 @@ class TiersOut(BaseModel):
     current: str
     default: str
     tiers: dict[str, str]
+
+
+@router.get("/sla/holiday-sets", response_model=list[HolidaySetOut])
+def holiday_sets(principal: Read) -> list[HolidaySetOut]:
+    """Public-holiday sets for calendars, with the years whose make-up workdays (调休) still need an override."""
+    today = utcnow().date()
+    out = []
+    for name in available_holiday_sets():
+        data = load_holiday_set(name)
+        years = sorted({d.year for d in data.holidays})
+        out.append(
+            HolidaySetOut(
+                name=name,
+                timezone=data.timezone,
+                source=data.source,
+                first_year=years[0] if years else None,
+                last_year=years[-1] if years else None,
+                makeup_years=data.makeup_years,
+                missing_makeup_years=missing_makeup_years(name, today),
+            )
+        )
+    return out
 
 
 @router.get("/sla/tiers", response_model=TiersOut)

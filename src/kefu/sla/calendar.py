@@ -63,6 +63,7 @@ __all__ = [
     "available_holiday_sets",
     "default_calendars",
     "load_holiday_set",
+    "missing_makeup_years",
 ]
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -201,15 +202,41 @@ class HolidaySet(BaseModel):
     holidays: dict[date, str] = Field(default_factory=dict)
     makeup_workdays: dict[date, str] = Field(default_factory=dict)
 
+    @property
+    def makeup_years(self) -> list[int]:
+        """Years for which the set knows make-up workdays (from an official notice)."""
+        return sorted({d.year for d in self.makeup_workdays})
+
 
 # Region sets cover every year from the `holidays` package (public holidays, observed days and the make-up
-# workdays it knows as ``weekend_workdays``); a bundled ``<region>_<year>.json`` (official calendar) replaces the
-# package's data for its year. Checked against holidays 0.109: TW and CN 2026 equal the bundled official data;
-# TW has no make-up workdays from 2026 on (abolished in 2025); CN 调休上班 days are in the package only for years
-# whose State Council notice it already carries (2026, not 2027 as of 0.109): add later ones as a calendar's
-# ``makeup_workdays`` overrides until the package has them.
+# workdays); a bundled ``<region>_<year>.json`` (official calendar) replaces the package's data for its year.
+# Make-up workdays (调休上班 / 補班) come from what the package exposes for them: ``weekend_workdays`` and the names of
+# its substituted days off ("Day off (substituted from 02/14/2026)" / "休息日（由 2026-02-14 调休）" /
+# "放假日（2024-02-17 補班）"), whichever has a date (checked against holidays 0.109: both agree for CN 2015–2026 and
+# TW 2015–2025). The package carries them only for years whose official notice it already has (CN up to 2026 in
+# 0.109; TW abolished 補班 from 2025): ``makeup_years`` says which years have them, and later CN years need a
+# calendar's ``makeup_workdays`` override until a package release has them (the lifted lunar holidays for those
+# years are the package's rule-based estimate, also overridable per calendar).
 REGION_SETS: dict[str, tuple[str, str]] = {"tw": ("TW", "Asia/Taipei"), "cn": ("CN", "Asia/Shanghai")}
 HOLIDAY_YEARS = range(2015, 2041)
+
+
+_SUBSTITUTED = (
+    re.compile(r"substituted from (?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})"),  # en_US labels
+    re.compile(r"(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})\s*(?:调休|調休|補班|补班)"),  # zh_CN / zh_TW labels
+)
+
+
+def substituted_from(name: str) -> list[date]:
+    """The workdays a `holidays` substituted day off names ("Day off (substituted from 02/14/2026)")."""
+    found = []
+    for pattern in _SUBSTITUTED:
+        for m in pattern.finditer(name):
+            try:
+                found.append(date(int(m["y"]), int(m["m"]), int(m["d"])))
+            except ValueError:
+                continue
+    return found
 
 
 def _bundled_sets() -> list[str]:
@@ -236,6 +263,10 @@ def _region_set(name: str) -> HolidaySet:
     workdays: dict[date, str] = {
         d: "make-up workday" for d in getattr(lib, "weekend_workdays", ()) if d.year in HOLIDAY_YEARS
     }
+    for day, label in days.items():
+        for worked in substituted_from(label):
+            if worked.year in HOLIDAY_YEARS and worked not in days:
+                workdays.setdefault(worked, f"make-up workday for {day.isoformat()}")
     sources = [f"python holidays {metadata.version('holidays')} ({code})"]
     for bundled in (b for b in _bundled_sets() if b.startswith(f"{name}_") and b[len(name) + 1 :].isdigit()):
         year = int(bundled[len(name) + 1 :])
@@ -244,6 +275,19 @@ def _region_set(name: str) -> HolidaySet:
         workdays = {d: n for d, n in workdays.items() if d.year != year} | dict(data.makeup_workdays)
         sources.append(f"{bundled}: {data.source}")
     return HolidaySet(name=name, timezone=tz, source="; ".join(sources), holidays=days, makeup_workdays=workdays)
+
+
+# Regions that still schedule make-up workdays each year (TW abolished 補班 from 2025).
+MAKEUP_REGIONS = frozenset({"cn"})
+
+
+def missing_makeup_years(name: str, today: date, ahead: int = 2) -> list[int]:
+    """Years from `today` to `ahead` years on whose make-up workdays the set has no data yet (override them)."""
+    region = name.split("_", 1)[0]
+    if region not in MAKEUP_REGIONS or name not in REGION_SETS:
+        return []
+    known = set(load_holiday_set(name).makeup_years)
+    return [y for y in range(today.year, today.year + ahead + 1) if y not in known]
 
 
 @lru_cache(maxsize=32)

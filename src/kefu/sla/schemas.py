@@ -159,3 +159,15 @@ class NotificationOut(BaseModel):
     data: dict[str, Any]
     created_at: datetime
     read_at: datetime | None
+
+
+class HolidaySetOut(BaseModel):
+    """A holiday set: where its dates come from, which years have make-up workdays, which still need overrides."""
+
+    name: str
+    timezone: str
+    source: str
+    first_year: int | None
+    last_year: int | None
+    makeup_years: list[int]
+    missing_makeup_years: list[int]
