@@ -125,6 +125,16 @@ def db(session_factory: Callable[[], Any]) -> Iterator[Any]:
 
 
 @pytest.fixture(autouse=True)
+def _runtime_restored() -> Iterator[None]:
+    """A test that wires a runtime (create_app, a CLI command, the bot eval) leaves the process's runtime as it was."""
+    from kefu.core import runtime
+
+    before = runtime.current()
+    yield
+    runtime.install(before)
+
+
+@pytest.fixture(autouse=True)
 def bot_registry() -> Iterator[Any]:
     """A fresh bot index registry per test, built synchronously (no thread on the test connection, no stale index)."""
     from kefu.bot.engine import IndexRegistry, set_registry
