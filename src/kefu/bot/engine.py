@@ -426,8 +426,3 @@ INDEX_REGISTRY: runtime.Slot[IndexRegistry] = runtime.Slot(
 def get_registry() -> IndexRegistry:
     """The process's index registry (saves indexes under the data dir)."""
     return runtime.get(INDEX_REGISTRY)
-
-
-def set_registry(registry: IndexRegistry | None) -> None:
-    """Replace the registry (tests)."""
-    runtime._pin(INDEX_REGISTRY, registry)

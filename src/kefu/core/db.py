@@ -212,11 +212,6 @@ def get_database(settings: Settings | None = None) -> Database:
     return current.get(DATABASE)
 
 
-def set_database(db: Database | None) -> None:
-    """Replace the process-wide Database (tests, CLI)."""
-    runtime._pin(DATABASE, db)
-
-
 # ---- after-commit hooks: events, job wake-ups and channel sends happen only after the real commit ----
 #
 # SQLAlchemy fires `after_commit` for a released SAVEPOINT too, so hooks are tagged with the (innermost)

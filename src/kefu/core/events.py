@@ -184,11 +184,6 @@ def get_bus() -> Bus:
     return runtime.get(BUS)
 
 
-def set_bus(bus: Bus | None) -> None:
-    """Replace the process-wide bus (tests, app startup)."""
-    runtime._pin(BUS, bus)
-
-
 def publish(session: Session, type_: str, data: dict[str, Any], topics: tuple[str, ...] = ()) -> Event:
     """Queue a domain event to be published once the session commits."""
     event = Event(type=type_, data=data, topics=topics)

@@ -542,11 +542,6 @@ def get_queue() -> JobQueue:
     return runtime.get(QUEUE)
 
 
-def set_queue(q: JobQueue | None) -> None:
-    """Replace the process-wide queue (tests, startup)."""
-    runtime._pin(QUEUE, q)
-
-
 @contextmanager
 def queue_installed(q: JobQueue) -> Iterator[JobQueue]:
     """Temporarily install a queue (tests, benchmarks)."""

@@ -114,13 +114,3 @@ def override(slot: Slot[T], value: T) -> Iterator[T]:
                 _overrides.pop(slot, None)
             else:
                 _overrides[slot] = previous
-
-
-def _pin(slot: Slot[T], value: T | None) -> None:
-    """Transitional: what the old `set_*` setters did (an override with no end); None removes it."""
-    with _overrides_lock:
-        if value is None:
-            _overrides.pop(slot, None)
-            current().discard(slot)
-        else:
-            _overrides[slot] = value

@@ -39,11 +39,6 @@ def log_sender(email: str, name: str, link: str, locale: str) -> None:
 RESET_SENDER: runtime.Slot[ResetSender] = runtime.Slot("password-reset sender", lambda settings: log_sender)
 
 
-def set_sender(sender: ResetSender | None) -> None:
-    """Install the function that delivers reset links (None restores the log sender)."""
-    runtime._pin(RESET_SENDER, sender)
-
-
 def _rate_limit(session: Session, email: str, ip: str) -> None:
     requests = WindowLimit(PasswordResetRequest.created_at, WINDOW)
     budgets = [

@@ -219,11 +219,6 @@ class KeywordClassifier:
 ClassifierFactory = Callable[[Session, int], Classifier]
 
 
-def set_classifier_factory(factory: ClassifierFactory | None) -> None:
-    """Install the classifier used for new tickets (the bot package plugs its model in here); None = keywords."""
-    runtime._pin(CLASSIFIER, factory)
-
-
 def keyword_classifier_for(session: Session, brand_id: int) -> Classifier:
     """Keyword classifier from the brand's active categories (defaults when the brand has none); cached per process."""
     from kefu.core import configcache
