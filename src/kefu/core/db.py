@@ -17,7 +17,6 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 from kefu.core import runtime
-from kefu.core.config import Settings
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -204,12 +203,9 @@ def session_scope(factory: SessionFactory) -> Iterator[Session]:
 DATABASE: runtime.Slot[Database] = runtime.Slot("database", lambda settings: Database(settings.database_url))
 
 
-def get_database(settings: Settings | None = None) -> Database:
-    """The process's Database (the wired one; else built for `settings` or the environment on first use)."""
-    current = runtime.current()
-    if settings is not None and current.peek(DATABASE) is None:
-        current.provide(DATABASE, Database(settings.database_url))
-    return current.get(DATABASE)
+def get_database() -> Database:
+    """The process's Database (the wired one, else built for the environment's settings on first use)."""
+    return runtime.get(DATABASE)
 
 
 # ---- after-commit hooks: events, job wake-ups and channel sends happen only after the real commit ----
