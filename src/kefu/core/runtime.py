@@ -14,11 +14,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from kefu.core.config import Settings, get_settings
 
 T = TypeVar("T")
+_MISSING: Any = object()
 
 
 class Slot(Generic[T]):
@@ -57,15 +58,18 @@ class Runtime:
 
     def get(self, slot: Slot[T]) -> T:
         """The slot's component: a test override, else the wired one, else its default (built once)."""
-        with _overrides_lock:
-            if slot in _overrides:
-                value: T = _overrides[slot]
-                return value
-        with self._lock:
-            if slot not in self._parts:
-                self._parts[slot] = slot.default(self.settings)
-            wired: T = self._parts[slot]
-            return wired
+        # Lock-free reads on the hot path (every publish/enqueue/request asks): dict reads are atomic in CPython.
+        if _overrides:
+            overridden = _overrides.get(slot, _MISSING)
+            if overridden is not _MISSING:
+                return cast(T, overridden)
+        value = self._parts.get(slot, _MISSING)
+        if value is _MISSING:
+            with self._lock:
+                if slot not in self._parts:
+                    self._parts[slot] = slot.default(self.settings)
+                value = self._parts[slot]
+        return cast(T, value)
 
     def peek(self, slot: Slot[T]) -> T | None:
         """The wired component, without building a default (None when not built yet)."""
@@ -82,8 +86,7 @@ _overrides_lock = threading.Lock()
 
 def current() -> Runtime:
     """The installed runtime (an implicit one, built from the environment, until `wire()` installs another)."""
-    with _current_lock:
-        return _current
+    return _current  # a plain read of one reference; install() swaps it under the lock
 
 
 def install(runtime: Runtime | None) -> Runtime:
@@ -96,21 +99,20 @@ def install(runtime: Runtime | None) -> Runtime:
 
 def get(slot: Slot[T]) -> T:
     """The installed runtime's component for `slot`."""
-    return current().get(slot)
+    return _current.get(slot)
 
 
 @contextmanager
 def override(slot: Slot[T], value: T) -> Iterator[T]:
     """Replace one component for the duration of the block, whichever runtime is installed (tests, benchmarks)."""
-    missing = object()
     with _overrides_lock:
-        previous = _overrides.get(slot, missing)
+        previous = _overrides.get(slot, _MISSING)
         _overrides[slot] = value
     try:
         yield value
     finally:
         with _overrides_lock:
-            if previous is missing:
+            if previous is _MISSING:
                 _overrides.pop(slot, None)
             else:
                 _overrides[slot] = previous
