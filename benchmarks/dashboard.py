@@ -149,12 +149,13 @@ def main() -> None:
     from kefu.analytics.alerts import evaluate
     from kefu.auth.service import create_agent
     from kefu.brands.service import create_brand
+    from kefu.core import runtime
     from kefu.core.db import Database
-    from kefu.core.events import MemoryBus, set_bus
+    from kefu.core.events import BUS, MemoryBus
     from kefu.core.migrate import upgrade
     from kefu.customers.models import Organization
 
-    set_bus(MemoryBus())
+    runtime.current().provide(BUS, MemoryBus())
     name = f"kefu_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(args.pg, autocommit=True) as c:
         c.execute(f'CREATE DATABASE "{name}"')

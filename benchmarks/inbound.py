@@ -39,12 +39,13 @@ def run(url: str, n: int, data_dir: str) -> None:
     from fastapi.testclient import TestClient
     from sqlalchemy import func, select
 
+    from kefu.bootstrap import wire
     from kefu.brands.service import create_brand, create_inbox
     from kefu.channels.models import InboundEvent
     from kefu.core.config import Settings
     from kefu.core.db import Database
     from kefu.core.events import MemoryBus
-    from kefu.core.jobs import MemoryJobQueue, set_queue
+    from kefu.core.jobs import MemoryJobQueue
     from kefu.core.migrate import upgrade
     from kefu.web.app import create_app
 
@@ -56,8 +57,8 @@ def run(url: str, n: int, data_dir: str) -> None:
         brand = create_brand(s, slug=f"bench-{uuid.uuid4().hex[:6]}", name="bench")
         inbox_id = create_inbox(s, brand, kind="line", name="LINE", config={"channel_secret": secret}, actor=None).id
     queue = MemoryJobQueue()
-    set_queue(queue)
-    app = create_app(Settings(database_url=url), database=database, bus=MemoryBus())
+    wired = wire(Settings(database_url=url), database=database, bus=MemoryBus(), queue=queue)
+    app = create_app(runtime=wired)
     bodies = [_body(i) for i in range(n)]
     sigs = [base64.b64encode(hmac.new(secret.encode(), b, hashlib.sha256).digest()).decode() for b in bodies]
     lat: list[float] = []
@@ -82,7 +83,6 @@ def run(url: str, n: int, data_dir: str) -> None:
                 break
             time.sleep(0.05)
         total = time.perf_counter() - t0
-    set_queue(None)
     lat.sort()
     backend = url.split(":", 1)[0]
     print(

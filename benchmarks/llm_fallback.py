@@ -63,16 +63,17 @@ def main() -> None:
         from kefu.brands.service import create_brand
         from kefu.conversations.models import Message
         from kefu.conversations.service import add_message, create_conversation
+        from kefu.core import runtime
         from kefu.core.config import get_settings
         from kefu.core.db import Database
-        from kefu.core.jobs import MemoryJobQueue, set_queue
+        from kefu.core.jobs import QUEUE, MemoryJobQueue
         from kefu.core.migrate import upgrade
         from kefu.customers.service import create_customer
         from kefu.knowledge.service import create_faq
 
         upgrade(url)
         database = Database(url)
-        set_queue(MemoryJobQueue())
+        runtime.current().provide(QUEUE, MemoryJobQueue())
         with database.session() as s:
             brand = create_brand(s, slug="bench", name="bench")
             for intent, questions, answer in FAQS:

@@ -539,12 +539,13 @@ def reuse(args: Any) -> None:
 
     from kefu.auth.models import Agent, Team
     from kefu.brands.models import Brand
+    from kefu.core import runtime
     from kefu.core.db import Database
-    from kefu.core.events import MemoryBus, set_bus
+    from kefu.core.events import BUS, MemoryBus
     from kefu.customers.models import Organization
     from kefu.tickets.models import Ticket
 
-    set_bus(MemoryBus())
+    runtime.current().provide(BUS, MemoryBus())
     db = Database(args.reuse)
     try:
         with db.session() as s:
@@ -581,12 +582,13 @@ def main() -> None:
 
     from kefu.auth.service import create_agent, create_team
     from kefu.brands.service import create_brand
+    from kefu.core import runtime
     from kefu.core.db import Database
-    from kefu.core.events import MemoryBus, set_bus
+    from kefu.core.events import BUS, MemoryBus
     from kefu.core.migrate import upgrade
     from kefu.customers.models import Organization
 
-    set_bus(MemoryBus())
+    runtime.current().provide(BUS, MemoryBus())
     name = f"kefu_scale_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(args.pg, autocommit=True) as c:
         c.execute(f'CREATE DATABASE "{name}"')

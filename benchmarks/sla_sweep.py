@@ -28,14 +28,15 @@ def run(label: str, url: str, n: int, due: int, batch: int) -> None:
     from sqlalchemy import insert, select
 
     from kefu.brands.service import create_brand
+    from kefu.core import runtime
     from kefu.core.db import Database
-    from kefu.core.events import MemoryBus, set_bus
+    from kefu.core.events import BUS, MemoryBus
     from kefu.core.migrate import upgrade
     from kefu.sla.models import SlaPolicyRecord, TicketSla, TicketSlaTarget
     from kefu.sla.policy import DEFAULT_POLICIES
     from kefu.sla.service import install_defaults, policy_definition, sweep
 
-    set_bus(MemoryBus())
+    runtime.current().provide(BUS, MemoryBus())
     upgrade(url)
     db = Database(url)
     with db.session() as s:

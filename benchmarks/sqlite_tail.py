@@ -111,12 +111,13 @@ def main() -> None:
     ap.add_argument("--think-ms", type=float, default=200, help="mean pause between a client's operations")
     args = ap.parse_args()
     from kefu.brands.service import create_brand
+    from kefu.core import runtime
     from kefu.core.db import Database
-    from kefu.core.events import MemoryBus, set_bus
+    from kefu.core.events import BUS, MemoryBus
     from kefu.core.migrate import upgrade
     from kefu.tickets.service import create_ticket
 
-    set_bus(MemoryBus())
+    runtime.current().provide(BUS, MemoryBus())
     with tempfile.TemporaryDirectory() as d:
         url = f"sqlite:///{d}/tail.db"
         upgrade(url)

@@ -77,11 +77,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         upgrade(url)
         yield url
     finally:
-        from kefu.core.db import get_database, set_database
+        from kefu.core import runtime
+        from kefu.core.db import DATABASE
 
-        set_database(None)
+        runtime.current().discard(DATABASE)
         drop_pg_database(admin, url)
-    del get_database
 
 
 @pytest.fixture(scope="session")
@@ -125,25 +125,34 @@ def db(session_factory: Callable[[], Any]) -> Iterator[Any]:
 
 
 @pytest.fixture(autouse=True)
+def _runtime_restored() -> Iterator[None]:
+    """A test that wires a runtime (create_app, a CLI command, the bot eval) leaves the process's runtime as it was."""
+    from kefu.core import runtime
+
+    before = runtime.current()
+    yield
+    runtime.install(before)
+
+
+@pytest.fixture(autouse=True)
 def bot_registry() -> Iterator[Any]:
     """A fresh bot index registry per test, built synchronously (no thread on the test connection, no stale index)."""
-    from kefu.bot.engine import IndexRegistry, set_registry
+    from kefu.bot.engine import INDEX_REGISTRY, IndexRegistry
+    from kefu.core import runtime
 
     registry = IndexRegistry(background=False, check_interval=0.0)
-    set_registry(registry)
-    yield registry
-    set_registry(None)
+    with runtime.override(INDEX_REGISTRY, registry):
+        yield registry
 
 
 @pytest.fixture
 def bus() -> Iterator[Any]:
     """A fresh in-process bus installed as the process bus."""
-    from kefu.core.events import MemoryBus, set_bus
+    from kefu.core import runtime
+    from kefu.core.events import BUS, MemoryBus
 
-    b = MemoryBus()
-    set_bus(b)
-    yield b
-    set_bus(None)
+    with runtime.override(BUS, MemoryBus()) as b:
+        yield b
 
 
 @pytest.fixture
@@ -157,13 +166,12 @@ def events(bus: Any) -> list[Any]:
 @pytest.fixture
 def jobs() -> Iterator[Any]:
     """A fresh in-process job queue installed as the process queue."""
-    from kefu.core.jobs import MemoryJobQueue, set_queue
+    from kefu.core import runtime
+    from kefu.core.jobs import QUEUE, MemoryJobQueue
 
-    q = MemoryJobQueue(base_delay=0.01, inline=True)
-    set_queue(q)
-    yield q
-    q.stop()
-    set_queue(None)
+    with runtime.override(QUEUE, MemoryJobQueue(base_delay=0.01, inline=True)) as q:
+        yield q
+        q.stop()
 
 
 @pytest.fixture

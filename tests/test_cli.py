@@ -15,16 +15,16 @@ from tests.conftest import free_port, kefu_cmd, spawn, stop, wait_http
 
 @pytest.fixture
 def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    from kefu.core import runtime
     from kefu.core.config import get_settings
-    from kefu.core.db import set_database
 
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     monkeypatch.setenv("KEFU_DATABASE_URL", url)
     get_settings.cache_clear()
-    set_database(None)
+    previous = runtime.install(None)  # a fresh implicit runtime: the database comes from KEFU_DATABASE_URL
     yield url
     get_settings.cache_clear()
-    set_database(None)
+    runtime.install(previous)
 
 
 def test_db_upgrade_demo_and_user_create(cli_db: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -83,12 +82,13 @@ def serve(
 @app.command()
 def worker(concurrency: int = typer.Option(4, min=1, help="Jobs run at once.")) -> None:
     """Run background jobs from the database's job table (scale-out mode; Redis, when set, only wakes workers)."""
+    from kefu.bootstrap import wire
     from kefu.core.jobs import run_worker_blocking
-    from kefu.registry import load_jobs
 
     _logging()
-    load_jobs()
-    run_worker_blocking(get_settings(), concurrency)
+    settings = get_settings()
+    wire(settings)
+    run_worker_blocking(settings, concurrency)
 
 
 @app.command()
@@ -99,19 +99,18 @@ def smtp(
     """Receive mail for email inboxes (built-in SMTP server); also sweeps inbound/outbox work."""
     import time
 
+    from kefu.bootstrap import wire
     from kefu.channels.background import Background
-    from kefu.channels.config import settings as channel_settings
     from kefu.channels.email.receiver import start_receiver
-    from kefu.core.db import get_database
-    from kefu.core.jobs import get_queue
-    from kefu.registry import load_jobs
+    from kefu.core.db import DATABASE
+    from kefu.core.jobs import QUEUE
 
     _logging()
-    load_jobs()
-    factory = get_database().sessionmaker
-    smtp = channel_settings()
+    wired = wire(get_settings())
+    factory = wired.get(DATABASE).sessionmaker
+    smtp = wired.settings.channels
     controller = start_receiver(host or smtp.smtp_host, port or smtp.smtp_port or 2525, factory)
-    get_queue().start()
+    wired.get(QUEUE).start()
     sweeper = Background(factory, smtp=False)
     sweeper.start()
     typer.echo(f"kefu smtp listening on {controller.hostname}:{controller.port}")
@@ -131,14 +130,14 @@ def scheduler(tick: float = typer.Option(1.0, help="Seconds between ticks.")) ->
     import signal
     import threading
 
-    from kefu.core.db import get_database
-    from kefu.core.jobs import get_queue
+    from kefu.bootstrap import wire
+    from kefu.core.db import DATABASE
+    from kefu.core.jobs import QUEUE
     from kefu.core.scheduler import Scheduler
-    from kefu.registry import load_jobs
 
     _logging()
-    load_jobs()
-    sched = Scheduler(get_database().sessionmaker, get_queue, tick=tick)
+    wired = wire(get_settings())
+    sched = Scheduler(wired.get(DATABASE).sessionmaker, lambda: wired.get(QUEUE), tick=tick)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     sched.start()
@@ -191,7 +190,7 @@ def user_create(
     email: str = typer.Option(..., prompt=True),
     name: str = typer.Option(..., prompt=True),
     role: str = typer.Option("agent", help="admin, supervisor, agent or auditor."),
-    password: str = typer.Option(None, help="Omit to be prompted (or set KEFU_NEW_PASSWORD)."),
+    password: str = typer.Option(None, envvar="KEFU_NEW_PASSWORD", help="Omit to be prompted."),
     brand: list[str] = typer.Option([], help="Brand slug the agent may work in (repeatable)."),
 ) -> None:
     """Create an agent account."""
@@ -202,7 +201,7 @@ def user_create(
     from kefu.core.db import get_database
     from kefu.core.errors import ProblemError
 
-    pw = password or os.environ.get("KEFU_NEW_PASSWORD")
+    pw = password
     if not pw:
         if not sys.stdin.isatty():
             typer.echo("no password given (use --password or KEFU_NEW_PASSWORD)", err=True)

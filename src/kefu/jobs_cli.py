@@ -56,9 +56,10 @@ def retry_cmd(
 @jobs_app.command("run")
 def run_cmd(limit: int = typer.Option(1000, min=1)) -> None:
     """Run the jobs that are due now in this process, then exit (maintenance, cron, debugging)."""
-    from kefu.core.db import get_database
+    from kefu.bootstrap import wire
+    from kefu.core.config import get_settings
+    from kefu.core.db import DATABASE
     from kefu.core.jobs import run_due
-    from kefu.registry import load_jobs
 
-    load_jobs()
-    typer.echo(f"ran {run_due(get_database().sessionmaker, 'cli', limit)} job(s)")
+    wired = wire(get_settings())
+    typer.echo(f"ran {run_due(wired.get(DATABASE).sessionmaker, 'cli', limit)} job(s)")

@@ -1,7 +1,8 @@
 """Discovers capability modules by name, so adding a capability touches only its own folder.
 
 Every package under `kefu` may provide `models` (tables), `api` (a `router`, or a tuple `routers`), `pages` (a
-`router` for HTML pages) and `jobs` (job handlers registered with `kefu.core.jobs.job`).
+`router` for HTML pages) and `jobs` (job handlers registered with `kefu.core.jobs.job`, recurring ones with
+`kefu.core.scheduler.periodic`).
 """
 
 from __future__ import annotations
@@ -43,15 +44,10 @@ def load_models() -> None:
 
 
 def load_jobs() -> None:
-    """Register every job handler, and schedule those a module lists in `SCHEDULE = {name: seconds}`."""
-    from kefu.core.jobs import registered_jobs
-    from kefu.core.scheduler import schedule
-
+    """Register every job handler and periodic job (`@job` / `@periodic` in each package's `jobs` module)."""
     for module in modules("jobs"):
-        for name, every in getattr(module, "SCHEDULE", {}).items():
-            if name not in registered_jobs():
-                raise LookupError(f"{module.__name__}.SCHEDULE names unknown job {name!r}")
-            schedule(name, float(every))
+        if hasattr(module, "SCHEDULE"):  # the retired second way; a merged branch must not reintroduce it silently
+            raise LookupError(f"{module.__name__}.SCHEDULE: declare periodic jobs with @kefu.core.scheduler.periodic")
 
 
 def routers(leaf: str = "api") -> list[Any]:

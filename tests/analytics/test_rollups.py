@@ -114,29 +114,29 @@ def test_backfill_cli_dry_run_and_progress(tmp_path: Any, monkeypatch: Any) -> N
     from typer.testing import CliRunner
 
     from kefu.cli import app
-    from kefu.core.db import Database, set_database
+    from kefu.core import runtime
+    from kefu.core.db import DATABASE, Database
     from kefu.core.migrate import upgrade
 
     url = f"sqlite:///{tmp_path / 'r.db'}"
     upgrade(url)
     database = Database(url)
-    set_database(database)
     try:
-        with database.session() as s:
-            from kefu.brands.service import create_brand
+        with runtime.override(DATABASE, database):
+            with database.session() as s:
+                from kefu.brands.service import create_brand
 
-            brand = create_brand(s, slug="r", name="r")
-            for i in range(3):
-                _add(s, brand, datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=i))
-        runner = CliRunner()
-        r = runner.invoke(app, ["analytics", "rollup", "--dry-run"])
-        assert r.exit_code == 0, r.output
-        assert "would roll up 3 tickets" in r.output
-        r = runner.invoke(app, ["analytics", "rollup", "--since", "2025-12-31"])
-        assert r.exit_code == 0, r.output
-        assert "rolled up 3 tickets into 3 rows" in r.output
-        r = runner.invoke(app, ["analytics", "rollup", "--since", "not a date"])
-        assert r.exit_code != 0
+                brand = create_brand(s, slug="r", name="r")
+                for i in range(3):
+                    _add(s, brand, datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=i))
+            runner = CliRunner()
+            r = runner.invoke(app, ["analytics", "rollup", "--dry-run"])
+            assert r.exit_code == 0, r.output
+            assert "would roll up 3 tickets" in r.output
+            r = runner.invoke(app, ["analytics", "rollup", "--since", "2025-12-31"])
+            assert r.exit_code == 0, r.output
+            assert "rolled up 3 tickets into 3 rows" in r.output
+            r = runner.invoke(app, ["analytics", "rollup", "--since", "not a date"])
+            assert r.exit_code != 0
     finally:
-        set_database(None)
         database.dispose()

@@ -19,23 +19,23 @@ HAN = re.compile(r"[\u3400-\u9fff]")
 
 @pytest.fixture
 def registry() -> Iterator[IndexRegistry]:
-    from kefu.bot.engine import set_registry
+    from kefu.bot.engine import INDEX_REGISTRY
+    from kefu.core import runtime
 
     reg = IndexRegistry(factory=OverlapRetriever, check_interval=0.0, background=False)
-    set_registry(reg)
-    yield reg
-    set_registry(None)
+    with runtime.override(INDEX_REGISTRY, reg):
+        yield reg
 
 
 @pytest.fixture
 def live_registry() -> Iterator[IndexRegistry]:
     """The real ranker (with its small-talk classes), for what greetings do."""
-    from kefu.bot.engine import set_registry
+    from kefu.bot.engine import INDEX_REGISTRY
+    from kefu.core import runtime
 
     reg = IndexRegistry(check_interval=0.0, background=False)
-    set_registry(reg)
-    yield reg
-    set_registry(None)
+    with runtime.override(INDEX_REGISTRY, reg):
+        yield reg
 
 
 # ---------------------------------------------------------------- the strings themselves

@@ -18,12 +18,12 @@ DATA = Path(__file__).parent / "data"
 
 @pytest.fixture
 def registry() -> Iterator[IndexRegistry]:
-    from kefu.bot.engine import set_registry
+    from kefu.bot.engine import INDEX_REGISTRY
+    from kefu.core import runtime
 
     reg = IndexRegistry(check_interval=0.0, background=False)
-    set_registry(reg)
-    yield reg
-    set_registry(None)
+    with runtime.override(INDEX_REGISTRY, reg):
+        yield reg
 
 
 @pytest.fixture

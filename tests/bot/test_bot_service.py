@@ -29,12 +29,12 @@ class OverlapRetriever:
 
 @pytest.fixture
 def registry() -> Iterator[IndexRegistry]:
-    from kefu.bot.engine import set_registry
+    from kefu.bot.engine import INDEX_REGISTRY
+    from kefu.core import runtime
 
     reg = IndexRegistry(factory=OverlapRetriever, check_interval=0.0, background=False)
-    set_registry(reg)
-    yield reg
-    set_registry(None)
+    with runtime.override(INDEX_REGISTRY, reg):
+        yield reg
 
 
 @pytest.fixture(autouse=True)

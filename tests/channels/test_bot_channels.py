@@ -21,12 +21,12 @@ LOST, FEE = "信用卡遺失了怎麼辦", "信用卡年費怎麼算"
 
 @pytest.fixture
 def registry() -> Iterator[Any]:
-    from kefu.bot.engine import IndexRegistry, set_registry
+    from kefu.bot.engine import INDEX_REGISTRY, IndexRegistry
+    from kefu.core import runtime
 
     reg = IndexRegistry(factory=OverlapRetriever, check_interval=0.0, background=False)
-    set_registry(reg)
-    yield reg
-    set_registry(None)
+    with runtime.override(INDEX_REGISTRY, reg):
+        yield reg
 
 
 def _kb(db: Any, brand: Any) -> dict[str, Any]:

@@ -20,12 +20,12 @@ QUICK = [{"label": "信用卡掛失", "text": "我的信用卡遺失了要怎麼
 
 @pytest.fixture
 def registry() -> Iterator[Any]:
-    from kefu.bot.engine import IndexRegistry, set_registry
+    from kefu.bot.engine import INDEX_REGISTRY, IndexRegistry
+    from kefu.core import runtime
 
     reg = IndexRegistry(factory=OverlapRetriever, check_interval=0.0, background=False)
-    set_registry(reg)
-    yield reg
-    set_registry(None)
+    with runtime.override(INDEX_REGISTRY, reg):
+        yield reg
 
 
 def _faq(

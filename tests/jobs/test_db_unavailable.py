@@ -15,7 +15,7 @@ def dead_db_client(monkeypatch: pytest.MonkeyPatch, bus: Any, jobs: Any) -> Iter
     from fastapi.testclient import TestClient
 
     from kefu.core.config import Settings
-    from kefu.core.db import Database, set_database
+    from kefu.core.db import Database
     from kefu.web.app import create_app
 
     monkeypatch.setenv("KEFU_CHANNELS_BACKGROUND", "0")
@@ -27,8 +27,7 @@ def dead_db_client(monkeypatch: pytest.MonkeyPatch, bus: Any, jobs: Any) -> Iter
         with TestClient(app, base_url="http://testserver", raise_server_exceptions=False) as c:
             yield c
     finally:
-        database.dispose()
-        set_database(None)
+        database.dispose()  # the autouse fixture reinstalls the runtime create_app replaced
 
 
 @pytest.mark.parametrize(

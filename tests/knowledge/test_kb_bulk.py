@@ -205,16 +205,16 @@ def test_import_statement_count_does_not_grow_per_row(client: Any, db: Any, edit
 
 @pytest.fixture
 def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    from kefu.core import runtime
     from kefu.core.config import get_settings
-    from kefu.core.db import set_database
 
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     monkeypatch.setenv("KEFU_DATABASE_URL", url)
     get_settings.cache_clear()
-    set_database(None)
+    previous = runtime.install(None)  # a fresh implicit runtime: the database comes from KEFU_DATABASE_URL
     yield url
     get_settings.cache_clear()
-    set_database(None)
+    runtime.install(previous)
 
 
 def test_cli_import_dry_run_summary_and_export(cli_db: str, tmp_path: Path) -> None:

@@ -84,14 +84,14 @@ def test_audit_verify_cli(db_url: str) -> None:
     from typer.testing import CliRunner
 
     from kefu.cli import app
-    from kefu.core.db import Database, set_database
+    from kefu.core import runtime
+    from kefu.core.db import DATABASE, Database
 
     database = Database(db_url)  # the CLI sees committed data only
-    set_database(database)
     try:
-        result = CliRunner().invoke(app, ["audit", "verify"])
+        with runtime.override(DATABASE, database):
+            result = CliRunner().invoke(app, ["audit", "verify"])
     finally:
-        set_database(None)
         database.dispose()
     assert result.exit_code == 0, result.output
     assert "ok:" in result.output

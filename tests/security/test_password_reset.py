@@ -12,12 +12,12 @@ from sqlalchemy import select
 
 @pytest.fixture
 def outbox() -> Any:
+    from kefu.core import runtime
     from kefu.security import reset
 
     sent: list[tuple[str, str]] = []
-    reset.set_sender(lambda email, name, link, locale: sent.append((email, link)))
-    yield sent
-    reset.set_sender(None)
+    with runtime.override(reset.RESET_SENDER, lambda email, name, link, locale: sent.append((email, link))):
+        yield sent
 
 
 def _token(link: str) -> str:

@@ -26,7 +26,7 @@ def _known(exc: BaseException) -> bool:
 def fuzz_app(tmp_path: Any) -> Any:
     """The app on its own migrated SQLite file: every request commits for real, so one failure cannot cascade."""
     from kefu.core.config import Settings
-    from kefu.core.db import Database, set_database
+    from kefu.core.db import Database
     from kefu.core.events import MemoryBus
     from kefu.core.migrate import upgrade
     from kefu.web.app import create_app
@@ -36,7 +36,6 @@ def fuzz_app(tmp_path: Any) -> Any:
     database = Database(url)
     app = create_app(Settings(env="test", database_url=url, redis_url=None), database=database, bus=MemoryBus())
     yield app, database
-    set_database(None)
     database.dispose()
 
 

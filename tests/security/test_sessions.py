@@ -104,11 +104,11 @@ def test_logout_closes_that_sessions_websocket_only(client: Any, make: Any) -> N
 def test_password_reset_revokes_api_tokens(client: Any, make: Any) -> None:
     from urllib.parse import parse_qs, urlsplit
 
+    from kefu.core import runtime
     from kefu.security import reset
 
     sent: list[str] = []
-    reset.set_sender(lambda email, name, link, locale: sent.append(link))
-    try:
+    with runtime.override(reset.RESET_SENDER, lambda email, name, link, locale: sent.append(link)):
         agent = make.agent("agent", [make.brand()])
         h = make.token(agent)
         assert client.post("/api/v1/auth/password-reset", json={"email": agent.email}).status_code == 202
@@ -123,8 +123,6 @@ def test_password_reset_revokes_api_tokens(client: Any, make: Any) -> None:
         assert client.get("/api/v1/me", headers=h).status_code == 401
         again = client.post("/reset-password?lang=zh-TW", data=form)
         assert again.status_code == 422 and "重設連結無效" in again.text
-    finally:
-        reset.set_sender(None)
 
 
 def test_reset_page_localized_and_mismatch(client: Any) -> None:

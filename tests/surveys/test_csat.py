@@ -151,7 +151,8 @@ def test_send_csat_job_runs_in_its_own_session(db: Any, make: Any, jobs: Any, en
     from kefu.registry import load_jobs
 
     load_jobs()
-    from kefu.core.db import Database, set_database
+    from kefu.core import runtime
+    from kefu.core.db import DATABASE, Database
     from kefu.surveys.models import CsatSurvey
 
     ticket, _ = _resolved_ticket(db, make)
@@ -160,9 +161,6 @@ def test_send_csat_job_runs_in_its_own_session(db: Any, make: Any, jobs: Any, en
     database.sessionmaker = lambda: type(db)(
         bind=db.get_bind(), join_transaction_mode="create_savepoint", expire_on_commit=False
     )  # type: ignore[assignment]
-    set_database(database)
-    try:
+    with runtime.override(DATABASE, database):
         run_job("surveys.send_csat", {})
-    finally:
-        set_database(None)
     assert db.scalar(select(CsatSurvey.id).where(CsatSurvey.ticket_id == ticket.id)) is not None

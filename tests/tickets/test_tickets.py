@@ -24,7 +24,8 @@ def test_keyword_classifier_normalises_scripts() -> None:
 
 def test_auto_classification_and_feedback(client: Any, db: Any, make: Any, clock: Clock) -> None:
     from kefu.conversations.service import add_message, create_conversation
-    from kefu.tickets.classify import set_classifier_factory
+    from kefu.core import runtime
+    from kefu.tickets.classify import CLASSIFIER
     from kefu.tickets.service import create_ticket, update_ticket
 
     brand = make.brand()
@@ -49,15 +50,12 @@ def test_auto_classification_and_feedback(client: Any, db: Any, make: Any, clock
         def classify(self, text: str) -> tuple[str | None, float]:
             return "logistics", 0.4  # below the default 0.5 threshold
 
-    set_classifier_factory(lambda session, brand_id: Always())
-    try:
+    with runtime.override(CLASSIFIER, lambda session, brand_id: Always()):
         conv2 = create_conversation(db, brand_id=brand.id, customer_id=cust.id, channel="line", actor=None)
         t2 = create_ticket(db, brand_id=brand.id, subject="?", actor=p, conversation_id=conv2.id)
         assert t2.category is None
         r = client.post("/api/v1/tickets/classify", json={"brand_id": brand.id, "text": "x"}, headers=sup).json()
         assert r == {"category": "logistics", "confidence": 0.4}
-    finally:
-        set_classifier_factory(None)
 
 
 def test_categories_and_custom_fields(client: Any, make: Any, clock: Clock) -> None:

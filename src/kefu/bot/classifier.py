@@ -139,5 +139,5 @@ _models = CategoryModels()
 
 
 def classifier_factory(session: Session, brand_id: int) -> Classifier:
-    """Plugged into kefu.tickets.classify.set_classifier_factory."""
+    """The ticket classifier kefu.bootstrap.wire provides (tickets.classify.CLASSIFIER): NLU, keywords as fallback."""
     return NluCategoryClassifier(_models.model_for(session, brand_id), keyword_classifier_for(session, brand_id))

@@ -23,6 +23,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kefu.bot import smalltalk
+from kefu.core import runtime
+from kefu.core.config import Settings
 from kefu.knowledge.models import FaqEntry
 
 log = logging.getLogger("kefu.bot.engine")
@@ -407,30 +409,20 @@ class _Empty:
         return []
 
 
-_registry: IndexRegistry | None = None
-_registry_lock = threading.Lock()
-
-
-def default_store_dir() -> Path:
+def default_store_dir(settings: Settings | None = None) -> Path:
     """Where fitted indexes are saved: <data dir>/bot-index/<settings hash> (encoder changes need a refit)."""
     from kefu.core.config import get_settings
 
-    settings = get_settings()
+    settings = settings or get_settings()
     tag = hashlib.sha256(f"{settings.nlu_encoder}".encode()).hexdigest()[:8]
     return Path(settings.data_dir) / "bot-index" / tag
 
 
+INDEX_REGISTRY: runtime.Slot[IndexRegistry] = runtime.Slot(
+    "bot index registry", lambda settings: IndexRegistry(store_dir=default_store_dir(settings))
+)
+
+
 def get_registry() -> IndexRegistry:
-    """Process-wide index registry (saves indexes under the data dir)."""
-    global _registry
-    with _registry_lock:
-        if _registry is None:
-            _registry = IndexRegistry(store_dir=default_store_dir())
-        return _registry
-
-
-def set_registry(registry: IndexRegistry | None) -> None:
-    """Replace the registry (tests)."""
-    global _registry
-    with _registry_lock:
-        _registry = registry
+    """The process's index registry (saves indexes under the data dir)."""
+    return runtime.get(INDEX_REGISTRY)

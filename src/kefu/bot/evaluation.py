@@ -15,7 +15,6 @@ import contextlib
 import csv
 import json
 import logging
-import os
 import resource
 import tempfile
 import time
@@ -130,41 +129,33 @@ def read_tests(path: Path) -> list[tuple[str, str]]:
 
 
 @contextlib.contextmanager
-def _temporary_env(data_dir: Path, url: str) -> Iterator[Any]:
-    """Process-wide database, queue, bus and registry pointed at a temporary SQLite database."""
-    from kefu.bot.engine import IndexRegistry, set_registry
+def _temporary_runtime(data_dir: Path, url: str) -> Iterator[Any]:
+    """A runtime wired to a temporary SQLite database and data dir (the caller's is reinstalled afterwards)."""
+    from kefu.bootstrap import wire
+    from kefu.bot.engine import IndexRegistry
+    from kefu.core import runtime
     from kefu.core.config import get_settings
-    from kefu.core.db import Database, set_database
-    from kefu.core.events import MemoryBus, set_bus
-    from kefu.core.jobs import MemoryJobQueue, set_queue
+    from kefu.core.db import DATABASE
+    from kefu.core.events import MemoryBus
+    from kefu.core.jobs import MemoryJobQueue
     from kefu.core.migrate import upgrade
 
-    saved_env = {k: os.environ.get(k) for k in ("KEFU_DATA_DIR", "KEFU_DATABASE_URL")}
-    os.environ["KEFU_DATA_DIR"] = str(data_dir)
-    os.environ["KEFU_DATABASE_URL"] = url
-    get_settings.cache_clear()
+    settings = get_settings().model_copy(update={"data_dir": data_dir, "database_url": url})
     upgrade(url)
-    database = Database(url)
-    set_database(database)
     queue = MemoryJobQueue(max_attempts=1)  # a worker thread, as in `kefu serve`
-    set_queue(queue)
-    set_bus(MemoryBus())
-    set_registry(IndexRegistry(background=False, check_interval=3600.0, store_dir=data_dir / "bot-index"))
+    previous = runtime.current()
+    wired = wire(
+        settings,
+        bus=MemoryBus(),
+        queue=queue,
+        index_registry=IndexRegistry(background=False, check_interval=3600.0, store_dir=data_dir / "bot-index"),
+    )
     try:
-        yield queue
+        yield wired
     finally:
         queue.stop()
-        set_registry(None)
-        set_queue(None)
-        set_bus(None)
-        set_database(None)
-        database.dispose()
-        for k, v in saved_env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        get_settings.cache_clear()
+        runtime.install(previous)
+        wired.get(DATABASE).dispose()
 
 
 def _peak_rss_mb() -> float:
@@ -187,22 +178,23 @@ def run_eval(
 def _run_eval(
     kb: Sequence[KbFaq], tests: Sequence[tuple[str, str]], *, brand_locale: str, keep_rows: bool
 ) -> EvalResult:
-    from kefu.bot.engine import get_registry
+    from kefu.bot.engine import INDEX_REGISTRY
     from kefu.brands.service import create_brand, create_inbox
     from kefu.channels.service import receive_webhook
     from kefu.conversations.models import Conversation, Message
-    from kefu.core.db import get_database
+    from kefu.core.db import DATABASE
+    from kefu.core.jobs import QUEUE, MemoryJobQueue
     from kefu.customers.models import CustomerIdentity
     from kefu.knowledge.service import create_faq
-    from kefu.registry import load_jobs
 
-    load_jobs()
     result = EvalResult()
     with (
         tempfile.TemporaryDirectory(prefix="kefu-bot-eval-") as tmp,
-        _temporary_env(Path(tmp), f"sqlite:///{Path(tmp) / 'eval.db'}") as queue,
+        _temporary_runtime(Path(tmp), f"sqlite:///{Path(tmp) / 'eval.db'}") as wired,
     ):
-        database = get_database()
+        database = wired.get(DATABASE)
+        queue = wired.get(QUEUE)
+        assert isinstance(queue, MemoryJobQueue)
         secret = "bot-eval-secret"  # noqa: S105 - a throwaway inbox in a temporary database
         with database.session() as s:
             brand = create_brand(s, slug="bot-eval", name="Bot eval", default_locale=brand_locale)
@@ -224,7 +216,7 @@ def _run_eval(
                 )
                 faq_ext[row.id] = faq.id
         started = time.perf_counter()
-        get_registry().build(brand_id, database.sessionmaker)
+        wired.get(INDEX_REGISTRY).build(brand_id, database.sessionmaker)
         result.build_seconds = time.perf_counter() - started
         latencies: list[float] = []
         headers = {"authorization": f"Bearer {secret}"}

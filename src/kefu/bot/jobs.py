@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from kefu.bot.classifier import classifier_factory
 from kefu.bot.engine import get_registry
 from kefu.bot.service import respond
 from kefu.channels.service import on_inbound
 from kefu.core.db import get_database
 from kefu.core.jobs import job
-from kefu.tickets.classify import set_classifier_factory
 
 
 @job("bot.handle_message")
@@ -34,7 +32,3 @@ def on_customer_message(payload: dict[str, Any]) -> None:
     """Every committed inbound customer message: emotion/anger check always, bot reply when the bot owns it."""
     if payload.get("sender_type") == "customer":
         handle_message(payload)
-
-
-# New tickets are classified by the bot's NLU (trained on the KB and on agents' corrections).
-set_classifier_factory(classifier_factory)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
-from kefu.core.config import Settings, get_settings
+from kefu.core import runtime
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -213,24 +213,12 @@ def finish_session(session: Session, commit: bool) -> None:
         session.close()
 
 
-_db: Database | None = None
-_db_lock = threading.Lock()
+DATABASE: runtime.Slot[Database] = runtime.Slot("database", lambda settings: Database(settings.database_url))
 
 
-def get_database(settings: Settings | None = None) -> Database:
-    """Process-wide Database for the configured URL."""
-    global _db
-    with _db_lock:
-        if _db is None:
-            _db = Database((settings or get_settings()).database_url)
-        return _db
-
-
-def set_database(db: Database | None) -> None:
-    """Replace the process-wide Database (tests, CLI)."""
-    global _db
-    with _db_lock:
-        _db = db
+def get_database() -> Database:
+    """The process's Database (the wired one, else built for the environment's settings on first use)."""
+    return runtime.get(DATABASE)
 
 
 # ---- after-commit hooks: events, job wake-ups and channel sends happen only after the real commit ----

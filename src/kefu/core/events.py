@@ -13,7 +13,8 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from kefu.core.config import Settings, get_settings
+from kefu.core import runtime
+from kefu.core.config import Settings
 from kefu.core.db import after_commit, utcnow
 
 log = logging.getLogger("kefu.events")
@@ -166,10 +167,6 @@ class RedisBus(_Listeners):
                 backoff = min(backoff * 2, 5.0)
 
 
-_bus: Bus | None = None
-_bus_lock = threading.Lock()
-
-
 def make_bus(settings: Settings) -> Bus:
     """Build the configured bus backend."""
     if settings.effective_bus_backend == "redis":
@@ -179,20 +176,12 @@ def make_bus(settings: Settings) -> Bus:
     return MemoryBus()
 
 
+BUS: runtime.Slot[Bus] = runtime.Slot("bus", make_bus)
+
+
 def get_bus() -> Bus:
-    """Process-wide bus."""
-    global _bus
-    with _bus_lock:
-        if _bus is None:
-            _bus = make_bus(get_settings())
-        return _bus
-
-
-def set_bus(bus: Bus | None) -> None:
-    """Replace the process-wide bus (tests, app startup)."""
-    global _bus
-    with _bus_lock:
-        _bus = bus
+    """The process's bus (the wired one, else the configured backend built on first use)."""
+    return runtime.get(BUS)
 
 
 def publish(session: Session, type_: str, data: dict[str, Any], topics: tuple[str, ...] = ()) -> Event:

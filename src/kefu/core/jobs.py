@@ -32,6 +32,7 @@ from typing import Any, Protocol
 from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from kefu.core import runtime
 from kefu.core.config import Settings, get_settings
 from kefu.core.db import SessionFactory, after_commit, session_scope, utcnow
 from kefu.core.models import Job
@@ -524,41 +525,25 @@ def run_worker_blocking(settings: Settings, concurrency: int = 4, stop: threadin
         runner.stop()
 
 
-_queue: JobQueue | None = None
-_queue_lock = threading.Lock()
-
-
 def make_queue(settings: Settings) -> JobQueue:
     """Embedded: this process runs jobs; scale-out (Redis): `kefu worker` runs them and Redis only wakes it."""
     if settings.effective_jobs_backend == "redis":
         if not settings.redis_url:
             raise ValueError("KEFU_JOBS_BACKEND=redis needs KEFU_REDIS_URL")
         return RedisWaker(settings.redis_url, settings.redis_prefix)
-    return LocalJobs(concurrency=get_settings().jobs_concurrency)
+    return LocalJobs(concurrency=settings.jobs_concurrency)
+
+
+QUEUE: runtime.Slot[JobQueue] = runtime.Slot("job queue", make_queue)
 
 
 def get_queue() -> JobQueue:
-    """Process-wide job queue."""
-    global _queue
-    with _queue_lock:
-        if _queue is None:
-            _queue = make_queue(get_settings())
-        return _queue
-
-
-def set_queue(q: JobQueue | None) -> None:
-    """Replace the process-wide queue (tests, startup)."""
-    global _queue
-    with _queue_lock:
-        _queue = q
+    """The process's job queue (the wired one, else the configured backend built on first use)."""
+    return runtime.get(QUEUE)
 
 
 @contextmanager
 def queue_installed(q: JobQueue) -> Iterator[JobQueue]:
     """Temporarily install a queue (tests, benchmarks)."""
-    previous = _queue
-    set_queue(q)
-    try:
+    with runtime.override(QUEUE, q):
         yield q
-    finally:
-        set_queue(previous)

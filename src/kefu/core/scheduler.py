@@ -53,11 +53,6 @@ def periodic(name: str, every: float, payload: dict[str, Any] | None = None) -> 
     return deco
 
 
-def schedule(name: str, every: float, payload: dict[str, Any] | None = None) -> None:
-    """Schedule an already registered job every `every` seconds (for modules that declare a SCHEDULE dict)."""
-    _periodic[name] = Periodic(name, every, dict(payload or {}))
-
-
 def periodic_jobs() -> dict[str, Periodic]:
     """Registered periodic jobs."""
     return dict(_periodic)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kefu.core.db import SessionFactory, get_database, session_scope, utcnow
-from kefu.core.jobs import job
+from kefu.core.scheduler import periodic
 from kefu.privacy.service import run_retention
 
 MAX_BATCHES = 10_000  # a runaway guard; a real backlog finishes long before this
@@ -31,11 +31,8 @@ def retention_sweep(
     return totals
 
 
-# Daily de-identification of records past their retention period (wired by kefu.registry.load_jobs).
-SCHEDULE: dict[str, int] = {"privacy.retention": 86400}
-
-
-@job("privacy.retention")
+# Daily de-identification of records past their retention period.
+@periodic("privacy.retention", every=86400)
 def retention_job(payload: dict[str, Any]) -> None:
     """De-identify closed records older than each brand's retention period."""
     brand = payload.get("brand_id")

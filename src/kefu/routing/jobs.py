@@ -1,6 +1,6 @@
 """Routing jobs: hand queued tickets to agents when capacity frees up or agents come online.
 
-Scheduled via SCHEDULE (wired by kefu.registry.load_jobs): `routing.dispatch_all` every 60 s — see SCHEDULE.
+`routing.dispatch_all` is a `@periodic` job (every 60 s).
 """
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ from sqlalchemy import select
 
 from kefu.core.db import get_database
 from kefu.core.jobs import job
+from kefu.core.scheduler import periodic
 from kefu.routing.models import TeamRouting
 from kefu.routing.service import dispatch_queue
-
-SCHEDULE: dict[str, int] = {"routing.dispatch_all": 60}
 
 
 @job("routing.dispatch")
@@ -24,7 +23,7 @@ def dispatch(payload: dict[str, Any]) -> None:
         dispatch_queue(session, int(payload["team_id"]))
 
 
-@job("routing.dispatch_all")
+@periodic("routing.dispatch_all", every=60)
 def dispatch_all(payload: dict[str, Any]) -> None:
     """Assign queued tickets of every auto-assigning team (agents may have come online)."""
     with get_database().session() as session:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from kefu.audit.service import record
 from kefu.auth import service as auth_service
 from kefu.auth.models import Agent
+from kefu.core import runtime
 from kefu.core.config import Settings
 from kefu.core.db import after_commit, utcnow
 from kefu.core.errors import InvalidInput
@@ -26,7 +27,7 @@ MAX_PER_EMAIL = 3
 MAX_PER_IP = 20
 log = logging.getLogger("kefu.security.reset")
 
-# (email, display name, reset link, locale) -> None. Channels will plug their mailer in with set_sender().
+# (email, display name, reset link, locale) -> None; the wiring root (kefu.bootstrap) provides RESET_SENDER.
 ResetSender = Callable[[str, str, str, str], None]
 
 
@@ -35,13 +36,7 @@ def log_sender(email: str, name: str, link: str, locale: str) -> None:
     log.warning("password reset requested but no mailer is configured; nothing was sent")
 
 
-_sender: ResetSender = log_sender
-
-
-def set_sender(sender: ResetSender | None) -> None:
-    """Install the function that delivers reset links (None restores the log sender)."""
-    global _sender
-    _sender = sender or log_sender
+RESET_SENDER: runtime.Slot[ResetSender] = runtime.Slot("password-reset sender", lambda settings: log_sender)
 
 
 def _rate_limit(session: Session, email: str, ip: str) -> None:
@@ -86,7 +81,7 @@ def request_reset(session: Session, settings: Settings, *, email: str, ip: str) 
     )
     to, name, locale = agent.email, agent.name, agent.locale
     link = f"{settings.base_url.rstrip('/')}/reset-password?{urlencode({'token': raw, 'lang': locale})}"
-    after_commit(session, lambda: _sender(to, name, link, locale))
+    after_commit(session, lambda: runtime.get(RESET_SENDER)(to, name, link, locale))
 
 
 def confirm_reset(session: Session, *, token: str, password: str, ip: str) -> Agent:

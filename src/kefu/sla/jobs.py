@@ -1,6 +1,6 @@
 """SLA sweep job: evaluates due tickets in committed batches until none is due.
 
-Scheduled via SCHEDULE (wired by kefu.registry.load_jobs): `sla.sweep` and `sla.progress_updates` every 60 s.
+`sla.sweep` and `sla.progress_updates` are `@periodic` jobs (every 60 s).
 """
 
 from __future__ import annotations
@@ -8,11 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from kefu.core.db import get_database
-from kefu.core.jobs import job
+from kefu.core.scheduler import periodic
 from kefu.sla import updates
 from kefu.sla.service import SweepResult, sweep
-
-SCHEDULE: dict[str, int] = {"sla.sweep": 60, "sla.progress_updates": 60}
 
 
 def sweep_all(batch_size: int = 1000, max_batches: int = 10_000) -> SweepResult:
@@ -28,13 +26,13 @@ def sweep_all(batch_size: int = 1000, max_batches: int = 10_000) -> SweepResult:
     return total
 
 
-@job("sla.sweep")
+@periodic("sla.sweep", every=60)
 def sla_sweep(payload: dict[str, Any]) -> None:
     """Evaluate every ticket whose next SLA check time has passed."""
     sweep_all(int(payload.get("batch_size", 1000)))
 
 
-@job("sla.progress_updates")
+@periodic("sla.progress_updates", every=60)
 def progress_updates(payload: dict[str, Any]) -> None:
     """Record and notify cases that went past their progress-update interval (idempotent per interval)."""
     with get_database().session() as session:

@@ -1,6 +1,6 @@
 """Survey jobs: send due CSAT surveys (periodic) and campaign invitations (in batches).
 
-Scheduled via SCHEDULE (wired by kefu.registry.load_jobs): see SCHEDULE (seconds).
+`surveys.send_csat` is a `@periodic` job (every 15 minutes).
 """
 
 from __future__ import annotations
@@ -9,13 +9,12 @@ from typing import Any
 
 from kefu.core.db import get_database
 from kefu.core.jobs import job
+from kefu.core.scheduler import periodic
 from kefu.surveys import service
 from kefu.surveys.models import SurveyCampaign
 
-SCHEDULE: dict[str, int] = {"surveys.send_csat": 900}
 
-
-@job("surveys.send_csat")
+@periodic("surveys.send_csat", every=900)
 def send_csat(payload: dict[str, Any]) -> None:
     """Send CSAT surveys for tickets resolved in the last 48 h, batch by batch."""
     batch = int(payload.get("batch_size", 200))

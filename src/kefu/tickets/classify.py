@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -11,6 +10,7 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kefu.core import runtime
 from kefu.core.chinese import convert
 
 
@@ -217,15 +217,6 @@ class KeywordClassifier:
 
 
 ClassifierFactory = Callable[[Session, int], Classifier]
-_factory: ClassifierFactory | None = None
-_lock = threading.Lock()
-
-
-def set_classifier_factory(factory: ClassifierFactory | None) -> None:
-    """Install the classifier used for new tickets (the bot package plugs its model in here); None = keywords."""
-    global _factory
-    with _lock:
-        _factory = factory
 
 
 def keyword_classifier_for(session: Session, brand_id: int) -> Classifier:
@@ -249,8 +240,10 @@ def keyword_classifier_for(session: Session, brand_id: int) -> Classifier:
 _DEFAULT_CLASSIFIER = KeywordClassifier({c.key: c.keywords for c in DEFAULT_CATEGORIES})
 
 
+# New tickets are classified by keywords unless the wiring root plugs in a model (kefu.bootstrap: the bot's NLU).
+CLASSIFIER: runtime.Slot[ClassifierFactory] = runtime.Slot("ticket classifier", lambda settings: keyword_classifier_for)
+
+
 def classifier_for(session: Session, brand_id: int) -> Classifier:
-    """The installed classifier for a brand."""
-    with _lock:
-        factory = _factory
-    return (factory or keyword_classifier_for)(session, brand_id)
+    """The wired classifier for a brand."""
+    return runtime.get(CLASSIFIER)(session, brand_id)

@@ -1,6 +1,6 @@
 """Ticket housekeeping jobs: auto-close resolved tickets, prune progress-query attempts.
 
-Scheduled via SCHEDULE (wired by kefu.registry.load_jobs): see SCHEDULE (seconds).
+Both are `@periodic` jobs (hourly and daily).
 """
 
 from __future__ import annotations
@@ -8,14 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from kefu.core.db import get_database
-from kefu.core.jobs import job
+from kefu.core.scheduler import periodic
 from kefu.tickets.progress import prune_attempts
 from kefu.tickets.service import auto_close_resolved
 
-SCHEDULE: dict[str, int] = {"tickets.auto_close": 3600, "tickets.prune_progress_attempts": 86400}
 
-
-@job("tickets.auto_close")
+@periodic("tickets.auto_close", every=3600)
 def auto_close(payload: dict[str, Any]) -> None:
     """Close tickets resolved longer ago than their brand's auto_close_days, in batches."""
     batch = int(payload.get("batch_size", 500))
@@ -26,7 +24,7 @@ def auto_close(payload: dict[str, Any]) -> None:
             return
 
 
-@job("tickets.prune_progress_attempts")
+@periodic("tickets.prune_progress_attempts", every=86400)
 def prune(payload: dict[str, Any]) -> None:
     """Forget progress-query attempts older than a week."""
     with get_database().session() as session:

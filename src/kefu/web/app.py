@@ -15,17 +15,17 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from kefu import __version__, registry
+from kefu.bootstrap import wire
 from kefu.core.config import Settings, get_settings
-from kefu.core.db import Database, get_database, session_scope, set_database
-from kefu.core.events import Bus, get_bus, set_bus
-from kefu.core.jobs import get_queue
+from kefu.core.db import DATABASE, Database, session_scope
+from kefu.core.events import BUS, Bus
+from kefu.core.jobs import QUEUE
 from kefu.core.realtime import Hub
+from kefu.core.runtime import Runtime
 from kefu.core.scheduler import Scheduler
 from kefu.privacy.contract import mask_json, output_kinds
-from kefu.privacy.logmask import install_log_masking
 from kefu.privacy.middleware import PrivacyMiddleware
 from kefu.security.asgi import WebSecurity
-from kefu.security.logredact import install_log_redaction
 from kefu.web.errors import install_docs, install_error_pages
 from kefu.web.pages import LoginRequired
 from kefu.web.problems import install_problem_handlers
@@ -35,28 +35,30 @@ from kefu.web.ws import router as ws_router
 log = logging.getLogger("kefu.web")
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None, bus: Bus | None = None) -> FastAPI:
-    """Build the app; tests pass their own settings/database/bus."""
-    settings = settings or get_settings()
-    registry.load_jobs()  # the in-process queue runs jobs inside this process
-    install_log_masking()  # personal data never reaches log files
-    install_log_redaction()  # nor do credentials (tokens, reset links, session ids)
-    if database is not None:
-        set_database(database)
-    database = database or get_database(settings)
-    if bus is not None:
-        set_bus(bus)
+def create_app(
+    settings: Settings | None = None,
+    database: Database | None = None,
+    bus: Bus | None = None,
+    *,
+    runtime: Runtime | None = None,
+) -> FastAPI:
+    """Build the app on a wired runtime (`kefu.web.main` passes `wire(settings)`); without one, wire it here."""
+    if runtime is None:
+        runtime = wire(settings or get_settings(), database=database, bus=bus)
+    settings = runtime.settings
+    database = runtime.get(DATABASE)
     output_kinds()  # load every package's personal-data declarations now, not on the first masked request
     hub = Hub(masker=mask_json)  # agents without pii:reveal get masked event data
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hub.bind(asyncio.get_running_loop())
-        the_bus = get_bus()
+        the_bus = runtime.get(BUS)
+        queue = runtime.get(QUEUE)
         the_bus.add_listener(hub.on_event)
         await run_in_threadpool(the_bus.start)
-        get_queue().start()
-        scheduler = Scheduler(app.state.session_factory, get_queue) if settings.scheduler else None
+        queue.start()
+        scheduler = Scheduler(app.state.session_factory, lambda: runtime.get(QUEUE)) if settings.scheduler else None
         if scheduler is not None:
             scheduler.start()
         try:
@@ -64,7 +66,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         finally:
             if scheduler is not None:
                 await run_in_threadpool(scheduler.stop)
-            await run_in_threadpool(get_queue().stop)  # finish in-hand jobs; the rest wait in the job table
+            await run_in_threadpool(queue.stop)  # finish in-hand jobs; the rest wait in the job table
             the_bus.remove_listener(hub.on_event)
             await run_in_threadpool(the_bus.stop)
 
@@ -77,6 +79,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.runtime = runtime
     app.state.database = database
     app.state.session_factory = database.sessionmaker
     app.state.hub = hub

@@ -1,7 +1,9 @@
-"""Uvicorn import target: `kefu.web.main:app`."""
+"""Uvicorn import target: `kefu.web.main:app`, wired from the environment's settings."""
 
+from kefu.bootstrap import wire
+from kefu.core.config import get_settings
 from kefu.web.app import create_app
 from kefu.web.routing import warm
 
-app = create_app()
+app = create_app(runtime=wire(get_settings()))
 warm(app)  # each served process builds its route tables before it accepts a request, not during the first one
