@@ -16,6 +16,7 @@ from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
 from kefu.complaints.models import Complaint, RegulatorCase
 from kefu.core import like
+from kefu.core.catalog import gettext
 from kefu.core.db import utcnow
 from kefu.core.pagination import keyset_page
 from kefu.customers.models import Customer
@@ -361,11 +362,7 @@ def filter_options(session: Session, principal: Principal) -> dict[str, Any]:
 
 def humanize(seconds: float, locale: str) -> str:
     """A compact duration in the agent's language (3天4小時 / 3d 4h)."""
-    units = {
-        "zh-TW": ("天", "小時", "分"),
-        "zh-CN": ("天", "小时", "分"),
-        "en": ("d", "h", "m"),
-    }.get(locale, ("d", "h", "m"))
+    units = (gettext("dur_day", locale), gettext("dur_hour", locale), gettext("dur_min", locale))
     sep = " " if locale == "en" else ""
     minutes = max(int(abs(seconds)) // 60, 0)
     days, rest = divmod(minutes, 1440)
