@@ -131,10 +131,11 @@ def test_portal_booking_page_and_console_queue_show_brand_local_times(
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert csrf is not None
     first = re.search(r'<option value="([^"]+)"[^>]*>([^<]+)</option>', page.text)
-    assert first is not None and first.group(2) == "2026-03-09 10:00"  # an hour's notice, local time
+    local = "2026年3月9日 上午10:00"  # an hour's notice, local time, as CLDR writes it for zh-TW (kefu.core.l10n)
+    assert first is not None and first.group(2) == local
     form = {"csrf_token": csrf.group(1), "slot": first.group(1), "phone": "0912345678", "name": "王先生"}
     booked = client.post(f"/portal/{brand.slug}/callback", data=form)
-    assert booked.status_code == 200 and "2026-03-09 10:00" in booked.text and "(Asia/Taipei)" in booked.text
+    assert booked.status_code == 200 and local in booked.text and "(Asia/Taipei)" in booked.text
     twice = client.post(f"/portal/{brand.slug}/callback", data={**form, "phone": "0922333444"})
     assert twice.status_code in (200, 409)  # capacity 2 by default: the second fits, a third would not
     third = client.post(f"/portal/{brand.slug}/callback", data={**form, "phone": "0955666777"})
@@ -147,7 +148,7 @@ def test_portal_booking_page_and_console_queue_show_brand_local_times(
     db.commit()
     hdr = _login(client, agent)
     q = client.get("/console/callbacks")
-    assert q.status_code == 200 and "2026-03-09 10:00" in q.text and 'name="outcome"' in q.text
+    assert q.status_code == 200 and "上午10:00" in q.text and 'name="outcome"' in q.text
     cb_id = int(re.search(r'id="cb-(\d+)"', q.text).group(1))  # type: ignore[union-attr]
     row = client.post(f"/console/callbacks/{cb_id}/done", data={"outcome": "no_answer"}, headers=hdr)
     assert row.status_code == 200 and "無人接聽" in row.text
