@@ -70,6 +70,12 @@ def test_schedule_api_scopes_validation_and_who_is_on_shift(client: Any, make: A
     assert client.post(f"/api/v1/teams/{team_id}/shift-exceptions", json=no_times, headers=h).status_code == 422
     client.delete(f"/api/v1/shift-exceptions/{r.json()['id']}", headers=h).raise_for_status()
     assert on(tw(2026, 3, 4, 10, 0)) == [day.id, night.id]
+    from sqlalchemy import select
+
+    from kefu.audit.models import AuditLog
+
+    removed = db.scalars(select(AuditLog).where(AuditLog.action == "shifts.exception_remove")).all()
+    assert [e.details["day"] for e in removed] == ["2026-03-04"]  # a removed leave is audited like an added one
     # Another brand's admin sees nothing.
     other = make.agent("supervisor", [make.brand()])
     assert client.get(f"/api/v1/teams/{team_id}/shifts", headers=make.token(other)).status_code == 404

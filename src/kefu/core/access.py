@@ -6,10 +6,10 @@ satisfies the protocol, so the dependency points from auth to core, never back.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Select
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from kefu.core.errors import NotFound
 
@@ -31,6 +31,24 @@ def ensure_brand(principal: BrandScope | None, brand_id: int, what: str = "Resou
     """404 (not 403) for other brands' data, so ids do not leak across brands."""
     if principal is not None and not principal.can_access_brand(brand_id):
         raise NotFound(f"{what} not found.")
+
+
+class BrandOwned(Protocol):
+    """A row that belongs to one brand."""
+
+    brand_id: Any
+
+
+Row = TypeVar("Row", bound=BrandOwned)
+
+
+def get_in_brand(session: Session, model: type[Row], row_id: int, principal: BrandScope | None, what: str) -> Row:
+    """The row with this primary key if the caller may see its brand; 404 alike for missing and foreign rows."""
+    row = session.get(model, row_id)
+    if row is None:
+        raise NotFound(f"{what} not found.")
+    ensure_brand(principal, int(row.brand_id), what)
+    return row
 
 
 def scope_to_brands(stmt: Select[Any], col: InstrumentedAttribute[int], principal: BrandScope | None) -> Select[Any]:

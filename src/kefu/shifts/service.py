@@ -24,7 +24,7 @@ from kefu.audit.service import record
 from kefu.auth.models import Agent, Team, TeamMember
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
-from kefu.core.access import ensure_brand
+from kefu.core.access import ensure_brand, get_in_brand
 from kefu.core.db import utcnow
 from kefu.core.errors import InvalidInput, NotFound
 from kefu.shifts.models import ShiftException, ShiftPattern
@@ -165,10 +165,7 @@ def add_patterns(
 
 def delete_pattern(session: Session, pattern_id: int, actor: Principal | None) -> ShiftPattern:
     """Remove one weekly shift."""
-    row = session.get(ShiftPattern, pattern_id)
-    if row is None:
-        raise NotFound("Shift not found.")
-    ensure_brand(actor, row.brand_id, "Shift")
+    row = get_in_brand(session, ShiftPattern, pattern_id, actor, "Shift")
     session.delete(row)
     session.flush()
     record(
@@ -231,12 +228,18 @@ def add_exception(
 
 def delete_exception(session: Session, exception_id: int, actor: Principal | None) -> None:
     """Remove an exception."""
-    row = session.get(ShiftException, exception_id)
-    if row is None:
-        raise NotFound("Shift exception not found.")
-    ensure_brand(actor, row.brand_id, "Shift exception")
+    row = get_in_brand(session, ShiftException, exception_id, actor, "Shift exception")
     session.delete(row)
     session.flush()
+    record(
+        session,
+        actor,
+        "shifts.exception_remove",
+        target_type="team",
+        target_id=row.team_id,
+        brand_id=row.brand_id,
+        details={"agent_id": row.agent_id, "day": row.day.isoformat(), "available": row.available},
+    )
 
 
 def schedule(session: Session, team: Team) -> tuple[list[ShiftPattern], list[ShiftException]]:
