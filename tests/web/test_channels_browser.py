@@ -62,7 +62,7 @@ def test_composer_attaches_a_file_and_explains_a_refused_one(
     page.locator("#body").fill("请看影片")
     page.locator("#files").set_input_files(str(video))
     page.get_by_role("button", name="发送").click()
-    error = page.locator("#attach-error")
+    error = page.locator(".attach .field-error")  # under the file input, like every form's field errors
     error.get_by_text("clip.mp4").wait_for()
     assert "无法通过 LINE 发送" in error.inner_text()
     assert page.locator("#body").input_value() == "请看影片"

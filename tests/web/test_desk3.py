@@ -285,7 +285,9 @@ def test_email_reply_carries_subject_and_validated_cc(client: Any, db: Any, desk
         data={"body": "您好", "mode": "reply", "cc": "boss@example.com, nope"},
         headers=h,
     )
-    assert bad.status_code == 422 and bad.text == "副本地址無效：nope"
+    # The shared inline-error fragment (kefu.web.errors.form_error), the message under the Cc field.
+    assert bad.status_code == 422 and bad.headers.get("x-kefu-form-error") == "1"
+    assert '<p data-field="cc">副本地址無效：nope</p>' in bad.text
     ok = client.post(
         f"/console/conversations/{conv.id}/messages",
         data={"body": "發票已寄出", "mode": "reply", "subject": "發票已補寄", "cc": "boss@example.com"},

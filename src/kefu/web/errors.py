@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
 from typing import cast
 
@@ -49,23 +49,39 @@ def wants_inline_error(request: Request, status: int) -> bool:
     return is_page(request) and bool(request.headers.get("HX-Request")) and 400 <= status < 500 and status != 401
 
 
-def form_error(request: Request, status: int, detail: str | None, exc: Exception | None = None) -> HTMLResponse:
-    """The inline-error fragment: a headline per status, the reason, and a message per bad field, localized."""
+def form_locale(request: Request) -> str:
+    """The language inline form errors are written in: the page's (forms.js sends it), else the agent's cookie."""
+    from kefu.web.i18n import pick_locale
+    from kefu.web.pages import LOCALE_COOKIE
+
+    return pick_locale(request.headers.get("X-Kefu-Locale"), request.cookies.get(LOCALE_COOKIE))
+
+
+def form_error(
+    request: Request,
+    status: int,
+    detail: str | None,
+    exc: Exception | None = None,
+    fields: Mapping[str, str] | None = None,
+) -> HTMLResponse:
+    """The inline-error fragment: a headline per status, the reason, and a message per bad field, localized.
+
+    `fields` are messages a handler has already written in the reader's language, by form field name.
+    """
     from fastapi.exceptions import RequestValidationError
 
     from kefu.web.forms import field_errors
-    from kefu.web.i18n import pick_locale, translator
-    from kefu.web.pages import LOCALE_COOKIE, templates
+    from kefu.web.i18n import translator
+    from kefu.web.pages import templates
 
-    # forms.js sends the page's language (an agent's own preference is what the page was rendered in).
-    locale = pick_locale(request.headers.get("X-Kefu-Locale"), request.cookies.get(LOCALE_COOKIE))
-    t = translator(locale)
-    fields = field_errors(exc.errors(), t) if isinstance(exc, RequestValidationError) else {}
+    t = translator(form_locale(request))
+    messages = field_errors(exc.errors(), t) if isinstance(exc, RequestValidationError) else {}
+    messages.update(fields or {})
     reason = None if isinstance(exc, RequestValidationError) or not detail else t["fe_detail"].format(detail=detail)
     response = templates.TemplateResponse(
         request,
         "partials/form_error.html",
-        {"headline": t.get(f"error_{status}", t["error_400"]), "reason": reason, "fields": fields},
+        {"headline": t.get(f"error_{status}", t["error_400"]), "reason": reason, "fields": messages},
         status_code=status,
     )
     response.headers[FORM_ERROR_HEADER] = "1"

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from markupsafe import escape
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
@@ -42,6 +41,7 @@ from kefu.tickets import service as ticket_service
 from kefu.tickets.commands import AssignTicket, ChangeTicketStatus, build
 from kefu.tickets.models import PRIORITIES, TICKET_STATUSES
 from kefu.web import formatting
+from kefu.web.errors import form_error, form_locale
 from kefu.web.forms import optional_int
 from kefu.web.i18n import LOCALES, pick_locale, translator
 from kefu.web.routing import Router
@@ -406,8 +406,9 @@ def post_message(
             compose.email_meta(subject, cc, conv.subject) if conv.channel == "email" and mode == "reply" else {}
         )
     except compose.BadAddress as exc:
-        # Shown next to the composer (alerts.js); nothing is stored or sent.
-        return HTMLResponse(ctx.t["em3_bad_cc"].format(v=exc.value), status_code=422, media_type="text/plain")
+        # Shown under the Cc field like every form error (kefu.web.errors.form_error); nothing is stored or sent.
+        t = translator(form_locale(request))
+        return form_error(request, 422, None, fields={"cc": t["em3_bad_cc"].format(v=exc.value)})
     try:
         # add_message flushes, so the note has its id before the mentions point at it.
         message = media.reply(
@@ -419,12 +420,14 @@ def post_message(
             note=mode == "note",
             meta={"email": email_fields} if email_fields else None,
         )
-    except InvalidInput as exc:  # a file the channel cannot carry: said in the composer, the typed reply kept
+    except InvalidInput as exc:  # nothing to send, or a file the channel cannot carry: said under the field
         from kefu.channels.pages import problem_text
 
-        error = HTMLResponse(escape(problem_text(ctx.t, ctx.locale, exc)), status_code=exc.status)
-        error.headers.update({"HX-Retarget": "#attach-error", "HX-Reswap": "innerHTML"})
-        return error
+        locale = form_locale(request)
+        t = translator(locale)
+        if exc.extra.get("code") == "empty":  # neither text nor a file: the message box is what is missing
+            return form_error(request, exc.status, None, fields={"body": t["fe_missing"]})
+        return form_error(request, exc.status, None, fields={"files": problem_text(t, locale, exc)})
     mentioned = collab.notify_mentions(db, conv, message, ctx.agent) if message.is_note else []
     response = render(request, ctx, "partials/timeline.html", **_conversation_data(db, ctx, conversation_id))
     if mentioned:

@@ -128,27 +128,3 @@
   }
   body.addEventListener("htmx:afterSettle", takeDraft);
 })();
-// A refused htmx request (problem+json 4xx) says why next to the form instead of failing silently.
-(function () {
-  "use strict";
-  document.body.addEventListener("htmx:responseError", function (e) {
-    var form = e.target && e.target.closest ? e.target.closest("form") : null;
-    var out = form ? form.querySelector("[role=alert]") : null;
-    if (!out) return;
-    var text = "";
-    var xhr = e.detail.xhr, type = xhr.getResponseHeader("Content-Type") || "";
-    if (type.indexOf("text/plain") === 0) text = xhr.responseText;
-    else if (type.indexOf("json") >= 0) { try { text = JSON.parse(xhr.responseText).detail || ""; } catch (err) { text = ""; } }
-    else {
-      var doc = new DOMParser().parseFromString(xhr.responseText, "text/html");
-      var alertEl = doc.querySelector("[role=alert]");
-      text = alertEl ? alertEl.textContent : xhr.statusText || "";
-    }
-    out.textContent = text; out.hidden = !text;
-  });
-  document.body.addEventListener("htmx:afterRequest", function (e) {
-    var form = e.target && e.target.closest ? e.target.closest("form") : null;
-    var out = form ? form.querySelector("#composer-error") : null;
-    if (out && e.detail.successful) { out.textContent = ""; out.hidden = true; }
-  });
-})();

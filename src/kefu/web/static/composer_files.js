@@ -1,5 +1,5 @@
 // Composer attachments: list the chosen files, check the channel's limits before upload (the server checks again),
-// let a file go without text, and show a refused file's reason in the composer instead of dropping the reply.
+// and let a file go without text; a file the server refuses is explained by static/forms.js like any form error.
 (function () {
   "use strict";
   var form = document.getElementById("composer");
@@ -37,16 +37,8 @@
   input.addEventListener("change", check);
   form.addEventListener("change", function (e) { if (e.target.name === "mode") check(); });
   form.addEventListener("htmx:confirm", function (e) { if (!check()) e.preventDefault(); });
-  // The server refuses a file with 413/415/422 and retargets its message here: show it, keep what was typed.
-  document.body.addEventListener("htmx:beforeSwap", function (e) {
-    var s = e.detail.xhr ? e.detail.xhr.status : 0;
-    // htmx fires this on the (re)target, so the request's own element tells whether it was the composer.
-    var from = e.detail.requestConfig ? e.detail.requestConfig.elt : e.detail.elt;
-    if (from === form && (s === 413 || s === 415 || s === 422)) {
-      e.detail.shouldSwap = true; // still an error: the composer is not reset, so the typed reply stays
-      e.detail.target = error;
-    }
-  });
+  // A file the server refuses (413/415/422) comes back as the shared inline error (static/forms.js) under the
+  // file input; htmx does not reset the composer on an error, so the typed reply stays.
   form.addEventListener("htmx:afterRequest", function (e) {
     if (e.target === form && e.detail.successful) { list.textContent = ""; error.textContent = ""; if (text) text.required = true; }
   });
