@@ -52,9 +52,11 @@ def test_llm_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     from kefu.core.config import Settings
 
     s = Settings(llm_base_url="http://127.0.0.1:11434/v1", llm_model="qwen2.5", llm_api_key="sk-secret")
-    assert "sk-secret" not in repr(s) and s.llm_allow_networks == "" and s.llm_timeout == 8.0
+    assert "sk-secret" not in repr(s) and s.llm_allow_networks == [] and s.llm_timeout == 8.0
     monkeypatch.setenv("KEFU_LLM_ALLOW_NETWORKS", "127.0.0.1/32, ::1/128")
-    assert Settings().llm_allow_networks == "127.0.0.1/32, ::1/128"
+    assert Settings().llm_allow_networks == ["127.0.0.1/32", "::1/128"]
+    monkeypatch.setenv("KEFU_LLM_ALLOW_NETWORKS", '["10.0.0.1/8"]')
+    assert Settings().llm_allow_networks == ["10.0.0.0/8"]
     monkeypatch.setenv("KEFU_LLM_ALLOW_NETWORKS", "localhost")
     with pytest.raises(ValidationError):
         Settings()

@@ -35,6 +35,8 @@ NOT_PERSONAL = {
     # An outage notice is the operator's text to many customers and a count; each delivery (customer_notices) is
     # declared in kefu.notices.personal_data.
     "notice_broadcasts",
+    # Macros are staff-written action sets (a name, field changes, reply text with placeholders), like canned replies.
+    "ticket_macros",
 }  # fmt: skip
 
 

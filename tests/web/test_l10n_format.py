@@ -83,7 +83,7 @@ def test_numbers_and_days_per_locale(locale: str, number: str, one_decimal: str,
 def test_template_filters(locale: str, expected: str) -> None:
     """Brand ids resolve through the page's LocalTime map; names and the page's tz work too."""
     env = Environment(autoescape=True)
-    formatting.install(env)
+    env.filters.update(formatting.filters())
     tpl = env.from_string(
         "{{ at|datetime(7, 'short') }}|{{ at|datetime('Europe/Paris') if locale == 'en' else at|datetime }}"
         "|{{ at|date(7) }}|{{ n|number(1) }}|{{ r|percent }}"

@@ -117,7 +117,7 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(default=8.0, gt=0, le=120)  # seconds; a bot reply never waits longer for the LLM
     # Internal networks the LLM endpoint may be on (comma-separated CIDRs, e.g. 127.0.0.1/32,::1/128): the
     # SSRF guard refuses private and loopback addresses unless listed here or in KEFU_OUTBOUND_ALLOW.
-    llm_allow_networks: str = ""
+    llm_allow_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator("llm_base_url")
     @classmethod
@@ -126,13 +126,14 @@ class Settings(BaseSettings):
             raise ValueError("KEFU_LLM_BASE_URL must be an http:// or https:// URL")
         return value or None
 
-    @field_validator("llm_allow_networks")
+    @field_validator("llm_allow_networks", mode="before")
     @classmethod
-    def _check_networks(cls, value: str) -> str:
-        for net in value.split(","):
-            if net.strip():
-                ipaddress.ip_network(net.strip(), strict=False)  # a typo must fail at startup, not on the first call
-        return value
+    def _check_networks(cls, value: Any) -> Any:
+        items = _split_list(value)
+        if not isinstance(items, list):
+            return items
+        # A typo must fail at startup, not on the first call; host bits are allowed (10.0.0.1/8 = 10.0.0.0/8).
+        return [str(ipaddress.ip_network(str(net).strip(), strict=False)) for net in items]
 
     # Previous secret keys (JSON list or comma-separated) that still decrypt data written before a rotation.
     old_secret_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)

@@ -55,8 +55,7 @@ _clients_lock = threading.Lock()
 
 
 def _client(settings: Settings) -> GuardedClient:
-    own = (n.strip() for n in settings.llm_allow_networks.split(","))
-    allow = tuple(sorted({*allow_from_env(), *(n for n in own if n)}))
+    allow = tuple(sorted({*allow_from_env(), *settings.llm_allow_networks}))
     key = (str(settings.llm_timeout), *allow)
     with _clients_lock:
         client = _clients.get(key)

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, pass_context
+from jinja2 import pass_context
 from jinja2.runtime import Context
 
 from kefu.core.catalog import DEFAULT_LOCALE
@@ -60,12 +60,11 @@ def percent_filter(ctx: Context, value: float | Decimal | None, decimals: int = 
     return format_ratio(value, _locale(ctx), decimals)
 
 
-def install(env: Environment) -> None:
-    """Register the filters on a Jinja environment."""
-    filters: dict[str, Any] = {
+def filters() -> dict[str, Any]:
+    """The locale-aware Jinja filters, by name (a page module adds them to its own environment)."""
+    return {
         "datetime": datetime_filter,
         "date": date_filter,
         "number": number_filter,
         "percent": percent_filter,
     }
-    env.filters.update(filters)

@@ -62,7 +62,7 @@ def _in_tz(value: datetime | None, tz: str | None, fmt: str = "%Y-%m-%d %H:%M") 
 
 templates.env.filters["in_tz"] = _in_tz
 templates.env.globals["attach_limits"] = media.limits_for  # the composer states what the channel carries
-formatting.install(templates.env)
+templates.env.filters.update(formatting.filters())
 templates.env.globals["category_label"] = ticket_service.category_label
 templates.env.globals["brand_theme"] = brand_theme.theme_of  # help-centre layout: logo, favicon, brand.css version
 VIEWS = ("mine", "team", "unassigned", "sla", "vip", "complaints", "all", "closed")
