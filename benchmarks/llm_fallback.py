@@ -18,6 +18,8 @@ import time
 import uuid
 from pathlib import Path
 
+from kefu.knowledge.commands import CreateFaq
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("KEFU_ENV", "test")
 os.environ.setdefault("KEFU_SECRET_KEY", uuid.uuid4().hex * 2)
@@ -80,13 +82,15 @@ def main() -> None:
                 create_faq(
                     s,
                     None,
-                    brand_id=brand.id,
-                    locale="zh-TW",
-                    questions=questions,
-                    answer=answer,
-                    category=intent,
-                    intent=intent,
-                    is_published=True,
+                    CreateFaq(
+                        brand_id=brand.id,
+                        locale="zh-TW",
+                        questions=questions,
+                        answer=answer,
+                        category=intent,
+                        intent=intent,
+                        is_published=True,
+                    ),
                 )
             brand_id = brand.id
         print(f"{'scenario':<36} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  bot said")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kefu.knowledge.commands import CreateFaq
 from tests.channels.servers import upstream  # noqa: F401 - SMTP fixture
 
 RICH = (
@@ -17,7 +18,9 @@ def _faq(db: Any, brand: Any) -> Any:
     from kefu.knowledge.service import create_faq
 
     faq = create_faq(
-        db, None, brand_id=brand.id, locale="zh-TW", questions=["信用卡掛失"], answer=RICH, answer_format="html"
+        db,
+        None,
+        CreateFaq(brand_id=brand.id, locale="zh-TW", questions=["信用卡掛失"], answer=RICH, answer_format="html"),
     )
     db.commit()
     return faq

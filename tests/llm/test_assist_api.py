@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from kefu.bot.engine import IndexRegistry
+from kefu.knowledge.commands import CreateFaq
 from tests.llm.server import ChatServer, Received, Reply
 
 REFUND = "退款約 7 個工作天。"
@@ -20,13 +21,15 @@ def _world(db: Any, make: Any, customer_locale: str = "zh-TW") -> dict[str, Any]
     faq = create_faq(
         db,
         None,
-        brand_id=brand.id,
-        locale="zh-TW",
-        questions=["退款多久到帳"],
-        answer=REFUND,
-        category="refund",
-        intent="refund",
-        is_published=True,
+        CreateFaq(
+            brand_id=brand.id,
+            locale="zh-TW",
+            questions=["退款多久到帳"],
+            answer=REFUND,
+            category="refund",
+            intent="refund",
+            is_published=True,
+        ),
     )
     cust = make.customer(brand, name="王小明", locale=customer_locale)
     conv = create_conversation(

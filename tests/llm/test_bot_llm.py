@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import event, select
 
 from kefu.bot.engine import IndexRegistry
+from kefu.knowledge.commands import CreateFaq
 from tests.llm.server import ChatServer, Received, Reply
 
 FAQ_ANSWER = "退款約 7 個工作天，可在 https://shop.example.com/refund 查詢進度。"
@@ -31,13 +32,15 @@ def _setup(db: Any, make: Any) -> dict[str, Any]:
         faqs[intent] = create_faq(
             db,
             None,
-            brand_id=brand.id,
-            locale="zh-TW",
-            questions=questions,
-            answer=answer,
-            category=intent,
-            intent=intent,
-            is_published=True,
+            CreateFaq(
+                brand_id=brand.id,
+                locale="zh-TW",
+                questions=questions,
+                answer=answer,
+                category=intent,
+                intent=intent,
+                is_published=True,
+            ),
         )
     cust = make.customer(brand, name="王小明", locale="zh-TW")
     conv = create_conversation(db, brand_id=brand.id, customer_id=cust.id, channel="web_chat", actor=None, status="bot")

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from kefu.bot.engine import IndexRegistry
+from kefu.knowledge.commands import CreateFaq
 from tests.conftest import PG_URL, Factory, create_pg_database, drop_pg_database
 from tests.llm.server import ChatServer, Received, Reply
 
@@ -79,13 +80,15 @@ def _seed(database: Any) -> dict[str, int]:
         faq = create_faq(
             s,
             None,
-            brand_id=brand.id,
-            locale="zh-TW",
-            questions=["退款多久到帳", "申請退款"],
-            answer=ANSWER,
-            category="refund",
-            intent="refund",
-            is_published=True,
+            CreateFaq(
+                brand_id=brand.id,
+                locale="zh-TW",
+                questions=["退款多久到帳", "申請退款"],
+                answer=ANSWER,
+                category="refund",
+                intent="refund",
+                is_published=True,
+            ),
         )
         cust = make.customer(brand, locale="zh-TW")
         conv = create_conversation(

@@ -6,6 +6,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from kefu.knowledge.commands import CreateFaq
+
 
 def _login(client: Any, agent: Any) -> dict[str, str]:
     r = client.post("/api/v1/auth/login", json={"email": agent.email, "password": "correct horse 1"})
@@ -54,13 +56,15 @@ def test_review_queue_page_attaches_question(client: Any, make: Any, db: Any) ->
     faq = create_faq(
         db,
         None,
-        brand_id=brand.id,
-        locale="zh-TW",
-        questions=["忘記密碼"],
-        answer="請重設",
-        category=None,
-        intent="password",
-        is_published=True,
+        CreateFaq(
+            brand_id=brand.id,
+            locale="zh-TW",
+            questions=["忘記密碼"],
+            answer="請重設",
+            category=None,
+            intent="password",
+            is_published=True,
+        ),
     )
     item = BotReviewItem(brand_id=brand.id, text="密碼想不起來", reason="low_confidence", candidates=[])
     db.add(item)

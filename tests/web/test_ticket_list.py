@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import event, select
 
 from kefu.core.db import utcnow
+from kefu.tickets.commands import CreateFieldDefinition
 
 
 @pytest.fixture(autouse=True)
@@ -326,7 +327,9 @@ def test_case_page_edits_custom_fields_through_the_service(client: Any, make: An
     agent = make.agent("agent", [brand])
     for key, type_, options in (("order_no", "text", []), ("amount", "integer", []), ("gift", "boolean", [])):
         create_field_definition(
-            db, brand_id=brand.id, actor=None, key=key, label_zh=key, label_en=key, type=type_, options=options
+            db,
+            CreateFieldDefinition(brand_id=brand.id, key=key, label_zh=key, label_en=key, type=type_, options=options),
+            actor=None,
         )
     db.commit()
     ticket = _ticket(db, brand, "電話退款")

@@ -18,7 +18,9 @@ from kefu.brands.service import create_brand, create_inbox
 from kefu.conversations.service import add_message, create_conversation
 from kefu.customers.service import add_identity, create_customer, create_organization
 from kefu.demo.history import load_articles, load_history
+from kefu.knowledge.commands import CreateFaq
 from kefu.knowledge.service import create_faq
+from kefu.macros.commands import CreateCanned
 from kefu.macros.service import create as create_canned
 from kefu.tickets.service import create_ticket
 
@@ -112,38 +114,44 @@ def load_demo(session: Session, password: str) -> bool:
         create_faq(
             session,
             None,
-            brand_id=brand.id,
-            locale="zh-TW",
-            external_id=item["intent"],
-            category=item["category"],
-            intent=item["intent"],
-            questions=zh["q"],
-            answer=zh["a"],
-            is_published=True,
+            CreateFaq(
+                brand_id=brand.id,
+                locale="zh-TW",
+                external_id=item["intent"],
+                category=item["category"],
+                intent=item["intent"],
+                questions=zh["q"],
+                answer=zh["a"],
+                is_published=True,
+            ),
         )
         create_faq(
             session,
             None,
-            brand_id=brand.id,
-            locale="zh-CN",
-            external_id=item["intent"],
-            category=item["category"],
-            intent=item["intent"],
-            questions=[in_script(q, "zh-TW", "zh-CN") for q in zh["q"]],
-            answer=in_script(zh["a"], "zh-TW", "zh-CN"),  # OpenCC plus mainland quotes (“” rather than 「」)
-            is_published=True,
+            CreateFaq(
+                brand_id=brand.id,
+                locale="zh-CN",
+                external_id=item["intent"],
+                category=item["category"],
+                intent=item["intent"],
+                questions=[in_script(q, "zh-TW", "zh-CN") for q in zh["q"]],
+                answer=in_script(zh["a"], "zh-TW", "zh-CN"),
+                is_published=True,
+            ),
         )
         create_faq(
             session,
             None,
-            brand_id=brand.id,
-            locale="en",
-            external_id=item["intent"],
-            category=item["category"],
-            intent=item["intent"],
-            questions=item["en"]["q"],
-            answer=item["en"]["a"],
-            is_published=True,
+            CreateFaq(
+                brand_id=brand.id,
+                locale="en",
+                external_id=item["intent"],
+                category=item["category"],
+                intent=item["intent"],
+                questions=item["en"]["q"],
+                answer=item["en"]["a"],
+                is_published=True,
+            ),
         )
     load_articles(session, brand)
 
@@ -156,7 +164,9 @@ def load_demo(session: Session, password: str) -> bool:
         ("en", "hello", "Greeting", "Hi {customer_name}, this is {agent_name} — happy to help."),
         ("en", "thanks", "Closing", "Thanks for reaching out! Reply any time about ticket {ticket_number}."),
     ]:
-        create_canned(session, admin, brand_id=brand.id, locale=locale, shortcut=shortcut, title=title, body=body)
+        create_canned(
+            session, admin, CreateCanned(brand_id=brand.id, locale=locale, shortcut=shortcut, title=title, body=body)
+        )
 
     org = create_organization(
         session,

@@ -21,6 +21,7 @@ from kefu.conversations.service import add_message, create_conversation
 from kefu.core.db import utcnow
 from kefu.customers.models import Customer
 from kefu.customers.service import create_customer
+from kefu.knowledge.commands import CreateArticle
 from kefu.knowledge.service import create_article
 from kefu.tickets.models import Ticket
 from kefu.tickets.service import create_ticket
@@ -211,10 +212,12 @@ def load_articles(session: Session, brand: Brand) -> int:
         create_article(
             session,
             None,
-            brand_id=brand.id,
-            locale=item["locale"],
-            category=item["category"],
-            title=item["title"],
-            body=item["body"],
+            CreateArticle(
+                brand_id=brand.id,
+                locale=item["locale"],
+                category=item["category"],
+                title=item["title"],
+                body=item["body"],
+            ),
         )
     return len(items)
