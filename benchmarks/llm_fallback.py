@@ -18,6 +18,7 @@ import time
 import uuid
 from pathlib import Path
 
+from kefu.conversations.commands import CreateConversation
 from kefu.knowledge.commands import CreateFaq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -113,7 +114,9 @@ def main() -> None:
                 with database.session() as s:
                     cust = create_customer(s, brand_id=brand_id, name=f"客人{i}", actor=None)
                     conv = create_conversation(
-                        s, brand_id=brand_id, customer_id=cust.id, channel="web_chat", actor=None, status="bot"
+                        s,
+                        CreateConversation(brand_id=brand_id, customer_id=cust.id, channel="web_chat", status="bot"),
+                        actor=None,
                     )
                     msg, _ = add_message(s, conv, sender_type="customer", body="請問退款多久到帳？")
                     conv_id, msg_id = conv.id, msg.id

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from kefu.conversations.commands import CreateConversation
 from kefu.knowledge.commands import CreateFaq
 from tests.conftest import QueryLog
 
@@ -42,7 +43,7 @@ class World:
         for _ in range(n):
             customer = self.make.customer(self.brand, name=f"客戶{len(self.tickets)}")
             conv = create_conversation(
-                self.db, brand_id=self.brand.id, customer_id=customer.id, channel="line", actor=None
+                self.db, CreateConversation(brand_id=self.brand.id, customer_id=customer.id, channel="line"), actor=None
             )
             add_message(self.db, conv, sender_type="customer", body="我的訂單還沒到")
             add_message(self.db, conv, sender_type="agent", body="幫您查詢", agent_id=self.agent.id)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from kefu.bot import texts
 from kefu.bot.engine import IndexRegistry
+from kefu.conversations.commands import CreateConversation
 from kefu.knowledge.commands import CreateFaq
 from kefu.tickets.commands import CreateCategory
 from tests.llm.conftest import OverlapRetriever
@@ -116,7 +117,9 @@ def _conv(db: Any, make: Any, brand: Any, locale: str) -> Any:
     from kefu.conversations.service import create_conversation
 
     cust = make.customer(brand, locale=locale)
-    conv = create_conversation(db, brand_id=brand.id, customer_id=cust.id, channel="api", actor=None, status="bot")
+    conv = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=cust.id, channel="api", status="bot"), actor=None
+    )
     db.commit()
     return conv
 

@@ -12,6 +12,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from kefu.bot.engine import IndexRegistry
+from kefu.conversations.commands import CreateConversation
 from kefu.knowledge.commands import CreateFaq
 
 DATA = Path(__file__).parent / "data"
@@ -78,7 +79,9 @@ def _conv(db: Any, make: Any, brand: Any, locale: str = "zh-TW") -> Any:
     from kefu.conversations.service import create_conversation
 
     cust = make.customer(brand, locale=locale)
-    conv = create_conversation(db, brand_id=brand.id, customer_id=cust.id, channel="api", actor=None, status="bot")
+    conv = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=cust.id, channel="api", status="bot"), actor=None
+    )
     db.commit()
     return conv
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from kefu.bot.engine import FaqDoc, IndexRegistry
+from kefu.conversations.commands import CreateConversation
 from kefu.knowledge.commands import CreateFaq
 
 
@@ -90,7 +91,9 @@ def _setup(db: Any, make: Any, vip: bool = False, settings: dict[str, Any] | Non
         ),
     )
     cust = make.customer(brand, name="王小明", vip=vip, locale="zh-TW")
-    conv = create_conversation(db, brand_id=brand.id, customer_id=cust.id, channel="web_chat", actor=None, status="bot")
+    conv = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=cust.id, channel="web_chat", status="bot"), actor=None
+    )
     db.commit()
     return {"brand": brand, "conv": conv, "faqs": faqs, "customer": cust}
 
@@ -236,7 +239,9 @@ def _setup_conv(db: Any, s: dict[str, Any]) -> Any:
     from kefu.conversations.service import create_conversation
 
     conv = create_conversation(
-        db, brand_id=s["brand"].id, customer_id=s["customer"].id, channel="line", actor=None, status="bot"
+        db,
+        CreateConversation(brand_id=s["brand"].id, customer_id=s["customer"].id, channel="line", status="bot"),
+        actor=None,
     )
     db.commit()
     return conv

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import event, select
 
 from kefu.bot.engine import IndexRegistry
+from kefu.conversations.commands import CreateConversation
 from kefu.knowledge.commands import CreateFaq
 from tests.llm.server import ChatServer, Received, Reply
 
@@ -43,7 +44,9 @@ def _setup(db: Any, make: Any) -> dict[str, Any]:
             ),
         )
     cust = make.customer(brand, name="王小明", locale="zh-TW")
-    conv = create_conversation(db, brand_id=brand.id, customer_id=cust.id, channel="web_chat", actor=None, status="bot")
+    conv = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=cust.id, channel="web_chat", status="bot"), actor=None
+    )
     db.commit()
     return {"brand": brand, "conv": conv, "faqs": faqs}
 
@@ -282,11 +285,10 @@ def test_handoff_summary_from_the_llm_with_extractive_fallback(
     llm_on.script = lambda r: Reply("NO_ANSWER") if "FAQ answer" in r.raw else Reply("客戶已等了 45 天。")
     conv2 = create_conversation(
         db,
-        brand_id=s["brand"].id,
-        customer_id=make.customer(s["brand"]).id,
-        channel="web_chat",
+        CreateConversation(
+            brand_id=s["brand"].id, customer_id=make.customer(s["brand"]).id, channel="web_chat", status="bot"
+        ),
         actor=None,
-        status="bot",
     )
     db.commit()
     _say(db, conv2, "我要找真人客服", registry)

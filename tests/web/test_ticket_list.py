@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import event, select
 
+from kefu.conversations.commands import CreateConversation
 from kefu.core.db import utcnow
 from kefu.tickets.commands import CreateFieldDefinition
 
@@ -236,7 +237,9 @@ def test_timeline_attachments_and_download_access(client: Any, make: Any, db: An
     agent = make.agent("agent", [brand])
     outsider = make.agent("agent", [other])
     customer = make.customer(brand, name="客戶")
-    conv = create_conversation(db, brand_id=brand.id, customer_id=customer.id, channel="board", actor=None)
+    conv = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=customer.id, channel="board"), actor=None
+    )
     png = b"\x89PNG\r\n\x1a\n" + b"0" * 64
     image = store(
         db, brand_id=brand.id, conversation_id=conv.id, filename="receipt.png", content_type="image/png", data=png

@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from kefu.core.commands import build
 from kefu.knowledge.commands import CreateFaq
 
 NO_ANSWER_LABELS = frozenset({"oos", "chitchat", "smalltalk", "chit-chat", "none", ""})
@@ -209,13 +210,16 @@ def _run_eval(
                 row = create_faq(
                     s,
                     None,
-                    CreateFaq(
-                        brand_id=brand_id,
-                        locale=faq.locale,
-                        external_id=faq.id,
-                        questions=faq.questions,
-                        answer=faq.answer or faq.id,
-                        is_published=True,
+                    build(
+                        CreateFaq,
+                        {
+                            "brand_id": brand_id,
+                            "locale": faq.locale,
+                            "external_id": faq.id,
+                            "questions": faq.questions,
+                            "answer": faq.answer or faq.id,
+                            "is_published": True,
+                        },
                     ),
                 )
                 faq_ext[row.id] = faq.id

@@ -24,6 +24,7 @@ from kefu.auth.service import assignable_clause, ensure_assignable
 from kefu.brands.service import get_brand
 from kefu.core import configcache
 from kefu.core.access import ensure_brand
+from kefu.core.commands import build
 from kefu.core.db import utcnow
 from kefu.core.errors import InvalidInput, NotFound
 from kefu.core.events import publish
@@ -533,14 +534,20 @@ def install_default_routing(session: Session, brand_id: int, actor: Principal | 
             continue
         create_rule(
             session,
-            CreateRoutingRule(brand_id=brand_id, name=name, conditions={"category": category}, team_id=team.id),
+            build(
+                CreateRoutingRule,
+                {"brand_id": brand_id, "name": name, "conditions": {"category": category}, "team_id": team.id},
+            ),
             actor=actor,
         )
         added["rules"] += 1
     if "vip" not in existing:
         create_rule(
             session,
-            CreateRoutingRule(brand_id=brand_id, name="vip", conditions={"vip": True}, priority_bump=1),
+            build(
+                CreateRoutingRule,
+                {"brand_id": brand_id, "name": "vip", "conditions": {"vip": True}, "priority_bump": 1},
+            ),
             actor=actor,
         )
         added["rules"] += 1

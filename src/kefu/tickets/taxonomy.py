@@ -17,6 +17,7 @@ from kefu.brands.service import get_brand
 from kefu.core import catalog, configcache
 from kefu.core.access import ensure_brand
 from kefu.core.chinese import convert
+from kefu.core.commands import build
 from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.tickets.classify import DEFAULT_CATEGORIES
 from kefu.tickets.commands import (
@@ -140,13 +141,16 @@ def install_default_categories(session: Session, brand_id: int, actor: Principal
             continue
         create_category(
             session,
-            CreateCategory(
-                brand_id=brand_id,
-                key=seed.key,
-                label_zh=seed.label_zh,
-                label_en=seed.label_en,
-                keywords=list(seed.keywords),
-                position=(i + 1) * 10,
+            build(
+                CreateCategory,
+                {
+                    "brand_id": brand_id,
+                    "key": seed.key,
+                    "label_zh": seed.label_zh,
+                    "label_en": seed.label_en,
+                    "keywords": list(seed.keywords),
+                    "position": (i + 1) * 10,
+                },
             ),
             actor=actor,
         )
