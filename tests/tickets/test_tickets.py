@@ -160,12 +160,13 @@ def test_links_merge_split(db: Any, make: Any, clock: Clock, events: Any) -> Non
 
 
 def test_auto_close_and_customer_confirmation(db: Any, make: Any, clock: Clock) -> None:
+    from kefu.brands.commands import UpdateBrand
     from kefu.brands.service import update_brand
     from kefu.tickets.service import auto_close_resolved, confirm_resolution, create_ticket, update_ticket
 
     brand = make.brand()
     p = admin_principal(make.agent("admin"))
-    update_brand(db, brand, p, settings={"auto_close_days": 3})
+    update_brand(db, brand, p, UpdateBrand(settings={"auto_close_days": 3}))
     t1 = create_ticket(db, brand_id=brand.id, subject="1", actor=p)
     t2 = create_ticket(db, brand_id=brand.id, subject="2", actor=p)
     t3 = create_ticket(db, brand_id=brand.id, subject="3", actor=p)

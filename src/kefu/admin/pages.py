@@ -19,6 +19,7 @@ from kefu.auth.models import ROLES
 from kefu.bot import service as bot_service
 from kefu.brands import service as brand_service
 from kefu.brands import theme as brand_theme
+from kefu.brands.commands import UpdateBrand
 from kefu.brands.models import CHANNEL_KINDS, Brand
 from kefu.core.commands import build
 from kefu.core.errors import Conflict, Forbidden, InvalidInput, ProblemError
@@ -768,16 +769,17 @@ async def update_brand(request: Request, brand_id: int, ctx: Ctx, db: DB) -> HTM
     timezone = f.check_timezone(values, "timezone", t, parsed.errors)
     if not parsed.errors:
         try:
-            brand_service.update_brand(
-                db,
-                brand,
-                ctx.principal,
-                name=name[:200],
-                default_locale=locale,
-                timezone=timezone,
-                tiers=parsed.value["tiers"],
-                settings={"sla_tier": sla_tier} if sla_tier else None,
+            command = build(
+                UpdateBrand,
+                {
+                    "name": name[:200],
+                    "default_locale": locale,
+                    "timezone": timezone,
+                    "tiers": parsed.value["tiers"],
+                    "settings": {"sla_tier": sla_tier} if sla_tier else None,
+                },
             )
+            brand_service.update_brand(db, brand, ctx.principal, command)
         except ProblemError as exc:
             db.rollback()
             parsed.errors["_form"] = _service_error(ctx, exc)
