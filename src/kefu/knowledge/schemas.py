@@ -50,8 +50,10 @@ class ArticleCreate(CreateArticle):
     model_config = ConfigDict(extra="ignore")  # the API keeps ignoring unknown fields
 
 
+# Not a subclass of UpdateArticle: the API cannot move an article to another locale (the console editor can), so
+# the handler builds the command from this body.
 class ArticleUpdate(BaseModel):
-    """Partial article change (the API cannot move an article to another locale; the command can)."""
+    """Partial article change."""
 
     category: str | None = Field(default=None, max_length=64)
     title: str | None = Field(default=None, min_length=1, max_length=300)
