@@ -18,6 +18,9 @@ import time
 import uuid
 from pathlib import Path
 
+from kefu.conversations.commands import CreateConversation
+from kefu.knowledge.commands import CreateFaq
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("KEFU_ENV", "test")
 os.environ.setdefault("KEFU_SECRET_KEY", uuid.uuid4().hex * 2)
@@ -80,13 +83,15 @@ def main() -> None:
                 create_faq(
                     s,
                     None,
-                    brand_id=brand.id,
-                    locale="zh-TW",
-                    questions=questions,
-                    answer=answer,
-                    category=intent,
-                    intent=intent,
-                    is_published=True,
+                    CreateFaq(
+                        brand_id=brand.id,
+                        locale="zh-TW",
+                        questions=questions,
+                        answer=answer,
+                        category=intent,
+                        intent=intent,
+                        is_published=True,
+                    ),
                 )
             brand_id = brand.id
         print(f"{'scenario':<36} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  bot said")
@@ -109,7 +114,9 @@ def main() -> None:
                 with database.session() as s:
                     cust = create_customer(s, brand_id=brand_id, name=f"客人{i}", actor=None)
                     conv = create_conversation(
-                        s, brand_id=brand_id, customer_id=cust.id, channel="web_chat", actor=None, status="bot"
+                        s,
+                        CreateConversation(brand_id=brand_id, customer_id=cust.id, channel="web_chat", status="bot"),
+                        actor=None,
                     )
                     msg, _ = add_message(s, conv, sender_type="customer", body="請問退款多久到帳？")
                     conv_id, msg_id = conv.id, msg.id

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kefu.conversations.commands import CreateConversation
+
 
 def test_brand_and_inbox_admin(client: Any, make: Any) -> None:
     h = make.token(make.agent("admin"))
@@ -54,11 +56,17 @@ def test_identities_link_and_merge_into_one_timeline(client: Any, make: Any, db:
     # A LINE user shows up as a separate customer until an agent merges them.
     line_cust, created = find_or_create_by_identity(db, brand.id, "line", "Uabc", "雅婷")
     assert created
-    chat = create_conversation(db, brand_id=brand.id, customer_id=web["id"], channel="web_chat", actor=None)
+    chat = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=web["id"], channel="web_chat"), actor=None
+    )
     add_message(db, chat, sender_type="customer", body="chat first")
-    mail = create_conversation(db, brand_id=brand.id, customer_id=web["id"], channel="email", actor=None)
+    mail = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=web["id"], channel="email"), actor=None
+    )
     add_message(db, mail, sender_type="customer", body="then email")
-    line = create_conversation(db, brand_id=brand.id, customer_id=line_cust.id, channel="line", actor=None)
+    line = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=line_cust.id, channel="line"), actor=None
+    )
     add_message(db, line, sender_type="customer", body="then LINE")
     db.commit()
     r = client.post(f"/api/v1/customers/{web['id']}/merge", json={"source_id": line_cust.id}, headers=h)
@@ -207,7 +215,9 @@ def test_message_dedupe_by_provider_id(db: Any, make: Any) -> None:
 
     brand = make.brand()
     cust = make.customer(brand, name="x")
-    conv = create_conversation(db, brand_id=brand.id, customer_id=cust.id, channel="line", actor=None)
+    conv = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=cust.id, channel="line"), actor=None
+    )
     m1, created1 = add_message(db, conv, sender_type="customer", body="hi", provider_message_id="evt-1")
     m2, created2 = add_message(db, conv, sender_type="customer", body="hi", provider_message_id="evt-1")
     assert created1 and not created2 and m1.id == m2.id

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from kefu.conversations.commands import CreateConversation
+from kefu.knowledge.commands import CreateFaq
 from tests.conftest import QueryLog
 
 
@@ -41,7 +43,7 @@ class World:
         for _ in range(n):
             customer = self.make.customer(self.brand, name=f"客戶{len(self.tickets)}")
             conv = create_conversation(
-                self.db, brand_id=self.brand.id, customer_id=customer.id, channel="line", actor=None
+                self.db, CreateConversation(brand_id=self.brand.id, customer_id=customer.id, channel="line"), actor=None
             )
             add_message(self.db, conv, sender_type="customer", body="我的訂單還沒到")
             add_message(self.db, conv, sender_type="agent", body="幫您查詢", agent_id=self.agent.id)
@@ -215,12 +217,14 @@ def test_inbound_webhook_answered_by_the_bot(client: Any, make: Any, db: Any, jo
         create_faq(
             db,
             None,
-            brand_id=brand.id,
-            locale="zh-TW",
-            external_id=f"faq-{n}",
-            questions=[f"第{n}號商品的保固多久", f"商品{n}保固期限"],
-            answer=f"商品 {n} 保固 {n} 年。",
-            category="general",
+            CreateFaq(
+                brand_id=brand.id,
+                locale="zh-TW",
+                external_id=f"faq-{n}",
+                questions=[f"第{n}號商品的保固多久", f"商品{n}保固期限"],
+                answer=f"商品 {n} 保固 {n} 年。",
+                category="general",
+            ),
         )
 
     for n in range(3):
@@ -228,12 +232,14 @@ def test_inbound_webhook_answered_by_the_bot(client: Any, make: Any, db: Any, jo
     create_faq(
         db,
         None,
-        brand_id=brand.id,
-        locale="zh-TW",
-        external_id="refund",
-        questions=["退款多久到帳", "申請退款要多久", "退款什麼時候會到"],
-        answer="退款約 7 個工作天到帳。",
-        category="refund",
+        CreateFaq(
+            brand_id=brand.id,
+            locale="zh-TW",
+            external_id="refund",
+            questions=["退款多久到帳", "申請退款要多久", "退款什麼時候會到"],
+            answer="退款約 7 個工作天到帳。",
+            category="refund",
+        ),
     )
     db.commit()
     url = f"/api/v1/channels/api/{inbox.id}/messages"

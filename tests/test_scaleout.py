@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from kefu.conversations.commands import CreateConversation
 from tests.conftest import (
     PG_URL,
     create_pg_database,
@@ -62,7 +63,9 @@ def _seed(url: str) -> dict[str, Any]:
         )
         _, raw = create_token(s, agent, name="t", scopes=None, expires_at=None, actor=None)
         cust = create_customer(s, brand_id=brand.id, actor=None, name="C")
-        conv = create_conversation(s, brand_id=brand.id, customer_id=cust.id, channel="web_chat", actor=None)
+        conv = create_conversation(
+            s, CreateConversation(brand_id=brand.id, customer_id=cust.id, channel="web_chat"), actor=None
+        )
         out = {"token": raw, "conversation_id": conv.id, "brand_id": brand.id}
     database.dispose()
     return out

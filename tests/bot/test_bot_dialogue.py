@@ -12,6 +12,9 @@ from sqlalchemy import select
 
 from kefu.bot import texts
 from kefu.bot.engine import IndexRegistry
+from kefu.conversations.commands import CreateConversation
+from kefu.knowledge.commands import CreateFaq
+from kefu.tickets.commands import CreateCategory
 from tests.llm.conftest import OverlapRetriever
 
 HAN = re.compile(r"[\u3400-\u9fff]")
@@ -96,13 +99,15 @@ def _brand(db: Any, make: Any, faqs: list[tuple[str, str, list[str], str]], **bo
         create_faq(
             db,
             None,
-            brand_id=brand.id,
-            locale=locale,
-            questions=questions,
-            answer=answer,
-            category=category,
-            intent=f"{category}-{questions[0][:20]}",
-            is_published=True,
+            CreateFaq(
+                brand_id=brand.id,
+                locale=locale,
+                questions=questions,
+                answer=answer,
+                category=category,
+                intent=f"{category}-{questions[0][:20]}",
+                is_published=True,
+            ),
         )
     db.commit()
     return brand
@@ -112,7 +117,9 @@ def _conv(db: Any, make: Any, brand: Any, locale: str) -> Any:
     from kefu.conversations.service import create_conversation
 
     cust = make.customer(brand, locale=locale)
-    conv = create_conversation(db, brand_id=brand.id, customer_id=cust.id, channel="api", actor=None, status="bot")
+    conv = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=cust.id, channel="api", status="bot"), actor=None
+    )
     db.commit()
     return conv
 
@@ -167,7 +174,9 @@ def test_fallback_uses_the_brands_own_category_labels(db: Any, make: Any, regist
 
     brand = _brand(db, make, SLUGGED, answer_threshold=0.9999, clarify_threshold=0.9999)
     create_category(
-        db, brand_id=brand.id, actor=None, key="refund", label_zh="退貨退款", label_en="Returns and refunds"
+        db,
+        CreateCategory(brand_id=brand.id, key="refund", label_zh="退貨退款", label_en="Returns and refunds"),
+        actor=None,
     )
     db.commit()
     _, reply = _say(db, _conv(db, make, brand, "en"), "stock trading fee", registry)
@@ -308,12 +317,14 @@ def test_handoff_category_comes_from_the_customers_own_brand(db: Any, make: Any,
         create_faq(
             db,
             None,
-            brand_id=brand.id,
-            locale="zh-TW",
-            questions=["退款多久到帳"],
-            answer=f"{category} answer",
-            category=category,
-            intent="refund_time",
+            CreateFaq(
+                brand_id=brand.id,
+                locale="zh-TW",
+                questions=["退款多久到帳"],
+                answer=f"{category} answer",
+                category=category,
+                intent="refund_time",
+            ),
         )
     db.commit()
     conv = _conv(db, make, a, "zh-TW")

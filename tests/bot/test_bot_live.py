@@ -12,6 +12,8 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from kefu.bot.engine import IndexRegistry
+from kefu.conversations.commands import CreateConversation
+from kefu.knowledge.commands import CreateFaq
 
 DATA = Path(__file__).parent / "data"
 
@@ -61,13 +63,15 @@ def _kb(db: Any, brand: Any, private: str) -> None:
         create_faq(
             db,
             None,
-            brand_id=brand.id,
-            locale=locale,
-            external_id=ext,
-            questions=qs,
-            answer=answer,
-            intent=ext,
-            category="general",
+            CreateFaq(
+                brand_id=brand.id,
+                locale=locale,
+                external_id=ext,
+                questions=qs,
+                answer=answer,
+                intent=ext,
+                category="general",
+            ),
         )
 
 
@@ -75,7 +79,9 @@ def _conv(db: Any, make: Any, brand: Any, locale: str = "zh-TW") -> Any:
     from kefu.conversations.service import create_conversation
 
     cust = make.customer(brand, locale=locale)
-    conv = create_conversation(db, brand_id=brand.id, customer_id=cust.id, channel="api", actor=None, status="bot")
+    conv = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=cust.id, channel="api", status="bot"), actor=None
+    )
     db.commit()
     return conv
 
@@ -109,13 +115,15 @@ def test_every_kb_query_of_the_bot_is_brand_scoped(
         create_faq(
             db,
             None,
-            brand_id=b.id,
-            locale="en",
-            external_id=ext,
-            questions=[f"{ext} question"],
-            answer=f"private answer of B ({ext})",
-            intent=ext,
-            category="general",
+            CreateFaq(
+                brand_id=b.id,
+                locale="en",
+                external_id=ext,
+                questions=[f"{ext} question"],
+                answer=f"private answer of B ({ext})",
+                intent=ext,
+                category="general",
+            ),
         )
     db.commit()
     conv = _conv(db, make, a, locale="en")
@@ -140,22 +148,26 @@ def test_locale_copies_count_once_and_answer_in_customer_locale(db: Any, make: A
     create_faq(
         db,
         None,
-        brand_id=brand.id,
-        locale="zh-CN",
-        external_id="pwd",
-        questions=["网银密码忘记了怎么办"],
-        answer="简体答案",
-        intent="pwd",
+        CreateFaq(
+            brand_id=brand.id,
+            locale="zh-CN",
+            external_id="pwd",
+            questions=["网银密码忘记了怎么办"],
+            answer="简体答案",
+            intent="pwd",
+        ),
     )
     create_faq(
         db,
         None,
-        brand_id=brand.id,
-        locale="en",
-        external_id="pwd",
-        questions=["forgot password"],
-        answer="English answer",
-        intent="pwd",
+        CreateFaq(
+            brand_id=brand.id,
+            locale="en",
+            external_id="pwd",
+            questions=["forgot password"],
+            answer="English answer",
+            intent="pwd",
+        ),
     )
     conv = _conv(db, make, brand, locale="zh-CN")
     d, reply = _say(db, conv, "网银密码忘记了怎么办", registry)
@@ -232,22 +244,26 @@ def test_fallback_says_what_the_bot_can_do_and_offers_a_person(db: Any, make: An
     create_faq(
         db,
         None,
-        brand_id=brand.id,
-        locale="zh-TW",
-        external_id="a",
-        questions=["信用卡年費多少"],
-        answer="免年費",
-        category_path=["信用卡", "年費"],
+        CreateFaq(
+            brand_id=brand.id,
+            locale="zh-TW",
+            external_id="a",
+            questions=["信用卡年費多少"],
+            answer="免年費",
+            category_path=["信用卡", "年費"],
+        ),
     )
     create_faq(
         db,
         None,
-        brand_id=brand.id,
-        locale="zh-TW",
-        external_id="b",
-        questions=["房貸利率多少"],
-        answer="1.9%",
-        category_path=["貸款"],
+        CreateFaq(
+            brand_id=brand.id,
+            locale="zh-TW",
+            external_id="b",
+            questions=["房貸利率多少"],
+            answer="1.9%",
+            category_path=["貸款"],
+        ),
     )
     conv = _conv(db, make, brand)
     d, reply = _say(db, conv, "股票開戶的手續費怎麼算", registry)

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from kefu.bot.engine import FaqDoc, IndexRegistry
+from kefu.conversations.commands import CreateConversation
+from kefu.knowledge.commands import CreateFaq
 
 
 class OverlapRetriever:
@@ -65,27 +67,33 @@ def _setup(db: Any, make: Any, vip: bool = False, settings: dict[str, Any] | Non
         faqs[intent] = create_faq(
             db,
             None,
-            brand_id=brand.id,
-            locale="zh-TW",
-            questions=q,
-            answer=a,
-            category=intent,
-            intent=intent,
-            is_published=True,
+            CreateFaq(
+                brand_id=brand.id,
+                locale="zh-TW",
+                questions=q,
+                answer=a,
+                category=intent,
+                intent=intent,
+                is_published=True,
+            ),
         )
     create_faq(
         db,
         None,
-        brand_id=brand.id,
-        locale="en",
-        questions=["forgot password"],
-        answer="Use Forgot password.",
-        category="password",
-        intent="password",
-        is_published=True,
+        CreateFaq(
+            brand_id=brand.id,
+            locale="en",
+            questions=["forgot password"],
+            answer="Use Forgot password.",
+            category="password",
+            intent="password",
+            is_published=True,
+        ),
     )
     cust = make.customer(brand, name="王小明", vip=vip, locale="zh-TW")
-    conv = create_conversation(db, brand_id=brand.id, customer_id=cust.id, channel="web_chat", actor=None, status="bot")
+    conv = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=cust.id, channel="web_chat", status="bot"), actor=None
+    )
     db.commit()
     return {"brand": brand, "conv": conv, "faqs": faqs, "customer": cust}
 
@@ -231,7 +239,9 @@ def _setup_conv(db: Any, s: dict[str, Any]) -> Any:
     from kefu.conversations.service import create_conversation
 
     conv = create_conversation(
-        db, brand_id=s["brand"].id, customer_id=s["customer"].id, channel="line", actor=None, status="bot"
+        db,
+        CreateConversation(brand_id=s["brand"].id, customer_id=s["customer"].id, channel="line", status="bot"),
+        actor=None,
     )
     db.commit()
     return conv

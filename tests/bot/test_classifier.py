@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kefu.knowledge.commands import CreateFaq
+
 
 def _faq(db: Any, brand: Any, category: str, questions: list[str]) -> None:
     from kefu.knowledge.service import create_faq
@@ -11,13 +13,15 @@ def _faq(db: Any, brand: Any, category: str, questions: list[str]) -> None:
     create_faq(
         db,
         None,
-        brand_id=brand.id,
-        locale="zh-TW",
-        questions=questions,
-        answer="…",
-        category=category,
-        intent=category,
-        is_published=True,
+        CreateFaq(
+            brand_id=brand.id,
+            locale="zh-TW",
+            questions=questions,
+            answer="…",
+            category=category,
+            intent=category,
+            is_published=True,
+        ),
     )
 
 

@@ -13,6 +13,7 @@ import pytest
 from kefu.bot import smalltalk
 from kefu.bot.nlu.ranker import FaqRanker, pseudo_query
 from kefu.bot.nlu.text import normalize
+from kefu.knowledge.commands import CreateFaq
 
 DATA = Path(__file__).parent / "data"
 
@@ -202,7 +203,7 @@ def test_index_is_fitted_with_no_session_open_and_served_from_disk_after_restart
 
     brand = make.brand()
     for ext, qs in _tiny_groups()[:4]:
-        create_faq(db, None, brand_id=brand.id, locale="zh-TW", external_id=ext, questions=qs, answer=ext)
+        create_faq(db, None, CreateFaq(brand_id=brand.id, locale="zh-TW", external_id=ext, questions=qs, answer=ext))
     db.commit()
     counting = _Counting()
     reg = IndexRegistry(factory=counting.factory, store_dir=tmp_path, background=False)
@@ -218,7 +219,9 @@ def test_index_is_fitted_with_no_session_open_and_served_from_disk_after_restart
     assert served.fingerprint == index.fingerprint
     assert [c.key for c in served.search("房貸利率", 2)] == [c.key for c in index.search("房貸利率", 2)]
     # A KB edit is noticed and refitted (synchronously here; in the background in production).
-    create_faq(db, None, brand_id=brand.id, locale="zh-TW", external_id="new", questions=["新問題"], answer="x")
+    create_faq(
+        db, None, CreateFaq(brand_id=brand.id, locale="zh-TW", external_id="new", questions=["新問題"], answer="x")
+    )
     db.commit()
     assert reg2.get(db, brand.id).fingerprint != index.fingerprint and again.calls == 1
 

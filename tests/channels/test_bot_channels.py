@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from kefu.knowledge.commands import CreateFaq
 from tests.bot.test_bot_service import OverlapRetriever
 from tests.channels.conftest import hub_sign, line_body, line_sign, line_text
 
@@ -35,7 +36,7 @@ def _kb(db: Any, brand: Any) -> dict[str, Any]:
     # Every message is a close call (nothing reaches the answer threshold), so the bot offers options.
     brand.settings = {"bot": {"answer_threshold": 0.999, "clarify_threshold": 0.0}}
     faqs = {
-        q: create_faq(db, None, brand_id=brand.id, locale="zh-TW", questions=[q], answer=a, intent=i)
+        q: create_faq(db, None, CreateFaq(brand_id=brand.id, locale="zh-TW", questions=[q], answer=a, intent=i))
         for q, a, i in ((LOST, "請撥 0800-000-123 掛失。", "lost"), (FEE, "首年免年費。", "fee"))
     }
     db.commit()

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from kefu.knowledge.commands import CreateFaq
 from tests.bot.test_bot_service import OverlapRetriever
 from tests.channels.conftest import hub_sign, line_body, line_sign, line_text
 
@@ -36,12 +37,14 @@ def _faq(
     faq = create_faq(
         db,
         None,
-        brand_id=brand.id,
-        locale="zh-TW",
-        questions=["信用卡遺失怎麼辦"],
-        answer=answer,
-        answer_format="markdown",
-        intent="card_lost",
+        CreateFaq(
+            brand_id=brand.id,
+            locale="zh-TW",
+            questions=["信用卡遺失怎麼辦"],
+            answer=answer,
+            answer_format="markdown",
+            intent="card_lost",
+        ),
     )
     db.commit()
     return faq

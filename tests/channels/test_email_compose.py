@@ -6,6 +6,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from kefu.conversations.commands import CreateConversation
+
 
 def test_console_reply_sends_subject_and_cc_and_keeps_the_thread(
     client: Any, make: Any, db: Any, jobs: Any, inbox: Any, upstream: Any
@@ -18,7 +20,11 @@ def test_console_reply_sends_subject_and_cc_and_keeps_the_thread(
     ib = inbox(brand, "email", {"address": "support@shop.example", "smtp_host": "127.0.0.1", "smtp_port": port})
     customer = make.customer(brand, name="Amy", email="amy@example.com")
     conv = create_conversation(
-        db, brand_id=brand.id, customer_id=customer.id, channel="email", actor=None, inbox_id=ib.id, subject="發票問題"
+        db,
+        CreateConversation(
+            brand_id=brand.id, customer_id=customer.id, channel="email", inbox_id=ib.id, subject="發票問題"
+        ),
+        actor=None,
     )
     db.flush()
     add_message(

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from kefu.conversations.commands import CreateConversation
 from tests.channels.conftest import line_body, line_sign, line_text
 from tests.channels.test_email import _email_inbox, _mail, _send
 from tests.channels.test_email import receiver as receiver
@@ -228,7 +229,7 @@ def test_a_message_on_an_open_case_costs_one_query_in_intake(db: Any, make: Any,
     ib = inbox(brand, "email")
     customer = make.customer(brand, email="q@example.com")
     conv = create_conversation(
-        db, brand_id=brand.id, customer_id=customer.id, channel="email", actor=None, inbox_id=ib.id
+        db, CreateConversation(brand_id=brand.id, customer_id=customer.id, channel="email", inbox_id=ib.id), actor=None
     )
     first, _ = add_message(db, conv, sender_type="customer", body="請問發票")
     assert ensure_case(db, conv, first) is not None

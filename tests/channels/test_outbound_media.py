@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from kefu.conversations.commands import CreateConversation
 from tests.channels.conftest import hub_sign, line_body, line_sign, line_text
 from tests.channels.fakes import FakeApi, Recorded
 
@@ -133,7 +134,9 @@ def test_channel_limits_refuse_with_a_problem_and_store_nothing(
 
     customer = make.customer(brand)
     sms_conv = create_conversation(
-        db, actor=None, brand_id=brand.id, customer_id=customer.id, inbox_id=phone.id, channel="phone"
+        db,
+        CreateConversation(brand_id=brand.id, customer_id=customer.id, inbox_id=phone.id, channel="phone"),
+        actor=None,
     )
     db.commit()
     r = _post(client, sms_conv.id, auth, "單據", ("bill.png", PNG, "image/png"))
@@ -234,7 +237,9 @@ def test_email_reply_carries_mime_attachments(
     ib = inbox(brand, "email", {"address": "help@shop.example", "smtp_host": "127.0.0.1", "smtp_port": port})
     customer, _ = find_or_create_by_identity(db, brand.id, "email", "mei@example.com", "美")
     conv = create_conversation(
-        db, actor=None, brand_id=brand.id, customer_id=customer.id, inbox_id=ib.id, channel="email", subject="退款"
+        db,
+        CreateConversation(brand_id=brand.id, customer_id=customer.id, inbox_id=ib.id, channel="email", subject="退款"),
+        actor=None,
     )
     db.commit()
     auth = _agent(make, brand)
@@ -299,7 +304,9 @@ def test_scoped_and_foreign_agents_cannot_attach(client: Any, make: Any, db: Any
     ib = inbox(brand, "web_chat")
     customer = make.customer(brand)
     conv = create_conversation(
-        db, actor=None, brand_id=brand.id, customer_id=customer.id, inbox_id=ib.id, channel="web_chat"
+        db,
+        CreateConversation(brand_id=brand.id, customer_id=customer.id, inbox_id=ib.id, channel="web_chat"),
+        actor=None,
     )
     db.commit()
     assert _post(client, conv.id, _agent(make, other), "x", ("a.png", PNG, "image/png")).status_code == 404

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kefu.conversations.commands import CreateConversation
+from kefu.knowledge.commands import CreateFaq
 from tests.channels.servers import upstream  # noqa: F401 - SMTP fixture
 
 RICH = (
@@ -17,7 +19,9 @@ def _faq(db: Any, brand: Any) -> Any:
     from kefu.knowledge.service import create_faq
 
     faq = create_faq(
-        db, None, brand_id=brand.id, locale="zh-TW", questions=["信用卡掛失"], answer=RICH, answer_format="html"
+        db,
+        None,
+        CreateFaq(brand_id=brand.id, locale="zh-TW", questions=["信用卡掛失"], answer=RICH, answer_format="html"),
     )
     db.commit()
     return faq
@@ -39,7 +43,9 @@ def test_email_gets_plain_text_and_sanitised_html_parts(
     ib = inbox(brand, "email", {"address": "help@bank.example", "smtp_host": "127.0.0.1", "smtp_port": port})
     customer, _ = find_or_create_by_identity(db, brand.id, "email", "amy@example.com", "Amy")
     conv = create_conversation(
-        db, brand_id=brand.id, customer_id=customer.id, channel="email", actor=None, inbox_id=ib.id, subject="卡片"
+        db,
+        CreateConversation(brand_id=brand.id, customer_id=customer.id, channel="email", inbox_id=ib.id, subject="卡片"),
+        actor=None,
     )
     faq = _faq(db, brand)
     add_message(db, conv, sender_type="bot", body=faq.answer, meta={"faq_id": faq.id, "ask_feedback": True})

@@ -17,11 +17,11 @@ def test_service_validates_every_path_into_commands(db: Any, make: Any, events: 
     brand = make.brand()
     customer = make.customer(brand)
     with pytest.raises(InvalidInput, match="channel"):
-        create_conversation(db, brand_id=brand.id, customer_id=customer.id, channel="pigeon", actor=None)
+        create_conversation(db, {"brand_id": brand.id, "customer_id": customer.id, "channel": "pigeon"}, actor=None)
     with pytest.raises(InvalidInput, match="status"):
-        create_conversation(db, brand_id=brand.id, customer_id=customer.id, status="snoozed", actor=None)
+        create_conversation(db, {"brand_id": brand.id, "customer_id": customer.id, "status": "snoozed"}, actor=None)
     with pytest.raises(InvalidInput, match="subjct: Extra inputs"):
-        create_conversation(db, brand_id=brand.id, customer_id=customer.id, subjct="typo", actor=None)
+        create_conversation(db, {"brand_id": brand.id, "customer_id": customer.id, "subjct": "typo"}, actor=None)
     command = CreateConversation(brand_id=brand.id, customer_id=customer.id, channel=ChannelKind.LINE)
     conv = create_conversation(db, command, actor=None)
     assert (conv.channel, conv.status) == (ChannelKind.LINE, ConversationStatus.OPEN)
@@ -45,14 +45,16 @@ def test_service_validates_every_path_into_commands(db: Any, make: Any, events: 
 
 def test_post_message_command(db: Any, make: Any, events: list[Any]) -> None:
     from kefu.auth.service import principal_for
-    from kefu.conversations.commands import PostMessage
+    from kefu.conversations.commands import CreateConversation, PostMessage
     from kefu.conversations.service import create_conversation, post_message
     from kefu.core.errors import InvalidInput
 
     brand = make.brand()
     agent = make.agent("agent", [brand])
     customer = make.customer(brand)
-    conv = create_conversation(db, brand_id=brand.id, customer_id=customer.id, channel="api", actor=None)
+    conv = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=customer.id, channel="api"), actor=None
+    )
     db.commit()
     events.clear()
     principal = principal_for(db, agent, "token", 0, None)

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from kefu.conversations.commands import CreateConversation
+
 
 def test_inbox_views_stay_in_the_callers_brands(db: Any, make: Any) -> None:
     from kefu.auth.service import create_team, principal_for, set_team_members
@@ -21,7 +23,9 @@ def test_inbox_views_stay_in_the_callers_brands(db: Any, make: Any) -> None:
     vip, plain = make.customer(brand, name="王小明", vip=True), make.customer(brand, name="李")
 
     def conv(customer: Any, **changes: Any) -> Any:
-        c = create_conversation(db, brand_id=customer.brand_id, customer_id=customer.id, channel="api", actor=None)
+        c = create_conversation(
+            db, CreateConversation(brand_id=customer.brand_id, customer_id=customer.id, channel="api"), actor=None
+        )
         if changes:
             update_conversation(db, c, None, changes)
         return c

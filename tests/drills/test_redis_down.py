@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from kefu.conversations.commands import CreateConversation
 from tests.channels.conftest import line_body, line_sign, line_text
 from tests.conftest import free_port, kefu_cmd, wait_http
 from tests.drills.conftest import (
@@ -40,7 +41,9 @@ def _conversation(db_url: str, brand_id: int) -> int:
     try:
         with database.session() as s:
             cust = create_customer(s, brand_id=brand_id, actor=None, name="訪客")
-            return create_conversation(s, brand_id=brand_id, customer_id=cust.id, channel="web_chat", actor=None).id
+            return create_conversation(
+                s, CreateConversation(brand_id=brand_id, customer_id=cust.id, channel="web_chat"), actor=None
+            ).id
     finally:
         database.dispose()
 

@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy import select
 
 from kefu.bot.engine import IndexRegistry
+from kefu.conversations.commands import CreateConversation
+from kefu.knowledge.commands import CreateFaq
 from tests.llm.server import ChatServer, Received, Reply
 
 REFUND = "退款約 7 個工作天。"
@@ -20,17 +22,19 @@ def _world(db: Any, make: Any, customer_locale: str = "zh-TW") -> dict[str, Any]
     faq = create_faq(
         db,
         None,
-        brand_id=brand.id,
-        locale="zh-TW",
-        questions=["退款多久到帳"],
-        answer=REFUND,
-        category="refund",
-        intent="refund",
-        is_published=True,
+        CreateFaq(
+            brand_id=brand.id,
+            locale="zh-TW",
+            questions=["退款多久到帳"],
+            answer=REFUND,
+            category="refund",
+            intent="refund",
+            is_published=True,
+        ),
     )
     cust = make.customer(brand, name="王小明", locale=customer_locale)
     conv = create_conversation(
-        db, brand_id=brand.id, customer_id=cust.id, channel="web_chat", actor=None, status="open"
+        db, CreateConversation(brand_id=brand.id, customer_id=cust.id, channel="web_chat", status="open"), actor=None
     )
     msg, _ = add_message(db, conv, sender_type="customer", body="退款多久到帳？我的手機 0912345678")
     agent = make.agent("agent", [brand])

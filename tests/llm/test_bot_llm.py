@@ -10,6 +10,8 @@ import pytest
 from sqlalchemy import event, select
 
 from kefu.bot.engine import IndexRegistry
+from kefu.conversations.commands import CreateConversation
+from kefu.knowledge.commands import CreateFaq
 from tests.llm.server import ChatServer, Received, Reply
 
 FAQ_ANSWER = "退款約 7 個工作天，可在 https://shop.example.com/refund 查詢進度。"
@@ -31,16 +33,20 @@ def _setup(db: Any, make: Any) -> dict[str, Any]:
         faqs[intent] = create_faq(
             db,
             None,
-            brand_id=brand.id,
-            locale="zh-TW",
-            questions=questions,
-            answer=answer,
-            category=intent,
-            intent=intent,
-            is_published=True,
+            CreateFaq(
+                brand_id=brand.id,
+                locale="zh-TW",
+                questions=questions,
+                answer=answer,
+                category=intent,
+                intent=intent,
+                is_published=True,
+            ),
         )
     cust = make.customer(brand, name="王小明", locale="zh-TW")
-    conv = create_conversation(db, brand_id=brand.id, customer_id=cust.id, channel="web_chat", actor=None, status="bot")
+    conv = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=cust.id, channel="web_chat", status="bot"), actor=None
+    )
     db.commit()
     return {"brand": brand, "conv": conv, "faqs": faqs}
 
@@ -279,11 +285,10 @@ def test_handoff_summary_from_the_llm_with_extractive_fallback(
     llm_on.script = lambda r: Reply("NO_ANSWER") if "FAQ answer" in r.raw else Reply("客戶已等了 45 天。")
     conv2 = create_conversation(
         db,
-        brand_id=s["brand"].id,
-        customer_id=make.customer(s["brand"]).id,
-        channel="web_chat",
+        CreateConversation(
+            brand_id=s["brand"].id, customer_id=make.customer(s["brand"]).id, channel="web_chat", status="bot"
+        ),
         actor=None,
-        status="bot",
     )
     db.commit()
     _say(db, conv2, "我要找真人客服", registry)

@@ -13,6 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from kefu.bot.engine import IndexRegistry
+from kefu.conversations.commands import CreateConversation
+from kefu.knowledge.commands import CreateFaq
 from tests.conftest import PG_URL, Factory, create_pg_database, drop_pg_database
 from tests.llm.server import ChatServer, Received, Reply
 
@@ -79,17 +81,19 @@ def _seed(database: Any) -> dict[str, int]:
         faq = create_faq(
             s,
             None,
-            brand_id=brand.id,
-            locale="zh-TW",
-            questions=["退款多久到帳", "申請退款"],
-            answer=ANSWER,
-            category="refund",
-            intent="refund",
-            is_published=True,
+            CreateFaq(
+                brand_id=brand.id,
+                locale="zh-TW",
+                questions=["退款多久到帳", "申請退款"],
+                answer=ANSWER,
+                category="refund",
+                intent="refund",
+                is_published=True,
+            ),
         )
         cust = make.customer(brand, locale="zh-TW")
         conv = create_conversation(
-            s, brand_id=brand.id, customer_id=cust.id, channel="web_chat", actor=None, status="bot"
+            s, CreateConversation(brand_id=brand.id, customer_id=cust.id, channel="web_chat", status="bot"), actor=None
         )
         msg, _ = add_message(s, conv, sender_type="customer", body="退款多久到帳")
         s.flush()

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from kefu.conversations.commands import CreateConversation
 from tests.channels.servers import upstream  # noqa: F401  (fixture: a real SMTP relay capturing mail)
 from tests.channels.stub_http import StubServer
 from tests.tickets.helpers import Clock, tw
@@ -57,7 +58,9 @@ def _line_case(db: Any, make: Any, brand: Any, line: Any, user: str, **customer:
 
     c = make.customer(brand, locale="zh-TW", **customer)
     add_identity(db, c, "line", user)
-    conv = create_conversation(db, brand_id=brand.id, customer_id=c.id, channel="line", actor=None, inbox_id=line.id)
+    conv = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=c.id, channel="line", inbox_id=line.id), actor=None
+    )
     ticket = create_ticket(db, brand_id=brand.id, subject="訂單未出貨", actor=None, customer_id=c.id)
     conv.ticket_id = ticket.id
     return c, ticket

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from kefu.conversations.commands import CreateConversation
 from tests.channels.stub_http import StubServer
 from tests.tickets.helpers import Clock, tw
 
@@ -44,7 +45,7 @@ def test_status_change_reaches_the_customer_on_line_exactly_once(
     customer = make.customer(brand, name="陳小姐", locale="zh-TW")
     add_identity(db, customer, "line", "U1234567890")
     conv = create_conversation(
-        db, brand_id=brand.id, customer_id=customer.id, channel="line", actor=None, inbox_id=line.id
+        db, CreateConversation(brand_id=brand.id, customer_id=customer.id, channel="line", inbox_id=line.id), actor=None
     )
     ticket = create_ticket(db, brand_id=brand.id, subject="訂單未出貨", actor=None, customer_id=customer.id)
     conv.ticket_id = ticket.id

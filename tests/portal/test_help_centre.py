@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kefu.knowledge.commands import CreateArticle, CreateFaq
 from kefu.knowledge.models import Article, FaqEntry
 
 
@@ -13,32 +14,44 @@ def _kb(db: Any, brand: Any) -> tuple[Any, Any]:
     tw = create_faq(
         db,
         None,
-        brand_id=brand.id,
-        locale="zh-TW",
-        external_id="refund-time",
-        questions=["退款多久會到帳？", "退款要多久"],
-        answer="刷卡退款約 **7–14 個工作天**入帳。",
-        answer_format="markdown",
-        category="退款",
-        intent=None,
+        CreateFaq(
+            brand_id=brand.id,
+            locale="zh-TW",
+            external_id="refund-time",
+            questions=["退款多久會到帳？", "退款要多久"],
+            answer="刷卡退款約 **7–14 個工作天**入帳。",
+            answer_format="markdown",
+            category="退款",
+            intent=None,
+        ),
     )
     create_faq(
         db,
         None,
-        brand_id=brand.id,
-        locale="zh-CN",
-        external_id="refund-time",
-        questions=["退款多久到账？"],
-        answer="刷卡退款约 7–14 个工作日到账。",
-        category="退款",
-        intent=None,
+        CreateFaq(
+            brand_id=brand.id,
+            locale="zh-CN",
+            external_id="refund-time",
+            questions=["退款多久到账？"],
+            answer="刷卡退款约 7–14 个工作日到账。",
+            category="退款",
+            intent=None,
+        ),
     )
     art = create_article(
-        db, None, brand_id=brand.id, locale="zh-TW", category="退款", title="退貨退款流程", body="## 步驟\n1. 申請退貨"
+        db,
+        None,
+        CreateArticle(
+            brand_id=brand.id, locale="zh-TW", category="退款", title="退貨退款流程", body="## 步驟\n1. 申請退貨"
+        ),
     )
-    create_article(db, None, brand_id=brand.id, locale="zh-TW", category="退款", title="發票與折讓", body="說明")
     create_article(
-        db, None, brand_id=brand.id, locale="zh-TW", category="退款", title="草稿", body="x", is_published=False
+        db, None, CreateArticle(brand_id=brand.id, locale="zh-TW", category="退款", title="發票與折讓", body="說明")
+    )
+    create_article(
+        db,
+        None,
+        CreateArticle(brand_id=brand.id, locale="zh-TW", category="退款", title="草稿", body="x", is_published=False),
     )
     db.commit()
     return tw, art

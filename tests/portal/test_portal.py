@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kefu.knowledge.commands import CreateArticle, CreateFaq
+
 
 def _faq(db: Any, brand: Any, locale: str, questions: list[str], answer: str, published: bool = True) -> None:
     from kefu.knowledge.service import create_faq
@@ -11,13 +13,15 @@ def _faq(db: Any, brand: Any, locale: str, questions: list[str], answer: str, pu
     create_faq(
         db,
         None,
-        brand_id=brand.id,
-        locale=locale,
-        questions=questions,
-        answer=answer,
-        category=None,
-        intent=None,
-        is_published=published,
+        CreateFaq(
+            brand_id=brand.id,
+            locale=locale,
+            questions=questions,
+            answer=answer,
+            category=None,
+            intent=None,
+            is_published=published,
+        ),
     )
     db.commit()
 
@@ -31,12 +35,14 @@ def test_search_matches_across_scripts_and_hides_drafts(client: Any, make: Any, 
     create_article(
         db,
         None,
-        brand_id=brand.id,
-        locale="en",
-        category=None,
-        title="Password help",
-        body="Reset your password from the sign-in page.",
-        is_published=True,
+        CreateArticle(
+            brand_id=brand.id,
+            locale="en",
+            category=None,
+            title="Password help",
+            body="Reset your password from the sign-in page.",
+            is_published=True,
+        ),
     )
     db.commit()
     r = client.get(f"/portal/{brand.slug}", params={"q": "忘记密码"})  # Simplified query, Traditional entry

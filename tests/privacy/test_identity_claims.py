@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from kefu.conversations.commands import CreateConversation
+
 
 def _session(client: Any, ib: Any, brand: Any, **kw: Any) -> dict[str, Any]:
     r = client.post("/api/v1/widget/session", json={"inbox_id": ib.id, "brand": brand.slug, **kw})
@@ -74,7 +76,7 @@ def test_forged_email_sender_is_not_a_verified_owner(db: Any, make: Any) -> None
 
     brand = make.brand()
     c = make.customer(brand, name="x", email="v@example.com")
-    conv = create_conversation(db, brand_id=brand.id, customer_id=c.id, channel="email", actor=None)
+    conv = create_conversation(db, CreateConversation(brand_id=brand.id, customer_id=c.id, channel="email"), actor=None)
     add_message(db, conv, sender_type="customer", body="hi")
     assert verified_owner(db, conv, c.id)
     add_message(db, conv, sender_type="customer", body="hi", meta={"unverified_sender": True})

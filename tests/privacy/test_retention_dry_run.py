@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from kefu.conversations.commands import CreateConversation
 from tests.test_cli import cli_db as cli_db
 
 
@@ -30,7 +31,9 @@ def _seed() -> dict[str, int]:
             at = utcnow() - timedelta(days=age_days)
             cust = create_customer(s, brand_id=brand.id, actor=None, name="林志明", email=f"{key}@example.com")
             cust.created_at = at
-            conv = create_conversation(s, brand_id=brand.id, customer_id=cust.id, channel="line", actor=None)
+            conv = create_conversation(
+                s, CreateConversation(brand_id=brand.id, customer_id=cust.id, channel="line"), actor=None
+            )
             add_message(s, conv, sender_type="customer", body="手機 0912345678")
             conv.status, conv.last_message_at = "closed", at
             t = create_ticket(s, actor=None, brand_id=brand.id, subject="舊案 0912345678", customer_id=cust.id)

@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from kefu.conversations.commands import CreateConversation
+
 
 def _customer_with_history(db: Any, make: Any) -> tuple[Any, Any, Any]:
     from kefu.conversations.service import add_message, create_conversation
@@ -18,11 +20,15 @@ def _customer_with_history(db: Any, make: Any) -> tuple[Any, Any, Any]:
     brand = make.brand()
     cust = make.customer(brand, name="陳美玲", email="meiling@example.com", phone="0912345678", locale="zh-TW")
     add_identity(db, cust, "line", "Uline0001", "美玲")
-    recent = create_conversation(db, brand_id=brand.id, customer_id=cust.id, channel="line", actor=None)
+    recent = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=cust.id, channel="line"), actor=None
+    )
     add_message(db, recent, sender_type="customer", body="我的地址是台北市信義區松仁路100號")
     add_message(db, recent, sender_type="agent", body="好的 meiling@example.com 已收到")
     add_message(db, recent, sender_type="agent", body="內部備註", is_note=True)
-    old = create_conversation(db, brand_id=brand.id, customer_id=cust.id, channel="email", actor=None)
+    old = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=cust.id, channel="email"), actor=None
+    )
     m, _ = add_message(db, old, sender_type="customer", body="兩年前的信")
     long_ago = utcnow() - timedelta(days=800)
     old.last_message_at = long_ago
@@ -171,13 +177,17 @@ def test_retention_deidentifies_old_closed_records_in_batches(db: Any, make: Any
             cust = make.customer(b, name="林志明", email=f"old{i}@example.com")
             add_identity(db, cust, "phone", f"091234567{i}")
             cust.created_at = six_years
-            conv = create_conversation(db, brand_id=b.id, customer_id=cust.id, channel="line", actor=None)
+            conv = create_conversation(
+                db, CreateConversation(brand_id=b.id, customer_id=cust.id, channel="line"), actor=None
+            )
             add_message(db, conv, sender_type="customer", body=f"手機 091234567{i} 謝謝")
             conv.status, conv.last_message_at = "closed", six_years
             t = create_ticket(db, actor=None, brand_id=b.id, subject="舊案", description="email old@example.com")
             t.status, t.closed_at, t.updated_at = "closed", six_years, six_years
             convs.append(conv)
-    fresh = create_conversation(db, brand_id=brand.id, customer_id=convs[0].customer_id, channel="web_chat", actor=None)
+    fresh = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=convs[0].customer_id, channel="web_chat"), actor=None
+    )
     add_message(db, fresh, sender_type="customer", body="新訊息 0912345670")
     fresh.status = "closed"
     db.commit()

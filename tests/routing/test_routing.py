@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kefu.routing.commands import CreateRoutingRule
 from tests.tickets.helpers import Clock, admin_principal
 
 
@@ -109,11 +110,10 @@ def test_skills_strategy_requires_skills(db: Any, make: Any, clock: Clock) -> No
     _online(db, en, skills=["lang:en"])
     create_rule(
         db,
-        brand_id=brand.id,
+        CreateRoutingRule(
+            brand_id=brand.id, name="refund skill", conditions={"category": "refund"}, required_skills=["refund"]
+        ),
         actor=p,
-        name="refund skill",
-        conditions={"category": "refund"},
-        required_skills=["refund"],
     )
     t_en = create_ticket(db, brand_id=brand.id, subject="Where", actor=p, team_id=team.id, language="en")
     t_zh = create_ticket(

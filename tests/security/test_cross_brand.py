@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kefu.conversations.commands import CreateConversation
+
 
 def _brands(make: Any) -> tuple[Any, Any]:
     return make.brand(ticket_prefix="BRA"), make.brand(ticket_prefix="BRB")
@@ -53,7 +55,7 @@ def test_assignment_checks_brand_and_reply_permission(client: Any, make: Any, db
     assert not any("機密內容" in str(e.data) for e in events)  # nobody outside the brand was told anything
     assert client.patch(url, json={"assignee_id": agent_b.id}, headers=h).status_code == 200
     conv = create_conversation(
-        db, brand_id=b.id, customer_id=make.customer(b, name="c").id, channel="web_chat", actor=None
+        db, CreateConversation(brand_id=b.id, customer_id=make.customer(b, name="c").id, channel="web_chat"), actor=None
     )
     db.commit()
     r = client.patch(f"/api/v1/conversations/{conv.id}", json={"assignee_id": agent_a.id}, headers=h)
@@ -67,7 +69,7 @@ def test_console_assignee_list_and_form(client: Any, make: Any, db: Any) -> None
     agent_a, auditor_b, agent_b = make.agent("agent", [a]), make.agent("auditor", [b]), make.agent("agent", [b])
     sup = make.agent("supervisor", [b])
     conv = create_conversation(
-        db, brand_id=b.id, customer_id=make.customer(b, name="c").id, channel="web_chat", actor=None
+        db, CreateConversation(brand_id=b.id, customer_id=make.customer(b, name="c").id, channel="web_chat"), actor=None
     )
     db.commit()
     r = client.post("/api/v1/auth/login", json={"email": sup.email, "password": "correct horse 1"})

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from kefu.conversations.commands import CreateConversation
 from tests.security.test_route_matrix import _fill, api_routes
 
 NAME = "林美華"
@@ -39,7 +40,9 @@ def _world(db: Any, make: Any) -> dict[str, Any]:
     add_identity(db, cust, "line", LINE_ID, NAME)
     ib = create_inbox(db, brand, kind="line", name="line", config={"channel_access_token": "t"}, actor=None)
     conv = create_conversation(
-        db, brand_id=brand.id, customer_id=cust.id, channel="line", actor=None, inbox_id=ib.id, subject=TEXT[:60]
+        db,
+        CreateConversation(brand_id=brand.id, customer_id=cust.id, channel="line", inbox_id=ib.id, subject=TEXT[:60]),
+        actor=None,
     )
     msg, _ = add_message(db, conv, sender_type="customer", body=TEXT)
     ticket = create_ticket(

@@ -9,6 +9,8 @@ from typing import Any
 
 from fastapi.routing import APIRoute
 
+from kefu.conversations.commands import CreateConversation
+
 ROLES = ("admin", "supervisor", "agent", "auditor")
 
 
@@ -41,7 +43,9 @@ def _world(db: Any, make: Any) -> dict[str, Any]:
 
     brand = make.brand(ticket_prefix="".join(random.choices(string.ascii_uppercase, k=6)))
     cust = make.customer(brand, name="王小明", email="ming@example.com")
-    conv = create_conversation(db, brand_id=brand.id, customer_id=cust.id, channel="web_chat", actor=None)
+    conv = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=cust.id, channel="web_chat"), actor=None
+    )
     add_message(db, conv, sender_type="customer", body="電話 0912345678")
     t = create_ticket(db, actor=None, brand_id=brand.id, subject="s", description="d", customer_id=cust.id)
     db.commit()

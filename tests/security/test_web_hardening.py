@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
+from kefu.conversations.commands import CreateConversation
+
 XSS_NAME = "<script>alert('name')</script>"
 XSS_BODY = '<img src=x onerror="alert(1)">'
 XSS_FILE = '"><svg onload=alert(2)>.png'
@@ -48,7 +50,9 @@ def test_stored_xss_is_escaped_on_console_pages(client: Any, make: Any, db: Any)
     brand = make.brand()
     agent = make.agent("supervisor", [brand])
     cust = make.customer(brand, name=XSS_NAME, email="x@example.com")
-    conv = create_conversation(db, brand_id=brand.id, customer_id=cust.id, channel="email", actor=None)
+    conv = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=cust.id, channel="email"), actor=None
+    )
     conv.subject = XSS_SUBJECT
     msg, _ = add_message(db, conv, sender_type="customer", body=XSS_BODY)
     msg.attachments = [{"filename": XSS_FILE, "url": "/api/v1/channels/attachments/1", "content_type": "image/png"}]
@@ -84,7 +88,7 @@ def test_websocket_topic_authorization(client: Any, make: Any, db: Any) -> None:
 
     a, b = make.brand(), make.brand()
     conv_b = create_conversation(
-        db, brand_id=b.id, customer_id=make.customer(b, name="y").id, channel="line", actor=None
+        db, CreateConversation(brand_id=b.id, customer_id=make.customer(b, name="y").id, channel="line"), actor=None
     )
     db.commit()
     token = _ws_token(make, "agent", [a])
@@ -131,7 +135,9 @@ def test_attachments_download_with_nosniff_and_brand_check(
     monkeypatch.setenv("KEFU_DATA_DIR", str(tmp_path))
     brand, other = make.brand(), make.brand()
     conv = create_conversation(
-        db, brand_id=brand.id, customer_id=make.customer(brand, name="z").id, channel="line", actor=None
+        db,
+        CreateConversation(brand_id=brand.id, customer_id=make.customer(brand, name="z").id, channel="line"),
+        actor=None,
     )
     row = storage.store(
         db,

@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from kefu.conversations.commands import CreateConversation
+
 
 def _resolved_ticket(db: Any, make: Any, *, channel: str = "line", locale: str | None = None) -> tuple[Any, Any]:
     from kefu.conversations.service import create_conversation
@@ -15,7 +17,9 @@ def _resolved_ticket(db: Any, make: Any, *, channel: str = "line", locale: str |
 
     brand = make.brand()
     customer = make.customer(brand, name="陳小姐", locale=locale)
-    conv = create_conversation(db, brand_id=brand.id, customer_id=customer.id, channel=channel, actor=None)
+    conv = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=customer.id, channel=channel), actor=None
+    )
     ticket = create_ticket(
         db,
         brand_id=brand.id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kefu.conversations.commands import CreateConversation
 from tests.tickets.helpers import admin_principal
 
 
@@ -26,7 +27,9 @@ def test_ticket_and_conversation_commands_publish_their_events(db: Any, make: An
     customer = make.customer(brand)
     b, topics_of = f"brand:{brand.id}", lambda kind, id_: (f"brand:{brand.id}", f"{kind}:{id_}")
 
-    conv = create_conversation(db, brand_id=brand.id, customer_id=customer.id, channel="api", actor=None)
+    conv = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=customer.id, channel="api"), actor=None
+    )
     assert _seen(events) == []  # nothing leaves before the commit
     db.commit()
     assert _seen(events) == [

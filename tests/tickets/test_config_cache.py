@@ -6,12 +6,16 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from kefu.tickets.commands import CreateCategory
+
 
 def test_category_keys_are_cached_and_a_change_applies_at_the_next_read(db: Any, make: Any, count_queries: Any) -> None:
     from kefu.tickets.service import active_category_keys, create_category, update_category
 
     brand = make.brand()
-    create_category(db, brand_id=brand.id, actor=None, key="billing", label_zh="帳務", label_en="Billing")
+    create_category(
+        db, CreateCategory(brand_id=brand.id, key="billing", label_zh="帳務", label_en="Billing"), actor=None
+    )
     db.commit()
     assert active_category_keys(db, brand.id) == {"billing"}
     db.commit()
@@ -20,7 +24,9 @@ def test_category_keys_are_cached_and_a_change_applies_at_the_next_read(db: Any,
         assert active_category_keys(db, brand.id) == {"billing"}
     assert q.count == 1, str(q)  # the brand's version token, once per transaction; the keys come from the cache
     db.commit()
-    row = create_category(db, brand_id=brand.id, actor=None, key="refund", label_zh="退款", label_en="Refund")
+    row = create_category(
+        db, CreateCategory(brand_id=brand.id, key="refund", label_zh="退款", label_en="Refund"), actor=None
+    )
     assert active_category_keys(db, brand.id) == {"billing", "refund"}  # the writing transaction sees its change
     db.commit()
     assert active_category_keys(db, brand.id) == {"billing", "refund"}
@@ -36,7 +42,9 @@ def test_a_change_made_by_another_process_is_seen_through_the_version_row(db: An
     from kefu.tickets.service import active_category_keys, create_category
 
     brand = make.brand()
-    create_category(db, brand_id=brand.id, actor=None, key="billing", label_zh="帳務", label_en="Billing")
+    create_category(
+        db, CreateCategory(brand_id=brand.id, key="billing", label_zh="帳務", label_en="Billing"), actor=None
+    )
     db.commit()
     assert active_category_keys(db, brand.id) == {"billing"}
     db.commit()

@@ -8,6 +8,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from kefu.conversations.commands import CreateConversation
+
 
 def _ticket(db: Any, make: Any, **kw: Any) -> Any:
     from kefu.tickets.service import create_ticket
@@ -66,7 +68,9 @@ def test_api_and_console_form_refuse_unknown_values(client: Any, make: Any, db: 
     assert set(spec["TicketPriority"]["enum"]) == {"low", "normal", "high", "urgent"}
 
     customer = make.customer(brand, name="王小明")
-    conv = create_conversation(db, brand_id=brand.id, customer_id=customer.id, channel="line", actor=None)
+    conv = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=customer.id, channel="line"), actor=None
+    )
     ticket = create_ticket(db, brand_id=brand.id, subject="t", actor=None, conversation_id=conv.id)
     db.commit()
     login = client.post("/api/v1/auth/login", json={"email": agent.email, "password": "correct horse 1"})
@@ -101,7 +105,9 @@ def test_database_check_constraints(db: Any, make: Any, table: str, column: str)
 
     t = _ticket(db, make)
     brand = db.get(Brand, t.brand_id)
-    conv = create_conversation(db, brand_id=brand.id, customer_id=make.customer(brand).id, channel="line", actor=None)
+    conv = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=make.customer(brand).id, channel="line"), actor=None
+    )
     add_message(db, conv, sender_type="customer", body="hi")
     create_inbox(db, brand, kind="email", name="support", config={}, actor=None)
     db.commit()

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from kefu.conversations.commands import CreateConversation
 from tests.tickets.helpers import admin_principal
 
 
@@ -13,7 +14,9 @@ def _ticket_with_messages(db: Any, brand: Any, customer: Any, subject: str, *bod
     from kefu.conversations.service import add_message, create_conversation
     from kefu.tickets.service import create_ticket
 
-    conv = create_conversation(db, brand_id=brand.id, customer_id=customer.id, channel="web_chat", actor=None)
+    conv = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=customer.id, channel="web_chat"), actor=None
+    )
     for i, body in enumerate(bodies):
         add_message(db, conv, sender_type="customer" if i % 2 == 0 else "agent", body=body)
     t = create_ticket(db, brand_id=brand.id, subject=subject, actor=None, conversation_id=conv.id, **kw)

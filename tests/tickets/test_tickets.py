@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from kefu.conversations.commands import CreateConversation
 from kefu.core.errors import Conflict, InvalidInput
 from tests.tickets.helpers import Clock, admin_principal, tw
 
@@ -32,7 +33,9 @@ def test_auto_classification_and_feedback(client: Any, db: Any, make: Any, clock
     agent = make.agent("agent", [brand])
     p = admin_principal(agent)
     cust = make.customer(brand, name="李")
-    conv = create_conversation(db, brand_id=brand.id, customer_id=cust.id, channel="line", actor=None)
+    conv = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=cust.id, channel="line"), actor=None
+    )
     add_message(db, conv, sender_type="customer", body="我的帳號被盜用，登入不了")
     t = create_ticket(db, brand_id=brand.id, subject="求助", actor=p, conversation_id=conv.id)
     assert (t.category, t.category_source, t.category_confidence) == ("account_anomaly", "auto", 1.0)
@@ -51,7 +54,9 @@ def test_auto_classification_and_feedback(client: Any, db: Any, make: Any, clock
             return "logistics", 0.4  # below the default 0.5 threshold
 
     with runtime.override(CLASSIFIER, lambda session, brand_id: Always()):
-        conv2 = create_conversation(db, brand_id=brand.id, customer_id=cust.id, channel="line", actor=None)
+        conv2 = create_conversation(
+            db, CreateConversation(brand_id=brand.id, customer_id=cust.id, channel="line"), actor=None
+        )
         t2 = create_ticket(db, brand_id=brand.id, subject="?", actor=p, conversation_id=conv2.id)
         assert t2.category is None
         r = client.post("/api/v1/tickets/classify", json={"brand_id": brand.id, "text": "x"}, headers=sup).json()
@@ -119,7 +124,9 @@ def test_links_merge_split(db: Any, make: Any, clock: Clock, events: Any) -> Non
     a = create_ticket(db, brand_id=brand.id, subject="A", actor=p, customer_id=cust.id, tags=["x"])
     b = create_ticket(db, brand_id=brand.id, subject="B", actor=p, tags=["y"])
     c = create_ticket(db, brand_id=brand.id, subject="C", actor=p)
-    conv_b = create_conversation(db, brand_id=brand.id, customer_id=cust.id, channel="email", actor=None)
+    conv_b = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=cust.id, channel="email"), actor=None
+    )
     conv_b.ticket_id = b.id
     link_tickets(db, a, c, "related", p)
     with pytest.raises(Conflict):
@@ -140,7 +147,9 @@ def test_links_merge_split(db: Any, make: Any, clock: Clock, events: Any) -> Non
     with pytest.raises(Conflict):
         merge_tickets(db, c, [b], p)
 
-    conv_a = create_conversation(db, brand_id=brand.id, customer_id=cust.id, channel="line", actor=None)
+    conv_a = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=cust.id, channel="line"), actor=None
+    )
     conv_a.ticket_id = a.id
     child = split_ticket(db, a, p, subject="另一個問題", conversation_ids=[conv_a.id])
     assert conv_a.ticket_id == child.id and conv_b.ticket_id == a.id
@@ -151,12 +160,13 @@ def test_links_merge_split(db: Any, make: Any, clock: Clock, events: Any) -> Non
 
 
 def test_auto_close_and_customer_confirmation(db: Any, make: Any, clock: Clock) -> None:
+    from kefu.brands.commands import UpdateBrand
     from kefu.brands.service import update_brand
     from kefu.tickets.service import auto_close_resolved, confirm_resolution, create_ticket, update_ticket
 
     brand = make.brand()
     p = admin_principal(make.agent("admin"))
-    update_brand(db, brand, p, settings={"auto_close_days": 3})
+    update_brand(db, brand, p, UpdateBrand(settings={"auto_close_days": 3}))
     t1 = create_ticket(db, brand_id=brand.id, subject="1", actor=p)
     t2 = create_ticket(db, brand_id=brand.id, subject="2", actor=p)
     t3 = create_ticket(db, brand_id=brand.id, subject="3", actor=p)

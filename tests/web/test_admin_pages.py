@@ -6,6 +6,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from kefu.conversations.commands import CreateConversation
+from kefu.knowledge.commands import CreateFaq
+
 
 def _login(client: Any, agent: Any) -> dict[str, str]:
     r = client.post("/api/v1/auth/login", json={"email": agent.email, "password": "correct horse 1"})
@@ -54,13 +57,15 @@ def test_review_queue_page_attaches_question(client: Any, make: Any, db: Any) ->
     faq = create_faq(
         db,
         None,
-        brand_id=brand.id,
-        locale="zh-TW",
-        questions=["忘記密碼"],
-        answer="請重設",
-        category=None,
-        intent="password",
-        is_published=True,
+        CreateFaq(
+            brand_id=brand.id,
+            locale="zh-TW",
+            questions=["忘記密碼"],
+            answer="請重設",
+            category=None,
+            intent="password",
+            is_published=True,
+        ),
     )
     item = BotReviewItem(brand_id=brand.id, text="密碼想不起來", reason="low_confidence", candidates=[])
     db.add(item)
@@ -84,7 +89,9 @@ def test_sla_and_complaint_views(client: Any, make: Any, db: Any) -> None:
     convs = {}
     for name, category in (("逾時客戶", None), ("客訴客戶", "complaint"), ("一般客戶", None)):
         cust = make.customer(brand, name=name)
-        conv = create_conversation(db, brand_id=brand.id, customer_id=cust.id, channel="web_chat", actor=None)
+        conv = create_conversation(
+            db, CreateConversation(brand_id=brand.id, customer_id=cust.id, channel="web_chat"), actor=None
+        )
         add_message(db, conv, sender_type="customer", body=f"{name}的訊息")
         create_ticket(
             db,
@@ -116,7 +123,9 @@ def test_assist_panel_renders_summary(client: Any, make: Any, db: Any) -> None:
     brand = make.brand()
     agent = make.agent("agent", [brand])
     cust = make.customer(brand, name="李")
-    conv = create_conversation(db, brand_id=brand.id, customer_id=cust.id, channel="web_chat", actor=None)
+    conv = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=cust.id, channel="web_chat"), actor=None
+    )
     add_message(db, conv, sender_type="customer", body="<b>我的訂單</b>還沒到")
     db.commit()
     _login(client, agent)
@@ -132,7 +141,9 @@ def test_console_masks_pii_for_agents_not_supervisors(client: Any, make: Any, db
     agent = make.agent("agent", [brand])
     sup = make.agent("supervisor", [brand])
     cust = make.customer(brand, name="王小明", email="wang.xiaoming@example.com", phone="0912-345-678")
-    conv = create_conversation(db, brand_id=brand.id, customer_id=cust.id, channel="line", actor=None)
+    conv = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=cust.id, channel="line"), actor=None
+    )
     add_message(db, conv, sender_type="customer", body="我的手機是 0912-345-678，信用卡 4111 1111 1111 1111")
     db.commit()
     _login(client, agent)

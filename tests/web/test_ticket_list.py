@@ -12,7 +12,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import event, select
 
+from kefu.conversations.commands import CreateConversation
 from kefu.core.db import utcnow
+from kefu.tickets.commands import CreateFieldDefinition
 
 
 @pytest.fixture(autouse=True)
@@ -235,7 +237,9 @@ def test_timeline_attachments_and_download_access(client: Any, make: Any, db: An
     agent = make.agent("agent", [brand])
     outsider = make.agent("agent", [other])
     customer = make.customer(brand, name="客戶")
-    conv = create_conversation(db, brand_id=brand.id, customer_id=customer.id, channel="board", actor=None)
+    conv = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=customer.id, channel="board"), actor=None
+    )
     png = b"\x89PNG\r\n\x1a\n" + b"0" * 64
     image = store(
         db, brand_id=brand.id, conversation_id=conv.id, filename="receipt.png", content_type="image/png", data=png
@@ -326,7 +330,9 @@ def test_case_page_edits_custom_fields_through_the_service(client: Any, make: An
     agent = make.agent("agent", [brand])
     for key, type_, options in (("order_no", "text", []), ("amount", "integer", []), ("gift", "boolean", [])):
         create_field_definition(
-            db, brand_id=brand.id, actor=None, key=key, label_zh=key, label_en=key, type=type_, options=options
+            db,
+            CreateFieldDefinition(brand_id=brand.id, key=key, label_zh=key, label_en=key, type=type_, options=options),
+            actor=None,
         )
     db.commit()
     ticket = _ticket(db, brand, "電話退款")

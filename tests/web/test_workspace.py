@@ -28,7 +28,9 @@ def _conv(db: Any, brand: Any, customer: Any, *bodies: str, ticket_subject: str 
     from kefu.conversations.service import add_message, create_conversation
     from kefu.tickets.service import create_ticket
 
-    conv = create_conversation(db, brand_id=brand.id, customer_id=customer.id, channel="line", actor=None, **kw)
+    conv = create_conversation(
+        db, {"brand_id": brand.id, "customer_id": customer.id, "channel": "line", **kw}, actor=None
+    )
     db.flush()
     for body in bodies:
         add_message(db, conv, sender_type="customer", body=body)

@@ -19,13 +19,19 @@ from kefu.auth.models import ROLES
 from kefu.bot import service as bot_service
 from kefu.brands import service as brand_service
 from kefu.brands import theme as brand_theme
+from kefu.brands.commands import UpdateBrand
 from kefu.brands.models import CHANNEL_KINDS, Brand
+from kefu.core.commands import build
 from kefu.core.errors import Conflict, Forbidden, InvalidInput, ProblemError
 from kefu.followups import service as followups
+from kefu.followups.commands import CreateFollowUpRule
 from kefu.knowledge import service as kb_service
+from kefu.knowledge.commands import CreateFaq, UpdateFaq
 from kefu.knowledge.models import LOCALES
 from kefu.macros import service as macros
+from kefu.macros.commands import CreateCanned
 from kefu.routing import service as routing_service
+from kefu.routing.commands import CreateRoutingRule, UpdateRoutingRule
 from kefu.routing.models import STRATEGIES
 from kefu.sla import service as sla_service
 from kefu.sla.calendar import DEFAULT_CALENDAR_CONFIGS, WEEKDAYS, CalendarConfig, available_holiday_sets
@@ -547,9 +553,10 @@ async def create_rule(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
         parsed.errors["conditions"] = t["ae_condition"]
     if not parsed.errors:
         try:
-            routing_service.create_rule(
-                db, brand_id=brand_id, actor=ctx.principal, name=name[:200], conditions=parsed.value, **actions
+            command = build(
+                CreateRoutingRule, {"brand_id": brand_id, "name": name[:200], "conditions": parsed.value, **actions}
             )
+            routing_service.create_rule(db, command, actor=ctx.principal)
         except ProblemError as exc:
             db.rollback()
             parsed.errors["_form"] = _service_error(ctx, exc)
@@ -580,12 +587,8 @@ async def update_rule(request: Request, rule_id: int, ctx: Ctx, db: DB) -> HTMLR
         parsed.errors["conditions"] = t["ae_condition"]
     if not parsed.errors:
         try:
-            routing_service.update_rule(
-                db,
-                rule,
-                ctx.principal,
-                {"conditions": parsed.value, "is_active": bool(values.get("active")), **actions},
-            )
+            changes = {"conditions": parsed.value, "is_active": bool(values.get("active")), **actions}
+            routing_service.update_rule(db, rule, ctx.principal, build(UpdateRoutingRule, changes))
         except ProblemError as exc:
             db.rollback()
             parsed.errors["_form"] = _service_error(ctx, exc)
@@ -766,16 +769,17 @@ async def update_brand(request: Request, brand_id: int, ctx: Ctx, db: DB) -> HTM
     timezone = f.check_timezone(values, "timezone", t, parsed.errors)
     if not parsed.errors:
         try:
-            brand_service.update_brand(
-                db,
-                brand,
-                ctx.principal,
-                name=name[:200],
-                default_locale=locale,
-                timezone=timezone,
-                tiers=parsed.value["tiers"],
-                settings={"sla_tier": sla_tier} if sla_tier else None,
+            command = build(
+                UpdateBrand,
+                {
+                    "name": name[:200],
+                    "default_locale": locale,
+                    "timezone": timezone,
+                    "tiers": parsed.value["tiers"],
+                    "settings": {"sla_tier": sla_tier} if sla_tier else None,
+                },
             )
+            brand_service.update_brand(db, brand, ctx.principal, command)
         except ProblemError as exc:
             db.rollback()
             parsed.errors["_form"] = _service_error(ctx, exc)
@@ -813,11 +817,16 @@ async def create_canned(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
             macros.create(
                 db,
                 ctx.principal,
-                brand_id=brand_id,
-                locale=locale,
-                shortcut=shortcut,
-                title=title[:200],
-                body=body[:20_000],
+                build(
+                    CreateCanned,
+                    {
+                        "brand_id": brand_id,
+                        "locale": locale,
+                        "shortcut": shortcut,
+                        "title": title[:200],
+                        "body": body[:20_000],
+                    },
+                ),
             )
         except Conflict:
             db.rollback()
@@ -847,13 +856,18 @@ def create_faq(
         kb_service.create_faq(
             db,
             ctx.principal,
-            brand_id=brand_id,
-            locale=locale,
-            questions=_lines(questions),
-            answer=answer,
-            category=category or None,
-            intent=None,
-            is_published=True,
+            build(
+                CreateFaq,
+                {
+                    "brand_id": brand_id,
+                    "locale": locale,
+                    "questions": _lines(questions),
+                    "answer": answer,
+                    "category": category or None,
+                    "intent": None,
+                    "is_published": True,
+                },
+            ),
         )
     except ProblemError as exc:
         db.rollback()
@@ -884,7 +898,7 @@ def update_faq(
                 db,
                 faq,
                 ctx.principal,
-                {"questions": _lines(questions), "answer": answer, "is_published": bool(published)},
+                build(UpdateFaq, {"questions": _lines(questions), "answer": answer, "is_published": bool(published)}),
             )
     except ProblemError as exc:
         db.rollback()
@@ -911,18 +925,20 @@ def create_follow_up_rule(
     if priority and priority not in ("low", "normal", "high", "urgent"):
         return _redisplay(request, ctx, db, "followups", brand_id, f"Unknown priority {priority!r}.")
     try:
-        followups.create_rule(
-            db,
-            ctx.principal,
-            brand_id,
-            name=name,
-            category=category.strip() or None,
-            priority=priority or None,
-            attempts=attempts,
-            within_days=within_days,
-            first_after_hours=first_after_hours,
-            stop_when_reached=bool(stop_when_reached),
+        command = build(
+            CreateFollowUpRule,
+            {
+                "brand_id": brand_id,
+                "name": name,
+                "category": category.strip() or None,
+                "priority": priority or None,
+                "attempts": attempts,
+                "within_days": within_days,
+                "first_after_hours": first_after_hours,
+                "stop_when_reached": bool(stop_when_reached),
+            },
         )
+        followups.create_rule(db, ctx.principal, command)
     except ProblemError as exc:
         db.rollback()
         return _redisplay(request, ctx, db, "followups", brand_id, exc.detail)

@@ -25,6 +25,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from kefu.core.commands import build
+from kefu.knowledge.commands import CreateFaq
+
 NO_ANSWER_LABELS = frozenset({"oos", "chitchat", "smalltalk", "chit-chat", "none", ""})
 OUTCOMES = (
     "answered_right",
@@ -207,12 +210,17 @@ def _run_eval(
                 row = create_faq(
                     s,
                     None,
-                    brand_id=brand_id,
-                    locale=faq.locale,
-                    external_id=faq.id,
-                    questions=faq.questions,
-                    answer=faq.answer or faq.id,
-                    is_published=True,
+                    build(
+                        CreateFaq,
+                        {
+                            "brand_id": brand_id,
+                            "locale": faq.locale,
+                            "external_id": faq.id,
+                            "questions": faq.questions,
+                            "answer": faq.answer or faq.id,
+                            "is_published": True,
+                        },
+                    ),
                 )
                 faq_ext[row.id] = faq.id
         started = time.perf_counter()

@@ -53,8 +53,7 @@ def get_brand(brand_id: int, principal: CurrentPrincipal, db: DB) -> BrandOut:
 def update_brand(brand_id: int, body: BrandUpdate, db: DB, principal: Manage) -> BrandOut:
     """Change a brand."""
     brand = service.get_brand(db, brand_id, principal)
-    changes = body.model_dump(exclude_unset=True)
-    return BrandOut.model_validate(service.update_brand(db, brand, principal, **changes))
+    return BrandOut.model_validate(service.update_brand(db, brand, principal, body))
 
 
 @router.get("/brands/{brand_id}/inboxes", response_model=list[InboxOut])

@@ -7,15 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kefu.brands.commands import TierIn, UpdateBrand
 from kefu.brands.models import CHANNEL_KINDS
-
-
-class TierIn(BaseModel):
-    """A membership tier: reached when cumulative spend ≥ min_spend."""
-
-    level: int = Field(ge=1, le=9)
-    name: str = Field(min_length=1, max_length=64)
-    min_spend: float = Field(ge=0)
 
 
 class BrandCreate(BaseModel):
@@ -29,14 +22,10 @@ class BrandCreate(BaseModel):
     tiers: list[TierIn] | None = None
 
 
-class BrandUpdate(BaseModel):
+class BrandUpdate(UpdateBrand):
     """Partial brand change."""
 
-    name: str | None = Field(default=None, max_length=200)
-    default_locale: str | None = Field(default=None, pattern=r"^(zh-TW|zh-CN|en)$")
-    timezone: str | None = None
-    tiers: list[TierIn] | None = None
-    settings: dict[str, Any] | None = None
+    model_config = ConfigDict(extra="ignore")  # the API keeps ignoring unknown fields
 
 
 class BrandOut(BaseModel):

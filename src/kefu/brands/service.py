@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from kefu.audit.service import record
 from kefu.auth.permissions import Principal
+from kefu.brands.commands import UpdateBrand, changes_of, ensure
 from kefu.brands.models import CHANNEL_KINDS, DEFAULT_TIERS, Brand, Inbox
 from kefu.core.access import ensure_brand
 from kefu.core.errors import Conflict, InvalidInput, NotFound
@@ -110,8 +112,9 @@ def public_web_chat(session: Session, slug: str) -> tuple[Brand, Inbox] | None:
     return None if inbox is None else (brand, inbox)
 
 
-def update_brand(session: Session, brand: Brand, actor: Principal, **changes: Any) -> Brand:
-    """Apply a partial change to a brand."""
+def update_brand(session: Session, brand: Brand, actor: Principal, command: UpdateBrand | Mapping[str, Any]) -> Brand:
+    """Apply a partial change to a brand: the fields the command sets (None leaves a field as it is)."""
+    changes = changes_of(ensure(UpdateBrand, command))
     if changes.get("timezone"):
         _check_tz(changes["timezone"])
     if changes.get("tiers") is not None:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kefu.auth.permissions import Principal
+from kefu.brands.commands import UpdateBrand, build
 from kefu.brands.models import Brand, BrandAsset
 from kefu.brands.service import update_brand
 from kefu.core.db import utcnow
@@ -154,7 +155,7 @@ def save_theme(
         assets.pop(kind, None)
     raw["assets"] = assets
     stored = {k: v for k, v in raw.items() if v}
-    update_brand(session, brand, actor, settings={"theme": stored or None})
+    update_brand(session, brand, actor, build(UpdateBrand, {"settings": {"theme": stored or None}}))
     return theme_of(brand)
 
 

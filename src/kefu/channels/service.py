@@ -19,8 +19,10 @@ from kefu.channels.base import ChannelAdapter, get_adapter
 from kefu.channels.models import InboundEvent, OutboxMessage
 from kefu.channels.storage import describe, store
 from kefu.channels.types import Attachment, EventType, InboundMessage, InvalidPayloadError
+from kefu.conversations.commands import CreateConversation
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.service import add_message, create_conversation
+from kefu.core.commands import build
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from kefu.core.events import publish
@@ -310,14 +312,19 @@ def _conversation(
         return conv, False
     conv = create_conversation(
         session,
-        brand_id=inbox.brand_id,
-        customer_id=customer.id,
-        channel=inbox.kind,
+        build(
+            CreateConversation,
+            {
+                "brand_id": inbox.brand_id,
+                "customer_id": customer.id,
+                "channel": inbox.kind,
+                "inbox_id": inbox.id,
+                "subject": (msg.subject or None) and (msg.subject or "")[:500],
+                "status": str((inbox.config or {}).get("initial_status", "open")),
+                "external_thread_id": adapter.thread_key(msg)[:500],
+            },
+        ),
         actor=None,
-        inbox_id=inbox.id,
-        subject=(msg.subject or None) and (msg.subject or "")[:500],
-        status=str((inbox.config or {}).get("initial_status", "open")),
-        external_thread_id=adapter.thread_key(msg)[:500],
     )
     return conv, True
 

@@ -68,8 +68,7 @@ def get_complaint(complaint_id: int, db: DB, principal: Read) -> ComplaintOut:
 def update_complaint(complaint_id: int, body: ComplaintUpdate, db: DB, principal: Write) -> ComplaintOut:
     """Correct the form or change the level."""
     c = service.get_complaint(db, complaint_id, principal)
-    changes = body.model_dump(exclude_unset=True)
-    return ComplaintOut.model_validate(service.update_complaint(db, c, principal, changes))
+    return ComplaintOut.model_validate(service.update_complaint(db, c, principal, body))
 
 
 @router.post("/complaints/{complaint_id}/acknowledge", response_model=ComplaintOut)
@@ -151,9 +150,7 @@ def get_case(case_id: int, db: DB, principal: Read) -> RegulatorCaseOut:
 def update_case(case_id: int, body: RegulatorCaseUpdate, db: DB, principal: Write) -> RegulatorCaseOut:
     """Edit a case (e.g. flag a coordination meeting)."""
     c = service.get_regulator_case(db, case_id, principal)
-    return RegulatorCaseOut.model_validate(
-        service.update_regulator_case(db, c, principal, body.model_dump(exclude_unset=True))
-    )
+    return RegulatorCaseOut.model_validate(service.update_regulator_case(db, c, principal, body))
 
 
 @router.post("/regulator-cases/{case_id}/reply", response_model=RegulatorCaseOut)

@@ -7,15 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-LEVEL_PATTERN = "^(normal|dispute|major)$"
-
-
-class EvidenceRef(BaseModel):
-    """A reference to an uploaded attachment (stored elsewhere)."""
-
-    name: str = Field(min_length=1, max_length=300)
-    ref: str = Field(min_length=1, max_length=1000)
-    content_type: str | None = Field(default=None, max_length=100)
+from kefu.complaints.commands import LEVEL_PATTERN, EvidenceRef, UpdateComplaint, UpdateRegulatorCase
 
 
 class ComplaintIn(BaseModel):
@@ -36,17 +28,10 @@ class ComplaintIn(BaseModel):
     received_at: datetime | None = None
 
 
-class ComplaintUpdate(BaseModel):
+class ComplaintUpdate(UpdateComplaint):
     """Form corrections or a level change."""
 
-    level: str | None = Field(default=None, pattern=LEVEL_PATTERN)
-    complainant_name: str | None = Field(default=None, min_length=1, max_length=200)
-    complainant_contact: str | None = Field(default=None, max_length=320)
-    product: str | None = Field(default=None, max_length=500)
-    order_number: str | None = Field(default=None, max_length=100)
-    description: str | None = Field(default=None, min_length=1, max_length=50_000)
-    requested_remedy: str | None = Field(default=None, max_length=10_000)
-    evidence: list[EvidenceRef] | None = Field(default=None, max_length=50)
+    model_config = ConfigDict(extra="ignore")  # the API keeps ignoring unknown fields
 
 
 class MessageIn(BaseModel):
@@ -113,15 +98,10 @@ class RegulatorCaseIn(BaseModel):
     complaint_id: int | None = None
 
 
-class RegulatorCaseUpdate(BaseModel):
+class RegulatorCaseUpdate(UpdateRegulatorCase):
     """Case changes."""
 
-    agency: str | None = Field(default=None, min_length=1, max_length=200)
-    reference_no: str | None = Field(default=None, max_length=100)
-    subject: str | None = Field(default=None, min_length=1, max_length=500)
-    summary: str | None = Field(default=None, max_length=50_000)
-    coordination_meeting: bool | None = None
-    meeting_at: datetime | None = None
+    model_config = ConfigDict(extra="ignore")  # the API keeps ignoring unknown fields
 
 
 class RegulatorCaseOut(BaseModel):

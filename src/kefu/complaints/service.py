@@ -11,7 +11,7 @@ calendar days (default 15) of receipt; statistics report, per month of receipt, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +24,7 @@ from kefu.audit.service import record
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
 from kefu.brands.service import get_brand
+from kefu.complaints.commands import UpdateComplaint, UpdateRegulatorCase, changes_of, ensure
 from kefu.complaints.models import COMPLAINT_LEVELS, Complaint, RegulatorCase
 from kefu.complaints.punctuality import DeadlineStats, by_month, year_range
 from kefu.core.access import ensure_brand
@@ -210,8 +211,11 @@ def _resolve_at(session: Session, t: Ticket, actor: Principal | None, at: dateti
         sla.refresh_ticket_sla(session, t)
 
 
-def update_complaint(session: Session, c: Complaint, actor: Principal | None, changes: dict[str, Any]) -> Complaint:
+def update_complaint(
+    session: Session, c: Complaint, actor: Principal | None, command: UpdateComplaint | Mapping[str, Any]
+) -> Complaint:
     """Edit form fields or the level (a level change re-matches the ticket's SLA policy)."""
+    changes = changes_of(ensure(UpdateComplaint, command))
     if c.status == "closed":
         raise Conflict("The complaint is closed.")
     level = changes.get("level")
@@ -409,9 +413,10 @@ def get_regulator_case(session: Session, case_id: int, actor: Principal | None) 
 
 
 def update_regulator_case(
-    session: Session, c: RegulatorCase, actor: Principal | None, changes: dict[str, Any]
+    session: Session, c: RegulatorCase, actor: Principal | None, command: UpdateRegulatorCase | Mapping[str, Any]
 ) -> RegulatorCase:
-    """Edit a case (agency, reference, summary, coordination meeting)."""
+    """Edit a case (agency, reference, summary, coordination meeting): the fields the command sets."""
+    changes = changes_of(ensure(UpdateRegulatorCase, command))
     for key, value in changes.items():
         if value is not None or key == "meeting_at":
             setattr(c, key, value)

@@ -49,13 +49,12 @@ def message_event(m: Message) -> dict[str, Any]:
 
 def create_conversation(
     session: Session,
-    command: CreateConversation | Mapping[str, Any] | None = None,
+    command: CreateConversation | Mapping[str, Any],
     *,
     actor: Principal | None,
-    **fields: Any,
 ) -> Conversation:
-    """Start a conversation with a customer (a command, or its fields as keywords)."""
-    cmd = ensure(CreateConversation, command if command is not None else fields)
+    """Start a conversation with a customer (a plain mapping is validated into the command first)."""
+    cmd = ensure(CreateConversation, command)
     brand_id, customer_id, inbox_id = cmd.brand_id, cmd.customer_id, cmd.inbox_id
     ensure_brand(actor, brand_id, "Brand")
     customer = session.get(Customer, customer_id)

@@ -99,7 +99,7 @@ def get_customer(customer_id: int, db: DB, principal: Read) -> CustomerDetail:
 def update_customer(customer_id: int, body: CustomerUpdate, db: DB, principal: Write) -> CustomerDetail:
     """Change a customer."""
     c = service.get_customer(db, customer_id, principal)
-    service.update_customer(db, c, principal, body.model_dump(exclude_unset=True))
+    service.update_customer(db, c, principal, body)
     return _detail(db, customer_id, principal)
 
 
@@ -161,6 +161,4 @@ def get_organization(org_id: int, db: DB, principal: Read) -> OrganizationOut:
 def update_organization(org_id: int, body: OrganizationUpdate, db: DB, principal: Write) -> OrganizationOut:
     """Change an organization."""
     org = service.get_organization(db, org_id, principal)
-    return OrganizationOut.model_validate(
-        service.update_organization(db, org, principal, body.model_dump(exclude_unset=True))
-    )
+    return OrganizationOut.model_validate(service.update_organization(db, org, principal, body))

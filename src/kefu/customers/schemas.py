@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kefu.customers.commands import UpdateCustomer, UpdateOrganization
+
 IDENTITY_KINDS_PATTERN = "^(email|phone|line|messenger|web|api|board)$"
 
 
@@ -43,16 +45,10 @@ class CustomerCreate(BaseModel):
     identities: list[IdentityIn] = Field(default_factory=list)
 
 
-class CustomerUpdate(BaseModel):
+class CustomerUpdate(UpdateCustomer):
     """Partial customer change."""
 
-    name: str | None = Field(default=None, max_length=200)
-    email: str | None = Field(default=None, max_length=320)
-    phone: str | None = Field(default=None, max_length=64)
-    locale: str | None = Field(default=None, pattern=r"^(zh-TW|zh-CN|en)$")
-    organization_id: int | None = None
-    vip: bool | None = None
-    attributes: dict[str, Any] | None = None
+    model_config = ConfigDict(extra="ignore")  # the API keeps ignoring unknown fields
 
 
 class PurchaseIn(BaseModel):
@@ -105,13 +101,10 @@ class OrganizationCreate(BaseModel):
     notes: str = Field(default="", max_length=2000)
 
 
-class OrganizationUpdate(BaseModel):
+class OrganizationUpdate(UpdateOrganization):
     """Partial organization change."""
 
-    name: str | None = Field(default=None, max_length=200)
-    domain: str | None = Field(default=None, max_length=200)
-    dedicated_team_id: int | None = None
-    notes: str | None = Field(default=None, max_length=2000)
+    model_config = ConfigDict(extra="ignore")  # the API keeps ignoring unknown fields
 
 
 class OrganizationOut(BaseModel):

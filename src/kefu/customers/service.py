@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -20,6 +21,7 @@ from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.events import publish
 from kefu.core.like import pattern
 from kefu.core.pagination import keyset_page
+from kefu.customers.commands import UpdateCustomer, UpdateOrganization, changes_of, ensure
 from kefu.customers.models import Customer, CustomerIdentity, CustomerNote, Organization
 from kefu.privacy.search import person_filter
 from kefu.tickets.models import Ticket
@@ -168,8 +170,11 @@ def find_or_create_by_identity(
     return customer, True
 
 
-def update_customer(session: Session, customer: Customer, actor: Principal, changes: dict[str, Any]) -> Customer:
-    """Apply a partial change."""
+def update_customer(
+    session: Session, customer: Customer, actor: Principal, command: UpdateCustomer | Mapping[str, Any]
+) -> Customer:
+    """Apply the fields the command sets."""
+    changes = changes_of(ensure(UpdateCustomer, command))
     if "organization_id" in changes:
         _check_org(session, customer.brand_id, changes["organization_id"])
     if changes.get("email"):
@@ -550,8 +555,11 @@ def get_organization(session: Session, org_id: int, principal: Principal | None)
     return org
 
 
-def update_organization(session: Session, org: Organization, actor: Principal, changes: dict[str, Any]) -> Organization:
-    """Apply a partial change."""
+def update_organization(
+    session: Session, org: Organization, actor: Principal, command: UpdateOrganization | Mapping[str, Any]
+) -> Organization:
+    """Apply the fields the command sets."""
+    changes = changes_of(ensure(UpdateOrganization, command))
     if "dedicated_team_id" in changes:
         _check_team(session, org.brand_id, changes["dedicated_team_id"])
     if "domain" in changes:

@@ -15,10 +15,14 @@ from kefu.auth.service import create_agent, create_team, set_agent_brands
 from kefu.bot.service import in_script
 from kefu.brands.models import Brand
 from kefu.brands.service import create_brand, create_inbox
+from kefu.conversations.commands import CreateConversation
 from kefu.conversations.service import add_message, create_conversation
+from kefu.core.commands import build
 from kefu.customers.service import add_identity, create_customer, create_organization
 from kefu.demo.history import load_articles, load_history
+from kefu.knowledge.commands import CreateFaq
 from kefu.knowledge.service import create_faq
+from kefu.macros.commands import CreateCanned
 from kefu.macros.service import create as create_canned
 from kefu.tickets.service import create_ticket
 
@@ -112,38 +116,53 @@ def load_demo(session: Session, password: str) -> bool:
         create_faq(
             session,
             None,
-            brand_id=brand.id,
-            locale="zh-TW",
-            external_id=item["intent"],
-            category=item["category"],
-            intent=item["intent"],
-            questions=zh["q"],
-            answer=zh["a"],
-            is_published=True,
+            build(
+                CreateFaq,
+                {
+                    "brand_id": brand.id,
+                    "locale": "zh-TW",
+                    "external_id": item["intent"],
+                    "category": item["category"],
+                    "intent": item["intent"],
+                    "questions": zh["q"],
+                    "answer": zh["a"],
+                    "is_published": True,
+                },
+            ),
         )
         create_faq(
             session,
             None,
-            brand_id=brand.id,
-            locale="zh-CN",
-            external_id=item["intent"],
-            category=item["category"],
-            intent=item["intent"],
-            questions=[in_script(q, "zh-TW", "zh-CN") for q in zh["q"]],
-            answer=in_script(zh["a"], "zh-TW", "zh-CN"),  # OpenCC plus mainland quotes (“” rather than 「」)
-            is_published=True,
+            build(
+                CreateFaq,
+                {
+                    "brand_id": brand.id,
+                    "locale": "zh-CN",
+                    "external_id": item["intent"],
+                    "category": item["category"],
+                    "intent": item["intent"],
+                    "questions": [in_script(q, "zh-TW", "zh-CN") for q in zh["q"]],
+                    "answer": in_script(zh["a"], "zh-TW", "zh-CN"),
+                    "is_published": True,
+                },
+            ),
         )
         create_faq(
             session,
             None,
-            brand_id=brand.id,
-            locale="en",
-            external_id=item["intent"],
-            category=item["category"],
-            intent=item["intent"],
-            questions=item["en"]["q"],
-            answer=item["en"]["a"],
-            is_published=True,
+            build(
+                CreateFaq,
+                {
+                    "brand_id": brand.id,
+                    "locale": "en",
+                    "external_id": item["intent"],
+                    "category": item["category"],
+                    "intent": item["intent"],
+                    "questions": item["en"]["q"],
+                    "answer": item["en"]["a"],
+                    "is_published": True,
+                },
+            ),
         )
     load_articles(session, brand)
 
@@ -156,7 +175,14 @@ def load_demo(session: Session, password: str) -> bool:
         ("en", "hello", "Greeting", "Hi {customer_name}, this is {agent_name} — happy to help."),
         ("en", "thanks", "Closing", "Thanks for reaching out! Reply any time about ticket {ticket_number}."),
     ]:
-        create_canned(session, admin, brand_id=brand.id, locale=locale, shortcut=shortcut, title=title, body=body)
+        create_canned(
+            session,
+            admin,
+            build(
+                CreateCanned,
+                {"brand_id": brand.id, "locale": locale, "shortcut": shortcut, "title": title, "body": body},
+            ),
+        )
 
     org = create_organization(
         session,
@@ -209,12 +235,17 @@ def load_demo(session: Session, password: str) -> bool:
 
     conv = create_conversation(
         session,
-        brand_id=brand.id,
-        customer_id=amy.id,
-        channel="web_chat",
-        inbox_id=inboxes["web_chat"].id,
+        build(
+            CreateConversation,
+            {
+                "brand_id": brand.id,
+                "customer_id": amy.id,
+                "channel": "web_chat",
+                "inbox_id": inboxes["web_chat"].id,
+                "status": "open",
+            },
+        ),
         actor=None,
-        status="open",
     )
     add_message(session, conv, sender_type="customer", body="你好，我的訂單付款失敗但是有扣款")
     add_message(
@@ -239,10 +270,10 @@ def load_demo(session: Session, password: str) -> bool:
     )
     line_conv = create_conversation(
         session,
-        brand_id=brand.id,
-        customer_id=amy.id,
-        channel="line",
-        inbox_id=inboxes["line"].id,
+        build(
+            CreateConversation,
+            {"brand_id": brand.id, "customer_id": amy.id, "channel": "line", "inbox_id": inboxes["line"].id},
+        ),
         actor=None,
     )
     add_message(
@@ -254,11 +285,16 @@ def load_demo(session: Session, password: str) -> bool:
     )
     mail = create_conversation(
         session,
-        brand_id=brand.id,
-        customer_id=john.id,
-        channel="email",
-        inbox_id=inboxes["email"].id,
-        subject="Where is my package?",
+        build(
+            CreateConversation,
+            {
+                "brand_id": brand.id,
+                "customer_id": john.id,
+                "channel": "email",
+                "inbox_id": inboxes["email"].id,
+                "subject": "Where is my package?",
+            },
+        ),
         actor=None,
     )
     add_message(

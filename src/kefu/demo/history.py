@@ -17,10 +17,13 @@ from sqlalchemy.orm import Session
 
 from kefu.auth.models import Agent, Team
 from kefu.brands.models import Brand, Inbox
+from kefu.conversations.commands import CreateConversation
 from kefu.conversations.service import add_message, create_conversation
+from kefu.core.commands import build
 from kefu.core.db import utcnow
 from kefu.customers.models import Customer
 from kefu.customers.service import create_customer
+from kefu.knowledge.commands import CreateArticle
 from kefu.knowledge.service import create_article
 from kefu.tickets.models import Ticket
 from kefu.tickets.service import create_ticket
@@ -143,13 +146,18 @@ def load_history(
         agent = by_short.get(case.agent)
         conv = create_conversation(
             session,
-            brand_id=brand.id,
-            customer_id=customer.id,
-            channel=case.channel,
-            inbox_id=inboxes[case.channel].id,
-            subject=case.subject if case.channel == "email" else None,
+            build(
+                CreateConversation,
+                {
+                    "brand_id": brand.id,
+                    "customer_id": customer.id,
+                    "channel": case.channel,
+                    "inbox_id": inboxes[case.channel].id,
+                    "subject": case.subject if case.channel == "email" else None,
+                    "status": "open",
+                },
+            ),
             actor=None,
-            status="open",
         )
         add_message(session, conv, sender_type="customer", body=case.ask, created_at=opened)
         ticket = create_ticket(
@@ -211,10 +219,15 @@ def load_articles(session: Session, brand: Brand) -> int:
         create_article(
             session,
             None,
-            brand_id=brand.id,
-            locale=item["locale"],
-            category=item["category"],
-            title=item["title"],
-            body=item["body"],
+            build(
+                CreateArticle,
+                {
+                    "brand_id": brand.id,
+                    "locale": item["locale"],
+                    "category": item["category"],
+                    "title": item["title"],
+                    "body": item["body"],
+                },
+            ),
         )
     return len(items)

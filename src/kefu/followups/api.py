@@ -45,9 +45,7 @@ def out(f: FollowUp, t: Ticket) -> FollowUpOut:
 @router.post("/follow-up-rules", response_model=RuleOut, status_code=201)
 def create_rule(body: RuleIn, db: DB, principal: Configure) -> RuleOut:
     """Add a rule: which resolved cases get follow-up contacts, how many, within how many days."""
-    data = body.model_dump()
-    brand_id = data.pop("brand_id")
-    return RuleOut.model_validate(service.create_rule(db, principal, brand_id, **data))
+    return RuleOut.model_validate(service.create_rule(db, principal, body))
 
 
 @router.get("/follow-up-rules", response_model=list[RuleOut])

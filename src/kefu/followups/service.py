@@ -10,7 +10,7 @@ remaining attempts are cancelled). Due attempts notify their assignee once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +26,7 @@ from kefu.core.access import ensure_brand
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.events import publish
+from kefu.followups.commands import CreateFollowUpRule, ensure
 from kefu.followups.models import OUTCOMES, FollowUp, FollowUpRule
 from kefu.sla.notifications import notify
 from kefu.tickets.models import Ticket
@@ -38,18 +39,16 @@ LOOKBACK = timedelta(days=2)  # the planner catches cases resolved while it was 
 # ---------------------------------------------------------------- rules
 
 
-def create_rule(session: Session, actor: Principal, brand_id: int, **fields: Any) -> FollowUpRule:
-    """Add a follow-up rule to a brand (unique name)."""
+def create_rule(session: Session, actor: Principal, command: CreateFollowUpRule | Mapping[str, Any]) -> FollowUpRule:
+    """Add a follow-up rule to a brand (unique name); a plain mapping is validated into the command first."""
+    cmd = ensure(CreateFollowUpRule, command)
+    brand_id = cmd.brand_id
     get_brand(session, brand_id, actor)
-    if fields["attempts"] < 1 or fields["within_days"] < 1:
-        raise InvalidInput("attempts and within_days must be at least 1.")
-    if fields["first_after_hours"] > fields["within_days"] * 24:
+    if cmd.first_after_hours > cmd.within_days * 24:
         raise InvalidInput("The first contact must fall within the follow-up window.")
-    if session.scalar(
-        select(FollowUpRule.id).where(FollowUpRule.brand_id == brand_id, FollowUpRule.name == fields["name"])
-    ):
-        raise Conflict(f"A follow-up rule named {fields['name']!r} exists.")
-    rule = FollowUpRule(brand_id=brand_id, **fields)
+    if session.scalar(select(FollowUpRule.id).where(FollowUpRule.brand_id == brand_id, FollowUpRule.name == cmd.name)):
+        raise Conflict(f"A follow-up rule named {cmd.name!r} exists.")
+    rule = FollowUpRule(**cmd.model_dump())
     session.add(rule)
     session.flush()
     record(session, actor, "follow_up_rule.create", target_type="follow_up_rule", target_id=rule.id, brand_id=brand_id)

@@ -13,8 +13,8 @@ from kefu.auth.permissions import Principal
 from kefu.brands.service import get_brand
 from kefu.core.errors import InvalidInput, ProblemError
 from kefu.knowledge import bulk, service
+from kefu.knowledge.commands import LOCALE_PATTERN, UpdateArticle, build
 from kefu.knowledge.schemas import (
-    LOCALE_PATTERN,
     ArticleCreate,
     ArticleOut,
     ArticleUpdate,
@@ -40,7 +40,7 @@ def list_faqs(db: DB, principal: Read, brand_id: int, locale: Locale = None) -> 
 @router.post("/faqs", response_model=FaqOut, status_code=201)
 def create_faq(body: FaqCreate, db: DB, principal: Write) -> FaqOut:
     """Add an FAQ entry."""
-    return FaqOut.model_validate(service.create_faq(db, principal, **body.model_dump()))
+    return FaqOut.model_validate(service.create_faq(db, principal, body))
 
 
 @router.get("/faqs/{faq_id}", response_model=FaqOut)
@@ -53,7 +53,7 @@ def get_faq(faq_id: int, db: DB, principal: Read) -> FaqOut:
 def update_faq(faq_id: int, body: FaqUpdate, db: DB, principal: Write) -> FaqOut:
     """Change an FAQ entry."""
     faq = service.get_faq(db, faq_id, principal)
-    return FaqOut.model_validate(service.update_faq(db, faq, principal, body.model_dump(exclude_unset=True)))
+    return FaqOut.model_validate(service.update_faq(db, faq, principal, body))
 
 
 @router.delete("/faqs/{faq_id}", status_code=204)
@@ -72,7 +72,7 @@ def list_articles(db: DB, principal: Read, brand_id: int, locale: Locale = None)
 @router.post("/articles", response_model=ArticleOut, status_code=201)
 def create_article(body: ArticleCreate, db: DB, principal: Write) -> ArticleOut:
     """Add an article."""
-    return ArticleOut.model_validate(service.create_article(db, principal, **body.model_dump()))
+    return ArticleOut.model_validate(service.create_article(db, principal, body))
 
 
 @router.get("/articles/{article_id}", response_model=ArticleOut)
@@ -85,7 +85,9 @@ def get_article(article_id: int, db: DB, principal: Read) -> ArticleOut:
 def update_article(article_id: int, body: ArticleUpdate, db: DB, principal: Write) -> ArticleOut:
     """Change an article."""
     art = service.get_article(db, article_id, principal)
-    return ArticleOut.model_validate(service.update_article(db, art, principal, body.model_dump(exclude_unset=True)))
+    return ArticleOut.model_validate(
+        service.update_article(db, art, principal, build(UpdateArticle, body.model_dump(exclude_unset=True)))
+    )
 
 
 MAX_IMPORT_BYTES = 50 * 1024 * 1024

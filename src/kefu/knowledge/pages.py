@@ -17,6 +17,7 @@ from kefu.brands.service import get_brand, visible_brands
 from kefu.core.errors import Forbidden, InvalidInput, ProblemError
 from kefu.knowledge import bulk
 from kefu.knowledge import service as kb_service
+from kefu.knowledge.commands import CreateArticle, CreateFaq, UpdateArticle, UpdateFaq, build
 from kefu.knowledge.models import LOCALES, Article, FaqEntry
 from kefu.knowledge.render import for_channel
 from kefu.web.forms import lenient_int
@@ -323,11 +324,10 @@ async def save_faq(request: Request, ctx: Ctx, db: DB) -> HTMLResponse | Redirec
                     faq = existing[loc]
                     if not faq.external_id:
                         faq.external_id = group
-                    kb_service.update_faq(db, faq, ctx.principal, fields)
+                    kb_service.update_faq(db, faq, ctx.principal, build(UpdateFaq, fields))
                 else:
-                    faq = kb_service.create_faq(
-                        db, ctx.principal, brand_id=brand.id, locale=loc, external_id=group, intent=None, **fields
-                    )
+                    new = {"brand_id": brand.id, "locale": loc, "external_id": group, "intent": None, **fields}
+                    faq = kb_service.create_faq(db, ctx.principal, build(CreateFaq, new))
                 first_id = first_id or faq.id
         except ProblemError as exc:
             db.rollback()
@@ -427,8 +427,8 @@ async def save_article(request: Request, ctx: Ctx, db: DB) -> HTMLResponse | Red
         art = kb_service.get_article(db, art_id, ctx.principal)
         if art.brand_id != brand.id:
             raise InvalidInput("That article belongs to another brand.")
-        kb_service.update_article(db, art, ctx.principal, fields)
+        kb_service.update_article(db, art, ctx.principal, build(UpdateArticle, fields))
     else:
-        art = kb_service.create_article(db, ctx.principal, brand_id=brand.id, **fields)
+        art = kb_service.create_article(db, ctx.principal, build(CreateArticle, {"brand_id": brand.id, **fields}))
     db.commit()
     return RedirectResponse(f"/admin/kb/article/{art.id}?saved=1", status_code=303)

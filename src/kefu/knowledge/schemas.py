@@ -3,40 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-LOCALE_PATTERN = r"^(zh-TW|zh-CN|en)$"
-FORMAT_PATTERN = r"^(text|html|markdown)$"
-CategoryPath = list[Annotated[str, Field(min_length=1, max_length=200)]]
+from kefu.knowledge.commands import (
+    CreateArticle,
+    CreateFaq,
+    UpdateFaq,
+)
 
 
-class FaqCreate(BaseModel):
+class FaqCreate(CreateFaq):
     """New FAQ entry."""
 
-    brand_id: int
-    locale: str = Field(pattern=LOCALE_PATTERN)
-    external_id: str | None = Field(default=None, min_length=1, max_length=200)
-    category: str | None = Field(default=None, max_length=64)
-    category_path: CategoryPath = Field(default_factory=list, max_length=10)
-    intent: str | None = Field(default=None, max_length=64)
-    questions: list[Annotated[str, Field(max_length=1000)]] = Field(min_length=1)
-    answer: str = Field(min_length=1, max_length=20_000)
-    answer_format: str = Field(default="text", pattern=FORMAT_PATTERN)
-    is_published: bool = True
+    model_config = ConfigDict(extra="ignore")  # the API keeps ignoring unknown fields
 
 
-class FaqUpdate(BaseModel):
+class FaqUpdate(UpdateFaq):
     """Partial FAQ change."""
 
-    category: str | None = Field(default=None, max_length=64)
-    category_path: CategoryPath | None = Field(default=None, max_length=10)
-    intent: str | None = Field(default=None, max_length=64)
-    questions: list[Annotated[str, Field(max_length=1000)]] | None = Field(default=None, min_length=1)
-    answer: str | None = Field(default=None, min_length=1, max_length=20_000)
-    answer_format: str | None = Field(default=None, pattern=FORMAT_PATTERN)
-    is_published: bool | None = None
+    model_config = ConfigDict(extra="ignore")  # the API keeps ignoring unknown fields
 
 
 class FaqOut(BaseModel):
@@ -58,17 +44,14 @@ class FaqOut(BaseModel):
     updated_at: datetime
 
 
-class ArticleCreate(BaseModel):
+class ArticleCreate(CreateArticle):
     """New article."""
 
-    brand_id: int
-    locale: str = Field(pattern=LOCALE_PATTERN)
-    category: str | None = Field(default=None, max_length=64)
-    title: str = Field(min_length=1, max_length=300)
-    body: str = Field(min_length=1, max_length=200_000)
-    is_published: bool = True
+    model_config = ConfigDict(extra="ignore")  # the API keeps ignoring unknown fields
 
 
+# Not a subclass of UpdateArticle: the API cannot move an article to another locale (the console editor can), so
+# the handler builds the command from this body.
 class ArticleUpdate(BaseModel):
     """Partial article change."""
 

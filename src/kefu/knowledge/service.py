@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -14,6 +15,7 @@ from kefu.core.access import ensure_brand
 from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.events import publish
 from kefu.core.like import contains
+from kefu.knowledge.commands import CreateArticle, CreateFaq, UpdateArticle, UpdateFaq, changes_of, ensure
 from kefu.knowledge.models import LOCALES, Article, FaqEntry
 from kefu.knowledge.render import clean_answer
 
@@ -73,8 +75,9 @@ def _check_external_id(session: Session, brand_id: int, external_id: str | None,
         raise Conflict(f"FAQ {external_id!r} already exists in {locale} (id {other}).")
 
 
-def create_faq(session: Session, actor: Principal | None, **fields: Any) -> FaqEntry:
-    """Add an FAQ entry."""
+def create_faq(session: Session, actor: Principal | None, command: CreateFaq | Mapping[str, Any]) -> FaqEntry:
+    """Add an FAQ entry (a plain mapping is validated into the command first)."""
+    fields = ensure(CreateFaq, command).model_dump()
     get_brand(session, fields["brand_id"], actor)
     if fields["locale"] not in LOCALES:
         raise InvalidInput(f"Unknown locale {fields['locale']!r}.")
@@ -97,9 +100,9 @@ def get_faq(session: Session, faq_id: int, principal: Principal | None) -> FaqEn
     return faq
 
 
-def update_faq(session: Session, faq: FaqEntry, actor: Principal, changes: dict[str, Any]) -> FaqEntry:
-    """Apply a partial change."""
-    changes = _fill(dict(changes), faq)
+def update_faq(session: Session, faq: FaqEntry, actor: Principal, command: UpdateFaq | Mapping[str, Any]) -> FaqEntry:
+    """Apply the fields the command sets."""
+    changes = _fill(changes_of(ensure(UpdateFaq, command)), faq)
     for key, value in changes.items():
         if value is not None or key in ("category", "intent"):
             setattr(faq, key, value)
@@ -162,8 +165,9 @@ def search_faqs(
     return list(rows), total
 
 
-def create_article(session: Session, actor: Principal | None, **fields: Any) -> Article:
-    """Add an article."""
+def create_article(session: Session, actor: Principal | None, command: CreateArticle | Mapping[str, Any]) -> Article:
+    """Add an article (a plain mapping is validated into the command first)."""
+    fields = ensure(CreateArticle, command).model_dump()
     get_brand(session, fields["brand_id"], actor)
     art = Article(**fields)
     session.add(art)
@@ -182,8 +186,11 @@ def get_article(session: Session, article_id: int, principal: Principal | None) 
     return art
 
 
-def update_article(session: Session, art: Article, actor: Principal, changes: dict[str, Any]) -> Article:
-    """Apply a partial change."""
+def update_article(
+    session: Session, art: Article, actor: Principal, command: UpdateArticle | Mapping[str, Any]
+) -> Article:
+    """Apply the fields the command sets."""
+    changes = changes_of(ensure(UpdateArticle, command))
     for key, value in changes.items():
         if value is not None or key == "category":
             setattr(art, key, value)

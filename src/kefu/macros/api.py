@@ -31,14 +31,14 @@ def search(
 @router.post("", response_model=CannedOut, status_code=201)
 def create(body: CannedCreate, db: DB, principal: Write) -> CannedOut:
     """Add a canned response (editors)."""
-    return CannedOut.model_validate(service.create(db, principal, **body.model_dump()))
+    return CannedOut.model_validate(service.create(db, principal, body))
 
 
 @router.patch("/{canned_id}", response_model=CannedOut)
 def update(canned_id: int, body: CannedUpdate, db: DB, principal: Write) -> CannedOut:
     """Change a canned response."""
     row = service.get(db, canned_id, principal)
-    return CannedOut.model_validate(service.update(db, row, principal, body.model_dump(exclude_unset=True)))
+    return CannedOut.model_validate(service.update(db, row, principal, body))
 
 
 @router.delete("/{canned_id}", status_code=204)

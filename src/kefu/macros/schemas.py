@@ -4,24 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
+
+from kefu.macros.commands import CreateCanned, UpdateCanned
 
 
-class CannedCreate(BaseModel):
+class CannedCreate(CreateCanned):
     """New canned response."""
 
-    brand_id: int
-    locale: str = Field(pattern=r"^(zh-TW|zh-CN|en)$")
-    shortcut: str = Field(pattern=r"^[\w-]{1,64}$")
-    title: str = Field(min_length=1, max_length=200)
-    body: str = Field(min_length=1, max_length=20_000)
+    model_config = ConfigDict(extra="ignore")  # the API keeps ignoring unknown fields
 
 
-class CannedUpdate(BaseModel):
+class CannedUpdate(UpdateCanned):
     """Partial change."""
 
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    body: str | None = Field(default=None, min_length=1, max_length=20_000)
+    model_config = ConfigDict(extra="ignore")  # the API keeps ignoring unknown fields
 
 
 class CannedOut(BaseModel):

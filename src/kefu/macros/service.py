@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -14,13 +15,15 @@ from kefu.brands.service import get_brand
 from kefu.core import like
 from kefu.core.access import ensure_brand
 from kefu.core.errors import Conflict, NotFound
+from kefu.macros.commands import CreateCanned, UpdateCanned, changes_of, ensure
 from kefu.macros.models import CannedResponse
 
 PLACEHOLDER = re.compile(r"\{(customer_name|agent_name|ticket_number|brand_name)\}")
 
 
-def create(session: Session, actor: Principal, **fields: Any) -> CannedResponse:
-    """Add a canned response."""
+def create(session: Session, actor: Principal, command: CreateCanned | Mapping[str, Any]) -> CannedResponse:
+    """Add a canned response (a plain mapping is validated into the command first)."""
+    fields = ensure(CreateCanned, command).model_dump()
     get_brand(session, fields["brand_id"], actor)
     exists = session.scalar(
         select(CannedResponse.id).where(
@@ -47,8 +50,11 @@ def get(session: Session, canned_id: int, principal: Principal) -> CannedRespons
     return row
 
 
-def update(session: Session, row: CannedResponse, actor: Principal, changes: dict[str, Any]) -> CannedResponse:
-    """Apply a partial change."""
+def update(
+    session: Session, row: CannedResponse, actor: Principal, command: UpdateCanned | Mapping[str, Any]
+) -> CannedResponse:
+    """Apply the fields the command sets (None leaves a field as it is)."""
+    changes = changes_of(ensure(UpdateCanned, command))
     for key, value in changes.items():
         if value is not None:
             setattr(row, key, value)

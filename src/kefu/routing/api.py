@@ -49,14 +49,14 @@ def list_rules(brand_id: int, db: DB, principal: Read) -> list[RuleOut]:
 @router.post("/rules", response_model=RuleOut, status_code=201)
 def create_rule(body: RuleIn, db: DB, principal: Configure) -> RuleOut:
     """Add a rule (admins and supervisors)."""
-    return RuleOut.model_validate(service.create_rule(db, actor=principal, **body.model_dump()))
+    return RuleOut.model_validate(service.create_rule(db, body, actor=principal))
 
 
 @router.patch("/rules/{rule_id}", response_model=RuleOut)
 def update_rule(rule_id: int, body: RuleUpdate, db: DB, principal: Configure) -> RuleOut:
     """Change a rule."""
     rule = service.get_rule(db, rule_id, principal)
-    return RuleOut.model_validate(service.update_rule(db, rule, principal, body.model_dump(exclude_unset=True)))
+    return RuleOut.model_validate(service.update_rule(db, rule, principal, body))
 
 
 @router.delete("/rules/{rule_id}", status_code=204)

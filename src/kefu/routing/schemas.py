@@ -7,40 +7,23 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kefu.routing.commands import CreateRoutingRule, UpdateRoutingRule
 from kefu.routing.models import STRATEGIES
-from kefu.tickets.schemas import PRIORITY_PATTERN
 
 STRATEGY_PATTERN = "^(" + "|".join(STRATEGIES) + ")$"
 
 
-class RuleIn(BaseModel):
+class RuleIn(CreateRoutingRule):
     """A routing rule; conditions keys: category, channel, priority, language, vip, organization, organization_id,
     tag, tier (a list value means any of)."""
 
-    brand_id: int
-    name: str = Field(min_length=1, max_length=200)
-    position: int | None = None
-    is_active: bool = True
-    conditions: dict[str, Any] = Field(default_factory=dict)
-    team_id: int | None = None
-    set_priority: str | None = Field(default=None, pattern=PRIORITY_PATTERN)
-    priority_bump: int = Field(default=0, ge=0, le=3)
-    required_skills: list[str] = Field(default_factory=list, max_length=50)
-    stop: bool = False
+    model_config = ConfigDict(extra="ignore")  # the API keeps ignoring unknown fields
 
 
-class RuleUpdate(BaseModel):
+class RuleUpdate(UpdateRoutingRule):
     """Rule changes."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    position: int | None = None
-    is_active: bool | None = None
-    conditions: dict[str, Any] | None = None
-    team_id: int | None = None
-    set_priority: str | None = Field(default=None, pattern=PRIORITY_PATTERN)
-    priority_bump: int | None = Field(default=None, ge=0, le=3)
-    required_skills: list[str] | None = Field(default=None, max_length=50)
-    stop: bool | None = None
+    model_config = ConfigDict(extra="ignore")  # the API keeps ignoring unknown fields
 
 
 class RuleOut(BaseModel):

@@ -24,11 +24,13 @@ from kefu.auth.service import assignable_clause, ensure_assignable
 from kefu.brands.service import get_brand
 from kefu.core import configcache
 from kefu.core.access import ensure_brand
+from kefu.core.commands import build
 from kefu.core.db import utcnow
 from kefu.core.errors import InvalidInput, NotFound
 from kefu.core.events import publish
 from kefu.core.jobs import enqueue
 from kefu.customers.models import Customer, Organization
+from kefu.routing.commands import CreateRoutingRule, UpdateRoutingRule, changes_of, ensure
 from kefu.routing.models import STRATEGIES, RoutingRule, TeamRouting
 from kefu.sla.notifications import notify
 from kefu.tickets.models import PRIORITIES, Ticket, TicketPriority, TicketStatus
@@ -430,8 +432,12 @@ def _check_rule(conditions: Mapping[str, Any], set_priority: str | None) -> None
         raise InvalidInput(f"set_priority must be one of {', '.join(PRIORITIES)}.")
 
 
-def create_rule(session: Session, *, brand_id: int, actor: Principal | None, **fields: Any) -> RoutingRule:
-    """Add a routing rule to a brand."""
+def create_rule(
+    session: Session, command: CreateRoutingRule | Mapping[str, Any], *, actor: Principal | None
+) -> RoutingRule:
+    """Add a routing rule to a brand (a plain mapping is validated into the command first)."""
+    fields = ensure(CreateRoutingRule, command).model_dump()
+    brand_id = fields.pop("brand_id")
     get_brand(session, brand_id, actor)
     _check_team(session, brand_id, fields.get("team_id"))
     _check_rule(fields.get("conditions") or {}, fields.get("set_priority"))
@@ -455,8 +461,11 @@ def get_rule(session: Session, rule_id: int, actor: Principal | None) -> Routing
     return rule
 
 
-def update_rule(session: Session, rule: RoutingRule, actor: Principal | None, changes: dict[str, Any]) -> RoutingRule:
-    """Change a routing rule."""
+def update_rule(
+    session: Session, rule: RoutingRule, actor: Principal | None, command: UpdateRoutingRule | Mapping[str, Any]
+) -> RoutingRule:
+    """Change a routing rule: the fields the command sets."""
+    changes = changes_of(ensure(UpdateRoutingRule, command))
     if "team_id" in changes:
         _check_team(session, rule.brand_id, changes["team_id"])
     _check_rule(changes.get("conditions") or {}, changes.get("set_priority"))
@@ -524,11 +533,23 @@ def install_default_routing(session: Session, brand_id: int, actor: Principal | 
         if team is None or name in existing:
             continue
         create_rule(
-            session, brand_id=brand_id, actor=actor, name=name, conditions={"category": category}, team_id=team.id
+            session,
+            build(
+                CreateRoutingRule,
+                {"brand_id": brand_id, "name": name, "conditions": {"category": category}, "team_id": team.id},
+            ),
+            actor=actor,
         )
         added["rules"] += 1
     if "vip" not in existing:
-        create_rule(session, brand_id=brand_id, actor=actor, name="vip", conditions={"vip": True}, priority_bump=1)
+        create_rule(
+            session,
+            build(
+                CreateRoutingRule,
+                {"brand_id": brand_id, "name": "vip", "conditions": {"vip": True}, "priority_bump": 1},
+            ),
+            actor=actor,
+        )
         added["rules"] += 1
     for team in teams.values():
         if session.get(TeamRouting, team.id) is None:

@@ -12,6 +12,7 @@ from kefu.auth.deps import DB, CurrentPrincipal, SettingsDep, client_ip, require
 from kefu.auth.permissions import Principal
 from kefu.core.errors import Forbidden
 from kefu.security import incidents, reset
+from kefu.security.commands import UpdateIncident
 from kefu.security.models import SecurityIncident
 from kefu.web.routing import Router
 
@@ -42,17 +43,10 @@ class IncidentIn(BaseModel):
     review_required: bool | None = None
 
 
-class IncidentUpdate(BaseModel):
+class IncidentUpdate(UpdateIncident):
     """Partial incident change."""
 
-    title: str | None = Field(default=None, min_length=1, max_length=300)
-    level: int | None = Field(default=None, ge=1, le=4)
-    description: str | None = Field(default=None, max_length=20_000)
-    category: str | None = Field(default=None, max_length=64)
-    affected_records: int | None = Field(default=None, ge=0)
-    owner_id: int | None = None
-    review_required: bool | None = None
-    review_notes: str | None = Field(default=None, max_length=20_000)
+    model_config = ConfigDict(extra="ignore")  # the API keeps ignoring unknown fields
 
 
 class IncidentOut(BaseModel):
@@ -142,7 +136,7 @@ def get_incident(incident_id: int, db: DB, principal: Audit) -> IncidentOut:
 def update_incident(incident_id: int, body: IncidentUpdate, db: DB, principal: Manager) -> IncidentOut:
     """Change an incident's description, level, owner or review notes."""
     inc = incidents.get_incident(db, incident_id, principal)
-    incidents.update_incident(db, inc, principal, body.model_dump(exclude_unset=True))
+    incidents.update_incident(db, inc, principal, body)
     return _out(inc)
 
 

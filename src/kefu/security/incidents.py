@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from kefu.security.commands import UpdateIncident, changes_of, ensure
 from kefu.security.models import INCIDENT_LEVELS, INCIDENT_STATUSES, SecurityIncident
 
 REPORT_WITHIN = timedelta(hours=1)
@@ -114,8 +116,11 @@ def create_incident(
     return inc
 
 
-def update_incident(session: Session, inc: SecurityIncident, actor: Principal, changes: dict[str, Any]) -> None:
+def update_incident(
+    session: Session, inc: SecurityIncident, actor: Principal, command: UpdateIncident | Mapping[str, Any]
+) -> None:
     """Change descriptive fields (level changes are audited with old and new values)."""
+    changes = changes_of(ensure(UpdateIncident, command))
     if inc.status == "closed":
         raise Conflict("Closed incidents cannot be changed.")
     audit: dict[str, Any] = {}

@@ -224,15 +224,14 @@ def categories(brand_id: int, db: DB, principal: Read) -> list[CategoryOut]:
 @router.post("/ticket-categories", response_model=CategoryOut, status_code=201)
 def create_category(body: CategoryIn, db: DB, principal: Configure) -> CategoryOut:
     """Add a category (admins and supervisors)."""
-    data = body.model_dump()
-    return CategoryOut.model_validate(service.create_category(db, actor=principal, **data))
+    return CategoryOut.model_validate(service.create_category(db, body, actor=principal))
 
 
 @router.patch("/ticket-categories/{category_id}", response_model=CategoryOut)
 def update_category(category_id: int, body: CategoryUpdate, db: DB, principal: Configure) -> CategoryOut:
     """Change a category."""
     row = service.get_category(db, category_id, principal)
-    return CategoryOut.model_validate(service.update_category(db, row, principal, body.model_dump(exclude_unset=True)))
+    return CategoryOut.model_validate(service.update_category(db, row, principal, body))
 
 
 @router.post("/brands/{brand_id}/ticket-categories/defaults", response_model=list[CategoryOut])
@@ -251,14 +250,14 @@ def fields(brand_id: int, db: DB, principal: Read) -> list[FieldDefinitionOut]:
 @router.post("/ticket-fields", response_model=FieldDefinitionOut, status_code=201)
 def create_field(body: FieldDefinitionIn, db: DB, principal: Configure) -> FieldDefinitionOut:
     """Define a custom field (admins and supervisors)."""
-    return FieldDefinitionOut.model_validate(service.create_field_definition(db, actor=principal, **body.model_dump()))
+    return FieldDefinitionOut.model_validate(service.create_field_definition(db, body, actor=principal))
 
 
 @router.patch("/ticket-fields/{field_id}", response_model=FieldDefinitionOut)
 def update_field(field_id: int, body: FieldDefinitionUpdate, db: DB, principal: Configure) -> FieldDefinitionOut:
     """Change a custom field definition."""
     row = service.get_field_definition(db, field_id, principal)
-    changed = service.update_field_definition(db, row, principal, body.model_dump(exclude_unset=True))
+    changed = service.update_field_definition(db, row, principal, body)
     return FieldDefinitionOut.model_validate(changed)
 
 

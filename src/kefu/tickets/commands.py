@@ -11,11 +11,26 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kefu.core.commands import build, changes_of
+from kefu.core.commands import build, changes_of, ensure
 from kefu.core.enums import ChannelKind
-from kefu.tickets.models import TicketPriority, TicketStatus
+from kefu.tickets.models import FIELD_TYPES, TicketPriority, TicketStatus
 
-__all__ = ["AssignTicket", "ChangeTicketStatus", "CreateTicket", "UpdateTicket", "build", "changes_of"]
+FIELD_TYPE_PATTERN = "^(" + "|".join(FIELD_TYPES) + ")$"
+KEY_PATTERN = "^[a-z][a-z0-9_]{0,63}$"
+
+__all__ = [
+    "AssignTicket",
+    "ChangeTicketStatus",
+    "CreateCategory",
+    "CreateFieldDefinition",
+    "CreateTicket",
+    "UpdateCategory",
+    "UpdateFieldDefinition",
+    "UpdateTicket",
+    "build",
+    "changes_of",
+    "ensure",
+]
 
 
 class CreateTicket(BaseModel):
@@ -70,3 +85,62 @@ class ChangeTicketStatus(BaseModel):
 
     status: TicketStatus
     priority: TicketPriority | None = None  # the console side panel changes both at once
+
+
+class CreateCategory(BaseModel):
+    """A new category."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    brand_id: int
+    key: str = Field(pattern=KEY_PATTERN)
+    label_zh: str = Field(min_length=1, max_length=200)
+    label_en: str = Field(min_length=1, max_length=200)
+    parent_key: str | None = Field(default=None, max_length=64)
+    keywords: list[str] = Field(default_factory=list, max_length=500)
+    position: int = 0
+    is_active: bool = True
+
+
+class UpdateCategory(BaseModel):
+    """Category changes (the key is permanent)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label_zh: str | None = Field(default=None, min_length=1, max_length=200)
+    label_en: str | None = Field(default=None, min_length=1, max_length=200)
+    parent_key: str | None = Field(default=None, max_length=64)
+    keywords: list[str] | None = Field(default=None, max_length=500)
+    position: int | None = None
+    is_active: bool | None = None
+
+
+class CreateFieldDefinition(BaseModel):
+    """A new custom field: validation keys min, max, min_length, max_length, pattern."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    brand_id: int
+    key: str = Field(pattern=KEY_PATTERN)
+    label_zh: str = Field(min_length=1, max_length=200)
+    label_en: str = Field(min_length=1, max_length=200)
+    type: str = Field(pattern=FIELD_TYPE_PATTERN)
+    required: bool = False
+    options: list[str] = Field(default_factory=list, max_length=500)
+    validation: dict[str, Any] = Field(default_factory=dict)
+    position: int = 0
+    is_active: bool = True
+
+
+class UpdateFieldDefinition(BaseModel):
+    """Field definition changes (key and type are permanent)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label_zh: str | None = Field(default=None, min_length=1, max_length=200)
+    label_en: str | None = Field(default=None, min_length=1, max_length=200)
+    required: bool | None = None
+    options: list[str] | None = Field(default=None, max_length=500)
+    validation: dict[str, Any] | None = None
+    position: int | None = None
+    is_active: bool | None = None

@@ -8,14 +8,19 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from kefu.core.enums import ChannelKind
-from kefu.tickets.commands import CreateTicket, UpdateTicket
-from kefu.tickets.models import FIELD_TYPES, LINK_KINDS, PRIORITIES, TICKET_STATUSES, TicketPriority, TicketStatus
+from kefu.tickets.commands import (
+    CreateCategory,
+    CreateFieldDefinition,
+    CreateTicket,
+    UpdateCategory,
+    UpdateFieldDefinition,
+    UpdateTicket,
+)
+from kefu.tickets.models import LINK_KINDS, PRIORITIES, TICKET_STATUSES, TicketPriority, TicketStatus
 
 STATUS_PATTERN = "^(" + "|".join(TICKET_STATUSES) + ")$"
 PRIORITY_PATTERN = "^(" + "|".join(PRIORITIES) + ")$"
 LINK_PATTERN = "^(" + "|".join(LINK_KINDS) + ")$"
-FIELD_TYPE_PATTERN = "^(" + "|".join(FIELD_TYPES) + ")$"
-KEY_PATTERN = "^[a-z][a-z0-9_]{0,63}$"
 
 
 class TicketCreate(CreateTicket):
@@ -120,28 +125,16 @@ class ActivityOut(BaseModel):
     created_at: datetime
 
 
-class CategoryIn(BaseModel):
+class CategoryIn(CreateCategory):
     """A new category."""
 
-    brand_id: int
-    key: str = Field(pattern=KEY_PATTERN)
-    label_zh: str = Field(min_length=1, max_length=200)
-    label_en: str = Field(min_length=1, max_length=200)
-    parent_key: str | None = Field(default=None, max_length=64)
-    keywords: list[str] = Field(default_factory=list, max_length=500)
-    position: int = 0
-    is_active: bool = True
+    model_config = ConfigDict(extra="ignore")  # the API keeps ignoring unknown fields
 
 
-class CategoryUpdate(BaseModel):
+class CategoryUpdate(UpdateCategory):
     """Category changes (the key is permanent)."""
 
-    label_zh: str | None = Field(default=None, min_length=1, max_length=200)
-    label_en: str | None = Field(default=None, min_length=1, max_length=200)
-    parent_key: str | None = Field(default=None, max_length=64)
-    keywords: list[str] | None = Field(default=None, max_length=500)
-    position: int | None = None
-    is_active: bool | None = None
+    model_config = ConfigDict(extra="ignore")  # the API keeps ignoring unknown fields
 
 
 class CategoryOut(BaseModel):
@@ -160,31 +153,16 @@ class CategoryOut(BaseModel):
     is_active: bool
 
 
-class FieldDefinitionIn(BaseModel):
+class FieldDefinitionIn(CreateFieldDefinition):
     """A new custom field: validation keys min, max, min_length, max_length, pattern."""
 
-    brand_id: int
-    key: str = Field(pattern=KEY_PATTERN)
-    label_zh: str = Field(min_length=1, max_length=200)
-    label_en: str = Field(min_length=1, max_length=200)
-    type: str = Field(pattern=FIELD_TYPE_PATTERN)
-    required: bool = False
-    options: list[str] = Field(default_factory=list, max_length=500)
-    validation: dict[str, Any] = Field(default_factory=dict)
-    position: int = 0
-    is_active: bool = True
+    model_config = ConfigDict(extra="ignore")  # the API keeps ignoring unknown fields
 
 
-class FieldDefinitionUpdate(BaseModel):
+class FieldDefinitionUpdate(UpdateFieldDefinition):
     """Field definition changes (key and type are permanent)."""
 
-    label_zh: str | None = Field(default=None, min_length=1, max_length=200)
-    label_en: str | None = Field(default=None, min_length=1, max_length=200)
-    required: bool | None = None
-    options: list[str] | None = Field(default=None, max_length=500)
-    validation: dict[str, Any] | None = None
-    position: int | None = None
-    is_active: bool | None = None
+    model_config = ConfigDict(extra="ignore")  # the API keeps ignoring unknown fields
 
 
 class FieldDefinitionOut(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -17,8 +17,17 @@ from kefu.brands.service import get_brand
 from kefu.core import catalog, configcache
 from kefu.core.access import ensure_brand
 from kefu.core.chinese import convert
+from kefu.core.commands import build
 from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.tickets.classify import DEFAULT_CATEGORIES
+from kefu.tickets.commands import (
+    CreateCategory,
+    CreateFieldDefinition,
+    UpdateCategory,
+    UpdateFieldDefinition,
+    changes_of,
+    ensure,
+)
 from kefu.tickets.models import (
     FIELD_TYPES,
     TicketCategory,
@@ -69,8 +78,12 @@ def list_categories(session: Session, brand_id: int, actor: Principal | None) ->
     )
 
 
-def create_category(session: Session, *, brand_id: int, actor: Principal | None, **fields: Any) -> TicketCategory:
-    """Add a category to a brand's taxonomy."""
+def create_category(
+    session: Session, command: CreateCategory | Mapping[str, Any], *, actor: Principal | None
+) -> TicketCategory:
+    """Add a category to a brand's taxonomy (a plain mapping is validated into the command first)."""
+    fields = ensure(CreateCategory, command).model_dump()
+    brand_id = fields.pop("brand_id")
     get_brand(session, brand_id, actor)
     if not _KEY_RE.match(fields["key"]):
         raise InvalidInput("Category keys are lowercase letters, digits and underscores.")
@@ -98,9 +111,10 @@ def get_category(session: Session, category_id: int, actor: Principal | None) ->
 
 
 def update_category(
-    session: Session, row: TicketCategory, actor: Principal | None, changes: dict[str, Any]
+    session: Session, row: TicketCategory, actor: Principal | None, command: UpdateCategory | Mapping[str, Any]
 ) -> TicketCategory:
     """Change labels, keywords, order, parent or active flag (the key is permanent)."""
+    changes = changes_of(ensure(UpdateCategory, command))
     for key, value in changes.items():
         if value is not None or key == "parent_key":
             setattr(row, key, value)
@@ -127,13 +141,18 @@ def install_default_categories(session: Session, brand_id: int, actor: Principal
             continue
         create_category(
             session,
-            brand_id=brand_id,
+            build(
+                CreateCategory,
+                {
+                    "brand_id": brand_id,
+                    "key": seed.key,
+                    "label_zh": seed.label_zh,
+                    "label_en": seed.label_en,
+                    "keywords": list(seed.keywords),
+                    "position": (i + 1) * 10,
+                },
+            ),
             actor=actor,
-            key=seed.key,
-            label_zh=seed.label_zh,
-            label_en=seed.label_en,
-            keywords=list(seed.keywords),
-            position=(i + 1) * 10,
         )
         added += 1
     return added
@@ -278,9 +297,11 @@ def _check_definition(type_: str, options: Sequence[Any], validation: dict[str, 
 
 
 def create_field_definition(
-    session: Session, *, brand_id: int, actor: Principal | None, **fields: Any
+    session: Session, command: CreateFieldDefinition | Mapping[str, Any], *, actor: Principal | None
 ) -> TicketFieldDefinition:
-    """Define a custom ticket field."""
+    """Define a custom ticket field (a plain mapping is validated into the command first)."""
+    fields = ensure(CreateFieldDefinition, command).model_dump()
+    brand_id = fields.pop("brand_id")
     get_brand(session, brand_id, actor)
     if not _KEY_RE.match(fields["key"]) or fields["key"] in RESERVED_FIELDS:
         raise InvalidInput("Field keys are lowercase letters, digits and underscores, and not reserved.")
@@ -309,9 +330,13 @@ def get_field_definition(session: Session, field_id: int, actor: Principal | Non
 
 
 def update_field_definition(
-    session: Session, row: TicketFieldDefinition, actor: Principal | None, changes: dict[str, Any]
+    session: Session,
+    row: TicketFieldDefinition,
+    actor: Principal | None,
+    command: UpdateFieldDefinition | Mapping[str, Any],
 ) -> TicketFieldDefinition:
     """Change a field definition (its key and type are permanent)."""
+    changes = changes_of(ensure(UpdateFieldDefinition, command))
     for key, value in changes.items():
         if value is not None:
             setattr(row, key, value)

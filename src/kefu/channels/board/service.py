@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session
 from kefu.brands.models import Inbox
 from kefu.channels.models import InboundEvent
 from kefu.channels.service import announce_inbound
+from kefu.conversations.commands import CreateConversation
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.service import add_message, create_conversation
+from kefu.core.commands import build
 from kefu.core.errors import Conflict
 from kefu.customers.models import Customer
 from kefu.customers.service import add_identity, find_or_create_by_identity
@@ -76,13 +78,18 @@ def submit(
     subject = (message.strip().splitlines() or [""])[0][:80] or "留言 / message"
     conv = create_conversation(
         session,
-        brand_id=inbox.brand_id,
-        customer_id=customer.id,
-        channel=inbox.kind,
+        build(
+            CreateConversation,
+            {
+                "brand_id": inbox.brand_id,
+                "customer_id": customer.id,
+                "channel": inbox.kind,
+                "inbox_id": inbox.id,
+                "subject": subject,
+                "external_thread_id": provider_id,
+            },
+        ),
         actor=None,
-        inbox_id=inbox.id,
-        subject=subject,
-        external_thread_id=provider_id,
     )
     msg, _ = add_message(
         session,

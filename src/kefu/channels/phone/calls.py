@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session
 
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Inbox
+from kefu.conversations.commands import CreateConversation
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.service import add_message, create_conversation, get_conversation
 from kefu.core.access import ensure_brand
+from kefu.core.commands import build
 from kefu.core.errors import Forbidden, InvalidInput
 from kefu.customers.models import Customer
 from kefu.customers.phones import phone_key
@@ -117,12 +119,17 @@ def log_call(session: Session, principal: Principal, body: CallLog) -> Logged:
         customer_id = _customer_id(session, principal, body)
         conv = create_conversation(
             session,
-            brand_id=body.brand_id,
-            customer_id=customer_id,
-            channel="phone",
+            build(
+                CreateConversation,
+                {
+                    "brand_id": body.brand_id,
+                    "customer_id": customer_id,
+                    "channel": "phone",
+                    "inbox_id": body.inbox_id,
+                    "subject": f"電話 {body.direction}",
+                },
+            ),
             actor=principal,
-            inbox_id=body.inbox_id,
-            subject=f"電話 {body.direction}",
         )
     minutes, seconds = divmod(body.duration_seconds, 60)
     direction = "來電" if body.direction == "inbound" else "去電"

@@ -37,8 +37,10 @@ from sqlalchemy.orm import Session
 from kefu.auth.models import Agent
 from kefu.brands.models import Brand, Inbox
 from kefu.channels.models import InboundEvent
+from kefu.conversations.commands import CreateConversation
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.service import add_message, create_conversation
+from kefu.core.commands import build
 from kefu.core.db import utcnow
 from kefu.core.errors import InvalidInput, NotFound, ProblemError, Unauthorized
 from kefu.core.events import publish
@@ -206,14 +208,19 @@ def _conversation(session: Session, inbox: Inbox, customer_id: int, caller: str)
         return conv
     return create_conversation(
         session,
-        brand_id=inbox.brand_id,
-        customer_id=customer_id,
-        channel="phone",
+        build(
+            CreateConversation,
+            {
+                "brand_id": inbox.brand_id,
+                "customer_id": customer_id,
+                "channel": "phone",
+                "inbox_id": inbox.id,
+                "subject": "電話來電 / Phone call",
+                "status": "open",
+                "external_thread_id": thread,
+            },
+        ),
         actor=None,
-        inbox_id=inbox.id,
-        subject="電話來電 / Phone call",
-        status="open",
-        external_thread_id=thread,
     )
 
 
