@@ -80,6 +80,6 @@ def decide(compensation_id: int, action: str, body: DecisionIn, db: DB, principa
 
 @router.post("/notices/outages/{broadcast_id}/compensations", response_model=list[CompensationOut])
 def propose_for_outage(broadcast_id: int, body: OutageIn, db: DB, principal: Manage) -> list[CompensationOut]:
-    """One proposal per customer the outage notice reached (again: only those not yet proposed)."""
+    """One proposal per customer the outage notice was addressed to (again: only those not yet proposed)."""
     rows = service.propose_for_outage(db, broadcast_id, principal, body.outage_minutes)
     return [CompensationOut.model_validate(r) for r in rows]

@@ -30,7 +30,9 @@ def _status(value: object) -> str | None:
     return text if text in service.STATUSES else None
 
 
-def _section(ctx: PageContext, db: DB, status: str | None, cursor: str | None = None, **extra: object) -> dict[str, Any]:
+def _section(
+    ctx: PageContext, db: DB, status: str | None, cursor: str | None = None, **extra: object
+) -> dict[str, Any]:
     rows, nxt = service.list_page(db, ctx.principal, status=status, limit=50, cursor=cursor)
     return dict(
         rows=rows,

@@ -154,7 +154,7 @@ def propose_for_sla_breaches(session: Session, *, limit: int = 500) -> list[Comp
     for target, customer_id in rows:
         assert target.met_at is not None and target.due_at is not None
         overrun = math.ceil((target.met_at - target.due_at).total_seconds() / 60)
-        if overrun <= 0:
+        if overrun <= 0 or customer_id is None:
             continue  # met by its deadline after all (a deadline moved later)
         brand = brands.setdefault(target.brand_id, session.get(Brand, target.brand_id))
         if brand is None:
@@ -163,7 +163,7 @@ def propose_for_sla_breaches(session: Session, *, limit: int = 500) -> list[Comp
             _new(
                 session,
                 brand,
-                customer_id=int(customer_id),
+                customer_id=customer_id,
                 reason="sla_breach",
                 basis_minutes=min(overrun, MAX_BASIS),
                 factor=rules_of(brand).sla_factor,
@@ -191,7 +191,7 @@ def outage_minutes_of(broadcast: NoticeBroadcast) -> int | None:
 def propose_for_outage(
     session: Session, broadcast_id: int, actor: Principal | None, outage_minutes: int | None = None
 ) -> list[Compensation]:
-    """One proposal per customer the outage notice reached (idempotent), for the outage's length × outage_factor."""
+    """One proposal per customer the outage notice was addressed to (idempotent): its length × outage_factor."""
     broadcast = get_in_brand(session, NoticeBroadcast, broadcast_id, actor, "Outage notice")
     if broadcast.kind != "outage":
         raise InvalidInput("Only outage notices earn compensation.")
@@ -264,7 +264,11 @@ def get(session: Session, compensation_id: int, actor: Principal | None) -> Comp
     return get_in_brand(session, Compensation, compensation_id, actor, "Compensation")
 
 
-_MOVES = {"approve": ({"proposed"}, "approved"), "grant": ({"approved"}, "granted"), "reject": ({"proposed", "approved"}, "rejected")}  # fmt: skip
+_MOVES = {
+    "approve": ({"proposed"}, "approved"),
+    "grant": ({"approved"}, "granted"),
+    "reject": ({"proposed", "approved"}, "rejected"),
+}
 
 
 def decide(session: Session, compensation_id: int, action: str, actor: Principal, note: str = "") -> Compensation:
