@@ -37,6 +37,9 @@ def test_lead_reviews_the_ledger_with_forms(client: Any, make: Any, db: Any, clo
     assert r.status_code == 200 and 'id="tot-granted-minutes"><td>已發放</td><td>1</td>' in r.text
     r = client.post(f"/console/compensations/{second.id}/reject?lang=zh-TW", data={"note": " "}, headers=h)
     assert r.status_code == 422 and 'role="alert"' in r.text and 'aria-invalid="true"' in r.text
+    assert "請填寫駁回原因" in r.text
+    r = client.post(f"/console/compensations/{first.id}/approve?lang=en", data={}, headers=h)  # granted already
+    assert r.status_code == 422 and "already been decided" in r.text
     r = client.post(f"/console/compensations/{second.id}/reject?lang=zh-TW", data={"note": "重複"}, headers=h)
     assert r.status_code == 200 and "已駁回" in r.text and "重複" in r.text
 

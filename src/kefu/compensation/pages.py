@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 
 from kefu.auth.deps import DB
 from kefu.compensation import service
-from kefu.core.errors import Forbidden, ProblemError
+from kefu.core.errors import Conflict, Forbidden, ProblemError
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
 
@@ -59,8 +59,14 @@ async def decide(request: Request, compensation_id: int, action: str, ctx: Ctx, 
     _need(ctx, "teams:manage")
     form = await request.form()
     error = ""
+    note = str(form.get("note") or "")[:500]
     try:
-        service.decide(db, compensation_id, action, ctx.principal, str(form.get("note") or "")[:500])
+        if action == "reject" and not note.strip():
+            error = ctx.t["cmp_need_reason"]  # said in the page's language, before asking the service
+        else:
+            service.decide(db, compensation_id, action, ctx.principal, note)
+    except Conflict:
+        error = ctx.t["cmp_already_decided"]
     except ProblemError as exc:
         error = exc.detail
     data = _section(ctx, db, _status(form.get("view_status")), error=error, error_id=compensation_id if error else 0)

@@ -39,5 +39,11 @@ COMP3: dict[str, tuple[str, str, str]] = {
     "cmp_grant": ("標記已發放", "标记已发放", "Mark granted"),
     "cmp_reject": ("駁回", "驳回", "Reject"),
     "cmp_reject_reason": ("駁回原因", "驳回原因", "Reason for rejecting"),
+    "cmp_need_reason": ("請填寫駁回原因。", "请填写驳回原因。", "Give the reason for rejecting."),
+    "cmp_already_decided": (
+        "這筆補償已經處理過，無法再變更。",
+        "这笔补偿已经处理过，无法再更改。",
+        "This compensation has already been decided.",
+    ),
     "cmp_more": ("更多", "更多", "More"),
 }
