@@ -47,6 +47,7 @@ def test_breached_sla_target_proposes_twice_the_overrun_once(client: Any, make: 
     due = tw(2026, 3, 2, 12, 0)
     _target(db, ticket, "resolution", due, due + timedelta(minutes=90))  # 90 min late
     _target(db, ticket, "first_response", due, due - timedelta(minutes=5), breached=False)  # met in time
+    _target(db, ticket, "csat_survey", due, due + timedelta(hours=3))  # a late survey costs the customer nothing
     _, open_case = _case(db, make, brand, "林小姐")
     _target(db, open_case, "resolution", due, None)  # breached, still open: the overrun is not known yet
     made = propose_for_sla_breaches(db)

@@ -1,9 +1,9 @@
 """The compensation ledger: proposals from breached SLA targets and outage notices, review by a team lead.
 
 Seed 003 (用户权益保障体系 › 补偿机制) promises 漏误处理：补偿双倍服务时长 and 系统故障：按影响时长折算补偿. Read as:
-a case handled late or wrongly owes the customer twice the service time it cost them — for a breached SLA target the
-time from its due moment until it was met (``sla_factor``, default 2); a system outage owes the affected customers its
-duration (``outage_factor``, default 1). The credit is in the brand's unit (``settings["compensation"]["unit"]``:
+a case handled late or wrongly owes the customer twice the service time it cost them — for a breached SLA target
+(first response, status update, resolution) the time from its due moment until it was met (``sla_factor``, default
+2); a system outage owes the affected customers its duration (``outage_factor``, default 1). The credit is in the brand's unit (``settings["compensation"]["unit"]``:
 minutes, hours or days of service, default minutes), rounded up in the customer's favour.
 
 Proposals are idempotent (one per ticket and SLA target, one per customer and outage notice). A lead approves or
@@ -38,6 +38,8 @@ REASONS = ("sla_breach", "handling_error", "outage")
 STATUSES = ("proposed", "approved", "granted", "rejected")
 UNITS = {"minutes": 1, "hours": 60, "days": 1440}
 DEFAULTS: dict[str, Any] = {"unit": "minutes", "sla_factor": 2, "outage_factor": 1}
+# Targets whose lateness the customer lives through; a late CSAT survey or an internal milestone costs them no service.
+COMPENSATED_KINDS = ("first_response", "next_update", "resolution")
 MAX_FACTOR = 10
 MAX_BASIS = 366 * 1440  # a year of lost service is the most one entry can claim
 
@@ -141,6 +143,7 @@ def propose_for_sla_breaches(session: Session, *, limit: int = 500) -> list[Comp
         .join(Ticket, Ticket.id == TicketSlaTarget.ticket_id)
         .where(
             TicketSlaTarget.breached_at.is_not(None),
+            TicketSlaTarget.kind.in_(COMPENSATED_KINDS),
             TicketSlaTarget.met_at.is_not(None),
             TicketSlaTarget.due_at.is_not(None),
             Ticket.customer_id.is_not(None),
