@@ -3,8 +3,9 @@
 Seed 003 (用户权益保障体系 › 补偿机制) promises 漏误处理：补偿双倍服务时长 and 系统故障：按影响时长折算补偿. Read as:
 a case handled late or wrongly owes the customer twice the service time it cost them — for a breached SLA target
 (first response, status update, resolution) the time from its due moment until it was met (``sla_factor``, default
-2); a system outage owes the affected customers its duration (``outage_factor``, default 1). The credit is in the brand's unit (``settings["compensation"]["unit"]``:
-minutes, hours or days of service, default minutes), rounded up in the customer's favour.
+2); a system outage owes the affected customers its duration (``outage_factor``, default 1). The credit is in the
+brand's unit (``settings["compensation"]["unit"]``: minutes, hours or days of service, default minutes), rounded up
+in the customer's favour.
 
 Proposals are idempotent (one per ticket and SLA target, one per customer and outage notice). A lead approves or
 rejects a proposal (a rejection needs a reason) and marks approved ones granted; every step is audited.
