@@ -52,3 +52,33 @@ def test_lead_reviews_the_ledger_with_forms(client: Any, make: Any, db: Any, clo
     ha = _login(client, agent)
     assert client.get("/console/compensations?lang=en").status_code == 200
     assert client.post(f"/console/compensations/{second.id}/approve", data={}, headers=ha).status_code == 403
+
+
+def test_lead_proposes_outage_compensation_from_the_notice_page(client: Any, make: Any, db: Any, clock: Clock) -> None:
+    from kefu.notices.broadcasts import Audience, broadcast_outage
+    from kefu.tickets.service import create_ticket
+    from tests.tickets.helpers import tw
+
+    brand = make.brand(timezone="Asia/Taipei")
+    clock.set(tw(2026, 3, 2, 9, 30))
+    for name in ("吳先生", "鄭小姐"):
+        c = make.customer(brand, name=name)
+        create_ticket(db, brand_id=brand.id, subject="付款失敗", actor=None, customer_id=c.id).tags = ["pay"]
+    window = Audience(tag="pay", since=tw(2026, 3, 2, 9, 0), until=tw(2026, 3, 2, 10, 0))
+    row = broadcast_outage(db, brand.id, None, title="付款服務暫停", body="付款暫時失敗。", audience=window)
+    db.commit()
+    lead = make.agent("supervisor", [brand])
+    h = _login(client, lead)
+    page = client.get(f"/console/notices/{row.id}?lang=zh-TW")
+    assert page.status_code == 200 and "為受影響客戶提出補償" in page.text
+    url = f"/console/compensations/outages/{row.id}?lang=zh-TW"
+    r = client.post(url, data={"outage_minutes": "abc"}, headers=h)
+    assert r.status_code == 422 and "請填寫整數分鐘" in r.text
+    r = client.post(url, data={"outage_minutes": ""}, headers=h)  # the notice's window: 60 minutes
+    assert r.status_code == 200 and "已新增 2 筆補償提案" in r.text
+    assert client.post(url, data={}, headers=h).text.count("已新增 0 筆補償提案") == 1  # once per customer
+    ledger = client.get("/console/compensations?status=proposed&lang=zh-TW").text
+    assert ledger.count("60 分鐘服務時長") == 2 and ledger.count("系統故障<br>") == 2
+    ha = _login(client, make.agent("agent", [brand]))
+    assert client.post(url, data={}, headers=ha).status_code == 403
+    assert "為受影響客戶提出補償" not in client.get(f"/console/notices/{row.id}?lang=zh-TW").text

@@ -53,6 +53,28 @@ def ledger(request: Request, ctx: Ctx, db: DB, status: str | None = None, cursor
     return render(request, ctx, "compensation/ledger.html", **_section(ctx, db, _status(status), cursor))
 
 
+@router.post("/outages/{broadcast_id}", response_class=HTMLResponse)
+async def propose_for_outage(request: Request, broadcast_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
+    """From an outage notice's page: propose compensation for each affected customer (blank: the notice's window)."""
+    _need(ctx, "teams:manage")
+    form = await request.form()
+    text = str(form.get("outage_minutes") or "").strip()
+    error, made = "", None
+    try:
+        minutes = int(text) if text else None
+        made = len(service.propose_for_outage(db, broadcast_id, ctx.principal, minutes))
+    except ValueError:
+        error = ctx.t["cmp_bad_minutes"]
+    except ProblemError as exc:
+        if exc.status == 404:
+            raise
+        error = exc.detail
+    row = service.outage_notice(db, broadcast_id, ctx.principal)
+    return render(
+        request, ctx, "compensation/_outage_form.html", status=422 if error else 200, row=row, error=error, made=made
+    )
+
+
 @router.post("/{compensation_id}/{action}", response_class=HTMLResponse)
 async def decide(request: Request, compensation_id: int, action: str, ctx: Ctx, db: DB) -> HTMLResponse:
     """Approve, grant or reject one entry (a rejection needs the reason)."""

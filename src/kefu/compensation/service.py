@@ -192,11 +192,16 @@ def outage_minutes_of(broadcast: NoticeBroadcast) -> int | None:
     return minutes if minutes > 0 else None
 
 
+def outage_notice(session: Session, broadcast_id: int, actor: Principal | None) -> NoticeBroadcast:
+    """An outage notice the actor's brands may see (404 across brands)."""
+    return get_in_brand(session, NoticeBroadcast, broadcast_id, actor, "Outage notice")
+
+
 def propose_for_outage(
     session: Session, broadcast_id: int, actor: Principal | None, outage_minutes: int | None = None
 ) -> list[Compensation]:
     """One proposal per customer the outage notice was addressed to (idempotent): its length × outage_factor."""
-    broadcast = get_in_brand(session, NoticeBroadcast, broadcast_id, actor, "Outage notice")
+    broadcast = outage_notice(session, broadcast_id, actor)
     if broadcast.kind != "outage":
         raise InvalidInput("Only outage notices earn compensation.")
     minutes = outage_minutes if outage_minutes is not None else outage_minutes_of(broadcast)

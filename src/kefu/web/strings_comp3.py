@@ -45,5 +45,11 @@ COMP3: dict[str, tuple[str, str, str]] = {
         "这笔补偿已经处理过，无法再更改。",
         "This compensation has already been decided.",
     ),
+    "cmp_outage_h": ("故障補償", "故障补偿", "Outage compensation"),
+    "cmp_outage_minutes": ("故障時長（分鐘）", "故障时长（分钟）", "Outage length (minutes)"),
+    "cmp_outage_from_window": ("依通知時段", "按通知时段", "from the window"),
+    "cmp_outage_propose": ("為受影響客戶提出補償", "为受影响客户提出补偿", "Propose for affected customers"),
+    "cmp_outage_made": ("已新增 {n} 筆補償提案。", "已新增 {n} 条补偿提案。", "{n} new compensation proposals."),
+    "cmp_bad_minutes": ("請填寫整數分鐘。", "请填写整数分钟。", "Enter whole minutes."),
     "cmp_more": ("更多", "更多", "More"),
 }
