@@ -27,6 +27,7 @@ CLOCK_MODULES = (
     "kefu.notices.service",
     "kefu.shifts.service",
     "kefu.notices.broadcasts",
+    "kefu.compensation.service",
     "kefu.sla.api",
 )
 

@@ -147,6 +147,10 @@ def update_brand(session: Session, brand: Brand, actor: Principal, command: Upda
         from kefu.shifts.service import check_settings as check_shifts  # shifts build on brands
 
         changes["settings"]["shifts"] = check_shifts(changes["settings"]["shifts"])
+    if (changes.get("settings") or {}).get("compensation") is not None:
+        from kefu.compensation.service import check_settings as check_compensation  # compensation builds on brands
+
+        changes["settings"]["compensation"] = check_compensation(changes["settings"]["compensation"])
     if (changes.get("settings") or {}).get("callbacks") is not None:
         from kefu.callbacks.service import check_settings as check_callbacks
 
