@@ -152,3 +152,83 @@ def test_track_progress_with_contact_verification(client: Any, make: Any, db: An
     )
     assert cross.status_code == 404 and "退貨申請" not in cross.text
     assert client.post(f"/portal/{brand.slug}/track", data={"number": ticket.number, "contact": "x"}).status_code == 403
+
+
+MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 64
+MOV = b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  " + b"\x00" * 64
+WEBM = b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\x82\x84webm" + b"\x00" * 64
+
+
+def test_customer_uploads_videos_within_the_brand_limit_and_agents_download_them(
+    client: Any, make: Any, db: Any, jobs: Any
+) -> None:
+    from sqlalchemy import select
+
+    from kefu.conversations.models import Message
+    from kefu.portal.service import video_limit_bytes
+    from kefu.security.asgi import body_limit
+
+    brand = _portal_brand(db, make)
+    other = make.brand(ticket_prefix="OV")
+    admin = make.agent("admin")
+    agent, outsider = make.agent("agent", [brand]), make.agent("agent", [other])
+    h = make.token(admin)
+    assert video_limit_bytes(brand) == 50 * 1024 * 1024  # the default
+    assert body_limit(f"/portal/{brand.slug}/new") > 60 * 1024 * 1024  # the form's route takes the files
+    assert (
+        client.patch(f"/api/v1/brands/{brand.id}", json={"settings": {"portal_video_mb": 0}}, headers=h).status_code
+        == 422
+    )
+    assert (
+        client.patch(f"/api/v1/brands/{brand.id}", json={"settings": {"portal_video_mb": 51}}, headers=h).status_code
+        == 422
+    )
+    token = _csrf(client, brand.slug)
+    form = client.get(f"/portal/{brand.slug}/new").text
+    assert "video/mp4" in form and "50 MB" in form
+    base = {"csrf_token": token, "name": "王先生", "contact": "wang@example.com", "message": "開箱影片：螢幕有壞點"}
+    r = client.post(
+        f"/portal/{brand.slug}/new",
+        data=base,
+        files=[
+            ("files", ("unboxing.mp4", MP4, "video/mp4")),
+            ("files", ("iphone.mov", MOV, "video/quicktime")),
+            ("files", ("screen.webm", WEBM, "video/webm")),
+        ],
+    )
+    assert r.status_code == 200, r.text
+    msg = db.scalar(select(Message).where(Message.sender_type == "customer", Message.brand_id == brand.id))
+    assert {a["filename"]: a["content_type"] for a in msg.attachments} == {
+        "unboxing.mp4": "video/mp4",
+        "iphone.mov": "video/quicktime",
+        "screen.webm": "video/webm",
+    }
+    # Content must match the declared video type.
+    for name, data, ctype in (
+        ("x.mp4", b"<html>not a video</html>", "video/mp4"),
+        ("x.webm", b"\x1a\x45\xdf\xa3" + b"\x00" * 20 + b"matroska", "video/webm"),
+        ("x.mov", WEBM, "video/quicktime"),
+        ("x.avi", b"RIFF\x00\x00\x00\x00AVI ", "video/x-msvideo"),
+    ):
+        bad = client.post(f"/portal/{brand.slug}/new", data=base, files=[("files", (name, data, ctype))])
+        assert bad.status_code == 422 and "不支援的附件類型" in bad.text, name
+    # The brand's limit applies to videos (1 MB here).
+    assert client.patch(f"/api/v1/brands/{brand.id}", json={"settings": {"portal_video_mb": 1}}, headers=h).is_success
+    db.expire_all()
+    big = MP4 + b"\x00" * (1024 * 1024)
+    r = client.post(f"/portal/{brand.slug}/new", data=base, files=[("files", ("long.mp4", big, "video/mp4"))])
+    assert r.status_code == 422 and "影片太大" in r.text
+    assert "1 MB" in client.get(f"/portal/{brand.slug}/new").text
+    # Agents see the video in the timeline and download it with the usual access check.
+    video = next(a for a in msg.attachments if a["filename"] == "unboxing.mp4")
+    client.cookies.clear()
+    r = client.post("/api/v1/auth/login", json={"email": agent.email, "password": "correct horse 1"})
+    assert r.status_code == 200
+    page = client.get(f"/console/conversations/{msg.conversation_id}")
+    assert page.status_code == 200 and "unboxing.mp4" in page.text and "video/mp4" in page.text
+    assert f'href="/console/attachments/{video["id"]}"' in page.text
+    got = client.get(f"/console/attachments/{video['id']}")
+    assert got.status_code == 200 and got.content == MP4
+    client.cookies.clear()
+    assert client.post("/api/v1/auth/login", json={"email": outsider.email, "password": "correct horse 1"}).is_success
+    assert client.get(f"/console/attachments/{video['id']}").status_code == 404

@@ -71,6 +71,7 @@ def _console_screens(page: Any, base: str) -> list[tuple[str, str]]:
         ("notifications", "/console/notifications"),
         ("shifts", "/console/shifts"),
         ("notices", "/console/notices"),
+        ("compensations", "/console/compensations"),
     ]
     for tab in ("brands", "agents", "teams", "inboxes", "sla", "routing", "kb", "review", "canned", "followups"):
         screens.append((f"admin-{tab}", f"/admin?tab={tab}"))
@@ -104,6 +105,7 @@ def _public_screens(page: Any, base: str) -> list[tuple[str, str]]:
         ("login", "/login"),
         ("reset-password", "/reset-password"),
         ("widget", "/demo/shop"),
+        ("hc-metrics", "/portal/demo/metrics"),
     ]
 
 

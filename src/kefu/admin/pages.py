@@ -30,6 +30,7 @@ from kefu.knowledge.commands import CreateFaq, UpdateFaq
 from kefu.knowledge.models import LOCALES
 from kefu.macros import service as macros
 from kefu.macros.commands import CreateCanned
+from kefu.portal.service import VIDEO_MAX_MB
 from kefu.routing import service as routing_service
 from kefu.routing.commands import CreateRoutingRule, UpdateRoutingRule
 from kefu.routing.models import STRATEGIES
@@ -767,6 +768,13 @@ async def update_brand(request: Request, brand_id: int, ctx: Ctx, db: DB) -> HTM
     if sla_tier and sla_tier not in SERVICE_TIERS:
         parsed.errors["sla_tier"] = t["ae_choice"]
     timezone = f.check_timezone(values, "timezone", t, parsed.errors)
+    video_mb = f.whole(values, "portal_video_mb", t, parsed.errors)
+    if video_mb is not None and video_mb > VIDEO_MAX_MB:
+        parsed.errors["portal_video_mb"] = t["ae_whole"]
+    # The form always shows the checkbox, so an unticked box means "do not publish".
+    settings: dict[str, Any] = {"public_metrics": values.get("public_metrics") == "1", "portal_video_mb": video_mb}
+    if sla_tier:
+        settings["sla_tier"] = sla_tier
     if not parsed.errors:
         try:
             command = build(
@@ -776,7 +784,7 @@ async def update_brand(request: Request, brand_id: int, ctx: Ctx, db: DB) -> HTM
                     "default_locale": locale,
                     "timezone": timezone,
                     "tiers": parsed.value["tiers"],
-                    "settings": {"sla_tier": sla_tier} if sla_tier else None,
+                    "settings": settings,
                 },
             )
             brand_service.update_brand(db, brand, ctx.principal, command)

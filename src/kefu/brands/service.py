@@ -155,6 +155,13 @@ def update_brand(session: Session, brand: Brand, actor: Principal, command: Upda
         from kefu.callbacks.service import check_settings as check_callbacks
 
         changes["settings"]["callbacks"] = check_callbacks(changes["settings"]["callbacks"])
+    if (changes.get("settings") or {}).get("portal_video_mb") is not None:
+        from kefu.portal.service import check_video_mb  # the portal builds on brands
+
+        changes["settings"]["portal_video_mb"] = check_video_mb(changes["settings"]["portal_video_mb"])
+    published = (changes.get("settings") or {}).get("public_metrics")
+    if published is not None and not isinstance(published, bool):
+        raise InvalidInput("public_metrics must be true or false.")
     if changes.get("settings") is not None:
         # PATCH semantics for settings too: given keys change (None removes one), the others stay.
         merged = {**(brand.settings or {}), **changes["settings"]}

@@ -63,6 +63,12 @@ def format_datetime(
     return pattern.replace("{1}", day).replace("{0}", clock)
 
 
+def format_month(value: datetime, locale: str, tz: ZoneInfo | str | None = None) -> str:
+    """The calendar month a time falls in, in the zone, written per locale (2026年11月, November 2026)."""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return format_skeleton("yMMMM", aware.astimezone(zone(tz)), locale=cldr_locale(locale))
+
+
 def format_day(value: date | None, locale: str) -> str:
     """A calendar date (no timezone involved), written per locale."""
     if value is None:

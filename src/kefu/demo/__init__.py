@@ -55,6 +55,7 @@ def load_demo(session: Session, password: str) -> bool:
     if session.scalar(select(Brand.id).where(Brand.slug == "demo")) is not None:
         return False
     brand = create_brand(session, slug="demo", name="橘子商城 Orange Mall", default_locale="zh-TW", ticket_prefix="KF")
+    brand.settings = {**(brand.settings or {}), "public_metrics": True}  # the help centre shows /portal/demo/metrics
     teams = {
         slug: create_team(session, brand_id=brand.id, slug=slug, name=name, description=desc, actor=None)
         for slug, name, desc in TEAMS

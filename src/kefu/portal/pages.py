@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Query, Request
@@ -22,12 +22,13 @@ from kefu.channels.board.service import submit
 from kefu.channels.storage import describe, store
 from kefu.conversations import service as conv_service
 from kefu.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests
-from kefu.core.l10n import format_datetime
+from kefu.core.l10n import format_datetime, format_month, format_number, format_ratio
 from kefu.knowledge.render import for_channel
+from kefu.portal import metrics as public_metrics
 from kefu.portal import service
 from kefu.tickets.progress import customer_progress
 from kefu.web.forms import lenient_int
-from kefu.web.i18n import pick_locale
+from kefu.web.i18n import pick_locale, translator
 from kefu.web.pages import LOCALE_COOKIE, render
 from kefu.web.routing import Router
 
@@ -121,7 +122,70 @@ def portal_home(request: Request, slug: str, db: DB, q: Annotated[str, Query(max
         cats=service.categories(db, brand, locale),
         articles=service.popular_articles(db, brand, locale),
         faqs=service.popular_faqs(db, brand, locale),
+        metrics_public=public_metrics.enabled(brand),
     )
+
+
+@router.get("/{slug}/metrics", response_class=HTMLResponse)
+def portal_metrics(request: Request, slug: str, db: DB) -> HTMLResponse:
+    """Published service metrics (透明化數據看板) when the brand opts in; brand totals only, small samples withheld."""
+    brand = _brand(db, slug)
+    if brand is None:
+        return _not_found(request, db, None)
+    if not public_metrics.enabled(brand):
+        return _not_found(request, db, brand)
+    locale = _locale(request, brand)
+    periods = public_metrics.public_metrics(db, brand)
+    resp = _hc(
+        request,
+        db,
+        brand,
+        "portal/metrics.html",
+        q="",
+        periods=[_period_view(p, brand, locale) for p in periods],
+        definitions=public_metrics.definitions(locale),
+        min_sample=public_metrics.MIN_SAMPLE,
+        zone=brand.timezone,
+    )
+    resp.headers["Cache-Control"] = "public, max-age=300"
+    return resp
+
+
+def _period_view(period: public_metrics.Period, brand: Brand, locale: str) -> dict[str, Any]:
+    """A period's heading and its figures written for the visitor's locale."""
+    last = period.end - timedelta(seconds=1)
+    if period.kind == "recent":
+        label = (
+            "recent",
+            format_datetime(period.start, locale, brand.timezone, "date"),
+            _local_date(last, brand, locale),
+        )
+    else:
+        label = ("month", format_month(period.start, locale, brand.timezone), "")
+    return {
+        "kind": label[0],
+        "label": label[1],
+        "until": label[2],
+        "figures": [
+            {"key": f.key, "value": _figure_text(f, locale), "sample": f.sample, "suppressed": f.suppressed}
+            for f in period.figures
+        ],
+    }
+
+
+def _figure_text(f: public_metrics.Figure, locale: str) -> str:
+    """A figure as the visitor reads it: durations in minutes or hours, rates as percentages, stars out of 5."""
+    if f.value is None:
+        return ""
+    if f.unit == "percent":
+        return format_ratio(f.value, locale, 1)
+    if f.unit == "score":
+        return f"{format_number(f.value, locale, 2)} / 5"
+    minutes = f.value / 60
+    t = translator(locale)
+    if minutes < 120:
+        return t["p3_minutes"].format(n=format_number(minutes, locale, 0 if minutes >= 10 else 1))
+    return t["p3_hours"].format(n=format_number(minutes / 60, locale, 1))
 
 
 @router.get("/{slug}/c/{category}", response_class=HTMLResponse)
@@ -238,7 +302,8 @@ VOTED_COOKIE = "kefu_hc_voted"
 PORTAL_CSRF = "kefu_portal_csrf"
 MAX_FILES = 3
 MAX_FILE_BYTES = 10 * 1024 * 1024
-ALLOWED_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain")
+VIDEO_TYPES = ("video/mp4", "video/quicktime", "video/webm")
+ALLOWED_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain", *VIDEO_TYPES)
 
 
 def _csrf_token(request: Request) -> str:
@@ -274,6 +339,7 @@ def new_ticket_form(request: Request, slug: str, db: DB) -> HTMLResponse:
         form={},
         max_files=MAX_FILES,
         max_mb=MAX_FILE_BYTES // (1024 * 1024),
+        video_mb=service.video_limit_bytes(brand) // (1024 * 1024),
     )
     return _with_csrf(request, resp, token)
 
@@ -286,6 +352,7 @@ async def submit_ticket(request: Request, slug: str, db: DB) -> HTMLResponse:
     form = await request.form()
     token = str(form.get("csrf_token", ""))
     fields = {k: str(form.get(k, "")).strip() for k in ("name", "contact", "subject", "message")}
+    video_max = service.video_limit_bytes(brand)
 
     def again(error: str, status: int = 422) -> HTMLResponse:
         resp = render(
@@ -299,6 +366,7 @@ async def submit_ticket(request: Request, slug: str, db: DB) -> HTMLResponse:
             form=fields,
             max_files=MAX_FILES,
             max_mb=MAX_FILE_BYTES // (1024 * 1024),
+            video_mb=video_max // (1024 * 1024),
         )
         return resp
 
@@ -313,11 +381,16 @@ async def submit_ticket(request: Request, slug: str, db: DB) -> HTMLResponse:
     if len(uploads) > MAX_FILES:
         return again("too_many_files")
     files: list[tuple[str, str, bytes]] = []
+    total = 0
     for up in uploads:
-        data = await up.read(MAX_FILE_BYTES + 1)
         ctype = (up.content_type or "").split(";")[0].strip().lower()
-        if len(data) > MAX_FILE_BYTES:
-            return again("file_too_large")
+        cap = video_max if ctype in VIDEO_TYPES else MAX_FILE_BYTES
+        data = await up.read(cap + 1)
+        if len(data) > cap:
+            return again("video_too_large" if ctype in VIDEO_TYPES else "file_too_large")
+        total += len(data)
+        if total > service.UPLOAD_TOTAL_BYTES:
+            return again("files_too_large")
         if ctype not in ALLOWED_TYPES or not _sniff_ok(ctype, data):
             return again("file_type")
         files.append((up.filename or "file", ctype, data))
@@ -351,8 +424,17 @@ _MAGIC = {
 }
 
 
+# ISO base media (MP4, QuickTime): a box size then its type at bytes 4–8; old QuickTime files may open with other boxes.
+_ISO_BOXES = {"video/mp4": (b"ftyp",), "video/quicktime": (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip")}
+
+
 def _sniff_ok(ctype: str, data: bytes) -> bool:
     """The declared type must match the file's leading bytes (text must be valid UTF-8)."""
+    if ctype in _ISO_BOXES:
+        return len(data) >= 12 and data[4:8] in _ISO_BOXES[ctype]
+    if ctype == "video/webm":
+        # EBML header, and the document type must be webm (Matroska .mkv is not offered to agents' browsers).
+        return data.startswith(b"\x1a\x45\xdf\xa3") and b"webm" in data[:64]
     if ctype == "text/plain":
         try:
             data.decode("utf-8")

@@ -11,9 +11,27 @@ from sqlalchemy.orm import Session
 from kefu.brands.models import Brand
 from kefu.core import like
 from kefu.core.chinese import convert
-from kefu.core.errors import NotFound
+from kefu.core.errors import InvalidInput, NotFound
 from kefu.knowledge.models import Article, FaqEntry
 from kefu.knowledge.render import for_channel
+
+MB = 1024 * 1024
+VIDEO_MAX_MB = 50  # the ceiling a brand may set (the portal route's body limit in kefu.security.asgi follows it)
+VIDEO_DEFAULT_MB = 50
+UPLOAD_TOTAL_BYTES = 60 * MB  # all files of one portal submission together
+
+
+def video_limit_bytes(brand: Brand) -> int:
+    """Largest video a customer may attach on the portal form (brand setting ``portal_video_mb``, default 50 MB)."""
+    mb = (brand.settings or {}).get("portal_video_mb", VIDEO_DEFAULT_MB)
+    return min(int(mb), VIDEO_MAX_MB) * MB
+
+
+def check_video_mb(value: object) -> int:
+    """Validate the ``portal_video_mb`` brand setting: whole megabytes from 1 to the ceiling."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= VIDEO_MAX_MB:
+        raise InvalidInput(f"portal_video_mb must be a whole number of MB from 1 to {VIDEO_MAX_MB}.")
+    return value
 
 
 @dataclass(frozen=True)

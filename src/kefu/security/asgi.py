@@ -35,6 +35,7 @@ MAX_JSON_DEPTH = 64
 
 
 _REPLY_WITH_FILES = re.compile(r"/(?:api/v1/channels|console)/conversations/\d+/messages")
+_PORTAL_SUBMIT = re.compile(r"/portal/[^/]+/new")
 
 
 def _attachment_limit() -> int:
@@ -51,6 +52,8 @@ BODY_LIMITS: list[BodyRule] = [
     (lambda p: p.startswith(("/api/v1/kb/import", "/api/v1/knowledge/import")), lambda: 20 * MIB),
     # Agent replies with attachments (kefu.channels.media: at most 50 MB per message, plus multipart framing).
     (lambda p: _REPLY_WITH_FILES.fullmatch(p) is not None, lambda: 52 * MIB),
+    # The help-centre ticket form: images, PDFs and videos (kefu.portal.service.UPLOAD_TOTAL_BYTES in all, 60 MB).
+    (lambda p: _PORTAL_SUBMIT.fullmatch(p) is not None, lambda: 61 * MIB),
 ]
 
 
