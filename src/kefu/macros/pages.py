@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 
 from kefu.auth.deps import DB
 from kefu.conversations import service as conv_service
@@ -25,8 +26,6 @@ from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
 
 router = Router(include_in_schema=False, prefix="/console")
-
-Text = Annotated[str, Form(max_length=100)]
 
 
 def redirect(request: Request, url: str) -> Response:
@@ -154,61 +153,32 @@ def _save(
     return redirect(request, "/console/macros?done=saved")
 
 
+class MacroForm(BaseModel):
+    """The macro editor's fields, as posted (the service validates what they mean)."""
+
+    name: str = Field(max_length=100)
+    brand_id: str = Field("", max_length=18)
+    status: str = Field("", max_length=16)
+    priority: str = Field("", max_length=16)
+    tags: str = Field("", max_length=1000)
+    team_id: str = Field("", max_length=18)
+    assignee_id: str = Field("", max_length=18)
+    reply: str = Field("", max_length=20_000)
+
+
+MacroFields = Annotated[MacroForm, Form()]
+
+
 @router.post("/macros", response_model=None)
-def macro_create(
-    request: Request,
-    ctx: Ctx,
-    db: DB,
-    name: Text,
-    brand_id: Annotated[str, Form(max_length=18)] = "",
-    status: Annotated[str, Form(max_length=16)] = "",
-    priority: Annotated[str, Form(max_length=16)] = "",
-    tags: Annotated[str, Form(max_length=1000)] = "",
-    team_id: Annotated[str, Form(max_length=18)] = "",
-    assignee_id: Annotated[str, Form(max_length=18)] = "",
-    reply: Annotated[str, Form(max_length=20_000)] = "",
-) -> Response:
+def macro_create(request: Request, ctx: Ctx, db: DB, form: MacroFields) -> Response:
     """Add a macro."""
-    form = dict(
-        brand_id=brand_id,
-        name=name,
-        status=status,
-        priority=priority,
-        tags=tags,
-        team_id=team_id,
-        assignee_id=assignee_id,
-        reply=reply,
-    )
-    return _save(request, ctx, db, None, form)
+    return _save(request, ctx, db, None, form.model_dump())
 
 
 @router.post("/macros/{macro_id}", response_model=None)
-def macro_update(
-    request: Request,
-    macro_id: int,
-    ctx: Ctx,
-    db: DB,
-    name: Text,
-    brand_id: Annotated[str, Form(max_length=18)] = "",
-    status: Annotated[str, Form(max_length=16)] = "",
-    priority: Annotated[str, Form(max_length=16)] = "",
-    tags: Annotated[str, Form(max_length=1000)] = "",
-    team_id: Annotated[str, Form(max_length=18)] = "",
-    assignee_id: Annotated[str, Form(max_length=18)] = "",
-    reply: Annotated[str, Form(max_length=20_000)] = "",
-) -> Response:
+def macro_update(request: Request, macro_id: int, ctx: Ctx, db: DB, form: MacroFields) -> Response:
     """Change a macro's actions."""
-    form = dict(
-        brand_id=brand_id,
-        name=name,
-        status=status,
-        priority=priority,
-        tags=tags,
-        team_id=team_id,
-        assignee_id=assignee_id,
-        reply=reply,
-    )
-    return _save(request, ctx, db, macro_id, form)
+    return _save(request, ctx, db, macro_id, form.model_dump())
 
 
 @router.post("/macros/{macro_id}/delete", response_model=None)
