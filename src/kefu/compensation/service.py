@@ -333,16 +333,31 @@ def _filtered(
 
 
 def list_page(
-    session: Session, actor: Principal | None, *, limit: int = 50, cursor: str | None = None, **filters: Any
+    session: Session,
+    actor: Principal | None,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+    brand_id: int | None = None,
+    status: str | None = None,
+    customer_id: int | None = None,
+    ticket_id: int | None = None,
 ) -> tuple[list[Compensation], str | None]:
     """Entries newest first, one keyset page."""
-    stmt = _filtered(actor, **filters)
+    stmt = _filtered(actor, brand_id=brand_id, status=status, customer_id=customer_id, ticket_id=ticket_id)
     return keyset_page(session, stmt, Compensation.created_at, Compensation.id, limit=limit, cursor=cursor)
 
 
-def totals(session: Session, actor: Principal | None, **filters: Any) -> list[tuple[str, str, int, int]]:
+def totals(
+    session: Session,
+    actor: Principal | None,
+    *,
+    brand_id: int | None = None,
+    customer_id: int | None = None,
+    ticket_id: int | None = None,
+) -> list[tuple[str, str, int, int]]:
     """(status, unit, entries, amount) over the filtered entries, in status order."""
-    inner = _filtered(actor, **{k: v for k, v in filters.items() if k != "status"}).subquery()
+    inner = _filtered(actor, brand_id=brand_id, customer_id=customer_id, ticket_id=ticket_id).subquery()
     rows = session.execute(
         select(inner.c.status, inner.c.unit, func.count(), func.coalesce(func.sum(inner.c.amount), 0)).group_by(
             inner.c.status, inner.c.unit

@@ -18,8 +18,8 @@ from kefu.auth import service as auth_service
 from kefu.auth.models import Team
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
-from kefu.core.access import ensure_brand
-from kefu.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from kefu.core.access import ensure_brand, get_in_brand
+from kefu.core.errors import Conflict, Forbidden, InvalidInput
 from kefu.macros.models import TicketMacro
 from kefu.tickets import service as ticket_service
 from kefu.tickets.models import PRIORITIES, TICKET_STATUSES, Ticket
@@ -114,11 +114,7 @@ def create(session: Session, actor: Principal, fields: MacroFields) -> TicketMac
 
 def get(session: Session, macro_id: int, principal: Principal) -> TicketMacro:
     """A macro of a brand the principal can see."""
-    row = session.get(TicketMacro, macro_id)
-    if row is None:
-        raise NotFound(f"Macro {macro_id} not found.")
-    ensure_brand(principal, row.brand_id, "Macro")
-    return row
+    return get_in_brand(session, TicketMacro, macro_id, principal, f"Macro {macro_id}")
 
 
 def update(session: Session, row: TicketMacro, actor: Principal, fields: MacroFields) -> TicketMacro:

@@ -13,8 +13,8 @@ from kefu.audit.service import record
 from kefu.auth.permissions import Principal
 from kefu.brands.service import get_brand
 from kefu.core import like
-from kefu.core.access import ensure_brand
-from kefu.core.errors import Conflict, NotFound
+from kefu.core.access import ensure_brand, get_in_brand
+from kefu.core.errors import Conflict
 from kefu.macros.commands import CreateCanned, UpdateCanned, changes_of, ensure
 from kefu.macros.models import CannedResponse
 
@@ -43,11 +43,7 @@ def create(session: Session, actor: Principal, command: CreateCanned | Mapping[s
 
 def get(session: Session, canned_id: int, principal: Principal) -> CannedResponse:
     """Canned response by id."""
-    row = session.get(CannedResponse, canned_id)
-    if row is None:
-        raise NotFound(f"Canned response {canned_id} not found.")
-    ensure_brand(principal, row.brand_id, "Canned response")
-    return row
+    return get_in_brand(session, CannedResponse, canned_id, principal, f"Canned response {canned_id}")
 
 
 def update(
