@@ -105,11 +105,12 @@ def test_published_figures_equal_the_analytics_service_and_small_samples_are_wit
     client: Any, make: Any, db: Any
 ) -> None:
     from kefu.analytics import service as analytics
+    from kefu.brands.commands import UpdateBrand
     from kefu.brands.service import update_brand
     from kefu.portal import metrics
 
     brand = make.brand(timezone="Asia/Taipei")
-    update_brand(db, brand, None, settings={"public_metrics": True})  # type: ignore[arg-type]
+    update_brand(db, brand, None, UpdateBrand(settings={"public_metrics": True}))  # type: ignore[arg-type]
     now = _seed(db, make, brand)
     periods = metrics.public_metrics(db, brand, now=now)
     assert [p.kind for p in periods] == ["recent", "month", "month"]
@@ -157,11 +158,12 @@ def analytics_label(lang: str) -> str:
 
 
 def test_figures_are_cached_per_brand_and_period(client: Any, make: Any, db: Any) -> None:
+    from kefu.brands.commands import UpdateBrand
     from kefu.brands.service import update_brand
     from kefu.portal import metrics
 
     brand = make.brand()
-    update_brand(db, brand, None, settings={"public_metrics": True})  # type: ignore[arg-type]
+    update_brand(db, brand, None, UpdateBrand(settings={"public_metrics": True}))  # type: ignore[arg-type]
     db.commit()
     first = client.get(f"/portal/{brand.slug}/metrics?lang=en")
     assert "Fewer than 10 cases" in first.text and first.headers["cache-control"] == "public, max-age=300"
