@@ -188,6 +188,43 @@ def plan(session: Session, now: datetime | None = None, *, limit: int = 1000) ->
     return result
 
 
+def plan_case(
+    session: Session, ticket: Ticket, anchor: datetime, *, fallback: FollowUpRule | None = None
+) -> list[FollowUp]:
+    """Plan a case's follow-ups from `anchor` now (e.g. a security incident's repair), once per case.
+
+    The brand's most specific active rule applies, else `fallback` (an unsaved rule: the attempts carry no rule id).
+    """
+    if session.scalar(select(FollowUp.id).where(FollowUp.ticket_id == ticket.id).limit(1)) is not None:
+        return []
+    rules = list(
+        session.scalars(
+            select(FollowUpRule).where(FollowUpRule.brand_id == ticket.brand_id, FollowUpRule.is_active.is_(True))
+        )
+    )
+    rule = _rule_for(rules, ticket) or fallback
+    if rule is None:
+        return []
+    times = due_times(rule, anchor)
+    rows = [
+        FollowUp(
+            brand_id=ticket.brand_id,
+            ticket_id=ticket.id,
+            rule_id=rule.id,
+            attempt=i,
+            of_attempts=len(times),
+            assignee_id=ticket.assignee_id,
+            due_at=due,
+            created_at=utcnow(),
+        )
+        for i, due in enumerate(times, start=1)
+    ]
+    session.add_all(rows)
+    add_activity(session, ticket, "follow_up_planned", data={"rule": rule.name, "attempts": len(times)})
+    session.flush()
+    return rows
+
+
 # ---------------------------------------------------------------- queue and outcomes
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "DEFAULT_POLICIES",
     "DEFAULT_SERVICE_TIER",
     "ESCALATION_LEVEL_LABELS",
+    "SECURITY_LADDER",
     "SERVICE_TIERS",
     "Deadline",
     "DeadlineStatus",
@@ -404,6 +405,15 @@ DEFAULT_SERVICE_TIER = "standard"
 _STATUS_UPDATES = Target(kind="next_update", amount=30, unit="minutes", label="status update every 30 min")
 _CSAT = Target(kind="csat_survey", amount=48, unit="hours", label="CSAT survey within 48 h of resolution")
 
+# 賬號安全事件處置 (003 §3.2): each step of the ladder is a milestone recorded by kefu.account_security; wall-clock
+# minutes from the report, like the account-anomaly first response.
+SECURITY_LADDER: tuple[Target, ...] = (
+    Target(kind="milestone", amount=10, unit="minutes", label="intervene"),
+    Target(kind="milestone", amount=15, unit="minutes", label="freeze"),
+    Target(kind="milestone", amount=30, unit="minutes", label="identity_verified"),
+    Target(kind="milestone", amount=60, unit="minutes", label="repaired"),
+)
+
 DEFAULT_POLICIES: tuple[SlaPolicy, ...] = (
     SlaPolicy(
         name="ops.system_failure",
@@ -417,12 +427,15 @@ DEFAULT_POLICIES: tuple[SlaPolicy, ...] = (
     ),
     SlaPolicy(
         name="security.account_anomaly",
-        description="帳號異常 → urgent, security center, respond within 15 min (24x7)",
+        description=(
+            "帳號異常 → urgent, security center, respond within 15 min; intervene 10 min, freeze 15 min, "
+            "identity verified 30 min, repaired 1 h (24x7)"
+        ),
         conditions={"category": "account_anomaly"},
         sets_priority="urgent",
         team="security_center",
         calendar="24x7",
-        targets=[Target(kind="first_response", amount=15, unit="minutes"), _STATUS_UPDATES, _CSAT],
+        targets=[Target(kind="first_response", amount=15, unit="minutes"), *SECURITY_LADDER, _STATUS_UPDATES, _CSAT],
         warn_before_percent=20,
     ),
     SlaPolicy(

@@ -1,0 +1,94 @@
+"""Console: the security ladder card of a case (record steps, request a freeze) and the on-time page per step."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+
+from kefu.account_security import service
+from kefu.account_security.commands import RecordStep, RequestFreeze, build
+from kefu.account_security.models import STEPS
+from kefu.auth.deps import DB
+from kefu.brands.service import visible_brands
+from kefu.core.db import utcnow
+from kefu.core.errors import Forbidden, ProblemError
+from kefu.tickets.models import Ticket
+from kefu.tickets.service import get_ticket
+from kefu.web.errors import form_error
+from kefu.web.pages import Ctx, PageContext, render
+from kefu.web.routing import Router
+
+router = Router(include_in_schema=False, prefix="/console")
+
+
+def _need(ctx: PageContext, perm: str) -> None:
+    if not ctx.principal.can(perm):
+        raise Forbidden(f"Missing permission {perm}.")
+
+
+def _card(request: Request, ctx: PageContext, db: DB, ticket: Ticket, notice: str = "") -> HTMLResponse:
+    incident = service.is_incident(ticket)
+    return render(
+        request,
+        ctx,
+        "casework/_security_ladder.html",
+        ticket=ticket,
+        incident=incident,
+        ladder=service.ladder(db, ticket) if incident else [],
+        freezes=service.freeze_requests(db, ticket) if incident else [],
+        has_hook=incident and service.has_active_hook(db, ticket.brand_id),
+        now=utcnow(),
+        notice=notice,
+    )
+
+
+@router.get("/tickets/{ticket_id}/security-steps", response_class=HTMLResponse)
+def ladder_card(request: Request, ticket_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
+    """The ladder card of the case page (empty for cases that are not security incidents)."""
+    _need(ctx, "tickets:read")
+    return _card(request, ctx, db, get_ticket(db, ticket_id, ctx.principal))
+
+
+@router.post("/tickets/{ticket_id}/security-steps", response_model=None)
+async def record_step(request: Request, ticket_id: int, ctx: Ctx, db: DB) -> Response:
+    """Record one step from the card's buttons; answers the updated card."""
+    _need(ctx, "tickets:write")
+    ticket = get_ticket(db, ticket_id, ctx.principal)
+    form = await request.form()
+    try:
+        step = str(form.get("step", ""))
+        cmd = build(RecordStep, {"step": step if step in STEPS else "", "note": str(form.get("note", ""))[:4000]})
+        service.record_step(db, ticket, ctx.principal, cmd)
+    except ProblemError as exc:
+        return form_error(request, exc.status, exc.detail, exc)
+    return _card(request, ctx, db, ticket, notice=ctx.t["sl_saved"])
+
+
+@router.post("/tickets/{ticket_id}/security-freeze", response_model=None)
+async def request_freeze(request: Request, ticket_id: int, ctx: Ctx, db: DB) -> Response:
+    """Ask the brand's system for the freeze (its webhook); answers the updated card."""
+    _need(ctx, "tickets:write")
+    ticket = get_ticket(db, ticket_id, ctx.principal)
+    form = await request.form()
+    try:
+        cmd = build(RequestFreeze, {"note": str(form.get("note", ""))[:4000]})
+        service.request_freeze(db, ticket, ctx.principal, cmd)
+    except ProblemError as exc:
+        return form_error(request, exc.status, exc.detail, exc)
+    return _card(request, ctx, db, ticket, notice=ctx.t["sl_freeze_sent"])
+
+
+@router.get("/security-incidents", response_class=HTMLResponse)
+def punctuality_page(request: Request, ctx: Ctx, db: DB, days: int = 30) -> HTMLResponse:
+    """On-time rate per step of the ladder, per brand, for cases opened in the last `days` days."""
+    _need(ctx, "reports:read")
+    days = min(max(days, 1), 366)
+    reports = []
+    for brand in visible_brands(db, ctx.principal):
+        today = utcnow().astimezone(ZoneInfo(brand.timezone or "Asia/Taipei")).date()  # the brand's own calendar day
+        start = today - timedelta(days=days - 1)
+        reports.append((brand, service.punctuality(db, brand.id, ctx.principal, start=start, end=today)))
+    return render(request, ctx, "casework/security_incidents.html", reports=reports, days=days, steps=STEPS)

@@ -1,0 +1,61 @@
+"""UI strings of the account-security incident ladder (zh-TW, zh-CN, en), until they move into the catalogs."""
+
+from __future__ import annotations
+
+STRINGS_SECLADDER: dict[str, tuple[str, str, str]] = {
+    "nav_security_incidents": ("帳號安全時效", "账号安全时效", "Account security"),
+    "act_security_step": ("帳號安全處置", "账号安全处置", "Security step"),
+    "act_security_freeze_requested": ("已請求凍結帳號", "已请求冻结账号", "Freeze requested"),
+    "sl_title": ("帳號安全事件處置", "账号安全事件处置", "Account security incident"),
+    "sl_saved": ("已記錄。", "已记录。", "Recorded."),
+    "sl_freeze_sent": (
+        "已送出凍結請求，對方系統確認後會自動記錄。",
+        "冻结请求已发出，对方系统确认后会自动记录。",
+        "Freeze request sent; it is recorded once the brand's system confirms.",
+    ),
+    "sl_step_intervene": (
+        "安全中心介入（10 分鐘內）",
+        "安全中心介入（10 分钟内）",
+        "Security centre steps in (10 min)",
+    ),
+    "sl_step_freeze": ("臨時凍結（15 分鐘內）", "临时冻结（15 分钟内）", "Temporary freeze (15 min)"),
+    "sl_step_identity_verified": (
+        "身分驗證（30 分鐘內）",
+        "身份验证（30 分钟内）",
+        "Identity verified (30 min)",
+    ),
+    "sl_step_repaired": ("系統修復（1 小時內）", "系统修复（1 小时内）", "System repaired (1 h)"),
+    "sl_record_intervene": ("記錄介入", "记录介入", "Record intervention"),
+    "sl_record_freeze": ("確認已凍結", "确认已冻结", "Confirm freeze"),
+    "sl_record_identity_verified": ("確認身分已驗證", "确认身份已验证", "Confirm identity verified"),
+    "sl_record_repaired": ("確認已修復", "确认已修复", "Confirm repaired"),
+    "sl_request_freeze": ("請求對方系統凍結帳號", "请求对方系统冻结账号", "Ask the brand's system to freeze"),
+    "sl_note": ("備註", "备注", "Note"),
+    "sl_done_at": ("完成於", "完成于", "done at"),
+    "sl_due": ("期限", "期限", "due"),
+    "sl_on_time": ("準時", "按时", "on time"),
+    "sl_late": ("逾時", "超时", "late"),
+    "sl_overdue": ("已逾時", "已超时", "overdue"),
+    "sl_by_webhook": ("對方系統確認", "对方系统确认", "confirmed by webhook"),
+    "sl_freeze_requests": ("凍結請求", "冻结请求", "Freeze requests"),
+    "sl_freeze_pending": ("傳送中", "发送中", "sending"),
+    "sl_freeze_delivered": ("對方已受理", "对方已受理", "accepted"),
+    "sl_freeze_failed": ("失敗，請手動凍結", "失败，请手动冻结", "failed, freeze by hand"),
+    "sl_hint": (
+        "依序記錄每個步驟；修復後會自動排定 7 天內 3 次回訪。",
+        "请按顺序记录每个步骤；修复后会自动安排 7 天内 3 次回访。",
+        "Record each step in order; the repair plans 3 follow-up contacts within 7 days.",
+    ),
+    "sl_report": ("帳號安全事件時效", "账号安全事件时效", "Account security punctuality"),
+    "sl_report_hint": (
+        "最近 {days} 天內開立的案件，各步驟準時完成的比率（品牌時區）。",
+        "最近 {days} 天内创建的工单，各步骤按时完成的比例（品牌时区）。",
+        "Cases opened in the last {days} days: how often each step was done on time (brand's timezone).",
+    ),
+    "sl_step": ("步驟", "步骤", "Step"),
+    "sl_total": ("案件數", "工单数", "Cases"),
+    "sl_met": ("準時", "按时", "On time"),
+    "sl_breached": ("逾時", "超时", "Late"),
+    "sl_open": ("進行中", "进行中", "Open"),
+    "sl_rate": ("準時率", "按时率", "On-time rate"),
+}
