@@ -240,3 +240,21 @@ def test_freeze_webhook_is_called_once_after_commit_signed_and_records_the_freez
         assert len([c for c in stub.requests if c.path == "/freeze"]) == 2
     finally:
         stub.close()
+
+
+def test_seed_security_ladder_is_10_15_30_60_wall_clock_minutes_overnight() -> None:
+    from kefu.sla.calendar import default_calendars
+    from kefu.sla.policy import DEFAULT_POLICIES, compute_deadlines
+
+    policy = next(p for p in DEFAULT_POLICIES if p.name == "security.account_anomaly")
+    calendars = default_calendars()
+    opened = tw(2026, 2, 15, 23, 50)  # Sunday night in the Lunar New Year holidays: the ladder does not wait
+    got = compute_deadlines(policy, calendars, opened)
+    assert policy.calendar == "24x7" and policy.team == "security_center"
+    assert {k: got[k].due_at for k in ("intervene", "freeze", "identity_verified", "repaired")} == {
+        "intervene": tw(2026, 2, 16, 0, 0),
+        "freeze": tw(2026, 2, 16, 0, 5),
+        "identity_verified": tw(2026, 2, 16, 0, 20),
+        "repaired": tw(2026, 2, 16, 0, 50),
+    }
+    assert got["first_response"].due_at == tw(2026, 2, 16, 0, 5)

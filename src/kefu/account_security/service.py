@@ -40,7 +40,7 @@ from kefu.brands.service import get_brand
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.events import publish
-from kefu.core.jobs import enqueue
+from kefu.core.jobs import enqueue, max_attempts
 from kefu.customers.models import CustomerIdentity
 from kefu.followups.models import FollowUpRule
 from kefu.followups.service import plan_case
@@ -324,7 +324,8 @@ def deliver_freeze(session: Session, request_id: int, *, now: datetime | None = 
     """Call the brand's freeze webhook for one request (the job's body); returns the request's status.
 
     A 2xx answer records the freeze step; other 4xx answers fail the request for good (the agent freezes by hand);
-    network errors and 5xx raise RetryLater after recording the attempt, so the job is retried with backoff.
+    network errors, 5xx, 408 and 429 raise RetryLater after recording the attempt, so the job is retried with
+    backoff, until the job's last attempt fails the request.
     """
     from kefu.privacy import net
 
@@ -348,8 +349,12 @@ def deliver_freeze(session: Session, request_id: int, *, now: datetime | None = 
     req.attempts += 1
     try:
         response = net.post(hook.url, content=body, headers=headers, timeout=10.0)
-    except Exception as exc:  # blocked destination, DNS, connect, timeout: all retried
+    except Exception as exc:  # blocked destination, DNS, connect, timeout: retried until the job's last attempt
         req.last_error = f"{type(exc).__name__}: {exc}"[:500]
+        if req.attempts >= max_attempts():
+            req.status = "failed"  # the card tells the agent to freeze by hand
+            session.flush()
+            return req.status
         session.flush()
         raise RetryLater(req.last_error) from exc
     req.response_status = response.status_code
@@ -366,7 +371,7 @@ def deliver_freeze(session: Session, request_id: int, *, now: datetime | None = 
         session.flush()
         return req.status
     req.last_error = f"HTTP {response.status_code}"
-    if response.status_code >= 500 or response.status_code in (408, 429):
+    if (response.status_code >= 500 or response.status_code in (408, 429)) and req.attempts < max_attempts():
         session.flush()
         raise RetryLater(req.last_error)
     req.status = "failed"
