@@ -258,3 +258,38 @@ def test_seed_security_ladder_is_10_15_30_60_wall_clock_minutes_overnight() -> N
         "repaired": tw(2026, 2, 16, 0, 50),
     }
     assert got["first_response"].due_at == tw(2026, 2, 16, 0, 5)
+
+
+def test_migration_adds_the_ladder_to_policies_installed_before_it(tmp_path: Any) -> None:
+    import json
+
+    from sqlalchemy import create_engine, text
+
+    from kefu.core.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    upgrade(url, "2270")
+    engine = create_engine(url)  # foreign keys off: the policy rows need no brand for this check
+    old = {"targets": [{"kind": "first_response", "amount": 15, "unit": "minutes"}], "calendar": "24x7"}
+    own = {"targets": [{"kind": "milestone", "amount": 5, "unit": "minutes", "label": "callback"}]}
+    with engine.begin() as conn:
+        for i, (name, definition) in enumerate((("security.account_anomaly", old), ("security.account_anomaly", own))):
+            conn.execute(
+                text(
+                    "INSERT INTO sla_policies (brand_id, name, position, is_active, definition, created_at, updated_at)"
+                    " VALUES (:b, :n, 10, 1, :d, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+                ),
+                {"b": i + 1, "n": name, "d": json.dumps(definition)},
+            )
+    upgrade(url, "2300")
+    with engine.connect() as conn:
+        rows = [json.loads(d) for (d,) in conn.execute(text("SELECT definition FROM sla_policies ORDER BY brand_id"))]
+    engine.dispose()
+    assert [t.get("label") or t["kind"] for t in rows[0]["targets"]] == [
+        "first_response",
+        "intervene",
+        "freeze",
+        "identity_verified",
+        "repaired",
+    ]
+    assert rows[0]["calendar"] == "24x7" and rows[1] == own  # a policy with milestones of its own is left alone
