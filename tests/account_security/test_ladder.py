@@ -293,3 +293,32 @@ def test_migration_adds_the_ladder_to_policies_installed_before_it(tmp_path: Any
         "repaired",
     ]
     assert rows[0]["calendar"] == "24x7" and rows[1] == own  # a policy with milestones of its own is left alone
+
+
+def test_a_refused_freeze_request_fails_without_retry_and_the_agent_confirms_by_hand(
+    client: Any, make: Any, db: Any, clock: Clock, jobs: Any
+) -> None:
+    from tests.channels.stub_http import StubServer
+
+    w = _world(client, make)
+    stub = StubServer()
+    try:
+        hook = {"url": f"{stub.base_url}/freeze", "secret": "another-freeze-secret"}
+        assert client.put(
+            f"/api/v1/brands/{w['brand'].id}/security-freeze-webhook", json=hook, headers=w["h"]
+        ).is_success
+        t = _case(client, w)
+        assert _step(client, w, t["id"], "intervene").status_code == 201
+        stub.add("POST", "/freeze", status=404, json_body={"error": "unknown account"})
+        assert client.post(f"/api/v1/tickets/{t['id']}/security-freeze-requests", json={}, headers=w["ah"]).is_success
+        assert len([c for c in stub.requests if c.path == "/freeze"]) == 1  # a 4xx answer is not retried
+        ladder = client.get(f"/api/v1/tickets/{t['id']}/security-steps", headers=w["ah"]).json()
+        assert ladder["steps"][1]["recorded"] is None
+        assert [(x["status"], x["response_status"]) for x in ladder["freeze_requests"]] == [("failed", 404)]
+        manual = _step(client, w, t["id"], "freeze", note="已於遊戲後台手動凍結")
+        assert manual.status_code == 201 and manual.json()["source"] == "agent"
+        gone = client.delete(f"/api/v1/brands/{w['brand'].id}/security-freeze-webhook", headers=w["h"])
+        assert gone.status_code == 204
+        assert client.get(f"/api/v1/brands/{w['brand'].id}/security-freeze-webhook", headers=w["h"]).status_code == 404
+    finally:
+        stub.close()
