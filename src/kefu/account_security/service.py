@@ -360,7 +360,9 @@ def deliver_freeze(session: Session, request_id: int, *, now: datetime | None = 
     req.response_status = response.status_code
     if 200 <= response.status_code < 300:
         req.status, req.delivered_at, req.last_error = "delivered", now or utcnow(), ""
-        if "freeze" not in steps_of(session, ticket):
+        done = steps_of(session, ticket)
+        # The case may have been recategorised meanwhile, or the freeze confirmed by hand: nothing more to record.
+        if is_incident(ticket) and "intervene" in done and "freeze" not in done:
             record_step(
                 session,
                 ticket,
