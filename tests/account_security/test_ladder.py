@@ -322,3 +322,25 @@ def test_a_refused_freeze_request_fails_without_retry_and_the_agent_confirms_by_
         assert client.get(f"/api/v1/brands/{w['brand'].id}/security-freeze-webhook", headers=w["h"]).status_code == 404
     finally:
         stub.close()
+
+
+def test_admin_sets_the_freeze_webhook_on_the_console_page(client: Any, make: Any, db: Any, clock: Clock) -> None:
+    from tests.web.test_admin_pages import _login
+
+    w = _world(client, make)
+    bid = w["brand"].id
+    client.headers.pop("Authorization", None)
+    hdr = _login(client, w["admin"])
+    form = {"url": "https://game.example/freeze", "secret": "a-long-enough-secret", "is_active": "on"}
+    bad = client.post(f"/console/security-incidents/{bid}/webhook", data={**form, "url": "ftp://x"}, headers=hdr)
+    assert bad.status_code == 422 and bad.headers.get("X-Kefu-Form-Error") == "1"
+    ok = client.post(f"/console/security-incidents/{bid}/webhook", data=form, headers=hdr)
+    assert ok.status_code == 204 and ok.headers["HX-Redirect"] == "/console/security-incidents?saved=true"
+    page = client.get("/console/security-incidents?saved=true")
+    assert page.status_code == 200 and "https://game.example/freeze" in page.text
+    assert "a-long-enough-secret" not in page.text and "帳號凍結 Webhook" in page.text
+    assert client.post(f"/console/security-incidents/{bid}/webhook/delete", headers=hdr).status_code == 204
+    assert "https://game.example/freeze" not in client.get("/console/security-incidents").text
+    client.headers.pop("Authorization", None)
+    hdr2 = _login(client, w["agent"])
+    assert client.post(f"/console/security-incidents/{bid}/webhook", data=form, headers=hdr2).status_code == 403

@@ -9,7 +9,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from kefu.account_security import service
-from kefu.account_security.commands import RecordStep, RequestFreeze, build
+from kefu.account_security.commands import RecordStep, RequestFreeze, SaveFreezeHook, build
 from kefu.account_security.models import STEPS
 from kefu.auth.deps import DB
 from kefu.brands.service import visible_brands
@@ -82,13 +82,50 @@ async def request_freeze(request: Request, ticket_id: int, ctx: Ctx, db: DB) -> 
 
 
 @router.get("/security-incidents", response_class=HTMLResponse)
-def punctuality_page(request: Request, ctx: Ctx, db: DB, days: int = 30) -> HTMLResponse:
-    """On-time rate per step of the ladder, per brand, for cases opened in the last `days` days."""
+def punctuality_page(request: Request, ctx: Ctx, db: DB, days: int = 30, saved: bool = False) -> HTMLResponse:
+    """On-time rate per step of the ladder per brand (cases opened in the last `days` days); the freeze webhooks."""
     _need(ctx, "reports:read")
     days = min(max(days, 1), 366)
+    manage = ctx.principal.can("brands:manage")
     reports = []
     for brand in visible_brands(db, ctx.principal):
         today = utcnow().astimezone(ZoneInfo(brand.timezone or "Asia/Taipei")).date()  # the brand's own calendar day
         start = today - timedelta(days=days - 1)
-        reports.append((brand, service.punctuality(db, brand.id, ctx.principal, start=start, end=today)))
-    return render(request, ctx, "casework/security_incidents.html", reports=reports, days=days, steps=STEPS)
+        report = service.punctuality(db, brand.id, ctx.principal, start=start, end=today)
+        hook = service.get_hook(db, brand.id, ctx.principal) if manage else None
+        reports.append((brand, report, hook))
+    return render(
+        request,
+        ctx,
+        "casework/security_incidents.html",
+        reports=reports,
+        days=days,
+        steps=STEPS,
+        manage=manage,
+        saved=saved,
+    )
+
+
+@router.post("/security-incidents/{brand_id}/webhook", response_model=None)
+async def save_hook(request: Request, brand_id: int, ctx: Ctx, db: DB) -> Response:
+    """Set the brand's freeze webhook (URL, HMAC secret, on/off) from the page's form."""
+    _need(ctx, "brands:manage")
+    form = await request.form()
+    data = {
+        "url": str(form.get("url", "")).strip(),
+        "secret": str(form.get("secret", "")),
+        "is_active": form.get("is_active") == "on",
+    }
+    try:
+        service.save_hook(db, brand_id, ctx.principal, build(SaveFreezeHook, data))
+    except ProblemError as exc:
+        return form_error(request, exc.status, exc.detail, exc)
+    return Response(status_code=204, headers={"HX-Redirect": "/console/security-incidents?saved=true"})
+
+
+@router.post("/security-incidents/{brand_id}/webhook/delete", response_model=None)
+def delete_hook(brand_id: int, ctx: Ctx, db: DB) -> Response:
+    """Remove the brand's freeze webhook."""
+    _need(ctx, "brands:manage")
+    service.delete_hook(db, brand_id, ctx.principal)
+    return Response(status_code=204, headers={"HX-Redirect": "/console/security-incidents?saved=true"})

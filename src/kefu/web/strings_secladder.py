@@ -58,4 +58,17 @@ STRINGS_SECLADDER: dict[str, tuple[str, str, str]] = {
     "sl_breached": ("逾時", "超时", "Late"),
     "sl_open": ("進行中", "进行中", "Open"),
     "sl_rate": ("準時率", "按时率", "On-time rate"),
+    "sl_hook": ("帳號凍結 Webhook", "账号冻结 Webhook", "Account freeze webhook"),
+    "sl_hook_hint": (
+        "客服請求臨時凍結時，kefu 會以 HMAC 簽章（X-Kefu-Signature）呼叫貴方系統；回應 2xx 即記錄為已凍結。",
+        "客服请求临时冻结时，kefu 会用 HMAC 签名（X-Kefu-Signature）调用贵方系统；返回 2xx 即记录为已冻结。",
+        "When an agent asks for a temporary freeze, kefu calls your system signed with HMAC (X-Kefu-Signature); "
+        "a 2xx answer records the freeze.",
+    ),
+    "sl_hook_url": ("Webhook 網址", "Webhook 地址", "Webhook URL"),
+    "sl_hook_secret": ("簽章密鑰（至少 16 字元）", "签名密钥（至少 16 个字符）", "Signing secret (16+ characters)"),
+    "sl_hook_on": ("啟用", "启用", "Enabled"),
+    "sl_hook_off": ("停用", "停用", "Disabled"),
+    "sl_hook_save": ("儲存 Webhook", "保存 Webhook", "Save webhook"),
+    "sl_hook_delete": ("移除 Webhook", "移除 Webhook", "Remove webhook"),
 }
