@@ -98,6 +98,17 @@ def test_sign_language_video_session_goes_to_a_signing_agent_with_an_unguessable
     no_ref = {**body, "video": {"needs_sign_language": True, "interpreter_org": "中華民國聾人協會"}}
     _problem(client.post("/api/v1/callbacks", json=no_ref, headers=h), 422)
 
+    # The customer's reminder an hour ahead carries the room link.
+    from kefu.notices.models import CustomerNotice
+    from kefu.notices.service import remind_callbacks
+
+    clock.set(tw(2026, 3, 9, 9, 0))
+    db.expire_all()  # the brand's video settings changed through the API (another session)
+    remind_callbacks(db, clock())
+    db.commit()
+    sent = [n.body for n in db.query(CustomerNotice).filter_by(ticket_id=cb.ticket_id, kind="callback_reminder")]
+    assert sent and all(first["video_url"] in b for b in sent)
+
     # The case moving to an agent without the skills does not take the video session along.
     h_plain = make.token(plain)
     assert client.patch(f"/api/v1/tickets/{cb.ticket_id}", json={"assignee_id": plain.id}, headers=h).is_success

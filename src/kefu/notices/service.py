@@ -356,8 +356,9 @@ def remind_callbacks(session: Session, now: datetime | None = None) -> int:
         values: dict[str, Any] = {"local": local, "zone": zone, "phone": masked, "number": ticket.number}
         text = text_for("callback_reminder", locale, **values)
         link = video_url(brand, cb)
-        if link:  # a video session: the reminder carries the room link
-            text = f"{text}\n{link}"
+        if link:  # a video session: nobody phones; the reminder carries the room link
+            video_text = catalog.table(locale).get(PREFIX + "callback_video")
+            text = video_text.format(link=link, **values) if video_text else f"{text}\n{link}"
         if customer is not None and not customer.phone:
             customer.phone = cb.phone  # the number they asked us to call is where the reminder goes
         if send(session, ticket, "callback_reminder", f"callback_reminder:{cb.id}", text, prefer_sms=True, now=now):

@@ -63,6 +63,12 @@ STRINGS_ACCESSVC: dict[str, tuple[str, str, str]] = {
     "acc_cb_video": ("視訊", "视频", "Video"),
     "acc_cb_interpreter": ("合作手語翻譯員", "合作手语翻译员", "Partner interpreter"),
     "acc_cb_join": ("進入視訊", "进入视频", "Join video"),
+    # Call-back reminder of a video session (read by kefu.notices once in the catalogs; {phone} is not used).
+    "notice_callback_video": (
+        "提醒您：您預約的視訊客服將於 {local}（{zone}）開始（案件 {number}），屆時請開啟連結：{link}",
+        "提醒您：您预约的视频客服将于 {local}（{zone}）开始（案件 {number}），届时请打开链接：{link}",
+        "Reminder: your video session starts at {local} ({zone}) (case {number}). At that time, open: {link}",
+    ),
     "llm_translate_msg": ("翻譯", "翻译", "Translate"),
     "llm_target": ("譯成", "译成", "Into"),
 }
