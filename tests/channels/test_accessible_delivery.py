@@ -73,3 +73,19 @@ def test_widget_notices_are_flagged_and_vibrate_only_for_low_vision_customers(ma
     ]
     script = (Path(__file__).parents[2] / "src/kefu/channels/web_chat/static/widget.js").read_text("utf-8")
     assert 'role: "alert"' in script and "navigator.vibrate" in script and "m.haptic" in script
+
+
+def test_a_visitor_declares_needs_in_the_widget_with_consent(client: Any, make: Any, db: Any, inbox: Any) -> None:
+    from kefu.customers.accessibility import needs_of
+    from kefu.customers.models import CustomerIdentity
+
+    brand = make.brand()
+    ib = inbox(brand, "web_chat", {})
+    token = client.post("/api/v1/widget/session", json={"inbox_id": ib.id}).json()["visitor_token"]
+    hdr = {"X-Kefu-Visitor": token}
+    assert client.put("/api/v1/widget/accessibility", json={"needs": ["low_vision"]}).status_code == 401
+    assert client.put("/api/v1/widget/accessibility", json={"needs": ["low_vision"]}, headers=hdr).status_code == 422
+    r = client.put("/api/v1/widget/accessibility", json={"needs": ["low_vision"], "consent": True}, headers=hdr)
+    assert r.status_code == 200 and r.json() == {"needs": ["low_vision"], "haptic_notices": True}, r.text
+    who = db.query(CustomerIdentity).filter_by(brand_id=brand.id, kind="web").one()
+    assert needs_of(db, who.customer_id) == ["low_vision"]

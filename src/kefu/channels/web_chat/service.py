@@ -16,6 +16,7 @@ from kefu.channels.types import Attachment, InboundMessage
 from kefu.channels.web_chat.token import Visitor
 from kefu.conversations.models import Conversation, Message
 from kefu.core.errors import InvalidInput, NotFound, ProblemError
+from kefu.customers.accessibility import VISION, DeclareNeeds, declare, needs_of
 from kefu.customers.claims import record_claim
 from kefu.customers.models import Customer, CustomerIdentity
 from kefu.customers.service import find_or_create_by_identity
@@ -261,9 +262,19 @@ def public_messages(session: Session, rows: list[Message]) -> list[dict[str, Any
     return out
 
 
+def declare_needs(session: Session, inbox: Inbox, visitor: Visitor, cmd: DeclareNeeds) -> list[str]:
+    """The visitor declares their own accessibility needs in the widget (their conversation's customer)."""
+    conv = find_conversation(session, visitor)
+    customer = session.get(Customer, conv.customer_id) if conv is not None and conv.customer_id else None
+    if customer is None:
+        customer, _ = find_or_create_by_identity(session, inbox.brand_id, "web", visitor.visitor_id)
+    declare(session, customer, cmd, None, source="widget")
+    return needs_of(session, customer.id)
+
+
 def _haptic_conversations(session: Session, notices: list[Message]) -> set[int]:
     """Conversations whose customer declared blindness or low vision (their notices also vibrate)."""
-    from kefu.customers.accessibility import VISION, needs_by_customer
+    from kefu.customers.accessibility import needs_by_customer
 
     if not notices:
         return set()
