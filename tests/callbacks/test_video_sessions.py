@@ -120,6 +120,13 @@ def test_sign_language_video_session_goes_to_a_signing_agent_with_an_unguessable
     queue = client.get("/api/v1/callbacks", params={"mine": True}, headers=make.token(signer)).json()["items"]
     assert [(i["mode"], i["video_url"]) for i in queue] == [("video", first["video_url"])]
     assert client.get("/api/v1/callbacks", params={"mine": True}, headers=h_plain).json()["items"] == []
+    # The signer's console queue shows the session, its sign-language need and the room link.
+    from tests.web.test_admin_pages import _login
+
+    _login(client, signer)
+    page = client.get("/console/callbacks?mine=true&lang=en")
+    assert page.status_code == 200 and "Sign language" in page.text and first["video_url"] in page.text
+    client.cookies.clear()
 
     # Another brand: its own template, its own agents; no access across brands.
     start_o = client.get(f"/api/v1/public/brands/{other.slug}/callback-slots", params={"mode": "video"}).json()
