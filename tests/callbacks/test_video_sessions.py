@@ -59,8 +59,19 @@ def test_sign_language_video_session_goes_to_a_signing_agent_with_an_unguessable
         assert r.status_code == 422, bad
     conf = {"settings": {"video": {"url_template": JITSI, "provider": "jitsi"}}}
     assert client.patch(f"/api/v1/brands/{brand.id}", json=conf, headers=h).is_success
-    conf_other = {"settings": {"video": {"url_template": "https://video.other.example/r/{token}?lang=zh"}}}
-    assert client.patch(f"/api/v1/brands/{other.id}", json=conf_other, headers=h).is_success
+    # The other brand's admin uses the admin form (an empty field would turn video off again).
+    from tests.web.test_admin_pages import _login
+
+    hdr = _login(client, admin)
+    form = {"name": other.name, "default_locale": "zh-TW", "timezone": "Asia/Taipei"}
+    form |= {"tier_level_0": "1", "tier_name_0": "一般", "tier_min_0": "0"}
+    bad_form = client.post(
+        f"/admin/brands/{other.id}", data={**form, "video_url_template": "ftp://x/{token}"}, headers=hdr
+    )
+    assert bad_form.status_code == 422
+    tpl = "https://video.other.example/r/{token}?lang=zh"
+    assert client.post(f"/admin/brands/{other.id}", data={**form, "video_url_template": tpl}, headers=hdr).is_success
+    client.cookies.clear()
 
     # Sign-language slots exist only where a signing agent is free: one signer, so one place per slot.
     sl = client.get(f"/api/v1/public/brands/{slug}/callback-slots", params={"mode": "video", "sign_language": True})

@@ -69,6 +69,12 @@ STRINGS_ACCESSVC: dict[str, tuple[str, str, str]] = {
         "提醒您：您预约的视频客服将于 {local}（{zone}）开始（案件 {number}），届时请打开链接：{link}",
         "Reminder: your video session starts at {local} ({zone}) (case {number}). At that time, open: {link}",
     ),
+    "acc_video_template": ("視訊客服會議網址範本", "视频客服会议网址模板", "Video session meeting-URL template"),
+    "acc_video_template_hint": (
+        "自建會議系統（如 Jitsi）的 https 網址，含一次 {token}；留空表示不提供視訊客服。",
+        "自建会议系统（如 Jitsi）的 https 网址，包含一次 {token}；留空表示不提供视频客服。",
+        "An https URL of your own meeting server (e.g. Jitsi) containing {token} once; empty: no video sessions.",
+    ),
     "llm_translate_msg": ("翻譯", "翻译", "Translate"),
     "llm_target": ("譯成", "译成", "Into"),
 }
