@@ -35,5 +35,5 @@ def test_agents_translate_any_message_and_drafts_into_thirty_languages(
     # The console panel offers the per-message button label and the 30 targets.
     _login(client, w["agent"])
     panel = client.get(f"/console/conversations/{w['conv'].id}/llm?lang=en")
-    assert panel.status_code == 200 and 'data-translate-msg="' in panel.text
+    assert panel.status_code == 200 and 'data-translate-msg="Translate"' in panel.text
     assert len(re.findall(r'<option value="[a-zA-Z-]+">', panel.text)) == 30
