@@ -165,6 +165,12 @@ def test_deaf_customer_gets_no_phone_call_back_a_badge_and_video_instead(
     h = make.token(agent)
     cust = make.customer(brand, name="陳小姐", phone="0912000222")
     ticket = create_ticket(db, brand_id=brand.id, subject="開戶", actor=None, customer_id=cust.id, channel="line")
+    from kefu.conversations.commands import CreateConversation
+    from kefu.conversations.service import create_conversation
+
+    conv = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=cust.id, channel="line", status="open"), actor=None
+    )
     db.commit()
     clock.set(tw(2026, 3, 6, 16, 10))
 
@@ -218,6 +224,8 @@ def test_deaf_customer_gets_no_phone_call_back_a_badge_and_video_instead(
     _login(client, agent)
     case = client.get(f"/console/tickets/{ticket.id}")
     assert case.status_code == 200 and "聽障（手語）" in case.text and "不安排電話回撥" in case.text
+    chat = client.get(f"/console/conversations/{conv.id}")
+    assert chat.status_code == 200 and "聽障（手語）" in chat.text and "不安排電話回撥" in chat.text
 
     # Other brands' agents neither read nor set the needs.
     h_else = make.token(make.agent("agent", [make.brand()]))
