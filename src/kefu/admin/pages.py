@@ -775,6 +775,10 @@ async def update_brand(request: Request, brand_id: int, ctx: Ctx, db: DB) -> HTM
     settings: dict[str, Any] = {"public_metrics": values.get("public_metrics") == "1", "portal_video_mb": video_mb}
     if sla_tier:
         settings["sla_tier"] = sla_tier
+    # Video sessions (#17): the meeting-URL template; an empty field turns video sessions off (None removes it).
+    template = f.text(values, "video_url_template")
+    current = (brand.settings or {}).get("video") or {}
+    settings["video"] = {**current, "url_template": template} if template else None
     if not parsed.errors:
         try:
             command = build(

@@ -155,6 +155,10 @@ def update_brand(session: Session, brand: Brand, actor: Principal, command: Upda
         from kefu.callbacks.service import check_settings as check_callbacks
 
         changes["settings"]["callbacks"] = check_callbacks(changes["settings"]["callbacks"])
+    if (changes.get("settings") or {}).get("video") is not None:
+        from kefu.callbacks.service import check_video  # video sessions are call-backs
+
+        changes["settings"]["video"] = check_video(changes["settings"]["video"])
     if (changes.get("settings") or {}).get("portal_video_mb") is not None:
         from kefu.portal.service import check_video_mb  # the portal builds on brands
 

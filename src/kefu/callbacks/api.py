@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Query
@@ -21,7 +21,9 @@ from kefu.callbacks.schemas import (
     PublicBookIn,
     PublicBookingOut,
     SlotsOut,
+    VideoIn,
 )
+from kefu.customers.accessibility import DeclareNeeds, needs_by_customer
 from kefu.portal.service import brand_by_slug
 from kefu.tickets.models import Ticket
 from kefu.web.routing import Router
@@ -36,8 +38,13 @@ def _local(at: datetime, tz: str) -> str:
     return at.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
 
 
-def out(cb: Callback, t: Ticket, tz: str) -> CallbackOut:
+def _video(body: VideoIn | None) -> service.VideoRequest | None:
+    return service.VideoRequest(**body.model_dump()) if body is not None else None
+
+
+def out(cb: Callback, t: Ticket, brand: Brand | None, needs: list[str] | None = None) -> CallbackOut:
     """API shape of a call-back (the privacy middleware masks the number for principals without pii:reveal)."""
+    tz = (brand.timezone if brand else None) or "Asia/Taipei"
     return CallbackOut(
         id=cb.id,
         brand_id=cb.brand_id,
@@ -48,6 +55,12 @@ def out(cb: Callback, t: Ticket, tz: str) -> CallbackOut:
         name=cb.name,
         topic=cb.topic,
         source=cb.source,
+        mode=cb.mode,
+        needs_sign_language=cb.needs_sign_language,
+        interpreter_org=cb.interpreter_org,
+        interpreter_cert=cb.interpreter_cert,
+        video_url=service.video_url(brand, cb) if brand else None,
+        needs=needs or [],
         scheduled_at=cb.scheduled_at,
         local=_local(cb.scheduled_at, tz),
         timezone=tz,
@@ -59,27 +72,35 @@ def out(cb: Callback, t: Ticket, tz: str) -> CallbackOut:
     )
 
 
-def _tz(db: DB, brand_id: int) -> str:
-    brand = db.get(Brand, brand_id)
-    return (brand.timezone if brand else None) or "Asia/Taipei"
+def _one(db: DB, cb: Callback) -> CallbackOut:
+    t = db.get(Ticket, cb.ticket_id)
+    assert t is not None
+    needs = needs_by_customer(db, {cb.customer_id} if cb.customer_id else set())
+    return out(cb, t, db.get(Brand, cb.brand_id), needs.get(cb.customer_id or 0))
 
 
 @router.get("/public/brands/{slug}/callback-slots", response_model=SlotsOut, tags=["public"])
-def public_slots(slug: str, db: DB) -> SlotsOut:
-    """Open call-back slots of a brand (no login): business hours, minimum lead, days ahead, places left."""
+def public_slots(slug: str, db: DB, mode: Literal["phone", "video"] = "phone", sign_language: bool = False) -> SlotsOut:
+    """Open call-back slots of a brand (no login); `mode=video` gives video-session slots (409 without a provider)."""
     brand = brand_by_slug(db, slug)
     conf = service.settings_of(brand)
+    video = service.VideoRequest(needs_sign_language=sign_language) if mode == "video" else None
     return SlotsOut(
         timezone=brand.timezone,
         slot_minutes=conf["slot_minutes"],
-        slots=[s.model_dump(mode="json") for s in service.slots(db, brand)],
+        mode=mode,
+        video_offered=service.video_template(brand) is not None,
+        slots=[s.model_dump(mode="json") for s in service.slots(db, brand, video=video)],
     )
 
 
 @router.post("/public/brands/{slug}/callbacks", response_model=PublicBookingOut, status_code=201, tags=["public"])
 def public_book(slug: str, body: PublicBookIn, db: DB) -> PublicBookingOut:
-    """A customer books an offered slot; a case opens and the agent calls at that time."""
+    """A customer books an offered slot (a call, or a video session with sign language); a case opens."""
     brand = brand_by_slug(db, slug)
+    declared = (
+        DeclareNeeds(needs=body.accessibility, consent=body.accessibility_consent) if body.accessibility else None
+    )
     cb = service.book(
         db,
         brand.id,
@@ -89,11 +110,15 @@ def public_book(slug: str, body: PublicBookIn, db: DB) -> PublicBookingOut:
         topic=body.topic,
         source=body.source,
         actor=None,
+        video=_video(body.video),
+        declared=declared,
     )
     t = db.get(Ticket, cb.ticket_id)
     assert t is not None
     return PublicBookingOut(
         ticket_number=t.number,
+        mode=cb.mode,
+        video_url=service.video_url(brand, cb),
         scheduled_at=cb.scheduled_at,
         local=_local(cb.scheduled_at, brand.timezone),
         timezone=brand.timezone,
@@ -102,7 +127,7 @@ def public_book(slug: str, body: PublicBookIn, db: DB) -> PublicBookingOut:
 
 @router.post("/callbacks", response_model=CallbackOut, status_code=201)
 def book(body: BookIn, db: DB, principal: Write) -> CallbackOut:
-    """An agent books a call-back agreed with the customer (any future time), on a case or opening one."""
+    """An agent books a call-back or video session agreed with the customer (any future time), on a case or not."""
     cb = service.book(
         db,
         body.brand_id,
@@ -113,10 +138,9 @@ def book(body: BookIn, db: DB, principal: Write) -> CallbackOut:
         ticket_id=body.ticket_id,
         source=body.source,
         actor=principal,
+        video=_video(body.video),
     )
-    t = db.get(Ticket, cb.ticket_id)
-    assert t is not None
-    return out(cb, t, _tz(db, cb.brand_id))
+    return _one(db, cb)
 
 
 @router.get("/callbacks", response_model=CallbackPage)
@@ -138,26 +162,23 @@ def callback_queue(
         statuses=statuses,
         limit=limit,
     )
-    zones = {b: _tz(db, b) for b in {c.brand_id for c, _ in rows}}
-    return CallbackPage(items=[out(c, t, zones[c.brand_id]) for c, t in rows])
+    brands = {b: db.get(Brand, b) for b in {c.brand_id for c, _ in rows}}
+    needs = needs_by_customer(db, {c.customer_id for c, _ in rows if c.customer_id})
+    return CallbackPage(items=[out(c, t, brands[c.brand_id], needs.get(c.customer_id or 0)) for c, t in rows])
 
 
 @router.post("/callbacks/{callback_id}/done", response_model=CallbackOut)
 def done(callback_id: int, body: DoneIn, db: DB, principal: Write) -> CallbackOut:
     """Record the call: reached or no answer."""
     cb = service.complete(db, service.get_callback(db, callback_id, principal), principal, body.outcome, body.note)
-    t = db.get(Ticket, cb.ticket_id)
-    assert t is not None
-    return out(cb, t, _tz(db, cb.brand_id))
+    return _one(db, cb)
 
 
 @router.post("/callbacks/{callback_id}/cancel", response_model=CallbackOut)
 def cancel(callback_id: int, db: DB, principal: Write) -> CallbackOut:
     """Cancel an open call-back."""
     cb = service.cancel(db, service.get_callback(db, callback_id, principal), principal)
-    t = db.get(Ticket, cb.ticket_id)
-    assert t is not None
-    return out(cb, t, _tz(db, cb.brand_id))
+    return _one(db, cb)
 
 
 @router.get("/callbacks/stats", response_model=service.CallbackStats)

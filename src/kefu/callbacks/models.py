@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from kefu.core.db import Base, utcnow
 
 SOURCES = ("portal", "widget", "bot", "phone", "agent")
+MODES = ("phone", "video")  # a phone call-back, or a video session (sign language on request)
 STATUSES = ("booked", "due", "done", "missed", "cancelled")
 OUTCOMES = ("reached", "no_answer")
 
@@ -38,6 +39,13 @@ class Callback(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     topic: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(String(16))
+    mode: Mapped[str] = mapped_column(String(16), default="phone")
+    needs_sign_language: Mapped[bool] = mapped_column(default=False)
+    # A certified interpreter from a partner organisation joins instead of a signing agent (organisation, cert ref).
+    interpreter_org: Mapped[str | None] = mapped_column(String(200))
+    interpreter_cert: Mapped[str | None] = mapped_column(String(200))
+    # Secret part of the video room link (the brand's meeting-URL template fills it in); unguessable, per session.
+    video_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     scheduled_at: Mapped[datetime]
     window_minutes: Mapped[int] = mapped_column(default=30)
     status: Mapped[str] = mapped_column(String(16), default="booked")

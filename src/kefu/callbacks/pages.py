@@ -36,6 +36,7 @@ def queue(request: Request, ctx: Ctx, db: DB, view: str = "due", mine: bool = Fa
         view=view,
         mine=mine,
         local=LocalTime(zones),
+        links=service.video_links(db, [c for c, _ in rows]),
         zone_names=sorted({z.key for z in zones.values()}) or ["Asia/Taipei"],
     )
 
@@ -60,4 +61,5 @@ async def done(request: Request, callback_id: int, ctx: Ctx, db: DB) -> HTMLResp
         row=row,
         error=error,
         local=LocalTime(brand_zones(db, {cb.brand_id})),
+        links=service.video_links(db, [cb]),
     )

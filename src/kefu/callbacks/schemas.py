@@ -7,6 +7,19 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kefu.customers.accessibility import Need
+
+
+class VideoIn(BaseModel):
+    """Ask for a video session instead of a phone call (only where the brand has a video provider)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    needs_sign_language: bool = False
+    # A certified interpreter from a partner organisation, recorded on the booking (organisation, certification ref).
+    interpreter_org: str | None = Field(default=None, min_length=2, max_length=200)
+    interpreter_cert: str | None = Field(default=None, min_length=2, max_length=200)
+
 
 class BookIn(BaseModel):
     """An agent books a call-back (on a case, or opening one)."""
@@ -20,6 +33,7 @@ class BookIn(BaseModel):
     topic: str = Field(default="", max_length=4000)
     ticket_id: int | None = None
     source: Literal["agent", "phone"] = "agent"
+    video: VideoIn | None = None
 
 
 class PublicBookIn(BaseModel):
@@ -32,6 +46,10 @@ class PublicBookIn(BaseModel):
     name: str = Field(default="", max_length=200)
     topic: str = Field(default="", max_length=4000)
     source: Literal["widget", "portal", "bot"] = "widget"
+    video: VideoIn | None = None
+    # Needs the customer declares for themselves while booking (stored only with `accessibility_consent`).
+    accessibility: list[Need] = Field(default_factory=list, max_length=4)
+    accessibility_consent: bool = False
 
 
 class CallbackOut(BaseModel):
@@ -46,6 +64,12 @@ class CallbackOut(BaseModel):
     name: str
     topic: str
     source: str
+    mode: str
+    needs_sign_language: bool
+    interpreter_org: str | None
+    interpreter_cert: str | None
+    video_url: str | None
+    needs: list[str]
     scheduled_at: datetime
     local: str
     timezone: str
@@ -60,6 +84,8 @@ class PublicBookingOut(BaseModel):
     """What the customer is told after booking."""
 
     ticket_number: str
+    mode: str
+    video_url: str | None
     scheduled_at: datetime
     local: str
     timezone: str
@@ -70,6 +96,8 @@ class SlotsOut(BaseModel):
 
     timezone: str
     slot_minutes: int
+    mode: str = "phone"
+    video_offered: bool = False
     slots: list[dict[str, object]]
 
 

@@ -7,20 +7,30 @@ is the case's next step; the call-back goes to the case's assignee (else its tea
 every minute) reminds the assignee `remind_agent_minutes` before, puts the call-back in their queue at its time, and
 flags it missed when `window_minutes` pass without an outcome (assignee and team leads are told). Reports measure
 how many were called within their window.
+
+Video sessions (seed 002 視訊客服, 003 「手語視頻客服」) are call-backs with `mode="video"`: offered only when the brand
+configures a meeting-URL template (``settings["video"]["url_template"]``, e.g. a self-hosted Jitsi
+``https://meet.example.org/kefu-{token}``), each session gets its own unguessable room link, and the session goes to
+an agent with the skill ``video`` (and ``sign_language`` when the customer needs sign language, unless a certified
+partner interpreter is recorded on the booking), one session per agent a slot, on shift when the brand keeps shifts.
+Deaf and hard-of-hearing customers (kefu.customers.accessibility) are never booked a phone call-back.
 """
 
 from __future__ import annotations
 
+import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kefu.audit.service import record
+from kefu.auth.models import Agent, AgentBrand
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
 from kefu.brands.service import get_brand
@@ -29,6 +39,8 @@ from kefu.core.access import ensure_brand
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from kefu.core.events import publish
+from kefu.customers.accessibility import DeclareNeeds, declare, needs_of, phone_refused
+from kefu.customers.models import Customer
 from kefu.customers.service import find_or_create_by_identity
 from kefu.sla import service as sla
 from kefu.sla.notifications import notify
@@ -75,6 +87,104 @@ def check_settings(value: object) -> dict[str, Any]:
     return dict(value)
 
 
+_TEMPLATE = re.compile(r"^https://[^\s{}]+$")
+
+
+def check_video(value: object) -> dict[str, Any]:
+    """Validate a ``video`` brand setting: an https meeting-URL template with one ``{token}``."""
+    if not isinstance(value, dict) or set(value) - {"url_template", "provider"}:
+        raise InvalidInput('video takes {"url_template": "https://meet.example.org/kefu-{token}", "provider": name}.')
+    template = value.get("url_template")
+    if not isinstance(template, str) or template.count("{token}") != 1 or len(template) > 500:
+        raise InvalidInput("video.url_template must be an https URL containing {token} once.")
+    if not _TEMPLATE.match(template.replace("{token}", "x")):
+        raise InvalidInput("video.url_template must be an https URL containing {token} once.")
+    if "provider" in value and not (isinstance(value["provider"], str) and len(value["provider"]) <= 100):
+        raise InvalidInput("video.provider is a short name such as jitsi.")
+    return dict(value)
+
+
+def video_template(brand: Brand) -> str | None:
+    """The brand's meeting-URL template, None when the brand offers no video sessions."""
+    conf = (brand.settings or {}).get("video") or {}
+    template = conf.get("url_template") if isinstance(conf, dict) else None
+    return template if isinstance(template, str) and "{token}" in template else None
+
+
+def video_url(brand: Brand, cb: Callback) -> str | None:
+    """The session's room link (the template as configured now, filled with the session's own token)."""
+    template = video_template(brand)
+    if cb.mode != "video" or not cb.video_token or template is None:
+        return None
+    return template.replace("{token}", cb.video_token)
+
+
+def require_video(brand: Brand) -> str:
+    """The template, or a clear refusal when the brand has no video provider."""
+    template = video_template(brand)
+    if template is None:
+        raise Conflict("This brand offers no video sessions: no video provider is configured (settings.video).")
+    return template
+
+
+class VideoRequest(BaseModel):
+    """A video session instead of a phone call; sign language by a signing agent or a certified partner interpreter."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    needs_sign_language: bool = False
+    interpreter_org: str | None = Field(default=None, min_length=2, max_length=200)
+    interpreter_cert: str | None = Field(default=None, min_length=2, max_length=200)
+
+
+def _skills_needed(video: VideoRequest) -> set[str]:
+    need = {"video"}
+    if video.needs_sign_language and not video.interpreter_org:
+        need.add("sign_language")
+    return need
+
+
+def skilled_agents(session: Session, brand_id: int, need: set[str]) -> list[int]:
+    """Active agents of the brand having every skill in `need` (skills compare case-insensitively)."""
+    rows = session.execute(
+        select(Agent.id, Agent.skills)
+        .join(AgentBrand, AgentBrand.agent_id == Agent.id)
+        .where(AgentBrand.brand_id == brand_id, Agent.is_active.is_(True))
+        .order_by(Agent.id)
+    )
+    return [aid for aid, skills in rows if need <= {str(x).strip().lower() for x in skills or []}]
+
+
+def _video_busy(session: Session, brand_id: int, start: datetime, end: datetime) -> dict[datetime, set[int]]:
+    rows = session.execute(
+        select(Callback.scheduled_at, Callback.assignee_id).where(
+            Callback.brand_id == brand_id,
+            Callback.mode == "video",
+            Callback.status.in_(OPEN),
+            Callback.assignee_id.is_not(None),
+            Callback.scheduled_at >= start,
+            Callback.scheduled_at <= end,
+        )
+    )
+    out: dict[datetime, set[int]] = {}
+    for at, aid in rows:
+        if aid is not None:
+            out.setdefault(at, set()).add(aid)
+    return out
+
+
+def _free_video_agents(session: Session, brand: Brand, at: datetime, need: set[str]) -> list[int]:
+    from kefu.shifts.service import brand_roster
+
+    pool = skilled_agents(session, brand.id, need)
+    roster = brand_roster(session, brand, at, at)
+    if roster is not None:
+        on = roster.on_shift(at)
+        pool = [a for a in pool if a in on]
+    busy = _video_busy(session, brand.id, at, at).get(at, set())
+    return [a for a in pool if a not in busy]
+
+
 class Slot(BaseModel):
     """A bookable start time: UTC instant, the brand's local label, and how many places are left."""
 
@@ -83,9 +193,14 @@ class Slot(BaseModel):
     left: int
 
 
-def slots(session: Session, brand: Brand, now: datetime | None = None) -> list[Slot]:
-    """Open slots from the minimum lead time to `days_ahead` days, in business hours, with places left."""
+def slots(session: Session, brand: Brand, now: datetime | None = None, video: VideoRequest | None = None) -> list[Slot]:
+    """Open slots from the minimum lead time to `days_ahead` days, in business hours, with places left.
+
+    With `video`, a slot also needs a free agent with the skills (one session each), on shift if shifts are kept.
+    """
     now = now or utcnow()
+    if video is not None:
+        require_video(brand)
     conf = settings_of(brand)
     tz = ZoneInfo(brand.timezone or "Asia/Taipei")
     calendars = sla.calendars_for(session, brand.id, None)
@@ -100,11 +215,16 @@ def slots(session: Session, brand: Brand, now: datetime | None = None) -> list[S
 
     # With schedules (排班), a slot takes at most one booking per agent on shift at its start.
     roster = brand_roster(session, brand, now, end)
+    skilled = skilled_agents(session, brand.id, _skills_needed(video)) if video is not None else []
+    busy = _video_busy(session, brand.id, now, end) if video is not None else {}
     out: list[Slot] = []
     while t <= end:
         if t >= earliest and cal.is_open(t) and cal.is_open(t + step - timedelta(minutes=1)):
             capacity = conf["capacity"] if roster is None else min(conf["capacity"], len(roster.on_shift(t)))
             left = capacity - booked.get(t, 0)
+            if video is not None:
+                on = set(skilled) if roster is None else set(skilled) & roster.on_shift(t)
+                left = min(left, len(on - busy.get(t.astimezone(ZoneInfo("UTC")), set())))
             if left > 0:
                 out.append(Slot(start=t.astimezone(ZoneInfo("UTC")), local=t.strftime("%Y-%m-%d %H:%M"), left=left))
         t += step
@@ -136,12 +256,21 @@ def book(
     name: str = "",
     topic: str = "",
     ticket_id: int | None = None,
+    video: VideoRequest | None = None,
+    declared: DeclareNeeds | None = None,
     now: datetime | None = None,
 ) -> Callback:
-    """Book a call-back in an open slot (agents may book any future time); opens a case when none is given."""
+    """Book a call-back (or with `video`, a video session) in an open slot; agents may book any future time.
+
+    Opens a case when none is given. `declared`: needs the customer declares while booking (portal, widget).
+    """
     now = now or utcnow()
     brand = get_brand(session, brand_id, actor)
     conf = settings_of(brand)
+    mode = "video" if video is not None else "phone"
+    template = require_video(brand) if video is not None else None
+    if video is not None and video.interpreter_org and not video.interpreter_cert:
+        raise InvalidInput("A partner interpreter needs the certification reference (interpreter_cert).")
     if source not in SOURCES:
         raise InvalidInput(f"source is one of {', '.join(SOURCES)}.")
     digits = "".join(ch for ch in phone if ch.isdigit())
@@ -157,12 +286,13 @@ def book(
         )
         if (open_for_phone or 0) >= 2:
             raise TooManyRequests("This number already has call-backs booked. / 此號碼已有預約回電。")
-        offered = {s.start for s in slots(session, brand, now)}
+        offered = {s.start for s in slots(session, brand, now, video)}
         if scheduled_at not in offered:
             raise Conflict("That time is not available any more; please pick another slot.")
     elif scheduled_at <= now:
         raise InvalidInput("A call-back must be in the future.")
     customer = None
+    ticket: Ticket | None = None
     if ticket_id is not None:
         ticket = session.get(Ticket, ticket_id)
         if ticket is None or ticket.brand_id != brand_id:
@@ -171,10 +301,28 @@ def book(
     else:
         customer, _ = find_or_create_by_identity(session, brand_id, "phone", phone.strip(), name or None)
         customer_id = customer.id
+    if declared is not None and declared.needs and customer_id is not None:
+        who = session.get(Customer, customer_id)
+        assert who is not None
+        declare(session, who, declared, actor, source=source, now=now)
+    if mode == "phone" and phone_refused(needs_of(session, customer_id)):
+        raise Conflict(
+            "This customer is deaf or hard of hearing: a phone call-back will not reach them. Book a video session "
+            "(sign language on request) or answer by SMS, LINE or chat. "
+            "/ 此客戶為聽障者，請改約視訊（手語）或以簡訊、LINE、文字回覆。"
+        )
+    assignee_id = ticket.assignee_id if ticket is not None else None
+    if video is not None:
+        free = _free_video_agents(session, brand, scheduled_at, _skills_needed(video))
+        if not free:
+            skills = ", ".join(sorted(_skills_needed(video)))
+            raise Conflict(f"No agent with the skills {skills} is free at that time; pick another time.")
+        assignee_id = assignee_id if assignee_id in free else _least_busy(session, free)
+    if ticket is None:
         ticket = create_ticket(
             session,
             brand_id=brand_id,
-            subject=f"預約回電 / Call-back: {topic[:80]}" if topic else "預約回電 / Call-back request",
+            subject=_subject(mode, topic),
             description=topic,
             actor=actor,
             customer_id=customer_id,
@@ -184,12 +332,17 @@ def book(
         brand_id=brand_id,
         ticket_id=ticket.id,
         customer_id=customer_id,
-        assignee_id=ticket.assignee_id,
+        assignee_id=assignee_id if video is not None else ticket.assignee_id,
         team_id=ticket.team_id,
         phone=phone.strip(),
         name=name.strip()[:200],
         topic=topic,
         source=source,
+        mode=mode,
+        needs_sign_language=bool(video and video.needs_sign_language),
+        interpreter_org=video.interpreter_org if video else None,
+        interpreter_cert=video.interpreter_cert if video else None,
+        video_token=secrets.token_urlsafe(32) if video is not None else None,
         scheduled_at=scheduled_at,
         window_minutes=conf["window_minutes"],
         created_by=actor.agent_id if actor else None,
@@ -198,13 +351,17 @@ def book(
     session.add(cb)
     session.flush()
     local = scheduled_at.astimezone(ZoneInfo(brand.timezone or "Asia/Taipei")).strftime("%Y-%m-%d %H:%M")
+    link = template.replace("{token}", cb.video_token) if template and cb.video_token else None
+    # The public update carries the room link: the customer finds it on the portal's progress page.
     add_activity(
         session,
         ticket,
         "callback_booked",
-        body=f"預約回電 {local} ({brand.timezone})",
+        body=f"預約視訊客服 Video session {local} ({brand.timezone}) {link}"
+        if link
+        else f"預約回電 {local} ({brand.timezone})",
         public=True,
-        data={"callback_id": cb.id, "scheduled_at": scheduled_at.isoformat(), "source": source},
+        data={"callback_id": cb.id, "scheduled_at": scheduled_at.isoformat(), "source": source, "mode": mode},
         at=now,
     )
     record(
@@ -214,12 +371,37 @@ def book(
         target_type="callback",
         target_id=cb.id,
         brand_id=brand_id,
-        details={"source": source},
+        details={"source": source, "mode": mode, "sign_language": cb.needs_sign_language},
         actor_type=None if actor else "customer",
         actor_label=None if actor else source,
     )
     publish(session, "callback.booked", {"id": cb.id, "ticket_id": ticket.id}, (f"brand:{brand_id}",))
     return cb
+
+
+def _subject(mode: str, topic: str) -> str:
+    if mode == "video":
+        return f"視訊客服 / Video session: {topic[:80]}" if topic else "視訊客服 / Video session request"
+    return f"預約回電 / Call-back: {topic[:80]}" if topic else "預約回電 / Call-back request"
+
+
+def _least_busy(session: Session, agent_ids: list[int]) -> int:
+    """The agent with the fewest open video sessions (then the lowest id)."""
+    counts = dict(
+        session.execute(
+            select(Callback.assignee_id, func.count())
+            .where(Callback.assignee_id.in_(agent_ids), Callback.mode == "video", Callback.status.in_(OPEN))
+            .group_by(Callback.assignee_id)
+        ).all()
+    )
+    return min(agent_ids, key=lambda a: (int(counts.get(a, 0)), a))
+
+
+def video_links(session: Session, callbacks: list[Callback]) -> dict[int, str]:
+    """Room links of the video sessions among `callbacks`, by call-back id (for the console queue)."""
+    brands = {b: session.get(Brand, b) for b in {c.brand_id for c in callbacks if c.mode == "video"}}
+    links = {c.id: video_url(brand, c) for c in callbacks if (brand := brands.get(c.brand_id)) is not None}
+    return {k: v for k, v in links.items() if v}
 
 
 def ticket_number(session: Session, cb: Callback) -> str:
@@ -308,6 +490,11 @@ def _recipients(session: Session, cb: Callback, ticket: Ticket, level: str) -> l
     return sla.recipients(session, ticket, level)
 
 
+def _can_take(session: Session, cb: Callback, agent_id: int) -> bool:
+    need = {"video"} | ({"sign_language"} if cb.needs_sign_language and not cb.interpreter_org else set())
+    return agent_id in skilled_agents(session, cb.brand_id, need)
+
+
 def sweep(session: Session, now: datetime | None = None) -> SweepResult:
     """Remind, queue at the appointment time, and flag missed call-backs; each step once (the caller commits)."""
     now = now or utcnow()
@@ -322,7 +509,8 @@ def sweep(session: Session, now: datetime | None = None) -> SweepResult:
     ).all()
     for cb, ticket in rows:
         conf = confs[cb.brand_id]
-        if ticket.assignee_id is not None:  # the call-back follows its case when the case changes hands
+        if ticket.assignee_id is not None and (cb.mode != "video" or _can_take(session, cb, ticket.assignee_id)):
+            # The call-back follows its case when the case changes hands (a video session only to a skilled agent).
             cb.assignee_id, cb.team_id = ticket.assignee_id, ticket.team_id
         data = {"callback_id": cb.id, "scheduled_at": cb.scheduled_at.isoformat()}
         remind_at = cb.scheduled_at - timedelta(minutes=conf["remind_agent_minutes"])

@@ -9,10 +9,12 @@ from sqlalchemy import select
 
 from kefu.auth.deps import DB, require
 from kefu.auth.permissions import Principal
+from kefu.brands.models import Brand
 from kefu.core.access import scope_to_brands
 from kefu.core.pagination import Page
+from kefu.customers import accessibility as acc
 from kefu.customers import service
-from kefu.customers.models import Organization
+from kefu.customers.models import Customer, Organization
 from kefu.customers.schemas import (
     CustomerCreate,
     CustomerDetail,
@@ -162,3 +164,24 @@ def update_organization(org_id: int, body: OrganizationUpdate, db: DB, principal
     """Change an organization."""
     org = service.get_organization(db, org_id, principal)
     return OrganizationOut.model_validate(service.update_organization(db, org, principal, body))
+
+
+@router.get("/customers/{customer_id}/accessibility", response_model=acc.NeedsOut)
+def get_accessibility(customer_id: int, db: DB, principal: Read) -> acc.NeedsOut:
+    """Declared accessibility needs and what follows for call-backs and notices (badge on conversations, cases)."""
+    return _needs_out(db, service.get_customer(db, customer_id, principal))
+
+
+@router.put("/customers/{customer_id}/accessibility", response_model=acc.NeedsOut)
+def put_accessibility(customer_id: int, body: acc.DeclareNeeds, db: DB, principal: Write) -> acc.NeedsOut:
+    """Record the needs the customer told the agent about, with their consent (an empty list withdraws them)."""
+    c = service.get_customer(db, customer_id, principal)
+    acc.declare(db, c, body, principal, source="agent")
+    return _needs_out(db, c)
+
+
+def _needs_out(db: DB, c: Customer) -> acc.NeedsOut:
+    from kefu.callbacks.service import video_template  # video sessions are call-backs, which build on customers
+
+    brand = db.get(Brand, c.brand_id)
+    return acc.describe(db, c, video=brand is not None and video_template(brand) is not None)

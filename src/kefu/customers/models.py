@@ -88,3 +88,21 @@ class CustomerNote(Base):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     body: Mapped[str] = mapped_column(String(4000))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+NEEDS = ("deaf", "hard_of_hearing", "blind", "low_vision")
+
+
+class CustomerAccessibility(Base):
+    """A customer's declared accessibility needs (sensitive: declared with consent, exported and erased)."""
+
+    __tablename__ = "customer_accessibility"
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"), index=True)
+    needs: Mapped[list[Any]] = mapped_column(default=list)  # codes from NEEDS
+    note: Mapped[str] = mapped_column(String(1000), default="")  # e.g. "signs TSL; LINE preferred"
+    source: Mapped[str] = mapped_column(String(16))  # customer (portal/widget) | agent (with the customer's consent)
+    consent_at: Mapped[datetime]
+    declared_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

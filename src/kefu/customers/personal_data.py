@@ -6,12 +6,16 @@ from typing import Any
 
 from sqlalchemy import Select, select
 
-from kefu.customers.models import Customer, CustomerIdentity, CustomerNote
+from kefu.customers.models import Customer, CustomerAccessibility, CustomerIdentity, CustomerNote
 from kefu.privacy.contract import PersonalData
 
 
 def _identities(ids: list[int]) -> Select[Any]:
     return select(CustomerIdentity).where(CustomerIdentity.customer_id.in_(ids))
+
+
+def _accessibility(ids: list[int]) -> Select[Any]:
+    return select(CustomerAccessibility).where(CustomerAccessibility.customer_id.in_(ids))
 
 
 def _notes(ids: list[int]) -> Select[Any]:
@@ -34,4 +38,6 @@ DECLARATIONS = [
     ),
     # Agents' notes about a customer describe that person: erased with them.
     PersonalData(CustomerNote, {"body": "text"}, owned_by=_notes, erase="delete"),
+    # Declared accessibility needs (deaf, low vision…) are health data: exported, and deleted on erasure.
+    PersonalData(CustomerAccessibility, {"needs": "json", "note": "text"}, owned_by=_accessibility, erase="delete"),
 ]

@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse
 
 from kefu.auth.deps import DB, SettingsDep
 from kefu.conversations import service as conv_service
-from kefu.llm import texts
+from kefu.llm import prompts, texts
 from kefu.llm.service import available
 from kefu.web.pages import Ctx, render
 from kefu.web.routing import Router
@@ -28,4 +28,6 @@ def panel(request: Request, conversation_id: int, ctx: Ctx, db: DB, settings: Se
         conv=conv,
         lt=texts.ui(ctx.locale),
         can_write=ctx.principal.can("conversations:write"),
+        # Drafts go into the customer's language unless the agent picks one of the 30 languages.
+        targets=[("", "—"), *((code, f"{code} · {prompts.language(code)}") for code in prompts.TARGETS)],
     )

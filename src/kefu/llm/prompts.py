@@ -16,12 +16,44 @@ LANGUAGES = {
     "en": "English",
 }
 
+# Further languages agents can translate drafts into (文字實時翻譯, seed 003: 30 languages with the three above).
+MORE_LANGUAGES = {
+    "ja": "Japanese",
+    "ko": "Korean",
+    "vi": "Vietnamese",
+    "th": "Thai",
+    "id": "Indonesian",
+    "ms": "Malay",
+    "fil": "Filipino (Tagalog)",
+    "km": "Khmer",
+    "my": "Burmese",
+    "lo": "Lao",
+    "hi": "Hindi",
+    "bn": "Bengali",
+    "ur": "Urdu",
+    "ar": "Arabic",
+    "fa": "Persian",
+    "he": "Hebrew",
+    "tr": "Turkish",
+    "ru": "Russian",
+    "uk": "Ukrainian",
+    "de": "German",
+    "fr": "French",
+    "es": "Spanish",
+    "pt": "Portuguese",
+    "it": "Italian",
+    "nl": "Dutch",
+    "pl": "Polish",
+    "sv": "Swedish",
+}
+TARGETS = (*LANGUAGES, *MORE_LANGUAGES)
+
 MASK_NOTE = "Personal data in the conversation has been masked with * characters; keep it masked, never guess it."
 
 
 def language(locale: str) -> str:
     """The model-facing name of a locale."""
-    return LANGUAGES.get(locale, LANGUAGES["en"])
+    return LANGUAGES.get(locale) or MORE_LANGUAGES.get(locale) or LANGUAGES["en"]
 
 
 def phrase_answer(locale: str, faq_question: Masked, faq_answer: str, customer_text: Masked) -> list[dict[str, str]]:

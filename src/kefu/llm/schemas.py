@@ -7,6 +7,11 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 Locale = Literal["zh-TW", "zh-CN", "en"]
+# The 30 target languages of kefu.llm.prompts.TARGETS (the three console locales first).
+Target = Literal[
+    "zh-TW", "zh-CN", "en", "ja", "ko", "vi", "th", "id", "ms", "fil", "km", "my", "lo", "hi", "bn",
+    "ur", "ar", "fa", "he", "tr", "ru", "uk", "de", "fr", "es", "pt", "it", "nl", "pl", "sv",
+]  # fmt: skip
 
 
 class StatusOut(BaseModel):
@@ -27,7 +32,7 @@ class TranslateIn(BaseModel):
 
     message_id: int | None = None
     text: str | None = Field(default=None, min_length=1, max_length=5000)
-    target_locale: Locale | None = None
+    target_locale: Target | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> TranslateIn:

@@ -325,7 +325,7 @@ def on_status_change(session: Session, ticket: Ticket, old: str, new: str, now: 
 def remind_callbacks(session: Session, now: datetime | None = None) -> int:
     """Remind customers of call-backs `remind_customer_minutes` ahead, once each (by SMS when possible)."""
     from kefu.callbacks.models import Callback
-    from kefu.callbacks.service import settings_of
+    from kefu.callbacks.service import settings_of, video_url
 
     now = now or utcnow()
     brands = {b.id: b for b in session.scalars(select(Brand))}
@@ -355,6 +355,10 @@ def remind_callbacks(session: Session, now: datetime | None = None) -> int:
         masked = f"***{cb.phone[-3:]}" if len(cb.phone) > 3 else cb.phone
         values: dict[str, Any] = {"local": local, "zone": zone, "phone": masked, "number": ticket.number}
         text = text_for("callback_reminder", locale, **values)
+        link = video_url(brand, cb)
+        if link:  # a video session: nobody phones; the reminder carries the room link
+            video_text = catalog.table(locale).get(PREFIX + "callback_video")
+            text = video_text.format(link=link, **values) if video_text else f"{text}\n{link}"
         if customer is not None and not customer.phone:
             customer.phone = cb.phone  # the number they asked us to call is where the reminder goes
         if send(session, ticket, "callback_reminder", f"callback_reminder:{cb.id}", text, prefer_sms=True, now=now):

@@ -15,6 +15,7 @@ from kefu.auth.deps import DB
 from kefu.brands import service as brand_service
 from kefu.brands import theme as brand_theme
 from kefu.brands.models import Brand, Inbox
+from kefu.callbacks.service import VideoRequest, video_template, video_url
 from kefu.callbacks.service import book as cb_book
 from kefu.callbacks.service import slots as cb_slots
 from kefu.callbacks.service import ticket_number as cb_ticket_number
@@ -23,6 +24,8 @@ from kefu.channels.storage import describe, store
 from kefu.conversations import service as conv_service
 from kefu.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from kefu.core.l10n import format_datetime, format_month, format_number, format_ratio
+from kefu.customers.accessibility import HEARING, DeclareNeeds
+from kefu.customers.models import NEEDS
 from kefu.knowledge.render import for_channel
 from kefu.portal import metrics as public_metrics
 from kefu.portal import service
@@ -491,13 +494,29 @@ async def track(request: Request, slug: str, db: DB) -> HTMLResponse:
 # ---------------------------------------------------------------- call-back booking (預約回電)
 
 
+def _video_of(brand: Brand, mode: str, sign: bool) -> VideoRequest | None:
+    # Video is offered only where the brand has a video provider; otherwise the page stays a phone booking.
+    return VideoRequest(needs_sign_language=sign) if mode == "video" and video_template(brand) else None
+
+
 @router.get("/{slug}/callback", response_class=HTMLResponse)
-def callback_form(request: Request, slug: str, db: DB) -> HTMLResponse:
-    """Pick a call-back slot (brand's local times) and leave a number."""
+def callback_form(request: Request, slug: str, db: DB, mode: str = "phone", sign: bool = False) -> HTMLResponse:
+    """Pick a call-back slot (brand's local times) and leave a number; `mode=video` books a video session."""
     brand = service.brand_by_slug(db, slug)
     token = _csrf_token(request)
+    video = _video_of(brand, mode, sign)
     resp = render(
-        request, None, "portal/callback.html", brand=brand, csrf=token, error=None, form={}, slots=cb_slots(db, brand)
+        request,
+        None,
+        "portal/callback.html",
+        brand=brand,
+        csrf=token,
+        error=None,
+        form={},
+        slots=cb_slots(db, brand, video=video),
+        video=video,
+        video_offered=video_template(brand) is not None,
+        needs=NEEDS,
     )
     return _with_csrf(request, resp, token)
 
@@ -508,6 +527,9 @@ async def callback_book(request: Request, slug: str, db: DB) -> HTMLResponse:
     brand = service.brand_by_slug(db, slug)
     form = await request.form()
     fields = {k: str(form.get(k, "")).strip() for k in ("name", "phone", "topic", "slot")}
+    video = _video_of(brand, str(form.get("mode", "phone")), form.get("sign") == "1")
+    declared = [n for n in NEEDS if n in {str(v) for v in form.getlist("need")}]
+    consent = form.get("need_consent") == "1"
 
     def again(error: str, status: int = 422) -> HTMLResponse:
         return render(
@@ -518,8 +540,11 @@ async def callback_book(request: Request, slug: str, db: DB) -> HTMLResponse:
             brand=brand,
             csrf=_csrf_token(request),
             error=error,
-            form=fields,
-            slots=cb_slots(db, brand),
+            form={**fields, "needs": declared},
+            slots=cb_slots(db, brand, video=video),
+            video=video,
+            video_offered=video_template(brand) is not None,
+            needs=NEEDS,
         )
 
     sent = str(form.get("csrf_token", ""))
@@ -531,6 +556,10 @@ async def callback_book(request: Request, slug: str, db: DB) -> HTMLResponse:
         at = datetime.fromisoformat(fields["slot"])
     except ValueError:
         return again("cb_slot")
+    if declared and not consent:
+        return again("acc_consent")
+    if video is None and HEARING & set(declared):
+        return again("acc_phone", 409)
     try:
         cb = cb_book(
             db,
@@ -541,11 +570,13 @@ async def callback_book(request: Request, slug: str, db: DB) -> HTMLResponse:
             topic=fields["topic"][:4000],
             source="portal",
             actor=None,
+            video=video,
+            declared=DeclareNeeds(needs=declared, consent=consent) if declared else None,
         )
     except TooManyRequests:
         return again("cb_limit", 429)
-    except Conflict:
-        return again("cb_slot", 409)
+    except Conflict as exc:
+        return again("acc_phone" if "deaf" in exc.detail else "cb_slot", 409)
     except InvalidInput:
         return again("cb_phone")
     number = cb_ticket_number(db, cb)
@@ -558,4 +589,5 @@ async def callback_book(request: Request, slug: str, db: DB) -> HTMLResponse:
         number=number,
         local=local,
         zone=brand.timezone,
+        video_link=video_url(brand, cb),
     )

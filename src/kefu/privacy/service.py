@@ -22,7 +22,7 @@ from kefu.core.access import ensure_brand
 from kefu.core.config import get_settings
 from kefu.core.db import utcnow
 from kefu.core.errors import InvalidInput, NotFound
-from kefu.customers.models import Customer, CustomerIdentity
+from kefu.customers.models import Customer, CustomerAccessibility, CustomerIdentity
 from kefu.privacy.contract import erase_owned
 from kefu.privacy.masking import mask_any
 from kefu.privacy.models import (
@@ -257,6 +257,10 @@ def export_data(session: Session, customer: Customer, *, months: int = EXPORT_MO
             "attributes": customer.attributes,
             "created_at": _iso(customer.created_at),
         },
+        "accessibility": [
+            {"needs": a.needs, "note": a.note, "source": a.source, "consent_at": _iso(a.consent_at)}
+            for a in session.scalars(select(CustomerAccessibility).where(CustomerAccessibility.customer_id.in_(ids)))
+        ],
         "identities": [
             {"kind": i.kind, "external_id": i.external_id, "display_name": i.display_name, "since": _iso(i.created_at)}
             for i in idents
@@ -314,6 +318,8 @@ def export_lines(doc: dict[str, Any]) -> list[str]:
         "【渠道身分 Identities】",
     ]
     lines += [f"- {i['kind']}: {i['external_id']} {i['display_name'] or ''}".rstrip() for i in doc["identities"]]
+    for a in doc.get("accessibility", []):
+        lines += ["", "【無障礙需求 Accessibility】", f"- {', '.join(a['needs'])} {a['note']}".rstrip()]
     lines += ["", "【同意設定 Consents】"]
     lines += [f"- {e['at'][:19]} {e['purpose']}: {'同意 yes' if e['granted'] else '拒絕 no'}" for e in doc["consents"]]
     lines += ["", "【案件 Tickets】"]

@@ -414,6 +414,7 @@ def case_data(session: Session, principal: Principal, ticket_id: int) -> dict[st
     """Everything the case page shows for one ticket (brand access checked by tickets.service.get_ticket)."""
     from kefu.audit.models import AuditLog
     from kefu.conversations.models import Conversation
+    from kefu.customers.accessibility import needs_of
     from kefu.customers.models import Organization
     from kefu.surveys.models import CsatSurvey
     from kefu.tickets import service as ticket_service
@@ -454,6 +455,7 @@ def case_data(session: Session, principal: Principal, ticket_id: int) -> dict[st
     return {
         "ticket": ticket,
         "customer": customer,
+        "access_needs": needs_of(session, customer.id) if customer else [],
         "org": org,
         "links": links,
         "linked": others,

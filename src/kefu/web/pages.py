@@ -31,6 +31,7 @@ from kefu.conversations import service as conv_service
 from kefu.core.db import utcnow
 from kefu.core.errors import Forbidden, InvalidInput, NotFound, ProblemError, TooManyRequests, Unauthorized
 from kefu.customers import service as customer_service
+from kefu.customers.accessibility import needs_of
 from kefu.macros import actions as macro_actions
 from kefu.macros import service as macros
 from kefu.privacy.masking import PiiView, can_reveal
@@ -328,6 +329,7 @@ def _conversation_data(db: Session, ctx: PageContext, conversation_id: int) -> d
         "identities": ws.identities,
         "org": ws.org,
         "tier_name": tier_name,
+        "access_needs": needs_of(db, customer.id),
         "statuses": TICKET_STATUSES,
         "priorities": PRIORITIES,
     }

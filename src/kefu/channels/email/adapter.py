@@ -199,7 +199,10 @@ class EmailAdapter(ChannelAdapter):
 
         rendered = render_message(session, message, "email")  # rich KB answers: text part + sanitised HTML part
         payload = self._payload(session, inbox, conv, rendered.text if rendered.rich else message.body, message)
-        if rendered.rich:
+        from kefu.customers.accessibility import plain_text_only
+
+        # Blind and low-vision customers get the text part only (screen readers read it best).
+        if rendered.rich and not plain_text_only(session, conv.customer_id):
             payload["html"] = str(rendered.html)
         files = outbound(session, message)
         if files:

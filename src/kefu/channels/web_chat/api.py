@@ -27,6 +27,7 @@ from kefu.core.db import SessionFactory, session_scope
 from kefu.core.errors import InvalidInput, NotFound, Unauthorized
 from kefu.core.events import Event, get_bus
 from kefu.core.realtime import Hub, Subscriber
+from kefu.customers.accessibility import VISION, DeclareNeeds
 from kefu.customers.claims import confirm_claim
 from kefu.web.routing import Router
 
@@ -182,6 +183,21 @@ def visitor_feedback(message_id: int, body: VoteIn, db: DB, x_kefu_visitor: Visi
     """Rate a bot answer in the visitor's own conversation (once; "not helpful" goes to the bot review queue)."""
     visitor, _ = _visitor(db, x_kefu_visitor)
     service.vote(db, visitor, message_id, body.helpful)
+
+
+class NeedsOut(BaseModel):
+    """The visitor's declared needs and whether important notices vibrate for them."""
+
+    needs: list[str]
+    haptic_notices: bool
+
+
+@router.put("/accessibility", response_model=NeedsOut)
+def visitor_accessibility(body: DeclareNeeds, db: DB, x_kefu_visitor: VisitorHeader = None) -> NeedsOut:
+    """The visitor declares accessibility needs (deaf, low vision…) with consent; an empty list withdraws them."""
+    visitor, inbox = _visitor(db, x_kefu_visitor)
+    needs = service.declare_needs(db, inbox, visitor, body)
+    return NeedsOut(needs=needs, haptic_notices=bool(VISION & set(needs)))
 
 
 @router.get("/messages")

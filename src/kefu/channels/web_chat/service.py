@@ -16,6 +16,7 @@ from kefu.channels.types import Attachment, InboundMessage
 from kefu.channels.web_chat.token import Visitor
 from kefu.conversations.models import Conversation, Message
 from kefu.core.errors import InvalidInput, NotFound, ProblemError
+from kefu.customers.accessibility import VISION, DeclareNeeds, declare, needs_of
 from kefu.customers.claims import record_claim
 from kefu.customers.models import Customer, CustomerIdentity
 from kefu.customers.service import find_or_create_by_identity
@@ -239,9 +240,14 @@ def public_messages(session: Session, rows: list[Message]) -> list[dict[str, Any
         from kefu.auth.models import Agent
 
         names = {a.id: a.name for a in session.scalars(select(Agent).where(Agent.id.in_(agent_ids)))}
+    haptic = _haptic_conversations(session, [m for m in rows if (m.meta or {}).get("notice")])
     out = []
     for m in rows:
         item = public_message(m)
+        if (m.meta or {}).get("notice"):
+            # Important notices are announced to screen readers; they vibrate for low-vision customers (#17).
+            item["notice"] = True
+            item["haptic"] = m.conversation_id in haptic
         if m.agent_id is not None and m.agent_id in names:
             item["sender_name"] = names[m.agent_id]  # the widget labels agent replies with who answered
         html = rendered[m.id].html
@@ -254,6 +260,33 @@ def public_messages(session: Session, rows: list[Message]) -> list[dict[str, Any
             item["feedback"] = {"ask": True, "voted": votes.get(m.id)}
         out.append(item)
     return out
+
+
+def declare_needs(session: Session, inbox: Inbox, visitor: Visitor, cmd: DeclareNeeds) -> list[str]:
+    """The visitor declares their own accessibility needs in the widget (their conversation's customer)."""
+    conv = find_conversation(session, visitor)
+    customer = session.get(Customer, conv.customer_id) if conv is not None and conv.customer_id else None
+    if customer is None:
+        customer, _ = find_or_create_by_identity(session, inbox.brand_id, "web", visitor.visitor_id)
+    declare(session, customer, cmd, None, source="widget")
+    return needs_of(session, customer.id)
+
+
+def _haptic_conversations(session: Session, notices: list[Message]) -> set[int]:
+    """Conversations whose customer declared blindness or low vision (their notices also vibrate)."""
+    from kefu.customers.accessibility import needs_by_customer
+
+    if not notices:
+        return set()
+    owners = dict(
+        session.execute(
+            select(Conversation.id, Conversation.customer_id).where(
+                Conversation.id.in_({m.conversation_id for m in notices})
+            )
+        ).all()
+    )
+    needs = needs_by_customer(session, {c for c in owners.values() if c is not None})
+    return {conv for conv, cust in owners.items() if VISION & set(needs.get(cust, []))}
 
 
 def visitor_message(session: Session, visitor: Visitor, message_id: int) -> dict[str, Any] | None:

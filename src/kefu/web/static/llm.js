@@ -39,7 +39,30 @@
       buttons.forEach(function (b) { b.disabled = false; });
     });
   }
+  // A translate button on every customer message once the panel is there (LLM assist on for this brand).
+  function addMessageButtons() {
+    var panel = document.getElementById("llm");
+    if (!panel || !panel.dataset.translateMsg) return;
+    document.querySelectorAll(".timeline li.msg.from-customer:not(.note)").forEach(function (li) {
+      if (li.querySelector(".llm-msg")) return;
+      var b = document.createElement("button");
+      b.type = "button";
+      b.className = "llm-msg";
+      b.dataset.messageId = li.dataset.messageId;
+      b.textContent = panel.dataset.translateMsg;
+      b.setAttribute("aria-label", panel.dataset.translateMsg + " #" + li.dataset.messageId);
+      li.querySelector(".meta").appendChild(b);
+    });
+  }
+  document.addEventListener("htmx:afterSettle", addMessageButtons);
+  document.addEventListener("DOMContentLoaded", addMessageButtons);
   document.addEventListener("click", function (e) {
+    var one = e.target.closest ? e.target.closest(".timeline .llm-msg") : null;
+    if (one) {
+      var p = document.getElementById("llm");
+      if (p) call(p, "translate", { message_id: parseInt(one.dataset.messageId, 10) }, [one]);
+      return;
+    }
     var btn = e.target.closest ? e.target.closest("#llm [data-llm], #llm .llm-use") : null;
     if (!btn) return;
     var panel = document.getElementById("llm");
@@ -59,7 +82,10 @@
       call(panel, "translate", { message_id: id }, buttons);
     } else if (action === "translate-draft") {
       if (!composer || !composer.value.trim()) return;
-      call(panel, "translate", { text: composer.value }, buttons);
+      var target = document.getElementById("llm-target");
+      var payload = { text: composer.value };
+      if (target && target.value) payload.target_locale = target.value;
+      call(panel, "translate", payload, buttons);
     }
   });
 })();

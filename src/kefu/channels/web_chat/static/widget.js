@@ -48,13 +48,15 @@
   head.append(avatar, titles, min);
   var log = el("div", { "class": "kefu-log", role: "log", "aria-live": "polite", tabindex: "0", "aria-label": t.title });
   var typing = el("div", { "class": "kefu-typing", "aria-live": "polite" });
+  // Important notices (case status, call-back reminders, outages) are announced at once, not only logged.
+  var alertBox = el("div", { "class": "kefu-sr", role: "alert", "aria-live": "assertive" });
   var form = el("form", { "class": "kefu-form" });
   var input = el("textarea", { "class": "kefu-input", placeholder: t.placeholder, "aria-label": t.placeholder, maxlength: "10000", rows: "1" });
   var file = el("input", { "class": "kefu-file", type: "file", "aria-label": t.attach, accept: "image/*,video/mp4,video/webm,application/pdf" });
   var clip = el("button", { "class": "kefu-clip", type: "button", title: t.attach, "aria-label": t.attach }, "📎");
   var send = el("button", { "class": "kefu-send", type: "submit" }, t.send);
   form.append(clip, file, input, send);
-  panel.append(head, log, typing, form);
+  panel.append(head, log, typing, alertBox, form);
   root.append(panel, button);
   document.body.appendChild(root);
   var unread = 0;
@@ -134,6 +136,12 @@
     if (m.quick_replies && m.quick_replies.length) quickReplies(row, m.quick_replies);
     if (m.feedback && m.feedback.ask) feedback(row, m);
     log.appendChild(row); log.scrollTop = log.scrollHeight;
+    if (m.notice && !mine) row.className += " kefu-notice";
+    if (m.notice && !mine && m.id > (state.last || 0)) {
+      alertBox.textContent = m.body || "";
+      // Tactile cue for customers who declared low vision, where the device can vibrate (seed 003 盲文/觸覺提示).
+      if (m.haptic && typeof navigator.vibrate === "function") navigator.vibrate([200, 100, 200]);
+    }
     if (m.id > (state.last || 0)) {
       if (panel.hidden && !mine && state.last) { unread++; badge.textContent = String(unread); badge.hidden = false; badge.setAttribute("aria-label", unread + " " + t.unread); }
       state.last = m.id; save();
