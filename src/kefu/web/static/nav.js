@@ -67,6 +67,15 @@
     if (nav && e.relatedTarget && !nav.contains(e.relatedTarget)) closeAll(null);
   });
 
+  // The page's tabs scroll sideways on phones: bring the current one into view (after every boosted body swap too).
+  function showCurrentTab() {
+    var sub = document.querySelector(".subnav");
+    var cur = sub && sub.querySelector("[aria-current]");
+    if (cur && sub.scrollWidth > sub.clientWidth) sub.scrollLeft = Math.max(0, cur.offsetLeft - sub.offsetLeft - 16);
+  }
+  document.addEventListener("DOMContentLoaded", showCurrentTab);
+  document.addEventListener("htmx:afterSettle", showCurrentTab);
+
   // Crossing the breakpoint switches between the two layouts; start both closed.
   var reset = function () { closeAll(null); };
   if (NARROW.addEventListener) NARROW.addEventListener("change", reset);
