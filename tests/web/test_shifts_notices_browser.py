@@ -38,6 +38,7 @@ def test_lead_schedules_a_team_by_form_and_sees_coverage_gaps_and_overtime(
     assert page.request.put(f"{live_server}/api/v1/teams/{team['id']}/members", data={"members": members}, headers=h).ok
 
     page.goto(f"{live_server}/console/deadlines")
+    page.get_by_role("button", name="更多").click()  # shifts sit under the nav's More disclosure
     page.get_by_role("link", name="排班").first.click()
     page.wait_for_url("**/console/shifts")
     page.get_by_role("link", name="夜間值班組").click()
