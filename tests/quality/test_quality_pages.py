@@ -64,6 +64,19 @@ def test_lead_runs_the_quarterly_plan_in_the_console(client: Any, make: Any, db:
     assert re.search(rf'id="qi-{item_id}" class="st-closed">.*?抽查 10 件皆已改善', r.text, re.S)
     assert "共 2 項，已完成 1 項" in r.text
 
+    # a lead assigns the other drafted item and moves its due date
+    owner = make.agent("agent", [brand])
+    other_id = int(re.findall(r'id="qi-(\d+)"', r.text)[1])
+    r = client.post(
+        f"/console/quality/items/{other_id}/edit?lang=zh-TW",
+        data={**base, "quarter": "2026Q4", "owner_id": str(owner.id), "due_date": "2026-11-30"},
+        headers=h,
+    )
+    assert r.status_code == 200
+    row = re.search(rf'<tr id="qi-{other_id}".*?</tr>', r.text, re.S)
+    assert row and f"<td>{owner.name}</td>" in row.group(0) and 'value="2026-11-30"' in row.group(0)
+    assert f'<option value="{owner.id}" selected>' in row.group(0)
+
     # an overdue item shows at the top
     plan_id = int(re.search(r'hx-post="/console/quality/plans/(\d+)/items"', r.text).group(1))  # type: ignore[union-attr]
     past = (utcnow() - timedelta(days=3)).date().isoformat()

@@ -25,6 +25,7 @@ from kefu.quality.commands import (
     CreateSample,
     DraftPlan,
     ImportFindings,
+    UpdatePlanItem,
     build,
 )
 from kefu.quality.models import FeedbackSource, ItemStatus
@@ -155,6 +156,20 @@ async def move_item(request: Request, item_id: int, ctx: Ctx, db: DB) -> HTMLRes
     def run(form: FormData, brand_id: int | None, quarter: str) -> None:
         data = {"status": str(form.get("status") or ""), "verification_note": str(form.get("verification_note") or "")}
         service.change_status(db, item_id, ctx.principal, build(ChangeItemStatus, data))
+
+    return await _act(request, ctx, db, run)
+
+
+@router.post("/items/{item_id}/edit", response_class=HTMLResponse)
+async def edit_item(request: Request, item_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
+    """Change an item's owner and due date (an empty owner clears it)."""
+
+    def run(form: FormData, brand_id: int | None, quarter: str) -> None:
+        data: dict[str, Any] = {"owner_id": optional_int(str(form.get("owner_id") or ""), "owner_id")}
+        due = str(form.get("due_date") or "").strip()
+        if due:
+            data["due_date"] = due
+        service.update_item(db, item_id, ctx.principal, build(UpdatePlanItem, data))
 
     return await _act(request, ctx, db, run)
 

@@ -39,6 +39,7 @@ STRINGS_QPLAN: dict[str, tuple[str, str, str]] = {
     "qp_move_to": ("改為", "改为", "Move to"),
     "qp_verification": ("驗證說明", "验证说明", "Verification note"),
     "qp_apply": ("送出", "提交", "Apply"),
+    "qp_save": ("儲存", "保存", "Save"),
     "qp_add_item_h": ("新增改善項目", "新增改进项", "Add an item"),
     "qp_title_field": ("標題", "标题", "Title"),
     "qp_none": ("未指定", "未指定", "None"),
