@@ -339,3 +339,37 @@ def test_quarter_arithmetic() -> None:
     assert (q.first_day, q.last_day) == (date(2026, 1, 1), date(2026, 3, 31))
     assert previous_quarter("2026Q1") == "2025Q4" and previous_quarter("2026Q3") == "2026Q2"
     assert quarter("2026q4", "UTC").last_day == date(2026, 12, 31)
+
+
+def test_summary_and_feedback_list_cost_the_same_queries_for_more_items(
+    client: Any, make: Any, db: Any, count_queries: Any
+) -> None:
+    brand = make.brand()
+    w = World(db, make, brand)
+    h = _lead(make, brand)
+    params = {"brand_id": brand.id, "quarter": "2026Q3"}
+
+    def add(n: int) -> None:
+        for _ in range(n):
+            row = w.csat(Q3, 1)
+            db.commit()
+            assert _attribute(client, h, "csat", row.id, "process").status_code == 200
+            w.bot_vote(Q3, helpful=False)
+            db.commit()
+
+    def measure() -> tuple[int, int]:
+        counts = []
+        for path in ("/api/v1/quality/attributions/summary", "/api/v1/quality/feedback"):
+            with count_queries() as q:
+                assert client.get(path, params=params, headers=h).status_code == 200
+            counts.append(q.count)
+        return counts[0], counts[1]
+
+    add(2)
+    measure()  # warm caches
+    few = measure()
+    add(6)
+    many = measure()
+    assert few == many, (few, many)
+    s = client.get("/api/v1/quality/attributions/summary", params=params, headers=h).json()
+    assert s["by_cause"] == {"process": 8} and s["unattributed"]["bot"] == 8
