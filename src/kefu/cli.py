@@ -43,6 +43,9 @@ app.add_typer(llm_app, name="llm")
 from kefu.analytics.cli import analytics_app  # noqa: E402 - `kefu analytics rollup`
 
 app.add_typer(analytics_app, name="analytics")
+from kefu.quality.cli import quality_app  # noqa: E402 - `kefu quality plan`
+
+app.add_typer(quality_app, name="quality")
 
 
 def _logging() -> None:

@@ -1,0 +1,1 @@
+"""Quarterly quality loop: feedback attribution, improvement plans, third-party audit samples (seed 000)."""
