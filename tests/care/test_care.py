@@ -283,7 +283,7 @@ def test_dismiss_needs_a_reason_convert_opens_a_case_and_outcomes_are_counted(
     h = make.token(make.agent("agent", [brand]))
     first = _opportunity(db, brand, customer, "topic_repeat", topic="billing", count=3, conversation_ids=[conv.id])
     second = _opportunity(db, brand, other, "reopened", ticket_ids=[])
-    assert _opportunity.__name__  # raised once each; the same customer and reason again is suppressed:
+    # Raised once each: the same customer and reason again is suppressed.
     from kefu.care.models import CareReason
     from kefu.care.service import raise_opportunity
 
@@ -313,10 +313,11 @@ def test_dismiss_needs_a_reason_convert_opens_a_case_and_outcomes_are_counted(
     ).json()
     assert s["detected"] == 2 and s["by_reason"] == {"topic_repeat": 1, "reopened": 1}
     assert (s["open"], s["converted"], s["dismissed"], s["reached_out"], s["action_rate"]) == (0, 1, 1, 0, 0.5)
-    audit = client.get("/api/v1/audit", params={"brand_id": brand.id}, headers=make.token(make.agent("admin")))
-    if audit.status_code == 200:
-        actions = {e["action"] for e in audit.json().get("items", [])}
-        assert {"care.detected", "care.dismissed", "care.converted"} <= actions
+    admin = make.token(make.agent("admin"))
+    entries = client.get("/api/v1/audit", params={"target_type": "care_opportunity", "limit": 200}, headers=admin)
+    assert entries.status_code == 200, entries.text
+    actions = {(e["action"], e["target_id"]) for e in entries.json()["items"]}
+    assert {("care.detected", str(first)), ("care.dismissed", str(second)), ("care.converted", str(first))} <= actions
 
 
 def _login(client: Any, agent: Any) -> dict[str, str]:

@@ -72,6 +72,7 @@ def _console_screens(page: Any, base: str) -> list[tuple[str, str]]:
         ("shifts", "/console/shifts"),
         ("notices", "/console/notices"),
         ("compensations", "/console/compensations"),
+        ("care", "/console/care?status=all"),
     ]
     for tab in ("brands", "agents", "teams", "inboxes", "sla", "routing", "kb", "review", "canned", "followups"):
         screens.append((f"admin-{tab}", f"/admin?tab={tab}"))

@@ -55,7 +55,7 @@ STRINGS_CARE: dict[str, tuple[str, str, str]] = {
     "care_stat_replied": ("48 小時內回覆", "48 小时内回复", "Replied within 48 h"),
     "care_outcome": ("處理結果", "处理结果", "Outcome"),
     "care_suggest_topic_repeat": (
-        "您好，我們注意到您最近多次詢問相關問題，想主動了解是否還有需要協助的地方？我們很樂意為您處理。",
+        "您好，我們注意到您最近多次詢問相關問題，想主動確認是否還有需要協助的地方？我們很樂意為您處理。",
         "您好，我们注意到您最近多次咨询相关问题，想主动了解是否还需要帮助？我们很乐意为您处理。",
         "Hello, we noticed you have asked about this a few times recently. Is there anything more "
         "we can help you with? We are happy to sort it out for you.",
