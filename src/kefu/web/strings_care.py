@@ -22,6 +22,7 @@ STRINGS_CARE: dict[str, tuple[str, str, str]] = {
     "care_reason_bot_struggle": ("機器人無法回答", "机器人无法回答", "The bot could not help"),
     "care_reason_stuck_flow": ("卡在流程步驟", "卡在流程步骤", "Stuck in a flow step"),
     "care_reason_reopened": ("案件一再重開", "工单多次重开", "Case reopened repeatedly"),
+    "care_brand": ("品牌", "品牌", "Brand"),
     "care_customer": ("客戶", "客户", "Customer"),
     "care_reason": ("原因", "原因", "Reason"),
     "care_evidence": ("依據", "依据", "Evidence"),
