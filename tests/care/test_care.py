@@ -232,6 +232,7 @@ def test_reach_out_is_refused_without_consent_and_otherwise_goes_through_the_out
     oid = _opportunity(db, brand, customer, conversation_ids=[conv.id])
     alerts = db.scalars(select(Notification).where(Notification.kind == "care.opportunity")).all()
     assert [n.agent_id for n in alerts] == [agent.id] and alerts[0].data["care_id"] == oid  # the live alert
+    assert alerts[0].data["conversation_id"] == conv.id  # the notification links the conversation
 
     off = {"tracking": False, "personalization": False, "secondary_use": False, "source": "customer"}
     assert client.put(

@@ -180,7 +180,9 @@ def raise_opportunity(
         f"主動關懷 / Care opportunity: {reason}",
         brand_id=brand.id,
         ticket_id=next(iter(evidence.get("ticket_ids") or []), None),
-        data={"care_id": opp.id, "reason": str(reason), "customer_id": customer_id},
+        # The notification list links a conversation_id in data: the evidence's conversation, where help is needed.
+        data={"care_id": opp.id, "reason": str(reason), "customer_id": customer_id}
+        | ({"conversation_id": evidence["conversation_ids"][0]} if evidence.get("conversation_ids") else {}),
     )
     return opp
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 STRINGS_CARE: dict[str, tuple[str, str, str]] = {
     "nav_care": ("主動關懷", "主动关怀", "Proactive care"),
+    "nt3_kind_care_opportunity": ("主動關懷", "主动关怀", "Proactive care"),
     "care_title": ("主動關懷", "主动关怀", "Proactive care"),
     "care_intro": (
         "系統偵測到可能卡關的客戶：同一問題反覆詢問、機器人答不出來、在流程頁面停留過久或案件一再重開。請主動聯繫、轉為案件，或說明不需處理的原因。",
