@@ -161,8 +161,14 @@ def test_widget_reports_steps_and_a_visitor_stuck_on_one_is_raised_at_once(clien
     mine = [i for i in _queue(client, h) if i["evidence"].get("visits")]
     assert [(i["evidence"]["path"], i["evidence"]["visits"]) for i in mine] == [("/apply/id", 3)]
 
+    # Reports older than two days are pruned by the detection job (browsing history is not kept).
+    db.execute(update(CareFlowEvent).values(created_at=stored[0].created_at - timedelta(days=3)))
+    db.commit()
+    _detect()
+    assert db.scalars(select(CareFlowEvent).where(CareFlowEvent.brand_id == brand.id)).all() == []
+
     # Rate-limited per visitor.
-    codes = [client.post("/api/v1/widget/flow", json={"path": "/p"}, headers=wanderer).status_code for _ in range(20)]
+    codes = [client.post("/api/v1/widget/flow", json={"path": "/p"}, headers=wanderer).status_code for _ in range(21)]
     assert (
         codes[-1] == 429
         and "Retry-After" in client.post("/api/v1/widget/flow", json={"path": "/p"}, headers=wanderer).headers

@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -64,6 +64,7 @@ MIN_REPEAT_CHARS = 4  # "好", "hi", "ok" repeated are not a repeated question
 # The widget reports about once a minute; this leaves room for a few tabs and navigation, and stops floods.
 FLOW_EVENTS_PER_MINUTE = 20
 _FLOW_LIMIT = WindowLimit(CareFlowEvent.created_at, timedelta(minutes=1))
+FLOW_KEEP = timedelta(days=2)  # longer than the widest flow window (24 h); browsing history is not kept beyond
 _SCAN = 20_000  # rows one detection pass reads per signal: bounded work on a busy brand
 
 
@@ -213,8 +214,16 @@ def detect(session: Session, now: datetime | None = None) -> DetectResult:
     _detect_bot_struggle(session, brands, now, result)
     _detect_flows(session, brands, now, result)
     _detect_reopens(session, brands, now, result)
+    prune_flow_events(session, now)
     session.flush()
     return result
+
+
+def prune_flow_events(session: Session, now: datetime | None = None) -> int:
+    """Delete page/step reports older than FLOW_KEEP: they only ever serve the stuck-in-flow rule's window."""
+    cutoff = (now or utcnow()) - FLOW_KEEP
+    result = session.execute(delete(CareFlowEvent).where(CareFlowEvent.created_at < cutoff))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _detect_topics(session: Session, brands: dict[int, Brand], now: datetime, result: DetectResult) -> None:
