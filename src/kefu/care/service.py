@@ -122,7 +122,13 @@ def _recipients(session: Session, brand_id: int, customer_id: int) -> list[int]:
         .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
         .limit(1)
     )
-    return [owner] if owner else [a.id for a in assignable_agents(session, brand_id)]
+    if owner:
+        return [owner]
+    # One look-up per brand and unit of work: a detection pass may raise hundreds for the same brand.
+    cache: dict[int, list[int]] = session.info.setdefault("care_brand_agents", {})
+    if brand_id not in cache:
+        cache[brand_id] = [a.id for a in assignable_agents(session, brand_id)]
+    return cache[brand_id]
 
 
 def raise_opportunity(
@@ -196,11 +202,27 @@ class DetectResult:
     """How many opportunities one detection pass raised, per reason."""
 
     raised: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # (customer, reason) already open or raised within the brand's quiet hours: skipped without a query each.
+    quiet: set[tuple[int, str]] = field(default_factory=set)
 
     def add(self, opp: CareOpportunity | None) -> None:
         """Count a raised opportunity (None: suppressed)."""
         if opp is not None:
             self.raised[str(opp.reason)] += 1
+            self.quiet.add((opp.customer_id, str(opp.reason)))
+
+    def raise_unless_quiet(
+        self,
+        session: Session,
+        brand: Brand,
+        customer_id: int,
+        reason: CareReason,
+        evidence: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        """`raise_opportunity`, skipped at once for a customer and reason known to be quiet."""
+        if (customer_id, str(reason)) not in self.quiet:
+            self.add(raise_opportunity(session, brand, customer_id, reason, evidence, now))
 
 
 def detect(session: Session, now: datetime | None = None) -> DetectResult:
@@ -210,6 +232,24 @@ def detect(session: Session, now: datetime | None = None) -> DetectResult:
     brands = {b.id: b for b in session.scalars(select(Brand)) if rules_of(b).enabled}
     if not brands:
         return result
+    for brand_id, customer_id, reason, status, at in session.execute(
+        select(
+            CareOpportunity.brand_id,
+            CareOpportunity.customer_id,
+            CareOpportunity.reason,
+            CareOpportunity.status,
+            CareOpportunity.detected_at,
+        ).where(
+            CareOpportunity.brand_id.in_(brands),
+            (CareOpportunity.status == CareStatus.OPEN)
+            | (
+                CareOpportunity.detected_at
+                >= now - timedelta(hours=max(rules_of(b).quiet_hours for b in brands.values()))
+            ),
+        )
+    ):
+        if status == CareStatus.OPEN or at >= now - timedelta(hours=rules_of(brands[brand_id]).quiet_hours):
+            result.quiet.add((customer_id, str(reason)))
     _detect_topics(session, brands, now, result)
     _detect_bot_struggle(session, brands, now, result)
     _detect_flows(session, brands, now, result)
@@ -275,7 +315,7 @@ def _detect_topics(session: Session, brands: dict[int, Brand], now: datetime, re
             "ticket_ids": sorted({i for _, kind, i in inside if kind == "ticket"}),
             "conversation_ids": sorted({i for _, kind, i in inside if kind == "conversation"}),
         }
-        result.add(raise_opportunity(session, brands[brand_id], customer_id, CareReason.TOPIC_REPEAT, evidence, now))
+        result.raise_unless_quiet(session, brands[brand_id], customer_id, CareReason.TOPIC_REPEAT, evidence, now)
 
 
 def _detect_bot_struggle(session: Session, brands: dict[int, Brand], now: datetime, result: DetectResult) -> None:
@@ -317,7 +357,7 @@ def _detect_bot_struggle(session: Session, brands: dict[int, Brand], now: dateti
         else:
             found[conv_id] = (brand_id, customer_id, {"conversation_ids": [conv_id], "repeated": int(n)})
     for brand_id, customer_id, evidence in found.values():
-        result.add(raise_opportunity(session, brands[brand_id], customer_id, CareReason.BOT_STRUGGLE, evidence, now))
+        result.raise_unless_quiet(session, brands[brand_id], customer_id, CareReason.BOT_STRUGGLE, evidence, now)
 
 
 def flow_finding(events: Sequence[CareFlowEvent], rules: CareRules) -> dict[str, Any] | None:
@@ -379,7 +419,7 @@ def _detect_flows(session: Session, brands: dict[int, Brand], now: datetime, res
         .limit(_SCAN)
     ).all()
     for brand_id, inbox_id, visitor_id, customer_id in visitors:
-        if customer_id is None:
+        if customer_id is None or (customer_id, str(CareReason.STUCK_FLOW)) in result.quiet:
             continue
         result.add(_check_visitor(session, brands[brand_id], inbox_id, visitor_id, customer_id, now))
 
@@ -403,7 +443,8 @@ def _detect_reopens(session: Session, brands: dict[int, Brand], now: datetime, r
         )
         .limit(_SCAN)
     ):
-        result.add(_reopened(session, brands[ticket.brand_id], ticket, now))
+        if ticket.customer_id is not None and (ticket.customer_id, str(CareReason.REOPENED)) not in result.quiet:
+            result.add(_reopened(session, brands[ticket.brand_id], ticket, now))
 
 
 def _status_hook(session: Session, ticket: Ticket, old: str, new: str, now: datetime) -> None:
