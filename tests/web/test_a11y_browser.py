@@ -74,6 +74,7 @@ def _console_screens(page: Any, base: str) -> list[tuple[str, str]]:
         ("compensations", "/console/compensations"),
         ("security-incidents", "/console/security-incidents"),
         ("quality", "/console/quality"),
+        ("care", "/console/care?status=all"),
     ]
     for tab in ("brands", "agents", "teams", "inboxes", "sla", "routing", "kb", "review", "canned", "followups"):
         screens.append((f"admin-{tab}", f"/admin?tab={tab}"))

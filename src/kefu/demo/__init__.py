@@ -15,6 +15,7 @@ from kefu.auth.service import create_agent, create_team, set_agent_brands
 from kefu.bot.service import in_script
 from kefu.brands.models import Brand
 from kefu.brands.service import create_brand, create_inbox
+from kefu.care.models import CareOpportunity, CareReason
 from kefu.conversations.commands import CreateConversation
 from kefu.conversations.service import add_message, create_conversation
 from kefu.core.commands import build
@@ -330,6 +331,16 @@ def load_demo(session: Session, password: str) -> bool:
     del ticket
     customers = {"張雅婷": amy, "李強": li, "John Smith": john, "周經理": chou}
     load_history(session, brand, agents, teams, inboxes, customers)
+    # One open care opportunity, so the care queue shows its forms (stored quietly: no alert to the demo agents).
+    session.add(
+        CareOpportunity(
+            brand_id=brand.id,
+            customer_id=john.id,
+            reason=CareReason.TOPIC_REPEAT,
+            evidence={"topic": "logistics", "count": 3, "conversation_ids": [mail.id], "ticket_ids": []},
+        )
+    )
+    session.flush()
     return True
 
 

@@ -229,4 +229,19 @@
       });
     };
   }
+  // Where the visitor is, for proactive care (a visitor stuck on one step): the page path and the host page's flow
+  // step (<body data-kefu-step="...">), once on load, on navigation and every minute while visible. Only once a
+  // visitor token exists; no query string, no page content.
+  function reportStep() {
+    if (!state.token || document.visibilityState === "hidden") return;
+    var step = (document.body && document.body.getAttribute("data-kefu-step")) || "";
+    fetch(base + "/api/v1/widget/flow", {
+      method: "POST", headers: { "Content-Type": "application/json", "X-Kefu-Visitor": state.token },
+      body: JSON.stringify({ path: location.pathname, step: step.slice(0, 100) })
+    }).catch(function () {});
+  }
+  reportStep();
+  setInterval(reportStep, 60000);
+  window.addEventListener("popstate", reportStep);
+  window.addEventListener("hashchange", reportStep);
 })();
