@@ -28,7 +28,7 @@ from kefu.core.config import Settings
 from kefu.knowledge.models import FaqEntry
 
 log = logging.getLogger("kefu.bot.engine")
-_SAVE_FORMAT: Final = "kefu.bot.Index/5"  # /5: FaqRanker/4 (pooled calibration folds); /4: FaqRanker/3
+_SAVE_FORMAT: Final = "kefu.bot.Index/4"  # /4: FaqRanker/3 (region-folded normalisation, margin rule)
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ from kefu.bot.nlu.text import HAN_RE, normalize
 
 __all__ = ["FaqRanker", "Ranked"]
 
-_FORMAT: Final = "kefu.nlu.FaqRanker/4"  # /4: thresholds from pooled calibration folds; /3: region folding, margin rule
+_FORMAT: Final = "kefu.nlu.FaqRanker/3"  # /3: region-folded normalisation (features differ), margin rule
 # Pinyin block weight 0.75 and the rest of the defaults: see the bot section of docs/DEVELOPING.md.
 RANKER_FEATURES: Final = FeatureConfig(use_pairs=False, pinyin_weight=0.75)
 _HARD_GROUPS: Final = 5
@@ -170,7 +170,7 @@ class FaqRanker:
         strict_coverage: float = 0.7,
         random_state: int = 0,
         refit_limit: int = 0,
-        calibration_folds: int = 3,
+        calibration_folds: int = 1,
         calibration_resample: bool = False,
     ) -> None:
         self.feature_config = features or RANKER_FEATURES
