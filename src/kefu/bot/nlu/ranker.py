@@ -23,8 +23,10 @@ queries with their own FAQ removed, standing for questions the KB does not cover
 svm and coverage weights (by held-out top-1 accuracy), fits a logistic curve from the leader's (score,
 margin, svm, nn + centroid, coverage) to "the top FAQ is right", and chooses the answer threshold (the
 lowest with at most ``max_wrong_rate`` wrong answers to covered questions and at most
-``max_uncovered_rate`` of uncovered ones answered) and the clarify threshold. A KB with fewer than 8
-multi-phrasing FAQs (an imported list, one question each) is queried instead with pseudo-queries made from
+``max_uncovered_rate`` of uncovered ones answered) and the clarify threshold (``calibration_folds`` > 1
+pools more, disjoint held-out folds while the sample is small; off by default, see docs/DEVELOPING.md
+round 4). A KB with fewer than 8 multi-phrasing FAQs (an imported list, one question each) is queried
+instead with pseudo-queries made from
 each FAQ's own question (words dropped, neighbours swapped), and the uncovered limit tightens to
 ``pseudo_uncovered_rate``: such queries are too easy to bound wrong answers themselves. Classes whose key starts
 with ``strict_prefix`` (small talk) also need the message's characters/words to be explained by their
