@@ -347,7 +347,8 @@ def test_batched_scorers_use_only_small_systems(monkeypatch: pytest.MonkeyPatch)
         + ranker_module._RANDOM_NEGATIVES
     )
     assert sizes and max(sizes) <= bound
-    assert len(sizes) <= 2 * len(groups)  # one system per FAQ, for calibration only (reused for serving)
+    # One system per FAQ and calibration fold (fold 1's are reused for serving).
+    assert len(sizes) <= r.cv_["folds"] * len(groups)
     n_rows = sum(len(q) for _, q in groups)
     assert r._parts is not None and r._parts.matrix_t.shape[1] == n_rows
     # Weights stay sparse: at most the features of each FAQ's sampled rows.
@@ -369,7 +370,7 @@ def test_calibration_multiplies_each_query_chunk_by_the_scorers_once(monkeypatch
 
     monkeypatch.setattr(ranker_module.FaqRanker, "_group_signals", counting)
     r = FaqRanker().fit(_tiny_groups())
-    assert r.cv_["holdout"] > 0 and sum(calls) == r.cv_["holdout"]  # once per held-out query, not twice
+    assert r.cv_["holdout"] > 0 and sum(calls) == r.cv_["calibration_queries"]  # once per held-out query, not twice
     parts = r._parts
     assert parts is not None and r._featurizer is not None
     q = r._featurizer.transform([normalize("信用卡帳單分期"), normalize("房貸利率")])
@@ -429,7 +430,7 @@ def test_small_kbs_refit_their_scorers_on_every_phrasing(
         return original(self, x, row_group, centroids)
 
     monkeypatch.setattr(ranker_module.FaqRanker, "_fit_svms", counting)
-    r = FaqRanker(refit_limit=limit).fit(_tiny_groups())
+    r = FaqRanker(refit_limit=limit, calibration_folds=1).fit(_tiny_groups())
     assert len(rows) == fits
     assert rows[-1] == (len(r._texts) if fits == 2 else len(r._texts) - r.cv_["holdout"])
     assert r.search("信貸的利率多少", 1)[0].key == "personal_loan_rate"
@@ -445,3 +446,75 @@ def test_chinese_segmentation_is_cached_and_callers_get_their_own_list() -> None
     first.append("x")
     assert tokenize(text) == first[:-1]
     assert _han_tokens.cache_info().hits == hits + 1
+
+
+def test_gram_counting_matches_scikit_learn_exactly() -> None:
+    """The featurizer's own counting gives TfidfVectorizer's vocabulary, idf and rows bit for bit (entry order too)."""
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from kefu.bot.nlu.features import _count_grams
+
+    docs = [["b", "a", "b", "c"], ["c", "d"], [], ["a", "a", "e", "b"], ["e"]]
+    for min_df in (1, 2):
+        vec = TfidfVectorizer(analyzer=lambda d: d, sublinear_tf=True, min_df=min_df, dtype=np.float32)
+        expected = vec.fit_transform(docs)
+        vocab, counts = _count_grams(docs, min_df)
+        from sklearn.feature_extraction.text import TfidfTransformer
+
+        got = TfidfTransformer(sublinear_tf=True).fit_transform(counts)
+        assert vocab == {str(k): int(v) for k, v in vec.vocabulary_.items()}
+        for a, b in ((expected.indptr, got.indptr), (expected.indices, got.indices), (expected.data, got.data)):
+            assert np.array_equal(a, b)
+    with pytest.raises(ValueError):
+        _count_grams([[], []], 1)
+    with pytest.raises(ValueError):
+        _count_grams([["a"], ["b"]], 2)
+
+
+def test_extra_calibration_folds_are_disjoint_and_leave_the_served_scorers_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``calibration_folds`` pools complementary held-out folds; fold 1's scorers are still the ones served."""
+    import numpy as np
+
+    from kefu.bot.nlu import ranker as ranker_module
+
+    trained: list[Any] = []
+    original = ranker_module.FaqRanker._fit_parts
+
+    def recording(self: FaqRanker, x: Any, dense: Any, rows: Any, svm: Any = None) -> Any:
+        trained.append(np.asarray(rows))
+        return original(self, x, dense, rows, svm)
+
+    monkeypatch.setattr(ranker_module.FaqRanker, "_fit_parts", recording)
+    one = FaqRanker(calibration_folds=1).fit(_tiny_groups())
+    assert one.cv_["folds"] == 1 and len(trained) == 2
+    trained.clear()
+    three = FaqRanker(calibration_folds=3).fit(_tiny_groups())
+    n = len(three._texts)
+    held = [np.setdiff1d(np.arange(n), rows) for rows in trained[:-1]]  # the last fit is the served one
+    assert three.cv_["folds"] == len(held) >= 2
+    assert sum(len(h) for h in held) == three.cv_["calibration_queries"] > three.cv_["holdout"]
+    assert len(np.unique(np.concatenate(held))) == sum(len(h) for h in held)  # no phrasing held out twice
+    assert one._parts is not None and three._parts is not None
+    assert (one._parts.weights_t != three._parts.weights_t).nnz == 0
+    # A KB whose first fold already fills the held-out budget gets no extra fold (bank-scale builds cost the same).
+    monkeypatch.setattr(ranker_module, "_MAX_HOLDOUT", 10)
+    assert FaqRanker(calibration_folds=3).fit(_tiny_groups()).cv_["folds"] == 1
+
+
+def test_nearest_phrasing_skips_reordering_grouped_rows() -> None:
+    """Phrasings are stored FAQ by FAQ, so the per-FAQ maximum needs no column copy; same values either way."""
+    import dataclasses
+
+    import numpy as np
+    from sklearn.preprocessing import normalize as l2_rows
+
+    r = FaqRanker().fit(_tiny_groups())
+    parts = r._parts
+    assert parts is not None and parts.sorted_rows and r._featurizer is not None
+    q = l2_rows(r._featurizer.transform([normalize("信用卡帳單分期"), normalize("hi")])).tocsr()
+    fast, _ = r._signals(parts, q, None)
+    slow, _ = r._signals(dataclasses.replace(parts, sorted_rows=False), q, None)
+    assert np.array_equal(fast, slow)

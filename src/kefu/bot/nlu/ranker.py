@@ -23,8 +23,10 @@ queries with their own FAQ removed, standing for questions the KB does not cover
 svm and coverage weights (by held-out top-1 accuracy), fits a logistic curve from the leader's (score,
 margin, svm, nn + centroid, coverage) to "the top FAQ is right", and chooses the answer threshold (the
 lowest with at most ``max_wrong_rate`` wrong answers to covered questions and at most
-``max_uncovered_rate`` of uncovered ones answered) and the clarify threshold. A KB with fewer than 8
-multi-phrasing FAQs (an imported list, one question each) is queried instead with pseudo-queries made from
+``max_uncovered_rate`` of uncovered ones answered) and the clarify threshold (``calibration_folds`` > 1
+pools more, disjoint held-out folds while the sample is small; off by default, see docs/DEVELOPING.md
+round 4). A KB with fewer than 8 multi-phrasing FAQs (an imported list, one question each) is queried
+instead with pseudo-queries made from
 each FAQ's own question (words dropped, neighbours swapped), and the uncovered limit tightens to
 ``pseudo_uncovered_rate``: such queries are too easy to bound wrong answers themselves. Classes whose key starts
 with ``strict_prefix`` (small talk) also need the message's characters/words to be explained by their
@@ -145,6 +147,7 @@ class _Parts:
     group_words_t: sp.csr_matrix | None  # decisive words x groups, binary
     order: NDArray[np.int64]  # local rows sorted by group
     starts: NDArray[np.int64]  # segment starts of each present group in ``order``
+    sorted_rows: bool = False  # ``order`` is the identity (rows already grouped)
 
 
 class FaqRanker:
@@ -169,6 +172,8 @@ class FaqRanker:
         strict_coverage: float = 0.7,
         random_state: int = 0,
         refit_limit: int = 0,
+        calibration_folds: int = 1,
+        calibration_resample: bool = False,
     ) -> None:
         self.feature_config = features or RANKER_FEATURES
         self.encoder = encoder
@@ -186,6 +191,8 @@ class FaqRanker:
         self.random_state = random_state
         self.ridge_alpha = ridge_alpha
         self.refit_limit = refit_limit
+        self.calibration_folds = calibration_folds
+        self.calibration_resample = calibration_resample
         # Fitted state.
         self.keys: list[str] = []
         self.svm_weight_ = self.svm_grid[-1]
@@ -316,6 +323,7 @@ class FaqRanker:
             group_words_t=group_words_t,
             order=order,
             starts=starts,
+            sorted_rows=bool(np.array_equal(order, np.arange(len(order)))),
             rows=rows,
             matrix_t=sub.T.tocsr(),
             row_group=row_group,
@@ -436,7 +444,9 @@ class FaqRanker:
         order = parts.order
         if len(order):
             grp = parts.row_group[order]
-            nn[:, grp[parts.starts]] = np.maximum.reduceat(sims[:, order], parts.starts, axis=1)
+            # Phrasings are stored FAQ by FAQ, so ``order`` is usually the identity: skip copying the rows then.
+            ordered = sims if parts.sorted_rows else sims[:, order]
+            nn[:, grp[parts.starts]] = np.maximum.reduceat(ordered, parts.starts, axis=1)
         return nn + cen, sims
 
     def _group_signals(
@@ -533,8 +543,9 @@ class FaqRanker:
         # At least one phrasing per FAQ; more per FAQ when there are few FAQs (up to 20% of the phrasings).
         target = min(_MAX_HOLDOUT, max(len(candidates), len(self._row_group) // 5))
         per_group = max(1, -(-target // max(len(candidates), 1)))
+        use = candidates if len(candidates) >= _MIN_HOLDOUT_FAQS else []
         held_rows: list[int] = []
-        for g in candidates if len(candidates) >= _MIN_HOLDOUT_FAQS else []:
+        for g in use:
             own = np.flatnonzero(self._row_group == g)
             held_rows.extend(rng.choice(own, size=min(per_group, len(own) - 1), replace=False).tolist())
         held = np.array(sorted(held_rows), dtype=np.int64)
@@ -549,23 +560,36 @@ class FaqRanker:
             queries = sp.vstack([queries, l2_rows(self._featurizer.transform(texts))]).tocsr()
             if dense is not None and self.encoder is not None:
                 qdense = np.vstack([dense[held], l2_normalize(self.encoder.encode(texts))])
-        results: list[tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]] = []
-        uncovered: list[tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]] = []
-        for start in range(0, len(truth), _CHUNK):
-            q = queries[start : start + _CHUNK]
-            qd = qdense[start : start + _CHUNK] if qdense is not None else None
-            base, _ = self._signals(parts, q, qd)
-            signals = self._group_signals(parts, q)
-            results.append(self._rerank_parts(parts, q, base, signals=signals))
-            _, ub, us, uc = self._rerank_parts(parts, q, base, exclude=truth[start : start + _CHUNK], signals=signals)
-            uncovered.append((ub, us, uc))
-        top = np.vstack([r[0] for r in results])
-        b = np.vstack([r[1] for r in results])
-        s = np.vstack([r[2] for r in results])
-        c = np.vstack([r[3] for r in results])
-        ub = np.vstack([u[0] for u in uncovered])
-        us = np.vstack([u[1] for u in uncovered])
-        uc = np.vstack([u[2] for u in uncovered])
+        ranked = [self._rank_heldout(parts, queries, qdense, truth)]
+        # Complementary folds (disjoint held-out phrasings, each scored by parts fitted without them) while the
+        # held-out sample is small: one fold's sample moves the right rate by about a point, the pooled folds
+        # describe the served scorers (fold 1's, all fitted on as many phrasings) more steadily.
+        fold_rng = np.random.default_rng([self.random_state, 1])
+        total = len(truth)
+        n_folds = 1
+        taken = np.zeros(len(self._row_group), dtype=bool)
+        taken[held] = True
+        while n_folds < self.calibration_folds and len(held) and total < _MAX_HOLDOUT:
+            fold_rows: list[int] = []
+            for g in use:
+                own = np.flatnonzero(self._row_group == g)
+                free = own if self.calibration_resample else own[~taken[own]]
+                size = min(per_group, len(own) - 1, len(free))
+                if size > 0:
+                    fold_rows.extend(fold_rng.choice(free, size=size, replace=False).tolist())
+            if not fold_rows:
+                break
+            fold = np.array(sorted(fold_rows), dtype=np.int64)
+            taken[fold] = True
+            fold_parts = self._fit_parts(x, dense, np.setdiff1d(np.arange(len(self._row_group)), fold))
+            fold_truth = self._row_group[fold]
+            ranked.append(
+                self._rank_heldout(fold_parts, x[fold], dense[fold] if dense is not None else None, fold_truth)
+            )
+            truth = np.concatenate([truth, fold_truth])
+            total += len(fold)
+            n_folds += 1
+        top, b, s, c, ub, us, uc = (np.vstack([r[i] for r in ranked]) for i in range(7))
         best: tuple[float, float, float] | None = None
         grid: dict[str, float] = {}
         for a in self.svm_grid:
@@ -615,6 +639,8 @@ class FaqRanker:
         answered = p >= self.answer_threshold_
         self.cv_ = {
             "holdout": len(held),
+            "folds": n_folds,
+            "calibration_queries": int(total),
             "pseudo": len(pseudo_groups),
             "top1": round(float(np.mean(right)), 4),
             "top3": round(float(np.mean(in3)), 4),
@@ -625,6 +651,24 @@ class FaqRanker:
             "margin_rule": self.margin_rule_,
         }
         return parts.weights_t.T.tocsr(), parts.bias
+
+    def _rank_heldout(
+        self, parts: _Parts, queries: sp.csr_matrix, qdense: NDArray[np.float32] | None, truth: NDArray[np.int64]
+    ) -> list[NDArray[Any]]:
+        """(top, base, svm, coverage) of held-out queries ranked covered, then the same with their FAQ removed."""
+        results: list[tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]] = []
+        uncovered: list[tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]] = []
+        for start in range(0, len(truth), _CHUNK):
+            q = queries[start : start + _CHUNK]
+            qd = qdense[start : start + _CHUNK] if qdense is not None else None
+            base, _ = self._signals(parts, q, qd)
+            signals = self._group_signals(parts, q)
+            results.append(self._rerank_parts(parts, q, base, signals=signals))
+            _, ub, us, uc = self._rerank_parts(parts, q, base, exclude=truth[start : start + _CHUNK], signals=signals)
+            uncovered.append((ub, us, uc))
+        return [np.vstack([r[i] for r in results]) for i in range(4)] + [
+            np.vstack([u[i] for u in uncovered]) for i in range(3)
+        ]
 
     def _answer_threshold(
         self, p: NDArray[np.float64], right: NDArray[np.bool_], pu: NDArray[np.float64], uncovered_cap: float | None
