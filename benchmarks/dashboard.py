@@ -215,6 +215,7 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=730)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--direct-runs", type=int, default=2, help="runs of the (slow) direct queries")
+    ap.add_argument("--trace-ms", type=float, default=0, help="print every statement slower than this")
     args = ap.parse_args()
 
     import tempfile
@@ -245,6 +246,8 @@ def main() -> None:
     try:
         upgrade(url)
         db = Database(url)
+        if args.trace_ms:
+            _trace(db.engine, args.trace_ms)
         with db.session() as s:
             brand = create_brand(s, slug="bench", name="Bench 品牌", ticket_prefix="BD")
             agents = [
@@ -327,6 +330,21 @@ def main() -> None:
             with psycopg.connect(args.pg, autocommit=True) as c:
                 c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         tmp.cleanup()
+
+
+def _trace(engine: Any, slower_than_ms: float) -> None:
+    """Print statements slower than a threshold (where a period's time goes)."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _start(conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
+        conn.info["t0"] = time.perf_counter()
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _end(conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
+        ms = (time.perf_counter() - conn.info.pop("t0", time.perf_counter())) * 1000
+        if ms >= slower_than_ms:
+            print(f"    [{ms:6.0f} ms] {' '.join(statement.split())[:300]}", file=sys.stderr)
 
 
 def _comparable(result: dict[str, Any]) -> dict[str, Any]:

@@ -127,14 +127,17 @@ def _rolled_up(session: Session, f: Filters) -> dict[tuple[int, str], int] | Non
     return rollups.created_by_hour(session, f.brand_ids, f.start, f.end)
 
 
-def volume_by_channel(session: Session, f: Filters) -> dict[str, Any]:
-    """Tickets created in the period per channel (from the hourly rollups when they cover the period)."""
-    hourly = _rolled_up(session, f)
-    if hourly is not None:
+def volume_by_channel(session: Session, f: Filters, st: stats.Stats | None = None) -> dict[str, Any]:
+    """Tickets created in the period per channel (from the rollups when they cover the period)."""
+    st = st if st is not None else _stats(session, f, "ch")
+    hourly = _rolled_up(session, f) if st is None else None
+    if st is not None:
+        rows: Sequence[Any] = [(k, a.n) for (m, k), a in st.items() if m == "ch" and a.n]
+    elif hourly is not None:
         counts: dict[str, int] = {}
         for (_, ch), c in hourly.items():
             counts[ch] = counts.get(ch, 0) + c
-        rows: Sequence[Any] = [(ch, c) for ch, c in counts.items() if c]
+        rows = [(ch, c) for ch, c in counts.items() if c]
     else:
         n = func.count(Ticket.id)
         rows = session.execute(
@@ -174,9 +177,9 @@ def _stats(session: Session, f: Filters, *metrics: str) -> stats.Stats | None:
     return stats.read(session, f.brand_ids, f.start, f.end, metrics, now=f.at)
 
 
-def first_response(session: Session, f: Filters) -> dict[str, Any]:
+def first_response(session: Session, f: Filters, st: stats.Stats | None = None) -> dict[str, Any]:
     """Average / p50 / p90 seconds to first response of tickets created in the period."""
-    st = _stats(session, f, "frt")
+    st = st if st is not None else _stats(session, f, "frt")
     if st is not None:
         n, total = stats.count(st, "frt")
         return {
@@ -192,9 +195,9 @@ def first_response(session: Session, f: Filters) -> dict[str, Any]:
     return {"count": int(count), "avg": _num(avg), "p50": _num(pct[50]), "p90": _num(pct[90])}
 
 
-def resolution(session: Session, f: Filters) -> dict[str, Any]:
+def resolution(session: Session, f: Filters, st: stats.Stats | None = None) -> dict[str, Any]:
     """Creation-to-resolution seconds of tickets resolved in the period, bucketed, with average and percentiles."""
-    st = _stats(session, f, "res", "rb")
+    st = st if st is not None else _stats(session, f, "res", "rb")
     if st is not None:
         n, total = stats.count(st, "rb")
         return {
@@ -271,9 +274,9 @@ def reopened_soon() -> ColumnElement[bool]:
     )
 
 
-def fcr(session: Session, f: Filters) -> dict[str, Any]:
+def fcr(session: Session, f: Filters, st: stats.Stats | None = None) -> dict[str, Any]:
     """First contact resolution over tickets resolved in the period (see METRICS['fcr'])."""
-    st = _stats(session, f, "rb", "fcr")
+    st = st if st is not None else _stats(session, f, "rb", "fcr")
     if st is not None:
         resolved, good = stats.count(st, "rb")[0], stats.count(st, "fcr")[0]
         return {"resolved": resolved, "fcr": good, "rate": _rate(good, resolved)}
@@ -302,12 +305,12 @@ def backlog(session: Session, f: Filters) -> dict[str, Any]:
     return {"total": sum(by.values()), "by_status": by}
 
 
-def top_issues(session: Session, f: Filters, limit: int = 10) -> list[dict[str, Any]]:
+def top_issues(session: Session, f: Filters, limit: int = 10, st: stats.Stats | None = None) -> list[dict[str, Any]]:
     """The most frequent categories of tickets created in the period."""
-    st = _stats(session, f, "cat")
+    st = st if st is not None else _stats(session, f, "cat")
     rows: Sequence[Any]
     if st is not None:
-        counted = [(None if k == stats.NONE_KEY else k, a.n) for (_, k), a in st.items() if a.n]
+        counted = [(None if k == stats.NONE_KEY else k, a.n) for (m, k), a in st.items() if m == "cat" and a.n]
         # Ties by category, "uncategorized" where the direct query's ORDER BY puts NULL (last on PostgreSQL).
         null_last = session.get_bind().dialect.name == "postgresql"
         rows = sorted(counted, key=lambda r: (-r[1], (r[0] is None) == null_last, r[0] or ""))[:limit]
@@ -336,9 +339,9 @@ def top_issues(session: Session, f: Filters, limit: int = 10) -> list[dict[str, 
     return out
 
 
-def agent_performance(session: Session, f: Filters) -> list[dict[str, Any]]:
+def agent_performance(session: Session, f: Filters, st: stats.Stats | None = None) -> list[dict[str, Any]]:
     """Per assignee: tickets resolved, average first response and resolution seconds, CSAT average."""
-    st = _stats(session, f, "agent", "agent_frt")
+    st = st if st is not None else _stats(session, f, "agent", "agent_frt")
     rows: Sequence[Any]
     if st is not None:
         per: dict[int, list[Any]] = {}
@@ -396,12 +399,12 @@ def agent_performance(session: Session, f: Filters) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- SLA, complaints, regulator
 
 
-def sla_compliance(session: Session, f: Filters) -> dict[str, Any]:
+def sla_compliance(session: Session, f: Filters, st: stats.Stats | None = None) -> dict[str, Any]:
     """Share of decided SLA targets (deadline in the period) met on time, overall and per kind.
 
     Reads the SLA engine's `ticket_sla_targets` table (maintained by kefu.sla).
     """
-    st = _stats(session, f, "sla")
+    st = st if st is not None else _stats(session, f, "sla")
     if st is not None:
         kinds = {k: a for (m, k), a in st.items() if m == "sla" and a.n}
         by = {k: {"decided": a.n, "met": int(a.total), "rate": _rate(int(a.total), a.n)} for k, a in kinds.items()}
@@ -477,12 +480,12 @@ def regulator_on_time(session: Session, f: Filters) -> dict[str, Any]:
 # --------------------------------------------------------------------------- CSAT, bot, QA
 
 
-def csat(session: Session, f: Filters) -> dict[str, Any]:
+def csat(session: Session, f: Filters, st: stats.Stats | None = None) -> dict[str, Any]:
     """Surveys sent in the period: responses, average stars, satisfied share and distribution."""
-    st = _stats(session, f, "csat")
+    st = st if st is not None else _stats(session, f, "csat")
     rows: Sequence[Any]
     if st is not None:
-        rows = [(None if k == stats.NONE_KEY else int(k), a.n) for (_, k), a in st.items() if a.n]
+        rows = [(None if k == stats.NONE_KEY else int(k), a.n) for (m, k), a in st.items() if m == "csat" and a.n]
     else:
         where = [CsatSurvey.brand_id.in_(f.brand_ids), _in(CsatSurvey.sent_at, f)]
         if f.organization_id is not None:
@@ -568,23 +571,25 @@ def qa_correctness(session: Session, f: Filters) -> dict[str, Any]:
 
 
 def dashboard(session: Session, f: Filters) -> dict[str, Any]:
-    """Every metric for one filter set."""
-    volume = volume_by_channel(session, f)
+    """Every metric for one filter set (the rolled-up ones from one read of the rollups)."""
+    st = _stats(session, f, *(m for m in stats.METRIC_BASIS if m != "sla"))
+    sla = _stats(session, f, "sla")  # read separately: its rolled-up hours end at `now`
+    volume = volume_by_channel(session, f, st)
     return {
         "period": {"start": f.start.isoformat(), "end": f.end.isoformat()},
         "brand_ids": list(f.brand_ids),
         "organization_id": f.organization_id,
         "volume_by_channel": volume,
-        "first_response_time": first_response(session, f),
-        "resolution_time": resolution(session, f),
-        "fcr": fcr(session, f),
-        "sla_compliance": sla_compliance(session, f),
-        "csat": csat(session, f),
+        "first_response_time": first_response(session, f, st),
+        "resolution_time": resolution(session, f, st),
+        "fcr": fcr(session, f, st),
+        "sla_compliance": sla_compliance(session, f, sla),
+        "csat": csat(session, f, st),
         "bot_containment": bot_containment(session, f),
         "complaints": complaints(session, f, tickets_created=int(volume["total"])),
         "regulator_on_time": regulator_on_time(session, f),
-        "top_issues": top_issues(session, f),
-        "agent_performance": agent_performance(session, f),
+        "top_issues": top_issues(session, f, st=st),
+        "agent_performance": agent_performance(session, f, st),
         "backlog": backlog(session, f),
         "qa_correctness": qa_correctness(session, f),
     }
