@@ -387,7 +387,7 @@ def kefu(admin_url: str, kind: str, c: int, work: Path, with_message: bool = Tru
 def _line(name: str, r: dict[str, Any]) -> str:
     return (
         f"  {name:16s} {r['rate']:7.1f} tickets/s  p50 {r['p50']:6.1f} ms  p95 {r['p95']:6.1f} ms  "
-        f"CPU/ticket: server {r["server_cpu_ms"]:5.2f} ms + PostgreSQL backends {r["pg_cpu_ms"]:5.2f} ms"
+        f"CPU/ticket: server {r['server_cpu_ms']:5.2f} ms + PostgreSQL backends {r['pg_cpu_ms']:5.2f} ms"
     )
 
 
