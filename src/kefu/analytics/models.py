@@ -77,7 +77,7 @@ class RollupState(Base):
 class TicketStatRollup(Base):
     """Per brand and block of hours: count, sum and range of one (metric, key) (kefu.analytics.stats).
 
-    `span` is the block's length in hours (1, 24 or 768), `hour` its first hour (hours since 1970-01-01 UTC,
+    `span` is the block's length in hours (1, 24, 192, 768 or 6144), `hour` its first hour (hours since 1970-01-01 UTC,
     a multiple of `span`); `key` is a histogram bin, bucket, category, rating, SLA kind or agent id.
     """
 

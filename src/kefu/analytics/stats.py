@@ -1,9 +1,9 @@
 """Statistic rollups for the dashboard's duration, FCR, SLA, CSAT, top-issue and agent metrics.
 
 `analytics_ticket_stats` holds, per brand and block of hours, one row per (metric, key) with a count `n`, a sum
-`total` and the smallest / largest value `lo` / `hi`. Blocks come in three sizes (`SPANS`: 1 hour, 1 UTC day,
-32 days, all aligned to the epoch); a period is read as the fewest aligned blocks that cover its whole hours, plus
-rows derived directly from the source tables for the partial hours at its edges and for the hours after the
+`total` and the smallest / largest value `lo` / `hi`. Blocks come in five sizes (`SPANS`: 1 hour, 1 UTC day, 8, 32
+and 256 days, all aligned to the epoch); a period is read as the fewest aligned blocks that cover its whole hours,
+plus rows derived directly from the source tables for the partial hours at its edges and for the hours after the
 completeness mark. Rows are derived in Python from the same per-ticket values the direct queries use, so:
 
 * counts, sums and means (resolution buckets, FCR, SLA met/decided, CSAT distribution and average, top issues,
@@ -23,6 +23,7 @@ older than the recheck window is not seen (the old resolution hour is no longer 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from kefu.analytics.metrics import FCR_REPLY_LIMIT, RESOLUTION_BUCKETS
 from kefu.analytics.models import RollupState, TicketStatRollup
-from kefu.analytics.rollups import CHUNK_HOURS, RollupResult, hour_of, start_of
+from kefu.analytics.rollups import RollupResult, hour_of, start_of
 from kefu.analytics.sql import seconds_between
 from kefu.brands.models import Brand
 from kefu.core.db import utcnow
@@ -43,7 +44,8 @@ from kefu.surveys.models import CsatSurvey
 from kefu.tickets.models import Ticket
 
 NAME = "ticket_stats"
-SPANS = (24 * 32, 24, 1)
+SPANS = (24 * 256, 24 * 32, 24 * 8, 24, 1)  # each a multiple of the next: blocks nest
+BACKFILL_CHUNK = 24 * 32
 RECHECK_HOURS = 8 * 24
 SURVEY_WINDOW_DAYS = 31  # surveys expire 30 days after sending (kefu.surveys)
 FINE_BELOW = 100.0
@@ -242,9 +244,11 @@ def _store(session: Session, first: int, last: int, rows: Rows) -> None:
                 for (b, h, m, k), a in rows.items()
             ],
         )  # fmt: skip
-    # Rebuild the day and 32-day blocks that overlap [first, last) from the hour rows.
+    # Rebuild the blocks that overlap [first, last), each level from the one below it (so a 256-day block reads
+    # at most eight 32-day rows per key, not every hour).
     s = TicketStatRollup
-    for span in SPANS[:-1]:
+    ascending = SPANS[::-1]
+    for below, span in itertools.pairwise(ascending):
         lo_block, hi_block = (first // span) * span, -(-last // span) * span
         session.execute(delete(s).where(s.brand_id.in_(brands), s.span == span, s.hour >= lo_block, s.hour < hi_block))
         block = (s.hour // span) * span  # floor division: `/` would be true division in SQLAlchemy 2
@@ -253,7 +257,7 @@ def _store(session: Session, first: int, last: int, rows: Rows) -> None:
                 s.brand_id, literal(span), block, s.metric, s.key, func.sum(s.n), func.sum(s.total), func.min(s.lo),
                 func.max(s.hi),
             )
-            .where(s.brand_id.in_(brands), s.span == 1, s.hour >= lo_block, s.hour < hi_block)
+            .where(s.brand_id.in_(brands), s.span == below, s.hour >= lo_block, s.hour < hi_block)
             .group_by(s.brand_id, block, s.metric, s.key)
         )  # fmt: skip
         cols = [s.brand_id, s.span, s.hour, s.metric, s.key, s.n, s.total, s.lo, s.hi]
@@ -308,7 +312,7 @@ def backfill(
     last = min(hour_of(until) if until is not None else now_hour, now_hour)
     total = RollupResult()
     start = first
-    chunk = max(CHUNK_HOURS, SPANS[0])
+    chunk = BACKFILL_CHUNK
     while start < last:
         end = min((start // chunk + 1) * chunk, last)  # chunk-aligned, so each block is rebuilt once
         done = rollup_hours(session, start, end, dry_run=dry_run)
