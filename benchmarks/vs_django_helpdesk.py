@@ -105,7 +105,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_http(url: str, ok: Callable[[int], bool], timeout: float = 60) -> None:
+def wait_http(url: str, ok: Callable[[int], bool], timeout: float = 240) -> None:
     """Poll until the URL answers with an acceptable status."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
