@@ -1,11 +1,16 @@
-"""Dashboard query set over 1,000,000 tickets on PostgreSQL (target: under 1 s for the default 30-day view).
+"""Dashboard query set over 1,000,000 tickets, straight from the rows and from the rollups (target: ≤ 300 ms).
 
-Usage: python benchmarks/dashboard.py [--pg postgresql://postgres@127.0.0.1:5432/test] [--n 1000000] [--days 730]
-Bulk-generates (insert-from-select with generate_series, inside the database) N tickets spread over `--days`
-days, with customers, conversations (N/5, each with a customer and a bot message), first-response SLA targets
-for every ticket, CSAT surveys, complaints, regulator cases and QA reviews; ANALYZEs; then times
-`kefu.analytics.service.dashboard` (every metric) for the last 30 days, the last 7 days for one organization, and
-the whole range. Prints row counts and the best / median of several runs.
+Usage: python benchmarks/dashboard.py [--db pg|sqlite] [--pg postgresql://…/test] [--n 1000000] [--days 730]
+
+PostgreSQL: bulk-generates (insert-from-select with generate_series, inside the database) N tickets spread over
+`--days` days, with customers, conversations (N/5, each with a customer and a bot message), first-response SLA
+targets for every ticket, CSAT surveys, complaints, regulator cases and QA reviews; ANALYZEs.
+SQLite: the same tickets, SLA targets and CSAT surveys (what the rollups serve) through one `executemany` per
+table on a raw connection with the journal off during the load.
+
+Then times `kefu.analytics.service.dashboard` (every metric) for several periods twice: before the rollups exist
+(every metric from the rows) and after `kefu analytics rollup`'s backfill (timed too); prints both, per period,
+plus the per-metric split of the 30-day view, best / median of `--runs`.
 """
 
 from __future__ import annotations
@@ -131,22 +136,94 @@ def generate(conn: Any, n: int, days: int, brand_id: int, agents: list[int], org
     return counts
 
 
+def generate_sqlite(path: str, n: int, days: int, brand_id: int, agents: list[int], orgs: list[int]) -> dict[str, int]:
+    """Tickets, SLA targets and CSAT surveys with the same shapes as `generate`, bulk-inserted on a raw connection."""
+    import sqlite3
+
+    cats = ["refund", "payment_failure", "logistics", "account_anomaly", "complaint", "system_failure", "invoice",
+            "membership", "product", "other", "shipping", "warranty"]  # fmt: skip
+    chans = ["web_chat", "email", "line", "messenger", "board", "phone"]
+    span = days * 86400
+
+    def iso(t: datetime) -> str:
+        return t.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    tickets, targets, surveys = [], [], []
+    for g in range(1, n + 1):
+        ts = BASE - timedelta(seconds=g * span / n)
+        first = ts + timedelta(seconds=30 + (g * 37) % 7200)
+        resolved = ts + timedelta(seconds=600 + (g * 7919) % 400000) if g % 20 else None
+        status = "open" if g % 20 == 0 else "closed" if g % 3 == 0 else "resolved"
+        org = orgs[g % len(orgs)] if g % 10 == 0 else None
+        tickets.append(
+            (g, brand_id, f"BD-{g}", f"ticket {g}", "", status, "normal", cats[g % 12], chans[(g * 7) % 6], org,
+             agents[g % len(agents)], "[]", "{}", iso(ts), iso(ts), iso(first), resolved and iso(resolved),
+             1 if g % 50 == 0 else 0)
+        )  # fmt: skip
+        due = ts + timedelta(hours=1)
+        targets.append(
+            (g, brand_id, "first_response", "first_response", 0, iso(ts), iso(due), iso(first),
+             "met" if first <= due else "missed", 0)
+        )  # fmt: skip
+        if resolved is not None and g % 5 == 0:
+            answered = g % 3 == 0
+            surveys.append(
+                (brand_id, g, org, agents[g % len(agents)], chans[(g * 7) % 6], "zh-TW", iso(resolved),
+                 iso(resolved + timedelta(hours=1)), iso(resolved + timedelta(days=30)),
+                 1 + (g % 97) % 5 if answered else None, "", iso(resolved + timedelta(hours=5)) if answered else None)
+            )  # fmt: skip
+    con = sqlite3.connect(path)
+    try:
+        con.execute("PRAGMA synchronous=OFF")
+        with con:
+            con.executemany(
+                """INSERT INTO tickets (id, brand_id, number, subject, description, status, priority, category,
+                   channel, organization_id, assignee_id, tags, custom_fields, created_at, updated_at,
+                   first_response_at, resolved_at, reopen_count) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                tickets,
+            )
+            con.executemany(
+                """INSERT INTO ticket_sla_targets (ticket_id, brand_id, key, kind, business, started_at, due_at,
+                   met_at, status, escalation_level) VALUES (?,?,?,?,?,?,?,?,?,?)""",
+                targets,
+            )
+            con.executemany(
+                """INSERT INTO csat_surveys (brand_id, ticket_id, organization_id, agent_id, channel, locale,
+                   resolved_at, sent_at, expires_at, rating, comment, answered_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)""",
+                surveys,
+            )
+        con.execute("ANALYZE")
+    finally:
+        con.close()
+    return {"tickets": len(tickets), "ticket_sla_targets": len(targets), "csat_surveys": len(surveys)}
+
+
+PER_METRIC = (
+    "volume_by_channel", "first_response", "resolution", "fcr", "sla_compliance", "csat", "bot_containment",
+    "complaints", "regulator_on_time", "top_issues", "agent_performance", "backlog", "qa_correctness",
+)  # fmt: skip
+
+
 def main() -> None:
-    """Generate once, then time the dashboard query set."""
+    """Generate once, time the dashboard from the rows, back-fill the rollups, time it again."""
     ap = argparse.ArgumentParser()
+    ap.add_argument("--db", choices=("pg", "sqlite"), default="pg")
     ap.add_argument(
         "--pg", default=os.environ.get("KEFU_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
     )
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--days", type=int, default=730)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--direct-runs", type=int, default=2, help="runs of the (slow) direct queries; 0: skip them")
+    ap.add_argument("--trace-ms", type=float, default=0, help="print every statement slower than this")
     args = ap.parse_args()
+
+    import tempfile
 
     import psycopg
     from sqlalchemy import text
 
-    from kefu.analytics import service
-    from kefu.analytics.alerts import evaluate
+    from kefu.analytics import rollups, service, stats
     from kefu.auth.service import create_agent
     from kefu.brands.service import create_brand
     from kefu.core import runtime
@@ -157,13 +234,20 @@ def main() -> None:
 
     runtime.current().provide(BUS, MemoryBus())
     name = f"kefu_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(args.pg, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-    url = args.pg.rsplit("/", 1)[0] + "/" + name
+    tmp = tempfile.TemporaryDirectory()
+    if args.db == "pg":
+        with psycopg.connect(args.pg, autocommit=True) as c:
+            c.execute(f'CREATE DATABASE "{name}"')
+        url = args.pg.rsplit("/", 1)[0] + "/" + name
+    else:
+        path = f"{tmp.name}/dash.db"
+        url = f"sqlite:///{path}"
     db = None
     try:
         upgrade(url)
         db = Database(url)
+        if args.trace_ms:
+            _trace(db.engine, args.trace_ms)
         with db.session() as s:
             brand = create_brand(s, slug="bench", name="Bench 品牌", ticket_prefix="BD")
             agents = [
@@ -178,66 +262,102 @@ def main() -> None:
                 orgs.append(o.id)
             brand_id = brand.id
         t0 = time.perf_counter()
-        with db.engine.begin() as conn:
-            counts = generate(conn, args.n, args.days, brand_id, agents, orgs)
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("ANALYZE"))
+        if args.db == "pg":
+            with db.engine.begin() as conn:
+                counts = generate(conn, args.n, args.days, brand_id, agents, orgs)
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("ANALYZE"))
+        else:
+            counts = generate_sqlite(path, args.n, args.days, brand_id, agents, orgs)
         print(f"generated in {time.perf_counter() - t0:.1f} s: " + ", ".join(f"{k}={v:,}" for k, v in counts.items()))
 
-        def timed(label: str, **kw: Any) -> None:
+        periods: list[tuple[str, dict[str, Any]]] = [
+            ("last 7 days", {"start": BASE - timedelta(days=7), "end": BASE}),
+            ("last 30 days", {"start": BASE - timedelta(days=30), "end": BASE}),
+            ("last 30 days, Taipei days", {"start": BASE - timedelta(days=30, hours=8),
+                                           "end": BASE - timedelta(hours=8)}),
+            ("last 90 days", {"start": BASE - timedelta(days=90), "end": BASE}),
+            ("last 365 days, ragged edges", {"start": BASE - timedelta(days=365, minutes=17),
+                                             "end": BASE - timedelta(minutes=41)}),
+            (f"all {args.days} days", {"start": BASE - timedelta(days=args.days + 1), "end": BASE}),
+            ("last 7 days, one org (direct)", {"start": BASE - timedelta(days=7), "end": BASE,
+                                               "organization_id": orgs[0]}),
+        ]  # fmt: skip
+
+        def timed(kw: dict[str, Any], runs: int) -> tuple[float, float, dict[str, Any]]:
             times: list[float] = []
             result: dict[str, Any] = {}
             with db.session() as s:  # type: ignore[union-attr]
                 f = service.resolve_filters(s, None, now=BASE, **kw)
-                for _ in range(args.runs):
+                for _ in range(runs):
                     t = time.perf_counter()
                     result = service.dashboard(s, f)
                     times.append(time.perf_counter() - t)
-            print(
-                f"{label:<34} best {min(times) * 1000:7.0f} ms  median {statistics.median(times) * 1000:7.0f} ms  "
-                f"(tickets created {result['volume_by_channel']['total']:,}, resolved {result['fcr']['resolved']:,}, "
-                f"FCR {result['fcr']['rate']}, CSAT {result['csat']['average']})"
-            )
+            return min(times) * 1000, statistics.median(times) * 1000, result
 
-        timed("dashboard, last 30 days", start=BASE - timedelta(days=30), end=BASE)
-        with db.session() as s:
-            f = service.resolve_filters(s, None, now=BASE, start=BASE - timedelta(days=30), end=BASE)
-            parts = []
-            for fn in (
-                service.volume_by_channel,
-                service.first_response,
-                service.resolution,
-                service.fcr,
-                service.sla_compliance,
-                service.csat,
-                service.bot_containment,
-                service.complaints,
-                service.regulator_on_time,
-                service.top_issues,
-                service.agent_performance,
-                service.backlog,
-                service.qa_correctness,
-            ):
-                t = time.perf_counter()
-                fn(s, f)
-                parts.append(f"{fn.__name__} {(time.perf_counter() - t) * 1000:.0f}")
-            print("  per metric (ms, 30 days): " + ", ".join(parts))
-        timed("dashboard, last 7 days, one org", start=BASE - timedelta(days=7), end=BASE, organization_id=orgs[0])
-        timed("dashboard, last 90 days", start=BASE - timedelta(days=90), end=BASE)
-        timed(f"dashboard, all {args.days} days", start=BASE - timedelta(days=args.days + 1), end=BASE)
-        with db.session() as s:
-            from kefu.brands.models import Brand
+        def per_metric(label: str) -> None:
+            with db.session() as s:  # type: ignore[union-attr]
+                f = service.resolve_filters(s, None, now=BASE, start=BASE - timedelta(days=30), end=BASE)
+                parts = []
+                for fname in PER_METRIC:
+                    fn = getattr(service, fname)
+                    t = time.perf_counter()
+                    fn(s, f)
+                    parts.append(f"{fname} {(time.perf_counter() - t) * 1000:.0f}")
+            print(f"  per metric, 30 days, {label} (ms): " + ", ".join(parts))
 
-            b = s.get(Brand, brand_id)
-            assert b is not None
-            t = time.perf_counter()
-            evaluate(s, b, BASE)
-            print(f"{'alert checks (one brand)':<34} {(time.perf_counter() - t) * 1000:7.0f} ms")
+        direct = {label: timed(kw, args.direct_runs) for label, kw in periods} if args.direct_runs else {}
+        if direct:
+            per_metric("direct")
+        t0 = time.perf_counter()
+        with db.session() as s:
+            r1 = rollups.backfill(s, None, BASE + timedelta(hours=1), commit=s.commit)
+            r2 = stats.backfill(s, None, BASE + timedelta(hours=1), commit=s.commit)
+        print(f"backfill: {time.perf_counter() - t0:.1f} s ({r1.rows:,} volume rows, {r2.rows:,} hourly stat rows)")
+        if args.db == "pg":
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("ANALYZE analytics_ticket_stats"))
+        rolled = {label: timed(kw, args.runs) for label, kw in periods}
+        per_metric("rollups")
+        print(f"{'period':<32} {'direct best/median':>20} {'rollups best/median':>21}  same answer")
+        for label, _ in periods:
+            r = rolled[label]
+            d = direct.get(label, (float("nan"), float("nan"), r[2]))
+            same = _comparable(d[2]) == _comparable(r[2]) if label in direct else "-"
+            print(f"{label:<32} {d[0]:8.0f} /{d[1]:7.0f} ms {r[0]:8.0f} /{r[1]:7.0f} ms  {same}")
     finally:
         if db is not None:
             db.dispose()
-        with psycopg.connect(args.pg, autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if args.db == "pg":
+            with psycopg.connect(args.pg, autocommit=True) as c:
+                c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        tmp.cleanup()
+
+
+def _trace(engine: Any, slower_than_ms: float) -> None:
+    """Print statements slower than a threshold (where a period's time goes)."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _start(conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
+        conn.info["t0"] = time.perf_counter()
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _end(conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
+        ms = (time.perf_counter() - conn.info.pop("t0", time.perf_counter())) * 1000
+        if ms >= slower_than_ms:
+            print(f"    [{ms:6.0f} ms] {' '.join(statement.split())[:300]}", file=sys.stderr)
+
+
+def _comparable(result: dict[str, Any]) -> dict[str, Any]:
+    """The dashboard without percentiles and means (histogram-bounded, see kefu.analytics.stats)."""
+    out = dict(result)
+    for key in ("first_response_time", "resolution_time"):
+        out[key] = {k: v for k, v in result[key].items() if k not in ("p50", "p90", "avg")}
+    out["agent_performance"] = [
+        {k: v for k, v in a.items() if k not in ("avg_frt", "avg_resolution")} for a in result["agent_performance"]
+    ]
+    return out
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -140,3 +141,158 @@ def test_backfill_cli_dry_run_and_progress(tmp_path: Any, monkeypatch: Any) -> N
             assert r.exit_code != 0
     finally:
         database.dispose()
+
+
+# --------------------------------------------------------------------------- statistic rollups (kefu.analytics.stats)
+
+
+def _all_direct(db: Any, f: Any) -> dict[str, Any]:
+    from kefu.analytics import service
+
+    return {
+        "first_response": service.first_response(db, f),
+        "resolution": service.resolution(db, f),
+        "fcr": service.fcr(db, f),
+        "sla": service.sla_compliance(db, f),
+        "csat": service.csat(db, f),
+        "top_issues": service.top_issues(db, f),
+        "agents": service.agent_performance(db, f),
+    }
+
+
+def _close(got: Any, want: Any, path: str = "") -> None:
+    """Equal, except percentiles within the histogram bound and means within their rounding."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and set(got) == set(want), (path, got, want)
+        for k in want:
+            _close(got[k], want[k], f"{path}.{k}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), (path, got, want)
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            _close(g, w, f"{path}[{i}]")
+    elif path.endswith((".p50", ".p90")) and want is not None:
+        assert got is not None and abs(got - want) <= max(1.05, 0.0101 * abs(want)), (path, got, want)
+    elif isinstance(want, float) and path.rsplit(".", 1)[-1] in ("avg", "avg_frt", "avg_resolution"):
+        assert got is not None and abs(got - want) <= 0.11, (path, got, want)
+    else:
+        assert got == want, (path, got, want)
+
+
+def _spread(db: Any, w: World, n: int = 60) -> None:
+    """Tickets with durations from seconds to days, resolved and answered at varied times (deterministic)."""
+    import random
+
+    from kefu.sla.models import TicketSlaTarget
+    from kefu.surveys.models import CsatSurvey
+
+    rnd = random.Random(21)
+    for i in range(n):
+        created = T0 + timedelta(seconds=rnd.randrange(0, 6 * 86400))
+        t = _add(db, w.brand, created, rnd.choice(["email", "line", "phone"]))
+        t.category = rnd.choice([None, "refund", "logistics", "invoice", "other"])
+        t.assignee_id = rnd.choice([None, w.agent_x.id, w.agent_y.id])
+        if i % 4:
+            t.first_response_at = created + timedelta(seconds=rnd.choice([5, 42.5, 99.9, 100, 250, 3600.25, 9000]))
+        if i % 3:
+            t.resolved_at = created + timedelta(seconds=rnd.randrange(30, 9 * 86400))
+            t.status = "resolved"
+            db.add(
+                CsatSurvey(
+                    brand_id=w.brand.id, ticket_id=t.id, agent_id=t.assignee_id, channel="email",
+                    resolved_at=t.resolved_at, sent_at=t.resolved_at + timedelta(minutes=rnd.randrange(1, 120)),
+                    expires_at=t.resolved_at + 30 * D, rating=rnd.choice([None, 1, 3, 4, 5]),
+                )
+            )  # fmt: skip
+        due = created + timedelta(hours=rnd.choice([1, 4, 24]))
+        met = due + timedelta(minutes=rnd.choice([-30, 0, 30])) if i % 5 else None
+        db.add(
+            TicketSlaTarget(
+                ticket_id=t.id, brand_id=w.brand.id, key="resolution", kind="resolution", started_at=created,
+                due_at=due, met_at=met, status="met" if met else "active",
+            )
+        )  # fmt: skip
+    db.flush()
+
+
+STAT_PERIODS = [
+    *PERIODS,
+    (T0 - 8 * H, T0 + 4 * D - 8 * H),  # Taipei local days (UTC+8)
+    (T0 + 5 * H + 30 * M, T0 + 9 * D + 30 * M),  # Delhi-style half-hour edges
+    (T0 - 40 * D, T0 + 50 * D),  # spans 32-day, day and hour blocks
+]
+
+
+def test_stat_rollups_equal_the_direct_query(db: Any, world: World, count_queries: Any) -> None:
+    from kefu.analytics import service, stats
+
+    _spread(db, world)
+    now = T0 + 12 * D
+    filters = [_filters(db, world, a, b) for a, b in STAT_PERIODS]
+    filters = [service.resolve_filters(db, None, start=f.start, end=f.end, brand_id=world.brand.id, now=now)
+               for f in filters]  # fmt: skip
+    both = service.resolve_filters(db, None, start=T0, end=T0 + 7 * D, now=now)
+    want = [_all_direct(db, f) for f in [*filters, both]]
+    assert want[0]["resolution"]["count"] > 20 and want[0]["first_response"]["p90"] is not None
+
+    until = T0 + 5 * D  # rolled up to here; later hours are read directly
+    result = stats.backfill(db, None, until)
+    assert result.rows > 0 and stats.complete_until(db) == hour_of_(until)
+    for f, w in zip([*filters, both], want, strict=True):
+        _close(_all_direct(db, f), w, f"{f.start}–{f.end}")
+
+    again = stats.backfill(db, None, until)  # idempotent
+    assert (again.rows, again.tickets) == (result.rows, result.tickets)
+    _close(_all_direct(db, filters[1]), want[1])
+
+    with count_queries() as q:
+        service.resolution(db, filters[0])
+    assert any("analytics_ticket_stats" in s for s in q.statements), str(q)
+
+
+def hour_of_(at: datetime) -> int:
+    from kefu.analytics.rollups import hour_of
+
+    return hour_of(at)
+
+
+def test_stat_refresh_sees_changes_to_old_hours(db: Any, world: World) -> None:
+    from kefu.analytics import service, stats
+    from kefu.analytics.models import RollupState
+
+    _spread(db, world, 20)
+    now = T0 + 40 * D
+    stats.refresh(db, now)  # first run: everything
+    state = db.get(RollupState, stats.NAME)
+    state.updated_at = now - 30 * M  # as if the previous run was half an hour ago
+    db.flush()
+    f = service.resolve_filters(db, None, start=T0, end=T0 + 7 * D, brand_id=world.brand.id, now=now)
+    before = service.first_response(db, f)["count"]
+    t = _add(db, world.brand, T0 + 3 * H)  # 37 days old: outside the recheck window
+    t.first_response_at, t.updated_at = T0 + 4 * H, now - 10 * M
+    db.flush()
+    stats.refresh(db, now)
+    assert service.first_response(db, f)["count"] == before + 1
+
+
+def test_percentile_bins_and_cover() -> None:
+    import random
+
+    from kefu.analytics import stats
+
+    rnd = random.Random(7)
+    values = [rnd.choice([rnd.uniform(0, 100), rnd.expovariate(1 / 20000)]) for _ in range(2000)]
+    st: stats.Stats = {}
+    for v in values:
+        st.setdefault(("res", str(stats.bin_of(v))), stats.Acc()).add(v)
+    ordered = sorted(values)
+    for p in (1, 10, 50, 90, 99, 100):
+        exact = ordered[-(-p * len(values) // 100) - 1]
+        got = stats.percentile(st, "res", p)
+        assert got is not None and abs(got - exact) <= max(1.0, 0.01 * exact), (p, got, exact)
+    assert stats.percentile(st, "res", 100) == max(values)  # a bin's last value is exact
+    blocks = stats.cover(5, 24 * 32 * 3 + 30)
+    assert [s for s, _, _ in blocks].count(768) == 1 and blocks[0] == (1, 5, 24)
+    covered = sorted((a, b) for _, a, b in blocks)
+    assert covered[0][0] == 5 and covered[-1][1] == 24 * 32 * 3 + 30
+    assert all(x[1] == y[0] for x, y in itertools.pairwise(covered))
+    assert all(a % s == 0 and b % s == 0 for s, a, b in blocks if s > 1)

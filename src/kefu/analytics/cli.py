@@ -26,7 +26,8 @@ def rollup_cmd(
     until: str | None = typer.Option(None, help="Up to this date/time (exclusive); default: the current hour."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Count what would be rolled up; write nothing."),
 ) -> None:
-    """Backfill (or repair) the hourly ticket rollups; idempotent, one transaction per week of data."""
+    """Backfill (or repair) the ticket and stat rollups; idempotent, one transaction per chunk of data."""
+    from kefu.analytics import stats
     from kefu.analytics.rollups import RollupResult, backfill
     from kefu.core.db import get_database
 
@@ -38,6 +39,11 @@ def rollup_cmd(
         result = backfill(
             session, _when(since), _when(until), dry_run=dry_run, progress=progress, commit=session.commit
         )
+        print(file=sys.stderr)
+        stat = stats.backfill(
+            session, _when(since), _when(until), dry_run=dry_run, progress=progress, commit=session.commit
+        )
     print(file=sys.stderr)
     verb = "would roll up" if dry_run else "rolled up"
     typer.echo(f"{verb} {result.tickets} tickets into {result.rows} rows over {result.hours} hours")
+    typer.echo(f"{verb} statistics of {stat.tickets} tickets into {stat.rows} hourly rows")

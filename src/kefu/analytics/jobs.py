@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kefu.analytics import rollups
+from kefu.analytics import rollups, stats
 from kefu.analytics.alerts import sync_all
 from kefu.core.db import get_database
 from kefu.core.scheduler import periodic
@@ -22,6 +22,7 @@ def check_alerts(payload: dict[str, Any]) -> None:
 
 @periodic("analytics.rollup", every=600)
 def rollup(payload: dict[str, Any]) -> None:
-    """Re-derive the recent hours of the ticket rollups and advance their completeness mark."""
+    """Re-derive the recent (and recently touched) hours of the ticket and stat rollups; advance their marks."""
     with get_database().session() as session:
         rollups.refresh(session)
+        stats.refresh(session)

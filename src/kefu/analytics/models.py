@@ -72,3 +72,23 @@ class RollupState(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     complete_until: Mapped[int]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TicketStatRollup(Base):
+    """Per brand and block of hours: count, sum and range of one (metric, key) (kefu.analytics.stats).
+
+    `span` is the block's length in hours (1, 24, 192, 768 or 6144), `hour` its first hour (hours since 1970-01-01 UTC,
+    a multiple of `span`); `key` is a histogram bin, bucket, category, rating, SLA kind or agent id.
+    """
+
+    __tablename__ = "analytics_ticket_stats"
+
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"), primary_key=True)
+    span: Mapped[int] = mapped_column(primary_key=True)
+    hour: Mapped[int] = mapped_column(primary_key=True)
+    metric: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    n: Mapped[int] = mapped_column(default=0)
+    total: Mapped[float] = mapped_column(Float, default=0.0)
+    lo: Mapped[float | None] = mapped_column(Float)
+    hi: Mapped[float | None] = mapped_column(Float)

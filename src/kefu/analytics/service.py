@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from kefu.analytics import rollups
+from kefu.analytics import rollups, stats
 from kefu.analytics.metrics import (
     BOT_RECONTACT_HOURS,
     COMPLAINT_CLOSURE_HOURS,
@@ -127,14 +127,17 @@ def _rolled_up(session: Session, f: Filters) -> dict[tuple[int, str], int] | Non
     return rollups.created_by_hour(session, f.brand_ids, f.start, f.end)
 
 
-def volume_by_channel(session: Session, f: Filters) -> dict[str, Any]:
-    """Tickets created in the period per channel (from the hourly rollups when they cover the period)."""
-    hourly = _rolled_up(session, f)
-    if hourly is not None:
+def volume_by_channel(session: Session, f: Filters, st: stats.Stats | None = None) -> dict[str, Any]:
+    """Tickets created in the period per channel (from the rollups when they cover the period)."""
+    st = st if st is not None else _stats(session, f, "ch")
+    hourly = _rolled_up(session, f) if st is None else None
+    if st is not None:
+        rows: Sequence[Any] = [(k, a.n) for (m, k), a in st.items() if m == "ch" and a.n]
+    elif hourly is not None:
         counts: dict[str, int] = {}
         for (_, ch), c in hourly.items():
             counts[ch] = counts.get(ch, 0) + c
-        rows: Sequence[Any] = [(ch, c) for ch, c in counts.items() if c]
+        rows = [(ch, c) for ch, c in counts.items() if c]
     else:
         n = func.count(Ticket.id)
         rows = session.execute(
@@ -167,8 +170,24 @@ def daily_volume(session: Session, f: Filters, tz_offset_hours: float = 8.0) -> 
     return [(date(1970, 1, 1) + timedelta(days=d), int(rows.get(d, 0))) for d in range(first, last + 1)]
 
 
-def first_response(session: Session, f: Filters) -> dict[str, Any]:
+def _stats(session: Session, f: Filters, *metrics: str) -> stats.Stats | None:
+    """Rolled-up stats for the period (None: an organization filter, or no whole hour rolled up)."""
+    if f.organization_id is not None:
+        return None
+    return stats.read(session, f.brand_ids, f.start, f.end, metrics, now=f.at)
+
+
+def first_response(session: Session, f: Filters, st: stats.Stats | None = None) -> dict[str, Any]:
     """Average / p50 / p90 seconds to first response of tickets created in the period."""
+    st = st if st is not None else _stats(session, f, "frt")
+    if st is not None:
+        n, total = stats.count(st, "frt")
+        return {
+            "count": n,
+            "avg": _num(total / n) if n else None,
+            "p50": _num(stats.percentile(st, "frt", 50)),
+            "p90": _num(stats.percentile(st, "frt", 90)),
+        }
     secs = seconds_between(Ticket.created_at, Ticket.first_response_at)
     where = [*_tickets(f), _in(Ticket.created_at, f), Ticket.first_response_at.is_not(None)]
     count, avg = session.execute(select(func.count(Ticket.id), func.avg(secs)).where(*where)).one()
@@ -176,8 +195,18 @@ def first_response(session: Session, f: Filters) -> dict[str, Any]:
     return {"count": int(count), "avg": _num(avg), "p50": _num(pct[50]), "p90": _num(pct[90])}
 
 
-def resolution(session: Session, f: Filters) -> dict[str, Any]:
+def resolution(session: Session, f: Filters, st: stats.Stats | None = None) -> dict[str, Any]:
     """Creation-to-resolution seconds of tickets resolved in the period, bucketed, with average and percentiles."""
+    st = st if st is not None else _stats(session, f, "res", "rb")
+    if st is not None:
+        n, total = stats.count(st, "rb")
+        return {
+            "count": n,
+            "avg": _num(total / n) if n else None,
+            "p50": _num(stats.percentile(st, "res", 50)),
+            "p90": _num(stats.percentile(st, "res", 90)),
+            "buckets": {key: (st[("rb", key)].n if ("rb", key) in st else 0) for key, _ in RESOLUTION_BUCKETS},
+        }
     secs = seconds_between(Ticket.created_at, Ticket.resolved_at)
     whens = [(secs < limit, key) for key, limit in RESOLUTION_BUCKETS if limit is not None]
     bucket = case(*whens, else_=RESOLUTION_BUCKETS[-1][0])
@@ -201,7 +230,7 @@ def resolution(session: Session, f: Filters) -> dict[str, Any]:
     }
 
 
-def _agent_replies(f: Filters) -> tuple[Any, Any]:
+def agent_replies(f: Filters) -> tuple[Any, Any]:
     """Per-ticket agent reply counts (conversation messages, public updates) for tickets resolved in the period.
 
     Grouped subqueries joined once, instead of two correlated lookups per ticket.
@@ -228,7 +257,7 @@ def _agent_replies(f: Filters) -> tuple[Any, Any]:
     return msgs, updates
 
 
-def _reopened_soon() -> ColumnElement[bool]:
+def reopened_soon() -> ColumnElement[bool]:
     """A status change out of resolved/closed within FCR_REOPEN_DAYS of an earlier change into them."""
     r, s = aliased(TicketActivity), aliased(TicketActivity)
     return exists(
@@ -245,12 +274,16 @@ def _reopened_soon() -> ColumnElement[bool]:
     )
 
 
-def fcr(session: Session, f: Filters) -> dict[str, Any]:
+def fcr(session: Session, f: Filters, st: stats.Stats | None = None) -> dict[str, Any]:
     """First contact resolution over tickets resolved in the period (see METRICS['fcr'])."""
-    msgs, updates = _agent_replies(f)
+    st = st if st is not None else _stats(session, f, "rb", "fcr")
+    if st is not None:
+        resolved, good = stats.count(st, "rb")[0], stats.count(st, "fcr")[0]
+        return {"resolved": resolved, "fcr": good, "rate": _rate(good, resolved)}
+    msgs, updates = agent_replies(f)
     replies = func.coalesce(msgs.c.n, 0) + func.coalesce(updates.c.n, 0)
     # reopen_count = 0 is the common case and skips the activity lookup.
-    ok = and_(replies <= FCR_REPLY_LIMIT, or_(Ticket.reopen_count == 0, ~_reopened_soon()))
+    ok = and_(replies <= FCR_REPLY_LIMIT, or_(Ticket.reopen_count == 0, ~reopened_soon()))
     n, good = session.execute(
         select(func.count(Ticket.id), func.coalesce(func.sum(case((ok, 1), else_=0)), 0))
         .select_from(Ticket)
@@ -272,16 +305,24 @@ def backlog(session: Session, f: Filters) -> dict[str, Any]:
     return {"total": sum(by.values()), "by_status": by}
 
 
-def top_issues(session: Session, f: Filters, limit: int = 10) -> list[dict[str, Any]]:
+def top_issues(session: Session, f: Filters, limit: int = 10, st: stats.Stats | None = None) -> list[dict[str, Any]]:
     """The most frequent categories of tickets created in the period."""
-    n = func.count(Ticket.id)
-    rows = session.execute(
-        select(Ticket.category, n)
-        .where(*_tickets(f), _in(Ticket.created_at, f))
-        .group_by(Ticket.category)
-        .order_by(n.desc(), Ticket.category)
-        .limit(limit)
-    ).all()
+    st = st if st is not None else _stats(session, f, "cat")
+    rows: Sequence[Any]
+    if st is not None:
+        counted = [(None if k == stats.NONE_KEY else k, a.n) for (m, k), a in st.items() if m == "cat" and a.n]
+        # Ties by category, "uncategorized" where the direct query's ORDER BY puts NULL (last on PostgreSQL).
+        null_last = session.get_bind().dialect.name == "postgresql"
+        rows = sorted(counted, key=lambda r: (-r[1], (r[0] is None) == null_last, r[0] or ""))[:limit]
+    else:
+        n = func.count(Ticket.id)
+        rows = session.execute(
+            select(Ticket.category, n)
+            .where(*_tickets(f), _in(Ticket.created_at, f))
+            .group_by(Ticket.category)
+            .order_by(n.desc(), Ticket.category)
+            .limit(limit)
+        ).all()
     keys = [str(k) for k, _ in rows if k is not None]
     labels: dict[str, tuple[str, str]] = {}
     if keys:
@@ -298,15 +339,27 @@ def top_issues(session: Session, f: Filters, limit: int = 10) -> list[dict[str, 
     return out
 
 
-def agent_performance(session: Session, f: Filters) -> list[dict[str, Any]]:
+def agent_performance(session: Session, f: Filters, st: stats.Stats | None = None) -> list[dict[str, Any]]:
     """Per assignee: tickets resolved, average first response and resolution seconds, CSAT average."""
-    frt = seconds_between(Ticket.created_at, Ticket.first_response_at)
-    res = seconds_between(Ticket.created_at, Ticket.resolved_at)
-    rows = session.execute(
-        select(Ticket.assignee_id, func.count(Ticket.id), func.avg(frt), func.avg(res))
-        .where(*_tickets(f), _in(Ticket.resolved_at, f), Ticket.assignee_id.is_not(None))
-        .group_by(Ticket.assignee_id)
-    ).all()
+    st = st if st is not None else _stats(session, f, "agent", "agent_frt")
+    rows: Sequence[Any]
+    if st is not None:
+        per: dict[int, list[Any]] = {}
+        for (m, k), a in st.items():
+            if m == "agent" and a.n:
+                per[int(k)] = [int(k), a.n, None, a.total / a.n]
+        for (m, k), a in st.items():
+            if m == "agent_frt" and a.n and int(k) in per:
+                per[int(k)][2] = a.total / a.n
+        rows = list(per.values())
+    else:
+        frt = seconds_between(Ticket.created_at, Ticket.first_response_at)
+        res = seconds_between(Ticket.created_at, Ticket.resolved_at)
+        rows = session.execute(
+            select(Ticket.assignee_id, func.count(Ticket.id), func.avg(frt), func.avg(res))
+            .where(*_tickets(f), _in(Ticket.resolved_at, f), Ticket.assignee_id.is_not(None))
+            .group_by(Ticket.assignee_id)
+        ).all()
     csat_where = [
         CsatSurvey.brand_id.in_(f.brand_ids),
         _in(CsatSurvey.answered_at, f),
@@ -346,11 +399,17 @@ def agent_performance(session: Session, f: Filters) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- SLA, complaints, regulator
 
 
-def sla_compliance(session: Session, f: Filters) -> dict[str, Any]:
+def sla_compliance(session: Session, f: Filters, st: stats.Stats | None = None) -> dict[str, Any]:
     """Share of decided SLA targets (deadline in the period) met on time, overall and per kind.
 
     Reads the SLA engine's `ticket_sla_targets` table (maintained by kefu.sla).
     """
+    st = st if st is not None else _stats(session, f, "sla")
+    if st is not None:
+        kinds = {k: a for (m, k), a in st.items() if m == "sla" and a.n}
+        by = {k: {"decided": a.n, "met": int(a.total), "rate": _rate(int(a.total), a.n)} for k, a in kinds.items()}
+        total_n, met_n = sum(a.n for a in kinds.values()), sum(int(a.total) for a in kinds.values())
+        return {"decided": total_n, "met": met_n, "rate": _rate(met_n, total_n), "by_kind": dict(sorted(by.items()))}
     t = TicketSlaTarget
     on_time = and_(t.met_at.is_not(None), t.met_at <= t.due_at)
     stmt = (
@@ -421,14 +480,19 @@ def regulator_on_time(session: Session, f: Filters) -> dict[str, Any]:
 # --------------------------------------------------------------------------- CSAT, bot, QA
 
 
-def csat(session: Session, f: Filters) -> dict[str, Any]:
+def csat(session: Session, f: Filters, st: stats.Stats | None = None) -> dict[str, Any]:
     """Surveys sent in the period: responses, average stars, satisfied share and distribution."""
-    where = [CsatSurvey.brand_id.in_(f.brand_ids), _in(CsatSurvey.sent_at, f)]
-    if f.organization_id is not None:
-        where.append(CsatSurvey.organization_id == f.organization_id)
-    rows = session.execute(
-        select(CsatSurvey.rating, func.count(CsatSurvey.id)).where(*where).group_by(CsatSurvey.rating)
-    ).all()
+    st = st if st is not None else _stats(session, f, "csat")
+    rows: Sequence[Any]
+    if st is not None:
+        rows = [(None if k == stats.NONE_KEY else int(k), a.n) for (m, k), a in st.items() if m == "csat" and a.n]
+    else:
+        where = [CsatSurvey.brand_id.in_(f.brand_ids), _in(CsatSurvey.sent_at, f)]
+        if f.organization_id is not None:
+            where.append(CsatSurvey.organization_id == f.organization_id)
+        rows = session.execute(
+            select(CsatSurvey.rating, func.count(CsatSurvey.id)).where(*where).group_by(CsatSurvey.rating)
+        ).all()
     dist = {str(i): 0 for i in range(1, 6)}
     sent = 0
     for rating, n in rows:
@@ -507,23 +571,25 @@ def qa_correctness(session: Session, f: Filters) -> dict[str, Any]:
 
 
 def dashboard(session: Session, f: Filters) -> dict[str, Any]:
-    """Every metric for one filter set."""
-    volume = volume_by_channel(session, f)
+    """Every metric for one filter set (the rolled-up ones from one read of the rollups)."""
+    st = _stats(session, f, *(m for m in stats.METRIC_BASIS if m != "sla"))
+    sla = _stats(session, f, "sla")  # read separately: its rolled-up hours end at `now`
+    volume = volume_by_channel(session, f, st)
     return {
         "period": {"start": f.start.isoformat(), "end": f.end.isoformat()},
         "brand_ids": list(f.brand_ids),
         "organization_id": f.organization_id,
         "volume_by_channel": volume,
-        "first_response_time": first_response(session, f),
-        "resolution_time": resolution(session, f),
-        "fcr": fcr(session, f),
-        "sla_compliance": sla_compliance(session, f),
-        "csat": csat(session, f),
+        "first_response_time": first_response(session, f, st),
+        "resolution_time": resolution(session, f, st),
+        "fcr": fcr(session, f, st),
+        "sla_compliance": sla_compliance(session, f, sla),
+        "csat": csat(session, f, st),
         "bot_containment": bot_containment(session, f),
         "complaints": complaints(session, f, tickets_created=int(volume["total"])),
         "regulator_on_time": regulator_on_time(session, f),
-        "top_issues": top_issues(session, f),
-        "agent_performance": agent_performance(session, f),
+        "top_issues": top_issues(session, f, st=st),
+        "agent_performance": agent_performance(session, f, st),
         "backlog": backlog(session, f),
         "qa_correctness": qa_correctness(session, f),
     }
