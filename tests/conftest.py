@@ -379,12 +379,14 @@ def worker_redis_url(url: str, worker: str = WORKER) -> str:
 
     Keys are also prefixed per test; the separate DB keeps one worker's leftovers out of another's view.
     """
+    from urllib.parse import urlsplit, urlunsplit
+
     if not worker.startswith("gw"):
         return url
-    base, _, db = url.rstrip("/").rpartition("/")
-    if not base.startswith("redis") or "//" not in base or not db.isdigit():
-        base, db = url.rstrip("/"), "0"
-    return f"{base}/{(int(db) + 1 + int(worker[2:])) % 16}"
+    parts = urlsplit(url)
+    db = parts.path.strip("/")
+    number = (int(db) if db.isdigit() else 0) + 1 + int(worker[2:])
+    return urlunsplit(parts._replace(path=f"/{number % 16}"))
 
 
 @pytest.fixture
