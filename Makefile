@@ -56,8 +56,12 @@ lint: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
 
+# Test processes: pytest-xdist workers (`auto` = one per core); `make unit TEST_WORKERS=0` runs in one process.
+# loadfile keeps each test file on one worker, so module-scoped fixtures (a browser, a built index) are made once;
+# (loadgroup's xdist_group marks are ignored with pytest 9.2 and xdist 3.8: it rewrites a nodeid pytest no longer reads).
+TEST_WORKERS ?= auto
 unit: $(BIN)/.installed
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: $(BIN)/.installed
 	@for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

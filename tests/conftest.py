@@ -1,4 +1,7 @@
-"""Test fixtures: real SQLite and PostgreSQL (schema built by migrations, one savepoint per test), Redis."""
+"""Test fixtures: real SQLite and PostgreSQL (schema built by migrations, one savepoint per test), Redis.
+
+Worker-safe under pytest-xdist (`make unit` runs `-n auto`): every database, port, temp dir and Redis DB is per worker.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +25,22 @@ REQUIRE = os.environ.get("KEFU_TEST_REQUIRE_SERVICES") == "1" or os.environ.get(
 
 os.environ.setdefault("KEFU_ENV", "test")
 os.environ.setdefault("KEFU_SECRET_KEY", uuid.uuid4().hex + uuid.uuid4().hex)
+# "gw0", "gw1", ... under pytest-xdist; "master" in a plain run.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "master")
+
+
+def _cheap_password_hashing() -> None:
+    """Argon2id at its minimum cost in the test process: production cost (64 MiB, 3 passes, 4 lanes) takes 50-100 ms
+    per hash or verify on an idle core, and every agent a test makes or logs in pays it; the format is unchanged."""
+    from argon2 import PasswordHasher
+
+    from kefu.core import security
+
+    security._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    security._DUMMY_HASH = security._hasher.hash("kefu-dummy-password")
+
+
+_cheap_password_hashing()
 
 
 def _unavailable(what: str) -> None:
@@ -39,7 +58,7 @@ def create_pg_database(admin_url: str) -> str:
     """Create a uniquely named database next to the one in admin_url; returns its URL."""
     import psycopg
 
-    name = f"kefu_t_{uuid.uuid4().hex[:12]}"
+    name = f"kefu_t_{uuid.uuid4().hex[:12]}"  # unique per call, so xdist workers and parallel runs never share one
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     base, _, _ = admin_url.rpartition("/")
@@ -55,43 +74,84 @@ def drop_pg_database(admin_url: str, url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A migrated database per backend for the whole run."""
-    from kefu.core.migrate import upgrade
+class _Backends:
+    """The migrated database and engine of each backend, made on first use and kept until the session ends.
 
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'kefu.db'}"
-        upgrade(url)
-        yield url
-        return
-    if not PG_URL:
-        _unavailable("PostgreSQL (KEFU_TEST_DATABASE_URL)")
-    admin = _pg_admin_url()
-    try:
-        url = create_pg_database(admin)
-    except Exception as exc:  # connection refused etc.
-        _unavailable(f"PostgreSQL ({exc})")
-        raise
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        from kefu.core import runtime
-        from kefu.core.db import DATABASE
+    `db_url` is a parametrized session fixture: pytest tears it down whenever the next test wants the other backend.
+    A plain run orders tests so that happens once, but xdist hands each worker tests from both halves (and groups of
+    a module), so every switch would rebuild the schema; caching here makes a switch free.
+    """
 
-        runtime.current().discard(DATABASE)
-        drop_pg_database(admin, url)
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self.tmp_path_factory = tmp_path_factory
+        self.urls: dict[str, str] = {}
+        self.engines: dict[str, Any] = {}
+        self.unavailable: dict[str, str] = {}
+
+    def url(self, backend: str) -> str:
+        """The migrated database of `backend`, made now if this is its first use."""
+        from kefu.core.migrate import upgrade
+
+        if backend in self.unavailable:
+            _unavailable(self.unavailable[backend])
+        if backend not in self.urls:
+            if backend == "sqlite":
+                url = f"sqlite:///{self.tmp_path_factory.mktemp('db') / 'kefu.db'}"
+            else:
+                if not PG_URL:
+                    self.unavailable[backend] = "PostgreSQL (KEFU_TEST_DATABASE_URL)"
+                    _unavailable(self.unavailable[backend])
+                try:
+                    url = create_pg_database(_pg_admin_url())
+                except Exception as exc:  # connection refused etc.
+                    self.unavailable[backend] = f"PostgreSQL ({exc})"
+                    _unavailable(self.unavailable[backend])
+                    raise
+            self.urls[backend] = url
+            upgrade(url)
+        return self.urls[backend]
+
+    def engine(self, url: str) -> Any:
+        """One engine per database for the whole run."""
+        from kefu.core.db import make_engine
+
+        if url not in self.engines:
+            self.engines[url] = make_engine(url)
+        return self.engines[url]
+
+    def close(self) -> None:
+        """Dispose the engines and drop the PostgreSQL database."""
+        for eng in self.engines.values():
+            eng.dispose()
+        url = self.urls.get("postgresql")
+        if url:
+            from kefu.core import runtime
+            from kefu.core.db import DATABASE
+
+            runtime.current().discard(DATABASE)
+            drop_pg_database(_pg_admin_url(), url)
 
 
 @pytest.fixture(scope="session")
-def engine(db_url: str) -> Iterator[Any]:
-    """Engine on the migrated test database."""
-    from kefu.core.db import make_engine
+def _backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Backends]:
+    """The per-backend database cache behind db_url and engine."""
+    backends = _Backends(tmp_path_factory)
+    try:
+        yield backends
+    finally:
+        backends.close()
 
-    eng = make_engine(db_url)
-    yield eng
-    eng.dispose()
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, _backends: _Backends) -> str:
+    """A migrated database per backend for the whole run."""
+    return _backends.url(request.param)
+
+
+@pytest.fixture(scope="session")
+def engine(db_url: str, _backends: _Backends) -> Any:
+    """Engine on the migrated test database."""
+    return _backends.engine(db_url)
 
 
 @pytest.fixture
@@ -314,19 +374,35 @@ def make(db: Any) -> Factory:
 # ---------------------------------------------------------------- Redis and subprocess helpers
 
 
+def worker_redis_url(url: str, worker: str = WORKER) -> str:
+    """The Redis URL of this xdist worker: gw<n> uses DB (base + 1 + n) % 16, a plain run the configured DB.
+
+    Keys are also prefixed per test; the separate DB keeps one worker's leftovers out of another's view.
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    if not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    db = parts.path.strip("/")
+    number = (int(db) if db.isdigit() else 0) + 1 + int(worker[2:])
+    return urlunsplit(parts._replace(path=f"/{number % 16}"))
+
+
 @pytest.fixture
 def redis_url() -> str:
-    """Redis URL for tests (skips locally, fails in CI, when absent)."""
+    """Redis URL for tests (skips locally, fails in CI, when absent); one DB per xdist worker."""
     if not REDIS_URL:
         _unavailable("Redis (KEFU_TEST_REDIS_URL)")
     import redis
 
+    assert REDIS_URL
+    url = worker_redis_url(REDIS_URL)
     try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
     except Exception as exc:
         _unavailable(f"Redis ({exc})")
-    assert REDIS_URL
-    return REDIS_URL
+    return url
 
 
 def free_port() -> int:

@@ -131,7 +131,7 @@ def test_event_in_one_api_process_reaches_websocket_client_of_another(
     ]
     try:
         for port in (port_a, port_b):
-            wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60)
+            wait_http(f"http://127.0.0.1:{port}/healthz", timeout=120)
         cid = seed["conversation_id"]
         with connect(f"ws://127.0.0.1:{port_a}/api/v1/ws?token={seed['token']}", open_timeout=10) as ws:
             assert json.loads(ws.recv(timeout=10))["op"] == "hello"

@@ -217,11 +217,13 @@ def test_timeout_falls_back_within_the_configured_time(
 ) -> None:
     from kefu.core.config import get_settings
 
-    monkeypatch.setenv("KEFU_LLM_TIMEOUT", "0.5")
-    get_settings.cache_clear()
     s = _setup(db, make)
     llm_on.script = lambda r: Reply(status=500)
-    _say(db, s["conv"], "退款多久到帳", registry)  # warm-up turn: the timed one measures the LLM wait only
+    # Warm-up turn at llm_on's timeout (a 0.5 s one could lapse before a loaded machine answers the 500): the timed
+    # turn measures the LLM wait only.
+    _say(db, s["conv"], "退款多久到帳", registry)
+    monkeypatch.setenv("KEFU_LLM_TIMEOUT", "0.5")
+    get_settings.cache_clear()
     # A silent server, or one that drips a byte every 50 ms (each read stays under any per-read timeout).
     llm_on.script = lambda r: reply
     started = time.monotonic()

@@ -40,7 +40,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env["KEFU_BASE_URL"] = base
     proc = spawn(kefu_cmd("serve", "--port", str(port)), env, tmp / "serve.log")
     try:
-        wait_http(f"{base}/healthz", timeout=60)
+        wait_http(f"{base}/healthz", timeout=120)
         yield base
     finally:
         stop(proc)
