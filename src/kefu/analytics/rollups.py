@@ -99,12 +99,40 @@ def backfill(
     commit: Callable[[], None] | None = None,
 ) -> RollupResult:
     """Roll up [since, until) (default: the first ticket … the current hour) in weekly chunks."""
+    return backfill_chunks(
+        session,
+        since,
+        until,
+        roll=rollup_hours,
+        mark=complete_until,
+        advance=_advance,
+        chunk_end=lambda start: start + CHUNK_HOURS,
+        dry_run=dry_run,
+        progress=progress,
+        commit=commit,
+    )
+
+
+def backfill_chunks(
+    session: Session,
+    since: datetime | None,
+    until: datetime | None,
+    *,
+    roll: Callable[..., RollupResult],
+    mark: Callable[[Session], int | None],
+    advance: Callable[[Session, int], None],
+    chunk_end: Callable[[int], int],
+    dry_run: bool = False,
+    progress: Callable[[int, int, RollupResult], None] | None = None,
+    commit: Callable[[], None] | None = None,
+) -> RollupResult:
+    """The backfill loop of every rollup table: chunks of hours, one transaction each, then the completeness mark."""
     now_hour = hour_of(utcnow())
     if since is None:
         oldest = session.scalar(select(func.min(Ticket.created_at)))
         if oldest is None:
             if not dry_run:
-                _advance(session, now_hour)
+                advance(session, now_hour)
             return RollupResult()
         since = oldest
     first = hour_of(since)
@@ -112,8 +140,8 @@ def backfill(
     total = RollupResult()
     start = first
     while start < last:
-        end = min(start + CHUNK_HOURS, last)
-        done = rollup_hours(session, start, end, dry_run=dry_run)
+        end = min(chunk_end(start), last)
+        done = roll(session, start, end, dry_run=dry_run)
         total.hours += done.hours
         total.rows += done.rows
         total.tickets += done.tickets
@@ -124,13 +152,13 @@ def backfill(
         start = end
     if not dry_run:
         # complete_until marks a contiguous prefix: advance it only when this range joins it (or begins it).
-        state_until = complete_until(session)
+        state_until = mark(session)
         if state_until is not None:
             joins = first <= state_until
         else:
             joins = session.scalar(select(Ticket.id).where(Ticket.created_at < start_of(first)).limit(1)) is None
         if joins:
-            _advance(session, last)
+            advance(session, last)
     return total
 
 

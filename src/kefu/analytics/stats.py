@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from kefu.analytics.metrics import FCR_REPLY_LIMIT, RESOLUTION_BUCKETS
 from kefu.analytics.models import RollupState, TicketStatRollup
-from kefu.analytics.rollups import RollupResult, hour_of, start_of
+from kefu.analytics.rollups import RollupResult, backfill_chunks, hour_of, start_of
 from kefu.analytics.sql import seconds_between
 from kefu.brands.models import Brand
 from kefu.core.db import utcnow
@@ -300,39 +300,19 @@ def backfill(
     commit: Callable[[], None] | None = None,
 ) -> RollupResult:
     """Roll up [since, until) (default: the first ticket … the current hour) in 32-day chunks."""
-    now_hour = hour_of(utcnow())
-    if since is None:
-        oldest = session.scalar(select(func.min(Ticket.created_at)))
-        if oldest is None:
-            if not dry_run:
-                _advance(session, now_hour)
-            return RollupResult()
-        since = oldest
-    first = hour_of(since)
-    last = min(hour_of(until) if until is not None else now_hour, now_hour)
-    total = RollupResult()
-    start = first
-    chunk = BACKFILL_CHUNK
-    while start < last:
-        end = min((start // chunk + 1) * chunk, last)  # chunk-aligned, so each block is rebuilt once
-        done = rollup_hours(session, start, end, dry_run=dry_run)
-        total.hours += done.hours
-        total.rows += done.rows
-        total.tickets += done.tickets
-        if commit is not None and not dry_run:
-            commit()
-        if progress is not None:
-            progress(end - first, last - first, total)
-        start = end
-    if not dry_run:
-        state_until = complete_until(session)
-        if state_until is not None:
-            joins = first <= state_until
-        else:
-            joins = session.scalar(select(Ticket.id).where(Ticket.created_at < start_of(first)).limit(1)) is None
-        if joins:
-            _advance(session, last)
-    return total
+    return backfill_chunks(
+        session,
+        since,
+        until,
+        roll=rollup_hours,
+        mark=complete_until,
+        advance=_advance,
+        # chunk-aligned, so each block is rebuilt once
+        chunk_end=lambda start: (start // BACKFILL_CHUNK + 1) * BACKFILL_CHUNK,
+        dry_run=dry_run,
+        progress=progress,
+        commit=commit,
+    )
 
 
 def _touched_hours(session: Session, since: datetime, before: int) -> set[int]:
