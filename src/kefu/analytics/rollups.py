@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
@@ -43,7 +44,11 @@ def start_of(hour: int) -> datetime:
 
 def complete_until(session: Session) -> int | None:
     """Hours before this one are rolled up (None: never rolled up)."""
-    return session.scalar(select(RollupState.complete_until).where(RollupState.name == NAME))
+    # Read once per session: a dashboard asks for every metric, and each would otherwise re-read the mark.
+    key = ("analytics.complete_until", NAME)
+    if key not in session.info:
+        session.info[key] = session.scalar(select(RollupState.complete_until).where(RollupState.name == NAME))
+    return cast("int | None", session.info[key])
 
 
 @dataclass
@@ -81,6 +86,7 @@ def rollup_hours(session: Session, first: int, last: int, *, dry_run: bool = Fal
 
 
 def _advance(session: Session, until: int) -> None:
+    session.info.pop(("analytics.complete_until", NAME), None)
     state = session.get(RollupState, NAME)
     if state is None:
         session.add(RollupState(name=NAME, complete_until=until, updated_at=utcnow()))

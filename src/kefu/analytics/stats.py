@@ -28,7 +28,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Executable, and_, case, delete, func, insert, literal, or_, select
 from sqlalchemy.orm import Session
@@ -219,7 +219,11 @@ def derive(
 
 def complete_until(session: Session) -> int | None:
     """Hours before this one are rolled up (None: never rolled up)."""
-    return session.scalar(select(RollupState.complete_until).where(RollupState.name == NAME))
+    # Read once per session: a dashboard asks for every metric, and each would otherwise re-read the mark.
+    key = ("analytics.complete_until", NAME)
+    if key not in session.info:
+        session.info[key] = session.scalar(select(RollupState.complete_until).where(RollupState.name == NAME))
+    return cast("int | None", session.info[key])
 
 
 def _store(session: Session, first: int, last: int, rows: Rows) -> None:
@@ -280,6 +284,7 @@ def rollup_hours(session: Session, first: int, last: int, *, dry_run: bool = Fal
 
 
 def _advance(session: Session, until: int) -> None:
+    session.info.pop(("analytics.complete_until", NAME), None)
     state = session.get(RollupState, NAME)
     if state is None:
         session.add(RollupState(name=NAME, complete_until=until, updated_at=utcnow()))
