@@ -84,6 +84,7 @@ def test_every_limiter_goes_through_the_helper() -> None:
     )
     assert users == [
         "auth/service.py",
+        "care/flow.py",
         "channels/email/adapter.py",
         "channels/outbox.py",
         "channels/web_chat/service.py",

@@ -10,7 +10,7 @@ from fastapi import Depends, Header, Query, Response
 
 from kefu.auth.deps import DB, require
 from kefu.auth.permissions import Principal
-from kefu.care import service
+from kefu.care import flow, service
 from kefu.care.schemas import (
     ConvertIn,
     DismissIn,
@@ -131,5 +131,5 @@ def widget_flow(body: FlowEventIn, db: DB, x_kefu_visitor: VisitorHeader = None)
     if visitor is None:
         raise Unauthorized("Visitor token required.")
     inbox = get_inbox(db, visitor.inbox_id, "web_chat")
-    service.record_flow_event(db, inbox, visitor.visitor_id, body.path, body.step)
+    flow.record_flow_event(db, inbox, visitor.visitor_id, body.path, body.step)
     return Response(status_code=204)

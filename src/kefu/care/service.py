@@ -7,7 +7,7 @@ Detection reads signals the product already records, per brand under its rules (
   each case opened in a ticket category counts once, and so does each bot answer from an FAQ of that category.
 * ``bot_struggle`` — the bot fell back (``meta.fallback``) ``bot_failures`` (2) times in one conversation, or the
   customer sent the same question (same text, 4+ characters) twice in one conversation.
-* ``stuck_flow`` — the web-chat widget reports the page path and flow step (`record_flow_event`, about once a minute
+* ``stuck_flow`` — the web-chat widget reports the page path and flow step (`care.flow`, about once a minute
   while the page is visible): the visitor stayed on one step ``dwell_minutes`` (5) or came back to it
   ``step_returns`` (3) times within ``flow_window_minutes`` (60).
 * ``reopened`` — a case reopened ``reopens`` (2) times (the ``reopen_count`` the lifecycle keeps).
@@ -50,8 +50,7 @@ from kefu.core.access import ensure_brand
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.events import publish
-from kefu.core.ratelimit import Budget, WindowLimit
-from kefu.customers.models import Customer, CustomerIdentity
+from kefu.customers.models import Customer
 from kefu.knowledge.models import FaqEntry
 from kefu.notices.models import CustomerNotice
 from kefu.sla.notifications import notify
@@ -61,9 +60,6 @@ from kefu.tickets.models import Ticket
 
 REPLY_WINDOW = timedelta(hours=48)
 MIN_REPEAT_CHARS = 4  # "好", "hi", "ok" repeated are not a repeated question
-# The widget reports about once a minute; this leaves room for a few tabs and navigation, and stops floods.
-FLOW_EVENTS_PER_MINUTE = 20
-_FLOW_LIMIT = WindowLimit(CareFlowEvent.created_at, timedelta(minutes=1))
 FLOW_KEEP = timedelta(days=2)  # longer than the widest flow window (24 h); browsing history is not kept beyond
 _SCAN = 20_000  # rows one detection pass reads per signal: bounded work on a busy brand
 
@@ -469,46 +465,6 @@ def clean_path(path: str) -> str:
     if "://" in path:  # a full URL: keep only its path
         path = "/" + path.split("://", 1)[1].partition("/")[2]
     return (path or "/")[:300]
-
-
-def record_flow_event(
-    session: Session, inbox: Inbox, visitor_id: str, path: str, step: str, now: datetime | None = None
-) -> CareOpportunity | None:
-    """Store one page/step report of a widget visitor (rate-limited) and check the stuck-in-flow rule at once."""
-    now = now or utcnow()
-    _FLOW_LIMIT.enforce(
-        session,
-        [
-            Budget(
-                (CareFlowEvent.inbox_id == inbox.id) & (CareFlowEvent.visitor_id == visitor_id), FLOW_EVENTS_PER_MINUTE
-            )
-        ],
-        "Too many page reports; slow down.",
-        now=now,
-    )
-    customer_id = session.scalar(
-        select(CustomerIdentity.customer_id).where(
-            CustomerIdentity.brand_id == inbox.brand_id,
-            CustomerIdentity.kind == "web",
-            CustomerIdentity.external_id == visitor_id,
-        )
-    )
-    session.add(
-        CareFlowEvent(
-            brand_id=inbox.brand_id,
-            inbox_id=inbox.id,
-            customer_id=customer_id,
-            visitor_id=visitor_id[:64],
-            path=clean_path(path),
-            step=step.strip()[:100],
-            created_at=now,
-        )
-    )
-    session.flush()
-    brand = session.get(Brand, inbox.brand_id)
-    if customer_id is None or brand is None or not rules_of(brand).enabled:
-        return None
-    return _check_visitor(session, brand, inbox.id, visitor_id, customer_id, now)
 
 
 # ---------------------------------------------------------------- the queue
