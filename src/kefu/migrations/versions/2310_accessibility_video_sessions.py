@@ -16,7 +16,7 @@ import kefu.core.db
 revision: str = "2310"
 down_revision: str | None = "2270"
 branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = "1712"  # alters callbacks (made by 1712 on another branch)
 
 T = kefu.core.db.UTCDateTime(timezone=True)
 J = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
