@@ -180,7 +180,7 @@ def test_call_logging_popup_and_opt_in_alerts(browser: Any, live_server: str, sh
     page.wait_for_url("**/console/conversations/**")
     assert "4:20" in page.locator("#timeline").inner_text() and "詢問帳單" in page.locator("#timeline").inner_text()
     page.goto(f"{live_server}/console/calls")
-    assert "林○電" in page.locator("#rc-h + .table-wrap").inner_text()
+    assert "林○電" in page.locator("#rc-h + .table-scroll").inner_text()
 
     # Opt in to alerts (the permission prompt belongs to this click only).
     toggle = page.locator("#alerts-toggle")
