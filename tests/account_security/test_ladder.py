@@ -344,3 +344,94 @@ def test_admin_sets_the_freeze_webhook_on_the_console_page(client: Any, make: An
     client.headers.pop("Authorization", None)
     hdr2 = _login(client, w["agent"])
     assert client.post(f"/console/security-incidents/{bid}/webhook", data=form, headers=hdr2).status_code == 403
+
+
+def test_a_case_resolved_without_the_repair_step_still_gets_the_7_day_follow_ups_once(
+    client: Any, make: Any, db: Any, clock: Clock
+) -> None:
+    from kefu.core.jobs import run_job
+    from kefu.registry import load_jobs
+
+    load_jobs()
+    w = _world(client, make)  # the brand has no follow-up rule: the security default applies
+    clock.set(tw(2026, 3, 2, 9, 0))
+    t = _case(client, w)
+    other = _case(client, w, category="payment_failure")
+    for step in ("intervene", "freeze", "identity_verified"):
+        assert _step(client, w, t["id"], step).status_code == 201
+    clock.advance(minutes=40)
+    for case in (t, other):
+        r = client.patch(f"/api/v1/tickets/{case['id']}", json={"status": "resolved"}, headers=w["ah"])
+        assert r.is_success, r.text
+    resolved_at = clock()
+
+    def planned() -> list[dict[str, Any]]:
+        r = client.get("/api/v1/follow-ups", params={"brand_id": w["brand"].id}, headers=w["ah"])
+        assert r.status_code == 200, r.text
+        return list(r.json()["items"])
+
+    run_job("followups.plan", {})
+    fus = planned()
+    assert [(f["ticket_id"], f["attempt"], f["of_attempts"]) for f in fus] == [(t["id"], i, 3) for i in (1, 2, 3)]
+    dues = [datetime.fromisoformat(f["due_at"]).replace(tzinfo=UTC) for f in fus]
+    assert all(resolved_at < d <= resolved_at + timedelta(days=7) for d in dues)
+    assert all(f["assignee_id"] == w["agent"].id for f in fus)
+    # Recording the repair afterwards, or the planner's next pass, plans nothing more.
+    clock.advance(minutes=5)
+    assert _step(client, w, t["id"], "repaired").status_code == 201
+    run_job("followups.plan", {})
+    assert [f["id"] for f in planned()] == [f["id"] for f in fus]
+
+
+def test_a_failed_freeze_request_notifies_the_assignee_once_and_shows_on_the_card(
+    client: Any, make: Any, db: Any, clock: Clock, jobs: Any
+) -> None:
+    from tests.channels.stub_http import StubServer
+    from tests.web.test_admin_pages import _login
+
+    w = _world(client, make)
+    stub = StubServer()
+    try:
+        hook = {"url": f"{stub.base_url}/freeze", "secret": "yet-another-freeze-secret"}
+        assert client.put(
+            f"/api/v1/brands/{w['brand'].id}/security-freeze-webhook", json=hook, headers=w["h"]
+        ).is_success
+        t = _case(client, w)
+        unassigned = client.post(
+            "/api/v1/tickets",
+            json={"brand_id": w["brand"].id, "subject": "帳號異常登入", "category": "account_anomaly"},
+            headers=w["h"],
+        ).json()
+        for case in (t, unassigned):
+            assert _step(client, w, case["id"], "intervene").status_code == 201
+        stub.add("POST", "/freeze", status=403, json_body={"error": "forbidden"})
+        stub.add("POST", "/freeze", status=400, json_body={"error": "bad request"})
+        for case in (t, unassigned):
+            r = client.post(f"/api/v1/tickets/{case['id']}/security-freeze-requests", json={}, headers=w["ah"])
+            assert r.is_success, r.text
+
+        def failures(headers: dict[str, str]) -> list[dict[str, Any]]:
+            notes = client.get("/api/v1/notifications", headers=headers).json()["items"]
+            return [n for n in notes if n["kind"] == "security.freeze_failed"]
+
+        mine = failures(w["ah"])
+        # The assignee of one case, and (as an agent of the brand) for the unassigned one.
+        assert sorted(n["ticket_id"] for n in mine) == sorted([t["id"], unassigned["id"]])
+        # The unassigned case reaches the brand's agents who may work cases, admins included; other brands not.
+        assert [n["ticket_id"] for n in failures(w["h"])] == [unassigned["id"]]
+        outsider = make.token(make.agent("agent", [make.brand()]))
+        assert failures(outsider) == []
+        # A later pass over the failed request changes nothing and notifies no one again.
+        from kefu.account_security.models import FreezeRequest
+        from kefu.account_security.service import deliver_freeze
+
+        req = db.query(FreezeRequest).filter_by(ticket_id=t["id"]).one()
+        assert deliver_freeze(db, req.id) == "failed"
+        db.commit()
+        assert len(failures(w["ah"])) == 2
+        client.headers.pop("Authorization", None)
+        _login(client, w["agent"])
+        card = client.get(f"/console/tickets/{t['id']}/security-steps")
+        assert card.status_code == 200 and "失敗，請手動凍結" in card.text
+    finally:
+        stub.close()

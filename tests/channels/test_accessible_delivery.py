@@ -89,3 +89,28 @@ def test_a_visitor_declares_needs_in_the_widget_with_consent(client: Any, make: 
     assert r.status_code == 200 and r.json() == {"needs": ["low_vision"], "haptic_notices": True}, r.text
     who = db.query(CustomerIdentity).filter_by(brand_id=brand.id, kind="web").one()
     assert needs_of(db, who.customer_id) == ["low_vision"]
+
+
+def test_the_widget_offers_an_accessible_needs_form_that_saves_with_consent(client: Any) -> None:
+    """The served widget carries the needs form: its texts in three locales, labels, consent, a polite status line."""
+    import json
+    import re
+
+    from kefu.customers.models import NEEDS
+
+    js = client.get("/api/v1/widget/widget.js").text
+    strings = json.loads(re.search(r"var STR = (\{.*?\});\n", js).group(1))  # type: ignore[union-attr]
+    keys = {"a11y", "a11yDeaf", "a11yHoh", "a11yBlind", "a11yLow", "a11yConsent", "a11yHint", "a11ySave", "a11ySaved"}
+    for loc, title in (("zh-TW", "無障礙需求"), ("zh-CN", "无障碍需求"), ("en", "Accessibility needs")):
+        assert strings[loc]["a11y"] == title and keys | {"a11yFailed"} <= set(strings[loc])
+    assert all(f"t.{k}" in js for k in keys)
+    assert all(f'["{need}", t.' in js for need in NEEDS)  # every need the API knows has its checkbox
+    # Opened from a header button that says what it controls; a form of labelled checkboxes in a fieldset.
+    assert '"aria-expanded": "false", "aria-controls": "kefu-a11y"' in js and 'id: "kefu-a11y"' in js
+    assert 'el("legend"' in js and 'el("label"' in js and 'type: "checkbox"' in js
+    # Saved through the visitor's own endpoint, with the consent the API requires; the result is announced.
+    assert 'fetch(base + "/api/v1/widget/accessibility"' in js and 'method: "PUT"' in js
+    assert "consent: consent.checked" in js and "consent.required = true" in js
+    assert 'role: "status", "aria-live": "polite"' in js and "t.a11ySaved" in js and "t.a11yFailed" in js
+    css = client.get("/api/v1/widget/widget.css").text
+    assert ".kefu-a11y" in css

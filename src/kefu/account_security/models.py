@@ -14,6 +14,9 @@ STEPS = ("intervene", "freeze", "identity_verified", "repaired")
 # Ticket categories that are account-security incidents.
 SECURITY_CATEGORIES = ("account_anomaly",)
 FREEZE_STATUSES = ("pending", "delivered", "failed")
+# 後續跟進 → 7 天內 3 次主動溝通: used when the brand has no follow-up rule for the security category, whether the
+# case was repaired (anchored there) or resolved without a recorded repair (anchored at the resolution).
+DEFAULT_FOLLOW_UP = {"name": "account_security.default", "attempts": 3, "within_days": 7, "first_after_hours": 24}
 
 
 class SecurityStep(Base):

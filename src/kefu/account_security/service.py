@@ -9,7 +9,9 @@ target of the category's policy (`security.account_anomaly`), so recording a ste
 Steps are recorded in order and once (recording a step again answers the first record). kefu cannot freeze the
 game or bank account itself: a brand may configure a freeze webhook, called after commit by a retried job with an
 HMAC signature over the SSRF-guarded client; a 2xx answer records the freeze step, otherwise the agent confirms it.
-The repair step plans the follow-up contacts (the brand's follow-up rule for the category, else 3 within 7 days).
+The repair step plans the follow-up contacts (the brand's follow-up rule for the category, else 3 within 7 days);
+a case resolved without a recorded repair gets the same plan from its resolution (the follow-up planner), once.
+A freeze request that fails for good notifies the case's assignee (else the brand's agents who may work cases).
 """
 
 from __future__ import annotations
@@ -35,25 +37,24 @@ from kefu.account_security.models import (
     SecurityStep,
 )
 from kefu.audit.service import record
-from kefu.auth.permissions import Principal
+from kefu.auth.permissions import Principal, permissions_for
+from kefu.auth.service import assignable_agents
 from kefu.brands.service import get_brand
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.events import publish
 from kefu.core.jobs import enqueue, max_attempts
 from kefu.customers.models import CustomerIdentity
-from kefu.followups.models import FollowUpRule
 from kefu.followups.service import plan_case
 from kefu.sla import service as sla
 from kefu.sla.models import TicketSlaTarget
+from kefu.sla.notifications import notify
 from kefu.tickets.models import Ticket
 from kefu.tickets.timeline import add_activity
 
 FREEZE_JOB = "account_security.freeze_webhook"
 SIGNATURE_HEADER = "X-Kefu-Signature"
 TIMESTAMP_HEADER = "X-Kefu-Timestamp"
-# 後續跟進 → 7 天內 3 次主動溝通: used when the brand has no follow-up rule for the security category.
-DEFAULT_FOLLOW_UP = {"name": "account_security.default", "attempts": 3, "within_days": 7, "first_after_hours": 24}
 
 
 def is_incident(ticket: Ticket) -> bool:
@@ -164,7 +165,7 @@ def record_step(
     )
     sla.reach_milestone(session, ticket, cmd.step, at)
     if cmd.step == "repaired":
-        plan_case(session, ticket, at, fallback=FollowUpRule(**DEFAULT_FOLLOW_UP))
+        plan_case(session, ticket, at)  # the brand's rule, else DEFAULT_FOLLOW_UP
     record(
         session,
         actor,
@@ -316,6 +317,29 @@ def _payload(session: Session, req: FreezeRequest, ticket: Ticket) -> bytes:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def _fail(session: Session, req: FreezeRequest, ticket: Ticket | None, error: str) -> str:
+    """Fail a request for good and tell who works the case to freeze by hand (once: only a pending request fails)."""
+    req.status, req.last_error = "failed", error[:500]
+    session.flush()
+    if ticket is None:
+        return req.status
+    if ticket.assignee_id is not None:
+        to = [ticket.assignee_id]
+    else:
+        to = [a.id for a in assignable_agents(session, ticket.brand_id) if "tickets:write" in permissions_for(a.role)]
+    notify(
+        session,
+        to,
+        "security.freeze_failed",
+        f"帳號凍結失敗 / Account freeze failed: {ticket.number}",
+        brand_id=ticket.brand_id,
+        body=req.last_error,
+        ticket_id=ticket.id,
+        data={"request_id": req.id, "response_status": req.response_status},
+    )
+    return req.status
+
+
 class RetryLater(RuntimeError):
     """The webhook failed in a way worth retrying (network, 5xx, 408, 429): the job runner backs off."""
 
@@ -335,9 +359,7 @@ def deliver_freeze(session: Session, request_id: int, *, now: datetime | None = 
     ticket = session.get(Ticket, req.ticket_id)
     hook = session.scalar(select(FreezeHook).where(FreezeHook.brand_id == req.brand_id))
     if ticket is None or hook is None or not hook.is_active:
-        req.status, req.last_error = "failed", "the brand's freeze webhook was removed or disabled"
-        session.flush()
-        return req.status
+        return _fail(session, req, ticket, "the brand's freeze webhook was removed or disabled")
     body = _payload(session, req, ticket)
     stamp = str(int((now or utcnow()).timestamp()))
     headers = {
@@ -351,10 +373,8 @@ def deliver_freeze(session: Session, request_id: int, *, now: datetime | None = 
         response = net.post(hook.url, content=body, headers=headers, timeout=10.0)
     except Exception as exc:  # blocked destination, DNS, connect, timeout: retried until the job's last attempt
         req.last_error = f"{type(exc).__name__}: {exc}"[:500]
-        if req.attempts >= max_attempts():
-            req.status = "failed"  # the card tells the agent to freeze by hand
-            session.flush()
-            return req.status
+        if req.attempts >= max_attempts():  # the card and a notification tell the agent to freeze by hand
+            return _fail(session, req, ticket, req.last_error)
         session.flush()
         raise RetryLater(req.last_error) from exc
     req.response_status = response.status_code
@@ -376,9 +396,7 @@ def deliver_freeze(session: Session, request_id: int, *, now: datetime | None = 
     if (response.status_code >= 500 or response.status_code in (408, 429)) and req.attempts < max_attempts():
         session.flush()
         raise RetryLater(req.last_error)
-    req.status = "failed"
-    session.flush()
-    return req.status
+    return _fail(session, req, ticket, req.last_error)
 
 
 # ---------------------------------------------------------------- punctuality report

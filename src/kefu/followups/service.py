@@ -4,8 +4,10 @@ Seed 003: 「售後回訪機制（服務結束後自動觸發）」 and 「後�
 and priority) says how many contacts (`attempts`) to spread over `within_days`, the first `first_after_hours` after
 resolution. The planner (`followups.plan`, every 5 minutes) creates the attempts for cases resolved since the last
 pass — whatever path resolved them — once per case and rule; the attempt is assigned to whoever resolved the case
-(its assignee). Agents record an outcome: reached, not reached, or re-opened (the case goes back to open and the
-remaining attempts are cancelled). Due attempts notify their assignee once.
+(its assignee). Security incidents (`account_anomaly`) without a matching rule get 3 contacts within 7 days, from
+their repair step or, when resolved without one, from the resolution — once either way. Agents record an outcome:
+reached, not reached, or re-opened (the case goes back to open and the remaining attempts are cancelled). Due
+attempts notify their assignee once.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import exists, select
+from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import Session
 
+from kefu.account_security.models import DEFAULT_FOLLOW_UP, SECURITY_CATEGORIES
 from kefu.audit.service import record
 from kefu.auth.permissions import Principal
 from kefu.brands.service import get_brand
@@ -119,6 +122,37 @@ class PlanResult:
     notified: int = 0
 
 
+def fallback_rule(ticket: Ticket) -> FollowUpRule | None:
+    """The built-in plan of a case without a matching brand rule: security incidents get 3 contacts in 7 days."""
+    if ticket.category in SECURITY_CATEGORIES:
+        return FollowUpRule(**DEFAULT_FOLLOW_UP)  # unsaved: its attempts carry no rule id
+    return None
+
+
+def _add_attempts(
+    session: Session, ticket: Ticket, rule: FollowUpRule, anchor: datetime, now: datetime | None = None
+) -> list[FollowUp]:
+    """Add a case's attempts under `rule` from `anchor`, with the timeline entry (the caller flushes)."""
+    times = due_times(rule, anchor)
+    now = now or utcnow()
+    rows = [
+        FollowUp(
+            brand_id=ticket.brand_id,
+            ticket_id=ticket.id,
+            rule_id=rule.id,
+            attempt=i,
+            of_attempts=len(times),
+            assignee_id=ticket.assignee_id,
+            due_at=due,
+            created_at=now,
+        )
+        for i, due in enumerate(times, start=1)
+    ]
+    session.add_all(rows)
+    add_activity(session, ticket, "follow_up_planned", data={"rule": rule.name, "attempts": len(times)})
+    return rows
+
+
 def plan(session: Session, now: datetime | None = None, *, limit: int = 1000) -> PlanResult:
     """Plan follow-ups for cases resolved recently that have none yet, then notify attempts that became due."""
     now = now or utcnow()
@@ -126,41 +160,30 @@ def plan(session: Session, now: datetime | None = None, *, limit: int = 1000) ->
     rules_by_brand: dict[int, list[FollowUpRule]] = {}
     for r in session.scalars(select(FollowUpRule).where(FollowUpRule.is_active.is_(True))):
         rules_by_brand.setdefault(r.brand_id, []).append(r)
+    # Brands with rules, and security incidents everywhere: they follow up even without a rule or a recorded repair.
+    scope: ColumnElement[bool] = Ticket.category.in_(SECURITY_CATEGORIES)
     if rules_by_brand:
-        tickets = session.scalars(
-            select(Ticket)
-            .where(
-                Ticket.brand_id.in_(rules_by_brand),
-                Ticket.status.in_(("resolved", "closed")),
-                Ticket.resolved_at >= now - LOOKBACK,
-                Ticket.merged_into_id.is_(None),
-                ~exists().where(FollowUp.ticket_id == Ticket.id),
-            )
-            .order_by(Ticket.id)
-            .limit(limit)
+        scope = or_(Ticket.brand_id.in_(rules_by_brand), scope)
+    tickets = session.scalars(
+        select(Ticket)
+        .where(
+            scope,
+            Ticket.status.in_(("resolved", "closed")),
+            Ticket.resolved_at >= now - LOOKBACK,
+            Ticket.merged_into_id.is_(None),
+            ~exists().where(FollowUp.ticket_id == Ticket.id),
         )
-        for t in list(tickets):
-            rule = _rule_for(rules_by_brand[t.brand_id], t)
-            if rule is None or t.resolved_at is None:
-                continue
-            times = due_times(rule, t.resolved_at)
-            for i, due in enumerate(times, start=1):
-                session.add(
-                    FollowUp(
-                        brand_id=t.brand_id,
-                        ticket_id=t.id,
-                        rule_id=rule.id,
-                        attempt=i,
-                        of_attempts=len(times),
-                        assignee_id=t.assignee_id,
-                        due_at=due,
-                        created_at=now,
-                    )
-                )
-            add_activity(session, t, "follow_up_planned", data={"rule": rule.name, "attempts": len(times)})
-            result.planned_cases += 1
-            result.attempts += len(times)
-        session.flush()
+        .order_by(Ticket.id)
+        .limit(limit)
+    )
+    for t in list(tickets):
+        rule = _rule_for(rules_by_brand.get(t.brand_id, []), t) or fallback_rule(t)
+        if rule is None or t.resolved_at is None:
+            continue
+        rows = _add_attempts(session, t, rule, t.resolved_at, now)
+        result.planned_cases += 1
+        result.attempts += len(rows)
+    session.flush()
     due_rows = session.scalars(
         select(FollowUp)
         .where(FollowUp.status == "pending", FollowUp.due_at <= now, FollowUp.notified_at.is_(None))
@@ -193,7 +216,8 @@ def plan_case(
 ) -> list[FollowUp]:
     """Plan a case's follow-ups from `anchor` now (e.g. a security incident's repair), once per case.
 
-    The brand's most specific active rule applies, else `fallback` (an unsaved rule: the attempts carry no rule id).
+    The brand's most specific active rule applies, else `fallback` (an unsaved rule: the attempts carry no rule id),
+    else the built-in `fallback_rule`.
     """
     if session.scalar(select(FollowUp.id).where(FollowUp.ticket_id == ticket.id).limit(1)) is not None:
         return []
@@ -202,25 +226,10 @@ def plan_case(
             select(FollowUpRule).where(FollowUpRule.brand_id == ticket.brand_id, FollowUpRule.is_active.is_(True))
         )
     )
-    rule = _rule_for(rules, ticket) or fallback
+    rule = _rule_for(rules, ticket) or fallback or fallback_rule(ticket)
     if rule is None:
         return []
-    times = due_times(rule, anchor)
-    rows = [
-        FollowUp(
-            brand_id=ticket.brand_id,
-            ticket_id=ticket.id,
-            rule_id=rule.id,
-            attempt=i,
-            of_attempts=len(times),
-            assignee_id=ticket.assignee_id,
-            due_at=due,
-            created_at=utcnow(),
-        )
-        for i, due in enumerate(times, start=1)
-    ]
-    session.add_all(rows)
-    add_activity(session, ticket, "follow_up_planned", data={"rule": rule.name, "attempts": len(times)})
+    rows = _add_attempts(session, ticket, rule, anchor)
     session.flush()
     return rows
 

@@ -29,6 +29,7 @@ from kefu.core.events import Event, get_bus
 from kefu.core.realtime import Hub, Subscriber
 from kefu.customers.accessibility import VISION, DeclareNeeds
 from kefu.customers.claims import confirm_claim
+from kefu.web.i18n import translator
 from kefu.web.routing import Router
 
 router = Router(prefix="/api/v1/widget", tags=["web chat"])
@@ -42,7 +43,11 @@ WIDGET_PREFIX = "widget_"
 @lru_cache(maxsize=1)
 def widget_script() -> bytes:
     """widget.js with its texts filled in from the catalogs (every widget_* key, per locale)."""
-    strings = {loc: catalog.section(loc, WIDGET_PREFIX) for loc in catalog.LOCALES}
+    # Through the translator, so a branch's not yet converted strings_*.py table reaches the widget too.
+    strings = {
+        loc: {k.removeprefix(WIDGET_PREFIX): v for k, v in translator(loc).items() if k.startswith(WIDGET_PREFIX)}
+        for loc in catalog.LOCALES
+    }
     source = (STATIC / "widget.js").read_text(encoding="utf-8")
     filled = source.replace("/*KEFU_STRINGS*/{}", json.dumps(strings, ensure_ascii=False, separators=(",", ":")), 1)
     return filled.encode("utf-8")

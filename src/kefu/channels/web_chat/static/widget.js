@@ -45,7 +45,20 @@
   var status = el("span", { "class": "kefu-status" }, t.online);
   titles.append(name, status);
   var min = el("button", { type: "button", "class": "kefu-min", "aria-label": t.minimize, title: t.minimize }, "\u2013");
-  head.append(avatar, titles, min);
+  // Accessibility needs (seed 003): declared by the visitor with consent; notices then vibrate, call-backs adapt.
+  var a11yBtn = el("button", { type: "button", "class": "kefu-min", "aria-label": t.a11y, title: t.a11y, "aria-expanded": "false", "aria-controls": "kefu-a11y" }, "\u267F");
+  head.append(avatar, titles, a11yBtn, min);
+  var a11y = el("form", { "class": "kefu-a11y", id: "kefu-a11y", hidden: "" });
+  var fs = el("fieldset", {});
+  fs.appendChild(el("legend", {}, t.a11y));
+  function check(value, text) { var c = el("input", { type: "checkbox", value: value }), l = el("label", {}); l.append(c, " " + text); fs.appendChild(l); return c; }
+  var boxes = [["deaf", t.a11yDeaf], ["hard_of_hearing", t.a11yHoh], ["blind", t.a11yBlind], ["low_vision", t.a11yLow]].map(function (n) {
+    var c = check(n[0], n[1]); c.checked = (state.needs || []).indexOf(n[0]) >= 0; return c;
+  });
+  var consent = check("", t.a11yConsent); consent.required = true;
+  fs.appendChild(el("p", {}, t.a11yHint));
+  var a11yMsg = el("p", { role: "status", "aria-live": "polite" });
+  a11y.append(fs, el("button", { type: "submit" }, t.a11ySave), a11yMsg);
   var log = el("div", { "class": "kefu-log", role: "log", "aria-live": "polite", tabindex: "0", "aria-label": t.title });
   var typing = el("div", { "class": "kefu-typing", "aria-live": "polite" });
   // Important notices (case status, call-back reminders, outages) are announced at once, not only logged.
@@ -56,7 +69,7 @@
   var clip = el("button", { "class": "kefu-clip", type: "button", title: t.attach, "aria-label": t.attach }, "📎");
   var send = el("button", { "class": "kefu-send", type: "submit" }, t.send);
   form.append(clip, file, input, send);
-  panel.append(head, log, typing, alertBox, form);
+  panel.append(head, a11y, log, typing, alertBox, form);
   root.append(panel, button);
   document.body.appendChild(root);
   var unread = 0;
@@ -68,6 +81,19 @@
   }
   button.onclick = function () { setOpen(panel.hidden); };
   min.onclick = function () { setOpen(false); button.focus(); };
+  a11yBtn.onclick = function () {
+    var open = a11y.hidden; a11y.hidden = !open; a11yBtn.setAttribute("aria-expanded", String(open)); a11yMsg.textContent = "";
+    if (open) boxes[0].focus();
+  };
+  a11y.onsubmit = function (e) {
+    e.preventDefault(); a11yMsg.textContent = "";
+    var needs = boxes.filter(function (c) { return c.checked; }).map(function (c) { return c.value; });
+    fetch(base + "/api/v1/widget/accessibility", {
+      method: "PUT", headers: { "Content-Type": "application/json", "X-Kefu-Visitor": state.token || "" }, body: JSON.stringify({ needs: needs, consent: consent.checked })
+    }).then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
+      .then(function (d) { state.needs = d.needs; save(); a11yMsg.textContent = t.a11ySaved; })
+      .catch(function () { a11yMsg.textContent = t.a11yFailed; });
+  };
   panel.addEventListener("keydown", function (e) { if (e.key === "Escape") { setOpen(false); button.focus(); } });
   // Pages (e.g. the help centre) open the chat from their own buttons: <button data-kefu-open>.
   document.addEventListener("click", function (e) {
