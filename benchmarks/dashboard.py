@@ -4,7 +4,7 @@ Usage: python benchmarks/dashboard.py [--db pg|sqlite] [--pg postgresql://…/te
 
 PostgreSQL: bulk-generates (insert-from-select with generate_series, inside the database) N tickets spread over
 `--days` days, with customers, conversations (N/5, each with a customer and a bot message), first-response SLA
-targets for every ticket, CSAT surveys, complaints, regulator cases and QA reviews; ANALYZEs.
+targets for every ticket, CSAT surveys, complaints, regulator cases and QA reviews; VACUUM ANALYZEs.
 SQLite: the same tickets, SLA targets and CSAT surveys (what the rollups serve) through one `executemany` per
 table on a raw connection with the journal off during the load.
 
