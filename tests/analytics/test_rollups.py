@@ -157,6 +157,7 @@ def _all_direct(db: Any, f: Any) -> dict[str, Any]:
         "csat": service.csat(db, f),
         "top_issues": service.top_issues(db, f),
         "agents": service.agent_performance(db, f),
+        "bot": service.bot_containment(db, f),
     }
 
 
@@ -178,7 +179,7 @@ def _close(got: Any, want: Any, path: str = "") -> None:
         assert got == want, (path, got, want)
 
 
-def _spread(db: Any, w: World, n: int = 60) -> None:
+def _spread(db: Any, w: World, n: int = 60, make: Any = None) -> None:
     """Tickets with durations from seconds to days, resolved and answered at varied times (deterministic)."""
     import random
 
@@ -201,8 +202,12 @@ def _spread(db: Any, w: World, n: int = 60) -> None:
                     brand_id=w.brand.id, ticket_id=t.id, agent_id=t.assignee_id, channel="email",
                     resolved_at=t.resolved_at, sent_at=t.resolved_at + timedelta(minutes=rnd.randrange(1, 120)),
                     expires_at=t.resolved_at + 30 * D, rating=rnd.choice([None, 1, 3, 4, 5]),
+                    # answered 0–49 h after resolution (agent CSAT is keyed by answer time), some never
+                    answered_at=t.resolved_at + timedelta(minutes=(i * 677) % 3000) if i % 7 else None,
                 )
             )  # fmt: skip
+        if make is not None and i % 2:
+            _bot_conversation(db, w, make, i, created)
         due = created + timedelta(hours=rnd.choice([1, 4, 24]))
         met = due + timedelta(minutes=rnd.choice([-30, 0, 30])) if i % 5 else None
         db.add(
@@ -214,6 +219,30 @@ def _spread(db: Any, w: World, n: int = 60) -> None:
     db.flush()
 
 
+def _bot_conversation(db: Any, w: World, make: Any, i: int, created: datetime) -> Any:
+    """A conversation the bot answered (or not): contained, handed off, made a ticket, open or re-contacted."""
+    from kefu.bot.models import BotState
+    from tests.analytics.world import _conv, _msg
+
+    customer = make.customer(w.brand)
+    last = created + timedelta(minutes=3 + i % 40)
+    status = ("closed", "bot", "open")[i % 3]
+    c = _conv(db, w.brand, customer, created, last, status=status)
+    _msg(db, c, "customer", created)
+    if i % 5 != 1:
+        _msg(db, c, "bot", created + M, note=i % 11 == 3)
+    if i % 7 == 2:
+        db.add(BotState(conversation_id=c.id, handed_off_at=created + 2 * M))
+    elif i % 7 == 4:
+        db.add(BotState(conversation_id=c.id))
+    if i % 9 == 5:
+        c.ticket_id = _add(db, w.brand, created + M).id
+    if i % 4 == 3:  # the customer comes back: within the 72 h window or just after it
+        _conv(db, w.brand, customer, last + (70 * H if i % 8 == 3 else 73 * H), last + 80 * H, status="closed")
+    db.flush()
+    return c
+
+
 STAT_PERIODS = [
     *PERIODS,
     (T0 - 8 * H, T0 + 4 * D - 8 * H),  # Taipei local days (UTC+8)
@@ -222,10 +251,10 @@ STAT_PERIODS = [
 ]
 
 
-def test_stat_rollups_equal_the_direct_query(db: Any, world: World, count_queries: Any) -> None:
+def test_stat_rollups_equal_the_direct_query(db: Any, world: World, make: Any, count_queries: Any) -> None:
     from kefu.analytics import service, stats
 
-    _spread(db, world)
+    _spread(db, world, make=make)
     now = T0 + 12 * D
     filters = [_filters(db, world, a, b) for a, b in STAT_PERIODS]
     filters = [service.resolve_filters(db, None, start=f.start, end=f.end, brand_id=world.brand.id, now=now)
@@ -233,6 +262,8 @@ def test_stat_rollups_equal_the_direct_query(db: Any, world: World, count_querie
     both = service.resolve_filters(db, None, start=T0, end=T0 + 7 * D, now=now)
     want = [_all_direct(db, f) for f in [*filters, both]]
     assert want[0]["resolution"]["count"] > 20 and want[0]["first_response"]["p90"] is not None
+    assert 0 < want[0]["bot"]["contained"] < want[0]["bot"]["handled"]
+    assert sum(a["csat_count"] for a in want[0]["agents"]) > 5
 
     until = T0 + 5 * D  # rolled up to here; later hours are read directly
     result = stats.backfill(db, None, until)
@@ -244,9 +275,12 @@ def test_stat_rollups_equal_the_direct_query(db: Any, world: World, count_querie
     assert (again.rows, again.tickets) == (result.rows, result.tickets)
     _close(_all_direct(db, filters[1]), want[1])
 
-    with count_queries() as q:
-        service.resolution(db, filters[0])
-    assert any("analytics_ticket_stats" in s for s in q.statements), str(q)
+    rolled = service.resolve_filters(db, None, start=T0, end=T0 + 4 * D, brand_id=world.brand.id, now=now)
+    for metric in (service.resolution, service.bot_containment, service.agent_performance):
+        with count_queries() as q:
+            metric(db, rolled)
+        assert any("analytics_ticket_stats" in s for s in q.statements), str(q)
+        assert not any("FROM conversations" in s or "FROM csat_surveys" in s for s in q.statements), str(q)
 
 
 def hour_of_(at: datetime) -> int:
@@ -296,3 +330,59 @@ def test_percentile_bins_and_cover() -> None:
     assert covered[0][0] == 5 and covered[-1][1] == 24 * 32 * 3 + 30
     assert all(x[1] == y[0] for x, y in itertools.pairwise(covered))
     assert all(a % s == 0 and b % s == 0 for s, a, b in blocks if s > 1)
+
+
+def test_stat_refresh_sees_bot_changes_to_old_hours(db: Any, world: World, make: Any) -> None:
+    from kefu.analytics import service, stats
+    from kefu.analytics.models import RollupState
+    from kefu.bot.models import BotState
+    from tests.analytics.world import _conv as conv_
+    from tests.analytics.world import _msg
+
+    def _conv(*a: Any, updated_at: datetime) -> Any:
+        c = conv_(db, *a)
+        c.updated_at = updated_at
+        db.flush()
+        return c
+
+    now = T0 + 40 * D
+    f = service.resolve_filters(db, None, start=T0, end=T0 + 7 * D, brand_id=world.brand.id, now=now)
+
+    def rolled_equals_direct() -> dict[str, Any]:
+        state = db.get(RollupState, stats.NAME)
+        if state is not None:
+            state.updated_at = now - 30 * M  # as if the previous run was half an hour ago
+            db.flush()
+        stats.refresh(db, now)
+        got = {"bot": service.bot_containment(db, f), "agents": service.agent_performance(db, f)}
+        state = db.get(RollupState, stats.NAME)
+        until, state.complete_until = state.complete_until, 0  # nothing rolled up: the direct answer
+        db.info.pop(("analytics.complete_until", stats.NAME), None)
+        want = {"bot": service.bot_containment(db, f), "agents": service.agent_performance(db, f)}
+        state.complete_until = until
+        db.info.pop(("analytics.complete_until", stats.NAME), None)
+        assert got == want
+        return got
+
+    first = rolled_equals_direct()
+    # 37+ days old, outside the recheck window: a new contained conversation (updated just now) ...
+    customer = make.customer(world.brand)
+    old = _conv(world.brand, customer, T0 + 3 * H, T0 + 3 * H + 5 * M, updated_at=now - 10 * M)
+    _msg(db, old, "bot", T0 + 3 * H + M)
+    second = rolled_equals_direct()
+    assert second["bot"]["contained"] == first["bot"]["contained"] + 1
+    # ... then handed off (only its bot state changes) ...
+    old.updated_at = now - 2 * H
+    db.add(BotState(conversation_id=old.id, handed_off_at=T0 + 3 * H + 2 * M, updated_at=now - 5 * M))
+    db.flush()
+    assert rolled_equals_direct()["bot"]["contained"] == first["bot"]["contained"]
+    # ... and another one re-contacted by a conversation created just now (the old one is not updated).
+    other = _conv(world.brand, customer, T0 + 4 * H, now - 2 * H, updated_at=now - 2 * H)
+    _msg(db, other, "bot", T0 + 4 * H + M)
+    db.get(RollupState, stats.NAME).updated_at = now - 3 * H
+    db.flush()
+    stats.refresh(db, now)
+    counted = rolled_equals_direct()["bot"]
+    assert counted["contained"] == first["bot"]["contained"] + 1
+    _conv(world.brand, customer, now - 10 * M, now - 9 * M, updated_at=now - 9 * M)
+    assert rolled_equals_direct()["bot"]["contained"] == counted["contained"] - 1

@@ -8,8 +8,10 @@ from typing import Any
 from sqlalchemy import Float, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from kefu.bot.models import BotState
 from kefu.conversations.models import Conversation, Message
 from kefu.core.db import Base, utcnow
+from kefu.surveys.models import CsatSurvey
 from kefu.tickets.models import Ticket
 
 ALERT_KINDS = ("first_response", "backlog", "anger_spike")
@@ -39,6 +41,12 @@ Index("ix_tickets_brand_resolved", Ticket.__table__.c.brand_id, Ticket.__table__
 Index("ix_conversations_brand_created", Conversation.__table__.c.brand_id, Conversation.__table__.c.created_at)
 Index("ix_conversations_customer_created", Conversation.__table__.c.customer_id, Conversation.__table__.c.created_at)
 Index("ix_messages_brand_created", Message.__table__.c.brand_id, Message.__table__.c.created_at)
+# The stat job's touched-hours scan (kefu.analytics.stats): conversations and bot states changed since its last run.
+Index("ix_conversations_brand_updated", Conversation.__table__.c.brand_id, Conversation.__table__.c.updated_at)
+Index("ix_bot_states_updated", BotState.__table__.c.updated_at)
+# Agent CSAT is keyed by the answer time: the stat rollups read a period's edge hours (and the job its chunks) by
+# (brand, answered_at) instead of scanning the brand's surveys.
+Index("ix_csat_surveys_brand_answered", CsatSurvey.__table__.c.brand_id, CsatSurvey.__table__.c.answered_at)
 # Bot containment asks "did the bot reply in this conversation?" per conversation; a partial index keeps that a
 # lookup in a small index instead of a scan of every message when few messages are the bot's.
 Index(

@@ -341,9 +341,15 @@ def top_issues(session: Session, f: Filters, limit: int = 10, st: stats.Stats | 
 
 def agent_performance(session: Session, f: Filters, st: stats.Stats | None = None) -> list[dict[str, Any]]:
     """Per assignee: tickets resolved, average first response and resolution seconds, CSAT average."""
-    st = st if st is not None else _stats(session, f, "agent", "agent_frt")
+    st = st if st is not None else _stats(session, f, "agent", "agent_frt", "agent_csat", "agent_rated")
     rows: Sequence[Any]
+    csat: dict[int, tuple[float | None, int]]
     if st is not None:
+        csat = {}
+        for (m, k), a in st.items():
+            if m == "agent_csat" and a.n:
+                rated = st[("agent_rated", k)].n if ("agent_rated", k) in st else 0
+                csat[int(k)] = (a.total / rated if rated else None, a.n)
         per: dict[int, list[Any]] = {}
         for (m, k), a in st.items():
             if m == "agent" and a.n:
@@ -360,21 +366,21 @@ def agent_performance(session: Session, f: Filters, st: stats.Stats | None = Non
             .where(*_tickets(f), _in(Ticket.resolved_at, f), Ticket.assignee_id.is_not(None))
             .group_by(Ticket.assignee_id)
         ).all()
-    csat_where = [
-        CsatSurvey.brand_id.in_(f.brand_ids),
-        _in(CsatSurvey.answered_at, f),
-        CsatSurvey.agent_id.is_not(None),
-    ]
-    if f.organization_id is not None:
-        csat_where.append(CsatSurvey.organization_id == f.organization_id)
-    csat = {
-        int(a): (float(avg), int(n))
-        for a, avg, n in session.execute(
-            select(CsatSurvey.agent_id, func.avg(CsatSurvey.rating), func.count(CsatSurvey.id))
-            .where(*csat_where)
-            .group_by(CsatSurvey.agent_id)
-        ).all()
-    }
+        csat_where = [
+            CsatSurvey.brand_id.in_(f.brand_ids),
+            _in(CsatSurvey.answered_at, f),
+            CsatSurvey.agent_id.is_not(None),
+        ]
+        if f.organization_id is not None:
+            csat_where.append(CsatSurvey.organization_id == f.organization_id)
+        csat = {
+            int(a): (None if avg is None else float(avg), int(n))
+            for a, avg, n in session.execute(
+                select(CsatSurvey.agent_id, func.avg(CsatSurvey.rating), func.count(CsatSurvey.id))
+                .where(*csat_where)
+                .group_by(CsatSurvey.agent_id)
+            ).all()
+        }
     stats: dict[int, dict[str, Any]] = {}
     for agent_id, handled, avg_frt, avg_res in rows:
         stats[int(agent_id)] = {"handled": int(handled), "avg_frt": _num(avg_frt), "avg_resolution": _num(avg_res)}
@@ -512,8 +518,8 @@ def csat(session: Session, f: Filters, st: stats.Stats | None = None) -> dict[st
     }
 
 
-def bot_containment(session: Session, f: Filters) -> dict[str, Any]:
-    """Bot-handled conversations created in the period that never needed a human (see METRICS)."""
+def bot_rules() -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """(the bot replied, the conversation was contained) for a `conversations` row joined to its bot state."""
     c, c2 = Conversation, aliased(Conversation)
     bot_replied = exists(
         select(Message.id).where(
@@ -531,6 +537,17 @@ def bot_containment(session: Session, f: Filters) -> dict[str, Any]:
     contained = and_(
         BotState.handed_off_at.is_(None), c.ticket_id.is_(None), c.status.in_(("bot", "closed")), ~recontact
     )
+    return bot_replied, contained
+
+
+def bot_containment(session: Session, f: Filters, st: stats.Stats | None = None) -> dict[str, Any]:
+    """Bot-handled conversations created in the period that never needed a human (see METRICS)."""
+    st = st if st is not None else _stats(session, f, "bot")
+    if st is not None:
+        handled, ok = stats.count(st, "bot")
+        return {"handled": handled, "contained": int(ok), "rate": _rate(int(ok), handled)}
+    c = Conversation
+    bot_replied, contained = bot_rules()
     stmt = (
         select(func.count(c.id), func.coalesce(func.sum(case((contained, 1), else_=0)), 0))
         .select_from(c)
@@ -585,7 +602,7 @@ def dashboard(session: Session, f: Filters) -> dict[str, Any]:
         "fcr": fcr(session, f, st),
         "sla_compliance": sla_compliance(session, f, sla),
         "csat": csat(session, f, st),
-        "bot_containment": bot_containment(session, f),
+        "bot_containment": bot_containment(session, f, st),
         "complaints": complaints(session, f, tickets_created=int(volume["total"])),
         "regulator_on_time": regulator_on_time(session, f),
         "top_issues": top_issues(session, f, st=st),

@@ -1,4 +1,4 @@
-"""Statistic rollups for the dashboard's duration, FCR, SLA, CSAT, top-issue and agent metrics.
+"""Statistic rollups for the dashboard's duration, FCR, SLA, CSAT, top-issue, agent and bot containment metrics.
 
 `analytics_ticket_stats` holds, per brand and block of hours, one row per (metric, key) with a count `n`, a sum
 `total` and the smallest / largest value `lo` / `hi`. Blocks come in five sizes (`SPANS`: 1 hour, 1 UTC day, 8, 32
@@ -7,15 +7,16 @@ plus rows derived directly from the source tables for the partial hours at its e
 completeness mark. Rows are derived in Python from the same per-ticket values the direct queries use, so:
 
 * counts, sums and means (resolution buckets, FCR, SLA met/decided, CSAT distribution and average, top issues,
-  agent handled / averages) equal the direct query (means up to float summation order, far below their 0.1 s
-  rounding);
+  agent handled / averages / CSAT by answer time, bot containment) equal the direct query (means up to float
+  summation order, far below their 0.1 s rounding);
 * percentiles come from histograms: values below 100 s in 1-second bins, above in bins 1 % wide, each with its
   exact min and max. The nearest-rank value is interpolated inside its bin, so it is exact when it is a bin's
   first or last value (or the bin holds one value) and otherwise off by less than the bin width: < 1 s below
   100 s, < 1 % of the value above (tests/analytics/test_rollups.py asserts that bound).
 
 Freshness: the job re-derives the last `RECHECK_HOURS` (8 days: the FCR reopen window is 7) plus every older hour
-touched since its previous run (tickets whose `updated_at` moved, surveys answered, SLA targets met), so between
+touched since its previous run (tickets whose `updated_at` moved, surveys answered, conversations or bot states
+changed, conversations re-contacted within 72 h), so between
 runs a dashboard can lag changes to old hours by at most one run (10 minutes). A reopen that clears a resolution
 older than the recheck window is not seen (the old resolution hour is no longer known): `kefu analytics rollup
 --since …` repairs any range.
@@ -31,13 +32,15 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Executable, and_, case, delete, func, insert, literal, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from kefu.analytics.metrics import FCR_REPLY_LIMIT, RESOLUTION_BUCKETS
+from kefu.analytics.metrics import BOT_RECONTACT_HOURS, FCR_REPLY_LIMIT, RESOLUTION_BUCKETS
 from kefu.analytics.models import RollupState, TicketStatRollup
 from kefu.analytics.rollups import RollupResult, backfill_chunks, hour_of, start_of
 from kefu.analytics.sql import seconds_between
+from kefu.bot.models import BotState
 from kefu.brands.models import Brand
+from kefu.conversations.models import Conversation
 from kefu.core.db import utcnow
 from kefu.sla.models import TicketSlaTarget
 from kefu.surveys.models import CsatSurvey
@@ -50,7 +53,7 @@ RECHECK_HOURS = 8 * 24
 SURVEY_WINDOW_DAYS = 31  # surveys expire 30 days after sending (kefu.surveys)
 FINE_BELOW = 100.0
 RATIO = 1.01
-BASES = ("created", "resolved", "sent", "due")
+BASES = ("created", "resolved", "sent", "answered", "due", "conversation")
 # metric → the time column (basis) its rows are keyed by
 METRIC_BASIS = {
     "ch": "created",
@@ -62,7 +65,10 @@ METRIC_BASIS = {
     "agent": "resolved",
     "agent_frt": "resolved",
     "csat": "sent",
+    "agent_csat": "answered",  # per agent: surveys answered (n) and the sum of their ratings (total)
+    "agent_rated": "answered",  # per agent: answered surveys with a rating (the average's denominator)
     "sla": "due",
+    "bot": "conversation",  # bot-handled conversations by creation hour: handled (n), contained (total)
 }
 NONE_KEY = "~"  # the key of "no category" / "no rating" (category keys are slugs, ratings digits)
 
@@ -192,6 +198,40 @@ def derive(
             ),
         ):
             _get(out, b, at, "csat", NONE_KEY if rating is None else str(int(rating))).add(None)
+    if "answered" in want:
+        for b, at, agent, rating in _each(
+            session,
+            ranges,
+            lambda ra, rb: select(
+                CsatSurvey.brand_id, CsatSurvey.answered_at, CsatSurvey.agent_id, CsatSurvey.rating
+            ).where(
+                CsatSurvey.brand_id.in_(brands),
+                CsatSurvey.answered_at >= ra,
+                CsatSurvey.answered_at < rb,
+                CsatSurvey.agent_id.is_not(None),
+            ),
+        ):
+            _get(out, b, at, "agent_csat", str(agent)).add(None if rating is None else float(rating))
+            if rating is not None:
+                _get(out, b, at, "agent_rated", str(agent)).add(None)
+    if "conversation" in want:
+        from kefu.analytics.service import bot_rules
+
+        bot_replied, contained = bot_rules()
+        c = Conversation
+        for b, at, ok in _each(
+            session,
+            ranges,
+            lambda ra, rb: (
+                select(c.brand_id, c.created_at, case((contained, 1), else_=0))
+                .select_from(c)
+                .outerjoin(BotState, BotState.conversation_id == c.id)
+                .where(c.brand_id.in_(brands), c.created_at >= ra, c.created_at < rb, bot_replied)
+            ),
+        ):
+            acc = _get(out, b, at, "bot", "")
+            acc.n += 1
+            acc.total += 1 if ok else 0
     if "due" in want:
         t = TicketSlaTarget
         decided_by = now or utcnow()
@@ -335,14 +375,35 @@ def _touched_hours(session: Session, since: datetime, before: int) -> set[int]:
     # Surveys answered since: only those sent within their 30-day answer window can be, found by (brand, sent_at).
     # SLA targets need no scan: a target whose due hour has passed is decided, and a late `met_at` cannot make
     # it on time.
-    for (sent,) in session.execute(
-        select(CsatSurvey.sent_at).where(
+    for sent, answered in session.execute(
+        select(CsatSurvey.sent_at, CsatSurvey.answered_at).where(
             CsatSurvey.brand_id.in_(brands),
             CsatSurvey.sent_at >= since - timedelta(days=SURVEY_WINDOW_DAYS),
             CsatSurvey.answered_at >= since,
         )
     ):
         hours.add(hour_of(sent))
+        if answered is not None:
+            hours.add(hour_of(answered))
+    # Bot containment of a conversation changes with the conversation (status, ticket, messages: its updated_at),
+    # its bot state (hand-off) and a later conversation of the same customer within the re-contact window.
+    c, later = Conversation, aliased(Conversation)
+    for (created,) in session.execute(select(c.created_at).where(c.brand_id.in_(brands), c.updated_at >= since)):
+        hours.add(hour_of(created))
+    for (created,) in session.execute(
+        select(c.created_at).join(BotState, BotState.conversation_id == c.id).where(BotState.updated_at >= since)
+    ):
+        hours.add(hour_of(created))
+    for (created,) in session.execute(
+        select(c.created_at)
+        .join(later, and_(later.customer_id == c.customer_id, later.id != c.id, later.created_at > c.created_at))
+        .where(
+            later.brand_id.in_(brands),
+            later.created_at >= since,
+            seconds_between(c.last_message_at, later.created_at) <= BOT_RECONTACT_HOURS * 3600,
+        )
+    ):
+        hours.add(hour_of(created))
     return {h for h in hours if h < before}
 
 
