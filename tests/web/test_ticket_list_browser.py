@@ -41,7 +41,10 @@ def test_phone_ticket_in_list_and_case_page(browser: Any, live_server: str, shot
     row = page.locator("tr", has_text="帐号异常登录")
     assert row.count() == 1
     assert "無對話" in row.inner_text() and "緊急" in row.inner_text()
-    assert "剩" in row.locator("td").nth(9).inner_text()  # SLA countdown
+    # SLA countdown, or its overrun: the demo ticket's 10-minute intervention target may lapse while a loaded
+    # worker is still running earlier browser tests against the same live server.
+    sla_cell = row.locator("td").nth(9).inner_text()
+    assert "剩" in sla_cell or "逾時" in sla_cell, sla_cell
     page.locator("details.filters summary").click()
     page.get_by_label("管道").fill("phone")
     page.get_by_role("button", name="套用", exact=True).click()
