@@ -1,12 +1,15 @@
 """1,000 concurrent web-chat visitors over WebSocket across 2 API processes sharing Redis: delivery latency.
 
 Usage: .venv/bin/python benchmarks/ws_chats.py [--pg postgresql://postgres@127.0.0.1:5432/postgres]
-           [--redis redis://127.0.0.1:6379/0] [--visitors 1000] [--rounds 2] [--concurrency 32]
+           [--redis redis://127.0.0.1:6379/0] [--visitors 1000] [--rounds 2] [--concurrency 32] [--embedded]
+
+--embedded: one process on SQLite with the in-process bus (no PostgreSQL, no Redis); "the other process" is itself.
 
 Visitors connect to /api/v1/widget/ws alternately on process A and B. Agent→visitor: an agent posts through the REST
 API of the *other* process and the visitor's socket receives it (Redis pub/sub hop). Visitor→agent: a visitor sends
 over its socket and agent consoles subscribed to the brand topic on both processes receive `message.created`.
-Prints p50/p95/p99 per direction.
+Prints p50/p95/p99 per direction; agent→visitor also split into the agent's HTTP reply (POST sent → response) and
+delivery after it (response → visitor socket, 0 when the socket had it first), and the servers' CPU seconds.
 """
 
 from __future__ import annotations
@@ -36,6 +39,12 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its waited-for children, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def pct(values: list[float], p: float) -> float:
@@ -73,6 +82,10 @@ class Visitor:
         self.ws: Any = None
         self.conversation_id = 0
         self.latencies: list[float] = []
+        self.after_reply: list[float] = []
+        self.replied: dict[str, float] = {}
+        self.sent_at: dict[str, float] = {}
+        self.arrived: dict[str, float] = {}
         self.pending: dict[str, float] = {}
         self.acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
@@ -104,9 +117,12 @@ class Visitor:
             if msg["op"] == "ack" and msg.get("client_id") in self.acks:
                 self.acks.pop(msg["client_id"]).set_result(msg)
             elif msg["op"] == "message" and msg["message"]["sender_type"] == "agent":
-                sent = self.pending.pop(msg["message"]["body"], None)
+                body = msg["message"]["body"]
+                sent = self.pending.pop(body, None)
                 if sent is not None:
-                    self.latencies.append(time.perf_counter() - sent)
+                    now = time.perf_counter()
+                    self.latencies.append(now - sent)
+                    self.arrived[body] = now
 
 
 async def agent_console(base: str, token: str, brand_id: int, seen: dict[str, float], ready: asyncio.Event) -> None:
@@ -146,7 +162,7 @@ async def run(bases: list[str], s: dict[str, Any], visitors: int, rounds: int, c
         async def agent_reply(v: Visitor, r: int) -> None:
             body = f"a2v {v.n}-{r}"
             async with sem:
-                v.pending[body] = time.perf_counter()
+                v.pending[body] = v.sent_at[body] = time.perf_counter()
                 other = bases[(v.n + 1) % 2]
                 resp = await http.post(
                     f"http://{other}/api/v1/conversations/{v.conversation_id}/messages",
@@ -154,6 +170,7 @@ async def run(bases: list[str], s: dict[str, Any], visitors: int, rounds: int, c
                     headers=auth,
                 )
                 resp.raise_for_status()
+                v.replied[body] = time.perf_counter()
 
         t0 = time.perf_counter()
         for r in range(rounds):
@@ -167,6 +184,13 @@ async def run(bases: list[str], s: dict[str, Any], visitors: int, rounds: int, c
         print(
             f"agent→visitor ({rate:.0f} msg/s, cross-process): p50 {pct(a2v, 0.5):.1f} ms  p95 {pct(a2v, 0.95):.1f} ms"
             f"  p99 {pct(a2v, 0.99):.1f} ms  undelivered {lost}"
+        )
+        http_part = [v.replied[b] - v.sent_at[b] for v in people for b in v.replied]
+        after = [max(0.0, v.arrived[b] - v.replied[b]) for v in people for b in v.arrived if b in v.replied]
+        print(
+            f"  of which the agent's HTTP reply: p50 {pct(http_part, 0.5):.1f} ms  p95 {pct(http_part, 0.95):.1f} ms"
+            f"  p99 {pct(http_part, 0.99):.1f} ms; delivery after the reply: p50 {pct(after, 0.5):.1f} ms"
+            f"  p95 {pct(after, 0.95):.1f} ms  p99 {pct(after, 0.99):.1f} ms"
         )
 
         # Visitor → agents on both processes.
@@ -211,11 +235,16 @@ def main() -> None:
     ap.add_argument("--visitors", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--embedded", action="store_true", help="one process, SQLite, in-process bus")
     args = ap.parse_args()
     name = f"kefu_ws_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(args.pg, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-    url = args.pg.rsplit("/", 1)[0] + "/" + name
+    tmp = tempfile.TemporaryDirectory()
+    if args.embedded:
+        url = f"sqlite:///{tmp.name}/bench.db"
+    else:
+        with psycopg.connect(args.pg, autocommit=True) as c:
+            c.execute(f'CREATE DATABASE "{name}"')
+        url = args.pg.rsplit("/", 1)[0] + "/" + name
     procs: list[subprocess.Popen[bytes]] = []
     try:
         s = seed(url)
@@ -225,15 +254,15 @@ def main() -> None:
                 "KEFU_ENV": "test",
                 "KEFU_SECRET_KEY": os.environ["KEFU_SECRET_KEY"],
                 "KEFU_DATABASE_URL": url,
-                "KEFU_REDIS_URL": args.redis,
-                "KEFU_REDIS_PREFIX": f"wsbench-{uuid.uuid4().hex[:6]}",
                 "KEFU_LOG_LEVEL": "WARNING",
             }
         )
+        if not args.embedded:
+            env.update({"KEFU_REDIS_URL": args.redis, "KEFU_REDIS_PREFIX": f"wsbench-{uuid.uuid4().hex[:6]}"})
         bases = []
         with tempfile.TemporaryDirectory() as d:
             env["KEFU_DATA_DIR"] = d
-            for i in range(2):
+            for i in range(1 if args.embedded else 2):
                 port = free_port()
                 log = Path(d) / f"serve{i}.log"
                 procs.append(
@@ -257,14 +286,20 @@ def main() -> None:
                     if time.monotonic() > deadline:
                         raise SystemExit(f"{b} did not start")
                     time.sleep(0.3)
+            if args.embedded:
+                bases.append(bases[0])
+            cpu0 = sum(cpu_seconds(p.pid) for p in procs)
             asyncio.run(run(bases, s, args.visitors, args.rounds, args.concurrency))
+            print(f"server CPU during the run: {sum(cpu_seconds(p.pid) for p in procs) - cpu0:.1f} s")
     finally:
         for p in procs:
             p.terminate()
         for p in procs:
             p.wait(timeout=15)
-        with psycopg.connect(args.pg, autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not args.embedded:
+            with psycopg.connect(args.pg, autocommit=True) as c:
+                c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        tmp.cleanup()
 
 
 if __name__ == "__main__":

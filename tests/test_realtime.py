@@ -85,3 +85,36 @@ def test_ws_cookie_session(client: Any, make: Any) -> None:
     client.post("/api/v1/auth/login", json={"email": agent.email, "password": "correct horse 1"})
     with client.websocket_connect("/api/v1/ws", headers={"Origin": "http://testserver"}) as ws:
         assert _recv_until(ws, "hello")["agent_id"] == agent.id
+
+
+def test_hub_index_follows_topic_changes() -> None:
+
+    from kefu.core.events import Event
+    from kefu.core.realtime import Hub, Subscriber
+
+    hub = Hub()
+    a, b, late = Subscriber(reveal=True), Subscriber(), Subscriber()
+    a.topics.update(["conversation:1:public", "brand:1"])
+    hub.add(a)
+    hub.add(b)
+    b.topics.add("brand:1")
+    late.topics.add("brand:2")  # topics set before joining the hub count too
+    hub.add(late)
+
+    def got(sub: Subscriber) -> list[str]:
+        out = []
+        while not sub.queue.empty():
+            out.append(json.loads(sub.queue.get_nowait())["event"]["type"])
+        return out
+
+    hub._fanout(Event(type="one", data={"x": 1}, topics=("conversation:1:public",)))
+    hub._fanout(Event(type="both", data={"x": 1}, topics=("brand:1", "conversation:1:public")))
+    hub._fanout(Event(type="two", data={"x": 1}, topics=("brand:2",)))
+    assert (got(a), got(b), got(late)) == (["one", "both"], ["both"], ["two"])
+    b.topics.discard("brand:1")
+    a.topics -= {"brand:1"}
+    hub.remove(late)
+    late.topics.add("brand:1")  # off the hub: no longer indexed
+    hub._fanout(Event(type="three", data={}, topics=("brand:1", "brand:2")))
+    assert (got(a), got(b), got(late)) == ([], [], [])
+    assert hub._index == {"conversation:1:public": {a}}

@@ -99,6 +99,8 @@ def test_websocket_chat_resume_typing_and_notes(client: Any, make: Any, inbox: A
         assert _recv(ws, "message")["message"]["id"] == after
     hist = client.get("/api/v1/widget/messages", params={"after_id": 0}, headers={"X-Kefu-Visitor": token}).json()
     assert [m["body"] for m in hist["items"]][-1] == "bye" and not any(m["body"] == "內部備註" for m in hist["items"])
+    # The live reply (built from its event, no read-back) is exactly what the database rendering gives.
+    assert next(m for m in hist["items"] if m["id"] == live["id"]) == live and "sender_name" in live
 
 
 def test_uploads_type_size_and_access(client: Any, make: Any, inbox: Any, monkeypatch: Any) -> None:

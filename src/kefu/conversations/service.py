@@ -41,6 +41,7 @@ def message_event(m: Message) -> dict[str, Any]:
         "agent_id": m.agent_id,
         "is_note": m.is_note,
         "body": m.body,
+        "content_type": m.content_type,
         "channel": m.channel,
         "attachments": m.attachments,
         "created_at": m.created_at.isoformat(),

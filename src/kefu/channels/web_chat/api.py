@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 import uuid
 from functools import lru_cache
 from pathlib import Path
@@ -290,6 +291,48 @@ def _ws_message(factory: SessionFactory, visitor: Visitor, message_id: int) -> d
         return service.visitor_message(db, visitor, message_id)
 
 
+AGENT_NAME_TTL = 30.0
+_agent_names: dict[int, tuple[str | None, float]] = {}
+
+
+def _agent_name(factory: SessionFactory, agent_id: int) -> str | None:
+    from kefu.auth.models import Agent
+
+    with session_scope(factory) as db:
+        agent = db.get(Agent, agent_id)
+        return agent.name if agent is not None else None
+
+
+async def _live_agent_message(factory: SessionFactory, d: dict[str, Any]) -> dict[str, Any] | None:
+    """A plain agent text reply built from its event, as `service.public_messages` would render it; else None.
+
+    Such a reply has no rich rendering, buttons or notice, so reading it back from the database per visitor and
+    message (a thread-pool hop and four queries) only added latency; the agent's name is cached for seconds.
+    Ownership needs no check: the socket only subscribes to its own conversation's public topic.
+    """
+    if d.get("sender_type") != "agent" or d.get("content_type") != "text" or d.get("attachments"):
+        return None
+    item: dict[str, Any] = {
+        "id": d["id"],
+        "conversation_id": d["conversation_id"],
+        "sender_type": "agent",
+        "body": d["body"],
+        "content_type": "text",
+        "attachments": d["attachments"],
+        "created_at": d["created_at"],
+    }
+    agent_id = d.get("agent_id")
+    if isinstance(agent_id, int):
+        now = time.monotonic()
+        cached = _agent_names.get(agent_id)
+        if cached is None or now - cached[1] > AGENT_NAME_TTL:
+            cached = (await run_in_threadpool(_agent_name, factory, agent_id), now)
+            _agent_names[agent_id] = cached
+        if cached[0] is not None:
+            item["sender_name"] = cached[0]
+    return item
+
+
 @router.websocket("/ws")
 async def visitor_ws(ws: WebSocket) -> None:
     """Visitor realtime: {"op":"resume","last_id":N} replays what was missed, then live messages and typing."""
@@ -332,8 +375,10 @@ async def visitor_ws(ws: WebSocket) -> None:
                     d = event["data"]
                     if d["id"] in seen:
                         continue
-                    # Read back from the database: rendering (rich answers) and buttons are decided in one place.
-                    m = await run_in_threadpool(_ws_message, factory, visitor, int(d["id"]))
+                    # Otherwise read back from the database: rendering (rich answers) and buttons are decided there.
+                    m = await _live_agent_message(factory, d)
+                    if m is None:
+                        m = await run_in_threadpool(_ws_message, factory, visitor, int(d["id"]))
                     if m is not None:
                         await send_message(m)
                 elif event["type"] == "typing" and event["data"].get("sender_type") != "customer":
