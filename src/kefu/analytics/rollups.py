@@ -42,13 +42,31 @@ def start_of(hour: int) -> datetime:
     return EPOCH + timedelta(hours=hour)
 
 
+def read_mark(session: Session, name: str) -> int | None:
+    """A rollup's completeness mark: hours before it are rolled up (None: never rolled up)."""
+    # Read once per session: a dashboard asks for every metric, and each would otherwise re-read the mark.
+    key = ("analytics.complete_until", name)
+    if key not in session.info:
+        session.info[key] = session.scalar(select(RollupState.complete_until).where(RollupState.name == name))
+    return cast("int | None", session.info[key])
+
+
+def advance_mark(session: Session, name: str, until: int, *, touch: bool = False) -> None:
+    """Move a rollup's mark forward to `until` (never back); `touch` records the run even when it does not move."""
+    session.info.pop(("analytics.complete_until", name), None)
+    state = session.get(RollupState, name)
+    if state is None:
+        session.add(RollupState(name=name, complete_until=until, updated_at=utcnow()))
+    elif until > state.complete_until:
+        state.complete_until, state.updated_at = until, utcnow()
+    elif touch:
+        state.updated_at = utcnow()
+    session.flush()
+
+
 def complete_until(session: Session) -> int | None:
     """Hours before this one are rolled up (None: never rolled up)."""
-    # Read once per session: a dashboard asks for every metric, and each would otherwise re-read the mark.
-    key = ("analytics.complete_until", NAME)
-    if key not in session.info:
-        session.info[key] = session.scalar(select(RollupState.complete_until).where(RollupState.name == NAME))
-    return cast("int | None", session.info[key])
+    return read_mark(session, NAME)
 
 
 @dataclass
@@ -86,13 +104,7 @@ def rollup_hours(session: Session, first: int, last: int, *, dry_run: bool = Fal
 
 
 def _advance(session: Session, until: int) -> None:
-    session.info.pop(("analytics.complete_until", NAME), None)
-    state = session.get(RollupState, NAME)
-    if state is None:
-        session.add(RollupState(name=NAME, complete_until=until, updated_at=utcnow()))
-    elif until > state.complete_until:
-        state.complete_until, state.updated_at = until, utcnow()
-    session.flush()
+    advance_mark(session, NAME, until)
 
 
 def backfill(

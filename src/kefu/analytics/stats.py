@@ -29,14 +29,14 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import Executable, and_, case, delete, func, insert, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from kefu.analytics.metrics import BOT_RECONTACT_HOURS, FCR_REPLY_LIMIT, RESOLUTION_BUCKETS
 from kefu.analytics.models import RollupState, TicketStatRollup
-from kefu.analytics.rollups import RollupResult, backfill_chunks, hour_of, start_of
+from kefu.analytics.rollups import RollupResult, advance_mark, backfill_chunks, hour_of, read_mark, start_of
 from kefu.analytics.sql import seconds_between
 from kefu.bot.models import BotState
 from kefu.brands.models import Brand
@@ -259,11 +259,7 @@ def derive(
 
 def complete_until(session: Session) -> int | None:
     """Hours before this one are rolled up (None: never rolled up)."""
-    # Read once per session: a dashboard asks for every metric, and each would otherwise re-read the mark.
-    key = ("analytics.complete_until", NAME)
-    if key not in session.info:
-        session.info[key] = session.scalar(select(RollupState.complete_until).where(RollupState.name == NAME))
-    return cast("int | None", session.info[key])
+    return read_mark(session, NAME)
 
 
 def _store(session: Session, first: int, last: int, rows: Rows) -> None:
@@ -324,15 +320,7 @@ def rollup_hours(session: Session, first: int, last: int, *, dry_run: bool = Fal
 
 
 def _advance(session: Session, until: int) -> None:
-    session.info.pop(("analytics.complete_until", NAME), None)
-    state = session.get(RollupState, NAME)
-    if state is None:
-        session.add(RollupState(name=NAME, complete_until=until, updated_at=utcnow()))
-    elif until > state.complete_until:
-        state.complete_until, state.updated_at = until, utcnow()
-    else:
-        state.updated_at = utcnow()
-    session.flush()
+    advance_mark(session, NAME, until, touch=True)  # refresh reads updated_at as "the previous run"
 
 
 def backfill(
