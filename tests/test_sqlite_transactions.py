@@ -1,4 +1,4 @@
-"""SQLite transactions: requests that only read begin DEFERRED (never wait for a writer); writers BEGIN IMMEDIATE."""
+"""SQLite transactions: reads begin DEFERRED and never wait; writers queue on a gate, then BEGIN IMMEDIATE."""
 
 from __future__ import annotations
 
@@ -79,3 +79,165 @@ def test_concurrent_writers_and_readers_all_succeed(tmp_path: Any) -> None:
     with database.read_sessionmaker() as s:
         assert s.execute(text("SELECT v FROM t")).scalar_one() == 80
     database.dispose()
+
+
+def _no_busy_wait(database: Any) -> None:
+    """busy_timeout=0: two writers that meet inside SQLite fail at once with "database is locked"."""
+    from sqlalchemy import event
+
+    database.engine.dispose()
+
+    @event.listens_for(database.engine, "connect")
+    def _impatient(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA busy_timeout=0")
+
+
+def _hammer(databases: list[Any], threads_each: int, writes: int) -> list[BaseException]:
+    errors: list[BaseException] = []
+
+    def work(database: Any, n: int) -> None:
+        try:
+            for i in range(writes):
+                if (n + i) % 3 == 0:
+                    with database.read_sessionmaker() as s:  # reads mixed in; some turn into writes
+                        s.execute(text("SELECT v FROM t")).scalar_one()
+                        s.execute(text("UPDATE t SET v = v + 1"))
+                        s.commit()
+                else:
+                    with database.sessionmaker() as s:
+                        s.execute(text("SELECT v FROM t")).scalar_one()
+                        s.execute(text("UPDATE t SET v = v + 1"))
+                        s.commit()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(db, n)) for db in databases for n in range(threads_each)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return errors
+
+
+def test_many_writer_threads_never_meet_in_sqlites_busy_handler(tmp_path: Any) -> None:
+    database = _database(tmp_path)
+    _no_busy_wait(database)  # without the writer gate the first collision would raise "database is locked"
+    errors = _hammer([database], threads_each=16, writes=15)
+    assert not errors, errors[:3]
+    with database.read_sessionmaker() as s:
+        assert s.execute(text("SELECT v FROM t")).scalar_one() == 16 * 15
+    database.dispose()
+
+
+def test_writers_of_two_engines_on_one_file_take_turns_on_the_file_lock(tmp_path: Any) -> None:
+    from kefu.core.db import Database
+
+    first = _database(tmp_path)
+    second = Database(first.url)  # its own gate: like another server process (flock is per open file)
+    for database in (first, second):
+        _no_busy_wait(database)
+    errors = _hammer([first, second], threads_each=6, writes=15)
+    assert not errors, errors[:3]
+    with first.read_sessionmaker() as s:
+        assert s.execute(text("SELECT v FROM t")).scalar_one() == 2 * 6 * 15
+    first.dispose()
+    second.dispose()
+
+
+def test_writers_get_their_turn_in_arrival_order(tmp_path: Any) -> None:
+    from kefu.core.db import WriterGate
+
+    gate = WriterGate(str(tmp_path / "fifo-writer"))
+    assert gate.acquire(timeout=5)
+    order: list[int] = []
+    threads = []
+    for n in range(8):
+        th = threading.Thread(target=lambda n=n: (gate.acquire(timeout=30), order.append(n), gate.release()))
+        th.start()
+        threads.append(th)
+        deadline = time.monotonic() + 10
+        while gate.queued() < n + 1 and time.monotonic() < deadline:  # enqueued before the next one starts
+            time.sleep(0.001)
+    gate.release()
+    for th in threads:
+        th.join()
+    assert order == list(range(8))
+    assert gate.waits == 8
+    gate.close()
+
+
+def test_a_writer_gate_wait_that_times_out_leaves_the_queue(tmp_path: Any) -> None:
+    from kefu.core.db import WriterGate
+
+    gate = WriterGate(None)
+    assert gate.acquire(timeout=1)
+    assert not gate.acquire(timeout=0.05)  # nobody released: the caller falls back to SQLite's busy handler
+    assert gate.queued() == 0
+    gate.release()
+    assert gate.acquire(timeout=1)
+    gate.release()
+
+
+def test_a_rolled_back_writer_hands_the_lock_on(tmp_path: Any) -> None:
+    from kefu.core.db import session_scope, writer_gate
+
+    database = _database(tmp_path)
+    try:
+        with session_scope(database.sessionmaker) as s:
+            s.execute(text("UPDATE t SET v = 5"))
+            raise RuntimeError("handler failed")
+    except RuntimeError:
+        pass
+    done = threading.Event()
+
+    def write() -> None:
+        with session_scope(database.sessionmaker) as s:
+            s.execute(text("UPDATE t SET v = v + 1"))
+        done.set()
+
+    th = threading.Thread(target=write)
+    th.start()
+    th.join(timeout=20)
+    assert done.is_set()
+    gate = writer_gate(database.engine)
+    assert gate is not None and gate.queued() == 0
+    with database.read_sessionmaker() as s:
+        assert s.execute(text("SELECT v FROM t")).scalar_one() == 1
+    database.dispose()
+
+
+def test_an_after_commit_hook_may_write_again(tmp_path: Any) -> None:
+    from kefu.core.db import after_commit, session_scope
+
+    database = _database(tmp_path)
+
+    def again() -> None:  # runs on the same thread once the first COMMIT returned: the lock is already passed on
+        with session_scope(database.sessionmaker) as s2:
+            s2.execute(text("UPDATE t SET v = v + 100"))
+
+    with session_scope(database.sessionmaker) as s:
+        s.execute(text("UPDATE t SET v = v + 1"))
+        after_commit(s, again)
+    with database.read_sessionmaker() as s:
+        assert s.execute(text("SELECT v FROM t")).scalar_one() == 101
+    database.dispose()
+
+
+def test_checkpoints_run_in_the_background_not_in_commits(tmp_path: Any) -> None:
+    from kefu.core.db import checkpointer, session_scope
+
+    database = _database(tmp_path)
+    with database.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 0  # commits never checkpoint
+        conn.rollback()
+    ckpt = checkpointer(database.engine)
+    assert ckpt is not None
+    for _ in range(20):
+        with session_scope(database.sessionmaker) as s:
+            s.execute(text("UPDATE t SET v = v + 1"))
+    deadline = time.monotonic() + 20
+    while ckpt.runs == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ckpt.runs >= 1
+    database.dispose()  # stops the thread
+    assert not [th for th in threading.enumerate() if th.name == "kefu-sqlite-checkpoint"]

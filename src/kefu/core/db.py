@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import logging
+import os
 import re
+import sqlite3
 import threading
+import time
+import weakref
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
@@ -68,7 +75,8 @@ def utcnow() -> datetime:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
-    # WAL lets readers proceed during writes; NORMAL is durable across app crashes in WAL mode.
+    # WAL lets readers proceed during writes. NORMAL syncs the WAL only at checkpoints: a commit survives an
+    # application or process crash, but an OS crash or power loss may roll back the last commits (docs/DEPLOYING.md).
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
@@ -76,11 +84,168 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+class WriterGate:
+    """One SQLite writer at a time: this process's threads queue first come, first served; processes on a file lock.
+
+    SQLite's busy handler sleeps 1, 2, 5 … up to 100 ms between tries and lets whoever tries at the right instant
+    win, so under load some writers waited seconds. Here a writer waits on a lock that is handed to the next
+    waiter in order the moment the previous writer has committed, and only the holder asks SQLite for the write
+    lock. Across processes the holder also takes an exclusive flock on a sidecar file (`<db>-writer`), a blocking
+    kernel wait without polling; processes that do not use it (the sqlite3 shell) still meet in the busy handler.
+    """
+
+    def __init__(self, lock_path: str | None) -> None:
+        self._mutex = threading.Lock()
+        self._held = False
+        self._waiters: deque[threading.Lock] = deque()
+        self._lock_path = lock_path
+        self._fd: int | None = None
+        self.waits = 0  # writers that had to queue (benchmarks, tests)
+        self.wait_seconds = 0.0
+        self.hold_seconds = 0.0
+        self.acquired = 0
+        self._since = 0.0
+
+    def acquire(self, timeout: float) -> bool:
+        """Wait for this process's turn, then for the file lock; False if the turn did not come within timeout."""
+        t0 = time.perf_counter()
+        with self._mutex:
+            if not self._held and not self._waiters:
+                self._held, turn = True, None
+            else:
+                turn = threading.Lock()
+                turn.acquire()
+                self._waiters.append(turn)
+        if turn is not None and not turn.acquire(timeout=timeout):
+            with self._mutex:
+                if turn in self._waiters:  # else handed over just as the wait timed out: the turn is ours
+                    self._waiters.remove(turn)
+                    return False
+        if self._lock_path is not None:
+            if self._fd is None:
+                self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)  # blocks in the kernel, GIL released; freed if the process dies
+        self._since = time.perf_counter()
+        self.acquired += 1
+        if turn is not None:
+            self.waits += 1
+        self.wait_seconds += self._since - t0
+        return True
+
+    def release(self) -> None:
+        """End this writer's turn and hand it to the longest-waiting thread."""
+        self.hold_seconds += time.perf_counter() - self._since
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        with self._mutex:
+            if self._waiters:
+                self._waiters.popleft().release()  # stays held: ownership passes straight to the next in line
+            else:
+                self._held = False
+
+    def queued(self) -> int:
+        """Threads waiting for their turn."""
+        with self._mutex:
+            return len(self._waiters)
+
+    def close(self) -> None:
+        """Close the lock file (the engine was disposed)."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+
+class Checkpointer:
+    """Copies the WAL back into the database from a background thread, so no request's commit pays for it.
+
+    With SQLite's automatic checkpoint the commit that grows the WAL past 1000 pages copies them and fsyncs the
+    database file before its caller hears back. Here connections set wal_autocheckpoint=0 and this thread runs a
+    PASSIVE checkpoint (it waits for no reader or writer) at most every `interval` seconds after commits; a
+    checkpoint that cannot finish (a long reader) is simply retried after the next commits.
+    """
+
+    def __init__(self, path: str, interval: float = 0.5) -> None:
+        self.path, self.interval = path, interval
+        self._wake = threading.Event()
+        self._stop: threading.Event | None = None  # the running thread's stop signal
+        self._start = threading.Lock()
+        self._worker: threading.Thread | None = None
+        self.runs = 0
+
+    def committed(self) -> None:
+        """A transaction committed: checkpoint soon (starts the thread on first use, again after stop())."""
+        if self._stop is None:
+            with self._start:
+                if self._stop is None:
+                    self._stop = threading.Event()
+                    worker = threading.Thread(
+                        target=self._loop, args=(self._stop,), name="kefu-sqlite-checkpoint", daemon=True
+                    )
+                    worker.start()
+                    self._worker = worker
+        self._wake.set()
+
+    def _loop(self, stop: threading.Event) -> None:
+        conn = sqlite3.connect(self.path, timeout=1, isolation_level=None, check_same_thread=False)
+        try:
+            while True:
+                self._wake.wait()
+                if stop.is_set():
+                    return
+                if stop.wait(self.interval):  # let commits accumulate: one checkpoint per interval at most
+                    return
+                self._wake.clear()
+                self.checkpoint(conn)
+        finally:
+            conn.close()
+
+    def checkpoint(self, conn: sqlite3.Connection) -> None:
+        """One PASSIVE checkpoint; errors are logged, never raised (the next commit retries)."""
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            self.runs += 1
+        except sqlite3.Error:
+            logging.getLogger("kefu.db").warning("WAL checkpoint failed", exc_info=True)
+
+    def stop(self) -> None:
+        """Stop the thread (engine disposed; the last connection to close checkpoints what is left)."""
+        with self._start:
+            stop, self._stop, worker, self._worker = self._stop, None, self._worker, None
+        if stop is not None:
+            stop.set()
+            self._wake.set()
+        if worker is not None and worker is not threading.current_thread():
+            worker.join(timeout=5)  # its connection is closed when this returns
+
+
+def _pool_info(dbapi_conn: Any) -> dict[str, Any]:
+    try:
+        info: dict[str, Any] = dbapi_conn.info
+    except (AttributeError, NotImplementedError):  # the dialect's first-connect probe has no pool record
+        return {}
+    return info
+
+
+_GATES: weakref.WeakKeyDictionary[Engine, WriterGate] = weakref.WeakKeyDictionary()
+_CHECKPOINTERS: weakref.WeakKeyDictionary[Engine, Checkpointer] = weakref.WeakKeyDictionary()
+
+
+def writer_gate(engine: Engine) -> WriterGate | None:
+    """The writer gate of a SQLite engine made by make_engine (None for other engines)."""
+    return _GATES.get(engine)
+
+
+def checkpointer(engine: Engine) -> Checkpointer | None:
+    """The background WAL checkpointer of a SQLite file engine made by make_engine (None otherwise)."""
+    return _CHECKPOINTERS.get(engine)
+
+
 def make_engine(url: str, *, pool: bool = True) -> Engine:
     """Create an engine with kefu's per-backend tuning."""
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
+        path = url.split("///", 1)[-1].split("?", 1)[0]
+        on_disk = bool(path) and path != ":memory:" and not path.startswith("file:")
+        if on_disk:
             from pathlib import Path
 
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -91,30 +256,33 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
             json_serializer=_json_dumps,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        gate = WriterGate(f"{path}-writer" if on_disk else None)
+        _GATES[engine] = gate
+        ckpt = Checkpointer(path) if on_disk else None
+        if ckpt is not None:
+            _CHECKPOINTERS[engine] = ckpt
 
         @event.listens_for(engine, "connect")
         def _no_autobegin(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None  # kefu emits BEGIN itself (below)
-
-        # Writers of this process queue on a lock instead of polling in SQLite's busy handler, which sleeps up to
-        # 100 ms between tries: with dozens of waiting threads the unlucky ones waited seconds. Only the writer
-        # holding it asks SQLite for the write lock; writers of other processes still meet in the busy handler.
-        writers = threading.Lock()
+            if ckpt is not None:
+                dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer's thread does it
 
         def _take_write_lock(conn: Any) -> None:
-            # Bounded: a stuck holder degrades to the busy handler instead of hanging this thread.
-            if not conn.info.get(_WRITER) and writers.acquire(timeout=30):
+            # Bounded: a stuck holder in this process degrades to the busy handler instead of hanging this thread.
+            if not conn.info.get(_WRITER) and gate.acquire(timeout=30):
                 conn.info[_WRITER] = True
 
         def _release(info: dict[str, Any]) -> None:
             if info.pop(_WRITER, False):
-                writers.release()
+                gate.release()
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
-            # Writers take the write lock up front (BEGIN IMMEDIATE waits in the busy handler; a deferred writer
-            # would fail with SQLITE_BUSY when upgrading). Read-intent transactions (READS) begin deferred: in WAL
-            # mode they read a snapshot and never wait for, or block, a writer.
+            # Writers take the write lock up front (BEGIN IMMEDIATE; a deferred writer's snapshot could be stale
+            # when it first writes, which fails with SQLITE_BUSY_SNAPSHOT and would need the whole unit of work
+            # retried). Read-intent transactions (READS) begin deferred: in WAL mode they read a snapshot and
+            # never wait for, or block, a writer.
             deferred = conn.get_execution_options().get(_BEGIN_OPTION) == "DEFERRED"
             conn.info[_DEFERRED] = deferred
             if not deferred:
@@ -131,17 +299,38 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
                 cursor.execute("COMMIT")
                 cursor.execute("BEGIN IMMEDIATE")
 
-        @event.listens_for(engine, "commit")
-        @event.listens_for(engine, "rollback")
-        def _end(conn: Any) -> None:
-            # Released just before COMMIT/ROLLBACK runs, so a thread that writes again from an after-commit hook
-            # never waits for itself; the next writer may meet the busy handler for the instant the COMMIT takes.
-            _release(conn.info)
+        dialect_commit, dialect_rollback = engine.dialect.do_commit, engine.dialect.do_rollback
+
+        def _do_commit(dbapi_conn: Any) -> None:
+            # The lock passes on once COMMIT has returned, so the next writer's BEGIN IMMEDIATE never meets this
+            # COMMIT in the busy handler; still before the session's after-commit hooks, so a hook that writes
+            # again never waits for itself.
+            try:
+                dialect_commit(dbapi_conn)
+            finally:
+                _release(_pool_info(dbapi_conn))
+            if ckpt is not None:
+                ckpt.committed()
+
+        def _do_rollback(dbapi_conn: Any) -> None:
+            try:
+                dialect_rollback(dbapi_conn)
+            finally:
+                _release(_pool_info(dbapi_conn))
+
+        engine.dialect.do_commit = _do_commit  # type: ignore[method-assign,assignment]
+        engine.dialect.do_rollback = _do_rollback  # type: ignore[method-assign,assignment]
 
         @event.listens_for(engine, "checkin")
         def _checkin(_dbapi_conn: Any, record: Any) -> None:
             if record is not None:
                 _release(record.info)  # a connection returned without commit or rollback (error paths)
+
+        @event.listens_for(engine, "engine_disposed")
+        def _disposed(_conn: Any) -> None:
+            if ckpt is not None:
+                ckpt.stop()
+            gate.close()
 
         return engine
     if url.startswith("postgresql://"):
