@@ -23,9 +23,9 @@ from kefu.auth.models import Agent
 from kefu.auth.permissions import Principal
 from kefu.bot.models import BotState
 from kefu.brands.models import Brand
+from kefu.brands.service import get_brand
 from kefu.complaints.models import Complaint, RegulatorCase
 from kefu.conversations.models import Conversation, Message
-from kefu.core.access import ensure_brand
 from kefu.core.db import utcnow
 from kefu.core.errors import InvalidInput, NotFound
 from kefu.customers.models import Customer, Organization
@@ -76,9 +76,7 @@ def resolve_filters(
     if end - start > timedelta(days=MAX_RANGE_DAYS):
         raise InvalidInput(f"The period may span at most {MAX_RANGE_DAYS} days.")
     if brand_id is not None:
-        if session.get(Brand, brand_id) is None:
-            raise NotFound("Brand not found.")
-        ensure_brand(principal, brand_id, "Brand")
+        get_brand(session, brand_id, principal)
         brands: tuple[int, ...] = (brand_id,)
     elif principal is not None and principal.brand_ids is not None:
         brands = tuple(sorted(principal.brand_ids))

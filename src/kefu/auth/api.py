@@ -29,8 +29,9 @@ from kefu.auth.schemas import (
 )
 from kefu.auth.service import get_visible_agent
 from kefu.core import like
+from kefu.core.access import get_in_brand
 from kefu.core.config import Settings
-from kefu.core.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
+from kefu.core.errors import Forbidden, TooManyRequests, Unauthorized
 from kefu.core.pagination import Page, keyset_page
 from kefu.web.routing import Router
 
@@ -228,7 +229,5 @@ def set_members(
     principal: Annotated[Principal, Depends(require("teams:manage"))],
 ) -> None:
     """Replace a team's members."""
-    team = db.get(Team, team_id)
-    if team is None or not principal.can_access_brand(team.brand_id):
-        raise NotFound(f"Team {team_id} not found.")
+    team = get_in_brand(db, Team, team_id, principal, f"Team {team_id}")
     service.set_team_members(db, team, [(m.agent_id, m.is_lead) for m in body.members], principal)

@@ -15,6 +15,7 @@ from kefu.audit.service import record
 from kefu.auth.models import ROLES, Agent, AgentBrand, ApiToken, AuthSession, LoginAttempt, Team, TeamMember
 from kefu.auth.permissions import Principal, permissions_for
 from kefu.brands.models import Brand
+from kefu.core.access import find_in_brand
 from kefu.core.config import Settings
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
@@ -548,5 +549,4 @@ def team_member_ids(session: Session, team_ids: list[int]) -> dict[int, set[int]
 
 def team_in_brands(session: Session, team_id: int, principal: Principal) -> Team | None:
     """The team when it exists in one of the principal's brands, else None."""
-    team = session.get(Team, team_id)
-    return team if team is not None and principal.can_access_brand(team.brand_id) else None
+    return find_in_brand(session, Team, team_id, principal)

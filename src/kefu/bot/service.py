@@ -23,6 +23,7 @@ from kefu.bot.policy import BotSettings, Decision, Memory, Turn, decide, thresho
 from kefu.brands.models import Brand
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.service import add_message
+from kefu.core.access import get_in_brand
 from kefu.core.chinese import convert
 from kefu.core.db import session_scope, utcnow
 from kefu.core.errors import Conflict, InvalidInput, NotFound
@@ -758,12 +759,8 @@ def list_review(
 
 
 def _review_item(session: Session, item_id: int, principal: Principal) -> BotReviewItem:
-    from kefu.core.access import ensure_brand
 
-    item = session.get(BotReviewItem, item_id)
-    if item is None:
-        raise NotFound(f"Review item {item_id} not found.")
-    ensure_brand(principal, item.brand_id, "Review item")
+    item = get_in_brand(session, BotReviewItem, item_id, principal, f"Review item {item_id}")
     if item.status != "open":
         raise Conflict(f"Review item {item_id} is already {item.status}.")
     return item

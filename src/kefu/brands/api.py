@@ -12,8 +12,7 @@ from kefu.auth.permissions import Principal
 from kefu.brands import service
 from kefu.brands.models import Brand, Inbox
 from kefu.brands.schemas import BrandCreate, BrandOut, BrandUpdate, InboxCreate, InboxOut, InboxUpdate
-from kefu.core.access import scope_to_brands
-from kefu.core.errors import NotFound
+from kefu.core.access import get_in_brand, scope_to_brands
 from kefu.web.routing import Router
 
 router = Router(prefix="/api/v1", tags=["brands"])
@@ -97,10 +96,7 @@ def _inbox_out(inbox: Inbox) -> InboxOut:
 
 
 def _inbox(db: DB, inbox_id: int, principal: Principal) -> Inbox:
-    inbox = db.get(Inbox, inbox_id)
-    if inbox is None or not principal.can_access_brand(inbox.brand_id):
-        raise NotFound(f"Inbox {inbox_id} not found.")
-    return inbox
+    return get_in_brand(db, Inbox, inbox_id, principal, f"Inbox {inbox_id}")
 
 
 @router.get("/inboxes/{inbox_id}", response_model=InboxOut)

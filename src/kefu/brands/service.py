@@ -14,7 +14,7 @@ from kefu.audit.service import record
 from kefu.auth.permissions import Principal
 from kefu.brands.commands import UpdateBrand, changes_of, ensure
 from kefu.brands.models import CHANNEL_KINDS, DEFAULT_TIERS, Brand, Inbox
-from kefu.core.access import ensure_brand
+from kefu.core.access import ensure_brand, find_in_brand
 from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.tickets.intake import check_policy
 from kefu.tickets.models import TicketCounter
@@ -413,8 +413,7 @@ def brand_inboxes(session: Session, brand_id: int) -> list[Inbox]:
 
 def inbox_in_brands(session: Session, inbox_id: int, principal: Principal) -> Inbox | None:
     """The inbox when it exists in one of the principal's brands, else None."""
-    inbox = session.get(Inbox, inbox_id)
-    return inbox if inbox is not None and principal.can_access_brand(inbox.brand_id) else None
+    return find_in_brand(session, Inbox, inbox_id, principal)
 
 
 def board_inbox(session: Session, brand_id: int) -> Inbox | None:

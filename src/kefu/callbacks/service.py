@@ -35,7 +35,7 @@ from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
 from kefu.brands.service import get_brand
 from kefu.callbacks.models import OUTCOMES, SOURCES, Callback
-from kefu.core.access import ensure_brand
+from kefu.core.access import get_in_brand, ref_in_brand
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from kefu.core.events import publish
@@ -294,9 +294,7 @@ def book(
     customer = None
     ticket: Ticket | None = None
     if ticket_id is not None:
-        ticket = session.get(Ticket, ticket_id)
-        if ticket is None or ticket.brand_id != brand_id:
-            raise NotFound("Ticket not found.")
+        ticket = ref_in_brand(session, Ticket, ticket_id, brand_id, "", "Ticket not found.", NotFound)
         customer_id = ticket.customer_id
     else:
         customer, _ = find_or_create_by_identity(session, brand_id, "phone", phone.strip(), name or None)
@@ -414,10 +412,7 @@ def ticket_number(session: Session, cb: Callback) -> str:
 
 def get_callback(session: Session, callback_id: int, principal: Principal) -> Callback:
     """One call-back the principal may see."""
-    cb = session.get(Callback, callback_id)
-    if cb is None:
-        raise NotFound("Call-back not found.")
-    ensure_brand(principal, cb.brand_id, "Call-back")
+    cb = get_in_brand(session, Callback, callback_id, principal, "Call-back")
     return cb
 
 

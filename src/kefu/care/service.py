@@ -46,9 +46,9 @@ from kefu.care.models import CareFlowEvent, CareOpportunity, CareReason, CareSta
 from kefu.conversations.commands import PostMessage, UpdateConversation
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.service import post_message, update_conversation
-from kefu.core.access import ensure_brand
+from kefu.core.access import ensure_brand, get_in_brand
 from kefu.core.db import utcnow
-from kefu.core.errors import Conflict, InvalidInput, NotFound
+from kefu.core.errors import Conflict, InvalidInput
 from kefu.core.events import publish
 from kefu.customers.models import Customer
 from kefu.knowledge.models import FaqEntry
@@ -516,10 +516,7 @@ def queue(
 
 def get_opportunity(session: Session, opportunity_id: int, principal: Principal) -> CareOpportunity:
     """One opportunity the principal may see (404 otherwise)."""
-    opp = session.get(CareOpportunity, opportunity_id)
-    if opp is None:
-        raise NotFound("Care opportunity not found.")
-    ensure_brand(principal, opp.brand_id, "Care opportunity")
+    opp = get_in_brand(session, CareOpportunity, opportunity_id, principal, "Care opportunity")
     return opp
 
 

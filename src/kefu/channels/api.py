@@ -18,11 +18,11 @@ from kefu.auth.deps import DB, optional_principal, require
 from kefu.auth.permissions import Principal
 from kefu.channels import config, media, outbox, testsend
 from kefu.channels import jobs as _jobs  # noqa: F401 - registers channel jobs (create_app does not load jobs)
+from kefu.channels.downloads import attachment_for
 from kefu.channels.email import jobs as _email_jobs  # noqa: F401
-from kefu.channels.models import ChannelAttachment, OutboxMessage
-from kefu.channels.storage import path_of
+from kefu.channels.models import OutboxMessage
+from kefu.channels.web_chat.service import visitor_attachment
 from kefu.channels.web_chat.token import verify
-from kefu.conversations.models import Conversation
 from kefu.conversations.schemas import MessageOut
 from kefu.conversations.service import get_conversation
 from kefu.core.access import ensure_brand
@@ -60,27 +60,13 @@ def download_attachment(
     attachment_id: int, request: Request, db: DB, principal: MaybePrincipal, vt: str | None = None
 ) -> FileResponse:
     """A stored file, as a download (agents of the brand, or the visitor of that conversation)."""
-    row = db.get(ChannelAttachment, attachment_id)
-    if row is None:
-        raise NotFound("Attachment not found.")
     if principal is not None:
-        if not principal.can("conversations:read"):
-            raise NotFound("Attachment not found.")
-        ensure_brand(principal, row.brand_id, "Attachment")
+        row, path = attachment_for(db, attachment_id, principal)  # the same checks as the console's download
     else:
         visitor = verify(request.headers.get("x-kefu-visitor") or vt)
         if visitor is None:
             raise Unauthorized("Visitor token or agent credentials required.")
-        conv = db.get(Conversation, row.conversation_id) if row.conversation_id else None
-        if (
-            conv is None
-            or conv.inbox_id != visitor.inbox_id
-            or conv.external_thread_id != f"visitor:{visitor.visitor_id}"
-        ):
-            raise NotFound("Attachment not found.")
-    path = path_of(row)
-    if not path.exists():
-        raise NotFound("Attachment file is missing.")
+        row, path = visitor_attachment(db, visitor, attachment_id)
     # Always a download, never rendered inline under our origin (uploaded HTML/SVG cannot run as a page).
     return FileResponse(
         path,

@@ -10,16 +10,15 @@ from kefu.auth.permissions import Principal
 from kefu.channels.models import ChannelAttachment
 from kefu.channels.storage import path_of
 from kefu.conversations import service as conv_service
-from kefu.core.access import ensure_brand
+from kefu.core.access import get_in_brand
 from kefu.core.errors import NotFound
 
 
 def attachment_for(session: Session, attachment_id: int, principal: Principal) -> tuple[ChannelAttachment, Path]:
     """The attachment row and its file, or 404 for anyone who could not open its conversation."""
-    row = session.get(ChannelAttachment, attachment_id)
-    if row is None or not principal.can("conversations:read"):
+    if not principal.can("conversations:read"):
         raise NotFound("Attachment not found.")
-    ensure_brand(principal, row.brand_id, "Attachment")
+    row = get_in_brand(session, ChannelAttachment, attachment_id, principal, "Attachment")
     if row.conversation_id is not None:
         # Raises NotFound exactly where the conversation page would.
         conv_service.get_conversation(session, row.conversation_id, principal)

@@ -27,9 +27,9 @@ from kefu.brands.service import get_brand
 from kefu.complaints.commands import UpdateComplaint, UpdateRegulatorCase, changes_of, ensure
 from kefu.complaints.models import COMPLAINT_LEVELS, Complaint, RegulatorCase
 from kefu.complaints.punctuality import DeadlineStats, by_month, year_range
-from kefu.core.access import ensure_brand
+from kefu.core.access import get_in_brand, ref_in_brand
 from kefu.core.db import utcnow
-from kefu.core.errors import Conflict, InvalidInput, NotFound
+from kefu.core.errors import Conflict, InvalidInput
 from kefu.core.events import publish
 from kefu.core.pagination import keyset_page
 from kefu.customers.models import Customer
@@ -184,10 +184,7 @@ def complaint_event(c: Complaint, t: Ticket) -> dict[str, Any]:
 
 def get_complaint(session: Session, complaint_id: int, actor: Principal | None) -> Complaint:
     """A complaint (404 when missing or in another brand)."""
-    c = session.get(Complaint, complaint_id)
-    if c is None:
-        raise NotFound(f"Complaint {complaint_id} not found.")
-    ensure_brand(actor, c.brand_id, "Complaint")
+    c = get_in_brand(session, Complaint, complaint_id, actor, f"Complaint {complaint_id}")
     return c
 
 
@@ -355,9 +352,13 @@ def create_regulator_case(
     brand = get_brand(session, brand_id, actor)
     received = _now(received_at)
     if complaint_id is not None:
-        comp = session.get(Complaint, complaint_id)
-        if comp is None or comp.brand_id != brand_id:
-            raise InvalidInput(f"Complaint {complaint_id} does not exist in this brand.")
+        ref_in_brand(
+            session,
+            Complaint,
+            complaint_id,
+            brand_id,
+            f"Complaint {complaint_id}",
+        )
     ticket = tickets.create_ticket(
         session,
         brand_id=brand_id,
@@ -405,10 +406,7 @@ def create_regulator_case(
 
 def get_regulator_case(session: Session, case_id: int, actor: Principal | None) -> RegulatorCase:
     """A regulator case (404 when missing or in another brand)."""
-    c = session.get(RegulatorCase, case_id)
-    if c is None:
-        raise NotFound(f"Regulator case {case_id} not found.")
-    ensure_brand(actor, c.brand_id, "Regulator case")
+    c = get_in_brand(session, RegulatorCase, case_id, actor, f"Regulator case {case_id}")
     return c
 
 

@@ -16,10 +16,10 @@ from kefu.auth.service import ensure_assignable
 from kefu.brands.models import Inbox
 from kefu.conversations.commands import CreateConversation, PostMessage, UpdateConversation, changes_of, ensure
 from kefu.conversations.models import SENDER_TYPES, Conversation, Message
-from kefu.core.access import ensure_brand
+from kefu.core.access import ensure_brand, get_in_brand, ref_in_brand
 from kefu.core.db import utcnow
 from kefu.core.enums import ChannelKind
-from kefu.core.errors import InvalidInput, NotFound
+from kefu.core.errors import InvalidInput
 from kefu.core.events import publish
 from kefu.core.pagination import keyset_page
 from kefu.customers.models import Customer
@@ -58,13 +58,9 @@ def create_conversation(
     cmd = ensure(CreateConversation, command)
     brand_id, customer_id, inbox_id = cmd.brand_id, cmd.customer_id, cmd.inbox_id
     ensure_brand(actor, brand_id, "Brand")
-    customer = session.get(Customer, customer_id)
-    if customer is None or customer.brand_id != brand_id:
-        raise InvalidInput(f"Customer {customer_id} does not exist in this brand.")
+    ref_in_brand(session, Customer, customer_id, brand_id, f"Customer {customer_id}")
     if inbox_id is not None:
-        inbox = session.get(Inbox, inbox_id)
-        if inbox is None or inbox.brand_id != brand_id:
-            raise InvalidInput(f"Inbox {inbox_id} does not exist in this brand.")
+        ref_in_brand(session, Inbox, inbox_id, brand_id, f"Inbox {inbox_id}")
     conv = Conversation(
         brand_id=brand_id,
         customer_id=customer_id,
@@ -87,10 +83,7 @@ def create_conversation(
 
 def get_conversation(session: Session, conversation_id: int, principal: Principal | None) -> Conversation:
     """Conversation by id (404 if missing or not visible)."""
-    conv = session.get(Conversation, conversation_id)
-    if conv is None:
-        raise NotFound(f"Conversation {conversation_id} not found.")
-    ensure_brand(principal, conv.brand_id, "Conversation")
+    conv = get_in_brand(session, Conversation, conversation_id, principal, f"Conversation {conversation_id}")
     return conv
 
 
@@ -181,9 +174,7 @@ def update_conversation(
     if changes.get("assignee_id") is not None:
         ensure_assignable(session, changes["assignee_id"], conv.brand_id)  # same brand, may reply (kefu.auth.service)
     if changes.get("team_id") is not None:
-        team = session.get(Team, changes["team_id"])
-        if team is None or team.brand_id != conv.brand_id:
-            raise InvalidInput(f"Team {changes['team_id']} does not exist in this brand.")
+        ref_in_brand(session, Team, changes["team_id"], conv.brand_id, f"Team {changes['team_id']}")
     was_closed = conv.status == "closed"
     for key, value in changes.items():
         if key in ("status", "subject") and value is None:

@@ -11,7 +11,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from kefu.core.errors import NotFound
+from kefu.core.errors import InvalidInput, NotFound, ProblemError
 
 
 class BrandScope(Protocol):
@@ -48,6 +48,31 @@ def get_in_brand(session: Session, model: type[Row], row_id: int, principal: Bra
     if row is None:
         raise NotFound(f"{what} not found.")
     ensure_brand(principal, int(row.brand_id), what)
+    return row
+
+
+def find_in_brand(session: Session, model: type[Row], row_id: int, principal: BrandScope | None) -> Row | None:
+    """The row with this primary key if it exists and the caller may see its brand, else None."""
+    row = session.get(model, row_id)
+    if row is None or (principal is not None and not principal.can_access_brand(int(row.brand_id))):
+        return None
+    return row
+
+
+def ref_in_brand(
+    session: Session,
+    model: type[Row],
+    row_id: int,
+    brand_id: int,
+    what: str,
+    message: str = "",
+    error: type[ProblemError] = InvalidInput,
+) -> Row:
+    """A row of `brand_id` by id (a reference in a command, a public page's item): one error alike for missing rows
+    and rows of another brand, 422 by default."""
+    row = session.get(model, row_id)
+    if row is None or int(row.brand_id) != brand_id:
+        raise error(message or f"{what} does not exist in this brand.")
     return row
 
 

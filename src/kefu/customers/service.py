@@ -16,8 +16,8 @@ from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
 from kefu.brands.service import get_brand, tier_for
 from kefu.conversations.models import Conversation
-from kefu.core.access import ensure_brand
-from kefu.core.errors import Conflict, InvalidInput, NotFound
+from kefu.core.access import get_in_brand, ref_in_brand
+from kefu.core.errors import Conflict, InvalidInput
 from kefu.core.events import publish
 from kefu.core.like import pattern
 from kefu.core.pagination import keyset_page
@@ -34,17 +34,18 @@ def _brand_of(session: Session, brand_id: int, principal: Principal | None) -> B
 def _check_org(session: Session, brand_id: int, organization_id: int | None) -> None:
     if organization_id is None:
         return
-    org = session.get(Organization, organization_id)
-    if org is None or org.brand_id != brand_id:
-        raise InvalidInput(f"Organization {organization_id} does not exist in this brand.")
+    ref_in_brand(
+        session,
+        Organization,
+        organization_id,
+        brand_id,
+        f"Organization {organization_id}",
+    )
 
 
 def get_customer(session: Session, customer_id: int, principal: Principal | None) -> Customer:
     """Customer by id (404 when missing or in another brand)."""
-    c = session.get(Customer, customer_id)
-    if c is None:
-        raise NotFound(f"Customer {customer_id} not found.")
-    ensure_brand(principal, c.brand_id, "Customer")
+    c = get_in_brand(session, Customer, customer_id, principal, f"Customer {customer_id}")
     return c
 
 
@@ -541,17 +542,12 @@ def join_domain_customers(session: Session, org: Organization, limit: int = 10_0
 def _check_team(session: Session, brand_id: int, team_id: int | None) -> None:
     if team_id is None:
         return
-    team = session.get(Team, team_id)
-    if team is None or team.brand_id != brand_id:
-        raise InvalidInput(f"Team {team_id} does not exist in this brand.")
+    ref_in_brand(session, Team, team_id, brand_id, f"Team {team_id}")
 
 
 def get_organization(session: Session, org_id: int, principal: Principal | None) -> Organization:
     """Organization by id (404 when missing or not visible)."""
-    org = session.get(Organization, org_id)
-    if org is None:
-        raise NotFound(f"Organization {org_id} not found.")
-    ensure_brand(principal, org.brand_id, "Organization")
+    org = get_in_brand(session, Organization, org_id, principal, f"Organization {org_id}")
     return org
 
 

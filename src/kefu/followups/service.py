@@ -25,9 +25,9 @@ from kefu.account_security.models import DEFAULT_FOLLOW_UP, SECURITY_CATEGORIES
 from kefu.audit.service import record
 from kefu.auth.permissions import Principal
 from kefu.brands.service import get_brand
-from kefu.core.access import ensure_brand
+from kefu.core.access import get_in_brand
 from kefu.core.db import utcnow
-from kefu.core.errors import Conflict, InvalidInput, NotFound
+from kefu.core.errors import Conflict, InvalidInput
 from kefu.core.events import publish
 from kefu.followups.commands import CreateFollowUpRule, ensure
 from kefu.followups.models import OUTCOMES, FollowUp, FollowUpRule
@@ -68,10 +68,7 @@ def list_rules(session: Session, actor: Principal, brand_id: int) -> list[Follow
 
 def get_rule(session: Session, rule_id: int, actor: Principal) -> FollowUpRule:
     """One rule the actor may see."""
-    rule = session.get(FollowUpRule, rule_id)
-    if rule is None:
-        raise NotFound("Follow-up rule not found.")
-    ensure_brand(actor, rule.brand_id, "Follow-up rule")
+    rule = get_in_brand(session, FollowUpRule, rule_id, actor, "Follow-up rule")
     return rule
 
 
@@ -273,10 +270,7 @@ def queue(
 
 def get_follow_up(session: Session, follow_up_id: int, principal: Principal) -> FollowUp:
     """One follow-up the principal may see."""
-    f = session.get(FollowUp, follow_up_id)
-    if f is None:
-        raise NotFound("Follow-up not found.")
-    ensure_brand(principal, f.brand_id, "Follow-up")
+    f = get_in_brand(session, FollowUp, follow_up_id, principal, "Follow-up")
     return f
 
 

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from kefu.audit.service import record
 from kefu.auth.permissions import Principal
 from kefu.brands.service import get_brand
-from kefu.core.access import ensure_brand
-from kefu.core.errors import Conflict, InvalidInput, NotFound
+from kefu.core.access import ensure_brand, get_in_brand
+from kefu.core.errors import Conflict, InvalidInput
 from kefu.core.events import publish
 from kefu.core.like import contains
 from kefu.knowledge.commands import CreateArticle, CreateFaq, UpdateArticle, UpdateFaq, changes_of, ensure
@@ -93,10 +93,7 @@ def create_faq(session: Session, actor: Principal | None, command: CreateFaq | M
 
 def get_faq(session: Session, faq_id: int, principal: Principal | None) -> FaqEntry:
     """FAQ entry by id."""
-    faq = session.get(FaqEntry, faq_id)
-    if faq is None:
-        raise NotFound(f"FAQ {faq_id} not found.")
-    ensure_brand(principal, faq.brand_id, "FAQ")
+    faq = get_in_brand(session, FaqEntry, faq_id, principal, f"FAQ {faq_id}")
     return faq
 
 
@@ -179,10 +176,7 @@ def create_article(session: Session, actor: Principal | None, command: CreateArt
 
 def get_article(session: Session, article_id: int, principal: Principal | None) -> Article:
     """Article by id."""
-    art = session.get(Article, article_id)
-    if art is None:
-        raise NotFound(f"Article {article_id} not found.")
-    ensure_brand(principal, art.brand_id, "Article")
+    art = get_in_brand(session, Article, article_id, principal, f"Article {article_id}")
     return art
 
 

@@ -18,7 +18,7 @@ from kefu.auth import service as auth_service
 from kefu.auth.models import Team
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
-from kefu.core.access import ensure_brand, get_in_brand
+from kefu.core.access import ensure_brand, get_in_brand, ref_in_brand
 from kefu.core.errors import Conflict, Forbidden, InvalidInput
 from kefu.macros.models import TicketMacro
 from kefu.tickets import service as ticket_service
@@ -63,9 +63,7 @@ def _validate(session: Session, fields: MacroFields) -> None:
     if fields.priority is not None and fields.priority not in PRIORITIES:
         raise InvalidInput(f"Unknown priority {fields.priority}.")
     if fields.team_id is not None:
-        team = session.get(Team, fields.team_id)
-        if team is None or team.brand_id != fields.brand_id:
-            raise InvalidInput("The team does not belong to this brand.")
+        ref_in_brand(session, Team, fields.team_id, fields.brand_id, "Team", "The team does not belong to this brand.")
     if fields.assignee_id is not None:
         auth_service.ensure_assignable(session, fields.assignee_id, fields.brand_id)
     if not (

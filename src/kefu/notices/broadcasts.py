@@ -22,12 +22,13 @@ from sqlalchemy.orm import Session
 from kefu.audit.service import record
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
+from kefu.brands.service import get_brand
 from kefu.channels import outbox
 from kefu.channels.models import OutboxMessage
 from kefu.conversations.models import Conversation
-from kefu.core.access import ensure_brand
+from kefu.core.access import ensure_brand, get_in_brand
 from kefu.core.db import utcnow
-from kefu.core.errors import InvalidInput, NotFound
+from kefu.core.errors import InvalidInput
 from kefu.customers.models import Customer
 from kefu.notices.models import CustomerNotice, NoticeBroadcast
 from kefu.notices.service import EXTRA_CHANNELS, SENDING, also_channels, send
@@ -107,11 +108,7 @@ def _own_channel_case(session: Session, cases: list[Ticket]) -> Ticket:
 
 
 def _brand(session: Session, brand_id: int, actor: Principal | None) -> Brand:
-    ensure_brand(actor, brand_id, "Brand")
-    brand = session.get(Brand, brand_id)
-    if brand is None:
-        raise NotFound("Brand not found.")
-    return brand
+    return get_brand(session, brand_id, actor)
 
 
 def preview(session: Session, brand_id: int, audience: Audience, actor: Principal | None) -> list[Ticket]:
@@ -250,10 +247,7 @@ def deliveries(session: Session, notices: list[CustomerNotice]) -> list[Delivery
 
 def get_broadcast(session: Session, broadcast_id: int, actor: Principal | None) -> NoticeBroadcast:
     """One broadcast of the actor's brands (404 across brands)."""
-    row = session.get(NoticeBroadcast, broadcast_id)
-    if row is None:
-        raise NotFound("Notice broadcast not found.")
-    ensure_brand(actor, row.brand_id, "Notice broadcast")
+    row = get_in_brand(session, NoticeBroadcast, broadcast_id, actor, "Notice broadcast")
     return row
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from kefu.brands.models import Brand
 from kefu.core import like
+from kefu.core.access import ref_in_brand
 from kefu.core.chinese import convert
 from kefu.core.errors import InvalidInput, NotFound
 from kefu.knowledge.models import Article, FaqEntry
@@ -185,8 +186,8 @@ def in_category(session: Session, brand: Brand, locale: str, category: str) -> t
 
 def published_article(session: Session, brand: Brand, article_id: int) -> Article:
     """A published article of this brand (404 otherwise), counting the view."""
-    art = session.get(Article, article_id)
-    if art is None or art.brand_id != brand.id or not art.is_published:
+    art = ref_in_brand(session, Article, article_id, brand.id, "", "No such article.", NotFound)
+    if not art.is_published:
         raise NotFound("No such article.")
     session.execute(update(Article).where(Article.id == art.id).values(views=Article.views + 1))
     return art
@@ -194,8 +195,8 @@ def published_article(session: Session, brand: Brand, article_id: int) -> Articl
 
 def published_faq(session: Session, brand: Brand, faq_id: int) -> FaqEntry:
     """A published FAQ of this brand (404 otherwise), counting the view."""
-    faq = session.get(FaqEntry, faq_id)
-    if faq is None or faq.brand_id != brand.id or not faq.is_published:
+    faq = ref_in_brand(session, FaqEntry, faq_id, brand.id, "", "No such question.", NotFound)
+    if not faq.is_published:
         raise NotFound("No such question.")
     session.execute(update(FaqEntry).where(FaqEntry.id == faq.id).values(views=FaqEntry.views + 1))
     return faq
@@ -224,14 +225,14 @@ def related_articles(session: Session, brand: Brand, art: Article, limit: int = 
 def vote(session: Session, brand: Brand, kind: str, item_id: int, helpful: bool) -> None:
     """Count one anonymous helpful / not-helpful vote on a published article or FAQ."""
     if kind == "article":
-        art = session.get(Article, item_id)
-        if art is None or art.brand_id != brand.id or not art.is_published:
+        art = ref_in_brand(session, Article, item_id, brand.id, "", "No such item.", NotFound)
+        if not art.is_published:
             raise NotFound("No such item.")
         col = Article.helpful_votes if helpful else Article.unhelpful_votes
         session.execute(update(Article).where(Article.id == item_id).values({col: col + 1}))
         return
-    faq = session.get(FaqEntry, item_id)
-    if faq is None or faq.brand_id != brand.id or not faq.is_published:
+    faq = ref_in_brand(session, FaqEntry, item_id, brand.id, "", "No such item.", NotFound)
+    if not faq.is_published:
         raise NotFound("No such item.")
     fcol = FaqEntry.helpful_votes if helpful else FaqEntry.unhelpful_votes
     session.execute(update(FaqEntry).where(FaqEntry.id == item_id).values({fcol: fcol + 1}))

@@ -10,11 +10,12 @@ from sqlalchemy import select
 
 from kefu.auth.deps import DB, CurrentPrincipal, require
 from kefu.auth.permissions import Principal
+from kefu.brands.service import get_brand
 from kefu.conversations import service as conversations
 from kefu.conversations.schemas import MessageOut, MessagePage
-from kefu.core.access import ensure_brand, scope_to_brands
+from kefu.core.access import scope_to_brands
 from kefu.core.db import utcnow
-from kefu.core.errors import Forbidden, InvalidInput, NotFound
+from kefu.core.errors import Forbidden, InvalidInput
 from kefu.core.jobs import enqueue
 from kefu.core.pagination import Page, keyset_page
 from kefu.customers import service as customers
@@ -252,11 +253,7 @@ def _retention_out(db: DB, brand_id: int) -> RetentionOut:
 @router.get("/brands/{brand_id}/retention", response_model=RetentionOut, tags=["brands"])
 def get_retention(brand_id: int, db: DB, principal: Read) -> RetentionOut:
     """How long the brand keeps closed records identifiable."""
-    from kefu.brands.models import Brand
-
-    if db.get(Brand, brand_id) is None:
-        raise NotFound(f"Brand {brand_id} not found.")
-    ensure_brand(principal, brand_id, "Brand")
+    get_brand(db, brand_id, principal)
     return _retention_out(db, brand_id)
 
 
@@ -271,11 +268,7 @@ def put_retention(brand_id: int, body: RetentionIn, db: DB, principal: Manage) -
 def run_retention(body: RetentionRunIn, db: DB, principal: Manage) -> dict[str, str]:
     """Queue a retention sweep (de-identifies closed records past their brand's period)."""
     if body.brand_id is not None:
-        from kefu.brands.models import Brand
-
-        if db.get(Brand, body.brand_id) is None:
-            raise NotFound(f"Brand {body.brand_id} not found.")
-        ensure_brand(principal, body.brand_id, "Brand")
+        get_brand(db, body.brand_id, principal)
     elif principal.brand_ids is not None:
         raise Forbidden("Only admins may sweep every brand; pass brand_id.")
     enqueue(db, "privacy.retention", {"brand_id": body.brand_id, "batch": body.batch})

@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 
 from kefu.audit.service import record
 from kefu.auth.permissions import Principal
-from kefu.core.access import ensure_brand
+from kefu.core.access import get_in_brand
 from kefu.core.db import utcnow
-from kefu.core.errors import Conflict, InvalidInput, NotFound
+from kefu.core.errors import Conflict, InvalidInput
 from kefu.customers import service as customers
 from kefu.privacy import service
 from kefu.privacy.models import PrivacyRequest
@@ -106,10 +106,7 @@ def open_request(
 
 def get_request(session: Session, principal: Principal, request_id: int) -> PrivacyRequest:
     """One request in the caller's brands (404 otherwise)."""
-    req = session.get(PrivacyRequest, request_id)
-    if req is None:
-        raise NotFound("Request not found.")
-    ensure_brand(principal, req.brand_id, "Request")
+    req = get_in_brand(session, PrivacyRequest, request_id, principal, "Request")
     return req
 
 

@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session
 from kefu.audit.service import record
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
+from kefu.brands.service import get_brand
 from kefu.conversations.models import Conversation, Message
-from kefu.core.access import ensure_brand
+from kefu.core.access import get_in_brand
 from kefu.core.config import get_settings
 from kefu.core.db import utcnow
-from kefu.core.errors import InvalidInput, NotFound
+from kefu.core.errors import InvalidInput
 from kefu.customers.models import Customer, CustomerAccessibility, CustomerIdentity
 from kefu.privacy.contract import erase_owned
 from kefu.privacy.masking import mask_any
@@ -61,10 +62,7 @@ def identifier_hash(brand_id: int, kind: str, value: str) -> str:
 
 
 def _get_customer(session: Session, customer_id: int, principal: Principal | None) -> Customer:
-    c = session.get(Customer, customer_id)
-    if c is None:
-        raise NotFound(f"Customer {customer_id} not found.")
-    ensure_brand(principal, c.brand_id, "Customer")
+    c = get_in_brand(session, Customer, customer_id, principal, f"Customer {customer_id}")
     return c
 
 
@@ -582,9 +580,7 @@ def set_retention(
     """Create or change a brand's retention policy."""
     if not 1 <= years <= 50:
         raise InvalidInput("years must be between 1 and 50.")
-    if session.get(Brand, brand_id) is None:
-        raise NotFound(f"Brand {brand_id} not found.")
-    ensure_brand(actor, brand_id, "Brand")
+    get_brand(session, brand_id, actor)
     pol = session.get(RetentionPolicy, brand_id)
     if pol is None:
         pol = RetentionPolicy(brand_id=brand_id)

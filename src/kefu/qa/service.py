@@ -16,7 +16,7 @@ from kefu.auth.models import Agent
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
 from kefu.conversations.models import Conversation, Message
-from kefu.core.access import ensure_brand, scope_to_brands
+from kefu.core.access import ensure_brand, get_in_brand, ref_in_brand, scope_to_brands
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.events import publish
@@ -188,10 +188,7 @@ def sample_yesterday(
 
 def get_review(session: Session, review_id: int, actor: Principal | None) -> QaReview:
     """A review (404 for other brands)."""
-    r = session.get(QaReview, review_id)
-    if r is None:
-        raise NotFound("Review not found.")
-    ensure_brand(actor, r.brand_id, "Review")
+    r = get_in_brand(session, QaReview, review_id, actor, "Review")
     return r
 
 
@@ -262,9 +259,15 @@ def score(
     scorecard_id: int | None = None,
 ) -> QaReview:
     """Score every criterion; total = weighted percentage, passed = total ≥ pass_score, accuracy by its mark."""
-    card = session.get(QaScorecard, scorecard_id) if scorecard_id else default_scorecard(session, review.brand_id)
-    if card is None or card.brand_id != review.brand_id:
-        raise NotFound("Scorecard not found.")
+    missing = "Scorecard not found."
+    if scorecard_id:
+        card: QaScorecard | None = ref_in_brand(
+            session, QaScorecard, scorecard_id, review.brand_id, "", missing, NotFound
+        )
+    else:
+        card = default_scorecard(session, review.brand_id)
+    if card is None:
+        raise NotFound(missing)
     criteria = {c["key"]: c for c in card.criteria}
     if set(scores) != set(criteria):
         raise InvalidInput(f"Score exactly these criteria: {', '.join(criteria)}.")

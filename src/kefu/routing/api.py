@@ -11,8 +11,8 @@ from kefu.auth.deps import DB, require
 from kefu.auth.models import Agent, Team
 from kefu.auth.permissions import Principal
 from kefu.brands.service import get_brand
-from kefu.core.access import ensure_brand
-from kefu.core.errors import InvalidInput, NotFound
+from kefu.core.access import get_in_brand
+from kefu.core.errors import InvalidInput
 from kefu.routing import service
 from kefu.routing.models import RoutingRule
 from kefu.routing.schemas import (
@@ -66,10 +66,7 @@ def delete_rule(rule_id: int, db: DB, principal: Configure) -> None:
 
 
 def _team(db: DB, team_id: int, principal: Principal) -> Team:
-    team = db.get(Team, team_id)
-    if team is None:
-        raise NotFound(f"Team {team_id} not found.")
-    ensure_brand(principal, team.brand_id, "Team")
+    team = get_in_brand(db, Team, team_id, principal, f"Team {team_id}")
     return team
 
 

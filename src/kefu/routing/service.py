@@ -23,10 +23,10 @@ from kefu.auth.permissions import Principal
 from kefu.auth.service import assignable_clause, ensure_assignable
 from kefu.brands.service import get_brand
 from kefu.core import configcache
-from kefu.core.access import ensure_brand
+from kefu.core.access import get_in_brand, ref_in_brand
 from kefu.core.commands import build
 from kefu.core.db import utcnow
-from kefu.core.errors import InvalidInput, NotFound
+from kefu.core.errors import InvalidInput
 from kefu.core.events import publish
 from kefu.core.jobs import enqueue
 from kefu.customers.models import Customer, Organization
@@ -419,9 +419,7 @@ def dispatch_queue(session: Session, team_id: int, *, limit: int = 100) -> int:
 def _check_team(session: Session, brand_id: int, team_id: int | None) -> None:
     if team_id is None:
         return
-    team = session.get(Team, team_id)
-    if team is None or team.brand_id != brand_id:
-        raise InvalidInput(f"Team {team_id} does not exist in this brand.")
+    ref_in_brand(session, Team, team_id, brand_id, f"Team {team_id}")
 
 
 def _check_rule(conditions: Mapping[str, Any], set_priority: str | None) -> None:
@@ -454,10 +452,7 @@ def create_rule(
 
 def get_rule(session: Session, rule_id: int, actor: Principal | None) -> RoutingRule:
     """A routing rule (404 when missing or in another brand)."""
-    rule = session.get(RoutingRule, rule_id)
-    if rule is None:
-        raise NotFound(f"Routing rule {rule_id} not found.")
-    ensure_brand(actor, rule.brand_id, "Routing rule")
+    rule = get_in_brand(session, RoutingRule, rule_id, actor, f"Routing rule {rule_id}")
     return rule
 
 
@@ -497,10 +492,7 @@ def set_team_routing(
     session: Session, team_id: int, actor: Principal | None, *, strategy: str, auto_assign: bool
 ) -> TeamRouting:
     """Configure how a team's queue is assigned."""
-    team = session.get(Team, team_id)
-    if team is None:
-        raise NotFound(f"Team {team_id} not found.")
-    ensure_brand(actor, team.brand_id, "Team")
+    team = get_in_brand(session, Team, team_id, actor, f"Team {team_id}")
     if strategy not in STRATEGIES:
         raise InvalidInput(f"strategy must be one of {', '.join(STRATEGIES)}.")
     config = session.get(TeamRouting, team_id)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from kefu.audit.service import record
 from kefu.auth.models import Agent
 from kefu.auth.permissions import Principal
-from kefu.brands.models import Brand
+from kefu.brands.service import get_brand
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kefu.security.commands import UpdateIncident, changes_of, ensure
@@ -48,8 +48,8 @@ def get_incident(session: Session, incident_id: int, principal: Principal) -> Se
 
 
 def _check_refs(session: Session, actor: Principal, brand_id: int | None, owner_id: int | None) -> None:
-    if brand_id is not None and (session.get(Brand, brand_id) is None or not actor.can_access_brand(brand_id)):
-        raise NotFound("Brand not found.")
+    if brand_id is not None:
+        get_brand(session, brand_id, actor)
     if owner_id is not None and session.get(Agent, owner_id) is None:
         raise InvalidInput(f"Unknown agent {owner_id}.")
 

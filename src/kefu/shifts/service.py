@@ -24,7 +24,7 @@ from kefu.audit.service import record
 from kefu.auth.models import Agent, Team, TeamMember
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
-from kefu.core.access import ensure_brand, get_in_brand
+from kefu.core.access import get_in_brand
 from kefu.core.db import utcnow
 from kefu.core.errors import InvalidInput, NotFound
 from kefu.shifts.models import ShiftException, ShiftPattern
@@ -65,10 +65,7 @@ def hhmm(minutes: int) -> str:
 
 def get_team(session: Session, team_id: int, actor: Principal | None) -> Team:
     """A team the actor may manage (404 across brands)."""
-    team = session.get(Team, team_id)
-    if team is None:
-        raise NotFound("Team not found.")
-    ensure_brand(actor, team.brand_id, "Team")
+    team = get_in_brand(session, Team, team_id, actor, "Team")
     return team
 
 

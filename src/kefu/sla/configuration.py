@@ -16,9 +16,9 @@ from kefu.auth.models import Team
 from kefu.auth.permissions import Principal
 from kefu.brands.service import get_brand
 from kefu.core import configcache
-from kefu.core.access import ensure_brand
+from kefu.core.access import get_in_brand, ref_in_brand
 from kefu.core.db import utcnow
-from kefu.core.errors import Conflict, InvalidInput, NotFound
+from kefu.core.errors import Conflict
 from kefu.sla.calendar import DEFAULT_CALENDAR_CONFIGS, BusinessCalendar, CalendarConfig
 from kefu.sla.models import (
     EscalationContact,
@@ -170,10 +170,7 @@ def create_policy(
 
 def get_policy(session: Session, policy_id: int, actor: Principal | None) -> SlaPolicyRecord:
     """A stored policy (404 when missing or in another brand)."""
-    row = session.get(SlaPolicyRecord, policy_id)
-    if row is None:
-        raise NotFound(f"SLA policy {policy_id} not found.")
-    ensure_brand(actor, row.brand_id, "SLA policy")
+    row = get_in_brand(session, SlaPolicyRecord, policy_id, actor, f"SLA policy {policy_id}")
     return row
 
 
@@ -227,9 +224,7 @@ def save_calendar(
     """Create or replace a named calendar of a brand (or of one of its teams)."""
     get_brand(session, brand_id, actor)
     if team_id is not None:
-        team = session.get(Team, team_id)
-        if team is None or team.brand_id != brand_id:
-            raise InvalidInput(f"Team {team_id} does not exist in this brand.")
+        ref_in_brand(session, Team, team_id, brand_id, f"Team {team_id}")
     clash = session.scalar(
         select(SlaCalendar).where(
             SlaCalendar.brand_id == brand_id,
@@ -252,10 +247,7 @@ def save_calendar(
 
 def get_calendar(session: Session, calendar_id: int, actor: Principal | None) -> SlaCalendar:
     """A stored calendar (404 when missing or in another brand)."""
-    row = session.get(SlaCalendar, calendar_id)
-    if row is None:
-        raise NotFound(f"Calendar {calendar_id} not found.")
-    ensure_brand(actor, row.brand_id, "Calendar")
+    row = get_in_brand(session, SlaCalendar, calendar_id, actor, f"Calendar {calendar_id}")
     return row
 
 
@@ -294,9 +286,7 @@ def set_escalation_contacts(
     get_brand(session, brand_id, actor)
     for _, _, team_id in contacts:
         if team_id is not None:
-            team = session.get(Team, team_id)
-            if team is None or team.brand_id != brand_id:
-                raise InvalidInput(f"Team {team_id} does not exist in this brand.")
+            ref_in_brand(session, Team, team_id, brand_id, f"Team {team_id}")
     session.execute(delete(EscalationContact).where(EscalationContact.brand_id == brand_id))
     rows = [
         EscalationContact(brand_id=brand_id, level=lv, agent_id=a, team_id=t) for lv, a, t in dict.fromkeys(contacts)

@@ -15,10 +15,11 @@ from sqlalchemy.orm import Session
 from kefu.audit.service import record
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
+from kefu.brands.service import get_brand
 from kefu.conversations import service as conversations
 from kefu.conversations.models import Conversation
 from kefu.core import catalog
-from kefu.core.access import ensure_brand, scope_to_brands
+from kefu.core.access import get_in_brand, scope_to_brands
 from kefu.core.config import get_settings
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, InvalidInput, NotFound
@@ -254,9 +255,7 @@ def create_campaign(
     message_en: str = "",
 ) -> SurveyCampaign:
     """A draft campaign (default: the eight standard dimensions, customers active in the last 90 days)."""
-    ensure_brand(actor, brand_id, "Brand")
-    if session.get(Brand, brand_id) is None:
-        raise NotFound("Brand not found.")
+    get_brand(session, brand_id, actor)
     if not 1 <= active_days <= 3650:
         raise InvalidInput("active_days must be 1–3650.")
     campaign = SurveyCampaign(
@@ -284,10 +283,7 @@ def create_campaign(
 
 def get_campaign(session: Session, campaign_id: int, actor: Principal | None) -> SurveyCampaign:
     """Campaign by id (404 for other brands)."""
-    c = session.get(SurveyCampaign, campaign_id)
-    if c is None:
-        raise NotFound("Campaign not found.")
-    ensure_brand(actor, c.brand_id, "Campaign")
+    c = get_in_brand(session, SurveyCampaign, campaign_id, actor, "Campaign")
     return c
 
 

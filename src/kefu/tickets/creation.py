@@ -14,7 +14,7 @@ from kefu.auth.permissions import Principal
 from kefu.auth.service import ensure_assignable
 from kefu.brands.models import Brand
 from kefu.conversations.models import Conversation, Message
-from kefu.core.access import ensure_brand
+from kefu.core.access import ensure_brand, get_in_brand, ref_in_brand
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.events import publish
@@ -63,9 +63,7 @@ def next_number(session: Session, brand: Brand | BrandSnapshot) -> tuple[int, st
 
 def _check_refs(session: Session, brand_id: int, team_id: int | None, assignee_id: int | None) -> None:
     if team_id is not None:
-        team = session.get(Team, team_id)
-        if team is None or team.brand_id != brand_id:
-            raise InvalidInput(f"Team {team_id} does not exist in this brand.")
+        ref_in_brand(session, Team, team_id, brand_id, f"Team {team_id}")
     if assignee_id is not None:
         ensure_assignable(session, assignee_id, brand_id)  # same brand, may reply (kefu.auth.service)
 
@@ -147,18 +145,26 @@ def _create(session: Session, cmd: CreateTicket, actor: Principal | None, *, ope
     organization_id = None
     customer = None
     if customer_id is not None:
-        customer = session.get(Customer, customer_id)
-        if customer is None or customer.brand_id != brand_id:
-            raise InvalidInput(f"Customer {customer_id} does not exist in this brand.")
+        customer = ref_in_brand(
+            session,
+            Customer,
+            customer_id,
+            brand_id,
+            f"Customer {customer_id}",
+        )
         organization_id = customer.organization_id
     _check_refs(session, brand_id, team_id, assignee_id)
     _check_category(session, brand_id, category)
     fields = validate_custom_fields(session, brand_id, cmd.custom_fields)
     conv = None
     if conversation_id is not None:
-        conv = session.get(Conversation, conversation_id)
-        if conv is None or conv.brand_id != brand_id:
-            raise InvalidInput(f"Conversation {conversation_id} does not exist in this brand.")
+        conv = ref_in_brand(
+            session,
+            Conversation,
+            conversation_id,
+            brand_id,
+            f"Conversation {conversation_id}",
+        )
         if conv.ticket_id is not None:
             raise Conflict(f"Conversation {conversation_id} is already linked to a ticket.")
     now = utcnow()
@@ -211,10 +217,7 @@ def _create(session: Session, cmd: CreateTicket, actor: Principal | None, *, ope
 
 def get_ticket(session: Session, ticket_id: int, principal: Principal | None) -> Ticket:
     """Ticket by id (404 if missing or in another brand)."""
-    t = session.get(Ticket, ticket_id)
-    if t is None:
-        raise NotFound(f"Ticket {ticket_id} not found.")
-    ensure_brand(principal, t.brand_id, "Ticket")
+    t = get_in_brand(session, Ticket, ticket_id, principal, f"Ticket {ticket_id}")
     return t
 
 

@@ -15,10 +15,10 @@ from kefu.audit.service import record
 from kefu.auth.permissions import Principal
 from kefu.brands.service import get_brand
 from kefu.core import catalog, configcache
-from kefu.core.access import ensure_brand
+from kefu.core.access import get_in_brand
 from kefu.core.chinese import convert
 from kefu.core.commands import build
-from kefu.core.errors import Conflict, InvalidInput, NotFound
+from kefu.core.errors import Conflict, InvalidInput
 from kefu.tickets.classify import DEFAULT_CATEGORIES
 from kefu.tickets.commands import (
     CreateCategory,
@@ -103,10 +103,7 @@ def create_category(
 
 def get_category(session: Session, category_id: int, actor: Principal | None) -> TicketCategory:
     """A category (404 when missing or in another brand)."""
-    row = session.get(TicketCategory, category_id)
-    if row is None:
-        raise NotFound(f"Category {category_id} not found.")
-    ensure_brand(actor, row.brand_id, "Category")
+    row = get_in_brand(session, TicketCategory, category_id, actor, f"Category {category_id}")
     return row
 
 
@@ -322,10 +319,7 @@ def create_field_definition(
 
 def get_field_definition(session: Session, field_id: int, actor: Principal | None) -> TicketFieldDefinition:
     """A field definition (404 when missing or in another brand)."""
-    row = session.get(TicketFieldDefinition, field_id)
-    if row is None:
-        raise NotFound(f"Field {field_id} not found.")
-    ensure_brand(actor, row.brand_id, "Field")
+    row = get_in_brand(session, TicketFieldDefinition, field_id, actor, f"Field {field_id}")
     return row
 
 

@@ -16,6 +16,7 @@ from kefu.auth import service as auth_service
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
 from kefu.conversations.models import Conversation
+from kefu.core.access import find_in_brand
 from kefu.core.config import Settings
 from kefu.core.db import SessionFactory, session_scope
 from kefu.core.events import Event, get_bus
@@ -87,9 +88,11 @@ def _authorize_topics(factory: SessionFactory, principal: Principal, topics: lis
             if model is None or not ident.isdigit() or not principal.can(perms[kind]):
                 denied.append(topic)
                 continue
-            row: Any = session.get(model, int(ident))
-            brand_id = None if row is None else (row.id if kind == "brand" else row.brand_id)
-            if brand_id is None or not principal.can_access_brand(brand_id):
+            if kind == "brand":
+                visible = session.get(Brand, int(ident)) is not None and principal.can_access_brand(int(ident))
+            else:
+                visible = find_in_brand(session, model, int(ident), principal) is not None
+            if not visible:
                 denied.append(topic)
             else:
                 ok.append(topic)

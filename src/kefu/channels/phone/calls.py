@@ -18,7 +18,7 @@ from kefu.brands.models import Inbox
 from kefu.conversations.commands import CreateConversation
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.service import add_message, create_conversation, get_conversation
-from kefu.core.access import ensure_brand
+from kefu.core.access import ensure_brand, ref_in_brand
 from kefu.core.commands import build
 from kefu.core.errors import Forbidden, InvalidInput
 from kefu.customers.models import Customer
@@ -107,9 +107,9 @@ def log_call(session: Session, principal: Principal, body: CallLog) -> Logged:
     if not principal.can("conversations:write"):
         raise Forbidden("Missing permission conversations:write.")
     if body.inbox_id is not None:
-        inbox = session.get(Inbox, body.inbox_id)
-        if inbox is None or inbox.brand_id != body.brand_id or inbox.kind != "phone":
-            raise InvalidInput("inbox_id must be a phone inbox of this brand.")
+        wrong = "inbox_id must be a phone inbox of this brand."
+        if ref_in_brand(session, Inbox, body.inbox_id, body.brand_id, "Inbox", wrong).kind != "phone":
+            raise InvalidInput(wrong)
     if body.conversation_id is not None:
         conv = get_conversation(session, body.conversation_id, principal)
         if conv.brand_id != body.brand_id:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -11,7 +12,7 @@ from kefu.brands.models import Inbox
 from kefu.channels import config
 from kefu.channels.models import ChannelAttachment, InboundEvent
 from kefu.channels.service import process_event, record_inbound, resolve_conversation
-from kefu.channels.storage import describe, store
+from kefu.channels.storage import describe, path_of, store
 from kefu.channels.types import Attachment, InboundMessage
 from kefu.channels.web_chat.token import Visitor
 from kefu.conversations.models import Conversation, Message
@@ -328,7 +329,12 @@ def replay(session: Session, visitor: Visitor, after_id: int, limit: int = 500) 
     return public_messages(session, list(rows))
 
 
-def attachment_visible(session: Session, visitor: Visitor, attachment_id: int) -> bool:
-    """True when the file belongs to the visitor's conversation."""
+def visitor_attachment(session: Session, visitor: Visitor, attachment_id: int) -> tuple[ChannelAttachment, Path]:
+    """A file of the visitor's own conversation and its path; 404 alike for missing and others' files."""
     row = session.get(ChannelAttachment, attachment_id)
-    return row is not None and _owns(session, visitor, row.conversation_id)
+    if row is None or not _owns(session, visitor, row.conversation_id):
+        raise NotFound("Attachment not found.")
+    path = path_of(row)
+    if not path.exists():
+        raise NotFound("Attachment file is missing.")
+    return row, path
