@@ -5,8 +5,8 @@ Usage: python benchmarks/dashboard.py [--db pg|sqlite] [--pg postgresql://…/te
 PostgreSQL: bulk-generates (insert-from-select with generate_series, inside the database) N tickets spread over
 `--days` days, with customers, conversations (N/5, each with a customer and a bot message), first-response SLA
 targets for every ticket, CSAT surveys, complaints, regulator cases and QA reviews; VACUUM ANALYZEs.
-SQLite: the same tickets, SLA targets and CSAT surveys (what the rollups serve) through one `executemany` per
-table on a raw connection with the journal off during the load.
+SQLite: the same rows (tickets, customers, conversations, bot states, SLA targets, CSAT surveys, complaints,
+regulator cases, QA reviews) through one `executemany` per table on a raw connection with synchronous off.
 
 Then times `kefu.analytics.service.dashboard` (every metric) for several periods twice: before the rollups exist
 (every metric from the rows) and after `kefu analytics rollup`'s backfill (timed too); prints both, per period,
@@ -16,6 +16,7 @@ plus the per-metric split of the 30-day view, best / median of `--runs`.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -192,10 +193,93 @@ def generate_sqlite(path: str, n: int, days: int, brand_id: int, agents: list[in
                    resolved_at, sent_at, expires_at, rating, comment, answered_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)""",
                 surveys,
             )
+            extra = _sqlite_conversations_and_cases(con, n, span, brand_id, tickets)
         con.execute("ANALYZE")
     finally:
         con.close()
-    return {"tickets": len(tickets), "ticket_sla_targets": len(targets), "csat_surveys": len(surveys)}
+    return {"tickets": len(tickets), "ticket_sla_targets": len(targets), "csat_surveys": len(surveys), **extra}
+
+
+def _sqlite_conversations_and_cases(con: Any, n: int, span: int, brand_id: int, tickets: list[Any]) -> dict[str, int]:
+    """Conversations (with a customer and a bot message), bot states, complaints, regulator cases and QA reviews."""
+
+    def iso(t: datetime) -> str:
+        return t.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    def at(s: str) -> datetime:
+        return datetime.strptime(s, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
+
+    customers = max(n // 20, 1)
+    con.executemany(
+        """INSERT INTO customers (id, brand_id, name, cumulative_spend, tier, vip, attributes, created_at, updated_at)
+           VALUES (?,?,?,0,1,0,'{}',?,?)""",
+        [(g, brand_id, f"c{g}", iso(BASE), iso(BASE)) for g in range(1, customers + 1)],
+    )
+    convs, msgs, states, reviews = [], [], [], []
+    chans = ["web_chat", "line", "messenger"]
+    for g in range(1, n // 5 + 1):
+        ts = BASE - timedelta(seconds=g * span / (n // 5))
+        last = ts + timedelta(minutes=20)
+        convs.append(
+            (g, brand_id, 1 + g % customers, chans[g % 3], "open" if g % 4 == 0 else "closed",
+             g if g % 4 == 0 else None, iso(ts), iso(last), iso(last))
+        )  # fmt: skip
+        msgs.append((brand_id, g, chans[g % 3], "customer", json.dumps({"emotion": {"anger": g % 5}}), iso(ts)))
+        msgs.append((brand_id, g, chans[g % 3], "bot", "{}", iso(ts + timedelta(minutes=1))))
+        if g % 4 == 0:
+            states.append((g, iso(ts + timedelta(minutes=5)), iso(ts)))
+        if g % 20 == 0:
+            reviews.append(
+                (brand_id, g, 80 + g % 20, int(g % 7 != 0), int(g % 50 != 0), iso(ts), iso(ts + timedelta(days=1)))
+            )  # fmt: skip
+    con.executemany(
+        """INSERT INTO conversations (id, brand_id, customer_id, channel, status, ticket_id, created_at, updated_at,
+           last_message_at) VALUES (?,?,?,?,?,?,?,?,?)""",
+        convs,
+    )
+    con.executemany(
+        """INSERT INTO messages (brand_id, conversation_id, channel, sender_type, is_note, body, content_type,
+           attachments, meta, created_at) VALUES (?,?,?,?,0,'m','text','[]',?,?)""",
+        msgs,
+    )
+    con.executemany(
+        """INSERT INTO bot_states (conversation_id, failures, clarify_options, max_anger, handed_off_at, updated_at)
+           VALUES (?,0,'[]',0,?,?)""",
+        states,
+    )
+    con.executemany(
+        """INSERT INTO qa_reviews (brand_id, conversation_id, status, scores, total, passed, accuracy_passed, comment,
+           created_at, reviewed_at) VALUES (?,?,'done','{}',?,?,?,'',?,?)""",
+        reviews,
+    )
+    complaints, cases = [], []
+    for t in tickets:
+        g, channel, created = t[0], t[8], at(t[13])
+        if g % 100 == 7:
+            complaints.append(
+                (brand_id, g, channel, iso(created), iso(created + timedelta(days=1)), iso(created + timedelta(days=3)),
+                 iso(created + timedelta(hours=g % 48)), iso(created), iso(created))
+            )  # fmt: skip
+        if g % 1000 == 11:
+            cases.append(
+                (brand_id, g, iso(created), iso(created + timedelta(days=15)), iso(created + timedelta(days=10)),
+                 iso(created), iso(created))
+            )  # fmt: skip
+    con.executemany(
+        """INSERT INTO complaints (brand_id, ticket_id, level, status, complainant_name, complainant_contact, channel,
+           product, order_number, description, requested_remedy, evidence, outcome, received_at, acknowledge_due_at,
+           reply_due_at, closed_at, created_at, updated_at)
+           VALUES (?,?,'normal','closed','n','',?,'','','d','','[]','',?,?,?,?,?,?)""",
+        complaints,
+    )
+    con.executemany(
+        """INSERT INTO regulator_cases (brand_id, ticket_id, agency, reference_no, subject, summary, status,
+           coordination_meeting, received_at, due_at, replied_at, created_at, updated_at)
+           VALUES (?,?,'消保官','','s','','replied',0,?,?,?,?,?)""",
+        cases,
+    )
+    return {"conversations": len(convs), "messages": len(msgs), "bot_states": len(states),
+            "complaints": len(complaints), "regulator_cases": len(cases), "qa_reviews": len(reviews)}  # fmt: skip
 
 
 PER_METRIC = (
@@ -217,6 +301,18 @@ def main() -> None:
     ap.add_argument("--direct-runs", type=int, default=2, help="runs of the (slow) direct queries; 0: skip them")
     ap.add_argument("--no-vacuum", dest="vacuum", action="store_false", help="PostgreSQL: ANALYZE only after the load")
     ap.add_argument("--trace-ms", type=float, default=0, help="print every statement slower than this")
+    ap.add_argument(
+        "--keep",
+        action="store_true",
+        help="load into the --pg database itself (empty, e.g. from createdb) or --sqlite-path, and keep it",
+    )
+    ap.add_argument("--sqlite-path", help="SQLite file for --keep / --reuse (default: a temporary file)")
+    ap.add_argument(
+        "--reuse",
+        action="store_true",
+        help="time a database a --keep run loaded and rolled up (no load, no backfill): compare two checkouts "
+        "on the same rows, alternating runs",
+    )
     args = ap.parse_args()
 
     import tempfile
@@ -224,7 +320,7 @@ def main() -> None:
     import psycopg
     from sqlalchemy import text
 
-    from kefu.analytics import rollups, service, stats
+    from kefu.analytics import service
     from kefu.auth.service import create_agent
     from kefu.brands.service import create_brand
     from kefu.core import runtime
@@ -236,15 +332,33 @@ def main() -> None:
     runtime.current().provide(BUS, MemoryBus())
     name = f"kefu_bench_{uuid.uuid4().hex[:8]}"
     tmp = tempfile.TemporaryDirectory()
-    if args.db == "pg":
+    own = args.keep or args.reuse  # the caller's database: neither created nor dropped here
+    if args.db == "pg" and own:
+        url = args.pg
+    elif args.db == "pg":
         with psycopg.connect(args.pg, autocommit=True) as c:
             c.execute(f'CREATE DATABASE "{name}"')
         url = args.pg.rsplit("/", 1)[0] + "/" + name
     else:
-        path = f"{tmp.name}/dash.db"
+        path = args.sqlite_path if own and args.sqlite_path else f"{tmp.name}/dash.db"
         url = f"sqlite:///{path}"
+    url = url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
+    print(f"code: {service.__file__}; database: {url}")
     db = None
     try:
+        if args.reuse:
+            db = Database(url)
+            if args.trace_ms:
+                _trace(db.engine, args.trace_ms)
+            with db.session() as s:
+                from sqlalchemy import select
+
+                from kefu.brands.models import Brand
+
+                brand_id = s.scalars(select(Brand.id).where(Brand.slug == "bench")).one()
+                orgs = list(s.scalars(select(Organization.id).where(Organization.brand_id == brand_id)))
+            _time_all(args, db, orgs, reuse=True)
+            return
         upgrade(url)
         db = Database(url)
         if args.trace_ms:
@@ -273,71 +387,83 @@ def main() -> None:
         else:
             counts = generate_sqlite(path, args.n, args.days, brand_id, agents, orgs)
         print(f"generated in {time.perf_counter() - t0:.1f} s: " + ", ".join(f"{k}={v:,}" for k, v in counts.items()))
+        _time_all(args, db, orgs, reuse=False)
+    finally:
+        if db is not None:
+            db.dispose()
+        if args.db == "pg" and not own:
+            with psycopg.connect(args.pg, autocommit=True) as c:
+                c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        tmp.cleanup()
 
-        periods: list[tuple[str, dict[str, Any]]] = [
-            ("last 7 days", {"start": BASE - timedelta(days=7), "end": BASE}),
-            ("last 30 days", {"start": BASE - timedelta(days=30), "end": BASE}),
-            ("last 30 days, Taipei days", {"start": BASE - timedelta(days=30, hours=8),
-                                           "end": BASE - timedelta(hours=8)}),
-            ("last 90 days", {"start": BASE - timedelta(days=90), "end": BASE}),
-            ("last 365 days, ragged edges", {"start": BASE - timedelta(days=365, minutes=17),
-                                             "end": BASE - timedelta(minutes=41)}),
-            (f"all {args.days} days", {"start": BASE - timedelta(days=args.days + 1), "end": BASE}),
-            ("last 7 days, one org (direct)", {"start": BASE - timedelta(days=7), "end": BASE,
-                                               "organization_id": orgs[0]}),
-        ]  # fmt: skip
 
-        def timed(kw: dict[str, Any], runs: int) -> tuple[float, float, dict[str, Any]]:
-            times: list[float] = []
-            result: dict[str, Any] = {}
-            with db.session() as s:  # type: ignore[union-attr]
-                f = service.resolve_filters(s, None, now=BASE, **kw)
-                for _ in range(runs):
+def _time_all(args: Any, db: Any, orgs: list[int], *, reuse: bool) -> None:
+    """Time every period from the rows (unless reusing), back-fill (unless reusing), time from the rollups."""
+    from sqlalchemy import text
+
+    from kefu.analytics import rollups, service, stats
+
+    periods: list[tuple[str, dict[str, Any]]] = [
+        ("today, Taipei (UTC+8)", {"start": BASE - timedelta(hours=8), "end": BASE}),
+        ("last 7 days", {"start": BASE - timedelta(days=7), "end": BASE}),
+        ("last 30 days", {"start": BASE - timedelta(days=30), "end": BASE}),
+        ("last 30 days, Taipei days", {"start": BASE - timedelta(days=30, hours=8),
+                                       "end": BASE - timedelta(hours=8)}),
+        ("last 90 days", {"start": BASE - timedelta(days=90), "end": BASE}),
+        ("last 365 days, ragged edges", {"start": BASE - timedelta(days=365, minutes=17),
+                                         "end": BASE - timedelta(minutes=41)}),
+        (f"all {args.days} days", {"start": BASE - timedelta(days=args.days + 1), "end": BASE}),
+        ("last 7 days, one org (direct)", {"start": BASE - timedelta(days=7), "end": BASE,
+                                           "organization_id": orgs[0]}),
+    ]  # fmt: skip
+
+    def timed(kw: dict[str, Any], runs: int) -> tuple[float, float, dict[str, Any]]:
+        times: list[float] = []
+        result: dict[str, Any] = {}
+        with db.session() as s:
+            f = service.resolve_filters(s, None, now=BASE, **kw)
+            for _ in range(runs):
+                t = time.perf_counter()
+                result = service.dashboard(s, f)
+                times.append(time.perf_counter() - t)
+        return min(times) * 1000, statistics.median(times) * 1000, result
+
+    def per_metric(label: str, runs: int, days: int = 30) -> None:
+        with db.session() as s:
+            f = service.resolve_filters(s, None, now=BASE, start=BASE - timedelta(days=days), end=BASE)
+            parts = []
+            for fname in PER_METRIC:
+                fn = getattr(service, fname)
+                times = []
+                for _ in range(max(runs, 1)):
                     t = time.perf_counter()
-                    result = service.dashboard(s, f)
+                    fn(s, f)
                     times.append(time.perf_counter() - t)
-            return min(times) * 1000, statistics.median(times) * 1000, result
+                parts.append(f"{fname} {min(times) * 1000:.0f}")
+        print(f"  per metric, {days} days, {label} (ms, best of {max(runs, 1)}): " + ", ".join(parts))
 
-        def per_metric(label: str, runs: int) -> None:
-            with db.session() as s:  # type: ignore[union-attr]
-                f = service.resolve_filters(s, None, now=BASE, start=BASE - timedelta(days=30), end=BASE)
-                parts = []
-                for fname in PER_METRIC:
-                    fn = getattr(service, fname)
-                    times = []
-                    for _ in range(max(runs, 1)):
-                        t = time.perf_counter()
-                        fn(s, f)
-                        times.append(time.perf_counter() - t)
-                    parts.append(f"{fname} {min(times) * 1000:.0f}")
-            print(f"  per metric, 30 days, {label} (ms, best of {max(runs, 1)}): " + ", ".join(parts))
-
-        direct = {label: timed(kw, args.direct_runs) for label, kw in periods} if args.direct_runs else {}
-        if direct:
-            per_metric("direct", args.direct_runs)
+    direct = {label: timed(kw, args.direct_runs) for label, kw in periods} if args.direct_runs else {}
+    if direct:
+        per_metric("direct", args.direct_runs)
+    if not reuse:
         t0 = time.perf_counter()
         with db.session() as s:
             r1 = rollups.backfill(s, None, BASE + timedelta(hours=1), commit=s.commit)
             r2 = stats.backfill(s, None, BASE + timedelta(hours=1), commit=s.commit)
-        print(f"backfill: {time.perf_counter() - t0:.1f} s ({r1.rows:,} volume rows, {r2.rows:,} hourly stat rows)")
+        secs = time.perf_counter() - t0
+        print(f"backfill: {secs:.1f} s ({r1.rows:,} volume rows, {r2.rows:,} hourly stat rows)")
         if args.db == "pg":
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.execute(text("ANALYZE analytics_ticket_stats"))
-        rolled = {label: timed(kw, args.runs) for label, kw in periods}
-        per_metric("rollups", args.runs)
-        print(f"{'period':<32} {'direct best/median':>20} {'rollups best/median':>21}  same answer")
-        for label, _ in periods:
-            r = rolled[label]
-            d = direct.get(label, (float("nan"), float("nan"), r[2]))
-            same = _comparable(d[2]) == _comparable(r[2]) if label in direct else "-"
-            print(f"{label:<32} {d[0]:8.0f} /{d[1]:7.0f} ms {r[0]:8.0f} /{r[1]:7.0f} ms  {same}")
-    finally:
-        if db is not None:
-            db.dispose()
-        if args.db == "pg":
-            with psycopg.connect(args.pg, autocommit=True) as c:
-                c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        tmp.cleanup()
+    rolled = {label: timed(kw, args.runs) for label, kw in periods}
+    per_metric("rollups", args.runs)
+    per_metric("rollups", args.runs, days=365)
+    print(f"{'period':<32} {'direct best/median':>20} {'rollups best/median':>21}  same answer")
+    for label, _ in periods:
+        r = rolled[label]
+        d = direct.get(label, (float("nan"), float("nan"), r[2]))
+        same = _comparable(d[2]) == _comparable(r[2]) if label in direct else "-"
+        print(f"{label:<32} {d[0]:8.0f} /{d[1]:7.0f} ms {r[0]:8.0f} /{r[1]:7.0f} ms  {same}")
 
 
 def _trace(engine: Any, slower_than_ms: float) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import Float, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kefu.bot.models import BotState
+from kefu.complaints.models import Complaint, RegulatorCase
 from kefu.conversations.models import Conversation, Message
 from kefu.core.db import Base, utcnow
 from kefu.surveys.models import CsatSurvey
@@ -54,6 +55,17 @@ Index(
     Message.__table__.c.conversation_id,
     postgresql_where=text("sender_type = 'bot' AND is_note IS false"),
     sqlite_where=text("sender_type = 'bot' AND is_note IS 0"),
+)
+# The stat job's touched-hours scan of complaints and regulator cases, and the regulator metric's count of
+# unanswered cases past their due date (few rows: a small partial index instead of the period's cases).
+Index("ix_complaints_brand_updated", Complaint.__table__.c.brand_id, Complaint.__table__.c.updated_at)
+Index("ix_regulator_cases_brand_updated", RegulatorCase.__table__.c.brand_id, RegulatorCase.__table__.c.updated_at)
+Index(
+    "ix_regulator_cases_unanswered",
+    RegulatorCase.__table__.c.brand_id,
+    RegulatorCase.__table__.c.received_at,
+    postgresql_where=text("replied_at IS NULL AND closed_at IS NULL"),
+    sqlite_where=text("replied_at IS NULL AND closed_at IS NULL"),
 )
 
 

@@ -131,6 +131,11 @@ def backfill(
     )
 
 
+def oldest_ticket(session: Session) -> datetime | None:
+    """When the first ticket was created (where an open-ended backfill of ticket counts starts)."""
+    return session.scalar(select(func.min(Ticket.created_at)))
+
+
 def backfill_chunks(
     session: Session,
     since: datetime | None,
@@ -143,11 +148,15 @@ def backfill_chunks(
     dry_run: bool = False,
     progress: Callable[[int, int, RollupResult], None] | None = None,
     commit: Callable[[], None] | None = None,
+    oldest_row: Callable[[Session], datetime | None] | None = None,
 ) -> RollupResult:
-    """The backfill loop of every rollup table: chunks of hours, one transaction each, then the completeness mark."""
+    """The backfill loop of every rollup table: chunks of hours, one transaction each, then the completeness mark.
+
+    `oldest_row` finds where an open-ended backfill starts (default: the oldest ticket).
+    """
     now_hour = hour_of(utcnow())
     if since is None:
-        oldest = session.scalar(select(func.min(Ticket.created_at)))
+        oldest = (oldest_row or oldest_ticket)(session)
         if oldest is None:
             if not dry_run:
                 advance(session, now_hour)

@@ -1,4 +1,5 @@
-"""Statistic rollups for the dashboard's duration, FCR, SLA, CSAT, top-issue, agent and bot containment metrics.
+"""Statistic rollups for the dashboard's period metrics: durations, FCR, SLA, CSAT, top issues, agents, bot
+containment, complaints, regulator cases and QA.
 
 `analytics_ticket_stats` holds, per brand and block of hours, one row per (metric, key) with a count `n`, a sum
 `total` and the smallest / largest value `lo` / `hi`. Blocks come in five sizes (`SPANS`: 1 hour, 1 UTC day, 8, 32
@@ -7,7 +8,8 @@ plus rows derived directly from the source tables for the partial hours at its e
 completeness mark. Rows are derived in Python from the same per-ticket values the direct queries use, so:
 
 * counts, sums and means (resolution buckets, FCR, SLA met/decided, CSAT distribution and average, top issues,
-  agent handled / averages / CSAT by answer time, bot containment) equal the direct query (means up to float
+  agent handled / averages / CSAT by answer time, bot containment, complaints received / closed in 24 h,
+  regulator cases received / answered / on time, QA reviewed / passed / average) equal the direct query (means up to float
   summation order, far below their 0.1 s rounding);
 * percentiles come from histograms: values below 100 s in 1-second bins, above in bins 1 % wide, each with its
   exact min and max. The nearest-rank value is interpolated inside its bin, so it is exact when it is a bin's
@@ -16,7 +18,8 @@ completeness mark. Rows are derived in Python from the same per-ticket values th
 
 Freshness: the job re-derives the last `RECHECK_HOURS` (8 days: the FCR reopen window is 7) plus every older hour
 touched since its previous run (tickets whose `updated_at` moved, surveys answered, conversations or bot states
-changed, conversations re-contacted within 72 h), so between
+changed, conversations re-contacted within 72 h, complaints and regulator cases updated, hours whose QA review
+count no longer matches the reviews: a re-score moves `reviewed_at`), so between
 runs a dashboard can lag changes to old hours by at most one run (10 minutes). A reopen that clears a resolution
 older than the recheck window is not seen (the old resolution hour is no longer known): `kefu analytics rollup
 --since …` repairs any range.
@@ -34,14 +37,16 @@ from typing import Any
 from sqlalchemy import Executable, and_, case, delete, func, insert, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from kefu.analytics.metrics import BOT_RECONTACT_HOURS, FCR_REPLY_LIMIT, RESOLUTION_BUCKETS
+from kefu.analytics.metrics import BOT_RECONTACT_HOURS, COMPLAINT_CLOSURE_HOURS, FCR_REPLY_LIMIT, RESOLUTION_BUCKETS
 from kefu.analytics.models import RollupState, TicketStatRollup
 from kefu.analytics.rollups import RollupResult, advance_mark, backfill_chunks, hour_of, read_mark, start_of
 from kefu.analytics.sql import seconds_between
 from kefu.bot.models import BotState
 from kefu.brands.models import Brand
+from kefu.complaints.models import Complaint, RegulatorCase
 from kefu.conversations.models import Conversation
 from kefu.core.db import utcnow
+from kefu.qa.models import QaReview
 from kefu.sla.models import TicketSlaTarget
 from kefu.surveys.models import CsatSurvey
 from kefu.tickets.models import Ticket
@@ -53,7 +58,7 @@ RECHECK_HOURS = 8 * 24
 SURVEY_WINDOW_DAYS = 31  # surveys expire 30 days after sending (kefu.surveys)
 FINE_BELOW = 100.0
 RATIO = 1.01
-BASES = ("created", "resolved", "sent", "answered", "due", "conversation")
+BASES = ("created", "resolved", "sent", "answered", "due", "conversation", "complaint", "regulator", "reviewed")
 # metric → the time column (basis) its rows are keyed by
 METRIC_BASIS = {
     "ch": "created",
@@ -69,6 +74,14 @@ METRIC_BASIS = {
     "agent_rated": "answered",  # per agent: answered surveys with a rating (the average's denominator)
     "sla": "due",
     "bot": "conversation",  # bot-handled conversations by creation hour: handled (n), contained (total)
+    "cmp": "complaint",  # complaints by receipt hour: received (n), closed within 24 h (total)
+    # regulator cases by receipt hour: key "" received (n); "ans" answered (n), answered by the due date (total).
+    # Unanswered cases past their due date also count as decided: readers count those directly (see
+    # service.regulator_on_time), since that changes with the clock, not with the row.
+    "reg": "regulator",
+    # QA reviews by review hour: "" reviewed, "acc" accuracy passed, "pass" passed (n); "scored" the reviews with a
+    # total (n) and their sum (total).
+    "qa": "reviewed",
 }
 NONE_KEY = "~"  # the key of "no category" / "no rating" (category keys are slugs, ratings digits)
 
@@ -232,6 +245,52 @@ def derive(
             acc = _get(out, b, at, "bot", "")
             acc.n += 1
             acc.total += 1 if ok else 0
+    if "complaint" in want:
+        closure = seconds_between(Complaint.received_at, Complaint.closed_at)
+        for b, at, secs in _each(
+            session,
+            ranges,
+            lambda ra, rb: select(Complaint.brand_id, Complaint.received_at, closure).where(
+                Complaint.brand_id.in_(brands), Complaint.received_at >= ra, Complaint.received_at < rb
+            ),
+        ):
+            acc = _get(out, b, at, "cmp", "")
+            acc.n += 1
+            if secs is not None and float(secs) <= COMPLAINT_CLOSURE_HOURS * 3600:
+                acc.total += 1
+    if "regulator" in want:
+        r = RegulatorCase
+        answered = func.coalesce(r.replied_at, r.closed_at)
+        # 0 unanswered, 1 answered late, 2 answered by the due date (compared in SQL, as the direct query does)
+        state = case((answered.is_(None), 0), (answered <= r.due_at, 2), else_=1)
+        for b, at, st in _each(
+            session,
+            ranges,
+            lambda ra, rb: select(r.brand_id, r.received_at, state).where(
+                r.brand_id.in_(brands), r.received_at >= ra, r.received_at < rb
+            ),
+        ):
+            _get(out, b, at, "reg", "").add(None)
+            if st:
+                _get(out, b, at, "reg", "ans").n += 1
+                _get(out, b, at, "reg", "ans").total += 1 if st == 2 else 0
+    if "reviewed" in want:
+        q = QaReview
+        for b, at, total, passed, accurate in _each(
+            session,
+            ranges,
+            lambda ra, rb: select(q.brand_id, q.reviewed_at, q.total, q.passed, q.accuracy_passed).where(
+                q.brand_id.in_(brands), q.status == "done", q.reviewed_at >= ra, q.reviewed_at < rb
+            ),
+        ):
+            assert at is not None  # filtered above
+            _get(out, b, at, "qa", "").add(None)
+            if accurate is True:
+                _get(out, b, at, "qa", "acc").add(None)
+            if passed is True:
+                _get(out, b, at, "qa", "pass").add(None)
+            if total is not None:
+                _get(out, b, at, "qa", "scored").add(float(total))
     if "due" in want:
         t = TicketSlaTarget
         decided_by = now or utcnow()
@@ -345,7 +404,25 @@ def backfill(
         dry_run=dry_run,
         progress=progress,
         commit=commit,
+        oldest_row=_oldest_row,
     )
+
+
+def _oldest_row(session: Session) -> datetime | None:
+    """The earliest time any basis keys a row by: a regulator case or complaint can be received (and a
+    conversation started) before the oldest ticket."""
+    firsts = [
+        session.scalar(select(func.min(col)))
+        for col in (
+            Ticket.created_at,
+            Conversation.created_at,
+            Complaint.received_at,
+            RegulatorCase.received_at,
+            QaReview.reviewed_at,
+        )
+    ]
+    known = [t for t in firsts if t is not None]
+    return min(known) if known else None
 
 
 def _touched_hours(session: Session, since: datetime, before: int) -> set[int]:
@@ -392,7 +469,63 @@ def _touched_hours(session: Session, since: datetime, before: int) -> set[int]:
         )
     ):
         hours.add(hour_of(created))
+    # Complaints and regulator cases change with their row (closed, replied, due date moved): their updated_at.
+    for model in (Complaint, RegulatorCase):
+        for (received,) in session.execute(
+            select(model.received_at).where(model.brand_id.in_(brands), model.updated_at >= since)
+        ):
+            hours.add(hour_of(received))
+    hours |= _moved_reviews(session, brands, before)
     return {h for h in hours if h < before}
+
+
+def _moved_reviews(session: Session, brands: tuple[int, ...], before: int) -> set[int]:
+    """Hours whose rolled-up QA review count differs from the reviews (a re-score moves `reviewed_at` to now).
+
+    Reviews have no `updated_at` and a re-score does not say which hour it left, so the job compares counts,
+    coarse blocks first and only the blocks that differ at finer spans: a few small reads when nothing moved.
+    """
+    actual: dict[int, int] = {}
+    for (at,) in session.execute(
+        select(QaReview.reviewed_at).where(
+            QaReview.brand_id.in_(brands), QaReview.status == "done", QaReview.reviewed_at < start_of(before)
+        )
+    ):
+        assert at is not None  # filtered above
+        h = hour_of(at)
+        actual[h] = actual.get(h, 0) + 1
+    s = TicketStatRollup
+    hours: set[int] = set()
+    ranges = [(0, before)]
+    for span in SPANS:
+
+        def rolled(a: int, b: int, span: int = span) -> dict[int, int]:
+            return {
+                int(h): int(n)
+                for h, n in session.execute(
+                    select(s.hour, func.sum(s.n))
+                    .where(
+                        s.brand_id.in_(brands), s.span == span, s.hour >= a, s.hour < b, s.metric == "qa", s.key == ""
+                    )
+                    .group_by(s.hour)
+                )
+            }
+
+        stored: dict[int, int] = {}
+        for a, b in ranges:
+            stored.update(rolled(a, b))
+        counted: dict[int, int] = {}
+        for h, n in actual.items():
+            if any(a <= h < b for a, b in ranges):
+                block = (h // span) * span
+                counted[block] = counted.get(block, 0) + n
+        differ = sorted(blk for blk in set(stored) | set(counted) if stored.get(blk, 0) != counted.get(blk, 0))
+        if span == 1:
+            hours.update(differ)
+        ranges = [(blk, min(blk + span, before)) for blk in differ]
+        if not ranges:
+            break
+    return hours
 
 
 def refresh(session: Session, now: datetime | None = None) -> RollupResult:
