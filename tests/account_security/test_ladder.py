@@ -417,6 +417,7 @@ def test_a_failed_freeze_request_notifies_the_assignee_once_and_shows_on_the_car
         mine = failures(w["ah"])
         # The assignee of one case, and (as an agent of the brand) for the unassigned one.
         assert sorted(n["ticket_id"] for n in mine) == sorted([t["id"], unassigned["id"]])
+        assert all(n["title"].startswith("帳號凍結失敗：") and "freeze" not in n["title"] for n in mine)
         # The unassigned case reaches the brand's agents who may work cases, admins included; other brands not.
         assert [n["ticket_id"] for n in failures(w["h"])] == [unassigned["id"]]
         outsider = make.token(make.agent("agent", [make.brand()]))
