@@ -111,6 +111,10 @@ def test_full_ladder_on_time_stops_each_clock_and_plans_three_follow_ups_within_
     assert "安全中心已接手" in card.text and "重複點擊" not in card.text
     report = client.get("/console/security-incidents")
     assert report.status_code == 200 and "100.0%" in report.text and "臨時凍結" in report.text
+    # The period is written for the reader in the brand's calendar (no ISO dates), the rate through |percent.
+    import re
+
+    assert not re.search(r"\d{4}-\d{2}-\d{2} –", report.text) and re.search(r"\d{4}/\d{1,2}/\d{1,2} –", report.text)
 
 
 def test_a_late_freeze_breaches_alerts_and_counts_as_late(client: Any, make: Any, db: Any, clock: Clock) -> None:
