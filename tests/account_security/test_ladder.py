@@ -111,6 +111,10 @@ def test_full_ladder_on_time_stops_each_clock_and_plans_three_follow_ups_within_
     assert "安全中心已接手" in card.text and "重複點擊" not in card.text
     report = client.get("/console/security-incidents")
     assert report.status_code == 200 and "100.0%" in report.text and "臨時凍結" in report.text
+    # The period is written for the reader in the brand's calendar (no ISO dates), the rate through |percent.
+    import re
+
+    assert not re.search(r"\d{4}-\d{2}-\d{2} –", report.text) and re.search(r"\d{4}/\d{1,2}/\d{1,2} –", report.text)
 
 
 def test_a_late_freeze_breaches_alerts_and_counts_as_late(client: Any, make: Any, db: Any, clock: Clock) -> None:
@@ -417,6 +421,7 @@ def test_a_failed_freeze_request_notifies_the_assignee_once_and_shows_on_the_car
         mine = failures(w["ah"])
         # The assignee of one case, and (as an agent of the brand) for the unassigned one.
         assert sorted(n["ticket_id"] for n in mine) == sorted([t["id"], unassigned["id"]])
+        assert all(n["title"].startswith("帳號凍結失敗：") and "freeze" not in n["title"] for n in mine)
         # The unassigned case reaches the brand's agents who may work cases, admins included; other brands not.
         assert [n["ticket_id"] for n in failures(w["h"])] == [unassigned["id"]]
         outsider = make.token(make.agent("agent", [make.brand()]))

@@ -234,10 +234,13 @@ def test_reach_out_is_refused_without_consent_and_otherwise_goes_through_the_out
 
     brand, _line, customer, conv = _line_customer(client, make, db, gateway)
     agent = make.agent("agent", [brand])
+    agent.locale = "en"
+    db.commit()
     h = make.token(agent)
     oid = _opportunity(db, brand, customer, conversation_ids=[conv.id])
     alerts = db.scalars(select(Notification).where(Notification.kind == "care.opportunity")).all()
     assert [n.agent_id for n in alerts] == [agent.id] and alerts[0].data["care_id"] == oid  # the live alert
+    assert alerts[0].title.startswith("Care opportunity: ") and "_" not in alerts[0].title  # in the agent's locale
     assert alerts[0].data["conversation_id"] == conv.id  # the notification links the conversation
 
     off = {"tracking": False, "personalization": False, "secondary_use": False, "source": "customer"}

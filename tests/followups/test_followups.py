@@ -73,6 +73,9 @@ def test_resolved_cases_get_follow_ups_per_rule_agents_record_outcomes_and_repor
     assert sorted(n["ticket_id"] for n in notes if n["kind"] == "follow_up.due") == sorted(
         [security["id"], hurry["id"]]
     )
+    # Titled in the assignee's locale (zh-TW by default), not a bilingual string.
+    titles = [n["title"] for n in notes if n["kind"] == "follow_up.due"]
+    assert all(x.startswith("回訪到期：") and "Follow-up" not in x for x in titles)
     due = client.get("/api/v1/follow-ups", params={"mine": True, "due": True}, headers=ah).json()["items"]
     assert len(due) == 2
 

@@ -218,7 +218,8 @@ def test_case_page_for_ticket_without_conversation(client: Any, make: Any, db: A
         headers=h,
     )
     assert r.status_code == 200 and "已儲存" in r.text
-    assert "ticket.update" in r.text  # history shows the audit entry
+    # History shows the audit entry, labelled in the page's language (the raw action name is not shown).
+    assert "更新案件" in r.text and "ticket.update" not in r.text and '<th scope="col">動作</th>' in r.text
     db.expire_all()
     row = db.get(Ticket, ticket.id)
     assert (row.status, row.priority, row.assignee_id, row.tags) == ("open", "high", agent.id, ["退款", "電話"])

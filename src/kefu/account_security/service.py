@@ -48,7 +48,7 @@ from kefu.customers.models import CustomerIdentity
 from kefu.followups.service import plan_case
 from kefu.sla import service as sla
 from kefu.sla.models import TicketSlaTarget
-from kefu.sla.notifications import notify
+from kefu.sla.notifications import localized, notify
 from kefu.tickets.models import Ticket
 from kefu.tickets.timeline import add_activity
 
@@ -331,7 +331,7 @@ def _fail(session: Session, req: FreezeRequest, ticket: Ticket | None, error: st
         session,
         to,
         "security.freeze_failed",
-        f"帳號凍結失敗 / Account freeze failed: {ticket.number}",
+        localized("notif_freeze_failed", number=ticket.number),
         brand_id=ticket.brand_id,
         body=req.last_error,
         ticket_id=ticket.id,

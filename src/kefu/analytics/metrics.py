@@ -167,9 +167,9 @@ _ALL = [
         "resolution_time",
         "解決時間分布",
         "Resolution time distribution",
-        "期間內解決的工單（resolved_at 落在期間內），自建立到解決的實際經過時間，分為 <1 小時、1–4 小時、"
+        "期間內解決的工單（解決時間落在期間內），自建立到解決的實際經過時間，分為 <1 小時、1–4 小時、"
         "4–24 小時、1–3 天、3–7 天、>7 天（區間含下限不含上限），並報告平均、P50、P90。",
-        "Tickets resolved in the period (resolved_at within it): wall-clock time from creation to resolution, in "
+        "Tickets resolved in the period (resolution time within it): wall-clock time from creation to resolution, in "
         "buckets <1 h, 1–4 h, 4–24 h, 1–3 d, 3–7 d, >7 d (lower bound inclusive, upper exclusive), with average, "
         "p50 and p90.",
         "seconds",

@@ -83,7 +83,10 @@ def dashboard(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
         "daily": charts.columns(
             [(d0.strftime("%m/%d"), n) for d0, n in daily], ctx.t["an_daily_volume"], label_every=every
         ),
-        "channels": charts.hbar(list(d["volume_by_channel"]["by_channel"].items()), ctx.t["an_channel_mix"]),
+        "channels": charts.hbar(
+            [(ctx.t.get(f"ch_{ch}", ch), n) for ch, n in d["volume_by_channel"]["by_channel"].items()],
+            ctx.t["an_channel_mix"],
+        ),
         "resolution": charts.columns(
             list(zip(bucket_labels, [d["resolution_time"]["buckets"][k] for k, _ in RESOLUTION_BUCKETS], strict=True)),
             METRICS["resolution_time"].label(loc),

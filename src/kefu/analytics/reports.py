@@ -16,8 +16,9 @@ from kefu.analytics import service
 from kefu.analytics.metrics import METRICS, RESOLUTION_BUCKETS, localize
 from kefu.analytics.service import Filters
 from kefu.brands.models import Brand
+from kefu.core.catalog import gettext
 from kefu.core.db import utcnow
-from kefu.core.l10n import cldr_locale, format_number, format_ratio
+from kefu.core.l10n import cldr_locale, format_day, format_number, format_ratio
 from kefu.privacy.pdf import render_pdf
 from kefu.security import csvsafe
 
@@ -34,6 +35,12 @@ BUCKET_LABELS = {
 
 def _zh(locale: str) -> bool:
     return locale != "en"
+
+
+def _label(prefix: str, key: str, locale: str) -> str:
+    """A channel or SLA target kind as readers call it (a key without a catalog entry is shown as it is)."""
+    text = gettext(prefix + key, locale)
+    return key if text == prefix + key else text
 
 
 def fmt(value: Any, unit: str, locale: str = "zh-TW") -> str:
@@ -102,6 +109,13 @@ class Report:
         first = self.start.astimezone(zone).date()
         last = (self.end - timedelta(microseconds=1)).astimezone(zone).date()
         return f"{first.isoformat()} – {last.isoformat()}"
+
+    def period_in(self, locale: str) -> str:
+        """The period's inclusive dates written for the reader (the ISO `period_label` stays for CSV and files)."""
+        zone = ZoneInfo(self.tz)
+        first = self.start.astimezone(zone).date()
+        last = (self.end - timedelta(microseconds=1)).astimezone(zone).date()
+        return f"{format_day(first, locale)} – {format_day(last, locale)}"
 
 
 def period_for(kind: str, now: datetime, tz: str = "Asia/Taipei") -> tuple[datetime, datetime]:
@@ -191,7 +205,10 @@ def build(session: Session, f: Filters, kind: str, locale: str = "zh-TW", *, com
         Table(
             METRICS["volume_by_channel"].label(locale),
             channel_h,
-            [[ch, str(n), fmt(n / total, "percent")] for ch, n in d["volume_by_channel"]["by_channel"].items()],
+            [
+                [_label("ch_", ch, locale), str(n), fmt(n / total, "percent")]
+                for ch, n in d["volume_by_channel"]["by_channel"].items()
+            ],
         )
     )
     rep.tables.append(
@@ -230,7 +247,7 @@ def build(session: Session, f: Filters, kind: str, locale: str = "zh-TW", *, com
                     str(r["handled"]),
                     fmt(r["avg_frt"], "seconds", locale),
                     fmt(r["avg_resolution"], "seconds", locale),
-                    f"{r['csat']:.2f} ({r['csat_count']})" if r["csat"] is not None else "—",
+                    f"{format_number(r['csat'], locale, 2)} ({r['csat_count']})" if r["csat"] is not None else "—",
                 ]
                 for r in d["agent_performance"]
             ],
@@ -248,7 +265,10 @@ def build(session: Session, f: Filters, kind: str, locale: str = "zh-TW", *, com
                     "達成" if zh else "Met",
                     "達成率" if zh else "Rate",
                 ],
-                [[k, str(v["decided"]), str(v["met"]), fmt(v["rate"], "percent")] for k, v in sla.items()],
+                [
+                    [_label("tk_", k, locale), str(v["decided"]), str(v["met"]), fmt(v["rate"], "percent")]
+                    for k, v in sla.items()
+                ],
             )
         )
         dist = d["csat"]["distribution"]

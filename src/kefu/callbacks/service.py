@@ -43,7 +43,7 @@ from kefu.customers.accessibility import DeclareNeeds, declare, needs_of, phone_
 from kefu.customers.models import Customer
 from kefu.customers.service import find_or_create_by_identity
 from kefu.sla import service as sla
-from kefu.sla.notifications import notify
+from kefu.sla.notifications import localized, notify
 from kefu.tickets.models import Ticket
 from kefu.tickets.service import create_ticket
 from kefu.tickets.timeline import add_activity
@@ -515,7 +515,7 @@ def sweep(session: Session, now: datetime | None = None) -> SweepResult:
                 session,
                 _recipients(session, cb, ticket, "agent"),
                 "callback.reminder",
-                f"即將預約回電 / Call-back soon: {ticket.number}",
+                localized("notif_callback_reminder", number=ticket.number),
                 brand_id=cb.brand_id,
                 body=ticket.subject,
                 ticket_id=ticket.id,
@@ -528,7 +528,7 @@ def sweep(session: Session, now: datetime | None = None) -> SweepResult:
                 session,
                 _recipients(session, cb, ticket, "agent"),
                 "callback.due",
-                f"請立即回電 / Call back now: {ticket.number}",
+                localized("notif_callback_due", number=ticket.number),
                 brand_id=cb.brand_id,
                 body=ticket.subject,
                 ticket_id=ticket.id,
@@ -543,7 +543,7 @@ def sweep(session: Session, now: datetime | None = None) -> SweepResult:
                 session,
                 who,
                 "callback.missed",
-                f"預約回電逾時未撥 / Call-back missed: {ticket.number}",
+                localized("notif_callback_missed", number=ticket.number),
                 brand_id=cb.brand_id,
                 body=ticket.subject,
                 ticket_id=ticket.id,

@@ -47,6 +47,7 @@ from kefu.conversations.commands import PostMessage, UpdateConversation
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.service import post_message, update_conversation
 from kefu.core.access import ensure_brand, get_in_brand
+from kefu.core.catalog import gettext
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, InvalidInput
 from kefu.core.events import publish
@@ -180,7 +181,7 @@ def raise_opportunity(
         session,
         _recipients(session, brand.id, customer_id),
         "care.opportunity",
-        f"主動關懷 / Care opportunity: {reason}",
+        lambda loc: gettext("notif_care_opportunity", loc).format(reason=gettext(f"care_reason_{reason}", loc)),
         brand_id=brand.id,
         ticket_id=next(iter(evidence.get("ticket_ids") or []), None),
         # The notification list links a conversation_id in data: the evidence's conversation, where help is needed.

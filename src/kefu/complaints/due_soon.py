@@ -26,7 +26,7 @@ from kefu.core.db import utcnow
 from kefu.core.errors import InvalidInput
 from kefu.core.events import publish
 from kefu.sla import service as sla
-from kefu.sla.notifications import notify
+from kefu.sla.notifications import localized, notify
 from kefu.tickets.models import Ticket
 from kefu.tickets.timeline import add_activity
 
@@ -34,9 +34,9 @@ Deadline = Literal["acknowledgement", "reply", "regulator"]
 DEFAULT_LEADS: dict[str, list[int]] = {"acknowledgement": [120], "reply": [1440], "regulator": [4320, 1440, 0]}
 MAX_LEAD = 30 * 24 * 60
 _TITLES = {
-    "acknowledgement": ("客訴即將逾期未受理", "Complaint acknowledgement due"),
-    "reply": ("客訴即將逾期未回覆", "Complaint reply due"),
-    "regulator": ("主管機關來函即將到期", "Regulator reply due"),
+    "acknowledgement": "notif_deadline_ack_due",
+    "reply": "notif_deadline_reply_due",
+    "regulator": "notif_deadline_regulator_due",
 }
 
 
@@ -142,8 +142,7 @@ def warn(session: Session, now: datetime | None = None) -> WarnResult:
         nearest = min(reached)
         who = sla.recipients(session, ticket, "agent") + sla.recipients(session, ticket, "team_lead")
         overdue = nearest == 0
-        tw, en = ("主管機關來函已逾期", "Regulator reply overdue") if overdue else _TITLES[c.deadline]
-        title = f"{tw} / {en}: {ticket.number}"
+        title = localized("notif_deadline_regulator_overdue" if overdue else _TITLES[c.deadline], number=ticket.number)
         data = {
             "subject": c.subject,
             "subject_id": c.subject_id,

@@ -26,15 +26,12 @@ from kefu.complaints.punctuality import DeadlineStats, by_month, year_range
 from kefu.core.db import utcnow
 from kefu.core.events import publish
 from kefu.sla import service as sla
-from kefu.sla.notifications import notify
+from kefu.sla.notifications import localized, notify
 from kefu.tickets.models import Ticket
 from kefu.tickets.timeline import add_activity
 
 DEADLINES = ("acknowledgement", "reply")
-_TITLES = {
-    "acknowledgement": "客訴逾期未確認受理 / Complaint not acknowledged in time",
-    "reply": "客訴逾期未回覆 / Complaint not answered in time",
-}
+_TITLES = {"acknowledgement": "notif_complaint_ack_overdue", "reply": "notif_complaint_reply_overdue"}
 
 
 @dataclass
@@ -105,7 +102,7 @@ def watch(session: Session, now: datetime | None = None, *, limit: int = 500) ->
                 session,
                 who,
                 "complaint.overdue",
-                f"{_TITLES[which]}: {ticket.number}",
+                localized(_TITLES[which], number=ticket.number),
                 brand_id=c.brand_id,
                 body=ticket.subject,
                 ticket_id=ticket.id,

@@ -31,7 +31,7 @@ from kefu.core.errors import Conflict, InvalidInput
 from kefu.core.events import publish
 from kefu.followups.commands import CreateFollowUpRule, ensure
 from kefu.followups.models import OUTCOMES, FollowUp, FollowUpRule
-from kefu.sla.notifications import notify
+from kefu.sla.notifications import localized, notify
 from kefu.tickets.models import Ticket
 from kefu.tickets.service import update_ticket
 from kefu.tickets.timeline import add_activity
@@ -197,7 +197,7 @@ def plan(session: Session, now: datetime | None = None, *, limit: int = 1000) ->
             session,
             [f.assignee_id],
             "follow_up.due",
-            f"回訪到期 / Follow-up due: {case.number} ({f.attempt}/{f.of_attempts})",
+            localized("notif_follow_up_due", number=case.number, attempt=f.attempt, of=f.of_attempts),
             brand_id=f.brand_id,
             body=case.subject,
             ticket_id=case.id,

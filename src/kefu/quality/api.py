@@ -20,7 +20,6 @@ from kefu.quality.schemas import (
     CausePatch,
     DraftIn,
     DraftOut,
-    FeedbackOut,
     FindingsIn,
     ImportOut,
     ItemIn,
@@ -71,8 +70,10 @@ def progress_out(p: service.Progress) -> ProgressOut:
     )
 
 
-def item_out(item: QualityPlanItem, brand: Brand) -> ItemOut:
+def item_out(db: Session, item: QualityPlanItem) -> ItemOut:
     """API shape of an item, with its overdue / on-time flags in the brand's timezone."""
+    brand = db.get(Brand, item.brand_id)  # the session's identity map answers repeats without a query
+    assert brand is not None  # non-null FK
     out = ItemOut.model_validate(item)
     return out.model_copy(
         update={
@@ -85,7 +86,7 @@ def item_out(item: QualityPlanItem, brand: Brand) -> ItemOut:
 def plan_out(db: Session, plan: QualityPlan) -> PlanOut:
     """API shape of a plan with its items and progress."""
     brand = db.get(Brand, plan.brand_id)
-    assert brand is not None
+    assert brand is not None  # non-null FK
     items = service.plan_items(db, plan)
     return PlanOut(
         id=plan.id,
@@ -94,7 +95,7 @@ def plan_out(db: Session, plan: QualityPlan) -> PlanOut:
         notes=plan.notes,
         created_at=plan.created_at,
         updated_at=plan.updated_at,
-        items=[item_out(i, brand) for i in items],
+        items=[item_out(db, i) for i in items],
         progress=progress_out(service.progress(items, brand)),
     )
 
@@ -120,7 +121,7 @@ def update_cause(cause_id: int, body: CausePatch, db: DB, principal: Manage) -> 
     return CauseOut.model_validate(service.update_cause(db, cause_id, principal, body))
 
 
-@router.get("/feedback", response_model=list[FeedbackOut])
+@router.get("/feedback", response_model=list[service.FeedbackItem])
 def feedback(
     brand_id: int,
     db: DB,
@@ -130,10 +131,10 @@ def feedback(
     unattributed: bool = False,
     cause_key: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> list[FeedbackOut]:
+) -> list[service.FeedbackItem]:
     """The quarter's negative feedback items (low CSAT/campaign scores, complaints, failed QA, bot "not helpful",
     audit findings), newest first, with their causes."""
-    rows = service.feedback_items(
+    return service.feedback_items(
         db,
         principal,
         brand_id=brand_id,
@@ -143,7 +144,6 @@ def feedback(
         cause_key=cause_key,
         limit=limit,
     )
-    return [FeedbackOut.model_validate(r) for r in rows]
 
 
 @router.post("/attributions", response_model=AttributionOut)
@@ -197,40 +197,27 @@ def update_plan(plan_id: int, body: PlanPatch, db: DB, principal: Manage) -> Pla
 def add_item(plan_id: int, body: ItemIn, db: DB, principal: Manage) -> ItemOut:
     """Add an improvement item (due by default on the quarter's last day)."""
     item = service.add_item(db, plan_id, principal, body)
-    brand = db.get(Brand, item.brand_id)
-    assert brand is not None
-    return item_out(item, brand)
+    return item_out(db, item)
 
 
 @router.patch("/plan-items/{item_id}", response_model=ItemOut)
 def update_item(item_id: int, body: ItemPatch, db: DB, principal: Manage) -> ItemOut:
     """Edit an item's title, cause, evidence, owner or due date."""
     item = service.update_item(db, item_id, principal, body)
-    brand = db.get(Brand, item.brand_id)
-    assert brand is not None
-    return item_out(item, brand)
+    return item_out(db, item)
 
 
 @router.post("/plan-items/{item_id}/status", response_model=ItemOut)
 def change_status(item_id: int, body: StatusIn, db: DB, principal: Manage) -> ItemOut:
     """Move an item (closing needs a verification note)."""
     item = service.change_status(db, item_id, principal, body)
-    brand = db.get(Brand, item.brand_id)
-    assert brand is not None
-    return item_out(item, brand)
+    return item_out(db, item)
 
 
 @router.get("/plan-items/overdue", response_model=list[ItemOut])
 def overdue(db: DB, principal: Read, brand_id: int | None = None) -> list[ItemOut]:
     """Open or in-progress items past their due date (each brand's timezone), most overdue first."""
-    out = []
-    brands: dict[int, Brand] = {}
-    for item, _plan in service.overdue_items(db, principal, brand_id=brand_id):
-        brand = brands.get(item.brand_id) or db.get(Brand, item.brand_id)
-        assert brand is not None
-        brands[brand.id] = brand
-        out.append(item_out(item, brand))
-    return out
+    return [item_out(db, item) for item, _plan in service.overdue_items(db, principal, brand_id=brand_id)]
 
 
 @router.get("/reports/{brand_id}/{quarter}", response_model=ReportOut)

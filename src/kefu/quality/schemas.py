@@ -76,23 +76,6 @@ class CauseOut(BaseModel):
     is_active: bool
 
 
-class FeedbackOut(BaseModel):
-    """A negative feedback item and its cause (if attributed)."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    source: str
-    source_id: int
-    brand_id: int
-    ticket_id: int | None
-    ticket_number: str | None
-    occurred_at: datetime
-    score: float | None
-    detail: str
-    cause_key: str | None
-    note: str
-
-
 class AttributionOut(BaseModel):
     """A stored attribution."""
 

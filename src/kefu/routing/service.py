@@ -32,7 +32,7 @@ from kefu.core.jobs import enqueue
 from kefu.customers.models import Customer, Organization
 from kefu.routing.commands import CreateRoutingRule, UpdateRoutingRule, changes_of, ensure
 from kefu.routing.models import STRATEGIES, RoutingRule, TeamRouting
-from kefu.sla.notifications import notify
+from kefu.sla.notifications import localized, notify
 from kefu.tickets.models import PRIORITIES, Ticket, TicketPriority, TicketStatus
 from kefu.tickets.timeline import add_activity, ticket_event, ticket_topics
 
@@ -344,7 +344,7 @@ def assign(
         session,
         [agent.id],
         "ticket.assigned",
-        f"新工單指派 / Ticket assigned: {ticket.number}",
+        localized("notif_ticket_assigned", number=ticket.number),
         brand_id=ticket.brand_id,
         body=ticket.subject,
         ticket_id=ticket.id,

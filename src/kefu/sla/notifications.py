@@ -2,24 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from kefu.auth.models import Agent
+from kefu.core.catalog import DEFAULT_LOCALE, gettext
 from kefu.core.db import utcnow
 from kefu.core.errors import NotFound
 from kefu.core.events import publish
 from kefu.core.pagination import keyset_page
 from kefu.sla.models import Notification
 
+# A title per locale: a plain string is the same for everyone; a callable is asked with each recipient's locale.
+Title = str | Callable[[str], str]
+
+
+def localized(key: str, **fields: object) -> Callable[[str], str]:
+    """A title from the catalogs (`notif_*` keys), written in each recipient agent's own locale."""
+    return lambda locale: gettext(key, locale).format(**fields)
+
+
+def _agent_locales(session: Session, agent_ids: list[int]) -> dict[int, str]:
+    rows = session.execute(select(Agent.id, Agent.locale).where(Agent.id.in_(agent_ids)))
+    return {agent_id: locale or DEFAULT_LOCALE for agent_id, locale in rows}
+
 
 def notify(
     session: Session,
     agent_ids: Iterable[int],
     kind: str,
-    title: str,
+    title: Title,
     *,
     brand_id: int | None,
     body: str = "",
@@ -38,7 +53,7 @@ def build(
     session: Session,
     agent_ids: Iterable[int],
     kind: str,
-    title: str,
+    title: Title,
     *,
     brand_id: int | None,
     body: str = "",
@@ -47,12 +62,14 @@ def build(
 ) -> list[Notification]:
     """Add notifications to the session without flushing (batch writers flush once, then `announce`)."""
     out: list[Notification] = []
-    for agent_id in dict.fromkeys(agent_ids):
+    ids = list(dict.fromkeys(agent_ids))
+    locales = _agent_locales(session, ids) if callable(title) and ids else {}
+    for agent_id in ids:
         n = Notification(
             brand_id=brand_id,
             agent_id=agent_id,
             kind=kind,
-            title=title,
+            title=title(locales.get(agent_id, DEFAULT_LOCALE)) if callable(title) else title,
             body=body,
             ticket_id=ticket_id,
             data=data or {},

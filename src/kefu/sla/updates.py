@@ -26,7 +26,7 @@ from kefu.core.db import utcnow
 from kefu.core.errors import InvalidInput
 from kefu.core.events import publish
 from kefu.sla.models import Notification, ProgressLapse
-from kefu.sla.notifications import build
+from kefu.sla.notifications import build, localized
 from kefu.tickets.models import Ticket
 
 CLOCK_STATUSES = ("new", "open", "on_hold")
@@ -159,7 +159,7 @@ def sweep(session: Session, now: datetime | None = None, *, limit: int = 2000) -
             session,
             who,
             "progress.overdue",
-            f"進度更新逾時 / Progress update overdue: {t.number} ({every} min)",
+            localized("notif_progress_overdue", number=t.number, every=every),
             brand_id=t.brand_id,
             body=t.subject,
             ticket_id=t.id,

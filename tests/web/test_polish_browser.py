@@ -1,0 +1,100 @@
+"""A walk of every console, admin and customer screen in zh-TW, zh-CN and en at 1280 and 390 px, with a full-page
+screenshot of each (var/screenshots/test_polish_browser/...): visible text never shows a raw ISO-8601 date or
+timestamp, an unformatted float or a snake_case slug (times go through |datetime/|date in the brand's timezone,
+ratios through |percent, enum values through the string tables)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.web.test_a11y_browser import _console_screens, _open_widget, _public_screens, _with_lang
+from tests.web.test_console import _login
+
+ISO = re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2})?")
+RAW_FLOAT = re.compile(r"(?<![\d.,])\d+\.\d{3,}\b")
+SLUG = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
+# Visible text that may look like a slug or a raw date: e-mail addresses, URLs, {placeholders} of templates and
+# input-format examples ("例如 2026-12-25", "e.g. 2026-12-31 09:00-12:00").
+_IGNORED = re.compile(
+    r"\S+@\S+|https?://\S+|/\S+|\{[a-z_]+\}|(?:例如|e\.g\.|格式[為为]|look like)\s*[\d:-]+(?: [\d:-]+)?"
+)
+# What the scan reads: the rendered text, without form fields' contents, code samples and hidden parts.
+_TEXT = """() => {
+  const skip = el => el.closest('code, pre, textarea, script, style, [hidden], [aria-hidden=true], .kefu-transcript');
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const out = [];
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    if (!el || skip(el) || !el.getClientRects().length) continue;
+    const s = n.textContent.trim();
+    if (s) out.push(s);
+  }
+  return out;
+}"""
+
+
+def findings(texts: list[str], slugs: bool = True) -> list[str]:
+    """Raw ISO dates, raw floats and (unless `slugs` is off) snake_case slugs in visible text."""
+    out: list[str] = []
+    checks = ((ISO, "iso"), (RAW_FLOAT, "float"), (SLUG, "slug")) if slugs else ((ISO, "iso"), (RAW_FLOAT, "float"))
+    for text in texts:
+        bare = _IGNORED.sub(" ", text)
+        for rx, what in checks:
+            out += [f"{what} {m.group(0)!r} in {text[:80]!r}" for m in rx.finditer(bare)]
+    return out
+
+
+def test_findings_catch_the_leftovers() -> None:
+    assert findings(["2026-12-06 – 2026-12-31", "85.333%", "care_opportunity", "2026-12-06T09:00:00+00:00"])
+    assert findings(["2026/12/6 14:51", "85.3%", "mei@kefu.local", "/console/tickets", "Dec 6, 2:51 PM"]) == []
+    examples = ["一行一天：日期 時段，例如 2026-12-31 09:00-12:00", "e.g. 2026-12-25 x"]
+    assert findings(["您好 {customer_name}", *examples]) == []
+
+
+SIZES = [("zh-TW", 1280, 900), ("zh-CN", 1280, 900), ("en", 1280, 900), ("zh-TW", 390, 844), ("zh-CN", 390, 844)]
+SIZES += [("en", 390, 844)]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize(("locale", "width", "height"), SIZES)
+def test_console_text_is_formatted(
+    browser: Any, live_server: str, shots: Path, locale: str, width: int, height: int
+) -> None:
+    ctx = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
+    page = ctx.new_page()
+    _login(page, live_server, "admin@kefu.local")
+    found: list[str] = []
+    for name, path in _console_screens(page, live_server):
+        page.goto(f"{live_server}{_with_lang(path, locale)}")
+        page.wait_for_load_state("networkidle")
+        # Admin screens name configuration keys (category keys, SLA milestones) on purpose: dates and numbers only.
+        found += [f"{name}: {f}" for f in findings(page.evaluate(_TEXT), slugs=not name.startswith("admin"))]
+        page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+    page.goto(f"{live_server}/console?lang=zh-TW")  # leave the admin's language as the other journeys expect
+    ctx.close()
+    assert found == [], "\n".join(found)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize(("locale", "width", "height"), SIZES)
+def test_public_text_is_formatted(
+    browser: Any, live_server: str, shots: Path, locale: str, width: int, height: int
+) -> None:
+    ctx = browser.new_context(viewport={"width": width, "height": height}, locale=locale, reduced_motion="reduce")
+    page = ctx.new_page()
+    found: list[str] = []
+    for name, path in _public_screens(page, live_server):
+        page.goto(f"{live_server}{_with_lang(path, locale)}")
+        page.wait_for_load_state("networkidle")
+        if name == "widget":
+            _open_widget(page)
+        found += [f"{name}: {f}" for f in findings(page.evaluate(_TEXT))]
+        page.screenshot(path=str(shots / f"{name}.png"), full_page=name != "widget")
+    ctx.close()
+    assert found == [], "\n".join(found)
