@@ -10,7 +10,7 @@ from kefu.auth.deps import DB, require
 from kefu.auth.permissions import Principal
 from kefu.auth.service import get_agent
 from kefu.bot import service
-from kefu.bot.emotion import analyze, wants_human
+from kefu.bot.emotion import analyze
 from kefu.bot.engine import get_registry
 from kefu.bot.policy import BotSettings, Memory, Turn, decide, thresholds
 from kefu.bot.schemas import AttachIn, FeedbackIn, PreviewIn, PreviewOut, ReviewOut, SuggestionOut
@@ -36,7 +36,7 @@ def preview(body: PreviewIn, db: DB, principal: KbRead) -> PreviewOut:
     emotion = analyze(body.text)
     settings = BotSettings.from_brand(brand.settings)
     answer_t, clarify_t = thresholds(settings, index.answer_threshold, index.clarify_threshold)
-    turn = Turn(body.text, cands, emotion, wants_human(body.text), False, Memory(), answer_t, clarify_t)
+    turn = Turn(body.text, cands, emotion, service.asks_for_human(body.text), False, Memory(), answer_t, clarify_t)
     decision = decide(turn, settings)
     return PreviewOut(
         decision=service.decision_dict(decision),

@@ -44,6 +44,16 @@ _WANTS_TICKET = re.compile(
 )
 
 
+def asks_for_human(text: str) -> bool:
+    """A hand-off request (a person: "真人", "agent"; a ticket: "留言"), but not small talk that merely names one.
+
+    "are you a bot?", "你是真人嗎" and "有人在嗎" get the robot/greeting reply, which says how to reach a person.
+    """
+    if _WANTS_TICKET.match(text.strip()):
+        return True
+    return wants_human(text) and smalltalk.exact_kind(text) not in ("greeting", "robot")
+
+
 def detect_locale(text: str, fallback: str) -> str:
     """zh-TW / zh-CN / en for a customer message.
 
@@ -362,7 +372,7 @@ def _plan(session: Session, conv: Conversation, msg: Message, registry: IndexReg
         text=msg.body,
         candidates=cands,
         emotion=emotion,
-        wants_human=wants_human(msg.body) or bool(_WANTS_TICKET.match(msg.body.strip())),
+        wants_human=asks_for_human(msg.body),
         vip=customer.vip,
         memory=Memory(failures=failures, clarify_options=options, option_labels=labels),
         answer_threshold=answer_t,

@@ -6,7 +6,9 @@ the entry point (email, phone, message board, API, LINE/Messenger/web chat in hu
 * ``case_policy`` per inbox (``inbox.config["case_policy"]``): ``first_message`` opens the case on the first inbound
   message; ``handoff`` opens it once humans own the conversation (a message while the conversation is not in bot
   mode, or the bot's hand-off); ``never`` leaves conversations without cases.  Defaults: ``first_message`` for email,
-  phone, board and API inboxes, ``handoff`` for chats (so human-mode chats get a case on their first message).
+  phone, board and API inboxes, ``handoff`` for chats (so human-mode chats get a case on their first message) and
+  for any conversation the bot owns (an API inbox with the bot on: a case per "你好" or per answered FAQ would flood
+  the queue; the bot's hand-off opens it). An explicitly configured policy always applies.
 * The case opens at the inbound message's time, so SLA clocks run from the customer's first message.
 * A customer writing again on a thread whose case was resolved reopens it; on a case already closed (confirmed and
   archived) a follow-up case is opened and linked to it as related.
@@ -55,12 +57,13 @@ def check_policy(value: object) -> str:
     return str(value)
 
 
-def case_policy(inbox: Inbox | None, channel: str) -> str:
-    """The inbox's configured policy, else the channel's default (unknown values fall back to the default)."""
+def case_policy(inbox: Inbox | None, channel: str, *, bot: bool = False) -> str:
+    """The inbox's configured policy, else the channel's default — ``handoff`` while the bot owns the conversation
+    (unknown values fall back to the default)."""
     configured = (inbox.config or {}).get("case_policy") if inbox is not None else None
     if configured in CASE_POLICIES:
         return str(configured)
-    return DEFAULT_CASE_POLICY.get(channel, "first_message")
+    return "handoff" if bot else DEFAULT_CASE_POLICY.get(channel, "first_message")
 
 
 def is_inbound(message: Message) -> bool:
@@ -147,7 +150,7 @@ def ensure_case(
             return _reopen(session, earlier, message, actor) if earlier.status == "resolved" else earlier
         if earlier is not None:
             current = earlier  # archived: the new case follows up on it
-    policy = case_policy(inbox, conversation.channel)
+    policy = case_policy(inbox, conversation.channel, bot=conversation.status == "bot")
     held = policy == "never" or (policy == "handoff" and conversation.status == "bot")
     if current is None and held and not requested:
         return None

@@ -89,8 +89,9 @@ def normalize(text: str, *, regional: bool = True) -> str:
     return _SPACE_RE.sub(" ", text.casefold()).strip()
 
 
-# Characters that s2t rewrites but that are standard in Taiwan's Traditional orthography (台北).
-_SHARED_CHARS: Final = frozenset("台")
+# Characters that s2t rewrites in some phrases but that are standard in Taiwan's Traditional orthography (台北, 了解,
+# 干擾): on their own they say nothing about the script ("了解" is not Simplified).
+_SHARED_CHARS: Final = frozenset("台了干")
 
 
 def _script_counts(text: str) -> tuple[int, int]:

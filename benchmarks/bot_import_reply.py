@@ -1,0 +1,200 @@
+"""A bank KB imported through the API, then customer questions through the API channel (issue #14 walk).
+
+Usage: python benchmarks/bot_import_reply.py [--faqs 1500] [--phrasings 17] [--questions 200] [--pg URL]
+
+Production wiring (``create_app`` with its own job runner and index registry, a file SQLite database or PostgreSQL):
+imports the E.SUN Bank FAQ ($KEFU_DATASETS/esun_faq_zh_tw, generated phrasings as in ``kb_import.py``) with
+``POST /api/v1/kb/import``, then sends questions to ``POST /api/v1/channels/api/{inbox}/messages`` and waits for the
+bot's reply row. Questions: E.SUN questions with 1–2 characters deleted (unseen phrasings of a covered FAQ), sent
+by distinct users. While the first index builds, an agent write (an FAQ created through the API) is timed, to show
+that no write waits for the build. Prints import seconds, first reply after import, reply p50/p95 (POST → reply
+committed), CPU seconds per reply, peak RSS and any "database is locked" seen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+os.environ.setdefault("KEFU_ENV", "test")
+os.environ.setdefault("KEFU_SECRET_KEY", uuid.uuid4().hex * 2)
+sys.path.insert(0, str(Path(__file__).parent))
+
+from kb_import import dataset_rows, to_csv
+
+
+def _questions(rows: list[dict[str, str]], n: int, seed: int = 0) -> list[tuple[str, str]]:
+    rnd = random.Random(seed)
+    out: list[tuple[str, str]] = []
+    for row in rnd.sample(rows, min(n, len(rows))):
+        q = list(row["question"].rstrip("？"))
+        for _ in range(rnd.choice((1, 2))):
+            if len(q) > 4:
+                del q[rnd.randrange(len(q))]
+        out.append(("".join(q), row["id"]))
+    return out
+
+
+def run(url: str, faqs: int, per_faq: int, n_questions: int) -> None:
+    """Import, then ask; print the numbers."""
+    import logging
+
+    from fastapi.testclient import TestClient
+    from sqlalchemy import select
+
+    from kefu.auth.service import create_agent, create_token
+    from kefu.brands.service import create_brand
+    from kefu.conversations.models import Conversation, Message
+    from kefu.core.config import Settings
+    from kefu.core.db import Database
+    from kefu.core.migrate import upgrade
+    from kefu.customers.models import CustomerIdentity
+    from kefu.knowledge.models import FaqEntry
+    from kefu.web.app import create_app
+
+    locked: list[str] = []
+
+    class Catch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            text = record.getMessage() + (str(record.exc_info[1]) if record.exc_info else "")
+            if "locked" in text:
+                locked.append(text)
+
+    logging.getLogger().addHandler(Catch())
+    rows = dataset_rows(faqs, per_faq)
+    body = to_csv(rows)
+    upgrade(url)
+    database = Database(url)
+    with database.session() as s:
+        brand = create_brand(s, slug=f"bank-{uuid.uuid4().hex[:6]}", name="bank", default_locale="zh-TW")
+        agent = create_agent(
+            s, email=f"b-{uuid.uuid4().hex[:6]}@example.com", name="b", password="bench password", role="admin"
+        )
+        _, raw = create_token(s, agent, name="bench", scopes=None, expires_at=None, actor=None)
+        brand_id = brand.id
+    with tempfile.TemporaryDirectory() as data_dir:
+        app = create_app(Settings(database_url=url, data_dir=Path(data_dir), scheduler=False), database=database)
+        h = {"Authorization": f"Bearer {raw}"}
+        with TestClient(app) as client:
+            r = client.post(
+                f"/api/v1/brands/{brand_id}/inboxes",
+                json={"kind": "api", "name": "api", "config": {"secret": "bench-secret-1"}},
+                headers=h,
+            )
+            assert r.status_code == 201, r.text
+            inbox = r.json()
+            t0 = time.perf_counter()
+            r = client.post(
+                "/api/v1/kb/import",
+                params={"brand_id": brand_id},
+                content=body,
+                headers={**h, "Content-Type": "text/csv"},
+            )
+            import_s = time.perf_counter() - t0
+            assert r.status_code == 200, r.text[:300]
+            rep = r.json()
+            print(
+                f"{url.split(':', 1)[0]}: bot_enabled={inbox['bot_enabled']} import {len(rows)} FAQs / "
+                f"{rep['phrasings']} phrasings ({len(body) / 1e6:.1f} MB): {import_s:.2f}s"
+            )
+            questions = _questions(rows, n_questions)
+            url_msg = f"/api/v1/channels/api/{inbox['id']}/messages"
+            auth = {"Authorization": "Bearer bench-secret-1"}
+
+            def reply_of(user: str, timeout: float = 600.0) -> Message | None:
+                deadline = time.monotonic() + timeout
+                while time.monotonic() < deadline:
+                    with database.session() as s:
+                        conv_id = s.scalar(
+                            select(Conversation.id)
+                            .join(CustomerIdentity, CustomerIdentity.customer_id == Conversation.customer_id)
+                            .where(Conversation.brand_id == brand_id, CustomerIdentity.external_id == user)
+                        )
+                        if conv_id is not None:
+                            m = s.scalar(
+                                select(Message).where(Message.conversation_id == conv_id, Message.sender_type == "bot")
+                            )
+                            if m is not None:
+                                s.expunge(m)
+                                return m
+                    time.sleep(0.01)
+                return None
+
+            write_s: list[float] = []
+
+            def agent_write() -> None:
+                time.sleep(1.0)  # while the first index builds
+                t = time.perf_counter()
+                rr = client.post(
+                    "/api/v1/kb/faqs",
+                    json={"brand_id": brand_id, "locale": "zh-TW", "questions": ["新的問題？"], "answer": "新答案"},
+                    headers=h,
+                )
+                write_s.append(time.perf_counter() - t)
+                assert rr.status_code == 201, rr.text[:300]
+
+            writer = threading.Thread(target=agent_write)
+            t0 = time.perf_counter()
+            c0 = time.process_time()
+            assert client.post(url_msg, json={"id": "m0", "user": {"id": "u0"}, "text": questions[0][0]}, headers=auth)
+            writer.start()
+            first = reply_of("u0")
+            first_s = time.perf_counter() - t0
+            writer.join()
+            print(
+                f"  first reply after import: {first_s:.2f}s wall, {time.process_time() - c0:.2f}s CPU "
+                f"({'answer' if first is not None and (first.meta or {}).get('faq_id') else 'no answer'}); "
+                f"an FAQ created through the API meanwhile: {write_s[0]:.2f}s"
+            )
+            lat: list[float] = []
+            right = 0
+            with database.session() as s:
+                ext = {
+                    int(i): e
+                    for i, e in s.execute(
+                        select(FaqEntry.id, FaqEntry.external_id).where(FaqEntry.brand_id == brand_id)
+                    )
+                }
+            c0 = time.process_time()
+            for i, (text, label) in enumerate(questions[1:], 1):
+                t = time.perf_counter()
+                client.post(url_msg, json={"id": f"m{i}", "user": {"id": f"u{i}"}, "text": text}, headers=auth)
+                m = reply_of(f"u{i}")
+                lat.append((time.perf_counter() - t) * 1000)
+                if m is not None and ext.get((m.meta or {}).get("faq_id")) == label:
+                    right += 1
+            cpu = (time.process_time() - c0) / max(1, len(lat))
+            lat.sort()
+            p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]  # noqa: E731
+            print(
+                f"  {len(lat)} replies: p50 {p(0.5):.0f} ms, p95 {p(0.95):.0f} ms, {cpu * 1000:.0f} ms CPU per reply "
+                f"(poll included), answered right {right / max(1, len(lat)):.1%}; peak RSS "
+                f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; 'database is locked' "
+                f"logged {len(locked)} times"
+            )
+
+
+def main() -> None:
+    """Entry point."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--faqs", type=int, default=1500)
+    ap.add_argument("--phrasings", type=int, default=17, help="phrasings per FAQ (question + alternatives)")
+    ap.add_argument("--questions", type=int, default=200)
+    ap.add_argument("--pg", default=None)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        run(f"sqlite:///{tmp}/bench.db", args.faqs, args.phrasings, args.questions)
+    if args.pg:
+        run(args.pg, args.faqs, args.phrasings, args.questions)
+
+
+if __name__ == "__main__":
+    main()
