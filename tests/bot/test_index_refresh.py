@@ -87,3 +87,20 @@ def test_another_process_loads_the_saved_refit_instead_of_fitting_again(
     assert worker.calls == 2 and new.fingerprint != old.fingerprint
     served = reg_web.get(db, brand.id)  # the web process notices the change and loads the worker's result
     assert served.fingerprint == new.fingerprint and web.calls == 0
+
+
+def test_preview_never_fits_in_the_request_503_while_the_first_index_builds(
+    client: Any, make: Any, db: Any, bot_registry: Any, monkeypatch: Any
+) -> None:
+    brand = make.brand()
+    _seed(db, brand)
+    h = make.token(make.agent("supervisor", [brand]))
+    started: list[int] = []
+    bot_registry.background = True  # as in production: the first fit runs on a thread (recorded here, not run)
+    monkeypatch.setattr(bot_registry, "rebuild_in_background", lambda brand_id, reader: started.append(brand_id))
+    r = client.post("/api/v1/bot/preview", json={"brand_id": brand.id, "text": "信貸利率多少"}, headers=h)
+    assert r.status_code == 503 and r.headers["Retry-After"] == "5", r.text
+    assert r.headers["content-type"].startswith("application/problem+json") and started == [brand.id]
+    bot_registry.background = False
+    r = client.post("/api/v1/bot/preview", json={"brand_id": brand.id, "text": "信貸利率多少"}, headers=h)
+    assert r.status_code == 200 and r.json()["candidates"], r.text

@@ -137,6 +137,11 @@ class Index:
                 self.groups.setdefault(d.group, []).append(d)
 
     @property
+    def building(self) -> bool:
+        """The stand-in served while a brand's first index is still being fitted (``get(..., wait=False)``)."""
+        return isinstance(self.retriever, _Empty)
+
+    @property
     def answer_threshold(self) -> float | None:
         """The KB-calibrated answer threshold, if the retriever has one."""
         value = getattr(self.retriever, "answer_threshold", None)
