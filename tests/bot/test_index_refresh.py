@@ -104,3 +104,38 @@ def test_preview_never_fits_in_the_request_503_while_the_first_index_builds(
     bot_registry.background = False
     r = client.post("/api/v1/bot/preview", json={"brand_id": brand.id, "text": "信貸利率多少"}, headers=h)
     assert r.status_code == 200 and r.json()["candidates"], r.text
+
+
+def test_first_question_waits_for_the_fit_under_way_and_does_not_fit_again(
+    db: Any, make: Any, session_factory: Any, tmp_path: Path
+) -> None:
+    import threading
+
+    from kefu.bot.engine import IndexRegistry
+    from kefu.knowledge.service import create_faq
+
+    brand = make.brand()
+    _seed(db, brand)
+    counting = _Counting()
+    reg = IndexRegistry(factory=counting.factory, store_dir=None, background=True, check_interval=0.0)
+    fitted = IndexRegistry(background=False).build(brand.id, counting.reader(session_factory))
+    counting.calls = 0
+    create_faq(  # the KB moves on while the kb.changed refit is under way
+        db, None, CreateFaq(brand_id=brand.id, locale="zh-TW", external_id="new", questions=["新問題"], answer="x")
+    )
+    db.commit()
+    later: list[int] = []
+    reg.rebuild_in_background = lambda brand_id, reader: later.append(brand_id)  # type: ignore[method-assign]
+    lock = reg._build_locks.setdefault(brand.id, threading.Lock())
+    lock.acquire()  # a fit of this brand is under way on another thread
+
+    def finish() -> None:
+        time.sleep(0.3)
+        reg._indexes[brand.id] = fitted
+        lock.release()
+
+    threading.Thread(target=finish).start()
+    got = reg.ensure(brand.id, counting.reader(session_factory))
+    # The question is answered with the index just fitted (no second fit while the customer waits); the newer KB
+    # is refitted in the background.
+    assert got is fitted and counting.calls == 0 and later == [brand.id]

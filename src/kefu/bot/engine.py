@@ -417,6 +417,18 @@ class IndexRegistry:
                 return self.get(session, brand_id)
             finally:
                 session.close()
+        with self._lock:
+            build_lock = self._build_locks.setdefault(brand_id, threading.Lock())
+        with build_lock:
+            pass  # a fit of this brand already under way (the kb.changed refit) is waited for, not repeated
+        with self._lock:
+            live = self._indexes.get(brand_id)
+        if live is not None:
+            session = reader()
+            try:
+                return self.get(session, brand_id)  # a KB changed since that fit is refitted in the background
+            finally:
+                session.close()
         return self.build(brand_id, reader)
 
     def invalidate(self, brand_id: int) -> None:
