@@ -68,6 +68,8 @@ def test_identity_questions_and_anyone_there_are_small_talk_not_a_handoff(
         "你是机器人吗": ("robot", "zh-CN"),
         "有人在嗎": ("greeting", "zh-TW"),
         "有人在吗？": ("greeting", "zh-CN"),
+        "good night": ("goodbye", "en"),
+        "Take care!": ("goodbye", "en"),
     }
     for i, (text, (kind, lang)) in enumerate(cases.items()):
         reply = _send(client, jobs, db, ib, f"id{i}", text)
