@@ -68,6 +68,8 @@ def test_identity_questions_and_anyone_there_are_small_talk_not_a_handoff(
         "你是机器人吗": ("robot", "zh-CN"),
         "有人在嗎": ("greeting", "zh-TW"),
         "有人在吗？": ("greeting", "zh-CN"),
+        "good night": ("goodbye", "en"),
+        "Take care!": ("goodbye", "en"),
     }
     for i, (text, (kind, lang)) in enumerate(cases.items()):
         reply = _send(client, jobs, db, ib, f"id{i}", text)
@@ -158,3 +160,57 @@ def test_api_inbox_with_the_bot_opens_a_case_at_handoff_not_per_greeting(
     assert r.status_code == 200, r.text
     _send(client, jobs, db, ib, "c3", "你好")
     assert len(tickets()) == 2 and all(t.category != "complaint" for t in tickets())
+
+
+def test_bot_eval_reads_the_kb_export_format_with_every_phrasing(tmp_path: Any) -> None:
+    """`kefu bot eval --kb` takes what `kefu kb export` writes (CSV with alternatives, JSON {"faqs": …}): before,
+    the alternatives column was ignored and the JSON export was refused."""
+    import csv
+    import json
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from kefu.bot.evaluation import read_kb
+    from kefu.cli import app
+
+    data = Path(__file__).parent.parent / "bot" / "data"
+    short = read_kb(data / "tiny_kb.csv")
+    by_id: dict[str, list[str]] = {f.id: f.questions for f in short}
+    rows = [
+        {
+            "id": f.id,
+            "locale": f.locale,
+            "category": "銀行 > 常見問題",
+            "question": f.questions[0],
+            "alternatives": "\n".join(f.questions[1:]),
+            "answer": f"<p>{f.answer}</p>",
+            "format": "html",
+            "published": "true",
+        }
+        for f in short
+    ]
+    rows.append({**rows[0], "id": "draft", "question": "草稿問題", "alternatives": "", "published": "false"})
+    exported = tmp_path / "kb.csv"
+    with exported.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    as_json = tmp_path / "kb.json"
+    as_json.write_text(
+        json.dumps({"faqs": [{**r, "alternatives": r["alternatives"].splitlines()} for r in rows]}, ensure_ascii=False),
+        encoding="utf-8",
+    )
+    for path in (exported, as_json):
+        got = {f.id: f.questions for f in read_kb(path)}
+        assert got == by_id, path  # every phrasing, the unpublished draft left out
+    result = CliRunner().invoke(
+        app, ["bot", "eval", "--kb", str(as_json), "--test", str(data / "tiny_test.csv"), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output.strip().splitlines()[-1])
+    assert out["n"] == 12 and out["answered_wrong"] == 0 and out["reachable_rate"] == 1.0
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    result = CliRunner().invoke(app, ["bot", "eval", "--kb", str(bad), "--test", str(data / "tiny_test.csv")])
+    assert result.exit_code == 2 and "Invalid JSON" in result.output

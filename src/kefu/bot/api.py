@@ -17,6 +17,7 @@ from kefu.bot.schemas import AttachIn, FeedbackIn, PreviewIn, PreviewOut, Review
 from kefu.brands.service import get_brand
 from kefu.conversations.models import Message
 from kefu.conversations.service import get_conversation
+from kefu.core.errors import ProblemError
 from kefu.core.pagination import Page
 from kefu.web.routing import Router
 
@@ -31,7 +32,15 @@ def preview(body: PreviewIn, db: DB, principal: KbRead) -> PreviewOut:
     """What would the bot answer? (for editors testing the knowledge base)"""
     brand = get_brand(db, body.brand_id, principal)
     locale = body.locale or service.detect_locale(body.text, brand.default_locale)
-    index = get_registry().get(db, brand.id)
+    # A request never fits an index: while a brand's first one is being fitted the editor is told to retry.
+    index = get_registry().get(db, brand.id, wait=False)
+    if index.building:
+        raise ProblemError(
+            "The bot is still learning this knowledge base; try again in a few seconds.",
+            status=503,
+            title="Service unavailable",
+            retry_after=5,
+        )
     cands = tuple(index.search(body.text, 5))
     emotion = analyze(body.text)
     settings = BotSettings.from_brand(brand.settings)

@@ -89,7 +89,7 @@ def _bot() -> None:
 
 @bot_app.command("eval")
 def bot_eval_command(
-    kb: Annotated[Path, typer.Option("--kb", help="KB: CSV id,question,answer[,locale] or JSON list.")],
+    kb: Annotated[Path, typer.Option("--kb", help="KB: kb export CSV/JSON, or CSV id,question,answer[,locale].")],
     test: Annotated[Path, typer.Option("--test", help="Test CSV text,label (label = KB id, or oos/chitchat).")],
     locale: Annotated[str, typer.Option("--locale", help="The temporary brand's default locale.")] = "zh-TW",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,

@@ -137,6 +137,11 @@ class Index:
                 self.groups.setdefault(d.group, []).append(d)
 
     @property
+    def building(self) -> bool:
+        """The stand-in served while a brand's first index is still being fitted (``get(..., wait=False)``)."""
+        return isinstance(self.retriever, _Empty)
+
+    @property
     def answer_threshold(self) -> float | None:
         """The KB-calibrated answer threshold, if the retriever has one."""
         value = getattr(self.retriever, "answer_threshold", None)
@@ -272,6 +277,14 @@ class IndexRegistry:
             session = reader()
             try:
                 fp = fingerprint(session, brand_id)
+                with self._lock:
+                    live = self._indexes.get(brand_id)
+                if live is not None and live.fingerprint == fp:
+                    # Another thread fitted this very KB while we waited for the lock (the kb.changed rebuild and
+                    # the first customer message of a new brand): a second fit would only cost time.
+                    with self._lock:
+                        self._checked[brand_id] = time.monotonic()
+                    return live
                 docs = load_docs(session, brand_id)
             finally:
                 session.close()  # no transaction is held while fitting
@@ -306,8 +319,19 @@ class IndexRegistry:
                 if inner is not None and encoder is not None:
                     inner.encoder = encoder
             tmp.replace(path)
+            # The fingerprint beside it: another process checks it without loading the index.
+            fp_tmp = tmp.with_suffix(".fp.tmp")
+            fp_tmp.write_text(index.fingerprint, encoding="utf-8")
+            fp_tmp.replace(path.with_suffix(".fp"))
         except Exception:  # a read-only data dir must not stop the bot
             log.exception("could not save the bot index of brand %s", index.brand_id)
+
+    def _saved_fingerprint(self, brand_id: int) -> str | None:
+        path = self._path(brand_id)
+        try:
+            return path.with_suffix(".fp").read_text(encoding="utf-8") if path is not None else None
+        except OSError:
+            return None
 
     def _load_saved(self, brand_id: int) -> Index | None:
         path = self._path(brand_id)
@@ -353,11 +377,26 @@ class IndexRegistry:
         if time.monotonic() - last >= self.check_interval:
             with self._lock:
                 self._checked[brand_id] = time.monotonic()
-            if fingerprint(session, brand_id) != index.fingerprint:
+            current = fingerprint(session, brand_id)
+            if current != index.fingerprint:
+                saved = self._load_saved(brand_id) if self._saved_fingerprint(brand_id) == current else None
+                if saved is not None and saved.fingerprint == current:
+                    # Another process (the worker that ran the kb.changed rebuild) already fitted and saved it.
+                    with self._lock:
+                        self._indexes[brand_id] = saved
+                    return saved
                 if not self.background:
                     return self.build(brand_id, reader_for(session))
                 self.rebuild_in_background(brand_id, reader_for(session))
         return index
+
+    def refresh(self, brand_id: int, reader: Reader) -> None:
+        """The KB changed: refit now on a background thread, so the new index is ready before the next question
+        (the old one serves meanwhile); a registry without background builds refits on its next use instead."""
+        if self.background:
+            self.rebuild_in_background(brand_id, reader)
+        else:
+            self.invalidate(brand_id)
 
     def ensure(self, brand_id: int, reader: Reader) -> Index:
         """Make sure a brand has a live index, using only short sessions of ``reader`` (call before a write)."""
@@ -376,6 +415,18 @@ class IndexRegistry:
             session = reader()
             try:
                 return self.get(session, brand_id)
+            finally:
+                session.close()
+        with self._lock:
+            build_lock = self._build_locks.setdefault(brand_id, threading.Lock())
+        with build_lock:
+            pass  # a fit of this brand already under way (the kb.changed refit) is waited for, not repeated
+        with self._lock:
+            live = self._indexes.get(brand_id)
+        if live is not None:
+            session = reader()
+            try:
+                return self.get(session, brand_id)  # a KB changed since that fit is refitted in the background
             finally:
                 session.close()
         return self.build(brand_id, reader)

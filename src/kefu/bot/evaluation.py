@@ -89,37 +89,32 @@ class EvalResult:
 
 
 def read_kb(path: Path) -> list[KbFaq]:
-    """A KB from CSV (id,question,answer[,locale]) or JSON ([{id, questions, answer, locale?}])."""
-    if path.suffix.lower() == ".json":
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(data, list):
-            raise ValueError("a JSON KB is a list of {id, questions, answer}")
-        return [
-            KbFaq(
-                str(d["id"]),
-                [str(q) for q in d.get("questions") or [d.get("question", "")]],
-                str(d["answer"]),
-                str(d.get("locale") or "zh-TW"),
-            )
-            for d in data
-        ]
+    """A KB file: the bulk-import format (``kefu kb export``: CSV ``id,locale,category,question,alternatives,answer,
+    format,published`` or JSON ``{"faqs": [...]}``), or the short one (CSV ``id,question,answer[,locale]`` with one
+    row per phrasing, JSON ``[{id, questions, answer, locale?}]``). Rows sharing id and locale are one FAQ; every
+    phrasing counts (question plus alternatives); unpublished rows are left out, as the live bot leaves them out."""
+    from kefu.core.errors import ProblemError
+    from kefu.knowledge.bulk import _as_list, _published, detect_format, read_records
+
+    data = path.read_bytes()
+    try:
+        records = read_records(data, detect_format(path.name, data))
+    except ProblemError as exc:
+        raise ValueError(exc.detail) from exc
     faqs: dict[str, KbFaq] = {}
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = {"id", "question", "answer"} - set(reader.fieldnames or [])
-        if missing:
-            raise ValueError(f"KB CSV needs columns id,question,answer (missing {', '.join(sorted(missing))})")
-        for row in reader:
-            key = (row["id"] or "").strip()
-            if not key:
-                continue
-            locale = (row.get("locale") or "zh-TW").strip() or "zh-TW"
-            faq = faqs.setdefault(f"{key}\0{locale}", KbFaq(key, [], row["answer"] or "", locale))
-            if (row["question"] or "").strip():
-                faq.questions.append(row["question"].strip())
-            if not faq.answer and row["answer"]:
-                faq.answer = row["answer"]
-    return list(faqs.values())
+    for row in records:
+        key = str(row.get("id") if row.get("id") is not None else row.get("external_id") or "").strip()
+        if not key or row.get("__invalid__") or _published(row.get("published", row.get("is_published"))) is False:
+            continue
+        locale = str(row.get("locale") or "zh-TW").strip() or "zh-TW"
+        faq = faqs.setdefault(f"{key}\0{locale}", KbFaq(key, [], "", locale))
+        question = str(row.get("question") or "").strip()
+        for q in ([question] if question else []) + _as_list(row.get("alternatives", row.get("questions")), path=False):
+            if q not in faq.questions:
+                faq.questions.append(q)
+        if not faq.answer and row.get("answer"):
+            faq.answer = str(row["answer"])
+    return [f for f in faqs.values() if f.questions]
 
 
 def read_tests(path: Path) -> list[tuple[str, str]]:

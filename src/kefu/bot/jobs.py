@@ -23,8 +23,9 @@ def handle_message(payload: dict[str, Any]) -> None:
 
 @job("bot.rebuild_index")
 def rebuild_index(payload: dict[str, Any]) -> None:
-    """Refit a brand's knowledge index in this process (outside any transaction)."""
-    get_registry().build(int(payload["brand_id"]), get_database().sessionmaker)
+    """Refit a brand's knowledge index after an FAQ change, on a background thread of this process (outside any
+    transaction; the job thread is not held while it fits). Other processes load the saved result."""
+    get_registry().refresh(int(payload["brand_id"]), get_database().sessionmaker)
 
 
 @on_inbound

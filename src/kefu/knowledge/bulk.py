@@ -30,7 +30,7 @@ from kefu.core.errors import Conflict, InvalidInput
 from kefu.core.events import publish
 from kefu.knowledge.models import LOCALES, FaqEntry
 from kefu.knowledge.render import FORMATS, clean_answer
-from kefu.knowledge.service import clean_category, clean_questions
+from kefu.knowledge.service import clean_category, clean_questions, refit_bot
 from kefu.security import csvsafe
 
 COLUMNS = ("id", "locale", "category", "question", "alternatives", "answer", "format", "published", "intent")
@@ -320,6 +320,7 @@ def import_faqs(
     if report.created or report.updated:
         data = {"brand_id": brand.id, "kind": "import", "id": None, "created": report.created}
         publish(session, "kb.changed", {**data, "updated": report.updated}, (f"brand:{brand.id}",))
+        refit_bot(session, brand.id)  # fitting starts as the import commits, not at the next customer question
     return report
 
 

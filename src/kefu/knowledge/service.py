@@ -14,6 +14,7 @@ from kefu.brands.service import get_brand
 from kefu.core.access import ensure_brand, get_in_brand
 from kefu.core.errors import Conflict, InvalidInput
 from kefu.core.events import publish
+from kefu.core.jobs import enqueue
 from kefu.core.like import contains
 from kefu.knowledge.commands import CreateArticle, CreateFaq, UpdateArticle, UpdateFaq, changes_of, ensure
 from kefu.knowledge.models import LOCALES, Article, FaqEntry
@@ -23,6 +24,13 @@ from kefu.knowledge.render import clean_answer
 def _changed(session: Session, brand_id: int, kind: str, item_id: int | None, **extra: Any) -> None:
     data = {"brand_id": brand_id, "kind": kind, "id": item_id, **extra}
     publish(session, "kb.changed", data, (f"brand:{brand_id}",))
+    if kind == "faq":
+        refit_bot(session, brand_id)
+
+
+def refit_bot(session: Session, brand_id: int) -> None:
+    """Have the bot refit the brand's FAQ index once this transaction commits (the job is the bot's)."""
+    enqueue(session, "bot.rebuild_index", {"brand_id": brand_id}, key=f"bot.index:{brand_id}")
 
 
 def clean_questions(questions: list[str]) -> list[str]:
