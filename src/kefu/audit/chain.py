@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.event import listens_for
-from sqlalchemy.orm import Mapper, ORMExecuteState, Session, SessionTransaction
+from sqlalchemy.orm import Mapper, ORMExecuteState, Session, SessionTransaction, make_transient_to_detached
 
 from kefu.audit.models import AuditChainHead, AuditLog
 from kefu.core.config import Settings, get_settings
@@ -145,8 +145,60 @@ def flush_pending(session: Session) -> None:
     """Insert the queued entries now (chain order = recording order)."""
     pending = session.info.pop(_PENDING, None)
     if pending:
-        session.add_all([entry for _, entry in pending])
-        session.flush()
+        entries = [entry for _, entry in pending]
+        append_entries(session.connection(), entries)
+        for entry in entries:  # persistent in this session, as if flushed: a read of the log returns these objects
+            make_transient_to_detached(entry)
+            session.add(entry)
+
+
+# The chain head this process last wrote or read, per database: the next append guesses it is still current and
+# advances it with one guarded UPDATE (… WHERE seq = guess AND hash = guess); when another writer (process) moved
+# it, the guard matches no row and the append locks and reads the head as before. A wrong guess costs one
+# statement, never a wrong link: the row the UPDATE changes is exactly the head the new entries were chained to.
+_heads: dict[str, tuple[int, str]] = {}
+
+
+def append_entries(connection: Connection, entries: list[AuditLog]) -> None:
+    """Chain and insert entries with Core statements: head advance (one UPDATE when the guess holds) + one INSERT."""
+    now = utcnow()
+    for entry in entries:
+        if entry.at is None:
+            entry.at = now
+        if entry.actor_label is None:
+            entry.actor_label = ""
+        entry.details = normalise_details(entry.details)
+    key_id, keys = audit_keys()
+    key = keys[key_id]
+    where = str(connection.engine.url)
+    guess = _heads.get(where)
+    head = guess if guess is not None else _lock_head(connection)
+    seq, digest = _link_all(key, key_id, head, entries)
+    stmt = update(AuditChainHead).where(AuditChainHead.id == HEAD_ID).values(seq=seq, hash=digest, updated_at=now)
+    if guess is not None:
+        moved = connection.execute(stmt.where(AuditChainHead.seq == guess[0], AuditChainHead.hash == guess[1]))
+        if moved.rowcount != 1:  # another writer advanced the head since: chain to the real one, under its lock
+            seq, digest = _link_all(key, key_id, _lock_head(connection), entries)
+            connection.execute(stmt.values(seq=seq, hash=digest))
+    else:
+        connection.execute(stmt)
+    _heads[where] = (seq, digest)  # a rollback leaves the guess one step ahead: the guard then misses once
+    ids = connection.execute(
+        insert(AuditLog).returning(AuditLog.id, sort_by_parameter_order=True),
+        [{name: getattr(e, name) for name in (*HASHED_FIELDS, "seq", "prev_hash", "hash", "key_id")} for e in entries],
+    ).scalars()
+    for entry, id_ in zip(entries, ids, strict=True):
+        entry.id = id_  # record() returns the entry: callers and tests may look it up
+
+
+def _link_all(key: bytes, key_id: str, head: tuple[int, str], entries: list[AuditLog]) -> tuple[int, str]:
+    seq, prev = head
+    for entry in entries:
+        seq += 1
+        digest = keyed_hash(key, key_id, seq, prev, _values(entry))
+        entry.seq, entry.prev_hash, entry.hash, entry.key_id = seq, prev, digest, key_id
+        prev = digest
+    return seq, prev
 
 
 @listens_for(Session, "before_commit")

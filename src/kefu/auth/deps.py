@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated
+from functools import partial
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
-from kefu.auth import scopes, service
+from kefu.auth import scopes, service, tokencache
 from kefu.auth.models import AuthSession
 from kefu.auth.permissions import Principal
 from kefu.core.config import Settings, get_settings
 from kefu.core.db import finish_session, get_database
 from kefu.core.errors import Forbidden, Unauthorized
-from kefu.core.security import constant_eq
+from kefu.core.security import constant_eq, token_digest
+
+T = TypeVar("T")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
@@ -35,9 +38,31 @@ async def db_session(request: Request) -> AsyncIterator[Session]:
     try:
         yield session
     except BaseException:
-        await run_in_threadpool(finish_session, session, False)
+        await _finish(session, False)
         raise
-    await run_in_threadpool(finish_session, session, True)
+    await _finish(session, True)
+
+
+async def _finish(session: Session, commit: bool) -> None:
+    if session.in_transaction():
+        await run_in_threadpool(finish_session, session, commit)
+    else:
+        session.close()  # nothing began, or the handler committed in its own hop (commit_in_one_hop): no I/O left
+
+
+async def commit_in_one_hop(db: Session, work: Callable[[], T]) -> T:
+    """Run a write handler's `work` and commit the request's unit of work in the same thread-pool hop.
+
+    The request still commits (services only flush) and still before the response is sent, so a 2xx means durable;
+    db_session then finds no transaction left and closes without another hop.
+    """
+
+    def run() -> T:
+        result = work()
+        db.commit()  # a failure propagates; db_session rolls back and closes
+        return result
+
+    return await run_in_threadpool(run)
 
 
 # scope="function": commit before the response is sent, so a 2xx always means durable.
@@ -58,15 +83,22 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def optional_principal(request: Request, db: DB, settings: SettingsDep) -> Principal | None:
+async def optional_principal(request: Request, db: DB, settings: SettingsDep) -> Principal | None:
     """Principal from bearer token or session cookie, if any."""
+    # Async: a bearer token found in the per-process cache (kefu.auth.tokencache) needs no SQL and so no
+    # thread-pool hop; a miss or a cookie reads the database in one hop.
     ip = client_ip(request)
     auth = request.headers.get("authorization", "")
     if auth:
         scheme, _, value = auth.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
             raise Unauthorized("Unsupported Authorization header; use 'Bearer <token>'.")
-        principal = service.resolve_token(db, value.strip(), ip)
+        raw = value.strip()
+        principal = tokencache.lookup(token_digest(raw), ip)
+        if principal is None:
+            principal = await run_in_threadpool(
+                partial(service.resolve_token, db, raw, ip, cache_seconds=settings.token_cache_seconds)
+            )
         if principal is None:
             raise Unauthorized("Invalid, expired or revoked token.")
         request.state.principal = principal  # the privacy middleware masks the response for this principal
@@ -74,7 +106,7 @@ def optional_principal(request: Request, db: DB, settings: SettingsDep) -> Princ
     cookie = request.cookies.get(settings.session_cookie)
     if not cookie:
         return None
-    resolved = service.resolve_session(db, cookie, ip)
+    resolved = await run_in_threadpool(service.resolve_session, db, cookie, ip)
     if resolved is None:
         return None
     principal, row = resolved

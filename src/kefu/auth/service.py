@@ -12,12 +12,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kefu.audit.service import record
+from kefu.auth import tokencache
 from kefu.auth.models import ROLES, Agent, AgentBrand, ApiToken, AuthSession, LoginAttempt, Team, TeamMember
 from kefu.auth.permissions import Principal, permissions_for
 from kefu.brands.models import Brand
 from kefu.core.access import find_in_brand
 from kefu.core.config import Settings
-from kefu.core.db import utcnow
+from kefu.core.db import after_commit, utcnow
 from kefu.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from kefu.core.events import publish
 from kefu.core.ratelimit import Budget, WindowLimit
@@ -177,6 +178,9 @@ def update_agent(
         revoke_credentials(session, agent.id, keep_session_id=actor.credential_id if own else None)
     elif role is not None:
         revoke_all_sessions(session, agent.id)
+    elif brand_ids is not None:
+        # Tokens stay valid, but their cached principals carry the old brands (kefu.auth.tokencache).
+        _announce(session, f"auth:agent:{agent.id}", sessions=False, tokens=False, keep_session_id=None)
     record(session, actor, "agent.update", target_type="agent", target_id=agent.id, details=changes)
     return agent
 
@@ -365,7 +369,7 @@ def resolve_session(session: Session, token: str, ip: str | None) -> tuple[Princ
     return principal_for(session, agent, "session", row.id, ip), row
 
 
-REVOKED_EVENT = "auth.revoked"
+REVOKED_EVENT = tokencache.REVOKED_EVENT
 
 
 def revocation_topics(principal: Principal) -> tuple[str, ...]:
@@ -374,8 +378,10 @@ def revocation_topics(principal: Principal) -> tuple[str, ...]:
 
 
 def _announce(session: Session, topic: str, **data: object) -> None:
-    # After commit, over the bus (so every process): open WebSockets of revoked credentials close (kefu.web.ws).
+    # After commit, over the bus (so every process): open WebSockets of revoked credentials close (kefu.web.ws) and
+    # cached token principals are dropped (kefu.auth.tokencache); this process drops its own without the bus too.
     publish(session, REVOKED_EVENT, dict(data), (topic,))
+    after_commit(session, lambda: tokencache.forget((topic,)))
 
 
 def logout(session: Session, principal: Principal) -> None:
@@ -477,13 +483,12 @@ def create_token(
     return tok, raw
 
 
-def resolve_token(session: Session, raw: str, ip: str | None) -> Principal | None:
-    """Principal for a bearer token, or None."""
-    # Token and agent in one round trip: every API request pays for this lookup.
+def resolve_token(session: Session, raw: str, ip: str | None, *, cache_seconds: float = 0) -> Principal | None:
+    """Principal for a bearer token, or None; with `cache_seconds`, kept that long in kefu.auth.tokencache."""
+    # Token and agent in one round trip (on a tokencache miss: the request dependency asks the cache first).
+    digest = token_digest(raw)
     row = session.execute(
-        select(ApiToken, Agent)
-        .join(Agent, Agent.id == ApiToken.agent_id)
-        .where(ApiToken.token_hash == token_digest(raw))
+        select(ApiToken, Agent).join(Agent, Agent.id == ApiToken.agent_id).where(ApiToken.token_hash == digest)
     ).first()
     now = utcnow()
     if row is None:
@@ -493,7 +498,9 @@ def resolve_token(session: Session, raw: str, ip: str | None) -> Principal | Non
         return None
     if tok.last_used_at is None or (now - tok.last_used_at).total_seconds() > 60:
         tok.last_used_at = now
-    return principal_for(session, agent, "token", tok.id, ip, scopes=list(tok.scopes) or None)
+    principal = principal_for(session, agent, "token", tok.id, ip, scopes=list(tok.scopes) or None)
+    tokencache.store(digest, principal, tok.expires_at, cache_seconds)
+    return principal
 
 
 def list_tokens(session: Session, agent_id: int) -> list[ApiToken]:

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     allowed_origins: list[str] = Field(default_factory=list)
     session_cookie: str = "kefu_session"
     session_ttl_hours: int = 12
+    # How long a process reuses a bearer token's principal without SQL (kefu.auth.tokencache); revocations reach
+    # every process over the bus at once, this bounds what a lost bus message can leave. 0 turns the cache off.
+    token_cache_seconds: float = Field(default=5.0, ge=0, le=60)
     cookie_secure: bool = False
     login_max_failures: int = 5
     login_window_seconds: int = 900

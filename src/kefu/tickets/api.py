@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
-from kefu.auth.deps import DB, client_ip, require
+from kefu.auth.deps import DB, client_ip, commit_in_one_hop, require
 from kefu.auth.permissions import Principal
 from kefu.core.errors import NotFound, TooManyRequests
 from kefu.core.pagination import Page
@@ -98,10 +98,14 @@ def list_tickets(
 
 
 @router.post("/tickets", response_model=TicketOut, status_code=201)
-def create_ticket(body: TicketCreate, db: DB, principal: Write) -> TicketOut:
+async def create_ticket(body: TicketCreate, db: DB, principal: Write) -> TicketOut:
     """Open a ticket (classified, routed, SLA started and auto-assigned as configured)."""
-    t = service.create_ticket(db, actor=principal, **body.model_dump())
-    return pii.ticket(principal, TicketOut.model_validate(t))
+
+    def work() -> TicketOut:
+        t = service.create_ticket(db, actor=principal, **body.model_dump())
+        return pii.ticket(principal, TicketOut.model_validate(t))
+
+    return await commit_in_one_hop(db, work)  # authentication came from the token cache: one hop per create
 
 
 @router.get("/tickets/by-number/{number}", response_model=TicketOut)

@@ -24,6 +24,7 @@ __all__ = [
     "CreateCategory",
     "CreateFieldDefinition",
     "CreateTicket",
+    "TicketComment",
     "UpdateCategory",
     "UpdateFieldDefinition",
     "UpdateTicket",
@@ -31,6 +32,15 @@ __all__ = [
     "changes_of",
     "ensure",
 ]
+
+
+class TicketComment(BaseModel):
+    """The ticket's first timeline entry, written with it (like Zendesk's `comment` on create)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    body: str = Field(min_length=1, max_length=20_000)
+    public: bool = True  # a public update the customer sees (and the ticket's first response); False: internal note
 
 
 class CreateTicket(BaseModel):
@@ -51,6 +61,9 @@ class CreateTicket(BaseModel):
     custom_fields: dict[str, Any] = Field(default_factory=dict)
     conversation_id: int | None = None
     language: str | None = Field(default=None, max_length=16)
+    # One request for ticket + first message: the same timeline entry, first-response time, audit row and
+    # `ticket.comment` event as POST /tickets/{id}/activities right after the create, in the same transaction.
+    comment: TicketComment | None = None
 
 
 class UpdateTicket(BaseModel):

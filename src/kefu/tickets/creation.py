@@ -22,10 +22,11 @@ from kefu.customers.models import Customer
 from kefu.routing import service as routing
 from kefu.sla import service as sla
 from kefu.tickets.classify import classifier_for
-from kefu.tickets.commands import CreateTicket, build
+from kefu.tickets.commands import CreateTicket, TicketComment, build
 from kefu.tickets.config import BrandSnapshot, brand_snapshot
 from kefu.tickets.models import (
     Ticket,
+    TicketActivity,
     TicketCounter,
     TicketPriority,
     TicketStatus,
@@ -115,6 +116,7 @@ def create_ticket(
     conversation_id: int | None = None,
     language: str | None = None,
     opened_at: datetime | None = None,
+    comment: TicketComment | dict[str, Any] | None = None,
 ) -> Ticket:
     """Open a ticket with the next human-readable number, then classify, route, start the SLA and assign."""
     cmd = build(
@@ -133,6 +135,7 @@ def create_ticket(
             "custom_fields": custom_fields or {},
             "conversation_id": conversation_id,
             "language": language,
+            "comment": comment,
         },
     )
     return _create(session, cmd, actor, opened_at=opened_at)
@@ -199,6 +202,20 @@ def _create(session: Session, cmd: CreateTicket, actor: Principal | None, *, ope
     if category is None:  # every case is classified unless someone chose its category (#17)
         _auto_classify(session, ticket, brand, linked=conv is not None)
     routing.route_new_ticket(session, ticket, actor, explicit_team=team_id is not None, apply_priority=priority is None)
+    first = None
+    if cmd.comment is not None:
+        # Before the SLA starts, so its one evaluation already sees the first response (as a reply would).
+        first = add_activity(
+            session,
+            ticket,
+            "comment",
+            body=cmd.comment.body,
+            public=cmd.comment.public,
+            agent_id=actor.agent_id if actor else None,
+            at=now,
+        )
+        if cmd.comment.public:
+            ticket.first_response_at = now
     sla.start_ticket_sla(session, ticket, now, set_priority=priority is None, fresh=True)
     record(
         session,
@@ -210,9 +227,30 @@ def _create(session: Session, cmd: CreateTicket, actor: Principal | None, *, ope
         details={"number": number},
     )
     publish(session, "ticket.created", ticket_event(ticket), _topics(ticket))
+    if first is not None:
+        _announce_comment(session, ticket, actor, first)
     if ticket.assignee_id is None:
         routing.auto_assign(session, ticket, actor)
     return ticket
+
+
+def _announce_comment(session: Session, ticket: Ticket, actor: Principal | None, entry: TicketActivity) -> None:
+    """The audit row and event of a comment (the same as kefu.tickets.lifecycle.add_comment writes)."""
+    if entry.id is None:
+        session.flush()
+    details = {"public": entry.public, "activity_id": entry.id}
+    record(
+        session,
+        actor,
+        "ticket.comment",
+        target_type="ticket",
+        target_id=ticket.id,
+        brand_id=ticket.brand_id,
+        details=details,
+    )
+    payload = {"ticket_id": ticket.id, "activity_id": entry.id, "public": entry.public, "body": entry.body}
+    topics = _topics(ticket) + ((f"ticket:{ticket.id}:public",) if entry.public else ())
+    publish(session, "ticket.comment", payload, topics)
 
 
 def get_ticket(session: Session, ticket_id: int, principal: Principal | None) -> Ticket:

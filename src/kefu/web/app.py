@@ -15,6 +15,7 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from kefu import __version__, registry
+from kefu.auth import tokencache
 from kefu.bootstrap import wire
 from kefu.core.config import Settings, get_settings
 from kefu.core.db import DATABASE, Database, session_scope
@@ -56,6 +57,7 @@ def create_app(
         the_bus = runtime.get(BUS)
         queue = runtime.get(QUEUE)
         the_bus.add_listener(hub.on_event)
+        the_bus.add_listener(tokencache.on_event)  # revocations committed by other processes
         await run_in_threadpool(the_bus.start)
         queue.start()
         scheduler = Scheduler(app.state.session_factory, lambda: runtime.get(QUEUE)) if settings.scheduler else None
@@ -68,6 +70,7 @@ def create_app(
                 await run_in_threadpool(scheduler.stop)
             await run_in_threadpool(queue.stop)  # finish in-hand jobs; the rest wait in the job table
             the_bus.remove_listener(hub.on_event)
+            the_bus.remove_listener(tokencache.on_event)
             await run_in_threadpool(the_bus.stop)
 
     app = FastAPI(
