@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -17,6 +17,7 @@ from kefu.core.db import finish_session, get_database
 from kefu.core.errors import Forbidden, Unauthorized
 from kefu.core.security import constant_eq
 
+T = TypeVar("T")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
 
@@ -37,7 +38,26 @@ async def db_session(request: Request) -> AsyncIterator[Session]:
     except BaseException:
         await run_in_threadpool(finish_session, session, False)
         raise
-    await run_in_threadpool(finish_session, session, True)
+    if session.in_transaction() or session.new or session.dirty or session.deleted:
+        await run_in_threadpool(finish_session, session, True)
+    else:
+        session.close()  # the handler committed (commit_in_hop): closing holds no connection, so no I/O, no hop
+
+
+async def commit_in_hop(session: Session, body: Callable[[], T]) -> T:
+    """Run an async handler's blocking body and commit the request's unit of work in the same thread-pool hop.
+
+    A sync handler costs a hop for itself, one for validating its response model and one for the commit; a hot
+    path (the agent's reply) does all three in one. The commit's after-commit hooks (event publish) run there too,
+    so the response still follows the commit and the publish. On error `db_session` rolls back as usual.
+    """
+
+    def run() -> T:
+        result = body()
+        session.commit()
+        return result
+
+    return await run_in_threadpool(run)
 
 
 # scope="function": commit before the response is sent, so a 2xx always means durable.
