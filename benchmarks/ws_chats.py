@@ -1,7 +1,8 @@
 """1,000 concurrent web-chat visitors over WebSocket across 2 API processes sharing Redis: delivery latency.
 
 Usage: .venv/bin/python benchmarks/ws_chats.py [--pg postgresql://postgres@127.0.0.1:5432/postgres]
-           [--redis redis://127.0.0.1:6379/0] [--visitors 1000] [--rounds 2] [--concurrency 32] [--embedded]
+           [--redis redis://127.0.0.1:6379/0] [--visitors 1000] [--rounds 2] [--concurrency 32] [--rate N]
+           [--embedded]
 
 --embedded: one process on SQLite with the in-process bus (no PostgreSQL, no Redis); "the other process" is itself.
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -47,6 +49,19 @@ def cpu_seconds(pid: int) -> float:
     return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
+def backend_cpu(pg: str, dbname: str) -> float:
+    """CPU seconds of the PostgreSQL backends now connected to `dbname` (same machine; exited ones are lost)."""
+    import psycopg
+
+    with psycopg.connect(pg, autocommit=True) as c:
+        pids = [r[0] for r in c.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (dbname,))]
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError, PermissionError):
+            total += cpu_seconds(pid)
+    return total
+
+
 def pct(values: list[float], p: float) -> float:
     """The p-th percentile in milliseconds."""
     v = sorted(values)
@@ -74,6 +89,9 @@ def seed(url: str) -> dict[str, Any]:
     return out
 
 
+RETRIES = {"session": 0}
+
+
 class Visitor:
     """One widget session: its socket, conversation and arrival times of agent messages."""
 
@@ -93,7 +111,14 @@ class Visitor:
         """Session, socket, first message (creates the conversation)."""
         import websockets
 
-        r = await http.post(f"http://{self.base}/api/v1/widget/session", json={"inbox_id": inbox_id})
+        for attempt in range(3):  # a fresh session is harmless to ask for again; counted and printed
+            try:
+                r = await http.post(f"http://{self.base}/api/v1/widget/session", json={"inbox_id": inbox_id})
+                break
+            except httpx.TransportError:
+                RETRIES["session"] += 1
+                if attempt == 2:
+                    raise
         r.raise_for_status()
         token = r.json()["visitor_token"]
         self.ws = await websockets.connect(f"ws://{self.base}/api/v1/widget/ws?token={token}", max_queue=None)
@@ -142,10 +167,33 @@ async def agent_console(base: str, token: str, brand_id: int, seen: dict[str, fl
                     seen[body] = time.perf_counter()
 
 
-async def run(bases: list[str], s: dict[str, Any], visitors: int, rounds: int, concurrency: int) -> None:
+async def paced(calls: list[Any], rate: float | None) -> None:
+    """Run the coroutines all at once (closed loop, the semaphore paces them) or started at `rate`/s, Poisson."""
+    if not rate:
+        await asyncio.gather(*calls)
+        return
+    import random
+
+    tasks = []
+    start = time.perf_counter()
+    due = 0.0
+    for call in calls:
+        due += random.expovariate(rate)
+        delay = start + due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(call))
+    await asyncio.gather(*tasks)
+
+
+async def run(
+    bases: list[str], s: dict[str, Any], visitors: int, rounds: int, concurrency: int, rate: float | None = None
+) -> None:
     """Connect everyone, then measure both directions."""
     sem = asyncio.Semaphore(concurrency)
-    limits = httpx.Limits(max_connections=concurrency * 2)
+    # Reused connections expire well before the server's keep-alive (KEFU_KEEP_ALIVE_SECONDS, 20 s): with uvicorn's
+    # old 5 s, equal to httpx's default expiry, a lagging server closed connections the client was reusing.
+    limits = httpx.Limits(max_connections=concurrency * 2, keepalive_expiry=5.0)
     auth = {"Authorization": f"Bearer {s['token']}"}
     async with httpx.AsyncClient(timeout=60, limits=limits) as http:
         people = [Visitor(i, bases[i % 2]) for i in range(visitors)]
@@ -156,7 +204,10 @@ async def run(bases: list[str], s: dict[str, Any], visitors: int, rounds: int, c
 
         t0 = time.perf_counter()
         await asyncio.gather(*(open_one(v) for v in people))
-        print(f"{visitors} visitors connected with a conversation each in {time.perf_counter() - t0:.1f}s")
+        print(
+            f"{visitors} visitors connected with a conversation each in {time.perf_counter() - t0:.1f}s"
+            f" ({RETRIES['session']} session requests retried after a connection error)"
+        )
 
         # Agent → visitor, through the other process's REST API.
         async def agent_reply(v: Visitor, r: int) -> None:
@@ -174,7 +225,7 @@ async def run(bases: list[str], s: dict[str, Any], visitors: int, rounds: int, c
 
         t0 = time.perf_counter()
         for r in range(rounds):
-            await asyncio.gather(*(agent_reply(v, r) for v in people))
+            await paced([agent_reply(v, r) for v in people], rate)
         deadline = time.monotonic() + 30
         while any(v.pending for v in people) and time.monotonic() < deadline:  # noqa: ASYNC110 - polling many
             await asyncio.sleep(0.1)
@@ -201,24 +252,34 @@ async def run(bases: list[str], s: dict[str, Any], visitors: int, rounds: int, c
         ]
         await asyncio.gather(*(e.wait() for e in readies))
         sent: dict[str, float] = {}
+        acked: dict[str, float] = {}
 
         async def visitor_send(v: Visitor, r: int) -> None:
             body = f"v2a {v.n}-{r}"
             async with sem:
                 sent[body] = time.perf_counter()
                 await v.send(body)
+                acked[body] = time.perf_counter()
 
+        t0 = time.perf_counter()
         for r in range(rounds):
-            await asyncio.gather(*(visitor_send(v, r) for v in people))
+            await paced([visitor_send(v, r) for v in people], rate)
         deadline = time.monotonic() + 30
         while any(len(x) < len(sent) for x in seen) and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.1)
+        rate_v = visitors * rounds / (time.perf_counter() - t0)
         for i, name in ((0, "A"), (1, "B")):
             lat = [seen[i][b] - t for b, t in sent.items() if b in seen[i]]
             print(
-                f"visitor→agent console on {name}: p50 {pct(lat, 0.5):.1f} ms  p95 {pct(lat, 0.95):.1f} ms"
+                f"visitor→agent console on {name} ({rate_v:.0f} msg/s): p50 {pct(lat, 0.5):.1f} ms"
+                f"  p95 {pct(lat, 0.95):.1f} ms"
                 f"  p99 {pct(lat, 0.99):.1f} ms  missing {len(sent) - len(lat)}"
             )
+        ack = [acked[b] - sent[b] for b in acked]
+        print(
+            f"  of which the visitor's ack (stored): p50 {pct(ack, 0.5):.1f} ms  p95 {pct(ack, 0.95):.1f} ms"
+            f"  p99 {pct(ack, 0.99):.1f} ms"
+        )
         for c in consoles:
             c.cancel()
         for v in people:
@@ -235,6 +296,7 @@ def main() -> None:
     ap.add_argument("--visitors", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--rate", type=float, help="open loop: messages per second (Poisson), each direction")
     ap.add_argument("--embedded", action="store_true", help="one process, SQLite, in-process bus")
     args = ap.parse_args()
     name = f"kefu_ws_{uuid.uuid4().hex[:8]}"
@@ -276,7 +338,7 @@ def main() -> None:
                 )
                 bases.append(f"127.0.0.1:{port}")
             for b in bases:
-                deadline = time.monotonic() + 60
+                deadline = time.monotonic() + 240  # imports alone take 50 s on a loaded 2-core box
                 while True:
                     try:
                         if httpx.get(f"http://{b}/healthz", timeout=2).status_code == 200:
@@ -284,13 +346,30 @@ def main() -> None:
                     except httpx.HTTPError:
                         pass
                     if time.monotonic() > deadline:
-                        raise SystemExit(f"{b} did not start")
+                        raise SystemExit(
+                            f"{b} did not start:\n"
+                            + "\n".join((Path(d) / f"serve{i}.log").read_text()[-2000:] for i in range(len(procs)))
+                        )
                     time.sleep(0.3)
             if args.embedded:
                 bases.append(bases[0])
+            # Backends connect while the visitors do; sampled before and after the run (pooled ones persist).
             cpu0 = sum(cpu_seconds(p.pid) for p in procs)
-            asyncio.run(run(bases, s, args.visitors, args.rounds, args.concurrency))
-            print(f"server CPU during the run: {sum(cpu_seconds(p.pid) for p in procs) - cpu0:.1f} s")
+            me0 = time.process_time()
+            pg0 = 0.0 if args.embedded else backend_cpu(args.pg, name)
+            try:
+                asyncio.run(run(bases, s, args.visitors, args.rounds, args.concurrency, args.rate))
+            except BaseException:
+                for i, p in enumerate(procs):
+                    log_text = (Path(d) / f"serve{i}.log").read_text(errors="replace")
+                    print(f"--- server {i} (exit {p.poll()}) log tail:\n{log_text[-3000:]}", file=sys.stderr)
+                raise
+            pg_cpu = 0.0 if args.embedded else backend_cpu(args.pg, name) - pg0
+            print(
+                f"server CPU during the run: {sum(cpu_seconds(p.pid) for p in procs) - cpu0:.1f} s"
+                + ("" if args.embedded else f" + PostgreSQL backends {pg_cpu:.1f} s")
+                + f"; this client {time.process_time() - me0:.1f} s"
+            )
     finally:
         for p in procs:
             p.terminate()

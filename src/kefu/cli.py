@@ -79,6 +79,7 @@ def serve(
         reload=reload,
         log_level=settings.log_level.lower(),
         ws="websockets-sansio",
+        timeout_keep_alive=int(settings.keep_alive_seconds),
     )
 
 

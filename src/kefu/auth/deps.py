@@ -44,7 +44,7 @@ async def db_session(request: Request) -> AsyncIterator[Session]:
 
 
 async def _finish(session: Session, commit: bool) -> None:
-    if session.in_transaction():
+    if session.in_transaction() or session.new or session.dirty or session.deleted:
         await run_in_threadpool(finish_session, session, commit)
     else:
         session.close()  # nothing began, or the handler committed in its own hop (commit_in_one_hop): no I/O left

@@ -87,6 +87,26 @@ def get_conversation(session: Session, conversation_id: int, principal: Principa
     return conv
 
 
+def get_conversation_and_inbox(
+    session: Session, conversation_id: int, principal: Principal | None
+) -> tuple[Conversation, Inbox | None]:
+    """`get_conversation` with its inbox in the same query (a reply's outbound hook reads the inbox).
+
+    The session's identity map holds objects weakly: keep the returned inbox referenced while replying, so the
+    hook's `session.get(Inbox, …)` finds it there instead of asking the database again.
+    """
+    row = session.execute(
+        select(Conversation, Inbox)
+        .outerjoin(Inbox, Inbox.id == Conversation.inbox_id)
+        .where(Conversation.id == conversation_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"Conversation {conversation_id} not found.")
+    conv, inbox = row
+    ensure_brand(principal, conv.brand_id, "Conversation")
+    return conv, inbox
+
+
 def add_message(
     session: Session,
     conv: Conversation,

@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     audit_old_secrets: dict[str, str] = Field(default_factory=dict)
     demo_mode: bool = False  # serve /demo/shop (a sample storefront embedding the widget); never in production
     scheduler: bool = True  # run the (leader-elected) periodic-job scheduler inside `kefu serve`
+    # How long `kefu serve` keeps an idle HTTP connection open. Uvicorn's 5 s equals common clients' own expiry, and
+    # a server whose event loop lags (1,000 sockets on a busy host) closed connections a client was just reusing.
+    keep_alive_seconds: float = Field(default=20.0, gt=0, le=300)
     # Optional LLM assist (kefu.llm): an OpenAI-compatible chat-completions endpoint; off unless URL and model are set.
     llm_base_url: str | None = None  # e.g. http://127.0.0.1:11434/v1 (Ollama), https://api.openai.com/v1
     llm_model: str | None = None

@@ -31,7 +31,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
@@ -49,6 +49,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from sqlalchemy.orm import Session, UOWTransaction, attributes
+from sqlalchemy.orm.util import identity_key
 
 from kefu.core import like
 
@@ -324,6 +325,20 @@ def before_flush(session: Session, flush_context: UOWTransaction) -> None:
         flush_context.attributes[_KEY] = (appends, rebuild_tickets, rebuild_convs)
 
 
+def _loaded_ticket_id(session: Session, conversation_id: int) -> int | Literal[False] | None:
+    """The ticket id of a conversation loaded (not expired) in this session; False when the session does not know."""
+    from kefu.conversations.models import Conversation
+
+    conv = session.identity_map.get(identity_key(Conversation, conversation_id))
+    if conv is None:
+        return False
+    state = attributes.instance_state(conv)
+    if not state.persistent or "ticket_id" in state.unloaded:
+        return False
+    ticket_id: int | None = conv.ticket_id
+    return ticket_id
+
+
 def after_flush(session: Session, flush_context: UOWTransaction) -> None:
     """Apply the collected changes with Core statements on the flush's connection."""
     pending = flush_context.attributes.pop(_KEY, None)
@@ -333,13 +348,22 @@ def after_flush(session: Session, flush_context: UOWTransaction) -> None:
     conn = session.connection()
     conv_ids = set(appends) | rebuild_convs
     ticket_of: dict[int, int] = {}
-    if conv_ids:
+    # A message is almost always added through its loaded conversation (a chat reply): its ticket id is known, and
+    # a conversation without a ticket needs no statement at all. Anything else is read from the database.
+    ask = set(rebuild_convs)
+    for cid in conv_ids - rebuild_convs:
+        known = _loaded_ticket_id(session, cid)
+        if known is False:
+            ask.add(cid)
+        elif known is not None:
+            ticket_of[cid] = known
+    if ask:
         rows = conn.execute(
             select(_conversations.c.id, _conversations.c.ticket_id).where(
-                _conversations.c.id.in_(conv_ids), _conversations.c.ticket_id.is_not(None)
+                _conversations.c.id.in_(ask), _conversations.c.ticket_id.is_not(None)
             )
         )
-        ticket_of = {cid: tid for cid, tid in rows}
+        ticket_of.update({cid: tid for cid, tid in rows})
     rebuild_tickets = set(rebuild_tickets) | {ticket_of[c] for c in rebuild_convs if c in ticket_of}
     added: dict[int, set[str]] = {}
     for cid, toks in appends.items():
