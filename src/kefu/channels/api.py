@@ -83,12 +83,14 @@ def public_media(token: str, filename: str, db: DB) -> FileResponse:
     row, path = media.public_file(db, token)
     # Images display inline (the provider renders them); anything else is a download, never a page of our origin.
     inline = row.content_type in media.IMAGE_TYPES
+    # A shared cache may keep the file a day, but never past the link's own expiry.
+    max_age = min(86400, media.seconds_left(token))
     return FileResponse(
         path,
         media_type=row.content_type,
         filename=row.filename,
         content_disposition_type="inline" if inline else "attachment",
-        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "public, max-age=86400"},
+        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": f"public, max-age={max_age}"},
     )
 
 

@@ -217,6 +217,14 @@ def verify_token(token: str, *, now: float | None = None) -> int | None:
     return _SIGNER.unsign(token, PUBLIC_URL_TTL_SECONDS, lambda d: int(d["a"]), now=now)
 
 
+def seconds_left(token: str, *, now: float | None = None) -> int:
+    """How long an authentic link stays valid (0 for anything else): caches must not outlive the link."""
+    issued = _SIGNER.unsign(token, PUBLIC_URL_TTL_SECONDS, lambda d: int(d["t"]), now=now)
+    if issued is None:
+        return 0
+    return max(0, int(issued + PUBLIC_URL_TTL_SECONDS - (time.time() if now is None else now)))
+
+
 def outbound(session: Session, message: Message) -> list[dict[str, Any]]:
     """The message's stored files as an outbox payload: enough to send without the database (path, public URL)."""
     ids = [int(a["id"]) for a in message.attachments or [] if isinstance(a, Mapping) and isinstance(a.get("id"), int)]

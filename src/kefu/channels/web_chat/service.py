@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
 
 from kefu.brands.models import Inbox
@@ -17,6 +18,7 @@ from kefu.channels.types import Attachment, InboundMessage
 from kefu.channels.web_chat.token import Visitor
 from kefu.conversations.models import Conversation, Message
 from kefu.core.errors import InvalidInput, NotFound, ProblemError
+from kefu.core.ratelimit import Budget, WindowLimit
 from kefu.customers.accessibility import VISION, DeclareNeeds, declare, needs_of
 from kefu.customers.claims import record_claim
 from kefu.customers.models import Customer, CustomerIdentity
@@ -32,6 +34,21 @@ SIGNATURES: dict[str, tuple[bytes, ...]] = {
     "video/webm": (b"\x1a\x45\xdf\xa3",),
     "video/quicktime": (),
 }
+
+
+# An anonymous widget visitor cannot flood a conversation (or the disk): the rows kept anyway are the budget.
+MESSAGES_PER_MINUTE = 30
+UPLOADS_PER_WINDOW = 20
+VISITOR_MESSAGES = WindowLimit(InboundEvent.received_at, timedelta(minutes=1), (InboundEvent.channel == "web_chat",))
+VISITOR_UPLOADS = WindowLimit(ChannelAttachment.created_at, timedelta(minutes=10))
+
+
+def _sent_by(inbox: Inbox, visitor: Visitor) -> ColumnElement[bool]:
+    """The visitor's inbound rows (provider ids are "<visitor>:<client id>"; the unique index serves the prefix)."""
+    return and_(
+        InboundEvent.inbox_id == inbox.id,
+        InboundEvent.provider_id.startswith(f"{visitor.visitor_id}:", autoescape=True),
+    )
 
 
 def thread_key(visitor: Visitor) -> str:
@@ -154,6 +171,11 @@ def post_message(
     ``locale`` (the widget's language) becomes the customer's language if they have none yet.
     """
     msg = _inbound(visitor, client_id, text, name, attachment_ids or [])
+    VISITOR_MESSAGES.enforce(
+        session,
+        [Budget(_sent_by(inbox, visitor), MESSAGES_PER_MINUTE)],
+        "Too many messages; please wait a moment.",
+    )
     created = record_inbound(session, inbox, [msg], process=False)
     if created:
         process_event(session, created[0].id)
@@ -203,6 +225,9 @@ def upload(
     if not ok:
         raise InvalidInput("File content does not match its type.")
     conv = ensure_conversation(session, inbox, visitor)
+    VISITOR_UPLOADS.enforce(
+        session, [Budget(ChannelAttachment.conversation_id == conv.id, UPLOADS_PER_WINDOW)], "Too many files."
+    )
     row = store(
         session,
         brand_id=inbox.brand_id,
