@@ -284,7 +284,7 @@ def _sqlite_conversations_and_cases(con: Any, n: int, span: int, brand_id: int, 
 
 PER_METRIC = (
     "volume_by_channel", "first_response", "resolution", "fcr", "sla_compliance", "csat", "bot_containment",
-    "complaints", "regulator_on_time", "top_issues", "agent_performance", "backlog", "qa_correctness",
+    "complaints", "regulator_on_time", "top_issues", "agent_performance", "backlog", "qa_correctness", "daily_volume",
 )  # fmt: skip
 
 

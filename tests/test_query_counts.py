@@ -134,6 +134,22 @@ def test_dashboard(client: Any, world: World, count_queries: Any) -> None:
     _same_for_more_rows(world, count_queries, call, ceiling=26)
 
 
+def test_dashboard_from_rollups(client: Any, world: World, count_queries: Any) -> None:
+    from kefu.analytics import rollups, stats
+
+    world.add(2)
+    rollups.backfill(world.db, None)
+    stats.backfill(world.db, None)
+    world.db.commit()
+
+    def call() -> Any:
+        return client.get(f"/api/v1/analytics/dashboard?brand_id={world.brand.id}", headers=world.headers)
+
+    _same_for_more_rows(world, count_queries, call, ceiling=28)
+    q = _measure(count_queries, call)
+    assert any("analytics_ticket_stats" in s for s in q.statements), str(q)
+
+
 def test_ticket_create(client: Any, world: World, count_queries: Any, monkeypatch: Any) -> None:
     # A slow world.add() must not expire the cached token mid-test.
     monkeypatch.setattr(client.app.state.settings, "token_cache_seconds", 3600.0)

@@ -248,3 +248,37 @@ def created_by_hour(
     for key, n in _direct(session, brands, [(a, b) for a, b in edges if a < b]).items():
         out[key] = out.get(key, 0) + n
     return out
+
+
+def created_by_day(
+    session: Session, brand_ids: Iterable[int], start: datetime, end: datetime, offset_hours: int
+) -> dict[int, int] | None:
+    """Tickets created in [start, end) per local day (days since the epoch at a whole-hour UTC offset), or None
+    when no whole hour is rolled up."""
+    brands = tuple(brand_ids)
+    until = complete_until(session)
+    if until is None or not brands:
+        return None
+    first_full = hour_of(start) + (0 if start == start_of(hour_of(start)) else 1)
+    last_full = min(hour_of(end), until)  # exclusive
+    if last_full <= first_full:
+        return None
+    # Summed per day in the database: a year is ~50k (hour, channel) rows but 365 days.
+    day = (TicketHourRollup.hour + offset_hours) // 24
+    out = {
+        int(d): int(n)
+        for d, n in session.execute(
+            select(day, func.sum(TicketHourRollup.created))
+            .where(
+                TicketHourRollup.brand_id.in_(brands),
+                TicketHourRollup.hour >= first_full,
+                TicketHourRollup.hour < last_full,
+            )
+            .group_by(day)
+        )
+    }
+    edges = [(start, start_of(first_full)), (start_of(last_full), end)]
+    for (hour, _), n in _direct(session, brands, [(a, b) for a, b in edges if a < b]).items():
+        d = (hour + offset_hours) // 24
+        out[d] = out.get(d, 0) + n
+    return out

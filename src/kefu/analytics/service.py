@@ -148,13 +148,11 @@ def volume_by_channel(session: Session, f: Filters, st: stats.Stats | None = Non
 def daily_volume(session: Session, f: Filters, tz_offset_hours: float = 8.0) -> list[tuple[date, int]]:
     """Tickets created per local day (brand timezone offset), every day of the period present."""
     offset = tz_offset_hours * 3600
-    hourly = _rolled_up(session, f) if float(tz_offset_hours).is_integer() else None
-    rows: dict[int, int] = {}
-    if hourly is not None:  # whole-hour offsets: a local day is 24 rolled-up UTC hours
-        for (hour, _), c in hourly.items():
-            d = int((hour * 3600 + offset) // 86400)
-            rows[d] = rows.get(d, 0) + c
-    else:
+    rows: dict[int, int] | None = None
+    if f.organization_id is None and float(tz_offset_hours).is_integer():
+        # whole-hour offsets: a local day is 24 rolled-up UTC hours
+        rows = rollups.created_by_day(session, f.brand_ids, f.start, f.end, int(tz_offset_hours))
+    if rows is None:
         day = local_day(Ticket.created_at, literal(offset))
         rows = dict(
             session.execute(
