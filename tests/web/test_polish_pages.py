@@ -1,0 +1,41 @@
+"""Console screens rendered over HTTP: empty states that say what to do next, localized notification lists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.web.test_ticket_list import _login
+
+
+def test_inbox_empty_states_guide_the_agent(client: Any, make: Any) -> None:
+    brand = make.brand()
+    agent = make.agent("agent", [brand])
+    h = _login(client, agent)
+    mine = client.get("/console")
+    assert mine.status_code == 200
+    assert "目前沒有指派給你的對話" in mine.text and 'href="/console?view=unassigned"' in mine.text
+    assert 'placeholder="🔍 搜尋這個檢視' in mine.text  # the search field says what it searches
+    found = client.get("/console", params={"view": "unassigned", "q": "不存在的字"}, headers=h)
+    assert "找不到符合「不存在的字」的對話" in found.text and 'href="/console?view=unassigned"' in found.text
+    en = client.get("/console", params={"view": "vip", "lang": "en"})
+    assert "Nothing in this view right now." in en.text and 'href="/console?view=all"' in en.text
+
+
+def test_notification_list_labels_every_kind_and_formats_times(client: Any, make: Any, db: Any) -> None:
+    from kefu.sla.notifications import localized, notify
+
+    brand = make.brand()
+    agent = make.agent("agent", [brand])
+    notify(
+        db,
+        [agent.id],
+        "follow_up.due",
+        localized("notif_follow_up_due", number="T-9", attempt=1, of=3),
+        brand_id=brand.id,
+    )
+    db.commit()
+    _login(client, agent)
+    page = client.get("/console/notifications")
+    assert page.status_code == 200
+    assert "回訪到期：T-9（第 1/3 次）" in page.text and '<span class="badge">回訪</span>' in page.text
+    assert "月" in page.text.split("<time", 1)[1].split("</time>", 1)[0]  # 12月6日 14:51, not 12-06 14:51
