@@ -83,6 +83,7 @@ def test_console_text_is_formatted(
         found += [f"{name}: {f}" for f in findings(page.evaluate(_TEXT), slugs=not name.startswith("admin"))]
         found += _overflow(page, name)
         page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+        page.screenshot(path=str(shots / f"{name}-top.png"))  # what an agent sees first, legible at phone size
     page.goto(f"{live_server}/console?lang=zh-TW")  # leave the admin's language as the other journeys expect
     ctx.close()
     assert found == [], "\n".join(found)
@@ -102,6 +103,9 @@ def test_public_text_is_formatted(
         page.wait_for_load_state("networkidle")
         if name == "widget":
             _open_widget(page)
+            # The widget speaks the page's language and greets a first-time visitor with what to do.
+            assert page.locator(".kefu-root").get_attribute("lang") == locale
+            page.locator(".kefu-greeting").first.wait_for()
         found += [f"{name}: {f}" for f in findings(page.evaluate(_TEXT))] + _overflow(page, name)
         page.screenshot(path=str(shots / f"{name}.png"), full_page=name != "widget")
     ctx.close()

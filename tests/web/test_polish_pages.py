@@ -39,3 +39,25 @@ def test_notification_list_labels_every_kind_and_formats_times(client: Any, make
     assert page.status_code == 200
     assert "回訪到期：T-9（第 1/3 次）" in page.text and '<span class="badge">回訪</span>' in page.text
     assert "月" in page.text.split("<time", 1)[1].split("</time>", 1)[0]  # 12月6日 14:51, not 12-06 14:51
+
+
+def test_demo_shop_and_widget_follow_the_chosen_language(
+    client: Any, make: Any, db: Any, settings: Any, monkeypatch: Any
+) -> None:
+    from kefu.brands.service import create_inbox
+
+    monkeypatch.setattr(settings, "demo_mode", True)
+    brand = make.brand()
+    create_inbox(db, brand, kind="web_chat", name="Chat", config={}, actor=None)
+    db.commit()
+    shop = client.get("/demo/shop", params={"lang": "zh-CN", "brand": brand.slug})
+    assert shop.status_code == 200, shop.text
+    assert 'data-locale="zh-CN"' in shop.text and "演示商店" in shop.text and "Demo storefront" not in shop.text
+    js = client.get("/api/v1/widget/widget.js").text
+    assert "请直接输入您的问题" in js and "Type your question below" in js
+
+
+def test_help_centre_counts_one_item_in_the_singular() -> None:
+    from kefu.core.catalog import table
+
+    assert table("en")["hc_items_one"].format(n=1) == "1 item" and table("en")["hc_items"].format(n=2) == "2 items"
