@@ -61,3 +61,12 @@ def test_help_centre_counts_one_item_in_the_singular() -> None:
     from kefu.core.catalog import table
 
     assert table("en")["hc_items_one"].format(n=1) == "1 item" and table("en")["hc_items"].format(n=2) == "2 items"
+
+
+def test_empty_notification_and_follow_up_lists_say_what_will_appear(client: Any, make: Any) -> None:
+    agent = make.agent("agent", [make.brand()])
+    _login(client, agent)
+    assert "目前沒有通知。案件指派給你" in client.get("/console/notifications").text
+    pending = client.get("/console/follow-ups").text
+    assert "系統會依回訪規則自動排定回訪" in pending and 'aria-current="page">待回訪' in pending
+    assert "No follow-ups completed yet." in client.get("/console/follow-ups?status=done&lang=en").text
