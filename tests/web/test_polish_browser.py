@@ -13,6 +13,7 @@ import pytest
 
 from tests.web.test_a11y_browser import _console_screens, _open_widget, _public_screens, _with_lang
 from tests.web.test_console import _login
+from tests.web.test_narrow_browser import _WIDEST
 
 ISO = re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2})?")
 RAW_FLOAT = re.compile(r"(?<![\d.,])\d+\.\d{3,}\b")
@@ -55,6 +56,12 @@ def test_findings_catch_the_leftovers() -> None:
     assert findings(["您好 {customer_name}", *examples]) == []
 
 
+def _overflow(page: Any, name: str) -> list[str]:
+    """The page scrolling sideways (test_narrow_browser checks zh-TW only; English labels are longer)."""
+    width, inner = page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
+    return [f"{name}: scrollWidth {width} > {inner} ({page.evaluate(_WIDEST)})"] if width > inner + 1 else []
+
+
 SIZES = [("zh-TW", 1280, 900), ("zh-CN", 1280, 900), ("en", 1280, 900), ("zh-TW", 390, 844), ("zh-CN", 390, 844)]
 SIZES += [("en", 390, 844)]
 
@@ -74,7 +81,9 @@ def test_console_text_is_formatted(
         page.wait_for_load_state("networkidle")
         # Admin screens name configuration keys (category keys, SLA milestones) on purpose: dates and numbers only.
         found += [f"{name}: {f}" for f in findings(page.evaluate(_TEXT), slugs=not name.startswith("admin"))]
+        found += _overflow(page, name)
         page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+        page.screenshot(path=str(shots / f"{name}-top.png"))  # what an agent sees first, legible at phone size
     page.goto(f"{live_server}/console?lang=zh-TW")  # leave the admin's language as the other journeys expect
     ctx.close()
     assert found == [], "\n".join(found)
@@ -94,7 +103,13 @@ def test_public_text_is_formatted(
         page.wait_for_load_state("networkidle")
         if name == "widget":
             _open_widget(page)
-        found += [f"{name}: {f}" for f in findings(page.evaluate(_TEXT))]
+            # The widget speaks the page's language and greets a first-time visitor with what to do.
+            assert page.locator(".kefu-root").get_attribute("lang") == locale
+            page.locator(".kefu-greeting").first.wait_for()
+        found += [f"{name}: {f}" for f in findings(page.evaluate(_TEXT))] + _overflow(page, name)
+        # Spam-trap fields are off screen (an English "Website" box showed on the zh help centre's forms).
+        if page.evaluate("[...document.querySelectorAll('.hp')].some(el => el.getBoundingClientRect().right > 0)"):
+            found.append(f"{name}: the spam-trap field is on screen")
         page.screenshot(path=str(shots / f"{name}.png"), full_page=name != "widget")
     ctx.close()
     assert found == [], "\n".join(found)

@@ -219,6 +219,7 @@ def test_case_page_for_ticket_without_conversation(client: Any, make: Any, db: A
     )
     assert r.status_code == 200 and "已儲存" in r.text
     # History shows the audit entry, labelled in the page's language (the raw action name is not shown).
+    assert "新建 → 處理中" in r.text  # the status activity says what changed
     assert "更新案件" in r.text and "ticket.update" not in r.text and '<th scope="col">動作</th>' in r.text
     db.expire_all()
     row = db.get(Ticket, ticket.id)

@@ -187,7 +187,9 @@
       if (s.brand_name) { name.textContent = s.brand_name; avatar.textContent = s.brand_name.charAt(0); }
       status.textContent = s.online ? t.online : t.away;
       root.classList.toggle("kefu-away", !s.online);
-      if (s.greeting) log.appendChild(el("div", { "class": "kefu-greeting" }, s.greeting));
+      // A first visit without a configured greeting still says what to do; a returning visitor sees the conversation.
+      var hello = s.greeting || (s.conversation_id ? "" : t.welcome);
+      if (hello) log.appendChild(el("div", { "class": "kefu-greeting" }, hello));
       if (!s.online) offlineForm(); else if (s.prechat && !state.named) prechat(); else connect();
     });
   }
