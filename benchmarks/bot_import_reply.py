@@ -8,7 +8,8 @@ imports the E.SUN Bank FAQ ($KEFU_DATASETS/esun_faq_zh_tw, generated phrasings a
 bot's reply row. Questions: E.SUN questions with 1–2 characters deleted (unseen phrasings of a covered FAQ), sent
 by distinct users. While the first index builds, an agent write (an FAQ created through the API) is timed, to show
 that no write waits for the build. Prints import seconds, first reply after import, reply p50/p95 (POST → reply
-committed), CPU seconds per reply, peak RSS and any "database is locked" seen.
+committed), CPU seconds per reply, peak RSS and any "database is locked" seen; then the first reply after a
+restart (a new app and index registry on the same database and data dir, serving the saved index).
 """
 
 from __future__ import annotations
@@ -179,6 +180,16 @@ def run(url: str, faqs: int, per_faq: int, n_questions: int) -> None:
                 f"(poll included), answered right {right / max(1, len(lat)):.1%}; peak RSS "
                 f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; 'database is locked' "
                 f"logged {len(locked)} times"
+            )
+        # A restart: a new app (wire() gives it a new index registry) on the same database and data dir.
+        app2 = create_app(Settings(database_url=url, data_dir=Path(data_dir), scheduler=False), database=database)
+        with TestClient(app2) as client2:
+            t0 = time.perf_counter()
+            client2.post(url_msg, json={"id": "r0", "user": {"id": "r0"}, "text": questions[-1][0]}, headers=auth)
+            m = reply_of("r0")
+            print(
+                f"  first reply after a restart (saved index): {time.perf_counter() - t0:.2f}s "
+                f"({'answer' if m is not None and (m.meta or {}).get('faq_id') else 'no answer'})"
             )
 
 

@@ -18,7 +18,7 @@ def _send(client: Any, jobs: Any, db: Any, ib: Any, user: str, text: str) -> Any
 
     r = client.post(
         f"/api/v1/channels/api/{ib.id}/messages",
-        json={"id": f"{user}-{text}", "user": {"id": user}, "text": text},
+        json={"id": f"{user}-{len(text)}-{hash(text)}", "user": {"id": user}, "text": text},
         headers={"Authorization": f"Bearer {SECRET}"},
     )
     assert r.status_code == 202, r.text
@@ -214,3 +214,45 @@ def test_bot_eval_reads_the_kb_export_format_with_every_phrasing(tmp_path: Any) 
     bad.write_text("{not json", encoding="utf-8")
     result = CliRunner().invoke(app, ["bot", "eval", "--kb", str(bad), "--test", str(data / "tiny_test.csv")])
     assert result.exit_code == 2 and "Invalid JSON" in result.output
+
+
+def test_a_huge_message_is_read_by_its_head(
+    client: Any, make: Any, db: Any, jobs: Any, inbox: Any, monkeypatch: Any
+) -> None:
+    from kefu.bot.engine import Index
+    from kefu.bot.service import MAX_TURN_CHARS
+
+    seen: list[int] = []
+    real = Index.search
+
+    def search(self: Index, text: str, k: int = 5) -> Any:
+        seen.append(len(text))
+        return real(self, text, k)
+
+    monkeypatch.setattr(Index, "search", search)
+    brand = make.brand(default_locale="zh-TW")
+    ib = inbox(brand, "api", {"secret": SECRET, "initial_status": "bot"})
+    _bank(db, brand)
+    text = "網銀密碼忘記了怎麼辦" + "。我真的很需要幫忙" * 16_000  # ~144,000 characters (under the 1 MB body cap)
+    reply = _send(client, jobs, db, ib, "long", text)
+    # The customer gets a reply; the ranker saw only the head of the message.
+    assert reply is not None and seen and max(seen) <= MAX_TURN_CHARS
+
+
+def test_api_channel_refuses_ids_it_cannot_store_instead_of_losing_the_message(
+    client: Any, make: Any, db: Any, jobs: Any, inbox: Any
+) -> None:
+    brand = make.brand()
+    ib = inbox(brand, "api", {"secret": SECRET, "initial_status": "bot"})
+    url, auth = f"/api/v1/channels/api/{ib.id}/messages", {"Authorization": f"Bearer {SECRET}"}
+    for bad in (
+        {"id": "m" * 201, "user": {"id": "u1"}, "text": "hi"},
+        {"id": "m1", "user": {"id": "u" * 201}, "text": "hi"},
+        {"id": "m1", "user": {"id": "u1"}, "thread_id": "t" * 201, "text": "hi"},
+    ):
+        r = client.post(url, json=bad, headers=auth)
+        assert r.status_code in (400, 422) and r.headers["content-type"].startswith("application/problem+json")
+    r = client.post(url, json={"id": "m1", "user": {"id": "u1", "name": "名" * 500}, "text": "hi"}, headers=auth)
+    assert r.status_code == 202
+    assert jobs.drain()
+    assert _send(client, jobs, db, ib, "u1", "謝謝") is not None  # the long display name was kept, shortened

@@ -31,7 +31,7 @@ class NluCategoryClassifier:
 
     def classify(self, text: str) -> tuple[str | None, float]:
         """Best category and confidence; greetings, thanks and other small talk are not classified at all."""
-        text = strip_smalltalk(text)
+        text = strip_smalltalk(text[:4000])  # the head says what it is about; a pasted 5 MB text costs seconds
         if not text.strip():
             return None, 0.0  # "你好" alone says nothing about the category (it is certainly not a complaint)
         if self.model is not None:

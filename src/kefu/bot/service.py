@@ -38,6 +38,7 @@ from kefu.tickets.models import Ticket, TicketCategory
 from kefu.tickets.service import category_label, create_ticket, update_ticket
 
 ZH_LOCALES = ("zh-TW", "zh-CN")
+MAX_TURN_CHARS = 2000
 GENERAL_CATEGORY = "general"
 _WANTS_TICKET = re.compile(
     r"^\W*(?:我要|我想)?(?:留言|留個言|建立案件|開單|开单|提交工单|工单|ticket|leave a (?:message|ticket))\W*$", re.I
@@ -356,23 +357,26 @@ def _plan(session: Session, conv: Conversation, msg: Message, registry: IndexReg
     customer = session.get(Customer, conv.customer_id)
     assert brand is not None and customer is not None
     settings = BotSettings.from_brand(brand.settings)
-    emotion = analyze(msg.body)
+    # The bot reads the head of a message: an FAQ question is short, and ranking or scanning a pasted 5 MB text
+    # would cost seconds of CPU per message (a webhook may carry that much).
+    body = msg.body[:MAX_TURN_CHARS]
+    emotion = analyze(body)
     state = session.get(BotState, conv.id)
     failures = state.failures if state is not None else 0
     options = tuple(int(x) for x in state.clarify_options) if state is not None else ()
     base = Plan(msg.id, conv.status, failures, options, emotion)
     if conv.status != "bot" or not settings.enabled:
         return base
-    locale = detect_locale(msg.body, customer.locale or brand.default_locale)
+    locale = detect_locale(body, customer.locale or brand.default_locale)
     index = (registry or get_registry()).get(session, brand.id)
-    cands = tuple(index.search(msg.body, 5))
+    cands = tuple(index.search(body, 5))
     answer_t, clarify_t = thresholds(settings, index.answer_threshold, index.clarify_threshold)
     labels = tuple(question_in(index, index.docs[i], locale) if i in index.docs else "" for i in options)
     turn = Turn(
-        text=msg.body,
+        text=body,
         candidates=cands,
         emotion=emotion,
-        wants_human=asks_for_human(msg.body),
+        wants_human=asks_for_human(body),
         vip=customer.vip,
         memory=Memory(failures=failures, clarify_options=options, option_labels=labels),
         answer_threshold=answer_t,

@@ -81,6 +81,9 @@ class ApiChannelAdapter(ChannelAdapter):
             if not user.get("id"):
                 raise InvalidPayloadError("user.id is required")
             thread = item.get("thread_id")
+            # Refused here (4xx to the integration) rather than accepted and then lost when the row cannot hold it.
+            if len(str(item["id"])) > 200 or len(str(user["id"])) > 200 or len(str(thread or "")) > 200:
+                raise InvalidPayloadError("id, user.id and thread_id are at most 200 characters")
             text, event = str(item.get("text") or ""), EventType.MESSAGE
             postback = str(item.get("postback") or "").strip()
             if postback:
@@ -96,7 +99,7 @@ class ApiChannelAdapter(ChannelAdapter):
                     channel="api",
                     provider_message_id=str(item["id"]),
                     sender_external_id=str(user["id"]),
-                    sender_name=str(user["name"]) if user.get("name") else None,
+                    sender_name=str(user["name"])[:200] if user.get("name") else None,
                     text=text,
                     thread_keys=(f"thread:{thread}",) if thread else (f"user:{user['id']}",),
                     event_type=event,
