@@ -575,7 +575,7 @@ class FaqRanker:
         loo = self.serving_calibration and not pseudo_groups and dense is None and len(held) > 0
         self._served = None
         if loo:
-            self._served = self._served_parts(x, parts)
+            self._served = parts = self._served_parts(x, parts)  # same scorers; the fold's index is freed
             ranked = [self._rank_loo(self._served, x, held)]
         else:
             ranked = [self._rank_heldout(parts, queries, qdense, truth)]
@@ -719,8 +719,8 @@ class FaqRanker:
                 words = (q[:, full.word_cols] > 0).astype(np.float64).tocsr()
                 own_counts = sp.csr_matrix(words.multiply(counts[own]))
                 hits[idx, own] = np.asarray((own_counts >= 2).sum(axis=1)).ravel()
-                seen = sp.csr_matrix(words.multiply(total[None, :])) >= 2  # a word only this phrasing has: unseen
-                n_words = np.asarray(seen.sum(axis=1), dtype=np.float64).ravel()
+                seen = np.flatnonzero(total >= 2)  # a word only this phrasing has is unseen for a customer
+                n_words = np.asarray(words[:, seen].sum(axis=1), dtype=np.float64).ravel()
             signals = (svm_all, hits, n_words)
             results.append(self._rerank_parts(full, q, base, signals=signals))
             _, ub, us, uc = self._rerank_parts(full, q, base, exclude=own, signals=signals)
