@@ -20,6 +20,8 @@ settings): the KB is an intent training set grouped by intent, plus small talk; 
   distractors: their first sorted member), the same queries: a single-phrasing KB such as an imported FAQ list,
   where calibration cannot hold real phrasings out.
 * ``smp2017_single_dev``: SMP2017 train → dev with only each intent's first train text as its phrasing.
+* ``banking77_dev``: Banking77 *train* only: per intent (sorted), ``random.Random(0)`` shuffle of its rows, the first
+  20 % are dev queries, the rest the KB (the live case in ``bot_eval.py`` uses the test split).
 * ``chitchat_dev``: the first 2,000 rows (seed 0 shuffle) of the 80 % dev part of the smalltalk_zh_cn split,
   against the E.SUN KB: share answered with an FAQ.
 
@@ -84,6 +86,22 @@ def _afqmc_dev(root: Path) -> tuple[list[tuple[str, list[str]]], list[tuple[str,
         members[c].append(s)
     for j, c in enumerate(rng.sample(rest, min(1000, len(rest)))):
         groups.append((f"t{j}", sorted(members[c])))
+    return groups, tests
+
+
+def _banking77_dev(root: Path) -> tuple[list[tuple[str, list[str]]], list[tuple[str, str]]]:
+    by_label: dict[str, list[str]] = defaultdict(list)
+    for r in _rows(root / "banking77" / "train.csv"):
+        by_label[r.get("label") or r["category"]].append(r["text"])
+    rng = random.Random(0)
+    groups: list[tuple[str, list[str]]] = []
+    tests: list[tuple[str, str]] = []
+    for label in sorted(by_label):
+        texts = by_label[label][:]
+        rng.shuffle(texts)
+        n = len(texts) // 5
+        tests.extend((t, label) for t in texts[:n])
+        groups.append((label, texts[n:]))
     return groups, tests
 
 
@@ -216,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "hwu64_dev": lambda: _intents(root, "hwu64/train.csv", "hwu64/valid.csv"),
         "hwu64_10_dev": lambda: _intents(root, "hwu64/train_10.csv", "hwu64/valid.csv"),
+        "banking77_dev": lambda: _banking77_dev(root),
         "afqmc_dev": lambda: _afqmc_dev(root),
         "afqmc_single_dev": lambda: _single(_afqmc_dev(root)),
         "smp2017_single_dev": lambda: _single(

@@ -484,16 +484,17 @@ def test_extra_calibration_folds_are_disjoint_and_leave_the_served_scorers_alone
     original = ranker_module.FaqRanker._fit_parts
 
     def recording(self: FaqRanker, x: Any, dense: Any, rows: Any, svm: Any = None) -> Any:
-        trained.append(np.asarray(rows))
+        if svm is None:  # a fit of new scorers (a fold's); the served parts reuse fold 1's
+            trained.append(np.asarray(rows))
         return original(self, x, dense, rows, svm)
 
     monkeypatch.setattr(ranker_module.FaqRanker, "_fit_parts", recording)
     one = FaqRanker(calibration_folds=1).fit(_tiny_groups())
-    assert one.cv_["folds"] == 1 and len(trained) == 2
+    assert one.cv_["folds"] == 1 and len(trained) == 1
     trained.clear()
     three = FaqRanker(calibration_folds=3).fit(_tiny_groups())
     n = len(three._texts)
-    held = [np.setdiff1d(np.arange(n), rows) for rows in trained[:-1]]  # the last fit is the served one
+    held = [np.setdiff1d(np.arange(n), rows) for rows in trained]
     assert three.cv_["folds"] == len(held) >= 2
     assert sum(len(h) for h in held) == three.cv_["calibration_queries"] > three.cv_["holdout"]
     assert len(np.unique(np.concatenate(held))) == sum(len(h) for h in held)  # no phrasing held out twice
@@ -518,3 +519,30 @@ def test_nearest_phrasing_skips_reordering_grouped_rows() -> None:
     fast, _ = r._signals(parts, q, None)
     slow, _ = r._signals(dataclasses.replace(parts, sorted_rows=False), q, None)
     assert np.array_equal(fast, slow)
+
+
+def test_serving_calibration_ranks_held_out_phrasings_as_if_only_they_were_missing() -> None:
+    """Leave-one-out signals against the served index equal a refit of nn/centroid/coverage without that phrasing."""
+    import numpy as np
+    from sklearn.preprocessing import normalize as l2_rows
+
+    r = FaqRanker(calibration_folds=1).fit(_tiny_groups())
+    assert r.serving_calibration and r._parts is not None and r._featurizer is not None
+    x = l2_rows(r._featurizer.transform([normalize(t) for t in r._texts])).tocsr()
+    served = r._parts
+    svm = (served.weights_t.T.tocsr(), served.bias)
+    for row in (0, 3, 7):
+        loo = r._rank_loo(served, x, np.array([row]))
+        without = r._fit_parts(x, None, np.setdiff1d(np.arange(len(r._texts)), [row]), svm)
+        ref = r._rank_heldout(without, x[[row]], None, r._row_group[[row]])
+        order, ref_order = np.argsort(loo[0][0]), np.argsort(ref[0][0])
+        assert np.array_equal(loo[0][0][order], ref[0][0][ref_order])
+        for i in (1, 2):  # base (nn + centroid) and scorer values of the candidates
+            assert np.allclose(loo[i][0][order], ref[i][0][ref_order], atol=1e-6)
+
+
+def test_serving_calibration_can_be_turned_off() -> None:
+    """``serving_calibration=False`` keeps the round-4 path (held-out phrasings against the fold's own parts)."""
+    r = FaqRanker(serving_calibration=False, calibration_folds=1).fit(_tiny_groups())
+    assert r.cv_["holdout"] > 0 and 0.0 < r.clarify_threshold_ <= r.answer_threshold_ < 1.0
+    assert r.search("信貸的利率多少", 1)[0].key == "personal_loan_rate"

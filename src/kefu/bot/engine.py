@@ -28,7 +28,7 @@ from kefu.core.config import Settings
 from kefu.knowledge.models import FaqEntry
 
 log = logging.getLogger("kefu.bot.engine")
-_SAVE_FORMAT: Final = "kefu.bot.Index/4"  # /4: FaqRanker/3 (region-folded normalisation, margin rule)
+_SAVE_FORMAT: Final = "kefu.bot.Index/5"  # /5: FaqRanker/4 (serving-matched calibration); /4: region folding
 
 
 @dataclass(frozen=True)

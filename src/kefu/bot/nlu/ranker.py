@@ -18,14 +18,15 @@ pinyin syllables so homophone typos (密马 / 密码) still match; optionally bl
 encoder. Candidates come from ``nn + centroid``; ``svm`` and ``coverage`` rerank the top ``depth``.
 
 Calibration is cross-validation on the KB only: one phrasing of every multi-phrasing FAQ is held
-out, the parts are refitted on the rest, and the held-out phrasings are ranked (plus the same
-queries with their own FAQ removed, standing for questions the KB does not cover). That picks the
-svm and coverage weights (by held-out top-1 accuracy), fits a logistic curve from the leader's (score,
-margin, svm, nn + centroid, coverage) to "the top FAQ is right", and chooses the answer threshold (the
-lowest with at most ``max_wrong_rate`` wrong answers to covered questions and at most
-``max_uncovered_rate`` of uncovered ones answered) and the clarify threshold (``calibration_folds`` > 1
-pools more, disjoint held-out folds while the sample is small; off by default, see docs/DEVELOPING.md
-round 4). A KB with fewer than 8 multi-phrasing FAQs (an imported list, one question each) is queried
+out, the scorers are refitted on the rest, and the held-out phrasings are ranked against the index as
+served (every phrasing, those scorers; only the query's own phrasing left out of nn, centroid and
+coverage), plus the same queries with their own FAQ removed, standing for questions the KB does not
+cover. That picks the svm and coverage weights (by held-out top-1 accuracy), fits a logistic curve
+from the leader's (score, margin, svm, nn + centroid, coverage) to "the top FAQ is right", and
+chooses the answer threshold (the lowest with at most ``max_wrong_rate`` wrong answers to covered questions and at most
+``max_uncovered_rate`` of uncovered ones answered) and the clarify threshold (``calibration_folds``, 3 by
+default, pools up to that many disjoint held-out folds while the sample is small; see docs/DEVELOPING.md
+rounds 4 and 5). A KB with fewer than 8 multi-phrasing FAQs (an imported list, one question each) is queried
 instead with pseudo-queries made from
 each FAQ's own question (words dropped, neighbours swapped), and the uncovered limit tightens to
 ``pseudo_uncovered_rate``: such queries are too easy to bound wrong answers themselves. Classes whose key starts
@@ -66,7 +67,7 @@ from kefu.bot.nlu.text import HAN_RE, normalize
 
 __all__ = ["FaqRanker", "Ranked"]
 
-_FORMAT: Final = "kefu.nlu.FaqRanker/3"  # /3: region-folded normalisation (features differ), margin rule
+_FORMAT: Final = "kefu.nlu.FaqRanker/4"  # /4: serving-matched calibration state; /3: region folding, margin rule
 # Pinyin block weight 0.75 and the rest of the defaults: see the bot section of docs/DEVELOPING.md.
 RANKER_FEATURES: Final = FeatureConfig(use_pairs=False, pinyin_weight=0.75)
 _HARD_GROUPS: Final = 5
@@ -172,8 +173,10 @@ class FaqRanker:
         strict_coverage: float = 0.7,
         random_state: int = 0,
         refit_limit: int = 0,
-        calibration_folds: int = 1,
+        calibration_folds: int = 3,
         calibration_resample: bool = False,
+        holdout_share: float = 0.2,
+        serving_calibration: bool = True,
     ) -> None:
         self.feature_config = features or RANKER_FEATURES
         self.encoder = encoder
@@ -193,6 +196,9 @@ class FaqRanker:
         self.refit_limit = refit_limit
         self.calibration_folds = calibration_folds
         self.calibration_resample = calibration_resample
+        self.holdout_share = holdout_share
+        self.serving_calibration = serving_calibration
+        self._served: _Parts | None = None
         # Fitted state.
         self.keys: list[str] = []
         self.svm_weight_ = self.svm_grid[-1]
@@ -259,7 +265,10 @@ class FaqRanker:
         # refit on every phrasing, for little time.
         if len(texts) <= self.refit_limit:
             svm = None
-        self._parts = self._fit_parts(x, dense, np.arange(len(texts)), svm)
+        served, self._served = self._served, None
+        self._parts = (
+            served if served is not None and svm is not None else self._fit_parts(x, dense, np.arange(len(texts)), svm)
+        )
         self.timings_["final"] = round(time.perf_counter() - mark, 3)
         self.fit_seconds_ = time.perf_counter() - started
         return self
@@ -541,7 +550,7 @@ class FaqRanker:
         if len(candidates) > _MAX_HOLDOUT:
             candidates = sorted(rng.choice(candidates, size=_MAX_HOLDOUT, replace=False).tolist())
         # At least one phrasing per FAQ; more per FAQ when there are few FAQs (up to 20% of the phrasings).
-        target = min(_MAX_HOLDOUT, max(len(candidates), len(self._row_group) // 5))
+        target = min(_MAX_HOLDOUT, max(len(candidates), int(len(self._row_group) * self.holdout_share)))
         per_group = max(1, -(-target // max(len(candidates), 1)))
         use = candidates if len(candidates) >= _MIN_HOLDOUT_FAQS else []
         held_rows: list[int] = []
@@ -560,7 +569,16 @@ class FaqRanker:
             queries = sp.vstack([queries, l2_rows(self._featurizer.transform(texts))]).tocsr()
             if dense is not None and self.encoder is not None:
                 qdense = np.vstack([dense[held], l2_normalize(self.encoder.encode(texts))])
-        ranked = [self._rank_heldout(parts, queries, qdense, truth)]
+        # Serving-matched calibration: rank the held-out phrasings against the index as served (every phrasing, these
+        # fold scorers) with only the query's own phrasing left out, so nn/centroid/coverage see as many phrasings as
+        # they will for a customer's question (see docs/DEVELOPING.md, round 5).
+        loo = self.serving_calibration and not pseudo_groups and dense is None and len(held) > 0
+        self._served = None
+        if loo:
+            self._served = parts = self._served_parts(x, parts)  # same scorers; the fold's index is freed
+            ranked = [self._rank_loo(self._served, x, held)]
+        else:
+            ranked = [self._rank_heldout(parts, queries, qdense, truth)]
         # Complementary folds (disjoint held-out phrasings, each scored by parts fitted without them) while the
         # held-out sample is small: one fold's sample moves the right rate by about a point, the pooled folds
         # describe the served scorers (fold 1's, all fitted on as many phrasings) more steadily.
@@ -584,7 +602,9 @@ class FaqRanker:
             fold_parts = self._fit_parts(x, dense, np.setdiff1d(np.arange(len(self._row_group)), fold))
             fold_truth = self._row_group[fold]
             ranked.append(
-                self._rank_heldout(fold_parts, x[fold], dense[fold] if dense is not None else None, fold_truth)
+                self._rank_loo(self._served_parts(x, fold_parts), x, fold)
+                if loo
+                else self._rank_heldout(fold_parts, x[fold], dense[fold] if dense is not None else None, fold_truth)
             )
             truth = np.concatenate([truth, fold_truth])
             total += len(fold)
@@ -651,6 +671,63 @@ class FaqRanker:
             "margin_rule": self.margin_rule_,
         }
         return parts.weights_t.T.tocsr(), parts.bias
+
+    def _served_parts(self, x: sp.csr_matrix, parts: _Parts) -> _Parts:
+        """Parts over every phrasing with the scorers of ``parts`` (what is served when ``parts`` is fold 1)."""
+        return self._fit_parts(x, None, np.arange(x.shape[0]), (parts.weights_t.T.tocsr(), parts.bias))
+
+    def _rank_loo(self, full: _Parts, x: sp.csr_matrix, held: NDArray[np.int64]) -> list[NDArray[Any]]:
+        """As :meth:`_rank_heldout`, but against parts over every phrasing, each query's own phrasing left out.
+
+        The scorers of ``full`` were fitted without ``held``; nearest phrasing, centroid and decisive-word coverage
+        drop the query's own row (its centroid contribution is subtracted, a word only it has does not count).
+        """
+        truth = self._row_group[held]
+        n_groups = len(self.keys)
+        member = sp.csr_matrix(
+            (np.ones(x.shape[0]), (self._row_group, np.arange(x.shape[0]))), shape=(n_groups, x.shape[0])
+        )
+        sums = member @ x
+        norms = np.sqrt(np.asarray(sums.multiply(sums).sum(axis=1)).ravel())
+        counts = total = None
+        if full.group_words_t is not None and len(full.word_cols):
+            present = (x[:, full.word_cols] > 0).astype(np.float64)
+            counts = (member @ present).tocsr()  # groups x decisive words: phrasings containing the word
+            total = np.asarray(present.sum(axis=0)).ravel()
+        results: list[Any] = []
+        uncovered: list[Any] = []
+        for start in range(0, len(held), _CHUNK):
+            rows = held[start : start + _CHUNK]
+            own = truth[start : start + _CHUNK]
+            idx = np.arange(len(rows))
+            q = x[rows]
+            sims = np.asarray((q @ full.matrix_t).toarray(), dtype=np.float64)
+            sims[idx, rows] = -np.inf  # full.rows is every row, in order
+            nn = np.full((len(rows), n_groups), -1.0)
+            grp = full.row_group[full.order]
+            ordered = sims if full.sorted_rows else sims[:, full.order]
+            nn[:, grp[full.starts]] = np.maximum.reduceat(ordered, full.starts, axis=1)
+            nn[~np.isfinite(nn)] = -1.0
+            cen = np.asarray((q @ full.centroids_t).toarray(), dtype=np.float64)
+            n_g = norms[own]
+            c = cen[idx, own]
+            rest = np.sqrt(np.maximum(n_g * n_g - 2.0 * n_g * c + 1.0, 1e-12))
+            cen[idx, own] = (n_g * c - 1.0) / rest
+            base = nn + cen
+            svm_all, hits, n_words = self._group_signals(full, q)
+            if hits is not None and counts is not None and total is not None:
+                words = (q[:, full.word_cols] > 0).astype(np.float64).tocsr()
+                own_counts = sp.csr_matrix(words.multiply(counts[own]))
+                hits[idx, own] = np.asarray((own_counts >= 2).sum(axis=1)).ravel()
+                seen = np.flatnonzero(total >= 2)  # a word only this phrasing has is unseen for a customer
+                n_words = np.asarray(words[:, seen].sum(axis=1), dtype=np.float64).ravel()
+            signals = (svm_all, hits, n_words)
+            results.append(self._rerank_parts(full, q, base, signals=signals))
+            _, ub, us, uc = self._rerank_parts(full, q, base, exclude=own, signals=signals)
+            uncovered.append((ub, us, uc))
+        return [np.vstack([r[i] for r in results]) for i in range(4)] + [
+            np.vstack([u[i] for u in uncovered]) for i in range(3)
+        ]
 
     def _rank_heldout(
         self, parts: _Parts, queries: sp.csr_matrix, qdense: NDArray[np.float32] | None, truth: NDArray[np.int64]
