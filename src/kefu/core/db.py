@@ -264,9 +264,11 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         gate = WriterGate(f"{path}-writer" if on_disk else None)
         _GATES[engine] = gate
+        weakref.finalize(engine, gate.close)
         ckpt = Checkpointer(path) if on_disk else None
         if ckpt is not None:
             _CHECKPOINTERS[engine] = ckpt
+            weakref.finalize(engine, ckpt.stop)  # an engine dropped without dispose() leaves no thread behind
 
         @event.listens_for(engine, "connect")
         def _no_autobegin(dbapi_conn: Any, _record: Any) -> None:
