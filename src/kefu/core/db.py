@@ -250,7 +250,7 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
     """Create an engine with kefu's per-backend tuning."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1].split("?", 1)[0]
-        on_disk = bool(path) and path != ":memory:" and not path.startswith("file:")
+        on_disk = "///" in url and path not in ("", ":memory:") and not path.startswith("file:")
         if on_disk:
             from pathlib import Path
 
