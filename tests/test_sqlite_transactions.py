@@ -241,3 +241,18 @@ def test_checkpoints_run_in_the_background_not_in_commits(tmp_path: Any) -> None
     assert ckpt.runs >= 1
     database.dispose()  # stops the thread
     assert not [th for th in threading.enumerate() if th.name == "kefu-sqlite-checkpoint"]
+
+
+def test_a_dropped_engine_leaves_no_checkpoint_thread(tmp_path: Any) -> None:
+    import gc
+
+    from kefu.core.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'dropped.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))  # a commit starts the checkpoint thread
+    before = sum(th.name == "kefu-sqlite-checkpoint" for th in threading.enumerate())
+    assert before >= 1
+    del engine, conn
+    gc.collect()
+    assert sum(th.name == "kefu-sqlite-checkpoint" for th in threading.enumerate()) == before - 1

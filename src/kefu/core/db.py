@@ -100,6 +100,7 @@ class WriterGate:
         self._waiters: deque[threading.Lock] = deque()
         self._lock_path = lock_path
         self._fd: int | None = None
+        self._pid = 0
         self.waits = 0  # writers that had to queue (benchmarks, tests)
         self.wait_seconds = 0.0
         self.hold_seconds = 0.0
@@ -122,9 +123,14 @@ class WriterGate:
                     self._waiters.remove(turn)
                     return False
         if self._lock_path is not None:
-            if self._fd is None:
-                self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(self._fd, fcntl.LOCK_EX)  # blocks in the kernel, GIL released; freed if the process dies
+            try:
+                if self._fd is None or self._pid != os.getpid():  # a forked child must not share the parent's lock
+                    self._fd, self._pid = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+                fcntl.flock(self._fd, fcntl.LOCK_EX)  # blocks in the kernel, GIL released; freed if the process dies
+            except BaseException:
+                self._since = time.perf_counter()
+                self.release(file_lock=False)
+                raise
         self._since = time.perf_counter()
         self.acquired += 1
         if turn is not None:
@@ -132,10 +138,10 @@ class WriterGate:
         self.wait_seconds += self._since - t0
         return True
 
-    def release(self) -> None:
+    def release(self, *, file_lock: bool = True) -> None:
         """End this writer's turn and hand it to the longest-waiting thread."""
         self.hold_seconds += time.perf_counter() - self._since
-        if self._fd is not None:
+        if file_lock and self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
         with self._mutex:
             if self._waiters:
@@ -244,7 +250,7 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
     """Create an engine with kefu's per-backend tuning."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1].split("?", 1)[0]
-        on_disk = bool(path) and path != ":memory:" and not path.startswith("file:")
+        on_disk = "///" in url and path not in ("", ":memory:") and not path.startswith("file:")
         if on_disk:
             from pathlib import Path
 
@@ -258,9 +264,11 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         gate = WriterGate(f"{path}-writer" if on_disk else None)
         _GATES[engine] = gate
+        weakref.finalize(engine, gate.close)
         ckpt = Checkpointer(path) if on_disk else None
         if ckpt is not None:
             _CHECKPOINTERS[engine] = ckpt
+            weakref.finalize(engine, ckpt.stop)  # an engine dropped without dispose() leaves no thread behind
 
         @event.listens_for(engine, "connect")
         def _no_autobegin(dbapi_conn: Any, _record: Any) -> None:
