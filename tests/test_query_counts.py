@@ -174,6 +174,22 @@ def test_ticket_create(client: Any, world: World, count_queries: Any, monkeypatc
     print(f"ticket create: {first.count} queries")
 
 
+def test_ticket_create_with_first_comment(client: Any, world: World, count_queries: Any, monkeypatch: Any) -> None:
+    monkeypatch.setattr(client.app.state.settings, "token_cache_seconds", 3600.0)
+    body = {"brand_id": world.brand.id, "subject": "發票開錯", "comment": {"body": "已收到，處理中"}}
+
+    def call() -> Any:
+        return client.post("/api/v1/tickets", json=body, headers=world.headers)
+
+    call()
+    q = _measure(count_queries, call)
+    # One statement per table: config tokens, number, ticket (first-response time in its INSERT), timeline entry,
+    # audit head advance, both audit rows in one INSERT.
+    assert q.count <= 6, f"{q.count} queries:\n{q}"
+    assert sum("INSERT INTO audit_log" in s for s in q.statements) == 1, str(q)
+    print(f"ticket create with its first comment: {q.count} queries")
+
+
 def test_inbound_webhook(client: Any, make: Any, db: Any, jobs: Any, count_queries: Any) -> None:
     from kefu.brands.service import create_inbox
 

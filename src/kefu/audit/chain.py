@@ -183,12 +183,14 @@ def append_entries(connection: Connection, entries: list[AuditLog]) -> None:
     else:
         connection.execute(stmt)
     _heads[where] = (seq, digest)  # a rollback leaves the guess one step ahead: the guard then misses once
-    ids = connection.execute(
-        insert(AuditLog).returning(AuditLog.id, sort_by_parameter_order=True),
+    # RETURNING rows come in no guaranteed order: match them by seq (unique), which keeps the INSERT one statement.
+    rows = connection.execute(
+        insert(AuditLog).returning(AuditLog.seq, AuditLog.id),
         [{name: getattr(e, name) for name in (*HASHED_FIELDS, "seq", "prev_hash", "hash", "key_id")} for e in entries],
-    ).scalars()
-    for entry, id_ in zip(entries, ids, strict=True):
-        entry.id = id_  # record() returns the entry: callers and tests may look it up
+    )
+    ids = {seq: id_ for seq, id_ in rows}
+    for entry in entries:
+        entry.id = ids[entry.seq]  # record() returns the entry: callers and tests may look it up
 
 
 def _link_all(key: bytes, key_id: str, head: tuple[int, str], entries: list[AuditLog]) -> tuple[int, str]:

@@ -175,6 +175,11 @@ class Hub:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
+        index = self._index
+        if not any(topic in index for topic in event.topics):
+            # Nobody here listens (most ticket creates): skip waking the event loop, a socket write per event.
+            # A lock-free membership read is atomic; a subscription racing this event could miss it either way.
+            return
         with contextlib.suppress(RuntimeError):  # loop shutting down
             loop.call_soon_threadsafe(self._fanout, event)
 

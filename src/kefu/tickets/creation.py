@@ -194,6 +194,8 @@ def _create(session: Session, cmd: CreateTicket, actor: Principal | None, *, ope
         created_at=opened_at or now,
         updated_at=now,
     )
+    if cmd.comment is not None and cmd.comment.public:  # in the INSERT, not an UPDATE after the first comment
+        ticket.first_response_at = ticket.last_public_update_at = now
     session.add(ticket)
     session.flush()
     if conv is not None:
@@ -214,8 +216,6 @@ def _create(session: Session, cmd: CreateTicket, actor: Principal | None, *, ope
             agent_id=actor.agent_id if actor else None,
             at=now,
         )
-        if cmd.comment.public:
-            ticket.first_response_at = now
     sla.start_ticket_sla(session, ticket, now, set_priority=priority is None, fresh=True)
     record(
         session,

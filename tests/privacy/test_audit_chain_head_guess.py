@@ -1,0 +1,46 @@
+"""Audit appends guess the chain head this process last wrote (kefu.audit.chain.append_entries)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+
+def test_a_stale_guess_chains_to_the_real_head(db: Any, count_queries: Any) -> None:
+    from kefu.audit import chain
+    from kefu.audit.models import AuditChainHead
+    from kefu.audit.service import record
+
+    record(db, None, "test.first", target_type="t", target_id=1)
+    db.commit()
+    where = str(db.get_bind().engine.url)
+    with count_queries() as q:
+        record(db, None, "test.guessed", target_type="t", target_id=2)
+        db.commit()
+    assert not [s for s in q.statements if s.lstrip().upper().startswith("SELECT")], str(q)  # the guess held
+    head = db.scalar(select(AuditChainHead.seq))
+    chain._heads[where] = (head - 1, "f" * 64)  # as if another process had advanced the head since
+    entries = [record(db, None, "test.after", target_type="t", target_id=i) for i in range(3)]
+    db.commit()
+    assert [e.seq for e in entries] == [head + 1, head + 2, head + 3]
+    assert chain._heads[where][0] == head + 3
+    result = chain.verify_chain(db)
+    assert result.ok, result.problems
+
+
+def test_a_rolled_back_append_leaves_the_chain_intact(db: Any) -> None:
+    from kefu.audit import chain
+    from kefu.audit.service import record
+
+    record(db, None, "test.kept", target_type="t", target_id=1)
+    db.commit()
+    record(db, None, "test.dropped", target_type="t", target_id=2)
+    db.flush()
+    chain.flush_pending(db)  # appended, then the transaction rolls back: the guess is one step ahead
+    db.rollback()
+    kept = record(db, None, "test.next", target_type="t", target_id=3)
+    db.commit()
+    assert kept.seq is not None and kept.id is not None
+    result = chain.verify_chain(db)
+    assert result.ok, result.problems
