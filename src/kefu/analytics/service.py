@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -255,6 +256,7 @@ def agent_replies(f: Filters) -> tuple[Any, Any]:
     return msgs, updates
 
 
+@functools.cache  # built once: the rollups' edge reads use it per range, and building it costs more than the query
 def reopened_soon() -> ColumnElement[bool]:
     """A status change out of resolved/closed within FCR_REOPEN_DAYS of an earlier change into them."""
     r, s = aliased(TicketActivity), aliased(TicketActivity)
@@ -544,6 +546,7 @@ def csat(session: Session, f: Filters, st: stats.Stats | None = None) -> dict[st
     }
 
 
+@functools.cache  # built once, as reopened_soon
 def bot_rules() -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     """(the bot replied, the conversation was contained) for a `conversations` row joined to its bot state."""
     c, c2 = Conversation, aliased(Conversation)
