@@ -66,6 +66,7 @@ def test_account_anomaly_warning_breach_and_escalation_ladder(db: Any, make: Any
     # The policy raises the priority to urgent and fills in its team.
     assert (t.priority, t.team_id) == ("urgent", s["team"].id)
     update_ticket(db, t, s["p"], {"assignee_id": s["a"].id})
+    s["lead"].locale = "en"
     db.commit()
     state, targets = sla.ticket_sla(db, t.id)
     assert state is not None and state.policy_name == "security.account_anomaly"
@@ -83,6 +84,12 @@ def test_account_anomaly_warning_breach_and_escalation_ladder(db: Any, make: Any
     r = sla.sweep(db, utc(tw(2026, 3, 2, 9, 16)))
     assert (r.breached, r.escalated) == (1, 1)
     assert _notes(db, t.id)[1:] == [("sla.breach", s["a"].id), ("sla.escalation", s["lead"].id)]
+    # Titled in each recipient's locale (the agent reads zh-TW, the lead's account is set to English below).
+    from kefu.sla.models import Notification
+
+    titles = {n.kind: n.title for n in db.scalars(select(Notification).where(Notification.ticket_id == t.id))}
+    assert titles["sla.breach"].startswith(f"SLA 已逾時：{t.number}")
+    assert titles["sla.escalation"].startswith(f"SLA escalated to the team lead: {t.number}")
     assert (state.status, state.breached, state.escalation_level) == ("breached", True, 1)
 
     assert sla.sweep(db, utc(tw(2026, 3, 2, 10, 15))).checked == 0  # next climb is just after 10:15

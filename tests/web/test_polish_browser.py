@@ -113,3 +113,23 @@ def test_public_text_is_formatted(
         page.screenshot(path=str(shots / f"{name}.png"), full_page=name != "widget")
     ctx.close()
     assert found == [], "\n".join(found)
+
+
+def test_bulk_action_without_a_ticked_ticket_says_what_to_do(browser: Any, live_server: str, shots: Path) -> None:
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en")
+    page = ctx.new_page()
+    _login(page, live_server, "admin@kefu.local")
+    page.goto(f"{live_server}/console/tickets?view=all&lang=en")
+    page.locator("#bulk button[type=submit]").click()
+    result = page.locator("#bulk-result")
+    result.filter(has_text="Tick the tickets").wait_for()
+    assert "error" in (result.get_attribute("class") or "")
+    page.screenshot(path=str(shots / "bulk-none.png"))
+    # With a ticket ticked the action goes through and the message is no longer an error.
+    page.locator('input[name="ticket_ids"]').first.check()
+    page.locator("#bulk-action").select_option("tag")
+    page.locator('.bulk-value[data-for="tag"]').fill("polish-check")
+    page.locator("#bulk button[type=submit]").click()
+    page.wait_for_function("!document.getElementById('bulk-result').classList.contains('error')")
+    page.goto(f"{live_server}/console?lang=zh-TW")
+    ctx.close()

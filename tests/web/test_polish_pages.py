@@ -70,3 +70,21 @@ def test_empty_notification_and_follow_up_lists_say_what_will_appear(client: Any
     pending = client.get("/console/follow-ups").text
     assert "系統會依回訪規則自動排定回訪" in pending and 'aria-current="page">待回訪' in pending
     assert "No follow-ups completed yet." in client.get("/console/follow-ups?status=done&lang=en").text
+
+
+def test_case_activity_of_a_merge_is_in_the_readers_language(client: Any, make: Any) -> None:
+    brand = make.brand()
+    admin = make.agent("admin")
+    token = make.token(admin)
+    src, dst = (
+        client.post("/api/v1/tickets", json={"brand_id": brand.id, "subject": s}, headers=token).json()
+        for s in ("重複的問題", "原本的問題")
+    )
+    r = client.post(f"/api/v1/tickets/{dst['id']}/merge", json={"source_ids": [src["id"]]}, headers=token)
+    assert r.status_code == 200, r.text
+    _login(client, admin)
+    page = client.get(f"/console/tickets/{src['id']}?lang=en").text
+    assert f'Merged into <a href="/console/tickets/{dst["id"]}">{dst["number"]}</a>' in page
+    assert "此案件已合併至" not in page
+    target = client.get(f"/console/tickets/{dst['id']}?lang=zh-CN").text
+    assert f'已并入工单 <a href="/console/tickets/{src["id"]}">{src["number"]}</a>' in target

@@ -9,7 +9,7 @@ from kefu.auth.deps import DB
 from kefu.complaints import due_soon
 from kefu.core.errors import Forbidden
 from kefu.sla import updates
-from kefu.tickets.listing import LocalTime, brand_zones
+from kefu.tickets.listing import LocalTime, brand_zones, humanize
 from kefu.web.pages import Ctx, render
 from kefu.web.routing import Router
 
@@ -34,4 +34,5 @@ def deadlines(request: Request, ctx: Ctx, db: DB, within_hours: int = 72) -> HTM
         local=LocalTime(zones),
         zone_names=sorted({z.key for z in zones.values()}) or ["Asia/Taipei"],
         within_hours=within_hours,
+        humanize=humanize,
     )

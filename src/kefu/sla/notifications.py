@@ -26,8 +26,13 @@ def localized(key: str, **fields: object) -> Callable[[str], str]:
 
 
 def _agent_locales(session: Session, agent_ids: list[int]) -> dict[int, str]:
-    rows = session.execute(select(Agent.id, Agent.locale).where(Agent.id.in_(agent_ids)))
-    return {agent_id: locale or DEFAULT_LOCALE for agent_id, locale in rows}
+    # Kept on the session: a sweep notifying many tickets asks once per agent, not once per notification.
+    known: dict[int, str] = session.info.setdefault("kefu_agent_locales", {})
+    missing = [a for a in agent_ids if a not in known]
+    if missing:
+        rows = session.execute(select(Agent.id, Agent.locale).where(Agent.id.in_(missing)))
+        known.update({agent_id: locale or DEFAULT_LOCALE for agent_id, locale in rows})
+    return {a: known[a] for a in agent_ids if a in known}
 
 
 def notify(

@@ -23,6 +23,7 @@ from kefu.auth.models import TeamMember
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
 from kefu.conversations.models import Conversation, Message
+from kefu.core.catalog import gettext
 from kefu.core.db import utcnow
 from kefu.core.errors import InvalidInput, NotFound
 from kefu.core.events import publish
@@ -317,16 +318,19 @@ def _announce(
         "level": level,
         **(extra or {}),
     }
-    titles = {
-        "sla.warning": f"SLA 即將逾時 / SLA warning: {ticket.number} {_label(d)}",
-        "sla.breach": f"SLA 已逾時 / SLA breached: {ticket.number} {_label(d)}",
-        "sla.escalation": f"SLA 升級 / SLA escalated to {level}: {ticket.number} {_label(d)}",
-    }
+    number, label = ticket.number, _label(d)
+
+    def title(locale: str) -> str:
+        who = gettext(f"esc_level_{level}", locale)
+        return gettext(f"notif_{kind.replace('.', '_')}", locale).format(
+            number=number, target=label, level=level if who == f"esc_level_{level}" else who
+        )
+
     sent = build(
         session,
         ctx.recipients(ticket, level),
         kind,
-        titles[kind],
+        title,
         brand_id=ticket.brand_id,
         body=ticket.subject,
         ticket_id=ticket.id,

@@ -14,4 +14,14 @@
       });
     }
   });
+  // Applying a bulk action with no ticket ticked used to answer with a bare validation error: say what to do.
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var form = e.detail && e.detail.elt;
+    if (!form || form.id !== "bulk") return;
+    var out = document.getElementById("bulk-result");
+    if (out) out.classList.remove("error");
+    if (document.querySelector('input[name="ticket_ids"]:checked')) return;
+    e.preventDefault();
+    if (out) { out.textContent = form.getAttribute("data-none") || ""; out.classList.add("error"); }
+  });
 })();
