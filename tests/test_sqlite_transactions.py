@@ -256,3 +256,36 @@ def test_a_dropped_engine_leaves_no_checkpoint_thread(tmp_path: Any) -> None:
     del engine, conn
     gc.collect()
     assert sum(th.name == "kefu-sqlite-checkpoint" for th in threading.enumerate()) == before - 1
+
+
+def test_a_process_stuck_on_the_file_lock_costs_a_bounded_wait_not_a_hang(tmp_path: Any) -> None:
+    import fcntl
+    import os
+    import time
+
+    from kefu.core.db import WriterGate
+
+    path = str(tmp_path / "stuck-writer")
+    other = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # another open file description: another "process"
+    fcntl.flock(other, fcntl.LOCK_EX)
+    gate = WriterGate(path)
+    t0 = time.perf_counter()
+    assert gate.acquire(timeout=0.3)  # the turn is ours; SQLite's busy handler decides the rest
+    assert 0.25 <= time.perf_counter() - t0 < 5
+    gate.release()  # must not unlock what it never held
+    fcntl.flock(other, fcntl.LOCK_UN)
+    assert gate.acquire(timeout=0.3)  # and the file lock works again once the other side lets go
+    try:
+        probe = os.open(path, os.O_RDWR)
+        try:
+            try:
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                raise AssertionError("the gate holds the file lock, another taker must fail")
+            except BlockingIOError:
+                pass
+        finally:
+            os.close(probe)
+    finally:
+        gate.release()
+        gate.close()
+        os.close(other)

@@ -90,8 +90,9 @@ class WriterGate:
     SQLite's busy handler sleeps 1, 2, 5 … up to 100 ms between tries and lets whoever tries at the right instant
     win, so under load some writers waited seconds. Here a writer waits on a lock that is handed to the next
     waiter in order the moment the previous writer has committed, and only the holder asks SQLite for the write
-    lock. Across processes the holder also takes an exclusive flock on a sidecar file (`<db>-writer`), a blocking
-    kernel wait without polling; processes that do not use it (the sqlite3 shell) still meet in the busy handler.
+    lock. Across processes the holder also takes an exclusive flock on a sidecar file (`<db>-writer`), retried in steps
+    of at most 2 ms until the turn's deadline (then SQLite's busy handler decides, so a stuck process costs others
+    an error, not a hang); processes that do not use it (the sqlite3 shell) still meet in the busy handler.
     """
 
     def __init__(self, lock_path: str | None) -> None:
@@ -101,6 +102,7 @@ class WriterGate:
         self._lock_path = lock_path
         self._fd: int | None = None
         self._pid = 0
+        self._file_held = False
         self.waits = 0  # writers that had to queue (benchmarks, tests)
         self.wait_seconds = 0.0
         self.hold_seconds = 0.0
@@ -126,7 +128,7 @@ class WriterGate:
             try:
                 if self._fd is None or self._pid != os.getpid():  # a forked child must not share the parent's lock
                     self._fd, self._pid = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
-                fcntl.flock(self._fd, fcntl.LOCK_EX)  # blocks in the kernel, GIL released; freed if the process dies
+                self._file_held = self._lock_file(self._fd, t0 + timeout)
             except BaseException:
                 self._since = time.perf_counter()
                 self.release(file_lock=False)
@@ -138,11 +140,30 @@ class WriterGate:
         self.wait_seconds += self._since - t0
         return True
 
+    @staticmethod
+    def _lock_file(fd: int, deadline: float) -> bool:
+        """Take the cross-process lock by `deadline`; False (SQLite's busy handler decides) if another process holds on.
+
+        Bounded rather than a blocking flock: a process stuck inside a write transaction must cost the others a
+        "database is locked" (503 + Retry-After) after the busy timeout, not hang every writer thread forever.
+        """
+        pause = 0.0002
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # freed by the kernel if the holder dies
+                return True
+            except BlockingIOError:
+                if time.perf_counter() >= deadline:
+                    return False
+                time.sleep(pause)  # sub-millisecond to 2 ms steps: far finer than the busy handler's 100 ms
+                pause = min(pause * 2, 0.002)
+
     def release(self, *, file_lock: bool = True) -> None:
         """End this writer's turn and hand it to the longest-waiting thread."""
         self.hold_seconds += time.perf_counter() - self._since
-        if file_lock and self._fd is not None:
+        if file_lock and self._fd is not None and self._file_held:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._file_held = False
         with self._mutex:
             if self._waiters:
                 self._waiters.popleft().release()  # stays held: ownership passes straight to the next in line
