@@ -139,3 +139,24 @@ def test_widget_messages_are_rate_limited(client: Any, make: Any, db: Any) -> No
     assert codes[:-1] == [201] * service.MESSAGES_PER_MINUTE and codes[-1] == 429
     # Another visitor of the same inbox is not held back by the first one's flood.
     assert client.post("/api/v1/widget/messages", json={"body": "hi", "client_id": "c0"}, headers=y).status_code == 201
+
+
+def test_foreign_and_missing_ids_answer_alike(client: Any, make: Any, db: Any) -> None:
+    """404 bodies for another brand's row and for no row at all are the same (no existence oracle across brands)."""
+    from tests.security.test_brand_walk import build_brand_b
+
+    ids = build_brand_b(db, make)["ids"]
+    h = make.token(make.agent("supervisor", [make.brand()]))
+    for url, table in [
+        ("/api/v1/tickets/{}", "tickets"),
+        ("/api/v1/customers/{}", "customers"),
+        ("/api/v1/conversations/{}", "conversations"),
+        ("/api/v1/complaints/{}", "complaints"),
+        ("/api/v1/kb/faqs/{}", "kb_faqs"),
+        ("/api/v1/organizations/{}", "organizations"),
+    ]:
+        foreign, missing = ids[table], 987654
+        a = client.get(url.format(foreign), headers=h)
+        b = client.get(url.format(missing), headers=h)
+        assert a.status_code == b.status_code == 404, url
+        assert a.json()["detail"].replace(str(foreign), "N") == b.json()["detail"].replace(str(missing), "N"), url

@@ -6,6 +6,7 @@ this test; it should call get_in_brand / find_in_brand / ref_in_brand (or brands
 from __future__ import annotations
 
 import ast
+import re
 from functools import cache
 from pathlib import Path
 
@@ -130,3 +131,26 @@ def test_the_detector_sees_the_pattern() -> None:
         assert _fetches_by_id(fn, owned) and _compares_brand(fn), src
     ok = ast.parse("def f(s, b):\n    return s.scalars(select(Ticket).where(Ticket.brand_id == b))\n").body[0]
     assert not _compares_brand(ok)
+
+
+# The caller's brands written into a query by hand, where scope_to_brands does not fit; why each one stays.
+HAND_SCOPED: dict[str, str] = {
+    "auth/service.py": "agent visibility: a subquery of colleagues (AgentBrand), not a filter on a brand column",
+    "audit/service.py": "audit_log.brand_id is nullable (platform-wide entries); the same rule as scope_to_brands",
+    "workspace/service.py": "composes the shared-view condition (and_), not a statement",
+    "security/incidents.py": "incidents without a brand are platform-wide: `brand_id IS NULL OR brand_id IN (...)`",
+}
+HAND_SCOPE = re.compile(r"\.in_\(\s*(?:[\w.]*\.)?(?:principal|actor)\.brand_ids\b")
+
+
+def test_list_queries_scope_through_core_access() -> None:
+    """A list query restricts to the caller's brands with scope_to_brands, not `col.in_(principal.brand_ids)`."""
+    found = {
+        path.relative_to(SRC).as_posix()
+        for path in SRC.rglob("*.py")
+        if path != HELPERS and HAND_SCOPE.search(path.read_text(encoding="utf-8"))
+    }
+    assert found <= set(HAND_SCOPED), f"use kefu.core.access.scope_to_brands in: {sorted(found - set(HAND_SCOPED))}"
+    assert set(HAND_SCOPED) <= found, (
+        f"HAND_SCOPED lists files that no longer scope by hand: {set(HAND_SCOPED) - found}"
+    )

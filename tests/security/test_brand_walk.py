@@ -91,7 +91,6 @@ PUBLIC = re.compile(
     r"^/(portal|survey)/|^/api/v1/(public|surveys|widget)/|^/api/v1/channels/(line|messenger|phone|board|api)/"
     r"|^/api/v1/channels/media/"
 )
-LIST_PARAMS = ("brand_id", "customer_id", "ticket_id", "conversation_id", "team_id", "inbox_id", "organization_id")
 
 
 def _routes(app: Any) -> list[Any]:
@@ -114,7 +113,7 @@ def _routes(app: Any) -> list[Any]:
 # ---------------------------------------------------------------------------------------------- brand B's world
 
 
-def _value(col: Any, table: str, ids: dict[str, int]) -> Any:
+def _value(col: Any, table: str, ids: dict[str, int], mark: str = MARK) -> Any:
     """A valid value for a required column of `table` in brand B."""
     from kefu.core.db import utcnow
 
@@ -136,7 +135,7 @@ def _value(col: Any, table: str, ids: dict[str, int]) -> Any:
     if py is date:
         return date.today() + timedelta(days=2)
     if "INT" in kind:
-        return 1
+        return 1 if mark == MARK else 2  # unique (source, source_id) pairs stay unique across the two brands
     if kind in ("FLOAT", "DOUBLE", "NUMERIC", "DOUBLE_PRECISION", "REAL"):
         return 1.0
     if kind == "BOOLEAN":
@@ -146,11 +145,19 @@ def _value(col: Any, table: str, ids: dict[str, int]) -> Any:
     if kind in ("JSON", "JSONB"):
         return {}
     length = getattr(col.type, "length", None) or 200
-    return f"{MARK}{table}{uuid.uuid4().hex}"[: max(1, length)]
+    return f"{mark}{table}{uuid.uuid4().hex}"[: max(1, length)]
 
 
-def build_brand_b(db: Any, make: Any) -> dict[str, Any]:
-    """Brand B with an agent, core objects through the services and a row of every other brand-owned table."""
+# Computed state that only its own service may write (a synthetic row would not parse); no route takes its id.
+DERIVED = frozenset({"ticket_sla", "ticket_sla_targets"})
+SHARED_EMAIL, SHARED_PHONE = "same.person@example.com", "0912345678"  # one person, a customer of both brands
+
+
+def build_brand_b(db: Any, make: Any, mark: str = MARK) -> dict[str, Any]:
+    """Brand B with an agent, core objects through the services and a row of every other brand-owned table.
+
+    Its customer has the same email and phone as a customer of any other brand built here (one real person),
+    so a lookup that matches identities across brands shows up as a leak."""
     import kefu.models  # noqa: F401
     from kefu.auth.models import Agent
     from kefu.auth.service import create_team
@@ -160,18 +167,18 @@ def build_brand_b(db: Any, make: Any) -> dict[str, Any]:
     from kefu.core.db import Base
     from kefu.tickets.service import create_ticket
 
-    brand = make.brand(name=f"{MARK} brand", ticket_prefix="ZQX")
+    brand = make.brand(name=f"{mark} brand", ticket_prefix=mark[:3])
     agent_b = make.agent("supervisor", [brand])
-    cust = make.customer(brand, name=f"{MARK} 王", email=f"{MARK.lower()}@example.com")
-    team = create_team(db, brand_id=brand.id, slug="zqx", name=f"{MARK} team", description=MARK, actor=None)
-    inbox = create_inbox(db, brand, kind="web_chat", name=f"{MARK} inbox", config={}, actor=None)
+    cust = make.customer(brand, name=f"{mark} 王", email=SHARED_EMAIL, phone=SHARED_PHONE)
+    team = create_team(db, brand_id=brand.id, slug=mark.lower()[:12], name=f"{mark} team", description=mark, actor=None)
+    inbox = create_inbox(db, brand, kind="web_chat", name=f"{mark} inbox", config={}, actor=None)
     cmd = CreateConversation(brand_id=brand.id, customer_id=cust.id, channel="web_chat", inbox_id=inbox.id)
     conv = create_conversation(db, cmd, actor=None)
-    msg, _ = add_message(db, conv, sender_type="customer", body=f"{MARK} message 0912345678")
+    msg, _ = add_message(db, conv, sender_type="customer", body=f"{mark} message 0912345678")
     ticket = create_ticket(
-        db, actor=None, brand_id=brand.id, subject=f"{MARK} subject", description=f"{MARK} body", customer_id=cust.id
+        db, actor=None, brand_id=brand.id, subject=f"{mark} subject", description=f"{mark} body", customer_id=cust.id
     )
-    name, data = f"{MARK}.txt", MARK.encode()
+    name, data = f"{mark}.txt", mark.encode()
     att = store(db, brand_id=brand.id, conversation_id=conv.id, filename=name, content_type="text/plain", data=data)
     db.flush()
     ids: dict[str, int] = {
@@ -187,7 +194,7 @@ def build_brand_b(db: Any, make: Any) -> dict[str, Any]:
     }
     # Every other table with a brand_id (in dependency order, so foreign keys find B's rows).
     for table in Base.metadata.sorted_tables:
-        if "brand_id" not in table.c or table.name in ids:
+        if "brand_id" not in table.c or table.name in ids or table.name in DERIVED:
             continue
         existing = db.execute(select(table).where(table.c.brand_id == brand.id)).first()
         if existing is not None:  # made by a service above (counters, identities, SLA clocks...)
@@ -207,7 +214,7 @@ def build_brand_b(db: Any, make: Any) -> dict[str, Any]:
             ):
                 values[col.name] = agent_b.id
             elif not col.nullable and col.default is None and col.server_default is None:
-                values[col.name] = _value(col, table.name, ids)
+                values[col.name] = _value(col, table.name, ids, mark)
             elif col.foreign_keys and not col.primary_key:
                 target = next(iter(col.foreign_keys)).column.table.name
                 if target in ids:
@@ -330,7 +337,8 @@ def request_body(spec: dict[str, Any], path: str, method: str, ids: dict[str, An
 def page_form(route: Any, ids: dict[str, Any]) -> dict[str, str]:
     """Form fields of a page route, ids pointing at brand B's rows."""
     out: dict[str, str] = {}
-    for field in route.dependant.body_params:
+    dependant = getattr(route, "dependant", None)
+    for field in dependant.body_params if dependant is not None else []:
         name = field.alias
         table = PARAM_TABLES.get(f"{name.removesuffix('_ids').removesuffix('_id')}_id")
         annotation = str(getattr(field.field_info, "annotation", ""))
@@ -463,29 +471,86 @@ def test_creating_or_acting_in_another_brand_through_bodies(app: Any, client: An
     assert not changed, f"a supervisor of brand A changed brand B's rows in: {changed}"
 
 
+def test_own_objects_never_pull_in_another_brands_data(app: Any, client: Any, make: Any, db: Any) -> None:
+    """Every GET with brand A's own ids (timelines, assist, suggestions, related items, exports): nothing of B, even
+    though A's and B's customer are the same person (same email and phone)."""
+    build_brand_b(db, make)
+    own = build_brand_b(db, make, mark="OWNA")
+    ids, number = own["ids"], own["ticket"].number
+    agent_a = own["agent"]  # a supervisor of brand A only
+    bearer = make.token(agent_a)
+    failures: list[str] = []
+    csrf: dict[str, str] = {}
+    for route in _routes(app):
+        if "GET" not in route.methods or not _takes_an_id(route.path) or PUBLIC.search(route.path):
+            continue
+        path = fill_path(route.path, ids, number)
+        if path is None:
+            continue
+        try:
+            if route.path.startswith("/api/"):
+                client.cookies.clear()
+                csrf = {}
+                r = client.get(path, headers=bearer, follow_redirects=False)
+            else:
+                csrf = csrf or _login(client, agent_a)
+                r = client.get(path, headers=csrf, follow_redirects=False)
+        except Exception as exc:
+            failures.append(f"GET {path} -> raised {exc!r}"[:300])
+            continue
+        if r.status_code >= 500 or _leak(r):
+            failures.append(f"GET {path} -> {r.status_code} {_show(r)}")
+    assert not failures, "\n".join(failures)
+
+
+def _query(route: Any, ids: dict[str, Any], term: str, number: str) -> dict[str, Any]:
+    """The route's own query parameters, ids pointing at brand B's rows and text ones searching for B's data."""
+    out: dict[str, Any] = {}
+    dependant = getattr(route, "dependant", None)  # plain Starlette routes (static files) declare nothing
+    for field in dependant.query_params if dependant is not None else []:
+        name = field.alias
+        table = PARAM_TABLES.get(name)
+        annotation = str(getattr(field.field_info, "annotation", ""))
+        if table and table in ids:
+            out[name] = ids[table]
+        elif name == "organization_id":
+            out[name] = ids["organizations"]
+        elif name == "number":
+            out[name] = number
+        elif "str" in annotation and name not in ("lang", "view", "status", "sort", "order", "cursor", "format"):
+            out[name] = term
+    return out
+
+
 def test_lists_searches_and_exports_hide_other_brands(app: Any, client: Any, make: Any, db: Any) -> None:
-    """Every GET without a path id (lists, search, CSV/XLSX exports, console pages), filtered to B's ids: no B data."""
+    """Every GET without a path id (lists, search, CSV/XLSX exports, console pages), its own query parameters set
+    to B's ids and to B's text, email and phone (the shared person): no B data."""
     world = build_brand_b(db, make)
-    ids = world["ids"]
+    ids, number = world["ids"], world["ticket"].number
     agent_a = make.agent("supervisor", [make.brand()])
     bearer = make.token(agent_a)
-    csrf = _login(client, agent_a)
-    params: dict[str, Any] = {p: ids[PARAM_TABLES[p]] for p in LIST_PARAMS if p in PARAM_TABLES}
-    params.update(organization_id=ids["organizations"], q=MARK[:-1], search=MARK[:-1], number=world["ticket"].number)
+    csrf: dict[str, str] = {}
     failures: list[str] = []
     for route in _routes(app):
         if "{" in route.path or "GET" not in route.methods or PUBLIC.search(route.path):
             continue
-        if route.path.startswith("/api/"):
-            client.cookies.clear()
-            r = client.get(route.path, params=params, headers=bearer, follow_redirects=False)
-            csrf = {}
-        else:
-            if not csrf:
-                csrf = _login(client, agent_a)
-            r = client.get(route.path, params=params, headers=csrf, follow_redirects=False)
-        if r.status_code >= 500 or _leak(r):
-            failures.append(f"GET {route.path} -> {r.status_code} {_show(r)}")
+        for term in (MARK[:-1], SHARED_EMAIL, SHARED_PHONE):
+            params = _query(route, ids, term, number)
+            try:
+                if route.path.startswith("/api/"):
+                    client.cookies.clear()
+                    csrf = {}
+                    r = client.get(route.path, params=params, headers=bearer, follow_redirects=False)
+                else:
+                    csrf = csrf or _login(client, agent_a)
+                    r = client.get(route.path, params=params, headers=csrf, follow_redirects=False)
+            except Exception as exc:
+                failures.append(f"GET {route.path} {params} -> raised {exc!r}"[:300])
+                continue
+            if r.status_code >= 500 or _leak(r):
+                failures.append(f"GET {route.path} {params} -> {r.status_code} {_show(r)}")
+            if not params:
+                break
     assert not failures, "\n".join(failures)
 
 

@@ -29,7 +29,7 @@ from kefu.auth.schemas import (
 )
 from kefu.auth.service import get_visible_agent
 from kefu.core import like
-from kefu.core.access import get_in_brand
+from kefu.core.access import get_in_brand, scope_to_brands
 from kefu.core.config import Settings
 from kefu.core.errors import Forbidden, TooManyRequests, Unauthorized
 from kefu.core.pagination import Page, keyset_page
@@ -200,8 +200,7 @@ def list_teams(principal: CurrentPrincipal, db: DB, brand_id: int | None = None)
     stmt = select(Team).order_by(Team.id)
     if brand_id is not None:
         stmt = stmt.where(Team.brand_id == brand_id)
-    if principal.brand_ids is not None:
-        stmt = stmt.where(Team.brand_id.in_(principal.brand_ids))
+    stmt = scope_to_brands(stmt, Team.brand_id, principal)
     return [TeamOut.model_validate(t) for t in db.scalars(stmt)]
 
 

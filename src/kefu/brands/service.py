@@ -14,7 +14,7 @@ from kefu.audit.service import record
 from kefu.auth.permissions import Principal
 from kefu.brands.commands import UpdateBrand, changes_of, ensure
 from kefu.brands.models import CHANNEL_KINDS, DEFAULT_TIERS, Brand, Inbox
-from kefu.core.access import ensure_brand, find_in_brand
+from kefu.core.access import ensure_brand, find_in_brand, scope_to_brands
 from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.tickets.intake import check_policy
 from kefu.tickets.models import TicketCounter
@@ -89,8 +89,7 @@ def get_brand(session: Session, brand_id: int, principal: Principal | None = Non
 def visible_brands(session: Session, principal: Principal | None) -> list[Brand]:
     """The brands `principal` may see, by id (every brand for admins and internal callers)."""
     stmt = select(Brand).order_by(Brand.id)
-    if principal is not None and principal.brand_ids is not None:
-        stmt = stmt.where(Brand.id.in_(principal.brand_ids))
+    stmt = scope_to_brands(stmt, Brand.id, principal)
     return list(session.scalars(stmt))
 
 

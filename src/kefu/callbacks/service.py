@@ -35,7 +35,7 @@ from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
 from kefu.brands.service import get_brand
 from kefu.callbacks.models import OUTCOMES, SOURCES, Callback
-from kefu.core.access import get_in_brand, ref_in_brand
+from kefu.core.access import get_in_brand, ref_in_brand, scope_to_brands
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from kefu.core.events import publish
@@ -459,8 +459,7 @@ def queue(
 ) -> list[tuple[Callback, Ticket]]:
     """Call-backs with their cases, the earliest first (default: what to call now and what was missed)."""
     stmt = select(Callback, Ticket).join(Ticket, Ticket.id == Callback.ticket_id).where(Callback.status.in_(statuses))
-    if principal.brand_ids is not None:
-        stmt = stmt.where(Callback.brand_id.in_(principal.brand_ids))
+    stmt = scope_to_brands(stmt, Callback.brand_id, principal)
     if brand_id is not None:
         stmt = stmt.where(Callback.brand_id == brand_id)
     if assignee_id is not None:

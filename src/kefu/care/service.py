@@ -46,7 +46,7 @@ from kefu.care.models import CareFlowEvent, CareOpportunity, CareReason, CareSta
 from kefu.conversations.commands import PostMessage, UpdateConversation
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.service import post_message, update_conversation
-from kefu.core.access import ensure_brand, get_in_brand
+from kefu.core.access import ensure_brand, get_in_brand, scope_to_brands
 from kefu.core.catalog import gettext
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, InvalidInput
@@ -501,8 +501,7 @@ def queue(
     stmt = select(CareOpportunity, Customer.name, Customer.locale).join(
         Customer, Customer.id == CareOpportunity.customer_id
     )
-    if principal.brand_ids is not None:
-        stmt = stmt.where(CareOpportunity.brand_id.in_(principal.brand_ids))
+    stmt = scope_to_brands(stmt, CareOpportunity.brand_id, principal)
     if brand_id is not None:
         ensure_brand(principal, brand_id, "Brand")
         stmt = stmt.where(CareOpportunity.brand_id == brand_id)

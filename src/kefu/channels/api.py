@@ -25,7 +25,7 @@ from kefu.channels.web_chat.service import visitor_attachment
 from kefu.channels.web_chat.token import verify
 from kefu.conversations.schemas import MessageOut
 from kefu.conversations.service import get_conversation
-from kefu.core.access import ensure_brand
+from kefu.core.access import ensure_brand, scope_to_brands
 from kefu.core.errors import NotFound, Unauthorized
 from kefu.core.events import publish
 from kefu.privacy import masking as pii
@@ -188,8 +188,7 @@ def list_outbox(
 ) -> list[OutboxOut]:
     """Outbound deliveries, newest first (status=dead lists the dead letters)."""
     stmt = select(OutboxMessage)
-    if principal.brand_ids is not None:
-        stmt = stmt.where(OutboxMessage.brand_id.in_(principal.brand_ids))
+    stmt = scope_to_brands(stmt, OutboxMessage.brand_id, principal)
     if status:
         stmt = stmt.where(OutboxMessage.status == status)
     if brand_id is not None:

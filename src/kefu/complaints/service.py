@@ -27,7 +27,7 @@ from kefu.brands.service import get_brand
 from kefu.complaints.commands import UpdateComplaint, UpdateRegulatorCase, changes_of, ensure
 from kefu.complaints.models import COMPLAINT_LEVELS, Complaint, RegulatorCase
 from kefu.complaints.punctuality import DeadlineStats, by_month, year_range
-from kefu.core.access import get_in_brand, ref_in_brand
+from kefu.core.access import get_in_brand, ref_in_brand, scope_to_brands
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, InvalidInput
 from kefu.core.events import publish
@@ -319,8 +319,7 @@ def list_complaints(
 ) -> tuple[list[Complaint], str | None]:
     """Complaints, latest received first."""
     stmt = select(Complaint)
-    if principal.brand_ids is not None:
-        stmt = stmt.where(Complaint.brand_id.in_(principal.brand_ids))
+    stmt = scope_to_brands(stmt, Complaint.brand_id, principal)
     if brand_id is not None:
         stmt = stmt.where(Complaint.brand_id == brand_id)
     if level:
@@ -479,8 +478,7 @@ def list_regulator_cases(
 ) -> tuple[list[RegulatorCase], str | None]:
     """Regulator cases, latest received first (overdue = unanswered past due)."""
     stmt = select(RegulatorCase)
-    if principal.brand_ids is not None:
-        stmt = stmt.where(RegulatorCase.brand_id.in_(principal.brand_ids))
+    stmt = scope_to_brands(stmt, RegulatorCase.brand_id, principal)
     if brand_id is not None:
         stmt = stmt.where(RegulatorCase.brand_id == brand_id)
     if status:
@@ -571,9 +569,8 @@ def deadline_board(
         .join(Ticket, Ticket.id == RegulatorCase.ticket_id)
         .where(RegulatorCase.replied_at.is_(None), RegulatorCase.closed_at.is_(None))
     )
-    if principal.brand_ids is not None:
-        cstmt = cstmt.where(Complaint.brand_id.in_(principal.brand_ids))
-        rstmt = rstmt.where(RegulatorCase.brand_id.in_(principal.brand_ids))
+    cstmt = scope_to_brands(cstmt, Complaint.brand_id, principal)
+    rstmt = scope_to_brands(rstmt, RegulatorCase.brand_id, principal)
     for c, number in session.execute(cstmt.order_by(Complaint.reply_due_at).limit(limit)):
         kind, due = ("ack", c.acknowledge_due_at) if c.acknowledged_at is None else ("reply", c.reply_due_at)
         title = c.product or c.description[:60]
@@ -610,9 +607,8 @@ def on_time_figures(session: Session, principal: Principal, *, since: datetime) 
     rstmt = select(RegulatorCase.replied_at, RegulatorCase.due_at).where(
         RegulatorCase.received_at >= since, RegulatorCase.replied_at.is_not(None)
     )
-    if principal.brand_ids is not None:
-        cstmt = cstmt.where(Complaint.brand_id.in_(principal.brand_ids))
-        rstmt = rstmt.where(RegulatorCase.brand_id.in_(principal.brand_ids))
+    cstmt = scope_to_brands(cstmt, Complaint.brand_id, principal)
+    rstmt = scope_to_brands(rstmt, RegulatorCase.brand_id, principal)
     for replied, due in session.execute(cstmt):
         out.complaints_replied += 1
         out.complaints_on_time += int(replied is not None and replied <= due)

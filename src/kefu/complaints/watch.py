@@ -23,6 +23,7 @@ from kefu.auth.permissions import Principal
 from kefu.brands.service import get_brand
 from kefu.complaints.models import Complaint
 from kefu.complaints.punctuality import DeadlineStats, by_month, year_range
+from kefu.core.access import scope_to_brands
 from kefu.core.db import utcnow
 from kefu.core.events import publish
 from kefu.sla import service as sla
@@ -153,8 +154,7 @@ def overdue(
             _overdue_condition(now)  # type: ignore[arg-type]
         )
     )
-    if principal.brand_ids is not None:
-        stmt = stmt.where(Complaint.brand_id.in_(principal.brand_ids))
+    stmt = scope_to_brands(stmt, Complaint.brand_id, principal)
     if brand_id is not None:
         stmt = stmt.where(Complaint.brand_id == brand_id)
     out = []

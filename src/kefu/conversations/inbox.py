@@ -13,6 +13,7 @@ from kefu.auth.service import agent_visibility, assignable_agents
 from kefu.brands.models import Brand
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.service import customer_timeline, get_conversation
+from kefu.core.access import scope_to_brands
 from kefu.core.enums import ChannelKind
 from kefu.customers.models import Customer, CustomerIdentity, Organization
 from kefu.privacy.search import person_filter
@@ -56,8 +57,7 @@ def team_ids_of(session: Session, agent_id: int) -> list[int]:
 def inbox(session: Session, principal: Principal, view: str, q: str | None) -> list[InboxItem]:
     """Conversations of an inbox view (latest activity first, at most INBOX_LIMIT) in the principal's brands."""
     stmt = select(Conversation, Customer).join(Customer, Customer.id == Conversation.customer_id)
-    if principal.brand_ids is not None:
-        stmt = stmt.where(Conversation.brand_id.in_(principal.brand_ids))
+    stmt = scope_to_brands(stmt, Conversation.brand_id, principal)
     if view == "closed":
         stmt = stmt.where(Conversation.status == "closed")
     else:

@@ -16,7 +16,7 @@ from kefu.auth.service import ensure_assignable
 from kefu.brands.models import Inbox
 from kefu.conversations.commands import CreateConversation, PostMessage, UpdateConversation, changes_of, ensure
 from kefu.conversations.models import SENDER_TYPES, Conversation, Message
-from kefu.core.access import ensure_brand, get_in_brand, ref_in_brand
+from kefu.core.access import ensure_brand, get_in_brand, ref_in_brand, scope_to_brands
 from kefu.core.db import utcnow
 from kefu.core.enums import ChannelKind
 from kefu.core.errors import InvalidInput
@@ -253,8 +253,7 @@ def list_conversations(
 ) -> tuple[list[Conversation], str | None]:
     """Conversations with the latest activity first."""
     stmt = select(Conversation)
-    if principal.brand_ids is not None:
-        stmt = stmt.where(Conversation.brand_id.in_(principal.brand_ids))
+    stmt = scope_to_brands(stmt, Conversation.brand_id, principal)
     if brand_id is not None:
         stmt = stmt.where(Conversation.brand_id == brand_id)
     if status:

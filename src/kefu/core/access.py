@@ -76,8 +76,11 @@ def ref_in_brand(
     return row
 
 
-def scope_to_brands(stmt: Select[Any], col: InstrumentedAttribute[int], principal: BrandScope | None) -> Select[Any]:
-    """Restrict a query to the principal's brands."""
+Query = TypeVar("Query", bound="Select[*tuple[Any, ...]]")
+
+
+def scope_to_brands(stmt: Query, col: InstrumentedAttribute[Any], principal: BrandScope | None) -> Query:
+    """Restrict a query to the principal's brands (the one list-side rule; None or an admin: every brand)."""
     if principal is not None and principal.brand_ids is not None:
         return stmt.where(col.in_(principal.brand_ids))
     return stmt

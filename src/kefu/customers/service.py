@@ -16,7 +16,7 @@ from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
 from kefu.brands.service import get_brand, tier_for
 from kefu.conversations.models import Conversation
-from kefu.core.access import get_in_brand, ref_in_brand
+from kefu.core.access import get_in_brand, ref_in_brand, scope_to_brands
 from kefu.core.errors import Conflict, InvalidInput
 from kefu.core.events import publish
 from kefu.core.like import pattern
@@ -285,8 +285,7 @@ def list_customers(
 ) -> tuple[list[Customer], str | None]:
     """Customers, newest first, filtered."""
     stmt = select(Customer)
-    if principal.brand_ids is not None:
-        stmt = stmt.where(Customer.brand_id.in_(principal.brand_ids))
+    stmt = scope_to_brands(stmt, Customer.brand_id, principal)
     if brand_id is not None:
         stmt = stmt.where(Customer.brand_id == brand_id)
     if q:

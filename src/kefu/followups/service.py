@@ -25,7 +25,7 @@ from kefu.account_security.models import DEFAULT_FOLLOW_UP, SECURITY_CATEGORIES
 from kefu.audit.service import record
 from kefu.auth.permissions import Principal
 from kefu.brands.service import get_brand
-from kefu.core.access import get_in_brand
+from kefu.core.access import get_in_brand, scope_to_brands
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, InvalidInput
 from kefu.core.events import publish
@@ -252,8 +252,7 @@ def queue(
     if status not in ("pending", "done", "cancelled"):
         raise InvalidInput("status is pending, done or cancelled.")
     stmt = select(FollowUp, Ticket).join(Ticket, Ticket.id == FollowUp.ticket_id).where(FollowUp.status == status)
-    if principal.brand_ids is not None:
-        stmt = stmt.where(FollowUp.brand_id.in_(principal.brand_ids))
+    stmt = scope_to_brands(stmt, FollowUp.brand_id, principal)
     if brand_id is not None:
         stmt = stmt.where(FollowUp.brand_id == brand_id)
     if assignee_id is not None:

@@ -18,7 +18,7 @@ from kefu.auth import service as auth_service
 from kefu.auth.models import Team
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
-from kefu.core.access import ensure_brand, get_in_brand, ref_in_brand
+from kefu.core.access import ensure_brand, get_in_brand, ref_in_brand, scope_to_brands
 from kefu.core.errors import Conflict, Forbidden, InvalidInput
 from kefu.macros.models import TicketMacro
 from kefu.tickets import service as ticket_service
@@ -139,8 +139,7 @@ def delete(session: Session, row: TicketMacro, actor: Principal) -> None:
 def list_macros(session: Session, principal: Principal, brand_ids: set[int] | None = None) -> list[TicketMacro]:
     """Macros of the brands the principal works in (optionally narrowed), by brand and name."""
     stmt = select(TicketMacro)
-    if principal.brand_ids is not None:
-        stmt = stmt.where(TicketMacro.brand_id.in_(principal.brand_ids))
+    stmt = scope_to_brands(stmt, TicketMacro.brand_id, principal)
     if brand_ids is not None:
         stmt = stmt.where(TicketMacro.brand_id.in_(brand_ids))
     return list(session.scalars(stmt.order_by(TicketMacro.brand_id, TicketMacro.name).limit(MAX_MACROS)))
@@ -197,8 +196,7 @@ class FormOptions:
 def form_options(session: Session, principal: Principal) -> FormOptions:
     """Brands, teams and assignable agents the macro form offers."""
     stmt = select(Brand.id, Brand.name).order_by(Brand.id)
-    if principal.brand_ids is not None:
-        stmt = stmt.where(Brand.id.in_(principal.brand_ids))
+    stmt = scope_to_brands(stmt, Brand.id, principal)
     brands = [(int(i), str(n)) for i, n in session.execute(stmt)]
     ids = [b for b, _ in brands]
     teams = [

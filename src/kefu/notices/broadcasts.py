@@ -26,7 +26,7 @@ from kefu.brands.service import get_brand
 from kefu.channels import outbox
 from kefu.channels.models import OutboxMessage
 from kefu.conversations.models import Conversation
-from kefu.core.access import ensure_brand, get_in_brand
+from kefu.core.access import ensure_brand, get_in_brand, scope_to_brands
 from kefu.core.db import utcnow
 from kefu.core.errors import InvalidInput
 from kefu.customers.models import Customer
@@ -279,8 +279,8 @@ def list_broadcasts(
     if brand_id is not None:
         ensure_brand(actor, brand_id, "Brand")
         stmt = stmt.where(NoticeBroadcast.brand_id == brand_id)
-    elif actor is not None and actor.brand_ids is not None:
-        stmt = stmt.where(NoticeBroadcast.brand_id.in_(actor.brand_ids))
+    else:
+        stmt = scope_to_brands(stmt, NoticeBroadcast.brand_id, actor)
     out = []
     for row in session.scalars(stmt):
         out.append((row, Counter(d.state for d in broadcast_deliveries(session, row))))

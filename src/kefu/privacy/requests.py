@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from kefu.audit.service import record
 from kefu.auth.permissions import Principal
-from kefu.core.access import get_in_brand
+from kefu.core.access import get_in_brand, scope_to_brands
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, InvalidInput
 from kefu.customers import service as customers
@@ -228,8 +228,7 @@ def queue(
     """Requests in the caller's brands: open ones by due date (overdue first), done ones newest first."""
     now = now or utcnow()
     stmt = select(PrivacyRequest)
-    if principal.brand_ids is not None:
-        stmt = stmt.where(PrivacyRequest.brand_id.in_(principal.brand_ids))
+    stmt = scope_to_brands(stmt, PrivacyRequest.brand_id, principal)
     if kind:
         stmt = stmt.where(PrivacyRequest.kind == kind)
     if state:
@@ -246,7 +245,6 @@ def counts(session: Session, principal: Principal, *, now: datetime | None = Non
     now = now or utcnow()
     cols: list[Any] = [func.count().filter(state_condition(s, now)).label(s) for s in STATES]
     stmt = select(*cols).select_from(PrivacyRequest)
-    if principal.brand_ids is not None:
-        stmt = stmt.where(PrivacyRequest.brand_id.in_(principal.brand_ids))
+    stmt = scope_to_brands(stmt, PrivacyRequest.brand_id, principal)
     row = session.execute(stmt).one()
     return {s: int(row[i] or 0) for i, s in enumerate(STATES)}

@@ -19,7 +19,7 @@ from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
 from kefu.brands.service import get_brand
 from kefu.conversations.models import Conversation, Message
-from kefu.core.access import get_in_brand
+from kefu.core.access import get_in_brand, scope_to_brands
 from kefu.core.config import get_settings
 from kefu.core.db import utcnow
 from kefu.core.errors import InvalidInput
@@ -717,8 +717,7 @@ def list_requests(
 ) -> list[PrivacyRequest]:
     """Data-subject requests (export, erasure) in the caller's brands, newest first."""
     stmt = select(PrivacyRequest).order_by(PrivacyRequest.id.desc())
-    if principal.brand_ids is not None:
-        stmt = stmt.where(PrivacyRequest.brand_id.in_(principal.brand_ids))
+    stmt = scope_to_brands(stmt, PrivacyRequest.brand_id, principal)
     if kind:
         stmt = stmt.where(PrivacyRequest.kind == kind)
     return list(session.scalars(stmt.limit(limit)))

@@ -24,7 +24,7 @@ from kefu.audit.service import record
 from kefu.auth.models import Agent, Team, TeamMember
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
-from kefu.core.access import get_in_brand
+from kefu.core.access import get_in_brand, scope_to_brands
 from kefu.core.db import utcnow
 from kefu.core.errors import InvalidInput, NotFound
 from kefu.shifts.models import ShiftException, ShiftPattern
@@ -520,8 +520,7 @@ def coverage(session: Session, team: Team, start: date, days: int, step_minutes:
 def manageable_teams(session: Session, actor: Principal) -> list[tuple[Team, str]]:
     """Teams of the actor's brands with their brand's name, for the shift pages."""
     stmt = select(Team, Brand.name).join(Brand, Brand.id == Team.brand_id).order_by(Brand.name, Team.name, Team.id)
-    if actor.brand_ids is not None:
-        stmt = stmt.where(Team.brand_id.in_(actor.brand_ids))
+    stmt = scope_to_brands(stmt, Team.brand_id, actor)
     return [(team, str(name)) for team, name in session.execute(stmt).all()]
 
 

@@ -23,6 +23,7 @@ from kefu.auth.models import TeamMember
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
 from kefu.conversations.models import Conversation, Message
+from kefu.core.access import scope_to_brands
 from kefu.core.catalog import gettext
 from kefu.core.db import utcnow
 from kefu.core.errors import InvalidInput, NotFound
@@ -543,8 +544,7 @@ def at_risk(
     stmt = select(TicketSlaTarget).where(
         TicketSlaTarget.met_at.is_(None), TicketSlaTarget.due_at.is_not(None), TicketSlaTarget.due_at < before
     )
-    if principal.brand_ids is not None:
-        stmt = stmt.where(TicketSlaTarget.brand_id.in_(principal.brand_ids))
+    stmt = scope_to_brands(stmt, TicketSlaTarget.brand_id, principal)
     if brand_id is not None:
         stmt = stmt.where(TicketSlaTarget.brand_id == brand_id)
     return keyset_page(

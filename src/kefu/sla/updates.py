@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
 from kefu.brands.service import get_brand
+from kefu.core.access import scope_to_brands
 from kefu.core.db import utcnow
 from kefu.core.errors import InvalidInput
 from kefu.core.events import publish
@@ -197,8 +198,7 @@ def overdue(
         .join(Ticket, Ticket.id == ProgressLapse.ticket_id)
         .where(ProgressLapse.ended_at.is_(None), Ticket.status.in_(CLOCK_STATUSES))
     )
-    if principal.brand_ids is not None:
-        stmt = stmt.where(ProgressLapse.brand_id.in_(principal.brand_ids))
+    stmt = scope_to_brands(stmt, ProgressLapse.brand_id, principal)
     if brand_id is not None:
         stmt = stmt.where(ProgressLapse.brand_id == brand_id)
     return [

@@ -16,6 +16,7 @@ from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
 from kefu.complaints.models import Complaint, RegulatorCase
 from kefu.core import like
+from kefu.core.access import scope_to_brands
 from kefu.core.catalog import gettext
 from kefu.core.db import utcnow
 from kefu.core.pagination import keyset_page
@@ -193,8 +194,7 @@ def team_ids_of(session: Session, agent_id: int) -> list[int]:
 def build_query(session: Session, principal: Principal, query: TicketQuery, now: datetime) -> Select[Ticket]:
     """The filtered statement (brand scoping first; views are fixed filter sets)."""
     stmt = select(Ticket).where(Ticket.merged_into_id.is_(None))
-    if principal.brand_ids is not None:
-        stmt = stmt.where(Ticket.brand_id.in_(principal.brand_ids))
+    stmt = scope_to_brands(stmt, Ticket.brand_id, principal)
     view = query.view
     if view == "closed":
         stmt = stmt.where(Ticket.status.in_(("resolved", "closed")))
@@ -346,8 +346,7 @@ def hydrate(session: Session, tickets: list[Ticket], now: datetime) -> list[Tick
 def filter_options(session: Session, principal: Principal) -> dict[str, Any]:
     """Choices for the filter form: teams and agents of the principal's brands, channels in use."""
     teams = select(Team).order_by(Team.name)
-    if principal.brand_ids is not None:
-        teams = teams.where(Team.brand_id.in_(principal.brand_ids))
+    teams = scope_to_brands(teams, Team.brand_id, principal)
     return {
         "teams": list(session.scalars(teams)),
         "agents": list(session.scalars(select(Agent).where(Agent.is_active.is_(True)).order_by(Agent.name))),

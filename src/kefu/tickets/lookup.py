@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from kefu.auth.permissions import Principal
 from kefu.core import like
+from kefu.core.access import scope_to_brands
 from kefu.core.errors import InvalidInput
 from kefu.core.pagination import keyset_page
 from kefu.tickets import search
@@ -29,8 +30,7 @@ def list_feedback(
 ) -> tuple[list[ClassificationFeedback], str | None]:
     """Classification corrections, newest first (training data)."""
     stmt = select(ClassificationFeedback)
-    if principal.brand_ids is not None:
-        stmt = stmt.where(ClassificationFeedback.brand_id.in_(principal.brand_ids))
+    stmt = scope_to_brands(stmt, ClassificationFeedback.brand_id, principal)
     if brand_id is not None:
         stmt = stmt.where(ClassificationFeedback.brand_id == brand_id)
     return keyset_page(session, stmt, ClassificationFeedback.id, ClassificationFeedback.id, limit=limit, cursor=cursor)
@@ -84,8 +84,7 @@ def list_tickets(
     if sort not in SORTS:
         raise InvalidInput(f"sort must be one of {', '.join(SORTS)}.")
     stmt = select(Ticket)
-    if principal.brand_ids is not None:
-        stmt = stmt.where(Ticket.brand_id.in_(principal.brand_ids))
+    stmt = scope_to_brands(stmt, Ticket.brand_id, principal)
     if brand_id is not None:
         stmt = stmt.where(Ticket.brand_id == brand_id)
     if status:

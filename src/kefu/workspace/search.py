@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, aliased
 from kefu.auth.permissions import Principal
 from kefu.bot.nlu.text import to_simplified, to_traditional
 from kefu.conversations.models import Conversation, Message
+from kefu.core.access import scope_to_brands
 from kefu.core.like import contains
 from kefu.customers import service as customers
 from kefu.customers.models import Customer
@@ -148,8 +149,7 @@ def search(session: Session, principal: Principal, q: str, *, brand_id: int | No
 
 
 def _scoped(stmt: S, col: Any, principal: Principal, brand_id: int | None) -> S:
-    if principal.brand_ids is not None:
-        stmt = stmt.where(col.in_(principal.brand_ids))
+    stmt = scope_to_brands(stmt, col, principal)
     if brand_id is not None:
         stmt = stmt.where(col == brand_id)
     return stmt

@@ -18,7 +18,7 @@ from kefu.brands.models import Inbox
 from kefu.conversations.commands import CreateConversation
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.service import add_message, create_conversation, get_conversation
-from kefu.core.access import ensure_brand, ref_in_brand
+from kefu.core.access import ensure_brand, ref_in_brand, scope_to_brands
 from kefu.core.commands import build
 from kefu.core.errors import Forbidden, InvalidInput
 from kefu.customers.models import Customer
@@ -81,8 +81,7 @@ def find_by_phone(session: Session, principal: Principal, brand_id: int, phone: 
 def phone_inboxes(session: Session, principal: Principal) -> list[Inbox]:
     """Active phone inboxes of the principal's brands."""
     stmt = select(Inbox).where(Inbox.kind == "phone", Inbox.is_active.is_(True)).order_by(Inbox.brand_id, Inbox.id)
-    if principal.brand_ids is not None:
-        stmt = stmt.where(Inbox.brand_id.in_(principal.brand_ids))
+    stmt = scope_to_brands(stmt, Inbox.brand_id, principal)
     return list(session.scalars(stmt))
 
 
@@ -168,8 +167,7 @@ def recent_calls(session: Session, principal: Principal, limit: int = 20) -> lis
         .order_by(Message.id.desc())
         .limit(limit)
     )
-    if principal.brand_ids is not None:
-        stmt = stmt.where(Message.brand_id.in_(principal.brand_ids))
+    stmt = scope_to_brands(stmt, Message.brand_id, principal)
     return [CallRow(m, c, u) for m, c, u in session.execute(stmt)]
 
 
