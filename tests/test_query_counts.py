@@ -151,8 +151,12 @@ def test_dashboard_from_rollups(client: Any, world: World, count_queries: Any) -
 
 
 def test_ticket_create(client: Any, world: World, count_queries: Any, monkeypatch: Any) -> None:
-    # A slow world.add() must not expire the cached token mid-test.
+    from kefu.audit import chain
+
+    # A slow world.add() must not expire the cached token mid-test; other tests' rolled-back transactions must not
+    # have taught this process that its audit-head guesses miss (kefu.audit.chain.append_entries).
     monkeypatch.setattr(client.app.state.settings, "token_cache_seconds", 3600.0)
+    monkeypatch.setattr(chain, "_hit_rate", {})
     body = {"brand_id": world.brand.id, "subject": "發票開錯", "description": "統編打錯了", "priority": "high"}
 
     def call() -> Any:
@@ -175,7 +179,10 @@ def test_ticket_create(client: Any, world: World, count_queries: Any, monkeypatc
 
 
 def test_ticket_create_with_first_comment(client: Any, world: World, count_queries: Any, monkeypatch: Any) -> None:
+    from kefu.audit import chain
+
     monkeypatch.setattr(client.app.state.settings, "token_cache_seconds", 3600.0)
+    monkeypatch.setattr(chain, "_hit_rate", {})  # as in test_ticket_create
     body = {"brand_id": world.brand.id, "subject": "發票開錯", "comment": {"body": "已收到，處理中"}}
 
     def call() -> Any:

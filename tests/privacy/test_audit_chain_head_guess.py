@@ -7,8 +7,10 @@ from typing import Any
 from sqlalchemy import select
 
 
-def test_a_stale_guess_chains_to_the_real_head(db: Any, count_queries: Any) -> None:
+def test_a_stale_guess_chains_to_the_real_head(db: Any, count_queries: Any, monkeypatch: Any) -> None:
     from kefu.audit import chain
+
+    monkeypatch.setattr(chain, "_hit_rate", {})  # earlier tests' rollbacks may have made this process stop guessing
     from kefu.audit.models import AuditChainHead
     from kefu.audit.service import record
 
@@ -42,5 +44,37 @@ def test_a_rolled_back_append_leaves_the_chain_intact(db: Any) -> None:
     kept = record(db, None, "test.next", target_type="t", target_id=3)
     db.commit()
     assert kept.seq is not None and kept.id is not None
+    result = chain.verify_chain(db)
+    assert result.ok, result.problems
+
+
+def test_guessing_stops_while_it_mostly_misses_and_resumes_when_it_holds(
+    db: Any, count_queries: Any, monkeypatch: Any
+) -> None:
+    from kefu.audit import chain
+
+    monkeypatch.setattr(chain, "_hit_rate", {})
+    from kefu.audit.service import record
+
+    record(db, None, "test.first", target_type="t", target_id=1)
+    db.commit()
+    where = str(db.get_bind().engine.url)
+
+    def guessed() -> bool:
+        with count_queries() as q:
+            record(db, None, "test.x", target_type="t", target_id=2)
+            db.commit()
+        return not [s for s in q.statements if "FOR UPDATE" in s or s.lstrip().upper().startswith("SELECT")]
+
+    for _ in range(8):  # another process keeps moving the head
+        seq, _ = chain._heads[where]
+        chain._heads[where] = (seq - 1, "e" * 64)
+        record(db, None, "test.miss", target_type="t", target_id=3)
+        db.commit()
+    assert chain._hit_rate[where] < 0.5
+    assert not guessed()  # reads the head under its lock instead
+    while chain._hit_rate[where] < 0.5:  # the head stays where this process left it: the guess would hold
+        assert not guessed()
+    assert guessed()
     result = chain.verify_chain(db)
     assert result.ok, result.problems

@@ -48,6 +48,9 @@ def clear() -> None:
         _store.clear()
 
 
+_READ_TOKENS = select(ConfigVersion.__table__.c.brand_id, ConfigVersion.__table__.c.version)  # built once
+
+
 def _tx(session: Session) -> Any:
     if not session.in_transaction():
         session.connection()  # start the transaction the tokens belong to
@@ -60,7 +63,7 @@ def _tokens(session: Session) -> dict[int, int]:
     if memo is not None and memo[0] is tx:
         tokens: dict[int, int] = memo[1]
         return tokens
-    tokens = {int(b): int(v) for b, v in session.execute(select(ConfigVersion.brand_id, ConfigVersion.version))}
+    tokens = {int(b): int(v) for b, v in session.execute(_READ_TOKENS)}  # autoflushes: pending changes bump first
     session.info[_TOKENS] = (tx, tokens)
     return tokens
 
