@@ -177,19 +177,21 @@ def post_message(
         "Too many messages; please wait a moment.",
     )
     created = record_inbound(session, inbox, [msg], process=False)
-    if created:
-        process_event(session, created[0].id)
-    event = session.scalar(
-        select(InboundEvent).where(
-            InboundEvent.inbox_id == inbox.id, InboundEvent.provider_id == msg.provider_message_id
+    outcome = process_event(session, created[0].id) if created else None
+    message = outcome.message if outcome is not None else None
+    conv = outcome.conversation if outcome is not None else None
+    if message is None:  # a retry of a stored message (same client id): find what the first attempt stored
+        event = session.scalar(
+            select(InboundEvent).where(
+                InboundEvent.inbox_id == inbox.id, InboundEvent.provider_id == msg.provider_message_id
+            )
         )
-    )
-    if event is None or event.message_id is None:
-        raise ProblemError("Message could not be stored; please retry.", status=503, title="Unavailable")
-    message = session.get(Message, event.message_id)
-    assert message is not None
+        if event is None or event.message_id is None:
+            raise ProblemError("Message could not be stored; please retry.", status=503, title="Unavailable")
+        message = session.get(Message, event.message_id)
+        assert message is not None
     if locale:
-        conv = session.get(Conversation, message.conversation_id)
+        conv = conv if conv is not None else session.get(Conversation, message.conversation_id)
         customer = session.get(Customer, conv.customer_id) if conv is not None else None
         if customer is not None and not customer.locale:
             customer.locale = locale
