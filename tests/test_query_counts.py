@@ -145,7 +145,7 @@ def test_dashboard_from_rollups(client: Any, world: World, count_queries: Any) -
     def call() -> Any:
         return client.get(f"/api/v1/analytics/dashboard?brand_id={world.brand.id}", headers=world.headers)
 
-    _same_for_more_rows(world, count_queries, call, ceiling=19)
+    _same_for_more_rows(world, count_queries, call, ceiling=12)
     q = _measure(count_queries, call)
     assert any("analytics_ticket_stats" in s for s in q.statements), str(q)
 
