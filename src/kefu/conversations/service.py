@@ -19,7 +19,7 @@ from kefu.conversations.models import SENDER_TYPES, Conversation, Message
 from kefu.core.access import ensure_brand, get_in_brand, ref_in_brand, scope_to_brands
 from kefu.core.db import utcnow
 from kefu.core.enums import ChannelKind
-from kefu.core.errors import InvalidInput
+from kefu.core.errors import InvalidInput, NotFound
 from kefu.core.events import publish
 from kefu.core.pagination import keyset_page
 from kefu.customers.models import Customer
@@ -101,7 +101,7 @@ def get_conversation_and_inbox(
         .where(Conversation.id == conversation_id)
     ).first()
     if row is None:
-        raise NotFound(f"Conversation {conversation_id} not found.")
+        raise NotFound("Conversation not found.")  # the same answer as another brand's conversation
     conv, inbox = row
     ensure_brand(principal, conv.brand_id, "Conversation")
     return conv, inbox
