@@ -546,3 +546,27 @@ def test_serving_calibration_can_be_turned_off() -> None:
     r = FaqRanker(serving_calibration=False, calibration_folds=1).fit(_tiny_groups())
     assert r.cv_["holdout"] > 0 and 0.0 < r.clarify_threshold_ <= r.answer_threshold_ < 1.0
     assert r.search("信貸的利率多少", 1)[0].key == "personal_loan_rate"
+
+
+def test_an_exact_kb_question_wrapped_in_courtesy_words_is_answered_even_when_the_kb_is_confusable() -> None:
+    """Templated FAQs that resemble each other teach the calibration to distrust similarity; a KB question asked
+    verbatim inside 請問…呢 / hi…thanks must still be answered, and cutting courtesy words never invents a match."""
+    from kefu.bot import smalltalk
+    from kefu.bot.nlu.ranker import FaqRanker, courtesy_stripped, exact_key
+
+    def product(n: int) -> tuple[str, list[str]]:
+        return (f"faq-{n}", [f"第{n}號商品的保固多久", f"商品{n}保固期限"])
+
+    kb = [product(n) for n in range(3)] + [("refund", ["退款多久到帳", "申請退款要多久", "退款什麼時候會到"])]
+    kb += [product(n) for n in range(3, 15)] + [("reset", ["how do I reset my password"])]
+    ranker = FaqRanker(strict_prefix=smalltalk.PREFIX).fit(kb + smalltalk.groups())
+    for asked, key in (
+        ("請問退款多久到帳", "refund"),
+        ("您好，請問一下退款多久到帳呢？", "refund"),
+        ("请问退款多久到账", "refund"),
+        ("Hi, how do I reset my password? Thanks", "reset"),
+    ):
+        top = ranker.search(asked)[0]
+        assert (top.key, top.confidence) == (key, 1.0), asked
+    assert courtesy_stripped(exact_key("退款")) == ""  # too little left: no exact match by cutting
+    assert courtesy_stripped(exact_key("退款多久到帳")) == ""  # nothing to cut

@@ -53,7 +53,7 @@ def _case(page: Any, base: str, name: str, subject: str, channel: str = "api") -
 def test_macros_apply_several_actions_from_conversation_case_and_bulk(
     browser: Any, live_server: str, shots: Path
 ) -> None:
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)  # wait_for_function evals
     page = ctx.new_page()
     _login(page, live_server, "mei@kefu.local")
     _, conv_id, ticket_id = _case(page, live_server, "巨集測試客戶", "重複扣款請退款")
@@ -141,7 +141,7 @@ def _signed(page: Any, base: str, inbox_id: int, event: dict[str, Any]) -> None:
 
 def test_call_logging_popup_and_opt_in_alerts(browser: Any, live_server: str, shots: Path) -> None:
     # The agent's browser has granted notifications; the page still asks nothing until the agent opts in.
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)  # wait_for_function evals
     ctx.grant_permissions(["notifications"], origin=live_server)
     page = ctx.new_page()
     _login(page, live_server, "mei@kefu.local")

@@ -71,7 +71,7 @@ def test_phone_ticket_in_list_and_case_page(browser: Any, live_server: str, shot
     assert resp.value.status == 200
     page.wait_for_selector("text=已儲存")
     assert page.locator("#c-priority").input_value() == "high"
-    assert "ticket.update" in page.locator("#hist-h + table").inner_text()
+    assert "更新案件" in page.locator("#hist-h + .table-scroll table").inner_text()  # ticket.update, labelled
     page.screenshot(path=str(shots / "case-1280.png"), full_page=True)
     # Back goes to the filtered list it came from.
     page.get_by_role("link", name="← 回到列表").click()

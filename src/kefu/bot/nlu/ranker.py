@@ -127,6 +127,58 @@ def exact_key(text: str) -> str:
     return _PUNCT_RE.sub("", normalize(text))
 
 
+# Courtesy words customers wrap around a KB question ("請問…", "…呢", "hi … thanks"): an exact KB question inside
+# them is still that question. Kept to pure politeness and sentence particles, never words that change the meaning.
+_COURTESY_HEAD: Final = (
+    "請問一下",
+    "想請問",
+    "請問",
+    "請教",
+    "想問一下",
+    "想問",
+    "我想問",
+    "問一下",
+    "我想知道",
+    "想知道",
+    "你好",
+    "您好",
+    "哈囉",
+    "嗨",
+    "不好意思",
+    "麻煩",
+    "麻煩問",
+    "hello",
+    "hi",
+    "please",
+)
+_COURTESY_TAIL: Final = ("謝謝你", "謝謝", "感謝", "呢", "嗎", "啊", "呀", "喔", "哦", "please", "thanks", "thankyou")
+
+
+def _courtesy_forms(words: Sequence[str]) -> tuple[str, ...]:
+    """The words as exact_key leaves them (script folded, lower case), longest first so the longest one is cut."""
+    return tuple(sorted({exact_key(w) for w in words if exact_key(w)}, key=len, reverse=True))
+
+
+_HEADS: Final = _courtesy_forms(_COURTESY_HEAD)
+_TAILS: Final = _courtesy_forms(_COURTESY_TAIL)
+
+
+def courtesy_stripped(key: str) -> str:
+    """An exact_key without the courtesy words around it ("" when nothing was cut or too little is left)."""
+    out, changed = key, True
+    while changed:
+        changed = False
+        for head in _HEADS:
+            if out.startswith(head) and len(out) - len(head) >= 2:
+                out, changed = out[len(head) :], True
+                break
+        for tail in _TAILS:
+            if out.endswith(tail) and len(out) - len(tail) >= 2:
+                out, changed = out[: -len(tail)], True
+                break
+    return out if out != key else ""
+
+
 def _units(text: str) -> list[str]:
     """Han characters and Latin/digit words of a normalised text (what a strict class must explain)."""
     return _UNIT_RE.findall(text)
@@ -813,7 +865,9 @@ class FaqRanker:
         parts = self._parts
         if parts is None or self._featurizer is None or k <= 0:
             return []
-        exact = self._exact.get(exact_key(text))
+        key = exact_key(text)
+        bare = courtesy_stripped(key)
+        exact = self._exact.get(key) or (self._exact.get(bare) if bare else None)
         q = l2_rows(self._featurizer.transform([normalize(text)])).tocsr()
         qd = l2_normalize(self.encoder.encode([normalize(text)])) if self.encoder is not None else None
         if self.requires_encoder and qd is None:
