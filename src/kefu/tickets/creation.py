@@ -236,14 +236,14 @@ def _create(session: Session, cmd: CreateTicket, actor: Principal | None, *, ope
     )
     publish(session, "ticket.created", ticket_event(ticket), _topics(ticket))
     if first is not None:
-        _announce_comment(session, ticket, actor, first)
+        announce_comment(session, ticket, actor, first)
     if ticket.assignee_id is None:
         routing.auto_assign(session, ticket, actor)
     return ticket
 
 
-def _announce_comment(session: Session, ticket: Ticket, actor: Principal | None, entry: TicketActivity) -> None:
-    """The audit row and event of a comment (the same as kefu.tickets.lifecycle.add_comment writes)."""
+def announce_comment(session: Session, ticket: Ticket, actor: Principal | None, entry: TicketActivity) -> None:
+    """The audit row and event of a comment, on create and in kefu.tickets.lifecycle.add_comment alike."""
     if entry.id is None:
         session.flush()
     details = {"public": entry.public, "activity_id": entry.id}

@@ -19,7 +19,7 @@ from kefu.core.events import publish
 from kefu.routing import service as routing
 from kefu.sla import service as sla
 from kefu.tickets.commands import AssignTicket, ChangeTicketStatus, UpdateTicket, build, changes_of
-from kefu.tickets.creation import _check_refs, classification_text
+from kefu.tickets.creation import _check_refs, announce_comment, classification_text
 from kefu.tickets.models import (
     TICKET_STATUSES,
     ClassificationFeedback,
@@ -191,18 +191,7 @@ def add_comment(
     ticket.updated_at = now
     session.flush()
     sla.refresh_ticket_sla(session, ticket, now)
-    record(
-        session,
-        actor,
-        "ticket.comment",
-        target_type="ticket",
-        target_id=ticket.id,
-        brand_id=ticket.brand_id,
-        details={"public": public, "activity_id": entry.id},
-    )
-    payload = {"ticket_id": ticket.id, "activity_id": entry.id, "public": public, "body": body}
-    topics = _topics(ticket) + ((f"ticket:{ticket.id}:public",) if public else ())
-    publish(session, "ticket.comment", payload, topics)
+    announce_comment(session, ticket, actor, entry)
     return entry
 
 
