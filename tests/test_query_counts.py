@@ -373,8 +373,9 @@ def test_visitor_message(client: Any, make: Any, db: Any, jobs: Any, count_queri
         send()
     later = _measure(count_queries, send)
     # Not equality: a row the session's identity map holds only weakly (the brand) may be read again or not,
-    # depending on when the garbage collector ran (seen with the floor versions); growth is what this guards.
-    assert later.count <= first.count, f"grew with the conversation: {first.count} → {later.count}:\n{later}"
+    # depending on when the garbage collector ran (seen with the floor versions: 24 then 23); growth is what this
+    # guards, and the ceiling below bounds both.
+    assert later.count <= first.count + 1, f"grew with the conversation: {first.count} → {later.count}:\n{later}"
     # 22 (PostgreSQL) / 23 (SQLite) since #21, was 24 / 25: the store (inbound event, identity, conversation, message,
     # search document, case check, job) takes the stored message from processing instead of reading the event and
     # the message back; the inbound job (emotion check, bot state on a conversation an agent owns) is 10.
