@@ -220,18 +220,25 @@ def _direct(
     return {(int(h), str(ch)): int(n) for h, ch, n in rows}
 
 
+def whole_hours(start: datetime, end: datetime, until: int | None) -> tuple[int, int] | None:
+    """[first, last) epoch hours of [start, end) that are whole and rolled up (before `until`), or None if none."""
+    if until is None:
+        return None
+    first = hour_of(start) + (0 if start == start_of(hour_of(start)) else 1)
+    last = min(hour_of(end), until)
+    return (first, last) if last > first else None
+
+
 def created_by_hour(
     session: Session, brand_ids: Iterable[int], start: datetime, end: datetime
 ) -> dict[tuple[int, str], int] | None:
     """Tickets created in [start, end) per (epoch hour, channel), or None when no whole hour is rolled up."""
     brands = tuple(brand_ids)
     until = complete_until(session)
-    if until is None or not brands:
+    span = whole_hours(start, end, until) if brands else None
+    if span is None:
         return None
-    first_full = hour_of(start) + (0 if start == start_of(hour_of(start)) else 1)
-    last_full = min(hour_of(end), until)  # exclusive
-    if last_full <= first_full:
-        return None
+    first_full, last_full = span
     out = dict(
         ((int(h), str(ch)), int(n))
         for h, ch, n in session.execute(
@@ -257,12 +264,10 @@ def created_by_day(
     when no whole hour is rolled up."""
     brands = tuple(brand_ids)
     until = complete_until(session)
-    if until is None or not brands:
+    span = whole_hours(start, end, until) if brands else None
+    if span is None:
         return None
-    first_full = hour_of(start) + (0 if start == start_of(hour_of(start)) else 1)
-    last_full = min(hour_of(end), until)  # exclusive
-    if last_full <= first_full:
-        return None
+    first_full, last_full = span
     # Summed per day in the database: a year is ~50k (hour, channel) rows but 365 days.
     day = (TicketHourRollup.hour + offset_hours) // 24
     out = {

@@ -53,7 +53,15 @@ from sqlalchemy.orm import Session, aliased
 
 from kefu.analytics.metrics import BOT_RECONTACT_HOURS, COMPLAINT_CLOSURE_HOURS, FCR_REPLY_LIMIT, RESOLUTION_BUCKETS
 from kefu.analytics.models import RollupState, TicketStatRollup
-from kefu.analytics.rollups import RollupResult, advance_mark, backfill_chunks, hour_of, read_mark, start_of
+from kefu.analytics.rollups import (
+    RollupResult,
+    advance_mark,
+    backfill_chunks,
+    hour_of,
+    read_mark,
+    start_of,
+    whole_hours,
+)
 from kefu.analytics.sql import seconds_between
 from kefu.bot.models import BotState
 from kefu.brands.models import Brand
@@ -602,10 +610,10 @@ def read(
         return None
     if "sla" in metrics and now is not None:
         until = min(until, hour_of(now))  # an hour counts its targets as decided only once it has passed
-    first_full = hour_of(start) + (0 if start == start_of(hour_of(start)) else 1)
-    last_full = min(hour_of(end), until)
-    if last_full <= first_full:
+    span = whole_hours(start, end, until)
+    if span is None:
         return None
+    first_full, last_full = span
     s = TicketStatRollup
     out: Stats = {}
     # One arm per block range, joined by UNION ALL into one statement (one round trip; the dashboard's cost on a
