@@ -74,6 +74,22 @@ def drop_pg_database(admin_url: str, url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture
+def shared_db(tmp_path: Path) -> Iterator[str]:
+    """A committed (non-savepoint) database that several processes share: PostgreSQL when available."""
+    from kefu.core.migrate import upgrade
+
+    if PG_URL:
+        url = create_pg_database(PG_URL)
+        upgrade(url)
+        yield url
+        drop_pg_database(PG_URL, url)
+    else:
+        url = f"sqlite:///{tmp_path / 'shared.db'}"
+        upgrade(url)
+        yield url
+
+
 class _Backends:
     """The migrated database and engine of each backend, made on first use and kept until the session ends.
 

@@ -6,41 +6,20 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from kefu.conversations.commands import CreateConversation
 from tests.conftest import (
-    PG_URL,
-    create_pg_database,
-    drop_pg_database,
     free_port,
     kefu_cmd,
     spawn,
     stop,
     wait_http,
 )
-
-
-@pytest.fixture
-def shared_db(tmp_path: Path) -> Iterator[str]:
-    """A committed (non-savepoint) database that several processes share: PostgreSQL when available."""
-    from kefu.core.migrate import upgrade
-
-    if PG_URL:
-        url = create_pg_database(PG_URL)
-        upgrade(url)
-        yield url
-        drop_pg_database(PG_URL, url)
-    else:
-        url = f"sqlite:///{tmp_path / 'shared.db'}"
-        upgrade(url)
-        yield url
 
 
 def _seed(url: str) -> dict[str, Any]:

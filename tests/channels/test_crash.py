@@ -7,7 +7,6 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -15,25 +14,9 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.channels.conftest import line_body, line_sign, line_text
-from tests.conftest import PG_URL, create_pg_database, drop_pg_database, free_port, kefu_cmd, spawn, wait_http
+from tests.conftest import free_port, kefu_cmd, spawn, wait_http
 
 SECRET = "crash-secret"
-
-
-@pytest.fixture
-def crash_db(tmp_path: Path) -> Iterator[str]:
-    """A committed database the server processes share: PostgreSQL when configured, else a SQLite file."""
-    from kefu.core.migrate import upgrade
-
-    if PG_URL:
-        url = create_pg_database(PG_URL)
-        upgrade(url)
-        yield url
-        drop_pg_database(PG_URL, url)
-    else:
-        url = f"sqlite:///{tmp_path / 'crash.db'}"
-        upgrade(url)
-        yield url
 
 
 def _seed(url: str) -> int:
@@ -67,14 +50,14 @@ def _env(url: str, tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_sigkill_during_webhook_burst_loses_nothing(crash_db: str, tmp_path: Path) -> None:
+def test_sigkill_during_webhook_burst_loses_nothing(shared_db: str, tmp_path: Path) -> None:
     from kefu.conversations.models import Message
     from kefu.core.db import Database
 
-    inbox_id = _seed(crash_db)
+    inbox_id = _seed(shared_db)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = _env(crash_db, tmp_path)
+    env = _env(shared_db, tmp_path)
     proc = spawn(kefu_cmd("serve", "--port", str(port)), env, tmp_path / "serve1.log")
     acked: list[str] = []
     lock = threading.Lock()
@@ -118,7 +101,7 @@ def test_sigkill_during_webhook_burst_loses_nothing(crash_db: str, tmp_path: Pat
             proc.wait()
     assert len(acked) >= 150
 
-    database = Database(crash_db)
+    database = Database(shared_db)
     try:
         with database.session() as s:
             before = s.scalar(select(func.count(Message.id)).where(Message.provider_message_id.in_(acked)))

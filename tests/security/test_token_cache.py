@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from tests.conftest import PG_URL, create_pg_database, drop_pg_database, free_port, kefu_cmd, spawn, stop, wait_http
+from tests.conftest import free_port, kefu_cmd, spawn, stop, wait_http
 
 
 def _token_id(db: Any, headers: dict[str, str]) -> int:
@@ -84,22 +82,6 @@ def test_entries_expire_with_the_token_and_after_their_time() -> None:
 
 
 # ---------------------------------------------------------------- two API processes sharing Redis
-
-
-@pytest.fixture
-def shared_db(tmp_path: Path) -> Iterator[str]:
-    """A committed database both processes use: PostgreSQL when available."""
-    from kefu.core.migrate import upgrade
-
-    if PG_URL:
-        url = create_pg_database(PG_URL)
-        upgrade(url)
-        yield url
-        drop_pg_database(PG_URL, url)
-    else:
-        url = f"sqlite:///{tmp_path / 'shared.db'}"
-        upgrade(url)
-        yield url
 
 
 def test_changes_in_one_process_apply_in_another(shared_db: str, redis_url: str, tmp_path: Path) -> None:
