@@ -131,3 +131,55 @@ def test_reset_page_localized_and_mismatch(client: Any) -> None:
         assert r.status_code == 200 and text in r.text
     r = client.post("/reset-password?lang=en", data={"token": "x" * 20, "password": "a" * 12, "password2": "b" * 12})
     assert r.status_code == 422 and "The two passwords" in r.text
+
+
+def test_a_brand_change_closes_the_agents_token_socket(client: Any, make: Any) -> None:
+    """The socket keeps the principal it was opened with: a removed brand's topics must not keep flowing."""
+    a, b = make.brand(), make.brand()
+    admin = make.token(make.agent("admin", [a, b]))
+    agent = make.agent("agent", [a, b])
+    token = make.token(agent)["Authorization"].split(" ", 1)[1]
+    with client.websocket_connect(f"/api/v1/ws?token={token}") as ws:
+        assert ws.receive_json()["op"] == "hello"
+        ws.send_json({"op": "subscribe", "topics": [f"brand:{b.id}"]})
+        assert ws.receive_json()["topics"] == [f"brand:{b.id}"]
+        r = client.patch(f"/api/v1/agents/{agent.id}", json={"brand_ids": [a.id]}, headers=admin)
+        assert r.status_code == 200, r.text
+        assert _closed_with(ws) == 4401  # the console reconnects with its current brands
+
+
+def test_a_busy_socket_is_still_rechecked(client: Any, make: Any, db: Any, monkeypatch: Any) -> None:
+    """Events arriving faster than the recheck interval must not postpone it (a change the bus never announced)."""
+    import threading
+    import time
+
+    from sqlalchemy import update
+
+    from kefu.auth.models import Agent
+    from kefu.core.events import Event, get_bus
+    from kefu.web import ws as ws_module
+
+    monkeypatch.setattr(ws_module, "RECHECK_SECONDS", 0.3)
+    brand = make.brand()
+    agent = make.agent("agent", [brand])
+    token = make.token(agent)["Authorization"].split(" ", 1)[1]
+    with client.websocket_connect(f"/api/v1/ws?token={token}") as ws:
+        assert ws.receive_json()["op"] == "hello"
+        ws.send_json({"op": "subscribe", "topics": [f"brand:{brand.id}"]})
+        assert ws.receive_json()["op"] == "subscribed"
+        db.execute(update(Agent).where(Agent.id == agent.id).values(is_active=False))  # behind the service's back
+        db.commit()
+        stop = threading.Event()
+
+        def chatter() -> None:
+            while not stop.is_set():
+                get_bus().publish(Event(type="ticket.updated", data={"id": 1}, topics=(f"brand:{brand.id}",)))
+                time.sleep(0.05)
+
+        t = threading.Thread(target=chatter, daemon=True)
+        t.start()
+        try:
+            assert _closed_with(ws) == 4401
+        finally:
+            stop.set()
+            t.join(5)

@@ -157,3 +157,51 @@ def test_changes_in_one_process_apply_in_another(shared_db: str, redis_url: str,
     finally:
         for p in procs:
             stop(p)
+
+
+def test_a_revocation_announced_while_the_token_is_read_is_not_undone(db: Any, make: Any) -> None:
+    """The revocation's forget() runs between the token's SELECT and the store: the stale principal is not kept."""
+    from sqlalchemy import event
+
+    from kefu.auth import service, tokencache
+    from kefu.core.security import token_digest
+
+    h = make.token(make.agent("agent", [make.brand()]))
+    raw, token_id = h["Authorization"].split(" ", 1)[1], _token_id(db, h)
+    engine = db.connection().engine
+
+    def revoked_meanwhile(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "api_tokens" in statement:
+            tokencache.forget((f"auth:token:{token_id}",))  # another request's revocation has just committed
+
+    tokencache.clear()
+    event.listen(engine, "after_cursor_execute", revoked_meanwhile)
+    try:
+        assert service.resolve_token(db, raw, None, cache_seconds=3600) is not None  # valid when it was read
+    finally:
+        event.remove(engine, "after_cursor_execute", revoked_meanwhile)
+    assert tokencache.lookup(token_digest(raw), None) is None
+    assert service.resolve_token(db, raw, None, cache_seconds=3600) is not None
+    assert tokencache.lookup(token_digest(raw), None) is not None  # an undisturbed read is cached as before
+
+
+def test_nothing_is_cached_while_the_bus_is_interrupted() -> None:
+    from kefu.auth import tokencache
+    from kefu.auth.permissions import Principal
+    from kefu.core.events import BUS_INTERRUPTED, BUS_RESUMED, Event
+
+    p = Principal(
+        agent_id=1, email="a@example.com", name="a", role="agent", permissions=frozenset(), brand_ids=None,
+        via="token", credential_id=7,
+    )  # fmt: skip
+    try:
+        tokencache.store("before", p, None, 60)
+        tokencache.on_event(Event(type=BUS_INTERRUPTED, data={}))
+        assert tokencache.lookup("before", None) is None  # revocations elsewhere can no longer reach us
+        tokencache.store("during", p, None, 60)
+        assert tokencache.lookup("during", None) is None
+        tokencache.on_event(Event(type=BUS_RESUMED, data={}))
+        tokencache.store("after", p, None, 60)
+        assert tokencache.lookup("after", None) is not None
+    finally:
+        tokencache.clear()

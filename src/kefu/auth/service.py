@@ -487,6 +487,7 @@ def resolve_token(session: Session, raw: str, ip: str | None, *, cache_seconds: 
     """Principal for a bearer token, or None; with `cache_seconds`, kept that long in kefu.auth.tokencache."""
     # Token and agent in one round trip (on a tokencache miss: the request dependency asks the cache first).
     digest = token_digest(raw)
+    since = tokencache.generation()  # a revocation dropped while this reads must not be undone by the store below
     row = session.execute(
         select(ApiToken, Agent).join(Agent, Agent.id == ApiToken.agent_id).where(ApiToken.token_hash == digest)
     ).first()
@@ -499,7 +500,7 @@ def resolve_token(session: Session, raw: str, ip: str | None, *, cache_seconds: 
     if tok.last_used_at is None or (now - tok.last_used_at).total_seconds() > 60:
         tok.last_used_at = now
     principal = principal_for(session, agent, "token", tok.id, ip, scopes=list(tok.scopes) or None)
-    tokencache.store(digest, principal, tok.expires_at, cache_seconds)
+    tokencache.store(digest, principal, tok.expires_at, cache_seconds, since=since)
     return principal
 
 

@@ -43,6 +43,11 @@ class Event:
 
 Listener = Callable[[Event], None]
 
+# Local-only events (no topics) a bus dispatches to this process's listeners when it loses, and when it regains,
+# delivery from other processes: what they published in between never arrives (kefu.auth.tokencache reacts).
+BUS_INTERRUPTED = "bus.interrupted"
+BUS_RESUMED = "bus.resumed"
+
 
 class Bus(Protocol):
     """Publishes events to every listener in every process."""
@@ -114,6 +119,7 @@ class RedisBus(_Listeners):
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._ready = threading.Event()
+        self._up: bool | None = None  # the subscriber's last state: None before its first attempt
 
     def publish(self, event: Event) -> None:
         """PUBLISH to Redis; if Redis is down, degrade to local delivery so this process keeps working."""
@@ -146,13 +152,19 @@ class RedisBus(_Listeners):
         while not self._stopping.is_set():
             try:
                 client = redis.Redis.from_url(self.url, socket_connect_timeout=5, health_check_interval=10)
-                pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call,unused-ignore]
+                pubsub = client.pubsub()  # type: ignore[no-untyped-call,unused-ignore]
                 pubsub.subscribe(self.channel)
-                self._ready.set()
                 backoff = 0.2
                 while not self._stopping.is_set():
                     msg = pubsub.get_message(timeout=0.5)
-                    if msg and msg.get("type") == "message":
+                    if msg and msg.get("type") == "subscribe":
+                        # Confirmed: Redis delivers every later PUBLISH to us; what came before is lost.
+                        if self._up is False:
+                            log.warning("redis bus subscriber resumed; events published while it was down are lost")
+                            self.dispatch(Event(type=BUS_RESUMED, data={}))
+                        self._up = True
+                        self._ready.set()
+                    elif msg and msg.get("type") == "message":
                         try:
                             event = Event.from_json(msg["data"])
                         except (ValueError, KeyError):
@@ -162,6 +174,10 @@ class RedisBus(_Listeners):
                 pubsub.close()
                 client.close()
             except Exception as exc:
+                if self._up is not False:
+                    self._up = False
+                    self.dispatch(Event(type=BUS_INTERRUPTED, data={"error": str(exc)}))
+                    self._ready.set()  # start() need not wait out its timeout: the outage is known
                 log.warning("redis bus subscriber error (%s); retrying in %.1fs", exc, backoff)
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)

@@ -151,8 +151,13 @@ def _revokes(payload: str, principal: Principal) -> bool | None:
 
 
 def _still_valid(factory: SessionFactory, ws: WebSocket, settings: Settings, principal: Principal) -> bool:
+    """The connection's credential still resolves, to the same role, permissions and brands it was opened with."""
     again = _authenticate(factory, ws, settings)
-    return again is not None and again.credential_id == principal.credential_id and again.via == principal.via
+
+    def who(p: Principal) -> tuple[object, ...]:
+        return (p.credential_id, p.via, p.role, p.permissions, p.brand_ids)
+
+    return again is not None and who(again) == who(principal)
 
 
 @router.websocket("/api/v1/ws")
@@ -176,25 +181,31 @@ async def websocket(ws: WebSocket) -> None:
     hub.add(sub)
 
     async def pump() -> None:
+        recheck_at = time.monotonic() + RECHECK_SECONDS
         while True:
             try:
-                payload = await asyncio.wait_for(sub.queue.get(), timeout=RECHECK_SECONDS)
+                wait = max(0.0, recheck_at - time.monotonic())
+                payload: str | None = await asyncio.wait_for(sub.queue.get(), timeout=wait)
             except TimeoutError:
-                # Belt and braces for revocations the bus could not announce (expiry, a database-side change).
-                if not await run_in_threadpool(_still_valid, db, ws, settings, principal):
-                    await ws.close(code=4401, reason="credential revoked")
-                    return
-                continue
-            if sub.overflowed:
-                await ws.close(code=4008, reason="client too slow; resume from last id")
-                return
-            verdict = _revokes(payload, principal) if REVOKED_MARK in payload else None
+                payload = None
+            verdict = _revokes(payload, principal) if payload is not None and REVOKED_MARK in payload else None
             if verdict:
                 await ws.close(code=4401, reason="credential revoked")
                 return
-            if verdict is None:
-                await ws.send_text(payload)
-            # verdict False: another credential's revocation, internal and never forwarded
+            if verdict is False or time.monotonic() >= recheck_at:
+                # On a schedule, busy or idle (revocations the bus could not announce: expiry, a database-side
+                # change, a Redis outage), and when this agent's account changed without revoking this credential
+                # (role, brands): the socket keeps the principal it was opened with, so a changed one must reconnect.
+                recheck_at = time.monotonic() + RECHECK_SECONDS
+                if not await run_in_threadpool(_still_valid, db, ws, settings, principal):
+                    await ws.close(code=4401, reason="credential revoked or account changed")
+                    return
+            if payload is None or verdict is False:
+                continue  # verdict False: an internal announcement, never forwarded
+            if sub.overflowed:
+                await ws.close(code=4008, reason="client too slow; resume from last id")
+                return
+            await ws.send_text(payload)
 
     sender = asyncio.create_task(pump())
     presence_window, presence_count = 0.0, 0
