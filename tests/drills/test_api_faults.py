@@ -143,9 +143,7 @@ def assert_whole(db_url: str, brand_id: int, acked: dict[int, str]) -> dict[str,
     return {"acked": len(acked), "stored": len(stored)}
 
 
-def test_sigkill_mid_create_keeps_every_acknowledged_ticket(
-    any_db: str, tmp_path: Path, servers: list[Serve]
-) -> None:
+def test_sigkill_mid_create_keeps_every_acknowledged_ticket(any_db: str, tmp_path: Path, servers: list[Serve]) -> None:
     s = seed(any_db, inbox_kind=None)
     env = drill_env(any_db, tmp_path, KEFU_SCHEDULER="false")
     workers = "2" if any_db.startswith("sqlite") else "1"  # SQLite: two processes meet on the writer file lock
@@ -191,9 +189,7 @@ def test_sigkill_mid_create_keeps_every_acknowledged_ticket(
     print(json.dumps(assert_whole(any_db, s["brand_id"], acked)))
 
 
-def test_sqlite_file_locked_by_another_process_answers_503_then_recovers(
-    tmp_path: Path, servers: list[Serve]
-) -> None:
+def test_sqlite_file_locked_by_another_process_answers_503_then_recovers(tmp_path: Path, servers: list[Serve]) -> None:
     from kefu.core.migrate import upgrade
 
     path = tmp_path / "kefu.db"

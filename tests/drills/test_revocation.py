@@ -74,4 +74,3 @@ def test_revocation_during_a_redis_outage_applies_at_once_in_every_process(
     except AssertionError as exc:
         raise AssertionError(f"{exc}\nA:\n{tail(tmp_path / 'a.log')}\nB:\n{tail(tmp_path / 'b.log')}") from None
     print(f"revoked token refused by the other process {refused_after:.2f}s after the revocation (Redis down)")
-
