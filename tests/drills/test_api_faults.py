@@ -6,6 +6,7 @@ and the server recovers by itself."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import resource
@@ -215,8 +216,22 @@ def test_sqlite_file_locked_by_another_process_answers_503_then_recovers(tmp_pat
         r = _create(http, server.base, s["brand_id"], "after the lock")
         assert r.status_code == 201, r.text  # no restart, no manual step
         acked[int(r.json()["id"])] = "after the lock"
+        # A stuck kefu process: it holds the writers' file lock (kefu.core.db.WriterGate) inside its transaction.
+        with open(f"{path}-writer", "a+b") as gate:
+            fcntl.flock(gate, fcntl.LOCK_EX)
+            other.execute("BEGIN IMMEDIATE")
+            try:
+                t0 = time.monotonic()
+                assert_unavailable(_create(http, server.base, s["brand_id"], "while stuck"))
+                stuck = time.monotonic() - t0
+            finally:
+                other.rollback()
+                fcntl.flock(gate, fcntl.LOCK_UN)
+        r = _create(http, server.base, s["brand_id"], "after the stuck writer")
+        assert r.status_code == 201, r.text
+        acked[int(r.json()["id"])] = "after the stuck writer"
         other.close()
-    print(json.dumps({"locked_create_answered_503_after_s": round(waited, 1)}))
+    print(json.dumps({"locked_create_503_after_s": round(waited, 1), "stuck_writer_503_after_s": round(stuck, 1)}))
     assert_whole(url, s["brand_id"], acked)
 
 
