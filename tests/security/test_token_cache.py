@@ -205,3 +205,21 @@ def test_nothing_is_cached_while_the_bus_is_interrupted() -> None:
         assert tokencache.lookup("after", None) is not None
     finally:
         tokencache.clear()
+
+
+def test_a_stopped_app_leaves_the_cache_unpaused(app: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from kefu.auth import tokencache
+    from kefu.auth.permissions import Principal
+    from kefu.core.events import BUS_INTERRUPTED, Event
+
+    p = Principal(
+        agent_id=1, email="a@example.com", name="a", role="agent", permissions=frozenset(), brand_ids=None,
+        via="token", credential_id=7,
+    )  # fmt: skip
+    with TestClient(app):
+        tokencache.on_event(Event(type=BUS_INTERRUPTED, data={}))  # the bus went down, then the app stopped
+    tokencache.store("next", p, None, 60)
+    assert tokencache.lookup("next", None) is not None  # the next app in this process caches again
+    tokencache.clear()

@@ -71,6 +71,7 @@ def create_app(
             await run_in_threadpool(queue.stop)  # finish in-hand jobs; the rest wait in the job table
             the_bus.remove_listener(hub.on_event)
             the_bus.remove_listener(tokencache.on_event)
+            tokencache.clear()  # no longer told of revocations (and not left paused by a bus outage)
             await run_in_threadpool(the_bus.stop)
 
     app = FastAPI(
