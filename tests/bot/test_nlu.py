@@ -236,8 +236,9 @@ def model() -> IntentModel:
 
 def test_normalize_folds_width_case_and_script() -> None:
     assert normalize("ＨＥＬＬＯ　Ｗｏｒｌｄ１２３！") == "hello world123!"
-    assert normalize("  我想查詢   帳單  ") == "我想查询 账单" == normalize("我想查询 账单")
-    assert normalize("軟體資訊") == "软体资讯"
+    assert normalize("  我想查詢   帳單  ") == normalize("我想查询 账单") == normalize("我想查询 帐单")
+    assert normalize("  我想查詢   帳單  ").endswith(" 账单")  # single spaces, 帐/账 one variant
+    assert normalize("軟體資訊") == normalize("软件信息") == "软体资讯"  # one (Taiwan-phrased) form for both regions
     assert normalize("請問這裡可以退貨嗎？") == normalize("请问这里可以退货吗?")
     assert normalize("abc\u200bdef") == "abcdef"
     assert normalize("") == ""
@@ -259,6 +260,10 @@ def test_normalize_folds_regional_vocabulary_and_variants_symmetrically() -> Non
     for text in ("我想查询信用卡账单", "网银密码忘了怎么办", "打开个性闹钟", "发信息给老妈", "搜索一下天气"):
         assert normalize(to_traditional(text)) == normalize(text) == normalize(convert(text, "s2twp"))
         assert normalize(normalize(text)) == normalize(text)
+    # And a Taiwan question meets its mainland-phrased Simplified rewrite (OpenCC tw2sp), which s2twp does not undo.
+    for hant in ("如何申請數位帳戶?", "使用行動銀行時能否只開啟指紋登入?", "需要什麼文件?", "哪裡可以找到更多資訊？"):
+        assert normalize(convert(hant, "tw2sp")) == normalize(hant) == normalize(convert(hant, "t2s")), hant
+        assert normalize(normalize(hant)) == normalize(hant)
     # Ticket search keeps character-only folding (its stored tokens must not depend on phrase segmentation).
     assert normalize("打開短信", regional=False) == "打开短信"
 

@@ -67,7 +67,7 @@ from kefu.bot.nlu.text import HAN_RE, normalize
 
 __all__ = ["FaqRanker", "Ranked"]
 
-_FORMAT: Final = "kefu.nlu.FaqRanker/4"  # /4: serving-matched calibration state; /3: region folding, margin rule
+_FORMAT: Final = "kefu.nlu.FaqRanker/5"  # /5: tw2sp fold; /4: serving-matched calibration state; /3: region folding
 # Pinyin block weight 0.75 and the rest of the defaults: see the bot section of docs/DEVELOPING.md.
 RANKER_FEATURES: Final = FeatureConfig(use_pairs=False, pinyin_weight=0.75)
 _HARD_GROUPS: Final = 5
