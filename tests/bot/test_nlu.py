@@ -268,6 +268,16 @@ def test_normalize_folds_regional_vocabulary_and_variants_symmetrically() -> Non
     assert normalize("打開短信", regional=False) == "打开短信"
 
 
+def test_english_bank_terms_in_a_chinese_message_are_read_as_the_chinese_term() -> None:
+    assert normalize("我的credit card被lock住了") == normalize("我的信用卡被鎖住了")
+    assert normalize("網銀Password忘了, 帳戶 LOCKED") == normalize("網銀密碼忘了, 帳戶 鎖")
+    assert normalize("收不到OTP簡訊") == normalize("收不到驗證碼簡訊")
+    # English messages stay English; words inside other words and names a KB uses are left alone.
+    assert normalize("my credit card is locked") == "my credit card is locked"
+    assert normalize("iphone綁定ATM和LINE Pay") == normalize("iphone綁定atm和line pay")
+    assert "iphone" in normalize("iphone綁定ATM和LINE Pay")
+
+
 def test_script_conversion_round_trip() -> None:
     assert to_simplified("臺灣的軟體") == "台湾的软体"
     assert to_traditional("这里可以退货吗") == "這裏可以退貨嗎"

@@ -586,3 +586,11 @@ def test_a_kb_question_rewritten_with_mainland_phrasing_is_still_the_exact_quest
         assert mainland != convert(question, "t2s")  # the rewrite changes words, not only characters
         top = r.search(mainland, 3)[0]
         assert (top.key, top.confidence) == (key, 1.0), mainland
+
+
+def test_english_terms_mixed_into_a_chinese_question_match_the_chinese_faq(ranker: FaqRanker) -> None:
+    # "信用卡帳單可以分期嗎" is a KB question: with credit card in English it is still that question.
+    top = ranker.search("credit card帳單可以分期嗎", 3)[0]
+    assert (top.key, top.confidence) == ("card_installment", 1.0)
+    lost = ranker.search("我的credit card被偷了", 3)[0]
+    assert lost.key == "card_lost"

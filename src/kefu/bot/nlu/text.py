@@ -40,6 +40,51 @@ _INVISIBLE_RE: Final = re.compile("[\u200b-\u200f\u2060\ufeff]")
 _VARIANT_FOLD: Final = str.maketrans({"帐": "账"})
 
 
+# English bank terms that Chinese customers mix into a Chinese sentence ("我的credit card被lock住了"), written as
+# the Taiwan term they stand for; only texts with Han characters are rewritten (an English message stays English).
+# Longer terms first, word-bounded, case-insensitive. Not mapped: words a KB uses as names (ATM, APP, LINE Pay).
+_CODE_SWITCH: Final = (
+    ("credit cards?", "信用卡"),
+    ("debit cards?", "金融卡"),
+    ("mobile banking", "行動銀行"),
+    ("(?:online|internet) banking", "網路銀行"),
+    ("exchange rates?", "匯率"),
+    ("interest rates?", "利率"),
+    ("accounts?", "帳戶"),
+    ("passwords?", "密碼"),
+    ("transfers?", "轉帳"),
+    ("remittances?", "匯款"),
+    ("otp", "驗證碼"),
+    ("sms", "簡訊"),
+    ("unlock(?:ed)?", "解鎖"),
+    ("lock(?:ed)?", "鎖"),
+    ("loans?", "貸款"),
+    ("refunds?", "退款"),
+    ("bills?", "帳單"),
+    ("log ?in", "登入"),
+    ("cards?", "卡"),
+    ("phones?", "手機"),
+    ("balance", "餘額"),
+    ("deposits?", "存款"),
+)
+_CODE_SWITCH_RE: Final = re.compile(
+    r"(?<![a-z0-9])(" + "|".join(f"(?:{p})" for p, _ in _CODE_SWITCH) + r")(?![a-z0-9])", re.IGNORECASE
+)
+_CODE_SWITCH_PATTERNS: Final = tuple((re.compile(f"^(?:{p})$", re.IGNORECASE), zh) for p, zh in _CODE_SWITCH)
+
+
+def _code_switch_term(match: re.Match[str]) -> str:
+    word = match.group(1)
+    return next(zh for pattern, zh in _CODE_SWITCH_PATTERNS if pattern.match(word))
+
+
+def code_switched(text: str) -> str:
+    """A Chinese text with its English bank terms in Chinese (credit card→信用卡, lock→鎖); other text unchanged."""
+    if not has_han(text):
+        return text
+    return _CODE_SWITCH_RE.sub(_code_switch_term, text)
+
+
 def has_han(text: str) -> bool:
     """True when the text contains at least one Chinese character."""
     return HAN_RE.search(text) is not None
@@ -91,7 +136,7 @@ def normalize(text: str, *, regional: bool = True) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = _INVISIBLE_RE.sub("", text)
     if regional:
-        text = fold_script(text)
+        text = fold_script(code_switched(text))
     elif has_han(text):
         text = to_simplified(text).translate(_VARIANT_FOLD)
     return _SPACE_RE.sub(" ", text.casefold()).strip()
