@@ -33,7 +33,7 @@ from kefu.bot.nlu import (
 from kefu.bot.nlu.calibration import expected_calibration_error, fit_temperature, softmax
 from kefu.bot.nlu.features import FeatureConfig, Featurizer, analyze, stem, tokenize
 from kefu.bot.nlu.model import DENSE_FEATURES
-from kefu.bot.nlu.text import HAN_RE
+from kefu.bot.nlu.text import HAN_RE, normalize_many
 from kefu.core.chinese import convert
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -682,3 +682,23 @@ def test_pinyin_block_folds_homophone_typos() -> None:
     cfg = FeatureConfig(pinyin_weight=1.0)
     assert analyze(normalize("網銀密馬"), cfg)[4] == analyze(normalize("網銀密碼"), cfg)[4]
     assert set(analyze(normalize("信用咔"), cfg)[4]) == set(analyze(normalize("信用卡"), cfg)[4])
+
+
+def test_batched_normalisation_equals_one_text_at_a_time() -> None:
+    texts = [
+        "我想查詢帳單",
+        "如何申請數位帳戶?",
+        "我的credit card被lock住了",
+        "ＡＴＭ轉帳",
+        "hello World",
+        "",
+        "  ",
+        "a\nb 中文\n繁體",
+        "行\r\n程出發",
+        "中文\u2028分行",
+        "打开QQ浏览器",
+        "x\u200by",
+    ]
+    assert normalize_many(texts) == [normalize(t) for t in texts]
+    assert normalize_many([]) == []
+    assert normalize_many(["only latin", "still latin"]) == ["only latin", "still latin"]

@@ -63,7 +63,7 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from kefu.bot.nlu.encoders import Encoder, l2_normalize
 from kefu.bot.nlu.features import FeatureConfig, Featurizer, _get_jieba
-from kefu.bot.nlu.text import HAN_RE, normalize
+from kefu.bot.nlu.text import HAN_RE, normalize, normalize_many
 
 __all__ = ["FaqRanker", "Ranked"]
 
@@ -289,7 +289,7 @@ class FaqRanker:
         self._parts = None
         if not texts:
             return self
-        normalized = [normalize(t) for t in texts]
+        normalized = normalize_many(texts)
         self._exact = {}
         for i, t in enumerate(normalized):  # exact_key of the text, without normalising it a second time
             self._exact.setdefault(_PUNCT_RE.sub("", t), []).append(i)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Final
 
@@ -18,8 +19,10 @@ __all__ = [
     "LANGUAGES",
     "detect_language",
     "fold_script",
+    "fold_scripts",
     "has_han",
     "normalize",
+    "normalize_many",
     "script_of",
     "to_simplified",
     "to_traditional",
@@ -122,9 +125,34 @@ def fold_script(text: str) -> str:
     # Taiwan form is a fixed point before the tw2sp round trip. Texts folding differently from their rewrite (bot
     # round 6 in docs/DEVELOPING.md): SMP2017 train+dev vs s2twp 0 of 3,069 (character-only t2s: 314), and every one
     # folds as before; E.SUN questions vs tw2sp 1 of 1,592 (without the round trip: 116), vs t2s 0.
-    s2twp = converter("s2twp")
-    taiwan = s2twp.convert(s2twp.convert(to_simplified(text)))
-    return to_simplified(str(s2twp.convert(converter("tw2sp").convert(taiwan)))).translate(_VARIANT_FOLD)
+    for config in _FOLD_CHAIN:
+        text = converter(config).convert(text)
+    return str(text).translate(_VARIANT_FOLD)
+
+
+_FOLD_CHAIN: Final = ("t2s", "s2twp", "s2twp", "tw2sp", "s2twp", "t2s")
+
+
+def fold_scripts(texts: Sequence[str]) -> list[str]:
+    """:func:`fold_script` of many texts, each OpenCC pass over all of them in one call (half the time of one call
+    per text and pass: a KB fit folds every phrasing). Lines never join a phrase, so the result is the same."""
+    rows = [i for i, t in enumerate(texts) if has_han(t) and "\n" not in t]
+    joined = "\n".join(texts[i] for i in rows)
+    for config in _FOLD_CHAIN if rows else ():
+        joined = converter(config).convert(joined)
+    parts = str(joined).split("\n")
+    if len(parts) != len(rows):  # a conversion produced a line break: fold one by one
+        return [fold_script(t) for t in texts]
+    out = [t if "\n" not in t else fold_script(t) for t in texts]  # Latin-only texts are their own fold
+    for i, part in zip(rows, parts, strict=True):
+        out[i] = part.translate(_VARIANT_FOLD)
+    return out
+
+
+def normalize_many(texts: Sequence[str]) -> list[str]:
+    """``[normalize(t) for t in texts]``, with the script fold batched (:func:`fold_scripts`)."""
+    pre = [code_switched(_INVISIBLE_RE.sub("", unicodedata.normalize("NFKC", t))) for t in texts]
+    return [_SPACE_RE.sub(" ", t.casefold()).strip() for t in fold_scripts(pre)]
 
 
 def normalize(text: str, *, regional: bool = True) -> str:
