@@ -83,7 +83,7 @@ def _code_switch_term(match: re.Match[str]) -> str:
 
 def code_switched(text: str) -> str:
     """A Chinese text with its English bank terms in Chinese (credit card→信用卡, lock→鎖); other text unchanged."""
-    if not has_han(text):
+    if not has_han(text) or not _ASCII_WORD_RE.search(text):
         return text
     return _CODE_SWITCH_RE.sub(_code_switch_term, text)
 
