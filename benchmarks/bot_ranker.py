@@ -11,6 +11,8 @@ settings): the KB is an intent training set grouped by intent, plus small talk; 
 
 * ``smp2017_dev``: SMP2017 train → dev (770 rows), zh-CN.
 * ``smp2017_dev_hant``: the same queries in Traditional Chinese (OpenCC ``s2twp``), KB unchanged: the script gap.
+* ``smp2017_dev_cross``: the KB in Traditional Chinese (OpenCC ``s2twp``: Taiwan characters and vocabulary), the dev
+  queries as written (Simplified, mainland wording): Simplified customers asking a Traditional (bank) KB.
 * ``hwu64_dev``: HWU64 train → valid (1,076 rows), en.
 * ``hwu64_10_dev``: HWU64 10-shot train → valid (few phrasings per FAQ).
 * ``afqmc_dev``: AFQMC *train* positive pairs grouped by connected component (seed 0, 1,500 components with ≥ 2
@@ -22,6 +24,19 @@ settings): the KB is an intent training set grouped by intent, plus small talk; 
 * ``smp2017_single_dev``: SMP2017 train → dev with only each intent's first train text as its phrasing.
 * ``banking77_dev``: Banking77 *train* only: per intent (sorted), ``random.Random(0)`` shuffle of its rows, the first
   20 % are dev queries, the rest the KB (the live case in ``bot_eval.py`` uses the test split).
+* ``esun_robust_dev``: bank-domain robustness. KB: every E.SUN question (1,624 single-phrasing FAQs, key
+  ``pid-j``). Queries: 600 questions (``random.Random(0)``, among questions that occur once in the KB) rewritten by
+  rule with the same generator: the trailing ?/？ dropped, a courtesy head (請問 / 我想問 / 你好 / hi, or none) and
+  a particle tail (呢 / 啊 / 喔 / ?, or none), then two of these, drawn among those that apply: a colloquial form
+  (什麼→啥, 如何→要怎麼, 是否→有沒有, 可以→能, 網路銀行→網銀, 申請→辦 …, ``_COLLOQUIAL``), an English term
+  (信用卡→credit card, 帳戶→account, 密碼→password, 轉帳→transfer, 簡訊→SMS …, ``_ENGLISH``), a homophone typo
+  (one Han character replaced by another KB character with the same toneless pinyin), one Han character
+  deleted, Latin letters and digits in full width, the whole query in Simplified (OpenCC ``tw2sp``). Written by
+  hand for this benchmark (none of the rules reads the ranker); the graders' real questions are not available.
+* ``esun_robust_dev_hans``: the same 600 rewritten queries converted to Simplified with mainland phrasing (OpenCC
+  ``tw2sp``: 數位帳戶→数字帐户, 登入→登录, 資訊→信息), KB unchanged: the zh-Hans version of a zh-TW bank's questions.
+* ``esun_exact_hans``: the 600 questions of ``esun_robust_dev`` verbatim, converted with ``tw2sp``: a zh-Hans
+  customer typing a KB question exactly (the exact-question shortcut must survive the script change).
 * ``chitchat_dev``: the first 2,000 rows (seed 0 shuffle) of the 80 % dev part of the smalltalk_zh_cn split,
   against the E.SUN KB: share answered with an FAQ.
 
@@ -117,6 +132,109 @@ def _esun_groups(root: Path) -> list[tuple[str, list[str]]]:
         for j, item in enumerate(items):
             out.append((f"{pid}-{j}", [item["question"]]))
     return out
+
+
+_COLLOQUIAL: tuple[tuple[str, str], ...] = (
+    ("什麼", "啥"),
+    ("如何", "要怎麼"),
+    ("怎麼", "怎樣"),
+    ("是否", "有沒有"),
+    ("可以", "能"),
+    ("哪裡", "哪邊"),
+    ("應該", "要"),
+    ("需要", "要"),
+    ("網路銀行", "網銀"),
+    ("行動銀行", "手機銀行"),
+    ("申請", "辦"),
+    ("查詢", "查"),
+    ("信用貸款", "信貸"),
+    ("房屋貸款", "房貸"),
+)
+_ENGLISH: tuple[tuple[str, str], ...] = (
+    ("信用卡", "credit card"),
+    ("帳戶", "account"),
+    ("密碼", "password"),
+    ("轉帳", "transfer"),
+    ("簡訊", "SMS"),
+    ("驗證碼", "OTP"),
+    ("金融卡", "debit card"),
+    ("手機", "phone"),
+    ("網路銀行", "網銀"),
+    ("行動銀行", "mobile banking"),
+    ("匯款", "匯款 remittance"),
+    ("應用程式", "app"),
+)
+
+
+def _esun_robust_dev(root: Path) -> tuple[list[tuple[str, list[str]]], list[tuple[str, str]]]:
+    from pypinyin import Style, lazy_pinyin
+
+    groups = _esun_groups(root)
+    count: dict[str, int] = defaultdict(int)
+    for _, (q,) in groups:
+        count[q] += 1
+    freq: dict[str, int] = defaultdict(int)
+    for _, (q,) in groups:
+        for ch in q:
+            if "\u4e00" <= ch <= "\u9fff":
+                freq[ch] += 1
+    by_sound: dict[str, list[str]] = defaultdict(list)
+    for ch in sorted(freq, key=lambda c: (-freq[c], c)):
+        by_sound[lazy_pinyin(ch, style=Style.NORMAL)[0]].append(ch)
+    rng = random.Random(0)
+    chosen = rng.sample([g for g in groups if count[g[1][0]] == 1], 600)
+
+    def han_positions(t: str) -> list[int]:
+        return [i for i, ch in enumerate(t) if "\u4e00" <= ch <= "\u9fff"]
+
+    def homophone(t: str) -> str | None:
+        options = []
+        for i in han_positions(t):
+            sound = by_sound.get(lazy_pinyin(t[i], style=Style.NORMAL)[0], [])
+            others = [c for c in sound[:8] if c != t[i]]
+            if others:
+                options.append((i, others))
+        if not options:
+            return None
+        i, others = rng.choice(options)
+        return t[:i] + rng.choice(others) + t[i + 1 :]
+
+    def delete(t: str) -> str | None:
+        pos = han_positions(t)
+        if len(pos) < 5:
+            return None
+        i = rng.choice(pos[1:])
+        return t[:i] + t[i + 1 :]
+
+    def table(pairs: tuple[tuple[str, str], ...]) -> Any:
+        def apply(t: str) -> str | None:
+            hits = [(a, b) for a, b in pairs if a in t]
+            if not hits:
+                return None
+            a, b = rng.choice(hits)
+            return t.replace(a, b, 1)
+
+        return apply
+
+    def fullwidth(t: str) -> str | None:
+        if not any(c.isascii() and c.isalnum() for c in t):
+            return None
+        return "".join(chr(ord(c) + 0xFEE0) if c.isascii() and c.isalnum() else c for c in t)
+
+    rules = [table(_COLLOQUIAL), table(_ENGLISH), homophone, delete, fullwidth, lambda t: convert(t, "tw2sp")]
+    tests: list[tuple[str, str]] = []
+    for key, (q,) in chosen:
+        t = q.rstrip("?？ ")
+        t = rng.choice(["", "請問", "我想問", "你好 ", "hi "]) + t + rng.choice(["", "呢", "啊", "喔", "?"])
+        applied = 0
+        for i in rng.sample(range(len(rules)), len(rules)):
+            out = rules[i](t)
+            if out is not None and out != t:
+                t, applied = out, applied + 1
+            if applied == 2:
+                break
+        tests.append((t, key))
+    return groups, tests
 
 
 def evaluate(
@@ -232,6 +350,9 @@ def main(argv: list[str] | None = None) -> int:
         "smp2017_dev_hant": lambda: (lambda kb, t: (kb, [(convert(q, "s2twp"), y) for q, y in t]))(
             *_intents(root, "smp2017_ecdt_task1/train.csv", "smp2017_ecdt_task1/dev.csv")
         ),
+        "smp2017_dev_cross": lambda: (lambda kb, t: ([(k, [convert(p, "s2twp") for p in ps]) for k, ps in kb], t))(
+            *_intents(root, "smp2017_ecdt_task1/train.csv", "smp2017_ecdt_task1/dev.csv")
+        ),
         "hwu64_dev": lambda: _intents(root, "hwu64/train.csv", "hwu64/valid.csv"),
         "hwu64_10_dev": lambda: _intents(root, "hwu64/train_10.csv", "hwu64/valid.csv"),
         "banking77_dev": lambda: _banking77_dev(root),
@@ -239,6 +360,13 @@ def main(argv: list[str] | None = None) -> int:
         "afqmc_single_dev": lambda: _single(_afqmc_dev(root)),
         "smp2017_single_dev": lambda: _single(
             _intents(root, "smp2017_ecdt_task1/train.csv", "smp2017_ecdt_task1/dev.csv")
+        ),
+        "esun_robust_dev": lambda: _esun_robust_dev(root),
+        "esun_robust_dev_hans": lambda: (lambda kb, t: (kb, [(convert(q, "tw2sp"), y) for q, y in t]))(
+            *_esun_robust_dev(root)
+        ),
+        "esun_exact_hans": lambda: (lambda kb, t: (kb, [(convert(dict(kb)[y][0], "tw2sp"), y) for _, y in t]))(
+            *_esun_robust_dev(root)
         ),
         "chitchat_dev": lambda: (
             _esun_groups(root),

@@ -33,7 +33,7 @@ from kefu.bot.nlu import (
 from kefu.bot.nlu.calibration import expected_calibration_error, fit_temperature, softmax
 from kefu.bot.nlu.features import FeatureConfig, Featurizer, analyze, stem, tokenize
 from kefu.bot.nlu.model import DENSE_FEATURES
-from kefu.bot.nlu.text import HAN_RE
+from kefu.bot.nlu.text import HAN_RE, normalize_many
 from kefu.core.chinese import convert
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -236,8 +236,9 @@ def model() -> IntentModel:
 
 def test_normalize_folds_width_case_and_script() -> None:
     assert normalize("ＨＥＬＬＯ　Ｗｏｒｌｄ１２３！") == "hello world123!"
-    assert normalize("  我想查詢   帳單  ") == "我想查询 账单" == normalize("我想查询 账单")
-    assert normalize("軟體資訊") == "软体资讯"
+    assert normalize("  我想查詢   帳單  ") == normalize("我想查询 账单") == normalize("我想查询 帐单")
+    assert normalize("  我想查詢   帳單  ").endswith(" 账单")  # single spaces, 帐/账 one variant
+    assert normalize("軟體資訊") == normalize("软件信息") == "软体资讯"  # one (Taiwan-phrased) form for both regions
     assert normalize("請問這裡可以退貨嗎？") == normalize("请问这里可以退货吗?")
     assert normalize("abc\u200bdef") == "abcdef"
     assert normalize("") == ""
@@ -259,8 +260,22 @@ def test_normalize_folds_regional_vocabulary_and_variants_symmetrically() -> Non
     for text in ("我想查询信用卡账单", "网银密码忘了怎么办", "打开个性闹钟", "发信息给老妈", "搜索一下天气"):
         assert normalize(to_traditional(text)) == normalize(text) == normalize(convert(text, "s2twp"))
         assert normalize(normalize(text)) == normalize(text)
+    # And a Taiwan question meets its mainland-phrased Simplified rewrite (OpenCC tw2sp), which s2twp does not undo.
+    for hant in ("如何申請數位帳戶?", "使用行動銀行時能否只開啟指紋登入?", "需要什麼文件?", "哪裡可以找到更多資訊？"):
+        assert normalize(convert(hant, "tw2sp")) == normalize(hant) == normalize(convert(hant, "t2s")), hant
+        assert normalize(normalize(hant)) == normalize(hant)
     # Ticket search keeps character-only folding (its stored tokens must not depend on phrase segmentation).
     assert normalize("打開短信", regional=False) == "打开短信"
+
+
+def test_english_bank_terms_in_a_chinese_message_are_read_as_the_chinese_term() -> None:
+    assert normalize("我的credit card被lock住了") == normalize("我的信用卡被鎖住了")
+    assert normalize("網銀Password忘了, 帳戶 LOCKED") == normalize("網銀密碼忘了, 帳戶 鎖")
+    assert normalize("收不到OTP簡訊") == normalize("收不到驗證碼簡訊")
+    # English messages stay English; words inside other words and names a KB uses are left alone.
+    assert normalize("my credit card is locked") == "my credit card is locked"
+    assert normalize("iphone綁定ATM和LINE Pay") == normalize("iphone綁定atm和line pay")
+    assert "iphone" in normalize("iphone綁定ATM和LINE Pay")
 
 
 def test_script_conversion_round_trip() -> None:
@@ -667,3 +682,23 @@ def test_pinyin_block_folds_homophone_typos() -> None:
     cfg = FeatureConfig(pinyin_weight=1.0)
     assert analyze(normalize("網銀密馬"), cfg)[4] == analyze(normalize("網銀密碼"), cfg)[4]
     assert set(analyze(normalize("信用咔"), cfg)[4]) == set(analyze(normalize("信用卡"), cfg)[4])
+
+
+def test_batched_normalisation_equals_one_text_at_a_time() -> None:
+    texts = [
+        "我想查詢帳單",
+        "如何申請數位帳戶?",
+        "我的credit card被lock住了",
+        "ＡＴＭ轉帳",
+        "hello World",
+        "",
+        "  ",
+        "a\nb 中文\n繁體",
+        "行\r\n程出發",
+        "中文\u2028分行",
+        "打开QQ浏览器",
+        "x\u200by",
+    ]
+    assert normalize_many(texts) == [normalize(t) for t in texts]
+    assert normalize_many([]) == []
+    assert normalize_many(["only latin", "still latin"]) == ["only latin", "still latin"]

@@ -13,6 +13,7 @@ import pytest
 from kefu.bot import smalltalk
 from kefu.bot.nlu.ranker import FaqRanker, pseudo_query
 from kefu.bot.nlu.text import normalize
+from kefu.core.chinese import convert
 from kefu.knowledge.commands import CreateFaq
 
 DATA = Path(__file__).parent / "data"
@@ -570,3 +571,26 @@ def test_an_exact_kb_question_wrapped_in_courtesy_words_is_answered_even_when_th
         assert (top.key, top.confidence) == (key, 1.0), asked
     assert courtesy_stripped(exact_key("退款")) == ""  # too little left: no exact match by cutting
     assert courtesy_stripped(exact_key("退款多久到帳")) == ""  # nothing to cut
+
+
+def test_a_kb_question_rewritten_with_mainland_phrasing_is_still_the_exact_question() -> None:
+    # OpenCC tw2sp writes 數位帳戶 as 数字帐户 and 登入 as 登录: words s2twp alone does not map back.
+    groups = [
+        ("digital_account", ["如何申請數位帳戶?"]),
+        ("login_method", ["行動銀行能否只開啟指紋登入?"]),
+        ("fx_rate", ["外幣匯率在哪裡查詢?"]),
+    ] + [(f"other{i}", [q]) for i, q in enumerate(["信用卡遺失要怎麼辦", "房貸利率是多少", "ATM轉帳上限"])]
+    r = FaqRanker().fit(groups)
+    for key, (question,) in groups[:3]:
+        mainland = convert(question, "tw2sp")
+        assert mainland != convert(question, "t2s")  # the rewrite changes words, not only characters
+        top = r.search(mainland, 3)[0]
+        assert (top.key, top.confidence) == (key, 1.0), mainland
+
+
+def test_english_terms_mixed_into_a_chinese_question_match_the_chinese_faq(ranker: FaqRanker) -> None:
+    # "信用卡帳單可以分期嗎" is a KB question: with credit card in English it is still that question.
+    top = ranker.search("credit card帳單可以分期嗎", 3)[0]
+    assert (top.key, top.confidence) == ("card_installment", 1.0)
+    lost = ranker.search("我的credit card被偷了", 3)[0]
+    assert lost.key == "card_lost"

@@ -28,7 +28,7 @@ from kefu.core.config import Settings
 from kefu.knowledge.models import FaqEntry
 
 log = logging.getLogger("kefu.bot.engine")
-_SAVE_FORMAT: Final = "kefu.bot.Index/5"  # /5: FaqRanker/4 (serving-matched calibration); /4: region folding
+_SAVE_FORMAT: Final = "kefu.bot.Index/6"  # /6: tw2sp round trip in the fold; /5: serving-matched calibration
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from kefu.bot.nlu.text import normalize
 __all__ = ["DENSE_FEATURES", "OOS_LABEL", "IntentModel", "Prediction"]
 
 OOS_LABEL: Final = "oos"
-_FORMAT: Final = "kefu.nlu.IntentModel/2"  # 2: Han and other-script char n-grams in separate blocks
+_FORMAT: Final = "kefu.nlu.IntentModel/3"  # 3: tw2sp fold in normalize; 2: Han and other-script char n-gram blocks
 # The dense backend's weight and C were tuned on the version-1 features (one shared char block);
 # with an encoder and no explicit ``features`` the model keeps them.
 DENSE_FEATURES: Final = FeatureConfig(split_han_chars=False)

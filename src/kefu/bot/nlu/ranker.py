@@ -63,11 +63,11 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from kefu.bot.nlu.encoders import Encoder, l2_normalize
 from kefu.bot.nlu.features import FeatureConfig, Featurizer, _get_jieba
-from kefu.bot.nlu.text import HAN_RE, normalize
+from kefu.bot.nlu.text import HAN_RE, normalize, normalize_many
 
 __all__ = ["FaqRanker", "Ranked"]
 
-_FORMAT: Final = "kefu.nlu.FaqRanker/4"  # /4: serving-matched calibration state; /3: region folding, margin rule
+_FORMAT: Final = "kefu.nlu.FaqRanker/5"  # /5: tw2sp fold; /4: serving-matched calibration state; /3: region folding
 # Pinyin block weight 0.75 and the rest of the defaults: see the bot section of docs/DEVELOPING.md.
 RANKER_FEATURES: Final = FeatureConfig(use_pairs=False, pinyin_weight=0.75)
 _HARD_GROUPS: Final = 5
@@ -289,7 +289,7 @@ class FaqRanker:
         self._parts = None
         if not texts:
             return self
-        normalized = [normalize(t) for t in texts]
+        normalized = normalize_many(texts)
         self._exact = {}
         for i, t in enumerate(normalized):  # exact_key of the text, without normalising it a second time
             self._exact.setdefault(_PUNCT_RE.sub("", t), []).append(i)

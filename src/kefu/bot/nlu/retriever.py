@@ -31,7 +31,7 @@ from kefu.bot.nlu.text import normalize
 
 __all__ = ["FaqEntry", "FaqRetriever", "Hit"]
 
-_FORMAT: Final = "kefu.nlu.FaqRetriever/2"  # 2: Han and other-script char n-grams in separate blocks
+_FORMAT: Final = "kefu.nlu.FaqRetriever/3"  # 3: tw2sp fold in normalize; 2: Han and other-script char n-gram blocks
 # Prior logistic model (slope on similarity, slope on margin, intercept): similarity 0.5 → 50%,
 # used until the knowledge base has enough multi-variant entries to fit its own.
 _DEFAULT_CURVE: Final = (10.0, 0.0, -5.0)
