@@ -39,6 +39,7 @@ from kefu.core.access import get_in_brand, ref_in_brand, scope_to_brands
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from kefu.core.events import publish
+from kefu.core.ratelimit import RouteLimit
 from kefu.customers.accessibility import DeclareNeeds, declare, needs_of, phone_refused
 from kefu.customers.models import Customer
 from kefu.customers.service import find_or_create_by_identity
@@ -59,6 +60,8 @@ DEFAULTS: dict[str, Any] = {
     "calendar": "business",
 }
 OPEN = ("booked", "due")
+# Public booking (portal form and API) opens a ticket and puts a call on an agent's list: a few per address.
+PUBLIC_BOOKINGS = RouteLimit("callback", per_ip=10, window=timedelta(minutes=10))
 
 
 def settings_of(brand: Brand) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,10 +18,16 @@ from kefu.conversations.models import Conversation, Message
 from kefu.conversations.service import add_message, create_conversation
 from kefu.core.commands import build
 from kefu.core.errors import Conflict
+from kefu.core.ratelimit import RouteLimit
 from kefu.customers.models import Customer
 from kefu.customers.service import add_identity, find_or_create_by_identity
 from kefu.tickets.intake import ensure_case
 from kefu.tickets.models import Ticket
+
+# The public form and the widget's "leave a message" each open a ticket: per client address, a few in ten minutes.
+SUBMISSIONS = RouteLimit(
+    "leave_message", per_ip=10, window=timedelta(minutes=10), detail="Too many messages; please try again later."
+)
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()-]{5,30}$")
