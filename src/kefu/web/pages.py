@@ -37,6 +37,7 @@ from kefu.macros import service as macros
 from kefu.privacy.masking import PiiView, can_reveal
 from kefu.security import reset as reset_service
 from kefu.security.asgi import POLICY_KEY, STRICT_CSP, use_policy
+from kefu.sla import labels as sla_labels
 from kefu.tickets import listing
 from kefu.tickets import service as ticket_service
 from kefu.tickets.commands import AssignTicket, ChangeTicketStatus, build
@@ -65,6 +66,8 @@ templates.env.filters["in_tz"] = _in_tz
 templates.env.globals["attach_limits"] = media.limits_for  # the composer states what the channel carries
 templates.env.filters.update(formatting.filters())
 templates.env.globals["category_label"] = ticket_service.category_label
+templates.env.globals["sla_target"] = sla_labels.target_text  # SLA targets named in the page's locale
+templates.env.globals["sla_snapshot"] = sla_labels.snapshot_targets
 templates.env.globals["brand_theme"] = brand_theme.theme_of  # help-centre layout: logo, favicon, brand.css version
 VIEWS = ("mine", "team", "unassigned", "sla", "vip", "complaints", "all", "closed")
 TICKET_VIEWS = ("sla", "complaints")
