@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kefu.brands.models import Inbox
+from kefu.brands.texts import brand_text
 from kefu.channels.models import InboundEvent
 from kefu.channels.service import announce_inbound
 from kefu.conversations.commands import CreateConversation
@@ -82,7 +83,7 @@ def submit(
     if visitor_id:
         with contextlib.suppress(Conflict):  # the visitor is already someone else; agents can merge
             add_identity(session, customer, "web", visitor_id)
-    subject = (message.strip().splitlines() or [""])[0][:80] or "留言 / message"
+    subject = (message.strip().splitlines() or [""])[0][:80] or brand_text(session, inbox.brand_id, "subj_board")
     conv = create_conversation(
         session,
         build(
