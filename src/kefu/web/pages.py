@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -172,10 +173,19 @@ def demo_shop(request: Request, db: DB, settings: SettingsDep, brand: str = "dem
     return render(request, None, "demo_shop.html", brand=row, inbox=inbox, widget_origin=origin)
 
 
+_NEXT_ALLOWED = re.compile(r"^/(console|admin|ops)(/[A-Za-z0-9._~%/+-]*)?(\?[A-Za-z0-9._~%&=+,:-]*)?$")
+
+
+def safe_next(value: str | None) -> str | None:
+    """Where to go after signing in: only a page of this site (console, admin, ops), never another origin."""
+    # A relative path only: "//evil.example", "/\\evil.example", "https://…" and control characters do not match.
+    return value if value and len(value) <= 1000 and _NEXT_ALLOWED.match(value) else None
+
+
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request) -> HTMLResponse:
-    """Sign-in page."""
-    return render(request, None, "login.html", error=None, email="")
+def login_form(request: Request, next: Annotated[str | None, Query(max_length=1000)] = None) -> HTMLResponse:
+    """Sign-in page (`next`: the console page the agent was sent here from)."""
+    return render(request, None, "login.html", error=None, email="", next_url=safe_next(next))
 
 
 def _same_origin(request: Request) -> bool:
@@ -192,8 +202,9 @@ def login_submit(
     settings: SettingsDep,
     email: Annotated[str, Form(max_length=320)],
     password: Annotated[str, Form(max_length=512)],
+    next: Annotated[str | None, Form(max_length=1000)] = None,
 ) -> Response:
-    """Check credentials, set the session cookie, go to the console."""
+    """Check credentials, set the session cookie, go back to the page that asked for a sign-in (else the console)."""
     if not _same_origin(request):
         raise Forbidden("Cross-site login refused.")
     try:
@@ -208,8 +219,8 @@ def login_submit(
     except (Unauthorized, TooManyRequests) as exc:
         db.commit()  # keep the failed attempt for the rate limit
         key = "login_locked" if isinstance(exc, TooManyRequests) else "login_failed"
-        return render(request, None, "login.html", status=exc.status, error=key, email=email)
-    response = RedirectResponse("/console", status_code=303)
+        return render(request, None, "login.html", status=exc.status, error=key, email=email, next_url=safe_next(next))
+    response = RedirectResponse(safe_next(next) or "/console", status_code=303)
     set_session_cookie(response, settings, result.token)
     return response
 
