@@ -47,3 +47,26 @@ def test_sign_in_returns_to_the_page_that_asked(client: Any, make: Any) -> None:
     assert r.status_code == 303 and r.headers["location"] == "/console/tickets?view=mine"
     bad = client.get("/login", params={"next": "//evil.example/"})
     assert 'name="next"' not in bad.text  # the language links keep the query; the form drops it
+
+
+def test_gauge_target_tick_is_titled_in_the_page_language() -> None:
+    from kefu.analytics.charts import gauge
+
+    svg = str(gauge(0.5, "首次回應解決率", target=0.937, target_title="目標 93.7%"))
+    assert "<title>目標 93.7%</title>" in svg and ">target<" not in svg
+
+
+def test_case_category_placeholder_is_not_the_raw_key(client: Any, make: Any, db: Any) -> None:
+    from kefu.tickets.service import create_ticket
+    from kefu.tickets.taxonomy import DEFAULT_CATEGORIES, install_default_categories
+    from tests.web.test_admin_pages import _login
+
+    brand = make.brand()
+    install_default_categories(db, brand.id, None)
+    known = DEFAULT_CATEGORIES[0].key
+    ticket = create_ticket(db, actor=None, brand_id=brand.id, subject="查詢", description="d", category=known)
+    db.commit()
+    _login(client, make.agent("admin", [brand]))
+    page = client.get(f"/console/tickets/{ticket.id}", params={"lang": "zh-TW"}).text
+    assert f'<option value="{known}" selected>' in page
+    assert f'<option value="">{known}</option>' not in page
