@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -40,3 +41,23 @@ def test_snapshot_targets_by_key() -> None:
     specs = snapshot_targets(policy.model_dump())
     assert set(specs) == {"first_response", "task_force", "csat_survey"}
     assert target_text(specs["task_force"], "zh-TW") == "成立專案小組：24 小時內"
+
+
+@pytest.mark.parametrize("locale", ["zh-TW", "zh-CN", "en"])
+def test_seed_policies_are_described_in_the_brand_language(db: Any, make: Any, locale: str) -> None:
+    from sqlalchemy import select
+
+    from kefu.sla.models import SlaPolicyRecord
+    from kefu.sla.service import install_defaults
+
+    brand = make.brand(default_locale=locale)
+    install_defaults(db, brand.id, None)
+    rows = db.scalars(select(SlaPolicyRecord).where(SlaPolicyRecord.brand_id == brand.id)).all()
+    assert len(rows) == len(DEFAULT_POLICIES)
+    for row in rows:
+        text = row.definition["description"]
+        assert text, row.name
+        if locale != "en":
+            assert not re.search(r"[a-z]{4,}", text.replace("B2C", "")), (row.name, text)
+        else:
+            assert not re.search(r"[\u4e00-\u9fff]", text), (row.name, text)

@@ -47,3 +47,8 @@ def snapshot_targets(policy: Mapping[str, Any] | None) -> dict[str, dict[str, An
             key = t.get("label") if t["kind"] == "milestone" else t["kind"]
             out[str(key)] = {"kind": t["kind"], "key": key, "amount": t.get("amount"), "unit": t.get("unit")}
     return out
+
+
+def seed_description(name: str, locale: str) -> str | None:
+    """A seed policy's description in `locale` (catalog ``slap_<name>``), None for a policy that is not a seed."""
+    return table(locale).get("slap_" + name.replace(".", "_"))
