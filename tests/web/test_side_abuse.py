@@ -70,3 +70,25 @@ def test_case_category_placeholder_is_not_the_raw_key(client: Any, make: Any, db
     page = client.get(f"/console/tickets/{ticket.id}", params={"lang": "zh-TW"}).text
     assert f'<option value="{known}" selected>' in page
     assert f'<option value="">{known}</option>' not in page
+
+
+def test_bilingual_labels_follow_the_reader() -> None:
+    from kefu.web.pages import bilingual_label
+
+    assert bilingual_label("語音信箱處理", "Voicemail", "zh-CN") == "语音信箱处理"  # Simplified script, not Traditional
+    assert bilingual_label("語音信箱處理", "Voicemail", "zh-TW") == "語音信箱處理"
+    assert bilingual_label("語音信箱處理", "Voicemail", "en") == "Voicemail"
+    assert bilingual_label("語音信箱處理", "", "en") == "語音信箱處理"  # no English written: the Chinese, not blank
+
+
+def test_outage_form_categories_in_simplified_for_zh_cn(client: Any, make: Any, db: Any) -> None:
+    from kefu.tickets.taxonomy import install_default_categories
+    from tests.web.test_admin_pages import _login
+
+    brand = make.brand()
+    install_default_categories(db, brand.id, None)
+    db.commit()
+    _login(client, make.agent("admin", [brand]))
+    page = client.get("/console/notices", params={"lang": "zh-CN"})
+    assert page.status_code == 200
+    assert "监管部门来函" in page.text and "政府機關來函" not in page.text  # written for mainland readers (cat_*)

@@ -29,6 +29,7 @@ from kefu.channels import downloads, media, outbox
 from kefu.channels.email import compose
 from kefu.conversations import inbox as inbox_views
 from kefu.conversations import service as conv_service
+from kefu.core.chinese import convert
 from kefu.core.db import utcnow
 from kefu.core.errors import Forbidden, InvalidInput, NotFound, ProblemError, TooManyRequests, Unauthorized
 from kefu.customers import service as customer_service
@@ -172,6 +173,19 @@ def demo_shop(request: Request, db: DB, settings: SettingsDep, brand: str = "dem
     )
     return render(request, None, "demo_shop.html", brand=row, inbox=inbox, widget_origin=origin)
 
+
+def bilingual_label(label_zh: str | None, label_en: str | None, locale: str) -> str:
+    """A label stored as Chinese + English (criteria, custom fields, survey dimensions) for a reader of `locale`.
+
+    zh-CN readers get the stored (Traditional) wording in Simplified script; an empty English label falls back.
+    """
+    if locale == "en" and label_en:
+        return label_en
+    zh = label_zh or label_en or ""
+    return convert(zh, "tw2sp") if locale == "zh-CN" else zh
+
+
+templates.env.globals["zh_en"] = bilingual_label
 
 _NEXT_ALLOWED = re.compile(r"^/(console|admin|ops)(/[A-Za-z0-9._~%/+-]*)?(\?[A-Za-z0-9._~%&=+,:-]*)?$")
 
