@@ -92,3 +92,11 @@ def test_outage_form_categories_in_simplified_for_zh_cn(client: Any, make: Any, 
     page = client.get("/console/notices", params={"lang": "zh-CN"})
     assert page.status_code == 200
     assert "监管部门来函" in page.text and "政府機關來函" not in page.text  # written for mainland readers (cat_*)
+
+
+@pytest.mark.parametrize(("lang", "title"), [("zh-TW", "連結無效"), ("zh-CN", "链接无效"), ("en", "Link not valid")])
+def test_bad_verification_link_is_a_page_in_the_visitor_language(client: Any, lang: str, title: str) -> None:
+    r = client.get("/api/v1/widget/verify", params={"token": "forged", "lang": lang})
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("text/html")
+    assert title in r.text and "content-security-policy" in r.headers

@@ -137,11 +137,17 @@ def open_session(body: SessionIn, db: DB) -> SessionOut:
 
 
 @router.get("/verify", include_in_schema=False)
-def verify_claim(db: DB, token: str = "") -> Response:
-    """The link mailed to a claimed address: proves it, then the visitor joins that customer."""
-    confirm_claim(db, token)  # an invalid or expired link is a 400 problem
-    text = "驗證完成，您可以關閉此頁面。/ 验证完成，您可以关闭此页面。/ Verified: you can close this page."
-    return Response(text, media_type="text/plain; charset=utf-8")
+def verify_claim(request: Request, db: DB, token: str = "", lang: str | None = None) -> Response:
+    """The link mailed to a claimed address: proves it, then the visitor joins that customer (a page, not JSON)."""
+    from kefu.web.pages import render
+
+    try:
+        customer = confirm_claim(db, token)
+    except InvalidInput:
+        return render(request, None, "claim_verified.html", status=422, ok=False)
+    brand = db.get(Brand, customer.brand_id)
+    fallback = lang if lang in LOCALES else (customer.locale or (brand.default_locale if brand else None))
+    return render(request, None, "claim_verified.html", ok=True, page_locale=fallback)
 
 
 class VisitorMessage(BaseModel):
