@@ -127,7 +127,7 @@ def test_portal_booking_page_and_console_queue_show_brand_local_times(
     home = client.get(f"/portal/{brand.slug}?lang=zh-TW")
     assert home.status_code == 200 and f"/portal/{brand.slug}/callback" in home.text
     page = client.get(f"/portal/{brand.slug}/callback?lang=zh-TW")
-    assert page.status_code == 200 and "預約回電" in page.text and "Asia/Taipei" in page.text
+    assert page.status_code == 200 and "預約回電" in page.text and "台灣時間（UTC+8）" in page.text
     assert 'class="hc-top"' in page.text  # the help centre's own header, not the agent console's
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert csrf is not None
@@ -136,7 +136,7 @@ def test_portal_booking_page_and_console_queue_show_brand_local_times(
     assert first is not None and first.group(2) == local
     form = {"csrf_token": csrf.group(1), "slot": first.group(1), "phone": "0912345678", "name": "王先生"}
     booked = client.post(f"/portal/{brand.slug}/callback", data=form)
-    assert booked.status_code == 200 and local in booked.text and "(Asia/Taipei)" in booked.text
+    assert booked.status_code == 200 and local in booked.text and "台灣時間（UTC+8）" in booked.text
     assert 'class="hc-top"' in booked.text
     twice = client.post(f"/portal/{brand.slug}/callback", data={**form, "phone": "0922333444"})
     assert twice.status_code in (200, 409)  # capacity 2 by default: the second fits, a third would not

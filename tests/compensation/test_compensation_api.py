@@ -72,6 +72,7 @@ def test_breached_sla_target_proposes_twice_the_overrun_once(client: Any, make: 
     _target(db, open_case, "first_response", due, due + timedelta(minutes=61))
     (hours,) = propose_for_sla_breaches(db)
     assert (hours.basis_minutes, hours.amount, hours.unit) == (61, 3, "hours")  # 122 min → 3 h
+    assert hours.note == "首次回覆"  # the target's name in the brand's language, not its internal key
 
 
 def test_outage_notice_proposes_its_length_for_each_affected_customer(

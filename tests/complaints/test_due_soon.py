@@ -88,5 +88,5 @@ def test_regulator_and_complaint_deadlines_warn_at_lead_times_once_and_show_in_t
     page = client.get("/console/deadlines")
     assert page.status_code == 200, page.text
     assert "主管機關來函" in page.text and f"/console/tickets/{r13.json()['ticket_id']}" in page.text
-    assert "(Asia/Taipei)" in page.text
+    assert "台灣時間（UTC+8）" in page.text
     assert " 分鐘</td>" not in page.text and 'class="list"' in page.text  # time left as 2天23小時, not 4299 分鐘

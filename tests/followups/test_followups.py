@@ -129,7 +129,7 @@ def test_resolved_cases_get_follow_ups_per_rule_agents_record_outcomes_and_repor
     client.headers.pop("Authorization", None)
     hdr = _login(client, agent)
     page = client.get("/console/follow-ups?status=done")
-    assert page.status_code == 200 and "電話無人接聽" in page.text and "(Asia/Taipei)" in page.text
+    assert page.status_code == 200 and "電話無人接聽" in page.text and "台灣時間（UTC+8）" in page.text
     case4 = case(priority="urgent")
     assert client.patch(f"/api/v1/tickets/{case4['id']}", json={"status": "resolved"}, headers=h).is_success
     service.plan(db, clock())

@@ -122,7 +122,7 @@ def test_callback_reminder_goes_by_sms_gateway_and_cases_without_a_channel_get_a
     notices = db.scalars(select(CustomerNotice).where(CustomerNotice.brand_id == brand.id)).all()
     assert [(n.kind, n.route) for n in notices] == [("callback_reminder", "sms")]
     body = notices[0].body  # the time as Taiwan writes it (CLDR zh-Hant-TW), in the brand's zone
-    assert "3月9日" in body and "下午2:00" in body and "Asia/Taipei" in body and "0912345678" not in body
+    assert "3月9日" in body and "下午2:00" in body and "台灣時間" in body and "0912345678" not in body
 
     row = db.get(OutboxMessage, notices[0].outbox_id)
     assert row is not None and row.channel == "sms" and row.recipient == "0912345678"

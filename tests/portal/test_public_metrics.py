@@ -140,7 +140,9 @@ def test_published_figures_equal_the_analytics_service_and_small_samples_are_wit
         assert frt_text in page.text and res_label in page.text
         assert page.text.count('data-metric="csat_average"') == 3
         assert {"zh-TW": "樣本少於 10 件", "zh-CN": "样本少于 10 件", "en": "Fewer than 10 cases"}[lang] in page.text
-        assert "Asia/Taipei" in page.text
+        assert {"zh-TW": "台灣時間（UTC+8）", "zh-CN": "台湾时间（UTC+8）", "en": "Taiwan Time (UTC+8)"}[
+            lang
+        ] in page.text
         # Definitions from the metric registry, in the visitor's language.
         assert analytics_label(lang) in page.text
         # No personal data and nothing per agent.

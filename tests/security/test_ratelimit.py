@@ -88,8 +88,101 @@ def test_every_limiter_goes_through_the_helper() -> None:
         "channels/email/adapter.py",
         "channels/outbox.py",
         "channels/web_chat/service.py",
+        "core/ratelimit.py",  # RouteLimit counts request hits through the helper
         "security/reset.py",
         "tickets/progress.py",
     ]
     for path in users:
         assert "func.count(" not in (src / path).read_text(encoding="utf-8"), path
+
+
+# ---------------------------------------------------------------- public routes (kefu.core.ratelimit.RouteLimit)
+
+# Unauthenticated routes that change something but are limited without a RouteLimit dependency: each names what
+# limits it. Every other unauthenticated unsafe route must declare `throttled(...)`.
+LIMITED_OTHERWISE: dict[tuple[str, str], str] = {
+    ("POST", "/api/v1/auth/login"): "failed logins per account and address (auth.service)",
+    ("POST", "/login"): "failed logins per account and address (auth.service)",
+    ("POST", "/api/v1/auth/password-reset"): "reset requests per email and address (security.reset)",
+    ("POST", "/reset-password/request"): "reset requests per email and address (security.reset)",
+    ("POST", "/api/v1/auth/password-reset/confirm"): "a single-use random token (security.reset)",
+    ("POST", "/reset-password"): "a single-use random token (security.reset)",
+    ("POST", "/api/v1/public/tickets/progress"): "failed lookups per address and number (tickets.progress)",
+    ("POST", "/api/v1/public/tickets/confirm"): "failed lookups per address and number (tickets.progress)",
+    ("POST", "/portal/{slug}/track"): "failed lookups per address and number (tickets.progress)",
+    ("POST", "/api/v1/widget/messages"): "messages per visitor a minute (web_chat.service.VISITOR_MESSAGES)",
+    ("POST", "/api/v1/widget/attachments"): "files per conversation (web_chat.service.VISITOR_UPLOADS)",
+    ("POST", "/api/v1/widget/messages/{message_id}/feedback"): "one vote per bot answer (web_chat.service.vote)",
+    ("POST", "/api/v1/widget/flow"): "page reports per visitor a minute (care.flow)",
+    ("POST", "/api/v1/channels/api/{inbox_id}/messages"): "the inbox secret (api_channel)",
+    ("POST", "/api/v1/channels/line/{inbox_id}/webhook"): "X-Line-Signature (line)",
+    ("POST", "/api/v1/channels/messenger/{inbox_id}/webhook"): "X-Hub-Signature-256 (messenger)",
+    ("POST", "/api/v1/channels/phone/{inbox_id}/events"): "the gateway's signature (phone)",
+    ("POST", "/api/v1/surveys/csat/{token}"): "a signed survey token, one answer (surveys)",
+    ("POST", "/api/v1/surveys/campaign/{token}"): "a signed survey token, one answer (surveys)",
+    ("POST", "/survey/{token}"): "a signed survey token, one answer (surveys)",
+    ("POST", "/survey/c/{token}"): "a signed survey token, one answer (surveys)",
+}
+
+
+def _public_unsafe_routes(app: Any) -> list[tuple[str, Any]]:
+    """(method, route) of every route that changes something and needs neither a token nor an agent's session."""
+    from kefu.auth.deps import current_principal
+    from kefu.web.pages import page_context
+    from tests.security.test_route_matrix import api_routes
+
+    out = []
+    for route in api_routes(list(app.routes)):
+        calls, stack = set(), list(route.dependant.dependencies)
+        while stack:
+            dep = stack.pop()
+            calls.add(dep.call)
+            stack.extend(dep.dependencies)
+        if current_principal in calls or page_context in calls:
+            continue
+        out += [(m, route) for m in sorted(route.methods - {"GET", "HEAD", "OPTIONS"})]
+    return out
+
+
+def _throttle_of(route: Any) -> Any:
+    from kefu.auth.deps import THROTTLE
+
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dep = stack.pop()
+        if hasattr(dep.call, THROTTLE):
+            return getattr(dep.call, THROTTLE)
+        stack.extend(dep.dependencies)
+    return None
+
+
+def test_every_public_unsafe_route_is_rate_limited(app: Any) -> None:
+    """Each unauthenticated POST/PUT/PATCH/DELETE route declares a RouteLimit or is listed with what limits it."""
+    routes = _public_unsafe_routes(app)
+    assert len(routes) > 20
+    missing = [f"{m} {r.path}" for m, r in routes if _throttle_of(r) is None and (m, r.path) not in LIMITED_OTHERWISE]
+    assert not missing, "declare dependencies=[Depends(throttled(...))] or list it here:\n" + "\n".join(missing)
+    known = {(m, r.path) for m, r in routes}
+    assert not [k for k in LIMITED_OTHERWISE if k not in known], "stale LIMITED_OTHERWISE entries"
+    from kefu.core.ratelimit import HIT_RETENTION
+
+    for _, r in routes:
+        limit = _throttle_of(r)
+        if limit is not None:
+            assert limit.window < HIT_RETENTION and limit.per_ip > 0, r.path
+
+
+def test_route_limit_window_and_pruning(db: Session) -> None:
+    from kefu.core.models import RequestHit
+    from kefu.core.ratelimit import HIT_RETENTION, RouteLimit, prune_hits
+
+    limit = RouteLimit("test", per_ip=2, window=timedelta(minutes=1))
+    start = utcnow()
+    limit.hit(db, "10.0.0.1", now=start)
+    limit.hit(db, "10.0.0.1", now=start)
+    with pytest.raises(TooManyRequests):
+        limit.hit(db, "10.0.0.1", now=start)
+    limit.hit(db, "10.0.0.2", now=start)  # another address has its own budget
+    limit.hit(db, "10.0.0.1", now=start + timedelta(minutes=1, seconds=1))  # the window slid
+    assert prune_hits(db, now=start + HIT_RETENTION + timedelta(minutes=1)) == 3
+    assert db.query(RequestHit).filter(RequestHit.bucket == "test").count() == 1

@@ -356,7 +356,7 @@ def test_conversation_inbox_and_profile_show_brand_local_time(client: Any, db: A
     for page in pages:
         text = re.sub(r'datetime="[^"]*"', "", page)  # machine-readable UTC stays in the attribute
         assert "上午9:05" in text and "1:05" not in text  # zh-TW as CLDR writes it, in the brand's zone
-    assert "Asia/Taipei" in pages[0]
+    assert "台灣時間（UTC+8）" in pages[0]
 
 
 def test_no_template_formats_a_time_without_the_brand_zone() -> None:

@@ -90,8 +90,10 @@ def columns(
     return Markup("".join(parts))  # noqa: S704 - every interpolated string above is escaped
 
 
-def gauge(value: float | None, title: str, *, target: float | None = None, width: int = 160) -> Markup:
-    """A half-ring showing a 0–1 rate with an optional target tick."""
+def gauge(
+    value: float | None, title: str, *, target: float | None = None, target_title: str = "", width: int = 160
+) -> Markup:
+    """A half-ring showing a 0–1 rate with an optional target tick (`target_title`: its tooltip, page locale)."""
     import math
 
     r, cx, cy = 60, width / 2, 72
@@ -118,7 +120,9 @@ def gauge(value: float | None, title: str, *, target: float | None = None, width
         )
     if target is not None:
         tx, ty = point(min(1.0, max(0.0, target)))
-        parts.append(f'<circle cx="{tx:.1f}" cy="{ty:.1f}" r="4" fill="#16794c"><title>target</title></circle>')
+        parts.append(
+            f'<circle cx="{tx:.1f}" cy="{ty:.1f}" r="4" fill="#16794c"><title>{escape(target_title)}</title></circle>'
+        )
     parts.append(
         f'<text x="{cx}" y="{cy - 4}" text-anchor="middle" font-size="18" font-weight="700" fill="#1d2430">'
         f"{escape(label)}</text></svg>"

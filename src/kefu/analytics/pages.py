@@ -16,6 +16,7 @@ from kefu.analytics.metrics import METRICS, RESOLUTION_BUCKETS
 from kefu.auth.deps import DB
 from kefu.brands.service import get_brand, visible_brands
 from kefu.core.errors import Forbidden, InvalidInput
+from kefu.core.l10n import format_ratio
 from kefu.web.forms import lenient_int
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
@@ -79,6 +80,10 @@ def dashboard(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
     every = max(1, len(daily) // 10)
     zh = loc != "en"
     bucket_labels = [reports.BUCKET_LABELS[k][0 if zh else 1] for k, _ in RESOLUTION_BUCKETS]
+
+    def goal(rate: float) -> str:
+        return str(ctx.t["an_gauge_target"]).format(value=format_ratio(rate, loc, 1))
+
     chart = {
         "daily": charts.columns(
             [(d0.strftime("%m/%d"), n) for d0, n in daily], ctx.t["an_daily_volume"], label_every=every
@@ -98,10 +103,12 @@ def dashboard(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
         "csat": charts.columns(
             [(f"{k}★", d["csat"]["distribution"][k]) for k in ("1", "2", "3", "4", "5")], ctx.t["an_csat_dist"]
         ),
-        "fcr": charts.gauge(d["fcr"]["rate"], METRICS["fcr"].label(loc), target=0.937),
+        "fcr": charts.gauge(d["fcr"]["rate"], METRICS["fcr"].label(loc), target=0.937, target_title=goal(0.937)),
         "sla": charts.gauge(d["sla_compliance"]["rate"], METRICS["sla_compliance"].label(loc)),
         "bot": charts.gauge(d["bot_containment"]["rate"], METRICS["bot_containment"].label(loc)),
-        "qa": charts.gauge(d["qa_correctness"]["rate"], METRICS["qa_correctness"].label(loc), target=0.994),
+        "qa": charts.gauge(
+            d["qa_correctness"]["rate"], METRICS["qa_correctness"].label(loc), target=0.994, target_title=goal(0.994)
+        ),
     }
     checks: list[dict[str, Any]] = []
     for b in brands:

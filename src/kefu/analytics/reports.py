@@ -18,7 +18,7 @@ from kefu.analytics.service import Filters
 from kefu.brands.models import Brand
 from kefu.core.catalog import gettext
 from kefu.core.db import utcnow
-from kefu.core.l10n import cldr_locale, format_day, format_number, format_ratio
+from kefu.core.l10n import cldr_locale, format_day, format_number, format_ratio, format_zone
 from kefu.privacy.pdf import render_pdf
 from kefu.security import csvsafe
 
@@ -376,7 +376,7 @@ def to_pdf(rep: Report) -> bytes:
         f"{'期間' if zh else 'Period'}: {rep.period_label}",
         f"{'品牌' if zh else 'Brands'}: {', '.join(rep.brands)}",
         f"{'產生時間' if zh else 'Generated'}: "
-        f"{rep.generated_at.astimezone(ZoneInfo(rep.tz)):%Y-%m-%d %H:%M} ({rep.tz})",
+        f"{rep.generated_at.astimezone(ZoneInfo(rep.tz)):%Y-%m-%d %H:%M} ({format_zone(rep.tz, rep.locale)})",
         "",
         "【" + ("關鍵指標" if zh else "Key figures") + "】",
     ]

@@ -16,6 +16,7 @@ from kefu.auth.permissions import Principal
 from kefu.core.config import Settings, get_settings
 from kefu.core.db import finish_session, get_database
 from kefu.core.errors import Forbidden, Unauthorized
+from kefu.core.ratelimit import RouteLimit
 from kefu.core.security import constant_eq, token_digest
 
 T = TypeVar("T")
@@ -81,6 +82,19 @@ SettingsDep = Annotated[Settings, Depends(settings_dep)]
 def client_ip(request: Request) -> str:
     """Peer address (a reverse proxy should be configured to pass the real one)."""
     return request.client.host if request.client else "unknown"
+
+
+THROTTLE = "__kefu_route_limit__"  # marks the dependency, so tests/security/test_ratelimit.py finds every throttle
+
+
+def throttled(limit: RouteLimit) -> Callable[[Request, Session], None]:
+    """A route dependency counting each request against `limit` per client address (429 + Retry-After when used)."""
+
+    def throttle(request: Request, db: DB) -> None:
+        limit.hit(db, client_ip(request))
+
+    setattr(throttle, THROTTLE, limit)
+    return throttle
 
 
 async def optional_principal(request: Request, db: DB, settings: SettingsDep) -> Principal | None:

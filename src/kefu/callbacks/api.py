@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Query
 
-from kefu.auth.deps import DB, require
+from kefu.auth.deps import DB, require, throttled
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
 from kefu.callbacks import service
@@ -94,7 +94,13 @@ def public_slots(slug: str, db: DB, mode: Literal["phone", "video"] = "phone", s
     )
 
 
-@router.post("/public/brands/{slug}/callbacks", response_model=PublicBookingOut, status_code=201, tags=["public"])
+@router.post(
+    "/public/brands/{slug}/callbacks",
+    response_model=PublicBookingOut,
+    status_code=201,
+    tags=["public"],
+    dependencies=[Depends(throttled(service.PUBLIC_BOOKINGS))],
+)
 def public_book(slug: str, body: PublicBookIn, db: DB) -> PublicBookingOut:
     """A customer books an offered slot (a call, or a video session with sign language); a case opens."""
     brand = brand_by_slug(db, slug)

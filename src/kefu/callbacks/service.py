@@ -36,9 +36,12 @@ from kefu.brands.models import Brand
 from kefu.brands.service import get_brand
 from kefu.callbacks.models import OUTCOMES, SOURCES, Callback
 from kefu.core.access import get_in_brand, ref_in_brand, scope_to_brands
+from kefu.core.catalog import gettext
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from kefu.core.events import publish
+from kefu.core.l10n import format_datetime, format_zone
+from kefu.core.ratelimit import RouteLimit
 from kefu.customers.accessibility import DeclareNeeds, declare, needs_of, phone_refused
 from kefu.customers.models import Customer
 from kefu.customers.service import find_or_create_by_identity
@@ -59,6 +62,8 @@ DEFAULTS: dict[str, Any] = {
     "calendar": "business",
 }
 OPEN = ("booked", "due")
+# Public booking (portal form and API) opens a ticket and puts a call on an agent's list: a few per address.
+PUBLIC_BOOKINGS = RouteLimit("callback", per_ip=10, window=timedelta(minutes=10))
 
 
 def settings_of(brand: Brand) -> dict[str, Any]:
@@ -320,7 +325,7 @@ def book(
         ticket = create_ticket(
             session,
             brand_id=brand_id,
-            subject=_subject(mode, topic),
+            subject=_subject(brand.default_locale, mode, topic),
             description=topic,
             actor=actor,
             customer_id=customer_id,
@@ -348,16 +353,18 @@ def book(
     )
     session.add(cb)
     session.flush()
-    local = scheduled_at.astimezone(ZoneInfo(brand.timezone or "Asia/Taipei")).strftime("%Y-%m-%d %H:%M")
+    locale = brand.default_locale
+    when = format_datetime(scheduled_at, locale, brand.timezone, "long")
+    zone_name = format_zone(brand.timezone, locale, scheduled_at)
     link = template.replace("{token}", cb.video_token) if template and cb.video_token else None
     # The public update carries the room link: the customer finds it on the portal's progress page.
     add_activity(
         session,
         ticket,
         "callback_booked",
-        body=f"預約視訊客服 Video session {local} ({brand.timezone}) {link}"
+        body=gettext("callback_booked_video", locale).format(when=when, zone=zone_name, link=link)
         if link
-        else f"預約回電 {local} ({brand.timezone})",
+        else gettext("callback_booked_phone", locale).format(when=when, zone=zone_name),
         public=True,
         data={"callback_id": cb.id, "scheduled_at": scheduled_at.isoformat(), "source": source, "mode": mode},
         at=now,
@@ -377,10 +384,10 @@ def book(
     return cb
 
 
-def _subject(mode: str, topic: str) -> str:
-    if mode == "video":
-        return f"視訊客服 / Video session: {topic[:80]}" if topic else "視訊客服 / Video session request"
-    return f"預約回電 / Call-back: {topic[:80]}" if topic else "預約回電 / Call-back request"
+def _subject(locale: str, mode: str, topic: str) -> str:
+    """The ticket's subject, written once in the brand's language (kefu.brands.texts explains why)."""
+    kind = "video" if mode == "video" else "callback"
+    return gettext(f"subj_{kind}_topic", locale).format(topic=topic[:80]) if topic else gettext(f"subj_{kind}", locale)
 
 
 def _least_busy(session: Session, agent_ids: list[int]) -> int:

@@ -32,6 +32,7 @@ from kefu.core.errors import Conflict, InvalidInput
 from kefu.core.pagination import keyset_page
 from kefu.customers.models import Customer
 from kefu.notices.models import CustomerNotice, NoticeBroadcast
+from kefu.sla.labels import target_name
 from kefu.sla.models import TicketSlaTarget
 from kefu.tickets.models import Ticket
 
@@ -174,7 +175,7 @@ def propose_for_sla_breaches(session: Session, *, limit: int = 500) -> list[Comp
                 actor=None,
                 ticket_id=target.ticket_id,
                 source_key=f"sla:{target.ticket_id}:{target.key}",
-                note=target.label or target.kind,
+                note=target_name(target.kind, target.key, brand.default_locale),  # stored: the brand's language
             )
         )
     return out

@@ -17,10 +17,10 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_skeleton, format_time
+from babel.dates import format_skeleton, format_time, get_timezone_location
 from babel.numbers import format_decimal, format_percent
 
-from kefu.core.catalog import CLDR_LOCALES, DEFAULT_LOCALE
+from kefu.core.catalog import CLDR_LOCALES, DEFAULT_LOCALE, gettext
 
 DEFAULT_ZONE = "Asia/Taipei"
 Style = Literal["datetime", "short", "long", "date", "time"]
@@ -40,6 +40,29 @@ def zone(tz: ZoneInfo | str | None) -> ZoneInfo:
     if isinstance(tz, ZoneInfo):
         return tz
     return ZoneInfo(tz or DEFAULT_ZONE)
+
+
+_UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "GMT", "Etc/GMT", "Universal", "Zulu", "Etc/Zulu"})
+
+
+def format_zone(tz: ZoneInfo | str | None, locale: str, at: datetime | None = None) -> str:
+    """A timezone as its readers say it, with the UTC offset at `at` (now): 台灣時間 (UTC+8), Taiwan Time (UTC+8).
+
+    Never the IANA id ("Asia/Taipei") alone; an unknown id is shown as given.
+    """
+    try:
+        z = zone(tz)
+    except (ValueError, KeyError):
+        return str(tz)
+    offset = (at or datetime.now(UTC)).astimezone(z).utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    hours, rest = divmod(abs(minutes), 60)
+    sign = "+" if minutes >= 0 else "-"
+    utc = "UTC" if minutes == 0 else f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+    if z.key in _UTC_NAMES:
+        return gettext("tz_utc", locale)
+    name = get_timezone_location(z, locale=cldr_locale(locale))
+    return gettext("tz_with_offset", locale).format(name=name, offset=utc)
 
 
 def format_datetime(

@@ -1,4 +1,5 @@
-"""Core tables: scheduler leases (leader election on SQLite and PostgreSQL alike), durable jobs, config versions."""
+"""Core tables: scheduler leases (leader election on SQLite and PostgreSQL alike), durable jobs, config versions,
+request hits (rate limits of public routes that keep no other row)."""
 
 from __future__ import annotations
 
@@ -64,3 +65,15 @@ class ConfigVersion(Base):
 
     brand_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     version: Mapped[int] = mapped_column(BigInteger)
+
+
+class RequestHit(Base):
+    """One request from a client address to a throttled public route (kefu.core.ratelimit.RouteLimit counts them)."""
+
+    __tablename__ = "request_hits"
+    __table_args__ = (Index("ix_request_hits_bucket_key_at", "bucket", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -4,6 +4,8 @@ Every limit in kefu is "at most N rows of this kind, matching this key, within t
 account and per IP, password-reset requests per email and per IP, failed ticket-progress lookups per IP and per
 ticket number, automatic mails per recipient. The rows are the audit trail the feature keeps anyway (login
 attempts, reset requests, outbox rows); this module only counts them, all budgets of one check in one query.
+A public route that keeps no row of its own (opening a widget session, the leave-a-message form) is throttled per
+client address by a `RouteLimit`, which writes one `request_hits` row per request and counts those.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, or_, select
+from sqlalchemy import ColumnElement, case, delete, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from kefu.core.db import utcnow
 from kefu.core.errors import TooManyRequests
+from kefu.core.models import RequestHit
 
 
 @dataclass(frozen=True)
@@ -53,3 +56,33 @@ class WindowLimit:
         """Raise TooManyRequests (429, with `retry_after` seconds) when any budget is used up."""
         if self.exhausted(session, budgets, now=now):
             raise TooManyRequests(detail, retry_after=int(self.window.total_seconds()))
+
+
+# Hits older than this are deleted by the sweep; every RouteLimit window must be shorter.
+HIT_RETENTION = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class RouteLimit:
+    """At most `per_ip` requests from one client address to the routes sharing `bucket`, per `window`."""
+
+    bucket: str
+    per_ip: int
+    window: timedelta
+    detail: str = "Too many requests; please wait a moment."
+
+    def hit(self, session: Session, ip: str, *, now: datetime | None = None) -> None:
+        """Count this request (429 with Retry-After once the address has used its budget)."""
+        now = now or utcnow()
+        key = ip[:64]
+        limit = WindowLimit(RequestHit.at, self.window, (RequestHit.bucket == self.bucket,))
+        limit.enforce(session, [Budget(RequestHit.key == key, self.per_ip)], self.detail, now=now)
+        session.add(RequestHit(bucket=self.bucket, key=key, at=now))
+        session.flush()
+
+
+def prune_hits(session: Session, *, now: datetime | None = None) -> int:
+    """Delete request hits older than HIT_RETENTION; the number deleted."""
+    since = (now or utcnow()) - HIT_RETENTION
+    result = session.execute(delete(RequestHit).where(RequestHit.at < since))
+    return int(getattr(result, "rowcount", 0) or 0)

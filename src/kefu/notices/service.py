@@ -33,7 +33,7 @@ from kefu.conversations.service import add_message
 from kefu.core import catalog
 from kefu.core.db import utcnow
 from kefu.core.errors import InvalidInput
-from kefu.core.l10n import format_datetime
+from kefu.core.l10n import format_datetime, format_zone
 from kefu.customers.models import Customer
 from kefu.notices.models import CustomerNotice, NoticeBroadcast
 from kefu.surveys.consent import consents_to_outreach
@@ -353,7 +353,12 @@ def remind_callbacks(session: Session, now: datetime | None = None) -> int:
         locale = _locale(customer, brand)
         local = format_datetime(cb.scheduled_at, locale, zone, "short")
         masked = f"***{cb.phone[-3:]}" if len(cb.phone) > 3 else cb.phone
-        values: dict[str, Any] = {"local": local, "zone": zone, "phone": masked, "number": ticket.number}
+        values: dict[str, Any] = {
+            "local": local,
+            "zone": format_zone(zone, locale, cb.scheduled_at),
+            "phone": masked,
+            "number": ticket.number,
+        }
         text = text_for("callback_reminder", locale, **values)
         link = video_url(brand, cb)
         if link:  # a video session: nobody phones; the reminder carries the room link

@@ -6,20 +6,20 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
-from kefu.auth.deps import DB
+from kefu.auth.deps import DB, throttled
 from kefu.brands import service as brand_service
 from kefu.brands import theme as brand_theme
 from kefu.brands.models import Brand, Inbox
-from kefu.callbacks.service import VideoRequest, video_template, video_url
+from kefu.callbacks.service import PUBLIC_BOOKINGS, VideoRequest, video_template, video_url
 from kefu.callbacks.service import book as cb_book
 from kefu.callbacks.service import slots as cb_slots
 from kefu.callbacks.service import ticket_number as cb_ticket_number
-from kefu.channels.board.service import submit
+from kefu.channels.board.service import SUBMISSIONS, submit
 from kefu.channels.storage import describe, store
 from kefu.conversations import service as conv_service
 from kefu.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests
@@ -263,7 +263,7 @@ def portal_faq(request: Request, slug: str, faq_id: int, db: DB) -> HTMLResponse
     return _with_csrf(request, resp, token)
 
 
-@router.post("/{slug}/vote", response_model=None)
+@router.post("/{slug}/vote", response_model=None, dependencies=[Depends(throttled(service.VOTES))])
 async def portal_vote(request: Request, slug: str, db: DB) -> HTMLResponse | RedirectResponse:
     """Count a helpful / not-helpful vote once per browser and go back to the page."""
     brand = _brand(db, slug)
@@ -347,7 +347,7 @@ def new_ticket_form(request: Request, slug: str, db: DB) -> HTMLResponse:
     return _with_csrf(request, resp, token)
 
 
-@router.post("/{slug}/new", response_class=HTMLResponse)
+@router.post("/{slug}/new", response_class=HTMLResponse, dependencies=[Depends(throttled(SUBMISSIONS))])
 async def submit_ticket(request: Request, slug: str, db: DB) -> HTMLResponse:
     """Create the customer's conversation and ticket; files are checked for type and size before anything is stored."""
     brand = service.brand_by_slug(db, slug)
@@ -521,7 +521,7 @@ def callback_form(request: Request, slug: str, db: DB, mode: str = "phone", sign
     return _with_csrf(request, resp, token)
 
 
-@router.post("/{slug}/callback", response_class=HTMLResponse)
+@router.post("/{slug}/callback", response_class=HTMLResponse, dependencies=[Depends(throttled(PUBLIC_BOOKINGS))])
 async def callback_book(request: Request, slug: str, db: DB) -> HTMLResponse:
     """Book the chosen slot; a taken slot or a bad number shows the form again with the reason."""
     brand = service.brand_by_slug(db, slug)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from markupsafe import Markup
 from sqlalchemy import ColumnElement, func, or_, select, update
@@ -13,6 +14,7 @@ from kefu.core import like
 from kefu.core.access import ref_in_brand
 from kefu.core.chinese import convert
 from kefu.core.errors import InvalidInput, NotFound
+from kefu.core.ratelimit import RouteLimit
 from kefu.knowledge.models import Article, FaqEntry
 from kefu.knowledge.render import for_channel
 
@@ -20,6 +22,8 @@ MB = 1024 * 1024
 VIDEO_MAX_MB = 50  # the ceiling a brand may set (the portal route's body limit in kefu.security.asgi follows it)
 VIDEO_DEFAULT_MB = 50
 UPLOAD_TOTAL_BYTES = 60 * MB  # all files of one portal submission together
+# Helpful votes are kept once per browser by a cookie; a script clearing it is stopped per address.
+VOTES = RouteLimit("portal_vote", per_ip=30, window=timedelta(minutes=10))
 
 
 def video_limit_bytes(brand: Brand) -> int:

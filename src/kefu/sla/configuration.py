@@ -15,11 +15,13 @@ from kefu.audit.service import record
 from kefu.auth.models import Team
 from kefu.auth.permissions import Principal
 from kefu.brands.service import get_brand
+from kefu.brands.texts import brand_locale
 from kefu.core import configcache
 from kefu.core.access import get_in_brand, ref_in_brand
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict
 from kefu.sla.calendar import DEFAULT_CALENDAR_CONFIGS, BusinessCalendar, CalendarConfig
+from kefu.sla.labels import seed_description
 from kefu.sla.models import (
     EscalationContact,
     SlaCalendar,
@@ -272,9 +274,13 @@ def install_defaults(session: Session, brand_id: int, actor: Principal | None) -
             save_calendar(session, brand_id=brand_id, config=cfg, actor=actor)
             added["calendars"] += 1
     have_names = set(session.scalars(select(SlaPolicyRecord.name).where(SlaPolicyRecord.brand_id == brand_id)))
+    locale = brand_locale(session, brand_id)
     for i, policy in enumerate(DEFAULT_POLICIES):
         if policy.name not in have_names:
-            create_policy(session, brand_id=brand_id, policy=policy, actor=actor, position=(i + 1) * 10)
+            # The description is the admin's to edit: written once, in the brand's language (kefu.brands.texts).
+            text = seed_description(policy.name, locale) or policy.description
+            seed = policy.model_copy(update={"description": text})
+            create_policy(session, brand_id=brand_id, policy=seed, actor=actor, position=(i + 1) * 10)
             added["policies"] += 1
     return added
 

@@ -402,8 +402,8 @@ SERVICE_TIERS: dict[str, str] = {
 }
 DEFAULT_SERVICE_TIER = "standard"
 
-_STATUS_UPDATES = Target(kind="next_update", amount=30, unit="minutes", label="status update every 30 min")
-_CSAT = Target(kind="csat_survey", amount=48, unit="hours", label="CSAT survey within 48 h of resolution")
+_STATUS_UPDATES = Target(kind="next_update", amount=30, unit="minutes")
+_CSAT = Target(kind="csat_survey", amount=48, unit="hours")
 
 # 賬號安全事件處置 (003 §3.2): each step of the ladder is a milestone recorded by kefu.account_security; wall-clock
 # minutes from the report, like the account-anomaly first response.
@@ -456,7 +456,7 @@ DEFAULT_POLICIES: tuple[SlaPolicy, ...] = (
         team="content_review",
         targets=[
             Target(kind="first_response", amount=2, unit="business_hours"),
-            Target(kind="resolution", amount=8, unit="business_hours", label="dispute closure"),
+            Target(kind="resolution", amount=8, unit="business_hours"),
             _CSAT,
         ],
         warn_before_percent=20,
@@ -490,8 +490,8 @@ DEFAULT_POLICIES: tuple[SlaPolicy, ...] = (
         sets_priority="medium",
         team="content_review",
         targets=[
-            Target(kind="first_response", amount=1, unit="business_days", label="acknowledgement"),
-            Target(kind="resolution", amount=5, unit="business_days", label="written reply"),
+            Target(kind="first_response", amount=1, unit="business_days"),
+            Target(kind="resolution", amount=5, unit="business_days"),
             _CSAT,
         ],
         warn_before_percent=20,
@@ -510,7 +510,7 @@ DEFAULT_POLICIES: tuple[SlaPolicy, ...] = (
         description="政府機關/消保官來函 → full reply within 15 calendar days",
         conditions={"category": "regulator_letter"},
         sets_priority="high",
-        targets=[Target(kind="resolution", amount=15, unit="calendar_days", label="full reply to regulator")],
+        targets=[Target(kind="resolution", amount=15, unit="calendar_days")],
         warn_before_minutes=3 * 24 * 60,
     ),
     SlaPolicy(
@@ -525,7 +525,7 @@ DEFAULT_POLICIES: tuple[SlaPolicy, ...] = (
         description="一般案件 → 1 個工作天內回覆 (default service tier)",
         conditions={"tier": "standard"},
         targets=[
-            Target(kind="first_response", amount=8, unit="business_hours", label="reply within 1 business day"),
+            Target(kind="first_response", amount=8, unit="business_hours"),
             _CSAT,
         ],
         warn_before_percent=20,

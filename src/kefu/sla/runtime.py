@@ -38,6 +38,7 @@ from kefu.sla.configuration import (
     normalize_priority,
     team_slugs,
 )
+from kefu.sla.labels import target_name
 from kefu.sla.models import (
     EscalationContact,
     Notification,
@@ -319,12 +320,14 @@ def _announce(
         "level": level,
         **(extra or {}),
     }
-    number, label = ticket.number, _label(d)
+    number = ticket.number
 
     def title(locale: str) -> str:
         who = gettext(f"esc_level_{level}", locale)
         return gettext(f"notif_{kind.replace('.', '_')}", locale).format(
-            number=number, target=label, level=level if who == f"esc_level_{level}" else who
+            number=number,
+            target=target_name(d.kind, d.key, locale),
+            level=level if who == f"esc_level_{level}" else who,
         )
 
     sent = build(

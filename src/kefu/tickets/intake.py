@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Inbox
+from kefu.brands.texts import brand_text
 from kefu.conversations.models import Conversation, Message
 from kefu.core.errors import InvalidInput
 from kefu.tickets.models import OPEN_STATUSES, Ticket, TicketLink
@@ -39,15 +40,8 @@ DEFAULT_CASE_POLICY: dict[str, str] = {
     "line": "handoff",
     "messenger": "handoff",
 }
-_SUBJECTS = {
-    "email": "電子郵件來信 / Email",
-    "phone": "電話來電 / Phone call",
-    "board": "留言 / Message board",
-    "line": "LINE 訊息 / LINE message",
-    "messenger": "Messenger 訊息 / Messenger message",
-    "web_chat": "線上客服 / Web chat",
-    "api": "客戶訊息 / Customer message",
-}
+# A case with nothing to name it by gets its channel's subject (catalog `subj_<channel>`), in the brand's language.
+_SUBJECT_CHANNELS = frozenset({"email", "phone", "board", "line", "messenger", "web_chat", "api"})
 
 
 def check_policy(value: object) -> str:
@@ -76,11 +70,14 @@ def is_inbound(message: Message) -> bool:
     return message.content_type == "call" and isinstance(call, dict) and call.get("direction") == "inbound"
 
 
-def _subject(conv: Conversation, message: Message) -> str:
+def _subject(session: Session, conv: Conversation, message: Message) -> str:
     first_line = next((line.strip() for line in (message.body or "").splitlines() if line.strip()), "")
     if message.content_type == "call":
         first_line = ""  # the call summary line ("📞 來電 3:05 · …") says nothing about the matter
-    return (conv.subject or first_line[:120] or _SUBJECTS.get(conv.channel, _SUBJECTS["api"]))[:200]
+    if conv.subject or first_line:
+        return (conv.subject or first_line[:120])[:200]
+    channel = conv.channel if conv.channel in _SUBJECT_CHANNELS else "api"
+    return brand_text(session, conv.brand_id, f"subj_{channel}")[:200]
 
 
 def _live(session: Session, ticket_id: int | None) -> Ticket | None:
@@ -173,7 +170,7 @@ def _open(
     ticket = create_ticket(
         session,
         brand_id=conv.brand_id,
-        subject=_subject(conv, message),
+        subject=_subject(session, conv, message),
         actor=actor,
         description=message.body or "",
         customer_id=conv.customer_id,

@@ -15,7 +15,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 
 from kefu.core.catalog import DEFAULT_LOCALE
-from kefu.core.l10n import DEFAULT_ZONE, Style, format_datetime, format_day, format_number, format_ratio
+from kefu.core.l10n import DEFAULT_ZONE, Style, format_datetime, format_day, format_number, format_ratio, format_zone
 
 
 def _locale(ctx: Context) -> str:
@@ -60,6 +60,12 @@ def percent_filter(ctx: Context, value: float | Decimal | None, decimals: int = 
     return format_ratio(value, _locale(ctx), decimals)
 
 
+@pass_context
+def zone_filter(ctx: Context, value: int | str | ZoneInfo | None = None) -> str:
+    """{{ brand.timezone|zone }} → 台灣時間（UTC+8）: a zone as the page's readers name it, never the IANA id."""
+    return format_zone(_zone(ctx, value), _locale(ctx))
+
+
 def filters() -> dict[str, Any]:
     """The locale-aware Jinja filters, by name (a page module adds them to its own environment)."""
     return {
@@ -67,4 +73,5 @@ def filters() -> dict[str, Any]:
         "date": date_filter,
         "number": number_filter,
         "percent": percent_filter,
+        "zone": zone_filter,
     }

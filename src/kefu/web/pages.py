@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,6 +29,7 @@ from kefu.channels import downloads, media, outbox
 from kefu.channels.email import compose
 from kefu.conversations import inbox as inbox_views
 from kefu.conversations import service as conv_service
+from kefu.core.chinese import convert
 from kefu.core.db import utcnow
 from kefu.core.errors import Forbidden, InvalidInput, NotFound, ProblemError, TooManyRequests, Unauthorized
 from kefu.customers import service as customer_service
@@ -37,6 +39,7 @@ from kefu.macros import service as macros
 from kefu.privacy.masking import PiiView, can_reveal
 from kefu.security import reset as reset_service
 from kefu.security.asgi import POLICY_KEY, STRICT_CSP, use_policy
+from kefu.sla import labels as sla_labels
 from kefu.tickets import listing
 from kefu.tickets import service as ticket_service
 from kefu.tickets.commands import AssignTicket, ChangeTicketStatus, build
@@ -65,6 +68,8 @@ templates.env.filters["in_tz"] = _in_tz
 templates.env.globals["attach_limits"] = media.limits_for  # the composer states what the channel carries
 templates.env.filters.update(formatting.filters())
 templates.env.globals["category_label"] = ticket_service.category_label
+templates.env.globals["sla_target"] = sla_labels.target_text  # SLA targets named in the page's locale
+templates.env.globals["sla_snapshot"] = sla_labels.snapshot_targets
 templates.env.globals["brand_theme"] = brand_theme.theme_of  # help-centre layout: logo, favicon, brand.css version
 VIEWS = ("mine", "team", "unassigned", "sla", "vip", "complaints", "all", "closed")
 TICKET_VIEWS = ("sla", "complaints")
@@ -169,10 +174,32 @@ def demo_shop(request: Request, db: DB, settings: SettingsDep, brand: str = "dem
     return render(request, None, "demo_shop.html", brand=row, inbox=inbox, widget_origin=origin)
 
 
+def bilingual_label(label_zh: str | None, label_en: str | None, locale: str) -> str:
+    """A label stored as Chinese + English (criteria, custom fields, survey dimensions) for a reader of `locale`.
+
+    zh-CN readers get the stored (Traditional) wording in Simplified script; an empty English label falls back.
+    """
+    if locale == "en" and label_en:
+        return label_en
+    zh = label_zh or label_en or ""
+    return convert(zh, "tw2sp") if locale == "zh-CN" else zh
+
+
+templates.env.globals["zh_en"] = bilingual_label
+
+_NEXT_ALLOWED = re.compile(r"^/(console|admin|ops)(/[A-Za-z0-9._~%/+-]*)?(\?[A-Za-z0-9._~%&=+,:-]*)?$")
+
+
+def safe_next(value: str | None) -> str | None:
+    """Where to go after signing in: only a page of this site (console, admin, ops), never another origin."""
+    # A relative path only: "//evil.example", "/\\evil.example", "https://…" and control characters do not match.
+    return value if value and len(value) <= 1000 and _NEXT_ALLOWED.match(value) else None
+
+
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request) -> HTMLResponse:
-    """Sign-in page."""
-    return render(request, None, "login.html", error=None, email="")
+def login_form(request: Request, next: Annotated[str | None, Query(max_length=1000)] = None) -> HTMLResponse:
+    """Sign-in page (`next`: the console page the agent was sent here from)."""
+    return render(request, None, "login.html", error=None, email="", next_url=safe_next(next))
 
 
 def _same_origin(request: Request) -> bool:
@@ -189,8 +216,9 @@ def login_submit(
     settings: SettingsDep,
     email: Annotated[str, Form(max_length=320)],
     password: Annotated[str, Form(max_length=512)],
+    next: Annotated[str | None, Form(max_length=1000)] = None,
 ) -> Response:
-    """Check credentials, set the session cookie, go to the console."""
+    """Check credentials, set the session cookie, go back to the page that asked for a sign-in (else the console)."""
     if not _same_origin(request):
         raise Forbidden("Cross-site login refused.")
     try:
@@ -205,8 +233,8 @@ def login_submit(
     except (Unauthorized, TooManyRequests) as exc:
         db.commit()  # keep the failed attempt for the rate limit
         key = "login_locked" if isinstance(exc, TooManyRequests) else "login_failed"
-        return render(request, None, "login.html", status=exc.status, error=key, email=email)
-    response = RedirectResponse("/console", status_code=303)
+        return render(request, None, "login.html", status=exc.status, error=key, email=email, next_url=safe_next(next))
+    response = RedirectResponse(safe_next(next) or "/console", status_code=303)
     set_session_cookie(response, settings, result.token)
     return response
 

@@ -6,13 +6,13 @@ import html
 import uuid
 from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from kefu.auth.deps import DB
-from kefu.channels.board.service import submit
+from kefu.auth.deps import DB, throttled
+from kefu.channels.board.service import SUBMISSIONS, submit
 from kefu.channels.service import get_inbox
 from kefu.core.errors import InvalidInput
 from kefu.security.asgi import csp_nonce
@@ -71,7 +71,7 @@ def board_page(inbox_id: int, request: Request, db: DB) -> HTMLResponse:
     return HTMLResponse(body)
 
 
-@router.post("/{inbox_id}", status_code=201, response_model=None)
+@router.post("/{inbox_id}", status_code=201, response_model=None, dependencies=[Depends(throttled(SUBMISSIONS))])
 async def board_submit(inbox_id: int, request: Request, db: DB) -> JSONResponse | HTMLResponse:
     """Create a conversation and a ticket from a board post (HTML form → thank-you page; JSON → JSON)."""
     is_form = request.headers.get("content-type", "").startswith(("application/x-www-form-urlencoded", "multipart/"))

@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kefu.brands.models import Inbox
+from kefu.brands.texts import brand_text
 from kefu.channels.models import InboundEvent
 from kefu.channels.service import announce_inbound
 from kefu.conversations.commands import CreateConversation
@@ -17,10 +19,16 @@ from kefu.conversations.models import Conversation, Message
 from kefu.conversations.service import add_message, create_conversation
 from kefu.core.commands import build
 from kefu.core.errors import Conflict
+from kefu.core.ratelimit import RouteLimit
 from kefu.customers.models import Customer
 from kefu.customers.service import add_identity, find_or_create_by_identity
 from kefu.tickets.intake import ensure_case
 from kefu.tickets.models import Ticket
+
+# The public form and the widget's "leave a message" each open a ticket: per client address, a few in ten minutes.
+SUBMISSIONS = RouteLimit(
+    "leave_message", per_ip=10, window=timedelta(minutes=10), detail="Too many messages; please try again later."
+)
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()-]{5,30}$")
@@ -75,7 +83,7 @@ def submit(
     if visitor_id:
         with contextlib.suppress(Conflict):  # the visitor is already someone else; agents can merge
             add_identity(session, customer, "web", visitor_id)
-    subject = (message.strip().splitlines() or [""])[0][:80] or "留言 / message"
+    subject = (message.strip().splitlines() or [""])[0][:80] or brand_text(session, inbox.brand_id, "subj_board")
     conv = create_conversation(
         session,
         build(

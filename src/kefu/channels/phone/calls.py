@@ -15,10 +15,12 @@ from sqlalchemy.orm import Session
 
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Inbox
+from kefu.brands.texts import brand_locale, brand_text
 from kefu.conversations.commands import CreateConversation
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.service import add_message, create_conversation, get_conversation
 from kefu.core.access import ensure_brand, ref_in_brand, scope_to_brands
+from kefu.core.catalog import gettext
 from kefu.core.commands import build
 from kefu.core.errors import Forbidden, InvalidInput
 from kefu.customers.models import Customer
@@ -28,14 +30,6 @@ from kefu.tickets.intake import ensure_case
 from kefu.tickets.models import Ticket
 
 OUTCOMES = ("resolved", "follow_up", "escalated", "no_answer", "voicemail", "callback_requested")
-OUTCOME_LABELS = {
-    "resolved": "已解決 resolved",
-    "follow_up": "待追蹤 follow-up",
-    "escalated": "已轉派 escalated",
-    "no_answer": "未接 no answer",
-    "voicemail": "語音信箱 voicemail",
-    "callback_requested": "要求回電 callback requested",
-}
 
 
 class CallLog(BaseModel):
@@ -125,14 +119,18 @@ def log_call(session: Session, principal: Principal, body: CallLog) -> Logged:
                     "customer_id": customer_id,
                     "channel": "phone",
                     "inbox_id": body.inbox_id,
-                    "subject": f"電話 {body.direction}",
+                    "subject": brand_text(session, body.brand_id, f"subj_phone_{body.direction}"),
                 },
             ),
             actor=principal,
         )
     minutes, seconds = divmod(body.duration_seconds, 60)
-    direction = "來電" if body.direction == "inbound" else "去電"
-    summary = f"📞 {direction} {minutes}:{seconds:02d} · {OUTCOME_LABELS[body.outcome]}"
+    locale = brand_locale(session, body.brand_id)
+    summary = gettext("call_summary", locale).format(
+        direction=gettext(f"call_{body.direction}", locale),
+        duration=f"{minutes}:{seconds:02d}",
+        outcome=gettext(f"call_outcome_{body.outcome}", locale),
+    )
     msg, _ = add_message(
         session,
         conv,

@@ -36,10 +36,12 @@ from sqlalchemy.orm import Session
 
 from kefu.auth.models import Agent
 from kefu.brands.models import Brand, Inbox
+from kefu.brands.texts import brand_locale, brand_text
 from kefu.channels.models import InboundEvent
 from kefu.conversations.commands import CreateConversation
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.service import add_message, create_conversation
+from kefu.core.catalog import gettext
 from kefu.core.commands import build
 from kefu.core.db import utcnow
 from kefu.core.errors import InvalidInput, NotFound, ProblemError, Unauthorized
@@ -215,7 +217,7 @@ def _conversation(session: Session, inbox: Inbox, customer_id: int, caller: str)
                 "customer_id": customer_id,
                 "channel": "phone",
                 "inbox_id": inbox.id,
-                "subject": "電話來電 / Phone call",
+                "subject": brand_text(session, inbox.brand_id, "subj_phone"),
                 "status": "open",
                 "external_thread_id": thread,
             },
@@ -274,8 +276,17 @@ def _log(session: Session, conv: Conversation, event: CallEvent, agent_id: int |
     """The call in the timeline: a missed call is a system line, an answered one is the agent's call."""
     seconds = event.duration_seconds or 0
     minutes, rest = divmod(seconds, 60)
-    way = "來電" if event.direction == "inbound" else "去電"
-    summary = f"📞 未接{way} missed call" if missed else f"📞 {way} {minutes}:{rest:02d} · 總機自動記錄 logged by PBX"
+    locale = brand_locale(session, conv.brand_id)
+    way = "inbound" if event.direction == "inbound" else "outbound"
+    summary = (
+        gettext(f"call_missed_{way}", locale)
+        if missed
+        else gettext("call_summary", locale).format(
+            direction=gettext(f"call_{way}", locale),
+            duration=f"{minutes}:{rest:02d}",
+            outcome=gettext("call_by_pbx", locale),
+        )
+    )
     call: dict[str, Any] = {
         "direction": event.direction,
         "duration_seconds": seconds,

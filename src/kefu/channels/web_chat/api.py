@@ -11,15 +11,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import Header, Request, UploadFile, WebSocket, WebSocketDisconnect
+from fastapi import Depends, Header, Request, UploadFile, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from kefu.auth.deps import DB
+from kefu.auth.deps import DB, throttled
 from kefu.brands.models import Brand, Inbox
-from kefu.channels.board.service import submit
+from kefu.channels.board.service import SUBMISSIONS, submit
 from kefu.channels.service import get_inbox
 from kefu.channels.web_chat import service
 from kefu.channels.web_chat.token import Visitor, issue, new_visitor_id, verify
@@ -104,7 +104,7 @@ def _visitor(db: Session, token: str | None) -> tuple[Visitor, Inbox]:
     return visitor, get_inbox(db, visitor.inbox_id, "web_chat")
 
 
-@router.post("/session", response_model=SessionOut)
+@router.post("/session", response_model=SessionOut, dependencies=[Depends(throttled(service.SESSIONS))])
 def open_session(body: SessionIn, db: DB) -> SessionOut:
     """Issue a visitor token (or keep a valid one) for a web-chat inbox."""
     inbox = get_inbox(db, body.inbox_id, "web_chat")
@@ -137,11 +137,17 @@ def open_session(body: SessionIn, db: DB) -> SessionOut:
 
 
 @router.get("/verify", include_in_schema=False)
-def verify_claim(db: DB, token: str = "") -> Response:
-    """The link mailed to a claimed address: proves it, then the visitor joins that customer."""
-    confirm_claim(db, token)  # an invalid or expired link is a 400 problem
-    text = "驗證完成，您可以關閉此頁面。/ 验证完成，您可以关闭此页面。/ Verified: you can close this page."
-    return Response(text, media_type="text/plain; charset=utf-8")
+def verify_claim(request: Request, db: DB, token: str = "", lang: str | None = None) -> Response:
+    """The link mailed to a claimed address: proves it, then the visitor joins that customer (a page, not JSON)."""
+    from kefu.web.pages import render
+
+    try:
+        customer = confirm_claim(db, token)
+    except InvalidInput:
+        return render(request, None, "claim_verified.html", status=422, ok=False)
+    brand = db.get(Brand, customer.brand_id)
+    fallback = lang if lang in LOCALES else (customer.locale or (brand.default_locale if brand else None))
+    return render(request, None, "claim_verified.html", ok=True, page_locale=fallback)
 
 
 class VisitorMessage(BaseModel):
@@ -198,7 +204,7 @@ class NeedsOut(BaseModel):
     haptic_notices: bool
 
 
-@router.put("/accessibility", response_model=NeedsOut)
+@router.put("/accessibility", response_model=NeedsOut, dependencies=[Depends(throttled(service.NEEDS))])
 def visitor_accessibility(body: DeclareNeeds, db: DB, x_kefu_visitor: VisitorHeader = None) -> NeedsOut:
     """The visitor declares accessibility needs (deaf, low vision…) with consent; an empty list withdraws them."""
     visitor, inbox = _visitor(db, x_kefu_visitor)
@@ -237,7 +243,7 @@ class LeaveMessage(BaseModel):
     submission_id: Annotated[str, Field(min_length=8, max_length=64)] = Field(default_factory=lambda: uuid.uuid4().hex)
 
 
-@router.post("/leave-message", status_code=201)
+@router.post("/leave-message", status_code=201, dependencies=[Depends(throttled(SUBMISSIONS))])
 def leave_message(body: LeaveMessage, db: DB, x_kefu_visitor: VisitorHeader = None) -> dict[str, Any]:
     """Nobody online: the message becomes a ticket (and a conversation) for follow-up."""
     visitor, inbox = _visitor(db, x_kefu_visitor)

@@ -18,7 +18,7 @@ from kefu.channels.types import Attachment, InboundMessage
 from kefu.channels.web_chat.token import Visitor
 from kefu.conversations.models import Conversation, Message
 from kefu.core.errors import InvalidInput, NotFound, ProblemError
-from kefu.core.ratelimit import Budget, WindowLimit
+from kefu.core.ratelimit import Budget, RouteLimit, WindowLimit
 from kefu.customers.accessibility import VISION, DeclareNeeds, declare, needs_of
 from kefu.customers.claims import record_claim
 from kefu.customers.models import Customer, CustomerIdentity
@@ -41,6 +41,11 @@ MESSAGES_PER_MINUTE = 30
 UPLOADS_PER_WINDOW = 20
 VISITOR_MESSAGES = WindowLimit(InboundEvent.received_at, timedelta(minutes=1), (InboundEvent.channel == "web_chat",))
 VISITOR_UPLOADS = WindowLimit(ChannelAttachment.created_at, timedelta(minutes=10))
+# Every page load of a site with the widget opens (or resumes) a session; one address behind an office or mobile
+# NAT may carry many visitors, so the budget is generous: it only stops a script minting tokens in a loop.
+SESSIONS = RouteLimit("widget_session", per_ip=60, window=timedelta(minutes=1))
+# Each declaration of needs writes consent history; people set them once or twice.
+NEEDS = RouteLimit("widget_needs", per_ip=20, window=timedelta(minutes=10))
 
 
 def _sent_by(inbox: Inbox, visitor: Visitor) -> ColumnElement[bool]:
