@@ -45,3 +45,23 @@ def test_leave_message_is_throttled_per_address(client: Any, make: Any, inbox: A
     board = inbox(brand, "board")
     post = {"name": "陳先生", "contact": "0912-345-678", "message": "還是我"}
     _assert_429(client.post(f"/api/v1/channels/board/{board.id}", json=post), SUBMISSIONS.window)  # one bucket
+
+
+def test_exempt_networks_are_not_counted(app: Any, settings: Any, make: Any, inbox: Any, monkeypatch: Any) -> None:
+    """KEFU_RATE_LIMIT_EXEMPT_NETWORKS (a load-test host, an office NAT) skips the per-address count, nothing else."""
+    from fastapi.testclient import TestClient
+
+    from kefu.auth.deps import exempt_from_limits
+    from kefu.channels.web_chat.service import SESSIONS
+
+    monkeypatch.setattr(settings, "rate_limit_exempt_networks", ["10.0.0.0/8"])
+    brand, ib = _widget_inbox(make, inbox)
+    body = {"inbox_id": ib.id, "brand": brand.slug}
+    with TestClient(app, client=("10.1.2.3", 50000)) as exempt:
+        for _ in range(SESSIONS.per_ip + 5):
+            assert exempt.post("/api/v1/widget/session", json=body).status_code == 200
+    with TestClient(app, client=("192.0.2.7", 50000)) as other:
+        for _ in range(SESSIONS.per_ip):
+            assert other.post("/api/v1/widget/session", json=body).status_code == 200
+        _assert_429(other.post("/api/v1/widget/session", json=body), SESSIONS.window)
+    assert exempt_from_limits("::1", ("::1/128",)) and not exempt_from_limits("testclient", ("0.0.0.0/0",))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import AsyncIterator, Awaitable, Callable
-from functools import partial
+from functools import lru_cache, partial
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request, Response
@@ -84,14 +85,28 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+@lru_cache(maxsize=1024)
+def exempt_from_limits(ip: str, networks: tuple[str, ...]) -> bool:
+    """True when `ip` lies in one of the exempt networks (Settings.rate_limit_exempt_networks)."""
+    if not networks:
+        return False
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(addr in ipaddress.ip_network(net, strict=False) for net in networks)
+
+
 THROTTLE = "__kefu_route_limit__"  # marks the dependency, so tests/security/test_ratelimit.py finds every throttle
 
 
 def throttled(limit: RouteLimit) -> Callable[[Request, Session], None]:
     """A route dependency counting each request against `limit` per client address (429 + Retry-After when used)."""
 
-    def throttle(request: Request, db: DB) -> None:
-        limit.hit(db, client_ip(request))
+    def throttle(request: Request, db: DB, settings: SettingsDep) -> None:
+        ip = client_ip(request)
+        if not exempt_from_limits(ip, tuple(settings.rate_limit_exempt_networks)):
+            limit.hit(db, ip)
 
     setattr(throttle, THROTTLE, limit)
     return throttle

@@ -124,6 +124,10 @@ class Settings(BaseSettings):
     # Internal networks the LLM endpoint may be on (comma-separated CIDRs, e.g. 127.0.0.1/32,::1/128): the
     # SSRF guard refuses private and loopback addresses unless listed here or in KEFU_OUTBOUND_ALLOW.
     llm_allow_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Client networks the per-address limits of public routes (kefu.core.ratelimit.RouteLimit: widget sessions,
+    # leave-a-message, bookings, votes) do not count, e.g. a load-test host or an office NAT behind which many real
+    # visitors share one address. Login and reset limits still apply. Comma-separated CIDRs.
+    rate_limit_exempt_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator("llm_base_url")
     @classmethod
@@ -132,7 +136,7 @@ class Settings(BaseSettings):
             raise ValueError("KEFU_LLM_BASE_URL must be an http:// or https:// URL")
         return value or None
 
-    @field_validator("llm_allow_networks", mode="before")
+    @field_validator("llm_allow_networks", "rate_limit_exempt_networks", mode="before")
     @classmethod
     def _check_networks(cls, value: Any) -> Any:
         items = _split_list(value)
