@@ -100,7 +100,7 @@ def exempt_from_limits(ip: str, networks: tuple[str, ...]) -> bool:
 THROTTLE = "__kefu_route_limit__"  # marks the dependency, so tests/security/test_ratelimit.py finds every throttle
 
 
-def throttled(limit: RouteLimit) -> Callable[[Request, Session], None]:
+def throttled(limit: RouteLimit) -> Callable[[Request, Session, Settings], None]:
     """A route dependency counting each request against `limit` per client address (429 + Retry-After when used)."""
 
     def throttle(request: Request, db: DB, settings: SettingsDep) -> None:
