@@ -159,7 +159,8 @@ Analyzed = tuple[list[str], list[str], list[str], list[str], list[str]]
 
 def analyze(text: str, config: FeatureConfig = FeatureConfig()) -> Analyzed:
     """(word n-grams, Han char n-grams, other char n-grams, word pairs, pinyin) of an already normalized text."""
-    tokens = tokenize(text, hmm=config.jieba_hmm)
+    # Without a word block or word pairs the words are not needed: skip jieba (most of the featurisation time).
+    tokens = tokenize(text, hmm=config.jieba_hmm) if config.word_weight > 0 or config.use_pairs else []
     words = _word_ngrams(tokens, config.word_ngrams)
     han, other = _char_ngrams(text, config.han_char_range, config.other_char_range)
     if not config.split_han_chars:
