@@ -10,6 +10,8 @@ by distinct users. While the first index builds, an agent write (an FAQ created 
 that no write waits for the build. Prints import seconds, first reply after import, reply p50/p95 (POST → reply
 committed), CPU seconds per reply, peak RSS and any "database is locked" seen; then the first reply after a
 restart (a new app and index registry on the same database and data dir, serving the saved index).
+Each reply is classified by the index that served it (provisional while the full fit runs, then full): answered
+right / wrong, options with the right FAQ, other (options without it, fallback); and when the full index went live.
 """
 
 from __future__ import annotations
@@ -142,21 +144,47 @@ def run(url: str, faqs: int, per_faq: int, n_questions: int) -> None:
                 write_s.append(time.perf_counter() - t)
                 assert rr.status_code == 201, rr.text[:300]
 
+            from kefu.bot.engine import get_registry
+
+            registry = get_registry()
+            full_at: list[float] = []
+
+            def watch_full() -> None:
+                while time.perf_counter() - t0 < 1200:
+                    live = registry._indexes.get(brand_id)
+                    if live is not None and not live.provisional:
+                        full_at.append(time.perf_counter() - t0)
+                        return
+                    time.sleep(0.05)
+
+            outcomes: dict[str, dict[str, int]] = {}
+
+            def classify(m: Message | None, label: str) -> None:
+                live = registry._indexes.get(brand_id)
+                stage = "provisional" if live is not None and live.provisional else "full"
+                meta = (m.meta or {}) if m is not None else {}
+                faq = meta.get("faq_id")
+                offered = [ext.get(int(i)) for i in meta.get("clarify") or []]
+                kind = (
+                    ("right" if ext.get(faq) == label else "wrong")
+                    if faq
+                    else "offered_right"
+                    if label in offered
+                    else "other"
+                )
+                counts = outcomes.setdefault(stage, {"right": 0, "wrong": 0, "offered_right": 0, "other": 0})
+                counts[kind] += 1
+
             writer = threading.Thread(target=agent_write)
+            watcher = threading.Thread(target=watch_full, daemon=True)
             t0 = time.perf_counter()
             c0 = time.process_time()
             assert client.post(url_msg, json={"id": "m0", "user": {"id": "u0"}, "text": questions[0][0]}, headers=auth)
             writer.start()
+            watcher.start()
             first = reply_of("u0")
             first_s = time.perf_counter() - t0
             writer.join()
-            print(
-                f"  first reply after import: {first_s:.2f}s wall, {time.process_time() - c0:.2f}s CPU "
-                f"({'answer' if first is not None and (first.meta or {}).get('faq_id') else 'no answer'}); "
-                f"an FAQ created through the API meanwhile: {write_s[0]:.2f}s"
-            )
-            lat: list[float] = []
-            right = 0
             with database.session() as s:
                 ext = {
                     int(i): e
@@ -164,6 +192,15 @@ def run(url: str, faqs: int, per_faq: int, n_questions: int) -> None:
                         select(FaqEntry.id, FaqEntry.external_id).where(FaqEntry.brand_id == brand_id)
                     )
                 }
+            first_stage = "provisional" if getattr(registry._indexes.get(brand_id), "provisional", False) else "full"
+            classify(first, questions[0][1])
+            print(
+                f"  first reply after import: {first_s:.2f}s wall, {time.process_time() - c0:.2f}s CPU "
+                f"({'answer' if first is not None and (first.meta or {}).get('faq_id') else 'no answer'}, "
+                f"{first_stage} index); an FAQ created through the API meanwhile: {write_s[0]:.2f}s"
+            )
+            lat: list[float] = []
+            right = 0
             c0 = time.process_time()
             for i, (text, label) in enumerate(questions[1:], 1):
                 t = time.perf_counter()
@@ -172,6 +209,7 @@ def run(url: str, faqs: int, per_faq: int, n_questions: int) -> None:
                 lat.append((time.perf_counter() - t) * 1000)
                 if m is not None and ext.get((m.meta or {}).get("faq_id")) == label:
                     right += 1
+                classify(m, label)
             cpu = (time.process_time() - c0) / max(1, len(lat))
             lat.sort()
             p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]  # noqa: E731
@@ -180,6 +218,11 @@ def run(url: str, faqs: int, per_faq: int, n_questions: int) -> None:
                 f"(poll included), answered right {right / max(1, len(lat)):.1%}; peak RSS "
                 f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; 'database is locked' "
                 f"logged {len(locked)} times"
+            )
+            watcher.join(timeout=1200)
+            print(
+                f"  full index live {full_at[0] if full_at else float('nan'):.1f}s after the first question; "
+                f"outcomes by serving index: {outcomes}"
             )
         # A restart: a new app (wire() gives it a new index registry) on the same database and data dir.
         app2 = create_app(Settings(database_url=url, data_dir=Path(data_dir), scheduler=False), database=database)
