@@ -224,7 +224,10 @@ def run(url: str, faqs: int, per_faq: int, n_questions: int) -> None:
                 f"  full index live {full_at[0] if full_at else float('nan'):.1f}s after the first question; "
                 f"outcomes by serving index: {outcomes}"
             )
-        # A restart: a new app (wire() gives it a new index registry) on the same database and data dir.
+        # A restart: a new app (wire() gives it a new index registry) on the same database and data dir, once the
+        # old process's refits (the agent's FAQ write) are done and saved, as after a deploy.
+        while registry._building:
+            time.sleep(0.1)
         app2 = create_app(Settings(database_url=url, data_dir=Path(data_dir), scheduler=False), database=database)
         with TestClient(app2) as client2:
             t0 = time.perf_counter()
