@@ -1,6 +1,7 @@
 """A bank KB imported through the API, then customer questions through the API channel (issue #14 walk).
 
 Usage: python benchmarks/bot_import_reply.py [--faqs 1500] [--phrasings 17] [--questions 200] [--pg URL]
+[--one-by-one]  (``--one-by-one``: one ``POST /api/v1/kb/faqs`` per FAQ instead of the bulk import)
 
 Production wiring (``create_app`` with its own job runner and index registry, a file SQLite database or PostgreSQL):
 imports the E.SUN Bank FAQ ($KEFU_DATASETS/esun_faq_zh_tw, generated phrasings as in ``kb_import.py``) with
@@ -46,7 +47,7 @@ def _questions(rows: list[dict[str, str]], n: int, seed: int = 0) -> list[tuple[
     return out
 
 
-def run(url: str, faqs: int, per_faq: int, n_questions: int) -> None:
+def run(url: str, faqs: int, per_faq: int, n_questions: int, one_by_one: bool = False) -> None:
     """Import, then ask; print the numbers."""
     import logging
 
@@ -95,15 +96,32 @@ def run(url: str, faqs: int, per_faq: int, n_questions: int) -> None:
             assert r.status_code == 201, r.text
             inbox = r.json()
             t0 = time.perf_counter()
-            r = client.post(
-                "/api/v1/kb/import",
-                params={"brand_id": brand_id},
-                content=body,
-                headers={**h, "Content-Type": "text/csv"},
-            )
+            if one_by_one:  # one POST /api/v1/kb/faqs per FAQ, each starting (or queueing) a refit
+                for row in rows:
+                    r = client.post(
+                        "/api/v1/kb/faqs",
+                        json={
+                            "brand_id": brand_id,
+                            "locale": row["locale"],
+                            "external_id": row["id"],
+                            "questions": [row["question"], *row["alternatives"].split("\n")],
+                            "answer": row["answer"],
+                            "answer_format": row["format"],
+                        },
+                        headers=h,
+                    )
+                    assert r.status_code == 201, r.text[:300]
+                rep = {"phrasings": sum(1 + len(row["alternatives"].split("\n")) for row in rows)}
+            else:
+                r = client.post(
+                    "/api/v1/kb/import",
+                    params={"brand_id": brand_id},
+                    content=body,
+                    headers={**h, "Content-Type": "text/csv"},
+                )
+                assert r.status_code == 200, r.text[:300]
+                rep = r.json()
             import_s = time.perf_counter() - t0
-            assert r.status_code == 200, r.text[:300]
-            rep = r.json()
             print(
                 f"{url.split(':', 1)[0]}: bot_enabled={inbox['bot_enabled']} import {len(rows)} FAQs / "
                 f"{rep['phrasings']} phrasings ({len(body) / 1e6:.1f} MB): {import_s:.2f}s"
@@ -246,11 +264,12 @@ def main() -> None:
     ap.add_argument("--phrasings", type=int, default=17, help="phrasings per FAQ (question + alternatives)")
     ap.add_argument("--questions", type=int, default=200)
     ap.add_argument("--pg", default=None)
+    ap.add_argument("--one-by-one", action="store_true", help="create the FAQs with one API call each")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        run(f"sqlite:///{tmp}/bench.db", args.faqs, args.phrasings, args.questions)
+        run(f"sqlite:///{tmp}/bench.db", args.faqs, args.phrasings, args.questions, args.one_by_one)
     if args.pg:
-        run(args.pg, args.faqs, args.phrasings, args.questions)
+        run(args.pg, args.faqs, args.phrasings, args.questions, args.one_by_one)
 
 
 if __name__ == "__main__":
