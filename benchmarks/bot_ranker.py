@@ -1,6 +1,6 @@
 """Benchmark the FAQ ranker in-process: build time/RSS at bank scale and accuracy on development splits.
 
-Usage: python benchmarks/bot_ranker.py [DATASETS_DIR] [--scale] [--only NAME ...]
+Usage: python benchmarks/bot_ranker.py [DATASETS_DIR] [--scale] [--only NAME ...] [--provisional]
 
 ``--scale``: a synthetic KB of 1,000 FAQs x 20 phrasings (E.SUN questions, seed 0, each phrasing the question with
 random character deletions/insertions from its own text) plus small talk; prints fit seconds, the fit's phases,
@@ -25,6 +25,8 @@ settings): the KB is an intent training set grouped by intent, plus small talk; 
 * ``chitchat_dev``: the first 2,000 rows (seed 0 shuffle) of the 80 % dev part of the smalltalk_zh_cn split,
   against the E.SUN KB: share answered with an FAQ.
 
+``--provisional`` runs the same cases (and ``--scale``) with the provisional stage served while the full index
+fits (``kefu.bot.nlu.provisional.ProvisionalRanker``; ``--set`` then passes its options, e.g. ``near=0.85``).
 ``--set NAME=VALUE`` passes FaqRanker options; ``--set features.NAME=VALUE`` changes one FeatureConfig field.
 ``--seeds N`` fits each case with ``random_state`` 0..N-1 (the calibration sample) and adds a line with the mean and
 standard deviation: one seed's right rate moves by about ±1.4 points on SMP2017 dev, so compare settings on means.
