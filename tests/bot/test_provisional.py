@@ -195,3 +195,25 @@ def test_provisional_stage_answers_few_wrong_on_development_splits() -> None:
     hwu = bot_ranker.evaluate(*bot_ranker._intents(root, "hwu64/train.csv", "hwu64/valid.csv"), {"provisional": True})
     assert smp["wrong"] <= 3.0 and hwu["wrong"] <= 3.0  # measured 0.26 / 0.46
     assert smp["reachable"] >= 94.0 and hwu["reachable"] >= 94.0  # measured 96.75 / 95.63
+
+
+def test_a_provisional_index_follows_every_change_before_the_next_full_fit(
+    db: Any, make: Any, session_factory: Any
+) -> None:
+    from kefu.bot.engine import IndexRegistry, default_factory, fingerprint, load_docs, provisional_factory
+
+    brand = make.brand()
+    _seed(db, brand, n=8)
+    docs = load_docs(db, brand.id)
+    served: list[Any] = []
+
+    def full(docs: Any) -> Any:
+        served.append(reg._indexes[brand.id])  # what customers get while this fit runs
+        return default_factory(docs)
+
+    reg = IndexRegistry(factory=full, provisional=provisional_factory, background=True, check_interval=3600.0)
+    reg._provisional(brand.id, "earlier", docs[:7])  # FAQs created one call at a time: one more since this one
+    reg.build(brand.id, _Counting().reader(session_factory))
+    assert served[0].provisional and served[0].fingerprint == fingerprint(db, brand.id)
+    assert len(served[0].docs) == len(docs)  # refitted for a single new FAQ: a provisional fit is cheap
+    assert not reg._indexes[brand.id].provisional

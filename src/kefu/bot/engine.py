@@ -301,8 +301,9 @@ class IndexRegistry:
     def build(self, brand_id: int, reader: Reader) -> Index:
         """Read the KB in a short session, fit with no session open, make it live and save it.
 
-        With background builds, a brand without a usable index (none yet, or a large change: ``large_change``)
-        first gets the provisional index, live within about a second of CPU, until the full fit swaps in.
+        With background builds, a brand without a usable index (none yet, a large change: ``large_change``, or any
+        change while a provisional index serves) first gets the provisional index, live within about a second of
+        CPU, until the full fit swaps in.
         """
         with self._lock:
             build_lock = self._build_locks.setdefault(brand_id, threading.Lock())
@@ -328,8 +329,10 @@ class IndexRegistry:
             docs = load_docs(session, brand_id)
         finally:
             session.close()  # no transaction is held while fitting
-        stale = live is None or not (live.provisional and live.fingerprint == fp)
-        if self.provisional is not None and self.background and docs and stale and large_change(live, docs):
+        # A provisional index is cheap to refit, so it follows every KB change (FAQs created one API call at a time
+        # keep it current); a full index gives way to one only for a large change.
+        stale = live is None or (live.fingerprint != fp if live.provisional else large_change(live, docs))
+        if self.provisional is not None and self.background and docs and stale:
             self._provisional(brand_id, fp, docs)
         started = time.perf_counter()
         retriever = self.factory(docs) if docs else self.factory([])
