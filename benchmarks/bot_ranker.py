@@ -1,6 +1,6 @@
 """Benchmark the FAQ ranker in-process: build time/RSS at bank scale and accuracy on development splits.
 
-Usage: python benchmarks/bot_ranker.py [DATASETS_DIR] [--scale] [--only NAME ...]
+Usage: python benchmarks/bot_ranker.py [DATASETS_DIR] [--scale] [--only NAME ...] [--provisional]
 
 ``--scale``: a synthetic KB of 1,000 FAQs x 20 phrasings (E.SUN questions, seed 0, each phrasing the question with
 random character deletions/insertions from its own text) plus small talk; prints fit seconds, the fit's phases,
@@ -40,6 +40,8 @@ settings): the KB is an intent training set grouped by intent, plus small talk; 
 * ``chitchat_dev``: the first 2,000 rows (seed 0 shuffle) of the 80 % dev part of the smalltalk_zh_cn split,
   against the E.SUN KB: share answered with an FAQ.
 
+``--provisional`` runs the same cases (and ``--scale``) with the provisional stage served while the full index
+fits (``kefu.bot.nlu.provisional.ProvisionalRanker``; ``--set`` then passes its options, e.g. ``near=0.85``).
 ``--set NAME=VALUE`` passes FaqRanker options; ``--set features.NAME=VALUE`` changes one FeatureConfig field.
 ``--seeds N`` fits each case with ``random_state`` 0..N-1 (the calibration sample) and adds a line with the mean and
 standard deviation: one seed's right rate moves by about ±1.4 points on SMP2017 dev, so compare settings on means.
@@ -67,6 +69,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bot_eval import _components, _rows, default_datasets_dir, smalltalk_split
 
 from kefu.bot import smalltalk
+from kefu.bot.nlu.provisional import ProvisionalRanker
 from kefu.bot.nlu.ranker import RANKER_FEATURES, FaqRanker
 from kefu.core.chinese import convert
 
@@ -237,12 +240,19 @@ def _esun_robust_dev(root: Path) -> tuple[list[tuple[str, list[str]]], list[tupl
     return groups, tests
 
 
+def _ranker(options: dict[str, Any]) -> Any:
+    """The full ranker, or the provisional one (``provisional=True`` in options, from ``--provisional``)."""
+    options = dict(options)
+    cls: Any = ProvisionalRanker if options.pop("provisional", False) else FaqRanker
+    return cls(**{"strict_prefix": smalltalk.PREFIX, **options})
+
+
 def evaluate(
     groups: list[tuple[str, list[str]]], tests: list[tuple[str, str]], options: dict[str, Any]
 ) -> dict[str, Any]:
     """Fit on groups + small talk, rank every test query, apply the answer/clarify rule."""
     started = time.perf_counter()
-    r = FaqRanker(**{"strict_prefix": smalltalk.PREFIX, **options}).fit(groups + smalltalk.groups())
+    r = _ranker(options).fit(groups + smalltalk.groups())
     fit = time.perf_counter() - started
     at, ct = r.answer_threshold_, r.clarify_threshold_
     n = len(tests)
@@ -281,7 +291,7 @@ def evaluate(
         "fit_s": round(fit, 2),
         "p95_ms": round(statistics.quantiles(lat, n=20)[18], 2) if len(lat) > 20 else None,
         "thresholds": (round(at, 3), round(ct, 3)),
-        "cv": r.cv_,
+        "cv": getattr(r, "cv_", {}),
     }
 
 
@@ -304,7 +314,7 @@ def scale(root: Path, options: dict[str, Any]) -> dict[str, Any]:
         groups.append((key, phr))
     queries = [rng.choice(p) for _, p in rng.sample(groups, 500)]
     started, cpu = time.perf_counter(), time.process_time()
-    r = FaqRanker(**{"strict_prefix": smalltalk.PREFIX, **options}).fit(groups + smalltalk.groups())
+    r = _ranker(options).fit(groups + smalltalk.groups())
     fit, cpu = time.perf_counter() - started, time.process_time() - cpu
     lat = []
     cpu_started = time.process_time()
@@ -334,11 +344,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", action="store_true")
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("--set", nargs="*", default=[], help="FaqRanker options as name=json-value")
+    parser.add_argument("--provisional", action="store_true", help="the provisional stage (ProvisionalRanker)")
     parser.add_argument("--seeds", type=int, default=0, help="fit each case with random_state 0..N-1")
     args = parser.parse_args(argv)
     options = {k: json.loads(v) if v[:1] in "[{0123456789-tfn" else v for k, v in (o.split("=", 1) for o in args.set)}
     # "features.NAME=value" changes one field of the ranker's FeatureConfig (e.g. features.jieba_hmm=false).
     feature_fields = {k.split(".", 1)[1]: options.pop(k) for k in list(options) if k.startswith("features.")}
+    if args.provisional:
+        options["provisional"] = True
     if feature_fields:
         options["features"] = dataclasses.replace(RANKER_FEATURES, **feature_fields)
     root: Path = args.datasets

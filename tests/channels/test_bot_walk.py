@@ -256,3 +256,47 @@ def test_api_channel_refuses_ids_it_cannot_store_instead_of_losing_the_message(
     assert r.status_code == 202
     assert jobs.drain()
     assert _send(client, jobs, db, ib, "u1", "謝謝") is not None  # the long display name was kept, shortened
+
+
+def test_a_question_during_the_first_fit_is_served_by_the_provisional_index_then_the_full_one(
+    client: Any, make: Any, db: Any, jobs: Any, inbox: Any, bot_registry: Any, session_factory: Any
+) -> None:
+    import threading
+    import time
+
+    from kefu.bot.engine import default_factory, provisional_factory
+    from kefu.knowledge.models import FaqEntry
+
+    brand = make.brand(default_locale="zh-TW")
+    ib = inbox(brand, "api", {"secret": SECRET, "initial_status": "bot"})
+    gate = threading.Event()
+
+    def slow_full_fit(docs: Any) -> Any:
+        assert gate.wait(60)  # a bank-scale fit still running
+        return default_factory(docs)
+
+    # As in production: background builds with the provisional stage first.
+    bot_registry.factory, bot_registry.provisional, bot_registry.background = slow_full_fit, provisional_factory, True
+    _bank(db, brand)
+    # The kb.changed refit starts; the test waits, no session open, while its thread reads (both use the test's
+    # connection, whose savepoints must stay nested).
+    started = time.monotonic()
+    bot_registry.refresh(brand.id, session_factory)
+    while brand.id not in bot_registry._indexes and time.monotonic() - started < 20:
+        time.sleep(0.02)
+    pwd = db.scalar(select(FaqEntry.id).where(FaqEntry.brand_id == brand.id, FaqEntry.external_id == "pwd"))
+    assert bot_registry._indexes[brand.id].provisional  # live within seconds, the full fit still running
+    reply = _send(client, jobs, db, ib, "early1", "網銀密碼忘記了怎麼辦？")  # an exact KB question
+    assert bot_registry._indexes[brand.id].provisional
+    assert reply is not None and (reply.meta or {}).get("faq_id") == pwd, reply and reply.meta
+    # A paraphrase is offered, never answered, by the provisional index.
+    reply = _send(client, jobs, db, ib, "early2", "密碼忘了")
+    assert reply is not None and (reply.meta or {}).get("faq_id") is None, reply.meta
+    assert pwd in (reply.meta or {}).get("clarify", []), reply.meta
+    gate.set()
+    deadline = time.monotonic() + 120
+    while brand.id in bot_registry._building and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not bot_registry._indexes[brand.id].provisional
+    reply = _send(client, jobs, db, ib, "later", "網銀密碼忘記了怎麼辦？")
+    assert reply is not None and (reply.meta or {}).get("faq_id") == pwd

@@ -119,6 +119,29 @@ def default_factory(docs: Sequence[FaqDoc]) -> Retriever:
     return _RankerAdapter(ranker)
 
 
+def provisional_factory(docs: Sequence[FaqDoc]) -> Retriever:
+    """The provisional ranker (kefu.bot.nlu.provisional): built in about a second, answers only exact and
+    near-exact questions and offers the rest as options, served while the full ranker fits."""
+    from kefu.bot.nlu.provisional import ProvisionalRanker
+
+    return _RankerAdapter(ProvisionalRanker(strict_prefix=smalltalk.PREFIX).fit(group_phrasings(docs)))
+
+
+# A KB change this large (changed or new FAQ copies, at least this many and this share of the KB) makes the live
+# index unusable for the new FAQs: a provisional index that knows them serves until the full fit swaps in.
+_LARGE_CHANGE: Final = (10, 0.05)
+
+
+def large_change(live: Index | None, docs: Sequence[FaqDoc]) -> bool:
+    """Whether ``docs`` differ from what ``live`` was fitted on enough to serve a provisional index meanwhile."""
+    if live is None:
+        return True
+    ids = {d.id for d in docs}
+    changed = sum(1 for d in docs if (old := live.docs.get(d.id)) is None or old.questions != d.questions)
+    changed += sum(1 for i in live.docs if i not in ids)  # deleted or unpublished
+    return changed >= max(_LARGE_CHANGE[0], _LARGE_CHANGE[1] * len(docs))
+
+
 @dataclass
 class Index:
     """An immutable fitted index for one brand, with the KB fingerprint it was built from."""
@@ -130,6 +153,7 @@ class Index:
     built_at: float
     build_seconds: float = 0.0
     groups: dict[str, list[FaqDoc]] = field(default_factory=dict)
+    provisional: bool = False  # the quick stand-in served while the full index of this KB fits (never saved)
 
     def __post_init__(self) -> None:
         if not self.groups:
@@ -256,48 +280,87 @@ class IndexRegistry:
         check_interval: float = 2.0,
         background: bool = True,
         store_dir: Path | None = None,
+        provisional: RetrieverFactory | None = None,
     ) -> None:
         self.factory = factory or default_factory
+        # The quick first stage goes with the default ranker (a custom factory brings its own, or none).
+        self.provisional = provisional or (provisional_factory if factory is None else None)
         self.check_interval = check_interval
         self.background = background
         self.store_dir = store_dir
         self._indexes: dict[int, Index] = {}
         self._checked: dict[int, float] = {}
         self._building: set[int] = set()
+        self._dirty: set[int] = set()  # the KB changed again while its refit ran: refit once more after it
         self._lock = threading.Lock()
+        self._swapped = threading.Condition(self._lock)  # notified when an index goes live or a build ends
         self._build_locks: dict[int, threading.Lock] = {}
 
     # ---------------------------------------------------------------- building
 
     def build(self, brand_id: int, reader: Reader) -> Index:
-        """Read the KB in a short session, fit with no session open, make it live and save it."""
+        """Read the KB in a short session, fit with no session open, make it live and save it.
+
+        With background builds, a brand without a usable index (none yet, a large change: ``large_change``, or any
+        change while a provisional index serves) first gets the provisional index, live within about a second of
+        CPU, until the full fit swaps in.
+        """
         with self._lock:
             build_lock = self._build_locks.setdefault(brand_id, threading.Lock())
-        with build_lock:
-            session = reader()
-            try:
-                fp = fingerprint(session, brand_id)
-                with self._lock:
-                    live = self._indexes.get(brand_id)
-                if live is not None and live.fingerprint == fp:
-                    # Another thread fitted this very KB while we waited for the lock (the kb.changed rebuild and
-                    # the first customer message of a new brand): a second fit would only cost time.
-                    with self._lock:
-                        self._checked[brand_id] = time.monotonic()
-                    return live
-                docs = load_docs(session, brand_id)
-            finally:
-                session.close()  # no transaction is held while fitting
-            started = time.perf_counter()
-            retriever = self.factory(docs) if docs else self.factory([])
-            seconds = time.perf_counter() - started
-            index = Index(brand_id, fp, {d.id: d for d in docs}, retriever, time.time(), seconds)
+        try:
+            with build_lock:
+                return self._build(brand_id, reader)
+        finally:
+            with self._swapped:
+                self._swapped.notify_all()
+
+    def _build(self, brand_id: int, reader: Reader) -> Index:
+        session = reader()
+        try:
+            fp = fingerprint(session, brand_id)
             with self._lock:
-                self._indexes[brand_id] = index  # atomic swap: readers keep using the old one until here
-                self._checked[brand_id] = time.monotonic()
-            log.info("bot index for brand %s: %d FAQ copies in %.2fs", brand_id, len(docs), seconds)
-            self._save(index)
-            return index
+                live = self._indexes.get(brand_id)
+            if live is not None and live.fingerprint == fp and not live.provisional:
+                # Another thread fitted this very KB while we waited for the lock (the kb.changed rebuild and
+                # the first customer message of a new brand): a second fit would only cost time.
+                with self._lock:
+                    self._checked[brand_id] = time.monotonic()
+                return live
+            docs = load_docs(session, brand_id)
+        finally:
+            session.close()  # no transaction is held while fitting
+        # A provisional index is cheap to refit, so it follows every KB change (FAQs created one API call at a time
+        # keep it current); a full index gives way to one only for a large change.
+        stale = live is None or (live.fingerprint != fp if live.provisional else large_change(live, docs))
+        if self.provisional is not None and self.background and docs and stale:
+            self._provisional(brand_id, fp, docs)
+        started = time.perf_counter()
+        retriever = self.factory(docs) if docs else self.factory([])
+        seconds = time.perf_counter() - started
+        index = Index(brand_id, fp, {d.id: d for d in docs}, retriever, time.time(), seconds)
+        with self._lock:
+            self._indexes[brand_id] = index  # atomic swap: readers keep using the old one until here
+            self._checked[brand_id] = time.monotonic()
+        log.info("bot index for brand %s: %d FAQ copies in %.2fs", brand_id, len(docs), seconds)
+        self._save(index)
+        return index
+
+    def _provisional(self, brand_id: int, fp: str, docs: list[FaqDoc]) -> None:
+        """Fit and swap in the provisional index of these docs (not saved: a restart refits the full one)."""
+        assert self.provisional is not None
+        started = time.perf_counter()
+        try:
+            retriever = self.provisional(docs)
+        except Exception:  # the full fit follows anyway; the old index (if any) keeps serving
+            log.exception("provisional bot index failed for brand %s", brand_id)
+            return
+        seconds = time.perf_counter() - started
+        index = Index(brand_id, fp, {d.id: d for d in docs}, retriever, time.time(), seconds, provisional=True)
+        with self._swapped:
+            self._indexes[brand_id] = index
+            self._checked[brand_id] = time.monotonic()
+            self._swapped.notify_all()
+        log.info("provisional bot index for brand %s: %d FAQ copies in %.2fs", brand_id, len(docs), seconds)
 
     def _path(self, brand_id: int) -> Path | None:
         return self.store_dir / f"brand-{brand_id}.joblib" if self.store_dir is not None else None
@@ -417,12 +480,11 @@ class IndexRegistry:
                 return self.get(session, brand_id)
             finally:
                 session.close()
-        with self._lock:
-            build_lock = self._build_locks.setdefault(brand_id, threading.Lock())
-        with build_lock:
-            pass  # a fit of this brand already under way (the kb.changed refit) is waited for, not repeated
-        with self._lock:
-            live = self._indexes.get(brand_id)
+        if self.background and self.provisional is not None:
+            self.rebuild_in_background(brand_id, reader)  # joins a fit under way; its provisional stage comes first
+        # A fit of this brand already under way (the kb.changed refit) is waited for, not repeated: until its
+        # provisional index (or the full one) is live.
+        live = self._wait_live(brand_id)
         if live is not None:
             session = reader()
             try:
@@ -431,26 +493,45 @@ class IndexRegistry:
                 session.close()
         return self.build(brand_id, reader)
 
+    def _wait_live(self, brand_id: int) -> Index | None:
+        """Wait while a fit of this brand runs and nothing is live yet; the live index then, if any."""
+        with self._lock:
+            build_lock = self._build_locks.setdefault(brand_id, threading.Lock())
+        with self._swapped:
+            while brand_id not in self._indexes and (brand_id in self._building or build_lock.locked()):
+                self._swapped.wait(0.1)  # notified on every swap and build end; the timeout covers direct lock users
+            return self._indexes.get(brand_id)
+
     def invalidate(self, brand_id: int) -> None:
         """Force the next get() to check the fingerprint."""
         with self._lock:
             self._checked[brand_id] = 0.0
 
     def rebuild_in_background(self, brand_id: int, reader: Reader) -> None:
-        """Refit on a worker thread (coalescing concurrent requests for the same brand)."""
+        """Refit on a worker thread (coalescing concurrent requests for the same brand: a request during a fit makes
+        the thread fit once more after it, so a burst of FAQ writes converges without waiting for a question)."""
         with self._lock:
             if brand_id in self._building:
+                self._dirty.add(brand_id)
                 return
             self._building.add(brand_id)
 
         def run() -> None:
             try:
-                self.build(brand_id, reader)
+                while True:
+                    with self._lock:
+                        self._dirty.discard(brand_id)
+                    self.build(brand_id, reader)
+                    with self._lock:
+                        if brand_id not in self._dirty:
+                            break
             except Exception:
                 log.exception("background rebuild failed for brand %s", brand_id)
             finally:
-                with self._lock:
+                with self._swapped:
                     self._building.discard(brand_id)
+                    self._dirty.discard(brand_id)
+                    self._swapped.notify_all()
 
         threading.Thread(target=run, name=f"kefu-bot-index-{brand_id}", daemon=True).start()
 

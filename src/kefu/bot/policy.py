@@ -101,10 +101,16 @@ def choice(text: str, labels: tuple[str, ...] = ()) -> int | None:
     return None
 
 
-def thresholds(settings: BotSettings, answer: float | None, clarify: float | None) -> tuple[float, float]:
-    """(answer, clarify) thresholds: the brand's override, else the index's calibrated value, else defaults."""
-    a = settings.answer_threshold if settings.answer_threshold is not None else answer
-    c = settings.clarify_threshold if settings.clarify_threshold is not None else clarify
+def thresholds(
+    settings: BotSettings, answer: float | None, clarify: float | None, *, provisional: bool = False
+) -> tuple[float, float]:
+    """(answer, clarify) thresholds: the brand's override, else the index's calibrated value, else defaults.
+
+    A provisional index (served while the full one fits) keeps its own: its confidences are not calibrated, only
+    its exact and near-exact matches reach its answer threshold, so a brand's lower override would answer guesses.
+    """
+    a = settings.answer_threshold if settings.answer_threshold is not None and not provisional else answer
+    c = settings.clarify_threshold if settings.clarify_threshold is not None and not provisional else clarify
     a = DEFAULT_ANSWER_THRESHOLD if a is None else float(a)
     c = DEFAULT_CLARIFY_THRESHOLD if c is None else float(c)
     return a, min(c, a)

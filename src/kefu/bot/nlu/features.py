@@ -159,7 +159,8 @@ Analyzed = tuple[list[str], list[str], list[str], list[str], list[str]]
 
 def analyze(text: str, config: FeatureConfig = FeatureConfig()) -> Analyzed:
     """(word n-grams, Han char n-grams, other char n-grams, word pairs, pinyin) of an already normalized text."""
-    tokens = tokenize(text, hmm=config.jieba_hmm)
+    # Without a word block or word pairs the words are not needed: skip jieba (most of the featurisation time).
+    tokens = tokenize(text, hmm=config.jieba_hmm) if config.word_weight > 0 or config.use_pairs else []
     words = _word_ngrams(tokens, config.word_ngrams)
     han, other = _char_ngrams(text, config.han_char_range, config.other_char_range)
     if not config.split_han_chars:
@@ -201,18 +202,26 @@ def _count_grams(docs: Sequence[list[str]], min_df: int) -> tuple[dict[str, int]
     """
     ids: dict[str, int] = {}
     setdefault = ids.setdefault
-    flat = [setdefault(g, len(ids)) for doc in docs for g in doc]
+    flat = np.fromiter((setdefault(g, len(ids)) for doc in docs for g in doc), dtype=np.int64)
+    lengths = np.fromiter((len(doc) for doc in docs), dtype=np.int64, count=len(docs))
+    return _count_ids(ids, flat, lengths, min_df)
+
+
+def _count_ids(
+    ids: dict[str, int], flat: NDArray[np.int64], lengths: NDArray[np.int64], min_df: int
+) -> tuple[dict[str, int], sp.csr_matrix]:
+    """:func:`_count_grams` from grams already numbered in first-seen order (``flat``, ``lengths`` per document)."""
+    n_docs = len(lengths)
     if not ids:
         raise ValueError("empty vocabulary")
     terms = list(ids)
     order = sorted(range(len(terms)), key=terms.__getitem__)
     rank = np.empty(len(terms), dtype=np.int64)
     rank[order] = np.arange(len(terms))
-    lengths = np.fromiter((len(doc) for doc in docs), dtype=np.int64, count=len(docs))
-    rows = np.repeat(np.arange(len(docs)), lengths)
+    rows = np.repeat(np.arange(n_docs), lengths)
     counts = sp.csr_matrix(
-        (np.ones(len(flat), dtype=np.float32), (rows, np.asarray(flat, dtype=np.int64))),
-        shape=(len(docs), len(terms)),
+        (np.ones(len(flat), dtype=np.float32), (rows, flat)),
+        shape=(n_docs, len(terms)),
         dtype=np.float32,
     )
     counts.sum_duplicates()
@@ -270,18 +279,37 @@ class Featurizer:
 
     def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """Learn vocabularies and IDF from normalized texts; return their feature rows."""
-        # Locale copies of one FAQ normalise to the same text: analyse each distinct text once.
-        distinct = {t: analyze(t, self.config) for t in dict.fromkeys(texts)}
-        analyzed = [distinct[t] for t in texts]
+        specs = self._specs()
+        # Grams are numbered as each text is analysed (first-seen order per block, as ``_count_grams`` numbers
+        # them), so only one text's gram strings exist at a time: holding every text's grams at once was ~250 MB
+        # of small strings at 25,000 phrasings, and the memory stayed with the process after the fit.
+        used = [i for i, (weight, _, _) in enumerate(specs) if weight > 0]
+        ids: list[dict[str, int]] = [{} for _ in specs]
+        numbered: dict[str, list[NDArray[np.int64]]] = {}  # locale copies of one FAQ normalise to the same text
+        per_text: list[list[NDArray[np.int64]]] = []
+        for t in texts:
+            grams = numbered.get(t)
+            if grams is None:
+                analyzed = analyze(t, self.config)
+                grams = []
+                for i in used:
+                    block_ids, setdefault = ids[i], ids[i].setdefault
+                    grams.append(np.fromiter((setdefault(g, len(block_ids)) for g in analyzed[i]), dtype=np.int64))
+                numbered[t] = grams  # a repeated text numbers no new gram: its ids are reused
+            per_text.append(grams)
+        del numbered
         self._blocks = []
         offset = 0
         parts: list[sp.csr_matrix] = []
-        for i, (weight, use_idf, min_df) in enumerate(self._specs()):
+        for i, (weight, use_idf, min_df) in enumerate(specs):
             if weight <= 0:
                 self._blocks.append(None)
                 continue
+            k = used.index(i)
+            lengths = np.fromiter((len(g[k]) for g in per_text), dtype=np.int64, count=len(per_text))
+            flat = np.concatenate([g[k] for g in per_text]) if per_text else np.empty(0, dtype=np.int64)
             try:
-                vocab, counts = _count_grams([a[i] for a in analyzed], min(min_df, max(1, len(texts))))
+                vocab, counts = _count_ids(ids[i], flat, lengths, min(min_df, max(1, len(texts))))
             except ValueError:  # empty vocabulary, e.g. no Han text, or no English word pair occurs twice
                 self._blocks.append(None)
                 continue

@@ -1,0 +1,190 @@
+"""A provisional FAQ index, built in about a second, served while the full :class:`FaqRanker` fits.
+
+A brand with no usable index (a new brand, or a KB that a large import changed) would otherwise make its first
+customers wait for the full fit (features with jieba and pinyin, a scorer per FAQ, calibration folds: 10-20 s of
+CPU at bank scale). This stage fits only character n-gram features (no word segmentation, no pinyin) and the
+nearest-phrasing + centroid similarities, and decides conservatively:
+
+* an exact KB question (punctuation, script, width and courtesy words ignored) is answered;
+* a *near-exact* one is answered: its best phrasing's cosine is at least ``near`` and its FAQ leads the
+  runner-up FAQ by at least ``margin`` in nn + centroid (two FAQs that differ by one decisive word, 信貸 vs
+  房貸, are close to each other, so neither passes);
+* anything else is offered as options (the top FAQs, never answered): reachable, not wrong.
+
+The constants were chosen on development splits (``benchmarks/bot_ranker.py --provisional``), see the Bot
+section of docs/DEVELOPING.md; no calibration runs here, so the build is one featurisation and two sparse products.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, Self
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+from sklearn.preprocessing import normalize as l2_rows
+
+from kefu.bot.nlu.features import FeatureConfig, Featurizer
+from kefu.bot.nlu.ranker import _PUNCT_RE, Ranked, _units, courtesy_stripped, exact_key
+from kefu.bot.nlu.text import normalize
+
+__all__ = ["PROVISIONAL_FEATURES", "ProvisionalRanker"]
+
+# Character n-grams only: jieba and pypinyin are most of the full featurisation's time (and their first use loads
+# dictionaries); Han char 1-2-grams already act like words for Chinese.
+PROVISIONAL_FEATURES: Final = FeatureConfig(word_weight=0.0, use_pairs=False, pinyin_weight=0.0)
+ANSWER: Final = 0.95  # confidence of an exact or near-exact match (the answer threshold is 0.9)
+_CAP: Final = 0.85  # every other candidate stays below the answer threshold: offered, never answered
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    matrix_t: sp.csr_matrix  # features x phrasings
+    centroids_t: sp.csr_matrix  # features x groups
+    starts: NDArray[np.int64]  # first phrasing row of each group present (rows are stored group by group)
+    present: NDArray[np.int64]  # the groups those segments belong to
+
+
+class ProvisionalRanker:
+    """nn + centroid over character n-grams, exact and near-exact matches answered, the rest offered as options."""
+
+    answer_threshold_: float = 0.9
+
+    def __init__(
+        self,
+        *,
+        near: float = 0.8,
+        margin: float = 0.3,
+        clarify: float = 0.2,
+        depth: int = 10,
+        strict_prefix: str | None = None,
+        strict_coverage: float = 0.7,
+    ) -> None:
+        self.near = near
+        self.margin = margin
+        self.clarify_threshold_ = clarify
+        self.depth = depth
+        self.strict_prefix = strict_prefix
+        self.strict_coverage = strict_coverage
+        self.keys: list[str] = []
+        self.fit_seconds_ = 0.0
+        self._texts: list[str] = []
+        self._row_group: NDArray[np.int64] = np.empty(0, dtype=np.int64)
+        self._exact: dict[str, list[int]] = {}
+        self._strict_units: dict[int, frozenset[str]] = {}
+        self._featurizer: Featurizer | None = None
+        self._fitted: _Fitted | None = None
+
+    def fit(self, groups: Sequence[tuple[str, Sequence[str]]]) -> Self:
+        """Index FAQs given as (key, phrasings)."""
+        started = time.perf_counter()
+        self.keys = [str(k) for k, _ in groups]
+        texts: list[str] = []
+        owner: list[int] = []
+        for g, (_, questions) in enumerate(groups):
+            for q in questions:
+                if q and str(q).strip():
+                    texts.append(str(q))
+                    owner.append(g)
+        self._texts = texts
+        self._row_group = np.asarray(owner, dtype=np.int64)
+        self._fitted = None
+        if not texts:
+            return self
+        normalized = [normalize(t) for t in texts]
+        self._exact = {}
+        for i, t in enumerate(normalized):
+            self._exact.setdefault(_PUNCT_RE.sub("", t), []).append(i)
+        self._strict_units = {}
+        if self.strict_prefix:
+            for g, key in enumerate(self.keys):
+                if key.startswith(self.strict_prefix):
+                    own = [normalized[i] for i in np.flatnonzero(self._row_group == g)]
+                    self._strict_units[g] = frozenset(u for t in own for u in _units(t))
+        self._featurizer = Featurizer(PROVISIONAL_FEATURES)
+        try:
+            x = l2_rows(self._featurizer.fit_transform(normalized)).tocsr()
+        except ValueError:
+            self._featurizer = None
+            return self
+        n_groups = len(self.keys)
+        member = sp.csr_matrix(
+            (np.ones(len(owner), dtype=np.float32), (self._row_group, np.arange(len(owner)))),
+            shape=(n_groups, len(owner)),
+        )
+        centroids = l2_rows(member @ x).tocsr()
+        # Rows were appended group by group, so each group's phrasings are one contiguous segment.
+        starts = np.flatnonzero(np.r_[True, self._row_group[1:] != self._row_group[:-1]])
+        self._fitted = _Fitted(x.T.tocsr(), centroids.T.tocsr(), starts, self._row_group[starts])
+        self.fit_seconds_ = time.perf_counter() - started
+        return self
+
+    def search(self, text: str, k: int = 5) -> list[Ranked]:
+        """Top-k FAQs, best first; only exact and near-exact leaders reach the answer confidence."""
+        fitted = self._fitted
+        if fitted is None or self._featurizer is None or k <= 0:
+            return []
+        key = exact_key(text)
+        bare = courtesy_stripped(key)
+        exact = self._exact.get(key) or (self._exact.get(bare) if bare else None)
+        norm = normalize(text)
+        q = l2_rows(self._featurizer.transform([norm])).tocsr()
+        sims = np.asarray((q @ fitted.matrix_t).toarray(), dtype=np.float64)[0]
+        nn = np.full(len(self.keys), -1.0)
+        if len(fitted.starts):
+            nn[fitted.present] = np.maximum.reduceat(sims, fitted.starts)
+        base = nn + np.asarray((q @ fitted.centroids_t).toarray(), dtype=np.float64)[0]
+        depth = min(self.depth, len(base))
+        top = np.argpartition(-base, depth - 1)[:depth]
+        top = top[np.argsort(-base[top], kind="stable")]
+        top = top[base[top] > 0]
+        conf = _CAP * np.clip(base[top] / 2.0, 0.0, 1.0)
+        if len(top) and nn[top[0]] >= self.near:
+            runner = base[top[1]] if len(top) > 1 else 0.0
+            if base[top[0]] - runner >= self.margin:
+                conf[0] = ANSWER
+        if self._strict_units:
+            conf = conf * self._strict_factor(norm, top)
+        out = [
+            Ranked(self.keys[g], float(c), float(base[g]), self._best_phrasing(sims, g))
+            for g, c in zip(top.tolist(), conf.tolist(), strict=True)
+        ]
+        out.sort(key=lambda r: -r.confidence)
+        if exact:
+            exact_groups = list(dict.fromkeys(int(self._row_group[i]) for i in exact))
+            lead = [
+                Ranked(
+                    self.keys[g],
+                    1.0 if len(exact_groups) == 1 else 0.5,
+                    99.0,
+                    self._texts[next(i for i in exact if self._row_group[i] == g)],
+                )
+                for g in exact_groups
+            ]
+            seen = {r.key for r in lead}
+            out = lead + [r for r in out if r.key not in seen]
+        return out[:k]
+
+    def _strict_factor(self, text: str, groups: NDArray[np.int64]) -> NDArray[np.float64]:
+        """As :meth:`FaqRanker._strict_factor`: small talk must explain the message's characters and words."""
+        units = _units(text)
+        factor = np.ones(len(groups))
+        for i, g in enumerate(groups.tolist()):
+            vocab = self._strict_units.get(g)
+            if vocab is not None:
+                share = sum(1 for u in units if u in vocab) / len(units) if units else 0.0
+                factor[i] = min(1.0, share / self.strict_coverage) ** 2
+        return factor
+
+    def _best_phrasing(self, sims: NDArray[np.float64], group: int) -> str:
+        fitted = self._fitted
+        assert fitted is not None
+        at = int(np.searchsorted(fitted.present, group))
+        if at >= len(fitted.present) or fitted.present[at] != group:
+            return ""
+        lo = int(fitted.starts[at])
+        hi = int(fitted.starts[at + 1]) if at + 1 < len(fitted.starts) else len(sims)
+        return self._texts[lo + int(np.argmax(sims[lo:hi]))]

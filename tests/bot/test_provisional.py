@@ -1,0 +1,219 @@
+"""The provisional index (issue #14: index lifecycle at bank scale): a brand without a usable index gets a quick,
+conservative index at once, served while the full ranker fits, then swapped out; it never answers a guess."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kefu.bot import smalltalk
+from kefu.bot.nlu.provisional import ProvisionalRanker
+from tests.bot.test_index_refresh import _seed
+from tests.bot.test_ranker import _Counting, _tiny_groups
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def quick() -> ProvisionalRanker:
+    return ProvisionalRanker(strict_prefix=smalltalk.PREFIX).fit(_tiny_groups())
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "confidence"),
+    [
+        ("請問信用卡帳單分期怎麼申請", "card_installment", 1.0),  # exact KB question
+        ("请问信用卡账单分期怎么申请？", "card_installment", 1.0),  # other script, punctuation
+        ("信用卡帳單分期怎麼申請", "card_installment", 0.95),  # near-exact: one word dropped
+        ("信貸的利率多少", "personal_loan_rate", 0.95),
+        ("你好", "smalltalk:greeting", 1.0),
+        ("謝謝你", "smalltalk:thanks", 1.0),
+    ],
+)
+def test_exact_and_near_exact_questions_are_answered(
+    quick: ProvisionalRanker, text: str, key: str, confidence: float
+) -> None:
+    hit = quick.search(text, 3)[0]
+    assert (hit.key, hit.confidence) == (key, confidence)
+    assert hit.confidence >= quick.answer_threshold_
+
+
+def test_anything_else_is_offered_never_answered(quick: ProvisionalRanker) -> None:
+    # 外幣 vs 臺幣 accounts share most characters: neither is near-exact with a clear lead, so both are offered.
+    hits = quick.search("我要開外幣帳戶", 3)
+    assert hits[0].key == "fx_account" and "twd_account" in [h.key for h in hits]
+    assert quick.clarify_threshold_ <= hits[0].confidence < quick.answer_threshold_
+    # A question the KB does not cover gets options at most, never an answer or small talk.
+    top = quick.search("收不到驗證碼", 3)[0]
+    assert top.confidence < quick.answer_threshold_ and not top.key.startswith(smalltalk.PREFIX)
+
+
+def test_provisional_features_skip_word_segmentation() -> None:
+    from kefu.bot.nlu.features import analyze
+    from kefu.bot.nlu.provisional import PROVISIONAL_FEATURES
+
+    words, han, _, pairs, pinyin = analyze("信用卡帳單分期", PROVISIONAL_FEATURES)
+    assert words == [] and pairs == [] and pinyin == [] and "帳單" in han
+
+
+class _Gated(_Counting):
+    """The full factory waits for ``release`` (a long fit), recording that the provisional index served meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.started = threading.Event()
+
+    def factory(self, docs: Any) -> Any:
+        self.started.set()
+        assert self.release.wait(60)
+        return super().factory(docs)
+
+
+def test_first_question_gets_the_provisional_index_while_the_full_one_fits_then_the_swap(
+    db: Any, make: Any, session_factory: Any, tmp_path: Path
+) -> None:
+    from kefu.bot.engine import IndexRegistry, provisional_factory
+
+    brand = make.brand()
+    _seed(db, brand, n=8)
+    gated = _Gated()
+    reg = IndexRegistry(
+        factory=gated.factory, provisional=provisional_factory, store_dir=tmp_path, background=True, check_interval=0.0
+    )
+    reader = gated.reader(session_factory)
+    started = time.monotonic()
+    index = reg.ensure(brand.id, reader)  # the first customer question of a new brand
+    waited = time.monotonic() - started
+    assert index.provisional and waited < 10, waited  # did not wait for the (blocked) full fit
+    assert gated.started.wait(10) and gated.calls == 0
+    top = index.search("請問信用卡帳單分期怎麼申請", 1)[0]
+    assert top.faq is not None and top.faq.external_id == "card_installment" and top.score == 1.0
+    assert index.answer_threshold == 0.9 and not list(tmp_path.glob("*.joblib"))  # a provisional index is not saved
+    # A second question during the fit is served by the same provisional index, without a second fit.
+    assert reg.ensure(brand.id, reader) is index
+    gated.release.set()
+    deadline = time.monotonic() + 120
+    while brand.id in reg._building and time.monotonic() < deadline:  # swapped, then saved
+        time.sleep(0.05)
+    full = reg._indexes[brand.id]
+    assert not full.provisional and full.fingerprint == index.fingerprint and gated.calls == 1
+    assert gated.open_during_fit == [False] and list(tmp_path.glob("*.joblib"))
+    assert reg.ensure(brand.id, reader) is full
+
+
+def test_a_small_change_keeps_the_full_index_a_large_one_serves_a_provisional(
+    db: Any, make: Any, session_factory: Any
+) -> None:
+    from kefu.bot.engine import IndexRegistry, large_change, load_docs
+    from kefu.knowledge.commands import CreateFaq
+    from kefu.knowledge.service import create_faq
+
+    brand = make.brand()
+    _seed(db, brand, n=8)
+    reg = IndexRegistry(background=False, check_interval=0.0)
+    live = reg.build(brand.id, _Counting().reader(session_factory))
+    assert not live.provisional
+    create_faq(
+        db, None, CreateFaq(brand_id=brand.id, locale="zh-TW", external_id="x0", questions=["新問題"], answer="x")
+    )
+    db.commit()
+    assert not large_change(live, load_docs(db, brand.id))  # one FAQ: the full index keeps serving its refit
+    for i in range(1, 12):
+        create_faq(
+            db,
+            None,
+            CreateFaq(brand_id=brand.id, locale="zh-TW", external_id=f"x{i}", questions=[f"新問題{i}"], answer="x"),
+        )
+    db.commit()
+    assert large_change(live, load_docs(db, brand.id))  # an import of a dozen FAQs: the live index does not know them
+    assert large_change(None, [])
+
+
+def test_a_brand_override_does_not_lower_a_provisional_threshold() -> None:
+    from kefu.bot.policy import BotSettings, thresholds
+
+    settings = BotSettings(answer_threshold=0.4, clarify_threshold=0.1)
+    assert thresholds(settings, 0.9, 0.2, provisional=True) == (0.9, 0.2)
+    assert thresholds(settings, 0.9, 0.2) == (0.4, 0.1)
+
+
+def test_refresh_requests_during_a_fit_refit_once_more_after_it(
+    db: Any, make: Any, session_factory: Any, tmp_path: Path
+) -> None:
+    from kefu.bot.engine import IndexRegistry, fingerprint
+    from kefu.knowledge.commands import CreateFaq
+    from kefu.knowledge.service import create_faq
+
+    brand = make.brand()
+    _seed(db, brand)
+    gated = _Gated()
+    reg = IndexRegistry(factory=gated.factory, store_dir=None, background=True, check_interval=3600.0)
+    reader = gated.reader(session_factory)
+    reg.refresh(brand.id, reader)
+    assert gated.started.wait(10)
+    create_faq(  # an FAQ written during the fit: its kb.changed refresh is coalesced, not lost
+        db, None, CreateFaq(brand_id=brand.id, locale="zh-TW", external_id="new", questions=["新問題"], answer="x")
+    )
+    db.commit()
+    reg.refresh(brand.id, reader)
+    gated.release.set()
+    deadline = time.monotonic() + 120
+    while brand.id in reg._building and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gated.calls == 2 and reg._indexes[brand.id].fingerprint == fingerprint(db, brand.id)
+
+
+@pytest.mark.slow
+def test_provisional_stage_answers_few_wrong_on_development_splits() -> None:
+    """SMP2017 train → dev and HWU64 train → valid (``bot_ranker.py --provisional``): the provisional stage answers
+    ≤ 3 % wrong and keeps the right FAQ reachable (answered or offered) as often as the full ranker does."""
+    import sys
+
+    root = next(
+        (
+            Path(c)
+            for c in (os.environ.get("KEFU_DATASETS"), ROOT.parent / "shared" / "datasets", "/work/shared/datasets")
+            if c and (Path(c) / "smp2017_ecdt_task1" / "dev.csv").is_file() and (Path(c) / "hwu64").is_dir()
+        ),
+        None,
+    )
+    if root is None:
+        pytest.skip("shared datasets not available")
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import bot_ranker
+
+    smp = bot_ranker.evaluate(
+        *bot_ranker._intents(root, "smp2017_ecdt_task1/train.csv", "smp2017_ecdt_task1/dev.csv"),
+        {"provisional": True},
+    )
+    hwu = bot_ranker.evaluate(*bot_ranker._intents(root, "hwu64/train.csv", "hwu64/valid.csv"), {"provisional": True})
+    assert smp["wrong"] <= 3.0 and hwu["wrong"] <= 3.0  # measured 0.26 / 0.46
+    assert smp["reachable"] >= 94.0 and hwu["reachable"] >= 94.0  # measured 96.75 / 95.63
+
+
+def test_a_provisional_index_follows_every_change_before_the_next_full_fit(
+    db: Any, make: Any, session_factory: Any
+) -> None:
+    from kefu.bot.engine import IndexRegistry, default_factory, fingerprint, load_docs, provisional_factory
+
+    brand = make.brand()
+    _seed(db, brand, n=8)
+    docs = load_docs(db, brand.id)
+    served: list[Any] = []
+
+    def full(docs: Any) -> Any:
+        served.append(reg._indexes[brand.id])  # what customers get while this fit runs
+        return default_factory(docs)
+
+    reg = IndexRegistry(factory=full, provisional=provisional_factory, background=True, check_interval=3600.0)
+    reg._provisional(brand.id, "earlier", docs[:7])  # FAQs created one call at a time: one more since this one
+    reg.build(brand.id, _Counting().reader(session_factory))
+    assert served[0].provisional and served[0].fingerprint == fingerprint(db, brand.id)
+    assert len(served[0].docs) == len(docs)  # refitted for a single new FAQ: a provisional fit is cheap
+    assert not reg._indexes[brand.id].provisional
