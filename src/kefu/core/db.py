@@ -257,6 +257,18 @@ _GATES: weakref.WeakKeyDictionary[Engine, WriterGate] = weakref.WeakKeyDictionar
 _CHECKPOINTERS: weakref.WeakKeyDictionary[Engine, Checkpointer] = weakref.WeakKeyDictionary()
 
 
+_URL_KEYS: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+def database_key(engine: Engine) -> str:
+    """The engine's URL as a string (password hidden): the key of per-database process state (caches, chain head)."""
+    # Rendering a URL costs microseconds, and hot paths ask several times per request.
+    key = _URL_KEYS.get(engine)
+    if key is None:
+        key = _URL_KEYS[engine] = engine.url.render_as_string(hide_password=True)
+    return key
+
+
 def writer_gate(engine: Engine) -> WriterGate | None:
     """The writer gate of a SQLite engine made by make_engine (None for other engines)."""
     return _GATES.get(engine)
