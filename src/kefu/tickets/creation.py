@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, inspect, select, update
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy.orm import Session
 
 from kefu.audit.service import record
 from kefu.auth.models import Team
@@ -15,7 +15,7 @@ from kefu.auth.service import ensure_assignable
 from kefu.brands.models import Brand
 from kefu.conversations.models import Conversation, Message
 from kefu.core.access import ensure_brand, get_in_brand, ref_in_brand
-from kefu.core.db import utcnow
+from kefu.core.db import insert_now, utcnow
 from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.events import publish
 from kefu.customers.models import Customer
@@ -51,42 +51,16 @@ _COUNTER_NEXT = (
 )
 
 
-_TICKETS = cast(Table, Ticket.__table__)
-_TICKET_INSERT = insert(_TICKETS).returning(_TICKETS.c.id)
-# (attribute, column, value when the constructor left it unset): every column, so the inserted object has nothing
-# left to load. Callable defaults (utcnow, list, dict) are called without a context, as the ORM would.
-_TICKET_COLUMNS = tuple(
-    (prop.key, prop.columns[0].key, prop.columns[0].default)
-    for prop in inspect(Ticket).column_attrs
-    if prop.key != "id"
-)
-
-
-def _unset_value(default: Any) -> Any:
-    if default is None:
-        return None
-    return default.arg(None) if default.is_callable else default.arg
-
-
 def _insert_ticket(session: Session, ticket: Ticket) -> None:
-    """INSERT a new ticket with one prebuilt Core statement and make it persistent in the session.
+    """INSERT the new ticket with a prebuilt Core statement (kefu.core.db.insert_now), its search document first.
 
     What the ORM flush spent on one object (unit of work, per-flush statement setup) was the largest share of a
-    create's CPU. The flush hooks do not run for it: the one that concerns a new ticket, its search document, is
-    set here by the same function (kefu.tickets.search.ticket_document). Later changes to the object (category,
-    routing, SLA, assignment) are tracked and flushed as an UPDATE, as after an ORM insert.
+    create's CPU. Of the flush hooks, the one that concerns a new ticket, its search document, is run here by the
+    same function (kefu.tickets.search.ticket_document).
     """
-    conn = session.connection()
-    ticket.search_vector = search.ticket_document(ticket.subject, ticket.description, conn.dialect.name)
-    state = ticket.__dict__
-    values = {}
-    for attr, column, default in _TICKET_COLUMNS:
-        if attr not in state:
-            setattr(ticket, attr, _unset_value(default))
-        values[column] = state[attr]
-    ticket.id = conn.execute(_TICKET_INSERT, values).scalar_one()
-    make_transient_to_detached(ticket)  # as if loaded: no pending INSERT, no history, nothing expired
-    session.add(ticket)
+    dialect = session.get_bind().dialect.name
+    ticket.search_vector = search.ticket_document(ticket.subject, ticket.description, dialect)
+    insert_now(session, ticket)
 
 
 def next_number(session: Session, brand: Brand | BrandSnapshot) -> tuple[int, str]:
@@ -262,6 +236,7 @@ def _create(session: Session, cmd: CreateTicket, actor: Principal | None, *, ope
             agent_id=actor.agent_id if actor else None,
             at=now,
         )
+        insert_now(session, first)  # no flush hooks concern a timeline entry: one INSERT, no unit of work
     sla.start_ticket_sla(session, ticket, now, set_priority=priority is None, fresh=True)
     record(
         session,
