@@ -84,20 +84,19 @@ def _derive(secret: str, key_id: str) -> bytes:
 
 # The keys derived for the settings object last asked about: every append needs them, and deriving them (two HMACs
 # per key) cost more than the hash of the entry itself. A new Settings object (changed environment) derives again.
-_derived: tuple[Settings, str, str, dict[str, str], tuple[str, dict[str, bytes]]] | None = None
+_derived: dict[str, tuple[Settings, str, str, dict[str, str], tuple[str, dict[str, bytes]]]] = {}
 
 
 def audit_keys(settings: Settings | None = None) -> tuple[str, dict[str, bytes]]:
     """(current key id, every known key by id): the current one from secret_key, older ones from audit_old_secrets."""
-    global _derived
     s = settings or get_settings()
-    memo = _derived
+    memo = _derived.get("last")
     if memo is not None and memo[0] is s and memo[1:4] == (s.secret_key, s.audit_key_id, s.audit_old_secrets):
         return memo[4]
     keys = {kid: _derive(secret, kid) for kid, secret in s.audit_old_secrets.items()}
     keys[s.audit_key_id] = _derive(s.secret_key, s.audit_key_id)
     result = s.audit_key_id, keys
-    _derived = (s, s.secret_key, s.audit_key_id, dict(s.audit_old_secrets), result)
+    _derived["last"] = (s, s.secret_key, s.audit_key_id, dict(s.audit_old_secrets), result)
     return result
 
 

@@ -159,6 +159,13 @@ def create_ticket(
             "comment": comment,
         },
     )
+    return open_ticket(session, cmd, actor, opened_at=opened_at)
+
+
+def open_ticket(
+    session: Session, cmd: CreateTicket, actor: Principal | None, *, opened_at: datetime | None = None
+) -> Ticket:
+    """`create_ticket` for a command validated already (the API's body is one: no dump and second validation)."""
     return _create(session, cmd, actor, opened_at=opened_at)
 
 
