@@ -1,12 +1,15 @@
 """CPU per ticket create through the whole HTTP stack, in-process (SQLite, and PostgreSQL when configured).
 
 Usage: python benchmarks/create_cpu.py [--n 500] [--rounds 3] [--pg postgresql://...] [--profile out.txt] [--comment]
+    [--asgi]
 
 Drives POST /api/v1/tickets through the ASGI app with Starlette's TestClient and reads time.process_time() around
 the loop, so the figure is server + client CPU of this one process (PostgreSQL backends are not included: see
 vs_django_helpdesk.py for the sampled-backend figure). The client's share is measured separately on GET /healthz's
 cheapest sibling (an unauthenticated 404 on /api/v1/…) and printed as the "floor"; "server CPU/op" is the
 difference. Also prints the SQL statements per create. Medians over rounds (the machine is shared and noisy).
+`--asgi` calls the app directly in one event loop (the request's thread-pool hop included), so the process's CPU
+per create is the server's own: no client and no floor to subtract (uvicorn's HTTP parsing is not included).
 """
 
 from __future__ import annotations
@@ -110,6 +113,99 @@ def run(url: str, n: int, rounds: int, profile: str | None, comment: bool = Fals
     return out
 
 
+def run_asgi(url: str, n: int, rounds: int, comment: bool = False) -> dict[str, float]:
+    """Create n tickets per round by calling the ASGI app directly (no HTTP client in the process): CPU = server's."""
+    import asyncio
+    import json
+
+    from kefu.auth.service import create_agent, create_token
+    from kefu.brands.service import create_brand
+    from kefu.core.config import Settings
+    from kefu.core.db import Database
+    from kefu.core.events import MemoryBus
+    from kefu.core.migrate import upgrade
+    from kefu.web.app import create_app
+
+    upgrade(url)
+    database = Database(url)
+    with database.session() as s:
+        brand = create_brand(s, slug=f"bench-{uuid.uuid4().hex[:6]}", name="bench")
+        agent = create_agent(
+            s, email=f"b-{uuid.uuid4().hex[:6]}@example.com", name="b", password="bench password", role="admin"
+        )
+        _, raw = create_token(s, agent, name="bench", scopes=None, expires_at=None, actor=None)
+        brand_id = brand.id
+    app = create_app(Settings(database_url=url), database=database, bus=MemoryBus())
+    auth = f"Bearer {raw}".encode()
+
+    async def post(body: dict[str, object]) -> int:
+        data = json.dumps(body).encode()
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/api/v1/tickets",
+            "raw_path": b"/api/v1/tickets",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [
+                (b"host", b"bench"),
+                (b"authorization", auth),
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+            ],
+            "client": ("127.0.0.1", 1),
+            "server": ("bench", 80),
+        }
+        messages = [{"type": "http.request", "body": data, "more_body": False}]
+        status = [0]
+
+        async def receive() -> dict[str, object]:
+            if messages:
+                return messages.pop()
+            await asyncio.sleep(3600)  # the client never disconnects mid-request
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, object]) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = int(str(message["status"]))
+
+        await app(scope, receive, send)
+        return status[0]
+
+    def body(label: str) -> dict[str, object]:
+        return {
+            "brand_id": brand_id,
+            "subject": f"工單 {label}",
+            "description": "訂單還沒到，請幫忙查詢",
+            **({"comment": {"body": "已收到，我們會盡快回覆。"}} if comment else {}),
+        }
+
+    async def main() -> tuple[list[float], list[float]]:
+        cpu_ops, rates = [], []
+        async with app.router.lifespan_context(app):
+            for i in range(50):
+                assert await post(body(f"warm {i}")) == 201
+            for r in range(rounds):
+                c0, w0 = time.process_time(), time.perf_counter()
+                for i in range(n):
+                    assert await post(body(f"{r}-{i}")) == 201
+                cpu_ops.append((time.process_time() - c0) / n * 1000)
+                rates.append(n / (time.perf_counter() - w0))
+        return cpu_ops, rates
+
+    cpu_ops, rates = asyncio.run(main())
+    database.dispose()
+    out = {"server_ms": statistics.median(cpu_ops), "per_s": statistics.median(rates)}
+    print(
+        f"{url.split(':', 1)[0]}: create {out['per_s']:,.0f}/s (ASGI, no HTTP client in the process); server CPU/op "
+        f"{out['server_ms']:.2f} ms (rounds {' / '.join(f'{c:.2f}' for c in cpu_ops)}; medians of {rounds} × {n})"
+    )
+    return out
+
+
 def main() -> None:
     """Entry point."""
     ap = argparse.ArgumentParser()
@@ -118,9 +214,21 @@ def main() -> None:
     ap.add_argument("--pg", default=os.environ.get("KEFU_BENCH_PG"))
     ap.add_argument("--profile", help="write a cProfile report (cumulative) of the last SQLite round here")
     ap.add_argument("--comment", action="store_true", help="create with a public first `comment` (ticket + message)")
+    ap.add_argument(
+        "--asgi",
+        action="store_true",
+        help="call the ASGI app directly: the process's CPU is the server's (no client floor to subtract)",
+    )
     args = ap.parse_args()
+
+    def one(url: str, profile: str | None) -> None:
+        if args.asgi:
+            run_asgi(url, args.n, args.rounds, args.comment)
+        else:
+            run(url, args.n, args.rounds, profile, args.comment)
+
     with tempfile.TemporaryDirectory() as d:
-        run(f"sqlite:///{d}/bench.db", args.n, args.rounds, args.profile, args.comment)
+        one(f"sqlite:///{d}/bench.db", args.profile)
     if args.pg:
         import psycopg
 
@@ -128,7 +236,7 @@ def main() -> None:
         with psycopg.connect(args.pg, autocommit=True) as c:
             c.execute(f'CREATE DATABASE "{name}"')
         try:
-            run(args.pg.rsplit("/", 1)[0] + "/" + name, args.n, args.rounds, None, args.comment)
+            one(args.pg.rsplit("/", 1)[0] + "/" + name, None)
         finally:
             with psycopg.connect(args.pg, autocommit=True) as c:
                 c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -299,3 +299,24 @@ def test_postgresql_ticket_numbers_continue_from_the_counter(db: Any) -> None:
     first = create_ticket(db, brand_id=brand.id, subject="a", actor=None)
     second = create_ticket(db, brand_id=brand.id, subject="b", actor=None)
     assert (first.number, second.number) == ("SQ-000042", "SQ-000043")
+
+
+def test_get_settings_follows_the_environment_and_audit_keys_follow_the_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """get_settings reads KEFU_* from os.environ's raw mapping and the audit keys are memoised per Settings object."""
+    from kefu.audit.chain import audit_keys
+    from kefu.core.config import get_settings
+
+    first = get_settings()
+    assert get_settings() is first  # unchanged environment: the same object
+    kid, keys = audit_keys()
+    assert audit_keys() == (kid, keys)
+    monkeypatch.setenv("KEFU_SECRET_KEY", "r" * 48)
+    second = get_settings()
+    assert second is not first and second.secret_key == "r" * 48
+    assert audit_keys()[1][kid] != keys[kid]  # a new secret derives a new key
+    monkeypatch.setenv("KEFU_AUDIT_KEY_ID", "k7")
+    assert audit_keys()[0] == "k7"
+    monkeypatch.undo()
+    assert get_settings().secret_key == first.secret_key and audit_keys()[1][kid] == keys[kid]

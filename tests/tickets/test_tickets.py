@@ -196,3 +196,60 @@ def test_public_updates_and_timeline_api(client: Any, make: Any, clock: Clock, e
     assert [a["body"] for a in public] == ["已為您處理"]
     comments = [e for e in events if e.type == "ticket.comment"]
     assert [f"ticket:{t['id']}:public" in e.topics for e in comments] == [False, True]
+
+
+def test_core_inserted_ticket_is_complete_and_searchable(db: Any, make: Any, count_queries: Any) -> None:
+    """The ticket inserted without an ORM flush is persistent, fully loaded, and stored exactly as the ORM would."""
+    from sqlalchemy import inspect, select
+
+    from kefu.tickets import search
+    from kefu.tickets.models import Ticket
+    from kefu.tickets.service import create_ticket, list_tickets
+
+    brand = make.brand()
+    p = admin_principal(make.agent("agent", [brand]))
+    t = create_ticket(db, brand_id=brand.id, subject="訂單 A123 還沒到", description="請幫忙查詢 tracking", actor=p)
+    state = inspect(t)
+    assert state.persistent and not state.expired_attributes and not state.unloaded
+    with count_queries() as q:  # every column is loaded: reading them runs no SQL
+        values = {a.key: getattr(t, a.key) for a in inspect(Ticket).column_attrs}
+    assert q.count == 0, str(q)
+    assert values["reopen_count"] == 0 and values["resolved_at"] is None and values["merged_into_id"] is None
+    db.commit()
+    dialect = db.get_bind().dialect.name
+    stored = db.execute(select(Ticket.search_vector, Ticket.number, Ticket.status).where(Ticket.id == t.id)).one()
+    assert stored.number == t.number and stored.status == t.status
+    if dialect != "postgresql":  # PostgreSQL normalises the tsvector literal; the search below covers both
+        assert stored.search_vector == search.ticket_document(t.subject, t.description, dialect)
+    db.expire_all()
+    assert db.get(Ticket, t.id).subject == "訂單 A123 還沒到"
+    rows, _ = list_tickets(db, p, brand_id=brand.id, q="tracking")
+    assert [r.id for r in rows] == [t.id]
+
+
+def test_insert_now_replaces_the_flush_and_tracks_later_changes(db: Any, make: Any, count_queries: Any) -> None:
+    """kefu.core.db.insert_now: one INSERT, defaults filled in, the object persistent; a later change is an UPDATE."""
+    from sqlalchemy import inspect, select
+
+    from kefu.core.db import insert_now
+    from kefu.tickets.models import TicketActivity
+    from kefu.tickets.service import create_ticket
+
+    brand = make.brand()
+    p = admin_principal(make.agent("agent", [brand]))
+    t = create_ticket(db, brand_id=brand.id, subject="s", actor=p)
+    db.flush()
+    entry = TicketActivity(brand_id=brand.id, ticket_id=t.id, kind="note")  # public, body, data, at: defaults
+    db.add(entry)
+    with count_queries() as q:
+        insert_now(db, entry)
+    assert q.count == 1 and "INSERT" in str(q).upper(), str(q)
+    assert inspect(entry).persistent and entry.id is not None and entry not in db.new
+    assert (entry.public, entry.body, entry.data) == (False, "", {}) and entry.created_at is not None
+    with count_queries() as q:
+        entry.body = "changed"
+        db.flush()
+    assert q.count == 1 and "UPDATE" in str(q).upper(), str(q)
+    db.commit()
+    db.expire_all()
+    assert db.scalar(select(TicketActivity.body).where(TicketActivity.id == entry.id)) == "changed"

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapper, ORMExecuteState, Session, SessionTransaction,
 
 from kefu.audit.models import AuditChainHead, AuditLog
 from kefu.core.config import Settings, get_settings
-from kefu.core.db import utcnow
+from kefu.core.db import database_key, utcnow
 
 GENESIS = "0" * 64
 HEAD_ID = 1
@@ -82,12 +82,22 @@ def _derive(secret: str, key_id: str) -> bytes:
     return hmac.new(secret.encode(), f"kefu-audit-chain/{key_id}".encode(), hashlib.sha256).digest()
 
 
+# The keys derived for the settings object last asked about: every append needs them, and deriving them (two HMACs
+# per key) cost more than the hash of the entry itself. A new Settings object (changed environment) derives again.
+_derived: dict[str, tuple[Settings, str, str, dict[str, str], tuple[str, dict[str, bytes]]]] = {}
+
+
 def audit_keys(settings: Settings | None = None) -> tuple[str, dict[str, bytes]]:
     """(current key id, every known key by id): the current one from secret_key, older ones from audit_old_secrets."""
     s = settings or get_settings()
+    memo = _derived.get("last")
+    if memo is not None and memo[0] is s and memo[1:4] == (s.secret_key, s.audit_key_id, s.audit_old_secrets):
+        return memo[4]
     keys = {kid: _derive(secret, kid) for kid, secret in s.audit_old_secrets.items()}
     keys[s.audit_key_id] = _derive(s.secret_key, s.audit_key_id)
-    return s.audit_key_id, keys
+    result = s.audit_key_id, keys
+    _derived["last"] = (s, s.secret_key, s.audit_key_id, dict(s.audit_old_secrets), result)
+    return result
 
 
 def keyed_hash(key: bytes, key_id: str, seq: int, prev_hash: str, values: dict[str, Any]) -> str:
@@ -183,7 +193,7 @@ def append_entries(connection: Connection, entries: list[AuditLog]) -> None:
         entry.details = normalise_details(entry.details)
     key_id, keys = audit_keys()
     key = keys[key_id]
-    where = str(connection.engine.url)
+    where = database_key(connection.engine)
     guess = _heads.get(where)
     rate = _hit_rate.get(where, 1.0)
     if guess is not None and rate >= 0.5:

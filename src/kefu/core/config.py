@@ -207,16 +207,24 @@ class Settings(BaseSettings):
         return self.jobs_backend
 
 
+def _environ_key() -> tuple[tuple[Any, Any], ...]:
+    """The KEFU_* variables, as a comparable key (read on every `get_settings()`, i.e. on hot paths)."""
+    data = getattr(os.environ, "_data", None)
+    if os.name == "posix" and isinstance(data, dict):  # the bytes mapping behind os.environ: no decoding (6× cheaper)
+        return tuple(sorted(item for item in data.items() if item[0][:5] == b"KEFU_"))
+    return tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("KEFU_")))
+
+
 class _SettingsCache:
     """`get_settings()`: one `Settings` per distinct KEFU_* environment (in a process that is exactly one)."""
 
     def __init__(self) -> None:
-        self._key: tuple[tuple[str, str], ...] | None = None
+        self._key: tuple[tuple[Any, Any], ...] | None = None
         self._value: Settings | None = None
 
     def __call__(self) -> Settings:
         """The settings for the current KEFU_* environment (re-read when a variable changed, e.g. in tests)."""
-        key = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("KEFU_")))
+        key = _environ_key()
         if self._value is None or key != self._key:
             self._value, self._key = Settings(), key
         return self._value

@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from kefu.core.db import database_key
 from kefu.core.models import ConfigVersion
 
 T = TypeVar("T")
@@ -71,7 +72,7 @@ def _tokens(session: Session) -> dict[int, int]:
 def cached(session: Session, brand_id: int, name: str, load: Callable[[], T]) -> T:
     """`load()`'s value for this brand, reused while the brand's configuration is unchanged."""
     token = _tokens(session).get(brand_id)
-    key = (str(session.get_bind().engine.url), name, brand_id)
+    key = (database_key(session.get_bind().engine), name, brand_id)
     with _lock:
         hit = _store.get(key)
     if hit is not None and hit[0] == token:

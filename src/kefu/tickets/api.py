@@ -102,7 +102,7 @@ async def create_ticket(body: TicketCreate, db: DB, principal: Write) -> TicketO
     """Open a ticket (classified, routed, SLA started and auto-assigned as configured)."""
 
     def work() -> TicketOut:
-        t = service.create_ticket(db, actor=principal, **body.model_dump())
+        t = service.open_ticket(db, body, principal)  # the body is the command (TicketCreate ⊂ CreateTicket)
         return pii.ticket(principal, TicketOut.model_validate(t))
 
     return await commit_in_one_hop(db, work)  # authentication came from the token cache: one hop per create

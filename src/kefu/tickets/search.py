@@ -52,6 +52,7 @@ from sqlalchemy.orm import Session, UOWTransaction, attributes
 from sqlalchemy.orm.util import identity_key
 
 from kefu.core import like
+from kefu.core.db import database_key
 
 __all__ = [
     "MAX_TOKENS",
@@ -131,6 +132,11 @@ def document(toks: Iterable[str], dialect: str) -> str:
     return f" {' '.join(ordered)} " if ordered else ""
 
 
+def ticket_document(subject: str | None, description: str | None, dialect: str) -> str:
+    """The search document of a new ticket: its subject and description (messages are appended as they come)."""
+    return document(tokens(f"{subject or ''}\n{description or ''}"), dialect)
+
+
 def match(col: Any, q_tokens: Sequence[str], dialect: str) -> ColumnElement[bool]:
     """SQL condition: the document column contains every query token."""
     if not q_tokens:
@@ -150,7 +156,7 @@ _common_cache: dict[str, tuple[float, frozenset[str]]] = {}
 
 def common_lexemes(conn: Connection) -> frozenset[str]:
     """Lexemes PostgreSQL keeps frequency statistics for (pg_stats.most_common_elems of tickets.search_vector)."""
-    key = conn.engine.url.render_as_string(hide_password=True)
+    key = database_key(conn.engine)
     now = time.monotonic()
     hit = _common_cache.get(key)
     if hit is not None and now - hit[0] < STATS_TTL:
@@ -302,7 +308,7 @@ def before_flush(session: Session, flush_context: UOWTransaction) -> None:
         if isinstance(obj, Message) and obj.conversation_id is not None:
             appends.setdefault(obj.conversation_id, set()).update(tokens(obj.body or ""))
         elif isinstance(obj, Ticket):
-            obj.search_vector = document(tokens(f"{obj.subject or ''}\n{obj.description or ''}"), dialect)
+            obj.search_vector = ticket_document(obj.subject, obj.description, dialect)
     for obj in session.dirty:
         if isinstance(obj, Message):
             if _changed(obj, "body", "conversation_id"):

@@ -13,6 +13,7 @@ from kefu.tickets.creation import (
     get_ticket,
     get_ticket_by_number,
     next_number,
+    open_ticket,
 )
 from kefu.tickets.lifecycle import (
     DEFAULT_AUTO_CLOSE_DAYS,
@@ -92,6 +93,7 @@ __all__ = [
     "matching_ticket_ids",
     "merge_tickets",
     "next_number",
+    "open_ticket",
     "search_condition",
     "split_ticket",
     "status_hooks",
