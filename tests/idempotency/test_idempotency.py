@@ -177,3 +177,25 @@ def test_openapi_documents_the_header(client: Any) -> None:
     ):
         params = spec["paths"][path]["post"].get("parameters", [])
         assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in params), path
+
+
+def test_a_retry_that_now_fails_still_replays(client: Any, make: Any, db: Any, monkeypatch: Any) -> None:
+    from kefu.core.errors import Conflict
+    from kefu.tickets import service
+
+    brand, headers = _setup(make)
+    t = client.post("/api/v1/tickets", json={"brand_id": brand.id, "subject": "A"}, headers=headers).json()["id"]
+    h = {**headers, "Idempotency-Key": "c-2"}
+    url = f"/api/v1/tickets/{t}/activities"
+    first = client.post(url, json={"body": "處理中"}, headers=h)
+    assert first.status_code == 201, first.text
+
+    def refuse(*a: Any, **kw: Any) -> Any:
+        raise Conflict("The ticket is closed.")
+
+    monkeypatch.setattr(service, "add_comment", refuse)  # the world changed between the create and its retry
+    again = client.post(url, json={"body": "處理中"}, headers=h)
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true", again.text
+    assert again.json()["id"] == first.json()["id"]
+    fresh = client.post(url, json={"body": "處理中"}, headers={**headers, "Idempotency-Key": "c-3"})
+    assert fresh.status_code == 409, fresh.text  # a new key gets the real answer
