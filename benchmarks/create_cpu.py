@@ -1,6 +1,7 @@
 """CPU per ticket create through the whole HTTP stack, in-process (SQLite, and PostgreSQL when configured).
 
 Usage: python benchmarks/create_cpu.py [--n 500] [--rounds 3] [--pg postgresql://...] [--profile out.txt] [--comment]
+[--key]
 
 Drives POST /api/v1/tickets through the ASGI app with Starlette's TestClient and reads time.process_time() around
 the loop, so the figure is server + client CPU of this one process (PostgreSQL backends are not included: see
@@ -22,7 +23,9 @@ os.environ.setdefault("KEFU_ENV", "test")
 os.environ.setdefault("KEFU_SECRET_KEY", uuid.uuid4().hex * 2)
 
 
-def run(url: str, n: int, rounds: int, profile: str | None, comment: bool = False) -> dict[str, float]:
+def run(
+    url: str, n: int, rounds: int, profile: str | None, comment: bool = False, key: bool = False
+) -> dict[str, float]:
     """Create n tickets per round; returns medians."""
     from fastapi.testclient import TestClient
     from sqlalchemy import event
@@ -78,7 +81,7 @@ def run(url: str, n: int, rounds: int, profile: str | None, comment: bool = Fals
                         "description": "訂單還沒到，請幫忙查詢",
                         **({"comment": {"body": "已收到，我們會盡快回覆。"}} if comment else {}),
                     },
-                    headers=h,
+                    headers={**h, "Idempotency-Key": f"bench-{r}-{i}"} if key else h,
                 )
                 assert resp.status_code == 201, resp.text
             cpu, wall = time.process_time() - c0, time.perf_counter() - w0
@@ -118,9 +121,10 @@ def main() -> None:
     ap.add_argument("--pg", default=os.environ.get("KEFU_BENCH_PG"))
     ap.add_argument("--profile", help="write a cProfile report (cumulative) of the last SQLite round here")
     ap.add_argument("--comment", action="store_true", help="create with a public first `comment` (ticket + message)")
+    ap.add_argument("--key", action="store_true", help="send a fresh Idempotency-Key with every create")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
-        run(f"sqlite:///{d}/bench.db", args.n, args.rounds, args.profile, args.comment)
+        run(f"sqlite:///{d}/bench.db", args.n, args.rounds, args.profile, args.comment, args.key)
     if args.pg:
         import psycopg
 
@@ -128,7 +132,7 @@ def main() -> None:
         with psycopg.connect(args.pg, autocommit=True) as c:
             c.execute(f'CREATE DATABASE "{name}"')
         try:
-            run(args.pg.rsplit("/", 1)[0] + "/" + name, args.n, args.rounds, None, args.comment)
+            run(args.pg.rsplit("/", 1)[0] + "/" + name, args.n, args.rounds, None, args.comment, args.key)
         finally:
             with psycopg.connect(args.pg, autocommit=True) as c:
                 c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

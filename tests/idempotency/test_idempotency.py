@@ -100,8 +100,10 @@ def test_comment_and_message_replay(client: Any, make: Any, db: Any) -> None:
     )
     assert conv.status_code == 201, conv.text
     murl = f"/api/v1/conversations/{conv.json()['id']}/messages"
-    m1 = client.post(murl, json={"body": "您好，已為您處理"}, headers=h)  # the same key on another route is fine
-    m2 = client.post(murl, json={"body": "您好，已為您處理"}, headers=h)
+    m1 = client.post(
+        murl, json={"body": "您好，已為您處理", "is_note": True}, headers=h
+    )  # the same key on another route is fine
+    m2 = client.post(murl, json={"body": "您好，已為您處理", "is_note": True}, headers=h)
     assert m1.status_code == m2.status_code == 201, m2.text
     assert m2.headers["Idempotent-Replayed"] == "true" and m2.json()["id"] == m1.json()["id"]
     assert db.scalar(select(func.count()).select_from(Message).where(Message.body == "您好，已為您處理")) == 1

@@ -8,7 +8,7 @@ statement: same key and body again → the original status and the created resou
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Annotated, Protocol, TypeVar
 
 from fastapi import Depends, Header, Request
@@ -39,7 +39,7 @@ M = TypeVar("M", bound=Created)
 class Idempotency:
     """The request's key (None when the header was not sent), its scope, route and fingerprint."""
 
-    def __init__(self, key: str | None, scope: str, route: str, fingerprint: str) -> None:
+    def __init__(self, key: str | None, scope: str = "", route: str = "", fingerprint: str = "") -> None:
         self.key, self.scope, self.route, self.fingerprint = key, scope, route, fingerprint
 
     def run(self, db: Session, work: Callable[[], M], again: Callable[[int], M], status: int = 201) -> M | JSONResponse:
@@ -49,13 +49,26 @@ class Idempotency:
         """
         if self.key is None:
             return work()
+        token = (self.scope, self.route, self.key)
+        if not service.IN_FLIGHT.claim(token):
+            raise Conflict(
+                f"A request with this {HEADER} is still being processed; retry later.", retry_after=RETRY_AFTER
+            )
+        try:
+            return self._run(self.key, db, work, again, status)
+        finally:
+            service.IN_FLIGHT.release(token)
+
+    def _run(
+        self, key: str, db: Session, work: Callable[[], M], again: Callable[[int], M], status: int
+    ) -> M | JSONResponse:
         try:
             result = work()
             service.record(
                 db,
                 scope=self.scope,
                 route=self.route,
-                key=self.key,
+                key=key,
                 fingerprint=self.fingerprint,
                 status_code=status,
                 resource_id=result.id,
@@ -63,7 +76,7 @@ class Idempotency:
             return result
         except (IntegrityError, ProblemError):
             db.rollback()  # this attempt is void either way; is it a retry of a committed create?
-            earlier = service.find(db, scope=self.scope, route=self.route, key=self.key)
+            earlier = service.find(db, scope=self.scope, route=self.route, key=key)
             if earlier is None:
                 raise
         if earlier.fingerprint != self.fingerprint:
@@ -71,6 +84,9 @@ class Idempotency:
         return JSONResponse(
             jsonable_encoder(again(earlier.resource_id)), status_code=earlier.status_code, headers={REPLAYED: "true"}
         )
+
+
+NO_KEY = Idempotency(None)
 
 
 async def idempotency(
@@ -89,28 +105,17 @@ async def idempotency(
             "while the first request is still being handled, 409 with Retry-After.",
         ),
     ] = None,
-) -> AsyncIterator[Idempotency]:
-    """The request's Idempotency; holds the key in this process until the response is sent."""
+) -> Idempotency:
+    """The request's Idempotency (async, no yield: no thread-pool hop and no exit stack on the create path)."""
+    if key is None:
+        return NO_KEY
     route = request.scope.get("route")
     template = getattr(route, "path", request.url.path)
     scope = f"token:{principal.credential_id}" if principal.via == "token" else f"agent:{principal.agent_id}"
-    if key is None:
-        yield Idempotency(None, scope, "", "")
-        return
-    # The JSON body was read (and cached) by FastAPI before the dependencies ran: no I/O here.
-    idem = Idempotency(
-        key,
-        scope,
-        f"{request.method} {template}",
-        service.fingerprint(request.method, request.url.path, await request.body()),
+    body = await request.body()  # read and cached by FastAPI before the dependencies ran: no I/O here
+    return Idempotency(
+        key, scope, f"{request.method} {template}", service.fingerprint(request.method, request.url.path, body)
     )
-    token = (scope, idem.route, key)
-    if not service.IN_FLIGHT.claim(token):
-        raise Conflict(f"A request with this {HEADER} is still being processed; retry later.", retry_after=RETRY_AFTER)
-    try:
-        yield idem
-    finally:
-        service.IN_FLIGHT.release(token)
 
 
 Idem = Annotated[Idempotency, Depends(idempotency)]
