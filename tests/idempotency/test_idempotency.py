@@ -22,7 +22,7 @@ def _setup(make: Any) -> tuple[Any, dict[str, str]]:
     return brand, make.token(make.agent("admin", [brand]))
 
 
-def test_same_key_and_body_replays_the_ticket(client: Any, make: Any, db: Any) -> None:
+def test_same_key_and_body_replays_the_ticket(client: Any, make: Any, db: Any, events: list[Any]) -> None:
     brand, headers = _setup(make)
     h = {**headers, "Idempotency-Key": "order-4711-complaint"}
     body = {"brand_id": brand.id, "subject": "發票開錯", "description": "統編打錯了", "priority": "high"}
@@ -35,6 +35,8 @@ def test_same_key_and_body_replays_the_ticket(client: Any, make: Any, db: Any) -
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json()["id"] == first.json()["id"] and again.json()["number"] == first.json()["number"]
     assert _tickets(db, brand) == 1
+    # The retry's own create was rolled back with its after-commit hooks: subscribers heard of one ticket.
+    assert [e.type for e in events].count("ticket.created") == 1
 
 
 def test_without_a_key_every_post_creates(client: Any, make: Any, db: Any) -> None:
