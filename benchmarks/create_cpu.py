@@ -1,7 +1,7 @@
 """CPU per ticket create through the whole HTTP stack, in-process (SQLite, and PostgreSQL when configured).
 
 Usage: python benchmarks/create_cpu.py [--n 500] [--rounds 3] [--pg postgresql://...] [--profile out.txt] [--comment]
-    [--asgi]
+    [--asgi] [--key]
 
 Drives POST /api/v1/tickets through the ASGI app with Starlette's TestClient and reads time.process_time() around
 the loop, so the figure is server + client CPU of this one process (PostgreSQL backends are not included: see
@@ -25,7 +25,9 @@ os.environ.setdefault("KEFU_ENV", "test")
 os.environ.setdefault("KEFU_SECRET_KEY", uuid.uuid4().hex * 2)
 
 
-def run(url: str, n: int, rounds: int, profile: str | None, comment: bool = False) -> dict[str, float]:
+def run(
+    url: str, n: int, rounds: int, profile: str | None, comment: bool = False, key: bool = False
+) -> dict[str, float]:
     """Create n tickets per round; returns medians."""
     from fastapi.testclient import TestClient
     from sqlalchemy import event
@@ -81,7 +83,7 @@ def run(url: str, n: int, rounds: int, profile: str | None, comment: bool = Fals
                         "description": "訂單還沒到，請幫忙查詢",
                         **({"comment": {"body": "已收到，我們會盡快回覆。"}} if comment else {}),
                     },
-                    headers=h,
+                    headers={**h, "Idempotency-Key": f"bench-{r}-{i}"} if key else h,
                 )
                 assert resp.status_code == 201, resp.text
             cpu, wall = time.process_time() - c0, time.perf_counter() - w0
@@ -219,13 +221,14 @@ def main() -> None:
         action="store_true",
         help="call the ASGI app directly: the process's CPU is the server's (no client floor to subtract)",
     )
+    ap.add_argument("--key", action="store_true", help="send a fresh Idempotency-Key with every create")
     args = ap.parse_args()
 
     def one(url: str, profile: str | None) -> None:
         if args.asgi:
             run_asgi(url, args.n, args.rounds, args.comment)
         else:
-            run(url, args.n, args.rounds, profile, args.comment)
+            run(url, args.n, args.rounds, profile, args.comment, args.key)
 
     with tempfile.TemporaryDirectory() as d:
         one(f"sqlite:///{d}/bench.db", args.profile)

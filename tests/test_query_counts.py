@@ -178,6 +178,30 @@ def test_ticket_create(client: Any, world: World, count_queries: Any, monkeypatc
     print(f"ticket create: {first.count} queries")
 
 
+def test_ticket_create_with_idempotency_key(client: Any, world: World, count_queries: Any, monkeypatch: Any) -> None:
+    from kefu.audit import chain
+
+    monkeypatch.setattr(client.app.state.settings, "token_cache_seconds", 3600.0)
+    monkeypatch.setattr(chain, "_hit_rate", {})  # as in test_ticket_create
+    body = {"brand_id": world.brand.id, "subject": "發票開錯", "description": "統編打錯了", "priority": "high"}
+    n = 0
+
+    def call(key: bool = True) -> Any:
+        nonlocal n
+        n += 1
+        headers = {**world.headers, "Idempotency-Key": f"create-{n}"} if key else world.headers
+        return client.post("/api/v1/tickets", json=body, headers=headers)
+
+    call()
+    plain = _measure(count_queries, lambda: call(key=False))
+    keyed = _measure(count_queries, call)
+    # Exactly one statement more: the key row's INSERT, in the create's transaction (no read before it).
+    assert keyed.count == plain.count + 1, f"{plain.count} → {keyed.count}:\n{keyed}"
+    assert keyed.count <= 6, f"{keyed.count} queries:\n{keyed}"
+    assert sum("INSERT INTO idempotency_keys" in s for s in keyed.statements) == 1, str(keyed)
+    print(f"ticket create with an Idempotency-Key: {keyed.count} queries")
+
+
 def test_ticket_create_with_first_comment(client: Any, world: World, count_queries: Any, monkeypatch: Any) -> None:
     from kefu.audit import chain
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Query
+from fastapi.responses import JSONResponse
 
 from kefu.auth.deps import DB, commit_in_one_hop, require
 from kefu.auth.permissions import Principal
@@ -21,6 +22,7 @@ from kefu.conversations.schemas import (
 )
 from kefu.core.pagination import Page
 from kefu.customers.service import get_customer
+from kefu.idempotency.deps import Idem
 from kefu.privacy import masking as pii  # response masking for callers without pii:reveal (#7)
 from kefu.web.routing import Router
 
@@ -98,7 +100,9 @@ def list_messages(
 
 
 @router.post("/conversations/{conversation_id}/messages", response_model=MessageOut, status_code=201)
-async def post_message(conversation_id: int, body: MessageCreate, db: DB, principal: Write) -> MessageOut:
+async def post_message(
+    conversation_id: int, body: MessageCreate, db: DB, principal: Write, idem: Idem
+) -> MessageOut | JSONResponse:
     """Agent reply or internal note."""
 
     def reply() -> MessageOut:
@@ -107,8 +111,12 @@ async def post_message(conversation_id: int, body: MessageCreate, db: DB, princi
         del inbox  # held until here: the outbound hook finds it in the session instead of reading it again
         return pii.message(principal, MessageOut.model_validate(msg))
 
+    def again(message_id: int) -> MessageOut:
+        conv = service.get_conversation(db, conversation_id, principal)
+        return pii.message(principal, MessageOut.model_validate(service.get_message(db, conv, message_id)))
+
     # The realtime hot path (a visitor waits for it): reply, commit and publish in one thread-pool hop.
-    return await commit_in_one_hop(db, reply)
+    return await commit_in_one_hop(db, lambda: idem.run(db, reply, again))
 
 
 @router.get("/customers/{customer_id}/timeline", response_model=Page[TimelineItem], tags=["customers"])

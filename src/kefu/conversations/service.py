@@ -223,6 +223,14 @@ def update_conversation(
     return conv
 
 
+def get_message(session: Session, conv: Conversation, message_id: int) -> Message:
+    """One message of `conv` (404 when it belongs to another conversation or is gone)."""
+    row = session.scalars(select(Message).where(Message.id == message_id, Message.conversation_id == conv.id)).first()
+    if row is None:
+        raise NotFound("Message not found.")
+    return row
+
+
 def list_messages(
     session: Session, conv: Conversation, *, after_id: int | None, limit: int, include_notes: bool = True
 ) -> tuple[list[Message], int | None]:

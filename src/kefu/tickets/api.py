@@ -6,11 +6,13 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from fastapi.responses import JSONResponse
 
 from kefu.auth.deps import DB, client_ip, commit_in_one_hop, require
 from kefu.auth.permissions import Principal
 from kefu.core.errors import NotFound, TooManyRequests
 from kefu.core.pagination import Page
+from kefu.idempotency.deps import Idem
 from kefu.privacy import masking as pii  # response masking for callers without pii:reveal (#7)
 from kefu.tickets import progress, service
 from kefu.tickets.classify import classifier_for
@@ -98,14 +100,18 @@ def list_tickets(
 
 
 @router.post("/tickets", response_model=TicketOut, status_code=201)
-async def create_ticket(body: TicketCreate, db: DB, principal: Write) -> TicketOut:
+async def create_ticket(body: TicketCreate, db: DB, principal: Write, idem: Idem) -> TicketOut | JSONResponse:
     """Open a ticket (classified, routed, SLA started and auto-assigned as configured)."""
 
     def work() -> TicketOut:
         t = service.open_ticket(db, body, principal)  # the body is the command (TicketCreate ⊂ CreateTicket)
         return pii.ticket(principal, TicketOut.model_validate(t))
 
-    return await commit_in_one_hop(db, work)  # authentication came from the token cache: one hop per create
+    def again(ticket_id: int) -> TicketOut:
+        return pii.ticket(principal, TicketOut.model_validate(service.get_ticket(db, ticket_id, principal)))
+
+    # authentication came from the token cache: one hop per create
+    return await commit_in_one_hop(db, lambda: idem.run(db, work, again))
 
 
 @router.get("/tickets/by-number/{number}", response_model=TicketOut)
@@ -183,14 +189,22 @@ def activities(
 
 
 @router.post("/tickets/{ticket_id}/activities", response_model=ActivityOut, status_code=201)
-def comment(ticket_id: int, body: CommentIn, db: DB, principal: Write) -> ActivityOut:
+def comment(ticket_id: int, body: CommentIn, db: DB, principal: Write, idem: Idem) -> ActivityOut | JSONResponse:
     """Post a public update (the customer sees it in the progress query) or an internal note."""
-    t = service.get_ticket(db, ticket_id, principal)
-    return pii.text_fields(
-        principal,
-        ActivityOut.model_validate(service.add_comment(db, t, principal, body.body, public=body.public)),
-        "body",
-    )
+
+    def work() -> ActivityOut:
+        t = service.get_ticket(db, ticket_id, principal)
+        return pii.text_fields(
+            principal,
+            ActivityOut.model_validate(service.add_comment(db, t, principal, body.body, public=body.public)),
+            "body",
+        )
+
+    def again(activity_id: int) -> ActivityOut:
+        activity = service.get_activity(db, service.get_ticket(db, ticket_id, principal), activity_id)
+        return pii.text_fields(principal, ActivityOut.model_validate(activity), "body")
+
+    return idem.run(db, work, again)
 
 
 @router.post("/tickets/classify", response_model=ClassifyOut)

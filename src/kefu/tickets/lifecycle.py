@@ -14,7 +14,7 @@ from kefu.auth.models import TeamMember
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
 from kefu.core.db import utcnow
-from kefu.core.errors import Conflict, InvalidInput
+from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.events import publish
 from kefu.routing import service as routing
 from kefu.sla import service as sla
@@ -205,6 +205,16 @@ def list_activities(
     if after_id is not None:
         stmt = stmt.where(TicketActivity.id > after_id)
     return list(session.scalars(stmt.order_by(TicketActivity.id).limit(limit)))
+
+
+def get_activity(session: Session, ticket: Ticket, activity_id: int) -> TicketActivity:
+    """One timeline entry of `ticket` (404 when it belongs to another ticket or is gone)."""
+    row = session.scalars(
+        select(TicketActivity).where(TicketActivity.id == activity_id, TicketActivity.ticket_id == ticket.id)
+    ).first()
+    if row is None:
+        raise NotFound("Activity not found.")
+    return row
 
 
 def confirm_resolution(session: Session, ticket: Ticket, actor: Principal | None, *, by: str = "customer") -> Ticket:
