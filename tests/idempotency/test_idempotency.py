@@ -119,14 +119,14 @@ def test_duplicate_in_flight_is_409_with_retry_after(client: Any, make: Any, db:
         "/api/v1/tickets", headers=headers
     )  # the token is in the cache: the duplicate needs no SQL to be refused
     entered, release = threading.Event(), threading.Event()
-    real = service.create_ticket
+    real = service.open_ticket  # what POST /api/v1/tickets calls
 
     def slow(*a: Any, **kw: Any) -> Any:
         entered.set()
         assert release.wait(30)
         return real(*a, **kw)
 
-    monkeypatch.setattr(service, "create_ticket", slow)
+    monkeypatch.setattr(service, "open_ticket", slow)
     h = {**headers, "Idempotency-Key": "slow-1"}
     body = {"brand_id": brand.id, "subject": "A"}
     answers: list[Any] = []
