@@ -1,7 +1,7 @@
 """SQLite tail latency with many clients, in-process threads and through `kefu serve --workers 2`, before vs after.
 
 Usage: python benchmarks/sqlite_tail.py [--mode threads|http|both] [--clients 8,32] [--seconds 8] [--rounds 3]
-       [--write-share 0.2] [--think-ms 200] [--baseline-src DIR]
+       [--write-share 0.2] [--think-ms 200] [--baseline-src DIR] [--trace]
 
 threads: one process, N client threads; each loops with a random think time: with probability `write-share` it
 creates a ticket (a writer session), otherwise it lists 50 tickets (a read session, Database.read_sessionmaker).
@@ -13,6 +13,11 @@ Every round starts from a copy of the same seeded database file (500 tickets) an
 rounds alternate which code goes first (the machine is noisy). Printed per code, clients and operation: the
 medians over rounds of p50/p95/p99 and ops/s, CPU per operation (threads: the process; http: the server's process
 tree sampled from /proc) and the errors ("database is locked" counted apart).
+
+--trace (http): the servers load benchmarks/tail_trace/sitecustomize.py, and each round prints where the time went
+inside them during the measured seconds: requests' time in the app, SQLite write turns by holder (requests, job
+runners, scheduler, channel sweep: count, wait, hold, the holder's CPU), garbage collections, event-loop lag and WAL
+checkpoints. The probes cost CPU too: compare traced rounds with traced rounds.
 """
 
 from __future__ import annotations
@@ -185,13 +190,54 @@ def _gate(database: Any) -> Any:
     return writer_gate(database.engine)
 
 
-def _env(src: Path | None, url: str | None = None) -> dict[str, str]:
+def _env(src: Path | None, url: str | None = None, trace: Path | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
     env.update({"KEFU_ENV": "test", "KEFU_SECRET_KEY": os.environ["KEFU_SECRET_KEY"], "KEFU_LOG_LEVEL": "WARNING"})
     if url:
         env["KEFU_DATABASE_URL"] = url
     env["PYTHONPATH"] = str(src) if src else str(ROOT / "src")
+    if trace is not None:
+        env["PYTHONPATH"] += os.pathsep + str(ROOT / "benchmarks" / "tail_trace")
+        env["KEFU_TRACE_DIR"] = str(trace)
     return env
+
+
+def trace_summary(trace: Path, start: float, end: float) -> list[str]:
+    """What the servers' probes saw between `start` and `end` (perf_counter is system-wide on Linux)."""
+    rows = []
+    for f in trace.glob("trace-*.jsonl"):
+        rows += [json.loads(line) for line in f.read_text().splitlines()]
+    req = [(r[4] - r[3]) * 1000 for r in rows if r[0] == "req" and r[2].startswith("/api") and start <= r[3] <= end]
+    out = [f"    in the app: {len(req)} requests p50 {_pct(req, 0.5):.1f}  p99 {_pct(req, 0.99):.1f} ms"]
+    kinds: dict[str, list[Any]] = {}
+    for r in rows:
+        if r[0] == "gate" and start <= r[2] <= end:
+            name = r[6]
+            kind = "request" if "AnyIO" in name else name.rstrip("0123456789").rstrip("-")
+            kinds.setdefault(kind, []).append(r)
+    for kind, turns in sorted(kinds.items(), key=lambda kv: -len(kv[1])):
+        wait = [(t[2] - t[1]) * 1000 for t in turns]
+        hold = [(t[3] - t[2]) * 1000 for t in turns]
+        cpu = [t[5] * 1000 for t in turns]
+        out.append(
+            f"    write turns, {kind}: {len(turns)}  wait p50 {_pct(wait, 0.5):.1f} p99 {_pct(wait, 0.99):.1f}  "
+            f"hold p50 {_pct(hold, 0.5):.1f} p99 {_pct(hold, 0.99):.1f} ms  holder CPU p50 {_pct(cpu, 0.5):.1f} ms"
+        )
+    for gen in (1, 2):
+        cs = [r for r in rows if r[0] == "gc" and r[1] == gen and start <= r[2] <= end]
+        if cs:
+            worst = max(cs, key=lambda r: r[4])
+            out.append(
+                f"    gc generation {gen}: {len(cs)} collections, worst {worst[4] * 1000:.0f} ms CPU "
+                f"({(worst[3] - worst[2]) * 1000:.0f} ms wall)"
+            )
+    lag = [r[2] * 1000 for r in rows if r[0] == "lag" and start <= r[1] <= end]
+    ck = [(r[2] - r[1]) * 1000 for r in rows if r[0] == "ckpt" and start <= r[1] <= end]
+    out.append(
+        f"    event-loop lag p99 {_pct(lag, 0.99):.1f} max {max(lag, default=0):.0f} ms; "
+        f"{len(ck)} checkpoints, longest {max(ck, default=0):.0f} ms"
+    )
+    return out
 
 
 def threads_round(src: Path | None, url: str, seeded: dict[str, Any], clients: int, args: argparse.Namespace) -> Any:
@@ -224,7 +270,7 @@ def threads_round(src: Path | None, url: str, seeded: dict[str, Any], clients: i
 
 async def _http_load(
     base: str, token: str, brand_id: int, ids: list[int], clients: int, args: argparse.Namespace
-) -> tuple[dict[str, list[float]], list[str], float]:
+) -> tuple[dict[str, list[float]], list[str], float, float]:
     import httpx
 
     lat: dict[str, list[float]] = {op: [] for op in OPS}
@@ -268,7 +314,7 @@ async def _http_load(
         t0 = time.perf_counter()
         await asyncio.gather(*(one_client(i) for i in range(clients)))
         elapsed = time.perf_counter() - t0
-    return lat, errors, elapsed
+    return lat, errors, elapsed, t0
 
 
 def http_round(
@@ -278,18 +324,23 @@ def http_round(
     from vs_django_helpdesk import CpuSampler, free_port, serving, wait_http
 
     port = free_port()
-    env = _env(src, url)
+    trace = Path(tempfile.mkdtemp(dir=work, prefix="trace-")) if args.trace else None
+    env = _env(src, url, trace)
     env["KEFU_DATA_DIR"] = str(work / "kefu-data")
     cmd = [sys.executable, "-m", "kefu", "serve", "--port", str(port), "--workers", "2"]
     with serving(cmd, env, ROOT, work / "kefu.log") as server:
         wait_http(f"http://127.0.0.1:{port}/healthz", lambda s: s == 200)
         base = f"http://127.0.0.1:{port}"
         with CpuSampler(server.pid, None) as cpu:
-            lat, errors, elapsed = asyncio.run(
+            lat, errors, elapsed, t0 = asyncio.run(
                 _http_load(base, seeded["token"], seeded["brand_id"], seeded["ticket_ids"], clients, args)
             )
         server_s, _ = cpu.seconds()
-    return _summary(lat, errors, elapsed, server_s)
+    out = _summary(lat, errors, elapsed, server_s)
+    if trace is not None:
+        time.sleep(1)  # the probes write every 0.5 s
+        out["trace"] = trace_summary(trace, t0, t0 + elapsed)
+    return out
 
 
 # ---- driver ----
@@ -305,6 +356,7 @@ def main() -> None:
     ap.add_argument("--write-share", type=float, default=0.2)
     ap.add_argument("--think-ms", type=float, default=200, help="mean pause between a client's operations")
     ap.add_argument("--baseline-src", type=Path, help="src directory of the code to compare against")
+    ap.add_argument("--trace", action="store_true", help="http: print where the servers' time went, per round")
     ap.add_argument("--child-threads", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
     ap.add_argument("--brand-id", type=int, help=argparse.SUPPRESS)
@@ -341,6 +393,8 @@ def main() -> None:
                             file=sys.stderr,
                             flush=True,
                         )
+                        for line in res.pop("trace", []):
+                            print(line, file=sys.stderr, flush=True)
                         for suffix in ("", "-wal", "-shm"):
                             Path(str(path) + suffix).unlink(missing_ok=True)
     print(

@@ -403,5 +403,7 @@ def test_visitor_message(client: Any, make: Any, db: Any, jobs: Any, count_queri
     # 22 (PostgreSQL) / 23 (SQLite) since #21, was 24 / 25: the store (inbound event, identity, conversation, message,
     # search document, case check, job) takes the stored message from processing instead of reading the event and
     # the message back; the inbound job (emotion check, bot state on a conversation an agent owns) is 10.
-    assert first.count <= 24, f"{first.count} queries:\n{first}"
+    # 22 / 23 since the widget's store hands process_event the event row it inserted instead of reading it back
+    # under a lock (#21, tail).
+    assert first.count <= 23, f"{first.count} queries:\n{first}"
     print(f"visitor message: {first.count} queries")

@@ -289,3 +289,24 @@ def test_a_process_stuck_on_the_file_lock_costs_a_bounded_wait_not_a_hang(tmp_pa
         gate.release()
         gate.close()
         os.close(other)
+
+
+def test_a_channel_sweep_that_finds_nothing_takes_no_write_turn(tmp_path: Any) -> None:
+    """The sweep's look for overdue inbound events and due outbox rows is a read (kefu.core.db.reads_of)."""
+    from kefu.channels.jobs import sweep
+    from kefu.core import runtime
+    from kefu.core.db import DATABASE, Database, writer_gate
+    from kefu.core.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'sweep.db'}"
+    upgrade(url)
+    database = Database(url)
+    gate = writer_gate(database.engine)
+    assert gate is not None
+    try:
+        with runtime.override(DATABASE, database):
+            turns = gate.acquired
+            assert sweep() == {"inbound": 0, "outbox": 0}
+            assert gate.acquired == turns, "a sweep with nothing to do took the SQLite write turn"
+    finally:
+        database.dispose()

@@ -132,3 +132,41 @@ def test_an_expired_lease_is_taken_over_and_the_old_claim_cannot_finish_it(datab
             complete(s, first)  # the dead runner's late outcome changes nothing
             assert s.scalar(select(Job.id)) is None
     assert [r[:2] for r in RUNS] == [("z", 0)]
+
+
+def test_an_idle_runner_on_sqlite_polls_without_taking_the_write_turn(tmp_path: Any) -> None:
+    """Polls that find nothing due read in a deferred transaction (no WriterGate turn); a due job is still claimed."""
+    from kefu.core import runtime
+    from kefu.core.db import DATABASE, Database, writer_gate
+    from kefu.core.jobs import JobRunner, enqueue, job, queue_installed
+    from kefu.core.migrate import upgrade
+
+    ran: list[int] = []
+
+    @job("test.idle_probe")
+    def probe(payload: dict[str, Any]) -> None:
+        ran.append(int(payload["n"]))
+
+    url = f"sqlite:///{tmp_path / 'idle.db'}"
+    upgrade(url)
+    database = Database(url)
+    gate = writer_gate(database.engine)
+    assert gate is not None
+    try:
+        with runtime.override(DATABASE, database), queue_installed(NoWake()):
+            runner = JobRunner(concurrency=2, poll=0.02)  # no factory: the process database, as `kefu serve` runs it
+            turns = gate.acquired
+            runner.start()
+            try:
+                time.sleep(0.5)  # about 50 polls
+                assert gate.acquired == turns, "an idle poll took the SQLite write turn"
+                with database.session() as s:
+                    enqueue(s, "test.idle_probe", {"n": 1})
+                deadline = time.monotonic() + 20
+                while not ran and time.monotonic() < deadline:
+                    time.sleep(0.02)
+            finally:
+                runner.stop()
+        assert ran == [1]
+    finally:
+        database.dispose()

@@ -32,7 +32,7 @@ from kefu.channels.types import ChannelSendError, OutcomeUnknownError
 from kefu.conversations import service as conversations
 from kefu.conversations.models import Conversation, Message
 from kefu.core.access import ensure_brand
-from kefu.core.db import SessionFactory, get_database, session_scope, utcnow
+from kefu.core.db import SessionFactory, get_database, reads_of, session_scope, utcnow
 from kefu.core.errors import Conflict, NotFound
 from kefu.core.jobs import enqueue
 from kefu.core.ratelimit import Budget, WindowLimit
@@ -253,7 +253,7 @@ def due_ids(session: Session, limit: int = 200) -> list[int]:
 def deliver_due(factory: SessionFactory | None = None, limit: int = 200) -> int:
     """Send every due row once; returns how many were attempted."""
     factory = factory or get_database().sessionmaker
-    with session_scope(factory) as session:
+    with session_scope(reads_of(factory)) as session:  # a read: on SQLite, nothing due takes no write turn
         ids = due_ids(session, limit)
     return sum(1 for i in ids if deliver(i, factory) is not None)
 

@@ -230,13 +230,21 @@ def prefetch_attachments(inbox: Inbox, payload: Mapping[str, Any]) -> Prefetched
     return out
 
 
-def process_event(session: Session, event_id: int, prefetched: Prefetched | None = None) -> Outcome | None:
+def process_event(
+    session: Session, event_id: int | InboundEvent, prefetched: Prefetched | None = None
+) -> Outcome | None:
     """Process one pending inbound event exactly once (row lock + status check + message dedupe).
 
+    Given an id, the event is read back under a row lock; given the row record_inbound just inserted in this
+    transaction (the widget's synchronous store), it is used as is: no other transaction can see it before the commit,
+    so the lock and the read would be a round trip for nothing on the path a visitor waits on.
     A failure keeps the event pending and schedules a retry job with backoff in this same transaction (a full disk
     clears, a bug gets fixed); after max_process_attempts() it is marked failed, listed and requeued by operators.
     """
-    event = session.get(InboundEvent, event_id, with_for_update=True, populate_existing=True)
+    if isinstance(event_id, InboundEvent):
+        event: InboundEvent | None = event_id
+    else:
+        event = session.get(InboundEvent, event_id, with_for_update=True, populate_existing=True)
     if event is None or event.status != "pending":
         return None
     if event.next_attempt_at is not None and event.next_attempt_at > utcnow():

@@ -403,6 +403,7 @@ class Database:
         # Sessions for requests that only read (GET/HEAD): on SQLite they begin DEFERRED (see make_engine).
         self.read_sessionmaker = sessionmaker(bind=self.engine.execution_options(**READS), expire_on_commit=False)
         self.default_sessionmaker = self.sessionmaker
+        _READ_TWINS[self.sessionmaker] = self.read_sessionmaker  # reads_of()
 
     def session(self) -> AbstractContextManager[Session]:
         """A unit of work: commits on success, rolls back on error."""
@@ -414,6 +415,7 @@ class Database:
 
 
 SessionFactory = Callable[[], Session]
+_READ_TWINS: weakref.WeakKeyDictionary[Any, SessionFactory] = weakref.WeakKeyDictionary()
 
 # Per mapped class: the INSERT … RETURNING id built once, and (attribute, column, default) for every other column.
 _INSERTS: dict[type[Any], tuple[Insert, tuple[tuple[str, str, Any], ...]]] = {}
@@ -487,6 +489,14 @@ DATABASE: runtime.Slot[Database] = runtime.Slot("database", lambda settings: Dat
 def get_database() -> Database:
     """The process's Database (the wired one, else built for the environment's settings on first use)."""
     return runtime.get(DATABASE)
+
+
+def reads_of(factory: SessionFactory | None) -> SessionFactory:
+    """Sessions for a pure read: a Database's read twin for its own factory, or the process database's for None (on
+    SQLite a deferred transaction, which takes no write turn); any other factory (a test's) as given."""
+    if factory is None:
+        return get_database().read_sessionmaker
+    return _READ_TWINS.get(factory, factory)
 
 
 # ---- after-commit hooks: events, job wake-ups and channel sends happen only after the real commit ----

@@ -144,20 +144,27 @@ class Claimed:
     token: str
 
 
+def _due(now: Any) -> tuple[Any, Any]:
+    """What a runner may claim: pending and due, or running with an expired lease; the oldest of a key only."""
+    older = aliased(Job)
+    blocked = exists().where(older.key == Job.key, older.id < Job.id, older.status.in_(LIVE))
+    return (
+        or_((Job.status == "pending") & (Job.run_at <= now), (Job.status == "running") & (Job.lease_until <= now)),
+        Job.key.is_(None) | ~blocked,
+    )
+
+
+def any_due(session: Session) -> bool:
+    """Whether claim() would find a job now (a plain read: no row lock, no write)."""
+    return session.scalar(select(Job.id).where(*_due(utcnow())).limit(1)) is not None
+
+
 def claim(session: Session, runner: str, limit: int = 1) -> list[Claimed]:
     """Claim up to `limit` due jobs (pending and due, or running with an expired lease); the oldest of a key only."""
     now = utcnow()
-    older = aliased(Job)
-    blocked = exists().where(older.key == Job.key, older.id < Job.id, older.status.in_(LIVE))
     stmt = (
         select(Job)
-        .where(
-            or_(
-                (Job.status == "pending") & (Job.run_at <= now),
-                (Job.status == "running") & (Job.lease_until <= now),
-            ),
-            Job.key.is_(None) | ~blocked,
-        )
+        .where(*_due(now))
         .order_by(Job.priority, Job.run_at, Job.id)
         .limit(limit)
         .with_for_update(skip_locked=True, of=Job)
@@ -297,6 +304,11 @@ class JobQueue(Protocol):
         """Stop running jobs."""
 
 
+def _read(factory: SessionFactory, query: Callable[[Session], bool]) -> bool:
+    with session_scope(factory) as session:
+        return query(session)
+
+
 class JobRunner:
     """Threads that claim and run due jobs; a heartbeat renews their leases; a wake-up cuts the poll short."""
 
@@ -358,12 +370,30 @@ class JobRunner:
             t.join(timeout=max(deadline - time.monotonic(), 0.1))
         self._threads = []
 
+    def _idle_reads(self) -> SessionFactory | None:
+        """On SQLite, the process database's read sessions: a poll that finds nothing due then takes no write turn.
+
+        A claim is a write transaction, and on SQLite each one waits for and holds the single write turn
+        (kefu.core.db.WriterGate): idle polls were a third to two thirds of all write turns under load, each able to
+        hold a request's write up (docs/DEVELOPING.md, "SQLite tail latency"). On PostgreSQL the claim's
+        SKIP LOCKED select is the cheap check already, so a read first would only add a round trip.
+        """
+        if self._factory is not None:
+            return None  # a caller's own sessions (tests): claim directly
+        from kefu.core.db import get_database
+
+        database = get_database()
+        return database.read_sessionmaker if database.engine.dialect.name == "sqlite" else None
+
     def _work(self) -> None:
         backoff = 0.2
+        reads = self._idle_reads()
         while not self._stop.is_set():
             try:
-                with session_scope(self.factory) as session:
-                    claimed = claim(session, self.name, 1)
+                claimed = []
+                if reads is None or _read(reads, any_due):
+                    with session_scope(self.factory) as session:
+                        claimed = claim(session, self.name, 1)
                 backoff = 0.2
             except Exception as exc:  # database down: keep trying, never exit
                 log.warning("job claim failed (%r); retrying in %.1fs", exc, backoff)

@@ -2,8 +2,10 @@
 
 from kefu.bootstrap import wire
 from kefu.core.config import get_settings
+from kefu.core.process import settle
 from kefu.web.app import create_app
 from kefu.web.routing import warm
 
 app = create_app(runtime=wire(get_settings()))
 warm(app)  # each served process builds its route tables before it accepts a request, not during the first one
+settle()  # after start-up's allocations: later full collections skip them; shorter GIL hand-over (kefu.core.process)

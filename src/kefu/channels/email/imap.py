@@ -12,7 +12,7 @@ from kefu.brands.models import Inbox
 from kefu.channels.email.adapter import parse_raw
 from kefu.channels.models import ImapCursor
 from kefu.channels.service import record_inbound
-from kefu.core.db import SessionFactory, get_database, session_scope, utcnow
+from kefu.core.db import SessionFactory, get_database, reads_of, session_scope, utcnow
 
 log = logging.getLogger("kefu.channels.imap")
 BATCH = 50
@@ -88,7 +88,7 @@ def poll(inbox_id: int, factory: SessionFactory | None = None) -> int:
 
 def poll_due(factory: SessionFactory) -> None:
     """Poll IMAP inboxes whose interval (config imap_poll_seconds, default 60) has passed."""
-    with session_scope(factory) as session:
+    with session_scope(reads_of(factory)) as session:  # a read: on SQLite, nothing due takes no write turn
         due: list[int] = []
         for inbox in session.scalars(select(Inbox).where(Inbox.kind == "email", Inbox.is_active.is_(True))):
             cfg = inbox.config or {}

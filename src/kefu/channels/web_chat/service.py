@@ -182,7 +182,7 @@ def post_message(
         "Too many messages; please wait a moment.",
     )
     created = record_inbound(session, inbox, [msg], process=False)
-    outcome = process_event(session, created[0].id) if created else None
+    outcome = process_event(session, created[0]) if created else None  # inserted just now: no read back
     message = outcome.message if outcome is not None else None
     conv = outcome.conversation if outcome is not None else None
     if message is None:  # a retry of a stored message (same client id): find what the first attempt stored
