@@ -28,8 +28,16 @@ from numpy.typing import NDArray
 from sklearn.preprocessing import normalize as l2_rows
 
 from kefu.bot.nlu.features import FeatureConfig, Featurizer
-from kefu.bot.nlu.ranker import _PUNCT_RE, Ranked, _units, courtesy_stripped, exact_key
-from kefu.bot.nlu.text import normalize
+from kefu.bot.nlu.ranker import (
+    Ranked,
+    courtesy_stripped,
+    exact_key,
+    exact_rows,
+    kb_rows,
+    strict_factor,
+    strict_vocabulary,
+)
+from kefu.bot.nlu.text import normalize, normalize_many
 
 __all__ = ["PROVISIONAL_FEATURES", "ProvisionalRanker"]
 
@@ -81,29 +89,15 @@ class ProvisionalRanker:
     def fit(self, groups: Sequence[tuple[str, Sequence[str]]]) -> Self:
         """Index FAQs given as (key, phrasings)."""
         started = time.perf_counter()
-        self.keys = [str(k) for k, _ in groups]
-        texts: list[str] = []
-        owner: list[int] = []
-        for g, (_, questions) in enumerate(groups):
-            for q in questions:
-                if q and str(q).strip():
-                    texts.append(str(q))
-                    owner.append(g)
+        self.keys, texts, self._row_group = kb_rows(groups)
+
         self._texts = texts
-        self._row_group = np.asarray(owner, dtype=np.int64)
         self._fitted = None
         if not texts:
             return self
-        normalized = [normalize(t) for t in texts]
-        self._exact = {}
-        for i, t in enumerate(normalized):
-            self._exact.setdefault(_PUNCT_RE.sub("", t), []).append(i)
-        self._strict_units = {}
-        if self.strict_prefix:
-            for g, key in enumerate(self.keys):
-                if key.startswith(self.strict_prefix):
-                    own = [normalized[i] for i in np.flatnonzero(self._row_group == g)]
-                    self._strict_units[g] = frozenset(u for t in own for u in _units(t))
+        normalized = normalize_many(texts)
+        self._exact = exact_rows(normalized)
+        self._strict_units = strict_vocabulary(self.keys, normalized, self._row_group, self.strict_prefix)
         self._featurizer = Featurizer(PROVISIONAL_FEATURES)
         try:
             x = l2_rows(self._featurizer.fit_transform(normalized)).tocsr()
@@ -112,8 +106,8 @@ class ProvisionalRanker:
             return self
         n_groups = len(self.keys)
         member = sp.csr_matrix(
-            (np.ones(len(owner), dtype=np.float32), (self._row_group, np.arange(len(owner)))),
-            shape=(n_groups, len(owner)),
+            (np.ones(len(texts), dtype=np.float32), (self._row_group, np.arange(len(texts)))),
+            shape=(n_groups, len(texts)),
         )
         centroids = l2_rows(member @ x).tocsr()
         # Rows were appended group by group, so each group's phrasings are one contiguous segment.
@@ -170,14 +164,7 @@ class ProvisionalRanker:
 
     def _strict_factor(self, text: str, groups: NDArray[np.int64]) -> NDArray[np.float64]:
         """As :meth:`FaqRanker._strict_factor`: small talk must explain the message's characters and words."""
-        units = _units(text)
-        factor = np.ones(len(groups))
-        for i, g in enumerate(groups.tolist()):
-            vocab = self._strict_units.get(g)
-            if vocab is not None:
-                share = sum(1 for u in units if u in vocab) / len(units) if units else 0.0
-                factor[i] = min(1.0, share / self.strict_coverage) ** 2
-        return factor
+        return strict_factor(self._strict_units, self.strict_coverage, text, groups)
 
     def _best_phrasing(self, sims: NDArray[np.float64], group: int) -> str:
         fitted = self._fitted

@@ -203,6 +203,55 @@ class _Parts:
     sorted_rows: bool = False  # ``order`` is the identity (rows already grouped)
 
 
+def kb_rows(groups: Sequence[tuple[str, Sequence[str]]]) -> tuple[list[str], list[str], NDArray[np.int64]]:
+    """A KB given as (key, phrasings): its keys, its non-blank phrasings and the FAQ index of each phrasing."""
+    keys = [str(k) for k, _ in groups]
+    texts: list[str] = []
+    owner: list[int] = []
+    for g, (_, questions) in enumerate(groups):
+        for q in questions:
+            if q and str(q).strip():
+                texts.append(str(q))
+                owner.append(g)
+    return keys, texts, np.asarray(owner, dtype=np.int64)
+
+
+def exact_rows(normalized: Sequence[str]) -> dict[str, list[int]]:
+    """Phrasing rows by exact key (the normalised text without punctuation; no second normalisation)."""
+    exact: dict[str, list[int]] = {}
+    for i, t in enumerate(normalized):
+        exact.setdefault(_PUNCT_RE.sub("", t), []).append(i)
+    return exact
+
+
+def strict_vocabulary(
+    keys: Sequence[str], normalized: Sequence[str], row_group: NDArray[np.int64], prefix: str | None
+) -> dict[int, frozenset[str]]:
+    """The words and characters of each strict class (keys starting with `prefix`: small talk), by FAQ index."""
+    if not prefix:
+        return {}
+    return {
+        g: frozenset(u for i in np.flatnonzero(row_group == g).tolist() for u in _units(normalized[i]))
+        for g, key in enumerate(keys)
+        if key.startswith(prefix)
+    }
+
+
+def strict_factor(
+    vocabulary: dict[int, frozenset[str]], coverage: float, text: str, groups: NDArray[np.int64]
+) -> NDArray[np.float64]:
+    """Confidence factor per candidate: 1 for FAQs; for strict classes, the share of the message they explain."""
+    units = _units(text)
+    factor = np.ones(len(groups))
+    for i, g in enumerate(groups.tolist()):
+        vocab = vocabulary.get(g)
+        if vocab is None:
+            continue
+        share = sum(1 for u in units if u in vocab) / len(units) if units else 0.0
+        factor[i] = min(1.0, share / coverage) ** 2
+    return factor
+
+
 class FaqRanker:
     """Ranks FAQs (groups of phrasings) for a message with KB-calibrated confidences."""
 
@@ -276,29 +325,14 @@ class FaqRanker:
     def fit(self, groups: Sequence[tuple[str, Sequence[str]]]) -> Self:
         """Index FAQs given as (key, phrasings) and calibrate on held-out phrasings."""
         started = time.perf_counter()
-        self.keys = [str(k) for k, _ in groups]
-        texts: list[str] = []
-        owner: list[int] = []
-        for g, (_, questions) in enumerate(groups):
-            for q in questions:
-                if q and str(q).strip():
-                    texts.append(str(q))
-                    owner.append(g)
+        self.keys, texts, self._row_group = kb_rows(groups)
         self._texts = texts
-        self._row_group = np.asarray(owner, dtype=np.int64)
         self._parts = None
         if not texts:
             return self
         normalized = normalize_many(texts)
-        self._exact = {}
-        for i, t in enumerate(normalized):  # exact_key of the text, without normalising it a second time
-            self._exact.setdefault(_PUNCT_RE.sub("", t), []).append(i)
-        self._strict_units = {}
-        if self.strict_prefix:
-            for g, key in enumerate(self.keys):
-                if key.startswith(self.strict_prefix):
-                    own = [normalized[i] for i in np.flatnonzero(self._row_group == g)]
-                    self._strict_units[g] = frozenset(u for t in own for u in _units(t))
+        self._exact = exact_rows(normalized)
+        self._strict_units = strict_vocabulary(self.keys, normalized, self._row_group, self.strict_prefix)
         self._featurizer = Featurizer(self.feature_config)
         try:
             x = l2_rows(self._featurizer.fit_transform(normalized)).tocsr()
@@ -908,15 +942,7 @@ class FaqRanker:
     def _strict_factor(self, text: str, groups: NDArray[np.int64]) -> NDArray[np.float64]:
         """Confidence factor per candidate: 1 for FAQs; for strict classes (small talk), how much of the message
         their phrasings' words explain, so "收不到驗證碼" is not "testing" for sharing 收/到 with "收到"."""
-        units = _units(text)
-        factor = np.ones(len(groups))
-        for i, g in enumerate(groups.tolist()):
-            vocab = self._strict_units.get(g)
-            if vocab is None:
-                continue
-            share = sum(1 for u in units if u in vocab) / len(units) if units else 0.0
-            factor[i] = min(1.0, share / self.strict_coverage) ** 2
-        return factor
+        return strict_factor(self._strict_units, self.strict_coverage, text, groups)
 
     def _best_phrasing(self, parts: _Parts, sims: NDArray[np.float64], group: int) -> str:
         local = np.flatnonzero(parts.row_group == group)
