@@ -20,18 +20,14 @@ import statistics
 import tempfile
 import time
 import uuid
+from typing import Any
 
 os.environ.setdefault("KEFU_ENV", "test")
 os.environ.setdefault("KEFU_SECRET_KEY", uuid.uuid4().hex * 2)
 
 
-def run(
-    url: str, n: int, rounds: int, profile: str | None, comment: bool = False, key: bool = False
-) -> dict[str, float]:
-    """Create n tickets per round; returns medians."""
-    from fastapi.testclient import TestClient
-    from sqlalchemy import event
-
+def _setup(url: str) -> tuple[Any, Any, str, int]:
+    """Migrate `url`, create a brand and an admin token; the database, the app, the raw token and the brand id."""
     from kefu.auth.service import create_agent, create_token
     from kefu.brands.service import create_brand
     from kefu.core.config import Settings
@@ -50,6 +46,17 @@ def run(
         _, raw = create_token(s, agent, name="bench", scopes=None, expires_at=None, actor=None)
         brand_id = brand.id
     app = create_app(Settings(database_url=url), database=database, bus=MemoryBus())
+    return database, app, raw, brand_id
+
+
+def run(
+    url: str, n: int, rounds: int, profile: str | None, comment: bool = False, key: bool = False
+) -> dict[str, float]:
+    """Create n tickets per round; returns medians."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy import event
+
+    database, app, raw, brand_id = _setup(url)
     h = {"Authorization": f"Bearer {raw}"}
     statements = [0]
 
@@ -120,24 +127,7 @@ def run_asgi(url: str, n: int, rounds: int, comment: bool = False) -> dict[str, 
     import asyncio
     import json
 
-    from kefu.auth.service import create_agent, create_token
-    from kefu.brands.service import create_brand
-    from kefu.core.config import Settings
-    from kefu.core.db import Database
-    from kefu.core.events import MemoryBus
-    from kefu.core.migrate import upgrade
-    from kefu.web.app import create_app
-
-    upgrade(url)
-    database = Database(url)
-    with database.session() as s:
-        brand = create_brand(s, slug=f"bench-{uuid.uuid4().hex[:6]}", name="bench")
-        agent = create_agent(
-            s, email=f"b-{uuid.uuid4().hex[:6]}@example.com", name="b", password="bench password", role="admin"
-        )
-        _, raw = create_token(s, agent, name="bench", scopes=None, expires_at=None, actor=None)
-        brand_id = brand.id
-    app = create_app(Settings(database_url=url), database=database, bus=MemoryBus())
+    database, app, raw, brand_id = _setup(url)
     auth = f"Bearer {raw}".encode()
 
     async def post(body: dict[str, object]) -> int:
