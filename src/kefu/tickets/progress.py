@@ -96,6 +96,18 @@ def customer_progress(
     return progress_view(session, ticket)
 
 
+def _surviving_customer(session: Session, customer_id: int | None) -> int | None:
+    """The customer record `customer_id` was merged into, following merges (None for no customer)."""
+    seen: set[int] = set()
+    while customer_id is not None and customer_id not in seen:
+        seen.add(customer_id)
+        customer = session.get(Customer, customer_id)
+        if customer is None or customer.merged_into_id is None:
+            break
+        customer_id = customer.merged_into_id
+    return customer_id
+
+
 def progress_view(session: Session, ticket: Ticket) -> dict[str, Any]:
     """Status, dates and the latest public update — never internal notes, assignees or teams."""
     from kefu.tickets.service import category_labels
@@ -104,7 +116,10 @@ def progress_view(session: Session, ticket: Ticket) -> dict[str, Any]:
     merged_into = None
     if ticket.merged_into_id is not None:
         target = session.get(Ticket, ticket.merged_into_id)
-        if target is not None:
+        # Agents may merge a duplicate into another customer's ticket: its customer then sees only their own
+        # (closed) ticket, never the survivor's number, subject or public updates.
+        owner = _surviving_customer(session, ticket.customer_id)
+        if target is not None and owner is not None and owner == _surviving_customer(session, target.customer_id):
             merged_into, shown = target.number, target
     last = session.scalar(
         select(TicketActivity)
