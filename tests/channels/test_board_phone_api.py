@@ -153,7 +153,7 @@ def test_chat_then_email_then_line_is_one_timeline(
 
     claim = db.scalars(select(OutboxMessage).where(OutboxMessage.recipient == "mei@example.com")).first()
     token = claim.payload["text"].split("verify?token=")[1].split()[0]
-    assert client.get("/api/v1/widget/verify", params={"token": token}).status_code == 200
+    assert client.post("/api/v1/widget/verify", data={"token": token}).status_code == 200
     # 3. LINE: a separate customer until an agent merges the two.
     body = line_body(line_text("LEV1", "Umei", "(line) 地址改好了嗎？"))
     client.post(

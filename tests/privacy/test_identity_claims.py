@@ -52,6 +52,10 @@ def test_claim_is_unverified_until_the_mailed_link_is_opened(client: Any, make: 
     assert client.get("/api/v1/widget/verify", params={"token": link.group(1) + "x"}).status_code == 422
     assert client.get("/api/v1/widget/verify", params={"token": link.group(1)}).status_code == 200
     db.expire_all()
+    assert db.get(Conversation, conv.id).customer_id != victim.id  # opening the link only asks
+    assert client.post("/api/v1/widget/verify", data={"token": link.group(1) + "x"}).status_code == 422
+    assert client.post("/api/v1/widget/verify", data={"token": link.group(1)}).status_code == 200
+    db.expire_all()
     assert db.get(Conversation, conv.id).customer_id == victim.id
     assert "查無" not in ticket_status_text(db, db.get(Conversation, conv.id), ticket.number, "zh-TW")
 

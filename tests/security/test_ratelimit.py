@@ -122,6 +122,7 @@ LIMITED_OTHERWISE: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/surveys/campaign/{token}"): "a signed survey token, one answer (surveys)",
     ("POST", "/survey/{token}"): "a signed survey token, one answer (surveys)",
     ("POST", "/survey/c/{token}"): "a signed survey token, one answer (surveys)",
+    ("POST", "/api/v1/widget/verify"): "a signed identity-claim token (customers.claims)",
 }
 
 

@@ -30,3 +30,28 @@ def test_progress_of_a_ticket_merged_into_another_customers_ticket_shows_none_of
     # The merge note names the survivor's number (useless without Bob's contact); nothing of Bob's ticket shows.
     assert "Bob" not in r.text and "0912345678" not in r.text and "812-1234567" not in r.text, body
     assert body["number"] == amys.number and body["status"] == "closed" and body["merged_into"] is None
+
+
+def test_identity_claim_link_changes_nothing_until_its_owner_confirms(client: Any, db: Any, make: Any) -> None:
+    """A mail scanner or preview fetching the link (GET) must not merge a stranger's chat into the customer."""
+    from kefu.customers.claims import record_claim
+
+    brand = make.brand()
+    victim = make.customer(brand, name="Victim", email="victim@example.com")
+    stranger = make.customer(brand, name="Visitor")
+    token = record_claim(db, stranger, "email", "victim@example.com")
+    db.commit()
+    for lang in ("zh-TW", "zh-CN", "en"):
+        page = client.get("/api/v1/widget/verify", params={"token": token, "lang": lang})
+        assert page.status_code == 200 and 'method="post"' in page.text
+        assert page.headers["referrer-policy"] == "no-referrer" and page.headers["cache-control"] == "no-store"
+    db.expire_all()
+    assert db.get(type(stranger), stranger.id).merged_into_id is None
+    cross = client.post("/api/v1/widget/verify", data={"token": token}, headers={"origin": "https://evil.example"})
+    assert cross.status_code == 403
+    db.expire_all()
+    assert db.get(type(stranger), stranger.id).merged_into_id is None
+    ok = client.post("/api/v1/widget/verify", data={"token": token})
+    assert ok.status_code == 200, ok.text
+    db.expire_all()
+    assert db.get(type(stranger), stranger.id).merged_into_id == victim.id

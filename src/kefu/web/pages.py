@@ -202,7 +202,8 @@ def login_form(request: Request, next: Annotated[str | None, Query(max_length=10
     return render(request, None, "login.html", error=None, email="", next_url=safe_next(next))
 
 
-def _same_origin(request: Request) -> bool:
+def same_origin(request: Request) -> bool:
+    """False when a browser says the form was posted from another site (unauthenticated forms)."""
     origin = request.headers.get("origin")
     if origin is None:
         return True
@@ -219,7 +220,7 @@ def login_submit(
     next: Annotated[str | None, Form(max_length=1000)] = None,
 ) -> Response:
     """Check credentials, set the session cookie, go back to the page that asked for a sign-in (else the console)."""
-    if not _same_origin(request):
+    if not same_origin(request):
         raise Forbidden("Cross-site login refused.")
     try:
         result = auth_service.login(
@@ -258,7 +259,7 @@ def reset_password_request(
     request: Request, db: DB, settings: SettingsDep, email: Annotated[str, Form(max_length=320)]
 ) -> HTMLResponse:
     """Ask for a reset link (same answer whether or not the account exists)."""
-    if not _same_origin(request):
+    if not same_origin(request):
         raise Forbidden("Cross-site request refused.")
     try:
         reset_service.request_reset(db, settings, email=email, ip=client_ip(request))
@@ -276,7 +277,7 @@ def reset_password_submit(
     password2: Annotated[str, Form(max_length=512)],
 ) -> HTMLResponse:
     """Set the new password; every session and API token of the account is revoked."""
-    if not _same_origin(request):
+    if not same_origin(request):
         raise Forbidden("Cross-site request refused.")
     if password != password2:
         return _reset_page(request, status=422, token=token, error="reset_mismatch")

@@ -25,11 +25,11 @@ from kefu.channels.web_chat import service
 from kefu.channels.web_chat.token import Visitor, issue, new_visitor_id, verify
 from kefu.core import catalog
 from kefu.core.db import SessionFactory, session_scope
-from kefu.core.errors import InvalidInput, NotFound, Unauthorized
+from kefu.core.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from kefu.core.events import Event, get_bus
 from kefu.core.realtime import Hub, Subscriber
 from kefu.customers.accessibility import VISION, DeclareNeeds
-from kefu.customers.claims import confirm_claim
+from kefu.customers.claims import confirm_claim, read_claim
 from kefu.web.i18n import translator
 from kefu.web.routing import Router
 
@@ -136,18 +136,46 @@ def open_session(body: SessionIn, db: DB) -> SessionOut:
     )
 
 
-@router.get("/verify", include_in_schema=False)
-def verify_claim(request: Request, db: DB, token: str = "", lang: str | None = None) -> Response:
-    """The link mailed to a claimed address: proves it, then the visitor joins that customer (a page, not JSON)."""
+def _claim_page(request: Request, state: str, status: int = 200, **data: Any) -> Response:
     from kefu.web.pages import render
 
+    resp = render(request, None, "claim_verified.html", status=status, state=state, ok=state != "bad", **data)
+    resp.headers["Referrer-Policy"] = "no-referrer"  # the URL carries the claim token
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@router.get("/verify", include_in_schema=False)
+def verify_claim_form(request: Request, db: DB, token: str = "", lang: str | None = None) -> Response:
+    """The link mailed to a claimed address: a page asking to confirm; opening it changes nothing.
+
+    Mail scanners and link previews fetch links by GET, and the claim may have been typed by someone else: merging
+    on GET would hand that person's chat this customer's tickets without anyone deciding to.
+    """
+    claim = read_claim(token)
+    if claim is None:
+        return _claim_page(request, "bad", 422)
+    brand = db.get(Brand, claim.brand_id)
+    fallback = lang if lang in LOCALES else (brand.default_locale if brand else None)
+    return _claim_page(request, "confirm", token=token, lang=lang if lang in LOCALES else "", page_locale=fallback)
+
+
+@router.post("/verify", include_in_schema=False)
+async def verify_claim(request: Request, db: DB) -> Response:
+    """The owner of the address confirms: proves the claim, then the visitor joins that customer (a page)."""
+    from kefu.web.pages import same_origin
+
+    if not same_origin(request):
+        raise Forbidden("Cross-site confirmation refused.")
+    form = await request.form()
+    lang = str(form.get("lang") or "")
     try:
-        customer = confirm_claim(db, token)
+        customer = confirm_claim(db, str(form.get("token") or "")[:4096])
     except InvalidInput:
-        return render(request, None, "claim_verified.html", status=422, ok=False)
+        return _claim_page(request, "bad", 422)
     brand = db.get(Brand, customer.brand_id)
     fallback = lang if lang in LOCALES else (customer.locale or (brand.default_locale if brand else None))
-    return render(request, None, "claim_verified.html", ok=True, page_locale=fallback)
+    return _claim_page(request, "ok", page_locale=fallback)
 
 
 class VisitorMessage(BaseModel):
