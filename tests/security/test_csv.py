@@ -8,9 +8,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from kefu.security.csvsafe import safe_cell, writer
 
-SRC = Path(__file__).parents[2] / "src" / "kefu"
+SRC = Path(__file__).parents[2] / "src"
 
 
 def test_formula_cells_are_neutralized() -> None:
@@ -33,6 +35,32 @@ def test_no_other_csv_writer_in_src() -> None:
         if re.search(r"csv\.(writer|DictWriter)\b|from csv import", path.read_text()):
             offenders.append(str(path.relative_to(SRC)))
     assert not offenders, f"use kefu.security.csvsafe.writer instead: {offenders}"
+
+
+def test_no_other_csv_reader_in_src() -> None:
+    """Uploaded CSV is read through csvsafe.reader / dict_reader, whose errors are a 422 (the bot's evaluation
+    tools read the project's own data files from disk)."""
+    offenders = []
+    for path in SRC.rglob("*.py"):
+        rel = path.relative_to(SRC).as_posix()
+        if path.name == "csvsafe.py" or rel.startswith("kefu/bot/"):
+            continue
+        if re.search(r"csv\.(reader|DictReader)\b", path.read_text()):
+            offenders.append(rel)
+    assert not offenders, f"use kefu.security.csvsafe.reader / dict_reader instead: {offenders}"
+
+
+def test_unreadable_csv_is_invalid_input() -> None:
+    from kefu.core.errors import InvalidInput
+    from kefu.security.csvsafe import dict_reader, reader
+
+    huge = 'a,b\n1,"' + "x" * 200_000 + '"\n'
+    for read in (lambda: list(reader(huge)), lambda: list(dict_reader(huge))):
+        with pytest.raises(InvalidInput):
+            read()
+    with pytest.raises(InvalidInput):
+        _ = dict_reader('"' + "x" * 200_000 + '"\n').fieldnames
+    assert [r["b"] for r in dict_reader("a,b\n1,=x\n")] == ["=x"]
 
 
 def test_report_export_neutralizes_agent_names(client: Any, make: Any, db: Any) -> None:

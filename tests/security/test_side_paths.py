@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.tickets.helpers import admin_principal
 
 PROGRESS = "/api/v1/public/tickets/progress"
@@ -55,3 +57,30 @@ def test_identity_claim_link_changes_nothing_until_its_owner_confirms(client: An
     assert ok.status_code == 200, ok.text
     db.expire_all()
     assert db.get(type(stranger), stranger.id).merged_into_id == victim.id
+
+
+_HUGE_FIELD = b'id,locale,category,question,answer\n1,zh-TW,c,"' + b"x" * 200_000 + b'",y\n'  # csv.Error
+
+
+@pytest.mark.parametrize(("body", "fmt"), [(b"[" * 100_000, "json"), (_HUGE_FIELD, "csv")])
+def test_unreadable_import_files_are_invalid_input(body: bytes, fmt: str) -> None:
+    """Deep JSON (RecursionError) and oversized CSV fields (csv.Error) in an uploaded file are bad input."""
+    from kefu.core.errors import InvalidInput
+    from kefu.knowledge import bulk
+
+    with pytest.raises(InvalidInput):
+        bulk.read_records(body, fmt)
+
+
+def test_hostile_import_file_is_a_422_not_a_500(client: Any, make: Any) -> None:
+    """Files an editor uploads are untrusted input too: unreadable ones are refused as such."""
+    brand = make.brand()
+    h = make.token(make.agent("supervisor", [brand]))
+    r = client.post(
+        "/api/v1/kb/import",
+        params={"brand_id": brand.id},
+        content=_HUGE_FIELD,
+        headers={**h, "Content-Type": "text/csv"},
+    )
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")

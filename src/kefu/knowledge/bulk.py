@@ -10,7 +10,6 @@ one audit entry and publishes one ``kb.changed`` event, so the bot rebuilds once
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Callable, Iterable
@@ -117,13 +116,15 @@ def read_records(data: bytes, fmt: str) -> list[dict[str, Any]]:
             parsed = json.loads(text)
         except ValueError as exc:
             raise InvalidInput(f"Invalid JSON: {exc}") from exc
+        except RecursionError as exc:  # nesting deeper than the parser's stack
+            raise InvalidInput("Invalid JSON: nested too deeply.") from exc
         items = parsed.get("faqs") if isinstance(parsed, dict) else parsed
         if not isinstance(items, list):
             raise InvalidInput('JSON must be a list of FAQ objects or {"faqs": [...]}.')
         return [i if isinstance(i, dict) else {"__invalid__": True} for i in items]
     if fmt != "csv":
         raise InvalidInput(f"Unknown import format {fmt!r} (csv or json).")
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader = csvsafe.dict_reader(text)
     if not reader.fieldnames:
         raise InvalidInput("The CSV file is empty.")
     headers = [h.strip().lower() for h in reader.fieldnames if h]

@@ -22,7 +22,6 @@ Read as:
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 import random
@@ -78,7 +77,7 @@ from kefu.quality.models import (
     QualityPlan,
     QualityPlanItem,
 )
-from kefu.security.csvsafe import dict_rows, restore_cell, writer
+from kefu.security.csvsafe import dict_rows, reader, restore_cell, writer
 from kefu.surveys.models import CampaignAnswer, CampaignRecipient, CsatSurvey
 from kefu.tickets.models import Ticket
 
@@ -943,7 +942,7 @@ def import_findings(
         f.ticket_id: f for f in session.scalars(select(AuditFinding).where(AuditFinding.sample_id == sample.id))
     }
     result = ImportResult()
-    for line, cells in enumerate(csv.reader(io.StringIO(cmd.csv.lstrip("\ufeff"))), start=1):
+    for line, cells in enumerate(reader(cmd.csv.lstrip("\ufeff")), start=1):
         cells = [restore_cell(c.strip()) for c in cells]
         if not any(cells):
             continue

@@ -3,7 +3,9 @@
 Excel, LibreOffice and Google Sheets evaluate a cell starting with = + - @ (and tab/CR, which some strip first), so
 an agent named `=HYPERLINK("https://evil","x")` would become a live link in a supervisor's report. Such cells get a
 leading apostrophe (OWASP's recommendation), which spreadsheets display as text. Plain numbers stay numbers.
-tests/security/test_csv.py fails when csv.writer is used anywhere else.
+Reading goes through here too: `reader`/`dict_reader` turn the csv module's errors (a field over the size limit, a
+NUL byte, an unterminated quote) into InvalidInput, so an uploaded file is a 422, never a 500.
+tests/security/test_csv.py fails when csv.writer, csv.reader or csv.DictReader is used anywhere else.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from kefu.core.errors import InvalidInput
 
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")  # incl. full-width forms
 _NUMBER = re.compile(r"[+-]?\d+(?:[.,]\d+)*%?")
@@ -62,3 +66,53 @@ def dict_rows(header: Iterable[str], rows: Iterable[dict[str, Any]]) -> Iterable
     yield cols
     for row in rows:
         yield [row.get(c, "") for c in cols]
+
+
+def _refused(exc: csv.Error, line: int) -> InvalidInput:
+    return InvalidInput(f"The CSV file cannot be read (line {line}): {exc}.")
+
+
+def reader(text: str) -> Iterator[list[str]]:
+    """csv.reader over `text`; an unreadable file raises InvalidInput."""
+    rows = csv.reader(io.StringIO(text, newline=""))
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise _refused(exc, rows.line_num) from exc
+        yield row
+
+
+if TYPE_CHECKING:
+    _DictReader = csv.DictReader[str]
+else:  # not subscriptable at run time before Python 3.12
+    _DictReader = csv.DictReader
+
+
+class SafeDictReader(_DictReader):
+    """csv.DictReader whose errors are InvalidInput."""
+
+    @property
+    def fieldnames(self) -> Any:
+        """The header row (read on first use)."""
+        try:
+            return super().fieldnames
+        except csv.Error as exc:
+            raise _refused(exc, self.line_num) from exc
+
+    @fieldnames.setter
+    def fieldnames(self, value: Any) -> None:
+        self._fieldnames = value
+
+    def __next__(self) -> dict[str | Any, str | Any]:
+        try:
+            return super().__next__()
+        except csv.Error as exc:
+            raise _refused(exc, self.line_num) from exc
+
+
+def dict_reader(text: str) -> SafeDictReader:
+    """csv.DictReader over `text`; an unreadable file raises InvalidInput."""
+    return SafeDictReader(io.StringIO(text, newline=""))
