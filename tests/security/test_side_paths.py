@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import delete, select
 
 from tests.tickets.helpers import admin_principal
 
@@ -84,3 +85,65 @@ def test_hostile_import_file_is_a_422_not_a_500(client: Any, make: Any) -> None:
     )
     assert r.status_code == 422, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_leave_message_with_someone_elses_email_never_makes_the_visitor_that_customer(
+    client: Any, db: Any, make: Any
+) -> None:
+    """The widget's leave-a-message form is a side door to the pre-chat form: the typed contact is only a claim."""
+    from kefu.brands.service import create_inbox
+    from kefu.conversations.models import Conversation
+    from kefu.customers.claims import verified_owner
+    from kefu.customers.models import CustomerIdentity
+    from kefu.tickets.service import create_ticket
+
+    brand = make.brand()
+    inbox = create_inbox(db, brand, kind="web_chat", name="chat", config={}, actor=None, bot=False)
+    victim = make.customer(brand, name="Victim", email="victim@example.com")
+    create_ticket(db, brand_id=brand.id, subject="Victim 的訂單", actor=None, customer_id=victim.id)
+    db.commit()
+    token = client.post("/api/v1/widget/session", json={"inbox_id": inbox.id}).json()["visitor_token"]
+    # A visitor without a customer record of their own yet (e.g. theirs was erased while the token lived on).
+    db.execute(delete(CustomerIdentity).where(CustomerIdentity.kind == "web"))
+    db.commit()
+    h = {"x-kefu-visitor": token}
+    left = client.post(
+        "/api/v1/widget/leave-message",
+        json={"name": "Mallory", "contact": "victim@example.com", "message": "請回電"},
+        headers=h,
+    )
+    assert left.status_code == 201, left.text
+    chat = client.post("/api/v1/widget/messages", json={"body": "我的訂單呢？", "client_id": "c1"}, headers=h)
+    assert chat.status_code == 201, chat.text
+    db.expire_all()
+    conv = db.get(Conversation, chat.json()["conversation_id"])
+    assert conv.customer_id != victim.id
+    assert not verified_owner(db, conv, victim.id)
+    web = db.scalars(select(CustomerIdentity).where(CustomerIdentity.kind == "web")).all()
+    assert all(i.customer_id != victim.id for i in web)
+
+
+# Who may bind an identity to a customer or merge two customers: agents (customers API and service, the workspace)
+# and a proven claim (kefu.customers.claims). Customer-facing code never does it on a typed contact.
+IDENTITY_BINDERS = {
+    "kefu/customers/service.py",
+    "kefu/customers/api.py",
+    "kefu/customers/claims.py",
+    "kefu/workspace/pages.py",
+    "kefu/demo/__init__.py",
+}
+
+
+def test_identities_are_bound_only_by_agents_or_a_proven_claim() -> None:
+    """A new customer-facing path calling add_identity / merge_customers fails here (go through claims instead)."""
+    import re
+    from pathlib import Path
+
+    src = Path(__file__).parents[2] / "src"
+    callers = {
+        p.relative_to(src).as_posix()
+        for p in src.rglob("*.py")
+        if re.search(r"\b(add_identity|merge_customers)\(", p.read_text(encoding="utf-8"))
+    }
+    assert callers <= IDENTITY_BINDERS, f"identity bound outside agents/claims: {sorted(callers - IDENTITY_BINDERS)}"
+    assert callers >= {"kefu/customers/claims.py", "kefu/customers/api.py"}

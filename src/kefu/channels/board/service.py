@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,10 +17,9 @@ from kefu.conversations.commands import CreateConversation
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.service import add_message, create_conversation
 from kefu.core.commands import build
-from kefu.core.errors import Conflict
 from kefu.core.ratelimit import RouteLimit
 from kefu.customers.models import Customer
-from kefu.customers.service import add_identity, find_or_create_by_identity
+from kefu.customers.service import find_or_create_by_identity
 from kefu.tickets.intake import ensure_case
 from kefu.tickets.models import Ticket
 
@@ -66,7 +64,6 @@ def submit(
     category: str | None,
     message: str,
     submission_id: str,
-    visitor_id: str | None = None,
 ) -> Submission:
     """Create (once per submission_id) the customer message, its conversation and a ticket."""
     provider_id = f"{inbox.kind}:{submission_id}"[:500]
@@ -79,10 +76,10 @@ def submit(
         ticket = session.get(Ticket, conv.ticket_id) if conv and conv.ticket_id else None
         if msg is not None and conv is not None and ticket is not None:
             return Submission(conv, ticket, msg)  # a double-submitted form creates nothing new
+    # The typed contact files the ticket under its customer (agents see their history), but it proves nothing: the
+    # widget visitor never gains that customer's identity, or their chat would be told that customer's tickets
+    # (kefu.customers.claims decides who a visitor is).
     customer = _customer(session, inbox.brand_id, name, contact)
-    if visitor_id:
-        with contextlib.suppress(Conflict):  # the visitor is already someone else; agents can merge
-            add_identity(session, customer, "web", visitor_id)
     subject = (message.strip().splitlines() or [""])[0][:80] or brand_text(session, inbox.brand_id, "subj_board")
     conv = create_conversation(
         session,

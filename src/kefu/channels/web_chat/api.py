@@ -283,7 +283,6 @@ def leave_message(body: LeaveMessage, db: DB, x_kefu_visitor: VisitorHeader = No
         category=body.category,
         message=body.message,
         submission_id=f"{visitor.visitor_id}:{body.submission_id}",
-        visitor_id=visitor.visitor_id,
     )
     return {"ticket_number": result.ticket.number, "conversation_id": result.conversation.id}
 
