@@ -147,3 +147,116 @@ def test_identities_are_bound_only_by_agents_or_a_proven_claim() -> None:
     }
     assert callers <= IDENTITY_BINDERS, f"identity bound outside agents/claims: {sorted(callers - IDENTITY_BINDERS)}"
     assert callers >= {"kefu/customers/claims.py", "kefu/customers/api.py"}
+
+
+# Public GET routes that carry a capability (a token in the path, the query or a header): how the test below gets a
+# valid one. A new such route must be added here, so that it too is called with a working token.
+def _capabilities(client: Any, db: Any, make: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    from datetime import timedelta
+
+    from kefu.brands.service import create_inbox
+    from kefu.channels import media
+    from kefu.channels.storage import store
+    from kefu.core.db import utcnow
+    from kefu.customers.claims import record_claim
+    from kefu.surveys.models import CampaignRecipient, CsatSurvey, SurveyCampaign
+    from kefu.surveys.service import make_token
+    from kefu.tickets.service import create_ticket
+
+    brand = make.brand()
+    inbox = create_inbox(db, brand, kind="web_chat", name="chat", config={}, actor=None, bot=False)
+    db.commit()
+    visitor = client.post("/api/v1/widget/session", json={"inbox_id": inbox.id}).json()["visitor_token"]
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    att = client.post(
+        "/api/v1/widget/attachments", files={"file": ("p.png", png, "image/png")}, headers={"x-kefu-visitor": visitor}
+    ).json()["id"]
+    sent = store(db, brand_id=brand.id, conversation_id=None, filename="a.png", content_type="image/png", data=png)
+    cust = make.customer(brand, name="Amy", email="amy@example.com")
+    stranger = make.customer(brand, name="Visitor")
+    ticket = create_ticket(db, brand_id=brand.id, subject="s", actor=None, customer_id=cust.id)
+    now = utcnow()
+    csat = CsatSurvey(
+        brand_id=brand.id, ticket_id=ticket.id, customer_id=cust.id, channel="email", resolved_at=now,
+        expires_at=now + timedelta(days=7),
+    )  # fmt: skip
+    campaign = SurveyCampaign(brand_id=brand.id, name="c", status="active", dimensions=[{"key": "k"}])
+    db.add_all([csat, campaign])
+    db.flush()
+    recipient = CampaignRecipient(campaign_id=campaign.id, brand_id=brand.id, customer_id=cust.id, sent_at=now)
+    db.add(recipient)
+    claim = record_claim(db, stranger, "email", "amy@example.com")
+    db.commit()
+    media_url = media.public_url(sent.id, "a.png")
+    ids = {"slug": brand.slug, "inbox_id": inbox.id, "attachment_id": att}
+    table: dict[str, dict[str, Any]] = {
+        "/api/v1/channels/attachments/{attachment_id}": {"params": {"vt": visitor}},
+        "/api/v1/channels/media/{token}/{filename}": {"url": media_url.split("/api/v1/", 1)[-1]},
+        "/api/v1/widget/verify": {"params": {"token": claim}},
+        "/api/v1/widget/messages": {"headers": {"x-kefu-visitor": visitor}},
+        "/api/v1/surveys/csat/{token}": {"ids": {"token": make_token("csat", csat.id)}},
+        "/survey/{token}": {"ids": {"token": make_token("csat", csat.id)}},
+        "/api/v1/surveys/campaign/{token}": {"ids": {"token": make_token("campaign", recipient.id)}},
+        "/survey/c/{token}": {"ids": {"token": make_token("campaign", recipient.id)}},
+        "/reset-password": {"params": {"token": "x" * 43}},
+    }
+    return ids, table
+
+
+def test_public_get_routes_change_nothing(app: Any, client: Any, make: Any, db: Any, connection: Any) -> None:
+    """Opening a link must be safe: scanners, previews and prefetchers fetch them (the claim-link lesson).
+
+    Every GET route reachable without a login is called with working capabilities; none may write a row.
+    """
+    import re
+
+    from sqlalchemy import event
+
+    from kefu.auth.deps import current_principal
+    from kefu.web.pages import page_context
+    from tests.security.test_route_matrix import _fill, api_routes
+
+    ids, table = _capabilities(client, db, make)
+    writes: list[str] = []
+
+    def watch(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if re.match(r"\s*(INSERT|UPDATE|DELETE)\b", statement, re.IGNORECASE):
+            writes.append(statement.split("\n", 1)[0][:120])
+
+    public = []
+    for route in api_routes(list(app.routes)):
+        calls, stack = set(), list(route.dependant.dependencies)
+        while stack:
+            dep = stack.pop()
+            calls.add(dep.call)
+            stack.extend(dep.dependencies)
+        if "GET" in route.methods and current_principal not in calls and page_context not in calls:
+            public.append(route)
+    assert len(public) > 20
+    capability_params = {"token", "vt", "x_kefu_visitor"}
+    untested = [
+        r.path
+        for r in public
+        if r.path not in table
+        and (
+            "{token}" in r.path
+            or capability_params & {p.name for p in r.dependant.query_params + r.dependant.header_params}
+        )
+    ]
+    assert not untested, f"add a working capability for these routes to _capabilities: {untested}"
+    event.listen(connection, "before_cursor_execute", watch)
+    try:
+        changed = []
+        for route in public:
+            spec = table.get(route.path, {})
+            url = "/api/v1/" + spec["url"] if "url" in spec else _fill(route.path, {**ids, **spec.get("ids", {})})
+            writes.clear()
+            r = client.get(url, params=spec.get("params"), headers=spec.get("headers"))
+            assert r.status_code < 500, (url, r.status_code)
+            if route.path in table:
+                assert r.status_code < 400 or route.path == "/reset-password", (url, r.status_code, r.text[:200])
+            if writes:
+                changed.append(f"{route.path}: {writes}")
+    finally:
+        event.remove(connection, "before_cursor_execute", watch)
+    assert not changed, "GET routes must not write (use a POST form):\n" + "\n".join(changed)
