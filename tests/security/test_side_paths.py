@@ -44,9 +44,9 @@ def test_identity_claim_link_changes_nothing_until_its_owner_confirms(client: An
     stranger = make.customer(brand, name="Visitor")
     token = record_claim(db, stranger, "email", "victim@example.com")
     db.commit()
-    for lang in ("zh-TW", "zh-CN", "en"):
+    for lang, title in (("zh-TW", "確認您的電子郵件"), ("zh-CN", "确认您的电子邮箱"), ("en", "Confirm your email")):
         page = client.get("/api/v1/widget/verify", params={"token": token, "lang": lang})
-        assert page.status_code == 200 and 'method="post"' in page.text
+        assert page.status_code == 200 and 'method="post"' in page.text and title in page.text
         assert page.headers["referrer-policy"] == "no-referrer" and page.headers["cache-control"] == "no-store"
     db.expire_all()
     assert db.get(type(stranger), stranger.id).merged_into_id is None
