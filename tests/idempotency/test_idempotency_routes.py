@@ -3,7 +3,6 @@ fingerprint covers the form fields and the files' bytes); and every public 201 c
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from sqlalchemy import func, select
@@ -88,38 +87,23 @@ def test_multipart_reply_replays_and_a_different_file_is_422(client: Any, make: 
     assert _count(db, OutboxMessage, OutboxMessage.conversation_id == conv) == 1  # one send queued, not three
 
 
-def test_multipart_reply_in_flight_duplicate_is_409(client: Any, make: Any, db: Any, monkeypatch: Any) -> None:
+def test_multipart_reply_in_flight_duplicate_is_409(client: Any, make: Any, db: Any, in_flight: Any) -> None:
     from kefu.channels import media
 
     brand, inbox, headers, customer = _setup(make, db)
     conv = _conversation(client, brand, inbox, customer, headers)
-    entered, release = threading.Event(), threading.Event()
-    real = media.reply  # what the multipart route calls
-
-    def slow(*a: Any, **kw: Any) -> Any:
-        entered.set()
-        assert release.wait(30)
-        return real(*a, **kw)
-
-    monkeypatch.setattr(media, "reply", slow)
     h = {**headers, "Idempotency-Key": "slow-reply"}
-    answers: list[Any] = []
-    first = threading.Thread(
-        target=lambda: answers.append(_reply(client, conv, h, "稍等", ("a.png", PNG, "image/png")))
-    )
-    first.start()
-    try:
-        assert entered.wait(30)
-        dup = _reply(client, conv, h, "稍等", ("a.png", PNG, "image/png"))
-        assert dup.status_code == 409, dup.text
-        assert dup.headers["Retry-After"] == "1"
-        assert dup.headers["content-type"].startswith("application/problem+json")
-    finally:
-        release.set()
-        first.join(30)
-    assert answers[0].status_code == 201, answers[0].text
-    later = _reply(client, conv, h, "稍等", ("a.png", PNG, "image/png"))
-    assert later.headers["Idempotent-Replayed"] == "true" and later.json()["id"] == answers[0].json()["id"]
+
+    def send() -> Any:
+        return _reply(client, conv, h, "稍等", ("a.png", PNG, "image/png"))
+
+    first, dup = in_flight(media, "reply", send)  # media.reply is what the multipart route calls
+    assert dup.status_code == 409, dup.text
+    assert dup.headers["Retry-After"] == "1"
+    assert dup.headers["content-type"].startswith("application/problem+json")
+    assert first.status_code == 201, first.text
+    later = send()
+    assert later.headers["Idempotent-Replayed"] == "true" and later.json()["id"] == first.json()["id"]
     assert _count(db, Message, Message.conversation_id == conv, Message.sender_type == "agent") == 1
     assert _count(db, OutboxMessage, OutboxMessage.conversation_id == conv) == 1
 
