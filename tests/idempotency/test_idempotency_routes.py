@@ -20,7 +20,7 @@ def _setup(make: Any, db: Any) -> tuple[Any, Any, dict[str, str], Any]:
     brand = make.brand()
     headers = make.token(make.agent("admin", [brand]))
     inbox = create_inbox(
-        db, brand, kind="api", name="API", config={"callback_url": "https://example.com/kefu"}, actor=None
+        db, brand, kind="api", name="API", config={"callback_url": "https://kefu-test.invalid/callback"}, actor=None
     )
     customer = make.customer(brand)
     db.add(CustomerIdentity(brand_id=brand.id, customer_id=customer.id, kind="api", external_id="user-4711"))
@@ -64,7 +64,10 @@ def _reply(client: Any, conv_id: int, h: dict[str, str], body: str, *files: tupl
     )
 
 
-def test_multipart_reply_replays_and_a_different_file_is_422(client: Any, make: Any, db: Any) -> None:
+def test_multipart_reply_replays_and_a_different_file_is_422(
+    client: Any, make: Any, db: Any, tmp_path: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("KEFU_DATA_DIR", str(tmp_path))  # count this test's files only
     brand, inbox, headers, customer = _setup(make, db)
     conv = _conversation(client, brand, inbox, customer, headers)
     h = {**headers, "Idempotency-Key": "reply-1"}
@@ -85,6 +88,10 @@ def test_multipart_reply_replays_and_a_different_file_is_422(client: Any, make: 
     assert _count(db, Message, *agent_messages) == 1
     assert _count(db, ChannelAttachment, ChannelAttachment.conversation_id == conv) == 1
     assert _count(db, OutboxMessage, OutboxMessage.conversation_id == conv) == 1  # one send queued, not three
+    # The replays stored their files and rolled back: the files went with the rows (nothing left to find or erase).
+    from kefu.channels.config import data_dir
+
+    assert len([p for p in (data_dir() / "attachments" / str(brand.id)).rglob("*") if p.is_file()]) == 1
 
 
 def test_multipart_reply_in_flight_duplicate_is_409(client: Any, make: Any, db: Any, in_flight: Any) -> None:

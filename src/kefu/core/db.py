@@ -530,6 +530,7 @@ def reads_of(factory: SessionFactory | None) -> SessionFactory:
 
 AfterCommit = Callable[[], None]
 _HOOKS = "kefu_after_commit"
+_UNDO = "kefu_on_rollback"
 
 
 def after_commit(session: Session, fn: AfterCommit) -> None:
@@ -538,6 +539,15 @@ def after_commit(session: Session, fn: AfterCommit) -> None:
         session.begin()  # so a rollback before any SQL still discards the hook
     tx = session.get_nested_transaction() or session.get_transaction()
     session.info.setdefault(_HOOKS, []).append((tx, fn))
+
+
+def on_rollback(session: Session, fn: AfterCommit) -> None:
+    """Run fn if the current (innermost) transaction is rolled back, e.g. delete a file written for it; forgotten
+    once the outermost transaction commits."""
+    if not session.in_transaction():
+        session.begin()
+    tx = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_UNDO, []).append((tx, fn))
 
 
 def pending_after_commit(session: Session) -> int:
@@ -549,6 +559,7 @@ def pending_after_commit(session: Session) -> int:
 def _run_after_commit(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a SAVEPOINT was released: the work is not durable until the outermost COMMIT
+    session.info.pop(_UNDO, None)
     hooks: list[tuple[Any, AfterCommit]] = session.info.pop(_HOOKS, [])
     for _tx, fn in hooks:
         try:
@@ -565,6 +576,21 @@ def _descends_from(tx: Any, ancestor: Any) -> bool:
             return True
         tx = tx.parent
     return False
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _run_on_rollback(session: Session, previous_transaction: Any) -> None:
+    undo: list[tuple[Any, AfterCommit]] | None = session.info.get(_UNDO)
+    if not undo:
+        return
+    whole = previous_transaction.parent is None
+    done = [fn for tx, fn in undo if whole or _descends_from(tx, previous_transaction)]
+    session.info[_UNDO] = [] if whole else [(tx, fn) for tx, fn in undo if not _descends_from(tx, previous_transaction)]
+    for fn in done:
+        try:
+            fn()
+        except Exception:  # the rollback itself stands; a failed clean-up is only logged
+            logging.getLogger("kefu.db").exception("on-rollback hook failed")
 
 
 @event.listens_for(Session, "after_soft_rollback")
