@@ -161,6 +161,8 @@ def test_openapi_documents_the_header(client: Any) -> None:
         "/api/v1/tickets",
         "/api/v1/tickets/{ticket_id}/activities",
         "/api/v1/conversations/{conversation_id}/messages",
+        "/api/v1/conversations",
+        "/api/v1/channels/conversations/{conversation_id}/messages",
     ):
         params = spec["paths"][path]["post"].get("parameters", [])
         assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in params), path
