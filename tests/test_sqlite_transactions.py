@@ -310,3 +310,85 @@ def test_a_channel_sweep_that_finds_nothing_takes_no_write_turn(tmp_path: Any) -
             assert gate.acquired == turns, "a sweep with nothing to do took the SQLite write turn"
     finally:
         database.dispose()
+
+
+def _stuck_writer_elsewhere(path: str) -> tuple[Any, int]:
+    """Another "process" holding both the writers' file lock and SQLite's write lock (a stuck kefu writer)."""
+    import fcntl
+    import os
+    import sqlite3
+
+    fd = os.open(f"{path}-writer", os.O_RDWR | os.O_CREAT, 0o600)  # another open file description: another process
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    return other, fd
+
+
+def test_a_writer_waits_one_budget_for_the_gate_and_the_busy_handler_together(tmp_path: Any) -> None:
+    """The file-lock wait and SQLite's busy handler share write_wait: a stuck writer costs budget, not twice it."""
+    import os
+
+    from sqlalchemy.exc import OperationalError
+
+    from kefu.core.db import Database, session_scope
+
+    _database(tmp_path).dispose()
+    path = str(tmp_path / "tx.db")
+    database = Database(f"sqlite:///{path}", write_wait=1.0)
+    other, fd = _stuck_writer_elsewhere(path)
+    try:
+        t0 = time.perf_counter()
+        try:
+            with session_scope(database.sessionmaker) as s:
+                s.execute(text("UPDATE t SET v = 99"))
+            raise AssertionError("the write went through a held write lock")
+        except OperationalError as exc:
+            assert "locked" in str(exc)
+        waited = time.perf_counter() - t0
+        assert 0.9 <= waited < 1.5, waited  # the old code waited the gate's deadline and then the busy timeout
+    finally:
+        other.rollback()
+        other.close()
+        os.close(fd)
+    with session_scope(database.sessionmaker) as s:  # the budget is back in full for the next writer
+        s.execute(text("UPDATE t SET v = v + 1"))
+        assert s.connection().exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 1000
+    with database.read_sessionmaker() as s:
+        assert s.execute(text("SELECT v FROM t")).scalar_one() == 1  # nothing of the failed write
+    database.dispose()
+
+
+def test_a_writer_queued_behind_a_stuck_thread_fails_within_the_budget(tmp_path: Any) -> None:
+    """This process's queue is part of the budget too: no busy-handler wait after a turn that never came."""
+    from sqlalchemy.exc import OperationalError
+
+    from kefu.core.db import Database, session_scope
+
+    _database(tmp_path).dispose()
+    database = Database(f"sqlite:///{tmp_path / 'tx.db'}", write_wait=1.0)
+    stuck = database.sessionmaker()
+    stuck.execute(text("UPDATE t SET v = 7"))  # holds the turn, the file lock and SQLite's write lock
+    outcome: list[Any] = []
+
+    def write() -> None:
+        t0 = time.perf_counter()
+        try:
+            with session_scope(database.sessionmaker) as s:
+                s.execute(text("UPDATE t SET v = 8"))
+            outcome.append("written")
+        except OperationalError:
+            outcome.append(time.perf_counter() - t0)
+
+    th = threading.Thread(target=write)
+    th.start()
+    th.join(timeout=10)
+    stuck.rollback()
+    stuck.close()
+    assert len(outcome) == 1 and outcome[0] != "written", outcome
+    assert 0.9 <= outcome[0] < 1.5, outcome
+    with session_scope(database.sessionmaker) as s:
+        s.execute(text("UPDATE t SET v = v + 1"))
+    with database.read_sessionmaker() as s:
+        assert s.execute(text("SELECT v FROM t")).scalar_one() == 1
+    database.dispose()

@@ -1,4 +1,7 @@
-"""Drill harness: private PostgreSQL and Redis servers that tests may stop, process bookkeeping, seeding."""
+"""Drill harness: private PostgreSQL and Redis servers that tests may stop, `kefu serve` processes to SIGKILL,
+client load until a server dies, databases of each backend, process bookkeeping, seeding and counting.
+
+Drills elsewhere (tests/idempotency, tests/channels) import the helpers from here; fixtures stay drill-local."""
 
 from __future__ import annotations
 
@@ -9,16 +12,20 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import httpx
 import pytest
 
 from tests.channels.servers import dovecot, upstream  # noqa: F401 - mail server fixtures
-from tests.conftest import PG_URL, REQUIRE, create_pg_database, drop_pg_database, free_port, spawn
+from tests.conftest import PG_URL, REQUIRE, create_pg_database, drop_pg_database, free_port, kefu_cmd, spawn, wait_http
+
+T = TypeVar("T")
 
 PG_BIN = Path(os.environ.get("KEFU_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 SECRET = "drill-line-secret"
@@ -165,18 +172,147 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
         server.kill()
 
 
-@pytest.fixture
-def fresh_db() -> Iterator[str]:
-    """A migrated, committed database on the shared PostgreSQL server."""
+@contextlib.contextmanager
+def pg_database() -> Iterator[str]:
+    """A migrated database of its own on the shared PostgreSQL server, dropped afterwards."""
     from kefu.core.migrate import upgrade
 
     admin = need_pg_url()
     url = create_pg_database(admin)
-    upgrade(url)
     try:
+        upgrade(url)
         yield url
     finally:
         drop_pg_database(admin, url)
+
+
+@pytest.fixture
+def fresh_db() -> Iterator[str]:
+    """A migrated, committed database on the shared PostgreSQL server."""
+    with pg_database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, committed database of each backend: a SQLite file, then one on the shared PostgreSQL server."""
+    from kefu.core.migrate import upgrade
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'kefu.db'}"
+        upgrade(url)
+        yield url
+        return
+    with pg_database() as url:
+        yield url
+
+
+class Serve:
+    """`kefu serve` in its own process group, so SIGKILL reaches every worker process at once.
+
+    `with Serve(env, log) as server:` starts it and stops it (gracefully, else SIGKILL) on the way out.
+    """
+
+    def __init__(self, env: dict[str, str], log: Path, *args: str, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.env, self.log, self.args = env, log, args
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def start(self, preexec: Any = None) -> Serve:
+        """Start and wait for /healthz."""
+        self.proc = subprocess.Popen(
+            kefu_cmd("serve", "--port", str(self.port), *self.args),
+            env=self.env,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=preexec,
+        )
+        try:
+            wait_http(f"{self.base}/healthz", timeout=120)
+        except TimeoutError as exc:
+            self.kill()
+            raise AssertionError(f"{exc}\n{tail(self.log)}") from None
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no shutdown hooks, nothing flushed."""
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        """Graceful stop (tests' cleanup)."""
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def __enter__(self) -> Serve:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@pytest.fixture
+def servers() -> Iterator[list[Serve]]:
+    """Servers a drill starts; stopped afterwards."""
+    started: list[Serve] = []
+    yield started
+    for s in started:
+        s.stop()
+
+
+class Load:
+    """Client threads sending in a loop until stop(), each ending at its first connection error (the server died:
+    what it was sending then was never acknowledged). `send(http, worker, n)` returns what the server acknowledged."""
+
+    def __init__(
+        self,
+        send: Callable[[httpx.Client, int, int], Iterable[Any]],
+        threads: int,
+        headers: dict[str, str] | None = None,
+        timeout: float = 30,
+    ) -> None:
+        self.send, self.headers, self.timeout = send, headers or {}, timeout
+        self.acked: list[Any] = []
+        self._lock = threading.Lock()
+        self._halt = threading.Event()
+        self._threads = [threading.Thread(target=self._work, args=(w,), daemon=True) for w in range(threads)]
+
+    def start(self) -> Load:
+        """Start the threads."""
+        for t in self._threads:
+            t.start()
+        return self
+
+    def _work(self, worker: int) -> None:
+        with httpx.Client(timeout=self.timeout, headers=self.headers) as http:
+            n = 0
+            while not self._halt.is_set():
+                n += 1
+                try:
+                    acked = list(self.send(http, worker, n))
+                except httpx.HTTPError:
+                    return
+                with self._lock:
+                    self.acked.extend(acked)
+
+    def wait(self, count: int, timeout: float, what: str = "acknowledged requests") -> None:
+        """Until at least `count` things were acknowledged."""
+        wait_for(lambda: len(self.acked) >= count, timeout, f"{count} {what}", interval=0.01)
+
+    def stop(self) -> None:
+        """Stop sending and wait for the threads."""
+        self._halt.set()
+        for t in self._threads:
+            t.join(30)
 
 
 @pytest.fixture
@@ -233,69 +369,59 @@ def seed(db_url: str, inbox_kind: str | None = "line", inbox_config: dict[str, A
     """A brand, an agent with a bearer token and (optionally) one inbox; returns their ids and the token."""
     from kefu.auth.service import create_agent, create_token
     from kefu.brands.service import create_brand, create_inbox
+
+    def make(s: Any) -> dict[str, Any]:
+        brand = create_brand(s, slug=f"drill-{uuid.uuid4().hex[:6]}", name="Drill")
+        agent = create_agent(
+            s,
+            email=f"agent-{uuid.uuid4().hex[:6]}@example.com",
+            name="Agent",
+            password="long password 1",
+            role="agent",
+            brand_ids=[brand.id],
+        )
+        _, token = create_token(s, agent, name="drill", scopes=None, expires_at=None, actor=None)
+        out: dict[str, Any] = {"brand_id": brand.id, "token": token, "inbox_id": None}
+        if inbox_kind:
+            cfg = inbox_config if inbox_config is not None else {"channel_secret": SECRET, "initial_status": "open"}
+            out["inbox_id"] = create_inbox(s, brand, kind=inbox_kind, name=inbox_kind, config=cfg, actor=None).id
+        return out
+
+    return in_session(db_url, make)
+
+
+def in_session(db_url: str, fn: Callable[[Any], T]) -> T:
+    """fn(session) in one unit of work on an engine of its own (disposed afterwards): what a drill reads back."""
     from kefu.core.db import Database
 
     database = Database(db_url)
     try:
         with database.session() as s:
-            brand = create_brand(s, slug=f"drill-{uuid.uuid4().hex[:6]}", name="Drill")
-            agent = create_agent(
-                s,
-                email=f"agent-{uuid.uuid4().hex[:6]}@example.com",
-                name="Agent",
-                password="long password 1",
-                role="agent",
-                brand_ids=[brand.id],
-            )
-            _, token = create_token(s, agent, name="drill", scopes=None, expires_at=None, actor=None)
-            out: dict[str, Any] = {"brand_id": brand.id, "token": token, "inbox_id": None}
-            if inbox_kind:
-                cfg = inbox_config if inbox_config is not None else {"channel_secret": SECRET, "initial_status": "open"}
-                inbox = create_inbox(s, brand, kind=inbox_kind, name=inbox_kind, config=cfg, actor=None)
-                out["inbox_id"] = inbox.id
+            return fn(s)
     finally:
         database.dispose()
-    return out
+
+
+def counts_by(db_url: str, column: Any, values: list[str]) -> dict[str, int]:
+    """How many rows of column's table exist per value of `column` among `values`."""
+    from sqlalchemy import func, select
+
+    stmt = select(column, func.count()).where(column.in_(values)).group_by(column)
+    return in_session(db_url, lambda s: {str(v): int(n) for v, n in s.execute(stmt).all()})
 
 
 def message_counts(db_url: str, provider_ids: list[str]) -> dict[str, int]:
     """How many timeline messages exist per provider message id."""
-    from sqlalchemy import func, select
-
     from kefu.conversations.models import Message
-    from kefu.core.db import Database
 
-    database = Database(db_url)
-    try:
-        with database.session() as s:
-            rows = s.execute(
-                select(Message.provider_message_id, func.count(Message.id))
-                .where(Message.provider_message_id.in_(provider_ids))
-                .group_by(Message.provider_message_id)
-            ).all()
-    finally:
-        database.dispose()
-    return {str(pid): int(n) for pid, n in rows}
+    return counts_by(db_url, Message.provider_message_id, provider_ids)
 
 
 def event_counts(db_url: str, provider_ids: list[str]) -> dict[str, int]:
     """How many inbound_events rows exist per provider id."""
-    from sqlalchemy import func, select
-
     from kefu.channels.models import InboundEvent
-    from kefu.core.db import Database
 
-    database = Database(db_url)
-    try:
-        with database.session() as s:
-            rows = s.execute(
-                select(InboundEvent.provider_id, func.count(InboundEvent.id))
-                .where(InboundEvent.provider_id.in_(provider_ids))
-                .group_by(InboundEvent.provider_id)
-            ).all()
-    finally:
-        database.dispose()
-    return {str(pid): int(n) for pid, n in rows}
+    return counts_by(db_url, InboundEvent.provider_id, provider_ids)
 
 
 def tail(path: Path, n: int = 3000) -> str:

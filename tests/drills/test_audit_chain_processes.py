@@ -5,16 +5,13 @@ it valid too."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import pytest
-
-from tests.conftest import PG_URL, ROOT, create_pg_database, drop_pg_database
+from tests.drills.conftest import in_session, start
 
 APPENDER = """
 import sys, time
@@ -32,39 +29,13 @@ database.dispose()
 """
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def chain_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated, committed database of each backend."""
-    from kefu.core.migrate import upgrade
-
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'chain.db'}"
-        upgrade(url)
-        yield url
-        return
-    if not PG_URL:
-        pytest.skip("PostgreSQL (KEFU_TEST_DATABASE_URL) not configured")
-    url = create_pg_database(PG_URL)
-    upgrade(url)
-    try:
-        yield url
-    finally:
-        drop_pg_database(PG_URL, url)
-
-
-def _appenders(url: str, tags: list[str], n: int, tmp_path: Path) -> list[subprocess.Popen[bytes]]:
+def _appenders(
+    procs: list[subprocess.Popen[bytes]], url: str, tags: list[str], n: int, tmp_path: Path
+) -> list[subprocess.Popen[bytes]]:
     go = str(time.time() + 4)  # both start appending at the same instant, after their imports
     env = {**os.environ, "KEFU_DATABASE_URL": url}
-    return [
-        subprocess.Popen(
-            [sys.executable, "-c", APPENDER, url, tag, str(n), go],
-            env=env,
-            cwd=str(ROOT),
-            stdout=(tmp_path / f"{tag}.log").open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-        for tag in tags
-    ]
+    args = [sys.executable, "-c", APPENDER, url]
+    return [start(procs, [*args, tag, str(n), go], env, tmp_path / f"{tag}.log") for tag in tags]
 
 
 def _chain(url: str) -> tuple[list[str], list[int], list[str]]:
@@ -72,39 +43,34 @@ def _chain(url: str) -> tuple[list[str], list[int], list[str]]:
 
     from kefu.audit.chain import verify_chain
     from kefu.audit.models import AuditLog
-    from kefu.core.db import Database
 
-    database = Database(url)
-    try:
-        with database.session() as s:
-            rows = s.execute(select(AuditLog.target_type, AuditLog.target_id, AuditLog.seq)).all()
-            problems = verify_chain(s).problems
-    finally:
-        database.dispose()
+    def read(s: Any) -> tuple[list[Any], list[str]]:
+        return list(s.execute(select(AuditLog.target_type, AuditLog.target_id, AuditLog.seq))), verify_chain(s).problems
+
+    rows, problems = in_session(url, read)
     return [f"{r.target_type}:{r.target_id}" for r in rows], [int(r.seq) for r in rows], problems
 
 
-def test_two_processes_appending_keep_one_valid_chain(chain_db: str, tmp_path: Path) -> None:
+def test_two_processes_appending_keep_one_valid_chain(any_db: str, tmp_path: Path, procs: list[Any]) -> None:
     n = 60
-    procs = _appenders(chain_db, ["p1", "p2"], n, tmp_path)
-    for p in procs:
+    for p in _appenders(procs, any_db, ["p1", "p2"], n, tmp_path):
         assert p.wait(timeout=300) == 0, (tmp_path / "p1.log").read_text() + (tmp_path / "p2.log").read_text()
-    entries, seqs, problems = _chain(chain_db)
+    entries, seqs, problems = _chain(any_db)
     assert not problems, problems
     mine = [e for e in entries if e.startswith(("p1:", "p2:"))]
     assert len(mine) == 4 * n and len(set(mine)) == 4 * n  # none lost, none twice
     assert len(set(seqs)) == len(seqs)
 
 
-def test_a_killed_appender_leaves_a_valid_chain(chain_db: str, tmp_path: Path) -> None:
-    procs = _appenders(chain_db, ["k1", "k2"], 100_000, tmp_path)
+def test_a_killed_appender_leaves_a_valid_chain(any_db: str, tmp_path: Path, procs: list[Any]) -> None:
+    k1, k2 = _appenders(procs, any_db, ["k1", "k2"], 100_000, tmp_path)
     time.sleep(7)  # a few seconds of appending from both
-    procs[0].send_signal(signal.SIGKILL)
-    procs[0].wait(timeout=10)
+    k1.kill()  # SIGKILL
+    k1.wait(timeout=10)
     time.sleep(1)
-    procs[1].send_signal(signal.SIGKILL)
-    procs[1].wait(timeout=10)
-    entries, seqs, problems = _chain(chain_db)
+    k2.kill()
+    k2.wait(timeout=10)
+    entries, seqs, problems = _chain(any_db)
     assert not problems, problems
     assert len([e for e in entries if e.startswith("k1:")]) > 0 and len([e for e in entries if e.startswith("k2:")]) > 0
     assert len(set(seqs)) == len(seqs)

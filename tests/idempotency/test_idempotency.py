@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from typing import Any
 
@@ -111,39 +110,23 @@ def test_comment_and_message_replay(client: Any, make: Any, db: Any) -> None:
     assert db.scalar(select(func.count()).select_from(Message).where(Message.body == "您好，已為您處理")) == 1
 
 
-def test_duplicate_in_flight_is_409_with_retry_after(client: Any, make: Any, db: Any, monkeypatch: Any) -> None:
+def test_duplicate_in_flight_is_409_with_retry_after(client: Any, make: Any, db: Any, in_flight: Any) -> None:
     from kefu.tickets import service
 
     brand, headers = _setup(make)
     client.get(
         "/api/v1/tickets", headers=headers
     )  # the token is in the cache: the duplicate needs no SQL to be refused
-    entered, release = threading.Event(), threading.Event()
-    real = service.open_ticket  # what POST /api/v1/tickets calls
-
-    def slow(*a: Any, **kw: Any) -> Any:
-        entered.set()
-        assert release.wait(30)
-        return real(*a, **kw)
-
-    monkeypatch.setattr(service, "open_ticket", slow)
     h = {**headers, "Idempotency-Key": "slow-1"}
     body = {"brand_id": brand.id, "subject": "A"}
-    answers: list[Any] = []
-    first = threading.Thread(target=lambda: answers.append(client.post("/api/v1/tickets", json=body, headers=h)))
-    first.start()
-    try:
-        assert entered.wait(30)
-        dup = client.post("/api/v1/tickets", json=body, headers=h)
-        assert dup.status_code == 409, dup.text
-        assert dup.headers["Retry-After"] == "1"
-        assert dup.headers["content-type"].startswith("application/problem+json")
-    finally:
-        release.set()
-        first.join(30)
-    assert answers[0].status_code == 201, answers[0].text
+    # open_ticket is what POST /api/v1/tickets calls
+    first, dup = in_flight(service, "open_ticket", lambda: client.post("/api/v1/tickets", json=body, headers=h))
+    assert dup.status_code == 409, dup.text
+    assert dup.headers["Retry-After"] == "1"
+    assert dup.headers["content-type"].startswith("application/problem+json")
+    assert first.status_code == 201, first.text
     later = client.post("/api/v1/tickets", json=body, headers=h)
-    assert later.headers["Idempotent-Replayed"] == "true" and later.json()["id"] == answers[0].json()["id"]
+    assert later.headers["Idempotent-Replayed"] == "true" and later.json()["id"] == first.json()["id"]
     assert _tickets(db, brand) == 1
 
 
@@ -178,6 +161,8 @@ def test_openapi_documents_the_header(client: Any) -> None:
         "/api/v1/tickets",
         "/api/v1/tickets/{ticket_id}/activities",
         "/api/v1/conversations/{conversation_id}/messages",
+        "/api/v1/conversations",
+        "/api/v1/channels/conversations/{conversation_id}/messages",
     ):
         params = spec["paths"][path]["post"].get("parameters", [])
         assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in params), path

@@ -46,3 +46,27 @@ def test_outer_rollback_discards_everything(db: Any) -> None:
     db.rollback()
     db.commit()
     assert ran == [] and pending_after_commit(db) == 0
+
+
+def test_on_rollback_runs_for_the_rolled_back_transaction_only(db: Any) -> None:
+    from kefu.core.db import on_rollback
+
+    undone: list[str] = []
+    on_rollback(db, lambda: undone.append("outer"))
+    try:
+        with db.begin_nested():
+            on_rollback(db, lambda: undone.append("savepoint"))
+            with db.begin_nested():
+                on_rollback(db, lambda: undone.append("child of savepoint"))
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    assert undone == ["savepoint", "child of savepoint"]  # a savepoint's rollback undoes what was done inside it
+    with db.begin_nested():
+        on_rollback(db, lambda: undone.append("released"))
+    db.rollback()
+    assert undone == ["savepoint", "child of savepoint", "outer", "released"]
+    on_rollback(db, lambda: undone.append("committed"))
+    db.commit()
+    db.rollback()
+    assert undone[-1] == "released"  # a committed transaction's undo is forgotten

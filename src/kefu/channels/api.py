@@ -8,13 +8,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
-from starlette.concurrency import run_in_threadpool
 
-from kefu.auth.deps import DB, optional_principal, require
+from kefu.auth.deps import DB, commit_in_one_hop, optional_principal, require
 from kefu.auth.permissions import Principal
 from kefu.channels import config, media, outbox, testsend
 from kefu.channels import jobs as _jobs  # noqa: F401 - registers channel jobs (create_app does not load jobs)
@@ -24,10 +23,11 @@ from kefu.channels.models import OutboxMessage
 from kefu.channels.web_chat.service import visitor_attachment
 from kefu.channels.web_chat.token import verify
 from kefu.conversations.schemas import MessageOut
-from kefu.conversations.service import get_conversation
+from kefu.conversations.service import get_conversation, get_message
 from kefu.core.access import ensure_brand, scope_to_brands
 from kefu.core.errors import NotFound, Unauthorized
 from kefu.core.events import publish
+from kefu.idempotency.deps import Idem
 from kefu.privacy import masking as pii
 from kefu.web.routing import Router
 
@@ -112,7 +112,9 @@ async def post_message_with_files(
     body: Annotated[str, Form(max_length=100_000)] = "",
     is_note: Annotated[bool, Form()] = False,
     files: Annotated[list[UploadFile] | None, File()] = None,
-) -> MessageOut:
+    *,
+    idem: Idem,
+) -> MessageOut | JSONResponse:
     """An agent reply or note with attachments (multipart); 413/415/422 when the channel cannot carry a file."""
     uploads = await read_uploads(files or [])
 
@@ -121,7 +123,11 @@ async def post_message_with_files(
         msg = media.reply(db, conv, agent_id=principal.agent_id, body=body, uploads=uploads, note=is_note)
         return pii.message(principal, MessageOut.model_validate(msg))
 
-    return await run_in_threadpool(run)
+    def again(message_id: int) -> MessageOut:
+        conv = get_conversation(db, conversation_id, principal)
+        return pii.message(principal, MessageOut.model_validate(get_message(db, conv, message_id)))
+
+    return await commit_in_one_hop(db, lambda: idem.run(db, run, again))
 
 
 class TestMessage(BaseModel):

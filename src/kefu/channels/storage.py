@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from kefu.channels.config import data_dir
 from kefu.channels.models import ChannelAttachment
+from kefu.core.db import on_rollback
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
 
@@ -47,8 +48,11 @@ def store(
     content_type: str,
     data: bytes,
 ) -> ChannelAttachment:
-    """Persist a file and its row (flushes)."""
+    """Persist a file and its row (flushes); the file is deleted again if the transaction rolls back."""
     rel, digest = write_file(brand_id, data)
+    # Without its row nothing would ever find (or erase) the file: e.g. an Idempotency-Key replay runs the reply
+    # again, stores its files and rolls back.
+    on_rollback(session, lambda: (data_dir() / rel).unlink(missing_ok=True))
     row = ChannelAttachment(
         brand_id=brand_id,
         conversation_id=conversation_id,

@@ -61,10 +61,20 @@ def list_conversations(
 
 
 @router.post("/conversations", response_model=ConversationOut, status_code=201)
-def create_conversation(body: ConversationCreate, db: DB, principal: Write) -> ConversationOut:
+def create_conversation(
+    body: ConversationCreate, db: DB, principal: Write, idem: Idem
+) -> ConversationOut | JSONResponse:
     """Start a conversation."""
-    conv = service.create_conversation(db, body.model_dump(), actor=principal)
-    return pii.conversation(principal, ConversationOut.model_validate(conv))
+
+    def work() -> ConversationOut:
+        conv = service.create_conversation(db, body.model_dump(), actor=principal)
+        return pii.conversation(principal, ConversationOut.model_validate(conv))
+
+    def again(conversation_id: int) -> ConversationOut:
+        conv = service.get_conversation(db, conversation_id, principal)
+        return pii.conversation(principal, ConversationOut.model_validate(conv))
+
+    return idem.run(db, work, again)
 
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationOut)

@@ -80,8 +80,13 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=15000")
     cur.close()
+
+
+WRITE_WAIT_SECONDS = 15.0
+"""The longest a SQLite writer waits for its turn, in total: the WriterGate (this process's queue, then the
+`<db>-writer` file lock) and then SQLite's busy handler share it, so a stuck writer elsewhere costs others this long
+before their "database is locked" (503 + Retry-After); shorter than typical proxy timeouts (nginx: 60 s)."""
 
 
 class WriterGate:
@@ -91,8 +96,9 @@ class WriterGate:
     win, so under load some writers waited seconds. Here a writer waits on a lock that is handed to the next
     waiter in order the moment the previous writer has committed, and only the holder asks SQLite for the write
     lock. Across processes the holder also takes an exclusive flock on a sidecar file (`<db>-writer`), retried in steps
-    of at most 2 ms until the turn's deadline (then SQLite's busy handler decides, so a stuck process costs others
-    an error, not a hang); processes that do not use it (the sqlite3 shell) still meet in the busy handler.
+    of at most 2 ms until the turn's deadline (then SQLite's busy handler decides with what is left of the writer's
+    budget, WRITE_WAIT_SECONDS, so a stuck process costs others an error, not a hang); processes that do not use it
+    (the sqlite3 shell) still meet in the busy handler.
     """
 
     def __init__(self, lock_path: str | None) -> None:
@@ -279,8 +285,8 @@ def checkpointer(engine: Engine) -> Checkpointer | None:
     return _CHECKPOINTERS.get(engine)
 
 
-def make_engine(url: str, *, pool: bool = True) -> Engine:
-    """Create an engine with kefu's per-backend tuning."""
+def make_engine(url: str, *, pool: bool = True, write_wait: float = WRITE_WAIT_SECONDS) -> Engine:
+    """Create an engine with kefu's per-backend tuning (`write_wait`: a SQLite writer's total wait budget)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1].split("?", 1)[0]
         on_disk = "///" in url and path not in ("", ":memory:") and not path.startswith("file:")
@@ -290,7 +296,7 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": 15},
+            connect_args={"check_same_thread": False, "timeout": write_wait},
             poolclass=None if pool else NullPool,
             json_serializer=_json_dumps,
         )
@@ -303,16 +309,31 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
             _CHECKPOINTERS[engine] = ckpt
             weakref.finalize(engine, ckpt.stop)  # an engine dropped without dispose() leaves no thread behind
 
+        budget_ms = int(write_wait * 1000)
+
         @event.listens_for(engine, "connect")
-        def _no_autobegin(dbapi_conn: Any, _record: Any) -> None:
+        def _no_autobegin(dbapi_conn: Any, record: Any) -> None:
             dbapi_conn.isolation_level = None  # kefu emits BEGIN itself (below)
+            dbapi_conn.execute(f"PRAGMA busy_timeout={budget_ms}")
+            if record is not None:
+                record.info[_BUSY_MS] = budget_ms
             if ckpt is not None:
                 dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer's thread does it
 
         def _take_write_lock(conn: Any) -> None:
+            if conn.info.get(_WRITER):
+                return
+            t0 = time.perf_counter()
             # Bounded: a stuck holder in this process degrades to the busy handler instead of hanging this thread.
-            if not conn.info.get(_WRITER) and gate.acquire(timeout=30):
+            if gate.acquire(timeout=write_wait):
                 conn.info[_WRITER] = True
+            # One budget: the busy handler gets only what the turn left (none when it was not granted in time: a
+            # holder that is stuck inside SQLite's write lock then fails this writer at once, not write_wait later).
+            left = max(0, budget_ms - int((time.perf_counter() - t0) * 1000))
+            busy = conn.info.get(_BUSY_MS, budget_ms)
+            if busy > left or left - busy > _BUSY_SLACK_MS:  # a PRAGMA only after a wait, and to restore the budget
+                conn.connection.dbapi_connection.execute(f"PRAGMA busy_timeout={left}")
+                conn.info[_BUSY_MS] = left
 
         def _release(info: dict[str, Any]) -> None:
             if info.pop(_WRITER, False):
@@ -384,6 +405,8 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
 _BEGIN_OPTION = "kefu_sqlite_begin"
 _DEFERRED = "kefu_sqlite_deferred"
 _WRITER = "kefu_sqlite_writer"
+_BUSY_MS = "kefu_sqlite_busy_ms"  # the connection's busy_timeout now
+_BUSY_SLACK_MS = 250  # a busy timeout this much below the budget is left as it is (no PRAGMA per transaction)
 _WRITE_RE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|SAVEPOINT|CREATE|DROP|ALTER)\b", re.IGNORECASE)
 READS = {_BEGIN_OPTION: "DEFERRED"}  # execution options of a read-intent engine (Database.read_sessionmaker)
 
@@ -396,9 +419,9 @@ def _json_dumps(obj: Any) -> str:
 class Database:
     """Engine plus session factory for one configured database."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, write_wait: float = WRITE_WAIT_SECONDS) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, write_wait=write_wait)
         self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
         # Sessions for requests that only read (GET/HEAD): on SQLite they begin DEFERRED (see make_engine).
         self.read_sessionmaker = sessionmaker(bind=self.engine.execution_options(**READS), expire_on_commit=False)
@@ -507,6 +530,7 @@ def reads_of(factory: SessionFactory | None) -> SessionFactory:
 
 AfterCommit = Callable[[], None]
 _HOOKS = "kefu_after_commit"
+_UNDO = "kefu_on_rollback"
 
 
 def after_commit(session: Session, fn: AfterCommit) -> None:
@@ -515,6 +539,15 @@ def after_commit(session: Session, fn: AfterCommit) -> None:
         session.begin()  # so a rollback before any SQL still discards the hook
     tx = session.get_nested_transaction() or session.get_transaction()
     session.info.setdefault(_HOOKS, []).append((tx, fn))
+
+
+def on_rollback(session: Session, fn: AfterCommit) -> None:
+    """Run fn if the current (innermost) transaction is rolled back, e.g. delete a file written for it; forgotten
+    once the outermost transaction commits."""
+    if not session.in_transaction():
+        session.begin()
+    tx = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_UNDO, []).append((tx, fn))
 
 
 def pending_after_commit(session: Session) -> int:
@@ -526,6 +559,7 @@ def pending_after_commit(session: Session) -> int:
 def _run_after_commit(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a SAVEPOINT was released: the work is not durable until the outermost COMMIT
+    session.info.pop(_UNDO, None)
     hooks: list[tuple[Any, AfterCommit]] = session.info.pop(_HOOKS, [])
     for _tx, fn in hooks:
         try:
@@ -542,6 +576,21 @@ def _descends_from(tx: Any, ancestor: Any) -> bool:
             return True
         tx = tx.parent
     return False
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _run_on_rollback(session: Session, previous_transaction: Any) -> None:
+    undo: list[tuple[Any, AfterCommit]] | None = session.info.get(_UNDO)
+    if not undo:
+        return
+    whole = previous_transaction.parent is None
+    done = [fn for tx, fn in undo if whole or _descends_from(tx, previous_transaction)]
+    session.info[_UNDO] = [] if whole else [(tx, fn) for tx, fn in undo if not _descends_from(tx, previous_transaction)]
+    for fn in done:
+        try:
+            fn()
+        except Exception:  # the rollback itself stands; a failed clean-up is only logged
+            logging.getLogger("kefu.db").exception("on-rollback hook failed")
 
 
 @event.listens_for(Session, "after_soft_rollback")

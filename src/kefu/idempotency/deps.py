@@ -8,6 +8,7 @@ statement: same key and body again → the original status and the created resou
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Annotated, Protocol, TypeVar
 
@@ -112,10 +113,28 @@ async def idempotency(
     route = request.scope.get("route")
     template = getattr(route, "path", request.url.path)
     scope = f"token:{principal.credential_id}" if principal.via == "token" else f"agent:{principal.agent_id}"
-    body = await request.body()  # read and cached by FastAPI before the dependencies ran: no I/O here
-    return Idempotency(
-        key, scope, f"{request.method} {template}", service.fingerprint(request.method, request.url.path, body)
-    )
+    if request.headers.get("content-type", "").startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+        # The raw body differs on every retry (a fresh multipart boundary): fingerprint the fields and file bytes.
+        fingerprint = service.form_fingerprint(request.method, request.url.path, await _form_parts(request))
+    else:
+        body = await request.body()  # read and cached by FastAPI before the dependencies ran: no I/O here
+        fingerprint = service.fingerprint(request.method, request.url.path, body)
+    return Idempotency(key, scope, f"{request.method} {template}", fingerprint)
+
+
+async def _form_parts(request: Request) -> list[tuple[str, str | list[str]]]:
+    """The parsed form (cached by FastAPI) as (name, value) pairs; a file as [filename, content type, sha256]."""
+    out: list[tuple[str, str | list[str]]] = []
+    for name, value in (await request.form()).multi_items():
+        if isinstance(value, str):
+            out.append((name, value))
+            continue
+        digest = hashlib.sha256()
+        while chunk := await value.read(1 << 20):
+            digest.update(chunk)
+        await value.seek(0)  # the route reads the file again
+        out.append((name, [value.filename or "", value.content_type or "", digest.hexdigest()]))
+    return out
 
 
 Idem = Annotated[Idempotency, Depends(idempotency)]

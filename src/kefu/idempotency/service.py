@@ -34,6 +34,12 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
     return h.hexdigest()
 
 
+def form_fingerprint(method: str, path: str, parts: list[tuple[str, str | list[str]]]) -> str:
+    """sha256 of a form request: method, path and its fields by name (a file as filename, type and content hash)."""
+    ordered = sorted(parts, key=lambda p: p[0])  # stable: several values of one name (files) keep their order
+    return fingerprint(method, path, json.dumps(ordered, ensure_ascii=False).encode())
+
+
 def record(
     session: Session, *, scope: str, route: str, key: str, fingerprint: str, status_code: int, resource_id: int
 ) -> None:
