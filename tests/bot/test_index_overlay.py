@@ -300,3 +300,39 @@ def test_a_large_withdrawal_is_hidden_at_once_until_the_provisional_index(
     )
     assert card not in {c.faq.id for c in live.search("請問信用卡帳單分期怎麼申請", 5) if c.faq is not None}
     assert all(c.score < live.answer_threshold for c in live.search("產品3號的年費", 5) if c.faq is not None)
+
+
+def test_the_patch_reads_with_the_turns_own_session_on_a_committed_sqlite_file(tmp_path: Any) -> None:
+    """On SQLite a second session of the bot turn's thread would wait for the write lock its first one holds: the
+    patch reads with the caller's session (``ensure``), and a reader inside a transaction leaves it to the thread."""
+    from sqlalchemy import select
+
+    from kefu.core.db import Database
+    from kefu.core.migrate import upgrade
+    from kefu.knowledge.commands import UpdateFaq
+    from kefu.knowledge.models import FaqEntry
+    from kefu.knowledge.service import update_faq
+    from tests.conftest import Factory
+
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    upgrade(url)
+    database = Database(url)
+    try:
+        with database.session() as s:
+            brand_id = Factory(s).brand().id
+            _seed(s, type("B", (), {"id": brand_id})(), n=8)
+        reg = _Held()
+        full = reg.build(brand_id, database.sessionmaker)
+        with database.session() as s:
+            faq = s.scalar(select(FaqEntry).where(FaqEntry.brand_id == brand_id, FaqEntry.external_id == "card_lost"))
+            update_faq(s, faq, None, UpdateFaq(is_published=False))
+            card_lost = faq.id
+            s.commit()
+        reg.check_interval = 0.0
+        with database.session() as s:  # a reader inside a write transaction (agent assist, a bot turn's plan)
+            assert reg.get(s, brand_id, check=False) is full and reg.held
+        started = time.monotonic()
+        live = reg.ensure(brand_id, database.sessionmaker)  # the bot turn, before its write transaction
+        assert time.monotonic() - started < 10 and live.base is full and card_lost not in live.docs
+    finally:
+        database.dispose()

@@ -506,9 +506,12 @@ class IndexRegistry:
         with self._lock:  # the live index kept changing: the refit it asked for follows
             return self._indexes.get(index.brand_id, index)
 
-    def _patch(self, brand_id: int, reader: Reader) -> Index | None:
+    def _patch(self, brand_id: int, reader: Reader | None, session: Session | None = None) -> Index | None:
         """A KB change takes effect at once: the live index overlaid with the changed FAQs (``Overlay``), made in
-        milliseconds (a large change only hidden); None when there is no fitted index to patch."""
+        milliseconds (a large change only hidden); None when there is no fitted index to patch.
+
+        The KB is read with ``session`` when given (the caller's: on SQLite a second session of the same thread
+        would wait for the write lock the first one holds), else with a short session of ``reader``."""
         if self.patch is None or not self.background:
             return None
         with self._lock:
@@ -518,7 +521,10 @@ class IndexRegistry:
                 live = self._indexes.get(brand_id)
             if live is None:
                 return None
-            session = reader()
+            own = session is None
+            if session is None:
+                assert reader is not None
+                session = reader()
             try:
                 fp = fingerprint(session, brand_id)
                 if fp == live.fingerprint:
@@ -526,7 +532,8 @@ class IndexRegistry:
                 read_at = time.time()
                 docs = load_docs(session, brand_id)
             finally:
-                session.close()
+                if own:
+                    session.close()
             base = live.base or live
             if not docs:
                 return None
@@ -655,7 +662,9 @@ class IndexRegistry:
                     return saved
                 if not self.background:
                     return self.build(brand_id, reader_for(session))
-                patched = self._patch(brand_id, reader_for(session))
+                # A bot turn (``check``, before its write transaction) patches now; other readers leave it to the
+                # refit thread, which patches first (they may hold a transaction that a new session would wait for).
+                patched = self._patch(brand_id, None, session) if check else None
                 self.rebuild_in_background(brand_id, reader_for(session))
                 return patched or index
         return index
@@ -732,6 +741,7 @@ class IndexRegistry:
                 while True:
                     with self._lock:
                         self._dirty.discard(brand_id)
+                    self._patch(brand_id, reader)  # milliseconds, while the fit takes seconds
                     self.build(brand_id, reader)
                     with self._lock:
                         if brand_id not in self._dirty:
