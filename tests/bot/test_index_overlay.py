@@ -336,3 +336,24 @@ def test_the_patch_reads_with_the_turns_own_session_on_a_committed_sqlite_file(t
         assert time.monotonic() - started < 10 and live.base is full and card_lost not in live.docs
     finally:
         database.dispose()
+
+
+def test_only_install_swaps_a_live_index() -> None:
+    """Structural: every swap goes through ``IndexRegistry._install``, which keeps a newer overlay (a refit or a
+    saved index read before a small change must not bring the changed FAQ back)."""
+    import ast
+    import inspect
+
+    from kefu.bot import engine
+
+    tree = ast.parse(inspect.getsource(engine))
+    offenders = []
+    for fn in ast.walk(tree):
+        if not isinstance(fn, ast.FunctionDef) or fn.name == "_install":
+            continue
+        for node in ast.walk(fn):
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            for t in targets:
+                if isinstance(t, ast.Subscript) and "_indexes" in ast.unparse(t.value):
+                    offenders.append(f"{fn.name}: {ast.unparse(node)}")
+    assert not offenders, offenders

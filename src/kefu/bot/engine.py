@@ -489,7 +489,8 @@ class IndexRegistry:
         for _ in range(3):
             with self._swapped:
                 live = self._indexes.get(index.brand_id)
-                if live is None or live.read_at <= index.read_at:
+                same = live is not None and live.fingerprint == index.fingerprint and index.base is None
+                if live is None or live.read_at <= index.read_at or same:
                     self._indexes[index.brand_id] = index
                     self._checked[index.brand_id] = time.monotonic()
                     self._swapped.notify_all()
@@ -657,9 +658,7 @@ class IndexRegistry:
                 saved = self._load_saved(brand_id) if self._saved_fingerprint(brand_id) == current else None
                 if saved is not None and saved.fingerprint == current:
                     # Another process (the worker that ran the kb.changed rebuild) already fitted and saved it.
-                    with self._lock:
-                        self._indexes[brand_id] = saved
-                    return saved
+                    return self._install(saved)
                 if not self.background:
                     return self.build(brand_id, reader_for(session))
                 # A bot turn (``check``, before its write transaction) patches now; other readers leave it to the
