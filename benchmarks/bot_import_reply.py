@@ -1,7 +1,8 @@
 """A bank KB imported through the API, then customer questions through the API channel (issue #14 walk).
 
 Usage: python benchmarks/bot_import_reply.py [--faqs 1500] [--phrasings 17] [--questions 200] [--pg URL]
-[--one-by-one]  (``--one-by-one``: one ``POST /api/v1/kb/faqs`` per FAQ instead of the bulk import)
+[--one-by-one] [--small-changes N]  (``--one-by-one``: one ``POST /api/v1/kb/faqs`` per FAQ instead of the bulk
+import; ``--small-changes N``: after the walk, N single-FAQ changes, see below)
 
 Production wiring (``create_app`` with its own job runner and index registry, a file SQLite database or PostgreSQL):
 imports the E.SUN Bank FAQ ($KEFU_DATASETS/esun_faq_zh_tw, generated phrasings as in ``kb_import.py``) with
@@ -13,6 +14,13 @@ committed), CPU seconds per reply, peak RSS and any "database is locked" seen; t
 restart (a new app and index registry on the same database and data dir, serving the saved index).
 Each reply is classified by the index that served it (provisional while the full fit runs, then full): answered
 right / wrong, options with the right FAQ, other (options without it, fallback); and when the full index went live.
+
+``--small-changes N`` (once the full index is live): N agent changes of one FAQ each, in turn a new FAQ (an E.SUN
+FAQ left out of the import), a new phrasing added to an FAQ, an FAQ unpublished. From the change's HTTP 2xx, the
+change's exact question is asked through the API channel (a new user each time) until the bot gets it right
+(answers the new FAQ / the edited one; neither answers nor offers the unpublished one); prints the time to that
+and the wrong answers in the window (another FAQ answered, or the unpublished one answered or offered), and when
+the refit went live. The next change waits for that refit.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("KEFU_ENV", "test")
 os.environ.setdefault("KEFU_SECRET_KEY", uuid.uuid4().hex * 2)
@@ -47,7 +56,7 @@ def _questions(rows: list[dict[str, str]], n: int, seed: int = 0) -> list[tuple[
     return out
 
 
-def run(url: str, faqs: int, per_faq: int, n_questions: int, one_by_one: bool = False) -> None:
+def run(url: str, faqs: int, per_faq: int, n_questions: int, one_by_one: bool = False, changes: int = 0) -> None:
     """Import, then ask; print the numbers."""
     import logging
 
@@ -73,7 +82,8 @@ def run(url: str, faqs: int, per_faq: int, n_questions: int, one_by_one: bool = 
                 locked.append(text)
 
     logging.getLogger().addHandler(Catch())
-    rows = dataset_rows(faqs, per_faq)
+    every = dataset_rows(faqs + changes, per_faq)
+    rows, extra = every[:faqs], every[faqs:]  # FAQs left out of the import: the new FAQs of --small-changes
     body = to_csv(rows)
     upgrade(url)
     database = Database(url)
@@ -242,6 +252,8 @@ def run(url: str, faqs: int, per_faq: int, n_questions: int, one_by_one: bool = 
                 f"  full index live {full_at[0] if full_at else float('nan'):.1f}s after the first question; "
                 f"outcomes by serving index: {outcomes}"
             )
+            if changes:
+                _small_changes(client, h, brand_id, rows, extra, changes, url_msg, auth, reply_of, registry, database)
         # A restart: a new app (wire() gives it a new index registry) on the same database and data dir, once the
         # old process's refits (the agent's FAQ write) are done and saved, as after a deploy.
         while registry._building:
@@ -257,6 +269,95 @@ def run(url: str, faqs: int, per_faq: int, n_questions: int, one_by_one: bool = 
             )
 
 
+def _small_changes(
+    client: Any,
+    h: dict[str, str],
+    brand_id: int,
+    rows: list[dict[str, str]],
+    extra: list[dict[str, str]],
+    n: int,
+    url_msg: str,
+    auth: dict[str, str],
+    reply_of: Any,
+    registry: Any,
+    database: Any,
+) -> None:
+    """Single-FAQ changes through the API; time from the HTTP 2xx to the bot getting the change's question right."""
+    from sqlalchemy import select
+
+    from kefu.knowledge.models import FaqEntry
+
+    def idle() -> None:  # the refit of the previous change has swapped in
+        while registry._building or getattr(registry._indexes.get(brand_id), "base", None) is not None:
+            time.sleep(0.05)
+
+    def faq_id(ext: str) -> int:
+        with database.session() as s:
+            return int(s.scalar(select(FaqEntry.id).where(FaqEntry.brand_id == brand_id, FaqEntry.external_id == ext)))
+
+    rnd = random.Random(7)
+    results: dict[str, list[tuple[float, int, int, float]]] = {}
+    asked = 0
+    for i in range(n):
+        idle()
+        kind = ("new", "phrasing", "unpublish")[i % 3]
+        if kind == "new":
+            row = extra[i % len(extra)] if extra else rnd.choice(rows)
+            body = {
+                "brand_id": brand_id,
+                "locale": "zh-TW",
+                "external_id": f"{row['id']}-new{i}",
+                "questions": [row["question"]],
+                "answer": row["answer"],
+                "answer_format": row["format"],
+            }
+            r = client.post("/api/v1/kb/faqs", json=body, headers=h)
+            target, question = int(r.json()["id"]), row["question"]
+        else:
+            row = rnd.choice(rows)
+            target = faq_id(row["id"])
+            if kind == "phrasing":
+                question = f"想問代號 K{i:03d} 的業務怎麼處理"  # unlike any phrasing of the KB
+                phrasings = [row["question"], *row["alternatives"].split("\n"), question]
+                r = client.patch(f"/api/v1/kb/faqs/{target}", json={"questions": phrasings}, headers=h)
+            else:
+                question = row["question"]
+                r = client.patch(f"/api/v1/kb/faqs/{target}", json={"is_published": False}, headers=h)
+        assert r.status_code in (200, 201), r.text[:300]
+        done_at = time.perf_counter()
+        wrong = tries = 0
+        took = float("nan")
+        while time.perf_counter() - done_at < 120:
+            asked += 1
+            tries += 1
+            user = f"change-{i}-{asked}"
+            client.post(url_msg, json={"id": user, "user": {"id": user}, "text": question}, headers=auth)
+            m = reply_of(user)
+            meta = (m.meta or {}) if m is not None else {}
+            answered = meta.get("faq_id")
+            offered = [int(x) for x in meta.get("clarify") or []]
+            if kind == "unpublish":
+                ok = answered != target and target not in offered
+                wrong += int(not ok)
+            else:
+                ok = answered == target
+                wrong += int(answered is not None and answered != target)
+            if ok:
+                took = time.perf_counter() - done_at
+                break
+        idle()
+        refit = time.perf_counter() - done_at
+        results.setdefault(kind, []).append((took, wrong, tries, refit))
+    for kind, got in results.items():
+        took = sorted(t for t, _, _, _ in got)
+        print(
+            f"  small change '{kind}' x{len(got)}: HTTP 2xx → bot right: median {took[len(took) // 2]:.2f}s, "
+            f"max {took[-1]:.2f}s; wrong answers in the window {sum(w for _, w, _, _ in got)} "
+            f"(of {sum(t for _, _, t, _ in got)} questions); refit live after median "
+            f"{sorted(r for _, _, _, r in got)[len(got) // 2]:.1f}s"
+        )
+
+
 def main() -> None:
     """Entry point."""
     ap = argparse.ArgumentParser()
@@ -265,11 +366,12 @@ def main() -> None:
     ap.add_argument("--questions", type=int, default=200)
     ap.add_argument("--pg", default=None)
     ap.add_argument("--one-by-one", action="store_true", help="create the FAQs with one API call each")
+    ap.add_argument("--small-changes", type=int, default=0, help="single-FAQ changes timed after the walk")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        run(f"sqlite:///{tmp}/bench.db", args.faqs, args.phrasings, args.questions, args.one_by_one)
+        run(f"sqlite:///{tmp}/bench.db", args.faqs, args.phrasings, args.questions, args.one_by_one, args.small_changes)
     if args.pg:
-        run(args.pg, args.faqs, args.phrasings, args.questions, args.one_by_one)
+        run(args.pg, args.faqs, args.phrasings, args.questions, args.one_by_one, args.small_changes)
 
 
 if __name__ == "__main__":

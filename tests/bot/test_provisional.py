@@ -139,7 +139,9 @@ def test_a_brand_override_does_not_lower_a_provisional_threshold() -> None:
     from kefu.bot.policy import BotSettings, thresholds
 
     settings = BotSettings(answer_threshold=0.4, clarify_threshold=0.1)
-    assert thresholds(settings, 0.9, 0.2, provisional=True) == (0.9, 0.2)
+    assert thresholds(settings, 0.9, 0.2, stand_in=True) == (0.9, 0.2)
+    # A stricter override still applies to a stand-in (provisional or patched) index.
+    assert thresholds(BotSettings(answer_threshold=0.97), 0.9, 0.2, stand_in=True) == (0.97, 0.2)
     assert thresholds(settings, 0.9, 0.2) == (0.4, 0.1)
 
 

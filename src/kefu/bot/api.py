@@ -44,9 +44,7 @@ def preview(body: PreviewIn, db: DB, principal: KbRead) -> PreviewOut:
     cands = tuple(index.search(body.text, 5))
     emotion = analyze(body.text)
     settings = BotSettings.from_brand(brand.settings)
-    answer_t, clarify_t = thresholds(
-        settings, index.answer_threshold, index.clarify_threshold, provisional=index.provisional
-    )
+    answer_t, clarify_t = thresholds(settings, index.answer_threshold, index.clarify_threshold, stand_in=index.stand_in)
     turn = Turn(body.text, cands, emotion, service.asks_for_human(body.text), False, Memory(), answer_t, clarify_t)
     decision = decide(turn, settings)
     return PreviewOut(

@@ -4,6 +4,11 @@ Builds never run inside a request's or job's write transaction: the KB is read i
 is closed before fitting, the old index keeps serving until the new one is swapped in (one assignment), and the
 fitted index is saved per brand under the data dir, keyed by the KB fingerprint, so a restarted process serves
 its last index at once and refits in the background if the KB changed meanwhile.
+
+A small KB change (see ``large_change``) takes effect before its refit: the next bot turn finds the new fingerprint
+and serves an *overlay* of the live index (``Overlay``): the changed FAQs hidden from it and re-indexed on their own
+by the quick provisional method, answered only when exact or near-exact. The overlay is never saved; the refit
+replaces it.
 """
 
 from __future__ import annotations
@@ -78,12 +83,17 @@ class Retriever(Protocol):
 RetrieverFactory = Callable[[Sequence[FaqDoc]], Retriever]
 
 
-def group_phrasings(docs: Sequence[FaqDoc]) -> list[tuple[str, list[str]]]:
-    """(group key, every phrasing of every locale copy) per FAQ, plus the small-talk classes."""
+def faq_phrasings(docs: Sequence[FaqDoc]) -> list[tuple[str, list[str]]]:
+    """(group key, every phrasing of every locale copy) per FAQ."""
     groups: dict[str, list[str]] = {}
     for d in docs:
         groups.setdefault(d.group, []).extend(q for q in d.questions if q and q.strip())
-    return [(k, list(dict.fromkeys(v))) for k, v in groups.items() if v] + smalltalk.groups()
+    return [(k, list(dict.fromkeys(v))) for k, v in groups.items() if v]
+
+
+def group_phrasings(docs: Sequence[FaqDoc]) -> list[tuple[str, list[str]]]:
+    """(group key, every phrasing of every locale copy) per FAQ, plus the small-talk classes."""
+    return faq_phrasings(docs) + smalltalk.groups()
 
 
 def encoder_from_settings() -> Any | None:
@@ -127,6 +137,13 @@ def provisional_factory(docs: Sequence[FaqDoc]) -> Retriever:
     return _RankerAdapter(ProvisionalRanker(strict_prefix=smalltalk.PREFIX).fit(group_phrasings(docs)))
 
 
+def patch_factory(docs: Sequence[FaqDoc]) -> Retriever:
+    """The provisional ranker on the FAQs a small change touched only (milliseconds): the patch of an overlay."""
+    from kefu.bot.nlu.provisional import ProvisionalRanker
+
+    return _RankerAdapter(ProvisionalRanker().fit(faq_phrasings(docs)))
+
+
 # A KB change this large (changed or new FAQ copies, at least this many and this share of the KB) makes the live
 # index unusable for the new FAQs: a provisional index that knows them serves until the full fit swaps in.
 _LARGE_CHANGE: Final = (10, 0.05)
@@ -136,6 +153,7 @@ def large_change(live: Index | None, docs: Sequence[FaqDoc]) -> bool:
     """Whether ``docs`` differ from what ``live`` was fitted on enough to serve a provisional index meanwhile."""
     if live is None:
         return True
+    live = live.base or live  # an overlay counts against the index it patches
     ids = {d.id for d in docs}
     changed = sum(1 for d in docs if (old := live.docs.get(d.id)) is None or old.questions != d.questions)
     changed += sum(1 for i in live.docs if i not in ids)  # deleted or unpublished
@@ -154,6 +172,8 @@ class Index:
     build_seconds: float = 0.0
     groups: dict[str, list[FaqDoc]] = field(default_factory=dict)
     provisional: bool = False  # the quick stand-in served while the full index of this KB fits (never saved)
+    base: Index | None = None  # the fitted index this overlay patches (an overlay is never saved)
+    read_at: float = 0.0  # wall time its KB was read: a refit of an older read never replaces a newer overlay
 
     def __post_init__(self) -> None:
         if not self.groups:
@@ -164,6 +184,11 @@ class Index:
     def building(self) -> bool:
         """The stand-in served while a brand's first index is still being fitted (``get(..., wait=False)``)."""
         return isinstance(self.retriever, _Empty)
+
+    @property
+    def stand_in(self) -> bool:
+        """Served until the full fit of its KB swaps in (provisional or overlay): its own thresholds are a floor."""
+        return self.provisional or self.base is not None
 
     @property
     def answer_threshold(self) -> float | None:
@@ -217,6 +242,114 @@ class Index:
             if d.locale == locale:
                 return d
         return None
+
+
+# Fallback thresholds of a retriever without calibrated ones (kefu.bot.policy's defaults).
+_ANSWER: Final = 0.5
+_CLARIFY: Final = 0.2
+_PATCH_DEPTH: Final = 64  # extra hits fetched from the patched index so hiding the changed FAQs leaves k
+
+
+class Overlay:
+    """A live index patched by a small KB change, served until its refit swaps in (a Retriever).
+
+    The FAQs the change touched (added, removed, edited phrasings; any locale copy) are hidden from the ``base``
+    retriever and searched in ``patch`` instead, a provisional ranker over those FAQs only. Its exact and near-exact
+    hits are answered, on the base's confidence scale; all else stays below the answer threshold (offered at most):
+
+    * two FAQs both sure of a message (a patched one and one the base knows) are both offered, unless only one is
+      an exact KB question (confidence 1.0), which then wins;
+    * when the base's leader is a hidden FAQ, its runners-up are offered at most (their confidence was computed
+      against that FAQ).
+    """
+
+    def __init__(
+        self, base: Retriever, patch: Retriever | None, hidden_keys: frozenset[str], hidden_ids: frozenset[int]
+    ) -> None:
+        self.base = base
+        self.patch = patch
+        self.hidden_keys = hidden_keys
+        self.hidden_ids = hidden_ids
+        answer = getattr(base, "answer_threshold", None)
+        clarify = getattr(base, "clarify_threshold", None)
+        self.answer_threshold = float(answer) if answer is not None else _ANSWER
+        self.clarify_threshold = min(float(clarify) if clarify is not None else _CLARIFY, self.answer_threshold)
+
+    def _hidden(self, ident: Any) -> bool:
+        return ident in self.hidden_ids if isinstance(ident, int) else str(ident) in self.hidden_keys
+
+    def search(self, text: str, k: int) -> list[tuple[Any, float, str]]:
+        """Base hits minus the changed FAQs, merged with the patch's hits on the base's scale."""
+        a, c = self.answer_threshold, self.clarify_threshold
+        offer = c + 0.9 * (a - c) if a > c else a * 0.999  # highest confidence of an offered-only hit
+        raw = list(self.base.search(text, k + min(len(self.hidden_keys) + len(self.hidden_ids), _PATCH_DEPTH)))
+        lost = bool(raw) and self._hidden(raw[0][0])
+        base = [(i, float(s), m) for i, s, m in raw if not self._hidden(i)][:k]
+        if lost:
+            base = [(i, min(s, offer), m) for i, s, m in base]
+        hits = list(self.patch.search(text, k)) if self.patch is not None else []
+        pa = float(getattr(self.patch, "answer_threshold", 0.9))
+        pc = min(float(getattr(self.patch, "clarify_threshold", 0.2)), pa)
+        sure = bool(hits) and float(hits[0][1]) >= pa
+        if sure and base and base[0][1] >= a:  # the base is sure of another FAQ (or small talk) as well
+            patch_exact, base_exact = float(hits[0][1]) >= 1.0, base[0][1] >= 1.0
+            if patch_exact == base_exact:
+                sure = False
+                base = [(i, min(s, offer), m) for i, s, m in base]
+            elif patch_exact:
+                base = [(i, min(s, offer), m) for i, s, m in base]
+            else:
+                sure = False
+        elif sure:
+            base = [(i, min(s, offer), m) for i, s, m in base]  # nothing above the patch's answer
+
+        def scaled(rank: int, score: float) -> float:
+            if rank == 0 and sure:
+                return max(score, a)
+            if score >= pc:  # offered, in [clarify, offer)
+                return c + (offer - c) * min(max((score - pc) / max(pa - pc, 1e-9), 0.0), 0.999)
+            return c * 0.99 * score / pc if pc > 0 else 0.0
+
+        merged = [(i, scaled(n, float(s)), m) for n, (i, s, m) in enumerate(hits)] + base
+        merged.sort(key=lambda h: -h[1])  # stable: on a tie the patched FAQ comes first
+        return merged[:k]
+
+
+def overlay(
+    base: Index, docs: Sequence[FaqDoc], fp: str, read_at: float, factory: RetrieverFactory, fit: bool = True
+) -> Index:
+    """``base`` patched to serve ``docs`` (a small change from what it was fitted on): see :class:`Overlay`. Without
+    ``fit`` the changed FAQs are only hidden (unknown, never stale) until the provisional index comes."""
+    started = time.perf_counter()
+    groups: dict[str, list[FaqDoc]] = {}
+    for d in docs:
+        groups.setdefault(d.group, []).append(d)
+
+    def phrasings(copies: Sequence[FaqDoc]) -> list[tuple[int, tuple[str, ...]]]:
+        return sorted((d.id, d.questions) for d in copies)
+
+    # An answer-only edit touches nothing here: answers are read from the docs, which are the new ones.
+    touched = {
+        g
+        for g in base.groups.keys() | groups.keys()
+        if phrasings(base.groups.get(g, [])) != phrasings(groups.get(g, []))
+    }
+    hidden_ids = frozenset(d.id for g in touched for d in (*base.groups.get(g, ()), *groups.get(g, ())))
+    changed = [d for g in touched for d in groups.get(g, ())]
+    patch = factory(changed) if changed and fit else None
+    retriever = Overlay(base.retriever, patch, frozenset(touched), hidden_ids)
+    return Index(
+        base.brand_id,
+        fp,
+        {d.id: d for d in docs},
+        retriever,
+        time.time(),
+        time.perf_counter() - started,
+        groups,
+        provisional=base.provisional,
+        base=base,
+        read_at=read_at,
+    )
 
 
 def fingerprint(session: Session, brand_id: int) -> str:
@@ -281,10 +414,12 @@ class IndexRegistry:
         background: bool = True,
         store_dir: Path | None = None,
         provisional: RetrieverFactory | None = None,
+        patch: RetrieverFactory | None = patch_factory,
     ) -> None:
         self.factory = factory or default_factory
         # The quick first stage goes with the default ranker (a custom factory brings its own, or none).
         self.provisional = provisional or (provisional_factory if factory is None else None)
+        self.patch = patch  # None: a small change waits for its refit (the old index serves meanwhile)
         self.check_interval = check_interval
         self.background = background
         self.store_dir = store_dir
@@ -295,6 +430,7 @@ class IndexRegistry:
         self._lock = threading.Lock()
         self._swapped = threading.Condition(self._lock)  # notified when an index goes live or a build ends
         self._build_locks: dict[int, threading.Lock] = {}
+        self._patch_locks: dict[int, threading.Lock] = {}
 
     # ---------------------------------------------------------------- building
 
@@ -320,32 +456,106 @@ class IndexRegistry:
             fp = fingerprint(session, brand_id)
             with self._lock:
                 live = self._indexes.get(brand_id)
-            if live is not None and live.fingerprint == fp and not live.provisional:
+            if live is not None and live.fingerprint == fp and not live.stand_in:
                 # Another thread fitted this very KB while we waited for the lock (the kb.changed rebuild and
                 # the first customer message of a new brand): a second fit would only cost time.
                 with self._lock:
                     self._checked[brand_id] = time.monotonic()
                 return live
+            read_at = time.time()
             docs = load_docs(session, brand_id)
         finally:
             session.close()  # no transaction is held while fitting
         # A provisional index is cheap to refit, so it follows every KB change (FAQs created one API call at a time
-        # keep it current); a full index gives way to one only for a large change.
-        stale = live is None or (live.fingerprint != fp if live.provisional else large_change(live, docs))
+        # keep it current); a full index gives way to one only for a large change (a small one is patched: _patch).
+        base = live.base or live if live is not None else None
+        stale = base is None or (base.fingerprint != fp if base.provisional else large_change(base, docs))
         if self.provisional is not None and self.background and docs and stale:
-            self._provisional(brand_id, fp, docs)
+            self._provisional(brand_id, fp, docs, read_at)
         started = time.perf_counter()
         retriever = self.factory(docs) if docs else self.factory([])
         seconds = time.perf_counter() - started
-        index = Index(brand_id, fp, {d.id: d for d in docs}, retriever, time.time(), seconds)
-        with self._lock:
-            self._indexes[brand_id] = index  # atomic swap: readers keep using the old one until here
-            self._checked[brand_id] = time.monotonic()
+        index = Index(brand_id, fp, {d.id: d for d in docs}, retriever, time.time(), seconds, read_at=read_at)
+        served = self._install(index)  # atomic swap: readers keep using the old one until here
         log.info("bot index for brand %s: %d FAQ copies in %.2fs", brand_id, len(docs), seconds)
         self._save(index)
-        return index
+        return served
 
-    def _provisional(self, brand_id: int, fp: str, docs: list[FaqDoc]) -> None:
+    def _install(self, index: Index) -> Index:
+        """Make ``index`` live (and return the live one), unless the live one was read from a newer KB: a newer
+        overlay (a small change made while ``index`` was fitting) is then laid again on ``index``; a newer fitted
+        index stays."""
+        fitted = index
+        for _ in range(3):
+            with self._swapped:
+                live = self._indexes.get(index.brand_id)
+                same = live is not None and live.fingerprint == index.fingerprint and index.base is None
+                if live is None or live.read_at <= index.read_at or same:
+                    self._indexes[index.brand_id] = index
+                    self._checked[index.brand_id] = time.monotonic()
+                    self._swapped.notify_all()
+                    return index
+                if live.base is None or fitted.base is not None or self.patch is None:
+                    return live
+            try:
+                docs = list(live.docs.values())
+                fit = not large_change(fitted, docs)
+                index = overlay(fitted, docs, live.fingerprint, live.read_at, self.patch, fit)
+            except Exception:  # the refit that the newer change asked for follows; the newer overlay keeps serving
+                log.exception("could not patch the refitted bot index of brand %s", index.brand_id)
+                return live
+        with self._lock:  # the live index kept changing: the refit it asked for follows
+            return self._indexes.get(index.brand_id, index)
+
+    def _patch(self, brand_id: int, reader: Reader | None, session: Session | None = None) -> Index | None:
+        """A KB change takes effect at once: the live index overlaid with the changed FAQs (``Overlay``), made in
+        milliseconds (a large change only hidden); None when there is no fitted index to patch.
+
+        The KB is read with ``session`` when given (the caller's: on SQLite a second session of the same thread
+        would wait for the write lock the first one holds), else with a short session of ``reader``."""
+        if self.patch is None or not self.background:
+            return None
+        with self._lock:
+            patch_lock = self._patch_locks.setdefault(brand_id, threading.Lock())
+        with patch_lock:
+            with self._lock:
+                live = self._indexes.get(brand_id)
+            if live is None:
+                return None
+            own = session is None
+            if session is None:
+                assert reader is not None
+                session = reader()
+            try:
+                fp = fingerprint(session, brand_id)
+                if fp == live.fingerprint:
+                    return live
+                read_at = time.time()
+                docs = load_docs(session, brand_id)
+            finally:
+                if own:
+                    session.close()
+            base = live.base or live
+            if not docs:
+                return None
+            # A large change is hidden at once and fitted by the refit's provisional stage (about a second of CPU
+            # for the whole KB, not worth doing here): a withdrawn FAQ is gone all the same.
+            fit = not large_change(base, docs)
+            try:
+                index = overlay(base, docs, fp, read_at, self.patch, fit)
+            except Exception:  # the refit follows anyway; the old index serves meanwhile
+                log.exception("could not patch the bot index of brand %s", brand_id)
+                return None
+            served = self._install(index)
+        log.info(
+            "bot index for brand %s patched: %d FAQ copies changed in %.3fs",
+            brand_id,
+            len(index.retriever.hidden_ids) if isinstance(index.retriever, Overlay) else 0,
+            index.build_seconds,
+        )
+        return served
+
+    def _provisional(self, brand_id: int, fp: str, docs: list[FaqDoc], read_at: float = 0.0) -> None:
         """Fit and swap in the provisional index of these docs (not saved: a restart refits the full one)."""
         assert self.provisional is not None
         started = time.perf_counter()
@@ -355,11 +565,10 @@ class IndexRegistry:
             log.exception("provisional bot index failed for brand %s", brand_id)
             return
         seconds = time.perf_counter() - started
-        index = Index(brand_id, fp, {d.id: d for d in docs}, retriever, time.time(), seconds, provisional=True)
-        with self._swapped:
-            self._indexes[brand_id] = index
-            self._checked[brand_id] = time.monotonic()
-            self._swapped.notify_all()
+        index = Index(
+            brand_id, fp, {d.id: d for d in docs}, retriever, time.time(), seconds, provisional=True, read_at=read_at
+        )
+        self._install(index)
         log.info("provisional bot index for brand %s: %d FAQ copies in %.2fs", brand_id, len(docs), seconds)
 
     def _path(self, brand_id: int) -> Path | None:
@@ -367,7 +576,7 @@ class IndexRegistry:
 
     def _save(self, index: Index) -> None:
         path = self._path(index.brand_id)
-        if path is None:
+        if path is None or index.stand_in:  # only a full fit is saved
             return
         inner = getattr(index.retriever, "inner", None)
         encoder = getattr(inner, "encoder", None)
@@ -417,11 +626,12 @@ class IndexRegistry:
 
     # ---------------------------------------------------------------- serving
 
-    def get(self, session: Session, brand_id: int, *, wait: bool = True) -> Index:
+    def get(self, session: Session, brand_id: int, *, wait: bool = True, check: bool = False) -> Index:
         """The live index: in memory, else the saved one, else built now (or empty while it builds, ``wait=False``).
 
-        A KB change is noticed within ``check_interval`` seconds and refitted in the background (synchronously
-        when ``background`` is off); the caller's session is only used for the cheap fingerprint query.
+        A KB change is noticed within ``check_interval`` seconds (at once with ``check``) and refitted in the
+        background (synchronously when ``background`` is off); a small one is patched in meanwhile (``_patch``).
+        The caller's session is only used for the cheap fingerprint query.
         """
         with self._lock:
             index = self._indexes.get(brand_id)
@@ -437,38 +647,45 @@ class IndexRegistry:
             else:
                 self.rebuild_in_background(brand_id, reader_for(session))
                 return Index(brand_id, "", {}, _Empty(), time.time())
-        if time.monotonic() - last >= self.check_interval:
+        if check or time.monotonic() - last >= self.check_interval:
             with self._lock:
                 self._checked[brand_id] = time.monotonic()
+                refitting = brand_id in self._building
             current = fingerprint(session, brand_id)
-            if current != index.fingerprint:
+            if current == index.fingerprint and index.stand_in and not refitting and self.background:
+                self.rebuild_in_background(brand_id, reader_for(session))  # its refit failed: try again
+            elif current != index.fingerprint:
                 saved = self._load_saved(brand_id) if self._saved_fingerprint(brand_id) == current else None
                 if saved is not None and saved.fingerprint == current:
                     # Another process (the worker that ran the kb.changed rebuild) already fitted and saved it.
-                    with self._lock:
-                        self._indexes[brand_id] = saved
-                    return saved
+                    return self._install(saved)
                 if not self.background:
                     return self.build(brand_id, reader_for(session))
+                # A bot turn (``check``, before its write transaction) patches now; other readers leave it to the
+                # refit thread, which patches first (they may hold a transaction that a new session would wait for).
+                patched = self._patch(brand_id, None, session) if check else None
                 self.rebuild_in_background(brand_id, reader_for(session))
+                return patched or index
         return index
 
     def refresh(self, brand_id: int, reader: Reader) -> None:
-        """The KB changed: refit now on a background thread, so the new index is ready before the next question
-        (the old one serves meanwhile); a registry without background builds refits on its next use instead."""
+        """The KB changed: patch a small change in now and refit on a background thread, so the new index is ready
+        soon (the old one serves meanwhile); a registry without background builds refits on its next use instead."""
         if self.background:
+            self._patch(brand_id, reader)
             self.rebuild_in_background(brand_id, reader)
         else:
             self.invalidate(brand_id)
 
     def ensure(self, brand_id: int, reader: Reader) -> Index:
-        """Make sure a brand has a live index, using only short sessions of ``reader`` (call before a write)."""
+        """Make sure a brand has a live index that knows its KB as committed, using only short sessions of
+        ``reader`` (call before a bot turn: one fingerprint query, so an FAQ withdrawn a moment ago is not answered)."""
         session = reader()
         try:
             with self._lock:
                 live = self._indexes.get(brand_id)
             if live is not None:
-                return self.get(session, brand_id)
+                return self.get(session, brand_id, check=True)
             saved = self._load_saved(brand_id)
         finally:
             session.close()
@@ -477,7 +694,7 @@ class IndexRegistry:
                 self._indexes.setdefault(brand_id, saved)
             session = reader()
             try:
-                return self.get(session, brand_id)
+                return self.get(session, brand_id, check=True)
             finally:
                 session.close()
         if self.background and self.provisional is not None:
@@ -488,7 +705,9 @@ class IndexRegistry:
         if live is not None:
             session = reader()
             try:
-                return self.get(session, brand_id)  # a KB changed since that fit is refitted in the background
+                return self.get(
+                    session, brand_id, check=True
+                )  # a KB changed since that fit is refitted in the background
             finally:
                 session.close()
         return self.build(brand_id, reader)
@@ -521,6 +740,7 @@ class IndexRegistry:
                 while True:
                     with self._lock:
                         self._dirty.discard(brand_id)
+                    self._patch(brand_id, reader)  # milliseconds, while the fit takes seconds
                     self.build(brand_id, reader)
                     with self._lock:
                         if brand_id not in self._dirty:

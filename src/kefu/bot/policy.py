@@ -102,17 +102,20 @@ def choice(text: str, labels: tuple[str, ...] = ()) -> int | None:
 
 
 def thresholds(
-    settings: BotSettings, answer: float | None, clarify: float | None, *, provisional: bool = False
+    settings: BotSettings, answer: float | None, clarify: float | None, *, stand_in: bool = False
 ) -> tuple[float, float]:
     """(answer, clarify) thresholds: the brand's override, else the index's calibrated value, else defaults.
 
-    A provisional index (served while the full one fits) keeps its own: its confidences are not calibrated, only
-    its exact and near-exact matches reach its answer threshold, so a brand's lower override would answer guesses.
+    A stand-in index (provisional, or a small change patched in: served while the full one fits) keeps its own
+    unless the brand's are stricter: only its exact and near-exact matches reach its answer threshold, the rest is
+    kept below it, so a brand's lower override would answer guesses.
     """
-    a = settings.answer_threshold if settings.answer_threshold is not None and not provisional else answer
-    c = settings.clarify_threshold if settings.clarify_threshold is not None and not provisional else clarify
-    a = DEFAULT_ANSWER_THRESHOLD if a is None else float(a)
-    c = DEFAULT_CLARIFY_THRESHOLD if c is None else float(c)
+    a = DEFAULT_ANSWER_THRESHOLD if answer is None else float(answer)
+    c = DEFAULT_CLARIFY_THRESHOLD if clarify is None else float(clarify)
+    if settings.answer_threshold is not None:
+        a = max(a, settings.answer_threshold) if stand_in else settings.answer_threshold
+    if settings.clarify_threshold is not None:
+        c = max(c, settings.clarify_threshold) if stand_in else settings.clarify_threshold
     return a, min(c, a)
 
 

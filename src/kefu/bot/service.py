@@ -370,9 +370,7 @@ def _plan(session: Session, conv: Conversation, msg: Message, registry: IndexReg
     locale = detect_locale(body, customer.locale or brand.default_locale)
     index = (registry or get_registry()).get(session, brand.id)
     cands = tuple(index.search(body, 5))
-    answer_t, clarify_t = thresholds(
-        settings, index.answer_threshold, index.clarify_threshold, provisional=index.provisional
-    )
+    answer_t, clarify_t = thresholds(settings, index.answer_threshold, index.clarify_threshold, stand_in=index.stand_in)
     labels = tuple(question_in(index, index.docs[i], locale) if i in index.docs else "" for i in options)
     turn = Turn(
         text=body,
