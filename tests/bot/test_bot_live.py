@@ -272,3 +272,22 @@ def test_fallback_says_what_the_bot_can_do_and_offers_a_person(db: Any, make: An
     assert reply.meta["quick_replies"] == [{"label": "真人客服", "text": "真人"}]
     d, _ = _say(db, conv, "留言", registry)
     assert d.action == "handoff" and conv.ticket_id is not None
+
+
+def test_picking_an_option_withdrawn_since_it_was_offered_gets_a_reply(
+    db: Any, make: Any, registry: IndexRegistry
+) -> None:
+    from kefu.knowledge.models import FaqEntry
+
+    brand = make.brand()
+    brand.settings = {"bot": {"answer_threshold": 0.999, "clarify_threshold": 0.0}}
+    _kb(db, brand, "x")
+    conv = _conv(db, make, brand)
+    d, _ = _say(db, conv, "利率多少", registry)
+    assert d.action == "clarify" and len(d.options) >= 2
+    withdrawn = db.get(FaqEntry, d.options[1])
+    withdrawn.is_published = False
+    db.commit()
+    _, reply = _say(db, conv, "2", registry)
+    assert reply.meta.get("fallback") is True and reply.meta.get("faq_id") is None
+    assert withdrawn.answer not in reply.body and reply.meta["quick_replies"]  # a person is offered

@@ -533,7 +533,9 @@ def _apply(
     state = _state(session, conv.id)
     if d.action == "answer" and d.faq_id is not None:
         doc = index.docs.get(d.faq_id) or _published_doc(session, conv.brand_id, d.faq_id)
-        if doc is None:  # the FAQ was unpublished between turns
+        if doc is None:  # the option picked was withdrawn since it was offered: no dead end, say what the bot can do
+            fallback = Decision("fallback", failures=state.failures + 1, reason="low_confidence")
+            _apply(session, conv, msg, fallback, locale, cands, index, emotion, replies)
             return
         copy = answer_copy(index, doc, locale)
         answer = faq_answer_text(copy, locale)
