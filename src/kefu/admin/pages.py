@@ -88,12 +88,17 @@ def _tier_rows(locale: str) -> Callable[[Sequence[Mapping[str, Any]]], list[dict
     return rows
 
 
+def _category_names(db: Session, ctx: PageContext, brand: Brand) -> dict[str, str]:
+    """The brand's ticket categories by key, named in the reader's locale."""
+    categories = ticket_service.list_categories(db, brand.id, ctx.principal)
+    return {c.key: ticket_service.category_label(c.key, c.label_zh, c.label_en, ctx.locale) for c in categories}
+
+
 def _condition_choices(db: Session, ctx: PageContext, brand: Brand) -> dict[str, list[tuple[str, str]]]:
     """Each SLA/routing condition's known values with their labels in the reader's locale (keys stay the values)."""
     t, locale = ctx.t, ctx.locale
-    categories = ticket_service.list_categories(db, brand.id, ctx.principal)
     return {
-        "category": [(c.key, ticket_service.category_label(c.key, c.label_zh, c.label_en, locale)) for c in categories],
+        "category": list(_category_names(db, ctx, brand).items()),
         "priority": [(p, t["p_" + p]) for p in PRIORITIES],
         "tier": [
             (str(x["level"]), brand_service.tier_label(int(x["level"]), str(x["name"]), locale)) for x in brand.tiers
@@ -191,6 +196,7 @@ def _tab_data(
         )
         data.update(kb_q=q or "", kb_page=page, kb_pages=max((data["kb_total"] + KB_PAGE - 1) // KB_PAGE, 1))
         data["kb_coverage"] = kb_service.locale_coverage(db, brand.id, data["faqs"])
+        data["category_names"] = _category_names(db, ctx, brand)
         data["articles"] = kb_service.list_articles(
             db, ctx.principal, brand_id=brand.id, locale=data["kb_locale"], published_only=False
         )

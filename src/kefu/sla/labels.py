@@ -74,3 +74,14 @@ def policy_description(name: str, description: str | None, locale: str) -> str:
 def calendar_name(name: str, locale: str) -> str:
     """A business calendar's name: the seed calendars' (catalog ``slacal_<name>``) in `locale`, an admin's as typed."""
     return table(locale).get("slacal_" + name) or name
+
+
+def holiday_set_name(name: str, locale: str) -> str:
+    """A holiday set's name: a region's (``hs_tw``) or a bundled year's ("Taiwan (2026, bundled)")."""
+    strings = table(locale)
+    if f"hs_{name}" in strings:
+        return strings[f"hs_{name}"]
+    region, _, year = name.rpartition("_")
+    if year.isdigit() and f"hs_region_{region}" in strings:
+        return strings["hs_year"].format(region=strings[f"hs_region_{region}"], year=year)
+    return name

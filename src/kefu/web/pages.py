@@ -33,6 +33,7 @@ from kefu.conversations import service as conv_service
 from kefu.core.chinese import convert
 from kefu.core.db import utcnow
 from kefu.core.errors import Forbidden, InvalidInput, NotFound, ProblemError, TooManyRequests, Unauthorized
+from kefu.core.seedtext import seed_text
 from kefu.customers import service as customer_service
 from kefu.customers.accessibility import needs_of
 from kefu.macros import actions as macro_actions
@@ -74,6 +75,8 @@ templates.env.globals["sla_snapshot"] = sla_labels.snapshot_targets
 templates.env.globals["sla_policy_title"] = sla_labels.policy_title  # seed policies named in the page's locale
 templates.env.globals["sla_policy_text"] = sla_labels.policy_description
 templates.env.globals["sla_calendar_name"] = sla_labels.calendar_name
+templates.env.globals["holiday_set_name"] = sla_labels.holiday_set_name
+templates.env.globals["seed_text"] = seed_text  # any other seeded name (board categories): kefu.core.seedtext
 templates.env.globals["team_name"] = team_labels.team_name  # seeded (demo) teams in the page's locale
 templates.env.globals["brand_theme"] = brand_theme.theme_of  # help-centre layout: logo, favicon, brand.css version
 VIEWS = ("mine", "team", "unassigned", "sla", "vip", "complaints", "all", "closed")
