@@ -124,7 +124,11 @@ def test_admin_sla_and_routing_forms_name_seeds_in_the_reader_locale(
     # A condition's keys stay the field's value; the reader sees what they mean next to it and in the choices.
     assert f'<small class="hint cond-labels">{category}</small>' in sla
     assert f'<option value="payment_failure" label="{category}">' in sla
+    if lang == "en":  # a policy's `tier` is the brand's service tier, not the customer's membership tier
+        assert ">Service tier</label>" in sla and '<option value="ecommerce_b2c" label="E-commerce B2C' in sla
     routing = client.get("/admin", params={"tab": "routing", "brand_id": brand.id, "lang": lang}).text
+    if lang == "en":  # a routing rule's `tier` is the customer's membership tier
+        assert '<option value="1" label="Regular member">' in routing
     assert rule in routing and "category:payment_failure" not in routing
 
 

@@ -94,15 +94,24 @@ def _category_names(db: Session, ctx: PageContext, brand: Brand) -> dict[str, st
     return {c.key: ticket_service.category_label(c.key, c.label_zh, c.label_en, ctx.locale) for c in categories}
 
 
-def _condition_choices(db: Session, ctx: PageContext, brand: Brand) -> dict[str, list[tuple[str, str]]]:
-    """Each SLA/routing condition's known values with their labels in the reader's locale (keys stay the values)."""
+def _condition_choices(
+    db: Session, ctx: PageContext, brand: Brand, *, sla: bool = False
+) -> dict[str, list[tuple[str, str]]]:
+    """Each SLA/routing condition's known values with their labels in the reader's locale (keys stay the values).
+
+    `tier` is the brand's service tier for SLA policies (kefu.sla.runtime) and the customer's membership tier for
+    routing rules."""
     t, locale = ctx.t, ctx.locale
+    if sla:
+        tiers = [(k, t.get("tier_" + k, k)) for k in SERVICE_TIERS]
+    else:
+        tiers = [
+            (str(x["level"]), brand_service.tier_label(int(x["level"]), str(x["name"]), locale)) for x in brand.tiers
+        ]
     return {
         "category": list(_category_names(db, ctx, brand).items()),
         "priority": [(p, t["p_" + p]) for p in PRIORITIES],
-        "tier": [
-            (str(x["level"]), brand_service.tier_label(int(x["level"]), str(x["name"]), locale)) for x in brand.tiers
-        ],
+        "tier": tiers,
         "channel": [(k, t.get("ch_" + k, k)) for k in CHANNEL_KINDS],
         "complaint_level": [(lv, t["lvl_" + lv]) for lv in COMPLAINT_LEVELS],
         "language": [(lc, t.get("lang_" + lc, lc)) for lc in (*LOCALES, "zh")],
@@ -163,7 +172,7 @@ def _tab_data(
             year=year,
             year_views={c.id: f.year_view(c.config, year) for c in calendars},
             brand_teams=auth_service.brand_teams(db, brand.id),
-            cond_choices=_condition_choices(db, ctx, brand),
+            cond_choices=_condition_choices(db, ctx, brand, sla=True),
         )
     elif tab == "routing" and brand:
         teams = auth_service.brand_teams(db, brand.id)
