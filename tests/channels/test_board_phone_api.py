@@ -19,6 +19,7 @@ def test_board_form_page_and_submission(client: Any, make: Any, inbox: Any, db: 
     ib = inbox(brand, "board", name="官網留言板")
     page = client.get(f"/api/v1/channels/board/{ib.id}")
     assert page.status_code == 200 and "留言板" in page.text and 'name="submission_id"' in page.text
+    assert ">一般諮詢<" in page.text and "General" not in page.text  # the brand's language, not both at once
     form = {
         "name": "林小姐",
         "contact": "lin@example.com",
@@ -28,6 +29,9 @@ def test_board_form_page_and_submission(client: Any, make: Any, inbox: Any, db: 
     }
     r = client.post(f"/api/v1/channels/board/{ib.id}", data=form)
     assert r.status_code == 201 and "案件編號" in r.text
+    en = client.get(f"/api/v1/channels/board/{ib.id}", params={"lang": "en"}).text
+    assert "Message board" in en and ">General question<" in en and "姓名" not in en and "一般諮詢" not in en
+    assert ">一般咨询<" in client.get(f"/api/v1/channels/board/{ib.id}", params={"lang": "zh-CN"}).text
     r2 = client.post(f"/api/v1/channels/board/{ib.id}", json=form)  # same submission through JSON
     ticket = db.scalars(select(Ticket).where(Ticket.number == r2.json()["ticket_number"])).one()
     assert ticket.category == "order" and ticket.channel == "board" and ticket.subject == "訂單一直沒出貨"

@@ -52,7 +52,10 @@ def test_lead_edits_shifts_breaks_and_leave_with_forms_and_sees_coverage_gaps_an
     r = client.post(f"/console/shifts/{team.id}/shifts", data=ben_mon, headers=h)
     assert r.status_code == 200
     # The 24-hour view: gaps before 09:00, at lunch only where Ben is not yet on, and after 22:00.
-    gaps = re.findall(r"<li><time>([^<]+)</time> – <time>([^<]+)</time></li>", r.text)
+    gaps = [
+        (a.replace("T", " "), b.replace("T", " "))  # the visible text is the localized time; the attribute is exact
+        for a, b in re.findall(r'<li><time datetime="([^"]+)">[^<]+</time> – <time datetime="([^"]+)">', r.text)
+    ]
     assert gaps == [
         ("2026-03-02 00:00", "2026-03-02 09:00"),
         ("2026-03-02 12:00", "2026-03-02 13:00"),
@@ -71,7 +74,10 @@ def test_lead_edits_shifts_breaks_and_leave_with_forms_and_sees_coverage_gaps_an
     assert client.patch(f"/api/v1/brands/{brand.id}", json=good, headers=admin).status_code == 200
     r = client.get(f"/console/shifts/{team.id}?start=2026-03-02&days=1&lang=zh-TW")
     short = r.text[r.text.index("值班少於 2 人的時段") :]
-    assert re.findall(r"<li><time>([^<]+)</time> – <time>([^<]+)</time></li>", short) == [
+    assert [
+        (a.replace("T", " "), b.replace("T", " "))
+        for a, b in re.findall(r'<li><time datetime="([^"]+)">[^<]+</time> – <time datetime="([^"]+)">', short)
+    ] == [
         ("2026-03-02 09:00", "2026-03-02 12:00"),
         ("2026-03-02 18:00", "2026-03-02 22:00"),
     ]
@@ -97,7 +103,10 @@ def test_lead_edits_shifts_breaks_and_leave_with_forms_and_sees_coverage_gaps_an
     r = client.post(f"/console/shifts/{team.id}/exceptions", data=extra, headers=h)
     assert r.status_code == 200
     assert re.search(rf'id="ot-{ben.id}" class="overdue"><td>[^<]+</td><td>3.0 小時</td><td>3.0 小時</td>', r.text)
-    gaps = re.findall(r"<li><time>([^<]+)</time> – <time>([^<]+)</time></li>", r.text)
+    gaps = [
+        (a.replace("T", " "), b.replace("T", " "))  # the visible text is the localized time; the attribute is exact
+        for a, b in re.findall(r'<li><time datetime="([^"]+)">[^<]+</time> – <time datetime="([^"]+)">', r.text)
+    ]
     assert gaps == [("2026-03-03 00:00", "2026-03-03 18:00"), ("2026-03-03 21:00", "2026-03-04 00:00")]
     clock.set(tw(2026, 3, 3, 10, 0))
     assert team_on_shift(db, team.id) == set()  # Amy on leave

@@ -155,7 +155,8 @@ def test_routing_rule_fields_dry_run_and_order(client: Any, make: Any, db: Any) 
         data={"brand_id": brand.id, "category": "refund", "vip": "1", "priority": "normal"},
         headers=h,
     )
-    assert dry.status_code == 200 and "VIP 退款" in dry.text and "Goes to: 財務組" in dry.text
+    # The team has the seed team's slug and name: an English reader gets its English name (kefu.auth.labels).
+    assert dry.status_code == 200 and "VIP 退款" in dry.text and "Goes to: Finance" in dry.text
     before = [
         r.id
         for r in db.scalars(select(RoutingRule).where(RoutingRule.brand_id == brand.id).order_by(RoutingRule.position))

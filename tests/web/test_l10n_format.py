@@ -91,3 +91,12 @@ def test_template_filters(locale: str, expected: str) -> None:
     local = LocalTime({7: ZoneInfo("Asia/Shanghai")})
     out = tpl.render(at=AT, n=1234.5, r=0.85, locale=locale, local=local, tz="Asia/Taipei")
     assert _spaces(out) == expected
+
+
+@pytest.mark.parametrize(("locale", "expected"), [("zh-CN", "12月7日 00:00"), ("en", "Dec 7, 12:00 AM")])
+def test_local_stamp_is_written_per_locale(locale: str, expected: str) -> None:
+    """Wall-clock stamps of a zone (shift coverage gaps) are formatted like any time, never shown as ISO text."""
+    env = Environment(autoescape=True)
+    env.filters.update(formatting.filters())
+    out = env.from_string("{{ s|local_stamp('Asia/Taipei') }}").render(s="2026-12-07 00:00", locale=locale)
+    assert _spaces(out) == expected

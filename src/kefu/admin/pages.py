@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from kefu.admin import forms as f
+from kefu.auth import labels as team_labels
 from kefu.auth import service as auth_service
 from kefu.auth.deps import DB
 from kefu.auth.models import ROLES
@@ -21,6 +22,7 @@ from kefu.brands import service as brand_service
 from kefu.brands import theme as brand_theme
 from kefu.brands.commands import UpdateBrand
 from kefu.brands.models import CHANNEL_KINDS, Brand
+from kefu.complaints.models import COMPLAINT_LEVELS
 from kefu.core.commands import build
 from kefu.core.errors import Conflict, Forbidden, InvalidInput, ProblemError
 from kefu.followups import service as followups
@@ -31,12 +33,14 @@ from kefu.knowledge.models import LOCALES
 from kefu.macros import service as macros
 from kefu.macros.commands import CreateCanned
 from kefu.portal.service import VIDEO_MAX_MB
+from kefu.routing import labels as routing_labels
 from kefu.routing import service as routing_service
 from kefu.routing.commands import CreateRoutingRule, UpdateRoutingRule
 from kefu.routing.models import STRATEGIES
 from kefu.sla import service as sla_service
 from kefu.sla.calendar import DEFAULT_CALENDAR_CONFIGS, WEEKDAYS, CalendarConfig, available_holiday_sets
 from kefu.sla.policy import DEFAULT_SERVICE_TIER, SERVICE_TIERS, SlaPolicy
+from kefu.tickets import service as ticket_service
 from kefu.tickets.models import PRIORITIES
 from kefu.web.forms import lenient_int, optional_int
 from kefu.web.i18n import translator
@@ -74,6 +78,46 @@ def _brands(db: Session, ctx: PageContext) -> list[Brand]:
 KB_PAGE = 50
 
 
+def _tier_rows(locale: str) -> Callable[[Sequence[Mapping[str, Any]]], list[dict[str, str]]]:
+    """The brand form's tier rows with seed tier names in the reader's locale (saved back, they stay seed names)."""
+
+    def rows(tiers: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+        named = [{**x, "name": brand_service.tier_label(int(x["level"]), str(x["name"]), locale)} for x in tiers]
+        return f.tier_rows(named)
+
+    return rows
+
+
+def _category_names(db: Session, ctx: PageContext, brand: Brand) -> dict[str, str]:
+    """The brand's ticket categories by key, named in the reader's locale."""
+    categories = ticket_service.list_categories(db, brand.id, ctx.principal)
+    return {c.key: ticket_service.category_label(c.key, c.label_zh, c.label_en, ctx.locale) for c in categories}
+
+
+def _condition_choices(
+    db: Session, ctx: PageContext, brand: Brand, *, sla: bool = False
+) -> dict[str, list[tuple[str, str]]]:
+    """Each SLA/routing condition's known values with their labels in the reader's locale (keys stay the values).
+
+    `tier` is the brand's service tier for SLA policies (kefu.sla.runtime) and the customer's membership tier for
+    routing rules."""
+    t, locale = ctx.t, ctx.locale
+    if sla:
+        tiers = [(k, t.get("tier_" + k, k)) for k in SERVICE_TIERS]
+    else:
+        tiers = [
+            (str(x["level"]), brand_service.tier_label(int(x["level"]), str(x["name"]), locale)) for x in brand.tiers
+        ]
+    return {
+        "category": list(_category_names(db, ctx, brand).items()),
+        "priority": [(p, t["p_" + p]) for p in PRIORITIES],
+        "tier": tiers,
+        "channel": [(k, t.get("ch_" + k, k)) for k in CHANNEL_KINDS],
+        "complaint_level": [(lv, t["lvl_" + lv]) for lv in COMPLAINT_LEVELS],
+        "language": [(lc, t.get("lang_" + lc, lc)) for lc in (*LOCALES, "zh")],
+    }
+
+
 def _tab_data(
     db: Session,
     ctx: PageContext,
@@ -95,7 +139,7 @@ def _tab_data(
     }
     if tab == "brands":
         data["service_tiers"], data["default_tier"] = SERVICE_TIERS, DEFAULT_SERVICE_TIER
-        data["tier_rows"], data["posted_tier_rows"] = f.tier_rows, f.posted_tier_rows
+        data["tier_rows"], data["posted_tier_rows"] = _tier_rows(ctx.locale), f.posted_tier_rows
     if tab == "agents":
         data["agents"] = auth_service.all_agents(db)
         data["roles"] = ROLES
@@ -128,6 +172,7 @@ def _tab_data(
             year=year,
             year_views={c.id: f.year_view(c.config, year) for c in calendars},
             brand_teams=auth_service.brand_teams(db, brand.id),
+            cond_choices=_condition_choices(db, ctx, brand, sla=True),
         )
     elif tab == "routing" and brand:
         teams = auth_service.brand_teams(db, brand.id)
@@ -139,6 +184,8 @@ def _tab_data(
             rule_fields=f.rule_fields,
             priorities=PRIORITIES,
             kinds=CHANNEL_KINDS,
+            cond_choices=_condition_choices(db, ctx, brand),
+            rule_title=routing_labels.rule_title,
         )
     elif tab == "review" and brand:
         items, _ = bot_service.list_review(db, ctx.principal, brand_id=brand.id, status="open", limit=100, cursor=None)
@@ -158,6 +205,7 @@ def _tab_data(
         )
         data.update(kb_q=q or "", kb_page=page, kb_pages=max((data["kb_total"] + KB_PAGE - 1) // KB_PAGE, 1))
         data["kb_coverage"] = kb_service.locale_coverage(db, brand.id, data["faqs"])
+        data["category_names"] = _category_names(db, ctx, brand)
         data["articles"] = kb_service.list_articles(
             db, ctx.principal, brand_id=brand.id, locale=data["kb_locale"], published_only=False
         )
@@ -165,6 +213,7 @@ def _tab_data(
         data["canned"] = macros.search(db, ctx.principal, brand_id=brand.id, locale=None, q=None, limit=500)
     elif tab == "followups" and brand:
         data["fu_rules"] = followups.list_rules(db, ctx.principal, brand.id)
+        data["cond_choices"] = _condition_choices(db, ctx, brand)
     return data
 
 
@@ -617,7 +666,11 @@ async def routing_dry_run(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
     }
     decision = routing_service.dry_run(db, brand_id, ctx.principal, facts)
     team = auth_service.team_in_brands(db, decision.team_id, ctx.principal) if decision.team_id else None
-    result = {"rules": decision.rules, "team": team.name if team else None, "priority": decision.priority}
+    result = {
+        "rules": decision.rules,
+        "team": team_labels.team_name(team, ctx.locale) or None,
+        "priority": decision.priority,
+    }
     return _redisplay(
         request, ctx, db, "routing", brand_id, form_id="dry-run", values=values, extra={"dry_result": result}
     )

@@ -78,8 +78,7 @@ def dashboard(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
     offset = (datetime.now(ZoneInfo(tz)).utcoffset() or timedelta()).total_seconds() / 3600
     daily = service.daily_volume(db, f, offset)
     every = max(1, len(daily) // 10)
-    zh = loc != "en"
-    bucket_labels = [reports.BUCKET_LABELS[k][0 if zh else 1] for k, _ in RESOLUTION_BUCKETS]
+    bucket_labels = [reports.bucket_label(k, loc) for k, _ in RESOLUTION_BUCKETS]
 
     def goal(rate: float) -> str:
         return str(ctx.t["an_gauge_target"]).format(value=format_ratio(rate, loc, 1))
@@ -97,7 +96,7 @@ def dashboard(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
             METRICS["resolution_time"].label(loc),
         ),
         "issues": charts.hbar(
-            [(r["label_zh"] if zh else r["label_en"], r["count"]) for r in d["top_issues"]],
+            [(reports.issue_label(r, loc), r["count"]) for r in d["top_issues"]],
             METRICS["top_issues"].label(loc),
         ),
         "csat": charts.columns(

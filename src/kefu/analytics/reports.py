@@ -21,6 +21,7 @@ from kefu.core.db import utcnow
 from kefu.core.l10n import cldr_locale, format_day, format_number, format_ratio, format_zone
 from kefu.privacy.pdf import render_pdf
 from kefu.security import csvsafe
+from kefu.tickets.taxonomy import category_label
 
 KINDS = ("weekly", "monthly")
 BUCKET_LABELS = {
@@ -175,6 +176,18 @@ def _kpis(d: dict[str, Any], locale: str) -> list[tuple[str, str, Any, str]]:
     ]
 
 
+def issue_label(row: dict[str, Any], locale: str) -> str:
+    """A top-issues row's category in the reader's locale (seed categories from the catalog, kefu.core.seedtext)."""
+    if row["category"] is None:
+        return localize(row["label_en"] if locale == "en" else row["label_zh"], locale)
+    return category_label(str(row["category"]), row["label_zh"], row["label_en"], locale)
+
+
+def bucket_label(key: str, locale: str) -> str:
+    """A resolution-time bucket ("1–4 小時", "1–4 小时", "1–4 h")."""
+    return BUCKET_LABELS[key][1] if locale == "en" else localize(BUCKET_LABELS[key][0], locale)
+
+
 def build(session: Session, f: Filters, kind: str, locale: str = "zh-TW", *, compare: bool | None = None) -> Report:
     """Compute a report for the filters; the monthly white paper also compares with the previous period."""
     if kind not in KINDS:
@@ -199,7 +212,7 @@ def build(session: Session, f: Filters, kind: str, locale: str = "zh-TW", *, com
     for i, (key, label, value, unit) in enumerate(_kpis(d, locale)):
         previous = fmt(prev_kpis[i][2], unit, locale) if prev_kpis else None
         rep.kpis.append(Kpi(key, label, fmt(value, unit, locale), value, previous))
-    channel_h = ["管道" if zh else "Channel", "工單數" if zh else "Tickets", "占比" if zh else "Share"]
+    channel_h = ["管道" if zh else "Channel", "工單數" if zh else "Tickets", "佔比" if zh else "Share"]
     total = d["volume_by_channel"]["total"] or 1
     rep.tables.append(
         Table(
@@ -215,20 +228,14 @@ def build(session: Session, f: Filters, kind: str, locale: str = "zh-TW", *, com
         Table(
             METRICS["resolution_time"].label(locale),
             ["區間" if zh else "Bucket", "工單數" if zh else "Tickets"],
-            [
-                [BUCKET_LABELS[k][0 if zh else 1], str(d["resolution_time"]["buckets"][k])]
-                for k, _ in RESOLUTION_BUCKETS
-            ],
+            [[bucket_label(k, locale), str(d["resolution_time"]["buckets"][k])] for k, _ in RESOLUTION_BUCKETS],
         )
     )
     rep.tables.append(
         Table(
             METRICS["top_issues"].label(locale),
             ["#", "類別" if zh else "Category", "工單數" if zh else "Tickets"],
-            [
-                [str(i), r["label_zh"] if zh else r["label_en"], str(r["count"])]
-                for i, r in enumerate(d["top_issues"], 1)
-            ],
+            [[str(i), issue_label(r, locale), str(r["count"])] for i, r in enumerate(d["top_issues"], 1)],
         )
     )
     rep.tables.append(

@@ -16,6 +16,7 @@ from kefu.brands.commands import UpdateBrand, changes_of, ensure
 from kefu.brands.models import CHANNEL_KINDS, DEFAULT_TIERS, Brand, Inbox
 from kefu.core.access import ensure_brand, find_in_brand, scope_to_brands
 from kefu.core.errors import Conflict, InvalidInput, NotFound
+from kefu.core.seedtext import seed_text
 from kefu.tickets.intake import check_policy
 from kefu.tickets.models import TicketCounter
 
@@ -35,6 +36,12 @@ def _normalize_tiers(tiers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if not out or float(out[0]["min_spend"]) != 0:
         raise InvalidInput("The lowest tier must start at min_spend 0.")
     return [{"level": int(t["level"]), "name": str(t["name"]), "min_spend": float(t["min_spend"])} for t in out]
+
+
+def tier_label(level: int, name: str, locale: str) -> str:
+    """A membership tier's name for a reader: the seed tier's (catalog mtier_<level>) in their locale while kept."""
+    seed = [str(t["name"]) for t in DEFAULT_TIERS if int(t["level"]) == level]
+    return seed_text(f"mtier_{level}", name, locale, seed)
 
 
 def tier_for(brand: Brand, spend: Decimal) -> int:

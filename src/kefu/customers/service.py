@@ -14,7 +14,7 @@ from kefu.audit.service import record
 from kefu.auth.models import Team
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
-from kefu.brands.service import get_brand, tier_for
+from kefu.brands.service import get_brand, tier_for, tier_label
 from kefu.conversations.models import Conversation
 from kefu.core.access import get_in_brand, ref_in_brand, scope_to_brands
 from kefu.core.errors import Conflict, InvalidInput
@@ -329,12 +329,13 @@ class Profile:
     merged_from: list[Customer] = field(default_factory=list)
 
 
-def tier_name(brand: Brand, level: int) -> str:
-    """The brand's name for a membership tier level."""
-    return next((str(t["name"]) for t in brand.tiers if int(t["level"]) == level), str(level))
+def tier_name(brand: Brand, level: int, locale: str) -> str:
+    """The brand's name for a membership tier level, for a reader of `locale` (seed tiers in their language)."""
+    name = next((str(t["name"]) for t in brand.tiers if int(t["level"]) == level), None)
+    return str(level) if name is None else tier_label(level, name, locale)
 
 
-def profile(session: Session, customer_id: int, principal: Principal, *, limit: int = 50) -> Profile:
+def profile(session: Session, customer_id: int, principal: Principal, locale: str, *, limit: int = 50) -> Profile:
     """A customer's profile: identities on each channel, recent tickets and conversations, notes (brand-checked)."""
     c = get_customer(session, customer_id, principal)
     brand = session.get(Brand, c.brand_id)
@@ -363,7 +364,7 @@ def profile(session: Session, customer_id: int, principal: Principal, *, limit: 
         conversations=convs,
         notes=notes,
         organization=session.get(Organization, c.organization_id) if c.organization_id else None,
-        tier_name=tier_name(brand, c.tier),
+        tier_name=tier_name(brand, c.tier, locale),
         merged_into=session.get(Customer, c.merged_into_id) if c.merged_into_id else None,
         merged_from=merged_from,
     )

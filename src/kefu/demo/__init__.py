@@ -27,13 +27,14 @@ from kefu.macros.commands import CreateCanned
 from kefu.macros.service import create as create_canned
 from kefu.tickets.service import create_ticket
 
+# Stored in the brand's language; pages show them in the reader's (catalog seedteam_<slug>, kefu.auth.labels).
 TEAMS = [
-    ("general", "一般客服 General support", "first line"),
-    ("security", "安全中心 Security center", "account anomalies (≤15 min)"),
-    ("finance", "財務組 Finance", "payment failures, refunds (≤30 min)"),
-    ("content-review", "內容審核 Content review", "complaints (≤2 h)"),
-    ("ops", "運維中心 Operations", "system failures (≤5 min)"),
-    ("b2b", "法人專責 B2B accounts", "dedicated team for organizations"),
+    ("general", "一般客服", "first line"),
+    ("security", "安全中心", "account anomalies (≤15 min)"),
+    ("finance", "財務組", "payment failures, refunds (≤30 min)"),
+    ("content-review", "內容審核", "complaints (≤2 h)"),
+    ("ops", "運維中心", "system failures (≤5 min)"),
+    ("b2b", "法人專責", "dedicated team for organizations"),
 ]
 AGENTS = [
     ("admin@kefu.local", "系統管理員 Admin", "admin", "zh-TW"),

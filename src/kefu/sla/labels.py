@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from kefu.core.catalog import table
+from kefu.core.seedtext import seed_text
+from kefu.sla.policy import DEFAULT_POLICIES
 
 
 def target_name(kind: str, key: str | None, locale: str) -> str:
@@ -51,4 +53,35 @@ def snapshot_targets(policy: Mapping[str, Any] | None) -> dict[str, dict[str, An
 
 def seed_description(name: str, locale: str) -> str | None:
     """A seed policy's description in `locale` (catalog ``slap_<name>``), None for a policy that is not a seed."""
-    return table(locale).get("slap_" + name.replace(".", "_"))
+    return table(locale).get("slap_" + _seed_key(name))
+
+
+def _seed_key(name: str) -> str:
+    return name.replace(".", "_")
+
+
+def policy_title(name: str, locale: str) -> str:
+    """A policy's heading: a seed policy's name in `locale` (catalog ``slapn_<name>``), an admin's own as typed."""
+    return table(locale).get("slapn_" + _seed_key(name)) or name
+
+
+def policy_description(name: str, description: str | None, locale: str) -> str:
+    """A policy's stored description for a reader: the seed's in `locale` while unchanged, else as typed."""
+    originals = [p.description or "" for p in DEFAULT_POLICIES if p.name == name]
+    return seed_text("slap_" + _seed_key(name), description, locale, originals)
+
+
+def calendar_name(name: str, locale: str) -> str:
+    """A business calendar's name: the seed calendars' (catalog ``slacal_<name>``) in `locale`, an admin's as typed."""
+    return table(locale).get("slacal_" + name) or name
+
+
+def holiday_set_name(name: str, locale: str) -> str:
+    """A holiday set's name: a region's (``hs_tw``) or a bundled year's ("Taiwan (2026, bundled)")."""
+    strings = table(locale)
+    if f"hs_{name}" in strings:
+        return strings[f"hs_{name}"]
+    region, _, year = name.rpartition("_")
+    if year.isdigit() and f"hs_region_{region}" in strings:
+        return strings["hs_year"].format(region=strings[f"hs_region_{region}"], year=year)
+    return name

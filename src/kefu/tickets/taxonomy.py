@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 from kefu.audit.service import record
 from kefu.auth.permissions import Principal
 from kefu.brands.service import get_brand
-from kefu.core import catalog, configcache
+from kefu.core import configcache
 from kefu.core.access import get_in_brand
-from kefu.core.chinese import convert
 from kefu.core.commands import build
 from kefu.core.errors import Conflict, InvalidInput
+from kefu.core.seedtext import own_text, seed_text
 from kefu.tickets.classify import DEFAULT_CATEGORIES
 from kefu.tickets.commands import (
     CreateCategory,
@@ -348,18 +348,14 @@ def update_field_definition(
     return row
 
 
-_SEED_LABELS = {c.key: c.label_zh for c in DEFAULT_CATEGORIES}
+_SEEDS = {c.key: c for c in DEFAULT_CATEGORIES}
 
 
 def category_label(key: str, label_zh: str, label_en: str, locale: str) -> str:
-    """A category's label for a reader: en and zh-TW as stored; zh-CN from the catalog's cat_<key> entry (written
-    for mainland readers) while the brand keeps the default label, else the brand's own label in Simplified script."""
-    if locale == "en":
-        return label_en
-    if locale != "zh-CN":
-        return label_zh
-    if _SEED_LABELS.get(key) == label_zh:
-        written = catalog.table("zh-CN").get(f"cat_{key}")
-        if written:
-            return written
-    return convert(label_zh, "tw2sp")  # a brand's own wording: only the script can be changed here
+    """A category's label for a reader: a seed category's catalog entry (cat_<key>) in their locale while the brand
+    keeps the seed's label, else the brand's own label (English for en, Chinese in the reader's script for zh)."""
+    stored = label_en if locale == "en" and label_en else label_zh
+    seed = _SEEDS.get(key)
+    if seed is None:
+        return own_text(stored, locale)
+    return seed_text(f"cat_{key}", stored, locale, (seed.label_zh, seed.label_en))

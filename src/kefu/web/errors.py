@@ -13,7 +13,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
 
 from kefu.security.asgi import CSP_HEADER, STRICT_CSP, csp_nonce, use_policy
-from kefu.web.problems import PROBLEM_JSON, problem
+from kefu.web.problems import PROBLEM_JSON, server_error
 
 log = logging.getLogger("kefu.web")
 Handler = Callable[[Request, Exception], Awaitable[Response] | Response]
@@ -129,13 +129,14 @@ def install_error_pages(app: FastAPI) -> None:
     for key, handler in list(app.exception_handlers.items()):
         app.exception_handlers[key] = _wrap(cast(Handler, handler))
 
-    async def unhandled(request: Request, exc: Exception) -> Response:
-        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        if is_page(request):
-            return error_page(request, 500)
-        return problem(500, "Internal server error", None, request.url.path)
+    def unhandled(request: Request, exc: Exception) -> Response:
+        response = server_error(exc, request.url.path)
+        if response.status_code >= 500 and response.status_code != 503:
+            log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return response
 
-    app.add_exception_handler(Exception, unhandled)
+    # The only handler for errors nothing else knows: problem+json for the API, the friendly page for pages.
+    app.add_exception_handler(Exception, _wrap(unhandled))
 
 
 def install_docs(app: FastAPI) -> None:

@@ -66,6 +66,16 @@ def zone_filter(ctx: Context, value: int | str | ZoneInfo | None = None) -> str:
     return format_zone(_zone(ctx, value), _locale(ctx))
 
 
+@pass_context
+def local_stamp_filter(ctx: Context, value: str | None, where: int | str | ZoneInfo | None = None) -> str:
+    """{{ "2026-12-07 00:00"|local_stamp(zone) }}: a wall-clock "YYYY-MM-DD HH:MM" of that zone, written per locale."""
+    if not value:
+        return ""
+    tz = _zone(ctx, where)
+    local = datetime.strptime(value, "%Y-%m-%d %H:%M").replace(tzinfo=tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz))
+    return format_datetime(local, _locale(ctx), tz, "short")
+
+
 def filters() -> dict[str, Any]:
     """The locale-aware Jinja filters, by name (a page module adds them to its own environment)."""
     return {
@@ -74,4 +84,5 @@ def filters() -> dict[str, Any]:
         "number": number_filter,
         "percent": percent_filter,
         "zone": zone_filter,
+        "local_stamp": local_stamp_filter,
     }

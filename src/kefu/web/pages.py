@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from kefu.auth import labels as team_labels
 from kefu.auth import service as auth_service
 from kefu.auth.deps import DB, SettingsDep, client_ip, require_csrf, set_session_cookie
 from kefu.auth.models import Agent
@@ -32,6 +33,7 @@ from kefu.conversations import service as conv_service
 from kefu.core.chinese import convert
 from kefu.core.db import utcnow
 from kefu.core.errors import Forbidden, InvalidInput, NotFound, ProblemError, TooManyRequests, Unauthorized
+from kefu.core.seedtext import seed_text
 from kefu.customers import service as customer_service
 from kefu.customers.accessibility import needs_of
 from kefu.macros import actions as macro_actions
@@ -70,6 +72,12 @@ templates.env.filters.update(formatting.filters())
 templates.env.globals["category_label"] = ticket_service.category_label
 templates.env.globals["sla_target"] = sla_labels.target_text  # SLA targets named in the page's locale
 templates.env.globals["sla_snapshot"] = sla_labels.snapshot_targets
+templates.env.globals["sla_policy_title"] = sla_labels.policy_title  # seed policies named in the page's locale
+templates.env.globals["sla_policy_text"] = sla_labels.policy_description
+templates.env.globals["sla_calendar_name"] = sla_labels.calendar_name
+templates.env.globals["holiday_set_name"] = sla_labels.holiday_set_name
+templates.env.globals["seed_text"] = seed_text  # any other seeded name (board categories): kefu.core.seedtext
+templates.env.globals["team_name"] = team_labels.team_name  # seeded (demo) teams in the page's locale
 templates.env.globals["brand_theme"] = brand_theme.theme_of  # help-centre layout: logo, favicon, brand.css version
 VIEWS = ("mine", "team", "unassigned", "sla", "vip", "complaints", "all", "closed")
 TICKET_VIEWS = ("sla", "complaints")
@@ -328,7 +336,7 @@ def _brand_ids(db: Session, ctx: PageContext) -> list[int]:
 def _conversation_data(db: Session, ctx: PageContext, conversation_id: int) -> dict[str, Any]:
     ws = inbox_views.workspace(db, ctx.principal, conversation_id)
     conv, customer, brand, ticket, timeline = ws.conv, ws.customer, ws.brand, ws.ticket, ws.timeline
-    tier_name = customer_service.tier_name(brand, customer.tier)
+    tier_name = customer_service.tier_name(brand, customer.tier, ctx.locale)
     values = {
         # Agents without pii:reveal keep the placeholder; it is filled in server-side when the reply is sent.
         "customer_name": (customer.name or "") if can_reveal(ctx.principal) else "{customer_name}",

@@ -45,8 +45,16 @@ def unavailable(instance: str | None) -> JSONResponse:
     return response
 
 
+def server_error(exc: BaseException, instance: str | None) -> JSONResponse:
+    """The answer to an error no handler knows: 503 when it is (or wraps) a database outage, else a bare 500."""
+    # Reached from ServerErrorMiddleware, e.g. a commit failing in a dependency's teardown.
+    if database_unavailable(exc) or database_unavailable(exc.__cause__ or exc.__context__ or exc):
+        return unavailable(instance)
+    return problem(500, "Internal server error", None, instance)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
-    """Route all errors through RFC 7807 responses."""
+    """Route all errors through RFC 7807 responses (unknown errors: kefu.web.errors installs `server_error`)."""
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(PoolTimeout)
@@ -58,13 +66,6 @@ def install_problem_handlers(app: FastAPI) -> None:
         if exc.connection_invalidated:
             return unavailable(request.url.path)
         raise exc  # anything else is a real server error (500), not an outage
-
-    @app.exception_handler(Exception)
-    async def _server_error(request: Request, exc: Exception) -> JSONResponse:
-        # Reached from ServerErrorMiddleware, e.g. a commit failing in a dependency's teardown.
-        if database_unavailable(exc) or database_unavailable(exc.__cause__ or exc.__context__ or exc):
-            return unavailable(request.url.path)
-        return problem(500, "Internal server error", None, request.url.path)
 
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:

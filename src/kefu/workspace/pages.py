@@ -108,7 +108,7 @@ def customer_list(
 
 
 def _profile_page(request: Request, ctx: PageContext, db: DB, customer_id: int, **extra: Any) -> HTMLResponse:
-    prof = customers.profile(db, customer_id, ctx.principal)
+    prof = customers.profile(db, customer_id, ctx.principal, ctx.locale)
     data: dict[str, Any] = {"preview": None, "merge_error": None, "note_error": None, "merged": False, **extra}
     return render(
         request,
