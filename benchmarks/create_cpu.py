@@ -10,6 +10,10 @@ cheapest sibling (an unauthenticated 404 on /api/v1/…) and printed as the "flo
 difference. Also prints the SQL statements per create. Medians over rounds (the machine is shared and noisy).
 `--asgi` calls the app directly in one event loop (the request's thread-pool hop included), so the process's CPU
 per create is the server's own: no client and no floor to subtract (uvicorn's HTTP parsing is not included).
+Instructions per create (steady on a loaded machine, unlike CPU time):
+    PYTHONHASHSEED=0 valgrind --tool=callgrind --separate-threads=yes --instr-atstart=no \
+        .venv/bin/python benchmarks/create_cpu.py --asgi --callgrind --n 40 --rounds 1
+and add the `totals:` lines of the callgrind.out.PID-NN files (the event loop's thread and the worker's), / n.
 """
 
 from __future__ import annotations
@@ -122,10 +126,15 @@ def run(
     return out
 
 
-def run_asgi(url: str, n: int, rounds: int, comment: bool = False) -> dict[str, float]:
+def run_asgi(url: str, n: int, rounds: int, comment: bool = False, callgrind: bool = False) -> dict[str, float]:
     """Create n tickets per round by calling the ASGI app directly (no HTTP client in the process): CPU = server's."""
     import asyncio
     import json
+    import subprocess
+
+    if callgrind:  # the request path only: no scheduler, no channel sweeps, no job runner polling during the loop
+        os.environ["KEFU_SCHEDULER"] = "false"
+        os.environ["KEFU_CHANNELS_SWEEP_SECONDS"] = "100000"
 
     database, app, raw, brand_id = _setup(url)
     auth = f"Bearer {raw}".encode()
@@ -180,12 +189,22 @@ def run_asgi(url: str, n: int, rounds: int, comment: bool = False) -> dict[str, 
         async with app.router.lifespan_context(app):
             for i in range(50):
                 assert await post(body(f"warm {i}")) == 201
+            if callgrind:
+                from starlette.concurrency import run_in_threadpool
+
+                from kefu.core.jobs import QUEUE
+
+                await run_in_threadpool(app.state.runtime.get(QUEUE).stop)
+                # Blocking on purpose: the loop must not start before valgrind has switched counting on.
+                subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], check=False)  # noqa: ASYNC221
             for r in range(rounds):
                 c0, w0 = time.process_time(), time.perf_counter()
                 for i in range(n):
                     assert await post(body(f"{r}-{i}")) == 201
                 cpu_ops.append((time.process_time() - c0) / n * 1000)
                 rates.append(n / (time.perf_counter() - w0))
+            if callgrind:
+                subprocess.run(["callgrind_control", "-i", "off", str(os.getpid())], check=False)  # noqa: ASYNC221
         return cpu_ops, rates
 
     cpu_ops, rates = asyncio.run(main())
@@ -212,11 +231,17 @@ def main() -> None:
         help="call the ASGI app directly: the process's CPU is the server's (no client floor to subtract)",
     )
     ap.add_argument("--key", action="store_true", help="send a fresh Idempotency-Key with every create")
+    ap.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="with --asgi under `valgrind --tool=callgrind --instr-atstart=no`: count only the measured creates, "
+        "without the background threads (see docs/PERFORMANCE.md)",
+    )
     args = ap.parse_args()
 
     def one(url: str, profile: str | None) -> None:
         if args.asgi:
-            run_asgi(url, args.n, args.rounds, args.comment)
+            run_asgi(url, args.n, args.rounds, args.comment, args.callgrind)
         else:
             run(url, args.n, args.rounds, profile, args.comment, args.key)
 

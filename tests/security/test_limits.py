@@ -90,6 +90,30 @@ def test_deep_json_is_a_4xx(client: Any, make: Any) -> None:
     assert r.status_code == 422 and "nested" not in r.text  # parsed, then refused by validation
 
 
+def test_depth_scan_in_one_or_several_chunks() -> None:
+    """The last chunk's shortcut (count the brackets) and the byte scan give the same verdicts, split anywhere."""
+    from kefu.security.asgi import JsonDepthScanner, JsonTooDeep
+
+    limit = b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH
+    bodies = {
+        limit: False,
+        b"[" + limit + b"]": True,
+        b'{"a": "' + b"[" * 500 + b'", "b": [1]}': False,  # brackets in a string
+        b'{"a": "\\\\", "b": ' + b"{" * MAX_JSON_DEPTH + b"}" * MAX_JSON_DEPTH + b"}": True,  # an escaped backslash
+    }
+    for body, too_deep in bodies.items():
+        for cut in (0, 1, 7, len(body) // 2, len(body)):
+            scanner = JsonDepthScanner()
+            try:
+                scanner.feed(body[:cut])
+                scanner.feed(body[cut:], last=True)
+            except JsonTooDeep:
+                refused = True
+            else:
+                refused = False
+            assert refused is too_deep, (body[:40], cut)
+
+
 def test_credentialed_answers_are_not_cached(client: Any, make: Any) -> None:
     h = make.token(make.agent())
     assert client.get("/api/v1/me", headers=h).headers["cache-control"] == "no-store"

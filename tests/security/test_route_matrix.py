@@ -15,12 +15,12 @@ ROLES = ("admin", "supervisor", "agent", "auditor")
 
 
 def _needs_auth(route: APIRoute) -> bool:
-    from kefu.auth.deps import current_principal
+    from kefu.auth.deps import AUTHENTICATES
 
     stack = list(route.dependant.dependencies)
     while stack:
         dep = stack.pop()
-        if dep.call is current_principal:
+        if getattr(dep.call, AUTHENTICATES, False):  # current_principal, or require(...) which inlines it
             return True
         stack.extend(dep.dependencies)
     return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from starlette.routing import Match
@@ -15,9 +16,10 @@ from kefu.web.routing import Router
 
 
 def _first_match(app: FastAPI, scope: dict[str, Any], fast: bool) -> Any:
-    original = Router.matches
-    if not fast:
+    original, rejects = Router.matches, Router.rejects
+    if not fast:  # neither the router's pre-check nor the app-level one (kefu.web.routing.precheck)
         Router.matches = APIRouter.matches  # type: ignore[method-assign]
+        Router.rejects = lambda self, path: False  # type: ignore[method-assign]
     try:
         for index, top in enumerate(app.router.routes):
             match, child = top.matches(dict(scope))
@@ -32,7 +34,7 @@ def _first_match(app: FastAPI, scope: dict[str, Any], fast: bool) -> Any:
             return index, None
         return None
     finally:
-        Router.matches = original  # type: ignore[method-assign]
+        Router.matches, Router.rejects = original, rejects  # type: ignore[method-assign]
 
 
 def test_every_route_matches_the_same_route_as_fastapi_alone(app: FastAPI) -> None:
@@ -51,6 +53,16 @@ def test_every_route_matches_the_same_route_as_fastapi_alone(app: FastAPI) -> No
         assert fast == _first_match(app, scope, fast=False), path
         checked += 1
     assert checked > 200
+
+
+def test_the_app_walk_asks_each_router_first(app: FastAPI) -> None:
+    """Every included kefu Router is checked by its prefixes before FastAPI's per-candidate scope bookkeeping."""
+    from kefu.web.routing import PrecheckedInclude
+
+    if PrecheckedInclude is None:
+        pytest.skip("this FastAPI copies included routes into the app: no router nodes to pre-check")
+    included = [r for r in app.router.routes if isinstance(getattr(r, "original_router", None), Router)]
+    assert len(included) > 30 and all(type(r) is PrecheckedInclude for r in included)
 
 
 def test_unknown_paths_still_404(client: Any) -> None:

@@ -71,10 +71,15 @@ async def commit_in_one_hop(db: Session, work: Callable[[], T]) -> T:
 DB = Annotated[Session, Depends(db_session, scope="function")]
 
 
-async def settings_dep(request: Request) -> Settings:
-    """Settings bound to the app (tests may override); async: no I/O, so no thread-pool hop."""
+def app_settings(request: Request) -> Settings:
+    """Settings bound to the app, else the process's."""
     s = getattr(request.app.state, "settings", None)
     return s if isinstance(s, Settings) else get_settings()
+
+
+async def settings_dep(request: Request) -> Settings:
+    """Settings bound to the app (tests may override); async: no I/O, so no thread-pool hop."""
+    return app_settings(request)
 
 
 SettingsDep = Annotated[Settings, Depends(settings_dep)]
@@ -112,10 +117,13 @@ def throttled(limit: RouteLimit) -> Callable[[Request, Session, Settings], None]
     return throttle
 
 
-async def optional_principal(request: Request, db: DB, settings: SettingsDep) -> Principal | None:
+async def optional_principal(request: Request, db: DB) -> Principal | None:
     """Principal from bearer token or session cookie, if any."""
     # Async: a bearer token found in the per-process cache (kefu.auth.tokencache) needs no SQL and so no
-    # thread-pool hop; a miss or a cookie reads the database in one hop.
+    # thread-pool hop; a miss or a cookie reads the database in one hop. The settings are read here, not
+    # declared as a dependency: every authenticated request solves this function, and each sub-dependency is
+    # another round of FastAPI's per-request solving.
+    settings = app_settings(request)
     ip = client_ip(request)
     auth = request.headers.get("authorization", "")
     if auth:
@@ -167,11 +175,12 @@ def set_session_cookie(response: Response, settings: Settings, token: str) -> No
     )
 
 
-async def current_principal(
-    request: Request, principal: Annotated[Principal | None, Depends(optional_principal)]
-) -> Principal:
-    """The authenticated principal or a 401; also enforces the route's declared permission (kefu.auth.scopes)."""
-    # Async although nothing is awaited: FastAPI runs sync dependencies in the thread pool, a hop per request.
+AUTHENTICATES = "__kefu_authenticates__"  # marks the dependencies that answer 401 without a principal (tests)
+MaybePrincipal = Annotated[Principal | None, Depends(optional_principal)]
+
+
+def _authenticated(request: Request, principal: Principal | None) -> Principal:
+    """The principal, or 401 without one; 403 when the route's declared permission refuses it (kefu.auth.scopes)."""
     if principal is None:
         raise Unauthorized("Authentication required.")
     refused = scopes.check_route(principal, request.scope.get("route"), request.method)
@@ -180,16 +189,27 @@ async def current_principal(
     return principal
 
 
+async def current_principal(request: Request, principal: MaybePrincipal) -> Principal:
+    """The authenticated principal or a 401; also enforces the route's declared permission (kefu.auth.scopes)."""
+    # Async although nothing is awaited: FastAPI runs sync dependencies in the thread pool, a hop per request.
+    return _authenticated(request, principal)
+
+
+setattr(current_principal, AUTHENTICATES, True)
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require(permission: str) -> Callable[[Principal], Awaitable[Principal]]:
+def require(permission: str) -> Callable[[Request, Principal | None], Awaitable[Principal]]:
     """Dependency factory: the principal must hold `permission`."""
 
-    async def _dep(principal: CurrentPrincipal) -> Principal:  # async: no thread-pool hop for a pure check
+    # current_principal's checks run here rather than as a dependency of this one: each level is another round of
+    # FastAPI's per-request solving, on every authenticated route. Async: no thread-pool hop for a pure check.
+    async def _dep(request: Request, principal: MaybePrincipal) -> Principal:
+        principal = _authenticated(request, principal)
         if not principal.can(permission):
             raise Forbidden(f"Missing permission {permission}.")
         return principal
 
     setattr(_dep, scopes.MARK, (permission,))  # the route's declared permission (tests/security/test_scopes.py)
+    setattr(_dep, AUTHENTICATES, True)
     return _dep

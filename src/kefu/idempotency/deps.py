@@ -18,8 +18,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kefu.auth.deps import CurrentPrincipal
-from kefu.core.errors import Conflict, InvalidInput, ProblemError
+from kefu.auth.permissions import Principal
+from kefu.core.errors import Conflict, InvalidInput, ProblemError, Unauthorized
 from kefu.idempotency import service
 
 HEADER = "Idempotency-Key"
@@ -40,8 +40,11 @@ M = TypeVar("M", bound=Created)
 class Idempotency:
     """The request's key (None when the header was not sent), its scope, route and fingerprint."""
 
-    def __init__(self, key: str | None, scope: str = "", route: str = "", fingerprint: str = "") -> None:
+    def __init__(
+        self, key: str | None, scope: str = "", route: str = "", fingerprint: str = "", request: Request | None = None
+    ) -> None:
         self.key, self.scope, self.route, self.fingerprint = key, scope, route, fingerprint
+        self.request = request  # the scope is read from its principal in run(), once authentication has run
 
     def run(self, db: Session, work: Callable[[], M], again: Callable[[int], M], status: int = 201) -> M | JSONResponse:
         """`work()` plus its key row in the same transaction, or the replay of the create recorded under the key.
@@ -50,6 +53,8 @@ class Idempotency:
         """
         if self.key is None:
             return work()
+        if not self.scope:
+            self.scope = _scope(self.request)
         token = (self.scope, self.route, self.key)
         if not service.IN_FLIGHT.claim(token):
             raise Conflict(
@@ -90,9 +95,16 @@ class Idempotency:
 NO_KEY = Idempotency(None)
 
 
+def _scope(request: Request | None) -> str:
+    """Whose keys these are: the bearer token's, else the console agent's (the route authenticated the request)."""
+    principal: Principal | None = getattr(request.state, "principal", None) if request is not None else None
+    if principal is None:  # every idempotent route requires a principal; never share keys between callers
+        raise Unauthorized("Authentication required.")
+    return f"token:{principal.credential_id}" if principal.via == "token" else f"agent:{principal.agent_id}"
+
+
 async def idempotency(
     request: Request,
-    principal: CurrentPrincipal,
     key: Annotated[
         str | None,
         Header(
@@ -107,19 +119,23 @@ async def idempotency(
         ),
     ] = None,
 ) -> Idempotency:
-    """The request's Idempotency (async, no yield: no thread-pool hop and no exit stack on the create path)."""
+    """The request's Idempotency (async, no yield: no thread-pool hop and no exit stack on the create path).
+
+    It takes no principal dependency: FastAPI solves a cached dependency's whole sub-tree again for every
+    dependant that declares it (four levels for the principal), so the scope is read in `run` from the principal
+    the route's own permission dependency stored on the request.
+    """
     if key is None:
         return NO_KEY
     route = request.scope.get("route")
     template = getattr(route, "path", request.url.path)
-    scope = f"token:{principal.credential_id}" if principal.via == "token" else f"agent:{principal.agent_id}"
     if request.headers.get("content-type", "").startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         # The raw body differs on every retry (a fresh multipart boundary): fingerprint the fields and file bytes.
         fingerprint = service.form_fingerprint(request.method, request.url.path, await _form_parts(request))
     else:
         body = await request.body()  # read and cached by FastAPI before the dependencies ran: no I/O here
         fingerprint = service.fingerprint(request.method, request.url.path, body)
-    return Idempotency(key, scope, f"{request.method} {template}", fingerprint)
+    return Idempotency(key, "", f"{request.method} {template}", fingerprint, request)
 
 
 async def _form_parts(request: Request) -> list[tuple[str, str | list[str]]]:

@@ -8,6 +8,7 @@ requests (widget visitors, the portal) only ever receive the requester's own dat
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,7 +17,7 @@ from kefu.privacy.contract import mask_json
 from kefu.privacy.masking import can_reveal
 
 
-def _is_json(headers: list[tuple[bytes, bytes]]) -> bool:
+def _is_json(headers: Iterable[tuple[bytes, bytes]]) -> bool:
     for k, v in headers:
         if k.lower() == b"content-type":
             ct = v.split(b";", 1)[0].strip().lower()
@@ -41,7 +42,10 @@ class PrivacyMiddleware:
         async def wrapped(message: Message) -> None:
             nonlocal start
             if message["type"] == "http.response.start":
-                if not _is_json(list(message.get("headers", []))):
+                # The principal is known by now (dependencies ran before the handler answered): one who may see
+                # personal data gets the response as it is, unbuffered, like a non-JSON one.
+                principal = (scope.get("state") or {}).get("principal")
+                if principal is None or can_reveal(principal) or not _is_json(message.get("headers", [])):
                     await send(message)
                     return
                 start = message
@@ -53,8 +57,7 @@ class PrivacyMiddleware:
             if message.get("more_body", False):
                 return
             body = b"".join(chunks)
-            principal = (scope.get("state") or {}).get("principal")
-            if principal is not None and not can_reveal(principal) and body:
+            if body:  # buffered only for a principal who may not see personal data
                 body = _mask_body(body)
             headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
             headers.append((b"content-length", str(len(body)).encode()))

@@ -31,7 +31,7 @@ from kefu.security.asgi import WebSecurity
 from kefu.web.errors import install_docs, install_error_pages
 from kefu.web.pages import LoginRequired
 from kefu.web.problems import install_problem_handlers
-from kefu.web.routing import Router
+from kefu.web.routing import Router, precheck
 from kefu.web.ws import router as ws_router
 
 log = logging.getLogger("kefu.web")
@@ -94,6 +94,7 @@ def create_app(
         if not isinstance(router, Router):  # the prefix pre-check is what keeps routing cheap (kefu.web.routing)
             raise TypeError(f"{router!r} must be a kefu.web.routing.Router, not a bare APIRouter")
         app.include_router(router)
+    precheck(app)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     favicon = (Path(__file__).parent / "static" / "favicon.ico").read_bytes()
 
