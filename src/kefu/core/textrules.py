@@ -45,12 +45,14 @@ except ImportError:  # pragma: no cover - SQLite-only installs
 
 
 def _clean_param(value: Any) -> Any:
+    if type(value) is str and _C0.search(value) is None and ("\\" not in value or value[:1] not in "{["):
+        return value  # the common case, kept cheap: this runs for every parameter of every statement
     if _JSON_WRAPPERS and isinstance(value, _JSON_WRAPPERS):
         return type(value)(clean_value(value.obj), value.dumps)
     if not isinstance(value, str):
         return clean_value(value) if isinstance(value, (dict, list, tuple)) else value
     value = clean_text(value)
-    if value[:1] in ("{", "[") and _JSON_C0_ESCAPE.search(value):
+    if value[:1] in ("{", "[") and _JSON_C0_ESCAPE.search(value):  # only a JSON document can hold escapes
         try:
             doc = json.loads(value)
         except ValueError:
