@@ -231,6 +231,8 @@ def test_hostile_frames_on_the_agent_socket_keep_its_subscriptions(client: Any, 
         for frame in HOSTILE_FRAMES:
             ws.send_text(frame)
             assert _recv(ws, "error")["detail"], frame
+        ws.send_text(json.dumps({"op": "presence", "conversation_id": cid, "state": ["typing"]}))  # unhashable
+        _recv(ws, "error")
         ws.send_text(json.dumps({"op": "unsubscribe", "topics": 5}))  # was a TypeError that dropped the socket
         assert _recv(ws, "unsubscribed")["topics"] == []
         client.post(f"/api/v1/conversations/{cid}/messages", json={"body": "您好"}, headers=h)

@@ -120,7 +120,12 @@ def _presence(principal: Principal, topics: set[str], msg: dict[str, Any]) -> di
     """
     conv_id, state = msg.get("conversation_id"), msg.get("state")
     topic = f"conversation:{conv_id}"
-    if not isinstance(conv_id, int) or state not in PRESENCE_STATES or topic not in topics:
+    if (
+        not isinstance(conv_id, int)
+        or not isinstance(state, str)
+        or state not in PRESENCE_STATES
+        or topic not in topics
+    ):
         return {"op": "error", "detail": "presence needs a subscribed conversation_id and a known state"}
     if not principal.can("conversations:write"):
         return {"op": "error", "detail": "presence is for agents who may reply"}
