@@ -33,11 +33,13 @@ def wire(
     """Build this process's runtime from `settings` (any component may be passed in instead) and install it."""
     from kefu import registry
     from kefu.bot.classifier import classifier_factory
+    from kefu.core.textrules import install_text_rule
     from kefu.privacy.logmask import install_log_masking
     from kefu.security.logredact import install_log_redaction
 
     install_log_masking()  # personal data never reaches log files
     install_log_redaction()  # nor do credentials (tokens, reset links, session ids)
+    install_text_rule()  # no NUL or other C0 control reaches either database (kefu.core.textrules)
     registry.load_jobs()  # every job handler and periodic job, whichever process ends up running them
     wired = Runtime(settings)
     wired.provide(DATABASE, database or Database(settings.database_url))

@@ -79,8 +79,14 @@ def serve(
         reload=reload,
         log_level=settings.log_level.lower(),
         ws="websockets-sansio",
+        ws_max_size=WS_MAX_SIZE,
         timeout_keep_alive=int(settings.keep_alive_seconds),
     )
+
+
+# Protocol-level cap on a client WebSocket frame (uvicorn's default is 16 MiB); kefu.web.wsframes answers
+# frames above its own, smaller limit with a 1009 close too.
+WS_MAX_SIZE = 1024 * 1024
 
 
 @app.command()

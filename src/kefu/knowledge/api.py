@@ -90,9 +90,6 @@ def update_article(article_id: int, body: ArticleUpdate, db: DB, principal: Writ
     )
 
 
-MAX_IMPORT_BYTES = 50 * 1024 * 1024
-
-
 async def _upload(request: Request) -> tuple[bytes, str | None]:
     """The file of a multipart upload (field `file`) or the raw request body."""
     ctype = request.headers.get("content-type", "")
@@ -101,11 +98,11 @@ async def _upload(request: Request) -> tuple[bytes, str | None]:
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise InvalidInput("Send the file in the multipart field `file`.")
-        return await upload.read(MAX_IMPORT_BYTES + 1), upload.filename
+        return await upload.read(bulk.MAX_FILE_BYTES + 1), upload.filename
     data = bytearray()
     async for chunk in request.stream():
         data.extend(chunk)
-        if len(data) > MAX_IMPORT_BYTES:
+        if len(data) > bulk.MAX_FILE_BYTES:
             break
     fmt = "json" if "json" in ctype else ("csv" if "csv" in ctype else None)
     return bytes(data), (f"upload.{fmt}" if fmt else None)
@@ -126,8 +123,9 @@ async def import_faqs(
     with any invalid row writes nothing and answers 422 with the same report.
     """
     data, filename = await _upload(request)
-    if len(data) > MAX_IMPORT_BYTES:
-        raise ProblemError("The file is larger than 50 MB.", status=413, title="Payload too large")
+    if len(data) > bulk.MAX_FILE_BYTES:
+        mb = bulk.MAX_FILE_BYTES // (1024 * 1024)
+        raise ProblemError(f"The file is larger than {mb} MB.", status=413, title="Payload too large")
     if not data.strip():
         raise InvalidInput("The file is empty.")
 

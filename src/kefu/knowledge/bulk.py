@@ -34,6 +34,8 @@ from kefu.security import csvsafe
 
 COLUMNS = ("id", "locale", "category", "question", "alternatives", "answer", "format", "published", "intent")
 PATH_SEPARATOR = " > "
+# One import file (CSV or JSON): the admin page and the API say so, and the request body limit is derived from it.
+MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_ANSWER = 20_000
 MAX_PHRASING = 1000
 MAX_ERRORS = 500

@@ -20,13 +20,13 @@ from kefu.knowledge import service as kb_service
 from kefu.knowledge.commands import CreateArticle, CreateFaq, UpdateArticle, UpdateFaq, build
 from kefu.knowledge.models import LOCALES, Article, FaqEntry
 from kefu.knowledge.render import for_channel
+from kefu.security.asgi import MIB, BodyTooLarge
 from kefu.web.forms import lenient_int
 from kefu.web.i18n import translator
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
 
 router = Router(include_in_schema=False, prefix="/admin/kb")
-MAX_BYTES = 50 * 1024 * 1024
 
 # Written per locale (not converted): zh-TW, zh-CN, en.
 TEXT: dict[str, dict[str, str]] = {
@@ -35,6 +35,7 @@ TEXT: dict[str, dict[str, str]] = {
         "back": "← 知識庫",
         "brand": "品牌",
         "file": "CSV 或 JSON 檔案",
+        "limit": "檔案大小上限 {mb} MB。",
         "help": (
             "欄位：id、locale、category（以「 > 」分層）、question、alternatives（一行一個問法）、answer、"
             "format（text／html／markdown）、published。同一個 id 再次匯入會更新，不會重複建立。"
@@ -65,6 +66,7 @@ TEXT: dict[str, dict[str, str]] = {
         "back": "← 知识库",
         "brand": "品牌",
         "file": "CSV 或 JSON 文件",
+        "limit": "文件大小上限 {mb} MB。",
         "help": (
             "字段：id、locale、category（用“ > ”分层）、question、alternatives（每行一个问法）、answer、"
             "format（text／html／markdown）、published。同一个 id 再次导入会更新，不会重复创建。"
@@ -95,6 +97,7 @@ TEXT: dict[str, dict[str, str]] = {
         "back": "← Knowledge base",
         "brand": "Brand",
         "file": "CSV or JSON file",
+        "limit": "Files up to {mb} MB.",
         "help": (
             "Columns: id, locale, category (levels joined by “ > ”), question, alternatives (one phrasing per line), "
             "answer, format (text / html / markdown), published. Re-importing an id updates it, never adds a copy."
@@ -143,7 +146,7 @@ def _page(
     name = "admin/kb_import_result.html" if request.headers.get("HX-Request") and data.get("partial") else None
     return render(
         request, ctx, name or "admin/kb_import.html", status=status, kt=TEXT.get(ctx.locale, TEXT["zh-TW"]),
-        brands=brands, brand=brand, **data,
+        brands=brands, brand=brand, limit_mb=bulk.MAX_FILE_BYTES // MIB, **data,
     )  # fmt: skip
 
 
@@ -158,12 +161,12 @@ async def _run(
     request: Request, ctx: PageContext, db: Session, brand_id: int, file: UploadFile, *, dry_run: bool
 ) -> HTMLResponse:
     _need(ctx)
-    data = await file.read(MAX_BYTES + 1)
+    data = await file.read(bulk.MAX_FILE_BYTES + 1)
 
     def work() -> HTMLResponse:
         try:
-            if len(data) > MAX_BYTES:
-                raise ProblemError("The file is larger than 50 MB.", status=413)
+            if len(data) > bulk.MAX_FILE_BYTES:
+                raise BodyTooLarge(bulk.MAX_FILE_BYTES)
             brand = get_brand(db, brand_id, ctx.principal)
             records = bulk.read_records(data, bulk.detect_format(file.filename, data))
             report = bulk.import_faqs(db, ctx.principal, brand, records, dry_run=dry_run)

@@ -32,10 +32,21 @@ MIB = 1024 * KIB
 DEFAULT_BODY_LIMIT = 1 * MIB  # JSON APIs and console/admin forms (largest field: a 100k-character reply)
 WEBHOOK_BODY_LIMIT = 1 * MIB  # unauthenticated until the signature is checked, so kept small
 MAX_JSON_DEPTH = 64
+# Paths answered with problem+json (kefu.web.errors.API_PREFIXES); every other path is a page.
+API_PATHS = ("/api/", "/healthz", "/openapi.json", "/static/")
 
 
 _REPLY_WITH_FILES = re.compile(r"/(?:api/v1/channels|console)/conversations/\d+/messages")
 _PORTAL_SUBMIT = re.compile(r"/portal/[^/]+/new")
+
+
+def _kb_import_limit() -> int:
+    from kefu.knowledge.bulk import MAX_FILE_BYTES  # the file size the import page and API promise, plus framing
+
+    return MAX_FILE_BYTES + 256 * KIB
+
+
+_KB_IMPORT = ("/api/v1/kb/import", "/api/v1/knowledge/import", "/admin/kb/import")
 
 
 def _attachment_limit() -> int:
@@ -49,7 +60,7 @@ BodyRule = tuple[Callable[[str], bool], Callable[[], int]]
 BODY_LIMITS: list[BodyRule] = [
     (lambda p: p.startswith("/api/v1/channels/") and p.endswith("/webhook"), lambda: WEBHOOK_BODY_LIMIT),
     (lambda p: p == "/api/v1/widget/attachments", _attachment_limit),
-    (lambda p: p.startswith(("/api/v1/kb/import", "/api/v1/knowledge/import")), lambda: 20 * MIB),
+    (lambda p: p.startswith(_KB_IMPORT), _kb_import_limit),
     # Agent replies with attachments (kefu.channels.media: at most 50 MB per message, plus multipart framing).
     (lambda p: _REPLY_WITH_FILES.fullmatch(p) is not None, lambda: 52 * MIB),
     # The help-centre ticket form: images, PDFs and videos (kefu.portal.service.UPLOAD_TOTAL_BYTES in all, 60 MB).
@@ -66,10 +77,16 @@ def body_limit(path: str) -> int:
 
 
 class BodyTooLarge(HTTPException):
-    """Raised from receive() once the streamed body passes the route's limit."""
+    """Raised from receive() once the streamed (or declared) body passes the route's limit."""
 
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"Request body larger than {limit} bytes.")
+        self.limit = limit
+
+    @property
+    def limit_mb(self) -> int:
+        """The limit as people read it (whole MB; multipart framing allowance rounded away)."""
+        return max(1, self.limit // MIB)
 
 
 class JsonTooDeep(HTTPException):
@@ -222,7 +239,8 @@ class WebSecurity:
             return
         limit = body_limit(path)
         declared = headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        too_large = declared is not None and (not declared.isdigit() or int(declared) > limit)
+        if too_large and path.startswith(API_PATHS):
             # Refuse before reading a byte of it.
             cors = _cors_headers(preflight=False) if public else {}
             await _send_problem(send, 413, "Content too large", f"Request body larger than {limit} bytes.", cors)
@@ -239,6 +257,10 @@ class WebSecurity:
 
         async def limited_receive() -> Message:
             nonlocal received
+            if too_large:
+                # A page (a browser form): the app's error handler answers with a localized page or form error,
+                # still before a byte of the body is read.
+                raise BodyTooLarge(limit)
             message = await receive()
             if message["type"] == "http.request":
                 chunk = message.get("body", b"")
@@ -252,6 +274,8 @@ class WebSecurity:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 out = MutableHeaders(scope=message)
+                if message["status"] == 413:
+                    out["Connection"] = "close"  # the rest of the refused body is never read
                 if public:
                     out.update(_cors_headers(preflight=False))
                 for name, value in HARDENING.items():

@@ -303,11 +303,11 @@ def ticket_progress(body: ProgressQueryIn, request: Request, db: DB) -> Progress
 def confirm_resolution(body: ProgressQueryIn, request: Request, db: DB) -> ProgressOut:
     """The customer confirms a resolved ticket is solved; it closes."""
     try:
-        progress.customer_progress(db, body.number, body.contact, ip=client_ip(request))
+        # The ticket the verified lookup found (same number normalisation), never a second lookup by raw number.
+        ticket = progress.verified_ticket(db, body.number, body.contact, ip=client_ip(request))
     except (NotFound, TooManyRequests):
         db.commit()
         raise
-    ticket = service.get_ticket_by_number(db, body.number, None)
     service.confirm_resolution(db, ticket, None)
     return ProgressOut.model_validate(progress.progress_view(db, ticket))
 

@@ -21,6 +21,7 @@ from kefu.tickets.models import (
     Ticket,
     TicketLink,
 )
+from kefu.tickets.progress import merge_note, merge_note_text
 from kefu.tickets.timeline import add_activity, ticket_event
 from kefu.tickets.timeline import ticket_topics as _topics
 
@@ -155,7 +156,7 @@ def merge_tickets(session: Session, target: Ticket, sources: Sequence[Ticket], a
             src,
             "merge",
             public=True,
-            body=f"此案件已合併至 {target.number} / Merged into {target.number}",
+            body=merge_note_text(merge_note(session, src, target)),
             data={"into": target.id},
             at=now,
         )

@@ -1,18 +1,20 @@
 """Customer self-service progress query: ticket number + a contact that must match the ticket's customer.
 
 Every failure (unknown number, wrong contact, no customer on the ticket) answers the same 404, and failures are
-rate limited per IP and per ticket number across processes (rows in `progress_query_attempts`), so the endpoint
-neither confirms that a number exists nor allows guessing contacts.
+rate limited across processes (rows in `progress_query_attempts`) per client address and per (number, address): an
+attacker spends only their own budget, so guessing stays throttled but nobody can lock a real customer out of their
+own ticket by failing on its number.
 """
 
 from __future__ import annotations
 
 import hmac
 import re
+import unicodedata
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, select
 from sqlalchemy.orm import Session
 
 from kefu.core import catalog
@@ -23,7 +25,7 @@ from kefu.customers.models import Customer
 from kefu.tickets.models import ProgressQueryAttempt, Ticket, TicketActivity
 
 MAX_FAILURES_PER_IP = 10
-MAX_FAILURES_PER_NUMBER = 5
+MAX_PER_NUMBER_AND_IP = 5  # failures on one number from one address
 WINDOW = timedelta(minutes=15)
 NO_MATCH = "No ticket matches this number and contact. / 查無符合此案件編號與聯絡方式的案件。"
 
@@ -57,12 +59,22 @@ def contact_matches(customer: Customer, contact: str) -> bool:
     return given is not None and stored is not None and hmac.compare_digest(given.encode(), stored.encode())
 
 
+_SPACE = re.compile(r"\s+")
+
+
+def normalize_number(number: str) -> str:
+    """A typed ticket number as stored: full-width folded (NFKC), spaces dropped, upper case, at most 32 chars."""
+    return _SPACE.sub("", unicodedata.normalize("NFKC", number)).upper()[:32]
+
+
 def check_rate_limit(session: Session, ip: str, number: str, now: datetime) -> None:
-    """429 once too many recent failures came from this IP or targeted this ticket number."""
+    """429 once too many recent failures came from this address, or from it on this ticket number."""
     failures = WindowLimit(ProgressQueryAttempt.at, WINDOW, (ProgressQueryAttempt.success.is_(False),))
+    ip = ip[:64]
+    # No budget keyed by the number alone: that would let anyone lock a customer out of their ticket.
     budgets = [
         Budget(ProgressQueryAttempt.ip == ip, MAX_FAILURES_PER_IP),
-        Budget(ProgressQueryAttempt.number == number, MAX_FAILURES_PER_NUMBER),
+        Budget(and_(ProgressQueryAttempt.number == number, ProgressQueryAttempt.ip == ip), MAX_PER_NUMBER_AND_IP),
     ]
     failures.enforce(session, budgets, "Too many attempts; try again later. / 嘗試次數過多，請稍後再試。", now=now)
 
@@ -76,12 +88,25 @@ def customer_progress(
     now: datetime | None = None,
     brand_id: int | None = None,
 ) -> dict[str, Any]:
-    """The customer-safe view of a ticket, if `contact` matches its customer (for the API and the bot).
+    """The customer-safe view of a ticket, if `contact` matches its customer (for the API and the bot)."""
+    return progress_view(session, verified_ticket(session, number, contact, ip=ip, now=now, brand_id=brand_id))
+
+
+def verified_ticket(
+    session: Session,
+    number: str,
+    contact: str,
+    *,
+    ip: str = "bot",
+    now: datetime | None = None,
+    brand_id: int | None = None,
+) -> Ticket:
+    """The ticket `number` names, if `contact` matches its customer (rate limited; every failure the same 404).
 
     `brand_id` restricts the lookup to one brand (the portal of that brand): brands may share a ticket prefix.
     """
     now = now or utcnow()
-    number = number.strip().upper()[:32]
+    number = normalize_number(number)
     check_rate_limit(session, ip, number, now)
     stmt = select(Ticket).where(Ticket.number == number)
     if brand_id is not None:
@@ -93,7 +118,7 @@ def customer_progress(
     session.flush()
     if not ok or ticket is None:
         raise NotFound(NO_MATCH)
-    return progress_view(session, ticket)
+    return ticket
 
 
 def _surviving_customer(session: Session, customer_id: int | None) -> int | None:
@@ -108,6 +133,23 @@ def _surviving_customer(session: Session, customer_id: int | None) -> int | None
     return customer_id
 
 
+def merge_note(session: Session, source: Ticket, target: Ticket) -> dict[str, str]:
+    """The customer-visible note on a merged duplicate, per locale: the survivor's number only if it is theirs."""
+    same = _same_owner(session, source, target)
+    key = "progress_merged_into" if same else "progress_merged_elsewhere"
+    return {loc: catalog.table(loc)[key].format(number=target.number) for loc in catalog.LOCALES}
+
+
+def merge_note_text(note: dict[str, str]) -> str:
+    """The note as one stored/sent string (zh-TW and English, as the other public system notes)."""
+    return f"{note['zh-TW']} / {note['en']}"
+
+
+def _same_owner(session: Session, source: Ticket, target: Ticket) -> bool:
+    owner = _surviving_customer(session, source.customer_id)
+    return owner is not None and owner == _surviving_customer(session, target.customer_id)
+
+
 def progress_view(session: Session, ticket: Ticket) -> dict[str, Any]:
     """Status, dates and the latest public update — never internal notes, assignees or teams."""
     from kefu.tickets.service import category_labels
@@ -118,8 +160,7 @@ def progress_view(session: Session, ticket: Ticket) -> dict[str, Any]:
         target = session.get(Ticket, ticket.merged_into_id)
         # Agents may merge a duplicate into another customer's ticket: its customer then sees only their own
         # (closed) ticket, never the survivor's number, subject or public updates.
-        owner = _surviving_customer(session, ticket.customer_id)
-        if target is not None and owner is not None and owner == _surviving_customer(session, target.customer_id):
+        if target is not None and _same_owner(session, ticket, target):
             merged_into, shown = target.number, target
     last = session.scalar(
         select(TicketActivity)
@@ -139,9 +180,22 @@ def progress_view(session: Session, ticket: Ticket) -> dict[str, Any]:
         "updated_at": shown.updated_at,
         "resolved_at": shown.resolved_at,
         "closed_at": shown.closed_at,
-        "last_update": {"at": last.created_at, "body": last.body} if last is not None else None,
+        "last_update": _public_update(session, last),
         "can_confirm": shown.status == "resolved",
     }
+
+
+def _public_update(session: Session, last: TicketActivity | None) -> dict[str, Any] | None:
+    if last is None:
+        return None
+    if last.kind == "merge" and isinstance(last.data.get("into"), int):
+        # Rendered now, not from the stored text: who owns which ticket can change after the merge (and notes
+        # written before this rule named the other customer's number).
+        source, target = session.get(Ticket, last.ticket_id), session.get(Ticket, last.data["into"])
+        if source is not None and target is not None:
+            note = merge_note(session, source, target)
+            return {"at": last.created_at, "body": merge_note_text(note), "body_label": note}
+    return {"at": last.created_at, "body": last.body, "body_label": None}
 
 
 def prune_attempts(session: Session, older_than: timedelta = timedelta(days=7)) -> int:

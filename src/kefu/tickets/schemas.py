@@ -225,6 +225,7 @@ class PublicUpdate(BaseModel):
 
     at: datetime
     body: str
+    body_label: dict[str, str] | None = None  # system notes (a merge) written in each locale
 
 
 class ProgressOut(BaseModel):

@@ -12,12 +12,12 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
 
-from kefu.security.asgi import CSP_HEADER, STRICT_CSP, csp_nonce, use_policy
+from kefu.security.asgi import API_PATHS, CSP_HEADER, STRICT_CSP, BodyTooLarge, csp_nonce, use_policy
 from kefu.web.problems import PROBLEM_JSON, server_error
 
 log = logging.getLogger("kefu.web")
 Handler = Callable[[Request, Exception], Awaitable[Response] | Response]
-API_PREFIXES = ("/api/", "/healthz", "/openapi.json", "/static/")
+API_PREFIXES = API_PATHS
 # Marks the inline-error fragment an htmx form gets for a 4xx; static/forms.js shows it next to the form's fields.
 FORM_ERROR_HEADER = "X-Kefu-Form-Error"
 SWAGGER_CDN = "https://cdn.jsdelivr.net"
@@ -30,15 +30,17 @@ def is_page(request: Request) -> bool:
     return not request.url.path.startswith(API_PREFIXES)
 
 
-def error_page(request: Request, status: int, detail: str | None = None) -> HTMLResponse:
-    """A friendly localized error page (never the raw exception)."""
+def error_page(request: Request, status: int, detail: str | None = None, limit_mb: int | None = None) -> HTMLResponse:
+    """A friendly localized error page (never the raw exception); `limit_mb` names the size limit of a 413."""
     from kefu.web.pages import render
 
     try:
         title = HTTPStatus(status).phrase
     except ValueError:
         title = "Error"
-    response = render(request, None, "error.html", status=status, status_code=status, title=title, detail=detail)
+    response = render(
+        request, None, "error.html", status=status, status_code=status, title=title, detail=detail, limit_mb=limit_mb
+    )
     # The 500 page is sent by Starlette's outermost middleware, outside WebSecurity, so it sets its own CSP.
     response.headers[CSP_HEADER] = STRICT_CSP.render(csp_nonce(request.scope))
     return response
@@ -77,7 +79,11 @@ def form_error(
     t = translator(form_locale(request))
     messages = field_errors(exc.errors(), t) if isinstance(exc, RequestValidationError) else {}
     messages.update(fields or {})
-    reason = None if isinstance(exc, RequestValidationError) or not detail else t["fe_detail"].format(detail=detail)
+    reason = None
+    if isinstance(exc, BodyTooLarge):
+        reason = t["error_413_limit"].format(mb=exc.limit_mb)
+    elif detail and not isinstance(exc, RequestValidationError):
+        reason = t["fe_detail"].format(detail=detail)
     response = templates.TemplateResponse(
         request,
         "partials/form_error.html",
@@ -115,7 +121,8 @@ def _wrap(handler: Handler) -> Callable[[Request, Exception], Awaitable[Response
             if "retry-after" in response.headers:
                 inline.headers["retry-after"] = response.headers["retry-after"]
             return inline
-        page = error_page(request, response.status_code, _detail(response))
+        limit_mb = exc.limit_mb if isinstance(exc, BodyTooLarge) else None
+        page = error_page(request, response.status_code, _detail(response), limit_mb)
         for name in ("retry-after", "www-authenticate"):
             if name in response.headers:
                 page.headers[name] = response.headers[name]

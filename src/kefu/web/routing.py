@@ -11,21 +11,66 @@ otherwise, so which route wins is unchanged. tests/web/test_routing.py checks th
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import fastapi.routing
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from starlette.applications import Starlette
+from starlette.datastructures import FormData
 from starlette.routing import Match
 from starlette.types import Scope
 
+from kefu.core.textrules import clean_text, clean_value
+
+
+class CleanRequest(Request):
+    """A request whose parsed JSON and form fields follow kefu.core.textrules (no C0 controls but tab/CR/LF).
+
+    Schemas and forms then see — and answers echo — the same text the database stores; the raw body (what a
+    webhook's signature covers) is untouched.
+    """
+
+    async def json(self) -> Any:
+        """The JSON body, cleaned."""
+        if not hasattr(self, "_clean_json"):
+            self._clean_json = clean_value(await super().json())
+        return self._clean_json
+
+    async def _get_form(
+        self, *, max_files: int | float = 1000, max_fields: int | float = 1000, max_part_size: int = 1024 * 1024
+    ) -> FormData:
+        form = await super()._get_form(max_files=max_files, max_fields=max_fields, max_part_size=max_part_size)
+        if not getattr(self, "_form_cleaned", False):
+            items = [(k, clean_text(v) if isinstance(v, str) else v) for k, v in form.multi_items()]
+            form = FormData(items)
+            self._form, self._form_cleaned = form, True
+        return self._form or form
+
+
+class CleanRoute(APIRoute):
+    """Every route of a Router: its handler reads the request through CleanRequest."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """FastAPI's handler, given a CleanRequest."""
+        handler = super().get_route_handler()
+
+        async def clean_handler(request: Request) -> Response:
+            return await handler(CleanRequest(request.scope, request.receive))
+
+        return clean_handler
+
 
 class Router(APIRouter):
-    """APIRouter whose `matches` rejects, in one call, paths no route of it can match."""
+    """APIRouter whose `matches` rejects, in one call, paths no route of it can match; its routes are CleanRoutes."""
 
     _literal_heads: tuple[str, ...] = ()
     _heads_for: int = -1  # len(self.routes) when _literal_heads was computed
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("route_class", CleanRoute)
+        super().__init__(*args, **kwargs)
 
     def _heads(self) -> tuple[str, ...]:
         heads: list[str] = []

@@ -25,6 +25,7 @@ from kefu.customers.models import Customer
 from kefu.privacy.masking import can_reveal
 from kefu.tickets.models import Ticket
 from kefu.web.routing import Router
+from kefu.web.wsframes import receive_json
 
 router = Router()
 MAX_TOPICS = 200
@@ -105,6 +106,12 @@ PRESENCE_BURST = 10
 PRESENCE_WINDOW = 2.0
 
 
+def _topic_list(msg: dict[str, Any]) -> list[str]:
+    """The frame's `topics` (strings in a list); anything else names no topic."""
+    topics = msg.get("topics")
+    return [t for t in topics if isinstance(t, str)] if isinstance(topics, list) else []
+
+
 def _presence(principal: Principal, topics: set[str], msg: dict[str, Any]) -> dict[str, Any]:
     """Relay "agent X is viewing / typing in conversation N" to the other agents on that conversation.
 
@@ -113,7 +120,12 @@ def _presence(principal: Principal, topics: set[str], msg: dict[str, Any]) -> di
     """
     conv_id, state = msg.get("conversation_id"), msg.get("state")
     topic = f"conversation:{conv_id}"
-    if not isinstance(conv_id, int) or state not in PRESENCE_STATES or topic not in topics:
+    if (
+        not isinstance(conv_id, int)
+        or not isinstance(state, str)
+        or state not in PRESENCE_STATES
+        or topic not in topics
+    ):
         return {"op": "error", "detail": "presence needs a subscribed conversation_id and a known state"}
     if not principal.can("conversations:write"):
         return {"op": "error", "detail": "presence is for agents who may reply"}
@@ -212,17 +224,14 @@ async def websocket(ws: WebSocket) -> None:
     try:
         await ws.send_text(json.dumps({"op": "hello", "agent_id": principal.agent_id}))
         while True:
-            raw = await ws.receive_text()
-            try:
-                msg = json.loads(raw)
-                op = msg.get("op")
-            except (ValueError, AttributeError):
-                await ws.send_text(json.dumps({"op": "error", "detail": "invalid JSON"}))
+            msg = await receive_json(ws)
+            if msg is None:
                 continue
+            op = msg.get("op")
             if op == "ping":
                 await ws.send_text('{"op":"pong"}')
             elif op == "subscribe":
-                topics = [str(t) for t in msg.get("topics", []) if isinstance(t, str)]
+                topics = _topic_list(msg)
                 ok, denied = await run_in_threadpool(_authorize_topics, db, principal, topics)
                 sub.topics.update(ok)
                 await ws.send_text(json.dumps({"op": "subscribed", "topics": ok, "denied": denied}))
@@ -237,9 +246,9 @@ async def websocket(ws: WebSocket) -> None:
                 answer = await run_in_threadpool(_presence, principal, set(sub.topics), msg)
                 await ws.send_text(json.dumps(answer))
             elif op == "unsubscribe":
-                for t in msg.get("topics", []):
-                    sub.topics.discard(str(t))
-                await ws.send_text(json.dumps({"op": "unsubscribed", "topics": msg.get("topics", [])}))
+                gone = _topic_list(msg)
+                sub.topics.difference_update(gone)
+                await ws.send_text(json.dumps({"op": "unsubscribed", "topics": gone}))
             else:
                 await ws.send_text(json.dumps({"op": "error", "detail": f"unknown op {op!r}"}))
     except WebSocketDisconnect:

@@ -32,6 +32,7 @@ from kefu.customers.accessibility import VISION, DeclareNeeds
 from kefu.customers.claims import confirm_claim, read_claim
 from kefu.web.i18n import translator
 from kefu.web.routing import Router
+from kefu.web.wsframes import receive_json
 
 router = Router(prefix="/api/v1/widget", tags=["web chat"])
 STATIC = Path(__file__).parent / "static"
@@ -366,6 +367,11 @@ async def _live_agent_message(factory: SessionFactory, d: dict[str, Any]) -> dic
     return item
 
 
+def _last_id(value: object) -> int:
+    """The client's resume point; anything but a whole number means "from the start"."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
 @router.websocket("/ws")
 async def visitor_ws(ws: WebSocket) -> None:
     """Visitor realtime: {"op":"resume","last_id":N} replays what was missed, then live messages and typing."""
@@ -422,18 +428,16 @@ async def visitor_ws(ws: WebSocket) -> None:
     try:
         await ws.send_text(json.dumps({"op": "hello", "conversation_id": conv_id}))
         while True:
-            try:
-                msg = json.loads(await ws.receive_text())
-                op = msg.get("op")
-            except (ValueError, AttributeError):
-                await ws.send_text('{"op":"error","detail":"invalid JSON"}')
+            msg = await receive_json(ws)
+            if msg is None:
                 continue
+            op = msg.get("op")
             if op == "resume":
                 async with lock:
                     # Subscribed first, then read: anything committed meanwhile is either replayed or queued.
                     conv_id = conv_id or await run_in_threadpool(_ws_open, factory, visitor)
                     watch(conv_id)
-                    for m in await run_in_threadpool(_ws_replay, factory, visitor, int(msg.get("last_id") or 0)):
+                    for m in await run_in_threadpool(_ws_replay, factory, visitor, _last_id(msg.get("last_id"))):
                         await send_message(m)
                     await ws.send_text(json.dumps({"op": "resumed", "conversation_id": conv_id}))
             elif op == "message":

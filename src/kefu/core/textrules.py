@@ -1,0 +1,83 @@
+"""One rule for control characters in stored text, the same on SQLite and PostgreSQL: C0 controls other than
+tab, newline and carriage return are dropped from every value written or compared.
+
+PostgreSQL refuses NUL in text (and `\\u0000` in jsonb) while SQLite stores it, so the same request used to be a 201
+on one and a 422 on the other. Checking each schema, form and channel adapter (HTTP, email, LINE, Messenger, widget,
+board, portal, jobs) would leave the next new path unchecked; every one of them reaches the database through a
+cursor, so the rule is applied there, once, to all statement parameters (ORM and Core alike). JSON values are
+cleaned inside: a parameter holding a JSON document with such escapes is decoded, cleaned and re-encoded.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from sqlalchemy import Engine, event
+
+_C0 = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_JSON_C0_ESCAPE = re.compile(r"\\(u00[01][0-9a-fA-F]|[bf])")
+
+
+def clean_text(value: str) -> str:
+    """`value` without C0 control characters (tab, newline and carriage return kept)."""
+    return _C0.sub("", value) if _C0.search(value) else value
+
+
+def clean_value(value: Any) -> Any:
+    """`value` with clean_text applied to every string in it (dicts, lists, tuples)."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_value(k): clean_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(clean_value(v) for v in value)
+    return value
+
+
+try:  # psycopg 3 passes JSON(B) parameters as wrappers holding the Python value, serialized by the driver
+    from psycopg.types.json import Json, Jsonb
+
+    _JSON_WRAPPERS: tuple[type[Any], ...] = (Json, Jsonb)
+except ImportError:  # pragma: no cover - SQLite-only installs
+    _JSON_WRAPPERS = ()
+
+
+def _clean_param(value: Any) -> Any:
+    if type(value) is str and _C0.search(value) is None and ("\\" not in value or value[:1] not in "{["):
+        return value  # the common case, kept cheap: this runs for every parameter of every statement
+    if _JSON_WRAPPERS and isinstance(value, _JSON_WRAPPERS):
+        return type(value)(clean_value(value.obj), value.dumps)
+    if not isinstance(value, str):
+        return clean_value(value) if isinstance(value, (dict, list, tuple)) else value
+    value = clean_text(value)
+    if value[:1] in ("{", "[") and _JSON_C0_ESCAPE.search(value):  # only a JSON document can hold escapes
+        try:
+            doc = json.loads(value)
+        except ValueError:
+            return value  # text that only looks like JSON
+        return json.dumps(clean_value(doc), ensure_ascii=False, separators=(", ", ": "))
+    return value
+
+
+def _before_cursor_execute(
+    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+) -> tuple[str, Any]:
+    if executemany and isinstance(parameters, (list, tuple)):
+        return statement, type(parameters)(_clean_params(p) for p in parameters)
+    return statement, _clean_params(parameters)
+
+
+def _clean_params(parameters: Any) -> Any:
+    if isinstance(parameters, dict):
+        return {k: _clean_param(v) for k, v in parameters.items()}
+    if isinstance(parameters, (list, tuple)):
+        return type(parameters)(_clean_param(v) for v in parameters)
+    return parameters
+
+
+def install_text_rule() -> None:
+    """Apply the rule on every engine (class-level listener: engines made before or after this call); idempotent."""
+    if not event.contains(Engine, "before_cursor_execute", _before_cursor_execute):
+        event.listen(Engine, "before_cursor_execute", _before_cursor_execute, retval=True)
