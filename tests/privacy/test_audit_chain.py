@@ -195,3 +195,26 @@ def test_rolled_back_entries_are_dropped(db: Any) -> None:
     db.commit()
     assert db.scalar(select(AuditLog.id).where(AuditLog.action == "test.tx.dropped")) is None
     assert verify_chain(db).ok
+
+
+def test_entries_with_control_characters_verify(db: Any) -> None:
+    """The database layer drops C0 controls from stored text (kefu.core.textrules): the hash covers the stored text."""
+    from kefu.audit.chain import verify_chain
+    from kefu.audit.service import record
+    from kefu.core.textrules import install_text_rule
+
+    install_text_rule()
+    entry = record(
+        db,
+        None,
+        "test.chain",
+        target_type="t\x01",
+        target_id=1,
+        details={"subject": "退款\x00問題\x1b", "k\x02": ["a\x07"]},
+    )
+    db.commit()
+    db.expire_all()
+    stored = db.get(type(entry), entry.id)
+    assert stored.details == {"subject": "退款問題", "k": ["a"]} and stored.target_type == "t"
+    result = verify_chain(db)
+    assert result.ok, result

@@ -77,7 +77,17 @@ def _clean_params(parameters: Any) -> Any:
     return parameters
 
 
+_installed = False
+
+
 def install_text_rule() -> None:
     """Apply the rule on every engine (class-level listener: engines made before or after this call); idempotent."""
+    global _installed
     if not event.contains(Engine, "before_cursor_execute", _before_cursor_execute):
         event.listen(Engine, "before_cursor_execute", _before_cursor_execute, retval=True)
+    _installed = True
+
+
+def as_stored(value: Any) -> Any:
+    """`value` as the database will store it (cleaned while the rule is on): what a hash over stored data must see."""
+    return clean_value(value) if _installed else value
