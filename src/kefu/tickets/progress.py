@@ -84,7 +84,7 @@ def customer_progress(
     number: str,
     contact: str,
     *,
-    ip: str = "bot",
+    ip: str,
     now: datetime | None = None,
     brand_id: int | None = None,
 ) -> dict[str, Any]:
@@ -97,7 +97,7 @@ def verified_ticket(
     number: str,
     contact: str,
     *,
-    ip: str = "bot",
+    ip: str,
     now: datetime | None = None,
     brand_id: int | None = None,
 ) -> Ticket:
