@@ -12,11 +12,17 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import Engine, event
 
 _C0 = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_PLAIN: frozenset[type] = frozenset(
+    {int, float, bool, type(None), bytes, Decimal, UUID, datetime, date, time, timedelta}
+)  # parameter types with no text in them
 _JSON_C0_ESCAPE = re.compile(r"\\(u00[01][0-9a-fA-F]|[bf])")
 
 
@@ -69,12 +75,46 @@ def _before_cursor_execute(
     return statement, _clean_params(parameters)
 
 
+def _dirty(value: Any) -> bool:
+    """Whether `_clean_param` would change `value` (or must look inside it): checked without copying anything."""
+    if type(value) in _PLAIN:
+        return False
+    if isinstance(value, str):
+        return _C0.search(value) is not None or ("\\" in value and value[:1] in ("{", "["))
+    if isinstance(value, dict):
+        return any(_dirty(k) or _dirty(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_dirty(v) for v in value)
+    if _JSON_WRAPPERS and isinstance(value, _JSON_WRAPPERS):
+        return _dirty(value.obj)
+    return False
+
+
 def _clean_params(parameters: Any) -> Any:
     if isinstance(parameters, dict):
+        values: Any = parameters.values()
+    elif isinstance(parameters, (list, tuple)):
+        values = parameters
+    else:
+        return parameters
+    # Nearly every statement has nothing to clean: it gets its own parameters back, with no copy made. The loop is
+    # inline (no call per parameter) because it runs for every statement.
+    search = _C0.search
+    for v in values:
+        kind = type(v)
+        if kind is str:
+            if search(v) is None and ("\\" not in v or v[:1] not in ("{", "[")):
+                continue
+            break
+        if kind in _PLAIN:
+            continue
+        if _dirty(v):
+            break
+    else:
+        return parameters
+    if isinstance(parameters, dict):
         return {k: _clean_param(v) for k, v in parameters.items()}
-    if isinstance(parameters, (list, tuple)):
-        return type(parameters)(_clean_param(v) for v in parameters)
-    return parameters
+    return type(parameters)(_clean_param(v) for v in parameters)
 
 
 _installed = False
