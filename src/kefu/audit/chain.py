@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapper, ORMExecuteState, Session, SessionTransaction,
 from kefu.audit.models import AuditChainHead, AuditLog
 from kefu.core.config import Settings, get_settings
 from kefu.core.db import database_key, utcnow
-from kefu.core.textrules import as_stored
+from kefu.core.textrules import clean_value, installed
 
 GENESIS = "0" * 64
 HEAD_ID = 1
@@ -192,12 +192,14 @@ def append_entries(connection: Connection, entries: list[AuditLog]) -> None:
         if entry.actor_label is None:
             entry.actor_label = ""
         entry.details = normalise_details(entry.details)
-        # The hash covers what is stored: text the database layer cleans of control characters (kefu.core.textrules)
-        # is cleaned first, or verify_chain would read other text than was hashed.
-        for name in HASHED_FIELDS:
-            value = getattr(entry, name)
-            if isinstance(value, str | dict | list):
-                setattr(entry, name, as_stored(value))
+    # The hash covers what is stored: text the database layer cleans of control characters (kefu.core.textrules) is
+    # cleaned first, or verify_chain would read other text than was hashed.
+    if installed():
+        for entry in entries:
+            for name in HASHED_FIELDS:
+                value = getattr(entry, name)
+                if isinstance(value, str | dict | list):
+                    setattr(entry, name, clean_value(value))
     key_id, keys = audit_keys()
     key = keys[key_id]
     where = database_key(connection.engine)

@@ -117,17 +117,17 @@ def _clean_params(parameters: Any) -> Any:
     return type(parameters)(_clean_param(v) for v in parameters)
 
 
-_installed = False
-
-
 def install_text_rule() -> None:
     """Apply the rule on every engine (class-level listener: engines made before or after this call); idempotent."""
-    global _installed
-    if not event.contains(Engine, "before_cursor_execute", _before_cursor_execute):
+    if not installed():
         event.listen(Engine, "before_cursor_execute", _before_cursor_execute, retval=True)
-    _installed = True
+
+
+def installed() -> bool:
+    """Whether the rule is on (install_text_rule ran in this process)."""
+    return event.contains(Engine, "before_cursor_execute", _before_cursor_execute)
 
 
 def as_stored(value: Any) -> Any:
     """`value` as the database will store it (cleaned while the rule is on): what a hash over stored data must see."""
-    return clean_value(value) if _installed else value
+    return clean_value(value) if installed() else value
