@@ -65,3 +65,22 @@ def test_the_rule_is_on_for_every_engine(client: Any) -> None:
     assert textrules.clean_text("a\x00b\x0bc\td\ne\rf\x7f") == "abc\td\ne\rf\x7f"
     assert textrules._clean_param('{"a": "x\\u0000y", "b": ["\\b"]}') == '{"a": "xy", "b": [""]}'
     assert textrules._clean_param('["not json \\u0000') == '["not json \\u0000'
+
+
+def test_text_that_only_contains_json_escapes_is_stored_as_written(client: Any, db: Any, make: Any) -> None:
+    """A JSON snippet typed as text (an escaped backslash before b/f/u00..) is kept byte for byte: only a document
+    whose values really held control characters is re-encoded."""
+    from kefu.core import textrules
+
+    snippet = '{"dir":"C:\\\\bin","n":1.0}'  # {"dir":"C:\\bin","n":1.0}: no control character in it
+    assert textrules._clean_param(snippet) == snippet
+    literal = '["\\\\u0000 is how JSON writes NUL"]'
+    assert textrules._clean_param(literal) == literal
+    brand = make.brand()
+    h = make.token(make.agent("admin", [brand]))
+    t = client.post("/api/v1/tickets", json={"brand_id": brand.id, "subject": snippet}, headers=h)
+    assert t.status_code == 201, t.text
+    from kefu.tickets.models import Ticket
+
+    db.expire_all()
+    assert db.get(Ticket, t.json()["id"]).subject == snippet

@@ -57,7 +57,10 @@ def _clean_param(value: Any) -> Any:
             doc = json.loads(value)
         except ValueError:
             return value  # text that only looks like JSON
-        return json.dumps(clean_value(doc), ensure_ascii=False, separators=(", ", ": "))
+        cleaned = clean_value(doc)
+        if cleaned == doc:  # escapes only of printable text (an escaped backslash before b, f or u00..): as written
+            return value
+        return json.dumps(cleaned, ensure_ascii=False, separators=(", ", ": "))
     return value
 
 
