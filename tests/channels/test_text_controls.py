@@ -63,7 +63,7 @@ def test_the_rule_is_on_for_every_engine(client: Any) -> None:
 
     assert event.contains(Engine, "before_cursor_execute", textrules._before_cursor_execute)
     assert textrules.clean_text("a\x00b\x0bc\td\ne\rf\x7f") == "abc\td\ne\rf\x7f"
-    assert textrules._clean_param('{"a": "x\\u0000y", "b": ["\\b"]}') == '{"a": "xy", "b": [""]}'
+    assert textrules.json_dumps({"a": "x\x00y", "b": ["\b"]}) == '{"a": "xy", "b": [""]}'  # a JSON column's value
     assert textrules._clean_param('["not json \\u0000') == '["not json \\u0000'
 
 
@@ -76,6 +76,8 @@ def test_text_that_only_contains_json_escapes_is_stored_as_written(client: Any, 
     assert textrules._clean_param(snippet) == snippet
     literal = '["\\\\u0000 is how JSON writes NUL"]'
     assert textrules._clean_param(literal) == literal
+    typed = '{"x":"\\u0001"}'  # a JSON snippet in a text field: its escape is six printable characters
+    assert textrules._clean_param(typed) == typed
     brand = make.brand()
     h = make.token(make.agent("admin", [brand]))
     t = client.post("/api/v1/tickets", json={"brand_id": brand.id, "subject": snippet}, headers=h)
@@ -84,3 +86,20 @@ def test_text_that_only_contains_json_escapes_is_stored_as_written(client: Any, 
 
     db.expire_all()
     assert db.get(Ticket, t.json()["id"]).subject == snippet
+
+
+def test_json_values_are_cleaned_at_the_database_layer(db: Any, make: Any) -> None:
+    """A JSON column's value written by a service (no request to clean it) loses its controls on both databases."""
+    from kefu.core.textrules import install_text_rule
+    from kefu.tickets.models import Ticket
+    from kefu.tickets.service import create_ticket
+    from tests.tickets.helpers import admin_principal
+
+    install_text_rule()
+    brand = make.brand()
+    t = create_ticket(db, brand_id=brand.id, subject="s\x00x", actor=admin_principal(make.agent("admin")))
+    t.tags = ["a\x00b", {"k\x01": "v\x1b"}]
+    db.commit()
+    db.expire_all()
+    stored = db.get(Ticket, t.id)
+    assert stored.subject == "sx" and stored.tags == ["ab", {"k": "v"}]

@@ -5,7 +5,8 @@ PostgreSQL refuses NUL in text (and `\\u0000` in jsonb) while SQLite stores it, 
 on one and a 422 on the other. Checking each schema, form and channel adapter (HTTP, email, LINE, Messenger, widget,
 board, portal, jobs) would leave the next new path unchecked; every one of them reaches the database through a
 cursor, so the rule is applied there, once, to all statement parameters (ORM and Core alike). JSON values are
-cleaned inside: a parameter holding a JSON document with such escapes is decoded, cleaned and re-encoded.
+cleaned before they are serialized (`json_dumps`, the engines' JSON serializer, and psycopg's JSON wrappers); a text
+parameter is never parsed as JSON: a JSON snippet typed into a text field is stored as written.
 """
 
 from __future__ import annotations
@@ -44,24 +45,24 @@ except ImportError:  # pragma: no cover - SQLite-only installs
     _JSON_WRAPPERS = ()
 
 
+def json_dumps(obj: Any) -> str:
+    """`obj` as stored JSON text (CJK kept readable for LIKE searches), its strings cleaned while the rule is on."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(", ", ": "))
+    if _installed and _JSON_C0_ESCAPE.search(text):  # json.dumps escapes every control character: only then clean
+        return json.dumps(clean_value(obj), ensure_ascii=False, separators=(", ", ": "))
+    return text
+
+
 def _clean_param(value: Any) -> Any:
-    if type(value) is str and _C0.search(value) is None and ("\\" not in value or value[:1] not in "{["):
-        return value  # the common case, kept cheap: this runs for every parameter of every statement
+    if type(value) is str:
+        # The common case, kept cheap: this runs for every parameter of every statement. A string is text, never
+        # parsed as JSON here (a JSON column's value was cleaned by json_dumps before it became a string).
+        return clean_text(value)
     if _JSON_WRAPPERS and isinstance(value, _JSON_WRAPPERS):
         return type(value)(clean_value(value.obj), value.dumps)
-    if not isinstance(value, str):
-        return clean_value(value) if isinstance(value, (dict, list, tuple)) else value
-    value = clean_text(value)
-    if value[:1] in ("{", "[") and _JSON_C0_ESCAPE.search(value):  # only a JSON document can hold escapes
-        try:
-            doc = json.loads(value)
-        except ValueError:
-            return value  # text that only looks like JSON
-        cleaned = clean_value(doc)
-        if cleaned == doc:  # escapes only of printable text (an escaped backslash before b, f or u00..): as written
-            return value
-        return json.dumps(cleaned, ensure_ascii=False, separators=(", ", ": "))
-    return value
+    if isinstance(value, str):
+        return clean_text(value)
+    return clean_value(value) if isinstance(value, (dict, list, tuple)) else value
 
 
 def _before_cursor_execute(
