@@ -48,7 +48,7 @@ except ImportError:  # pragma: no cover - SQLite-only installs
 def json_dumps(obj: Any) -> str:
     """`obj` as stored JSON text (CJK kept readable for LIKE searches), its strings cleaned while the rule is on."""
     text = json.dumps(obj, ensure_ascii=False, separators=(", ", ": "))
-    if _installed and _JSON_C0_ESCAPE.search(text):  # json.dumps escapes every control character: only then clean
+    if _JSON_C0_ESCAPE.search(text) and _rule_on():  # json.dumps escapes every control character: only then clean
         return json.dumps(clean_value(obj), ensure_ascii=False, separators=(", ", ": "))
     return text
 
@@ -81,17 +81,17 @@ def _clean_params(parameters: Any) -> Any:
     return parameters
 
 
-_installed = False
+def _rule_on() -> bool:
+    """Whether the listener is installed (the one source of truth; no module flag to keep in step with it)."""
+    return event.contains(Engine, "before_cursor_execute", _before_cursor_execute)
 
 
 def install_text_rule() -> None:
     """Apply the rule on every engine (class-level listener: engines made before or after this call); idempotent."""
-    global _installed
-    if not event.contains(Engine, "before_cursor_execute", _before_cursor_execute):
+    if not _rule_on():
         event.listen(Engine, "before_cursor_execute", _before_cursor_execute, retval=True)
-    _installed = True
 
 
 def as_stored(value: Any) -> Any:
     """`value` as the database will store it (cleaned while the rule is on): what a hash over stored data must see."""
-    return clean_value(value) if _installed else value
+    return clean_value(value) if _rule_on() else value
