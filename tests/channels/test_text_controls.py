@@ -63,5 +63,43 @@ def test_the_rule_is_on_for_every_engine(client: Any) -> None:
 
     assert event.contains(Engine, "before_cursor_execute", textrules._before_cursor_execute)
     assert textrules.clean_text("a\x00b\x0bc\td\ne\rf\x7f") == "abc\td\ne\rf\x7f"
-    assert textrules._clean_param('{"a": "x\\u0000y", "b": ["\\b"]}') == '{"a": "xy", "b": [""]}'
+    assert textrules.json_dumps({"a": "x\x00y", "b": ["\b"]}) == '{"a": "xy", "b": [""]}'  # a JSON column's value
     assert textrules._clean_param('["not json \\u0000') == '["not json \\u0000'
+
+
+def test_text_that_only_contains_json_escapes_is_stored_as_written(client: Any, db: Any, make: Any) -> None:
+    """A JSON snippet typed as text (an escaped backslash before b/f/u00..) is kept byte for byte: only a document
+    whose values really held control characters is re-encoded."""
+    from kefu.core import textrules
+
+    snippet = '{"dir":"C:\\\\bin","n":1.0}'  # {"dir":"C:\\bin","n":1.0}: no control character in it
+    assert textrules._clean_param(snippet) == snippet
+    literal = '["\\\\u0000 is how JSON writes NUL"]'
+    assert textrules._clean_param(literal) == literal
+    typed = '{"x":"\\u0001"}'  # a JSON snippet in a text field: its escape is six printable characters
+    assert textrules._clean_param(typed) == typed
+    brand = make.brand()
+    h = make.token(make.agent("admin", [brand]))
+    t = client.post("/api/v1/tickets", json={"brand_id": brand.id, "subject": snippet}, headers=h)
+    assert t.status_code == 201, t.text
+    from kefu.tickets.models import Ticket
+
+    db.expire_all()
+    assert db.get(Ticket, t.json()["id"]).subject == snippet
+
+
+def test_json_values_are_cleaned_at_the_database_layer(db: Any, make: Any) -> None:
+    """A JSON column's value written by a service (no request to clean it) loses its controls on both databases."""
+    from kefu.core.textrules import install_text_rule
+    from kefu.tickets.models import Ticket
+    from kefu.tickets.service import create_ticket
+    from tests.tickets.helpers import admin_principal
+
+    install_text_rule()
+    brand = make.brand()
+    t = create_ticket(db, brand_id=brand.id, subject="s\x00x", actor=admin_principal(make.agent("admin")))
+    t.tags = ["a\x00b", {"k\x01": "v\x1b"}]
+    db.commit()
+    db.expire_all()
+    stored = db.get(Ticket, t.id)
+    assert stored.subject == "sx" and stored.tags == ["ab", {"k": "v"}]

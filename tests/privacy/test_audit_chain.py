@@ -218,3 +218,21 @@ def test_entries_with_control_characters_verify(db: Any) -> None:
     assert stored.details == {"subject": "退款問題", "k": ["a"]} and stored.target_type == "t"
     result = verify_chain(db)
     assert result.ok, result
+
+
+def test_text_that_looks_like_json_verifies(db: Any) -> None:
+    """A text field holding a JSON snippet with escapes (e.g. a target id typed by someone) is stored as written: the
+    text rule re-encodes JSON values only, so the hash over the text still matches what verify_chain reads."""
+    from kefu.audit.chain import verify_chain
+    from kefu.audit.service import record
+    from kefu.core.textrules import install_text_rule
+
+    install_text_rule()
+    typed = '["\\u0001"]'  # eight printable characters, no control character
+    entry = record(db, None, "test.chain", target_type="t", target_id=typed, details={"note": typed})
+    db.commit()
+    db.expire_all()
+    stored = db.get(type(entry), entry.id)
+    assert stored.target_id == typed and stored.details == {"note": typed}
+    result = verify_chain(db)
+    assert result.ok, result

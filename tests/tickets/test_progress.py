@@ -92,3 +92,20 @@ def test_customer_confirms_resolution_and_merged_tickets_point_to_survivor(
     db.commit()
     view = client.post(URL, json={"number": dup.number, "contact": "amy.chang@example.com"}).json()
     assert view["merged_into"] == survivor.number and view["subject"] == "同一件事"
+
+
+def test_ipv6_addresses_of_one_network_share_a_budget(db: Any, make: Any, clock: Clock) -> None:
+    """One IPv6 /64 (what one subscriber gets) is one client: rotating its 2^64 addresses buys no more guesses."""
+    import pytest
+
+    from kefu.core.errors import NotFound, TooManyRequests
+    from kefu.tickets.progress import customer_progress
+
+    t = _ticket(db, make)
+    for i in range(5):
+        with pytest.raises(NotFound):
+            customer_progress(db, t.number, f"guess{i}@example.com", ip=f"2001:db8:1:2::{i + 1:x}")
+    with pytest.raises(TooManyRequests):
+        customer_progress(db, t.number, "amy.chang@example.com", ip="2001:db8:1:2:ffff::9")
+    view = customer_progress(db, t.number, "amy.chang@example.com", ip="2001:db8:1:3::1")  # another network
+    assert view["number"] == t.number

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import os
 import re
@@ -24,6 +23,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 from kefu.core import runtime
+from kefu.core.textrules import json_dumps
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -412,8 +412,9 @@ READS = {_BEGIN_OPTION: "DEFERRED"}  # execution options of a read-intent engine
 
 
 def _json_dumps(obj: Any) -> str:
-    # Keep CJK readable in stored JSON so LIKE searches over JSON text match what people type.
-    return json.dumps(obj, ensure_ascii=False, separators=(", ", ": "))
+    # Keep CJK readable in stored JSON so LIKE searches over JSON text match what people type; control characters
+    # are dropped here, where a value is known to be JSON (kefu.core.textrules).
+    return json_dumps(obj)
 
 
 class Database:

@@ -5,7 +5,8 @@ PostgreSQL refuses NUL in text (and `\\u0000` in jsonb) while SQLite stores it, 
 on one and a 422 on the other. Checking each schema, form and channel adapter (HTTP, email, LINE, Messenger, widget,
 board, portal, jobs) would leave the next new path unchecked; every one of them reaches the database through a
 cursor, so the rule is applied there, once, to all statement parameters (ORM and Core alike). JSON values are
-cleaned inside: a parameter holding a JSON document with such escapes is decoded, cleaned and re-encoded.
+cleaned before they are serialized (`json_dumps`, the engines' JSON serializer, and psycopg's JSON wrappers); a text
+parameter is never parsed as JSON: a JSON snippet typed into a text field is stored as written.
 """
 
 from __future__ import annotations
@@ -50,21 +51,24 @@ except ImportError:  # pragma: no cover - SQLite-only installs
     _JSON_WRAPPERS = ()
 
 
+def json_dumps(obj: Any) -> str:
+    """`obj` as stored JSON text (CJK kept readable for LIKE searches), its strings cleaned while the rule is on."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(", ", ": "))
+    if _JSON_C0_ESCAPE.search(text) and installed():  # json.dumps escapes every control character: only then clean
+        return json.dumps(clean_value(obj), ensure_ascii=False, separators=(", ", ": "))
+    return text
+
+
 def _clean_param(value: Any) -> Any:
-    if type(value) is str and _C0.search(value) is None and ("\\" not in value or value[:1] not in "{["):
-        return value  # the common case, kept cheap: this runs for every parameter of every statement
+    if type(value) is str:
+        # The common case, kept cheap: this runs for every parameter of every statement. A string is text, never
+        # parsed as JSON here (a JSON column's value was cleaned by json_dumps before it became a string).
+        return clean_text(value)
     if _JSON_WRAPPERS and isinstance(value, _JSON_WRAPPERS):
         return type(value)(clean_value(value.obj), value.dumps)
-    if not isinstance(value, str):
-        return clean_value(value) if isinstance(value, (dict, list, tuple)) else value
-    value = clean_text(value)
-    if value[:1] in ("{", "[") and _JSON_C0_ESCAPE.search(value):  # only a JSON document can hold escapes
-        try:
-            doc = json.loads(value)
-        except ValueError:
-            return value  # text that only looks like JSON
-        return json.dumps(clean_value(doc), ensure_ascii=False, separators=(", ", ": "))
-    return value
+    if isinstance(value, str):
+        return clean_text(value)
+    return clean_value(value) if isinstance(value, (dict, list, tuple)) else value
 
 
 def _before_cursor_execute(
@@ -76,11 +80,11 @@ def _before_cursor_execute(
 
 
 def _dirty(value: Any) -> bool:
-    """Whether `_clean_param` would change `value` (or must look inside it): checked without copying anything."""
+    """Whether `_clean_param` would change `value`: checked without copying anything."""
     if type(value) in _PLAIN:
         return False
     if isinstance(value, str):
-        return _C0.search(value) is not None or ("\\" in value and value[:1] in ("{", "["))
+        return _C0.search(value) is not None
     if isinstance(value, dict):
         return any(_dirty(k) or _dirty(v) for k, v in value.items())
     if isinstance(value, (list, tuple)):
@@ -103,7 +107,7 @@ def _clean_params(parameters: Any) -> Any:
     for v in values:
         kind = type(v)
         if kind is str:
-            if search(v) is None and ("\\" not in v or v[:1] not in ("{", "[")):
+            if search(v) is None:
                 continue
             break
         if kind in _PLAIN:
@@ -117,17 +121,12 @@ def _clean_params(parameters: Any) -> Any:
     return type(parameters)(_clean_param(v) for v in parameters)
 
 
+def installed() -> bool:
+    """Whether the rule is on: its listener is installed (the one source of truth; no module flag to keep in step)."""
+    return event.contains(Engine, "before_cursor_execute", _before_cursor_execute)
+
+
 def install_text_rule() -> None:
     """Apply the rule on every engine (class-level listener: engines made before or after this call); idempotent."""
     if not installed():
         event.listen(Engine, "before_cursor_execute", _before_cursor_execute, retval=True)
-
-
-def installed() -> bool:
-    """Whether the rule is on (install_text_rule ran in this process)."""
-    return event.contains(Engine, "before_cursor_execute", _before_cursor_execute)
-
-
-def as_stored(value: Any) -> Any:
-    """`value` as the database will store it (cleaned while the rule is on): what a hash over stored data must see."""
-    return clean_value(value) if installed() else value

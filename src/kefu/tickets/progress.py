@@ -9,6 +9,7 @@ own ticket by failing on its number.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import re
 import unicodedata
 from datetime import datetime, timedelta
@@ -67,10 +68,23 @@ def normalize_number(number: str) -> str:
     return _SPACE.sub("", unicodedata.normalize("NFKC", number)).upper()[:32]
 
 
+def client_key(ip: str) -> str:
+    """Whose budget a lookup spends: the address, or for IPv6 its /64 (one subscriber holds all 2^64 of them)."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip[:64]  # not an address (e.g. "bot"): as given
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            return str(addr.ipv4_mapped)
+        return str(ipaddress.IPv6Network((addr, 64), strict=False))
+    return str(addr)
+
+
 def check_rate_limit(session: Session, ip: str, number: str, now: datetime) -> None:
     """429 once too many recent failures came from this address, or from it on this ticket number."""
     failures = WindowLimit(ProgressQueryAttempt.at, WINDOW, (ProgressQueryAttempt.success.is_(False),))
-    ip = ip[:64]
+    ip = client_key(ip)
     # No budget keyed by the number alone: that would let anyone lock a customer out of their ticket.
     budgets = [
         Budget(ProgressQueryAttempt.ip == ip, MAX_FAILURES_PER_IP),
@@ -114,7 +128,7 @@ def verified_ticket(
     ticket = session.scalar(stmt)
     customer = session.get(Customer, ticket.customer_id) if ticket and ticket.customer_id else None
     ok = customer is not None and contact_matches(customer, contact)
-    session.add(ProgressQueryAttempt(ip=ip[:64], number=number, success=ok, at=now))
+    session.add(ProgressQueryAttempt(ip=client_key(ip), number=number, success=ok, at=now))
     session.flush()
     if not ok or ticket is None:
         raise NotFound(NO_MATCH)
