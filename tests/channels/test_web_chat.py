@@ -161,3 +161,29 @@ def test_prechat_form_is_asked_once_then_the_name_is_kept(client: Any, make: Any
     assert db.scalar(select(Customer).where(Customer.brand_id == brand.id, Customer.name == "林小姐")) is not None
     other = make.brand()
     assert _session(client, inbox(other, "web_chat", {}), other)["prechat"] is False
+
+
+def test_websocket_message_errors_tell_the_visitor_nothing_internal(
+    client: Any, make: Any, inbox: Any, monkeypatch: Any
+) -> None:
+    """Our own errors keep their text; a database error reaches the anonymous visitor as a generic retry note."""
+    from sqlalchemy.exc import OperationalError
+
+    from kefu.channels.web_chat import service
+
+    brand = make.brand()
+    ib = inbox(brand, "web_chat")
+    token = _session(client, ib, brand, name="Amy")["visitor_token"]
+    with client.websocket_connect(f"/api/v1/widget/ws?token={token}") as ws:
+        _recv(ws, "hello")
+        ws.send_text(json.dumps({"op": "message", "body": "x" * 10_001, "client_id": "c0"}))
+        assert _recv(ws, "error")["detail"].startswith("Invalid message")
+
+        def broken(*_a: Any, **_k: Any) -> Any:
+            raise OperationalError("INSERT INTO messages (secret_column) VALUES (?)", {}, Exception("disk I/O error"))
+
+        monkeypatch.setattr(service, "post_message", broken)
+        ws.send_text(json.dumps({"op": "message", "body": "hello", "client_id": "c1"}))
+        err = _recv(ws, "error")
+        assert err["client_id"] == "c1" and "INSERT" not in err["detail"] and "secret_column" not in err["detail"]
+        assert "retried" in err["detail"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 import uuid
 from functools import lru_cache
@@ -13,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Header, Request, UploadFile, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -25,7 +26,7 @@ from kefu.channels.web_chat import service
 from kefu.channels.web_chat.token import Visitor, issue, new_visitor_id, verify
 from kefu.core import catalog
 from kefu.core.db import SessionFactory, session_scope
-from kefu.core.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from kefu.core.errors import Forbidden, InvalidInput, NotFound, ProblemError, Unauthorized
 from kefu.core.events import Event, get_bus
 from kefu.core.realtime import Hub, Subscriber
 from kefu.customers.accessibility import VISION, DeclareNeeds
@@ -35,6 +36,7 @@ from kefu.web.routing import Router
 from kefu.web.wsframes import receive_json
 
 router = Router(prefix="/api/v1/widget", tags=["web chat"])
+log = logging.getLogger("kefu.channels.web_chat")
 STATIC = Path(__file__).parent / "static"
 LOCALES = ("zh-TW", "zh-CN", "en")
 
@@ -303,6 +305,16 @@ def _ws_replay(factory: SessionFactory, visitor: Visitor, after_id: int) -> list
         return service.replay(db, visitor, after_id)
 
 
+def _visitor_detail(exc: Exception) -> str:
+    """What an anonymous visitor may read of a failed message: our own errors' text, never a database's."""
+    if isinstance(exc, ProblemError):
+        return exc.detail
+    if isinstance(exc, ValidationError):
+        return "Invalid message: " + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+    log.exception("widget message could not be stored")
+    return "The message could not be sent just now; it will be retried."
+
+
 def _ws_post(factory: SessionFactory, visitor: Visitor, data: dict[str, Any]) -> dict[str, Any]:
     body = VisitorMessage.model_validate(data)
     with session_scope(factory) as db:
@@ -445,7 +457,10 @@ async def visitor_ws(ws: WebSocket) -> None:
                     stored = await run_in_threadpool(_ws_post, factory, visitor, msg)
                 except Exception as exc:  # validation or storage: the client keeps it and retries
                     await ws.send_text(
-                        json.dumps({"op": "error", "client_id": msg.get("client_id"), "detail": str(exc)})
+                        json.dumps(
+                            {"op": "error", "client_id": msg.get("client_id"), "detail": _visitor_detail(exc)},
+                            ensure_ascii=False,
+                        )
                     )
                     continue
                 watch(stored["conversation_id"])
