@@ -38,10 +38,10 @@ class CleanRequest(Request):
             self._clean_json = clean_value(await super().json())
         return self._clean_json
 
-    async def _get_form(
-        self, *, max_files: int | float = 1000, max_fields: int | float = 1000, max_part_size: int = 1024 * 1024
-    ) -> FormData:
-        form = await super()._get_form(max_files=max_files, max_fields=max_fields, max_part_size=max_part_size)
+    async def _get_form(self, **limits: Any) -> FormData:
+        # The limits are passed on as given: their names differ between Starlette releases (max_part_size is newer
+        # than the 0.40 floor), and a name the installed one lacks would make every form a 400.
+        form = await super()._get_form(**limits)
         if not getattr(self, "_form_cleaned", False):
             items = [(k, clean_text(v) if isinstance(v, str) else v) for k, v in form.multi_items()]
             form = FormData(items)
