@@ -298,7 +298,7 @@ def make_engine(url: str, *, pool: bool = True, write_wait: float = WRITE_WAIT_S
             url,
             connect_args={"check_same_thread": False, "timeout": write_wait},
             poolclass=None if pool else NullPool,
-            json_serializer=_json_dumps,
+            json_serializer=json_dumps,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         gate = WriterGate(f"{path}-writer" if on_disk else None)
@@ -399,7 +399,7 @@ def make_engine(url: str, *, pool: bool = True, write_wait: float = WRITE_WAIT_S
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     # No pre-ping (a SELECT 1 before every checkout): a connection the server dropped fails its statement and is
     # discarded from the pool; pool_recycle retires connections before typical idle timeouts instead.
-    return create_engine(url, pool_recycle=1800, pool_size=10, max_overflow=20, json_serializer=_json_dumps)
+    return create_engine(url, pool_recycle=1800, pool_size=10, max_overflow=20, json_serializer=json_dumps)
 
 
 _BEGIN_OPTION = "kefu_sqlite_begin"
@@ -409,12 +409,6 @@ _BUSY_MS = "kefu_sqlite_busy_ms"  # the connection's busy_timeout now
 _BUSY_SLACK_MS = 250  # a busy timeout this much below the budget is left as it is (no PRAGMA per transaction)
 _WRITE_RE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|SAVEPOINT|CREATE|DROP|ALTER)\b", re.IGNORECASE)
 READS = {_BEGIN_OPTION: "DEFERRED"}  # execution options of a read-intent engine (Database.read_sessionmaker)
-
-
-def _json_dumps(obj: Any) -> str:
-    # Keep CJK readable in stored JSON so LIKE searches over JSON text match what people type; control characters
-    # are dropped here, where a value is known to be JSON (kefu.core.textrules).
-    return json_dumps(obj)
 
 
 class Database:

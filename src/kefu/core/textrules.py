@@ -60,15 +60,11 @@ def json_dumps(obj: Any) -> str:
 
 
 def _clean_param(value: Any) -> Any:
-    if type(value) is str:
-        # The common case, kept cheap: this runs for every parameter of every statement. A string is text, never
-        # parsed as JSON here (a JSON column's value was cleaned by json_dumps before it became a string).
-        return clean_text(value)
+    # Only parameters `_clean_params` found dirty get here. A string is text, never parsed as JSON (a JSON column's
+    # value was cleaned by json_dumps before it became a string); psycopg's JSON wrappers are cleaned inside.
     if _JSON_WRAPPERS and isinstance(value, _JSON_WRAPPERS):
         return type(value)(clean_value(value.obj), value.dumps)
-    if isinstance(value, str):
-        return clean_text(value)
-    return clean_value(value) if isinstance(value, (dict, list, tuple)) else value
+    return clean_value(value)
 
 
 def _before_cursor_execute(
