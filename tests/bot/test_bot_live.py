@@ -180,14 +180,19 @@ def test_locale_copies_count_once_and_answer_in_customer_locale(db: Any, make: A
     assert d.action == "answer" and reply.body == "重設密碼（tw）"
 
 
-def test_options_have_quick_replies_and_accept_number_label_or_text(
-    db: Any, make: Any, registry: IndexRegistry
-) -> None:
+def _offered(db: Any, make: Any, registry: IndexRegistry) -> Any:
+    """A conversation whose bot, told to answer nothing, has just offered options for "利率多少"."""
     brand = make.brand()
     brand.settings = {"bot": {"answer_threshold": 0.999, "clarify_threshold": 0.0}}
     _kb(db, brand, "x")
     conv = _conv(db, make, brand)
-    d, reply = _say(db, conv, "利率多少", registry)
+    return (conv, *_say(db, conv, "利率多少", registry))
+
+
+def test_options_have_quick_replies_and_accept_number_label_or_text(
+    db: Any, make: Any, registry: IndexRegistry
+) -> None:
+    conv, d, reply = _offered(db, make, registry)
     assert d.action == "clarify" and 2 <= len(d.options) <= 3
     qr = reply.meta["quick_replies"]
     lines = reply.body.splitlines()[1 : len(d.options) + 1]
@@ -279,11 +284,7 @@ def test_picking_an_option_withdrawn_since_it_was_offered_gets_a_reply(
 ) -> None:
     from kefu.knowledge.models import FaqEntry
 
-    brand = make.brand()
-    brand.settings = {"bot": {"answer_threshold": 0.999, "clarify_threshold": 0.0}}
-    _kb(db, brand, "x")
-    conv = _conv(db, make, brand)
-    d, _ = _say(db, conv, "利率多少", registry)
+    conv, d, _ = _offered(db, make, registry)
     assert d.action == "clarify" and len(d.options) >= 2
     withdrawn = db.get(FaqEntry, d.options[1])
     withdrawn.is_published = False
