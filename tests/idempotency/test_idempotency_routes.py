@@ -132,7 +132,6 @@ _CONFIG = (
     "duplicate is visible and removable"
 )
 _PUBLIC = "public visitor route: no principal to scope a key by (keys are per token or agent)"
-_AGENT = "an agent's console action, not yet offered to integrations: take `idem: Idem` when one retries it"
 _SECRET = "answers a secret once: a replay could not show it again (stored hashed), so a retry makes a new one"
 NO_KEY_201 = {
     "POST /api/v1/agents": _CONFIG,
@@ -161,20 +160,19 @@ NO_KEY_201 = {
     "POST /api/v1/widget/attachments": _PUBLIC,
     "POST /api/v1/widget/leave-message": _PUBLIC,
     "POST /api/v1/widget/messages": _PUBLIC,
-    "POST /api/v1/callbacks": _AGENT,
-    "POST /api/v1/channels/phone/calls": _AGENT,
-    "POST /api/v1/compensations": _AGENT,
-    "POST /api/v1/complaints": _AGENT,
-    "POST /api/v1/customers": _AGENT,
-    "POST /api/v1/customers/{customer_id}/identities": _AGENT,
-    "POST /api/v1/privacy/requests": _AGENT,
-    "POST /api/v1/qa/samples": _AGENT,
-    "POST /api/v1/quality/samples": _AGENT,
-    "POST /api/v1/regulator-cases": _AGENT,
-    "POST /api/v1/security/incidents": _AGENT,
-    "POST /api/v1/tickets/{ticket_id}/links": _AGENT,
-    "POST /api/v1/tickets/{ticket_id}/security-steps": _AGENT,
-    "POST /api/v1/tickets/{ticket_id}/split": _AGENT,
+    "POST /api/v1/customers/{customer_id}/identities": (
+        "a repeat is harmless without a key: the same kind and external id on the same customer answers the existing "
+        "identity (add_identity), on another customer 409"
+    ),
+    "POST /api/v1/qa/samples": (
+        "once per brand and day by construction: a repeat answers the day's existing run (sample_day), no second draw"
+    ),
+    "POST /api/v1/tickets/{ticket_id}/links": (
+        "no second row is possible: the same link again is refused 409 (link_tickets checks the pair both ways)"
+    ),
+    "POST /api/v1/tickets/{ticket_id}/security-steps": (
+        "idempotent by design: a step is recorded once per case; recording it again answers the first record with 200"
+    ),
 }
 
 

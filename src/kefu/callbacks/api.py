@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Query
+from fastapi.responses import JSONResponse
 
 from kefu.auth.deps import DB, require, throttled
 from kefu.auth.permissions import Principal
@@ -24,6 +25,7 @@ from kefu.callbacks.schemas import (
     VideoIn,
 )
 from kefu.customers.accessibility import DeclareNeeds, needs_by_customer
+from kefu.idempotency.deps import Idem
 from kefu.portal.service import brand_by_slug
 from kefu.tickets.models import Ticket
 from kefu.web.routing import Router
@@ -132,21 +134,25 @@ def public_book(slug: str, body: PublicBookIn, db: DB) -> PublicBookingOut:
 
 
 @router.post("/callbacks", response_model=CallbackOut, status_code=201)
-def book(body: BookIn, db: DB, principal: Write) -> CallbackOut:
+def book(body: BookIn, db: DB, principal: Write, idem: Idem) -> CallbackOut | JSONResponse:
     """An agent books a call-back or video session agreed with the customer (any future time), on a case or not."""
-    cb = service.book(
-        db,
-        body.brand_id,
-        scheduled_at=body.scheduled_at,
-        phone=body.phone,
-        name=body.name,
-        topic=body.topic,
-        ticket_id=body.ticket_id,
-        source=body.source,
-        actor=principal,
-        video=_video(body.video),
-    )
-    return _one(db, cb)
+
+    def work() -> CallbackOut:
+        cb = service.book(
+            db,
+            body.brand_id,
+            scheduled_at=body.scheduled_at,
+            phone=body.phone,
+            name=body.name,
+            topic=body.topic,
+            ticket_id=body.ticket_id,
+            source=body.source,
+            actor=principal,
+            video=_video(body.video),
+        )
+        return _one(db, cb)
+
+    return idem.run(db, work, lambda callback_id: _one(db, service.get_callback(db, callback_id, principal)))
 
 
 @router.get("/callbacks", response_model=CallbackPage)

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Query
+from fastapi.responses import JSONResponse
 
 from kefu.auth.deps import DB, require
 from kefu.auth.permissions import Principal
 from kefu.compensation import service
 from kefu.compensation.schemas import CompensationOut, DecisionIn, ManualIn, OutageIn, TotalOut
 from kefu.core.pagination import Page
+from kefu.idempotency.deps import Idem
 from kefu.web.routing import Router
 
 router = Router(prefix="/api/v1", tags=["compensations"])
@@ -59,17 +61,23 @@ def get_compensation(compensation_id: int, db: DB, principal: Read) -> Compensat
 
 
 @router.post("/compensations", response_model=CompensationOut, status_code=201)
-def propose(body: ManualIn, db: DB, principal: Manage) -> CompensationOut:
+def propose(body: ManualIn, db: DB, principal: Manage, idem: Idem) -> CompensationOut | JSONResponse:
     """Propose compensation for a handling error: the brand's SLA factor (default 2×) times the service time lost."""
-    row = service.propose_manual(
-        db,
-        principal,
-        customer_id=body.customer_id,
-        ticket_id=body.ticket_id,
-        basis_minutes=body.basis_minutes,
-        note=body.note,
+
+    def work() -> CompensationOut:
+        row = service.propose_manual(
+            db,
+            principal,
+            customer_id=body.customer_id,
+            ticket_id=body.ticket_id,
+            basis_minutes=body.basis_minutes,
+            note=body.note,
+        )
+        return CompensationOut.model_validate(row)
+
+    return idem.run(
+        db, work, lambda compensation_id: CompensationOut.model_validate(service.get(db, compensation_id, principal))
     )
-    return CompensationOut.model_validate(row)
 
 
 @router.post("/compensations/{compensation_id}/{action}", response_model=CompensationOut)

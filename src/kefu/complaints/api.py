@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Query
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from kefu.auth.deps import DB, require
@@ -25,6 +26,7 @@ from kefu.complaints.schemas import (
     TaskForceIn,
 )
 from kefu.core.pagination import Page
+from kefu.idempotency.deps import Idem
 from kefu.web.routing import Router
 
 router = Router(prefix="/api/v1", tags=["complaints"])
@@ -34,11 +36,16 @@ Reports = Annotated[Principal, Depends(require("reports:read"))]
 
 
 @router.post("/complaints", response_model=ComplaintOut, status_code=201)
-def create_complaint(body: ComplaintIn, db: DB, principal: Write) -> ComplaintOut:
+def create_complaint(body: ComplaintIn, db: DB, principal: Write, idem: Idem) -> ComplaintOut | JSONResponse:
     """Register a complaint (opens its ticket; acknowledgement due in 1 business day, reply in 3–5)."""
-    data = body.model_dump()
-    c = service.create_complaint(db, actor=principal, **data)
-    return ComplaintOut.model_validate(c)
+
+    def work() -> ComplaintOut:
+        return ComplaintOut.model_validate(service.create_complaint(db, actor=principal, **body.model_dump()))
+
+    def again(complaint_id: int) -> ComplaintOut:
+        return ComplaintOut.model_validate(service.get_complaint(db, complaint_id, principal))
+
+    return idem.run(db, work, again)
 
 
 @router.get("/complaints", response_model=Page[ComplaintOut])
@@ -100,9 +107,16 @@ def close(complaint_id: int, body: CloseIn, db: DB, principal: Write) -> Complai
 
 
 @router.post("/regulator-cases", response_model=RegulatorCaseOut, status_code=201)
-def create_case(body: RegulatorCaseIn, db: DB, principal: Write) -> RegulatorCaseOut:
+def create_case(body: RegulatorCaseIn, db: DB, principal: Write, idem: Idem) -> RegulatorCaseOut | JSONResponse:
     """Register an official letter (due in full within the brand's deadline, 15 calendar days by default)."""
-    return RegulatorCaseOut.model_validate(service.create_regulator_case(db, actor=principal, **body.model_dump()))
+
+    def work() -> RegulatorCaseOut:
+        return RegulatorCaseOut.model_validate(service.create_regulator_case(db, actor=principal, **body.model_dump()))
+
+    def again(case_id: int) -> RegulatorCaseOut:
+        return RegulatorCaseOut.model_validate(service.get_regulator_case(db, case_id, principal))
+
+    return idem.run(db, work, again)
 
 
 @router.get("/regulator-cases", response_model=Page[RegulatorCaseOut])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Query
+from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from kefu.auth.deps import DB, require
@@ -28,6 +29,7 @@ from kefu.customers.schemas import (
     OrganizationUpdate,
     PurchaseIn,
 )
+from kefu.idempotency.deps import Idem
 from kefu.privacy import masking as pii  # response masking for callers without pii:reveal (#7)
 from kefu.web.routing import Router
 
@@ -72,23 +74,27 @@ def list_customers(
 
 
 @router.post("/customers", response_model=CustomerDetail, status_code=201)
-def create_customer(body: CustomerCreate, db: DB, principal: Write) -> CustomerDetail:
+def create_customer(body: CustomerCreate, db: DB, principal: Write, idem: Idem) -> CustomerDetail | JSONResponse:
     """Create a customer."""
-    c = service.create_customer(
-        db,
-        brand_id=body.brand_id,
-        actor=principal,
-        name=body.name,
-        email=body.email,
-        phone=body.phone,
-        locale=body.locale,
-        organization_id=body.organization_id,
-        vip=body.vip,
-        cumulative_spend=body.cumulative_spend,
-        attributes=body.attributes,
-        identities=[i.model_dump() for i in body.identities],
-    )
-    return _detail(db, c.id, principal)
+
+    def work() -> CustomerDetail:
+        c = service.create_customer(
+            db,
+            brand_id=body.brand_id,
+            actor=principal,
+            name=body.name,
+            email=body.email,
+            phone=body.phone,
+            locale=body.locale,
+            organization_id=body.organization_id,
+            vip=body.vip,
+            cumulative_spend=body.cumulative_spend,
+            attributes=body.attributes,
+            identities=[i.model_dump() for i in body.identities],
+        )
+        return _detail(db, c.id, principal)
+
+    return idem.run(db, work, lambda customer_id: _detail(db, customer_id, principal))
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerDetail)

@@ -47,7 +47,7 @@ class Customer(Base):
     # `phone` as digits (kefu.customers.phones.phone_key), kept in step by the validator below: search compares it.
     phone_key: Mapped[str | None] = mapped_column(String(32))
     locale: Mapped[str | None] = mapped_column(String(16))
-    cumulative_spend: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
+    cumulative_spend: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0.00"))
     tier: Mapped[int] = mapped_column(default=1)
     vip: Mapped[bool] = mapped_column(default=False)
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -59,6 +59,11 @@ class Customer(Base):
     def _set_phone_key(self, _key: str, value: str | None) -> str | None:
         self.phone_key = phone_key(value)
         return value
+
+    @validates("cumulative_spend")
+    def _cents(self, _key: str, value: Decimal | None) -> Decimal | None:
+        # As the column stores it (2 places): a create answers "0.00" like every later read, not "0".
+        return value.quantize(Decimal("0.01")) if value is not None else None
 
 
 class CustomerIdentity(Base):

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Query, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from kefu.auth.deps import DB, CurrentPrincipal, require
@@ -20,6 +21,7 @@ from kefu.core.jobs import enqueue
 from kefu.core.pagination import Page, keyset_page
 from kefu.customers import service as customers
 from kefu.customers.schemas import CustomerDetail, CustomerOut, IdentityOut
+from kefu.idempotency.deps import Idem
 from kefu.privacy import requests, service
 from kefu.privacy.models import CONSENT_PURPOSES, DeletionLedger, PrivacyRequest, RetentionPolicy
 from kefu.privacy.schemas import (
@@ -177,18 +179,23 @@ def list_requests(
 
 
 @router.post("/privacy/requests", response_model=RequestOut, status_code=201)
-def open_request(body: RequestIn, db: DB, principal: Write) -> RequestOut:
+def open_request(body: RequestIn, db: DB, principal: Write, idem: Idem) -> RequestOut | JSONResponse:
     """Record a request received from a customer; it waits for the identity check, due by the statutory date."""
-    req = requests.open_request(
-        db,
-        principal,
-        body.customer_id,
-        kind=body.kind,
-        reason=body.reason,
-        channel=body.channel,
-        changes={str(k): v for k, v in body.changes.items()} if body.changes else None,
-    )
-    return _request_out(req)
+
+    def work() -> RequestOut:
+        req = requests.open_request(
+            db,
+            principal,
+            body.customer_id,
+            kind=body.kind,
+            reason=body.reason,
+            channel=body.channel,
+            changes={str(k): v for k, v in body.changes.items()} if body.changes else None,
+        )
+        return _request_out(req)
+
+    # Brand-scoped like GET /privacy/requests/{id}; the creator needs customers:write here, not audit:read.
+    return idem.run(db, work, lambda request_id: _request_out(requests.get_request(db, principal, request_id)))
 
 
 @router.get("/privacy/requests/{request_id}", response_model=RequestOut)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from kefu.auth.deps import DB, require
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
+from kefu.idempotency.deps import Idem
 from kefu.quality import service
 from kefu.quality.models import QualityPlan, QualityPlanItem
 from kefu.quality.schemas import (
@@ -240,9 +242,14 @@ def report(brand_id: int, quarter: str, db: DB, principal: Read) -> ReportOut:
 
 
 @router.post("/samples", response_model=SampleOut, status_code=201)
-def create_sample(body: SampleIn, db: DB, principal: Manage) -> SampleOut:
+def create_sample(body: SampleIn, db: DB, principal: Manage, idem: Idem) -> SampleOut | JSONResponse:
     """Draw and record a seeded random sample of the quarter's closed cases (default 5 %)."""
-    return SampleOut.model_validate(service.create_sample(db, principal, body))
+
+    def work() -> SampleOut:
+        return SampleOut.model_validate(service.create_sample(db, principal, body))
+
+    # Without a seed a retry would draw another sample: the key replays the first one instead.
+    return idem.run(db, work, lambda sample_id: SampleOut.model_validate(service.get_sample(db, sample_id, principal)))
 
 
 @router.get("/samples", response_model=list[SampleOut])

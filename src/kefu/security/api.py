@@ -6,11 +6,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from kefu.auth.deps import DB, CurrentPrincipal, SettingsDep, client_ip, require
 from kefu.auth.permissions import Principal
 from kefu.core.errors import Forbidden
+from kefu.idempotency.deps import Idem
 from kefu.security import incidents, reset
 from kefu.security.commands import UpdateIncident
 from kefu.security.models import SecurityIncident
@@ -121,9 +123,13 @@ def incident_stats(db: DB, principal: Audit, since: datetime | None = None, unti
 
 
 @router.post("/security/incidents", response_model=IncidentOut, status_code=201, tags=["security"])
-def create_incident(body: IncidentIn, db: DB, principal: Manager) -> IncidentOut:
+def create_incident(body: IncidentIn, db: DB, principal: Manager, idem: Idem) -> IncidentOut | JSONResponse:
     """Register an incident (deadlines: report 1 hour, form 48 hours after detection)."""
-    return _out(incidents.create_incident(db, principal, **body.model_dump()))
+
+    def work() -> IncidentOut:
+        return _out(incidents.create_incident(db, principal, **body.model_dump()))
+
+    return idem.run(db, work, lambda incident_id: _out(incidents.get_incident(db, incident_id, principal)))
 
 
 @router.get("/security/incidents/{incident_id}", response_model=IncidentOut, tags=["security"])

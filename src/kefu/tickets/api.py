@@ -145,11 +145,18 @@ def merge(ticket_id: int, body: MergeIn, db: DB, principal: Write) -> TicketOut:
 
 
 @router.post("/tickets/{ticket_id}/split", response_model=TicketOut, status_code=201)
-def split(ticket_id: int, body: SplitIn, db: DB, principal: Write) -> TicketOut:
+def split(ticket_id: int, body: SplitIn, db: DB, principal: Write, idem: Idem) -> TicketOut | JSONResponse:
     """Split a new child ticket off this one, moving the given conversations."""
-    source = service.get_ticket(db, ticket_id, principal)
-    child = service.split_ticket(db, source, principal, **body.model_dump())
-    return pii.ticket(principal, TicketOut.model_validate(child))
+
+    def work() -> TicketOut:
+        source = service.get_ticket(db, ticket_id, principal)
+        child = service.split_ticket(db, source, principal, **body.model_dump())
+        return pii.ticket(principal, TicketOut.model_validate(child))
+
+    def again(child_id: int) -> TicketOut:
+        return pii.ticket(principal, TicketOut.model_validate(service.get_ticket(db, child_id, principal)))
+
+    return idem.run(db, work, again)
 
 
 @router.get("/tickets/{ticket_id}/links", response_model=list[LinkOut])

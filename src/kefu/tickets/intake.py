@@ -90,6 +90,11 @@ def _live(session: Session, ticket_id: int | None) -> Ticket | None:
     return ticket
 
 
+def case_of(session: Session, conv: Conversation) -> Ticket | None:
+    """The conversation's current case (following merges), as `ensure_case` last answered it."""
+    return _live(session, conv.ticket_id)
+
+
 def _previous_case(session: Session, conv: Conversation) -> Ticket | None:
     """The case of an earlier conversation on the same thread (a chat reopened after it was closed)."""
     if conv.inbox_id is None or not conv.external_thread_id:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
@@ -15,6 +16,7 @@ from kefu.channels.phone import calls, telephony
 from kefu.channels.phone.calls import CallLog
 from kefu.conversations.schemas import MessageOut
 from kefu.core.errors import ProblemError
+from kefu.idempotency.deps import Idem
 from kefu.web.routing import Router
 
 router = Router(prefix="/api/v1/channels/phone", tags=["channels"])
@@ -30,11 +32,13 @@ class CallOut(BaseModel):
     ticket_id: int | None = None
     ticket_number: str | None = None
 
+    @property
+    def id(self) -> int:
+        """The call's own row is its timeline message (the conversation may be an earlier one): the key records it."""
+        return self.message.id
 
-@router.post("/calls", response_model=CallOut, status_code=201)
-def log_call(body: CallLog, db: DB, principal: Write) -> CallOut:
-    """Record a call in a (new or given) phone conversation of the customer."""
-    logged = calls.log_call(db, principal, body)
+
+def _call_out(logged: calls.Logged) -> CallOut:
     return CallOut(
         conversation_id=logged.conversation.id,
         customer_id=logged.customer_id,
@@ -42,6 +46,16 @@ def log_call(body: CallLog, db: DB, principal: Write) -> CallOut:
         ticket_id=logged.ticket.id if logged.ticket else None,
         ticket_number=logged.ticket.number if logged.ticket else None,
     )
+
+
+@router.post("/calls", response_model=CallOut, status_code=201)
+def log_call(body: CallLog, db: DB, principal: Write, idem: Idem) -> CallOut | JSONResponse:
+    """Record a call in a (new or given) phone conversation of the customer."""
+
+    def work() -> CallOut:
+        return _call_out(calls.log_call(db, principal, body))
+
+    return idem.run(db, work, lambda message_id: _call_out(calls.get_call(db, principal, message_id)))
 
 
 class CallEventOut(BaseModel):

@@ -22,11 +22,11 @@ from kefu.conversations.service import add_message, create_conversation, get_con
 from kefu.core.access import ensure_brand, ref_in_brand, scope_to_brands
 from kefu.core.catalog import gettext
 from kefu.core.commands import build
-from kefu.core.errors import Forbidden, InvalidInput
+from kefu.core.errors import Forbidden, InvalidInput, NotFound
 from kefu.customers.models import Customer
 from kefu.customers.phones import phone_key
 from kefu.customers.service import find_or_create_by_identity, get_customer
-from kefu.tickets.intake import ensure_case
+from kefu.tickets.intake import case_of, ensure_case
 from kefu.tickets.models import Ticket
 
 OUTCOMES = ("resolved", "follow_up", "escalated", "no_answer", "voicemail", "callback_requested")
@@ -144,6 +144,16 @@ def log_call(session: Session, principal: Principal, body: CallLog) -> Logged:
     )
     ticket = ensure_case(session, conv, msg, actor=principal)
     return Logged(conv, customer_id, msg, ticket)
+
+
+def get_call(session: Session, principal: Principal, message_id: int) -> Logged:
+    """A logged call by its message, as `log_call` answered it (404 outside the principal's brands)."""
+    stmt = select(Message).where(Message.id == message_id, Message.content_type == "call")
+    msg = session.scalars(scope_to_brands(stmt, Message.brand_id, principal)).first()
+    if msg is None:
+        raise NotFound("Call not found.")
+    conv = get_conversation(session, msg.conversation_id, principal)
+    return Logged(conv, conv.customer_id, msg, case_of(session, conv))
 
 
 @dataclass
