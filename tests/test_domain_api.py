@@ -285,3 +285,15 @@ def test_out_of_range_ids_are_422_not_500(client: Any, make: Any) -> None:
     assert r.status_code in (404, 422), r.text
     r = client.get(f"/api/v1/customers/{2**63}", headers=h)
     assert r.status_code in (404, 422), r.text
+
+
+def test_a_created_customer_answers_what_a_read_answers(client: Any, make: Any) -> None:
+    """The create's answer and a later GET agree (it said spend "0" where the stored Numeric(14, 2) reads "0.00")."""
+    brand = make.brand()
+    h = make.token(make.agent("supervisor", [brand]))
+    for spend in ({}, {"cumulative_spend": "12.5"}):
+        created = client.post("/api/v1/customers", json={"brand_id": brand.id, "name": "王小明", **spend}, headers=h)
+        assert created.status_code == 201, created.text
+        read = client.get(f"/api/v1/customers/{created.json()['id']}", headers=h)
+        assert created.json() == read.json()
+        assert created.json()["cumulative_spend"] == ("12.50" if spend else "0.00")
