@@ -173,7 +173,9 @@ class Index:
     groups: dict[str, list[FaqDoc]] = field(default_factory=dict)
     provisional: bool = False  # the quick stand-in served while the full index of this KB fits (never saved)
     base: Index | None = None  # the fitted index this overlay patches (an overlay is never saved)
-    read_at: float = 0.0  # wall time its KB was read: a refit of an older read never replaces a newer overlay
+    # When its KB was read (this process's monotonic clock, so a wall-clock step cannot reorder reads; 0 for an
+    # index loaded from disk): a refit of an older read never replaces a newer overlay.
+    read_at: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.groups:
@@ -462,7 +464,7 @@ class IndexRegistry:
                 with self._lock:
                     self._checked[brand_id] = time.monotonic()
                 return live
-            read_at = time.time()
+            read_at = time.monotonic()
             docs = load_docs(session, brand_id)
         finally:
             session.close()  # no transaction is held while fitting
@@ -530,7 +532,7 @@ class IndexRegistry:
                 fp = fingerprint(session, brand_id)
                 if fp == live.fingerprint:
                     return live
-                read_at = time.time()
+                read_at = time.monotonic()
                 docs = load_docs(session, brand_id)
             finally:
                 if own:
@@ -617,6 +619,7 @@ class IndexRegistry:
             return None
         if not isinstance(index, Index) or index.brand_id != brand_id:
             return None
+        index.read_at = 0.0  # another process's clock: older than any read this process makes
         inner = getattr(index.retriever, "inner", None)
         if inner is not None and getattr(inner, "requires_encoder", False):
             inner.encoder = encoder_from_settings()
