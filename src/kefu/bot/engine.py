@@ -400,6 +400,11 @@ def load_docs(session: Session, brand_id: int) -> list[FaqDoc]:
 Reader = Callable[[], Session]
 
 
+def provisional_served(index: Index) -> bool:
+    """True while the provisional stage answers for this index (itself, or the base of its overlay)."""
+    return index.provisional or (index.base is not None and index.base.provisional)
+
+
 def reader_for(session: Session) -> Reader:
     """Short-lived sessions on the same database as ``session`` (a separate connection where there is a pool)."""
     bind = session.get_bind()
@@ -417,12 +422,14 @@ class IndexRegistry:
         store_dir: Path | None = None,
         provisional: RetrieverFactory | None = None,
         patch: RetrieverFactory | None = patch_factory,
+        fit_wait: float = 0.0,
     ) -> None:
         self.factory = factory or default_factory
         # The quick first stage goes with the default ranker (a custom factory brings its own, or none).
         self.provisional = provisional or (provisional_factory if factory is None else None)
         self.patch = patch  # None: a small change waits for its refit (the old index serves meanwhile)
         self.check_interval = check_interval
+        self.fit_wait = fit_wait  # seconds a question the provisional index cannot answer waits for the full fit
         self.background = background
         self.store_dir = store_dir
         self._indexes: dict[int, Index] = {}
@@ -724,6 +731,26 @@ class IndexRegistry:
                 self._swapped.wait(0.1)  # notified on every swap and build end; the timeout covers direct lock users
             return self._indexes.get(brand_id)
 
+    def wait_fitted(self, brand_id: int, timeout: float) -> Index | None:
+        """Wait up to ``timeout`` seconds while a provisional index serves and its full fit runs; the live index then.
+
+        The provisional stage answers only exact and near-exact questions; a customer who would get options from it
+        usually gets the answer from the full index a few seconds later (an import's first fit), so the bot turn
+        waits for it, bounded (``Settings.bot_fit_wait_seconds``), with no session open.
+        """
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            build_lock = self._build_locks.setdefault(brand_id, threading.Lock())
+        with self._swapped:
+            while True:
+                live = self._indexes.get(brand_id)
+                remaining = deadline - time.monotonic()
+                if live is None or not provisional_served(live) or remaining <= 0:
+                    return live
+                if brand_id not in self._building and not build_lock.locked():
+                    return live  # no full fit under way: nothing better is coming
+                self._swapped.wait(min(remaining, 0.1))  # notified on every swap and build end
+
     def invalidate(self, brand_id: int) -> None:
         """Force the next get() to check the fingerprint."""
         with self._lock:
@@ -774,7 +801,8 @@ def default_store_dir(settings: Settings | None = None) -> Path:
 
 
 INDEX_REGISTRY: runtime.Slot[IndexRegistry] = runtime.Slot(
-    "bot index registry", lambda settings: IndexRegistry(store_dir=default_store_dir(settings))
+    "bot index registry",
+    lambda settings: IndexRegistry(store_dir=default_store_dir(settings), fit_wait=settings.bot_fit_wait_seconds),
 )
 
 
