@@ -297,3 +297,41 @@ def test_a_question_the_provisional_index_can_only_offer_waits_a_bounded_time_fo
         deadline = time.monotonic() + 60
         while asker.brand.id in reg._building and time.monotonic() < deadline:
             time.sleep(0.05)
+
+
+def test_near_exact_floor_answers_a_near_exact_question_only_when_both_rankers_agree() -> None:
+    """The full ranker's curve is unsure of a KB question with a character missing; the floor raises its first hit
+    to the answer threshold when the provisional ranker finds it near-exact to the same FAQ, and nothing else."""
+    from kefu.bot.nlu.provisional import near_exact_floor, near_exact_ranker
+    from kefu.bot.nlu.ranker import Ranked
+
+    quick = near_exact_ranker(smalltalk.PREFIX).fit(_tiny_groups())
+    text = "信用卡帳單分期怎麼申請"  # the KB question without 請問
+    unsure = [Ranked("card_installment", 0.41, 1.2, "請問信用卡帳單分期怎麼申請"), Ranked("card_lost", 0.2, 0.5, "")]
+    raised = near_exact_floor(unsure, text, quick, 0.8, smalltalk.PREFIX)
+    assert [(h.key, h.confidence) for h in raised] == [("card_installment", 0.8), ("card_lost", 0.2)]
+    # The full ranker put another FAQ first: the rankers disagree, nothing is answered.
+    other = [Ranked("card_lost", 0.41, 1.2, ""), Ranked("card_installment", 0.3, 1.0, "")]
+    assert near_exact_floor(other, text, quick, 0.8, smalltalk.PREFIX) == other
+    # Not near-exact (外幣 vs 臺幣 share most characters: no clear lead), small talk, already confident: unchanged.
+    fx = [Ranked("fx_account", 0.5, 1.0, "")]
+    assert near_exact_floor(fx, "我要開外幣帳戶", quick, 0.8, smalltalk.PREFIX) == fx
+    hi = [Ranked("smalltalk:greeting", 0.5, 1.0, "")]
+    assert near_exact_floor(hi, "你好", quick, 0.8, smalltalk.PREFIX) == hi
+    sure = [Ranked("card_installment", 0.9, 1.0, "")]
+    assert near_exact_floor(sure, text, quick, 0.8, smalltalk.PREFIX) == sure
+    assert near_exact_floor(unsure, text, None, 0.8, smalltalk.PREFIX) == unsure
+
+
+def test_the_served_index_has_the_floor_and_an_index_saved_without_it_still_serves() -> None:
+    from kefu.bot.engine import FaqDoc, _RankerAdapter, default_factory
+
+    docs = [
+        FaqDoc(id=i, locale="zh-TW", questions=tuple(qs), answer=key, intent=None, category=None, external_id=key)
+        for i, (key, qs) in enumerate(_tiny_groups()[:8], 1)
+    ]
+    served = default_factory(docs)
+    assert isinstance(served, _RankerAdapter) and served.near is not None
+    old = _RankerAdapter.__new__(_RankerAdapter)  # as unpickled from a file saved before the floor existed
+    old.__dict__.update({k: v for k, v in served.__dict__.items() if k != "near"})
+    assert old.search("請問信用卡帳單分期怎麼申請", 3)[0][1] == 1.0
