@@ -162,7 +162,9 @@ def test_wire_builds_every_component_from_settings(tmp_path: Path) -> None:
     from kefu.core.jobs import QUEUE, LocalJobs
     from kefu.security.reset import RESET_SENDER, log_sender
 
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'w.db'}", data_dir=tmp_path, redis_url=None)
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'w.db'}", data_dir=tmp_path, redis_url=None, bot_fit_wait_seconds=3.5
+    )
     wired = wire(settings, install=False)
     assert runtime.current() is not wired  # install=False leaves the process alone
     assert wired.settings is settings
@@ -172,7 +174,7 @@ def test_wire_builds_every_component_from_settings(tmp_path: Path) -> None:
     assert isinstance(wired.peek(BUS), MemoryBus) and isinstance(wired.peek(QUEUE), LocalJobs)
     registry = wired.peek(INDEX_REGISTRY)
     assert registry is not None and registry.store_dir is not None
-    assert registry.store_dir.parent == tmp_path / "bot-index"
+    assert registry.store_dir.parent == tmp_path / "bot-index" and registry.fit_wait == 3.5
     assert wired.peek(RESET_SENDER) is log_sender
     database.dispose()
 

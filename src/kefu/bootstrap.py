@@ -8,7 +8,7 @@ importing a module never changes it (tests/test_wiring.py checks both). Tests wi
 
 from __future__ import annotations
 
-from kefu.bot.engine import INDEX_REGISTRY, IndexRegistry, default_store_dir
+from kefu.bot.engine import INDEX_REGISTRY, IndexRegistry
 from kefu.core import runtime
 from kefu.core.config import Settings
 from kefu.core.db import DATABASE, Database
@@ -45,7 +45,7 @@ def wire(
     wired.provide(DATABASE, database or Database(settings.database_url))
     wired.provide(BUS, bus or make_bus(settings))
     wired.provide(QUEUE, queue or make_queue(settings))
-    wired.provide(INDEX_REGISTRY, index_registry or IndexRegistry(store_dir=default_store_dir(settings)))
+    wired.provide(INDEX_REGISTRY, index_registry or INDEX_REGISTRY.default(settings))  # one place builds it
     # New tickets are classified by the bot's NLU (trained on the KB and on agents' corrections).
     wired.provide(CLASSIFIER, classifier or classifier_factory)
     # No mailer delivers reset links yet: the log sender says so (and never logs the link).

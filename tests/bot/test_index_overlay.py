@@ -210,9 +210,29 @@ class _Gate(_Counting):
         return super().factory(docs)
 
 
-def test_a_refit_finishing_after_another_change_keeps_that_change(db: Any, make: Any, session_factory: Any) -> None:
+class _SteppingBack:
+    """The engine's ``time`` module with a wall clock that steps an hour back at every reading (NTP, a VM restore)."""
+
+    def __init__(self) -> None:
+        self.wall = time.time()
+
+    def time(self) -> float:
+        self.wall -= 3600.0
+        return self.wall
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+@pytest.mark.parametrize("wall_clock", ["steady", "stepping_back"])
+def test_a_refit_finishing_after_another_change_keeps_that_change(
+    db: Any, make: Any, session_factory: Any, monkeypatch: pytest.MonkeyPatch, wall_clock: str
+) -> None:
     """Refit 1 reads the KB, a second change comes during its fit (coalesced by ``_dirty``): when refit 1 swaps in,
-    the second change stays patched on top of it until refit 2 swaps in."""
+    the second change stays patched on top of it until refit 2 swaps in — also when the wall clock steps back
+    between the two reads (their order is the process's monotonic clock)."""
+    if wall_clock == "stepping_back":
+        monkeypatch.setattr("kefu.bot.engine.time", _SteppingBack())
     from kefu.bot.engine import fingerprint
     from kefu.knowledge.commands import UpdateFaq
     from kefu.knowledge.models import FaqEntry

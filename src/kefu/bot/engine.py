@@ -109,24 +109,37 @@ def encoder_from_settings() -> Any | None:
 
 
 class _RankerAdapter:
-    """FaqRanker behind the Retriever protocol, exposing its KB-calibrated thresholds."""
+    """FaqRanker behind the Retriever protocol, exposing its KB-calibrated thresholds (and its near-exact floor)."""
 
-    def __init__(self, ranker: Any) -> None:
+    def __init__(self, ranker: Any, near: Any = None) -> None:
         self.inner = ranker
+        self.near = (
+            near  # the KB's provisional ranker: near-exact questions answered (nlu.provisional.near_exact_floor)
+        )
         self.answer_threshold = float(ranker.answer_threshold_)
         self.clarify_threshold = float(ranker.clarify_threshold_)
 
     def search(self, text: str, k: int) -> list[tuple[Any, float, str]]:
-        return [(h.key, h.confidence, h.matched_question) for h in self.inner.search(text, k)]
+        hits = self.inner.search(text, k)
+        near = getattr(self, "near", None)  # an index saved before the floor existed has none
+        if near is not None:
+            from kefu.bot.nlu.provisional import near_exact_floor
+
+            hits = near_exact_floor(hits, text, near, self.answer_threshold, smalltalk.PREFIX)
+        return [(h.key, h.confidence, h.matched_question) for h in hits]
 
 
 def default_factory(docs: Sequence[FaqDoc]) -> Retriever:
-    """The FAQ ranker (kefu.bot.nlu.ranker), one class per FAQ, with the configured encoder."""
+    """The FAQ ranker (kefu.bot.nlu.ranker), one class per FAQ, with the configured encoder and its near-exact
+    floor (a provisional ranker of the same KB, ~10 % more fit time)."""
+    from kefu.bot.nlu.provisional import near_exact_ranker
     from kefu.bot.nlu.ranker import FaqRanker
 
+    groups = group_phrasings(docs)
     ranker = FaqRanker(encoder=encoder_from_settings(), strict_prefix=smalltalk.PREFIX)
-    ranker.fit(group_phrasings(docs))
-    return _RankerAdapter(ranker)
+    ranker.fit(groups)
+    near = near_exact_ranker(smalltalk.PREFIX).fit(groups)
+    return _RankerAdapter(ranker, near)
 
 
 def provisional_factory(docs: Sequence[FaqDoc]) -> Retriever:
@@ -173,7 +186,9 @@ class Index:
     groups: dict[str, list[FaqDoc]] = field(default_factory=dict)
     provisional: bool = False  # the quick stand-in served while the full index of this KB fits (never saved)
     base: Index | None = None  # the fitted index this overlay patches (an overlay is never saved)
-    read_at: float = 0.0  # wall time its KB was read: a refit of an older read never replaces a newer overlay
+    # When its KB was read (this process's monotonic clock, so a wall-clock step cannot reorder reads; 0 for an
+    # index loaded from disk): a refit of an older read never replaces a newer overlay.
+    read_at: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.groups:
@@ -398,6 +413,11 @@ def load_docs(session: Session, brand_id: int) -> list[FaqDoc]:
 Reader = Callable[[], Session]
 
 
+def provisional_served(index: Index) -> bool:
+    """True while the provisional stage answers for this index (itself, or the base of its overlay)."""
+    return index.provisional or (index.base is not None and index.base.provisional)
+
+
 def reader_for(session: Session) -> Reader:
     """Short-lived sessions on the same database as ``session`` (a separate connection where there is a pool)."""
     bind = session.get_bind()
@@ -415,12 +435,14 @@ class IndexRegistry:
         store_dir: Path | None = None,
         provisional: RetrieverFactory | None = None,
         patch: RetrieverFactory | None = patch_factory,
+        fit_wait: float = 0.0,
     ) -> None:
         self.factory = factory or default_factory
         # The quick first stage goes with the default ranker (a custom factory brings its own, or none).
         self.provisional = provisional or (provisional_factory if factory is None else None)
         self.patch = patch  # None: a small change waits for its refit (the old index serves meanwhile)
         self.check_interval = check_interval
+        self.fit_wait = fit_wait  # seconds a question the provisional index cannot answer waits for the full fit
         self.background = background
         self.store_dir = store_dir
         self._indexes: dict[int, Index] = {}
@@ -462,7 +484,7 @@ class IndexRegistry:
                 with self._lock:
                     self._checked[brand_id] = time.monotonic()
                 return live
-            read_at = time.time()
+            read_at = time.monotonic()
             docs = load_docs(session, brand_id)
         finally:
             session.close()  # no transaction is held while fitting
@@ -530,7 +552,7 @@ class IndexRegistry:
                 fp = fingerprint(session, brand_id)
                 if fp == live.fingerprint:
                     return live
-                read_at = time.time()
+                read_at = time.monotonic()
                 docs = load_docs(session, brand_id)
             finally:
                 if own:
@@ -617,6 +639,7 @@ class IndexRegistry:
             return None
         if not isinstance(index, Index) or index.brand_id != brand_id:
             return None
+        index.read_at = 0.0  # another process's clock: older than any read this process makes
         inner = getattr(index.retriever, "inner", None)
         if inner is not None and getattr(inner, "requires_encoder", False):
             inner.encoder = encoder_from_settings()
@@ -721,6 +744,26 @@ class IndexRegistry:
                 self._swapped.wait(0.1)  # notified on every swap and build end; the timeout covers direct lock users
             return self._indexes.get(brand_id)
 
+    def wait_fitted(self, brand_id: int, timeout: float) -> Index | None:
+        """Wait up to ``timeout`` seconds while a provisional index serves and its full fit runs; the live index then.
+
+        The provisional stage answers only exact and near-exact questions; a customer who would get options from it
+        usually gets the answer from the full index a few seconds later (an import's first fit), so the bot turn
+        waits for it, bounded (``Settings.bot_fit_wait_seconds``), with no session open.
+        """
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            build_lock = self._build_locks.setdefault(brand_id, threading.Lock())
+        with self._swapped:
+            while True:
+                live = self._indexes.get(brand_id)
+                remaining = deadline - time.monotonic()
+                if live is None or not provisional_served(live) or remaining <= 0:
+                    return live
+                if brand_id not in self._building and not build_lock.locked():
+                    return live  # no full fit under way: nothing better is coming
+                self._swapped.wait(min(remaining, 0.1))  # notified on every swap and build end
+
     def invalidate(self, brand_id: int) -> None:
         """Force the next get() to check the fingerprint."""
         with self._lock:
@@ -771,7 +814,8 @@ def default_store_dir(settings: Settings | None = None) -> Path:
 
 
 INDEX_REGISTRY: runtime.Slot[IndexRegistry] = runtime.Slot(
-    "bot index registry", lambda settings: IndexRegistry(store_dir=default_store_dir(settings))
+    "bot index registry",
+    lambda settings: IndexRegistry(store_dir=default_store_dir(settings), fit_wait=settings.bot_fit_wait_seconds),
 )
 
 

