@@ -21,7 +21,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, APIWebSocketRoute
 
 OFFLOAD = {"run_in_threadpool", "commit_in_one_hop", "to_thread"}
-OPENS_SESSION = {"session_scope", "session", "sessionmaker", "read_sessionmaker"}
+OPENS_SESSION = {"session_scope", "session", "sessionmaker", "read_sessionmaker", "session_factory"}
 
 # qualified name -> why it may keep DB work on the loop (none so far: keep it short and reasoned).
 ALLOWED: dict[str, str] = {}
