@@ -42,7 +42,7 @@ def wire(
     install_text_rule()  # no NUL or other C0 control reaches either database (kefu.core.textrules)
     registry.load_jobs()  # every job handler and periodic job, whichever process ends up running them
     wired = Runtime(settings)
-    wired.provide(DATABASE, database or Database(settings.database_url))
+    wired.provide(DATABASE, database or Database(settings.database_url, write_wait=settings.db_write_wait_seconds))
     wired.provide(BUS, bus or make_bus(settings))
     wired.provide(QUEUE, queue or make_queue(settings))
     wired.provide(INDEX_REGISTRY, index_registry or INDEX_REGISTRY.default(settings))  # one place builds it

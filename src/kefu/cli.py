@@ -23,12 +23,13 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(privacy_app, name="privacy")
 promises_app = typer.Typer(help="The seed documents' promises (docs/PROMISES.md).", no_args_is_help=True)
 app.add_typer(promises_app, name="promises")
-from kefu.channels.cli import inbound_app  # noqa: E402 - command groups live with their capability
+from kefu.channels.cli import attachments_app, inbound_app  # noqa: E402 - command groups live with their capability
 from kefu.jobs_cli import jobs_app  # noqa: E402
 
 app.add_typer(kb_app, name="kb")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(inbound_app, name="inbound")
+app.add_typer(attachments_app, name="attachments")
 
 try:  # the NLU tools live with the bot package
     from kefu.bot.cli import bot_app, nlu_app  # type: ignore[import-not-found,unused-ignore]

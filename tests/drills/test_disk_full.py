@@ -146,3 +146,41 @@ def test_failed_event_is_requeued_by_an_operator(
     db.refresh(event)
     assert event.status == "processed"
     assert db.scalar(select(func.count(InboundEvent.id)).where(InboundEvent.status == "failed")) == 0
+
+
+def test_a_lock_timeout_never_marks_an_inbound_event_failed(
+    app: Any, db: Any, make: Any, session_factory: Any, runner_queue: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More lock timeouts in a row than the event has attempts: it stays pending and is processed once they stop."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from kefu.brands.service import create_inbox
+    from kefu.channels import storage
+    from kefu.channels.service import record_inbound
+    from kefu.core.jobs import run_due
+
+    monkeypatch.setenv("KEFU_INBOUND_MAX_ATTEMPTS", "2")
+    brand = make.brand()
+    inbox = create_inbox(db, brand, kind="line", name="line", config={"channel_secret": "s"}, actor=None)
+    db.commit()
+    real_write = storage.write_file
+    timeouts = [0]
+
+    def locked(*args: Any) -> Any:
+        if timeouts[0] < 3:
+            timeouts[0] += 1
+            # What the driver raises when the write-wait budget runs out (SQLite; PostgreSQL's 55P03 is alike).
+            raise OperationalError("INSERT …", {}, sqlite3.OperationalError("database is locked"))
+        return real_write(*args)
+
+    monkeypatch.setattr(storage, "write_file", locked)
+    (event,) = record_inbound(db, inbox, [_msg(11)])
+    db.commit()
+    for _ in range(5):
+        run_due(session_factory)
+        _due_now(db)
+    db.refresh(event)
+    assert timeouts[0] == 3
+    assert event.status == "processed" and event.attempts == 1, (event.status, event.attempts, event.last_error)

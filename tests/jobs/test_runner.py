@@ -16,6 +16,8 @@ from tests.conftest import PG_URL, create_pg_database, drop_pg_database
 
 RUNS: list[tuple[str, int, float, float]] = []
 FLAKY: dict[int, int] = {}
+LOCKED: list[int] = []
+LOCK_ERRORS: list[Exception] = []
 LOCK = threading.Lock()
 
 
@@ -54,8 +56,16 @@ def database(request: pytest.FixtureRequest, tmp_path: Any, monkeypatch: pytest.
     def always_fails(payload: dict[str, Any]) -> None:
         raise ValueError("permanent")
 
+    @job("test.lock_waits")
+    def lock_waits(payload: dict[str, Any]) -> None:
+        with LOCK:
+            LOCKED.append(1)
+            if len(LOCKED) <= payload["times"]:
+                raise LOCK_ERRORS[0]
+
     RUNS.clear()
     FLAKY.clear()
+    LOCKED.clear()
     db = Database(url)
     try:
         yield db
@@ -132,6 +142,58 @@ def test_an_expired_lease_is_taken_over_and_the_old_claim_cannot_finish_it(datab
             complete(s, first)  # the dead runner's late outcome changes nothing
             assert s.scalar(select(Job.id)) is None
     assert [r[:2] for r in RUNS] == [("z", 0)]
+
+
+def _lock_timeout(url: str) -> Exception:
+    """A real lock-wait error of the backend: SQLite "database is locked", PostgreSQL 55P03 (lock_timeout)."""
+    import sqlite3
+
+    import psycopg
+
+    from kefu.core.db import make_engine
+
+    engine = make_engine(url, write_wait=0.2)
+    try:
+        if url.startswith("sqlite"):
+            other = sqlite3.connect(url.split("///", 1)[1], timeout=0, isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")
+            hold = other.rollback
+        else:
+            pg = psycopg.connect(url)
+            pg.execute("SELECT pg_advisory_lock(4242)")
+            hold = pg.close
+        try:
+            with engine.begin() as conn:
+                if url.startswith("sqlite"):
+                    conn.exec_driver_sql("DELETE FROM jobs WHERE id = -1")
+                else:
+                    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4242)")
+        except Exception as exc:
+            return exc
+        finally:
+            hold()
+    finally:
+        engine.dispose()
+    raise AssertionError("the lock wait did not time out")
+
+
+def test_a_lock_timeout_is_retried_without_using_up_attempts(database: Any) -> None:
+    from kefu.core.db import transient_db_error
+    from kefu.core.jobs import enqueue, queue_installed, run_due
+    from kefu.core.models import Job
+
+    LOCK_ERRORS[:] = [_lock_timeout(database.url)]
+    assert transient_db_error(LOCK_ERRORS[0]), LOCK_ERRORS[0]
+    with queue_installed(NoWake()):
+        with database.session() as s:
+            enqueue(s, "test.lock_waits", {"times": 4})  # more lock timeouts in a row than its 3 attempts
+        deadline = time.monotonic() + 30
+        while len(LOCKED) < 5 and time.monotonic() < deadline:
+            run_due(database.sessionmaker, "inline")
+            time.sleep(0.05)
+    assert len(LOCKED) == 5
+    with database.session() as s:
+        assert s.scalars(select(Job.status)).all() == []  # done, never dead-lettered
 
 
 def test_an_idle_runner_on_sqlite_polls_without_taking_the_write_turn(tmp_path: Any) -> None:

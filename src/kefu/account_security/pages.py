@@ -18,6 +18,7 @@ from kefu.core.errors import Forbidden, ProblemError
 from kefu.tickets.models import Ticket
 from kefu.tickets.service import get_ticket
 from kefu.web.errors import form_error
+from kefu.web.forms import PostedForm
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
 
@@ -53,11 +54,10 @@ def ladder_card(request: Request, ticket_id: int, ctx: Ctx, db: DB) -> HTMLRespo
 
 
 @router.post("/tickets/{ticket_id}/security-steps", response_model=None)
-async def record_step(request: Request, ticket_id: int, ctx: Ctx, db: DB) -> Response:
+def record_step(request: Request, ticket_id: int, ctx: Ctx, db: DB, form: PostedForm) -> Response:
     """Record one step from the card's buttons; answers the updated card."""
     _need(ctx, "tickets:write")
     ticket = get_ticket(db, ticket_id, ctx.principal)
-    form = await request.form()
     try:
         step = str(form.get("step", ""))
         cmd = build(RecordStep, {"step": step if step in STEPS else "", "note": str(form.get("note", ""))[:4000]})
@@ -68,11 +68,10 @@ async def record_step(request: Request, ticket_id: int, ctx: Ctx, db: DB) -> Res
 
 
 @router.post("/tickets/{ticket_id}/security-freeze", response_model=None)
-async def request_freeze(request: Request, ticket_id: int, ctx: Ctx, db: DB) -> Response:
+def request_freeze(request: Request, ticket_id: int, ctx: Ctx, db: DB, form: PostedForm) -> Response:
     """Ask the brand's system for the freeze (its webhook); answers the updated card."""
     _need(ctx, "tickets:write")
     ticket = get_ticket(db, ticket_id, ctx.principal)
-    form = await request.form()
     try:
         cmd = build(RequestFreeze, {"note": str(form.get("note", ""))[:4000]})
         service.request_freeze(db, ticket, ctx.principal, cmd)
@@ -107,10 +106,9 @@ def punctuality_page(request: Request, ctx: Ctx, db: DB, days: int = 30, saved: 
 
 
 @router.post("/security-incidents/{brand_id}/webhook", response_model=None)
-async def save_hook(request: Request, brand_id: int, ctx: Ctx, db: DB) -> Response:
+def save_hook(request: Request, brand_id: int, ctx: Ctx, db: DB, form: PostedForm) -> Response:
     """Set the brand's freeze webhook (URL, HMAC secret, on/off) from the page's form."""
     _need(ctx, "brands:manage")
-    form = await request.form()
     data = {
         "url": str(form.get("url", "")).strip(),
         "secret": str(form.get("secret", "")),

@@ -11,6 +11,7 @@ from fastapi import Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from kefu.admin import forms as f
 from kefu.auth import labels as team_labels
@@ -42,7 +43,7 @@ from kefu.sla.calendar import DEFAULT_CALENDAR_CONFIGS, WEEKDAYS, CalendarConfig
 from kefu.sla.policy import DEFAULT_SERVICE_TIER, SERVICE_TIERS, SlaPolicy
 from kefu.tickets import service as ticket_service
 from kefu.tickets.models import PRIORITIES
-from kefu.web.forms import lenient_int, optional_int
+from kefu.web.forms import PostedForm, lenient_int, optional_int
 from kefu.web.i18n import translator
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
@@ -271,9 +272,8 @@ def _redisplay(
     )
 
 
-async def _posted(request: Request) -> tuple[dict[str, str], dict[str, list[str]]]:
+def _posted(form: FormData) -> tuple[dict[str, str], dict[str, list[str]]]:
     """The posted form as text values (first value per name) and as lists (for checkbox groups)."""
-    form = await request.form()
     values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
     lists = {k: [str(v) for v in form.getlist(k) if isinstance(v, str)] for k in form}
     return values, lists
@@ -291,11 +291,11 @@ def _service_error(ctx: PageContext, exc: Exception) -> str:
 
 
 @router.post("/agents", response_class=HTMLResponse)
-async def create_agent(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
+def create_agent(request: Request, ctx: Ctx, db: DB, form: PostedForm) -> HTMLResponse:
     """Create an agent; a taken email or short password is shown next to its field."""
     _need(ctx, "agents")
     t = translator(ctx.locale)
-    values, lists = await _posted(request)
+    values, lists = _posted(form)
     errors: dict[str, str] = {}
     email, name, role, password = (f.text(values, k) for k in ("email", "name", "role", "password"))
     if not f.EMAIL.fullmatch(email) or len(email) > 320:
@@ -430,14 +430,14 @@ def create_inbox(
 
 
 @router.post("/inboxes/{inbox_id}", response_class=HTMLResponse)
-async def update_inbox(request: Request, inbox_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
+def update_inbox(request: Request, inbox_id: int, ctx: Ctx, db: DB, posted: PostedForm) -> HTMLResponse:
     """Save an inbox's channel settings; blank secret fields keep the stored secret."""
     _need(ctx, "inboxes")
     inbox = brand_service.inbox_in_brands(db, inbox_id, ctx.principal)
     if inbox is None:
         raise Forbidden("No access to that inbox.")
     t = translator(ctx.locale)
-    form, _ = await _posted(request)
+    form, _ = _posted(posted)
     errors: dict[str, str] = {}
     changes: dict[str, Any] = {}
     for key, kind in brand_service.INBOX_FIELDS.get(inbox.kind, ()):
@@ -510,11 +510,11 @@ def _calendar_names(db: Session, brand_id: int) -> list[str]:
 
 
 @router.post("/sla/policies/{policy_id}", response_class=HTMLResponse)
-async def save_policy(request: Request, policy_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
+def save_policy(request: Request, policy_id: int, ctx: Ctx, db: DB, form: PostedForm) -> HTMLResponse:
     """Edit an SLA policy from labelled fields (running tickets keep their snapshot)."""
     _need(ctx, "sla")
     row = sla_service.get_policy(db, policy_id, ctx.principal)
-    values, _ = await _posted(request)
+    values, _ = _posted(form)
     parsed = f.parse_policy(
         values,
         translator(ctx.locale),
@@ -537,11 +537,11 @@ async def save_policy(request: Request, policy_id: int, ctx: Ctx, db: DB) -> HTM
 
 
 @router.post("/sla/calendars/{calendar_id}", response_class=HTMLResponse)
-async def save_calendar_page(request: Request, calendar_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
+def save_calendar_page(request: Request, calendar_id: int, ctx: Ctx, db: DB, form: PostedForm) -> HTMLResponse:
     """Edit a business calendar: weekly hours, holidays, 補班 make-up workdays, special hours, public holidays."""
     _need(ctx, "sla")
     row = sla_service.get_calendar(db, calendar_id, ctx.principal)
-    values, lists = await _posted(request)
+    values, lists = _posted(form)
     parsed = f.parse_calendar(
         values,
         translator(ctx.locale),
@@ -588,11 +588,11 @@ def _posted_brand_id(values: Mapping[str, Any]) -> int:
 
 
 @router.post("/routing/rules", response_class=HTMLResponse)
-async def create_rule(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
+def create_rule(request: Request, ctx: Ctx, db: DB, form: PostedForm) -> HTMLResponse:
     """Add a routing rule from condition fields (category, channel, priority, language, VIP, tier, tag)."""
     _need(ctx, "routing")
     t = translator(ctx.locale)
-    values, _ = await _posted(request)
+    values, _ = _posted(form)
     brand_id = _posted_brand_id(values)
     parsed = f.parse_conditions(values, t, {})
     name = f.text(values, "name")
@@ -618,13 +618,13 @@ async def create_rule(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
 
 
 @router.post("/routing/rules/{rule_id}", response_class=HTMLResponse)
-async def update_rule(request: Request, rule_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
+def update_rule(request: Request, rule_id: int, ctx: Ctx, db: DB, form: PostedForm) -> HTMLResponse:
     """Change, reorder or delete a routing rule."""
     _need(ctx, "routing")
     t = translator(ctx.locale)
     rule = routing_service.get_rule(db, rule_id, ctx.principal)
     brand_id = rule.brand_id
-    values, _ = await _posted(request)
+    values, _ = _posted(form)
     if values.get("delete"):
         routing_service.delete_rule(db, rule, ctx.principal)
         return _redisplay(request, ctx, db, "routing", brand_id)
@@ -650,10 +650,10 @@ async def update_rule(request: Request, rule_id: int, ctx: Ctx, db: DB) -> HTMLR
 
 
 @router.post("/routing/dry-run", response_class=HTMLResponse)
-async def routing_dry_run(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
+def routing_dry_run(request: Request, ctx: Ctx, db: DB, form: PostedForm) -> HTMLResponse:
     """Show which rules a sample ticket would match, the team it would go to and its priority; nothing is saved."""
     _need(ctx, "routing")
-    values, _ = await _posted(request)
+    values, _ = _posted(form)
     brand_id = _posted_brand_id(values)
     facts = {
         "category": f.text(values, "category"),
@@ -708,12 +708,11 @@ def team_strategy(
 
 
 @router.post("/brands/{brand_id}/theme", response_class=HTMLResponse)
-async def update_theme(request: Request, brand_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
+def update_theme(request: Request, brand_id: int, ctx: Ctx, db: DB, form: PostedForm) -> HTMLResponse:
     """Brand appearance: primary/accent colours (#RRGGBB, readable under white text), logo upload or URL, favicon."""
     _need(ctx, "brands")
     t = translator(ctx.locale)
     brand = brand_service.get_brand(db, brand_id, ctx.principal)
-    form = await request.form()
     values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
     errors: dict[str, str] = {}
     colours: dict[str, str | None] = {}
@@ -735,7 +734,7 @@ async def update_theme(request: Request, brand_id: int, ctx: Ctx, db: DB) -> HTM
         upload = form.get(f"{kind}_file")
         if upload is None or isinstance(upload, str) or not upload.filename:
             continue
-        data = await upload.read(limit + 1)
+        data = upload.file.read(limit + 1)
         try:
             brand_theme.check_asset(kind, data)
             uploads[kind] = data
@@ -766,11 +765,11 @@ async def update_theme(request: Request, brand_id: int, ctx: Ctx, db: DB) -> HTM
 
 
 @router.post("/brands", response_class=HTMLResponse)
-async def create_brand(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
+def create_brand(request: Request, ctx: Ctx, db: DB, form: PostedForm) -> HTMLResponse:
     """Add a brand (with the default three membership tiers)."""
     _need(ctx, "brands")
     t = translator(ctx.locale)
-    values, _ = await _posted(request)
+    values, _ = _posted(form)
     errors: dict[str, str] = {}
     slug, name, prefix = f.text(values, "slug"), f.text(values, "name"), f.text(values, "ticket_prefix") or "KF"
     locale = f.text(values, "default_locale") or "zh-TW"
@@ -806,12 +805,12 @@ async def create_brand(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
 
 
 @router.post("/brands/{brand_id}", response_class=HTMLResponse)
-async def update_brand(request: Request, brand_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
+def update_brand(request: Request, brand_id: int, ctx: Ctx, db: DB, form: PostedForm) -> HTMLResponse:
     """Rename a brand, change its locale, timezone, service tier or membership tiers (one row per tier)."""
     _need(ctx, "brands")
     t = translator(ctx.locale)
     brand = brand_service.get_brand(db, brand_id, ctx.principal)
-    values, _ = await _posted(request)
+    values, _ = _posted(form)
     parsed = f.parse_tiers(values, t)
     name, locale, sla_tier = f.text(values, "name"), f.text(values, "default_locale"), f.text(values, "sla_tier")
     if not name:
@@ -860,11 +859,11 @@ def _lines(text: str) -> list[str]:
 
 
 @router.post("/canned", response_class=HTMLResponse)
-async def create_canned(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
+def create_canned(request: Request, ctx: Ctx, db: DB, form: PostedForm) -> HTMLResponse:
     """Add a canned response."""
     _need(ctx, "canned")
     t = translator(ctx.locale)
-    values, _ = await _posted(request)
+    values, _ = _posted(form)
     brand_id = _posted_brand_id(values)
     errors: dict[str, str] = {}
     locale, shortcut = f.text(values, "locale"), f.text(values, "shortcut").lstrip("/")

@@ -9,6 +9,7 @@ from kefu.auth.deps import DB
 from kefu.callbacks import service
 from kefu.core.errors import Forbidden, ProblemError
 from kefu.tickets.listing import LocalTime, brand_zones
+from kefu.web.forms import PostedForm
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
 
@@ -42,11 +43,10 @@ def queue(request: Request, ctx: Ctx, db: DB, view: str = "due", mine: bool = Fa
 
 
 @router.post("/{callback_id}/done", response_class=HTMLResponse)
-async def done(request: Request, callback_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
+def done(request: Request, callback_id: int, ctx: Ctx, db: DB, form: PostedForm) -> HTMLResponse:
     """Record the call; returns the updated row."""
     _need(ctx, "tickets:write")
     cb = service.get_callback(db, callback_id, ctx.principal)
-    form = await request.form()
     error = ""
     try:
         service.complete(db, cb, ctx.principal, str(form.get("outcome", "")), str(form.get("note", ""))[:4000])

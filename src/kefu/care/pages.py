@@ -15,6 +15,7 @@ from kefu.care.commands import ConvertToCase, DismissOpportunity, ReachOut, buil
 from kefu.core.db import utcnow
 from kefu.core.errors import Forbidden, ProblemError
 from kefu.tickets.listing import LocalTime, brand_zones
+from kefu.web.forms import PostedForm
 from kefu.web.i18n import translator
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
@@ -70,11 +71,10 @@ def care_queue(request: Request, ctx: Ctx, db: DB, status: str = "open") -> HTML
 
 
 @router.post("/{opportunity_id}/{action}", response_class=HTMLResponse)
-async def act(request: Request, opportunity_id: int, action: str, ctx: Ctx, db: DB) -> HTMLResponse:
+def act(request: Request, opportunity_id: int, action: str, ctx: Ctx, db: DB, form: PostedForm) -> HTMLResponse:
     """Reach out, dismiss or convert; returns the updated row (with the reason when it was refused)."""
     _need(ctx, "tickets:write" if action == "convert" else "conversations:write")
     opp = service.get_opportunity(db, opportunity_id, ctx.principal)
-    form = await request.form()
     error, status = "", 200
     try:
         if action == "reach-out":

@@ -7,6 +7,7 @@ import json
 import typer
 
 inbound_app = typer.Typer(help="Inbound channel events: failures and requeue.", no_args_is_help=True)
+attachments_app = typer.Typer(help="Attachment files under the data dir.", no_args_is_help=True)
 
 
 @inbound_app.command("failed")
@@ -48,3 +49,28 @@ def requeue_cmd(
         for event_id in ids:
             requeue_event(session, event_id)
     typer.echo(f"requeued {len(ids)} event(s)")
+
+
+@attachments_app.command("sweep")
+def sweep_cmd(
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the orphans, delete nothing."),
+    grace_seconds: float = typer.Option(3600.0, "--grace-seconds", min=60, help="Keep files younger than this."),
+) -> None:
+    """Delete attachment files no attachment row references (a crash before COMMIT left them); orphans on stdout."""
+    from kefu.channels.storage import SweepReport, sweep_orphans
+
+    def progress(report: SweepReport) -> None:
+        typer.echo(f"  … {report.scanned} files scanned, {report.orphans} orphans", err=True)
+
+    if dry_run:
+        typer.echo("DRY RUN: nothing is deleted", err=True)
+    report = sweep_orphans(grace=grace_seconds, dry_run=dry_run, progress=progress)
+    for rel in report.paths:
+        typer.echo(rel)
+    verb = "would delete" if dry_run else "deleted"
+    typer.echo(
+        f"summary: {report.scanned} files scanned, {report.referenced} referenced, {report.fresh} younger than "
+        f"{grace_seconds:g} s, {verb} {report.orphans if dry_run else report.deleted} orphans "
+        f"({report.orphan_bytes} bytes)",
+        err=True,
+    )

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from kefu.brands.models import Inbox
-from kefu.channels import config, outbox
+from kefu.channels import config, outbox, storage
 from kefu.channels.base import adapters
 from kefu.channels.models import InboundEvent
 from kefu.channels.service import inbound_hooks, pending_event_ids, prefetch_attachments, process_event
@@ -80,6 +80,12 @@ def sweep(factory: SessionFactory | None = None, *, grace: float | None = None) 
 def sweep_job(payload: dict[str, Any]) -> None:
     """Leader-scheduled sweep, so recovery also happens where `kefu serve` processes are not the ones running jobs."""
     sweep()
+
+
+@periodic("channels.attachment_orphans", every=3600)
+def attachment_orphans_job(payload: dict[str, Any]) -> None:
+    """Delete attachment files a crash before COMMIT left without their row (older than the grace period)."""
+    storage.sweep_orphans()
 
 
 def pending_count(factory: SessionFactory | None = None) -> int:

@@ -84,7 +84,7 @@ class ChannelAttachment(Base):
     content_type: Mapped[str] = mapped_column(String(128))
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
-    path: Mapped[str] = mapped_column(String(500))
+    path: Mapped[str] = mapped_column(String(500), index=True)  # the orphan-file sweep looks files up by path
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -23,7 +23,7 @@ from kefu.conversations.commands import CreateConversation
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.service import add_message, create_conversation
 from kefu.core.commands import build
-from kefu.core.db import utcnow
+from kefu.core.db import transient_db_error, utcnow
 from kefu.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from kefu.core.events import publish
 from kefu.core.jobs import enqueue
@@ -259,13 +259,16 @@ def process_event(
         outcome = _apply_retrying_races(session, inbox, msg, prefetched or {})
     except Exception as exc:
         log.exception("processing inbound event %s failed", event_id)
-        event.attempts += 1
+        # A lock or statement timeout, or the database briefly gone, is retried without using up an attempt
+        # (kefu.core.db.transient_db_error, as the job runner does): contention never marks an event failed.
+        transient = transient_db_error(exc)
+        event.attempts += 0 if transient else 1
         event.last_error = repr(exc)[:2000]
-        if event.attempts >= max_process_attempts():
+        if event.attempts >= max_process_attempts() and not transient:
             event.status = "failed"
             event.next_attempt_at = None
         else:
-            delay = process_retry_delay(event.attempts)
+            delay = process_retry_delay(max(event.attempts, 1))
             event.next_attempt_at = utcnow() + timedelta(seconds=delay)
             sender = str((event.payload or {}).get("sender_external_id") or "")
             key = inbound_key(event.inbox_id, sender)

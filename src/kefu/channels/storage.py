@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
+import time
 import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kefu.channels.config import data_dir
 from kefu.channels.models import ChannelAttachment
-from kefu.core.db import on_rollback
+from kefu.core.db import SessionFactory, get_database, on_rollback, reads_of, session_scope
+
+log = logging.getLogger("kefu.channels.storage")
+ATTACHMENTS = "attachments"  # the folder under the data dir that store() writes to and sweep_orphans() cleans
+ORPHAN_GRACE_SECONDS = 3600.0
+"""A file younger than this is never swept: its transaction may still be open (writes last seconds at most, the
+write-wait budget is 15 s), so only a file whose writer crashed before COMMIT stays unreferenced this long."""
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
 
@@ -27,7 +38,7 @@ def safe_filename(name: str, default: str = "attachment") -> str:
 def write_file(brand_id: int, data: bytes) -> tuple[str, str]:
     """Write bytes atomically under the data dir; returns (relative path, sha256)."""
     digest = hashlib.sha256(data).hexdigest()
-    rel = Path("attachments") / str(brand_id) / digest[:2] / f"{uuid.uuid4().hex}.bin"
+    rel = Path(ATTACHMENTS) / str(brand_id) / digest[:2] / f"{uuid.uuid4().hex}.bin"
     target = data_dir() / rel
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".tmp")
@@ -96,3 +107,89 @@ def delete_file(row: Any) -> bool:
     except (FileNotFoundError, ValueError):
         return False
     return True
+
+
+@dataclass
+class SweepReport:
+    """What sweep_orphans() found: files looked at, orphans (deleted unless a dry run), fresh and referenced files."""
+
+    scanned: int = 0
+    referenced: int = 0
+    fresh: int = 0
+    orphans: int = 0
+    deleted: int = 0
+    orphan_bytes: int = 0
+    dry_run: bool = False
+    paths: list[str] = field(default_factory=list)  # the orphans' relative paths (the first 1000)
+
+    def summary(self) -> dict[str, int | bool]:
+        """The counts, for logs and the CLI."""
+        return {k: v for k, v in vars(self).items() if k != "paths"}
+
+
+def _stored_files(root: Path) -> Iterator[tuple[str, os.stat_result]]:
+    base = root / ATTACHMENTS
+    if not base.is_dir():
+        return
+    for folder, _dirs, names in os.walk(base):
+        for name in names:
+            full = Path(folder) / name
+            try:
+                stat = full.lstat()
+            except FileNotFoundError:  # erased while we walked
+                continue
+            yield full.relative_to(root).as_posix(), stat
+
+
+def sweep_orphans(
+    factory: SessionFactory | None = None,
+    *,
+    grace: float = ORPHAN_GRACE_SECONDS,
+    dry_run: bool = False,
+    batch: int = 500,
+    progress: Callable[[SweepReport], None] | None = None,
+) -> SweepReport:
+    """Delete attachment files no channel_attachments row points to and older than `grace` seconds.
+
+    store() writes the file before the transaction commits; a rollback deletes it (on_rollback), but a process
+    killed between the write and the COMMIT leaves a file nothing references. Files are checked against the rows in
+    batches (one read per `batch` files, no write turn), so memory stays flat however many files there are.
+    """
+    factory = reads_of(factory or get_database().sessionmaker)
+    root = data_dir()
+    report = SweepReport(dry_run=dry_run)
+    cutoff = time.time() - grace
+    pending: list[tuple[str, os.stat_result]] = []
+
+    def check() -> None:
+        with session_scope(factory) as session:
+            paths = [rel for rel, _ in pending]
+            known = set(session.scalars(select(ChannelAttachment.path).where(ChannelAttachment.path.in_(paths))))
+        for rel, stat in pending:
+            if rel in known:
+                report.referenced += 1
+                continue
+            report.orphans += 1
+            report.orphan_bytes += stat.st_size
+            if len(report.paths) < 1000:
+                report.paths.append(rel)
+            if not dry_run:
+                (root / rel).unlink(missing_ok=True)
+                report.deleted += 1
+        pending.clear()
+        if progress is not None:
+            progress(report)
+
+    for rel, stat in _stored_files(root):
+        report.scanned += 1
+        if stat.st_mtime > cutoff:
+            report.fresh += 1
+            continue
+        pending.append((rel, stat))
+        if len(pending) >= batch:
+            check()
+    if pending:
+        check()
+    if report.orphans:
+        log.warning("attachment sweep: %s", report.summary())
+    return report

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from kefu.auth.deps import DB
 from kefu.compensation import service
 from kefu.core.errors import Conflict, Forbidden, ProblemError
+from kefu.web.forms import PostedForm
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
 
@@ -54,10 +55,9 @@ def ledger(request: Request, ctx: Ctx, db: DB, status: str | None = None, cursor
 
 
 @router.post("/outages/{broadcast_id}", response_class=HTMLResponse)
-async def propose_for_outage(request: Request, broadcast_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
+def propose_for_outage(request: Request, broadcast_id: int, ctx: Ctx, db: DB, form: PostedForm) -> HTMLResponse:
     """From an outage notice's page: propose compensation for each affected customer (blank: the notice's window)."""
     _need(ctx, "teams:manage")
-    form = await request.form()
     text = str(form.get("outage_minutes") or "").strip()
     error, made = "", None
     try:
@@ -76,10 +76,9 @@ async def propose_for_outage(request: Request, broadcast_id: int, ctx: Ctx, db: 
 
 
 @router.post("/{compensation_id}/{action}", response_class=HTMLResponse)
-async def decide(request: Request, compensation_id: int, action: str, ctx: Ctx, db: DB) -> HTMLResponse:
+def decide(request: Request, compensation_id: int, action: str, ctx: Ctx, db: DB, form: PostedForm) -> HTMLResponse:
     """Approve, grant or reject one entry (a rejection needs the reason)."""
     _need(ctx, "teams:manage")
-    form = await request.form()
     error = ""
     note = str(form.get("note") or "")[:500]
     try:

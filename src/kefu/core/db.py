@@ -84,9 +84,33 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 WRITE_WAIT_SECONDS = 15.0
-"""The longest a SQLite writer waits for its turn, in total: the WriterGate (this process's queue, then the
-`<db>-writer` file lock) and then SQLite's busy handler share it, so a stuck writer elsewhere costs others this long
-before their "database is locked" (503 + Retry-After); shorter than typical proxy timeouts (nginx: 60 s)."""
+"""The longest a writer waits for a lock another transaction holds (default of KEFU_DB_WRITE_WAIT_SECONDS). SQLite:
+the WriterGate (this process's queue, then the `<db>-writer` file lock) and then SQLite's busy handler share it;
+PostgreSQL: the connections' `lock_timeout` (row, table and advisory locks alike). A stuck writer elsewhere costs
+others this long before their lock error (503 + Retry-After, `transient_db_error`); shorter than typical proxy
+timeouts (nginx: 60 s)."""
+
+# SQLSTATEs of a lock or statement wait cut short (lock_timeout, statement_timeout, a cancel): retry later.
+_TRANSIENT_SQLSTATES = frozenset({"55P03", "57014"})
+
+
+def transient_db_error(exc: BaseException | None) -> bool:
+    """True when exc (or what it wraps) means "the database cannot serve this now, retry later": unreachable, a pool
+    timeout, a lock or statement timeout. The one rule for 503 + Retry-After (kefu.web.problems) and job retries."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, (OperationalError, PoolTimeout)):
+            return True
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            return True
+        if getattr(exc, "sqlstate", None) in _TRANSIENT_SQLSTATES:  # a driver error not wrapped by SQLAlchemy
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 class WriterGate:
@@ -286,7 +310,7 @@ def checkpointer(engine: Engine) -> Checkpointer | None:
 
 
 def make_engine(url: str, *, pool: bool = True, write_wait: float = WRITE_WAIT_SECONDS) -> Engine:
-    """Create an engine with kefu's per-backend tuning (`write_wait`: a SQLite writer's total wait budget)."""
+    """Create an engine with kefu's per-backend tuning (`write_wait`: a writer's whole wait for a lock)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1].split("?", 1)[0]
         on_disk = "///" in url and path not in ("", ":memory:") and not path.startswith("file:")
@@ -399,7 +423,17 @@ def make_engine(url: str, *, pool: bool = True, write_wait: float = WRITE_WAIT_S
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     # No pre-ping (a SELECT 1 before every checkout): a connection the server dropped fails its statement and is
     # discarded from the pool; pool_recycle retires connections before typical idle timeouts instead.
-    return create_engine(url, pool_recycle=1800, pool_size=10, max_overflow=20, json_serializer=json_dumps)
+    # lock_timeout in the startup packet (free: no statement per request or per transaction): a statement waiting
+    # for a lock another session holds fails with 55P03 after the write-wait budget instead of waiting forever.
+    lock_ms = max(1, int(write_wait * 1000))
+    return create_engine(
+        url,
+        pool_recycle=1800,
+        pool_size=10,
+        max_overflow=20,
+        json_serializer=json_dumps,
+        connect_args={"options": f"-c lock_timeout={lock_ms}"},
+    )
 
 
 _BEGIN_OPTION = "kefu_sqlite_begin"
@@ -501,7 +535,9 @@ def finish_session(session: Session, commit: bool) -> None:
         session.close()
 
 
-DATABASE: runtime.Slot[Database] = runtime.Slot("database", lambda settings: Database(settings.database_url))
+DATABASE: runtime.Slot[Database] = runtime.Slot(
+    "database", lambda settings: Database(settings.database_url, write_wait=settings.db_write_wait_seconds)
+)
 
 
 def get_database() -> Database:

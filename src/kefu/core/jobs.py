@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, aliased
 
 from kefu.core import runtime
 from kefu.core.config import Settings, get_settings
-from kefu.core.db import SessionFactory, after_commit, session_scope, utcnow
+from kefu.core.db import SessionFactory, after_commit, session_scope, transient_db_error, utcnow
 from kefu.core.models import Job
 
 log = logging.getLogger("kefu.jobs")
@@ -185,11 +185,18 @@ def complete(session: Session, claimed: Claimed) -> None:
     session.execute(delete(Job).where(Job.id == claimed.id, Job.claimed_by == claimed.token))
 
 
-def fail(session: Session, claimed: Claimed, error: str) -> str:
-    """The handler raised: schedule a retry with backoff, or dead-letter it; returns the new status."""
-    dead = claimed.attempt >= claimed.max_attempts
+def fail(session: Session, claimed: Claimed, error: str, *, transient: bool = False) -> str:
+    """The handler raised: schedule a retry with backoff, or dead-letter it; returns the new status.
+
+    A transient database error (kefu.core.db.transient_db_error: unreachable, a lock or statement timeout) is the
+    database's state, not the job's fault: it is retried without using up an attempt, so contention never
+    dead-letters work.
+    """
+    dead = claimed.attempt >= claimed.max_attempts and not transient
     values: dict[str, Any] = {"status": "dead" if dead else "pending", "last_error": error[:4000]}
     values.update(claimed_by=None, lease_until=None)
+    if transient:
+        values["attempts"] = claimed.attempt - 1
     if not dead:
         values["run_at"] = utcnow() + timedelta(seconds=backoff_seconds(claimed.attempt))
     session.execute(update(Job).where(Job.id == claimed.id, Job.claimed_by == claimed.token).values(**values))
@@ -211,7 +218,8 @@ def run_claimed(factory: SessionFactory, claimed: Claimed) -> str:
     try:
         run_job(claimed.name, claimed.payload)
     except Exception as exc:
-        status = "dead" if claimed.attempt >= claimed.max_attempts else "pending"
+        transient = transient_db_error(exc)
+        status = "dead" if claimed.attempt >= claimed.max_attempts and not transient else "pending"
         log.log(
             logging.ERROR if status == "dead" else logging.WARNING,
             "job %s #%s attempt %d/%d failed: %r%s",
@@ -223,7 +231,7 @@ def run_claimed(factory: SessionFactory, claimed: Claimed) -> str:
             " (dead-lettered)" if status == "dead" else "",
         )
         error = f"{type(exc).__name__}: {exc}"
-        _record(factory, lambda s: fail(s, claimed, error))
+        _record(factory, lambda s: fail(s, claimed, error, transient=transient))
         return status
     finally:
         current_job.reset(marker)

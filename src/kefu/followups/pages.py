@@ -10,6 +10,7 @@ from kefu.core.db import utcnow
 from kefu.core.errors import Forbidden, ProblemError
 from kefu.followups import service
 from kefu.tickets.listing import LocalTime, brand_zones
+from kefu.web.forms import PostedForm
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
 
@@ -42,11 +43,10 @@ def queue(request: Request, ctx: Ctx, db: DB, status: str = "pending", mine: boo
 
 
 @router.post("/{follow_up_id}/outcome", response_class=HTMLResponse)
-async def outcome(request: Request, follow_up_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
+def outcome(request: Request, follow_up_id: int, ctx: Ctx, db: DB, form: PostedForm) -> HTMLResponse:
     """Record a contact's outcome; returns the updated row."""
     _need(ctx, "tickets:write")
     f = service.get_follow_up(db, follow_up_id, ctx.principal)
-    form = await request.form()
     error = ""
     try:
         service.record_outcome(db, f, ctx.principal, str(form.get("outcome", "")), str(form.get("note", ""))[:4000])

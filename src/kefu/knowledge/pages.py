@@ -21,7 +21,7 @@ from kefu.knowledge.commands import CreateArticle, CreateFaq, UpdateArticle, Upd
 from kefu.knowledge.models import LOCALES, Article, FaqEntry
 from kefu.knowledge.render import for_channel
 from kefu.security.asgi import MIB, BodyTooLarge
-from kefu.web.forms import lenient_int
+from kefu.web.forms import PostedForm, lenient_int
 from kefu.web.i18n import translator
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
@@ -274,11 +274,10 @@ def edit_faq(request: Request, faq_id: int, ctx: Ctx, db: DB, saved: int = 0) ->
 
 
 @router.post("/faq", response_class=HTMLResponse, response_model=None)
-async def save_faq(request: Request, ctx: Ctx, db: DB) -> HTMLResponse | RedirectResponse:
+def save_faq(request: Request, ctx: Ctx, db: DB, form: PostedForm) -> HTMLResponse | RedirectResponse:
     """Save every locale column: update existing copies, create filled-in new ones under the shared id."""
     _need(ctx)
     t = translator(ctx.locale)
-    form = await request.form()
     values = {k: str(v) for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
     brand = get_brand(db, lenient_int(values.get("brand_id")) or 0, ctx.principal)
     errors: dict[str, str] = {}
@@ -401,11 +400,10 @@ def edit_article(request: Request, article_id: int, ctx: Ctx, db: DB) -> HTMLRes
 
 
 @router.post("/article", response_class=HTMLResponse, response_model=None)
-async def save_article(request: Request, ctx: Ctx, db: DB) -> HTMLResponse | RedirectResponse:
+def save_article(request: Request, ctx: Ctx, db: DB, form: PostedForm) -> HTMLResponse | RedirectResponse:
     """Create or update an article; errors are shown next to the field with the text kept."""
     _need(ctx)
     t = translator(ctx.locale)
-    form = await request.form()
     values = {k: str(v) for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
     brand = get_brand(db, lenient_int(values.get("brand_id")) or 0, ctx.principal)
     errors: dict[str, str] = {}

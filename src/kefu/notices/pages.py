@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.datastructures import FormData
 
 from kefu.auth.deps import DB
 from kefu.brands.service import get_brand, visible_brands
@@ -14,6 +15,7 @@ from kefu.core.errors import Forbidden, InvalidInput, ProblemError
 from kefu.notices import broadcasts
 from kefu.notices.service import EXTRA_CHANNELS, also_channels
 from kefu.tickets.taxonomy import list_categories
+from kefu.web.forms import PostedForm
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
 
@@ -36,8 +38,7 @@ def _local(value: object, tz: str) -> datetime | None:
         raise InvalidInput("Check the dates of the time window.") from exc
 
 
-async def _audience(request: Request, ctx: PageContext, db: DB) -> tuple[int, broadcasts.Audience, dict[str, str]]:
-    form = await request.form()
+def _audience(ctx: PageContext, db: DB, form: FormData) -> tuple[int, broadcasts.Audience, dict[str, str]]:
     values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
     try:
         brand_id = int(values.get("brand_id") or 0)
@@ -77,12 +78,12 @@ def outages(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
 
 
 @router.post("/preview", response_class=HTMLResponse)
-async def preview(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
+def preview(request: Request, ctx: Ctx, db: DB, form: PostedForm) -> HTMLResponse:
     """How many customers the chosen audience reaches (nothing is sent)."""
     _need(ctx, "teams:manage")
     error, tickets = "", []
     try:
-        brand_id, audience, _ = await _audience(request, ctx, db)
+        brand_id, audience, _ = _audience(ctx, db, form)
         tickets = broadcasts.preview(db, brand_id, audience, ctx.principal)
     except ProblemError as exc:
         error = exc.detail
@@ -99,11 +100,11 @@ async def preview(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
 
 
 @router.post("/outages", response_class=HTMLResponse)
-async def send(request: Request, ctx: Ctx, db: DB) -> Response:
+def send(request: Request, ctx: Ctx, db: DB, form: PostedForm) -> Response:
     """Send the outage notice, then show its deliveries (HX-Redirect)."""
     _need(ctx, "teams:manage")
     try:
-        brand_id, audience, values = await _audience(request, ctx, db)
+        brand_id, audience, values = _audience(ctx, db, form)
         row = broadcasts.broadcast_outage(
             db,
             brand_id,

@@ -30,7 +30,7 @@ from kefu.knowledge.render import for_channel
 from kefu.portal import metrics as public_metrics
 from kefu.portal import service
 from kefu.tickets.progress import customer_progress
-from kefu.web.forms import lenient_int
+from kefu.web.forms import PostedForm, lenient_int
 from kefu.web.i18n import pick_locale, translator
 from kefu.web.pages import LOCALE_COOKIE, render
 from kefu.web.routing import Router
@@ -264,12 +264,11 @@ def portal_faq(request: Request, slug: str, faq_id: int, db: DB) -> HTMLResponse
 
 
 @router.post("/{slug}/vote", response_model=None, dependencies=[Depends(throttled(service.VOTES))])
-async def portal_vote(request: Request, slug: str, db: DB) -> HTMLResponse | RedirectResponse:
+def portal_vote(request: Request, slug: str, db: DB, form: PostedForm) -> HTMLResponse | RedirectResponse:
     """Count a helpful / not-helpful vote once per browser and go back to the page."""
     brand = _brand(db, slug)
     if brand is None:
         return _not_found(request, db, None)
-    form = await request.form()
     kind = "article" if form.get("kind") == "article" else "faq"
     item_id = lenient_int(form.get("id"))
     token, cookie = str(form.get("csrf_token", "")), request.cookies.get(PORTAL_CSRF, "")
@@ -348,11 +347,10 @@ def new_ticket_form(request: Request, slug: str, db: DB) -> HTMLResponse:
 
 
 @router.post("/{slug}/new", response_class=HTMLResponse, dependencies=[Depends(throttled(SUBMISSIONS))])
-async def submit_ticket(request: Request, slug: str, db: DB) -> HTMLResponse:
+def submit_ticket(request: Request, slug: str, db: DB, form: PostedForm) -> HTMLResponse:
     """Create the customer's conversation and ticket; files are checked for type and size before anything is stored."""
     brand = service.brand_by_slug(db, slug)
     inbox = _board_inbox(db, brand.id)
-    form = await request.form()
     token = str(form.get("csrf_token", ""))
     fields = {k: str(form.get(k, "")).strip() for k in ("name", "contact", "subject", "message")}
     video_max = service.video_limit_bytes(brand)
@@ -388,7 +386,7 @@ async def submit_ticket(request: Request, slug: str, db: DB) -> HTMLResponse:
     for up in uploads:
         ctype = (up.content_type or "").split(";")[0].strip().lower()
         cap = video_max if ctype in VIDEO_TYPES else MAX_FILE_BYTES
-        data = await up.read(cap + 1)
+        data = up.file.read(cap + 1)
         if len(data) > cap:
             return again("video_too_large" if ctype in VIDEO_TYPES else "file_too_large")
         total += len(data)
@@ -457,10 +455,9 @@ def track_form(request: Request, slug: str, db: DB) -> HTMLResponse:
 
 
 @router.post("/{slug}/track", response_class=HTMLResponse)
-async def track(request: Request, slug: str, db: DB) -> HTMLResponse:
+def track(request: Request, slug: str, db: DB, form: PostedForm) -> HTMLResponse:
     """Show the customer-safe progress view; every mismatch looks the same (no data leak), attempts are limited."""
     brand = service.brand_by_slug(db, slug)
-    form = await request.form()
     number = str(form.get("number", "")).strip()[:32]
     contact = str(form.get("contact", "")).strip()[:320]
     token = _csrf_token(request)
@@ -522,10 +519,9 @@ def callback_form(request: Request, slug: str, db: DB, mode: str = "phone", sign
 
 
 @router.post("/{slug}/callback", response_class=HTMLResponse, dependencies=[Depends(throttled(PUBLIC_BOOKINGS))])
-async def callback_book(request: Request, slug: str, db: DB) -> HTMLResponse:
+def callback_book(request: Request, slug: str, db: DB, form: PostedForm) -> HTMLResponse:
     """Book the chosen slot; a taken slot or a bad number shows the form again with the reason."""
     brand = service.brand_by_slug(db, slug)
-    form = await request.form()
     fields = {k: str(form.get(k, "")).strip() for k in ("name", "phone", "topic", "slot")}
     video = _video_of(brand, str(form.get("mode", "phone")), form.get("sign") == "1")
     declared = [n for n in NEEDS if n in {str(v) for v in form.getlist("need")}]

@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse
 from kefu.auth.deps import DB
 from kefu.core.errors import Forbidden, ProblemError
 from kefu.qa import service
+from kefu.web.forms import PostedForm
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
 
@@ -32,11 +33,10 @@ def queue(request: Request, ctx: Ctx, db: DB, status: str = "pending") -> HTMLRe
 
 
 @router.post("/{review_id}/score", response_class=HTMLResponse)
-async def score(request: Request, review_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
+def score(request: Request, review_id: int, ctx: Ctx, db: DB, form: PostedForm) -> HTMLResponse:
     """Score one review; returns its updated card."""
     _need(ctx, "teams:manage")
     review = service.get_review(db, review_id, ctx.principal)
-    form = await request.form()
     error = ""
     try:
         scores = {k[6:]: float(str(v)) for k, v in form.items() if k.startswith("score_") and str(v) != ""}

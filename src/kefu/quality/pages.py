@@ -29,7 +29,7 @@ from kefu.quality.commands import (
     build,
 )
 from kefu.quality.models import FeedbackSource, ItemStatus
-from kefu.web.forms import lenient_int, optional_int
+from kefu.web.forms import PostedForm, lenient_int, optional_int
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
 
@@ -103,10 +103,9 @@ def _form_brand(form: FormData) -> int | None:
     return lenient_int(form.get("brand_id"))
 
 
-async def _act(request: Request, ctx: PageContext, db: DB, action: Any) -> HTMLResponse:
+def _act(request: Request, ctx: PageContext, db: DB, form: FormData, action: Any) -> HTMLResponse:
     """Run one action from a form and answer with the body (422 with the reason when refused)."""
     _need(ctx, "teams:manage")
-    form = await request.form()
     brand_id, quarter = _form_brand(form), form.get("quarter")
     error = notice = ""
     try:
@@ -120,7 +119,7 @@ async def _act(request: Request, ctx: PageContext, db: DB, action: Any) -> HTMLR
 
 
 @router.post("/draft", response_class=HTMLResponse)
-async def draft(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
+def draft(request: Request, ctx: Ctx, db: DB, form: PostedForm) -> HTMLResponse:
     """Draft (or top up) the quarter's plan from last quarter's top causes."""
 
     def run(form: FormData, brand_id: int | None, quarter: str) -> str:
@@ -128,11 +127,11 @@ async def draft(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
         d = service.draft_plan(db, ctx.principal, build(DraftPlan, {"brand_id": brand.id, "quarter": quarter}))
         return ctx.t["qp_drafted"].format(n=len(d.created))
 
-    return await _act(request, ctx, db, run)
+    return _act(request, ctx, db, form, run)
 
 
 @router.post("/plans/{plan_id}/items", response_class=HTMLResponse)
-async def add_item(request: Request, plan_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
+def add_item(request: Request, plan_id: int, ctx: Ctx, db: DB, form: PostedForm) -> HTMLResponse:
     """Add an improvement item."""
 
     def run(form: FormData, brand_id: int | None, quarter: str) -> None:
@@ -146,22 +145,22 @@ async def add_item(request: Request, plan_id: int, ctx: Ctx, db: DB) -> HTMLResp
             data["due_date"] = due
         service.add_item(db, plan_id, ctx.principal, build(CreatePlanItem, data))
 
-    return await _act(request, ctx, db, run)
+    return _act(request, ctx, db, form, run)
 
 
 @router.post("/items/{item_id}/status", response_class=HTMLResponse)
-async def move_item(request: Request, item_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
+def move_item(request: Request, item_id: int, ctx: Ctx, db: DB, form: PostedForm) -> HTMLResponse:
     """Move an item (closing needs the verification note)."""
 
     def run(form: FormData, brand_id: int | None, quarter: str) -> None:
         data = {"status": str(form.get("status") or ""), "verification_note": str(form.get("verification_note") or "")}
         service.change_status(db, item_id, ctx.principal, build(ChangeItemStatus, data))
 
-    return await _act(request, ctx, db, run)
+    return _act(request, ctx, db, form, run)
 
 
 @router.post("/items/{item_id}/edit", response_class=HTMLResponse)
-async def edit_item(request: Request, item_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
+def edit_item(request: Request, item_id: int, ctx: Ctx, db: DB, form: PostedForm) -> HTMLResponse:
     """Change an item's owner and due date (an empty owner clears it)."""
 
     def run(form: FormData, brand_id: int | None, quarter: str) -> None:
@@ -171,11 +170,11 @@ async def edit_item(request: Request, item_id: int, ctx: Ctx, db: DB) -> HTMLRes
             data["due_date"] = due
         service.update_item(db, item_id, ctx.principal, build(UpdatePlanItem, data))
 
-    return await _act(request, ctx, db, run)
+    return _act(request, ctx, db, form, run)
 
 
 @router.post("/attribute", response_class=HTMLResponse)
-async def attribute(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
+def attribute(request: Request, ctx: Ctx, db: DB, form: PostedForm) -> HTMLResponse:
     """File one feedback item under a cause."""
 
     def run(form: FormData, brand_id: int | None, quarter: str) -> None:
@@ -186,11 +185,11 @@ async def attribute(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
         }
         service.attribute(db, ctx.principal, build(AttributeFeedback, data))
 
-    return await _act(request, ctx, db, run)
+    return _act(request, ctx, db, form, run)
 
 
 @router.post("/samples", response_class=HTMLResponse)
-async def create_sample(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
+def create_sample(request: Request, ctx: Ctx, db: DB, form: PostedForm) -> HTMLResponse:
     """Draw and record a third-party sample of the quarter's closed cases."""
 
     def run(form: FormData, brand_id: int | None, quarter: str) -> None:
@@ -203,7 +202,7 @@ async def create_sample(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
             data["seed"] = str(form.get("seed")).strip()
         service.create_sample(db, ctx.principal, build(CreateSample, data))
 
-    return await _act(request, ctx, db, run)
+    return _act(request, ctx, db, form, run)
 
 
 def _percent(text: str) -> float | str:
@@ -214,7 +213,7 @@ def _percent(text: str) -> float | str:
 
 
 @router.post("/samples/{sample_id}/findings", response_class=HTMLResponse)
-async def import_findings(request: Request, sample_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
+def import_findings(request: Request, sample_id: int, ctx: Ctx, db: DB, form: PostedForm) -> HTMLResponse:
     """Import the auditor's findings (CSV text)."""
 
     def run(form: FormData, brand_id: int | None, quarter: str) -> str:
@@ -225,7 +224,7 @@ async def import_findings(request: Request, sample_id: int, ctx: Ctx, db: DB) ->
         head = ctx.t["qp_imported"].format(n=r.imported, a=r.attributed, e=len(r.errors))
         return f"{head} {lines}".strip()
 
-    return await _act(request, ctx, db, run)
+    return _act(request, ctx, db, form, run)
 
 
 @router.get("/samples/{sample_id}.csv", response_model=None)

@@ -12,10 +12,12 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
+from starlette.datastructures import FormData
 
 from kefu.auth.deps import DB
 from kefu.core.errors import Forbidden, InvalidInput, ProblemError
 from kefu.shifts import service
+from kefu.web.forms import PostedForm
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
 
@@ -106,12 +108,11 @@ def _minutes(value: object, *, required: bool = True) -> int | None:
     return service.parse_hhmm(text)
 
 
-async def _edit(
-    request: Request, ctx: Ctx, db: DB, team_id: int, action: str, item_id: int | None = None
+def _edit(
+    request: Request, ctx: Ctx, db: DB, form: FormData, team_id: int, action: str, item_id: int | None = None
 ) -> HTMLResponse:
     _need(ctx, "teams:manage")
     team = service.get_team(db, team_id, ctx.principal)
-    form = await request.form()
     error = ""
     try:
         if action == "add_shift":
@@ -156,24 +157,26 @@ async def _edit(
 
 
 @router.post("/{team_id}/shifts", response_class=HTMLResponse)
-async def add_shift(request: Request, team_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
+def add_shift(request: Request, team_id: int, ctx: Ctx, db: DB, form: PostedForm) -> HTMLResponse:
     """Add one shift (with its break) on the chosen weekdays."""
-    return await _edit(request, ctx, db, team_id, "add_shift")
+    return _edit(request, ctx, db, form, team_id, "add_shift")
 
 
 @router.post("/{team_id}/shifts/{pattern_id}/delete", response_class=HTMLResponse)
-async def remove_shift(request: Request, team_id: int, pattern_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
+def remove_shift(request: Request, team_id: int, pattern_id: int, ctx: Ctx, db: DB, form: PostedForm) -> HTMLResponse:
     """Remove one weekly shift."""
-    return await _edit(request, ctx, db, team_id, "remove_shift", pattern_id)
+    return _edit(request, ctx, db, form, team_id, "remove_shift", pattern_id)
 
 
 @router.post("/{team_id}/exceptions", response_class=HTMLResponse)
-async def add_exception(request: Request, team_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
+def add_exception(request: Request, team_id: int, ctx: Ctx, db: DB, form: PostedForm) -> HTMLResponse:
     """Add leave or an extra shift on one day."""
-    return await _edit(request, ctx, db, team_id, "add_exception")
+    return _edit(request, ctx, db, form, team_id, "add_exception")
 
 
 @router.post("/{team_id}/exceptions/{exception_id}/delete", response_class=HTMLResponse)
-async def remove_exception(request: Request, team_id: int, exception_id: int, ctx: Ctx, db: DB) -> HTMLResponse:
+def remove_exception(
+    request: Request, team_id: int, exception_id: int, ctx: Ctx, db: DB, form: PostedForm
+) -> HTMLResponse:
     """Remove leave or an extra shift."""
-    return await _edit(request, ctx, db, team_id, "remove_exception", exception_id)
+    return _edit(request, ctx, db, form, team_id, "remove_exception", exception_id)

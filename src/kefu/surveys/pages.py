@@ -9,7 +9,7 @@ from kefu.auth.deps import DB
 from kefu.core.db import utcnow
 from kefu.core.errors import Forbidden, ProblemError
 from kefu.surveys import service
-from kefu.web.forms import lenient_int
+from kefu.web.forms import PostedForm, lenient_int
 from kefu.web.pages import render
 from kefu.web.routing import Router
 
@@ -44,11 +44,10 @@ def csat_form(request: Request, token: str, db: DB) -> HTMLResponse:
 
 
 @router.post("/{token}", response_class=HTMLResponse)
-async def csat_submit(request: Request, token: str, db: DB) -> HTMLResponse:
+def csat_submit(request: Request, token: str, db: DB, form: PostedForm) -> HTMLResponse:
     """Store the answer (once) and thank the customer."""
     if not _same_origin(request):
         raise Forbidden("Cross-site submission refused.")
-    form = await request.form()
     raw = str(form.get("rating", ""))
     try:
         service.answer_csat(db, service.csat_by_token(db, token), lenient_int(raw) or 0, str(form.get("comment", "")))
@@ -83,11 +82,10 @@ def campaign_form(request: Request, token: str, db: DB) -> HTMLResponse:
 
 
 @router.post("/c/{token}", response_class=HTMLResponse)
-async def campaign_submit(request: Request, token: str, db: DB) -> HTMLResponse:
+def campaign_submit(request: Request, token: str, db: DB, form: PostedForm) -> HTMLResponse:
     """Store the scores (once)."""
     if not _same_origin(request):
         raise Forbidden("Cross-site submission refused.")
-    form = await request.form()
     scores = {
         k[4:]: lenient_int(v) or 0 for k, v in form.items() if k.startswith("dim_") and lenient_int(v) is not None
     }

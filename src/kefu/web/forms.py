@@ -4,9 +4,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from starlette.datastructures import FormData
 
 from kefu.core.errors import InvalidInput
+
+
+async def posted_form(request: Request) -> FormData:
+    """The request's form, read on the event loop (body I/O), so the handler itself can be a plain `def`.
+
+    A handler that takes the DB session runs in the thread pool (FastAPI does this for a sync `def`): reading the
+    form is the only reason such a handler was `async`, and then its queries ran on the event loop and stalled every
+    other request of the process (tests/web/test_async_routes.py). Starlette caches the form, so `Form()`
+    parameters of the same route parse nothing twice.
+    """
+    return await request.form()
+
+
+PostedForm = Annotated[FormData, Depends(posted_form)]
 
 _INT = re.compile(r"[0-9]{1,18}")  # ASCII digits only: str.isdigit() also accepts '²', which int() refuses
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kefu.core.db import transient_db_error
 from kefu.core.errors import ProblemError
 
 PROBLEM_JSON = "application/problem+json"
@@ -31,13 +32,6 @@ def problem(status: int, title: str, detail: str | None, instance: str | None, *
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def database_unavailable(exc: BaseException) -> bool:
-    """True for errors meaning "the database cannot be reached now" (retry later), not a bad request."""
-    if isinstance(exc, (OperationalError, PoolTimeout)):
-        return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
-
-
 def unavailable(instance: str | None) -> JSONResponse:
     """503 problem+json with Retry-After: webhook providers and clients retry it, nothing is half-stored."""
     response = problem(503, "Service unavailable", "The database is unavailable; retry later.", instance)
@@ -48,7 +42,7 @@ def unavailable(instance: str | None) -> JSONResponse:
 def server_error(exc: BaseException, instance: str | None) -> JSONResponse:
     """The answer to an error no handler knows: 503 when it is (or wraps) a database outage, else a bare 500."""
     # Reached from ServerErrorMiddleware, e.g. a commit failing in a dependency's teardown.
-    if database_unavailable(exc) or database_unavailable(exc.__cause__ or exc.__context__ or exc):
+    if transient_db_error(exc):  # follows __cause__ / __context__ too
         return unavailable(instance)
     return problem(500, "Internal server error", None, instance)
 
@@ -63,7 +57,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _dbapi(request: Request, exc: DBAPIError) -> JSONResponse:
-        if exc.connection_invalidated:
+        if transient_db_error(exc):  # the one rule (kefu.core.db): unreachable, lock or statement timeout
             return unavailable(request.url.path)
         raise exc  # anything else is a real server error (500), not an outage
 

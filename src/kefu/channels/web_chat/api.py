@@ -31,6 +31,7 @@ from kefu.core.events import Event, get_bus
 from kefu.core.realtime import Hub, Subscriber
 from kefu.customers.accessibility import VISION, DeclareNeeds
 from kefu.customers.claims import confirm_claim, read_claim
+from kefu.web.forms import PostedForm
 from kefu.web.i18n import translator
 from kefu.web.routing import Router
 from kefu.web.wsframes import receive_json
@@ -164,13 +165,12 @@ def verify_claim_form(request: Request, db: DB, token: str = "", lang: str | Non
 
 
 @router.post("/verify", include_in_schema=False)
-async def verify_claim(request: Request, db: DB) -> Response:
+def verify_claim(request: Request, db: DB, form: PostedForm) -> Response:
     """The owner of the address confirms: proves the claim, then the visitor joins that customer (a page)."""
     from kefu.web.pages import same_origin
 
     if not same_origin(request):
         raise Forbidden("Cross-site confirmation refused.")
-    form = await request.form()
     lang = str(form.get("lang") or "")
     try:
         customer = confirm_claim(db, str(form.get("token") or "")[:4096])
