@@ -263,3 +263,41 @@ def test_every_audit_detail_key_has_a_label_in_three_locales() -> None:
                     assert raw not in text, (locale, raw, text)
         stamp = dict(describe("security_step.record", samples["security_step.record"], locale, names))
         assert "14:51" in " ".join(stamp.values()) or "2:51" in " ".join(stamp.values())  # UTC+8, not UTC
+
+
+# ---------------------------------------------------------------- 4. notification titles follow the page locale
+
+
+def test_notification_titles_follow_the_page_locale(client: Any, make: Any, db: Any) -> None:
+    from kefu.sla.notifications import localized, notify
+
+    brand = make.brand()
+    agent = make.agent("agent", [brand])  # zh-TW by default
+    notify(db, [agent.id], "ticket.assigned", localized("notif_ticket_assigned", number="KF-77"), brand_id=brand.id)
+    notify(db, [agent.id], "custom", "一則舊通知", brand_id=brand.id)  # stored text only: shown as stored
+    db.commit()
+    _login(client, agent)
+    from kefu.core.catalog import gettext
+
+    for lang in ("en", "zh-CN", "zh-TW"):
+        page = client.get("/console/notifications", params={"lang": lang}).text
+        assert gettext("notif_ticket_assigned", lang).format(number="KF-77") in page
+        for other in {"en", "zh-CN", "zh-TW"} - {lang}:
+            assert gettext("notif_ticket_assigned", other).format(number="KF-77") not in page
+        assert "一則舊通知" in page
+
+
+def test_live_notification_carries_a_title_per_locale(db: Any, make: Any) -> None:
+    from kefu.core.catalog import gettext
+    from kefu.sla.notifications import localized, notification_event, notify
+
+    brand = make.brand()
+    agent = make.agent("agent", [brand])
+    (n,) = notify(
+        db, [agent.id], "ticket.assigned", localized("notif_ticket_assigned", number="KF-5"), brand_id=brand.id
+    )
+    event = notification_event(n)
+    assert event["title"] == gettext("notif_ticket_assigned", "zh-TW").format(number="KF-5")  # the agent's own
+    assert event["titles"]["en"] == gettext("notif_ticket_assigned", "en").format(number="KF-5")
+    (plain,) = notify(db, [agent.id], "custom", "純文字", brand_id=brand.id)
+    assert notification_event(plain)["titles"] == {}

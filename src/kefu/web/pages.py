@@ -42,6 +42,7 @@ from kefu.privacy.masking import PiiView, can_reveal
 from kefu.security import reset as reset_service
 from kefu.security.asgi import POLICY_KEY, STRICT_CSP, use_policy
 from kefu.sla import labels as sla_labels
+from kefu.sla import notifications as sla_notifications
 from kefu.tickets import history as ticket_history
 from kefu.tickets import listing
 from kefu.tickets import service as ticket_service
@@ -79,6 +80,7 @@ templates.env.globals["sla_calendar_name"] = sla_labels.calendar_name
 templates.env.globals["holiday_set_name"] = sla_labels.holiday_set_name
 templates.env.globals["seed_text"] = seed_text  # any other seeded name (board categories): kefu.core.seedtext
 templates.env.globals["team_name"] = team_labels.team_name  # seeded (demo) teams in the page's locale
+templates.env.globals["notification_title"] = sla_notifications.title_in  # titled in the page's locale
 templates.env.globals["audit_lines"] = ticket_history.describe  # a case's history in the reader's language
 templates.env.globals["brand_theme"] = brand_theme.theme_of  # help-centre layout: logo, favicon, brand.css version
 VIEWS = ("mine", "team", "unassigned", "sla", "vip", "complaints", "all", "closed")
