@@ -35,10 +35,8 @@ class ProblemError(Exception):
 
     @classmethod
     def said(cls, key: str, *, locale: str | None = None, **params: Any) -> Self:
-        """An error told to a person: catalog `key`, written in the request's language (else `locale`, e.g. a brand's).
-
-        `detail` holds the English text for logs and callers outside a request (jobs, the CLI).
-        """
+        """An error told to a person: catalog `key` in the request's language (else `locale`, e.g. a brand's)."""
+        # `detail` holds the English text for logs and callers outside a request (jobs, the CLI).
         exc = cls(gettext(key, "en").format(**params))
         exc.key, exc.params, exc.locale = key, params, locale
         return exc

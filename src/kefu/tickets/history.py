@@ -98,7 +98,7 @@ def _int(value: object) -> int | None:
 
 def _parsed(value: object) -> object:
     """A diff side stored as str(): back to the list or dict it was ("['a']"), else as stored."""
-    if isinstance(value, str) and value[:1] in "[{":
+    if isinstance(value, str) and value.startswith(("[", "{")):
         try:
             return ast.literal_eval(value)
         except (ValueError, SyntaxError):
@@ -201,7 +201,7 @@ class _Writer:
             return self.keyed("st_", value) if value in ASSIGN_REASONS else self.keyed("uix_h_reason_", value)
         if key == "changed":
             return self.listing(value, lambda k: self.label(str(k)))
-        if key in ("reply",):
+        if key == "reply":
             return self.t("uix_h_yes" if value is True or value == "True" else "uix_h_no")
         if key == "public":
             return self.t("uix_h_public" if value is True or value == "True" else "uix_h_internal")
@@ -256,8 +256,7 @@ def history_names(
     fields: Mapping[str, tuple[str, str]],
     tz: ZoneInfo | str,
 ) -> Names:
-    """Names for a case's history: the case page's own (active agents, the brand's teams, linked tickets), plus the
-    few an entry names that the page has not loaded (an agent since deactivated, a ticket no longer linked)."""
+    """Names for a case's history: the case page's own, plus the few ids it has not loaded (a deactivated agent)."""
     agent_ids: set[int] = set()
     team_ids: set[int] = set()
     ticket_ids: set[int] = set()

@@ -41,11 +41,8 @@ def in_console(request: Request) -> bool:
 def error_page(
     request: Request, status: int, detail: str | None = None, limit_mb: int | None = None, ctx: object = None
 ) -> HTMLResponse:
-    """A friendly localized error page (never the raw exception); `limit_mb` names the size limit of a 413.
-
-    With `ctx` (a signed-in agent, kefu.web.pages.PageContext) it is a console page: navigation, the agent's
-    language, sign-out and a way back.
-    """
+    """A friendly localized error page (never the raw exception); inside the console with `ctx` (a PageContext)."""
+    # `limit_mb` names the size limit of a 413; with ctx: navigation, the agent's language, sign-out, a way back.
     from kefu.web.pages import PageContext, back_link, render
 
     try:

@@ -119,11 +119,8 @@ Ctx = Annotated[PageContext, Depends(page_context)]
 
 
 def console_context(request: Request) -> PageContext | None:
-    """The signed-in agent of an error page in the console, so it keeps the navigation (None when signed out).
-
-    Reads only, in a session of its own (the request's has been rolled back), and checks no CSRF token: the error
-    page acts on nothing. A session's last-seen time is not touched here.
-    """
+    """The signed-in agent of a console error page, so it keeps the navigation (None when signed out)."""
+    # Its own read session (the request's has been rolled back); no CSRF check: the error page acts on nothing.
     settings = app_settings(request)
     cookie = request.cookies.get(settings.session_cookie)
     if not cookie:
