@@ -38,3 +38,26 @@ def test_demo_has_history_across_statuses_channels_and_locales(db: Any) -> None:
     # FAQ locale copies share an id, so the help centre and the editor treat them as one question.
     groups = Counter(db.scalars(select(FaqEntry.external_id)))
     assert groups and all(n == 3 for n in groups.values())
+
+
+def test_demo_teams_are_the_seed_policies_teams(db: Any) -> None:
+    """The SLA and routing seeds name teams by key; the demo's teams carry exactly those keys (no alias needed)."""
+    from kefu.auth.models import Team
+    from kefu.brands.models import Brand
+    from kefu.demo import TEAMS, load_demo
+    from kefu.routing.service import DEFAULT_CATEGORY_TEAMS
+    from kefu.sla.policy import DEFAULT_POLICIES
+    from kefu.tickets.service import create_ticket
+
+    slugs = {slug for slug, _, _ in TEAMS}
+    assert {p.team for p in DEFAULT_POLICIES if p.team} <= slugs
+    assert {choices[0] for choices in DEFAULT_CATEGORY_TEAMS.values()} <= slugs
+    assert load_demo(db, "kefu-demo-pass") is True
+    db.commit()
+    brand = db.scalar(select(Brand).where(Brand.slug == "demo"))
+    slug_of = {t.id: t.slug for t in db.scalars(select(Team).where(Team.brand_id == brand.id))}
+    for policy in DEFAULT_POLICIES:
+        category = policy.conditions.get("category")
+        if policy.team and isinstance(category, str):
+            ticket = create_ticket(db, actor=None, brand_id=brand.id, subject="s", description="d", category=category)
+            assert slug_of.get(ticket.team_id) == policy.team, (category, policy.team)

@@ -290,7 +290,7 @@ def book(
             .where(Callback.brand_id == brand_id, Callback.phone == phone.strip(), Callback.status.in_(OPEN))
         )
         if (open_for_phone or 0) >= 2:
-            raise TooManyRequests("This number already has call-backs booked. / 此號碼已有預約回電。")
+            raise TooManyRequests.said("uix_callback_limit")
         offered = {s.start for s in slots(session, brand, now, video)}
         if scheduled_at not in offered:
             raise Conflict("That time is not available any more; please pick another slot.")
@@ -309,11 +309,7 @@ def book(
         assert who is not None
         declare(session, who, declared, actor, source=source, now=now)
     if mode == "phone" and phone_refused(needs_of(session, customer_id)):
-        raise Conflict(
-            "This customer is deaf or hard of hearing: a phone call-back will not reach them. Book a video session "
-            "(sign language on request) or answer by SMS, LINE or chat. "
-            "/ 此客戶為聽障者，請改約視訊（手語）或以簡訊、LINE、文字回覆。"
-        )
+        raise Conflict.said("uix_callback_deaf")
     assignee_id = ticket.assignee_id if ticket is not None else None
     if video is not None:
         free = _free_video_agents(session, brand, scheduled_at, _skills_needed(video))

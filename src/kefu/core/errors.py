@@ -6,7 +6,9 @@ application/problem+json responses.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
+
+from kefu.core.catalog import gettext
 
 
 class ProblemError(Exception):
@@ -16,6 +18,11 @@ class ProblemError(Exception):
     type_: str = "about:blank"
     title: str = "Bad request"
 
+    # Set by `said`: a catalog key (and its fields) the web layer writes the detail from, in the reader's language.
+    key: str | None = None
+    params: dict[str, Any]
+    locale: str | None = None
+
     def __init__(self, detail: str, *, status: int | None = None, title: str | None = None, **extra: Any):
         super().__init__(detail)
         self.detail = detail
@@ -24,6 +31,21 @@ class ProblemError(Exception):
         if title is not None:
             self.title = title
         self.extra = extra
+        self.params = {}
+
+    @classmethod
+    def said(cls, key: str, *, locale: str | None = None, **params: Any) -> Self:
+        """An error told to a person: catalog `key` in the request's language (else `locale`, e.g. a brand's)."""
+        # `detail` holds the English text for logs and callers outside a request (jobs, the CLI).
+        exc = cls(gettext(key, "en").format(**params))
+        exc.key, exc.params, exc.locale = key, params, locale
+        return exc
+
+    def detail_in(self, locale: str | None) -> str:
+        """The detail in `locale` when the error was raised with a catalog key, else as raised."""
+        if self.key is None:
+            return self.detail
+        return gettext(self.key, locale or self.locale or "en").format(**self.params)
 
 
 class NotFound(ProblemError):

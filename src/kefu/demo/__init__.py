@@ -28,11 +28,12 @@ from kefu.macros.service import create as create_canned
 from kefu.tickets.service import create_ticket
 
 # Stored in the brand's language; pages show them in the reader's (catalog seedteam_<slug>, kefu.auth.labels).
+# Slugs are the keys the SLA seed policies and routing defaults name (kefu.sla.policy, kefu.routing.service).
 TEAMS = [
     ("general", "一般客服", "first line"),
-    ("security", "安全中心", "account anomalies (≤15 min)"),
+    ("security_center", "安全中心", "account anomalies (≤15 min)"),
     ("finance", "財務組", "payment failures, refunds (≤30 min)"),
-    ("content-review", "內容審核", "complaints (≤2 h)"),
+    ("content_review", "內容審核", "complaints (≤2 h)"),
     ("ops", "運維中心", "system failures (≤5 min)"),
     ("b2b", "法人專責", "dedicated team for organizations"),
 ]
@@ -83,7 +84,7 @@ def load_demo(session: Session, password: str) -> bool:
         _system(agents),
     )
     set_team_members(session, teams["finance"], [(agents["wei@kefu.local"].id, False)], _system(agents))
-    set_team_members(session, teams["security"], [(agents["mei@kefu.local"].id, False)], _system(agents))
+    set_team_members(session, teams["security_center"], [(agents["mei@kefu.local"].id, False)], _system(agents))
     # SLA calendars/policies, the bilingual category taxonomy and category → team routing (issue #5).
     from kefu.routing.service import install_default_routing
     from kefu.sla.service import install_defaults
@@ -327,7 +328,7 @@ def load_demo(session: Session, password: str) -> bool:
         priority="urgent",
         category="account_anomaly",
         channel="phone",
-        team_id=teams["security"].id,
+        team_id=teams["security_center"].id,
     )
     del ticket
     customers = {"張雅婷": amy, "李強": li, "John Smith": john, "周經理": chou}

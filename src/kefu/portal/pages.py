@@ -31,8 +31,8 @@ from kefu.portal import metrics as public_metrics
 from kefu.portal import service
 from kefu.tickets.progress import customer_progress
 from kefu.web.forms import PostedForm, lenient_int
-from kefu.web.i18n import pick_locale, translator
-from kefu.web.pages import LOCALE_COOKIE, render
+from kefu.web.i18n import LOCALE_COOKIE, pick_locale, translator
+from kefu.web.pages import render
 from kefu.web.routing import Router
 
 router = Router(include_in_schema=False, prefix="/portal")
@@ -572,7 +572,7 @@ def callback_book(request: Request, slug: str, db: DB, form: PostedForm) -> HTML
     except TooManyRequests:
         return again("cb_limit", 429)
     except Conflict as exc:
-        return again("acc_phone" if "deaf" in exc.detail else "cb_slot", 409)
+        return again("acc_phone" if exc.key == "uix_callback_deaf" else "cb_slot", 409)
     except InvalidInput:
         return again("cb_phone")
     number = cb_ticket_number(db, cb)

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from kefu.auth.models import Agent
-from kefu.core.catalog import DEFAULT_LOCALE, gettext
+from kefu.core.catalog import DEFAULT_LOCALE, LOCALES, gettext
 from kefu.core.db import utcnow
 from kefu.core.errors import NotFound
 from kefu.core.events import publish
@@ -20,9 +20,39 @@ from kefu.sla.models import Notification
 Title = str | Callable[[str], str]
 
 
-def localized(key: str, **fields: object) -> Callable[[str], str]:
+# Where a catalog-titled notification keeps its key and fields, so a list can title it in the reader's page locale.
+TITLE_KEY = "title_key"
+TITLE_PARAMS = "title_params"
+
+
+class Localized:
+    """A title from the catalogs (`notif_*` keys): stored in the recipient's locale, re-titled for any other."""
+
+    def __init__(self, key: str, fields: dict[str, object]) -> None:
+        self.key = key
+        # Stored as JSON: numbers and text stay as they are, anything else as its text.
+        self.fields = {k: v if isinstance(v, (int, float, str)) else str(v) for k, v in fields.items()}
+
+    def __call__(self, locale: str) -> str:
+        """The title in `locale`."""
+        return gettext(self.key, locale).format(**self.fields)
+
+
+def localized(key: str, **fields: object) -> Localized:
     """A title from the catalogs (`notif_*` keys), written in each recipient agent's own locale."""
-    return lambda locale: gettext(key, locale).format(**fields)
+    return Localized(key, fields)
+
+
+def title_in(n: Notification, locale: str) -> str:
+    """A notification's title for a reader of `locale`: catalog-titled ones in that locale, others as stored."""
+    data = n.data or {}
+    key, params = data.get(TITLE_KEY), data.get(TITLE_PARAMS)
+    if not isinstance(key, str) or not isinstance(params, dict):
+        return n.title
+    try:
+        return gettext(key, locale).format(**params)
+    except (KeyError, IndexError, ValueError):  # a catalog text changed its fields since: the stored title holds
+        return n.title
 
 
 def _agent_locales(session: Session, agent_ids: list[int]) -> dict[int, str]:
@@ -69,6 +99,8 @@ def build(
     out: list[Notification] = []
     ids = list(dict.fromkeys(agent_ids))
     locales = _agent_locales(session, ids) if callable(title) and ids else {}
+    if isinstance(title, Localized):
+        data = {**(data or {}), TITLE_KEY: title.key, TITLE_PARAMS: title.fields}
     for agent_id in ids:
         n = Notification(
             brand_id=brand_id,
@@ -92,11 +124,13 @@ def announce(session: Session, rows: Iterable[Notification]) -> None:
 
 
 def notification_event(n: Notification) -> dict[str, Any]:
-    """Realtime payload of a notification."""
+    """Realtime payload of a notification (`titles`: per locale, for a console page in another language)."""
+    titled = isinstance((n.data or {}).get(TITLE_KEY), str)
     return {
         "id": n.id,
         "kind": n.kind,
         "title": n.title,
+        "titles": {loc: title_in(n, loc) for loc in LOCALES} if titled else {},
         "body": n.body,
         "ticket_id": n.ticket_id,
         "brand_id": n.brand_id,

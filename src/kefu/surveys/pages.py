@@ -10,7 +10,7 @@ from kefu.core.db import utcnow
 from kefu.core.errors import Forbidden, ProblemError
 from kefu.surveys import service
 from kefu.web.forms import PostedForm, lenient_int
-from kefu.web.pages import render
+from kefu.web.pages import public_locale, render
 from kefu.web.routing import Router
 
 router = Router(include_in_schema=False, prefix="/survey")
@@ -54,7 +54,7 @@ def csat_submit(request: Request, token: str, db: DB, form: PostedForm) -> HTMLR
     except ProblemError as exc:
         if exc.status == 409:
             return _csat_page(request, db, token)
-        return _csat_page(request, db, token, error=exc.detail)
+        return _csat_page(request, db, token, error=exc.detail_in(public_locale(request)))
     return _csat_page(request, db, token, state="thanks")
 
 
@@ -95,5 +95,5 @@ def campaign_submit(request: Request, token: str, db: DB, form: PostedForm) -> H
     except ProblemError as exc:
         if exc.status == 409:
             return _campaign_page(request, db, token)
-        return _campaign_page(request, db, token, error=exc.detail)
+        return _campaign_page(request, db, token, error=exc.detail_in(public_locale(request)))
     return _campaign_page(request, db, token, state="thanks")

@@ -195,9 +195,9 @@ def answer_csat(
     """Record the one answer a ticket may get."""
     now = now or utcnow()
     if not 1 <= rating <= 5:
-        raise InvalidInput("Rating must be 1 to 5 stars.")
+        raise InvalidInput.said("uix_csat_rating")
     if len(comment) > COMMENT_MAX:
-        raise InvalidInput(f"Comment is limited to {COMMENT_MAX} characters.")
+        raise InvalidInput.said("uix_comment_max", max=COMMENT_MAX)
     if survey.answered_at is not None:
         raise Conflict("This survey has already been answered.")
     if now > survey.expires_at:
@@ -460,13 +460,13 @@ def answer_campaign(
     keys = {d["key"] for d in campaign.dimensions}
     unknown = set(scores) - keys
     if unknown:
-        raise InvalidInput(f"Unknown dimensions: {', '.join(sorted(unknown))}.")
+        raise InvalidInput.said("uix_unknown_dims", names=", ".join(sorted(unknown)))
     if not scores:
-        raise InvalidInput("Score at least one dimension.")
+        raise InvalidInput.said("uix_score_one")
     if any(not 1 <= int(v) <= 5 for v in scores.values()):
-        raise InvalidInput("Scores must be 1 to 5.")
+        raise InvalidInput.said("uix_scores_range")
     if len(comment) > COMMENT_MAX:
-        raise InvalidInput(f"Comment is limited to {COMMENT_MAX} characters.")
+        raise InvalidInput.said("uix_comment_max", max=COMMENT_MAX)
     session.add_all(
         CampaignAnswer(campaign_id=campaign.id, recipient_id=recipient.id, dimension=k, score=int(v))
         for k, v in scores.items()

@@ -22,6 +22,7 @@ from kefu.core.db import utcnow
 from kefu.core.pagination import keyset_page
 from kefu.customers.models import Customer
 from kefu.sla.models import TicketSla, TicketSlaTarget
+from kefu.tickets import history
 from kefu.tickets.models import OPEN_STATUSES, PRIORITIES, TICKET_STATUSES, Ticket
 
 VIEWS = ("mine", "team", "unassigned", "sla", "vip", "complaints", "all", "closed")
@@ -170,6 +171,21 @@ class LocalTime:
         if value is None:
             return ""
         return value.astimezone(self.zones.get(brand_id, ZoneInfo("Asia/Taipei"))).strftime(fmt)
+
+
+def case_history_names(session: Session, data: dict[str, Any], local: LocalTime) -> history.Names:
+    """What a case page's history entries refer to, from what `case_data` loaded (kefu.tickets.history)."""
+    ticket = data["ticket"]
+    return history.history_names(
+        session,
+        data["history"],
+        agents={a.id: a.name for a in data["agents"]},
+        teams={t.id: t for t in data["teams"]},
+        tickets={ticket.id: ticket.number, **{i: t.number for i, t in data["linked"].items()}},
+        categories={c.key: (c.label_zh, c.label_en) for c in data["categories"]},
+        fields={f.key: (f.label_zh, f.label_en) for f in data["fields"]},
+        tz=local.zones.get(ticket.brand_id, ZoneInfo("Asia/Taipei")),
+    )
 
 
 def brand_zones(session: Session, brand_ids: set[int] | frozenset[int] | None) -> dict[int, ZoneInfo]:

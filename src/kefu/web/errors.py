@@ -9,6 +9,7 @@ from http import HTTPStatus
 from typing import cast
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
 
@@ -20,6 +21,7 @@ Handler = Callable[[Request, Exception], Awaitable[Response] | Response]
 API_PREFIXES = API_PATHS
 # Marks the inline-error fragment an htmx form gets for a 4xx; static/forms.js shows it next to the form's fields.
 FORM_ERROR_HEADER = "X-Kefu-Form-Error"
+CONSOLE_AREAS = ("/console", "/admin", "/ops")
 SWAGGER_CDN = "https://cdn.jsdelivr.net"
 # Swagger UI's bundle comes from its CDN: its script tags get the nonce, its stylesheet and favicon are allowed.
 DOCS_CSP = STRICT_CSP.extend(style_src=[SWAGGER_CDN], img_src=["https://fastapi.tiangolo.com"])
@@ -30,16 +32,34 @@ def is_page(request: Request) -> bool:
     return not request.url.path.startswith(API_PREFIXES)
 
 
-def error_page(request: Request, status: int, detail: str | None = None, limit_mb: int | None = None) -> HTMLResponse:
-    """A friendly localized error page (never the raw exception); `limit_mb` names the size limit of a 413."""
-    from kefu.web.pages import render
+def in_console(request: Request) -> bool:
+    """True for the signed-in areas (console, admin, ops), whose error pages keep the console's layout."""
+    path = request.url.path
+    return any(path == area or path.startswith(f"{area}/") for area in CONSOLE_AREAS)
+
+
+def error_page(
+    request: Request, status: int, detail: str | None = None, limit_mb: int | None = None, ctx: object = None
+) -> HTMLResponse:
+    """A friendly localized error page (never the raw exception); inside the console with `ctx` (a PageContext)."""
+    # `limit_mb` names the size limit of a 413; with ctx: navigation, the agent's language, sign-out, a way back.
+    from kefu.web.pages import PageContext, back_link, render
 
     try:
         title = HTTPStatus(status).phrase
     except ValueError:
         title = "Error"
+    page_ctx = ctx if isinstance(ctx, PageContext) else None
     response = render(
-        request, None, "error.html", status=status, status_code=status, title=title, detail=detail, limit_mb=limit_mb
+        request,
+        page_ctx,
+        "error.html",
+        status=status,
+        status_code=status,
+        title=title,
+        detail=detail,
+        limit_mb=limit_mb,
+        back=back_link(request) if page_ctx else None,
     )
     # The 500 page is sent by Starlette's outermost middleware, outside WebSecurity, so it sets its own CSP.
     response.headers[CSP_HEADER] = STRICT_CSP.render(csp_nonce(request.scope))
@@ -53,8 +73,7 @@ def wants_inline_error(request: Request, status: int) -> bool:
 
 def form_locale(request: Request) -> str:
     """The language inline form errors are written in: the page's (forms.js sends it), else the agent's cookie."""
-    from kefu.web.i18n import pick_locale
-    from kefu.web.pages import LOCALE_COOKIE
+    from kefu.web.i18n import LOCALE_COOKIE, pick_locale
 
     return pick_locale(request.headers.get("X-Kefu-Locale"), request.cookies.get(LOCALE_COOKIE))
 
@@ -108,6 +127,19 @@ def _detail(response: Response) -> str | None:
     return str(detail) if detail else None
 
 
+async def _console_context(request: Request, status: int) -> object:
+    # 4xx only: a 5xx may be the database itself failing, and that page must not need it.
+    if status >= 500 or status == 401 or not in_console(request):
+        return None
+    from kefu.web.pages import console_context
+
+    try:
+        return await run_in_threadpool(console_context, request)
+    except Exception:  # the plain error page is still an answer
+        log.warning("no console layout for the %s page of %s", status, request.url.path, exc_info=True)
+        return None
+
+
 def _wrap(handler: Handler) -> Callable[[Request, Exception], Awaitable[Response]]:
     async def wrapped(request: Request, exc: Exception) -> Response:
         result = handler(request, exc)
@@ -122,7 +154,8 @@ def _wrap(handler: Handler) -> Callable[[Request, Exception], Awaitable[Response
                 inline.headers["retry-after"] = response.headers["retry-after"]
             return inline
         limit_mb = exc.limit_mb if isinstance(exc, BodyTooLarge) else None
-        page = error_page(request, response.status_code, _detail(response), limit_mb)
+        ctx = await _console_context(request, response.status_code)
+        page = error_page(request, response.status_code, _detail(response), limit_mb, ctx)
         for name in ("retry-after", "www-authenticate"):
             if name in response.headers:
                 page.headers[name] = response.headers[name]

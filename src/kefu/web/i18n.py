@@ -15,10 +15,26 @@ import importlib
 import pkgutil
 from functools import lru_cache
 
+from starlette.requests import Request
+
 import kefu.web
 from kefu.core.catalog import DEFAULT_LOCALE, LOCALES, table
 
-__all__ = ["LOCALES", "channel_label", "emotion_label", "leftover_tables", "pick_locale", "translator"]
+__all__ = [
+    "LOCALES",
+    "LOCALE_COOKIE",
+    "accept_locale",
+    "channel_label",
+    "emotion_label",
+    "leftover_tables",
+    "pick_locale",
+    "reader_locale",
+    "translator",
+]
+LOCALE_COOKIE = "kefu_lang"
+# Accept-Language tags -> our locales. Bare "zh" says nothing about the script: it is left to the next choice.
+_ACCEPT = {"zh-tw": "zh-TW", "zh-hk": "zh-TW", "zh-mo": "zh-TW", "zh-hant": "zh-TW", "zh-cn": "zh-CN", "zh-sg": "zh-CN"}
+_ACCEPT |= {"zh-hans": "zh-CN", "en": "en"}
 
 
 def leftover_tables() -> dict[str, dict[str, tuple[str, str, str]]]:
@@ -51,6 +67,38 @@ def pick_locale(requested: str | None, fallback: str | None) -> str:
         if cand in LOCALES:
             return str(cand)
     return DEFAULT_LOCALE
+
+
+def accept_locale(header: str | None) -> str | None:
+    """The supported locale a browser's Accept-Language prefers most (None when it names none of ours)."""
+    ranked: list[tuple[float, int, str]] = []
+    for i, part in enumerate((header or "").split(",")[:20]):
+        tag, _, params = part.strip().partition(";")
+        weight = 1.0
+        if params.strip().startswith("q="):
+            try:
+                weight = float(params.strip()[2:])
+            except ValueError:
+                continue
+        bits = tag.strip().lower().replace("_", "-").split("-")
+        # zh-Hant-TW, zh-Hans-CN, en-US: script or region decides; the first two parts are enough.
+        found = _ACCEPT.get("-".join(bits[:2])) or _ACCEPT.get(bits[0])
+        if found and weight > 0:
+            ranked.append((-weight, i, found))
+    return min(ranked)[2] if ranked else None
+
+
+def reader_locale(request: Request) -> str | None:
+    """The language a request asks for: ?lang=, the page's (forms.js header), the language cookie, Accept-Language."""
+    for cand in (
+        request.query_params.get("lang"),
+        request.headers.get("X-Kefu-Locale"),
+        request.cookies.get(LOCALE_COOKIE),
+        accept_locale(request.headers.get("accept-language")),
+    ):
+        if cand in LOCALES:
+            return str(cand)
+    return None
 
 
 def translator(locale: str) -> dict[str, str]:

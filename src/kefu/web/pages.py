@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from kefu.auth import labels as team_labels
 from kefu.auth import service as auth_service
-from kefu.auth.deps import DB, SettingsDep, client_ip, require_csrf, set_session_cookie
+from kefu.auth.deps import DB, SettingsDep, app_settings, client_ip, require_csrf, set_session_cookie
 from kefu.auth.models import Agent
 from kefu.auth.permissions import Principal
 from kefu.bot import service as bot_service
@@ -31,7 +31,7 @@ from kefu.channels.email import compose
 from kefu.conversations import inbox as inbox_views
 from kefu.conversations import service as conv_service
 from kefu.core.chinese import convert
-from kefu.core.db import utcnow
+from kefu.core.db import reads_of, utcnow
 from kefu.core.errors import Forbidden, InvalidInput, NotFound, ProblemError, TooManyRequests, Unauthorized
 from kefu.core.seedtext import seed_text
 from kefu.customers import service as customer_service
@@ -42,6 +42,8 @@ from kefu.privacy.masking import PiiView, can_reveal
 from kefu.security import reset as reset_service
 from kefu.security.asgi import POLICY_KEY, STRICT_CSP, use_policy
 from kefu.sla import labels as sla_labels
+from kefu.sla import notifications as sla_notifications
+from kefu.tickets import history as ticket_history
 from kefu.tickets import listing
 from kefu.tickets import service as ticket_service
 from kefu.tickets.commands import AssignTicket, ChangeTicketStatus, build
@@ -49,7 +51,7 @@ from kefu.tickets.models import PRIORITIES, TICKET_STATUSES
 from kefu.web import formatting
 from kefu.web.errors import form_error, form_locale
 from kefu.web.forms import optional_int
-from kefu.web.i18n import LOCALES, pick_locale, translator
+from kefu.web.i18n import LOCALE_COOKIE, LOCALES, pick_locale, translator
 from kefu.web.routing import Router
 from kefu.workspace import collab
 from kefu.workspace import service as views_service
@@ -78,10 +80,11 @@ templates.env.globals["sla_calendar_name"] = sla_labels.calendar_name
 templates.env.globals["holiday_set_name"] = sla_labels.holiday_set_name
 templates.env.globals["seed_text"] = seed_text  # any other seeded name (board categories): kefu.core.seedtext
 templates.env.globals["team_name"] = team_labels.team_name  # seeded (demo) teams in the page's locale
+templates.env.globals["notification_title"] = sla_notifications.title_in  # titled in the page's locale
+templates.env.globals["audit_lines"] = ticket_history.describe  # a case's history in the reader's language
 templates.env.globals["brand_theme"] = brand_theme.theme_of  # help-centre layout: logo, favicon, brand.css version
 VIEWS = ("mine", "team", "unassigned", "sla", "vip", "complaints", "all", "closed")
 TICKET_VIEWS = ("sla", "complaints")
-LOCALE_COOKIE = "kefu_lang"
 
 
 class LoginRequired(Exception):
@@ -115,15 +118,44 @@ def page_context(request: Request, db: DB, settings: SettingsDep) -> PageContext
 Ctx = Annotated[PageContext, Depends(page_context)]
 
 
+def console_context(request: Request) -> PageContext | None:
+    """The signed-in agent of a console error page, so it keeps the navigation (None when signed out)."""
+    # Its own read session (the request's has been rolled back); no CSRF check: the error page acts on nothing.
+    settings = app_settings(request)
+    cookie = request.cookies.get(settings.session_cookie)
+    if not cookie:
+        return None
+    session: Session = reads_of(getattr(request.app.state, "session_factory", None))()
+    try:
+        resolved = auth_service.resolve_session(session, cookie, client_ip(request))
+        if resolved is None:
+            return None
+        principal, row = resolved
+        agent = auth_service.get_agent(session, principal.agent_id)
+        locale = pick_locale(request.query_params.get("lang") or request.cookies.get(LOCALE_COOKIE), agent.locale)
+        return PageContext(principal, agent, row.csrf_token, locale)
+    finally:
+        session.close()  # discards the last-seen touch; unlike rollback() it leaves the loaded agent readable
+
+
+def back_link(request: Request) -> str | None:
+    """The console page the agent came from (same site, another page), for an error page's "back" link."""
+    parts = urlsplit(request.headers.get("referer") or "")
+    if parts.netloc != request.url.netloc or parts.path == request.url.path:
+        return None
+    return safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
+
+
+def public_locale(request: Request, fallback: str | None = None) -> str:
+    """A customer page's language: ?lang=, the language cookie, then `fallback` (the brand's), then the default."""
+    return pick_locale(request.query_params.get("lang"), request.cookies.get(LOCALE_COOKIE) or fallback)
+
+
 def render(request: Request, ctx: PageContext | None, name: str, status: int = 200, **data: Any) -> HTMLResponse:
     """Render a template with the common context."""
     # Customer pages fall back to the brand's language (page_locale) before the site default.
     fallback = data.pop("page_locale", None)
-    locale = (
-        ctx.locale
-        if ctx
-        else pick_locale(request.query_params.get("lang"), request.cookies.get(LOCALE_COOKIE) or fallback)
-    )
+    locale = ctx.locale if ctx else public_locale(request, fallback)
     data.update(
         request=request,
         ctx=ctx,
@@ -636,13 +668,14 @@ def case_page(request: Request, ticket_id: int, ctx: Ctx, db: DB, saved: bool = 
         humanize=listing.humanize,
         saved=saved,
         error=None,
-        local=_case_local(db, data),
+        **_case_local(db, data),
         **data,
     )
 
 
-def _case_local(db: Session, data: dict[str, Any]) -> listing.LocalTime:
-    return listing.LocalTime(listing.brand_zones(db, {data["ticket"].brand_id}))
+def _case_local(db: Session, data: dict[str, Any]) -> dict[str, Any]:
+    local = listing.LocalTime(listing.brand_zones(db, {data["ticket"].brand_id}))
+    return {"local": local, "history_names": listing.case_history_names(db, data, local)}
 
 
 @router.post("/console/tickets/{ticket_id}/fields", response_class=HTMLResponse)
@@ -689,7 +722,7 @@ def case_update(
         humanize=listing.humanize,
         saved=error is None,
         error=error,
-        local=_case_local(db, data),
+        **_case_local(db, data),
         **data,
     )
 

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kefu.core.db import transient_db_error
 from kefu.core.errors import ProblemError
+from kefu.web.i18n import reader_locale
 
 PROBLEM_JSON = "application/problem+json"
 # Seconds a client (LINE, Meta, an integration) should wait before retrying while the database is unreachable.
@@ -63,7 +64,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
-        response = problem(exc.status, exc.title, exc.detail, request.url.path, **exc.extra)
+        detail = exc.detail_in(reader_locale(request)) if exc.key else exc.detail
+        response = problem(exc.status, exc.title, detail, request.url.path, **exc.extra)
         if isinstance(exc.extra.get("retry_after"), int):  # rate limits: the header clients and proxies honour
             response.headers["Retry-After"] = str(exc.extra["retry_after"])
         return response

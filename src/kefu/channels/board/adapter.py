@@ -85,11 +85,7 @@ def deliver_reply(session: Session, conv: Conversation, message: Message) -> str
         return "email"
     ticket = session.get(Ticket, conv.ticket_id) if conv.ticket_id is not None else None
     if ticket is None:
-        raise Conflict(
-            "This message-board post left no email address and has no case to show replies in; "
-            "call the customer and log the call instead. "
-            "/ 此留言未留下電子郵件，也沒有案件可顯示回覆，請改以電話聯繫並記錄通話。"
-        )
+        raise Conflict.said("uix_board_no_reply")
     add_activity(session, ticket, "reply", body=message.body, public=True, agent_id=message.agent_id)
     message.meta = {**(message.meta or {}), "delivery": {"status": "portal", "ticket_id": ticket.id}}
     session.flush()

@@ -8,13 +8,16 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from kefu.auth.deps import DB, throttled
+from kefu.brands.models import Inbox
 from kefu.brands.service import get_brand
 from kefu.channels.board.service import SUBMISSIONS, submit
 from kefu.channels.service import get_inbox
 from kefu.core.errors import InvalidInput
+from kefu.web.i18n import accept_locale
 from kefu.web.routing import Router
 
 router = Router(prefix="/api/v1/channels/board", tags=["channels"])
@@ -37,10 +40,16 @@ DEFAULT_CATEGORIES = [("general", "一般諮詢"), ("order", "訂單"), ("compla
 
 @router.get("/{inbox_id}", response_class=HTMLResponse)
 def board_page(inbox_id: int, request: Request, db: DB) -> HTMLResponse:
-    """The public form, in the visitor's language (?lang=, then the brand's)."""
+    """The public form, in the visitor's language (?lang=, the language cookie, Accept-Language, then the brand's)."""
+    return _form(request, db, get_inbox(db, inbox_id, "board"))
+
+
+def _form(
+    request: Request, db: Session, inbox: Inbox, status: int = 200, values: dict[str, str] | None = None
+) -> HTMLResponse:
+    """The form page; re-shown after a rejected post with the reason in the page's language and the input kept."""
     from kefu.web.pages import render
 
-    inbox = get_inbox(db, inbox_id, "board")
     brand = get_brand(db, inbox.brand_id)
     cats: list[Any] = (inbox.config or {}).get("categories") or DEFAULT_CATEGORIES
     categories = [(str(c[0]), str(c[1])) for c in cats if len(c) == 2]
@@ -48,11 +57,14 @@ def board_page(inbox_id: int, request: Request, db: DB) -> HTMLResponse:
         request,
         None,
         "portal/board.html",
+        status=status,
         brand=brand,
         inbox=inbox,
         categories=categories,
-        sid=uuid.uuid4().hex,
-        page_locale=brand.default_locale,
+        sid=(values or {}).get("submission_id") or uuid.uuid4().hex,
+        values=values or {},
+        error=status >= 400,
+        page_locale=accept_locale(request.headers.get("accept-language")) or brand.default_locale,
     )
 
 
@@ -67,11 +79,16 @@ async def board_submit(inbox_id: int, request: Request, db: DB) -> JSONResponse 
     if not isinstance(parsed, dict):
         raise InvalidInput("A JSON object is required.")
     raw: dict[str, Any] = parsed
-    try:
-        post = BoardPost.model_validate({k: v for k, v in raw.items() if isinstance(v, str)})
-    except ValidationError as exc:
-        raise InvalidInput("Please fill in name, contact and message. 請填寫姓名、聯絡方式與留言。") from exc
     inbox = await run_in_threadpool(get_inbox, db, inbox_id, "board")
+    fields = {k: v for k, v in raw.items() if isinstance(v, str)}
+    try:
+        post = BoardPost.model_validate(fields)
+    except ValidationError as exc:
+        if is_form:  # the visitor's browser: the form again, their text kept, the reason in the page's language
+            kept = {k: fields.get(k, "")[:20_000] for k in ("name", "contact", "category", "message", "submission_id")}
+            return await run_in_threadpool(_form, request, db, inbox, 422, kept)
+        brand = await run_in_threadpool(get_brand, db, inbox.brand_id)
+        raise InvalidInput.said("uix_board_missing", locale=brand.default_locale) from exc
     if post.website:
         return JSONResponse({"status": "ok"}, status_code=201)  # silently drop the bot
     result = await run_in_threadpool(

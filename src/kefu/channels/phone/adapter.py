@@ -26,10 +26,7 @@ def _hook(session: Session, conv: Conversation, message: Message) -> None:
     from kefu.core.errors import Conflict
 
     if conv.channel == "phone" and not message.is_note and message.content_type != "call":
-        raise Conflict(
-            "A phone conversation cannot deliver written replies: call the customer and log the call, "
-            "or add an internal note. / 電話對話無法傳送文字回覆，請回電並記錄通話，或新增內部備註。"
-        )
+        raise Conflict.said("uix_phone_written")
 
 
 if not any(getattr(h, "__module__", "") == __name__ for h in conversations.outbound_hooks):

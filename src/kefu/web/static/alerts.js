@@ -109,7 +109,8 @@
       body.dispatchEvent(new CustomEvent("kefu:notified"));
       var label = d.kind === "mention" ? box.dataset.mention : (d.kind === "ticket.assigned" ? box.dataset.assigned : box.dataset.other);
       var url = d.data && d.data.conversation_id ? "/console/conversations/" + d.data.conversation_id : (d.ticket_id ? "/console/tickets/" + d.ticket_id : "/console/notifications");
-      alertUser(label, d.title || "", url, "n-" + d.id);
+      var titles = d.titles || {};  // the page's language, not only the one the notification was stored in
+      alertUser(label, titles[document.documentElement.lang] || d.title || "", url, "n-" + d.id);
     } else if (ev.type === "message.inbound" && d.sender_type === "customer" && String(d.assignee_id || "") === me) {
       var here = conv && String(d.conversation_id) === conv.dataset.convId && !document.hidden;
       if (!here) alertUser(box.dataset.reply, "#" + d.conversation_id, "/console/conversations/" + d.conversation_id, "c-" + d.conversation_id);
