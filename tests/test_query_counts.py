@@ -25,6 +25,12 @@ def _measure(count_queries: Callable[[], Any], call: Callable[[], Any]) -> Query
     return q
 
 
+def _measure_read(count_queries: Callable[[], Any], call: Callable[[], Any]) -> QueryLog:
+    """The fewer statements of two calls of a read: a per-process cache with a time limit (the token → principal
+    cache keeps seconds) can expire between calls on a loaded machine and add its lookup to either measurement."""
+    return min((_measure(count_queries, call) for _ in range(2)), key=lambda log: log.count)
+
+
 class World:
     """A brand with an admin agent and tickets whose conversations hold a few messages each."""
 
@@ -66,9 +72,9 @@ def _same_for_more_rows(
 ) -> int:
     world.add(2)
     call()  # warm caches (settings, classifier) so both measurements see the same state
-    few = _measure(count_queries, call)
+    few = _measure_read(count_queries, call)
     world.add(more)
-    many = _measure(count_queries, call)
+    many = _measure_read(count_queries, call)
     assert many.count == few.count, f"N+1: {few.count} queries for 2 rows, {many.count} for {2 + more}:\n{many}"
     assert few.count <= ceiling, f"{few.count} queries (ceiling {ceiling}):\n{few}"
     print(f"{few.count} queries for 2 and for {2 + more} rows (ceiling {ceiling})")
@@ -115,12 +121,12 @@ def test_customer_timeline_and_ticket_activities(client: Any, world: World, coun
     counts = []
     for call in (timeline, activities):
         call()
-        few = _measure(count_queries, call)
+        few = _measure_read(count_queries, call)
         for i in range(6):
             add_message(world.db, conv, sender_type="customer", body=f"追問 {i}")
             add_comment(world.db, ticket, None, f"進度 {i}", public=i % 2 == 0)
         world.db.commit()
-        many = _measure(count_queries, call)
+        many = _measure_read(count_queries, call)
         assert many.count == few.count, f"N+1 in {call.__name__}: {few.count} → {many.count}:\n{many}"
         counts.append(few.count)
     assert counts[0] <= 6 and counts[1] <= 6, counts
