@@ -232,3 +232,25 @@ def test_an_idle_runner_on_sqlite_polls_without_taking_the_write_turn(tmp_path: 
         assert ran == [1]
     finally:
         database.dispose()
+
+
+def test_a_missing_table_is_not_a_transient_error(tmp_path: Any) -> None:
+    """SQLite reports a missing table as an OperationalError too; it is a bug, not contention: jobs dead-letter it
+    after their attempts and requests answer 500, while "database is locked" stays transient."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from kefu.core.db import make_engine, transient_db_error
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT * FROM no_such_table")
+    except OperationalError as exc:
+        assert not transient_db_error(exc), exc
+    else:
+        raise AssertionError("expected an OperationalError")
+    finally:
+        engine.dispose()
+    assert transient_db_error(OperationalError("x", {}, sqlite3.OperationalError("database is locked")))

@@ -94,6 +94,14 @@ timeouts (nginx: 60 s)."""
 _TRANSIENT_SQLSTATES = frozenset({"55P03", "57014"})
 
 
+# SQLite result codes of an OperationalError that no wait cures (SQLITE_ERROR: no such table/column, bad SQL).
+_SQLITE_PERMANENT = frozenset({"SQLITE_ERROR"})
+
+
+def _sqlite_code(orig: BaseException | None) -> str | None:
+    return getattr(orig, "sqlite_errorname", None)
+
+
 def transient_db_error(exc: BaseException | None) -> bool:
     """True when exc (or what it wraps) means "the database cannot serve this now, retry later": unreachable, a pool
     timeout, a lock or statement timeout. The one rule for 503 + Retry-After (kefu.web.problems) and job retries."""
@@ -103,6 +111,8 @@ def transient_db_error(exc: BaseException | None) -> bool:
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
+        if isinstance(exc, OperationalError) and _sqlite_code(exc.orig) in _SQLITE_PERMANENT:
+            return False  # a missing table or a bad statement is a bug: retrying (jobs never dead-letter) cannot help
         if isinstance(exc, (OperationalError, PoolTimeout)):
             return True
         if isinstance(exc, DBAPIError) and exc.connection_invalidated:
