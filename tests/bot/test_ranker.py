@@ -599,8 +599,8 @@ def test_english_terms_mixed_into_a_chinese_question_match_the_chinese_faq(ranke
 def test_bagging_serves_the_mean_of_the_fold_scorers_and_ranks_each_fold_with_scorers_that_never_saw_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """``bagging=True``: the served scorer is the mean of the K fold scorers; fold k is ranked by the mean of the
-    scorers fitted without fold k and one other fold, so no held-out phrasing was trained on by what ranks it."""
+    """``bagging=True``: the served scorer is the mean of the K fold scorers; fold k is ranked by the mean of fold k's
+    scorer and the others refitted without fold k, so no held-out phrasing was trained on by what ranks it."""
     import numpy as np
     from sklearn.preprocessing import normalize as l2_rows
 
@@ -633,7 +633,9 @@ def test_bagging_serves_the_mean_of_the_fold_scorers_and_ranks_each_fold_with_sc
     served, _ = FaqRanker._mean_scorers([r._fold_scorers(x, [f]) for f in folds])
     assert np.allclose(r._parts.weights_t.toarray(), served.T.toarray(), atol=1e-6)
     for k, (held, weights_t) in enumerate(ranked):
-        others = [r._fold_scorers(x, [folds[j], held]) for j in range(len(folds)) if j != k]
+        others = [r._fold_scorers(x, [held])] + [
+            r._fold_scorers(x, [folds[j], held]) for j in range(len(folds)) if j != k
+        ]
         blind, _ = FaqRanker._mean_scorers(others)
         assert np.allclose(weights_t.toarray(), blind.T.toarray(), atol=1e-6)
     assert r.search("信貸的利率多少", 1)[0].key == "personal_loan_rate"

@@ -26,8 +26,8 @@ from the leader's (score, margin, svm, nn + centroid, coverage) to "the top FAQ 
 chooses the answer threshold (the lowest with at most ``max_wrong_rate`` wrong answers to covered questions and at most
 ``max_uncovered_rate`` of uncovered ones answered) and the clarify threshold (``calibration_folds``, 3 by
 default, pools up to that many disjoint held-out folds while the sample is small; see docs/DEVELOPING.md
-rounds 4 and 5). A KB with fewer than 8 multi-phrasing FAQs (an imported list, one question each) is queried
-instead with pseudo-queries made from
+rounds 4 and 5; ``bagging``, off by default, serves the mean of the folds' scorers, round 7). A KB with fewer
+than 8 multi-phrasing FAQs (an imported list, one question each) is queried instead with pseudo-queries made from
 each FAQ's own question (words dropped, neighbours swapped), and the uncovered limit tightens to
 ``pseudo_uncovered_rate``: such queries are too easy to bound wrong answers themselves. Classes whose key starts
 with ``strict_prefix`` (small talk) also need the message's characters/words to be explained by their
@@ -820,9 +820,9 @@ class FaqRanker:
         """Served parts with the mean of the fold scorers; appends each fold's leave-one-out ranks to ``ranked``.
 
         A phrasing of fold k was trained on by every fold scorer but fold k's, so the served mean has seen it. It is
-        ranked instead with the mean of K - 1 scorers each fitted without fold k and one other fold j: a mean of as
-        many scorers as possible that never saw it (each on fewer phrasings than the served ones). With a single
-        fold there is nothing to average: fold 1's scorers are served, as without bagging.
+        ranked instead with the mean of K scorers that never saw it: fold k's own, and in place of every other
+        fold j's, one refitted without fold j and fold k (the bag member as it would be had fold k been missing).
+        With a single fold there is nothing to average: fold 1's scorers are served, as without bagging.
         """
         if len(folds) == 1:
             served = self._served_parts(x, first)
@@ -831,7 +831,7 @@ class FaqRanker:
         served = self._fit_parts(x, None, np.arange(x.shape[0]), self._mean_scorers(fold_scorers))
         pairs: dict[tuple[int, int], tuple[sp.csr_matrix, NDArray[np.float64]]] = {}
         for k, fold in enumerate(folds):
-            others = []
+            others = [fold_scorers[k]]
             for j in range(len(folds)):
                 if j != k:
                     key = (min(j, k), max(j, k))
