@@ -15,6 +15,9 @@ settings): the KB is an intent training set grouped by intent, plus small talk; 
   queries as written (Simplified, mainland wording): Simplified customers asking a Traditional (bank) KB.
 * ``hwu64_dev``: HWU64 train → valid (1,076 rows), en.
 * ``hwu64_10_dev``: HWU64 10-shot train → valid (few phrasings per FAQ).
+* ``hwu64_20_dev``: HWU64 train subsampled to 20 phrasings per intent (intents sorted, one ``random.Random(0)``
+  shuffles each intent's rows in file order in turn, the first 20 kept) → valid: the few-phrasing regime of a bank
+  FAQ (~19 phrasings each), between ``hwu64_10_dev`` and ``hwu64_dev``.
 * ``afqmc_dev``: AFQMC *train* positive pairs grouped by connected component (seed 0, 1,500 components with ≥ 2
   distinct sentence1 texts): the sentence2 texts are the FAQ's phrasings, one sentence1 text per component is the
   query; 1,000 more train components as distractors (the test case in ``bot_eval.py`` uses AFQMC dev).
@@ -121,6 +124,20 @@ def _banking77_dev(root: Path) -> tuple[list[tuple[str, list[str]]], list[tuple[
         tests.extend((t, label) for t in texts[:n])
         groups.append((label, texts[n:]))
     return groups, tests
+
+
+def _subsampled(
+    case: tuple[list[tuple[str, list[str]]], list[tuple[str, str]]], per_intent: int
+) -> tuple[list[tuple[str, list[str]]], list[tuple[str, str]]]:
+    """The KB cut to ``per_intent`` phrasings per FAQ (FAQs in sorted order, one seed-0 shuffle each), same queries."""
+    groups, tests = case
+    rng = random.Random(0)
+    out: list[tuple[str, list[str]]] = []
+    for key, phrasings in sorted(groups):
+        texts = phrasings[:]
+        rng.shuffle(texts)
+        out.append((key, texts[:per_intent]))
+    return out, tests
 
 
 def _single(case: tuple[list[tuple[str, list[str]]], list[tuple[str, str]]]) -> Any:
@@ -368,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "hwu64_dev": lambda: _intents(root, "hwu64/train.csv", "hwu64/valid.csv"),
         "hwu64_10_dev": lambda: _intents(root, "hwu64/train_10.csv", "hwu64/valid.csv"),
+        "hwu64_20_dev": lambda: _subsampled(_intents(root, "hwu64/train.csv", "hwu64/valid.csv"), 20),
         "banking77_dev": lambda: _banking77_dev(root),
         "afqmc_dev": lambda: _afqmc_dev(root),
         "afqmc_single_dev": lambda: _single(_afqmc_dev(root)),

@@ -594,3 +594,73 @@ def test_english_terms_mixed_into_a_chinese_question_match_the_chinese_faq(ranke
     assert (top.key, top.confidence) == ("card_installment", 1.0)
     lost = ranker.search("我的credit card被偷了", 3)[0]
     assert lost.key == "card_lost"
+
+
+def test_bagging_serves_the_mean_of_the_fold_scorers_and_ranks_each_fold_with_scorers_that_never_saw_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``bagging=True``: the served scorer is the mean of the K fold scorers; fold k is ranked by the mean of fold k's
+    scorer and the others refitted without fold k, so no held-out phrasing was trained on by what ranks it."""
+    import numpy as np
+    from sklearn.preprocessing import normalize as l2_rows
+
+    from kefu.bot.nlu import ranker as ranker_module
+
+    ranked: list[tuple[Any, Any]] = []
+    fitted: list[Any] = []
+    rank_loo, fold_scorers = ranker_module.FaqRanker._rank_loo, ranker_module.FaqRanker._fold_scorers
+
+    def recording_rank(self: FaqRanker, full: Any, x: Any, held: Any) -> Any:
+        ranked.append((np.asarray(held), full.weights_t.copy()))
+        return rank_loo(self, full, x, held)
+
+    def recording_fit(self: FaqRanker, x: Any, held_out: Any) -> Any:
+        fitted.append(np.concatenate(held_out))
+        return fold_scorers(self, x, held_out)
+
+    monkeypatch.setattr(ranker_module.FaqRanker, "_rank_loo", recording_rank)
+    monkeypatch.setattr(ranker_module.FaqRanker, "_fold_scorers", recording_fit)
+    r = FaqRanker(bagging=True, calibration_folds=3).fit(_tiny_groups())
+    folds = [held for held, _ in ranked]
+    assert r.cv_["bagged"] == r.cv_["folds"] == len(folds) == 3
+    assert r.cv_["calibration_queries"] == sum(len(f) for f in folds)
+    # Every scorer fitted for a fold's ranks left that fold out.
+    for held in folds:
+        assert any(set(held.tolist()) <= set(h.tolist()) for h in fitted)
+    assert r._parts is not None and r._featurizer is not None
+    monkeypatch.setattr(ranker_module.FaqRanker, "_fold_scorers", fold_scorers)
+    x = l2_rows(r._featurizer.transform([normalize(t) for t in r._texts])).tocsr()
+    served, _ = FaqRanker._mean_scorers([r._fold_scorers(x, [f]) for f in folds])
+    assert np.allclose(r._parts.weights_t.toarray(), served.T.toarray(), atol=1e-6)
+    for k, (held, weights_t) in enumerate(ranked):
+        others = [r._fold_scorers(x, [held])] + [
+            r._fold_scorers(x, [folds[j], held]) for j in range(len(folds)) if j != k
+        ]
+        blind, _ = FaqRanker._mean_scorers(others)
+        assert np.allclose(weights_t.toarray(), blind.T.toarray(), atol=1e-6)
+    assert r.search("信貸的利率多少", 1)[0].key == "personal_loan_rate"
+    # One fold (the held-out budget is full): nothing to average, the same ranker as without bagging.
+    monkeypatch.setattr(ranker_module, "_MAX_HOLDOUT", 10)
+    one, plain = FaqRanker(bagging=True).fit(_tiny_groups()), FaqRanker().fit(_tiny_groups())
+    assert one.cv_["bagged"] == 0 and one._parts is not None and plain._parts is not None
+    assert (one._parts.weights_t != plain._parts.weights_t).nnz == 0
+    assert one.answer_threshold_ == plain.answer_threshold_
+
+
+def test_policy_limits_count_only_faq_answers_over_faq_questions() -> None:
+    """``policy_limits``: a small-talk leader is no wrong FAQ answer, and small-talk queries leave the denominator."""
+    import numpy as np
+
+    r = FaqRanker(max_wrong_rate=0.25, max_uncovered_rate=1.0)
+    p = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    right = np.array([True, False, True, False, True, True])
+    pu = np.zeros(1)
+    # Every miss counts over all six queries: 1.5 wrong answers allowed (0.25 * 6): from 0.7 up.
+    assert r._answer_threshold(p, ~right, pu, 1.0) == pytest.approx(0.7)
+    # The 0.6 miss was a small-talk leader (a small-talk reply, not an FAQ answer) and two queries were small talk.
+    bad = ~right & np.array([True, True, True, False, True, True])
+    assert r._answer_threshold(p, bad, pu, 1.0, n_covered=4) == pytest.approx(0.4)
+    assert r._answer_threshold(p, bad, pu, 1.0, n_covered=3) == pytest.approx(0.9)
+    fitted = FaqRanker(policy_limits=True).fit(_tiny_groups())
+    assert 0.0 < fitted.clarify_threshold_ <= fitted.answer_threshold_ <= 1.0
+    assert fitted.search("信貸的利率多少", 1)[0].key == "personal_loan_rate"

@@ -26,8 +26,8 @@ from the leader's (score, margin, svm, nn + centroid, coverage) to "the top FAQ 
 chooses the answer threshold (the lowest with at most ``max_wrong_rate`` wrong answers to covered questions and at most
 ``max_uncovered_rate`` of uncovered ones answered) and the clarify threshold (``calibration_folds``, 3 by
 default, pools up to that many disjoint held-out folds while the sample is small; see docs/DEVELOPING.md
-rounds 4 and 5). A KB with fewer than 8 multi-phrasing FAQs (an imported list, one question each) is queried
-instead with pseudo-queries made from
+rounds 4 and 5; ``bagging``, off by default, serves the mean of the folds' scorers, round 7). A KB with fewer
+than 8 multi-phrasing FAQs (an imported list, one question each) is queried instead with pseudo-queries made from
 each FAQ's own question (words dropped, neighbours swapped), and the uncovered limit tightens to
 ``pseudo_uncovered_rate``: such queries are too easy to bound wrong answers themselves. Classes whose key starts
 with ``strict_prefix`` (small talk) also need the message's characters/words to be explained by their
@@ -41,6 +41,7 @@ KB-level calibration; the pieces are scikit-learn and scipy.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 import re
@@ -278,6 +279,8 @@ class FaqRanker:
         calibration_resample: bool = False,
         holdout_share: float = 0.2,
         serving_calibration: bool = True,
+        bagging: bool = False,
+        policy_limits: bool = False,
     ) -> None:
         self.feature_config = features or RANKER_FEATURES
         self.encoder = encoder
@@ -299,6 +302,8 @@ class FaqRanker:
         self.calibration_resample = calibration_resample
         self.holdout_share = holdout_share
         self.serving_calibration = serving_calibration
+        self.bagging = bagging
+        self.policy_limits = policy_limits
         self._served: _Parts | None = None
         # Fitted state.
         self.keys: list[str] = []
@@ -660,10 +665,15 @@ class FaqRanker:
         # they will for a customer's question (see docs/DEVELOPING.md, round 5).
         loo = self.serving_calibration and not pseudo_groups and dense is None and len(held) > 0
         self._served = None
-        if loo:
+        # Bagging: every fold's scorers are kept and their mean is served; the folds are ranked at the end (below).
+        bag = self.bagging and loo
+        folds = [held]
+        fold_scorers = [(parts.weights_t.T.tocsr(), parts.bias)]
+        ranked: list[list[NDArray[Any]]] = []
+        if loo and not bag:
             self._served = parts = self._served_parts(x, parts)  # same scorers; the fold's index is freed
             ranked = [self._rank_loo(self._served, x, held)]
-        else:
+        elif not loo:
             ranked = [self._rank_heldout(parts, queries, qdense, truth)]
         # Complementary folds (disjoint held-out phrasings, each scored by parts fitted without them) while the
         # held-out sample is small: one fold's sample moves the right rate by about a point, the pooled folds
@@ -685,16 +695,22 @@ class FaqRanker:
                 break
             fold = np.array(sorted(fold_rows), dtype=np.int64)
             taken[fold] = True
-            fold_parts = self._fit_parts(x, dense, np.setdiff1d(np.arange(len(self._row_group)), fold))
             fold_truth = self._row_group[fold]
-            ranked.append(
-                self._rank_loo(self._served_parts(x, fold_parts), x, fold)
-                if loo
-                else self._rank_heldout(fold_parts, x[fold], dense[fold] if dense is not None else None, fold_truth)
-            )
+            if bag:
+                folds.append(fold)
+                fold_scorers.append(self._fold_scorers(x, [fold]))
+            else:
+                fold_parts = self._fit_parts(x, dense, np.setdiff1d(np.arange(len(self._row_group)), fold))
+                ranked.append(
+                    self._rank_loo(self._served_parts(x, fold_parts), x, fold)
+                    if loo
+                    else self._rank_heldout(fold_parts, x[fold], dense[fold] if dense is not None else None, fold_truth)
+                )
             truth = np.concatenate([truth, fold_truth])
             total += len(fold)
             n_folds += 1
+        if bag:
+            self._served = parts = self._bagged_ranks(x, parts, folds, fold_scorers, ranked)
         top, b, s, c, ub, us, uc = (np.vstack([r[i] for r in ranked]) for i in range(7))
         best: tuple[float, float, float] | None = None
         grid: dict[str, float] = {}
@@ -734,9 +750,18 @@ class FaqRanker:
         uncovered_cap = self.max_uncovered_rate
         if pseudo_groups:
             uncovered_cap = min(uncovered_cap if uncovered_cap is not None else 1.0, self.pseudo_uncovered_rate)
-        self.answer_threshold_ = self._answer_threshold(p, right, pu, uncovered_cap)
+        # As the policy decides: a small-talk leader is a small-talk reply, never a wrong FAQ answer, and the wrong
+        # rate is over questions for an FAQ (small-talk queries answered with an FAQ still count as wrong).
+        bad, n_covered = ~right, len(p)
+        if self.policy_limits and strict:
+            strict_ids = np.fromiter(strict, dtype=np.int64)
+            bad = ~right & ~np.isin(top[rows, order[:, 0]], strict_ids)
+            n_covered = max(1, int(np.sum(~np.isin(truth, strict_ids))))
+        self.answer_threshold_ = self._answer_threshold(p, bad, pu, uncovered_cap, n_covered)
         self.margin_rule_ = (
-            self._margin_rule(p, f[:, 1], right, pu, fu[:, 1], uncovered_cap) if self.margin_rule else None
+            self._margin_rule(p, f[:, 1], right, bad, n_covered, pu, fu[:, 1], uncovered_cap)
+            if self.margin_rule
+            else None
         )
         # Clarify when the right FAQ is likely among the top 3: keep 95% of such held-out cases.
         reach = p[in3 & ~(right & (p >= self.answer_threshold_))]
@@ -755,8 +780,68 @@ class FaqRanker:
             "answered_wrong": round(float(np.mean(answered & ~right)), 4),
             "uncovered_answered": round(float(np.mean(pu >= self.answer_threshold_)), 4),
             "margin_rule": self.margin_rule_,
+            "bagged": len(folds) if bag and len(folds) > 1 else 0,
         }
         return parts.weights_t.T.tocsr(), parts.bias
+
+    def _fold_scorers(
+        self, x: sp.csr_matrix, held_out: Sequence[NDArray[np.int64]]
+    ) -> tuple[sp.csr_matrix, NDArray[np.float64]]:
+        """Per-FAQ scorers (groups x features, bias) fitted on every phrasing except the ``held_out`` rows."""
+        rows = np.setdiff1d(np.arange(x.shape[0]), np.concatenate(held_out))
+        sub = x[rows]
+        row_group = self._row_group[rows]
+        member = sp.csr_matrix(
+            (np.ones(len(rows), dtype=np.float32), (row_group, np.arange(len(rows)))),
+            shape=(len(self.keys), len(rows)),
+        )
+        return self._fit_svms(sub, row_group, l2_rows(member @ sub).tocsr())
+
+    @staticmethod
+    def _mean_scorers(
+        scorers: Sequence[tuple[sp.csr_matrix, NDArray[np.float64]]],
+    ) -> tuple[sp.csr_matrix, NDArray[np.float64]]:
+        """The mean of linear scorers (weights and bias): one linear scorer."""
+        weights = scorers[0][0].astype(np.float64)
+        for w, _ in scorers[1:]:
+            weights = weights + w.astype(np.float64)
+        mean = (weights / len(scorers)).tocsr()
+        mean.eliminate_zeros()
+        return mean.astype(np.float32), np.mean([b for _, b in scorers], axis=0)
+
+    def _bagged_ranks(
+        self,
+        x: sp.csr_matrix,
+        first: _Parts,
+        folds: list[NDArray[np.int64]],
+        fold_scorers: list[tuple[sp.csr_matrix, NDArray[np.float64]]],
+        ranked: list[list[NDArray[Any]]],
+    ) -> _Parts:
+        """Served parts with the mean of the fold scorers; appends each fold's leave-one-out ranks to ``ranked``.
+
+        A phrasing of fold k was trained on by every fold scorer but fold k's, so the served mean has seen it. It is
+        ranked instead with the mean of K scorers that never saw it: fold k's own, and in place of every other
+        fold j's, one refitted without fold j and fold k (the bag member as it would be had fold k been missing).
+        With a single fold there is nothing to average: fold 1's scorers are served, as without bagging.
+        """
+        if len(folds) == 1:
+            served = self._served_parts(x, first)
+            ranked.append(self._rank_loo(served, x, folds[0]))
+            return served
+        served = self._fit_parts(x, None, np.arange(x.shape[0]), self._mean_scorers(fold_scorers))
+        pairs: dict[tuple[int, int], tuple[sp.csr_matrix, NDArray[np.float64]]] = {}
+        for k, fold in enumerate(folds):
+            others = [fold_scorers[k]]
+            for j in range(len(folds)):
+                if j != k:
+                    key = (min(j, k), max(j, k))
+                    if key not in pairs:
+                        pairs[key] = self._fold_scorers(x, [folds[j], fold])
+                    others.append(pairs[key])
+            weights, bias = self._mean_scorers(others)
+            blind = dataclasses.replace(served, weights_t=weights.T.tocsr(), bias=bias)
+            ranked.append(self._rank_loo(blind, x, fold))
+        return served
 
     def _served_parts(self, x: sp.csr_matrix, parts: _Parts) -> _Parts:
         """Parts over every phrasing with the scorers of ``parts`` (what is served when ``parts`` is fold 1)."""
@@ -834,22 +919,30 @@ class FaqRanker:
         ]
 
     def _answer_threshold(
-        self, p: NDArray[np.float64], right: NDArray[np.bool_], pu: NDArray[np.float64], uncovered_cap: float | None
+        self,
+        p: NDArray[np.float64],
+        bad: NDArray[np.bool_],
+        pu: NDArray[np.float64],
+        uncovered_cap: float | None,
+        n_covered: int | None = None,
     ) -> float:
         """Lowest confidence threshold meeting both limits on the held-out queries.
 
         Wrong answers to questions the KB covers stay within ``max_wrong_rate`` of them, and questions it does not
         cover (the same queries with their FAQ removed) are answered at most ``max_uncovered_rate`` of the time.
         With ``max_uncovered_rate=None`` both kinds share the wrong-answer budget (uncovered ones at half weight).
+        ``bad`` marks the held-out queries that would be wrong answers if answered; ``n_covered`` is the denominator
+        of the wrong rate (default: every held-out query).
         """
+        n = len(p) if n_covered is None else n_covered
         for t in np.unique(np.concatenate([p, [0.99]])):
-            wrong = float(np.sum((p >= t) & ~right))
+            wrong = float(np.sum((p >= t) & bad))
             uncovered = float(np.sum(pu >= t))
             if uncovered_cap is None:
-                ok = (wrong + _UNCOVERED_WEIGHT * uncovered) / (len(p) + _UNCOVERED_WEIGHT * len(pu))
+                ok = (wrong + _UNCOVERED_WEIGHT * uncovered) / (n + _UNCOVERED_WEIGHT * len(pu))
                 ok_rate = ok <= self.max_wrong_rate
             else:
-                ok_rate = wrong <= self.max_wrong_rate * len(p) and uncovered <= uncovered_cap * max(len(pu), 1)
+                ok_rate = wrong <= self.max_wrong_rate * n and uncovered <= uncovered_cap * max(len(pu), 1)
             if ok_rate:
                 return float(max(t, 0.05))
         return 0.99
@@ -859,6 +952,8 @@ class FaqRanker:
         p: NDArray[np.float64],
         margin: NDArray[np.float64],
         right: NDArray[np.bool_],
+        bad: NDArray[np.bool_],
+        n_covered: int,
         pu: NDArray[np.float64],
         mu: NDArray[np.float64],
         uncovered_cap: float | None,
@@ -878,13 +973,13 @@ class FaqRanker:
             for t2 in np.unique(np.quantile(below, np.linspace(0.0, 0.95, 20))).tolist():
                 ans = base | ((p >= t2) & (margin >= m))
                 ans_u = (pu >= t) | ((pu >= t2) & (mu >= m))
-                wrong = float(np.sum(ans & ~right))
+                wrong = float(np.sum(ans & bad))
                 if uncovered_cap is None:
                     ok = (wrong + _UNCOVERED_WEIGHT * float(np.sum(ans_u))) / (
-                        len(p) + _UNCOVERED_WEIGHT * len(pu)
+                        n_covered + _UNCOVERED_WEIGHT * len(pu)
                     ) <= self.max_wrong_rate
                 else:
-                    ok = wrong <= self.max_wrong_rate * len(p) and float(np.sum(ans_u)) <= uncovered_cap * max(
+                    ok = wrong <= self.max_wrong_rate * n_covered and float(np.sum(ans_u)) <= uncovered_cap * max(
                         len(pu), 1
                     )
                 gain = int(np.sum(ans & right)) - int(np.sum(base & right))
