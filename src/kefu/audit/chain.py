@@ -228,7 +228,9 @@ def append_entries(connection: Connection, entries: list[AuditLog]) -> None:
     _hit_rate[where] = rate * 0.9 + (0.1 if hit else 0.0)  # would the guess have held, recently?
     _heads[where] = (seq, digest)  # a rollback leaves the guess one step ahead: the guard then misses once
     # RETURNING rows come in no guaranteed order: match them by seq (unique), which keeps the INSERT one statement.
-    rows = connection.execute(_INSERT, [{name: state.get(name) for name in _INSERTED} for state in states])
+    rows_in = [{name: state.get(name) for name in _INSERTED} for state in states]
+    # One entry (nearly every transaction) as a single execution, not SQLAlchemy's "insertmanyvalues" batch mode.
+    rows = connection.execute(_INSERT, rows_in[0] if len(rows_in) == 1 else rows_in)
     ids = {seq: id_ for seq, id_ in rows}
     for state in states:
         state["id"] = ids[state["seq"]]  # record() returns the entry: callers and tests may look it up

@@ -64,7 +64,9 @@ def _tokens(session: Session) -> dict[int, int]:
     if memo is not None and memo[0] is tx:
         tokens: dict[int, int] = memo[1]
         return tokens
-    tokens = {int(b): int(v) for b, v in session.execute(_READ_TOKENS)}  # autoflushes: pending changes bump first
+    session._autoflush()  # as session.execute does: pending changes bump their brands' tokens first
+    # On the connection (Core): the ORM's execution layer adds nothing to a two-column read but CPU.
+    tokens = {int(b): int(v) for b, v in session.connection().execute(_READ_TOKENS)}
     session.info[_TOKENS] = (tx, tokens)
     return tokens
 

@@ -352,7 +352,12 @@ def make_engine(url: str, *, pool: bool = True, write_wait: float = WRITE_WAIT_S
             conn.info[_DEFERRED] = deferred
             if not deferred:
                 _take_write_lock(conn)
-            conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+            # The BEGIN itself runs in the dialect's do_begin (below), which SQLAlchemy calls next.
+
+        def _do_begin(dbapi_conn: Any) -> None:
+            # On the driver's connection rather than as a statement through SQLAlchemy (which cost as much CPU as
+            # any statement of a create): SQLAlchemy still wraps its errors (a busy database) as it does a statement's.
+            dbapi_conn.execute("BEGIN" if _pool_info(dbapi_conn).get(_DEFERRED) else "BEGIN IMMEDIATE")
 
         @event.listens_for(engine, "before_cursor_execute")
         def _promote(conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
@@ -383,6 +388,7 @@ def make_engine(url: str, *, pool: bool = True, write_wait: float = WRITE_WAIT_S
             finally:
                 _release(_pool_info(dbapi_conn))
 
+        engine.dialect.do_begin = _do_begin  # type: ignore[method-assign,assignment]
         engine.dialect.do_commit = _do_commit  # type: ignore[method-assign,assignment]
         engine.dialect.do_rollback = _do_rollback  # type: ignore[method-assign,assignment]
 
@@ -455,19 +461,29 @@ def _insert_plan(cls: type[Any]) -> tuple[Insert, tuple[tuple[str, str, Any], ..
     return plan
 
 
-# Per mapped class: its @validates hooks by attribute, or None when an attribute has other set listeners (new_row then
-# falls back to the constructor, whose events it could not reproduce).
-_ROWS: dict[type[Any], dict[str, Any] | None] = {}
+# Per mapped class: its class manager and @validates hooks by attribute, or None when an attribute has other set
+# listeners (new_row then falls back to the constructor, whose events it could not reproduce).
+_ROWS: dict[type[Any], tuple[Any, dict[str, Any]] | None] = {}
 
 
-def _row_plan(cls: type[Any]) -> dict[str, Any] | None:
+def _row_plan(cls: type[Any]) -> tuple[Any, dict[str, Any]] | None:
     if cls not in _ROWS:
         mapper = inspect(cls)
         manager = mapper.class_manager
         validators = {key: fn for key, (fn, _options) in mapper.validators.items()}
         plain = all(len(manager[key].dispatch.set) == (1 if key in validators else 0) for key in manager)
-        _ROWS[cls] = validators if plain and not manager.dispatch.init_failure else None
+        _ROWS[cls] = (manager, validators) if plain and not manager.dispatch.init_failure else None
     return _ROWS[cls]
+
+
+def loaded_values(obj: Any, names: tuple[str, ...]) -> dict[str, Any] | None:
+    """`names`' current values when every one is loaded on the ORM object (read from its state, no attribute events),
+    else None (something would load first: read the attributes instead)."""
+    state = obj.__dict__
+    for name in names:
+        if name not in state:
+            return None
+    return {name: state[name] for name in names}
 
 
 def new_row(cls: type[M], values: dict[str, Any]) -> M:
@@ -477,13 +493,12 @@ def new_row(cls: type[M], values: dict[str, Any]) -> M:
     unknown names are a TypeError): setting each attribute through the ORM's instrumentation cost more CPU on a
     create than the INSERT it feeds. For objects handed to insert_now or kept transient until they are inserted.
     """
-    validators = _row_plan(cls)
-    if validators is None:
+    plan = _row_plan(cls)
+    if plan is None:
         return cls(**values)
-    manager = inspect(cls).class_manager
+    manager, validators = plan
     obj: M = manager.new_instance()
-    state = inspect(obj)
-    manager.dispatch.init(state, (), values)
+    manager.dispatch.init(obj._sa_instance_state, (), values)  # type: ignore[attr-defined]
     for key in values:
         if key not in manager:
             raise TypeError(f"{key!r} is an invalid keyword argument for {cls.__name__}")
