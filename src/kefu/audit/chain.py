@@ -52,9 +52,16 @@ def _normalise(value: Any) -> Any:
     return value
 
 
+_SCALARS = frozenset({str, int, bool, type(None)})  # exact types a JSON round trip returns equal and unchanged
+
+
 def normalise_details(details: dict[str, Any] | None) -> dict[str, Any]:
     """Details as they will read back from the database (JSON round trip, non-JSON values as strings)."""
-    loaded: dict[str, Any] = json.loads(json.dumps(details or {}, ensure_ascii=False, default=str))
+    if not details:
+        return {}
+    if all(type(k) is str and type(v) in _SCALARS for k, v in details.items()):
+        return dict(details)  # what the round trip would return (the usual {"number": …}), without it
+    loaded: dict[str, Any] = json.loads(json.dumps(details, ensure_ascii=False, default=str))
     result: dict[str, Any] = _normalise(loaded)
     return result
 
