@@ -45,7 +45,7 @@ def test_new_row_is_the_constructor(db: Any, make: Any, count_queries: Any) -> N
     with pytest.raises(InvalidInput):
         new_row(Ticket, {**values, "priority": "whenever"})
     with pytest.raises(TypeError):
-        new_row(Ticket, {**values, "no_such_column": 1})
+        new_row(Ticket, {**values, "no_such_column": 1})  # the constructor's own error
 
     insert_now(db, built)
     assert inspect(built).persistent and built.id is not None

@@ -461,18 +461,19 @@ def _insert_plan(cls: type[Any]) -> tuple[Insert, tuple[tuple[str, str, Any], ..
     return plan
 
 
-# Per mapped class: its class manager and @validates hooks by attribute, or None when an attribute has other set
-# listeners (new_row then falls back to the constructor, whose events it could not reproduce).
-_ROWS: dict[type[Any], tuple[Any, dict[str, Any]] | None] = {}
+# Per mapped class: its class manager, @validates hooks by attribute and column attribute names, or None when an
+# attribute has other set listeners (new_row then falls back to the constructor, whose events it could not reproduce).
+_ROWS: dict[type[Any], tuple[Any, dict[str, Any], frozenset[str]] | None] = {}
 
 
-def _row_plan(cls: type[Any]) -> tuple[Any, dict[str, Any]] | None:
+def _row_plan(cls: type[Any]) -> tuple[Any, dict[str, Any], frozenset[str]] | None:
     if cls not in _ROWS:
         mapper = inspect(cls)
         manager = mapper.class_manager
         validators = {key: fn for key, (fn, _options) in mapper.validators.items()}
         plain = all(len(manager[key].dispatch.set) == (1 if key in validators else 0) for key in manager)
-        _ROWS[cls] = (manager, validators) if plain and not manager.dispatch.init_failure else None
+        columns = frozenset(prop.key for prop in mapper.column_attrs)
+        _ROWS[cls] = (manager, validators, columns) if plain and not manager.dispatch.init_failure else None
     return _ROWS[cls]
 
 
@@ -490,18 +491,16 @@ def new_row(cls: type[M], values: dict[str, Any]) -> M:
     """`cls(**values)` for a new row's column values, without the per-attribute events of the constructor.
 
     The instance is transient with `values` as its state, as after the constructor (init hooks and @validates run;
-    unknown names are a TypeError): setting each attribute through the ORM's instrumentation cost more CPU on a
-    create than the INSERT it feeds. For objects handed to insert_now or kept transient until they are inserted.
+    anything but column attributes goes through the constructor): setting each attribute through the ORM's
+    instrumentation cost more CPU on a create than the INSERT it feeds. For objects handed to insert_now or kept
+    transient until they are inserted.
     """
     plan = _row_plan(cls)
-    if plan is None:
-        return cls(**values)
-    manager, validators = plan
+    if plan is None or not plan[2].issuperset(values):
+        return cls(**values)  # relationships, unknown names (its TypeError) or listeners: the constructor's way
+    manager, validators, _columns = plan
     obj: M = manager.new_instance()
     manager.dispatch.init(obj._sa_instance_state, (), values)  # type: ignore[attr-defined]
-    for key in values:
-        if key not in manager:
-            raise TypeError(f"{key!r} is an invalid keyword argument for {cls.__name__}")
     if validators:
         values = {k: validators[k](obj, k, v) if k in validators else v for k, v in values.items()}
     obj.__dict__.update(values)
