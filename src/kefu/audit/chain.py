@@ -52,9 +52,16 @@ def _normalise(value: Any) -> Any:
     return value
 
 
+_SCALARS = frozenset({str, int, bool, type(None)})  # exact types a JSON round trip returns equal and unchanged
+
+
 def normalise_details(details: dict[str, Any] | None) -> dict[str, Any]:
     """Details as they will read back from the database (JSON round trip, non-JSON values as strings)."""
-    loaded: dict[str, Any] = json.loads(json.dumps(details or {}, ensure_ascii=False, default=str))
+    if not details:
+        return {}
+    if all(type(k) is str and type(v) in _SCALARS for k, v in details.items()):
+        return dict(details)  # what the round trip would return (the usual {"number": …}), without it
+    loaded: dict[str, Any] = json.loads(json.dumps(details, ensure_ascii=False, default=str))
     result: dict[str, Any] = _normalise(loaded)
     return result
 
@@ -184,57 +191,64 @@ _INSERT = insert(_LOG).returning(_LOG.c.seq, _LOG.c.id)
 
 
 def append_entries(connection: Connection, entries: list[AuditLog]) -> None:
-    """Chain and insert entries with Core statements: head advance (one UPDATE when the guess holds) + one INSERT."""
+    """Chain and insert entries with Core statements: head advance (one UPDATE when the guess holds) + one INSERT.
+
+    The entries are transient (recorded, not yet in the session): their values are read and written in their state
+    dicts directly, without the ORM's per-attribute events; flush_pending then makes them persistent as stored.
+    """
     now = utcnow()
-    for entry in entries:
-        if entry.at is None:
-            entry.at = now
-        if entry.actor_label is None:
-            entry.actor_label = ""
-        entry.details = normalise_details(entry.details)
+    states = [entry.__dict__ for entry in entries]
+    for state in states:
+        if state.get("at") is None:
+            state["at"] = now
+        if state.get("actor_label") is None:
+            state["actor_label"] = ""
+        state["details"] = normalise_details(state.get("details"))
     # The hash covers what is stored: text the database layer cleans of control characters (kefu.core.textrules) is
     # cleaned first, or verify_chain would read other text than was hashed.
     if installed():
-        for entry in entries:
+        for state in states:
             for name in HASHED_FIELDS:
-                value = getattr(entry, name)
+                value = state.get(name)
                 if isinstance(value, str | dict | list):
-                    setattr(entry, name, clean_value(value))
+                    state[name] = clean_value(value)
     key_id, keys = audit_keys()
     key = keys[key_id]
     where = database_key(connection.engine)
     guess = _heads.get(where)
     rate = _hit_rate.get(where, 1.0)
     if guess is not None and rate >= 0.5:
-        seq, digest = _link_all(key, key_id, guess, entries)
+        seq, digest = _link_all(key, key_id, guess, states)
         params = {"new_seq": seq, "new_hash": digest, "at": now}
         moved = connection.execute(_ADVANCE_GUESSED, {**params, "old_seq": guess[0], "old_hash": guess[1]})
         hit = moved.rowcount == 1
         if not hit:  # another writer advanced the head since: chain to the real one, under its lock
-            seq, digest = _link_all(key, key_id, _lock_head(connection), entries)
+            seq, digest = _link_all(key, key_id, _lock_head(connection), states)
             connection.execute(_ADVANCE, {"new_seq": seq, "new_hash": digest, "at": now})
     else:
         # Guessing costs a statement when it misses: with several busy writer processes (PostgreSQL workers) it
         # misses more often than not, and reading the head under its lock is cheaper on average.
         head = _lock_head(connection)
         hit = head == guess
-        seq, digest = _link_all(key, key_id, head, entries)
+        seq, digest = _link_all(key, key_id, head, states)
         connection.execute(_ADVANCE, {"new_seq": seq, "new_hash": digest, "at": now})
     _hit_rate[where] = rate * 0.9 + (0.1 if hit else 0.0)  # would the guess have held, recently?
     _heads[where] = (seq, digest)  # a rollback leaves the guess one step ahead: the guard then misses once
     # RETURNING rows come in no guaranteed order: match them by seq (unique), which keeps the INSERT one statement.
-    rows = connection.execute(_INSERT, [{name: getattr(e, name) for name in _INSERTED} for e in entries])
+    rows_in = [{name: state.get(name) for name in _INSERTED} for state in states]
+    # One entry (nearly every transaction) as a single execution, not SQLAlchemy's "insertmanyvalues" batch mode.
+    rows = connection.execute(_INSERT, rows_in[0] if len(rows_in) == 1 else rows_in)
     ids = {seq: id_ for seq, id_ in rows}
-    for entry in entries:
-        entry.id = ids[entry.seq]  # record() returns the entry: callers and tests may look it up
+    for state in states:
+        state["id"] = ids[state["seq"]]  # record() returns the entry: callers and tests may look it up
 
 
-def _link_all(key: bytes, key_id: str, head: tuple[int, str], entries: list[AuditLog]) -> tuple[int, str]:
+def _link_all(key: bytes, key_id: str, head: tuple[int, str], states: list[dict[str, Any]]) -> tuple[int, str]:
     seq, prev = head
-    for entry in entries:
+    for state in states:
         seq += 1
-        digest = keyed_hash(key, key_id, seq, prev, _values(entry))
-        entry.seq, entry.prev_hash, entry.hash, entry.key_id = seq, prev, digest, key_id
+        digest = keyed_hash(key, key_id, seq, prev, state)
+        state["seq"], state["prev_hash"], state["hash"], state["key_id"] = seq, prev, digest, key_id
         prev = digest
     return seq, prev
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from kefu.audit.chain import defer_append
 from kefu.audit.models import AuditLog
 from kefu.auth.permissions import Principal
-from kefu.core.db import utcnow
+from kefu.core.db import new_row, utcnow
 from kefu.core.pagination import keyset_page
 
 
@@ -32,17 +32,20 @@ def record(
     chaining it locks the single chain head, and taking that lock last keeps concurrent writers from queuing
     behind each other for the rest of their transactions.
     """
-    entry = AuditLog(
-        at=utcnow(),
-        actor_type=actor_type or ("agent" if actor else "system"),
-        actor_id=actor.agent_id if actor else None,
-        actor_label=actor_label or (actor.label if actor else "system"),
-        action=action,
-        target_type=target_type,
-        target_id=str(target_id) if target_id is not None else None,
-        brand_id=brand_id,
-        ip=actor.ip if actor else None,
-        details=details or {},
+    entry = new_row(  # transient until the append at commit: built without per-attribute ORM events
+        AuditLog,
+        {
+            "at": utcnow(),
+            "actor_type": actor_type or ("agent" if actor else "system"),
+            "actor_id": actor.agent_id if actor else None,
+            "actor_label": actor_label or (actor.label if actor else "system"),
+            "action": action,
+            "target_type": target_type,
+            "target_id": str(target_id) if target_id is not None else None,
+            "brand_id": brand_id,
+            "ip": actor.ip if actor else None,
+            "details": details or {},
+        },
     )
     defer_append(session, entry)
     return entry

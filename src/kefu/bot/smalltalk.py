@@ -406,7 +406,10 @@ def _lookup() -> dict[str, str]:
     return out
 
 
+@lru_cache(maxsize=16384)
 def _compact(text: str) -> str:
+    # Cached like fold_script (a pure function of the text): greetings, thanks and a channel's recurring clauses
+    # are compacted once instead of once per message or ticket.
     return _CLAUSE_RE.sub("", normalize(text))
 
 

@@ -28,7 +28,7 @@ from kefu.core.models import ConfigVersion
 
 T = TypeVar("T")
 
-_TOKENS = "kefu_config_tokens"  # session.info: (transaction, {brand_id: token})
+_TOKENS = "kefu_config_tokens"  # session.info: (transaction, {brand_id: token}, database key)
 _MAX_ENTRIES = 4096
 
 
@@ -58,21 +58,26 @@ def _tx(session: Session) -> Any:
     return session.get_transaction()
 
 
-def _tokens(session: Session) -> dict[int, int]:
+def _tokens(session: Session) -> tuple[dict[int, int], str]:
+    """The transaction's tokens by brand, and its database's key (both read once per transaction)."""
     tx = _tx(session)
     memo = session.info.get(_TOKENS)
     if memo is not None and memo[0] is tx:
-        tokens: dict[int, int] = memo[1]
-        return tokens
-    tokens = {int(b): int(v) for b, v in session.execute(_READ_TOKENS)}  # autoflushes: pending changes bump first
-    session.info[_TOKENS] = (tx, tokens)
-    return tokens
+        return memo[1], memo[2]
+    session._autoflush()  # as session.execute does: pending changes bump their brands' tokens first
+    # On the connection (Core): the ORM's execution layer adds nothing to a two-column read but CPU.
+    conn = session.connection()
+    tokens = {int(b): int(v) for b, v in conn.execute(_READ_TOKENS)}
+    where = database_key(conn.engine)
+    session.info[_TOKENS] = (tx, tokens, where)
+    return tokens, where
 
 
 def cached(session: Session, brand_id: int, name: str, load: Callable[[], T]) -> T:
     """`load()`'s value for this brand, reused while the brand's configuration is unchanged."""
-    token = _tokens(session).get(brand_id)
-    key = (database_key(session.get_bind().engine), name, brand_id)
+    tokens, where = _tokens(session)
+    token = tokens.get(brand_id)
+    key = (where, name, brand_id)
     with _lock:
         hit = _store.get(key)
     if hit is not None and hit[0] == token:

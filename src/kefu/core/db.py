@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 from sqlalchemy import JSON, DateTime, Engine, Insert, MetaData, Table, create_engine, event, insert, inspect
 from sqlalchemy.dialects.postgresql import JSONB
@@ -55,6 +55,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+M = TypeVar("M")
 
 
 class Base(DeclarativeBase):
@@ -383,7 +386,12 @@ def make_engine(url: str, *, pool: bool = True, write_wait: float = WRITE_WAIT_S
             conn.info[_DEFERRED] = deferred
             if not deferred:
                 _take_write_lock(conn)
-            conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+            # The BEGIN itself runs in the dialect's do_begin (below), which SQLAlchemy calls next.
+
+        def _do_begin(dbapi_conn: Any) -> None:
+            # On the driver's connection rather than as a statement through SQLAlchemy (which cost as much CPU as
+            # any statement of a create): SQLAlchemy still wraps its errors (a busy database) as it does a statement's.
+            dbapi_conn.execute("BEGIN" if _pool_info(dbapi_conn).get(_DEFERRED) else "BEGIN IMMEDIATE")
 
         @event.listens_for(engine, "before_cursor_execute")
         def _promote(conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
@@ -414,6 +422,7 @@ def make_engine(url: str, *, pool: bool = True, write_wait: float = WRITE_WAIT_S
             finally:
                 _release(_pool_info(dbapi_conn))
 
+        engine.dialect.do_begin = _do_begin  # type: ignore[method-assign,assignment]
         engine.dialect.do_commit = _do_commit  # type: ignore[method-assign,assignment]
         engine.dialect.do_rollback = _do_rollback  # type: ignore[method-assign,assignment]
 
@@ -496,6 +505,52 @@ def _insert_plan(cls: type[Any]) -> tuple[Insert, tuple[tuple[str, str, Any], ..
     return plan
 
 
+# Per mapped class: its class manager, @validates hooks by attribute and column attribute names, or None when an
+# attribute has other set listeners (new_row then falls back to the constructor, whose events it could not reproduce).
+_ROWS: dict[type[Any], tuple[Any, dict[str, Any], frozenset[str]] | None] = {}
+
+
+def _row_plan(cls: type[Any]) -> tuple[Any, dict[str, Any], frozenset[str]] | None:
+    if cls not in _ROWS:
+        mapper = inspect(cls)
+        manager = mapper.class_manager
+        validators = {key: fn for key, (fn, _options) in mapper.validators.items()}
+        plain = all(len(manager[key].dispatch.set) == (1 if key in validators else 0) for key in manager)
+        columns = frozenset(prop.key for prop in mapper.column_attrs)
+        _ROWS[cls] = (manager, validators, columns) if plain and not manager.dispatch.init_failure else None
+    return _ROWS[cls]
+
+
+def loaded_values(obj: Any, names: tuple[str, ...]) -> dict[str, Any] | None:
+    """`names`' current values when every one is loaded on the ORM object (read from its state, no attribute events),
+    else None (something would load first: read the attributes instead)."""
+    state = obj.__dict__
+    for name in names:
+        if name not in state:
+            return None
+    return {name: state[name] for name in names}
+
+
+def new_row(cls: type[M], values: dict[str, Any]) -> M:
+    """`cls(**values)` for a new row's column values, without the per-attribute events of the constructor.
+
+    The instance is transient with `values` as its state, as after the constructor (init hooks and @validates run;
+    anything but column attributes goes through the constructor): setting each attribute through the ORM's
+    instrumentation cost more CPU on a create than the INSERT it feeds. For objects handed to insert_now or kept
+    transient until they are inserted.
+    """
+    plan = _row_plan(cls)
+    if plan is None or not plan[2].issuperset(values):
+        return cls(**values)  # relationships, unknown names (its TypeError) or listeners: the constructor's way
+    manager, validators, _columns = plan
+    obj: M = manager.new_instance()
+    manager.dispatch.init(obj._sa_instance_state, (), values)  # type: ignore[attr-defined]
+    if validators:
+        values = {k: validators[k](obj, k, v) if k in validators else v for k, v in values.items()}
+    obj.__dict__.update(values)
+    return obj
+
+
 def insert_now(session: Session, obj: Base) -> None:
     """INSERT one new object now, with a statement built once, and make it persistent in the session (no flush).
 
@@ -513,7 +568,8 @@ def insert_now(session: Session, obj: Base) -> None:
         if attr not in state:
             setattr(obj, attr, None if default is None else default.arg(None) if default.is_callable else default.arg)
         values[column] = state[attr]
-    obj.id = session.connection().execute(stmt, values).scalar_one()  # type: ignore[attr-defined]
+    # Into the state directly: the object is transient here, and the next line makes every value its loaded state.
+    state["id"] = session.connection().execute(stmt, values).scalar_one()
     make_transient_to_detached(obj)  # as if loaded: no pending INSERT, no history, nothing expired
     session.add(obj)
 

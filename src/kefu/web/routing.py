@@ -102,7 +102,14 @@ _INCLUDED: type[Any] | None = getattr(fastapi.routing, "_IncludedRouter", None)
 
 def _prechecked_matches(node: Any, scope: Scope) -> tuple[Match, Scope]:
     """No match, without touching the scope, when the router rejects the path; else FastAPI's match."""
-    if node.original_router.rejects(scope["path"]):
+    router = node.original_router
+    # Router.rejects inlined (this runs for every included router on every request): heads computed for the
+    # current routes (only ever appended), and a path that starts with none of them.
+    heads = router._literal_heads if router._heads_for == len(router.routes) else None
+    if heads is None:
+        if router.rejects(scope["path"]):
+            return Match.NONE, {}
+    elif heads and not scope["path"].startswith(heads):
         return Match.NONE, {}
     assert _INCLUDED is not None
     result: tuple[Match, Scope] = _INCLUDED.matches(node, scope)
