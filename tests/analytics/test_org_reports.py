@@ -286,3 +286,25 @@ def test_a_report_in_an_unknown_stored_format_is_refused_not_a_500(
     admin = make.token(make.agent("admin", [world.brand]))
     r = client.get(f"/api/v1/organizations/{world.org.id}/reports/{row.id}.csv", headers=admin)
     assert r.status_code == 409 and "format" in r.json()["detail"]
+
+
+def test_statements_of_a_report_and_of_an_idle_job_run(db: Any, make: Any, world: World, count_queries: Any) -> None:
+    """Measured: computing both periods' figures, and the hourly run when nothing is due (constant in organizations)."""
+    from kefu.analytics.org_reports import compute, send_due_reports
+    from kefu.customers.models import Organization
+
+    with count_queries() as q:
+        compute(db, world.org, "2026-03", now=APRIL)
+    assert q.count <= 19, str(q)  # 2 periods × 7 metrics (percentiles: 1 more on SQLite) + brand + labels
+    _mailbox(db, world.brand)
+    _configure(db, world.org)
+    for i in range(5):
+        org = Organization(brand_id=world.brand.id, name=f"客戶 {i}")
+        db.add(org)
+        db.commit()
+        _configure(db, org)
+    assert send_due_reports(db, APRIL) == 6
+    db.expire_all()
+    with count_queries() as idle:
+        assert send_due_reports(db, APRIL) == 0
+    assert idle.count == 2, str(idle)  # the enabled settings, then the reports already made
