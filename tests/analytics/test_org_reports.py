@@ -181,6 +181,13 @@ def test_api_settings_send_now_download_and_brand_access(client: Any, db: Any, m
     assert again.status_code == 409
     assert len(_outbox(db, world.brand.id)) == 1
     assert client.post(f"{base}/reports/send-now", json={"period_key": "26-1"}, headers=admin).status_code == 422
+    # the running quarter has not ended: sending it now would use up its one report
+    today = datetime.now(UTC)
+    running = f"{today.year}-Q{(today.month - 1) // 3 + 1}"
+    this_quarter = client.post(f"{base}/reports/send-now", json={"period_key": running}, headers=admin)
+    assert this_quarter.status_code == 422 and "not ended" in this_quarter.json()["detail"]
+    preview = client.post(f"{base}/reports/send-now", json={"period_key": running, "dry_run": True}, headers=admin)
+    assert preview.status_code == 200
 
     rid = sent.json()["id"]
     csv = client.get(f"{base}/reports/{rid}.csv", headers=admin)

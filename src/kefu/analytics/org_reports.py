@@ -497,15 +497,20 @@ def send(
     inbox = mailbox(session, org.brand_id)
     if inbox is None:
         raise Conflict("The brand has no active e-mail inbox to send the report from.")
+    brand = session.get(Brand, org.brand_id)
+    tz = (brand.timezone if brand else None) or "Asia/Taipei"
+    period, first, nxt = period_bounds(period_key, tz)
+    if _utc(nxt, tz) + SETTLE > (now or utcnow()):
+        # A partial period sent now would use up its one report: the full one could never follow.
+        raise InvalidInput(f"The period {period_key} has not ended yet (preview it with dry_run).")
     data = compute(session, org, period_key, now)
-    period, first, nxt = period_bounds(period_key, data["tz"])
     report = OrgReport(
         brand_id=org.brand_id,
         organization_id=org.id,
         period_key=period_key,
         period=period,
-        start=_utc(first, data["tz"]),
-        end=_utc(nxt, data["tz"]),
+        start=_utc(first, tz),
+        end=_utc(nxt, tz),
         locale=settings.locale,
         recipients=list(settings.recipients),
         data=data,
