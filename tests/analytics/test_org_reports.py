@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.analytics.world import World, build
+from tests.channels.servers import upstream  # noqa: F401  (fixture: a real SMTP relay capturing mail)
 
 # 2026-04-01 11:00 Taipei: March 2026 (the world's week, in Taipei time) is the last full month.
 APRIL = datetime(2026, 4, 1, 3, tzinfo=UTC)
@@ -315,3 +316,40 @@ def test_statements_of_a_report_and_of_an_idle_job_run(db: Any, make: Any, world
     with count_queries() as idle:
         assert send_due_reports(db, APRIL) == 0
     assert idle.count == 2, str(idle)  # the enabled settings, then the reports already made
+
+
+def test_the_mail_reaches_an_smtp_relay_with_csv_and_pdf(
+    client: Any,
+    db: Any,
+    make: Any,
+    world: World,
+    upstream: Any,  # noqa: F811
+) -> None:
+    from kefu.brands.service import create_inbox
+    from kefu.channels import outbox
+
+    captured, port = upstream
+    cfg = {"address": "support@shop.example", "from_name": "客服中心", "smtp_host": "127.0.0.1", "smtp_port": port}
+    create_inbox(db, world.brand, kind="email", name="客服信箱", config=cfg, actor=None)
+    db.commit()
+    admin = make.token(make.agent("admin", [world.brand]))
+    base = f"/api/v1/organizations/{world.org.id}"
+    body = {"enabled": True, "period": "monthly", "locale": "zh-TW", "recipients": ["ops@bigclient.example"]}
+    assert client.put(f"{base}/report-settings", json=body, headers=admin).status_code == 200
+    assert client.post(f"{base}/reports/send-now", json={"period_key": "2026-03"}, headers=admin).status_code == 200
+    outbox.deliver_due()
+    [msg] = captured.wait(1)
+    assert captured.messages[0][1] == ["ops@bigclient.example"]
+    assert msg["Subject"] == "大客戶股份有限公司 營運成效報告 2026-03" and msg["Auto-Submitted"] == "auto-generated"
+    parts = {p.get_filename(): p for p in msg.iter_attachments()}
+    csv_name, pdf_name = (f"org-report-{world.org.id}-2026-03.{ext}" for ext in ("csv", "pdf"))
+    assert set(parts) == {csv_name, pdf_name}
+    csv_bytes = parts[csv_name].get_payload(decode=True)
+    assert csv_bytes.startswith(b"\xef\xbb\xbf") and "新進案件" in csv_bytes.decode(
+        "utf-8"
+    )  # BOM: spreadsheets see UTF-8
+    assert parts[pdf_name].get_payload(decode=True).startswith(b"%PDF-")
+    html = msg.get_body(("html",))
+    assert html is not None and "首次回應 SLA 達成率" in html.get_content()
+    outbox.deliver_due()
+    assert len(captured.messages) == 1  # delivered once

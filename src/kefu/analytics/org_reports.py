@@ -460,6 +460,7 @@ def _queue_mail(session: Session, org: Organization, report: OrgReport, inbox: A
             "ticket_tag": None,
             "reply_to": inbox_address(cfg) or None,
             "automatic": True,
+            "standalone": True,  # a new thread: no "Re:", Auto-Submitted: auto-generated
             "attachments": files,
         }
         queued = outbox.queue(
