@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -260,6 +261,8 @@ def test_console_page_in_three_locales(
     assert sent.status_code == 204, sent.text
     page = client.get(f"/console/analytics/organizations/{world.org.id}?lang={locale}&queued=true")
     assert "/reports/" in page.text and ".pdf" in page.text and "cfo@bigclient.example" in page.text
+    link = re.search(r'href="(/api/v1/organizations/\d+/reports/\d+\.csv)"', page.text)
+    assert link is not None and client.get(link.group(1)).status_code == 200  # the console's signed-in download
     assert client.post(f"/console/analytics/organizations/{world.org.id}/send-now", headers=h).status_code == 409
 
 
