@@ -37,6 +37,9 @@ NOT_PERSONAL = {
     "notice_broadcasts",
     # Macros are staff-written action sets (a name, field changes, reply text with placeholders), like canned replies.
     "ticket_macros",
+    # An organisation's report contacts: business addresses an admin enters for the B2B client (like
+    # sla_escalation_contacts), tied to no customer record; the reports themselves hold counts and rates only.
+    "org_report_settings", "org_reports",
 }  # fmt: skip
 
 

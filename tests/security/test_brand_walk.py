@@ -76,6 +76,7 @@ PREFIXED: dict[tuple[str, str], str] = {
     ("/admin/follow-up-rules/", "rule_id"): "follow_up_rules",
     ("/api/v1/routing/rules/", "rule_id"): "routing_rules",
     ("/admin/routing/rules/", "rule_id"): "routing_rules",
+    ("/api/v1/organizations/", "report_id"): "org_reports",
 }
 # Parameters that are not row ids: a fixed value is enough.
 NOT_IDS = {

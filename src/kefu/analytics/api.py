@@ -7,16 +7,19 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from kefu.analytics import alerts as alerts_service
-from kefu.analytics import reports, service
+from kefu.analytics import org_reports, reports, service
 from kefu.analytics.metrics import METRICS
 from kefu.analytics.models import AnalyticsAlert
 from kefu.auth.deps import DB, require
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
 from kefu.core.db import utcnow
+from kefu.core.errors import Conflict
+from kefu.customers import service as customers
 from kefu.web.i18n import pick_locale, translator
 from kefu.web.pages import templates
 from kefu.web.routing import Router
@@ -139,3 +142,129 @@ def report(
         request=request, rep=rep, t=translator(locale), locale=locale, standalone=True
     )
     return HTMLResponse(html)
+
+
+# ------------------------------------------------------------------ organization reports (法人客戶營運成效報表)
+
+org_router = Router(prefix="/api/v1", tags=["organizations"])
+routers = (router, org_router)
+OrgReader = Annotated[Principal, Depends(require("customers:read"))]
+OrgWriter = Annotated[Principal, Depends(require("customers:write"))]
+
+
+class ReportSettingsOut(BaseModel):
+    """An organization's report settings (defaults while never configured)."""
+
+    organization_id: int
+    enabled: bool
+    period: str
+    locale: str
+    recipients: list[str]
+
+
+class OrgReportOut(BaseModel):
+    """A report made for one period: to whom, in which language, and its figures (counts and rates only)."""
+
+    id: int
+    organization_id: int
+    period_key: str
+    period: str
+    start: datetime
+    end: datetime
+    locale: str
+    recipients: list[str]
+    status: str
+    created_at: datetime
+    data: dict[str, Any]
+
+
+class SendNowIn(BaseModel):
+    """Send (or with `dry_run`, preview) the report of one period; default the last full period."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    period_key: str | None = Field(default=None, max_length=16)
+    dry_run: bool = False
+
+
+def _settings_out(org_id: int, row: Any) -> ReportSettingsOut:
+    if row is None:
+        return ReportSettingsOut(organization_id=org_id, enabled=False, period="monthly", locale="zh-TW", recipients=[])
+    return ReportSettingsOut(
+        organization_id=org_id, enabled=row.enabled, period=row.period, locale=row.locale, recipients=row.recipients
+    )
+
+
+def _report_out(r: Any) -> OrgReportOut:
+    return OrgReportOut.model_validate(r, from_attributes=True)
+
+
+@org_router.get("/organizations/{org_id}/report-settings", response_model=ReportSettingsOut)
+def get_report_settings(org_id: int, db: DB, p: OrgReader) -> ReportSettingsOut:
+    """The organization's periodic report settings."""
+    org = customers.get_organization(db, org_id, p)
+    return _settings_out(org.id, org_reports.get_settings(db, org))
+
+
+@org_router.put("/organizations/{org_id}/report-settings", response_model=ReportSettingsOut)
+def put_report_settings(org_id: int, body: org_reports.ReportSettingsIn, db: DB, p: OrgWriter) -> ReportSettingsOut:
+    """Set period (monthly/quarterly), language, recipients (validated e-mail addresses) and on/off."""
+    org = customers.get_organization(db, org_id, p)
+    return _settings_out(org.id, org_reports.save_settings(db, org, p, body))
+
+
+@org_router.get("/organizations/{org_id}/reports", response_model=list[OrgReportOut])
+def list_org_reports(org_id: int, db: DB, p: OrgReader) -> list[OrgReportOut]:
+    """Reports made for the organization, newest period first."""
+    org = customers.get_organization(db, org_id, p)
+    return [_report_out(r) for r in org_reports.reports_of(db, org)]
+
+
+@org_router.post("/organizations/{org_id}/reports/send-now", response_model=None)
+def send_org_report_now(org_id: int, body: SendNowIn, db: DB, p: OrgWriter) -> Any:
+    """Send a period's report now (409 when that period was already sent); `dry_run` computes it and sends nothing."""
+    org = customers.get_organization(db, org_id, p)
+    settings = org_reports.get_settings(db, org)
+    key = body.period_key or org_reports.last_period_of(db, org)
+    org_reports.period_bounds(key, "UTC")  # 422 for a malformed key
+    if body.dry_run:
+        locale = settings.locale if settings else "zh-TW"
+        data = org_reports.compute(db, org, key)
+        return {
+            "dry_run": True,
+            "period_key": key,
+            "locale": locale,
+            "recipients": settings.recipients if settings else [],
+            "already_sent": org_reports.report_of(db, org, key) is not None,
+            "subject": org_reports.title(data, locale),
+            "data": data,
+            "text": org_reports.to_text(data, locale),
+        }
+    sent = org_reports.send(db, org, key, p)
+    if sent is None:
+        raise Conflict(f"The report for {key} was already sent.")
+    return _report_out(sent)
+
+
+@org_router.get("/organizations/{org_id}/reports/{report_id}.{fmt}", response_model=None)
+def download_org_report(
+    org_id: int, report_id: int, fmt: Literal["html", "csv", "pdf"], db: DB, p: OrgReader
+) -> Response:
+    """A past report as it was sent: HTML, CSV (UTF-8 with BOM) or PDF."""
+    org = customers.get_organization(db, org_id, p)
+    r = org_reports.get_report(db, org, report_id)
+    data = org_reports.stored_data(r)
+    name = f"org-report-{org.id}-{r.period_key}"
+    if fmt == "csv":
+        return Response(
+            org_reports.to_csv(data, r.locale),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
+    if fmt == "pdf":
+        return Response(
+            org_reports.to_pdf(data, r.locale),
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
+        )
+    return HTMLResponse(org_reports.to_html(data, r.locale))

@@ -26,3 +26,12 @@ def rollup(payload: dict[str, Any]) -> None:
     with get_database().session() as session:
         rollups.refresh(session)
         stats.refresh(session)
+
+
+@periodic("analytics.org_reports", every=3600)
+def org_reports(payload: dict[str, Any]) -> None:
+    """E-mail each enabled organization its operations report for the last full period, once per period."""
+    from kefu.analytics.org_reports import send_due_reports
+
+    with get_database().session() as session:
+        send_due_reports(session)

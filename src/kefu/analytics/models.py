@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, String, Text, text
+from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kefu.bot.models import BotState
@@ -112,3 +112,50 @@ class TicketStatRollup(Base):
     total: Mapped[float] = mapped_column(Float, default=0.0)
     lo: Mapped[float | None] = mapped_column(Float)
     hi: Mapped[float | None] = mapped_column(Float)
+
+
+ORG_REPORT_PERIODS = ("monthly", "quarterly")
+ORG_REPORT_LOCALES = ("zh-TW", "zh-CN", "en")
+
+
+class OrgReportSettings(Base):
+    """How an organization (法人客戶) receives its periodic operations report: period, recipients, language, on/off."""
+
+    __tablename__ = "org_report_settings"
+
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"), index=True)
+    enabled: Mapped[bool] = mapped_column(default=False)
+    period: Mapped[str] = mapped_column(String(16), default="monthly")  # ORG_REPORT_PERIODS
+    locale: Mapped[str] = mapped_column(String(8), default="zh-TW")  # ORG_REPORT_LOCALES
+    recipients: Mapped[list[Any]] = mapped_column(default=list)  # validated, lower-cased e-mail addresses
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OrgReport(Base):
+    """One organization's report for one period: unique per (organization, period) so it is sent exactly once.
+
+    `data` holds the computed figures (counts and rates only, never a customer's name or address), so a past
+    report downloads exactly as it was sent even after later edits to the tickets.
+    """
+
+    __tablename__ = "org_reports"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "period_key", name="uq_org_reports_org_period"),
+        Index("ix_org_reports_brand_created", "brand_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    period_key: Mapped[str] = mapped_column(String(16))  # 2026-11 (monthly) or 2026-Q4 (quarterly)
+    period: Mapped[str] = mapped_column(String(16))
+    start: Mapped[datetime]
+    end: Mapped[datetime]
+    locale: Mapped[str] = mapped_column(String(8))
+    recipients: Mapped[list[Any]] = mapped_column(default=list)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued | no_mailbox | no_recipients
+    outbox_ids: Mapped[list[Any]] = mapped_column(default=list)
+    triggered_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -8,15 +8,20 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from kefu.analytics import alerts as alerts_service
-from kefu.analytics import charts, reports, service
+from kefu.analytics import charts, org_reports, reports, service
 from kefu.analytics.metrics import METRICS, RESOLUTION_BUCKETS
+from kefu.analytics.models import ORG_REPORT_LOCALES, ORG_REPORT_PERIODS
 from kefu.auth.deps import DB
 from kefu.brands.service import get_brand, visible_brands
-from kefu.core.errors import Forbidden, InvalidInput
+from kefu.core.commands import build
+from kefu.core.errors import Conflict, Forbidden, InvalidInput, ProblemError
 from kefu.core.l10n import format_ratio
+from kefu.customers import service as customers
+from kefu.customers.models import Organization
+from kefu.web.errors import form_error
 from kefu.web.forms import lenient_int
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
@@ -163,3 +168,77 @@ def report_page(request: Request, kind: str, ctx: Ctx, db: DB) -> HTMLResponse:
     if f.organization_id:
         params["organization_id"] = str(f.organization_id)
     return render(request, ctx, "analytics/report_page.html", rep=rep, kind=kind, qs=urlencode(params))
+
+
+# --------------------------------------------------------------------------- organization reports
+
+
+def _need_orgs(ctx: PageContext, perm: str = "customers:read") -> None:
+    if not ctx.principal.can(perm):
+        raise Forbidden(f"Missing permission {perm}.")
+
+
+@router.get("/organizations", response_class=HTMLResponse)
+def org_reports_page(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
+    """Every visible organization with its report settings (period, language, on/off)."""
+    _need_orgs(ctx)
+    return render(request, ctx, "analytics/org_reports.html", rows=org_reports.overview(db, ctx.principal))
+
+
+def _org_page(request: Request, ctx: PageContext, db: DB, org: Organization, notice: str = "") -> HTMLResponse:
+    return render(
+        request,
+        ctx,
+        "analytics/org_report_settings.html",
+        org=org,
+        s=org_reports.get_settings(db, org),
+        reports=org_reports.reports_of(db, org),
+        periods=ORG_REPORT_PERIODS,
+        locales=ORG_REPORT_LOCALES,
+        can_write=ctx.principal.can("customers:write"),
+        notice=notice,
+    )
+
+
+@router.get("/organizations/{org_id}", response_class=HTMLResponse)
+def org_report_page(
+    request: Request, org_id: int, ctx: Ctx, db: DB, saved: bool = False, queued: bool = False
+) -> HTMLResponse:
+    """One organization's report settings form, past reports (downloads) and send-now."""
+    _need_orgs(ctx)
+    org = customers.get_organization(db, org_id, ctx.principal)
+    notice = ctx.t["orgrep_queued"] if queued else ctx.t["orgrep_saved"] if saved else ""
+    return _org_page(request, ctx, db, org, notice)
+
+
+@router.post("/organizations/{org_id}/report-settings", response_model=None)
+async def save_org_report_settings(request: Request, org_id: int, ctx: Ctx, db: DB) -> Response:
+    """Save the settings form."""
+    _need_orgs(ctx, "customers:write")
+    org = customers.get_organization(db, org_id, ctx.principal)
+    form = await request.form()
+    data = {
+        "enabled": form.get("enabled") == "on",
+        "period": str(form.get("period", "monthly")),
+        "locale": str(form.get("locale", "zh-TW")),
+        "recipients": org_reports.parse_recipients(str(form.get("recipients", ""))[:6600]),
+    }
+    try:
+        org_reports.save_settings(db, org, ctx.principal, build(org_reports.ReportSettingsIn, data))
+    except ProblemError as exc:
+        return form_error(request, exc.status, exc.detail, exc)
+    return Response(status_code=204, headers={"HX-Redirect": f"/console/analytics/organizations/{org.id}?saved=true"})
+
+
+@router.post("/organizations/{org_id}/send-now", response_model=None)
+def send_org_report_now(request: Request, org_id: int, ctx: Ctx, db: DB) -> Response:
+    """Send the last full period's report now (refused when that period was already sent)."""
+    _need_orgs(ctx, "customers:write")
+    org = customers.get_organization(db, org_id, ctx.principal)
+    key = org_reports.last_period_of(db, org)
+    try:
+        if org_reports.send(db, org, key, ctx.principal) is None:
+            raise Conflict(f"The report for {key} was already sent.")
+    except ProblemError as exc:
+        return form_error(request, exc.status, exc.detail, exc)
+    return Response(status_code=204, headers={"HX-Redirect": f"/console/analytics/organizations/{org.id}?queued=true"})

@@ -333,6 +333,7 @@ class EmailAdapter(ChannelAdapter):
             automatic=bool(p.get("automatic")),
             message_id_domain=message_id_domain(cfg),
             attachments=files,
+            standalone=bool(p.get("standalone")),
         )
         port = int(cfg.get("smtp_port") or 25)
         timeout = float(cfg.get("timeout", 30))

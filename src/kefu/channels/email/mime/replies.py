@@ -81,6 +81,7 @@ def build_reply(
     message_id: str | None = None,
     date: datetime | None = None,
     max_references: int = 20,
+    standalone: bool = False,
 ) -> EmailMessage:
     """Build a threaded UTF-8 reply (Re: subject, Message-ID, In-Reply-To, capped References)."""
     # Threading comes from ``parent`` unless in_reply_to/references/subject are passed explicitly.
@@ -116,7 +117,8 @@ def build_reply(
         msg["Cc"] = tuple(_header_address(r) for r in cc)
     if reply_to is not None:
         msg["Reply-To"] = _header_address(reply_to)
-    msg["Subject"] = reply_subject(subject, ticket_tag)
+    # A standalone message (a periodic report) starts its own thread: no "Re:" on a mail nobody wrote first.
+    msg["Subject"] = _single_line(subject) if standalone else reply_subject(subject, ticket_tag)
     msg["Date"] = email.utils.format_datetime(date or datetime.now(UTC))
     msg["Message-ID"] = _normalize_msgid(message_id) if message_id else email.utils.make_msgid(domain=domain)
     if parent_id:
@@ -124,7 +126,8 @@ def build_reply(
     if chain:
         msg["References"] = " ".join(chain)
     if automatic:
-        msg["Auto-Submitted"] = "auto-replied"
+        # RFC 3834: generated mail (not an answer to a message) is "auto-generated".
+        msg["Auto-Submitted"] = "auto-generated" if standalone else "auto-replied"
         # Ask Exchange/Outlook not to answer our automatic mail with their own out-of-office.
         msg["X-Auto-Response-Suppress"] = "All"
 
