@@ -1,7 +1,7 @@
 """org_reports: per-organization operations report settings and the reports sent (one per organization and period)
 
 Revision ID: 2660
-Revises: 2560
+Revises: 2640
 Create Date: 2026-12-06
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import kefu.core.db
 
 revision: str = "2660"
-down_revision: str | None = "2560"
+down_revision: str | None = "2640"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
