@@ -61,6 +61,7 @@ def _console_screens(page: Any, base: str) -> list[tuple[str, str]]:
         ("analytics", "/console/analytics"),
         ("report-weekly", "/console/analytics/reports/weekly"),
         ("report-monthly", "/console/analytics/reports/monthly"),
+        ("org-reports", "/console/analytics/organizations"),
         ("deadlines", "/console/deadlines"),
         ("callbacks", "/console/callbacks"),
         ("follow-ups", "/console/follow-ups"),
