@@ -254,3 +254,26 @@ def test_a_missing_table_is_not_a_transient_error(tmp_path: Any) -> None:
     finally:
         engine.dispose()
     assert transient_db_error(OperationalError("x", {}, sqlite3.OperationalError("database is locked")))
+
+
+@pytest.mark.skipif(not PG_URL, reason="needs KEFU_TEST_DATABASE_URL (PostgreSQL)")
+def test_a_program_limit_is_not_a_transient_error() -> None:
+    """psycopg maps SQLSTATE class 54 (program limit exceeded: too many columns, an index row too large) to an
+    OperationalError as it does lock timeouts; the same statement fails every time, so a job must dead-letter it
+    after its attempts instead of being retried forever."""
+    from sqlalchemy.exc import OperationalError
+
+    from kefu.core.db import make_engine, transient_db_error
+
+    assert PG_URL
+    engine = make_engine(PG_URL, pool=False)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT " + ", ".join(["1"] * 1700))  # 54011: at most 1664 target-list entries
+    except OperationalError as exc:
+        assert getattr(exc.orig, "sqlstate", None) == "54011", exc
+        assert not transient_db_error(exc), exc
+    else:
+        raise AssertionError("expected an OperationalError")
+    finally:
+        engine.dispose()

@@ -99,10 +99,19 @@ _TRANSIENT_SQLSTATES = frozenset({"55P03", "57014"})
 
 # SQLite result codes of an OperationalError that no wait cures (SQLITE_ERROR: no such table/column, bad SQL).
 _SQLITE_PERMANENT = frozenset({"SQLITE_ERROR"})
+# PostgreSQL SQLSTATE classes psycopg raises as OperationalError that no wait cures: 54, a program limit exceeded
+# (too many columns or arguments, an index row too large) fails the same statement every time.
+_PG_PERMANENT_CLASSES = frozenset({"54"})
 
 
 def _sqlite_code(orig: BaseException | None) -> str | None:
     return getattr(orig, "sqlite_errorname", None)
+
+
+def _pg_code(exc: BaseException) -> str:
+    """The SQLSTATE of a psycopg error, bare or wrapped by SQLAlchemy ("" for anything else)."""
+    code = getattr(exc, "sqlstate", None) or getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return code if isinstance(code, str) else ""
 
 
 def transient_db_error(exc: BaseException | None) -> bool:
@@ -116,6 +125,8 @@ def transient_db_error(exc: BaseException | None) -> bool:
         seen.add(id(exc))
         if isinstance(exc, OperationalError) and _sqlite_code(exc.orig) in _SQLITE_PERMANENT:
             return False  # a missing table or a bad statement is a bug: retrying (jobs never dead-letter) cannot help
+        if _pg_code(exc)[:2] in _PG_PERMANENT_CLASSES:
+            return False  # the same statement would exceed the same limit on every retry
         if isinstance(exc, (OperationalError, PoolTimeout)):
             return True
         if isinstance(exc, DBAPIError) and exc.connection_invalidated:
