@@ -277,3 +277,20 @@ def test_a_program_limit_is_not_a_transient_error() -> None:
         raise AssertionError("expected an OperationalError")
     finally:
         engine.dispose()
+
+
+@pytest.mark.skipif(not PG_URL, reason="needs KEFU_TEST_DATABASE_URL (PostgreSQL)")
+def test_the_lock_timeout_keeps_the_urls_own_server_options() -> None:
+    """A database URL may set server options itself (libpq's `options`, e.g. a search_path or a statement_timeout):
+    the write-wait lock_timeout is added to them, not put in their place."""
+    from kefu.core.db import make_engine
+
+    assert PG_URL
+    sep = "&" if "?" in PG_URL else "?"
+    engine = make_engine(f"{PG_URL}{sep}options=-c%20statement_timeout%3D4321", pool=False, write_wait=2.5)
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "4321ms"
+            assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == "2500ms"
+    finally:
+        engine.dispose()

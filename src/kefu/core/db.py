@@ -18,6 +18,7 @@ from typing import Any, ClassVar, TypeVar, cast
 
 from sqlalchemy import JSON, DateTime, Engine, Insert, MetaData, Table, create_engine, event, insert, inspect
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
@@ -456,13 +457,19 @@ def make_engine(url: str, *, pool: bool = True, write_wait: float = WRITE_WAIT_S
     # lock_timeout in the startup packet (free: no statement per request or per transaction): a statement waiting
     # for a lock another session holds fails with 55P03 after the write-wait budget instead of waiting forever.
     lock_ms = max(1, int(write_wait * 1000))
+    options = f"-c lock_timeout={lock_ms}"
+    # connect_args replace the URL's own `options` (a search_path, a statement_timeout): keep them, after ours so
+    # a lock_timeout the URL sets itself still wins.
+    own = make_url(url).query.get("options")
+    if own:
+        options = " ".join([options, *([own] if isinstance(own, str) else own)])
     return create_engine(
         url,
         pool_recycle=1800,
         pool_size=10,
         max_overflow=20,
         json_serializer=json_dumps,
-        connect_args={"options": f"-c lock_timeout={lock_ms}"},
+        connect_args={"options": options},
     )
 
 
