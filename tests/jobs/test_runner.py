@@ -294,3 +294,32 @@ def test_the_lock_timeout_keeps_the_urls_own_server_options() -> None:
             assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == "2500ms"
     finally:
         engine.dispose()
+
+
+@pytest.mark.skipif(not PG_URL, reason="needs KEFU_TEST_DATABASE_URL (PostgreSQL)")
+def test_migrations_wait_for_a_lock_the_configured_write_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`kefu db upgrade` (Alembic's own engine) waits for a lock KEFU_DB_WRITE_WAIT_SECONDS, like the app's
+    connections, not the built-in 15 s: an operator who lowers (or raises) the budget gets it for migrations too."""
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    from kefu.core.config import get_settings
+    from kefu.core.migrate import upgrade
+
+    assert PG_URL
+    url = create_pg_database(PG_URL)
+    try:
+        upgrade(url)
+        monkeypatch.setenv("KEFU_DB_WRITE_WAIT_SECONDS", "1")
+        get_settings.cache_clear()
+        with psycopg.connect(url) as other:  # another session holds the table the upgrade reads first
+            other.execute("LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE")
+            started = time.monotonic()
+            with pytest.raises(OperationalError) as failed:
+                upgrade(url)
+            waited = time.monotonic() - started
+        assert getattr(failed.value.orig, "sqlstate", None) == "55P03", failed.value
+        assert waited < 8, waited
+    finally:
+        get_settings.cache_clear()
+        drop_pg_database(PG_URL, url)
