@@ -335,3 +335,29 @@ def test_the_served_index_has_the_floor_and_an_index_saved_without_it_still_serv
     old = _RankerAdapter.__new__(_RankerAdapter)  # as unpickled from a file saved before the floor existed
     old.__dict__.update({k: v for k, v in served.__dict__.items() if k != "near"})
     assert old.search("請問信用卡帳單分期怎麼申請", 3)[0][1] == 1.0
+
+
+def test_the_stand_in_check_reads_without_the_sqlite_write_turn(tmp_path: Path) -> None:
+    """Deciding whether to wait for the full fit only reads: on SQLite it must not take the write turn (BEGIN
+    IMMEDIATE, the WriterGate), or every bot turn of the provisional stage would plan while blocking all writers,
+    and fail with "database is locked" while another writer holds the database."""
+    import sqlite3
+
+    from kefu.bot.engine import IndexRegistry
+    from kefu.bot.service import _stand_in_falls_short
+    from kefu.core.db import Database
+    from kefu.core.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    upgrade(url)
+    database = Database(url, write_wait=0.3)
+    other = sqlite3.connect(str(tmp_path / "bot.db"), timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process's writer holds the database
+        started = time.monotonic()
+        assert _stand_in_falls_short(database.sessionmaker, 1, 1, IndexRegistry(store_dir=None)) is False
+        assert time.monotonic() - started < 0.3
+    finally:
+        other.rollback()
+        other.close()
+        database.dispose()

@@ -254,3 +254,72 @@ def test_a_missing_table_is_not_a_transient_error(tmp_path: Any) -> None:
     finally:
         engine.dispose()
     assert transient_db_error(OperationalError("x", {}, sqlite3.OperationalError("database is locked")))
+
+
+@pytest.mark.skipif(not PG_URL, reason="needs KEFU_TEST_DATABASE_URL (PostgreSQL)")
+def test_a_program_limit_is_not_a_transient_error() -> None:
+    """psycopg maps SQLSTATE class 54 (program limit exceeded: too many columns, an index row too large) to an
+    OperationalError as it does lock timeouts; the same statement fails every time, so a job must dead-letter it
+    after its attempts instead of being retried forever."""
+    from sqlalchemy.exc import OperationalError
+
+    from kefu.core.db import make_engine, transient_db_error
+
+    assert PG_URL
+    engine = make_engine(PG_URL, pool=False)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT " + ", ".join(["1"] * 1700))  # 54011: at most 1664 target-list entries
+    except OperationalError as exc:
+        assert getattr(exc.orig, "sqlstate", None) == "54011", exc
+        assert not transient_db_error(exc), exc
+    else:
+        raise AssertionError("expected an OperationalError")
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.skipif(not PG_URL, reason="needs KEFU_TEST_DATABASE_URL (PostgreSQL)")
+def test_the_lock_timeout_keeps_the_urls_own_server_options() -> None:
+    """A database URL may set server options itself (libpq's `options`, e.g. a search_path or a statement_timeout):
+    the write-wait lock_timeout is added to them, not put in their place."""
+    from kefu.core.db import make_engine
+
+    assert PG_URL
+    sep = "&" if "?" in PG_URL else "?"
+    engine = make_engine(f"{PG_URL}{sep}options=-c%20statement_timeout%3D4321", pool=False, write_wait=2.5)
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "4321ms"
+            assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == "2500ms"
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.skipif(not PG_URL, reason="needs KEFU_TEST_DATABASE_URL (PostgreSQL)")
+def test_migrations_wait_for_a_lock_the_configured_write_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`kefu db upgrade` (Alembic's own engine) waits for a lock KEFU_DB_WRITE_WAIT_SECONDS, like the app's
+    connections, not the built-in 15 s: an operator who lowers (or raises) the budget gets it for migrations too."""
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    from kefu.core.config import get_settings
+    from kefu.core.migrate import upgrade
+
+    assert PG_URL
+    url = create_pg_database(PG_URL)
+    try:
+        upgrade(url)
+        monkeypatch.setenv("KEFU_DB_WRITE_WAIT_SECONDS", "1")
+        get_settings.cache_clear()
+        with psycopg.connect(url) as other:  # another session holds the table the upgrade reads first
+            other.execute("LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE")
+            started = time.monotonic()
+            with pytest.raises(OperationalError) as failed:
+                upgrade(url)
+            waited = time.monotonic() - started
+        assert getattr(failed.value.orig, "sqlstate", None) == "55P03", failed.value
+        assert waited < 8, waited
+    finally:
+        get_settings.cache_clear()
+        drop_pg_database(PG_URL, url)

@@ -25,7 +25,7 @@ from kefu.conversations.models import Conversation, Message
 from kefu.conversations.service import add_message
 from kefu.core.access import get_in_brand
 from kefu.core.chinese import convert
-from kefu.core.db import session_scope, utcnow
+from kefu.core.db import reads_of, session_scope, utcnow
 from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.events import publish
 from kefu.customers.claims import verified_owner
@@ -457,7 +457,7 @@ def _stand_in_falls_short(
     factory: Callable[[], Session], conversation_id: int, message_id: int, registry: IndexRegistry
 ) -> bool:
     """True when the provisional index would only offer options or fall back on this message (read-only)."""
-    with session_scope(factory) as session:
+    with session_scope(reads_of(factory)) as session:  # a read: on SQLite, planning takes no write turn
         conv = session.get(Conversation, conversation_id)
         msg = session.get(Message, message_id)
         plan = _plan(session, conv, msg, registry) if conv and msg and _answerable(conv, msg) else None

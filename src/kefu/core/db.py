@@ -18,6 +18,7 @@ from typing import Any, ClassVar, TypeVar, cast
 
 from sqlalchemy import JSON, DateTime, Engine, Insert, MetaData, Table, create_engine, event, insert, inspect
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
@@ -99,10 +100,19 @@ _TRANSIENT_SQLSTATES = frozenset({"55P03", "57014"})
 
 # SQLite result codes of an OperationalError that no wait cures (SQLITE_ERROR: no such table/column, bad SQL).
 _SQLITE_PERMANENT = frozenset({"SQLITE_ERROR"})
+# PostgreSQL SQLSTATE classes psycopg raises as OperationalError that no wait cures: 54, a program limit exceeded
+# (too many columns or arguments, an index row too large) fails the same statement every time.
+_PG_PERMANENT_CLASSES = frozenset({"54"})
 
 
 def _sqlite_code(orig: BaseException | None) -> str | None:
     return getattr(orig, "sqlite_errorname", None)
+
+
+def _pg_code(exc: BaseException) -> str:
+    """The SQLSTATE of a psycopg error, bare or wrapped by SQLAlchemy ("" for anything else)."""
+    code = getattr(exc, "sqlstate", None) or getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return code if isinstance(code, str) else ""
 
 
 def transient_db_error(exc: BaseException | None) -> bool:
@@ -116,6 +126,8 @@ def transient_db_error(exc: BaseException | None) -> bool:
         seen.add(id(exc))
         if isinstance(exc, OperationalError) and _sqlite_code(exc.orig) in _SQLITE_PERMANENT:
             return False  # a missing table or a bad statement is a bug: retrying (jobs never dead-letter) cannot help
+        if _pg_code(exc)[:2] in _PG_PERMANENT_CLASSES:
+            return False  # the same statement would exceed the same limit on every retry
         if isinstance(exc, (OperationalError, PoolTimeout)):
             return True
         if isinstance(exc, DBAPIError) and exc.connection_invalidated:
@@ -445,13 +457,19 @@ def make_engine(url: str, *, pool: bool = True, write_wait: float = WRITE_WAIT_S
     # lock_timeout in the startup packet (free: no statement per request or per transaction): a statement waiting
     # for a lock another session holds fails with 55P03 after the write-wait budget instead of waiting forever.
     lock_ms = max(1, int(write_wait * 1000))
+    options = f"-c lock_timeout={lock_ms}"
+    # connect_args replace the URL's own `options` (a search_path, a statement_timeout): keep them, after ours so
+    # a lock_timeout the URL sets itself still wins.
+    own = make_url(url).query.get("options")
+    if own:
+        options = " ".join([options, *([own] if isinstance(own, str) else own)])
     return create_engine(
         url,
         pool_recycle=1800,
         pool_size=10,
         max_overflow=20,
         json_serializer=json_dumps,
-        connect_args={"options": f"-c lock_timeout={lock_ms}"},
+        connect_args={"options": options},
     )
 
 

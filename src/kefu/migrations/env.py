@@ -44,8 +44,10 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    url = config.get_main_option("sqlalchemy.url") or get_settings().database_url
-    engine = make_engine(url, pool=False)
+    settings = get_settings()
+    url = config.get_main_option("sqlalchemy.url") or settings.database_url
+    # The configured write-wait, as the app's connections have it (PostgreSQL lock_timeout, SQLite busy wait).
+    engine = make_engine(url, pool=False, write_wait=settings.db_write_wait_seconds)
     with engine.connect() as conn:
         _run(conn)
     engine.dispose()
