@@ -22,7 +22,7 @@ from kefu.core.l10n import format_ratio
 from kefu.customers import service as customers
 from kefu.customers.models import Organization
 from kefu.web.errors import form_error
-from kefu.web.forms import lenient_int
+from kefu.web.forms import PostedForm, lenient_int
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
 
@@ -212,11 +212,10 @@ def org_report_page(
 
 
 @router.post("/organizations/{org_id}/report-settings", response_model=None)
-async def save_org_report_settings(request: Request, org_id: int, ctx: Ctx, db: DB) -> Response:
+def save_org_report_settings(request: Request, org_id: int, ctx: Ctx, db: DB, form: PostedForm) -> Response:
     """Save the settings form."""
     _need_orgs(ctx, "customers:write")
     org = customers.get_organization(db, org_id, ctx.principal)
-    form = await request.form()
     data = {
         "enabled": form.get("enabled") == "on",
         "period": str(form.get("period", "monthly")),
