@@ -113,9 +113,8 @@ class _RankerAdapter:
 
     def __init__(self, ranker: Any, near: Any = None) -> None:
         self.inner = ranker
-        self.near = (
-            near  # the KB's provisional ranker: near-exact questions answered (nlu.provisional.near_exact_floor)
-        )
+        # The KB's provisional ranker: near-exact questions answered (nlu.provisional.near_exact_floor).
+        self.near = near
         self.answer_threshold = float(ranker.answer_threshold_)
         self.clarify_threshold = float(ranker.clarify_threshold_)
 
@@ -737,12 +736,7 @@ class IndexRegistry:
 
     def _wait_live(self, brand_id: int) -> Index | None:
         """Wait while a fit of this brand runs and nothing is live yet; the live index then, if any."""
-        with self._lock:
-            build_lock = self._build_locks.setdefault(brand_id, threading.Lock())
-        with self._swapped:
-            while brand_id not in self._indexes and (brand_id in self._building or build_lock.locked()):
-                self._swapped.wait(0.1)  # notified on every swap and build end; the timeout covers direct lock users
-            return self._indexes.get(brand_id)
+        return self._wait(brand_id, lambda live: live is not None, None)
 
     def wait_fitted(self, brand_id: int, timeout: float) -> Index | None:
         """Wait up to ``timeout`` seconds while a provisional index serves and its full fit runs; the live index then.
@@ -751,18 +745,23 @@ class IndexRegistry:
         usually gets the answer from the full index a few seconds later (an import's first fit), so the bot turn
         waits for it, bounded (``Settings.bot_fit_wait_seconds``), with no session open.
         """
-        deadline = time.monotonic() + timeout
+        return self._wait(brand_id, lambda live: live is None or not provisional_served(live), timeout)
+
+    def _wait(self, brand_id: int, settled: Callable[[Index | None], bool], timeout: float | None) -> Index | None:
+        """Wait until ``settled(live index)``, no fit of this brand runs any more, or ``timeout`` seconds passed."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             build_lock = self._build_locks.setdefault(brand_id, threading.Lock())
         with self._swapped:
             while True:
                 live = self._indexes.get(brand_id)
-                remaining = deadline - time.monotonic()
-                if live is None or not provisional_served(live) or remaining <= 0:
+                if settled(live) or not (brand_id in self._building or build_lock.locked()):
                     return live
-                if brand_id not in self._building and not build_lock.locked():
-                    return live  # no full fit under way: nothing better is coming
-                self._swapped.wait(min(remaining, 0.1))  # notified on every swap and build end
+                remaining = 0.1 if deadline is None else min(deadline - time.monotonic(), 0.1)
+                if remaining <= 0:
+                    return live
+                # Notified on every swap and build end; the timeout covers direct lock users.
+                self._swapped.wait(remaining)
 
     def invalidate(self, brand_id: int) -> None:
         """Force the next get() to check the fingerprint."""
