@@ -226,7 +226,7 @@ def send_org_report_now(org_id: int, body: SendNowIn, db: DB, p: OrgWriter) -> A
     org = customers.get_organization(db, org_id, p)
     settings = org_reports.get_settings(db, org)
     key = body.period_key or org_reports.last_period_of(db, org)
-    org_reports.period_bounds(key, "UTC")  # 422 for a malformed key
+    org_reports.period_bounds(key)  # 422 for a malformed key
     if body.dry_run:
         locale = settings.locale if settings else "zh-TW"
         data = org_reports.compute(db, org, key)

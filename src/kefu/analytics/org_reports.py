@@ -98,7 +98,7 @@ def parse_recipients(text: str) -> list[str]:
 # --------------------------------------------------------------------------- periods
 
 
-def period_bounds(period_key: str, tz: str) -> tuple[str, date, date]:
+def period_bounds(period_key: str) -> tuple[str, date, date]:
     """(period, first local day, day after the last) of `2026-11` (monthly) or `2026-Q4` (quarterly)."""
     if m := _MONTH_KEY.match(period_key):
         y, mo = int(m.group(1)), int(m.group(2))
@@ -124,10 +124,15 @@ def last_full_period(period: str, now: datetime, tz: str) -> str:
     return _key(period, first - timedelta(days=1))
 
 
-def previous_key(period_key: str, tz: str) -> str:
+def previous_key(period_key: str) -> str:
     """The period just before `period_key` (for the comparison column)."""
-    period, first, _ = period_bounds(period_key, tz)
+    period, first, _ = period_bounds(period_key)
     return _key(period, first - timedelta(days=1))
+
+
+def _zone(brand: Brand | None) -> str:
+    """The brand's timezone (reports count local days)."""
+    return (brand.timezone if brand else None) or "Asia/Taipei"
 
 
 def _utc(d: date, tz: str) -> datetime:
@@ -199,11 +204,11 @@ def figures(session: Session, f: service.Filters) -> dict[str, Any]:
 def compute(session: Session, org: Organization, period_key: str, now: datetime | None = None) -> dict[str, Any]:
     """The stored content of a report: this period's and the previous period's figures, in the brand's timezone."""
     brand = session.get(Brand, org.brand_id)
-    tz = (brand.timezone if brand else None) or "Asia/Taipei"
+    tz = _zone(brand)
     now = now or utcnow()
-    _, first, nxt = period_bounds(period_key, tz)
-    prev_key = previous_key(period_key, tz)
-    _, p_first, p_nxt = period_bounds(prev_key, tz)
+    _, first, nxt = period_bounds(period_key)
+    prev_key = previous_key(period_key)
+    _, p_first, p_nxt = period_bounds(prev_key)
     cur = service.Filters(_utc(first, tz), _utc(nxt, tz), (org.brand_id,), org.id, now)
     prev = service.Filters(_utc(p_first, tz), _utc(p_nxt, tz), (org.brand_id,), org.id, now)
     return {
@@ -380,7 +385,7 @@ def last_period_of(session: Session, org: Organization, now: datetime | None = N
     """The organization's last full period (its settings' kind, monthly if unset) in its brand's timezone."""
     settings = get_settings(session, org)
     brand = session.get(Brand, org.brand_id)
-    tz = (brand.timezone if brand else None) or "Asia/Taipei"
+    tz = _zone(brand)
     return last_full_period(settings.period if settings else "monthly", now or utcnow(), tz)
 
 
@@ -499,8 +504,8 @@ def send(
     if inbox is None:
         raise Conflict("The brand has no active e-mail inbox to send the report from.")
     brand = session.get(Brand, org.brand_id)
-    tz = (brand.timezone if brand else None) or "Asia/Taipei"
-    period, first, nxt = period_bounds(period_key, tz)
+    tz = _zone(brand)
+    period, first, nxt = period_bounds(period_key)
     if _utc(nxt, tz) + SETTLE > (now or utcnow()):
         # A partial period sent now would use up its one report: the full one could never follow.
         raise InvalidInput(f"The period {period_key} has not ended yet (preview it with dry_run).")
