@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,3 +66,17 @@ def shots(request: pytest.FixtureRequest) -> Path:
     folder = SHOTS_DIR / request.node.module.__name__.rsplit(".", 1)[-1] / name
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def loaded_width(img: object, timeout: float = 15.0) -> int:
+    """The natural width of an <img> once it has loaded: scrolled into view first (timeline thumbnails are lazy)."""
+    import time
+
+    locator: Any = img
+    locator.scroll_into_view_if_needed()
+    deadline = time.monotonic() + timeout
+    while True:
+        width = int(locator.evaluate("el => (el.complete && el.naturalWidth) || 0"))
+        if width or time.monotonic() > deadline:
+            return width
+        time.sleep(0.1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tests.web.conftest import loaded_width
 from tests.web.test_console import _login
 from tests.web.test_ticket_list_browser import _unlabeled
 from tests.web.test_workspace_browser import _csrf, _overflow
@@ -52,7 +53,7 @@ def test_composer_attaches_a_file_and_explains_a_refused_one(
     page.wait_for_selector(".timeline .thumb img")
     thumb = page.locator(".timeline .thumb img").last
     assert thumb.get_attribute("alt") == "收據.png"
-    assert page.evaluate("(img) => img.naturalWidth", thumb.element_handle()) == 16  # the stored file renders
+    assert loaded_width(thumb) == 16  # the stored file renders
     assert page.locator("#attach-list li").count() == 0
     page.screenshot(path=str(shots / "composer-attach-1280.png"), full_page=True)
 

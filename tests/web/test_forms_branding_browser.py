@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.web.conftest import loaded_width
 from tests.web.test_a11y_browser import AXE_OPTIONS, FAILING, _axe
 from tests.web.test_brand_theme import png
 from tests.web.test_console import _login
@@ -140,7 +141,7 @@ def test_brand_appearance_reaches_help_centre_and_widget(browser: Any, live_serv
             hc.goto(f"{live_server}/portal/demo?lang=zh-TW")
             accent = hc.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--hc-accent').trim()")
             assert accent == "#0f766e"
-            assert hc.locator("img.hc-logo-img").evaluate("i => i.complete && i.naturalWidth") == 64
+            assert loaded_width(hc.locator("img.hc-logo-img")) == 64
             button = hc.locator(".hc-foot .hc-btn:not(.secondary)").first
             assert button.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(15, 118, 110)"
             serious = [

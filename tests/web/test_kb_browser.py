@@ -45,6 +45,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
         stop(proc)
 
 
+def _serve_log(db_url: str) -> str:
+    """The last lines `kefu serve` wrote (the fixture keeps its log beside the database)."""
+    log = Path(db_url.removeprefix("sqlite:///")).parent / "serve.log"
+    return "\n".join(log.read_text(errors="replace").splitlines()[-40:]) if log.exists() else "(no log)"
+
+
 def _bot_clarify(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The bot's clarify message with quick replies (the contract the bot writes), in the newest web conversation."""
     from kefu.core.config import get_settings
@@ -97,7 +103,10 @@ def test_widget_vote_and_quick_reply_buttons(
     box = shop.get_by_label("輸入訊息…")
     box.fill("請問忘記密碼怎麼辦？")
     box.press("Enter")
-    shop.wait_for_selector("text=請在登入頁點選「忘記密碼」", timeout=20_000)
+    try:  # the first answer of a fresh server: generous, since the other CI worker may hold both cores
+        shop.wait_for_selector("text=請在登入頁點選「忘記密碼」", timeout=60_000)
+    except Exception as exc:
+        raise AssertionError(f"no bot answer; server log ends:\n{_serve_log(db_url)}") from exc
     votes = shop.get_by_role("group", name="這個回答有幫助嗎？")
     votes.get_by_role("button", name="沒幫助").wait_for()
     shop.screenshot(path=str(shots / f"widget-vote-{width}.png"))

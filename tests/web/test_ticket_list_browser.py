@@ -7,6 +7,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from tests.web.conftest import loaded_width
 from tests.web.test_console import _login
 
 
@@ -123,8 +124,7 @@ def test_portal_attachment_shows_as_thumbnail_for_agent(browser: Any, live_serve
     page.get_by_role("link", name="開啟對話").first.click()
     page.wait_for_selector(".timeline img")
     img = page.locator(".timeline .attachments img").first
-    page.wait_for_function("document.querySelector('.timeline .attachments img').complete")
-    assert img.evaluate("el => el.naturalWidth") == 40
+    assert loaded_width(img) == 40
     chip = page.locator(".timeline .file-chip", has_text="invoice.pdf")
     assert "application/pdf" in chip.inner_text() and "13 Bytes" in chip.inner_text()
     with page.expect_download() as dl:
