@@ -149,3 +149,28 @@ def test_pages_hold_no_queries() -> None:
     assert over == {}, "move these queries into the package's service (or the list only shrinks)"
     stale = {m: n for m, n in PAGE_QUERY_ALLOWANCE.items() if m in modules() and not page_queries(m)}
     assert stale == {}, "no queries left: remove these from PAGE_QUERY_ALLOWANCE"
+
+
+# Modules besides the web layer, jobs and the CLI that may commit, each with why: the rest flush and leave the
+# commit to the request or job that owns the unit of work (so events, jobs and sends follow the real commit).
+COMMIT_ALLOWED = {
+    "kefu.core.db": "the session factory and the request/job transaction helpers",
+    "kefu.tickets.search": "its `main` is a CLI backfill committing per batch on its own connection",
+}
+
+
+def commits(name: str) -> list[str]:
+    """Calls of `.commit()` in a module, with lines."""
+    return [
+        f"{name}:{node.lineno}"
+        for node in ast.walk(ast.parse(modules()[name].read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "commit"
+    ]
+
+
+def test_services_leave_the_commit_to_the_request_or_job() -> None:
+    """Only the web layer, jobs, CLIs and the allow-listed modules commit; a service that commits fails here."""
+    owners = {m for m in modules() if is_web(m) or m.rsplit(".", 1)[-1] in ("jobs", "cli") or m in COMMIT_ALLOWED}
+    found = {m: commits(m) for m in modules() if m not in owners}
+    assert {m: lines for m, lines in found.items() if lines} == {}
+    assert commits("kefu.analytics.jobs")  # the scan sees a commit where there is one

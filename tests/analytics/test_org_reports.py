@@ -91,8 +91,8 @@ def test_figures_equal_the_dashboard_for_the_same_filter(db: Any, world: World) 
 
 
 def test_job_sends_once_per_period_to_the_recipients_in_their_language(db: Any, world: World) -> None:
+    from kefu.analytics.jobs import send_due_reports
     from kefu.analytics.models import OrgReport
-    from kefu.analytics.org_reports import send_due_reports
     from kefu.audit.models import AuditLog
 
     _mailbox(db, world.brand)
@@ -119,8 +119,8 @@ def test_job_sends_once_per_period_to_the_recipients_in_their_language(db: Any, 
 
 
 def test_no_report_without_mailbox_or_when_off(db: Any, world: World) -> None:
+    from kefu.analytics.jobs import send_due_reports
     from kefu.analytics.models import OrgReport
-    from kefu.analytics.org_reports import send_due_reports
 
     _configure(db, world.org)
     assert send_due_reports(db, APRIL) == 0  # no e-mail inbox: nothing recorded, so it goes out once one exists
@@ -301,7 +301,8 @@ def test_a_report_in_an_unknown_stored_format_is_refused_not_a_500(
 
 def test_statements_of_a_report_and_of_an_idle_job_run(db: Any, make: Any, world: World, count_queries: Any) -> None:
     """Measured: computing both periods' figures, and the hourly run when nothing is due (constant in organizations)."""
-    from kefu.analytics.org_reports import compute, send_due_reports
+    from kefu.analytics.jobs import send_due_reports
+    from kefu.analytics.org_reports import compute
     from kefu.customers.models import Organization
 
     with count_queries() as q:

@@ -5,12 +5,20 @@ Both are `@periodic` jobs (every 5 and 10 minutes).
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy.orm import Session
+
+from kefu.analytics import org_reports as org_reports_service
 from kefu.analytics import rollups, stats
 from kefu.analytics.alerts import sync_all
 from kefu.core.db import get_database
+from kefu.core.errors import Conflict, InvalidInput
 from kefu.core.scheduler import periodic
+
+log = logging.getLogger("kefu.analytics.jobs")
 
 
 @periodic("analytics.check_alerts", every=300)
@@ -31,7 +39,19 @@ def rollup(payload: dict[str, Any]) -> None:
 @periodic("analytics.org_reports", every=3600)
 def org_reports(payload: dict[str, Any]) -> None:
     """E-mail each enabled organization its operations report for the last full period, once per period."""
-    from kefu.analytics.org_reports import send_due_reports
-
     with get_database().session() as session:
         send_due_reports(session)
+
+
+def send_due_reports(session: Session, now: datetime | None = None) -> int:
+    """Send every due report, committing per organization (one failing organization does not hold up the rest)."""
+    sent = 0
+    for org, settings, key in org_reports_service.due(session, now):
+        try:
+            if org_reports_service.send(session, org, key, None, now=now, settings=settings) is not None:
+                sent += 1
+            session.commit()  # the report row, its outbox rows and its audit entry together
+        except (Conflict, InvalidInput) as exc:  # no mailbox or no recipients: retried next run, once fixed
+            session.rollback()
+            log.warning("organization %s report %s not sent: %s", org.id, key, exc)
+    return sent

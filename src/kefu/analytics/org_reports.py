@@ -9,7 +9,6 @@ rerun (or a crash before the commit) send nothing twice.
 from __future__ import annotations
 
 import io
-import logging
 import re
 from datetime import UTC, date, datetime, timedelta
 from email.utils import make_msgid
@@ -37,8 +36,6 @@ from kefu.core.l10n import format_datetime, format_day, format_number, format_ra
 from kefu.customers.models import Organization
 from kefu.privacy.pdf import render_pdf
 from kefu.security import csvsafe
-
-log = logging.getLogger("kefu.analytics.org_reports")
 
 MAX_RECIPIENTS = 20
 # Version of the stored `org_reports.data`: a past report renders only from a layout this code knows.
@@ -570,17 +567,3 @@ def due(session: Session, now: datetime | None = None) -> list[tuple[Organizatio
         ).all()
     }
     return [(org, settings, key) for org, settings, key in wanted if (org.id, key) not in made]
-
-
-def send_due_reports(session: Session, now: datetime | None = None) -> int:
-    """Send every due report, committing per organization (one failing organization does not hold up the rest)."""
-    sent = 0
-    for org, settings, key in due(session, now):
-        try:
-            if send(session, org, key, None, now=now, settings=settings) is not None:
-                sent += 1
-            session.commit()
-        except (Conflict, InvalidInput) as exc:  # no mailbox or no recipients: retried next run, once fixed
-            session.rollback()
-            log.warning("organization %s report %s not sent: %s", org.id, key, exc)
-    return sent
