@@ -20,7 +20,6 @@ FormData = Mapping[str, str]
 SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 PREFIX = re.compile(r"[A-Z][A-Z0-9]{0,7}")
 SHORTCUT = re.compile(r"[\w-]{1,64}")
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _WHOLE = re.compile(r"[0-9]{1,9}")
 _NUMBER = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")
 _HHMM = r"([01]?[0-9]|2[0-4]):[0-5][0-9]"

@@ -24,6 +24,7 @@ from kefu.brands import theme as brand_theme
 from kefu.brands.commands import UpdateBrand
 from kefu.brands.models import CHANNEL_KINDS, Brand
 from kefu.complaints.models import COMPLAINT_LEVELS
+from kefu.core.addresses import is_email
 from kefu.core.commands import build
 from kefu.core.errors import Conflict, Forbidden, InvalidInput, ProblemError
 from kefu.followups import service as followups
@@ -298,7 +299,7 @@ def create_agent(request: Request, ctx: Ctx, db: DB, form: PostedForm) -> HTMLRe
     values, lists = _posted(form)
     errors: dict[str, str] = {}
     email, name, role, password = (f.text(values, k) for k in ("email", "name", "role", "password"))
-    if not f.EMAIL.fullmatch(email) or len(email) > 320:
+    if not is_email(email):
         errors["email"] = t["ae_email"]
     if not name:
         errors["name"] = t["ae_required"]

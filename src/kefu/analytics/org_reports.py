@@ -28,6 +28,7 @@ from kefu.audit.service import record
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
 from kefu.core.access import scope_to_brands
+from kefu.core.addresses import is_email
 from kefu.core.catalog import gettext
 from kefu.core.commands import ensure
 from kefu.core.db import utcnow
@@ -42,9 +43,6 @@ MAX_RECIPIENTS = 20
 FORMAT = 1
 # A period is reported this long after it ends, so late replies and surveys of its last hours are counted.
 SETTLE = timedelta(hours=2)
-_EMAIL = re.compile(
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
-)
 _MONTH_KEY = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _QUARTER_KEY = re.compile(r"^(\d{4})-Q([1-4])$")
 
@@ -80,7 +78,7 @@ class ReportSettingsIn(BaseModel):
             address = raw.strip().lower()
             if not address:
                 continue
-            if len(address) > 320 or not _EMAIL.match(address):
+            if not is_email(address):
                 raise ValueError(f"not an e-mail address: {raw!r}")
             if address not in out:
                 out.append(address)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,6 +16,7 @@ from kefu.auth.models import ROLES, Agent, AgentBrand, ApiToken, AuthSession, Lo
 from kefu.auth.permissions import Principal, permissions_for
 from kefu.brands.models import Brand
 from kefu.core.access import find_in_brand
+from kefu.core.addresses import is_email
 from kefu.core.config import Settings
 from kefu.core.db import after_commit, utcnow
 from kefu.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
@@ -24,7 +24,6 @@ from kefu.core.events import publish
 from kefu.core.ratelimit import Budget, WindowLimit
 from kefu.core.security import hash_password, needs_rehash, new_token, token_digest, verify_password
 
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 10
 
 
@@ -80,7 +79,7 @@ def create_agent(
 ) -> Agent:
     """Create an agent (password optional for SSO-only/bot users)."""
     email = email.strip().lower()
-    if not EMAIL_RE.match(email):
+    if not is_email(email):
         raise InvalidInput("Invalid email address.")
     if role not in ROLES:
         raise InvalidInput(f"Unknown role {role!r}; expected one of {', '.join(ROLES)}.")

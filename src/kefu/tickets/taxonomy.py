@@ -16,6 +16,7 @@ from kefu.auth.permissions import Principal
 from kefu.brands.service import get_brand
 from kefu.core import configcache
 from kefu.core.access import get_in_brand
+from kefu.core.addresses import is_email
 from kefu.core.commands import build
 from kefu.core.errors import Conflict, InvalidInput
 from kefu.core.seedtext import own_text, seed_text
@@ -36,7 +37,6 @@ from kefu.tickets.models import (
 
 # Custom-field keys other packages set for SLA matching; always accepted.
 RESERVED_FIELDS = frozenset({"complaint_level", "tier", "regulator_case"})
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
@@ -208,7 +208,7 @@ def _coerce(d: FieldRule, value: Any) -> Any:
             raise InvalidInput(f"Field {label!r} is longer than {rules.get('max_length', 10_000)} characters.")
         if "pattern" in rules and not re.fullmatch(str(rules["pattern"]), value):
             raise InvalidInput(f"Field {label!r} does not match the required format.")
-        if d.type == "email" and not _EMAIL_RE.match(value):
+        if d.type == "email" and not is_email(value):
             raise InvalidInput(f"Field {label!r} must be an email address.")
         if d.type == "url" and not value.startswith(("https://", "http://")):
             raise InvalidInput(f"Field {label!r} must be an http(s) URL.")

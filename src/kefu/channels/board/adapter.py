@@ -8,7 +8,6 @@ with a clear error instead of being stored as if it had been sent.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -17,11 +16,10 @@ from sqlalchemy.orm import Session
 from kefu.channels.base import ChannelAdapter, register
 from kefu.channels.types import InboundMessage
 from kefu.conversations import service as conversations
+from kefu.core.addresses import is_email
 
 if TYPE_CHECKING:
     from kefu.conversations.models import Conversation, Message
-
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 @register
@@ -48,7 +46,7 @@ def post_email(session: Session, conv: Conversation) -> str | None:
         .limit(1)
     )
     contact = str((first.meta or {}).get("contact") or "").strip().lower() if first is not None else ""
-    return contact if _EMAIL_RE.match(contact) else None
+    return contact if is_email(contact) else None
 
 
 def deliver_reply(session: Session, conv: Conversation, message: Message) -> str:

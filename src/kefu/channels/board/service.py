@@ -16,6 +16,7 @@ from kefu.channels.service import announce_inbound
 from kefu.conversations.commands import CreateConversation
 from kefu.conversations.models import Conversation, Message
 from kefu.conversations.service import add_message, create_conversation
+from kefu.core.addresses import is_email
 from kefu.core.commands import build
 from kefu.core.ratelimit import RouteLimit
 from kefu.customers.models import Customer
@@ -28,7 +29,6 @@ SUBMISSIONS = RouteLimit(
     "leave_message", per_ip=10, window=timedelta(minutes=10), detail="Too many messages; please try again later."
 )
 
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()-]{5,30}$")
 
 
@@ -43,7 +43,7 @@ class Submission:
 
 def _customer(session: Session, brand_id: int, name: str, contact: str) -> Customer:
     contact = contact.strip()
-    if EMAIL_RE.match(contact):
+    if is_email(contact):
         customer, _ = find_or_create_by_identity(session, brand_id, "email", contact.lower(), name or None)
     elif PHONE_RE.match(contact):
         digits = re.sub(r"[ ()-]", "", contact)
