@@ -260,3 +260,36 @@ def test_public_get_routes_change_nothing(app: Any, client: Any, make: Any, db: 
     finally:
         event.remove(connection, "before_cursor_execute", watch)
     assert not changed, "GET routes must not write (use a POST form):\n" + "\n".join(changed)
+
+
+def test_notifications_of_a_brand_the_agent_left_are_no_longer_shown(client: Any, db: Any, make: Any) -> None:
+    """The bell, the list and the API read notifications by agent: losing a brand must hide that brand's ones."""
+    from kefu.auth.service import set_agent_brands
+    from kefu.sla.models import Notification
+    from kefu.sla.notifications import notify
+
+    kept, left = make.brand(), make.brand()
+    agent = make.agent("agent", [kept, left])
+    notify(db, [agent.id], "ticket.assigned", "KEPT-1", brand_id=kept.id, body="留下的案件")
+    gone = notify(db, [agent.id], "ticket.assigned", "LEFT-1", brand_id=left.id, body="離開品牌的案件主旨")[0]
+    notify(db, [agent.id], "account.login", "ACCOUNT-1", brand_id=None, body="新的登入")
+    set_agent_brands(db, agent, [kept.id])
+    db.commit()
+    h = make.token(agent)
+    r = client.get("/api/v1/notifications", headers=h)
+    assert r.status_code == 200, r.text
+    assert sorted(n["title"] for n in r.json()["items"]) == ["ACCOUNT-1", "KEPT-1"], r.text
+    assert client.get("/api/v1/notifications", params={"unread": True}, headers=h).text.count("LEFT-1") == 0
+    assert client.post(f"/api/v1/notifications/{gone.id}/read", headers=h).status_code == 404
+    assert client.post("/api/v1/notifications/read-all", headers=h).json() == {"updated": 2}
+    db.expire_all()
+    assert db.get(Notification, gone.id).read_at is None
+    csrf = client.post("/api/v1/auth/login", json={"email": agent.email, "password": "correct horse 1"})
+    assert csrf.status_code == 200
+    page = client.get("/console/notifications")
+    assert page.status_code == 200 and "KEPT-1" in page.text
+    assert "LEFT-1" not in page.text and "離開品牌" not in page.text
+    db.add(Notification(brand_id=left.id, agent_id=agent.id, kind="x", title="LEFT-2", body=""))
+    db.commit()
+    badge = client.get("/console/notifications/badge")  # the visible ones were all read: no count
+    assert badge.status_code == 200 and "unread-count" not in badge.text, badge.text
