@@ -293,3 +293,17 @@ def test_notifications_of_a_brand_the_agent_left_are_no_longer_shown(client: Any
     db.commit()
     badge = client.get("/console/notifications/badge")  # the visible ones were all read: no count
     assert badge.status_code == 200 and "unread-count" not in badge.text, badge.text
+
+
+def test_a_file_of_no_conversation_is_never_an_attachment_download(client: Any, db: Any, make: Any) -> None:
+    """The attachment downloads check the file's conversation; a file without one (a report for the outbox) is served
+    only by its own route, whoever asks (even an admin: its own route decides its permission)."""
+    from kefu.channels.storage import store
+
+    brand = make.brand()
+    row = store(db, brand_id=brand.id, conversation_id=None, filename="r.csv", content_type="text/csv", data=b"a,b\n")
+    db.commit()
+    admin = make.agent("admin", [brand])
+    assert client.get(f"/api/v1/channels/attachments/{row.id}", headers=make.token(admin)).status_code == 404
+    assert client.post("/api/v1/auth/login", json={"email": admin.email, "password": "correct horse 1"}).is_success
+    assert client.get(f"/console/attachments/{row.id}").status_code == 404
