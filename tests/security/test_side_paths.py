@@ -291,6 +291,9 @@ def test_notifications_of_a_brand_the_agent_left_are_no_longer_shown(client: Any
     assert "LEFT-1" not in page.text and "離開品牌" not in page.text
     db.add(Notification(brand_id=left.id, agent_id=agent.id, kind="x", title="LEFT-2", body=""))
     db.commit()
+    narrow = make.token(agent, scopes=["kb:read"])  # a token for other work reads its account's notices only
+    items = client.get("/api/v1/notifications", headers=narrow).json()["items"]
+    assert [n["title"] for n in items] == ["ACCOUNT-1"], items
     badge = client.get("/console/notifications/badge")  # the visible ones were all read: no count
     assert badge.status_code == 200 and "unread-count" not in badge.text, badge.text
 
@@ -307,3 +310,18 @@ def test_a_file_of_no_conversation_is_never_an_attachment_download(client: Any, 
     assert client.get(f"/api/v1/channels/attachments/{row.id}", headers=make.token(admin)).status_code == 404
     assert client.post("/api/v1/auth/login", json={"email": admin.email, "password": "correct horse 1"}).is_success
     assert client.get(f"/console/attachments/{row.id}").status_code == 404
+
+
+def test_a_token_scoped_to_other_work_cannot_follow_its_agents_topic(client: Any, make: Any) -> None:
+    """The agent topic carries notifications and call pop-ups (case data): like the notification list, a token scoped
+    to other work (kb:read) is refused it on the WebSocket; an unscoped token of the same agent gets it."""
+    import json
+
+    agent = make.agent("agent", [make.brand()])
+    for scopes, allowed in ((["kb:read"], False), (None, True)):
+        token = make.token(agent, scopes=scopes)["Authorization"].split()[1]
+        with client.websocket_connect(f"/api/v1/ws?token={token}", headers={"Origin": "http://testserver"}) as ws:
+            ws.send_text(json.dumps({"op": "subscribe", "topics": [f"agent:{agent.id}"]}))
+            while (msg := json.loads(ws.receive_text()))["op"] != "subscribed":
+                pass
+        assert (msg["topics"] == [f"agent:{agent.id}"]) is allowed, (scopes, msg)

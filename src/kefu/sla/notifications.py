@@ -141,6 +141,10 @@ def notification_event(n: Notification) -> dict[str, Any]:
     }
 
 
+# A brand's notifications are about its cases (tickets, conversations, customers): reading them takes one of these.
+CASE_READS = ("tickets:read", "conversations:read", "customers:read")
+
+
 def mine(principal: Principal) -> Select[Any]:
     """The principal's own notifications in brands it may still see (and those of no brand): the one read rule.
 
@@ -148,6 +152,9 @@ def mine(principal: Principal) -> Select[Any]:
     and mentions in the list, the badge and the API.
     """
     own = select(Notification).where(Notification.agent_id == principal.agent_id)
+    if not any(principal.can(p) for p in CASE_READS):
+        # A token scoped to other work (kb:read, reports:read) reads its own account's notices, not case subjects.
+        return own.where(Notification.brand_id.is_(None))
     return scope_to_brands(own, Notification.brand_id, principal, unbranded=True)
 
 
