@@ -357,3 +357,29 @@ def test_the_mail_reaches_an_smtp_relay_with_csv_and_pdf(
     assert html is not None and "首次回應 SLA 達成率" in html.get_content()
     outbox.deliver_due()
     assert len(captured.messages) == 1  # delivered once
+
+
+def test_report_files_are_not_reachable_as_conversation_attachments(
+    client: Any, db: Any, make: Any, world: World
+) -> None:
+    """The e-mailed CSV/PDF are stored attachments of no conversation: the attachment downloads (the side path) must
+    not hand them to a token the report itself refuses (scoped to conversations, no customers:read)."""
+    from kefu.analytics.org_reports import send
+
+    _mailbox(db, world.brand)
+    _configure(db, world.org)
+    report = send(db, world.org, "2026-03", None, now=APRIL)
+    db.commit()
+    assert report is not None
+    files = [a["id"] for a in _outbox(db, world.brand.id)[0].payload["attachments"]]
+    boss = make.agent("supervisor", [world.brand])
+    narrow = make.token(boss, scopes=["conversations:read"])
+    base = f"/api/v1/organizations/{world.org.id}/reports/{report.id}"
+    assert client.get(f"{base}.csv", headers=narrow).status_code == 403
+    for file_id in files:
+        r = client.get(f"/api/v1/channels/attachments/{file_id}", headers=narrow)
+        assert r.status_code == 404, (r.status_code, r.text[:200])
+    _login(client, boss)
+    for file_id in files:
+        assert client.get(f"/console/attachments/{file_id}").status_code == 404
+    assert client.get(f"{base}.csv").status_code == 200  # the report's own download stays

@@ -504,6 +504,43 @@ def test_own_objects_never_pull_in_another_brands_data(app: Any, client: Any, ma
     assert not failures, "\n".join(failures)
 
 
+def test_an_agent_taken_off_a_brand_sees_none_of_it(app: Any, client: Any, make: Any, db: Any) -> None:
+    """Brand B's own supervisor, moved to brand A: every GET (API and pages, B's ids in the path) shows nothing of B.
+
+    Rows kept per agent (notifications, saved views, tokens, drafts…) are read by agent id, so a list that forgets the
+    brand rule still shows them to an agent who has left the brand; the stranger of the walks above has no such rows.
+    """
+    from kefu.auth.service import set_agent_brands
+
+    world = build_brand_b(db, make)
+    ids, number, agent = world["ids"], world["ticket"].number, world["agent"]
+    set_agent_brands(db, agent, [make.brand().id])
+    db.commit()
+    bearer = make.token(agent)
+    csrf: dict[str, str] = {}
+    failures: list[str] = []
+    for route in _routes(app):
+        if "GET" not in route.methods or PUBLIC.search(route.path):
+            continue
+        path = fill_path(route.path, ids, number)
+        if path is None:
+            continue
+        try:
+            if route.path.startswith("/api/"):
+                client.cookies.clear()
+                csrf = {}
+                r = client.get(path, headers=bearer, follow_redirects=False)
+            else:
+                csrf = csrf or _login(client, agent)
+                r = client.get(path, headers=csrf, follow_redirects=False)
+        except Exception as exc:
+            failures.append(f"GET {path} -> raised {exc!r}"[:300])
+            continue
+        if r.status_code >= 500 or _leak(r):
+            failures.append(f"GET {path} -> {r.status_code} {_show(r)}")
+    assert not failures, "an agent who left brand B still reads it:\n" + "\n".join(failures)
+
+
 def _query(route: Any, ids: dict[str, Any], term: str, number: str) -> dict[str, Any]:
     """The route's own query parameters, ids pointing at brand B's rows and text ones searching for B's data."""
     out: dict[str, Any] = {}

@@ -260,3 +260,68 @@ def test_public_get_routes_change_nothing(app: Any, client: Any, make: Any, db: 
     finally:
         event.remove(connection, "before_cursor_execute", watch)
     assert not changed, "GET routes must not write (use a POST form):\n" + "\n".join(changed)
+
+
+def test_notifications_of_a_brand_the_agent_left_are_no_longer_shown(client: Any, db: Any, make: Any) -> None:
+    """The bell, the list and the API read notifications by agent: losing a brand must hide that brand's ones."""
+    from kefu.auth.service import set_agent_brands
+    from kefu.sla.models import Notification
+    from kefu.sla.notifications import notify
+
+    kept, left = make.brand(), make.brand()
+    agent = make.agent("agent", [kept, left])
+    notify(db, [agent.id], "ticket.assigned", "KEPT-1", brand_id=kept.id, body="留下的案件")
+    gone = notify(db, [agent.id], "ticket.assigned", "LEFT-1", brand_id=left.id, body="離開品牌的案件主旨")[0]
+    notify(db, [agent.id], "account.login", "ACCOUNT-1", brand_id=None, body="新的登入")
+    set_agent_brands(db, agent, [kept.id])
+    db.commit()
+    h = make.token(agent)
+    r = client.get("/api/v1/notifications", headers=h)
+    assert r.status_code == 200, r.text
+    assert sorted(n["title"] for n in r.json()["items"]) == ["ACCOUNT-1", "KEPT-1"], r.text
+    assert client.get("/api/v1/notifications", params={"unread": True}, headers=h).text.count("LEFT-1") == 0
+    assert client.post(f"/api/v1/notifications/{gone.id}/read", headers=h).status_code == 404
+    assert client.post("/api/v1/notifications/read-all", headers=h).json() == {"updated": 2}
+    db.expire_all()
+    assert db.get(Notification, gone.id).read_at is None
+    csrf = client.post("/api/v1/auth/login", json={"email": agent.email, "password": "correct horse 1"})
+    assert csrf.status_code == 200
+    page = client.get("/console/notifications")
+    assert page.status_code == 200 and "KEPT-1" in page.text
+    assert "LEFT-1" not in page.text and "離開品牌" not in page.text
+    db.add(Notification(brand_id=left.id, agent_id=agent.id, kind="x", title="LEFT-2", body=""))
+    db.commit()
+    narrow = make.token(agent, scopes=["kb:read"])  # a token for other work reads its account's notices only
+    items = client.get("/api/v1/notifications", headers=narrow).json()["items"]
+    assert [n["title"] for n in items] == ["ACCOUNT-1"], items
+    badge = client.get("/console/notifications/badge")  # the visible ones were all read: no count
+    assert badge.status_code == 200 and "unread-count" not in badge.text, badge.text
+
+
+def test_a_file_of_no_conversation_is_never_an_attachment_download(client: Any, db: Any, make: Any) -> None:
+    """The attachment downloads check the file's conversation; a file without one (a report for the outbox) is served
+    only by its own route, whoever asks (even an admin: its own route decides its permission)."""
+    from kefu.channels.storage import store
+
+    brand = make.brand()
+    row = store(db, brand_id=brand.id, conversation_id=None, filename="r.csv", content_type="text/csv", data=b"a,b\n")
+    db.commit()
+    admin = make.agent("admin", [brand])
+    assert client.get(f"/api/v1/channels/attachments/{row.id}", headers=make.token(admin)).status_code == 404
+    assert client.post("/api/v1/auth/login", json={"email": admin.email, "password": "correct horse 1"}).is_success
+    assert client.get(f"/console/attachments/{row.id}").status_code == 404
+
+
+def test_a_token_scoped_to_other_work_cannot_follow_its_agents_topic(client: Any, make: Any) -> None:
+    """The agent topic carries notifications and call pop-ups (case data): like the notification list, a token scoped
+    to other work (kb:read) is refused it on the WebSocket; an unscoped token of the same agent gets it."""
+    import json
+
+    agent = make.agent("agent", [make.brand()])
+    for scopes, allowed in ((["kb:read"], False), (None, True)):
+        token = make.token(agent, scopes=scopes)["Authorization"].split()[1]
+        with client.websocket_connect(f"/api/v1/ws?token={token}", headers={"Origin": "http://testserver"}) as ws:
+            ws.send_text(json.dumps({"op": "subscribe", "topics": [f"agent:{agent.id}"]}))
+            while (msg := json.loads(ws.receive_text()))["op"] != "subscribed":
+                pass
+        assert (msg["topics"] == [f"agent:{agent.id}"]) is allowed, (scopes, msg)

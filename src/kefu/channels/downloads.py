@@ -1,4 +1,5 @@
-"""Agent access to stored attachments: the same checks as opening the attachment's conversation."""
+"""Agent access to stored attachments: the same checks as opening the attachment's conversation (files of no
+conversation are not served here)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,12 @@ def attachment_for(session: Session, attachment_id: int, principal: Principal) -
     if not principal.can("conversations:read"):
         raise NotFound("Attachment not found.")
     row = get_in_brand(session, ChannelAttachment, attachment_id, principal, "Attachment")
-    if row.conversation_id is not None:
-        # Raises NotFound exactly where the conversation page would.
-        conv_service.get_conversation(session, row.conversation_id, principal)
+    if row.conversation_id is None:
+        # A file of no conversation (an organisation report's CSV/PDF for the outbox) has its own download with its
+        # own permission; served here it would skip that check (customers:read) for anyone reading conversations.
+        raise NotFound("Attachment not found.")
+    # Raises NotFound exactly where the conversation page would.
+    conv_service.get_conversation(session, row.conversation_id, principal)
     path = path_of(row)
     if not path.exists():
         raise NotFound("Attachment file is missing.")

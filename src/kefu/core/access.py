@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Select
+from sqlalchemy import Select, or_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from kefu.core.errors import InvalidInput, NotFound, ProblemError
@@ -79,8 +79,14 @@ def ref_in_brand(
 Query = TypeVar("Query", bound="Select[*tuple[Any, ...]]")
 
 
-def scope_to_brands(stmt: Query, col: InstrumentedAttribute[Any], principal: BrandScope | None) -> Query:
-    """Restrict a query to the principal's brands (the one list-side rule; None or an admin: every brand)."""
+def scope_to_brands(
+    stmt: Query, col: InstrumentedAttribute[Any], principal: BrandScope | None, *, unbranded: bool = False
+) -> Query:
+    """Restrict a query to the principal's brands (the one list-side rule; None or an admin: every brand).
+
+    `unbranded`: rows whose (nullable) brand is NULL belong to no brand and stay visible (an account's own notices).
+    """
     if principal is not None and principal.brand_ids is not None:
-        return stmt.where(col.in_(principal.brand_ids))
+        visible = col.in_(principal.brand_ids)
+        return stmt.where(or_(col.is_(None), visible) if unbranded else visible)
     return stmt

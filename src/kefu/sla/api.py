@@ -267,20 +267,20 @@ def list_notifications(
     cursor: str | None = None,
 ) -> Page[NotificationOut]:
     """The caller's notifications, newest first."""
-    rows, nxt = notifications.list_notifications(db, principal.agent_id, unread=unread, limit=limit, cursor=cursor)
+    rows, nxt = notifications.list_notifications(db, principal, unread=unread, limit=limit, cursor=cursor)
     return Page(items=[NotificationOut.model_validate(r) for r in rows], next_cursor=nxt)
 
 
 @router.post("/notifications/{notification_id}/read", status_code=204, tags=["notifications"])
 def read_one(notification_id: int, db: DB, principal: CurrentPrincipal) -> None:
     """Mark a notification as read."""
-    notifications.mark_read(db, principal.agent_id, notification_id)
+    notifications.mark_read(db, principal, notification_id)
 
 
 @router.post("/notifications/read-all", tags=["notifications"])
 def read_all(db: DB, principal: CurrentPrincipal) -> dict[str, int]:
     """Mark all of the caller's notifications as read."""
-    return {"updated": notifications.mark_read(db, principal.agent_id)}
+    return {"updated": notifications.mark_read(db, principal)}
 
 
 # ---------------------------------------------------------------- progress-update clock (#17)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from kefu.auth.models import Agent
+from kefu.auth.permissions import Principal
+from kefu.core.access import scope_to_brands
 from kefu.core.catalog import DEFAULT_LOCALE, LOCALES, gettext
 from kefu.core.db import utcnow
 from kefu.core.errors import NotFound
@@ -139,23 +141,40 @@ def notification_event(n: Notification) -> dict[str, Any]:
     }
 
 
+# A brand's notifications are about its cases (tickets, conversations, customers): reading them takes one of these.
+CASE_READS = ("tickets:read", "conversations:read", "customers:read")
+
+
+def mine(principal: Principal) -> Select[Any]:
+    """The principal's own notifications in brands it may still see (and those of no brand): the one read rule.
+
+    Rows are kept per agent, so an agent taken off a brand would otherwise go on reading that brand's case subjects
+    and mentions in the list, the badge and the API.
+    """
+    own = select(Notification).where(Notification.agent_id == principal.agent_id)
+    if not any(principal.can(p) for p in CASE_READS):
+        # A token scoped to other work (kb:read, reports:read) reads its own account's notices, not case subjects.
+        return own.where(Notification.brand_id.is_(None))
+    return scope_to_brands(own, Notification.brand_id, principal, unbranded=True)
+
+
 def list_notifications(
-    session: Session, agent_id: int, *, unread: bool, limit: int, cursor: str | None
+    session: Session, principal: Principal, *, unread: bool, limit: int, cursor: str | None
 ) -> tuple[list[Notification], str | None]:
-    """An agent's notifications, newest first."""
-    stmt = select(Notification).where(Notification.agent_id == agent_id)
+    """The principal's notifications, newest first."""
+    stmt = mine(principal)
     if unread:
         stmt = stmt.where(Notification.read_at.is_(None))
     return keyset_page(session, stmt, Notification.id, Notification.id, limit=limit, cursor=cursor)
 
 
-def mark_read(session: Session, agent_id: int, notification_id: int | None = None) -> int:
-    """Mark one (or every) unread notification of the agent as read; returns how many changed."""
-    stmt = update(Notification).where(Notification.agent_id == agent_id, Notification.read_at.is_(None))
+def mark_read(session: Session, principal: Principal, notification_id: int | None = None) -> int:
+    """Mark one (or every) unread notification the principal sees as read; returns how many changed."""
+    ids = mine(principal).with_only_columns(Notification.id).where(Notification.read_at.is_(None))
     if notification_id is not None:
-        n = session.get(Notification, notification_id)
-        if n is None or n.agent_id != agent_id:
+        if session.scalar(mine(principal).where(Notification.id == notification_id)) is None:
             raise NotFound("Notification not found.")
-        stmt = stmt.where(Notification.id == notification_id)
+        ids = ids.where(Notification.id == notification_id)
+    stmt = update(Notification).where(Notification.id.in_(ids))
     count: int = session.execute(stmt.values(read_at=utcnow())).rowcount  # type: ignore[attr-defined]
     return count

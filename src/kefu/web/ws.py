@@ -23,6 +23,7 @@ from kefu.core.events import Event, get_bus
 from kefu.core.realtime import Hub, Subscriber
 from kefu.customers.models import Customer
 from kefu.privacy.masking import can_reveal
+from kefu.sla.notifications import CASE_READS
 from kefu.tickets.models import Ticket
 from kefu.web.routing import Router
 from kefu.web.wsframes import receive_json
@@ -82,8 +83,10 @@ def _authorize_topics(factory: SessionFactory, principal: Principal, topics: lis
             kind, _, rest = topic.partition(":")
             ident = rest.split(":", 1)[0]
             if kind == "agent":
-                # An agent's own topic: notifications, call pop-ups, replies on their conversations.
-                (ok if rest == str(principal.agent_id) else denied).append(topic)
+                # An agent's own topic: notifications, call pop-ups, replies on their conversations: case data, so a
+                # token scoped to other work (kb:read) is refused it like the notification list (CASE_READS).
+                mine = rest == str(principal.agent_id) and any(principal.can(p) for p in CASE_READS)
+                (ok if mine else denied).append(topic)
                 continue
             model = models.get(kind)
             if model is None or not ident.isdigit() or not principal.can(perms[kind]):

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from kefu.audit.service import record
 from kefu.auth.permissions import Principal
-from kefu.core.access import ensure_brand
+from kefu.core.access import ensure_brand, scope_to_brands
 from kefu.core.errors import InvalidInput, NotFound
 from kefu.tickets.listing import TicketQuery
 from kefu.workspace.models import SavedView
@@ -19,11 +19,10 @@ MAX_VIEWS = 50
 
 
 def list_views(session: Session, principal: Principal) -> list[SavedView]:
-    """The agent's own views and views shared in brands the agent can see."""
-    shared: ColumnElement[bool] = SavedView.shared.is_(True)
-    if principal.brand_ids is not None:
-        shared = and_(shared, SavedView.brand_id.in_(principal.brand_ids))
-    stmt = select(SavedView).where(or_(SavedView.agent_id == principal.agent_id, shared))
+    """The agent's own views and views shared in brands the agent can see (an own shared view of a brand the agent
+    left goes with the brand; personal views have no brand)."""
+    own_or_shared = select(SavedView).where(or_(SavedView.agent_id == principal.agent_id, SavedView.shared.is_(True)))
+    stmt = scope_to_brands(own_or_shared, SavedView.brand_id, principal, unbranded=True)
     return list(session.scalars(stmt.order_by(SavedView.shared, SavedView.name).limit(200)))
 
 
