@@ -18,6 +18,8 @@ settings): the KB is an intent training set grouped by intent, plus small talk; 
 * ``hwu64_20_dev``: HWU64 train subsampled to 20 phrasings per intent (intents sorted, one ``random.Random(0)``
   shuffles each intent's rows in file order in turn, the first 20 kept) → valid: the few-phrasing regime of a bank
   FAQ (~19 phrasings each), between ``hwu64_10_dev`` and ``hwu64_dev``.
+* ``smp2017_20_dev``: SMP2017 train cut to 20 phrasings per intent as ``hwu64_20_dev`` (intents with fewer keep
+  all: 31 intents, 618 phrasings) → dev (770 rows), zh-CN: the few-phrasing regime in Chinese.
 * ``afqmc_dev``: AFQMC *train* positive pairs grouped by connected component (seed 0, 1,500 components with ≥ 2
   distinct sentence1 texts): the sentence2 texts are the FAQ's phrasings, one sentence1 text per component is the
   query; 1,000 more train components as distractors (the test case in ``bot_eval.py`` uses AFQMC dev).
@@ -27,6 +29,8 @@ settings): the KB is an intent training set grouped by intent, plus small talk; 
 * ``smp2017_single_dev``: SMP2017 train → dev with only each intent's first train text as its phrasing.
 * ``banking77_dev``: Banking77 *train* only: per intent (sorted), ``random.Random(0)`` shuffle of its rows, the first
   20 % are dev queries, the rest the KB (the live case in ``bot_eval.py`` uses the test split).
+* ``banking77_oos_dev``: the ``banking77_dev`` KB, queries = the 200 out-of-domain questions of Banking77-OOS's
+  *valid* split (``ood_oos_valid.csv``, label ``oos``): how many get an FAQ answer, options or the fallback.
 * ``esun_robust_dev``: bank-domain robustness. KB: every E.SUN question (1,624 single-phrasing FAQs, key
   ``pid-j``). Queries: 600 questions (``random.Random(0)``, among questions that occur once in the KB) rewritten by
   rule with the same generator: the trailing ?/？ dropped, a courtesy head (請問 / 我想問 / 你好 / hi, or none) and
@@ -50,7 +54,11 @@ fits (``kefu.bot.nlu.provisional.ProvisionalRanker``; ``--set`` then passes its 
 standard deviation: one seed's right rate moves by about ±1.4 points on SMP2017 dev, so compare settings on means.
 
 Printed per case: top-1, top-3, and the policy's outcome at the KB-calibrated thresholds (answered right / wrong,
-reachable = answered right or right FAQ among the offered top 3), fit seconds.
+reachable = answered right or right FAQ among the offered top 3), the thresholds and clarify score, fit seconds, and
+``outcomes``: the share of
+queries per outcome (answered_right/wrong, offered_right/wrong, smalltalk, fallback_top3 = fallback although the
+right FAQ is in the top 3, fallback_other; for ``chitchat``/``oos`` queries ``chitchat_answered``,
+``oos_offered`` … over those queries).
 """
 
 from __future__ import annotations
@@ -264,6 +272,28 @@ def _ranker(options: dict[str, Any]) -> Any:
     return cls(**{"strict_prefix": smalltalk.PREFIX, **options})
 
 
+# Query labels with no FAQ: small talk (``chitchat``) and out-of-scope questions (``oos``).
+UNANSWERABLE = ("chitchat", "oos")
+
+
+def _outcome(hits: list[Any], truth: str, answer: float, clarify: float) -> str:
+    """The policy's outcome for one query (as ``kefu.bot.policy.decide`` on a first turn), scored against its FAQ.
+
+    answered_right / answered_wrong, smalltalk (a confident small-talk leader), offered_right / offered_wrong (the
+    top FAQs as options, right FAQ among them or not), fallback_top3 (right FAQ in the top 3 but nothing offered),
+    fallback_other.
+    """
+    top = hits[0] if hits else None
+    faqs = [h for h in hits if not h.key.startswith(smalltalk.PREFIX)]
+    if top is not None and top.key.startswith(smalltalk.PREFIX) and top.confidence >= answer:
+        return "smalltalk"
+    if faqs and faqs[0] is top and top.confidence >= answer:
+        return "answered_right" if top.key == truth else "answered_wrong"
+    if faqs and faqs[0].confidence >= clarify:
+        return "offered_right" if truth in [h.key for h in faqs[:3]] else "offered_wrong"
+    return "fallback_top3" if truth in [h.key for h in hits[:3]] else "fallback_other"
+
+
 def evaluate(
     groups: list[tuple[str, list[str]]], tests: list[tuple[str, str]], options: dict[str, Any]
 ) -> dict[str, Any]:
@@ -274,28 +304,28 @@ def evaluate(
     at, ct = r.answer_threshold_, r.clarify_threshold_
     n = len(tests)
     top1 = top3 = right = wrong = reach = chat_answered = 0
+    # Outcome of every query as the policy decides it (answer / options / small talk / fallback), see _outcome.
+    outcomes: dict[str, int] = defaultdict(int)
     lat: list[float] = []
     for text, truth in tests:
         t0 = time.perf_counter()
         hits = r.search(text, 5)
         lat.append((time.perf_counter() - t0) * 1000)
         keys = [h.key for h in hits]
-        faqs = [h for h in hits if not h.key.startswith(smalltalk.PREFIX)]
         top = hits[0] if hits else None
         answered = top is not None and not top.key.startswith(smalltalk.PREFIX) and top.confidence >= at
-        if truth == "chitchat":
+        outcome = _outcome(hits, truth, at, ct)
+        if truth in UNANSWERABLE:
             chat_answered += int(answered)
+            outcomes[f"{truth}_{outcome.split('_')[0]}"] += 1
             continue
+        outcomes[outcome] += 1
         top1 += int(bool(keys) and keys[0] == truth)
         top3 += int(truth in keys[:3])
-        if answered:
-            assert top is not None
-            right += int(top.key == truth)
-            wrong += int(top.key != truth)
-            reach += int(top.key == truth)
-        elif faqs and faqs[0].confidence >= ct and truth in [h.key for h in faqs[:3]]:
-            reach += 1
-    n_chat = sum(1 for _, t in tests if t == "chitchat")
+        right += int(outcome == "answered_right")
+        wrong += int(outcome == "answered_wrong")
+        reach += int(outcome in ("answered_right", "offered_right"))
+    n_chat = sum(1 for _, t in tests if t in UNANSWERABLE)
     n_ans = n - n_chat
     pct = lambda v, d: round(100 * v / d, 2) if d else None  # noqa: E731
     return {
@@ -305,9 +335,13 @@ def evaluate(
         "wrong": pct(wrong, n_ans),
         "reachable": pct(reach, n_ans),
         "chitchat_answered": pct(chat_answered, n_chat),
+        "outcomes": {
+            k: pct(v, n_chat if k.split("_")[0] in UNANSWERABLE else n_ans) for k, v in sorted(outcomes.items())
+        },
         "fit_s": round(fit, 2),
         "p95_ms": round(statistics.quantiles(lat, n=20)[18], 2) if len(lat) > 20 else None,
         "thresholds": (round(at, 3), round(ct, 3)),
+        "clarify_score": None if getattr(r, "clarify_score_", None) is None else round(r.clarify_score_, 3),
         "cv": getattr(r, "cv_", {}),
     }
 
@@ -386,7 +420,14 @@ def main(argv: list[str] | None = None) -> int:
         "hwu64_dev": lambda: _intents(root, "hwu64/train.csv", "hwu64/valid.csv"),
         "hwu64_10_dev": lambda: _intents(root, "hwu64/train_10.csv", "hwu64/valid.csv"),
         "hwu64_20_dev": lambda: _subsampled(_intents(root, "hwu64/train.csv", "hwu64/valid.csv"), 20),
+        "smp2017_20_dev": lambda: _subsampled(
+            _intents(root, "smp2017_ecdt_task1/train.csv", "smp2017_ecdt_task1/dev.csv"), 20
+        ),
         "banking77_dev": lambda: _banking77_dev(root),
+        "banking77_oos_dev": lambda: (
+            _banking77_dev(root)[0],
+            [(r["text"], "oos") for r in _rows(root / "banking77_oos" / "ood_oos_valid.csv")],
+        ),
         "afqmc_dev": lambda: _afqmc_dev(root),
         "afqmc_single_dev": lambda: _single(_afqmc_dev(root)),
         "smp2017_single_dev": lambda: _single(
@@ -421,9 +462,14 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"case": name, "seed": seed, **res, "cv_top1": cv.get("top1")}), flush=True)
         summary = {
             k: (round(statistics.mean(r[k] for r in runs), 2), round(statistics.pstdev([r[k] for r in runs]), 2))
-            for k in ("top1", "right", "wrong", "reachable")
+            for k in ("top1", "top3", "right", "wrong", "reachable", "chitchat_answered")
             if all(r[k] is not None for r in runs)
         }
+        for k in sorted({k for r in runs for k in r["outcomes"]}):
+            summary[k] = (
+                round(statistics.mean(r["outcomes"].get(k, 0.0) for r in runs), 2),
+                round(statistics.pstdev([r["outcomes"].get(k, 0.0) for r in runs]), 2),
+            )
         print(json.dumps({"case": name, "seeds": args.seeds, "mean_sd": summary}), flush=True)
     return 0
 

@@ -664,3 +664,45 @@ def test_policy_limits_count_only_faq_answers_over_faq_questions() -> None:
     fitted = FaqRanker(policy_limits=True).fit(_tiny_groups())
     assert 0.0 < fitted.clarify_threshold_ <= fitted.answer_threshold_ <= 1.0
     assert fitted.search("信貸的利率多少", 1)[0].key == "personal_loan_rate"
+
+
+def test_answered_wrong_limit_counts_wrong_answers_among_answered_queries() -> None:
+    """``max_answered_wrong_rate``: the threshold also keeps wrong answers within a share of the answered queries."""
+    import numpy as np
+
+    p = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05])
+    right = np.array([True, True, False, True, True, True, True, False, True, True])
+    pu = np.zeros(1)
+    # 2 wrong answers among 10 queries are within 20 % of all from the lowest threshold up...
+    assert FaqRanker(max_wrong_rate=0.2, max_uncovered_rate=1.0)._answer_threshold(p, ~right, pu, 1.0) == 0.05
+    # ...but 2 of 10, 9 or 8 answered exceed 15 % of the answered; at 0.3 it is 1 of 7.
+    r = FaqRanker(max_wrong_rate=0.2, max_uncovered_rate=1.0, max_answered_wrong_rate=0.15)
+    assert r._answer_threshold(p, ~right, pu, 1.0) == pytest.approx(0.3)
+    assert FaqRanker(max_answered_wrong_rate=0.2)._precise(1.0, 5.0)
+    assert not FaqRanker(max_answered_wrong_rate=0.2)._precise(1.0, 4.0)
+    assert FaqRanker(max_answered_wrong_rate=None)._precise(5.0, 5.0)
+
+
+def test_clarify_score_decides_which_unsure_candidates_are_offered(ranker: FaqRanker) -> None:
+    """Below the answer threshold a candidate reaches the clarify threshold exactly when its score reaches the KB's
+    clarify score (the 5 % quantile of held-out questions whose FAQ was in the top 3); answers are untouched."""
+    import copy
+
+    assert ranker.clarify_by_score and ranker.clarify_score_ is not None
+    plain = copy.copy(ranker)
+    plain.clarify_score_ = None
+    at, ct = ranker.answer_threshold_, ranker.clarify_threshold_
+    seen_lifted = seen_lowered = False
+    for text in ("信貸額度怎麼查", "帳單", "我想問一下利率", "外幣", "天氣如何", "匯率是多少", "信用卡"):
+        before = {h.key: h for h in plain.search(text, 5)}
+        for hit in ranker.search(text, 5):
+            raw = before[hit.key]
+            if raw.confidence >= at:
+                assert hit.confidence == raw.confidence
+            elif hit.score >= ranker.clarify_score_:
+                assert ct <= hit.confidence < at and hit.confidence == max(raw.confidence, ct)
+                seen_lifted |= raw.confidence < ct
+            else:
+                assert hit.confidence < ct
+                seen_lowered |= raw.confidence >= ct
+    assert seen_lifted or seen_lowered

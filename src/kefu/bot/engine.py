@@ -33,7 +33,8 @@ from kefu.core.config import Settings
 from kefu.knowledge.models import FaqEntry
 
 log = logging.getLogger("kefu.bot.engine")
-_SAVE_FORMAT: Final = "kefu.bot.Index/6"  # /6: tw2sp round trip in the fold; /5: serving-matched calibration
+# /7: clarify score (ranker /6); /6: tw2sp round trip in the fold; /5: serving-matched calibration
+_SAVE_FORMAT: Final = "kefu.bot.Index/7"
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,11 @@ coverage), plus the same queries with their own FAQ removed, standing for questi
 cover. That picks the svm and coverage weights (by held-out top-1 accuracy), fits a logistic curve
 from the leader's (score, margin, svm, nn + centroid, coverage) to "the top FAQ is right", and
 chooses the answer threshold (the lowest with at most ``max_wrong_rate`` wrong answers to covered questions and at most
-``max_uncovered_rate`` of uncovered ones answered) and the clarify threshold (``calibration_folds``, 3 by
-default, pools up to that many disjoint held-out folds while the sample is small; see docs/DEVELOPING.md
-rounds 4 and 5; ``bagging``, off by default, serves the mean of the folds' scorers, round 7). A KB with fewer
+``max_uncovered_rate`` of uncovered ones answered; optionally at most ``max_answered_wrong_rate`` of those answered)
+and the clarify score: below the answer threshold a candidate is offered when its score is at least that of 95 % of
+the held-out questions whose FAQ was in the top 3 (``clarify_by_score``, docs/DEVELOPING.md round 9).
+``calibration_folds`` (3 by default) pools up to that many disjoint held-out folds while the sample is small
+(rounds 4 and 5; ``bagging``, off by default, serves the mean of the folds' scorers, round 7). A KB with fewer
 than 8 multi-phrasing FAQs (an imported list, one question each) is queried instead with pseudo-queries made from
 each FAQ's own question (words dropped, neighbours swapped), and the uncovered limit tightens to
 ``pseudo_uncovered_rate``: such queries are too easy to bound wrong answers themselves. Classes whose key starts
@@ -68,7 +70,8 @@ from kefu.bot.nlu.text import HAN_RE, normalize, normalize_many
 
 __all__ = ["FaqRanker", "Ranked"]
 
-_FORMAT: Final = "kefu.nlu.FaqRanker/5"  # /5: tw2sp fold; /4: serving-matched calibration state; /3: region folding
+# /6: clarify score; /5: tw2sp fold; /4: serving-matched calibration state; /3: region folding
+_FORMAT: Final = "kefu.nlu.FaqRanker/6"
 # Pinyin block weight 0.75 and the rest of the defaults: see the bot section of docs/DEVELOPING.md.
 RANKER_FEATURES: Final = FeatureConfig(use_pairs=False, pinyin_weight=0.75)
 _HARD_GROUPS: Final = 5
@@ -267,6 +270,9 @@ class FaqRanker:
         coverage_grid: Sequence[float] = (0.0, 0.25, 0.5),
         max_wrong_rate: float = 0.0275,
         max_uncovered_rate: float | None = 0.1,
+        max_answered_wrong_rate: float | None = None,
+        clarify_by_score: bool = True,
+        clarify_quantile: float = 0.05,
         pseudo_uncovered_rate: float = 0.02,
         margin_rule: bool = True,
         decisive_share: float = 0.05,
@@ -291,6 +297,9 @@ class FaqRanker:
         self.coverage_grid = tuple(coverage_grid)
         self.max_wrong_rate = max_wrong_rate
         self.max_uncovered_rate = max_uncovered_rate
+        self.max_answered_wrong_rate = max_answered_wrong_rate
+        self.clarify_by_score = clarify_by_score
+        self.clarify_quantile = clarify_quantile
         self.pseudo_uncovered_rate = pseudo_uncovered_rate
         self.margin_rule = margin_rule
         self.margin_rule_: tuple[float, float] | None = None
@@ -312,6 +321,7 @@ class FaqRanker:
         self.curve_: tuple[tuple[float, ...], float] = ((8.0, 8.0, 0.0, 0.0, 0.0), -8.0)
         self.answer_threshold_ = 0.5
         self.clarify_threshold_ = 0.2
+        self.clarify_score_: float | None = None
         self.cv_: dict[str, Any] = {}
         self.fit_seconds_ = 0.0
         self.timings_: dict[str, float] = {}
@@ -757,16 +767,7 @@ class FaqRanker:
             strict_ids = np.fromiter(strict, dtype=np.int64)
             bad = ~right & ~np.isin(top[rows, order[:, 0]], strict_ids)
             n_covered = max(1, int(np.sum(~np.isin(truth, strict_ids))))
-        self.answer_threshold_ = self._answer_threshold(p, bad, pu, uncovered_cap, n_covered)
-        self.margin_rule_ = (
-            self._margin_rule(p, f[:, 1], right, bad, n_covered, pu, fu[:, 1], uncovered_cap)
-            if self.margin_rule
-            else None
-        )
-        # Clarify when the right FAQ is likely among the top 3: keep 95% of such held-out cases.
-        reach = p[in3 & ~(right & (p >= self.answer_threshold_))]
-        floor = float(np.quantile(reach, 0.05)) if len(reach) else 0.1
-        self.clarify_threshold_ = float(min(max(floor, 0.02), self.answer_threshold_))
+        self._choose_thresholds(p, f, right, in3, bad, n_covered, pu, fu, uncovered_cap)
         answered = p >= self.answer_threshold_
         self.cv_ = {
             "holdout": len(held),
@@ -783,6 +784,42 @@ class FaqRanker:
             "bagged": len(folds) if bag and len(folds) > 1 else 0,
         }
         return parts.weights_t.T.tocsr(), parts.bias
+
+    def _choose_thresholds(
+        self,
+        p: NDArray[np.float64],
+        f: NDArray[np.float64],
+        right: NDArray[np.bool_],
+        in3: NDArray[np.bool_],
+        bad: NDArray[np.bool_],
+        n_covered: int,
+        pu: NDArray[np.float64],
+        fu: NDArray[np.float64],
+        uncovered_cap: float | None,
+    ) -> None:
+        """Answer threshold, margin rule and clarify threshold from the held-out queries' confidences.
+
+        ``p``/``pu``: the leader's confidence of each covered / uncovered held-out query; ``f``/``fu``: its curve
+        inputs (score, margin, …, see :meth:`_conf_features`).
+        """
+        self.answer_threshold_ = self._answer_threshold(p, bad, pu, uncovered_cap, n_covered)
+        self.margin_rule_ = (
+            self._margin_rule(p, f[:, 1], right, bad, n_covered, pu, fu[:, 1], uncovered_cap)
+            if self.margin_rule
+            else None
+        )
+        # Clarify when the right FAQ is likely among the top 3: keep 95% of such held-out cases.
+        reachable = in3 & ~(right & (p >= self.answer_threshold_))
+        reach = p[reachable]
+        floor = float(np.quantile(reach, self.clarify_quantile)) if len(reach) else 0.1
+        self.clarify_threshold_ = float(min(max(floor, 0.02), self.answer_threshold_))
+        # By the leader's score instead (see search): the confidence says whether the leader is right, not whether
+        # the right FAQ is among the first three; the score (how well the FAQs match at all) says that better.
+        self.clarify_score_ = (
+            float(np.quantile(f[reachable, 0], self.clarify_quantile))
+            if self.clarify_by_score and np.any(reachable) and self.clarify_threshold_ < self.answer_threshold_
+            else None
+        )
 
     def _fold_scorers(
         self, x: sp.csr_matrix, held_out: Sequence[NDArray[np.int64]]
@@ -931,6 +968,7 @@ class FaqRanker:
         Wrong answers to questions the KB covers stay within ``max_wrong_rate`` of them, and questions it does not
         cover (the same queries with their FAQ removed) are answered at most ``max_uncovered_rate`` of the time.
         With ``max_uncovered_rate=None`` both kinds share the wrong-answer budget (uncovered ones at half weight).
+        With ``max_answered_wrong_rate`` wrong answers also stay within that share of the queries answered.
         ``bad`` marks the held-out queries that would be wrong answers if answered; ``n_covered`` is the denominator
         of the wrong rate (default: every held-out query).
         """
@@ -943,9 +981,13 @@ class FaqRanker:
                 ok_rate = ok <= self.max_wrong_rate
             else:
                 ok_rate = wrong <= self.max_wrong_rate * n and uncovered <= uncovered_cap * max(len(pu), 1)
-            if ok_rate:
+            if ok_rate and self._precise(wrong, float(np.sum(p >= t))):
                 return float(max(t, 0.05))
         return 0.99
+
+    def _precise(self, wrong: float, answered: float) -> bool:
+        """Wrong answers within ``max_answered_wrong_rate`` of the held-out questions answered (None: no limit)."""
+        return self.max_answered_wrong_rate is None or wrong <= self.max_answered_wrong_rate * max(answered, 1.0)
 
     def _margin_rule(
         self,
@@ -983,6 +1025,7 @@ class FaqRanker:
                         len(pu), 1
                     )
                 gain = int(np.sum(ans & right)) - int(np.sum(base & right))
+                ok = ok and self._precise(wrong, float(np.sum(ans)))
                 if ok and gain > 0 and (best is None or gain > best[0]):
                     best = (gain, float(t2), float(m))
         return None if best is None else (best[1], best[2])
@@ -1012,6 +1055,14 @@ class FaqRanker:
             gap = float(scores[0] - scores[1]) if len(scores) > 1 else float("inf")
             if gap >= rule[1]:  # far ahead of the runner-up: counts as reaching the answer threshold
                 conf[0] = max(conf[0], self.answer_threshold_)
+        if self.clarify_score_ is not None:
+            # Below the answer threshold the score decides whether a candidate is worth offering: at least the
+            # clarify threshold when it scores like held-out questions whose FAQ was in the top 3, else below it.
+            below = conf < self.answer_threshold_
+            ct = self.clarify_threshold_
+            offer = scores >= self.clarify_score_
+            conf[below & offer] = np.maximum(conf[below & offer], ct)
+            conf[below & ~offer] = np.minimum(conf[below & ~offer], np.nextafter(ct, 0.0))
         factor = self._strict_factor(normalize(text), groups) if self._strict_units else np.ones(len(groups))
         out: list[Ranked] = []
         demoted: list[Ranked] = []
