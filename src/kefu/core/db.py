@@ -567,6 +567,8 @@ def _lean_plan(dialect: Any, stmt: Any, keys: tuple[str, ...]) -> _LeanPlan | No
             names = tuple(compiled.positiontup) if compiled.positional else tuple(defaults)
             if set(keys) <= set(defaults) and len(set(names)) == len(names):
                 plan = (compiled.string, names, defaults, dict(compiled._bind_processors))
+        if len(plans) >= 512:  # meant for module-level statements: one built per call must not grow this forever
+            plans.clear()
         entry = plans[(id(stmt), keys)] = (stmt, plan)  # the statement is kept: its id stays its own
     return entry[1]
 
