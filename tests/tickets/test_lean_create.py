@@ -151,3 +151,75 @@ def test_configuration_tokens_see_the_transactions_pending_changes(db: Any, make
     db.add(TicketCategory(brand_id=brand.id, key="lean", label_zh="精簡", label_en="Lean"))  # pending, not flushed
     assert configcache.cached(db, brand.id, "test.lean", load) == 2  # the autoflush bumped the brand's token
     db.rollback()
+
+
+def test_run_prebuilt_writes_what_connection_execute_writes(db: Any, make: Any, count_queries: Any) -> None:
+    """Same stored row (datetime, enum, JSON binds processed alike), cursor events fired, rowcount, driver tuples."""
+    from sqlalchemy import insert, select
+
+    from kefu.core.db import run_prebuilt, utcnow
+    from kefu.tickets.models import Ticket
+
+    brand = make.brand()
+    table = Ticket.__table__
+    stmt = insert(table).returning(table.c.id)
+    now = utcnow()
+    values = {
+        "brand_id": brand.id,
+        "subject": "訂單還沒到\x07",  # the text rule (a cursor listener, when installed) treats both alike
+        "description": "請幫忙查詢",
+        "status": "open",
+        "priority": "high",
+        "channel": "api",
+        "tags": ["a", "b"],
+        "custom_fields": {"order": "A-1", "n": 2},
+        "search_vector": "",
+        "created_at": now,
+        "updated_at": now,
+    }
+    conn = db.connection()
+    (full_id,) = conn.execute(stmt, {**values, "number": "PRE-000001"}).one()
+    with count_queries() as q:
+        rows, _count = run_prebuilt(conn, stmt, {**values, "number": "PRE-000002"})
+    assert q.count == 1 and "INSERT INTO tickets" in str(q), str(q)
+    assert len(rows) == 1 and type(rows[0][0]) is int
+    lean_id = rows[0][0]
+
+    def stored(ticket_id: int) -> dict[str, Any]:
+        row = db.execute(select(table).where(table.c.id == ticket_id)).one()._asdict()
+        return {k: v for k, v in row.items() if k not in ("id", "number")}
+
+    assert stored(lean_id) == stored(full_id)
+    db.rollback()
+
+
+def test_run_prebuilt_errors_and_full_path(db: Any, make: Any) -> None:
+    """Driver errors are SQLAlchemy's (IntegrityError); what the context would add (onupdate, expanding) goes the
+    full way; an UPDATE's rowcount is the driver's."""
+    from sqlalchemy import bindparam, insert, select, update
+    from sqlalchemy.exc import IntegrityError
+
+    from kefu.conversations.models import Conversation
+    from kefu.core.db import _lean_plan, run_prebuilt
+    from kefu.tickets.models import TicketCounter
+
+    brand = make.brand()
+    conn = db.connection()
+    counters = TicketCounter.__table__
+    if conn.execute(select(counters.c.brand_id).where(counters.c.brand_id == brand.id)).first() is None:
+        run_prebuilt(conn, insert(counters), {"brand_id": brand.id, "value": 5})
+    nested = conn.begin_nested()
+    with pytest.raises(IntegrityError):
+        run_prebuilt(conn, insert(counters), {"brand_id": brand.id, "value": 6})
+    nested.rollback()
+    bump = update(counters).where(counters.c.brand_id == bindparam("b")).values(value=counters.c.value + 1)
+    assert run_prebuilt(conn, bump, {"b": brand.id}) == ([], 1)
+    assert run_prebuilt(conn, bump, {"b": -1}) == ([], 0)
+
+    convs = Conversation.__table__
+    touched = update(convs).where(convs.c.id == bindparam("cid")).values(subject=bindparam("s"))
+    assert _lean_plan(conn.dialect, touched, ("cid", "s")) is None  # updated_at's onupdate: the full path sets it
+    expanding = update(counters).where(counters.c.brand_id.in_(bindparam("ids", expanding=True))).values(value=0)
+    assert _lean_plan(conn.dialect, expanding, ("ids",)) is None
+    assert run_prebuilt(conn, expanding, {"ids": [brand.id]}) == ([], 1)
+    db.rollback()

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapper, ORMExecuteState, Session, SessionTransaction,
 
 from kefu.audit.models import AuditChainHead, AuditLog
 from kefu.core.config import Settings, get_settings
-from kefu.core.db import database_key, utcnow
+from kefu.core.db import database_key, run_prebuilt, utcnow
 from kefu.core.textrules import clean_value, installed
 
 GENESIS = "0" * 64
@@ -220,24 +220,27 @@ def append_entries(connection: Connection, entries: list[AuditLog]) -> None:
     if guess is not None and rate >= 0.5:
         seq, digest = _link_all(key, key_id, guess, states)
         params = {"new_seq": seq, "new_hash": digest, "at": now}
-        moved = connection.execute(_ADVANCE_GUESSED, {**params, "old_seq": guess[0], "old_hash": guess[1]})
-        hit = moved.rowcount == 1
+        _rows, moved = run_prebuilt(connection, _ADVANCE_GUESSED, {**params, "old_seq": guess[0], "old_hash": guess[1]})
+        hit = moved == 1
         if not hit:  # another writer advanced the head since: chain to the real one, under its lock
             seq, digest = _link_all(key, key_id, _lock_head(connection), states)
-            connection.execute(_ADVANCE, {"new_seq": seq, "new_hash": digest, "at": now})
+            run_prebuilt(connection, _ADVANCE, {"new_seq": seq, "new_hash": digest, "at": now})
     else:
         # Guessing costs a statement when it misses: with several busy writer processes (PostgreSQL workers) it
         # misses more often than not, and reading the head under its lock is cheaper on average.
         head = _lock_head(connection)
         hit = head == guess
         seq, digest = _link_all(key, key_id, head, states)
-        connection.execute(_ADVANCE, {"new_seq": seq, "new_hash": digest, "at": now})
+        run_prebuilt(connection, _ADVANCE, {"new_seq": seq, "new_hash": digest, "at": now})
     _hit_rate[where] = rate * 0.9 + (0.1 if hit else 0.0)  # would the guess have held, recently?
     _heads[where] = (seq, digest)  # a rollback leaves the guess one step ahead: the guard then misses once
     # RETURNING rows come in no guaranteed order: match them by seq (unique), which keeps the INSERT one statement.
     rows_in = [{name: state.get(name) for name in _INSERTED} for state in states]
     # One entry (nearly every transaction) as a single execution, not SQLAlchemy's "insertmanyvalues" batch mode.
-    rows = connection.execute(_INSERT, rows_in[0] if len(rows_in) == 1 else rows_in)
+    if len(rows_in) == 1:
+        rows, _count = run_prebuilt(connection, _INSERT, rows_in[0])
+    else:
+        rows = list(connection.execute(_INSERT, rows_in))  # several: SQLAlchemy's "insertmanyvalues" batch
     ids = {seq: id_ for seq, id_ in rows}
     for state in states:
         state["id"] = ids[state["seq"]]  # record() returns the entry: callers and tests may look it up

@@ -117,8 +117,22 @@ def throttled(limit: RouteLimit) -> Callable[[Request, Session, Settings], None]
     return throttle
 
 
+_AUTHENTICATED = "kefu.authenticated"  # request scope: the principal (or None) optional_principal found
+
+
 async def optional_principal(request: Request, db: DB) -> Principal | None:
-    """Principal from bearer token or session cookie, if any."""
+    """Principal from bearer token or session cookie, if any (looked up once per request)."""
+    # `require` calls this directly rather than declaring it (one level less of FastAPI's per-request solving on
+    # every authenticated route); a route that also declares it gets the same answer without a second lookup.
+    if _AUTHENTICATED in request.scope:
+        found: Principal | None = request.scope[_AUTHENTICATED]
+        return found
+    principal = await _authenticate(request, db)
+    request.scope[_AUTHENTICATED] = principal
+    return principal
+
+
+async def _authenticate(request: Request, db: Session) -> Principal | None:
     # Async: a bearer token found in the per-process cache (kefu.auth.tokencache) needs no SQL and so no
     # thread-pool hop; a miss or a cookie reads the database in one hop. The settings are read here, not
     # declared as a dependency: every authenticated request solves this function, and each sub-dependency is
@@ -199,13 +213,14 @@ setattr(current_principal, AUTHENTICATES, True)
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require(permission: str) -> Callable[[Request, Principal | None], Awaitable[Principal]]:
+def require(permission: str) -> Callable[[Request, Session], Awaitable[Principal]]:
     """Dependency factory: the principal must hold `permission`."""
 
-    # current_principal's checks run here rather than as a dependency of this one: each level is another round of
-    # FastAPI's per-request solving, on every authenticated route. Async: no thread-pool hop for a pure check.
-    async def _dep(request: Request, principal: MaybePrincipal) -> Principal:
-        principal = _authenticated(request, principal)
+    # current_principal's checks and optional_principal's lookup run here rather than as dependencies of this one:
+    # each level is another round of FastAPI's per-request solving, on every authenticated route. Async: no
+    # thread-pool hop for a pure check or a cached token.
+    async def _dep(request: Request, db: DB) -> Principal:
+        principal = _authenticated(request, await optional_principal(request, db))
         if not principal.can(permission):
             raise Forbidden(f"Missing permission {permission}.")
         return principal

@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from kefu.core.db import database_key
+from kefu.core.db import database_key, run_prebuilt
 from kefu.core.models import ConfigVersion
 
 T = TypeVar("T")
@@ -67,7 +67,7 @@ def _tokens(session: Session) -> tuple[dict[int, int], str]:
     session._autoflush()  # as session.execute does: pending changes bump their brands' tokens first
     # On the connection (Core): the ORM's execution layer adds nothing to a two-column read but CPU.
     conn = session.connection()
-    tokens = {int(b): int(v) for b, v in conn.execute(_READ_TOKENS)}
+    tokens = {int(b): int(v) for b, v in run_prebuilt(conn, _READ_TOKENS)[0]}
     where = database_key(conn.engine)
     session.info[_TOKENS] = (tx, tokens, where)
     return tokens, where

@@ -15,7 +15,7 @@ from kefu.auth.service import ensure_assignable
 from kefu.brands.models import Brand
 from kefu.conversations.models import Conversation, Message
 from kefu.core.access import ensure_brand, get_in_brand, ref_in_brand
-from kefu.core.db import insert_now, new_row, utcnow
+from kefu.core.db import insert_now, new_row, run_prebuilt, utcnow
 from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.events import publish
 from kefu.customers.models import Customer
@@ -75,9 +75,10 @@ def next_number(session: Session, brand: Brand | BrandSnapshot) -> tuple[int, st
     seq: int | None
     conn = session.connection()
     if conn.dialect.name == "postgresql":
-        seq = int(conn.execute(_PG_NEXT, {"brand_id": brand.id}).scalar_one())
+        seq = int(run_prebuilt(conn, _PG_NEXT, {"brand_id": brand.id})[0][0][0])
     else:
-        seq = conn.execute(_COUNTER_NEXT, {"b_brand_id": brand.id}).scalar_one_or_none()
+        rows, _count = run_prebuilt(conn, _COUNTER_NEXT, {"b_brand_id": brand.id})
+        seq = rows[0][0] if rows else None
         if seq is None:
             session.add(TicketCounter(brand_id=brand.id, value=1))
             session.flush()
