@@ -223,3 +223,26 @@ def test_run_prebuilt_errors_and_full_path(db: Any, make: Any) -> None:
     assert _lean_plan(conn.dialect, expanding, ("ids",)) is None
     assert run_prebuilt(conn, expanding, {"ids": [brand.id]}) == ([], 1)
     db.rollback()
+
+
+def test_run_prebuilt_without_the_cursor_path(db: Any, make: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SQLAlchemy release without Connection._cursor_execute: the same answers through Connection.execute."""
+    from sqlalchemy import bindparam, insert, update
+
+    from kefu.core import db as core_db
+    from kefu.tickets.models import TicketCounter
+
+    monkeypatch.setattr(core_db, "_CURSOR_EXECUTE", False)
+    brand = make.brand()
+    conn = db.connection()
+    counters = TicketCounter.__table__
+    conn.execute(counters.delete().where(counters.c.brand_id == brand.id))
+    assert core_db.run_prebuilt(
+        conn, insert(counters).returning(counters.c.value), {"brand_id": brand.id, "value": 5}
+    ) == (
+        [(5,)],
+        1,
+    )
+    bump = update(counters).where(counters.c.brand_id == bindparam("b")).values(value=counters.c.value + 1)
+    assert core_db.run_prebuilt(conn, bump, {"b": brand.id}) == ([], 1)
+    db.rollback()
