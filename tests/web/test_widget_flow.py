@@ -40,6 +40,7 @@ def test_widget_bot_handoff_agent_reply(browser: Any, live_server: str, shots: P
     _login(agent, live_server, "mei@kefu.local")
     agent.goto(f"{live_server}/console?view=all")
     agent.locator(".conv-link").first.click()
+    agent.wait_for_url("**/console/conversations/**")  # loaded: htmx sends the reply below
     agent.wait_for_selector("text=我要找真人客服")
     # The agent sees the handoff summary note and the ticket the bot opened.
     assert agent.locator(".msg.note").filter(has_text="【轉接摘要】").count() == 1
