@@ -456,6 +456,49 @@ def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
     return subprocess.Popen(args, env=env, stdout=fh, stderr=subprocess.STDOUT, cwd=str(ROOT))
 
 
+def _listens(pid: int, port: int) -> bool:
+    """Whether process `pid` holds the listening socket on 127.0.0.1:`port` (Linux /proc; elsewhere: assume so)."""
+    try:
+        inodes = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+        rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    except OSError:
+        return True
+    for row in rows:
+        cols = row.split()
+        if cols[1] == f"0100007F:{port:04X}" and cols[3] == "0A" and f"socket:[{cols[9]}]" in inodes:
+            return True
+    return False
+
+
+def serve_live(env: dict[str, str], log: Path, timeout: float = 120.0) -> tuple[subprocess.Popen[bytes], str]:
+    """`kefu serve` on a free loopback port; returns the process and its base URL once it answers /healthz.
+
+    free_port() only names a port that was free a moment ago: another xdist worker's server or any outgoing
+    connection may take it before `kefu serve` binds it. Then the server exits (address in use), or worse, /healthz
+    answers from the other process; both are caught here and the server starts again on another port.
+    """
+    import httpx
+
+    last = ""
+    for _ in range(5):
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        proc = spawn(kefu_cmd("serve", "--port", str(port)), {**env, "KEFU_BASE_URL": base}, log)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200 and _listens(proc.pid, port):
+                    return proc, base
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        stop(proc)
+        last = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+        if time.monotonic() >= deadline:
+            break
+    raise TimeoutError(f"kefu serve did not come up within {timeout}s; its log ends:\n{last}")
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
     """Terminate and reap a background process."""
     if proc.poll() is None:
@@ -476,9 +519,38 @@ def browser() -> Iterator[Any]:
         if REQUIRE:
             pytest.fail("chromium is required in CI (apt-get install chromium fonts-wqy-microhei)")
         pytest.skip("chromium not installed")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=BROWSER_TIMEOUT_MS)
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
+        yield _PatientBrowser(b)
         b.close()
+
+
+# Playwright's default wait is 30 s. CI runs the suite with -n 2 on two cores, so a browser test's server shares
+# them with another worker's Chromium and server: a page or an htmx swap that takes 1 s alone can take far longer.
+# Waits that fail only by timing out cost nothing when things are fast, so every context waits up to 60 s.
+BROWSER_TIMEOUT_MS = 60_000
+
+
+class _PatientBrowser:
+    """The launched Browser, whose new contexts and pages wait BROWSER_TIMEOUT_MS by default."""
+
+    def __init__(self, browser: Any) -> None:
+        self._browser = browser
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._browser, name)
+
+    def new_context(self, **kwargs: Any) -> Any:
+        """A context with the longer default timeout."""
+        context = self._browser.new_context(**kwargs)
+        context.set_default_timeout(BROWSER_TIMEOUT_MS)
+        return context
+
+    def new_page(self, **kwargs: Any) -> Any:
+        """A page (in its own context) with the longer default timeout."""
+        page = self._browser.new_page(**kwargs)
+        page.context.set_default_timeout(BROWSER_TIMEOUT_MS)
+        return page

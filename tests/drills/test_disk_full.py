@@ -184,3 +184,53 @@ def test_a_lock_timeout_never_marks_an_inbound_event_failed(
     db.refresh(event)
     assert timeouts[0] == 3
     assert event.status == "processed" and event.attempts == 1, (event.status, event.attempts, event.last_error)
+
+
+def test_transient_inbound_retries_wait_longer_each_time_up_to_the_cap(
+    app: Any, db: Any, make: Any, session_factory: Any, runner_queue: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long outage: every lock timeout waits about twice the last (jittered), never over the cap, uses no attempt."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from kefu.brands.service import create_inbox
+    from kefu.channels import storage
+    from kefu.channels.service import record_inbound
+    from kefu.core.db import utcnow
+    from kefu.core.jobs import run_due
+
+    monkeypatch.setenv("KEFU_INBOUND_MAX_ATTEMPTS", "2")
+    monkeypatch.setenv("KEFU_INBOUND_RETRY_BASE_SECONDS", "2")
+    monkeypatch.setenv("KEFU_INBOUND_RETRY_MAX_SECONDS", "300")
+    brand = make.brand()
+    inbox = create_inbox(db, brand, kind="line", name="line", config={"channel_secret": "s"}, actor=None)
+    db.commit()
+    real_write = storage.write_file
+    outage = [True]
+
+    def locked(*args: Any) -> Any:
+        if outage[0]:
+            raise OperationalError("INSERT …", {}, sqlite3.OperationalError("database is locked"))
+        return real_write(*args)
+
+    monkeypatch.setattr(storage, "write_file", locked)
+    (event,) = record_inbound(db, inbox, [_msg(12)])
+    db.commit()
+    delays: list[float] = []
+    for _ in range(10):
+        before = utcnow()
+        run_due(session_factory)
+        db.refresh(event)
+        assert event.next_attempt_at is not None
+        delays.append((event.next_attempt_at - before).total_seconds())
+        _due_now(db)
+    assert event.status == "pending" and event.attempts == 0 and event.transient_failures == 10
+    ceilings = [min(300.0, 2.0 * 2**i) for i in range(10)]  # 2, 4, … 256, then the 300 s cap
+    for delay, ceiling in zip(delays, ceilings, strict=True):
+        assert ceiling / 2 - 1 <= delay <= ceiling + 1, (delays, ceilings)
+    assert max(delays) <= 301 and delays[-1] >= 149, delays  # the cap holds, and the wait stays there
+    outage[0] = False
+    run_due(session_factory)
+    db.refresh(event)
+    assert event.status == "processed" and event.attempts == 1, (event.status, event.attempts, event.last_error)

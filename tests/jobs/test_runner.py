@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.conftest import PG_URL, create_pg_database, drop_pg_database
 
@@ -194,6 +194,49 @@ def test_a_lock_timeout_is_retried_without_using_up_attempts(database: Any) -> N
     assert len(LOCKED) == 5
     with database.session() as s:
         assert s.scalars(select(Job.status)).all() == []  # done, never dead-lettered
+
+
+def test_transient_retries_wait_longer_each_time_up_to_the_cap_without_using_attempts(
+    database: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long outage: each lock timeout in a row waits about twice the last (jittered), never over the cap, and the
+    job outlives its 3 attempts (12 failures, none counted, never dead-lettered)."""
+    from datetime import timedelta
+
+    from kefu.core.db import utcnow
+    from kefu.core.jobs import claim, enqueue, queue_installed, run_claimed
+    from kefu.core.models import Job
+
+    monkeypatch.setenv("KEFU_JOBS_BASE_DELAY_SECONDS", "1")
+    monkeypatch.setenv("KEFU_JOBS_MAX_DELAY_SECONDS", "300")
+    LOCK_ERRORS[:] = [_lock_timeout(database.url)]
+    delays: list[float] = []
+
+    def run_once() -> tuple[str, Job]:
+        with database.session() as s:
+            s.execute(update(Job).values(run_at=utcnow() - timedelta(seconds=1)))  # the backoff has elapsed
+        with database.session() as s:
+            (claimed,) = claim(s, "inline")
+        before = utcnow()
+        status = run_claimed(database.sessionmaker, claimed)
+        with database.session() as s:
+            row = s.scalars(select(Job)).one()
+            s.expunge(row)
+        delays.append((row.run_at - before).total_seconds())
+        return status, row
+
+    with queue_installed(NoWake()):
+        with database.session() as s:
+            enqueue(s, "test.lock_waits", {"times": 12})
+        for n in range(1, 13):
+            status, row = run_once()
+            assert status == "pending" and row.status == "pending"
+            assert row.attempts == 0 and row.transient_failures == n
+    ceilings = [min(300.0, 2.0**i) for i in range(12)]  # 1, 2, 4, … 256, then the 300 s cap
+    for delay, ceiling in zip(delays, ceilings, strict=True):
+        assert ceiling / 2 - 1 <= delay <= ceiling + 1, (delays, ceilings)
+    assert max(delays) <= 301 and delays[-1] >= 149, delays
+    assert len(LOCKED) == 12
 
 
 def test_an_idle_runner_on_sqlite_polls_without_taking_the_write_turn(tmp_path: Any) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REQUIRE, free_port, kefu_cmd, spawn, stop, wait_http
+from tests.conftest import REQUIRE, kefu_cmd, serve_live, stop
 from tests.llm.server import ChatServer, Received, Reply
 from tests.web.conftest import CHROMIUM
 
@@ -45,12 +45,8 @@ def llm_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Ch
     )
     subprocess.run(kefu_cmd("db", "upgrade"), env=env, check=True, capture_output=True)
     subprocess.run(kefu_cmd("demo"), env=env, check=True, capture_output=True)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env["KEFU_BASE_URL"] = base
-    proc = spawn(kefu_cmd("serve", "--port", str(port)), env, tmp / "serve.log")
+    proc, base = serve_live(env, tmp / "serve.log", timeout=120)
     try:
-        wait_http(f"{base}/healthz", timeout=60)
         yield base, chat
     finally:
         stop(proc)

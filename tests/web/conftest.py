@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import free_port, kefu_cmd, spawn, stop, wait_http
+from tests.conftest import kefu_cmd, serve_live, stop
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -44,12 +44,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     subprocess.run(kefu_cmd("db", "upgrade"), env=env, check=True, capture_output=True)
     subprocess.run(kefu_cmd("demo"), env=env, check=True, capture_output=True)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env["KEFU_BASE_URL"] = base
-    proc = spawn(kefu_cmd("serve", "--port", str(port)), env, tmp / "serve.log")
+    proc, base = serve_live(env, tmp / "serve.log", timeout=120)
     try:
-        wait_http(f"{base}/healthz", timeout=120)
         yield base
     finally:
         stop(proc)
@@ -68,15 +64,26 @@ def shots(request: pytest.FixtureRequest) -> Path:
     return folder
 
 
-def loaded_width(img: object, timeout: float = 15.0) -> int:
-    """The natural width of an <img> once it has loaded: scrolled into view first (timeline thumbnails are lazy)."""
+def loaded_width(img: object, timeout: float = 30.0) -> int:
+    """The natural width of an <img> once it has loaded: scrolled into view first (timeline thumbnails are lazy).
+
+    Scrolled again on every try: a live refresh (kefu:refresh over the WebSocket) may swap the timeline meanwhile,
+    detaching the element between two calls (retried) and leaving a new, still lazy <img> that must be scrolled to.
+    """
     import time
 
+    from playwright.sync_api import Error
+
     locator: Any = img
-    locator.scroll_into_view_if_needed()
     deadline = time.monotonic() + timeout
     while True:
-        width = int(locator.evaluate("el => (el.complete && el.naturalWidth) || 0"))
+        try:
+            locator.scroll_into_view_if_needed()
+            width = int(locator.evaluate("el => (el.complete && el.naturalWidth) || 0"))
+        except Error:
+            if time.monotonic() > deadline:
+                raise
+            width = 0
         if width or time.monotonic() > deadline:
             return width
         time.sleep(0.1)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import expect
+
 from tests.web.conftest import loaded_width
 from tests.web.test_console import _login
 from tests.web.test_ticket_list_browser import _unlabeled
@@ -46,7 +48,7 @@ def test_composer_attaches_a_file_and_explains_a_refused_one(
     page.goto(f"{live_server}/console/conversations/{chat}?lang=zh-TW")
     assert "每個檔案上限 10 MB" in page.locator("#attach-hint").inner_text()
     page.get_by_label("📎 附加檔案").set_input_files(str(image))
-    assert "收據.png" in page.locator("#attach-list").inner_text()
+    expect(page.locator("#attach-list")).to_contain_text("收據.png")
     # A file alone is a reply: the text box is no longer required.
     assert page.evaluate("document.getElementById('body').required") is False
     page.get_by_role("button", name="送出").click()
@@ -54,7 +56,8 @@ def test_composer_attaches_a_file_and_explains_a_refused_one(
     thumb = page.locator(".timeline .thumb img").last
     assert thumb.get_attribute("alt") == "收據.png"
     assert loaded_width(thumb) == 16  # the stored file renders
-    assert page.locator("#attach-list li").count() == 0
+    # Cleared when the POST's own response arrives, which may come after the WebSocket's refresh of the timeline.
+    expect(page.locator("#attach-list li")).to_have_count(0)
     page.screenshot(path=str(shots / "composer-attach-1280.png"), full_page=True)
 
     # LINE has no video message: the server refuses the file; the reason is shown and the typed reply stays.

@@ -13,6 +13,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import expect
+
 from tests.web.test_console import _login
 from tests.web.test_ticket_list_browser import _unlabeled
 from tests.web.test_workspace_browser import _csrf, _overflow
@@ -139,10 +141,28 @@ def _signed(page: Any, base: str, inbox_id: int, event: dict[str, Any]) -> None:
     assert r.ok, r.text()
 
 
+# Every desktop notification's title, in order (body.dataset.lastNotification keeps only the newest, and the live
+# server's own jobs may notify the agent right after the one a step waits for).
+_RECORD_NOTIFICATIONS = """(() => {
+  if (!("Notification" in window)) return;
+  const Real = window.Notification;
+  window.__notified = [];
+  function Recorded(title, options) { window.__notified.push(title); return new Real(title, options); }
+  Object.defineProperty(Recorded, "permission", { get: () => Real.permission });
+  Recorded.requestPermission = (...args) => Real.requestPermission(...args);
+  window.Notification = Recorded;
+})();"""
+
+
+def _notified(page: Any, title: str) -> None:
+    page.wait_for_function("t => (window.__notified || []).includes(t)", arg=title)
+
+
 def test_call_logging_popup_and_opt_in_alerts(browser: Any, live_server: str, shots: Path) -> None:
     # The agent's browser has granted notifications; the page still asks nothing until the agent opts in.
     ctx = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)  # wait_for_function evals
     ctx.grant_permissions(["notifications"], origin=live_server)
+    ctx.add_init_script(_RECORD_NOTIFICATIONS)
     page = ctx.new_page()
     _login(page, live_server, "mei@kefu.local")
     me = page.request.get(f"{live_server}/api/v1/auth/me").json()
@@ -186,7 +206,7 @@ def test_call_logging_popup_and_opt_in_alerts(browser: Any, live_server: str, sh
     toggle = page.locator("#alerts-toggle")
     assert toggle.get_attribute("aria-pressed") == "false"
     toggle.click()
-    assert toggle.get_attribute("aria-pressed") == "true"
+    expect(toggle).to_have_attribute("aria-pressed", "true")
     assert page.evaluate("Notification.permission") == "granted"
     page.goto(f"{live_server}/console/tickets")
     page.wait_for_selector("#live.on")
@@ -197,23 +217,23 @@ def test_call_logging_popup_and_opt_in_alerts(browser: Any, live_server: str, sh
     _signed(
         page, live_server, hotline["id"], {"call_id": call, "event": "ringing", "caller": number, "extension": "201"}
     )
-    page.wait_for_selector("#call-pop:not([hidden]) .call-card.state-ringing", timeout=10_000)
+    page.wait_for_selector("#call-pop:not([hidden]) .call-card.state-ringing")
     popped = time.monotonic() - started
     assert "林○電" in page.locator("#call-pop").inner_text()
     assert page.locator("#call-pop a", has_text="開啟時間軸").count() == 1
-    page.wait_for_function("document.body.dataset.lastNotification === '來電'")
+    _notified(page, "來電")
     page.screenshot(path=str(shots / "call-popup-1280.png"), full_page=False)
     _signed(
         page, live_server, hotline["id"], {"call_id": call, "event": "answered", "caller": number, "extension": "201"}
     )
-    page.wait_for_selector("#call-pop .call-card.state-answered", timeout=10_000)
+    page.wait_for_selector("#call-pop .call-card.state-answered")
     _signed(
         page,
         live_server,
         hotline["id"],
         {"call_id": call, "event": "ended", "caller": number, "extension": "201", "duration_seconds": 65},
     )
-    page.wait_for_selector("#call-pop .call-card.state-logged", timeout=10_000)
+    page.wait_for_selector("#call-pop .call-card.state-logged")
     page.locator("#call-pop a", has_text="開啟時間軸").click()
     page.wait_for_url("**/console/conversations/**")
     assert "1:05" in page.locator("#timeline").inner_text()
@@ -235,9 +255,8 @@ def test_call_logging_popup_and_opt_in_alerts(browser: Any, live_server: str, sh
     page.wait_for_function(
         "n => Number(document.querySelector('#unread .unread-count')?.dataset.count || 0) >= n",
         arg=before + 1,
-        timeout=10_000,
     )
-    page.wait_for_function("document.body.dataset.lastNotification === '有人提到你'")
+    _notified(page, "有人提到你")
     page.goto(f"{live_server}/console/notifications")
     assert "@ #" in page.locator(".notification-list").inner_text()
     page.get_by_role("button", name="全部標為已讀").click()
@@ -261,12 +280,12 @@ def test_call_logging_popup_and_opt_in_alerts(browser: Any, live_server: str, sh
     p.wait_for_selector("#live.on")
     call = f"c-{uuid.uuid4().hex[:6]}"
     _signed(p, live_server, hotline["id"], _event(call, "ringing", number))
-    p.wait_for_selector("#call-pop:not([hidden]) .call-card", timeout=10_000)
+    p.wait_for_selector("#call-pop:not([hidden]) .call-card")
     box = p.locator("#call-pop").bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
     p.screenshot(path=str(shots / "call-popup-390.png"), full_page=False)
     p.get_by_role("button", name="關閉").click()
-    assert p.locator("#call-pop").is_hidden()
+    expect(p.locator("#call-pop")).to_be_hidden()
     small.close()
 
 

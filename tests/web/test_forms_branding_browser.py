@@ -55,6 +55,7 @@ def test_console_forms_show_server_errors_inline(
     # Composer: an empty reply.
     page.goto(f"{live_server}/console?view=all&lang={locale}")
     page.locator(".conv a").first.click()
+    page.wait_for_url("**/console/conversations/**")  # loaded: htmx and forms.js handle the submit, not the browser
     composer = page.locator("#composer")
     _no_client_checks(composer)
     composer.locator("button[type=submit]").first.click()

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
-from tests.conftest import free_port, kefu_cmd, spawn, stop, wait_http
+from tests.conftest import kefu_cmd, serve_live, stop
 from tests.web.test_console import _login
 
 BAD_CSV = (
@@ -33,13 +34,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     env.update({"KEFU_DATABASE_URL": url, "KEFU_LOG_LEVEL": "WARNING", "KEFU_SECRET_KEY": SERVER_SECRET})
     subprocess.run(kefu_cmd("db", "upgrade"), env=env, check=True, capture_output=True)
     subprocess.run(kefu_cmd("demo"), env=env, check=True, capture_output=True)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env["KEFU_BASE_URL"] = base
     env["KEFU_DEMO_MODE"] = "true"  # /demo/shop exists only in demo mode (#16)
-    proc = spawn(kefu_cmd("serve", "--port", str(port)), env, tmp / "serve.log")
+    proc, base = serve_live(env, tmp / "serve.log", timeout=120)
     try:
-        wait_http(f"{base}/healthz", timeout=60)
         yield base, url
     finally:
         stop(proc)
@@ -111,23 +108,23 @@ def test_widget_vote_and_quick_reply_buttons(
     votes.get_by_role("button", name="沒幫助").wait_for()
     shop.screenshot(path=str(shots / f"widget-vote-{width}.png"))
     votes.get_by_role("button", name="沒幫助").click()
-    shop.get_by_role("status").filter(has_text="謝謝您的回饋！").wait_for(timeout=10_000)
-    assert votes.count() == 0
+    shop.get_by_role("status").filter(has_text="謝謝您的回饋！").wait_for()
+    expect(votes).to_have_count(0)
 
     _bot_clarify(db_url, monkeypatch)
     shop.reload()  # the widget resumes from its last message id and replays what it missed
     shop.get_by_role("button", name="線上客服").click()
     options = shop.get_by_role("group", name="建議選項")
-    options.get_by_role("button", name="轉真人客服").wait_for(timeout=20_000)
+    options.get_by_role("button", name="轉真人客服").wait_for()
     # After a reload the history is back; the answer already voted on shows the thanks line, not the buttons.
     shop.wait_for_selector("text=請在登入頁點選「忘記密碼」")
-    assert shop.get_by_text("謝謝您的回饋！").count() == 1
-    assert shop.get_by_role("button", name="沒幫助").count() == 0
+    expect(shop.get_by_text("謝謝您的回饋！")).to_have_count(1)
+    expect(shop.get_by_role("button", name="沒幫助")).to_have_count(0)
     shop.screenshot(path=str(shots / f"widget-quick-{width}.png"))
     options.get_by_role("button", name="轉真人客服").click()
-    shop.wait_for_selector(".kefu-mine >> text=我要找真人客服", timeout=20_000)  # sent as the customer's message
-    shop.wait_for_selector("text=正在為您轉接真人客服", timeout=20_000)
-    assert options.count() == 0  # quick replies vanish once used
+    shop.wait_for_selector(".kefu-mine >> text=我要找真人客服")  # sent as the customer's message
+    shop.wait_for_selector("text=正在為您轉接真人客服")
+    expect(options).to_have_count(0)  # quick replies vanish once used
     ctx.close()
 
 
@@ -147,7 +144,7 @@ def test_admin_import_preview_shows_row_errors_then_imports(
     page.get_by_label("CSV 或 JSON 檔案").set_input_files(str(bad))
     page.get_by_role("button", name="預覽").click()
     errors = page.get_by_role("table", name="4 個問題")
-    errors.wait_for(timeout=20_000)
+    errors.wait_for()
     assert "Unknown locale 'fr'" in errors.inner_text()
     assert page.get_by_role("table", name="前 1 筆").count() == 1
     page.screenshot(path=str(shots / f"kb-import-preview-{width}.png"), full_page=True)
@@ -157,6 +154,6 @@ def test_admin_import_preview_shows_row_errors_then_imports(
     good.write_text(GOOD_CSV, encoding="utf-8")
     page.get_by_label("CSV 或 JSON 檔案").set_input_files(str(good))
     page.get_by_role("button", name="匯入").click()
-    page.get_by_text("匯入完成。").wait_for(timeout=20_000)
+    page.get_by_text("匯入完成。").wait_for()
     page.screenshot(path=str(shots / f"kb-import-done-{width}.png"), full_page=True)
     ctx.close()

@@ -143,7 +143,8 @@ def test_public_text_is_formatted(
 
 
 def test_bulk_action_without_a_ticked_ticket_says_what_to_do(browser: Any, live_server: str, shots: Path) -> None:
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en")
+    # bypass_csp: wait_for_function evals, which the page's CSP refuses once its first check is false.
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en", bypass_csp=True)
     page = ctx.new_page()
     _login(page, live_server, "admin@kefu.local")
     page.goto(f"{live_server}/console/tickets?view=all&lang=en")

@@ -28,7 +28,7 @@ def test_widget_accessibility_needs_form_by_keyboard(browser: Any, live_server: 
     assert form.get_by_role("status").inner_text() == ""
     form.get_by_label("我同意客服記錄這些需求，以便調整聯絡方式").check()
     form.get_by_role("button", name="儲存", exact=True).press("Enter")
-    form.get_by_role("status").filter(has_text="已儲存您的無障礙需求。").wait_for(timeout=10_000)
+    form.get_by_role("status").filter(has_text="已儲存您的無障礙需求。").wait_for()
     found = _axe().run(shop, options=AXE_OPTIONS).response["violations"]
     serious = [(v["id"], [n["target"] for n in v["nodes"]]) for v in found if v["impact"] in FAILING]
     assert serious == []

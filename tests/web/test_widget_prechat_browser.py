@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import free_port, kefu_cmd, spawn, stop, wait_http
+from tests.conftest import kefu_cmd, serve_live, stop
 
 
 @pytest.fixture(scope="module")
@@ -36,12 +36,8 @@ def prechat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     import sys
 
     subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env["KEFU_BASE_URL"] = base
-    proc = spawn(kefu_cmd("serve", "--port", str(port)), env, tmp / "serve.log")
+    proc, base = serve_live(env, tmp / "serve.log", timeout=120)
     try:
-        wait_http(f"{base}/healthz", timeout=60)
         yield base
     finally:
         stop(proc)
@@ -60,10 +56,10 @@ def test_prechat_then_chat(browser: Any, prechat_server: str, shots: Path) -> No
     box = page.get_by_label("輸入訊息…")
     box.fill("請問忘記密碼怎麼辦？")
     box.press("Enter")
-    page.wait_for_selector("text=請在登入頁點選「忘記密碼」", timeout=20_000)
+    page.wait_for_selector("text=請在登入頁點選「忘記密碼」", timeout=90_000)  # a fresh server's first answer
     page.reload()
     page.get_by_role("button", name="線上客服").click()
-    page.wait_for_selector("text=請在登入頁點選「忘記密碼」", timeout=20_000)  # history is back, no second form
+    page.wait_for_selector("text=請在登入頁點選「忘記密碼」")  # history is back, no second form
     assert page.get_by_role("button", name="開始對話").count() == 0
     page.wait_for_timeout(400)  # the panel's open animation
     page.screenshot(path=str(shots / "widget-after-reload-390.png"))

@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import expect
+
 from tests.web.test_console import _login
 from tests.web.test_ticket_list_browser import _unlabeled
 
@@ -97,7 +99,7 @@ def test_search_customer_profile_merge_and_board(browser: Any, live_server: str,
     assert "回到收件匣" in dialog.inner_text()
     page.screenshot(path=str(shots / "shortcuts-1280.png"))
     page.keyboard.press("Escape")
-    assert not dialog.is_visible()
+    expect(dialog).to_be_hidden()
     # Phone width: profile and board fit.
     mobile = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2)
     phone = mobile.new_page()
@@ -126,7 +128,7 @@ def test_slash_canned_response_and_collision_warning(browser: Any, live_server: 
     b.wait_for_function("document.getElementById('live').classList.contains('on')")
     a.wait_for_function("document.getElementById('live').classList.contains('on')")
     # Both see that the other is viewing.
-    a.wait_for_function("document.getElementById('presence').textContent.indexOf('陳組長') >= 0", timeout=10000)
+    a.wait_for_function("document.getElementById('presence').textContent.indexOf('陳組長') >= 0")
     # "/" in the composer lists canned responses; Enter inserts the highlighted one.
     box = a.get_by_label("輸入回覆…（Ctrl+Enter 送出）")
     box.click()
@@ -138,7 +140,7 @@ def test_slash_canned_response_and_collision_warning(browser: Any, live_server: 
     a.keyboard.press("Enter")
     assert "退款審核通過後" in box.input_value() and "/ref" not in box.input_value()
     # The other agent gets the collision warning while this one types.
-    b.wait_for_selector(".presence.collision", timeout=10000)
+    b.wait_for_selector(".presence.collision")
     warning = b.locator("#presence").inner_text()
     assert "林小美" in warning and "正在回覆" in warning
     b.screenshot(path=str(shots / "collision-1280.png"))

@@ -32,6 +32,8 @@ class InboundEvent(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     attempts: Mapped[int] = mapped_column(default=0)
+    # Transient failures in a row (lock timeout, database gone): no attempt used, a growing wait (process_event).
+    transient_failures: Mapped[int] = mapped_column(default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -48,6 +49,15 @@ def process_retry_delay(attempt: int) -> float:
     cfg = settings()
     base, cap = cfg.inbound_retry_base_seconds, cfg.inbound_retry_max_seconds
     return float(min(cap, base * 2 ** max(attempt - 1, 0)))
+
+
+def transient_retry_delay(attempts: int, streak: int) -> float:
+    """Backoff after the `streak`-th transient failure in a row (the database's state: lock timeout, unreachable).
+
+    Doubling from the level of the attempts already used, capped like process_retry_delay, and jittered (half to
+    all of it): an outage fails every pending event at once, and their retries should not all return together.
+    """
+    return process_retry_delay(max(attempts, 1) + streak - 1) * (0.5 + random.random() / 2)
 
 
 def inbound_key(inbox_id: int, sender: str) -> str:
@@ -263,12 +273,16 @@ def process_event(
         # (kefu.core.db.transient_db_error, as the job runner does): contention never marks an event failed.
         transient = transient_db_error(exc)
         event.attempts += 0 if transient else 1
+        event.transient_failures = (event.transient_failures or 0) + 1 if transient else 0
         event.last_error = repr(exc)[:2000]
         if event.attempts >= max_process_attempts() and not transient:
             event.status = "failed"
             event.next_attempt_at = None
         else:
-            delay = process_retry_delay(max(event.attempts, 1))
+            if transient:  # no attempt used, but each failure in a row waits longer (a long outage is not hammered)
+                delay = transient_retry_delay(event.attempts, event.transient_failures)
+            else:
+                delay = process_retry_delay(max(event.attempts, 1))
             event.next_attempt_at = utcnow() + timedelta(seconds=delay)
             sender = str((event.payload or {}).get("sender_external_id") or "")
             key = inbound_key(event.inbox_id, sender)
@@ -576,6 +590,7 @@ def requeue_event(session: Session, event_id: int) -> InboundEvent:
     if event.status not in ("failed", "pending"):
         raise Conflict(f"Inbound event {event_id} is {event.status}; only failed or pending events are requeued.")
     event.status, event.attempts, event.next_attempt_at, event.last_error = "pending", 0, None, None
+    event.transient_failures = 0
     sender = str((event.payload or {}).get("sender_external_id") or "")
     enqueue(session, "channels.process_inbound", {"ids": [event.id]}, key=inbound_key(event.inbox_id, sender))
     session.flush()

@@ -142,6 +142,7 @@ class Claimed:
     attempt: int
     max_attempts: int
     token: str
+    transient_failures: int = 0
 
 
 def _due(now: Any) -> tuple[Any, Any]:
@@ -175,7 +176,10 @@ def claim(session: Session, runner: str, limit: int = 1) -> list[Claimed]:
         token = f"{runner}:{uuid.uuid4().hex[:12]}"
         row.status, row.claimed_by, row.lease_until = "running", token, now + lease
         row.attempts += 1
-        out.append(Claimed(row.id, row.name, dict(row.payload or {}), row.attempts, row.max_attempts, token))
+        payload = dict(row.payload or {})
+        out.append(
+            Claimed(row.id, row.name, payload, row.attempts, row.max_attempts, token, row.transient_failures or 0)
+        )
     session.flush()
     return out
 
@@ -190,15 +194,21 @@ def fail(session: Session, claimed: Claimed, error: str, *, transient: bool = Fa
 
     A transient database error (kefu.core.db.transient_db_error: unreachable, a lock or statement timeout) is the
     database's state, not the job's fault: it is retried without using up an attempt, so contention never
-    dead-letters work.
+    dead-letters work. Its wait grows with the transient failures in a row (the same jittered doubling, capped at
+    KEFU_JOBS_MAX_DELAY_SECONDS), so a long outage is not hammered at the rate of the attempt it interrupted.
     """
     dead = claimed.attempt >= claimed.max_attempts and not transient
     values: dict[str, Any] = {"status": "dead" if dead else "pending", "last_error": error[:4000]}
     values.update(claimed_by=None, lease_until=None)
     if transient:
-        values["attempts"] = claimed.attempt - 1
+        streak = claimed.transient_failures + 1
+        values.update(attempts=claimed.attempt - 1, transient_failures=streak)
+        delay = backoff_seconds(max(claimed.attempt - 1, 1) + streak - 1)
+    else:
+        values["transient_failures"] = 0
+        delay = backoff_seconds(claimed.attempt)
     if not dead:
-        values["run_at"] = utcnow() + timedelta(seconds=backoff_seconds(claimed.attempt))
+        values["run_at"] = utcnow() + timedelta(seconds=delay)
     session.execute(update(Job).where(Job.id == claimed.id, Job.claimed_by == claimed.token).values(**values))
     return str(values["status"])
 
@@ -289,7 +299,9 @@ def retry(session: Session, job_id: int | None = None) -> int:
     stmt = update(Job).where(Job.status == "dead")
     if job_id is not None:
         stmt = stmt.where(Job.id == job_id)
-    res = session.execute(stmt.values(status="pending", attempts=0, run_at=utcnow(), last_error=None))
+    res = session.execute(
+        stmt.values(status="pending", attempts=0, transient_failures=0, run_at=utcnow(), last_error=None)
+    )
     n = int(res.rowcount)  # type: ignore[attr-defined]
     if n:
         after_commit(session, lambda: get_queue().wake("", {}))

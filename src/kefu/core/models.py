@@ -50,6 +50,9 @@ class Job(Base):
     priority: Mapped[int] = mapped_column(SmallInteger, default=100)
     attempts: Mapped[int] = mapped_column(default=0)
     max_attempts: Mapped[int] = mapped_column(default=12)
+    # Failures in a row the database caused (kefu.core.db.transient_db_error): they use up no attempt, but each one
+    # waits longer than the last, so a long outage is not polled at one fixed rate.
+    transient_failures: Mapped[int] = mapped_column(default=0, server_default="0")
     run_at: Mapped[datetime] = mapped_column(default=utcnow)
     lease_until: Mapped[datetime | None]
     claimed_by: Mapped[str | None] = mapped_column(String(160))

@@ -78,11 +78,15 @@
     ws.onopen = function () {
       delay = 500;
       ws.send(JSON.stringify({ op: "subscribe", topics: topics }));
-      if (live) { live.textContent = body.dataset.liveOn; live.classList.add("on"); }
     };
     ws.onmessage = function (ev) {
       var msg = JSON.parse(ev.data);
-      if (msg.op === "subscribed") sendPresence("viewing", true);
+      if (msg.op === "subscribed") {
+        // "Live" once the server has the subscription (it checks the topics first), not when the socket opens:
+        // an event published in between would not reach this page.
+        if (live) { live.textContent = body.dataset.liveOn; live.classList.add("on"); }
+        sendPresence("viewing", true);
+      }
       else if (msg.op === "event" && msg.event && msg.event.type === "agent.presence") onPresence(msg.event.data || {});
       else if (msg.op === "event") {
         body.dispatchEvent(new CustomEvent("kefu:event", { detail: msg.event || {} }));
