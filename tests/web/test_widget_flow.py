@@ -27,7 +27,11 @@ def test_widget_bot_handoff_agent_reply(browser: Any, live_server: str, shots: P
     box.fill("請問忘記密碼怎麼辦？")
     box.press("Enter")
     # Answered by the bot from the KB: the first answer of this server may wait for its index (see test_kb_browser).
-    shop.wait_for_selector("text=請在登入頁點選「忘記密碼」", timeout=90_000)
+    try:
+        shop.wait_for_selector("text=請在登入頁點選「忘記密碼」", timeout=90_000)
+    except Exception as exc:  # what the customer saw instead (a CI run once got no answer at all)
+        shop.screenshot(path=str(shots / "no-answer-390.png"), full_page=True)
+        raise AssertionError(f"no bot answer; the widget shows:\n{shop.locator('body').inner_text()[-1500:]}") from exc
     box.fill("我要找真人客服")
     box.press("Enter")
     handoff = shop.wait_for_selector("text=正在為您轉接真人客服")
