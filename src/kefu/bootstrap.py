@@ -11,7 +11,7 @@ from __future__ import annotations
 from kefu.bot.engine import INDEX_REGISTRY, IndexRegistry
 from kefu.core import runtime
 from kefu.core.config import Settings
-from kefu.core.db import DATABASE, Database
+from kefu.core.db import DATABASE, Database, database_for
 from kefu.core.events import BUS, Bus, make_bus
 from kefu.core.jobs import QUEUE, JobQueue, make_queue
 from kefu.core.runtime import Runtime
@@ -42,7 +42,7 @@ def wire(
     install_text_rule()  # no NUL or other C0 control reaches either database (kefu.core.textrules)
     registry.load_jobs()  # every job handler and periodic job, whichever process ends up running them
     wired = Runtime(settings)
-    wired.provide(DATABASE, database or Database(settings.database_url, write_wait=settings.db_write_wait_seconds))
+    wired.provide(DATABASE, database or database_for(settings))
     wired.provide(BUS, bus or make_bus(settings))
     wired.provide(QUEUE, queue or make_queue(settings))
     wired.provide(INDEX_REGISTRY, index_registry or INDEX_REGISTRY.default(settings))  # one place builds it

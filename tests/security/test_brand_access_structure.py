@@ -137,7 +137,6 @@ def test_the_detector_sees_the_pattern() -> None:
 HAND_SCOPED: dict[str, str] = {
     "auth/service.py": "agent visibility: a subquery of colleagues (AgentBrand), not a filter on a brand column",
     "audit/service.py": "audit_log.brand_id is nullable (platform-wide entries); the same rule as scope_to_brands",
-    "security/incidents.py": "incidents without a brand are platform-wide: `brand_id IS NULL OR brand_id IN (...)`",
 }
 HAND_SCOPE = re.compile(r"\.in_\(\s*(?:[\w.]*\.)?(?:principal|actor)\.brand_ids\b")
 

@@ -521,6 +521,8 @@ def test_an_agent_taken_off_a_brand_sees_none_of_it(app: Any, client: Any, make:
 
     world = build_brand_b(db, make)
     ids, number, agent = world["ids"], world["ticket"].number, world["agent"]
+    # B has rows the walk must find hidden: per-agent ones and the incident register (brand or install-wide).
+    assert {"notifications", "security_incidents", "saved_ticket_views"} <= set(ids)
     set_agent_brands(db, agent, [make.brand().id])
     db.commit()
     failures = _walk_gets(app, client, agent, make.token(agent), ids, number, with_an_id=False)

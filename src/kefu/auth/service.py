@@ -208,7 +208,8 @@ def can_reply(role: str) -> bool:
     return "conversations:write" in permissions_for(role)
 
 
-def _in_brand(brand_id: int | ColumnElement[int]) -> ColumnElement[bool]:
+def in_brand(brand_id: int | ColumnElement[int]) -> ColumnElement[bool]:
+    """SQL filter for agents who may read `brand_id`: admins and its members (the rule of brand_ids_of, for queries)."""
     members = select(AgentBrand.agent_id).where(AgentBrand.brand_id == brand_id)
     return or_(Agent.role == "admin", Agent.id.in_(members))
 
@@ -216,12 +217,12 @@ def _in_brand(brand_id: int | ColumnElement[int]) -> ColumnElement[bool]:
 def assignable_clause(brand_id: int | ColumnElement[int]) -> ColumnElement[bool]:
     """SQL filter for agents who may be assigned work of `brand_id` (the rule of ensure_assignable, for queries)."""
     roles = [r for r in ROLES if can_reply(r)]
-    return and_(Agent.is_active.is_(True), Agent.role.in_(roles), _in_brand(brand_id))
+    return and_(Agent.is_active.is_(True), Agent.role.in_(roles), in_brand(brand_id))
 
 
 def ensure_assignable(session: Session, agent_id: int, brand_id: int) -> Agent:
     """The assignee of a brand's ticket or conversation: active, working in that brand, allowed to reply."""
-    agent = session.scalar(select(Agent).where(Agent.id == agent_id, _in_brand(brand_id)))
+    agent = session.scalar(select(Agent).where(Agent.id == agent_id, in_brand(brand_id)))
     if agent is None or not agent.is_active:
         raise InvalidInput(f"Agent {agent_id} does not exist, is inactive or does not work in this brand.")
     if not can_reply(agent.role):
@@ -254,7 +255,7 @@ def set_team_members(session: Session, team: Team, members: list[tuple[int, bool
     """Replace a team's members: list of (agent_id, is_lead)."""
     ids = [m[0] for m in members]
     # Only agents working in the team's brand may join it (routing assigns the team's tickets to its members).
-    known = set(session.scalars(select(Agent.id).where(Agent.id.in_(ids), _in_brand(team.brand_id)))) if ids else set()
+    known = set(session.scalars(select(Agent.id).where(Agent.id.in_(ids), in_brand(team.brand_id)))) if ids else set()
     if set(ids) - known:
         raise InvalidInput(f"Unknown agent ids or agents outside the team's brand: {sorted(set(ids) - known)}")
     session.execute(delete(TeamMember).where(TeamMember.team_id == team.id))

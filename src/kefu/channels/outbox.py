@@ -36,6 +36,7 @@ from kefu.core.db import SessionFactory, get_database, reads_of, session_scope, 
 from kefu.core.errors import Conflict, NotFound
 from kefu.core.jobs import enqueue
 from kefu.core.ratelimit import Budget, WindowLimit
+from kefu.core.retry import backoff
 
 log = logging.getLogger("kefu.channels.outbox")
 
@@ -50,7 +51,7 @@ def send_lease() -> timedelta:
 
 def backoff_seconds(attempt: int) -> float:
     """Delay before attempt `attempt + 1`: base * 2^(attempt-1), capped."""
-    return float(min(config.outbox_base_delay() * 2 ** max(attempt - 1, 0), config.outbox_max_delay()))
+    return backoff(attempt, base=config.outbox_base_delay(), cap=config.outbox_max_delay(), jitter=False)
 
 
 def queue(

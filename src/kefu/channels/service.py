@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +27,7 @@ from kefu.core.db import transient_db_error, utcnow
 from kefu.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from kefu.core.events import publish
 from kefu.core.jobs import enqueue
+from kefu.core.retry import backoff, transient_backoff
 from kefu.customers.models import Customer
 from kefu.customers.service import find_or_create_by_identity
 from kefu.tickets.intake import ensure_case
@@ -47,17 +47,15 @@ def process_retry_delay(attempt: int) -> float:
     from kefu.channels.config import settings
 
     cfg = settings()
-    base, cap = cfg.inbound_retry_base_seconds, cfg.inbound_retry_max_seconds
-    return float(min(cap, base * 2 ** max(attempt - 1, 0)))
+    return backoff(attempt, base=cfg.inbound_retry_base_seconds, cap=cfg.inbound_retry_max_seconds, jitter=False)
 
 
 def transient_retry_delay(attempts: int, streak: int) -> float:
-    """Backoff after the `streak`-th transient failure in a row (the database's state: lock timeout, unreachable).
+    """Backoff after the `streak`-th transient failure in a row: kefu.core.retry's, on the inbound retry settings."""
+    from kefu.channels.config import settings
 
-    Doubling from the level of the attempts already used, capped like process_retry_delay, and jittered (half to
-    all of it): an outage fails every pending event at once, and their retries should not all return together.
-    """
-    return process_retry_delay(max(attempts, 1) + streak - 1) * (0.5 + random.random() / 2)
+    cfg = settings()
+    return transient_backoff(attempts, streak, base=cfg.inbound_retry_base_seconds, cap=cfg.inbound_retry_max_seconds)
 
 
 def inbound_key(inbox_id: int, sender: str) -> str:

@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     # The longest a write waits for a lock another transaction holds (kefu.core.db.WRITE_WAIT_SECONDS): SQLite's
     # writer turn plus busy handler, PostgreSQL's lock_timeout; then 503 + Retry-After rather than a hang.
     db_write_wait_seconds: float = Field(default=15.0, gt=0, le=300)
+    # PostgreSQL's statement_timeout on every app connection (kefu.core.db.STATEMENT_TIMEOUT_SECONDS), 0 = off: a
+    # runaway query is cancelled and its request answered 503 + Retry-After instead of holding a worker for good.
+    db_statement_timeout_seconds: float = Field(default=60.0, ge=0, le=86400)
     # A job whose worker died is re-claimed after this idle time; it must stay above the longest job.
     # Durable job queue (kefu.core.jobs): retries, leases and the in-process runner of `kefu serve`.
     jobs_max_attempts: int = Field(default=12, ge=1)  # attempts before a failing job is dead-lettered

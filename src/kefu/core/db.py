@@ -36,6 +36,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 from kefu.core import runtime
+from kefu.core.config import Settings
 from kefu.core.textrules import json_dumps
 
 NAMING = {
@@ -105,6 +106,10 @@ the WriterGate (this process's queue, then the `<db>-writer` file lock) and then
 PostgreSQL: the connections' `lock_timeout` (row, table and advisory locks alike). A stuck writer elsewhere costs
 others this long before their lock error (503 + Retry-After, `transient_db_error`); shorter than typical proxy
 timeouts (nginx: 60 s)."""
+
+STATEMENT_TIMEOUT_SECONDS = 60.0
+"""PostgreSQL's `statement_timeout` on every connection (default of KEFU_DB_STATEMENT_TIMEOUT_SECONDS; 0 = off): a
+runaway query is cancelled (57014, `transient_db_error`: 503 + Retry-After) instead of holding its worker for good."""
 
 # SQLSTATEs of a lock or statement wait cut short (lock_timeout, statement_timeout, a cancel): retry later.
 _TRANSIENT_SQLSTATES = frozenset({"55P03", "57014"})
@@ -346,8 +351,15 @@ def checkpointer(engine: Engine) -> Checkpointer | None:
     return _CHECKPOINTERS.get(engine)
 
 
-def make_engine(url: str, *, pool: bool = True, write_wait: float = WRITE_WAIT_SECONDS) -> Engine:
-    """Create an engine with kefu's per-backend tuning (`write_wait`: a writer's whole wait for a lock)."""
+def make_engine(
+    url: str,
+    *,
+    pool: bool = True,
+    write_wait: float = WRITE_WAIT_SECONDS,
+    statement_timeout: float = STATEMENT_TIMEOUT_SECONDS,
+) -> Engine:
+    """Create an engine with kefu's per-backend tuning (`write_wait`: a writer's whole wait for a lock;
+    `statement_timeout`: PostgreSQL's longest statement, 0 = the server's own setting)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1].split("?", 1)[0]
         on_disk = "///" in url and path not in ("", ":memory:") and not path.startswith("file:")
@@ -470,8 +482,10 @@ def make_engine(url: str, *, pool: bool = True, write_wait: float = WRITE_WAIT_S
     # for a lock another session holds fails with 55P03 after the write-wait budget instead of waiting forever.
     lock_ms = max(1, int(write_wait * 1000))
     options = f"-c lock_timeout={lock_ms}"
+    if statement_timeout > 0:  # the same way, for a runaway query: cancelled (57014) rather than run forever
+        options += f" -c statement_timeout={max(1, int(statement_timeout * 1000))}"
     # connect_args replace the URL's own `options` (a search_path, a statement_timeout): keep them, after ours so
-    # a lock_timeout the URL sets itself still wins.
+    # a lock_timeout or statement_timeout the URL sets itself still wins.
     own = make_url(url).query.get("options")
     if own:
         options = " ".join([options, *([own] if isinstance(own, str) else own)])
@@ -497,9 +511,11 @@ READS = {_BEGIN_OPTION: "DEFERRED"}  # execution options of a read-intent engine
 class Database:
     """Engine plus session factory for one configured database."""
 
-    def __init__(self, url: str, *, write_wait: float = WRITE_WAIT_SECONDS) -> None:
+    def __init__(
+        self, url: str, *, write_wait: float = WRITE_WAIT_SECONDS, statement_timeout: float = STATEMENT_TIMEOUT_SECONDS
+    ) -> None:
         self.url = url
-        self.engine = make_engine(url, write_wait=write_wait)
+        self.engine = make_engine(url, write_wait=write_wait, statement_timeout=statement_timeout)
         self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
         # Sessions for requests that only read (GET/HEAD): on SQLite they begin DEFERRED (see make_engine).
         self.read_sessionmaker = sessionmaker(bind=self.engine.execution_options(**READS), expire_on_commit=False)
@@ -705,9 +721,16 @@ def finish_session(session: Session, commit: bool) -> None:
         session.close()
 
 
-DATABASE: runtime.Slot[Database] = runtime.Slot(
-    "database", lambda settings: Database(settings.database_url, write_wait=settings.db_write_wait_seconds)
-)
+def database_for(settings: Settings) -> Database:
+    """The Database of `settings` (its URL, write wait and statement timeout): one place reads the KEFU_DB_* knobs."""
+    return Database(
+        settings.database_url,
+        write_wait=settings.db_write_wait_seconds,
+        statement_timeout=settings.db_statement_timeout_seconds,
+    )
+
+
+DATABASE: runtime.Slot[Database] = runtime.Slot("database", database_for)
 
 
 def get_database() -> Database:

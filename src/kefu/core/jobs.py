@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextvars
 import logging
 import os
-import random
 import socket
 import threading
 import time
@@ -36,6 +35,7 @@ from kefu.core import runtime
 from kefu.core.config import Settings, get_settings
 from kefu.core.db import SessionFactory, after_commit, session_scope, transient_db_error, utcnow
 from kefu.core.models import Job
+from kefu.core.retry import backoff, transient_backoff
 
 log = logging.getLogger("kefu.jobs")
 
@@ -57,9 +57,7 @@ def lease_seconds() -> float:
 def backoff_seconds(attempt: int) -> float:
     """Delay after failed attempt `attempt`: jittered base * 2^(attempt-1), capped (KEFU_JOBS_*_DELAY_SECONDS)."""
     settings = get_settings()
-    base, cap = settings.jobs_base_delay_seconds, settings.jobs_max_delay_seconds
-    ceiling = min(cap, base * 2 ** max(attempt - 1, 0))
-    return float(ceiling * (0.5 + random.random() / 2))
+    return backoff(attempt, base=settings.jobs_base_delay_seconds, cap=settings.jobs_max_delay_seconds)
 
 
 def job(name: str) -> Callable[[Handler], Handler]:
@@ -203,7 +201,9 @@ def fail(session: Session, claimed: Claimed, error: str, *, transient: bool = Fa
     if transient:
         streak = claimed.transient_failures + 1
         values.update(attempts=claimed.attempt - 1, transient_failures=streak)
-        delay = backoff_seconds(max(claimed.attempt - 1, 1) + streak - 1)
+        settings = get_settings()
+        base, cap = settings.jobs_base_delay_seconds, settings.jobs_max_delay_seconds
+        delay = transient_backoff(claimed.attempt - 1, streak, base=base, cap=cap)
     else:
         values["transient_failures"] = 0
         delay = backoff_seconds(claimed.attempt)

@@ -47,7 +47,8 @@ def run_migrations_online() -> None:
     settings = get_settings()
     url = config.get_main_option("sqlalchemy.url") or settings.database_url
     # The configured write-wait, as the app's connections have it (PostgreSQL lock_timeout, SQLite busy wait).
-    engine = make_engine(url, pool=False, write_wait=settings.db_write_wait_seconds)
+    # No statement timeout: a backfill or an index build may rightly run longer than any request should.
+    engine = make_engine(url, pool=False, write_wait=settings.db_write_wait_seconds, statement_timeout=0)
     with engine.connect() as conn:
         _run(conn)
     engine.dispose()

@@ -13,6 +13,7 @@ from kefu.audit.service import record
 from kefu.auth.models import Agent
 from kefu.auth.permissions import Principal
 from kefu.brands.service import get_brand
+from kefu.core.access import scope_to_brands
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kefu.security.commands import UpdateIncident, changes_of, ensure
@@ -227,8 +228,8 @@ def list_incidents(
 ) -> list[SecurityIncident]:
     """Incidents visible to the principal, newest detection first."""
     stmt = select(SecurityIncident).order_by(SecurityIncident.detected_at.desc(), SecurityIncident.id.desc())
-    if principal.brand_ids is not None:
-        stmt = stmt.where(SecurityIncident.brand_id.is_(None) | SecurityIncident.brand_id.in_(principal.brand_ids))
+    # An incident of no brand is install-wide: every manager sees it, as the one rule's `unbranded` says.
+    stmt = scope_to_brands(stmt, SecurityIncident.brand_id, principal, unbranded=True)
     if status:
         stmt = stmt.where(SecurityIncident.status == status)
     if level:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from kefu.auth.models import Agent
 from kefu.auth.permissions import Principal
+from kefu.auth.service import in_brand
 from kefu.core.access import scope_to_brands
 from kefu.core.catalog import DEFAULT_LOCALE, LOCALES, gettext
 from kefu.core.db import utcnow
@@ -67,6 +68,20 @@ def _agent_locales(session: Session, agent_ids: list[int]) -> dict[int, str]:
     return {a: known[a] for a in agent_ids if a in known}
 
 
+def _readers(session: Session, agent_ids: list[int], brand_id: int | None) -> tuple[list[int], dict[int, str]]:
+    """The recipients who may read `brand_id` (everyone, for a notice of no brand) and their locales.
+
+    One query for the whole batch, asked afresh each time: membership is what decides, and an agent taken off a brand
+    an instant ago must not get its next subject as a toast.
+    """
+    if brand_id is None or not agent_ids:
+        return agent_ids, {}
+    rows = session.execute(select(Agent.id, Agent.locale).where(Agent.id.in_(agent_ids), in_brand(brand_id)))
+    locales = {agent_id: locale or DEFAULT_LOCALE for agent_id, locale in rows}
+    session.info.setdefault("kefu_agent_locales", {}).update(locales)
+    return [a for a in agent_ids if a in locales], locales
+
+
 def notify(
     session: Session,
     agent_ids: Iterable[int],
@@ -97,10 +112,15 @@ def build(
     ticket_id: int | None = None,
     data: dict[str, Any] | None = None,
 ) -> list[Notification]:
-    """Add notifications to the session without flushing (batch writers flush once, then `announce`)."""
+    """Add notifications to the session without flushing (batch writers flush once, then `announce`).
+
+    The one place a notification is made: recipients who may not read `brand_id` (taken off the brand, or of another
+    one) are dropped here, so no caller can store or toast a brand's subjects to them.
+    """
     out: list[Notification] = []
-    ids = list(dict.fromkeys(agent_ids))
-    locales = _agent_locales(session, ids) if callable(title) and ids else {}
+    ids, locales = _readers(session, list(dict.fromkeys(agent_ids)), brand_id)
+    if callable(title) and ids and brand_id is None:
+        locales = _agent_locales(session, ids)
     if isinstance(title, Localized):
         data = {**(data or {}), TITLE_KEY: title.key, TITLE_PARAMS: title.fields}
     for agent_id in ids:

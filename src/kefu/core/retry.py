@@ -1,0 +1,21 @@
+"""The one backoff formula of kefu's retries: doubling from a base, capped, jittered to half-to-all of the wait."""
+
+from __future__ import annotations
+
+import random
+
+
+def backoff(attempt: int, *, base: float, cap: float, jitter: bool = True) -> float:
+    """Wait after failed attempt `attempt` (1-based): base * 2^(attempt-1), capped at `cap`, jittered unless told."""
+    ceiling = float(min(cap, base * 2 ** max(attempt - 1, 0)))
+    # Half to all of it: work failed together (an outage) comes back spread out, never sooner than half the wait.
+    return ceiling * (0.5 + random.random() / 2) if jitter else ceiling
+
+
+def transient_backoff(attempts_used: int, streak: int, *, base: float, cap: float) -> float:
+    """Wait after the `streak`-th transient failure in a row (lock or statement timeout, database unreachable).
+
+    Such a failure uses up no attempt, but the doubling goes on from the level of the attempts already used, one step
+    per failure in the row: a long outage is not hammered at the rate of the attempt it interrupted.
+    """
+    return backoff(max(attempts_used, 1) + max(streak, 1) - 1, base=base, cap=cap)
