@@ -237,6 +237,10 @@ def trace_summary(trace: Path, start: float, end: float) -> list[str]:
         f"    event-loop lag p99 {_pct(lag, 0.99):.1f} max {max(lag, default=0):.0f} ms; "
         f"{len(ck)} checkpoints, longest {max(ck, default=0):.0f} ms"
     )
+    stalls = sorted((r for r in rows if r[0] == "stall" and start <= r[1] <= end), key=lambda r: -r[2])
+    for r in stalls[:3]:  # the loop watchdog's samples of the longest stalls: where the loop thread was
+        out.append(f"    stall {r[2] * 1000:.0f} ms, {r[3]} samples:")
+        out += [f"      {n}x {where[:700]}" for where, n in r[4]]
     return out
 
 
@@ -340,6 +344,8 @@ def http_round(
     if trace is not None:
         time.sleep(1)  # the probes write every 0.5 s
         out["trace"] = trace_summary(trace, t0, t0 + elapsed)
+        if os.environ.get("KEEP_TRACE"):
+            shutil.copytree(trace, Path(os.environ["KEEP_TRACE"]) / trace.name)
     return out
 
 
