@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import threading
 from typing import Any
 
@@ -12,7 +11,7 @@ from anyio._backends._asyncio import WorkerThread
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 
-from kefu.web.threads import prestart
+from kefu.web.threads import IDLE_FOREVER, prestart
 
 BURST = 40  # anyio's default limiter: every worker busy at once
 
@@ -65,4 +64,5 @@ def test_prestarted_workers_are_never_retired_for_idleness(started: list[int]) -
     app = Starlette()
     prestart(app)
     _serve(app, started)
-    assert WorkerThread.MAX_IDLE_TIME == math.inf
+    idle = WorkerThread.MAX_IDLE_TIME
+    assert idle == IDLE_FOREVER

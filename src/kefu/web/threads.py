@@ -11,7 +11,6 @@ out of the requests' way; 40 idle threads cost their stacks' touched pages only.
 from __future__ import annotations
 
 import asyncio
-import math
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +20,7 @@ from anyio import to_thread
 from starlette.applications import Starlette
 
 _START_TIMEOUT = 30.0  # seconds a started worker waits for the rest (a loaded box starts them slowly)
+IDLE_FOREVER = 10**9  # seconds (32 years): anyio's idle limit for a served process's workers
 
 
 def keep_workers() -> None:
@@ -28,7 +28,7 @@ def keep_workers() -> None:
     # anyio has no public setting for this; a test (tests/web/test_threads.py) fails if the attribute goes away.
     from anyio._backends._asyncio import WorkerThread
 
-    WorkerThread.MAX_IDLE_TIME = math.inf
+    WorkerThread.MAX_IDLE_TIME = IDLE_FOREVER
 
 
 async def start_workers() -> int:
