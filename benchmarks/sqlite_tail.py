@@ -17,7 +17,10 @@ tree sampled from /proc) and the errors ("database is locked" counted apart).
 --trace (http): the servers load benchmarks/tail_trace/sitecustomize.py, and each round prints where the time went
 inside them during the measured seconds: requests' time in the app, SQLite write turns by holder (requests, job
 runners, scheduler, channel sweep: count, wait, hold, the holder's CPU), garbage collections, event-loop lag and WAL
-checkpoints. The probes cost CPU too: compare traced rounds with traced rounds.
+checkpoints. A watchdog thread samples the event loop's thread while its 5 ms heartbeat is over 20 ms late; the
+round's three longest stalls are printed with the stacks sampled (a loop thread in C code, e.g. uvloop waiting for
+the GIL, shows only its outermost Python frame). KEEP_TRACE=DIR keeps the raw trace files. The probes cost CPU
+too: compare traced rounds with traced rounds.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Active only with KEFU_TRACE_DIR set. Once `kefu.web.app` is imported (not before
 supervisor's pings while the app imports), it records per process, as JSON lines in KEFU_TRACE_DIR/trace-PID.jsonl:
 SQLite write turns (asked, granted, released, the holder's thread, its CPU while holding, the kefu frames that took
 it), WAL checkpoints, garbage collections (generation, wall, CPU), each HTTP request's time inside the app and the
-event loop's lag (a 5 ms sleep's overshoot). Diagnosis only: never imported by kefu itself.
+event loop's lag (a 5 ms sleep's overshoot), and the loop thread's stacks sampled every 2 ms by a watchdog thread
+while the loop's heartbeat is over 20 ms late ("stall" rows). Diagnosis only: never imported by kefu itself.
 """
 
 from __future__ import annotations
