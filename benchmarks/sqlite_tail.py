@@ -17,7 +17,10 @@ tree sampled from /proc) and the errors ("database is locked" counted apart).
 --trace (http): the servers load benchmarks/tail_trace/sitecustomize.py, and each round prints where the time went
 inside them during the measured seconds: requests' time in the app, SQLite write turns by holder (requests, job
 runners, scheduler, channel sweep: count, wait, hold, the holder's CPU), garbage collections, event-loop lag and WAL
-checkpoints. The probes cost CPU too: compare traced rounds with traced rounds.
+checkpoints. A watchdog thread samples the event loop's thread while its 5 ms heartbeat is over 20 ms late; the
+round's three longest stalls are printed with the stacks sampled (a loop thread in C code, e.g. uvloop waiting for
+the GIL, shows only its outermost Python frame). KEEP_TRACE=DIR keeps the raw trace files. The probes cost CPU
+too: compare traced rounds with traced rounds.
 """
 
 from __future__ import annotations
@@ -237,6 +240,10 @@ def trace_summary(trace: Path, start: float, end: float) -> list[str]:
         f"    event-loop lag p99 {_pct(lag, 0.99):.1f} max {max(lag, default=0):.0f} ms; "
         f"{len(ck)} checkpoints, longest {max(ck, default=0):.0f} ms"
     )
+    stalls = sorted((r for r in rows if r[0] == "stall" and start <= r[1] <= end), key=lambda r: -r[2])
+    for r in stalls[:3]:  # the loop watchdog's samples of the longest stalls: where the loop thread was
+        out.append(f"    stall {r[2] * 1000:.0f} ms, {r[3]} samples:")
+        out += [f"      {n}x {where[:700]}" for where, n in r[4]]
     return out
 
 
@@ -340,6 +347,8 @@ def http_round(
     if trace is not None:
         time.sleep(1)  # the probes write every 0.5 s
         out["trace"] = trace_summary(trace, t0, t0 + elapsed)
+        if os.environ.get("KEEP_TRACE"):
+            shutil.copytree(trace, Path(os.environ["KEEP_TRACE"]) / trace.name)
     return out
 
 

@@ -4,7 +4,8 @@ Active only with KEFU_TRACE_DIR set. Once `kefu.web.app` is imported (not before
 supervisor's pings while the app imports), it records per process, as JSON lines in KEFU_TRACE_DIR/trace-PID.jsonl:
 SQLite write turns (asked, granted, released, the holder's thread, its CPU while holding, the kefu frames that took
 it), WAL checkpoints, garbage collections (generation, wall, CPU), each HTTP request's time inside the app and the
-event loop's lag (a 5 ms sleep's overshoot). Diagnosis only: never imported by kefu itself.
+event loop's lag (a 5 ms sleep's overshoot), and the loop thread's stacks sampled every 2 ms by a watchdog thread
+while the loop's heartbeat is over 20 ms late ("stall" rows). Diagnosis only: never imported by kefu itself.
 """
 
 from __future__ import annotations
@@ -42,6 +43,42 @@ if os.environ.get("KEFU_TRACE_DIR"):
         if not _started:
             _started.append(1)
             threading.Thread(target=_flusher, daemon=True).start()
+
+    _beat = [0.0]
+
+    def _stack(frame: Any) -> str:
+        """The loop thread's innermost frames, innermost first (file:function:line)."""
+        out = []
+        while frame is not None and len(out) < 14:
+            code = frame.f_code
+            out.append(f"{'/'.join(code.co_filename.rsplit('/', 2)[-2:])}:{code.co_name}:{frame.f_lineno}")
+            frame = frame.f_back
+        return " < ".join(out)
+
+    def _watch(loop_ident: int) -> None:
+        """A watchdog thread: while the loop's 5 ms heartbeat is over 20 ms late, sample the loop thread's stack."""
+
+        def run() -> None:
+            samples: list[str] = []
+            began = 0.0
+            while True:
+                time.sleep(0.002)
+                now = time.perf_counter()
+                late = now - _beat[0] - 0.005
+                if late > 0.020:
+                    if not samples:
+                        began = _beat[0]
+                    frame = sys._current_frames().get(loop_ident)
+                    samples.append(_stack(frame) if frame is not None else "?")
+                elif samples:
+                    counts: dict[str, int] = {}
+                    for st in samples:
+                        counts[st] = counts.get(st, 0) + 1
+                    top = sorted(counts.items(), key=lambda kv: -kv[1])[:3]
+                    rec("stall", began, now - began, len(samples), top)
+                    samples = []
+
+        threading.Thread(target=run, daemon=True, name="loop-watchdog").start()
 
     def _install() -> None:
         from kefu.core import db
@@ -97,8 +134,11 @@ if os.environ.get("KEFU_TRACE_DIR"):
             async def lag() -> None:
                 import asyncio
 
+                _beat[0] = time.perf_counter()
+                _watch(threading.get_ident())
                 while True:
                     t = time.perf_counter()
+                    _beat[0] = t
                     await asyncio.sleep(0.005)
                     rec("lag", t, time.perf_counter() - t - 0.005)
 
