@@ -35,8 +35,18 @@ async def start_workers() -> int:
     """Start as many worker threads as the default limiter allows, now, in the running loop; the count started."""
     count = int(to_thread.current_default_thread_limiter().total_tokens)
     barrier = threading.Barrier(count)  # each call holds its thread until all have one: `count` distinct threads
-    await asyncio.gather(*(to_thread.run_sync(barrier.wait, _START_TIMEOUT) for _ in range(count)))
-    return count
+    results = await asyncio.gather(*(to_thread.run_sync(_wait, barrier) for _ in range(count)), return_exceptions=True)
+    # A box too loaded to start them all in time serves anyway: the rest start on demand, as without prestart.
+    return sum(1 for r in results if r is True)
+
+
+def _wait(barrier: threading.Barrier) -> bool:
+    """Hold this worker thread until all have one; False when the barrier broke (timeout on a loaded box)."""
+    try:
+        barrier.wait(_START_TIMEOUT)
+    except threading.BrokenBarrierError:
+        return False
+    return True
 
 
 def prestart(app: Starlette) -> None:
