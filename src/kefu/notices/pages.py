@@ -16,6 +16,7 @@ from kefu.notices import broadcasts
 from kefu.notices.service import EXTRA_CHANNELS, also_channels
 from kefu.tickets.taxonomy import list_categories
 from kefu.web.forms import PostedForm
+from kefu.web.i18n import error_text
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
 
@@ -86,7 +87,7 @@ def preview(request: Request, ctx: Ctx, db: DB, form: PostedForm) -> HTMLRespons
         brand_id, audience, _ = _audience(ctx, db, form)
         tickets = broadcasts.preview(db, brand_id, audience, ctx.principal)
     except ProblemError as exc:
-        error = exc.detail
+        error = error_text(ctx, exc)
     return render(
         request,
         ctx,
@@ -115,7 +116,7 @@ def send(request: Request, ctx: Ctx, db: DB, form: PostedForm) -> Response:
             channels=[c for c in values["channels"].split(",") if c],
         )
     except ProblemError as exc:
-        return render(request, ctx, "notices/_preview.html", status=422, error=exc.detail, count=0, sample=[])
+        return render(request, ctx, "notices/_preview.html", status=422, error=error_text(ctx, exc), count=0, sample=[])
     return Response(status_code=200, headers={"HX-Redirect": f"/console/notices/{row.id}"})
 
 

@@ -51,7 +51,7 @@ from kefu.tickets.models import PRIORITIES, TICKET_STATUSES
 from kefu.web import formatting
 from kefu.web.errors import form_error, form_locale
 from kefu.web.forms import optional_int
-from kefu.web.i18n import LOCALE_COOKIE, LOCALES, pick_locale, translator
+from kefu.web.i18n import LOCALE_COOKIE, LOCALES, error_text, pick_locale, translator
 from kefu.web.routing import Router
 from kefu.workspace import collab
 from kefu.workspace import service as views_service
@@ -713,7 +713,7 @@ def case_update(
         with db.begin_nested():
             ticket_service.update_ticket(db, ticket, ctx.principal, changes)
     except ProblemError as exc:
-        error = exc.detail
+        error = error_text(ctx, exc)
     data = listing.case_data(db, ctx.principal, ticket_id)
     return render(
         request,
@@ -769,6 +769,6 @@ def update_ticket(
         error = None
     except ProblemError as exc:
         db.rollback()
-        error = exc.detail
+        error = error_text(ctx, exc)
     data = _conversation_data(db, ctx, conversation_id)
     return render(request, ctx, "partials/side.html", ticket_error=error, **data)
