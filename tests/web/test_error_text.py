@@ -24,24 +24,31 @@ CONVERTED = [
     "account_security",
     "admin",
     "auth",
+    "brands",
     "callbacks",
     "care",
     "complaints",
     "compensation",
     "conversations",
     "customers",
+    "followups",
     "macros",
+    "notices",
     "portal",
+    "qa",
     "quality",
     "security",
     "shifts",
     "surveys",
+    "web",
     "workspace",
 ]
 # English-only raises still left in those packages, per file. Lower a count when you convert one; never raise it.
 LEFT_ENGLISH_ONLY = {
     "auth/deps.py": 1,  # the route-scope refusal is a message kefu.auth.scopes builds
+    "qa/service.py": 1,  # "Scorecard not found.", shared with ref_in_brand (which takes the text)
     "tickets/progress.py": 1,  # the tracking page's bilingual NO_MATCH, matched by its own tests
+    "web/pages.py": 1,  # the ticket list query's first pydantic error, as pydantic words it
 }
 
 

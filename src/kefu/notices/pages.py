@@ -25,7 +25,7 @@ router = Router(include_in_schema=False, prefix="/console/notices")
 
 def _need(ctx: PageContext, perm: str) -> None:
     if not ctx.principal.can(perm):
-        raise Forbidden(f"Missing permission {perm}.")
+        raise Forbidden.said("err_auth_missing_permission", permission=perm)
 
 
 def _local(value: object, tz: str) -> datetime | None:
@@ -36,7 +36,7 @@ def _local(value: object, tz: str) -> datetime | None:
     try:
         return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(tz))
     except ValueError as exc:
-        raise InvalidInput("Check the dates of the time window.") from exc
+        raise InvalidInput.said("err_notices_window_dates") from exc
 
 
 def _audience(ctx: PageContext, db: DB, form: FormData) -> tuple[int, broadcasts.Audience, dict[str, str]]:
@@ -44,7 +44,7 @@ def _audience(ctx: PageContext, db: DB, form: FormData) -> tuple[int, broadcasts
     try:
         brand_id = int(values.get("brand_id") or 0)
     except ValueError as exc:
-        raise InvalidInput("Choose a brand.") from exc
+        raise InvalidInput.said("err_notices_choose_brand") from exc
     brand = get_brand(db, brand_id, ctx.principal)
     tz = brand.timezone or "Asia/Taipei"
     audience = broadcasts.Audience(
