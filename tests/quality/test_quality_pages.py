@@ -53,7 +53,7 @@ def test_lead_runs_the_quarterly_plan_in_the_console(client: Any, make: Any, db:
         data={**base, "quarter": "2026Q4", "status": "closed"},
         headers=h,
     )
-    assert r.status_code == 422 and 'role="alert"' in r.text and "verification note" in r.text
+    assert r.status_code == 422 and 'role="alert"' in r.text and "結案前需要填寫驗證說明" in r.text
     for status, note in (("done", ""), ("closed", "抽查 10 件皆已改善")):
         r = client.post(
             f"/console/quality/items/{item_id}/status?lang=zh-TW",

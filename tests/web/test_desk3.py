@@ -80,7 +80,7 @@ def test_macros_are_managed_with_forms_and_apply_several_actions_with_audit(
     assert page.status_code == 200 and 'name="assignee_id"' in page.text and "{" not in page.text.split("<form")[0][-5:]
     # Validation: no action, a team of another brand, an auditor (who may not reply) as assignee.
     bad = client.post("/console/macros", data={"brand_id": str(desk["brand"].id), "name": "空的"}, headers=h)
-    assert bad.status_code == 200 and "at least one action" in bad.text and 'role="alert"' in bad.text
+    assert bad.status_code == 200 and "巨集至少需要一個動作。" in bad.text and 'role="alert"' in bad.text
     wrong_team = client.post("/console/macros", data=_macro_form(desk, team_id=str(desk["other_team"].id)), headers=h)
     assert "does not belong" in wrong_team.text
     auditor = client.post("/console/macros", data=_macro_form(desk, assignee_id=str(desk["auditor"].id)), headers=h)
@@ -93,7 +93,7 @@ def test_macros_are_managed_with_forms_and_apply_several_actions_with_audit(
     listed = client.get("/console/macros?lang=zh-TW").text
     assert "優先級 → 高" in listed and "標籤 + 重複扣款、退款" in listed
     dup = client.post("/console/macros", data=_macro_form(desk), headers=h)
-    assert "already exists" in dup.text
+    assert "已有名為" in dup.text and "的巨集" in dup.text
     # Without htmx (a plain client) the same form errors are a 422.
     plain = {"X-CSRF-Token": h["X-CSRF-Token"]}
     assert client.post("/console/macros", data=_macro_form(desk), headers=plain).status_code == 422

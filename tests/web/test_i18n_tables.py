@@ -13,7 +13,8 @@ from kefu.core.catalog import po_path, read_catalog, table
 from kefu.core.chinese import converter
 from kefu.web.i18n import LOCALES, channel_label, emotion_label, leftover_tables, translator
 
-_PLACEHOLDER = re.compile(r"\{\w*\}")
+# A field by name: `{key!r}` in English and `「{key}」` in Chinese are the same field ({{ }} is a literal brace).
+_PLACEHOLDER = re.compile(r"(?<!\{)\{(\w*)(?:![rsa])?(?::[^{}]*)?\}")
 # Standard Taiwan characters that OpenCC's s2t, being one-to-many, rewrites to a rarer form in context
 # (台→臺, 分布→分佈, 儀表板→儀錶板, 稽核→稽覈); they are not Simplified-only.
 _SHARED = frozenset("台布表核")

@@ -103,7 +103,7 @@ def test_outage_notice_screen_previews_the_affected_customers(browser: Any, live
     form.get_by_label("通知內容").fill("測試")
     form.get_by_role("button", name="送出通知").click()
     page.wait_for_selector("#nt-result .error")
-    assert "No customer matches" in page.inner_text("#nt-result")
+    assert "沒有符合這個對象條件的客戶" in page.inner_text("#nt-result")
     form.get_by_label("標籤").fill("")
     form.get_by_label("建立時間起").fill("2020-01-01T00:00")
     form.get_by_label("標題").fill("")

@@ -350,6 +350,6 @@ def test_case_page_edits_custom_fields_through_the_service(client: Any, make: An
     db.expire_all()
     assert db.get(Ticket, ticket.id).custom_fields == {"order_no": "A-100", "amount": 1200, "gift": True}
     r = client.post(f"/console/tickets/{ticket.id}/fields", data={**form, "cf_value": ["A-100", "12.5", ""]}, headers=h)
-    assert 'role="alert"' in r.text and "whole number" in r.text
+    assert 'role="alert"' in r.text and "必須是整數" in r.text
     db.expire_all()
     assert db.get(Ticket, ticket.id).custom_fields["amount"] == 1200  # the failed save changed nothing

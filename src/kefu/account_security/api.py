@@ -80,7 +80,7 @@ def get_hook(brand_id: int, db: DB, principal: Manage) -> HookOut:
     """The brand's freeze webhook (without its secret)."""
     hook = service.get_hook(db, brand_id, principal)
     if hook is None:
-        raise NotFound("This brand has no freeze webhook.")
+        raise NotFound.said("err_account_security_no_freeze_webhook")
     return HookOut.model_validate(hook)
 
 

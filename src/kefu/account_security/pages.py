@@ -19,6 +19,7 @@ from kefu.tickets.models import Ticket
 from kefu.tickets.service import get_ticket
 from kefu.web.errors import form_error
 from kefu.web.forms import PostedForm
+from kefu.web.i18n import error_text
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
 
@@ -27,7 +28,7 @@ router = Router(include_in_schema=False, prefix="/console")
 
 def _need(ctx: PageContext, perm: str) -> None:
     if not ctx.principal.can(perm):
-        raise Forbidden(f"Missing permission {perm}.")
+        raise Forbidden.said("err_auth_missing_permission", permission=perm)
 
 
 def _card(request: Request, ctx: PageContext, db: DB, ticket: Ticket, notice: str = "") -> HTMLResponse:
@@ -63,7 +64,7 @@ def record_step(request: Request, ticket_id: int, ctx: Ctx, db: DB, form: Posted
         cmd = build(RecordStep, {"step": step if step in STEPS else "", "note": str(form.get("note", ""))[:4000]})
         service.record_step(db, ticket, ctx.principal, cmd)
     except ProblemError as exc:
-        return form_error(request, exc.status, exc.detail, exc)
+        return form_error(request, exc.status, error_text(request, exc), exc)
     return _card(request, ctx, db, ticket, notice=ctx.t["sl_saved"])
 
 
@@ -76,7 +77,7 @@ def request_freeze(request: Request, ticket_id: int, ctx: Ctx, db: DB, form: Pos
         cmd = build(RequestFreeze, {"note": str(form.get("note", ""))[:4000]})
         service.request_freeze(db, ticket, ctx.principal, cmd)
     except ProblemError as exc:
-        return form_error(request, exc.status, exc.detail, exc)
+        return form_error(request, exc.status, error_text(request, exc), exc)
     return _card(request, ctx, db, ticket, notice=ctx.t["sl_freeze_sent"])
 
 
@@ -117,7 +118,7 @@ def save_hook(request: Request, brand_id: int, ctx: Ctx, db: DB, form: PostedFor
     try:
         service.save_hook(db, brand_id, ctx.principal, build(SaveFreezeHook, data))
     except ProblemError as exc:
-        return form_error(request, exc.status, exc.detail, exc)
+        return form_error(request, exc.status, error_text(request, exc), exc)
     return Response(status_code=204, headers={"HX-Redirect": "/console/security-incidents?saved=true"})
 
 

@@ -64,9 +64,9 @@ def is_incident(ticket: Ticket) -> bool:
 
 def _require_incident(ticket: Ticket) -> None:
     if not is_incident(ticket):
-        raise Conflict(
-            f"Case {ticket.number} is not an account-security incident (category {ticket.category or 'none'}).",
-            title="Not a security incident",
+        category = ticket.category or "none"
+        raise Conflict.said("err_account_security_not_incident", number=ticket.number, category=category).also(
+            title="Not a security incident"
         )
 
 
@@ -112,11 +112,11 @@ def _at(ticket: Ticket, at: datetime | None, now: datetime) -> datetime:
     if at is None:
         return now
     if at.tzinfo is None:
-        raise InvalidInput("at must carry a timezone offset.")
+        raise InvalidInput.said("err_account_security_at_needs_offset")
     if at > now + timedelta(minutes=1):
-        raise InvalidInput("A step cannot be recorded in the future.")
+        raise InvalidInput.said("err_account_security_step_in_future")
     if at < ticket.created_at:
-        raise InvalidInput("A step cannot happen before the case was opened.")
+        raise InvalidInput.said("err_account_security_step_before_case")
     return at
 
 
@@ -136,7 +136,9 @@ def record_step(
         return done[cmd.step], False
     missing = [s for s in STEPS[: STEPS.index(cmd.step)] if s not in done]
     if missing:
-        raise Conflict(f"Record the step {missing[0]!r} before {cmd.step!r}.", title="Step out of order")
+        raise Conflict.said("err_account_security_step_order", first=missing[0], step=cmd.step).also(
+            title="Step out of order"
+        )
     now = utcnow()
     at = _at(ticket, cmd.at, now)
     row = SecurityStep(
@@ -223,7 +225,7 @@ def delete_hook(session: Session, brand_id: int, actor: Principal | None) -> Non
     """Remove a brand's freeze webhook (agents then freeze by hand and confirm)."""
     hook = get_hook(session, brand_id, actor)
     if hook is None:
-        raise NotFound("This brand has no freeze webhook.")
+        raise NotFound.said("err_account_security_no_freeze_webhook")
     record(
         session,
         actor,
@@ -257,15 +259,14 @@ def request_freeze(
     _require_incident(ticket)
     done = steps_of(session, ticket)
     if "intervene" not in done:
-        raise Conflict("Record the step 'intervene' before 'freeze'.", title="Step out of order")
+        raise Conflict.said("err_account_security_step_order", first="intervene", step="freeze").also(
+            title="Step out of order"
+        )
     if "freeze" in done:
-        raise Conflict("The account freeze is already recorded on this case.")
+        raise Conflict.said("err_account_security_freeze_recorded")
     hook = session.scalar(select(FreezeHook).where(FreezeHook.brand_id == ticket.brand_id))
     if hook is None or not hook.is_active:
-        raise Conflict(
-            "This brand has no active freeze webhook: freeze the account in the brand's own system, then confirm.",
-            title="No freeze webhook",
-        )
+        raise Conflict.said("err_account_security_freeze_by_hand").also(title="No freeze webhook")
     live = [r for r in freeze_requests(session, ticket) if r.status == "pending"]
     if live:
         return live[0]
@@ -429,9 +430,9 @@ def punctuality(
     """On-time figures per step from the stored SLA milestone targets of the brand's cases."""
     brand = get_brand(session, brand_id, actor)
     if end < start:
-        raise InvalidInput("end must not be before start.")
+        raise InvalidInput.said("err_account_security_end_before_start")
     if (end - start).days > 366:
-        raise InvalidInput("The period is at most a year.")
+        raise InvalidInput.said("err_account_security_period_too_long")
     zone = ZoneInfo(brand.timezone or "Asia/Taipei")
     lo = datetime.combine(start, time(), zone)
     hi = datetime.combine(end + timedelta(days=1), time(), zone)

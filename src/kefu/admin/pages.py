@@ -45,7 +45,7 @@ from kefu.sla.policy import DEFAULT_SERVICE_TIER, SERVICE_TIERS, SlaPolicy
 from kefu.tickets import service as ticket_service
 from kefu.tickets.models import PRIORITIES
 from kefu.web.forms import PostedForm, lenient_int, optional_int
-from kefu.web.i18n import translator
+from kefu.web.i18n import error_text, translator
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
 
@@ -70,7 +70,7 @@ def _allowed_tabs(ctx: PageContext) -> list[str]:
 
 def _need(ctx: PageContext, tab: str) -> None:
     if not ctx.principal.can(TABS[tab]):
-        raise Forbidden(f"Missing permission {TABS[tab]}.")
+        raise Forbidden.said("err_auth_missing_permission", permission=TABS[tab])
 
 
 def _brands(db: Session, ctx: PageContext) -> list[Brand]:
@@ -233,7 +233,7 @@ def admin(
     """Admin home: the first tab the caller may use."""
     tabs = _allowed_tabs(ctx)
     if not tabs:
-        raise Forbidden("No admin permissions.")
+        raise Forbidden.said("err_admin_no_admin_permission")
     tab = tab if tab in tabs else tabs[0]
     data = _tab_data(db, ctx, tab, brand_id, locale, q, page)
     return render(request, ctx, "admin/admin.html", error=None, **data)
@@ -285,7 +285,7 @@ def _service_error(ctx: PageContext, exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         detail = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()[:3])
     elif isinstance(exc, ProblemError):
-        detail = exc.detail
+        detail = error_text(ctx, exc)
     else:
         detail = (str(exc).splitlines() or [""])[0]
     return translator(ctx.locale)["af_cannot_save"].format(detail=detail or "?")
@@ -395,7 +395,7 @@ def team_members(
     _need(ctx, "teams")
     team = auth_service.team_in_brands(db, team_id, ctx.principal)
     if team is None:
-        raise Forbidden("No access to that team.")
+        raise Forbidden.said("err_admin_no_team_access")
     auth_service.set_team_members(db, team, [(a, False) for a in agent_ids or []], ctx.principal)
     return _redisplay(request, ctx, db, "teams", team.brand_id)
 
@@ -436,7 +436,7 @@ def update_inbox(request: Request, inbox_id: int, ctx: Ctx, db: DB, posted: Post
     _need(ctx, "inboxes")
     inbox = brand_service.inbox_in_brands(db, inbox_id, ctx.principal)
     if inbox is None:
-        raise Forbidden("No access to that inbox.")
+        raise Forbidden.said("err_admin_no_inbox_access")
     t = translator(ctx.locale)
     form, _ = _posted(posted)
     errors: dict[str, str] = {}
@@ -584,7 +584,7 @@ def _posted_brand_id(values: Mapping[str, Any]) -> int:
     """The form's brand_id (a 400 problem when it is missing or not a whole number)."""
     brand_id = lenient_int(values.get("brand_id"))
     if brand_id is None:
-        raise InvalidInput("brand_id is required.")
+        raise InvalidInput.said("err_admin_brand_id_required")
     return brand_id
 
 
@@ -690,7 +690,7 @@ def team_strategy(
     _need(ctx, "routing")
     team = auth_service.team_in_brands(db, team_id, ctx.principal)
     if team is None:
-        raise Forbidden("No access to that team.")
+        raise Forbidden.said("err_admin_no_team_access")
     try:
         routing_service.set_team_routing(db, team_id, ctx.principal, strategy=strategy, auto_assign=bool(auto_assign))
     except ProblemError as exc:
@@ -936,7 +936,7 @@ def create_faq(
         )
     except ProblemError as exc:
         db.rollback()
-        return _redisplay(request, ctx, db, "kb", brand_id, exc.detail, locale)
+        return _redisplay(request, ctx, db, "kb", brand_id, error_text(ctx, exc), locale)
     return _redisplay(request, ctx, db, "kb", brand_id, locale=locale)
 
 
@@ -967,7 +967,7 @@ def update_faq(
             )
     except ProblemError as exc:
         db.rollback()
-        return _redisplay(request, ctx, db, "kb", brand_id, exc.detail, locale)
+        return _redisplay(request, ctx, db, "kb", brand_id, error_text(ctx, exc), locale)
     return _redisplay(request, ctx, db, "kb", brand_id, locale=locale)
 
 
@@ -1006,7 +1006,7 @@ def create_follow_up_rule(
         followups.create_rule(db, ctx.principal, command)
     except ProblemError as exc:
         db.rollback()
-        return _redisplay(request, ctx, db, "followups", brand_id, exc.detail)
+        return _redisplay(request, ctx, db, "followups", brand_id, error_text(ctx, exc))
     return _redisplay(request, ctx, db, "followups", brand_id)
 
 

@@ -23,6 +23,7 @@ from kefu.customers import service as customers
 from kefu.customers.models import Organization
 from kefu.web.errors import form_error
 from kefu.web.forms import PostedForm, lenient_int
+from kefu.web.i18n import error_text
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
 
@@ -225,7 +226,7 @@ def save_org_report_settings(request: Request, org_id: int, ctx: Ctx, db: DB, fo
     try:
         org_reports.save_settings(db, org, ctx.principal, build(org_reports.ReportSettingsIn, data))
     except ProblemError as exc:
-        return form_error(request, exc.status, exc.detail, exc)
+        return form_error(request, exc.status, error_text(request, exc), exc)
     return Response(status_code=204, headers={"HX-Redirect": f"/console/analytics/organizations/{org.id}?saved=true"})
 
 
@@ -239,5 +240,5 @@ def send_org_report_now(request: Request, org_id: int, ctx: Ctx, db: DB) -> Resp
         if org_reports.send(db, org, key, ctx.principal) is None:
             raise Conflict(f"The report for {key} was already sent.")
     except ProblemError as exc:
-        return form_error(request, exc.status, exc.detail, exc)
+        return form_error(request, exc.status, error_text(request, exc), exc)
     return Response(status_code=204, headers={"HX-Redirect": f"/console/analytics/organizations/{org.id}?queued=true"})

@@ -112,7 +112,7 @@ def list_tokens(principal: CurrentPrincipal, db: DB) -> list[TokenOut]:
 def create_token(body: TokenCreate, principal: CurrentPrincipal, db: DB, settings: SettingsDep) -> TokenCreated:
     """Issue a personal access token for the caller (shown once); needs a console session and current_password."""
     if principal.via == "token":
-        raise Forbidden("Tokens cannot mint tokens; sign in to the console.")
+        raise Forbidden.said("err_auth_token_mints_token")
     _reauthenticate(db, settings, principal, body.current_password)
     agent = service.get_agent(db, principal.agent_id)
     tok, raw = service.create_token(
@@ -186,7 +186,7 @@ def update_agent(
     self_fields = {"name", "locale", "availability", "password", "current_password"}
     sent = body.model_fields_set
     if not principal.can("agents:manage") and (agent_id != principal.agent_id or not sent <= self_fields):
-        raise Forbidden("Missing permission agents:manage.")
+        raise Forbidden.said("err_auth_missing_permission", permission="agents:manage")
     if sent & SENSITIVE_FIELDS:
         _reauthenticate(db, settings, principal, body.current_password)
     changes = body.model_dump(exclude_unset=True, exclude={"current_password"})
@@ -208,7 +208,7 @@ def list_teams(principal: CurrentPrincipal, db: DB, brand_id: int | None = None)
 def create_team(body: TeamCreate, db: DB, principal: Annotated[Principal, Depends(require("teams:manage"))]) -> TeamOut:
     """Create a team."""
     if not principal.can_access_brand(body.brand_id):
-        raise Forbidden("No access to that brand.")
+        raise Forbidden.said("err_auth_no_brand_access")
     team = service.create_team(
         db,
         brand_id=body.brand_id,

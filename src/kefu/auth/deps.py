@@ -143,7 +143,7 @@ async def _authenticate(request: Request, db: Session) -> Principal | None:
     if auth:
         scheme, _, value = auth.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
-            raise Unauthorized("Unsupported Authorization header; use 'Bearer <token>'.")
+            raise Unauthorized.said("err_auth_bad_auth_header")
         raw = value.strip()
         principal = tokencache.lookup(token_digest(raw), ip)
         if principal is None:
@@ -151,7 +151,7 @@ async def _authenticate(request: Request, db: Session) -> Principal | None:
                 partial(service.resolve_token, db, raw, ip, cache_seconds=settings.token_cache_seconds)
             )
         if principal is None:
-            raise Unauthorized("Invalid, expired or revoked token.")
+            raise Unauthorized.said("err_auth_bad_token")
         request.state.principal = principal  # the privacy middleware masks the response for this principal
         return principal
     cookie = request.cookies.get(settings.session_cookie)
@@ -173,7 +173,7 @@ def require_csrf(request: Request, row: AuthSession) -> None:
         return
     sent = request.headers.get(CSRF_HEADER, "")
     if not sent or not constant_eq(sent, row.csrf_token):
-        raise Forbidden("Missing or invalid CSRF token.", csrf=True)
+        raise Forbidden.said("err_auth_bad_csrf").also(csrf=True)
 
 
 def set_session_cookie(response: Response, settings: Settings, token: str) -> None:
@@ -196,7 +196,7 @@ MaybePrincipal = Annotated[Principal | None, Depends(optional_principal)]
 def _authenticated(request: Request, principal: Principal | None) -> Principal:
     """The principal, or 401 without one; 403 when the route's declared permission refuses it (kefu.auth.scopes)."""
     if principal is None:
-        raise Unauthorized("Authentication required.")
+        raise Unauthorized.said("err_auth_auth_required")
     refused = scopes.check_route(principal, request.scope.get("route"), request.method)
     if refused:
         raise Forbidden(refused)
@@ -222,7 +222,7 @@ def require(permission: str) -> Callable[[Request, Session], Awaitable[Principal
     async def _dep(request: Request, db: DB) -> Principal:
         principal = _authenticated(request, await optional_principal(request, db))
         if not principal.can(permission):
-            raise Forbidden(f"Missing permission {permission}.")
+            raise Forbidden.said("err_auth_missing_permission", permission=permission)
         return principal
 
     setattr(_dep, scopes.MARK, (permission,))  # the route's declared permission (tests/security/test_scopes.py)

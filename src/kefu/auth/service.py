@@ -29,7 +29,7 @@ MIN_PASSWORD = 10
 
 def _check_password_policy(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise InvalidInput(f"Password must be at least {MIN_PASSWORD} characters.")
+        raise InvalidInput.said("err_auth_password_too_short", min_password=MIN_PASSWORD)
 
 
 def brand_ids_of(session: Session, agent: Agent) -> frozenset[int] | None:
@@ -80,13 +80,13 @@ def create_agent(
     """Create an agent (password optional for SSO-only/bot users)."""
     email = email.strip().lower()
     if not is_email(email):
-        raise InvalidInput("Invalid email address.")
+        raise InvalidInput.said("err_auth_bad_email")
     if role not in ROLES:
-        raise InvalidInput(f"Unknown role {role!r}; expected one of {', '.join(ROLES)}.")
+        raise InvalidInput.said("err_auth_unknown_role_choice", role=role, choices=", ".join(ROLES))
     if password is not None:
         _check_password_policy(password)
     if session.scalar(select(Agent.id).where(Agent.email == email)) is not None:
-        raise Conflict(f"An agent with email {email} already exists.")
+        raise Conflict.said("err_auth_email_taken", email=email)
     agent = Agent(
         email=email,
         name=name,
@@ -106,7 +106,7 @@ def set_agent_brands(session: Session, agent: Agent, brand_ids: list[int]) -> No
     existing = set(session.scalars(select(Brand.id).where(Brand.id.in_(brand_ids)))) if brand_ids else set()
     missing = set(brand_ids) - existing
     if missing:
-        raise InvalidInput(f"Unknown brand ids: {sorted(missing)}")
+        raise InvalidInput.said("err_auth_unknown_brand_ids", missing=sorted(missing))
     session.execute(delete(AgentBrand).where(AgentBrand.agent_id == agent.id))
     for bid in sorted(existing):
         session.add(AgentBrand(agent_id=agent.id, brand_id=bid))
@@ -117,7 +117,7 @@ def get_agent(session: Session, agent_id: int) -> Agent:
     """Agent by id or 404."""
     agent = session.get(Agent, agent_id)
     if agent is None:
-        raise NotFound(f"Agent {agent_id} not found.")
+        raise NotFound.said("err_auth_agent_not_found", agent_id=agent_id)
     return agent
 
 
@@ -143,14 +143,14 @@ def update_agent(
         changes["name"] = name
     if role is not None:
         if role not in ROLES:
-            raise InvalidInput(f"Unknown role {role!r}.")
+            raise InvalidInput.said("err_auth_unknown_role", role=role)
         changes["role"] = [agent.role, role]
         agent.role = role
     if locale is not None:
         agent.locale = locale
     if availability is not None:
         if availability not in ("online", "away", "offline"):
-            raise InvalidInput("availability must be online, away or offline.")
+            raise InvalidInput.said("err_auth_availability_choice")
         agent.availability = availability
     if capacity is not None:
         agent.capacity = capacity
@@ -199,7 +199,7 @@ def get_visible_agent(session: Session, principal: Principal, agent_id: int) -> 
     """An agent the principal may see, else 404."""
     agent = session.scalar(select(Agent).where(Agent.id == agent_id, agent_visibility(principal)))
     if agent is None:
-        raise NotFound(f"Agent {agent_id} not found.")
+        raise NotFound.said("err_auth_agent_not_found", agent_id=agent_id)
     return agent
 
 
@@ -224,9 +224,9 @@ def ensure_assignable(session: Session, agent_id: int, brand_id: int) -> Agent:
     """The assignee of a brand's ticket or conversation: active, working in that brand, allowed to reply."""
     agent = session.scalar(select(Agent).where(Agent.id == agent_id, in_brand(brand_id)))
     if agent is None or not agent.is_active:
-        raise InvalidInput(f"Agent {agent_id} does not exist, is inactive or does not work in this brand.")
+        raise InvalidInput.said("err_auth_agent_not_assignable", agent_id=agent_id)
     if not can_reply(agent.role):
-        raise InvalidInput(f"Agent {agent_id} cannot reply to customers ({agent.role}), so cannot be assigned.")
+        raise InvalidInput.said("err_auth_agent_cannot_reply", agent_id=agent_id, role=agent.role)
     return agent
 
 
@@ -241,9 +241,9 @@ def create_team(
 ) -> Team:
     """Create a team in a brand."""
     if session.get(Brand, brand_id) is None:
-        raise InvalidInput(f"Unknown brand {brand_id}.")
+        raise InvalidInput.said("err_auth_unknown_brand", brand_id=brand_id)
     if session.scalar(select(Team.id).where(Team.brand_id == brand_id, Team.slug == slug)) is not None:
-        raise Conflict(f"Team {slug!r} already exists in brand {brand_id}.")
+        raise Conflict.said("err_auth_team_exists", slug=slug, brand_id=brand_id)
     team = Team(brand_id=brand_id, slug=slug, name=name, description=description)
     session.add(team)
     session.flush()
@@ -257,7 +257,7 @@ def set_team_members(session: Session, team: Team, members: list[tuple[int, bool
     # Only agents working in the team's brand may join it (routing assigns the team's tickets to its members).
     known = set(session.scalars(select(Agent.id).where(Agent.id.in_(ids), in_brand(team.brand_id)))) if ids else set()
     if set(ids) - known:
-        raise InvalidInput(f"Unknown agent ids or agents outside the team's brand: {sorted(set(ids) - known)}")
+        raise InvalidInput.said("err_auth_unknown_team_agents", ids=sorted(set(ids) - known))
     session.execute(delete(TeamMember).where(TeamMember.team_id == team.id))
     for agent_id, is_lead in members:
         session.add(TeamMember(team_id=team.id, agent_id=agent_id, is_lead=is_lead))
@@ -321,7 +321,7 @@ def login(
             actor_type="anonymous",
             actor_label=ip,
         )
-        raise Unauthorized("Invalid email or password.")
+        raise Unauthorized.said("err_auth_bad_login")
     if agent.password_hash and needs_rehash(agent.password_hash):
         agent.password_hash = hash_password(password)
     token = new_token("kefu_s")
@@ -423,13 +423,13 @@ def revoke_credentials(session: Session, agent_id: int, *, keep_session_id: int 
 def reauthenticate(session: Session, settings: Settings, principal: Principal, current_password: str | None) -> None:
     """Sensitive account changes need a console session and the caller's current password (never a bearer token)."""
     if principal.via != "session":
-        raise Forbidden("This change needs a signed-in console session; API tokens cannot make it.", reauth=True)
+        raise Forbidden.said("err_auth_console_only").also(reauth=True)
     agent = get_agent(session, principal.agent_id)
     _check_rate_limit(session, settings, agent.email, principal.ip or "unknown")
     if not current_password or not verify_password(agent.password_hash, current_password):
         session.add(LoginAttempt(username=agent.email, ip=principal.ip or "unknown", success=False))
         session.flush()
-        raise Forbidden("Confirm this change with your current password (current_password).", reauth=True)
+        raise Forbidden.said("err_auth_confirm_password").also(reauth=True)
 
 
 def list_sessions(session: Session, agent_id: int) -> list[AuthSession]:
@@ -464,7 +464,7 @@ def create_token(
     if scopes:
         unknown = set(scopes) - set(permissions_for("admin"))
         if unknown:
-            raise InvalidInput(f"Unknown scopes: {sorted(unknown)}")
+            raise InvalidInput.said("err_auth_unknown_scopes", unknown=sorted(unknown))
     raw = new_token("kefu_pat")
     tok = ApiToken(
         agent_id=agent.id,
@@ -478,7 +478,7 @@ def create_token(
     try:
         session.flush()
     except IntegrityError as exc:  # pragma: no cover - 256-bit collision
-        raise Conflict("Token collision, retry.") from exc
+        raise Conflict.said("err_auth_token_collision") from exc
     record(session, actor, "token.create", target_type="api_token", target_id=tok.id, details={"name": name})
     return tok, raw
 
@@ -513,7 +513,7 @@ def revoke_token(session: Session, principal: Principal, token_id: int) -> ApiTo
     """Revoke a token of the caller (admins may revoke anyone's)."""
     tok = session.get(ApiToken, token_id)
     if tok is None or (tok.agent_id != principal.agent_id and not principal.can("agents:manage")):
-        raise NotFound(f"Token {token_id} not found.")
+        raise NotFound.said("err_auth_token_not_found", token_id=token_id)
     if tok.revoked_at is None:
         tok.revoked_at = utcnow()
     _announce(session, f"auth:token:{tok.id}")

@@ -25,16 +25,16 @@ def _check_tz(tz: str) -> None:
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidInput(f"Unknown timezone {tz!r}.") from exc
+        raise InvalidInput.said("err_brands_unknown_timezone", tz=tz) from exc
 
 
 def _normalize_tiers(tiers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = sorted(tiers, key=lambda t: float(t["min_spend"]))
     levels = [int(t["level"]) for t in out]
     if len(set(levels)) != len(levels) or levels != sorted(levels):
-        raise InvalidInput("Tier levels must be unique and increase with min_spend.")
+        raise InvalidInput.said("err_brands_tier_order")
     if not out or float(out[0]["min_spend"]) != 0:
-        raise InvalidInput("The lowest tier must start at min_spend 0.")
+        raise InvalidInput.said("err_brands_tier_lowest")
     return [{"level": int(t["level"]), "name": str(t["name"]), "min_spend": float(t["min_spend"])} for t in out]
 
 
@@ -67,7 +67,7 @@ def create_brand(
     """Create a brand and its ticket counter."""
     _check_tz(timezone)
     if session.scalar(select(Brand.id).where(Brand.slug == slug)) is not None:
-        raise Conflict(f"Brand {slug!r} already exists.")
+        raise Conflict.said("err_brands_slug_taken", slug=slug)
     brand = Brand(
         slug=slug,
         name=name,
@@ -88,7 +88,7 @@ def get_brand(session: Session, brand_id: int, principal: Principal | None = Non
     """Brand by id (404 if missing or not visible)."""
     brand = session.get(Brand, brand_id)
     if brand is None:
-        raise NotFound(f"Brand {brand_id} not found.")
+        raise NotFound.said("err_brands_not_found", brand_id=brand_id)
     ensure_brand(principal, brand.id, "Brand")
     return brand
 
@@ -144,9 +144,7 @@ def update_brand(session: Session, brand: Brand, actor: Principal, command: Upda
         allowed = {"resolved", "pending", "open"}
         statuses = notices.get("status", ["resolved", "pending"]) if isinstance(notices, dict) else None
         if not isinstance(statuses, list) or not set(statuses) <= allowed or set(notices) - {"status", "also"}:
-            raise InvalidInput(
-                f"notices takes {{'status': [...], 'also': {{kind: [channels]}}}} with statuses from {sorted(allowed)}."
-            )
+            raise InvalidInput.said("err_brands_notices_shape", allowed=sorted(allowed))
         if "also" in notices:
             notices["also"] = check_policy(notices["also"])
     if (changes.get("settings") or {}).get("shifts") is not None:
@@ -171,7 +169,7 @@ def update_brand(session: Session, brand: Brand, actor: Principal, command: Upda
         changes["settings"]["portal_video_mb"] = check_video_mb(changes["settings"]["portal_video_mb"])
     published = (changes.get("settings") or {}).get("public_metrics")
     if published is not None and not isinstance(published, bool):
-        raise InvalidInput("public_metrics must be true or false.")
+        raise InvalidInput.said("err_brands_public_metrics_bool")
     if changes.get("settings") is not None:
         # PATCH semantics for settings too: given keys change (None removes one), the others stay.
         merged = {**(brand.settings or {}), **changes["settings"]}
@@ -278,7 +276,7 @@ def validate_settings(kind: str, settings: dict[str, Any], *, strict: bool = Tru
         if ftype is None:
             if strict:
                 names = ", ".join(sorted(known)) or "none"
-                raise InvalidInput(f"Unknown setting {key!r} for a {kind} inbox (known: {names}).")
+                raise InvalidInput.said("err_brands_unknown_setting", key=key, kind=kind, names=names)
             out[key] = value
             continue
         if value is None:
@@ -345,11 +343,11 @@ def update_inbox(
     config = validate_settings(inbox.kind, dict(config or {}))
     if bot is not None:
         if inbox.kind not in dict(INBOX_FIELDS) or "initial_status" not in dict(INBOX_FIELDS[inbox.kind]):
-            raise InvalidInput(f"A {inbox.kind} inbox has no bot.")
+            raise InvalidInput.said("err_brands_inbox_no_bot", kind=inbox.kind)
         config["initial_status"] = "bot" if bot else "open"
     if name is not None and name != inbox.name:
         if session.scalar(select(Inbox.id).where(Inbox.brand_id == inbox.brand_id, Inbox.name == name)) is not None:
-            raise Conflict(f"Inbox {name!r} already exists in this brand.")
+            raise Conflict.said("err_brands_inbox_exists", name=name)
         inbox.name = name
     if is_active is not None:
         inbox.is_active = is_active
@@ -389,14 +387,14 @@ def create_inbox(
 ) -> Inbox:
     """Add a channel endpoint to a brand (chat-like channels start with the bot on unless `bot=False`)."""
     if kind not in CHANNEL_KINDS:
-        raise InvalidInput(f"Unknown channel kind {kind!r}.")
+        raise InvalidInput.said("err_brands_unknown_channel_kind", kind=kind)
     config = {k: v for k, v in validate_settings(kind, dict(config), strict=strict).items() if v is not None}
     if bot is not None:
         config["initial_status"] = "bot" if bot else "open"
     elif kind in BOT_KINDS:
         config.setdefault("initial_status", "bot")
     if session.scalar(select(Inbox.id).where(Inbox.brand_id == brand.id, Inbox.name == name)) is not None:
-        raise Conflict(f"Inbox {name!r} already exists in this brand.")
+        raise Conflict.said("err_brands_inbox_exists", name=name)
     inbox = Inbox(brand_id=brand.id, kind=kind, name=name, config=config)
     session.add(inbox)
     session.flush()

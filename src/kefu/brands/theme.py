@@ -76,10 +76,10 @@ def darker(hex_colour: str, factor: float = 0.78) -> str:
 def check_colour(value: str) -> str:
     """A #RRGGBB colour white text stays readable on; InvalidInput otherwise (field-specific reason in .extra)."""
     if not HEX.fullmatch(value):
-        raise InvalidInput("Colour must be #RRGGBB.", reason="hex")
+        raise InvalidInput.said("err_brands_colour_hex").also(reason="hex")
     ratio = contrast_with_white(value)
     if ratio < MIN_CONTRAST:
-        raise InvalidInput(f"White text on {value} has contrast {ratio:.1f}:1 (needs 4.5:1).", reason="contrast")
+        raise InvalidInput.said("err_brands_colour_contrast", colour=value, ratio=ratio).also(reason="contrast")
     return value.lower()
 
 
@@ -87,7 +87,7 @@ def check_url(value: str) -> str:
     """An absolute https:// address (images from elsewhere must not downgrade the page)."""
     parts = urlsplit(value)
     if parts.scheme != "https" or not parts.hostname or len(value) > 500 or any(c in value for c in "\"'<> \\"):
-        raise InvalidInput("Logo address must be a full https:// URL.")
+        raise InvalidInput.said("err_brands_logo_https")
     return value
 
 
@@ -95,9 +95,9 @@ def check_asset(kind: str, data: bytes) -> str:
     """The content type of an upload for `kind`, refusing other types and oversize files."""
     ctype = sniff(data)
     if ctype not in _ALLOWED[kind]:
-        raise InvalidInput(f"The {kind} must be one of {sorted(_ALLOWED[kind])}.", reason="type")
+        raise InvalidInput.said("err_brands_asset_type", kind=kind, types=sorted(_ALLOWED[kind])).also(reason="type")
     if len(data) > (LOGO_MAX if kind == "logo" else FAVICON_MAX):
-        raise InvalidInput(f"The {kind} is too large.", reason="size")
+        raise InvalidInput.said("err_brands_asset_size", kind=kind).also(reason="size")
     return ctype
 
 

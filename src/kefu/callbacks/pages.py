@@ -10,6 +10,7 @@ from kefu.callbacks import service
 from kefu.core.errors import Forbidden, ProblemError
 from kefu.tickets.listing import LocalTime, brand_zones
 from kefu.web.forms import PostedForm
+from kefu.web.i18n import error_text
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
 
@@ -19,7 +20,7 @@ VIEWS = {"due": ("due",), "booked": ("booked",), "missed": ("missed",)}
 
 def _need(ctx: PageContext, perm: str) -> None:
     if not ctx.principal.can(perm):
-        raise Forbidden(f"Missing permission {perm}.")
+        raise Forbidden.said("err_auth_missing_permission", permission=perm)
 
 
 @router.get("", response_class=HTMLResponse)
@@ -51,7 +52,7 @@ def done(request: Request, callback_id: int, ctx: Ctx, db: DB, form: PostedForm)
     try:
         service.complete(db, cb, ctx.principal, str(form.get("outcome", "")), str(form.get("note", ""))[:4000])
     except ProblemError as exc:
-        error = exc.detail
+        error = error_text(ctx, exc)
     row = service.queue(db, ctx.principal, statuses=(cb.status,), callback_id=cb.id)[0]
     return render(
         request,

@@ -74,7 +74,7 @@ def settings_of(brand: Brand) -> dict[str, Any]:
 def check_settings(value: object) -> dict[str, Any]:
     """Validate a ``callbacks`` brand setting (admin input)."""
     if not isinstance(value, dict) or set(value) - set(DEFAULTS):
-        raise InvalidInput(f"callbacks takes {sorted(DEFAULTS)}.")
+        raise InvalidInput.said("err_callbacks_settings_keys", choices=sorted(DEFAULTS))
     limits = {
         "slot_minutes": (10, 240),
         "capacity": (1, 100),
@@ -86,9 +86,9 @@ def check_settings(value: object) -> dict[str, Any]:
     }
     for key, (lo, hi) in limits.items():
         if key in value and not (isinstance(value[key], int) and lo <= value[key] <= hi):
-            raise InvalidInput(f"callbacks.{key} must be a whole number from {lo} to {hi}.")
+            raise InvalidInput.said("err_callbacks_setting_range", key=key, lo=lo, hi=hi)
     if "calendar" in value and not isinstance(value["calendar"], str):
-        raise InvalidInput("callbacks.calendar names a business calendar.")
+        raise InvalidInput.said("err_callbacks_calendar_unknown")
     return dict(value)
 
 
@@ -98,14 +98,14 @@ _TEMPLATE = re.compile(r"^https://[^\s{}]+$")
 def check_video(value: object) -> dict[str, Any]:
     """Validate a ``video`` brand setting: an https meeting-URL template with one ``{token}``."""
     if not isinstance(value, dict) or set(value) - {"url_template", "provider"}:
-        raise InvalidInput('video takes {"url_template": "https://meet.example.org/kefu-{token}", "provider": name}.')
+        raise InvalidInput.said("err_callbacks_video_shape")
     template = value.get("url_template")
     if not isinstance(template, str) or template.count("{token}") != 1 or len(template) > 500:
-        raise InvalidInput("video.url_template must be an https URL containing {token} once.")
+        raise InvalidInput.said("err_callbacks_video_url")
     if not _TEMPLATE.match(template.replace("{token}", "x")):
-        raise InvalidInput("video.url_template must be an https URL containing {token} once.")
+        raise InvalidInput.said("err_callbacks_video_url")
     if "provider" in value and not (isinstance(value["provider"], str) and len(value["provider"]) <= 100):
-        raise InvalidInput("video.provider is a short name such as jitsi.")
+        raise InvalidInput.said("err_callbacks_video_provider")
     return dict(value)
 
 
@@ -128,7 +128,7 @@ def require_video(brand: Brand) -> str:
     """The template, or a clear refusal when the brand has no video provider."""
     template = video_template(brand)
     if template is None:
-        raise Conflict("This brand offers no video sessions: no video provider is configured (settings.video).")
+        raise Conflict.said("err_callbacks_no_video")
     return template
 
 
@@ -275,14 +275,14 @@ def book(
     mode = "video" if video is not None else "phone"
     template = require_video(brand) if video is not None else None
     if video is not None and video.interpreter_org and not video.interpreter_cert:
-        raise InvalidInput("A partner interpreter needs the certification reference (interpreter_cert).")
+        raise InvalidInput.said("err_callbacks_interpreter_cert")
     if source not in SOURCES:
-        raise InvalidInput(f"source is one of {', '.join(SOURCES)}.")
+        raise InvalidInput.said("err_callbacks_source_choice", choices=", ".join(SOURCES))
     digits = "".join(ch for ch in phone if ch.isdigit())
     if len(digits) < 6 or len(phone) > 64:
-        raise InvalidInput("A phone number to call back is required.")
+        raise InvalidInput.said("err_callbacks_phone_required")
     if scheduled_at.tzinfo is None:
-        raise InvalidInput("scheduled_at needs a timezone offset.")
+        raise InvalidInput.said("err_callbacks_scheduled_needs_offset")
     if actor is None:  # customers pick one of the offered slots; agents may agree any later time on the phone
         open_for_phone = session.scalar(
             select(func.count())
@@ -293,9 +293,9 @@ def book(
             raise TooManyRequests.said("uix_callback_limit")
         offered = {s.start for s in slots(session, brand, now, video)}
         if scheduled_at not in offered:
-            raise Conflict("That time is not available any more; please pick another slot.")
+            raise Conflict.said("err_callbacks_slot_taken")
     elif scheduled_at <= now:
-        raise InvalidInput("A call-back must be in the future.")
+        raise InvalidInput.said("err_callbacks_in_past")
     customer = None
     ticket: Ticket | None = None
     if ticket_id is not None:
@@ -315,7 +315,7 @@ def book(
         free = _free_video_agents(session, brand, scheduled_at, _skills_needed(video))
         if not free:
             skills = ", ".join(sorted(_skills_needed(video)))
-            raise Conflict(f"No agent with the skills {skills} is free at that time; pick another time.")
+            raise Conflict.said("err_callbacks_no_agent_free", skills=skills)
         assignee_id = assignee_id if assignee_id in free else _least_busy(session, free)
     if ticket is None:
         ticket = create_ticket(
@@ -409,7 +409,7 @@ def ticket_number(session: Session, cb: Callback) -> str:
     """The number of the case a call-back belongs to (shown to the customer who booked it)."""
     number = session.scalar(select(Ticket.number).where(Ticket.id == cb.ticket_id))
     if number is None:
-        raise NotFound(f"Ticket {cb.ticket_id} not found.")
+        raise NotFound.said("err_callbacks_ticket_not_found", ticket_id=cb.ticket_id)
     return number
 
 
@@ -424,9 +424,9 @@ def complete(
 ) -> Callback:
     """Record the call (reached / no answer); a missed call-back can still be made late."""
     if outcome not in OUTCOMES:
-        raise InvalidInput(f"outcome is one of {', '.join(OUTCOMES)}.")
+        raise InvalidInput.said("err_callbacks_outcome_choice", choices=", ".join(OUTCOMES))
     if cb.status not in ("booked", "due", "missed"):
-        raise Conflict(f"This call-back is {cb.status}.")
+        raise Conflict.said("err_callbacks_not_open", status=cb.status)
     now = now or utcnow()
     cb.status, cb.result, cb.note, cb.done_at, cb.done_by = "done", outcome, note, now, actor.agent_id
     ticket = session.get(Ticket, cb.ticket_id)
@@ -441,7 +441,7 @@ def complete(
 def cancel(session: Session, cb: Callback, actor: Principal | None, now: datetime | None = None) -> Callback:
     """Cancel an open call-back (the slot frees up)."""
     if cb.status not in OPEN:
-        raise Conflict(f"This call-back is {cb.status}.")
+        raise Conflict.said("err_callbacks_not_open", status=cb.status)
     cb.status = "cancelled"
     ticket = session.get(Ticket, cb.ticket_id)
     assert ticket is not None
@@ -576,7 +576,7 @@ def stats(session: Session, brand_id: int, actor: Principal | None, *, start: da
     """Punctuality of call-backs scheduled in [start, end): called within the window, late, missed, cancelled."""
     get_brand(session, brand_id, actor)
     if end <= start:
-        raise InvalidInput("end must be after start.")
+        raise InvalidInput.said("err_callbacks_end_before_start")
     out = CallbackStats(brand_id=brand_id, by_source={})
     rows = session.execute(
         select(

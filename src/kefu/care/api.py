@@ -129,7 +129,7 @@ def widget_flow(body: FlowEventIn, db: DB, x_kefu_visitor: VisitorHeader = None)
     """The widget reports the visitor's page and flow step (visitor token; at most 20 a minute)."""
     visitor = verify(x_kefu_visitor)
     if visitor is None:
-        raise Unauthorized("Visitor token required.")
+        raise Unauthorized.said("err_care_visitor_token")
     inbox = get_inbox(db, visitor.inbox_id, "web_chat")
     flow.record_flow_event(db, inbox, visitor.visitor_id, body.path, body.step)
     return Response(status_code=204)

@@ -13,10 +13,10 @@ from kefu.brands.service import visible_brands
 from kefu.care import service
 from kefu.care.commands import ConvertToCase, DismissOpportunity, ReachOut, build
 from kefu.core.db import utcnow
-from kefu.core.errors import Forbidden, ProblemError
+from kefu.core.errors import Forbidden, NotFound, ProblemError
 from kefu.tickets.listing import LocalTime, brand_zones
 from kefu.web.forms import PostedForm
-from kefu.web.i18n import translator
+from kefu.web.i18n import error_text, translator
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
 
@@ -26,7 +26,7 @@ STATUSES = ("open", "reached_out", "converted", "dismissed")
 
 def _need(ctx: PageContext, perm: str) -> None:
     if not ctx.principal.can(perm):
-        raise Forbidden(f"Missing permission {perm}.")
+        raise Forbidden.said("err_auth_missing_permission", permission=perm)
 
 
 def _suggest(row: service.Row, fallback: str) -> str:
@@ -89,11 +89,11 @@ def act(request: Request, opportunity_id: int, action: str, ctx: Ctx, db: DB, fo
             subject = str(form.get("subject") or "")[:500]
             service.convert(db, opp, ctx.principal, build(ConvertToCase, {"subject": subject}))
         else:
-            raise ProblemError("Unknown action.", status=404, title="Not found")
+            raise NotFound.said("err_care_unknown_action")
     except ProblemError as exc:
         if exc.status == 404:
             raise
-        error, status = exc.detail, exc.status
+        error, status = error_text(ctx, exc), exc.status
     rows = service.queue(db, ctx.principal, status=None, opportunity_id=opp.id, limit=1)
     zones = brand_zones(db, {opp.brand_id})
     return render(

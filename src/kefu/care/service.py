@@ -484,7 +484,7 @@ def _check_status(status: str | None) -> CareStatus | None:
     if status in (None, ""):
         return None
     if status not in tuple(CareStatus):
-        raise InvalidInput(f"status is one of {', '.join(CareStatus)}.")
+        raise InvalidInput.said("err_care_status_choice", choices=", ".join(CareStatus))
     return CareStatus(status)
 
 
@@ -522,7 +522,7 @@ def get_opportunity(session: Session, opportunity_id: int, principal: Principal)
 
 def _open(opp: CareOpportunity) -> None:
     if opp.status != CareStatus.OPEN:
-        raise Conflict(f"This care opportunity is already {opp.status}.")
+        raise Conflict.said("err_care_already_done", status=opp.status)
 
 
 def _decide(session: Session, opp: CareOpportunity, actor: Principal, status: CareStatus, now: datetime) -> None:
@@ -571,12 +571,9 @@ def reach_out(
     conv = reach_conversation(session, opp)
     blocked = outreach_block(session, opp.customer_id, brand, conv)
     if blocked == "no_consent":
-        raise Conflict(
-            "The customer has withdrawn consent to be contacted (or never gave it on this brand); nothing was sent.",
-            code="no_consent",
-        )
+        raise Conflict.said("err_care_no_consent").also(code="no_consent")
     if blocked is not None or conv is None:
-        raise Conflict("The customer has no channel a message can reach; convert to a case instead.", code=blocked)
+        raise Conflict.said("err_care_unreachable").also(code=blocked)
     now = utcnow()
     msg = post_message(session, conv, actor, PostMessage(body=cmd.body))
     msg.meta = {**(msg.meta or {}), "care": {"opportunity_id": opp.id}}
@@ -608,7 +605,7 @@ def dismiss(
     cmd = ensure(DismissOpportunity, command)
     _open(opp)
     if not cmd.reason.strip():
-        raise InvalidInput("Say why the opportunity is dismissed.")
+        raise InvalidInput.said("err_care_needs_dismiss_reason")
     opp.dismiss_note = cmd.reason.strip()
     _decide(session, opp, actor, CareStatus.DISMISSED, utcnow())
     return opp
@@ -663,7 +660,7 @@ def stats(session: Session, brand_id: int, actor: Principal | None, *, start: da
     """Figures of opportunities detected in [start, end)."""
     get_brand(session, brand_id, actor)
     if end <= start:
-        raise InvalidInput("end must be after start.")
+        raise InvalidInput.said("err_care_end_before_start")
     out = CareStats(brand_id=brand_id, start=start, end=end)
     reached: list[tuple[int, datetime]] = []
     by_reason: dict[str, int] = defaultdict(int)

@@ -11,7 +11,7 @@ from kefu.auth.deps import DB
 from kefu.brands import service as brand_service
 from kefu.channels import testsend
 from kefu.core.errors import Forbidden, ProblemError
-from kefu.web.i18n import channel_label
+from kefu.web.i18n import channel_label, error_text
 from kefu.web.pages import Ctx, render
 from kefu.web.routing import Router
 
@@ -28,7 +28,7 @@ def problem_text(t: dict[str, str], locale: str, exc: ProblemError) -> str:
     key = f"c3_test_{extra.get('code')}"
     if key in t:
         return t[key]
-    return t["c3_err_other"].format(detail=exc.detail)
+    return t["c3_err_other"].format(detail=error_text(locale, exc))
 
 
 @router.post("/admin/inboxes/{inbox_id}/test", response_class=HTMLResponse)

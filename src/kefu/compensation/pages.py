@@ -15,6 +15,7 @@ from kefu.auth.deps import DB
 from kefu.compensation import service
 from kefu.core.errors import Conflict, Forbidden, ProblemError
 from kefu.web.forms import PostedForm
+from kefu.web.i18n import error_text
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
 
@@ -23,7 +24,7 @@ router = Router(include_in_schema=False, prefix="/console/compensations")
 
 def _need(ctx: PageContext, perm: str) -> None:
     if not ctx.principal.can(perm):
-        raise Forbidden(f"Missing permission {perm}.")
+        raise Forbidden.said("err_auth_missing_permission", permission=perm)
 
 
 def _status(value: object) -> str | None:
@@ -68,7 +69,7 @@ def propose_for_outage(request: Request, broadcast_id: int, ctx: Ctx, db: DB, fo
     except ProblemError as exc:
         if exc.status == 404:
             raise
-        error = exc.detail
+        error = error_text(ctx, exc)
     row = service.outage_notice(db, broadcast_id, ctx.principal)
     return render(
         request, ctx, "compensation/_outage_form.html", status=422 if error else 200, row=row, error=error, made=made
@@ -89,6 +90,6 @@ def decide(request: Request, compensation_id: int, action: str, ctx: Ctx, db: DB
     except Conflict:
         error = ctx.t["cmp_already_decided"]
     except ProblemError as exc:
-        error = exc.detail
+        error = error_text(ctx, exc)
     data = _section(ctx, db, _status(form.get("view_status")), error=error, error_id=compensation_id if error else 0)
     return render(request, ctx, "compensation/_ledger.html", status=422 if error else 200, **data)

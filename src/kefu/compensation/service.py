@@ -58,13 +58,13 @@ class Rules:
 def check_settings(value: object) -> dict[str, Any]:
     """Validate ``settings["compensation"]``: ``unit`` (minutes/hours/days), ``sla_factor``/``outage_factor`` (0–10)."""
     if not isinstance(value, dict) or set(value) - set(DEFAULTS):
-        raise InvalidInput(f"compensation takes {sorted(DEFAULTS)}.")
+        raise InvalidInput.said("err_compensation_settings_keys", choices=sorted(DEFAULTS))
     if "unit" in value and value["unit"] not in UNITS:
-        raise InvalidInput(f"compensation.unit is one of {sorted(UNITS)}.")
+        raise InvalidInput.said("err_compensation_unit_choice", choices=sorted(UNITS))
     for key in ("sla_factor", "outage_factor"):
         number = value.get(key, 1)
         if isinstance(number, bool) or not isinstance(number, int | float) or not 0 < number <= MAX_FACTOR:
-            raise InvalidInput(f"compensation.{key} is a number above 0 and at most {MAX_FACTOR}.")
+            raise InvalidInput.said("err_compensation_factor_range", key=key, max_factor=MAX_FACTOR)
     return dict(value)
 
 
@@ -86,7 +86,7 @@ def amount_for(basis_minutes: int, factor: float, unit: str) -> int:
 
 def _basis(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_BASIS:
-        raise InvalidInput(f"The lost service time is a whole number of minutes from 1 to {MAX_BASIS}.")
+        raise InvalidInput.said("err_compensation_basis_range", max_basis=MAX_BASIS)
     return value
 
 
@@ -204,10 +204,10 @@ def propose_for_outage(
     """One proposal per customer the outage notice was addressed to (idempotent): its length × outage_factor."""
     broadcast = outage_notice(session, broadcast_id, actor)
     if broadcast.kind != "outage":
-        raise InvalidInput("Only outage notices earn compensation.")
+        raise InvalidInput.said("err_compensation_outage_only")
     minutes = outage_minutes if outage_minutes is not None else outage_minutes_of(broadcast)
     if minutes is None:
-        raise InvalidInput("Give the outage's length in minutes (the notice has no start and end).")
+        raise InvalidInput.said("err_compensation_needs_minutes")
     minutes = _basis(minutes)
     brand = session.get(Brand, broadcast.brand_id)
     assert brand is not None
@@ -251,9 +251,9 @@ def propose_manual(
     if ticket_id is not None:
         ticket = get_in_brand(session, Ticket, ticket_id, actor, "Ticket")
         if ticket.customer_id != customer.id:
-            raise InvalidInput("The case belongs to another customer.")
+            raise InvalidInput.said("err_compensation_other_customer")
     if not note.strip():
-        raise InvalidInput("Say what went wrong.")
+        raise InvalidInput.said("err_compensation_needs_reason")
     brand = session.get(Brand, customer.brand_id)
     assert brand is not None
     return _new(
@@ -285,13 +285,13 @@ def decide(session: Session, compensation_id: int, action: str, actor: Principal
     """Approve, grant or reject (with a reason) an entry; a decided entry cannot move back."""
     row = get(session, compensation_id, actor)
     if action not in _MOVES:
-        raise InvalidInput(f"action is one of {sorted(_MOVES)}.")
+        raise InvalidInput.said("err_compensation_action_choice", choices=sorted(_MOVES))
     sources, target = _MOVES[action]
     if row.status not in sources:
-        raise Conflict(f"A {row.status} compensation cannot be {target}.")
+        raise Conflict.said("err_compensation_bad_transition", status=row.status, target=target)
     note = note.strip()
     if action == "reject" and not note:
-        raise InvalidInput("Give the reason for rejecting.")
+        raise InvalidInput.said("err_compensation_needs_reject_reason")
     row.status = target
     if action == "approve":
         row.approved_by = actor.agent_id
@@ -320,7 +320,7 @@ def _filtered(
     ticket_id: int | None = None,
 ) -> Select[Any]:
     if status is not None and status not in STATUSES:
-        raise InvalidInput(f"status is one of {list(STATUSES)}.")
+        raise InvalidInput.said("err_compensation_status_choice", choices=list(STATUSES))
     stmt = scope_to_brands(select(Compensation), Compensation.brand_id, actor)
     if brand_id is not None:
         ensure_brand(actor, brand_id, "Brand")

@@ -53,15 +53,15 @@ def lead_times(settings: Mapping[str, Any] | None) -> dict[str, list[int]]:
 def check_lead_times(value: object) -> dict[str, list[int]]:
     """Validate a ``deadline_warnings`` setting (admin input): known deadlines, 0..30 days in minutes."""
     if not isinstance(value, dict):
-        raise InvalidInput("deadline_warnings must be an object of minute lists.")
+        raise InvalidInput.said("err_complaints_warnings_shape")
     out: dict[str, list[int]] = {}
     for key, leads in value.items():
         if key not in DEFAULT_LEADS:
-            raise InvalidInput(f"Unknown deadline {key!r}; use one of {sorted(DEFAULT_LEADS)}.")
+            raise InvalidInput.said("err_complaints_unknown_deadline", key=key, choices=sorted(DEFAULT_LEADS))
         if not isinstance(leads, list) or not all(isinstance(v, int) and 0 <= v <= MAX_LEAD for v in leads):
-            raise InvalidInput(f"deadline_warnings.{key} must be a list of minutes between 0 and {MAX_LEAD}.")
+            raise InvalidInput.said("err_complaints_warnings_range", key=key, max_lead=MAX_LEAD)
         if key != "regulator" and 0 in leads:
-            raise InvalidInput("Missed complaint deadlines are notified by the overdue watch; use leads above 0.")
+            raise InvalidInput.said("err_complaints_warnings_zero")
         out[key] = sorted(set(leads), reverse=True)
     return out
 

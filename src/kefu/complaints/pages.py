@@ -20,7 +20,7 @@ router = Router(include_in_schema=False, prefix="/console")
 def deadlines(request: Request, ctx: Ctx, db: DB, within_hours: int = 72) -> HTMLResponse:
     """What falls due in the next `within_hours` (complaints, regulator letters) and progress updates overdue now."""
     if not ctx.principal.can("tickets:read"):
-        raise Forbidden("Missing permission tickets:read.")
+        raise Forbidden.said("err_auth_missing_permission", permission="tickets:read")
     within_hours = min(max(within_hours, 1), 720)
     items = due_soon.due_soon(db, ctx.principal, within_hours=within_hours)
     lapses = updates.overdue(db, ctx.principal)

@@ -47,9 +47,9 @@ def _now(at: datetime | None) -> datetime:
     if at is None:
         return now
     if at.tzinfo is None:
-        raise InvalidInput("Timestamps must include a timezone.")
+        raise InvalidInput.said("err_complaints_needs_timezone")
     if at > now + timedelta(minutes=5):
-        raise InvalidInput("Timestamps cannot be in the future.")
+        raise InvalidInput.said("err_complaints_in_future")
     return at
 
 
@@ -85,7 +85,7 @@ def create_complaint(
     """Register a complaint from the SOP form and open its ticket (category complaint, level as a field)."""
     brand = get_brand(session, brand_id, actor)
     if level not in COMPLAINT_LEVELS:
-        raise InvalidInput(f"level must be one of {', '.join(COMPLAINT_LEVELS)}.")
+        raise InvalidInput.said("err_complaints_level_choice", choices=", ".join(COMPLAINT_LEVELS))
     received = _now(received_at)
     ticket = tickets.create_ticket(
         session,
@@ -214,10 +214,10 @@ def update_complaint(
     """Edit form fields or the level (a level change re-matches the ticket's SLA policy)."""
     changes = changes_of(ensure(UpdateComplaint, command))
     if c.status == "closed":
-        raise Conflict("The complaint is closed.")
+        raise Conflict.said("err_complaints_closed")
     level = changes.get("level")
     if level is not None and level not in COMPLAINT_LEVELS:
-        raise InvalidInput(f"level must be one of {', '.join(COMPLAINT_LEVELS)}.")
+        raise InvalidInput.said("err_complaints_level_choice", choices=", ".join(COMPLAINT_LEVELS))
     for key, value in changes.items():
         if value is not None:
             setattr(c, key, value)
@@ -244,7 +244,7 @@ def acknowledge(
 ) -> Complaint:
     """Acknowledge receipt to the complainant (a public update; counts as the ticket's first response)."""
     if c.acknowledged_at is not None:
-        raise Conflict("The complaint was already acknowledged.")
+        raise Conflict.said("err_complaints_already_acknowledged")
     c.acknowledged_at = _now(at)
     c.status = "acknowledged"
     c.updated_at = utcnow()
@@ -263,7 +263,7 @@ def form_task_force(
 ) -> Complaint:
     """Record that the task force (專案小組) for a major complaint was formed (meets the `task_force` milestone)."""
     if c.task_force_formed_at is not None:
-        raise Conflict("The task force was already formed.")
+        raise Conflict.said("err_complaints_already_task_force")
     c.task_force_formed_at = _now(at)
     c.updated_at = utcnow()
     t = _ticket(session, c)
@@ -278,7 +278,7 @@ def reply(
 ) -> Complaint:
     """Send the full reply (public update) and resolve the ticket."""
     if c.replied_at is not None:
-        raise Conflict("The complaint was already answered.")
+        raise Conflict.said("err_complaints_already_answered")
     c.replied_at = _now(at)
     c.acknowledged_at = c.acknowledged_at or c.replied_at
     c.status = "replied"
@@ -293,7 +293,7 @@ def reply(
 def close_complaint(session: Session, c: Complaint, actor: Principal | None, outcome: str) -> Complaint:
     """Close the complaint with its outcome and close the ticket."""
     if c.status == "closed":
-        raise Conflict("The complaint is already closed.")
+        raise Conflict.said("err_complaints_already_closed")
     now = utcnow()
     c.status, c.outcome, c.closed_at, c.updated_at = "closed", outcome, now, now
     _move_ticket(session, _ticket(session, c), actor, "closed")
@@ -440,7 +440,7 @@ def reply_regulator_case(
 ) -> RegulatorCase:
     """Record the full reply to the agency (this is what the deadline measures) and resolve the ticket."""
     if c.replied_at is not None:
-        raise Conflict("The case was already answered.")
+        raise Conflict.said("err_complaints_case_already_answered")
     c.replied_at = _now(at)
     c.status = "replied"
     c.updated_at = utcnow()
@@ -455,9 +455,9 @@ def reply_regulator_case(
 def close_regulator_case(session: Session, c: RegulatorCase, actor: Principal | None) -> RegulatorCase:
     """Close an answered case and its ticket."""
     if c.replied_at is None:
-        raise Conflict("Reply to the agency before closing the case.")
+        raise Conflict.said("err_complaints_reply_before_close")
     if c.status == "closed":
-        raise Conflict("The case is already closed.")
+        raise Conflict.said("err_complaints_case_already_closed")
     now = utcnow()
     c.status, c.closed_at, c.updated_at = "closed", now, now
     _move_ticket(session, _ticket(session, c), actor, "closed")

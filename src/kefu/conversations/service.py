@@ -101,7 +101,7 @@ def get_conversation_and_inbox(
         .where(Conversation.id == conversation_id)
     ).first()
     if row is None:
-        raise NotFound("Conversation not found.")  # the same answer as another brand's conversation
+        raise NotFound.said("err_conversations_not_found")  # the same answer as another brand's conversation
     conv, inbox = row
     ensure_brand(principal, conv.brand_id, "Conversation")
     return conv, inbox
@@ -123,9 +123,9 @@ def add_message(
 ) -> tuple[Message, bool]:
     """Append a message; a repeated provider id returns the stored one (created=False) instead of a duplicate."""
     if sender_type not in SENDER_TYPES:
-        raise InvalidInput(f"Unknown sender type {sender_type!r}.")
+        raise InvalidInput.said("err_conversations_unknown_sender_type", sender_type=sender_type)
     if is_note and sender_type == "customer":
-        raise InvalidInput("Customers cannot write internal notes.")
+        raise InvalidInput.said("err_conversations_customer_note")
     if provider_message_id:
         existing = session.scalar(
             select(Message).where(
@@ -227,7 +227,7 @@ def get_message(session: Session, conv: Conversation, message_id: int) -> Messag
     """One message of `conv` (404 when it belongs to another conversation or is gone)."""
     row = session.scalars(select(Message).where(Message.id == message_id, Message.conversation_id == conv.id)).first()
     if row is None:
-        raise NotFound("Message not found.")
+        raise NotFound.said("err_conversations_message_not_found")
     return row
 
 

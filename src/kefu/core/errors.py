@@ -11,6 +11,17 @@ from typing import Any, Self
 from kefu.core.catalog import gettext
 
 
+class Term(str):
+    """A value shown by its catalog label (a ticket status): the raw value in `detail`, the label in `detail_in`."""
+
+    label_key: str
+
+    def __new__(cls, value: str, label_key: str) -> Self:
+        term = super().__new__(cls, value)
+        term.label_key = label_key
+        return term
+
+
 class ProblemError(Exception):
     """A domain error that becomes an RFC 7807 response."""
 
@@ -34,18 +45,27 @@ class ProblemError(Exception):
         self.params = {}
 
     @classmethod
-    def said(cls, key: str, *, locale: str | None = None, **params: Any) -> Self:
+    def said(cls, key: str, /, *, locale: str | None = None, **params: Any) -> Self:
         """An error told to a person: catalog `key` in the request's language (else `locale`, e.g. a brand's)."""
         # `detail` holds the English text for logs and callers outside a request (jobs, the CLI).
         exc = cls(gettext(key, "en").format(**params))
         exc.key, exc.params, exc.locale = key, params, locale
         return exc
 
+    def also(self, *, title: str | None = None, **extra: Any) -> Self:
+        """The same problem with a title and extra members for the response: `raise X.said(key).also(code="x")`."""
+        if title is not None:
+            self.title = title
+        self.extra.update(extra)
+        return self
+
     def detail_in(self, locale: str | None) -> str:
         """The detail in `locale` when the error was raised with a catalog key, else as raised."""
         if self.key is None:
             return self.detail
-        return gettext(self.key, locale or self.locale or "en").format(**self.params)
+        locale = locale or self.locale or "en"
+        params = {k: gettext(v.label_key, locale) if isinstance(v, Term) else v for k, v in self.params.items()}
+        return gettext(self.key, locale).format(**params)
 
 
 class NotFound(ProblemError):

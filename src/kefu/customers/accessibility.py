@@ -134,7 +134,7 @@ def declare(
 ) -> CustomerAccessibility | None:
     """Record (or with no needs, withdraw) a customer's needs; needs consent; audited without the needs themselves."""
     if not cmd.consent:
-        raise InvalidInput("Record the customer's consent before storing accessibility needs (consent: true).")
+        raise InvalidInput.said("err_customers_needs_consent")
     now = now or utcnow()
     row = session.get(CustomerAccessibility, customer.id)
     needs = [n for n in NEEDS if n in set(cmd.needs)]

@@ -41,7 +41,7 @@ def record_claim(session: Session, customer: Customer, kind: str, value: str) ->
     """Note an unverified claim on the claimant's own record; returns the token that proves it when echoed back."""
     value = value.strip().lower() if kind == "email" else value.strip()
     if not value:
-        raise InvalidInput("Empty identity claim.")
+        raise InvalidInput.said("err_customers_empty_claim")
     attrs = dict(customer.attributes or {})
     attrs["claimed_" + kind] = value  # shown to agents as a claim, never used to link records
     customer.attributes = attrs
@@ -62,10 +62,10 @@ def confirm_claim(session: Session, token: str | None) -> Customer:
     """Apply a proven claim: the claimant joins the address's customer (or gains the address as an identity)."""
     claim = read_claim(token)
     if claim is None:
-        raise InvalidInput("This verification link is invalid or has expired.")
+        raise InvalidInput.said("err_customers_verify_link_invalid")
     claimant = session.get(Customer, claim.customer_id)
     if claimant is None or claimant.brand_id != claim.brand_id:
-        raise InvalidInput("This verification link is invalid or has expired.")
+        raise InvalidInput.said("err_customers_verify_link_invalid")
     while claimant.merged_into_id is not None:  # the claimant was merged meanwhile: follow it
         nxt = session.get(Customer, claimant.merged_into_id)
         if nxt is None:

@@ -121,8 +121,8 @@ def add_identity(
     )
     if existing is not None:
         if existing.customer_id != customer.id:
-            raise Conflict(
-                f"{kind} identity {external_id!r} belongs to customer {existing.customer_id}; merge instead."
+            raise Conflict.said(
+                "err_customers_identity_taken", kind=kind, external_id=external_id, customer_id=existing.customer_id
             )
         return existing
     ident = CustomerIdentity(
@@ -227,11 +227,11 @@ def record_purchase(session: Session, customer: Customer, amount: Decimal, actor
 def merge_customers(session: Session, target: Customer, source: Customer, actor: Principal | None) -> Customer:
     """Fold `source` into `target`: identities, conversations and tickets move; source is marked merged."""
     if target.id == source.id:
-        raise InvalidInput("Cannot merge a customer into itself.")
+        raise InvalidInput.said("err_customers_merge_into_itself")
     if target.brand_id != source.brand_id:
-        raise InvalidInput("Customers of different brands cannot be merged.")
+        raise InvalidInput.said("err_customers_merge_across_brands")
     if source.merged_into_id is not None:
-        raise Conflict(f"Customer {source.id} was already merged into {source.merged_into_id}.")
+        raise Conflict.said("err_customers_already_merged", customer_id=source.id, into_id=source.merged_into_id)
     session.execute(
         update(CustomerIdentity).where(CustomerIdentity.customer_id == source.id).values(customer_id=target.id)
     )
@@ -374,9 +374,9 @@ def add_note(session: Session, customer: Customer, actor: Principal, body: str) 
     """Add an agent's note to a customer (audited)."""
     text = body.strip()
     if not text:
-        raise InvalidInput("The note is empty.")
+        raise InvalidInput.said("err_customers_note_empty")
     if len(text) > 4000:
-        raise InvalidInput("A note is at most 4000 characters.")
+        raise InvalidInput.said("err_customers_note_too_long")
     note = CustomerNote(brand_id=customer.brand_id, customer_id=customer.id, author_id=actor.agent_id, body=text)
     session.add(note)
     session.flush()
@@ -407,11 +407,11 @@ class MergePreview:
 def merge_preview(session: Session, target: Customer, source: Customer) -> MergePreview:
     """Counts and filled-in fields of a merge, without changing anything (same checks as merge_customers)."""
     if target.id == source.id:
-        raise InvalidInput("Cannot merge a customer into itself.")
+        raise InvalidInput.said("err_customers_merge_into_itself")
     if target.brand_id != source.brand_id:
-        raise InvalidInput("Customers of different brands cannot be merged.")
+        raise InvalidInput.said("err_customers_merge_across_brands")
     if source.merged_into_id is not None:
-        raise Conflict(f"Customer {source.id} was already merged into {source.merged_into_id}.")
+        raise Conflict.said("err_customers_already_merged", customer_id=source.id, into_id=source.merged_into_id)
 
     def count(model: Any, col: Any) -> int:
         return int(session.scalar(select(func.count()).select_from(model).where(col == source.id)) or 0)
@@ -448,7 +448,7 @@ def create_organization(
     _brand_of(session, brand_id, actor)
     _check_team(session, brand_id, dedicated_team_id)
     if session.scalar(select(Organization.id).where(Organization.brand_id == brand_id, Organization.name == name)):
-        raise Conflict(f"Organization {name!r} already exists.")
+        raise Conflict.said("err_customers_organization_exists", name=name)
     org = Organization(
         brand_id=brand_id, name=name, domain=normalize_domain(domain), dedicated_team_id=dedicated_team_id, notes=notes
     )

@@ -11,6 +11,7 @@ from kefu.core.errors import Forbidden, ProblemError
 from kefu.followups import service
 from kefu.tickets.listing import LocalTime, brand_zones
 from kefu.web.forms import PostedForm
+from kefu.web.i18n import error_text
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
 
@@ -19,7 +20,7 @@ router = Router(include_in_schema=False, prefix="/console/follow-ups")
 
 def _need(ctx: PageContext, perm: str) -> None:
     if not ctx.principal.can(perm):
-        raise Forbidden(f"Missing permission {perm}.")
+        raise Forbidden.said("err_auth_missing_permission", permission=perm)
 
 
 @router.get("", response_class=HTMLResponse)
@@ -51,7 +52,7 @@ def outcome(request: Request, follow_up_id: int, ctx: Ctx, db: DB, form: PostedF
     try:
         service.record_outcome(db, f, ctx.principal, str(form.get("outcome", "")), str(form.get("note", ""))[:4000])
     except ProblemError as exc:
-        error = exc.detail
+        error = error_text(ctx, exc)
     rows = service.queue(db, ctx.principal, status=f.status, limit=1, ticket_id=f.ticket_id, follow_up_id=f.id)
     zones = brand_zones(db, {f.brand_id})
     return render(

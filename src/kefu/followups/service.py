@@ -48,9 +48,9 @@ def create_rule(session: Session, actor: Principal, command: CreateFollowUpRule 
     brand_id = cmd.brand_id
     get_brand(session, brand_id, actor)
     if cmd.first_after_hours > cmd.within_days * 24:
-        raise InvalidInput("The first contact must fall within the follow-up window.")
+        raise InvalidInput.said("err_followups_first_contact_window")
     if session.scalar(select(FollowUpRule.id).where(FollowUpRule.brand_id == brand_id, FollowUpRule.name == cmd.name)):
-        raise Conflict(f"A follow-up rule named {cmd.name!r} exists.")
+        raise Conflict.said("err_followups_rule_exists", name=cmd.name)
     rule = FollowUpRule(**cmd.model_dump())
     session.add(rule)
     session.flush()
@@ -250,7 +250,7 @@ def queue(
     """Follow-ups with their cases, the earliest due first (pending) or the latest done first."""
     now = now or utcnow()
     if status not in ("pending", "done", "cancelled"):
-        raise InvalidInput("status is pending, done or cancelled.")
+        raise InvalidInput.said("err_followups_status_choice")
     stmt = select(FollowUp, Ticket).join(Ticket, Ticket.id == FollowUp.ticket_id).where(FollowUp.status == status)
     stmt = scope_to_brands(stmt, FollowUp.brand_id, principal)
     if brand_id is not None:
@@ -278,9 +278,9 @@ def record_outcome(
 ) -> FollowUp:
     """Record how the contact went; `reopened` reopens the case and cancels the remaining attempts."""
     if outcome not in OUTCOMES:
-        raise InvalidInput(f"outcome is one of {', '.join(OUTCOMES)}.")
+        raise InvalidInput.said("err_followups_outcome_choice", choices=", ".join(OUTCOMES))
     if f.status != "pending":
-        raise Conflict("This follow-up already has an outcome.")
+        raise Conflict.said("err_followups_has_outcome")
     now = at or utcnow()
     f.status, f.result, f.note, f.done_at, f.done_by = "done", outcome, note, now, actor.agent_id
     ticket = session.get(Ticket, f.ticket_id)
@@ -345,7 +345,7 @@ def stats(
     """Figures of follow-ups due in [start, end) (reports and the white paper)."""
     get_brand(session, brand_id, actor)
     if end <= start:
-        raise InvalidInput("end must be after start.")
+        raise InvalidInput.said("err_followups_end_before_start")
     now = now or utcnow()
     out = FollowUpStats(brand_id=brand_id, start=start, end=end)
     cases: dict[int, bool] = {}

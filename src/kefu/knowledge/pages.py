@@ -22,7 +22,7 @@ from kefu.knowledge.models import LOCALES, Article, FaqEntry
 from kefu.knowledge.render import for_channel
 from kefu.security.asgi import MIB, BodyTooLarge
 from kefu.web.forms import PostedForm, lenient_int
-from kefu.web.i18n import translator
+from kefu.web.i18n import error_text, translator
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
 
@@ -172,7 +172,7 @@ async def _run(
             report = bulk.import_faqs(db, ctx.principal, brand, records, dry_run=dry_run)
         except ProblemError as exc:
             db.rollback()
-            return _page(request, ctx, db, brand_id, 422, error=exc.detail, partial=True)
+            return _page(request, ctx, db, brand_id, 422, error=error_text(ctx, exc), partial=True)
         status = 422 if report.errors and not dry_run else 200
         return _page(request, ctx, db, brand_id, status, report=report, applied=report.applied, partial=True)
 
@@ -333,7 +333,7 @@ def save_faq(request: Request, ctx: Ctx, db: DB, form: PostedForm) -> HTMLRespon
                 first_id = first_id or faq.id
         except ProblemError as exc:
             db.rollback()
-            errors["_form"] = t["af_cannot_save"].format(detail=exc.detail)
+            errors["_form"] = t["af_cannot_save"].format(detail=error_text(ctx, exc))
         else:
             db.commit()
             return RedirectResponse(f"/admin/kb/faq/{first_id}?saved=1", status_code=303)

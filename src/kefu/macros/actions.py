@@ -44,24 +44,24 @@ class MacroFields:
 
 def _need_write(principal: Principal) -> None:
     if not principal.can("tickets:write"):
-        raise Forbidden("Missing permission tickets:write.")
+        raise Forbidden.said("err_auth_missing_permission", permission="tickets:write")
 
 
 def parse_tags(text: str) -> tuple[str, ...]:
     """Comma-separated tags (fullwidth comma too), trimmed, deduplicated, at most MAX_TAGS."""
     tags = tuple(dict.fromkeys(t.strip()[:64] for t in text.replace("，", ",").split(",") if t.strip()))
     if len(tags) > MAX_TAGS:
-        raise InvalidInput(f"At most {MAX_TAGS} tags per macro.")
+        raise InvalidInput.said("err_macros_too_many_tags", max_tags=MAX_TAGS)
     return tags
 
 
 def _validate(session: Session, fields: MacroFields) -> None:
     if not fields.name.strip():
-        raise InvalidInput("A macro needs a name.")
+        raise InvalidInput.said("err_macros_needs_name")
     if fields.status is not None and fields.status not in TICKET_STATUSES:
-        raise InvalidInput(f"Unknown status {fields.status}.")
+        raise InvalidInput.said("err_macros_unknown_status", status=fields.status)
     if fields.priority is not None and fields.priority not in PRIORITIES:
-        raise InvalidInput(f"Unknown priority {fields.priority}.")
+        raise InvalidInput.said("err_macros_unknown_priority", priority=fields.priority)
     if fields.team_id is not None:
         ref_in_brand(session, Team, fields.team_id, fields.brand_id, "Team", "The team does not belong to this brand.")
     if fields.assignee_id is not None:
@@ -74,7 +74,7 @@ def _validate(session: Session, fields: MacroFields) -> None:
         or fields.assignee_id
         or fields.reply.strip()
     ):
-        raise InvalidInput("A macro needs at least one action.")
+        raise InvalidInput.said("err_macros_needs_action")
 
 
 def _assign(row: TicketMacro, fields: MacroFields) -> None:
@@ -90,7 +90,7 @@ def _unique(session: Session, brand_id: int, name: str, own_id: int | None) -> N
         select(TicketMacro.id).where(TicketMacro.brand_id == brand_id, TicketMacro.name == name.strip()[:100])
     )
     if other is not None and other != own_id:
-        raise Conflict(f"A macro named {name.strip()} already exists.")
+        raise Conflict.said("err_macros_name_taken", name=name.strip())
 
 
 def create(session: Session, actor: Principal, fields: MacroFields) -> TicketMacro:
@@ -101,7 +101,7 @@ def create(session: Session, actor: Principal, fields: MacroFields) -> TicketMac
     _unique(session, fields.brand_id, fields.name, None)
     count = len(session.scalars(select(TicketMacro.id).where(TicketMacro.brand_id == fields.brand_id)).all())
     if count >= MAX_MACROS:
-        raise InvalidInput(f"At most {MAX_MACROS} macros per brand.")
+        raise InvalidInput.said("err_macros_too_many_macros", max_macros=MAX_MACROS)
     row = TicketMacro(brand_id=fields.brand_id, created_by=actor.agent_id)
     _assign(row, fields)
     session.add(row)
@@ -166,7 +166,7 @@ def apply(session: Session, macro: TicketMacro, ticket: Ticket, actor: Principal
     _need_write(actor)
     ensure_brand(actor, ticket.brand_id, "Ticket")
     if macro.brand_id != ticket.brand_id:
-        raise InvalidInput("The macro belongs to another brand.")
+        raise InvalidInput.said("err_macros_other_brand")
     changes = changes_for(macro, ticket)
     before = {k: getattr(ticket, k) for k in changes}
     if changes:

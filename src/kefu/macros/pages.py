@@ -22,6 +22,7 @@ from kefu.privacy.masking import can_reveal
 from kefu.tickets import service as ticket_service
 from kefu.tickets.models import PRIORITIES, TICKET_STATUSES
 from kefu.web.forms import optional_int
+from kefu.web.i18n import error_text
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
 
@@ -42,7 +43,7 @@ def error_status(request: Request) -> int:
 
 def _need(ctx: PageContext, perm: str) -> None:
     if not ctx.principal.can(perm):
-        raise Forbidden(f"Missing permission {perm}.")
+        raise Forbidden.said("err_auth_missing_permission", permission=perm)
 
 
 def describe(macro: TicketMacro, t: dict[str, str], names: dict[str, dict[int, str]]) -> list[str]:
@@ -68,7 +69,7 @@ def _fields(
 ) -> actions.MacroFields:
     brand = optional_int(brand_id, "brand_id")
     if brand is None:
-        raise InvalidInput("Choose a brand.")
+        raise InvalidInput.said("err_macros_choose_brand")
     return actions.MacroFields(
         brand_id=brand,
         name=name,
@@ -149,7 +150,9 @@ def _save(
             else:
                 actions.update(db, editing, ctx.principal, fields)
     except ProblemError as exc:
-        return _page(request, ctx, db, editing=editing, error=exc.detail, form=form, status=error_status(request))
+        return _page(
+            request, ctx, db, editing=editing, error=error_text(ctx, exc), form=form, status=error_status(request)
+        )
     return redirect(request, "/console/macros?done=saved")
 
 
@@ -270,7 +273,7 @@ def apply_to_conversation(
     conv = conv_service.get_conversation(db, conversation_id, ctx.principal)
     macro = actions.get(db, macro_id, ctx.principal)
     if macro.brand_id != conv.brand_id:
-        raise InvalidInput("The macro belongs to another brand.")
+        raise InvalidInput.said("err_macros_other_brand")
     note = ctx.t["m3_applied"].format(name=macro.name)
     # The conversation follows the case's owner, as with the assignment form.
     owner = {k: v for k, v in (("assignee_id", macro.assignee_id), ("team_id", macro.team_id)) if v}

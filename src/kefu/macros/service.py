@@ -33,7 +33,7 @@ def create(session: Session, actor: Principal, command: CreateCanned | Mapping[s
         )
     )
     if exists is not None:
-        raise Conflict(f"Shortcut /{fields['shortcut']} already exists for {fields['locale']}.")
+        raise Conflict.said("err_macros_shortcut_taken", shortcut=fields["shortcut"], language=fields["locale"])
     row = CannedResponse(created_by=actor.agent_id, **fields)
     session.add(row)
     session.flush()

@@ -91,7 +91,7 @@ class OutageAudience(BaseModel):
         """The service's audience (times need an offset)."""
         for t in (self.since, self.until):
             if t is not None and t.tzinfo is None:
-                raise InvalidInput("since and until need a timezone offset.")
+                raise InvalidInput.said("err_notices_window_needs_offset")
         return broadcasts.Audience(self.category, self.tag, self.since, self.until, self.open_only)
 
 

@@ -53,9 +53,9 @@ class Audience:
     def check(self) -> None:
         """At least one criterion, and a window that runs forwards."""
         if not (self.category or self.tag or self.since or self.until):
-            raise InvalidInput("Choose the affected customers: a category, a tag or a time window.")
+            raise InvalidInput.said("err_notices_needs_audience")
         if self.since and self.until and self.since >= self.until:
-            raise InvalidInput("The time window must end after it starts.")
+            raise InvalidInput.said("err_notices_window_order")
 
     def as_json(self) -> dict[str, object]:
         """Stored with the broadcast."""
@@ -132,16 +132,16 @@ def broadcast_outage(
     brand = _brand(session, brand_id, actor)
     title, body = title.strip()[:200], body.strip()[:2000]
     if not title or not body:
-        raise InvalidInput("An outage notice needs a title and a message.")
+        raise InvalidInput.said("err_notices_outage_needs_text")
     extra = also_channels(brand, "outage") if channels is None else channels
     if set(extra) - set(EXTRA_CHANNELS):
-        raise InvalidInput(f"Extra channels are {list(EXTRA_CHANNELS)}.")
+        raise InvalidInput.said("err_notices_extra_channels", choices=list(EXTRA_CHANNELS))
     groups = _affected_cases(session, brand_id, audience)
     tickets = [_own_channel_case(session, cases) for cases in groups[: MAX_RECIPIENTS + 1]]
     if not tickets:
-        raise InvalidInput("No customer matches this audience.")
+        raise InvalidInput.said("err_notices_no_recipient")
     if len(tickets) > MAX_RECIPIENTS:
-        raise InvalidInput(f"More than {MAX_RECIPIENTS} customers match: narrow the audience.")
+        raise InvalidInput.said("err_notices_too_many_recipients", max_recipients=MAX_RECIPIENTS)
     now = now or utcnow()
     row = NoticeBroadcast(
         brand_id=brand_id,

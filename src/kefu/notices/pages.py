@@ -16,6 +16,7 @@ from kefu.notices import broadcasts
 from kefu.notices.service import EXTRA_CHANNELS, also_channels
 from kefu.tickets.taxonomy import list_categories
 from kefu.web.forms import PostedForm
+from kefu.web.i18n import error_text
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
 
@@ -24,7 +25,7 @@ router = Router(include_in_schema=False, prefix="/console/notices")
 
 def _need(ctx: PageContext, perm: str) -> None:
     if not ctx.principal.can(perm):
-        raise Forbidden(f"Missing permission {perm}.")
+        raise Forbidden.said("err_auth_missing_permission", permission=perm)
 
 
 def _local(value: object, tz: str) -> datetime | None:
@@ -35,7 +36,7 @@ def _local(value: object, tz: str) -> datetime | None:
     try:
         return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(tz))
     except ValueError as exc:
-        raise InvalidInput("Check the dates of the time window.") from exc
+        raise InvalidInput.said("err_notices_window_dates") from exc
 
 
 def _audience(ctx: PageContext, db: DB, form: FormData) -> tuple[int, broadcasts.Audience, dict[str, str]]:
@@ -43,7 +44,7 @@ def _audience(ctx: PageContext, db: DB, form: FormData) -> tuple[int, broadcasts
     try:
         brand_id = int(values.get("brand_id") or 0)
     except ValueError as exc:
-        raise InvalidInput("Choose a brand.") from exc
+        raise InvalidInput.said("err_notices_choose_brand") from exc
     brand = get_brand(db, brand_id, ctx.principal)
     tz = brand.timezone or "Asia/Taipei"
     audience = broadcasts.Audience(
@@ -86,7 +87,7 @@ def preview(request: Request, ctx: Ctx, db: DB, form: PostedForm) -> HTMLRespons
         brand_id, audience, _ = _audience(ctx, db, form)
         tickets = broadcasts.preview(db, brand_id, audience, ctx.principal)
     except ProblemError as exc:
-        error = exc.detail
+        error = error_text(ctx, exc)
     return render(
         request,
         ctx,
@@ -115,7 +116,7 @@ def send(request: Request, ctx: Ctx, db: DB, form: PostedForm) -> Response:
             channels=[c for c in values["channels"].split(",") if c],
         )
     except ProblemError as exc:
-        return render(request, ctx, "notices/_preview.html", status=422, error=exc.detail, count=0, sample=[])
+        return render(request, ctx, "notices/_preview.html", status=422, error=error_text(ctx, exc), count=0, sample=[])
     return Response(status_code=200, headers={"HX-Redirect": f"/console/notices/{row.id}"})
 
 

@@ -109,11 +109,11 @@ def also_channels(brand: Brand, kind: str) -> list[str]:
 def check_policy(value: Any) -> dict[str, list[str]]:
     """Validate ``settings["notices"]["also"]``: notice kind → extra channels (sms, email)."""
     if not isinstance(value, dict) or set(value) - set(KINDS):
-        raise InvalidInput(f"notices.also maps notice kinds {list(KINDS)} to channels {list(EXTRA_CHANNELS)}.")
+        raise InvalidInput.said("err_notices_also_shape", choices=list(KINDS), channels=list(EXTRA_CHANNELS))
     out: dict[str, list[str]] = {}
     for kind, channels in value.items():
         if not isinstance(channels, list) or not set(channels) <= set(EXTRA_CHANNELS):
-            raise InvalidInput(f"notices.also.{kind} is a list of channels from {list(EXTRA_CHANNELS)}.")
+            raise InvalidInput.said("err_notices_also_channels", kind=kind, choices=list(EXTRA_CHANNELS))
         out[kind] = list(dict.fromkeys(channels))
     return out
 

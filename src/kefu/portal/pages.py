@@ -91,7 +91,7 @@ def _brand_image(db: Session, slug: str, kind: str) -> Response:
     brand = _brand(db, slug)
     row = brand_theme.asset(db, brand, kind) if brand else None
     if row is None:
-        raise NotFound("No such image.")
+        raise NotFound.said("err_portal_no_image")
     return Response(
         row.data,
         media_type=row.content_type,
@@ -315,7 +315,7 @@ def _csrf_token(request: Request) -> str:
 def _board_inbox(db: Session, brand_id: int) -> Inbox:
     inbox = brand_service.board_inbox(db, brand_id)
     if inbox is None:
-        raise NotFound("This help center does not accept tickets online.")
+        raise NotFound.said("err_portal_no_online_tickets")
     return inbox
 
 

@@ -35,7 +35,7 @@ def video_limit_bytes(brand: Brand) -> int:
 def check_video_mb(value: object) -> int:
     """Validate the ``portal_video_mb`` brand setting: whole megabytes from 1 to the ceiling."""
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= VIDEO_MAX_MB:
-        raise InvalidInput(f"portal_video_mb must be a whole number of MB from 1 to {VIDEO_MAX_MB}.")
+        raise InvalidInput.said("err_portal_video_mb_range", video_max_mb=VIDEO_MAX_MB)
     return value
 
 
@@ -65,7 +65,7 @@ def brand_by_slug(session: Session, slug: str) -> Brand:
     """Public brand lookup (404 for unknown slugs)."""
     brand = session.scalar(select(Brand).where(Brand.slug == slug))
     if brand is None:
-        raise NotFound("Unknown brand.")
+        raise NotFound.said("err_portal_unknown_brand")
     return brand
 
 
@@ -192,7 +192,7 @@ def published_article(session: Session, brand: Brand, article_id: int) -> Articl
     """A published article of this brand (404 otherwise), counting the view."""
     art = ref_in_brand(session, Article, article_id, brand.id, "", "No such article.", NotFound)
     if not art.is_published:
-        raise NotFound("No such article.")
+        raise NotFound.said("err_portal_no_article")
     session.execute(update(Article).where(Article.id == art.id).values(views=Article.views + 1))
     return art
 
@@ -201,7 +201,7 @@ def published_faq(session: Session, brand: Brand, faq_id: int) -> FaqEntry:
     """A published FAQ of this brand (404 otherwise), counting the view."""
     faq = ref_in_brand(session, FaqEntry, faq_id, brand.id, "", "No such question.", NotFound)
     if not faq.is_published:
-        raise NotFound("No such question.")
+        raise NotFound.said("err_portal_no_question")
     session.execute(update(FaqEntry).where(FaqEntry.id == faq.id).values(views=FaqEntry.views + 1))
     return faq
 
@@ -231,13 +231,13 @@ def vote(session: Session, brand: Brand, kind: str, item_id: int, helpful: bool)
     if kind == "article":
         art = ref_in_brand(session, Article, item_id, brand.id, "", "No such item.", NotFound)
         if not art.is_published:
-            raise NotFound("No such item.")
+            raise NotFound.said("err_portal_no_item")
         col = Article.helpful_votes if helpful else Article.unhelpful_votes
         session.execute(update(Article).where(Article.id == item_id).values({col: col + 1}))
         return
     faq = ref_in_brand(session, FaqEntry, item_id, brand.id, "", "No such item.", NotFound)
     if not faq.is_published:
-        raise NotFound("No such item.")
+        raise NotFound.said("err_portal_no_item")
     fcol = FaqEntry.helpful_votes if helpful else FaqEntry.unhelpful_votes
     session.execute(update(FaqEntry).where(FaqEntry.id == item_id).values({fcol: fcol + 1}))
 

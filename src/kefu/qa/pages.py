@@ -9,6 +9,7 @@ from kefu.auth.deps import DB
 from kefu.core.errors import Forbidden, ProblemError
 from kefu.qa import service
 from kefu.web.forms import PostedForm
+from kefu.web.i18n import error_text
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
 
@@ -17,7 +18,7 @@ router = Router(include_in_schema=False, prefix="/console/qa")
 
 def _need(ctx: PageContext, perm: str = "reports:read") -> None:
     if not ctx.principal.can(perm):
-        raise Forbidden(f"Missing permission {perm}.")
+        raise Forbidden.said("err_auth_missing_permission", permission=perm)
 
 
 @router.get("", response_class=HTMLResponse)
@@ -42,7 +43,7 @@ def score(request: Request, review_id: int, ctx: Ctx, db: DB, form: PostedForm) 
         scores = {k[6:]: float(str(v)) for k, v in form.items() if k.startswith("score_") and str(v) != ""}
         service.score(db, review, ctx.principal, scores, str(form.get("comment", "")))
     except (ProblemError, ValueError) as exc:
-        error = exc.detail if isinstance(exc, ProblemError) else str(exc)
+        error = error_text(ctx, exc)
     return render(
         request,
         ctx,

@@ -48,7 +48,7 @@ def _check_criteria(criteria: list[dict[str, Any]]) -> list[dict[str, Any]]:
         weight, top = float(c.get("weight", 1)), int(c.get("max", 5))
         mark = float(c.get("pass_mark", top))
         if not key or key in keys or weight <= 0 or top < 1 or not 0 <= mark <= top:
-            raise InvalidInput(f"Invalid criterion {key!r}: unique key, weight > 0, max ≥ 1, 0 ≤ pass_mark ≤ max.")
+            raise InvalidInput.said("err_qa_bad_criterion", key=key)
         keys.add(key)
         out.append(
             {
@@ -61,7 +61,7 @@ def _check_criteria(criteria: list[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     if not out:
-        raise InvalidInput("A scorecard needs at least one criterion.")
+        raise InvalidInput.said("err_qa_needs_criterion")
     return out
 
 
@@ -80,9 +80,9 @@ def create_scorecard(
 
     get_brand(session, brand_id, actor)  # 404 for unknown or foreign brands (not a database error)
     if not 0 <= pass_score <= 100:
-        raise InvalidInput("pass_score is a percentage (0–100).")
+        raise InvalidInput.said("err_qa_pass_score_range")
     if session.scalar(select(QaScorecard.id).where(QaScorecard.brand_id == brand_id, QaScorecard.name == name)):
-        raise Conflict(f"A scorecard named {name!r} already exists.")
+        raise Conflict.said("err_qa_scorecard_exists", name=name)
     if is_default:
         for sc in session.scalars(select(QaScorecard).where(QaScorecard.brand_id == brand_id)):
             sc.is_default = False
@@ -131,7 +131,7 @@ def sample_day(
         return existing
     rate = float(rate if rate is not None else (brand.settings or {}).get("qa_sample_rate", DEFAULT_RATE))
     if not 0 < rate <= 1:
-        raise InvalidInput("The QA sample rate must be in (0, 1].")
+        raise InvalidInput.said("err_qa_sample_rate_range")
     start, end = _day_window(brand, day)
     # A closed conversation's last change is its closing, so updated_at places it on the day it closed.
     ids = list(
@@ -270,13 +270,13 @@ def score(
         raise NotFound(missing)
     criteria = {c["key"]: c for c in card.criteria}
     if set(scores) != set(criteria):
-        raise InvalidInput(f"Score exactly these criteria: {', '.join(criteria)}.")
+        raise InvalidInput.said("err_qa_score_these", criteria=", ".join(criteria))
     weights = sum(float(c["weight"]) for c in criteria.values())
     total = 0.0
     for key, c in criteria.items():
         v = float(scores[key])
         if not 0 <= v <= float(c["max"]):
-            raise InvalidInput(f"{key} must be between 0 and {c['max']}.")
+            raise InvalidInput.said("err_qa_score_range", key=key, max=c["max"])
         total += float(c["weight"]) * v / float(c["max"])
     review.scorecard_id = card.id
     review.scores = {k: float(v) for k, v in scores.items()}

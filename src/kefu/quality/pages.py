@@ -30,6 +30,7 @@ from kefu.quality.commands import (
 )
 from kefu.quality.models import FeedbackSource, ItemStatus
 from kefu.web.forms import PostedForm, lenient_int, optional_int
+from kefu.web.i18n import error_text
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
 
@@ -38,16 +39,16 @@ router = Router(include_in_schema=False, prefix="/console/quality")
 
 def _need(ctx: PageContext, perm: str = "reports:read") -> None:
     if not ctx.principal.can(perm):
-        raise Forbidden(f"Missing permission {perm}.")
+        raise Forbidden.said("err_auth_missing_permission", permission=perm)
 
 
 def _pick(ctx: PageContext, db: DB, brand_id: int | None) -> tuple[list[Brand], Brand]:
     brands = visible_brands(db, ctx.principal)
     if not brands:
-        raise NotFound("No brand to show.")
+        raise NotFound.said("err_quality_no_brand")
     brand = next((b for b in brands if b.id == brand_id), None) if brand_id else brands[0]
     if brand is None:
-        raise NotFound("Brand not found.")
+        raise NotFound.said("err_quality_brand_not_found")
     return brands, brand
 
 
@@ -113,7 +114,7 @@ def _act(request: Request, ctx: PageContext, db: DB, form: FormData, action: Any
     except ProblemError as exc:
         if exc.status in (403, 404):
             raise
-        error = exc.detail
+        error = error_text(ctx, exc)
     data = _body(ctx, db, brand_id, quarter, error=error, notice=notice)
     return render(request, ctx, "quality/_body.html", status=422 if error else 200, **data)
 

@@ -139,7 +139,7 @@ def parse_quarter(label: str) -> tuple[int, int]:
     """(year, quarter) of ``2026Q4``; InvalidInput otherwise."""
     m = _QUARTER.match(label.strip().upper()) if isinstance(label, str) else None
     if m is None:
-        raise InvalidInput(f"A quarter looks like 2026Q4 (got {label!r}).")
+        raise InvalidInput.said("err_quality_quarter_format", label=label)
     return int(m.group(1)), int(m.group(2))
 
 
@@ -211,7 +211,7 @@ def _active_cause(session: Session, actor: Principal | None, brand_id: int, key:
     for c in causes(session, actor, brand_id):
         if c.key == key and c.is_active:
             return c
-    raise InvalidInput(f"Unknown or inactive cause {key!r} for this brand.")
+    raise InvalidInput.said("err_quality_unknown_cause", key=key)
 
 
 def create_cause(session: Session, actor: Principal, command: CreateCause | Mapping[str, Any]) -> QualityCause:
@@ -219,7 +219,7 @@ def create_cause(session: Session, actor: Principal, command: CreateCause | Mapp
     cmd = ensure(CreateCause, command)
     existing = causes(session, actor, cmd.brand_id)
     if any(c.key == cmd.key for c in existing):
-        raise Conflict(f"The cause {cmd.key!r} exists.")
+        raise Conflict.said("err_quality_cause_exists", key=cmd.key)
     row = QualityCause(**cmd.model_dump(), position=max((c.position for c in existing), default=-1) + 1)
     session.add(row)
     session.flush()
@@ -237,7 +237,7 @@ def update_cause(
     changes = changes_of(cmd)
     for key, value in changes.items():
         if value is None:
-            raise InvalidInput(f"{key} cannot be empty.")
+            raise InvalidInput.said("err_quality_empty", key=key)
         setattr(row, key, value)
     session.flush()
     record(session, actor, "quality.cause_update", target_type="quality_cause", target_id=row.id,
@@ -287,7 +287,7 @@ def _source_select(source: str, audit_pass: float = AUDIT_PASS_SCORE) -> tuple[S
         a = AuditFinding
         stmt = _row(source, a.id, a.brand_id, a.ticket_id, a.created_at, a.score, a.finding)
         return stmt.where(a.score < audit_pass), a.id, a.created_at
-    raise InvalidInput(f"source is one of {list(SOURCES)}.")
+    raise InvalidInput.said("err_quality_source_choice", choices=list(SOURCES))
 
 
 def _source_model(source: str) -> Any:
@@ -334,7 +334,7 @@ def feedback_items(
     """The quarter's negative feedback items, newest first, with their causes (one SQL statement)."""
     _, q = _brand_quarter(session, actor, brand_id, quarter_label)
     if source is not None and source not in SOURCES:
-        raise InvalidInput(f"source is one of {list(SOURCES)}.")
+        raise InvalidInput.said("err_quality_source_choice", choices=list(SOURCES))
     u = _items_union(brand_id, q, (source,) if source else SOURCES)
     fa = FeedbackAttribution
     stmt = (
@@ -383,7 +383,7 @@ def attribute(
     stmt, id_col, _ = _source_select(source)
     found = session.execute(stmt.where(id_col == cmd.source_id)).mappings().first()
     if found is None:
-        raise NotFound("Feedback item not found (or it is not negative feedback).")
+        raise NotFound.said("err_quality_feedback_not_found")
     brand_id = int(found["brand_id"])
     ensure_brand(actor, brand_id, "Feedback item")
     _active_cause(session, actor, brand_id, cmd.cause_key)
@@ -602,7 +602,7 @@ def _check_evidence(session: Session, brand_id: int, refs: Sequence[Evidence]) -
         model = Ticket if ref.source == "case" else _source_model(ref.source)
         row = session.get(model, ref.id)
         if row is None or row.brand_id != brand_id:
-            raise InvalidInput(f"Evidence {ref.source} {ref.id} is not in this brand.")
+            raise InvalidInput.said("err_quality_evidence_other_brand", source=ref.source, ref_id=ref.id)
         item = {"source": ref.source, "id": ref.id}
         if item not in out:
             out.append(item)
@@ -649,7 +649,7 @@ def update_item(
     cmd = ensure(UpdatePlanItem, command)
     item = get_item(session, item_id, actor)
     if item.status == "closed":
-        raise Conflict("A closed item cannot change.")
+        raise Conflict.said("err_quality_item_closed")
     changes = changes_of(cmd)
     if changes.get("cause_key"):
         _active_cause(session, actor, item.brand_id, str(changes["cause_key"]))
@@ -659,13 +659,13 @@ def update_item(
         item.owner_id = _owner(session, item.brand_id, cmd.owner_id)
     if "title" in changes:
         if cmd.title is None:
-            raise InvalidInput("title cannot be empty.")
+            raise InvalidInput.said("err_quality_title_empty")
         item.title = cmd.title.strip()
     if "cause_key" in changes:
         item.cause_key = cmd.cause_key
     if "due_date" in changes:
         if cmd.due_date is None:
-            raise InvalidInput("due_date cannot be empty.")
+            raise InvalidInput.said("err_quality_due_date_empty")
         item.due_date = cmd.due_date
     item.updated_at = utcnow()
     session.flush()
@@ -682,9 +682,9 @@ def change_status(
     item = get_item(session, item_id, actor)
     target, note = str(cmd.status), cmd.verification_note.strip()
     if target not in ITEM_MOVES[item.status]:
-        raise Conflict(f"A {item.status} item cannot move to {target}.")
+        raise Conflict.said("err_quality_bad_transition", status=item.status, target=target)
     if target == "closed" and not note:
-        raise InvalidInput("Closing an item needs a verification note (how the fix was checked).")
+        raise InvalidInput.said("err_quality_needs_verification")
     now = utcnow()
     before = item.status
     item.status = target
@@ -983,12 +983,12 @@ def _is_number(text: str) -> bool:
 
 def _finding_cells(cells: list[str], numbers: Mapping[str, int]) -> tuple[int, float, str, str]:
     if len(cells) < 2:
-        raise InvalidInput("Each line has a case number, a score and a finding.")
+        raise InvalidInput.said("err_quality_audit_line")
     number = cells[0]
     if number not in numbers:
-        raise InvalidInput(f"Case {number!r} is not in this sample.")
+        raise InvalidInput.said("err_quality_not_in_sample", number=number)
     if not _is_number(cells[1]) or not 0 <= float(cells[1]) <= 100:
-        raise InvalidInput(f"The score of {number} is a number from 0 to 100.")
+        raise InvalidInput.said("err_quality_score_range", number=number)
     finding = cells[2] if len(cells) > 2 else ""
     cause = cells[3] if len(cells) > 3 else ""
     return numbers[number], float(cells[1]), finding[:5000], cause

@@ -24,7 +24,7 @@ Audit = Annotated[Principal, Depends(require("audit:read"))]
 
 def _manager(principal: CurrentPrincipal) -> Principal:
     if not incidents.can_manage(principal):
-        raise Forbidden("Only admins and supervisors manage security incidents.")
+        raise Forbidden.said("err_security_managers_only")
     return principal
 
 

@@ -44,7 +44,7 @@ def get_incident(session: Session, incident_id: int, principal: Principal) -> Se
     """Incident by id (404 when missing or in another brand)."""
     inc = session.get(SecurityIncident, incident_id)
     if inc is None or not _visible(principal, inc):
-        raise NotFound(f"Incident {incident_id} not found.")
+        raise NotFound.said("err_security_incident_not_found", incident_id=incident_id)
     return inc
 
 
@@ -52,12 +52,12 @@ def _check_refs(session: Session, actor: Principal, brand_id: int | None, owner_
     if brand_id is not None:
         get_brand(session, brand_id, actor)
     if owner_id is not None and session.get(Agent, owner_id) is None:
-        raise InvalidInput(f"Unknown agent {owner_id}.")
+        raise InvalidInput.said("err_security_unknown_agent", owner_id=owner_id)
 
 
 def _check_level(level: int) -> None:
     if level not in INCIDENT_LEVELS:
-        raise InvalidInput("level must be 1, 2, 3 or 4 (4 = most severe).")
+        raise InvalidInput.said("err_security_level_range")
 
 
 def create_incident(
@@ -79,11 +79,11 @@ def create_incident(
     now = utcnow()
     detected = detected_at or now
     if detected.tzinfo is None:
-        raise InvalidInput("detected_at needs a timezone.")
+        raise InvalidInput.said("err_security_detected_needs_timezone")
     if detected > now + timedelta(minutes=5):
-        raise InvalidInput("detected_at is in the future.")
+        raise InvalidInput.said("err_security_detected_in_future")
     if brand_id is None and actor.brand_ids is not None:
-        raise Forbidden("Only admins may register install-wide incidents; pass brand_id.")
+        raise Forbidden.said("err_security_install_wide_admin")
     _check_refs(session, actor, brand_id, owner_id)
     inc = SecurityIncident(
         brand_id=brand_id,
@@ -123,7 +123,7 @@ def update_incident(
     """Change descriptive fields (level changes are audited with old and new values)."""
     changes = changes_of(ensure(UpdateIncident, command))
     if inc.status == "closed":
-        raise Conflict("Closed incidents cannot be changed.")
+        raise Conflict.said("err_security_closed")
     audit: dict[str, Any] = {}
     _check_refs(session, actor, None, changes.get("owner_id"))
     if "level" in changes and changes["level"] is not None:
@@ -153,10 +153,10 @@ def update_incident(
 def mark_reported(session: Session, inc: SecurityIncident, actor: Principal, at: datetime | None = None) -> None:
     """The incident was reported to the responsible unit (due within 1 hour of detection)."""
     if inc.reported_at is not None:
-        raise Conflict("The incident was already reported.")
+        raise Conflict.said("err_security_already_reported")
     inc.reported_at = at or utcnow()
     if inc.reported_at < inc.detected_at:
-        raise InvalidInput("reported_at is before detected_at.")
+        raise InvalidInput.said("err_security_reported_before_detected")
     inc.updated_at = utcnow()
     session.flush()
     record(
@@ -173,10 +173,10 @@ def mark_reported(session: Session, inc: SecurityIncident, actor: Principal, at:
 def mark_form_submitted(session: Session, inc: SecurityIncident, actor: Principal, at: datetime | None = None) -> None:
     """The incident handling form was filed (due within 48 hours of detection)."""
     if inc.form_submitted_at is not None:
-        raise Conflict("The incident form was already submitted.")
+        raise Conflict.said("err_security_already_submitted")
     inc.form_submitted_at = at or utcnow()
     if inc.form_submitted_at < inc.detected_at:
-        raise InvalidInput("form_submitted_at is before detected_at.")
+        raise InvalidInput.said("err_security_form_before_detected")
     inc.updated_at = utcnow()
     session.flush()
     record(
@@ -193,14 +193,14 @@ def mark_form_submitted(session: Session, inc: SecurityIncident, actor: Principa
 def transition(session: Session, inc: SecurityIncident, actor: Principal, status: str) -> None:
     """Move along open → investigating → contained → resolved → closed (resolved may reopen)."""
     if status not in INCIDENT_STATUSES:
-        raise InvalidInput(f"Unknown status {status!r}.")
+        raise InvalidInput.said("err_security_unknown_status", status=status)
     if status not in TRANSITIONS[inc.status]:
-        raise Conflict(f"Cannot go from {inc.status} to {status}.")
+        raise Conflict.said("err_security_bad_transition", current=inc.status, status=status)
     if status == "closed":
         if inc.reported_at is None or inc.form_submitted_at is None:
-            raise Conflict("Report the incident and submit its form before closing.")
+            raise Conflict.said("err_security_close_needs_report")
         if inc.review_required and not inc.review_notes.strip():
-            raise Conflict("This incident needs review notes (impact, damage, improvements) before closing.")
+            raise Conflict.said("err_security_close_needs_review")
     now = utcnow()
     if status == "contained" and inc.contained_at is None:
         inc.contained_at = now

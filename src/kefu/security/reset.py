@@ -89,10 +89,10 @@ def confirm_reset(session: Session, *, token: str, password: str, ip: str) -> Ag
     row = session.scalar(select(PasswordResetRequest).where(PasswordResetRequest.token_hash == token_digest(token)))
     now = utcnow()
     if row is None or row.used_at is not None or row.expires_at <= now or row.agent_id is None:
-        raise InvalidInput("This password reset link is invalid or has expired.")
+        raise InvalidInput.said("err_security_reset_link_invalid")
     agent = session.get(Agent, row.agent_id)
     if agent is None or not agent.is_active:
-        raise InvalidInput("This password reset link is invalid or has expired.")
+        raise InvalidInput.said("err_security_reset_link_invalid")
     principal = auth_service.principal_for(session, agent, "reset", row.id, ip)
     auth_service.update_agent(session, agent, actor=principal, password=password)  # policy check + revocation
     session.execute(

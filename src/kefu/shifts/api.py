@@ -125,7 +125,7 @@ def on_shift(team_id: int, db: DB, principal: Read, at: datetime | None = None) 
     """Agents of the team on shift at `at` (default now)."""
     service.get_team(db, team_id, principal)
     if at is not None and at.tzinfo is None:
-        raise InvalidInput("at needs a timezone offset.")
+        raise InvalidInput.said("err_shifts_at_needs_offset")
     when = at or utcnow()
     agents = service.team_on_shift(db, team_id, when)
     return OnShiftOut(team_id=team_id, at=when, scheduled=agents is not None, agent_ids=sorted(agents or ()))

@@ -18,6 +18,7 @@ from kefu.auth.deps import DB
 from kefu.core.errors import Forbidden, InvalidInput, ProblemError
 from kefu.shifts import service
 from kefu.web.forms import PostedForm
+from kefu.web.i18n import error_text
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
 
@@ -27,7 +28,7 @@ WEEKDAYS = range(7)
 
 def _need(ctx: PageContext, perm: str) -> None:
     if not ctx.principal.can(perm):
-        raise Forbidden(f"Missing permission {perm}.")
+        raise Forbidden.said("err_auth_missing_permission", permission=perm)
 
 
 @dataclass
@@ -103,7 +104,7 @@ def _minutes(value: object, *, required: bool = True) -> int | None:
     text = str(value or "").strip()
     if not text:
         if required:
-            raise InvalidInput("Give a start and an end time.")
+            raise InvalidInput.said("err_shifts_needs_times")
         return None
     return service.parse_hhmm(text)
 
@@ -118,7 +119,7 @@ def _edit(
         if action == "add_shift":
             weekdays = [int(str(d)) for d in form.getlist("weekday") if str(d).isdigit()]
             if not weekdays:
-                raise InvalidInput("Pick at least one weekday.")
+                raise InvalidInput.said("err_shifts_needs_weekday")
             agent_id = int(str(form.get("agent_id") or 0))
             start, end = _minutes(form.get("start")), _minutes(form.get("end"))
             assert start is not None and end is not None
@@ -146,7 +147,7 @@ def _edit(
         elif action == "remove_exception" and item_id is not None:
             service.delete_exception(db, item_id, ctx.principal)
     except ProblemError as exc:  # validation happens before anything is written
-        error = exc.detail
+        error = error_text(ctx, exc)
     except ValueError:
         error = ctx.t["sh_bad_input"]
     start_text = str(form.get("view_start") or "")

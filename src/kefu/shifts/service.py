@@ -52,9 +52,9 @@ def parse_hhmm(value: str) -> int:
         hh, mm = value.split(":")
         minutes = int(hh) * 60 + int(mm)
     except ValueError as exc:
-        raise InvalidInput(f"Time {value!r} must be HH:MM.") from exc
+        raise InvalidInput.said("err_shifts_time_format", value=value) from exc
     if not (0 <= int(mm) < 60 and 0 <= minutes <= DAY):
-        raise InvalidInput(f"Time {value!r} must be between 00:00 and 24:00.")
+        raise InvalidInput.said("err_shifts_time_range", value=value)
     return minutes
 
 
@@ -81,7 +81,7 @@ def _span_end(start: int, end: int) -> int:
 def _break_window(p: PatternIn) -> tuple[int, int] | None:
     """The break in minutes from the shift's start day (a break after midnight in a night shift lies past 1440)."""
     if (p.break_start is None) != (p.break_end is None):
-        raise InvalidInput("Give both the break's start and end, or neither.")
+        raise InvalidInput.said("err_shifts_break_both")
     if p.break_start is None or p.break_end is None:
         return None
     end = _span_end(p.start_minute, p.end_minute % DAY)
@@ -91,7 +91,7 @@ def _break_window(p: PatternIn) -> tuple[int, int] | None:
     if be <= bs:
         be += DAY
     if not (p.start_minute <= bs < be <= end) or (bs, be) == (p.start_minute, end):
-        raise InvalidInput("A break must lie inside its shift and be shorter than it.")
+        raise InvalidInput.said("err_shifts_break_inside")
     return bs, be
 
 
@@ -100,11 +100,11 @@ def _validated_rows(session: Session, team: Team, patterns: Sequence[PatternIn])
     rows = []
     for p in patterns:
         if p.agent_id not in members:
-            raise InvalidInput(f"Agent {p.agent_id} is not a member of this team.")
+            raise InvalidInput.said("err_shifts_not_team_member", agent_id=p.agent_id)
         if not 0 <= p.weekday <= 6:
-            raise InvalidInput("weekday is 0 (Monday) to 6 (Sunday).")
+            raise InvalidInput.said("err_shifts_weekday_range")
         if p.start_minute >= DAY or p.end_minute == p.start_minute:
-            raise InvalidInput("A shift needs a start before 24:00 and an end different from its start.")
+            raise InvalidInput.said("err_shifts_shift_times")
         window = _break_window(p)
         rows.append(
             ShiftPattern(
@@ -191,13 +191,13 @@ def add_exception(
 ) -> ShiftException:
     """Leave (available false) or an extra shift (true) on one local day, whole day without times."""
     if agent_id not in _members(session, team.id):
-        raise InvalidInput(f"Agent {agent_id} is not a member of this team.")
+        raise InvalidInput.said("err_shifts_not_team_member", agent_id=agent_id)
     if (start_minute is None) != (end_minute is None):
-        raise InvalidInput("Give both start and end, or neither (the whole day).")
+        raise InvalidInput.said("err_shifts_exception_both")
     if start_minute is not None and end_minute is not None and not start_minute < end_minute:
-        raise InvalidInput("An exception's end must be after its start on the same day.")
+        raise InvalidInput.said("err_shifts_exception_order")
     if available and start_minute is None:
-        raise InvalidInput("An extra shift needs its start and end.")
+        raise InvalidInput.said("err_shifts_extra_needs_times")
     row = ShiftException(
         brand_id=team.brand_id,
         team_id=team.id,
@@ -430,11 +430,11 @@ def check_settings(value: object) -> dict[str, int]:
     """Validate ``settings["shifts"]``: ``daily_minutes`` (60–1440) and ``min_on_shift`` (1–50)."""
     limits = {"daily_minutes": (60, DAY), "min_on_shift": (1, 50)}
     if not isinstance(value, dict) or set(value) - set(limits):
-        raise InvalidInput(f"shifts takes {sorted(limits)}.")
+        raise InvalidInput.said("err_shifts_settings_keys", limits=sorted(limits))
     for key, number in value.items():
         low, high = limits[key]
         if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high:
-            raise InvalidInput(f"shifts.{key} is a whole number from {low} to {high}.")
+            raise InvalidInput.said("err_shifts_setting_range", key=key, low=low, high=high)
     return dict(value)
 
 
@@ -471,7 +471,7 @@ def _stretches(
 def coverage(session: Session, team: Team, start: date, days: int, step_minutes: int = 30) -> Coverage:
     """Who covers each step of `days` local days from `start` (24-hour view), where the gaps are, and overtime."""
     if not 1 <= days <= 31 or step_minutes not in (15, 30, 60):
-        raise InvalidInput("days is 1 to 31 and step_minutes 15, 30 or 60.")
+        raise InvalidInput.said("err_shifts_coverage_range")
     brand = session.get(Brand, team.brand_id)
     tz = (brand.timezone if brand else None) or "Asia/Taipei"
     end = start + timedelta(days=days - 1)
@@ -549,7 +549,7 @@ def team_view(session: Session, team: Team, start: date, days: int) -> TeamView:
     """Load the shift page of one team for `days` local days from `start` (coverage at 15-minute steps)."""
     brand = session.get(Brand, team.brand_id)
     if brand is None:
-        raise NotFound("Brand not found.")
+        raise NotFound.said("err_shifts_brand_not_found")
     members = list(
         session.scalars(
             select(Agent)

@@ -47,7 +47,7 @@ def csat_form(request: Request, token: str, db: DB) -> HTMLResponse:
 def csat_submit(request: Request, token: str, db: DB, form: PostedForm) -> HTMLResponse:
     """Store the answer (once) and thank the customer."""
     if not _same_origin(request):
-        raise Forbidden("Cross-site submission refused.")
+        raise Forbidden.said("err_surveys_cross_site")
     raw = str(form.get("rating", ""))
     try:
         service.answer_csat(db, service.csat_by_token(db, token), lenient_int(raw) or 0, str(form.get("comment", "")))
@@ -85,7 +85,7 @@ def campaign_form(request: Request, token: str, db: DB) -> HTMLResponse:
 def campaign_submit(request: Request, token: str, db: DB, form: PostedForm) -> HTMLResponse:
     """Store the scores (once)."""
     if not _same_origin(request):
-        raise Forbidden("Cross-site submission refused.")
+        raise Forbidden.said("err_surveys_cross_site")
     scores = {
         k[4:]: lenient_int(v) or 0 for k, v in form.items() if k.startswith("dim_") and lenient_int(v) is not None
     }

@@ -177,7 +177,7 @@ def csat_by_token(session: Session, token: str) -> CsatSurvey:
     ident = read_token("csat", token)
     survey = session.get(CsatSurvey, ident) if ident is not None else None
     if survey is None:
-        raise NotFound("Survey not found.")
+        raise NotFound.said("err_surveys_not_found")
     return survey
 
 
@@ -199,9 +199,9 @@ def answer_csat(
     if len(comment) > COMMENT_MAX:
         raise InvalidInput.said("uix_comment_max", max=COMMENT_MAX)
     if survey.answered_at is not None:
-        raise Conflict("This survey has already been answered.")
+        raise Conflict.said("err_surveys_already_answered")
     if now > survey.expires_at:
-        raise Conflict("This survey has expired.", expired=True)
+        raise Conflict.said("err_surveys_expired").also(expired=True)
     survey.rating = rating
     survey.comment = comment.strip()
     survey.answered_at = now
@@ -235,11 +235,11 @@ def _check_dimensions(dims: list[dict[str, Any]]) -> list[dict[str, str]]:
     for d in dims:
         key = str(d.get("key", "")).strip()
         if not key or len(key) > 64 or key in seen:
-            raise InvalidInput(f"Dimension keys must be unique and 1–64 characters (got {key!r}).")
+            raise InvalidInput.said("err_surveys_dimension_key", key=key)
         seen.add(key)
         out.append({"key": key, "label_zh": str(d.get("label_zh") or key), "label_en": str(d.get("label_en") or key)})
     if not out:
-        raise InvalidInput("A campaign needs at least one dimension.")
+        raise InvalidInput.said("err_surveys_needs_dimension")
     return out
 
 
@@ -257,7 +257,7 @@ def create_campaign(
     """A draft campaign (default: the eight standard dimensions, customers active in the last 90 days)."""
     get_brand(session, brand_id, actor)
     if not 1 <= active_days <= 3650:
-        raise InvalidInput("active_days must be 1–3650.")
+        raise InvalidInput.said("err_surveys_active_days_range")
     campaign = SurveyCampaign(
         brand_id=brand_id,
         name=name,
@@ -305,7 +305,7 @@ def launch_campaign(
 ) -> int:
     """Invite every customer active (a conversation or ticket) in the last `active_days`; returns recipients."""
     if campaign.status != "draft":
-        raise Conflict("Only a draft campaign can be launched.")
+        raise Conflict.said("err_surveys_launch_only_draft")
     now = now or utcnow()
     since = now - timedelta(days=campaign.active_days)
     active = union(
@@ -429,7 +429,7 @@ def recipient_by_token(session: Session, token: str) -> tuple[CampaignRecipient,
     ident = read_token("campaign", token)
     r = session.get(CampaignRecipient, ident) if ident is not None else None
     if r is None:
-        raise NotFound("Survey not found.")
+        raise NotFound.said("err_surveys_not_found")
     c = session.get(SurveyCampaign, r.campaign_id)
     assert c is not None
     return r, c
@@ -454,9 +454,9 @@ def answer_campaign(
     """Store one recipient's 1–5 scores per dimension (once)."""
     now = now or utcnow()
     if campaign.status != "running" or (campaign.closes_at is not None and now > campaign.closes_at):
-        raise Conflict("This survey is closed.", expired=True)
+        raise Conflict.said("err_surveys_closed").also(expired=True)
     if recipient.answered_at is not None:
-        raise Conflict("This survey has already been answered.")
+        raise Conflict.said("err_surveys_already_answered")
     keys = {d["key"] for d in campaign.dimensions}
     unknown = set(scores) - keys
     if unknown:

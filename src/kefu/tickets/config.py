@@ -48,6 +48,6 @@ def brand_snapshot(session: Session, brand_id: int, principal: Principal | None 
     """The brand's cached snapshot (404 if missing or not visible to the principal)."""
     snap = configcache.cached(session, brand_id, "brand", lambda: _load(session, brand_id))
     if snap is None:
-        raise NotFound(f"Brand {brand_id} not found.")
+        raise NotFound.said("err_tickets_brand_not_found", brand_id=brand_id)
     ensure_brand(principal, brand_id, "Brand")
     return snap

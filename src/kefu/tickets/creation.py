@@ -200,10 +200,10 @@ def _create(session: Session, cmd: CreateTicket, actor: Principal | None, *, ope
             f"Conversation {conversation_id}",
         )
         if conv.ticket_id is not None:
-            raise Conflict(f"Conversation {conversation_id} is already linked to a ticket.")
+            raise Conflict.said("err_tickets_conversation_already_linked", conversation_id=conversation_id)
     now = utcnow()
     if opened_at is not None and opened_at > now:
-        raise InvalidInput("opened_at cannot be in the future.")
+        raise InvalidInput.said("err_tickets_opened_in_future")
     _, number = next_number(session, brand)
     values: dict[str, Any] = {
         "brand_id": brand_id,
@@ -294,6 +294,6 @@ def get_ticket_by_number(session: Session, number: str, principal: Principal | N
     """Ticket by its human-readable number."""
     t = session.scalar(select(Ticket).where(Ticket.number == number.strip().upper()))
     if t is None:
-        raise NotFound(f"Ticket {number} not found.")
+        raise NotFound.said("err_tickets_ticket_number_not_found", number=number)
     ensure_brand(principal, t.brand_id, "Ticket")
     return t

@@ -47,7 +47,7 @@ _SUBJECT_CHANNELS = frozenset({"email", "phone", "board", "line", "messenger", "
 def check_policy(value: object) -> str:
     """Validate an inbox case policy (admin and API input)."""
     if value not in CASE_POLICIES:
-        raise InvalidInput(f"case_policy must be one of {', '.join(CASE_POLICIES)}.")
+        raise InvalidInput.said("err_tickets_case_policy_choice", choices=", ".join(CASE_POLICIES))
     return str(value)
 
 

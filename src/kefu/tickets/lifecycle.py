@@ -14,7 +14,7 @@ from kefu.auth.models import TeamMember
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
 from kefu.core.db import utcnow
-from kefu.core.errors import Conflict, InvalidInput, NotFound
+from kefu.core.errors import Conflict, InvalidInput, NotFound, Term
 from kefu.core.events import publish
 from kefu.routing import service as routing
 from kefu.sla import service as sla
@@ -48,12 +48,14 @@ DEFAULT_AUTO_CLOSE_DAYS = 7
 def change_status(ticket: Ticket, new: str, now: datetime) -> None:
     """Apply a lifecycle transition, stamping resolved/closed times and counting reopens."""
     if new not in TICKET_STATUSES:
-        raise InvalidInput(f"Unknown status {new!r}.")
+        raise InvalidInput.said("err_tickets_unknown_status", new=new)
     new = TicketStatus(new)
     if new == ticket.status:
         return
     if new not in TRANSITIONS[ticket.status]:
-        raise Conflict(f"Cannot move a ticket from {ticket.status} to {new}.")
+        # The statuses by their names on the case page (t_<status>), not the API's values.
+        current = Term(ticket.status, f"t_{ticket.status}")
+        raise Conflict.said("err_tickets_bad_transition", current=current, new=Term(new, f"t_{new}"))
     if new == "resolved":
         ticket.resolved_at = now
     elif new == "closed":
@@ -73,7 +75,7 @@ status_hooks: list[Callable[[Session, Ticket, str, str, datetime], None]] = []
 def _set_status(session: Session, ticket: Ticket, new: str, now: datetime) -> str:
     old = ticket.status
     if ticket.merged_into_id is not None and new not in ("closed",):
-        raise Conflict(f"Ticket {ticket.number} was merged into another ticket; work on that one.")
+        raise Conflict.said("err_tickets_merged_elsewhere", number=ticket.number)
     change_status(ticket, new, now)
     if old != ticket.status:
         sla.on_status_change(session, ticket, old, ticket.status, now)
@@ -213,14 +215,14 @@ def get_activity(session: Session, ticket: Ticket, activity_id: int) -> TicketAc
         select(TicketActivity).where(TicketActivity.id == activity_id, TicketActivity.ticket_id == ticket.id)
     ).first()
     if row is None:
-        raise NotFound("Activity not found.")
+        raise NotFound.said("err_tickets_activity_not_found")
     return row
 
 
 def confirm_resolution(session: Session, ticket: Ticket, actor: Principal | None, *, by: str = "customer") -> Ticket:
     """Close a resolved ticket on the customer's confirmation."""
     if ticket.status != "resolved":
-        raise Conflict("Only a resolved ticket can be confirmed.")
+        raise Conflict.said("err_tickets_confirm_only_resolved")
     now = utcnow()
     _set_status(session, ticket, "closed", now)
     add_activity(session, ticket, "confirm", data={"by": by}, at=now)

@@ -47,26 +47,26 @@ def _parents(session: Session, ticket_id: int) -> set[int]:
 def link_tickets(session: Session, source: Ticket, target: Ticket, kind: str, actor: Principal | None) -> TicketLink:
     """Relate two tickets of one brand; for parent_child, `source` is the parent."""
     if kind not in LINK_KINDS:
-        raise InvalidInput(f"kind must be one of {', '.join(LINK_KINDS)}.")
+        raise InvalidInput.said("err_tickets_link_kind_choice", choices=", ".join(LINK_KINDS))
     if source.brand_id != target.brand_id:
-        raise NotFound("Ticket not found.")
+        raise NotFound.said("err_tickets_ticket_not_found")
     if source.id == target.id:
-        raise InvalidInput("A ticket cannot be linked to itself.")
+        raise InvalidInput.said("err_tickets_link_to_itself")
     pair = [(source.id, target.id)] if kind == "parent_child" else [(source.id, target.id), (target.id, source.id)]
     for a, b in pair:
         exists = session.scalar(
             select(TicketLink.id).where(TicketLink.source_id == a, TicketLink.target_id == b, TicketLink.kind == kind)
         )
         if exists is not None:
-            raise Conflict("These tickets are already linked that way.")
+            raise Conflict.said("err_tickets_already_linked")
     if kind == "parent_child":
         if target.id in _parents(session, source.id) or source.id in _parents(session, target.id) - {source.id}:
-            raise Conflict("That link would make a ticket its own ancestor.")
+            raise Conflict.said("err_tickets_link_cycle")
         has_parent = session.scalar(
             select(TicketLink.id).where(TicketLink.target_id == target.id, TicketLink.kind == "parent_child")
         )
         if has_parent is not None:
-            raise Conflict(f"Ticket {target.number} already has a parent.")
+            raise Conflict.said("err_tickets_has_parent", number=target.number)
     link = TicketLink(
         brand_id=source.brand_id,
         source_id=source.id,
@@ -103,7 +103,7 @@ def unlink(session: Session, ticket: Ticket, link_id: int, actor: Principal | No
     """Remove a link of the ticket."""
     link = session.get(TicketLink, link_id)
     if link is None or ticket.id not in (link.source_id, link.target_id):
-        raise NotFound(f"Link {link_id} not found.")
+        raise NotFound.said("err_tickets_link_not_found", link_id=link_id)
     record(
         session,
         actor,
@@ -120,19 +120,19 @@ def unlink(session: Session, ticket: Ticket, link_id: int, actor: Principal | No
 def merge_tickets(session: Session, target: Ticket, sources: Sequence[Ticket], actor: Principal | None) -> Ticket:
     """Merge duplicates into `target`: conversations move, tags unite, sources close as merged duplicates."""
     if target.merged_into_id is not None:
-        raise Conflict(f"Ticket {target.number} was itself merged; merge into the surviving ticket.")
+        raise Conflict.said("err_tickets_merge_target_merged", number=target.number)
     if target.status == "closed":
-        raise Conflict(f"Ticket {target.number} is closed; reopen it before merging into it.")
+        raise Conflict.said("err_tickets_merge_target_closed", number=target.number)
     if not sources:
-        raise InvalidInput("Give at least one ticket to merge.")
+        raise InvalidInput.said("err_tickets_merge_needs_ticket")
     now = utcnow()
     for src in sources:
         if src.brand_id != target.brand_id:
-            raise NotFound("Ticket not found.")
+            raise NotFound.said("err_tickets_ticket_not_found")
         if src.id == target.id:
-            raise InvalidInput("A ticket cannot be merged into itself.")
+            raise InvalidInput.said("err_tickets_merge_into_itself")
         if src.merged_into_id is not None:
-            raise Conflict(f"Ticket {src.number} was already merged.")
+            raise Conflict.said("err_tickets_already_merged", number=src.number)
     for src in sources:
         session.execute(update(Conversation).where(Conversation.ticket_id == src.id).values(ticket_id=target.id))
         target.tags = sorted(set(target.tags or []) | set(src.tags or []))
@@ -191,12 +191,12 @@ def split_ticket(
 ) -> Ticket:
     """Split part of a ticket into a new child ticket, moving the given conversations to it."""
     if source.merged_into_id is not None:
-        raise Conflict(f"Ticket {source.number} was merged; split the surviving ticket.")
+        raise Conflict.said("err_tickets_split_merged", number=source.number)
     convs = []
     for cid in conversation_ids:
         conv = session.get(Conversation, cid)
         if conv is None or conv.ticket_id != source.id:
-            raise InvalidInput(f"Conversation {cid} is not linked to ticket {source.number}.")
+            raise InvalidInput.said("err_tickets_conversation_not_linked", conversation_id=cid, number=source.number)
         convs.append(conv)
     child = create_ticket(
         session,

@@ -82,7 +82,7 @@ def list_tickets(
     of the ticket's conversations: Traditional and Simplified Chinese alike, English case-insensitively.
     """
     if sort not in SORTS:
-        raise InvalidInput(f"sort must be one of {', '.join(SORTS)}.")
+        raise InvalidInput.said("err_tickets_sort_choice", choices=", ".join(SORTS))
     stmt = select(Ticket)
     stmt = scope_to_brands(stmt, Ticket.brand_id, principal)
     if brand_id is not None:

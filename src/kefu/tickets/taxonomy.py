@@ -63,7 +63,7 @@ def _check_category(session: Session, brand_id: int, category: str | None) -> No
         return
     keys = active_category_keys(session, brand_id)
     if keys and category not in keys:
-        raise InvalidInput(f"Unknown category {category!r}; configured: {', '.join(sorted(keys))}.")
+        raise InvalidInput.said("err_tickets_unknown_category", category=category, names=", ".join(sorted(keys)))
 
 
 def list_categories(session: Session, brand_id: int, actor: Principal | None) -> list[TicketCategory]:
@@ -86,14 +86,14 @@ def create_category(
     brand_id = fields.pop("brand_id")
     get_brand(session, brand_id, actor)
     if not _KEY_RE.match(fields["key"]):
-        raise InvalidInput("Category keys are lowercase letters, digits and underscores.")
+        raise InvalidInput.said("err_tickets_category_key_format")
     if fields.get("parent_key") is not None and fields["parent_key"] not in active_category_keys(session, brand_id):
-        raise InvalidInput(f"Parent category {fields['parent_key']!r} does not exist.")
+        raise InvalidInput.said("err_tickets_parent_category_missing", parent_key=fields["parent_key"])
     clash = session.scalar(
         select(TicketCategory.id).where(TicketCategory.brand_id == brand_id, TicketCategory.key == fields["key"])
     )
     if clash is not None:
-        raise Conflict(f"Category {fields['key']!r} already exists in this brand.")
+        raise Conflict.said("err_tickets_category_exists", key=fields["key"])
     row = TicketCategory(brand_id=brand_id, **fields)
     session.add(row)
     session.flush()
@@ -200,46 +200,48 @@ def _coerce(d: FieldRule, value: Any) -> Any:
     label = d.key
     if d.type in ("text", "textarea", "email", "url"):
         if not isinstance(value, str):
-            raise InvalidInput(f"Field {label!r} must be a string.")
+            raise InvalidInput.said("err_tickets_field_not_text", label=label)
         value = value.strip()
         if "min_length" in rules and len(value) < int(rules["min_length"]):
-            raise InvalidInput(f"Field {label!r} is shorter than {rules['min_length']} characters.")
+            raise InvalidInput.said("err_tickets_field_too_short", label=label, min_length=rules["min_length"])
         if len(value) > int(rules.get("max_length", 10_000)):
-            raise InvalidInput(f"Field {label!r} is longer than {rules.get('max_length', 10_000)} characters.")
+            raise InvalidInput.said(
+                "err_tickets_field_too_long", label=label, max_length=rules.get("max_length", 10000)
+            )
         if "pattern" in rules and not re.fullmatch(str(rules["pattern"]), value):
-            raise InvalidInput(f"Field {label!r} does not match the required format.")
+            raise InvalidInput.said("err_tickets_field_bad_format", label=label)
         if d.type == "email" and not is_email(value):
-            raise InvalidInput(f"Field {label!r} must be an email address.")
+            raise InvalidInput.said("err_tickets_field_not_email", label=label)
         if d.type == "url" and not value.startswith(("https://", "http://")):
-            raise InvalidInput(f"Field {label!r} must be an http(s) URL.")
+            raise InvalidInput.said("err_tickets_field_not_url", label=label)
         return value
     if d.type in ("integer", "number"):
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidInput(f"Field {label!r} must be a number.")
+            raise InvalidInput.said("err_tickets_field_not_number", label=label)
         if d.type == "integer":
             if isinstance(value, float) and not value.is_integer():
-                raise InvalidInput(f"Field {label!r} must be a whole number.")
+                raise InvalidInput.said("err_tickets_field_not_integer", label=label)
             value = int(value)
         if "min" in rules and value < rules["min"]:
-            raise InvalidInput(f"Field {label!r} must be at least {rules['min']}.")
+            raise InvalidInput.said("err_tickets_field_below_min", label=label, min=rules["min"])
         if "max" in rules and value > rules["max"]:
-            raise InvalidInput(f"Field {label!r} must be at most {rules['max']}.")
+            raise InvalidInput.said("err_tickets_field_above_max", label=label, max=rules["max"])
         return value
     if d.type == "boolean":
         if not isinstance(value, bool):
-            raise InvalidInput(f"Field {label!r} must be true or false.")
+            raise InvalidInput.said("err_tickets_field_not_bool", label=label)
         return value
     if d.type == "date":
         try:
             return date.fromisoformat(str(value)).isoformat()
         except ValueError as exc:
-            raise InvalidInput(f"Field {label!r} must be a date (YYYY-MM-DD).") from exc
+            raise InvalidInput.said("err_tickets_field_not_date", label=label) from exc
     if d.type == "select":
         if value not in (d.options or []):
-            raise InvalidInput(f"Field {label!r} must be one of {d.options}.")
+            raise InvalidInput.said("err_tickets_field_not_option", label=label, options=d.options)
         return value
     if not isinstance(value, list) or any(v not in (d.options or []) for v in value):
-        raise InvalidInput(f"Field {label!r} must be a list of values from {d.options}.")
+        raise InvalidInput.said("err_tickets_field_values_from", label=label, options=d.options)
     return list(dict.fromkeys(value))
 
 
@@ -261,11 +263,11 @@ def validate_custom_fields(
             continue
         d = defs.get(key)
         if d is None:
-            raise InvalidInput(f"Unknown custom field {key!r}.")
+            raise InvalidInput.said("err_tickets_unknown_custom_field", key=key)
         out[key] = _coerce(d, value)
     missing = [k for k, d in defs.items() if d.required and out.get(k) in (None, "", [])]
     if missing:
-        raise InvalidInput(f"Required custom field(s) missing: {', '.join(sorted(missing))}.")
+        raise InvalidInput.said("err_tickets_required_fields_missing", names=", ".join(sorted(missing)))
     return out
 
 
@@ -283,14 +285,14 @@ def list_field_definitions(session: Session, brand_id: int, actor: Principal | N
 
 def _check_definition(type_: str, options: Sequence[Any], validation: dict[str, Any]) -> None:
     if type_ not in FIELD_TYPES:
-        raise InvalidInput(f"type must be one of {', '.join(FIELD_TYPES)}.")
+        raise InvalidInput.said("err_tickets_field_type_choice", choices=", ".join(FIELD_TYPES))
     if type_ in ("select", "multiselect") and not options:
-        raise InvalidInput("select and multiselect fields need options.")
+        raise InvalidInput.said("err_tickets_field_needs_options")
     if "pattern" in validation:
         try:
             re.compile(str(validation["pattern"]))
         except re.error as exc:
-            raise InvalidInput(f"Invalid pattern: {exc}.") from exc
+            raise InvalidInput.said("err_tickets_invalid_pattern", error=exc) from exc
 
 
 def create_field_definition(
@@ -301,7 +303,7 @@ def create_field_definition(
     brand_id = fields.pop("brand_id")
     get_brand(session, brand_id, actor)
     if not _KEY_RE.match(fields["key"]) or fields["key"] in RESERVED_FIELDS:
-        raise InvalidInput("Field keys are lowercase letters, digits and underscores, and not reserved.")
+        raise InvalidInput.said("err_tickets_field_key_format")
     _check_definition(fields["type"], fields.get("options") or [], fields.get("validation") or {})
     clash = session.scalar(
         select(TicketFieldDefinition.id).where(
@@ -309,7 +311,7 @@ def create_field_definition(
         )
     )
     if clash is not None:
-        raise Conflict(f"Field {fields['key']!r} already exists in this brand.")
+        raise Conflict.said("err_tickets_field_exists", key=fields["key"])
     row = TicketFieldDefinition(brand_id=brand_id, **fields)
     session.add(row)
     session.flush()

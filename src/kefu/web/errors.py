@@ -127,6 +127,23 @@ def _detail(response: Response) -> str | None:
     return str(detail) if detail else None
 
 
+def _said(exc: Exception, locale: str, response: Response) -> str | None:
+    """A problem raised with a catalog key in the page's language; else the response's detail."""
+    from kefu.core.errors import ProblemError
+    from kefu.web.i18n import error_text
+
+    if isinstance(exc, ProblemError) and exc.key:
+        return error_text(locale, exc)
+    return _detail(response)
+
+
+def _page_locale(request: Request, ctx: object) -> str:
+    """The language the error page is rendered in: the agent's inside the console, else the visitor's."""
+    from kefu.web.pages import PageContext, public_locale
+
+    return ctx.locale if isinstance(ctx, PageContext) else public_locale(request)
+
+
 async def _console_context(request: Request, status: int) -> object:
     # 4xx only: a 5xx may be the database itself failing, and that page must not need it.
     if status >= 500 or status == 401 or not in_console(request):
@@ -149,13 +166,15 @@ def _wrap(handler: Handler) -> Callable[[Request, Exception], Awaitable[Response
         if not response.headers.get("content-type", "").startswith(PROBLEM_JSON):
             return response
         if wants_inline_error(request, response.status_code):
-            inline = form_error(request, response.status_code, _detail(response), exc)
+            inline = form_error(request, response.status_code, _said(exc, form_locale(request), response), exc)
             if "retry-after" in response.headers:
                 inline.headers["retry-after"] = response.headers["retry-after"]
             return inline
         limit_mb = exc.limit_mb if isinstance(exc, BodyTooLarge) else None
         ctx = await _console_context(request, response.status_code)
-        page = error_page(request, response.status_code, _detail(response), limit_mb, ctx)
+        page = error_page(
+            request, response.status_code, _said(exc, _page_locale(request, ctx), response), limit_mb, ctx
+        )
         for name in ("retry-after", "www-authenticate"):
             if name in response.headers:
                 page.headers[name] = response.headers[name]

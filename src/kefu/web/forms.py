@@ -34,7 +34,7 @@ def optional_int(raw: str | None, field: str) -> int | None:
         return None
     value = raw.strip()
     if not _INT.fullmatch(value):
-        raise InvalidInput(f"{field} must be a whole number.")
+        raise InvalidInput.said("err_web_not_whole_number", field=field)
     return int(value)
 
 

@@ -14,11 +14,13 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from functools import lru_cache
+from typing import Protocol
 
 from starlette.requests import Request
 
 import kefu.web
 from kefu.core.catalog import DEFAULT_LOCALE, LOCALES, table
+from kefu.core.errors import ProblemError
 
 __all__ = [
     "LOCALES",
@@ -26,6 +28,7 @@ __all__ = [
     "accept_locale",
     "channel_label",
     "emotion_label",
+    "error_text",
     "leftover_tables",
     "pick_locale",
     "reader_locale",
@@ -114,3 +117,26 @@ def channel_label(kind: str, locale: str) -> str:
 def emotion_label(label: str, locale: str) -> str:
     """An emotion label from kefu.bot.emotion.LABELS in the reader's language."""
     return translator(locale).get(f"emo_{label}", label)
+
+
+class _Localized(Protocol):
+    """Anything that knows its reader's language (kefu.web.pages.PageContext)."""
+
+    locale: str
+
+
+def error_text(where: Request | _Localized | str, exc: Exception) -> str:
+    """What went wrong, for a page: a ProblemError's detail in the page's language, other errors as they read.
+
+    `where` is the page context (the agent's language), the locale the page renders in, or the request of a form
+    without one (the page's language forms.js sends, else the language cookie).
+    """
+    if isinstance(where, str):
+        locale = where
+    elif isinstance(where, Request):
+        requested = where.query_params.get("lang") or where.headers.get("X-Kefu-Locale")
+        locale = pick_locale(requested, where.cookies.get(LOCALE_COOKIE))
+    else:
+        locale = where.locale
+    # The one place a page reads a problem's text (tests/web/test_error_text.py keeps it so).
+    return exc.detail_in(locale) if isinstance(exc, ProblemError) else str(exc)

@@ -51,7 +51,7 @@ from kefu.tickets.models import PRIORITIES, TICKET_STATUSES
 from kefu.web import formatting
 from kefu.web.errors import form_error, form_locale
 from kefu.web.forms import optional_int
-from kefu.web.i18n import LOCALE_COOKIE, LOCALES, pick_locale, translator
+from kefu.web.i18n import LOCALE_COOKIE, LOCALES, error_text, pick_locale, translator
 from kefu.web.routing import Router
 from kefu.workspace import collab
 from kefu.workspace import service as views_service
@@ -193,10 +193,10 @@ def demo_shop(request: Request, db: DB, settings: SettingsDep, brand: str = "dem
     Nothing from the request reaches the page's scripts: the widget always loads from the configured base URL.
     """
     if not settings.demo_mode:
-        raise NotFound("Not found.")
+        raise NotFound.said("err_web_not_found")
     found = brand_service.public_web_chat(db, brand)
     if found is None:
-        raise NotFound("No web-chat inbox for that brand.")
+        raise NotFound.said("err_web_no_web_chat")
     row, inbox = found
     origin = settings.base_url.rstrip("/")
     ws_origin = "ws" + origin[4:] if origin.startswith("http") else origin
@@ -261,7 +261,7 @@ def login_submit(
 ) -> Response:
     """Check credentials, set the session cookie, go back to the page that asked for a sign-in (else the console)."""
     if not same_origin(request):
-        raise Forbidden("Cross-site login refused.")
+        raise Forbidden.said("err_web_cross_site_login")
     try:
         result = auth_service.login(
             db,
@@ -300,7 +300,7 @@ def reset_password_request(
 ) -> HTMLResponse:
     """Ask for a reset link (same answer whether or not the account exists)."""
     if not same_origin(request):
-        raise Forbidden("Cross-site request refused.")
+        raise Forbidden.said("err_web_cross_site_request")
     try:
         reset_service.request_reset(db, settings, email=email, ip=client_ip(request))
     except TooManyRequests:
@@ -318,7 +318,7 @@ def reset_password_submit(
 ) -> HTMLResponse:
     """Set the new password; every session and API token of the account is revoked."""
     if not same_origin(request):
-        raise Forbidden("Cross-site request refused.")
+        raise Forbidden.said("err_web_cross_site_request")
     if password != password2:
         return _reset_page(request, status=422, token=token, error="reset_mismatch")
     if len(password) < auth_service.MIN_PASSWORD:
@@ -464,7 +464,7 @@ def post_message(
 ) -> HTMLResponse:
     """Send a reply or add an internal note (with attachments the channel can carry); returns the timeline."""
     if not ctx.principal.can("conversations:write"):
-        raise Forbidden("Missing permission conversations:write.")
+        raise Forbidden.said("err_auth_missing_permission", permission="conversations:write")
     conv = conv_service.get_conversation(db, conversation_id, ctx.principal)
     customer = customer_service.get_customer(db, conv.customer_id, ctx.principal)
     text = macros.render(body.strip(), {"customer_name": customer.name})
@@ -519,7 +519,7 @@ def assign(
 ) -> HTMLResponse:
     """Assign/transfer the conversation (and its ticket) or change its status."""
     if not ctx.principal.can("conversations:write"):
-        raise Forbidden("Missing permission conversations:write.")
+        raise Forbidden.said("err_auth_missing_permission", permission="conversations:write")
     conv = conv_service.get_conversation(db, conversation_id, ctx.principal)
     changes: dict[str, Any] = {
         "assignee_id": optional_int(assignee_id, "assignee_id"),
@@ -556,7 +556,7 @@ def _ticket_query(request: Request) -> listing.TicketQuery:
 def ticket_list(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
     """All tickets (with or without a conversation): views, filters, sort, keyset pages, bulk actions."""
     if not ctx.principal.can("tickets:read"):
-        raise Forbidden("Missing permission tickets:read.")
+        raise Forbidden.said("err_auth_missing_permission", permission="tickets:read")
     query = _ticket_query(request)
     rows, next_cursor = listing.list_page(db, ctx.principal, query)
     here = str(request.url.path) + (f"?{request.url.query}" if request.url.query else "")
@@ -591,7 +591,7 @@ def save_view(
 ) -> Response:
     """Save the current filters as a personal view, or shared with a brand."""
     if not ctx.principal.can("tickets:read"):
-        raise Forbidden("Missing permission tickets:read.")
+        raise Forbidden.said("err_auth_missing_permission", permission="tickets:read")
     view = views_service.create_view(
         db,
         ctx.principal,
@@ -622,11 +622,11 @@ def ticket_bulk(
 ) -> HTMLResponse:
     """Assign, change status, tag or apply a macro to the selected tickets (each change audited)."""
     if not ctx.principal.can("tickets:write"):
-        raise Forbidden("Missing permission tickets:write.")
+        raise Forbidden.said("err_auth_missing_permission", permission="tickets:write")
     done, failed = 0, 0
     macro = macro_actions.get(db, int(value), ctx.principal) if action == "macro" and value.isdigit() else None
     if action == "macro" and macro is None:
-        raise InvalidInput("Choose a macro.")
+        raise InvalidInput.said("err_web_choose_macro")
     for ticket_id in ticket_ids:
         try:
             with db.begin_nested():
@@ -642,7 +642,7 @@ def ticket_bulk(
                 else:
                     tag = value.strip()
                     if not tag:
-                        raise InvalidInput("Tag is empty.")
+                        raise InvalidInput.said("err_web_tag_empty")
                     changes = {"tags": [*ticket.tags, tag]}
                 ticket_service.update_ticket(db, ticket, ctx.principal, changes)
             done += 1
@@ -659,7 +659,7 @@ def ticket_bulk(
 def case_page(request: Request, ticket_id: int, ctx: Ctx, db: DB, saved: bool = False) -> HTMLResponse:
     """The case page of any ticket, with or without a conversation."""
     if not ctx.principal.can("tickets:read"):
-        raise Forbidden("Missing permission tickets:read.")
+        raise Forbidden.said("err_auth_missing_permission", permission="tickets:read")
     data = listing.case_data(db, ctx.principal, ticket_id)
     return render(
         request,
@@ -695,7 +695,7 @@ def case_update(
 ) -> HTMLResponse:
     """Save the case fields through tickets.service.update_ticket (transitions, SLA, routing and audit apply)."""
     if not ctx.principal.can("tickets:write"):
-        raise Forbidden("Missing permission tickets:write.")
+        raise Forbidden.said("err_auth_missing_permission", permission="tickets:write")
     ticket = ticket_service.get_ticket(db, ticket_id, ctx.principal)
     changes: dict[str, Any] = {
         "status": status,
@@ -713,7 +713,7 @@ def case_update(
         with db.begin_nested():
             ticket_service.update_ticket(db, ticket, ctx.principal, changes)
     except ProblemError as exc:
-        error = exc.detail
+        error = error_text(ctx, exc)
     data = listing.case_data(db, ctx.principal, ticket_id)
     return render(
         request,
@@ -761,7 +761,7 @@ def update_ticket(
 ) -> HTMLResponse:
     """Change a ticket's status and priority from the side panel."""
     if not ctx.principal.can("tickets:write"):
-        raise Forbidden("Missing permission tickets:write.")
+        raise Forbidden.said("err_auth_missing_permission", permission="tickets:write")
     ticket = ticket_service.get_ticket(db, ticket_id, ctx.principal)
     try:
         cmd = build(ChangeTicketStatus, {"status": status, "priority": priority})
@@ -769,6 +769,6 @@ def update_ticket(
         error = None
     except ProblemError as exc:
         db.rollback()
-        error = exc.detail
+        error = error_text(ctx, exc)
     data = _conversation_data(db, ctx, conversation_id)
     return render(request, ctx, "partials/side.html", ticket_error=error, **data)

@@ -64,7 +64,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
-        detail = exc.detail_in(reader_locale(request)) if exc.key else exc.detail
+        detail = exc.detail_in(reader_locale(request))  # as raised unless said with a catalog key
         response = problem(exc.status, exc.title, detail, request.url.path, **exc.extra)
         if isinstance(exc.extra.get("retry_after"), int):  # rate limits: the header clients and proxies honour
             response.headers["Retry-After"] = str(exc.extra["retry_after"])

@@ -34,7 +34,7 @@ ON_TIME_WINDOW = timedelta(days=90)
 def _need(ctx: PageContext, *perms: str) -> None:
     for perm in perms:
         if not ctx.principal.can(perm):
-            raise Forbidden(f"Missing permission {perm}.")
+            raise Forbidden.said("err_auth_missing_permission", permission=perm)
 
 
 def _local(db: DB, brand_ids: set[int]) -> listing.LocalTime:

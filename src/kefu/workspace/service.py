@@ -32,7 +32,7 @@ def create_view(
     """Save a filter set; the query string must be a valid ticket-list query (the cursor is dropped)."""
     name = name.strip()
     if not name:
-        raise InvalidInput("A view needs a name.")
+        raise InvalidInput.said("err_workspace_view_needs_name")
     pairs = [(k, v) for k, v in parse_qsl(query_string.lstrip("?")) if k not in ("cursor", "lang")]
     data: dict[str, Any] = {}
     for key, value in pairs:
@@ -43,14 +43,14 @@ def create_view(
     try:
         TicketQuery.model_validate(data)
     except ValueError as exc:
-        raise InvalidInput("The view's filters are not valid.") from exc
+        raise InvalidInput.said("err_workspace_view_bad_filters") from exc
     if shared:
         if brand_id is None:
-            raise InvalidInput("A shared view belongs to a brand.")
+            raise InvalidInput.said("err_workspace_shared_view_brand")
         ensure_brand(principal, brand_id, "Brand")
     own = session.scalars(select(SavedView.id).where(SavedView.agent_id == principal.agent_id)).all()
     if len(own) >= MAX_VIEWS:
-        raise InvalidInput(f"At most {MAX_VIEWS} saved views per agent.")
+        raise InvalidInput.said("err_workspace_too_many_views", max_views=MAX_VIEWS)
     view = SavedView(
         agent_id=principal.agent_id,
         brand_id=brand_id if shared else None,
@@ -70,10 +70,10 @@ def delete_view(session: Session, principal: Principal, view_id: int) -> None:
     """Delete a view: its owner, or a supervisor for shared views of their brands."""
     view = session.get(SavedView, view_id)
     if view is None:
-        raise NotFound("View not found.")
+        raise NotFound.said("err_workspace_view_not_found")
     if view.agent_id != principal.agent_id:
         if not (view.shared and principal.can("teams:manage")):
-            raise NotFound("View not found.")
+            raise NotFound.said("err_workspace_view_not_found")
         ensure_brand(principal, view.brand_id or 0, "View")
     record(
         session, principal, "ticket_view.delete", target_type="saved_view", target_id=view.id, brand_id=view.brand_id

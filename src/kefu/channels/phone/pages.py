@@ -15,6 +15,7 @@ from kefu.macros import actions as macro_actions
 from kefu.macros.pages import error_status, redirect
 from kefu.tickets import listing
 from kefu.web.forms import optional_int
+from kefu.web.i18n import error_text
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
 
@@ -122,7 +123,7 @@ def log_call(
         error = f"{first['loc'][0]}: {first['msg']}"
         return _page(request, ctx, db, form=form, error=error, status=error_status(request))
     except ProblemError as exc:
-        return _page(request, ctx, db, form=form, error=exc.detail, status=error_status(request))
+        return _page(request, ctx, db, form=form, error=error_text(ctx, exc), status=error_status(request))
     return redirect(request, f"/console/conversations/{logged.conversation.id}?back=/console/calls")
 
 
