@@ -316,6 +316,13 @@ def _visitor_detail(exc: Exception) -> str:
     return "The message could not be sent just now; it will be retried."
 
 
+def _retriable(exc: Exception) -> bool:
+    """Whether the same message may be stored on a later try (a busy database, a rate limit), not never (invalid)."""
+    if isinstance(exc, ValidationError):
+        return False
+    return not isinstance(exc, ProblemError) or exc.status >= 500 or exc.status == 429
+
+
 def _ws_post(
     factory: SessionFactory, visitor: Visitor, data: dict[str, Any], watch: Callable[[int], None]
 ) -> dict[str, Any]:
@@ -470,7 +477,12 @@ async def visitor_ws(ws: WebSocket) -> None:
                         sub.topics.difference_update(set(sub.topics) - before)
                         await ws.send_text(
                             json.dumps(
-                                {"op": "error", "client_id": msg.get("client_id"), "detail": _visitor_detail(exc)},
+                                {
+                                    "op": "error",
+                                    "client_id": msg.get("client_id"),
+                                    "detail": _visitor_detail(exc),
+                                    "retry": _retriable(exc),
+                                },
                                 ensure_ascii=False,
                             )
                         )
