@@ -216,11 +216,12 @@
     clearTimeout(typingTimer);
     typingTimer = setTimeout(function () { typingTimer = null; if (ws.readyState === 1) ws.send(JSON.stringify({ op: "typing", typing: false })); }, 2000);
   };
+  var waits = {}; // client id -> the next resend's delay (kept out of the message the server validates)
   function resend(id) {
     var m = outbox.filter(function (x) { return x.client_id === id; })[0];
     if (!m) return;
-    m.wait = Math.min((m.wait || 500) * 2, 15000);
-    setTimeout(function () { if (outbox.indexOf(m) >= 0 && ws && ws.readyState === 1) ws.send(JSON.stringify(m)); }, m.wait);
+    waits[id] = Math.min((waits[id] || 500) * 2, 15000);
+    setTimeout(function () { if (outbox.indexOf(m) >= 0 && ws && ws.readyState === 1) ws.send(JSON.stringify(m)); }, waits[id]);
   }
   function queue(body, ids) {
     var m = { op: "message", body: body, locale: locale, attachment_ids: ids || [], client_id: Date.now().toString(36) + Math.random().toString(36).slice(2) };
