@@ -27,14 +27,32 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def live_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The live server's log (INFO: requests, socket opens and closes, index fits, job failures) for failures."""
+    return tmp_path_factory.mktemp("live") / "serve.log"
+
+
+def log_since(log: Path, offset: int, limit: int = 4000) -> str:
+    """What `log` gained after byte `offset` (its last `limit` characters), with the file's path to read the rest."""
+    try:
+        with log.open("rb") as fh:
+            fh.seek(offset)
+            text = fh.read().decode(errors="replace")
+    except OSError as exc:
+        return f"(no live server log: {exc})"
+    return f"live server log {log} from byte {offset}:\n{text[-limit:]}"
+
+
+@pytest.fixture(scope="session")
+def live_server(live_log: Path) -> Iterator[str]:
     """`kefu serve` on a fresh SQLite database with the demo loaded; yields its base URL."""
-    tmp = tmp_path_factory.mktemp("live")
+    tmp = live_log.parent
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
     env.update(
         {
             "KEFU_DATABASE_URL": f"sqlite:///{tmp / 'live.db'}",
-            "KEFU_LOG_LEVEL": "WARNING",
+            # INFO, to a file only read when a test fails: one access line per request costs little next to a page.
+            "KEFU_LOG_LEVEL": "INFO",
             "KEFU_DEMO_MODE": "true",
             # Every browser test of a worker shares this server and the address 127.0.0.1: the per-address limits on
             # public routes (widget sessions 60/min, needs 20/10 min) would otherwise depend on how fast the tests
@@ -44,7 +62,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     subprocess.run(kefu_cmd("db", "upgrade"), env=env, check=True, capture_output=True)
     subprocess.run(kefu_cmd("demo"), env=env, check=True, capture_output=True)
-    proc, base = serve_live(env, tmp / "serve.log", timeout=120)
+    proc, base = serve_live(env, live_log, timeout=120)
     try:
         yield base
     finally:
@@ -87,3 +105,18 @@ def loaded_width(img: object, timeout: float = 30.0) -> int:
         if width or time.monotonic() > deadline:
             return width
         time.sleep(0.1)
+
+
+# The widget is settled once its session answered (its log, empty until then, has a greeting, a form or the history) and
+# no animation of it runs (the panel's fade-in, the launcher's transition), so screenshots and contrast see the end.
+_WIDGET_SETTLED = """() => {
+  const root = document.querySelector(".kefu-root");
+  const panel = root && root.querySelector(".kefu-panel");
+  if (!panel || panel.hidden || !root.querySelector(".kefu-log > *")) return false;
+  return root.getAnimations({ subtree: true }).every((a) => !a.pending && a.playState !== "running");
+}"""
+
+
+def widget_settled(page: Any) -> None:
+    """Wait until the opened widget is settled (see _WIDGET_SETTLED)."""
+    page.wait_for_function(_WIDGET_SETTLED)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.web.conftest import widget_settled
 from tests.web.test_console import _login
 
 AXE_OPTIONS = {
@@ -140,8 +141,7 @@ def _node(node: dict[str, Any]) -> str:
 
 def _open_widget(page: Any) -> None:
     page.locator(".kefu-launcher").click()
-    page.locator(".kefu-panel:not([hidden])").wait_for()
-    page.wait_for_timeout(400)  # the open animation, so the screenshot and contrast checks see the final colours
+    widget_settled(page)  # session answered, no animation: the screenshot and contrast checks see the final state
 
 
 SIZES = [("zh-TW", 1280, 900), ("zh-TW", 390, 844), ("en", 1280, 900)]

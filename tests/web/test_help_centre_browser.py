@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.web.conftest import widget_settled
 from tests.web.test_console import _login
 
 
@@ -38,7 +39,7 @@ def test_help_centre_pages(browser: Any, live_server: str, shots: Path, width: i
 
     page.get_by_role("button", name="線上客服").first.click()  # the footer button opens the embedded widget
     page.get_by_label("輸入訊息…").wait_for()
-    page.wait_for_timeout(400)  # let the open animation finish before the screenshot
+    widget_settled(page)  # greeted, open animation done: the screenshot shows the final state
     page.screenshot(path=str(shots / f"hc-chat-{width}.png"))
 
     r = page.goto(f"{live_server}/portal/demo/a/999999?lang=zh-CN")

@@ -8,10 +8,12 @@ from typing import Any
 
 from playwright.sync_api import expect
 
+from tests.web.conftest import log_since
 from tests.web.test_console import _login
 
 
-def test_widget_bot_handoff_agent_reply(browser: Any, live_server: str, shots: Path) -> None:
+def test_widget_bot_handoff_agent_reply(browser: Any, live_server: str, live_log: Path, shots: Path) -> None:
+    log_start = live_log.stat().st_size
     shop_origin = live_server.replace("127.0.0.1", "localhost")  # a different origin: the widget works cross-site
     customer = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-TW")
     shop = customer.new_page()
@@ -31,7 +33,8 @@ def test_widget_bot_handoff_agent_reply(browser: Any, live_server: str, shots: P
         shop.wait_for_selector("text=請在登入頁點選「忘記密碼」", timeout=90_000)
     except Exception as exc:  # what the customer saw instead (a CI run once got no answer at all)
         shop.screenshot(path=str(shots / "no-answer-390.png"), full_page=True)
-        raise AssertionError(f"no bot answer; the widget shows:\n{shop.locator('body').inner_text()[-1500:]}") from exc
+        shown = shop.locator("body").inner_text()[-1500:]
+        raise AssertionError(f"no bot answer; the widget shows:\n{shown}\n{log_since(live_log, log_start)}") from exc
     box.fill("我要找真人客服")
     box.press("Enter")
     handoff = shop.wait_for_selector("text=正在為您轉接真人客服")

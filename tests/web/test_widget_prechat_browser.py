@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import kefu_cmd, serve_live, stop
+from tests.web.conftest import widget_settled
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +51,7 @@ def test_prechat_then_chat(browser: Any, prechat_server: str, shots: Path) -> No
     page.get_by_role("button", name="線上客服").click()
     page.get_by_label("姓名").fill("林小姐")
     page.get_by_label("Email", exact=True).fill("lin@example.com")
-    page.wait_for_timeout(300)
+    widget_settled(page)
     page.screenshot(path=str(shots / "widget-prechat-390.png"))
     page.get_by_role("button", name="開始對話").click()
     box = page.get_by_label("輸入訊息…")
@@ -61,6 +62,6 @@ def test_prechat_then_chat(browser: Any, prechat_server: str, shots: Path) -> No
     page.get_by_role("button", name="線上客服").click()
     page.wait_for_selector("text=請在登入頁點選「忘記密碼」")  # history is back, no second form
     assert page.get_by_role("button", name="開始對話").count() == 0
-    page.wait_for_timeout(400)  # the panel's open animation
+    widget_settled(page)  # the panel's open animation
     page.screenshot(path=str(shots / "widget-after-reload-390.png"))
     ctx.close()

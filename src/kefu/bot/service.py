@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
@@ -36,6 +38,8 @@ from kefu.llm import service as llm
 from kefu.tickets.classify import DEFAULT_CATEGORIES
 from kefu.tickets.models import Ticket, TicketCategory
 from kefu.tickets.service import category_label, create_ticket, update_ticket
+
+log = logging.getLogger("kefu.bot")
 
 ZH_LOCALES = ("zh-TW", "zh-CN")
 MAX_TURN_CHARS = 2000
@@ -421,6 +425,7 @@ def respond(
        that the conversation is as planned, then writes the reply (a replay changes nothing: exactly once).
     """
     registry = registry or get_registry()
+    started = time.monotonic()
     with session_scope(factory) as session:
         conv = session.get(Conversation, conversation_id)
         brand_id, bot_owned = (conv.brand_id, conv.status == "bot") if conv is not None else (None, False)
@@ -450,7 +455,16 @@ def respond(
     if plan is not None and calls:
         plan = replace(plan, llm={key: llm.run(call) for key, call in calls.items()})
     with session_scope(factory) as session:
-        return handle_customer_message(session, conversation_id, message_id, registry, plan=plan)
+        decision = handle_customer_message(session, conversation_id, message_id, registry, plan=plan)
+    # Ids only: when a customer says they got no answer, the log tells whether the bot ran, what it did and when.
+    log.info(
+        "bot turn: conversation %s message %s: %s in %.2fs",
+        conversation_id,
+        message_id,
+        decision.action if decision is not None else "none",
+        time.monotonic() - started,
+    )
+    return decision
 
 
 def _stand_in_falls_short(

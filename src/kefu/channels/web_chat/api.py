@@ -8,6 +8,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -315,7 +316,16 @@ def _visitor_detail(exc: Exception) -> str:
     return "The message could not be sent just now; it will be retried."
 
 
-def _ws_post(factory: SessionFactory, visitor: Visitor, data: dict[str, Any]) -> dict[str, Any]:
+def _retriable(exc: Exception) -> bool:
+    """Whether the same message may be stored on a later try (a busy database, a rate limit), not never (invalid)."""
+    if isinstance(exc, ValidationError):
+        return False
+    return not isinstance(exc, ProblemError) or exc.status >= 500 or exc.status == 429
+
+
+def _ws_post(
+    factory: SessionFactory, visitor: Visitor, data: dict[str, Any], watch: Callable[[int], None]
+) -> dict[str, Any]:
     body = VisitorMessage.model_validate(data)
     with session_scope(factory) as db:
         inbox = get_inbox(db, visitor.inbox_id, "web_chat")
@@ -329,6 +339,9 @@ def _ws_post(factory: SessionFactory, visitor: Visitor, data: dict[str, Any]) ->
             name=body.name,
             locale=body.locale,
         )
+        # Subscribed before the commit: a first message opens the conversation, and the bot's answer may be written
+        # and published by a job thread before this thread is back on the event loop (it was then pushed to nobody).
+        watch(msg.conversation_id)
         return service.public_messages(db, [msg])[0]
 
 
@@ -453,21 +466,34 @@ async def visitor_ws(ws: WebSocket) -> None:
                         await send_message(m)
                     await ws.send_text(json.dumps({"op": "resumed", "conversation_id": conv_id}))
             elif op == "message":
-                try:
-                    stored = await run_in_threadpool(_ws_post, factory, visitor, msg)
-                except Exception as exc:  # validation or storage: the client keeps it and retries
+                before = set(sub.topics)
+                # Under the pump's lock: the message's own event then finds its id seen (the ack shows it) instead
+                # of being read back and echoed to the socket that sent it.
+                async with lock:
+                    try:
+                        stored = await run_in_threadpool(_ws_post, factory, visitor, msg, watch)
+                    except Exception as exc:  # validation or storage: the client keeps it and retries
+                        # A rolled-back conversation's id may go to another visitor's next (SQLite reuses row ids).
+                        sub.topics.difference_update(set(sub.topics) - before)
+                        await ws.send_text(
+                            json.dumps(
+                                {
+                                    "op": "error",
+                                    "client_id": msg.get("client_id"),
+                                    "detail": _visitor_detail(exc),
+                                    "retry": _retriable(exc),
+                                },
+                                ensure_ascii=False,
+                            )
+                        )
+                        continue
+                    seen.add(stored["id"])
+                    conv_id = stored["conversation_id"]
                     await ws.send_text(
                         json.dumps(
-                            {"op": "error", "client_id": msg.get("client_id"), "detail": _visitor_detail(exc)},
-                            ensure_ascii=False,
+                            {"op": "ack", "client_id": msg.get("client_id"), "message": stored}, ensure_ascii=False
                         )
                     )
-                    continue
-                watch(stored["conversation_id"])
-                conv_id = stored["conversation_id"]
-                await ws.send_text(
-                    json.dumps({"op": "ack", "client_id": msg.get("client_id"), "message": stored}, ensure_ascii=False)
-                )
             elif op == "typing" and conv_id is not None:
                 data = {"conversation_id": conv_id, "sender_type": "customer", "typing": bool(msg.get("typing", True))}
                 # Ephemeral: typing is not worth a transaction; agents listen on the conversation topic.

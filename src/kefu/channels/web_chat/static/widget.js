@@ -191,6 +191,9 @@
       var hello = s.greeting || (s.conversation_id ? "" : t.welcome);
       if (hello) log.appendChild(el("div", { "class": "kefu-greeting" }, hello));
       if (!s.online) offlineForm(); else if (s.prechat && !state.named) prechat(); else connect();
+    }, function (e) { // a busy or unreachable server: try again (a 4xx answer would not change)
+      var code = +e.message; if (code >= 400 && code < 500 && code !== 429) return;
+      started = false; setTimeout(start, retry); retry = Math.min(retry * 2, 15000);
     });
   }
   function connect() {
@@ -202,6 +205,7 @@
       if (d.op === "message") render(d.message);
       else if (d.op === "ack") { outbox = outbox.filter(function (m) { return m.client_id !== d.client_id; }); render(d.message); }
       else if (d.op === "typing") { typing.textContent = d.typing ? t.typing : ""; }
+      else if (d.op === "error" && d.retry) resend(d.client_id); // not stored (a busy server): sent again, later
     };
     ws.onclose = function () { setTimeout(connect, retry); retry = Math.min(retry * 2, 15000); };
   }
@@ -212,6 +216,13 @@
     clearTimeout(typingTimer);
     typingTimer = setTimeout(function () { typingTimer = null; if (ws.readyState === 1) ws.send(JSON.stringify({ op: "typing", typing: false })); }, 2000);
   };
+  var waits = {}; // client id -> the next resend's delay (kept out of the message the server validates)
+  function resend(id) {
+    var m = outbox.filter(function (x) { return x.client_id === id; })[0];
+    if (!m) return;
+    waits[id] = Math.min((waits[id] || 500) * 2, 15000);
+    setTimeout(function () { if (outbox.indexOf(m) >= 0 && ws && ws.readyState === 1) ws.send(JSON.stringify(m)); }, waits[id]);
+  }
   function queue(body, ids) {
     var m = { op: "message", body: body, locale: locale, attachment_ids: ids || [], client_id: Date.now().toString(36) + Math.random().toString(36).slice(2) };
     outbox.push(m); // kept until acknowledged, re-sent after a reconnect (the server dedupes by client_id)
