@@ -348,8 +348,8 @@ def test_batched_scorers_use_only_small_systems(monkeypatch: pytest.MonkeyPatch)
         + ranker_module._RANDOM_NEGATIVES
     )
     assert sizes and max(sizes) <= bound
-    # One system per FAQ and calibration fold (fold 1's are reused for serving).
-    assert len(sizes) <= r.cv_["folds"] * len(groups)
+    # One system per FAQ and calibration fold, plus one per FAQ for the served scorers refitted on every phrasing.
+    assert len(sizes) <= (r.cv_["folds"] + 1) * len(groups)
     n_rows = sum(len(q) for _, q in groups)
     assert r._parts is not None and r._parts.matrix_t.shape[1] == n_rows
     # Weights stay sparse: at most the features of each FAQ's sampled rows.
@@ -490,10 +490,11 @@ def test_extra_calibration_folds_are_disjoint_and_leave_the_served_scorers_alone
         return original(self, x, dense, rows, svm)
 
     monkeypatch.setattr(ranker_module.FaqRanker, "_fit_parts", recording)
-    one = FaqRanker(calibration_folds=1).fit(_tiny_groups())
+    # Without the refit on every phrasing (refit_limit=0), as for KBs above it.
+    one = FaqRanker(calibration_folds=1, refit_limit=0).fit(_tiny_groups())
     assert one.cv_["folds"] == 1 and len(trained) == 1
     trained.clear()
-    three = FaqRanker(calibration_folds=3).fit(_tiny_groups())
+    three = FaqRanker(calibration_folds=3, refit_limit=0).fit(_tiny_groups())
     n = len(three._texts)
     held = [np.setdiff1d(np.arange(n), rows) for rows in trained]
     assert three.cv_["folds"] == len(held) >= 2
@@ -503,7 +504,7 @@ def test_extra_calibration_folds_are_disjoint_and_leave_the_served_scorers_alone
     assert (one._parts.weights_t != three._parts.weights_t).nnz == 0
     # A KB whose first fold already fills the held-out budget gets no extra fold (bank-scale builds cost the same).
     monkeypatch.setattr(ranker_module, "_MAX_HOLDOUT", 10)
-    assert FaqRanker(calibration_folds=3).fit(_tiny_groups()).cv_["folds"] == 1
+    assert FaqRanker(calibration_folds=3, refit_limit=0).fit(_tiny_groups()).cv_["folds"] == 1
 
 
 def test_nearest_phrasing_skips_reordering_grouped_rows() -> None:
@@ -620,7 +621,7 @@ def test_bagging_serves_the_mean_of_the_fold_scorers_and_ranks_each_fold_with_sc
 
     monkeypatch.setattr(ranker_module.FaqRanker, "_rank_loo", recording_rank)
     monkeypatch.setattr(ranker_module.FaqRanker, "_fold_scorers", recording_fit)
-    r = FaqRanker(bagging=True, calibration_folds=3).fit(_tiny_groups())
+    r = FaqRanker(bagging=True, calibration_folds=3, refit_limit=0).fit(_tiny_groups())
     folds = [held for held, _ in ranked]
     assert r.cv_["bagged"] == r.cv_["folds"] == len(folds) == 3
     assert r.cv_["calibration_queries"] == sum(len(f) for f in folds)
@@ -641,7 +642,8 @@ def test_bagging_serves_the_mean_of_the_fold_scorers_and_ranks_each_fold_with_sc
     assert r.search("信貸的利率多少", 1)[0].key == "personal_loan_rate"
     # One fold (the held-out budget is full): nothing to average, the same ranker as without bagging.
     monkeypatch.setattr(ranker_module, "_MAX_HOLDOUT", 10)
-    one, plain = FaqRanker(bagging=True).fit(_tiny_groups()), FaqRanker().fit(_tiny_groups())
+    one = FaqRanker(bagging=True, refit_limit=0).fit(_tiny_groups())
+    plain = FaqRanker(refit_limit=0).fit(_tiny_groups())
     assert one.cv_["bagged"] == 0 and one._parts is not None and plain._parts is not None
     assert (one._parts.weights_t != plain._parts.weights_t).nnz == 0
     assert one.answer_threshold_ == plain.answer_threshold_
@@ -651,7 +653,7 @@ def test_policy_limits_count_only_faq_answers_over_faq_questions() -> None:
     """``policy_limits``: a small-talk leader is no wrong FAQ answer, and small-talk queries leave the denominator."""
     import numpy as np
 
-    r = FaqRanker(max_wrong_rate=0.25, max_uncovered_rate=1.0)
+    r = FaqRanker(max_wrong_rate=0.25, max_uncovered_rate=1.0, max_answered_wrong_rate=None)
     p = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
     right = np.array([True, False, True, False, True, True])
     pu = np.zeros(1)
@@ -674,7 +676,8 @@ def test_answered_wrong_limit_counts_wrong_answers_among_answered_queries() -> N
     right = np.array([True, True, False, True, True, True, True, False, True, True])
     pu = np.zeros(1)
     # 2 wrong answers among 10 queries are within 20 % of all from the lowest threshold up...
-    assert FaqRanker(max_wrong_rate=0.2, max_uncovered_rate=1.0)._answer_threshold(p, ~right, pu, 1.0) == 0.05
+    unlimited = FaqRanker(max_wrong_rate=0.2, max_uncovered_rate=1.0, max_answered_wrong_rate=None)
+    assert unlimited._answer_threshold(p, ~right, pu, 1.0) == 0.05
     # ...but 2 of 10, 9 or 8 answered exceed 15 % of the answered; at 0.3 it is 1 of 7.
     r = FaqRanker(max_wrong_rate=0.2, max_uncovered_rate=1.0, max_answered_wrong_rate=0.15)
     assert r._answer_threshold(p, ~right, pu, 1.0) == pytest.approx(0.3)
@@ -783,7 +786,7 @@ def test_pseudo_positives_add_word_dropout_copies_of_fitted_phrasings_only_as_sc
 
     monkeypatch.setattr(ranker_module.FaqRanker, "_fit_parts", recording_parts)
     monkeypatch.setattr(ranker_module.FaqRanker, "_fit_svms", recording_svms)
-    r = FaqRanker(pseudo_positives=2, calibration_folds=1).fit(_tiny_groups())
+    r = FaqRanker(pseudo_positives=2, calibration_folds=1, refit_limit=0).fit(_tiny_groups())
     assert r._pseudo is None and r._parts is not None
     assert len(trained) == len(extras) == 1 and extras[0] is not None
     rows, (extra_x, extra_group) = trained[0], extras[0]
@@ -813,8 +816,8 @@ def test_centroid_weight_scales_the_centroid_in_the_base_score_and_the_grid_pick
     assert grid.search("信貸的利率多少", 1)[0].key == "personal_loan_rate"
 
 
-def test_a_ranker_saved_before_the_round_10_options_loads_with_them_off(ranker: FaqRanker, tmp_path: Path) -> None:
-    """Same saved format: a state without the round-10 fields searches exactly as before (their defaults)."""
+def test_options_missing_from_a_saved_state_load_with_their_defaults(ranker: FaqRanker, tmp_path: Path) -> None:
+    """An option added within a saved format (the round-10 ones, default off) takes its default on load."""
     import joblib
 
     from kefu.bot.nlu import ranker as ranker_module
@@ -828,3 +831,26 @@ def test_a_ranker_saved_before_the_round_10_options_loads_with_them_off(ranker: 
     loaded = FaqRanker.load(path)
     for text in ("信貸的利率多少", "網銀密馬忘記了", "天氣如何"):
         assert loaded.search(text, 3) == ranker.search(text, 3)
+
+
+def test_default_ranker_serves_scorers_refitted_on_every_phrasing_under_an_answered_wrong_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Round 10 defaults: a KB up to ``refit_limit`` phrasings (a bank's ~1,150 x 19 included) serves scorers refitted
+    on every phrasing, and the answer threshold keeps wrong answers within 3.5 % of the held-out queries answered."""
+    from kefu.bot.nlu import ranker as ranker_module
+
+    assert FaqRanker().refit_limit >= 1150 * 19 and FaqRanker().max_answered_wrong_rate == 0.035
+    rows: list[int] = []
+    original = ranker_module.FaqRanker._fit_svms
+
+    def counting(self: FaqRanker, x: Any, row_group: Any, centroids: Any, extra: Any = None) -> Any:
+        rows.append(x.shape[0])
+        return original(self, x, row_group, centroids, extra)
+
+    monkeypatch.setattr(ranker_module.FaqRanker, "_fit_svms", counting)
+    r = FaqRanker().fit(_tiny_groups())
+    assert rows[-1] == len(r._texts) and all(n < len(r._texts) for n in rows[:-1])  # folds, then every phrasing
+    answered = r.cv_["answered_right"] + r.cv_["answered_wrong"]
+    assert r.cv_["answered_wrong"] <= 0.035 * answered + 1e-4
+    assert r.search("信貸的利率多少", 1)[0].key == "personal_loan_rate"

@@ -23,11 +23,12 @@ served (every phrasing, those scorers; only the query's own phrasing left out of
 coverage), plus the same queries with their own FAQ removed, standing for questions the KB does not
 cover. That picks the svm and coverage weights (by held-out top-1 accuracy), fits a logistic curve
 from the leader's (score, margin, svm, nn + centroid, coverage) to "the top FAQ is right", and
-chooses the answer threshold (the lowest with at most ``max_wrong_rate`` wrong answers to covered questions and at most
-``max_uncovered_rate`` of uncovered ones answered; optionally at most ``max_answered_wrong_rate`` of those answered)
+chooses the answer threshold (the lowest with at most ``max_wrong_rate`` wrong answers to covered questions, at most
+``max_uncovered_rate`` of uncovered ones answered and at most ``max_answered_wrong_rate`` of those answered wrong)
 and the clarify score: below the answer threshold a candidate is offered when its score is at least that of 95 % of
 the held-out questions whose FAQ was in the top 3 (``clarify_by_score``, docs/DEVELOPING.md round 9).
-Round 10's options, all off by default (docs/DEVELOPING.md): ``twin_cutoff``/``twin_limit`` also hide a held-out
+KBs up to ``refit_limit`` phrasings then serve scorers refitted on every phrasing (round 10). Round 10's options,
+all off by default (docs/DEVELOPING.md): ``twin_cutoff``/``twin_limit`` also hide a held-out
 phrasing's near-duplicate same-FAQ phrasings in calibration, ``nn2_weight`` blends the mean of the two best phrasing
 similarities into ``nn``, ``pseudo_positives`` adds word-dropout pseudo-queries as scorer positives,
 ``centroid_weight``/``centroid_grid`` weight the centroid in ``nn + centroid`` (the grid picked by held-out top-1).
@@ -74,8 +75,9 @@ from kefu.bot.nlu.text import HAN_RE, normalize, normalize_many
 
 __all__ = ["FaqRanker", "Ranked"]
 
-# /6: clarify score; /5: tw2sp fold; /4: serving-matched calibration state; /3: region folding
-_FORMAT: Final = "kefu.nlu.FaqRanker/6"
+# /7: served scorers refitted on every phrasing, answered-wrong limit; /6: clarify score; /5: tw2sp fold;
+# /4: serving-matched calibration state; /3: region folding
+_FORMAT: Final = "kefu.nlu.FaqRanker/7"
 # Pinyin block weight 0.75 and the rest of the defaults: see the bot section of docs/DEVELOPING.md.
 RANKER_FEATURES: Final = FeatureConfig(use_pairs=False, pinyin_weight=0.75)
 _HARD_GROUPS: Final = 5
@@ -88,6 +90,9 @@ _SOLVER_LOCK: Final = threading.Lock()
 _MAX_HOLDOUT: Final = 2000
 _CHUNK: Final = 128
 _UNCOVERED_WEIGHT: Final = 0.5
+# KBs up to this many phrasings serve scorers refitted on every phrasing (a bank KB of ~1,150 FAQs x 19 phrasings and
+# the 1,000 x 20 scale KB included; a second scorer fit costs ~2.5 s CPU there), see docs/DEVELOPING.md round 10.
+_REFIT_LIMIT: Final = 30_000
 _PUNCT_RE: Final = re.compile(r"[\s\W_]+", re.UNICODE)
 _UNIT_RE: Final = re.compile(rf"{HAN_RE.pattern}|[a-z0-9]+")
 
@@ -274,7 +279,7 @@ class FaqRanker:
         coverage_grid: Sequence[float] = (0.0, 0.25, 0.5),
         max_wrong_rate: float = 0.0275,
         max_uncovered_rate: float | None = 0.1,
-        max_answered_wrong_rate: float | None = None,
+        max_answered_wrong_rate: float | None = 0.035,
         clarify_by_score: bool = True,
         clarify_quantile: float = 0.05,
         pseudo_uncovered_rate: float = 0.02,
@@ -284,7 +289,7 @@ class FaqRanker:
         strict_prefix: str | None = None,
         strict_coverage: float = 0.7,
         random_state: int = 0,
-        refit_limit: int = 0,
+        refit_limit: int = _REFIT_LIMIT,
         calibration_folds: int = 3,
         calibration_resample: bool = False,
         holdout_share: float = 0.2,
@@ -382,9 +387,10 @@ class FaqRanker:
         svm = self._calibrate(x, dense)
         self.timings_["calibration"] = round(time.perf_counter() - mark, 3)
         mark = time.perf_counter()
-        # The per-FAQ SVMs fitted for calibration (on all but the held-out phrasings) are kept for large KBs: a
-        # second fit on every phrasing would double their build time. Small KBs (up to ``refit_limit`` phrasings)
-        # refit on every phrasing, for little time.
+        # The per-FAQ SVMs fitted for calibration (on all but the held-out phrasings) are kept for very large KBs: a
+        # second fit on every phrasing doubles their build time. KBs up to ``refit_limit`` phrasings (a bank's
+        # included) refit on every phrasing: +2 points of top-1 with ~19 phrasings per FAQ, and the answered-wrong
+        # limit keeps the stronger scorers' extra answers in check (docs/DEVELOPING.md, round 10).
         if len(texts) <= self.refit_limit:
             svm = None
         served, self._served = self._served, None
