@@ -183,7 +183,7 @@ def test_locale_copies_count_once_and_answer_in_customer_locale(db: Any, make: A
 def _offered(db: Any, make: Any, registry: IndexRegistry) -> Any:
     """A conversation whose bot, told to answer nothing, has just offered options for "利率多少"."""
     brand = make.brand()
-    brand.settings = {"bot": {"answer_threshold": 0.999, "clarify_threshold": 0.0}}
+    brand.settings = {"bot": {"answer_threshold": 0.9999, "clarify_threshold": 0.0}}
     _kb(db, brand, "x")
     conv = _conv(db, make, brand)
     return (conv, *_say(db, conv, "利率多少", registry))

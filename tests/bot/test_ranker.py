@@ -348,8 +348,8 @@ def test_batched_scorers_use_only_small_systems(monkeypatch: pytest.MonkeyPatch)
         + ranker_module._RANDOM_NEGATIVES
     )
     assert sizes and max(sizes) <= bound
-    # One system per FAQ and calibration fold (fold 1's are reused for serving).
-    assert len(sizes) <= r.cv_["folds"] * len(groups)
+    # One system per FAQ and calibration fold, plus one per FAQ for the served scorers refitted on every phrasing.
+    assert len(sizes) <= (r.cv_["folds"] + 1) * len(groups)
     n_rows = sum(len(q) for _, q in groups)
     assert r._parts is not None and r._parts.matrix_t.shape[1] == n_rows
     # Weights stay sparse: at most the features of each FAQ's sampled rows.
@@ -490,10 +490,11 @@ def test_extra_calibration_folds_are_disjoint_and_leave_the_served_scorers_alone
         return original(self, x, dense, rows, svm)
 
     monkeypatch.setattr(ranker_module.FaqRanker, "_fit_parts", recording)
-    one = FaqRanker(calibration_folds=1).fit(_tiny_groups())
+    # Without the refit on every phrasing (refit_limit=0), as for KBs above it.
+    one = FaqRanker(calibration_folds=1, refit_limit=0).fit(_tiny_groups())
     assert one.cv_["folds"] == 1 and len(trained) == 1
     trained.clear()
-    three = FaqRanker(calibration_folds=3).fit(_tiny_groups())
+    three = FaqRanker(calibration_folds=3, refit_limit=0).fit(_tiny_groups())
     n = len(three._texts)
     held = [np.setdiff1d(np.arange(n), rows) for rows in trained]
     assert three.cv_["folds"] == len(held) >= 2
@@ -503,7 +504,7 @@ def test_extra_calibration_folds_are_disjoint_and_leave_the_served_scorers_alone
     assert (one._parts.weights_t != three._parts.weights_t).nnz == 0
     # A KB whose first fold already fills the held-out budget gets no extra fold (bank-scale builds cost the same).
     monkeypatch.setattr(ranker_module, "_MAX_HOLDOUT", 10)
-    assert FaqRanker(calibration_folds=3).fit(_tiny_groups()).cv_["folds"] == 1
+    assert FaqRanker(calibration_folds=3, refit_limit=0).fit(_tiny_groups()).cv_["folds"] == 1
 
 
 def test_nearest_phrasing_skips_reordering_grouped_rows() -> None:
@@ -620,7 +621,7 @@ def test_bagging_serves_the_mean_of_the_fold_scorers_and_ranks_each_fold_with_sc
 
     monkeypatch.setattr(ranker_module.FaqRanker, "_rank_loo", recording_rank)
     monkeypatch.setattr(ranker_module.FaqRanker, "_fold_scorers", recording_fit)
-    r = FaqRanker(bagging=True, calibration_folds=3).fit(_tiny_groups())
+    r = FaqRanker(bagging=True, calibration_folds=3, refit_limit=0).fit(_tiny_groups())
     folds = [held for held, _ in ranked]
     assert r.cv_["bagged"] == r.cv_["folds"] == len(folds) == 3
     assert r.cv_["calibration_queries"] == sum(len(f) for f in folds)
@@ -641,7 +642,8 @@ def test_bagging_serves_the_mean_of_the_fold_scorers_and_ranks_each_fold_with_sc
     assert r.search("信貸的利率多少", 1)[0].key == "personal_loan_rate"
     # One fold (the held-out budget is full): nothing to average, the same ranker as without bagging.
     monkeypatch.setattr(ranker_module, "_MAX_HOLDOUT", 10)
-    one, plain = FaqRanker(bagging=True).fit(_tiny_groups()), FaqRanker().fit(_tiny_groups())
+    one = FaqRanker(bagging=True, refit_limit=0).fit(_tiny_groups())
+    plain = FaqRanker(refit_limit=0).fit(_tiny_groups())
     assert one.cv_["bagged"] == 0 and one._parts is not None and plain._parts is not None
     assert (one._parts.weights_t != plain._parts.weights_t).nnz == 0
     assert one.answer_threshold_ == plain.answer_threshold_
@@ -651,7 +653,7 @@ def test_policy_limits_count_only_faq_answers_over_faq_questions() -> None:
     """``policy_limits``: a small-talk leader is no wrong FAQ answer, and small-talk queries leave the denominator."""
     import numpy as np
 
-    r = FaqRanker(max_wrong_rate=0.25, max_uncovered_rate=1.0)
+    r = FaqRanker(max_wrong_rate=0.25, max_uncovered_rate=1.0, max_answered_wrong_rate=None)
     p = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
     right = np.array([True, False, True, False, True, True])
     pu = np.zeros(1)
@@ -674,7 +676,8 @@ def test_answered_wrong_limit_counts_wrong_answers_among_answered_queries() -> N
     right = np.array([True, True, False, True, True, True, True, False, True, True])
     pu = np.zeros(1)
     # 2 wrong answers among 10 queries are within 20 % of all from the lowest threshold up...
-    assert FaqRanker(max_wrong_rate=0.2, max_uncovered_rate=1.0)._answer_threshold(p, ~right, pu, 1.0) == 0.05
+    unlimited = FaqRanker(max_wrong_rate=0.2, max_uncovered_rate=1.0, max_answered_wrong_rate=None)
+    assert unlimited._answer_threshold(p, ~right, pu, 1.0) == 0.05
     # ...but 2 of 10, 9 or 8 answered exceed 15 % of the answered; at 0.3 it is 1 of 7.
     r = FaqRanker(max_wrong_rate=0.2, max_uncovered_rate=1.0, max_answered_wrong_rate=0.15)
     assert r._answer_threshold(p, ~right, pu, 1.0) == pytest.approx(0.3)
@@ -706,3 +709,148 @@ def test_clarify_score_decides_which_unsure_candidates_are_offered(ranker: FaqRa
                 assert hit.confidence < ct
                 seen_lowered |= raw.confidence >= ct
     assert seen_lifted or seen_lowered
+
+
+def test_twin_cutoff_ranks_a_held_out_phrasing_as_if_its_near_twins_were_missing_too() -> None:
+    """``twin_cutoff``: calibration also hides the held-out phrasing's same-FAQ phrasings at cosine ≥ the cutoff (never
+    all of them) from nn, centroid and coverage; the signals equal a refit of those parts without them all."""
+    import numpy as np
+    from sklearn.preprocessing import normalize as l2_rows
+
+    r = FaqRanker(calibration_folds=1, twin_cutoff=0.3).fit(_tiny_groups())
+    assert r._parts is not None and r._featurizer is not None
+    x = l2_rows(r._featurizer.transform([normalize(t) for t in r._texts])).tocsr()
+    served = r._parts
+    svm = (served.weights_t.T.tocsr(), served.bias)
+    sims = np.asarray((x @ served.matrix_t).toarray())
+    checked = 0
+    for row in range(len(r._texts)):
+        own = r._row_group[[row]]
+        twins = r._twins(sims[[row]].copy(), np.array([row]), own).toarray()[0] > 0
+        others = np.flatnonzero(r._row_group == own[0])
+        assert twins.sum() <= len(others) - 2  # the query and at least one other phrasing of its FAQ are left
+        assert np.all(sims[row, twins] >= 0.3) and not twins[row]
+        if not twins.any():
+            continue
+        checked += 1
+        hidden = np.r_[row, np.flatnonzero(twins)]
+        loo = r._rank_loo(served, x, np.array([row]))
+        without = r._fit_parts(x, None, np.setdiff1d(np.arange(len(r._texts)), hidden), svm)
+        ref = r._rank_heldout(without, x[[row]], None, own)
+        order, ref_order = np.argsort(loo[0][0]), np.argsort(ref[0][0])
+        assert np.array_equal(loo[0][0][order], ref[0][0][ref_order])
+        for i in (1, 2):  # base (nn + centroid) and scorer values of the candidates
+            assert np.allclose(loo[i][0][order], ref[i][0][ref_order], atol=1e-6)
+    assert checked >= 3
+    # Off (the default): only the query's own phrasing is hidden, as before.
+    plain = FaqRanker(calibration_folds=1).fit(_tiny_groups())
+    assert plain.twin_cutoff is None and plain.cv_["top1"] >= r.cv_["top1"]
+
+
+def test_nn2_weight_blends_the_best_phrasing_with_the_mean_of_the_best_two() -> None:
+    """``nn2_weight`` w: per FAQ (1 - w) x best + w x mean of the two best phrasing similarities (one phrasing or a
+    tie: the best twice); 0 keeps the best alone."""
+    import numpy as np
+
+    sims = np.array([[0.9, 0.5, 0.1, 0.4, 0.4, 0.7], [-np.inf, 0.2, 0.3, 0.6, 0.1, 0.0]])
+    starts = np.array([0, 3, 5])  # FAQs of 3, 2 and 1 phrasings
+    assert np.array_equal(FaqRanker()._nearest(sims, starts), [[0.9, 0.4, 0.7], [0.3, 0.6, 0.0]])
+    got = FaqRanker(nn2_weight=1.0)._nearest(sims, starts)
+    assert np.allclose(got, [[0.7, 0.4, 0.7], [0.25, 0.35, 0.0]])
+    half = FaqRanker(nn2_weight=0.5)._nearest(sims, starts)
+    assert np.allclose(half, [[0.8, 0.4, 0.7], [0.275, 0.475, 0.0]])
+    assert FaqRanker(nn2_weight=0.5).fit(_tiny_groups()).search("信貸的利率多少", 1)[0].key == "personal_loan_rate"
+
+
+def test_pseudo_positives_add_word_dropout_copies_of_fitted_phrasings_only_as_scorer_positives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``pseudo_positives`` n: each scorer also trains on n pseudo-queries per own phrasing, never on those made from a
+    held-out phrasing; nothing of them is kept in the fitted ranker."""
+    import numpy as np
+
+    from kefu.bot.nlu import ranker as ranker_module
+
+    trained: list[Any] = []
+    extras: list[Any] = []
+    fit_parts, fit_svms = ranker_module.FaqRanker._fit_parts, ranker_module.FaqRanker._fit_svms
+
+    def recording_parts(self: FaqRanker, x: Any, dense: Any, rows: Any, svm: Any = None) -> Any:
+        if svm is None:
+            trained.append(np.asarray(rows))
+        return fit_parts(self, x, dense, rows, svm)
+
+    def recording_svms(self: FaqRanker, x: Any, row_group: Any, centroids: Any, extra: Any = None) -> Any:
+        extras.append(extra)
+        return fit_svms(self, x, row_group, centroids, extra)
+
+    monkeypatch.setattr(ranker_module.FaqRanker, "_fit_parts", recording_parts)
+    monkeypatch.setattr(ranker_module.FaqRanker, "_fit_svms", recording_svms)
+    r = FaqRanker(pseudo_positives=2, calibration_folds=1, refit_limit=0).fit(_tiny_groups())
+    assert r._pseudo is None and r._parts is not None
+    assert len(trained) == len(extras) == 1 and extras[0] is not None
+    rows, (extra_x, extra_group) = trained[0], extras[0]
+    assert len(rows) < len(r._texts)  # a fold: some phrasings were held out
+    # Two pseudo-queries per phrasing the scorers were fitted on, none of a held-out one.
+    per_faq = np.bincount(r._row_group[rows], minlength=len(r.keys))
+    assert np.array_equal(np.bincount(extra_group, minlength=len(r.keys)), 2 * per_faq)
+    assert extra_x.shape[0] == len(extra_group) == 2 * len(rows)
+    assert r.search("信貸的利率多少", 1)[0].key == "personal_loan_rate"
+
+
+def test_centroid_weight_scales_the_centroid_in_the_base_score_and_the_grid_picks_it_by_held_out_top1() -> None:
+    """``centroid_weight`` w: base = nn + w x centroid; ``centroid_grid`` picks w with the svm/coverage weights."""
+    import numpy as np
+    from sklearn.preprocessing import normalize as l2_rows
+
+    plain, heavy = FaqRanker().fit(_tiny_groups()), FaqRanker(centroid_weight=2.0).fit(_tiny_groups())
+    assert plain._parts is not None and plain._featurizer is not None and heavy._parts is not None
+    q = l2_rows(plain._featurizer.transform([normalize("信用卡帳單分期")])).tocsr()
+    nn, cen, _ = plain._nn_centroid(plain._parts, q, None)
+    assert np.allclose(plain._signals(plain._parts, q, None)[0], nn + cen)
+    assert np.allclose(heavy._signals(plain._parts, q, None)[0], nn + 2.0 * cen)
+    grid = FaqRanker(centroid_grid=(1.0, 3.0)).fit(_tiny_groups())
+    assert grid.centroid_weight_ in (1.0, 3.0)
+    picked = {k: v for k, v in grid.cv_["grid"].items() if k.endswith(f"centroid={grid.centroid_weight_}")}
+    assert max(picked.values()) == max(grid.cv_["grid"].values()) and len(grid.cv_["grid"]) == 12
+    assert grid.search("信貸的利率多少", 1)[0].key == "personal_loan_rate"
+
+
+def test_options_missing_from_a_saved_state_load_with_their_defaults(ranker: FaqRanker, tmp_path: Path) -> None:
+    """An option added within a saved format (the round-10 ones, default off) takes its default on load."""
+    import joblib
+
+    from kefu.bot.nlu import ranker as ranker_module
+
+    state = {k: v for k, v in ranker.__dict__.items() if k != "encoder"}
+    for new in ("twin_cutoff", "twin_limit", "nn2_weight", "pseudo_positives", "_pseudo", "centroid_weight"):
+        del state[new]
+    del state["centroid_grid"], state["centroid_weight_"]
+    path = tmp_path / "old.joblib"
+    joblib.dump({"format": ranker_module._FORMAT, "state": state}, path)
+    loaded = FaqRanker.load(path)
+    for text in ("信貸的利率多少", "網銀密馬忘記了", "天氣如何"):
+        assert loaded.search(text, 3) == ranker.search(text, 3)
+
+
+def test_default_ranker_serves_scorers_refitted_on_every_phrasing_under_an_answered_wrong_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Round 10 defaults: a KB up to ``refit_limit`` phrasings (a bank's ~1,150 x 19 included) serves scorers refitted
+    on every phrasing, and the answer threshold keeps wrong answers within 3.5 % of the held-out queries answered."""
+    from kefu.bot.nlu import ranker as ranker_module
+
+    assert FaqRanker().refit_limit >= 1150 * 19 and FaqRanker().max_answered_wrong_rate == 0.035
+    rows: list[int] = []
+    original = ranker_module.FaqRanker._fit_svms
+
+    def counting(self: FaqRanker, x: Any, row_group: Any, centroids: Any, extra: Any = None) -> Any:
+        rows.append(x.shape[0])
+        return original(self, x, row_group, centroids, extra)
+
+    monkeypatch.setattr(ranker_module.FaqRanker, "_fit_svms", counting)
+    r = FaqRanker().fit(_tiny_groups())
+    assert rows[-1] == len(r._texts) and all(n < len(r._texts) for n in rows[:-1])  # folds, then every phrasing
+    answered = r.cv_["answered_right"] + r.cv_["answered_wrong"]
+    assert r.cv_["answered_wrong"] <= 0.035 * answered + 1e-4
+    assert r.search("信貸的利率多少", 1)[0].key == "personal_loan_rate"

@@ -33,8 +33,9 @@ from kefu.core.config import Settings
 from kefu.knowledge.models import FaqEntry
 
 log = logging.getLogger("kefu.bot.engine")
-# /7: clarify score (ranker /6); /6: tw2sp round trip in the fold; /5: serving-matched calibration
-_SAVE_FORMAT: Final = "kefu.bot.Index/7"
+# /8: refitted scorers + answered-wrong limit (ranker /7); /7: clarify score (ranker /6); /6: tw2sp round trip in the
+# fold; /5: serving-matched calibration
+_SAVE_FORMAT: Final = "kefu.bot.Index/8"
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,15 @@ served (every phrasing, those scorers; only the query's own phrasing left out of
 coverage), plus the same queries with their own FAQ removed, standing for questions the KB does not
 cover. That picks the svm and coverage weights (by held-out top-1 accuracy), fits a logistic curve
 from the leader's (score, margin, svm, nn + centroid, coverage) to "the top FAQ is right", and
-chooses the answer threshold (the lowest with at most ``max_wrong_rate`` wrong answers to covered questions and at most
-``max_uncovered_rate`` of uncovered ones answered; optionally at most ``max_answered_wrong_rate`` of those answered)
+chooses the answer threshold (the lowest with at most ``max_wrong_rate`` wrong answers to covered questions, at most
+``max_uncovered_rate`` of uncovered ones answered and at most ``max_answered_wrong_rate`` of those answered wrong)
 and the clarify score: below the answer threshold a candidate is offered when its score is at least that of 95 % of
 the held-out questions whose FAQ was in the top 3 (``clarify_by_score``, docs/DEVELOPING.md round 9).
+KBs up to ``refit_limit`` phrasings then serve scorers refitted on every phrasing (round 10). Round 10's options,
+all off by default (docs/DEVELOPING.md): ``twin_cutoff``/``twin_limit`` also hide a held-out
+phrasing's near-duplicate same-FAQ phrasings in calibration, ``nn2_weight`` blends the mean of the two best phrasing
+similarities into ``nn``, ``pseudo_positives`` adds word-dropout pseudo-queries as scorer positives,
+``centroid_weight``/``centroid_grid`` weight the centroid in ``nn + centroid`` (the grid picked by held-out top-1).
 ``calibration_folds`` (3 by default) pools up to that many disjoint held-out folds while the sample is small
 (rounds 4 and 5; ``bagging``, off by default, serves the mean of the folds' scorers, round 7). A KB with fewer
 than 8 multi-phrasing FAQs (an imported list, one question each) is queried instead with pseudo-queries made from
@@ -70,8 +75,9 @@ from kefu.bot.nlu.text import HAN_RE, normalize, normalize_many
 
 __all__ = ["FaqRanker", "Ranked"]
 
-# /6: clarify score; /5: tw2sp fold; /4: serving-matched calibration state; /3: region folding
-_FORMAT: Final = "kefu.nlu.FaqRanker/6"
+# /7: served scorers refitted on every phrasing, answered-wrong limit; /6: clarify score; /5: tw2sp fold;
+# /4: serving-matched calibration state; /3: region folding
+_FORMAT: Final = "kefu.nlu.FaqRanker/7"
 # Pinyin block weight 0.75 and the rest of the defaults: see the bot section of docs/DEVELOPING.md.
 RANKER_FEATURES: Final = FeatureConfig(use_pairs=False, pinyin_weight=0.75)
 _HARD_GROUPS: Final = 5
@@ -84,6 +90,9 @@ _SOLVER_LOCK: Final = threading.Lock()
 _MAX_HOLDOUT: Final = 2000
 _CHUNK: Final = 128
 _UNCOVERED_WEIGHT: Final = 0.5
+# KBs up to this many phrasings serve scorers refitted on every phrasing (a bank KB of ~1,150 FAQs x 19 phrasings and
+# the 1,000 x 20 scale KB included; a second scorer fit costs ~2.5 s CPU there), see docs/DEVELOPING.md round 10.
+_REFIT_LIMIT: Final = 30_000
 _PUNCT_RE: Final = re.compile(r"[\s\W_]+", re.UNICODE)
 _UNIT_RE: Final = re.compile(rf"{HAN_RE.pattern}|[a-z0-9]+")
 
@@ -270,7 +279,7 @@ class FaqRanker:
         coverage_grid: Sequence[float] = (0.0, 0.25, 0.5),
         max_wrong_rate: float = 0.0275,
         max_uncovered_rate: float | None = 0.1,
-        max_answered_wrong_rate: float | None = None,
+        max_answered_wrong_rate: float | None = 0.035,
         clarify_by_score: bool = True,
         clarify_quantile: float = 0.05,
         pseudo_uncovered_rate: float = 0.02,
@@ -280,13 +289,19 @@ class FaqRanker:
         strict_prefix: str | None = None,
         strict_coverage: float = 0.7,
         random_state: int = 0,
-        refit_limit: int = 0,
+        refit_limit: int = _REFIT_LIMIT,
         calibration_folds: int = 3,
         calibration_resample: bool = False,
         holdout_share: float = 0.2,
         serving_calibration: bool = True,
         bagging: bool = False,
         policy_limits: bool = False,
+        twin_cutoff: float | None = None,
+        twin_limit: int | None = None,
+        nn2_weight: float = 0.0,
+        pseudo_positives: int = 0,
+        centroid_weight: float = 1.0,
+        centroid_grid: Sequence[float] | None = None,
     ) -> None:
         self.feature_config = features or RANKER_FEATURES
         self.encoder = encoder
@@ -313,6 +328,15 @@ class FaqRanker:
         self.serving_calibration = serving_calibration
         self.bagging = bagging
         self.policy_limits = policy_limits
+        self.twin_cutoff = twin_cutoff
+        self.twin_limit = twin_limit
+        self.nn2_weight = nn2_weight
+        self.pseudo_positives = pseudo_positives
+        self.centroid_weight = centroid_weight
+        self.centroid_grid = tuple(centroid_grid) if centroid_grid else None
+        self.centroid_weight_ = centroid_weight
+        # Word-dropout copies of the phrasings (feature rows, source phrasing row) for the scorers' positives.
+        self._pseudo: tuple[sp.csr_matrix, NDArray[np.int64]] | None = None
         self._served: _Parts | None = None
         # Fitted state.
         self.keys: list[str] = []
@@ -343,6 +367,7 @@ class FaqRanker:
         self.keys, texts, self._row_group = kb_rows(groups)
         self._texts = texts
         self._parts = None
+        self.centroid_weight_ = self.centroid_weight
         if not texts:
             return self
         normalized = normalize_many(texts)
@@ -356,14 +381,16 @@ class FaqRanker:
             return self
         dense = l2_normalize(self.encoder.encode(normalized)) if self.encoder is not None else None
         self._unigram_cols = None
+        self._pseudo = self._pseudo_rows(texts) if self.pseudo_positives > 0 else None
         mark = time.perf_counter()
         self.timings_ = {"features": round(mark - started, 3)}
         svm = self._calibrate(x, dense)
         self.timings_["calibration"] = round(time.perf_counter() - mark, 3)
         mark = time.perf_counter()
-        # The per-FAQ SVMs fitted for calibration (on all but the held-out phrasings) are kept for large KBs: a
-        # second fit on every phrasing would double their build time. Small KBs (up to ``refit_limit`` phrasings)
-        # refit on every phrasing, for little time.
+        # The per-FAQ SVMs fitted for calibration (on all but the held-out phrasings) are kept for very large KBs: a
+        # second fit on every phrasing doubles their build time. KBs up to ``refit_limit`` phrasings (a bank's
+        # included) refit on every phrasing: +2 points of top-1 with ~19 phrasings per FAQ, and the answered-wrong
+        # limit keeps the stronger scorers' extra answers in check (docs/DEVELOPING.md, round 10).
         if len(texts) <= self.refit_limit:
             svm = None
         served, self._served = self._served, None
@@ -371,8 +398,18 @@ class FaqRanker:
             served if served is not None and svm is not None else self._fit_parts(x, dense, np.arange(len(texts)), svm)
         )
         self.timings_["final"] = round(time.perf_counter() - mark, 3)
+        self._pseudo = None  # only the scorers' fit uses them
         self.fit_seconds_ = time.perf_counter() - started
         return self
+
+    def _pseudo_rows(self, texts: Sequence[str]) -> tuple[sp.csr_matrix, NDArray[np.int64]]:
+        """``pseudo_positives`` word-dropout pseudo-queries of every phrasing (``pseudo_query``, seeded) as feature
+        rows, with the phrasing row each was made from: extra positives for the FAQ's scorer."""
+        assert self._featurizer is not None
+        rng = np.random.default_rng([self.random_state, 2])
+        source = np.repeat(np.arange(len(texts)), self.pseudo_positives)
+        made = [pseudo_query(texts[int(i)], rng) for i in source]
+        return l2_rows(self._featurizer.transform(made)).tocsr(), source
 
     def _fit_vocabulary(
         self, x: sp.csr_matrix, row_group: NDArray[np.int64]
@@ -423,6 +460,11 @@ class FaqRanker:
         if dense is not None:
             sub_dense = dense[rows]
             dense_centroids = l2_normalize(np.asarray(member @ sub_dense))
+        if svm is None and self._pseudo is not None:
+            # Pseudo-queries of the phrasings this part is fitted on, never of held-out ones.
+            extra, source = self._pseudo
+            keep = np.flatnonzero(np.isin(source, rows))
+            svm = self._fit_svms(sub, row_group, centroids, (extra[keep], self._row_group[source[keep]]))
         weights, bias = svm if svm is not None else self._fit_svms(sub, row_group, centroids)
         order = np.argsort(row_group, kind="stable")
         grp = row_group[order]
@@ -445,7 +487,11 @@ class FaqRanker:
         )
 
     def _fit_svms(
-        self, x: sp.csr_matrix, row_group: NDArray[np.int64], centroids: sp.csr_matrix
+        self,
+        x: sp.csr_matrix,
+        row_group: NDArray[np.int64],
+        centroids: sp.csr_matrix,
+        extra: tuple[sp.csr_matrix, NDArray[np.int64]] | None = None,
     ) -> tuple[sp.csr_matrix, NDArray[np.float64]]:
         """Per-FAQ linear scorers against the FAQ's hard negatives, all solved in one batched dual pass.
 
@@ -454,7 +500,8 @@ class FaqRanker:
         a random sample. Solved in the dual, a problem is a small (m x m) Gram system with m = its sample count
         (~100-300), so every FAQ costs one small sparse product and one dense solve, and all weight vectors come
         out of one sparse product (coefficients x phrasings). Replaces a liblinear LinearSVC per FAQ, which was
-        bound by per-fit overhead (see docs/DEVELOPING.md for the accuracy and time comparison).
+        bound by per-fit overhead (see docs/DEVELOPING.md for the accuracy and time comparison). ``extra``
+        (rows, FAQ of each) are more positives only (pseudo-queries of the FAQ's phrasings).
         """
         n_groups, n_rows = len(self.keys), x.shape[0]
         bias = np.full(n_groups, -1.0)
@@ -477,6 +524,9 @@ class FaqRanker:
             pos = capped(order[starts[g] : starts[g + 1]], _MAX_POSITIVES)
             if len(pos) == 0:
                 continue
+            if extra is not None:
+                more = np.flatnonzero(extra[1] == g) + n_rows
+                pos = np.concatenate([pos, capped(more, max(_MAX_POSITIVES - len(pos), 0))])
             neg_parts = [capped(order[starts[h] : starts[h + 1]], _MAX_PER_HARD_GROUP) for h in hard[g] if h != g]
             neg_parts.append(rng.choice(n_rows, size=min(_RANDOM_NEGATIVES, n_rows), replace=False))
             neg = np.unique(np.concatenate(neg_parts))
@@ -497,6 +547,8 @@ class FaqRanker:
                 out.append(np.linalg.solve(gram, y))
             return out
 
+        if extra is not None and extra[0].shape[0]:
+            x = sp.vstack([x, extra[0]]).tocsr()
         batches = [problems[i : i + 64] for i in range(0, len(problems), 64)]
         workers = max(1, min(_SOLVER_THREADS, os.cpu_count() or 1, len(batches)))
         # Tiny systems: BLAS threads only add contention. The limit is process-wide, so it is set once here, around
@@ -516,7 +568,7 @@ class FaqRanker:
             return sp.csr_matrix((n_groups, x.shape[1]), dtype=np.float32), bias
         coef = sp.csr_matrix(
             (np.concatenate(coef_vals), (np.concatenate(coef_rows), np.concatenate(coef_cols))),
-            shape=(n_groups, n_rows),
+            shape=(n_groups, x.shape[0]),
         )
         weights = (coef @ x.astype(np.float64)).tocsr()
         weights.data[np.abs(weights.data) < _PRUNE] = 0.0
@@ -543,6 +595,13 @@ class FaqRanker:
         self, parts: _Parts, q: sp.csr_matrix, qd: NDArray[np.float32] | None
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """(nn + centroid per group, similarity per phrasing row) for each query row."""
+        nn, cen, sims = self._nn_centroid(parts, q, qd)
+        return nn + self.centroid_weight_ * cen, sims
+
+    def _nn_centroid(
+        self, parts: _Parts, q: sp.csr_matrix, qd: NDArray[np.float32] | None
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """(nn per group, centroid cosine per group, similarity per phrasing row) for each query row."""
         n_groups = len(self.keys)
         sims = np.asarray((q @ parts.matrix_t).toarray(), dtype=np.float64)
         cen = np.asarray((q @ parts.centroids_t).toarray(), dtype=np.float64)
@@ -556,8 +615,21 @@ class FaqRanker:
             grp = parts.row_group[order]
             # Phrasings are stored FAQ by FAQ, so ``order`` is usually the identity: skip copying the rows then.
             ordered = sims if parts.sorted_rows else sims[:, order]
-            nn[:, grp[parts.starts]] = np.maximum.reduceat(ordered, parts.starts, axis=1)
-        return nn + cen, sims
+            nn[:, grp[parts.starts]] = self._nearest(ordered, parts.starts)
+        return nn, cen, sims
+
+    def _nearest(self, ordered: NDArray[np.float64], starts: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Per FAQ segment of ``ordered`` (rows x phrasings, grouped): the best similarity; with ``nn2_weight`` w,
+        (1 - w) x the best + w x the mean of the best two (one phrasing, or a tie: the best twice)."""
+        best = np.maximum.reduceat(ordered, starts, axis=1)
+        if not self.nn2_weight:
+            return best
+        seg = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, ordered.shape[1]]))
+        top = ordered >= best[:, seg]
+        rest = np.maximum.reduceat(np.where(top, -np.inf, ordered), starts, axis=1)
+        ties = np.add.reduceat(top.astype(np.int64), starts, axis=1) >= 2
+        second = np.where(ties | ~np.isfinite(rest), best, rest)
+        return (1.0 - 0.5 * self.nn2_weight) * best + 0.5 * self.nn2_weight * second
 
     def _group_signals(
         self, parts: _Parts, q: sp.csr_matrix
@@ -721,18 +793,27 @@ class FaqRanker:
             n_folds += 1
         if bag:
             self._served = parts = self._bagged_ranks(x, parts, folds, fold_scorers, ranked)
-        top, b, s, c, ub, us, uc = (np.vstack([r[i] for r in ranked]) for i in range(7))
-        best: tuple[float, float, float] | None = None
+        top, b, s, c, cen, ub, us, uc, ucen = (np.vstack([r[i] for r in ranked]) for i in range(9))
+        best: tuple[float, float, float, float] | None = None
         grid: dict[str, float] = {}
-        for a in self.svm_grid:
-            for cw in self.coverage_grid:
-                score = self._combine(b, s, c, a, cw)
-                acc = float(np.mean(top[np.arange(len(top)), score.argmax(axis=1)] == truth))
-                grid[f"svm={a},coverage={cw}"] = round(acc, 4)
-                if best is None or acc > best[0] + 1e-9:
-                    best = (acc, a, cw)
+        # The centroid's weight in nn + w x centroid (``centroid_grid``: picked here too, among the candidates ranked
+        # with ``centroid_weight``); the first weight wins ties, so list the default first.
+        ranked_with = self.centroid_weight_
+        for wc in self.centroid_grid or (ranked_with,):
+            bw = b + (wc - ranked_with) * cen if wc != ranked_with else b
+            for a in self.svm_grid:
+                for cw in self.coverage_grid:
+                    score = self._combine(bw, s, c, a, cw)
+                    acc = float(np.mean(top[np.arange(len(top)), score.argmax(axis=1)] == truth))
+                    name = f"svm={a},coverage={cw}" + (f",centroid={wc}" if self.centroid_grid else "")
+                    grid[name] = round(acc, 4)
+                    if best is None or acc > best[0] + 1e-9:
+                        best = (acc, a, cw, wc)
         assert best is not None
-        _, self.svm_weight_, self.coverage_weight_ = best
+        _, self.svm_weight_, self.coverage_weight_, chosen = best
+        if chosen != ranked_with:
+            b, ub = b + (chosen - ranked_with) * cen, ub + (chosen - ranked_with) * ucen
+            self.centroid_weight_ = chosen
         score = self._combine(b, s, c, self.svm_weight_, self.coverage_weight_)
         uscore = self._combine(ub, us, uc, self.svm_weight_, self.coverage_weight_)
         order = np.argsort(-score, axis=1)
@@ -888,7 +969,8 @@ class FaqRanker:
         """As :meth:`_rank_heldout`, but against parts over every phrasing, each query's own phrasing left out.
 
         The scorers of ``full`` were fitted without ``held``; nearest phrasing, centroid and decisive-word coverage
-        drop the query's own row (its centroid contribution is subtracted, a word only it has does not count).
+        drop the query's own row (its centroid contribution is subtracted, a word only it has does not count). With
+        ``twin_cutoff`` they also drop the query's near-twins (see :meth:`_twins`), as if the group were missing.
         """
         truth = self._row_group[held]
         n_groups = len(self.keys)
@@ -897,11 +979,13 @@ class FaqRanker:
         )
         sums = member @ x
         norms = np.sqrt(np.asarray(sums.multiply(sums).sum(axis=1)).ravel())
-        counts = total = None
+        counts = total = present = None
         if full.group_words_t is not None and len(full.word_cols):
-            present = (x[:, full.word_cols] > 0).astype(np.float64)
+            present = (x[:, full.word_cols] > 0).astype(np.float64).tocsr()
             counts = (member @ present).tocsr()  # groups x decisive words: phrasings containing the word
             total = np.asarray(present.sum(axis=0)).ravel()
+        # Each phrasing's dot product with its own FAQ's phrasing sum (to take hidden twins out of the centroid).
+        own_dot = self._own_dots(x, sums) if self.twin_cutoff is not None else None
         results: list[Any] = []
         uncovered: list[Any] = []
         for start in range(0, len(held), _CHUNK):
@@ -910,49 +994,108 @@ class FaqRanker:
             idx = np.arange(len(rows))
             q = x[rows]
             sims = np.asarray((q @ full.matrix_t).toarray(), dtype=np.float64)
+            twins = self._twins(sims, rows, own) if own_dot is not None else None
             sims[idx, rows] = -np.inf  # full.rows is every row, in order
             nn = np.full((len(rows), n_groups), -1.0)
-            grp = full.row_group[full.order]
-            ordered = sims if full.sorted_rows else sims[:, full.order]
-            nn[:, grp[full.starts]] = np.maximum.reduceat(ordered, full.starts, axis=1)
-            nn[~np.isfinite(nn)] = -1.0
             cen = np.asarray((q @ full.centroids_t).toarray(), dtype=np.float64)
             n_g = norms[own]
             c = cen[idx, own]
-            rest = np.sqrt(np.maximum(n_g * n_g - 2.0 * n_g * c + 1.0, 1e-12))
-            cen[idx, own] = (n_g * c - 1.0) / rest
-            base = nn + cen
+            dot = n_g * c - 1.0
+            sq = n_g * n_g - 2.0 * n_g * c + 1.0
+            if twins is not None and own_dot is not None:
+                # Centroid of the FAQ without the query and its twins T: q.(S - x_q - X_T) / |S - x_q - X_T|.
+                t_rows, t_cols = twins.nonzero()
+                tsim = np.bincount(t_rows, weights=sims[t_rows, t_cols], minlength=len(rows))
+                tsum = twins @ x
+                sq = sq - 2.0 * (twins @ own_dot) + 2.0 * tsim + np.asarray(tsum.multiply(tsum).sum(axis=1)).ravel()
+                dot = dot - tsim
+                sims[t_rows, t_cols] = -np.inf
+            grp = full.row_group[full.order]
+            ordered = sims if full.sorted_rows else sims[:, full.order]
+            nn[:, grp[full.starts]] = self._nearest(ordered, full.starts)
+            nn[~np.isfinite(nn)] = -1.0
+            cen[idx, own] = dot / np.sqrt(np.maximum(sq, 1e-12))
+            base = nn + self.centroid_weight_ * cen
             svm_all, hits, n_words = self._group_signals(full, q)
-            if hits is not None and counts is not None and total is not None:
+            if hits is not None and counts is not None and total is not None and present is not None:
                 words = (q[:, full.word_cols] > 0).astype(np.float64).tocsr()
-                own_counts = sp.csr_matrix(words.multiply(counts[own]))
+                left = counts[own]
+                seen_total = np.broadcast_to(total, words.shape)
+                if twins is not None:
+                    hidden = (twins @ present).tocsr()  # a twin's words are as unseen as the query's own
+                    left = left - hidden
+                    seen_total = seen_total - hidden.toarray()
+                own_counts = sp.csr_matrix(words.multiply(left))
                 hits[idx, own] = np.asarray((own_counts >= 2).sum(axis=1)).ravel()
-                seen = np.flatnonzero(total >= 2)  # a word only this phrasing has is unseen for a customer
-                n_words = np.asarray(words[:, seen].sum(axis=1), dtype=np.float64).ravel()
+                # A word only this phrasing (or its hidden twins) has is unseen for a customer.
+                n_words = np.asarray(words.multiply(seen_total >= 2).sum(axis=1), dtype=np.float64).ravel()
             signals = (svm_all, hits, n_words)
-            results.append(self._rerank_parts(full, q, base, signals=signals))
-            _, ub, us, uc = self._rerank_parts(full, q, base, exclude=own, signals=signals)
-            uncovered.append((ub, us, uc))
-        return [np.vstack([r[i] for r in results]) for i in range(4)] + [
-            np.vstack([u[i] for u in uncovered]) for i in range(3)
+            top, b, s, c = self._rerank_parts(full, q, base, signals=signals)
+            results.append((top, b, s, c, np.take_along_axis(cen, top, axis=1)))
+            utop, ub, us, uc = self._rerank_parts(full, q, base, exclude=own, signals=signals)
+            uncovered.append((ub, us, uc, np.take_along_axis(cen, utop, axis=1)))
+        return [np.vstack([r[i] for r in results]) for i in range(5)] + [
+            np.vstack([u[i] for u in uncovered]) for i in range(4)
         ]
+
+    def _own_dots(self, x: sp.csr_matrix, sums: sp.csr_matrix) -> NDArray[np.float64]:
+        """x_r . S_g(r) for every phrasing r (S_g: the sum of its FAQ's phrasing vectors), one FAQ at a time."""
+        out = np.zeros(x.shape[0])
+        order = np.argsort(self._row_group, kind="stable")
+        bounds = np.searchsorted(self._row_group[order], np.arange(len(self.keys) + 1))
+        for g in range(len(self.keys)):
+            rows = order[bounds[g] : bounds[g + 1]]
+            if len(rows):
+                out[rows] = np.asarray((x[rows] @ sums[g].T).toarray()).ravel()
+        return out
+
+    def _twins(self, sims: NDArray[np.float64], rows: NDArray[np.int64], own: NDArray[np.int64]) -> sp.csr_matrix:
+        """Per held-out query, the other phrasings of its FAQ at cosine ≥ ``twin_cutoff`` (at most ``twin_limit``,
+        most similar first), never every other phrasing: calibration then ranks it as a question whose near-duplicate
+        phrasings are missing too, since KB phrasings of one FAQ are often rewrites of each other and a customer's
+        question has no such twin (docs/DEVELOPING.md, round 10). Only the query's own FAQ's columns are read."""
+        assert self.twin_cutoff is not None
+        order = np.argsort(self._row_group, kind="stable")
+        bounds = np.searchsorted(self._row_group[order], np.arange(len(self.keys) + 1))
+        out_rows: list[int] = []
+        out_cols: list[NDArray[np.int64]] = []
+        for i, (row, g) in enumerate(zip(rows.tolist(), own.tolist(), strict=True)):
+            mine = order[bounds[g] : bounds[g + 1]]
+            # Keep the least similar other phrasing (at least one) and at most ``twin_limit`` twins.
+            keep = len(mine) - 2 if self.twin_limit is None else min(len(mine) - 2, self.twin_limit)
+            if keep <= 0:
+                continue
+            seg = sims[i, mine]
+            cand = np.flatnonzero((seg >= self.twin_cutoff) & (mine != row))
+            if len(cand):
+                chosen = mine[cand[np.argsort(-seg[cand], kind="stable")[:keep]]]
+                out_rows.extend([i] * len(chosen))
+                out_cols.append(chosen)
+        cols = np.concatenate(out_cols) if out_cols else np.empty(0, dtype=np.int64)
+        return sp.csr_matrix(
+            (np.ones(len(cols)), (np.asarray(out_rows, dtype=np.int64), cols)), shape=(len(rows), sims.shape[1])
+        )
 
     def _rank_heldout(
         self, parts: _Parts, queries: sp.csr_matrix, qdense: NDArray[np.float32] | None, truth: NDArray[np.int64]
     ) -> list[NDArray[Any]]:
-        """(top, base, svm, coverage) of held-out queries ranked covered, then the same with their FAQ removed."""
-        results: list[tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]] = []
-        uncovered: list[tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]] = []
+        """(top, base, svm, coverage, centroid) of held-out queries ranked covered, then (base, svm, coverage,
+        centroid) of the same with their FAQ removed."""
+        results: list[tuple[NDArray[Any], ...]] = []
+        uncovered: list[tuple[NDArray[Any], ...]] = []
         for start in range(0, len(truth), _CHUNK):
             q = queries[start : start + _CHUNK]
             qd = qdense[start : start + _CHUNK] if qdense is not None else None
-            base, _ = self._signals(parts, q, qd)
+            nn, cen, _ = self._nn_centroid(parts, q, qd)
+            base = nn + self.centroid_weight_ * cen
             signals = self._group_signals(parts, q)
-            results.append(self._rerank_parts(parts, q, base, signals=signals))
-            _, ub, us, uc = self._rerank_parts(parts, q, base, exclude=truth[start : start + _CHUNK], signals=signals)
-            uncovered.append((ub, us, uc))
-        return [np.vstack([r[i] for r in results]) for i in range(4)] + [
-            np.vstack([u[i] for u in uncovered]) for i in range(3)
+            top, b, s, c = self._rerank_parts(parts, q, base, signals=signals)
+            results.append((top, b, s, c, np.take_along_axis(cen, top, axis=1)))
+            own = truth[start : start + _CHUNK]
+            utop, ub, us, uc = self._rerank_parts(parts, q, base, exclude=own, signals=signals)
+            uncovered.append((ub, us, uc, np.take_along_axis(cen, utop, axis=1)))
+        return [np.vstack([r[i] for r in results]) for i in range(5)] + [
+            np.vstack([u[i] for u in uncovered]) for i in range(4)
         ]
 
     def _answer_threshold(
@@ -1113,6 +1256,8 @@ class FaqRanker:
         if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
             raise ValueError(f"{path} is not a saved FaqRanker")
         ranker = cls.__new__(cls)
+        # Options added within this format (round 10's, default off) take their defaults in a ranker saved before.
+        ranker.__dict__.update(cls().__dict__)
         ranker.__dict__.update(payload["state"])
         ranker.encoder = encoder
         if ranker.requires_encoder and encoder is None:
