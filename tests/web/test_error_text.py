@@ -133,7 +133,8 @@ def _problem_classes() -> set[str]:
     for pkg in CONVERTED:
         module = importlib.import_module(f"kefu.{pkg}")
         for info in pkgutil.walk_packages(getattr(module, "__path__", []), f"kefu.{pkg}."):
-            importlib.import_module(info.name)
+            if info.name != "kefu.web.main":  # the serve target wires a process (and settles its GC) at import
+                importlib.import_module(info.name)
     seen: set[type] = set()
     todo: list[type] = [ProblemError]
     while todo:
