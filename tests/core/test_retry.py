@@ -59,3 +59,12 @@ def test_no_other_module_writes_its_own_doubling() -> None:
         text = path.read_text(encoding="utf-8")
         found += [f"{rel}: {m.group(0)}" for m in re.finditer(r"\* 2 \*\* |random\.random\(\) / 2", text)]
     assert found == []
+
+
+def test_transient_failures_use_no_attempt_until_the_streak_limit() -> None:
+    """Every other failure uses an attempt; a transient one only from TRANSIENT_STREAK_LIMIT in a row on."""
+    from kefu.core.retry import TRANSIENT_STREAK_LIMIT, uses_attempt
+
+    assert uses_attempt(False, 0)
+    assert not uses_attempt(True, 1) and not uses_attempt(True, TRANSIENT_STREAK_LIMIT - 1)
+    assert uses_attempt(True, TRANSIENT_STREAK_LIMIT) and uses_attempt(True, TRANSIENT_STREAK_LIMIT + 5)

@@ -186,6 +186,44 @@ def test_a_lock_timeout_never_marks_an_inbound_event_failed(
     assert event.status == "processed" and event.attempts == 1, (event.status, event.attempts, event.last_error)
 
 
+def test_an_inbound_event_failing_transiently_past_the_streak_limit_ends_failed(
+    app: Any, db: Any, make: Any, session_factory: Any, runner_queue: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lock timeout that never ends is the event's own: past TRANSIENT_STREAK_LIMIT in a row each one uses an
+    attempt, and the event ends `failed` (listed, retryable by an operator) instead of retried forever."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from kefu.brands.service import create_inbox
+    from kefu.channels import storage
+    from kefu.channels.service import record_inbound
+    from kefu.core import retry
+    from kefu.core.jobs import run_due
+
+    monkeypatch.setenv("KEFU_INBOUND_MAX_ATTEMPTS", "2")
+    monkeypatch.setattr(retry, "TRANSIENT_STREAK_LIMIT", 3)
+    brand = make.brand()
+    inbox = create_inbox(db, brand, kind="line", name="line", config={"channel_secret": "s"}, actor=None)
+    db.commit()
+
+    def locked(*args: Any) -> Any:
+        raise OperationalError("INSERT …", {}, sqlite3.OperationalError("database is locked"))
+
+    monkeypatch.setattr(storage, "write_file", locked)
+    (event,) = record_inbound(db, inbox, [_msg(13)])
+    db.commit()
+    seen: list[tuple[str, int, int]] = []
+    for _ in range(4):
+        run_due(session_factory)
+        db.refresh(event)
+        seen.append((event.status, event.attempts, event.transient_failures))
+        if event.status == "failed":
+            break
+        _due_now(db)
+    assert seen == [("pending", 0, 1), ("pending", 0, 2), ("pending", 1, 3), ("failed", 2, 4)]
+
+
 def test_transient_inbound_retries_wait_longer_each_time_up_to_the_cap(
     app: Any, db: Any, make: Any, session_factory: Any, runner_queue: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

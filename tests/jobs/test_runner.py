@@ -239,6 +239,43 @@ def test_transient_retries_wait_longer_each_time_up_to_the_cap_without_using_att
     assert len(LOCKED) == 12
 
 
+def test_a_transient_failure_past_the_streak_limit_uses_attempts_and_ends_dead_lettered(
+    database: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lock timeout that never ends is the job's own: past TRANSIENT_STREAK_LIMIT in a row each one uses an
+    attempt, so the job is dead-lettered (visible, retryable) instead of retried forever."""
+    from datetime import timedelta
+
+    from kefu.core import retry
+    from kefu.core.db import utcnow
+    from kefu.core.jobs import claim, enqueue, queue_installed, run_claimed
+    from kefu.core.models import Job
+
+    monkeypatch.setenv("KEFU_JOBS_BASE_DELAY_SECONDS", "1")
+    monkeypatch.setenv("KEFU_JOBS_MAX_ATTEMPTS", "2")
+    monkeypatch.setattr(retry, "TRANSIENT_STREAK_LIMIT", 3)
+    LOCK_ERRORS[:] = [_lock_timeout(database.url)]
+    seen: list[tuple[str, int, int]] = []
+    with queue_installed(NoWake()):
+        with database.session() as s:
+            enqueue(s, "test.lock_waits", {"times": 20})
+        for _ in range(4):
+            with database.session() as s:
+                s.execute(update(Job).values(run_at=utcnow() - timedelta(seconds=1)))
+            with database.session() as s:
+                (claimed,) = claim(s, "inline")
+            status = run_claimed(database.sessionmaker, claimed)
+            with database.session() as s:
+                row = s.scalars(select(Job)).one()
+                seen.append((status, row.attempts, row.transient_failures))
+            if status == "dead":
+                break
+    # Two free transient failures, the third (at the limit) uses attempt 1, the fourth uses the last: dead.
+    assert seen == [("pending", 0, 1), ("pending", 0, 2), ("pending", 1, 3), ("dead", 2, 4)]
+    with database.session() as s:
+        assert s.scalars(select(Job.status)).one() == "dead"
+
+
 def test_an_idle_runner_on_sqlite_polls_without_taking_the_write_turn(tmp_path: Any) -> None:
     """Polls that find nothing due read in a deferred transaction (no WriterGate turn); a due job is still claimed."""
     from kefu.core import runtime

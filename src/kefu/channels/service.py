@@ -27,7 +27,7 @@ from kefu.core.db import transient_db_error, utcnow
 from kefu.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from kefu.core.events import publish
 from kefu.core.jobs import enqueue
-from kefu.core.retry import backoff, transient_backoff
+from kefu.core.retry import backoff, transient_backoff, uses_attempt
 from kefu.customers.models import Customer
 from kefu.customers.service import find_or_create_by_identity
 from kefu.tickets.intake import ensure_case
@@ -270,10 +270,12 @@ def process_event(
         # A lock or statement timeout, or the database briefly gone, is retried without using up an attempt
         # (kefu.core.db.transient_db_error, as the job runner does): contention never marks an event failed.
         transient = transient_db_error(exc)
-        event.attempts += 0 if transient else 1
         event.transient_failures = (event.transient_failures or 0) + 1 if transient else 0
+        # Past kefu.core.retry.TRANSIENT_STREAK_LIMIT in a row a transient failure is the event's own: it uses one.
+        used = uses_attempt(transient, event.transient_failures)
+        event.attempts += 1 if used else 0
         event.last_error = repr(exc)[:2000]
-        if event.attempts >= max_process_attempts() and not transient:
+        if event.attempts >= max_process_attempts() and used:
             event.status = "failed"
             event.next_attempt_at = None
         else:

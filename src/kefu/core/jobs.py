@@ -35,7 +35,7 @@ from kefu.core import runtime
 from kefu.core.config import Settings, get_settings
 from kefu.core.db import SessionFactory, after_commit, session_scope, transient_db_error, utcnow
 from kefu.core.models import Job
-from kefu.core.retry import backoff, transient_backoff
+from kefu.core.retry import backoff, transient_backoff, uses_attempt
 
 log = logging.getLogger("kefu.jobs")
 
@@ -187,6 +187,12 @@ def complete(session: Session, claimed: Claimed) -> None:
     session.execute(delete(Job).where(Job.id == claimed.id, Job.claimed_by == claimed.token))
 
 
+def _dead(claimed: Claimed, transient: bool) -> bool:
+    """Whether this failure dead-letters the job: its last attempt used (transient ones use none until the limit)."""
+    streak = claimed.transient_failures + 1 if transient else 0
+    return claimed.attempt >= claimed.max_attempts and uses_attempt(transient, streak)
+
+
 def fail(session: Session, claimed: Claimed, error: str, *, transient: bool = False) -> str:
     """The handler raised: schedule a retry with backoff, or dead-letter it; returns the new status.
 
@@ -195,12 +201,13 @@ def fail(session: Session, claimed: Claimed, error: str, *, transient: bool = Fa
     dead-letters work. Its wait grows with the transient failures in a row (the same jittered doubling, capped at
     KEFU_JOBS_MAX_DELAY_SECONDS), so a long outage is not hammered at the rate of the attempt it interrupted.
     """
-    dead = claimed.attempt >= claimed.max_attempts and not transient
+    dead = _dead(claimed, transient)
     values: dict[str, Any] = {"status": "dead" if dead else "pending", "last_error": error[:4000]}
     values.update(claimed_by=None, lease_until=None)
     if transient:
         streak = claimed.transient_failures + 1
-        values.update(attempts=claimed.attempt - 1, transient_failures=streak)
+        used = uses_attempt(True, streak)  # past kefu.core.retry.TRANSIENT_STREAK_LIMIT it is the job's own failure
+        values.update(attempts=claimed.attempt - (0 if used else 1), transient_failures=streak)
         settings = get_settings()
         base, cap = settings.jobs_base_delay_seconds, settings.jobs_max_delay_seconds
         delay = transient_backoff(claimed.attempt - 1, streak, base=base, cap=cap)
@@ -229,7 +236,7 @@ def run_claimed(factory: SessionFactory, claimed: Claimed) -> str:
         run_job(claimed.name, claimed.payload)
     except Exception as exc:
         transient = transient_db_error(exc)
-        status = "dead" if claimed.attempt >= claimed.max_attempts and not transient else "pending"
+        status = "dead" if _dead(claimed, transient) else "pending"
         log.log(
             logging.ERROR if status == "dead" else logging.WARNING,
             "job %s #%s attempt %d/%d failed: %r%s",

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import random
 
+TRANSIENT_STREAK_LIMIT = 288
+"""Transient failures in a row after which each further one uses an attempt (288: a day of retries at the 5-minute
+cap). A lock or statement timeout that persists that long is the work's own (a statement always slower than
+KEFU_DB_STATEMENT_TIMEOUT_SECONDS), so it ends dead-lettered where an operator sees it instead of retrying forever."""
+
 
 def backoff(attempt: int, *, base: float, cap: float, jitter: bool = True) -> float:
     """Wait after failed attempt `attempt` (1-based): base * 2^(attempt-1), capped at `cap`, jittered unless told."""
@@ -19,3 +24,11 @@ def transient_backoff(attempts_used: int, streak: int, *, base: float, cap: floa
     per failure in the row: a long outage is not hammered at the rate of the attempt it interrupted.
     """
     return backoff(max(attempts_used, 1) + max(streak, 1) - 1, base=base, cap=cap)
+
+
+def uses_attempt(transient: bool, streak: int) -> bool:
+    """Whether a failure uses up an attempt: every other failure, a transient one from the streak limit on.
+
+    `streak` counts the transient failures in a row, this one included.
+    """
+    return not transient or streak >= TRANSIENT_STREAK_LIMIT
