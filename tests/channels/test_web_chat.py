@@ -6,6 +6,7 @@ import json
 import time
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -178,8 +179,8 @@ def test_websocket_message_errors_tell_the_visitor_nothing_internal(
     with client.websocket_connect(f"/api/v1/widget/ws?token={token}") as ws:
         _recv(ws, "hello")
         ws.send_text(json.dumps({"op": "message", "body": "x" * 10_001, "client_id": "c0"}))
-        invalid = _recv(ws, "error")
-        assert invalid["detail"].startswith("Invalid message") and invalid["retry"] is False  # would never store
+        invalid = _recv(ws, "error")  # no locale sent: the brand's default (zh-TW)
+        assert invalid["detail"].startswith("訊息太長了") and invalid["retry"] is False  # would never store
 
         def broken(*_a: Any, **_k: Any) -> Any:
             raise OperationalError("INSERT INTO messages (secret_column) VALUES (?)", {}, Exception("disk I/O error"))
@@ -188,7 +189,52 @@ def test_websocket_message_errors_tell_the_visitor_nothing_internal(
         ws.send_text(json.dumps({"op": "message", "body": "hello", "client_id": "c1"}))
         err = _recv(ws, "error")
         assert err["client_id"] == "c1" and "INSERT" not in err["detail"] and "secret_column" not in err["detail"]
-        assert "retried" in err["detail"] and err["retry"] is True  # the widget sends it again after a while
+        assert (
+            err["detail"] == "訊息暫時送不出去，系統會自動再試。" and err["retry"] is True
+        )  # the widget sends it again
+
+
+@pytest.mark.parametrize(
+    ("locale", "too_long", "invalid"),
+    [
+        (
+            "zh-TW",
+            "訊息太長了（最多 10000 個字），請刪短一點或分成兩則傳送。",
+            "這則訊息無法照原樣送出，請檢查內容後再傳一次。",
+        ),
+        (
+            "zh-CN",
+            "消息太长了（最多 10000 个字），请删减一些或者分两条发。",
+            "这条消息没法按原样发送，请检查一下内容再发。",
+        ),
+        (
+            "en",
+            "This message is too long (at most 10000 characters). Please shorten it or split it in two.",
+            "This message cannot be sent as it is. Please check it and send it again.",
+        ),
+    ],
+    ids=["zh-TW", "zh-CN", "en"],
+)
+def test_a_refused_message_is_told_in_the_visitors_language(
+    client: Any, make: Any, inbox: Any, locale: str, too_long: str, invalid: str
+) -> None:
+    """A message the server never stores gets retry false and its reason in the widget's language (else the brand's)."""
+    brand = make.brand(default_locale="zh-CN" if locale == "en" else "en")  # the widget's language wins over it
+    ib = inbox(brand, "web_chat")
+    token = _session(client, ib, brand, name="Amy")["visitor_token"]
+    with client.websocket_connect(f"/api/v1/widget/ws?token={token}") as ws:
+        _recv(ws, "hello")
+        ws.send_text(json.dumps({"op": "message", "body": "x" * 10_001, "client_id": "c0", "locale": locale}))
+        err = _recv(ws, "error")
+        assert err == {"op": "error", "client_id": "c0", "detail": too_long, "retry": False}
+        ws.send_text(
+            json.dumps({"op": "message", "body": "hi", "attachment_ids": ["x"], "client_id": "c1", "locale": locale})
+        )
+        err = _recv(ws, "error")
+        assert err == {"op": "error", "client_id": "c1", "detail": invalid, "retry": False}
+        # A widget that sent no (or an unknown) language is told in the brand's default.
+        ws.send_text(json.dumps({"op": "message", "body": "x" * 10_001, "client_id": "c2", "locale": "fr"}))
+        assert _recv(ws, "error")["detail"].startswith("消息太长了" if locale == "en" else "This message is too long")
 
 
 def test_first_message_gets_its_bot_answer_over_the_websocket(

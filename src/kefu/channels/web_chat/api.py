@@ -306,14 +306,32 @@ def _ws_replay(factory: SessionFactory, visitor: Visitor, after_id: int) -> list
         return service.replay(db, visitor, after_id)
 
 
-def _visitor_detail(exc: Exception) -> str:
-    """What an anonymous visitor may read of a failed message: our own errors' text, never a database's."""
+def _brand_locale(factory: SessionFactory, visitor: Visitor) -> str:
+    """The visitor's brand's default language (for an error about a message that did not say the widget's)."""
+    with session_scope(factory) as db:
+        inbox = db.get(Inbox, visitor.inbox_id)
+        brand = db.get(Brand, inbox.brand_id) if inbox is not None else None
+        return brand.default_locale if brand is not None and brand.default_locale in LOCALES else catalog.DEFAULT_LOCALE
+
+
+def _visitor_detail(exc: Exception, locale: str) -> str:
+    """What an anonymous visitor may read of a failed message, in their language: never a database's text."""
     if isinstance(exc, ProblemError):
-        return exc.detail
+        if exc.key is not None:
+            return exc.detail_in(locale)
+        if exc.status == 429:
+            return catalog.gettext("err_webchat_busy", locale)
+        if exc.status >= 500:
+            return catalog.gettext("err_webchat_retry", locale)
+        log.info("widget message refused: %s", exc.detail)  # our own English text, kept for the log only
+        return catalog.gettext("err_webchat_invalid", locale)
     if isinstance(exc, ValidationError):
-        return "Invalid message: " + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        for e in exc.errors():
+            if tuple(e["loc"]) == ("body",) and e["type"] == "string_too_long":
+                return catalog.gettext("err_webchat_too_long", locale).format(max=e["ctx"]["max_length"])
+        return catalog.gettext("err_webchat_invalid", locale)
     log.exception("widget message could not be stored")
-    return "The message could not be sent just now; it will be retried."
+    return catalog.gettext("err_webchat_retry", locale)
 
 
 def _retriable(exc: Exception) -> bool:
@@ -475,12 +493,17 @@ async def visitor_ws(ws: WebSocket) -> None:
                     except Exception as exc:  # validation or storage: the client keeps it and retries
                         # A rolled-back conversation's id may go to another visitor's next (SQLite reuses row ids).
                         sub.topics.difference_update(set(sub.topics) - before)
+                        # Told in the widget's language (each message carries it), else in the brand's default.
+                        asked = msg.get("locale")
+                        said = asked if isinstance(asked, str) and asked in LOCALES else None
+                        if said is None:
+                            said = await run_in_threadpool(_brand_locale, factory, visitor)
                         await ws.send_text(
                             json.dumps(
                                 {
                                     "op": "error",
                                     "client_id": msg.get("client_id"),
-                                    "detail": _visitor_detail(exc),
+                                    "detail": _visitor_detail(exc, said),
                                     "retry": _retriable(exc),
                                 },
                                 ensure_ascii=False,

@@ -206,6 +206,7 @@
       else if (d.op === "ack") { outbox = outbox.filter(function (m) { return m.client_id !== d.client_id; }); render(d.message); }
       else if (d.op === "typing") { typing.textContent = d.typing ? t.typing : ""; }
       else if (d.op === "error" && d.retry) resend(d.client_id); // not stored (a busy server): sent again, later
+      else if (d.op === "error") refused(d.client_id, d.detail); // never storable as it is: the customer decides
     };
     ws.onclose = function () { setTimeout(connect, retry); retry = Math.min(retry * 2, 15000); };
   }
@@ -223,12 +224,44 @@
     waits[id] = Math.min((waits[id] || 500) * 2, 15000);
     setTimeout(function () { if (outbox.indexOf(m) >= 0 && ws && ws.readyState === 1) ws.send(JSON.stringify(m)); }, waits[id]);
   }
+  var carried = []; // attachments of a refused message being edited: sent again with the edited text
+  // A message the server will never store as it is (too long, invalid) leaves the outbox, so no reconnect re-sends
+  // it, and stays on screen marked as not sent, with the reason, until the customer edits and resends or removes it.
+  function refused(id, detail) {
+    var m = outbox.filter(function (x) { return x.client_id === id; })[0];
+    if (!m) return;
+    outbox = outbox.filter(function (x) { return x !== m; }); delete waits[id];
+    var row = el("div", { "class": "kefu-row kefu-mine kefu-unsent", "data-client-id": id });
+    var meta = el("div", { "class": "kefu-meta" });
+    meta.appendChild(el("span", { "class": "kefu-who" }, t.you));
+    row.appendChild(meta);
+    var bubble = el("div", { "class": "kefu-bubble" }, m.body || "");
+    if (m.attachment_ids.length) bubble.appendChild(el("span", { "class": "kefu-att" }, "📎 " + t.file));
+    row.appendChild(bubble);
+    var why = el("p", { "class": "kefu-error kefu-why", id: "kefu-why-" + id }, t.notSent + (detail ? (/^zh/.test(locale) ? "：" : ": ") + detail : ""));
+    row.appendChild(why);
+    var box = el("div", { "class": "kefu-actions", role: "group", "aria-label": t.notSent });
+    var edit = el("button", { type: "button", "class": "kefu-edit", "aria-describedby": why.id }, t.editResend);
+    var drop = el("button", { type: "button", "class": "kefu-drop", "aria-describedby": why.id }, t.removeUnsent);
+    edit.onclick = function () {
+      input.value = m.body + (input.value ? "\n" + input.value : ""); carried = carried.concat(m.attachment_ids);
+      row.remove(); input.focus();
+    };
+    drop.onclick = function () { row.remove(); input.focus(); };
+    box.append(edit, drop);
+    row.appendChild(box);
+    log.appendChild(row); log.scrollTop = log.scrollHeight;
+    alertBox.textContent = why.textContent; // said once to screen readers; the row keeps it on screen
+  }
   function queue(body, ids) {
     var m = { op: "message", body: body, locale: locale, attachment_ids: ids || [], client_id: Date.now().toString(36) + Math.random().toString(36).slice(2) };
     outbox.push(m); // kept until acknowledged, re-sent after a reconnect (the server dedupes by client_id)
     if (ws && ws.readyState === 1) ws.send(JSON.stringify(m));
   }
-  form.onsubmit = function (e) { e.preventDefault(); if (input.value.trim()) { queue(input.value); input.value = ""; } };
+  form.onsubmit = function (e) {
+    e.preventDefault();
+    if (input.value.trim() || carried.length) { queue(input.value, carried); input.value = ""; carried = []; }
+  };
   clip.onclick = function () { file.click(); };
   file.onchange = function () {
     var fd = new FormData(); fd.append("file", file.files[0]);
