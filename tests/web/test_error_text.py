@@ -42,6 +42,11 @@ CONVERTED = [
     "surveys",
     "web",
     "workspace",
+    "knowledge",
+    "privacy",
+    "analytics",
+    "sla",
+    "routing",
 ]
 # English-only raises still left in those packages, per file. Lower a count when you convert one; never raise it.
 LEFT_ENGLISH_ONLY = {
@@ -98,6 +103,44 @@ def test_said_keeps_the_english_detail_for_logs_and_callers() -> None:
     # A key named like said's own argument is a field of the text, not the catalog key.
     exc = ProblemError.said("err_quality_empty", key="title")
     assert exc.detail == "title cannot be empty." and exc.detail_in("zh-TW") == "title 不可為空白。"
+
+
+def test_kb_import_refusals_in_the_readers_language(client: Any, make: Any) -> None:
+    """The FAQ import refusals (shape, bad rows) read in zh-TW / zh-CN; the row report stays (was English)."""
+    brand = make.brand()
+    h = make.token(make.agent("supervisor", [brand]))
+
+    def send(body: bytes, ctype: str, lang: str) -> Any:
+        headers = h | {"Content-Type": ctype, "Accept-Language": lang}
+        return client.post("/api/v1/kb/import", params={"brand_id": brand.id}, content=body, headers=headers)
+
+    r = send(b'{"x": 1}', "application/json", "zh-TW")
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == 'JSON 必須是 FAQ 物件的清單，或 {"faqs": [...]}。'
+    r = send(b'[{"external_id": "a"}]', "application/json", "zh-CN")
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["detail"].endswith("个问题，未导入任何数据。") and body["errors"], body
+    r = send(b"[]x", "application/json", "en")
+    assert r.json()["detail"].startswith("Invalid JSON: ")
+
+
+def test_settings_and_report_refusals_keep_english_detail_and_read_in_zh() -> None:
+    """sla, routing and analytics validators raise catalog keys: English detail as before, zh-TW / zh-CN for readers."""
+    from datetime import UTC, datetime
+
+    from kefu.analytics.service import resolve_filters
+    from kefu.sla.updates import check_settings
+
+    with pytest.raises(ProblemError) as info:
+        check_settings({"every_minutes": 1})
+    assert info.value.detail == "progress_updates.every_minutes must be 5–1440 minutes."
+    assert info.value.detail_in("zh-TW") == "progress_updates.every_minutes 必須介於 5 到 1440 分鐘。"
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    with pytest.raises(ProblemError) as info:
+        resolve_filters(None, None, start=now, end=now)  # type: ignore[arg-type]
+    assert info.value.detail == "start must be before end."
+    assert info.value.detail_in("zh-CN") == "开始日期必须早于结束日期。"
 
 
 def _page_modules() -> list[Path]:
