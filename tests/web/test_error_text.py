@@ -52,7 +52,6 @@ CONVERTED = [
 # English-only raises still left in those packages, per file. Lower a count when you convert one; never raise it.
 LEFT_ENGLISH_ONLY = {
     "auth/deps.py": 1,  # the route-scope refusal is a message kefu.auth.scopes builds
-    "qa/service.py": 1,  # "Scorecard not found.", shared with ref_in_brand (which takes the text)
     "tickets/progress.py": 1,  # the tracking page's bilingual NO_MATCH, matched by its own tests
     "web/pages.py": 1,  # the ticket list query's first pydantic error, as pydantic words it
     # channels: protocol errors only a webhook or provider sees, and the web chat visitor's API (the widget shows
@@ -176,6 +175,18 @@ def test_channel_admin_refusals_in_the_readers_language(client: Any, make: Any, 
     with pytest.raises(ProblemError) as info:
         parse_cc("a@b.example, nope")
     assert info.value.detail == "Not a valid Cc address: nope" and info.value.detail_in("zh-TW") == "副本地址無效：nope"
+
+
+def test_a_reference_to_another_brand_reads_in_the_readers_language(client: Any, make: Any) -> None:
+    """ref_in_brand says a catalog key: an unknown team on a new ticket reads in zh-TW (was English)."""
+    brand, team_id = make.brand(), 987654  # missing and foreign rows get the same refusal
+    headers = make.token(make.agent("agent", [brand]))
+    body = {"brand_id": brand.id, "subject": "退款", "team_id": team_id}
+    r = client.post("/api/v1/tickets", json=body, headers=headers | {"Accept-Language": "zh-TW"})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == f"此品牌沒有團隊 {team_id}。"
+    r = client.post("/api/v1/tickets", json=body, headers=headers)
+    assert r.json()["detail"] == f"Team {team_id} does not exist in this brand."
 
 
 def _page_modules() -> list[Path]:

@@ -419,7 +419,7 @@ def dispatch_queue(session: Session, team_id: int, *, limit: int = 100) -> int:
 def _check_team(session: Session, brand_id: int, team_id: int | None) -> None:
     if team_id is None:
         return
-    ref_in_brand(session, Team, team_id, brand_id, f"Team {team_id}")
+    ref_in_brand(session, Team, team_id, brand_id, "err_core_team_not_in_brand", team_id=team_id)
 
 
 def _check_rule(conditions: Mapping[str, Any], set_priority: str | None) -> None:

@@ -226,7 +226,7 @@ def save_calendar(
     """Create or replace a named calendar of a brand (or of one of its teams)."""
     get_brand(session, brand_id, actor)
     if team_id is not None:
-        ref_in_brand(session, Team, team_id, brand_id, f"Team {team_id}")
+        ref_in_brand(session, Team, team_id, brand_id, "err_core_team_not_in_brand", team_id=team_id)
     clash = session.scalar(
         select(SlaCalendar).where(
             SlaCalendar.brand_id == brand_id,
@@ -292,7 +292,7 @@ def set_escalation_contacts(
     get_brand(session, brand_id, actor)
     for _, _, team_id in contacts:
         if team_id is not None:
-            ref_in_brand(session, Team, team_id, brand_id, f"Team {team_id}")
+            ref_in_brand(session, Team, team_id, brand_id, "err_core_team_not_in_brand", team_id=team_id)
     session.execute(delete(EscalationContact).where(EscalationContact.brand_id == brand_id))
     rows = [
         EscalationContact(brand_id=brand_id, level=lv, agent_id=a, team_id=t) for lv, a, t in dict.fromkeys(contacts)

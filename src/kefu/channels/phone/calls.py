@@ -100,9 +100,9 @@ def log_call(session: Session, principal: Principal, body: CallLog) -> Logged:
     if not principal.can("conversations:write"):
         raise Forbidden.said("err_auth_missing_permission", permission="conversations:write")
     if body.inbox_id is not None:
-        wrong = "inbox_id must be a phone inbox of this brand."
-        if ref_in_brand(session, Inbox, body.inbox_id, body.brand_id, "Inbox", wrong).kind != "phone":
-            raise InvalidInput.said("err_channels_not_phone_inbox")
+        wrong = "err_channels_not_phone_inbox"
+        if ref_in_brand(session, Inbox, body.inbox_id, body.brand_id, wrong).kind != "phone":
+            raise InvalidInput.said(wrong)
     if body.conversation_id is not None:
         conv = get_conversation(session, body.conversation_id, principal)
         if conv.brand_id != body.brand_id:
