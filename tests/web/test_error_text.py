@@ -189,6 +189,17 @@ def test_a_reference_to_another_brand_reads_in_the_readers_language(client: Any,
     assert r.json()["detail"] == f"Team {team_id} does not exist in this brand."
 
 
+def test_an_inbox_setting_of_the_wrong_type_reads_in_the_admins_language() -> None:
+    """brands' settings check says a key per expected type: English as before, zh-TW / zh-CN for the admin."""
+    from kefu.brands.service import validate_settings
+
+    with pytest.raises(ProblemError) as info:
+        validate_settings("email", {"smtp_port": "x"})
+    assert info.value.detail == "Setting 'smtp_port' of a email inbox must be a whole number between 0 and 1000000."
+    assert info.value.detail_in("zh-TW") == "email 收件匣的設定「smtp_port」必須是 0 到 1000000 之間的整數。"
+    assert info.value.detail_in("zh-CN") == "email 收件箱的设置“smtp_port”必须是 0 到 1000000 之间的整数。"
+
+
 def _page_modules() -> list[Path]:
     return sorted({*SRC.glob("**/pages.py"), *(SRC / "web").glob("*.py")})
 
