@@ -83,7 +83,10 @@ def test_multipart_reply_replays_and_a_different_file_is_422(
         r = _reply(client, conv, h, "這是您的收據", *files)
         assert r.status_code == 422, r.text
         assert "Idempotency-Key" in r.json()["detail"]
-    assert _reply(client, conv, h, "這是您的收據!", ("receipt.png", PNG, "image/png")).status_code == 422
+    zh = _reply(client, conv, {**h, "Accept-Language": "zh-TW"}, "這是您的收據!", ("receipt.png", PNG, "image/png"))
+    assert (
+        zh.status_code == 422 and zh.json()["detail"] == "此 Idempotency-Key 已用於另一個不同的請求，請改用新的金鑰。"
+    )
     agent_messages = (Message.conversation_id == conv, Message.sender_type == "agent")
     assert _count(db, Message, *agent_messages) == 1
     assert _count(db, ChannelAttachment, ChannelAttachment.conversation_id == conv) == 1

@@ -242,7 +242,7 @@ def send_org_report_now(org_id: int, body: SendNowIn, db: DB, p: OrgWriter) -> A
         }
     sent = org_reports.send(db, org, key, p)
     if sent is None:
-        raise Conflict(f"The report for {key} was already sent.")
+        raise Conflict.said("err_analytics_report_sent", period=key)
     return _report_out(sent)
 
 

@@ -105,7 +105,7 @@ def period_bounds(period_key: str) -> tuple[str, date, date]:
         first = date(y, 3 * qn - 2, 1)
         nxt = date(y + (qn == 4), (3 * qn) % 12 + 1, 1)
         return "quarterly", first, nxt
-    raise InvalidInput(f"Not a period: {period_key!r} (use YYYY-MM or YYYY-Qn).")
+    raise InvalidInput.said("err_analytics_bad_period", period=period_key)
 
 
 def _key(period: str, d: date) -> str:
@@ -148,7 +148,7 @@ def save_settings(
     """Create or replace the settings; enabling without a recipient is refused (nothing could be sent)."""
     cmd = ensure(ReportSettingsIn, command)
     if cmd.enabled and not cmd.recipients:
-        raise InvalidInput("Add at least one recipient before turning the report on.")
+        raise InvalidInput.said("err_analytics_needs_recipient")
     row = session.get(OrgReportSettings, org.id)
     if row is None:
         row = OrgReportSettings(organization_id=org.id, brand_id=org.brand_id)
@@ -404,7 +404,7 @@ def get_report(session: Session, org: Organization, report_id: int) -> OrgReport
     """One past report of this organization (404 for another organization's)."""
     row = session.get(OrgReport, report_id)
     if row is None or row.organization_id != org.id:
-        raise NotFound(f"Report {report_id} not found.")
+        raise NotFound.said("err_analytics_report_not_found", report_id=report_id)
     return row
 
 
@@ -412,7 +412,7 @@ def stored_data(report: OrgReport) -> dict[str, Any]:
     """A past report's figures, refused (409) when stored in a layout this version cannot render."""
     data = report.data or {}
     if data.get("format") != FORMAT:
-        raise Conflict(f"Report {report.id} is stored in a format this version cannot render.")
+        raise Conflict.said("err_analytics_report_format", report_id=report.id)
     return data
 
 
@@ -492,18 +492,18 @@ def send(
 
     settings = settings if settings is not None else get_settings(session, org)
     if settings is None or not settings.recipients:
-        raise InvalidInput("The organization has no report recipients.")
+        raise InvalidInput.said("err_analytics_no_recipients")
     if report_of(session, org, period_key) is not None:
         return None
     inbox = mailbox(session, org.brand_id)
     if inbox is None:
-        raise Conflict("The brand has no active e-mail inbox to send the report from.")
+        raise Conflict.said("err_analytics_no_email_inbox")
     brand = session.get(Brand, org.brand_id)
     tz = _zone(brand)
     period, first, nxt = period_bounds(period_key)
     if _utc(nxt, tz) + SETTLE > (now or utcnow()):
         # A partial period sent now would use up its one report: the full one could never follow.
-        raise InvalidInput(f"The period {period_key} has not ended yet (preview it with dry_run).")
+        raise InvalidInput.said("err_analytics_period_open", period=period_key)
     data = compute(session, org, period_key, now)
     report = OrgReport(
         brand_id=org.brand_id,

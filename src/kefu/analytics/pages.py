@@ -32,7 +32,7 @@ router = Router(include_in_schema=False, prefix="/console/analytics")
 
 def _need(ctx: PageContext) -> None:
     if not ctx.principal.can("reports:read"):
-        raise Forbidden("Missing permission reports:read.")
+        raise Forbidden.said("err_auth_missing_permission", permission="reports:read")
 
 
 def _date(v: str | None) -> date | None:
@@ -41,7 +41,7 @@ def _date(v: str | None) -> date | None:
     try:
         return date.fromisoformat(v)
     except ValueError as exc:
-        raise InvalidInput(f"Not a date: {v!r} (use YYYY-MM-DD).") from exc
+        raise InvalidInput.said("err_analytics_bad_date", value=v) from exc
 
 
 def _period(start: str | None, end: str | None, tz: str, today: date) -> tuple[date, date, datetime, datetime]:
@@ -150,7 +150,7 @@ def report_page(request: Request, kind: str, ctx: Ctx, db: DB) -> HTMLResponse:
     """The weekly report / monthly white paper in the console (links to CSV and PDF)."""
     _need(ctx)
     if kind not in reports.KINDS:
-        raise InvalidInput("Unknown report.")
+        raise InvalidInput.said("err_analytics_unknown_report")
     q = request.query_params
     brand_id = _int(q.get("brand_id"))
     brand = get_brand(db, brand_id, ctx.principal) if brand_id else None
@@ -176,7 +176,7 @@ def report_page(request: Request, kind: str, ctx: Ctx, db: DB) -> HTMLResponse:
 
 def _need_orgs(ctx: PageContext, perm: str = "customers:read") -> None:
     if not ctx.principal.can(perm):
-        raise Forbidden(f"Missing permission {perm}.")
+        raise Forbidden.said("err_auth_missing_permission", permission=perm)
 
 
 @router.get("/organizations", response_class=HTMLResponse)
@@ -238,7 +238,7 @@ def send_org_report_now(request: Request, org_id: int, ctx: Ctx, db: DB) -> Resp
     key = org_reports.last_period_of(db, org)
     try:
         if org_reports.send(db, org, key, ctx.principal) is None:
-            raise Conflict(f"The report for {key} was already sent.")
+            raise Conflict.said("err_analytics_report_sent", period=key)
     except ProblemError as exc:
         return form_error(request, exc.status, error_text(request, exc), exc)
     return Response(status_code=204, headers={"HX-Redirect": f"/console/analytics/organizations/{org.id}?queued=true"})

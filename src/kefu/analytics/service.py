@@ -73,9 +73,9 @@ def resolve_filters(
     if start.tzinfo is None or end.tzinfo is None:
         start, end = start.replace(tzinfo=start.tzinfo or UTC), end.replace(tzinfo=end.tzinfo or UTC)
     if start >= end:
-        raise InvalidInput("start must be before end.")
+        raise InvalidInput.said("err_analytics_start_after_end")
     if end - start > timedelta(days=MAX_RANGE_DAYS):
-        raise InvalidInput(f"The period may span at most {MAX_RANGE_DAYS} days.")
+        raise InvalidInput.said("err_analytics_range_too_long", days=MAX_RANGE_DAYS)
     if brand_id is not None:
         get_brand(session, brand_id, principal)
         brands: tuple[int, ...] = (brand_id,)
@@ -86,7 +86,7 @@ def resolve_filters(
     if organization_id is not None:
         org = session.get(Organization, organization_id)
         if org is None or org.brand_id not in brands:
-            raise NotFound("Organization not found.")
+            raise NotFound.said("err_analytics_org_not_found")
     return Filters(start=start, end=end, brand_ids=brands, organization_id=organization_id, now=now)
 
 

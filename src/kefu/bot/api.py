@@ -35,8 +35,7 @@ def preview(body: PreviewIn, db: DB, principal: KbRead) -> PreviewOut:
     # A request never fits an index: while a brand's first one is being fitted the editor is told to retry.
     index = get_registry().get(db, brand.id, wait=False)
     if index.building:
-        raise ProblemError(
-            "The bot is still learning this knowledge base; try again in a few seconds.",
+        raise ProblemError.said("err_bot_still_learning").also(
             status=503,
             title="Service unavailable",
             retry_after=5,

@@ -761,7 +761,7 @@ def record_feedback(session: Session, message_id: int, helpful: bool) -> BotFeed
     """Store a "was this helpful?" vote; an unhelpful answer goes to the review queue."""
     msg = session.get(Message, message_id)
     if msg is None or msg.sender_type != "bot" or not (msg.meta or {}).get("faq_id"):
-        raise NotFound("No bot answer with that id.")
+        raise NotFound.said("err_bot_no_answer")
     existing = session.scalar(select(BotFeedback).where(BotFeedback.message_id == message_id))
     if existing is not None:
         existing.helpful = helpful
@@ -811,7 +811,7 @@ def _review_item(session: Session, item_id: int, principal: Principal) -> BotRev
 
     item = get_in_brand(session, BotReviewItem, item_id, principal, f"Review item {item_id}")
     if item.status != "open":
-        raise Conflict(f"Review item {item_id} is already {item.status}.")
+        raise Conflict.said("err_bot_review_done", item_id=item_id, status=item.status)
     return item
 
 
@@ -820,7 +820,7 @@ def attach_review(session: Session, item_id: int, faq_id: int, principal: Princi
     item = _review_item(session, item_id, principal)
     faq = get_faq(session, faq_id, principal)
     if faq.brand_id != item.brand_id:
-        raise InvalidInput("FAQ belongs to another brand.")
+        raise InvalidInput.said("err_bot_faq_other_brand")
     update_faq(session, faq, principal, {"questions": [*faq.questions, item.text.strip()[:500]]})
     item.status = "attached"
     item.faq_id = faq.id

@@ -264,7 +264,8 @@ _URL_KEYS = frozenset({"api_base", "data_api_base", "callback_url"})
 
 
 def _setting_error(kind: str, key: str, expected: str) -> InvalidInput:
-    return InvalidInput(f"Setting {key!r} of a {kind} inbox must be {expected}.")
+    """Setting `key` of a `kind` inbox is not what its type (`expected`: text, url, int, …) takes."""
+    return InvalidInput.said(f"err_brands_setting_{expected}", key=key, kind=kind)
 
 
 def validate_settings(kind: str, settings: dict[str, Any], *, strict: bool = True) -> dict[str, Any]:
@@ -283,25 +284,25 @@ def validate_settings(kind: str, settings: dict[str, Any], *, strict: bool = Tru
             out[key] = None
         elif ftype in ("text", "secret"):
             if not isinstance(value, str) or not value.strip() or len(value) > 4000:
-                raise _setting_error(kind, key, "a non-empty string of at most 4000 characters")
+                raise _setting_error(kind, key, "text")
             if key in _URL_KEYS and not value.startswith(("https://", "http://")):
-                raise _setting_error(kind, key, "an http(s) URL")
+                raise _setting_error(kind, key, "url")
             out[key] = value.strip() if ftype == "text" else value
         elif ftype == "int":
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1_000_000:
-                raise _setting_error(kind, key, "a whole number between 0 and 1000000")
+                raise _setting_error(kind, key, "int")
             out[key] = value
         elif ftype == "bool":
             if not isinstance(value, bool):
-                raise _setting_error(kind, key, "true or false")
+                raise _setting_error(kind, key, "bool")
             out[key] = value
         elif ftype == "status":
             if value not in ("bot", "open"):
-                raise _setting_error(kind, key, '"bot" or "open"')
+                raise _setting_error(kind, key, "status")
             out[key] = value
         elif ftype == "case_policy":
             if not isinstance(value, str):
-                raise _setting_error(kind, key, '"first_message", "handoff" or "never"')
+                raise _setting_error(kind, key, "case_policy")
             check_policy(value)
             out[key] = value
         elif ftype == "greeting":
@@ -311,7 +312,7 @@ def validate_settings(kind: str, settings: dict[str, Any], *, strict: bool = Tru
                 k in ("zh-TW", "zh-CN", "en") and isinstance(v, str) and len(v) <= 1000 for k, v in value.items()
             )
             if not ok:
-                raise _setting_error(kind, key, "a string or an object of zh-TW / zh-CN / en strings")
+                raise _setting_error(kind, key, "greeting")
             out[key] = {k: v for k, v in value.items() if v.strip()} or None
     return out
 

@@ -299,7 +299,7 @@ def book(
     customer = None
     ticket: Ticket | None = None
     if ticket_id is not None:
-        ticket = ref_in_brand(session, Ticket, ticket_id, brand_id, "", "Ticket not found.", NotFound)
+        ticket = ref_in_brand(session, Ticket, ticket_id, brand_id, "err_callbacks_no_ticket", NotFound)
         customer_id = ticket.customer_id
     else:
         customer, _ = find_or_create_by_identity(session, brand_id, "phone", phone.strip(), name or None)

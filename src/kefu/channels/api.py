@@ -148,7 +148,7 @@ def send_test_message(
 
     inbox = inbox_in_brands(db, inbox_id, principal)
     if inbox is None:
-        raise NotFound("Inbox not found.")
+        raise NotFound.said("err_channels_inbox_not_found")
     text = body.text or f"kefu test message ({inbox.name})"
     outcome = testsend.send_test(db, inbox, principal, body.to, text=text, subject="kefu test message")
     return {

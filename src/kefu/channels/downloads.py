@@ -18,15 +18,15 @@ from kefu.core.errors import NotFound
 def attachment_for(session: Session, attachment_id: int, principal: Principal) -> tuple[ChannelAttachment, Path]:
     """The attachment row and its file, or 404 for anyone who could not open its conversation."""
     if not principal.can("conversations:read"):
-        raise NotFound("Attachment not found.")
+        raise NotFound.said("err_channels_attachment_not_found")
     row = get_in_brand(session, ChannelAttachment, attachment_id, principal, "Attachment")
     if row.conversation_id is None:
         # A file of no conversation (an organisation report's CSV/PDF for the outbox) has its own download with its
         # own permission; served here it would skip that check (customers:read) for anyone reading conversations.
-        raise NotFound("Attachment not found.")
+        raise NotFound.said("err_channels_attachment_not_found")
     # Raises NotFound exactly where the conversation page would.
     conv_service.get_conversation(session, row.conversation_id, principal)
     path = path_of(row)
     if not path.exists():
-        raise NotFound("Attachment file is missing.")
+        raise NotFound.said("err_channels_attachment_file_missing")
     return row, path

@@ -119,15 +119,13 @@ def check(kind: str | None, uploads: Sequence[Upload], *, note: bool = False) ->
         return
     limits = limits_for(kind, note=note)
     if limits is None:
-        raise InvalidInput(
-            f"The {kind or 'unknown'} channel cannot carry attachments; send the file on another channel.",
+        raise InvalidInput.said("err_channels_no_attachments", channel=kind or "unknown").also(
             title="Channel cannot carry attachments",
             code="unsupported",
             channel=kind,
         )
     if len(uploads) > limits.max_files:
-        raise InvalidInput(
-            f"At most {limits.max_files} files per {kind} message.",
+        raise InvalidInput.said("err_channels_too_many_files", n=limits.max_files, channel=kind).also(
             title="Too many attachments",
             code="many",
             channel=kind,
@@ -137,8 +135,9 @@ def check(kind: str | None, uploads: Sequence[Upload], *, note: bool = False) ->
     for up in uploads:
         ctype = content_type_of(up.filename, up.content_type)
         if ctype not in limits.types:
-            raise InvalidInput(
-                f"{safe_filename(up.filename)}: {ctype} cannot be sent on {kind}.",
+            raise InvalidInput.said(
+                "err_channels_file_type", file=safe_filename(up.filename), ctype=ctype, channel=kind
+            ).also(
                 status=415,
                 title="Unsupported attachment type",
                 code="type",
@@ -146,16 +145,14 @@ def check(kind: str | None, uploads: Sequence[Upload], *, note: bool = False) ->
                 file=safe_filename(up.filename),
             )
         if kind == "line" and not note and not get_settings().base_url.startswith("https://"):
-            raise InvalidInput(
-                "LINE downloads files from kefu's public address, which must be https (KEFU_BASE_URL).",
+            raise InvalidInput.said("err_channels_line_https").also(
                 title="Channel cannot carry attachments",
                 code="https",
                 channel=kind,
             )
         magic = _MAGIC.get(ctype)
         if magic and not up.data.startswith(magic):
-            raise InvalidInput(
-                f"{safe_filename(up.filename)}: the content is not {ctype}.",
+            raise InvalidInput.said("err_channels_file_content", file=safe_filename(up.filename), ctype=ctype).also(
                 status=415,
                 title="Unsupported attachment type",
                 code="type",
@@ -163,12 +160,16 @@ def check(kind: str | None, uploads: Sequence[Upload], *, note: bool = False) ->
                 file=safe_filename(up.filename),
             )
         if not up.data:
-            raise InvalidInput(
-                f"{safe_filename(up.filename)} is empty.", title="Empty attachment", code="empty", channel=kind
+            raise InvalidInput.said("err_channels_file_empty", file=safe_filename(up.filename)).also(
+                title="Empty attachment", code="empty", channel=kind
             )
         if len(up.data) > limits.max_file_bytes:
-            raise InvalidInput(
-                f"{safe_filename(up.filename)} is larger than {limits.max_file_bytes // MB} MB, the {kind} limit.",
+            raise InvalidInput.said(
+                "err_channels_file_too_large",
+                file=safe_filename(up.filename),
+                mb=limits.max_file_bytes // MB,
+                channel=kind,
+            ).also(
                 status=413,
                 title="Attachment too large",
                 code="size",
@@ -178,8 +179,7 @@ def check(kind: str | None, uploads: Sequence[Upload], *, note: bool = False) ->
             )
         total += len(up.data)
     if total > limits.max_total_bytes:
-        raise InvalidInput(
-            f"Attachments total more than {limits.max_total_bytes // MB} MB, the {kind} limit per message.",
+        raise InvalidInput.said("err_channels_total_too_large", mb=limits.max_total_bytes // MB, channel=kind).also(
             status=413,
             title="Attachment too large",
             code="total",
@@ -277,10 +277,10 @@ def public_file(session: Session, token: str) -> tuple[ChannelAttachment, Path]:
     attachment_id = verify_token(token)
     row = session.get(ChannelAttachment, attachment_id) if attachment_id is not None else None
     if row is None:
-        raise NotFound("Link expired or invalid.")
+        raise NotFound.said("err_channels_link_invalid")
     path = path_of(row)
     if not path.exists():
-        raise NotFound("Attachment file is missing.")
+        raise NotFound.said("err_channels_attachment_file_missing")
     return row, path
 
 
@@ -299,7 +299,7 @@ def reply(
     from kefu.conversations.service import add_message
 
     if not body.strip() and not uploads:
-        raise InvalidInput("Write a message or attach a file.", code="empty")
+        raise InvalidInput.said("err_channels_reply_empty").also(code="empty")
     inbox = session.get(Inbox, conv.inbox_id) if conv.inbox_id is not None else None
     check(inbox.kind if inbox is not None else conv.channel, uploads, note=note)
     entries = store_uploads(session, conv, uploads)

@@ -262,7 +262,7 @@ def deliver_due(factory: SessionFactory | None = None, limit: int = 200) -> int:
 def requeue(session: Session, row: OutboxMessage) -> OutboxMessage:
     """Give a dead-lettered or `unknown` row a fresh set of attempts (an operator checked and decided to resend)."""
     if row.status not in ("dead", "unknown"):
-        raise Conflict(f"Outbox row {row.id} is {row.status}, not dead or unknown.")
+        raise Conflict.said("err_channels_outbox_not_dead", row_id=row.id, status=row.status)
     row.status, row.attempts, row.next_attempt_at, row.last_error = "pending", 0, utcnow(), None
     payload = dict(row.payload or {})
     if payload.pop("mode", None) is not None:
@@ -277,7 +277,7 @@ def get_row(session: Session, outbox_id: int) -> OutboxMessage:
     """Outbox row by id."""
     row = session.get(OutboxMessage, outbox_id)
     if row is None:
-        raise NotFound(f"Outbox row {outbox_id} not found.")
+        raise NotFound.said("err_channels_outbox_not_found", row_id=outbox_id)
     return row
 
 
@@ -335,7 +335,7 @@ def retry_message(session: Session, message_id: int, principal: Principal) -> Ou
         select(OutboxMessage).where(OutboxMessage.message_id == message_id).order_by(OutboxMessage.id.desc()).limit(1)
     )
     if row is None:
-        raise NotFound(f"Message {message_id} has no outbound delivery.")
+        raise NotFound.said("err_channels_no_delivery", message_id=message_id)
     ensure_brand(principal, row.brand_id, "Message")
     requeue(session, row)
     mark_message_delivery(session, message_id, "pending", None)

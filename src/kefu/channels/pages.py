@@ -37,10 +37,10 @@ def send_test_message(
 ) -> HTMLResponse:
     """Send a real test through the inbox's adapter; the result (or the provider's error) replaces the status line."""
     if not ctx.principal.can("brands:manage"):
-        raise Forbidden("Missing permission brands:manage.")
+        raise Forbidden.said("err_auth_missing_permission", permission="brands:manage")
     inbox = brand_service.inbox_in_brands(db, inbox_id, ctx.principal)
     if inbox is None:
-        raise Forbidden("No access to that inbox.")
+        raise Forbidden.said("err_admin_no_inbox_access")
     t = ctx.t
     brand = brand_service.get_brand(db, inbox.brand_id, ctx.principal)
     text = t["c3_test_text"].format(brand=brand.name, inbox=inbox.name)

@@ -586,9 +586,9 @@ def requeue_event(session: Session, event_id: int) -> InboundEvent:
     """Give a failed (or stuck pending) inbound event a fresh set of attempts, now (operators, after a fix)."""
     event = session.get(InboundEvent, event_id, with_for_update=True)
     if event is None:
-        raise NotFound(f"Inbound event {event_id} not found.")
+        raise NotFound.said("err_channels_event_not_found", event_id=event_id)
     if event.status not in ("failed", "pending"):
-        raise Conflict(f"Inbound event {event_id} is {event.status}; only failed or pending events are requeued.")
+        raise Conflict.said("err_channels_event_not_requeueable", event_id=event_id, status=event.status)
     event.status, event.attempts, event.next_attempt_at, event.last_error = "pending", 0, None, None
     event.transient_failures = 0
     sender = str((event.payload or {}).get("sender_external_id") or "")

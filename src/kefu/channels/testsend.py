@@ -62,11 +62,11 @@ def send_test(
     """Send `text` to `to` through the inbox's adapter now; the provider's refusal comes back as the outcome."""
     to = to.strip()
     if not can_test(inbox.kind):
-        raise InvalidInput(f"A {inbox.kind} inbox cannot send a test message.", code="cannot")
+        raise InvalidInput.said("err_channels_test_cannot", kind=inbox.kind).also(code="cannot")
     if not to:
-        raise InvalidInput("Enter who should receive the test.", code="need_to")
+        raise InvalidInput.said("err_channels_test_need_to").also(code="need_to")
     if not inbox.is_active:
-        raise InvalidInput("This inbox is inactive.", code="inactive")
+        raise InvalidInput.said("err_channels_inbox_inactive").also(code="inactive")
     adapter = get_adapter(TESTABLE[inbox.kind])
     assert adapter is not None
     key = f"test-{uuid.uuid4().hex}"

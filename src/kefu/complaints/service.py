@@ -356,7 +356,8 @@ def create_regulator_case(
             Complaint,
             complaint_id,
             brand_id,
-            f"Complaint {complaint_id}",
+            "err_core_complaint_not_in_brand",
+            complaint_id=complaint_id,
         )
     ticket = tickets.create_ticket(
         session,

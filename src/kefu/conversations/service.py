@@ -58,9 +58,9 @@ def create_conversation(
     cmd = ensure(CreateConversation, command)
     brand_id, customer_id, inbox_id = cmd.brand_id, cmd.customer_id, cmd.inbox_id
     ensure_brand(actor, brand_id, "Brand")
-    ref_in_brand(session, Customer, customer_id, brand_id, f"Customer {customer_id}")
+    ref_in_brand(session, Customer, customer_id, brand_id, "err_core_customer_not_in_brand", customer_id=customer_id)
     if inbox_id is not None:
-        ref_in_brand(session, Inbox, inbox_id, brand_id, f"Inbox {inbox_id}")
+        ref_in_brand(session, Inbox, inbox_id, brand_id, "err_core_inbox_not_in_brand", inbox_id=inbox_id)
     conv = Conversation(
         brand_id=brand_id,
         customer_id=customer_id,
@@ -194,7 +194,9 @@ def update_conversation(
     if changes.get("assignee_id") is not None:
         ensure_assignable(session, changes["assignee_id"], conv.brand_id)  # same brand, may reply (kefu.auth.service)
     if changes.get("team_id") is not None:
-        ref_in_brand(session, Team, changes["team_id"], conv.brand_id, f"Team {changes['team_id']}")
+        ref_in_brand(
+            session, Team, changes["team_id"], conv.brand_id, "err_core_team_not_in_brand", team_id=changes["team_id"]
+        )
     was_closed = conv.status == "closed"
     for key, value in changes.items():
         if key in ("status", "subject") and value is None:

@@ -64,15 +64,16 @@ def ref_in_brand(
     model: type[Row],
     row_id: int,
     brand_id: int,
-    what: str,
-    message: str = "",
+    key: str,
     error: type[ProblemError] = InvalidInput,
+    /,
+    **params: Any,
 ) -> Row:
     """A row of `brand_id` by id (a reference in a command, a public page's item): one error alike for missing rows
-    and rows of another brand, 422 by default."""
+    and rows of another brand, 422 by default, said with catalog `key` and `params`."""
     row = session.get(model, row_id)
     if row is None or int(row.brand_id) != brand_id:
-        raise error(message or f"{what} does not exist in this brand.")
+        raise error.said(key, **params)
     return row
 
 

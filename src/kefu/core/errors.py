@@ -52,8 +52,10 @@ class ProblemError(Exception):
         exc.key, exc.params, exc.locale = key, params, locale
         return exc
 
-    def also(self, *, title: str | None = None, **extra: Any) -> Self:
-        """The same problem with a title and extra members for the response: `raise X.said(key).also(code="x")`."""
+    def also(self, *, status: int | None = None, title: str | None = None, **extra: Any) -> Self:
+        """The same problem with a status, title and extra members: `raise X.said(key).also(code="x")`."""
+        if status is not None:
+            self.status = status
         if title is not None:
             self.title = title
         self.extra.update(extra)

@@ -39,7 +39,8 @@ def _check_org(session: Session, brand_id: int, organization_id: int | None) -> 
         Organization,
         organization_id,
         brand_id,
-        f"Organization {organization_id}",
+        "err_core_organization_not_in_brand",
+        organization_id=organization_id,
     )
 
 
@@ -542,7 +543,7 @@ def join_domain_customers(session: Session, org: Organization, limit: int = 10_0
 def _check_team(session: Session, brand_id: int, team_id: int | None) -> None:
     if team_id is None:
         return
-    ref_in_brand(session, Team, team_id, brand_id, f"Team {team_id}")
+    ref_in_brand(session, Team, team_id, brand_id, "err_core_team_not_in_brand", team_id=team_id)
 
 
 def get_organization(session: Session, org_id: int, principal: Principal | None) -> Organization:

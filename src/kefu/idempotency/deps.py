@@ -57,9 +57,7 @@ class Idempotency:
             self.scope = _scope(self.request)
         token = (self.scope, self.route, self.key)
         if not service.IN_FLIGHT.claim(token):
-            raise Conflict(
-                f"A request with this {HEADER} is still being processed; retry later.", retry_after=RETRY_AFTER
-            )
+            raise Conflict.said("err_idempotency_in_flight", header=HEADER).also(retry_after=RETRY_AFTER)
         try:
             return self._run(self.key, db, work, again, status)
         finally:
@@ -86,7 +84,7 @@ class Idempotency:
             if earlier is None:
                 raise
         if earlier.fingerprint != self.fingerprint:
-            raise InvalidInput(f"This {HEADER} was already used for a different request; use a new key.")
+            raise InvalidInput.said("err_idempotency_key_reused", header=HEADER)
         return JSONResponse(
             jsonable_encoder(again(earlier.resource_id)), status_code=earlier.status_code, headers={REPLAYED: "true"}
         )
@@ -99,7 +97,7 @@ def _scope(request: Request | None) -> str:
     """Whose keys these are: the bearer token's, else the console agent's (the route authenticated the request)."""
     principal: Principal | None = getattr(request.state, "principal", None) if request is not None else None
     if principal is None:  # every idempotent route requires a principal; never share keys between callers
-        raise Unauthorized("Authentication required.")
+        raise Unauthorized.said("err_auth_auth_required")
     return f"token:{principal.credential_id}" if principal.via == "token" else f"agent:{principal.agent_id}"
 
 

@@ -97,7 +97,7 @@ async def _upload(request: Request) -> tuple[bytes, str | None]:
         form = await request.form(max_files=1)
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
-            raise InvalidInput("Send the file in the multipart field `file`.")
+            raise InvalidInput.said("err_knowledge_no_file_field")
         return await upload.read(bulk.MAX_FILE_BYTES + 1), upload.filename
     data = bytearray()
     async for chunk in request.stream():
@@ -125,18 +125,16 @@ async def import_faqs(
     data, filename = await _upload(request)
     if len(data) > bulk.MAX_FILE_BYTES:
         mb = bulk.MAX_FILE_BYTES // (1024 * 1024)
-        raise ProblemError(f"The file is larger than {mb} MB.", status=413, title="Payload too large")
+        raise ProblemError.said("err_knowledge_file_too_large", mb=mb).also(status=413, title="Payload too large")
     if not data.strip():
-        raise InvalidInput("The file is empty.")
+        raise InvalidInput.said("err_knowledge_file_empty")
 
     def run() -> dict[str, Any]:
         brand = get_brand(db, brand_id, principal)
         records = bulk.read_records(data, format or bulk.detect_format(filename, data))
         report = bulk.import_faqs(db, principal, brand, records, dry_run=dry_run)
         if report.errors and not dry_run:
-            raise InvalidInput(
-                f"{len(report.errors)} problem(s) in the file; nothing was imported.", **report.as_dict()
-            )
+            raise InvalidInput.said("err_knowledge_import_problems", count=len(report.errors)).also(**report.as_dict())
         return report.as_dict()
 
     return await run_in_threadpool(run)

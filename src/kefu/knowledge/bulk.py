@@ -107,7 +107,7 @@ def _decode(data: bytes) -> str:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise InvalidInput("The file is not UTF-8 text (save it as CSV UTF-8 or JSON).")
+    raise InvalidInput.said("err_knowledge_not_utf8")
 
 
 def read_records(data: bytes, fmt: str) -> list[dict[str, Any]]:
@@ -117,22 +117,24 @@ def read_records(data: bytes, fmt: str) -> list[dict[str, Any]]:
         try:
             parsed = json.loads(text)
         except ValueError as exc:
-            raise InvalidInput(f"Invalid JSON: {exc}") from exc
+            raise InvalidInput.said("err_knowledge_invalid_json", error=str(exc)) from exc
         except RecursionError as exc:  # nesting deeper than the parser's stack
-            raise InvalidInput("Invalid JSON: nested too deeply.") from exc
+            raise InvalidInput.said("err_knowledge_json_too_deep") from exc
         items = parsed.get("faqs") if isinstance(parsed, dict) else parsed
         if not isinstance(items, list):
-            raise InvalidInput('JSON must be a list of FAQ objects or {"faqs": [...]}.')
+            raise InvalidInput.said("err_knowledge_json_shape")
         return [i if isinstance(i, dict) else {"__invalid__": True} for i in items]
     if fmt != "csv":
-        raise InvalidInput(f"Unknown import format {fmt!r} (csv or json).")
+        raise InvalidInput.said("err_knowledge_unknown_import_format", fmt=fmt)
     reader = csvsafe.dict_reader(text)
     if not reader.fieldnames:
-        raise InvalidInput("The CSV file is empty.")
+        raise InvalidInput.said("err_knowledge_csv_empty")
     headers = [h.strip().lower() for h in reader.fieldnames if h]
     missing = [c for c in ("id", "question", "answer") if c not in headers]
     if missing:
-        raise InvalidInput(f"CSV header lacks column(s): {', '.join(missing)} (expected {', '.join(COLUMNS)}).")
+        raise InvalidInput.said(
+            "err_knowledge_csv_missing_columns", missing=", ".join(missing), expected=", ".join(COLUMNS)
+        )
     reader.fieldnames = [h.strip().lower() for h in reader.fieldnames]
     return [{k: csvsafe.restore_cell(v) if isinstance(v, str) else v for k, v in r.items()} for r in reader]
 
@@ -366,7 +368,7 @@ def _apply(
         if inserts or updates:  # bulk statements skip the flush hook that invalidates cached models (configcache)
             configcache.touch(session, [brand_id])
     except IntegrityError as exc:  # another import created the same (brand, id, locale) meanwhile
-        raise Conflict("Another change to these FAQs happened during the import; run it again.") from exc
+        raise Conflict.said("err_knowledge_import_raced") from exc
 
 
 # ---------------------------------------------------------------- export
@@ -399,7 +401,7 @@ def export_faqs(session: Session, brand_id: int, fmt: str, locale: str | None = 
     if fmt == "json":
         return json.dumps({"faqs": rows}, ensure_ascii=False, indent=1)
     if fmt != "csv":
-        raise InvalidInput(f"Unknown export format {fmt!r} (csv or json).")
+        raise InvalidInput.said("err_knowledge_unknown_export_format", fmt=fmt)
     out = io.StringIO(newline="")
     flat = (
         {

@@ -128,7 +128,7 @@ TEXT: dict[str, dict[str, str]] = {
 
 def _need(ctx: PageContext) -> None:
     if not ctx.principal.can("kb:write"):
-        raise Forbidden("Missing permission kb:write.")
+        raise Forbidden.said("err_auth_missing_permission", permission="kb:write")
 
 
 def _brands(db: Session, ctx: PageContext) -> list[Brand]:
@@ -287,7 +287,7 @@ def save_faq(request: Request, ctx: Ctx, db: DB, form: PostedForm) -> HTMLRespon
         if faq_id is not None:
             faq = kb_service.get_faq(db, faq_id, ctx.principal)
             if faq.brand_id != brand.id or faq.locale != loc:
-                raise InvalidInput("That FAQ belongs to another brand or locale.")
+                raise InvalidInput.said("err_knowledge_faq_other_brand")
             existing[loc] = faq
     filled: dict[str, tuple[list[str], str, str, bool]] = {}
     for loc in LOCALES:
@@ -427,7 +427,7 @@ def save_article(request: Request, ctx: Ctx, db: DB, form: PostedForm) -> HTMLRe
     if art_id is not None:
         art = kb_service.get_article(db, art_id, ctx.principal)
         if art.brand_id != brand.id:
-            raise InvalidInput("That article belongs to another brand.")
+            raise InvalidInput.said("err_knowledge_article_other_brand")
         kb_service.update_article(db, art, ctx.principal, build(UpdateArticle, fields))
     else:
         art = kb_service.create_article(db, ctx.principal, build(CreateArticle, {"brand_id": brand.id, **fields}))

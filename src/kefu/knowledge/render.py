@@ -92,7 +92,7 @@ def clean_answer(answer: str, fmt: str) -> str:
     if fmt not in FORMATS:
         from kefu.core.errors import InvalidInput
 
-        raise InvalidInput(f"Unknown answer format {fmt!r} (text, html or markdown).")
+        raise InvalidInput.said("err_knowledge_unknown_answer_format", fmt=fmt)
     if fmt == "html":
         return sanitize_html(answer)
     return answer.strip()

@@ -43,7 +43,7 @@ def clean_questions(questions: list[str]) -> list[str]:
             seen.add(q)
             out.append(q)
     if not out:
-        raise InvalidInput("At least one non-empty question is required.")
+        raise InvalidInput.said("err_knowledge_question_required")
     return out
 
 
@@ -67,7 +67,7 @@ def _fill(fields: dict[str, Any], current: FaqEntry | None = None) -> dict[str, 
         fields["answer"] = clean_answer(str(answer), fmt)
         fields["answer_format"] = fmt
         if not fields["answer"]:
-            raise InvalidInput("The answer is empty once unsafe HTML is removed.")
+            raise InvalidInput.said("err_knowledge_answer_empty")
     return fields
 
 
@@ -80,7 +80,7 @@ def _check_external_id(session: Session, brand_id: int, external_id: str | None,
         )
     )
     if other is not None and other != own:
-        raise Conflict(f"FAQ {external_id!r} already exists in {locale} (id {other}).")
+        raise Conflict.said("err_knowledge_faq_exists", external_id=external_id, lang=locale, other=other)
 
 
 def create_faq(session: Session, actor: Principal | None, command: CreateFaq | Mapping[str, Any]) -> FaqEntry:
@@ -88,7 +88,7 @@ def create_faq(session: Session, actor: Principal | None, command: CreateFaq | M
     fields = ensure(CreateFaq, command).model_dump()
     get_brand(session, fields["brand_id"], actor)
     if fields["locale"] not in LOCALES:
-        raise InvalidInput(f"Unknown locale {fields['locale']!r}.")
+        raise InvalidInput.said("err_knowledge_unknown_locale", lang=fields["locale"])
     fields = _fill(fields)
     _check_external_id(session, fields["brand_id"], fields.get("external_id"), fields["locale"], None)
     faq = FaqEntry(**fields)

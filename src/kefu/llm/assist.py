@@ -41,9 +41,9 @@ class AssistResult:
 
 def _require(session: Session, conv: Conversation, settings: Settings) -> None:
     if not is_enabled(settings):
-        raise Conflict("LLM assist is not configured (set KEFU_LLM_BASE_URL and KEFU_LLM_MODEL).")
+        raise Conflict.said("err_llm_not_configured")
     if not brand_allows(session, conv.brand_id):
-        raise Conflict("LLM assist is turned off for this brand (brand settings llm.enabled).")
+        raise Conflict.said("err_llm_off_for_brand")
 
 
 def customer_locale(session: Session, conv: Conversation) -> str:
@@ -122,7 +122,7 @@ def translate(
         home = session.get(Conversation, msg.conversation_id) if msg is not None else None
         # The console timeline spans the customer's conversations on every channel of the brand.
         if msg is None or home is None or msg.is_note or home.customer_id != conv.customer_id:
-            raise NotFound(f"Message {message_id} not found for this customer.")
+            raise NotFound.said("err_llm_message_not_found", message_id=message_id)
         ensure_brand(principal, home.brand_id, "Message")
         source = msg.body or ""
         if target is None:

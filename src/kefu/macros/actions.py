@@ -63,7 +63,7 @@ def _validate(session: Session, fields: MacroFields) -> None:
     if fields.priority is not None and fields.priority not in PRIORITIES:
         raise InvalidInput.said("err_macros_unknown_priority", priority=fields.priority)
     if fields.team_id is not None:
-        ref_in_brand(session, Team, fields.team_id, fields.brand_id, "Team", "The team does not belong to this brand.")
+        ref_in_brand(session, Team, fields.team_id, fields.brand_id, "err_macros_team_other_brand")
     if fields.assignee_id is not None:
         auth_service.ensure_assignable(session, fields.assignee_id, fields.brand_id)
     if not (

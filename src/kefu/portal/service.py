@@ -190,7 +190,7 @@ def in_category(session: Session, brand: Brand, locale: str, category: str) -> t
 
 def published_article(session: Session, brand: Brand, article_id: int) -> Article:
     """A published article of this brand (404 otherwise), counting the view."""
-    art = ref_in_brand(session, Article, article_id, brand.id, "", "No such article.", NotFound)
+    art = ref_in_brand(session, Article, article_id, brand.id, "err_portal_no_article", NotFound)
     if not art.is_published:
         raise NotFound.said("err_portal_no_article")
     session.execute(update(Article).where(Article.id == art.id).values(views=Article.views + 1))
@@ -199,7 +199,7 @@ def published_article(session: Session, brand: Brand, article_id: int) -> Articl
 
 def published_faq(session: Session, brand: Brand, faq_id: int) -> FaqEntry:
     """A published FAQ of this brand (404 otherwise), counting the view."""
-    faq = ref_in_brand(session, FaqEntry, faq_id, brand.id, "", "No such question.", NotFound)
+    faq = ref_in_brand(session, FaqEntry, faq_id, brand.id, "err_portal_no_question", NotFound)
     if not faq.is_published:
         raise NotFound.said("err_portal_no_question")
     session.execute(update(FaqEntry).where(FaqEntry.id == faq.id).values(views=FaqEntry.views + 1))
@@ -229,13 +229,13 @@ def related_articles(session: Session, brand: Brand, art: Article, limit: int = 
 def vote(session: Session, brand: Brand, kind: str, item_id: int, helpful: bool) -> None:
     """Count one anonymous helpful / not-helpful vote on a published article or FAQ."""
     if kind == "article":
-        art = ref_in_brand(session, Article, item_id, brand.id, "", "No such item.", NotFound)
+        art = ref_in_brand(session, Article, item_id, brand.id, "err_portal_no_item", NotFound)
         if not art.is_published:
             raise NotFound.said("err_portal_no_item")
         col = Article.helpful_votes if helpful else Article.unhelpful_votes
         session.execute(update(Article).where(Article.id == item_id).values({col: col + 1}))
         return
-    faq = ref_in_brand(session, FaqEntry, item_id, brand.id, "", "No such item.", NotFound)
+    faq = ref_in_brand(session, FaqEntry, item_id, brand.id, "err_portal_no_item", NotFound)
     if not faq.is_published:
         raise NotFound.said("err_portal_no_item")
     fcol = FaqEntry.helpful_votes if helpful else FaqEntry.unhelpful_votes

@@ -53,7 +53,7 @@ def require_all(*permissions: str) -> Callable[[Principal], Principal]:
     def _dep(principal: CurrentPrincipal) -> Principal:
         missing = [p for p in permissions if not principal.can(p)]
         if missing:
-            raise Forbidden(f"Missing permission {', '.join(missing)}.")
+            raise Forbidden.said("err_auth_missing_permission", permission=", ".join(missing))
         return principal
 
     return _dep
@@ -115,7 +115,7 @@ def export_customer(customer_id: int, body: ExportIn, db: DB, principal: Reveal)
 def erase_customer(customer_id: int, body: EraseIn, db: DB, principal: Erase) -> ErasureOut:
     """Erase the customer's personal data (identities, message bodies, ticket links); idempotent."""
     if not body.confirm:
-        raise InvalidInput("Set confirm=true to erase this customer's personal data.")
+        raise InvalidInput.said("err_privacy_confirm_erase")
     entry, changed = service.erase_customer(db, customer_id, principal, reason=body.reason)
     return ErasureOut(changed=changed, ledger=LedgerOut.model_validate(entry))
 
@@ -277,6 +277,6 @@ def run_retention(body: RetentionRunIn, db: DB, principal: Manage) -> dict[str, 
     if body.brand_id is not None:
         get_brand(db, body.brand_id, principal)
     elif principal.brand_ids is not None:
-        raise Forbidden("Only admins may sweep every brand; pass brand_id.")
+        raise Forbidden.said("err_privacy_sweep_all_admin_only")
     enqueue(db, "privacy.retention", {"brand_id": body.brand_id, "batch": body.batch})
     return {"status": "queued"}

@@ -50,9 +50,7 @@ FALLBACKS = (
 
 def _require(font: FontFile) -> Path:
     if not font.path.is_file():
-        raise MissingFontError(
-            f"PDF font {font.path} is missing: install the Debian package {font.package} (`make system-deps`)."
-        )
+        raise MissingFontError.said("err_privacy_pdf_font_missing", path=str(font.path), package=font.package)
     return font.path
 
 

@@ -67,15 +67,15 @@ def open_request(
 ) -> PrivacyRequest:
     """Record a request as pending (identity not yet checked), with its due date; audited."""
     if kind not in KINDS:
-        raise InvalidInput(f"kind must be one of {', '.join(KINDS)}.")
+        raise InvalidInput.said("err_privacy_bad_kind", choices=", ".join(KINDS))
     customer = customers.get_customer(session, customer_id, principal)
     clean: dict[str, str] = {}
     if kind == "correction":
         clean = {k: str(v).strip() for k, v in (changes or {}).items() if k in CORRECTABLE and str(v).strip()}
         if not clean or set(changes or {}) - set(CORRECTABLE):
-            raise InvalidInput(f"A correction changes one or more of {', '.join(CORRECTABLE)}.")
+            raise InvalidInput.said("err_privacy_correction_fields", fields=", ".join(CORRECTABLE))
     elif changes:
-        raise InvalidInput("Only a correction carries changes.")
+        raise InvalidInput.said("err_privacy_changes_only_correction")
     opened = now or utcnow()
     req = PrivacyRequest(
         brand_id=customer.brand_id,
@@ -114,10 +114,10 @@ def verify_request(session: Session, principal: Principal, request_id: int, *, n
     """Record that an agent checked the requester's identity (how, in the note; PII in it is masked); audited."""
     req = get_request(session, principal, request_id)
     if req.status != "pending":
-        raise Conflict(f"Only a pending request can be verified (this one is {req.status}).")
+        raise Conflict.said("err_privacy_verify_not_pending", status=req.status)
     note = note.strip()
     if len(note) < 3:
-        raise InvalidInput("Say how the requester's identity was checked.")
+        raise InvalidInput.said("err_privacy_verify_how")
     req.status = "verified"
     req.verified_at = utcnow()
     req.verified_by = principal.agent_id
@@ -139,10 +139,10 @@ def reject_request(session: Session, principal: Principal, request_id: int, *, n
     """Close an open request without executing it (identity not confirmed, withdrawn…); audited."""
     req = get_request(session, principal, request_id)
     if req.status not in OPEN_STATES:
-        raise Conflict(f"This request is already {req.status}.")
+        raise Conflict.said("err_privacy_already", status=req.status)
     note = note.strip()
     if len(note) < 3:
-        raise InvalidInput("Say why the request is rejected.")
+        raise InvalidInput.said("err_privacy_reject_why")
     req.status = "rejected"
     req.verification_note = mask_text(note)[:500]
     req.completed_at = utcnow()
@@ -164,10 +164,10 @@ def execute_request(session: Session, principal: Principal, request_id: int, *, 
     """Carry out a verified request through the privacy service (export, erasure) or the customer update."""
     req = get_request(session, principal, request_id)
     if req.status != "verified":
-        raise Conflict(
-            "Check the requester's identity first (verify), then execute."
+        raise (
+            Conflict.said("err_privacy_verify_first")
             if req.status == "pending"
-            else f"This request is already {req.status}."
+            else Conflict.said("err_privacy_already", status=req.status)
         )
     out = Executed(request=req)
     if req.kind == "export":
@@ -213,7 +213,7 @@ def state_condition(state: str, now: datetime) -> ColumnElement[bool]:
         return and_(PrivacyRequest.status.in_(OPEN_STATES), PrivacyRequest.due_at < now)
     if state == "done":
         return PrivacyRequest.status.in_(DONE_STATES)
-    raise InvalidInput(f"state must be one of {', '.join(STATES)}.")
+    raise InvalidInput.said("err_privacy_bad_state", choices=", ".join(STATES))
 
 
 def queue(

@@ -75,7 +75,7 @@ def audit_reveal(
     """Record that `principal` looked at cleartext PII, and why."""
     reason = reason.strip()
     if len(reason) < 3:
-        raise InvalidInput("A reason is required to reveal personal data.")
+        raise InvalidInput.said("err_privacy_reveal_reason")
     record(
         session,
         principal,
@@ -125,7 +125,7 @@ def set_consents(
     """Append an event for every purpose whose state actually changes; returns the new events."""
     unknown = set(changes) - set(CONSENT_PURPOSES)
     if unknown:
-        raise InvalidInput(f"Unknown consent purposes: {sorted(unknown)}")
+        raise InvalidInput.said("err_privacy_unknown_purposes", purposes=sorted(unknown))
     current = current_consents(session, customer.id)
     added: list[ConsentEvent] = []
     for purpose, granted in changes.items():
@@ -346,7 +346,7 @@ def export_customer(
     """Run a subject-access export; returns (content, media type, filename) and records (or completes) the request."""
     customer = _get_customer(session, customer_id, principal)
     if fmt not in ("json", "pdf"):
-        raise InvalidInput("format must be json or pdf.")
+        raise InvalidInput.said("err_privacy_bad_format")
     doc = export_data(session, customer, months=months)
     details = {
         "format": fmt,
@@ -579,7 +579,7 @@ def set_retention(
 ) -> RetentionPolicy:
     """Create or change a brand's retention policy."""
     if not 1 <= years <= 50:
-        raise InvalidInput("years must be between 1 and 50.")
+        raise InvalidInput.said("err_privacy_years_range")
     get_brand(session, brand_id, actor)
     pol = session.get(RetentionPolicy, brand_id)
     if pol is None:

@@ -259,15 +259,13 @@ def score(
     scorecard_id: int | None = None,
 ) -> QaReview:
     """Score every criterion; total = weighted percentage, passed = total ≥ pass_score, accuracy by its mark."""
-    missing = "Scorecard not found."
+    missing = "err_qa_scorecard_not_found"
     if scorecard_id:
-        card: QaScorecard | None = ref_in_brand(
-            session, QaScorecard, scorecard_id, review.brand_id, "", missing, NotFound
-        )
+        card: QaScorecard | None = ref_in_brand(session, QaScorecard, scorecard_id, review.brand_id, missing, NotFound)
     else:
         card = default_scorecard(session, review.brand_id)
     if card is None:
-        raise NotFound(missing)
+        raise NotFound.said(missing)
     criteria = {c["key"]: c for c in card.criteria}
     if set(scores) != set(criteria):
         raise InvalidInput.said("err_qa_score_these", criteria=", ".join(criteria))

@@ -133,7 +133,7 @@ def dispatch_ticket(ticket_id: int, body: DispatchIn, db: DB, principal: Configu
     ticket = get_ticket(db, ticket_id, principal)
     agent = db.get(Agent, body.agent_id)
     if agent is None or not agent.is_active:
-        raise InvalidInput(f"Agent {body.agent_id} does not exist or is inactive.")
+        raise InvalidInput.said("err_routing_agent_inactive", agent_id=body.agent_id)
     service.assign(db, ticket, agent, principal, reason="dispatch")
     sla.refresh_ticket_sla(db, ticket)
     return TicketOut.model_validate(ticket)

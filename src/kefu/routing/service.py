@@ -419,15 +419,15 @@ def dispatch_queue(session: Session, team_id: int, *, limit: int = 100) -> int:
 def _check_team(session: Session, brand_id: int, team_id: int | None) -> None:
     if team_id is None:
         return
-    ref_in_brand(session, Team, team_id, brand_id, f"Team {team_id}")
+    ref_in_brand(session, Team, team_id, brand_id, "err_core_team_not_in_brand", team_id=team_id)
 
 
 def _check_rule(conditions: Mapping[str, Any], set_priority: str | None) -> None:
     unknown = set(conditions) - CONDITION_KEYS
     if unknown:
-        raise InvalidInput(f"Unknown routing condition(s): {sorted(unknown)}; use {sorted(CONDITION_KEYS)}.")
+        raise InvalidInput.said("err_routing_unknown_conditions", unknown=sorted(unknown), known=sorted(CONDITION_KEYS))
     if set_priority is not None and set_priority not in PRIORITIES:
-        raise InvalidInput(f"set_priority must be one of {', '.join(PRIORITIES)}.")
+        raise InvalidInput.said("err_routing_bad_priority", choices=", ".join(PRIORITIES))
 
 
 def create_rule(
@@ -494,7 +494,7 @@ def set_team_routing(
     """Configure how a team's queue is assigned."""
     team = get_in_brand(session, Team, team_id, actor, f"Team {team_id}")
     if strategy not in STRATEGIES:
-        raise InvalidInput(f"strategy must be one of {', '.join(STRATEGIES)}.")
+        raise InvalidInput.said("err_routing_bad_strategy", choices=", ".join(STRATEGIES))
     config = session.get(TeamRouting, team_id)
     if config is None:
         config = TeamRouting(team_id=team_id, brand_id=team.brand_id)

@@ -152,7 +152,7 @@ def create_policy(
         select(SlaPolicyRecord.id).where(SlaPolicyRecord.brand_id == brand_id, SlaPolicyRecord.name == policy.name)
     )
     if exists is not None:
-        raise Conflict(f"SLA policy {policy.name!r} already exists in this brand.")
+        raise Conflict.said("err_sla_policy_exists", name=policy.name)
     if position is None:
         position = (
             session.scalar(select(func.max(SlaPolicyRecord.position)).where(SlaPolicyRecord.brand_id == brand_id)) or 0
@@ -194,7 +194,7 @@ def update_policy(
                 )
             )
             if clash is not None:
-                raise Conflict(f"SLA policy {policy.name!r} already exists in this brand.")
+                raise Conflict.said("err_sla_policy_exists", name=policy.name)
         row.name = policy.name
         row.definition = policy_definition(policy)
     if position is not None:
@@ -226,7 +226,7 @@ def save_calendar(
     """Create or replace a named calendar of a brand (or of one of its teams)."""
     get_brand(session, brand_id, actor)
     if team_id is not None:
-        ref_in_brand(session, Team, team_id, brand_id, f"Team {team_id}")
+        ref_in_brand(session, Team, team_id, brand_id, "err_core_team_not_in_brand", team_id=team_id)
     clash = session.scalar(
         select(SlaCalendar).where(
             SlaCalendar.brand_id == brand_id,
@@ -235,7 +235,7 @@ def save_calendar(
         )
     )
     if clash is not None and (row is None or clash.id != row.id):
-        raise Conflict(f"Calendar {config.name!r} already exists for this brand/team.")
+        raise Conflict.said("err_sla_calendar_exists", name=config.name)
     data = config.model_dump(mode="json", exclude={"name"}, exclude_unset=True)
     if row is None:
         row = SlaCalendar(brand_id=brand_id, team_id=team_id, name=config.name, config=data)
@@ -292,7 +292,7 @@ def set_escalation_contacts(
     get_brand(session, brand_id, actor)
     for _, _, team_id in contacts:
         if team_id is not None:
-            ref_in_brand(session, Team, team_id, brand_id, f"Team {team_id}")
+            ref_in_brand(session, Team, team_id, brand_id, "err_core_team_not_in_brand", team_id=team_id)
     session.execute(delete(EscalationContact).where(EscalationContact.brand_id == brand_id))
     rows = [
         EscalationContact(brand_id=brand_id, level=lv, agent_id=a, team_id=t) for lv, a, t in dict.fromkeys(contacts)

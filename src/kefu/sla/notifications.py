@@ -193,7 +193,7 @@ def mark_read(session: Session, principal: Principal, notification_id: int | Non
     ids = mine(principal).with_only_columns(Notification.id).where(Notification.read_at.is_(None))
     if notification_id is not None:
         if session.scalar(mine(principal).where(Notification.id == notification_id)) is None:
-            raise NotFound("Notification not found.")
+            raise NotFound.said("err_sla_notification_not_found")
         ids = ids.where(Notification.id == notification_id)
     stmt = update(Notification).where(Notification.id.in_(ids))
     count: int = session.execute(stmt.values(read_at=utcnow())).rowcount  # type: ignore[attr-defined]

@@ -119,7 +119,7 @@ def check_tier(session: Session, brand_id: int, tier: object) -> str:
     """Validate a brand's service tier choice."""
     tiers = known_tiers(session, brand_id)
     if not isinstance(tier, str) or tier not in tiers:
-        raise InvalidInput(f"sla_tier must be one of {', '.join(sorted(tiers))}.")
+        raise InvalidInput.said("err_sla_bad_tier", choices=", ".join(sorted(tiers)))
     return tier
 
 

@@ -42,18 +42,18 @@ def settings_of(settings: Mapping[str, Any] | None) -> dict[str, Any]:
 def check_settings(value: object) -> dict[str, Any]:
     """Validate a ``progress_updates`` setting (admin input)."""
     if not isinstance(value, dict) or set(value) - set(DEFAULTS) - {"enabled"}:
-        raise InvalidInput(f"progress_updates takes {sorted([*DEFAULTS, 'enabled'])}.")
+        raise InvalidInput.said("err_sla_updates_keys", keys=sorted([*DEFAULTS, "enabled"]))
     every = value.get("every_minutes", DEFAULTS["every_minutes"])
     if not isinstance(every, int) or not 5 <= every <= 24 * 60:
-        raise InvalidInput("progress_updates.every_minutes must be 5–1440 minutes.")
+        raise InvalidInput.said("err_sla_updates_every")
     for key in ("priorities", "categories"):
         items = value.get(key, DEFAULTS[key])
         if not isinstance(items, list) or not all(isinstance(i, str) and i for i in items):
-            raise InvalidInput(f"progress_updates.{key} must be a list of names.")
+            raise InvalidInput.said("err_sla_updates_list", field=key)
     if key_ok := value.get("priorities"):
         bad = set(key_ok) - {"low", "normal", "high", "urgent"}
         if bad:
-            raise InvalidInput(f"Unknown priorities {sorted(bad)}.")
+            raise InvalidInput.said("err_sla_unknown_priorities", priorities=sorted(bad))
     return dict(value)
 
 
@@ -241,7 +241,7 @@ def stats(
     """How many update intervals were missed, on how many cases, and how late the update came."""
     get_brand(session, brand_id, actor)
     if end <= start:
-        raise InvalidInput("end must be after start.")
+        raise InvalidInput.said("err_sla_end_before_start")
     now = now or utcnow()
     rows = list(
         session.execute(

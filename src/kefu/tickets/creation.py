@@ -88,7 +88,7 @@ def next_number(session: Session, brand: Brand | BrandSnapshot) -> tuple[int, st
 
 def _check_refs(session: Session, brand_id: int, team_id: int | None, assignee_id: int | None) -> None:
     if team_id is not None:
-        ref_in_brand(session, Team, team_id, brand_id, f"Team {team_id}")
+        ref_in_brand(session, Team, team_id, brand_id, "err_core_team_not_in_brand", team_id=team_id)
     if assignee_id is not None:
         ensure_assignable(session, assignee_id, brand_id)  # same brand, may reply (kefu.auth.service)
 
@@ -184,7 +184,8 @@ def _create(session: Session, cmd: CreateTicket, actor: Principal | None, *, ope
             Customer,
             customer_id,
             brand_id,
-            f"Customer {customer_id}",
+            "err_core_customer_not_in_brand",
+            customer_id=customer_id,
         )
         organization_id = customer.organization_id
     _check_refs(session, brand_id, team_id, assignee_id)
@@ -197,7 +198,8 @@ def _create(session: Session, cmd: CreateTicket, actor: Principal | None, *, ope
             Conversation,
             conversation_id,
             brand_id,
-            f"Conversation {conversation_id}",
+            "err_core_conversation_not_in_brand",
+            conversation_id=conversation_id,
         )
         if conv.ticket_id is not None:
             raise Conflict.said("err_tickets_conversation_already_linked", conversation_id=conversation_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from kefu.core.catalog import gettext
 from kefu.core.errors import InvalidInput
 
 MAX_CC = 10
@@ -25,8 +26,9 @@ class BadAddress(InvalidInput):
     """A Cc entry that is not an email address (``value`` names it for the agent)."""
 
     def __init__(self, value: str) -> None:
-        super().__init__(f"Not a valid Cc address: {value}")
-        self.value = value
+        super().__init__(gettext("err_channels_bad_cc", "en").format(value=value))
+        # Said like `.said` would: the API answers in the reader's language, the page names the field itself.
+        self.key, self.params, self.value = "err_channels_bad_cc", {"value": value}, value
 
 
 def parse_cc(text: str) -> list[str]:
@@ -40,7 +42,7 @@ def parse_cc(text: str) -> list[str]:
         if address not in out:
             out.append(address)
     if len(out) > MAX_CC:
-        raise InvalidInput(f"At most {MAX_CC} Cc addresses.")
+        raise InvalidInput.said("err_channels_too_many_cc", n=MAX_CC)
     return out
 
 

@@ -83,7 +83,7 @@ def _customer_id(session: Session, principal: Principal, body: CallLog) -> int:
     if body.customer_id is not None:
         customer = get_customer(session, body.customer_id, principal)
         if customer.brand_id != body.brand_id:
-            raise InvalidInput("Customer belongs to another brand.")
+            raise InvalidInput.said("err_channels_customer_other_brand")
         return customer.id
     if body.phone and body.phone.strip():
         known = find_by_phone(session, principal, body.brand_id, body.phone)
@@ -91,22 +91,22 @@ def _customer_id(session: Session, principal: Principal, body: CallLog) -> int:
             return known[0].id
         customer, _ = find_or_create_by_identity(session, body.brand_id, "phone", body.phone.strip(), body.name)
         return customer.id
-    raise InvalidInput("Give customer_id, phone or conversation_id.")
+    raise InvalidInput.said("err_channels_call_needs_customer")
 
 
 def log_call(session: Session, principal: Principal, body: CallLog) -> Logged:
     """Record a call in a (new or given) phone conversation of the customer; open the case per the inbox policy."""
     ensure_brand(principal, body.brand_id, "Brand")
     if not principal.can("conversations:write"):
-        raise Forbidden("Missing permission conversations:write.")
+        raise Forbidden.said("err_auth_missing_permission", permission="conversations:write")
     if body.inbox_id is not None:
-        wrong = "inbox_id must be a phone inbox of this brand."
-        if ref_in_brand(session, Inbox, body.inbox_id, body.brand_id, "Inbox", wrong).kind != "phone":
-            raise InvalidInput(wrong)
+        wrong = "err_channels_not_phone_inbox"
+        if ref_in_brand(session, Inbox, body.inbox_id, body.brand_id, wrong).kind != "phone":
+            raise InvalidInput.said(wrong)
     if body.conversation_id is not None:
         conv = get_conversation(session, body.conversation_id, principal)
         if conv.brand_id != body.brand_id:
-            raise InvalidInput("Conversation belongs to another brand.")
+            raise InvalidInput.said("err_channels_conversation_other_brand")
         customer_id = conv.customer_id
     else:
         customer_id = _customer_id(session, principal, body)
@@ -151,7 +151,7 @@ def get_call(session: Session, principal: Principal, message_id: int) -> Logged:
     stmt = select(Message).where(Message.id == message_id, Message.content_type == "call")
     msg = session.scalars(scope_to_brands(stmt, Message.brand_id, principal)).first()
     if msg is None:
-        raise NotFound("Call not found.")
+        raise NotFound.said("err_channels_call_not_found")
     conv = get_conversation(session, msg.conversation_id, principal)
     return Logged(conv, conv.customer_id, msg, case_of(session, conv))
 

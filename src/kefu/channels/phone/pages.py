@@ -24,7 +24,7 @@ router = Router(include_in_schema=False, prefix="/console")
 
 def _need(ctx: PageContext, perm: str) -> None:
     if not ctx.principal.can(perm):
-        raise Forbidden(f"Missing permission {perm}.")
+        raise Forbidden.said("err_auth_missing_permission", permission=perm)
 
 
 def _page(
