@@ -25,6 +25,7 @@ ALLOWED_KWARGS = frozenset(
         ("kefu.privacy.net", "safe_client"),  # httpx.Client options, behind the SSRF guard
         ("kefu.privacy.net", "safe_async_client"),  # httpx.AsyncClient options
         ("kefu.security.csvsafe", "writer"),  # csv.writer dialect options
+        ("kefu.core.access", "ref_in_brand"),  # the catalog fields of the error it raises, not a command's
     }
 )
 

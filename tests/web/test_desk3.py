@@ -82,7 +82,7 @@ def test_macros_are_managed_with_forms_and_apply_several_actions_with_audit(
     bad = client.post("/console/macros", data={"brand_id": str(desk["brand"].id), "name": "空的"}, headers=h)
     assert bad.status_code == 200 and "巨集至少需要一個動作。" in bad.text and 'role="alert"' in bad.text
     wrong_team = client.post("/console/macros", data=_macro_form(desk, team_id=str(desk["other_team"].id)), headers=h)
-    assert "does not belong" in wrong_team.text
+    assert "這個團隊不屬於此品牌。" in wrong_team.text
     auditor = client.post("/console/macros", data=_macro_form(desk, assignee_id=str(desk["auditor"].id)), headers=h)
     assert "may not" in auditor.text or 'role="alert"' in auditor.text
     # A valid macro; the list describes its actions in words.
