@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from kefu.bot import smalltalk
-from kefu.bot.nlu.ranker import FaqRanker, pseudo_query
+from kefu.bot.nlu.ranker import FaqRanker, group_bounds, pseudo_query
 from kefu.bot.nlu.text import normalize
 from kefu.core.chinese import convert
 from kefu.knowledge.commands import CreateFaq
@@ -724,9 +724,10 @@ def test_twin_cutoff_ranks_a_held_out_phrasing_as_if_its_near_twins_were_missing
     svm = (served.weights_t.T.tocsr(), served.bias)
     sims = np.asarray((x @ served.matrix_t).toarray())
     checked = 0
+    faq_rows = group_bounds(r._row_group, len(r.keys))
     for row in range(len(r._texts)):
         own = r._row_group[[row]]
-        twins = r._twins(sims[[row]].copy(), np.array([row]), own).toarray()[0] > 0
+        twins = r._twins(sims[[row]].copy(), np.array([row]), own, faq_rows).toarray()[0] > 0
         others = np.flatnonzero(r._row_group == own[0])
         assert twins.sum() <= len(others) - 2  # the query and at least one other phrasing of its FAQ are left
         assert np.all(sims[row, twins] >= 0.3) and not twins[row]

@@ -229,6 +229,12 @@ def kb_rows(groups: Sequence[tuple[str, Sequence[str]]]) -> tuple[list[str], lis
     return keys, texts, np.asarray(owner, dtype=np.int64)
 
 
+def group_bounds(row_group: NDArray[np.int64], n_groups: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(order, bounds): ``order[bounds[g]:bounds[g + 1]]`` are the rows of group ``g``, in their original order."""
+    order = np.argsort(row_group, kind="stable")
+    return order, np.searchsorted(row_group[order], np.arange(n_groups + 1))
+
+
 def exact_rows(normalized: Sequence[str]) -> dict[str, list[int]]:
     """Phrasing rows by exact key (the normalised text without punctuation; no second normalisation)."""
     exact: dict[str, list[int]] = {}
@@ -508,8 +514,7 @@ class FaqRanker:
         if n_groups < 2 or n_rows == 0:
             return sp.csr_matrix((n_groups, x.shape[1]), dtype=np.float32), bias
         rng = np.random.default_rng(self.random_state)
-        order = np.argsort(row_group, kind="stable")
-        starts = np.searchsorted(row_group[order], np.arange(n_groups + 1))
+        order, starts = group_bounds(row_group, n_groups)
         hard = self._confusable(centroids, _HARD_GROUPS)
         lam = self.ridge_alpha
 
@@ -985,7 +990,8 @@ class FaqRanker:
             counts = (member @ present).tocsr()  # groups x decisive words: phrasings containing the word
             total = np.asarray(present.sum(axis=0)).ravel()
         # Each phrasing's dot product with its own FAQ's phrasing sum (to take hidden twins out of the centroid).
-        own_dot = self._own_dots(x, sums) if self.twin_cutoff is not None else None
+        faq_rows = group_bounds(self._row_group, n_groups) if self.twin_cutoff is not None else None
+        own_dot = self._own_dots(x, sums, faq_rows) if faq_rows is not None else None
         results: list[Any] = []
         uncovered: list[Any] = []
         for start in range(0, len(held), _CHUNK):
@@ -994,7 +1000,7 @@ class FaqRanker:
             idx = np.arange(len(rows))
             q = x[rows]
             sims = np.asarray((q @ full.matrix_t).toarray(), dtype=np.float64)
-            twins = self._twins(sims, rows, own) if own_dot is not None else None
+            twins = self._twins(sims, rows, own, faq_rows) if faq_rows is not None else None
             sims[idx, rows] = -np.inf  # full.rows is every row, in order
             nn = np.full((len(rows), n_groups), -1.0)
             cen = np.asarray((q @ full.centroids_t).toarray(), dtype=np.float64)
@@ -1038,25 +1044,31 @@ class FaqRanker:
             np.vstack([u[i] for u in uncovered]) for i in range(4)
         ]
 
-    def _own_dots(self, x: sp.csr_matrix, sums: sp.csr_matrix) -> NDArray[np.float64]:
+    def _own_dots(
+        self, x: sp.csr_matrix, sums: sp.csr_matrix, faq_rows: tuple[NDArray[np.int64], NDArray[np.int64]]
+    ) -> NDArray[np.float64]:
         """x_r . S_g(r) for every phrasing r (S_g: the sum of its FAQ's phrasing vectors), one FAQ at a time."""
         out = np.zeros(x.shape[0])
-        order = np.argsort(self._row_group, kind="stable")
-        bounds = np.searchsorted(self._row_group[order], np.arange(len(self.keys) + 1))
+        order, bounds = faq_rows
         for g in range(len(self.keys)):
             rows = order[bounds[g] : bounds[g + 1]]
             if len(rows):
                 out[rows] = np.asarray((x[rows] @ sums[g].T).toarray()).ravel()
         return out
 
-    def _twins(self, sims: NDArray[np.float64], rows: NDArray[np.int64], own: NDArray[np.int64]) -> sp.csr_matrix:
+    def _twins(
+        self,
+        sims: NDArray[np.float64],
+        rows: NDArray[np.int64],
+        own: NDArray[np.int64],
+        faq_rows: tuple[NDArray[np.int64], NDArray[np.int64]],
+    ) -> sp.csr_matrix:
         """Per held-out query, the other phrasings of its FAQ at cosine ≥ ``twin_cutoff`` (at most ``twin_limit``,
         most similar first), never every other phrasing: calibration then ranks it as a question whose near-duplicate
         phrasings are missing too, since KB phrasings of one FAQ are often rewrites of each other and a customer's
         question has no such twin (docs/DEVELOPING.md, round 10). Only the query's own FAQ's columns are read."""
         assert self.twin_cutoff is not None
-        order = np.argsort(self._row_group, kind="stable")
-        bounds = np.searchsorted(self._row_group[order], np.arange(len(self.keys) + 1))
+        order, bounds = faq_rows  # group_bounds of every phrasing, computed once per calibration pass
         out_rows: list[int] = []
         out_cols: list[NDArray[np.int64]] = []
         for i, (row, g) in enumerate(zip(rows.tolist(), own.tolist(), strict=True)):
