@@ -129,13 +129,14 @@ def error_text(where: Request | _Localized | str, exc: Exception) -> str:
     """What went wrong, for a page: a ProblemError's detail in the page's language, other errors as they read.
 
     `where` is the page context (the agent's language), the locale the page renders in, or the request of a form
-    without one (the page's language forms.js sends, else the language cookie).
+    without one: then the language of the inline error around it (kefu.web.errors.form_locale).
     """
     if isinstance(where, str):
         locale = where
     elif isinstance(where, Request):
-        requested = where.query_params.get("lang") or where.headers.get("X-Kefu-Locale")
-        locale = pick_locale(requested, where.cookies.get(LOCALE_COOKIE))
+        from kefu.web.errors import form_locale
+
+        locale = form_locale(where)
     else:
         locale = where.locale
     # The one place a page reads a problem's text (tests/web/test_error_text.py keeps it so).
