@@ -61,3 +61,28 @@ def test_demo_teams_are_the_seed_policies_teams(db: Any) -> None:
         if policy.team and isinstance(category, str):
             ticket = create_ticket(db, actor=None, brand_id=brand.id, subject="s", description="d", category=category)
             assert slug_of.get(ticket.team_id) == policy.team, (category, policy.team)
+
+
+def test_demo_dashboard_measures_the_bot_complaints_and_regulator_letters(db: Any) -> None:
+    """The last 30 days show the promises measured: bot containment, complaint closure, regulator replies on time."""
+    from kefu.analytics import service
+    from kefu.brands.models import Brand
+    from kefu.complaints.models import Complaint, RegulatorCase
+    from kefu.core.db import utcnow
+    from kefu.demo import load_demo
+
+    assert load_demo(db, "kefu-demo-pass") is True
+    db.commit()
+    brand = db.scalar(select(Brand).where(Brand.slug == "demo"))
+    now = utcnow()
+    f = service.resolve_filters(db, None, start=now - timedelta(days=30), end=now, now=now, brand_id=brand.id)
+    d = service.dashboard(db, f)
+    bot = d["bot_containment"]
+    # About the seed's "AI handles 70–80 % of routine queries"; survey invites do not count as bot replies.
+    assert bot["handled"] >= 20 and 0.65 <= bot["rate"] <= 0.85, bot
+    assert d["complaints"]["received"] == 2 and d["complaints"]["closed_24h"] == 1, d["complaints"]
+    assert d["regulator_on_time"] == {"received": 2, "decided": 1, "on_time": 1, "rate": 1.0}
+    # Every complaint ticket has its complaint record with deadlines; one regulator letter is still open.
+    assert db.scalar(select(func.count(Complaint.id))) == 2
+    open_letters = list(db.scalars(select(RegulatorCase).where(RegulatorCase.replied_at.is_(None))))
+    assert len(open_letters) == 1 and open_letters[0].due_at.replace(tzinfo=None) > now.replace(tzinfo=None)

@@ -291,6 +291,18 @@ def build(db: Any, make: Any) -> World:
     w.convs["c6"] = cv = _conv(db, brand, u, T0, T0 + 2 * H, status="bot")
     _msg(db, cv, "bot", T0 + M)
     w.convs["c7"] = _conv(db, brand, u, T0 + 82 * H, T0 + 82 * H, status="open")  # 80 h later: not a re-contact
+    # Announcements the system sends as the bot (a CSAT invite, a campaign survey, an outage notice) are not bot
+    # replies: such conversations are neither handled nor contained by the bot.
+    for i, meta in enumerate(
+        (
+            {"survey": {"kind": "csat", "id": 1, "url": "u"}},
+            {"survey": {"kind": "campaign", "campaign_id": 1, "recipient_id": 1, "url": "u"}},
+            {"notice": "outage"},
+        )
+    ):
+        cv = _conv(db, brand, customer(), T0 + (20 + i) * H, T0 + (20 + i) * H, status="closed")
+        _msg(db, cv, "customer", T0 + (20 + i) * H)
+        _msg(db, cv, "bot", T0 + (20 + i) * H + M, meta=meta)
 
     # QA reviews done in the period (accuracy pass, pass): (T, T), (T, F), (F, F); one pending.
     reviewed = make.customer(brand)

@@ -108,7 +108,7 @@ _ZH_CN: dict[str, tuple[str, str]] = {
     ),
     "bot_containment": (
         "机器人独立解决率",
-        "分母：期间内创建且机器人有回复的对话。分子：其中从未转人工、未创建工单、当前不在人工队列（状态为机器人或已结束），"
+        "分母：期间内创建且机器人有回复的对话（满意度调查邀请和服务公告不算回复）。分子：其中从未转人工、未创建工单、当前不在人工队列（状态为机器人或已结束），"
         "且同一客户在该对话最后一条消息后 72 小时内没有再发起新对话的对话。",
     ),
     "complaint_rate": ("投诉率", "期间内受理的投诉数 ÷ 期间内创建的工单数。"),
@@ -224,9 +224,10 @@ _ALL = [
         "bot_containment",
         "機器人獨立解決率",
         "Bot containment",
-        f"分母：期間內建立、且機器人有回覆的對話。分子：其中從未轉接真人、未建立工單、目前不在真人佇列（狀態為機器人或已結束），"
+        f"分母：期間內建立、且機器人有回覆的對話（滿意度調查邀請與服務公告不算回覆）。分子：其中從未轉接真人、未建立工單、目前不在真人佇列（狀態為機器人或已結束），"
         f"且同一客戶在該對話最後一則訊息後 {BOT_RECONTACT_HOURS} 小時內未再開啟新對話者。",
-        f"Denominator: conversations created in the period in which the bot replied. Numerator: those never handed "
+        f"Denominator: conversations created in the period in which the bot replied (survey invitations and service "
+        f"notices are not replies). Numerator: those never handed "
         f"off to a human, with no ticket, not waiting in a human queue (status bot or closed), and where the same "
         f"customer did not start another conversation within {BOT_RECONTACT_HOURS} h after this conversation's "
         f"last message.",

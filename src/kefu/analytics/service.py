@@ -26,7 +26,7 @@ from kefu.bot.models import BotState
 from kefu.brands.models import Brand
 from kefu.brands.service import get_brand
 from kefu.complaints.models import Complaint, RegulatorCase
-from kefu.conversations.models import Conversation, Message
+from kefu.conversations.models import ANNOUNCEMENT_KEYS, Conversation, Message
 from kefu.core.db import utcnow
 from kefu.core.errors import InvalidInput, NotFound
 from kefu.customers.models import Customer, Organization
@@ -548,9 +548,12 @@ def csat(session: Session, f: Filters, st: stats.Stats | None = None) -> dict[st
 def bot_rules() -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     """(the bot replied, the conversation was contained) for a `conversations` row joined to its bot state."""
     c, c2 = Conversation, aliased(Conversation)
+    # A survey invitation or a service notice is sent under the bot's name but answers nothing: a conversation
+    # whose only bot message is one (every human-handled chat that got a CSAT invite) was not handled by the bot.
+    not_announcement = [Message.meta[key].as_string().is_(None) for key in ANNOUNCEMENT_KEYS]
     bot_replied = exists(
         select(Message.id).where(
-            Message.conversation_id == c.id, Message.sender_type == "bot", Message.is_note.is_(False)
+            Message.conversation_id == c.id, Message.sender_type == "bot", Message.is_note.is_(False), *not_announcement
         )
     )
     recontact = exists(

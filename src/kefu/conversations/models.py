@@ -33,6 +33,10 @@ class SenderType(StrEnum):
 
 CONVERSATION_STATUSES: tuple[ConversationStatus, ...] = tuple(ConversationStatus)
 SENDER_TYPES: tuple[SenderType, ...] = tuple(SenderType)
+# Meta keys of messages the system sends under the bot's name that are not replies to the customer: survey
+# invitations (CSAT, campaigns) and service notices. Metrics of what the bot handled leave them out; a scan test
+# (tests/analytics/test_bot_announcements.py) keeps every such sender outside kefu.bot tagging its messages so.
+ANNOUNCEMENT_KEYS: tuple[str, ...] = ("survey", "notice")
 
 
 class Conversation(Base):
