@@ -333,3 +333,19 @@ def test_handoff_category_comes_from_the_customers_own_brand(db: Any, make: Any,
     d, _ = _say(db, conv, "我要找真人客服", registry)
     assert d.action == "handoff"
     assert db.get(Ticket, conv.ticket_id).category == "refund"
+
+
+def test_handoff_summary_counts_bot_replies_not_survey_invites_or_notices(
+    db: Any, make: Any, registry: IndexRegistry
+) -> None:
+    """A CSAT invite or a service notice sent as the bot is not one of the bot's replies in the agent's summary."""
+    from kefu.bot.service import summarize
+    from kefu.conversations.service import add_message
+
+    brand = _brand(db, make, SLUGGED)
+    conv = _conv(db, make, brand, "en")
+    add_message(db, conv, sender_type="bot", body="Rate us", meta={"survey": {"kind": "csat", "id": 1, "url": "u"}})
+    add_message(db, conv, sender_type="bot", body="Maintenance tonight", meta={"notice": "maintenance"})
+    assert "bot replies: 0," in summarize(db, conv, "en")
+    _say(db, conv, "hello", registry)
+    assert "bot replies: 1," in summarize(db, conv, "en")

@@ -23,7 +23,7 @@ from kefu.bot.models import BotFeedback, BotReviewItem, BotState
 from kefu.bot.nlu.text import HAN_RE as HAN
 from kefu.bot.policy import BotSettings, Decision, Memory, Turn, decide, thresholds
 from kefu.brands.models import Brand
-from kefu.conversations.models import Conversation, Message
+from kefu.conversations.models import ANNOUNCEMENT_KEYS, Conversation, Message
 from kefu.conversations.service import add_message
 from kefu.core.access import get_in_brand
 from kefu.core.chinese import convert
@@ -162,7 +162,8 @@ def summarize(session: Session, conv: Conversation, locale: str, limit: int = 30
         intent=(state.last_intent if state else None) or "—",
         mood=mood,
         anger=anger,
-        bot_turns=sum(1 for m in msgs if m.sender_type == "bot"),
+        # Survey invitations and notices are sent under the bot's name but are not its turns.
+        bot_turns=sum(1 for m in msgs if m.sender_type == "bot" and not (m.meta or {}).keys() & set(ANNOUNCEMENT_KEYS)),
         failures=state.failures if state else 0,
     )
 
