@@ -31,7 +31,8 @@ def test_admin_import_preview_then_apply_and_export(client: Any, make: Any, db: 
         "/admin/kb/import/preview", data={"brand_id": str(brand.id)}, files=files, headers={**h, "HX-Request": "true"}
     )
     assert r.status_code == 200 and 'id="kb-result"' in r.text and "<html" not in r.text  # an HTMX fragment
-    assert "Unknown locale &#39;fr&#39;" in r.text and "Same id and locale as row 1." in r.text
+    # Row problems in the agent's language (the console's default, zh-TW), each a catalog text.
+    assert "不支援的語言 &#39;fr&#39;" in r.text and "與第 1 列的 id 和語言相同" in r.text
     r = client.post("/admin/kb/import", data={"brand_id": str(brand.id)}, files=files, headers=h)
     assert r.status_code == 422 and "<html" in r.text  # without HTMX: the whole page, nothing written
     assert db.scalar(select(func.count(FaqEntry.id)).where(FaqEntry.brand_id == brand.id)) == 0

@@ -55,12 +55,13 @@ def test_the_window_slides_with_now(db: Session) -> None:
 
 
 def test_enforce_raises_429_with_retry_after(db: Session) -> None:
-    FAILURES.enforce(db, _budgets(), "fine")
+    FAILURES.enforce(db, _budgets(), "err_auth_too_many_logins")
     _attempts(db, 3, username="ana@example.com", ip="10.0.0.1")
     with pytest.raises(TooManyRequests) as caught:
-        FAILURES.enforce(db, _budgets(), "Too many failed login attempts.")
+        FAILURES.enforce(db, _budgets(), "err_auth_too_many_logins")  # a catalog key: said in the reader's language
     assert caught.value.status == 429
-    assert caught.value.detail == "Too many failed login attempts."
+    assert caught.value.detail == "Too many failed login attempts; try again later."
+    assert caught.value.detail_in("zh-TW") == "登入失敗次數過多，請稍後再試。"
     assert caught.value.extra == {"retry_after": 900}
 
 

@@ -299,7 +299,7 @@ def _check_rate_limit(session: Session, settings: Settings, username: str, ip: s
         Budget(LoginAttempt.username == username, settings.login_max_failures),
         Budget(LoginAttempt.ip == ip, settings.login_max_failures * 4),
     ]
-    failures.enforce(session, budgets, "Too many failed login attempts; try again later.")
+    failures.enforce(session, budgets, "err_auth_too_many_logins")
 
 
 def login(

@@ -31,7 +31,7 @@ def record_flow_event(
                 (CareFlowEvent.inbox_id == inbox.id) & (CareFlowEvent.visitor_id == visitor_id), FLOW_EVENTS_PER_MINUTE
             )
         ],
-        "Too many page reports; slow down.",
+        "err_care_too_many_reports",
         now=now,
     )
     customer_id = session.scalar(

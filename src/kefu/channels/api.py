@@ -65,7 +65,7 @@ def download_attachment(
     else:
         visitor = verify(request.headers.get("x-kefu-visitor") or vt)
         if visitor is None:
-            raise Unauthorized("Visitor token or agent credentials required.")
+            raise Unauthorized.said("err_channels_visitor_or_agent")
         row, path = visitor_attachment(db, visitor, attachment_id)
     # Always a download, never rendered inline under our origin (uploaded HTML/SVG cannot run as a page).
     return FileResponse(

@@ -106,11 +106,11 @@ def customer_vote(session: Session, conv: Conversation, message_id: int, helpful
 
     msg = session.get(Message, message_id)
     if msg is None or msg.conversation_id != conv.id or not actions(msg).ask_feedback:
-        raise NotFound("No bot answer with that id in this conversation.")
+        raise NotFound.said("err_channels_no_bot_answer")
     if already_voted(session, [msg.id]):
-        raise Conflict("This answer has already been rated.")
+        raise Conflict.said("err_channels_already_rated")
     try:
         with session.begin_nested():
             record_feedback(session, msg.id, helpful)
     except IntegrityError as exc:  # a double tap racing itself: the first vote counts
-        raise Conflict("This answer has already been rated.") from exc
+        raise Conflict.said("err_channels_already_rated") from exc

@@ -140,7 +140,7 @@ def get_inbox(session: Session, inbox_id: int, kind: str) -> Inbox:
     """An active inbox of the given kind (404 otherwise, so probing reveals nothing)."""
     inbox = session.get(Inbox, inbox_id)
     if inbox is None or inbox.kind != kind or not inbox.is_active:
-        raise NotFound(f"Inbox {inbox_id} not found.")
+        raise NotFound.said("err_channels_inbox_id_not_found", inbox_id=inbox_id)
     return inbox
 
 

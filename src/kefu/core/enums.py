@@ -74,4 +74,4 @@ def validate_member(enum: type[StrEnum], value: Any, what: str) -> Any:
         return enum(value)
     except ValueError:
         allowed = ", ".join(enum)
-        raise InvalidInput(f"Unknown {what} {value!r}; use one of: {allowed}.") from None
+        raise InvalidInput.said("err_core_unknown_value", what=what, value=repr(value), allowed=allowed) from None

@@ -37,20 +37,20 @@ def decode_cursor(cursor: str, n: int) -> list[Any]:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, TypeError) as exc:
-        raise InvalidInput("Malformed cursor.") from exc
+        raise InvalidInput.said("err_core_bad_cursor") from exc
     if not isinstance(values, list) or len(values) != n:
-        raise InvalidInput("Malformed cursor.")
+        raise InvalidInput.said("err_core_bad_cursor")
     out: list[Any] = []
     for v in values:
         if isinstance(v, dict):
             try:
                 out.append(datetime.fromisoformat(v["dt"]))
             except (KeyError, TypeError, ValueError) as exc:
-                raise InvalidInput("Malformed cursor.") from exc
+                raise InvalidInput.said("err_core_bad_cursor") from exc
         elif v is None or isinstance(v, int | str | float):
             out.append(v)
         else:
-            raise InvalidInput("Malformed cursor.")
+            raise InvalidInput.said("err_core_bad_cursor")
     return out
 
 
@@ -75,7 +75,7 @@ def _typed(value: Any, col: InstrumentedAttribute[Any]) -> Any:
     elif expected is str:
         ok = ok and isinstance(value, str)
     if not ok:
-        raise InvalidInput("Malformed cursor.")
+        raise InvalidInput.said("err_core_bad_cursor")
     return value
 
 

@@ -52,10 +52,10 @@ class WindowLimit:
         """True when any budget is used up (the caller quietly skips, e.g. an automatic mail)."""
         return any(n >= b.limit for n, b in zip(self.used(session, budgets, now=now), budgets, strict=True))
 
-    def enforce(self, session: Session, budgets: Sequence[Budget], detail: str, *, now: datetime | None = None) -> None:
-        """Raise TooManyRequests (429, with `retry_after` seconds) when any budget is used up."""
+    def enforce(self, session: Session, budgets: Sequence[Budget], key: str, *, now: datetime | None = None) -> None:
+        """Raise TooManyRequests (429, with `retry_after` seconds) said with catalog `key` when a budget is used up."""
         if self.exhausted(session, budgets, now=now):
-            raise TooManyRequests(detail, retry_after=int(self.window.total_seconds()))
+            raise TooManyRequests.said(key).also(retry_after=int(self.window.total_seconds()))
 
 
 # Hits older than this are deleted by the sweep; every RouteLimit window must be shorter.
@@ -69,14 +69,14 @@ class RouteLimit:
     bucket: str
     per_ip: int
     window: timedelta
-    detail: str = "Too many requests; please wait a moment."
+    detail_key: str = "err_core_too_many_requests"  # the catalog key the 429 is said with
 
     def hit(self, session: Session, ip: str, *, now: datetime | None = None) -> None:
         """Count this request (429 with Retry-After once the address has used its budget)."""
         now = now or utcnow()
         key = ip[:64]
         limit = WindowLimit(RequestHit.at, self.window, (RequestHit.bucket == self.bucket,))
-        limit.enforce(session, [Budget(RequestHit.key == key, self.per_ip)], self.detail, now=now)
+        limit.enforce(session, [Budget(RequestHit.key == key, self.per_ip)], self.detail_key, now=now)
         session.add(RequestHit(bucket=self.bucket, key=key, at=now))
         session.flush()
 

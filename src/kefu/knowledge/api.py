@@ -22,6 +22,7 @@ from kefu.knowledge.schemas import (
     FaqOut,
     FaqUpdate,
 )
+from kefu.web.i18n import reader_locale
 from kefu.web.routing import Router
 
 router = Router(prefix="/api/v1/kb", tags=["knowledge"])
@@ -133,9 +134,11 @@ async def import_faqs(
         brand = get_brand(db, brand_id, principal)
         records = bulk.read_records(data, format or bulk.detect_format(filename, data))
         report = bulk.import_faqs(db, principal, brand, records, dry_run=dry_run)
+        # Row messages in the reader's language (each row keeps its stable `code`); no preference: English.
+        body = report.as_dict(reader_locale(request))
         if report.errors and not dry_run:
-            raise InvalidInput.said("err_knowledge_import_problems", count=len(report.errors)).also(**report.as_dict())
-        return report.as_dict()
+            raise InvalidInput.said("err_knowledge_import_problems", count=len(report.errors)).also(**body)
+        return body
 
     return await run_in_threadpool(run)
 

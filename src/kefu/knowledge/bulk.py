@@ -10,6 +10,7 @@ one audit entry and publishes one ``kb.changed`` event, so the bot rebuilds once
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from collections.abc import Callable, Iterable
@@ -24,6 +25,7 @@ from kefu.audit.service import record
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
 from kefu.core import configcache
+from kefu.core.catalog import gettext
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, InvalidInput
 from kefu.core.events import publish
@@ -47,12 +49,26 @@ Progress = Callable[[int, int], None]
 
 @dataclass(frozen=True, slots=True)
 class RowError:
-    """A problem with one row of the file (row numbers count data rows from 1; CSV line = row + 1)."""
+    """A problem with one row of the file (row numbers count data rows from 1; CSV line = row + 1).
+
+    `code` is stable for programs (`id_required`, `duplicate` …); people read `message_in(locale)`, the catalog's
+    `err_knowledge_row_<code>` with `params`.
+    """
 
     row: int
     field: str | None
-    message: str
+    code: str
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)  # `field` is a member's name here
     external_id: str | None = None
+
+    @property
+    def message(self) -> str:
+        """The English text (the CLI, logs)."""
+        return self.message_in("en")
+
+    def message_in(self, locale: str | None) -> str:
+        """The text in `locale` (English when None)."""
+        return gettext(f"err_knowledge_row_{self.code}", locale or "en").format(**self.params)
 
 
 @dataclass(slots=True)
@@ -69,8 +85,8 @@ class ImportReport:
     errors: list[RowError] = field(default_factory=list)
     preview: list[dict[str, Any]] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON form."""
+    def as_dict(self, locale: str | None = None) -> dict[str, Any]:
+        """JSON form, each row error's message in `locale` (English when None) beside its stable code."""
         return {
             "dry_run": self.dry_run,
             "applied": self.applied,
@@ -80,7 +96,13 @@ class ImportReport:
             "unchanged": self.unchanged,
             "phrasings": self.phrasings,
             "errors": [
-                {"row": e.row, "field": e.field, "message": e.message, "external_id": e.external_id}
+                {
+                    "row": e.row,
+                    "field": e.field,
+                    "code": e.code,
+                    "message": e.message_in(locale),
+                    "external_id": e.external_id,
+                }
                 for e in self.errors
             ],
             "preview": self.preview,
@@ -179,50 +201,53 @@ def _published(value: Any) -> bool | None:
     return None
 
 
-def validate_row(raw: dict[str, Any], default_locale: str) -> tuple[FaqRow | None, list[tuple[str | None, str]]]:
+Problem = tuple[str | None, str, dict[str, Any]]  # field, code (err_knowledge_row_<code>), the text's fields
+
+
+def validate_row(raw: dict[str, Any], default_locale: str) -> tuple[FaqRow | None, list[Problem]]:
     """One row checked field by field: the cleaned row, or the problems found."""
     if raw.get("__invalid__"):
-        return None, [(None, "Not an object.")]
-    errs: list[tuple[str | None, str]] = []
+        return None, [(None, "not_object", {})]
+    errs: list[Problem] = []
     ext = str(raw.get("id") if raw.get("id") is not None else raw.get("external_id") or "").strip()
     if not ext:
-        errs.append(("id", "An id (external id) is required."))
+        errs.append(("id", "id_required", {}))
     elif len(ext) > 200:
-        errs.append(("id", "The id is longer than 200 characters."))
+        errs.append(("id", "id_too_long", {"max": 200}))
     locale = str(raw.get("locale") or default_locale).strip()
     if locale not in LOCALES:
-        errs.append(("locale", f"Unknown locale {locale!r} (zh-TW, zh-CN or en)."))
+        errs.append(("locale", "locale_unknown", {"locale": repr(locale)}))
     fmt = str(raw.get("format") or raw.get("answer_format") or "text").strip().lower()
     if fmt not in FORMATS:
-        errs.append(("format", f"Unknown format {fmt!r} (text, html or markdown)."))
+        errs.append(("format", "format_unknown", {"fmt": repr(fmt)}))
         fmt = "text"
     question = str(raw.get("question") or "").strip()
     alternatives = _as_list(raw.get("alternatives", raw.get("questions")), path=False)
     phrasings = ([question] if question else []) + alternatives
     if not question and not alternatives:
-        errs.append(("question", "A question is required."))
+        errs.append(("question", "question_required", {}))
     too_long = next((p for p in phrasings if len(p) > MAX_PHRASING), None)
     if too_long is not None:
-        errs.append(("alternatives", f"A phrasing is longer than {MAX_PHRASING} characters: {too_long[:40]}…"))
+        errs.append(("alternatives", "phrasing_too_long", {"max": MAX_PHRASING, "start": too_long[:40]}))
     answer_raw = str(raw.get("answer") or "")
     answer = ""
     if not answer_raw.strip():
-        errs.append(("answer", "An answer is required."))
+        errs.append(("answer", "answer_required", {}))
     elif len(answer_raw) > MAX_ANSWER:
-        errs.append(("answer", f"The answer is longer than {MAX_ANSWER} characters."))
+        errs.append(("answer", "answer_too_long", {"max": MAX_ANSWER}))
     else:
         answer = clean_answer(answer_raw, fmt)
         if not answer:
-            errs.append(("answer", "The answer is empty once unsafe HTML is removed."))
+            errs.append(("answer", "answer_unsafe_only", {}))
     published = _published(raw.get("published", raw.get("is_published")))
     if published is None:
-        errs.append(("published", f"Not a yes/no value: {raw.get('published')!r}."))
+        errs.append(("published", "published_invalid", {"value": repr(raw.get("published"))}))
     path, flat = clean_category(_as_list(raw.get("category", raw.get("category_path")), path=True), None)
     if any(len(p) > 200 for p in path) or len(path) > 10:
-        errs.append(("category", "A category path has at most 10 levels of 200 characters."))
+        errs.append(("category", "category_too_deep", {"levels": 10, "max": 200}))
     intent = str(raw.get("intent") or "").strip() or None
     if intent and len(intent) > 64:
-        errs.append(("intent", "The intent is longer than 64 characters."))
+        errs.append(("intent", "intent_too_long", {"max": 64}))
     if errs:
         return None, errs
     return (
@@ -269,14 +294,14 @@ def import_faqs(
     for n, raw in enumerate(records, start=1):
         row, problems = validate_row(raw, brand.default_locale)
         ext = str(raw.get("id") or "").strip() or None if isinstance(raw, dict) else None
-        for fld, message in problems:
+        for fld, code, params in problems:
             if len(report.errors) < MAX_ERRORS:
-                report.errors.append(RowError(n, fld, message, ext))
+                report.errors.append(RowError(n, fld, code, params, ext))
         if row is None:
             continue
         key = (row.external_id, row.locale)
         if key in seen:
-            report.errors.append(RowError(n, "id", f"Same id and locale as row {seen[key]}.", row.external_id))
+            report.errors.append(RowError(n, "id", "duplicate", {"other": seen[key]}, row.external_id))
             continue
         seen[key] = n
         valid.append((n, row))

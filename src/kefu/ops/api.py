@@ -86,9 +86,9 @@ def retry_job(job_id: int, db: DB, principal: Admin) -> JobOut:
     ensure_operator(principal)
     row = db.get(Job, job_id)
     if row is None:
-        raise NotFound(f"Job {job_id} not found.")
+        raise NotFound.said("err_ops_job_not_found", job_id=job_id)
     if row.status != "dead":
-        raise Conflict(f"Job {job_id} is {row.status}, not dead.")
+        raise Conflict.said("err_ops_job_not_dead", job_id=job_id, status=row.status)
     jobs.retry(db, job_id)
     db.refresh(row)
     return JobOut.model_validate(row)

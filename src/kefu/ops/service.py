@@ -15,7 +15,7 @@ from kefu.core.errors import Forbidden
 def ensure_operator(principal: Principal) -> None:
     """Jobs span every brand: only an administrator of all brands may list or retry them."""
     if not principal.can("brands:manage") or principal.brand_ids is not None:
-        raise Forbidden("Operating background jobs needs brands:manage on every brand.")
+        raise Forbidden.said("err_ops_all_brands")
 
 
 def overview(session: Session, principal: Principal, limit: int = 100) -> dict[str, Any]:

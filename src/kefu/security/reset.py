@@ -45,7 +45,7 @@ def _rate_limit(session: Session, email: str, ip: str) -> None:
         Budget(PasswordResetRequest.email == email, MAX_PER_EMAIL),
         Budget(PasswordResetRequest.ip == ip, MAX_PER_IP),
     ]
-    requests.enforce(session, budgets, "Too many password reset requests; try again later.")
+    requests.enforce(session, budgets, "err_security_too_many_resets")
 
 
 def request_reset(session: Session, settings: Settings, *, email: str, ip: str) -> None:

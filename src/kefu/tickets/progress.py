@@ -90,7 +90,7 @@ def check_rate_limit(session: Session, ip: str, number: str, now: datetime) -> N
         Budget(ProgressQueryAttempt.ip == ip, MAX_FAILURES_PER_IP),
         Budget(and_(ProgressQueryAttempt.number == number, ProgressQueryAttempt.ip == ip), MAX_PER_NUMBER_AND_IP),
     ]
-    failures.enforce(session, budgets, "Too many attempts; try again later. / 嘗試次數過多，請稍後再試。", now=now)
+    failures.enforce(session, budgets, "err_tickets_too_many_attempts", now=now)
 
 
 def customer_progress(

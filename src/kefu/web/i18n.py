@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from functools import lru_cache
 from typing import Protocol
 
@@ -32,6 +33,7 @@ __all__ = [
     "leftover_tables",
     "pick_locale",
     "reader_locale",
+    "title_text",
     "translator",
 ]
 LOCALE_COOKIE = "kefu_lang"
@@ -141,3 +143,15 @@ def error_text(where: Request | _Localized | str, exc: Exception) -> str:
         locale = where.locale
     # The one place a page reads a problem's text (tests/web/test_error_text.py keeps it so).
     return exc.detail_in(locale) if isinstance(exc, ProblemError) else str(exc)
+
+
+def title_text(title: str, locale: str | None) -> str:
+    """A problem+json `title` ("Not found", Starlette's "Not Found") in `locale`: catalog `ptitle_<title>`.
+
+    No preference (None) or English keeps the title as raised, as API clients have always read it; a title with no
+    catalog entry stays as raised too (tests/web/test_error_text.py names every title kefu raises).
+    """
+    if locale is None or locale == "en" or locale not in LOCALES:
+        return title
+    key = "ptitle_" + re.sub(r"[^a-z0-9]+", "_", title.lower()).strip("_")
+    return translator(locale).get(key, title)

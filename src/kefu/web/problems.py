@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kefu.core.db import transient_db_error
 from kefu.core.errors import ProblemError
-from kefu.web.i18n import reader_locale
+from kefu.web.i18n import reader_locale, title_text
 
 PROBLEM_JSON = "application/problem+json"
 # Seconds a client (LINE, Meta, an integration) should wait before retrying while the database is unreachable.
@@ -33,9 +33,10 @@ def problem(status: int, title: str, detail: str | None, instance: str | None, *
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def unavailable(instance: str | None) -> JSONResponse:
+def unavailable(instance: str | None, locale: str | None = None) -> JSONResponse:
     """503 problem+json with Retry-After: webhook providers and clients retry it, nothing is half-stored."""
-    response = problem(503, "Service unavailable", "The database is unavailable; retry later.", instance)
+    title = title_text("Service unavailable", locale)
+    response = problem(503, title, "The database is unavailable; retry later.", instance)
     response.headers["Retry-After"] = str(DB_RETRY_AFTER)
     return response
 
@@ -54,18 +55,20 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     @app.exception_handler(PoolTimeout)
     async def _db_down(request: Request, exc: Exception) -> JSONResponse:
-        return unavailable(request.url.path)
+        return unavailable(request.url.path, reader_locale(request))
 
     @app.exception_handler(DBAPIError)
     async def _dbapi(request: Request, exc: DBAPIError) -> JSONResponse:
         if transient_db_error(exc):  # the one rule (kefu.core.db): unreachable, lock or statement timeout
-            return unavailable(request.url.path)
+            return unavailable(request.url.path, reader_locale(request))
         raise exc  # anything else is a real server error (500), not an outage
 
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
-        detail = exc.detail_in(reader_locale(request))  # as raised unless said with a catalog key
-        response = problem(exc.status, exc.title, detail, request.url.path, **exc.extra)
+        locale = reader_locale(request)
+        detail = exc.detail_in(locale)  # as raised unless said with a catalog key
+        # `title` follows the same preference (`type` and `status` are for programs and never change).
+        response = problem(exc.status, title_text(exc.title, locale), detail, request.url.path, **exc.extra)
         if isinstance(exc.extra.get("retry_after"), int):  # rate limits: the header clients and proxies honour
             response.headers["Retry-After"] = str(exc.extra["retry_after"])
         return response
@@ -77,16 +80,18 @@ def install_problem_handlers(app: FastAPI) -> None:
         except ValueError:
             title = "Error"
         detail = exc.detail if isinstance(exc.detail, str) else None
-        return problem(exc.status_code, title, detail, request.url.path)
+        return problem(exc.status_code, title_text(title, reader_locale(request)), detail, request.url.path)
 
     @app.exception_handler(OverflowError)
     async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
         # e.g. an id beyond 64 bits reaching the database driver
-        return problem(422, "Invalid input", "A number in the request is out of range.", request.url.path)
+        title = title_text("Invalid input", reader_locale(request))
+        return problem(422, title, "A number in the request is out of range.", request.url.path)
 
     @app.exception_handler(DataError)
     async def _data_error(request: Request, exc: DataError) -> JSONResponse:
-        return problem(422, "Invalid input", "A value in the request is out of range or malformed.", request.url.path)
+        title = title_text("Invalid input", reader_locale(request))
+        return problem(422, title, "A value in the request is out of range or malformed.", request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -94,4 +99,5 @@ def install_problem_handlers(app: FastAPI) -> None:
             {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
             for e in exc.errors()
         ]
-        return problem(422, "Validation failed", "The request did not validate.", request.url.path, errors=errors)
+        title = title_text("Validation failed", reader_locale(request))
+        return problem(422, title, "The request did not validate.", request.url.path, errors=errors)

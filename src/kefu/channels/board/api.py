@@ -75,9 +75,9 @@ async def board_submit(inbox_id: int, request: Request, db: DB) -> JSONResponse 
     try:
         parsed = dict(await request.form()) if is_form else await request.json()
     except ValueError as exc:  # malformed JSON or form body
-        raise InvalidInput("The request body is not valid JSON or form data.") from exc
+        raise InvalidInput.said("err_channels_board_bad_body") from exc
     if not isinstance(parsed, dict):
-        raise InvalidInput("A JSON object is required.")
+        raise InvalidInput.said("err_channels_board_not_object")
     raw: dict[str, Any] = parsed
     inbox = await run_in_threadpool(get_inbox, db, inbox_id, "board")
     fields = {k: v for k, v in raw.items() if isinstance(v, str)}

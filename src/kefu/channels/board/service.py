@@ -26,7 +26,7 @@ from kefu.tickets.models import Ticket
 
 # The public form and the widget's "leave a message" each open a ticket: per client address, a few in ten minutes.
 SUBMISSIONS = RouteLimit(
-    "leave_message", per_ip=10, window=timedelta(minutes=10), detail="Too many messages; please try again later."
+    "leave_message", per_ip=10, window=timedelta(minutes=10), detail_key="err_channels_board_too_many"
 )
 
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()-]{5,30}$")

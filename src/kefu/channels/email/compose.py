@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from kefu.core.catalog import gettext
 from kefu.core.errors import InvalidInput
 
 MAX_CC = 10
@@ -23,12 +22,12 @@ _ADDRESS = re.compile(
 
 
 class BadAddress(InvalidInput):
-    """A Cc entry that is not an email address (``value`` names it for the agent)."""
+    """A Cc entry that is not an email address (``value`` names it for the agent); raised with `.said`."""
 
-    def __init__(self, value: str) -> None:
-        super().__init__(gettext("err_channels_bad_cc", "en").format(value=value))
-        # Said like `.said` would: the API answers in the reader's language, the page names the field itself.
-        self.key, self.params, self.value = "err_channels_bad_cc", {"value": value}, value
+    @property
+    def value(self) -> str:
+        """The entry as typed (the reply page names it beside the field)."""
+        return str(self.params.get("value", ""))
 
 
 def parse_cc(text: str) -> list[str]:
@@ -37,7 +36,7 @@ def parse_cc(text: str) -> list[str]:
     out: list[str] = []
     for part in parts:
         if len(part) > 254 or not _ADDRESS.match(part):
-            raise BadAddress(part[:80])
+            raise BadAddress.said("err_channels_bad_cc", value=part[:80])
         address = part.lower()
         if address not in out:
             out.append(address)

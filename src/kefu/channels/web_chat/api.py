@@ -105,7 +105,7 @@ class SessionOut(BaseModel):
 def _visitor(db: Session, token: str | None) -> tuple[Visitor, Inbox]:
     visitor = verify(token)
     if visitor is None:
-        raise Unauthorized("Visitor token required.")
+        raise Unauthorized.said("err_care_visitor_token")
     return visitor, get_inbox(db, visitor.inbox_id, "web_chat")
 
 
@@ -116,7 +116,7 @@ def open_session(body: SessionIn, db: DB) -> SessionOut:
     brand = db.get(Brand, inbox.brand_id)
     assert brand is not None
     if body.brand and body.brand != brand.slug:
-        raise NotFound(f"Inbox {body.inbox_id} not found.")
+        raise NotFound.said("err_channels_inbox_id_not_found", inbox_id=body.inbox_id)
     visitor = verify(body.visitor_token)
     if visitor is None or visitor.inbox_id != inbox.id:
         visitor = verify(issue(inbox.id, new_visitor_id()))
@@ -171,7 +171,7 @@ def verify_claim(request: Request, db: DB, form: PostedForm) -> Response:
     from kefu.web.pages import same_origin
 
     if not same_origin(request):
-        raise Forbidden("Cross-site confirmation refused.")
+        raise Forbidden.said("err_webchat_cross_site")
     lang = str(form.get("lang") or "")
     try:
         customer = confirm_claim(db, str(form.get("token") or "")[:4096])
@@ -202,7 +202,7 @@ def visitor_message(body: VisitorMessage, db: DB, x_kefu_visitor: VisitorHeader 
     """Send a message as the visitor (answered only once stored)."""
     visitor, inbox = _visitor(db, x_kefu_visitor)
     if not body.body.strip() and not body.attachment_ids:
-        raise InvalidInput("Empty message.")
+        raise InvalidInput.said("err_webchat_empty")
     msg = service.post_message(
         db,
         inbox,
@@ -317,12 +317,13 @@ def _brand_locale(factory: SessionFactory, visitor: Visitor) -> str:
 def _visitor_detail(exc: Exception, locale: str) -> str:
     """What an anonymous visitor may read of a failed message, in their language: never a database's text."""
     if isinstance(exc, ProblemError):
-        if exc.key is not None:
-            return exc.detail_in(locale)
+        # Before a said error's own text: the widget resends these by itself, and these two texts say so.
         if exc.status == 429:
             return catalog.gettext("err_webchat_busy", locale)
         if exc.status >= 500:
             return catalog.gettext("err_webchat_retry", locale)
+        if exc.key is not None:
+            return exc.detail_in(locale)
         log.info("widget message refused: %s", exc.detail)  # our own English text, kept for the log only
         return catalog.gettext("err_webchat_invalid", locale)
     if isinstance(exc, ValidationError):

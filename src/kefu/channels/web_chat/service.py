@@ -179,7 +179,7 @@ def post_message(
     VISITOR_MESSAGES.enforce(
         session,
         [Budget(_sent_by(inbox, visitor), MESSAGES_PER_MINUTE)],
-        "Too many messages; please wait a moment.",
+        "err_webchat_too_many_messages",
     )
     created = record_inbound(session, inbox, [msg], process=False)
     outcome = process_event(session, created[0]) if created else None  # inserted just now: no read back
@@ -192,7 +192,7 @@ def post_message(
             )
         )
         if event is None or event.message_id is None:
-            raise ProblemError("Message could not be stored; please retry.", status=503, title="Unavailable")
+            raise ProblemError.said("err_webchat_not_stored").also(status=503, title="Unavailable")
         message = session.get(Message, event.message_id)
         assert message is not None
     if locale:
@@ -216,12 +216,14 @@ def upload(
     """Store an image/video after checking type (declared and sniffed) and size."""
     content_type = content_type.split(";", 1)[0].strip().lower()
     if content_type not in SIGNATURES:
-        raise InvalidInput("Only images (jpeg, png, gif, webp) and videos (mp4, webm, mov) are allowed.")
+        raise InvalidInput.said("err_webchat_upload_type")
     limit = config.max_video_bytes() if content_type.startswith("video/") else config.max_image_bytes()
     if len(data) > limit:
-        raise ProblemError(f"File larger than {limit // (1024 * 1024)} MB.", status=413, title="Payload too large")
+        raise ProblemError.said("err_webchat_upload_too_large", mb=limit // (1024 * 1024)).also(
+            status=413, title="Payload too large"
+        )
     if not data:
-        raise InvalidInput("Empty file.")
+        raise InvalidInput.said("err_webchat_upload_empty")
     sigs = SIGNATURES[content_type]
     if content_type in ("video/mp4", "video/quicktime"):
         ok = data[4:8] == b"ftyp"
@@ -230,10 +232,12 @@ def upload(
     else:
         ok = any(data.startswith(s) for s in sigs)
     if not ok:
-        raise InvalidInput("File content does not match its type.")
+        raise InvalidInput.said("err_webchat_upload_content")
     conv = ensure_conversation(session, inbox, visitor)
     VISITOR_UPLOADS.enforce(
-        session, [Budget(ChannelAttachment.conversation_id == conv.id, UPLOADS_PER_WINDOW)], "Too many files."
+        session,
+        [Budget(ChannelAttachment.conversation_id == conv.id, UPLOADS_PER_WINDOW)],
+        "err_webchat_too_many_files",
     )
     row = store(
         session,
@@ -341,7 +345,7 @@ def vote(session: Session, visitor: Visitor, message_id: int, helpful: bool) -> 
 
     m = session.get(Message, message_id)
     if m is None or not _owns(session, visitor, m.conversation_id):
-        raise NotFound("No bot answer with that id in this conversation.")
+        raise NotFound.said("err_channels_no_bot_answer")
     conv = session.get(Conversation, m.conversation_id)
     assert conv is not None
     customer_vote(session, conv, message_id, helpful)
@@ -365,8 +369,8 @@ def visitor_attachment(session: Session, visitor: Visitor, attachment_id: int) -
     """A file of the visitor's own conversation and its path; 404 alike for missing and others' files."""
     row = session.get(ChannelAttachment, attachment_id)
     if row is None or not _owns(session, visitor, row.conversation_id):
-        raise NotFound("Attachment not found.")
+        raise NotFound.said("err_channels_attachment_not_found")
     path = path_of(row)
     if not path.exists():
-        raise NotFound("Attachment file is missing.")
+        raise NotFound.said("err_channels_attachment_file_missing")
     return row, path
