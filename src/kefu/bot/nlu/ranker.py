@@ -992,7 +992,8 @@ class FaqRanker:
 
         The calibration folds are drawn as the fold-scorer path draws them (``held`` and up to
         ``calibration_folds`` - 1 more disjoint folds while under the query budget) but cost no scorer fit each: the
-        one fit that is served also yields every query's leave-one-out values (docs/DEVELOPING.md, round 11).
+        one fit that is served also yields every query's leave-one-out values (docs/DEVELOPING.md, round 11). With
+        ``pseudo_positives`` a query's word-dropout copies stay in its scorer (only the phrasing itself is left out).
         """
         n = len(self._row_group)
         fold_rng = np.random.default_rng([self.random_state, 1])
