@@ -20,6 +20,10 @@ settings): the KB is an intent training set grouped by intent, plus small talk; 
   FAQ (~19 phrasings each), between ``hwu64_10_dev`` and ``hwu64_dev``.
 * ``smp2017_20_dev``: SMP2017 train cut to 20 phrasings per intent as ``hwu64_20_dev`` (intents with fewer keep
   all: 31 intents, 618 phrasings) → dev (770 rows), zh-CN: the few-phrasing regime in Chinese.
+* ``banking77_20_dev``: Banking77 *train* only: the ``banking77_dev`` KB part cut to 20 phrasings per intent as
+  ``hwu64_20_dev`` (intents sorted, one ``random.Random(0)`` shuffles each intent's KB rows in turn, the first 20
+  kept: 77 × 20 = 1,540 phrasings) → the ``banking77_dev`` queries (the first 20 % of each intent's shuffled train
+  rows): the few-phrasing regime in a bank's domain, 77 FAQs.
 * ``afqmc_dev``: AFQMC *train* positive pairs grouped by connected component (seed 0, 1,500 components with ≥ 2
   distinct sentence1 texts): the sentence2 texts are the FAQ's phrasings, one sentence1 text per component is the
   query; 1,000 more train components as distractors (the test case in ``bot_eval.py`` uses AFQMC dev).
@@ -424,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
             _intents(root, "smp2017_ecdt_task1/train.csv", "smp2017_ecdt_task1/dev.csv"), 20
         ),
         "banking77_dev": lambda: _banking77_dev(root),
+        "banking77_20_dev": lambda: _subsampled(_banking77_dev(root), 20),
         "banking77_oos_dev": lambda: (
             _banking77_dev(root)[0],
             [(r["text"], "oos") for r in _rows(root / "banking77_oos" / "ood_oos_valid.csv")],

@@ -818,7 +818,7 @@ def test_centroid_weight_scales_the_centroid_in_the_base_score_and_the_grid_pick
 
 
 def test_options_missing_from_a_saved_state_load_with_their_defaults(ranker: FaqRanker, tmp_path: Path) -> None:
-    """An option added within a saved format (the round-10 ones, default off) takes its default on load."""
+    """An option added within a saved format (the round-10 and round-11 ones, default off) takes its default on load."""
     import joblib
 
     from kefu.bot.nlu import ranker as ranker_module
@@ -827,6 +827,8 @@ def test_options_missing_from_a_saved_state_load_with_their_defaults(ranker: Faq
     for new in ("twin_cutoff", "twin_limit", "nn2_weight", "pseudo_positives", "_pseudo", "centroid_weight"):
         del state[new]
     del state["centroid_grid"], state["centroid_weight_"]
+    for new in ("loo_calibration", "_loo_mask", "_loo_shift", "_loo_folds"):  # round 11's
+        del state[new]
     path = tmp_path / "old.joblib"
     joblib.dump({"format": ranker_module._FORMAT, "state": state}, path)
     loaded = FaqRanker.load(path)
@@ -854,4 +856,80 @@ def test_default_ranker_serves_scorers_refitted_on_every_phrasing_under_an_answe
     assert rows[-1] == len(r._texts) and all(n < len(r._texts) for n in rows[:-1])  # folds, then every phrasing
     answered = r.cv_["answered_right"] + r.cv_["answered_wrong"]
     assert r.cv_["answered_wrong"] <= 0.035 * answered + 1e-4
+    assert r.search("信貸的利率多少", 1)[0].key == "personal_loan_rate"
+
+
+def test_loo_solve_equals_the_scorer_refitted_without_the_row() -> None:
+    """The leave-one-out shift of :meth:`FaqRanker._loo_solve` is exact: fitted value minus the value of the same
+    regularised least-squares problem solved without that row."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    feats = rng.normal(size=(12, 5))
+    y = np.where(np.arange(12) < 4, 1.0, -1.0)
+    ridge = rng.uniform(0.5, 2.0, size=12)
+    gram = feats @ feats.T + 1.0 + np.diag(ridge)
+    idx = np.arange(12)
+    marked = np.zeros(12, dtype=bool)
+    marked[[1, 6, 9]] = True
+    alpha, (sel, shift) = FaqRanker._loo_solve(gram, y, ridge, idx, marked)
+    assert np.allclose(alpha, np.linalg.solve(gram, y)) and sel.tolist() == [1, 6, 9]
+    for i, s in zip(sel.tolist(), shift.tolist(), strict=True):
+        keep = np.setdiff1d(idx, [i])
+        a = np.linalg.solve(gram[np.ix_(keep, keep)], y[keep])
+        without = float((feats[keep] @ feats[i] + 1.0) @ a)
+        fitted = float((feats @ feats[i] + 1.0) @ alpha)
+        assert abs((fitted - without) - s) < 1e-9
+
+
+def test_loo_calibration_ranks_held_out_phrasings_with_the_served_scorers_as_if_fitted_without_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``loo_calibration=True`` (round 11): one scorer fit, on every phrasing, is both served and calibrated on: each
+    held-out phrasing's scorer values are the served ones minus its leave-one-out shift, where it was in the scorer's
+    sample (its own FAQ's scorer always), and no fold scorer is fitted."""
+    import numpy as np
+    from sklearn.preprocessing import normalize as l2_rows
+
+    from kefu.bot.nlu import ranker as ranker_module
+
+    rows: list[int] = []
+    ranked: list[tuple[Any, Any]] = []
+    fit_svms, rank_loo = ranker_module.FaqRanker._fit_svms, ranker_module.FaqRanker._rank_loo
+
+    def counting(self: FaqRanker, x: Any, row_group: Any, centroids: Any, extra: Any = None) -> Any:
+        rows.append(x.shape[0])
+        return fit_svms(self, x, row_group, centroids, extra)
+
+    def recording(self: FaqRanker, full: Any, x: Any, held: Any) -> Any:
+        out = rank_loo(self, full, x, held)
+        ranked.append((np.asarray(held), out))
+        return out
+
+    monkeypatch.setattr(ranker_module.FaqRanker, "_fit_svms", counting)
+    monkeypatch.setattr(ranker_module.FaqRanker, "_rank_loo", recording)
+    r = FaqRanker(loo_calibration=True).fit(_tiny_groups())
+    assert rows == [len(r._texts)]  # the served fit only
+    monkeypatch.setattr(ranker_module.FaqRanker, "_rank_loo", rank_loo)
+    plain = FaqRanker().fit(_tiny_groups())
+    assert r.cv_["loo_scorers"] and not plain.cv_["loo_scorers"]
+    assert r._parts is not None and plain._parts is not None and r._featurizer is not None
+    # The same scorers are served as the default's refit on every phrasing.
+    assert np.allclose(r._parts.weights_t.toarray(), plain._parts.weights_t.toarray(), atol=1e-6)
+    held = np.concatenate([h for h, _ in ranked])
+    assert len(np.unique(held)) == len(held) == r.cv_["calibration_queries"] and r.cv_["folds"] == len(ranked) > 1
+    x = l2_rows(r._featurizer.transform([normalize(t) for t in r._texts])).tocsr()
+    served = np.asarray((x[held] @ r._parts.weights_t).toarray()) + r._parts.bias
+    own_shift = []
+    for (fold, out), start in zip(ranked, np.cumsum([0] + [len(h) for h, _ in ranked[:-1]]), strict=True):
+        top, svm = out[0], out[2]
+        for i, row in enumerate(fold.tolist()):
+            g = r._row_group[row]
+            values = served[start + i, top[i]]
+            if g in top[i]:
+                j = int(np.flatnonzero(top[i] == g)[0])
+                own_shift.append(values[j] - svm[i][j])
+    # The own FAQ's scorer has seen the phrasing: its leave-one-out value is lower on (nearly) every query.
+    assert len(own_shift) >= 10 and np.mean(np.array(own_shift) > 1e-6) > 0.9
+    assert r._loo_shift is None and r._loo_mask is None  # transient: nothing of it is saved
     assert r.search("信貸的利率多少", 1)[0].key == "personal_loan_rate"

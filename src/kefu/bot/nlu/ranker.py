@@ -27,8 +27,11 @@ chooses the answer threshold (the lowest with at most ``max_wrong_rate`` wrong a
 ``max_uncovered_rate`` of uncovered ones answered and at most ``max_answered_wrong_rate`` of those answered wrong)
 and the clarify score: below the answer threshold a candidate is offered when its score is at least that of 95 % of
 the held-out questions whose FAQ was in the top 3 (``clarify_by_score``, docs/DEVELOPING.md round 9).
-KBs up to ``refit_limit`` phrasings then serve scorers refitted on every phrasing (round 10). Round 10's options,
-all off by default (docs/DEVELOPING.md): ``twin_cutoff``/``twin_limit`` also hide a held-out
+KBs up to ``refit_limit`` phrasings then serve scorers refitted on every phrasing (round 10).
+``loo_calibration`` (round 11) instead fits those served scorers once and calibrates on them: each held-out
+phrasing's scorer values are the served ones minus their exact leave-one-out shift (the regularised least-squares
+identity, from the same small solves), so no fold scorer is fitted and the sample can cover every phrasing.
+Round 10's options, all off by default (docs/DEVELOPING.md): ``twin_cutoff``/``twin_limit`` also hide a held-out
 phrasing's near-duplicate same-FAQ phrasings in calibration, ``nn2_weight`` blends the mean of the two best phrasing
 similarities into ``nn``, ``pseudo_positives`` adds word-dropout pseudo-queries as scorer positives,
 ``centroid_weight``/``centroid_grid`` weight the centroid in ``nn + centroid`` (the grid picked by held-out top-1).
@@ -65,6 +68,7 @@ import joblib  # type: ignore[import-untyped,unused-ignore]
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
+from scipy.linalg import cho_factor, cho_solve  # type: ignore[import-untyped,unused-ignore]
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize as l2_rows
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
@@ -308,6 +312,7 @@ class FaqRanker:
         pseudo_positives: int = 0,
         centroid_weight: float = 1.0,
         centroid_grid: Sequence[float] | None = None,
+        loo_calibration: bool = False,
     ) -> None:
         self.feature_config = features or RANKER_FEATURES
         self.encoder = encoder
@@ -341,6 +346,12 @@ class FaqRanker:
         self.centroid_weight = centroid_weight
         self.centroid_grid = tuple(centroid_grid) if centroid_grid else None
         self.centroid_weight_ = centroid_weight
+        self.loo_calibration = loo_calibration
+        # Exact leave-one-out calibration (round 11): the rows whose LOO scores the scorer fit computes, and what it
+        # computed (rows x groups: served score minus leave-one-out score, where the row is in the FAQ's sample).
+        self._loo_mask: NDArray[np.bool_] | None = None
+        self._loo_shift: sp.csr_matrix | None = None
+        self._loo_folds: list[NDArray[np.int64]] = []
         # Word-dropout copies of the phrasings (feature rows, source phrasing row) for the scorers' positives.
         self._pseudo: tuple[sp.csr_matrix, NDArray[np.int64]] | None = None
         self._served: _Parts | None = None
@@ -397,7 +408,7 @@ class FaqRanker:
         # second fit on every phrasing doubles their build time. KBs up to ``refit_limit`` phrasings (a bank's
         # included) refit on every phrasing: +2 points of top-1 with ~19 phrasings per FAQ, and the answered-wrong
         # limit keeps the stronger scorers' extra answers in check (docs/DEVELOPING.md, round 10).
-        if len(texts) <= self.refit_limit:
+        if len(texts) <= self.refit_limit and not self.cv_.get("loo_scorers"):
             svm = None
         served, self._served = self._served, None
         self._parts = (
@@ -539,9 +550,12 @@ class FaqRanker:
             if len(neg):
                 problems.append((g, np.concatenate([pos, neg]), len(pos)))
 
+        loo = self._loo_mask
+        shifts: list[tuple[int, NDArray[np.int64], NDArray[np.float64]]] = []
+
         def solve(batch: list[tuple[int, NDArray[np.int64], int]]) -> list[NDArray[np.float64]]:
             out = []
-            for _, idx, n_pos in batch:
+            for g, idx, n_pos in batch:
                 y = np.full(len(idx), -1.0)
                 y[:n_pos] = 1.0
                 # Balanced sample weights (as class_weight="balanced"): each class carries half the loss.
@@ -549,7 +563,12 @@ class FaqRanker:
                 sub = x[idx]
                 gram = np.asarray((sub @ sub.T).toarray(), dtype=np.float64) + 1.0  # + constant (bias) feature
                 gram[np.diag_indices_from(gram)] += lam / c
-                out.append(np.linalg.solve(gram, y))
+                if loo is None:
+                    out.append(np.linalg.solve(gram, y))
+                else:
+                    alpha, shift = self._loo_solve(gram, y, lam / c, idx, loo)
+                    out.append(alpha)
+                    shifts.append((g, idx[shift[0]], shift[1]))  # list.append is atomic across the pool's threads
             return out
 
         if extra is not None and extra[0].shape[0]:
@@ -564,6 +583,8 @@ class FaqRanker:
                     alphas = [a for chunk in pool.map(solve, batches) for a in chunk]
             else:
                 alphas = [a for batch in batches for a in solve(batch)]
+        if loo is not None:
+            self._loo_shift = self._shift_matrix(shifts, n_rows, n_groups)
         coef_rows = [np.full(len(idx), g, dtype=np.int64) for g, idx, _ in problems]
         coef_cols = [idx for _, idx, _ in problems]
         coef_vals = alphas
@@ -579,6 +600,48 @@ class FaqRanker:
         weights.data[np.abs(weights.data) < _PRUNE] = 0.0
         weights.eliminate_zeros()
         return weights.astype(np.float32), bias
+
+    @staticmethod
+    def _loo_solve(
+        gram: NDArray[np.float64],
+        y: NDArray[np.float64],
+        ridge: NDArray[np.float64],
+        idx: NDArray[np.int64],
+        loo: NDArray[np.bool_],
+    ) -> tuple[NDArray[np.float64], tuple[NDArray[np.int64], NDArray[np.float64]]]:
+        """One scorer's dual coefficients and, for its sample rows marked in ``loo``, how much higher the fitted
+        scorer rates each row than the same scorer fitted without it (exact for this regularised least squares).
+
+        With G = K + 1 + D (D the ridge diagonal) and a = G⁻¹y, the fitted value of row i is y_i − D_ii a_i and its
+        leave-one-out value y_i − a_i / (G⁻¹)_ii (the kernel-ridge identity), so the shift is a_i (1 / (G⁻¹)_ii −
+        D_ii). Only the marked columns of G⁻¹ are solved for, from one Cholesky factor.
+        """
+        n_rows = len(loo)
+        sel = np.flatnonzero((idx < n_rows) & loo[np.minimum(idx, n_rows - 1)])
+        if not len(sel):
+            return np.asarray(np.linalg.solve(gram, y), dtype=np.float64), (sel.astype(np.int64), np.empty(0))
+        factor = cho_factor(gram, check_finite=False)
+        rhs = np.zeros((len(y), len(sel) + 1))
+        rhs[:, 0] = y
+        rhs[sel, np.arange(1, len(sel) + 1)] = 1.0
+        z = cho_solve(factor, rhs, check_finite=False)
+        alpha = np.asarray(z[:, 0], dtype=np.float64)
+        inv_diag = z[sel, np.arange(1, len(sel) + 1)]
+        return alpha, (sel.astype(np.int64), alpha[sel] * (1.0 / inv_diag - ridge[sel]))
+
+    @staticmethod
+    def _shift_matrix(
+        shifts: Sequence[tuple[int, NDArray[np.int64], NDArray[np.float64]]], n_rows: int, n_groups: int
+    ) -> sp.csr_matrix:
+        """(rows x groups) served-minus-leave-one-out scorer values from the per-FAQ shifts."""
+        rows = [r for _, r, _ in shifts]
+        if not rows or not sum(len(r) for r in rows):
+            return sp.csr_matrix((n_rows, n_groups))
+        cols = [np.full(len(r), g, dtype=np.int64) for g, r, _ in shifts]
+        vals = [v for _, _, v in shifts]
+        return sp.csr_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_rows, n_groups)
+        )
 
     @staticmethod
     def _confusable(centroids: sp.csr_matrix, m: int) -> list[NDArray[np.int64]]:
@@ -737,7 +800,17 @@ class FaqRanker:
             held_rows.extend(rng.choice(own, size=min(per_group, len(own) - 1), replace=False).tolist())
         held = np.array(sorted(held_rows), dtype=np.int64)
         train = np.setdiff1d(np.arange(len(self._row_group)), held)
-        parts = self._fit_parts(x, dense, train)
+        # Round 11: the served scorers themselves, each held-out query scored as if they were fitted without it.
+        exact_loo = (
+            self.loo_calibration
+            and self.serving_calibration
+            and not self.bagging
+            and not pseudo_groups
+            and dense is None
+            and len(held) > 0
+            and len(self._row_group) <= self.refit_limit
+        )
+        parts = self._loo_parts(x, held, use, per_group) if exact_loo else self._fit_parts(x, dense, train)
         truth = np.concatenate([self._row_group[held], np.asarray(pseudo_groups, dtype=np.int64)])
         queries, qdense = x[held], dense[held] if dense is not None else None
         if pseudo_groups:
@@ -757,7 +830,9 @@ class FaqRanker:
         folds = [held]
         fold_scorers = [(parts.weights_t.T.tocsr(), parts.bias)]
         ranked: list[list[NDArray[Any]]] = []
-        if loo and not bag:
+        if exact_loo:
+            self._served = parts  # already over every phrasing, with the scorers that are served
+        elif loo and not bag:
             self._served = parts = self._served_parts(x, parts)  # same scorers; the fold's index is freed
             ranked = [self._rank_loo(self._served, x, held)]
         elif not loo:
@@ -770,7 +845,7 @@ class FaqRanker:
         n_folds = 1
         taken = np.zeros(len(self._row_group), dtype=bool)
         taken[held] = True
-        while n_folds < self.calibration_folds and len(held) and total < _MAX_HOLDOUT:
+        while not exact_loo and n_folds < self.calibration_folds and len(held) and total < _MAX_HOLDOUT:
             fold_rows: list[int] = []
             for g in use:
                 own = np.flatnonzero(self._row_group == g)
@@ -798,6 +873,9 @@ class FaqRanker:
             n_folds += 1
         if bag:
             self._served = parts = self._bagged_ranks(x, parts, folds, fold_scorers, ranked)
+        if exact_loo:
+            ranked, truth = self._loo_ranked(x, parts)
+            total, n_folds = len(truth), len(ranked)
         top, b, s, c, cen, ub, us, uc, ucen = (np.vstack([r[i] for r in ranked]) for i in range(9))
         best: tuple[float, float, float, float] | None = None
         grid: dict[str, float] = {}
@@ -868,6 +946,7 @@ class FaqRanker:
             "uncovered_answered": round(float(np.mean(pu >= self.answer_threshold_)), 4),
             "margin_rule": self.margin_rule_,
             "bagged": len(folds) if bag and len(folds) > 1 else 0,
+            "loo_scorers": exact_loo,
         }
         return parts.weights_t.T.tocsr(), parts.bias
 
@@ -906,6 +985,51 @@ class FaqRanker:
             if self.clarify_by_score and np.any(reachable) and self.clarify_threshold_ < self.answer_threshold_
             else None
         )
+
+    def _loo_parts(self, x: sp.csr_matrix, held: NDArray[np.int64], use: Sequence[int], per_group: int) -> _Parts:
+        """``loo_calibration``: the parts served (every phrasing, scorers refitted on all of them), with the
+        leave-one-out shift of every calibration query's scorer values (:meth:`_loo_solve`).
+
+        The calibration folds are drawn as the fold-scorer path draws them (``held`` and up to
+        ``calibration_folds`` - 1 more disjoint folds while under the query budget) but cost no scorer fit each: the
+        one fit that is served also yields every query's leave-one-out values (docs/DEVELOPING.md, round 11). With
+        ``pseudo_positives`` a query's word-dropout copies stay in its scorer (only the phrasing itself is left out).
+        """
+        n = len(self._row_group)
+        fold_rng = np.random.default_rng([self.random_state, 1])
+        folds, total = [held], len(held)
+        taken = np.zeros(n, dtype=bool)
+        taken[held] = True
+        while len(folds) < self.calibration_folds and total < _MAX_HOLDOUT:
+            fold_rows: list[int] = []
+            for g in use:
+                own = np.flatnonzero(self._row_group == g)
+                free = own if self.calibration_resample else own[~taken[own]]
+                size = min(per_group, len(own) - 1, len(free))
+                if size > 0:
+                    fold_rows.extend(fold_rng.choice(free, size=size, replace=False).tolist())
+            if not fold_rows:
+                break
+            fold = np.array(sorted(fold_rows), dtype=np.int64)
+            taken[fold] = True
+            folds.append(fold)
+            total += len(fold)
+        self._loo_folds = folds
+        self._loo_mask = taken
+        try:
+            return self._fit_parts(x, None, np.arange(n))
+        finally:
+            self._loo_mask = None
+
+    def _loo_ranked(self, x: sp.csr_matrix, parts: _Parts) -> tuple[list[list[NDArray[Any]]], NDArray[np.int64]]:
+        """Every ``loo_calibration`` fold ranked against the served parts, nothing of the query's own phrasing
+        seen (nearest phrasing, centroid and coverage as in :meth:`_rank_loo`, the scorers by their LOO shift)."""
+        folds, self._loo_folds = self._loo_folds, []
+        try:
+            ranked = [self._rank_loo(parts, x, fold) for fold in folds]
+        finally:
+            self._loo_shift = None
+        return ranked, np.concatenate([self._row_group[f] for f in folds])
 
     def _fold_scorers(
         self, x: sp.csr_matrix, held_out: Sequence[NDArray[np.int64]]
@@ -1023,6 +1147,8 @@ class FaqRanker:
             cen[idx, own] = dot / np.sqrt(np.maximum(sq, 1e-12))
             base = nn + self.centroid_weight_ * cen
             svm_all, hits, n_words = self._group_signals(full, q)
+            if self._loo_shift is not None:  # the served scorers as if fitted without the query (round 11)
+                svm_all = svm_all - self._loo_shift[rows].toarray()
             if hits is not None and counts is not None and total is not None and present is not None:
                 words = (q[:, full.word_cols] > 0).astype(np.float64).tocsr()
                 left = counts[own]
