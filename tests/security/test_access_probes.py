@@ -160,3 +160,37 @@ def test_foreign_and_missing_ids_answer_alike(client: Any, make: Any, db: Any) -
         b = client.get(url.format(missing), headers=h)
         assert a.status_code == b.status_code == 404, url
         assert a.json()["detail"].replace(str(foreign), "N") == b.json()["detail"].replace(str(missing), "N"), url
+
+
+def test_a_visitor_never_gets_an_internal_notes_file(client: Any, make: Any, db: Any) -> None:
+    """A file an agent keeps on an internal note of the visitor's own conversation stays internal: the visitor's
+    download of its (sequential, guessable) id is the same 404 as any other conversation's file; a reply's file is
+    theirs."""
+    brand = make.brand()
+    inbox = _chat_inbox(db, brand)
+    x = _widget(client, inbox.id)
+    r = client.post("/api/v1/widget/messages", json={"body": "hello", "client_id": "c1"}, headers=x)
+    assert r.status_code == 201, r.text
+    conv_id = r.json()["conversation_id"]
+    agent = make.token(make.agent("agent", [brand]))
+    sent = {}
+    for kind, note in (("note", "true"), ("reply", "false")):
+        r = client.post(
+            f"/api/v1/channels/conversations/{conv_id}/messages",
+            data={"body": f"the {kind}", "is_note": note},
+            files={"files": (f"{kind}.png", PNG, "image/png")},
+            headers=agent,
+        )
+        assert r.status_code == 201, r.text
+        sent[kind] = r.json()["attachments"][0]["id"]
+    url = "/api/v1/channels/attachments/{}"
+    assert client.get(url.format(sent["reply"]), headers=x).status_code == 200
+    assert client.get(url.format(sent["note"]), headers=x).status_code == 404
+    assert client.get(url.format(sent["note"]), params={"vt": x["x-kefu-visitor"]}).status_code == 404
+    assert client.get(url.format(sent["note"]), headers=agent).status_code == 200  # agents still read it
+    # Naming the note's file in a message of their own does not pull it (or its name) into the visitor's view.
+    r = client.post(
+        "/api/v1/widget/messages", json={"body": "x", "client_id": "c2", "attachment_ids": [sent["note"]]}, headers=x
+    )
+    assert r.status_code == 201 and not r.json().get("attachments"), r.text
+    assert "note.png" not in client.get("/api/v1/widget/messages", headers=x).text
