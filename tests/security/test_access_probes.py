@@ -194,3 +194,25 @@ def test_a_visitor_never_gets_an_internal_notes_file(client: Any, make: Any, db:
     )
     assert r.status_code == 201 and not r.json().get("attachments"), r.text
     assert "note.png" not in client.get("/api/v1/widget/messages", headers=x).text
+
+
+def test_foreign_and_missing_ids_in_a_body_answer_alike(client: Any, make: Any, db: Any) -> None:
+    """An id in a body naming another brand's row answers as no row at all: a bot answer's vote (it named B's
+    conversation id) and a manual dispatch (it told B's active agents from missing ones)."""
+    from kefu.tickets.service import create_ticket
+    from tests.security.test_brand_walk import build_brand_b
+
+    world = build_brand_b(db, make)
+    brand = make.brand()
+    h = make.token(make.agent("supervisor", [brand]))
+    ticket = create_ticket(db, actor=None, brand_id=brand.id, subject="s", description="d", customer_id=None)
+    db.commit()
+    for url, field, foreign in [
+        ("/api/v1/bot/feedback", "message_id", world["ids"]["messages"]),
+        (f"/api/v1/routing/tickets/{ticket.id}/dispatch", "agent_id", world["agent"].id),
+    ]:
+        extra = {"helpful": False} if field == "message_id" else {}
+        a = client.post(url, json={field: foreign, **extra}, headers=h)
+        b = client.post(url, json={field: 987654, **extra}, headers=h)
+        assert a.status_code == b.status_code and a.status_code in (404, 422), (url, a.text, b.text)
+        assert a.json()["detail"].replace(str(foreign), "N") == b.json()["detail"].replace("987654", "N"), url
