@@ -315,7 +315,8 @@ def book(
         who = session.get(Customer, customer_id)
         assert who is not None
         declare(session, who, declared, actor, source=source, now=now)
-    needs = needs_of(session, customer_id) if speaks_for_customer else list(declared.needs if declared else [])
+    typed: list[str] = list(declared.needs) if declared is not None else []
+    needs = needs_of(session, customer_id) if speaks_for_customer else typed
     if mode == "phone" and phone_refused(needs):
         raise Conflict.said("uix_callback_deaf")
     assignee_id = ticket.assignee_id if ticket is not None else None
