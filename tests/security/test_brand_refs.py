@@ -154,8 +154,18 @@ def test_own_objects_with_another_brands_reference(app: Any, client: Any, make: 
                 op = spec["paths"].get(route.path, {}).get(method.lower(), {})
                 schema = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
                 if schema is None:
-                    continue
-                mine, theirs = _schema_value(schema, spec, ids_a), _schema_value(schema, spec, ids_b)
+                    mine = theirs = {}
+                else:
+                    mine, theirs = _schema_value(schema, spec, ids_a), _schema_value(schema, spec, ids_b)
+            # A's own request as it is (exports, reveals, previews are POSTs): nothing of B's, although A's and
+            # B's customers are the same person (same email and phone).
+            # (Brand A's filled-in rows are not all valid for every service: an error here is not the question.)
+            try:
+                r = send(method, path, mine, page)
+                if _leak(r):
+                    failures.append(f"{method} {path} (own ids) -> {r.status_code} {_show(r)}")
+            except Exception:
+                pass
             for at in _leaves(mine, theirs):
                 body = _swap(mine, theirs, at)
                 before = cross_brand_refs(db)
@@ -175,7 +185,10 @@ def test_own_objects_with_another_brands_reference(app: Any, client: Any, make: 
                 # No existence oracle: naming B's row answers exactly as naming no row at all.
                 foreign = _get(theirs, at)
                 nowhere = send(method, path, _put(mine, at, MISSING), page)
-                if _answer(r, foreign) != _answer(nowhere, MISSING):
+                alike = (
+                    nowhere.status_code == r.status_code and nowhere.text.replace(str(MISSING), str(foreign)) == r.text
+                )
+                if not alike and _answer(r, foreign) != _answer(nowhere, MISSING):
                     failures.append(
                         f"{method} {path} {at}: B's row {_answer(r, foreign)} but no row {_answer(nowhere, MISSING)}"
                     )
