@@ -184,13 +184,14 @@ def test_deaf_customer_gets_no_phone_call_back_a_badge_and_video_instead(
     assert (r.json()["source"], opts["callback_modes"], opts["avoid"]) == ("agent", [], ["phone"])
     assert opts["sign_language"] is True and "sms" in opts["prefer"]
 
-    # No phone call-back for a deaf customer, from an agent or from the portal with their number.
+    # No phone call-back for a deaf customer from an agent. The public form with their number is booked like any
+    # other (its answer must not tell a stranger who typed the number that its owner is deaf); agents see the badge.
     at = tw(2026, 3, 9, 11, 0).isoformat()
     phone = {"brand_id": brand.id, "scheduled_at": at, "phone": "0912000222", "ticket_id": ticket.id}
     assert "deaf" in _problem(client.post("/api/v1/callbacks", json=phone, headers=h), 409)["detail"]
     slot = client.get(f"/api/v1/public/brands/{brand.slug}/callback-slots").json()["slots"][0]["start"]
     public = {"scheduled_at": slot, "phone": "0912000222"}
-    _problem(client.post(f"/api/v1/public/brands/{brand.slug}/callbacks", json=public), 409)
+    assert client.post(f"/api/v1/public/brands/{brand.slug}/callbacks", json=public).status_code == 201
     # Video (sign language) is the way once the brand has a provider; the options say so.
     conf = {"settings": {"video": {"url_template": JITSI}}}
     assert client.patch(f"/api/v1/brands/{brand.id}", json=conf, headers=make.token(admin)).is_success
@@ -269,3 +270,39 @@ def test_accessibility_needs_are_exported_and_erased_and_not_in_the_audit_log(
     assert erased.status_code == 200, erased.text
     db.expire_all()
     assert db.get(CustomerAccessibility, cust.id) is None
+
+
+def test_a_public_booking_neither_reads_nor_rewrites_the_needs_of_a_numbers_customer(
+    client: Any, make: Any, db: Any, clock: Clock
+) -> None:
+    """Anyone may type anyone's phone number into the public booking: the answer must not tell whether that number's
+    customer is deaf (a 409 did), and the needs they declare must not replace the customer's recorded ones (health
+    data, and a false "deaf" would have stopped their phone call-backs). A number new to the brand keeps its needs."""
+    from kefu.customers.accessibility import needs_of
+
+    brand = make.brand(timezone="Asia/Taipei")
+    cust = make.customer(brand, name="陳小姐", phone="0912000222")
+    db.commit()
+    clock.set(tw(2026, 3, 6, 16, 10))
+    h = make.token(make.agent("supervisor", [brand]))
+    url = f"/api/v1/customers/{cust.id}/accessibility"
+    assert client.put(url, json={"needs": ["deaf"], "consent": True}, headers=h).status_code == 200
+    book = f"/api/v1/public/brands/{brand.slug}/callbacks"
+    slots = [s["start"] for s in client.get(f"/api/v1/public/brands/{brand.slug}/callback-slots").json()["slots"]]
+    r = client.post(book, json={"scheduled_at": slots[0], "phone": "0912000222"})
+    assert r.status_code == 201, r.text  # the same answer as for any other number
+    declared = {"accessibility": ["blind"], "accessibility_consent": True}
+    r = client.post(book, json={"scheduled_at": slots[1], "phone": "0912-000-222", **declared})
+    assert r.status_code == 201, r.text
+    db.expire_all()
+    assert needs_of(db, cust.id) == ["deaf"]  # recorded by an agent, untouched by a stranger's form
+    unconsented = {"accessibility": ["blind"], "accessibility_consent": False}
+    for number in ("0912000222", "0955000666"):  # the same refusal for a known and an unknown number
+        r = client.post(book, json={"scheduled_at": slots[2], "phone": number, **unconsented})
+        assert r.status_code == 422 and "consent" in r.text.lower(), r.text
+    r = client.post(book, json={"scheduled_at": slots[2], "phone": "0933000444", **declared})
+    assert r.status_code == 201, r.text
+    from kefu.customers.models import Customer
+
+    new = db.query(Customer).filter_by(brand_id=brand.id, phone="0933000444").one()
+    assert needs_of(db, new.id) == ["blind"]

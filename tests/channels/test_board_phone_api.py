@@ -196,3 +196,26 @@ def test_chat_then_email_then_line_is_one_timeline(
     assert jobs.drain()
     items = client.get(f"/api/v1/customers/{mei['id']}/timeline", headers=h).json()["items"]
     assert items[0]["body"] == "(line) 謝謝"
+
+
+def test_a_board_post_does_not_name_the_contacts_customer(client: Any, make: Any, inbox: Any, db: Any) -> None:
+    """The typed contact files the post under its customer, but proves nothing: a stranger's post does not write a
+    name onto that customer's record (agents and mail greet them by it); a new contact is named as typed."""
+    from kefu.customers.models import Customer
+
+    brand = make.brand()
+    ib = inbox(brand, "board")
+    known = make.customer(brand, name="", email="quiet@example.com")
+    db.commit()
+    post = {
+        "name": "請改撥 0900-000-000",
+        "contact": "quiet@example.com",
+        "message": "hi",
+        "submission_id": "s-known-01",
+    }
+    assert client.post(f"/api/v1/channels/board/{ib.id}", json=post).status_code == 201
+    db.expire_all()
+    assert db.get(Customer, known.id).name == ""
+    new = {**post, "name": "林小姐", "contact": "new@example.com", "submission_id": "s-new-0001"}
+    assert client.post(f"/api/v1/channels/board/{ib.id}", json=new).status_code == 201
+    assert db.scalars(select(Customer.name).where(Customer.email == "new@example.com")).one() == "林小姐"

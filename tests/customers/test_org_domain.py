@@ -49,3 +49,18 @@ def test_contacts_at_the_domain_join_the_organization_and_reach_its_dedicated_te
 
     audit = client.get("/api/v1/audit", params={"action": "customer.organization_join"}, headers=h).json()["items"]
     assert len(audit) == 2 and all(a["details"]["organization_id"] == oid for a in audit)
+
+
+def test_renaming_an_organization_to_a_taken_name_is_a_conflict(client: Any, make: Any) -> None:
+    """Names are unique per brand: a rename onto another organization's name is the 409 a create gets (was a 500
+    from the unique index); keeping its own name, or a name taken in another brand, is fine."""
+    brand, other = make.brand(), make.brand()
+    h = make.token(make.agent("admin"))
+    ids = [
+        client.post("/api/v1/organizations", json={"brand_id": b.id, "name": n}, headers=h).json()["id"]
+        for b, n in ((brand, "甲公司"), (brand, "乙公司"), (other, "丙公司"))
+    ]
+    r = client.patch(f"/api/v1/organizations/{ids[1]}", json={"name": "甲公司"}, headers=h)
+    assert r.status_code == 409 and r.headers["content-type"].startswith("application/problem+json"), r.text
+    assert client.patch(f"/api/v1/organizations/{ids[1]}", json={"name": "乙公司"}, headers=h).status_code == 200
+    assert client.patch(f"/api/v1/organizations/{ids[0]}", json={"name": "丙公司"}, headers=h).status_code == 200

@@ -160,3 +160,59 @@ def test_foreign_and_missing_ids_answer_alike(client: Any, make: Any, db: Any) -
         b = client.get(url.format(missing), headers=h)
         assert a.status_code == b.status_code == 404, url
         assert a.json()["detail"].replace(str(foreign), "N") == b.json()["detail"].replace(str(missing), "N"), url
+
+
+def test_a_visitor_never_gets_an_internal_notes_file(client: Any, make: Any, db: Any) -> None:
+    """A file an agent keeps on an internal note of the visitor's own conversation stays internal: the visitor's
+    download of its (sequential, guessable) id is the same 404 as any other conversation's file; a reply's file is
+    theirs."""
+    brand = make.brand()
+    inbox = _chat_inbox(db, brand)
+    x = _widget(client, inbox.id)
+    r = client.post("/api/v1/widget/messages", json={"body": "hello", "client_id": "c1"}, headers=x)
+    assert r.status_code == 201, r.text
+    conv_id = r.json()["conversation_id"]
+    agent = make.token(make.agent("agent", [brand]))
+    sent = {}
+    for kind, note in (("note", "true"), ("reply", "false")):
+        r = client.post(
+            f"/api/v1/channels/conversations/{conv_id}/messages",
+            data={"body": f"the {kind}", "is_note": note},
+            files={"files": (f"{kind}.png", PNG, "image/png")},
+            headers=agent,
+        )
+        assert r.status_code == 201, r.text
+        sent[kind] = r.json()["attachments"][0]["id"]
+    url = "/api/v1/channels/attachments/{}"
+    assert client.get(url.format(sent["reply"]), headers=x).status_code == 200
+    assert client.get(url.format(sent["note"]), headers=x).status_code == 404
+    assert client.get(url.format(sent["note"]), params={"vt": x["x-kefu-visitor"]}).status_code == 404
+    assert client.get(url.format(sent["note"]), headers=agent).status_code == 200  # agents still read it
+    # Naming the note's file in a message of their own does not pull it (or its name) into the visitor's view.
+    r = client.post(
+        "/api/v1/widget/messages", json={"body": "x", "client_id": "c2", "attachment_ids": [sent["note"]]}, headers=x
+    )
+    assert r.status_code == 201 and not r.json().get("attachments"), r.text
+    assert "note.png" not in client.get("/api/v1/widget/messages", headers=x).text
+
+
+def test_foreign_and_missing_ids_in_a_body_answer_alike(client: Any, make: Any, db: Any) -> None:
+    """An id in a body naming another brand's row answers as no row at all: a bot answer's vote (it named B's
+    conversation id) and a manual dispatch (it told B's active agents from missing ones)."""
+    from kefu.tickets.service import create_ticket
+    from tests.security.test_brand_walk import build_brand_b
+
+    world = build_brand_b(db, make)
+    brand = make.brand()
+    h = make.token(make.agent("supervisor", [brand]))
+    ticket = create_ticket(db, actor=None, brand_id=brand.id, subject="s", description="d", customer_id=None)
+    db.commit()
+    for url, field, foreign in [
+        ("/api/v1/bot/feedback", "message_id", world["ids"]["messages"]),
+        (f"/api/v1/routing/tickets/{ticket.id}/dispatch", "agent_id", world["agent"].id),
+    ]:
+        extra = {"helpful": False} if field == "message_id" else {}
+        a = client.post(url, json={field: foreign, **extra}, headers=h)
+        b = client.post(url, json={field: 987654, **extra}, headers=h)
+        assert a.status_code == b.status_code and a.status_code in (404, 422), (url, a.text, b.text)
+        assert a.json()["detail"].replace(str(foreign), "N") == b.json()["detail"].replace("987654", "N"), url

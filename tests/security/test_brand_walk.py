@@ -78,6 +78,27 @@ PREFIXED: dict[tuple[str, str], str] = {
     ("/admin/routing/rules/", "rule_id"): "routing_rules",
     ("/api/v1/organizations/", "report_id"): "org_reports",
 }
+# Body and form fields naming a row whose name is not its table's parameter (`assignee_id` is an agent).
+BODY_REFS: dict[str, str] = {
+    "assignee_id": "agents",
+    "owner_id": "agents",
+    "reviewer_id": "agents",
+    "reporter_id": "agents",
+    "dedicated_team_id": "teams",
+    "organization_id": "organizations",
+    "source_id": "customers",
+    "source_ids": "tickets",
+    "target_id": "tickets",
+    "scorecard_id": "qa_scorecards",
+    "after_id": "messages",
+}
+
+
+def ref_table(name: str) -> str | None:
+    """The table a body or form field named `name` takes an id of (None: not an id)."""
+    return BODY_REFS.get(name) or PARAM_TABLES.get(f"{name.removesuffix('_ids').removesuffix('_id')}_id")
+
+
 # Parameters that are not row ids: a fixed value is enough.
 NOT_IDS = {
     "kind": "weekly",
@@ -89,8 +110,8 @@ NOT_IDS = {
 }
 # Customer- and provider-facing routes: public by design (a brand's slug, a signed token, a channel's own secret).
 PUBLIC = re.compile(
-    r"^/(portal|survey)/|^/api/v1/(public|surveys|widget)/|^/api/v1/channels/(line|messenger|phone|board|api)/"
-    r"|^/api/v1/channels/media/"
+    r"^/(portal|survey)/|^/api/v1/(public|surveys|widget)/|^/api/v1/channels/(line|messenger|board|api)/"
+    r"|^/api/v1/channels/phone/\{inbox_id\}/|^/api/v1/channels/media/"
 )
 
 
@@ -299,8 +320,7 @@ def _schema_value(schema: dict[str, Any], spec: dict[str, Any], ids: dict[str, A
         n = max(1, schema.get("minItems", 1))
         return [_schema_value(schema.get("items", {}), spec, ids, name) for _ in range(n)]
     if kind == "integer" or kind == "number":
-        base = name.removesuffix("_ids").removesuffix("_id")
-        table = PARAM_TABLES.get(f"{base}_id")
+        table = ref_table(name)
         if table and table in ids and isinstance(ids[table], int):
             return ids[table]
         return max(1, schema.get("minimum", 1))
@@ -341,7 +361,7 @@ def page_form(route: Any, ids: dict[str, Any]) -> dict[str, str]:
     dependant = getattr(route, "dependant", None)
     for field in dependant.body_params if dependant is not None else []:
         name = field.alias
-        table = PARAM_TABLES.get(f"{name.removesuffix('_ids').removesuffix('_id')}_id")
+        table = ref_table(name)
         annotation = str(getattr(field.field_info, "annotation", ""))
         if table and table in ids:
             out[name] = str(ids[table])
@@ -376,6 +396,15 @@ def _show(r: Any) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- tests
+
+
+def test_no_signed_in_route_is_taken_for_a_public_one(app: Any) -> None:
+    """PUBLIC keeps routes out of these walks; one that needs a login (agents' call logging once matched
+    `channels/phone/`) would skip every brand check here."""
+    from tests.security.test_route_matrix import _needs_auth, api_routes
+
+    hidden = sorted(r.path for r in api_routes(list(app.routes)) if PUBLIC.search(r.path) and _needs_auth(r))
+    assert not hidden, f"signed-in routes matched as public: {hidden}"
 
 
 def test_every_route_parameter_maps_to_brand_b(app: Any, client: Any, make: Any, db: Any) -> None:
@@ -535,7 +564,7 @@ def _query(route: Any, ids: dict[str, Any], term: str, number: str) -> dict[str,
     dependant = getattr(route, "dependant", None)  # plain Starlette routes (static files) declare nothing
     for field in dependant.query_params if dependant is not None else []:
         name = field.alias
-        table = PARAM_TABLES.get(name)
+        table = BODY_REFS.get(name) or PARAM_TABLES.get(name)
         annotation = str(getattr(field.field_info, "annotation", ""))
         if table and table in ids:
             out[name] = ids[table]

@@ -69,3 +69,22 @@ def test_overdue_incident_counts_as_late(client: Any, make: Any) -> None:
     stats = client.get("/api/v1/security/incidents/stats", headers=admin).json()
     assert inc["id"] in stats["overdue_report_ids"] and inc["id"] not in stats["overdue_form_ids"]
     assert stats["report_on_time_pct"] == 0.0
+
+
+def test_an_incidents_owner_works_in_its_brand(client: Any, make: Any) -> None:
+    """Owner ids name agents of the incident's brand (or admins): another brand's agent is the same 422 as no agent,
+    on create and on update; an install-wide incident may name anyone."""
+    a, b = make.brand(), make.brand()
+    sup = make.token(make.agent("supervisor", [a]))
+    colleague, outsider, admin = make.agent("auditor", [a]), make.agent("agent", [b]), make.agent("admin")
+    body = {"title": "外洩", "level": 1, "brand_id": a.id}
+    url = "/api/v1/security/incidents"
+    for owner in (outsider.id, 987654):
+        r = client.post(url, json={**body, "owner_id": owner}, headers=sup)
+        assert r.status_code == 422, (owner, r.text)
+    inc = client.post(url, json={**body, "owner_id": colleague.id}, headers=sup).json()
+    assert inc["owner_id"] == colleague.id
+    assert client.patch(f"{url}/{inc['id']}", json={"owner_id": outsider.id}, headers=sup).status_code == 422
+    assert client.patch(f"{url}/{inc['id']}", json={"owner_id": admin.id}, headers=sup).status_code == 200
+    install = {"title": "DDoS", "level": 1, "owner_id": outsider.id}
+    assert client.post(url, json=install, headers=make.token(admin)).status_code == 201

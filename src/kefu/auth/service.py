@@ -220,9 +220,16 @@ def assignable_clause(brand_id: int | ColumnElement[int]) -> ColumnElement[bool]
     return and_(Agent.is_active.is_(True), Agent.role.in_(roles), in_brand(brand_id))
 
 
+def agent_in_brand(session: Session, agent_id: int, brand_id: int | None) -> Agent | None:
+    """The agent named on a row of `brand_id` (an owner, a contact) if it may read that brand, else None alike for
+    missing agents and outsiders; a row of no brand (install-wide) may name any agent."""
+    stmt = select(Agent).where(Agent.id == agent_id)
+    return session.scalar(stmt if brand_id is None else stmt.where(in_brand(brand_id)))
+
+
 def ensure_assignable(session: Session, agent_id: int, brand_id: int) -> Agent:
     """The assignee of a brand's ticket or conversation: active, working in that brand, allowed to reply."""
-    agent = session.scalar(select(Agent).where(Agent.id == agent_id, in_brand(brand_id)))
+    agent = agent_in_brand(session, agent_id, brand_id)
     if agent is None or not agent.is_active:
         raise InvalidInput.said("err_auth_agent_not_assignable", agent_id=agent_id)
     if not can_reply(agent.role):

@@ -17,7 +17,8 @@ from kefu.bot.schemas import AttachIn, FeedbackIn, PreviewIn, PreviewOut, Review
 from kefu.brands.service import get_brand
 from kefu.conversations.models import Message
 from kefu.conversations.service import get_conversation
-from kefu.core.errors import ProblemError
+from kefu.core.access import find_in_brand
+from kefu.core.errors import NotFound, ProblemError
 from kefu.core.pagination import Page
 from kefu.web.routing import Router
 
@@ -106,7 +107,7 @@ def dismiss(item_id: int, db: DB, principal: KbWrite) -> ReviewOut:
 @router.post("/bot/feedback", status_code=204)
 def feedback(body: FeedbackIn, db: DB, principal: ConvRead) -> None:
     """Record a helpfulness vote on a bot answer (the chat widget has its own visitor endpoint)."""
-    msg = db.get(Message, body.message_id)
-    if msg is not None:
-        get_conversation(db, msg.conversation_id, principal)
+    # Another brand's answer is "no such answer", like a missing one (its conversation's 404 named the conversation).
+    if find_in_brand(db, Message, body.message_id, principal) is None:
+        raise NotFound.said("err_bot_no_answer")
     service.record_feedback(db, body.message_id, body.helpful)

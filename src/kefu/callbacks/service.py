@@ -298,17 +298,26 @@ def book(
         raise InvalidInput.said("err_callbacks_in_past")
     customer = None
     ticket: Ticket | None = None
+    created = False
     if ticket_id is not None:
         ticket = ref_in_brand(session, Ticket, ticket_id, brand_id, "err_callbacks_no_ticket", NotFound)
         customer_id = ticket.customer_id
     else:
-        customer, _ = find_or_create_by_identity(session, brand_id, "phone", phone.strip(), name or None)
+        customer, created = find_or_create_by_identity(session, brand_id, "phone", phone.strip(), name or None)
         customer_id = customer.id
-    if declared is not None and declared.needs and customer_id is not None:
+    # A public booking proves nothing about the number typed (like the message board): it files the case under that
+    # number's customer, but neither rewrites the needs recorded for them nor answers from them (a 409 told anyone
+    # whether a number's owner is deaf). Agents, and a number new to the brand, speak for the customer.
+    speaks_for_customer = actor is not None or created
+    if declared is not None and declared.needs and not declared.consent:
+        raise InvalidInput.said("err_customers_needs_consent")  # the same answer whoever the number belongs to
+    if declared is not None and declared.needs and customer_id is not None and speaks_for_customer:
         who = session.get(Customer, customer_id)
         assert who is not None
         declare(session, who, declared, actor, source=source, now=now)
-    if mode == "phone" and phone_refused(needs_of(session, customer_id)):
+    typed: list[str] = list(declared.needs) if declared is not None else []
+    needs = needs_of(session, customer_id) if speaks_for_customer else typed
+    if mode == "phone" and phone_refused(needs):
         raise Conflict.said("uix_callback_deaf")
     assignee_id = ticket.assignee_id if ticket is not None else None
     if video is not None:

@@ -31,7 +31,7 @@ from kefu.channels.service import mark_message_delivery
 from kefu.channels.types import ChannelSendError, OutcomeUnknownError
 from kefu.conversations import service as conversations
 from kefu.conversations.models import Conversation, Message
-from kefu.core.access import ensure_brand
+from kefu.core.access import find_in_brand, scope_to_brands
 from kefu.core.db import SessionFactory, get_database, reads_of, session_scope, utcnow
 from kefu.core.errors import Conflict, NotFound
 from kefu.core.jobs import enqueue
@@ -273,9 +273,9 @@ def requeue(session: Session, row: OutboxMessage) -> OutboxMessage:
     return row
 
 
-def get_row(session: Session, outbox_id: int) -> OutboxMessage:
-    """Outbox row by id."""
-    row = session.get(OutboxMessage, outbox_id)
+def get_row(session: Session, outbox_id: int, principal: Principal | None) -> OutboxMessage:
+    """Outbox row by id (404 alike when missing or in a brand the principal may not see)."""
+    row = find_in_brand(session, OutboxMessage, outbox_id, principal)
     if row is None:
         raise NotFound.said("err_channels_outbox_not_found", row_id=outbox_id)
     return row
@@ -331,12 +331,12 @@ def deliveries(session: Session, message_ids: Iterable[int]) -> dict[int, Delive
 
 def retry_message(session: Session, message_id: int, principal: Principal) -> OutboxMessage:
     """An agent's retry of a failed or unknown outbound message: the same outbox row is sent again (audited)."""
+    stmt = select(OutboxMessage).where(OutboxMessage.message_id == message_id)
     row = session.scalar(
-        select(OutboxMessage).where(OutboxMessage.message_id == message_id).order_by(OutboxMessage.id.desc()).limit(1)
+        scope_to_brands(stmt, OutboxMessage.brand_id, principal).order_by(OutboxMessage.id.desc()).limit(1)
     )
-    if row is None:
+    if row is None:  # the same answer for another brand's message
         raise NotFound.said("err_channels_no_delivery", message_id=message_id)
-    ensure_brand(principal, row.brand_id, "Message")
     requeue(session, row)
     mark_message_delivery(session, message_id, "pending", None)
     record(

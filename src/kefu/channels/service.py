@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from kefu.brands.models import Inbox
 from kefu.channels.base import ChannelAdapter, get_adapter
-from kefu.channels.models import InboundEvent, OutboxMessage
+from kefu.channels.models import ChannelAttachment, InboundEvent, OutboxMessage
 from kefu.channels.storage import describe, store
 from kefu.channels.types import Attachment, EventType, InboundMessage, InvalidPayloadError
 from kefu.conversations.commands import CreateConversation
@@ -354,15 +354,21 @@ def _conversation(
     return conv, True
 
 
-def _attachments(session: Session, conv: Conversation, msg: InboundMessage, prefetched: Prefetched) -> list[Any]:
-    from kefu.channels.models import ChannelAttachment
+def on_a_note(session: Session, row: ChannelAttachment) -> bool:
+    """The file is kept on an internal note: agents' material, as hidden from the customer as the note itself."""
+    notes = session.scalars(
+        select(Message.attachments).where(Message.conversation_id == row.conversation_id, Message.is_note.is_(True))
+    )
+    return any(isinstance(a, dict) and a.get("id") == row.id for files in notes for a in files or [])
 
+
+def _attachments(session: Session, conv: Conversation, msg: InboundMessage, prefetched: Prefetched) -> list[Any]:
     out: list[Any] = []
     for att in msg.attachments:
         key = att.provider_id or att.url or ""
         if key.startswith("stored:"):
             stored = session.get(ChannelAttachment, int(key.split(":", 1)[1]))
-            if stored is not None and stored.conversation_id == conv.id:
+            if stored is not None and stored.conversation_id == conv.id and not on_a_note(session, stored):
                 out.append(describe(stored))
             continue
         data = att.data

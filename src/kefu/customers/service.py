@@ -557,6 +557,12 @@ def update_organization(
 ) -> Organization:
     """Apply the fields the command sets."""
     changes = changes_of(ensure(UpdateOrganization, command))
+    name = changes.get("name")
+    taken = select(Organization.id).where(
+        Organization.brand_id == org.brand_id, Organization.name == name, Organization.id != org.id
+    )
+    if name is not None and session.scalar(taken) is not None:  # a 409 like create, not the unique index's 500
+        raise Conflict.said("err_customers_organization_exists", name=name)
     if "dedicated_team_id" in changes:
         _check_team(session, org.brand_id, changes["dedicated_team_id"])
     if "domain" in changes:

@@ -8,11 +8,11 @@ from fastapi import Depends
 from sqlalchemy import select
 
 from kefu.auth.deps import DB, require
-from kefu.auth.models import Agent, Team
+from kefu.auth.models import Team
 from kefu.auth.permissions import Principal
+from kefu.auth.service import ensure_assignable
 from kefu.brands.service import get_brand
 from kefu.core.access import get_in_brand
-from kefu.core.errors import InvalidInput
 from kefu.routing import service
 from kefu.routing.models import RoutingRule
 from kefu.routing.schemas import (
@@ -131,9 +131,8 @@ def reroute(ticket_id: int, db: DB, principal: Write) -> DecisionOut:
 def dispatch_ticket(ticket_id: int, body: DispatchIn, db: DB, principal: Configure) -> TicketOut:
     """Manual dispatch: a supervisor hands a ticket to an agent (availability and capacity are not enforced)."""
     ticket = get_ticket(db, ticket_id, principal)
-    agent = db.get(Agent, body.agent_id)
-    if agent is None or not agent.is_active:
-        raise InvalidInput.said("err_routing_agent_inactive", agent_id=body.agent_id)
+    # One answer alike for a missing, inactive or other brand's agent (kefu.auth.service), so ids tell nothing.
+    agent = ensure_assignable(db, body.agent_id, ticket.brand_id)
     service.assign(db, ticket, agent, principal, reason="dispatch")
     sla.refresh_ticket_sla(db, ticket)
     return TicketOut.model_validate(ticket)

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kefu.audit.service import record
-from kefu.auth.models import Agent
 from kefu.auth.permissions import Principal
+from kefu.auth.service import agent_in_brand
 from kefu.brands.service import get_brand
 from kefu.core.access import scope_to_brands
 from kefu.core.db import utcnow
@@ -48,10 +48,9 @@ def get_incident(session: Session, incident_id: int, principal: Principal) -> Se
     return inc
 
 
-def _check_refs(session: Session, actor: Principal, brand_id: int | None, owner_id: int | None) -> None:
-    if brand_id is not None:
-        get_brand(session, brand_id, actor)
-    if owner_id is not None and session.get(Agent, owner_id) is None:
+def _check_owner(session: Session, brand_id: int | None, owner_id: int | None) -> None:
+    # The owner works in the incident's brand: an outsider could not open the incident they are to run.
+    if owner_id is not None and agent_in_brand(session, owner_id, brand_id) is None:
         raise InvalidInput.said("err_security_unknown_agent", owner_id=owner_id)
 
 
@@ -84,7 +83,9 @@ def create_incident(
         raise InvalidInput.said("err_security_detected_in_future")
     if brand_id is None and actor.brand_ids is not None:
         raise Forbidden.said("err_security_install_wide_admin")
-    _check_refs(session, actor, brand_id, owner_id)
+    if brand_id is not None:
+        get_brand(session, brand_id, actor)
+    _check_owner(session, brand_id, owner_id)
     inc = SecurityIncident(
         brand_id=brand_id,
         title=title,
@@ -125,7 +126,7 @@ def update_incident(
     if inc.status == "closed":
         raise Conflict.said("err_security_closed")
     audit: dict[str, Any] = {}
-    _check_refs(session, actor, None, changes.get("owner_id"))
+    _check_owner(session, inc.brand_id, changes.get("owner_id"))
     if "level" in changes and changes["level"] is not None:
         _check_level(int(changes["level"]))
         audit["level"] = [inc.level, changes["level"]]

@@ -14,7 +14,7 @@ from kefu.auth.permissions import Principal
 from kefu.auth.service import ensure_assignable
 from kefu.brands.models import Brand
 from kefu.conversations.models import Conversation, Message
-from kefu.core.access import ensure_brand, get_in_brand, ref_in_brand
+from kefu.core.access import get_in_brand, ref_in_brand, scope_to_brands
 from kefu.core.db import insert_now, new_row, run_prebuilt, utcnow
 from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.events import publish
@@ -294,8 +294,9 @@ def get_ticket(session: Session, ticket_id: int, principal: Principal | None) ->
 
 def get_ticket_by_number(session: Session, number: str, principal: Principal | None) -> Ticket:
     """Ticket by its human-readable number."""
-    t = session.scalar(select(Ticket).where(Ticket.number == number.strip().upper()))
+    # Brands may share a prefix: the caller's own brands are searched, and another brand's number is "not found".
+    stmt = select(Ticket).where(Ticket.number == number.strip().upper())
+    t = session.scalar(scope_to_brands(stmt, Ticket.brand_id, principal).order_by(Ticket.id).limit(1))
     if t is None:
         raise NotFound.said("err_tickets_ticket_number_not_found", number=number)
-    ensure_brand(principal, t.brand_id, "Ticket")
     return t

@@ -50,8 +50,8 @@ def _customer(session: Session, brand_id: int, name: str, contact: str) -> Custo
         customer, _ = find_or_create_by_identity(session, brand_id, "phone", digits, name or None)
     else:
         customer, _ = find_or_create_by_identity(session, brand_id, "board", contact[:320], name or None)
-    if name and not customer.name:
-        customer.name = name
+    # An existing customer keeps their record as it is: the typed contact proves nothing (a stranger's post wrote
+    # its name onto a nameless customer, which agents and mail greet them by); a new one is named at creation.
     return customer
 
 

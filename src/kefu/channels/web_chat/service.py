@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from kefu.brands.models import Inbox
 from kefu.channels import config
 from kefu.channels.models import ChannelAttachment, InboundEvent
-from kefu.channels.service import process_event, record_inbound, resolve_conversation
+from kefu.channels.service import on_a_note, process_event, record_inbound, resolve_conversation
 from kefu.channels.storage import describe, path_of, store
 from kefu.channels.types import Attachment, InboundMessage
 from kefu.channels.web_chat.token import Visitor
@@ -368,7 +368,7 @@ def replay(session: Session, visitor: Visitor, after_id: int, limit: int = 500) 
 def visitor_attachment(session: Session, visitor: Visitor, attachment_id: int) -> tuple[ChannelAttachment, Path]:
     """A file of the visitor's own conversation and its path; 404 alike for missing and others' files."""
     row = session.get(ChannelAttachment, attachment_id)
-    if row is None or not _owns(session, visitor, row.conversation_id):
+    if row is None or not _owns(session, visitor, row.conversation_id) or on_a_note(session, row):
         raise NotFound.said("err_channels_attachment_not_found")
     path = path_of(row)
     if not path.exists():
