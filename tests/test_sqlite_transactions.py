@@ -392,3 +392,72 @@ def test_a_writer_queued_behind_a_stuck_thread_fails_within_the_budget(tmp_path:
     with database.read_sessionmaker() as s:
         assert s.execute(text("SELECT v FROM t")).scalar_one() == 1
     database.dispose()
+
+
+def test_queued_writers_follow_each_other_on_one_connection(tmp_path: Any) -> None:
+    """The turn comes before the checkout: queued writers hold no connection, and take the one just returned.
+
+    A connection another one wrote behind has its page cache emptied by SQLite; with the turn taken at BEGIN every
+    queued writer held its own pooled connection (and overflow ones were opened), so each re-read its pages.
+    """
+    from sqlalchemy import event
+
+    from kefu.core.db import session_scope
+
+    database = _database(tmp_path)
+    used: list[int] = []
+    opened = [0]
+    event.listen(database.engine.pool, "connect", lambda *_: opened.__setitem__(0, opened[0] + 1))
+    holder = database.sessionmaker()
+    holder.execute(text("UPDATE t SET v = v + 1"))  # holds the turn while eight writers queue
+    start = threading.Barrier(9)
+
+    def write() -> None:
+        start.wait()
+        with session_scope(database.sessionmaker) as s:
+            s.execute(text("UPDATE t SET v = v + 1"))
+            used.append(id(s.connection().connection.dbapi_connection))
+            time.sleep(0.005)  # the next writer is queued by now, not served by an idle connection
+
+    threads = [threading.Thread(target=write) for _ in range(8)]
+    for th in threads:
+        th.start()
+    start.wait()
+    time.sleep(0.2)  # all eight are waiting for the turn
+    holder.commit()
+    holder.close()
+    for th in threads:
+        th.join(timeout=20)
+    assert len(used) == 8
+    assert len(set(used)) <= 2, len(set(used))  # was 8: one connection per queued writer
+    assert opened[0] <= 2, opened[0]  # was 9 (pool_size 5 + overflow, each opened and its schema read)
+    with database.read_sessionmaker() as s:
+        assert s.execute(text("SELECT v FROM t")).scalar_one() == 9
+    database.dispose()
+
+
+def test_a_read_checkout_waits_for_no_writer_turn(tmp_path: Any) -> None:
+    """Read-intent sessions get a connection while writers queue for the turn (they take no turn)."""
+    database = _database(tmp_path)
+    holder = database.sessionmaker()
+    holder.execute(text("UPDATE t SET v = v + 1"))
+    queued = threading.Thread(target=lambda: _write_once(database))
+    queued.start()
+    time.sleep(0.1)
+    t0 = time.perf_counter()
+    with database.read_sessionmaker() as reader:
+        assert reader.execute(text("SELECT v FROM t")).scalar_one() == 0
+    assert time.perf_counter() - t0 < 1.0
+    holder.commit()
+    holder.close()
+    queued.join(timeout=20)
+    with database.read_sessionmaker() as s:
+        assert s.execute(text("SELECT v FROM t")).scalar_one() == 2
+    database.dispose()
+
+
+def _write_once(database: Any) -> None:
+    from kefu.core.db import session_scope
+
+    with session_scope(database.sessionmaker) as s:
+        s.execute(text("UPDATE t SET v = v + 1"))

@@ -403,3 +403,37 @@ def test_migrations_wait_for_a_lock_the_configured_write_wait(monkeypatch: pytes
     finally:
         get_settings.cache_clear()
         drop_pg_database(PG_URL, url)
+
+
+def test_the_idle_poll_answers_what_a_claim_would_find(database: Any) -> None:
+    """`any_due` (one prebuilt statement, run on read sessions) agrees with claim() on every kind of row."""
+    from datetime import timedelta
+
+    from kefu.core.db import utcnow
+    from kefu.core.jobs import any_due, claim, enqueue, queue_installed
+    from kefu.core.models import Job
+
+    def poll() -> bool:
+        with database.read_sessionmaker() as s:
+            return any_due(s)
+
+    with queue_installed(NoWake()):
+        assert not poll()  # empty table
+        with database.session() as s:
+            enqueue(s, "test.keyed", {"key": "a", "seq": 0}, key="k", delay=3600)  # not due yet
+        assert not poll()
+        with database.session() as s:  # due, but behind the older live job of its key
+            enqueue(s, "test.keyed", {"key": "a", "seq": 1}, key="k")
+        assert not poll()
+        with database.session() as s:
+            s.execute(update(Job).where(Job.key == "k").values(run_at=utcnow() - timedelta(seconds=1)))
+        assert poll()  # the oldest of the key is due now
+        with database.session() as s:
+            taken = claim(s, "t", 10)
+        assert [c.payload["seq"] for c in taken] == [0]
+        assert not poll()  # running under a live lease, and the next of its key waits behind it
+        with database.session() as s:
+            s.execute(update(Job).where(Job.status == "running").values(lease_until=utcnow() - timedelta(seconds=1)))
+        assert poll()  # an expired lease may be taken over
+        with database.session() as s:
+            assert [c.payload["seq"] for c in claim(s, "t2", 10)] == [0]
