@@ -145,7 +145,7 @@ def test_admin_import_preview_shows_row_errors_then_imports(
     page.get_by_role("button", name="預覽").click()
     errors = page.get_by_role("table", name="4 個問題")
     errors.wait_for()
-    assert "Unknown locale 'fr'" in errors.inner_text()
+    assert "不支援的語言 'fr'" in errors.inner_text()  # the row's reason in the page's language
     assert page.get_by_role("table", name="前 1 筆").count() == 1
     page.screenshot(path=str(shots / f"kb-import-preview-{width}.png"), full_page=True)
     page.get_by_role("button", name="匯入").click()  # refused as a whole: the file still has problems
