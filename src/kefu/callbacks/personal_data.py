@@ -1,4 +1,4 @@
-"""Personal data in call-backs: the number to call, the name given, what the call is about, the agent's note."""
+"""Personal data in call-backs: the number to call and its digits key, the name given, the topic, the agent's note."""
 
 from __future__ import annotations
 
@@ -15,5 +15,9 @@ def _callbacks(ids: list[int]) -> Select[Any]:
 
 
 DECLARATIONS = [
-    PersonalData(Callback, {"phone": "contact", "name": "name", "topic": "text", "note": "text"}, owned_by=_callbacks)
+    PersonalData(
+        Callback,
+        {"phone": "contact", "phone_key": "contact", "name": "name", "topic": "text", "note": "text"},
+        owned_by=_callbacks,
+    )
 ]

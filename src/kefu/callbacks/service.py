@@ -44,6 +44,7 @@ from kefu.core.l10n import format_datetime, format_zone
 from kefu.core.ratelimit import RouteLimit
 from kefu.customers.accessibility import DeclareNeeds, declare, needs_of, phone_refused
 from kefu.customers.models import Customer
+from kefu.customers.phones import phone_key
 from kefu.customers.service import find_or_create_by_identity
 from kefu.sla import service as sla
 from kefu.sla.notifications import localized, notify
@@ -278,8 +279,9 @@ def book(
         raise InvalidInput.said("err_callbacks_interpreter_cert")
     if source not in SOURCES:
         raise InvalidInput.said("err_callbacks_source_choice", choices=", ".join(SOURCES))
-    digits = "".join(ch for ch in phone if ch.isdigit())
-    if len(digits) < 6 or len(phone) > 64:
+    # The number's identity is its digits-only national form: the cap below counts every spelling of it as one.
+    key = phone_key(phone)
+    if key is None or len(key) > 32 or len(phone) > 64:
         raise InvalidInput.said("err_callbacks_phone_required")
     if scheduled_at.tzinfo is None:
         raise InvalidInput.said("err_callbacks_scheduled_needs_offset")
@@ -287,7 +289,7 @@ def book(
         open_for_phone = session.scalar(
             select(func.count())
             .select_from(Callback)
-            .where(Callback.brand_id == brand_id, Callback.phone == phone.strip(), Callback.status.in_(OPEN))
+            .where(Callback.brand_id == brand_id, Callback.phone_key == key, Callback.status.in_(OPEN))
         )
         if (open_for_phone or 0) >= 2:
             raise TooManyRequests.said("uix_callback_limit")

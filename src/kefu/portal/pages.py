@@ -405,7 +405,7 @@ def submit_ticket(request: Request, slug: str, db: DB, form: PostedForm) -> HTML
         message=text[:20_000],
         submission_id=str(form.get("submission_id") or secrets.token_hex(16)),
     )
-    if files:
+    if files and result.created:  # a double submit's files are on its first message already
         stored = [
             describe(
                 store(db, brand_id=brand.id, conversation_id=result.conversation.id, filename=n, content_type=c, data=d)

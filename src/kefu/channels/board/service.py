@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,6 +43,8 @@ class Submission:
     conversation: Conversation
     ticket: Ticket
     message: Message
+    # False when the same form was submitted again and this is the first result: callers add nothing to it (files).
+    created: bool = True
 
 
 def _customer(session: Session, brand_id: int, name: str, contact: str) -> Customer:
@@ -55,6 +61,39 @@ def _customer(session: Session, brand_id: int, name: str, contact: str) -> Custo
     return customer
 
 
+def _replay(session: Session, event: InboundEvent, payload: dict[str, Any]) -> Submission | None:
+    """The earlier result when `event` recorded this very submission (same name, contact, category and message)."""
+    if event.payload != payload or event.message_id is None:
+        return None
+    msg = session.get(Message, event.message_id)
+    conv = session.get(Conversation, msg.conversation_id) if msg else None
+    ticket = session.get(Ticket, conv.ticket_id) if conv and conv.ticket_id else None
+    if msg is None or conv is None or ticket is None:
+        return None
+    return Submission(conv, ticket, msg, created=False)
+
+
+def _provider_id(session: Session, inbox: Inbox, submission_id: str, payload: dict[str, Any]) -> str | Submission:
+    """The id to file a submission under, or the earlier result when this very submission was filed already."""
+    # A different post must never be filed under an id another post holds: the provider id is also the conversation's
+    # thread id, and a thread's earlier case is reopened for its next conversation (kefu.tickets.intake). Another
+    # post's id gives way to one derived from the id and the content, so this post's own double submit is still
+    # recognised; when even that is held (by a post that can no longer be returned), to a random one.
+    base = f"{inbox.kind}:{submission_id}"[:500]
+    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
+    derived = f"{base[:467]}:{hashlib.sha256(canonical).hexdigest()[:32]}"
+    for candidate in (base, derived):
+        event = session.scalar(
+            select(InboundEvent).where(InboundEvent.inbox_id == inbox.id, InboundEvent.provider_id == candidate)
+        )
+        if event is None:
+            return candidate
+        replay = _replay(session, event, payload)
+        if replay is not None:
+            return replay
+    return f"{inbox.kind}:{secrets.token_hex(16)}"
+
+
 def submit(
     session: Session,
     inbox: Inbox,
@@ -65,17 +104,13 @@ def submit(
     message: str,
     submission_id: str,
 ) -> Submission:
-    """Create (once per submission_id) the customer message, its conversation and a ticket."""
-    provider_id = f"{inbox.kind}:{submission_id}"[:500]
-    existing = session.scalar(
-        select(InboundEvent).where(InboundEvent.inbox_id == inbox.id, InboundEvent.provider_id == provider_id)
-    )
-    if existing is not None and existing.message_id is not None:
-        msg = session.get(Message, existing.message_id)
-        conv = session.get(Conversation, msg.conversation_id) if msg else None
-        ticket = session.get(Ticket, conv.ticket_id) if conv and conv.ticket_id else None
-        if msg is not None and conv is not None and ticket is not None:
-            return Submission(conv, ticket, msg)  # a double-submitted form creates nothing new
+    """Create (once per submission: the same id and content) the customer message, its conversation and a ticket."""
+    # The client picks `submission_id`: the same id with other content is someone else's post, filed under a fresh
+    # id, which neither returns nor touches the first post.
+    payload: dict[str, Any] = {"name": name, "contact": contact, "category": category, "message": message}
+    provider_id = _provider_id(session, inbox, submission_id, payload)
+    if not isinstance(provider_id, str):
+        return provider_id  # a double-submitted form creates nothing new
     # The typed contact files the ticket under its customer (agents see their history), but it proves nothing: the
     # widget visitor never gains that customer's identity, or their chat would be told that customer's tickets
     # (kefu.customers.claims decides who a visitor is).
@@ -113,7 +148,7 @@ def submit(
             channel=inbox.kind,
             provider_id=provider_id,
             status="processed",
-            payload={"name": name, "contact": contact, "category": category, "message": message},
+            payload=payload,
             attempts=1,
             conversation_id=conv.id,
             message_id=msg.id,
