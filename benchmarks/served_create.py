@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from vs_django_helpdesk import CpuSampler, database, drive, free_port, serving, wait_http
+from vs_django_helpdesk import CpuSampler, drive, kefu_served
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,43 +41,15 @@ def served(
     src: Path, kind: str, admin_url: str, work: Path, label: str, workers: int, extra_env: dict[str, str]
 ) -> Iterator[dict[str, Any]]:
     """A fresh database with a brand and an admin token, served by `kefu serve` running the code in `src`."""
-    from kefu.auth.service import create_agent, create_token
-    from kefu.brands.service import create_brand
-    from kefu.core.db import Database
-    from kefu.core.migrate import upgrade
-
-    with database(admin_url, kind, work, label) as url:
-        upgrade(url)
-        db = Database(url)
-        with db.session() as s:
-            brand = create_brand(s, slug="bench", name="Bench")
-            agent = create_agent(s, email="bench@example.com", name="b", password="bench password 1", role="admin")
-            _, token = create_token(s, agent, name="bench", scopes=None, expires_at=None, actor=None)
-            brand_id = brand.id
-        db.dispose()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
-        env.update(
-            {
-                "KEFU_ENV": "test",
-                "KEFU_SECRET_KEY": os.environ["KEFU_SECRET_KEY"],
-                "KEFU_DATABASE_URL": url,
-                "KEFU_LOG_LEVEL": "WARNING",
-                "KEFU_DATA_DIR": str(work / f"{label}-data"),
-                "PYTHONPATH": str(src),
-                **extra_env,
-            }
-        )
-        port = free_port()
-        cmd = [sys.executable, "-m", "kefu", "serve", "--port", str(port), "--workers", str(workers)]
-        with serving(cmd, env, ROOT, work / f"{label}.log") as server:
-            wait_http(f"http://127.0.0.1:{port}/healthz", lambda s: s == 200)
-            yield {
-                "server": server,
-                "url": f"http://127.0.0.1:{port}/api/v1/tickets",
-                "headers": {"Authorization": f"Bearer {token}"},
-                "brand_id": brand_id,
-                "dbname": url.rsplit("/", 1)[1] if kind == "pg" else None,
-            }
+    env = {"PYTHONPATH": str(src), **extra_env}
+    with kefu_served(admin_url, kind, work, label, workers, env) as (server, port, token, brand_id, url):
+        yield {
+            "server": server,
+            "url": f"http://127.0.0.1:{port}/api/v1/tickets",
+            "headers": {"Authorization": f"Bearer {token}"},
+            "brand_id": brand_id,
+            "dbname": url.rsplit("/", 1)[1] if kind == "pg" else None,
+        }
 
 
 def one_round(side: dict[str, Any], n: int, c: int, work_kind: str, tag: str) -> dict[str, float]:

@@ -336,14 +336,24 @@ def helpdesk(venv: Path, admin_url: str, kind: str, c: int, work: Path) -> Itera
 
 
 @contextmanager
-def kefu(admin_url: str, kind: str, c: int, work: Path, kefu_work: str = "ticket+message") -> Iterator[Round]:
-    """kefu served by `kefu serve --workers 2` on a fresh database; yields a round runner (see the module doc)."""
+def kefu_served(
+    admin_url: str,
+    kind: str,
+    work: Path,
+    label: str = "kefu",
+    workers: int = 2,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[tuple[subprocess.Popen[bytes], int, str, int, str]]:
+    """`kefu serve --workers N` on a fresh database with a brand and an admin token: (server, port, token, brand, url).
+
+    The code served is what `PYTHONPATH` in `extra_env` puts first (served_create.py's baseline), else this tree's.
+    """
     from kefu.auth.service import create_agent, create_token
     from kefu.brands.service import create_brand
     from kefu.core.db import Database
     from kefu.core.migrate import upgrade
 
-    with database(admin_url, kind, work, "kefu") as url:
+    with database(admin_url, kind, work, label) as url:
         upgrade(url)
         db = Database(url)
         with db.session() as s:
@@ -359,30 +369,38 @@ def kefu(admin_url: str, kind: str, c: int, work: Path, kefu_work: str = "ticket
                 "KEFU_SECRET_KEY": os.environ["KEFU_SECRET_KEY"],
                 "KEFU_DATABASE_URL": url,
                 "KEFU_LOG_LEVEL": "WARNING",
-                "KEFU_DATA_DIR": str(work / "kefu-data"),
+                "KEFU_DATA_DIR": str(work / f"{label}-data"),
+                **(extra_env or {}),
             }
         )
         port = free_port()
-        cmd = [sys.executable, "-m", "kefu", "serve", "--port", str(port), "--workers", "2"]
-        with serving(cmd, env, ROOT, work / "kefu.log") as server:
+        cmd = [sys.executable, "-m", "kefu", "serve", "--port", str(port), "--workers", str(workers)]
+        with serving(cmd, env, ROOT, work / f"{label}.log") as server:
             wait_http(f"http://127.0.0.1:{port}/healthz", lambda s: s == 200)
+            yield server, port, token, brand_id, url
 
-            def reply(i: int) -> dict[str, Any]:
-                return {"body": f"已收到您的問題 {i}，我們會盡快回覆。", "public": True}
 
-            def body(i: int) -> dict[str, Any]:
-                ticket = {"brand_id": brand_id, "subject": f"工單 {i}", "description": "商品還沒到，請協助查詢。"}
-                return {**ticket, "comment": reply(i)} if kefu_work == "ticket+message" else ticket
+@contextmanager
+def kefu(admin_url: str, kind: str, c: int, work: Path, kefu_work: str = "ticket+message") -> Iterator[Round]:
+    """kefu served by `kefu serve --workers 2` on a fresh database; yields a round runner (see the module doc)."""
+    with kefu_served(admin_url, kind, work) as (server, port, token, brand_id, url):
 
-            headers = {"Authorization": f"Bearer {token}"}
-            target = f"http://127.0.0.1:{port}/api/v1/tickets"
+        def reply(i: int) -> dict[str, Any]:
+            return {"body": f"已收到您的問題 {i}，我們會盡快回覆。", "public": True}
 
-            def first_message(r: httpx.Response, i: int) -> tuple[str, dict[str, Any]]:
-                return f"{target}/{r.json()['id']}/activities", reply(i)
+        def body(i: int) -> dict[str, Any]:
+            ticket = {"brand_id": brand_id, "subject": f"工單 {i}", "description": "商品還沒到，請協助查詢。"}
+            return {**ticket, "comment": reply(i)} if kefu_work == "ticket+message" else ticket
 
-            then = first_message if kefu_work == "ticket+message-2req" else None
-            dbname = url.rsplit("/", 1)[1] if kind == "pg" else None
-            yield _measured(server, dbname, lambda n: asyncio.run(drive(target, headers, body, n, c, then)))
+        headers = {"Authorization": f"Bearer {token}"}
+        target = f"http://127.0.0.1:{port}/api/v1/tickets"
+
+        def first_message(r: httpx.Response, i: int) -> tuple[str, dict[str, Any]]:
+            return f"{target}/{r.json()['id']}/activities", reply(i)
+
+        then = first_message if kefu_work == "ticket+message-2req" else None
+        dbname = url.rsplit("/", 1)[1] if kind == "pg" else None
+        yield _measured(server, dbname, lambda n: asyncio.run(drive(target, headers, body, n, c, then)))
 
 
 def _line(name: str, r: dict[str, Any]) -> str:

@@ -846,17 +846,9 @@ class FaqRanker:
         taken = np.zeros(len(self._row_group), dtype=bool)
         taken[held] = True
         while not exact_loo and n_folds < self.calibration_folds and len(held) and total < _MAX_HOLDOUT:
-            fold_rows: list[int] = []
-            for g in use:
-                own = np.flatnonzero(self._row_group == g)
-                free = own if self.calibration_resample else own[~taken[own]]
-                size = min(per_group, len(own) - 1, len(free))
-                if size > 0:
-                    fold_rows.extend(fold_rng.choice(free, size=size, replace=False).tolist())
-            if not fold_rows:
+            fold = self._draw_fold(use, per_group, taken, fold_rng)
+            if fold is None:
                 break
-            fold = np.array(sorted(fold_rows), dtype=np.int64)
-            taken[fold] = True
             fold_truth = self._row_group[fold]
             if bag:
                 folds.append(fold)
@@ -986,6 +978,23 @@ class FaqRanker:
             else None
         )
 
+    def _draw_fold(
+        self, use: Sequence[int], per_group: int, taken: NDArray[np.bool_], rng: np.random.Generator
+    ) -> NDArray[np.int64] | None:
+        """A further calibration fold, marked taken: ≤ per_group untaken rows per FAQ, never all (None: none left)."""
+        fold_rows: list[int] = []
+        for g in use:
+            own = np.flatnonzero(self._row_group == g)
+            free = own if self.calibration_resample else own[~taken[own]]
+            size = min(per_group, len(own) - 1, len(free))
+            if size > 0:
+                fold_rows.extend(rng.choice(free, size=size, replace=False).tolist())
+        if not fold_rows:
+            return None
+        fold = np.array(sorted(fold_rows), dtype=np.int64)
+        taken[fold] = True
+        return fold
+
     def _loo_parts(self, x: sp.csr_matrix, held: NDArray[np.int64], use: Sequence[int], per_group: int) -> _Parts:
         """``loo_calibration``: the parts served (every phrasing, scorers refitted on all of them), with the
         leave-one-out shift of every calibration query's scorer values (:meth:`_loo_solve`).
@@ -1001,17 +1010,9 @@ class FaqRanker:
         taken = np.zeros(n, dtype=bool)
         taken[held] = True
         while len(folds) < self.calibration_folds and total < _MAX_HOLDOUT:
-            fold_rows: list[int] = []
-            for g in use:
-                own = np.flatnonzero(self._row_group == g)
-                free = own if self.calibration_resample else own[~taken[own]]
-                size = min(per_group, len(own) - 1, len(free))
-                if size > 0:
-                    fold_rows.extend(fold_rng.choice(free, size=size, replace=False).tolist())
-            if not fold_rows:
+            fold = self._draw_fold(use, per_group, taken, fold_rng)
+            if fold is None:
                 break
-            fold = np.array(sorted(fold_rows), dtype=np.int64)
-            taken[fold] = True
             folds.append(fold)
             total += len(fold)
         self._loo_folds = folds
