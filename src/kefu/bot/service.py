@@ -163,7 +163,7 @@ def summarize(session: Session, conv: Conversation, locale: str, limit: int = 30
         mood=mood,
         anger=anger,
         # Survey invitations and notices are sent under the bot's name but are not its turns.
-        bot_turns=sum(1 for m in msgs if m.sender_type == "bot" and not (m.meta or {}).keys() & set(ANNOUNCEMENT_KEYS)),
+        bot_turns=sum(1 for m in msgs if m.sender_type == "bot" and not (m.meta or {}).keys() & ANNOUNCEMENT_KEYS),
         failures=state.failures if state else 0,
     )
 

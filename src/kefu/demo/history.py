@@ -270,7 +270,7 @@ def load_history(
                     answer_csat(session, survey, case.rating, case.comment, now=ticket.resolved_at + timedelta(hours=2))
     session.flush()
     _load_bot_chats(session, brand, inboxes, now)
-    _load_regulator_letters(session, brand, teams, agents, now)
+    _load_regulator_letters(session, brand, teams, by_short["lead"], now)
     return len(CASES) + len(REGULATOR_LETTERS)
 
 
@@ -313,11 +313,8 @@ def _load_bot_chats(session: Session, brand: Brand, inboxes: dict[str, Inbox], n
     session.flush()
 
 
-def _load_regulator_letters(
-    session: Session, brand: Brand, teams: dict[str, Team], agents: dict[str, Agent], now: datetime
-) -> None:
+def _load_regulator_letters(session: Session, brand: Brand, teams: dict[str, Team], lead: Agent, now: datetime) -> None:
     """Letters from the authorities, due 15 days after receipt: one answered in time, one still open."""
-    lead = next(a for email, a in agents.items() if email.startswith("lead"))
     for days_ago, agency, reference, subject, summary, answered_after in REGULATOR_LETTERS:
         received = now - timedelta(days=days_ago)
         case = create_regulator_case(
