@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kefu.brands.models import Inbox
@@ -108,9 +109,28 @@ def submit(
     # The client picks `submission_id`: the same id with other content is someone else's post, filed under a fresh
     # id, which neither returns nor touches the first post.
     payload: dict[str, Any] = {"name": name, "contact": contact, "category": category, "message": message}
-    provider_id = _provider_id(session, inbox, submission_id, payload)
-    if not isinstance(provider_id, str):
-        return provider_id  # a double-submitted form creates nothing new
+    # Two identical posts racing (a double tap, a retried request) both miss the lookup; the loser's insert meets the
+    # winner's unique provider id (or the new customer's identity) once the winner commits. Its savepoint rolls back
+    # and the lookup, run again, finds the winner's post and answers with it: the same ticket, nothing stored twice.
+    for attempt in (1, 2, 3):
+        provider_id = _provider_id(session, inbox, submission_id, payload)
+        if not isinstance(provider_id, str):
+            return provider_id  # a double-submitted form creates nothing new
+        try:
+            with session.begin_nested():
+                result = _create(session, inbox, provider_id, payload)
+        except IntegrityError:
+            if attempt == 3:
+                raise
+            continue
+        announce_inbound(session, inbox, result.conversation, result.message, True)
+        return result
+    raise AssertionError("unreachable")
+
+
+def _create(session: Session, inbox: Inbox, provider_id: str, payload: dict[str, Any]) -> Submission:
+    """File the post under `provider_id`: its customer, conversation, first message, ticket and inbound event."""
+    name, contact, category, message = payload["name"], payload["contact"], payload["category"], payload["message"]
     # The typed contact files the ticket under its customer (agents see their history), but it proves nothing: the
     # widget visitor never gains that customer's identity, or their chat would be told that customer's tickets
     # (kefu.customers.claims decides who a visitor is).
@@ -155,5 +175,4 @@ def submit(
         )
     )
     session.flush()
-    announce_inbound(session, inbox, conv, msg, True)
     return Submission(conv, ticket, msg)
