@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from kefu.core.db import transient_db_error
 from kefu.core.errors import ProblemError
 from kefu.web.i18n import reader_locale, title_text
+from kefu.web.problem_text import outage_detail, plain_text, validation_detail, validation_errors
 
 PROBLEM_JSON = "application/problem+json"
 # Seconds a client (LINE, Meta, an integration) should wait before retrying while the database is unreachable.
@@ -33,10 +34,10 @@ def problem(status: int, title: str, detail: str | None, instance: str | None, *
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def unavailable(instance: str | None, locale: str | None = None) -> JSONResponse:
+def unavailable(instance: str | None, locale: str | None = None, exc: BaseException | None = None) -> JSONResponse:
     """503 problem+json with Retry-After: webhook providers and clients retry it, nothing is half-stored."""
     title = title_text("Service unavailable", locale)
-    response = problem(503, title, "The database is unavailable; retry later.", instance)
+    response = problem(503, title, outage_detail(exc, locale, DB_RETRY_AFTER), instance)
     response.headers["Retry-After"] = str(DB_RETRY_AFTER)
     return response
 
@@ -45,7 +46,7 @@ def server_error(exc: BaseException, instance: str | None) -> JSONResponse:
     """The answer to an error no handler knows: 503 when it is (or wraps) a database outage, else a bare 500."""
     # Reached from ServerErrorMiddleware, e.g. a commit failing in a dependency's teardown.
     if transient_db_error(exc):  # follows __cause__ / __context__ too
-        return unavailable(instance)
+        return unavailable(instance, None, exc)
     return problem(500, "Internal server error", None, instance)
 
 
@@ -55,12 +56,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     @app.exception_handler(PoolTimeout)
     async def _db_down(request: Request, exc: Exception) -> JSONResponse:
-        return unavailable(request.url.path, reader_locale(request))
+        return unavailable(request.url.path, reader_locale(request), exc)
 
     @app.exception_handler(DBAPIError)
     async def _dbapi(request: Request, exc: DBAPIError) -> JSONResponse:
         if transient_db_error(exc):  # the one rule (kefu.core.db): unreachable, lock or statement timeout
-            return unavailable(request.url.path, reader_locale(request))
+            return unavailable(request.url.path, reader_locale(request), exc)
         raise exc  # anything else is a real server error (500), not an outage
 
     @app.exception_handler(ProblemError)
@@ -85,19 +86,21 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(OverflowError)
     async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
         # e.g. an id beyond 64 bits reaching the database driver
-        title = title_text("Invalid input", reader_locale(request))
-        return problem(422, title, "A number in the request is out of range.", request.url.path)
+        locale = reader_locale(request)
+        return problem(
+            422, title_text("Invalid input", locale), plain_text("pv_out_of_range", locale), request.url.path
+        )
 
     @app.exception_handler(DataError)
     async def _data_error(request: Request, exc: DataError) -> JSONResponse:
-        title = title_text("Invalid input", reader_locale(request))
-        return problem(422, title, "A value in the request is out of range or malformed.", request.url.path)
+        locale = reader_locale(request)
+        detail = plain_text("pv_malformed", locale)
+        return problem(422, title_text("Invalid input", locale), detail, request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
-            for e in exc.errors()
-        ]
-        title = title_text("Validation failed", reader_locale(request))
-        return problem(422, title, "The request did not validate.", request.url.path, errors=errors)
+        # `loc` and `type` are for programs and never change; `msg` and the summary are for the reader.
+        locale = reader_locale(request)
+        errors = validation_errors(exc.errors(), locale)
+        title = title_text("Validation failed", locale)
+        return problem(422, title, validation_detail(len(errors), locale), request.url.path, errors=errors)

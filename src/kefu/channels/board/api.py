@@ -17,7 +17,8 @@ from kefu.brands.service import get_brand
 from kefu.channels.board.service import SUBMISSIONS, submit
 from kefu.channels.service import get_inbox
 from kefu.core.errors import InvalidInput
-from kefu.web.i18n import accept_locale
+from kefu.web.i18n import accept_locale, reader_locale
+from kefu.web.problem_text import validation_errors
 from kefu.web.routing import Router
 
 router = Router(prefix="/api/v1/channels/board", tags=["channels"])
@@ -88,7 +89,10 @@ async def board_submit(inbox_id: int, request: Request, db: DB) -> JSONResponse 
             kept = {k: fields.get(k, "")[:20_000] for k in ("name", "contact", "category", "message", "submission_id")}
             return await run_in_threadpool(_form, request, db, inbox, 422, kept)
         brand = await run_in_threadpool(get_brand, db, inbox.brand_id)
-        raise InvalidInput.said("uix_board_missing", locale=brand.default_locale) from exc
+        # The reader's language, else the brand's: the summary and each field's reason (`loc`/`type` for programs).
+        locale = reader_locale(request) or brand.default_locale
+        errors = validation_errors(exc.errors(), locale)
+        raise InvalidInput.said("uix_board_missing", locale=brand.default_locale).also(errors=errors) from exc
     if post.website:
         return JSONResponse({"status": "ok"}, status_code=201)  # silently drop the bot
     result = await run_in_threadpool(
