@@ -8,7 +8,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from kefu.core.db import Base, utcnow
-from kefu.customers.phones import phone_key
+from kefu.customers.phones import check_phone, phone_key
 
 SOURCES = ("portal", "widget", "bot", "phone", "agent")
 MODES = ("phone", "video")  # a phone call-back, or a video session (sign language on request)
@@ -67,5 +67,6 @@ class Callback(Base):
 
     @validates("phone")
     def _set_phone_key(self, _key: str, value: str) -> str:
+        check_phone(value)  # every path that sets a number meets the same rule before anything is written
         self.phone_key = phone_key(value)
         return value

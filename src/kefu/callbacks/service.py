@@ -44,7 +44,7 @@ from kefu.core.l10n import format_datetime, format_zone
 from kefu.core.ratelimit import RouteLimit
 from kefu.customers.accessibility import DeclareNeeds, declare, needs_of, phone_refused
 from kefu.customers.models import Customer
-from kefu.customers.phones import phone_key
+from kefu.customers.phones import check_phone, phone_key
 from kefu.customers.service import find_or_create_by_identity
 from kefu.sla import service as sla
 from kefu.sla.notifications import localized, notify
@@ -280,8 +280,9 @@ def book(
     if source not in SOURCES:
         raise InvalidInput.said("err_callbacks_source_choice", choices=", ".join(SOURCES))
     # The number's identity is its digits-only national form: the cap below counts every spelling of it as one.
+    check_phone(phone)
     key = phone_key(phone)
-    if key is None or len(key) > 32 or len(phone) > 64:
+    if key is None:
         raise InvalidInput.said("err_callbacks_phone_required")
     if scheduled_at.tzinfo is None:
         raise InvalidInput.said("err_callbacks_scheduled_needs_offset")

@@ -10,7 +10,7 @@ from sqlalchemy import ForeignKey, Index, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from kefu.core.db import Base, utcnow
-from kefu.customers.phones import phone_key
+from kefu.customers.phones import check_phone, phone_key
 
 
 class Organization(Base):
@@ -57,6 +57,7 @@ class Customer(Base):
 
     @validates("phone")
     def _set_phone_key(self, _key: str, value: str | None) -> str | None:
+        check_phone(value)  # every path that sets a number meets the same rule before anything is written
         self.phone_key = phone_key(value)
         return value
 
