@@ -86,3 +86,41 @@ def test_demo_dashboard_measures_the_bot_complaints_and_regulator_letters(db: An
     assert db.scalar(select(func.count(Complaint.id))) == 2
     open_letters = list(db.scalars(select(RegulatorCase).where(RegulatorCase.replied_at.is_(None))))
     assert len(open_letters) == 1 and open_letters[0].due_at.replace(tzinfo=None) > now.replace(tzinfo=None)
+
+
+def test_demo_line_and_messenger_chats_have_the_identity_their_channel_would_have_made(db: Any) -> None:
+    """Every demo LINE/Messenger conversation's customer has that channel's identity (and LINE its `user:` thread),
+    so an agent's reply on one goes the real way: the adapter names a recipient and the outbox queues the send."""
+    import kefu.channels.line.adapter
+    import kefu.channels.messenger.adapter  # noqa: F401 - registers the adapters the outbox looks up
+    from kefu.brands.models import Brand, Inbox
+    from kefu.channels.base import get_adapter
+    from kefu.channels.outbox import queue_reply
+    from kefu.conversations.models import Conversation
+    from kefu.conversations.service import add_message
+    from kefu.customers.models import CustomerIdentity
+    from kefu.demo import load_demo
+
+    assert load_demo(db, "kefu-demo-pass") is True
+    db.commit()
+    brand = db.scalar(select(Brand).where(Brand.slug == "demo"))
+    convs = db.scalars(
+        select(Conversation).where(Conversation.brand_id == brand.id, Conversation.channel.in_(["line", "messenger"]))
+    ).all()
+    assert {str(c.channel) for c in convs} == {"line", "messenger"} and len(convs) >= 8
+    for conv in convs:
+        kind = str(conv.channel)
+        idents = db.scalars(
+            select(CustomerIdentity.external_id).where(
+                CustomerIdentity.customer_id == conv.customer_id, CustomerIdentity.kind == kind
+            )
+        ).all()
+        assert len(idents) == 1, (conv.id, kind)
+        if kind == "line":  # a LINE user id, and the thread the LINE channel files a user's chat under
+            assert len(idents[0]) == 33 and idents[0].startswith("U") and conv.external_thread_id == f"user:{idents[0]}"
+        adapter = get_adapter(kind)
+        assert adapter is not None and adapter.recipient(db, db.get(Inbox, conv.inbox_id), conv) == idents[0]
+    line = next(c for c in convs if str(c.channel) == "line")
+    reply, _ = add_message(db, line, sender_type="agent", body="您好，已為您查詢。")
+    queued = queue_reply(db, line, reply)
+    assert queued is not None and queued.recipient.startswith("U")

@@ -20,7 +20,7 @@ from kefu.conversations.commands import CreateConversation
 from kefu.conversations.service import add_message, create_conversation
 from kefu.core.commands import build
 from kefu.customers.service import add_identity, create_customer, create_organization
-from kefu.demo.history import load_articles, load_history
+from kefu.demo.history import chat_thread, load_articles, load_history
 from kefu.knowledge.commands import CreateFaq
 from kefu.knowledge.service import create_faq
 from kefu.macros.commands import CreateCanned
@@ -276,7 +276,13 @@ def load_demo(session: Session, password: str) -> bool:
         session,
         build(
             CreateConversation,
-            {"brand_id": brand.id, "customer_id": amy.id, "channel": "line", "inbox_id": inboxes["line"].id},
+            {
+                "brand_id": brand.id,
+                "customer_id": amy.id,
+                "channel": "line",
+                "inbox_id": inboxes["line"].id,
+                "external_thread_id": chat_thread(session, amy, "line"),
+            },
         ),
         actor=None,
     )

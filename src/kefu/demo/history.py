@@ -9,6 +9,7 @@ and articles in each language.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,8 +28,8 @@ from kefu.conversations.commands import CreateConversation
 from kefu.conversations.service import add_message, create_conversation
 from kefu.core.commands import build
 from kefu.core.db import utcnow
-from kefu.customers.models import Customer
-from kefu.customers.service import create_customer
+from kefu.customers.models import Customer, CustomerIdentity
+from kefu.customers.service import add_identity, create_customer
 from kefu.knowledge.commands import CreateArticle
 from kefu.knowledge.models import FaqEntry
 from kefu.knowledge.service import create_article
@@ -162,6 +163,28 @@ EXTRA_CUSTOMERS = (
 )
 
 
+# The thread a chat channel files a user's conversation under (kefu.channels.line / messenger adapters' thread_key).
+_THREADS = {"line": "user:{}", "messenger": "psid:{}"}
+
+
+def chat_thread(session: Session, customer: Customer, channel: str) -> str | None:
+    """The thread key of `customer`'s chat on `channel`, with the identity the channel makes at a first message
+    (a LINE user id, a Messenger PSID), so a demo agent's reply there takes the real path (adapter → outbox)."""
+    if channel not in _THREADS:
+        return None
+    known = session.scalar(
+        select(CustomerIdentity.external_id)
+        .where(CustomerIdentity.customer_id == customer.id, CustomerIdentity.kind == channel)
+        .order_by(CustomerIdentity.id)
+        .limit(1)
+    )
+    if known is None:  # stable per brand and person, shaped as the provider's ids are
+        digest = hashlib.sha256(f"{customer.brand_id}:{channel}:{customer.email or customer.name}".encode()).hexdigest()
+        known = f"U{digest[:32]}" if channel == "line" else str(int(digest[:13], 16)).rjust(16, "1")
+        add_identity(session, customer, channel, known, customer.name or None)
+    return _THREADS[channel].format(known)
+
+
 def load_history(
     session: Session,
     brand: Brand,
@@ -202,6 +225,7 @@ def load_history(
                     "inbox_id": inboxes[case.channel].id,
                     "subject": case.subject if case.channel == "email" else None,
                     "status": "open",
+                    "external_thread_id": chat_thread(session, customer, case.channel),
                 },
             ),
             actor=None,
@@ -290,7 +314,13 @@ def _load_bot_chats(session: Session, brand: Brand, inboxes: dict[str, Inbox], n
             session,
             build(
                 CreateConversation,
-                {"brand_id": brand.id, "customer_id": customer.id, "channel": channel, "inbox_id": inboxes[channel].id},
+                {
+                    "brand_id": brand.id,
+                    "customer_id": customer.id,
+                    "channel": channel,
+                    "inbox_id": inboxes[channel].id,
+                    "external_thread_id": chat_thread(session, customer, channel),
+                },
             ),
             actor=None,
         )
