@@ -41,6 +41,9 @@ class Callback(Base):
     # `phone` as digits (kefu.customers.phones.phone_key), kept in step by the validator below: the public cap on
     # open call-backs per number counts it, so writing the number another way does not make it another number.
     phone_key: Mapped[str | None] = mapped_column(String(32))
+    # Who asked, for the public cap (kefu.callbacks.service.book): "ip:<keyed hash of the client address>", "owner"
+    # when the number itself asked (a missed call's caller id), NULL for agents' bookings and rows from before 2770.
+    requester: Mapped[str | None] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200), default="")
     topic: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(String(16))

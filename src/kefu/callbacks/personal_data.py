@@ -17,7 +17,14 @@ def _callbacks(ids: list[int]) -> Select[Any]:
 DECLARATIONS = [
     PersonalData(
         Callback,
-        {"phone": "contact", "phone_key": "contact", "name": "name", "topic": "text", "note": "text"},
+        {
+            "phone": "contact",
+            "phone_key": "contact",
+            "requester": "identifier",
+            "name": "name",
+            "topic": "text",
+            "note": "text",
+        },
         owned_by=_callbacks,
     )
 ]

@@ -18,6 +18,8 @@ Deaf and hard-of-hearing customers (kefu.customers.accessibility) are never book
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -65,6 +67,21 @@ DEFAULTS: dict[str, Any] = {
 OPEN = ("booked", "due")
 # Public booking (portal form and API) opens a ticket and puts a call on an agent's list: a few per address.
 PUBLIC_BOOKINGS = RouteLimit("callback", per_ip=10, window=timedelta(minutes=10))
+# Open public call-backs for one number: each requester (a client address, or the number itself) has a share of its
+# own, so a stranger who books a victim's number uses up only the stranger's share, never the victim's; the ceiling
+# per number bounds what several strangers can pile onto one number in the agents' queue (a missed call from the
+# number itself, OWNER, is never refused for it).
+PUBLIC_PER_REQUESTER = 2
+PUBLIC_PER_NUMBER = 6
+OWNER = "owner"
+
+
+def requester_of(ip: str) -> str:
+    """A client address as the requester stored on a public booking: keyed and hashed, never the address itself."""
+    from kefu.core.config import get_settings
+
+    key = get_settings().secret_key.encode()
+    return "ip:" + hmac.new(key, ip.encode(), hashlib.sha256).hexdigest()[:40]
 
 
 def settings_of(brand: Brand) -> dict[str, Any]:
@@ -265,10 +282,12 @@ def book(
     video: VideoRequest | None = None,
     declared: DeclareNeeds | None = None,
     now: datetime | None = None,
+    requester: str | None = None,
 ) -> Callback:
     """Book a call-back (or with `video`, a video session) in an open slot; agents may book any future time.
 
     Opens a case when none is given. `declared`: needs the customer declares while booking (portal, widget).
+    `requester`: who asked a public booking (`requester_of(ip)`, or OWNER for the number's own missed call).
     """
     now = now or utcnow()
     brand = get_brand(session, brand_id, actor)
@@ -287,13 +306,7 @@ def book(
     if scheduled_at.tzinfo is None:
         raise InvalidInput.said("err_callbacks_scheduled_needs_offset")
     if actor is None:  # customers pick one of the offered slots; agents may agree any later time on the phone
-        open_for_phone = session.scalar(
-            select(func.count())
-            .select_from(Callback)
-            .where(Callback.brand_id == brand_id, Callback.phone_key == key, Callback.status.in_(OPEN))
-        )
-        if (open_for_phone or 0) >= 2:
-            raise TooManyRequests.said("uix_callback_limit")
+        _check_public_cap(session, brand_id, key, requester)
         offered = {s.start for s in slots(session, brand, now, video)}
         if scheduled_at not in offered:
             raise Conflict.said("err_callbacks_slot_taken")
@@ -358,6 +371,7 @@ def book(
         window_minutes=conf["window_minutes"],
         created_by=actor.agent_id if actor else None,
         created_at=now,
+        requester=requester if actor is None else None,
     )
     session.add(cb)
     session.flush()
@@ -390,6 +404,22 @@ def book(
     )
     publish(session, "callback.booked", {"id": cb.id, "ticket_id": ticket.id}, (f"brand:{brand_id}",))
     return cb
+
+
+def _check_public_cap(session: Session, brand_id: int, key: str, requester: str | None) -> None:
+    """429 when this requester already has its share of open call-backs for the number, or (the number itself
+    apart) the number has reached its ceiling; one query, grouped by requester."""
+    rows = session.execute(
+        select(Callback.requester, func.count())
+        .where(Callback.brand_id == brand_id, Callback.phone_key == key, Callback.status.in_(OPEN))
+        .group_by(Callback.requester)
+    ).all()
+    per = {who: int(n) for who, n in rows}
+    # A booking with no requester (a caller outside a request) shares one anonymous share, as the old cap did.
+    if per.get(requester, 0) >= PUBLIC_PER_REQUESTER:
+        raise TooManyRequests.said("uix_callback_limit")
+    if requester != OWNER and sum(n for who, n in per.items() if who != OWNER) >= PUBLIC_PER_NUMBER:
+        raise TooManyRequests.said("uix_callback_limit")
 
 
 def _subject(locale: str, mode: str, topic: str) -> str:

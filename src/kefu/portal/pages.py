@@ -11,12 +11,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
-from kefu.auth.deps import DB, throttled
+from kefu.auth.deps import DB, client_ip, throttled
 from kefu.brands import service as brand_service
 from kefu.brands import theme as brand_theme
 from kefu.brands.models import Brand, Inbox
 from kefu.callbacks.service import PUBLIC_BOOKINGS, VideoRequest, video_template, video_url
 from kefu.callbacks.service import book as cb_book
+from kefu.callbacks.service import requester_of as cb_requester
 from kefu.callbacks.service import slots as cb_slots
 from kefu.callbacks.service import ticket_number as cb_ticket_number
 from kefu.channels.board.service import SUBMISSIONS, submit
@@ -568,6 +569,7 @@ def callback_book(request: Request, slug: str, db: DB, form: PostedForm) -> HTML
             actor=None,
             video=video,
             declared=DeclareNeeds(needs=declared, consent=consent) if declared else None,
+            requester=cb_requester(client_ip(request)),  # the cap counts this client's bookings apart
         )
     except TooManyRequests:
         return again("cb_limit", 429)

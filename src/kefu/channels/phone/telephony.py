@@ -333,6 +333,7 @@ def _call_back(session: Session, inbox: Inbox, ticket_id: int, caller: str, even
                 name=event.caller_name or "",
                 topic="未接來電回撥 / Missed call",
                 ticket_id=ticket_id,
+                requester=callbacks.OWNER,  # the PBX's caller id: the number itself asked, strangers never block it
             )
     except ProblemError:
         return None
