@@ -79,3 +79,23 @@ def test_a_missed_call_from_the_number_books_even_when_strangers_filled_it(make:
         db, brand.id, scheduled_at=starts[PUBLIC_PER_NUMBER], phone=VICTIM, source="phone", actor=None, requester=OWNER
     )
     assert cb.requester == OWNER
+
+
+def test_agents_see_which_bookings_share_a_number(app: Any, client: Any, make: Any, db: Any, clock: Clock) -> None:
+    """The queue marks each booked call-back whose number has others open, so agents call once, not three times."""
+    from tests.web.test_admin_pages import _login
+
+    brand = make.brand(timezone="Asia/Taipei")
+    agent = make.agent("agent", [brand])
+    clock.set(tw(2026, 3, 9, 9, 0))
+    starts = _slots(client, brand.slug)
+    assert _book(_from(app, "198.51.100.7"), brand.slug, starts[0]).status_code == 201
+    assert _book(_from(app, "203.0.113.20"), brand.slug, starts[1], "+886 912 345 678").status_code == 201
+    assert _book(_from(app, "203.0.113.20"), brand.slug, starts[2], "0922-000-111").status_code == 201
+    db.commit()
+    _login(client, agent)
+    page = client.get("/console/callbacks?view=booked&lang=zh-TW")
+    assert page.status_code == 200
+    assert page.text.count("同一號碼另有 1 筆預約") == 2  # the two spellings of one number, not the other number
+    en = client.get("/console/callbacks?view=booked&lang=en")
+    assert en.text.count("Same number: 1 more open") == 2

@@ -39,6 +39,7 @@ def queue(request: Request, ctx: Ctx, db: DB, view: str = "due", mine: bool = Fa
         mine=mine,
         local=LocalTime(zones),
         links=service.video_links(db, [c for c, _ in rows]),
+        same_number=service.same_number(db, [c for c, _ in rows]),
         zone_names=sorted({z.key for z in zones.values()}) or ["Asia/Taipei"],
     )
 
@@ -63,4 +64,5 @@ def done(request: Request, callback_id: int, ctx: Ctx, db: DB, form: PostedForm)
         error=error,
         local=LocalTime(brand_zones(db, {cb.brand_id})),
         links=service.video_links(db, [cb]),
+        same_number=service.same_number(db, [cb]),
     )

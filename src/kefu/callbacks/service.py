@@ -514,6 +514,25 @@ def queue(
     return [(c, t) for c, t in session.execute(stmt.order_by(Callback.scheduled_at, Callback.id).limit(limit))]
 
 
+def same_number(session: Session, callbacks: list[Callback]) -> dict[int, int]:
+    """Per call-back id, how many other open call-backs its number has (same brand, any spelling); one query."""
+    keys = {(c.brand_id, c.phone_key) for c in callbacks if c.phone_key}
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(Callback.brand_id, Callback.phone_key, func.count())
+        .where(Callback.phone_key.in_({k for _, k in keys}), Callback.status.in_(OPEN))
+        .group_by(Callback.brand_id, Callback.phone_key)
+    ).all()
+    open_for = {(b, k): int(n) for b, k, n in rows}
+    out: dict[int, int] = {}
+    for c in callbacks:
+        n = open_for.get((c.brand_id, c.phone_key), 0) - (c.status in OPEN)
+        if c.phone_key and n > 0:
+            out[c.id] = n
+    return out
+
+
 @dataclass
 class SweepResult:
     """What one sweep did."""
