@@ -240,3 +240,21 @@ def test_queue_page_renders_in_each_locale(client: Any, world: dict[str, Any], l
     r = client.get("/console/privacy-requests", params={"lang": locale}, headers=h)
     assert r.status_code == 200
     assert {"zh-TW": "登記新請求", "zh-CN": "登记新请求", "en": "Log a new request"}[locale] in r.text
+
+
+def test_a_correction_to_a_number_too_long_is_refused_when_recorded_not_when_executed(
+    client: Any, make: Any, world: dict[str, Any]
+) -> None:
+    """The phone rule (kefu.customers.phones.check_phone) applies when the request is recorded, weeks before it runs."""
+    body = {
+        "customer_id": world["ming"].id,
+        "kind": "correction",
+        "reason": "電話換號",
+        "channel": "phone",
+        "changes": {"phone": "0912" + "3" * 36},
+    }
+    r = client.post(
+        "/api/v1/privacy/requests", json=body, headers=make.token(world["lead"]) | {"Accept-Language": "zh-TW"}
+    )
+    assert r.status_code == 422, r.text
+    assert "電話號碼太長" in r.json()["detail"]

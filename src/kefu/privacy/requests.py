@@ -22,6 +22,7 @@ from kefu.core.access import get_in_brand, scope_to_brands
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, InvalidInput
 from kefu.customers import service as customers
+from kefu.customers.phones import check_phone
 from kefu.privacy import service
 from kefu.privacy.models import PrivacyRequest
 from kefu.privacy.pii import mask_text
@@ -74,6 +75,7 @@ def open_request(
         clean = {k: str(v).strip() for k, v in (changes or {}).items() if k in CORRECTABLE and str(v).strip()}
         if not clean or set(changes or {}) - set(CORRECTABLE):
             raise InvalidInput.said("err_privacy_correction_fields", fields=", ".join(CORRECTABLE))
+        check_phone(clean.get("phone"))  # refused now, not when the verified request runs weeks later
     elif changes:
         raise InvalidInput.said("err_privacy_changes_only_correction")
     opened = now or utcnow()
