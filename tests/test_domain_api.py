@@ -297,3 +297,45 @@ def test_a_created_customer_answers_what_a_read_answers(client: Any, make: Any) 
         read = client.get(f"/api/v1/customers/{created.json()['id']}", headers=h)
         assert created.json() == read.json()
         assert created.json()["cumulative_spend"] == ("12.50" if spend else "0.00")
+
+
+def test_brands_never_share_a_ticket_prefix(client: Any, make: Any, db: Any) -> None:
+    """Numbers are drawn per brand and unique install-wide: two brands on one prefix both drew KF-000001 and the
+    second brand could open no ticket (an IntegrityError on every create, inbound mail and chat included)."""
+    from kefu.tickets.creation import create_ticket
+
+    a, b = make.brand(), make.brand()  # neither names a prefix
+    assert a.ticket_prefix != b.ticket_prefix
+    numbers = []
+    for brand in (a, b):
+        customer = make.customer(brand, name="客戶")
+        numbers.append(create_ticket(db, brand_id=brand.id, customer_id=customer.id, subject="s", actor=None).number)
+        db.commit()
+    assert numbers[0] != numbers[1] and all(n.endswith("-000001") for n in numbers)
+    h = make.token(make.agent("admin")) | {"Accept-Language": "zh-TW"}
+    body = {"slug": "third", "name": "x", "ticket_prefix": a.ticket_prefix}
+    taken = client.post("/api/v1/brands", json=body, headers=h)
+    assert taken.status_code == 409 and a.ticket_prefix in taken.json()["detail"], taken.text
+    assert "前綴" in taken.json()["detail"]
+    free = client.post("/api/v1/brands", json={"slug": "third-shop", "name": "x"}, headers=h)
+    assert free.status_code == 201 and free.json()["ticket_prefix"] not in {a.ticket_prefix, b.ticket_prefix}
+
+
+def test_free_prefix_follows_the_slug() -> None:
+    """KF first; then the slug's letters and digits (a leading digit dropped), numbered when taken, ≤ 8 characters."""
+    from unittest.mock import MagicMock
+
+    from kefu.brands.service import free_prefix
+
+    def pick(slug: str, taken: set[str]) -> str:
+        session = MagicMock()
+        session.scalars.return_value = list(taken)
+        return free_prefix(session, slug)
+
+    assert pick("orange", set()) == "KF"
+    assert pick("orange-mall", {"KF"}) == "ORANGE"
+    assert pick("orange-mall", {"KF", "ORANGE"}) == "ORANGE2"
+    assert pick("9-lives", {"KF"}) == "LIVES"
+    assert pick("---", {"KF"}) == "B"
+    long = pick("abcdefghij", {"KF", "ABCDEF", *{f"ABCDEF{n}" for n in range(2, 10)}})
+    assert long == "ABCDEF10" and len(long) <= 8

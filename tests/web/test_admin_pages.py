@@ -229,6 +229,8 @@ def test_brand_admin_creates_and_edits_tiers(client: Any, make: Any, db: Any) ->
     assert r.status_code == 200, r.text
     brand = db.scalar(select(Brand).where(Brand.slug == "jade"))
     assert brand is not None and brand.ticket_prefix == "JD" and len(brand.tiers) == 3
+    again = client.post("/admin/brands", data={"slug": "jade-2", "name": "翡翠二館", "ticket_prefix": "JD"}, headers=h)
+    assert again.status_code == 422 and db.scalar(select(Brand).where(Brand.slug == "jade-2")) is None, again.text
     tiers = {"tier_level_0": "1", "tier_name_0": "普通", "tier_min_0": "0"}
     tiers |= {"tier_level_1": "2", "tier_name_1": "黄金", "tier_min_1": "5000"}
     r = client.post(

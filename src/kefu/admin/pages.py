@@ -772,14 +772,16 @@ def create_brand(request: Request, ctx: Ctx, db: DB, form: PostedForm) -> HTMLRe
     t = translator(ctx.locale)
     values, _ = _posted(form)
     errors: dict[str, str] = {}
-    slug, name, prefix = f.text(values, "slug"), f.text(values, "name"), f.text(values, "ticket_prefix") or "KF"
+    slug, name, prefix = f.text(values, "slug"), f.text(values, "name"), f.text(values, "ticket_prefix") or None
     locale = f.text(values, "default_locale") or "zh-TW"
     if not f.SLUG.fullmatch(slug):
         errors["slug"] = t["ae_slug"]
     if not name:
         errors["name"] = t["ae_required"]
-    if not f.PREFIX.fullmatch(prefix):
+    if prefix is not None and not f.PREFIX.fullmatch(prefix):
         errors["ticket_prefix"] = t["ae_prefix"]
+    elif prefix is not None and brand_service.prefix_taken(db, prefix):
+        errors["ticket_prefix"] = t["ae_taken"]  # another brand numbers with it (numbers are unique install-wide)
     if locale not in LOCALES:
         errors["default_locale"] = t["ae_choice"]
     timezone = f.check_timezone(values, "timezone", t, errors) if values.get("timezone") else "Asia/Taipei"

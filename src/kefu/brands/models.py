@@ -14,6 +14,7 @@ from kefu.core.enums import INBOX_KINDS, check_in
 from kefu.privacy.crypto import EncryptedJSON
 
 CHANNEL_KINDS = INBOX_KINDS  # every ChannelKind but letter (kefu.core.enums)
+DEFAULT_PREFIX = "KF"  # the first brand's ticket prefix (later brands get a free one: kefu.brands.service.free_prefix)
 DEFAULT_TIERS: list[dict[str, Any]] = [
     {"level": 1, "name": "一般會員", "min_spend": 0},
     {"level": 2, "name": "銀卡會員", "min_spend": 10000},
@@ -31,7 +32,8 @@ class Brand(Base):
     name: Mapped[str] = mapped_column(String(200))
     default_locale: Mapped[str] = mapped_column(String(16), default="zh-TW")
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Taipei")
-    ticket_prefix: Mapped[str] = mapped_column(String(16), default="KF")
+    # Unique: numbers are drawn per brand, so two brands on one prefix would draw the same numbers (unique too).
+    ticket_prefix: Mapped[str] = mapped_column(String(16), unique=True, default=DEFAULT_PREFIX)
     # Membership tiers by cumulative spend: list of {level, name, min_spend}.
     tiers: Mapped[list[Any]] = mapped_column(default=lambda: list(DEFAULT_TIERS))
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -18,7 +18,8 @@ class BrandCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     default_locale: str = Field(default="zh-TW", pattern=r"^(zh-TW|zh-CN|en)$")
     timezone: str = "Asia/Taipei"
-    ticket_prefix: str = Field(default="KF", pattern=r"^[A-Z][A-Z0-9]{0,7}$")
+    # None: a prefix no other brand uses (KF for the first brand); a taken one is a 409.
+    ticket_prefix: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9]{0,7}$")
     tiers: list[TierIn] | None = None
 
 

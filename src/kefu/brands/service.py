@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from kefu.audit.service import record
 from kefu.auth.permissions import Principal
 from kefu.brands.commands import UpdateBrand, changes_of, ensure
-from kefu.brands.models import CHANNEL_KINDS, DEFAULT_TIERS, Brand, Inbox
+from kefu.brands.models import CHANNEL_KINDS, DEFAULT_PREFIX, DEFAULT_TIERS, Brand, Inbox
 from kefu.core.access import find_in_brand, scope_to_brands
 from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.seedtext import seed_text
@@ -60,14 +61,18 @@ def create_brand(
     name: str,
     default_locale: str = "zh-TW",
     timezone: str = "Asia/Taipei",
-    ticket_prefix: str = "KF",
+    ticket_prefix: str | None = None,
     tiers: list[dict[str, Any]] | None = None,
     actor: Principal | None = None,
 ) -> Brand:
-    """Create a brand and its ticket counter."""
+    """Create a brand and its ticket counter; without a ticket prefix it gets a free one (`free_prefix`)."""
     _check_tz(timezone)
     if session.scalar(select(Brand.id).where(Brand.slug == slug)) is not None:
         raise Conflict.said("err_brands_slug_taken", slug=slug)
+    if ticket_prefix is None:
+        ticket_prefix = free_prefix(session, slug)
+    elif prefix_taken(session, ticket_prefix):
+        raise Conflict.said("err_brands_prefix_taken", prefix=ticket_prefix)
     brand = Brand(
         slug=slug,
         name=name,
@@ -82,6 +87,28 @@ def create_brand(
     session.flush()
     record(session, actor, "brand.create", target_type="brand", target_id=brand.id, brand_id=brand.id)
     return brand
+
+
+def prefix_taken(session: Session, prefix: str) -> bool:
+    """Whether another brand numbers its tickets with `prefix` (ticket numbers are unique across the install)."""
+    return session.scalar(select(Brand.id).where(Brand.ticket_prefix == prefix).limit(1)) is not None
+
+
+def free_prefix(session: Session, slug: str) -> str:
+    """A ticket prefix no brand uses: KF for the first brand, else one made from the slug's letters and digits.
+
+    Numbers are drawn per brand but unique across the install (an e-mail subject's [KF-000123] names one case), so
+    two brands on one prefix would both draw KF-000001 and the second brand could open no ticket at all.
+    """
+    taken = set(session.scalars(select(Brand.ticket_prefix)))
+    if DEFAULT_PREFIX not in taken:
+        return DEFAULT_PREFIX
+    stem = re.sub(r"[^A-Z0-9]", "", slug.upper()).lstrip("0123456789")[:6] or "B"
+    for n in range(len(taken) + 2):
+        candidate = stem if n == 0 else f"{stem[: 8 - len(str(n + 1))]}{n + 1}"
+        if candidate not in taken:
+            return candidate
+    raise AssertionError("unreachable: len(taken) + 2 candidates cannot all be taken")
 
 
 def get_brand(session: Session, brand_id: int, principal: Principal | None = None) -> Brand:
