@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, union_all, update
 from sqlalchemy.event import listens_for
 from sqlalchemy.orm import Mapper, ORMExecuteState, Session, SessionTransaction, make_transient_to_detached
 
@@ -188,6 +188,31 @@ _ADVANCE = (
 _ADVANCE_GUESSED = _ADVANCE.where(_HEAD.c.seq == bindparam("old_seq"), _HEAD.c.hash == bindparam("old_hash"))
 _INSERTED = (*HASHED_FIELDS, "seq", "prev_hash", "hash", "key_id")
 _INSERT = insert(_LOG).returning(_LOG.c.seq, _LOG.c.id)
+_GUESSED_HEAD = _ADVANCE_GUESSED.returning(_HEAD.c.seq).cte("head")
+_ADVANCE_AND_INSERT: dict[int, Any] = {}  # PostgreSQL, by entry count: the guarded head advance + the INSERT in one
+_ONE_STATEMENT_MAX = 8  # entries per transaction the one-statement append is built for (more: two statements)
+
+
+def _advance_and_insert(count: int) -> Any:
+    """`WITH head AS (guarded UPDATE … RETURNING) INSERT INTO audit_log … SELECT … FROM head` for `count` entries.
+
+    PostgreSQL runs a data-modifying WITH once and the INSERT reads its rows: when the guard matches no row (another
+    writer moved the head) nothing is inserted, exactly as if the UPDATE had missed and no INSERT had been sent.
+    Entry i's values are bound as `e{i}_{column}`; UNION ALL keeps their order, so ids follow seq.
+    """
+    stmt = _ADVANCE_AND_INSERT.get(count)
+    if stmt is None:
+        rows = [
+            select(*[bindparam(f"e{i}_{name}", type_=_LOG.c[name].type) for name in _INSERTED]).select_from(
+                _GUESSED_HEAD
+            )
+            for i in range(count)
+        ]
+        source = rows[0] if count == 1 else union_all(*rows)
+        stmt = _ADVANCE_AND_INSERT[count] = (
+            insert(_LOG).from_select(list(_INSERTED), source).returning(_LOG.c.seq, _LOG.c.id)
+        )
+    return stmt
 
 
 def append_entries(connection: Connection, entries: list[AuditLog]) -> None:
@@ -217,11 +242,20 @@ def append_entries(connection: Connection, entries: list[AuditLog]) -> None:
     where = database_key(connection.engine)
     guess = _heads.get(where)
     rate = _hit_rate.get(where, 1.0)
+    rows: Sequence[Any] | None = None  # the INSERT's (seq, id) rows once it ran
     if guess is not None and rate >= 0.5:
         seq, digest = _link_all(key, key_id, guess, states)
-        params = {"new_seq": seq, "new_hash": digest, "at": now}
-        _rows, moved = run_prebuilt(connection, _ADVANCE_GUESSED, {**params, "old_seq": guess[0], "old_hash": guess[1]})
-        hit = moved == 1
+        params = {"new_seq": seq, "new_hash": digest, "at": now, "old_seq": guess[0], "old_hash": guess[1]}
+        if connection.dialect.name == "postgresql" and len(states) <= _ONE_STATEMENT_MAX:
+            # One round trip instead of two: the INSERT happens only if the guarded advance did.
+            for i, state in enumerate(states):
+                params.update({f"e{i}_{name}": state.get(name) for name in _INSERTED})
+            inserted, _count = run_prebuilt(connection, _advance_and_insert(len(states)), params)
+            hit = len(inserted) == len(states)
+            rows = inserted if hit else None
+        else:
+            _rows, moved = run_prebuilt(connection, _ADVANCE_GUESSED, params)
+            hit = moved == 1
         if not hit:  # another writer advanced the head since: chain to the real one, under its lock
             seq, digest = _link_all(key, key_id, _lock_head(connection), states)
             run_prebuilt(connection, _ADVANCE, {"new_seq": seq, "new_hash": digest, "at": now})
@@ -235,12 +269,13 @@ def append_entries(connection: Connection, entries: list[AuditLog]) -> None:
     _hit_rate[where] = rate * 0.9 + (0.1 if hit else 0.0)  # would the guess have held, recently?
     _heads[where] = (seq, digest)  # a rollback leaves the guess one step ahead: the guard then misses once
     # RETURNING rows come in no guaranteed order: match them by seq (unique), which keeps the INSERT one statement.
-    rows_in = [{name: state.get(name) for name in _INSERTED} for state in states]
-    # One entry (nearly every transaction) as a single execution, not SQLAlchemy's "insertmanyvalues" batch mode.
-    if len(rows_in) == 1:
-        rows, _count = run_prebuilt(connection, _INSERT, rows_in[0])
-    else:
-        rows = list(connection.execute(_INSERT, rows_in))  # several: SQLAlchemy's "insertmanyvalues" batch
+    if rows is None:
+        rows_in = [{name: state.get(name) for name in _INSERTED} for state in states]
+        # One entry (nearly every transaction) as a single execution, not SQLAlchemy's "insertmanyvalues" batch mode.
+        if len(rows_in) == 1:
+            rows, _count = run_prebuilt(connection, _INSERT, rows_in[0])
+        else:
+            rows = list(connection.execute(_INSERT, rows_in))  # several: SQLAlchemy's "insertmanyvalues" batch
     ids = {seq: id_ for seq, id_ in rows}
     for state in states:
         state["id"] = ids[state["seq"]]  # record() returns the entry: callers and tests may look it up
