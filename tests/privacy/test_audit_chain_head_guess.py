@@ -29,6 +29,7 @@ def test_a_stale_guess_chains_to_the_real_head(db: Any, count_queries: Any, monk
     entries = [record(db, None, "test.after", target_type="t", target_id=i) for i in range(3)]
     with count_queries() as q:
         db.commit()
+    assert q.count == (3 if db.get_bind().dialect.name == "postgresql" else 4), str(q)
     # The guessed statement changed nothing (on PostgreSQL its INSERT read no head row): the locked read, the advance
     # and one INSERT of the three rows follow.
     assert sum("INSERT INTO audit_log" in s for s in q.statements) == 2 - (db.get_bind().dialect.name == "sqlite"), q
@@ -84,5 +85,28 @@ def test_guessing_stops_while_it_mostly_misses_and_resumes_when_it_holds(
     while chain._hit_rate[where] < 0.5:  # the head stays where this process left it: the guess would hold
         assert not guessed()
     assert guessed()
+    result = chain.verify_chain(db)
+    assert result.ok, result.problems
+
+
+def test_the_locked_append_advances_and_inserts_in_one_statement_on_postgresql(
+    db: Any, count_queries: Any, monkeypatch: Any
+) -> None:
+    """Not guessing (busy multi-process writers): the head read under its lock, then the advance and the entries —
+    one statement on PostgreSQL (guarded by the head just read), two on SQLite."""
+    from kefu.audit import chain
+    from kefu.audit.service import record
+
+    where = str(db.get_bind().engine.url)
+    monkeypatch.setattr(chain, "_hit_rate", {where: 0.0})
+    entries = [record(db, None, "test.locked", target_type="t", target_id=i) for i in range(2)]
+    with count_queries() as q:
+        db.commit()
+    assert "FOR UPDATE" in q.statements[0] or db.get_bind().dialect.name == "sqlite", str(q)
+    if db.get_bind().dialect.name == "postgresql":
+        assert q.count == 2 and q.statements[1].lstrip().startswith("WITH head AS"), str(q)
+    else:
+        assert q.count == 3, str(q)
+    assert entries[1].seq == entries[0].seq + 1 and entries[0].id < entries[1].id
     result = chain.verify_chain(db)
     assert result.ok, result.problems

@@ -216,7 +216,8 @@ def _advance_and_insert(count: int) -> Any:
 
 
 def append_entries(connection: Connection, entries: list[AuditLog]) -> None:
-    """Chain and insert entries with Core statements: head advance (one UPDATE when the guess holds) + one INSERT.
+    """Chain and insert entries with Core statements: the guarded head advance + one INSERT (PostgreSQL: together,
+    one statement), after a locked read of the head when not guessing or when the guess missed.
 
     The entries are transient (recorded, not yet in the session): their values are read and written in their state
     dicts directly, without the ORM's per-attribute events; flush_pending then makes them persistent as stored.
@@ -242,43 +243,59 @@ def append_entries(connection: Connection, entries: list[AuditLog]) -> None:
     where = database_key(connection.engine)
     guess = _heads.get(where)
     rate = _hit_rate.get(where, 1.0)
-    rows: Sequence[Any] | None = None  # the INSERT's (seq, id) rows once it ran
+    one = connection.dialect.name == "postgresql" and len(states) <= _ONE_STATEMENT_MAX
     if guess is not None and rate >= 0.5:
         seq, digest = _link_all(key, key_id, guess, states)
-        params = {"new_seq": seq, "new_hash": digest, "at": now, "old_seq": guess[0], "old_hash": guess[1]}
-        if connection.dialect.name == "postgresql" and len(states) <= _ONE_STATEMENT_MAX:
-            # One round trip instead of two: the INSERT happens only if the guarded advance did.
-            for i, state in enumerate(states):
-                params.update({f"e{i}_{name}": state.get(name) for name in _INSERTED})
-            inserted, _count = run_prebuilt(connection, _advance_and_insert(len(states)), params)
-            hit = len(inserted) == len(states)
-            rows = inserted if hit else None
-        else:
-            _rows, moved = run_prebuilt(connection, _ADVANCE_GUESSED, params)
-            hit = moved == 1
-        if not hit:  # another writer advanced the head since: chain to the real one, under its lock
-            seq, digest = _link_all(key, key_id, _lock_head(connection), states)
-            run_prebuilt(connection, _ADVANCE, {"new_seq": seq, "new_hash": digest, "at": now})
+        rows = _advance(connection, states, guess, (seq, digest), now, one)
+        hit = rows is not None
+        if rows is None:  # another writer advanced the head since: chain to the real one, under its lock
+            head = _lock_head(connection)
+            seq, digest = _link_all(key, key_id, head, states)
+            rows = _advance(connection, states, head, (seq, digest), now, one)
     else:
         # Guessing costs a statement when it misses: with several busy writer processes (PostgreSQL workers) it
         # misses more often than not, and reading the head under its lock is cheaper on average.
         head = _lock_head(connection)
         hit = head == guess
         seq, digest = _link_all(key, key_id, head, states)
-        run_prebuilt(connection, _ADVANCE, {"new_seq": seq, "new_hash": digest, "at": now})
+        rows = _advance(connection, states, head, (seq, digest), now, one)
+    if rows is None:  # the head is locked and was just read: its guard cannot miss
+        raise RuntimeError("audit chain head moved while locked")
     _hit_rate[where] = rate * 0.9 + (0.1 if hit else 0.0)  # would the guess have held, recently?
     _heads[where] = (seq, digest)  # a rollback leaves the guess one step ahead: the guard then misses once
     # RETURNING rows come in no guaranteed order: match them by seq (unique), which keeps the INSERT one statement.
-    if rows is None:
-        rows_in = [{name: state.get(name) for name in _INSERTED} for state in states]
-        # One entry (nearly every transaction) as a single execution, not SQLAlchemy's "insertmanyvalues" batch mode.
-        if len(rows_in) == 1:
-            rows, _count = run_prebuilt(connection, _INSERT, rows_in[0])
-        else:
-            rows = list(connection.execute(_INSERT, rows_in))  # several: SQLAlchemy's "insertmanyvalues" batch
     ids = {seq: id_ for seq, id_ in rows}
     for state in states:
         state["id"] = ids[state["seq"]]  # record() returns the entry: callers and tests may look it up
+
+
+def _advance(
+    connection: Connection,
+    states: list[dict[str, Any]],
+    old: tuple[int, str],
+    new: tuple[int, str],
+    now: datetime,
+    one: bool,
+) -> Sequence[Any] | None:
+    """Move the head from `old` to `new` (guarded: only if it is still `old`) and insert the entries chained to it.
+
+    The INSERT's (seq, id) rows, or None when the guard matched no row (nothing inserted, nothing changed). `one`
+    (PostgreSQL): both in one statement (_advance_and_insert), else the guarded UPDATE and then the INSERT.
+    """
+    params = {"new_seq": new[0], "new_hash": new[1], "at": now, "old_seq": old[0], "old_hash": old[1]}
+    if one:
+        for i, state in enumerate(states):
+            params.update({f"e{i}_{name}": state.get(name) for name in _INSERTED})
+        inserted, _count = run_prebuilt(connection, _advance_and_insert(len(states)), params)
+        return inserted if len(inserted) == len(states) else None
+    _rows, moved = run_prebuilt(connection, _ADVANCE_GUESSED, params)
+    if moved != 1:
+        return None
+    rows_in = [{name: state.get(name) for name in _INSERTED} for state in states]
+    # One entry (nearly every transaction) as a single execution, not SQLAlchemy's "insertmanyvalues" batch mode.
+    if len(rows_in) == 1:
+        return run_prebuilt(connection, _INSERT, rows_in[0])[0]
+    return list(connection.execute(_INSERT, rows_in))  # several: SQLAlchemy's "insertmanyvalues" batch
 
 
 def _link_all(key: bytes, key_id: str, head: tuple[int, str], states: list[dict[str, Any]]) -> tuple[int, str]:
