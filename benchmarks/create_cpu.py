@@ -9,7 +9,8 @@ vs_django_helpdesk.py for the sampled-backend figure). The client's share is mea
 cheapest sibling (an unauthenticated 404 on /api/v1/…) and printed as the "floor"; "server CPU/op" is the
 difference. Also prints the SQL statements per create. Medians over rounds (the machine is shared and noisy).
 `--asgi` calls the app directly in one event loop (the request's thread-pool hop included), so the process's CPU
-per create is the server's own: no client and no floor to subtract (uvicorn's HTTP parsing is not included).
+per create is the server's own: no client and no floor to subtract (uvicorn's HTTP parsing is not included);
+on PostgreSQL it also prints its backends' CPU per create (/proc, read before and after each round).
 Instructions per create (steady on a loaded machine, unlike CPU time):
     PYTHONHASHSEED=0 valgrind --tool=callgrind --separate-threads=yes --instr-atstart=no \
         .venv/bin/python benchmarks/create_cpu.py --asgi --callgrind --n 40 --rounds 1
@@ -22,10 +23,15 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 import uuid
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from vs_django_helpdesk import _proc_stats
 
 os.environ.setdefault("KEFU_ENV", "test")
 os.environ.setdefault("KEFU_SECRET_KEY", uuid.uuid4().hex * 2)
@@ -127,6 +133,15 @@ def run(
     return out
 
 
+def _backends(database: str) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend of `database` (its title: "postgres: USER DATABASE HOST(PORT) …")."""
+    return {
+        pid: cpu
+        for pid, (_, cpu, cmd) in _proc_stats().items()
+        if cmd.startswith("postgres: ") and f" {database} " in cmd
+    }
+
+
 def run_asgi(url: str, n: int, rounds: int, comment: bool = False, callgrind: bool = False) -> dict[str, float]:
     """Create n tickets per round by calling the ASGI app directly (no HTTP client in the process): CPU = server's."""
     import asyncio
@@ -185,6 +200,10 @@ def run_asgi(url: str, n: int, rounds: int, comment: bool = False, callgrind: bo
             **({"comment": {"body": "已收到，我們會盡快回覆。"}} if comment else {}),
         }
 
+    # Not under callgrind: the /proc scan would be counted with the creates.
+    pg_name = url.rsplit("/", 1)[1] if url.startswith("postgresql") and not callgrind else None
+    pg_ops: list[float] = []
+
     async def main() -> tuple[list[float], list[float]]:
         cpu_ops, rates = [], []
         async with app.router.lifespan_context(app):
@@ -205,11 +224,17 @@ def run_asgi(url: str, n: int, rounds: int, comment: bool = False, callgrind: bo
                 # Blocking on purpose: the loop must not start before valgrind has switched counting on.
                 subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], check=False)  # noqa: ASYNC221
             for r in range(rounds):
+                # PostgreSQL: its backends' CPU too, read from /proc before and after the round (outside the
+                # process's own measured CPU; the pool keeps its backends, so none exits unseen).
+                before = _backends(pg_name) if pg_name else {}
                 c0, w0 = time.process_time(), time.perf_counter()
                 for i in range(n):
                     assert await post(body(f"{r}-{i}")) == 201
                 cpu_ops.append((time.process_time() - c0) / n * 1000)
                 rates.append(n / (time.perf_counter() - w0))
+                if pg_name:
+                    after = _backends(pg_name)
+                    pg_ops.append(sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items()) / n * 1000)
             if callgrind:
                 subprocess.run(["callgrind_control", "-i", "off", str(os.getpid())], check=False)  # noqa: ASYNC221
         return cpu_ops, rates
@@ -221,6 +246,12 @@ def run_asgi(url: str, n: int, rounds: int, comment: bool = False, callgrind: bo
         f"{url.split(':', 1)[0]}: create {out['per_s']:,.0f}/s (ASGI, no HTTP client in the process); server CPU/op "
         f"{out['server_ms']:.2f} ms (rounds {' / '.join(f'{c:.2f}' for c in cpu_ops)}; medians of {rounds} × {n})"
     )
+    if pg_ops:
+        out["pg_ms"] = statistics.median(pg_ops)
+        print(
+            f"  + PostgreSQL backend CPU/op {out['pg_ms']:.2f} ms (rounds {' / '.join(f'{c:.2f}' for c in pg_ops)}); "
+            f"load average {os.getloadavg()[0]:.1f}"
+        )
     return out
 
 

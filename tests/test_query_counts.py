@@ -156,6 +156,18 @@ def test_dashboard_from_rollups(client: Any, world: World, count_queries: Any) -
     assert any("analytics_ticket_stats" in s for s in q.statements), str(q)
 
 
+def _pg(world: World) -> bool:
+    return bool(world.db.get_bind().dialect.name == "postgresql")
+
+
+def _one_statement_per_table_on_pg(world: World, q: QueryLog) -> None:
+    """On PostgreSQL neither the ticket number nor the audit head advance comes back as a statement of its own."""
+    if _pg(world):
+        alone = [s for s in q.statements if s.lstrip().startswith(("SELECT kefu_next_ticket_number", "UPDATE audit"))]
+        assert not alone, str(q)
+        assert sum(s.lstrip().startswith("WITH head AS") and "INSERT INTO audit_log" in s for s in q.statements) == 1
+
+
 def test_ticket_create(client: Any, world: World, count_queries: Any, monkeypatch: Any) -> None:
     from kefu.audit import chain
 
@@ -175,8 +187,10 @@ def test_ticket_create(client: Any, world: World, count_queries: Any, monkeypatc
     assert later.count == first.count, f"creation cost grew with the brand's tickets: {first.count} → {later.count}"
     # 5 since #21: config tokens, number, ticket, audit head advance (one guarded UPDATE), audit row. The token's
     # principal comes from the token cache; the brand, its taxonomy, field rules, routing rules, SLA policies and the
-    # category model from the config cache.
-    assert first.count <= 5, f"{first.count} queries:\n{first}"
+    # category model from the config cache. PostgreSQL 3: the number is drawn in the ticket's INSERT and the head
+    # advance is the audit INSERT's WITH (kefu.audit.chain._advance_and_insert).
+    assert first.count <= (3 if _pg(world) else 5), f"{first.count} queries:\n{first}"
+    _one_statement_per_table_on_pg(world, first)
     assert not [s for s in first.statements if "api_tokens" in s], f"token read on a warm cache:\n{first}"
     configuration = ("FROM brands", "FROM ticket_field_definitions", "FROM routing_rules", "FROM sla_policies")
     cached = [s for s in first.statements if any(table in s for table in configuration)]
@@ -203,7 +217,7 @@ def test_ticket_create_with_idempotency_key(client: Any, world: World, count_que
     keyed = _measure(count_queries, call)
     # Exactly one statement more: the key row's INSERT, in the create's transaction (no read before it).
     assert keyed.count == plain.count + 1, f"{plain.count} → {keyed.count}:\n{keyed}"
-    assert keyed.count <= 6, f"{keyed.count} queries:\n{keyed}"
+    assert keyed.count <= (4 if _pg(world) else 6), f"{keyed.count} queries:\n{keyed}"
     assert sum("INSERT INTO idempotency_keys" in s for s in keyed.statements) == 1, str(keyed)
     print(f"ticket create with an Idempotency-Key: {keyed.count} queries")
 
@@ -221,8 +235,9 @@ def test_ticket_create_with_first_comment(client: Any, world: World, count_queri
     call()
     q = _measure(count_queries, call)
     # One statement per table: config tokens, number, ticket (first-response time in its INSERT), timeline entry,
-    # audit head advance, both audit rows in one INSERT.
-    assert q.count <= 6, f"{q.count} queries:\n{q}"
+    # audit head advance, both audit rows in one INSERT. PostgreSQL 4: number and head advance as in test_ticket_create.
+    assert q.count <= (4 if _pg(world) else 6), f"{q.count} queries:\n{q}"
+    _one_statement_per_table_on_pg(world, q)
     assert sum("INSERT INTO audit_log" in s for s in q.statements) == 1, str(q)
     print(f"ticket create with its first comment: {q.count} queries")
 

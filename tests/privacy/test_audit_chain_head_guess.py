@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 
 def test_a_stale_guess_chains_to_the_real_head(db: Any, count_queries: Any, monkeypatch: Any) -> None:
     from kefu.audit import chain
 
     monkeypatch.setattr(chain, "_hit_rate", {})  # earlier tests' rollbacks may have made this process stop guessing
-    from kefu.audit.models import AuditChainHead
+    from kefu.audit.models import AuditChainHead, AuditLog
     from kefu.audit.service import record
 
     record(db, None, "test.first", target_type="t", target_id=1)
@@ -21,10 +21,19 @@ def test_a_stale_guess_chains_to_the_real_head(db: Any, count_queries: Any, monk
         record(db, None, "test.guessed", target_type="t", target_id=2)
         db.commit()
     assert not [s for s in q.statements if s.lstrip().upper().startswith("SELECT")], str(q)  # the guess held
+    if db.get_bind().dialect.name == "postgresql":  # head advance and row in one statement (a WITH), SQLite two
+        assert q.count == 1 and "UPDATE audit_chain_head" in q.statements[0], str(q)
+        assert "INSERT INTO audit_log" in q.statements[0], str(q)
     head = db.scalar(select(AuditChainHead.seq))
     chain._heads[where] = (head - 1, "f" * 64)  # as if another process had advanced the head since
     entries = [record(db, None, "test.after", target_type="t", target_id=i) for i in range(3)]
-    db.commit()
+    with count_queries() as q:
+        db.commit()
+    assert q.count == (3 if db.get_bind().dialect.name == "postgresql" else 4), str(q)
+    # The guessed statement changed nothing (on PostgreSQL its INSERT read no head row): the locked read, the advance
+    # and one INSERT of the three rows follow.
+    assert sum("INSERT INTO audit_log" in s for s in q.statements) == 2 - (db.get_bind().dialect.name == "sqlite"), q
+    assert db.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "test.after")) == 3
     assert [e.seq for e in entries] == [head + 1, head + 2, head + 3]
     assert chain._heads[where][0] == head + 3
     result = chain.verify_chain(db)
@@ -76,5 +85,28 @@ def test_guessing_stops_while_it_mostly_misses_and_resumes_when_it_holds(
     while chain._hit_rate[where] < 0.5:  # the head stays where this process left it: the guess would hold
         assert not guessed()
     assert guessed()
+    result = chain.verify_chain(db)
+    assert result.ok, result.problems
+
+
+def test_the_locked_append_advances_and_inserts_in_one_statement_on_postgresql(
+    db: Any, count_queries: Any, monkeypatch: Any
+) -> None:
+    """Not guessing (busy multi-process writers): the head read under its lock, then the advance and the entries —
+    one statement on PostgreSQL (guarded by the head just read), two on SQLite."""
+    from kefu.audit import chain
+    from kefu.audit.service import record
+
+    where = str(db.get_bind().engine.url)
+    monkeypatch.setattr(chain, "_hit_rate", {where: 0.0})
+    entries = [record(db, None, "test.locked", target_type="t", target_id=i) for i in range(2)]
+    with count_queries() as q:
+        db.commit()
+    assert "FOR UPDATE" in q.statements[0] or db.get_bind().dialect.name == "sqlite", str(q)
+    if db.get_bind().dialect.name == "postgresql":
+        assert q.count == 2 and q.statements[1].lstrip().startswith("WITH head AS"), str(q)
+    else:
+        assert q.count == 3, str(q)
+    assert entries[1].seq == entries[0].seq + 1 and entries[0].id < entries[1].id
     result = chain.verify_chain(db)
     assert result.ok, result.problems

@@ -244,3 +244,31 @@ def test_run_prebuilt_without_the_cursor_path(db: Any, make: Any, monkeypatch: p
     bump = update(counters).where(counters.c.brand_id == bindparam("b")).values(value=counters.c.value + 1)
     assert core_db.run_prebuilt(conn, bump, {"b": brand.id}) == ([], 1)
     db.rollback()
+
+
+def test_ticket_numbers_past_six_digits_and_in_the_insert(db: Any, make: Any, count_queries: Any) -> None:
+    """The number is the brand's prefix, "-", at least six digits, on both databases; PostgreSQL draws and formats it
+    inside the ticket's INSERT (no statement of its own)."""
+    from sqlalchemy import text, update
+
+    from kefu.tickets.models import TicketCounter
+    from kefu.tickets.service import create_ticket
+
+    brand = make.brand(ticket_prefix="SIX")
+    pg = db.get_bind().dialect.name == "postgresql"
+    first = create_ticket(db, brand_id=brand.id, subject="第一張", actor=None)
+    assert first.number == "SIX-000001"
+    if pg:
+        db.execute(text(f"SELECT setval('ticket_number_seq_{brand.id}', 999998)"))
+    else:
+        db.execute(update(TicketCounter).where(TicketCounter.brand_id == brand.id).values(value=999998))
+    with count_queries() as q:
+        last_six = create_ticket(db, brand_id=brand.id, subject="六位數", actor=None)
+    seven = create_ticket(db, brand_id=brand.id, subject="七位數", actor=None)
+    assert (last_six.number, seven.number) == ("SIX-999999", "SIX-1000000")
+    assert (last_six.number, seven.number) == (f"SIX-{999999:06d}", f"SIX-{1000000:06d}")  # next_number's format
+    if pg:
+        assert not [s for s in q.statements if "kefu_next_ticket_number" in s and "INSERT" not in s], str(q)
+        assert [s for s in q.statements if "INSERT INTO tickets" in s and "kefu_next_ticket_number" in s], str(q)
+    db.commit()
+    assert db.get(type(seven), seven.id).number == "SIX-1000000"

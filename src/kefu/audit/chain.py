@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, union_all, update
 from sqlalchemy.event import listens_for
 from sqlalchemy.orm import Mapper, ORMExecuteState, Session, SessionTransaction, make_transient_to_detached
 
@@ -188,10 +188,36 @@ _ADVANCE = (
 _ADVANCE_GUESSED = _ADVANCE.where(_HEAD.c.seq == bindparam("old_seq"), _HEAD.c.hash == bindparam("old_hash"))
 _INSERTED = (*HASHED_FIELDS, "seq", "prev_hash", "hash", "key_id")
 _INSERT = insert(_LOG).returning(_LOG.c.seq, _LOG.c.id)
+_GUESSED_HEAD = _ADVANCE_GUESSED.returning(_HEAD.c.seq).cte("head")
+_ADVANCE_AND_INSERT: dict[int, Any] = {}  # PostgreSQL, by entry count: the guarded head advance + the INSERT in one
+_ONE_STATEMENT_MAX = 8  # entries per transaction the one-statement append is built for (more: two statements)
+
+
+def _advance_and_insert(count: int) -> Any:
+    """`WITH head AS (guarded UPDATE … RETURNING) INSERT INTO audit_log … SELECT … FROM head` for `count` entries.
+
+    PostgreSQL runs a data-modifying WITH once and the INSERT reads its rows: when the guard matches no row (another
+    writer moved the head) nothing is inserted, exactly as if the UPDATE had missed and no INSERT had been sent.
+    Entry i's values are bound as `e{i}_{column}`; UNION ALL keeps their order, so ids follow seq.
+    """
+    stmt = _ADVANCE_AND_INSERT.get(count)
+    if stmt is None:
+        rows = [
+            select(*[bindparam(f"e{i}_{name}", type_=_LOG.c[name].type) for name in _INSERTED]).select_from(
+                _GUESSED_HEAD
+            )
+            for i in range(count)
+        ]
+        source = rows[0] if count == 1 else union_all(*rows)
+        stmt = _ADVANCE_AND_INSERT[count] = (
+            insert(_LOG).from_select(list(_INSERTED), source).returning(_LOG.c.seq, _LOG.c.id)
+        )
+    return stmt
 
 
 def append_entries(connection: Connection, entries: list[AuditLog]) -> None:
-    """Chain and insert entries with Core statements: head advance (one UPDATE when the guess holds) + one INSERT.
+    """Chain and insert entries with Core statements: the guarded head advance + one INSERT (PostgreSQL: together,
+    one statement), after a locked read of the head when not guessing or when the guess missed.
 
     The entries are transient (recorded, not yet in the session): their values are read and written in their state
     dicts directly, without the ORM's per-attribute events; flush_pending then makes them persistent as stored.
@@ -217,33 +243,59 @@ def append_entries(connection: Connection, entries: list[AuditLog]) -> None:
     where = database_key(connection.engine)
     guess = _heads.get(where)
     rate = _hit_rate.get(where, 1.0)
+    one = connection.dialect.name == "postgresql" and len(states) <= _ONE_STATEMENT_MAX
     if guess is not None and rate >= 0.5:
         seq, digest = _link_all(key, key_id, guess, states)
-        params = {"new_seq": seq, "new_hash": digest, "at": now}
-        _rows, moved = run_prebuilt(connection, _ADVANCE_GUESSED, {**params, "old_seq": guess[0], "old_hash": guess[1]})
-        hit = moved == 1
-        if not hit:  # another writer advanced the head since: chain to the real one, under its lock
-            seq, digest = _link_all(key, key_id, _lock_head(connection), states)
-            run_prebuilt(connection, _ADVANCE, {"new_seq": seq, "new_hash": digest, "at": now})
+        rows = _advance(connection, states, guess, (seq, digest), now, one)
+        hit = rows is not None
+        if rows is None:  # another writer advanced the head since: chain to the real one, under its lock
+            head = _lock_head(connection)
+            seq, digest = _link_all(key, key_id, head, states)
+            rows = _advance(connection, states, head, (seq, digest), now, one)
     else:
         # Guessing costs a statement when it misses: with several busy writer processes (PostgreSQL workers) it
         # misses more often than not, and reading the head under its lock is cheaper on average.
         head = _lock_head(connection)
         hit = head == guess
         seq, digest = _link_all(key, key_id, head, states)
-        run_prebuilt(connection, _ADVANCE, {"new_seq": seq, "new_hash": digest, "at": now})
+        rows = _advance(connection, states, head, (seq, digest), now, one)
+    if rows is None:  # the head is locked and was just read: its guard cannot miss
+        raise RuntimeError("audit chain head moved while locked")
     _hit_rate[where] = rate * 0.9 + (0.1 if hit else 0.0)  # would the guess have held, recently?
     _heads[where] = (seq, digest)  # a rollback leaves the guess one step ahead: the guard then misses once
     # RETURNING rows come in no guaranteed order: match them by seq (unique), which keeps the INSERT one statement.
-    rows_in = [{name: state.get(name) for name in _INSERTED} for state in states]
-    # One entry (nearly every transaction) as a single execution, not SQLAlchemy's "insertmanyvalues" batch mode.
-    if len(rows_in) == 1:
-        rows, _count = run_prebuilt(connection, _INSERT, rows_in[0])
-    else:
-        rows = list(connection.execute(_INSERT, rows_in))  # several: SQLAlchemy's "insertmanyvalues" batch
     ids = {seq: id_ for seq, id_ in rows}
     for state in states:
         state["id"] = ids[state["seq"]]  # record() returns the entry: callers and tests may look it up
+
+
+def _advance(
+    connection: Connection,
+    states: list[dict[str, Any]],
+    old: tuple[int, str],
+    new: tuple[int, str],
+    now: datetime,
+    one: bool,
+) -> Sequence[Any] | None:
+    """Move the head from `old` to `new` (guarded: only if it is still `old`) and insert the entries chained to it.
+
+    The INSERT's (seq, id) rows, or None when the guard matched no row (nothing inserted, nothing changed). `one`
+    (PostgreSQL): both in one statement (_advance_and_insert), else the guarded UPDATE and then the INSERT.
+    """
+    params = {"new_seq": new[0], "new_hash": new[1], "at": now, "old_seq": old[0], "old_hash": old[1]}
+    if one:
+        for i, state in enumerate(states):
+            params.update({f"e{i}_{name}": state.get(name) for name in _INSERTED})
+        inserted, _count = run_prebuilt(connection, _advance_and_insert(len(states)), params)
+        return inserted if len(inserted) == len(states) else None
+    _rows, moved = run_prebuilt(connection, _ADVANCE_GUESSED, params)
+    if moved != 1:
+        return None
+    rows_in = [{name: state.get(name) for name in _INSERTED} for state in states]
+    # One entry (nearly every transaction) as a single execution, not SQLAlchemy's "insertmanyvalues" batch mode.
+    if len(rows_in) == 1:
+        return run_prebuilt(connection, _INSERT, rows_in[0])[0]
+    return list(connection.execute(_INSERT, rows_in))  # several: SQLAlchemy's "insertmanyvalues" batch
 
 
 def _link_all(key: bytes, key_id: str, head: tuple[int, str], states: list[dict[str, Any]]) -> tuple[int, str]:

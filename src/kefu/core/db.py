@@ -723,26 +723,52 @@ def new_row(cls: type[M], values: dict[str, Any]) -> M:
     return obj
 
 
-def insert_now(session: Session, obj: Base) -> None:
+class ComputedInsert:
+    """A model's INSERT with some columns computed by SQL in the statement itself (built once, at module level).
+
+    `insert_now(session, obj, computed)` binds every other column from the object and reads the computed ones back
+    with the id (RETURNING): a value the database makes (a sequence's next number) costs no statement of its own.
+    """
+
+    def __init__(self, cls: type[Any], **sql: Any) -> None:
+        table = cast(Table, cls.__table__)
+        attrs = {prop.columns[0].key: prop.key for prop in inspect(cls).column_attrs}
+        self.attrs = tuple(attrs[column] for column in sql)
+        self.stmt = insert(table).values(**sql).returning(table.c.id, *(table.c[column] for column in sql))
+
+
+def insert_now(
+    session: Session, obj: Base, computed: ComputedInsert | None = None, binds: dict[str, Any] | None = None
+) -> None:
     """INSERT one new object now, with a statement built once, and make it persistent in the session (no flush).
 
     For hot paths where the unit of work's per-flush cost exceeds the statement's: every column is set on the
     object (unset ones to their default, callables called as the ORM would), so nothing is loaded again, and later
     changes to it are tracked and flushed as an UPDATE. Flush hooks (before_flush, mapper insert events) do not run
     for it: use it only for a model none of them concerns, or do their work first (kefu.tickets.creation does).
+    With `computed` (same model) its columns come from the statement's SQL, which `binds` parameterise, and are
+    read back into the object.
     """
     stmt, columns = _insert_plan(type(obj))
+    skip: tuple[str, ...] = ()
+    if computed is not None:
+        stmt, skip = computed.stmt, computed.attrs
     if obj in session:
         session.expunge(obj)  # added but not flushed: this INSERT replaces the flush's
     state = obj.__dict__
     values = {}
     for attr, column, default in columns:
+        if attr in skip:
+            continue
         if attr not in state:
             setattr(obj, attr, None if default is None else default.arg(None) if default.is_callable else default.arg)
         values[column] = state[attr]
+    if binds:
+        values.update(binds)
     # Into the state directly: the object is transient here, and the next line makes every value its loaded state.
     rows, _count = run_prebuilt(session.connection(), stmt, values)
-    (state["id"],) = rows[0]
+    state["id"], *made = rows[0]
+    state.update(zip(skip, made, strict=True))
     make_transient_to_detached(obj)  # as if loaded: no pending INSERT, no history, nothing expired
     session.add(obj)
 
