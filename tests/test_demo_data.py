@@ -86,3 +86,16 @@ def test_demo_dashboard_measures_the_bot_complaints_and_regulator_letters(db: An
     assert db.scalar(select(func.count(Complaint.id))) == 2
     open_letters = list(db.scalars(select(RegulatorCase).where(RegulatorCase.replied_at.is_(None))))
     assert len(open_letters) == 1 and open_letters[0].due_at.replace(tzinfo=None) > now.replace(tzinfo=None)
+
+
+def test_demo_queues_a_5_percent_qa_sample(db: Any) -> None:
+    """The QA queue was empty on the demo's first day (the daily job samples yesterday, and the demo closes today)."""
+    from kefu.demo import load_demo
+    from kefu.qa.models import QaReview, QaSampleRun
+
+    assert load_demo(db, "kefu-demo-pass") is True
+    db.commit()
+    run = db.scalar(select(QaSampleRun))
+    assert run is not None and run.rate == 0.05 and run.population >= 20
+    assert run.sampled == -(-run.population // 20) >= 1  # ceil(5 % of the day's closed conversations)
+    assert db.scalar(select(func.count(QaReview.id))) == run.sampled
