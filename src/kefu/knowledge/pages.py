@@ -392,9 +392,7 @@ def _article_page(
 
 
 @router.get("/article/new", response_class=HTMLResponse)
-def new_article(
-    request: Request, ctx: Ctx, db: DB, brand_id: int | None = None, locale: str = "zh-TW"
-) -> HTMLResponse:
+def new_article(request: Request, ctx: Ctx, db: DB, brand_id: int | None = None, locale: str = "zh-TW") -> HTMLResponse:
     """An empty help-centre article."""
     _need(ctx)
     brand = _brand_or_first(db, ctx, brand_id)
