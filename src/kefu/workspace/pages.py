@@ -238,7 +238,14 @@ def privacy_requests(
 
 
 def _dsr_page(
-    request: Request, ctx: PageContext, db: DB, *, kind: str = "", state: str = "", error: str | None = None
+    request: Request,
+    ctx: PageContext,
+    db: DB,
+    *,
+    kind: str = "",
+    state: str = "",
+    error: str | None = None,
+    typed: dict[str, str] | None = None,
 ) -> HTMLResponse:
     now = utcnow()
     rows = dsr.queue(db, ctx.principal, kind=kind or None, state=state or None, now=now)
@@ -246,6 +253,8 @@ def _dsr_page(
         request,
         ctx,
         "desk/privacy_requests.html",
+        status=422 if error else 200,
+        typed=typed or {},
         rows=rows,
         kind=kind,
         state=state,
@@ -280,7 +289,10 @@ def dsr_open(
     _need(ctx, "audit:read", "customers:write")
     cid = customer_id.strip().lstrip("#")
     if not cid.isdigit() or len(reason.strip()) < 3:
-        return _dsr_page(request, ctx, db, error=ctx.t["dsr_err_open"])
+        # The form comes back open with everything typed in it (it collapsed, emptied, under the error).
+        typed = {"customer_id": customer_id, "kind": kind, "channel": channel, "reason": reason}
+        typed |= {"name": name, "email": email, "phone": phone}
+        return _dsr_page(request, ctx, db, error=ctx.t["dsr_err_open"], typed=typed)
     changes = {k: v for k, v in (("name", name), ("email", email), ("phone", phone)) if v.strip()}
     dsr.open_request(
         db, ctx.principal, int(cid), kind=kind, reason=reason.strip(), channel=channel, changes=changes or None
