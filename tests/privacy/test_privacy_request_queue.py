@@ -196,6 +196,11 @@ def test_console_queue_lists_pending_overdue_done_and_acts(
     assert r.status_code == 204 and "state=done" in r.headers["HX-Redirect"]
     r = client.get("/console/privacy-requests", params={"state": "done"}, headers=h)
     assert f'id="dsr-{fresh.id}"' in r.text and "回撥核對" in r.text
+    # At 390 px each cell is a flex row beside its label: a cell's parts are one item (they were spread into columns
+    # 系統管理員 · | 時間 | 備註), and a done request's actions cell is empty, so its card hides the label.
+    row = r.text.split(f'id="dsr-{fresh.id}"', 1)[1].split("</tr>", 1)[0]
+    assert re.search(r'<td data-label="身分核對"><span>[^<]*· <time', row) and '<td data-label="原因"><span>' in row
+    assert '<td data-label="操作"></td>' in row
     # An export carried out from the page answers with the file.
     client.post(f"/console/privacy-requests/{late.id}/verify", data={"note": "email 回信核對"}, headers=h)
     r = client.post(f"/console/privacy-requests/{late.id}/execute", data={"fmt": "pdf"}, headers=h)
