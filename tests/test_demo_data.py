@@ -124,3 +124,16 @@ def test_demo_line_and_messenger_chats_have_the_identity_their_channel_would_hav
     reply, _ = add_message(db, line, sender_type="agent", body="您好，已為您查詢。")
     queued = queue_reply(db, line, reply)
     assert queued is not None and queued.recipient.startswith("U")
+
+
+def test_demo_queues_a_5_percent_qa_sample(db: Any) -> None:
+    """The QA queue was empty on the demo's first day (the daily job samples yesterday, and the demo closes today)."""
+    from kefu.demo import load_demo
+    from kefu.qa.models import QaReview, QaSampleRun
+
+    assert load_demo(db, "kefu-demo-pass") is True
+    db.commit()
+    run = db.scalar(select(QaSampleRun))
+    assert run is not None and run.rate == 0.05 and run.population >= 20
+    assert run.sampled == -(-run.population // 20) >= 1  # ceil(5 % of the day's closed conversations)
+    assert db.scalar(select(func.count(QaReview.id))) == run.sampled

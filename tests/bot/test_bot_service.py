@@ -191,6 +191,30 @@ def test_anger_hands_off_urgently_and_alerts(db: Any, make: Any, registry: Index
     assert any(e.type == "alert.anger" for e in events)
 
 
+def test_anger_alert_reaches_the_brand_leads_once_in_their_language(
+    db: Any, make: Any, registry: IndexRegistry
+) -> None:
+    """The alert was only a bus event no screen listened to: no supervisor saw it (found walking the widget)."""
+    from sqlalchemy import select
+
+    from kefu.auth.service import create_team, set_team_members
+    from kefu.sla.models import Notification
+    from kefu.sla.notifications import title_in
+
+    s = _setup(db, make)
+    lead, member = make.agent("supervisor", [s["brand"]]), make.agent("agent", [s["brand"]])
+    team = create_team(db, brand_id=s["brand"].id, slug="care", name="客服", description="", actor=None)
+    set_team_members(db, team, [(lead.id, True), (member.id, False)], None)
+    db.commit()
+    _say(db, s["conv"], "你們這什麼爛服務！！！我要投訴到消保官", registry)
+    _say(db, s["conv"], "氣死了！！！還不快處理！！！", registry)
+    alerts = list(db.scalars(select(Notification).where(Notification.kind == "alert.anger")))
+    assert [n.agent_id for n in alerts] == [lead.id]  # the lead, once for the conversation (not the plain member)
+    assert alerts[0].data["conversation_id"] == s["conv"].id
+    assert title_in(alerts[0], "zh-TW").startswith("憤怒預警：客戶情緒激動（憤怒 ")
+    assert title_in(alerts[0], "en").startswith("Anger alert: an upset customer (anger ")
+
+
 def test_vip_rule(db: Any, make: Any, registry: IndexRegistry) -> None:
     s = _setup(db, make, vip=True, settings={"vip_handoff": True})
     d = _say(db, s["conv"], "忘記密碼怎麼辦", registry)

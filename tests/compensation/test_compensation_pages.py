@@ -82,3 +82,33 @@ def test_lead_proposes_outage_compensation_from_the_notice_page(client: Any, mak
     ha = _login(client, make.agent("agent", [brand]))
     assert client.post(url, data={}, headers=ha).status_code == 403
     assert "為受影響客戶提出補償" not in client.get(f"/console/notices/{row.id}?lang=zh-TW").text
+
+
+def test_a_missed_sla_target_is_named_in_the_reader_language(client: Any, make: Any, db: Any) -> None:
+    """The ledger stored the missed target's name in the brand's language (後續進度更新 on a zh-CN page)."""
+    from kefu.compensation.models import Compensation
+
+    brand = make.brand()
+    customer = make.customer(brand, name="李强")
+    for key, note in [("next_update", "後續進度更新"), ("identity_verified", "身分驗證")]:
+        db.add(
+            Compensation(
+                brand_id=brand.id,
+                customer_id=customer.id,
+                reason="sla_breach",
+                source_key=f"sla:1:{key}",
+                basis_minutes=26,
+                factor=2.0,
+                amount=52,
+                unit="minutes",
+                note=note,
+            )
+        )
+    db.commit()
+    _login(client, make.agent("supervisor", [brand]))
+    cn = client.get("/console/compensations?lang=zh-CN").text
+    assert "后续进度更新" in cn and "身份验证" in cn and "後續進度更新" not in cn and "身分驗證" not in cn
+    en = client.get("/console/compensations?lang=en").text
+    assert "Next update" in en and "Identity verified" in en and "後續進度更新" not in en
+    tw = client.get("/console/compensations?lang=zh-TW").text
+    assert "後續進度更新" in tw

@@ -73,3 +73,15 @@ def test_article_editor_saves_and_keeps_text_on_error(client: Any, make: Any, db
     assert db.get(Article, art.id).is_published is False
     agent_h = _login(client, make.agent("agent", [brand]))
     assert client.post("/admin/kb/article", data=form, headers=agent_h).status_code == 403
+
+
+def test_new_faq_and_article_without_a_brand_open_the_agent_first_brand(client: Any, make: Any, db: Any) -> None:
+    """/admin/kb/faq/new without ?brand_id answered 422 「有欄位格式不正確」 instead of the editor."""
+    make.brand()  # a brand the supervisor cannot see comes first
+    brand = make.brand()
+    _login(client, make.agent("supervisor", [brand]))
+    faq = client.get("/admin/kb/faq/new", params={"lang": "zh-TW"})
+    assert faq.status_code == 200 and faq.text.count("待翻譯") == 3
+    assert f'name="brand_id" value="{brand.id}"' in faq.text
+    art = client.get("/admin/kb/article/new", params={"lang": "en"})
+    assert art.status_code == 200 and f'name="brand_id" value="{brand.id}"' in art.text

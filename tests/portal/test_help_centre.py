@@ -104,6 +104,27 @@ def test_search_uses_paraphrases_and_shows_one_copy_in_visitor_script(client: An
     assert db.get(FaqEntry, tw.id).views == 1
 
 
+def test_search_shows_an_article_as_text_once_in_the_visitor_locale(client: Any, make: Any, db: Any) -> None:
+    """An article result reads as text (no Markdown marks); another locale's copy only when none of its own matched."""
+    from kefu.knowledge.service import create_article
+
+    brand = make.brand()
+    for locale, title, body in [
+        ("zh-TW", "退貨與退款流程", "收到商品 **7 天內**都可以申請退貨。\n\n## 步驟\n1. 申請退款"),
+        ("zh-CN", "退货与退款流程", "收到商品 **7 天内**都可以申请退货。\n\n## 步骤\n1. 申请退款"),
+    ]:
+        command = CreateArticle(brand_id=brand.id, locale=locale, category="退款", title=title, body=body)
+        create_article(db, None, command)
+    db.commit()
+    tw = client.get(f"/portal/{brand.slug}", params={"q": "退款", "lang": "zh-TW"}).text
+    assert "退貨與退款流程" in tw and "收到商品 7 天內都可以申請退貨。" in tw
+    assert "**" not in tw and "## " not in tw and "退货与退款流程" not in tw
+    cn = client.get(f"/portal/{brand.slug}", params={"q": "退款", "lang": "zh-CN"}).text
+    assert "退货与退款流程" in cn and "退貨與退款流程" not in cn
+    en = client.get(f"/portal/{brand.slug}", params={"q": "退款", "lang": "en"}).text
+    assert "退貨與退款流程" in en and "退货与退款流程" in en  # nothing in English matched: both copies are the answer
+
+
 def test_friendly_404_in_the_brand_language(client: Any, make: Any, db: Any) -> None:
     brand = make.brand()
     r = client.get(f"/portal/{brand.slug}/a/999999?lang=en")

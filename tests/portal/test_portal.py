@@ -154,6 +154,41 @@ def test_track_progress_with_contact_verification(client: Any, make: Any, db: An
     assert client.post(f"/portal/{brand.slug}/track", data={"number": ticket.number, "contact": "x"}).status_code == 403
 
 
+def test_track_page_lets_the_customer_confirm_a_resolved_case(client: Any, make: Any, db: Any) -> None:
+    """答覆確認（用戶確認後歸檔）: the page said 已解決，待您確認 and offered no way to confirm."""
+    from kefu.tickets.models import Ticket
+    from kefu.tickets.service import create_ticket, update_ticket
+
+    brand = make.brand()
+    cust = make.customer(brand, name="林", email="lin@example.com")
+    ticket = create_ticket(db, brand_id=brand.id, subject="退貨申請", actor=None, customer_id=cust.id)
+    update_ticket(db, ticket, None, {"status": "resolved"})
+    db.commit()
+    client.get(f"/portal/{brand.slug}/track")
+    token = str(client.cookies.get("kefu_portal_csrf"))
+    looked = client.post(
+        f"/portal/{brand.slug}/track?lang=zh-TW",
+        data={"csrf_token": token, "number": ticket.number, "contact": "lin@example.com"},
+    )
+    assert looked.status_code == 200 and "待您確認" in looked.text and "問題已解決，確認結案" in looked.text
+    assert 'name="action" value="confirm"' in looked.text and 'name="contact" value="lin@example.com"' in looked.text
+    stranger = client.post(
+        f"/portal/{brand.slug}/track",
+        data={"csrf_token": token, "action": "confirm", "number": ticket.number, "contact": "x@example.com"},
+    )
+    assert stranger.status_code == 404
+    db.expire_all()
+    assert db.get(Ticket, ticket.id).status == "resolved"  # only the customer on file confirms
+    done = client.post(
+        f"/portal/{brand.slug}/track?lang=en",
+        data={"csrf_token": token, "action": "confirm", "number": ticket.number, "contact": "lin@example.com"},
+    )
+    assert done.status_code == 200 and "Thank you for confirming: the case is closed." in done.text
+    assert 'value="confirm"' not in done.text
+    db.expire_all()
+    assert db.get(Ticket, ticket.id).status == "closed"
+
+
 MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 64
 MOV = b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  " + b"\x00" * 64
 WEBM = b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\x82\x84webm" + b"\x00" * 64

@@ -189,13 +189,18 @@ def test_console_queue_lists_pending_overdue_done_and_acts(
     assert f'id="dsr-{fresh.id}"' in r.text and f'id="dsr-{late.id}"' not in r.text
     # Verify through the page, then carry out the erasure; it moves to "done".
     r = client.post(f"/console/privacy-requests/{fresh.id}/verify", data={"note": ""}, headers=h)
-    assert r.status_code == 200 and "至少 3 個字" in r.text
+    assert r.status_code == 422 and "至少 3 個字" in r.text  # bad input is a 4xx (htmx swaps the redisplayed page)
     r = client.post(f"/console/privacy-requests/{fresh.id}/verify", data={"note": "回撥核對"}, headers=h)
     assert r.status_code == 204
     r = client.post(f"/console/privacy-requests/{fresh.id}/execute", data={}, headers=h)
     assert r.status_code == 204 and "state=done" in r.headers["HX-Redirect"]
     r = client.get("/console/privacy-requests", params={"state": "done"}, headers=h)
     assert f'id="dsr-{fresh.id}"' in r.text and "回撥核對" in r.text
+    # At 390 px each cell is a flex row beside its label: a cell's parts are one item (they were spread into columns
+    # 系統管理員 · | 時間 | 備註), and a done request's actions cell is empty, so its card hides the label.
+    row = r.text.split(f'id="dsr-{fresh.id}"', 1)[1].split("</tr>", 1)[0]
+    assert re.search(r'<td data-label="身分核對"><span>[^<]*· <time', row) and '<td data-label="原因"><span>' in row
+    assert '<td data-label="操作"></td>' in row
     # An export carried out from the page answers with the file.
     client.post(f"/console/privacy-requests/{late.id}/verify", data={"note": "email 回信核對"}, headers=h)
     r = client.post(f"/console/privacy-requests/{late.id}/execute", data={"fmt": "pdf"}, headers=h)
@@ -209,6 +214,13 @@ def test_console_queue_lists_pending_overdue_done_and_acts(
     assert r.status_code == 204
     r = client.get("/console/privacy-requests", params={"state": "pending", "kind": "correction"}, headers=h)
     assert "資料更正" in r.text and "m@x.tw" not in r.text
+    # A number that is not one comes back with the form open and everything typed still in it (it collapsed, empty).
+    typed = {"customer_id": "abc", "kind": "erase", "channel": "letter", "reason": "本人來信要求刪除", "phone": "0912"}
+    r = client.post("/console/privacy-requests", data=typed, headers=h)
+    assert r.status_code == 422 and "請填寫客戶編號與原因" in r.text
+    assert '<details class="stack" open>' in r.text and 'value="abc"' in r.text and 'value="本人來信要求刪除"' in r.text
+    assert '<option value="erase" selected>' in r.text and '<option value="letter" selected>' in r.text
+    assert 'id="dsr-phone" name="phone" maxlength="64" value="0912"' in r.text
     counts = re.findall(r'<span class="badge[^"]*">(\d+)</span>', r.text)
     assert counts == ["1", "0", "2"]  # pending, overdue, done
 

@@ -45,8 +45,8 @@ def _console_screens(page: Any, base: str) -> list[tuple[str, str]]:
     page.goto(f"{base}/console/customers")
     customer = _first_href(page, "a[href^='/console/customers/']")
     page.goto(f"{base}/admin?tab=kb")
-    faq = _first_href(page, "a[href^='/admin/kb/faq/']:not([href$='/new'])")
-    article = _first_href(page, "a[href^='/admin/kb/article/']:not([href$='/new'])")
+    faq = _first_href(page, "a[href^='/admin/kb/faq/']:not([href*='/new'])")  # not the new-FAQ link
+    article = _first_href(page, "a[href^='/admin/kb/article/']:not([href*='/new'])")
     screens = [
         ("inbox", "/console"),
         ("inbox-all", "/console?view=all"),

@@ -151,6 +151,11 @@ def test_templates_show_no_raw_channel_kinds() -> None:
     assert {str(k) for k in ChannelKind} >= set(CHANNEL_KINDS)
     missing = [(loc, k) for loc in ("zh-TW", "zh-CN", "en") for k in ChannelKind if f"ch_{k}" not in translator(loc)]
     assert missing == []
+    # A customer's channel identities are labelled the same way (the widget visitor's kind `web` read as "web").
+    from kefu.customers.schemas import IDENTITY_KINDS_PATTERN
+
+    kinds = IDENTITY_KINDS_PATTERN.strip("^$()").split("|")
+    assert [(loc, k) for loc in ("zh-TW", "zh-CN", "en") for k in kinds if f"ch_{k}" not in translator(loc)] == []
 
 
 def test_category_labels_are_written_for_zh_cn() -> None:

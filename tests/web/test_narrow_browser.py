@@ -1,5 +1,6 @@
 """Every console and admin screen at 390 px: the page never scrolls sideways (wide tables scroll inside their own
-.table-scroll region), and each region that can scroll is a named, keyboard-focusable region."""
+.table-scroll region), each region that can scroll is a named, keyboard-focusable region, and no table cell is
+squeezed to a glyph or two a line."""
 
 from __future__ import annotations
 
@@ -16,6 +17,15 @@ _UNREACHABLE = """() => [...document.querySelectorAll('.table-scroll')]
     || !(el.getAttribute('aria-label') || (document.getElementById(el.getAttribute('aria-labelledby') || '')
          || {}).textContent?.trim()))
   .map(el => el.outerHTML.slice(0, 120))"""
+# Table cells squeezed to two glyphs or fewer a line over three lines or more (滿意/度調/查): a one-line text's line
+# boxes, counted by their tops. Wide tables scroll in their region instead.
+_SQUEEZED = """() => [...document.querySelectorAll('th, td')].filter(c => c.children.length <= 1).flatMap(c => {
+  const text = c.innerText.trim();
+  if (text.length < 3 || text.includes('\\n')) return [];
+  const range = document.createRange(); range.selectNodeContents(c);
+  const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+  return lines >= 3 && text.length / lines <= 2.6 ? [`${text.slice(0, 12)} (${lines} lines)`] : [];
+}).slice(0, 4)"""
 # What sticks out past the right edge, for the failure message.
 _WIDEST = """() => [...document.querySelectorAll('body *')]
   .filter(el => el.getBoundingClientRect().right > innerWidth + 1)
@@ -28,6 +38,7 @@ def test_console_screens_fit_390px(browser: Any, live_server: str, shots: Path) 
     _login(page, live_server, "admin@kefu.local")
     overflow: list[str] = []
     unreachable: list[str] = []
+    squeezed: list[str] = []
     for name, path in _console_screens(page, live_server):
         page.goto(f"{live_server}{path}")
         page.wait_for_load_state("networkidle")
@@ -37,6 +48,8 @@ def test_console_screens_fit_390px(browser: Any, live_server: str, shots: Path) 
             overflow.append(f"{name}: scrollWidth {width} > {inner} ({page.evaluate(_WIDEST)})")
             page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
         unreachable += [f"{name}: {html}" for html in page.evaluate(_UNREACHABLE)]
+        squeezed += [f"{name}: {cell}" for cell in page.evaluate(_SQUEEZED)]
     ctx.close()
     assert overflow == [], "\n".join(overflow)
     assert unreachable == [], "\n".join(unreachable)
+    assert squeezed == [], "\n".join(squeezed)

@@ -159,6 +159,41 @@ def test_merge_preview_then_merge_moves_everything_and_is_audited(
     assert r.status_code == 404
 
 
+def test_merge_preview_with_a_wrong_number_says_why_beside_the_field(client: Any, world: dict[str, Any]) -> None:
+    """A typo showed the field's label (重複客戶的編號) as its error; a bad id, an error page instead of the profile."""
+    h = _login(client, world["agent"])
+    url = f"/console/customers/{world['ming'].id}/merge"
+    r = client.get(url, params={"source_id": "abc", "lang": "zh-TW"}, headers=h)
+    assert r.status_code == 422 and "請輸入重複客戶的編號（數字" in r.text and 'value="abc"' in r.text
+    assert (
+        'aria-invalid="true" aria-describedby="merge-source-error"' in r.text
+        and 'action="/console/customers/' in r.text
+    )
+    r = client.get(url, params={"source_id": "abc", "lang": "en"}, headers=h)
+    assert "Enter the duplicate customer&#39;s number" in r.text
+    r = client.get(url, params={"source_id": world["ming"].id, "lang": "zh-TW"}, headers=h)
+    assert r.status_code == 422 and 'id="merge-source-error"' in r.text and 'action="/console/customers/' in r.text
+    r = client.get(url, params={"source_id": 99999999, "lang": "zh-CN"}, headers=h)
+    assert r.status_code == 404 and 'id="merge-source-error"' in r.text and 'action="/console/customers/' in r.text
+
+
+def test_an_anonymous_widget_visitor_reads_as_one_number_and_a_web_chat_identity(
+    client: Any, db: Any, make: Any, world: dict[str, Any]
+) -> None:
+    """A visitor without a name was headed "#21 #21" and their identity badge read the raw kind "web"."""
+    from kefu.customers.service import add_identity
+
+    visitor = make.customer(world["brand"], name=None, email=None, phone=None)
+    add_identity(db, visitor, "web", "7MNpQ2x9visitor")
+    db.commit()
+    _login(client, world["agent"])
+    page = client.get(f"/console/customers/{visitor.id}", params={"lang": "zh-TW"}).text
+    assert f'<h1 id="cu-h">#{visitor.id}</h1>' in page
+    assert '<span class="badge ch ch-web">網頁客服</span>' in page
+    en = client.get(f"/console/customers/{visitor.id}", params={"lang": "en"}).text
+    assert '<span class="badge ch ch-web">Web chat</span>' in en
+
+
 def test_auditor_cannot_write_notes_or_merge(client: Any, make: Any, world: dict[str, Any]) -> None:
     h = _login(client, make.agent("auditor", [world["brand"]]))
     assert client.get(f"/console/customers/{world['ming'].id}", headers=h).status_code == 200

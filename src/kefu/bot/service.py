@@ -320,7 +320,9 @@ def _review(
     session.flush()
 
 
-def _anger_alert(session: Session, conv: Conversation, msg: Message, e: Emotion, threshold: int) -> None:
+def _anger_alert(
+    session: Session, conv: Conversation, msg: Message, e: Emotion, threshold: int, *, tell_people: bool = True
+) -> None:
     if not is_anger_alert(e, threshold):
         return
     publish(
@@ -329,10 +331,34 @@ def _anger_alert(session: Session, conv: Conversation, msg: Message, e: Emotion,
         {"conversation_id": conv.id, "message_id": msg.id, "anger": e.anger, "label": e.label, "cues": list(e.cues)},
         (f"brand:{conv.brand_id}", f"conversation:{conv.id}"),
     )
-    if conv.ticket_id is not None:
-        ticket = session.get(Ticket, conv.ticket_id)
-        if ticket is not None and ticket.priority != "urgent" and ticket.status not in ("closed",):
-            update_ticket(session, ticket, None, {"priority": "urgent"})
+    ticket = session.get(Ticket, conv.ticket_id) if conv.ticket_id is not None else None
+    if ticket is not None and ticket.priority != "urgent" and ticket.status not in ("closed",):
+        update_ticket(session, ticket, None, {"priority": "urgent"})
+    if tell_people:  # once per conversation: the event above had no listener, so no supervisor ever saw the alert
+        _notify_anger(session, conv, ticket, e)
+
+
+def _notify_anger(session: Session, conv: Conversation, ticket: Ticket | None, e: Emotion) -> None:
+    """The chat's owner and its team's leads (the brand's leads while no team has it) get a stored notification."""
+    from kefu.auth.models import Team, TeamMember
+    from kefu.sla.notifications import localized, notify
+
+    team_id = (ticket.team_id if ticket is not None else None) or conv.team_id
+    leads = select(TeamMember.agent_id).where(TeamMember.is_lead.is_(True)).order_by(TeamMember.agent_id)
+    if team_id is not None:
+        leads = leads.where(TeamMember.team_id == team_id)
+    else:
+        leads = leads.join(Team, Team.id == TeamMember.team_id).where(Team.brand_id == conv.brand_id)
+    owners = [a for a in (conv.assignee_id, ticket.assignee_id if ticket is not None else None) if a is not None]
+    notify(
+        session,
+        [*owners, *session.scalars(leads)],
+        "alert.anger",
+        localized("notif_anger_alert", level=e.anger),
+        brand_id=conv.brand_id,
+        ticket_id=ticket.id if ticket is not None else None,
+        data={"conversation_id": conv.id, "anger": e.anger},
+    )
 
 
 @dataclass(frozen=True)
@@ -525,9 +551,10 @@ def handle_customer_message(
     settings = BotSettings.from_brand(brand.settings)
     emotion = plan.emotion
     state = _state(session, conv.id)
+    calm_until_now = state.max_anger < settings.anger_threshold
     state.max_anger = max(state.max_anger, emotion.anger)
     msg.meta = {**(msg.meta or {}), "emotion": emotion_meta(emotion), "bot_handled": True}
-    _anger_alert(session, conv, msg, emotion, settings.anger_threshold)
+    _anger_alert(session, conv, msg, emotion, settings.anger_threshold, tell_people=calm_until_now)
     decision, index = plan.decision, plan.index
     if decision is not None and index is not None:
         msg.meta = {

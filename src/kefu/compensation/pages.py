@@ -43,6 +43,7 @@ def _section(
         statuses=service.STATUSES,
         totals=service.totals(db, ctx.principal),
         names=service.customer_names(db, [r.customer_id for r in rows]),
+        notes={r.id: service.note_text(r, ctx.locale) for r in rows},
         can_manage=ctx.principal.can("teams:manage"),
         **extra,
     )

@@ -181,6 +181,18 @@ def propose_for_sla_breaches(session: Session, *, limit: int = 500) -> list[Comp
     return out
 
 
+_TARGET_KINDS = frozenset({"first_response", "next_update", "resolution", "csat_survey"})
+
+
+def note_text(row: Compensation, locale: str) -> str:
+    """The row's note for a reader: a missed SLA target is named in the reader's language (stored in the brand's)."""
+    parts = (row.source_key or "").split(":")
+    if row.reason == "sla_breach" and len(parts) == 3 and parts[0] == "sla" and parts[2]:
+        key = parts[2]
+        return target_name(key if key in _TARGET_KINDS else "milestone", key, locale)
+    return row.note
+
+
 def outage_minutes_of(broadcast: NoticeBroadcast) -> int | None:
     """The outage's length from the notice's time window (``since``–``until``), when it has both ends."""
     audience = broadcast.audience or {}

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import random
 from decimal import Decimal
 from importlib import resources
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,12 +21,14 @@ from kefu.care.models import CareOpportunity, CareReason
 from kefu.conversations.commands import CreateConversation
 from kefu.conversations.service import add_message, create_conversation
 from kefu.core.commands import build
+from kefu.core.db import utcnow
 from kefu.customers.service import add_identity, create_customer, create_organization
 from kefu.demo.history import chat_thread, load_articles, load_history
 from kefu.knowledge.commands import CreateFaq
 from kefu.knowledge.service import create_faq
 from kefu.macros.commands import CreateCanned
 from kefu.macros.service import create as create_canned
+from kefu.qa.service import sample_day
 from kefu.tickets.service import create_ticket
 
 # Stored in the brand's language; pages show them in the reader's (catalog seedteam_<slug>, kefu.auth.labels).
@@ -339,6 +343,10 @@ def load_demo(session: Session, password: str) -> bool:
     del ticket
     customers = {"張雅婷": amy, "李強": li, "John Smith": john, "周經理": chou}
     load_history(session, brand, agents, teams, inboxes, customers)
+    # The QA reviewers' 5 % sample of today's closed conversations, so the review queue has work on the demo's first
+    # day (the hourly job samples yesterday's; it finds today's run already drawn when it gets to it).
+    today = utcnow().astimezone(ZoneInfo(brand.timezone or "Asia/Taipei")).date()
+    sample_day(session, brand, today, rng=random.Random(5))
     # One open care opportunity, so the care queue shows its forms (stored quietly: no alert to the demo agents).
     session.add(
         CareOpportunity(

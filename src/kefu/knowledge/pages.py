@@ -253,11 +253,19 @@ def _editor(
     )
 
 
+def _brand_or_first(db: Session, ctx: PageContext, brand_id: int | None) -> Brand:
+    """The brand asked for, else the agent's first (a bare /new link opened the editor as a 422 error page)."""
+    if brand_id is None:
+        brands = visible_brands(db, ctx.principal)
+        brand_id = brands[0].id if brands else 0  # no brand at all: the usual 404
+    return get_brand(db, brand_id, ctx.principal)
+
+
 @router.get("/faq/new", response_class=HTMLResponse)
-def new_faq(request: Request, ctx: Ctx, db: DB, brand_id: int) -> HTMLResponse:
+def new_faq(request: Request, ctx: Ctx, db: DB, brand_id: int | None = None) -> HTMLResponse:
     """An empty FAQ with its three locale columns."""
     _need(ctx)
-    brand = get_brand(db, brand_id, ctx.principal)
+    brand = _brand_or_first(db, ctx, brand_id)
     values = {f"pub_{loc}": "1" for loc in LOCALES} | {f"fmt_{loc}": "text" for loc in LOCALES}
     return _editor(request, ctx, db, brand, values)
 
@@ -384,10 +392,10 @@ def _article_page(
 
 
 @router.get("/article/new", response_class=HTMLResponse)
-def new_article(request: Request, ctx: Ctx, db: DB, brand_id: int, locale: str = "zh-TW") -> HTMLResponse:
+def new_article(request: Request, ctx: Ctx, db: DB, brand_id: int | None = None, locale: str = "zh-TW") -> HTMLResponse:
     """An empty help-centre article."""
     _need(ctx)
-    brand = get_brand(db, brand_id, ctx.principal)
+    brand = _brand_or_first(db, ctx, brand_id)
     return _article_page(request, ctx, brand, {"pub": "1", "locale": locale if locale in LOCALES else "zh-TW"})
 
 

@@ -30,7 +30,8 @@ from kefu.customers.models import NEEDS
 from kefu.knowledge.render import for_channel
 from kefu.portal import metrics as public_metrics
 from kefu.portal import service
-from kefu.tickets.progress import customer_progress
+from kefu.tickets import service as ticket_service
+from kefu.tickets.progress import customer_progress, progress_view, verified_ticket
 from kefu.web.forms import PostedForm, lenient_int
 from kefu.web.i18n import LOCALE_COOKIE, pick_locale, translator
 from kefu.web.pages import render
@@ -463,7 +464,9 @@ def track(request: Request, slug: str, db: DB, form: PostedForm) -> HTMLResponse
     contact = str(form.get("contact", "")).strip()[:320]
     token = _csrf_token(request)
 
-    def page(error: str | None, view: dict[str, object] | None, status: int = 200) -> HTMLResponse:
+    def page(
+        error: str | None, view: dict[str, object] | None, status: int = 200, confirmed: bool = False
+    ) -> HTMLResponse:
         return render(
             request,
             None,
@@ -474,6 +477,8 @@ def track(request: Request, slug: str, db: DB, form: PostedForm) -> HTMLResponse
             error=error,
             view=view,
             number=number,
+            contact=contact if view else "",
+            confirmed=confirmed,
         )
 
     sent = str(form.get("csrf_token", ""))
@@ -481,6 +486,12 @@ def track(request: Request, slug: str, db: DB, form: PostedForm) -> HTMLResponse
         return page("csrf", None, 403)
     ip = request.client.host if request.client else "unknown"
     try:
+        if form.get("action") == "confirm":
+            # 答覆確認: the page said "resolved, awaiting your confirmation" but offered no way to give it.
+            ticket = verified_ticket(db, number, contact, ip=ip, brand_id=brand.id)
+            if ticket.status == "resolved":
+                ticket_service.confirm_resolution(db, ticket, None)
+            return page(None, progress_view(db, ticket), confirmed=ticket.status == "closed")
         view = customer_progress(db, number, contact, ip=ip, brand_id=brand.id)
     except TooManyRequests:
         return page("track_limited", None, 429)

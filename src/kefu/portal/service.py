@@ -16,7 +16,7 @@ from kefu.core.chinese import convert
 from kefu.core.errors import InvalidInput, NotFound
 from kefu.core.ratelimit import RouteLimit
 from kefu.knowledge.models import Article, FaqEntry
-from kefu.knowledge.render import for_channel
+from kefu.knowledge.render import for_channel, to_text
 
 MB = 1024 * 1024
 VIDEO_MAX_MB = 50  # the ceiling a brand may set (the portal route's body limit in kefu.security.asgi follows it)
@@ -86,7 +86,9 @@ def search(session: Session, brand: Brand, q: str, locale: str | None, limit: in
         Hit("faq", f.id, f.questions[0], f.answer, f.locale, for_channel(f.answer, f.answer_format, "portal").html)
         for f in session.scalars(faq_stmt.limit(50))
     ]
-    hits += [Hit("article", a.id, a.title, a.body, a.locale) for a in session.scalars(art_stmt.limit(50))]
+    # Articles are Markdown: a result shows their text (no `**` or `##`), as the article page shows their HTML.
+    articles = session.scalars(art_stmt.limit(50))
+    hits += [Hit("article", a.id, a.title, to_text(a.body, "markdown"), a.locale) for a in articles]
     hits.sort(key=lambda h: (h.locale != locale, h.kind != "faq", h.id))
     return hits[:limit]
 
@@ -281,6 +283,10 @@ def retrieve(session: Session, brand: Brand, q: str, locale: str, limit: int = 1
                         for_channel(copies.answer, copies.answer_format, "portal").html)  # fmt: skip
             seen.add(key)
         hits.append(h)
+    # Articles have no shared id across locales: another locale's article is its copy in the other script, so it is
+    # shown only when nothing in the visitor's own locale matched (one copy, as for FAQs).
+    if any(h.locale == locale for h in hits):
+        hits = [h for h in hits if h.kind != "article" or h.locale == locale]
     return hits[:limit]
 
 

@@ -18,11 +18,12 @@ from kefu.brands import service as brands
 from kefu.channels import outbox
 from kefu.complaints import service as complaints
 from kefu.core.db import utcnow
-from kefu.core.errors import Forbidden
+from kefu.core.errors import Forbidden, ProblemError
 from kefu.customers import service as customers
 from kefu.privacy import requests as dsr
 from kefu.security import incidents
 from kefu.tickets import listing
+from kefu.web.i18n import error_text
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
 from kefu.workspace import search as global_search
@@ -107,13 +108,23 @@ def customer_list(
     )
 
 
-def _profile_page(request: Request, ctx: PageContext, db: DB, customer_id: int, **extra: Any) -> HTMLResponse:
+def _profile_page(
+    request: Request, ctx: PageContext, db: DB, customer_id: int, status: int = 200, **extra: Any
+) -> HTMLResponse:
     prof = customers.profile(db, customer_id, ctx.principal, ctx.locale)
-    data: dict[str, Any] = {"preview": None, "merge_error": None, "note_error": None, "merged": False, **extra}
+    data: dict[str, Any] = {
+        "preview": None,
+        "merge_error": None,
+        "merge_value": "",
+        "note_error": None,
+        "merged": False,
+        **extra,
+    }
     return render(
         request,
         ctx,
         "desk/customer.html",
+        status=status,
         p=prof,
         agents=auth_service.agent_names(db, ctx.principal),
         local=_local(db, {prof.customer.brand_id}),
@@ -149,10 +160,16 @@ def merge_preview(
     """Preview folding a duplicate into this customer: what moves and which fields get filled."""
     _need(ctx, "customers:write")
     target = customers.get_customer(db, customer_id, ctx.principal)
-    if not source_id.strip().lstrip("#").isdigit():
-        return _profile_page(request, ctx, db, customer_id, merge_error=ctx.t["cu_merge_source"])
-    source = customers.get_customer(db, int(source_id.strip().lstrip("#")), ctx.principal)
-    preview = customers.merge_preview(db, target, source)
+    typed = source_id.strip().lstrip("#")
+    # A wrong number is the agent's typo: said beside the field on the profile, not as an error page instead of it.
+    if not typed.isdigit():
+        bad = ctx.t["cu_merge_source_bad"]
+        return _profile_page(request, ctx, db, customer_id, 422, merge_error=bad, merge_value=source_id)
+    try:
+        preview = customers.merge_preview(db, target, customers.get_customer(db, int(typed), ctx.principal))
+    except ProblemError as exc:
+        why = error_text(ctx, exc)
+        return _profile_page(request, ctx, db, customer_id, exc.status, merge_error=why, merge_value=source_id)
     return _profile_page(request, ctx, db, customer_id, preview=preview)
 
 
@@ -221,7 +238,14 @@ def privacy_requests(
 
 
 def _dsr_page(
-    request: Request, ctx: PageContext, db: DB, *, kind: str = "", state: str = "", error: str | None = None
+    request: Request,
+    ctx: PageContext,
+    db: DB,
+    *,
+    kind: str = "",
+    state: str = "",
+    error: str | None = None,
+    typed: dict[str, str] | None = None,
 ) -> HTMLResponse:
     now = utcnow()
     rows = dsr.queue(db, ctx.principal, kind=kind or None, state=state or None, now=now)
@@ -229,6 +253,8 @@ def _dsr_page(
         request,
         ctx,
         "desk/privacy_requests.html",
+        status=422 if error else 200,
+        typed=typed or {},
         rows=rows,
         kind=kind,
         state=state,
@@ -263,7 +289,10 @@ def dsr_open(
     _need(ctx, "audit:read", "customers:write")
     cid = customer_id.strip().lstrip("#")
     if not cid.isdigit() or len(reason.strip()) < 3:
-        return _dsr_page(request, ctx, db, error=ctx.t["dsr_err_open"])
+        # The form comes back open with everything typed in it (it collapsed, emptied, under the error).
+        typed = {"customer_id": customer_id, "kind": kind, "channel": channel, "reason": reason}
+        typed |= {"name": name, "email": email, "phone": phone}
+        return _dsr_page(request, ctx, db, error=ctx.t["dsr_err_open"], typed=typed)
     changes = {k: v for k, v in (("name", name), ("email", email), ("phone", phone)) if v.strip()}
     dsr.open_request(
         db, ctx.principal, int(cid), kind=kind, reason=reason.strip(), channel=channel, changes=changes or None

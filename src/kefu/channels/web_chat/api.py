@@ -100,6 +100,7 @@ class SessionOut(BaseModel):
     greeting: str | None
     brand_name: str = ""
     prechat: bool = False
+    timezone: str = ""  # the brand's IANA zone: message times read as on the help centre, in e-mails and SMS
 
 
 def _visitor(db: Session, token: str | None) -> tuple[Visitor, Inbox]:
@@ -137,6 +138,7 @@ def open_session(body: SessionIn, db: DB) -> SessionOut:
         locale=locale,
         greeting=greetings.get(locale) if isinstance(greetings, dict) else (greetings or None),
         brand_name=brand.name,
+        timezone=brand.timezone or "",
         prechat=bool(cfg.get("prechat")) and conv is None and not (body.name or body.email),
     )
 

@@ -103,9 +103,14 @@
   input.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit ? form.requestSubmit() : form.onsubmit(e); }
   });
+  // Times in the brand's zone (from the session), like the help centre and the agents' console; the device's without.
+  var zone = "";
   function clock(iso) {
     var d = new Date(iso);
-    return isNaN(d) ? "" : d.toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit" });
+    if (isNaN(d)) return "";
+    var opts = { hour: "2-digit", minute: "2-digit" };
+    if (zone) opts.timeZone = zone;
+    try { return d.toLocaleTimeString(locale, opts); } catch (e) { delete opts.timeZone; return d.toLocaleTimeString(locale, opts); }
   }
   var shown = {};
   function clearQuickReplies() { Array.prototype.forEach.call(log.querySelectorAll(".kefu-qr"), function (n) { n.remove(); }); }
@@ -184,6 +189,7 @@
     if (started) return; started = true;
     api("/api/v1/widget/session", { inbox_id: inbox, brand: brand, visitor_token: state.token, locale: locale }).then(function (s) {
       state.token = s.visitor_token; save();
+      zone = s.timezone || "";
       if (s.brand_name) { name.textContent = s.brand_name; avatar.textContent = s.brand_name.charAt(0); }
       status.textContent = s.online ? t.online : t.away;
       root.classList.toggle("kefu-away", !s.online);
