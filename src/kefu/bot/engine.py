@@ -9,6 +9,11 @@ A small KB change (see ``large_change``) takes effect before its refit: the next
 and serves an *overlay* of the live index (``Overlay``): the changed FAQs hidden from it and re-indexed on their own
 by the quick provisional method, answered only when exact or near-exact. The overlay is never saved; the refit
 replaces it.
+
+With a dense encoder (``KEFU_NLU_ENCODER``) a full fit has two stages: the sparse index is fitted, swapped in and
+saved as above, then the dense one is fitted (phrasing embeddings through a cache saved beside the index, so a refit
+or restart embeds only new phrasings) and swapped in and saved the same way; a restart that finds only the sparse
+index serves it and runs the dense stage in the background.
 """
 
 from __future__ import annotations

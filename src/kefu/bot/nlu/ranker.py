@@ -14,8 +14,9 @@ Each FAQ (all its phrasings, in every locale copy) is one class. For a message t
   e.g. 信貸 vs 房貸, 外幣 vs 臺幣) that the FAQ's phrasings contain,
 
 over sparse features of :mod:`kefu.bot.nlu.features` on OpenCC-normalised text, with toneless
-pinyin syllables so homophone typos (密马 / 密码) still match; optionally blended with a dense
-encoder. Candidates come from ``nn + centroid``; ``svm`` and ``coverage`` rerank the top ``depth``.
+pinyin syllables so homophone typos (密马 / 密码) still match. With a dense encoder, nn and centroid use the
+embedding cosine (``dense_weight``) and the scorers see the embeddings too (``dense_scorer_weight``), calibrated
+the same way (round 12). Candidates come from ``nn + centroid``; ``svm`` and ``coverage`` rerank the top ``depth``.
 
 Calibration is cross-validation on the KB only: one phrasing of every multi-phrasing FAQ is held
 out, the scorers are refitted on the rest, and the held-out phrasings are ranked against the index as
@@ -283,7 +284,7 @@ class FaqRanker:
         *,
         features: FeatureConfig | None = None,
         encoder: Encoder | None = None,
-        dense_weight: float = 0.5,
+        dense_weight: float = 1.0,
         depth: int = 10,
         svm_grid: Sequence[float] = (0.5, 1.0),
         coverage_grid: Sequence[float] = (0.0, 0.25, 0.5),
@@ -314,7 +315,7 @@ class FaqRanker:
         centroid_grid: Sequence[float] | None = None,
         loo_calibration: bool = False,
         dense_fold_calibration: bool = False,
-        dense_scorer_weight: float = 0.0,
+        dense_scorer_weight: float = 2.0,
     ) -> None:
         self.feature_config = features or RANKER_FEATURES
         self.encoder = encoder
@@ -351,7 +352,10 @@ class FaqRanker:
         self.loo_calibration = loo_calibration
         # With a dense encoder, calibrate as before round 12 (fold parts, not the served index; for comparison).
         self.dense_fold_calibration = dense_fold_calibration
-        # γ > 0: the per-FAQ scorers see the embeddings too (kernel x·x' + γ d·d'; weights over both, round 12).
+        # With an encoder (only then do these two matter): nearest phrasing and centroid by embedding cosine
+        # (dense_weight 1; the sparse cosine blended in below 1) and per-FAQ scorers over features and embeddings
+        # (kernel x·x' + γ d·d', γ = dense_scorer_weight; 0 = features only), chosen by the KB's held-out top-1 on
+        # the few-phrasing dev KBs (docs/DEVELOPING.md, round 12).
         self.dense_scorer_weight = dense_scorer_weight
         self._dense_rows: NDArray[np.float32] | None = None  # embeddings of every phrasing while calibrating
         # Exact leave-one-out calibration (round 11): the rows whose LOO scores the scorer fit computes, and what it
