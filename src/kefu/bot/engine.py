@@ -9,6 +9,11 @@ A small KB change (see ``large_change``) takes effect before its refit: the next
 and serves an *overlay* of the live index (``Overlay``): the changed FAQs hidden from it and re-indexed on their own
 by the quick provisional method, answered only when exact or near-exact. The overlay is never saved; the refit
 replaces it.
+
+With a dense encoder (``KEFU_NLU_ENCODER``) a full fit has two stages: the sparse index is fitted, swapped in and
+saved as above, then the dense one is fitted (phrasing embeddings through a cache saved beside the index, so a refit
+or restart embeds only new phrasings) and swapped in and saved the same way; a restart that finds only the sparse
+index serves it and runs the dense stage in the background.
 """
 
 from __future__ import annotations
@@ -83,6 +88,8 @@ class Retriever(Protocol):
 
 
 RetrieverFactory = Callable[[Sequence[FaqDoc]], Retriever]
+# The dense stage: (docs, embedding cache file or None) -> a retriever with the dense encoder.
+DenseFactory = Callable[[Sequence[FaqDoc], Path | None], Retriever]
 
 
 def faq_phrasings(docs: Sequence[FaqDoc]) -> list[tuple[str, list[str]]]:
@@ -131,16 +138,43 @@ class _RankerAdapter:
 
 
 def default_factory(docs: Sequence[FaqDoc]) -> Retriever:
-    """The FAQ ranker (kefu.bot.nlu.ranker), one class per FAQ, with the configured encoder and its near-exact
-    floor (a provisional ranker of the same KB, ~10 % more fit time)."""
+    """The sparse FAQ ranker (kefu.bot.nlu.ranker), one class per FAQ, with its near-exact floor (a provisional
+    ranker of the same KB, ~10 % more fit time). With KEFU_NLU_ENCODER the registry's dense stage follows it."""
     from kefu.bot.nlu.provisional import near_exact_ranker
     from kefu.bot.nlu.ranker import FaqRanker
 
     groups = group_phrasings(docs)
-    ranker = FaqRanker(encoder=encoder_from_settings(), strict_prefix=smalltalk.PREFIX)
+    ranker = FaqRanker(strict_prefix=smalltalk.PREFIX)
     ranker.fit(groups)
     near = near_exact_ranker(smalltalk.PREFIX).fit(groups)
     return _RankerAdapter(ranker, near)
+
+
+def dense_factory(docs: Sequence[FaqDoc], cache: Path | None = None) -> Retriever:
+    """The FAQ ranker with the configured dense encoder (KEFU_NLU_ENCODER), phrasings embedded through an
+    embedding cache kept in ``cache`` (a refit or restart embeds only new phrasings); customer messages are
+    embedded uncached. Raises RuntimeError when no encoder is configured or its package is missing."""
+    from kefu.bot.nlu.encoders import CachedEncoder
+    from kefu.bot.nlu.provisional import near_exact_ranker
+    from kefu.bot.nlu.ranker import FaqRanker
+
+    encoder = encoder_from_settings()
+    if encoder is None:
+        raise RuntimeError("the dense stage needs KEFU_NLU_ENCODER")
+    groups = group_phrasings(docs)
+    cached = CachedEncoder(encoder, cache)
+    ranker = FaqRanker(encoder=cached, strict_prefix=smalltalk.PREFIX)
+    ranker.fit(groups)
+    ranker.encoder = encoder
+    cached.save()
+    log.info("dense stage: %d phrasings embedded, %d from the cache", cached.misses, cached.hits)
+    near = near_exact_ranker(smalltalk.PREFIX).fit(groups)
+    return _RankerAdapter(ranker, near)
+
+
+def dense_stage(settings: Settings) -> DenseFactory | None:
+    """The registry's dense stage for these settings (None: sparse only)."""
+    return dense_factory if settings.nlu_encoder != "none" else None
 
 
 def provisional_factory(docs: Sequence[FaqDoc]) -> Retriever:
@@ -190,6 +224,7 @@ class Index:
     # When its KB was read (this process's monotonic clock, so a wall-clock step cannot reorder reads; 0 for an
     # index loaded from disk): a refit of an older read never replaces a newer overlay.
     read_at: float = 0.0
+    dense: bool = False  # fitted by the registry's dense stage (an index saved before this field: sparse)
 
     def __post_init__(self) -> None:
         if not self.groups:
@@ -437,6 +472,7 @@ class IndexRegistry:
         provisional: RetrieverFactory | None = None,
         patch: RetrieverFactory | None = patch_factory,
         fit_wait: float = 0.0,
+        dense: DenseFactory | None = None,
     ) -> None:
         self.factory = factory or default_factory
         # The quick first stage goes with the default ranker (a custom factory brings its own, or none).
@@ -446,6 +482,9 @@ class IndexRegistry:
         self.fit_wait = fit_wait  # seconds a question the provisional index cannot answer waits for the full fit
         self.background = background
         self.store_dir = store_dir
+        # The dense stage (docs.md "Dense encoder"): fitted after the sparse index, which serves until it swaps in.
+        self.dense = dense
+        self._dense_failed: dict[int, str] = {}  # brand -> fingerprint whose dense fit failed (not retried)
         self._indexes: dict[int, Index] = {}
         self._checked: dict[int, float] = {}
         self._building: set[int] = set()
@@ -479,7 +518,8 @@ class IndexRegistry:
             fp = fingerprint(session, brand_id)
             with self._lock:
                 live = self._indexes.get(brand_id)
-            if live is not None and live.fingerprint == fp and not live.stand_in:
+            same = live is not None and live.fingerprint == fp and not live.stand_in
+            if live is not None and same and not self._wants_dense(live):
                 # Another thread fitted this very KB while we waited for the lock (the kb.changed rebuild and
                 # the first customer message of a new brand): a second fit would only cost time.
                 with self._lock:
@@ -489,6 +529,8 @@ class IndexRegistry:
             docs = load_docs(session, brand_id)
         finally:
             session.close()  # no transaction is held while fitting
+        if live is not None and same:  # the sparse index of this KB serves: only its dense stage is missing
+            return self._dense_stage(live, docs, read_at)
         # A provisional index is cheap to refit, so it follows every KB change (FAQs created one API call at a time
         # keep it current); a full index gives way to one only for a large change (a small one is patched: _patch).
         base = live.base or live if live is not None else None
@@ -501,6 +543,49 @@ class IndexRegistry:
         index = Index(brand_id, fp, {d.id: d for d in docs}, retriever, time.time(), seconds, read_at=read_at)
         served = self._install(index)  # atomic swap: readers keep using the old one until here
         log.info("bot index for brand %s: %d FAQ copies in %.2fs", brand_id, len(docs), seconds)
+        self._save(index)
+        if self._wants_dense(index):
+            return self._dense_stage(index, docs, read_at)
+        return served
+
+    def _wants_dense(self, index: Index) -> bool:
+        """A full sparse index whose dense stage is configured and has not failed for its KB."""
+        return (
+            self.dense is not None
+            and not index.dense
+            and not index.stand_in
+            and bool(index.docs)
+            and self._dense_failed.get(index.brand_id) != index.fingerprint
+        )
+
+    def _dense_stage(self, sparse: Index, docs: list[FaqDoc], read_at: float) -> Index:
+        """Fit the dense index of the KB ``sparse`` was fitted on (the sparse one serves meanwhile), swap it in
+        and save it; on failure the sparse index stays (and this KB's dense fit is not retried)."""
+        assert self.dense is not None
+        brand_id = sparse.brand_id
+        cache = self.store_dir / f"brand-{brand_id}.emb.npz" if self.store_dir is not None else None
+        started = time.perf_counter()
+        try:
+            retriever = self.dense(docs, cache)
+        except Exception:
+            log.exception("dense bot index failed for brand %s; the sparse index keeps serving", brand_id)
+            with self._lock:
+                self._dense_failed[brand_id] = sparse.fingerprint
+            with self._lock:
+                return self._indexes.get(brand_id, sparse)
+        seconds = time.perf_counter() - started
+        index = Index(
+            brand_id,
+            sparse.fingerprint,
+            dict(sparse.docs),
+            retriever,
+            time.time(),
+            seconds,
+            read_at=read_at,
+            dense=True,
+        )
+        served = self._install(index)
+        log.info("dense bot index for brand %s: %d FAQ copies in %.2fs", brand_id, len(docs), seconds)
         self._save(index)
         return served
 
@@ -676,8 +761,9 @@ class IndexRegistry:
                 self._checked[brand_id] = time.monotonic()
                 refitting = brand_id in self._building
             current = fingerprint(session, brand_id)
-            if current == index.fingerprint and index.stand_in and not refitting and self.background:
-                self.rebuild_in_background(brand_id, reader_for(session))  # its refit failed: try again
+            if current == index.fingerprint and not refitting and self.background:
+                if index.stand_in or self._wants_dense(index):  # its refit failed, or a saved sparse index
+                    self.rebuild_in_background(brand_id, reader_for(session))
             elif current != index.fingerprint:
                 saved = self._load_saved(brand_id) if self._saved_fingerprint(brand_id) == current else None
                 if saved is not None and saved.fingerprint == current:
@@ -816,7 +902,9 @@ def default_store_dir(settings: Settings | None = None) -> Path:
 
 INDEX_REGISTRY: runtime.Slot[IndexRegistry] = runtime.Slot(
     "bot index registry",
-    lambda settings: IndexRegistry(store_dir=default_store_dir(settings), fit_wait=settings.bot_fit_wait_seconds),
+    lambda settings: IndexRegistry(
+        store_dir=default_store_dir(settings), fit_wait=settings.bot_fit_wait_seconds, dense=dense_stage(settings)
+    ),
 )
 
 

