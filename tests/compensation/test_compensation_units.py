@@ -115,7 +115,7 @@ def test_the_ledger_shows_a_stored_value_outside_the_sets_as_written(locale: str
 
 
 def test_the_migration_maps_stray_rows_then_checks(tmp_path: Any) -> None:
-    """2770 keeps every row: an unknown unit is recounted in minutes from the row's basis and factor, an unknown
+    """2790 keeps every row: an unknown unit is recounted in minutes from the row's basis and factor, an unknown
     reason becomes handling_error, an unknown status proposed; afterwards the database refuses them."""
     from sqlalchemy import create_engine, text
 

@@ -7,7 +7,7 @@ the row's own basis and factor (rounded up, as the service does); an unknown rea
 manual entry) and an unknown status proposed (back to review, so a lead decides it again). SQLite recreates the table
 (batch mode); no table references compensations, so the copy cascades nowhere.
 
-Revision ID: 2770
+Revision ID: 2790
 Revises: 2320
 Create Date: 2026-12-07
 """
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "2770"
+revision: str = "2790"
 down_revision: str | None = "2320"  # a head after 2270 (which made the table)
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
