@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from kefu.audit.service import record
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
-from kefu.compensation.models import Compensation
+from kefu.compensation.models import Compensation, CompensationReason, CompensationStatus, CompensationUnit
 from kefu.core.access import ensure_brand, get_in_brand, scope_to_brands
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, InvalidInput
@@ -36,9 +36,10 @@ from kefu.sla.labels import target_name
 from kefu.sla.models import TicketSlaTarget
 from kefu.tickets.models import Ticket
 
-REASONS = ("sla_breach", "handling_error", "outage")
-STATUSES = ("proposed", "approved", "granted", "rejected")
-UNITS = {"minutes": 1, "hours": 60, "days": 1440}
+REASONS = tuple(r.value for r in CompensationReason)
+STATUSES = tuple(s.value for s in CompensationStatus)
+_MINUTES_IN = {CompensationUnit.MINUTES: 1, CompensationUnit.HOURS: 60, CompensationUnit.DAYS: 1440}
+UNITS = {u.value: _MINUTES_IN[u] for u in CompensationUnit}  # a unit without its minutes fails at import
 DEFAULTS: dict[str, Any] = {"unit": "minutes", "sla_factor": 2, "outage_factor": 1}
 # Targets whose lateness the customer lives through; a late CSAT survey or an internal milestone costs them no service.
 COMPENSATED_KINDS = ("first_response", "next_update", "resolution")
