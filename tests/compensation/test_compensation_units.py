@@ -105,6 +105,7 @@ def test_the_ledger_shows_a_stored_value_outside_the_sets_as_written(locale: str
         rows=[row],
         totals=[("paid", "fortnights", 1, 4)],
         names={3: "王小明"},
+        notes={7: ""},
         can_manage=True,
         current="",
         error="",
