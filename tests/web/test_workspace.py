@@ -195,6 +195,39 @@ def test_deadline_board_groups_overdue_and_due_soon(client: Any, db: Any, world:
     assert c.ticket_id and rc.ticket_id
 
 
+def test_deadline_page_writes_every_time_in_one_format_in_the_brands_zone(client: Any, db: Any, make: Any) -> None:
+    from kefu.complaints.service import create_regulator_case
+    from kefu.core.l10n import format_datetime
+    from kefu.sla.models import ProgressLapse
+    from kefu.tickets.service import create_ticket
+
+    brand = make.brand(timezone="America/New_York")
+    agent = make.agent("agent", [brand])
+    now = utcnow()
+    rc = create_regulator_case(
+        db, brand_id=brand.id, actor=None, agency="消保官", subject="消費爭議協調",
+        received_at=now - timedelta(days=14, hours=12),
+    )  # fmt: skip
+    tk = create_ticket(db, brand_id=brand.id, subject="進度逾時", actor=None, priority="urgent")
+    lapse_due = (now - timedelta(days=2)).replace(microsecond=0)
+    db.add(
+        ProgressLapse(
+            ticket_id=tk.id, brand_id=brand.id, interval_minutes=30, last_update_at=lapse_due - timedelta(minutes=30),
+            due_at=lapse_due, noticed_at=lapse_due,
+        )
+    )  # fmt: skip
+    db.commit()
+    assert rc.ticket_id
+    h = _login(client, agent)
+    for lang in ("zh-TW", "zh-CN", "en"):
+        page = client.get(f"/console/deadlines?lang={lang}", headers=h).text
+        times = re.findall(r'<time datetime="([^"]+)">([^<]+)</time>', page)
+        assert len(times) == 2, (lang, times)
+        for iso, shown in times:
+            # The brand's zone and the locale's one pattern (with the year): the same as format_datetime writes.
+            assert shown == format_datetime(datetime.fromisoformat(iso), lang, "America/New_York"), (lang, shown)
+
+
 def test_incidents_and_privacy_requests_need_audit_read(client: Any, make: Any, world: dict[str, Any]) -> None:
     lead = world["lead"]
     tok = make.token(lead)
