@@ -339,3 +339,73 @@ def test_free_prefix_follows_the_slug() -> None:
     assert pick("---", {"KF"}) == "B"
     long = pick("abcdefghij", {"KF", "ABCDEF", *{f"ABCDEF{n}" for n in range(2, 10)}})
     assert long == "ABCDEF10" and len(long) <= 8
+
+
+def test_customer_timeline_is_ordered_by_message_time_not_id(client: Any, make: Any, db: Any) -> None:
+    from datetime import UTC, datetime
+
+    from kefu.conversations.service import add_message, create_conversation
+
+    brand = make.brand()
+    customer = make.customer(brand, name="王小明", email="ming@example.com")
+    h = make.token(make.agent("agent", [brand]))
+    mail = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=customer.id, channel="email"), actor=None
+    )
+    chat = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=customer.id, channel="web_chat"), actor=None
+    )
+    db.flush()
+    # Today's e-mail was stored first (lowest id, e.g. an import or a slow mail fetch); the chats are from November.
+    today, _ = add_message(db, mail, sender_type="customer", body="今天的信")
+    today.created_at = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    times = [datetime(2026, 11, d, 10, 0, tzinfo=UTC) for d in (3, 20, 20)]  # the last two at the same instant
+    olds = []
+    for i, at in enumerate(times):
+        m, _ = add_message(db, chat, sender_type="customer", body=f"十一月 {i}")
+        m.created_at = at
+        olds.append(m)
+    db.commit()
+    newest_first = [today.id, olds[2].id, olds[1].id, olds[0].id]  # created_at desc, id desc on a tie
+
+    r = client.get(f"/api/v1/customers/{customer.id}/timeline", headers=h)
+    assert r.status_code == 200, r.text
+    assert [i["id"] for i in r.json()["items"]] == newest_first
+    # Pages follow the same order: each next_cursor (given back as before_id) continues where the page ended.
+    seen, cursor = [], None
+    while True:
+        params: dict[str, Any] = {"limit": 1, **({"before_id": cursor} if cursor else {})}
+        page = client.get(f"/api/v1/customers/{customer.id}/timeline", params=params, headers=h).json()
+        seen += [i["id"] for i in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == newest_first
+
+    # One statement per page, still bounded (LIMIT) and, on SQLite, led by an index on the customer's conversations
+    # and the messages' (conversation_id, id) index: the time order costs a top-N sort of this customer's rows only.
+    from sqlalchemy import event
+
+    from kefu.conversations.service import customer_timeline
+
+    statements: list[tuple[str, Any]] = []
+    engine = db.get_bind().engine
+
+    def before(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if not statement.upper().startswith(("SAVEPOINT", "RELEASE")):  # the test session's own savepoints
+            statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        rows, nxt = customer_timeline(db, customer, before_id=olds[2].id, limit=1, include_notes=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    assert [m.id for m, _ in rows] == [olds[1].id] and nxt == olds[1].id
+    assert len(statements) == 1 and "LIMIT" in statements[0][0].upper()
+    if engine.dialect.name == "sqlite":
+        plan = " ".join(
+            str(r) for r in db.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statements[0][0], statements[0][1])
+        )
+        assert "SEARCH conversations USING INDEX ix_conversations_customer" in plan, plan  # _id or _created
+        assert "ix_messages_conversation_id_id" in plan, plan
+        assert "SCAN messages" not in plan, plan

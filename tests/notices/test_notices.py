@@ -153,3 +153,12 @@ def test_callback_reminder_goes_by_sms_gateway_and_cases_without_a_channel_get_a
     clock.advance(minutes=5)
     assert client.patch(f"/api/v1/tickets/{t2['id']}", json={"status": "pending"}, headers=h).is_success
     assert client.get(f"/api/v1/tickets/{t2['id']}/notices", headers=h).json() == []
+
+
+def test_a_notice_delivery_failure_has_the_code_the_outage_page_names() -> None:
+    from kefu.notices.broadcasts import Delivery
+
+    coded = Delivery(None, "failed", "[no_smtp_host] PermanentSendError: email inbox has no smtp_host", None, None)  # type: ignore[arg-type]
+    assert coded.code == "no_smtp_host" and coded.detail == "PermanentSendError: email inbox has no smtp_host"
+    plain = Delivery(None, "failed", "SMS gateway answered 500", None, None)  # type: ignore[arg-type]
+    assert plain.code is None and plain.detail == "SMS gateway answered 500"

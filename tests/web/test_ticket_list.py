@@ -105,6 +105,30 @@ def test_sla_and_complaint_views_include_tickets_without_conversation(client: An
     assert h
 
 
+def test_system_tags_are_named_per_locale_and_free_tags_shown_as_typed(client: Any, make: Any, db: Any) -> None:
+    brand = make.brand()
+    agent = make.agent("agent", [brand])
+    tk = _ticket(db, brand, "轉真人", tags=["bot-handoff", "requested", "退款急件", "requested-by-ceo"])
+    h = _login(client, agent)
+    named = {
+        "zh-TW": ("機器人轉真人", "客戶要求真人"),
+        "zh-CN": ("机器人转人工", "客户要求转人工"),
+        "en": ("Bot hand-off", "Customer asked for an agent"),
+    }
+    for lang, (handoff, requested) in named.items():
+        page = client.get(f"/console/tickets?lang={lang}", headers=h).text
+        row = page[page.index(f'data-ticket-id="{tk.id}"') :]
+        row = row[: row.index("</tr>")]
+        assert f'data-tag="bot-handoff">{handoff}<' in row and f'data-tag="requested">{requested}<' in row, lang
+        # A tag someone typed stays as typed, even when it contains a system tag's word.
+        assert ">退款急件<" in row and ">requested-by-ceo<" in row
+        assert ">bot-handoff<" not in row and ">requested<" not in row
+    # One mapping (the case history uses it too); anything else is shown as typed.
+    from kefu.tickets.tags import tag_label
+
+    assert tag_label("bot-handoff", "zh-CN") == "机器人转人工" and tag_label("vip-ish", "en") == "vip-ish"
+
+
 def test_filters_sort_and_keyset_pages(db: Any, make: Any) -> None:
     from kefu.auth.permissions import Principal
     from kefu.tickets.listing import TicketQuery, list_page

@@ -230,6 +230,39 @@ def test_deadline_board_groups_overdue_and_due_soon(client: Any, db: Any, world:
     assert c.ticket_id and rc.ticket_id
 
 
+def test_deadline_page_writes_every_time_in_one_format_in_the_brands_zone(client: Any, db: Any, make: Any) -> None:
+    from kefu.complaints.service import create_regulator_case
+    from kefu.core.l10n import format_datetime
+    from kefu.sla.models import ProgressLapse
+    from kefu.tickets.service import create_ticket
+
+    brand = make.brand(timezone="America/New_York")
+    agent = make.agent("agent", [brand])
+    now = utcnow()
+    rc = create_regulator_case(
+        db, brand_id=brand.id, actor=None, agency="消保官", subject="消費爭議協調",
+        received_at=now - timedelta(days=14, hours=12),
+    )  # fmt: skip
+    tk = create_ticket(db, brand_id=brand.id, subject="進度逾時", actor=None, priority="urgent")
+    lapse_due = (now - timedelta(days=2)).replace(microsecond=0)
+    db.add(
+        ProgressLapse(
+            ticket_id=tk.id, brand_id=brand.id, interval_minutes=30, last_update_at=lapse_due - timedelta(minutes=30),
+            due_at=lapse_due, noticed_at=lapse_due,
+        )
+    )  # fmt: skip
+    db.commit()
+    assert rc.ticket_id
+    h = _login(client, agent)
+    for lang in ("zh-TW", "zh-CN", "en"):
+        page = client.get(f"/console/deadlines?lang={lang}", headers=h).text
+        times = re.findall(r'<time datetime="([^"]+)">([^<]+)</time>', page)
+        assert len(times) == 2, (lang, times)
+        for iso, shown in times:
+            # The brand's zone and the locale's one pattern (with the year): the same as format_datetime writes.
+            assert shown == format_datetime(datetime.fromisoformat(iso), lang, "America/New_York"), (lang, shown)
+
+
 def test_incidents_and_privacy_requests_need_audit_read(client: Any, make: Any, world: dict[str, Any]) -> None:
     lead = world["lead"]
     tok = make.token(lead)
@@ -282,12 +315,57 @@ def test_failed_delivery_is_shown_and_retried(client: Any, db: Any, world: dict[
     assert again.attempts == 1 and again.last_error != "LINE API 500"
     assert db.scalar(select(AuditLog).where(AuditLog.action == "message.retry")) is not None
     r = client.get(f"/console/conversations/{conv.id}", headers=h)
-    assert "channel_access_token" in r.text and 'data-delivery="failed"' in r.text
+    # The new reason has a code: agents read why in their language; the token's name stays for the outbox admin.
+    assert 'data-failure="inbox_incomplete"' in r.text and 'data-delivery="failed"' in r.text
+    assert "channel_access_token" in again.last_error and "channel_access_token" not in r.text
     if again.status == "pending":
         r = client.get(f"/console/conversations/{conv.id}", headers=h)
         assert 'data-delivery="queued"' in r.text
         # Retrying a queued message is a conflict, not a second send.
         assert client.post(f"/console/messages/{msg.id}/retry", headers=h).status_code == 409
+
+
+def test_failed_send_reason_is_told_in_the_agents_language(client: Any, db: Any, world: dict[str, Any]) -> None:
+    from kefu.brands.models import Inbox
+    from kefu.channels.models import OutboxMessage
+    from kefu.conversations.service import add_message
+
+    conv = world["conv"]
+    inbox = Inbox(brand_id=world["brand"].id, kind="email", name="Mail", config={})  # no smtp_host, like the demo
+    db.add(inbox)
+    msg, _ = add_message(db, conv, sender_type="agent", body="已為您辦理退款", agent_id=world["agent"].id)
+    other, _ = add_message(db, conv, sender_type="agent", body="第二則", agent_id=world["agent"].id)
+    db.flush()
+    common = {"brand_id": world["brand"].id, "conversation_id": conv.id, "recipient": "ming@example.com"}
+    row = OutboxMessage(
+        **common, inbox_id=inbox.id, message_id=msg.id, channel="email", payload={"message_id": "<m1@kefu>"},
+        idempotency_key="k-smtp-1", status="dead", attempts=8, last_error="old",
+    )  # fmt: skip
+    # A failure stored without a code (a provider's own words): a generic sentence, the raw text in a <details>.
+    raw = OutboxMessage(
+        **common, inbox_id=inbox.id, message_id=other.id, channel="email", payload={}, idempotency_key="k-smtp-2",
+        status="dead", attempts=8, last_error="RetryableSendError: SMTP 421 'try later'",
+    )  # fmt: skip
+    db.add_all([row, raw])
+    db.commit()
+    h = _login(client, world["agent"])
+    assert client.post(f"/console/messages/{msg.id}/retry", headers=h).status_code == 204
+    db.expire_all()
+    stored = db.get(OutboxMessage, row.id).last_error
+    assert stored == "[no_smtp_host] PermanentSendError: email inbox has no smtp_host"  # kept for logs/outbox admin
+    said = {
+        "zh-TW": "此信箱尚未設定 SMTP 伺服器，回覆未寄出。請到收件匣設定填寫後重送。",
+        "zh-CN": "此邮箱尚未设置 SMTP 服务器，回复未发出。请到收件箱设置中填写后重新发送。",
+        "en": "This mailbox has no SMTP server set up, so the reply was not sent.",
+    }
+    generic = {"zh-TW": "管道傳送失敗，回覆未送出。", "zh-CN": "渠道发送失败，回复未发出。", "en": "could not deliver"}
+    for lang, text in said.items():
+        page = client.get(f"/console/conversations/{conv.id}?lang={lang}", headers=h).text
+        assert text in page and generic[lang] in page, lang
+        assert "PermanentSendError" not in page and "email inbox has no smtp_host" not in page
+        assert f'hx-post="/console/messages/{msg.id}/retry"' in page  # the retry stays
+        detail = re.search(r"<details class=\"err-detail\">.*?</details>", page, re.S)
+        assert detail is not None and "SMTP 421" in detail.group(0)
 
 
 def _inbox(db: Any, brand: Any) -> Any:

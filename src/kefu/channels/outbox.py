@@ -28,7 +28,7 @@ from kefu.channels import config
 from kefu.channels.base import SendContext, SendResult, get_adapter
 from kefu.channels.models import OutboxMessage
 from kefu.channels.service import mark_message_delivery
-from kefu.channels.types import ChannelSendError, OutcomeUnknownError
+from kefu.channels.types import ChannelSendError, OutcomeUnknownError, failure_code, failure_detail, failure_text
 from kefu.conversations import service as conversations
 from kefu.conversations.models import Conversation, Message
 from kefu.core.access import find_in_brand, scope_to_brands
@@ -146,13 +146,13 @@ def _claim(factory: SessionFactory, outbox_id: int) -> tuple[SendContext, str] |
             return None
         inbox = session.get(Inbox, row.inbox_id)
         if inbox is None:
-            row.status, row.last_error = "dead", "inbox deleted"
+            row.status, row.last_error = "dead", "[inbox_deleted] inbox deleted"
             return None
         adapter = get_adapter(row.channel)
         if row.status == "sending" and adapter is not None and not adapter.resend_safe(row.payload or {}):
             # The previous attempt's outcome is unknown and the provider cannot drop a duplicate.
             row.status = "unknown"
-            row.last_error = "outcome unknown: the sender stopped mid-send; not re-sent to avoid a duplicate"
+            row.last_error = "[outcome_unknown] the sender stopped mid-send; not re-sent to avoid a duplicate"
             log.error("outbox %s: %s", row.id, row.last_error)
             if row.message_id is not None:
                 mark_message_delivery(session, row.message_id, "unknown", row.last_error)
@@ -197,10 +197,10 @@ def deliver(outbox_id: int, factory: SessionFactory | None = None) -> str | None
             raise LookupError(f"no adapter for {kind}")
         result = adapter.send(ctx)
     except OutcomeUnknownError as exc:
-        error, retryable = f"{type(exc).__name__}: {exc}", False
+        error, retryable = failure_text(exc), False
         unknown = True
     except ChannelSendError as exc:
-        error, retryable, retry_after = f"{type(exc).__name__}: {exc}", exc.retryable, exc.retry_after
+        error, retryable, retry_after = failure_text(exc), exc.retryable, exc.retry_after
         payload_update = dict(getattr(exc, "payload_update", None) or {})
     except Exception as exc:  # unknown failures (network stacks, libraries) are treated as transient
         error = f"{type(exc).__name__}: {exc}"
@@ -309,6 +309,16 @@ class Delivery:
     def retryable(self) -> bool:
         """Failed or unknown sends can be retried by an agent."""
         return self.state in RETRYABLE
+
+    @property
+    def code(self) -> str | None:
+        """The failure's stable code (catalog `dlf_<code>` tells agents why); None when stored without one."""
+        return failure_code(self.error)
+
+    @property
+    def detail(self) -> str:
+        """The raw failure (provider text) for the technical detail, without its code."""
+        return failure_detail(self.error)
 
 
 def deliveries(session: Session, message_ids: Iterable[int]) -> dict[int, Delivery]:

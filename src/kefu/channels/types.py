@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -17,6 +18,9 @@ __all__ = [
     "OutboundMessage",
     "PermanentSendError",
     "RetryableSendError",
+    "failure_code",
+    "failure_detail",
+    "failure_text",
 ]
 
 
@@ -106,6 +110,8 @@ class ChannelSendError(ChannelError):
     """A provider API call failed; ``retryable`` tells the caller whether to try again later."""
 
     retryable: bool = False
+    # A stable reason an agent is told in their language (catalog `dlf_<code>`); None: a generic sentence.
+    code: str | None = None
     # Saved into the outbox row's payload with the failure (e.g. LINE: later attempts push instead of reply).
     payload_update: dict[str, Any] | None = None
 
@@ -118,8 +124,11 @@ class ChannelSendError(ChannelError):
         retry_after: float | None = None,
         provider_code: str | None = None,
         details: Any = None,
+        code: str | None = None,
     ) -> None:
         super().__init__(message)
+        if code is not None:
+            self.code = code
         self.message = message
         self.status_code = status_code
         self.request_id = request_id
@@ -147,3 +156,27 @@ class OutcomeUnknownError(ChannelSendError):
     """
 
     retryable = False
+    code = "outcome_unknown"
+
+
+# A stored send failure reads "[code] ExceptionName: provider text": the code is what agents are told (in their
+# language), the rest stays for logs and the outbox admin; a failure without a code is stored as before.
+_CODED = re.compile(r"^\[([a-z0-9_]{1,40})\] ")
+
+
+def failure_text(exc: BaseException, code: str | None = None) -> str:
+    """The stored reason of a failed send: its stable code (if any) first, then the raw error."""
+    code = code or getattr(exc, "code", None)
+    raw = f"{type(exc).__name__}: {exc}"
+    return f"[{code}] {raw}" if code else raw
+
+
+def failure_code(error: str | None) -> str | None:
+    """The stable code of a stored failure reason (None for failures stored without one)."""
+    found = _CODED.match(error or "")
+    return found.group(1) if found else None
+
+
+def failure_detail(error: str | None) -> str:
+    """A stored failure reason without its code: the raw error for the technical detail."""
+    return _CODED.sub("", error or "", count=1)

@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from kefu.audit.service import record
 from kefu.auth.models import Team
@@ -282,17 +282,25 @@ def list_conversations(
 def customer_timeline(
     session: Session, customer: Customer, *, before_id: int | None, limit: int, include_notes: bool
 ) -> tuple[list[tuple[Message, ChannelKind]], int | None]:
-    """Every message with the customer across all channels, newest first."""
+    """Every message with the customer across all channels, newest first (by its time; id breaks ties).
+
+    `before_id` is the last message of the previous page (the cursor stays a message id): the page continues after
+    it in (created_at, id) order, its time read in the same statement.
+    """
     stmt = (
         select(Message, Conversation.channel)
         .join(Conversation, Conversation.id == Message.conversation_id)
         .where(Conversation.customer_id == customer.id)
     )
     if before_id is not None:
-        stmt = stmt.where(Message.id < before_id)
+        # Ids are not time order across channels (a mail fetched late, an import), so seek on (created_at, id).
+        seen = aliased(Message)
+        at = select(seen.created_at).where(seen.id == before_id).scalar_subquery()
+        stmt = stmt.where(or_(Message.created_at < at, and_(Message.created_at == at, Message.id < before_id)))
     if not include_notes:
         stmt = stmt.where(Message.is_note.is_(False))
-    rows = [(m, ch) for m, ch in session.execute(stmt.order_by(Message.id.desc()).limit(limit + 1))]
+    order = (Message.created_at.desc(), Message.id.desc())
+    rows = [(m, ch) for m, ch in session.execute(stmt.order_by(*order).limit(limit + 1))]
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1][0].id if more and rows else None)

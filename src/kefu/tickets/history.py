@@ -25,6 +25,7 @@ from kefu.core.catalog import gettext
 from kefu.core.l10n import cldr_locale, format_datetime
 from kefu.core.seedtext import own_text
 from kefu.tickets.models import Ticket
+from kefu.tickets.tags import tag_label
 from kefu.tickets.taxonomy import category_label
 
 # Every action recorded with target_type="ticket" (a new one needs its keys below and a sample in the test).
@@ -192,7 +193,7 @@ class _Writer:
         if key == "category":
             return self.category(value)
         if key == "tags":
-            return self.listing(value, str)
+            return self.listing(value, lambda tag: tag_label(str(tag), self.locale))
         if key == "custom_fields":
             return self.fields(value)
         if key == "language":

@@ -48,6 +48,7 @@ from kefu.tickets import listing
 from kefu.tickets import service as ticket_service
 from kefu.tickets.commands import AssignTicket, ChangeTicketStatus, build
 from kefu.tickets.models import PRIORITIES, TICKET_STATUSES
+from kefu.tickets.tags import tag_label
 from kefu.web import formatting
 from kefu.web.errors import form_error, form_locale
 from kefu.web.forms import optional_int
@@ -80,6 +81,7 @@ templates.env.globals["sla_calendar_name"] = sla_labels.calendar_name
 templates.env.globals["holiday_set_name"] = sla_labels.holiday_set_name
 templates.env.globals["seed_text"] = seed_text  # any other seeded name (board categories): kefu.core.seedtext
 templates.env.globals["team_name"] = team_labels.team_name  # seeded (demo) teams in the page's locale
+templates.env.globals["tag_label"] = tag_label  # tags kefu sets, in the page's locale; free tags as typed
 templates.env.globals["notification_title"] = sla_notifications.title_in  # titled in the page's locale
 templates.env.globals["audit_lines"] = ticket_history.describe  # a case's history in the reader's language
 templates.env.globals["brand_theme"] = brand_theme.theme_of  # help-centre layout: logo, favicon, brand.css version

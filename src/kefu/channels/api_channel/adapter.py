@@ -135,7 +135,7 @@ class ApiChannelAdapter(ChannelAdapter):
         """POST the reply to config.callback_url, signed, with a stable Idempotency-Key."""
         url = str(ctx.config.get("callback_url") or "")
         if not url:
-            raise PermanentSendError("API inbox has no callback_url")
+            raise PermanentSendError("API inbox has no callback_url", code="inbox_incomplete")
         data: dict[str, Any] = {"user_id": ctx.recipient, "text": ctx.payload.get("text"), "id": ctx.idempotency_key}
         if ctx.payload.get("message_id") is not None:
             data["message_id"] = ctx.payload["message_id"]  # kefu's id of the message (votes name it too)

@@ -309,14 +309,16 @@ class EmailAdapter(ChannelAdapter):
         cfg, p = ctx.config, ctx.payload
         host = str(cfg.get("smtp_host") or "")
         if not host:
-            raise PermanentSendError("email inbox has no smtp_host")
+            raise PermanentSendError("email inbox has no smtp_host", code="no_smtp_host")
         from_addr = email.utils.formataddr((str(cfg.get("from_name") or ""), inbox_address(cfg)))
         files: list[Attachment] = []
         for item in p.get("attachments") or []:
             try:
                 data = read_file(item)
             except OSError as exc:  # erased or lost since the agent attached it: fail visibly, never send without it
-                raise PermanentSendError(f"attachment {item.get('filename')!r} is no longer stored") from exc
+                raise PermanentSendError(
+                    f"attachment {item.get('filename')!r} is no longer stored", code="attachment_gone"
+                ) from exc
             files.append(Attachment(str(item["filename"]), str(item["content_type"]), len(data), data=data))
         msg = build_reply(
             from_addr=from_addr,
@@ -355,7 +357,7 @@ class EmailAdapter(ChannelAdapter):
             if codes and all(400 <= code < 500 for code in codes):
                 # 4xx at RCPT is temporary (greylisting, full mailbox, rate limits): try again later.
                 raise RetryableSendError(f"recipient deferred: {exc.recipients}", status_code=codes[0]) from exc
-            raise PermanentSendError(f"recipient refused: {exc.recipients}") from exc
+            raise PermanentSendError(f"recipient refused: {exc.recipients}", code="recipient_refused") from exc
         except smtplib.SMTPResponseException as exc:
             err = f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"
             if 500 <= exc.smtp_code < 600:
@@ -364,7 +366,7 @@ class EmailAdapter(ChannelAdapter):
         except (OSError, smtplib.SMTPException) as exc:
             raise RetryableSendError(f"SMTP connection failed: {exc!r}") from exc
         if refused:
-            raise PermanentSendError(f"recipient refused: {refused}")
+            raise PermanentSendError(f"recipient refused: {refused}", code="recipient_refused")
         return SendResult(str(p["message_id"]), {"smtp": host})
 
     def periodic(self, factory: SessionFactory) -> None:

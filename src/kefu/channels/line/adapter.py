@@ -75,7 +75,7 @@ def client_for(config: Mapping[str, Any]) -> LineClient:
     """A LINE client for an inbox config (api_base/data_api_base point at a test server or a proxy)."""
     token = str(config.get("channel_access_token") or "")
     if not token:
-        raise PermanentSendError("LINE inbox has no channel_access_token")
+        raise PermanentSendError("LINE inbox has no channel_access_token", code="inbox_incomplete")
     api_base = str(config.get("api_base") or DEFAULT_API_BASE)
     data_base = str(config.get("data_api_base") or (api_base if config.get("api_base") else DEFAULT_DATA_API_BASE))
     return LineClient(token, api_base, data_base, timeout=float(config.get("timeout", 10)))

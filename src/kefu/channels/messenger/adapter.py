@@ -42,7 +42,7 @@ def client_for(config: Mapping[str, Any]) -> MessengerClient:
     """A Send API client for an inbox config (api_base points at a test server or a proxy)."""
     token = str(config.get("page_access_token") or "")
     if not token:
-        raise PermanentSendError("Messenger inbox has no page_access_token")
+        raise PermanentSendError("Messenger inbox has no page_access_token", code="inbox_incomplete")
     return MessengerClient(
         token,
         str(config.get("api_base") or DEFAULT_API_BASE),
@@ -148,7 +148,9 @@ class MessengerAdapter(ChannelAdapter):
             try:
                 blobs.append((item, read_file(item)))
             except OSError as exc:
-                raise PermanentSendError(f"attachment {item.get('filename')!r} is no longer stored") from exc
+                raise PermanentSendError(
+                    f"attachment {item.get('filename')!r} is no longer stored", code="attachment_gone"
+                ) from exc
         messaging_type = str(ctx.payload.get("messaging_type") or "RESPONSE")
         last = len(chunks) + len(blobs)
         # Parts a failed earlier attempt delivered are not sent again (text, then each file: one request each).

@@ -37,7 +37,7 @@ class SmsAdapter(ChannelAdapter):
         """POST the text to the gateway."""
         url = str(ctx.config.get("sms_url") or "")
         if not url:
-            raise PermanentSendError("phone inbox has no sms_url (SMS gateway)")
+            raise PermanentSendError("phone inbox has no sms_url (SMS gateway)", code="inbox_incomplete")
         body = json.dumps(
             {
                 "to": ctx.recipient,
