@@ -409,3 +409,30 @@ def test_customer_timeline_is_ordered_by_message_time_not_id(client: Any, make: 
         assert "SEARCH conversations USING INDEX ix_conversations_customer" in plan, plan  # _id or _created
         assert "ix_messages_conversation_id_id" in plan, plan
         assert "SCAN messages" not in plan, plan
+
+
+def test_migration_2780_gives_brands_sharing_a_prefix_their_own(tmp_path: Any) -> None:
+    """Brands that already share a prefix: the oldest keeps it, the others get one from their slug, then the
+    database refuses a shared prefix (SQLite; the migration's SQL is plain UPDATE + a unique constraint)."""
+    import pytest
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import IntegrityError
+
+    from kefu.core.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    upgrade(url, "2770")
+    engine = create_engine(url)
+    row = (
+        "INSERT INTO brands (id, slug, name, default_locale, timezone, ticket_prefix, tiers, settings, created_at) "
+        "VALUES (:id, :slug, 'B', 'zh-TW', 'Asia/Taipei', :prefix, '[]', '{}', '2026-01-01 00:00:00')"
+    )
+    with engine.begin() as conn:
+        for bid, slug, prefix in ((1, "orange", "KF"), (2, "kf", "KF"), (3, "apple-store", "KF"), (4, "pear", "PR")):
+            conn.execute(text(row), {"id": bid, "slug": slug, "prefix": prefix})
+    upgrade(url, "2780")
+    with engine.begin() as conn:
+        prefixes = dict(conn.execute(text("SELECT id, ticket_prefix FROM brands")).all())
+    assert prefixes == {1: "KF", 2: "KF2", 3: "APPLES", 4: "PR"}
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text(row), {"id": 5, "slug": "late", "prefix": "PR"})
