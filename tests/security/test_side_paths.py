@@ -131,6 +131,7 @@ IDENTITY_BINDERS = {
     "kefu/customers/claims.py",
     "kefu/workspace/pages.py",
     "kefu/demo/__init__.py",
+    "kefu/demo/history.py",  # the demo's past LINE/Messenger chats get the identity their channel would have made
 }
 
 
