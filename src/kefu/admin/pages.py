@@ -170,6 +170,7 @@ def _tab_data(
             priorities=PRIORITIES,
             weekdays=WEEKDAYS,
             policy_fields=f.policy_fields,
+            policy_problem=sla_service.policy_problem,
             calendar_fields=f.calendar_fields,
             year=year,
             year_views={c.id: f.year_view(c.config, year) for c in calendars},

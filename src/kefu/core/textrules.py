@@ -27,6 +27,41 @@ _PLAIN: frozenset[type] = frozenset(
 _JSON_C0_ESCAPE = re.compile(r"\\(u00[01][0-9a-fA-F]|[bf])")
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate(value: Any) -> bool:
+    """Whether a string in `value` holds a lone UTF-16 surrogate (JSON's `\\ud800` unpaired): no database, file or
+    provider can encode it, so a body carrying one is refused where it is parsed."""
+    if isinstance(value, str):
+        return not value.isascii() and _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(lone_surrogate(k) or lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(lone_surrogate(v) for v in value)
+    return False
+
+
+def strict_json(body: bytes | str) -> Any:
+    """A request body's JSON under the rules every value must meet to be stored and answered: UTF-8, no NaN or
+    Infinity (not JSON; no JSON column nor response can hold them), no lone surrogate. Else json.JSONDecodeError,
+    which the web layer answers as its other malformed bodies (422, `json_invalid`, in the reader's language)."""
+    text = body
+    if isinstance(body, bytes):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise json.JSONDecodeError("not UTF-8", body.decode("utf-8", "replace"), exc.start) from None
+
+    def constant(name: str) -> Any:
+        raise json.JSONDecodeError(f"{name} is not JSON", str(text), 0)
+
+    value = json.loads(text, parse_constant=constant)
+    if lone_surrogate(value):
+        raise json.JSONDecodeError("lone surrogate", str(text), 0)
+    return value
+
+
 def clean_text(value: str) -> str:
     """`value` without C0 control characters (tab, newline and carriage return kept)."""
     return _C0.sub("", value) if _C0.search(value) else value

@@ -45,7 +45,13 @@ Configure = Annotated[Principal, Depends(require("teams:manage"))]
 
 def _policy_out(r: SlaPolicyRecord) -> PolicyOut:
     return PolicyOut(
-        id=r.id, brand_id=r.brand_id, name=r.name, position=r.position, is_active=r.is_active, policy=r.definition
+        id=r.id,
+        brand_id=r.brand_id,
+        name=r.name,
+        position=r.position,
+        is_active=r.is_active,
+        policy=r.definition,
+        problem=service.policy_problem(r.name, r.definition),
     )
 
 

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from kefu.audit.service import record
 from kefu.auth.models import Team
 from kefu.auth.permissions import Principal
+from kefu.auth.service import agent_in_brand
 from kefu.brands.service import get_brand
 from kefu.brands.texts import brand_locale
 from kefu.core import configcache
 from kefu.core.access import get_in_brand, ref_in_brand
 from kefu.core.db import utcnow
-from kefu.core.errors import Conflict
+from kefu.core.errors import Conflict, InvalidInput
 from kefu.sla.calendar import DEFAULT_CALENDAR_CONFIGS, BusinessCalendar, CalendarConfig
 from kefu.sla.labels import seed_description
 from kefu.sla.models import (
@@ -32,6 +35,8 @@ from kefu.sla.policy import (
     SlaPolicy,
 )
 from kefu.tickets.models import PRIORITIES, TicketPriority
+
+log = logging.getLogger("kefu.sla")
 
 PRIORITY_RANK: dict[str, int] = {p: i for i, p in enumerate(PRIORITIES)}
 # Seed policies speak of "medium"; kefu's scale is low/normal/high/urgent.
@@ -73,7 +78,10 @@ def calendars_for(session: Session, brand_id: int, team_id: int | None) -> dict[
         stmt = stmt.where(or_(SlaCalendar.team_id.is_(None), SlaCalendar.team_id == team_id))
         rows = sorted(session.scalars(stmt), key=lambda r: r.team_id is not None)
         for row in rows:
-            configs[row.name] = CalendarConfig.model_validate({**row.config, "name": row.name})
+            try:
+                configs[row.name] = CalendarConfig.model_validate({**row.config, "name": row.name})
+            except ValidationError as exc:  # a stored row from before a rule, or edited by hand: the default applies
+                log.warning("SLA calendar %s (%r) does not parse, skipped: %s", row.id, row.name, _first_error(exc))
         return {name: _calendar(cfg) for name, cfg in configs.items()}
 
     return dict(configcache.cached(session, brand_id, f"sla.calendars:{team_id}", load))
@@ -81,6 +89,22 @@ def calendars_for(session: Session, brand_id: int, team_id: int | None) -> dict[
 
 def _parse_policy(name: str, definition: Mapping[str, Any]) -> SlaPolicy:
     return SlaPolicy.model_validate({**definition, "name": name})
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in err['loc']) or '-'}: {err['msg']}"
+
+
+def policy_problem(name: str, definition: Mapping[str, Any]) -> str | None:
+    """Why a stored policy does not parse (first error, `field: message`), or None when it is valid."""
+    # Writes are validated (PolicyIn, the admin form); a row from an older version or edited in the database is
+    # skipped by matching and shown with this reason on the admin SLA tab and in the API's `problem`.
+    try:
+        _parse_policy(name, definition)
+    except ValidationError as exc:
+        return _first_error(exc)
+    return None
 
 
 @dataclass(frozen=True)
@@ -101,10 +125,15 @@ def active_policies(session: Session, brand_id: int) -> list[tuple[PolicyRef, Sl
             .where(SlaPolicyRecord.brand_id == brand_id, SlaPolicyRecord.is_active.is_(True))
             .order_by(SlaPolicyRecord.position, SlaPolicyRecord.id)
         )
-        return tuple(
-            (PolicyRef(r.id, r.name, MappingProxyType(dict(r.definition))), _parse_policy(r.name, r.definition))
-            for r in rows
-        )
+        out = []
+        for r in rows:
+            try:
+                parsed = _parse_policy(r.name, r.definition)
+            except ValidationError as exc:  # one bad row must not stop every ticket of the brand from being saved
+                log.warning("SLA policy %s (%r) does not parse, skipped: %s", r.id, r.name, _first_error(exc))
+                continue
+            out.append((PolicyRef(r.id, r.name, MappingProxyType(dict(r.definition))), parsed))
+        return tuple(out)
 
     return list(configcache.cached(session, brand_id, "sla.policies", load))
 
@@ -290,7 +319,9 @@ def set_escalation_contacts(
 ) -> list[EscalationContact]:
     """Replace a brand's escalation contacts: (level, agent_id, team_id or None)."""
     get_brand(session, brand_id, actor)
-    for _, _, team_id in contacts:
+    for _, agent_id, team_id in contacts:
+        if agent_in_brand(session, agent_id, brand_id) is None:  # missing or outside the brand: alike
+            raise InvalidInput.said("err_auth_agent_not_assignable", agent_id=agent_id)
         if team_id is not None:
             ref_in_brand(session, Team, team_id, brand_id, "err_core_team_not_in_brand", team_id=team_id)
     session.execute(delete(EscalationContact).where(EscalationContact.brand_id == brand_id))

@@ -37,6 +37,8 @@ class PolicyOut(BaseModel):
     position: int
     is_active: bool
     policy: dict[str, Any]
+    # Why a stored policy does not parse (it is skipped when tickets are matched until it is saved again).
+    problem: str | None = None
 
 
 class CalendarIn(BaseModel):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -17,6 +18,7 @@ from kefu.core.errors import ProblemError
 from kefu.web.i18n import reader_locale, title_text
 from kefu.web.problem_text import outage_detail, plain_text, validation_detail, validation_errors
 
+log = logging.getLogger("kefu.web")
 PROBLEM_JSON = "application/problem+json"
 # Seconds a client (LINE, Meta, an integration) should wait before retrying while the database is unreachable.
 DB_RETRY_AFTER = 5
@@ -90,6 +92,15 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem(
             422, title_text("Invalid input", locale), plain_text("pv_out_of_range", locale), request.url.path
         )
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        # A constraint caught what no service check did (a duplicate, a reference to no row): the request is at
+        # fault and nothing was stored (the unit of work rolls back), so 409 in the reader's language, never a 500.
+        # Logged with its trace: the service that let it through should say it first, in its own words.
+        log.warning("constraint refused %s %s: %s", request.method, request.url.path, exc.orig, exc_info=exc)
+        locale = reader_locale(request)
+        return problem(409, title_text("Conflict", locale), plain_text("pv_integrity", locale), request.url.path)
 
     @app.exception_handler(DataError)
     async def _data_error(request: Request, exc: DataError) -> JSONResponse:

@@ -22,7 +22,7 @@ from starlette.datastructures import FormData
 from starlette.routing import Match
 from starlette.types import Scope
 
-from kefu.core.textrules import clean_text, clean_value
+from kefu.core.textrules import clean_text, clean_value, strict_json
 
 
 class CleanRequest(Request):
@@ -33,9 +33,9 @@ class CleanRequest(Request):
     """
 
     async def json(self) -> Any:
-        """The JSON body, cleaned."""
+        """The JSON body, cleaned (and refused, as malformed, when it breaks `strict_json`'s rules)."""
         if not hasattr(self, "_clean_json"):
-            self._clean_json = clean_value(await super().json())
+            self._clean_json = clean_value(strict_json(await self.body()))
         return self._clean_json
 
     async def _get_form(self, **limits: Any) -> FormData:

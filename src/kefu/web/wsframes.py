@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from kefu.core.textrules import clean_value
+from kefu.core.textrules import clean_value, strict_json
 from kefu.security.asgi import KIB, JsonDepthScanner, JsonTooDeep
 
 # Client frames are small commands (subscribe, presence, a chat message of at most a few thousand characters);
@@ -36,7 +36,7 @@ async def receive_json(ws: WebSocket) -> dict[str, Any] | None:
         return None
     try:
         JsonDepthScanner().feed(raw)
-        msg = json.loads(text)
+        msg = strict_json(text)
     except (ValueError, RecursionError, JsonTooDeep):
         await _error(ws, "invalid JSON")
         return None
