@@ -130,8 +130,11 @@ def main() -> None:
             sends: list[tuple[dict[str, Any], Any]] = []
             for p in op.get("parameters", []):
                 if p.get("in") == "query":
-                    for junk in [*TEXT_JUNK[:2], "x" * 5000, str(2**63), "-1", "NaN", "inf"]:
+                    for junk in ["a\x00b", "x" * 5000, str(2**63), "-1", "NaN", "inf", "2026-13-45"]:
                         sends.append(({p["name"]: junk}, None))
+                    # what a client cannot encode as text, sent as raw bytes: a lone surrogate, invalid UTF-8
+                    for raw in ("%ED%A0%80", "%FF%FE", "%C0%80"):
+                        sends.append(({"": f"{p['name']}={raw}"}, None))
             if schema is not None:
                 body = _schema_value(schema, spec, collections.defaultdict(lambda: 1))
                 for at in _leaves(body):
@@ -141,7 +144,10 @@ def main() -> None:
                 extra = {"content": _dumps(sent), "headers": {**headers, "Content-Type": "application/json"}}
                 try:
                     kw = extra if sent is not None else {"headers": headers}
-                    r = client.request(method.upper(), filled, params=params, **kw)
+                    if "" in params:
+                        r = client.request(method.upper(), f"{filled}?{params['']}", **kw)
+                    else:
+                        r = client.request(method.upper(), filled, params=params, **kw)
                 except Exception as exc:
                     note(
                         f"raise {type(exc).__name__}",

@@ -267,6 +267,10 @@ def score(
     if card is None:
         raise NotFound.said(missing)
     criteria = {c["key"]: c for c in card.criteria}
+    # Writes always store weighted criteria; a stored card without any (an older row, a hand edit) is refused here
+    # in words, not divided by.
+    if not criteria or sum(float(c["weight"]) for c in criteria.values()) <= 0:
+        raise InvalidInput.said("err_qa_scorecard_empty", name=card.name)
     if set(scores) != set(criteria):
         raise InvalidInput.said("err_qa_score_these", criteria=", ".join(criteria))
     weights = sum(float(c["weight"]) for c in criteria.values())

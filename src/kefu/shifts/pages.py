@@ -17,7 +17,7 @@ from starlette.datastructures import FormData
 from kefu.auth.deps import DB
 from kefu.core.errors import Forbidden, InvalidInput, ProblemError
 from kefu.shifts import service
-from kefu.web.forms import PostedForm
+from kefu.web.forms import PostedForm, lenient_date
 from kefu.web.i18n import error_text
 from kefu.web.pages import Ctx, PageContext, render
 from kefu.web.routing import Router
@@ -150,8 +150,7 @@ def _edit(
         error = error_text(ctx, exc)
     except ValueError:
         error = ctx.t["sh_bad_input"]
-    start_text = str(form.get("view_start") or "")
-    first = date.fromisoformat(start_text) if start_text else None
+    first = lenient_date(form.get("view_start"))  # the week on show: junk shows the current one
     days = int(str(form.get("view_days") or 7)) if str(form.get("view_days") or "7") in ("1", "7", "14") else 7
     data = _section(ctx, db, team_id, first, days, error=error)
     return render(request, ctx, "shifts/_section.html", status=422 if error else 200, **data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -25,6 +26,7 @@ async def posted_form(request: Request) -> FormData:
 
 PostedForm = Annotated[FormData, Depends(posted_form)]
 
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _INT = re.compile(r"[0-9]{1,18}")  # ASCII digits only: str.isdigit() also accepts '²', which int() refuses
 
 
@@ -42,6 +44,17 @@ def lenient_int(raw: object) -> int | None:
     """A number from a query string or form where junk simply means 'not given'."""
     value = str(raw).strip() if raw is not None else ""
     return int(value) if _INT.fullmatch(value) else None
+
+
+def lenient_date(raw: object) -> date | None:
+    """A date (YYYY-MM-DD) from a query string or form where junk simply means 'not given'."""
+    value = str(raw).strip() if raw is not None else ""
+    if not _DATE.fullmatch(value):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:  # 2026-02-30
+        return None
 
 
 # pydantic error types → the string-table key of the message shown next to the field (kefu.web.errors).

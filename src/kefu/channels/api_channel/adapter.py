@@ -21,6 +21,7 @@ from kefu.channels.types import (
     PermanentSendError,
     RetryableSendError,
 )
+from kefu.core.textrules import strict_json
 from kefu.privacy import net
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ class ApiChannelAdapter(ChannelAdapter):
     def parse(self, inbox: Inbox, body: bytes) -> list[InboundMessage]:
         """`{"id","user":{"id","name"},"text","thread_id"?}` or `{"messages":[…]}`."""
         try:
-            data = json.loads(body)
+            data = strict_json(body)
         except ValueError as exc:
             raise InvalidPayloadError("body is not JSON") from exc
         items = data.get("messages") if isinstance(data, dict) and "messages" in data else [data]

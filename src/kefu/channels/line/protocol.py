@@ -28,6 +28,7 @@ from kefu.channels.types import (
     PermanentSendError,
     RetryableSendError,
 )
+from kefu.core.textrules import strict_json
 from kefu.privacy.net import BlockedDestination
 
 __all__ = [
@@ -196,7 +197,7 @@ def parse_webhook(body: bytes | str) -> list[InboundMessage]:
     """Parse a LINE webhook body into InboundMessages (one per event, unknown types passed through)."""
     # Callers must verify_signature() on the raw bytes first; this function trusts its input.
     try:
-        payload = json.loads(body)
+        payload = strict_json(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidPayloadError(f"LINE webhook body is not JSON: {exc}") from exc
     if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):

@@ -27,6 +27,7 @@ from kefu.channels.types import (
     PermanentSendError,
     RetryableSendError,
 )
+from kefu.core.textrules import strict_json
 from kefu.privacy.net import BlockedDestination
 
 __all__ = [
@@ -268,7 +269,7 @@ def _messaging_to_inbound(event: dict[str, Any]) -> InboundMessage | None:
 def parse_webhook(body: bytes | str) -> list[InboundMessage]:
     """Parse a Messenger (object=page) webhook body; echoes are skipped, other objects yield []."""
     try:
-        payload = json.loads(body)
+        payload = strict_json(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidPayloadError(f"Messenger webhook body is not JSON: {exc}") from exc
     if not isinstance(payload, dict):

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ from kefu.core.commands import build
 from kefu.core.db import utcnow
 from kefu.core.errors import InvalidInput, NotFound, ProblemError, Unauthorized
 from kefu.core.events import publish
+from kefu.core.textrules import strict_json
 from kefu.customers.service import find_or_create_by_identity
 from kefu.tickets.intake import ensure_case
 
@@ -107,7 +107,7 @@ def phone_inbox(session: Session, inbox_id: int) -> Inbox:
 def parse(body: bytes) -> CallEvent:
     """A verified body as a CallEvent (422 problem for anything else)."""
     try:
-        event = CallEvent.model_validate(json.loads(body))
+        event = CallEvent.model_validate(strict_json(body))
     except (ValueError, ValidationError) as exc:
         raise InvalidInput(f"Not a telephony event: {str(exc)[:300]}") from exc
     if event.recording_url and urlsplit(event.recording_url).scheme not in ("http", "https"):
