@@ -191,8 +191,10 @@ async def websocket(ws: WebSocket) -> None:
         return
     await ws.accept()
     sub = Subscriber(reveal=can_reveal(principal))  # others get events through the privacy masker
-    # Internal topics (clients cannot subscribe to them): revocation of this credential or of the whole account.
-    sub.topics.update(auth_service.revocation_topics(principal))
+    # Internal topics (clients cannot subscribe to them, nor unsubscribe from them): revocation of this credential
+    # or of the whole account.
+    internal = frozenset(auth_service.revocation_topics(principal))
+    sub.topics.update(internal)
     hub.add(sub)
 
     async def pump() -> None:
@@ -234,8 +236,13 @@ async def websocket(ws: WebSocket) -> None:
             if op == "ping":
                 await ws.send_text('{"op":"pong"}')
             elif op == "subscribe":
-                topics = _topic_list(msg)
-                ok, denied = await run_in_threadpool(_authorize_topics, db, principal, topics)
+                asked = list(dict.fromkeys(_topic_list(msg)))
+                held = [t for t in asked if t in sub.topics and t not in internal]
+                wanted = [t for t in asked if t not in sub.topics]
+                # MAX_TOPICS per connection, not per frame: frame after frame must not grow it without end.
+                room = max(0, MAX_TOPICS + len(internal) - len(sub.topics))
+                ok, denied = await run_in_threadpool(_authorize_topics, db, principal, wanted[:room])
+                ok, denied = held + ok, denied + wanted[room:] + [t for t in asked if t in internal]
                 sub.topics.update(ok)
                 await ws.send_text(json.dumps({"op": "subscribed", "topics": ok, "denied": denied}))
             elif op == "presence":
@@ -249,7 +256,7 @@ async def websocket(ws: WebSocket) -> None:
                 answer = await run_in_threadpool(_presence, principal, set(sub.topics), msg)
                 await ws.send_text(json.dumps(answer))
             elif op == "unsubscribe":
-                gone = _topic_list(msg)
+                gone = [t for t in _topic_list(msg) if t not in internal]
                 sub.topics.difference_update(gone)
                 await ws.send_text(json.dumps({"op": "unsubscribed", "topics": gone}))
             else:

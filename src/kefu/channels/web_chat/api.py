@@ -471,6 +471,7 @@ async def visitor_ws(ws: WebSocket) -> None:
 
     watch(conv_id)
     sender = asyncio.create_task(pump())
+    was_typing = False
     try:
         await ws.send_text(json.dumps({"op": "hello", "conversation_id": conv_id}))
         while True:
@@ -521,7 +522,11 @@ async def visitor_ws(ws: WebSocket) -> None:
                         )
                     )
             elif op == "typing" and conv_id is not None:
-                data = {"conversation_id": conv_id, "sender_type": "customer", "typing": bool(msg.get("typing", True))}
+                typing = bool(msg.get("typing", True))
+                if typing == was_typing:
+                    continue  # only a change reaches the agents: a repeated frame is not another bus publish
+                was_typing = typing
+                data = {"conversation_id": conv_id, "sender_type": "customer", "typing": typing}
                 # Ephemeral: typing is not worth a transaction; agents listen on the conversation topic.
                 get_bus().publish(Event(type="typing", data=data, topics=(f"conversation:{conv_id}",)))
             elif op == "ping":

@@ -1,0 +1,129 @@
+"""Red-team pass (2026-12-07): holes found by reading the code as an attacker, each fixed where its rule lives."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from starlette.websockets import WebSocketDisconnect
+
+PASSWORD = "correct horse 1"
+
+
+def _recv(ws: Any, op: str) -> dict[str, Any]:
+    while True:
+        msg = json.loads(ws.receive_text())
+        if msg["op"] == op:
+            return msg
+
+
+def _widget_token(client: Any, make: Any) -> str:
+    from kefu.brands.service import create_inbox
+
+    ib = create_inbox(make.db, make.brand(), kind="web_chat", name="chat", config={}, actor=None, bot=False)
+    make.db.commit()
+    return str(client.post("/api/v1/widget/session", json={"inbox_id": ib.id}).json()["visitor_token"])
+
+
+# ---------------------------------------------------------------- agent socket: revocation topics are not the client's
+
+
+def test_unsubscribing_the_revocation_topics_does_not_outlive_a_logout(client: Any, make: Any) -> None:
+    """A client that unsubscribes `auth:*` used to keep its socket (and brand events) for a minute after logout."""
+    from kefu.core.events import Event, get_bus
+
+    brand = make.brand()
+    agent = make.agent("agent", [brand])
+    r = client.post("/api/v1/auth/login", json={"email": agent.email, "password": PASSWORD})
+    csrf, cookie = r.json()["csrf_token"], r.cookies.get("kefu_session")
+    sessions = client.get("/api/v1/me/sessions").json()
+    assert sessions
+    with client.websocket_connect("/api/v1/ws", headers={"Cookie": f"kefu_session={cookie}"}) as ws:
+        _recv(ws, "hello")
+        ws.send_json({"op": "subscribe", "topics": [f"brand:{brand.id}", f"auth:agent:{agent.id}"]})
+        subscribed = _recv(ws, "subscribed")
+        assert subscribed["topics"] == [f"brand:{brand.id}"] and subscribed["denied"] == [f"auth:agent:{agent.id}"]
+        internal = [f"auth:agent:{agent.id}", *(f"auth:session:{s['id']}" for s in sessions)]
+        ws.send_json({"op": "unsubscribe", "topics": internal})
+        assert _recv(ws, "unsubscribed")["topics"] == []
+        assert client.post("/api/v1/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
+        # Queued behind the revocation: it must never reach the signed-out socket.
+        get_bus().publish(Event(type="ticket.updated", data={"id": 1}, topics=(f"brand:{brand.id}",)))
+        with pytest.raises(WebSocketDisconnect) as closed:
+            while True:
+                msg = ws.receive_json()
+                assert msg.get("op") != "event", "a signed-out socket still received brand events"
+        assert closed.value.code == 4401
+
+
+def test_topics_are_capped_per_connection_not_per_frame(client: Any, make: Any, monkeypatch: Any) -> None:
+    """Frame after frame of subscriptions used to grow one socket's topics (and the hub's index) without end."""
+    from kefu.web import ws as ws_module
+
+    monkeypatch.setattr(ws_module, "MAX_TOPICS", 2)
+    brands = [make.brand() for _ in range(3)]
+    token = make.token(make.agent("admin", brands))["Authorization"].split()[1]
+    with client.websocket_connect(f"/api/v1/ws?token={token}") as ws:
+        _recv(ws, "hello")
+        for b in brands[:2]:
+            ws.send_json({"op": "subscribe", "topics": [f"brand:{b.id}"]})
+            assert _recv(ws, "subscribed")["topics"] == [f"brand:{b.id}"]
+        ws.send_json({"op": "subscribe", "topics": [f"brand:{brands[2].id}", f"brand:{brands[0].id}"]})
+        full = _recv(ws, "subscribed")
+        assert full["topics"] == [f"brand:{brands[0].id}"] and full["denied"] == [f"brand:{brands[2].id}"]
+        ws.send_json({"op": "unsubscribe", "topics": [f"brand:{brands[0].id}"]})
+        _recv(ws, "unsubscribed")
+        ws.send_json({"op": "subscribe", "topics": [f"brand:{brands[2].id}"]})
+        assert _recv(ws, "subscribed")["topics"] == [f"brand:{brands[2].id}"]  # room again after leaving one
+
+
+# ---------------------------------------------------------------- both sockets: frame floods
+
+
+@pytest.mark.parametrize("socket", ["agent", "widget"])
+def test_a_frame_flood_closes_the_socket(client: Any, make: Any, socket: str) -> None:
+    """Every frame was free: a loop of typing/resume/subscribe frames is a bus publish or a query each."""
+    from kefu.web.wsframes import FRAME_BURST, TOO_MANY
+
+    if socket == "agent":
+        token = make.token(make.agent("agent", [make.brand()]))["Authorization"].split()[1]
+        url = f"/api/v1/ws?token={token}"
+    else:
+        url = f"/api/v1/widget/ws?token={_widget_token(client, make)}"
+    with client.websocket_connect(url) as ws:
+        _recv(ws, "hello")
+        for _ in range(FRAME_BURST * 3):
+            ws.send_text('{"op":"ping"}')
+        pongs = 0
+        with pytest.raises(WebSocketDisconnect) as closed:
+            while True:
+                pongs += ws.receive_json().get("op") == "pong"
+        assert closed.value.code == TOO_MANY and FRAME_BURST - 2 <= pongs <= FRAME_BURST + 5
+
+
+def test_a_steady_client_is_never_over_the_frame_budget() -> None:
+    """The budget refills: a client within FRAMES_PER_SECOND keeps going for as long as it likes."""
+    from kefu.web import wsframes
+
+    now = 1000.0
+    budget = wsframes.FrameBudget(at=now)
+    assert all(budget.take(now) for _ in range(wsframes.FRAME_BURST))
+    assert not budget.take(now)
+    for _ in range(5000):
+        now += 1 / wsframes.FRAMES_PER_SECOND
+        assert budget.take(now)
+    assert not budget.take(now)
+
+
+def test_repeated_typing_frames_reach_the_agents_once(client: Any, make: Any, events: list[Any]) -> None:
+    """Each visitor typing frame was a bus publish to every agent on the conversation, however often it was sent."""
+    with client.websocket_connect(f"/api/v1/widget/ws?token={_widget_token(client, make)}") as ws:
+        _recv(ws, "hello")
+        ws.send_json({"op": "message", "body": "在嗎", "client_id": "c1"})
+        _recv(ws, "ack")
+        for typing in (True, True, True, True, False, False, True):
+            ws.send_json({"op": "typing", "typing": typing})
+        ws.send_json({"op": "ping"})
+        _recv(ws, "pong")
+    assert [e.data["typing"] for e in events if e.type == "typing"] == [True, False, True]
