@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
+from kefu.conversations.commands import CreateConversation
+
 PASSWORD = "correct horse 1"
 
 
@@ -127,3 +129,67 @@ def test_repeated_typing_frames_reach_the_agents_once(client: Any, make: Any, ev
         ws.send_json({"op": "ping"})
         _recv(ws, "pong")
     assert [e.data["typing"] for e in events if e.type == "typing"] == [True, False, True]
+
+
+# ---------------------------------------------------------------- files: no script under our origin, whatever the route
+
+
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.cookie)</script></svg>'
+
+
+def test_a_customers_svg_gets_the_sandbox_policy_on_every_download_route(
+    client: Any, make: Any, db: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API download served a customer's file under its own type with no CSP at all (only pages got one)."""
+    from urllib.parse import urlsplit
+
+    from kefu.channels import media, storage
+    from kefu.conversations.service import create_conversation
+    from kefu.security.asgi import FILE_CSP
+
+    monkeypatch.setenv("KEFU_DATA_DIR", str(tmp_path))
+    brand = make.brand()
+    conv = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=make.customer(brand).id, channel="email"), actor=None
+    )
+    row = storage.store(
+        db, brand_id=brand.id, conversation_id=conv.id, filename="x.svg", content_type="image/svg+xml", data=SVG
+    )
+    db.commit()
+    agent = make.agent("agent", [brand])
+    signed = urlsplit(media.public_url(row.id, row.filename)).path
+    urls = [f"/api/v1/channels/attachments/{row.id}", signed]
+    for url in urls:
+        r = client.get(url, headers=make.token(agent))
+        assert r.status_code == 200, (url, r.text)
+        assert r.headers["content-security-policy"] == FILE_CSP, url
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["content-disposition"].startswith("attachment"), url
+    assert client.post("/api/v1/auth/login", json={"email": agent.email, "password": PASSWORD}).is_success
+    page = client.get(f"/console/attachments/{row.id}?inline=1")
+    assert page.status_code == 200 and page.headers["content-security-policy"] == FILE_CSP
+
+
+def test_the_web_layer_gives_every_non_page_response_the_file_policy() -> None:
+    """One place decides it: a route that forgets (a new file route, a JSON body) still runs nothing when opened."""
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse, Response
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from kefu.security.asgi import FILE_CSP, WebSecurity
+
+    def svg(request: Any) -> Response:
+        return Response(SVG, media_type="image/svg+xml")
+
+    def own(request: Any) -> Response:
+        return Response(b"{}", media_type="application/json", headers={"Content-Security-Policy": "sandbox"})
+
+    def page(request: Any) -> Response:
+        return HTMLResponse("<p>hi</p>")
+
+    inner = Starlette(routes=[Route("/svg", svg), Route("/own", own), Route("/page", page)])
+    with TestClient(WebSecurity(inner)) as c:
+        assert c.get("/svg").headers["content-security-policy"] == FILE_CSP
+        assert c.get("/own").headers["content-security-policy"] == "sandbox"  # a route's own policy stands
+        assert "nonce-" in c.get("/page").headers["content-security-policy"]

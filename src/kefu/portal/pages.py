@@ -89,7 +89,7 @@ def brand_favicon(slug: str, db: DB) -> Response:
 
 
 def _brand_image(db: Session, slug: str, kind: str) -> Response:
-    """An uploaded brand image (raster types checked on upload; never rendered as a document)."""
+    """An uploaded brand image (raster types checked on upload; never a document: kefu.security.asgi.FILE_CSP)."""
     brand = _brand(db, slug)
     row = brand_theme.asset(db, brand, kind) if brand else None
     if row is None:
@@ -101,7 +101,6 @@ def _brand_image(db: Session, slug: str, kind: str) -> Response:
             "Cache-Control": "public, max-age=86400",
             "ETag": f'"{row.sha256[:32]}"',
             "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "default-src 'none'; sandbox",
         },
     )
 
