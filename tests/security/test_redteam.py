@@ -80,6 +80,35 @@ def test_topics_are_capped_per_connection_not_per_frame(client: Any, make: Any, 
         assert _recv(ws, "subscribed")["topics"] == [f"brand:{brands[2].id}"]  # room again after leaving one
 
 
+def test_refused_topics_are_not_looked_up_again(client: Any, make: Any, monkeypatch: Any) -> None:
+    """A refused id was a query each time it was asked for: 200 of them a frame made a socket a query pump."""
+    from kefu.web import ws as ws_module
+
+    looked: list[str] = []
+    real = ws_module._authorize_topics
+
+    def counting(factory: Any, principal: Any, topics: list[str]) -> Any:
+        looked.extend(topics)
+        return real(factory, principal, topics)
+
+    monkeypatch.setattr(ws_module, "_authorize_topics", counting)
+    monkeypatch.setattr(ws_module, "MAX_LOOKUPS", 5)
+    brand = make.brand()
+    token = make.token(make.agent("agent", [brand]))["Authorization"].split()[1]
+    foreign = [f"conversation:{n}" for n in range(900_001, 900_004)]
+    with client.websocket_connect(f"/api/v1/ws?token={token}") as ws:
+        _recv(ws, "hello")
+        for _ in range(3):
+            ws.send_json({"op": "subscribe", "topics": foreign})
+            assert _recv(ws, "subscribed")["denied"] == foreign
+        assert looked == foreign  # once each
+        more = [f"conversation:{n}" for n in range(900_010, 900_014)]
+        ws.send_json({"op": "subscribe", "topics": [*more, f"brand:{brand.id}"]})
+        answer = _recv(ws, "subscribed")
+        assert answer["topics"] == [] and len(looked) == 5  # the connection's lookups are spent
+        assert answer["denied"] == [*more, f"brand:{brand.id}"]
+
+
 # ---------------------------------------------------------------- both sockets: frame floods
 
 

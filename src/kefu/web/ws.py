@@ -30,6 +30,9 @@ from kefu.web.wsframes import receive_json
 
 router = Router()
 MAX_TOPICS = 200
+# Topics one connection may have looked up (allowed or not): a refused id is a query too, and re-asking for refused
+# ids frame after frame must not turn a socket into a query pump. The console asks for a handful per connection.
+MAX_LOOKUPS = 4 * MAX_TOPICS
 
 
 def _origin_allowed(ws: WebSocket, settings: Settings) -> bool:
@@ -226,6 +229,8 @@ async def websocket(ws: WebSocket) -> None:
 
     sender = asyncio.create_task(pump())
     presence_window, presence_count = 0.0, 0
+    refused: set[str] = set()  # answered from here when asked again: no second lookup
+    lookups = 0
     try:
         await ws.send_text(json.dumps({"op": "hello", "agent_id": principal.agent_id}))
         while True:
@@ -238,11 +243,15 @@ async def websocket(ws: WebSocket) -> None:
             elif op == "subscribe":
                 asked = list(dict.fromkeys(_topic_list(msg)))
                 held = [t for t in asked if t in sub.topics and t not in internal]
-                wanted = [t for t in asked if t not in sub.topics]
+                wanted = [t for t in asked if t not in sub.topics and t not in refused]
                 # MAX_TOPICS per connection, not per frame: frame after frame must not grow it without end.
-                room = max(0, MAX_TOPICS + len(internal) - len(sub.topics))
+                room = min(MAX_TOPICS + len(internal) - len(sub.topics), MAX_LOOKUPS - lookups)
+                room = max(0, room)
+                lookups += len(wanted[:room])
                 ok, denied = await run_in_threadpool(_authorize_topics, db, principal, wanted[:room])
-                ok, denied = held + ok, denied + wanted[room:] + [t for t in asked if t in internal]
+                refused.update(denied)
+                ok = held + ok
+                denied = [t for t in asked if t not in ok]  # refused now, before, over the cap, or internal
                 sub.topics.update(ok)
                 await ws.send_text(json.dumps({"op": "subscribed", "topics": ok, "denied": denied}))
             elif op == "presence":
