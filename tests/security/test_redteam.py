@@ -222,3 +222,47 @@ def test_the_web_layer_gives_every_non_page_response_the_file_policy() -> None:
         assert c.get("/svg").headers["content-security-policy"] == FILE_CSP
         assert c.get("/own").headers["content-security-policy"] == "sandbox"  # a route's own policy stands
         assert "nonce-" in c.get("/page").headers["content-security-policy"]
+
+
+# ---------------------------------------------------------------- widget socket: the HTTP rule, rechecked
+
+
+def _closed_code(ws: Any) -> int:
+    with pytest.raises(WebSocketDisconnect) as closed:
+        while True:
+            msg = ws.receive_json()
+            assert msg.get("op") not in ("resumed", "message"), f"a closed visitor socket still answered: {msg}"
+    return int(closed.value.code)
+
+
+def test_a_deactivated_inbox_ends_its_visitor_sockets(client: Any, make: Any, db: Any) -> None:
+    """HTTP refused a deactivated inbox's visitors, but an open socket went on replaying history and relaying."""
+    from sqlalchemy import update
+
+    from kefu.brands.models import Inbox
+    from kefu.channels.web_chat.token import verify
+
+    token = _widget_token(client, make)
+    inbox_id = verify(token).inbox_id  # type: ignore[union-attr]
+    with client.websocket_connect(f"/api/v1/widget/ws?token={token}") as ws:
+        _recv(ws, "hello")
+        ws.send_json({"op": "message", "body": "我的訂單", "client_id": "c1"})
+        _recv(ws, "ack")
+        db.execute(update(Inbox).where(Inbox.id == inbox_id).values(is_active=False))
+        db.commit()
+        assert client.get("/api/v1/widget/messages", headers={"X-Kefu-Visitor": token}).status_code == 404
+        ws.send_json({"op": "resume", "last_id": 0})  # a resume rechecks at once; other frames every RECHECK_SECONDS
+        assert _closed_code(ws) == 4401
+
+
+def test_an_expired_visitor_token_ends_its_socket(client: Any, make: Any, monkeypatch: Any) -> None:
+    """The token was checked once, at the handshake: a socket outlived its token's expiry for as long as it stayed."""
+    from kefu.channels.web_chat import api as chat_api
+
+    token = _widget_token(client, make)
+    with client.websocket_connect(f"/api/v1/widget/ws?token={token}") as ws:
+        _recv(ws, "hello")
+        monkeypatch.setattr(chat_api, "verify", lambda *a, **k: None)  # what an expired token verifies to
+        assert client.get("/api/v1/widget/messages", headers={"X-Kefu-Visitor": token}).status_code == 401
+        ws.send_json({"op": "resume", "last_id": 0})
+        assert _closed_code(ws) == 4401
