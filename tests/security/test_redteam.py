@@ -266,3 +266,22 @@ def test_an_expired_visitor_token_ends_its_socket(client: Any, make: Any, monkey
         assert client.get("/api/v1/widget/messages", headers={"X-Kefu-Visitor": token}).status_code == 401
         ws.send_json({"op": "resume", "last_id": 0})
         assert _closed_code(ws) == 4401
+
+
+def test_a_bidi_override_cannot_dress_a_customers_file_as_another_type(client: Any, make: Any) -> None:
+    """`invoice<U+202E>fdp.exe` showed as `invoiceexe.pdf` to the agent (console list and download dialog)."""
+    from urllib.parse import unquote
+
+    from kefu.brands.service import create_inbox
+
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    ib = create_inbox(make.db, make.brand(), kind="web_chat", name="chat", config={}, actor=None, bot=False)
+    make.db.commit()
+    h = {"X-Kefu-Visitor": client.post("/api/v1/widget/session", json={"inbox_id": ib.id}).json()["visitor_token"]}
+    for sneaky in ("invoice\u202egnp.exe.png", "a\u2067b\u2069\u200f.png"):
+        up = client.post("/api/v1/widget/attachments", files={"file": (sneaky, png, "image/png")}, headers=h)
+        assert up.status_code == 201, up.text
+        name = up.json()["filename"]
+        assert not any(ch in name for ch in "\u202e\u2067\u2069\u200f"), repr(name)
+        got = client.get(f"/api/v1/channels/attachments/{up.json()['id']}", headers=h)
+        assert not any(ch in unquote(got.headers["content-disposition"]) for ch in "\u202e\u2067\u2069\u200f")
