@@ -121,6 +121,7 @@ def public_book(slug: str, body: PublicBookIn, db: DB, request: Request) -> Publ
         video=_video(body.video),
         declared=declared,
         requester=service.requester_of(client_ip(request)),  # the cap counts this client's bookings apart
+        submission_id=body.submission_id,
     )
     t = db.get(Ticket, cb.ticket_id)
     assert t is not None

@@ -521,7 +521,7 @@ def callback_form(request: Request, slug: str, db: DB, mode: str = "phone", sign
         brand=brand,
         csrf=token,
         error=None,
-        form={},
+        form={"submission_id": secrets.token_hex(16)},
         slots=cb_slots(db, brand, video=video),
         video=video,
         video_offered=video_template(brand) is not None,
@@ -534,7 +534,7 @@ def callback_form(request: Request, slug: str, db: DB, mode: str = "phone", sign
 def callback_book(request: Request, slug: str, db: DB, form: PostedForm) -> HTMLResponse:
     """Book the chosen slot; a taken slot or a bad number shows the form again with the reason."""
     brand = service.brand_by_slug(db, slug)
-    fields = {k: str(form.get(k, "")).strip() for k in ("name", "phone", "topic", "slot")}
+    fields = {k: str(form.get(k, "")).strip() for k in ("name", "phone", "topic", "slot", "submission_id")}
     video = _video_of(brand, str(form.get("mode", "phone")), form.get("sign") == "1")
     declared = [n for n in NEEDS if n in {str(v) for v in form.getlist("need")}]
     consent = form.get("need_consent") == "1"
@@ -581,6 +581,7 @@ def callback_book(request: Request, slug: str, db: DB, form: PostedForm) -> HTML
             video=video,
             declared=DeclareNeeds(needs=declared, consent=consent) if declared else None,
             requester=cb_requester(client_ip(request)),  # the cap counts this client's bookings apart
+            submission_id=fields["submission_id"][:64] or None,  # a double tap or a resent form books once
         )
     except TooManyRequests:
         return again("cb_limit", 429)
