@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
-from kefu.auth.deps import DB, client_ip, throttled
+from kefu.auth.deps import DB, SettingsDep, client_ip, throttled
 from kefu.brands import service as brand_service
 from kefu.brands import theme as brand_theme
 from kefu.brands.models import Brand, Inbox
@@ -531,7 +531,7 @@ def callback_form(request: Request, slug: str, db: DB, mode: str = "phone", sign
 
 
 @router.post("/{slug}/callback", response_class=HTMLResponse, dependencies=[Depends(throttled(PUBLIC_BOOKINGS))])
-def callback_book(request: Request, slug: str, db: DB, form: PostedForm) -> HTMLResponse:
+def callback_book(request: Request, slug: str, db: DB, form: PostedForm, settings: SettingsDep) -> HTMLResponse:
     """Book the chosen slot; a taken slot or a bad number shows the form again with the reason."""
     brand = service.brand_by_slug(db, slug)
     fields = {k: str(form.get(k, "")).strip() for k in ("name", "phone", "topic", "slot", "submission_id")}
@@ -580,7 +580,7 @@ def callback_book(request: Request, slug: str, db: DB, form: PostedForm) -> HTML
             actor=None,
             video=video,
             declared=DeclareNeeds(needs=declared, consent=consent) if declared else None,
-            requester=cb_requester(client_ip(request)),  # the cap counts this client's bookings apart
+            requester=cb_requester(client_ip(request), settings),  # the cap counts this client's bookings apart
             submission_id=fields["submission_id"][:64] or None,  # a double tap or a resent form books once
         )
     except TooManyRequests:
