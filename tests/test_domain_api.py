@@ -419,20 +419,17 @@ def test_migration_2780_gives_brands_sharing_a_prefix_their_own(tmp_path: Any) -
     from sqlalchemy.exc import IntegrityError
 
     from kefu.core.migrate import upgrade
+    from tests.migration_rows import brand
 
     url = f"sqlite:///{tmp_path / 'm.db'}"
     upgrade(url, "2770")
     engine = create_engine(url)
-    row = (
-        "INSERT INTO brands (id, slug, name, default_locale, timezone, ticket_prefix, tiers, settings, created_at) "
-        "VALUES (:id, :slug, 'B', 'zh-TW', 'Asia/Taipei', :prefix, '[]', '{}', '2026-01-01 00:00:00')"
-    )
     with engine.begin() as conn:
         for bid, slug, prefix in ((1, "orange", "KF"), (2, "kf", "KF"), (3, "apple-store", "KF"), (4, "pear", "PR")):
-            conn.execute(text(row), {"id": bid, "slug": slug, "prefix": prefix})
+            brand(conn, bid, slug, prefix)
     upgrade(url, "2780")
     with engine.begin() as conn:
         prefixes = dict(conn.execute(text("SELECT id, ticket_prefix FROM brands")).all())
     assert prefixes == {1: "KF", 2: "KF2", 3: "APPLES", 4: "PR"}
     with pytest.raises(IntegrityError), engine.begin() as conn:
-        conn.execute(text(row), {"id": 5, "slug": "late", "prefix": "PR"})
+        brand(conn, 5, "late", "PR")

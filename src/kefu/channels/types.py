@@ -13,6 +13,7 @@ __all__ = [
     "ChannelError",
     "ChannelSendError",
     "EventType",
+    "FailureReason",
     "InboundMessage",
     "InvalidPayloadError",
     "OutboundMessage",
@@ -181,6 +182,22 @@ def failure_code(error: str | None) -> str | None:
 def failure_detail(error: str | None) -> str:
     """A stored failure reason without its code: the raw error for the technical detail."""
     return _CODED.sub("", error or "", count=1)
+
+
+class FailureReason:
+    """What agents are told of a stored send failure (`error`): its code and the raw detail (a views' mixin)."""
+
+    error: str | None
+
+    @property
+    def code(self) -> str | None:
+        """The failure's stable code (catalog `dlf_<code>` tells agents why); None when stored without one."""
+        return failure_code(self.error)
+
+    @property
+    def detail(self) -> str:
+        """The raw failure (provider text) for the technical detail, without its code."""
+        return failure_detail(self.error)
 
 
 # Send-failure codes every HTTP channel uses the same way (catalog `dlf_<code>`); a channel names the ones only its
