@@ -383,7 +383,8 @@ def test_customer_timeline_is_ordered_by_message_time_not_id(client: Any, make: 
     assert seen == newest_first
 
     # One statement per page, still bounded (LIMIT) and, on SQLite, led by an index on the customer's conversations
-    # and the messages' (conversation_id, id) index: the time order costs a top-N sort of this customer's rows only.
+    # and the messages' (conversation_id, created_at, id) index, which the seek reads as a range (created_at < the
+    # cursor's) instead of every message of each conversation: a top-N sort of this customer's remaining rows only.
     from sqlalchemy import event
 
     from kefu.conversations.service import customer_timeline
@@ -407,7 +408,7 @@ def test_customer_timeline_is_ordered_by_message_time_not_id(client: Any, make: 
             str(r) for r in db.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statements[0][0], statements[0][1])
         )
         assert "SEARCH conversations USING INDEX ix_conversations_customer" in plan, plan  # _id or _created
-        assert "ix_messages_conversation_id_id" in plan, plan
+        assert "ix_messages_conversation_created_id (conversation_id=? AND created_at<?)" in plan, plan
         assert "SCAN messages" not in plan, plan
 
 
