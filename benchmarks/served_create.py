@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from vs_django_helpdesk import CpuSampler, drive, kefu_served
+from vs_django_helpdesk import CpuSampler, _proc_stats, _server_tree, drive, kefu_served
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,10 +65,24 @@ def one_round(side: dict[str, Any], n: int, c: int, work_kind: str, tag: str) ->
             out["comment"] = {"body": f"已收到您的問題 {i}，我們會盡快回覆。", "public": True}
         return out
 
+    reads0 = read_calls(side["server"].pid)
     with CpuSampler(side["server"].pid, side["dbname"]) as cpu:
         result = asyncio.run(drive(side["url"], side["headers"], body, n, c))
     server_s, pg_s = cpu.seconds()
-    return {**result, "server_ms": 1000 * server_s / n, "pg_ms": 1000 * pg_s / n}
+    reads = read_calls(side["server"].pid) - reads0
+    return {**result, "server_ms": 1000 * server_s / n, "pg_ms": 1000 * pg_s / n, "reads": reads / n}
+
+
+def read_calls(root: int) -> int:
+    """Read system calls so far of the server tree (/proc/PID/io `syscr`: SQLite's page reads, and socket reads)."""
+    total = 0
+    for pid in _server_tree(_proc_stats(), root):
+        try:
+            io = Path(f"/proc/{pid}/io").read_text()
+        except OSError:
+            continue
+        total += int(io.split("syscr:", 1)[1].split()[0])
+    return total
 
 
 def idle_rate(side: dict[str, Any], seconds: float) -> float:
@@ -119,7 +133,8 @@ def main() -> None:
                 results[name].append(res)
                 print(
                     f"round {r + 1} {name:8s} {res['rate']:7.1f}/s p50 {res['p50']:5.1f} ms  CPU/create: server "
-                    f"{res['server_ms']:.3f} ms + PostgreSQL {res['pg_ms']:.3f} ms  (load {os.getloadavg()[0]:.1f})",
+                    f"{res['server_ms']:.3f} ms + PostgreSQL {res['pg_ms']:.3f} ms, {res['reads']:.1f} reads  "
+                    f"(load {os.getloadavg()[0]:.1f})",
                     flush=True,
                 )
         if args.idle:
@@ -129,7 +144,11 @@ def main() -> None:
         server = statistics.median(r["server_ms"] for r in rs)
         pg = statistics.median(r["pg_ms"] for r in rs)
         total = statistics.median(r["server_ms"] + r["pg_ms"] for r in rs)
-        print(f"median {name:8s} server {server:.3f} ms + PostgreSQL {pg:.3f} ms = {total:.3f} ms per create")
+        reads = statistics.median(r["reads"] for r in rs)
+        print(
+            f"median {name:8s} server {server:.3f} ms + PostgreSQL {pg:.3f} ms = {total:.3f} ms per create, "
+            f"{reads:.1f} read calls"
+        )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from tests.migration_rows import brand_and_customer
+
 
 def test_settings_refuse_default_secret_in_prod(monkeypatch: pytest.MonkeyPatch) -> None:
     from pydantic import ValidationError
@@ -127,20 +129,7 @@ def test_domain_value_checks_migration_maps_stray_values_and_keeps_child_rows(tm
     engine = create_engine(url)
     now = "2026-01-01 00:00:00"
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO brands (id, slug, name, default_locale, timezone, ticket_prefix, tiers, settings, "
-                "created_at) VALUES (1, 'b', 'B', 'zh-TW', 'Asia/Taipei', 'KF', '[]', '{}', :now)"
-            ),
-            {"now": now},
-        )
-        conn.execute(
-            text(
-                "INSERT INTO customers (id, brand_id, name, cumulative_spend, tier, vip, attributes, created_at, "
-                "updated_at) VALUES (1, 1, 'c', 0, 'regular', 0, '{}', :now, :now)"
-            ),
-            {"now": now},
-        )
+        brand_and_customer(conn, now)
         conn.execute(
             text(
                 "INSERT INTO conversations (id, brand_id, customer_id, channel, status, last_message_at, created_at, "

@@ -383,7 +383,8 @@ def test_customer_timeline_is_ordered_by_message_time_not_id(client: Any, make: 
     assert seen == newest_first
 
     # One statement per page, still bounded (LIMIT) and, on SQLite, led by an index on the customer's conversations
-    # and the messages' (conversation_id, id) index: the time order costs a top-N sort of this customer's rows only.
+    # and the messages' (conversation_id, created_at, id) index, which the seek reads as a range (created_at < the
+    # cursor's) instead of every message of each conversation: a top-N sort of this customer's remaining rows only.
     from sqlalchemy import event
 
     from kefu.conversations.service import customer_timeline
@@ -407,7 +408,7 @@ def test_customer_timeline_is_ordered_by_message_time_not_id(client: Any, make: 
             str(r) for r in db.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statements[0][0], statements[0][1])
         )
         assert "SEARCH conversations USING INDEX ix_conversations_customer" in plan, plan  # _id or _created
-        assert "ix_messages_conversation_id_id" in plan, plan
+        assert "ix_messages_conversation_created_id (conversation_id=? AND created_at<?)" in plan, plan
         assert "SCAN messages" not in plan, plan
 
 
@@ -419,20 +420,17 @@ def test_migration_2780_gives_brands_sharing_a_prefix_their_own(tmp_path: Any) -
     from sqlalchemy.exc import IntegrityError
 
     from kefu.core.migrate import upgrade
+    from tests.migration_rows import brand
 
     url = f"sqlite:///{tmp_path / 'm.db'}"
     upgrade(url, "2770")
     engine = create_engine(url)
-    row = (
-        "INSERT INTO brands (id, slug, name, default_locale, timezone, ticket_prefix, tiers, settings, created_at) "
-        "VALUES (:id, :slug, 'B', 'zh-TW', 'Asia/Taipei', :prefix, '[]', '{}', '2026-01-01 00:00:00')"
-    )
     with engine.begin() as conn:
         for bid, slug, prefix in ((1, "orange", "KF"), (2, "kf", "KF"), (3, "apple-store", "KF"), (4, "pear", "PR")):
-            conn.execute(text(row), {"id": bid, "slug": slug, "prefix": prefix})
+            brand(conn, bid, slug, prefix)
     upgrade(url, "2780")
     with engine.begin() as conn:
         prefixes = dict(conn.execute(text("SELECT id, ticket_prefix FROM brands")).all())
     assert prefixes == {1: "KF", 2: "KF2", 3: "APPLES", 4: "PR"}
     with pytest.raises(IntegrityError), engine.begin() as conn:
-        conn.execute(text(row), {"id": 5, "slug": "late", "prefix": "PR"})
+        brand(conn, 5, "late", "PR")

@@ -10,6 +10,7 @@ import sys
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -526,6 +527,34 @@ def test_dense_encoder_plumbing(tmp_path: Path) -> None:
     r = FaqRetriever(encoder=HashEncoder()).fit(_faq_entries())
     assert not r.feature_config.split_han_chars and FaqRetriever().feature_config.split_han_chars
     assert r.search("怎麼修改密碼", 1)[0].entry_id == 1
+
+
+def test_nlu_eval_with_an_encoder_uses_the_dense_settings_chosen_by_cross_validation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`kefu nlu eval` with KEFU_NLU_ENCODER set trains the dense backend with its CV-chosen embedding weight and C
+    (4 and 0.5, as benchmarks/nlu_eval.py), not the sparse model's C 1 with the embeddings at weight 1."""
+    import importlib
+
+    from kefu.bot.nlu.model import DENSE_C, DENSE_WEIGHT
+
+    seen: list[IntentModel] = []
+
+    def fake_evaluate(train: Any, test: Any, *, model: IntentModel | None = None) -> dict[str, Any]:
+        assert model is not None
+        seen.append(model)
+        return {}
+
+    # (the package kefu.bot.nlu re-exports a function named evaluate, hiding the module of that name)
+    monkeypatch.setattr(importlib.import_module("kefu.bot.engine"), "encoder_from_settings", HashEncoder)
+    monkeypatch.setattr(importlib.import_module("kefu.bot.nlu.evaluate"), "evaluate", fake_evaluate)
+    data = tmp_path / "d.csv"
+    data.write_text("text,label\nhi,greet\n", encoding="utf-8")
+    r = CliRunner().invoke(nlu_app, ["eval", "--train", str(data), "--test", str(data), "--json"])
+    assert r.exit_code == 0, r.output
+    assert (seen[0].dense_weight, seen[0].c_grid) == (DENSE_WEIGHT, (DENSE_C,)) == (4.0, (0.5,))
+    sparse = IntentModel()
+    assert sparse.c_grid == (1.0,) and not sparse.requires_encoder
 
 
 # ---------------------------------------------------------------------- retriever

@@ -573,6 +573,7 @@ def test_serving_calibration_with_a_dense_encoder_leaves_the_phrasing_out_of_bot
     from sklearn.preprocessing import normalize as l2_rows
 
     from kefu.bot.nlu.encoders import l2_normalize
+    from kefu.bot.nlu.ranker import scorer_weights
 
     enc = _BigramEncoder()
     r = FaqRanker(calibration_folds=1, encoder=enc, dense_weight=dense_weight, dense_scorer_weight=scorer_weight)
@@ -583,7 +584,7 @@ def test_serving_calibration_with_a_dense_encoder_leaves_the_phrasing_out_of_bot
     x = l2_rows(r._featurizer.transform(texts)).tocsr()
     dense = l2_normalize(enc.encode(texts))
     served = r._parts
-    svm = (served.weights_t.T.tocsr(), served.bias)
+    svm = (scorer_weights(served), served.bias)
     r._dense_rows = dense
     try:
         for row in (0, 3, 7):
@@ -597,13 +598,89 @@ def test_serving_calibration_with_a_dense_encoder_leaves_the_phrasing_out_of_bot
     finally:
         r._dense_rows = None
     assert r.cv_["top1"] > 0.5  # (dense only, w = 1: the left-out row once made every similarity nan)
-    # Scorers fitted with the embeddings have a weight for each of its dimensions (48 here) after the features.
-    assert (served.weights_t.shape[0] - x.shape[1]) == (48 if scorer_weight else 0)
+    # Scorers fitted with the embeddings have a weight for each of its dimensions (48 here), kept apart from the
+    # feature weights as a dense array (round 13).
+    assert served.weights_t.shape[0] == x.shape[1]
+    assert (served.dense_weights.shape if served.dense_weights is not None else None) == (
+        (48, len(r.keys)) if scorer_weight else None
+    )
     assert r.search("信貸的利率多少", 1)[0].key == "personal_loan_rate"
     # The pre-round-12 path (fold parts, not the served index) stays available for comparison.
     old = FaqRanker(calibration_folds=1, encoder=enc, dense_fold_calibration=True).fit(_tiny_groups())
     assert old.cv_["holdout"] == r.cv_["holdout"] > 0
     assert old.search("信貸的利率多少", 1)[0].key == r.search("信貸的利率多少", 1)[0].key == "personal_loan_rate"
+
+
+def _legacy_scores(r: FaqRanker, text: str) -> tuple[Any, Any, Any]:
+    """(nn + centroid, scorer values) of one message as round 12 computed them: the query's √γ·embedding appended to
+    its feature row, one sparse product with the feature and embedding weights stacked, both cosines blended."""
+    import numpy as np
+    import scipy.sparse as sp
+    from sklearn.preprocessing import normalize as l2_rows
+
+    from kefu.bot.nlu.encoders import l2_normalize
+    from kefu.bot.nlu.ranker import scorer_weights
+
+    parts = r._parts
+    assert parts is not None and r._featurizer is not None and r.encoder is not None
+    q = l2_rows(r._featurizer.transform([normalize(text)])).tocsr()
+    qd = l2_normalize(r.encoder.encode([normalize(text)]))
+    w = r.dense_weight
+    sims = (1 - w) * (q @ parts.matrix_t).toarray() + w * (qd @ parts.dense.T)
+    cen = (1 - w) * (q @ parts.centroids_t).toarray() + w * (qd @ parts.dense_centroids.T)
+    nn = np.full((1, len(r.keys)), -1.0)
+    grp = parts.row_group[parts.order]
+    nn[:, grp[parts.starts]] = r._nearest(sims[:, parts.order], parts.starts)
+    scaled = sp.csr_matrix(np.sqrt(r.dense_scorer_weight) * np.asarray(qd, dtype=np.float32))
+    stacked = scorer_weights(parts).T.tocsr()
+    svm = np.asarray((sp.hstack([q, scaled], format="csr") @ stacked).toarray()) + parts.bias
+    return nn + r.centroid_weight_ * cen, svm, sims
+
+
+@pytest.mark.parametrize("dense_weight", [0.5, 1.0])
+def test_dense_scorer_weights_are_a_dense_block_with_the_scores_of_the_stacked_sparse_matrix(
+    dense_weight: float, tmp_path: Path
+) -> None:
+    """The scorers' √γ·embedding weights are served as a dense array, not 48-384 full rows of the sparse weight
+    matrix (a sparse product over every FAQ per query, round 12's main search cost), with the scores of the stacked
+    matrix; a ranker saved with the stacked matrix loads into the split form and ranks the same."""
+    import dataclasses
+
+    import numpy as np
+    import scipy.sparse as sp
+    from sklearn.preprocessing import normalize as l2_rows
+
+    from kefu.bot.nlu.encoders import l2_normalize
+    from kefu.bot.nlu.ranker import scorer_weights
+
+    enc = _BigramEncoder()
+    r = FaqRanker(calibration_folds=1, encoder=enc, dense_weight=dense_weight).fit(_tiny_groups())
+    parts = r._parts
+    assert parts is not None and parts.dense_weights is not None
+    assert isinstance(parts.dense_weights, np.ndarray) and parts.dense_weights.shape == (48, len(r.keys))
+    assert parts.weights_t.shape[0] == parts.matrix_t.shape[0]  # features only
+    queries = ["信貸的利率多少", "信用卡年費怎麼算", "我想改密碼", "hello"]
+    assert r._featurizer is not None
+    for text in queries:
+        base, svm, _ = _legacy_scores(r, text)
+        q = l2_rows(r._featurizer.transform([normalize(text)])).tocsr()
+        qd = l2_normalize(enc.encode([normalize(text)]))
+        new_base, _ = r._signals(parts, q, qd)
+        new_svm, _, _ = r._group_signals(parts, q, qd)
+        assert np.allclose(new_base, base, atol=1e-6, rtol=0) and np.allclose(new_svm, svm, atol=1e-6, rtol=0)
+    before = {t: r.search(t, 5) for t in queries}
+    # A ranker saved before round 13 kept the embedding weights as rows of the sparse matrix.
+    r._parts = dataclasses.replace(parts, weights_t=scorer_weights(parts).T.tocsr(), dense_weights=None)
+    del r._parts.__dict__["dense_weights"]  # pickled before the field existed
+    assert sp.issparse(r._parts.weights_t) and r._parts.weights_t.shape[0] == parts.matrix_t.shape[0] + 48
+    r.save(tmp_path / "legacy.joblib")
+    loaded = FaqRanker.load(tmp_path / "legacy.joblib", encoder=enc)
+    assert loaded._parts is not None and loaded._parts.dense_weights is not None
+    for text, hits in before.items():
+        again = loaded.search(text, 5)
+        assert [h.key for h in again] == [h.key for h in hits]
+        assert np.allclose([h.score for h in again], [h.score for h in hits], atol=1e-6, rtol=0)
+        assert np.allclose([h.confidence for h in again], [h.confidence for h in hits], atol=1e-6, rtol=0)
 
 
 def test_serving_calibration_can_be_turned_off() -> None:

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
+from tests.migration_rows import brand_and_customer
 from tests.tickets.helpers import Clock
 
 
@@ -127,20 +128,7 @@ def test_the_migration_maps_stray_rows_then_checks(tmp_path: Any) -> None:
     engine = create_engine(url)
     now = "2026-01-01 00:00:00"
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO brands (id, slug, name, default_locale, timezone, ticket_prefix, tiers, settings, "
-                "created_at) VALUES (1, 'b', 'B', 'zh-TW', 'Asia/Taipei', 'KF', '[]', '{}', :now)"
-            ),
-            {"now": now},
-        )
-        conn.execute(
-            text(
-                "INSERT INTO customers (id, brand_id, name, cumulative_spend, tier, vip, attributes, created_at, "
-                "updated_at) VALUES (1, 1, 'c', 0, 'regular', 0, '{}', :now, :now)"
-            ),
-            {"now": now},
-        )
+        brand_and_customer(conn, now)
         for cid, reason, unit, status, amount in (
             (1, "outage", "OWNAcompensation", "granted", 7),
             (2, "goodwill", "hours", "paid", 1),

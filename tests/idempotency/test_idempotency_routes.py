@@ -135,6 +135,7 @@ _CONFIG = (
     "duplicate is visible and removable"
 )
 _PUBLIC = "public visitor route: no principal to scope a key by (keys are per token or agent)"
+_SUBMISSION = "public visitor route without a principal to scope a key by: the body's `submission_id` replays instead"
 _SECRET = "answers a secret once: a replay could not show it again (stored hashed), so a retry makes a new one"
 NO_KEY_201 = {
     "POST /api/v1/agents": _CONFIG,
@@ -158,8 +159,8 @@ NO_KEY_201 = {
     "POST /api/v1/ticket-categories": _CONFIG,
     "POST /api/v1/ticket-fields": _CONFIG,
     "POST /api/v1/tokens": _SECRET,
-    "POST /api/v1/channels/board/{inbox_id}": _PUBLIC,
-    "POST /api/v1/public/brands/{slug}/callbacks": _PUBLIC,
+    "POST /api/v1/channels/board/{inbox_id}": _SUBMISSION,
+    "POST /api/v1/public/brands/{slug}/callbacks": _SUBMISSION,
     "POST /api/v1/widget/attachments": _PUBLIC,
     "POST /api/v1/widget/leave-message": _PUBLIC,
     "POST /api/v1/widget/messages": _PUBLIC,

@@ -26,22 +26,40 @@ FORBIDDEN_HTTPX = {
 def _violations(path: Path) -> list[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found: list[str] = []
+    # Names httpx goes by in this module: `import httpx as h` must not hide `h.Client()`.
+    httpx_names = {"httpx"} | {
+        a.asname for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names if a.name == "httpx" and a.asname
+    }
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found += [f"import {a.name}" for a in node.names if a.name.startswith(FORBIDDEN_MODULES)]
+            found += [f"import {a.name}" for a in node.names if a.name.startswith("httpx.")]
         elif isinstance(node, ast.ImportFrom):
             mod = node.module or ""
-            if mod.startswith(FORBIDDEN_MODULES):
+            # `from urllib import request`, `from http import client`: the forbidden module under its parent's name.
+            full = [f"{mod}.{a.name}" for a in node.names]
+            if mod.startswith(FORBIDDEN_MODULES) or any(f.startswith(FORBIDDEN_MODULES) for f in full):
                 found.append(f"from {mod} import …")
             if mod == "httpx":
                 found += [f"from httpx import {a.name}" for a in node.names if a.name in FORBIDDEN_HTTPX]
+            elif mod.startswith("httpx."):  # httpx._client, httpx._api: the same classes by their private path
+                found.append(f"from {mod} import …")
         elif (
             isinstance(node, ast.Attribute)
             and isinstance(node.value, ast.Name)
-            and node.value.id == "httpx"
+            and node.value.id in httpx_names
             and node.attr in FORBIDDEN_HTTPX
         ):
-            found.append(f"httpx.{node.attr} (line {node.lineno})")
+            found.append(f"{node.value.id}.{node.attr} (line {node.lineno})")
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "getattr"
+            and node.args
+            and isinstance(node.args[0], ast.Name)
+            and node.args[0].id in httpx_names
+        ):
+            found.append(f"getattr({node.args[0].id}, …) (line {node.lineno})")
     return found
 
 
@@ -54,6 +72,25 @@ def test_the_scanner_catches_a_plain_client(tmp_path: Path) -> None:
     sample = tmp_path / "x.py"
     sample.write_text("import httpx\nimport urllib.request\nc = httpx.Client()\nhttpx.get('http://x')\n")
     assert len(_violations(sample)) == 3
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import httpx as h\nh.Client()\n",
+        "import httpx as h\nh.get('http://x')\n",
+        "from urllib import request\nrequest.urlopen('http://x')\n",
+        "from http import client\nclient.HTTPConnection('x')\n",
+        "from httpx._client import Client\n",
+        "import httpx._api\n",
+        "import httpx\ngetattr(httpx, 'Cli' + 'ent')()\n",
+    ],
+)
+def test_the_scanner_sees_through_aliases(tmp_path: Path, code: str) -> None:
+    """Red-team pass: each of these opened a plain connection past the scanner."""
+    sample = tmp_path / "x.py"
+    sample.write_text(code)
+    assert _violations(sample), code
 
 
 # ------------------------------------------------------------------ the guard itself

@@ -8,10 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-BRAND = (
-    "INSERT INTO brands (id, slug, name, default_locale, timezone, ticket_prefix, tiers, settings, created_at)"
-    " VALUES (1, 'b', 'B', 'zh-TW', 'Asia/Taipei', 'KF', '[]', '{}', '2026-01-01')"
-)
+from tests.migration_rows import brand
+
 CALENDAR = (
     "INSERT INTO sla_calendars (brand_id, team_id, name, config, created_at, updated_at)"
     " VALUES (1, NULL, 'business', :cfg, '2026-01-01', '2026-01-01')"
@@ -30,7 +28,7 @@ def test_existing_install_gets_region_holidays_and_the_standard_tier(tmp_path: P
     downgrade(url, "0501")  # the SLA branch as it was before #17 (other branches stay at their heads)
     eng = create_engine(url)
     with eng.begin() as c:
-        c.execute(text(BRAND))
+        brand(c, now="2026-01-01")
         cfg = json.dumps({"timezone": "Asia/Taipei", "holiday_sets": ["tw_2026", "cn_2026"]})
         c.execute(text(CALENDAR), {"cfg": cfg})
         c.execute(text(POLICY))

@@ -87,3 +87,28 @@ def test_a_bad_comment_is_refused_and_nothing_is_written(client: Any, make: Any,
         r = client.post("/api/v1/tickets", json={"brand_id": brand.id, "subject": "s", "comment": comment}, headers=h)
         assert r.status_code == 422, (comment, r.text)
     assert db.scalar(select(Ticket.id).where(Ticket.brand_id == brand.id)) is None
+
+
+def test_the_first_message_opens_the_timeline_before_routing(db: Any, make: Any) -> None:
+    """The create's comment is the timeline's first entry (ids follow time), before the route entry a rule adds."""
+    from kefu.routing.commands import CreateRoutingRule
+    from kefu.routing.service import create_rule
+    from kefu.tickets.models import TicketActivity
+    from kefu.tickets.service import create_ticket
+    from tests.tickets.helpers import admin_principal
+
+    brand = make.brand()
+    p = admin_principal(make.agent("admin"))
+    create_rule(db, CreateRoutingRule(brand_id=brand.id, name="urgent", conditions={}, set_priority="high"), actor=p)
+    ticket = create_ticket(db, brand_id=brand.id, subject="訂單沒到", actor=p, comment={"body": "三天了"})
+    db.commit()
+    rows = db.execute(
+        select(TicketActivity.kind, TicketActivity.ticket_id, TicketActivity.created_at)
+        .where(TicketActivity.ticket_id == ticket.id)
+        .order_by(TicketActivity.id)
+    ).all()
+    assert [kind for kind, _, _ in rows][:2] == ["comment", "route"], rows
+    assert all(ticket_id == ticket.id for _, ticket_id, _ in rows)
+    times = [at for _, _, at in rows]
+    assert times == sorted(times), rows
+    assert ticket.priority == "high" and ticket.number.startswith(brand.ticket_prefix)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from kefu.auth.deps import DB, client_ip, require, throttled
+from kefu.auth.deps import DB, SettingsDep, client_ip, require, throttled
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
 from kefu.callbacks import service
@@ -103,7 +103,7 @@ def public_slots(slug: str, db: DB, mode: Literal["phone", "video"] = "phone", s
     tags=["public"],
     dependencies=[Depends(throttled(service.PUBLIC_BOOKINGS))],
 )
-def public_book(slug: str, body: PublicBookIn, db: DB, request: Request) -> PublicBookingOut:
+def public_book(slug: str, body: PublicBookIn, db: DB, request: Request, settings: SettingsDep) -> PublicBookingOut:
     """A customer books an offered slot (a call, or a video session with sign language); a case opens."""
     brand = brand_by_slug(db, slug)
     declared = (
@@ -120,7 +120,8 @@ def public_book(slug: str, body: PublicBookIn, db: DB, request: Request) -> Publ
         actor=None,
         video=_video(body.video),
         declared=declared,
-        requester=service.requester_of(client_ip(request)),  # the cap counts this client's bookings apart
+        requester=service.requester_of(client_ip(request), settings),  # the cap counts this client's bookings apart
+        submission_id=body.submission_id,
     )
     t = db.get(Ticket, cb.ticket_id)
     assert t is not None

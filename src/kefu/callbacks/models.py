@@ -23,6 +23,7 @@ class Callback(Base):
     __table_args__ = (
         Index("ix_callbacks_brand_scheduled", "brand_id", "scheduled_at"),
         Index("ix_callbacks_brand_phone_key", "brand_id", "phone_key"),
+        Index("uq_callbacks_brand_submission", "brand_id", "submission", unique=True),
         Index(
             "ix_callbacks_open_scheduled",
             "scheduled_at",
@@ -44,6 +45,11 @@ class Callback(Base):
     # Who asked, for the public cap (kefu.callbacks.service.book): "ip:<keyed hash of the client address>", "owner"
     # when the number itself asked (a missed call's caller id), NULL for agents' bookings and rows from before 2770.
     requester: Mapped[str | None] = mapped_column(String(64))
+    # A public booking's submission id (the form's hidden field, the API's `submission_id`) and a digest of what it
+    # asked: a retried post with the same id and the same content answers with this booking instead of booking twice
+    # (kefu.callbacks.service.book). NULL for agents' bookings, posts without an id and rows from before 2820.
+    submission: Mapped[str | None] = mapped_column(String(100))
+    submission_digest: Mapped[str | None] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200), default="")
     topic: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(String(16))

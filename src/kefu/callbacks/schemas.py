@@ -50,6 +50,9 @@ class PublicBookIn(BaseModel):
     # Needs the customer declares for themselves while booking (stored only with `accessibility_consent`).
     accessibility: list[Need] = Field(default_factory=list, max_length=4)
     accessibility_consent: bool = False
+    # The client's id for this post (e.g. a UUID made when the form opened): the same post sent again (a double tap,
+    # a retry after a lost answer) answers with the first booking instead of booking twice.
+    submission_id: str | None = Field(default=None, min_length=8, max_length=64)
 
 
 class CallbackOut(BaseModel):

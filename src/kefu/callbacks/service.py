@@ -19,16 +19,17 @@ Deaf and hard-of-hearing customers (kefu.customers.accessibility) are never book
 from __future__ import annotations
 
 import hashlib
-import hmac
+import json
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kefu.audit.service import record
@@ -39,11 +40,13 @@ from kefu.brands.service import get_brand
 from kefu.callbacks.models import OUTCOMES, SOURCES, Callback
 from kefu.core.access import get_in_brand, ref_in_brand, scope_to_brands
 from kefu.core.catalog import gettext
+from kefu.core.config import Settings
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from kefu.core.events import publish
 from kefu.core.l10n import format_datetime, format_zone
 from kefu.core.ratelimit import RouteLimit
+from kefu.core.signing import keyed_hash
 from kefu.customers.accessibility import DeclareNeeds, declare, needs_of, phone_refused
 from kefu.customers.models import Customer
 from kefu.customers.phones import check_phone, phone_key
@@ -76,12 +79,13 @@ PUBLIC_PER_NUMBER = 6
 OWNER = "owner"
 
 
-def requester_of(ip: str) -> str:
+def requester_of(ip: str, settings: Settings) -> str:
     """A client address as the requester stored on a public booking: keyed and hashed, never the address itself."""
-    from kefu.core.config import get_settings
-
-    key = get_settings().secret_key.encode()
-    return "ip:" + hmac.new(key, ip.encode(), hashlib.sha256).hexdigest()[:40]
+    # Under this purpose's own key (kefu.core.signing.keyed_hash). Open bookings stored before 2820 hashed the
+    # address under the bare secret, so they no longer count toward their client's own share: deliberately not
+    # matched both ways, as they still count toward the number's ceiling (PUBLIC_PER_NUMBER bounds the gap) and
+    # are all closed within `days_ahead` plus the call window of the change (DEVELOPING.md, "Call-backs").
+    return "ip:" + keyed_hash(settings.secret_key, "kefu-callback-requester", ip)[:40]
 
 
 def settings_of(brand: Brand) -> dict[str, Any]:
@@ -283,12 +287,86 @@ def book(
     declared: DeclareNeeds | None = None,
     now: datetime | None = None,
     requester: str | None = None,
+    submission_id: str | None = None,
 ) -> Callback:
     """Book a call-back (or with `video`, a video session) in an open slot; agents may book any future time.
 
     Opens a case when none is given. `declared`: needs the customer declares while booking (portal, widget).
     `requester`: who asked a public booking (`requester_of(ip)`, or OWNER for the number's own missed call).
+    `submission_id`: the public form's (or API client's) id for this post; the same post again books nothing new.
     """
+    ask = Booking(brand_id, scheduled_at, phone, source, actor, name, topic, ticket_id, video, declared, now, requester)
+    if submission_id is None or actor is not None:  # agents' retries go through the Idempotency-Key instead
+        return _book(session, ask, None)
+    digest = ask.digest()
+    # As the message board (kefu.channels.board.service): the same id with other content is another post, filed
+    # under an id derived from both, so it neither returns nor touches the first booking. Two identical posts racing
+    # (a double tap, a retried request) both miss the lookup; the loser's insert meets the winner's unique
+    # (brand, submission) once the winner commits, its savepoint rolls back, and the lookup, run again, answers with
+    # the winner's booking: one case, one call in the queue, and the caller's cap share spent once.
+    for attempt in (1, 2, 3):
+        filed = _filed_under(session, brand_id, submission_id, digest)
+        if isinstance(filed, Callback):
+            return filed
+        try:
+            with session.begin_nested():
+                return _book(session, ask, (filed, digest))
+        except IntegrityError:
+            if attempt == 3:
+                raise
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class Booking:
+    """What one booking asks for (the arguments of `book`)."""
+
+    brand_id: int
+    scheduled_at: datetime
+    phone: str
+    source: str
+    actor: Principal | None
+    name: str
+    topic: str
+    ticket_id: int | None
+    video: VideoRequest | None
+    declared: DeclareNeeds | None
+    now: datetime | None
+    requester: str | None
+
+    def digest(self) -> str:
+        """A digest of what a public post asked (and who asked it): equal only for the very same post."""
+        asked = {
+            "at": self.scheduled_at.astimezone(UTC).isoformat() if self.scheduled_at.tzinfo else None,
+            "phone": self.phone.strip(),
+            "name": self.name.strip(),
+            "topic": self.topic,
+            "source": self.source,
+            "video": self.video.model_dump() if self.video else None,
+            "declared": self.declared.model_dump() if self.declared else None,
+            # Another client replaying someone's id and content gets a booking of its own, never theirs.
+            "requester": self.requester,
+        }
+        return hashlib.sha256(json.dumps(asked, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _filed_under(session: Session, brand_id: int, submission_id: str, digest: str) -> str | Callback:
+    """The id to file a public post under, or the booking this very post made already."""
+    derived = f"{submission_id[:64]}:{digest[:32]}"
+    for candidate in (submission_id[:64], derived):
+        held = session.scalar(select(Callback).where(Callback.brand_id == brand_id, Callback.submission == candidate))
+        if held is None:
+            return candidate
+        if held.submission_digest == digest:
+            return held
+    return secrets.token_hex(16)  # both held by other posts (a digest collision in 128 bits): a fresh id
+
+
+def _book(session: Session, ask: Booking, filed: tuple[str, str] | None) -> Callback:
+    """`book` once it is known this post books anew; `filed`: the submission id and digest to store."""
+    brand_id, scheduled_at, phone, source, actor = ask.brand_id, ask.scheduled_at, ask.phone, ask.source, ask.actor
+    name, topic, ticket_id, video, declared = ask.name, ask.topic, ask.ticket_id, ask.video, ask.declared
+    now, requester = ask.now, ask.requester
     now = now or utcnow()
     brand = get_brand(session, brand_id, actor)
     conf = settings_of(brand)
@@ -372,6 +450,8 @@ def book(
         created_by=actor.agent_id if actor else None,
         created_at=now,
         requester=requester if actor is None else None,
+        submission=filed[0] if filed else None,
+        submission_digest=filed[1] if filed else None,
     )
     session.add(cb)
     session.flush()

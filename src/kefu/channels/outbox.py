@@ -28,7 +28,7 @@ from kefu.channels import config
 from kefu.channels.base import SendContext, SendResult, get_adapter
 from kefu.channels.models import OutboxMessage
 from kefu.channels.service import mark_message_delivery
-from kefu.channels.types import ChannelSendError, OutcomeUnknownError, failure_code, failure_detail, failure_text
+from kefu.channels.types import ChannelSendError, FailureReason, OutcomeUnknownError, failure_text
 from kefu.conversations import service as conversations
 from kefu.conversations.models import Conversation, Message
 from kefu.core.access import find_in_brand, scope_to_brands
@@ -297,7 +297,7 @@ RETRYABLE = frozenset({"failed", "unknown"})
 
 
 @dataclass(frozen=True)
-class Delivery:
+class Delivery(FailureReason):
     """The delivery state of one outbound message, from its latest outbox row."""
 
     outbox_id: int
@@ -309,16 +309,6 @@ class Delivery:
     def retryable(self) -> bool:
         """Failed or unknown sends can be retried by an agent."""
         return self.state in RETRYABLE
-
-    @property
-    def code(self) -> str | None:
-        """The failure's stable code (catalog `dlf_<code>` tells agents why); None when stored without one."""
-        return failure_code(self.error)
-
-    @property
-    def detail(self) -> str:
-        """The raw failure (provider text) for the technical detail, without its code."""
-        return failure_detail(self.error)
 
 
 def deliveries(session: Session, message_ids: Iterable[int]) -> dict[int, Delivery]:

@@ -26,7 +26,9 @@ ORPHAN_GRACE_SECONDS = 3600.0
 """A file younger than this is never swept: its transaction may still be open (writes last seconds at most, the
 write-wait budget is 15 s), so only a file whose writer crashed before COMMIT stays unreferenced this long."""
 
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
+# Path and shell characters, controls, and the bidirectional overrides/isolates/marks: "invoice\u202efdp.exe" shows
+# as "invoiceexe.pdf" in the console and the download dialog, a customer's program dressed as a document.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
 
 
 def safe_filename(name: str, default: str = "attachment") -> str:

@@ -13,6 +13,7 @@ __all__ = [
     "ChannelError",
     "ChannelSendError",
     "EventType",
+    "FailureReason",
     "InboundMessage",
     "InvalidPayloadError",
     "OutboundMessage",
@@ -21,6 +22,7 @@ __all__ = [
     "failure_code",
     "failure_detail",
     "failure_text",
+    "http_failure_code",
 ]
 
 
@@ -180,3 +182,44 @@ def failure_code(error: str | None) -> str | None:
 def failure_detail(error: str | None) -> str:
     """A stored failure reason without its code: the raw error for the technical detail."""
     return _CODED.sub("", error or "", count=1)
+
+
+class FailureReason:
+    """What agents are told of a stored send failure (`error`): its code and the raw detail (a views' mixin)."""
+
+    error: str | None
+
+    @property
+    def code(self) -> str | None:
+        """The failure's stable code (catalog `dlf_<code>` tells agents why); None when stored without one."""
+        return failure_code(self.error)
+
+    @property
+    def detail(self) -> str:
+        """The raw failure (provider text) for the technical detail, without its code."""
+        return failure_detail(self.error)
+
+
+# Send-failure codes every HTTP channel uses the same way (catalog `dlf_<code>`); a channel names the ones only its
+# provider tells apart (LINE's monthly quota, Messenger's 24-hour window) where it reads the provider's error.
+PROVIDER_UNAVAILABLE = "provider_unavailable"  # 5xx, timeout, network: retried, then told to agents
+DESTINATION_REFUSED = "destination_refused"  # the configured address is an internal host (SSRF guard)
+TOKEN_INVALID = "token_invalid"  # noqa: S105 - a failure code, not a secret
+RECIPIENT_UNREACHABLE = "recipient_unreachable"
+
+
+def http_failure_code(status: int, *, auth: bool = True) -> str | None:
+    """The code of a provider's HTTP error status, or None when only the provider's body can tell.
+
+    `auth`: a 401 means our access token was refused (a provider's API); False where the other side authenticates
+    us otherwise (an integrator's callback checks our signature, not a token we hold).
+    """
+    if status == 401 and auth:
+        return TOKEN_INVALID
+    if status == 413:
+        return "payload_too_large"
+    if status == 429:
+        return "rate_limited"
+    if status >= 500:
+        return PROVIDER_UNAVAILABLE
+    return None

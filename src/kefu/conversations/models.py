@@ -79,6 +79,11 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("brand_id", "channel", "provider_message_id"),
         Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        # The customer timeline's seek from a cursor, (created_at, id) < (…) per conversation, is read as a range of
+        # this index on both databases instead of every message of each conversation (benchmarks/customer_timeline_
+        # plan.py, 5,000 messages in 10 conversations among 185,000: deep page SQLite ~19 → 0.2 ms, PostgreSQL
+        # EXPLAIN ANALYZE 12 → 3 ms; the first page's plan is unchanged).
+        Index("ix_messages_conversation_created_id", "conversation_id", "created_at", "id"),
         check_in("sender_type", SenderType),
         check_in("channel", ChannelKind),
     )

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import literal, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from kefu.audit.service import record
@@ -296,7 +296,9 @@ def customer_timeline(
         # Ids are not time order across channels (a mail fetched late, an import), so seek on (created_at, id).
         seen = aliased(Message)
         at = select(seen.created_at).where(seen.id == before_id).scalar_subquery()
-        stmt = stmt.where(or_(Message.created_at < at, and_(Message.created_at == at, Message.id < before_id)))
+        # One row-value comparison, not an OR: both databases read it as a range of the messages' (conversation_id,
+        # created_at, id) order instead of filtering every message of each conversation.
+        stmt = stmt.where(tuple_(Message.created_at, Message.id) < tuple_(at, literal(before_id)))
     if not include_notes:
         stmt = stmt.where(Message.is_note.is_(False))
     order = (Message.created_at.desc(), Message.id.desc())

@@ -24,10 +24,12 @@ from sqlalchemy import (
     Insert,
     MetaData,
     Table,
+    bindparam,
     create_engine,
     event,
     insert,
     inspect,
+    select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
@@ -733,8 +735,36 @@ class ComputedInsert:
     def __init__(self, cls: type[Any], **sql: Any) -> None:
         table = cast(Table, cls.__table__)
         attrs = {prop.columns[0].key: prop.key for prop in inspect(cls).column_attrs}
+        self.cls, self.sql = cls, sql
         self.attrs = tuple(attrs[column] for column in sql)
         self.stmt = insert(table).values(**sql).returning(table.c.id, *(table.c[column] for column in sql))
+
+
+class InsertWithChild:
+    """A ComputedInsert's row and one child row that references it, as one statement (PostgreSQL; built once).
+
+    `WITH parent AS (INSERT … RETURNING id, …), child AS (INSERT … SELECT parent.id, … FROM parent RETURNING id)
+    SELECT …`: PostgreSQL runs each data-modifying WITH exactly once and the child's INSERT reads the parent's new id
+    from it, so the pair costs one round trip instead of two; both rows or neither, as in one transaction anyway.
+    Binds: `p_<column>` for the parent's columns, `c_<column>` for the child's, and the computed columns' own.
+    """
+
+    def __init__(self, parent: ComputedInsert, child: type[Any], fk: str) -> None:
+        ptable, ctable = cast(Table, parent.cls.__table__), cast(Table, child.__table__)
+        pcols = [c for c in ptable.c if c.key != "id" and c.key not in parent.sql]
+        ccols = [c for c in ctable.c if c.key not in ("id", fk)]
+        made = (
+            insert(ptable)
+            .values({**{c: bindparam(f"p_{c.key}", type_=c.type) for c in pcols}, **parent.sql})
+            .returning(ptable.c.id, *(ptable.c[column] for column in parent.sql))
+        )
+        top = made.cte("parent")
+        source = select(top.c.id, *(bindparam(f"c_{c.key}", type_=c.type) for c in ccols))
+        linked = insert(ctable).from_select([ctable.c[fk], *ccols], source).returning(ctable.c.id).cte("child")
+        self.parent, self.child, self.fk = parent, child, fk
+        self.parent_plan = _insert_plan(parent.cls)[1]
+        self.child_plan = _insert_plan(child)[1]
+        self.stmt = select(top.c.id, *(top.c[column] for column in parent.sql), linked.c.id)
 
 
 def insert_now(
@@ -753,6 +783,41 @@ def insert_now(
     skip: tuple[str, ...] = ()
     if computed is not None:
         stmt, skip = computed.stmt, computed.attrs
+    values = _column_values(session, obj, columns, skip, "")
+    if binds:
+        values.update(binds)
+    rows, _count = run_prebuilt(session.connection(), stmt, values)
+    state = obj.__dict__
+    state["id"], *made = rows[0]
+    state.update(zip(skip, made, strict=True))
+    _loaded(session, obj)
+
+
+def insert_with_child_now(
+    session: Session, obj: Base, child: Base, pair: InsertWithChild, binds: dict[str, Any] | None = None
+) -> None:
+    """insert_now for `obj` (with `pair.parent`'s computed columns) and a new child row of it, in one statement.
+
+    The child's foreign key (`pair.fk`) is the parent's new id; both objects end persistent, as after insert_now.
+    """
+    skip = pair.parent.attrs
+    values = _column_values(session, obj, pair.parent_plan, skip, "p_")
+    values.update(_column_values(session, child, pair.child_plan, (pair.fk,), "c_"))
+    if binds:
+        values.update(binds)
+    rows, _count = run_prebuilt(session.connection(), pair.stmt, values)
+    parent_id, *made, child_id = rows[0]
+    obj.__dict__["id"] = parent_id
+    obj.__dict__.update(zip(skip, made, strict=True))
+    child.__dict__.update({"id": child_id, pair.fk: parent_id})
+    _loaded(session, obj)
+    _loaded(session, child)
+
+
+def _column_values(
+    session: Session, obj: Base, columns: tuple[tuple[str, str, Any], ...], skip: tuple[str, ...], prefix: str
+) -> dict[str, Any]:
+    """A new object's column values as binds (unset ones set to their default first, as the ORM would)."""
     if obj in session:
         session.expunge(obj)  # added but not flushed: this INSERT replaces the flush's
     state = obj.__dict__
@@ -762,13 +827,12 @@ def insert_now(
             continue
         if attr not in state:
             setattr(obj, attr, None if default is None else default.arg(None) if default.is_callable else default.arg)
-        values[column] = state[attr]
-    if binds:
-        values.update(binds)
-    # Into the state directly: the object is transient here, and the next line makes every value its loaded state.
-    rows, _count = run_prebuilt(session.connection(), stmt, values)
-    state["id"], *made = rows[0]
-    state.update(zip(skip, made, strict=True))
+        values[prefix + column] = state[attr]
+    return values
+
+
+def _loaded(session: Session, obj: Base) -> None:
+    # The values went into the state directly (the object is transient): make every one its loaded state.
     make_transient_to_detached(obj)  # as if loaded: no pending INSERT, no history, nothing expired
     session.add(obj)
 

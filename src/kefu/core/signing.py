@@ -2,7 +2,8 @@
 
 One construction for every such token (web-chat visitors, identity-claim links). Each kind signs under its own
 domain prefix, so a token of one kind never verifies as another; the issue time travels inside ("t") and the reader
-decides the maximum age.
+decides the maximum age. `keyed_hash` is the one construction for storing a value only as a keyed hash (a privacy
+request's subject, a call-back requester's client address): each purpose hashes under a key of its own.
 """
 
 from __future__ import annotations
@@ -29,6 +30,18 @@ def b64encode(data: bytes) -> str:
 def b64decode(text: str) -> bytes:
     """Inverse of b64encode (restores the padding)."""
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def purpose_key(secret: str, purpose: str) -> bytes:
+    """A key for one purpose derived from the install secret: SHA-256 over `<purpose>:` and the secret."""
+    # Domain separation: a hash kept for one purpose never equals (nor helps forge) a MAC made for another from the
+    # same secret. The construction is the one privacy subjects were always hashed with, so their stored hashes hold.
+    return hashlib.sha256(f"{purpose}:".encode() + secret.encode()).digest()
+
+
+def keyed_hash(secret: str, purpose: str, value: str) -> str:
+    """HMAC-SHA256 (hex) of `value` under `purpose`'s key: recognises the value later without storing it."""
+    return hmac.new(purpose_key(secret, purpose), value.encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from kefu.brands.models import Brand
 from kefu.brands.service import get_brand
 from kefu.channels import outbox
 from kefu.channels.models import OutboxMessage
-from kefu.channels.types import failure_code, failure_detail
+from kefu.channels.types import FailureReason
 from kefu.conversations.models import Conversation
 from kefu.core.access import ensure_brand, get_in_brand, scope_to_brands
 from kefu.core.db import utcnow
@@ -193,24 +193,15 @@ def broadcast_outage(
 
 
 @dataclass
-class Delivery:
-    """One notice row with its delivery state (from the outbox row that carries it)."""
+class Delivery(FailureReason):
+    """One notice row with its delivery state (from the outbox row that carries it); its failure reads as the
+    conversation timeline's does."""
 
     notice: CustomerNotice
     state: str  # queued | sent | delivered | read | failed | unknown | posted | skipped
     error: str | None
     customer_name: str | None
     ticket_number: str | None
-
-    @property
-    def code(self) -> str | None:
-        """A failed send's stable code (catalog `dlf_<code>`), as the conversation timeline shows it."""
-        return failure_code(self.error)
-
-    @property
-    def detail(self) -> str:
-        """The stored reason without its code."""
-        return failure_detail(self.error)
 
 
 def deliveries(session: Session, notices: list[CustomerNotice]) -> list[Delivery]:

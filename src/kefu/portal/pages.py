@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
-from kefu.auth.deps import DB, client_ip, throttled
+from kefu.auth.deps import DB, SettingsDep, client_ip, throttled
 from kefu.brands import service as brand_service
 from kefu.brands import theme as brand_theme
 from kefu.brands.models import Brand, Inbox
@@ -89,7 +89,7 @@ def brand_favicon(slug: str, db: DB) -> Response:
 
 
 def _brand_image(db: Session, slug: str, kind: str) -> Response:
-    """An uploaded brand image (raster types checked on upload; never rendered as a document)."""
+    """An uploaded brand image (raster types checked on upload; never a document: kefu.security.asgi.FILE_CSP)."""
     brand = _brand(db, slug)
     row = brand_theme.asset(db, brand, kind) if brand else None
     if row is None:
@@ -101,7 +101,6 @@ def _brand_image(db: Session, slug: str, kind: str) -> Response:
             "Cache-Control": "public, max-age=86400",
             "ETag": f'"{row.sha256[:32]}"',
             "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "default-src 'none'; sandbox",
         },
     )
 
@@ -521,7 +520,7 @@ def callback_form(request: Request, slug: str, db: DB, mode: str = "phone", sign
         brand=brand,
         csrf=token,
         error=None,
-        form={},
+        form={"submission_id": secrets.token_hex(16)},
         slots=cb_slots(db, brand, video=video),
         video=video,
         video_offered=video_template(brand) is not None,
@@ -531,10 +530,10 @@ def callback_form(request: Request, slug: str, db: DB, mode: str = "phone", sign
 
 
 @router.post("/{slug}/callback", response_class=HTMLResponse, dependencies=[Depends(throttled(PUBLIC_BOOKINGS))])
-def callback_book(request: Request, slug: str, db: DB, form: PostedForm) -> HTMLResponse:
+def callback_book(request: Request, slug: str, db: DB, form: PostedForm, settings: SettingsDep) -> HTMLResponse:
     """Book the chosen slot; a taken slot or a bad number shows the form again with the reason."""
     brand = service.brand_by_slug(db, slug)
-    fields = {k: str(form.get(k, "")).strip() for k in ("name", "phone", "topic", "slot")}
+    fields = {k: str(form.get(k, "")).strip() for k in ("name", "phone", "topic", "slot", "submission_id")}
     video = _video_of(brand, str(form.get("mode", "phone")), form.get("sign") == "1")
     declared = [n for n in NEEDS if n in {str(v) for v in form.getlist("need")}]
     consent = form.get("need_consent") == "1"
@@ -580,7 +579,8 @@ def callback_book(request: Request, slug: str, db: DB, form: PostedForm) -> HTML
             actor=None,
             video=video,
             declared=DeclareNeeds(needs=declared, consent=consent) if declared else None,
-            requester=cb_requester(client_ip(request)),  # the cap counts this client's bookings apart
+            requester=cb_requester(client_ip(request), settings),  # the cap counts this client's bookings apart
+            submission_id=fields["submission_id"][:64] or None,  # a double tap or a resent form books once
         )
     except TooManyRequests:
         return again("cb_limit", 429)

@@ -6,7 +6,7 @@ not the operator. Every request therefore goes through a transport that resolves
 non-public answer (loopback, private, link-local, metadata, IPv4-mapped/NAT64/6to4 embeddings…), and then
 connects to exactly the vetted address, so DNS rebinding cannot swap it afterwards. Redirects are followed by
 httpx one hop at a time and every hop re-enters the transport, so each is checked again. Responses are capped
-in size and time. `tests/security/test_outbound_guard.py` fails when a module creates a plain HTTP client.
+in size and time. `tests/privacy/test_outbound_guard.py` fails when a module creates a plain HTTP client.
 
 Internal destinations are reachable only when the operator lists them (never a global off switch):
 KEFU_OUTBOUND_ALLOW is a comma-separated list of CIDRs (`10.1.2.0/24`: any port) and address:port pairs

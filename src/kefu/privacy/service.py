@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from collections import Counter
 from collections.abc import Sequence
@@ -23,6 +21,7 @@ from kefu.core.access import get_in_brand, scope_to_brands
 from kefu.core.config import get_settings
 from kefu.core.db import utcnow
 from kefu.core.errors import InvalidInput
+from kefu.core.signing import keyed_hash
 from kefu.customers.models import Customer, CustomerAccessibility, CustomerIdentity
 from kefu.privacy.contract import erase_owned
 from kefu.privacy.masking import mask_any
@@ -45,8 +44,7 @@ EXPORT_MONTHS = 12
 
 def _keyed_hash(value: str) -> str:
     """HMAC-SHA256 with the install secret: proves identity later without storing it (not reversible)."""
-    key = hashlib.sha256(b"kefu-privacy-subject:" + get_settings().secret_key.encode()).digest()
-    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+    return keyed_hash(get_settings().secret_key, "kefu-privacy-subject", value)
 
 
 def _identifier(kind: str, value: str) -> str:

@@ -173,6 +173,8 @@ STRICT_CSP = CspPolicy(
     }
 )
 CSP_HEADER = "Content-Security-Policy"
+# Every response that is not an HTML page, unless its route set its own.
+FILE_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
 NONCE_KEY = "csp_nonce"
 POLICY_KEY = "csp_policy"
 
@@ -288,6 +290,11 @@ class WebSecurity:
                 if out.get("content-type", "").startswith("text/html"):
                     policy = state.get(POLICY_KEY, self.policy)
                     out[CSP_HEADER] = policy.render(nonce)
+                elif CSP_HEADER not in out:
+                    # Not a page: a file (an SVG or XML a customer sent, a stored image), JSON, a script. Opened
+                    # directly under our origin it must run nothing, whichever route served it and however it
+                    # labelled or disposed it (scripts and styles ignore their own response's policy).
+                    out[CSP_HEADER] = FILE_CSP
             await send(message)
 
         await self.app(scope, limited_receive, send_with_headers)

@@ -15,7 +15,15 @@ from kefu.auth.service import ensure_assignable
 from kefu.brands.models import Brand
 from kefu.conversations.models import Conversation, Message
 from kefu.core.access import get_in_brand, ref_in_brand, scope_to_brands
-from kefu.core.db import ComputedInsert, insert_now, new_row, run_prebuilt, utcnow
+from kefu.core.db import (
+    ComputedInsert,
+    InsertWithChild,
+    insert_now,
+    insert_with_child_now,
+    new_row,
+    run_prebuilt,
+    utcnow,
+)
 from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.events import publish
 from kefu.customers.models import Customer
@@ -53,6 +61,8 @@ _PG_NUMBERED = ComputedInsert(
         + case((_NEXT.c.seq < 1_000_000, func.lpad(_NEXT.c.seq.cast(Text), 6, "0")), else_=_NEXT.c.seq.cast(Text))
     ).scalar_subquery(),
 )
+# PostgreSQL, a create with its first message: the ticket (numbered as above) and that timeline entry in one statement.
+_PG_WITH_FIRST = InsertWithChild(_PG_NUMBERED, TicketActivity, "ticket_id")
 _COUNTERS = cast(Table, TicketCounter.__table__)
 _COUNTER_NEXT = (
     update(_COUNTERS)
@@ -62,23 +72,36 @@ _COUNTER_NEXT = (
 )
 
 
-def _insert_ticket(session: Session, values: dict[str, Any], brand: BrandSnapshot) -> Ticket:
-    """INSERT a new ticket with a prebuilt Core statement (kefu.core.db.insert_now), its search document first.
+def _new_ticket(session: Session, values: dict[str, Any]) -> Ticket:
+    """A new ticket's object from its column values (new_row), its search document first, not inserted yet.
 
     What the ORM flush spent on one object (unit of work, per-flush statement setup) was the largest share of a
-    create's CPU. Of the flush hooks, the one that concerns a new ticket, its search document, is run here by the
-    same function (kefu.tickets.search.ticket_document). The object is built from its column values (new_row).
-    Without a `number` in `values` (PostgreSQL) the INSERT draws the brand's next one itself.
+    create's CPU, so _insert_ticket inserts it with a prebuilt Core statement (kefu.core.db.insert_now). Of the
+    flush hooks, the one that concerns a new ticket, its search document, is run here by the same function
+    (kefu.tickets.search.ticket_document).
     """
     dialect = session.get_bind().dialect.name
     values["search_vector"] = search.ticket_document(values["subject"], values["description"], dialect)
-    ticket = new_row(Ticket, values)
-    if "number" in values:
+    return new_row(Ticket, values)
+
+
+def _insert_ticket(session: Session, ticket: Ticket, brand: BrandSnapshot, first: TicketActivity | None) -> None:
+    """INSERT the new ticket and its first timeline entry (`first`, not inserted yet), if any.
+
+    Without a `number` (PostgreSQL) the INSERT draws the brand's next one itself, and the entry goes into the same
+    statement (_PG_WITH_FIRST): one round trip for both.
+    """
+    if ticket.number is not None:
         insert_now(session, ticket)
-    else:
-        binds = {"number_brand_id": brand.id, "number_prefix": brand.ticket_prefix}
+        if first is not None:
+            first.ticket_id = ticket.id
+            insert_now(session, first)  # no flush hooks concern a timeline entry: one INSERT, no unit of work
+        return
+    binds = {"number_brand_id": brand.id, "number_prefix": brand.ticket_prefix}
+    if first is None:
         insert_now(session, ticket, _PG_NUMBERED, binds)
-    return ticket
+    else:
+        insert_with_child_now(session, ticket, first, _PG_WITH_FIRST, binds)
 
 
 def next_number(session: Session, brand: Brand | BrandSnapshot) -> tuple[int, str]:
@@ -245,17 +268,12 @@ def _create(session: Session, cmd: CreateTicket, actor: Principal | None, *, ope
         values["first_response_at"] = values["last_public_update_at"] = now
     if session.get_bind().dialect.name != "postgresql":  # PostgreSQL draws the number in the INSERT (_PG_NUMBERED)
         _, values["number"] = next_number(session, brand)
-    ticket = _insert_ticket(session, values, brand)
-    number = ticket.number
-    if conv is not None:
-        conv.ticket_id = ticket.id
-        session.flush()
-    if category is None:  # every case is classified unless someone chose its category (#17)
-        _auto_classify(session, ticket, brand, linked=conv is not None)
-    routing.route_new_ticket(session, ticket, actor, explicit_team=team_id is not None, apply_priority=priority is None)
+    ticket = _new_ticket(session, values)
     first = None
     if cmd.comment is not None:
-        # Before the SLA starts, so its one evaluation already sees the first response (as a reply would).
+        # The timeline's first entry, inserted with the ticket (so ahead of classification's and routing's entries,
+        # in id order as in time) and before the SLA starts, so its one evaluation already sees the first response
+        # (as a reply would).
         first = add_activity(
             session,
             ticket,
@@ -265,7 +283,14 @@ def _create(session: Session, cmd: CreateTicket, actor: Principal | None, *, ope
             agent_id=actor.agent_id if actor else None,
             at=now,
         )
-        insert_now(session, first)  # no flush hooks concern a timeline entry: one INSERT, no unit of work
+    _insert_ticket(session, ticket, brand, first)
+    number = ticket.number
+    if conv is not None:
+        conv.ticket_id = ticket.id
+        session.flush()
+    if category is None:  # every case is classified unless someone chose its category (#17)
+        _auto_classify(session, ticket, brand, linked=conv is not None)
+    routing.route_new_ticket(session, ticket, actor, explicit_team=team_id is not None, apply_priority=priority is None)
     sla.start_ticket_sla(session, ticket, now, set_priority=priority is None, fresh=True)
     record(
         session,

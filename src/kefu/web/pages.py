@@ -736,7 +736,8 @@ _INLINE_IMAGES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"
 def console_attachment(attachment_id: int, ctx: Ctx, db: DB, inline: bool = False) -> FileResponse:
     """A conversation attachment for agents who may open that conversation (thumbnails inline, raster images only)."""
     row, path = downloads.attachment_for(db, attachment_id, ctx.principal)
-    # Only raster images render inline (thumbnails); anything else, SVG included, is always a download.
+    # Only raster images render inline (thumbnails); anything else, SVG included, is always a download. The ASGI
+    # layer adds its sandbox CSP (kefu.security.asgi.FILE_CSP), as to every response that is not a page.
     as_inline = inline and row.content_type in _INLINE_IMAGES
     return FileResponse(
         path,
@@ -746,7 +747,6 @@ def console_attachment(attachment_id: int, ctx: Ctx, db: DB, inline: bool = Fals
         headers={
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "private, max-age=3600",
-            "Content-Security-Policy": "default-src 'none'; sandbox",
         },
     )
 

@@ -30,6 +30,9 @@ from kefu.web.wsframes import receive_json
 
 router = Router()
 MAX_TOPICS = 200
+# Topics one connection may have looked up (allowed or not): a refused id is a query too, and re-asking for refused
+# ids frame after frame must not turn a socket into a query pump. The console asks for a handful per connection.
+MAX_LOOKUPS = 4 * MAX_TOPICS
 
 
 def _origin_allowed(ws: WebSocket, settings: Settings) -> bool:
@@ -191,8 +194,10 @@ async def websocket(ws: WebSocket) -> None:
         return
     await ws.accept()
     sub = Subscriber(reveal=can_reveal(principal))  # others get events through the privacy masker
-    # Internal topics (clients cannot subscribe to them): revocation of this credential or of the whole account.
-    sub.topics.update(auth_service.revocation_topics(principal))
+    # Internal topics (clients cannot subscribe to them, nor unsubscribe from them): revocation of this credential
+    # or of the whole account.
+    internal = frozenset(auth_service.revocation_topics(principal))
+    sub.topics.update(internal)
     hub.add(sub)
 
     async def pump() -> None:
@@ -224,6 +229,8 @@ async def websocket(ws: WebSocket) -> None:
 
     sender = asyncio.create_task(pump())
     presence_window, presence_count = 0.0, 0
+    refused: set[str] = set()  # answered from here when asked again: no second lookup
+    lookups = 0
     try:
         await ws.send_text(json.dumps({"op": "hello", "agent_id": principal.agent_id}))
         while True:
@@ -234,8 +241,17 @@ async def websocket(ws: WebSocket) -> None:
             if op == "ping":
                 await ws.send_text('{"op":"pong"}')
             elif op == "subscribe":
-                topics = _topic_list(msg)
-                ok, denied = await run_in_threadpool(_authorize_topics, db, principal, topics)
+                asked = list(dict.fromkeys(_topic_list(msg)))
+                held = [t for t in asked if t in sub.topics and t not in internal]
+                wanted = [t for t in asked if t not in sub.topics and t not in refused]
+                # MAX_TOPICS per connection, not per frame: frame after frame must not grow it without end.
+                room = min(MAX_TOPICS + len(internal) - len(sub.topics), MAX_LOOKUPS - lookups)
+                room = max(0, room)
+                lookups += len(wanted[:room])
+                ok, denied = await run_in_threadpool(_authorize_topics, db, principal, wanted[:room])
+                refused.update(denied)
+                ok = held + ok
+                denied = [t for t in asked if t not in ok]  # refused now, before, over the cap, or internal
                 sub.topics.update(ok)
                 await ws.send_text(json.dumps({"op": "subscribed", "topics": ok, "denied": denied}))
             elif op == "presence":
@@ -249,7 +265,7 @@ async def websocket(ws: WebSocket) -> None:
                 answer = await run_in_threadpool(_presence, principal, set(sub.topics), msg)
                 await ws.send_text(json.dumps(answer))
             elif op == "unsubscribe":
-                gone = _topic_list(msg)
+                gone = [t for t in _topic_list(msg) if t not in internal]
                 sub.topics.difference_update(gone)
                 await ws.send_text(json.dumps({"op": "unsubscribed", "topics": gone}))
             else:

@@ -2,12 +2,16 @@
 
 A hostile frame — binary, too large, not JSON, nested deeper than the JSON parser's stack (RecursionError), not an
 object — must not drop the socket or its subscriptions: it gets an error frame, or for an oversized frame a close
-with 1009 (message too big), as RFC 6455 defines.
+with 1009 (message too big), as RFC 6455 defines. A socket sending faster than any client of ours does (a flood of
+typing, resume or subscribe frames, each a bus publish or database read) is closed with 1008 (policy violation):
+every socket gets the same frame budget here, since every socket reads through here.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -19,6 +23,30 @@ from kefu.security.asgi import KIB, JsonDepthScanner, JsonTooDeep
 # uvicorn's own cap (16 MiB) would let each socket make the server parse 16 MiB per frame.
 MAX_FRAME_BYTES = 256 * KIB
 TOO_BIG = 1009
+# A token bucket per socket: a widget reconnecting with its queued messages, or the console subscribing a page's
+# topics, stays far below it; a script looping on a frame does not.
+FRAME_BURST = 60
+FRAMES_PER_SECOND = 10.0
+TOO_MANY = 1008
+_BUDGET_KEY = "kefu.frame_budget"
+
+
+@dataclass
+class FrameBudget:
+    """Frames one socket may still send: FRAME_BURST at once, refilled at FRAMES_PER_SECOND."""
+
+    tokens: float = FRAME_BURST
+    at: float = field(default_factory=time.monotonic)
+
+    def take(self, now: float | None = None) -> bool:
+        """Spend one frame; False when the socket is over its budget."""
+        now = time.monotonic() if now is None else now
+        self.tokens = min(float(FRAME_BURST), self.tokens + (now - self.at) * FRAMES_PER_SECOND)
+        self.at = now
+        if self.tokens < 1 - 1e-6:  # float steps of 1/rate must not fall a hair short of a whole frame
+            return False
+        self.tokens -= 1
+        return True
 
 
 async def receive_json(ws: WebSocket) -> dict[str, Any] | None:
@@ -31,6 +59,10 @@ async def receive_json(ws: WebSocket) -> dict[str, Any] | None:
     if len(raw) > MAX_FRAME_BYTES:
         await ws.close(code=TOO_BIG, reason=f"frame larger than {MAX_FRAME_BYTES} bytes")
         raise WebSocketDisconnect(TOO_BIG)
+    budget = ws.scope.setdefault(_BUDGET_KEY, FrameBudget())  # kept with the connection: no caller can forget it
+    if not budget.take():
+        await ws.close(code=TOO_MANY, reason="too many frames")
+        raise WebSocketDisconnect(TOO_MANY)
     if text is None:
         await _error(ws, "text frames only")
         return None

@@ -219,6 +219,28 @@ class _Parts:
     order: NDArray[np.int64]  # local rows sorted by group
     starts: NDArray[np.int64]  # segment starts of each present group in ``order``
     sorted_rows: bool = False  # ``order`` is the identity (rows already grouped)
+    # The scorers' √γ·embedding weights (embedding dims x groups, float32 values held as float64), apart from the
+    # sparse feature weights: every entry is non-zero, so inside the sparse matrix they cost a sparse product over
+    # 384 full rows per query (docs/DEVELOPING.md, round 13). None without dense-aware scorers.
+    dense_weights: NDArray[np.float64] | None = None
+
+
+def split_dense_weights(parts: _Parts) -> _Parts:
+    """``parts`` with the embedding block of its scorer weights (rows after the features) as a dense array."""
+    n_features = parts.matrix_t.shape[0]
+    if parts.weights_t.shape[0] <= n_features:
+        return parts
+    block = np.asarray(parts.weights_t[n_features:].toarray(), dtype=np.float64)
+    return dataclasses.replace(parts, weights_t=parts.weights_t[:n_features].tocsr(), dense_weights=block)
+
+
+def scorer_weights(parts: _Parts) -> sp.csr_matrix:
+    """(groups x features[+embedding dims]) scorer weights of ``parts``, as :meth:`FaqRanker._fit_svms` made them."""
+    weights = parts.weights_t.T.tocsr()
+    if parts.dense_weights is None:
+        return weights
+    block = sp.csr_matrix(parts.dense_weights.T.astype(np.float32))
+    return sp.hstack([weights, block], format="csr").astype(np.float32)
 
 
 def kb_rows(groups: Sequence[tuple[str, Sequence[str]]]) -> tuple[list[str], list[str], NDArray[np.int64]]:
@@ -503,20 +525,22 @@ class FaqRanker:
         grp = row_group[order]
         starts = np.flatnonzero(np.r_[True, grp[1:] != grp[:-1]]) if len(grp) else np.empty(0, dtype=np.int64)
         word_cols, group_words_t = self._fit_vocabulary(sub, row_group)
-        return _Parts(
-            word_cols=word_cols,
-            group_words_t=group_words_t,
-            order=order,
-            starts=starts,
-            sorted_rows=bool(np.array_equal(order, np.arange(len(order)))),
-            rows=rows,
-            matrix_t=sub.T.tocsr(),
-            row_group=row_group,
-            centroids_t=centroids.T.tocsr(),
-            weights_t=weights.T.tocsr(),
-            bias=bias,
-            dense=sub_dense,
-            dense_centroids=dense_centroids,
+        return split_dense_weights(
+            _Parts(
+                word_cols=word_cols,
+                group_words_t=group_words_t,
+                order=order,
+                starts=starts,
+                sorted_rows=bool(np.array_equal(order, np.arange(len(order)))),
+                rows=rows,
+                matrix_t=sub.T.tocsr(),
+                row_group=row_group,
+                centroids_t=centroids.T.tocsr(),
+                weights_t=weights.T.tocsr(),
+                bias=bias,
+                dense=sub_dense,
+                dense_centroids=dense_centroids,
+            )
         )
 
     def _fit_svms(
@@ -538,7 +562,7 @@ class FaqRanker:
         (rows, FAQ of each) are more positives only (pseudo-queries of the FAQ's phrasings). With ``dense`` (the
         rows' embeddings) the kernel is x.x' + γ d.d' (γ = ``dense_scorer_weight``; the dense Gram term is one
         BLAS product per FAQ) and the weights get the embedding dimensions after the features, scaled by √γ as
-        :meth:`_with_dense` scales a query's embedding.
+        :meth:`_scaled_dense` scales a query's embedding.
         """
         n_groups, n_rows = len(self.keys), x.shape[0]
         bias = np.full(n_groups, -1.0)
@@ -697,10 +721,17 @@ class FaqRanker:
     ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
         """(nn per group, centroid cosine per group, similarity per phrasing row) for each query row."""
         n_groups = len(self.keys)
-        sims = np.asarray((q @ parts.matrix_t).toarray(), dtype=np.float64)
-        cen = np.asarray((q @ parts.centroids_t).toarray(), dtype=np.float64)
-        if qd is not None and parts.dense is not None and parts.dense_centroids is not None:
-            w = self.dense_weight
+        dense = qd is not None and parts.dense is not None and parts.dense_centroids is not None
+        w = self.dense_weight if dense else 0.0
+        if w == 1.0:
+            # The sparse cosines would be weighted 0 (finite, so 0 x them adds exactly 0): skip both products.
+            sims = np.zeros((q.shape[0], parts.matrix_t.shape[1]))
+            cen = np.zeros((q.shape[0], parts.centroids_t.shape[1]))
+        else:
+            sims = np.asarray((q @ parts.matrix_t).toarray(), dtype=np.float64)
+            cen = np.asarray((q @ parts.centroids_t).toarray(), dtype=np.float64)
+        if dense:
+            assert qd is not None and parts.dense is not None and parts.dense_centroids is not None
             sims = (1 - w) * sims + w * (qd @ parts.dense.T)
             cen = (1 - w) * cen + w * (qd @ parts.dense_centroids.T)
         nn = np.full((q.shape[0], n_groups), -1.0)
@@ -725,19 +756,19 @@ class FaqRanker:
         second = np.where(ties | ~np.isfinite(rest), best, rest)
         return (1.0 - 0.5 * self.nn2_weight) * best + 0.5 * self.nn2_weight * second
 
-    def _with_dense(self, x: sp.csr_matrix, dense: NDArray[np.float32] | None) -> sp.csr_matrix:
-        """Feature rows with the embeddings appended (scaled by √γ), as the dense-aware scorers see them."""
+    def _scaled_dense(self, dense: NDArray[np.float32] | None) -> NDArray[np.float64]:
+        """Query embeddings scaled by √γ, as the dense-aware scorers' embedding weights expect them."""
         if dense is None:
             raise RuntimeError("these scorers were fitted with dense embeddings; the query has none")
-        scaled = sp.csr_matrix(np.sqrt(self.dense_scorer_weight) * np.asarray(dense, dtype=np.float32))
-        return sp.hstack([x, scaled], format="csr")
+        return np.asarray(np.sqrt(self.dense_scorer_weight) * np.asarray(dense, dtype=np.float64), dtype=np.float64)
 
     def _group_signals(
         self, parts: _Parts, q: sp.csr_matrix, qd: NDArray[np.float32] | None = None
     ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None, NDArray[np.float64]]:
         """(svm score, decisive-word hits, decisive-word count) of every group for each query row."""
-        qs = self._with_dense(q, qd) if parts.weights_t.shape[0] > q.shape[1] else q
-        svm_all = np.asarray((qs @ parts.weights_t).toarray(), dtype=np.float64) + parts.bias
+        svm_all = np.asarray((q @ parts.weights_t).toarray(), dtype=np.float64) + parts.bias
+        if parts.dense_weights is not None:
+            svm_all += self._scaled_dense(qd) @ parts.dense_weights
         n_words = np.zeros(q.shape[0])
         hits = None
         if parts.group_words_t is not None and len(parts.word_cols):
@@ -871,7 +902,7 @@ class FaqRanker:
         # Bagging: every fold's scorers are kept and their mean is served; the folds are ranked at the end (below).
         bag = self.bagging and loo
         folds = [held]
-        fold_scorers = [(parts.weights_t.T.tocsr(), parts.bias)]
+        fold_scorers = [(scorer_weights(parts), parts.bias)]
         ranked: list[list[NDArray[Any]]] = []
         if exact_loo:
             self._served = parts  # already over every phrasing, with the scorers that are served
@@ -983,7 +1014,7 @@ class FaqRanker:
             "bagged": len(folds) if bag and len(folds) > 1 else 0,
             "loo_scorers": exact_loo,
         }
-        return parts.weights_t.T.tocsr(), parts.bias
+        return scorer_weights(parts), parts.bias
 
     def _choose_thresholds(
         self,
@@ -1136,7 +1167,7 @@ class FaqRanker:
 
     def _served_parts(self, x: sp.csr_matrix, parts: _Parts) -> _Parts:
         """Parts over every phrasing with the scorers of ``parts`` (what is served when ``parts`` is fold 1)."""
-        return self._fit_parts(x, self._dense_rows, np.arange(x.shape[0]), (parts.weights_t.T.tocsr(), parts.bias))
+        return self._fit_parts(x, self._dense_rows, np.arange(x.shape[0]), (scorer_weights(parts), parts.bias))
 
     def _rank_loo(self, full: _Parts, x: sp.csr_matrix, held: NDArray[np.int64]) -> list[NDArray[Any]]:
         """As :meth:`_rank_heldout`, but against parts over every phrasing, each query's own phrasing left out.
@@ -1488,6 +1519,8 @@ class FaqRanker:
         ranker.__dict__.update(cls().__dict__)
         ranker.__dict__.update(payload["state"])
         ranker.encoder = encoder
+        if ranker._parts is not None:  # saved before round 13: the embedding weights inside the sparse matrix
+            ranker._parts = split_dense_weights(ranker._parts)
         if ranker.requires_encoder and encoder is None:
             raise ValueError("this ranker was built with a dense encoder; pass encoder=")
         return ranker

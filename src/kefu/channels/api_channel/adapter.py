@@ -15,11 +15,14 @@ from sqlalchemy.orm import Session
 from kefu.channels.base import ChannelAdapter, SendContext, SendResult, register
 from kefu.channels.feedback import QUICK_REPLY_PREFIX, actions, customer_locale, parse_vote, vote_data, vote_labels
 from kefu.channels.types import (
+    DESTINATION_REFUSED,
+    PROVIDER_UNAVAILABLE,
     EventType,
     InboundMessage,
     InvalidPayloadError,
     PermanentSendError,
     RetryableSendError,
+    http_failure_code,
 )
 from kefu.core.textrules import strict_json
 from kefu.privacy import net
@@ -155,11 +158,12 @@ class ApiChannelAdapter(ChannelAdapter):
         try:
             response = net.post(url, content=body, headers=headers, timeout=float(ctx.config.get("timeout", 10)))
         except net.BlockedDestination as exc:
-            raise PermanentSendError(f"callback_url refused: {exc}") from exc
+            raise PermanentSendError(f"callback_url refused: {exc}", code=DESTINATION_REFUSED) from exc
         except httpx.HTTPError as exc:
-            raise RetryableSendError(f"callback failed: {exc!r}") from exc
-        if response.status_code >= 500 or response.status_code == 429:
-            raise RetryableSendError(f"callback answered {response.status_code}", status_code=response.status_code)
-        if response.status_code >= 400:
-            raise PermanentSendError(f"callback answered {response.status_code}", status_code=response.status_code)
+            raise RetryableSendError(f"callback failed: {exc!r}", code=PROVIDER_UNAVAILABLE) from exc
+        status = response.status_code
+        if status >= 400:
+            # The integrator checks our signature, not a token we hold: its 401/403 stays uncoded (its own words).
+            cls = RetryableSendError if status >= 500 or status == 429 else PermanentSendError
+            raise cls(f"callback answered {status}", status_code=status, code=http_failure_code(status, auth=False))
         return SendResult(ctx.idempotency_key)

@@ -20,6 +20,9 @@ import httpx
 
 from kefu.channels.client import BearerClient
 from kefu.channels.types import (
+    DESTINATION_REFUSED,
+    PROVIDER_UNAVAILABLE,
+    RECIPIENT_UNREACHABLE,
     Attachment,
     ChannelSendError,
     EventType,
@@ -27,6 +30,7 @@ from kefu.channels.types import (
     InvalidPayloadError,
     PermanentSendError,
     RetryableSendError,
+    http_failure_code,
 )
 from kefu.core.textrules import strict_json
 from kefu.privacy.net import BlockedDestination
@@ -311,9 +315,21 @@ def _error_from_response(response: httpx.Response, retry_key: str | None) -> Lin
     # 429 normally means "slow down", but the monthly free-message quota also answers 429 and will
     # not recover until the next month, so retrying it only burns the retry budget.
     quota_exhausted = status == 429 and "monthly limit" in message.lower()
+    kwargs["code"] = _failure_code(status, message, quota_exhausted)
     if (status >= 500 or status == 429) and not quota_exhausted:
         return LineRetryableError(text, **kwargs)
     return LinePermanentError(text, **kwargs)
+
+
+def _failure_code(status: int, message: str, quota_exhausted: bool) -> str | None:
+    """What agents are told about a LINE error (catalog `dlf_<code>`)."""
+    if quota_exhausted:
+        return "quota_exhausted"
+    # LINE answers 400 "Failed to send messages" for a user id that does not exist for this channel (deleted, or
+    # issued by another provider). A user who blocked the account is not reported: LINE answers 200 and drops it.
+    if status == 400 and message.lower().startswith("failed to send messages"):
+        return RECIPIENT_UNREACHABLE
+    return http_failure_code(status)
 
 
 class LineClient(BearerClient):
@@ -345,11 +361,15 @@ class LineClient(BearerClient):
         try:
             response = self._http.request(method, url, json=json_body, headers=headers)
         except BlockedDestination as exc:  # an api_base on an internal host: retrying will not help
-            raise LinePermanentError(f"LINE API destination refused: {exc}") from exc
+            raise LinePermanentError(f"LINE API destination refused: {exc}", code=DESTINATION_REFUSED) from exc
         except httpx.TimeoutException as exc:
-            raise LineRetryableError(f"LINE API timeout: {exc!r}", retry_key=retry_key) from exc
+            raise LineRetryableError(
+                f"LINE API timeout: {exc!r}", retry_key=retry_key, code=PROVIDER_UNAVAILABLE
+            ) from exc
         except httpx.TransportError as exc:
-            raise LineRetryableError(f"LINE API network error: {exc!r}", retry_key=retry_key) from exc
+            raise LineRetryableError(
+                f"LINE API network error: {exc!r}", retry_key=retry_key, code=PROVIDER_UNAVAILABLE
+            ) from exc
         if response.is_success or (response.status_code == 409 and retry_key):
             return response
         raise _error_from_response(response, retry_key)

@@ -19,6 +19,10 @@ import httpx
 
 from kefu.channels.client import BearerClient
 from kefu.channels.types import (
+    DESTINATION_REFUSED,
+    PROVIDER_UNAVAILABLE,
+    RECIPIENT_UNREACHABLE,
+    TOKEN_INVALID,
     Attachment,
     ChannelSendError,
     EventType,
@@ -26,6 +30,7 @@ from kefu.channels.types import (
     InvalidPayloadError,
     PermanentSendError,
     RetryableSendError,
+    http_failure_code,
 )
 from kefu.core.textrules import strict_json
 from kefu.privacy.net import BlockedDestination
@@ -385,6 +390,7 @@ def _error_from_response(response: httpx.Response) -> MessengerApiError:
     cls = MessengerRetryableError if transient else MessengerPermanentError
     return cls(
         f"Messenger API error {status}: {message}",
+        code=_failure_code(status, code, subcode, message, transient),
         status_code=status,
         error_code=code,
         error_subcode=subcode,
@@ -392,6 +398,26 @@ def _error_from_response(response: httpx.Response) -> MessengerApiError:
         retry_after=retry_after,
         details=error or None,
     )
+
+
+# Graph error codes (https://developers.facebook.com/docs/messenger-platform/error-codes) agents can act on.
+_THROTTLED_GRAPH_CODES = frozenset({4, 17, 32, 613})
+_UNREACHABLE = frozenset({(551, None), (200, 1545041), (100, 2018001), (10, 2018108)})
+_OUTSIDE_WINDOW_SUBCODES = frozenset({2018278, 2534022})
+
+
+def _failure_code(status: int, code: int | None, subcode: int | None, message: str, transient: bool) -> str | None:
+    """What agents are told about a Graph error (catalog `dlf_<code>`): Graph puts most reasons in the body."""
+    if code == 190 or status == 401:  # an invalid, expired or revoked Page access token
+        return TOKEN_INVALID
+    if (code, subcode) in _UNREACHABLE or (code, None) in _UNREACHABLE:  # blocked us, deactivated, unknown PSID
+        return RECIPIENT_UNREACHABLE
+    if code == 10 and (subcode in _OUTSIDE_WINDOW_SUBCODES or "outside of allowed window" in message.lower()):
+        return "outside_window"
+    if code in _THROTTLED_GRAPH_CODES and transient:
+        return "rate_limited"
+    found = http_failure_code(status)
+    return found or (PROVIDER_UNAVAILABLE if transient else None)
 
 
 class MessengerClient(BearerClient):
@@ -432,11 +458,13 @@ class MessengerClient(BearerClient):
                 method, f"{self._base}/{path}", json=json_body, params=params, data=form, files=files
             )
         except BlockedDestination as exc:  # an api_base on an internal host: retrying will not help
-            raise MessengerPermanentError(f"Messenger API destination refused: {exc}") from exc
+            raise MessengerPermanentError(
+                f"Messenger API destination refused: {exc}", code=DESTINATION_REFUSED
+            ) from exc
         except httpx.TimeoutException as exc:
-            raise MessengerRetryableError(f"Messenger API timeout: {exc!r}") from exc
+            raise MessengerRetryableError(f"Messenger API timeout: {exc!r}", code=PROVIDER_UNAVAILABLE) from exc
         except httpx.TransportError as exc:
-            raise MessengerRetryableError(f"Messenger API network error: {exc!r}") from exc
+            raise MessengerRetryableError(f"Messenger API network error: {exc!r}", code=PROVIDER_UNAVAILABLE) from exc
         if not response.is_success:
             raise _error_from_response(response)
         try:

@@ -17,7 +17,14 @@ from typing import Any
 import httpx
 
 from kefu.channels.base import ChannelAdapter, SendContext, SendResult, register
-from kefu.channels.types import PermanentSendError, RetryableSendError
+from kefu.channels.types import (
+    DESTINATION_REFUSED,
+    PROVIDER_UNAVAILABLE,
+    TOKEN_INVALID,
+    PermanentSendError,
+    RetryableSendError,
+    http_failure_code,
+)
 from kefu.privacy import net
 
 
@@ -53,13 +60,15 @@ class SmsAdapter(ChannelAdapter):
         try:
             response = net.post(url, content=body, headers=headers, timeout=float(ctx.config.get("timeout", 10)))
         except net.BlockedDestination as exc:
-            raise PermanentSendError(f"sms_url refused: {exc}") from exc
+            raise PermanentSendError(f"sms_url refused: {exc}", code=DESTINATION_REFUSED) from exc
         except httpx.HTTPError as exc:
-            raise RetryableSendError(f"SMS gateway failed: {exc!r}") from exc
-        if response.status_code >= 500 or response.status_code == 429:
-            raise RetryableSendError(f"SMS gateway answered {response.status_code}", status_code=response.status_code)
-        if response.status_code >= 400:
-            raise PermanentSendError(f"SMS gateway answered {response.status_code}", status_code=response.status_code)
+            raise RetryableSendError(f"SMS gateway failed: {exc!r}", code=PROVIDER_UNAVAILABLE) from exc
+        status = response.status_code
+        if status >= 400:
+            # The gateway's bearer token (sms_token) refused: 401, or 403 as many gateways answer it.
+            code = TOKEN_INVALID if status == 403 else http_failure_code(status)
+            cls = RetryableSendError if status >= 500 or status == 429 else PermanentSendError
+            raise cls(f"SMS gateway answered {status}", status_code=status, code=code)
         try:
             provider_id = str(response.json().get("id") or ctx.idempotency_key)
         except (ValueError, AttributeError):

@@ -418,12 +418,27 @@ def _last_id(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
+# How often an open visitor socket re-applies the HTTP routes' rule (`_visitor`: the token verifies, the inbox is an
+# active web-chat inbox), so neither an expired token nor a deactivated inbox keeps a socket replaying and relaying.
+RECHECK_SECONDS = 60.0
+
+
+def _still_valid(factory: SessionFactory, token: str | None) -> bool:
+    with session_scope(factory) as db:
+        try:
+            _visitor(db, token)
+        except (Unauthorized, NotFound):
+            return False
+    return True
+
+
 @router.websocket("/ws")
 async def visitor_ws(ws: WebSocket) -> None:
     """Visitor realtime: {"op":"resume","last_id":N} replays what was missed, then live messages and typing."""
     factory: SessionFactory = ws.app.state.session_factory
     hub: Hub = ws.app.state.hub
-    visitor = verify(ws.query_params.get("token"))
+    token = ws.query_params.get("token")
+    visitor = verify(token)
     if visitor is None:
         await ws.close(code=4401, reason="visitor token required")
         return
@@ -438,6 +453,18 @@ async def visitor_ws(ws: WebSocket) -> None:
     lock = asyncio.Lock()
     seen: set[int] = set()
 
+    checked_at, closed = time.monotonic(), False
+
+    async def still_open(*, now: bool = False) -> bool:
+        """Recheck the token and inbox when due (or `now`); close with 4401 when they no longer hold."""
+        nonlocal checked_at, closed
+        if not closed and (now or time.monotonic() - checked_at >= RECHECK_SECONDS):
+            checked_at = time.monotonic()
+            if not await run_in_threadpool(_still_valid, factory, token):
+                closed = True
+                await ws.close(code=4401, reason="visitor token expired or inbox closed")
+        return not closed
+
     def watch(cid: int | None) -> None:
         if cid is not None:
             sub.topics.add(f"conversation:{cid}:public")
@@ -450,7 +477,15 @@ async def visitor_ws(ws: WebSocket) -> None:
 
     async def pump() -> None:
         while True:
-            raw = await sub.queue.get()
+            wait = max(0.0, checked_at + RECHECK_SECONDS - time.monotonic())
+            try:
+                raw: str | None = await asyncio.wait_for(sub.queue.get(), timeout=wait)
+            except TimeoutError:
+                raw = None  # an idle socket is rechecked on schedule too
+            if not await still_open():
+                return
+            if raw is None:
+                continue
             if sub.overflowed:
                 await ws.close(code=4008, reason="client too slow; resume from last id")
                 return
@@ -471,6 +506,7 @@ async def visitor_ws(ws: WebSocket) -> None:
 
     watch(conv_id)
     sender = asyncio.create_task(pump())
+    was_typing = False
     try:
         await ws.send_text(json.dumps({"op": "hello", "conversation_id": conv_id}))
         while True:
@@ -478,6 +514,8 @@ async def visitor_ws(ws: WebSocket) -> None:
             if msg is None:
                 continue
             op = msg.get("op")
+            if not await still_open(now=op == "resume"):  # a resume reads history: the HTTP rule first
+                break
             if op == "resume":
                 async with lock:
                     # Subscribed first, then read: anything committed meanwhile is either replayed or queued.
@@ -521,7 +559,11 @@ async def visitor_ws(ws: WebSocket) -> None:
                         )
                     )
             elif op == "typing" and conv_id is not None:
-                data = {"conversation_id": conv_id, "sender_type": "customer", "typing": bool(msg.get("typing", True))}
+                typing = bool(msg.get("typing", True))
+                if typing == was_typing:
+                    continue  # only a change reaches the agents: a repeated frame is not another bus publish
+                was_typing = typing
+                data = {"conversation_id": conv_id, "sender_type": "customer", "typing": typing}
                 # Ephemeral: typing is not worth a transaction; agents listen on the conversation topic.
                 get_bus().publish(Event(type="typing", data=data, topics=(f"conversation:{conv_id}",)))
             elif op == "ping":
