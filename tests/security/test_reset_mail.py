@@ -131,10 +131,14 @@ def test_unknown_email_no_mail_same_answer(
 def test_smtp_down_same_answer_and_a_log_line_without_the_link(
     client: Any, make: Any, settings: Any, caplog: Any
 ) -> None:
+    from kefu.core import runtime
+    from kefu.security.reset import RESET_SENDER
+
     agent = make.agent()
     with _mailer(settings, mail_smtp_port=free_port()), caplog.at_level(logging.INFO, "kefu.security.reset"):
         api = client.post("/api/v1/auth/password-reset", json={"email": agent.email})
         page = client.post("/reset-password/request", data={"email": agent.email}, headers=ORIGIN)
+        runtime.get(RESET_SENDER).drain()
     assert (
         api.status_code == 202
         and api.json() == client.post("/api/v1/auth/password-reset", json={"email": "nobody@example.com"}).json()
@@ -187,3 +191,31 @@ def test_without_any_relay_the_log_sender_says_nothing_was_sent(
     assert any("nothing was sent" in line for line in lines), lines
     assert not any("token" in line for line in lines)
     assert upstream[0].wait(1, timeout=0.5) == []
+
+
+def test_a_hanging_relay_does_not_hold_the_request(client: Any, make: Any, settings: Any, caplog: Any) -> None:
+    """A relay that accepts the connection and never answers: the requester still gets the answer at once."""
+    import socket
+    import time
+
+    from kefu.core import runtime
+    from kefu.security.reset import RESET_SENDER
+
+    tarpit = socket.socket()
+    tarpit.bind(("127.0.0.1", 0))
+    tarpit.listen(8)  # connections complete in the backlog; no greeting ever comes
+    agent = make.agent()
+    try:
+        with (
+            _mailer(settings, mail_smtp_port=tarpit.getsockname()[1], mail_timeout_seconds=2),
+            caplog.at_level(logging.INFO, "kefu.security.reset"),
+        ):
+            start = time.monotonic()
+            r = client.post("/api/v1/auth/password-reset", json={"email": agent.email})
+            took = time.monotonic() - start
+            runtime.get(RESET_SENDER).drain(timeout=10)
+    finally:
+        tarpit.close()
+    assert r.status_code == 202 and took < 1.0, took
+    lines = [r.getMessage() for r in caplog.records if r.name == "kefu.security.reset"]
+    assert any("not sent via system" in line for line in lines), lines  # smtplib: timed out → disconnected

@@ -11,7 +11,8 @@ from __future__ import annotations
 import email.utils
 import html
 import logging
-import smtplib
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
@@ -124,16 +125,24 @@ def compose(*, route: Route, to: str, name: str, link: str, locale: str, minutes
 
 
 class ResetMailer:
-    """The RESET_SENDER kefu.bootstrap.wire installs: finds a relay at send time, else falls back to the log."""
+    """The RESET_SENDER kefu.bootstrap.wire installs: finds a relay, then sends on a background thread.
 
-    def __init__(self, settings: Settings) -> None:
+    The relay is looked up in the caller's thread (a quick read after the request committed); the SMTP exchange runs
+    on a small pool, so neither a slow relay nor the difference between a known and an unknown address (the latter
+    sends nothing) shows in the requester's response time. A mail lost with the process is asked for again.
+    """
+
+    def __init__(self, settings: Settings, workers: int = 2) -> None:
         self.settings = settings
+        self._workers = workers
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._pending: set[Future[None]] = set()
 
     def __call__(self, to: str, name: str, link: str, locale: str) -> None:
-        """Send one reset mail; every failure is logged (without the link) and swallowed."""
-        from kefu.channels.email.smtp import deliver
+        """Queue one reset mail; every failure is logged (without the link) and swallowed."""
         from kefu.core.db import DATABASE
-        from kefu.security.reset import TOKEN_TTL, log_sender
+        from kefu.security.reset import log_sender
 
         try:
             # A read-only look-up in a session of its own: the request's transaction has already committed.
@@ -145,10 +154,32 @@ class ResetMailer:
         if route is None:
             log_sender(to, name, link, locale)
             return
+        with self._lock:
+            if self._pool is None:  # threads only in a process that ever sends one
+                self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="kefu-reset-mail")
+            future = self._pool.submit(self.send, route, to, name, link, locale)
+            self._pending.add(future)
+        future.add_done_callback(self._forget)
+
+    def _forget(self, future: Future[None]) -> None:
+        with self._lock:
+            self._pending.discard(future)
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """Wait until the queued mails are sent or given up (tests, and a process shutting down)."""
+        with self._lock:
+            pending = set(self._pending)
+        wait(pending, timeout=timeout)
+
+    def send(self, route: Route, to: str, name: str, link: str, locale: str) -> None:
+        """Compose and hand over one reset mail now (blocks for at most about the relay's timeout per step)."""
+        from kefu.channels.email.smtp import deliver
+        from kefu.security.reset import TOKEN_TTL
+
         try:
             msg = compose(route=route, to=to, name=name, link=link, locale=locale, minutes=TOKEN_TTL.seconds // 60)
             refused = deliver(route.relay, msg, envelope_from=route.from_addr, to_addrs=[to])
-        except (OSError, smtplib.SMTPException, ValueError) as exc:
+        except Exception as exc:  # on a pool thread nobody else would see it
             # Only the class and SMTP code: an error text might quote the message, and the link is a credential.
             code = getattr(exc, "smtp_code", None)
             log.warning(
