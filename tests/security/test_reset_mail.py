@@ -219,3 +219,17 @@ def test_a_hanging_relay_does_not_hold_the_request(client: Any, make: Any, setti
     assert r.status_code == 202 and took < 1.0, took
     lines = [r.getMessage() for r in caplog.records if r.name == "kefu.security.reset"]
     assert any("not sent via system" in line for line in lines), lines  # smtplib: timed out → disconnected
+
+
+def test_system_relay_settings_are_checked_at_start() -> None:
+    """A relay without a From address, or with both TLS modes, fails at start-up naming the variable."""
+    from pydantic import ValidationError
+
+    from kefu.core.config import Settings
+
+    with pytest.raises(ValidationError, match="KEFU_MAIL_FROM"):
+        Settings(mail_smtp_host="smtp.example.com")
+    with pytest.raises(ValidationError, match="KEFU_MAIL_SMTP_SSL"):
+        Settings(mail_smtp_host="smtp.example.com", mail_from="a@b.example", mail_smtp_ssl=True, mail_smtp_starttls=1)
+    ok = Settings(mail_smtp_host="smtp.example.com", mail_from="a@b.example", mail_smtp_starttls=True)
+    assert ok.mail_smtp_port is None and ok.mail_timeout_seconds == 8.0
