@@ -93,6 +93,8 @@ def main() -> None:
         counts[kind] += 1
 
     t0 = time.time()
+    st_count = [0]  # requests made by schemathesis
+    sent_n = [0]  # requests made by the junk walk
     if "--no-schemathesis" not in sys.argv:
         import schemathesis
         from hypothesis import HealthCheck, given, settings
@@ -107,6 +109,7 @@ def main() -> None:
                 @given(case=operation.as_strategy(generation_mode=mode), path=st.just(operation.path))
                 @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), database=None)
                 def check(case: Any, path: str) -> None:
+                    st_count[0] += 1
                     try:
                         response = case.call(headers=headers)
                     except Exception as exc:
@@ -119,7 +122,7 @@ def main() -> None:
                     check()
                 except Exception as exc:  # hypothesis could not generate for this schema
                     note("generation", f"{operation.method} {operation.path} :: {exc!r}")
-        print(f"schemathesis done in {time.time() - t0:.0f}s", flush=True)
+        print(f"schemathesis done in {time.time() - t0:.0f}s, {st_count[0]} requests", flush=True)
 
     client = TestClient(app, raise_server_exceptions=True)
     spec = app.openapi()
@@ -141,6 +144,7 @@ def main() -> None:
                     for junk in [*TEXT_JUNK, *NUMBER_JUNK, DEEP]:
                         sends.append(({}, _put(body, at, junk)))
             for params, sent in sends:
+                sent_n[0] += 1
                 extra = {"content": _dumps(sent), "headers": {**headers, "Content-Type": "application/json"}}
                 try:
                     kw = extra if sent is not None else {"headers": headers}
@@ -159,7 +163,7 @@ def main() -> None:
                         f"{r.status_code}",
                         f"{method.upper()} {path} :: {str(params)[:40]} {str(sent)[:60]} {r.text[:150]}",
                     )
-    print(f"all done in {time.time() - t0:.0f}s", flush=True)
+    print(f"all done in {time.time() - t0:.0f}s, junk walk {sent_n[0]} requests", flush=True)
     for kind, n in counts.most_common():
         print(f"\n== {kind}: {n}")
         for op, sample in found[kind].items():

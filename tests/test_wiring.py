@@ -160,7 +160,8 @@ def test_wire_builds_every_component_from_settings(tmp_path: Path) -> None:
     from kefu.core.db import DATABASE
     from kefu.core.events import BUS, MemoryBus
     from kefu.core.jobs import QUEUE, LocalJobs
-    from kefu.security.reset import RESET_SENDER, log_sender
+    from kefu.security.reset import RESET_SENDER
+    from kefu.security.resetmail import ResetMailer
 
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'w.db'}", data_dir=tmp_path, redis_url=None, bot_fit_wait_seconds=3.5
@@ -175,7 +176,8 @@ def test_wire_builds_every_component_from_settings(tmp_path: Path) -> None:
     registry = wired.peek(INDEX_REGISTRY)
     assert registry is not None and registry.store_dir is not None
     assert registry.store_dir.parent == tmp_path / "bot-index" and registry.fit_wait == 3.5
-    assert wired.peek(RESET_SENDER) is log_sender
+    sender = wired.peek(RESET_SENDER)  # reset links go out as mail (the system relay or a brand inbox's)
+    assert isinstance(sender, ResetMailer) and sender.settings is settings
     database.dispose()
 
 

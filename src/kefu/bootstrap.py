@@ -15,7 +15,8 @@ from kefu.core.db import DATABASE, Database, database_for
 from kefu.core.events import BUS, Bus, make_bus
 from kefu.core.jobs import QUEUE, JobQueue, make_queue
 from kefu.core.runtime import Runtime
-from kefu.security.reset import RESET_SENDER, ResetSender, log_sender
+from kefu.security.reset import RESET_SENDER, ResetSender
+from kefu.security.resetmail import ResetMailer
 from kefu.tickets.classify import CLASSIFIER, ClassifierFactory
 
 
@@ -48,8 +49,9 @@ def wire(
     wired.provide(INDEX_REGISTRY, index_registry or INDEX_REGISTRY.default(settings))  # one place builds it
     # New tickets are classified by the bot's NLU (trained on the KB and on agents' corrections).
     wired.provide(CLASSIFIER, classifier or classifier_factory)
-    # No mailer delivers reset links yet: the log sender says so (and never logs the link).
-    wired.provide(RESET_SENDER, reset_sender or log_sender)
+    # Reset links go out through the system relay (KEFU_MAIL_SMTP_*), else a brand's email inbox relay, else the
+    # log sender says nothing was sent (kefu.security.resetmail; the link itself is never logged).
+    wired.provide(RESET_SENDER, reset_sender or ResetMailer(settings))
     if install:
         runtime.install(wired)
     return wired

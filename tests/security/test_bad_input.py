@@ -88,3 +88,14 @@ def test_a_constraint_no_service_checked_is_a_409_not_a_500(raw_client: Any) -> 
     page = raw_client.post("/console/test-integrity", headers={"Accept-Language": "en"})
     assert page.status_code == 409 and page.headers["content-type"].startswith("text/html")
     assert "UNIQUE" not in page.text
+
+
+def test_a_report_year_no_calendar_has_is_a_422(client: Any, make: Any) -> None:
+    """Found by the exploration: year=-871 raised building the year's bounds (complaint and regulator stats)."""
+    brand = make.brand()
+    headers = make.token(make.agent("admin"))
+    for path in ("/api/v1/complaint-deadlines/stats", "/api/v1/regulator-cases/stats"):
+        for year in (-871, 0, 10_000):
+            r = client.get(path, params={"brand_id": brand.id, "year": year}, headers=headers)
+            assert r.status_code == 422, (path, year, r.text)
+        assert client.get(path, params={"brand_id": brand.id, "year": 2026}, headers=headers).status_code == 200

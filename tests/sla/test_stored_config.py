@@ -45,3 +45,31 @@ def test_a_stored_policy_that_does_not_parse_is_skipped_and_named(
     page = client.get(f"/admin?tab=sla&brand_id={brand.id}")
     assert page.status_code == 200
     assert "這條已存的政策內容無效" in page.text and "targets: Field required" in page.text
+
+
+def test_a_ticket_whose_sla_snapshot_does_not_parse_still_saves(client: Any, db: Any, make: Any, clock: Clock) -> None:
+    """A ticket's own copy of its policy, older than a rule: its clock is not evaluated, the ticket and its SLA
+    answer still work (the PATCH, the state, the sweep)."""
+    from kefu.sla.models import TicketSla
+
+    brand = make.brand()
+    sup = make.agent("supervisor", [brand])
+    admin = make.token(make.agent("admin"))
+    hs = make.token(sup)
+    good = {
+        "brand_id": brand.id,
+        "policy": {"name": "all", "targets": [{"kind": "first_response", "amount": 10, "unit": "minutes"}]},
+    }
+    assert client.post("/api/v1/sla/policies", json=good, headers=hs).status_code == 201
+    customer = make.customer(brand)
+    ticket = client.post(
+        "/api/v1/tickets", json={"brand_id": brand.id, "subject": "s", "customer_id": customer.id}, headers=hs
+    ).json()
+    state = db.get(TicketSla, ticket["id"])
+    state.policy = {"targets": "not a list", "escalation": {"levels": []}}
+    db.commit()
+    assert client.post("/api/v1/sla/sweep", headers=admin).status_code == 200
+    sla = client.get(f"/api/v1/tickets/{ticket['id']}/sla", headers=hs)
+    assert sla.status_code == 200, sla.text
+    r = client.patch(f"/api/v1/tickets/{ticket['id']}", json={"status": "pending"}, headers=hs)
+    assert r.status_code == 200, r.text

@@ -272,3 +272,46 @@ def test_ticket_numbers_past_six_digits_and_in_the_insert(db: Any, make: Any, co
         assert [s for s in q.statements if "INSERT INTO tickets" in s and "kefu_next_ticket_number" in s], str(q)
     db.commit()
     assert db.get(type(seven), seven.id).number == "SIX-1000000"
+
+
+def test_the_first_message_rides_in_the_tickets_insert(db: Any, make: Any, count_queries: Any) -> None:
+    """Ticket and first entry stored as the ORM would store them (JSON, flags, times); PostgreSQL in one statement;
+    afterwards both are persistent and a change to either is one UPDATE."""
+    from sqlalchemy import inspect, select
+
+    from kefu.tickets.models import Ticket, TicketActivity
+    from kefu.tickets.service import create_ticket
+
+    brand = make.brand(ticket_prefix="ONE")
+    pg = db.get_bind().dialect.name == "postgresql"
+    with count_queries() as q:
+        ticket = create_ticket(
+            db, brand_id=brand.id, subject="發票", actor=None, tags=["b", "a"], comment={"body": "已收到，處理中"}
+        )
+    inserts = [s for s in q.statements if "INSERT INTO ticket_activities" in s]
+    assert len(inserts) == 1, str(q)
+    assert ("INSERT INTO tickets" in inserts[0]) is pg, str(q)  # SQLite: its own INSERT after the ticket's
+    entry = db.scalars(select(TicketActivity).where(TicketActivity.ticket_id == ticket.id)).one()
+    assert inspect(ticket).persistent and inspect(entry).persistent
+    assert ticket.number == "ONE-000001" and ticket.tags == ["a", "b"]
+    assert (entry.kind, entry.body, entry.public, entry.data, entry.brand_id) == (
+        "comment",
+        "已收到，處理中",
+        True,
+        {},
+        brand.id,
+    )
+    assert entry.created_at == ticket.first_response_at == ticket.last_public_update_at
+    with count_queries() as q:
+        entry.data = {"edited": True}
+        ticket.priority = "low"  # not the subject: its search document is a flush hook's extra statements
+        db.flush()
+    assert q.count == 2 and all(s.lstrip().upper().startswith("UPDATE") for s in q.statements), str(q)
+    db.commit()
+    db.expire_all()
+    stored = db.execute(
+        select(Ticket.priority, Ticket.number, TicketActivity.data, TicketActivity.body)
+        .join(TicketActivity, TicketActivity.ticket_id == Ticket.id)
+        .where(Ticket.id == ticket.id)
+    ).one()
+    assert tuple(stored) == ("low", "ONE-000001", {"edited": True}, "已收到，處理中")

@@ -30,6 +30,8 @@ from kefu.idempotency.deps import Idem
 from kefu.web.routing import Router
 
 router = Router(prefix="/api/v1", tags=["complaints"])
+# A calendar year a report can cover: outside it the year's bounds are no datetime (a 422, not a raise).
+Year = Annotated[int, Query(ge=1900, le=9998)]
 Read = Annotated[Principal, Depends(require("tickets:read"))]
 Write = Annotated[Principal, Depends(require("tickets:write"))]
 Reports = Annotated[Principal, Depends(require("reports:read"))]
@@ -137,7 +139,7 @@ def list_cases(
 
 
 @router.get("/regulator-cases/stats", response_model=RegulatorStatsOut)
-def stats(brand_id: int, year: int, db: DB, principal: Reports) -> RegulatorStatsOut:
+def stats(brand_id: int, year: Year, db: DB, principal: Reports) -> RegulatorStatsOut:
     """Per month of receipt: cases answered within the deadline, late, overdue, with coordination meetings."""
     brand = get_brand(db, brand_id, principal)
     months, total = service.regulator_stats(db, brand_id, principal, year=year)
@@ -206,7 +208,7 @@ def overdue_complaints(db: DB, principal: Read, brand_id: int | None = None) -> 
 
 
 @router.get("/complaint-deadlines/stats", response_model=ComplaintStatsOut)
-def complaint_stats(brand_id: int, year: int, db: DB, principal: Reports) -> ComplaintStatsOut:
+def complaint_stats(brand_id: int, year: Year, db: DB, principal: Reports) -> ComplaintStatsOut:
     """On-time acknowledgement and reply rates per month of receipt."""
     months, total = watch.stats(db, brand_id, principal, year=year)
     return ComplaintStatsOut(brand_id=brand_id, year=year, months=months, total=total)

@@ -159,6 +159,19 @@ class Settings(BaseSettings):
     outbound_max_mb: float = Field(default=50.0, gt=0)  # response size cap of the SSRF-guarded client
     outbound_timeout_seconds: float = Field(default=20.0, gt=0)
     channels: ChannelSettings = Field(default_factory=ChannelSettings)
+    # System mail (password-reset links): the outgoing relay of the installation, not an inbox's. Unset host: the
+    # agent's brand's first active email inbox with an SMTP relay sends it; with neither, it is only logged as unsent.
+    # (KEFU_SMTP_HOST / KEFU_SMTP_PORT are the built-in *inbound* receiver, in the channels group.)
+    mail_from: str | None = None  # e.g. kefu@example.com (required with KEFU_MAIL_SMTP_HOST)
+    mail_from_name: str = ""
+    mail_smtp_host: str | None = None
+    mail_smtp_port: int | None = Field(default=None, ge=1, le=65535)  # unset: 465 (SSL), 587 (STARTTLS) or 25
+    mail_smtp_user: str | None = None
+    mail_smtp_password: SecretStr | None = None
+    mail_smtp_starttls: bool = False
+    mail_smtp_ssl: bool = False  # implicit TLS (port 465)
+    # Connect and per-command timeout: the request that asked for a reset waits at most about this long.
+    mail_timeout_seconds: float = Field(default=8.0, gt=0, le=60)
 
     @field_validator("old_secret_keys", mode="before")
     @classmethod
@@ -187,6 +200,14 @@ class Settings(BaseSettings):
     # While a brand's first (or a large change's) full index fits, a quick provisional index serves; a question it
     # can only answer with options waits up to this many seconds for the full fit instead (0: never wait).
     bot_fit_wait_seconds: float = Field(default=5.0, ge=0.0, le=60.0)
+
+    @model_validator(mode="after")
+    def _mail_needs_sender(self) -> Settings:
+        if self.mail_smtp_host and not (self.mail_from and "@" in self.mail_from):
+            raise ValueError("KEFU_MAIL_FROM must be an email address when KEFU_MAIL_SMTP_HOST is set")
+        if self.mail_smtp_ssl and self.mail_smtp_starttls:
+            raise ValueError("KEFU_MAIL_SMTP_SSL and KEFU_MAIL_SMTP_STARTTLS exclude each other")
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -32,8 +32,11 @@ ResetSender = Callable[[str, str, str, str], None]
 
 
 def log_sender(email: str, name: str, link: str, locale: str) -> None:
-    """Fallback when no mailer is installed: says so, never logs the link (it is a credential)."""
-    log.warning("password reset requested but no mailer is configured; nothing was sent")
+    """Fallback when no outgoing mail relay is configured: says so, never logs the link (it is a credential)."""
+    log.warning(
+        "password reset requested but no outgoing mail is configured (KEFU_MAIL_SMTP_HOST or a brand email inbox "
+        "with an SMTP relay); nothing was sent"
+    )
 
 
 RESET_SENDER: runtime.Slot[ResetSender] = runtime.Slot("password-reset sender", lambda settings: log_sender)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,6 +37,7 @@ from kefu.sla.configuration import (
     active_policies,
     calendars_for,
     normalize_priority,
+    policy_problem,
     team_slugs,
 )
 from kefu.sla.labels import target_name
@@ -58,6 +60,8 @@ from kefu.sla.policy import (
 )
 from kefu.tickets.config import BrandSnapshot, brand_snapshot
 from kefu.tickets.models import Ticket
+
+log = logging.getLogger("kefu.sla")
 
 _TICK = timedelta(microseconds=1)  # breach and climbs happen strictly after their instant
 _SEVERITY = {"met": 0, "missed": 1, "paused": 2, "running": 3, "warning": 4, "breached": 5}
@@ -192,7 +196,7 @@ class _Context:
     session: Session
     result: SweepResult = field(default_factory=SweepResult)
     calendars: dict[tuple[int, int | None], dict[str, BusinessCalendar]] = field(default_factory=dict)
-    policies: dict[str, SlaPolicy] = field(default_factory=dict)
+    policies: dict[str, SlaPolicy | None] = field(default_factory=dict)
     contacts: dict[int, list[tuple[str, int, int | None]]] = field(default_factory=dict)
     leads: dict[int, list[int]] = field(default_factory=dict)
     pending: list[Notification] = field(default_factory=list)
@@ -227,10 +231,20 @@ class _Context:
             self.calendars[key] = calendars_for(self.session, brand_id, team_id)
         return self.calendars[key]
 
-    def policy(self, state: TicketSla) -> SlaPolicy:
+    def policy(self, state: TicketSla) -> SlaPolicy | None:
         key = state.policy_name + json.dumps(state.policy, sort_keys=True)
         if key not in self.policies:
-            self.policies[key] = _parse_policy(state.policy_name, state.policy)
+            problem = policy_problem(state.policy_name, state.policy)
+            if problem is not None:  # a snapshot older than a rule: the ticket's clock waits, the rest goes on
+                log.warning(
+                    "ticket %s: SLA snapshot %r does not parse, not evaluated: %s",
+                    state.ticket_id,
+                    state.policy_name,
+                    problem,
+                )
+                self.policies[key] = None
+            else:
+                self.policies[key] = _parse_policy(state.policy_name, state.policy)
         return self.policies[key]
 
 
@@ -357,6 +371,8 @@ def _evaluate(
 ) -> None:
     session = ctx.session
     policy = ctx.policy(state)
+    if policy is None:
+        return
     calendars = ctx.calendars_for(ticket.brand_id, ticket.team_id)
     milestones = {k: datetime.fromisoformat(v) for k, v in (state.milestones or {}).items()}
     deadlines = compute_deadlines(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import email.utils
 import re
 import smtplib
-import ssl
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Session
 from kefu.channels import config as channel_config
 from kefu.channels.base import ChannelAdapter, SendContext, SendResult, register
 from kefu.channels.email.mime import build_reply, extract_ticket_number, parse_email, to_inbound
+from kefu.channels.email.smtp import SmtpRelay, deliver
 from kefu.channels.email.tokens import (
     conversation_from_addresses,
     conversation_from_message_ids,
@@ -337,21 +337,9 @@ class EmailAdapter(ChannelAdapter):
             attachments=files,
             standalone=bool(p.get("standalone")),
         )
-        port = int(cfg.get("smtp_port") or 25)
-        timeout = float(cfg.get("timeout", 30))
         try:
-            smtp: smtplib.SMTP
-            if cfg.get("smtp_ssl"):
-                smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
-            else:
-                smtp = smtplib.SMTP(host, port, timeout=timeout)
-            with smtp:
-                if cfg.get("smtp_starttls"):
-                    smtp.starttls(context=ssl.create_default_context())
-                if cfg.get("smtp_user"):
-                    smtp.login(str(cfg["smtp_user"]), str(cfg.get("smtp_password") or ""))
-                envelope = [ctx.recipient, *(str(a) for a in p.get("cc") or [] if str(a) != ctx.recipient)]
-                refused = smtp.send_message(msg, from_addr=inbox_address(cfg), to_addrs=envelope)
+            envelope = [ctx.recipient, *(str(a) for a in p.get("cc") or [] if str(a) != ctx.recipient)]
+            refused = deliver(SmtpRelay.from_inbox(cfg), msg, envelope_from=inbox_address(cfg), to_addrs=envelope)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             if codes and all(400 <= code < 500 for code in codes):

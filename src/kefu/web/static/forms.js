@@ -50,7 +50,8 @@
         input.setAttribute("aria-invalid", "true");
         input.setAttribute("data-kefu-invalid", "");
         input.setAttribute("aria-describedby", ((input.getAttribute("aria-describedby") || "") + " " + msg.id).trim());
-        input.insertAdjacentElement("afterend", msg);
+        // A file input lies inside its page-language button (partials/file_pick.html): the message goes after both.
+        ((input.closest && input.closest(".file-field")) || input).insertAdjacentElement("afterend", msg);
         first = first || input;
       } else {
         box.appendChild(para(f.message, "form-error-reason"));
