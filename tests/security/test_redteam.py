@@ -255,6 +255,25 @@ def test_a_deactivated_inbox_ends_its_visitor_sockets(client: Any, make: Any, db
         assert _closed_code(ws) == 4401
 
 
+@pytest.mark.timeout(60)
+def test_an_idle_visitor_socket_is_rechecked_on_schedule(client: Any, make: Any, db: Any, monkeypatch: Any) -> None:
+    """A socket that sends nothing is rechecked every RECHECK_SECONDS too: a deactivated inbox closes it unasked."""
+    from sqlalchemy import update
+
+    from kefu.brands.models import Inbox
+    from kefu.channels.web_chat import api as chat_api
+    from kefu.channels.web_chat.token import verify
+
+    monkeypatch.setattr(chat_api, "RECHECK_SECONDS", 0.5)  # the schedule, shortened; the rule is the same
+    token = _widget_token(client, make)
+    inbox_id = verify(token).inbox_id  # type: ignore[union-attr]
+    with client.websocket_connect(f"/api/v1/widget/ws?token={token}") as ws:
+        _recv(ws, "hello")
+        db.execute(update(Inbox).where(Inbox.id == inbox_id).values(is_active=False))
+        db.commit()
+        assert _closed_code(ws) == 4401  # no frame sent: only the timer can have closed it
+
+
 def test_an_expired_visitor_token_ends_its_socket(client: Any, make: Any, monkeypatch: Any) -> None:
     """The token was checked once, at the handshake: a socket outlived its token's expiry for as long as it stayed."""
     from kefu.channels.web_chat import api as chat_api
