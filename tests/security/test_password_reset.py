@@ -16,7 +16,7 @@ def outbox() -> Any:
     from kefu.security import reset
 
     sent: list[tuple[str, str]] = []
-    with runtime.override(reset.RESET_SENDER, lambda email, name, link, locale: sent.append((email, link))):
+    with runtime.override(reset.RESET_SENDER, lambda agent_id, email, name, link, locale: sent.append((email, link))):
         yield sent
 
 

@@ -151,6 +151,33 @@ def test_smtp_down_same_answer_and_a_log_line_without_the_link(
     assert not any("token=" in line for line in lines)
 
 
+@pytest.mark.parametrize("role", ["agent", "admin"])
+def test_with_the_system_relay_the_mail_costs_one_query_and_names_the_first_brand(
+    client: Any,
+    make: Any,
+    count_queries: Any,
+    upstream: tuple[Captured, int],  # noqa: F811
+    role: str,
+) -> None:
+    """The agent is not looked up again and no inbox is read: only the first brand's name (an admin's: any brand)."""
+    from kefu.core import runtime
+    from kefu.security.reset import RESET_SENDER
+
+    make.brand(name="First")  # an admin's first brand; the agent has only the second
+    second = make.brand(name="Second")
+    agent = make.agent(role, brands=[second])
+    body = {"email": agent.email}
+    with runtime.override(RESET_SENDER, lambda *args: None), count_queries() as bare:
+        assert client.post("/api/v1/auth/password-reset", json=body).status_code == 202
+    with count_queries() as mailed:
+        assert client.post("/api/v1/auth/password-reset", json=body).status_code == 202
+    [msg] = upstream[0].wait(1)
+    assert msg["Subject"] == ("First" if role == "admin" else "Second") + SUBJECTS["zh-TW"]
+    assert mailed.count == bare.count + 1, f"{bare}\n--\n{mailed}"
+    assert not any("inboxes" in s for s in mailed.statements), str(mailed)
+    assert sum("agents.email =" in s for s in mailed.statements) == 1, str(mailed)  # request_reset's own
+
+
 def test_without_system_relay_a_brand_inbox_relay_sends_it(
     client: Any,
     make: Any,

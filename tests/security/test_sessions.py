@@ -108,7 +108,7 @@ def test_password_reset_revokes_api_tokens(client: Any, make: Any) -> None:
     from kefu.security import reset
 
     sent: list[str] = []
-    with runtime.override(reset.RESET_SENDER, lambda email, name, link, locale: sent.append(link)):
+    with runtime.override(reset.RESET_SENDER, lambda agent_id, email, name, link, locale: sent.append(link)):
         agent = make.agent("agent", [make.brand()])
         h = make.token(agent)
         assert client.post("/api/v1/auth/password-reset", json={"email": agent.email}).status_code == 202

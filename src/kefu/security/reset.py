@@ -27,11 +27,11 @@ MAX_PER_EMAIL = 3
 MAX_PER_IP = 20
 log = logging.getLogger("kefu.security.reset")
 
-# (email, display name, reset link, locale) -> None; the wiring root (kefu.bootstrap) provides RESET_SENDER.
-ResetSender = Callable[[str, str, str, str], None]
+# (agent id, email, display name, reset link, locale) -> None; the wiring root (kefu.bootstrap) provides RESET_SENDER.
+ResetSender = Callable[[int, str, str, str, str], None]
 
 
-def log_sender(email: str, name: str, link: str, locale: str) -> None:
+def log_sender(agent_id: int, email: str, name: str, link: str, locale: str) -> None:
     """Fallback when no outgoing mail relay is configured: says so, never logs the link (it is a credential)."""
     log.warning(
         "password reset requested but no outgoing mail is configured (KEFU_MAIL_SMTP_HOST or a brand email inbox "
@@ -82,9 +82,9 @@ def request_reset(session: Session, settings: Settings, *, email: str, ip: str) 
         actor_type="anonymous",
         actor_label=ip,
     )
-    to, name, locale = agent.email, agent.name, agent.locale
+    agent_id, to, name, locale = agent.id, agent.email, agent.name, agent.locale
     link = f"{settings.base_url.rstrip('/')}/reset-password?{urlencode({'token': raw, 'lang': locale})}"
-    after_commit(session, lambda: runtime.get(RESET_SENDER)(to, name, link, locale))
+    after_commit(session, lambda: runtime.get(RESET_SENDER)(agent_id, to, name, link, locale))
 
 
 def confirm_reset(session: Session, *, token: str, password: str, ip: str) -> Agent:

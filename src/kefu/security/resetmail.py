@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from kefu.core import catalog, runtime
@@ -42,22 +42,22 @@ class Route:
     via: str  # "system" or "inbox <id>", for the log
 
 
-def _brands_and_inboxes(
-    session: Session, email_address: str
-) -> tuple[list[str], list[tuple[int, str, dict[str, Any]]]]:
-    """The agent's brand names (by id) and their active email inboxes' (id, brand name, config), in that order."""
-    from kefu.auth.models import Agent
-    from kefu.auth.service import brand_ids_of
-    from kefu.brands.models import Brand, Inbox
+def _brands_of(agent_id: int) -> Select[int, str]:
+    """The agent's brands (id, name) by id: every brand for an admin, else the assigned ones (as brand_ids_of)."""
+    from kefu.auth.models import Agent, AgentBrand
+    from kefu.brands.models import Brand
 
-    agent = session.scalar(select(Agent).where(Agent.email == email_address))
-    if agent is None:
-        return [], []
-    ids = brand_ids_of(session, agent)
-    brands = select(Brand.id, Brand.name).order_by(Brand.id)
-    if ids is not None:
-        brands = brands.where(Brand.id.in_(ids))
-    rows = list(session.execute(brands))
+    # The admin rule in SQL, so the look-up needs neither the agent's row nor a query of its own.
+    admin = select(Agent.id).where(Agent.id == agent_id, Agent.role == "admin").exists()
+    assigned = select(AgentBrand.brand_id).where(AgentBrand.agent_id == agent_id)
+    return select(Brand.id, Brand.name).where(or_(admin, Brand.id.in_(assigned))).order_by(Brand.id)
+
+
+def _inboxes(session: Session, agent_id: int) -> list[tuple[int, str, dict[str, Any]]]:
+    """The active email inboxes' (id, brand name, config) of the agent's brands, by brand id, then inbox id."""
+    from kefu.brands.models import Inbox
+
+    rows = list(session.execute(_brands_of(agent_id)))
     inboxes = session.scalars(
         select(Inbox)
         .where(Inbox.brand_id.in_([r.id for r in rows]), Inbox.kind == "email", Inbox.is_active.is_(True))
@@ -65,15 +65,15 @@ def _brands_and_inboxes(
     )
     order = {r.id: (i, r.name) for i, r in enumerate(rows)}
     found = sorted(((order[i.brand_id], i.id, dict(i.config or {})) for i in inboxes), key=lambda t: (t[0][0], t[1]))
-    return [r.name for r in rows], [(inbox_id, brand[1], cfg) for brand, inbox_id, cfg in found]
+    return [(inbox_id, brand[1], cfg) for brand, inbox_id, cfg in found]
 
 
-def route_for(settings: Settings, session: Session, email_address: str) -> Route | None:
-    """How a reset mail to `email_address` is sent (None: no relay is configured anywhere)."""
+def route_for(settings: Settings, session: Session, agent_id: int) -> Route | None:
+    """How a reset mail to agent `agent_id` is sent (None: no relay is configured anywhere)."""
+    from kefu.brands.models import Brand
     from kefu.channels.email.adapter import inbox_address
     from kefu.channels.email.smtp import SmtpRelay
 
-    names, inboxes = _brands_and_inboxes(session, email_address)
     if settings.mail_smtp_host:
         ssl_on, starttls = settings.mail_smtp_ssl, settings.mail_smtp_starttls
         relay = SmtpRelay(
@@ -85,9 +85,10 @@ def route_for(settings: Settings, session: Session, email_address: str) -> Route
             ssl=ssl_on,
             timeout=settings.mail_timeout_seconds,
         )
-        brand = names[0] if names else PRODUCT
+        # Only the first brand's name is needed: one query, no inboxes.
+        brand = session.scalar(_brands_of(agent_id).with_only_columns(Brand.name).limit(1)) or PRODUCT
         return Route(relay, str(settings.mail_from), settings.mail_from_name or brand, brand, "system")
-    for inbox_id, brand, cfg in inboxes:
+    for inbox_id, brand, cfg in _inboxes(session, agent_id):
         if cfg.get("smtp_host") and inbox_address(cfg):
             relay = SmtpRelay.from_inbox(cfg, timeout=settings.mail_timeout_seconds)
             return Route(relay, inbox_address(cfg), str(cfg.get("from_name") or brand), brand, f"inbox {inbox_id}")
@@ -143,20 +144,20 @@ class ResetMailer:
         self._lock = threading.Lock()
         self._pending: set[Future[None]] = set()
 
-    def __call__(self, to: str, name: str, link: str, locale: str) -> None:
-        """Queue one reset mail; every failure is logged (without the link) and swallowed."""
+    def __call__(self, agent_id: int, to: str, name: str, link: str, locale: str) -> None:
+        """Queue one reset mail to agent `agent_id`; every failure is logged (without the link) and swallowed."""
         from kefu.core.db import DATABASE
         from kefu.security.reset import log_sender
 
         try:
             # A read-only look-up in a session of its own: the request's transaction has already committed.
             with runtime.get(DATABASE).sessionmaker() as session:
-                route = route_for(self.settings, session, to)
+                route = route_for(self.settings, session, agent_id)
         except Exception:
             log.exception("password reset mail: could not look up the outgoing mail relay; nothing was sent")
             return
         if route is None:
-            log_sender(to, name, link, locale)
+            log_sender(agent_id, to, name, link, locale)
             return
         with self._lock:
             if self._pool is None:  # threads only in a process that ever sends one
