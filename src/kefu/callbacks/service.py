@@ -364,100 +364,99 @@ def _filed_under(session: Session, brand_id: int, submission_id: str, digest: st
 
 def _book(session: Session, ask: Booking, filed: tuple[str, str] | None) -> Callback:
     """`book` once it is known this post books anew; `filed`: the submission id and digest to store."""
-    brand_id, scheduled_at, phone, source, actor = ask.brand_id, ask.scheduled_at, ask.phone, ask.source, ask.actor
-    name, topic, ticket_id, video, declared = ask.name, ask.topic, ask.ticket_id, ask.video, ask.declared
-    now, requester = ask.now, ask.requester
-    now = now or utcnow()
-    brand = get_brand(session, brand_id, actor)
+    now = ask.now or utcnow()
+    brand = get_brand(session, ask.brand_id, ask.actor)
     conf = settings_of(brand)
-    mode = "video" if video is not None else "phone"
-    template = require_video(brand) if video is not None else None
-    if video is not None and video.interpreter_org and not video.interpreter_cert:
+    mode = "video" if ask.video is not None else "phone"
+    template = require_video(brand) if ask.video is not None else None
+    if ask.video is not None and ask.video.interpreter_org and not ask.video.interpreter_cert:
         raise InvalidInput.said("err_callbacks_interpreter_cert")
-    if source not in SOURCES:
+    if ask.source not in SOURCES:
         raise InvalidInput.said("err_callbacks_source_choice", choices=", ".join(SOURCES))
     # The number's identity is its digits-only national form: the cap below counts every spelling of it as one.
-    check_phone(phone)
-    key = phone_key(phone)
+    check_phone(ask.phone)
+    key = phone_key(ask.phone)
     if key is None:
         raise InvalidInput.said("err_callbacks_phone_required")
-    if scheduled_at.tzinfo is None:
+    if ask.scheduled_at.tzinfo is None:
         raise InvalidInput.said("err_callbacks_scheduled_needs_offset")
-    if actor is None:  # customers pick one of the offered slots; agents may agree any later time on the phone
-        _check_public_cap(session, brand_id, key, requester)
-        offered = {s.start for s in slots(session, brand, now, video)}
-        if scheduled_at not in offered:
+    if ask.actor is None:  # customers pick one of the offered slots; agents may agree any later time on the phone
+        _check_public_cap(session, ask.brand_id, key, ask.requester)
+        offered = {s.start for s in slots(session, brand, now, ask.video)}
+        if ask.scheduled_at not in offered:
             raise Conflict.said("err_callbacks_slot_taken")
-    elif scheduled_at <= now:
+    elif ask.scheduled_at <= now:
         raise InvalidInput.said("err_callbacks_in_past")
     customer = None
     ticket: Ticket | None = None
     created = False
-    if ticket_id is not None:
-        ticket = ref_in_brand(session, Ticket, ticket_id, brand_id, "err_callbacks_no_ticket", NotFound)
+    if ask.ticket_id is not None:
+        ticket = ref_in_brand(session, Ticket, ask.ticket_id, ask.brand_id, "err_callbacks_no_ticket", NotFound)
         customer_id = ticket.customer_id
     else:
-        customer, created = find_or_create_by_identity(session, brand_id, "phone", phone.strip(), name or None)
+        customer, created = find_or_create_by_identity(
+            session, ask.brand_id, "phone", ask.phone.strip(), ask.name or None
+        )
         customer_id = customer.id
     # A public booking proves nothing about the number typed (like the message board): it files the case under that
     # number's customer, but neither rewrites the needs recorded for them nor answers from them (a 409 told anyone
     # whether a number's owner is deaf). Agents, and a number new to the brand, speak for the customer.
-    speaks_for_customer = actor is not None or created
-    if declared is not None and declared.needs and not declared.consent:
+    speaks_for_customer = ask.actor is not None or created
+    if ask.declared is not None and ask.declared.needs and not ask.declared.consent:
         raise InvalidInput.said("err_customers_needs_consent")  # the same answer whoever the number belongs to
-    if declared is not None and declared.needs and customer_id is not None and speaks_for_customer:
+    if ask.declared is not None and ask.declared.needs and customer_id is not None and speaks_for_customer:
         who = session.get(Customer, customer_id)
         assert who is not None
-        declare(session, who, declared, actor, source=source, now=now)
-    typed: list[str] = list(declared.needs) if declared is not None else []
+        declare(session, who, ask.declared, ask.actor, source=ask.source, now=now)
+    typed: list[str] = list(ask.declared.needs) if ask.declared is not None else []
     needs = needs_of(session, customer_id) if speaks_for_customer else typed
     if mode == "phone" and phone_refused(needs):
         raise Conflict.said("uix_callback_deaf")
     assignee_id = ticket.assignee_id if ticket is not None else None
-    if video is not None:
-        free = _free_video_agents(session, brand, scheduled_at, _skills_needed(video))
+    if ask.video is not None:
+        free = _free_video_agents(session, brand, ask.scheduled_at, _skills_needed(ask.video))
         if not free:
-            skills = ", ".join(sorted(_skills_needed(video)))
+            skills = ", ".join(sorted(_skills_needed(ask.video)))
             raise Conflict.said("err_callbacks_no_agent_free", skills=skills)
         assignee_id = assignee_id if assignee_id in free else _least_busy(session, free)
     if ticket is None:
         ticket = create_ticket(
             session,
-            brand_id=brand_id,
-            subject=_subject(brand.default_locale, mode, topic),
-            description=topic,
-            actor=actor,
+            brand_id=ask.brand_id,
+            subject=_subject(brand.default_locale, mode, ask.topic),
+            description=ask.topic,
+            actor=ask.actor,
             customer_id=customer_id,
             channel="phone",
         )
     cb = Callback(
-        brand_id=brand_id,
+        brand_id=ask.brand_id,
         ticket_id=ticket.id,
         customer_id=customer_id,
-        assignee_id=assignee_id if video is not None else ticket.assignee_id,
+        assignee_id=assignee_id if ask.video is not None else ticket.assignee_id,
         team_id=ticket.team_id,
-        phone=phone.strip(),
-        name=name.strip()[:200],
-        topic=topic,
-        source=source,
+        phone=ask.phone.strip(),
+        name=ask.name.strip()[:200],
+        topic=ask.topic,
+        source=ask.source,
         mode=mode,
-        needs_sign_language=bool(video and video.needs_sign_language),
-        interpreter_org=video.interpreter_org if video else None,
-        interpreter_cert=video.interpreter_cert if video else None,
-        video_token=secrets.token_urlsafe(32) if video is not None else None,
-        scheduled_at=scheduled_at,
+        needs_sign_language=bool(ask.video and ask.video.needs_sign_language),
+        interpreter_org=ask.video.interpreter_org if ask.video else None,
+        interpreter_cert=ask.video.interpreter_cert if ask.video else None,
+        video_token=secrets.token_urlsafe(32) if ask.video is not None else None,
+        scheduled_at=ask.scheduled_at,
         window_minutes=conf["window_minutes"],
-        created_by=actor.agent_id if actor else None,
+        created_by=ask.actor.agent_id if ask.actor else None,
         created_at=now,
-        requester=requester if actor is None else None,
+        requester=ask.requester if ask.actor is None else None,
         submission=filed[0] if filed else None,
         submission_digest=filed[1] if filed else None,
     )
     session.add(cb)
     session.flush()
     locale = brand.default_locale
-    when = format_datetime(scheduled_at, locale, brand.timezone, "long")
-    zone_name = format_zone(brand.timezone, locale, scheduled_at)
+    when = format_datetime(ask.scheduled_at, locale, brand.timezone, "long")
+    zone_name = format_zone(brand.timezone, locale, ask.scheduled_at)
     link = template.replace("{token}", cb.video_token) if template and cb.video_token else None
     # The public update carries the room link: the customer finds it on the portal's progress page.
     add_activity(
@@ -468,21 +467,21 @@ def _book(session: Session, ask: Booking, filed: tuple[str, str] | None) -> Call
         if link
         else gettext("callback_booked_phone", locale).format(when=when, zone=zone_name),
         public=True,
-        data={"callback_id": cb.id, "scheduled_at": scheduled_at.isoformat(), "source": source, "mode": mode},
+        data={"callback_id": cb.id, "scheduled_at": ask.scheduled_at.isoformat(), "source": ask.source, "mode": mode},
         at=now,
     )
     record(
         session,
-        actor,
+        ask.actor,
         "callback.book",
         target_type="callback",
         target_id=cb.id,
-        brand_id=brand_id,
-        details={"source": source, "mode": mode, "sign_language": cb.needs_sign_language},
-        actor_type=None if actor else "customer",
-        actor_label=None if actor else source,
+        brand_id=ask.brand_id,
+        details={"source": ask.source, "mode": mode, "sign_language": cb.needs_sign_language},
+        actor_type=None if ask.actor else "customer",
+        actor_label=None if ask.actor else ask.source,
     )
-    publish(session, "callback.booked", {"id": cb.id, "ticket_id": ticket.id}, (f"brand:{brand_id}",))
+    publish(session, "callback.booked", {"id": cb.id, "ticket_id": ticket.id}, (f"brand:{ask.brand_id}",))
     return cb
 
 
