@@ -46,19 +46,25 @@ def strict_json(body: bytes | str) -> Any:
     """A request body's JSON under the rules every value must meet to be stored and answered: UTF-8, no NaN or
     Infinity (not JSON; no JSON column nor response can hold them), no lone surrogate. Else json.JSONDecodeError,
     which the web layer answers as its other malformed bodies (422, `json_invalid`, in the reader's language)."""
-    text = body
     if isinstance(body, bytes):
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise json.JSONDecodeError("not UTF-8", body.decode("utf-8", "replace"), exc.start) from None
+    else:
+        text = body
 
     def constant(name: str) -> Any:
-        raise json.JSONDecodeError(f"{name} is not JSON", str(text), 0)
+        raise json.JSONDecodeError(f"{name} is not JSON", text, 0)
 
     value = json.loads(text, parse_constant=constant)
-    if lone_surrogate(value):
-        raise json.JSONDecodeError("lone surrogate", str(text), 0)
+    # A surrogate reaches the value only through a \uD800-\uDFFF escape (UTF-8 cannot encode one: the decode above
+    # fails first) or, in a str the caller decoded, as the character itself; without either the walk finds nothing.
+    maybe = "\\ud" in text or "\\uD" in text
+    if not maybe and isinstance(body, str) and not text.isascii():
+        maybe = _SURROGATE.search(text) is not None
+    if maybe and lone_surrogate(value):
+        raise json.JSONDecodeError("lone surrogate", text, 0)
     return value
 
 
