@@ -9,26 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi.testclient import TestClient
-
+from tests.race_harness import PHONE as VICTIM
+from tests.race_harness import booking_brand, from_ip, open_slots, post_booking
 from tests.tickets.helpers import Clock, tw
-
-VICTIM = "0912-345-678"
-
-
-def _from(app: Any, ip: str) -> TestClient:
-    return TestClient(app, base_url="http://testserver", client=(ip, 40000))
-
-
-def _slots(client: Any, slug: str) -> list[str]:
-    r = client.get(f"/api/v1/public/brands/{slug}/callback-slots")
-    assert r.status_code == 200, r.text
-    return [s["start"] for s in r.json()["slots"]]
 
 
 def _book(client: Any, slug: str, at: str, phone: str = VICTIM) -> Any:
-    body = {"scheduled_at": at, "phone": phone, "name": "王", "topic": "x"}
-    return client.post(f"/api/v1/public/brands/{slug}/callbacks", json=body)
+    return post_booking(client, slug, at, phone, topic="x")
 
 
 def test_a_strangers_bookings_do_not_lock_the_owner_out(
@@ -38,10 +25,9 @@ def test_a_strangers_bookings_do_not_lock_the_owner_out(
 
     from kefu.callbacks.models import Callback
 
-    brand = make.brand(timezone="Asia/Taipei")
-    clock.set(tw(2026, 3, 9, 9, 0))
-    starts = _slots(client, brand.slug)
-    stranger, owner = _from(app, "198.51.100.7"), _from(app, "203.0.113.20")
+    brand = booking_brand(make, clock)
+    starts = open_slots(client, brand.slug)
+    stranger, owner = from_ip(app, "198.51.100.7"), from_ip(app, "203.0.113.20")
     assert _book(stranger, brand.slug, starts[0]).status_code == 201
     assert _book(stranger, brand.slug, starts[1]).status_code == 201
     assert _book(stranger, brand.slug, starts[2]).status_code == 429  # the stranger's own share is used up
@@ -55,14 +41,13 @@ def test_a_strangers_bookings_do_not_lock_the_owner_out(
 def test_a_per_number_ceiling_still_bounds_the_pile_up(app: Any, client: Any, make: Any, clock: Clock) -> None:
     from kefu.callbacks.service import PUBLIC_PER_NUMBER, PUBLIC_PER_REQUESTER
 
-    brand = make.brand(timezone="Asia/Taipei")
-    clock.set(tw(2026, 3, 9, 9, 0))
-    starts = iter(_slots(client, brand.slug))
+    brand = booking_brand(make, clock)
+    starts = iter(open_slots(client, brand.slug))
     for i in range(PUBLIC_PER_NUMBER // PUBLIC_PER_REQUESTER):
         for _ in range(PUBLIC_PER_REQUESTER):
-            assert _book(_from(app, f"192.0.2.{i + 1}"), brand.slug, next(starts)).status_code == 201
-    assert _book(_from(app, "192.0.2.200"), brand.slug, next(starts)).status_code == 429
-    assert _book(_from(app, "192.0.2.200"), brand.slug, next(starts), "0922-000-111").status_code == 201
+            assert _book(from_ip(app, f"192.0.2.{i + 1}"), brand.slug, next(starts)).status_code == 201
+    assert _book(from_ip(app, "192.0.2.200"), brand.slug, next(starts)).status_code == 429
+    assert _book(from_ip(app, "192.0.2.200"), brand.slug, next(starts), "0922-000-111").status_code == 201
 
 
 def test_a_missed_call_from_the_number_books_even_when_strangers_filled_it(make: Any, db: Any, clock: Clock) -> None:
@@ -70,8 +55,7 @@ def test_a_missed_call_from_the_number_books_even_when_strangers_filled_it(make:
     from kefu.brands.service import get_brand
     from kefu.callbacks.service import OWNER, PUBLIC_PER_NUMBER, book, slots
 
-    brand = make.brand(timezone="Asia/Taipei")
-    clock.set(tw(2026, 3, 9, 9, 0))
+    brand = booking_brand(make, clock)
     starts = [s.start for s in slots(db, get_brand(db, brand.id))]
     for i in range(PUBLIC_PER_NUMBER):
         book(db, brand.id, scheduled_at=starts[i], phone=VICTIM, source="portal", actor=None, requester=f"ip:{i // 2}")
@@ -88,10 +72,10 @@ def test_agents_see_which_bookings_share_a_number(app: Any, client: Any, make: A
     brand = make.brand(timezone="Asia/Taipei")
     agent = make.agent("agent", [brand])
     clock.set(tw(2026, 3, 9, 9, 0))
-    starts = _slots(client, brand.slug)
-    assert _book(_from(app, "198.51.100.7"), brand.slug, starts[0]).status_code == 201
-    assert _book(_from(app, "203.0.113.20"), brand.slug, starts[1], "+886 912 345 678").status_code == 201
-    assert _book(_from(app, "203.0.113.20"), brand.slug, starts[2], "0922-000-111").status_code == 201
+    starts = open_slots(client, brand.slug)
+    assert _book(from_ip(app, "198.51.100.7"), brand.slug, starts[0]).status_code == 201
+    assert _book(from_ip(app, "203.0.113.20"), brand.slug, starts[1], "+886 912 345 678").status_code == 201
+    assert _book(from_ip(app, "203.0.113.20"), brand.slug, starts[2], "0922-000-111").status_code == 201
     db.commit()
     _login(client, agent)
     page = client.get("/console/callbacks?view=booked&lang=zh-TW")

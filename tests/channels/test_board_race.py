@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import PG_URL
+from tests.race_harness import miss_once, needs_pg, race
 
 POST = {"name": "林小姐", "contact": "lin@example.com", "category": "order", "message": "訂單沒出貨"}
 
@@ -30,17 +29,7 @@ def _miss_once(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The next lookup misses (it ran before the racing twin committed); later ones are real."""
     from kefu.channels.board import service
 
-    real = service._provider_id
-    missed: list[str] = []
-
-    def lookup(session: Any, inbox: Any, submission_id: str, payload: dict[str, Any]) -> Any:
-        if not missed:
-            missed.append(submission_id)
-            return f"{inbox.kind}:{submission_id}"
-        return real(session, inbox, submission_id, payload)
-
-    monkeypatch.setattr(service, "_provider_id", lookup)
-    return missed
+    return miss_once(monkeypatch, service, "_provider_id", lambda session, inbox, sid, payload: f"{inbox.kind}:{sid}")
 
 
 @pytest.mark.parametrize("form", [False, True])
@@ -88,7 +77,7 @@ def test_widget_leave_message_twin_gets_the_same_ticket(
     assert _counts(db, brand.id)[0] == 1
 
 
-@pytest.mark.skipif(not PG_URL, reason="PostgreSQL not configured (SQLite writers are serialized: no race there)")
+@needs_pg
 def test_two_real_transactions_racing_one_post(shared_db: str) -> None:
     """PostgreSQL, two sessions: both miss the lookup; the loser blocks on the unique key, then replays."""
     from kefu.brands.models import Inbox
@@ -98,16 +87,6 @@ def test_two_real_transactions_racing_one_post(shared_db: str) -> None:
 
     s = seed(shared_db, inbox_kind="board", inbox_config={})
     database = Database(shared_db)
-    looked_up, release = threading.Event(), threading.Event()
-    real = service._provider_id
-
-    def held(session: Any, inbox: Any, submission_id: str, payload: dict[str, Any]) -> Any:
-        out = real(session, inbox, submission_id, payload)
-        if threading.current_thread().name == "slow" and not looked_up.is_set():
-            looked_up.set()  # this lookup missed; the twin now files and commits before this one inserts
-            assert release.wait(30)
-        return out
-
     answers: dict[str, Any] = {}
 
     def post(who: str) -> None:
@@ -116,16 +95,7 @@ def test_two_real_transactions_racing_one_post(shared_db: str) -> None:
             result = service.submit(db, inbox, submission_id="race-0003", **POST)
             answers[who] = (result.ticket.number, result.conversation.id, result.created)
 
-    service._provider_id = held  # type: ignore[assignment]
-    try:
-        slow = threading.Thread(target=post, args=("slow",), name="slow")
-        slow.start()
-        assert looked_up.wait(30)
-        post("fast")
-        release.set()
-        slow.join(30)
-    finally:
-        service._provider_id = real  # type: ignore[assignment]
+    race(service, "_provider_id", post)
     try:
         assert answers["slow"][:2] == answers["fast"][:2]
         assert answers["fast"][2] is True and answers["slow"][2] is False
