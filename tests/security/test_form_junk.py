@@ -5,11 +5,20 @@ The forms are not in OpenAPI (schemathesis never sees them). Every route is post
 posts (plus the route's declared fields), all set to one kind of junk at a time: NUL bytes, over-long text,
 non-numeric and huge numbers, impossible dates, invalid UTF-8 (what a lone surrogate becomes on the wire), then a
 broken multipart body and a JSON body where a form is expected; ids in the path are A's own rows and then "abc".
+A refused post (4xx) must also leave every table's row count as it was (one statement counts them all after a post).
+
+An accepted post (2xx/3xx) may store what it was sent once cleaned (kefu.core.textrules drops NUL) or ignore the
+fields it does not know. The walk sees: deletes, which take no field (follow-up rule, macro, shift, shift exception,
+freeze webhook); text that is valid once cleaned (customer notes, QA findings, a routing rule's or FAQ's name); saves
+that keep only their known fields and audit it (inbox, theme, review item, team members, report settings,
+compensation, conversation assignment, QA item); the inbound event requeue (a job); and the reset request, 202 for
+any input, which keeps the request's row for its rate limit.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +36,10 @@ JUNK = {
     "huge": "9" * 40,
     "date": "2026-02-30T25:61",
 }
+# What a refused post (4xx) may still store. A failed sign-in is a 401 that records the attempt (the lockout counts
+# them) and audits it; a throttled public route counts every request, refused ones too (or junk is never throttled).
+REFUSALS_STORE = {"/login": frozenset({"login_attempts", "audit_log"})}
+THROTTLE_HITS = "request_hits"
 # PostgreSQL is where NUL and over-long text differ (SQLite stores both): the other kinds run on SQLite only.
 PG_KINDS = ("nul", "long")
 
@@ -42,8 +55,20 @@ def _field_names() -> list[str]:
     return sorted(names)
 
 
-def test_junk_in_every_page_form_is_never_a_server_error(app: Any, client: Any, make: Any, db: Any) -> None:
-    """Every page POST route, each junk kind, the broken bodies: < 500, no raise, customers get a page."""
+def _row_counts(connection: Any) -> Callable[[], dict[str, int]]:
+    """The row count of every table, read in one statement (the walk reads it after each post)."""
+    from sqlalchemy import inspect
+
+    tables = sorted(t for t in inspect(connection).get_table_names() if t != "alembic_version")
+    sql = "SELECT " + ", ".join(f'(SELECT count(*) FROM "{t}")' for t in tables)
+    return lambda: dict(zip(tables, connection.exec_driver_sql(sql).one(), strict=True))
+
+
+def test_junk_in_every_page_form_is_never_a_server_error(
+    app: Any, client: Any, make: Any, db: Any, connection: Any
+) -> None:
+    """Every page POST route, each junk kind, the broken bodies: < 500, no raise, customers get a page; a refused
+    post (4xx) stores no row."""
     own = build_brand_b(db, make, mark="OWNJ")
     ids, number = own["ids"], own["ticket"].number
     admin = make.agent("admin", password=PASSWORD)
@@ -58,6 +83,8 @@ def test_junk_in_every_page_form_is_never_a_server_error(app: Any, client: Any, 
         return {"X-CSRF-Token": r.json()["csrf_token"], "Accept-Language": "zh-TW"}
 
     headers = login()
+    counts = _row_counts(connection)
+    rows = counts()
     routes = [
         r
         for r in _routes(app)
@@ -92,11 +119,18 @@ def test_junk_in_every_page_form_is_never_a_server_error(app: Any, client: Any, 
                     r = client.post(target, follow_redirects=False, **kw)
                 except Exception as exc:  # the test client re-raises what the server did not handle
                     failures.append(f"POST {target} [{kind}] -> raised {exc!r}"[:300])
+                    rows = counts()
                     continue
                 if r.status_code >= 500:
                     failures.append(f"POST {target} [{kind}] -> {r.status_code} {r.text[:200]}")
                 elif CUSTOMER.match(route.path) and r.status_code not in (302, 303) and not _is_page(r):
                     failures.append(f"POST {target} [{kind}] -> {r.status_code} {r.headers.get('content-type')}")
+                before, rows = rows, counts()
+                may = REFUSALS_STORE.get(route.path, frozenset())
+                stored = sorted(t for t in rows if rows[t] != before[t] and t not in may and t != THROTTLE_HITS)
+                if 400 <= r.status_code < 500 and stored:
+                    failures.append(f"POST {target} [{kind}] -> {r.status_code} but stored rows in {stored}")
                 if r.status_code == 401 or r.headers.get("location", "").startswith("/login"):
                     headers = login()  # a junk form that ended the session (e.g. a changed role) must not hide the rest
-    assert not failures, f"{len(failures)} server errors from junk forms:\n" + "\n".join(failures[:60])
+                    rows = counts()
+    assert not failures, f"{len(failures)} server errors or stored rows from junk forms:\n" + "\n".join(failures[:60])
