@@ -36,6 +36,8 @@ Round 10's options, all off by default (docs/DEVELOPING.md): ``twin_cutoff``/``t
 phrasing's near-duplicate same-FAQ phrasings in calibration, ``nn2_weight`` blends the mean of the two best phrasing
 similarities into ``nn``, ``pseudo_positives`` adds word-dropout pseudo-queries as scorer positives,
 ``centroid_weight``/``centroid_grid`` weight the centroid in ``nn + centroid`` (the grid picked by held-out top-1).
+``learned_rerank`` (round 14, off by default) fits a conditional logit over the candidates' signals, their ranks and
+a kNN vote on the held-out ranks and serves it only when its cross-validated held-out top-1 beats the grid's.
 ``calibration_folds`` (3 by default) pools up to that many disjoint held-out folds while the sample is small
 (rounds 4 and 5; ``bagging``, off by default, serves the mean of the folds' scorers, round 7). A KB with fewer
 than 8 multi-phrasing FAQs (an imported list, one question each) is queried instead with pseudo-queries made from
