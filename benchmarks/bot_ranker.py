@@ -528,7 +528,8 @@ def main(argv: list[str] | None = None) -> int:
             res = evaluate(groups, tests, {**options, "random_state": seed})
             cv = res.pop("cv")
             runs.append(res)
-            print(json.dumps({"case": name, "seed": seed, **res, "cv_top1": cv.get("top1")}), flush=True)
+            extra = {"cv_rerank": cv["rerank"]} if cv.get("rerank") else {}
+            print(json.dumps({"case": name, "seed": seed, **res, "cv_top1": cv.get("top1"), **extra}), flush=True)
         summary = {
             k: (round(statistics.mean(r[k] for r in runs), 2), round(statistics.pstdev([r[k] for r in runs]), 2))
             for k in ("top1", "top3", "right", "wrong", "reachable", "chitchat_answered")

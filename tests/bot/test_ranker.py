@@ -1073,3 +1073,61 @@ def test_loo_calibration_ranks_held_out_phrasings_with_the_served_scorers_as_if_
     assert len(own_shift) >= 10 and np.mean(np.array(own_shift) > 1e-6) > 0.9
     assert r._loo_shift is None and r._loo_mask is None  # transient: nothing of it is saved
     assert r.search("信貸的利率多少", 1)[0].key == "personal_loan_rate"
+
+
+def test_knn_vote_shares_the_nearest_phrasings_similarity_among_their_faqs() -> None:
+    """The kNN vote: each FAQ's share of the similarity of the ``_KNN`` nearest phrasings (negatives count 0)."""
+    import numpy as np
+
+    from kefu.bot.nlu import ranker as ranker_module
+
+    r = FaqRanker()
+    r.keys = ["a", "b", "c"]
+    row_group = np.array([0, 0, 1, 1, 2] + [2] * 20)
+    sims = np.full((1, len(row_group)), -0.5)
+    sims[0, :5] = [0.6, 0.2, 0.2, -np.inf, 0.0]
+    votes = r._knn_vote(sims, row_group)
+    assert ranker_module._KNN == 10
+    assert np.allclose(votes, [[0.8, 0.2, 0.0]])
+    # With the query's own FAQ left out (the uncovered ranking), the others share everything.
+    _, hidden = r._knn_votes(sims, row_group, np.array([0]))
+    assert np.allclose(hidden[0, 0], 0.0) and np.isclose(hidden.sum(), 1.0) and hidden[0, 1] == 1.0
+
+
+def test_learned_rerank_is_served_only_when_it_beats_the_grid_on_held_out_folds() -> None:
+    """``learned_rerank``: a conditional logit over the candidates' signals, cross-validated on the held-out ranks; it
+    is kept when its top-1 beats the weight grid's (a signal that names the right FAQ), else the grid is served."""
+    import numpy as np
+
+    r = FaqRanker(learned_rerank=True)
+    rng = np.random.default_rng(0)
+    n, k = 200, 5
+    top = np.tile(np.arange(k), (n, 1))
+    truth = rng.integers(0, k, size=n)
+    b, svm, cov = rng.normal(size=(n, k)), rng.normal(size=(n, k)), np.ones((n, k))
+    knn = np.zeros((n, k))
+    knn[np.arange(n), truth] = 0.9  # the vote knows the answer; the grid's signals are noise
+    linear = b + svm
+    coef, info = r._choose_rerank(top, truth, r._rerank_features(b, svm, cov, linear, knn), 0)
+    assert coef is not None and info["learned"] > info["grid"] + 0.5
+    r.rerank_coef_ = tuple(coef.tolist())
+    score = r._combine(b, svm, cov, 1.0, 0.0, knn)
+    assert np.mean(score.argmax(axis=1) == truth) == 1.0
+    assert np.all(np.isneginf(r._combine(np.full((1, k), -np.inf), svm[:1], cov[:1], 1.0, 0.0, knn[:1])))
+    # Nothing to learn: the grid stays.
+    coef, info = r._choose_rerank(top, truth, r._rerank_features(b, svm, cov, linear, np.zeros((n, k))), 0)
+    assert coef is None and "learned" in info
+
+
+def test_learned_rerank_off_by_default_and_a_fit_with_it_searches_and_reloads(tmp_path: Path) -> None:
+    """Off by default (the grid's score, no kNN votes computed); on, the fit records its cross-validation and the
+    saved ranker reloads with the same scores."""
+    plain = FaqRanker().fit(_tiny_groups())
+    assert not plain.learned_rerank and plain.rerank_coef_ is None and plain.cv_["rerank"] == {}
+    r = FaqRanker(learned_rerank=True).fit(_tiny_groups())
+    assert "grid" in r.cv_["rerank"]
+    hits = r.search("信貸的利率多少")
+    assert hits and hits[0].key == "personal_loan_rate"
+    r.save(tmp_path / "r.joblib")
+    again = FaqRanker.load(tmp_path / "r.joblib")
+    assert again.rerank_coef_ == r.rerank_coef_ and again.search("信貸的利率多少") == hits

@@ -36,6 +36,8 @@ Round 10's options, all off by default (docs/DEVELOPING.md): ``twin_cutoff``/``t
 phrasing's near-duplicate same-FAQ phrasings in calibration, ``nn2_weight`` blends the mean of the two best phrasing
 similarities into ``nn``, ``pseudo_positives`` adds word-dropout pseudo-queries as scorer positives,
 ``centroid_weight``/``centroid_grid`` weight the centroid in ``nn + centroid`` (the grid picked by held-out top-1).
+``learned_rerank`` (round 14, off by default) fits a conditional logit over the candidates' signals, their ranks and
+a kNN vote on the held-out ranks and serves it only when its cross-validated held-out top-1 beats the grid's.
 ``calibration_folds`` (3 by default) pools up to that many disjoint held-out folds while the sample is small
 (rounds 4 and 5; ``bagging``, off by default, serves the mean of the folds' scorers, round 7). A KB with fewer
 than 8 multi-phrasing FAQs (an imported list, one question each) is queried instead with pseudo-queries made from
@@ -70,6 +72,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.linalg import cho_factor, cho_solve  # type: ignore[import-untyped,unused-ignore]
+from scipy.optimize import minimize  # type: ignore[import-untyped,unused-ignore]
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize as l2_rows
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
@@ -95,6 +98,12 @@ _SOLVER_LOCK: Final = threading.Lock()
 _MAX_HOLDOUT: Final = 2000
 _CHUNK: Final = 128
 _UNCOVERED_WEIGHT: Final = 0.5
+# Learned reranker (round 14): folds of the held-out sample it is cross-validated on, its L2 penalty per query, and
+# the held-out top-1 it must beat the grid's by (a tie keeps the grid: fewer fitted numbers).
+_RERANK_FOLDS: Final = 5
+_RERANK_L2: Final = 1e-3
+_RERANK_MIN_GAIN: Final = 0.002
+_KNN: Final = 10  # nearest phrasings whose similarity votes for their FAQ (a reranker feature)
 # KBs up to this many phrasings serve scorers refitted on every phrasing (a bank KB of ~1,150 FAQs x 19 phrasings and
 # the 1,000 x 20 scale KB included; a second scorer fit costs ~2.5 s CPU there), see docs/DEVELOPING.md round 10.
 _REFIT_LIMIT: Final = 30_000
@@ -338,6 +347,7 @@ class FaqRanker:
         loo_calibration: bool = False,
         dense_fold_calibration: bool = False,
         dense_scorer_weight: float = 2.0,
+        learned_rerank: bool = False,
     ) -> None:
         self.feature_config = features or RANKER_FEATURES
         self.encoder = encoder
@@ -379,6 +389,10 @@ class FaqRanker:
         # (kernel x·x' + γ d·d', γ = dense_scorer_weight; 0 = features only), chosen by the KB's held-out top-1 on
         # the few-phrasing dev KBs (docs/DEVELOPING.md, round 12).
         self.dense_scorer_weight = dense_scorer_weight
+        # Round 14: a conditional-logit reranker over the top ``depth`` (signals and their ranks in the list), fitted
+        # on the held-out ranks and served only when its cross-validated held-out top-1 beats the weight grid's.
+        self.learned_rerank = learned_rerank
+        self.rerank_coef_: tuple[float, ...] | None = None
         self._dense_rows: NDArray[np.float32] | None = None  # embeddings of every phrasing while calibrating
         # Exact leave-one-out calibration (round 11): the rows whose LOO scores the scorer fit computes, and what it
         # computed (rows x groups: served score minus leave-one-out score, where the row is in the FAQ's sample).
@@ -418,6 +432,7 @@ class FaqRanker:
         self._texts = texts
         self._parts = None
         self.centroid_weight_ = self.centroid_weight
+        self.rerank_coef_ = None
         if not texts:
             return self
         normalized = normalize_many(texts)
@@ -807,9 +822,98 @@ class FaqRanker:
         return top, b, svm, cov
 
     def _combine(
-        self, b: NDArray[np.float64], svm: NDArray[np.float64], cov: NDArray[np.float64], a: float, c: float
+        self,
+        b: NDArray[np.float64],
+        svm: NDArray[np.float64],
+        cov: NDArray[np.float64],
+        a: float,
+        c: float,
+        knn: NDArray[np.float64] | None = None,
     ) -> NDArray[np.float64]:
-        return b + a * svm + c * (cov - 1.0)
+        linear = b + a * svm + c * (cov - 1.0)
+        if self.rerank_coef_ is None:
+            return linear
+        if knn is None:
+            knn = np.zeros_like(b)
+        feats = self._rerank_features(b, svm, cov, linear, knn)
+        return self._rerank_score(feats, np.asarray(self.rerank_coef_), b)
+
+    @staticmethod
+    def _rerank_features(
+        b: NDArray[np.float64],
+        svm: NDArray[np.float64],
+        cov: NDArray[np.float64],
+        linear: NDArray[np.float64],
+        knn: NDArray[np.float64],
+    ) -> NDArray[np.float64]:
+        """Per candidate (rows x depth x features): nn + centroid, svm, coverage, the grid's linear score, the
+        reciprocal rank of each of the three in the list, the svm's positive part and the kNN vote."""
+        finite = np.isfinite(b)
+        b0 = np.where(finite, b, 0.0)
+        lin0 = np.where(finite, linear, 0.0)
+
+        def rr(v: NDArray[np.float64]) -> NDArray[np.float64]:
+            order = np.argsort(-np.where(finite, v, -np.inf), axis=1, kind="stable")
+            rank = np.empty_like(order)
+            np.put_along_axis(rank, order, np.arange(v.shape[1])[None, :].repeat(len(v), axis=0), axis=1)
+            return np.asarray(1.0 / (1.0 + rank), dtype=np.float64)
+
+        feats = [b0, svm, cov, lin0, rr(b0), rr(svm), rr(lin0), np.maximum(svm, 0.0), knn]
+        return np.stack(feats, axis=-1)
+
+    @staticmethod
+    def _rerank_score(
+        feats: NDArray[np.float64], coef: NDArray[np.float64], b: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        return np.where(np.isfinite(b), feats @ coef, -np.inf)
+
+    @staticmethod
+    def _fit_rerank(feats: NDArray[np.float64], target: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Conditional-logit weights: softmax over each query's candidates, the right one (``target``) as label."""
+        n, _, d = feats.shape
+        scale = np.maximum(feats.reshape(-1, d).std(axis=0), 1e-6)
+        x = feats / scale
+        rows = np.arange(n)
+
+        def loss(w: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+            z = x @ w
+            z -= z.max(axis=1, keepdims=True)
+            p = np.exp(z)
+            p /= p.sum(axis=1, keepdims=True)
+            nll = -float(np.sum(np.log(p[rows, target] + 1e-300))) / n + _RERANK_L2 * float(w @ w)
+            grad = (np.einsum("nk,nkd->d", p, x) - x[rows, target].sum(axis=0)) / n + 2 * _RERANK_L2 * w
+            return nll, grad
+
+        start = np.zeros(d)
+        start[3] = 1.0 * scale[3]  # the grid's score: the ranking it starts from
+        res = minimize(loss, start, jac=True, method="L-BFGS-B", options={"maxiter": 200})
+        return np.asarray(res.x / scale, dtype=np.float64)
+
+    def _choose_rerank(
+        self, top: NDArray[np.int64], truth: NDArray[np.int64], linear_feats: NDArray[np.float64], seed: int
+    ) -> tuple[NDArray[np.float64] | None, dict[str, float]]:
+        """Cross-validate the learned reranker on the held-out queries against the grid's ranking (its top-1 on the
+        same queries); the weights fitted on every query when it wins, else None."""
+        hit = top == truth[:, None]
+        inside = hit.any(axis=1)
+        idx = np.flatnonzero(inside)
+        target = hit.argmax(axis=1)
+        rows = np.arange(len(top))
+        grid_top1 = float(np.mean(hit[rows, linear_feats[:, :, 3].argmax(axis=1)]))
+        if len(idx) < 10 * _RERANK_FOLDS or linear_feats.shape[1] < 2:
+            return None, {"grid": round(grid_top1, 4)}
+        fold = np.random.default_rng([seed, 14]).permutation(len(top)) % _RERANK_FOLDS
+        pred = np.zeros(len(top), dtype=bool)
+        for k in range(_RERANK_FOLDS):
+            tr = idx[fold[idx] != k]
+            te = np.flatnonzero(fold == k)
+            w = self._fit_rerank(linear_feats[tr], target[tr])
+            pred[te] = hit[te, (linear_feats[te] @ w).argmax(axis=1)]
+        cv_top1 = float(np.mean(pred))
+        info = {"grid": round(grid_top1, 4), "learned": round(cv_top1, 4)}
+        if cv_top1 < grid_top1 + _RERANK_MIN_GAIN:
+            return None, info
+        return self._fit_rerank(linear_feats[idx], target[idx]), info
 
     @staticmethod
     def _conf_features(
@@ -943,6 +1047,9 @@ class FaqRanker:
             ranked, truth = self._loo_ranked(x, parts)
             total, n_folds = len(truth), len(ranked)
         top, b, s, c, cen, ub, us, uc, ucen = (np.vstack([r[i] for r in ranked]) for i in range(9))
+        knn = uknn = None
+        if self.learned_rerank and all(len(r) == 11 for r in ranked):
+            knn, uknn = (np.vstack([r[i] for r in ranked]) for i in (9, 10))
         best: tuple[float, float, float, float] | None = None
         grid: dict[str, float] = {}
         # The centroid's weight in nn + w x centroid (``centroid_grid``: picked here too, among the candidates ranked
@@ -963,26 +1070,39 @@ class FaqRanker:
         if chosen != ranked_with:
             b, ub = b + (chosen - ranked_with) * cen, ub + (chosen - ranked_with) * ucen
             self.centroid_weight_ = chosen
-        score = self._combine(b, s, c, self.svm_weight_, self.coverage_weight_)
-        uscore = self._combine(ub, us, uc, self.svm_weight_, self.coverage_weight_)
-        order = np.argsort(-score, axis=1)
-        rows = np.arange(len(top))
-        right = top[rows, order[:, 0]] == truth
-        in3 = (top[rows[:, None], order[:, :3]] == truth[:, None]).any(axis=1)
-        f = self._conf_features(*(np.take_along_axis(v, order, axis=1) for v in (score, b, s, c)))[:, 0]
-        uorder = np.argsort(-uscore, axis=1)
-        fu = self._conf_features(*(np.take_along_axis(v, uorder, axis=1) for v in (uscore, ub, us, uc)))[:, 0]
-        feats = np.vstack([f, fu])
-        ys = np.concatenate([right.astype(int), np.zeros(len(fu), dtype=int)])
-        ws = np.concatenate([np.ones(len(f)), np.full(len(fu), _UNCOVERED_WEIGHT)])
-        if len(set(ys.tolist())) == 2:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                lr = LogisticRegression(C=100.0, max_iter=1000).fit(feats, ys, sample_weight=ws)
-            coef = tuple(float(v) for v in lr.coef_[0])
-            # Confidence must grow with the score and the lead (else the fit is noise: keep the default curve).
-            if coef[0] > 0 and coef[1] >= 0:
-                self.curve_ = (coef, float(lr.intercept_[0]))
+        rerank_cv: dict[str, float] = {}
+        if self.learned_rerank:
+            linear = self._combine(b, s, c, self.svm_weight_, self.coverage_weight_)
+            feats = self._rerank_features(b, s, c, linear, knn if knn is not None else np.zeros_like(b))
+            learned, rerank_cv = self._choose_rerank(top, truth, feats, self.random_state)
+            self.rerank_coef_ = tuple(float(v) for v in learned) if learned is not None else None
+        # The learned score has its own scale: if no sensible confidence curve fits it, serve the grid's score.
+        for _ in range(2):
+            score = self._combine(b, s, c, self.svm_weight_, self.coverage_weight_, knn)
+            uscore = self._combine(ub, us, uc, self.svm_weight_, self.coverage_weight_, uknn)
+            order = np.argsort(-score, axis=1)
+            rows = np.arange(len(top))
+            right = top[rows, order[:, 0]] == truth
+            in3 = (top[rows[:, None], order[:, :3]] == truth[:, None]).any(axis=1)
+            f = self._conf_features(*(np.take_along_axis(v, order, axis=1) for v in (score, b, s, c)))[:, 0]
+            uorder = np.argsort(-uscore, axis=1)
+            fu = self._conf_features(*(np.take_along_axis(v, uorder, axis=1) for v in (uscore, ub, us, uc)))[:, 0]
+            feats = np.vstack([f, fu])
+            ys = np.concatenate([right.astype(int), np.zeros(len(fu), dtype=int)])
+            ws = np.concatenate([np.ones(len(f)), np.full(len(fu), _UNCOVERED_WEIGHT)])
+            if len(set(ys.tolist())) == 2:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    lr = LogisticRegression(C=100.0, max_iter=1000).fit(feats, ys, sample_weight=ws)
+                coef = tuple(float(v) for v in lr.coef_[0])
+                # Confidence must grow with the score and the lead (else the fit is noise: keep the default curve).
+                if coef[0] > 0 and coef[1] >= 0:
+                    self.curve_ = (coef, float(lr.intercept_[0]))
+                    break
+            if self.rerank_coef_ is None:
+                break
+            self.rerank_coef_ = None
+            rerank_cv["dropped"] = 1.0
         p = self._confidence(f)
         pu = self._confidence(fu)
         # Pseudo-queries are easier than real ones (made from the indexed text), so their covered wrong rate says
@@ -1013,6 +1133,7 @@ class FaqRanker:
             "margin_rule": self.margin_rule_,
             "bagged": len(folds) if bag and len(folds) > 1 else 0,
             "loo_scorers": exact_loo,
+            "rerank": rerank_cv,
         }
         return scorer_weights(parts), parts.bias
 
@@ -1194,6 +1315,7 @@ class FaqRanker:
         dense_norms = self._dense_norms(full) if full.dense is not None and self._dense_rows is not None else None
         results: list[Any] = []
         uncovered: list[Any] = []
+        knns: list[tuple[NDArray[np.float64], NDArray[np.float64]]] = []
         for start in range(0, len(held), _CHUNK):
             rows = held[start : start + _CHUNK]
             own = truth[start : start + _CHUNK]
@@ -1247,9 +1369,10 @@ class FaqRanker:
             results.append((top, b, s, c, np.take_along_axis(cen, top, axis=1)))
             utop, ub, us, uc = self._rerank_parts(full, q, base, exclude=own, signals=signals)
             uncovered.append((ub, us, uc, np.take_along_axis(cen, utop, axis=1)))
-        return [np.vstack([r[i] for r in results]) for i in range(5)] + [
-            np.vstack([u[i] for u in uncovered]) for i in range(4)
-        ]
+            if self.learned_rerank:
+                knn, uknn = self._knn_votes(sims, full.row_group, own)
+                knns.append((np.take_along_axis(knn, top, axis=1), np.take_along_axis(uknn, utop, axis=1)))
+        return self._stack_ranked(results, uncovered, knns)
 
     def _dense_loo(
         self,
@@ -1342,10 +1465,11 @@ class FaqRanker:
         centroid) of the same with their FAQ removed."""
         results: list[tuple[NDArray[Any], ...]] = []
         uncovered: list[tuple[NDArray[Any], ...]] = []
+        knns: list[tuple[NDArray[np.float64], NDArray[np.float64]]] = []
         for start in range(0, len(truth), _CHUNK):
             q = queries[start : start + _CHUNK]
             qd = qdense[start : start + _CHUNK] if qdense is not None else None
-            nn, cen, _ = self._nn_centroid(parts, q, qd)
+            nn, cen, sims = self._nn_centroid(parts, q, qd)
             base = nn + self.centroid_weight_ * cen
             signals = self._group_signals(parts, q, qd)
             top, b, s, c = self._rerank_parts(parts, q, base, signals=signals)
@@ -1353,9 +1477,48 @@ class FaqRanker:
             own = truth[start : start + _CHUNK]
             utop, ub, us, uc = self._rerank_parts(parts, q, base, exclude=own, signals=signals)
             uncovered.append((ub, us, uc, np.take_along_axis(cen, utop, axis=1)))
-        return [np.vstack([r[i] for r in results]) for i in range(5)] + [
-            np.vstack([u[i] for u in uncovered]) for i in range(4)
-        ]
+            if self.learned_rerank:
+                knn, uknn = self._knn_votes(sims, parts.row_group, own)
+                knns.append((np.take_along_axis(knn, top, axis=1), np.take_along_axis(uknn, utop, axis=1)))
+        return self._stack_ranked(results, uncovered, knns)
+
+    @staticmethod
+    def _stack_ranked(
+        results: Sequence[tuple[NDArray[Any], ...]],
+        uncovered: Sequence[tuple[NDArray[Any], ...]],
+        knns: Sequence[tuple[NDArray[np.float64], NDArray[np.float64]]],
+    ) -> list[NDArray[Any]]:
+        """(top, base, svm, coverage, centroid) covered, (base, svm, coverage, centroid) uncovered, then the kNN
+        votes of both when the learned reranker is on."""
+        out = [np.vstack([r[i] for r in results]) for i in range(5)]
+        out += [np.vstack([u[i] for u in uncovered]) for i in range(4)]
+        if knns:
+            out += [np.vstack([k[i] for k in knns]) for i in range(2)]
+        return out
+
+    def _knn_votes(
+        self, sims: NDArray[np.float64], row_group: NDArray[np.int64], own: NDArray[np.int64] | None = None
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Share of the ``_KNN`` nearest phrasings' similarity that falls on each FAQ (queries x groups); with
+        ``own``, also the same with each query's own FAQ's phrasings out of the list (the uncovered ranking)."""
+        votes = self._knn_vote(sims, row_group)
+        if own is None:
+            return votes, votes
+        hidden = np.where(row_group[None, :] == own[:, None], -np.inf, sims)
+        return votes, self._knn_vote(hidden, row_group)
+
+    def _knn_vote(self, sims: NDArray[np.float64], row_group: NDArray[np.int64]) -> NDArray[np.float64]:
+        n_q, n_rows = sims.shape
+        out = np.zeros((n_q, len(self.keys)))
+        if n_rows == 0:
+            return out
+        k = min(_KNN, n_rows)
+        near = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        val = np.take_along_axis(sims, near, axis=1)
+        val = np.where(np.isfinite(val), np.maximum(val, 0.0), 0.0)
+        total = np.maximum(val.sum(axis=1, keepdims=True), 1e-12)
+        np.add.at(out, (np.repeat(np.arange(n_q), k), row_group[near].ravel()), (val / total).ravel())
+        return out
 
     def _answer_threshold(
         self,
@@ -1448,7 +1611,10 @@ class FaqRanker:
             raise RuntimeError("this ranker was built with a dense encoder; pass one to load()")
         base, sims = self._signals(parts, q, qd)
         top, b, svm, cov = self._rerank_parts(parts, q, base, qd=qd)
-        score = self._combine(b, svm, cov, self.svm_weight_, self.coverage_weight_)[0]
+        knn = None
+        if self.rerank_coef_ is not None:
+            knn = np.take_along_axis(self._knn_vote(sims, parts.row_group), top, axis=1)
+        score = self._combine(b, svm, cov, self.svm_weight_, self.coverage_weight_, knn)[0]
         order = np.argsort(-score)
         groups, scores = top[0][order], score[order]
         conf = self._confidence(self._conf_features(scores[None], b[:, order], svm[:, order], cov[:, order]))[0]
