@@ -1,0 +1,131 @@
+"""Drills on the side paths: the attachment store failing (disk full, read-only) under customer and API uploads,
+Redis hanging under the event bus. A dependency that is down answers 503 + Retry-After (problem+json for the API,
+the friendly page for customers) and leaves nothing behind; the next request after recovery succeeds."""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+class BrokenDisk:
+    """Replaces the attachment store's file writer: raises OSError(code) while `broken`, else writes as usual."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, code: int) -> None:
+        import kefu.channels.storage as storage
+
+        self.code, self.broken, self.real = code, True, storage.write_file
+        monkeypatch.setattr(storage, "write_file", self)
+
+    def __call__(self, brand_id: int, data: bytes) -> tuple[str, str]:
+        if self.broken:
+            raise OSError(self.code, errno.errorcode[self.code])
+        return self.real(brand_id, data)
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEFU_DATA_DIR", str(tmp_path / "data"))
+
+
+def _inbox(db: Any, brand: Any, kind: str) -> Any:
+    from kefu.brands.service import create_inbox
+
+    row = create_inbox(db, brand, kind=kind, name=kind, config={"initial_status": "open"}, actor=None)
+    db.commit()
+    return row
+
+
+@pytest.fixture
+def lenient(app: Any) -> Iterator[TestClient]:
+    """A client that sees the server's answer to an unhandled error (the default client re-raises it)."""
+    with TestClient(app, base_url="http://testserver", raise_server_exceptions=False) as c:
+        yield c
+
+
+def _attachments(db: Any, brand_id: int) -> int:
+    from kefu.channels.models import ChannelAttachment
+
+    return int(db.scalar(select(func.count(ChannelAttachment.id)).where(ChannelAttachment.brand_id == brand_id)))
+
+
+def assert_unavailable_json(r: Any) -> None:
+    """503 problem+json with a Retry-After the client can honour."""
+    assert r.status_code == 503, r.text
+    assert r.headers["content-type"].startswith("application/problem+json"), r.headers
+    assert int(r.headers["retry-after"]) > 0 and r.json()["status"] == 503
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS])
+def test_widget_upload_on_a_full_disk_answers_503_then_recovers(
+    lenient: TestClient, make: Any, db: Any, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    brand = make.brand()
+    ib = _inbox(db, brand, "web_chat")
+    token = lenient.post("/api/v1/widget/session", json={"inbox_id": ib.id, "brand": brand.slug}).json()
+    vh = {"X-Kefu-Visitor": token["visitor_token"], "Accept-Language": "zh-TW"}
+    disk = BrokenDisk(monkeypatch, code)
+    r = lenient.post("/api/v1/widget/attachments", files={"file": ("p.png", PNG, "image/png")}, headers=vh)
+    assert_unavailable_json(r)
+    assert "儲存空間" in r.json()["detail"]  # the visitor's language, and the store, not "the database"
+    assert _attachments(db, brand.id) == 0
+    disk.broken = False  # space freed: the same request goes through, no restart
+    r = lenient.post("/api/v1/widget/attachments", files={"file": ("p.png", PNG, "image/png")}, headers=vh)
+    assert r.status_code == 201, r.text
+    assert _attachments(db, brand.id) == 1
+
+
+def test_portal_submission_on_a_full_disk_shows_the_friendly_page_and_stores_nothing(
+    lenient: TestClient, make: Any, db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kefu.tickets.models import Ticket
+
+    brand = make.brand()
+    _inbox(db, brand, "board")
+    assert lenient.get(f"/portal/{brand.slug}/new").status_code == 200
+    form = {
+        "csrf_token": str(lenient.cookies.get("kefu_portal_csrf")),
+        "name": "陳小姐",
+        "contact": "chen@example.com",
+        "subject": "商品瑕疵",
+        "message": "收到的杯子有裂痕",
+        "submission_id": "s-disk-full-1",
+    }
+    files = [("files", ("裂痕.png", PNG, "image/png"))]
+    disk = BrokenDisk(monkeypatch, errno.ENOSPC)
+    r = lenient.post(f"/portal/{brand.slug}/new", data=form, files=files)
+    assert r.status_code == 503, r.text[:500]
+    assert r.headers["content-type"].startswith("text/html") and int(r.headers["retry-after"]) > 0
+    assert "Traceback" not in r.text and "OSError" not in r.text
+    tickets = select(func.count(Ticket.id)).where(Ticket.brand_id == brand.id)
+    assert db.scalar(tickets) == 0 and _attachments(db, brand.id) == 0  # the whole submission rolled back
+    disk.broken = False
+    r = lenient.post(f"/portal/{brand.slug}/new", data=form, files=files)  # the customer presses send again
+    assert r.status_code == 200, r.text[:500]
+    assert db.scalar(tickets) == 1 and _attachments(db, brand.id) == 1
+
+
+def test_storage_outage_rule_follows_wrapped_errors() -> None:
+    from kefu.core.errors import storage_unavailable
+    from kefu.web.problem_text import outage_reason
+    from kefu.web.problems import server_error
+
+    try:
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError as inner:
+            raise RuntimeError("while storing an attachment") from inner
+    except RuntimeError as exc:
+        wrapped = exc
+    assert storage_unavailable(wrapped) and outage_reason(wrapped) == "storage"
+    assert server_error(wrapped, "/x").status_code == 503
+    assert not storage_unavailable(FileNotFoundError(errno.ENOENT, "gone"))  # a missing file is not an outage
+    assert not storage_unavailable(ConnectionRefusedError(errno.ECONNREFUSED, "refused"))
+    assert server_error(ValueError("bug"), "/x").status_code == 500
