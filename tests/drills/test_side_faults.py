@@ -155,3 +155,84 @@ def test_a_hanging_redis_costs_one_publish_a_bounded_wait_not_every_event() -> N
     assert seen == [f"e{n}" for n in range(6)]  # this process's listeners got every event, in order
     # Before: 5 s per event (30 s here). Now: one timeout (plus redis-py's retries of it), then local delivery.
     assert took < 4 * PUBLISH_TIMEOUT_SECONDS + 1, took
+
+
+def _db_gone() -> Exception:
+    from sqlalchemy.exc import OperationalError
+
+    return OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+
+
+def _close_code(ws: Any) -> int:
+    """Send a ping; the code of the close that comes instead of the pong (a live socket answers pong)."""
+    import json
+
+    from starlette.websockets import WebSocketDisconnect
+
+    ws.send_text(json.dumps({"op": "ping"}))
+    try:
+        while True:
+            frame = json.loads(ws.receive_text())
+            assert frame["op"] != "pong", "the socket still answers pings but its sender died: nothing reaches it"
+    except WebSocketDisconnect as exc:
+        return int(exc.code)
+
+
+def test_agent_socket_whose_recheck_meets_a_dead_database_closes_with_1013(
+    client: TestClient, make: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    import kefu.web.ws as ws_module
+
+    brand = make.brand()
+    token = make.token(make.agent("agent", [brand]))["Authorization"].split()[1]
+    monkeypatch.setattr(ws_module, "RECHECK_SECONDS", 0.2)
+
+    def gone(*args: Any) -> bool:
+        raise _db_gone()
+
+    monkeypatch.setattr(ws_module, "_still_valid", gone)
+    with client.websocket_connect(f"/api/v1/ws?token={token}") as ws:
+        assert "hello" in ws.receive_text()
+        time.sleep(0.5)  # the sender's scheduled credential check runs into the outage
+        assert _close_code(ws) == 1013  # try again later: the console reconnects
+    monkeypatch.undo()  # the database is back: the reconnect is served
+    with client.websocket_connect(f"/api/v1/ws?token={token}") as ws:
+        assert "hello" in ws.receive_text()
+
+
+def test_widget_socket_whose_live_read_back_fails_closes_so_the_visitor_resumes(
+    client: TestClient, make: Any, db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    import kefu.channels.web_chat.api as widget_api
+
+    brand = make.brand()
+    ib = _inbox(db, brand, "web_chat")
+    h = make.token(make.agent("agent", [brand]))
+    token = client.post("/api/v1/widget/session", json={"inbox_id": ib.id, "brand": brand.slug}).json()
+    token = token["visitor_token"]
+    with client.websocket_connect(f"/api/v1/widget/ws?token={token}") as ws:
+        assert json.loads(ws.receive_text())["op"] == "hello"
+        ws.send_text(json.dumps({"op": "message", "body": "在嗎？", "client_id": "c1"}))
+        while (frame := json.loads(ws.receive_text()))["op"] != "ack":
+            pass
+        conv_id, last_id = frame["message"]["conversation_id"], frame["message"]["id"]
+
+        async def gone(*args: Any) -> None:
+            raise _db_gone()
+
+        monkeypatch.setattr(widget_api, "_live_agent_message", gone)  # the database drops as a reply arrives
+        r = client.post(f"/api/v1/conversations/{conv_id}/messages", json={"body": "在的，請說"}, headers=h)
+        assert r.status_code == 201, r.text
+        assert _close_code(ws) == 1013
+    monkeypatch.undo()
+    with client.websocket_connect(f"/api/v1/widget/ws?token={token}") as ws:  # the widget reconnects and resumes
+        assert json.loads(ws.receive_text())["op"] == "hello"
+        ws.send_text(json.dumps({"op": "resume", "last_id": last_id}))
+        got = []
+        while (frame := json.loads(ws.receive_text()))["op"] != "resumed":
+            got += [frame["message"]["body"]] if frame["op"] == "message" else []
+        assert got == ["在的，請說"]  # the reply the dead socket would never have shown
