@@ -236,3 +236,37 @@ def test_widget_socket_whose_live_read_back_fails_closes_so_the_visitor_resumes(
         while (frame := json.loads(ws.receive_text()))["op"] != "resumed":
             got += [frame["message"]["body"]] if frame["op"] == "message" else []
         assert got == ["在的，請說"]  # the reply the dead socket would never have shown
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_cli_with_the_database_away_says_so_in_one_line_and_exits_75(tmp_path: Any, backend: str) -> None:
+    """PostgreSQL unreachable (a closed port); SQLite locked by another program beyond the write-wait budget."""
+    import os
+    import sqlite3
+    import subprocess
+
+    from kefu.core.migrate import upgrade
+    from tests.conftest import free_port, kefu_cmd
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
+    env.update(KEFU_ENV="test", KEFU_SECRET_KEY=os.environ["KEFU_SECRET_KEY"], KEFU_DB_WRITE_WAIT_SECONDS="1")
+    env.update(KEFU_DATA_DIR=str(tmp_path / "data"), KEFU_NEW_PASSWORD="long password 1")
+    args = ["user", "create", "--email", "cli@example.com", "--name", "CLI"]
+    other = None
+    if backend == "sqlite":
+        path = tmp_path / "kefu.db"
+        upgrade(f"sqlite:///{path}")
+        env["KEFU_DATABASE_URL"] = f"sqlite:///{path}"
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # the sqlite3 shell or a backup tool holds the write lock
+    else:
+        env["KEFU_DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:{free_port()}/kefu"  # nothing listens there
+    try:
+        done = subprocess.run(kefu_cmd(*args), env=env, capture_output=True, text=True, timeout=120)
+    finally:
+        if other is not None:
+            other.rollback()
+            other.close()
+    assert done.returncode == 75, (done.returncode, done.stderr[-2000:])
+    assert "Traceback" not in done.stderr and "database cannot serve now" in done.stderr, done.stderr[-2000:]
+    assert len(done.stderr.strip().splitlines()) == 2, done.stderr
