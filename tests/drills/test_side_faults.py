@@ -270,3 +270,36 @@ def test_cli_with_the_database_away_says_so_in_one_line_and_exits_75(tmp_path: A
     assert done.returncode == 75, (done.returncode, done.stderr[-2000:])
     assert "Traceback" not in done.stderr and "database cannot serve now" in done.stderr, done.stderr[-2000:]
     assert len(done.stderr.strip().splitlines()) == 2, done.stderr
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_smtp_receiver_with_the_database_away_answers_451_at_rcpt_never_a_bounce(tmp_path: Any, backend: str) -> None:
+    """aiosmtpd answers a handler's exception with 500 (permanent: the sending server bounces the mail, lost)."""
+    import smtplib
+    from email.message import EmailMessage
+
+    from kefu.channels.email.receiver import start_receiver
+    from kefu.core.db import Database
+    from tests.conftest import free_port
+
+    if backend == "sqlite":  # the volume holding the file is gone
+        url = f"sqlite:///{tmp_path / 'unmounted' / 'kefu.db'}"
+    else:  # nothing listens on the port
+        url = f"postgresql://postgres@127.0.0.1:{free_port()}/kefu"
+    database = Database(url)
+    controller = start_receiver("127.0.0.1", free_port(), database.sessionmaker)
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "amy@example.com", "support@shop.example", "訂單沒到"
+    msg.set_content("我上週訂的商品還沒到。")
+    try:
+        with (
+            pytest.raises(smtplib.SMTPRecipientsRefused) as refused,
+            smtplib.SMTP(controller.hostname, controller.port, timeout=30) as s,
+        ):
+            s.send_message(msg)
+    finally:
+        controller.stop()
+        database.dispose()
+    code, text = refused.value.recipients["support@shop.example"]
+    assert 400 <= code < 500, (code, text)  # temporary: the sender keeps the mail and retries
+    assert b"Error" not in text and b"sqlalchemy" not in text.lower(), text
