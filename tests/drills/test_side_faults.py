@@ -272,6 +272,18 @@ def test_cli_with_the_database_away_says_so_in_one_line_and_exits_75(tmp_path: A
     assert len(done.stderr.strip().splitlines()) == 2, done.stderr
 
 
+def _away_url(tmp_path: Any, backend: str) -> str:
+    """A database that cannot serve: PostgreSQL on a port nothing listens on; SQLite a file that cannot be read as
+    a database (a wrong or damaged volume mounted where the file was)."""
+    from tests.conftest import free_port
+
+    if backend == "sqlite":
+        path = tmp_path / "kefu.db"
+        path.write_bytes(b"\x00garbage, not an SQLite header" * 200)
+        return f"sqlite:///{path}"
+    return f"postgresql://postgres@127.0.0.1:{free_port()}/kefu"
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_smtp_receiver_with_the_database_away_answers_451_at_rcpt_never_a_bounce(tmp_path: Any, backend: str) -> None:
     """aiosmtpd answers a handler's exception with 500 (permanent: the sending server bounces the mail, lost)."""
@@ -282,11 +294,7 @@ def test_smtp_receiver_with_the_database_away_answers_451_at_rcpt_never_a_bounce
     from kefu.core.db import Database
     from tests.conftest import free_port
 
-    if backend == "sqlite":  # the volume holding the file is gone
-        url = f"sqlite:///{tmp_path / 'unmounted' / 'kefu.db'}"
-    else:  # nothing listens on the port
-        url = f"postgresql://postgres@127.0.0.1:{free_port()}/kefu"
-    database = Database(url)
+    database = Database(_away_url(tmp_path, backend))
     controller = start_receiver("127.0.0.1", free_port(), database.sessionmaker)
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = "amy@example.com", "support@shop.example", "訂單沒到"
@@ -303,3 +311,65 @@ def test_smtp_receiver_with_the_database_away_answers_451_at_rcpt_never_a_bounce
     code, text = refused.value.recipients["support@shop.example"]
     assert 400 <= code < 500, (code, text)  # temporary: the sender keeps the mail and retries
     assert b"Error" not in text and b"sqlalchemy" not in text.lower(), text
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_background_loops_ride_out_a_database_outage_quietly(
+    tmp_path: Any, backend: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scheduler ticks every second and the channel sweep every few: a traceback per tick for a whole outage
+    filled the log (and the disk the database may share). One warning, waits growing to 5 s, then recovery."""
+    import logging
+    import time
+
+    from kefu.channels import background as bg
+    from kefu.core.db import Database
+    from kefu.core.scheduler import Scheduler
+
+    monkeypatch.setattr(bg.config, "sweep_seconds", lambda: 0.05)
+    other = None
+    if backend == "sqlite":  # locked by another program beyond the (short) write-wait budget
+        import sqlite3
+
+        from kefu.core.migrate import upgrade
+
+        upgrade(f"sqlite:///{tmp_path / 'kefu.db'}")
+        database = Database(f"sqlite:///{tmp_path / 'kefu.db'}", write_wait=0.2)
+        other = sqlite3.connect(tmp_path / "kefu.db", timeout=0, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+    else:
+        database = Database(_away_url(tmp_path, backend))
+    scheduler = Scheduler(database.sessionmaker, tick=0.05)
+    sweeper = bg.Background(database.sessionmaker, smtp=False)
+    caplog.set_level(logging.DEBUG, logger="kefu")
+    scheduler.start()
+    sweeper.start()
+    try:
+        time.sleep(2.0)  # 40 ticks of each loop at their own pace
+    finally:
+        scheduler.stop()
+        sweeper.stop()
+        database.dispose()
+        if other is not None:
+            other.rollback()
+            other.close()
+    for name in ("kefu.scheduler", "kefu.channels.background"):
+        records = [r for r in caplog.records if r.name == name and r.levelno >= logging.WARNING]
+        assert len(records) <= 2, [r.getMessage()[:120] for r in records]  # the sweep only reads: SQLite serves it
+        assert not any(r.exc_info for r in records), name  # one line each, no traceback
+    assert any(r.name == "kefu.scheduler" and "cannot serve" in r.getMessage() for r in caplog.records)
+    assert not scheduler.leading
+
+
+def test_loop_outage_backs_off_and_reports_recovery(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from kefu.core.retry import LoopOutage
+
+    outage = LoopOutage(logging.getLogger("kefu.test"), "drill loop", cap=5.0)
+    waits = [outage.failed(_db_gone(), 1.0) for _ in range(8)]
+    assert all(1.0 <= w <= 5.0 for w in waits) and max(waits) > 2.0  # grows from the interval, capped
+    outage.ok()
+    assert outage.streak == 0 and "back after 8" in caplog.text
+    assert outage.failed(ValueError("a bug"), 1.0) == 1.0  # not an outage: the loop's pace, with its traceback
+    assert any(r.exc_info for r in caplog.records)
