@@ -373,3 +373,145 @@ def test_loop_outage_backs_off_and_reports_recovery(caplog: pytest.LogCaptureFix
     assert outage.streak == 0 and "back after 8" in caplog.text
     assert outage.failed(ValueError("a bug"), 1.0) == 1.0  # not an outage: the loop's pace, with its traceback
     assert any(r.exc_info for r in caplog.records)
+
+
+class TarpitRelay:
+    """An SMTP relay that answers every step correctly but `delay` seconds late (a tarpit, an overloaded relay)."""
+
+    def __init__(self, delay: float) -> None:
+        import socket
+        import threading
+
+        self.delay, self.accepted = delay, 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        import time
+
+        try:
+            conn, _ = self.sock.accept()
+        except OSError:
+            return
+        with conn, conn.makefile("rb") as rfile:
+
+            def say(line: str) -> None:
+                time.sleep(self.delay)
+                conn.sendall(line.encode() + b"\r\n")
+
+            try:
+                say("220 tarpit ESMTP")
+                while line := rfile.readline():
+                    verb = line[:4].upper()
+                    if verb == b"DATA":
+                        say("354 go ahead")
+                        while rfile.readline() not in (b".\r\n", b""):
+                            pass
+                        say("250 queued")
+                        self.accepted += 1
+                    elif verb == b"QUIT":
+                        say("221 bye")
+                        return
+                    else:
+                        say("250 ok")
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_a_tarpit_relay_is_cut_at_the_deadline_inside_the_outbox_lease() -> None:
+    """Each step answers within the per-step timeout, the whole takes longer than the outbox lease: past the lease
+    another sender takes the row over and mails the customer a second time. The send is cut at its deadline."""
+    import time
+    from email.message import EmailMessage
+
+    from kefu.channels.email.smtp import SmtpRelay, deliver
+
+    relay = TarpitRelay(delay=0.4)  # banner, EHLO, MAIL, RCPT, DATA, end of data: 2.4 s in all
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "support@shop.example", "amy@example.com", "Re: 訂單"
+    msg.set_content("已為您補寄。")
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(OSError):  # smtplib's disconnect errors are OSErrors too: the adapter retries them
+            deliver(
+                SmtpRelay("127.0.0.1", relay.port, timeout=2.0),
+                msg,
+                envelope_from="support@shop.example",
+                to_addrs=["amy@example.com"],
+                deadline=1.0,
+            )
+        took = time.monotonic() - t0
+    finally:
+        relay.close()
+    assert took < 1.6, took
+    assert relay.accepted == 0  # cut before the end of data: nothing was handed over, the retry is the only send
+
+
+def _email_ctx(port: int, attachments: list[dict[str, Any]] | None = None) -> Any:
+    from kefu.channels.base import SendContext
+
+    cfg = {"address": "support@shop.example", "smtp_host": "127.0.0.1", "smtp_port": port, "timeout": 2}
+    payload = {"text": "已為您補寄。", "subject": "Re: 訂單", "message_id": "<drill-1@shop.example>"}
+    return SendContext(1, cfg, "amy@example.com", {**payload, "attachments": attachments or []}, "k-1", 1)
+
+
+def test_email_replies_end_inside_the_outbox_lease(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The adapter gives the SMTP conversation a deadline of 3/4 of KEFU_OUTBOX_SEND_LEASE_SECONDS."""
+    import time
+
+    from kefu.channels.base import get_adapter
+    from kefu.channels.types import RetryableSendError
+
+    monkeypatch.setenv("KEFU_OUTBOX_SEND_LEASE_SECONDS", "1.2")
+    relay = TarpitRelay(delay=0.4)
+    adapter = get_adapter("email")
+    assert adapter is not None
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(RetryableSendError):
+            adapter.send(_email_ctx(relay.port))
+        took = time.monotonic() - t0
+    finally:
+        relay.close()
+    assert took < 1.2, took  # over before another sender may take the row over
+    assert relay.accepted == 0
+
+
+@pytest.mark.parametrize("code", [errno.EIO, errno.EACCES])
+def test_an_unreadable_attachment_store_retries_the_reply_instead_of_dropping_it(
+    monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    """A reply whose file cannot be read now (I/O error, permissions) was dead-lettered at once as "attachment gone":
+    the agent's reply never went out. Only a file that is really gone is permanent."""
+    import pathlib
+
+    from kefu.channels.base import get_adapter
+    from kefu.channels.config import data_dir
+    from kefu.channels.types import PermanentSendError, RetryableSendError
+
+    rel = "attachments/1/ab/drill.bin"
+    (data_dir() / rel).parent.mkdir(parents=True, exist_ok=True)
+    (data_dir() / rel).write_bytes(b"%PDF-1.4 receipt")
+    item = {"path": rel, "filename": "收據.pdf", "content_type": "application/pdf", "size": 16}
+    real = pathlib.Path.read_bytes
+
+    def failing(self: pathlib.Path) -> bytes:
+        if self.name == "drill.bin":
+            raise OSError(code, errno.errorcode[code])
+        return real(self)
+
+    monkeypatch.setattr(pathlib.Path, "read_bytes", failing)
+    adapter = get_adapter("email")
+    assert adapter is not None
+    with pytest.raises(RetryableSendError):
+        adapter.send(_email_ctx(9, [item]))  # fails before any connection: nothing went out
+    monkeypatch.setattr(pathlib.Path, "read_bytes", real)
+    with pytest.raises(PermanentSendError) as gone:
+        adapter.send(_email_ctx(9, [{**item, "path": "attachments/1/ab/erased.bin"}]))
+    assert gone.value.code == "attachment_gone"  # erased: still permanent
