@@ -515,3 +515,21 @@ def test_an_unreadable_attachment_store_retries_the_reply_instead_of_dropping_it
     with pytest.raises(PermanentSendError) as gone:
         adapter.send(_email_ctx(9, [{**item, "path": "attachments/1/ab/erased.bin"}]))
     assert gone.value.code == "attachment_gone"  # erased: still permanent
+
+
+def test_healthz_during_an_outage_logs_one_line_per_probe(
+    app: Any, client: TestClient, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Load balancers probe every few seconds: a traceback per probe for a whole outage floods the log."""
+    import logging
+
+    def away() -> Any:
+        raise _db_gone()
+
+    monkeypatch.setattr(app.state, "session_factory", away)
+    caplog.set_level(logging.WARNING, logger="kefu")
+    for _ in range(3):
+        r = client.get("/healthz")
+        assert r.status_code == 503 and r.json()["database"] is False
+    lines = [r for r in caplog.records if "healthz" in r.getMessage()]
+    assert len(lines) == 3 and not any(r.exc_info for r in lines)
