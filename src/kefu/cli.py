@@ -324,9 +324,28 @@ def privacy_rotate_keys() -> None:
     typer.echo(", ".join(f"{k}={v}" for k, v in counts.items()) or "no encrypted columns")
 
 
+# sysexits.h EX_TEMPFAIL: "try again later". cron, systemd and deploy scripts can tell an outage from a bug (1).
+EXIT_TEMPFAIL = 75
+
+
 def main() -> None:
-    """Console entry point."""
-    app()
+    """Console entry point: a database or file store that cannot serve now is one line and exit 75, not a traceback."""
+    from kefu.core.db import transient_db_error
+    from kefu.core.errors import storage_unavailable
+
+    try:
+        app()
+    except Exception as exc:
+        if transient_db_error(exc):
+            what = "the database cannot serve now (unreachable, locked or timed out)"
+        elif storage_unavailable(exc):
+            what = "the file store cannot be written now (full, read-only or failing)"
+        else:
+            raise
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+        typer.echo(f"kefu: {what}: {reason}", err=True)
+        typer.echo("kefu: the failed step was rolled back; run the command again later", err=True)
+        raise SystemExit(EXIT_TEMPFAIL) from None
 
 
 @promises_app.command("check")

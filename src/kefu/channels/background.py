@@ -8,6 +8,7 @@ from typing import Any
 
 from kefu.channels import config
 from kefu.core.db import SessionFactory
+from kefu.core.retry import LoopOutage
 
 log = logging.getLogger("kefu.channels.background")
 
@@ -46,9 +47,12 @@ class Background:
     def _run(self) -> None:
         from kefu.channels.jobs import sweep
 
+        outage = LoopOutage(log, "channel sweep")
         while not self._stop.is_set():
+            wait = config.sweep_seconds()
             try:
                 sweep(self.factory)
-            except Exception:
-                log.exception("channel sweep failed")
-            self._stop.wait(config.sweep_seconds())
+                outage.ok()
+            except Exception as exc:
+                wait = outage.failed(exc, wait)
+            self._stop.wait(wait)

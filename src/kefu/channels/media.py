@@ -24,8 +24,9 @@ from sqlalchemy.orm import Session
 from kefu.channels.config import data_dir
 from kefu.channels.models import ChannelAttachment
 from kefu.channels.storage import describe, safe_filename, store
+from kefu.channels.types import RetryableSendError
 from kefu.core.config import get_settings
-from kefu.core.errors import InvalidInput, NotFound
+from kefu.core.errors import InvalidInput, NotFound, storage_unavailable
 from kefu.core.signing import Signer
 
 if TYPE_CHECKING:
@@ -257,12 +258,21 @@ def outbound(session: Session, message: Message) -> list[dict[str, Any]]:
 
 
 def read(item: Mapping[str, Any]) -> bytes:
-    """The bytes of an outbound payload entry (raises FileNotFoundError when erased or missing)."""
+    """The bytes of an outbound payload entry (raises FileNotFoundError when erased or missing, RetryableSendError
+    while the store cannot be read)."""
     root = data_dir().resolve()
     full = (root / str(item.get("path") or "")).resolve()
     if root not in full.parents:
         raise FileNotFoundError("attachment path escapes the data dir")
-    return Path(full).read_bytes()
+    try:
+        return Path(full).read_bytes()
+    except OSError as exc:
+        # An I/O error or a permission change is the store failing, not the file gone: the adapters' "attachment
+        # gone" (permanent, dead-lettered at once) would drop the agent's reply for good. Retried with backoff.
+        if storage_unavailable(exc):
+            name = item.get("filename")
+            raise RetryableSendError(f"attachment {name!r} cannot be read now ({exc.strerror})") from exc
+        raise
 
 
 def expires_at(now: float | None = None) -> int:

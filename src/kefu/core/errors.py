@@ -6,6 +6,7 @@ application/problem+json responses.
 
 from __future__ import annotations
 
+import errno
 from typing import Any, Self
 
 from kefu.core.catalog import gettext
@@ -110,3 +111,19 @@ class InvalidInput(ProblemError):
 
     status = 422
     title = "Invalid input"
+
+
+# The disk cannot take (or give back) a file now: full, over quota, read-only, past a size limit, failing, or the
+# data dir's permissions changed under us. An operator frees space or remounts; the client retries the same request.
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EIO, errno.EACCES})
+
+
+def storage_unavailable(exc: BaseException | None) -> bool:
+    """True when exc (or what it wraps) is the file store failing (see STORAGE_ERRNOS): 503 + Retry-After, not 500."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False

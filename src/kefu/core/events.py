@@ -106,6 +106,13 @@ class MemoryBus(_Listeners):
         """Nothing to stop."""
 
 
+# A PUBLISH runs in the request thread after its commit: a Redis that hangs (stopped, a black-holed network) must
+# cost one request about a second, not every request five seconds per event. After a failure the bus delivers
+# locally without trying Redis for PUBLISH_PAUSE_SECONDS (or until the subscriber is back).
+PUBLISH_TIMEOUT_SECONDS = 1.0
+PUBLISH_PAUSE_SECONDS = 5.0
+
+
 class RedisBus(_Listeners):
     """Multi-process bus over Redis pub/sub; each process re-dispatches to its own listeners."""
 
@@ -115,18 +122,25 @@ class RedisBus(_Listeners):
 
         self.url = url
         self.channel = f"{prefix}:events"
-        self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self._redis = redis.Redis.from_url(
+            url, socket_timeout=PUBLISH_TIMEOUT_SECONDS, socket_connect_timeout=PUBLISH_TIMEOUT_SECONDS
+        )
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._ready = threading.Event()
         self._up: bool | None = None  # the subscriber's last state: None before its first attempt
+        self._down_until = 0.0  # monotonic time before which PUBLISH is not tried (Redis failed just now)
 
     def publish(self, event: Event) -> None:
-        """PUBLISH to Redis; if Redis is down, degrade to local delivery so this process keeps working."""
+        """PUBLISH to Redis; if Redis is down or hangs, degrade to local delivery so this process keeps working."""
+        if time.monotonic() < self._down_until:
+            self.dispatch(event)
+            return
         try:
             self._redis.publish(self.channel, event.to_json())
-        except Exception as exc:  # redis.ConnectionError and friends
-            log.warning("redis publish failed (%s); delivering %s locally only", exc, event.type)
+        except Exception as exc:  # redis.ConnectionError, TimeoutError and friends
+            self._down_until = time.monotonic() + PUBLISH_PAUSE_SECONDS
+            log.warning("redis publish failed (%s); delivering locally only for %.0fs", exc, PUBLISH_PAUSE_SECONDS)
             self.dispatch(event)
 
     def start(self) -> None:
@@ -163,6 +177,7 @@ class RedisBus(_Listeners):
                             log.warning("redis bus subscriber resumed; events published while it was down are lost")
                             self.dispatch(Event(type=BUS_RESUMED, data={}))
                         self._up = True
+                        self._down_until = 0.0  # Redis answers again: publish through it at once
                         self._ready.set()
                     elif msg and msg.get("type") == "message":
                         try:

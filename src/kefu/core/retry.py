@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 
 TRANSIENT_STREAK_LIMIT = 288
@@ -32,3 +33,32 @@ def uses_attempt(transient: bool, streak: int) -> bool:
     `streak` counts the transient failures in a row, this one included.
     """
     return not transient or streak >= TRANSIENT_STREAK_LIMIT
+
+
+class LoopOutage:
+    """A background loop's failures (the scheduler's tick, the channel sweep): while the database cannot serve, one
+    warning line when the outage starts and waits doubling from the loop's own interval up to `cap`; anything else is
+    logged with its traceback. A loop ticking every second must not write a traceback a second for a whole outage."""
+
+    def __init__(self, log: logging.Logger, what: str, *, cap: float = 5.0) -> None:
+        self.log, self.what, self.cap = log, what, cap
+        self.streak = 0
+
+    def failed(self, exc: BaseException, interval: float) -> float:
+        """Record a failure; the seconds to wait before the next try."""
+        from kefu.core.db import transient_db_error
+
+        if not transient_db_error(exc):
+            self.log.error("%s failed", self.what, exc_info=exc)
+            return interval
+        self.streak += 1
+        if self.streak == 1:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            self.log.warning("%s: the database cannot serve (%s); retrying quietly until it is back", self.what, first)
+        return max(interval, backoff(self.streak, base=max(interval, 0.2), cap=self.cap))
+
+    def ok(self) -> None:
+        """A pass went through: the outage (if any) is over."""
+        if self.streak:
+            self.log.warning("%s: the database is back after %d failed tries", self.what, self.streak)
+        self.streak = 0

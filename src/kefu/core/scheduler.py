@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from kefu.core.db import SessionFactory, session_scope, utcnow
 from kefu.core.jobs import LIVE, Handler, JobQueue, enqueue, job
 from kefu.core.models import Job, PeriodicRun, SchedulerLease
+from kefu.core.retry import LoopOutage
 
 log = logging.getLogger("kefu.scheduler")
 LEASE = "scheduler"
@@ -165,12 +166,15 @@ class Scheduler:
             self.leading = False
 
     def _loop(self) -> None:
+        outage = LoopOutage(log, "scheduler tick")
         while not self._stop.is_set():
+            wait = self.tick
             try:
                 names = self.run_once()
+                outage.ok()
                 if names:
                     log.debug("enqueued periodic jobs: %s", names)
-            except Exception:  # keep ticking through database hiccups
-                log.exception("scheduler tick failed")
+            except Exception as exc:  # keep ticking through database hiccups
+                wait = outage.failed(exc, self.tick)
                 self.leading = False
-            self._stop.wait(self.tick)
+            self._stop.wait(wait)

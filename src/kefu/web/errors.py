@@ -14,6 +14,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
 
 from kefu.security.asgi import API_PATHS, CSP_HEADER, STRICT_CSP, BodyTooLarge, csp_nonce, use_policy
+from kefu.web.i18n import reader_locale
 from kefu.web.problems import PROBLEM_JSON, server_error
 
 log = logging.getLogger("kefu.web")
@@ -189,7 +190,7 @@ def install_error_pages(app: FastAPI) -> None:
         app.exception_handlers[key] = _wrap(cast(Handler, handler))
 
     def unhandled(request: Request, exc: Exception) -> Response:
-        response = server_error(exc, request.url.path)
+        response = server_error(exc, request.url.path, reader_locale(request))
         if response.status_code >= 500 and response.status_code != 503:
             log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return response

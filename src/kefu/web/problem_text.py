@@ -102,13 +102,17 @@ def validation_detail(count: int, locale: str | None) -> str:
 
 
 def outage_reason(exc: BaseException | None) -> str:
-    """Why the database cannot serve now: "timeout" (a statement cancelled), "busy" (a lock or pool wait ran out)
-    or "down" (unreachable, a dropped connection)."""
+    """Why the service cannot serve now: "timeout" (a statement cancelled), "busy" (a lock or pool wait ran out),
+    "storage" (the file store is full or read-only) or "down" (the database unreachable, a dropped connection)."""
     from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from kefu.core.errors import STORAGE_ERRNOS
 
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
+            return "storage"
         code = getattr(exc, "sqlstate", None) or getattr(getattr(exc, "orig", None), "sqlstate", None)
         if code == "57014":  # query_canceled: statement_timeout
             return "timeout"

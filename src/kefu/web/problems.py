@@ -14,7 +14,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kefu.core.db import transient_db_error
-from kefu.core.errors import ProblemError
+from kefu.core.errors import ProblemError, storage_unavailable
 from kefu.web.i18n import reader_locale, title_text
 from kefu.web.problem_text import outage_detail, plain_text, validation_detail, validation_errors
 
@@ -44,11 +44,14 @@ def unavailable(instance: str | None, locale: str | None = None, exc: BaseExcept
     return response
 
 
-def server_error(exc: BaseException, instance: str | None) -> JSONResponse:
-    """The answer to an error no handler knows: 503 when it is (or wraps) a database outage, else a bare 500."""
-    # Reached from ServerErrorMiddleware, e.g. a commit failing in a dependency's teardown.
-    if transient_db_error(exc):  # follows __cause__ / __context__ too
-        return unavailable(instance, None, exc)
+def server_error(exc: BaseException, instance: str | None, locale: str | None = None) -> JSONResponse:
+    """The answer to an error no handler knows: 503 when it is (or wraps) a database or file-store outage, else a
+    bare 500."""
+    # Reached from ServerErrorMiddleware, e.g. a commit failing in a dependency's teardown, and from every route that
+    # stores a file (attachments of the API, the widget, the portal, the message board): the disk being full is the
+    # same kind of outage as the database being down, and nothing was stored (the unit of work rolled back).
+    if transient_db_error(exc) or storage_unavailable(exc):  # both follow __cause__ / __context__ too
+        return unavailable(instance, locale, exc)
     return problem(500, "Internal server error", None, instance)
 
 

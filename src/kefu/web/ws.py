@@ -26,7 +26,7 @@ from kefu.privacy.masking import can_reveal
 from kefu.sla.notifications import CASE_READS
 from kefu.tickets.models import Ticket
 from kefu.web.routing import Router
-from kefu.web.wsframes import receive_json
+from kefu.web.wsframes import close_failed, receive_json, sender
 
 router = Router()
 MAX_TOPICS = 200
@@ -227,7 +227,7 @@ async def websocket(ws: WebSocket) -> None:
                 return
             await ws.send_text(payload)
 
-    sender = asyncio.create_task(pump())
+    task = sender(ws, pump())
     presence_window, presence_count = 0.0, 0
     refused: set[str] = set()  # answered from here when asked again: no second lookup
     lookups = 0
@@ -272,8 +272,10 @@ async def websocket(ws: WebSocket) -> None:
                 await ws.send_text(json.dumps({"op": "error", "detail": f"unknown op {op!r}"}))
     except WebSocketDisconnect:
         pass
+    except Exception as exc:  # e.g. the database gone during a subscribe's lookups: the client reconnects
+        await close_failed(ws, exc)
     finally:
         hub.remove(sub)
-        sender.cancel()
+        task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
-            await sender
+            await task

@@ -5,17 +5,27 @@ object — must not drop the socket or its subscriptions: it gets an error frame
 with 1009 (message too big), as RFC 6455 defines. A socket sending faster than any client of ours does (a flood of
 typing, resume or subscribe frames, each a bus publish or database read) is closed with 1008 (policy violation):
 every socket gets the same frame budget here, since every socket reads through here.
+
+A socket's own work failing (the database going away while it reads back an event or rechecks a credential) closes
+it with 1013 (try again later; 1011 for anything else) through `close_failed`: both clients reconnect on a close and
+resume from their last id, whereas a sender task that died quietly left a socket that answered pings and delivered
+nothing, ever again.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from kefu.core.db import transient_db_error
 from kefu.core.textrules import clean_value, strict_json
 from kefu.security.asgi import KIB, JsonDepthScanner, JsonTooDeep
 
@@ -29,6 +39,9 @@ FRAME_BURST = 60
 FRAMES_PER_SECOND = 10.0
 TOO_MANY = 1008
 _BUDGET_KEY = "kefu.frame_budget"
+TRY_AGAIN_LATER = 1013
+INTERNAL_ERROR = 1011
+log = logging.getLogger("kefu.web")
 
 
 @dataclass
@@ -81,3 +94,28 @@ async def receive_json(ws: WebSocket) -> dict[str, Any] | None:
 
 async def _error(ws: WebSocket, detail: str) -> None:
     await ws.send_text(json.dumps({"op": "error", "detail": detail}))
+
+
+async def close_failed(ws: WebSocket, exc: BaseException) -> None:
+    """Close a socket whose work failed: 1013 while the database cannot serve (the client reconnects, resumes), else
+    1011 with the error logged."""
+    if transient_db_error(exc):
+        code, reason = TRY_AGAIN_LATER, "service unavailable; reconnect and resume"
+        log.warning("websocket %s closed: the database cannot serve (%s)", ws.url.path, type(exc).__name__)
+    else:
+        code, reason = INTERNAL_ERROR, "internal error; reconnect and resume"
+        log.error("websocket %s failed", ws.url.path, exc_info=exc)
+    with contextlib.suppress(Exception):  # already closed, or the client is gone
+        await ws.close(code=code, reason=reason)
+
+
+def sender(ws: WebSocket, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    """Run a socket's sender (events out) as a task that closes the socket if it fails, never dies unnoticed."""
+
+    async def run() -> None:
+        try:
+            await work
+        except Exception as exc:
+            await close_failed(ws, exc)
+
+    return asyncio.create_task(run())

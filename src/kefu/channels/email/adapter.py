@@ -339,7 +339,15 @@ class EmailAdapter(ChannelAdapter):
         )
         try:
             envelope = [ctx.recipient, *(str(a) for a in p.get("cc") or [] if str(a) != ctx.recipient)]
-            refused = deliver(SmtpRelay.from_inbox(cfg), msg, envelope_from=inbox_address(cfg), to_addrs=envelope)
+            # Well inside the outbox's lease: past it another sender may take the row over and send it again.
+            deadline = 0.75 * channel_config.settings().outbox_send_lease_seconds
+            refused = deliver(
+                SmtpRelay.from_inbox(cfg),
+                msg,
+                envelope_from=inbox_address(cfg),
+                to_addrs=envelope,
+                deadline=deadline,
+            )
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             if codes and all(400 <= code < 500 for code in codes):

@@ -16,6 +16,7 @@ from kefu.core.db import SessionFactory, session_scope
 
 log = logging.getLogger("kefu.channels.smtp")
 MAX_MESSAGE_BYTES = 25 * 1024 * 1024
+TEMPORARY_FAILURE = "451 4.3.0 Temporary local failure, please retry"
 
 
 def inboxes_by_address(factory: SessionFactory) -> dict[str, int]:
@@ -58,6 +59,13 @@ class Handler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
+    async def handle_exception(self, error: Exception) -> str:
+        """Any command that failed here (the database away at RCPT): 451, which senders retry, never aiosmtpd's 500."""
+        # A 5xx is permanent: the sending server bounces the mail and it is lost. Its text (the database's error)
+        # would reach the sender too.
+        log.error("SMTP receiver: a command failed; answered 451 so the sender retries", exc_info=error)
+        return TEMPORARY_FAILURE
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         """Commit, then 250; a database failure answers 451 so the sender retries (nothing is lost)."""
         raw = envelope.original_content or envelope.content
@@ -67,7 +75,7 @@ class Handler:
             await asyncio.get_running_loop().run_in_executor(None, persist, self.factory, raw, list(envelope.rcpt_tos))
         except Exception:
             log.exception("could not store inbound mail")
-            return "451 4.3.0 Temporary local failure, please retry"
+            return TEMPORARY_FAILURE
         return "250 2.0.0 Message accepted"
 
 

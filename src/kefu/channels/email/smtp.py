@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
+import socket
 import ssl
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -36,17 +40,57 @@ class SmtpRelay:
         )
 
 
-def deliver(relay: SmtpRelay, msg: EmailMessage, *, envelope_from: str, to_addrs: Sequence[str]) -> dict[str, Any]:
-    """Hand `msg` to the relay; returns the refused recipients (smtplib's and OSError exceptions propagate)."""
-    smtp: smtplib.SMTP
-    if relay.ssl:
-        smtp = smtplib.SMTP_SSL(relay.host, relay.port, timeout=relay.timeout, context=ssl.create_default_context())
-    else:
-        smtp = smtplib.SMTP(relay.host, relay.port, timeout=relay.timeout)
-    with smtp:
-        if relay.starttls:
-            smtp.starttls(context=ssl.create_default_context())
-        if relay.user:
-            smtp.login(relay.user, relay.password or "")
-        refused = smtp.send_message(msg, from_addr=envelope_from, to_addrs=list(to_addrs))
+def deliver(
+    relay: SmtpRelay,
+    msg: EmailMessage,
+    *,
+    envelope_from: str,
+    to_addrs: Sequence[str],
+    deadline: float | None = None,
+) -> dict[str, Any]:
+    """Hand `msg` to the relay; returns the refused recipients (smtplib's and OSError exceptions propagate).
+
+    `timeout` bounds each socket operation; `deadline` (seconds) the whole conversation: a relay answering every
+    step slowly (a tarpit) would otherwise keep a send going past the outbox's lease, when another sender takes
+    the row over and the customer gets the mail twice. At the deadline the connection is cut (an OSError here).
+    """
+    started = time.monotonic()
+    opened: list[smtplib.SMTP] = []  # the watchdog cuts what is open when it fires
+    watchdog = _cut_after(opened, deadline) if deadline is not None else None
+    try:
+        smtp: smtplib.SMTP
+        if relay.ssl:
+            context = ssl.create_default_context()
+            smtp = smtplib.SMTP_SSL(relay.host, relay.port, timeout=relay.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(relay.host, relay.port, timeout=relay.timeout)
+        opened.append(smtp)
+        if deadline is not None and time.monotonic() - started >= deadline:  # it fired while we connected
+            smtp.close()
+            raise TimeoutError(f"SMTP relay too slow: no message handed over within {deadline:g}s")
+        with smtp:
+            if relay.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if relay.user:
+                smtp.login(relay.user, relay.password or "")
+            refused = smtp.send_message(msg, from_addr=envelope_from, to_addrs=list(to_addrs))
+    finally:
+        if watchdog is not None:
+            watchdog.cancel()
     return dict(refused)
+
+
+def _cut_after(opened: list[smtplib.SMTP], seconds: float) -> threading.Timer:
+    """A timer that shuts the SMTP connection's socket down, waking whatever read or write is blocked on it."""
+
+    def cut() -> None:
+        for smtp in opened:
+            sock = getattr(smtp, "sock", None)
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(max(seconds, 0.0), cut)
+    timer.daemon = True
+    timer.start()
+    return timer

@@ -35,7 +35,7 @@ from kefu.customers.claims import confirm_claim, read_claim
 from kefu.web.forms import PostedForm
 from kefu.web.i18n import translator
 from kefu.web.routing import Router
-from kefu.web.wsframes import receive_json
+from kefu.web.wsframes import close_failed, receive_json, sender
 
 router = Router(prefix="/api/v1/widget", tags=["web chat"])
 log = logging.getLogger("kefu.channels.web_chat")
@@ -505,7 +505,7 @@ async def visitor_ws(ws: WebSocket) -> None:
                     await ws.send_text(json.dumps({"op": "typing", **event["data"]}))
 
     watch(conv_id)
-    sender = asyncio.create_task(pump())
+    task = sender(ws, pump())
     was_typing = False
     try:
         await ws.send_text(json.dumps({"op": "hello", "conversation_id": conv_id}))
@@ -564,16 +564,20 @@ async def visitor_ws(ws: WebSocket) -> None:
                     continue  # only a change reaches the agents: a repeated frame is not another bus publish
                 was_typing = typing
                 data = {"conversation_id": conv_id, "sender_type": "customer", "typing": typing}
-                # Ephemeral: typing is not worth a transaction; agents listen on the conversation topic.
-                get_bus().publish(Event(type="typing", data=data, topics=(f"conversation:{conv_id}",)))
+                # Ephemeral: typing is not worth a transaction; agents listen on the conversation topic. The bus
+                # may be Redis (and Redis may hang): publish off the event loop, as the agent socket's presence does.
+                typing_event = Event(type="typing", data=data, topics=(f"conversation:{conv_id}",))
+                await run_in_threadpool(get_bus().publish, typing_event)
             elif op == "ping":
                 await ws.send_text('{"op":"pong"}')
             else:
                 await ws.send_text(json.dumps({"op": "error", "detail": f"unknown op {op!r}"}))
     except WebSocketDisconnect:
         pass
+    except Exception as exc:  # e.g. the database gone during a resume's replay: the client reconnects, resumes
+        await close_failed(ws, exc)
     finally:
         hub.remove(sub)
-        sender.cancel()
+        task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
-            await sender
+            await task
