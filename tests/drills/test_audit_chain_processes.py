@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.drills.conftest import in_session, start
+from tests.drills.conftest import counts_by, in_session, start
 
 APPENDER = """
 import sys, time
@@ -51,6 +51,20 @@ def _chain(url: str) -> tuple[list[str], list[int], list[str]]:
     return [f"{r.target_type}:{r.target_id}" for r in rows], [int(r.seq) for r in rows], problems
 
 
+def _wait_for_appends(url: str, tags: list[str], at_least: int, within: float = 120.0) -> None:
+    """Wait until every tag has at least `at_least` chain entries."""
+    from kefu.audit.models import AuditLog
+
+    deadline = time.monotonic() + within
+    seen: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        seen = counts_by(url, AuditLog.target_type, tags)
+        if all(seen.get(t, 0) >= at_least for t in tags):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"appenders did not get going within {within} s: {seen}")
+
+
 def test_two_processes_appending_keep_one_valid_chain(any_db: str, tmp_path: Path, procs: list[Any]) -> None:
     n = 60
     for p in _appenders(procs, any_db, ["p1", "p2"], n, tmp_path):
@@ -64,7 +78,7 @@ def test_two_processes_appending_keep_one_valid_chain(any_db: str, tmp_path: Pat
 
 def test_a_killed_appender_leaves_a_valid_chain(any_db: str, tmp_path: Path, procs: list[Any]) -> None:
     k1, k2 = _appenders(procs, any_db, ["k1", "k2"], 100_000, tmp_path)
-    time.sleep(7)  # a few seconds of appending from both
+    _wait_for_appends(any_db, ["k1", "k2"], at_least=40)  # both appending (a fixed sleep missed it on a loaded host)
     k1.kill()  # SIGKILL
     k1.wait(timeout=10)
     time.sleep(1)
