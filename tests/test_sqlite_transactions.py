@@ -296,10 +296,9 @@ def test_a_channel_sweep_that_finds_nothing_takes_no_write_turn(tmp_path: Any) -
     from kefu.channels.jobs import sweep
     from kefu.core import runtime
     from kefu.core.db import DATABASE, Database, writer_gate
-    from kefu.core.migrate import upgrade
+    from tests.conftest import migrated_sqlite
 
-    url = f"sqlite:///{tmp_path / 'sweep.db'}"
-    upgrade(url)
+    url = migrated_sqlite(tmp_path / "sweep.db")
     database = Database(url)
     gate = writer_gate(database.engine)
     assert gate is not None

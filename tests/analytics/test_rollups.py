@@ -117,10 +117,9 @@ def test_backfill_cli_dry_run_and_progress(tmp_path: Any, monkeypatch: Any) -> N
     from kefu.cli import app
     from kefu.core import runtime
     from kefu.core.db import DATABASE, Database
-    from kefu.core.migrate import upgrade
+    from tests.conftest import migrated_sqlite
 
-    url = f"sqlite:///{tmp_path / 'r.db'}"
-    upgrade(url)
+    url = migrated_sqlite(tmp_path / "r.db")
     database = Database(url)
     try:
         with runtime.override(DATABASE, database):

@@ -328,14 +328,12 @@ def test_the_patch_reads_with_the_turns_own_session_on_a_committed_sqlite_file(t
     from sqlalchemy import select
 
     from kefu.core.db import Database
-    from kefu.core.migrate import upgrade
     from kefu.knowledge.commands import UpdateFaq
     from kefu.knowledge.models import FaqEntry
     from kefu.knowledge.service import update_faq
-    from tests.conftest import Factory
+    from tests.conftest import Factory, migrated_sqlite
 
-    url = f"sqlite:///{tmp_path / 'bot.db'}"
-    upgrade(url)
+    url = migrated_sqlite(tmp_path / "bot.db")
     database = Database(url)
     try:
         with database.session() as s:

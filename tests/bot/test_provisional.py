@@ -346,10 +346,9 @@ def test_the_stand_in_check_reads_without_the_sqlite_write_turn(tmp_path: Path) 
     from kefu.bot.engine import IndexRegistry
     from kefu.bot.service import _stand_in_falls_short
     from kefu.core.db import Database
-    from kefu.core.migrate import upgrade
+    from tests.conftest import migrated_sqlite
 
-    url = f"sqlite:///{tmp_path / 'bot.db'}"
-    upgrade(url)
+    url = migrated_sqlite(tmp_path / "bot.db")
     database = Database(url, write_wait=0.3)
     other = sqlite3.connect(str(tmp_path / "bot.db"), timeout=0, isolation_level=None)
     try:

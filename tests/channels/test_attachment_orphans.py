@@ -71,10 +71,9 @@ def test_the_sweep_is_a_periodic_job() -> None:
 def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     from kefu.core import runtime
     from kefu.core.config import get_settings
-    from kefu.core.migrate import upgrade
+    from tests.conftest import migrated_sqlite
 
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    upgrade(url)
+    url = migrated_sqlite(tmp_path / "cli.db")
     monkeypatch.setenv("KEFU_DATABASE_URL", url)
     get_settings.cache_clear()
     previous = runtime.install(None)  # a fresh implicit runtime: the database comes from KEFU_DATABASE_URL

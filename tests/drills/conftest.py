@@ -23,7 +23,17 @@ import httpx
 import pytest
 
 from tests.channels.servers import dovecot, upstream  # noqa: F401 - mail server fixtures
-from tests.conftest import PG_URL, REQUIRE, create_pg_database, drop_pg_database, free_port, kefu_cmd, spawn, wait_http
+from tests.conftest import (
+    PG_URL,
+    REQUIRE,
+    drop_pg_database,
+    free_port,
+    kefu_cmd,
+    migrated_pg,
+    migrated_sqlite,
+    spawn,
+    wait_http,
+)
 
 T = TypeVar("T")
 
@@ -175,12 +185,9 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
 @contextlib.contextmanager
 def pg_database() -> Iterator[str]:
     """A migrated database of its own on the shared PostgreSQL server, dropped afterwards."""
-    from kefu.core.migrate import upgrade
-
     admin = need_pg_url()
-    url = create_pg_database(admin)
+    url = migrated_pg(admin)
     try:
-        upgrade(url)
         yield url
     finally:
         drop_pg_database(admin, url)
@@ -196,12 +203,8 @@ def fresh_db() -> Iterator[str]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, committed database of each backend: a SQLite file, then one on the shared PostgreSQL server."""
-    from kefu.core.migrate import upgrade
-
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'kefu.db'}"
-        upgrade(url)
-        yield url
+        yield migrated_sqlite(tmp_path / "kefu.db")
         return
     with pg_database() as url:
         yield url

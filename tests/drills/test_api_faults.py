@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from kefu.core.db import WRITE_WAIT_SECONDS
+from tests.conftest import migrated_sqlite
 from tests.drills._stack import CutProxy
 from tests.drills.conftest import Load, Serve, drill_env, in_session, pg_database, seed, tail, wait_for
 
@@ -99,11 +100,8 @@ def test_sigkill_mid_create_keeps_every_acknowledged_ticket(any_db: str, tmp_pat
 
 
 def test_sqlite_file_locked_by_another_process_answers_503_then_recovers(tmp_path: Path, servers: list[Serve]) -> None:
-    from kefu.core.migrate import upgrade
-
     path = tmp_path / "kefu.db"
-    url = f"sqlite:///{path}"
-    upgrade(url)
+    url = migrated_sqlite(path)
     s = seed(url, inbox_kind=None)
     server = Serve(drill_env(url, tmp_path, KEFU_SCHEDULER="false"), tmp_path / "serve.log").start()
     servers.append(server)
@@ -158,11 +156,8 @@ def _subjects(db_url: str, brand_id: int) -> set[str]:
 
 def test_sqlite_disk_full_answers_503_and_loses_nothing(tmp_path: Path, servers: list[Serve]) -> None:
     """Writes beyond a file-size limit fail like a full disk (EFBIG; Python ignores SIGXFSZ) until it is raised."""
-    from kefu.core.migrate import upgrade
-
     path = tmp_path / "kefu.db"
-    url = f"sqlite:///{path}"
-    upgrade(url)
+    url = migrated_sqlite(path)
     s = seed(url, inbox_kind=None)
     limit = path.stat().st_size + 512 * 1024
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from tests.conftest import PG_URL, create_pg_database, drop_pg_database
+from tests.conftest import PG_URL, drop_pg_database, migrated_pg, migrated_sqlite
 
 RUNS: list[tuple[str, int, float, float]] = []
 FLAKY: dict[int, int] = {}
@@ -25,15 +25,13 @@ LOCK = threading.Lock()
 def database(request: pytest.FixtureRequest, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     from kefu.core.db import Database
     from kefu.core.jobs import job
-    from kefu.core.migrate import upgrade
 
     if request.param == "postgresql":
         if not PG_URL:
             pytest.skip("PostgreSQL (KEFU_TEST_DATABASE_URL) not configured")
-        url = create_pg_database(PG_URL)
+        url = migrated_pg(PG_URL)
     else:
-        url = f"sqlite:///{tmp_path / 'jobs.db'}"
-    upgrade(url)
+        url = migrated_sqlite(tmp_path / "jobs.db")
     monkeypatch.setenv("KEFU_JOBS_BASE_DELAY_SECONDS", "0.05")
     monkeypatch.setenv("KEFU_JOBS_MAX_DELAY_SECONDS", "0.1")
     monkeypatch.setenv("KEFU_JOBS_MAX_ATTEMPTS", "3")
@@ -281,7 +279,6 @@ def test_an_idle_runner_on_sqlite_polls_without_taking_the_write_turn(tmp_path: 
     from kefu.core import runtime
     from kefu.core.db import DATABASE, Database, writer_gate
     from kefu.core.jobs import JobRunner, enqueue, job, queue_installed
-    from kefu.core.migrate import upgrade
 
     ran: list[int] = []
 
@@ -289,8 +286,7 @@ def test_an_idle_runner_on_sqlite_polls_without_taking_the_write_turn(tmp_path: 
     def probe(payload: dict[str, Any]) -> None:
         ran.append(int(payload["n"]))
 
-    url = f"sqlite:///{tmp_path / 'idle.db'}"
-    upgrade(url)
+    url = migrated_sqlite(tmp_path / "idle.db")
     database = Database(url)
     gate = writer_gate(database.engine)
     assert gate is not None
@@ -387,9 +383,8 @@ def test_migrations_wait_for_a_lock_the_configured_write_wait(monkeypatch: pytes
     from kefu.core.migrate import upgrade
 
     assert PG_URL
-    url = create_pg_database(PG_URL)
+    url = migrated_pg(PG_URL)
     try:
-        upgrade(url)
         monkeypatch.setenv("KEFU_DB_WRITE_WAIT_SECONDS", "1")
         get_settings.cache_clear()
         with psycopg.connect(url) as other:  # another session holds the table the upgrade reads first

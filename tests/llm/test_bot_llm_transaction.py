@@ -15,7 +15,7 @@ from sqlalchemy import select
 from kefu.bot.engine import IndexRegistry
 from kefu.conversations.commands import CreateConversation
 from kefu.knowledge.commands import CreateFaq
-from tests.conftest import PG_URL, Factory, create_pg_database, drop_pg_database
+from tests.conftest import PG_URL, Factory, drop_pg_database, migrated_pg, migrated_sqlite
 from tests.llm.server import ChatServer, Received, Reply
 
 ANSWER = "退款約 7 個工作天。"
@@ -25,12 +25,10 @@ ANSWER = "退款約 7 個工作天。"
 def own_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Any, Callable[[], bool]]]:
     """A committed, migrated database of its own, and a probe: "could another writer write right now?"."""
     from kefu.core.db import Database
-    from kefu.core.migrate import upgrade
 
     if request.param == "sqlite":
         path = tmp_path / "bot.db"
-        url = f"sqlite:///{path}"
-        upgrade(url)
+        url = migrated_sqlite(path)
 
         def probe() -> bool:
             conn = sqlite3.connect(path, timeout=0)
@@ -51,9 +49,8 @@ def own_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Any
         pytest.skip("PostgreSQL not configured")
     import psycopg
 
-    url = create_pg_database(PG_URL)
+    url = migrated_pg(PG_URL)
     try:
-        upgrade(url)
 
         def pg_probe() -> bool:
             with psycopg.connect(url, autocommit=True) as conn:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REQUIRE, kefu_cmd, serve_live, stop
+from tests.conftest import REQUIRE, kefu_cmd, migrated_sqlite, serve_live, stop
 from tests.llm.server import ChatServer, Received, Reply
 from tests.web.conftest import CHROMIUM
 
@@ -43,7 +43,7 @@ def llm_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Ch
             "KEFU_LLM_ALLOW_NETWORKS": "127.0.0.1/32",
         }
     )
-    subprocess.run(kefu_cmd("db", "upgrade"), env=env, check=True, capture_output=True)
+    migrated_sqlite(tmp / "live.db")
     subprocess.run(kefu_cmd("demo"), env=env, check=True, capture_output=True)
     proc, base = serve_live(env, tmp / "serve.log", timeout=120)
     try:

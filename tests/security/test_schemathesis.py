@@ -22,11 +22,10 @@ def fuzz_app(tmp_path: Any) -> Any:
     from kefu.core.config import Settings
     from kefu.core.db import Database
     from kefu.core.events import MemoryBus
-    from kefu.core.migrate import upgrade
     from kefu.web.app import create_app
+    from tests.conftest import migrated_sqlite
 
-    url = f"sqlite:///{tmp_path / 'fuzz.db'}"
-    upgrade(url)
+    url = migrated_sqlite(tmp_path / "fuzz.db")
     database = Database(url)
     app = create_app(Settings(env="test", database_url=url, redis_url=None), database=database, bus=MemoryBus())
     yield app, database

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import kefu_cmd, serve_live, stop
+from tests.conftest import kefu_cmd, migrated_sqlite, serve_live, stop
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -60,7 +60,7 @@ def live_server(live_log: Path) -> Iterator[str]:
             "KEFU_RATE_LIMIT_EXEMPT_NETWORKS": "127.0.0.1/32",
         }
     )
-    subprocess.run(kefu_cmd("db", "upgrade"), env=env, check=True, capture_output=True)
+    migrated_sqlite(tmp / "live.db")  # the schema `kefu db upgrade` builds (tests/test_cli.py runs that)
     subprocess.run(kefu_cmd("demo"), env=env, check=True, capture_output=True)
     proc, base = serve_live(env, live_log, timeout=120)
     try:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import kefu_cmd, serve_live, stop
+from tests.conftest import kefu_cmd, migrated_sqlite, serve_live, stop
 from tests.web.test_console import _login
 
 BAD_CSV = (
@@ -32,7 +32,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     url = f"sqlite:///{tmp / 'live.db'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
     env.update({"KEFU_DATABASE_URL": url, "KEFU_LOG_LEVEL": "WARNING", "KEFU_SECRET_KEY": SERVER_SECRET})
-    subprocess.run(kefu_cmd("db", "upgrade"), env=env, check=True, capture_output=True)
+    migrated_sqlite(tmp / "live.db")
     subprocess.run(kefu_cmd("demo"), env=env, check=True, capture_output=True)
     env["KEFU_DEMO_MODE"] = "true"  # /demo/shop exists only in demo mode (#16)
     proc, base = serve_live(env, tmp / "serve.log", timeout=120)

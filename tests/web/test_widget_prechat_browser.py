@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import kefu_cmd, serve_live, stop
+from tests.conftest import kefu_cmd, migrated_sqlite, serve_live, stop
 from tests.web.conftest import widget_settled
 
 
@@ -21,7 +21,7 @@ def prechat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"sqlite:///{tmp / 'live.db'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
     env.update({"KEFU_DATABASE_URL": url, "KEFU_LOG_LEVEL": "WARNING", "KEFU_DEMO_MODE": "true"})
-    subprocess.run(kefu_cmd("db", "upgrade"), env=env, check=True, capture_output=True)
+    migrated_sqlite(tmp / "live.db")
     subprocess.run(kefu_cmd("demo"), env=env, check=True, capture_output=True)
     # Through the service, in the server's environment: inbox settings are encrypted at rest with its key.
     script = (
