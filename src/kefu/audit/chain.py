@@ -215,6 +215,18 @@ def _advance_and_insert(count: int) -> Any:
     return stmt
 
 
+_INSERT_ROWS: dict[int, Any] = {}  # by entry count: one multi-row INSERT (SQLite: no data-modifying WITH)
+
+
+def _insert_rows(count: int) -> Any:
+    """`INSERT INTO audit_log (…) VALUES (…), … RETURNING seq, id` for `count` entries, bound as `e{i}_{column}`."""
+    stmt = _INSERT_ROWS.get(count)
+    if stmt is None:
+        rows = [{name: bindparam(f"e{i}_{name}", type_=_LOG.c[name].type) for name in _INSERTED} for i in range(count)]
+        stmt = _INSERT_ROWS[count] = insert(_LOG).values(rows).returning(_LOG.c.seq, _LOG.c.id)
+    return stmt
+
+
 def append_entries(connection: Connection, entries: list[AuditLog]) -> None:
     """Chain and insert entries with Core statements: the guarded head advance + one INSERT (PostgreSQL: together,
     one statement), after a locked read of the head when not guessing or when the guess missed.
@@ -291,11 +303,17 @@ def _advance(
     _rows, moved = run_prebuilt(connection, _ADVANCE_GUESSED, params)
     if moved != 1:
         return None
+    # One entry (nearly every transaction) as a single execution, not SQLAlchemy's "insertmanyvalues" batch mode;
+    # a few (a create with its first message records two) as one prebuilt multi-row INSERT on the cursor path.
+    if len(states) == 1:
+        return run_prebuilt(connection, _INSERT, {name: states[0].get(name) for name in _INSERTED})[0]
+    if len(states) <= _ONE_STATEMENT_MAX:
+        params = {}
+        for i, state in enumerate(states):
+            params.update({f"e{i}_{name}": state.get(name) for name in _INSERTED})
+        return run_prebuilt(connection, _insert_rows(len(states)), params)[0]
     rows_in = [{name: state.get(name) for name in _INSERTED} for state in states]
-    # One entry (nearly every transaction) as a single execution, not SQLAlchemy's "insertmanyvalues" batch mode.
-    if len(rows_in) == 1:
-        return run_prebuilt(connection, _INSERT, rows_in[0])[0]
-    return list(connection.execute(_INSERT, rows_in))  # several: SQLAlchemy's "insertmanyvalues" batch
+    return list(connection.execute(_INSERT, rows_in))  # many: SQLAlchemy's "insertmanyvalues" batch
 
 
 def _link_all(key: bytes, key_id: str, head: tuple[int, str], states: list[dict[str, Any]]) -> tuple[int, str]:
