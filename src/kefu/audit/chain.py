@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapper, ORMExecuteState, Session, SessionTransaction,
 
 from kefu.audit.models import AuditChainHead, AuditLog
 from kefu.core.config import Settings, get_settings
-from kefu.core.db import database_key, run_prebuilt, utcnow
+from kefu.core.db import attach_loaded, database_key, run_prebuilt, utcnow
 from kefu.core.textrules import clean_value, installed
 
 GENESIS = "0" * 64
@@ -167,7 +167,7 @@ def flush_pending(session: Session) -> None:
         append_entries(session.connection(), entries)
         for entry in entries:  # persistent in this session, as if flushed: a read of the log returns these objects
             make_transient_to_detached(entry)
-            session.add(entry)
+            attach_loaded(session, entry)
 
 
 # The chain head this process last wrote or read, per database: the next append guesses it is still current and
