@@ -110,3 +110,29 @@ def test_the_locked_append_advances_and_inserts_in_one_statement_on_postgresql(
     assert entries[1].seq == entries[0].seq + 1 and entries[0].id < entries[1].id
     result = chain.verify_chain(db)
     assert result.ok, result.problems
+
+
+def test_several_entries_of_one_transaction_are_one_insert_in_seq_order(
+    db: Any, count_queries: Any, monkeypatch: Any
+) -> None:
+    """Up to 8 entries go in one prebuilt multi-row INSERT (SQLite) or the head's WITH (PostgreSQL); more in a batch."""
+    from kefu.audit import chain
+    from kefu.audit.models import AuditLog
+    from kefu.audit.service import record
+
+    monkeypatch.setattr(chain, "_hit_rate", {})  # earlier tests' rollbacks may have made this process stop guessing
+    record(db, None, "test.sync", target_type="t", target_id=0)
+    db.commit()  # the process's guess is now the head: no missed guess (a second INSERT) below
+    for count in (2, 8, 9):
+        entries = [record(db, None, f"test.rows{count}", target_type="t", target_id=i) for i in range(count)]
+        with count_queries() as q:
+            db.commit()
+        assert sum("INSERT INTO audit_log" in s for s in q.statements) == 1, str(q)
+        seqs = [e.seq for e in entries]
+        assert seqs == list(range(seqs[0], seqs[0] + count))
+        ids = [e.id for e in entries]
+        assert ids == sorted(ids) and None not in ids  # ids follow seq: verify_chain's order check
+        stored = db.scalars(select(AuditLog).where(AuditLog.action == f"test.rows{count}").order_by(AuditLog.id))
+        assert [(e.seq, e.target_id) for e in stored] == [(s, str(i)) for i, s in enumerate(seqs)]
+    result = chain.verify_chain(db)
+    assert result.ok, result.problems

@@ -315,3 +315,41 @@ def test_the_first_message_rides_in_the_tickets_insert(db: Any, make: Any, count
         .where(Ticket.id == ticket.id)
     ).one()
     assert tuple(stored) == ("low", "ONE-000001", {"edited": True}, "已收到，處理中")
+
+
+def test_attach_loaded_falls_back_to_add_when_a_relationship_holds_an_object() -> None:
+    """attach_loaded skips add()'s cascade walk only when no relationship is in the state; else add() cascades."""
+    from sqlalchemy import ForeignKey, Integer, String, create_engine, inspect
+    from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, mapped_column, relationship
+
+    from kefu.core.db import attach_loaded
+
+    class Base(DeclarativeBase):
+        pass
+
+    class Parent(Base):
+        __tablename__ = "p"
+        id = mapped_column(Integer, primary_key=True)
+        name = mapped_column(String, default="")
+        kids = relationship("Kid", back_populates="parent")
+
+    class Kid(Base):
+        __tablename__ = "k"
+        id = mapped_column(Integer, primary_key=True)
+        parent_id = mapped_column(ForeignKey("p.id"), nullable=True)
+        parent = relationship("Parent", back_populates="kids")
+
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        plain = Parent(id=1, name="a")
+        make_transient_to_detached(plain)
+        attach_loaded(session, plain)
+        assert inspect(plain).persistent and not session.new and not session.dirty
+        holding = Parent(id=2, name="b")
+        kid = Kid(id=5)
+        holding.kids.append(kid)
+        make_transient_to_detached(holding)
+        attach_loaded(session, holding)
+        assert inspect(holding).persistent and kid in session.new  # add()'s save-update cascade reached it
+    engine.dispose()

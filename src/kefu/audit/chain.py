@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapper, ORMExecuteState, Session, SessionTransaction,
 
 from kefu.audit.models import AuditChainHead, AuditLog
 from kefu.core.config import Settings, get_settings
-from kefu.core.db import database_key, run_prebuilt, utcnow
+from kefu.core.db import attach_loaded, database_key, run_prebuilt, utcnow
 from kefu.core.textrules import clean_value, installed
 
 GENESIS = "0" * 64
@@ -167,7 +167,7 @@ def flush_pending(session: Session) -> None:
         append_entries(session.connection(), entries)
         for entry in entries:  # persistent in this session, as if flushed: a read of the log returns these objects
             make_transient_to_detached(entry)
-            session.add(entry)
+            attach_loaded(session, entry)
 
 
 # The chain head this process last wrote or read, per database: the next append guesses it is still current and
@@ -212,6 +212,18 @@ def _advance_and_insert(count: int) -> Any:
         stmt = _ADVANCE_AND_INSERT[count] = (
             insert(_LOG).from_select(list(_INSERTED), source).returning(_LOG.c.seq, _LOG.c.id)
         )
+    return stmt
+
+
+_INSERT_ROWS: dict[int, Any] = {}  # by entry count: one multi-row INSERT (SQLite: no data-modifying WITH)
+
+
+def _insert_rows(count: int) -> Any:
+    """`INSERT INTO audit_log (…) VALUES (…), … RETURNING seq, id` for `count` entries, bound as `e{i}_{column}`."""
+    stmt = _INSERT_ROWS.get(count)
+    if stmt is None:
+        rows = [{name: bindparam(f"e{i}_{name}", type_=_LOG.c[name].type) for name in _INSERTED} for i in range(count)]
+        stmt = _INSERT_ROWS[count] = insert(_LOG).values(rows).returning(_LOG.c.seq, _LOG.c.id)
     return stmt
 
 
@@ -291,11 +303,17 @@ def _advance(
     _rows, moved = run_prebuilt(connection, _ADVANCE_GUESSED, params)
     if moved != 1:
         return None
+    # One entry (nearly every transaction) as a single execution, not SQLAlchemy's "insertmanyvalues" batch mode;
+    # a few (a create with its first message records two) as one prebuilt multi-row INSERT on the cursor path.
+    if len(states) == 1:
+        return run_prebuilt(connection, _INSERT, {name: states[0].get(name) for name in _INSERTED})[0]
+    if len(states) <= _ONE_STATEMENT_MAX:
+        params = {}
+        for i, state in enumerate(states):
+            params.update({f"e{i}_{name}": state.get(name) for name in _INSERTED})
+        return run_prebuilt(connection, _insert_rows(len(states)), params)[0]
     rows_in = [{name: state.get(name) for name in _INSERTED} for state in states]
-    # One entry (nearly every transaction) as a single execution, not SQLAlchemy's "insertmanyvalues" batch mode.
-    if len(rows_in) == 1:
-        return run_prebuilt(connection, _INSERT, rows_in[0])[0]
-    return list(connection.execute(_INSERT, rows_in))  # several: SQLAlchemy's "insertmanyvalues" batch
+    return list(connection.execute(_INSERT, rows_in))  # many: SQLAlchemy's "insertmanyvalues" batch
 
 
 def _link_all(key: bytes, key_id: str, head: tuple[int, str], states: list[dict[str, Any]]) -> tuple[int, str]:

@@ -834,7 +834,33 @@ def _column_values(
 def _loaded(session: Session, obj: Base) -> None:
     # The values went into the state directly (the object is transient): make every one its loaded state.
     make_transient_to_detached(obj)  # as if loaded: no pending INSERT, no history, nothing expired
+    attach_loaded(session, obj)
+
+
+# Per mapped class: its relationships' keys (Session.add's save-update cascade can only reach objects held by them).
+_RELATIONSHIPS: dict[type[Any], frozenset[str]] = {}
+
+
+def attach_loaded(session: Session, obj: Any) -> None:
+    """`session.add(obj)` for a detached object fresh from make_transient_to_detached: persistent in the session."""
+    cls = type(obj)
+    keys = _RELATIONSHIPS.get(cls)
+    if keys is None:
+        keys = _RELATIONSHIPS[cls] = frozenset(r.key for r in inspect(cls).relationships)
+    state = obj._sa_instance_state
+    # What add() does, without its cascade walk over every relationship of the mapper (CPU on every create): with
+    # none of them in the object's state (nothing loaded, nothing assigned, no pending collection change) the walk
+    # finds nothing to add. Otherwise, or where add() would warn (inside a flush), add() itself.
+    fresh = keys.isdisjoint(obj.__dict__) and "_pending_mutations" not in state.__dict__
+    if _UPDATE_IMPL and fresh and not session._warn_on_events:
+        state._orphaned_outside_of_session = False
+        session._update_impl(state)
+        return
     session.add(obj)
+
+
+# Session._update_impl (private, in every 2.x release): without it attach_loaded is session.add.
+_UPDATE_IMPL = callable(getattr(Session, "_update_impl", None))
 
 
 @contextmanager

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from kefu.core.db import utcnow
+from kefu.core.db import new_row, utcnow
 from kefu.tickets.models import Ticket, TicketActivity
 
 
@@ -42,16 +42,17 @@ def add_activity(
 ) -> TicketActivity:
     """Append a timeline entry; a public one is what the customer sees as the latest update."""
     now = at or utcnow()
-    entry = TicketActivity(
-        brand_id=ticket.brand_id,
-        ticket_id=ticket.id,
-        kind=kind,
-        public=public,
-        body=body,
-        agent_id=agent_id,
-        data=data or {},
-        created_at=now,
-    )
+    values = {
+        "brand_id": ticket.brand_id,
+        "ticket_id": ticket.id,
+        "kind": kind,
+        "public": public,
+        "body": body,
+        "agent_id": agent_id,
+        "data": data or {},
+        "created_at": now,
+    }
+    entry = new_row(TicketActivity, values)  # the constructor's result without its per-attribute events
     session.add(entry)
     if public:
         ticket.last_public_update_at = now
