@@ -250,6 +250,17 @@ def test_case_page_for_ticket_without_conversation(client: Any, make: Any, db: A
     assert (row.status, row.priority, row.assignee_id, row.tags) == ("open", "high", agent.id, ["退款", "電話"])
     bad = client.post(f"/console/tickets/{ticket.id}/fields", data={"status": "new", "priority": "high"}, headers=h)
     assert bad.status_code == 200 and 'role="alert"' in bad.text  # invalid transition shown, not a 500
+    # Merge a duplicate in from the case page by its number; a wrong or foreign number is said, not a 500.
+    dup = _ticket(db, brand, "電話：退款（重複）", channel="phone")
+    alien = _ticket(db, other, "別的品牌", channel="phone")
+    assert f'hx-post="/console/tickets/{ticket.id}/merge"' in r.text
+    for number in ("", "KF-999999", alien.number, ticket.number):
+        miss = client.post(f"/console/tickets/{ticket.id}/merge", data={"number": number}, headers=h)
+        assert miss.status_code == 200 and 'role="alert"' in miss.text, number
+    ok = client.post(f"/console/tickets/{ticket.id}/merge", data={"number": dup.number.lower()}, headers=h)
+    assert ok.status_code == 200 and "已儲存" in ok.text and dup.number in ok.text
+    db.expire_all()
+    assert db.get(Ticket, dup.id).merged_into_id == ticket.id
     client.post("/api/v1/auth/logout", headers=h)
     _login(client, outsider)
     assert client.get(f"/console/tickets/{ticket.id}").status_code == 404
