@@ -245,6 +245,9 @@ def test_case_page_for_ticket_without_conversation(client: Any, make: Any, db: A
     # History shows the audit entry, labelled in the page's language (the raw action name is not shown).
     assert "新建 → 處理中" in r.text  # the status activity says what changed
     assert "更新案件" in r.text and "ticket.update" not in r.text and '<th scope="col">動作</th>' in r.text
+    hist = r.text[r.text.index('id="hist-h"') :]
+    assert f"<td>{agent.name}</td>" in hist and agent.email not in hist  # who did it, by name
+    assert "</span>：" in hist and "</span>: " not in hist  # zh punctuation between a detail's name and value
     db.expire_all()
     row = db.get(Ticket, ticket.id)
     assert (row.status, row.priority, row.assignee_id, row.tags) == ("open", "high", agent.id, ["退款", "電話"])

@@ -278,6 +278,8 @@ def history_names(
     team_ids: set[int] = set()
     ticket_ids: set[int] = set()
     for entry in entries:
+        if entry.actor_type == "agent" and entry.actor_id is not None:
+            agent_ids.add(entry.actor_id)
         for key, value in (entry.details or {}).items():
             sides = value if isinstance(value, list) else [value]
             ids = {i for i in (_int(v) for v in sides) if i is not None}
