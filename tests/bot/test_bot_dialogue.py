@@ -224,6 +224,18 @@ def test_handoff_summary_shows_the_emotion_in_the_readers_language(db: Any, make
     assert "mood: angry" in summarize(db, conv, "en")
 
 
+def test_handoff_summary_names_the_intent_by_its_question(db: Any, make: Any, registry: IndexRegistry) -> None:
+    from kefu.bot.service import summarize
+
+    brand = _brand(db, make, SLUGGED)
+    conv = _conv(db, make, brand, "zh-TW")
+    _say(db, conv, "忘記密碼怎麼辦", registry)
+    # Not the intent key ("account-忘記密碼怎麼辦"): the FAQ's question, in the reader's script.
+    assert "意圖：忘記密碼怎麼辦｜" in summarize(db, conv, "zh-TW")
+    assert "意图：忘记密码怎么办｜" in summarize(db, conv, "zh-CN")
+    assert "account-" not in summarize(db, conv, "en")
+
+
 @pytest.mark.parametrize(
     ("locale", "chat", "subject"),
     [

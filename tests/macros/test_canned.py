@@ -27,6 +27,11 @@ def test_canned_responses_crud_search_and_render(client: Any, make: Any) -> None
     assert client.get("/api/v1/canned-responses", params={"brand_id": brand.id, "q": "zzz"}, headers=agent).json() == []
     text = render(found[0]["body"], {"customer_name": "王小明", "agent_name": "林小美", "ticket_number": "KF-000007"})
     assert text == "王小明 您好，我是林小美，工單 KF-000007。{unknown}"
+    # An anonymous chat visitor has no name: the greeting must not read " 您好" or "Hi , this is".
+    assert render(found[0]["body"], {"customer_name": None, "agent_name": "林小美"}).startswith("您好，我是林小美")
+    assert render("Hi {customer_name}, this is {agent_name}.", {"customer_name": "", "agent_name": "Sam"}) == (
+        "Hi, this is Sam."
+    )
     cid = r.json()["id"]
     assert (
         client.patch(f"/api/v1/canned-responses/{cid}", json={"title": "開場"}, headers=sup).json()["title"] == "開場"

@@ -92,6 +92,8 @@ def test_submit_ticket_with_attachments(client: Any, make: Any, db: Any, jobs: A
     )
     assert r.status_code == 200, r.text
     number = r.text.split('class="ticket-number">')[1].split("<")[0]
+    # The thanks page writes zh-TW punctuation and says where to follow the case up.
+    assert '案件編號：<strong class="ticket-number">' in r.text and f'href="/portal/{brand.slug}/track"' in r.text
     ticket = db.scalar(select(Ticket).where(Ticket.number == number))
     assert ticket is not None and ticket.brand_id == brand.id
     msg = db.scalar(select(Message).where(Message.sender_type == "customer", Message.brand_id == brand.id))

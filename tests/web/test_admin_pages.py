@@ -27,6 +27,9 @@ def test_inbox_settings_keep_secrets_and_audit_keys_only(client: Any, make: Any,
     h = _login(client, admin)
     page = client.get(f"/admin?tab=inboxes&brand_id={brand.id}")
     assert page.status_code == 200 and "old-secret" not in page.text
+    # The bot switch reads as one sentence per locale (it once glued "First handled by" to a full-width colon in en).
+    en = client.get(f"/admin?tab=inboxes&brand_id={brand.id}&lang=en").text
+    assert "The bot answers first" in en and "：" not in en.split('role="switch"', 1)[1].split("</label>", 1)[0]
     form = {
         "name": "LINE OA",
         "is_active": "1",

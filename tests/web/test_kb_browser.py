@@ -110,6 +110,8 @@ def test_widget_vote_and_quick_reply_buttons(
     votes.get_by_role("button", name="沒幫助").click()
     shop.get_by_role("status").filter(has_text="謝謝您的回饋！").wait_for()
     expect(votes).to_have_count(0)
+    # "Not helpful" offers a person right there (used below through the clarification's own button).
+    expect(shop.get_by_role("status").get_by_role("button", name="轉真人客服")).to_have_count(1)
 
     _bot_clarify(db_url, monkeypatch)
     shop.reload()  # the widget resumes from its last message id and replays what it missed

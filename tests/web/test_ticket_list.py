@@ -245,11 +245,25 @@ def test_case_page_for_ticket_without_conversation(client: Any, make: Any, db: A
     # History shows the audit entry, labelled in the page's language (the raw action name is not shown).
     assert "新建 → 處理中" in r.text  # the status activity says what changed
     assert "更新案件" in r.text and "ticket.update" not in r.text and '<th scope="col">動作</th>' in r.text
+    hist = r.text[r.text.index('id="hist-h"') :]
+    assert f"<td>{agent.name}</td>" in hist and agent.email not in hist  # who did it, by name
+    assert "</span>：" in hist and "</span>: " not in hist  # zh punctuation between a detail's name and value
     db.expire_all()
     row = db.get(Ticket, ticket.id)
     assert (row.status, row.priority, row.assignee_id, row.tags) == ("open", "high", agent.id, ["退款", "電話"])
     bad = client.post(f"/console/tickets/{ticket.id}/fields", data={"status": "new", "priority": "high"}, headers=h)
     assert bad.status_code == 200 and 'role="alert"' in bad.text  # invalid transition shown, not a 500
+    # Merge a duplicate in from the case page by its number; a wrong or foreign number is said, not a 500.
+    dup = _ticket(db, brand, "電話：退款（重複）", channel="phone")
+    alien = _ticket(db, other, "別的品牌", channel="phone")
+    assert f'hx-post="/console/tickets/{ticket.id}/merge"' in r.text
+    for number in ("", "KF-999999", alien.number, ticket.number):
+        miss = client.post(f"/console/tickets/{ticket.id}/merge", data={"number": number}, headers=h)
+        assert miss.status_code == 200 and 'role="alert"' in miss.text, number
+    ok = client.post(f"/console/tickets/{ticket.id}/merge", data={"number": dup.number.lower()}, headers=h)
+    assert ok.status_code == 200 and "已儲存" in ok.text and dup.number in ok.text
+    db.expire_all()
+    assert db.get(Ticket, dup.id).merged_into_id == ticket.id
     client.post("/api/v1/auth/logout", headers=h)
     _login(client, outsider)
     assert client.get(f"/console/tickets/{ticket.id}").status_code == 404

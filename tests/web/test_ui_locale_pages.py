@@ -261,6 +261,16 @@ def test_every_audit_detail_key_has_a_label_in_three_locales() -> None:
             if locale != "en":
                 for raw in ("urgent", "least_loaded", "parent_child", "identity_verified", "webhook", "line"):
                     assert raw not in text, (locale, raw, text)
+        # The reserved fields a complaint sets (kefu.complaints) are named too, not shown as complaint_level: normal.
+        reserved = describe(
+            "ticket.update",
+            {"custom_fields": ["{}", "{'complaint_level': 'major', 'regulator_case': True}"]},
+            locale,
+            names,
+        )
+        text = " ".join(value for _, value in reserved)
+        assert "complaint_level" not in text and "major" not in text and "regulator_case" not in text, text
+        assert {"zh-TW": "客訴等級", "zh-CN": "投诉等级", "en": "Complaint level"}[locale] in text, text
         stamp = dict(describe("security_step.record", samples["security_step.record"], locale, names))
         assert "14:51" in " ".join(stamp.values()) or "2:51" in " ".join(stamp.values())  # UTC+8, not UTC
 

@@ -42,3 +42,7 @@ def test_widget_texts_come_from_the_catalogs(client: Any) -> None:
         assert strings[loc] == {k[7:]: v for k, v in translator(loc).items() if k.startswith("widget_")}
     used = set(re.findall(r"\bt\.(\w+)", js))
     assert used and used <= set(strings["en"]), used - set(strings["en"])
+    # "Not helpful" offers a person: the text that button sends is one the bot hands off on, in every locale.
+    from kefu.bot.emotion import wants_human
+
+    assert "unhelped()" in js and all(wants_human(strings[loc]["toHumanText"]) for loc in LOCALES)

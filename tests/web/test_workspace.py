@@ -123,6 +123,11 @@ def test_customer_list_and_profile_masked_with_identities_tickets_notes(
     r = client.get("/console/customers", headers=h)
     assert r.status_code == 200 and f"/console/customers/{world['ming'].id}" in r.text
     assert f"/console/customers/{world['stranger'].id}" not in r.text and "王小明" not in r.text
+    # The membership tier by the brand's name for it, not the bare level ("1").
+    from kefu.customers.service import tier_name
+
+    tier = tier_name(world["brand"], world["ming"].tier, "zh-TW")
+    assert not tier.isdigit() and f">{tier}</td>" in r.text
     r = client.get(f"/console/customers/{world['ming'].id}", headers=h)
     assert r.status_code == 200
     assert "申請退款" in r.text and "U1234567890abcdef" not in r.text and "LINE" in r.text

@@ -136,6 +136,22 @@ def emotion_meta(e: Emotion) -> dict[str, Any]:
     return {"label": e.label, "anger": e.anger, "sentiment": round(e.sentiment, 3), "cues": list(e.cues)}
 
 
+def _intent_topic(session: Session, brand_id: int, intent: str | None, locale: str) -> str:
+    """The matched intent as agents know it: its FAQ's first question (the reader's locale first), else the key."""
+    if not intent:
+        return "—"
+    rows = session.execute(
+        select(FaqEntry.locale, FaqEntry.questions).where(
+            FaqEntry.brand_id == brand_id, or_(FaqEntry.intent == intent, FaqEntry.external_id == intent)
+        )
+    ).all()
+    # An agent reading "return_item" must guess what the bot understood; the FAQ's question says it.
+    for faq_locale, questions in sorted(rows, key=lambda row: row[0] != locale):
+        if questions:
+            return in_script(str(questions[0]), faq_locale, locale)
+    return intent
+
+
 def summarize(session: Session, conv: Conversation, locale: str, limit: int = 30) -> str:
     """A short extractive summary for the agent taking over."""
     msgs = list(
@@ -159,7 +175,7 @@ def summarize(session: Session, conv: Conversation, locale: str, limit: int = 30
         locale,
         first=first[:120],
         last=last[:120] if last != first else "",
-        intent=(state.last_intent if state else None) or "—",
+        intent=_intent_topic(session, conv.brand_id, state.last_intent if state else None, locale),
         mood=mood,
         anger=anger,
         # Survey invitations and notices are sent under the bot's name but are not its turns.

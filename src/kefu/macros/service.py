@@ -86,6 +86,11 @@ def search(
     return list(session.scalars(stmt.order_by(CannedResponse.shortcut).limit(limit)))
 
 
-def render(body: str, values: dict[str, str]) -> str:
-    """Fill known placeholders; unknown ones are left as typed."""
-    return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), body)
+def render(body: str, values: Mapping[str, str | None]) -> str:
+    """Fill known placeholders; unknown ones are left as typed, empty ones are dropped with the space beside them."""
+    # A visitor without a name must not read "Hi , this is Mei" or " 您好": the space that set the name apart goes too.
+    empty = [key for key, value in values.items() if not value]
+    if empty:
+        names = "|".join(re.escape(key) for key in empty)
+        body = re.sub(rf"^[ \t]*\{{(?:{names})\}}[ \t]*|[ \t]*\{{(?:{names})\}}", "", body, flags=re.MULTILINE)
+    return PLACEHOLDER.sub(lambda m: values.get(m.group(1)) or m.group(0), body)

@@ -46,6 +46,12 @@ KNOWN_ACTIONS = (
 # Internal ids the line beside them already names (the macro by name, the comment by its visibility).
 HIDDEN = frozenset({"macro_id", "survey_id", "activity_id", "link"})
 ASSIGN_REASONS = frozenset({"round_robin", "least_loaded", "skills", "manual"})  # st_<strategy>
+# Custom-field keys other packages set (kefu.tickets.taxonomy.RESERVED_FIELDS) -> catalog key of their name.
+RESERVED_LABELS = {
+    "complaint_level": "af_cond_complaint_level",
+    "tier": "af_cond_service_tier",
+    "regulator_case": "cs_regulator",
+}
 # Stored key -> catalog label (uix_h_<label>); a ticket.update diff uses the ticket's field names.
 LABELS = {
     "status": "status",
@@ -172,11 +178,21 @@ class _Writer:
         data = _parsed(value)
         if not isinstance(data, dict):
             return str(data)
-        return "; ".join(f"{self.field_label(str(k))}: {v}" for k, v in data.items())
+        return "; ".join(f"{self.field_label(str(k))}: {self.field_value(str(k), v)}" for k, v in data.items())
 
     def field_label(self, key: str) -> str:
+        if key in RESERVED_LABELS and key not in self.names.fields:
+            return self.t(RESERVED_LABELS[key])
         zh, en = self.names.fields.get(key, (key, key))
         return own_text(en if self.locale == "en" and en else zh, self.locale)
+
+    def field_value(self, key: str, value: object) -> str:
+        """A custom field's value; the reserved complaint level by its name, booleans as yes/no."""
+        if key == "complaint_level" and key not in self.names.fields:
+            return self.keyed("lvl_", value)
+        if isinstance(value, bool):
+            return self.t("uix_h_yes" if value else "uix_h_no")
+        return str(value)
 
     def value(self, key: str, value: object) -> str:
         """One stored value (one side of a diff) for the reader."""
@@ -262,6 +278,8 @@ def history_names(
     team_ids: set[int] = set()
     ticket_ids: set[int] = set()
     for entry in entries:
+        if entry.actor_type == "agent" and entry.actor_id is not None:
+            agent_ids.add(entry.actor_id)
         for key, value in (entry.details or {}).items():
             sides = value if isinstance(value, list) else [value]
             ids = {i for i in (_int(v) for v in sides) if i is not None}

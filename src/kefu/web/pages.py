@@ -729,6 +729,40 @@ def case_update(
     )
 
 
+@router.post("/console/tickets/{ticket_id}/merge", response_class=HTMLResponse)
+def case_merge(
+    request: Request,
+    ticket_id: int,
+    ctx: Ctx,
+    db: DB,
+    number: Annotated[str, Form(max_length=32)] = "",
+) -> HTMLResponse:
+    """Merge a duplicate (named by its number) into this case through tickets.service.merge_tickets."""
+    if not ctx.principal.can("tickets:write"):
+        raise Forbidden.said("err_auth_missing_permission", permission="tickets:write")
+    ticket = ticket_service.get_ticket(db, ticket_id, ctx.principal)
+    error = None
+    try:
+        with db.begin_nested():
+            if not number.strip():
+                raise InvalidInput.said("err_tickets_merge_needs_ticket")
+            source = ticket_service.get_ticket_by_number(db, number, ctx.principal)
+            ticket_service.merge_tickets(db, ticket, [source], ctx.principal)
+    except ProblemError as exc:
+        error = error_text(ctx, exc)
+    data = listing.case_data(db, ctx.principal, ticket_id)
+    return render(
+        request,
+        ctx,
+        "case.html",
+        humanize=listing.humanize,
+        saved=error is None,
+        error=error,
+        **_case_local(db, data),
+        **data,
+    )
+
+
 _INLINE_IMAGES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 
 

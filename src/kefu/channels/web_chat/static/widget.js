@@ -123,6 +123,15 @@
     });
     row.appendChild(box);
   }
+  // After "not helpful" the visitor is offered a person at once: one tap sends the ask the bot hands off on.
+  function unhelped() {
+    var wrap = el("div", { "class": "kefu-actions", role: "status" });
+    wrap.appendChild(el("div", { "class": "kefu-thanks" }, t.rated));
+    var b = el("button", { type: "button" }, t.toHuman);
+    b.onclick = function () { wrap.removeChild(b); queue(t.toHumanText); };
+    wrap.appendChild(b);
+    return wrap;
+  }
   function feedback(row, m) {
     if (m.feedback.voted !== null && m.feedback.voted !== undefined) { row.appendChild(el("div", { "class": "kefu-thanks" }, t.rated)); return; }
     var box = el("div", { "class": "kefu-actions kefu-fb", role: "group", "aria-label": t.ask });
@@ -133,7 +142,7 @@
         fetch(base + "/api/v1/widget/messages/" + m.id + "/feedback", {
           method: "POST", headers: { "Content-Type": "application/json", "X-Kefu-Visitor": state.token }, body: JSON.stringify({ helpful: v[0] })
         }).then(function (r) {
-          if (r.ok || r.status === 409) box.replaceWith(el("div", { "class": "kefu-thanks", role: "status" }, t.rated));
+          if (r.ok || r.status === 409) box.replaceWith(v[0] ? el("div", { "class": "kefu-thanks", role: "status" }, t.rated) : unhelped());
           else Array.prototype.forEach.call(box.querySelectorAll("button"), function (x) { x.disabled = false; });
         });
       };
