@@ -716,6 +716,13 @@ def case_update(
             ticket_service.update_ticket(db, ticket, ctx.principal, changes)
     except ProblemError as exc:
         error = error_text(ctx, exc)
+    return _case_after_post(request, ctx, db, ticket_id, error)
+
+
+def _case_after_post(
+    request: Request, ctx: PageContext, db: Session, ticket_id: int, error: str | None
+) -> HTMLResponse:
+    """The case page again after a form post: saved, or the post's error said in the page."""
     data = listing.case_data(db, ctx.principal, ticket_id)
     return render(
         request,
@@ -750,17 +757,7 @@ def case_merge(
             ticket_service.merge_tickets(db, ticket, [source], ctx.principal)
     except ProblemError as exc:
         error = error_text(ctx, exc)
-    data = listing.case_data(db, ctx.principal, ticket_id)
-    return render(
-        request,
-        ctx,
-        "case.html",
-        humanize=listing.humanize,
-        saved=error is None,
-        error=error,
-        **_case_local(db, data),
-        **data,
-    )
+    return _case_after_post(request, ctx, db, ticket_id, error)
 
 
 _INLINE_IMAGES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
