@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -334,6 +334,13 @@ def tier_name(brand: Brand, level: int, locale: str) -> str:
     """The brand's name for a membership tier level, for a reader of `locale` (seed tiers in their language)."""
     name = next((str(t["name"]) for t in brand.tiers if int(t["level"]) == level), None)
     return str(level) if name is None else tier_label(level, name, locale)
+
+
+def tier_names(session: Session, rows: Sequence[Customer], locale: str) -> dict[int, str]:
+    """Each listed (already brand-checked) customer's membership tier by its brand's name for it, by customer id."""
+    brand_ids = {c.brand_id for c in rows}
+    brands = {b.id: b for b in session.scalars(select(Brand).where(Brand.id.in_(brand_ids)))} if brand_ids else {}
+    return {c.id: tier_name(brands[c.brand_id], c.tier, locale) if c.brand_id in brands else str(c.tier) for c in rows}
 
 
 def profile(session: Session, customer_id: int, principal: Principal, locale: str, *, limit: int = 50) -> Profile:

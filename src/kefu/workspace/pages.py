@@ -105,20 +105,8 @@ def customer_list(
         vip=vip,
         next_cursor=next_cursor,
         local=_local(db, {c.brand_id for c in rows}),
-        tiers=_tier_names(db, rows, ctx.locale),
+        tiers=customers.tier_names(db, rows, ctx.locale),
     )
-
-
-def _tier_names(db: DB, rows: list[Any], locale: str) -> dict[int, str]:
-    """Each listed customer's membership tier by the brand's name for it (the list showed the bare level, "1")."""
-    from kefu.brands.models import Brand
-
-    brand_ids = {c.brand_id for c in rows}
-    by_id = {b.id: b for b in (db.get(Brand, i) for i in brand_ids) if b is not None}
-    return {
-        c.id: customers.tier_name(by_id[c.brand_id], c.tier, locale) if c.brand_id in by_id else str(c.tier)
-        for c in rows
-    }
 
 
 def _profile_page(
