@@ -56,10 +56,12 @@ lint: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
 
-# Test processes: pytest-xdist workers (`auto` = one per core); `make unit TEST_WORKERS=0` runs in one process.
+# Test processes: pytest-xdist workers, one more than the CPUs (CI's full run keeps 2 cores ~64 % busy with 2: the
+# drills and browser tests spend much of their time waiting on the processes they start); `make unit TEST_WORKERS=0`
+# runs in one process.
 # loadfile keeps each test file on one worker, so module-scoped fixtures (a browser, a built index) are made once;
 # (loadgroup's xdist_group marks are ignored with pytest 9.2 and xdist 3.8: it rewrites a nodeid pytest no longer reads).
-TEST_WORKERS ?= auto
+TEST_WORKERS ?= $(shell python3 -c "import os; print((os.cpu_count() or 1) + 1)")
 unit: $(BIN)/.installed
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
