@@ -332,6 +332,7 @@ def main() -> None:
     """Console entry point: a database or file store that cannot serve now is one line and exit 75, not a traceback."""
     from kefu.core.db import transient_db_error
     from kefu.core.errors import storage_unavailable
+    from kefu.core.retry import error_line
 
     try:
         app()
@@ -342,7 +343,7 @@ def main() -> None:
             what = "the file store cannot be written now (full, read-only or failing)"
         else:
             raise
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+        reason = error_line(exc, 300)
         typer.echo(f"kefu: {what}: {reason}", err=True)
         typer.echo("kefu: the failed step was rolled back; run the command again later", err=True)
         raise SystemExit(EXIT_TEMPFAIL) from None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kefu.core.retry import backoff, transient_backoff
+from kefu.core.retry import backoff, error_line, transient_backoff
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "kefu"
 
@@ -68,3 +68,15 @@ def test_transient_failures_use_no_attempt_until_the_streak_limit() -> None:
     assert uses_attempt(False, 0)
     assert not uses_attempt(True, 1) and not uses_attempt(True, TRANSIENT_STREAK_LIMIT - 1)
     assert uses_attempt(True, TRANSIENT_STREAK_LIMIT) and uses_attempt(True, TRANSIENT_STREAK_LIMIT + 5)
+
+
+def test_error_line_is_the_drivers_first_line_or_the_type_name() -> None:
+    class Wrapped(Exception):
+        def __init__(self, orig: BaseException) -> None:
+            super().__init__("(psycopg.OperationalError) wrapped\n[SQL: SELECT 1]")
+            self.orig = orig
+
+    assert error_line(Wrapped(OSError("connection refused\n\tIs the server running?"))) == "connection refused"
+    assert error_line(RuntimeError("")) == "RuntimeError"  # empty text: a line all the same, never IndexError
+    assert error_line(Wrapped(TimeoutError())) == "TimeoutError"
+    assert error_line(ValueError("x" * 500), 300) == "x" * 300

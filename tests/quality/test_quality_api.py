@@ -358,15 +358,20 @@ def test_summary_and_feedback_list_cost_the_same_queries_for_more_items(
             db.commit()
 
     def measure() -> tuple[int, int]:
+        """Each list's queries with warm caches: the fewest of three calls in a row. A configuration cache's TTL
+        can lapse, or an invalidation published after `add`'s commit arrive, between any two calls on a loaded
+        machine; that costs a call a cache refill, which is not what this test is about (per-item queries are)."""
         counts = []
         for path in ("/api/v1/quality/attributions/summary", "/api/v1/quality/feedback"):
-            with count_queries() as q:
-                assert client.get(path, params=params, headers=h).status_code == 200
-            counts.append(q.count)
+            seen = []
+            for _ in range(3):
+                with count_queries() as q:
+                    assert client.get(path, params=params, headers=h).status_code == 200
+                seen.append(q.count)
+            counts.append(min(seen))
         return counts[0], counts[1]
 
     add(2)
-    measure()  # warm caches
     few = measure()
     add(6)
     many = measure()

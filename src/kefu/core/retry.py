@@ -11,6 +11,12 @@ cap). A lock or statement timeout that persists that long is the work's own (a s
 KEFU_DB_STATEMENT_TIMEOUT_SECONDS), so it ends dead-lettered where an operator sees it instead of retrying forever."""
 
 
+def error_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an error's own text (the driver's, under SQLAlchemy's wrapper), else its type's name."""
+    source = getattr(exc, "orig", None) or exc
+    return (str(source).strip().splitlines() or [type(source).__name__])[0][:limit]
+
+
 def backoff(attempt: int, *, base: float, cap: float, jitter: bool = True) -> float:
     """Wait after failed attempt `attempt` (1-based): base * 2^(attempt-1), capped at `cap`, jittered unless told."""
     ceiling = float(min(cap, base * 2 ** max(attempt - 1, 0)))
@@ -53,8 +59,9 @@ class LoopOutage:
             return interval
         self.streak += 1
         if self.streak == 1:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-            self.log.warning("%s: the database cannot serve (%s); retrying quietly until it is back", self.what, first)
+            self.log.warning(
+                "%s: the database cannot serve (%s); retrying quietly until it is back", self.what, error_line(exc)
+            )
         return max(interval, backoff(self.streak, base=max(interval, 0.2), cap=self.cap))
 
     def ok(self) -> None:
