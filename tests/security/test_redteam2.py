@@ -1,0 +1,114 @@
+"""Red-team pass 2 (2026-12-07): side paths probed as an attacker; each test failed before its fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from kefu.conversations.commands import CreateConversation
+
+
+def _erase(db: Any, customer_id: int) -> None:
+    from kefu.privacy.service import erase_customer
+
+    erase_customer(db, customer_id, None, reason="data subject asked")
+    db.commit()
+
+
+# ---------------------------------------------------------------- capability links die with the customer's data
+
+
+def test_a_csat_link_is_dead_after_the_customer_is_erased(client: Any, db: Any, make: Any) -> None:
+    """An unanswered survey link kept working after erasure: the answer stored new personal text nobody erases."""
+    from kefu.conversations.service import create_conversation
+    from kefu.surveys.models import CsatSurvey
+    from kefu.surveys.service import make_token, send_due_csat
+    from kefu.tickets.service import create_ticket, update_ticket
+
+    brand = make.brand()
+    customer = make.customer(brand, name="陳小姐")
+    conv = create_conversation(
+        db, CreateConversation(brand_id=brand.id, customer_id=customer.id, channel="line"), actor=None
+    )
+    ticket = create_ticket(
+        db,
+        brand_id=brand.id,
+        subject="退款",
+        actor=None,
+        customer_id=customer.id,
+        conversation_id=conv.id,
+        channel="line",
+    )
+    update_ticket(db, ticket, None, {"status": "resolved"})
+    db.commit()
+    assert send_due_csat(db) == 1
+    db.commit()
+    survey = db.scalar(select(CsatSurvey).where(CsatSurvey.ticket_id == ticket.id))
+    token = make_token("csat", survey.id)
+    assert client.get(f"/api/v1/surveys/csat/{token}").status_code == 200
+    _erase(db, customer.id)
+    missing = client.get("/api/v1/surveys/csat/1.forged")
+    for r in (
+        client.get(f"/api/v1/surveys/csat/{token}"),
+        client.post(f"/api/v1/surveys/csat/{token}", json={"rating": 1, "comment": "我是陳美華 0912345678"}),
+    ):
+        assert r.status_code == 404 and r.json()["detail"] == missing.json()["detail"], r.text
+    assert client.get(f"/survey/{token}").status_code == 404
+    assert client.post(f"/survey/{token}", data={"rating": "1", "comment": "陳美華"}).status_code == 404
+    db.expire_all()
+    assert db.get(CsatSurvey, survey.id).comment in ("", None)
+
+
+def test_a_campaign_link_is_dead_after_the_customer_is_erased(client: Any, db: Any, make: Any, jobs: Any) -> None:
+    """Same for a campaign invitation."""
+    from kefu.conversations.service import create_conversation
+    from kefu.surveys.models import CampaignRecipient
+    from kefu.surveys.service import make_token
+
+    brand = make.brand()
+    customer = make.customer(brand, name="林先生")
+    create_conversation(db, CreateConversation(brand_id=brand.id, customer_id=customer.id, channel="line"), actor=None)
+    db.commit()
+    sup = make.token(make.agent("supervisor", [brand]))
+    body = {"brand_id": brand.id, "name": "Q3", "dimensions": [{"key": "q", "label_zh": "品質", "label_en": "Q"}]}
+    cid = client.post("/api/v1/survey-campaigns", json=body, headers=sup).json()["id"]
+    launched = client.post(f"/api/v1/survey-campaigns/{cid}/launch", json={"closes_in_days": 7}, headers=sup)
+    assert launched.status_code == 200
+    jobs.drain()
+    rec = db.scalar(select(CampaignRecipient).where(CampaignRecipient.campaign_id == cid))
+    assert rec is not None and rec.customer_id == customer.id
+    token = make_token("campaign", rec.id)
+    assert client.get(f"/api/v1/surveys/campaign/{token}").status_code == 200
+    _erase(db, customer.id)
+    assert client.get(f"/api/v1/surveys/campaign/{token}").status_code == 404
+    r = client.post(f"/api/v1/surveys/campaign/{token}", json={"scores": {"q": 1}, "comment": "林志明"})
+    assert r.status_code == 404
+    assert client.get(f"/survey/c/{token}").status_code == 404
+    db.expire_all()
+    assert db.get(CampaignRecipient, rec.id).answered_at is None
+
+
+def test_a_claim_link_does_not_bring_an_erased_visitor_back(client: Any, db: Any, make: Any) -> None:
+    """A claim link mailed before the visitor's erasure wrote the address back onto the erased record, or merged it."""
+    from kefu.customers.claims import record_claim
+    from kefu.customers.models import Customer, CustomerIdentity
+
+    brand = make.brand()
+    visitor = make.customer(brand, name="訪客")
+    token = record_claim(db, visitor, "email", "amy@example.com")
+    db.commit()
+    _erase(db, visitor.id)
+    invalid = client.post("/api/v1/widget/verify", data={"token": "x.y"})
+    r = client.post("/api/v1/widget/verify", data={"token": token})
+    assert r.status_code == invalid.status_code and r.status_code >= 400, r.text
+    db.expire_all()
+    erased = db.get(Customer, visitor.id)
+    assert erased.email is None and erased.merged_into_id is None
+    assert db.scalar(select(CustomerIdentity.id).where(CustomerIdentity.customer_id == visitor.id)) is None
+    # Also when the address has an owner: the erased record is not merged into it.
+    owner = make.customer(brand, name="Amy", email="amy@example.com")
+    db.commit()
+    assert client.post("/api/v1/widget/verify", data={"token": token}).status_code == invalid.status_code
+    db.expire_all()
+    assert db.get(Customer, visitor.id).merged_into_id is None and owner.id
