@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from kefu.conversations.commands import CreateConversation
@@ -19,8 +20,12 @@ def _erase(db: Any, customer_id: int) -> None:
 # ---------------------------------------------------------------- capability links die with the customer's data
 
 
-def test_a_csat_link_is_dead_after_the_customer_is_erased(client: Any, db: Any, make: Any) -> None:
-    """An unanswered survey link kept working after erasure: the answer stored new personal text nobody erases."""
+@pytest.mark.parametrize("merged", [False, True])
+def test_a_csat_link_is_dead_after_the_customer_is_erased(client: Any, db: Any, make: Any, merged: bool) -> None:
+    """An unanswered survey link kept working after erasure: the answer stored new personal text nobody erases.
+
+    `merged`: the survey's customer was merged into another record first, and that record is erased.
+    """
     from kefu.conversations.service import create_conversation
     from kefu.surveys.models import CsatSurvey
     from kefu.surveys.service import make_token, send_due_csat
@@ -47,7 +52,15 @@ def test_a_csat_link_is_dead_after_the_customer_is_erased(client: Any, db: Any, 
     survey = db.scalar(select(CsatSurvey).where(CsatSurvey.ticket_id == ticket.id))
     token = make_token("csat", survey.id)
     assert client.get(f"/api/v1/surveys/csat/{token}").status_code == 200
-    _erase(db, customer.id)
+    erased = customer
+    if merged:
+        from kefu.customers.service import merge_customers
+
+        erased = make.customer(brand, name="陳美華")
+        merge_customers(db, erased, customer, None)
+        db.commit()
+        assert client.get(f"/api/v1/surveys/csat/{token}").status_code == 200
+    _erase(db, erased.id)
     missing = client.get("/api/v1/surveys/csat/1.forged")
     for r in (
         client.get(f"/api/v1/surveys/csat/{token}"),
