@@ -125,3 +125,70 @@ def test_a_claim_link_does_not_bring_an_erased_visitor_back(client: Any, db: Any
     assert client.post("/api/v1/widget/verify", data={"token": token}).status_code == invalid.status_code
     db.expire_all()
     assert db.get(Customer, visitor.id).merged_into_id is None and owner.id
+
+
+def test_a_reply_to_an_old_mail_does_not_thread_into_an_erased_conversation(
+    client: Any, db: Any, make: Any, jobs: Any, session_factory: Any, tmp_path: Any, monkeypatch: Any
+) -> None:
+    """The erased customer answering an agent's old mail (valid reply token) starts afresh, never in the erased case."""
+    from email.message import EmailMessage
+
+    from kefu.brands.service import create_inbox
+    from kefu.channels.email.receiver import persist
+    from kefu.channels.email.tokens import make_message_id
+    from kefu.conversations.models import Conversation, Message
+
+    monkeypatch.setenv("KEFU_DATA_DIR", str(tmp_path))
+    brand = make.brand()
+    ib = create_inbox(db, brand, kind="email", name="mail", config={"address": "help@shop.example"}, actor=None)
+    db.commit()
+
+    def mail(body: str, in_reply_to: str | None = None) -> bytes:
+        m = EmailMessage()
+        m["From"], m["To"], m["Subject"] = "Amy Wang <amy@example.com>", "help@shop.example", "退款 陳美華"
+        if in_reply_to:
+            m["In-Reply-To"] = m["References"] = in_reply_to
+        m.set_content(body)
+        return m.as_bytes()
+
+    persist(session_factory, mail("我是陳美華，電話 0912345678"), ["help@shop.example"])
+    jobs.drain()
+    conv = db.scalars(select(Conversation).where(Conversation.inbox_id == ib.id)).one()
+    old_reply = make_message_id(conv.id, "shop.example")
+    _erase(db, conv.customer_id)
+    persist(session_factory, mail("還是我，陳美華", in_reply_to=old_reply), ["help@shop.example"])
+    jobs.drain()
+    db.expire_all()
+    latest = db.scalar(select(Message).order_by(Message.id.desc()).limit(1))
+    assert "陳美華" in latest.body and latest.conversation_id != conv.id
+    assert db.get(Conversation, latest.conversation_id).customer_id != db.get(Conversation, conv.id).customer_id
+
+
+def test_a_visitor_token_shows_nothing_of_an_erased_chat(client: Any, db: Any, make: Any) -> None:
+    """The browser's stored visitor token after erasure: no history, no conversation, no old customer record."""
+    from kefu.brands.service import create_inbox
+    from kefu.conversations.models import Conversation
+
+    brand = make.brand()
+    ib = create_inbox(db, brand, kind="web_chat", name="chat", config={}, actor=None, bot=False)
+    db.commit()
+    token = client.post("/api/v1/widget/session", json={"inbox_id": ib.id}).json()["visitor_token"]
+    h = {"X-Kefu-Visitor": token}
+    sent = client.post("/api/v1/widget/messages", json={"body": "我是陳美華 0912345678", "client_id": "c1"}, headers=h)
+    assert sent.status_code == 201, sent.text
+    conv = db.get(
+        Conversation,
+        client.post("/api/v1/widget/session", json={"inbox_id": ib.id, "visitor_token": token}).json()[
+            "conversation_id"
+        ],
+    )
+    assert client.get("/api/v1/widget/messages", headers=h).json()["items"]
+    _erase(db, conv.customer_id)
+    assert client.get("/api/v1/widget/messages", headers=h).json()["items"] == []
+    again = client.post("/api/v1/widget/session", json={"inbox_id": ib.id, "visitor_token": token}).json()
+    assert again["conversation_id"] is None
+    client.post("/api/v1/widget/messages", json={"body": "新的問題", "client_id": "c2"}, headers=h)
+    db.expire_all()
+    items = client.get("/api/v1/widget/messages", headers=h).json()["items"]
+    assert [m["body"] for m in items if m["sender_type"] == "customer"] == ["新的問題"]
+    assert db.scalar(select(Conversation.customer_id).order_by(Conversation.id.desc()).limit(1)) != conv.customer_id
