@@ -192,3 +192,37 @@ def test_a_visitor_token_shows_nothing_of_an_erased_chat(client: Any, db: Any, m
     items = client.get("/api/v1/widget/messages", headers=h).json()["items"]
     assert [m["body"] for m in items if m["sender_type"] == "customer"] == ["新的問題"]
     assert db.scalar(select(Conversation.customer_id).order_by(Conversation.id.desc()).limit(1)) != conv.customer_id
+
+
+# ---------------------------------------------------------------- capability links in log lines
+
+
+def test_capability_links_never_reach_the_access_log(caplog: Any, settings: Any) -> None:
+    """A survey link (`<id>.<mac>`) was logged whole, a media link kept its MAC (its body is guessable: id, time).
+
+    The path-token rule matched only a segment's first dot-separated part, so either token survived.
+    """
+    import logging
+    from urllib.parse import urlsplit
+
+    from kefu.channels.media import public_url
+    from kefu.security.logredact import install_log_redaction, redact
+    from kefu.surveys.service import make_token
+
+    install_log_redaction()
+    media_path = urlsplit(public_url(7, "收據.png")).path
+    media_token = media_path.split("/")[-2]
+    tokens = [make_token("csat", n) for n in (1, 12, 123456)] + [make_token("campaign", 3), media_token]
+    paths = [f"/survey/{tokens[0]}?lang=zh-TW", f"/api/v1/surveys/csat/{tokens[1]}", f"/survey/{tokens[2]}"]
+    paths += [f"/survey/c/{tokens[3]}", media_path]
+    access = logging.getLogger("uvicorn.access")
+    with caplog.at_level(logging.INFO):
+        for path in paths:
+            access.info('%s - "%s %s HTTP/%s" %d', "10.0.0.1", "GET", path, "1.1", 200)
+    out = "\n".join(r.getMessage() for r in caplog.records)
+    for token in tokens:
+        for part in token.split("."):
+            assert part not in out or len(part) < 8, (part, out)
+    # What an operator needs stays readable: the route, the language, a file's name.
+    assert "/survey/c/[redacted]" in out and "lang=zh-TW" in out and "/api/v1/channels/media/[redacted]/" in out
+    assert redact("/static/vendor/htmx.min.js") == "/static/vendor/htmx.min.js"
