@@ -226,3 +226,62 @@ def test_capability_links_never_reach_the_access_log(caplog: Any, settings: Any)
     # What an operator needs stays readable: the route, the language, a file's name.
     assert "/survey/c/[redacted]" in out and "lang=zh-TW" in out and "/api/v1/channels/media/[redacted]/" in out
     assert redact("/static/vendor/htmx.min.js") == "/static/vendor/htmx.min.js"
+
+
+# ---------------------------------------------------------------- the language switch names this site only
+
+
+def _raw_get(app: Any, path: str) -> tuple[int, str]:
+    """GET with the request target as sent (`GET //evil.example/x HTTP/1.1`; test clients read it as a host)."""
+    import asyncio
+
+    out: dict[str, Any] = {"body": b""}
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+        "headers": [(b"host", b"testserver")], "client": ("127.0.0.1", 1234), "server": ("testserver", 80),
+    }  # fmt: skip
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(msg: dict[str, Any]) -> None:
+        if msg["type"] == "http.response.start":
+            out["status"] = msg["status"]
+        elif msg["type"] == "http.response.body":
+            out["body"] += msg.get("body", b"")
+
+    asyncio.run(app(scope, receive, send))
+    return out["status"], out["body"].decode(errors="replace")
+
+
+def test_the_language_switch_never_links_to_another_host(app: Any, client: Any, make: Any) -> None:
+    """`https://kefu.example//evil.example/x` answered a 404 page whose 繁/简/EN links went to //evil.example."""
+    import re
+
+    brand = make.brand()
+    for path in ("//evil.example/x", f"//evil.example/portal/{brand.slug}", "///evil.example/x", "/\\evil.example/x"):
+        status, body = _raw_get(app, path)
+        links = re.findall(r'href="([^"]*lang=[^"]*)"', body)
+        assert status == 404 and len(links) == 3, (path, status)
+        for link in links:
+            assert link.startswith("/") and not link.startswith(("//", "/\\")), (path, link)
+    # The switch still keeps the page and its other parameters.
+    page = client.get(f"/portal/{brand.slug}", params={"q": "退款"})
+    assert f'href="/portal/{brand.slug}?q=%E9%80%80%E6%AC%BE&amp;lang=en"' in page.text
+
+
+def test_no_template_builds_a_link_from_the_request_url() -> None:
+    """Links to "this page" go through `lang_url` (a same-site path); a template reading request.url.path for an href
+    would link to whatever host a `//host/…` request named."""
+    from pathlib import Path
+
+    import kefu.web
+
+    root = Path(kefu.web.__file__).parent / "templates"
+    bad = [
+        str(p.relative_to(root))
+        for p in root.rglob("*.html")
+        if "include_query_params(" in (text := p.read_text(encoding="utf-8")) or "{{ request.url" in text
+    ]
+    assert bad == [], f"use lang_url(request, locale): {bad}"
