@@ -17,28 +17,44 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "kefu"
 GUARD = SRC / "privacy" / "net.py"
 # Modules that open network connections without going through the guard.
 FORBIDDEN_MODULES = ("requests", "urllib.request", "urllib3", "aiohttp", "http.client", "pycurl", "httplib2")
+# Red-team pass 2: other ways out the scanner did not see — httpx's own engine, other protocols' clients, raw sockets.
+FORBIDDEN_MODULES += ("httpcore", "ftplib", "poplib", "imaplib", "nntplib", "telnetlib", "xmlrpc.client", "websocket")
+# Operator-configured mail relays (SECURITY.md: SMTP/IMAP hosts are not routed through the guard); nowhere else.
+MAIL_TRANSPORT = {"channels/email/smtp.py", "channels/email/adapter.py"}
+RAW_CONNECTS = {"create_connection", "open_connection", "create_unix_connection", "open_unix_connection"}
 FORBIDDEN_HTTPX = {
     "Client", "AsyncClient", "HTTPTransport", "AsyncHTTPTransport",
     "get", "post", "put", "patch", "delete", "head", "options", "request", "stream",
 }  # fmt: skip
 
 
-def _violations(path: Path) -> list[str]:
+def _violations(path: Path, mail_transport: bool = False) -> list[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found: list[str] = []
+    forbidden = FORBIDDEN_MODULES if mail_transport else (*FORBIDDEN_MODULES, "smtplib")
+    # Names the socket module and its class go by here: `socket.socket(...)` / `from socket import socket as s`.
+    imports = [a for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    socket_mods = {"socket"} | {a.asname for a in imports if a.name == "socket" and a.asname}
+    socket_classes = {
+        a.asname or a.name
+        for n in ast.walk(tree)
+        if isinstance(n, ast.ImportFrom) and n.module == "socket"
+        for a in n.names
+        if a.name in ("socket", "SocketType", *RAW_CONNECTS)
+    }
     # Names httpx goes by in this module: `import httpx as h` must not hide `h.Client()`.
     httpx_names = {"httpx"} | {
         a.asname for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names if a.name == "httpx" and a.asname
     }
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found += [f"import {a.name}" for a in node.names if a.name.startswith(FORBIDDEN_MODULES)]
+            found += [f"import {a.name}" for a in node.names if a.name.startswith(forbidden)]
             found += [f"import {a.name}" for a in node.names if a.name.startswith("httpx.")]
         elif isinstance(node, ast.ImportFrom):
             mod = node.module or ""
             # `from urllib import request`, `from http import client`: the forbidden module under its parent's name.
             full = [f"{mod}.{a.name}" for a in node.names]
-            if mod.startswith(FORBIDDEN_MODULES) or any(f.startswith(FORBIDDEN_MODULES) for f in full):
+            if mod.startswith(forbidden) or any(f.startswith(forbidden) for f in full):
                 found.append(f"from {mod} import …")
             if mod == "httpx":
                 found += [f"from httpx import {a.name}" for a in node.names if a.name in FORBIDDEN_HTTPX]
@@ -60,11 +76,28 @@ def _violations(path: Path) -> list[str]:
             and node.args[0].id in httpx_names
         ):
             found.append(f"getattr({node.args[0].id}, …) (line {node.lineno})")
+        elif isinstance(node, ast.Attribute) and node.attr in RAW_CONNECTS and not mail_transport:
+            # socket.create_connection, asyncio.open_connection, loop.create_connection: a connection to any host.
+            found.append(f"….{node.attr} (line {node.lineno})")
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in socket_mods
+            and node.attr in ("socket", "SocketType", "fromfd", "socketpair")
+            and not mail_transport
+        ):
+            found.append(f"{node.value.id}.{node.attr} (line {node.lineno})")
+        elif isinstance(node, ast.Name) and node.id in socket_classes and not mail_transport:
+            found.append(f"{node.id} from socket (line {node.lineno})")
     return found
 
 
 def test_no_module_creates_a_plain_http_client() -> None:
-    bad = {str(p.relative_to(SRC)): v for p in SRC.rglob("*.py") if p != GUARD and (v := _violations(p))}
+    bad = {
+        rel: v
+        for p in SRC.rglob("*.py")
+        if p != GUARD and (v := _violations(p, (rel := p.relative_to(SRC).as_posix()) in MAIL_TRANSPORT))
+    }
     assert bad == {}, f"use kefu.privacy.net (safe_client/fetch/post) instead: {bad}"
 
 
@@ -84,6 +117,16 @@ def test_the_scanner_catches_a_plain_client(tmp_path: Path) -> None:
         "from httpx._client import Client\n",
         "import httpx._api\n",
         "import httpx\ngetattr(httpx, 'Cli' + 'ent')()\n",
+        # Red-team pass 2: each of these reached any host past the scanner.
+        "import httpcore\nhttpcore.ConnectionPool().request('GET', 'http://x')\n",
+        "import socket\nsocket.create_connection(('10.0.0.1', 80))\n",
+        "import socket as s\ns.socket().connect(('10.0.0.1', 80))\n",
+        "from socket import socket\nsocket().connect(('10.0.0.1', 80))\n",
+        "from socket import create_connection as cc\ncc(('10.0.0.1', 80))\n",
+        "import asyncio\nasyncio.open_connection('10.0.0.1', 80)\n",
+        "import smtplib\nsmtplib.SMTP('10.0.0.1')\n",
+        "from xmlrpc import client\nclient.ServerProxy('http://10.0.0.1')\n",
+        "import ftplib\nftplib.FTP('10.0.0.1')\n",
     ],
 )
 def test_the_scanner_sees_through_aliases(tmp_path: Path, code: str) -> None:

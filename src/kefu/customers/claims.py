@@ -21,6 +21,7 @@ from kefu.core.errors import InvalidInput
 from kefu.core.signing import Signer
 from kefu.customers.models import Customer, CustomerIdentity
 from kefu.customers.service import add_identity, merge_customers
+from kefu.privacy.service import customer_erased
 
 CLAIM_TTL_SECONDS = 24 * 3600
 _SIGNER = Signer(b"kefu-claim-v1:")
@@ -64,7 +65,8 @@ def confirm_claim(session: Session, token: str | None) -> Customer:
     if claim is None:
         raise InvalidInput.said("err_customers_verify_link_invalid")
     claimant = session.get(Customer, claim.customer_id)
-    if claimant is None or claimant.brand_id != claim.brand_id:
+    # An erased claimant's link is dead: confirming it would write the address back onto the erased record.
+    if claimant is None or claimant.brand_id != claim.brand_id or customer_erased(session, claimant.id):
         raise InvalidInput.said("err_customers_verify_link_invalid")
     while claimant.merged_into_id is not None:  # the claimant was merged meanwhile: follow it
         nxt = session.get(Customer, claimant.merged_into_id)

@@ -552,6 +552,17 @@ def _drop_pending_corrections(session: Session, customer_ids: list[int]) -> None
                 req.verification_note = "Customer erased before the correction was made."
 
 
+def customer_erased(session: Session, customer_id: int | None) -> bool:
+    """Whether the customer (or the record it was merged into) was erased: its capability links must be dead."""
+    seen: set[int] = set()
+    while customer_id is not None and customer_id not in seen:
+        seen.add(customer_id)
+        if session.scalar(select(DeletionLedger.id).where(DeletionLedger.customer_id == customer_id).limit(1)):
+            return True
+        customer_id = session.scalar(select(Customer.merged_into_id).where(Customer.id == customer_id))
+    return False
+
+
 def was_erased(session: Session, brand_id: int, kind: str, value: str) -> bool:
     """True when an identifier (e.g. an email that writes in again) belonged to an erased customer."""
     h = identifier_hash(brand_id, kind, value)

@@ -53,8 +53,10 @@ _SECRET_KV = re.compile(
 )
 _BEARER = re.compile(r"(?i)\b(bearer\s+)" + _NOT_PLACEHOLDER + r"([A-Za-z0-9_\-.~+/=]+)")
 _QUERY = re.compile(r"([?&;])([^=&#\s?;\"']+)=" + _NOT_PLACEHOLDER + r"([^&#\s\"';]*)")
-# Long random path segments are capability tokens (CSAT survey links, portal tracking links).
-_PATH_SECRET = re.compile(r"(?<=/)(?=[A-Za-z0-9_\-]*\d)(?=[A-Za-z0-9_\-]*[A-Za-z])[A-Za-z0-9_\-]{24,}")
+# Long random path segments are capability tokens (CSAT survey links `<id>.<mac>`, media links `<body>.<mac>`). The
+# whole segment goes, dots included: matching up to the first dot kept a survey link's MAC (its id is short) and a
+# media link's MAC (its body is guessable: an attachment id and a time).
+_PATH_SECRET = re.compile(r"(?<=/)(?=[A-Za-z0-9_\-.]*\d)(?=[A-Za-z0-9_\-.]*[A-Za-z])[A-Za-z0-9_\-.]{24,}")
 
 
 def redact(text: str) -> str:

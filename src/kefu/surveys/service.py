@@ -26,6 +26,7 @@ from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.events import publish
 from kefu.core.jobs import enqueue
 from kefu.customers.models import Customer
+from kefu.privacy.service import customer_erased
 from kefu.sla import service as sla
 from kefu.surveys.consent import DELIVERABLE_CHANNELS, outreach_block
 from kefu.surveys.models import CampaignAnswer, CampaignRecipient, CsatSurvey, SurveyCampaign
@@ -176,7 +177,7 @@ def csat_by_token(session: Session, token: str) -> CsatSurvey:
     """The survey behind a public link (404 for forged or unknown tokens)."""
     ident = read_token("csat", token)
     survey = session.get(CsatSurvey, ident) if ident is not None else None
-    if survey is None:
+    if survey is None or customer_erased(session, survey.customer_id):
         raise NotFound.said("err_surveys_not_found")
     return survey
 
@@ -428,7 +429,8 @@ def recipient_by_token(session: Session, token: str) -> tuple[CampaignRecipient,
     """The invitation behind a public link."""
     ident = read_token("campaign", token)
     r = session.get(CampaignRecipient, ident) if ident is not None else None
-    if r is None:
+    # An erased customer's invitation answers as a forged one: an answer would store text the erasure never sees.
+    if r is None or customer_erased(session, r.customer_id):
         raise NotFound.said("err_surveys_not_found")
     c = session.get(SurveyCampaign, r.campaign_id)
     assert c is not None

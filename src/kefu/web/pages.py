@@ -69,7 +69,14 @@ def _in_tz(value: datetime | None, tz: str | None, fmt: str = "%Y-%m-%d %H:%M") 
     return value.astimezone(ZoneInfo(tz or "Asia/Taipei")).strftime(fmt)
 
 
+def lang_url(request: Request, locale: str) -> str:
+    """This page in another language, as a path of this site: `GET //evil.example/x` must not link to evil.example."""
+    url = request.url.include_query_params(lang=locale)
+    return "/" + url.path.lstrip("/\\") + "?" + url.query
+
+
 templates.env.filters["in_tz"] = _in_tz
+templates.env.globals["lang_url"] = lang_url  # the 繁/简/EN switch (base and help-centre layouts)
 templates.env.globals["attach_limits"] = media.limits_for  # the composer states what the channel carries
 templates.env.filters.update(formatting.filters())
 templates.env.globals["category_label"] = ticket_service.category_label
