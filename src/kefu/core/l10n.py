@@ -1,11 +1,15 @@
 """Dates, times and numbers written the way each locale writes them (CLDR data via Babel), in a brand's timezone.
 
 Styles for times (zh-TW / zh-CN / en, 2026-12-06 06:51 UTC shown in Asia/Taipei):
-  datetime  2026/12/6 下午2:51 · 2026/12/6 14:51 · 12/6/2026, 2:51 PM
-  short     12月6日 下午2:51 · 12月6日 14:51 · Dec 6, 2:51 PM        (lists and timelines)
+  datetime  2026/12/6 下午2:51 · 2026/12/6 14:51 · Dec 6, 2026, 2:51 PM
+  short     2026/12/6 下午2:51 · 2026/12/6 14:51 · Dec 6, 2026, 2:51 PM  (lists and timelines: the same date)
   long      2026年12月6日 下午2:51 · 2026年12月6日 14:51 · Dec 6, 2026, 2:51 PM
-  date      2026/12/6 · 2026/12/6 · 12/6/2026
+  date      2026/12/6 · 2026/12/6 · Dec 6, 2026
   time      下午2:51 · 14:51 · 2:51 PM
+
+Every console date is written one way per locale (a case's "created" and its activity list agree): numeric
+year/month/day in Chinese, the month's name in English, where 11/12/2026 reads as November to one reader and
+December to another. ``long`` (letters to customers) spells the month in every locale.
 """
 
 from __future__ import annotations
@@ -25,8 +29,13 @@ from kefu.core.catalog import CLDR_LOCALES, DEFAULT_LOCALE, gettext
 DEFAULT_ZONE = "Asia/Taipei"
 Style = Literal["datetime", "short", "long", "date", "time"]
 STYLES: tuple[Style, ...] = ("datetime", "short", "long", "date", "time")
-# CLDR skeletons for the date part of each style ("time" has none).
-_DATE_SKELETON = {"datetime": "yMd", "short": "MMMd", "long": "yMMMd", "date": "yMd"}
+# CLDR skeleton of a console date per locale ("long" is yMMMd everywhere; "time" has no date part).
+_CONSOLE_DAY = {"en": "yMMMd"}
+_DAY_DEFAULT = "yMd"
+
+
+def _day_skeleton(style: Style, locale: str) -> str:
+    return "yMMMd" if style == "long" else _CONSOLE_DAY.get(locale, _DAY_DEFAULT)
 
 
 @lru_cache(maxsize=8)
@@ -79,7 +88,7 @@ def format_datetime(
     clock = format_time(local, "short", locale=loc)
     if style == "time":
         return clock
-    day = format_skeleton(_DATE_SKELETON[style], local, locale=loc)
+    day = format_skeleton(_day_skeleton(style, locale), local, locale=loc)
     if style == "date":
         return day
     pattern = str(loc.datetime_formats["medium" if style == "long" else "short"])
@@ -98,7 +107,8 @@ def format_day(value: date | None, locale: str) -> str:
         return ""
     if isinstance(value, datetime):
         value = value.date()
-    return format_skeleton("yMd", datetime(value.year, value.month, value.day), locale=cldr_locale(locale))
+    day = datetime(value.year, value.month, value.day)
+    return format_skeleton(_CONSOLE_DAY.get(locale, _DAY_DEFAULT), day, locale=cldr_locale(locale))
 
 
 def format_number(value: float | int | Decimal | None, locale: str, decimals: int | None = None) -> str:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import re
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -62,14 +60,6 @@ router = Router(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
-def _in_tz(value: datetime | None, tz: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """Jinja filter: a stored UTC time written in a brand's timezone (for pages that know the brand, not its id map)."""
-    if value is None:
-        return ""
-    return value.astimezone(ZoneInfo(tz or "Asia/Taipei")).strftime(fmt)
-
-
-templates.env.filters["in_tz"] = _in_tz
 templates.env.globals["attach_limits"] = media.limits_for  # the composer states what the channel carries
 templates.env.filters.update(formatting.filters())
 templates.env.globals["category_label"] = ticket_service.category_label
