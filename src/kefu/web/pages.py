@@ -370,7 +370,9 @@ def _conversation_data(db: Session, ctx: PageContext, conversation_id: int) -> d
     }
     canned = [
         (c, macros.render(c.body, values))
-        for c in macros.search(db, ctx.principal, brand_id=brand.id, locale=ctx.agent.locale, q=None, limit=100)
+        for c in macros.offered(
+            db, ctx.principal, brand_id=brand.id, prefer=(customer.locale or brand.default_locale, ctx.agent.locale)
+        )
     ]
     outbound = [m.id for m, _ in timeline if m.sender_type in ("agent", "bot") and not m.is_note]
     return {
