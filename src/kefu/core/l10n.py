@@ -22,11 +22,12 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_skeleton, format_time, get_timezone_location
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import format_currency, format_decimal, format_percent, get_currency_name, is_currency
 
 from kefu.core.catalog import CLDR_LOCALES, DEFAULT_LOCALE, gettext
 
 DEFAULT_ZONE = "Asia/Taipei"
+DEFAULT_CURRENCY = "TWD"
 Style = Literal["datetime", "short", "long", "date", "time"]
 STYLES: tuple[Style, ...] = ("datetime", "short", "long", "date", "time")
 # CLDR skeleton of a console date per locale ("long" is yMMMd everywhere; "time" has no date part).
@@ -127,3 +128,22 @@ def format_ratio(value: float | Decimal | None, locale: str, decimals: int = 0) 
         return ""
     pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "") + "%"
     return format_percent(value, format=pattern, locale=cldr_locale(locale))
+
+
+def known_currency(code: str | None) -> bool:
+    """Whether ``code`` is an ISO 4217 currency CLDR knows (upper case, as stored on a brand)."""
+    return bool(code) and code == str(code).upper() and is_currency(str(code))
+
+
+def format_money(value: float | int | Decimal | None, currency: str | None, locale: str) -> str:
+    """An amount in a brand's currency as the reader's locale writes it: NT$1,234.00 (en), $1,234.00 (zh-TW, where
+    TWD is the local dollar), US$1,234.00 (zh-TW); an unknown or missing code counts as TWD; None is ''."""
+    if value is None:
+        return ""
+    code = currency if currency and known_currency(currency) else DEFAULT_CURRENCY
+    return format_currency(value, code, locale=cldr_locale(locale))
+
+
+def currency_name(code: str, locale: str) -> str:
+    """A currency as the reader names it (新台幣, 新台币, New Taiwan Dollar)."""
+    return str(get_currency_name(code, locale=cldr_locale(locale))) if known_currency(code) else code
