@@ -137,11 +137,9 @@ def emotion_meta(e: Emotion) -> dict[str, Any]:
 
 
 def intent_question(session: Session, brand_id: int, intent: str | None, locale: str, index: Index | None) -> str:
-    """The matched intent as agents know it: its FAQ's first question in the reader's locale, else the key.
-
-    Decided by the served index (``question_in``, as clarify and assist phrase it) when there is one for the
-    brand; the KB rows are read only when none is (no index yet, or one still being built).
-    """
+    """The matched intent as agents know it: its FAQ's first question in the reader's locale, else the key."""
+    # The served index decides (question_in, as clarify and assist phrase it); the KB rows only stand in when the
+    # brand has none (no index yet, or its first one still being built).
     if not intent:
         return "—"
     # An agent reading "return_item" must guess what the bot understood; the FAQ's question says it.

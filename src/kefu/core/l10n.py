@@ -136,8 +136,8 @@ def known_currency(code: str | None) -> bool:
 
 
 def format_money(value: float | int | Decimal | None, currency: str | None, locale: str) -> str:
-    """An amount in a brand's currency as the reader's locale writes it: NT$1,234.00 (en), $1,234.00 (zh-TW, where
-    TWD is the local dollar), US$1,234.00 (zh-TW); an unknown or missing code counts as TWD; None is ''."""
+    """An amount in a brand's currency (unknown or missing: TWD) as the reader's locale writes money; None is ''."""
+    # NT$1,234.00 in en and zh-CN; $1,234.00 in zh-TW, where TWD is the local dollar (US$ for USD there).
     if value is None:
         return ""
     code = currency if currency and known_currency(currency) else DEFAULT_CURRENCY

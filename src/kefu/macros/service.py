@@ -89,8 +89,7 @@ def search(
 def offered(
     session: Session, principal: Principal, *, brand_id: int, prefer: Sequence[str | None], limit: int = 100
 ) -> list[CannedResponse]:
-    """A brand's canned responses to offer in a conversation, one version per shortcut: the first locale of
-    ``prefer`` it is written in (the customer's, then the agent's), else any (its first locale in sort order)."""
+    """One version per shortcut to offer in a conversation: the first ``prefer`` locale written, else the first."""
     ensure_brand(principal, brand_id, "Brand")
     # The agent types the reply but the customer reads it: a zh-TW agent answering an English customer inserts the
     # English version when the brand wrote one.
