@@ -114,3 +114,5 @@ def test_one_date_style_per_locale_across_console_styles(locale: str) -> None:
     }
     assert days == {"Dec 6, 2026" if locale == "en" else "2026/12/6"}
     assert format_day(AT.date(), locale) in days
+    # Chart axes leave the year out in the same style (the analytics daily-volume chart wrote %m/%d).
+    assert format_day(AT.date(), locale, year=False) == ("Dec 6" if locale == "en" else "12/6")

@@ -102,14 +102,15 @@ def format_month(value: datetime, locale: str, tz: ZoneInfo | str | None = None)
     return format_skeleton("yMMMM", aware.astimezone(zone(tz)), locale=cldr_locale(locale))
 
 
-def format_day(value: date | None, locale: str) -> str:
-    """A calendar date (no timezone involved), written per locale."""
+def format_day(value: date | None, locale: str, year: bool = True) -> str:
+    """A calendar date (no timezone involved), written per locale; ``year=False`` for chart axes (12/6, Dec 6)."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         value = value.date()
     day = datetime(value.year, value.month, value.day)
-    return format_skeleton(_CONSOLE_DAY.get(locale, _DAY_DEFAULT), day, locale=cldr_locale(locale))
+    skeleton = _CONSOLE_DAY.get(locale, _DAY_DEFAULT)
+    return format_skeleton(skeleton if year else skeleton.lstrip("y"), day, locale=cldr_locale(locale))
 
 
 def format_number(value: float | int | Decimal | None, locale: str, decimals: int | None = None) -> str:
