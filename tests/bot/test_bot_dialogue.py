@@ -236,6 +236,24 @@ def test_handoff_summary_names_the_intent_by_its_question(db: Any, make: Any, re
     assert "account-" not in summarize(db, conv, "en")
 
 
+def test_handoff_summary_names_the_intent_as_the_served_index_does(db: Any, make: Any) -> None:
+    """One place phrases an FAQ for a reader: the summary reads the served index (as clarify and assist do), the KB
+    rows only when the brand has none; another brand's index is never read."""
+    from kefu.bot.engine import FaqDoc, Index
+    from kefu.bot.service import intent_question
+
+    brand = _brand(db, make, [("account", "zh-TW", ["忘記密碼怎麼辦"], "請點選「忘記密碼」。")])
+    key = "account-忘記密碼怎麼辦"
+    tw = FaqDoc(id=-1, locale="zh-TW", questions=("密碼忘了「怎麼辦」",), answer="a", intent=key, category=None)
+    en = FaqDoc(id=-2, locale="en", questions=("Forgot my password",), answer="a", intent=key, category=None)
+    served = Index(brand.id, "fp", {d.id: d for d in (tw, en)}, OverlapRetriever([tw, en]), 0.0)
+    assert intent_question(db, brand.id, key, "en", served) == "Forgot my password"
+    assert intent_question(db, brand.id, key, "zh-CN", served) == "密码忘了“怎么办”"  # question_in's script rule
+    assert intent_question(db, brand.id, key, "zh-TW", None) == "忘記密碼怎麼辦"  # no index: the rows
+    foreign = Index(brand.id + 1, "fp", {d.id: d for d in (tw, en)}, OverlapRetriever([tw, en]), 0.0)
+    assert intent_question(db, brand.id, key, "en", foreign) == "忘記密碼怎麼辦"
+
+
 @pytest.mark.parametrize(
     ("locale", "chat", "subject"),
     [

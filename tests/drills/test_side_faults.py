@@ -131,6 +131,21 @@ def test_storage_outage_rule_follows_wrapped_errors() -> None:
     assert server_error(ValueError("bug"), "/x").status_code == 500
 
 
+def test_one_storage_predicate_decides_both_the_503_and_its_wording() -> None:
+    """problem_text's cause walk asks core.errors which exception is the store failing (no errno list of its own)."""
+    import inspect
+
+    from kefu.core.errors import is_storage_error
+    from kefu.web import problem_text
+
+    assert is_storage_error(OSError(errno.EROFS, "read-only")) and not is_storage_error(OSError(errno.ENOENT, "x"))
+    wrapped = RuntimeError("outer")
+    wrapped.__cause__ = OSError(errno.ENOSPC, "full")
+    assert not is_storage_error(wrapped)  # per exception: the walks over a chain live in their callers
+    source = inspect.getsource(problem_text.outage_reason)
+    assert "is_storage_error(exc)" in source and "STORAGE_ERRNOS" not in source
+
+
 def test_a_hanging_redis_costs_one_publish_a_bounded_wait_not_every_event() -> None:
     """Redis accepts the connection and never answers (a stopped server, a black-holed network): PUBLISH runs after
     the commit in the request thread, so each event must not wait out a long timeout."""

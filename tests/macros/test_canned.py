@@ -49,3 +49,31 @@ def test_other_brand_cannot_see_canned(client: Any, make: Any) -> None:
         headers=sup,
     )
     assert client.get("/api/v1/canned-responses", params={"brand_id": a.id}, headers=other).status_code == 404
+
+
+def test_conversation_offers_the_customers_version_of_each_canned_response(client: Any, make: Any, db: Any) -> None:
+    """A zh-TW agent answering an English customer is offered the English version; else the agent's; else any."""
+    from kefu.macros.models import CannedResponse
+    from tests.web.test_workspace import _conv, _login
+
+    brand = make.brand()
+    agent = make.agent("agent", [brand])
+    agent.locale = "zh-TW"
+    versions = [
+        ("hi", "zh-TW", "您好"),
+        ("hi", "en", "Hello there"),
+        ("fee", "zh-CN", "手续费说明"),
+        ("fee", "zh-TW", "手續費說明"),
+        ("bye", "zh-CN", "再见啦"),
+    ]
+    for shortcut, locale, body in versions:
+        db.add(CannedResponse(brand_id=brand.id, locale=locale, shortcut=shortcut, title=shortcut, body=body))
+    customer = make.customer(brand, name="Amy", locale="en")
+    conv = _conv(db, brand, customer, "How do I get a refund?")
+    h = _login(client, agent)
+    page = client.get(f"/console/conversations/{conv.id}", headers=h).text
+    options = page.split('id="canned"', 1)[1].split("</select>", 1)[0]
+    assert "Hello there" in options and "您好" not in options  # the customer's locale
+    assert "手續費說明" in options and "手续费说明" not in options  # no English version: the agent's
+    assert "再见啦" in options  # only one version: offered as written
+    assert options.count("data-shortcut=") == 3

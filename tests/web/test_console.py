@@ -120,12 +120,13 @@ def test_canned_response_fills_composer(browser: Any, live_server: str) -> None:
     page.get_by_role("link", name="J*** S****").first.click()
     # Loaded, not only parsed: a choice made before console.js attached its change listener fills nothing.
     page.wait_for_url("**/console/conversations/**")
-    page.get_by_label("罐頭回覆").select_option(label="/hello · 開場問候")
+    # John writes English: the zh-TW agent is offered the English version of /hello (the customer reads it).
+    page.get_by_label("罐頭回覆").select_option(label="/hello · Greeting")
     # Agents lack pii:reveal: the name stays a placeholder that the server fills in when the reply is sent.
     box = page.get_by_label("輸入回覆…（Ctrl+Enter 送出）")
-    expect(box).to_have_value("{customer_name} 您好，我是林小美 Mei Lin，很高興為您服務。")
+    expect(box).to_have_value("Hi {customer_name}, this is 林小美 Mei Lin — happy to help.")
     page.get_by_role("button", name="送出").click()
-    page.wait_for_selector(".msg.from-agent >> text=您好，我是林小美 Mei Lin，很高興為您服務。")
+    page.wait_for_selector(".msg.from-agent >> text=this is 林小美 Mei Lin — happy to help.")
     assert "{customer_name}" not in page.locator(".timeline").inner_text()
     ctx.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tests.web.test_ticket_list import _login
@@ -38,7 +39,8 @@ def test_notification_list_labels_every_kind_and_formats_times(client: Any, make
     page = client.get("/console/notifications")
     assert page.status_code == 200
     assert "回訪到期：T-9（第 1/3 次）" in page.text and '<span class="badge">回訪</span>' in page.text
-    assert "月" in page.text.split("<time", 1)[1].split("</time>", 1)[0]  # 12月6日 14:51, not 12-06 14:51
+    stamp = page.text.split("<time", 1)[1].split("</time>", 1)[0].split(">", 1)[1]
+    assert re.search(r"\d{4}/\d{1,2}/\d{1,2}", stamp) and "-" not in stamp, stamp  # 2026/12/6 14:51, not 12-06
 
 
 def test_demo_shop_and_widget_follow_the_chosen_language(

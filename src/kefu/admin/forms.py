@@ -72,6 +72,18 @@ def _one_or_list(values: list[str]) -> str | list[str]:
     return values[0] if len(values) == 1 else values
 
 
+def check_currency(form: FormData, name: str, t: Mapping[str, str], errors: dict[str, str]) -> str:
+    """An ISO 4217 code (typed in any case; stored upper case)."""
+    from kefu.core.l10n import known_currency
+
+    code = text(form, name).upper()
+    if not code:
+        errors[name] = t["ae_required"]
+    elif not known_currency(code):
+        errors[name] = t["ae_currency"]
+    return code
+
+
 def check_timezone(form: FormData, name: str, t: Mapping[str, str], errors: dict[str, str]) -> str:
     """A known IANA zone name."""
     tz = text(form, name)

@@ -824,6 +824,7 @@ def update_brand(request: Request, brand_id: int, ctx: Ctx, db: DB, form: Posted
     if sla_tier and sla_tier not in SERVICE_TIERS:
         parsed.errors["sla_tier"] = t["ae_choice"]
     timezone = f.check_timezone(values, "timezone", t, parsed.errors)
+    currency = f.check_currency(values, "currency", t, parsed.errors) if "currency" in values else brand.currency
     video_mb = f.whole(values, "portal_video_mb", t, parsed.errors)
     if video_mb is not None and video_mb > VIDEO_MAX_MB:
         parsed.errors["portal_video_mb"] = t["ae_whole"]
@@ -843,6 +844,7 @@ def update_brand(request: Request, brand_id: int, ctx: Ctx, db: DB, form: Posted
                     "name": name[:200],
                     "default_locale": locale,
                     "timezone": timezone,
+                    "currency": currency,
                     "tiers": parsed.value["tiers"],
                     "settings": settings,
                 },

@@ -18,7 +18,7 @@ from kefu.auth.deps import DB
 from kefu.brands.service import get_brand, visible_brands
 from kefu.core.commands import build
 from kefu.core.errors import Conflict, Forbidden, InvalidInput, ProblemError
-from kefu.core.l10n import format_ratio
+from kefu.core.l10n import format_day, format_ratio
 from kefu.customers import service as customers
 from kefu.customers.models import Organization
 from kefu.web.errors import form_error
@@ -91,7 +91,7 @@ def dashboard(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
 
     chart = {
         "daily": charts.columns(
-            [(d0.strftime("%m/%d"), n) for d0, n in daily], ctx.t["an_daily_volume"], label_every=every
+            [(format_day(d0, loc, year=False), n) for d0, n in daily], ctx.t["an_daily_volume"], label_every=every
         ),
         "channels": charts.hbar(
             [(ctx.t.get(f"ch_{ch}", ch), n) for ch, n in d["volume_by_channel"]["by_channel"].items()],

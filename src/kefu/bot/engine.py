@@ -778,6 +778,11 @@ class IndexRegistry:
                 return patched or index
         return index
 
+    def served(self, brand_id: int) -> Index | None:
+        """The index this process serves for a brand right now, if any (memory only: no query, no build)."""
+        with self._lock:
+            return self._indexes.get(brand_id)
+
     def refresh(self, brand_id: int, reader: Reader) -> None:
         """The KB changed: patch a small change in now and refit on a background thread, so the new index is ready
         soon (the old one serves meanwhile); a registry without background builds refits on its next use instead."""

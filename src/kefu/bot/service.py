@@ -136,24 +136,30 @@ def emotion_meta(e: Emotion) -> dict[str, Any]:
     return {"label": e.label, "anger": e.anger, "sentiment": round(e.sentiment, 3), "cues": list(e.cues)}
 
 
-def _intent_topic(session: Session, brand_id: int, intent: str | None, locale: str) -> str:
-    """The matched intent as agents know it: its FAQ's first question (the reader's locale first), else the key."""
+def intent_question(session: Session, brand_id: int, intent: str | None, locale: str, index: Index | None) -> str:
+    """The matched intent as agents know it: its FAQ's first question in the reader's locale, else the key."""
+    # The served index decides (question_in, as clarify and assist phrase it); the KB rows only stand in when the
+    # brand has none (no index yet, or its first one still being built).
     if not intent:
         return "—"
+    # An agent reading "return_item" must guess what the bot understood; the FAQ's question says it.
+    if index is not None and index.brand_id == brand_id and not index.building:
+        # Matched as the rows are (intent or external id): an FAQ with both is grouped by its external id.
+        lead = next((d for d in index.docs.values() if intent in (d.intent, d.external_id)), None)
+        return (question_in(index, lead, locale) if lead is not None else "") or intent
     rows = session.execute(
         select(FaqEntry.locale, FaqEntry.questions).where(
             FaqEntry.brand_id == brand_id, or_(FaqEntry.intent == intent, FaqEntry.external_id == intent)
         )
     ).all()
-    # An agent reading "return_item" must guess what the bot understood; the FAQ's question says it.
     for faq_locale, questions in sorted(rows, key=lambda row: row[0] != locale):
         if questions:
             return in_script(str(questions[0]), faq_locale, locale)
     return intent
 
 
-def summarize(session: Session, conv: Conversation, locale: str, limit: int = 30) -> str:
-    """A short extractive summary for the agent taking over."""
+def summarize(session: Session, conv: Conversation, locale: str, limit: int = 30, index: Index | None = None) -> str:
+    """A short extractive summary for the agent taking over (``index``: the brand's served index, else the live one)."""
     msgs = list(
         session.scalars(
             select(Message)
@@ -175,7 +181,13 @@ def summarize(session: Session, conv: Conversation, locale: str, limit: int = 30
         locale,
         first=first[:120],
         last=last[:120] if last != first else "",
-        intent=_intent_topic(session, conv.brand_id, state.last_intent if state else None, locale),
+        intent=intent_question(
+            session,
+            conv.brand_id,
+            state.last_intent if state else None,
+            locale,
+            index if index is not None else get_registry().served(conv.brand_id),
+        ),
         mood=mood,
         anger=anger,
         # Survey invitations and notices are sent under the bot's name but are not its turns.
@@ -205,6 +217,7 @@ def handoff(
     locale: str,
     emotion: Emotion | None = None,
     llm_summary: llm.Answered | None = None,
+    index: Index | None = None,
 ) -> Ticket:
     """Give the conversation to humans: create or update its ticket with transcript, intent, emotion and summary.
 
@@ -216,7 +229,7 @@ def handoff(
     vip = bool(customer and customer.vip)
     priority = "urgent" if urgent else ("high" if vip else "normal")
     summary = (llm.settle(session, conv, llm_summary) if llm_summary is not None else None) or summarize(
-        session, conv, locale
+        session, conv, locale, index=index
     )
     bot_info = {
         "reason": reason,
@@ -687,6 +700,7 @@ def _apply(
             locale=locale,
             emotion=emotion,
             llm_summary=replies.pop("summary", None),
+            index=index,
         )
         add_message(
             session,

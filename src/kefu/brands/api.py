@@ -35,6 +35,7 @@ def create_brand(body: BrandCreate, db: DB, principal: Manage) -> BrandOut:
         name=body.name,
         default_locale=body.default_locale,
         timezone=body.timezone,
+        currency=body.currency,
         ticket_prefix=body.ticket_prefix,
         tiers=[t.model_dump() for t in body.tiers] if body.tiers else None,
         actor=principal,

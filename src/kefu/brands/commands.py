@@ -28,5 +28,6 @@ class UpdateBrand(BaseModel):
     name: str | None = Field(default=None, max_length=200)
     default_locale: str | None = Field(default=None, pattern=r"^(zh-TW|zh-CN|en)$")
     timezone: str | None = None
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     tiers: list[TierIn] | None = None
     settings: dict[str, Any] | None = None

@@ -32,6 +32,8 @@ class Brand(Base):
     name: Mapped[str] = mapped_column(String(200))
     default_locale: Mapped[str] = mapped_column(String(16), default="zh-TW")
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Taipei")
+    # ISO 4217: cumulative spend and other amounts are written in it (kefu.core.l10n.format_money).
+    currency: Mapped[str] = mapped_column(String(3), default="TWD", server_default="TWD")
     # Unique: numbers are drawn per brand, so two brands on one prefix would draw the same numbers (unique too).
     ticket_prefix: Mapped[str] = mapped_column(String(16), unique=True, default=DEFAULT_PREFIX)
     # Membership tiers by cumulative spend: list of {level, name, min_spend}.

@@ -18,6 +18,7 @@ class BrandCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     default_locale: str = Field(default="zh-TW", pattern=r"^(zh-TW|zh-CN|en)$")
     timezone: str = "Asia/Taipei"
+    currency: str = Field(default="TWD", pattern=r"^[A-Z]{3}$")
     # None: a prefix no other brand uses (KF for the first brand); a taken one is a 409.
     ticket_prefix: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9]{0,7}$")
     tiers: list[TierIn] | None = None
@@ -39,6 +40,7 @@ class BrandOut(BaseModel):
     name: str
     default_locale: str
     timezone: str
+    currency: str
     ticket_prefix: str
     tiers: list[dict[str, Any]]
     created_at: datetime

@@ -29,6 +29,13 @@ def _check_tz(tz: str) -> None:
         raise InvalidInput.said("err_brands_unknown_timezone", tz=tz) from exc
 
 
+def _check_currency(code: str) -> None:
+    from kefu.core.l10n import known_currency
+
+    if not known_currency(code):
+        raise InvalidInput.said("err_brands_unknown_currency", code=code)
+
+
 def _normalize_tiers(tiers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = sorted(tiers, key=lambda t: float(t["min_spend"]))
     levels = [int(t["level"]) for t in out]
@@ -62,11 +69,13 @@ def create_brand(
     default_locale: str = "zh-TW",
     timezone: str = "Asia/Taipei",
     ticket_prefix: str | None = None,
+    currency: str = "TWD",
     tiers: list[dict[str, Any]] | None = None,
     actor: Principal | None = None,
 ) -> Brand:
     """Create a brand and its ticket counter; without a ticket prefix it gets a free one (`free_prefix`)."""
     _check_tz(timezone)
+    _check_currency(currency)
     if session.scalar(select(Brand.id).where(Brand.slug == slug)) is not None:
         raise Conflict.said("err_brands_slug_taken", slug=slug)
     if ticket_prefix is None:
@@ -78,6 +87,7 @@ def create_brand(
         name=name,
         default_locale=default_locale,
         timezone=timezone,
+        currency=currency,
         ticket_prefix=ticket_prefix,
         tiers=_normalize_tiers(tiers) if tiers else list(DEFAULT_TIERS),
     )
@@ -150,6 +160,8 @@ def update_brand(session: Session, brand: Brand, actor: Principal, command: Upda
     changes = changes_of(ensure(UpdateBrand, command))
     if changes.get("timezone"):
         _check_tz(changes["timezone"])
+    if changes.get("currency"):
+        _check_currency(changes["currency"])
     if changes.get("tiers") is not None:
         changes["tiers"] = _normalize_tiers(changes["tiers"])
     if changes.get("settings") is not None and changes["settings"].get("sla_tier") is not None:

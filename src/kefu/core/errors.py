@@ -118,12 +118,17 @@ class InvalidInput(ProblemError):
 STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EIO, errno.EACCES})
 
 
+def is_storage_error(exc: BaseException) -> bool:
+    """True when exc itself (not what it wraps) is the file store failing (see STORAGE_ERRNOS)."""
+    return isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS
+
+
 def storage_unavailable(exc: BaseException | None) -> bool:
     """True when exc (or what it wraps) is the file store failing (see STORAGE_ERRNOS): 503 + Retry-After, not 500."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
+        if is_storage_error(exc):
             return True
         exc = exc.__cause__ or exc.__context__
     return False

@@ -1,11 +1,15 @@
 """Dates, times and numbers written the way each locale writes them (CLDR data via Babel), in a brand's timezone.
 
 Styles for times (zh-TW / zh-CN / en, 2026-12-06 06:51 UTC shown in Asia/Taipei):
-  datetime  2026/12/6 下午2:51 · 2026/12/6 14:51 · 12/6/2026, 2:51 PM
-  short     12月6日 下午2:51 · 12月6日 14:51 · Dec 6, 2:51 PM        (lists and timelines)
+  datetime  2026/12/6 下午2:51 · 2026/12/6 14:51 · Dec 6, 2026, 2:51 PM
+  short     2026/12/6 下午2:51 · 2026/12/6 14:51 · Dec 6, 2026, 2:51 PM  (lists and timelines: the same date)
   long      2026年12月6日 下午2:51 · 2026年12月6日 14:51 · Dec 6, 2026, 2:51 PM
-  date      2026/12/6 · 2026/12/6 · 12/6/2026
+  date      2026/12/6 · 2026/12/6 · Dec 6, 2026
   time      下午2:51 · 14:51 · 2:51 PM
+
+Every console date is written one way per locale (a case's "created" and its activity list agree): numeric
+year/month/day in Chinese, the month's name in English, where 11/12/2026 reads as November to one reader and
+December to another. ``long`` (letters to customers) spells the month in every locale.
 """
 
 from __future__ import annotations
@@ -18,15 +22,21 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_skeleton, format_time, get_timezone_location
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import format_currency, format_decimal, format_percent, get_currency_name, is_currency
 
 from kefu.core.catalog import CLDR_LOCALES, DEFAULT_LOCALE, gettext
 
 DEFAULT_ZONE = "Asia/Taipei"
+DEFAULT_CURRENCY = "TWD"
 Style = Literal["datetime", "short", "long", "date", "time"]
 STYLES: tuple[Style, ...] = ("datetime", "short", "long", "date", "time")
-# CLDR skeletons for the date part of each style ("time" has none).
-_DATE_SKELETON = {"datetime": "yMd", "short": "MMMd", "long": "yMMMd", "date": "yMd"}
+# CLDR skeleton of a console date per locale ("long" is yMMMd everywhere; "time" has no date part).
+_CONSOLE_DAY = {"en": "yMMMd"}
+_DAY_DEFAULT = "yMd"
+
+
+def _day_skeleton(style: Style, locale: str) -> str:
+    return "yMMMd" if style == "long" else _CONSOLE_DAY.get(locale, _DAY_DEFAULT)
 
 
 @lru_cache(maxsize=8)
@@ -79,7 +89,7 @@ def format_datetime(
     clock = format_time(local, "short", locale=loc)
     if style == "time":
         return clock
-    day = format_skeleton(_DATE_SKELETON[style], local, locale=loc)
+    day = format_skeleton(_day_skeleton(style, locale), local, locale=loc)
     if style == "date":
         return day
     pattern = str(loc.datetime_formats["medium" if style == "long" else "short"])
@@ -92,13 +102,15 @@ def format_month(value: datetime, locale: str, tz: ZoneInfo | str | None = None)
     return format_skeleton("yMMMM", aware.astimezone(zone(tz)), locale=cldr_locale(locale))
 
 
-def format_day(value: date | None, locale: str) -> str:
-    """A calendar date (no timezone involved), written per locale."""
+def format_day(value: date | None, locale: str, year: bool = True) -> str:
+    """A calendar date (no timezone involved), written per locale; ``year=False`` for chart axes (12/6, Dec 6)."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         value = value.date()
-    return format_skeleton("yMd", datetime(value.year, value.month, value.day), locale=cldr_locale(locale))
+    day = datetime(value.year, value.month, value.day)
+    skeleton = _CONSOLE_DAY.get(locale, _DAY_DEFAULT)
+    return format_skeleton(skeleton if year else skeleton.lstrip("y"), day, locale=cldr_locale(locale))
 
 
 def format_number(value: float | int | Decimal | None, locale: str, decimals: int | None = None) -> str:
@@ -117,3 +129,22 @@ def format_ratio(value: float | Decimal | None, locale: str, decimals: int = 0) 
         return ""
     pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "") + "%"
     return format_percent(value, format=pattern, locale=cldr_locale(locale))
+
+
+def known_currency(code: str | None) -> bool:
+    """Whether ``code`` is an ISO 4217 currency CLDR knows (upper case, as stored on a brand)."""
+    return bool(code) and code == str(code).upper() and is_currency(str(code))
+
+
+def format_money(value: float | int | Decimal | None, currency: str | None, locale: str) -> str:
+    """An amount in a brand's currency (unknown or missing: TWD) as the reader's locale writes money; None is ''."""
+    # NT$1,234.00 in en and zh-CN; $1,234.00 in zh-TW, where TWD is the local dollar (US$ for USD there).
+    if value is None:
+        return ""
+    code = currency if currency and known_currency(currency) else DEFAULT_CURRENCY
+    return format_currency(value, code, locale=cldr_locale(locale))
+
+
+def currency_name(code: str, locale: str) -> str:
+    """A currency as the reader names it (新台幣, 新台币, New Taiwan Dollar)."""
+    return str(get_currency_name(code, locale=cldr_locale(locale))) if known_currency(code) else code

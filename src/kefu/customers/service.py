@@ -327,6 +327,7 @@ class Profile:
     organization: Organization | None
     tier_name: str
     merged_into: Customer | None
+    currency: str = "TWD"  # the brand's (ISO 4217), for the spend
     merged_from: list[Customer] = field(default_factory=list)
 
 
@@ -341,6 +342,14 @@ def tier_names(session: Session, rows: Sequence[Customer], locale: str) -> dict[
     brand_ids = {c.brand_id for c in rows}
     brands = {b.id: b for b in session.scalars(select(Brand).where(Brand.id.in_(brand_ids)))} if brand_ids else {}
     return {c.id: tier_name(brands[c.brand_id], c.tier, locale) if c.brand_id in brands else str(c.tier) for c in rows}
+
+
+def brand_currencies(session: Session, rows: Sequence[Customer]) -> dict[int, str]:
+    """The currency (ISO 4217) of each listed (already brand-checked) customer's brand, by brand id."""
+    brand_ids = {c.brand_id for c in rows}
+    if not brand_ids:
+        return {}
+    return {bid: code for bid, code in session.execute(select(Brand.id, Brand.currency).where(Brand.id.in_(brand_ids)))}
 
 
 def profile(session: Session, customer_id: int, principal: Principal, locale: str, *, limit: int = 50) -> Profile:
@@ -375,6 +384,7 @@ def profile(session: Session, customer_id: int, principal: Principal, locale: st
         tier_name=tier_name(brand, c.tier, locale),
         merged_into=session.get(Customer, c.merged_into_id) if c.merged_into_id else None,
         merged_from=merged_from,
+        currency=brand.currency,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -84,6 +84,28 @@ def search(
             )
         )
     return list(session.scalars(stmt.order_by(CannedResponse.shortcut).limit(limit)))
+
+
+def offered(
+    session: Session, principal: Principal, *, brand_id: int, prefer: Sequence[str | None], limit: int = 100
+) -> list[CannedResponse]:
+    """One version per shortcut to offer in a conversation: the first ``prefer`` locale written, else the first."""
+    ensure_brand(principal, brand_id, "Brand")
+    # The agent types the reply but the customer reads it: a zh-TW agent answering an English customer inserts the
+    # English version when the brand wrote one.
+    order = [loc for loc in dict.fromkeys(prefer) if loc]
+    rank = {loc: i for i, loc in enumerate(order)}
+    best: dict[str, CannedResponse] = {}
+    rows = session.scalars(
+        select(CannedResponse)
+        .where(CannedResponse.brand_id == brand_id)
+        .order_by(CannedResponse.shortcut, CannedResponse.locale)
+    )
+    for row in rows:
+        held = best.get(row.shortcut)
+        if held is None or rank.get(row.locale, len(order)) < rank.get(held.locale, len(order)):
+            best[row.shortcut] = row
+    return list(best.values())[:limit]
 
 
 def render(body: str, values: Mapping[str, str | None]) -> str:

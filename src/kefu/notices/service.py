@@ -351,7 +351,8 @@ def remind_callbacks(session: Session, now: datetime | None = None) -> int:
         customer = session.get(Customer, cb.customer_id) if cb.customer_id else None
         zone = brand.timezone or "Asia/Taipei"
         locale = _locale(customer, brand)
-        local = format_datetime(cb.scheduled_at, locale, zone, "short")
+        # A message to the customer: the month spelled out (3月9日, Mar 9), as the portal's callback slots write it.
+        local = format_datetime(cb.scheduled_at, locale, zone, "long")
         masked = f"***{cb.phone[-3:]}" if len(cb.phone) > 3 else cb.phone
         values: dict[str, Any] = {
             "local": local,

@@ -15,7 +15,17 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 
 from kefu.core.catalog import DEFAULT_LOCALE
-from kefu.core.l10n import DEFAULT_ZONE, Style, format_datetime, format_day, format_number, format_ratio, format_zone
+from kefu.core.l10n import (
+    DEFAULT_ZONE,
+    Style,
+    currency_name,
+    format_datetime,
+    format_day,
+    format_money,
+    format_number,
+    format_ratio,
+    format_zone,
+)
 
 
 def _locale(ctx: Context) -> str:
@@ -55,6 +65,18 @@ def number_filter(ctx: Context, value: float | int | Decimal | None, decimals: i
 
 
 @pass_context
+def money_filter(ctx: Context, value: float | int | Decimal | None, currency: str | None = None) -> str:
+    """{{ customer.cumulative_spend|money(brand.currency) }} → NT$12,345.00 (en), $12,345.00 (zh-TW)."""
+    return format_money(value, currency, _locale(ctx))
+
+
+@pass_context
+def currency_name_filter(ctx: Context, code: str) -> str:
+    """{{ 'TWD'|currency_name }} → 新台幣 (zh-TW), New Taiwan Dollar (en)."""
+    return currency_name(code, _locale(ctx))
+
+
+@pass_context
 def percent_filter(ctx: Context, value: float | Decimal | None, decimals: int = 0) -> str:
     """{{ 0.853|percent }} → 85%."""
     return format_ratio(value, _locale(ctx), decimals)
@@ -82,6 +104,8 @@ def filters() -> dict[str, Any]:
         "datetime": datetime_filter,
         "date": date_filter,
         "number": number_filter,
+        "money": money_filter,
+        "currency_name": currency_name_filter,
         "percent": percent_filter,
         "zone": zone_filter,
         "local_stamp": local_stamp_filter,

@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import re
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -62,20 +60,12 @@ router = Router(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
-def _in_tz(value: datetime | None, tz: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """Jinja filter: a stored UTC time written in a brand's timezone (for pages that know the brand, not its id map)."""
-    if value is None:
-        return ""
-    return value.astimezone(ZoneInfo(tz or "Asia/Taipei")).strftime(fmt)
-
-
 def lang_url(request: Request, locale: str) -> str:
     """This page in another language, as a path of this site: `GET //evil.example/x` must not link to evil.example."""
     url = request.url.include_query_params(lang=locale)
     return "/" + url.path.lstrip("/\\") + "?" + url.query
 
 
-templates.env.filters["in_tz"] = _in_tz
 templates.env.globals["lang_url"] = lang_url  # the 繁/简/EN switch (base and help-centre layouts)
 templates.env.globals["attach_limits"] = media.limits_for  # the composer states what the channel carries
 templates.env.filters.update(formatting.filters())
@@ -387,7 +377,9 @@ def _conversation_data(db: Session, ctx: PageContext, conversation_id: int) -> d
     }
     canned = [
         (c, macros.render(c.body, values))
-        for c in macros.search(db, ctx.principal, brand_id=brand.id, locale=ctx.agent.locale, q=None, limit=100)
+        for c in macros.offered(
+            db, ctx.principal, brand_id=brand.id, prefer=(customer.locale or brand.default_locale, ctx.agent.locale)
+        )
     ]
     outbound = [m.id for m, _ in timeline if m.sender_type in ("agent", "bot") and not m.is_note]
     return {

@@ -106,12 +106,12 @@ def outage_reason(exc: BaseException | None) -> str:
     "storage" (the file store is full or read-only) or "down" (the database unreachable, a dropped connection)."""
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-    from kefu.core.errors import STORAGE_ERRNOS
+    from kefu.core.errors import is_storage_error
 
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
+        if is_storage_error(exc):
             return "storage"
         code = getattr(exc, "sqlstate", None) or getattr(getattr(exc, "orig", None), "sqlstate", None)
         if code == "57014":  # query_canceled: statement_timeout

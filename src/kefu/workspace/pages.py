@@ -106,6 +106,7 @@ def customer_list(
         next_cursor=next_cursor,
         local=_local(db, {c.brand_id for c in rows}),
         tiers=customers.tier_names(db, rows, ctx.locale),
+        currencies=customers.brand_currencies(db, rows),
     )
 
 
