@@ -91,3 +91,125 @@ def test_a_relay_that_queued_the_reply_then_failed_the_quit_counts_as_sent(how: 
         relay.close()
     assert relay.accepted == 1 and result.provider_message_id == "<drill-2@shop.example>"
     assert took < 2.5, took  # a relay silent after the 250 costs a short goodbye wait, not the 5 s step timeout
+
+
+@pytest.fixture
+def data(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A data dir of the test's own, with the attachment folder in place (a running install has one)."""
+    root = tmp_path / "data"
+    (root / "attachments").mkdir(parents=True)
+    monkeypatch.setenv("KEFU_DATA_DIR", str(root))
+    return root
+
+
+def test_an_unwritable_data_dir_is_named_as_a_permission_mistake_by_the_probe(data: Any) -> None:
+    """A real EACCES: the probe runs as an unprivileged user against a data dir root owns (a volume mounted with
+    the wrong owner). The line names the path and says it is configuration, not capacity."""
+    import os
+    import subprocess
+    import sys
+
+    os.chmod(data / "attachments", 0o755)  # others may list it, not write it
+    # Imported first: the unprivileged user cannot read the interpreter's own library.
+    code = "import os; from kefu.channels.storage import data_dir, probe; data_dir(); "
+    code += "os.setgid(65534); os.setuid(65534); print(probe())"
+    if os.geteuid() != 0:
+        code = "from kefu.channels.storage import probe; print(probe())"
+        os.chmod(data / "attachments", 0o555)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=os.environ.copy(), check=True
+    ).stdout.strip()
+    assert out.startswith(f"file store {data / 'attachments'}: EACCES, permission denied: a configuration mistake")
+    os.chmod(data / "attachments", 0o755)
+
+
+def _refuse(monkeypatch: pytest.MonkeyPatch, code: int) -> None:
+    """The file store refuses a create with `code`, as the kernel does (the path in the error)."""
+    import errno
+    import tempfile
+
+    import kefu.channels.storage as storage
+
+    def refused(*args: Any, dir: Any = None, **kwargs: Any) -> Any:
+        raise OSError(code, errno.errorcode[code], str(dir))
+
+    monkeypatch.setattr(storage.tempfile, "mkstemp", refused)
+    assert tempfile.mkstemp is refused  # the probe uses the module's own create
+
+
+@pytest.mark.parametrize(
+    ("code", "says"),
+    [(13, "EACCES, permission denied: a configuration mistake"), (28, "ENOSPC, no space left on the device")],
+)
+def test_healthz_says_which_storage_problem_and_where_in_one_line(
+    app: Any,
+    client: Any,
+    data: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    code: int,
+    says: str,
+) -> None:
+    """Before: /healthz said 200 "ok" while every upload answered 503, and nothing was logged at all."""
+    import logging
+
+    assert client.get("/healthz").json()["storage"] is True
+    _refuse(monkeypatch, code)
+    caplog.set_level(logging.WARNING, logger="kefu")
+    r = client.get("/healthz")
+    assert r.status_code == 503 and r.json()["storage"] is False and r.json()["database"] is True
+    assert r.json()["storage_error"].startswith(f"file store {data / 'attachments'}: {says}")
+    # The same line in the log (whose filter masks the test's own folder name, not the rest).
+    assert (
+        caplog.records[-1]
+        .getMessage()
+        .endswith(f"/data/attachments: {says}" + r.json()["storage_error"].split(says)[1])
+    )
+    assert [rec for rec in caplog.records if "healthz" in rec.getMessage()][-1].exc_info is None
+    monkeypatch.undo()
+    assert client.get("/healthz").status_code == 200  # fixed: healthy again at the next probe
+
+
+def test_healthz_is_fine_before_anything_was_stored(
+    client: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KEFU_DATA_DIR", str(tmp_path / "not-yet"))
+    r = client.get("/healthz")
+    assert r.status_code == 200 and r.json()["storage"] is True
+    assert not (tmp_path / "not-yet").exists()  # the probe creates nothing
+
+
+def test_an_upload_refused_with_eacces_answers_503_and_logs_the_path_once(
+    app: Any, make: Any, db: Any, data: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Requests keep 503 + Retry-After (retrying is harmless), and the operator gets one line saying what to fix."""
+    import errno
+    import logging
+
+    from fastapi.testclient import TestClient
+
+    import kefu.channels.storage as storage
+    from kefu.brands.service import create_inbox
+
+    brand = make.brand()
+    ib = create_inbox(db, brand, kind="web_chat", name="w", config={"initial_status": "open"}, actor=None)
+    db.commit()
+    target = str(data / "attachments" / str(brand.id))
+
+    def refused(brand_id: int, data: bytes) -> Any:
+        raise PermissionError(errno.EACCES, "Permission denied", target)
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        token = c.post("/api/v1/widget/session", json={"inbox_id": ib.id, "brand": brand.slug}).json()
+        monkeypatch.setattr(storage, "write_file", refused)
+        caplog.set_level(logging.WARNING, logger="kefu")
+        png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+        r = c.post(
+            "/api/v1/widget/attachments",
+            files={"file": ("p.png", png, "image/png")},
+            headers={"X-Kefu-Visitor": token["visitor_token"]},
+        )
+    assert r.status_code == 503 and int(r.headers["retry-after"]) > 0
+    lines = [rec for rec in caplog.records if "file store" in rec.getMessage()]
+    assert len(lines) == 1 and lines[0].exc_info is None
+    assert "/data/attachments/1: EACCES, permission denied: a configuration mistake" in lines[0].getMessage()

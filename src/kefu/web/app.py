@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from kefu import __version__, registry
 from kefu.auth import tokencache
 from kefu.bootstrap import wire
+from kefu.channels import storage
 from kefu.core.config import Settings, get_settings
 from kefu.core.db import DATABASE, Database, session_scope, transient_db_error
 from kefu.core.events import BUS, Bus
@@ -129,12 +130,21 @@ def create_app(
             else:
                 log.exception("healthz database check failed")
             db_ok = False
+        # The file store as a request would meet it; a failure names the path and says whether an operator must act
+        # (permissions: a configuration mistake) or it is capacity (full, read-only, failing).
+        storage_error = storage.probe()
+        if storage_error is not None:
+            log.warning("healthz: %s", storage_error)
+        ok = db_ok and storage_error is None
         body = {
-            "status": "ok" if db_ok else "degraded",
+            "status": "ok" if ok else "degraded",
             "database": db_ok,
+            "storage": storage_error is None,
             "version": __version__,
             "realtime_clients": hub.size,
         }
-        return JSONResponse(body, status_code=200 if db_ok else 503)
+        if storage_error is not None:
+            body["storage_error"] = storage_error
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     return app
