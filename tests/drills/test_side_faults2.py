@@ -152,7 +152,9 @@ def test_healthz_says_which_storage_problem_and_where_in_one_line(
 ) -> None:
     """Before: /healthz said 200 "ok" while every upload answered 503, and nothing was logged at all."""
     import logging
+    import tempfile
 
+    real_mkstemp = tempfile.mkstemp
     assert client.get("/healthz").json()["storage"] is True
     _refuse(monkeypatch, code)
     caplog.set_level(logging.WARNING, logger="kefu")
@@ -166,8 +168,12 @@ def test_healthz_says_which_storage_problem_and_where_in_one_line(
         .endswith(f"/data/attachments: {says}" + r.json()["storage_error"].split(says)[1])
     )
     assert [rec for rec in caplog.records if "healthz" in rec.getMessage()][-1].exc_info is None
-    monkeypatch.undo()
-    assert client.get("/healthz").status_code == 200  # fixed: healthy again at the next probe
+    import kefu.channels.storage as storage
+
+    monkeypatch.setattr(storage.tempfile, "mkstemp", real_mkstemp)
+    r = client.get("/healthz")  # fixed: healthy again at the next probe
+    assert r.status_code == 200 and r.json()["storage"] is True and "storage_error" not in r.json()
+    assert tempfile.mkstemp is real_mkstemp
 
 
 def test_healthz_is_fine_before_anything_was_stored(
@@ -213,3 +219,100 @@ def test_an_upload_refused_with_eacces_answers_503_and_logs_the_path_once(
     lines = [rec for rec in caplog.records if "file store" in rec.getMessage()]
     assert len(lines) == 1 and lines[0].exc_info is None
     assert "/data/attachments/1: EACCES, permission denied: a configuration mistake" in lines[0].getMessage()
+
+
+def _visitor_file(client: Any, make: Any, body: bytes) -> tuple[int, dict[str, str]]:
+    """A file a visitor uploaded in the widget: (its id, the visitor's headers)."""
+    from kefu.brands.service import create_inbox
+
+    ib = create_inbox(make.db, make.brand(), kind="web_chat", name="chat", config={}, actor=None, bot=False)
+    make.db.commit()
+    h = {"X-Kefu-Visitor": client.post("/api/v1/widget/session", json={"inbox_id": ib.id}).json()["visitor_token"]}
+    up = client.post("/api/v1/widget/attachments", files={"file": ("p.png", body, "image/png")}, headers=h)
+    assert up.status_code == 201, up.text
+    return int(up.json()["id"]), h
+
+
+PNG_BIG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 1024  # 256 KiB: several chunks
+
+
+def test_a_download_whose_file_is_erased_after_the_check_is_a_404_not_a_500(
+    app: Any, make: Any, data: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Erasure (or the orphan sweep) removes the file between the handler's existence check and the response: the
+    response stat-ed the path itself and raised RuntimeError, a bare 500."""
+    from fastapi.testclient import TestClient
+
+    import kefu.channels.api as api
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        att, h = _visitor_file(c, make, PNG_BIG)
+        real = api.visitor_attachment
+
+        def then_erased(*args: Any) -> Any:
+            row, path = real(*args)
+            path.unlink()
+            return row, path
+
+        monkeypatch.setattr(api, "visitor_attachment", then_erased)
+        r = c.get(f"/api/v1/channels/attachments/{att}", headers=h)
+    assert r.status_code == 404, (r.status_code, r.text[:200])
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.parametrize("code", [13, 5])  # EACCES (a restore as another user), EIO (a failing volume)
+def test_an_unreadable_download_answers_503_before_any_200(
+    app: Any, make: Any, data: Any, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    """The response opened the file only after sending "200 OK" and a Content-Length: an unreadable file was a 200
+    cut short (a browser may keep the stump as the file). Now the open comes first: 503 + Retry-After, retryable."""
+    import builtins
+    import errno
+    import io
+    import pathlib
+
+    from fastapi.testclient import TestClient
+
+    real = builtins.open
+
+    def refused(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(file, str | pathlib.Path) and str(file).endswith(".bin") and "/attachments/" in str(file):
+            raise OSError(code, errno.errorcode[code], str(file))
+        return real(file, *args, **kwargs)
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        att, h = _visitor_file(c, make, PNG_BIG)
+        for where in (builtins, io):  # whoever opens it (pathlib goes through io.open)
+            monkeypatch.setattr(where, "open", refused)
+        r = c.get(f"/api/v1/channels/attachments/{att}", headers=h)
+        for where in (builtins, io):
+            monkeypatch.setattr(where, "open", real)
+        assert r.status_code == 503 and int(r.headers["retry-after"]) > 0, (r.status_code, len(r.content))
+        r = c.get(f"/api/v1/channels/attachments/{att}", headers=h)  # the volume is back
+        assert r.status_code == 200 and r.content == PNG_BIG
+
+
+def test_a_file_erased_while_it_is_being_sent_is_still_sent_whole(data: Any) -> None:
+    """Once the response has its descriptor, erasure or a rename of the path cannot cut the body short."""
+    from kefu.web.files import StoredFile
+
+    path = data / "attachments" / "f.bin"
+    path.write_bytes(PNG_BIG)
+    response = StoredFile(path, media_type="image/png")
+    path.unlink()  # after the handler returned, before (and while) the body is sent
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        await anyio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    import anyio
+
+    scope = {"type": "http", "method": "GET", "headers": [], "asgi": {"spec_version": "2.4"}}
+    anyio.run(response, scope, receive, send)
+    assert sent[0]["status"] == 200
+    assert b"".join(m.get("body", b"") for m in sent[1:]) == PNG_BIG
+    assert response._fh.closed  # no descriptor leaked
