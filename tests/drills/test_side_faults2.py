@@ -316,3 +316,80 @@ def test_a_file_erased_while_it_is_being_sent_is_still_sent_whole(data: Any) -> 
     assert sent[0]["status"] == 200
     assert b"".join(m.get("body", b"") for m in sent[1:]) == PNG_BIG
     assert response._fh.closed  # no descriptor leaked
+
+
+def test_an_upload_cut_off_mid_body_leaves_no_row_no_file_and_no_traceback(
+    app: Any, make: Any, db: Any, data: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The visitor's phone loses its network halfway through a photo: the server reads half a multipart body and
+    then the disconnect. Nothing may be stored, and a client going away is not a server error to log."""
+    import logging
+
+    import anyio
+    from fastapi.testclient import TestClient
+    from sqlalchemy import func, select
+
+    from kefu.brands.service import create_inbox
+    from kefu.channels.models import ChannelAttachment
+
+    brand = make.brand()
+    ib = create_inbox(db, brand, kind="web_chat", name="w", config={}, actor=None, bot=False)
+    db.commit()
+    boundary = "kefuDrillBoundary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="p.png"\r\n'
+        "Content-Type: image/png\r\n\r\n"
+    ).encode()
+    body = head + PNG_BIG + f"\r\n--{boundary}--\r\n".encode()
+    with TestClient(app) as c:
+        token = c.post("/api/v1/widget/session", json={"inbox_id": ib.id}).json()["visitor_token"]
+        caplog.set_level(logging.INFO, logger="kefu")
+        sent: list[dict[str, Any]] = []
+        parts = [
+            {"type": "http.request", "body": body[: len(body) // 2], "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+
+        async def receive() -> dict[str, Any]:
+            if parts:
+                return parts.pop(0)
+            await anyio.sleep(3600)
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/api/v1/widget/attachments",
+            "raw_path": b"/api/v1/widget/attachments",
+            "root_path": "",
+            "query_string": b"",
+            "server": ("testserver", 80),
+            "client": ("127.0.0.1", 5000),
+            "headers": [
+                (b"host", b"testserver"),
+                (b"content-type", f"multipart/form-data; boundary={boundary}".encode()),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-kefu-visitor", token.encode()),
+            ],
+            "state": {},
+        }
+
+        async def call() -> None:
+            with anyio.fail_after(10):
+                await app(scope, receive, send)
+
+        anyio.run(call)
+    db.expire_all()
+    n = db.scalar(select(func.count(ChannelAttachment.id)).where(ChannelAttachment.brand_id == brand.id))
+    files = [p for p in (data / "attachments").rglob("*") if p.is_file()]
+    assert n == 0 and files == []
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert errors == [], [r.getMessage() for r in errors]
+    statuses = [m["status"] for m in sent if m["type"] == "http.response.start"]
+    assert statuses in ([], [400]), statuses
