@@ -151,7 +151,9 @@ def send_test_message(
     if inbox is None:
         raise NotFound.said("err_channels_inbox_not_found")
     text = body.text or f"kefu test message ({inbox.name})"
-    outcome = testsend.send_test(db, inbox, principal, body.to, text=text, subject="kefu test message")
+    outcome = testsend.send_test(
+        db, inbox, principal, body.to, text=text, subject="kefu test message", release=db.commit
+    )
     return {
         "ok": outcome.ok,
         "provider_message_id": outcome.provider_message_id,
