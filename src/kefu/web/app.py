@@ -118,7 +118,7 @@ def create_app(
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> JSONResponse:
-        """Liveness and database reachability."""
+        """Liveness, database reachability (503 when down) and the file store (named when it cannot take a file)."""
         try:
             with session_scope(app.state.session_factory) as session:
                 session.execute(text("SELECT 1"))
@@ -135,9 +135,8 @@ def create_app(
         storage_error = storage.probe()
         if storage_error is not None:
             log.warning("healthz: %s", storage_error)
-        ok = db_ok and storage_error is None
         body = {
-            "status": "ok" if ok else "degraded",
+            "status": "ok" if db_ok and storage_error is None else "degraded",
             "database": db_ok,
             "storage": storage_error is None,
             "version": __version__,
@@ -145,6 +144,8 @@ def create_app(
         }
         if storage_error is not None:
             body["storage_error"] = storage_error
-        return JSONResponse(body, status_code=200 if ok else 503)
+        # Only the database takes the process out of rotation: without the file store chat, tickets and the portal
+        # still work (uploads and downloads answer 503), and a shared volume's mistake would empty the whole pool.
+        return JSONResponse(body, status_code=200 if db_ok else 503)
 
     return app
