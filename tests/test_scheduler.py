@@ -91,3 +91,30 @@ def test_every_module_schedule_is_wired() -> None:
         "analytics.rollup",
         "channels.sweep",
     } <= names
+
+
+def test_the_clock_going_back_neither_stalls_nor_repeats_a_periodic_job(session_factory: Any, monkeypatch: Any) -> None:
+    """NTP steps the clock back 10 minutes right after a run: before, `now - last` stayed negative and a job due every
+    minute (SLA sweeps, due outbox) did not run for 11 minutes; it must run one interval after the jump, once."""
+    import kefu.core.scheduler as scheduler
+    from kefu.core.db import utcnow
+
+    @periodic("test.minutely", every=60)
+    def minutely(payload: dict[str, Any]) -> None:
+        del payload
+
+    clock = [utcnow()]
+    monkeypatch.setattr(scheduler, "utcnow", lambda: clock[0])
+    monkeypatch.setattr(scheduler, "periodic_jobs", lambda: {"test.minutely": periodic_jobs()["test.minutely"]})
+    a = Scheduler(session_factory, holder="a", ttl=30)
+    assert a.run_once() == ["test.minutely"]
+    finish(session_factory, "test.minutely")
+    clock[0] -= timedelta(minutes=10)  # the step back
+    assert a.run_once() == []  # it ran a moment ago (before the jump): not again now
+    clock[0] += timedelta(seconds=30)
+    assert a.run_once() == []
+    clock[0] += timedelta(seconds=31)  # one interval after the jump, not ten minutes later
+    assert a.run_once() == ["test.minutely"]
+    finish(session_factory, "test.minutely")
+    clock[0] += timedelta(seconds=1)
+    assert a.run_once() == []

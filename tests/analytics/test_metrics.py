@@ -151,3 +151,24 @@ def test_dashboard_has_every_registered_metric(db: Any, world: World) -> None:
     for key in METRICS:
         assert key in data or key in ("complaint_rate", "complaint_closure_24h")
     assert data["complaints"]["rate"] == 0.4
+
+
+def test_a_clock_stepped_back_between_create_and_reply_is_no_negative_duration(db: Any, make: Any) -> None:
+    """NTP stepped the clock back 2 minutes between a ticket's create and its first reply (and its resolution): the
+    stored reply is "before" the ticket. Before, first-response time was -120 s and pulled averages below reality."""
+    from sqlalchemy import select
+
+    from kefu.analytics import service
+    from kefu.analytics.sql import seconds_between
+    from kefu.tickets.models import Ticket
+    from tests.analytics.world import T0, M, _ticket
+
+    brand = make.brand()
+    _ticket(db, brand, created_at=T0 + M, first_response_at=T0 - M, resolved_at=T0)
+    _ticket(db, brand, created_at=T0, first_response_at=T0 + 10 * M, resolved_at=T0 + 20 * M)
+    _ticket(db, brand, created_at=T0)  # not answered yet: no duration, not 0
+    got = sorted(db.scalars(select(seconds_between(Ticket.created_at, Ticket.first_response_at))), key=str)
+    assert got == [0.0, 600.0, None]
+    f = service.resolve_filters(db, None, start=T0 - D, end=T0 + D, now=T0 + D, brand_id=brand.id)
+    assert service.first_response(db, f) == {"count": 2, "avg": 300.0, "p50": 0.0, "p90": 600.0}
+    assert service.resolution(db, f)["avg"] == 600.0

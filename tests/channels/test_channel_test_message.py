@@ -156,3 +156,48 @@ def test_admin_page_button_shows_the_result_in_the_admins_language(
     assert r.status_code == 422 and failed_text in r.text and "The request body has 1 error(s)" in r.text
     r = client.post(f"/admin/inboxes/{ib.id}/test?lang={lang}", data={"to": " "}, headers=h)
     assert r.status_code == 422 and 'data-test-result="failed"' in r.text
+
+
+@pytest.mark.parametrize("route", ["api", "page"])
+def test_the_provider_is_called_outside_the_requests_transaction(
+    client: Any, make: Any, db: Any, inbox: Any, monkeypatch: Any, route: str
+) -> None:
+    """A test send to a hanging provider (SMTP: up to 90 s) held the POST's write transaction, on SQLite the one
+    writer turn of the whole install: every other write waited 15 s and answered 503. The request ends its
+    transaction first, then calls the provider, then records the audit entry."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    import kefu.channels.testsend as testsend
+    from kefu.channels.base import SendResult
+
+    brand = make.brand()
+    auth = _admin(make, brand)
+    ib = inbox(brand, "line", {"channel_access_token": "t", "channel_secret": "s"})
+    seen: list[str] = []
+
+    class Provider:
+        def send(self, ctx: Any) -> SendResult:
+            seen.append("send")
+            return SendResult("m-1")
+
+    def committed(session: Any) -> None:
+        seen.append("commit")
+
+    monkeypatch.setattr(testsend, "get_adapter", lambda kind: Provider())
+    event.listen(Session, "after_commit", committed)
+    try:
+        if route == "api":
+            r = _test(client, ib.id, auth, "U1")
+        else:
+            admin = make.agent("admin", [brand])
+            login = client.post("/api/v1/auth/login", json={"email": admin.email, "password": "correct horse 1"})
+            h = {"X-CSRF-Token": login.json()["csrf_token"], "HX-Request": "true"}
+            r = client.post(f"/admin/inboxes/{ib.id}/test", data={"to": "U1"}, headers=h)
+    finally:
+        event.remove(Session, "after_commit", committed)
+    assert r.status_code == 200, r.text[:300]
+    from kefu.audit.models import AuditLog
+
+    assert seen[-3:] == ["commit", "send", "commit"], seen  # read part ended; provider; the audit entry committed
+    assert db.scalars(select(AuditLog.action).where(AuditLog.target_id == str(ib.id))).all()[-1] == "inbox.test_message"

@@ -188,3 +188,33 @@ def test_an_expired_line_token_is_told_to_agents_in_their_language(
         page = client.get(f"/console/conversations/{conv_id}?lang={lang}").text
         assert 'data-failure="token_invalid"' in page and text in page, lang
         assert "Authentication failed" not in page
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("30", 30.0), ("Wed, 21 Oct 2099 07:28:00 GMT", 3600.0), ("soon", None), ("-5", 0.0)],
+)
+def test_every_provider_honours_retry_after_capped_at_an_hour(
+    stub: StubServer, header: str, expected: float | None
+) -> None:
+    """The SMS gateway and the API callback said "429, Retry-After: 30" and the outbox retried after its own backoff
+    (2 s, 4 s …), hammering a provider that asked for quiet. Both header forms (seconds, HTTP date) count; a date
+    decades away or nonsense cannot park a reply for days."""
+    from kefu.channels.api_channel.adapter import ApiChannelAdapter
+    from kefu.channels.line.protocol import LineClient
+    from kefu.channels.messenger.protocol import MessengerClient
+    from kefu.channels.sms.adapter import SmsAdapter
+
+    html = b"<html><body><h1>429 Too Many Requests</h1></body></html>"  # a proxy's page, not the provider's JSON
+    for path in ("/sms", "/hook", "/v2/bot/message/push", "/v19.0/me/messages"):
+        stub.add("POST", path, status=429, body=html, headers={"Retry-After": header, "Content-Type": "text/html"})
+    errors = [
+        _raised(lambda: SmsAdapter().send(_ctx({"sms_url": f"{stub.base_url}/sms", "sms_token": "t"}, "0912"))),
+        _raised(lambda: ApiChannelAdapter().send(_ctx({"callback_url": f"{stub.base_url}/hook", "secret": "s"}))),
+    ]
+    with LineClient("tok", api_base=stub.base_url, timeout=2) as line:
+        errors.append(_raised(lambda: line.push("U1", "hi")))
+    with MessengerClient("tok", api_base=stub.base_url, api_version="v19.0", timeout=2) as messenger:
+        errors.append(_raised(lambda: messenger.send_text("PSID", "hi")))
+    assert [(e.retryable, e.code) for e in errors] == [(True, "rate_limited")] * 4
+    assert [e.retry_after for e in errors] == [expected] * 4

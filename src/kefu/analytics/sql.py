@@ -12,7 +12,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 
 class seconds_between(FunctionElement[float]):
-    """`seconds_between(a, b)`: b − a in seconds (millisecond precision on SQLite)."""
+    """`seconds_between(a, b)`: b − a in seconds, at least 0 (millisecond precision on SQLite)."""
 
     type = Float()
     inherit_cache = True
@@ -21,15 +21,16 @@ class seconds_between(FunctionElement[float]):
 
 @compiles(seconds_between, "postgresql")
 def _pg_seconds(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> str:
-    a, b = list(element.clauses)
-    return f"CAST(EXTRACT(EPOCH FROM ({compiler.process(b, **kw)} - {compiler.process(a, **kw)})) AS FLOAT)"
+    a, b = (compiler.process(c, **kw) for c in element.clauses)
+    # A clock stepped back between the two writes leaves b before a: a duration, so 0, never negative (NULL stays).
+    return f"CASE WHEN {b} < {a} THEN 0.0 ELSE CAST(EXTRACT(EPOCH FROM ({b} - {a})) AS FLOAT) END"
 
 
 @compiles(seconds_between)
 def _sqlite_seconds(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> str:
-    a, b = list(element.clauses)
-    # julianday() is a double: round to milliseconds so exact boundaries (3600 s) stay exact.
-    return f"ROUND((julianday({compiler.process(b, **kw)}) - julianday({compiler.process(a, **kw)})) * 86400.0, 3)"
+    a, b = (compiler.process(c, **kw) for c in element.clauses)
+    # julianday() is a double: round to milliseconds so exact boundaries (3600 s) stay exact. Never negative (above).
+    return f"MAX(0.0, ROUND((julianday({b}) - julianday({a})) * 86400.0, 3))"
 
 
 def percentiles(

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
@@ -29,6 +29,7 @@ from kefu.core.errors import NotFound, Unauthorized
 from kefu.core.events import publish
 from kefu.idempotency.deps import Idem
 from kefu.privacy import masking as pii
+from kefu.web.files import StoredFile
 from kefu.web.routing import Router
 
 
@@ -58,7 +59,7 @@ MaybePrincipal = Annotated[Principal | None, Depends(optional_principal)]
 @router.get("/attachments/{attachment_id}")
 def download_attachment(
     attachment_id: int, request: Request, db: DB, principal: MaybePrincipal, vt: str | None = None
-) -> FileResponse:
+) -> StoredFile:
     """A stored file, as a download (agents of the brand, or the visitor of that conversation)."""
     if principal is not None:
         row, path = attachment_for(db, attachment_id, principal)  # the same checks as the console's download
@@ -68,7 +69,7 @@ def download_attachment(
             raise Unauthorized.said("err_channels_visitor_or_agent")
         row, path = visitor_attachment(db, visitor, attachment_id)
     # Always a download, never rendered inline under our origin (uploaded HTML/SVG cannot run as a page).
-    return FileResponse(
+    return StoredFile(
         path,
         media_type=row.content_type,
         filename=row.filename,
@@ -78,14 +79,14 @@ def download_attachment(
 
 
 @router.get("/media/{token}/{filename}")
-def public_media(token: str, filename: str, db: DB) -> FileResponse:
+def public_media(token: str, filename: str, db: DB) -> StoredFile:
     """A file an agent sent, behind a signed, expiring link (providers such as LINE fetch media by https URL)."""
     row, path = media.public_file(db, token)
     # Images display inline (the provider renders them); anything else is a download, never a page of our origin.
     inline = row.content_type in media.IMAGE_TYPES
     # A shared cache may keep the file a day, but never past the link's own expiry.
     max_age = min(86400, media.seconds_left(token))
-    return FileResponse(
+    return StoredFile(
         path,
         media_type=row.content_type,
         filename=row.filename,
@@ -150,7 +151,9 @@ def send_test_message(
     if inbox is None:
         raise NotFound.said("err_channels_inbox_not_found")
     text = body.text or f"kefu test message ({inbox.name})"
-    outcome = testsend.send_test(db, inbox, principal, body.to, text=text, subject="kefu test message")
+    outcome = testsend.send_test(
+        db, inbox, principal, body.to, text=text, subject="kefu test message", release=db.commit
+    )
     return {
         "ok": outcome.ok,
         "provider_message_id": outcome.provider_message_id,

@@ -45,7 +45,9 @@ def send_test_message(
     brand = brand_service.get_brand(db, inbox.brand_id, ctx.principal)
     text = t["c3_test_text"].format(brand=brand.name, inbox=inbox.name)
     try:
-        outcome = testsend.send_test(db, inbox, ctx.principal, to, text=text, subject=t["c3_test_subject"])
+        outcome = testsend.send_test(
+            db, inbox, ctx.principal, to, text=text, subject=t["c3_test_subject"], release=db.commit
+        )
     except ProblemError as exc:
         return render(
             request, ctx, "partials/c3_test_result.html", status=422, ok=False, message=problem_text(t, ctx.locale, exc)

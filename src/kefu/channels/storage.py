@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
 import re
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,6 +21,7 @@ from sqlalchemy.orm import Session
 from kefu.channels.config import data_dir
 from kefu.channels.models import ChannelAttachment
 from kefu.core.db import SessionFactory, get_database, on_rollback, reads_of, session_scope
+from kefu.core.errors import storage_problem
 
 log = logging.getLogger("kefu.channels.storage")
 ATTACHMENTS = "attachments"  # the folder under the data dir that store() writes to and sweep_orphans() cleans
@@ -50,6 +53,30 @@ def write_file(brand_id: int, data: bytes) -> tuple[str, str]:
         os.fsync(fh.fileno())
     tmp.replace(target)
     return rel.as_posix(), digest
+
+
+def probe() -> str | None:
+    """None when the attachment store can take a file now, else one line naming the path and what is wrong."""
+    root = data_dir() / ATTACHMENTS
+    try:
+        if not root.is_dir():  # nothing stored yet: store() creates it under the nearest existing folder
+            base = next(p for p in (root, *root.parents) if p.exists())
+            if not os.access(base, os.W_OK | os.X_OK):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(base))
+            return None
+        os.listdir(root)  # readable (downloads, the orphan sweep)
+        # A real create: os.access says yes on a read-only mount for root, and only a write meets a full disk.
+        fd, name = tempfile.mkstemp(dir=root, prefix=".probe-", suffix=".tmp")
+        try:
+            os.write(fd, b"k")
+        finally:
+            os.close(fd)
+            os.unlink(name)
+    except OSError as exc:
+        if exc.filename is None or Path(str(exc.filename)).name.startswith(".probe-"):
+            exc.filename = str(root)  # the folder an operator fixes, not the probe's file name
+        return storage_problem(exc) or f"file store {root}: {exc}"
+    return None
 
 
 def store(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -57,9 +58,18 @@ def _payload(inbox: Inbox, text: str, subject: str) -> dict[str, Any]:
 
 
 def send_test(
-    session: Session, inbox: Inbox, actor: Principal | None, to: str, *, text: str, subject: str
+    session: Session,
+    inbox: Inbox,
+    actor: Principal | None,
+    to: str,
+    *,
+    text: str,
+    subject: str,
+    release: Callable[[], None] | None = None,
 ) -> TestOutcome:
-    """Send `text` to `to` through the inbox's adapter now; the provider's refusal comes back as the outcome."""
+    """Send `text` to `to` through the inbox's adapter now; the provider's refusal comes back as the outcome.
+
+    `release` ends the caller's transaction before the provider is called (the request passes its commit)."""
     to = to.strip()
     if not can_test(inbox.kind):
         raise InvalidInput.said("err_channels_test_cannot", kind=inbox.kind).also(code="cannot")
@@ -71,6 +81,11 @@ def send_test(
     assert adapter is not None
     key = f"test-{uuid.uuid4().hex}"
     ctx = SendContext(inbox.id, dict(inbox.config or {}), to, _payload(inbox, text, subject), key, 1)
+    inbox_id, brand_id, kind = inbox.id, inbox.brand_id, inbox.kind
+    if release is not None:
+        # A provider may take its whole timeout (SMTP: up to 3/4 of the outbox lease, 90 s): a request's write
+        # transaction open meanwhile holds SQLite's one writer turn, and every other write waited, then got 503.
+        release()
     try:
         result = adapter.send(ctx)
         outcome = TestOutcome(True, result.provider_message_id)
@@ -78,14 +93,17 @@ def send_test(
         outcome = TestOutcome(False, error=exc.message[:500], retryable=exc.retryable, status_code=exc.status_code)
     except (ValueError, OSError) as exc:  # e.g. a malformed address the client library refuses before sending
         outcome = TestOutcome(False, error=str(exc)[:500])
+    if release is not None:
+        # The audit entry is appended at commit; a session with no transaction open is closed without one.
+        session.connection()
     # The recipient is personal data (and provider errors often quote it): the audit keeps only the outcome.
     record(
         session,
         actor,
         "inbox.test_message",
         target_type="inbox",
-        target_id=inbox.id,
-        brand_id=inbox.brand_id,
-        details={"kind": inbox.kind, "ok": outcome.ok, "status": outcome.status_code},
+        target_id=inbox_id,
+        brand_id=brand_id,
+        details={"kind": kind, "ok": outcome.ok, "status": outcome.status_code},
     )
     return outcome

@@ -132,3 +132,31 @@ def storage_unavailable(exc: BaseException | None) -> bool:
             return True
         exc = exc.__cause__ or exc.__context__
     return False
+
+
+# What an operator does about each: a permission error is a configuration mistake (a volume mounted with another
+# owner, a restore as root), not an outage that passes by itself; requests still answer 503 (retrying is harmless).
+_STORAGE_ADVICE = {
+    errno.EACCES: "permission denied: a configuration mistake, not an outage: give the kefu user (uid {uid}) read "
+    "and write access to it",
+    errno.EROFS: "read-only file system: remount it read-write",
+    errno.ENOSPC: "no space left on the device: free space or grow the volume",
+    errno.EDQUOT: "disk quota exceeded: free space or raise the quota",
+    errno.EFBIG: "file size limit reached: raise the limit (ulimit -f) of the kefu process",
+    errno.EIO: "I/O error: the disk or network volume is failing",
+}
+
+
+def storage_problem(exc: BaseException | None) -> str | None:
+    """One line for operators naming the path and what to do, when exc is (or wraps) a file-store outage."""
+    import os
+
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
+            advice = _STORAGE_ADVICE[exc.errno].format(uid=os.geteuid())
+            where = exc.filename if exc.filename is not None else "the data dir (KEFU_DATA_DIR)"
+            return f"file store {where}: {errno.errorcode[exc.errno]}, {advice}"
+        exc = exc.__cause__ or exc.__context__
+    return None

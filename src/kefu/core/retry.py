@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import random
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 TRANSIENT_STREAK_LIMIT = 288
 """Transient failures in a row after which each further one uses an attempt (288: a day of retries at the 5-minute
@@ -69,3 +71,26 @@ class LoopOutage:
         if self.streak:
             self.log.warning("%s: the database is back after %d failed tries", self.what, self.streak)
         self.streak = 0
+
+
+RETRY_AFTER_CAP_SECONDS = 3600.0
+"""The longest wait a provider's Retry-After may impose on a reply: a date years away must not park it for days."""
+
+
+def retry_after_seconds(value: str | None, *, cap: float = RETRY_AFTER_CAP_SECONDS) -> float | None:
+    """Seconds a Retry-After header asks for (delta-seconds or an HTTP date), 0 to `cap`; None when absent or bad."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:  # RFC 9110 dates are GMT
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(0.0, seconds), cap)

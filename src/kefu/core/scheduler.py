@@ -101,6 +101,11 @@ def due(session: Session, jobs: dict[str, Periodic]) -> list[Periodic]:
     out: list[Periodic] = []
     for p in jobs.values():
         prev = last.get(p.name)
+        if prev is not None and prev > now:
+            # The clock went back (an NTP step): the last run was just before the jump. Start the interval again from
+            # now; waiting for `now - prev` to turn positive stalled every periodic job for the size of the jump.
+            session.execute(update(PeriodicRun).where(PeriodicRun.name == p.name).values(last_enqueued_at=now))
+            continue
         if prev is None or (now - prev).total_seconds() >= p.every:
             busy = session.scalar(select(exists().where(Job.key == key_of(p.name), Job.status.in_(LIVE))))
             if not busy:

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from kefu import __version__, registry
 from kefu.auth import tokencache
 from kefu.bootstrap import wire
+from kefu.channels import storage
 from kefu.core.config import Settings, get_settings
 from kefu.core.db import DATABASE, Database, session_scope, transient_db_error
 from kefu.core.events import BUS, Bus
@@ -117,7 +118,7 @@ def create_app(
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> JSONResponse:
-        """Liveness and database reachability."""
+        """Liveness, database reachability (503 when down) and the file store (named when it cannot take a file)."""
         try:
             with session_scope(app.state.session_factory) as session:
                 session.execute(text("SELECT 1"))
@@ -129,12 +130,22 @@ def create_app(
             else:
                 log.exception("healthz database check failed")
             db_ok = False
+        # The file store as a request would meet it; a failure names the path and says whether an operator must act
+        # (permissions: a configuration mistake) or it is capacity (full, read-only, failing).
+        storage_error = storage.probe()
+        if storage_error is not None:
+            log.warning("healthz: %s", storage_error)
         body = {
-            "status": "ok" if db_ok else "degraded",
+            "status": "ok" if db_ok and storage_error is None else "degraded",
             "database": db_ok,
+            "storage": storage_error is None,
             "version": __version__,
             "realtime_clients": hub.size,
         }
+        if storage_error is not None:
+            body["storage_error"] = storage_error
+        # Only the database takes the process out of rotation: without the file store chat, tickets and the portal
+        # still work (uploads and downloads answer 503), and a shared volume's mistake would empty the whole pool.
         return JSONResponse(body, status_code=200 if db_ok else 503)
 
     return app

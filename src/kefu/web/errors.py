@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
 
+from kefu.core.errors import storage_problem
 from kefu.security.asgi import API_PATHS, CSP_HEADER, STRICT_CSP, BodyTooLarge, csp_nonce, use_policy
 from kefu.web.i18n import reader_locale
 from kefu.web.problems import PROBLEM_JSON, server_error
@@ -193,6 +194,9 @@ def install_error_pages(app: FastAPI) -> None:
         response = server_error(exc, request.url.path, reader_locale(request))
         if response.status_code >= 500 and response.status_code != 503:
             log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        elif (line := storage_problem(exc)) is not None:
+            # One line naming the path: a permission mistake must be told from a full disk without a traceback.
+            log.warning("503 on %s %s: %s", request.method, request.url.path, line)
         return response
 
     # The only handler for errors nothing else knows: problem+json for the API, the friendly page for pages.

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from fastapi import Depends, File, Form, Query, Request, UploadFile
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -49,6 +49,7 @@ from kefu.tickets.models import PRIORITIES, TICKET_STATUSES
 from kefu.tickets.tags import tag_label
 from kefu.web import formatting
 from kefu.web.errors import form_error, form_locale
+from kefu.web.files import StoredFile
 from kefu.web.forms import optional_int
 from kefu.web.i18n import LOCALE_COOKIE, LOCALES, error_text, pick_locale, translator
 from kefu.web.routing import Router
@@ -763,13 +764,13 @@ _INLINE_IMAGES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"
 
 
 @router.get("/console/attachments/{attachment_id}", response_model=None)
-def console_attachment(attachment_id: int, ctx: Ctx, db: DB, inline: bool = False) -> FileResponse:
+def console_attachment(attachment_id: int, ctx: Ctx, db: DB, inline: bool = False) -> StoredFile:
     """A conversation attachment for agents who may open that conversation (thumbnails inline, raster images only)."""
     row, path = downloads.attachment_for(db, attachment_id, ctx.principal)
     # Only raster images render inline (thumbnails); anything else, SVG included, is always a download. The ASGI
     # layer adds its sandbox CSP (kefu.security.asgi.FILE_CSP), as to every response that is not a page.
     as_inline = inline and row.content_type in _INLINE_IMAGES
-    return FileResponse(
+    return StoredFile(
         path,
         media_type=row.content_type if as_inline else "application/octet-stream",
         filename=row.filename,

@@ -24,6 +24,7 @@ from kefu.channels.types import (
     RetryableSendError,
     http_failure_code,
 )
+from kefu.core.retry import retry_after_seconds
 from kefu.core.textrules import strict_json
 from kefu.privacy import net
 
@@ -165,5 +166,7 @@ class ApiChannelAdapter(ChannelAdapter):
         if status >= 400:
             # The integrator checks our signature, not a token we hold: its 401/403 stays uncoded (its own words).
             cls = RetryableSendError if status >= 500 or status == 429 else PermanentSendError
-            raise cls(f"callback answered {status}", status_code=status, code=http_failure_code(status, auth=False))
+            wait = retry_after_seconds(response.headers.get("retry-after"))
+            code = http_failure_code(status, auth=False)
+            raise cls(f"callback answered {status}", status_code=status, code=code, retry_after=wait)
         return SendResult(ctx.idempotency_key)

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
+# How long to wait for the answer to QUIT once the message is queued: nothing depends on it.
+QUIT_TIMEOUT_SECONDS = 1.0
+
 
 @dataclass(frozen=True, slots=True)
 class SmtpRelay:
@@ -68,16 +71,34 @@ def deliver(
         if deadline is not None and time.monotonic() - started >= deadline:  # it fired while we connected
             smtp.close()
             raise TimeoutError(f"SMTP relay too slow: no message handed over within {deadline:g}s")
-        with smtp:
+        try:
             if relay.starttls:
                 smtp.starttls(context=ssl.create_default_context())
             if relay.user:
                 smtp.login(relay.user, relay.password or "")
             refused = smtp.send_message(msg, from_addr=envelope_from, to_addrs=list(to_addrs))
+        except BaseException:
+            smtp.close()
+            raise
+        _goodbye(smtp)
     finally:
         if watchdog is not None:
             watchdog.cancel()
     return dict(refused)
+
+
+def _goodbye(smtp: smtplib.SMTP) -> None:
+    """QUIT after the relay queued the message: whatever it answers (an error, garbage, a reset, nothing) is ignored."""
+    # The 250 after DATA is the relay taking the mail; `with smtp` raised on a QUIT answered 421/554/garbage, so the
+    # outbox retried (or failed) a message already on its way, and a silent relay held the send a whole step timeout.
+    try:
+        if smtp.sock is not None:
+            smtp.sock.settimeout(min(QUIT_TIMEOUT_SECONDS, smtp.timeout))
+        smtp.docmd("QUIT")
+    except (OSError, smtplib.SMTPException):
+        pass
+    finally:
+        smtp.close()
 
 
 def _cut_after(opened: list[smtplib.SMTP], seconds: float) -> threading.Timer:

@@ -32,6 +32,7 @@ from kefu.channels.types import (
     RetryableSendError,
     http_failure_code,
 )
+from kefu.core.retry import retry_after_seconds
 from kefu.core.textrules import strict_json
 from kefu.privacy.net import BlockedDestination
 
@@ -278,13 +279,7 @@ def _normalize_messages(messages: Sequence[LineMessage] | LineMessage) -> list[d
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
+    return retry_after_seconds(response.headers.get("retry-after"))
 
 
 def _error_from_response(response: httpx.Response, retry_key: str | None) -> LineApiError:

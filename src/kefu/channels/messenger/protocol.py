@@ -32,6 +32,7 @@ from kefu.channels.types import (
     RetryableSendError,
     http_failure_code,
 )
+from kefu.core.retry import retry_after_seconds
 from kefu.core.textrules import strict_json
 from kefu.privacy.net import BlockedDestination
 
@@ -372,13 +373,7 @@ def _error_from_response(response: httpx.Response) -> MessengerApiError:
     code = _as_int(error.get("code"))
     subcode = _as_int(error.get("error_subcode"))
     message = str(error.get("message") or f"HTTP {response.status_code}")
-    retry_after: float | None = None
-    header_value = response.headers.get("retry-after")
-    if header_value is not None:
-        try:
-            retry_after = max(0.0, float(header_value))
-        except ValueError:
-            retry_after = None
+    retry_after = retry_after_seconds(response.headers.get("retry-after"))
     status = response.status_code
     # Graph reports throttling and outages as HTTP 400/403 too, so the error code decides.
     transient = (

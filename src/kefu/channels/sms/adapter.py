@@ -25,6 +25,7 @@ from kefu.channels.types import (
     RetryableSendError,
     http_failure_code,
 )
+from kefu.core.retry import retry_after_seconds
 from kefu.privacy import net
 
 
@@ -68,7 +69,8 @@ class SmsAdapter(ChannelAdapter):
             # The gateway's bearer token (sms_token) refused: 401, or 403 as many gateways answer it.
             code = TOKEN_INVALID if status == 403 else http_failure_code(status)
             cls = RetryableSendError if status >= 500 or status == 429 else PermanentSendError
-            raise cls(f"SMS gateway answered {status}", status_code=status, code=code)
+            wait = retry_after_seconds(response.headers.get("retry-after"))
+            raise cls(f"SMS gateway answered {status}", status_code=status, code=code, retry_after=wait)
         try:
             provider_id = str(response.json().get("id") or ctx.idempotency_key)
         except (ValueError, AttributeError):
