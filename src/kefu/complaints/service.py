@@ -29,7 +29,7 @@ from kefu.complaints.models import COMPLAINT_LEVELS, Complaint, RegulatorCase
 from kefu.complaints.punctuality import DeadlineStats, by_month, year_range
 from kefu.core.access import get_in_brand, ref_in_brand, scope_to_brands
 from kefu.core.db import utcnow
-from kefu.core.errors import Conflict, InvalidInput
+from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.events import publish
 from kefu.core.pagination import keyset_page
 from kefu.customers.models import Customer
@@ -175,6 +175,22 @@ def register_for_ticket(session: Session, ticket: Ticket, actor: Principal | Non
     )
     publish(session, "complaint.created", complaint_event(complaint, ticket), _topics(ticket.brand_id, ticket.id))
     return complaint
+
+
+def complaint_of_ticket(session: Session, ticket: Ticket) -> Complaint:
+    """The complaint record of a case the caller may see (404 when the case is not a complaint)."""
+    c = session.scalar(select(Complaint).where(Complaint.ticket_id == ticket.id))
+    if c is None:
+        raise NotFound.said("err_complaints_not_a_complaint", number=ticket.number)
+    return c
+
+
+def regulator_case_of_ticket(session: Session, ticket: Ticket) -> RegulatorCase:
+    """The regulator letter of a case the caller may see (404 when the case is not one)."""
+    c = session.scalar(select(RegulatorCase).where(RegulatorCase.ticket_id == ticket.id))
+    if c is None:
+        raise NotFound.said("err_complaints_not_a_regulator_case", number=ticket.number)
+    return c
 
 
 def complaint_event(c: Complaint, t: Ticket) -> dict[str, Any]:

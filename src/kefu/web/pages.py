@@ -28,6 +28,7 @@ from kefu.brands import theme as brand_theme
 from kefu.brands.models import Brand
 from kefu.channels import downloads, media, outbox
 from kefu.channels.email import compose
+from kefu.complaints import service as complaint_service
 from kefu.conversations import inbox as inbox_views
 from kefu.conversations import service as conv_service
 from kefu.core.chinese import convert
@@ -734,6 +735,77 @@ def _case_after_post(
         **_case_local(db, data),
         **data,
     )
+
+
+# Complaint SOP and regulator letters on the case page (#14, #15, #17): the steps the deadlines measure are buttons
+# here, not only API calls, so the ✓ next to each deadline comes from the agent's own work on the case.
+COMPLAINT_STEPS = ("register", "acknowledge", "reply", "close")
+
+
+@router.post("/console/tickets/{ticket_id}/complaint/{step}", response_class=HTMLResponse)
+def case_complaint(
+    request: Request,
+    ticket_id: int,
+    step: str,
+    ctx: Ctx,
+    db: DB,
+    message: Annotated[str, Form(max_length=20_000)] = "",
+) -> HTMLResponse:
+    """Register the case as a complaint, acknowledge it, send the full reply or close it (outcome = message)."""
+    if not ctx.principal.can("tickets:write"):
+        raise Forbidden.said("err_auth_missing_permission", permission="tickets:write")
+    if step not in COMPLAINT_STEPS:
+        raise NotFound.said("err_web_not_found")
+    ticket = ticket_service.get_ticket(db, ticket_id, ctx.principal)
+    error = None
+    try:
+        with db.begin_nested():
+            if step == "register":
+                complaint_service.register_for_ticket(db, ticket, ctx.principal)
+            else:
+                complaint = complaint_service.complaint_of_ticket(db, ticket)
+                text = message.strip()
+                if not text:
+                    raise InvalidInput.said("err_web_message_required")
+                if step == "acknowledge":
+                    complaint_service.acknowledge(db, complaint, ctx.principal, text)
+                elif step == "reply":
+                    complaint_service.reply(db, complaint, ctx.principal, text)
+                else:
+                    complaint_service.close_complaint(db, complaint, ctx.principal, text)
+    except ProblemError as exc:
+        error = error_text(ctx, exc)
+    return _case_after_post(request, ctx, db, ticket_id, error)
+
+
+@router.post("/console/tickets/{ticket_id}/regulator/{step}", response_class=HTMLResponse)
+def case_regulator(
+    request: Request,
+    ticket_id: int,
+    step: str,
+    ctx: Ctx,
+    db: DB,
+    message: Annotated[str, Form(max_length=20_000)] = "",
+) -> HTMLResponse:
+    """Record the full reply to the agency (what the 15-day deadline measures) or close the answered letter."""
+    if not ctx.principal.can("tickets:write"):
+        raise Forbidden.said("err_auth_missing_permission", permission="tickets:write")
+    if step not in ("reply", "close"):
+        raise NotFound.said("err_web_not_found")
+    ticket = ticket_service.get_ticket(db, ticket_id, ctx.principal)
+    error = None
+    try:
+        with db.begin_nested():
+            case = complaint_service.regulator_case_of_ticket(db, ticket)
+            if step == "reply":
+                if not message.strip():
+                    raise InvalidInput.said("err_web_message_required")
+                complaint_service.reply_regulator_case(db, case, ctx.principal, message.strip())
+            else:
+                complaint_service.close_regulator_case(db, case, ctx.principal)
+    except ProblemError as exc:
+        error = error_text(ctx, exc)
+    return _case_after_post(request, ctx, db, ticket_id, error)
 
 
 @router.post("/console/tickets/{ticket_id}/merge", response_class=HTMLResponse)

@@ -1,0 +1,122 @@
+"""Complaint SOP and regulator letters worked from the console (#14, #15, #17): forms on the complaints board and the
+case page, not only API calls; the deadlines' ✓ and the on-time figures come from these clicks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.tickets.helpers import Clock, tw
+
+
+@pytest.fixture
+def page_clock(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The case page and the complaints board see the services' clock too."""
+    from kefu.tickets import listing
+    from kefu.workspace import pages
+
+    monkeypatch.setattr(listing, "utcnow", clock)
+    monkeypatch.setattr(pages, "utcnow", clock)
+    return clock
+
+
+def _login(client: Any, agent: Any) -> dict[str, str]:
+    r = client.post("/api/v1/auth/login", json={"email": agent.email, "password": "correct horse 1"})
+    return {"X-CSRF-Token": r.json()["csrf_token"], "HX-Request": "true"}
+
+
+def test_an_agent_registers_a_regulator_letter_on_the_board_and_answers_it_on_the_case_page(
+    client: Any, db: Any, make: Any, page_clock: Clock
+) -> None:
+    from sqlalchemy import select
+
+    from kefu.complaints.models import RegulatorCase
+    from kefu.complaints.service import regulator_stats
+    from kefu.tickets.models import Ticket
+
+    brand = make.brand(timezone="Asia/Taipei")
+    agent = make.agent("agent", [brand])
+    make.agent("agent", [make.brand()])  # another brand: not offered
+    page_clock.set(tw(2026, 3, 2, 9, 0))
+    h = _login(client, agent)
+    board = client.get("/console/complaints?lang=zh-TW")
+    assert board.status_code == 200 and "登記主管機關／消保機構來函" in board.text and 'name="agency"' in board.text
+    form = {"brand_id": str(brand.id), "agency": "", "subject": "消費爭議", "received_at": "2026-02-27T10:00"}
+    bad = client.post("/console/complaints/regulator", data=form, headers=h)
+    assert bad.status_code == 200 and 'id="rg-agency-e"' in bad.text and "aria-invalid" in bad.text
+    future = {**form, "agency": "臺北市消保官", "received_at": "2026-03-05T10:00"}
+    assert "收文時間不能晚於現在" in client.post("/console/complaints/regulator", data=future, headers=h).text
+    ok = {**form, "agency": "臺北市消保官", "reference_no": "北市消字第7號"}
+    r = client.post("/console/complaints/regulator", data=ok, headers=h)
+    assert r.status_code == 204, r.text
+    case = db.scalar(select(RegulatorCase).where(RegulatorCase.brand_id == brand.id))
+    assert r.headers["HX-Redirect"] == f"/console/tickets/{case.ticket_id}"
+    # Received 27 Feb 10:00 Taipei → due 14 March 10:00 (15 calendar days), shown with the time left.
+    assert case.due_at == tw(2026, 3, 14, 10, 0)
+    page = client.get(f"/console/tickets/{case.ticket_id}?lang=zh-TW").text
+    card = page.split('id="reg-h"')[1].split("</section>")[0]
+    assert "北市消字第7號" in card and "2026/3/14" in card and "sla-ok" in card and "記錄已回覆機關" in card
+    number = db.get(Ticket, case.ticket_id).number
+    assert f">{number}</a>" in client.get("/console/complaints").text  # on the deadline board
+
+    page_clock.set(tw(2026, 3, 10, 15, 0))
+    empty = client.post(f"/console/tickets/{case.ticket_id}/regulator/reply", data={"message": " "}, headers=h)
+    assert "請填寫內容" in empty.text
+    r = client.post(
+        f"/console/tickets/{case.ticket_id}/regulator/reply", data={"message": "已函覆並附協調紀錄"}, headers=h
+    )
+    card = r.text.split('id="reg-h"')[1].split("</section>")[0]
+    assert r.status_code == 200 and "✓" in card and 'data-step="close"' in card
+    _, total = regulator_stats(db, brand.id, None, year=2026)
+    assert (total.received, total.on_time, total.on_time_rate) == (1, 1, 1.0)
+    r = client.post(f"/console/tickets/{case.ticket_id}/regulator/close", headers=h)
+    db.expire_all()
+    assert r.status_code == 200 and db.get(RegulatorCase, case.id).status == "closed"
+    assert "regulator-step" not in r.text
+
+
+def test_an_agent_registers_a_case_as_a_complaint_and_walks_acknowledge_reply_close(
+    client: Any, db: Any, make: Any, page_clock: Clock
+) -> None:
+    from sqlalchemy import select
+
+    from kefu.complaints.models import Complaint
+    from kefu.tickets.models import Ticket
+
+    brand = make.brand(timezone="Asia/Taipei")
+    agent = make.agent("agent", [brand])
+    api = make.token(agent)
+    page_clock.set(tw(2026, 3, 2, 9, 0))  # Monday
+    t = client.post("/api/v1/tickets", json={"brand_id": brand.id, "subject": "退款一直沒下來"}, headers=api).json()
+    client.headers.pop("Authorization", None)
+    h = _login(client, agent)
+    page = client.get(f"/console/tickets/{t['id']}?lang=zh-TW").text
+    assert "登記為客訴" in page and 'id="cmp-h"' not in page
+    r = client.post(f"/console/tickets/{t['id']}/complaint/register", headers=h)
+    card = r.text.split('id="cmp-h"')[1].split("</section>")[0]
+    assert (
+        r.status_code == 200 and 'data-step="acknowledge"' in card and "2026/3/2\u2009下午6:00" in card
+    )  # one business day
+    complaint = db.scalar(select(Complaint).where(Complaint.ticket_id == t["id"]))
+    assert complaint is not None and complaint.acknowledged_at is None
+
+    page_clock.advance(hours=2)
+    r = client.post(
+        f"/console/tickets/{t['id']}/complaint/acknowledge", data={"message": "已收到您的申訴，專人處理中"}, headers=h
+    )
+    assert 'data-step="reply"' in r.text.split('id="cmp-h"')[1]
+    page_clock.advance(days=1)
+    r = client.post(f"/console/tickets/{t['id']}/complaint/reply", data={"message": "已全額退款"}, headers=h)
+    assert 'data-step="close"' in r.text.split('id="cmp-h"')[1]
+    r = client.post(f"/console/tickets/{t['id']}/complaint/close", data={"message": "客戶接受"}, headers=h)
+    db.expire_all()
+    c = db.get(Complaint, complaint.id)
+    assert (c.status, c.outcome) == ("closed", "客戶接受") and c.acknowledged_at and c.replied_at
+    assert c.replied_at <= c.reply_due_at and db.get(Ticket, t["id"]).status == "closed"
+    assert "complaint-step" not in r.text
+    # A step on a case that is not a complaint is said on the page, and unknown steps are 404.
+    other = client.post("/api/v1/tickets", json={"brand_id": brand.id, "subject": "發票"}, headers=make.token(agent))
+    r = client.post(f"/console/tickets/{other.json()['id']}/complaint/reply", data={"message": "x"}, headers=h)
+    assert "不是客訴" in r.text
+    assert client.post(f"/console/tickets/{t['id']}/complaint/delete", headers=h).status_code == 404
