@@ -120,3 +120,47 @@ def test_an_agent_registers_a_case_as_a_complaint_and_walks_acknowledge_reply_cl
     r = client.post(f"/console/tickets/{other.json()['id']}/complaint/reply", data={"message": "x"}, headers=h)
     assert "不是客訴" in r.text
     assert client.post(f"/console/tickets/{t['id']}/complaint/delete", headers=h).status_code == 404
+
+
+def test_admin_sets_the_complaint_and_regulator_deadlines_within_the_promise_and_new_cases_follow(
+    client: Any, db: Any, make: Any, page_clock: Clock
+) -> None:
+    from sqlalchemy import select
+
+    from kefu.brands.models import Brand
+    from kefu.complaints.models import RegulatorCase
+
+    brand = make.brand(timezone="Asia/Taipei")
+    admin = make.agent("admin")
+    api = make.token(admin)
+    # Looser than the seed (reply in 3–5 business days, agencies within 15 calendar days) is refused.
+    for bad in ({"complaint_reply_days": 7}, {"complaint_reply_days": 2}, {"regulator_deadline_days": 20}):
+        r = client.patch(f"/api/v1/brands/{brand.id}", json={"settings": bad}, headers=api)
+        assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json"), bad
+    client.headers.pop("Authorization", None)
+    h = _login(client, admin)
+    page = client.get("/admin?tab=brands&lang=zh-TW").text
+    assert "機關來函回覆期限（日曆天，1–15，預設 15）" in page and 'name="complaint_reply_days"' in page
+    form = {
+        "name": brand.name,
+        "default_locale": "zh-TW",
+        "timezone": "Asia/Taipei",
+        "tier_level_0": "1",
+        "tier_name_0": "一般",
+        "tier_min_0": "0",
+        "complaint_reply_days": "6",
+        "regulator_deadline_days": "16",
+    }
+    r = client.post(f"/admin/brands/{brand.id}", data=form, headers=h)
+    assert r.status_code == 422 and "請填 3 到 5 之間的整數" in r.text and "請填 1 到 15 之間的整數" in r.text
+    form.update(complaint_reply_days="3", regulator_deadline_days="10")
+    assert client.post(f"/admin/brands/{brand.id}", data=form, headers=h).status_code == 200
+    db.expire_all()
+    settings = db.get(Brand, brand.id).settings
+    assert (settings["complaint_reply_days"], settings["regulator_deadline_days"]) == (3, 10)
+
+    page_clock.set(tw(2026, 3, 2, 9, 0))
+    ok = {"brand_id": str(brand.id), "agency": "行政院消保處", "subject": "退費", "received_at": "2026-03-02T08:00"}
+    assert client.post("/console/complaints/regulator", data=ok, headers=h).status_code == 204
+    case = db.scalar(select(RegulatorCase).where(RegulatorCase.brand_id == brand.id))
+    assert case.due_at == tw(2026, 3, 12, 8, 0)

@@ -194,6 +194,11 @@ def update_brand(session: Session, brand: Brand, actor: Principal, command: Upda
         from kefu.portal.service import check_video_mb  # the portal builds on brands
 
         changes["settings"]["portal_video_mb"] = check_video_mb(changes["settings"]["portal_video_mb"])
+    for key in ("complaint_reply_days", "regulator_deadline_days"):
+        if (changes.get("settings") or {}).get(key) is not None:
+            from kefu.complaints.service import check_days  # complaints build on brands
+
+            changes["settings"][key] = check_days(key, changes["settings"][key])
     if (changes.get("settings") or {}).get("qa_sample_rate") is not None:
         from kefu.qa.service import check_rate  # QA builds on brands
 

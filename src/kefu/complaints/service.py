@@ -42,6 +42,19 @@ DEFAULT_REPLY_DAYS = 5
 DEFAULT_REGULATOR_DAYS = 15
 
 
+# What a brand may set: the seed promises a full reply in 3 to 5 business days (000) and answers to an agency within
+# 15 calendar days (000); a brand may be stricter, never looser.
+DAY_LIMITS = {"complaint_reply_days": (3, 5), "regulator_deadline_days": (1, 15)}
+
+
+def check_days(key: str, value: object) -> int:
+    """Validate a brand's ``complaint_reply_days`` / ``regulator_deadline_days`` (admin input)."""
+    low, high = DAY_LIMITS[key]
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInput.said("err_brands_deadline_days", key=key, low=low, high=high)
+    return value
+
+
 def _now(at: datetime | None) -> datetime:
     now = utcnow()
     if at is None:

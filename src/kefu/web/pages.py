@@ -671,14 +671,17 @@ def case_page(request: Request, ticket_id: int, ctx: Ctx, db: DB, saved: bool = 
         humanize=listing.humanize,
         saved=saved,
         error=None,
-        **_case_local(db, data),
+        **_case_local(db, data, ctx.locale),
         **data,
     )
 
 
-def _case_local(db: Session, data: dict[str, Any]) -> dict[str, Any]:
+def _case_local(db: Session, data: dict[str, Any], locale: str) -> dict[str, Any]:
     local = listing.LocalTime(listing.brand_zones(db, {data["ticket"].brand_id}))
-    return {"local": local, "history_names": listing.case_history_names(db, data, local)}
+    customer = data["customer"]
+    # The membership tier (#21) next to the customer, named as the brand names it, in the reader's language.
+    tier = customer_service.tier_names(db, [customer], locale)[customer.id] if customer else None
+    return {"local": local, "history_names": listing.case_history_names(db, data, local), "customer_tier": tier}
 
 
 @router.post("/console/tickets/{ticket_id}/fields", response_class=HTMLResponse)
@@ -732,7 +735,7 @@ def _case_after_post(
         humanize=listing.humanize,
         saved=error is None,
         error=error,
-        **_case_local(db, data),
+        **_case_local(db, data, ctx.locale),
         **data,
     )
 
