@@ -164,3 +164,34 @@ def test_admin_sets_the_complaint_and_regulator_deadlines_within_the_promise_and
     assert client.post("/console/complaints/regulator", data=ok, headers=h).status_code == 204
     case = db.scalar(select(RegulatorCase).where(RegulatorCase.brand_id == brand.id))
     assert case.due_at == tw(2026, 3, 12, 8, 0)
+
+
+def test_a_lead_forms_a_major_complaints_task_force_on_the_case_page_and_its_24h_target_is_met(
+    client: Any, db: Any, make: Any, page_clock: Clock
+) -> None:
+    from kefu.complaints.models import Complaint
+    from kefu.sla.service import ticket_sla
+
+    brand = make.brand(timezone="Asia/Taipei")
+    lead = make.agent("supervisor", [brand])
+    amy = make.agent("agent", [brand])
+    api = make.token(make.agent("admin"))
+    assert client.post("/api/v1/sla/defaults", json={"brand_id": brand.id}, headers=api).status_code == 200
+    page_clock.set(tw(2026, 3, 2, 9, 0))
+    body = {"brand_id": brand.id, "level": "major", "complainant_name": "林先生", "channel": "phone"}
+    c = client.post("/api/v1/complaints", json={**body, "description": "多人帳號被盜"}, headers=api).json()
+    client.headers.pop("Authorization", None)
+    h = _login(client, lead)
+    card = client.get(f"/console/tickets/{c['ticket_id']}?lang=zh-TW").text.split('id="cmp-h"')[1]
+    assert "重大客訴須於 24 小時內成立" in card and 'data-step="task_force"' in card
+    r = client.post(f"/console/tickets/{c['ticket_id']}/complaint/task_force", headers=h)
+    assert "請選擇小組成員" in r.text
+    page_clock.advance(hours=3)
+    r = client.post(
+        f"/console/tickets/{c['ticket_id']}/complaint/task_force", data={"members": [lead.id, amy.id]}, headers=h
+    )
+    card = r.text.split('id="cmp-h"')[1].split("</section>")[0]
+    assert 'data-step="task_force"' not in card and "✓" in card
+    db.expire_all()
+    assert db.get(Complaint, c["id"]).task_force_formed_at == tw(2026, 3, 2, 12, 0)
+    assert {t.key: t.status for t in ticket_sla(db, c["ticket_id"])[1]}["task_force"] == "met"

@@ -742,7 +742,7 @@ def _case_after_post(
 
 # Complaint SOP and regulator letters on the case page (#14, #15, #17): the steps the deadlines measure are buttons
 # here, not only API calls, so the ✓ next to each deadline comes from the agent's own work on the case.
-COMPLAINT_STEPS = ("register", "acknowledge", "reply", "close")
+COMPLAINT_STEPS = ("register", "acknowledge", "task_force", "reply", "close")
 
 
 @router.post("/console/tickets/{ticket_id}/complaint/{step}", response_class=HTMLResponse)
@@ -753,8 +753,9 @@ def case_complaint(
     ctx: Ctx,
     db: DB,
     message: Annotated[str, Form(max_length=20_000)] = "",
+    members: Annotated[list[int] | None, Form(max_length=50)] = None,
 ) -> HTMLResponse:
-    """Register the case as a complaint, acknowledge it, send the full reply or close it (outcome = message)."""
+    """Register the case as a complaint, acknowledge it, form a major one's task force, reply in full or close it."""
     if not ctx.principal.can("tickets:write"):
         raise Forbidden.said("err_auth_missing_permission", permission="tickets:write")
     if step not in COMPLAINT_STEPS:
@@ -765,6 +766,11 @@ def case_complaint(
         with db.begin_nested():
             if step == "register":
                 complaint_service.register_for_ticket(db, ticket, ctx.principal)
+            elif step == "task_force":
+                if not members:
+                    raise InvalidInput.said("err_web_task_force_members")
+                complaint = complaint_service.complaint_of_ticket(db, ticket)
+                complaint_service.form_task_force(db, complaint, ctx.principal, sorted(set(members)))
             else:
                 complaint = complaint_service.complaint_of_ticket(db, ticket)
                 text = message.strip()
