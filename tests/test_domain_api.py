@@ -40,6 +40,26 @@ def test_customer_tiers_follow_spend(client: Any, make: Any) -> None:
     assert c["tier"] == 3 and c["cumulative_spend"] == "50000.00"
 
 
+def test_the_case_page_shows_the_customers_membership_tier_as_the_brand_names_it(client: Any, make: Any) -> None:
+    """#21 on the agent's path: the tier reached by spend is next to the customer on the case, in three locales."""
+    brand = make.brand()
+    agent = make.agent("agent", [brand])
+    h = make.token(agent)
+    c = client.post(
+        "/api/v1/customers", json={"brand_id": brand.id, "name": "王小明", "cumulative_spend": "50000"}, headers=h
+    ).json()
+    assert c["tier"] == 3
+    t = client.post(
+        "/api/v1/tickets", json={"brand_id": brand.id, "subject": "點數", "customer_id": c["id"]}, headers=h
+    ).json()
+    client.headers.pop("Authorization", None)
+    client.post("/api/v1/auth/login", json={"email": agent.email, "password": "correct horse 1"})
+    shown = (("zh-TW", "會員等級: 金卡會員"), ("zh-CN", "会员等级: 金卡会员"), ("en", "Membership tier: Gold member"))
+    for lang, text in shown:
+        page = client.get(f"/console/tickets/{t['id']}?lang={lang}")
+        assert page.status_code == 200 and text in page.text.split('id="cust-h"')[1].split("</section>")[0], lang
+
+
 def test_identities_link_and_merge_into_one_timeline(client: Any, make: Any, db: Any) -> None:
     from kefu.conversations.service import add_message, create_conversation
     from kefu.customers.service import find_or_create_by_identity

@@ -108,3 +108,56 @@ def test_urgent_and_complaint_cases_lapse_once_per_interval_notify_and_are_repor
         params={"brand_id": brand.id, "start": start.isoformat(), "end": clock().isoformat()},
         headers=other,
     ).status_code in (403, 404)
+
+
+def test_the_case_page_shows_when_the_next_progress_update_is_due_and_when_it_is_late(
+    client: Any, make: Any, db: Any, clock: Clock, monkeypatch: Any
+) -> None:
+    """#4 on the agent's path: the 30-minute clock is on the case page, late in red; normal cases show none."""
+    from kefu.tickets import listing
+    from tests.web.test_admin_pages import _login
+
+    monkeypatch.setattr(listing, "utcnow", clock)  # the case page's "now"
+
+    brand = make.brand(timezone="Asia/Taipei")
+    admin = make.agent("admin")
+    agent = make.agent("agent", [brand])
+    h = make.token(admin)
+    clock.set(tw(2026, 3, 2, 9, 0))
+    r = client.post(
+        "/api/v1/tickets",
+        json={"brand_id": brand.id, "subject": "付款失敗", "priority": "urgent", "assignee_id": agent.id},
+        headers=h,
+    )
+    urgent = r.json()["id"]
+    normal = client.post(
+        "/api/v1/tickets", json={"brand_id": brand.id, "subject": "發票", "priority": "normal"}, headers=h
+    ).json()["id"]
+    client.headers.pop("Authorization", None)
+    _login(client, agent)
+    clock.advance(minutes=10)
+
+    def clock_line(ticket_id: int, lang: str = "zh-TW") -> str:
+        page = client.get(f"/console/tickets/{ticket_id}?lang={lang}")
+        assert page.status_code == 200
+        return page.text.split('class="progress-clock"')[1].split("</p>")[0] if "progress-clock" in page.text else ""
+
+    line = clock_line(urgent)
+    assert "進度更新（每 30 分鐘）" in line and "sla-ok" in line and "9:30" in line
+    assert "Progress update (every 30 min)" in clock_line(urgent, "en")
+    assert "进度更新（每 30 分钟）" in clock_line(urgent, "zh-CN")
+    assert clock_line(normal) == ""  # outside the clock by default
+    clock.advance(minutes=25)  # 09:35: five minutes late
+    assert "sla-b" in clock_line(urgent)
+    # A public update restarts the clock from it.
+    r = client.post(f"/api/v1/tickets/{urgent}/activities", json={"body": "財務組核對中", "public": True}, headers=h)
+    assert r.status_code == 201, r.text
+    line = clock_line(urgent)
+    assert "sla-ok" in line and "10:05" in line
+    # The brand's interval (admin → Brands, or the API) is what the page counts with.
+    r = client.patch(
+        f"/api/v1/brands/{brand.id}", json={"settings": {"progress_updates": {"every_minutes": 60}}}, headers=h
+    )
+    assert r.is_success
+    line = clock_line(urgent)
+    assert "每 60 分鐘" in line and "10:35" in line

@@ -68,6 +68,21 @@ def whole(form: FormData, name: str, t: Mapping[str, str], errors: dict[str, str
     return int(raw)
 
 
+def percent(form: FormData, name: str, t: Mapping[str, str], errors: dict[str, str]) -> float | None:
+    """An optional percentage above 0 and at most 100 (e.g. "5" or "2.5"); records an error for anything else."""
+    raw = text(form, name).rstrip("%").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 100:  # also refuses nan and inf
+        errors[name] = t["ae_qa_percent"]
+        return None
+    return value
+
+
 def _one_or_list(values: list[str]) -> str | list[str]:
     return values[0] if len(values) == 1 else values
 

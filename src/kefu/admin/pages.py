@@ -23,6 +23,7 @@ from kefu.brands import service as brand_service
 from kefu.brands import theme as brand_theme
 from kefu.brands.commands import UpdateBrand
 from kefu.brands.models import CHANNEL_KINDS, Brand
+from kefu.complaints import service as complaint_service
 from kefu.complaints.models import COMPLAINT_LEVELS
 from kefu.core.addresses import is_email
 from kefu.core.commands import build
@@ -78,6 +79,9 @@ def _brands(db: Session, ctx: PageContext) -> list[Brand]:
 
 
 KB_PAGE = 50
+
+
+COMPLAINT_DAY_LIMITS = complaint_service.DAY_LIMITS
 
 
 def _tier_rows(locale: str) -> Callable[[Sequence[Mapping[str, Any]]], list[dict[str, str]]]:
@@ -836,6 +840,25 @@ def update_brand(request: Request, brand_id: int, ctx: Ctx, db: DB, form: Posted
     template = f.text(values, "video_url_template")
     current = (brand.settings or {}).get("video") or {}
     settings["video"] = {**current, "url_template": template} if template else None
+    # Seed promises' numbers a business tunes (empty = the product's default): the daily QA share in percent
+    # (#31, 5 %), the progress-update interval in minutes (#4, 30) and the anger level that alerts (#48, 3).
+    qa_pct = f.percent(values, "qa_sample_pct", t, parsed.errors)
+    settings["qa_sample_rate"] = round(qa_pct / 100, 6) if qa_pct is not None else None
+    every = f.whole(values, "progress_every", t, parsed.errors)
+    if every is not None and not 5 <= every <= 24 * 60:
+        parsed.errors["progress_every"] = t["ae_progress_every"]
+    progress = {k: v for k, v in ((brand.settings or {}).get("progress_updates") or {}).items() if k != "every_minutes"}
+    settings["progress_updates"] = {**progress, "every_minutes": every} if every is not None else (progress or None)
+    for key, (low, high) in COMPLAINT_DAY_LIMITS.items():
+        days = f.whole(values, key, t, parsed.errors)
+        if days is not None and not low <= days <= high:
+            parsed.errors[key] = t["ae_days_between"].format(low=low, high=high)
+        settings[key] = days
+    anger = f.whole(values, "anger_threshold", t, parsed.errors)
+    if anger is not None and anger > 5:
+        parsed.errors["anger_threshold"] = t["ae_anger_threshold"]
+    bot = {k: v for k, v in ((brand.settings or {}).get("bot") or {}).items() if k != "anger_threshold"}
+    settings["bot"] = {**bot, "anger_threshold": anger} if anger is not None else (bot or None)
     if not parsed.errors:
         try:
             command = build(

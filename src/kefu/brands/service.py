@@ -206,6 +206,23 @@ def update_brand(session: Session, brand: Brand, actor: Principal, command: Upda
         from kefu.portal.service import check_video_mb  # the portal builds on brands
 
         changes["settings"]["portal_video_mb"] = check_video_mb(changes["settings"]["portal_video_mb"])
+    for key in ("complaint_reply_days", "regulator_deadline_days"):
+        if (changes.get("settings") or {}).get(key) is not None:
+            from kefu.complaints.service import check_days  # complaints build on brands
+
+            changes["settings"][key] = check_days(key, changes["settings"][key])
+    if (changes.get("settings") or {}).get("qa_sample_rate") is not None:
+        from kefu.qa.service import check_rate  # QA builds on brands
+
+        changes["settings"]["qa_sample_rate"] = check_rate(changes["settings"]["qa_sample_rate"])
+    if (changes.get("settings") or {}).get("bot") is not None:
+        bot = changes["settings"]["bot"]
+        anger = bot.get("anger_threshold") if isinstance(bot, dict) else None
+        # Anger levels run 0-5 (kefu.bot.emotion); 0 would alert on every message, above 5 never.
+        if not isinstance(bot, dict) or (
+            anger is not None and (isinstance(anger, bool) or not isinstance(anger, int) or not 1 <= anger <= 5)
+        ):
+            raise InvalidInput.said("err_brands_anger_threshold")
     published = (changes.get("settings") or {}).get("public_metrics")
     if published is not None and not isinstance(published, bool):
         raise InvalidInput.said("err_brands_public_metrics_bool")

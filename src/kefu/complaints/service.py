@@ -29,7 +29,7 @@ from kefu.complaints.models import COMPLAINT_LEVELS, Complaint, RegulatorCase
 from kefu.complaints.punctuality import DeadlineStats, by_month, year_range
 from kefu.core.access import get_in_brand, ref_in_brand, scope_to_brands
 from kefu.core.db import utcnow
-from kefu.core.errors import Conflict, InvalidInput
+from kefu.core.errors import Conflict, InvalidInput, NotFound
 from kefu.core.events import publish
 from kefu.core.pagination import keyset_page
 from kefu.customers.models import Customer
@@ -40,6 +40,19 @@ from kefu.tickets.timeline import add_activity
 
 DEFAULT_REPLY_DAYS = 5
 DEFAULT_REGULATOR_DAYS = 15
+
+
+# What a brand may set: the seed promises a full reply in 3 to 5 business days (000) and answers to an agency within
+# 15 calendar days (000); a brand may be stricter, never looser.
+DAY_LIMITS = {"complaint_reply_days": (3, 5), "regulator_deadline_days": (1, 15)}
+
+
+def check_days(key: str, value: object) -> int:
+    """Validate a brand's ``complaint_reply_days`` / ``regulator_deadline_days`` (admin input)."""
+    low, high = DAY_LIMITS[key]
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInput.said("err_brands_deadline_days", key=key, low=low, high=high)
+    return value
 
 
 def _now(at: datetime | None) -> datetime:
@@ -175,6 +188,22 @@ def register_for_ticket(session: Session, ticket: Ticket, actor: Principal | Non
     )
     publish(session, "complaint.created", complaint_event(complaint, ticket), _topics(ticket.brand_id, ticket.id))
     return complaint
+
+
+def complaint_of_ticket(session: Session, ticket: Ticket) -> Complaint:
+    """The complaint record of a case the caller may see (404 when the case is not a complaint)."""
+    c = session.scalar(select(Complaint).where(Complaint.ticket_id == ticket.id))
+    if c is None:
+        raise NotFound.said("err_complaints_not_a_complaint", number=ticket.number)
+    return c
+
+
+def regulator_case_of_ticket(session: Session, ticket: Ticket) -> RegulatorCase:
+    """The regulator letter of a case the caller may see (404 when the case is not one)."""
+    c = session.scalar(select(RegulatorCase).where(RegulatorCase.ticket_id == ticket.id))
+    if c is None:
+        raise NotFound.said("err_complaints_not_a_regulator_case", number=ticket.number)
+    return c
 
 
 def complaint_event(c: Complaint, t: Ticket) -> dict[str, Any]:

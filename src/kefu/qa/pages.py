@@ -29,7 +29,13 @@ def queue(request: Request, ctx: Ctx, db: DB, status: str = "pending") -> HTMLRe
     reviews = service.list_reviews(db, ctx.principal, status=status, limit=50)
     items = service.review_items(db, reviews)
     return render(
-        request, ctx, "qa/queue.html", items=items, qstatus=status, can_score=ctx.principal.can("teams:manage")
+        request,
+        ctx,
+        "qa/queue.html",
+        items=items,
+        qstatus=status,
+        can_score=ctx.principal.can("teams:manage"),
+        runs=service.recent_runs(db, ctx.principal),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 from datetime import UTC, date, datetime, timedelta
@@ -23,6 +24,7 @@ from kefu.core.events import publish
 from kefu.customers.models import Customer
 from kefu.qa.models import QaReview, QaSampleRun, QaScorecard
 
+log = logging.getLogger(__name__)
 DEFAULT_RATE = 0.05
 ACCURACY = "accuracy"
 DEFAULT_CRITERIA: list[dict[str, Any]] = [
@@ -38,6 +40,18 @@ DEFAULT_CRITERIA: list[dict[str, Any]] = [
     {"key": "tone", "label_zh": "語氣與禮貌", "label_en": "Tone", "weight": 20, "max": 5, "pass_mark": 3},
     {"key": "efficiency", "label_zh": "處理效率", "label_en": "Efficiency", "weight": 15, "max": 5, "pass_mark": 3},
 ]
+
+
+def check_rate(value: object) -> float:
+    """A brand's daily sample share (``settings["qa_sample_rate"]``): a number in (0, 1], e.g. 0.05 for 5 %."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise InvalidInput.said("err_qa_sample_rate_range")
+    return float(value)
+
+
+def brand_rate(brand: Brand) -> float:
+    """The share sampled each day for this brand (its setting, else 5 %)."""
+    return float((brand.settings or {}).get("qa_sample_rate", DEFAULT_RATE))
 
 
 def _check_criteria(criteria: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -129,9 +143,7 @@ def sample_day(
     existing = session.scalar(select(QaSampleRun).where(QaSampleRun.brand_id == brand.id, QaSampleRun.day == str(day)))
     if existing is not None:
         return existing
-    rate = float(rate if rate is not None else (brand.settings or {}).get("qa_sample_rate", DEFAULT_RATE))
-    if not 0 < rate <= 1:
-        raise InvalidInput.said("err_qa_sample_rate_range")
+    rate = check_rate(rate if rate is not None else brand_rate(brand))
     start, end = _day_window(brand, day)
     # A closed conversation's last change is its closing, so updated_at places it on the day it closed.
     ids = list(
@@ -182,8 +194,30 @@ def sample_yesterday(
     runs = []
     for brand in session.scalars(select(Brand).order_by(Brand.id)):
         today = now.astimezone(ZoneInfo(brand.timezone or "Asia/Taipei")).date()
-        runs.append(sample_day(session, brand, today - timedelta(days=1), rng=rng))
+        try:
+            runs.append(sample_day(session, brand, today - timedelta(days=1), rng=rng))
+        except InvalidInput:
+            # A rate stored before it was validated must not stop every other brand's sample: that brand is skipped.
+            log.warning("qa sample skipped: brand %s has an invalid qa_sample_rate", brand.id)
     return runs
+
+
+def recent_runs(session: Session, actor: Principal | None, *, limit: int = 14) -> list[dict[str, Any]]:
+    """The latest daily samples of the brands the actor sees: day, brand, closed conversations, share, sampled."""
+    stmt = scope_to_brands(
+        select(QaSampleRun, Brand.name).join(Brand, Brand.id == QaSampleRun.brand_id), QaSampleRun.brand_id, actor
+    )
+    rows = session.execute(stmt.order_by(QaSampleRun.day.desc(), QaSampleRun.brand_id).limit(limit))
+    return [
+        {
+            "day": run.day,
+            "brand": name,
+            "percent": round(run.rate * 100, 2),
+            "population": run.population,
+            "sampled": run.sampled,
+        }
+        for run, name in rows
+    ]
 
 
 def get_review(session: Session, review_id: int, actor: Principal | None) -> QaReview:

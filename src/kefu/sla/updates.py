@@ -176,6 +176,28 @@ def sweep(session: Session, now: datetime | None = None, *, limit: int = 2000) -
     return result
 
 
+@dataclass(frozen=True)
+class CaseClock:
+    """A case's progress-update clock as the case page shows it."""
+
+    every_minutes: int
+    last_update_at: datetime
+    due_at: datetime
+
+
+def case_clock(session: Session, ticket: Ticket) -> CaseClock | None:
+    """When the case's next public update is due, or None when the case is off the clock (scope, status, brand)."""
+    conf = settings_of(session.scalar(select(Brand.settings).where(Brand.id == ticket.brand_id)))
+    in_scope = ticket.priority in conf["priorities"] or ticket.category in conf["categories"]
+    if conf.get("enabled", True) is False or not in_scope or ticket.status not in CLOCK_STATUSES:
+        return None
+    if ticket.merged_into_id is not None:
+        return None
+    every = int(conf["every_minutes"])
+    last = last_updates(session, [ticket])[ticket.id]
+    return CaseClock(every_minutes=every, last_update_at=last, due_at=last + timedelta(minutes=every))
+
+
 class LapseItem(BaseModel):
     """A case whose progress update is overdue now."""
 

@@ -431,6 +431,7 @@ def case_data(session: Session, principal: Principal, ticket_id: int) -> dict[st
     from kefu.conversations.models import Conversation
     from kefu.customers.accessibility import needs_of
     from kefu.customers.models import Organization
+    from kefu.sla.updates import case_clock
     from kefu.surveys.models import CsatSurvey
     from kefu.tickets import service as ticket_service
     from kefu.tickets.models import TicketCategory, TicketFieldDefinition
@@ -487,6 +488,7 @@ def case_data(session: Session, principal: Principal, ticket_id: int) -> dict[st
         "complaint": session.scalar(select(Complaint).where(Complaint.ticket_id == ticket.id)),
         "regulator": session.scalar(select(RegulatorCase).where(RegulatorCase.ticket_id == ticket.id)),
         "csat": session.scalar(select(CsatSurvey).where(CsatSurvey.ticket_id == ticket.id)),
+        "progress": case_clock(session, ticket),
         "conversations": list(
             session.scalars(select(Conversation).where(Conversation.ticket_id == ticket.id).order_by(Conversation.id))
         ),

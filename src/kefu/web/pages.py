@@ -26,6 +26,7 @@ from kefu.brands import theme as brand_theme
 from kefu.brands.models import Brand
 from kefu.channels import downloads, media, outbox
 from kefu.channels.email import compose
+from kefu.complaints import service as complaint_service
 from kefu.conversations import inbox as inbox_views
 from kefu.conversations import service as conv_service
 from kefu.core.chinese import convert
@@ -670,14 +671,17 @@ def case_page(request: Request, ticket_id: int, ctx: Ctx, db: DB, saved: bool = 
         humanize=listing.humanize,
         saved=saved,
         error=None,
-        **_case_local(db, data),
+        **_case_local(db, data, ctx.locale),
         **data,
     )
 
 
-def _case_local(db: Session, data: dict[str, Any]) -> dict[str, Any]:
+def _case_local(db: Session, data: dict[str, Any], locale: str) -> dict[str, Any]:
     local = listing.LocalTime(listing.brand_zones(db, {data["ticket"].brand_id}))
-    return {"local": local, "history_names": listing.case_history_names(db, data, local)}
+    customer = data["customer"]
+    # The membership tier (#21) next to the customer, named as the brand names it, in the reader's language.
+    tier = customer_service.tier_names(db, [customer], locale)[customer.id] if customer else None
+    return {"local": local, "history_names": listing.case_history_names(db, data, local), "customer_tier": tier}
 
 
 @router.post("/console/tickets/{ticket_id}/fields", response_class=HTMLResponse)
@@ -731,9 +735,86 @@ def _case_after_post(
         humanize=listing.humanize,
         saved=error is None,
         error=error,
-        **_case_local(db, data),
+        **_case_local(db, data, ctx.locale),
         **data,
     )
+
+
+# Complaint SOP and regulator letters on the case page (#14, #15, #17): the steps the deadlines measure are buttons
+# here, not only API calls, so the ✓ next to each deadline comes from the agent's own work on the case.
+COMPLAINT_STEPS = ("register", "acknowledge", "task_force", "reply", "close")
+
+
+@router.post("/console/tickets/{ticket_id}/complaint/{step}", response_class=HTMLResponse)
+def case_complaint(
+    request: Request,
+    ticket_id: int,
+    step: str,
+    ctx: Ctx,
+    db: DB,
+    message: Annotated[str, Form(max_length=20_000)] = "",
+    members: Annotated[list[int] | None, Form(max_length=50)] = None,
+) -> HTMLResponse:
+    """Register the case as a complaint, acknowledge it, form a major one's task force, reply in full or close it."""
+    if not ctx.principal.can("tickets:write"):
+        raise Forbidden.said("err_auth_missing_permission", permission="tickets:write")
+    if step not in COMPLAINT_STEPS:
+        raise NotFound.said("err_web_not_found")
+    ticket = ticket_service.get_ticket(db, ticket_id, ctx.principal)
+    error = None
+    try:
+        with db.begin_nested():
+            if step == "register":
+                complaint_service.register_for_ticket(db, ticket, ctx.principal)
+            elif step == "task_force":
+                if not members:
+                    raise InvalidInput.said("err_web_task_force_members")
+                complaint = complaint_service.complaint_of_ticket(db, ticket)
+                complaint_service.form_task_force(db, complaint, ctx.principal, sorted(set(members)))
+            else:
+                complaint = complaint_service.complaint_of_ticket(db, ticket)
+                text = message.strip()
+                if not text:
+                    raise InvalidInput.said("err_web_message_required")
+                if step == "acknowledge":
+                    complaint_service.acknowledge(db, complaint, ctx.principal, text)
+                elif step == "reply":
+                    complaint_service.reply(db, complaint, ctx.principal, text)
+                else:
+                    complaint_service.close_complaint(db, complaint, ctx.principal, text)
+    except ProblemError as exc:
+        error = error_text(ctx, exc)
+    return _case_after_post(request, ctx, db, ticket_id, error)
+
+
+@router.post("/console/tickets/{ticket_id}/regulator/{step}", response_class=HTMLResponse)
+def case_regulator(
+    request: Request,
+    ticket_id: int,
+    step: str,
+    ctx: Ctx,
+    db: DB,
+    message: Annotated[str, Form(max_length=20_000)] = "",
+) -> HTMLResponse:
+    """Record the full reply to the agency (what the 15-day deadline measures) or close the answered letter."""
+    if not ctx.principal.can("tickets:write"):
+        raise Forbidden.said("err_auth_missing_permission", permission="tickets:write")
+    if step not in ("reply", "close"):
+        raise NotFound.said("err_web_not_found")
+    ticket = ticket_service.get_ticket(db, ticket_id, ctx.principal)
+    error = None
+    try:
+        with db.begin_nested():
+            case = complaint_service.regulator_case_of_ticket(db, ticket)
+            if step == "reply":
+                if not message.strip():
+                    raise InvalidInput.said("err_web_message_required")
+                complaint_service.reply_regulator_case(db, case, ctx.principal, message.strip())
+            else:
+                complaint_service.close_regulator_case(db, case, ctx.principal)
+    except ProblemError as exc:
+        error = error_text(ctx, exc)
+    return _case_after_post(request, ctx, db, ticket_id, error)
 
 
 @router.post("/console/tickets/{ticket_id}/merge", response_class=HTMLResponse)

@@ -6,8 +6,9 @@ Pages only call services; brand scoping and masking happen there and in the temp
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -192,6 +193,71 @@ def merge(customer_id: int, ctx: Ctx, db: DB, source_id: Annotated[int, Form()])
 def complaint_board(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
     """Every open complaint and regulator-letter deadline, overdue first, with on-time figures."""
     _need(ctx, "tickets:read")
+    return _complaint_board(request, ctx, db)
+
+
+@router.post("/complaints/regulator", response_class=HTMLResponse, response_model=None)
+def register_regulator_letter(
+    request: Request,
+    ctx: Ctx,
+    db: DB,
+    brand_id: Annotated[int, Form()],
+    agency: Annotated[str, Form(max_length=200)] = "",
+    reference_no: Annotated[str, Form(max_length=100)] = "",
+    subject: Annotated[str, Form(max_length=500)] = "",
+    summary: Annotated[str, Form(max_length=50_000)] = "",
+    received_at: Annotated[str, Form(max_length=32)] = "",
+) -> HTMLResponse | Response:
+    """Register an agency's letter (#17): its case opens with the brand's deadline (15 calendar days by default)."""
+    _need(ctx, "tickets:write")
+    t = ctx.t
+    values = {"brand_id": str(brand_id), "agency": agency, "reference_no": reference_no, "subject": subject}
+    values |= {"summary": summary, "received_at": received_at}
+    errors: dict[str, str] = {}
+    if not agency.strip():
+        errors["agency"] = t["ae_required"]
+    if not subject.strip():
+        errors["subject"] = t["ae_required"]
+    brand = brands.get_brand(db, brand_id, ctx.principal)  # 404 outside the caller's brands
+    received = utcnow()
+    if received_at:
+        # The letter's date as the agent reads it on the envelope: a wall time in the brand's timezone.
+        try:
+            local = datetime.fromisoformat(received_at)
+        except ValueError:
+            errors["received_at"] = t["ae_choice"]
+        else:
+            received = local.replace(tzinfo=ZoneInfo(brand.timezone or "Asia/Taipei")).astimezone(UTC)
+            if received > utcnow():
+                errors["received_at"] = t["ae_reg_future"]
+    if not errors:
+        try:
+            case = complaints.create_regulator_case(
+                db,
+                brand_id=brand.id,
+                actor=ctx.principal,
+                agency=agency.strip(),
+                subject=subject.strip(),
+                received_at=received,
+                reference_no=reference_no.strip(),
+                summary=summary.strip(),
+            )
+        except ProblemError as exc:
+            db.rollback()
+            errors["_form"] = error_text(ctx, exc)
+        else:
+            return Response(status_code=204, headers={"HX-Redirect": f"/console/tickets/{case.ticket_id}"})
+    return _complaint_board(request, ctx, db, values=values, errors=errors)
+
+
+def _complaint_board(
+    request: Request,
+    ctx: PageContext,
+    db: DB,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+) -> HTMLResponse:
     now = utcnow()
     items = complaints.deadline_board(db, ctx.principal, now=now)
     figures = complaints.on_time_figures(db, ctx.principal, since=now - ON_TIME_WINDOW)
@@ -202,6 +268,10 @@ def complaint_board(request: Request, ctx: Ctx, db: DB) -> HTMLResponse:
         "desk/complaints.html",
         groups=groups,
         figures=figures,
+        brand_list=brands.visible_brands(db, ctx.principal),
+        can_write=ctx.principal.can("tickets:write"),
+        values=values or {},
+        errors=errors or {},
         rate=complaints.OnTime.rate,
         now=now,
         humanize=listing.humanize,
