@@ -133,6 +133,33 @@ def test_concurrent_appends_do_not_fork_the_chain(db_url: str) -> None:
         database.dispose()
 
 
+def test_an_entry_recorded_after_a_commit_goes_in_with_the_next_one(db_url: str) -> None:
+    """A request that commits mid-way (to release SQLite's write turn before a slow provider call) and records its
+    audit entry afterwards still gets it into the chain at its final commit; a rollback still drops it."""
+    from kefu.audit.models import AuditLog
+    from kefu.audit.service import record
+    from kefu.core.db import Database
+
+    database = Database(db_url)
+    try:
+        s = database.sessionmaker()
+        try:
+            s.commit()  # no transaction open from here on
+            record(s, None, "test.after_commit.kept", target_type="t", target_id=1)
+            s.commit()
+            s.commit()
+            record(s, None, "test.after_commit.dropped", target_type="t", target_id=2)
+            s.rollback()
+            s.commit()
+        finally:
+            s.close()
+        with database.session() as r:
+            actions = set(r.scalars(select(AuditLog.action).where(AuditLog.action.like("test.after_commit.%"))))
+        assert actions == {"test.after_commit.kept"}
+    finally:
+        database.dispose()
+
+
 def test_migration_backfills_existing_entries(tmp_path: Any) -> None:
     from kefu.audit.chain import verify_chain
     from kefu.core.db import Database

@@ -155,6 +155,8 @@ _PENDING = "kefu.audit.pending"
 
 def defer_append(session: Session, entry: AuditLog) -> None:
     """Queue an entry for insertion at commit (or at the next read of the audit log in this session)."""
+    if not session.in_transaction():
+        session.begin()  # an entry recorded after the caller's commit belongs to the next one, not to no transaction
     pending: list[tuple[SessionTransaction | None, AuditLog]] = session.info.setdefault(_PENDING, [])
     pending.append((session.get_nested_transaction() or session.get_transaction(), entry))
 
