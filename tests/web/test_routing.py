@@ -89,3 +89,39 @@ def test_the_public_api_lives_under_api_v1(app: FastAPI) -> None:
     outside = sorted(p for p in app.openapi()["paths"] if not p.startswith("/api/v1/"))
     assert set(outside) <= {"/healthz", "/readyz", "/metrics"}, outside
     assert "/api/v1/public/tickets/progress" in app.openapi()["paths"]
+
+
+def test_a_request_walks_its_router_once(client: Any, monkeypatch: Any) -> None:
+    """The included router's routes are walked once per request (FastAPI walks them in `matches` and in `handle`)."""
+    from kefu.web import routing
+
+    assert routing._INCLUDED is not None
+    walked: list[tuple[int, Match]] = []
+    original = routing._INCLUDED._match
+
+    def counting(node: Any, scope: dict[str, Any]) -> Any:
+        found = original(node, scope)
+        walked.append((id(node), found[0]))
+        return found
+
+    monkeypatch.setattr(routing._INCLUDED, "_match", counting)
+    assert client.get("/api/v1/tickets/123").status_code == 401  # routed (path parameter and all), then refused
+    answering = [node for node, match in walked if match == Match.FULL]
+    assert len(answering) == 1, walked  # other routers sharing the prefix may walk theirs once, without a match
+    assert [node for node, _ in walked].count(answering[0]) == 1
+
+
+def test_a_kept_match_is_only_reused_for_its_node_and_path(app: FastAPI) -> None:
+    """Another path in the same scope dict walks again."""
+    from kefu.web.routing import PrecheckedInclude, _remembered_match
+
+    nodes = [r for r in app.router.routes if PrecheckedInclude is not None and type(r) is PrecheckedInclude]
+    base = {"type": "http", "method": "GET", "root_path": "", "headers": [], "query_string": b""}
+    scope = {**base, "path": "/api/v1/tickets/1"}
+    found = [n for n in nodes if _remembered_match(n, dict(scope))[0] == Match.FULL]
+    assert len(found) == 1
+    node = found[0]
+    assert _remembered_match(node, scope)[0] == Match.FULL  # kept in the scope
+    scope["path"] = "/api/v1/nowhere"
+    assert _remembered_match(node, scope)[0] == Match.NONE  # not the kept answer: another path
+    assert "kefu.included_match" not in scope  # no match is kept

@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from kefu.core.db import database_key, run_prebuilt
+from kefu.core.db import database_key, run_first_read
 from kefu.core.models import ConfigVersion
 
 T = TypeVar("T")
@@ -65,9 +65,10 @@ def _tokens(session: Session) -> tuple[dict[int, int], str]:
     if memo is not None and memo[0] is tx:
         return memo[1], memo[2]
     session._autoflush()  # as session.execute does: pending changes bump their brands' tokens first
-    # On the connection (Core): the ORM's execution layer adds nothing to a two-column read but CPU.
+    # On the connection (Core): the ORM's execution layer adds nothing to a two-column read but CPU. Usually the
+    # transaction's first statement: on PostgreSQL it then carries the BEGIN (kefu.core.db.run_first_read).
     conn = session.connection()
-    tokens = {int(b): int(v) for b, v in run_prebuilt(conn, _READ_TOKENS)[0]}
+    tokens = {int(b): int(v) for b, v in run_first_read(conn, _READ_TOKENS)}
     where = database_key(conn.engine)
     session.info[_TOKENS] = (tx, tokens, where)
     return tokens, where

@@ -679,6 +679,50 @@ def run_prebuilt(conn: Connection, stmt: Any, params: dict[str, Any] | None = No
 _CURSOR_EXECUTE = callable(getattr(Connection, "_cursor_execute", None))
 
 
+def _opens_transaction(driver: Any) -> bool:
+    """True when `driver` is a psycopg connection that would send its own BEGIN before the next statement."""
+    # psycopg sends BEGIN as a round trip of its own before the first statement on an idle, non-autocommit
+    # connection. Its `_autocommit` and `_pipeline` attributes are private (every psycopg 3 release): without
+    # them the read takes the ordinary path.
+    info = getattr(driver, "info", None)
+    return (
+        info is not None
+        and getattr(driver, "_autocommit", None) is False
+        and getattr(driver, "_pipeline", True) is None
+        and info.transaction_status == 0  # libpq's PQTRANS_IDLE (psycopg.pq.TransactionStatus.IDLE)
+    )
+
+
+def run_first_read(conn: Connection, stmt: Any) -> Sequence[Any]:
+    """A parameterless prebuilt read (run_prebuilt) whose rows open the transaction; on PostgreSQL with its BEGIN.
+
+    psycopg opens a transaction with a BEGIN round trip of its own before the first statement. When this read is
+    that first statement, it goes as one simple-protocol query `<read>; BEGIN` instead — one round trip, the
+    same rows, the connection then in the transaction psycopg would have opened (PostgreSQL's default isolation,
+    READ COMMITTED, gives every statement its own snapshot, so the read is no older than it was inside it). On
+    any other connection, or after the transaction began, it is run_prebuilt's read.
+    """
+    driver = conn.connection.driver_connection if conn.dialect.name == "postgresql" else None
+    plan = _lean_plan(conn.dialect, stmt, ()) if driver is not None and _CURSOR_EXECUTE else None
+    if plan is None or plan[1] or not conn.in_transaction() or not _opens_transaction(driver):
+        return run_prebuilt(conn, stmt)[0]
+    assert driver is not None
+    driver.autocommit = True  # psycopg checks the connection is idle; it then sends no BEGIN of its own
+    try:
+        cursor = conn.connection.cursor()
+        try:
+            # No parameters: psycopg sends it with the simple query protocol, which runs both statements.
+            conn._cursor_execute(cursor, plan[0] + "; BEGIN", {})
+            rows: Sequence[Any] = cursor.fetchall()  # the first result (the read's) is the cursor's
+        finally:
+            cursor.close()
+    finally:
+        # Inside the transaction now (or idle, if the read failed): the public setter refuses to switch back
+        # while a transaction is open, so the private flag is reset, as psycopg's own BEGIN would have left it.
+        driver._autocommit = False
+    return rows
+
+
 # Per mapped class: its class manager, @validates hooks by attribute and column attribute names, or None when an
 # attribute has other set listeners (new_row then falls back to the constructor, whose events it could not reproduce).
 _ROWS: dict[type[Any], tuple[Any, dict[str, Any], frozenset[str]] | None] = {}

@@ -116,10 +116,33 @@ def _prechecked_matches(node: Any, scope: Scope) -> tuple[Match, Scope]:
     return result
 
 
+_MATCHED = "kefu.included_match"  # request scope: (node, path key, FastAPI's inner match) of the last node that matched
+
+
+def _remembered_match(node: Any, scope: Scope) -> tuple[Any, ...]:
+    """FastAPI's walk of the node's routes, done once per request: `matches` walks it and `handle` walks it again."""
+    # The app's router asks the node whether it matches (one walk of its routes, the result kept only as
+    # FULL/PARTIAL) and then hands it the request, whose handling walks the same routes again to find the one to
+    # call. Nothing that decides the match changes in between (the app router adds the node's empty child scope),
+    # so the second walk takes the first's answer when it is for this node and the same path and method.
+    key = (scope.get("path"), scope.get("method"), scope.get("root_path"))
+    kept = scope.pop(_MATCHED, None)
+    if kept is not None and kept[0] is node and kept[1] == key:
+        found: tuple[Any, ...] = kept[2]
+        return found
+    assert _INCLUDED is not None
+    found = _INCLUDED._match(node, scope)
+    if found[0] != Match.NONE:
+        scope[_MATCHED] = (node, key, found)
+    return found
+
+
 # The app's router walks one such node per included router (~50) for every request; FastAPI's node sets and
 # restores a scope key around each inner match, which cost more than the one `str.startswith` that rejects it.
 PrecheckedInclude: type[Any] | None = (
-    type("PrecheckedInclude", (_INCLUDED,), {"matches": _prechecked_matches}) if _INCLUDED is not None else None
+    type("PrecheckedInclude", (_INCLUDED,), {"matches": _prechecked_matches, "_match": _remembered_match})
+    if _INCLUDED is not None and hasattr(_INCLUDED, "_match")
+    else None
 )
 
 
