@@ -360,3 +360,31 @@ def test_the_stand_in_check_reads_without_the_sqlite_write_turn(tmp_path: Path) 
         other.rollback()
         other.close()
         database.dispose()
+
+
+def test_folded_floor_forgives_homophone_typos_and_courtesy_words_but_not_a_sibling_faq() -> None:
+    """Round 15: the folded near-exact ranker compares pinyin syllables of the question without its courtesy words,
+    so "請問網銀密馬忘計了怎麼辦" (馬 for 碼, 計 for 記, a courtesy head) is near-exact to its FAQ, while 外幣 vs
+    臺幣 (different readings) still has no clear lead and is not answered by the floor."""
+    from kefu.bot.nlu.provisional import near_exact_floor, near_exact_ranker
+    from kefu.bot.nlu.ranker import Ranked
+
+    singles = [(k, p[:1]) for k, p in _tiny_groups() if not k.startswith(smalltalk.PREFIX)] + smalltalk.groups()
+    quick = near_exact_ranker(smalltalk.PREFIX).fit(singles)
+    folded = near_exact_ranker(smalltalk.PREFIX, folded=True).fit(singles)
+    text = "請問網銀密馬忘計了怎麼辦"
+    assert quick.search(text, 1)[0].confidence < quick.answer_threshold_  # characters alone: not near-exact
+    hit = folded.search(text, 1)[0]
+    assert (hit.key, hit.confidence >= folded.answer_threshold_) == ("ebank_password", True)
+    unsure = [Ranked("ebank_password", 0.3, 1.0, ""), Ranked("card_lost", 0.1, 0.2, "")]
+    assert near_exact_floor(unsure, text, quick, 0.8, smalltalk.PREFIX) == unsure
+    raised = near_exact_floor(unsure, text, quick, 0.8, smalltalk.PREFIX, folded)
+    assert [(h.key, h.confidence) for h in raised] == [("ebank_password", 0.8), ("card_lost", 0.1)]
+    # A sibling question: one decisive word differs in sound too, so the lead is not clear.
+    fx = [Ranked("fx_account", 0.3, 1.0, "")]
+    assert folded.search("如何開立外幣帳戶呢", 1)[0].key == "fx_account"
+    assert near_exact_floor(fx, "請問要開立外幣的帳戶", quick, 0.8, smalltalk.PREFIX, folded) == fx
+    # A ranker saved before round 15 (no ``folded`` attribute) featurises as the character ranker did.
+    old = ProvisionalRanker.__new__(ProvisionalRanker)
+    old.__dict__.update({k: v for k, v in quick.__dict__.items() if k != "folded"})
+    assert old.search(text, 1) == quick.search(text, 1)

@@ -50,6 +50,9 @@ _CAP: Final = 0.85  # every other candidate stays below the answer threshold: of
 # (chosen on development splits, docs/DEVELOPING.md "Near-exact floor").
 _FLOOR_NEAR: Final = 0.8
 _FLOOR_MARGIN: Final = 0.4
+# The folded floor (round 15): the same rule over toneless pinyin syllable 1-2-grams instead of Han characters, on the
+# question without its courtesy words, so a homophone typo (網銀密馬, 信用咔) or a "請問…呢" costs no similarity.
+FOLDED_FEATURES: Final = FeatureConfig(word_weight=0.0, use_pairs=False, han_char_weight=0.0, pinyin_weight=2.25)
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,9 @@ class ProvisionalRanker:
         depth: int = 10,
         strict_prefix: str | None = None,
         strict_coverage: float = 0.7,
+        folded: bool = False,
     ) -> None:
+        self.folded = folded
         self.near = near
         self.margin = margin
         self.clarify_threshold_ = clarify
@@ -102,9 +107,9 @@ class ProvisionalRanker:
         normalized = normalize_many(texts)
         self._exact = exact_rows(normalized)
         self._strict_units = strict_vocabulary(self.keys, normalized, self._row_group, self.strict_prefix)
-        self._featurizer = Featurizer(PROVISIONAL_FEATURES)
+        self._featurizer = Featurizer(FOLDED_FEATURES if self.folded else PROVISIONAL_FEATURES)
         try:
-            x = l2_rows(self._featurizer.fit_transform(normalized)).tocsr()
+            x = l2_rows(self._featurizer.fit_transform([self._prepared(t) for t in normalized])).tocsr()
         except ValueError:
             self._featurizer = None
             return self
@@ -129,7 +134,7 @@ class ProvisionalRanker:
         bare = courtesy_stripped(key)
         exact = self._exact.get(key) or (self._exact.get(bare) if bare else None)
         norm = normalize(text)
-        q = l2_rows(self._featurizer.transform([norm])).tocsr()
+        q = l2_rows(self._featurizer.transform([self._prepared(norm)])).tocsr()
         sims = np.asarray((q @ fitted.matrix_t).toarray(), dtype=np.float64)[0]
         nn = np.full(len(self.keys), -1.0)
         if len(fitted.starts):
@@ -166,6 +171,13 @@ class ProvisionalRanker:
             out = lead + [r for r in out if r.key not in seen]
         return out[:k]
 
+    def _prepared(self, norm: str) -> str:
+        """The normalised text as featurised: folded rankers drop punctuation, spaces and courtesy words first."""
+        if not getattr(self, "folded", False):  # a ranker saved before round 15 has no such attribute
+            return norm
+        key = exact_key(norm)
+        return courtesy_stripped(key) or key
+
     def _strict_factor(self, text: str, groups: NDArray[np.int64]) -> NDArray[np.float64]:
         """As :meth:`FaqRanker._strict_factor`: small talk must explain the message's characters and words."""
         return strict_factor(self._strict_units, self.strict_coverage, text, groups)
@@ -181,28 +193,38 @@ class ProvisionalRanker:
         return self._texts[lo + int(np.argmax(sims[lo:hi]))]
 
 
-def near_exact_ranker(strict_prefix: str | None = None) -> ProvisionalRanker:
-    """The (unfitted) provisional ranker that ``near_exact_floor`` consults beside the full ranker."""
-    return ProvisionalRanker(near=_FLOOR_NEAR, margin=_FLOOR_MARGIN, strict_prefix=strict_prefix)
+def near_exact_ranker(strict_prefix: str | None = None, *, folded: bool = False) -> ProvisionalRanker:
+    """The (unfitted) provisional ranker that ``near_exact_floor`` consults beside the full ranker (``folded``: the
+    pinyin-folded, courtesy-stripped one of round 15)."""
+    return ProvisionalRanker(near=_FLOOR_NEAR, margin=_FLOOR_MARGIN, strict_prefix=strict_prefix, folded=folded)
 
 
 def near_exact_floor(
-    hits: list[Ranked], text: str, quick: ProvisionalRanker | None, answer_threshold: float, smalltalk_prefix: str
+    hits: list[Ranked],
+    text: str,
+    quick: ProvisionalRanker | None,
+    answer_threshold: float,
+    smalltalk_prefix: str,
+    folded: ProvisionalRanker | None = None,
 ) -> list[Ranked]:
     """The full ranker's ``hits`` with a near-exact question answered although its calibrated confidence is low.
 
     The full ranker's confidence curve is fitted on held-out phrasings (paraphrases), so it stays unsure of a
     question that is one of the KB's phrasings with a word changed, a character missing or a typo (on the E.SUN
-    rewrites: top-1 99 %, answered 28 %). When ``quick`` (this KB's provisional ranker) finds the message
-    near-exact to one FAQ with a clear lead, and that FAQ is also the full ranker's first, the first hit is raised to
-    the answer threshold; any disagreement leaves the hits as they were.
+    rewrites: top-1 99 %, answered 28 %). When ``quick`` (this KB's provisional ranker) or ``folded`` (the same rule
+    over pinyin syllables without courtesy words) finds the message near-exact to one FAQ with a clear lead, and
+    that FAQ is also the full ranker's first, the first hit is raised to the answer threshold; any disagreement
+    leaves the hits as they were.
     """
-    if quick is None or not hits:
+    if not hits:
         return hits
     top = hits[0]
     if top.confidence >= answer_threshold or top.key.startswith(smalltalk_prefix):
         return hits
-    near = quick.search(text, 1)
-    if not near or near[0].key != top.key or near[0].confidence < quick.answer_threshold_:
-        return hits
-    return [Ranked(top.key, answer_threshold, top.score, top.matched_question), *hits[1:]]
+    for ranker in (quick, folded):
+        if ranker is None:
+            continue
+        near = ranker.search(text, 1)
+        if near and near[0].key == top.key and near[0].confidence >= ranker.answer_threshold_:
+            return [Ranked(top.key, answer_threshold, top.score, top.matched_question), *hits[1:]]
+    return hits
