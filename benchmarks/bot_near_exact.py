@@ -28,6 +28,7 @@ import bot_ranker as br
 from kefu.bot import smalltalk
 from kefu.bot.nlu.provisional import near_exact_floor, near_exact_ranker
 from kefu.bot.nlu.ranker import FaqRanker, Ranked
+from kefu.core.chinese import convert
 
 FOLD_GRID = [(0.8, 0.4), (0.75, 0.4), (0.85, 0.4), (0.8, 0.5), (0.7, 0.5)]
 GRID = [(0.8, 0.3), (0.85, 0.3), (0.9, 0.3), (0.8, 0.4), (0.85, 0.4), (0.9, 0.2), (0.75, 0.3)]
@@ -48,12 +49,20 @@ def cases(root: Path) -> dict[str, Callable[[], Case]]:
         "afqmc_single_dev": lambda: br._single(br._afqmc_dev(root)),
         "esun_robust_dev": lambda: br._esun_robust_dev(root),
         "esun_robust2_dev": lambda: br._esun_robust_dev(root, second=True),
+        "esun_robust_dev_hans": lambda: _hans(br._esun_robust_dev(root)),
+        "esun_robust2_dev_hans": lambda: _hans(br._esun_robust_dev(root, second=True)),
+        "smp2017_20_dev": lambda: br._subsampled(br._intents(root, *smp), 20),
         "smp2017_single_dev": lambda: br._single(br._intents(root, *smp)),
         "chitchat_dev": lambda: (
             br._esun_groups(root),
             [(t, "chitchat") for t in random.Random(0).sample(br.smalltalk_split(root)[0], 2000)],
         ),
     }
+
+
+def _hans(case: Case) -> Case:
+    """The case's queries in Simplified with mainland wording (OpenCC tw2sp), KB unchanged."""
+    return case[0], [(convert(q, "tw2sp"), y) for q, y in case[1]]
 
 
 def _score(decided: list[str | None], tests: list[tuple[str, str]]) -> list[float]:

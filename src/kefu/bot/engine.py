@@ -38,9 +38,9 @@ from kefu.core.config import Settings
 from kefu.knowledge.models import FaqEntry
 
 log = logging.getLogger("kefu.bot.engine")
-# /8: refitted scorers + answered-wrong limit (ranker /7); /7: clarify score (ranker /6); /6: tw2sp round trip in the
-# fold; /5: serving-matched calibration
-_SAVE_FORMAT: Final = "kefu.bot.Index/8"
+# /9: the near-exact floor's folded twin and reading guard (round 15); /8: refitted scorers + answered-wrong limit
+# (ranker /7); /7: clarify score (ranker /6); /6: tw2sp round trip in the fold; /5: serving-matched calibration
+_SAVE_FORMAT: Final = "kefu.bot.Index/9"
 # Round 15: the near-exact floor also consults a pinyin-folded, courtesy-stripped provisional ranker.
 FOLDED_FLOOR: Final = True
 
