@@ -58,7 +58,7 @@ _FLOOR_MARGIN: Final = 0.4
 FOLDED_FEATURES: Final = FeatureConfig(word_weight=0.0, use_pairs=False, han_char_weight=0.0, pinyin_weight=2.25)
 _FOLDED_MARGIN: Final = 0.5
 _FLOOR_GUARD: Final = True  # both floor rankers need the question's readings explained (``_explained``)
-_COMMON_SHARE: Final = 0.05  # a reading in this share of the KB's phrasings is a function word's (的, 嗎, 如何)
+_COMMON_SHARE: Final = 0.02  # a reading in this share of the KB's phrasings is a function word's (的, 嗎, 如何)
 
 
 @dataclass(frozen=True)
