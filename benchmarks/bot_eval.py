@@ -16,6 +16,12 @@ $KEFU_DATASETS, else ../shared/datasets next to the repository. Splits (all seed
 * ``afqmc_hant``: the same, KB and queries converted to Traditional with OpenCC ``s2twp``; zh-TW brand.
 * ``esun``: the E.SUN zh-TW KB (1,624 questions, one FAQ each) with the whole chit-chat test set and 300 exact
   KB questions (seed 0): chit-chat answered with an FAQ, exact questions answered, import/index time at size.
+* ``esun_robust`` / ``esun_robust_hans``: the E.SUN KB asked the 600 rule-rewritten questions of
+  ``esun_robust.py``'s set 1 (the in-process ``esun_robust_dev``; typos, deletions, courtesy words, English terms,
+  Simplified), as written / all converted with OpenCC ``tw2sp``, plus ``--robust-chitchat`` (500) chit-chat rows of
+  the smalltalk *dev* split (seed 0). ``esun_robust2`` / ``esun_robust2_hans``: the same with set 2 (600 other
+  questions, another mix of edits; round 15's confirmation set). Dev data: these cases measure, nothing is tuned
+  on their test rows either.
 * ``smp2017``: SMP2017 train texts grouped by intent as FAQs (31 FAQs, ~74 phrasings each), test texts as queries
   (the closest public stand-in for a KB with many phrasings per FAQ); zh-CN brand.
 * ``smp2017_hant``: the same with KB and queries converted to Traditional (OpenCC ``s2twp``), zh-TW brand: the
@@ -40,6 +46,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from kefu.bot.evaluation import KbFaq, run_eval
 from kefu.core.chinese import convert
@@ -126,6 +134,16 @@ def esun(root: Path, chitchat: list[str]) -> dict[str, Any]:
     return {"kb": kb, "tests": tests, "locale": "zh-TW"}
 
 
+def esun_robust_live(root: Path, chitchat: list[str], *, second: bool = False, hans: bool = False) -> dict[str, Any]:
+    """The E.SUN KB (as ``esun``) asked ``esun_robust.py``'s rewritten questions (set 1 or 2, optionally tw2sp)."""
+    from esun_robust import esun_robust
+
+    kb = esun(root, [])["kb"]
+    _, questions = esun_robust(root, second=second)
+    tests = [(convert(q, "tw2sp") if hans else q, key) for q, key in questions]
+    return {"kb": kb, "tests": tests + [(s, "chitchat") for s in chitchat], "locale": "zh-TW"}
+
+
 def intents_as_faqs(root: Path, train: str, test: str, locale: str, limit: int | None) -> dict[str, Any]:
     """An intent dataset as an FAQ KB: each intent's training texts are one FAQ's phrasings."""
     by_label: dict[str, list[str]] = defaultdict(list)
@@ -159,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--chitchat", type=int, default=500, help="chit-chat rows added to the AFQMC cases")
     parser.add_argument("--limit", type=int, default=1000, help="test rows of the Banking77 case")
+    parser.add_argument("--robust-chitchat", type=int, default=500, help="chit-chat rows (dev split) of esun_robust*")
     parser.add_argument("--esun-chitchat", type=int, default=None, help="chit-chat rows of the esun case (all)")
     args = parser.parse_args(argv)
     root: Path = args.datasets
@@ -167,12 +186,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _, chat_test = smalltalk_split(root)
     chat_sample = random.Random(0).sample(chat_test, min(args.chitchat, len(chat_test)))
+    chat_dev = smalltalk_split(root)[0]
+    robust_chat = random.Random(0).sample(chat_dev, min(args.robust_chitchat, len(chat_dev)))
     cases: dict[str, Callable[[], dict[str, Any]]] = {
         "afqmc_hans": lambda: afqmc(root, chat_sample, None, "zh-CN"),
         "afqmc_hant": lambda: afqmc(root, chat_sample, lambda s: convert(s, "s2twp"), "zh-TW"),
         "esun": lambda: esun(
             root, random.Random(0).sample(chat_test, min(args.esun_chitchat or len(chat_test), len(chat_test)))
         ),
+        "esun_robust": lambda: esun_robust_live(root, robust_chat),
+        "esun_robust_hans": lambda: esun_robust_live(root, robust_chat, hans=True),
+        "esun_robust2": lambda: esun_robust_live(root, robust_chat, second=True),
+        "esun_robust2_hans": lambda: esun_robust_live(root, robust_chat, second=True, hans=True),
         "smp2017": lambda: intents_as_faqs(
             root, "smp2017_ecdt_task1/train.csv", "smp2017_ecdt_task1/test.csv", "zh-CN", None
         ),

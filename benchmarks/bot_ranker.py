@@ -36,8 +36,9 @@ settings): the KB is an intent training set grouped by intent, plus small talk; 
   20 % are dev queries, the rest the KB (the live case in ``bot_eval.py`` uses the test split).
 * ``banking77_oos_dev``: the ``banking77_dev`` KB, queries = the 200 out-of-domain questions of Banking77-OOS's
   *valid* split (``ood_oos_valid.csv``, label ``oos``): how many get an FAQ answer, options or the fallback.
-* ``esun_robust_dev``: bank-domain robustness. KB: every E.SUN question (1,624 single-phrasing FAQs, key
-  ``pid-j``). Queries: 600 questions (``random.Random(0)``, among questions that occur once in the KB) rewritten by
+* ``esun_robust_dev``: bank-domain robustness (generator shared with ``bot_eval.py``: ``esun_robust.py``, set 1).
+  KB: every E.SUN question (1,624 single-phrasing FAQs, key ``pid-j``). Queries: 600 questions
+  (``random.Random(0)``, among questions that occur once in the KB) rewritten by
   rule with the same generator: the trailing ?/？ dropped, a courtesy head (請問 / 我想問 / 你好 / hi, or none) and
   a particle tail (呢 / 啊 / 喔 / ?, or none), then two of these, drawn among those that apply: a colloquial form
   (什麼→啥, 如何→要怎麼, 是否→有沒有, 可以→能, 網路銀行→網銀, 申請→辦 …, ``_COLLOQUIAL``), an English term
@@ -47,6 +48,9 @@ settings): the KB is an intent training set grouped by intent, plus small talk; 
   hand for this benchmark (none of the rules reads the ranker); the graders' real questions are not available.
 * ``esun_robust_dev_hans``: the same 600 rewritten queries converted to Simplified with mainland phrasing (OpenCC
   ``tw2sp``: 數位帳戶→数字帐户, 登入→登录, 資訊→信息), KB unchanged: the zh-Hans version of a zh-TW bank's questions.
+* ``esun_robust2_dev`` / ``esun_robust2_dev_hans``: ``esun_robust.py``'s set 2 (round 15): 600 other questions
+  (seed 1), other courtesy words, two or three edits among homophone typo, one or two characters deleted, two words
+  swapped, a word dropped, colloquial, English term, Simplified: a confirmation set, never used to choose settings.
 * ``esun_exact_hans``: the 600 questions of ``esun_robust_dev`` verbatim, converted with ``tw2sp``: a zh-Hans
   customer typing a KB question exactly (the exact-question shortcut must survive the script change).
 * ``chitchat_dev``: the first 2,000 rows (seed 0 shuffle) of the 80 % dev part of the smalltalk_zh_cn split,
@@ -92,6 +96,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bot_eval import _components, _rows, default_datasets_dir, smalltalk_split
+from esun_robust import esun_groups as _esun_groups
+from esun_robust import esun_robust
 
 from kefu.bot import smalltalk
 from kefu.bot.nlu.provisional import ProvisionalRanker
@@ -167,116 +173,9 @@ def _single(case: tuple[list[tuple[str, list[str]]], list[tuple[str, str]]]) -> 
     return [(k, p[:1]) for k, p in groups], tests
 
 
-def _esun_groups(root: Path) -> list[tuple[str, list[str]]]:
-    data = json.loads((root / "esun_faq_zh_tw" / "pid_map_content.json").read_text(encoding="utf-8"))
-    out: list[tuple[str, list[str]]] = []
-    for pid, items in sorted(data.items()):
-        for j, item in enumerate(items):
-            out.append((f"{pid}-{j}", [item["question"]]))
-    return out
-
-
-_COLLOQUIAL: tuple[tuple[str, str], ...] = (
-    ("什麼", "啥"),
-    ("如何", "要怎麼"),
-    ("怎麼", "怎樣"),
-    ("是否", "有沒有"),
-    ("可以", "能"),
-    ("哪裡", "哪邊"),
-    ("應該", "要"),
-    ("需要", "要"),
-    ("網路銀行", "網銀"),
-    ("行動銀行", "手機銀行"),
-    ("申請", "辦"),
-    ("查詢", "查"),
-    ("信用貸款", "信貸"),
-    ("房屋貸款", "房貸"),
-)
-_ENGLISH: tuple[tuple[str, str], ...] = (
-    ("信用卡", "credit card"),
-    ("帳戶", "account"),
-    ("密碼", "password"),
-    ("轉帳", "transfer"),
-    ("簡訊", "SMS"),
-    ("驗證碼", "OTP"),
-    ("金融卡", "debit card"),
-    ("手機", "phone"),
-    ("網路銀行", "網銀"),
-    ("行動銀行", "mobile banking"),
-    ("匯款", "匯款 remittance"),
-    ("應用程式", "app"),
-)
-
-
-def _esun_robust_dev(root: Path) -> tuple[list[tuple[str, list[str]]], list[tuple[str, str]]]:
-    from pypinyin import Style, lazy_pinyin
-
-    groups = _esun_groups(root)
-    count: dict[str, int] = defaultdict(int)
-    for _, (q,) in groups:
-        count[q] += 1
-    freq: dict[str, int] = defaultdict(int)
-    for _, (q,) in groups:
-        for ch in q:
-            if "\u4e00" <= ch <= "\u9fff":
-                freq[ch] += 1
-    by_sound: dict[str, list[str]] = defaultdict(list)
-    for ch in sorted(freq, key=lambda c: (-freq[c], c)):
-        by_sound[lazy_pinyin(ch, style=Style.NORMAL)[0]].append(ch)
-    rng = random.Random(0)
-    chosen = rng.sample([g for g in groups if count[g[1][0]] == 1], 600)
-
-    def han_positions(t: str) -> list[int]:
-        return [i for i, ch in enumerate(t) if "\u4e00" <= ch <= "\u9fff"]
-
-    def homophone(t: str) -> str | None:
-        options = []
-        for i in han_positions(t):
-            sound = by_sound.get(lazy_pinyin(t[i], style=Style.NORMAL)[0], [])
-            others = [c for c in sound[:8] if c != t[i]]
-            if others:
-                options.append((i, others))
-        if not options:
-            return None
-        i, others = rng.choice(options)
-        return t[:i] + rng.choice(others) + t[i + 1 :]
-
-    def delete(t: str) -> str | None:
-        pos = han_positions(t)
-        if len(pos) < 5:
-            return None
-        i = rng.choice(pos[1:])
-        return t[:i] + t[i + 1 :]
-
-    def table(pairs: tuple[tuple[str, str], ...]) -> Any:
-        def apply(t: str) -> str | None:
-            hits = [(a, b) for a, b in pairs if a in t]
-            if not hits:
-                return None
-            a, b = rng.choice(hits)
-            return t.replace(a, b, 1)
-
-        return apply
-
-    def fullwidth(t: str) -> str | None:
-        if not any(c.isascii() and c.isalnum() for c in t):
-            return None
-        return "".join(chr(ord(c) + 0xFEE0) if c.isascii() and c.isalnum() else c for c in t)
-
-    rules = [table(_COLLOQUIAL), table(_ENGLISH), homophone, delete, fullwidth, lambda t: convert(t, "tw2sp")]
-    tests: list[tuple[str, str]] = []
-    for key, (q,) in chosen:
-        t = q.rstrip("?？ ")
-        t = rng.choice(["", "請問", "我想問", "你好 ", "hi "]) + t + rng.choice(["", "呢", "啊", "喔", "?"])
-        applied = 0
-        for i in rng.sample(range(len(rules)), len(rules)):
-            out = rules[i](t)
-            if out is not None and out != t:
-                t, applied = out, applied + 1
-            if applied == 2:
-                break
-        tests.append((t, key))
-    return groups, tests
+def _esun_robust_dev(root: Path, second: bool = False) -> tuple[list[tuple[str, list[str]]], list[tuple[str, str]]]:
+    """The E.SUN KB and its rule-rewritten questions (``esun_robust.py``: set 1, or set 2 with ``second``)."""
+    return esun_robust(root, second=second)
 
 
 def _ranker(options: dict[str, Any]) -> Any:
@@ -505,6 +404,10 @@ def main(argv: list[str] | None = None) -> int:
         "esun_robust_dev": lambda: _esun_robust_dev(root),
         "esun_robust_dev_hans": lambda: (lambda kb, t: (kb, [(convert(q, "tw2sp"), y) for q, y in t]))(
             *_esun_robust_dev(root)
+        ),
+        "esun_robust2_dev": lambda: _esun_robust_dev(root, second=True),
+        "esun_robust2_dev_hans": lambda: (lambda kb, t: (kb, [(convert(q, "tw2sp"), y) for q, y in t]))(
+            *_esun_robust_dev(root, second=True)
         ),
         "esun_exact_hans": lambda: (lambda kb, t: (kb, [(convert(dict(kb)[y][0], "tw2sp"), y) for _, y in t]))(
             *_esun_robust_dev(root)

@@ -1131,3 +1131,25 @@ def test_learned_rerank_off_by_default_and_a_fit_with_it_searches_and_reloads(tm
     r.save(tmp_path / "r.joblib")
     again = FaqRanker.load(tmp_path / "r.joblib")
     assert again.rerank_coef_ == r.rerank_coef_ and again.search("信貸的利率多少") == hits
+
+
+def test_noisy_query_makes_customer_like_edits_and_pseudo_style_both_doubles_the_sample() -> None:
+    """Round 15's calibration sample for single-phrasing KBs (option ``pseudo_style``, default "drop"): one or two
+    edits of a KB question (homophone typo from the KB's own characters, a character left out, courtesy words, a
+    word swap or drop); "both" queries every FAQ once by word dropout and once by these edits."""
+    import numpy as np
+
+    from kefu.bot.nlu.ranker import kb_sounds, noisy_query
+
+    text = "請問信用卡帳單分期怎麼申請"
+    sounds = kb_sounds([text, "信用咔", "網銀密碼"])
+    assert sounds["ka"][:2] == ["卡", "咔"]
+    rng = np.random.default_rng(0)
+    made = {noisy_query(text, rng, sounds) for _ in range(40)}
+    assert len(made - {normalize(text)}) > 10
+    assert any("咔" in q for q in made)  # a homophone typo drawn from the KB's characters
+    singles = [(k, p[:1]) for k, p in _tiny_groups() if not k.startswith(smalltalk.PREFIX)]
+    both = FaqRanker(strict_prefix=smalltalk.PREFIX, pseudo_style="both").fit(singles + smalltalk.groups())
+    assert both.cv_["pseudo"] == 2 * len(singles)
+    drop = FaqRanker(strict_prefix=smalltalk.PREFIX).fit(singles + smalltalk.groups())
+    assert drop.pseudo_style == "drop" and drop.cv_["pseudo"] == len(singles)

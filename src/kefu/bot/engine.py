@@ -38,9 +38,11 @@ from kefu.core.config import Settings
 from kefu.knowledge.models import FaqEntry
 
 log = logging.getLogger("kefu.bot.engine")
-# /8: refitted scorers + answered-wrong limit (ranker /7); /7: clarify score (ranker /6); /6: tw2sp round trip in the
-# fold; /5: serving-matched calibration
-_SAVE_FORMAT: Final = "kefu.bot.Index/8"
+# /9: the near-exact floor's folded twin and reading guard (round 15); /8: refitted scorers + answered-wrong limit
+# (ranker /7); /7: clarify score (ranker /6); /6: tw2sp round trip in the fold; /5: serving-matched calibration
+_SAVE_FORMAT: Final = "kefu.bot.Index/9"
+# Round 15: the near-exact floor also consults a pinyin-folded, courtesy-stripped provisional ranker.
+FOLDED_FLOOR: Final = True
 
 
 @dataclass(frozen=True)
@@ -120,10 +122,12 @@ def encoder_from_settings() -> Any | None:
 class _RankerAdapter:
     """FaqRanker behind the Retriever protocol, exposing its KB-calibrated thresholds (and its near-exact floor)."""
 
-    def __init__(self, ranker: Any, near: Any = None) -> None:
+    def __init__(self, ranker: Any, near: Any = None, folded: Any = None) -> None:
         self.inner = ranker
-        # The KB's provisional ranker: near-exact questions answered (nlu.provisional.near_exact_floor).
+        # The KB's provisional ranker: near-exact questions answered (nlu.provisional.near_exact_floor), and its
+        # pinyin-folded, courtesy-stripped twin (round 15).
         self.near = near
+        self.folded = folded
         self.answer_threshold = float(ranker.answer_threshold_)
         self.clarify_threshold = float(ranker.clarify_threshold_)
 
@@ -133,21 +137,29 @@ class _RankerAdapter:
         if near is not None:
             from kefu.bot.nlu.provisional import near_exact_floor
 
-            hits = near_exact_floor(hits, text, near, self.answer_threshold, smalltalk.PREFIX)
+            folded = getattr(self, "folded", None)  # saved before round 15: none
+            hits = near_exact_floor(hits, text, near, self.answer_threshold, smalltalk.PREFIX, folded)
         return [(h.key, h.confidence, h.matched_question) for h in hits]
+
+
+def near_exact_rankers(groups: Sequence[tuple[str, Sequence[str]]]) -> tuple[Any, Any]:
+    """The near-exact floor's two fitted provisional rankers (characters; pinyin-folded without courtesy words)."""
+    from kefu.bot.nlu.provisional import near_exact_ranker
+
+    near = near_exact_ranker(smalltalk.PREFIX).fit(groups)
+    folded = near_exact_ranker(smalltalk.PREFIX, folded=True).fit(groups) if FOLDED_FLOOR else None
+    return near, folded
 
 
 def default_factory(docs: Sequence[FaqDoc]) -> Retriever:
     """The sparse FAQ ranker (kefu.bot.nlu.ranker), one class per FAQ, with its near-exact floor (a provisional
     ranker of the same KB, ~10 % more fit time). With KEFU_NLU_ENCODER the registry's dense stage follows it."""
-    from kefu.bot.nlu.provisional import near_exact_ranker
     from kefu.bot.nlu.ranker import FaqRanker
 
     groups = group_phrasings(docs)
     ranker = FaqRanker(strict_prefix=smalltalk.PREFIX)
     ranker.fit(groups)
-    near = near_exact_ranker(smalltalk.PREFIX).fit(groups)
-    return _RankerAdapter(ranker, near)
+    return _RankerAdapter(ranker, *near_exact_rankers(groups))
 
 
 def dense_factory(docs: Sequence[FaqDoc], cache: Path | None = None) -> Retriever:
@@ -155,7 +167,6 @@ def dense_factory(docs: Sequence[FaqDoc], cache: Path | None = None) -> Retrieve
     embedding cache kept in ``cache`` (a refit or restart embeds only new phrasings); customer messages are
     embedded uncached. Raises RuntimeError when no encoder is configured or its package is missing."""
     from kefu.bot.nlu.encoders import CachedEncoder
-    from kefu.bot.nlu.provisional import near_exact_ranker
     from kefu.bot.nlu.ranker import FaqRanker
 
     encoder = encoder_from_settings()
@@ -168,8 +179,7 @@ def dense_factory(docs: Sequence[FaqDoc], cache: Path | None = None) -> Retrieve
     ranker.encoder = encoder
     cached.save()
     log.info("dense stage: %d phrasings embedded, %d from the cache", cached.misses, cached.hits)
-    near = near_exact_ranker(smalltalk.PREFIX).fit(groups)
-    return _RankerAdapter(ranker, near)
+    return _RankerAdapter(ranker, *near_exact_rankers(groups))
 
 
 def dense_stage(settings: Settings) -> DenseFactory | None:

@@ -37,7 +37,7 @@ from kefu.bot.nlu.ranker import (
     strict_factor,
     strict_vocabulary,
 )
-from kefu.bot.nlu.text import normalize, normalize_many
+from kefu.bot.nlu.text import HAN_RE, normalize, normalize_many
 
 __all__ = ["PROVISIONAL_FEATURES", "ProvisionalRanker", "near_exact_floor", "near_exact_ranker"]
 
@@ -50,6 +50,15 @@ _CAP: Final = 0.85  # every other candidate stays below the answer threshold: of
 # (chosen on development splits, docs/DEVELOPING.md "Near-exact floor").
 _FLOOR_NEAR: Final = 0.8
 _FLOOR_MARGIN: Final = 0.4
+# The folded floor (round 15): the same rule over toneless pinyin syllable 1-2-grams instead of Han characters, on the
+# question without its courtesy words, so a homophone typo (網銀密馬, 信用咔) or a "請問…呢" costs no similarity.
+# Only Chinese questions are folded (English ones have no readings to fold: the character ranker covers them), and
+# the lead it needs is larger (0.5: folding brings sibling questions closer too; chosen on esun_robust_dev with the
+# AFQMC cases' wrong rate held, docs/DEVELOPING.md round 15).
+FOLDED_FEATURES: Final = FeatureConfig(word_weight=0.0, use_pairs=False, han_char_weight=0.0, pinyin_weight=2.25)
+_FOLDED_MARGIN: Final = 0.5
+_FLOOR_GUARD: Final = True  # both floor rankers need the question's readings explained (``_explained``)
+_COMMON_SHARE: Final = 0.02  # a reading in this share of the KB's phrasings is a function word's (的, 嗎, 如何)
 
 
 @dataclass(frozen=True)
@@ -74,7 +83,11 @@ class ProvisionalRanker:
         depth: int = 10,
         strict_prefix: str | None = None,
         strict_coverage: float = 0.7,
+        folded: bool = False,
+        guard: bool = False,
     ) -> None:
+        self.folded = folded
+        self.guard = guard
         self.near = near
         self.margin = margin
         self.clarify_threshold_ = clarify
@@ -89,6 +102,7 @@ class ProvisionalRanker:
         self._strict_units: dict[int, frozenset[str]] = {}
         self._featurizer: Featurizer | None = None
         self._fitted: _Fitted | None = None
+        self._common: frozenset[str] | None = None  # with ``guard``: readings common in the KB (``_explained``)
 
     def fit(self, groups: Sequence[tuple[str, Sequence[str]]]) -> Self:
         """Index FAQs given as (key, phrasings)."""
@@ -102,9 +116,9 @@ class ProvisionalRanker:
         normalized = normalize_many(texts)
         self._exact = exact_rows(normalized)
         self._strict_units = strict_vocabulary(self.keys, normalized, self._row_group, self.strict_prefix)
-        self._featurizer = Featurizer(PROVISIONAL_FEATURES)
+        self._featurizer = Featurizer(FOLDED_FEATURES if self.folded else PROVISIONAL_FEATURES)
         try:
-            x = l2_rows(self._featurizer.fit_transform(normalized)).tocsr()
+            x = l2_rows(self._featurizer.fit_transform([self._prepared(t) for t in normalized])).tocsr()
         except ValueError:
             self._featurizer = None
             return self
@@ -117,8 +131,21 @@ class ProvisionalRanker:
         # Rows were appended group by group, so each group's phrasings are one contiguous segment.
         starts = np.flatnonzero(np.r_[True, self._row_group[1:] != self._row_group[:-1]])
         self._fitted = _Fitted(x.T.tocsr(), centroids.T.tocsr(), starts, self._row_group[starts])
+        self._common = self._common_readings(normalized) if getattr(self, "guard", False) else None
         self.fit_seconds_ = time.perf_counter() - started
         return self
+
+    @staticmethod
+    def _common_readings(normalized: Sequence[str]) -> frozenset[str]:
+        """Readings (toneless pinyin) found in at least ``_COMMON_SHARE`` of the phrasings: function characters."""
+        from kefu.bot.nlu.features import _syllable
+
+        df: dict[str, int] = {}
+        for t in set(normalized):
+            for syl in {_syllable(ch) for ch in HAN_RE.findall(t)}:
+                df[syl] = df.get(syl, 0) + 1
+        n = max(len(set(normalized)), 1)
+        return frozenset(s for s, c in df.items() if c >= _COMMON_SHARE * n)
 
     def search(self, text: str, k: int = 5) -> list[Ranked]:
         """Top-k FAQs, best first; only exact and near-exact leaders reach the answer confidence."""
@@ -129,7 +156,9 @@ class ProvisionalRanker:
         bare = courtesy_stripped(key)
         exact = self._exact.get(key) or (self._exact.get(bare) if bare else None)
         norm = normalize(text)
-        q = l2_rows(self._featurizer.transform([norm])).tocsr()
+        if getattr(self, "folded", False) and not HAN_RE.search(norm):
+            return []
+        q = l2_rows(self._featurizer.transform([self._prepared(norm)])).tocsr()
         sims = np.asarray((q @ fitted.matrix_t).toarray(), dtype=np.float64)[0]
         nn = np.full(len(self.keys), -1.0)
         if len(fitted.starts):
@@ -142,7 +171,7 @@ class ProvisionalRanker:
         conf = _CAP * np.clip(base[top] / 2.0, 0.0, 1.0)
         if len(top) and nn[top[0]] >= self.near:
             runner = base[top[1]] if len(top) > 1 else 0.0
-            if base[top[0]] - runner >= self.margin:
+            if base[top[0]] - runner >= self.margin and self._explained(norm, sims, int(top[0])):
                 conf[0] = ANSWER
         if self._strict_units:
             conf = conf * self._strict_factor(norm, top)
@@ -166,6 +195,30 @@ class ProvisionalRanker:
             out = lead + [r for r in out if r.key not in seen]
         return out[:k]
 
+    def _explained(self, norm: str, sims: NDArray[np.float64], group: int) -> bool:
+        """With ``guard`` (the floor's rankers): every reading of the question is in its nearest phrasing or common.
+
+        Folding forgives typos (same reading), dropped characters and courtesy words, but one character read
+        differently is a different question as often as not (開立臺幣帳戶 against the KB's 開立外幣帳戶 when the KB
+        has no 臺幣 FAQ): a reading the phrasing lacks that occurs in under ``_COMMON_SHARE`` of the KB's phrasings
+        (臺, not 的 or 嗎) keeps the question from being near-exact."""
+        common = getattr(self, "_common", None)
+        if common is None:
+            return True
+        from kefu.bot.nlu.features import _syllable
+
+        own = {_syllable(ch) for ch in HAN_RE.findall(self._best_phrasing(sims, group))}
+        key = exact_key(norm)  # courtesy words are not part of the question, for either ranker
+        asked = {_syllable(ch) for ch in HAN_RE.findall(courtesy_stripped(key) or key)}
+        return not (asked - own - common)
+
+    def _prepared(self, norm: str) -> str:
+        """The normalised text as featurised: folded rankers drop punctuation, spaces and courtesy words first."""
+        if not getattr(self, "folded", False):  # a ranker saved before round 15 has no such attribute
+            return norm
+        key = exact_key(norm)
+        return courtesy_stripped(key) or key
+
     def _strict_factor(self, text: str, groups: NDArray[np.int64]) -> NDArray[np.float64]:
         """As :meth:`FaqRanker._strict_factor`: small talk must explain the message's characters and words."""
         return strict_factor(self._strict_units, self.strict_coverage, text, groups)
@@ -181,28 +234,41 @@ class ProvisionalRanker:
         return self._texts[lo + int(np.argmax(sims[lo:hi]))]
 
 
-def near_exact_ranker(strict_prefix: str | None = None) -> ProvisionalRanker:
-    """The (unfitted) provisional ranker that ``near_exact_floor`` consults beside the full ranker."""
-    return ProvisionalRanker(near=_FLOOR_NEAR, margin=_FLOOR_MARGIN, strict_prefix=strict_prefix)
+def near_exact_ranker(strict_prefix: str | None = None, *, folded: bool = False) -> ProvisionalRanker:
+    """The (unfitted) provisional ranker that ``near_exact_floor`` consults beside the full ranker (``folded``: the
+    pinyin-folded, courtesy-stripped one of round 15)."""
+    margin = _FOLDED_MARGIN if folded else _FLOOR_MARGIN
+    return ProvisionalRanker(
+        near=_FLOOR_NEAR, margin=margin, strict_prefix=strict_prefix, folded=folded, guard=_FLOOR_GUARD
+    )
 
 
 def near_exact_floor(
-    hits: list[Ranked], text: str, quick: ProvisionalRanker | None, answer_threshold: float, smalltalk_prefix: str
+    hits: list[Ranked],
+    text: str,
+    quick: ProvisionalRanker | None,
+    answer_threshold: float,
+    smalltalk_prefix: str,
+    folded: ProvisionalRanker | None = None,
 ) -> list[Ranked]:
     """The full ranker's ``hits`` with a near-exact question answered although its calibrated confidence is low.
 
     The full ranker's confidence curve is fitted on held-out phrasings (paraphrases), so it stays unsure of a
     question that is one of the KB's phrasings with a word changed, a character missing or a typo (on the E.SUN
-    rewrites: top-1 99 %, answered 28 %). When ``quick`` (this KB's provisional ranker) finds the message
-    near-exact to one FAQ with a clear lead, and that FAQ is also the full ranker's first, the first hit is raised to
-    the answer threshold; any disagreement leaves the hits as they were.
+    rewrites: top-1 99 %, answered 28 %). When ``quick`` (this KB's provisional ranker) or ``folded`` (the same rule
+    over pinyin syllables without courtesy words) finds the message near-exact to one FAQ with a clear lead, and
+    that FAQ is also the full ranker's first, the first hit is raised to the answer threshold; any disagreement
+    leaves the hits as they were.
     """
-    if quick is None or not hits:
+    if not hits:
         return hits
     top = hits[0]
     if top.confidence >= answer_threshold or top.key.startswith(smalltalk_prefix):
         return hits
-    near = quick.search(text, 1)
-    if not near or near[0].key != top.key or near[0].confidence < quick.answer_threshold_:
-        return hits
-    return [Ranked(top.key, answer_threshold, top.score, top.matched_question), *hits[1:]]
+    for ranker in (quick, folded):
+        if ranker is None:
+            continue
+        near = ranker.search(text, 1)
+        if near and near[0].key == top.key and near[0].confidence >= ranker.answer_threshold_:
+            return [Ranked(top.key, answer_threshold, top.score, top.matched_question), *hits[1:]]
+    return hits

@@ -149,6 +149,87 @@ def pseudo_query(text: str, rng: np.random.Generator) -> str:
     return sep.join(out)
 
 
+def kb_sounds(texts: Sequence[str]) -> dict[str, list[str]]:
+    """Toneless pinyin syllable → the KB's Han characters with that reading, most frequent first (typo candidates)."""
+    from kefu.bot.nlu.features import _syllable
+
+    freq: dict[str, int] = {}
+    for t in texts:
+        for ch in HAN_RE.findall(t):
+            freq[ch] = freq.get(ch, 0) + 1
+    out: dict[str, list[str]] = {}
+    for ch in sorted(freq, key=lambda c: (-freq[c], c)):
+        out.setdefault(_syllable(ch), []).append(ch)
+    return out
+
+
+_SOUND_CHOICES: Final = 8  # a typo uses one of the 8 most frequent KB characters with the same reading
+
+
+def noisy_query(text: str, rng: np.random.Generator, sounds: dict[str, list[str]]) -> str:
+    """A stand-in for a customer typing one KB question roughly: one or two edits of the kinds customers make —
+    a homophone typo (another KB character with the same toneless reading), a Han character left out, courtesy
+    words around it, two neighbouring words swapped, one word left out (round 15; script, width and case are folded
+    by normalisation anyway)."""
+    from kefu.bot.nlu.features import _syllable
+
+    norm = normalize(text)
+    han = HAN_RE.search(norm) is not None
+
+    def words(t: str) -> tuple[list[str], str]:
+        return ([w for w in _get_jieba().lcut(t) if w.strip()], "") if han else (t.split(), " ")
+
+    def typo(t: str) -> str | None:
+        options = []
+        for i, ch in enumerate(t):
+            if HAN_RE.match(ch):
+                others = [c for c in sounds.get(_syllable(ch), [])[:_SOUND_CHOICES] if c != ch]
+                if others:
+                    options.append((i, others))
+        if not options:
+            return None
+        i, others = options[int(rng.integers(len(options)))]
+        return t[:i] + others[int(rng.integers(len(others)))] + t[i + 1 :]
+
+    def delete(t: str) -> str | None:
+        pos = [i for i, ch in enumerate(t) if HAN_RE.match(ch)]
+        if len(pos) < 5:
+            return None
+        i = pos[1:][int(rng.integers(len(pos) - 1))]
+        return t[:i] + t[i + 1 :]
+
+    def courtesy(t: str) -> str | None:
+        head = _COURTESY_HEAD[int(rng.integers(len(_COURTESY_HEAD)))] if rng.random() < 0.7 else ""
+        tail = _COURTESY_TAIL[int(rng.integers(len(_COURTESY_TAIL)))] if rng.random() < 0.6 else ""
+        return f"{head} {t} {tail}".strip() if head or tail else None
+
+    def swap(t: str) -> str | None:
+        w, sep = words(t)
+        if len(w) < 3:
+            return None
+        i = int(rng.integers(len(w) - 1))
+        w[i], w[i + 1] = w[i + 1], w[i]
+        return sep.join(w)
+
+    def drop(t: str) -> str | None:
+        w, sep = words(t)
+        if len(w) < 3:
+            return None
+        del w[int(rng.integers(len(w)))]
+        return sep.join(w)
+
+    edits = (typo, delete, courtesy, swap, drop)
+    want = 1 + int(rng.random() < 0.5)
+    out, done = norm, 0
+    for i in rng.permutation(len(edits)).tolist():
+        new = edits[i](out)
+        if new and new != out:
+            out, done = new, done + 1
+        if done == want:
+            break
+    return normalize(out)
+
+
 def exact_key(text: str) -> str:
     """Normalised text without punctuation or spaces (an exact KB question matches regardless of 。？ etc.)."""
     return _PUNCT_RE.sub("", normalize(text))
@@ -325,6 +406,7 @@ class FaqRanker:
         clarify_by_score: bool = True,
         clarify_quantile: float = 0.05,
         pseudo_uncovered_rate: float = 0.02,
+        pseudo_style: str = "drop",
         margin_rule: bool = True,
         decisive_share: float = 0.05,
         ridge_alpha: float = 1.0,
@@ -362,6 +444,9 @@ class FaqRanker:
         self.clarify_by_score = clarify_by_score
         self.clarify_quantile = clarify_quantile
         self.pseudo_uncovered_rate = pseudo_uncovered_rate
+        # Round 15: the single-phrasing calibration sample — "drop" (word dropout, ``pseudo_query``), "noise"
+        # (customer-like edits, ``noisy_query``) or "both" (one of each per FAQ).
+        self.pseudo_style = pseudo_style
         self.margin_rule = margin_rule
         self.margin_rule_: tuple[float, float] | None = None
         self.decisive_share = decisive_share
@@ -985,8 +1070,14 @@ class FaqRanker:
         queries, qdense = x[held], dense[held] if dense is not None else None
         if pseudo_groups:
             assert self._featurizer is not None
+            style = self.pseudo_style
+            if style == "both":
+                pseudo_groups = pseudo_groups + pseudo_groups
+                truth = np.concatenate([self._row_group[held], np.asarray(pseudo_groups, dtype=np.int64)])
             source = [self._texts[int(np.flatnonzero(self._row_group == g)[0])] for g in pseudo_groups]
-            texts = [pseudo_query(t, rng) for t in source]
+            half = len(source) // 2 if style == "both" else (len(source) if style == "drop" else 0)
+            sounds = kb_sounds(self._texts) if half < len(source) else {}
+            texts = [pseudo_query(t, rng) if i < half else noisy_query(t, rng, sounds) for i, t in enumerate(source)]
             queries = sp.vstack([queries, l2_rows(self._featurizer.transform(texts))]).tocsr()
             if dense is not None and self.encoder is not None:
                 qdense = np.vstack([dense[held], l2_normalize(self.encoder.encode(texts))])
