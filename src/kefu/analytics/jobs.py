@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from kefu.analytics import brand_reports as brand_reports_service
 from kefu.analytics import org_reports as org_reports_service
 from kefu.analytics import rollups, stats
 from kefu.analytics.alerts import sync_all
@@ -55,3 +56,10 @@ def send_due_reports(session: Session, now: datetime | None = None) -> int:
             session.rollback()
             log.warning("organization %s report %s not sent: %s", org.id, key, exc)
     return sent
+
+
+@periodic("analytics.brand_reports", every=900)
+def brand_reports(payload: dict[str, Any]) -> None:
+    """Mail each brand's weekly report (Monday) and monthly white paper (the 1st) from 08:00 local, once each."""
+    with get_database().session() as session:
+        brand_reports_service.send_due(session)
