@@ -74,7 +74,7 @@ def test_periods_are_the_brand_timezones_week_and_month_from_monday_0800() -> No
 def test_monday_0830_sends_once_to_the_leads_in_their_language_and_never_again(
     db: Any, make: Any, world: World
 ) -> None:
-    from kefu.analytics.brand_reports import send_due
+    from kefu.analytics.jobs import send_due_brand_reports as send_due
     from kefu.analytics.models import BrandReport
 
     _mailbox(db, world.brand)
@@ -121,6 +121,7 @@ def test_a_concurrent_second_insert_of_the_same_period_sends_nothing(db: Any, ma
 
 def test_opt_out_roles_and_turning_it_off(db: Any, make: Any, world: World) -> None:
     from kefu.analytics import brand_reports
+    from kefu.analytics.jobs import send_due_brand_reports
 
     _mailbox(db, world.brand)
     lead, quiet = _lead(db, make, world.brand), _lead(db, make, world.brand)
@@ -134,15 +135,15 @@ def test_opt_out_roles_and_turning_it_off(db: Any, make: Any, world: World) -> N
     ]
     brand_reports.save_settings(db, world.brand, None, {"enabled": False})
     db.commit()
-    assert brand_reports.send_due(db, MON_0830) == 0
+    assert send_due_brand_reports(db, MON_0830) == 0
     brand_reports.save_settings(db, world.brand, None, {"roles": ["leads", "supervisors"], "opt_out": [quiet.id]})
     db.commit()
-    assert brand_reports.send_due(db, MON_0830) == 1
+    assert send_due_brand_reports(db, MON_0830) == 1
     assert sorted(r.recipient for r in _outbox(db, world.brand.id)) == sorted([lead.email, sup.email])
 
 
 def test_no_mail_route_sends_nothing_and_the_page_says_so(client: Any, db: Any, make: Any, world: World) -> None:
-    from kefu.analytics.brand_reports import send_due
+    from kefu.analytics.jobs import send_due_brand_reports as send_due
     from kefu.analytics.models import BrandReport
 
     _lead(db, make, world.brand)

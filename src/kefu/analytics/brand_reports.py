@@ -8,8 +8,7 @@ makes a rerun or a second worker send nothing twice. The mail goes through the b
 
 from __future__ import annotations
 
-import logging
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -29,8 +28,6 @@ from kefu.brands.models import Brand, Inbox
 from kefu.core.catalog import gettext
 from kefu.core.commands import ensure
 from kefu.core.db import utcnow
-
-log = logging.getLogger("kefu.analytics.brand_reports")
 
 # The reports are due this long after their period ends (local time): Monday / the 1st, 08:00.
 SEND_AFTER = timedelta(hours=8)
@@ -254,26 +251,6 @@ def due_brands(session: Session, now: datetime) -> list[tuple[Brand, str]]:
         ).all()
     }
     return [(b, kind) for b, kind, key in wanted if (b.id, kind, key) not in made]
-
-
-def send_due(session: Session, now: datetime | None = None) -> int:
-    """Send every due brand report, committing per brand and kind (one failing brand does not hold up the rest)."""
-    now = now or utcnow()
-    sent = 0
-    for brand, kind in due_brands(session, now):
-        try:
-            if send(session, brand, kind, now) is not None:
-                sent += 1
-            session.commit()
-        except Exception:  # a broken brand is logged and retried next run; the others still go out
-            session.rollback()
-            log.exception("brand %s %s report not sent", brand.id, kind)
-    return sent
-
-
-def last_day(rep_end: datetime, tz: str) -> date:
-    """The period's last local day (for the console list)."""
-    return (rep_end - timedelta(microseconds=1)).astimezone(ZoneInfo(tz)).date()
 
 
 def console_list(session: Session, brand_ids: list[int], kind: str) -> tuple[list[dict[str, Any]], list[str]]:
