@@ -177,3 +177,23 @@ def test_api_settings_validation_and_brand_access(client: Any, db: Any, make: An
     assert client.get(base, headers=other_admin).status_code in (403, 404)
     assert client.put(base, json={}, headers=other_admin).status_code in (403, 404)
     assert client.get(f"/api/v1/brands/{world.brand.id}/mailed-reports", headers=admin).json() == []
+
+
+def test_admin_brands_form_turns_it_off_and_picks_roles(client: Any, db: Any, make: Any, world: World) -> None:
+    from kefu.analytics.brand_reports import settings_of
+    from kefu.brands.models import Brand
+    from tests.web.test_workspace import _login
+
+    h = _login(client, make.agent("admin", [world.brand]))
+    h.pop("HX-Request")
+    page = client.get("/admin?tab=brands&lang=en", headers=h)
+    assert page.status_code == 200 and "Weekly report mail" in page.text
+    url = f"/admin/brands/{world.brand.id}/report-mail"
+    r = client.post(url, data={"enabled": "0", "roles": ["leads", "supervisors"]}, headers=h)
+    assert r.status_code == 200, r.text
+    db.expire_all()
+    cfg = settings_of(db.get(Brand, world.brand.id))
+    assert cfg.enabled is False and cfg.roles == ["leads", "supervisors"]
+    assert client.post(url, data={"enabled": "x", "roles": ["bosses"]}, headers=h).status_code == 422
+    db.expire_all()
+    assert settings_of(db.get(Brand, world.brand.id)).enabled is False
