@@ -87,6 +87,7 @@ def test_monday_0830_sends_once_to_the_leads_in_their_language_and_never_again(
     assert sorted(r.recipient for r in rows) == sorted([zh.email, en.email])
     by = {r.recipient: r.payload for r in rows}
     assert by[en.email]["subject"].startswith("Weekly") and "Key service figures" in by[en.email]["text"]
+    assert by[en.email]["html"].startswith('<!doctype html><html lang="en">') and "<script" not in by[en.email]["html"]
     assert "服務" in by[zh.email]["subject"] or "週" in by[zh.email]["subject"]
     assert all(p["attachments"][0]["content_type"] == "application/pdf" for p in by.values())
     assert by[zh.email]["attachments"][0]["filename"].endswith("2026-W10.pdf")

@@ -163,9 +163,8 @@ def _body(rep: reports.Report) -> tuple[str, str]:
     lines = [f"{k.label}: {k.value}" for k in rep.kpis]
     text = "\n".join([rep.title, "", intro, "", *lines])
     items = "".join(f"<li>{escape(line)}</li>" for line in lines)
-    html = (
-        f"<!doctype html><html><body><h1>{escape(rep.title)}</h1><p>{escape(intro)}</p><ul>{items}</ul></body></html>"
-    )
+    head = f'<!doctype html><html lang="{rep.locale}"><body><h1>{escape(rep.title)}</h1>'
+    html = f"{head}<p>{escape(intro)}</p><ul>{items}</ul></body></html>"
     return text, html
 
 
