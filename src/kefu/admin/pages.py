@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from kefu.admin import forms as f
+from kefu.analytics import brand_reports
 from kefu.auth import labels as team_labels
 from kefu.auth import service as auth_service
 from kefu.auth.deps import DB
@@ -767,6 +768,34 @@ def update_theme(request: Request, brand_id: int, ctx: Ctx, db: DB, form: Posted
     fid = f"theme-{brand_id}"
     if errors:
         return _redisplay(request, ctx, db, "brands", brand_id, form_id=fid, values=values, errors=errors)
+    return _redisplay(request, ctx, db, "brands", brand_id)
+
+
+@router.post("/brands/{brand_id}/report-mail", response_class=HTMLResponse)
+def update_report_mail(request: Request, brand_id: int, ctx: Ctx, db: DB, form: PostedForm) -> HTMLResponse:
+    """Weekly report mail: on (default when the brand has an e-mail inbox) or off, and which roles get it."""
+    _need(ctx, "brands")
+    t = translator(ctx.locale)
+    brand = brand_service.get_brand(db, brand_id, ctx.principal)
+    raw_on = str(form.get("enabled") or "")
+    roles = [str(r) for r in form.getlist("roles")]
+    errors: dict[str, str] = {}
+    if raw_on not in ("", "1", "0") or any(r not in brand_reports.ROLES for r in roles):
+        errors["_form"] = t["ae_choice"]
+    if not errors:
+        current = brand_reports.settings_of(brand)
+        enabled = None if raw_on == "" else raw_on == "1"
+        try:
+            command = build(
+                brand_reports.ReportMailSettings, {"enabled": enabled, "roles": roles, "opt_out": current.opt_out}
+            )
+            brand_reports.save_settings(db, brand, ctx.principal, command)
+        except ProblemError as exc:
+            db.rollback()
+            errors["_form"] = _service_error(ctx, exc)
+    fid = f"report-mail-{brand_id}"
+    if errors:
+        return _redisplay(request, ctx, db, "brands", brand_id, form_id=fid, values={}, errors=errors)
     return _redisplay(request, ctx, db, "brands", brand_id)
 
 

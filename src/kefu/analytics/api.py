@@ -11,12 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from kefu.analytics import alerts as alerts_service
-from kefu.analytics import org_reports, reports, service
+from kefu.analytics import brand_reports, org_reports, reports, service
 from kefu.analytics.metrics import METRICS
 from kefu.analytics.models import AnalyticsAlert
 from kefu.auth.deps import DB, require
 from kefu.auth.permissions import Principal
 from kefu.brands.models import Brand
+from kefu.brands.service import get_brand
 from kefu.core.db import utcnow
 from kefu.core.errors import Conflict
 from kefu.customers import service as customers
@@ -268,3 +269,69 @@ def download_org_report(
             headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
         )
     return HTMLResponse(org_reports.to_html(data, r.locale))
+
+
+# ------------------------------------------------------------------ brand report mail (週度服務報告, every week)
+
+BrandManager = Annotated[Principal, Depends(require("brands:manage"))]
+
+
+class ReportMailOut(BaseModel):
+    """A brand's report mail settings, whether it has a mail route, and who would get the next report."""
+
+    brand_id: int
+    enabled: bool | None
+    roles: list[str]
+    opt_out: list[int]
+    mail_route: bool
+    sending: bool
+    recipients: int
+
+
+class BrandReportOut(BaseModel):
+    """A report mailed for one period."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    period_key: str
+    start: datetime
+    end: datetime
+    created_at: datetime
+    recipients: list[int]
+
+
+def _mail_out(db: Any, brand: Brand) -> ReportMailOut:
+    cfg = brand_reports.settings_of(brand)
+    route = brand_reports.mail_route(db, brand.id)
+    return ReportMailOut(
+        brand_id=brand.id,
+        enabled=cfg.enabled,
+        roles=list(cfg.roles),
+        opt_out=list(cfg.opt_out),
+        mail_route=route is not None,
+        sending=brand_reports.is_enabled(cfg, route),
+        recipients=len(brand_reports.recipients(db, brand.id, cfg)),
+    )
+
+
+@org_router.get("/brands/{brand_id}/report-mail", response_model=ReportMailOut)
+def get_report_mail(brand_id: int, db: DB, p: Reader) -> ReportMailOut:
+    """The brand's weekly report / monthly white paper mail settings (defaults while never set)."""
+    return _mail_out(db, get_brand(db, brand_id, p))
+
+
+@org_router.put("/brands/{brand_id}/report-mail", response_model=ReportMailOut)
+def put_report_mail(brand_id: int, body: brand_reports.ReportMailSettings, db: DB, p: BrandManager) -> ReportMailOut:
+    """Turn the brand's report mail on or off and choose who gets it (leads, supervisors, admins; opt-outs)."""
+    brand = get_brand(db, brand_id, p)
+    brand_reports.save_settings(db, brand, p, body)
+    return _mail_out(db, brand)
+
+
+@org_router.get("/brands/{brand_id}/mailed-reports", response_model=list[BrandReportOut])
+def list_mailed_reports(brand_id: int, db: DB, p: Reader, kind: Literal["weekly", "monthly"] = "weekly") -> Any:
+    """The reports mailed for the brand, newest first."""
+    brand = get_brand(db, brand_id, p)
+    return brand_reports.reports_of(db, [brand.id], kind)

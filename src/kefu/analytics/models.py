@@ -159,3 +159,26 @@ class OrgReport(Base):
     outbox_ids: Mapped[list[Any]] = mapped_column(default=list)
     triggered_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BrandReport(Base):
+    """A brand's weekly report or monthly white paper mailed for one period: unique per (brand, kind, period).
+
+    The row is inserted in the transaction that queues the mails, so two workers or a rerun never send twice.
+    """
+
+    __tablename__ = "brand_reports"
+    __table_args__ = (
+        UniqueConstraint("brand_id", "kind", "period_key", name="uq_brand_reports_brand_kind_period"),
+        Index("ix_brand_reports_brand_created", "brand_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # weekly | monthly
+    period_key: Mapped[str] = mapped_column(String(16))  # 2026-W49 (weekly) or 2026-11 (monthly)
+    start: Mapped[datetime]
+    end: Mapped[datetime]
+    recipients: Mapped[list[Any]] = mapped_column(default=list)  # agent ids
+    outbox_ids: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

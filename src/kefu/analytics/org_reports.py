@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import re
 from datetime import UTC, date, datetime, timedelta
-from email.utils import make_msgid
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -21,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kefu.analytics import service
+from kefu.analytics import report_mail, service
 from kefu.analytics.models import ORG_REPORT_LOCALES, ORG_REPORT_PERIODS, OrgReport, OrgReportSettings
 from kefu.analytics.reports import fmt, issue_label
 from kefu.audit.service import record
@@ -418,61 +417,26 @@ def stored_data(report: OrgReport) -> dict[str, Any]:
 
 def _queue_mail(session: Session, org: Organization, report: OrgReport, inbox: Any) -> list[int]:
     """One outbox e-mail per recipient with the CSV and PDF attached (the outbox sends after the commit)."""
-    from kefu.channels import outbox, storage
-    from kefu.channels.email.adapter import inbox_address, message_id_domain
-
     data, locale = report.data, report.locale
-    base = f"org-report-{org.id}-{report.period_key}"
-    files = []
-    for ext, ctype, content in (
-        ("csv", "text/csv", to_csv(data, locale).encode("utf-8")),
-        ("pdf", "application/pdf", to_pdf(data, locale)),
-    ):
-        stored = storage.store(
-            session,
-            brand_id=org.brand_id,
-            conversation_id=None,
-            filename=f"{base}.{ext}",
-            content_type=ctype,
-            data=content,
-        )
-        files.append(
-            {
-                "id": stored.id,
-                "filename": stored.filename,
-                "content_type": stored.content_type,
-                "size": stored.size,
-                "path": stored.path,
-            }
-        )
-    cfg = inbox.config or {}
-    text, html, subject = to_text(data, locale), to_html(data, locale), title(data, locale)
-    ids = []
-    for address in report.recipients:
-        message_id = make_msgid(domain=message_id_domain(cfg))
-        payload = {
-            "text": text,
-            "html": html,
-            "subject": subject,
-            "in_reply_to": None,
-            "references": [],
-            "message_id": message_id,
-            "ticket_tag": None,
-            "reply_to": inbox_address(cfg) or None,
-            "automatic": True,
-            "standalone": True,  # a new thread: no "Re:", Auto-Submitted: auto-generated
-            "attachments": files,
-        }
-        queued = outbox.queue(
-            session,
-            inbox=inbox,
-            recipient=address,
-            payload=payload,
-            automatic=True,
-            idempotency_key=f"org-report:{report.id}:{address}",
-        )
-        ids.append(queued.id)
-    return ids
+    files = report_mail.store_files(
+        session,
+        org.brand_id,
+        f"org-report-{org.id}-{report.period_key}",
+        (
+            ("csv", "text/csv", to_csv(data, locale).encode("utf-8")),
+            ("pdf", "application/pdf", to_pdf(data, locale)),
+        ),
+    )
+    return report_mail.queue(
+        session,
+        inbox,
+        report.recipients,
+        subject=title(data, locale),
+        text=to_text(data, locale),
+        html=to_html(data, locale),
+        attachments=files,
+        key=f"org-report:{report.id}",
+    )
 
 
 def send(

@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from kefu.analytics import alerts as alerts_service
-from kefu.analytics import charts, org_reports, reports, service
+from kefu.analytics import brand_reports, charts, org_reports, reports, service
 from kefu.analytics.metrics import METRICS, RESOLUTION_BUCKETS
 from kefu.analytics.models import ORG_REPORT_LOCALES, ORG_REPORT_PERIODS
 from kefu.auth.deps import DB
@@ -168,7 +168,19 @@ def report_page(request: Request, kind: str, ctx: Ctx, db: DB) -> HTMLResponse:
         params["brand_id"] = str(brand_id)
     if f.organization_id:
         params["organization_id"] = str(f.organization_id)
-    return render(request, ctx, "analytics/report_page.html", rep=rep, kind=kind, qs=urlencode(params))
+    mailed, silent = brand_reports.console_list(db, list(f.brand_ids), kind)
+    for row in mailed:
+        row["qs"] = urlencode(row.pop("query") | {"lang": ctx.locale})
+    return render(
+        request,
+        ctx,
+        "analytics/report_page.html",
+        rep=rep,
+        kind=kind,
+        qs=urlencode(params),
+        mailed=mailed,
+        silent=silent,
+    )
 
 
 # --------------------------------------------------------------------------- organization reports
