@@ -1,7 +1,7 @@
 """brand_reports: the weekly report / monthly white paper mailed to a brand's leads, one per brand, kind and period
 
 Revision ID: 2880
-Revises: 2821
+Revises: 2860
 Create Date: 2026-12-07
 """
 
