@@ -220,7 +220,8 @@ def test_an_upload_refused_with_eacces_answers_503_and_logs_the_path_once(
     assert r.status_code == 503 and int(r.headers["retry-after"]) > 0
     lines = [rec for rec in caplog.records if "file store" in rec.getMessage()]
     assert len(lines) == 1 and lines[0].exc_info is None
-    assert "/data/attachments/1: EACCES, permission denied: a configuration mistake" in lines[0].getMessage()
+    said = lines[0].getMessage()
+    assert f"/data/attachments/{brand.id}: EACCES, permission denied: a configuration mistake" in said, said
 
 
 def _visitor_file(client: Any, make: Any, body: bytes) -> tuple[int, dict[str, str]]:

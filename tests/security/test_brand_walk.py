@@ -107,6 +107,7 @@ NOT_IDS = {
     "quarter": "2026Q1",
     "category": "billing",
     "filename": "x.txt",
+    "step": "acknowledge",  # the complaint / regulator-letter step of a case page (a fixed word, not an id)
 }
 # Customer- and provider-facing routes: public by design (a brand's slug, a signed token, a channel's own secret).
 PUBLIC = re.compile(
