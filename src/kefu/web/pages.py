@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -46,7 +47,7 @@ from kefu.tickets import history as ticket_history
 from kefu.tickets import listing
 from kefu.tickets import service as ticket_service
 from kefu.tickets.commands import AssignTicket, ChangeTicketStatus, build
-from kefu.tickets.models import PRIORITIES, TICKET_STATUSES
+from kefu.tickets.models import PRIORITIES, TICKET_STATUSES, Ticket
 from kefu.tickets.tags import tag_label
 from kefu.web import formatting
 from kefu.web.errors import form_error, form_locale
@@ -740,6 +741,22 @@ def _case_after_post(
     )
 
 
+def _case_step(
+    request: Request, ctx: PageContext, db: Session, ticket_id: int, work: Callable[[Ticket], None]
+) -> HTMLResponse:
+    """A case-page form's work on the case (tickets:write, brand-checked) in a savepoint; a refusal said in the page."""
+    if not ctx.principal.can("tickets:write"):
+        raise Forbidden.said("err_auth_missing_permission", permission="tickets:write")
+    ticket = ticket_service.get_ticket(db, ticket_id, ctx.principal)
+    error = None
+    try:
+        with db.begin_nested():
+            work(ticket)
+    except ProblemError as exc:
+        error = error_text(ctx, exc)
+    return _case_after_post(request, ctx, db, ticket_id, error)
+
+
 # Complaint SOP and regulator letters on the case page (#14, #15, #17): the steps the deadlines measure are buttons
 # here, not only API calls, so the ✓ next to each deadline comes from the agent's own work on the case.
 COMPLAINT_STEPS = ("register", "acknowledge", "task_force", "reply", "close")
@@ -756,35 +773,30 @@ def case_complaint(
     members: Annotated[list[int] | None, Form(max_length=50)] = None,
 ) -> HTMLResponse:
     """Register the case as a complaint, acknowledge it, form a major one's task force, reply in full or close it."""
-    if not ctx.principal.can("tickets:write"):
-        raise Forbidden.said("err_auth_missing_permission", permission="tickets:write")
     if step not in COMPLAINT_STEPS:
         raise NotFound.said("err_web_not_found")
-    ticket = ticket_service.get_ticket(db, ticket_id, ctx.principal)
-    error = None
-    try:
-        with db.begin_nested():
-            if step == "register":
-                complaint_service.register_for_ticket(db, ticket, ctx.principal)
-            elif step == "task_force":
-                if not members:
-                    raise InvalidInput.said("err_web_task_force_members")
-                complaint = complaint_service.complaint_of_ticket(db, ticket)
-                complaint_service.form_task_force(db, complaint, ctx.principal, sorted(set(members)))
-            else:
-                complaint = complaint_service.complaint_of_ticket(db, ticket)
-                text = message.strip()
-                if not text:
-                    raise InvalidInput.said("err_web_message_required")
-                if step == "acknowledge":
-                    complaint_service.acknowledge(db, complaint, ctx.principal, text)
-                elif step == "reply":
-                    complaint_service.reply(db, complaint, ctx.principal, text)
-                else:
-                    complaint_service.close_complaint(db, complaint, ctx.principal, text)
-    except ProblemError as exc:
-        error = error_text(ctx, exc)
-    return _case_after_post(request, ctx, db, ticket_id, error)
+
+    def work(ticket: Ticket) -> None:
+        if step == "register":
+            complaint_service.register_for_ticket(db, ticket, ctx.principal)
+            return
+        complaint = complaint_service.complaint_of_ticket(db, ticket)
+        if step == "task_force":
+            if not members:
+                raise InvalidInput.said("err_web_task_force_members")
+            complaint_service.form_task_force(db, complaint, ctx.principal, sorted(set(members)))
+            return
+        text = message.strip()
+        if not text:
+            raise InvalidInput.said("err_web_message_required")
+        if step == "acknowledge":
+            complaint_service.acknowledge(db, complaint, ctx.principal, text)
+        elif step == "reply":
+            complaint_service.reply(db, complaint, ctx.principal, text)
+        else:
+            complaint_service.close_complaint(db, complaint, ctx.principal, text)
+
+    return _case_step(request, ctx, db, ticket_id, work)
 
 
 @router.post("/console/tickets/{ticket_id}/regulator/{step}", response_class=HTMLResponse)
@@ -797,24 +809,19 @@ def case_regulator(
     message: Annotated[str, Form(max_length=20_000)] = "",
 ) -> HTMLResponse:
     """Record the full reply to the agency (what the 15-day deadline measures) or close the answered letter."""
-    if not ctx.principal.can("tickets:write"):
-        raise Forbidden.said("err_auth_missing_permission", permission="tickets:write")
     if step not in ("reply", "close"):
         raise NotFound.said("err_web_not_found")
-    ticket = ticket_service.get_ticket(db, ticket_id, ctx.principal)
-    error = None
-    try:
-        with db.begin_nested():
-            case = complaint_service.regulator_case_of_ticket(db, ticket)
-            if step == "reply":
-                if not message.strip():
-                    raise InvalidInput.said("err_web_message_required")
-                complaint_service.reply_regulator_case(db, case, ctx.principal, message.strip())
-            else:
-                complaint_service.close_regulator_case(db, case, ctx.principal)
-    except ProblemError as exc:
-        error = error_text(ctx, exc)
-    return _case_after_post(request, ctx, db, ticket_id, error)
+
+    def work(ticket: Ticket) -> None:
+        case = complaint_service.regulator_case_of_ticket(db, ticket)
+        if step == "close":
+            complaint_service.close_regulator_case(db, case, ctx.principal)
+        elif not message.strip():
+            raise InvalidInput.said("err_web_message_required")
+        else:
+            complaint_service.reply_regulator_case(db, case, ctx.principal, message.strip())
+
+    return _case_step(request, ctx, db, ticket_id, work)
 
 
 @router.post("/console/tickets/{ticket_id}/merge", response_class=HTMLResponse)
@@ -826,19 +833,14 @@ def case_merge(
     number: Annotated[str, Form(max_length=32)] = "",
 ) -> HTMLResponse:
     """Merge a duplicate (named by its number) into this case through tickets.service.merge_tickets."""
-    if not ctx.principal.can("tickets:write"):
-        raise Forbidden.said("err_auth_missing_permission", permission="tickets:write")
-    ticket = ticket_service.get_ticket(db, ticket_id, ctx.principal)
-    error = None
-    try:
-        with db.begin_nested():
-            if not number.strip():
-                raise InvalidInput.said("err_tickets_merge_needs_ticket")
-            source = ticket_service.get_ticket_by_number(db, number, ctx.principal)
-            ticket_service.merge_tickets(db, ticket, [source], ctx.principal)
-    except ProblemError as exc:
-        error = error_text(ctx, exc)
-    return _case_after_post(request, ctx, db, ticket_id, error)
+
+    def work(ticket: Ticket) -> None:
+        if not number.strip():
+            raise InvalidInput.said("err_tickets_merge_needs_ticket")
+        source = ticket_service.get_ticket_by_number(db, number, ctx.principal)
+        ticket_service.merge_tickets(db, ticket, [source], ctx.principal)
+
+    return _case_step(request, ctx, db, ticket_id, work)
 
 
 _INLINE_IMAGES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
