@@ -54,7 +54,7 @@ def test_the_case_page_shows_the_customers_membership_tier_as_the_brand_names_it
     ).json()
     client.headers.pop("Authorization", None)
     client.post("/api/v1/auth/login", json={"email": agent.email, "password": "correct horse 1"})
-    shown = (("zh-TW", "會員等級: 金卡會員"), ("zh-CN", "会员等级: 金卡会员"), ("en", "Membership tier: Gold member"))
+    shown = (("zh-TW", "會員等級：金卡會員"), ("zh-CN", "会员等级：金卡会员"), ("en", "Membership tier: Gold member"))
     for lang, text in shown:
         page = client.get(f"/console/tickets/{t['id']}?lang={lang}")
         assert page.status_code == 200 and text in page.text.split('id="cust-h"')[1].split("</section>")[0], lang

@@ -40,6 +40,8 @@ NOT_PERSONAL = {
     # An organisation's report contacts: business addresses an admin enters for the B2B client (like
     # sla_escalation_contacts), tied to no customer record; the reports themselves hold counts and rates only.
     "org_report_settings", "org_reports",
+    # A brand's mailed weekly / monthly reports: recipients are agent ids (staff), the reports counts and rates only.
+    "brand_reports",
 }  # fmt: skip
 
 

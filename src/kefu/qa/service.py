@@ -210,7 +210,7 @@ def recent_runs(session: Session, actor: Principal | None, *, limit: int = 14) -
     rows = session.execute(stmt.order_by(QaSampleRun.day.desc(), QaSampleRun.brand_id).limit(limit))
     return [
         {
-            "day": run.day,
+            "day": date.fromisoformat(run.day),  # a calendar day, written per locale by the page
             "brand": name,
             "percent": round(run.rate * 100, 2),
             "population": run.population,
