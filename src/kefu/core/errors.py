@@ -123,15 +123,21 @@ def is_storage_error(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS
 
 
-def storage_unavailable(exc: BaseException | None) -> bool:
-    """True when exc (or what it wraps) is the file store failing (see STORAGE_ERRNOS): 503 + Retry-After, not 500."""
+def storage_error(exc: BaseException | None) -> OSError | None:
+    """The file-store failure exc is or wraps (see STORAGE_ERRNOS), else None."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         if is_storage_error(exc):
-            return True
+            assert isinstance(exc, OSError)
+            return exc
         exc = exc.__cause__ or exc.__context__
-    return False
+    return None
+
+
+def storage_unavailable(exc: BaseException | None) -> bool:
+    """True when exc (or what it wraps) is the file store failing (see STORAGE_ERRNOS): 503 + Retry-After, not 500."""
+    return storage_error(exc) is not None
 
 
 # What an operator does about each: a permission error is a configuration mistake (a volume mounted with another
@@ -151,12 +157,9 @@ def storage_problem(exc: BaseException | None) -> str | None:
     """One line for operators naming the path and what to do, when exc is (or wraps) a file-store outage."""
     import os
 
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
-            advice = _STORAGE_ADVICE[exc.errno].format(uid=os.geteuid())
-            where = exc.filename if exc.filename is not None else "the data dir (KEFU_DATA_DIR)"
-            return f"file store {where}: {errno.errorcode[exc.errno]}, {advice}"
-        exc = exc.__cause__ or exc.__context__
-    return None
+    failed = storage_error(exc)
+    if failed is None or failed.errno is None:
+        return None
+    advice = _STORAGE_ADVICE[failed.errno].format(uid=os.geteuid())
+    where = failed.filename if failed.filename is not None else "the data dir (KEFU_DATA_DIR)"
+    return f"file store {where}: {errno.errorcode[failed.errno]}, {advice}"
