@@ -93,9 +93,6 @@ def send_test(
         outcome = TestOutcome(False, error=exc.message[:500], retryable=exc.retryable, status_code=exc.status_code)
     except (ValueError, OSError) as exc:  # e.g. a malformed address the client library refuses before sending
         outcome = TestOutcome(False, error=str(exc)[:500])
-    if release is not None:
-        # The audit entry is appended at commit; a session with no transaction open is closed without one.
-        session.connection()
     # The recipient is personal data (and provider errors often quote it): the audit keeps only the outcome.
     record(
         session,
