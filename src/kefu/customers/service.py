@@ -337,19 +337,15 @@ def tier_name(brand: Brand, level: int, locale: str) -> str:
     return str(level) if name is None else tier_label(level, name, locale)
 
 
-def tier_names(session: Session, rows: Sequence[Customer], locale: str) -> dict[int, str]:
-    """Each listed (already brand-checked) customer's membership tier by its brand's name for it, by customer id."""
+def listed_brands(session: Session, rows: Sequence[Customer]) -> dict[int, Brand]:
+    """The brands of listed (already brand-checked) customers, by id: one select for tier names and currencies."""
     brand_ids = {c.brand_id for c in rows}
-    brands = {b.id: b for b in session.scalars(select(Brand).where(Brand.id.in_(brand_ids)))} if brand_ids else {}
+    return {b.id: b for b in session.scalars(select(Brand).where(Brand.id.in_(brand_ids)))} if brand_ids else {}
+
+
+def tier_names(rows: Sequence[Customer], brands: Mapping[int, Brand], locale: str) -> dict[int, str]:
+    """Each listed customer's membership tier by its brand's name for it (``brands``: listed_brands), by customer id."""
     return {c.id: tier_name(brands[c.brand_id], c.tier, locale) if c.brand_id in brands else str(c.tier) for c in rows}
-
-
-def brand_currencies(session: Session, rows: Sequence[Customer]) -> dict[int, str]:
-    """The currency (ISO 4217) of each listed (already brand-checked) customer's brand, by brand id."""
-    brand_ids = {c.brand_id for c in rows}
-    if not brand_ids:
-        return {}
-    return {bid: code for bid, code in session.execute(select(Brand.id, Brand.currency).where(Brand.id.in_(brand_ids)))}
 
 
 def profile(session: Session, customer_id: int, principal: Principal, locale: str, *, limit: int = 50) -> Profile:

@@ -681,7 +681,10 @@ def _case_local(db: Session, data: dict[str, Any], locale: str) -> dict[str, Any
     local = listing.LocalTime(listing.brand_zones(db, {data["ticket"].brand_id}))
     customer = data["customer"]
     # The membership tier (#21) next to the customer, named as the brand names it, in the reader's language.
-    tier = customer_service.tier_names(db, [customer], locale)[customer.id] if customer else None
+    tier = None
+    if customer:
+        brands = customer_service.listed_brands(db, [customer])
+        tier = customer_service.tier_names([customer], brands, locale)[customer.id]
     return {"local": local, "history_names": listing.case_history_names(db, data, local), "customer_tier": tier}
 
 

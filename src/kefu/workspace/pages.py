@@ -97,6 +97,7 @@ def customer_list(
         limit=50,
         cursor=cursor,
     )
+    brands = customers.listed_brands(db, rows)  # tier names and currencies from one select
     return render(
         request,
         ctx,
@@ -106,8 +107,8 @@ def customer_list(
         vip=vip,
         next_cursor=next_cursor,
         local=_local(db, {c.brand_id for c in rows}),
-        tiers=customers.tier_names(db, rows, ctx.locale),
-        currencies=customers.brand_currencies(db, rows),
+        tiers=customers.tier_names(rows, brands, ctx.locale),
+        currencies={bid: b.currency for bid, b in brands.items()},
     )
 
 
