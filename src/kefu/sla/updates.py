@@ -57,6 +57,12 @@ def check_settings(value: object) -> dict[str, Any]:
     return dict(value)
 
 
+def on_clock(conf: dict[str, Any], status: str, priority: str, category: str | None) -> bool:
+    """Whether a case with this status, priority and category is on its brand's progress clock (``conf``)."""
+    in_scope = priority in conf["priorities"] or category in conf["categories"]
+    return conf.get("enabled", True) is not False and status in CLOCK_STATUSES and in_scope
+
+
 def last_updates(session: Session, tickets: list[Ticket]) -> dict[int, datetime]:
     """When each case was last updated publicly (falls back to its first response, then its opening)."""
     from kefu.sla.runtime import _last_updates  # one definition of "a public update" for both clocks
@@ -119,9 +125,7 @@ def sweep(session: Session, now: datetime | None = None, *, limit: int = 2000) -
             )
         ).all()
         for tid, bid, st, prio, cat in rows:
-            conf = confs.get(bid, DEFAULTS)
-            in_scope = prio in conf["priorities"] or cat in conf["categories"]
-            if st in CLOCK_STATUSES and in_scope and conf.get("enabled", True) is not False:
+            if on_clock(confs.get(bid, DEFAULTS), st, prio, cat):
                 continue  # still on the clock, only beyond this pass's batch
             lapse = open_lapses.pop(tid)
             lapse.ended_at = now
@@ -188,10 +192,7 @@ class CaseClock:
 def case_clock(session: Session, ticket: Ticket) -> CaseClock | None:
     """When the case's next public update is due, or None when the case is off the clock (scope, status, brand)."""
     conf = settings_of(session.scalar(select(Brand.settings).where(Brand.id == ticket.brand_id)))
-    in_scope = ticket.priority in conf["priorities"] or ticket.category in conf["categories"]
-    if conf.get("enabled", True) is False or not in_scope or ticket.status not in CLOCK_STATUSES:
-        return None
-    if ticket.merged_into_id is not None:
+    if ticket.merged_into_id is not None or not on_clock(conf, ticket.status, ticket.priority, ticket.category):
         return None
     every = int(conf["every_minutes"])
     last = last_updates(session, [ticket])[ticket.id]
