@@ -148,3 +148,8 @@ def format_money(value: float | int | Decimal | None, currency: str | None, loca
 def currency_name(code: str, locale: str) -> str:
     """A currency as the reader names it (新台幣, 新台币, New Taiwan Dollar)."""
     return str(get_currency_name(code, locale=cldr_locale(locale))) if known_currency(code) else code
+
+
+def wall_time(text: str, tz: ZoneInfo | str | None) -> datetime:
+    """A form's datetime-local value ("2026-03-02T09:30") read as a wall time in the brand's zone; ValueError if bad."""
+    return datetime.fromisoformat(text).replace(tzinfo=zone(tz))

@@ -12,6 +12,7 @@ from starlette.datastructures import FormData
 from kefu.auth.deps import DB
 from kefu.brands.service import get_brand, visible_brands
 from kefu.core.errors import Forbidden, InvalidInput, ProblemError
+from kefu.core.l10n import wall_time
 from kefu.notices import broadcasts
 from kefu.notices.service import EXTRA_CHANNELS, also_channels
 from kefu.tickets.taxonomy import list_categories
@@ -34,7 +35,7 @@ def _local(value: object, tz: str) -> datetime | None:
     if not text:
         return None
     try:
-        return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(tz))
+        return wall_time(text, tz)
     except ValueError as exc:
         raise InvalidInput.said("err_notices_window_dates") from exc
 

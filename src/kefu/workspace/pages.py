@@ -6,9 +6,8 @@ Pages only call services; brand scoping and masking happen there and in the temp
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -20,6 +19,7 @@ from kefu.channels import outbox
 from kefu.complaints import service as complaints
 from kefu.core.db import utcnow
 from kefu.core.errors import Forbidden, ProblemError
+from kefu.core.l10n import wall_time
 from kefu.customers import service as customers
 from kefu.privacy import requests as dsr
 from kefu.security import incidents
@@ -224,11 +224,11 @@ def register_regulator_letter(
     if received_at:
         # The letter's date as the agent reads it on the envelope: a wall time in the brand's timezone.
         try:
-            local = datetime.fromisoformat(received_at)
+            local = wall_time(received_at, brand.timezone)
         except ValueError:
             errors["received_at"] = t["ae_choice"]
         else:
-            received = local.replace(tzinfo=ZoneInfo(brand.timezone or "Asia/Taipei")).astimezone(UTC)
+            received = local.astimezone(UTC)
             if received > utcnow():
                 errors["received_at"] = t["ae_reg_future"]
     if not errors:
